@@ -1,0 +1,75 @@
+# tiermesh — every install step lives here, so a fresh machine needs only `make demo` or `make test`.
+SHELL := /bin/bash
+# Node 22 comes from the npm registry (devDependency `node`), so the machine's own Node version does not matter.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export npm_config_loglevel := error
+
+CONFIG ?= examples/standalone.yaml
+LISTEN ?= 127.0.0.1:4000
+
+.PHONY: deps build demo test test-unit test-integration test-e2e lint typecheck crds crds-check cluster-bins helm chart-check bench eval e2e-kind clean
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.installed
+
+build: deps
+	tsc -p tsconfig.build.json
+
+## The main job: the sidecar, standalone, on the example config (simulated providers unless API keys are set).
+demo: build
+	node bin/tiermesh.js sidecar --config $(CONFIG) --listen $(LISTEN)
+
+## Every test suite: static checks, unit, integration (real sockets), e2e (real kube-apiserver + etcd), chart.
+test: build cluster-bins helm
+	biome check .
+	tsc -p tsconfig.json --noEmit
+	$(MAKE) crds-check
+	$(MAKE) chart-check
+	vitest run
+
+test-unit: deps
+	vitest run --project unit
+
+test-integration: build
+	vitest run --project integration
+
+test-e2e: build cluster-bins
+	vitest run --project e2e
+
+lint: deps
+	biome check .
+
+typecheck: deps
+	tsc -p tsconfig.json --noEmit
+
+crds: deps
+	tsx scripts/gen-crds.ts
+
+## Fails when crds/ no longer matches the zod schemas in src/api.
+crds-check: deps
+	tsx scripts/gen-crds.ts --check
+
+## kube-apiserver, etcd (and helm) built from the Go module proxy, cached under .cache/bin by version.
+cluster-bins:
+	scripts/cluster-bins.sh
+
+helm:
+	scripts/helm-bin.sh
+
+chart-check: helm
+	scripts/chart-check.sh
+
+bench: build
+	node --expose-gc dist/bench/run.js
+
+eval: build
+	node bin/tiermesh.js eval
+
+e2e-kind:
+	scripts/e2e-kind.sh
+
+clean:
+	rm -rf dist node_modules/.installed

@@ -1,0 +1,76 @@
+/** ModelBudget: how much a namespace (or one of its routes) may spend per window, and what happens past it. */
+import { z } from 'zod';
+import { API_VERSION, condition, dnsLabel, objectMeta } from './common.js';
+
+export const budgetPeriods = ['daily', 'weekly', 'monthly'] as const;
+export type BudgetPeriod = (typeof budgetPeriods)[number];
+
+export const budgetActions = ['reject', 'downgrade'] as const;
+export type BudgetAction = (typeof budgetActions)[number];
+
+export const budgetStates = ['Ok', 'Warning', 'Exceeded'] as const;
+export type BudgetState = (typeof budgetStates)[number];
+
+export const modelBudgetSpec = z
+  .object({
+    routeRef: dnsLabel.optional().describe('Limit only this ModelRoute; the whole namespace when empty.'),
+    window: z.object({
+      period: z.enum(budgetPeriods),
+      timezone: z
+        .string()
+        .max(64)
+        .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/, 'must be an IANA time zone such as UTC or Europe/Berlin')
+        .default('UTC'),
+    }),
+    limit: z.object({
+      usd: z.number().min(0).max(100_000_000).describe('Spend allowed per window, in USD.'),
+      tokens: z.number().int().min(0).optional().describe('Tokens (input + output) allowed per window.'),
+    }),
+    perUser: z
+      .object({
+        usd: z.number().min(0).optional().describe('Spend allowed per x-tiermesh-user per window.'),
+        rpm: z.number().int().min(1).max(1_000_000).optional().describe('Requests per minute per user.'),
+      })
+      .optional(),
+    action: z.enum(budgetActions).default('reject').describe('reject answers 429; downgrade serves the cheapest tier.'),
+    alertThresholds: z
+      .array(z.number().int().min(1).max(100))
+      .max(10)
+      .default([50, 80, 100])
+      .describe('Percent of the limit at which an Event is emitted.'),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.perUser) || !has(self.perUser.usd) || self.perUser.usd <= self.limit.usd',
+        message: 'perUser.usd cannot exceed limit.usd',
+      },
+    ],
+  });
+export type ModelBudgetSpec = z.infer<typeof modelBudgetSpec>;
+
+export const modelBudgetStatus = z.object({
+  observedGeneration: z.number().int().optional(),
+  conditions: z.array(condition).max(16).optional(),
+  windowStart: z.string().optional().describe('RFC 3339 start of the current window.'),
+  spentUSD: z.number().min(0).optional(),
+  remainingUSD: z.number().optional(),
+  spentTokens: z.number().int().min(0).optional(),
+  state: z.enum(budgetStates).optional(),
+  alertsFired: z.array(z.number().int()).max(10).optional().describe('Thresholds already announced this window.'),
+  /** Highest usage-batch sequence applied per sidecar, so a replayed batch is never counted twice. */
+  reporters: z
+    .record(z.string().max(253), z.number().int().min(0))
+    .optional()
+    .describe('Last applied usage batch per sidecar, for exactly-once accounting across restarts.'),
+});
+export type ModelBudgetStatus = z.infer<typeof modelBudgetStatus>;
+
+export const modelBudget = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('ModelBudget'),
+  metadata: objectMeta,
+  spec: modelBudgetSpec,
+  status: modelBudgetStatus.optional(),
+});
+export type ModelBudget = z.infer<typeof modelBudget>;

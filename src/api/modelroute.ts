@@ -1,0 +1,208 @@
+/** ModelRoute: which providers and models a namespace may use, how they are tiered, and how requests are routed. */
+import { z } from 'zod';
+import { API_VERSION, condition, dnsLabel, keyRef, labelSelector, modelName, objectMeta } from './common.js';
+
+export const providerTypes = ['openai', 'anthropic', 'openai-compatible', 'simulated'] as const;
+export type ProviderType = (typeof providerTypes)[number];
+
+export const simulatedSettings = z.object({
+  latencyMs: z.number().int().min(0).max(600_000).default(40).describe('Fixed time to the full answer.'),
+  tokensPerSecond: z.number().int().min(1).max(100_000).default(200).describe('Streaming pace.'),
+  reply: z.string().max(8192).optional().describe('Fixed answer; by default the model echoes a summary.'),
+});
+
+export const provider = z
+  .object({
+    name: dnsLabel,
+    type: z.enum(providerTypes),
+    baseURL: z
+      .string()
+      .max(2048)
+      .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
+      .optional()
+      .describe('Defaults to the vendor URL for openai and anthropic; required for openai-compatible.'),
+    apiKey: keyRef.optional(),
+    headers: z.record(z.string(), z.string().max(1024)).optional().describe('Extra headers (never secrets).'),
+    simulated: simulatedSettings.optional(),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: "self.type != 'openai-compatible' || has(self.baseURL)", message: 'openai-compatible providers need baseURL' },
+      {
+        rule: "self.type == 'simulated' || self.type == 'openai-compatible' || has(self.apiKey)",
+        message: 'openai and anthropic providers need apiKey',
+      },
+    ],
+  });
+export type Provider = z.infer<typeof provider>;
+
+export const modelTarget = z.object({
+  provider: dnsLabel.describe('Name of an entry in spec.providers.'),
+  model: modelName.optional().describe("Upstream model id; defaults to the registry entry's name."),
+});
+
+export const modelEntry = z.object({
+  name: modelName,
+  targets: z.array(modelTarget).min(1).max(8).describe('Provider targets in failover order.'),
+  pricing: z.object({
+    inputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M input tokens.'),
+    outputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M output tokens.'),
+  }),
+  contextWindow: z.number().int().min(256).max(100_000_000).describe('Max prompt + completion tokens.'),
+  maxOutputTokens: z.number().int().min(1).max(10_000_000).optional(),
+});
+export type ModelEntry = z.infer<typeof modelEntry>;
+
+export const tier = z.object({
+  name: dnsLabel,
+  models: z.array(modelName).min(1).max(16).describe('Models of this tier, in preference order.'),
+});
+export type Tier = z.infer<typeof tier>;
+
+export const classifierRule = z.object({
+  name: dnsLabel,
+  pattern: z.string().max(1024).optional().describe('Case-insensitive regular expression over the prompt text.'),
+  keywords: z.array(z.string().max(128)).max(256).optional(),
+  tier: dnsLabel.describe('Tier the rule votes for.'),
+  weight: z.number().min(0).max(10).default(1),
+});
+export type ClassifierRule = z.infer<typeof classifierRule>;
+
+export const classifierModes = ['rules', 'learned', 'hybrid'] as const;
+
+export const classifier = z.object({
+  mode: z.enum(classifierModes).default('rules'),
+  confidenceBand: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .default(0.1)
+    .describe('A score this close to a tier boundary escalates one tier.'),
+  premiumShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe('Learned mode: target share of requests sent above the cheapest tier; sets the threshold.'),
+  threshold: z.number().min(0).max(1).optional().describe('Learned mode: explicit difficulty threshold.'),
+  rules: z.array(classifierRule).max(64).optional(),
+});
+export type ClassifierSpec = z.infer<typeof classifier>;
+
+export const cascadeChecks = ['empty', 'refusal', 'json'] as const;
+
+export const cascade = z.object({
+  enabled: z.boolean().default(true),
+  checks: z.array(z.enum(cascadeChecks)).max(3).default(['empty', 'refusal', 'json']),
+  maxEscalations: z.number().int().min(0).max(4).default(1),
+});
+
+export const resilience = z.object({
+  timeoutMs: z.number().int().min(100).max(600_000).default(60_000).describe('Whole-call deadline per attempt.'),
+  firstByteTimeoutMs: z.number().int().min(50).max(600_000).default(15_000),
+  retries: z
+    .object({
+      attempts: z.number().int().min(0).max(5).default(1).describe('Retries per target after the first try.'),
+      backoffMs: z.number().int().min(0).max(60_000).default(100),
+      maxBackoffMs: z.number().int().min(0).max(120_000).default(2_000),
+    })
+    .default({ attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 }),
+  breaker: z
+    .object({
+      errorThresholdPercentage: z.number().int().min(1).max(100).default(50),
+      volumeThreshold: z.number().int().min(1).max(10_000).default(5),
+      resetTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+      rollingWindowMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+    })
+    .default({ errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 10_000, rollingWindowMs: 30_000 }),
+});
+
+export const split = z.object({
+  model: modelName,
+  percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
+});
+
+export const modelRouteSpec = z
+  .object({
+    providers: z.array(provider).min(1).max(16),
+    models: z.array(modelEntry).min(1).max(64),
+    tiers: z.array(tier).min(1).max(8).describe('Cheapest first.'),
+    classifier: classifier.default({ mode: 'rules', confidenceBand: 0.1 }),
+    taskTypes: z
+      .record(z.string().max(63), dnsLabel)
+      .optional()
+      .describe('x-tiermesh-task header value to tier name.'),
+    cascade: cascade.default({ enabled: true, checks: ['empty', 'refusal', 'json'], maxEscalations: 1 }),
+    resilience: resilience.default({
+      timeoutMs: 60_000,
+      firstByteTimeoutMs: 15_000,
+      retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
+      breaker: { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 10_000, rollingWindowMs: 30_000 },
+    }),
+    baselineModel: modelName.optional().describe('Model every request would have used; savings are measured against it.'),
+    split: z.array(split).max(8).optional(),
+    shadow: z
+      .object({ model: modelName, percent: z.number().min(0).max(100) })
+      .optional()
+      .describe('Also send a share of requests to this model, discarding the answer.'),
+    podSelector: labelSelector.optional().describe('Pods this route serves; all pods in the namespace when empty.'),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'self.models.all(m, m.targets.all(t, self.providers.exists(p, p.name == t.provider)))',
+        message: 'every models[].targets[].provider must name an entry in providers',
+      },
+      {
+        rule: 'self.tiers.all(t, t.models.all(n, self.models.exists(m, m.name == n)))',
+        message: 'every tiers[].models entry must name an entry in models',
+      },
+      {
+        rule: '!has(self.baselineModel) || self.models.exists(m, m.name == self.baselineModel)',
+        message: 'baselineModel must name an entry in models',
+      },
+      {
+        rule: '!has(self.taskTypes) || self.taskTypes.all(k, self.tiers.exists(t, t.name == self.taskTypes[k]))',
+        message: 'every taskTypes value must name a tier',
+      },
+      {
+        rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',
+        message: 'providers[].name must be unique',
+      },
+      {
+        rule: 'self.models.all(m, self.models.exists_one(q, q.name == m.name))',
+        message: 'models[].name must be unique',
+      },
+      {
+        rule: 'self.tiers.all(t, self.tiers.exists_one(q, q.name == t.name))',
+        message: 'tiers[].name must be unique',
+      },
+    ],
+  });
+export type ModelRouteSpec = z.infer<typeof modelRouteSpec>;
+export type ModelRouteSpecInput = z.input<typeof modelRouteSpec>;
+
+export const modelRouteStatus = z.object({
+  observedGeneration: z.number().int().optional(),
+  conditions: z.array(condition).max(16).optional(),
+  configVersion: z.string().max(128).optional().describe('Content hash of the namespace snapshot holding this route.'),
+  tiers: z.number().int().optional(),
+  sidecars: z
+    .object({
+      connected: z.number().int().min(0),
+      acked: z.number().int().min(0),
+      nacked: z.number().int().min(0),
+    })
+    .optional(),
+  lastNack: z.string().max(4096).optional().describe('Why a sidecar refused the last snapshot.'),
+});
+export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;
+
+export const modelRoute = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('ModelRoute'),
+  metadata: objectMeta,
+  spec: modelRouteSpec,
+  status: modelRouteStatus.optional(),
+});
+export type ModelRoute = z.infer<typeof modelRoute>;

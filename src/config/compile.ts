@@ -1,0 +1,106 @@
+/**
+ * The config compiler: a namespace's ModelRoutes and ModelBudgets in, one versioned Snapshot out.
+ * Pure. The operator and standalone mode both call it, so a manifest behaves the same in and out of a cluster.
+ */
+import type { ModelBudget } from '../api/modelbudget.js';
+import type { ModelRoute, ModelRouteSpec } from '../api/modelroute.js';
+import type { Snapshot } from '../api/snapshot.js';
+import { contentHash } from './canonical.js';
+
+/**
+ * The cross-field rules the CRD enforces with CEL, checked again here because standalone mode has no apiserver
+ * and because a spec written before a rule existed may still be stored. Returns one message per broken rule.
+ */
+export function routeProblems(spec: ModelRouteSpec): string[] {
+  const problems: string[] = [];
+  const providers = new Set(spec.providers.map((p) => p.name));
+  const models = new Set(spec.models.map((m) => m.name));
+  const tiers = new Set(spec.tiers.map((t) => t.name));
+  const dupes = (names: string[], field: string) => {
+    const seen = new Set<string>();
+    names.forEach((n, i) => {
+      if (seen.has(n)) problems.push(`spec.${field}[${i}].name: duplicate name "${n}"`);
+      seen.add(n);
+    });
+  };
+  dupes(
+    spec.providers.map((p) => p.name),
+    'providers',
+  );
+  dupes(
+    spec.models.map((m) => m.name),
+    'models',
+  );
+  dupes(
+    spec.tiers.map((t) => t.name),
+    'tiers',
+  );
+  spec.providers.forEach((p, i) => {
+    if (p.type === 'openai-compatible' && !p.baseURL)
+      problems.push(`spec.providers[${i}].baseURL: openai-compatible providers need baseURL`);
+    if ((p.type === 'openai' || p.type === 'anthropic') && !p.apiKey)
+      problems.push(`spec.providers[${i}].apiKey: ${p.type} providers need apiKey`);
+  });
+  spec.models.forEach((m, i) => {
+    m.targets.forEach((t, j) => {
+      if (!providers.has(t.provider))
+        problems.push(`spec.models[${i}].targets[${j}].provider: "${t.provider}" is not in spec.providers`);
+    });
+  });
+  spec.tiers.forEach((t, i) => {
+    t.models.forEach((name, j) => {
+      if (!models.has(name)) problems.push(`spec.tiers[${i}].models[${j}]: "${name}" is not in spec.models`);
+    });
+  });
+  if (spec.baselineModel && !models.has(spec.baselineModel))
+    problems.push(`spec.baselineModel: "${spec.baselineModel}" is not in spec.models`);
+  for (const [task, tierName] of Object.entries(spec.taskTypes ?? {})) {
+    if (!tiers.has(tierName)) problems.push(`spec.taskTypes.${task}: "${tierName}" is not a tier`);
+  }
+  spec.classifier.rules?.forEach((r, i) => {
+    if (!tiers.has(r.tier)) problems.push(`spec.classifier.rules[${i}].tier: "${r.tier}" is not a tier`);
+    if (r.pattern !== undefined) {
+      try {
+        new RegExp(r.pattern, 'i');
+      } catch {
+        problems.push(`spec.classifier.rules[${i}].pattern: not a valid regular expression`);
+      }
+    }
+  });
+  for (const [field, list] of [
+    ['split', spec.split ?? []],
+    ['shadow', spec.shadow ? [spec.shadow] : []],
+  ] as const) {
+    list.forEach((s, i) => {
+      if (!models.has(s.model)) problems.push(`spec.${field}${field === 'split' ? `[${i}]` : ''}.model: "${s.model}" is not in spec.models`);
+    });
+  }
+  return problems;
+}
+
+export interface CompileResult {
+  snapshot: Snapshot;
+  /** Routes left out of the snapshot, with why: they get an Invalid condition and never reach a sidecar. */
+  invalid: Array<{ name: string; problems: string[] }>;
+}
+
+/** Compiles one namespace. Objects are sorted by name so the version depends on content alone. */
+export function compileNamespace(namespace: string, routes: ModelRoute[], budgets: ModelBudget[]): CompileResult {
+  const invalid: CompileResult['invalid'] = [];
+  const compiledRoutes = [...routes]
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+    .flatMap((r) => {
+      const problems = routeProblems(r.spec);
+      if (problems.length > 0) {
+        invalid.push({ name: r.metadata.name, problems });
+        return [];
+      }
+      return [{ name: r.metadata.name, spec: r.spec }];
+    });
+  const compiledBudgets = [...budgets]
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+    .map((b) => ({ name: b.metadata.name, spec: b.spec }));
+  const defaultRoute = compiledRoutes.find((r) => r.name === 'default')?.name ?? compiledRoutes[0]?.name;
+  const body = { namespace, routes: compiledRoutes, budgets: compiledBudgets, defaultRoute };
+  return { snapshot: { version: contentHash(body), ...body }, invalid };
+}
