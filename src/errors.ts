@@ -3,7 +3,13 @@ import type { OpenAIErrorBody } from './api/openai.js';
 
 interface ErrorDef {
   status: number;
-  type: 'invalid_request_error' | 'rate_limit_exceeded' | 'insufficient_quota' | 'api_error' | 'server_error' | 'authentication_error';
+  type:
+    | 'invalid_request_error'
+    | 'rate_limit_exceeded'
+    | 'insufficient_quota'
+    | 'api_error'
+    | 'server_error'
+    | 'authentication_error';
 }
 
 export const errorCodes = {
@@ -36,7 +42,11 @@ export class TiermeshError extends Error {
   /** Seconds a client should wait, sent as Retry-After on 429/503. */
   readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { param?: string; retryAfter?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { param?: string; retryAfter?: number; cause?: unknown } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'TiermeshError';
     this.code = code;
@@ -46,7 +56,9 @@ export class TiermeshError extends Error {
   }
 
   toBody(): OpenAIErrorBody {
-    return { error: { message: this.message, type: errorCodes[this.code].type, param: this.param, code: this.code } };
+    return {
+      error: { message: this.message, type: errorCodes[this.code].type, param: this.param, code: this.code },
+    };
   }
 }
 

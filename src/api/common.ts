@@ -17,7 +17,10 @@ export const modelName = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'must start with a letter or digit and use only A-Z a-z 0-9 . _ : / @ -');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/,
+    'must start with a letter or digit and use only A-Z a-z 0-9 . _ : / @ -',
+  );
 
 /**
  * Where an API key comes from. Exactly one source; the key itself never appears in a spec, status or log.

@@ -19,7 +19,10 @@ export const modelBudgetSpec = z
       timezone: z
         .string()
         .max(64)
-        .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/, 'must be an IANA time zone such as UTC or Europe/Berlin')
+        .regex(
+          /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/,
+          'must be an IANA time zone such as UTC or Europe/Berlin',
+        )
         .default('UTC'),
     }),
     limit: z.object({
@@ -32,7 +35,10 @@ export const modelBudgetSpec = z
         rpm: z.number().int().min(1).max(1_000_000).optional().describe('Requests per minute per user.'),
       })
       .optional(),
-    action: z.enum(budgetActions).default('reject').describe('reject answers 429; downgrade serves the cheapest tier.'),
+    action: z
+      .enum(budgetActions)
+      .default('reject')
+      .describe('reject answers 429; downgrade serves the cheapest tier.'),
     alertThresholds: z
       .array(z.number().int().min(1).max(100))
       .max(10)
@@ -44,6 +50,7 @@ export const modelBudgetSpec = z
       {
         rule: '!has(self.perUser) || !has(self.perUser.usd) || self.perUser.usd <= self.limit.usd',
         message: 'perUser.usd cannot exceed limit.usd',
+        fieldPath: '.perUser.usd',
       },
     ],
   });
@@ -57,7 +64,11 @@ export const modelBudgetStatus = z.object({
   remainingUSD: z.number().optional(),
   spentTokens: z.number().int().min(0).optional(),
   state: z.enum(budgetStates).optional(),
-  alertsFired: z.array(z.number().int()).max(10).optional().describe('Thresholds already announced this window.'),
+  alertsFired: z
+    .array(z.number().int())
+    .max(10)
+    .optional()
+    .describe('Thresholds already announced this window.'),
   /** Highest usage-batch sequence applied per sidecar, so a replayed batch is never counted twice. */
   reporters: z
     .record(z.string().max(253), z.number().int().min(0))

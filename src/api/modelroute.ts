@@ -22,15 +22,24 @@ export const provider = z
       .optional()
       .describe('Defaults to the vendor URL for openai and anthropic; required for openai-compatible.'),
     apiKey: keyRef.optional(),
-    headers: z.record(z.string(), z.string().max(1024)).optional().describe('Extra headers (never secrets).'),
+    headers: z
+      .record(z.string().max(256), z.string().max(1024))
+      .meta({ maxProperties: 32 })
+      .optional()
+      .describe('Extra headers (never secrets).'),
     simulated: simulatedSettings.optional(),
   })
   .meta({
     'x-kubernetes-validations': [
-      { rule: "self.type != 'openai-compatible' || has(self.baseURL)", message: 'openai-compatible providers need baseURL' },
+      {
+        rule: "self.type != 'openai-compatible' || has(self.baseURL)",
+        message: 'openai-compatible providers need baseURL',
+        fieldPath: '.baseURL',
+      },
       {
         rule: "self.type == 'simulated' || self.type == 'openai-compatible' || has(self.apiKey)",
         message: 'openai and anthropic providers need apiKey',
+        fieldPath: '.apiKey',
       },
     ],
   });
@@ -61,7 +70,11 @@ export type Tier = z.infer<typeof tier>;
 
 export const classifierRule = z.object({
   name: dnsLabel,
-  pattern: z.string().max(1024).optional().describe('Case-insensitive regular expression over the prompt text.'),
+  pattern: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe('Case-insensitive regular expression over the prompt text.'),
   keywords: z.array(z.string().max(128)).max(256).optional(),
   tier: dnsLabel.describe('Tier the rule votes for.'),
   weight: z.number().min(0).max(10).default(1),
@@ -98,7 +111,13 @@ export const cascade = z.object({
 });
 
 export const resilience = z.object({
-  timeoutMs: z.number().int().min(100).max(600_000).default(60_000).describe('Whole-call deadline per attempt.'),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(60_000)
+    .describe('Whole-call deadline per attempt.'),
   firstByteTimeoutMs: z.number().int().min(50).max(600_000).default(15_000),
   retries: z
     .object({
@@ -114,7 +133,12 @@ export const resilience = z.object({
       resetTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
       rollingWindowMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
     })
-    .default({ errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 10_000, rollingWindowMs: 30_000 }),
+    .default({
+      errorThresholdPercentage: 50,
+      volumeThreshold: 5,
+      resetTimeoutMs: 10_000,
+      rollingWindowMs: 30_000,
+    }),
 });
 
 export const split = z.object({
@@ -130,6 +154,7 @@ export const modelRouteSpec = z
     classifier: classifier.default({ mode: 'rules', confidenceBand: 0.1 }),
     taskTypes: z
       .record(z.string().max(63), dnsLabel)
+      .meta({ maxProperties: 32 })
       .optional()
       .describe('x-tiermesh-task header value to tier name.'),
     cascade: cascade.default({ enabled: true, checks: ['empty', 'refusal', 'json'], maxEscalations: 1 }),
@@ -137,45 +162,61 @@ export const modelRouteSpec = z
       timeoutMs: 60_000,
       firstByteTimeoutMs: 15_000,
       retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
-      breaker: { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 10_000, rollingWindowMs: 30_000 },
+      breaker: {
+        errorThresholdPercentage: 50,
+        volumeThreshold: 5,
+        resetTimeoutMs: 10_000,
+        rollingWindowMs: 30_000,
+      },
     }),
-    baselineModel: modelName.optional().describe('Model every request would have used; savings are measured against it.'),
+    baselineModel: modelName
+      .optional()
+      .describe('Model every request would have used; savings are measured against it.'),
     split: z.array(split).max(8).optional(),
     shadow: z
       .object({ model: modelName, percent: z.number().min(0).max(100) })
       .optional()
       .describe('Also send a share of requests to this model, discarding the answer.'),
-    podSelector: labelSelector.optional().describe('Pods this route serves; all pods in the namespace when empty.'),
+    podSelector: labelSelector
+      .optional()
+      .describe('Pods this route serves; all pods in the namespace when empty.'),
   })
   .meta({
     'x-kubernetes-validations': [
       {
         rule: 'self.models.all(m, m.targets.all(t, self.providers.exists(p, p.name == t.provider)))',
         message: 'every models[].targets[].provider must name an entry in providers',
+        fieldPath: '.models',
       },
       {
         rule: 'self.tiers.all(t, t.models.all(n, self.models.exists(m, m.name == n)))',
         message: 'every tiers[].models entry must name an entry in models',
+        fieldPath: '.tiers',
       },
       {
         rule: '!has(self.baselineModel) || self.models.exists(m, m.name == self.baselineModel)',
         message: 'baselineModel must name an entry in models',
+        fieldPath: '.baselineModel',
       },
       {
         rule: '!has(self.taskTypes) || self.taskTypes.all(k, self.tiers.exists(t, t.name == self.taskTypes[k]))',
         message: 'every taskTypes value must name a tier',
+        fieldPath: '.taskTypes',
       },
       {
         rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',
         message: 'providers[].name must be unique',
+        fieldPath: '.providers',
       },
       {
         rule: 'self.models.all(m, self.models.exists_one(q, q.name == m.name))',
         message: 'models[].name must be unique',
+        fieldPath: '.models',
       },
       {
         rule: 'self.tiers.all(t, self.tiers.exists_one(q, q.name == t.name))',
         message: 'tiers[].name must be unique',
+        fieldPath: '.tiers',
       },
     ],
   });
@@ -185,7 +226,11 @@ export type ModelRouteSpecInput = z.input<typeof modelRouteSpec>;
 export const modelRouteStatus = z.object({
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).max(16).optional(),
-  configVersion: z.string().max(128).optional().describe('Content hash of the namespace snapshot holding this route.'),
+  configVersion: z
+    .string()
+    .max(128)
+    .optional()
+    .describe('Content hash of the namespace snapshot holding this route.'),
   tiers: z.number().int().optional(),
   sidecars: z
     .object({

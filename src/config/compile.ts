@@ -72,7 +72,10 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
     ['shadow', spec.shadow ? [spec.shadow] : []],
   ] as const) {
     list.forEach((s, i) => {
-      if (!models.has(s.model)) problems.push(`spec.${field}${field === 'split' ? `[${i}]` : ''}.model: "${s.model}" is not in spec.models`);
+      if (!models.has(s.model))
+        problems.push(
+          `spec.${field}${field === 'split' ? `[${i}]` : ''}.model: "${s.model}" is not in spec.models`,
+        );
     });
   }
   return problems;
@@ -85,7 +88,11 @@ export interface CompileResult {
 }
 
 /** Compiles one namespace. Objects are sorted by name so the version depends on content alone. */
-export function compileNamespace(namespace: string, routes: ModelRoute[], budgets: ModelBudget[]): CompileResult {
+export function compileNamespace(
+  namespace: string,
+  routes: ModelRoute[],
+  budgets: ModelBudget[],
+): CompileResult {
   const invalid: CompileResult['invalid'] = [];
   const compiledRoutes = [...routes]
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))

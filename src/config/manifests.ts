@@ -68,7 +68,9 @@ export function compileManifests(m: Manifests, source = 'config'): Snapshot {
   const nsOf = (o: { metadata: { namespace?: string | undefined } }) => o.metadata.namespace ?? 'default';
   const namespaces = new Set([...m.routes.map(nsOf), ...m.budgets.map(nsOf)]);
   if (namespaces.size > 1)
-    throw new ConfigError(source, [`metadata.namespace: a sidecar config holds one namespace, found ${[...namespaces].join(', ')}`]);
+    throw new ConfigError(source, [
+      `metadata.namespace: a sidecar config holds one namespace, found ${[...namespaces].join(', ')}`,
+    ]);
   const namespace = [...namespaces][0] ?? 'default';
   const { snapshot, invalid } = compileNamespace(namespace, m.routes, m.budgets);
   if (invalid.length > 0)

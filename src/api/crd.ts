@@ -1,0 +1,160 @@
+/**
+ * Generates the CustomResourceDefinitions from the zod schemas, so crds/ can never drift from what the code accepts.
+ * zod emits JSON Schema 2020-12; Kubernetes wants a structural OpenAPI v3 subset, which `toStructural` converts to.
+ */
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { GROUP, VERSION } from './common.js';
+import { modelBudgetSpec, modelBudgetStatus } from './modelbudget.js';
+import { modelRouteSpec, modelRouteStatus } from './modelroute.js';
+
+type Json = Record<string, unknown>;
+
+/** Keywords JSON Schema 2020-12 has that a structural CRD schema rejects or that mean nothing there. */
+const DROPPED = new Set(['$schema', 'propertyNames', 'id', '$id']);
+
+export function toStructural(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toStructural);
+  if (!schema || typeof schema !== 'object') return schema;
+  const out: Json = {};
+  for (const [key, value] of Object.entries(schema as Json)) {
+    if (DROPPED.has(key)) continue;
+    // additionalProperties:false is zod's default for closed objects; CRDs prune unknown fields instead.
+    if (key === 'additionalProperties' && value === false) continue;
+    if (key === 'const') {
+      out['enum'] = [value];
+      continue;
+    }
+    // zod bounds every int by the JS safe range; Kubernetes stores int64, so the bound is noise.
+    if ((key === 'maximum' || key === 'minimum') && Math.abs(value as number) === Number.MAX_SAFE_INTEGER)
+      continue;
+    if (key === 'exclusiveMinimum' || key === 'exclusiveMaximum') {
+      out[key === 'exclusiveMinimum' ? 'minimum' : 'maximum'] = value;
+      out[key] = true;
+      continue;
+    }
+    out[key] = key === 'properties' ? mapValues(value as Json, toStructural) : toStructural(value);
+  }
+  return out;
+}
+
+function mapValues(obj: Json, fn: (v: unknown) => unknown): Json {
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fn(v)]));
+}
+
+function jsonSchema(schema: z.ZodType): Json {
+  return toStructural(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'throw' })) as Json;
+}
+
+/** Conditions are a map keyed by type, as every Kubernetes status is; tells server-side apply how to merge them. */
+function withConditionListType(status: Json): Json {
+  const props = status['properties'] as Json;
+  const conditions = props['conditions'] as Json | undefined;
+  if (conditions) {
+    props['conditions'] = {
+      ...conditions,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    };
+  }
+  return status;
+}
+
+interface CrdInput {
+  kind: string;
+  plural: string;
+  shortNames: string[];
+  spec: z.ZodType;
+  status: z.ZodType;
+  description: string;
+  columns: Array<{ name: string; type: string; jsonPath: string; description?: string; priority?: number }>;
+}
+
+export function buildCrd(input: CrdInput): Json {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${input.plural}.${GROUP}`,
+      labels: { 'app.kubernetes.io/part-of': 'tiermesh' },
+    },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: input.kind,
+        listKind: `${input.kind}List`,
+        plural: input.plural,
+        singular: input.kind.toLowerCase(),
+        shortNames: input.shortNames,
+        categories: ['tiermesh'],
+      },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            ...input.columns,
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: input.description,
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: jsonSchema(input.spec),
+                status: withConditionListType(jsonSchema(input.status)),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+const ready = '.status.conditions[?(@.type=="Ready")].status';
+
+export const crds: Record<string, Json> = {
+  [`${GROUP}_modelroutes.yaml`]: buildCrd({
+    kind: 'ModelRoute',
+    plural: 'modelroutes',
+    shortNames: ['mroute'],
+    spec: modelRouteSpec,
+    status: modelRouteStatus,
+    description:
+      'ModelRoute declares the providers, models and tiers a namespace routes LLM requests across.',
+    columns: [
+      { name: 'Ready', type: 'string', jsonPath: ready },
+      { name: 'Tiers', type: 'integer', jsonPath: '.status.tiers' },
+      { name: 'Version', type: 'string', jsonPath: '.status.configVersion', priority: 1 },
+    ],
+  }),
+  [`${GROUP}_modelbudgets.yaml`]: buildCrd({
+    kind: 'ModelBudget',
+    plural: 'modelbudgets',
+    shortNames: ['mbudget'],
+    spec: modelBudgetSpec,
+    status: modelBudgetStatus,
+    description: 'ModelBudget caps what a namespace (or one ModelRoute) spends on LLM calls per window.',
+    columns: [
+      { name: 'Ready', type: 'string', jsonPath: ready },
+      { name: 'State', type: 'string', jsonPath: '.status.state' },
+      { name: 'Limit', type: 'number', jsonPath: '.spec.limit.usd', description: 'USD per window' },
+      { name: 'Spend', type: 'number', jsonPath: '.status.spentUSD', description: 'USD spent this window' },
+      { name: 'Remaining', type: 'number', jsonPath: '.status.remainingUSD' },
+    ],
+  }),
+};
+
+const HEADER = '# Generated from src/api by scripts/gen-crds.ts (`make crds`). Do not edit by hand.\n';
+
+export function renderCrd(crd: Json): string {
+  return HEADER + stringify(crd, { lineWidth: 0 });
+}
