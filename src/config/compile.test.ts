@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { type ModelRoute, modelRoute } from '../api/modelroute.js';
+import { compileNamespace, routeProblems } from './compile.js';
+
+function route(name: string, spec: Record<string, unknown> = {}): ModelRoute {
+  return modelRoute.parse({
+    apiVersion: 'tiermesh.dev/v1alpha1',
+    kind: 'ModelRoute',
+    metadata: { name, namespace: 'ns' },
+    spec: {
+      providers: [{ name: 'sim', type: 'simulated' }],
+      models: [
+        {
+          name: 'small',
+          targets: [{ provider: 'sim' }],
+          pricing: { inputPerMTok: 0.1, outputPerMTok: 0.2 },
+          contextWindow: 8000,
+        },
+        {
+          name: 'big',
+          targets: [{ provider: 'sim' }],
+          pricing: { inputPerMTok: 3, outputPerMTok: 15 },
+          contextWindow: 200000,
+        },
+      ],
+      tiers: [
+        { name: 'cheap', models: ['small'] },
+        { name: 'premium', models: ['big'] },
+      ],
+      ...spec,
+    },
+  });
+}
+
+describe('routeProblems', () => {
+  it('accepts a consistent route', () => {
+    expect(routeProblems(route('a').spec)).toEqual([]);
+  });
+
+  it('names each broken cross-reference by field path', () => {
+    const r = route('a', {
+      providers: [{ name: 'oa', type: 'openai' }],
+      tiers: [{ name: 'cheap', models: ['missing'] }],
+      baselineModel: 'nope',
+      taskTypes: { code: 'gold' },
+      classifier: { rules: [{ name: 'r', pattern: '(', tier: 'cheap' }] },
+    });
+    expect(routeProblems(r.spec)).toEqual([
+      'spec.providers[0].apiKey: openai providers need apiKey',
+      'spec.models[0].targets[0].provider: "sim" is not in spec.providers',
+      'spec.models[1].targets[0].provider: "sim" is not in spec.providers',
+      'spec.tiers[0].models[0]: "missing" is not in spec.models',
+      'spec.baselineModel: "nope" is not in spec.models',
+      'spec.taskTypes.code: "gold" is not a tier',
+      'spec.classifier.rules[0].pattern: not a valid regular expression',
+    ]);
+  });
+
+  it('rejects duplicate names', () => {
+    const r = route('a', {
+      tiers: [
+        { name: 'cheap', models: ['small'] },
+        { name: 'cheap', models: ['big'] },
+      ],
+    });
+    expect(routeProblems(r.spec)).toEqual(['spec.tiers[1].name: duplicate name "cheap"']);
+  });
+});
+
+describe('compileNamespace', () => {
+  it('gives equal content equal versions whatever the input order', () => {
+    const a = compileNamespace('ns', [route('x'), route('default')], []);
+    const b = compileNamespace('ns', [route('default'), route('x')], []);
+    expect(a.snapshot.version).toBe(b.snapshot.version);
+    expect(a.snapshot.defaultRoute).toBe('default');
+    expect(a.snapshot.routes.map((r) => r.name)).toEqual(['default', 'x']);
+  });
+
+  it('changes the version when a route changes', () => {
+    const a = compileNamespace('ns', [route('x')], []);
+    const b = compileNamespace('ns', [route('x', { baselineModel: 'big' })], []);
+    expect(a.snapshot.version).not.toBe(b.snapshot.version);
+  });
+
+  it('leaves invalid routes out and reports them', () => {
+    const { snapshot, invalid } = compileNamespace(
+      'ns',
+      [route('good'), route('bad', { baselineModel: 'nope' })],
+      [],
+    );
+    expect(snapshot.routes.map((r) => r.name)).toEqual(['good']);
+    expect(invalid).toEqual([
+      { name: 'bad', problems: ['spec.baselineModel: "nope" is not in spec.models'] },
+    ]);
+  });
+});

@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, compileManifests, loadConfigFile, parseManifests } from './manifests.js';
+
+const example = join(import.meta.dirname, '..', '..', 'examples', 'standalone.yaml');
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('standalone manifests', () => {
+  it('loads the example config into one namespace snapshot', async () => {
+    const s = await loadConfigFile(example);
+    expect(s.namespace).toBe('demo');
+    expect(s.defaultRoute).toBe('default');
+    expect(s.routes[0]!.spec.tiers.map((t) => t.name)).toEqual(['cheap', 'standard', 'premium']);
+    expect(s.budgets[0]!.spec.action).toBe('downgrade');
+  });
+
+  it('names the document and field of a schema error', () => {
+    const text = `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelBudget
+metadata: { name: b }
+spec: { window: { period: hourly }, limit: { usd: -1 } }
+`;
+    expect(problemsOf(() => parseManifests(text))).toEqual([
+      expect.stringMatching(/^document 1 \(ModelBudget b\): spec\.window\.period: /),
+      expect.stringMatching(/^document 1 \(ModelBudget b\): spec\.limit\.usd: /),
+    ]);
+  });
+
+  it('reports YAML syntax errors and missing routes', () => {
+    expect(problemsOf(() => parseManifests('a: [1'))[0]).toMatch(/^document 1: YAML: /);
+    expect(problemsOf(() => parseManifests('apiVersion: v1\nkind: ConfigMap\n'))).toEqual([
+      'no ModelRoute found',
+    ]);
+  });
+
+  it('refuses a file that spans namespaces', async () => {
+    const s = parseManifests(
+      (await import('node:fs'))
+        .readFileSync(example, 'utf8')
+        .replace('namespace: demo\nspec:\n  window', 'namespace: other\nspec:\n  window'),
+    );
+    expect(problemsOf(() => compileManifests(s))[0]).toMatch(
+      /^metadata\.namespace: a sidecar config holds one namespace/,
+    );
+  });
+
+  it('fails clearly on a missing file', async () => {
+    await expect(loadConfigFile('/nonexistent/tiermesh.yaml')).rejects.toThrow(/cannot read file: ENOENT/);
+  });
+});
