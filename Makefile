@@ -7,7 +7,7 @@ export npm_config_loglevel := error
 CONFIG ?= examples/standalone.yaml
 LISTEN ?= 127.0.0.1:4000
 
-.PHONY: deps build demo test test-unit test-integration test-e2e lint typecheck crds crds-check cluster-bins helm chart-check bench eval e2e-kind clean
+.PHONY: promtool deps build demo test test-unit test-integration test-e2e lint typecheck crds crds-check cluster-bins helm chart-check bench eval e2e-kind clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -23,7 +23,7 @@ demo: build
 	node bin/tiermesh.js sidecar --config $(CONFIG) --listen $(LISTEN)
 
 ## Every test suite: static checks, unit, integration (real sockets), e2e (real kube-apiserver + etcd), chart.
-test: build cluster-bins helm
+test: build cluster-bins helm promtool
 	biome check .
 	tsc -p tsconfig.json --noEmit
 	$(MAKE) crds-check
@@ -33,7 +33,7 @@ test: build cluster-bins helm
 test-unit: deps
 	vitest run --project unit
 
-test-integration: build
+test-integration: build promtool
 	vitest run --project integration
 
 test-e2e: build cluster-bins
@@ -58,6 +58,10 @@ cluster-bins:
 
 helm:
 	scripts/helm-bin.sh
+
+## The `promtool check metrics` linter the sidecar integration tests run on /metrics.
+promtool:
+	scripts/promtool-bin.sh
 
 chart-check: helm
 	scripts/chart-check.sh
