@@ -1,0 +1,49 @@
+/** Reads a request body up to a byte limit; past it, stops reading at once instead of buffering the rest. */
+import type { IncomingMessage } from 'node:http';
+import { TiermeshError } from '../errors.js';
+
+function tooLarge(limit: number): TiermeshError {
+  return new TiermeshError('TM_BODY_TOO_LARGE', `request body exceeds the ${limit} byte limit`);
+}
+
+/**
+ * Resolves with the whole body, or rejects with TM_BODY_TOO_LARGE as soon as the declared or received size passes
+ * `limit`. On rejection the stream is paused, not drained: the caller answers 413 and closes the connection.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.pause();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      parts.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}

@@ -1,0 +1,151 @@
+/** The sidecar's Prometheus metrics, on a registry of their own so tests and embedders never share global state. */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type BreakerState = 'closed' | 'half-open' | 'open';
+const breakerValue: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** Seconds; upstream LLM calls run from tens of milliseconds (cache hits, tiny prompts) to minutes (long generations). */
+const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export interface RequestOutcome {
+  route: string;
+  tier: string;
+  model: string;
+  provider: string;
+  /** HTTP status sent to the client, as a string label. */
+  status: number;
+  durationSeconds: number;
+}
+
+/**
+ * Label values are route, tier, model and provider names from the config, budget names and fixed enums: all bounded.
+ * User ids and API keys never become labels (unbounded cardinality, personal data, secrets).
+ */
+export class SidecarMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'tiermesh_requests_total',
+    help: 'Chat completion requests answered, by route, tier, model, provider and HTTP status.',
+    labelNames: ['route', 'tier', 'model', 'provider', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly requestDuration = new Histogram({
+    name: 'tiermesh_request_duration_seconds',
+    help: 'Time from request received to response end, including every upstream attempt.',
+    labelNames: ['route'] as const,
+    buckets: durationBuckets,
+    registers: [this.registry],
+  });
+  private readonly upstreamDuration = new Histogram({
+    name: 'tiermesh_upstream_duration_seconds',
+    help: 'Time of the upstream call that produced the answer.',
+    labelNames: ['provider', 'model'] as const,
+    buckets: durationBuckets,
+    registers: [this.registry],
+  });
+  private readonly tokens = new Counter({
+    name: 'tiermesh_tokens_total',
+    help: 'Tokens reported by upstreams, by model and direction (input or output).',
+    labelNames: ['model', 'direction'] as const,
+    registers: [this.registry],
+  });
+  private readonly cost = new Counter({
+    name: 'tiermesh_cost_usd_total',
+    help: 'Spend in USD at the configured model prices.',
+    labelNames: ['route', 'model'] as const,
+    registers: [this.registry],
+  });
+  private readonly saved = new Counter({
+    name: 'tiermesh_cost_saved_usd_total',
+    help: "USD saved against the route's baselineModel for the same tokens.",
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  private readonly fallbacks = new Counter({
+    name: 'tiermesh_fallbacks_total',
+    help: 'Upstream attempts abandoned for another attempt, by the provider that failed and why.',
+    labelNames: ['from_provider', 'reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly breaker = new Gauge({
+    name: 'tiermesh_breaker_state',
+    help: 'Circuit breaker per provider and model: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['provider', 'model'] as const,
+    registers: [this.registry],
+  });
+  private readonly budgetRemaining = new Gauge({
+    name: 'tiermesh_budget_remaining_usd',
+    help: 'USD left in the current window of each ModelBudget, as this sidecar sees it.',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+  });
+  private readonly classifications = new Counter({
+    name: 'tiermesh_classifications_total',
+    help: 'Routing decisions, by route, chosen tier and decision source.',
+    labelNames: ['route', 'tier', 'source'] as const,
+    registers: [this.registry],
+  });
+  private readonly configVersion = new Gauge({
+    name: 'tiermesh_config_version_info',
+    help: 'The config snapshot version this sidecar serves (value 1).',
+    labelNames: ['version'] as const,
+    registers: [this.registry],
+  });
+
+  request(o: RequestOutcome): void {
+    this.requests.inc({
+      route: o.route,
+      tier: o.tier,
+      model: o.model,
+      provider: o.provider,
+      status: String(o.status),
+    });
+    this.requestDuration.observe({ route: o.route }, o.durationSeconds);
+  }
+
+  upstream(provider: string, model: string, seconds: number): void {
+    this.upstreamDuration.observe({ provider, model }, seconds);
+  }
+
+  usage(
+    route: string,
+    model: string,
+    inputTokens: number,
+    outputTokens: number,
+    costUSD: number,
+    savedUSD: number,
+  ): void {
+    if (inputTokens > 0) this.tokens.inc({ model, direction: 'input' }, inputTokens);
+    if (outputTokens > 0) this.tokens.inc({ model, direction: 'output' }, outputTokens);
+    if (costUSD > 0) this.cost.inc({ route, model }, costUSD);
+    // A request that cost more than the baseline would have (cascade escalation) is negative savings; counters
+    // cannot go down, so only real savings are counted.
+    if (savedUSD > 0) this.saved.inc({ route }, savedUSD);
+  }
+
+  fallback(fromProvider: string, reason: string): void {
+    this.fallbacks.inc({ from_provider: fromProvider, reason });
+  }
+
+  breakerState(provider: string, model: string, state: BreakerState): void {
+    this.breaker.set({ provider, model }, breakerValue[state]);
+  }
+
+  budget(name: string, remainingUSD: number): void {
+    this.budgetRemaining.set({ budget: name }, remainingUSD);
+  }
+
+  classified(route: string, tier: string, source: string): void {
+    this.classifications.inc({ route, tier, source });
+  }
+
+  /** Exactly one version series at a time: the old one is removed so dashboards never sum two versions. */
+  config(version: string): void {
+    this.configVersion.reset();
+    this.configVersion.set({ version }, 1);
+  }
+
+  async text(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
