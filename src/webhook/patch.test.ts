@@ -1,0 +1,255 @@
+import { describe, expect, it } from 'vitest';
+import { type InjectorConfig, injectorConfig, SIDECAR_NAME, STATUS_ANNOTATION } from './injector-config.js';
+import { escapePointerToken, type JsonPatchOp } from './json-patch.js';
+import {
+  type AdmittedPod,
+  admittedPod,
+  buildPatch,
+  keyVolumeName,
+  shouldInject,
+  type sidecarContainer,
+} from './patch.js';
+
+type Sidecar = ReturnType<typeof sidecarContainer>;
+
+const cfg: InjectorConfig = injectorConfig.parse({
+  image: 'ghcr.io/tiermesh/tiermesh:0.1.0',
+  version: '0.1.0',
+  operatorURL: 'https://tiermesh-operator.tiermesh-system.svc:8443',
+  operatorNamespace: 'tiermesh-system',
+});
+
+function pod(
+  over: { labels?: Record<string, string>; annotations?: Record<string, string>; spec?: object } = {},
+): AdmittedPod {
+  return admittedPod.parse({
+    metadata: { generateName: 'app-', labels: over.labels, annotations: over.annotations },
+    spec: { containers: [{ name: 'app', image: 'app:1' }], ...over.spec },
+  });
+}
+
+/** A strict RFC 6902 `add` applier: fails like the apiserver does on a missing parent or out-of-range index. */
+function apply(doc: unknown, ops: JsonPatchOp[]): unknown {
+  const out = structuredClone(doc) as Record<string, unknown>;
+  for (const op of ops) {
+    if (op.op !== 'add') throw new Error(`unexpected op ${op.op}`);
+    const tokens = op.path
+      .split('/')
+      .slice(1)
+      .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const last = tokens.pop() as string;
+    let parent: unknown = out;
+    for (const t of tokens) {
+      if (parent === null || typeof parent !== 'object' || !(t in parent))
+        throw new Error(`missing parent at ${op.path}`);
+      parent = (parent as Record<string, unknown>)[t];
+    }
+    if (Array.isArray(parent)) {
+      if (last === '-') parent.push(op.value);
+      else parent.splice(Number(last), 0, op.value);
+    } else if (parent !== null && typeof parent === 'object')
+      (parent as Record<string, unknown>)[last] = op.value;
+    else throw new Error(`no container at ${op.path}`);
+  }
+  return out;
+}
+
+function patched(p: AdmittedPod, secrets: string[] = []) {
+  const r = buildPatch(p, cfg, secrets);
+  if (!r.ok) throw new Error(r.problems.join('; '));
+  return { ops: r.ops, pod: admittedPod.parse(apply(p, r.ops)) };
+}
+
+describe('shouldInject', () => {
+  it('injects pods of enabled namespaces and pods labelled true', () => {
+    expect(shouldInject(pod(), 'team-a', { 'tiermesh.dev/inject': 'enabled' }, cfg).inject).toBe(true);
+    expect(shouldInject(pod({ labels: { 'tiermesh.dev/inject': 'true' } }), 'team-a', {}, cfg).inject).toBe(
+      true,
+    );
+    expect(shouldInject(pod(), 'team-a', {}, cfg).inject).toBe(false);
+    expect(shouldInject(pod(), 'team-a', { 'tiermesh.dev/inject': 'true' }, cfg).inject).toBe(false);
+  });
+
+  it('lets a pod opt out of an enabled namespace', () => {
+    const d = shouldInject(
+      pod({ labels: { 'tiermesh.dev/inject': 'false' } }),
+      'team-a',
+      { 'tiermesh.dev/inject': 'enabled' },
+      cfg,
+    );
+    expect(d).toEqual({ inject: false, reason: 'pod label tiermesh.dev/inject=false' });
+  });
+
+  it('never injects system namespaces, the operator namespace or hostNetwork pods, whatever the labels', () => {
+    const asks = pod({ labels: { 'tiermesh.dev/inject': 'true' } });
+    const enabled = { 'tiermesh.dev/inject': 'enabled' };
+    for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'tiermesh-system']) {
+      expect(shouldInject(asks, ns, enabled, cfg).inject).toBe(false);
+    }
+    const host = pod({ labels: { 'tiermesh.dev/inject': 'true' }, spec: { hostNetwork: true } });
+    expect(shouldInject(host, 'team-a', enabled, cfg)).toEqual({
+      inject: false,
+      reason: 'pod uses hostNetwork',
+    });
+  });
+});
+
+describe('buildPatch', () => {
+  it('adds the sidecar, volumes, env and status to a pod with no volumes or annotations', () => {
+    const { pod: out } = patched(pod(), ['openai-key']);
+    const names = out.spec.containers.map((c) => c.name);
+    expect(names).toEqual(['app', SIDECAR_NAME]);
+    const sidecar = out.spec.containers[1] as unknown as Sidecar;
+    expect(sidecar.args).toEqual([
+      'sidecar',
+      '--operator',
+      'https://tiermesh-operator.tiermesh-system.svc:8443',
+      '--token-file',
+      '/var/run/secrets/tiermesh/token/token',
+      '--state-dir',
+      '/var/lib/tiermesh',
+      '--listen',
+      '127.0.0.1:4000',
+    ]);
+    expect(sidecar.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(sidecar.readinessProbe.exec.command.join(' ')).toContain('http://127.0.0.1:4000/readyz');
+    expect(sidecar.livenessProbe.exec.command.join(' ')).toContain('http://127.0.0.1:4000/healthz');
+    expect(sidecar.volumeMounts).toContainEqual({
+      name: 'tiermesh-key-openai-key',
+      mountPath: '/var/run/secrets/tiermesh/openai-key',
+      readOnly: true,
+    });
+    const volumes = out.spec.volumes ?? [];
+    expect(volumes.map((v) => v.name)).toEqual([
+      'tiermesh-token',
+      'tiermesh-state',
+      'tiermesh-key-openai-key',
+    ]);
+    expect(volumes[0]).toMatchObject({
+      projected: {
+        sources: [
+          {
+            serviceAccountToken: {
+              audience: 'tiermesh',
+              expirationSeconds: 3600,
+              path: 'token',
+            },
+          },
+        ],
+      },
+    });
+    expect(out.spec.containers[0]?.env).toEqual([
+      { name: 'OPENAI_BASE_URL', value: 'http://127.0.0.1:4000/v1' },
+      { name: 'TIERMESH_URL', value: 'http://127.0.0.1:4000' },
+    ]);
+    expect(JSON.parse(out.metadata.annotations?.[STATUS_ANNOTATION] ?? '')).toEqual({
+      container: SIDECAR_NAME,
+      image: 'ghcr.io/tiermesh/tiermesh:0.1.0',
+      version: '0.1.0',
+      port: 4000,
+      secrets: ['openai-key'],
+    });
+  });
+
+  it('appends to existing volumes, env and annotations, escaping / and ~ in the annotation key', () => {
+    const p = pod({
+      annotations: { 'example.com/x': 'y' },
+      spec: {
+        containers: [
+          { name: 'app', env: [{ name: 'A', value: '1' }] },
+          { name: 'worker', env: [{ name: 'OPENAI_BASE_URL', value: 'http://mine/v1' }] },
+        ],
+        volumes: [{ name: 'data', emptyDir: {} }],
+      },
+    });
+    const { ops, pod: out } = patched(p);
+    expect(ops).toContainEqual(
+      expect.objectContaining({ path: '/metadata/annotations/tiermesh.dev~1status' }),
+    );
+    expect(out.metadata.annotations?.['example.com/x']).toBe('y');
+    expect(out.spec.volumes?.map((v) => v.name)).toEqual(['data', 'tiermesh-token', 'tiermesh-state']);
+    expect(out.spec.containers[0]?.env?.map((e) => e.name)).toEqual(['A', 'OPENAI_BASE_URL', 'TIERMESH_URL']);
+    // The author's own OPENAI_BASE_URL is kept.
+    expect(out.spec.containers[1]?.env).toEqual([
+      { name: 'OPENAI_BASE_URL', value: 'http://mine/v1' },
+      { name: 'TIERMESH_URL', value: 'http://127.0.0.1:4000' },
+    ]);
+    expect(escapePointerToken('a~b/c')).toBe('a~0b~1c');
+  });
+
+  it('is idempotent: an injected pod gets no ops, and an app container added later only gets the env', () => {
+    const { pod: once } = patched(pod(), ['k']);
+    const again = buildPatch(once, cfg, ['k', 'other']);
+    expect(again).toMatchObject({ ok: true, ops: [] });
+
+    const withNew = admittedPod.parse({
+      ...once,
+      spec: { ...once.spec, containers: [...once.spec.containers, { name: 'late' }] },
+    });
+    const { ops, pod: out } = patched(withNew, ['k']);
+    expect(ops.every((o) => o.path.startsWith('/spec/containers/2/env'))).toBe(true);
+    expect(out.spec.containers.filter((c) => c.name === SIDECAR_NAME)).toHaveLength(1);
+    expect(out.spec.containers[2]?.env?.map((e) => e.name)).toEqual(['OPENAI_BASE_URL', 'TIERMESH_URL']);
+  });
+
+  it('applies valid annotation overrides and rejects bad ones with every problem named', () => {
+    const { pod: out } = patched(
+      pod({
+        annotations: {
+          'tiermesh.dev/sidecar-port': '5005',
+          'tiermesh.dev/sidecar-cpu': '200m',
+          'tiermesh.dev/sidecar-memory': '512Mi',
+        },
+      }),
+    );
+    const sidecar = out.spec.containers[1] as unknown as Sidecar;
+    expect(sidecar.args.at(-1)).toBe('127.0.0.1:5005');
+    expect(sidecar.resources).toEqual({
+      requests: { cpu: '200m', memory: '512Mi' },
+      limits: { memory: '512Mi' },
+    });
+    expect(out.spec.containers[0]?.env?.[0]).toEqual({
+      name: 'OPENAI_BASE_URL',
+      value: 'http://127.0.0.1:5005/v1',
+    });
+
+    const bad = buildPatch(
+      pod({
+        annotations: {
+          'tiermesh.dev/sidecar-port': '80',
+          'tiermesh.dev/sidecar-cpu': 'lots',
+          'tiermesh.dev/sidecar-memory': '1Ti',
+        },
+      }),
+      cfg,
+      [],
+    );
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.problems).toHaveLength(3);
+      expect(bad.problems.join('\n')).toMatch(/sidecar-port.*sidecar-cpu.*sidecar-memory/s);
+    }
+  });
+
+  it('refuses a sidecar port an app container already uses', () => {
+    const r = buildPatch(
+      pod({ spec: { containers: [{ name: 'app', ports: [{ containerPort: 4000 }] }] } }),
+      cfg,
+      [],
+    );
+    expect(r.ok).toBe(false);
+  });
+
+  it('keeps volume names valid DNS labels for long Secret names', () => {
+    const long = `k${'x'.repeat(100)}`;
+    const a = keyVolumeName(long);
+    expect(a.length).toBeLessThanOrEqual(63);
+    expect(a).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(keyVolumeName(`${long}y`)).not.toBe(a);
+  });
+});

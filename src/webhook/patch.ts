@@ -1,0 +1,249 @@
+/** The injection decision and the JSON Patch that adds the tiermesh sidecar to a pod: pure, so every rule is unit-tested. */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import {
+  INJECT_LABEL,
+  type InjectorConfig,
+  SIDECAR_NAME,
+  type SidecarSettings,
+  STATUS_ANNOTATION,
+  SYSTEM_NAMESPACES,
+  sidecarSettings,
+} from './injector-config.js';
+import { appendAll, type JsonPatchOp, pointer, setKeys } from './json-patch.js';
+
+export const TOKEN_DIR = '/var/run/secrets/tiermesh/token';
+export const TOKEN_PATH = `${TOKEN_DIR}/token`;
+export const KEYS_DIR = '/var/run/secrets/tiermesh';
+export const STATE_DIR = '/var/lib/tiermesh';
+export const TOKEN_AUDIENCE = 'tiermesh';
+export const TOKEN_EXPIRATION_SECONDS = 3600;
+const TOKEN_VOLUME = 'tiermesh-token';
+const STATE_VOLUME = 'tiermesh-state';
+/** The image runs as this uid/gid (Dockerfile); stated again here so runAsNonRoot can be verified by the kubelet. */
+const SIDECAR_UID = 65532;
+
+const envVar = z.looseObject({ name: z.string() });
+const container = z.looseObject({
+  name: z.string().min(1),
+  env: z.array(envVar).optional(),
+  ports: z.array(z.looseObject({ containerPort: z.number().int() })).optional(),
+});
+
+/** The parts of a Pod the injector reads; everything else passes through untouched. */
+export const admittedPod = z.looseObject({
+  metadata: z
+    .looseObject({
+      name: z.string().optional(),
+      generateName: z.string().optional(),
+      namespace: z.string().optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    })
+    .default({}),
+  spec: z.looseObject({
+    hostNetwork: z.boolean().optional(),
+    containers: z.array(container).min(1),
+    initContainers: z.array(container).optional(),
+    volumes: z.array(z.looseObject({ name: z.string() })).optional(),
+  }),
+});
+export type AdmittedPod = z.infer<typeof admittedPod>;
+
+/** What the status annotation records, so a re-invocation (or a human) can tell what was injected. */
+export const injectionStatus = z.object({
+  container: z.string(),
+  image: z.string(),
+  version: z.string(),
+  port: z.number().int(),
+  secrets: z.array(z.string()),
+});
+export type InjectionStatus = z.infer<typeof injectionStatus>;
+
+export type Decision = { inject: true; reason: string } | { inject: false; reason: string };
+
+/**
+ * Whether a pod gets the sidecar. Opt-out and safety rules come first so no label combination can override them:
+ * system namespaces (and the operator's own) and hostNetwork pods (a loopback port there is the node's) never do.
+ */
+export function shouldInject(
+  pod: AdmittedPod,
+  namespace: string,
+  namespaceLabels: Record<string, string> | undefined,
+  cfg: InjectorConfig,
+): Decision {
+  const system = new Set<string>([...SYSTEM_NAMESPACES, cfg.operatorNamespace, ...cfg.extraSystemNamespaces]);
+  if (system.has(namespace)) return { inject: false, reason: `namespace ${namespace} is a system namespace` };
+  if (pod.spec.hostNetwork) return { inject: false, reason: 'pod uses hostNetwork' };
+  const podLabel = pod.metadata.labels?.[INJECT_LABEL];
+  if (podLabel === 'false') return { inject: false, reason: `pod label ${INJECT_LABEL}=false` };
+  if (podLabel === 'true') return { inject: true, reason: `pod label ${INJECT_LABEL}=true` };
+  if (namespaceLabels?.[INJECT_LABEL] === 'enabled')
+    return { inject: true, reason: `namespace label ${INJECT_LABEL}=enabled` };
+  return { inject: false, reason: 'neither the pod nor its namespace asks for injection' };
+}
+
+/** Volume names are DNS labels (<= 63); long Secret names keep a readable prefix and a hash that keeps them distinct. */
+export function keyVolumeName(secret: string): string {
+  const name = `tiermesh-key-${secret}`;
+  if (name.length <= 63) return name;
+  const hash = createHash('sha256').update(secret).digest('hex').slice(0, 8);
+  return `${name.slice(0, 54).replace(/-+$/, '')}-${hash}`;
+}
+
+/** Probes run inside the container because the sidecar listens on loopback only, which kubelet httpGet cannot reach. */
+function probe(port: number, path: string, periodSeconds: number, initialDelaySeconds: number) {
+  const script = `fetch('http://127.0.0.1:${port}${path}',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+  return {
+    exec: { command: ['node', '-e', script] },
+    periodSeconds,
+    initialDelaySeconds,
+    timeoutSeconds: 3,
+    failureThreshold: 3,
+  };
+}
+
+export function sidecarContainer(cfg: InjectorConfig, s: SidecarSettings, secrets: readonly string[]) {
+  return {
+    name: SIDECAR_NAME,
+    image: cfg.image,
+    imagePullPolicy: cfg.imagePullPolicy,
+    args: [
+      'sidecar',
+      '--operator',
+      cfg.operatorURL,
+      '--token-file',
+      TOKEN_PATH,
+      '--state-dir',
+      STATE_DIR,
+      '--listen',
+      `127.0.0.1:${s.port}`,
+    ],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ],
+    resources: {
+      requests: { cpu: s.cpuRequest, memory: s.memoryRequest },
+      limits: { memory: s.memoryLimit },
+    },
+    readinessProbe: probe(s.port, '/readyz', 5, 1),
+    livenessProbe: probe(s.port, '/healthz', 10, 10),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: SIDECAR_UID,
+      runAsGroup: SIDECAR_UID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
+      { name: STATE_VOLUME, mountPath: STATE_DIR },
+      ...secrets.map((name) => ({
+        name: keyVolumeName(name),
+        mountPath: `${KEYS_DIR}/${name}`,
+        readOnly: true,
+      })),
+    ],
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+export function sidecarVolumes(secrets: readonly string[]) {
+  return [
+    {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [
+          {
+            serviceAccountToken: {
+              audience: TOKEN_AUDIENCE,
+              expirationSeconds: TOKEN_EXPIRATION_SECONDS,
+              path: 'token',
+            },
+          },
+        ],
+      },
+    },
+    { name: STATE_VOLUME, emptyDir: { sizeLimit: '64Mi' } },
+    // optional: a missing key Secret must not keep the app from starting; the sidecar reports the provider unusable.
+    ...secrets.map((name) => ({ name: keyVolumeName(name), secret: { secretName: name, optional: true } })),
+  ];
+}
+
+export function appEnv(port: number): { name: string; value: string }[] {
+  return [
+    { name: 'OPENAI_BASE_URL', value: `http://127.0.0.1:${port}/v1` },
+    { name: 'TIERMESH_URL', value: `http://127.0.0.1:${port}` },
+  ];
+}
+
+/** Env ops for every app container missing a variable; a value the pod author set is theirs and is kept. */
+function envOps(pod: AdmittedPod, port: number): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [];
+  pod.spec.containers.forEach((c, i) => {
+    if (c.name === SIDECAR_NAME) return;
+    const have = new Set((c.env ?? []).map((e) => e.name));
+    const missing = appEnv(port).filter((e) => !have.has(e.name));
+    ops.push(...appendAll(pointer('spec', 'containers', i, 'env'), c.env, missing));
+  });
+  return ops;
+}
+
+function existingStatus(pod: AdmittedPod): InjectionStatus | undefined {
+  const raw = pod.metadata.annotations?.[STATUS_ANNOTATION];
+  if (raw === undefined) return undefined;
+  try {
+    const r = injectionStatus.safeParse(JSON.parse(raw));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export type PatchResult =
+  | { ok: true; ops: JsonPatchOp[]; status: InjectionStatus | undefined }
+  | { ok: false; problems: string[] };
+
+/**
+ * The JSON Patch for a pod that should be injected. On re-invocation (reinvocationPolicy: IfNeeded, after another
+ * webhook changed the pod) the sidecar is not added again; only app containers added since then get the env.
+ */
+export function buildPatch(pod: AdmittedPod, cfg: InjectorConfig, secrets: readonly string[]): PatchResult {
+  const previous = existingStatus(pod);
+  const hasSidecar = pod.spec.containers.some((c) => c.name === SIDECAR_NAME);
+  if (previous || hasSidecar) {
+    return { ok: true, ops: previous ? envOps(pod, previous.port) : [], status: previous };
+  }
+
+  const usedPorts = new Set(
+    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].flatMap((c) =>
+      (c.ports ?? []).map((p) => p.containerPort),
+    ),
+  );
+  const settings = sidecarSettings(cfg, pod.metadata.annotations, usedPorts);
+  if (!settings.ok) return settings;
+  const s = settings.value;
+  // The key-file path is /var/run/secrets/tiermesh/<secret>, so a Secret named like the token dir would shadow it.
+  const mounted = secrets.filter((name) => name !== 'token');
+  const status: InjectionStatus = {
+    container: SIDECAR_NAME,
+    image: cfg.image,
+    version: cfg.version,
+    port: s.port,
+    secrets: mounted,
+  };
+
+  const ops: JsonPatchOp[] = [
+    ...envOps(pod, s.port),
+    { op: 'add', path: pointer('spec', 'containers', '-'), value: sidecarContainer(cfg, s, mounted) },
+    ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted)),
+    ...setKeys(pointer('metadata', 'annotations'), pod.metadata.annotations, {
+      [STATUS_ANNOTATION]: JSON.stringify(status),
+    }),
+  ];
+  return { ok: true, ops, status };
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { providerKeySecrets, selectorMatches } from './secret-refs.js';
+
+const route = (providers: unknown[], podSelector?: unknown) => ({ spec: { providers, podSelector } });
+const key = (name: string) => ({
+  name: 'p',
+  type: 'openai',
+  apiKey: { secretKeyRef: { name, key: 'apiKey' } },
+});
+
+describe('providerKeySecrets', () => {
+  it('collects the Secrets of routes that select the pod, sorted and de-duplicated', () => {
+    const routes = [
+      route([key('openai'), key('anthropic'), { name: 'sim', type: 'simulated' }]),
+      route([key('openai')]),
+      route([key('billing-only')], { matchLabels: { app: 'billing' } }),
+      { spec: 'garbage' },
+    ];
+    expect(providerKeySecrets(routes, { app: 'web' })).toEqual(['anthropic', 'openai']);
+    expect(providerKeySecrets(routes, { app: 'billing' })).toEqual(['anthropic', 'billing-only', 'openai']);
+  });
+
+  it('skips env/file key sources and invalid Secret names', () => {
+    const routes = [route([{ apiKey: { env: 'OPENAI_API_KEY' } }, key('Bad_Name')])];
+    expect(providerKeySecrets(routes, {})).toEqual([]);
+  });
+});
+
+describe('selectorMatches', () => {
+  it('implements every matchExpressions operator', () => {
+    const labels = { tier: 'web', env: 'prod' };
+    expect(selectorMatches(undefined, labels)).toBe(true);
+    expect(selectorMatches({}, labels)).toBe(true);
+    expect(
+      selectorMatches(
+        { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'api'] }] },
+        labels,
+      ),
+    ).toBe(true);
+    expect(
+      selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] }, labels),
+    ).toBe(false);
+    expect(
+      selectorMatches({ matchExpressions: [{ key: 'missing', operator: 'NotIn', values: ['x'] }] }, labels),
+    ).toBe(true);
+    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'Exists' }] }, labels)).toBe(true);
+    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, labels)).toBe(
+      false,
+    );
+    expect(
+      selectorMatches(
+        { matchLabels: { tier: 'web' }, matchExpressions: [{ key: 'x', operator: 'Exists' }] },
+        labels,
+      ),
+    ).toBe(false);
+  });
+});

@@ -1,0 +1,58 @@
+/** Which provider-key Secrets a pod's sidecar needs: those named by the namespace's ModelRoutes that select the pod. */
+import { z } from 'zod';
+import { dnsLabel, type LabelSelector, labelSelector } from '../api/common.js';
+
+/**
+ * Only the fields the injector reads, parsed leniently: one route that fails full validation must not stop
+ * every pod in the namespace from starting (the operator reports that route; the injector still mounts keys).
+ */
+const routeKeys = z.looseObject({
+  spec: z.looseObject({
+    providers: z
+      .array(
+        z.looseObject({
+          apiKey: z
+            .looseObject({ secretKeyRef: z.looseObject({ name: dnsLabel.max(253) }).optional() })
+            .optional(),
+        }),
+      )
+      .catch([]),
+    podSelector: labelSelector.optional().catch(undefined),
+  }),
+});
+
+/** metav1.LabelSelector semantics: every matchLabels pair and every expression must hold; an empty selector matches all. */
+export function selectorMatches(
+  selector: LabelSelector | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
+  if (!selector) return true;
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(l, e.key);
+    const inValues = has && (e.values ?? []).includes(l[e.key] as string);
+    if (e.operator === 'In' && !inValues) return false;
+    if (e.operator === 'NotIn' && inValues) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+/** Sorted, de-duplicated Secret names; routes that do not parse or do not select the pod contribute nothing. */
+export function providerKeySecrets(
+  routes: readonly unknown[],
+  podLabels: Record<string, string> | undefined,
+): string[] {
+  const names = new Set<string>();
+  for (const raw of routes) {
+    const r = routeKeys.safeParse(raw);
+    if (!r.success || !selectorMatches(r.data.spec.podSelector, podLabels)) continue;
+    for (const p of r.data.spec.providers) {
+      const name = p.apiKey?.secretKeyRef?.name;
+      if (name) names.add(name);
+    }
+  }
+  return [...names].sort();
+}
