@@ -1,7 +1,14 @@
 /** What the router decides for one request, before any provider is called. */
-import type { ModelEntry } from '../api/modelroute.js';
+import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 
-export type DecisionSource = 'explicit-model' | 'task' | 'rules' | 'learned' | 'hybrid' | 'split' | 'budget-downgrade';
+export type DecisionSource =
+  | 'explicit-model'
+  | 'task'
+  | 'rules'
+  | 'learned'
+  | 'hybrid'
+  | 'split'
+  | 'budget-downgrade';
 
 export interface Classification {
   /** Estimated difficulty in [0, 1]; 0 is a greeting, 1 needs the strongest tier. */
@@ -15,14 +22,37 @@ export interface Classification {
   source: DecisionSource;
 }
 
+/** One tier the cascade may move up to, with only the models that fit the request. */
+export interface EscalationStep {
+  tierIndex: number;
+  tierName: string;
+  models: ModelEntry[];
+}
+
 export interface RouteDecision {
   route: string;
+  /** What decided the tier (or, for split, the first model). */
+  source: DecisionSource;
+  /** The route's spec, so callers need not look it up again (resilience, cascade, baseline pricing). */
+  spec: ModelRouteSpec;
+  /** Index of the chosen tier, or -1 when an explicit model outside every tier was requested. */
   tierIndex: number;
+  /** Name of the chosen tier ("" when tierIndex is -1). */
   tierName: string;
   /** Models to try, in order: the tier's models that fit the prompt, then failover within the tier. */
   models: ModelEntry[];
+  /** Tiers above the chosen one that have a model fitting the request, cheapest first: the cascade's next steps. */
+  escalation: EscalationStep[];
   classification: Classification;
-  /** True when a near-boundary score moved the request up one tier. */
+  /** True when a near-boundary score or a low confidence moved the request up one tier. */
   escalated: boolean;
+  /** True when no model of the classified tier fitted the context and a higher tier was taken. */
+  contextBumped: boolean;
   estimatedPromptTokens: number;
+  /** max_completion_tokens ?? max_tokens from the request, 0 when absent. */
+  requestedMaxTokens: number;
+  /** x-tiermesh-user header, else the OpenAI `user` field. */
+  user: string | undefined;
+  /** x-tiermesh-task header, when set. */
+  task: string | undefined;
 }

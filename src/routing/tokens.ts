@@ -1,0 +1,105 @@
+/**
+ * Fast prompt-token estimates, without a tokenizer: good enough to check context windows and estimate cost.
+ *
+ *   estimateTextTokens(text: string): number
+ *   messageText(message: ChatMessage): string            all text parts of one message
+ *   estimateRequestTokens(req: ChatCompletionRequest): number   messages + tools/schema, with per-message overhead
+ *   requestedMaxTokens(req: ChatCompletionRequest): number      max_completion_tokens ?? max_tokens ?? 0
+ */
+import type { ChatCompletionRequest, ChatMessage } from '../api/openai.js';
+
+/** OpenAI's documented chat overhead: ~4 tokens of framing per message and 3 to prime the reply. */
+const PER_MESSAGE_TOKENS = 4;
+const REPLY_PRIMING_TOKENS = 3;
+
+enum Kind {
+  Space,
+  Word,
+  Other,
+  Punct,
+  Wide,
+}
+
+function kindOf(c: number): Kind {
+  if (c === 32 || c === 9 || c === 10 || c === 13) return Kind.Space;
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95) return Kind.Word;
+  if (c < 128) return Kind.Punct;
+  // CJK ideographs, kana, hangul, fullwidth forms: BPE vocabularies spend about one token per character.
+  if (
+    (c >= 0x2e80 && c <= 0x9fff) ||
+    (c >= 0xac00 && c <= 0xd7af) ||
+    (c >= 0xf900 && c <= 0xfaff) ||
+    (c >= 0xff00 && c <= 0xffef) ||
+    (c >= 0x3000 && c <= 0x303f)
+  )
+    return Kind.Wide;
+  // Surrogates (emoji and rare scripts) cost more than a letter; count them as symbols.
+  if (c >= 0xd800 && c <= 0xdfff) return Kind.Punct;
+  return Kind.Other;
+}
+
+/**
+ * One pass over the UTF-16 code units. ASCII word runs cost ~1 token per 4 characters (the usual chars/4 for
+ * prose), other alphabets ~1 per 2.5, wide scripts 1 per character, and symbol runs ~1 per 2 characters,
+ * which is why code, dense with brackets and operators, estimates higher than prose of the same length.
+ */
+export function estimateTextTokens(text: string): number {
+  let tokens = 0;
+  let run = 0;
+  let kind = Kind.Space;
+  const flush = () => {
+    if (run === 0) return;
+    if (kind === Kind.Word) tokens += Math.ceil(run / 4);
+    else if (kind === Kind.Other) tokens += Math.ceil(run / 2.5);
+    else if (kind === Kind.Punct) tokens += Math.ceil(run / 2);
+    else if (kind === Kind.Wide) tokens += run;
+    // A run of spaces merges into the next token; only indentation-sized runs cost their own token.
+    else if (run > 3) tokens += 1;
+    run = 0;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const k = kindOf(text.charCodeAt(i));
+    if (k !== kind) {
+      flush();
+      kind = k;
+    }
+    run++;
+  }
+  flush();
+  return tokens;
+}
+
+/** The text of a message: a string content, or every `text` part of an array content. */
+export function messageText(message: ChatMessage): string {
+  const c = message.content;
+  if (typeof c === 'string') return c;
+  if (!Array.isArray(c)) return '';
+  let out = '';
+  for (const part of c) {
+    if (part.type === 'text' && typeof (part as { text?: unknown }).text === 'string') {
+      out += out ? `\n${(part as { text: string }).text}` : (part as { text: string }).text;
+    }
+  }
+  return out;
+}
+
+/** Prompt tokens of a whole request: every message's text and tool calls, plus tools and a JSON schema if sent. */
+export function estimateRequestTokens(req: ChatCompletionRequest): number {
+  let tokens = REPLY_PRIMING_TOKENS;
+  for (const m of req.messages) {
+    tokens += PER_MESSAGE_TOKENS + estimateTextTokens(messageText(m));
+    if (m.name) tokens += 1;
+    if (m.tool_calls && m.tool_calls.length > 0) tokens += estimateTextTokens(JSON.stringify(m.tool_calls));
+  }
+  const tools = (req as { tools?: unknown }).tools;
+  if (Array.isArray(tools) && tools.length > 0) tokens += estimateTextTokens(JSON.stringify(tools));
+  const rf = req.response_format;
+  if (rf?.type === 'json_schema' && rf.json_schema.schema)
+    tokens += estimateTextTokens(JSON.stringify(rf.json_schema.schema));
+  return tokens;
+}
+
+/** The completion budget the client asked for; 0 when it left it to the model. */
+export function requestedMaxTokens(req: ChatCompletionRequest): number {
+  return req.max_completion_tokens ?? req.max_tokens ?? 0;
+}
