@@ -1,6 +1,7 @@
 /** The one interface every provider adapter implements: OpenAI-shaped requests in, OpenAI-shaped answers out. */
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+
 import type { Provider } from '../api/modelroute.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 
 /** A request bound to one upstream model on one provider. `body.model` is already the upstream model id. */
 export interface UpstreamCall {
@@ -21,6 +22,11 @@ export interface ProviderAdapter {
    * Failures before the first chunk throw from the first `next()`, so the caller can still fail over.
    */
   stream(call: UpstreamCall): AsyncIterable<ChatCompletionChunk>;
+  /**
+   * Why this adapter cannot be used right now (e.g. its API key cannot be resolved), or undefined when it can.
+   * Failover checks it before calling, so an unconfigured provider is skipped without touching its breaker.
+   */
+  unavailable?(): string | undefined;
 }
 
 /** Why an upstream call failed; drives retry, failover and breaker decisions and the fallback metric label. */
@@ -33,15 +39,20 @@ export type FailureReason =
   | 'client_error'
   | 'auth'
   | 'breaker_open'
+  | 'unavailable'
   | 'stream_broken'
   | 'quality';
 
 export class ProviderError extends Error {
   readonly reason: FailureReason;
   readonly status: number | undefined;
-  /** Seconds from the upstream's Retry-After, when it sent one. */
+  /** Seconds from the upstream's Retry-After (or retry-after-ms), when it sent one. */
   readonly retryAfter: number | undefined;
-  constructor(reason: FailureReason, message: string, opts: { status?: number; retryAfter?: number; cause?: unknown } = {}) {
+  constructor(
+    reason: FailureReason,
+    message: string,
+    opts: { status?: number; retryAfter?: number; cause?: unknown } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'ProviderError';
     this.reason = reason;

@@ -1,0 +1,79 @@
+/** Adapter for the Anthropic Messages API: OpenAI requests translated in, Anthropic answers translated back out. */
+import type { Provider } from '../api/modelroute.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import {
+  AnthropicStreamTranslator,
+  fromAnthropicMessage,
+  isAnthropicMessage,
+  toAnthropicRequest,
+} from './anthropic-translate.js';
+import { postUpstream, readJson, readSse } from './http.js';
+import type { KeyResolution } from './keys.js';
+import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+
+export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): ProviderAdapter {
+  // Accept both the SDK style base ("https://api.anthropic.com") and one that already ends in /v1.
+  const base = (p.baseURL ?? ANTHROPIC_BASE_URL).replace(/\/+$/, '');
+  const url = base.endsWith('/v1') ? `${base}/messages` : `${base}/v1/messages`;
+  const name = p.name;
+
+  function auth(): { headers: Record<string, string>; secret: string } {
+    const k = key();
+    if (!k.ok) throw new ProviderError('unavailable', `provider "${name}" has no API key: ${k.why}`);
+    return {
+      headers: { 'anthropic-version': ANTHROPIC_VERSION, ...(p.headers ?? {}), 'x-api-key': k.key },
+      secret: k.key,
+    };
+  }
+
+  return {
+    name,
+    type: p.type,
+    unavailable() {
+      const k = key();
+      return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;
+    },
+    async complete(call: UpstreamCall): Promise<ChatCompletion> {
+      const { headers, secret } = auth();
+      const body = toAnthropicRequest({ ...call.body, stream: false });
+      const open = await postUpstream(
+        { provider: name, vendor: 'anthropic', url, headers, body, secrets: [secret] },
+        call,
+      );
+      const json = await readJson(open, name);
+      if (!isAnthropicMessage(json))
+        throw new ProviderError('bad_response', `provider "${name}": answer is not a message`);
+      return fromAnthropicMessage(json);
+    },
+    async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+      const { headers, secret } = auth();
+      const body = toAnthropicRequest({ ...call.body, stream: true });
+      const open = await postUpstream(
+        { provider: name, vendor: 'anthropic', url, headers, body, secrets: [secret] },
+        call,
+      );
+      const t = new AnthropicStreamTranslator(name, call.body.model);
+      let first = true;
+      for await (const ev of readSse(open, name)) {
+        let data: unknown;
+        try {
+          data = JSON.parse(ev.data);
+        } catch {
+          throw new ProviderError('bad_response', `provider "${name}": stream event is not valid JSON`);
+        }
+        const chunks = t.onEvent(ev.event, data);
+        // The first-byte deadline is about useful output: a ping alone does not disarm it.
+        if (first && chunks.length > 0) {
+          open.firstByte();
+          first = false;
+        }
+        yield* chunks;
+        if (t.done) return;
+      }
+      throw new ProviderError('stream_broken', `provider "${name}": stream ended without message_stop`);
+    },
+  };
+}

@@ -1,0 +1,159 @@
+/** The one upstream HTTP client: a shared keep-alive undici pool, deadlines wired to abort signals, errors typed. */
+import { Agent, type Dispatcher, request } from 'undici';
+import { type SseEvent, SseParser } from './sse.js';
+import { ProviderError, type UpstreamCall } from './types.js';
+import { httpFailure, toProviderError } from './upstream-errors.js';
+
+/**
+ * One pool per process, shared by every adapter and config version. undici's request() skips the WHATWG fetch
+ * layers (Request/Response objects, web streams) that cost real CPU per call, and keep-alive matters more still:
+ * a TLS handshake to a vendor costs tens of milliseconds, which would otherwise be paid on every request.
+ */
+export const upstreamAgent = new Agent({
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 600_000,
+  connections: 256,
+  connect: { timeout: 10_000 },
+  // Our own timers own every deadline (so each failure gets the right reason); undici's would race them.
+  headersTimeout: 0,
+  bodyTimeout: 0,
+});
+
+export interface UpstreamRequest {
+  provider: string;
+  vendor: 'openai' | 'anthropic';
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  /** Secrets to scrub from any upstream message we keep. */
+  secrets: ReadonlyArray<string | undefined>;
+}
+
+export interface OpenResponse {
+  body: Dispatcher.ResponseData['body'];
+  /** Aborts on the caller's signal or the first-byte deadline; read the body under it. */
+  signal: AbortSignal;
+  /** Call when the first useful byte arrived: disarms the first-byte deadline. */
+  firstByte(): void;
+  /** Disarms timers; call once the body is consumed or abandoned. */
+  close(): void;
+}
+
+/**
+ * POSTs JSON and returns the open 2xx response, or throws a ProviderError. The first-byte deadline stays armed
+ * after the headers: for streams the first chunk is what counts, so the adapter disarms it.
+ */
+export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Promise<OpenResponse> {
+  const local = new AbortController();
+  const signal = AbortSignal.any([call.signal, local.signal]);
+  const timer = setTimeout(
+    () =>
+      local.abort(
+        new ProviderError(
+          'timeout',
+          `provider "${req.provider}": no first byte within ${call.firstByteTimeoutMs}ms`,
+        ),
+      ),
+    call.firstByteTimeoutMs,
+  );
+  const close = () => clearTimeout(timer);
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(req.url, {
+      method: 'POST',
+      dispatcher: upstreamAgent,
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...req.headers,
+      },
+      body: JSON.stringify(req.body),
+      signal,
+    });
+  } catch (err) {
+    close();
+    throw toProviderError(err, req.provider, signal);
+  }
+  const header = (name: string) => {
+    const v = res.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  if (res.statusCode < 200 || res.statusCode >= 300) {
+    let bodyText = '';
+    try {
+      bodyText = await readCapped(res.body, 64 * 1024);
+    } catch {
+      // The status alone is enough to classify the failure.
+    } finally {
+      close();
+    }
+    throw httpFailure({
+      provider: req.provider,
+      vendor: req.vendor,
+      status: res.statusCode,
+      header,
+      bodyText,
+      secrets: req.secrets,
+      nowMs: Date.now(),
+    });
+  }
+  return { body: res.body, signal, firstByte: close, close };
+}
+
+/** Reads a body as text, refusing to buffer more than `limit` bytes of it. */
+export async function readCapped(body: AsyncIterable<Buffer | Uint8Array>, limit: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      (body as { destroy?: () => void }).destroy?.();
+      break;
+    }
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Reads a whole JSON answer under the open response's deadline. Malformed JSON is `bad_response`. */
+export async function readJson(
+  open: OpenResponse,
+  provider: string,
+  limit = 32 * 1024 * 1024,
+): Promise<unknown> {
+  // Headers arrived, which is the first byte of a JSON answer; the caller's whole-call deadline covers the rest.
+  open.firstByte();
+  let text: string;
+  try {
+    text = await readCapped(open.body, limit);
+  } catch (err) {
+    throw toProviderError(err, provider, open.signal);
+  } finally {
+    open.close();
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProviderError('bad_response', `provider "${provider}": answer is not valid JSON`);
+  }
+}
+
+/**
+ * The SSE events of an open streaming answer. Socket errors and deadlines surface as ProviderErrors; the stream
+ * ending is simply the end of the iteration (the adapter decides whether that end was legitimate).
+ */
+export async function* readSse(open: OpenResponse, provider: string): AsyncGenerator<SseEvent> {
+  const parser = new SseParser();
+  try {
+    for await (const chunk of open.body) {
+      for (const ev of parser.push(chunk as Buffer)) yield ev;
+    }
+    for (const ev of parser.end()) yield ev;
+  } catch (err) {
+    throw toProviderError(err, provider, open.signal);
+  } finally {
+    open.close();
+    // Abandoned early (consumer stopped, or an error): free the socket instead of draining an endless stream.
+    if (!open.body.destroyed) open.body.destroy();
+  }
+}

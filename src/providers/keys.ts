@@ -1,0 +1,69 @@
+/** Resolves a provider's API key from env, a file, or a mounted Secret; says why when it cannot, never what it is. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyRef } from '../api/common.js';
+
+export const DEFAULT_SECRETS_DIR = '/var/run/secrets/tiermesh';
+
+export type KeyResolution = { ok: true; key: string } | { ok: false; why: string };
+
+export interface KeyEnv {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Where the injector mounts Secrets: `<dir>/<secret-name>/<key>`. */
+  secretsDir: string;
+  readFile: (path: string) => string;
+}
+
+export function defaultKeyEnv(env: Readonly<Record<string, string | undefined>> = process.env): KeyEnv {
+  return {
+    env,
+    secretsDir: env['TIERMESH_SECRETS_DIR'] || DEFAULT_SECRETS_DIR,
+    readFile: (p) => readFileSync(p, 'utf8'),
+  };
+}
+
+/** The path a secretKeyRef is mounted at. Names are DNS labels / Secret keys, so they cannot climb out of `dir`. */
+export function secretPath(dir: string, ref: { name: string; key: string }): string {
+  return join(dir, ref.name, ref.key);
+}
+
+/** One lookup. The `why` names the source (env var, path), which is configuration, never the key. */
+export function resolveKey(ref: KeyRef | undefined, k: KeyEnv): KeyResolution {
+  if (!ref) return { ok: false, why: 'no apiKey configured' };
+  if (ref.env !== undefined) {
+    const v = k.env[ref.env]?.trim();
+    return v ? { ok: true, key: v } : { ok: false, why: `environment variable ${ref.env} is not set` };
+  }
+  const path = ref.file ?? (ref.secretKeyRef ? secretPath(k.secretsDir, ref.secretKeyRef) : undefined);
+  if (path === undefined) return { ok: false, why: 'apiKey names no source' };
+  const what = ref.secretKeyRef ? `secret ${ref.secretKeyRef.name}/${ref.secretKeyRef.key}` : `file ${path}`;
+  try {
+    const v = k.readFile(path).trim();
+    return v ? { ok: true, key: v } : { ok: false, why: `${what} is empty` };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'read error';
+    return { ok: false, why: `${what} cannot be read (${code})` };
+  }
+}
+
+/**
+ * A key source that re-reads at most every `ttlMs`: mounted Secrets are updated in place by the kubelet when
+ * rotated, and an env var set after start (tests, standalone) is picked up too, without a file read per request.
+ */
+export function keySource(
+  ref: KeyRef | undefined,
+  k: KeyEnv,
+  ttlMs = 10_000,
+  now: () => number = Date.now,
+): () => KeyResolution {
+  let cached: KeyResolution | undefined;
+  let at = 0;
+  return () => {
+    const t = now();
+    if (!cached || t - at >= ttlMs) {
+      cached = resolveKey(ref, k);
+      at = t;
+    }
+    return cached;
+  };
+}

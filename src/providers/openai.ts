@@ -1,0 +1,102 @@
+/** Adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, Together): same wire format, own URL. */
+import type { Provider } from '../api/modelroute.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import { postUpstream, readJson, readSse } from './http.js';
+import type { KeyResolution } from './keys.js';
+import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import { redact } from './upstream-errors.js';
+
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
+export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): ProviderAdapter {
+  const base = (p.baseURL ?? OPENAI_BASE_URL).replace(/\/+$/, '');
+  const url = `${base}/chat/completions`;
+  const name = p.name;
+
+  /** Headers for one call; throws `unavailable` when a configured key cannot be resolved. */
+  function auth(): { headers: Record<string, string>; secret: string | undefined } {
+    const headers: Record<string, string> = { ...(p.headers ?? {}) };
+    // openai-compatible servers (a local vLLM, Ollama) often need no key at all.
+    if (!p.apiKey) return { headers, secret: undefined };
+    const k = key();
+    if (!k.ok) throw new ProviderError('unavailable', `provider "${name}" has no API key: ${k.why}`);
+    headers['authorization'] = `Bearer ${k.key}`;
+    return { headers, secret: k.key };
+  }
+
+  return {
+    name,
+    type: p.type,
+    unavailable() {
+      if (!p.apiKey) return undefined;
+      const k = key();
+      return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;
+    },
+    async complete(call: UpstreamCall): Promise<ChatCompletion> {
+      const { headers, secret } = auth();
+      const body = { ...call.body, stream: false };
+      delete (body as { stream_options?: unknown }).stream_options;
+      const open = await postUpstream(
+        { provider: name, vendor: 'openai', url, headers, body, secrets: [secret] },
+        call,
+      );
+      const json = await readJson(open, name);
+      if (!isCompletion(json))
+        throw new ProviderError('bad_response', `provider "${name}": answer is not a chat.completion`);
+      return json;
+    },
+    async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+      const { headers, secret } = auth();
+      // Usage is always requested: budgets need it even when the client did not ask; the server strips it then.
+      const body = {
+        ...call.body,
+        stream: true,
+        stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
+      };
+      const open = await postUpstream(
+        { provider: name, vendor: 'openai', url, headers, body, secrets: [secret] },
+        call,
+      );
+      let first = true;
+      for await (const ev of readSse(open, name)) {
+        if (first) {
+          open.firstByte();
+          first = false;
+        }
+        if (ev.data === '[DONE]') return;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(ev.data);
+        } catch {
+          throw new ProviderError('bad_response', `provider "${name}": stream chunk is not valid JSON`);
+        }
+        const err = (parsed as { error?: { message?: unknown } }).error;
+        if (err) {
+          const msg =
+            typeof err.message === 'string' ? `: ${redact(err.message, [secret]).slice(0, 300)}` : '';
+          throw new ProviderError('server_error', `provider "${name}" sent an error in the stream${msg}`);
+        }
+        if (!isChunk(parsed))
+          throw new ProviderError('bad_response', `provider "${name}": stream chunk has no choices`);
+        yield parsed;
+      }
+      throw new ProviderError('stream_broken', `provider "${name}": stream ended without [DONE]`);
+    },
+  };
+}
+
+function isCompletion(v: unknown): v is ChatCompletion {
+  const c = v as ChatCompletion | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    Array.isArray(c.choices) &&
+    c.choices.length > 0 &&
+    typeof c.choices[0]?.message === 'object'
+  );
+}
+
+function isChunk(v: unknown): v is ChatCompletionChunk {
+  const c = v as ChatCompletionChunk | null;
+  return typeof c === 'object' && c !== null && Array.isArray(c.choices);
+}

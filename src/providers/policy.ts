@@ -1,0 +1,91 @@
+/** Pure retry/failover decisions: Retry-After parsing, backoff with jitter, and what to do after a failed attempt. */
+import type { FailureReason } from './types.js';
+
+/**
+ * Seconds to wait from an upstream's headers, or undefined. `retry-after-ms` (OpenAI) wins over `retry-after`,
+ * which may be delta-seconds or an HTTP date. Garbage, negative and absurd values are ignored.
+ */
+export function parseRetryAfter(
+  get: (name: string) => string | undefined,
+  nowMs: number,
+): number | undefined {
+  const ms = get('retry-after-ms')?.trim();
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return sane(Number(ms) / 1000);
+  const raw = get('retry-after')?.trim();
+  if (!raw) return undefined;
+  if (/^\d+(\.\d+)?$/.test(raw)) return sane(Number(raw));
+  const date = Date.parse(raw);
+  if (Number.isNaN(date)) return undefined;
+  return sane(Math.max(0, (date - nowMs) / 1000));
+}
+
+/** A day is longer than any deadline we run with; beyond that the header is wrong. */
+function sane(seconds: number): number | undefined {
+  return Number.isFinite(seconds) && seconds >= 0 && seconds <= 86_400 ? seconds : undefined;
+}
+
+export interface RetrySettings {
+  /** Retries per target after the first try. */
+  attempts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+/**
+ * Delay before retry number `retry` (1-based): exponential from backoffMs, capped at maxBackoffMs, with "equal jitter"
+ * (half fixed, half random) so synchronized clients spread out but never retry immediately.
+ */
+export function backoffDelay(
+  retry: number,
+  s: Pick<RetrySettings, 'backoffMs' | 'maxBackoffMs'>,
+  random: number,
+): number {
+  const exp = Math.min(s.maxBackoffMs, s.backoffMs * 2 ** Math.max(0, retry - 1));
+  const r = Math.min(1, Math.max(0, random));
+  return Math.round(exp / 2 + (exp / 2) * r);
+}
+
+export type NextStep =
+  | { kind: 'retry'; delayMs: number }
+  | { kind: 'next-target' }
+  /** The failure is the caller's (a 400): every other target would refuse it too. */
+  | { kind: 'stop' };
+
+export interface FailureContext {
+  reason: FailureReason;
+  /** Seconds, from the failed answer's Retry-After. */
+  retryAfter: number | undefined;
+  /** Tries already made on this target, including the one that just failed. */
+  triesOnTarget: number;
+  retries: RetrySettings;
+  /** Time left before the request's deadline. */
+  remainingMs: number;
+  /** Whether another target follows this one in the plan. */
+  hasNextTarget: boolean;
+  /** A number in [0, 1) for jitter; injected so the decision stays pure. */
+  random: number;
+}
+
+/** Reasons where trying the same target again cannot help soon: move on at once. */
+const MOVE_ON: ReadonlySet<FailureReason> = new Set<FailureReason>([
+  'breaker_open',
+  'unavailable',
+  'auth',
+  // A hung upstream usually stays hung, and another full timeout would eat the request's deadline.
+  'timeout',
+  'quality',
+]);
+
+/** What to do after an attempt failed. */
+export function afterFailure(c: FailureContext): NextStep {
+  if (c.reason === 'client_error') return { kind: 'stop' };
+  if (MOVE_ON.has(c.reason)) return { kind: 'next-target' };
+  if (c.triesOnTarget > c.retries.attempts) return { kind: 'next-target' };
+  const asked = c.retryAfter !== undefined ? Math.ceil(c.retryAfter * 1000) : undefined;
+  // A Retry-After longer than we would ever back off says "busy for a while": another target may answer now.
+  if (asked !== undefined && asked > c.retries.maxBackoffMs && c.hasNextTarget)
+    return { kind: 'next-target' };
+  const delayMs = asked ?? backoffDelay(c.triesOnTarget, c.retries, c.random);
+  if (delayMs >= c.remainingMs) return { kind: 'next-target' };
+  return { kind: 'retry', delayMs };
+}

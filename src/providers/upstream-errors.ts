@@ -1,0 +1,132 @@
+/** Pure mapping of upstream failures (HTTP status + body, socket errors) to ProviderError, with secrets scrubbed. */
+import { parseRetryAfter } from './policy.js';
+import { type FailureReason, ProviderError } from './types.js';
+
+/** What a status code says about whose fault it is and whether another try may help. */
+export function reasonForStatus(status: number): FailureReason {
+  if (status === 429) return 'rate_limited';
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 408) return 'timeout';
+  // A 404 from an upstream means this target does not serve the mapped model: a config problem, not the caller's.
+  if (status === 404) return 'server_error';
+  if (status >= 400 && status < 500) return 'client_error';
+  return 'server_error';
+}
+
+/** Anthropic's error.type values (also sent inside streams) mapped to our reasons. */
+export function reasonForAnthropicType(type: string | undefined, status: number | undefined): FailureReason {
+  switch (type) {
+    case 'rate_limit_error':
+      return 'rate_limited';
+    case 'overloaded_error':
+    case 'api_error':
+    case 'not_found_error':
+      return 'server_error';
+    case 'authentication_error':
+    case 'permission_error':
+      return 'auth';
+    case 'invalid_request_error':
+    case 'request_too_large':
+      return 'client_error';
+    case 'timeout_error':
+      return 'timeout';
+    default:
+      return status !== undefined ? reasonForStatus(status) : 'server_error';
+  }
+}
+
+const MAX_MESSAGE = 300;
+
+/**
+ * Removes the given secrets and anything shaped like a vendor key from text we may show or log. Upstreams echo
+ * (partially masked) keys in 401 messages, so this runs on every upstream message we keep.
+ */
+export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
+  return out
+    .replace(/\b(sk|rk|pk)-[A-Za-z0-9_*.-]{6,}/g, '[redacted]')
+    .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]');
+}
+
+/** The upstream's own error message, if its body is one of the two vendor error shapes. */
+export function upstreamMessage(bodyText: string): { message?: string; type?: string } {
+  try {
+    const parsed = JSON.parse(bodyText) as { error?: { message?: unknown; type?: unknown } };
+    const e = parsed?.error;
+    if (e && typeof e === 'object') {
+      return {
+        message: typeof e.message === 'string' ? e.message : undefined,
+        type: typeof e.type === 'string' ? e.type : undefined,
+      };
+    }
+  } catch {
+    // Not JSON: an HTML error page from a proxy, say. We do not echo it.
+  }
+  return {};
+}
+
+export interface HttpFailure {
+  provider: string;
+  vendor: 'openai' | 'anthropic';
+  status: number;
+  header: (name: string) => string | undefined;
+  bodyText: string;
+  secrets: ReadonlyArray<string | undefined>;
+  nowMs: number;
+}
+
+/** A non-2xx upstream answer as a ProviderError. */
+export function httpFailure(f: HttpFailure): ProviderError {
+  const { message, type } = upstreamMessage(f.bodyText);
+  const reason =
+    f.vendor === 'anthropic' ? reasonForAnthropicType(type, f.status) : reasonForStatus(f.status);
+  const detail = message ? `: ${redact(message, f.secrets).slice(0, MAX_MESSAGE)}` : '';
+  return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
+    status: f.status,
+    retryAfter: parseRetryAfter(f.header, f.nowMs),
+  });
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/**
+ * Any thrown value from an upstream call as a ProviderError. When our signal fired, its reason (a ProviderError for
+ * our own deadlines) wins over whatever the socket layer threw.
+ */
+export function toProviderError(err: unknown, provider: string, signal?: AbortSignal): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (signal?.aborted) {
+    const r: unknown = signal.reason;
+    if (r instanceof ProviderError) return r;
+    return new ProviderError('connection', `provider "${provider}": request aborted`, { cause: err });
+  }
+  const code = (err as { code?: unknown })?.code;
+  const c = typeof code === 'string' ? code : '';
+  if (TIMEOUT_CODES.has(c))
+    return new ProviderError('timeout', `provider "${provider}": ${c}`, { cause: err });
+  if (CONNECTION_CODES.has(c) || c.startsWith('UND_ERR'))
+    return new ProviderError('connection', `provider "${provider}": connection failed (${c})`, {
+      cause: err,
+    });
+  if (err instanceof SyntaxError)
+    return new ProviderError('bad_response', `provider "${provider}": malformed JSON`, { cause: err });
+  return new ProviderError('connection', `provider "${provider}": request failed`, { cause: err });
+}
