@@ -10,15 +10,21 @@ export interface UsageRecord {
   /** What the baseline model would have cost for the same tokens; savings = baseline - cost. */
   baselineCostUSD: number;
   at: number;
-  /** What `BudgetGate.check` reserved from the allowance for this request (from the allow verdict); 0 when none. */
-  reservedUSD?: number;
+  /** What `BudgetGate.check` reserved from the external allowance for this request (from its verdict). */
+  reservations?: Reservation[];
+}
+
+/** USD set aside for one request from one budget's external allowance; settled by `BudgetGate.record`/`release`. */
+export interface Reservation {
+  budget: string;
+  usd: number;
 }
 
 export type BudgetVerdict =
-  /** `reservedUSD`: what was reserved from the external allowance; pass it back in the UsageRecord. */
-  | { kind: 'allow'; reservedUSD: number }
-  /** Over a downgrade budget (namespace or per-user spend): serve from the cheapest tier. */
-  | { kind: 'downgrade'; budget: string; reservedUSD: number }
+  /** `reservations`: pass them back in the UsageRecord (or to `release` when the call produced no usage). */
+  | { kind: 'allow'; reservations: Reservation[] }
+  /** Over a downgrade budget (namespace or per-user spend, or its allowance): serve from the cheapest tier. */
+  | { kind: 'downgrade'; budget: string; reservations: Reservation[] }
   /** Over a reject budget (namespace or per-user spend) or the per-user rpm limit. */
   | {
       kind: 'reject';

@@ -1,0 +1,192 @@
+/**
+ * BudgetGate: the per-request budget question (allow / downgrade / reject) and the usage accounting after it,
+ * over every ModelBudget of a snapshot. Budgets with `routeRef` apply to that route only. No clock: pass `now`.
+ *
+ *   new BudgetGate(budgets, { now, allowance? })
+ *     .check({ route, user?, now, estimatedUSD? }): BudgetVerdict
+ *     .record(usage: UsageRecord): BudgetAlert[]        alert thresholds newly crossed locally
+ *     .release(reservations, now): void                  a checked request produced no usage
+ *     .status(now): BudgetStatus[]
+ *     .update(budgets, now): BudgetGate                  a new snapshot: same-window totals carried over
+ *
+ * Order of checks, first failure wins: per-user rpm (reject TM_RATE_LIMITED), then per budget the window limit
+ * (USD and tokens), the per-user USD limit and the external allowance, each answered with the budget's action:
+ * `reject` -> TM_BUDGET_EXCEEDED with Retry-After until the window ends, `downgrade` -> cheapest tier.
+ */
+import type { CompiledBudget } from '../api/snapshot.js';
+import { BudgetLedger, type LedgerStatus } from './ledger.js';
+import { RateLimiter } from './ratelimit.js';
+import type { BudgetVerdict, Reservation, UsageRecord } from './types.js';
+
+/**
+ * Hook for a cluster-wide cap on local spending (the operator's `src/budget/allowance.ts` implements it).
+ * The gate calls `tryReserve` once per applicable budget for each request that passes the local checks, with
+ * the pre-call cost estimate; `false` means the cluster allowance is spent, and the budget's action applies.
+ * It then calls `record` once per applicable budget for each finished request with the actual spend and the
+ * amount reserved for it (0 when `tryReserve` was not called or said no), and with usd 0 on `release`.
+ * Both must be synchronous and cheap: they run on the request path.
+ */
+export interface Allowance {
+  tryReserve(budgetName: string, usd: number): boolean;
+  record(
+    budgetName: string,
+    spent: { usd: number; tokens: number; reservedUSD: number; user?: string | undefined; at: number },
+  ): void;
+}
+
+export interface GateCheck {
+  route: string;
+  user?: string | undefined;
+  now: number;
+  /** Pre-call cost estimate, reserved from the allowance. */
+  estimatedUSD?: number;
+}
+
+export interface BudgetAlert {
+  budget: string;
+  threshold: number;
+  spentUSD: number;
+  limitUSD: number;
+}
+
+export interface BudgetStatus extends LedgerStatus {
+  name: string;
+  routeRef: string | undefined;
+}
+
+interface Entry {
+  budget: CompiledBudget;
+  ledger: BudgetLedger;
+  limiter: RateLimiter | undefined;
+}
+
+export interface GateOptions {
+  now: number;
+  allowance?: Allowance | undefined;
+  /** Bound on tracked users per rpm limiter. */
+  maxUsers?: number;
+}
+
+export class BudgetGate {
+  private readonly entries: Entry[];
+  private readonly allowance: Allowance | undefined;
+  private readonly maxUsers: number | undefined;
+
+  constructor(budgets: CompiledBudget[], opts: GateOptions) {
+    this.allowance = opts.allowance;
+    this.maxUsers = opts.maxUsers;
+    // Constructing the ledgers validates every time zone now, so a bad snapshot fails here and not per request.
+    this.entries = budgets.map((b) => ({
+      budget: b,
+      ledger: new BudgetLedger(b.name, b.spec, opts.now),
+      limiter: this.limiterFor(b),
+    }));
+  }
+
+  private limiterFor(b: CompiledBudget): RateLimiter | undefined {
+    const rpm = b.spec.perUser?.rpm;
+    return rpm ? new RateLimiter({ rpm, ...(this.maxUsers ? { maxUsers: this.maxUsers } : {}) }) : undefined;
+  }
+
+  private applicable(route: string): Entry[] {
+    return this.entries.filter(
+      (e) => e.budget.spec.routeRef === undefined || e.budget.spec.routeRef === route,
+    );
+  }
+
+  check(c: GateCheck): BudgetVerdict {
+    const entries = this.applicable(c.route);
+    if (c.user !== undefined) {
+      for (const e of entries) {
+        const r = e.limiter?.take(c.user, c.now);
+        if (r && !r.ok) {
+          return {
+            kind: 'reject',
+            code: 'TM_RATE_LIMITED',
+            message: `user is over ${e.limiter!.rpm} requests per minute (budget ${e.budget.name})`,
+            retryAfterSeconds: r.retryAfterSeconds,
+          };
+        }
+      }
+    }
+    let downgrade: string | undefined;
+    const reservations: Reservation[] = [];
+    const reject = (e: Entry, why: string): BudgetVerdict => {
+      this.release(reservations, c.now);
+      return {
+        kind: 'reject',
+        code: 'TM_BUDGET_EXCEEDED',
+        message: `budget ${e.budget.name}: ${why}`,
+        retryAfterSeconds: Math.max(1, Math.ceil(e.ledger.msUntilReset(c.now) / 1000)),
+      };
+    };
+    for (const e of entries) {
+      let why: string | undefined;
+      if (e.ledger.exceeded(c.now)) why = 'spending limit for this window reached';
+      else if (c.user !== undefined && e.ledger.userExceeded(c.user, c.now))
+        why = 'per-user spending limit for this window reached';
+      else if (this.allowance) {
+        const usd = Math.max(0, c.estimatedUSD ?? 0);
+        if (this.allowance.tryReserve(e.budget.name, usd)) reservations.push({ budget: e.budget.name, usd });
+        else why = 'cluster-wide allowance for this window used up';
+      }
+      if (why === undefined) continue;
+      if (e.budget.spec.action === 'reject') return reject(e, why);
+      downgrade ??= e.budget.name;
+    }
+    return downgrade !== undefined
+      ? { kind: 'downgrade', budget: downgrade, reservations }
+      : { kind: 'allow', reservations };
+  }
+
+  record(u: UsageRecord): BudgetAlert[] {
+    const alerts: BudgetAlert[] = [];
+    const tokens = u.inputTokens + u.outputTokens;
+    for (const e of this.applicable(u.route)) {
+      const r = e.ledger.record({ usd: u.costUSD, tokens, user: u.user, at: u.at });
+      for (const threshold of r.crossed) {
+        alerts.push({
+          budget: e.budget.name,
+          threshold,
+          spentUSD: e.ledger.status(u.at).spentUSD,
+          limitUSD: e.budget.spec.limit.usd,
+        });
+      }
+      if (this.allowance) {
+        const reservedUSD = u.reservations?.find((x) => x.budget === e.budget.name)?.usd ?? 0;
+        this.allowance.record(e.budget.name, { usd: u.costUSD, tokens, reservedUSD, user: u.user, at: u.at });
+      }
+    }
+    return alerts;
+  }
+
+  release(reservations: readonly Reservation[], now: number): void {
+    if (!this.allowance) return;
+    for (const r of reservations)
+      this.allowance.record(r.budget, { usd: 0, tokens: 0, reservedUSD: r.usd, at: now });
+  }
+
+  status(now: number): BudgetStatus[] {
+    return this.entries.map((e) => ({
+      name: e.budget.name,
+      routeRef: e.budget.spec.routeRef,
+      ...e.ledger.status(now),
+    }));
+  }
+
+  /** The gate for a new snapshot: budgets kept by name keep their window totals and rate-limit state. */
+  update(budgets: CompiledBudget[], now: number): BudgetGate {
+    const next = new BudgetGate(budgets, {
+      now,
+      allowance: this.allowance,
+      ...(this.maxUsers ? { maxUsers: this.maxUsers } : {}),
+    });
+    for (const e of next.entries) {
+      const old = this.entries.find((o) => o.budget.name === e.budget.name);
+      if (!old) continue;
+      e.ledger.carryFrom(old.ledger, now);
+      if (old.limiter && e.limiter && old.limiter.rpm === e.limiter.rpm) e.limiter = old.limiter;
+    }
+    return next;
+  }
+}
