@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import type { UsageRecord } from '../budget/types.js';
+import { applyBatch, budgetState, newlyCrossed, refreshBudget } from './ledger.js';
+
+function budget(over: Partial<ModelBudget['spec']> = {}, status?: ModelBudget['status']): ModelBudget {
+  return modelBudget.parse({
+    apiVersion: 'tiermesh.dev/v1alpha1',
+    kind: 'ModelBudget',
+    metadata: { name: 'b', namespace: 'ns', generation: 3 },
+    spec: { window: { period: 'daily' }, limit: { usd: 10 }, ...over },
+    ...(status ? { status } : {}),
+  });
+}
+
+const rec = (costUSD: number, route = 'default'): UsageRecord => ({
+  route,
+  model: 'm',
+  inputTokens: 10,
+  outputTokens: 5,
+  costUSD,
+  baselineCostUSD: costUSD * 2,
+  at: 0,
+});
+
+const now = new Date('2026-03-10T12:00:00Z');
+
+describe('applyBatch', () => {
+  it('adds a batch once and ignores its resend', () => {
+    const b = budget();
+    const first = applyBatch(b, { sidecarId: 's1', seq: 1, records: [rec(1.5), rec(0.5)] }, now);
+    expect(first.applied).toBe(true);
+    expect(first.status.spentUSD).toBe(2);
+    expect(first.status.spentTokens).toBe(30);
+    expect(first.status.remainingUSD).toBe(8);
+    expect(first.status.reporters).toEqual({ s1: 1 });
+    const again = applyBatch(
+      { ...b, status: first.status },
+      { sidecarId: 's1', seq: 1, records: [rec(1.5)] },
+      now,
+    );
+    expect(again.applied).toBe(false);
+    expect(again.status.spentUSD).toBe(2);
+    const other = applyBatch(
+      { ...b, status: first.status },
+      { sidecarId: 's2', seq: 1, records: [rec(1)] },
+      now,
+    );
+    expect(other.applied).toBe(true);
+    expect(other.status.spentUSD).toBe(3);
+  });
+
+  it('counts only its route when it has a routeRef', () => {
+    const r = applyBatch(
+      budget({ routeRef: 'chat' }),
+      { sidecarId: 's', seq: 1, records: [rec(1, 'chat'), rec(4, 'other')] },
+      now,
+    );
+    expect(r.status.spentUSD).toBe(1);
+  });
+
+  it('fires each threshold once per window, and a new window starts at zero but keeps the dedup marks', () => {
+    let b = budget();
+    const r1 = applyBatch(b, { sidecarId: 's', seq: 1, records: [rec(5.5)] }, now);
+    expect(r1.crossed).toEqual([50]);
+    b = { ...b, status: r1.status };
+    const r2 = applyBatch(b, { sidecarId: 's', seq: 2, records: [rec(5)] }, now);
+    expect(r2.crossed).toEqual([80, 100]);
+    expect(r2.status.state).toBe('Exceeded');
+    expect(r2.status.remainingUSD).toBeCloseTo(-0.5);
+    b = { ...b, status: r2.status };
+    const r3 = applyBatch(b, { sidecarId: 's', seq: 3, records: [rec(1)] }, now);
+    expect(r3.crossed).toEqual([]);
+    const tomorrow = new Date('2026-03-11T00:00:01Z');
+    const r4 = applyBatch(
+      { ...b, status: r3.status },
+      { sidecarId: 's', seq: 3, records: [rec(1)] },
+      tomorrow,
+    );
+    expect(r4.applied).toBe(false);
+    expect(r4.status.spentUSD).toBe(0);
+    expect(r4.status.windowStart).toBe('2026-03-11T00:00:00.000Z');
+    expect(r4.status.alertsFired).toEqual([]);
+  });
+
+  it('keeps many small costs exact enough to compare', () => {
+    let b = budget({ limit: { usd: 1 } });
+    for (let i = 1; i <= 100; i++)
+      b = { ...b, status: applyBatch(b, { sidecarId: 's', seq: i, records: [rec(0.001)] }, now).status };
+    expect(b.status?.spentUSD).toBe(0.1);
+  });
+});
+
+describe('budget state and thresholds', () => {
+  const spec = budget().spec;
+  it('is Warning from the lowest threshold below 100 and Exceeded at the limit', () => {
+    expect(budgetState(4.99, spec)).toBe('Ok');
+    expect(budgetState(5, spec)).toBe('Warning');
+    expect(budgetState(10, spec)).toBe('Exceeded');
+  });
+  it('lists only thresholds not fired yet', () => {
+    expect(newlyCrossed(8.5, spec, [50])).toEqual([80]);
+  });
+  it('a lowered limit crosses thresholds without any usage', () => {
+    const b = budget(
+      { limit: { usd: 4 } },
+      { spentUSD: 3.5, windowStart: '2026-03-10T00:00:00.000Z', alertsFired: [50] },
+    );
+    const r = refreshBudget(b, now);
+    expect(r.crossed).toEqual([80]);
+    expect(r.status.state).toBe('Warning');
+    expect(r.status.conditions?.[0]).toMatchObject({ type: 'Ready', status: 'True', observedGeneration: 3 });
+  });
+});

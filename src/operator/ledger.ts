@@ -1,0 +1,130 @@
+/**
+ * Pure ledger arithmetic for one ModelBudget: window roll-over, exactly-once batch application keyed by
+ * (sidecarId, seq), state and alert thresholds. The ModelBudget status is the durable copy of this ledger.
+ */
+import type { BudgetState, ModelBudget, ModelBudgetSpec, ModelBudgetStatus } from '../api/modelbudget.js';
+import type { UsageRecord } from '../budget/types.js';
+import { setCondition } from './conditions.js';
+import { windowStart } from './window.js';
+
+export interface UsageBatch {
+  sidecarId: string;
+  seq: number;
+  records: UsageRecord[];
+}
+
+/** Float sums of many tiny costs drift; a fixed precision keeps equal ledgers byte-equal. */
+export function roundUSD(x: number): number {
+  return Math.round(x * 1e9) / 1e9;
+}
+
+/** Which of a namespace's records a budget counts: all of them, or only its routeRef's. */
+export function recordsFor(
+  spec: ModelBudgetSpec,
+  records: UsageRecord[],
+): { costUSD: number; tokens: number } {
+  let costUSD = 0;
+  let tokens = 0;
+  for (const r of records) {
+    if (spec.routeRef && r.route !== spec.routeRef) continue;
+    costUSD += r.costUSD;
+    tokens += r.inputTokens + r.outputTokens;
+  }
+  return { costUSD, tokens };
+}
+
+export function budgetState(spentUSD: number, spec: ModelBudgetSpec): BudgetState {
+  if (spentUSD >= spec.limit.usd) return 'Exceeded';
+  const warnAt = Math.min(...spec.alertThresholds.filter((t) => t < 100), 100);
+  return spentUSD * 100 >= spec.limit.usd * warnAt ? 'Warning' : 'Ok';
+}
+
+/** Thresholds (percent) reached by `spentUSD` that were not announced yet this window, ascending. */
+export function newlyCrossed(spentUSD: number, spec: ModelBudgetSpec, fired: number[]): number[] {
+  return [...new Set(spec.alertThresholds)]
+    .filter((t) => spentUSD * 100 >= spec.limit.usd * t && !fired.includes(t))
+    .sort((a, b) => a - b);
+}
+
+/** The status for the window containing `now`: a new window starts from zero but keeps the dedup marks. */
+export function currentWindow(budget: ModelBudget, now: Date): ModelBudgetStatus {
+  const old = budget.status ?? {};
+  const start = windowStart(budget.spec.window.period, budget.spec.window.timezone, now).toISOString();
+  const fresh = old.windowStart !== start;
+  const spentUSD = fresh ? 0 : (old.spentUSD ?? 0);
+  const spentTokens = fresh ? 0 : (old.spentTokens ?? 0);
+  return {
+    ...old,
+    windowStart: start,
+    spentUSD,
+    spentTokens,
+    alertsFired: fresh ? [] : (old.alertsFired ?? []),
+    reporters: old.reporters ?? {},
+  };
+}
+
+/** Fills in the derived fields (remaining, state, Ready) from spent and the spec. */
+export function finishStatus(budget: ModelBudget, status: ModelBudgetStatus, now: Date): ModelBudgetStatus {
+  const spent = status.spentUSD ?? 0;
+  const generation = budget.metadata.generation;
+  return {
+    ...status,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    remainingUSD: roundUSD(budget.spec.limit.usd - spent),
+    state: budgetState(spent, budget.spec),
+    conditions: setCondition(
+      status.conditions,
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Compiled',
+        message: `window ${status.windowStart}: ${spent} of ${budget.spec.limit.usd} USD spent`,
+        ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      },
+      now.toISOString(),
+    ),
+  };
+}
+
+export interface ApplyResult {
+  status: ModelBudgetStatus;
+  /** False when (sidecarId, seq) was applied before: a resend after a lost answer. */
+  applied: boolean;
+  /** Alert thresholds this batch pushed spend across (each fires once per window). */
+  crossed: number[];
+}
+
+/** The status with no new usage: window rolled, derived fields current, thresholds a lowered limit crossed. */
+export function refreshBudget(
+  budget: ModelBudget,
+  now: Date,
+): { status: ModelBudgetStatus; crossed: number[] } {
+  const status = currentWindow(budget, now);
+  const crossed = newlyCrossed(status.spentUSD ?? 0, budget.spec, status.alertsFired ?? []);
+  const next = {
+    ...status,
+    alertsFired: [...(status.alertsFired ?? []), ...crossed].sort((a, b) => a - b).slice(-10),
+  };
+  return { status: finishStatus(budget, next, now), crossed };
+}
+
+export function applyBatch(budget: ModelBudget, batch: UsageBatch, now: Date): ApplyResult {
+  const status = currentWindow(budget, now);
+  const reporters = { ...(status.reporters ?? {}) };
+  const last = reporters[batch.sidecarId];
+  if (last !== undefined && batch.seq <= last) {
+    return { status: finishStatus(budget, status, now), applied: false, crossed: [] };
+  }
+  const { costUSD, tokens } = recordsFor(budget.spec, batch.records);
+  reporters[batch.sidecarId] = batch.seq;
+  const spentUSD = roundUSD((status.spentUSD ?? 0) + costUSD);
+  const crossed = newlyCrossed(spentUSD, budget.spec, status.alertsFired ?? []);
+  const next: ModelBudgetStatus = {
+    ...status,
+    spentUSD,
+    spentTokens: (status.spentTokens ?? 0) + tokens,
+    alertsFired: [...(status.alertsFired ?? []), ...crossed].sort((a, b) => a - b).slice(-10),
+    reporters,
+  };
+  return { status: finishStatus(budget, next, now), applied: true, crossed };
+}

@@ -1,0 +1,65 @@
+/** Wire format between sidecars and the operator: config stream events, ACK/NACK, usage batches, allowances. */
+import { z } from 'zod';
+
+export const STREAM_PATH = '/v1/config/stream';
+export const ACK_PATH = '/v1/config/ack';
+export const USAGE_PATH = '/v1/usage';
+export const ALLOWANCE_PATH = '/v1/allowance';
+
+/** Token audience sidecars request for their projected service-account token. */
+export const TOKEN_AUDIENCE = 'tiermesh';
+
+const sidecarId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must use only A-Z a-z 0-9 . _ -');
+
+export const ackBody = z.object({
+  sidecarId,
+  version: z.string().min(1).max(128),
+  ok: z.boolean(),
+  error: z.string().max(4096).optional(),
+  namespace: z.string().optional(),
+});
+export type AckBody = z.infer<typeof ackBody>;
+
+export const usageRecord = z.object({
+  route: z.string().max(253),
+  model: z.string().max(200),
+  user: z.string().max(253).optional(),
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  costUSD: z.number().min(0),
+  baselineCostUSD: z.number().min(0),
+  at: z.number(),
+});
+
+export const usageBody = z.object({
+  sidecarId,
+  seq: z.number().int().min(1),
+  records: z.array(usageRecord).max(100_000),
+  namespace: z.string().optional(),
+});
+export type UsageBody = z.infer<typeof usageBody>;
+
+export const usageReply = z.object({ applied: z.boolean() });
+
+export const allowanceRequest = z.object({
+  sidecarId,
+  budget: z.string().min(1).max(253),
+  namespace: z.string().optional(),
+});
+export type AllowanceRequest = z.infer<typeof allowanceRequest>;
+
+export const allowanceReply = z.object({
+  grantUSD: z.number().min(0),
+  ttlMs: z.number().int().min(0),
+  remainingUSD: z.number(),
+});
+export type AllowanceReply = z.infer<typeof allowanceReply>;
+
+/** One server-sent event: `snapshot` carries a full config, `current` says the sidecar's version is up to date. */
+export function sseEvent(event: string, data: unknown, id?: string): string {
+  return `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
+}

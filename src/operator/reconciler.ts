@@ -1,0 +1,107 @@
+/**
+ * Reconciles one namespace, idempotently: routes and budgets from the informer cache -> compiled snapshot ->
+ * published to the namespace's sidecars -> route and budget status (leader only, written only when changed).
+ */
+import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import { type ModelRoute, type ModelRouteStatus, modelRoute } from '../api/modelroute.js';
+import { compileNamespace } from '../config/compile.js';
+import { formatIssues } from '../config/issues.js';
+import type { ConfigHub } from './hub.js';
+import type { ObjectRef } from './kube.js';
+import { routeStatus, sameStatus } from './route-status.js';
+
+export interface ReconcileDeps {
+  routes(namespace: string): unknown[];
+  budgets(namespace: string): unknown[];
+  hub: ConfigHub;
+  isLeader(): boolean;
+  writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
+  refreshBudget(namespace: string, name: string): Promise<void>;
+  event(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** uid/generation of schema-invalid objects already announced, so each gets one Event. */
+  announced?: Set<string>;
+  now?: () => Date;
+}
+
+export interface ReconcileResult {
+  version: string;
+  routes: number;
+  invalid: number;
+  statusWrites: number;
+}
+
+/** Objects the apiserver accepted but our schema does not (an older CRD, a hand-edited status): Invalid, by field. */
+function parseAll<T>(
+  items: unknown[],
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError };
+  },
+) {
+  const ok: T[] = [];
+  const bad: Array<{ raw: unknown; name: string; problems: string[] }> = [];
+  for (const raw of items) {
+    const r = schema.safeParse(raw);
+    if (r.success) ok.push(r.data);
+    else {
+      const name = (raw as { metadata?: { name?: string } }).metadata?.name ?? '?';
+      bad.push({ raw, name, problems: formatIssues(r.error) });
+    }
+  }
+  return { ok, bad };
+}
+
+export async function reconcileNamespace(namespace: string, deps: ReconcileDeps): Promise<ReconcileResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const routes = parseAll<ModelRoute>(deps.routes(namespace), modelRoute);
+  const budgets = parseAll<ModelBudget>(deps.budgets(namespace), modelBudget);
+  const { snapshot, invalid } = compileNamespace(namespace, routes.ok, budgets.ok);
+  deps.hub.publish(snapshot);
+  const result: ReconcileResult = {
+    version: snapshot.version,
+    routes: routes.ok.length,
+    invalid: invalid.length + routes.bad.length,
+    statusWrites: 0,
+  };
+  if (!deps.isLeader()) return result;
+
+  const stats = deps.hub.stats(namespace);
+  const problemsOf = new Map(invalid.map((r) => [r.name, r.problems]));
+  for (const route of routes.ok) {
+    const desired = routeStatus(
+      route,
+      { configVersion: snapshot.version, problems: problemsOf.get(route.metadata.name) ?? [] },
+      stats,
+      now.toISOString(),
+    );
+    if (sameStatus(route.status, desired)) continue;
+    await deps.writeRouteStatus(route, desired);
+    result.statusWrites++;
+    announce(route, desired, deps);
+  }
+  for (const bad of routes.bad) {
+    const meta = (bad.raw as { metadata?: ModelRoute['metadata'] }).metadata;
+    const key = `${meta?.uid}/${meta?.generation}`;
+    if (deps.announced?.has(key)) continue;
+    deps.announced?.add(key);
+    if (meta)
+      deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
+  }
+  for (const budget of budgets.ok) await deps.refreshBudget(namespace, budget.metadata.name);
+  return result;
+}
+
+/** One Event per transition into a failing Ready condition (or a new reason for it), never per reconcile. */
+function announce(route: ModelRoute, next: ModelRouteStatus, deps: ReconcileDeps): void {
+  const before = route.status?.conditions?.find((c) => c.type === 'Ready');
+  const after = next.conditions?.find((c) => c.type === 'Ready');
+  if (after?.status !== 'False') return;
+  if (
+    before &&
+    before.status === after.status &&
+    before.reason === after.reason &&
+    before.message === after.message
+  )
+    return;
+  const reason = after.reason === 'Invalid' ? 'InvalidConfig' : after.reason;
+  deps.event({ kind: 'ModelRoute', metadata: route.metadata }, 'Warning', reason, after.message);
+}

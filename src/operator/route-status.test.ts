@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { type ModelRoute, modelRoute } from '../api/modelroute.js';
+import { routeStatus, sameStatus } from './route-status.js';
+
+const route: ModelRoute = modelRoute.parse({
+  apiVersion: 'tiermesh.dev/v1alpha1',
+  kind: 'ModelRoute',
+  metadata: { name: 'r', namespace: 'ns', generation: 2 },
+  spec: {
+    providers: [{ name: 'sim', type: 'simulated' }],
+    models: [
+      {
+        name: 'm',
+        targets: [{ provider: 'sim' }],
+        pricing: { inputPerMTok: 1, outputPerMTok: 2 },
+        contextWindow: 1000,
+      },
+    ],
+    tiers: [{ name: 'small', models: ['m'] }],
+  },
+});
+const ok = { connected: 2, acked: 2, nacked: 0 };
+
+describe('routeStatus', () => {
+  it('is Ready/Compiled with the version, tiers and generation', () => {
+    const s = routeStatus(route, { configVersion: 'v1', problems: [] }, ok, 't0');
+    expect(s).toMatchObject({ observedGeneration: 2, configVersion: 'v1', tiers: 1, sidecars: ok });
+    expect(s.conditions).toEqual([
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Compiled',
+        message: 'compiled into config v1',
+        observedGeneration: 2,
+        lastTransitionTime: 't0',
+      },
+    ]);
+  });
+
+  it('names the bad field when invalid, and a NACK as SidecarRejected', () => {
+    const bad = routeStatus(
+      route,
+      { configVersion: 'v1', problems: ['spec.tiers[0].models[0]: "x" is not in spec.models'] },
+      ok,
+      't0',
+    );
+    expect(bad.conditions?.[0]).toMatchObject({
+      status: 'False',
+      reason: 'Invalid',
+      message: expect.stringContaining('spec.tiers[0].models[0]'),
+    });
+    const nack = routeStatus(
+      route,
+      { configVersion: 'v1', problems: [] },
+      { connected: 1, acked: 0, nacked: 1, lastNack: 'boom' },
+      't0',
+    );
+    expect(nack.conditions?.[0]).toMatchObject({ status: 'False', reason: 'SidecarRejected' });
+    expect(nack.lastNack).toBe('boom');
+  });
+
+  it('is stable: recomputing from its own output changes nothing, so there is no write loop', () => {
+    const first = routeStatus(route, { configVersion: 'v1', problems: [] }, ok, 't0');
+    const second = routeStatus({ ...route, status: first }, { configVersion: 'v1', problems: [] }, ok, 't1');
+    expect(sameStatus(first, second)).toBe(true);
+    const flipped = routeStatus(
+      { ...route, status: first },
+      { configVersion: 'v1', problems: ['x: y'] },
+      ok,
+      't2',
+    );
+    expect(flipped.conditions?.[0]?.lastTransitionTime).toBe('t2');
+  });
+});

@@ -1,0 +1,174 @@
+/** The operator's sidecar-facing HTTP server: config stream (SSE), ACK/NACK, usage batches, allowances, probes. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { formatIssues } from '../config/issues.js';
+import { TiermeshError, toTiermeshError } from '../errors.js';
+import type { ConfigHub } from './hub.js';
+import type { SidecarIdentity } from './identity.js';
+import type { LedgerService } from './ledger-service.js';
+import {
+  ACK_PATH,
+  ALLOWANCE_PATH,
+  type AllowanceReply,
+  ackBody,
+  allowanceRequest,
+  STREAM_PATH,
+  sseEvent,
+  USAGE_PATH,
+  usageBody,
+} from './protocol.js';
+
+export interface ServerDeps {
+  hub: ConfigHub;
+  authenticate: (token: string) => Promise<SidecarIdentity | undefined>;
+  ledger: Pick<LedgerService, 'isLeader' | 'report' | 'allowance'>;
+  ready: () => boolean;
+  onNack?: () => void;
+  keepAliveMs?: number;
+}
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new TiermeshError('TM_BODY_TOO_LARGE', 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new TiermeshError('TM_INVALID_JSON', 'request body is not JSON');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new TiermeshError('TM_INVALID_REQUEST', formatIssues(r.error).join('; '));
+  return r.data;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, e: unknown): void {
+  const err = toTiermeshError(e);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
+  res.writeHead(err.status, headers);
+  res.end(JSON.stringify(err.toBody()));
+}
+
+/** Only /healthz and /readyz are public; everything else needs a service-account token. */
+export function probeHandler(ready: () => boolean) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return true;
+    }
+    if (path === '/readyz') {
+      const ok = ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'not ready');
+      return true;
+    }
+    return false;
+  };
+}
+
+export function createOperatorServer(deps: ServerDeps): Server {
+  const probes = probeHandler(deps.ready);
+  const keepAliveMs = deps.keepAliveMs ?? 15_000;
+
+  async function identify(req: IncomingMessage, claimed?: string): Promise<SidecarIdentity> {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!m) throw new TiermeshError('TM_UNAUTHENTICATED', 'missing bearer token');
+    const who = await deps.authenticate(m[1]!);
+    if (!who)
+      throw new TiermeshError(
+        'TM_UNAUTHENTICATED',
+        'token rejected; expected a service-account token for audience tiermesh',
+      );
+    if (claimed !== undefined && claimed !== who.namespace)
+      throw new TiermeshError(
+        'TM_FORBIDDEN',
+        `service account of namespace ${who.namespace} cannot act for namespace ${claimed}`,
+      );
+    return who;
+  }
+
+  function requireLeader(): void {
+    if (!deps.ledger.isLeader())
+      throw new TiermeshError('TM_NOT_READY', 'this operator replica is not the leader; retry', {
+        retryAfter: 1,
+      });
+  }
+
+  async function stream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const who = await identify(req, url.searchParams.get('namespace') ?? undefined);
+    const sidecarId = url.searchParams.get('sidecar') ?? '';
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(sidecarId))
+      throw new TiermeshError('TM_INVALID_REQUEST', 'query parameter sidecar must be a sidecar id', {
+        param: 'sidecar',
+      });
+    const running = url.searchParams.get('version') || undefined;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+    res.write(': connected\n\n');
+    const disconnect = deps.hub.connect(who.namespace, sidecarId, running, (event, data, id) => {
+      res.write(sseEvent(event, data, id));
+    });
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
+    const close = () => {
+      clearInterval(keepAlive);
+      disconnect();
+    };
+    req.on('close', close);
+    res.on('error', close);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (probes(req, res)) return;
+    const url = new URL(req.url ?? '/', 'http://operator');
+    const route = `${req.method} ${url.pathname}`;
+    if (route === `GET ${STREAM_PATH}`) return stream(req, res, url);
+    if (route === `POST ${ACK_PATH}`) {
+      const body = parse(ackBody, await readJson(req));
+      const who = await identify(req, body.namespace);
+      deps.hub.ack(who.namespace, body.sidecarId, body.version, body.ok, body.error);
+      if (!body.ok) deps.onNack?.();
+      return sendJson(res, 200, { ok: true });
+    }
+    if (route === `POST ${USAGE_PATH}`) {
+      const body = parse(usageBody, await readJson(req));
+      const who = await identify(req, body.namespace);
+      requireLeader();
+      return sendJson(res, 200, await deps.ledger.report(who.namespace, body));
+    }
+    if (route === `POST ${ALLOWANCE_PATH}`) {
+      const body = parse(allowanceRequest, await readJson(req));
+      const who = await identify(req, body.namespace);
+      requireLeader();
+      const reply: AllowanceReply = await deps.ledger.allowance(who.namespace, body);
+      return sendJson(res, 200, reply);
+    }
+    throw new TiermeshError('TM_NOT_FOUND', `no route ${route}`);
+  }
+
+  return createServer((req, res) => {
+    handle(req, res).catch((e) => sendError(res, e));
+  });
+}
