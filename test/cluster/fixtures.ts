@@ -1,0 +1,93 @@
+/**
+ * Helpers for e2e tests against the run's real control plane (started by global-setup.ts):
+ *
+ *   const ns = await freshNamespace('webhook');            // unique, deleted when the test ends
+ *   await applyYaml(readFileSync('examples/x.yaml', 'utf8'), ns);
+ *   const token = await serviceAccountToken(ns, 'app', 'tiermesh');
+ *   await waitFor(async () => (await read()).status?.ready, 30_000);
+ */
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { inject, onTestFinished } from 'vitest';
+import { KUBECONFIG_ENV } from './global-setup.js';
+import { apiErrorCode, applyObjects, loadKubeConfig, parseObjects } from './kube.js';
+
+export { apiErrorCode, apiErrorMessage, FIELD_MANAGER, parseObjects, waitFor } from './kube.js';
+
+/** Path of the admin kubeconfig (system:masters, real CA and client cert) of this run's control plane. */
+export function kubeconfigPath(): string {
+  const path = process.env[KUBECONFIG_ENV] ?? inject('kubeconfig');
+  if (!path) throw new Error(`${KUBECONFIG_ENV} is not set: run e2e tests with \`vitest run --project e2e\``);
+  return path;
+}
+
+/** A fresh @kubernetes/client-node KubeConfig for the admin user; call `makeApiClient` on it. */
+export function kubeConfig(): KubeConfig {
+  return loadKubeConfig(kubeconfigPath());
+}
+
+function core(): CoreV1Api {
+  return kubeConfig().makeApiClient(CoreV1Api);
+}
+
+/** Creates a ServiceAccount unless it already exists. */
+export async function ensureServiceAccount(namespace: string, name: string): Promise<void> {
+  try {
+    await core().createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  } catch (err) {
+    if (apiErrorCode(err) !== 409) throw err;
+  }
+}
+
+/**
+ * Creates a namespace named `<prefix>-<random>` with its `default` ServiceAccount (there is no
+ * controller-manager to create it, and Pod admission needs it). Called inside a test, the namespace
+ * is deleted when the test finishes; called from a beforeAll it lives until the control plane stops.
+ * Without a namespace controller a deleted namespace stays Terminating, so never reuse a name.
+ */
+export async function freshNamespace(prefix = 'e2e'): Promise<string> {
+  const base =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 50)
+      .replace(/-+$/, '') || 'e2e';
+  const name = `${base}-${randomBytes(4).toString('hex')}`;
+  const api = core();
+  await api.createNamespace({ body: { metadata: { name, labels: { 'tiermesh.dev/e2e': 'true' } } } });
+  await ensureServiceAccount(name, 'default');
+  try {
+    onTestFinished(async () => {
+      await api.deleteNamespace({ name }).catch(() => undefined);
+    });
+  } catch {
+    // Not inside a test (e.g. beforeAll): the namespace is thrown away with the control plane.
+  }
+  return name;
+}
+
+/** Server-side applies every document of a YAML text, in order, with each namespaced object moved into `namespace`. */
+export async function applyYaml(text: string, namespace?: string): Promise<KubernetesObject[]> {
+  return applyObjects(kubeConfig(), parseObjects(text), namespace);
+}
+
+/**
+ * A bound service-account token from the TokenRequest API (creating the ServiceAccount if needed),
+ * valid for `audience`, as a Pod's projected token would be. TokenReview accepts it while the SA exists.
+ */
+export async function serviceAccountToken(
+  namespace: string,
+  serviceAccount: string,
+  audience: string,
+  expirationSeconds = 3600,
+): Promise<string> {
+  await ensureServiceAccount(namespace, serviceAccount);
+  const res = await core().createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [audience], expirationSeconds } },
+  });
+  if (!res.status?.token)
+    throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
+  return res.status.token;
+}
