@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { parseReview } from './admission.js';
+import { injectorConfig } from './injector-config.js';
+import type { JsonPatchOp } from './json-patch.js';
+import { type MutateDeps, mutate } from './mutate.js';
+
+const cfg = injectorConfig.parse({
+  image: 'tiermesh:test',
+  version: '0.1.0',
+  operatorURL: 'https://op.tiermesh-system.svc:8443',
+  operatorNamespace: 'tiermesh-system',
+});
+const deps: MutateDeps = {
+  cfg,
+  namespaceLabels: async (ns): Promise<Record<string, string>> =>
+    ns === 'on' ? { 'tiermesh.dev/inject': 'enabled' } : {},
+  routesIn: async () => [
+    { spec: { providers: [{ apiKey: { secretKeyRef: { name: 'openai', key: 'k' } } }] } },
+  ],
+};
+
+function reviewOf(object: unknown, extra: object = {}) {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u1',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      namespace: 'on',
+      operation: 'CREATE',
+      object,
+      ...extra,
+    },
+  };
+}
+const podObj = { metadata: { name: 'p' }, spec: { containers: [{ name: 'app', image: 'a' }] } };
+
+async function run(body: unknown) {
+  const parsed = parseReview(body);
+  if (parsed.kind !== 'ok') throw new Error(parsed.kind);
+  return mutate(parsed.request, deps);
+}
+
+describe('mutate', () => {
+  it('answers with a base64 JSONPatch that mounts the route Secrets', async () => {
+    const { response } = await run(reviewOf(podObj));
+    expect(response).toMatchObject({ uid: 'u1', allowed: true, patchType: 'JSONPatch' });
+    const ops = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString()) as JsonPatchOp[];
+    expect(JSON.stringify(ops)).toContain('"secretName":"openai"');
+  });
+
+  it('allows without a patch when the namespace does not ask for injection', async () => {
+    const { response, reason } = await run(reviewOf(podObj, { namespace: 'off' }));
+    expect(response).toEqual({ uid: 'u1', allowed: true });
+    expect(reason).toMatch(/neither/);
+  });
+
+  it('denies a malformed Pod and bad annotations with a 400 naming the problem', async () => {
+    const bad = await run(reviewOf({ spec: { containers: 'nope' } }));
+    expect(bad.response).toMatchObject({ allowed: false, status: { code: 400 } });
+    expect(bad.response.status?.message).toContain('object.spec.containers');
+    const ann = await run(
+      reviewOf({ ...podObj, metadata: { annotations: { 'tiermesh.dev/sidecar-port': 'x' } } }),
+    );
+    expect(ann.response.status?.message).toContain('tiermesh.dev/sidecar-port');
+  });
+
+  it('ignores non-Pod kinds with a warning', async () => {
+    const { response } = await run(
+      reviewOf({}, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }),
+    );
+    expect(response).toMatchObject({ allowed: true, warnings: [expect.stringContaining('Deployment')] });
+    expect(response.patch).toBeUndefined();
+  });
+});
+
+describe('parseReview', () => {
+  it('tells a malformed review (answered in-band) from something that is not a review', () => {
+    expect(parseReview({ hello: 1 }).kind).toBe('not-a-review');
+    expect(
+      parseReview({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'x' } })
+        .kind,
+    ).toBe('not-a-review');
+    expect(
+      parseReview({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x' } }),
+    ).toMatchObject({
+      kind: 'invalid',
+      uid: 'x',
+    });
+  });
+});

@@ -1,0 +1,61 @@
+/** One admission decision for a Pod: parse, decide, look up what the sidecar needs, and answer with a patch or a denial. */
+import { type AdmissionRequest, type AdmissionResponse, allow, deny } from './admission.js';
+import type { InjectorConfig } from './injector-config.js';
+import { admittedPod, buildPatch, shouldInject } from './patch.js';
+import { providerKeySecrets } from './secret-refs.js';
+
+/** Cluster lookups, injected so the decision can be tested without an apiserver. A throw means "cannot decide". */
+export interface MutateDeps {
+  cfg: InjectorConfig;
+  namespaceLabels(namespace: string): Promise<Record<string, string> | undefined>;
+  /** Raw ModelRoute objects of a namespace. */
+  routesIn(namespace: string): Promise<unknown[]>;
+}
+
+export interface MutateOutcome {
+  response: AdmissionResponse;
+  /** For logs and metrics: why the pod was (not) injected. Never contains pod contents. */
+  reason: string;
+}
+
+export async function mutate(request: AdmissionRequest, deps: MutateDeps): Promise<MutateOutcome> {
+  const { uid } = request;
+  if (request.kind.kind !== 'Pod' || request.kind.group !== '') {
+    const reason = `not a Pod: ${request.kind.group}/${request.kind.version} ${request.kind.kind}`;
+    return {
+      response: allow(uid, [], [`tiermesh injector ignores ${request.kind.kind}; check the webhook rules`]),
+      reason,
+    };
+  }
+  const parsed = admittedPod.safeParse(request.object);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `object.${i.path.join('.')}: ${i.message}`).join('; ');
+    return {
+      response: deny(uid, 400, `tiermesh injector: malformed Pod: ${problems}`),
+      reason: 'malformed pod',
+    };
+  }
+  const pod = parsed.data;
+  const namespace = request.namespace || pod.metadata.namespace;
+  if (!namespace)
+    return {
+      response: deny(uid, 400, 'tiermesh injector: request has no namespace'),
+      reason: 'no namespace',
+    };
+
+  const decision = shouldInject(pod, namespace, await deps.namespaceLabels(namespace), deps.cfg);
+  if (!decision.inject) return { response: allow(uid), reason: decision.reason };
+
+  const secrets = providerKeySecrets(await deps.routesIn(namespace), pod.metadata.labels);
+  const patch = buildPatch(pod, deps.cfg, secrets);
+  if (!patch.ok) {
+    return {
+      response: deny(uid, 400, `tiermesh injector: ${patch.problems.join('; ')}`),
+      reason: 'invalid annotations',
+    };
+  }
+  return {
+    response: allow(uid, patch.ops),
+    reason: patch.ops.length > 0 ? decision.reason : 'already injected',
+  };
+}
