@@ -1,0 +1,77 @@
+/**
+ * A JSON-able account of a routing decision: what `tiermesh explain` prints and what debug endpoints may return.
+ *
+ *   explainDecision(decision): Explanation
+ *
+ * Holds names, numbers and signal names only: never prompt text.
+ */
+import { DEFAULT_OUTPUT_ESTIMATE, estimateCostUSD } from '../budget/cost.js';
+import type { DecisionSource, RouteDecision } from './types.js';
+
+export interface Explanation {
+  route: string;
+  source: DecisionSource;
+  tier: { index: number; name: string };
+  model: string;
+  /** Failover order after `model`, within the tier. */
+  fallbacks: string[];
+  classification: {
+    source: DecisionSource;
+    score: number;
+    confidence: number;
+    /** The tier the score alone maps to, before escalation and context fitting. */
+    tier: { index: number; name: string };
+    signals: string[];
+  };
+  escalated: boolean;
+  contextBumped: boolean;
+  /** Tiers the cascade may move up to, cheapest first. */
+  cascade: string[];
+  task: string | null;
+  tokens: { estimatedPrompt: number; requestedMax: number; assumedOutput: number };
+  cost: { estimatedUSD: number; baselineUSD: number | null; estimatedSavingsUSD: number | null };
+}
+
+/** Six significant digits: enough for fractions of a cent, stable in snapshots of the output. */
+function round(x: number): number {
+  return Number(x.toPrecision(6));
+}
+
+export function explainDecision(d: RouteDecision): Explanation {
+  const first = d.models[0]!;
+  const output = d.requestedMaxTokens > 0 ? d.requestedMaxTokens : DEFAULT_OUTPUT_ESTIMATE;
+  const estimated = estimateCostUSD(first, d.estimatedPromptTokens, d.requestedMaxTokens);
+  const baselineModel = d.spec.models.find((m) => m.name === d.spec.baselineModel);
+  const baseline = baselineModel
+    ? estimateCostUSD(baselineModel, d.estimatedPromptTokens, d.requestedMaxTokens)
+    : null;
+  const ci = d.classification.tierIndex;
+  return {
+    route: d.route,
+    source: d.source,
+    tier: { index: d.tierIndex, name: d.tierName },
+    model: first.name,
+    fallbacks: d.models.slice(1).map((m) => m.name),
+    classification: {
+      source: d.classification.source,
+      score: round(d.classification.score),
+      confidence: round(d.classification.confidence),
+      tier: { index: ci, name: d.spec.tiers[ci]?.name ?? '' },
+      signals: d.classification.signals,
+    },
+    escalated: d.escalated,
+    contextBumped: d.contextBumped,
+    cascade: d.escalation.map((s) => s.tierName),
+    task: d.task ?? null,
+    tokens: {
+      estimatedPrompt: d.estimatedPromptTokens,
+      requestedMax: d.requestedMaxTokens,
+      assumedOutput: output,
+    },
+    cost: {
+      estimatedUSD: round(estimated),
+      baselineUSD: baseline === null ? null : round(baseline),
+      estimatedSavingsUSD: baseline === null ? null : round(baseline - estimated),
+    },
+  };
+}
