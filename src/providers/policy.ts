@@ -14,6 +14,8 @@ export function parseRetryAfter(
   const raw = get('retry-after')?.trim();
   if (!raw) return undefined;
   if (/^\d+(\.\d+)?$/.test(raw)) return sane(Number(raw));
+  // All three HTTP date formats start with a day name; anything else (e.g. "-3") is not a date, whatever Date.parse thinks.
+  if (!/^[A-Za-z]/.test(raw)) return undefined;
   const date = Date.parse(raw);
   if (Number.isNaN(date)) return undefined;
   return sane(Math.max(0, (date - nowMs) / 1000));
