@@ -60,7 +60,7 @@ const CODE_REQUEST =
 const MATH =
   /\\(?:frac|sum|int|sqrt|alpha|beta|theta|lambda|sigma|partial|infty|cdot|times|leq|geq|mathbb|begin\{(?:equation|align))|\$[^$\n]{1,200}\$|\b(?:integral|derivative|eigen\w*|theorem|lemma|equation|matrix|polynomial|probability|logarithm|factorial|modulo|prime numbers?)\b|[a-z]\s*\^\s*\d|\b\d+\s*[*/^]\s*\d+\b|[∑∫√∂∞≤≥≠π]/gi;
 const REASONING =
-  /\b(?:prove|proof|step[- ]by[- ]step|analy[sz]e|analysis|compare|contrast|trade-?offs?|design|architect\w*|debug|diagnose|optimi[sz]e|refactor|derive|reason|explain why|evaluate|critique|plan|strategy|implications?|pros and cons|root cause|edge cases?|algorithm|complexity)\b/gi;
+  /\b(?:prove|proof|step[- ]by[- ]step|analy[sz]e|analysis|compare|contrast|trade-?offs?|designs?|architect\w*|debug|diagnose|optimi[sz]e|refactor|derive|reason|explain why|evaluate|critique|plan|strategy|implications?|pros and cons|root cause|edge cases?|algorithm|complexity)\b/gi;
 const GREETING =
   /^\s*(?:hi|hello|hey|yo|hiya|good (?:morning|afternoon|evening)|thanks?(?: you)?|thx|ty|cheers|ok(?:ay)?|great|cool|bye|goodbye|how are you)\b/i;
 const SHORT_QUESTION =

@@ -176,8 +176,8 @@ export function structuralScore(f: Features): Scored {
   return { score: clamp01(score), confidence: clamp01(confidence), signals };
 }
 
-/** The weight the structural score keeps against the rule votes: one weight-1 rule outweighs it two to one. */
-const STRUCTURAL_WEIGHT = 0.5;
+/** The weight the structural score keeps against rule votes: a weight-1 rule outweighs it four to one (operators mean it). */
+const STRUCTURAL_WEIGHT = 0.25;
 
 export function applyRules(c: CompiledClassifier, text: string, base: Scored): Scored {
   let votes = 0;

@@ -39,8 +39,8 @@ function kindOf(c: number): Kind {
 }
 
 /**
- * One pass over the UTF-16 code units. ASCII word runs cost ~1 token per 4 characters (the usual chars/4 for
- * prose), other alphabets ~1 per 2.5, wide scripts 1 per character, and symbol runs ~1 per 2 characters,
+ * One pass over the UTF-16 code units. ASCII words cost one token up to 7 letters (about chars/4 over prose,
+ * spaces included), other alphabets ~1 per 2.5, wide scripts 1 per character, and symbol runs ~1 per 2 characters,
  * which is why code, dense with brackets and operators, estimates higher than prose of the same length.
  */
 export function estimateTextTokens(text: string): number {
@@ -49,7 +49,8 @@ export function estimateTextTokens(text: string): number {
   let kind = Kind.Space;
   const flush = () => {
     if (run === 0) return;
-    if (kind === Kind.Word) tokens += Math.ceil(run / 4);
+    // Common words up to 7 letters are one token in GPT vocabularies; longer ones split every ~5 characters.
+    if (kind === Kind.Word) tokens += run <= 7 ? 1 : 1 + Math.ceil((run - 7) / 5);
     else if (kind === Kind.Other) tokens += Math.ceil(run / 2.5);
     else if (kind === Kind.Punct) tokens += Math.ceil(run / 2);
     else if (kind === Kind.Wide) tokens += run;
