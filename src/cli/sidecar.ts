@@ -1,0 +1,115 @@
+/** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/manifests.js';
+import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
+import { createLogger } from '../telemetry/logger.js';
+
+const help = `usage: tiermesh sidecar --config <file> [options]
+
+  --config <file>        ModelRoute/ModelBudget manifests (one namespace); SIGHUP reloads it
+  --listen <host:port>   address to serve on (default 127.0.0.1:4000)
+  --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
+  --log-prompts          include prompt text in request log lines (off by default)
+  --log-level <level>    trace|debug|info|warn|error (default info)
+`;
+
+/** "host:port", "[v6]:port" or ":port"/"port" (loopback). */
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--listen: expected host:port, got "${value}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+export async function run(args: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        listen: { type: 'string', default: '127.0.0.1:4000' },
+        'max-body-bytes': { type: 'string' },
+        'log-prompts': { type: 'boolean', default: false },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${help}`);
+    return 2;
+  }
+  if (values['help']) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const configPath = values['config'] as string | undefined;
+  if (!configPath) {
+    process.stderr.write(`--config is required\n\n${help}`);
+    return 2;
+  }
+  let listen: { host: string; port: number };
+  let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  try {
+    listen = parseListen(values['listen'] as string);
+    if (values['max-body-bytes'] !== undefined) {
+      maxBodyBytes = Number(values['max-body-bytes']);
+      if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
+        throw new Error('--max-body-bytes: expected a positive integer');
+    }
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+
+  let snapshot: Awaited<ReturnType<typeof loadConfigFile>>;
+  try {
+    snapshot = await loadConfigFile(configPath);
+  } catch (e) {
+    process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);
+    return 1;
+  }
+  const logger = createLogger({ level: values['log-level'] as string });
+  const sidecar = await startSidecar({
+    ...listen,
+    maxBodyBytes,
+    logPrompts: values['log-prompts'] === true,
+    logger,
+    snapshot,
+  });
+  process.stdout.write(`tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})\n`);
+
+  const reload = async () => {
+    try {
+      const r = sidecar.store.apply(await loadConfigFile(configPath));
+      if (r.ok) logger.info({ version: r.version, changed: r.changed }, 'config reloaded');
+      else logger.error({ error: r.error }, 'config reload refused; still serving the previous version');
+    } catch (e) {
+      logger.error(
+        { error: e instanceof ConfigError ? e.problems : String(e) },
+        'config reload failed; still serving the previous version',
+      );
+    }
+  };
+  process.on('SIGHUP', () => void reload());
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(
+        { signal, inFlight: sidecar.server.inFlight() },
+        'shutting down: draining in-flight requests',
+      );
+      sidecar.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,92 @@
+/** Assembles a running sidecar: config store, runtime builder, metrics, logger, chat pipeline and HTTP server. */
+import type { Snapshot } from '../api/snapshot.js';
+import type { Allowance } from '../budget/gate.js';
+import { BreakerBoard } from '../providers/breaker.js';
+import type { KeyEnv } from '../providers/keys.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { SidecarMetrics } from '../telemetry/metrics.js';
+import { chatHandler } from './chat.js';
+import { type ApplyResult, ConfigStore } from './config-store.js';
+import { runtimeBuilder, type SidecarRuntime } from './runtime.js';
+import { createSidecarServer, type SidecarServer } from './server.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface SidecarOptions {
+  host?: string;
+  port?: number;
+  maxBodyBytes?: number;
+  logPrompts?: boolean;
+  logger?: Logger;
+  keyEnv?: KeyEnv;
+  allowance?: Allowance;
+  /** Applied before listening; without one the sidecar starts unready and waits for `store.apply`. */
+  snapshot?: Snapshot;
+}
+
+export interface Sidecar {
+  readonly url: string;
+  readonly store: ConfigStore<SidecarRuntime>;
+  readonly metrics: SidecarMetrics;
+  readonly breakers: BreakerBoard;
+  readonly server: SidecarServer;
+  readonly logger: Logger;
+  /** Drains in-flight requests, then stops. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> {
+  const logger = opts.logger ?? createLogger();
+  const metrics = new SidecarMetrics();
+  const breakers = new BreakerBoard();
+  breakers.on('state', (c) => {
+    metrics.breakerState(c.provider, c.model, c.state === 'half_open' ? 'half-open' : c.state);
+    logger.warn({ provider: c.provider, model: c.model, state: c.state }, 'circuit breaker state change');
+  });
+  const store = new ConfigStore<SidecarRuntime>(
+    runtimeBuilder({
+      breakers,
+      ...(opts.keyEnv ? { keyEnv: opts.keyEnv } : {}),
+      ...(opts.allowance ? { allowance: opts.allowance } : {}),
+    }),
+  );
+  store.onApplied((rt) => {
+    metrics.config(rt.snapshot.version);
+    for (const s of breakers.states())
+      metrics.breakerState(s.provider, s.model, s.state === 'half_open' ? 'half-open' : s.state);
+    logger.info(
+      {
+        version: rt.snapshot.version,
+        namespace: rt.snapshot.namespace,
+        routes: rt.snapshot.routes.map((r) => r.name),
+      },
+      'config applied',
+    );
+  });
+  if (opts.snapshot) {
+    const r: ApplyResult = store.apply(opts.snapshot);
+    if (!r.ok) throw new Error(`invalid config: ${r.error}`);
+  }
+  const chat = chatHandler({
+    store,
+    metrics,
+    logger,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    logPrompts: opts.logPrompts ?? false,
+  });
+  const server = createSidecarServer({ store, metrics, logger, chat });
+  const url = await server.listen(opts.host ?? '127.0.0.1', opts.port ?? 4000);
+  return {
+    url,
+    store,
+    metrics,
+    breakers,
+    server,
+    logger,
+    async close(graceMs) {
+      await server.close(graceMs);
+      breakers.shutdown();
+      logger.flush();
+    },
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The sidecar's end of the operator's config stream: holds an SSE connection, validates and applies each snapshot
+ * through the config store, ACKs or NACKs it, and keeps the last good snapshot on disk so a restarted sidecar
+ * serves while the operator is away. Reconnects with capped exponential backoff and jitter, sending the running
+ * version so an unchanged config is not resent.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { jitteredBackoff } from '../budget/reporter.js';
+import { ACK_PATH, type AckBody, STREAM_PATH } from '../operator/protocol.js';
+import type { ApplyResult } from './config-store.js';
+import { SseParser } from './config-stream-sse.js';
+
+export interface SnapshotTarget {
+  apply(input: unknown): ApplyResult;
+  readonly current: { snapshot: { version: string } } | undefined;
+}
+
+export interface ConfigStreamOptions {
+  /** Operator base URL, e.g. http://tiermesh-operator.tiermesh-system:8443 */
+  operator: string;
+  /** Projected service-account token (audience tiermesh); re-read on every connect because the kubelet rotates it. */
+  tokenFile: string;
+  sidecarId: string;
+  store: SnapshotTarget;
+  stateDir?: string | undefined;
+  logger?: Logger | undefined;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A stream silent for this long is presumed dead (the operator sends keep-alives every 15 s). */
+  idleTimeoutMs?: number;
+}
+
+const SNAPSHOT_FILE = 'snapshot.json';
+
+/** Applies the snapshot saved by a previous run, if any. Returns its version. */
+export function loadLastKnownGood(stateDir: string, store: SnapshotTarget): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(stateDir, SNAPSHOT_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const r = store.apply(JSON.parse(text));
+    return r.ok ? r.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function saveLastKnownGood(stateDir: string, snapshot: unknown): void {
+  mkdirSync(stateDir, { recursive: true });
+  const tmp = join(stateDir, `${SNAPSHOT_FILE}.tmp`);
+  writeFileSync(tmp, JSON.stringify(snapshot));
+  renameSync(tmp, join(stateDir, SNAPSHOT_FILE));
+}
+
+export class ConfigStream {
+  private stopped = false;
+  private abort: AbortController | undefined;
+  private attempt = 0;
+  private loop: Promise<void> | undefined;
+  /** Connected to the operator right now. */
+  connected = false;
+
+  constructor(private readonly opts: ConfigStreamOptions) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    await this.loop;
+  }
+
+  private async token(): Promise<string> {
+    return (await readFile(this.opts.tokenFile, 'utf8')).trim();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.connectOnce();
+      } catch (e) {
+        if (this.stopped) break;
+        this.opts.logger?.warn(
+          { err: String((e as Error)?.message ?? e), attempt: this.attempt },
+          'config stream lost',
+        );
+      }
+      this.connected = false;
+      if (this.stopped) break;
+      const delay = jitteredBackoff(
+        this.attempt++,
+        this.opts.baseBackoffMs ?? 500,
+        this.opts.maxBackoffMs ?? 30_000,
+      );
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    const url = new URL(STREAM_PATH, this.opts.operator);
+    url.searchParams.set('sidecar', this.opts.sidecarId);
+    const running = this.opts.store.current?.snapshot.version;
+    if (running) url.searchParams.set('version', running);
+    this.abort = new AbortController();
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${await this.token()}`, accept: 'text/event-stream' },
+      signal: this.abort.signal,
+    });
+    if (res.status !== 200 || !res.body) {
+      const text = await res.text().catch(() => '');
+      throw new Error(`operator answered ${res.status}: ${text.slice(0, 300)}`);
+    }
+    this.connected = true;
+    this.opts.logger?.info({ operator: this.opts.operator, running }, 'config stream connected');
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    const idleMs = this.opts.idleTimeoutMs ?? 45_000;
+    let idle = setTimeout(() => this.abort?.abort(), idleMs);
+    try {
+      for await (const chunk of res.body) {
+        clearTimeout(idle);
+        idle = setTimeout(() => this.abort?.abort(), idleMs);
+        for (const ev of parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }))) {
+          this.attempt = 0;
+          if (ev.event === 'snapshot') await this.onSnapshot(ev.data);
+        }
+      }
+    } finally {
+      clearTimeout(idle);
+    }
+    throw new Error('operator closed the stream');
+  }
+
+  private async onSnapshot(data: string): Promise<void> {
+    let parsed: unknown;
+    let result: ApplyResult;
+    try {
+      parsed = JSON.parse(data);
+      result = this.opts.store.apply(parsed);
+    } catch (e) {
+      result = { ok: false, error: `unreadable snapshot: ${(e as Error).message}` };
+    }
+    const version = (parsed as { version?: unknown } | undefined)?.version;
+    const ack: AckBody = {
+      sidecarId: this.opts.sidecarId,
+      version: typeof version === 'string' && version ? version.slice(0, 128) : 'unknown',
+      ok: result.ok,
+      ...(result.ok ? {} : { error: result.error.slice(0, 4096) }),
+    };
+    if (result.ok) {
+      if (this.opts.stateDir) saveLastKnownGood(this.opts.stateDir, parsed);
+      this.opts.logger?.info({ version: ack.version, changed: result.changed }, 'config applied');
+    } else {
+      this.opts.logger?.warn(
+        { version: ack.version, error: result.error },
+        'config rejected; keeping the running one',
+      );
+    }
+    await this.sendAck(ack);
+  }
+
+  private async sendAck(ack: AckBody): Promise<void> {
+    try {
+      const res = await fetch(new URL(ACK_PATH, this.opts.operator), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json' },
+        body: JSON.stringify(ack),
+      });
+      await res.arrayBuffer();
+    } catch (e) {
+      // The operator learns our version on the next connect anyway.
+      this.opts.logger?.warn({ err: String(e) }, 'config ACK failed');
+    }
+  }
+}

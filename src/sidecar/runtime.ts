@@ -1,0 +1,40 @@
+/**
+ * Everything the sidecar derives from one config snapshot: per-route provider registries (adapters + failover plans)
+ * and the budget gate. Built by the ConfigStore on each new version; breakers and spent budget outlive versions.
+ */
+import type { Snapshot } from '../api/snapshot.js';
+import { type Allowance, BudgetGate } from '../budget/gate.js';
+import type { BreakerBoard } from '../providers/breaker.js';
+import type { KeyEnv } from '../providers/keys.js';
+import { buildRouteProviders, type RouteProviders } from '../providers/registry.js';
+import type { LearnedScorer } from '../routing/decide.js';
+
+export interface SidecarRuntime {
+  readonly snapshot: Snapshot;
+  readonly providers: ReadonlyMap<string, RouteProviders>;
+  readonly budget: BudgetGate;
+  readonly learned: LearnedScorer | undefined;
+}
+
+export interface RuntimeDeps {
+  /** Process-wide, so breaker state survives config versions. */
+  breakers: BreakerBoard;
+  keyEnv?: KeyEnv;
+  /** The operator's cluster-wide spending cap; absent standalone. */
+  allowance?: Allowance;
+  learned?: LearnedScorer;
+  now?: () => number;
+}
+
+export function runtimeBuilder(deps: RuntimeDeps) {
+  const now = deps.now ?? Date.now;
+  return (snapshot: Snapshot, previous: SidecarRuntime | undefined): SidecarRuntime => {
+    const opts = { breakers: deps.breakers, ...(deps.keyEnv ? { keyEnv: deps.keyEnv } : {}) };
+    const providers = new Map(snapshot.routes.map((r) => [r.name, buildRouteProviders(r, opts)] as const));
+    // Same-window spend and rpm state carry over to the new gate, so a reload never resets a budget.
+    const budget = previous
+      ? previous.budget.update(snapshot.budgets, now())
+      : new BudgetGate(snapshot.budgets, { now: now(), allowance: deps.allowance });
+    return { snapshot, providers, budget, learned: deps.learned };
+  };
+}
