@@ -113,9 +113,8 @@ export function featurize(text: string, b: FeatureBuffers): number {
   let bigrams = 0;
   const charBase = MAX_NGRAM_CHARS * 2 + 4;
   let chars = 0;
-  let c1 = 32;
-  let c2 = 32;
-  let c3 = 32;
+  // The last four normalised characters packed 8 bits each (non-ASCII folded into 8 bits): one shift per character.
+  let gram = 0x20202020;
   let prevSpace = true;
   let digits = 0;
   let math = 0;
@@ -172,13 +171,9 @@ export function featurize(text: string, b: FeatureBuffers): number {
     // Char 4-grams over the normalised stream, collapsing whitespace runs.
     if (c === 32 && prevSpace) continue;
     prevSpace = c === 32;
-    idx[charBase + chars] = finish(
-      Math.imul(Math.imul(Math.imul(Math.imul(SEED_CHAR ^ c1, P) ^ c2, P) ^ c3, P) ^ c, P),
-    );
+    gram = (gram << 8) | (c < 256 ? c : (c ^ (c >>> 8)) & 0xff);
+    idx[charBase + chars] = finish(Math.imul(gram ^ SEED_CHAR, P));
     chars++;
-    c1 = c2;
-    c2 = c3;
-    c3 = c;
   }
   if (inWord) {
     idx[k] = finish(h);
