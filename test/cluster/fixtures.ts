@@ -5,12 +5,17 @@
  *   await applyYaml(readFileSync('examples/x.yaml', 'utf8'), ns);
  *   const token = await serviceAccountToken(ns, 'app', 'tiermesh');
  *   await waitFor(async () => (await read()).status?.ready, 30_000);
+ *   const tls = await servingCert();                      // for a webhook the apiserver calls on 127.0.0.1
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { inject, onTestFinished } from 'vitest';
 import { KUBECONFIG_ENV } from './global-setup.js';
 import { apiErrorCode, applyObjects, loadKubeConfig, parseObjects } from './kube.js';
+import { issueServingCert, LOOPBACK_HOSTS } from './pki.js';
 
 export { apiErrorCode, apiErrorMessage, FIELD_MANAGER, parseObjects, waitFor } from './kube.js';
 
@@ -90,4 +95,27 @@ export async function serviceAccountToken(
   if (!res.status?.token)
     throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
   return res.status.token;
+}
+
+/**
+ * A TLS serving certificate for a loopback test server, signed by the cluster CA, so the apiserver
+ * trusts it: pass `cert`/`key` to https.createServer and `caBundle` to a webhook's clientConfig.
+ */
+export async function servingCert(
+  hosts: string[] = LOOPBACK_HOSTS,
+): Promise<{ cert: string; key: string; ca: string; caBundle: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tiermesh-cert-'));
+  try {
+    const pki = { caCert: inject('caCert'), caKey: inject('caKey') };
+    const { certFile, keyFile } = await issueServingCert(pki, dir, 'server', hosts);
+    const ca = await readFile(pki.caCert, 'utf8');
+    return {
+      cert: await readFile(certFile, 'utf8'),
+      key: await readFile(keyFile, 'utf8'),
+      ca,
+      caBundle: Buffer.from(ca).toString('base64'),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -15,6 +15,9 @@ declare module 'vitest' {
     kubeconfig: string;
     /** Names of the CRDs installed from crds/. */
     crds: string[];
+    /** The cluster CA (PEM file paths), for signing test servers' certificates. */
+    caCert: string;
+    caKey: string;
   }
 }
 
@@ -25,6 +28,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const crds = await installCrds(loadKubeConfig(cluster.kubeconfigPath), join(repoRoot, 'crds'));
     project.provide('kubeconfig', cluster.kubeconfigPath);
     project.provide('crds', crds);
+    project.provide('caCert', cluster.pki.caCert);
+    project.provide('caKey', cluster.pki.caKey);
     // Workers inherit the environment, so helpers work even outside vitest's inject().
     process.env[KUBECONFIG_ENV] = cluster.kubeconfigPath;
     console.log(

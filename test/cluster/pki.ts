@@ -1,5 +1,6 @@
 /** Test PKI made with the openssl CLI: a CA, the apiserver serving cert, an admin client cert and a service-account key. */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,8 +30,14 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-/** Signs a new EC key's certificate with the CA; `ext` lists the v3 extensions (SANs, key usage). */
-async function issue(dir: string, name: string, subject: string, ext: string[]): Promise<void> {
+/** Signs a new EC key's certificate (`dir/name.crt`, `dir/name.key`) with the CA; `ext` lists the v3 extensions. */
+async function issue(
+  ca: { cert: string; key: string },
+  dir: string,
+  name: string,
+  subject: string,
+  ext: string[],
+): Promise<void> {
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`], dir);
   await openssl(['req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`], dir);
   await writeFile(join(dir, `${name}.ext`), `${ext.join('\n')}\n`);
@@ -41,10 +48,12 @@ async function issue(dir: string, name: string, subject: string, ext: string[]):
       '-in',
       `${name}.csr`,
       '-CA',
-      'ca.crt',
+      ca.cert,
       '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
+      ca.key,
+      // A random serial instead of a shared serial file, so parallel issuers cannot collide.
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
       '-days',
       '2',
       '-sha256',
@@ -81,14 +90,15 @@ export async function makePki(dir: string): Promise<Pki> {
     ],
     dir,
   );
-  await issue(dir, 'serving', '/CN=kube-apiserver', [
+  const ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
+  await issue(ca, dir, 'serving', '/CN=kube-apiserver', [
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
     'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
   ]);
   // O=system:masters is the group RBAC lets do everything, like a cluster admin's kubeconfig.
-  await issue(dir, 'admin', '/O=system:masters/CN=tiermesh-test-admin', [
+  await issue(ca, dir, 'admin', '/O=system:masters/CN=tiermesh-test-admin', [
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=clientAuth',
@@ -107,6 +117,29 @@ export async function makePki(dir: string): Promise<Pki> {
     serviceAccountKey: p('sa.key'),
     serviceAccountPub: p('sa.pub'),
   };
+}
+
+/** Hosts a loopback test server answers as: what a webhook `url` or a client may name. */
+export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost'];
+
+/**
+ * Issues a TLS serving certificate signed by the cluster CA into `dir` (e.g. for a webhook server the
+ * apiserver calls at https://127.0.0.1:<port>). Returns the file paths.
+ */
+export async function issueServingCert(
+  pki: Pick<Pki, 'caCert' | 'caKey'>,
+  dir: string,
+  name: string,
+  hosts: string[] = LOOPBACK_HOSTS,
+): Promise<{ certFile: string; keyFile: string }> {
+  const san = hosts.map((h) => (/^[0-9.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  await issue({ cert: pki.caCert, key: pki.caKey }, dir, name, `/CN=${hosts[0] ?? name}`, [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    `subjectAltName=${san}`,
+  ]);
+  return { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
 }
 
 /** A kubeconfig (admin user, real CA and client cert inlined) for the apiserver at `server`. */
