@@ -115,7 +115,7 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 }
 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
-  const log = opts.logger ?? createLogger().child({ component: 'webhook' });
+  const log = opts.logger ?? createLogger().child({ subsystem: 'webhook' });
   const certMode = opts.certMode ?? 'self';
   const cfg = injectorConfig.parse({ operatorNamespace: opts.namespace, ...opts.injector });
   const deps: MutateDeps = { cfg, ...kubeLookups(opts.kubeConfig) };
@@ -212,10 +212,18 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   server.requestTimeout = 30_000;
 
   async function publish(): Promise<void> {
-    if (certMode === 'self' && opts.webhookConfigName && current?.caBundle) {
+    if (certMode !== 'self' || !opts.webhookConfigName || !current?.caBundle) return;
+    try {
       if (await publishCaBundle(admission, opts.webhookConfigName, current.caBundle)) {
         log.info({ webhookConfiguration: opts.webhookConfigName }, 'caBundle published');
       }
+    } catch (e) {
+      // Installed before its configuration (or the configuration was deleted): the next refresh publishes.
+      if (!(e instanceof ApiException && e.code === 404)) throw e;
+      log.warn(
+        { webhookConfiguration: opts.webhookConfigName },
+        'MutatingWebhookConfiguration not found; caBundle not published yet',
+      );
     }
   }
 
