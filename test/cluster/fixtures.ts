@@ -13,11 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { inject, onTestFinished } from 'vitest';
-import { KUBECONFIG_ENV } from './global-setup.js';
-import { apiErrorCode, applyObjects, loadKubeConfig, parseObjects } from './kube.js';
+import { apiErrorCode, applyObjects, KUBECONFIG_ENV, loadKubeConfig, parseObjects } from './kube.js';
 import { issueServingCert, LOOPBACK_HOSTS } from './pki.js';
 
-export { apiErrorCode, apiErrorMessage, FIELD_MANAGER, parseObjects, waitFor } from './kube.js';
+export {
+  apiErrorCode,
+  apiErrorMessage,
+  FIELD_MANAGER,
+  KUBECONFIG_ENV,
+  parseObjects,
+  waitFor,
+} from './kube.js';
 
 /** Path of the admin kubeconfig (system:masters, real CA and client cert) of this run's control plane. */
 export function kubeconfigPath(): string {

@@ -4,10 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { repoRoot } from './binaries.js';
 import { type ControlPlane, startControlPlane } from './controlplane.js';
 import { installCrds } from './crds.js';
-import { loadKubeConfig } from './kube.js';
-
-/** Set for every e2e worker: the admin kubeconfig of this run's control plane. */
-export const KUBECONFIG_ENV = 'KUBECONFIG_TIERMESH_TEST';
+import { KUBECONFIG_ENV, loadKubeConfig } from './kube.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

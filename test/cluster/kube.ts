@@ -11,6 +11,9 @@ import { parseAllDocuments } from 'yaml';
 
 export const FIELD_MANAGER = 'tiermesh-test';
 
+/** Set for every e2e worker by global-setup.ts: the admin kubeconfig of this run's control plane. */
+export const KUBECONFIG_ENV = 'KUBECONFIG_TIERMESH_TEST';
+
 export function loadKubeConfig(path: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
