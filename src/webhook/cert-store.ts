@@ -53,7 +53,9 @@ export async function ensureCertSecret(
     const body: V1Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
-      type: 'kubernetes.io/tls',
+      // Opaque, not kubernetes.io/tls: the chart pre-creates the Secret empty (so RBAC needs no `create`), and
+      // a Secret's type cannot change afterwards, while a tls-typed Secret cannot be empty.
+      type: secret?.type ?? 'Opaque',
       metadata: {
         name: opts.name,
         namespace: opts.namespace,

@@ -178,7 +178,7 @@ export async function renewBundle(
   return { caBundle, caCert, caKey, tlsCert: tls.certPem, tlsKey: tls.keyPem };
 }
 
-/** Secret data keys: tls.crt/tls.key as kubernetes.io/tls expects, plus the CA and the published bundle. */
+/** Secret data keys: tls.crt/tls.key as cert-manager and kubernetes.io/tls name them, plus the CA and the published bundle. */
 export const SECRET_KEYS = {
   caBundle: 'ca-bundle.crt',
   caCert: 'ca.crt',

@@ -144,6 +144,11 @@ function reviewOf(pod: V1Pod, namespace: string) {
 beforeAll(async () => {
   operatorNs = await freshNamespace('tiermesh-system');
   await labelNamespace(operatorNs, SCOPE);
+  // As the chart does: an empty Secret up front, so the operator only needs get/update on it by name.
+  await core.createNamespacedSecret({
+    namespace: operatorNs,
+    body: { metadata: { name: 'tiermesh-webhook-certs' }, type: 'Opaque' },
+  });
   server = await startWebhookServer({
     kubeConfig: kc,
     namespace: operatorNs,
@@ -187,7 +192,7 @@ describe('sidecar injection webhook (real apiserver)', () => {
     expect(decoyAfter.metadata?.resourceVersion).toBe(decoyBefore.metadata?.resourceVersion);
 
     const secret = await core.readNamespacedSecret({ name: 'tiermesh-webhook-certs', namespace: operatorNs });
-    expect(secret.type).toBe('kubernetes.io/tls');
+    expect(secret.type).toBe('Opaque');
     expect(Object.keys(secret.data ?? {}).sort()).toEqual([
       'ca-bundle.crt',
       'ca.crt',
