@@ -15,7 +15,7 @@ import { SseParser } from './config-stream-sse.js';
 
 export interface SnapshotTarget {
   apply(input: unknown): ApplyResult;
-  readonly current: { snapshot: { version: string } } | undefined;
+  readonly current: { snapshot: { version: string; budgets?: ReadonlyArray<{ name: string }> } } | undefined;
 }
 
 export interface ConfigStreamOptions {

@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { jitteredBackoff, type UsageBatch, UsageReporter } from './reporter.js';
+import type { UsageRecord } from './types.js';
+
+const rec = (costUSD: number): UsageRecord => ({
+  route: 'r',
+  model: 'm',
+  inputTokens: 1,
+  outputTokens: 1,
+  costUSD,
+  baselineCostUSD: 0,
+  at: 0,
+});
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function stateDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tm-reporter-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('jitteredBackoff', () => {
+  it('stays within [ceiling/2, ceiling] and is capped', () => {
+    expect(jitteredBackoff(0, 100, 1000, () => 0)).toBe(50);
+    expect(jitteredBackoff(3, 100, 1000, () => 1)).toBe(800);
+    expect(jitteredBackoff(10, 100, 1000, () => 1)).toBe(1000);
+  });
+});
+
+describe('UsageReporter', () => {
+  it('resends a failed batch with the same seq until it is accepted, in order', async () => {
+    const sent: Array<{ seq: number; n: number }> = [];
+    let failures = 2;
+    const r = new UsageReporter({
+      sidecarId: 's',
+      flushMs: 60_000,
+      baseBackoffMs: 1,
+      maxBackoffMs: 2,
+      send: async (b: UsageBatch) => {
+        sent.push({ seq: b.seq, n: b.records.length });
+        if (failures-- > 0) throw new Error('operator down');
+      },
+    });
+    r.add(rec(1));
+    r.add(rec(2));
+    r.flush();
+    r.add(rec(3));
+    expect(await r.drain()).toBe(true);
+    expect(sent).toEqual([
+      { seq: 1, n: 2 },
+      { seq: 1, n: 2 },
+      { seq: 1, n: 2 },
+      { seq: 2, n: 1 },
+    ]);
+    expect(r.pending()).toBe(0);
+    await r.close();
+  });
+
+  it('a crashed reporter owes its journal and unsent batches to the next one, with the same seqs', async () => {
+    const dir = stateDir();
+    const first = new UsageReporter({
+      sidecarId: 's',
+      stateDir: dir,
+      flushMs: 60_000,
+      send: () => new Promise<void>(() => undefined), // the operator never answers
+    });
+    first.add(rec(1));
+    first.flush(); // batch 1, in flight forever
+    first.add(rec(2)); // still in the journal
+    // "Crash": no close(); a new process opens the same state dir.
+    const got: UsageBatch[] = [];
+    const second = new UsageReporter({
+      sidecarId: 's',
+      stateDir: dir,
+      flushMs: 60_000,
+      send: async (b) => {
+        got.push(b);
+      },
+    });
+    expect(await second.drain()).toBe(true);
+    expect(got.map((b) => [b.seq, b.records.map((x) => x.costUSD)])).toEqual([
+      [1, [1]],
+      [2, [2]],
+    ]);
+    second.add(rec(3));
+    await second.drain();
+    expect(got.at(-1)?.seq).toBe(3);
+    await second.close();
+    // Nothing owed any more: a third start sends nothing.
+    const third: UsageBatch[] = [];
+    const r3 = new UsageReporter({ sidecarId: 's', stateDir: dir, send: async (b) => void third.push(b) });
+    await r3.drain();
+    expect(third).toEqual([]);
+    await r3.close();
+  });
+});

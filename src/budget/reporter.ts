@@ -1,0 +1,194 @@
+/**
+ * Usage reporting from a sidecar to the operator, never dropping a record: each record is appended to a journal
+ * in the state dir as it happens; a flush seals the journal into a numbered batch by an atomic rename; batches
+ * are sent oldest first, one at a time, and resent with the same (sidecarId, seq) until the operator answers,
+ * so the operator's dedup makes delivery exactly-once. Without a state dir the same happens in memory only.
+ */
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { UsageRecord } from './types.js';
+
+export interface UsageBatch {
+  sidecarId: string;
+  seq: number;
+  records: UsageRecord[];
+}
+
+export interface ReporterOptions {
+  sidecarId: string;
+  /** Delivers one batch; resolves once the operator has durably applied it. */
+  send: (batch: UsageBatch) => Promise<void>;
+  stateDir?: string | undefined;
+  flushMs?: number;
+  maxRecords?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  onError?: (e: unknown, attempt: number) => void;
+}
+
+const JOURNAL = 'open.jsonl';
+const SEQ = 'seq';
+const batchFile = (seq: number) => `batch-${String(seq).padStart(12, '0')}.jsonl`;
+
+/** Capped exponential backoff with full jitter, so a fleet of sidecars does not retry in lockstep. */
+export function jitteredBackoff(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+function parseLines(text: string): UsageRecord[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as UsageRecord];
+      } catch {
+        // A line torn by a crash mid-append; everything before it is intact.
+        return [];
+      }
+    });
+}
+
+export class UsageReporter {
+  private open: UsageRecord[] = [];
+  private readonly queue: UsageBatch[] = [];
+  private seq = 0;
+  private readonly dir: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sending = false;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private readonly drainWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: ReporterOptions) {
+    this.dir = opts.stateDir ? join(opts.stateDir, 'usage') : undefined;
+    if (this.dir) this.recover(this.dir);
+    this.timer = setInterval(() => this.flush(), opts.flushMs ?? 1_000);
+    this.timer.unref();
+    if (this.queue.length > 0) void this.pump();
+  }
+
+  /** Batches and journal left by a previous run: all of it is still owed to the operator. */
+  private recover(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    try {
+      this.seq = Number(readFileSync(join(dir, SEQ), 'utf8')) || 0;
+    } catch {
+      this.seq = 0;
+    }
+    for (const f of readdirSync(dir).sort()) {
+      const m = /^batch-(\d+)\.jsonl$/.exec(f);
+      if (!m) continue;
+      const seq = Number(m[1]);
+      this.seq = Math.max(this.seq, seq);
+      this.queue.push({
+        sidecarId: this.opts.sidecarId,
+        seq,
+        records: parseLines(readFileSync(join(dir, f), 'utf8')),
+      });
+    }
+    try {
+      this.open = parseLines(readFileSync(join(dir, JOURNAL), 'utf8'));
+    } catch {
+      this.open = [];
+    }
+    if (this.open.length > 0) this.flush();
+  }
+
+  add(record: UsageRecord): void {
+    if (this.dir) appendFileSync(join(this.dir, JOURNAL), `${JSON.stringify(record)}\n`);
+    this.open.push(record);
+    if (this.open.length >= (this.opts.maxRecords ?? 500)) this.flush();
+  }
+
+  /** Records not yet acknowledged by the operator. */
+  pending(): number {
+    return this.open.length + this.queue.reduce((n, b) => n + b.records.length, 0);
+  }
+
+  /** Seals the open records into the next batch and starts sending. */
+  flush(): void {
+    if (this.open.length === 0) return;
+    const seq = this.seq + 1;
+    if (this.dir) {
+      // The seq file first: a crash between the two steps only skips a number, never reuses one.
+      writeFileSync(join(this.dir, `${SEQ}.tmp`), String(seq));
+      renameSync(join(this.dir, `${SEQ}.tmp`), join(this.dir, SEQ));
+      renameSync(join(this.dir, JOURNAL), join(this.dir, batchFile(seq)));
+    }
+    this.seq = seq;
+    this.queue.push({ sidecarId: this.opts.sidecarId, seq, records: this.open });
+    this.open = [];
+    void this.pump();
+  }
+
+  /** Flushes and resolves once everything is delivered (or `timeoutMs` passes; what is left stays on disk). */
+  async drain(timeoutMs = 10_000): Promise<boolean> {
+    this.flush();
+    if (this.queue.length === 0) return true;
+    this.wake?.();
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      new Promise<boolean>((r) => this.drainWaiters.push(() => r(true))),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  async close(timeoutMs = 5_000): Promise<void> {
+    const ok = await this.drain(timeoutMs);
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.wake?.();
+    void ok;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    let attempt = 0;
+    while (this.queue.length > 0 && !this.closed) {
+      const batch = this.queue[0]!;
+      try {
+        await this.opts.send(batch);
+        attempt = 0;
+        this.queue.shift();
+        if (this.dir) rmSync(join(this.dir, batchFile(batch.seq)), { force: true });
+      } catch (e) {
+        this.opts.onError?.(e, attempt);
+        const delay = jitteredBackoff(
+          attempt++,
+          this.opts.baseBackoffMs ?? 200,
+          this.opts.maxBackoffMs ?? 10_000,
+        );
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+      }
+    }
+    this.sending = false;
+    if (this.queue.length === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,154 @@
+/** `tiermesh operator`: watches ModelRoute/ModelBudget, pushes config to sidecars, keeps the budget ledger. */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { type HostPort, startOperator } from '../operator/operator.js';
+
+const help = `usage: tiermesh operator [options]
+
+  --kubeconfig <path>         kubeconfig to use (default: in-cluster service account, else $KUBECONFIG / ~/.kube/config)
+  --listen <host:port>        sidecar API: config stream, ACKs, usage, allowances (default 0.0.0.0:8443)
+  --metrics <host:port>       /metrics, /healthz, /readyz (default 127.0.0.1:9090; "off" disables)
+  --namespace-scope <a,b>     watch only these namespaces (default: all)
+  --lease-namespace <ns>      namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)
+  --lease-duration <seconds>  leader lease duration (default 15)
+  --identity <name>           leader-election identity (default: $POD_NAME or host name + random suffix)
+  --webhook                   also serve the sidecar-injection webhook (needs --webhook-image, --operator-url)
+  --webhook-listen <host:port> (default 0.0.0.0:9443)
+  --webhook-image <image>     sidecar image the webhook injects
+  --operator-url <url>        URL injected sidecars use to reach this operator
+  --log-level <level>         trace|debug|info|warn|error (default info)
+`;
+
+export function parseHostPort(flag: string, value: string): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--${flag}: expected host:port, got "${value}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+export async function run(args: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        kubeconfig: { type: 'string' },
+        listen: { type: 'string', default: '0.0.0.0:8443' },
+        metrics: { type: 'string', default: '127.0.0.1:9090' },
+        'namespace-scope': { type: 'string' },
+        'lease-namespace': { type: 'string' },
+        'lease-duration': { type: 'string', default: '15' },
+        identity: { type: 'string' },
+        webhook: { type: 'boolean', default: false },
+        'webhook-listen': { type: 'string', default: '0.0.0.0:9443' },
+        'webhook-image': { type: 'string' },
+        'operator-url': { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${help}`);
+    return 2;
+  }
+  if (values['help']) {
+    process.stdout.write(help);
+    return 0;
+  }
+  let listen: HostPort;
+  let metrics: HostPort | undefined;
+  let leaseDurationSeconds: number;
+  try {
+    listen = parseHostPort('listen', values['listen'] as string);
+    metrics = values['metrics'] === 'off' ? undefined : parseHostPort('metrics', values['metrics'] as string);
+    leaseDurationSeconds = Number(values['lease-duration']);
+    if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 2)
+      throw new Error('--lease-duration: expected whole seconds >= 2');
+    if (values['webhook'] && (!values['webhook-image'] || !values['operator-url']))
+      throw new Error('--webhook needs --webhook-image and --operator-url');
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+
+  const kc = new KubeConfig();
+  try {
+    if (values['kubeconfig']) kc.loadFromFile(values['kubeconfig'] as string);
+    else kc.loadFromDefault();
+  } catch (e) {
+    process.stderr.write(`cannot load kubeconfig: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const logger = pino({
+    level: values['log-level'] as string,
+    base: { component: 'operator' },
+    redact: { paths: ['token', '*.token', 'headers.authorization'], censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+  const podNamespace = process.env['POD_NAMESPACE'] ?? readServiceAccountNamespace();
+  const scope = ((values['namespace-scope'] as string | undefined) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+  const operator = await startOperator({
+    kubeConfig: kc,
+    listen,
+    metrics,
+    namespaces: scope,
+    leaseNamespace: (values['lease-namespace'] as string | undefined) ?? podNamespace ?? 'default',
+    leaseDurationSeconds,
+    ...(values['identity'] || process.env['POD_NAME']
+      ? { identity: (values['identity'] as string | undefined) ?? process.env['POD_NAME'] }
+      : {}),
+    logger,
+  });
+  if (values['webhook']) {
+    const { startWebhookServer } = await import('../webhook/server.js');
+    const webhookAt = parseHostPort('webhook-listen', values['webhook-listen'] as string);
+    const webhook = await startWebhookServer({
+      kubeConfig: kc,
+      namespace: podNamespace ?? 'default',
+      injector: {
+        image: values['webhook-image'] as string,
+        version: process.env['TIERMESH_VERSION'] ?? '0.1.0',
+        operatorURL: values['operator-url'] as string,
+      },
+      host: webhookAt.host,
+      port: webhookAt.port,
+      logger,
+    });
+    operator.addCloser(() => webhook.close());
+    process.stdout.write(`tiermesh webhook serving on ${webhook.url}\n`);
+  }
+  process.stdout.write(`tiermesh operator serving sidecars on ${operator.url}\n`);
+  if (operator.metricsUrl)
+    process.stdout.write(`tiermesh operator metrics on ${operator.metricsUrl}/metrics\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down: releasing the lease');
+      operator.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function readServiceAccountNamespace(): string | undefined {
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Everything a sidecar needs from the operator, assembled: the config stream, the usage reporter and the
+ * allowance client, sharing one identity (kept in the state dir) and one token file.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AllowanceClient } from '../budget/allowance.js';
+import { type UsageBatch, UsageReporter } from '../budget/reporter.js';
+import type { UsageRecord } from '../budget/types.js';
+import { ALLOWANCE_PATH, allowanceReply, USAGE_PATH } from '../operator/protocol.js';
+import { ConfigStream, loadLastKnownGood, type SnapshotTarget } from './config-stream.js';
+
+export interface OperatorLinkOptions {
+  operator: string;
+  tokenFile: string;
+  stateDir?: string | undefined;
+  logger?: Logger | undefined;
+  /** Defaults to the id saved in the state dir, else POD_NAME (or the host name) plus a random suffix. */
+  sidecarId?: string;
+  flushMs?: number;
+}
+
+/** A stable id per state dir: usage sequence numbers are only meaningful together with the id they belong to. */
+export function sidecarIdentity(stateDir: string | undefined): string {
+  const fresh = `${(process.env['POD_NAME'] ?? hostname()).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 180)}-${randomBytes(4).toString('hex')}`;
+  if (!stateDir) return fresh;
+  const file = join(stateDir, 'sidecar-id');
+  try {
+    const saved = readFileSync(file, 'utf8').trim();
+    if (saved) return saved;
+  } catch {
+    // First start with this state dir.
+  }
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(file, fresh);
+  return fresh;
+}
+
+async function post(operator: string, tokenFile: string, path: string, body: unknown): Promise<unknown> {
+  const token = (await readFile(tokenFile, 'utf8')).trim();
+  const res = await fetch(new URL(path, operator), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (res.status !== 200)
+    throw new Error(`operator answered ${res.status} to ${path}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+export interface OperatorLink {
+  readonly sidecarId: string;
+  readonly allowance: AllowanceClient;
+  readonly reporter: UsageReporter;
+  /** Applies the saved snapshot (if any), then starts streaming into `store`. */
+  attach(store: SnapshotTarget): void;
+  /** Usage record sink for the chat pipeline. */
+  report(u: UsageRecord): void;
+  stop(): Promise<void>;
+}
+
+export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
+  const sidecarId = opts.sidecarId ?? sidecarIdentity(opts.stateDir);
+  const log = opts.logger;
+  const allowance = new AllowanceClient({
+    request: async (budget) =>
+      allowanceReply.parse(await post(opts.operator, opts.tokenFile, ALLOWANCE_PATH, { sidecarId, budget })),
+    onError: (budget, e) => log?.warn({ budget, err: String(e) }, 'allowance request failed'),
+  });
+  const reporter = new UsageReporter({
+    sidecarId,
+    stateDir: opts.stateDir,
+    ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}),
+    send: async (batch: UsageBatch) => {
+      await post(opts.operator, opts.tokenFile, USAGE_PATH, batch);
+    },
+    onError: (e, attempt) => log?.warn({ err: String(e), attempt }, 'usage report failed; will resend'),
+  });
+  let stream: ConfigStream | undefined;
+  return {
+    sidecarId,
+    allowance,
+    reporter,
+    attach(store) {
+      if (opts.stateDir) {
+        const version = loadLastKnownGood(opts.stateDir, store);
+        if (version) log?.info({ version }, 'serving the last known good config until the operator answers');
+      }
+      const budgets = store.current?.snapshot.budgets ?? [];
+      if (budgets.length > 0) void allowance.prefetch(budgets.map((b) => b.name));
+      const withPrefetch: SnapshotTarget = {
+        get current() {
+          return store.current;
+        },
+        apply(input) {
+          const r = store.apply(input);
+          const budgets = (input as { budgets?: Array<{ name: string }> }).budgets ?? [];
+          if (r.ok) void allowance.prefetch(budgets.map((b) => b.name));
+          return r;
+        },
+      };
+      stream = new ConfigStream({
+        operator: opts.operator,
+        tokenFile: opts.tokenFile,
+        sidecarId,
+        store: withPrefetch,
+        stateDir: opts.stateDir,
+        logger: log,
+      });
+      stream.start();
+    },
+    report: (u) => reporter.add(u),
+    async stop() {
+      await stream?.stop();
+      await reporter.close();
+    },
+  };
+}
