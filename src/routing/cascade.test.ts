@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import type { ResponseFormat } from '../api/openai.js';
+import { type CascadeCheck, checkAnswer, isRefusal, nextEscalation, validateJson } from './cascade.js';
+import type { EscalationStep } from './types.js';
+
+const ALL: CascadeCheck[] = ['empty', 'refusal', 'json'];
+const text = { response_format: null };
+
+describe('empty check', () => {
+  it('fails on no content and no tool calls', () => {
+    expect(checkAnswer({ content: '' }, text, ALL)).toEqual({
+      ok: false,
+      check: 'empty',
+      detail: 'no content and no tool calls',
+    });
+    expect(checkAnswer({ content: null }, text, ALL)).toMatchObject({ ok: false, check: 'empty' });
+    expect(checkAnswer({ content: '  \n ' }, text, ALL)).toMatchObject({ ok: false, check: 'empty' });
+  });
+
+  it('passes tool calls without content, and real content', () => {
+    expect(checkAnswer({ content: null, tool_calls: [{ id: 'c1' }] }, text, ALL)).toEqual({ ok: true });
+    expect(checkAnswer({ content: 'Paris.' }, text, ALL)).toEqual({ ok: true });
+  });
+
+  it('runs only the configured checks', () => {
+    expect(checkAnswer({ content: '' }, text, ['refusal'])).toEqual({ ok: true });
+    expect(checkAnswer({ content: "I'm sorry, but I can't help with that." }, text, ['empty'])).toEqual({
+      ok: true,
+    });
+  });
+});
+
+describe('refusal check', () => {
+  const refusals = [
+    "I'm sorry, but I can't help with that.",
+    'I’m sorry, but I cannot assist with this request.',
+    'Sorry, I can’t help with that.',
+    'I cannot comply with this request.',
+    'I am unable to answer that question.',
+    'As an AI language model, I cannot browse the internet.',
+    'Unfortunately, I am unable to help with this.',
+    "I don't know.",
+    'I do not know the answer.',
+    "I'm not sure.",
+    'No idea.',
+  ];
+  const answers = [
+    'The capital of France is Paris.',
+    "I can't help but notice that your loop never terminates: i is never incremented.",
+    "I don't know the exact figure, but the population of Lyon is roughly 520,000 in the city proper and over 2 million in the metro area.",
+    'Here is the code. Note: the library cannot handle streams, so I read the file into memory first.',
+    `${'Step 1: parse the input. '.repeat(10)}I'm sorry, but I can't help with the last part without the schema.`,
+    'Sorry for the confusion earlier — the correct answer is 42.',
+    'As an AI assistant focused on code, here is a refactored version of your function:',
+    'I am unable to reproduce the bug with version 2.1; it appears fixed there. Here is why: ...',
+    'Unknown variables should be initialised before use; here is the fixed code.',
+  ];
+
+  it.each(refusals)('flags %j', (a) => {
+    expect(isRefusal(a)).toBe(true);
+    expect(checkAnswer({ content: a }, text, ALL)).toMatchObject({ ok: false, check: 'refusal' });
+  });
+
+  it.each(answers)('passes %j', (a) => {
+    expect(isRefusal(a)).toBe(false);
+    expect(checkAnswer({ content: a }, text, ALL)).toEqual({ ok: true });
+  });
+
+  it("flags OpenAI's structured refusal field", () => {
+    expect(checkAnswer({ content: null, refusal: 'I cannot do that' }, text, ALL)).toEqual({
+      ok: false,
+      check: 'refusal',
+      detail: 'model returned a refusal',
+    });
+  });
+
+  it('never puts answer text in the detail', () => {
+    const r = checkAnswer({ content: "I'm sorry, but I can't help with SECRET-42." }, text, ALL);
+    expect(JSON.stringify(r)).not.toContain('SECRET');
+  });
+});
+
+describe('json check', () => {
+  const obj: ResponseFormat = { type: 'json_object' };
+  const schema: ResponseFormat = {
+    type: 'json_schema',
+    json_schema: {
+      name: 'person',
+      schema: {
+        type: 'object',
+        properties: { name: { type: 'string' }, age: { type: 'integer', minimum: 0 } },
+        required: ['name', 'age'],
+        additionalProperties: false,
+      },
+    },
+  };
+
+  it('json_object wants a JSON object', () => {
+    expect(validateJson('{"a":1}', obj)).toBeUndefined();
+    expect(validateJson('not json', obj)).toBe('content is not valid JSON');
+    expect(validateJson('[1,2]', obj)).toBe('content is not a JSON object');
+    expect(validateJson('null', obj)).toBe('content is not a JSON object');
+    expect(checkAnswer({ content: '```json\n{"a":1}\n```' }, { response_format: obj }, ALL)).toMatchObject({
+      ok: false,
+      check: 'json',
+    });
+  });
+
+  it('json_schema validates against the schema', () => {
+    expect(validateJson('{"name":"Ada","age":36}', schema)).toBeUndefined();
+    expect(validateJson('{"name":"Ada"}', schema)).toContain('age');
+    expect(validateJson('{"name":"Ada","age":-1}', schema)).toContain('age');
+    expect(validateJson('{"name":"Ada","age":36,"extra":true}', schema)).toBeDefined();
+    expect(validateJson('{"name":"Ada","age":3.5}', schema)).toBeDefined();
+    expect(checkAnswer({ content: '{"name":"Ada","age":36}' }, { response_format: schema }, ALL)).toEqual({
+      ok: true,
+    });
+  });
+
+  it('text format and a schema-less json_schema need nothing / only valid JSON', () => {
+    expect(validateJson('anything', { type: 'text' })).toBeUndefined();
+    expect(validateJson('anything', null)).toBeUndefined();
+    const noSchema: ResponseFormat = { type: 'json_schema', json_schema: { name: 'x' } };
+    expect(validateJson('[1]', noSchema)).toBeUndefined();
+    expect(validateJson('nope', noSchema)).toBe('content is not valid JSON');
+  });
+
+  it('tool calls without content are not held to the response format', () => {
+    expect(checkAnswer({ content: null, tool_calls: [{}] }, { response_format: obj }, ALL)).toEqual({
+      ok: true,
+    });
+  });
+});
+
+describe('nextEscalation', () => {
+  const steps: EscalationStep[] = [
+    { tierIndex: 1, tierName: 'standard', models: [] },
+    { tierIndex: 2, tierName: 'premium', models: [] },
+  ];
+
+  it('walks the escalation list up to maxEscalations', () => {
+    expect(nextEscalation({ escalation: steps }, 0, 1)?.tierName).toBe('standard');
+    expect(nextEscalation({ escalation: steps }, 1, 1)).toBeUndefined();
+    expect(nextEscalation({ escalation: steps }, 1, 2)?.tierName).toBe('premium');
+    expect(nextEscalation({ escalation: steps }, 2, 4)).toBeUndefined();
+  });
+
+  it('never escalates with maxEscalations 0 or nothing above', () => {
+    expect(nextEscalation({ escalation: steps }, 0, 0)).toBeUndefined();
+    expect(nextEscalation({ escalation: [] }, 0, 3)).toBeUndefined();
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { compileManifests, parseManifests } from '../config/manifests.js';
+import { decide } from './decide.js';
+import { explainDecision } from './explain.js';
+
+const snapshot = compileManifests(
+  parseManifests(`
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default }
+spec:
+  providers: [{ name: sim, type: simulated }]
+  models:
+    - { name: small, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 100000 }
+    - { name: small-b, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 100000 }
+    - { name: big, targets: [{ provider: sim }], pricing: { inputPerMTok: 10, outputPerMTok: 30 }, contextWindow: 100000 }
+  tiers:
+    - { name: cheap, models: [small, small-b] }
+    - { name: premium, models: [big] }
+  baselineModel: big
+`),
+);
+
+describe('explainDecision', () => {
+  it('reports route, tier, model, classification, escalation, tokens and cost', () => {
+    const d = decide({
+      snapshot,
+      request: { model: 'auto', messages: [{ role: 'user', content: 'hello' }], max_tokens: 1000 },
+    });
+    const x = explainDecision(d);
+    expect(x).toMatchObject({
+      route: 'default',
+      source: 'rules',
+      tier: { index: 0, name: 'cheap' },
+      model: 'small',
+      fallbacks: ['small-b'],
+      classification: { source: 'rules', tier: { index: 0, name: 'cheap' }, signals: ['greeting'] },
+      escalated: false,
+      cascade: ['premium'],
+      task: null,
+      tokens: { estimatedPrompt: d.estimatedPromptTokens, requestedMax: 1000, assumedOutput: 1000 },
+    });
+    const p = d.estimatedPromptTokens;
+    expect(x.cost.estimatedUSD).toBeCloseTo((p * 1 + 1000 * 2) / 1e6, 9);
+    expect(x.cost.baselineUSD).toBeCloseTo((p * 10 + 1000 * 30) / 1e6, 9);
+    expect(x.cost.estimatedSavingsUSD).toBeCloseTo(x.cost.baselineUSD! - x.cost.estimatedUSD, 9);
+  });
+
+  it('is plain JSON and holds no prompt text', () => {
+    const d = decide({
+      snapshot,
+      request: { model: 'auto', messages: [{ role: 'user', content: 'my SSN is 078-05-1120' }] },
+    });
+    const json = JSON.stringify(explainDecision(d));
+    expect(JSON.parse(json)).toEqual(explainDecision(d));
+    expect(json).not.toContain('078-05');
+    expect(JSON.parse(json).tokens.assumedOutput).toBe(512);
+  });
+});
