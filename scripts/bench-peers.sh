@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 PORTKEY_VERSION=1.15.2
+# Newer @hono/node-server hands Portkey immutable fetch headers and streaming fails with `TypeError: immutable`
+# (Portkey-AI/gateway issue 1389; on Node 22 1.14.2 fails too, measured here); 1.13.8 works.
+HONO_NODE_SERVER_VERSION=1.13.8
 LITELLM_VERSION=1.100.5
 DIR=.cache/bench
 mkdir -p "$DIR"
@@ -14,14 +17,16 @@ status=0
 
 # Portkey's open-source gateway: a Node (hono) server, installed from npm into its own prefix.
 portkey="$DIR/portkey"
-if [[ -f "$portkey/.installed-$PORTKEY_VERSION" ]]; then
+if [[ -f "$portkey/.installed-$PORTKEY_VERSION-$HONO_NODE_SERVER_VERSION" ]]; then
   echo "portkey gateway $PORTKEY_VERSION: already installed"
 else
   rm -rf "$portkey" && mkdir -p "$portkey"
-  echo '{ "name": "bench-portkey", "private": true }' >"$portkey/package.json"
+  # An override, because the gateway's own @hono/node-ws would otherwise pull a newer node-server in beside it.
+  printf '{ "name": "bench-portkey", "private": true, "overrides": { "@hono/node-server": "%s" } }\n' \
+    "$HONO_NODE_SERVER_VERSION" >"$portkey/package.json"
   if (cd "$portkey" && npm install --no-audit --no-fund --loglevel=error "@portkey-ai/gateway@$PORTKEY_VERSION") \
     >"$DIR/portkey-install.log" 2>&1; then
-    touch "$portkey/.installed-$PORTKEY_VERSION"
+    touch "$portkey/.installed-$PORTKEY_VERSION-$HONO_NODE_SERVER_VERSION"
     echo "portkey gateway $PORTKEY_VERSION: installed"
   else
     echo "portkey gateway $PORTKEY_VERSION: install FAILED (see $DIR/portkey-install.log)" >&2
