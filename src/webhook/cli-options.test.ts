@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { webhookCliOptions, webhookOptionsFromCli } from './cli-options.js';
+import { injectorConfig } from './injector-config.js';
+
+const ctx = { kubeConfig: new KubeConfig(), namespace: 'tiermesh-system', version: '0.1.0' };
+const parse = (args: string[]) => parseArgs({ args, options: webhookCliOptions, strict: true }).values;
+
+describe('webhookOptionsFromCli', () => {
+  it('is off without --webhook-listen', () => {
+    expect(webhookOptionsFromCli(parse([]), ctx)).toBeUndefined();
+  });
+
+  it('builds server options whose injector config validates', () => {
+    const o = webhookOptionsFromCli(
+      parse([
+        '--webhook-listen',
+        '0.0.0.0:9443',
+        '--sidecar-image',
+        'img:1',
+        '--sidecar-port',
+        '4100',
+        '--webhook-cert-mode',
+        'cert-manager',
+      ]),
+      ctx,
+    );
+    expect(o).toMatchObject({
+      host: '0.0.0.0',
+      port: 9443,
+      certMode: 'cert-manager',
+      certDir: '/etc/tiermesh/webhook-certs',
+    });
+    const cfg = injectorConfig.parse({ operatorNamespace: ctx.namespace, ...o?.injector });
+    expect(cfg).toMatchObject({
+      image: 'img:1',
+      port: 4100,
+      version: '0.1.0',
+      operatorURL: 'https://tiermesh-operator.tiermesh-system.svc:8443',
+    });
+  });
+
+  it('names the bad flag', () => {
+    expect(() => webhookOptionsFromCli(parse(['--webhook-listen', 'nope']), ctx)).toThrow(/--webhook-listen/);
+    expect(() => webhookOptionsFromCli(parse(['--webhook-listen', ':9443']), ctx)).toThrow(/--sidecar-image/);
+    expect(() =>
+      webhookOptionsFromCli(
+        parse(['--webhook-listen', ':9443', '--sidecar-image', 'i', '--webhook-cert-mode', 'x']),
+        ctx,
+      ),
+    ).toThrow(/--webhook-cert-mode/);
+  });
+});

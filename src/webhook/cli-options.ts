@@ -1,0 +1,92 @@
+/** The `tiermesh operator` flags that configure the injector webhook, so the operator CLI can adopt them in one spread. */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { CertMode, WebhookServerOptions } from './server.js';
+
+/** node:util parseArgs option definitions; every flag is optional and has the chart's default. */
+export const webhookCliOptions = {
+  'webhook-listen': { type: 'string', default: '' },
+  'webhook-cert-mode': { type: 'string', default: 'self' },
+  'webhook-cert-secret': { type: 'string', default: 'tiermesh-webhook-certs' },
+  'webhook-cert-dir': { type: 'string', default: '/etc/tiermesh/webhook-certs' },
+  'webhook-config-name': { type: 'string', default: 'tiermesh-sidecar-injector' },
+  'webhook-service': { type: 'string', default: 'tiermesh-operator' },
+  'sidecar-image': { type: 'string', default: '' },
+  'sidecar-image-pull-policy': { type: 'string', default: 'IfNotPresent' },
+  'sidecar-version': { type: 'string', default: '' },
+  'sidecar-operator-url': { type: 'string', default: '' },
+  'sidecar-port': { type: 'string', default: '4000' },
+  'sidecar-cpu': { type: 'string', default: '50m' },
+  'sidecar-memory': { type: 'string', default: '96Mi' },
+  'sidecar-memory-limit': { type: 'string', default: '256Mi' },
+} as const;
+
+export const webhookCliHelp = `webhook (sidecar injector) options:
+  --webhook-listen HOST:PORT     serve the mutating webhook here (off when empty; in-cluster: 0.0.0.0:9443)
+  --webhook-cert-mode MODE       self (own CA in a Secret) | cert-manager | provided (both read --webhook-cert-dir)
+  --webhook-cert-secret NAME     self mode: Secret holding the CA and serving cert
+  --webhook-cert-dir DIR         cert-manager/provided: directory with tls.crt and tls.key
+  --webhook-config-name NAME     self mode: the MutatingWebhookConfiguration whose caBundle is kept current
+  --webhook-service NAME         Service the apiserver calls (names in the serving cert)
+  --sidecar-image IMAGE          image of the injected sidecar (required with --webhook-listen)
+  --sidecar-image-pull-policy P  Always | IfNotPresent | Never
+  --sidecar-version V            recorded in the tiermesh.dev/status annotation
+  --sidecar-operator-url URL     config stream the sidecar dials (default https://<service>.<namespace>.svc:8443)
+  --sidecar-port N               default sidecar port (pods override with tiermesh.dev/sidecar-port)
+  --sidecar-cpu Q, --sidecar-memory Q, --sidecar-memory-limit Q   default sidecar resources
+`;
+
+export type WebhookCliValues = { [K in keyof typeof webhookCliOptions]?: string | boolean | undefined };
+
+function hostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new Error(`--webhook-listen: expected host:port, got "${value}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+/**
+ * Server options from parsed flags, or undefined when --webhook-listen is empty (webhook off).
+ * Throws with the offending flag named; the injector config itself is validated again by startWebhookServer.
+ */
+export function webhookOptionsFromCli(
+  v: WebhookCliValues,
+  ctx: { kubeConfig: KubeConfig; namespace: string; version: string },
+): WebhookServerOptions | undefined {
+  const s = (k: keyof typeof webhookCliOptions) => {
+    const value = v[k] ?? webhookCliOptions[k].default;
+    return typeof value === 'string' ? value : '';
+  };
+  if (!s('webhook-listen')) return undefined;
+  const { host, port } = hostPort(s('webhook-listen'));
+  const certMode = s('webhook-cert-mode');
+  if (certMode !== 'self' && certMode !== 'cert-manager' && certMode !== 'provided') {
+    throw new Error(`--webhook-cert-mode: expected self, cert-manager or provided, got "${certMode}"`);
+  }
+  if (!s('sidecar-image')) throw new Error('--sidecar-image is required when the webhook is enabled');
+  const sidecarPort = Number(s('sidecar-port'));
+  const service = s('webhook-service');
+  return {
+    kubeConfig: ctx.kubeConfig,
+    namespace: ctx.namespace,
+    host,
+    port,
+    certMode: certMode as CertMode,
+    certSecretName: s('webhook-cert-secret'),
+    certDir: s('webhook-cert-dir'),
+    webhookConfigName: s('webhook-config-name'),
+    serviceName: service,
+    injector: {
+      image: s('sidecar-image'),
+      imagePullPolicy: s('sidecar-image-pull-policy') as 'Always' | 'IfNotPresent' | 'Never',
+      version: s('sidecar-version') || ctx.version,
+      operatorURL: s('sidecar-operator-url') || `https://${service}.${ctx.namespace}.svc:8443`,
+      port: sidecarPort,
+      resources: {
+        cpuRequest: s('sidecar-cpu'),
+        memoryRequest: s('sidecar-memory'),
+        memoryLimit: s('sidecar-memory-limit'),
+      },
+    },
+  };
+}
