@@ -1,0 +1,136 @@
+/** `tiermesh sidecar` as a real process: config errors, listening URL, SIGHUP reload, graceful SIGTERM drain. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
+
+const root = join(import.meta.dirname, '../..');
+let dir: string;
+let up: Fixture;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tiermesh-cli-'));
+  up = await startOpenAIFixture();
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await up?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function sidecar(args: string[]): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const listening = (r: Run) =>
+  waitFor(() => /listening on (http:\/\/\S+)\/v1/.exec(r.stdout())?.[1], 'the listening line');
+
+const config = (models: string[]) =>
+  routeConfig({
+    upstreams: [{ name: 'up', baseURL: up.baseURL }],
+    cheap: [{ name: models[0]!, upstreams: ['up'] }],
+    premium: models.slice(1).map((name) => ({ name, upstreams: ['up'] })),
+  });
+
+describe('tiermesh sidecar', () => {
+  it('refuses an invalid config, listing every bad field, with exit code 1', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      config(['small-model', 'big-model'])
+        .replace('contextWindow: 128000', 'contextWindow: 5')
+        .replace('type: openai-compatible', 'type: carrier-pigeon'),
+    );
+    const r = sidecar(['--config', file, '--listen', '127.0.0.1:0']);
+    expect(await r.exited).toBe(1);
+    expect(r.stderr()).toContain('spec.models[0].contextWindow');
+    expect(r.stderr()).toContain('spec.providers[0].type');
+    expect(r.stdout()).toBe('');
+  });
+
+  it('rejects bad flags with exit code 2', async () => {
+    const r = sidecar(['--config', 'x.yaml', '--listen', 'nonsense']);
+    expect(await r.exited).toBe(2);
+    expect(r.stderr()).toContain('--listen');
+  });
+
+  it('serves, reloads on SIGHUP (keeping the old config when the new one is bad), drains on SIGTERM', async () => {
+    const file = join(dir, 'good.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    const r = sidecar(['--config', file, '--listen', '127.0.0.1:0']);
+    const url = await listening(r);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const v1 = ((await (await fetch(`${url}/readyz`)).json()) as { configVersion: string }).configVersion;
+
+    writeFileSync(file, config(['small-model', 'big-model', 'huge-model']));
+    r.child.kill('SIGHUP');
+    const v2 = await waitFor(async () => {
+      const v = ((await (await fetch(`${url}/readyz`)).json()) as { configVersion: string }).configVersion;
+      return v !== v1 ? v : undefined;
+    }, 'the reloaded version');
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids).toContain('huge-model');
+
+    writeFileSync(
+      file,
+      'apiVersion: tiermesh.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: x }\nspec: {}\n',
+    );
+    r.child.kill('SIGHUP');
+    await waitFor(() => (r.stdout().includes('config reload failed') ? true : undefined), 'the reload error');
+    const still = ((await (await fetch(`${url}/readyz`)).json()) as { configVersion: string }).configVersion;
+    expect(still).toBe(v2);
+
+    // A request in flight when SIGTERM arrives still gets its answer; new connections are refused.
+    up.script([behave.slowFirstByte(1500, 'finished while draining')]);
+    const calls = up.calls.length;
+    const inFlight = client.chat.completions.create({
+      model: 'auto',
+      messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+    });
+    await waitFor(() => (up.calls.length > calls ? true : undefined), 'the upstream call');
+    r.child.kill('SIGTERM');
+    await waitFor(() => (r.stdout().includes('draining') ? true : undefined), 'the drain log line');
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    const answer = await inFlight;
+    expect(answer.choices[0]!.message.content).toBe('finished while draining');
+    expect(await r.exited).toBe(0);
+  });
+});
