@@ -2,11 +2,15 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
+import { linkToOperator } from '../sidecar/config-stream-operator.js';
 import { createLogger } from '../telemetry/logger.js';
 
-const help = `usage: tiermesh sidecar --config <file> [options]
+const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --token-file <path>) [options]
 
   --config <file>        ModelRoute/ModelBudget manifests (one namespace); SIGHUP reloads it
+  --operator <url>       take config from the operator's stream instead, report usage, use cluster allowances
+  --token-file <path>    service-account token (audience tiermesh) presented to the operator
+  --state-dir <dir>      last known good config and unsent usage, kept across restarts (with --operator)
   --listen <host:port>   address to serve on (default 127.0.0.1:4000)
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --log-prompts          include prompt text in request log lines (off by default)
@@ -29,6 +33,9 @@ export async function run(args: string[]): Promise<number> {
       args,
       options: {
         config: { type: 'string' },
+        operator: { type: 'string' },
+        'token-file': { type: 'string' },
+        'state-dir': { type: 'string' },
         listen: { type: 'string', default: '127.0.0.1:4000' },
         'max-body-bytes': { type: 'string' },
         'log-prompts': { type: 'boolean', default: false },
@@ -46,8 +53,13 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const configPath = values['config'] as string | undefined;
-  if (!configPath) {
-    process.stderr.write(`--config is required\n\n${help}`);
+  const operatorURL = values['operator'] as string | undefined;
+  if (!configPath === !operatorURL) {
+    process.stderr.write(`exactly one of --config or --operator is required\n\n${help}`);
+    return 2;
+  }
+  if (operatorURL && !values['token-file']) {
+    process.stderr.write(`--operator needs --token-file\n\n${help}`);
     return 2;
   }
   let listen: { host: string; port: number };
@@ -64,9 +76,20 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
+  if (operatorURL) {
+    return runWithOperator({
+      operator: operatorURL,
+      tokenFile: values['token-file'] as string,
+      stateDir: values['state-dir'] as string | undefined,
+      listen,
+      maxBodyBytes,
+      logPrompts: values['log-prompts'] === true,
+      logLevel: values['log-level'] as string,
+    });
+  }
   let snapshot: Awaited<ReturnType<typeof loadConfigFile>>;
   try {
-    snapshot = await loadConfigFile(configPath);
+    snapshot = await loadConfigFile(configPath!);
   } catch (e) {
     process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);
     return 1;
@@ -83,7 +106,7 @@ export async function run(args: string[]): Promise<number> {
 
   const reload = async () => {
     try {
-      const r = sidecar.store.apply(await loadConfigFile(configPath));
+      const r = sidecar.store.apply(await loadConfigFile(configPath!));
       if (r.ok) logger.info({ version: r.version, changed: r.changed }, 'config reloaded');
       else logger.error({ error: r.error }, 'config reload refused; still serving the previous version');
     } catch (e) {
@@ -108,6 +131,52 @@ export async function run(args: string[]): Promise<number> {
         () => resolve(0),
         () => resolve(1),
       );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** Cluster mode: config from the operator's stream, usage reported to it, spending within its allowances. */
+async function runWithOperator(o: {
+  operator: string;
+  tokenFile: string;
+  stateDir: string | undefined;
+  listen: { host: string; port: number };
+  maxBodyBytes: number;
+  logPrompts: boolean;
+  logLevel: string;
+}): Promise<number> {
+  const logger = createLogger({ level: o.logLevel });
+  const link = linkToOperator({ operator: o.operator, tokenFile: o.tokenFile, stateDir: o.stateDir, logger });
+  const sidecar = await startSidecar({
+    ...o.listen,
+    maxBodyBytes: o.maxBodyBytes,
+    logPrompts: o.logPrompts,
+    logger,
+    allowance: link.allowance,
+    onUsage: (u) => link.report(u),
+  });
+  link.attach(sidecar.store);
+  process.stdout.write(
+    `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})\n`,
+  );
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(
+        { signal, inFlight: sidecar.server.inFlight() },
+        'shutting down: draining requests, then usage',
+      );
+      sidecar
+        .close()
+        .then(() => link.stop())
+        .then(
+          () => resolve(0),
+          () => resolve(1),
+        );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -1,6 +1,7 @@
 /** Assembles a running sidecar: config store, runtime builder, metrics, logger, chat pipeline and HTTP server. */
 import type { Snapshot } from '../api/snapshot.js';
 import type { Allowance } from '../budget/gate.js';
+import type { UsageRecord } from '../budget/types.js';
 import { BreakerBoard } from '../providers/breaker.js';
 import type { KeyEnv } from '../providers/keys.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -20,6 +21,8 @@ export interface SidecarOptions {
   logger?: Logger;
   keyEnv?: KeyEnv;
   allowance?: Allowance;
+  /** Receives every usage record (the operator link's reporter). */
+  onUsage?: (u: UsageRecord) => void;
   /** Applied before listening; without one the sidecar starts unready and waits for `store.apply`. */
   snapshot?: Snapshot;
 }
@@ -73,6 +76,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     logger,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logPrompts: opts.logPrompts ?? false,
+    ...(opts.onUsage ? { onUsage: opts.onUsage } : {}),
   });
   const server = createSidecarServer({ store, metrics, logger, chat });
   const url = await server.listen(opts.host ?? '127.0.0.1', opts.port ?? 4000);

@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ModelEntry } from '../api/modelroute.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../api/openai.js';
 import { baselineCostUSD, costUSD, estimateCostUSD } from '../budget/cost.js';
-import type { Reservation } from '../budget/types.js';
+import type { Reservation, UsageRecord } from '../budget/types.js';
 import { type TiermeshError, TiermeshError as TmError, toTiermeshError } from '../errors.js';
 import {
   ExecutionError,
@@ -46,6 +46,8 @@ export interface ChatDeps {
   logPrompts: boolean;
   now?: () => number;
   random?: () => number;
+  /** Every usage record, after the local budget gate booked it (the operator link reports them). */
+  onUsage?: (u: UsageRecord) => void;
 }
 
 /** What one request accumulates on its way through; becomes the log line, the metrics and the headers. */
@@ -86,7 +88,7 @@ export function chatHandler(deps: ChatDeps) {
     st.costUSD += cost;
     st.inputTokens += usage.prompt_tokens;
     st.outputTokens += usage.completion_tokens;
-    const alerts = st.runtime.budget.record({
+    const record: UsageRecord = {
       route: d.route,
       model: model.name,
       user: st.user,
@@ -96,7 +98,9 @@ export function chatHandler(deps: ChatDeps) {
       baselineCostUSD: baseline,
       at: now(),
       reservations: st.reservations,
-    });
+    };
+    const alerts = st.runtime.budget.record(record);
+    deps.onUsage?.(record);
     st.reservations = [];
     for (const a of alerts) deps.logger.warn({ ...a }, 'budget threshold crossed');
     deps.metrics.usage(
