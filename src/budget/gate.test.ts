@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import { modelBudgetSpec } from '../api/modelbudget.js';
+import type { CompiledBudget } from '../api/snapshot.js';
+import { type Allowance, BudgetGate } from './gate.js';
+import type { UsageRecord } from './types.js';
+
+const budget = (name: string, over: Record<string, unknown>): CompiledBudget => ({
+  name,
+  spec: modelBudgetSpec.parse({ window: { period: 'daily' }, limit: { usd: 10 }, ...over }),
+});
+const NOW = Date.parse('2026-05-05T12:00:00Z');
+const END_OF_DAY_S = 12 * 3600;
+const usage = (over: Partial<UsageRecord>): UsageRecord => ({
+  route: 'default',
+  model: 'm',
+  inputTokens: 100,
+  outputTokens: 50,
+  costUSD: 1,
+  baselineCostUSD: 2,
+  at: NOW,
+  ...over,
+});
+
+describe('BudgetGate', () => {
+  it('allows under the limit and rejects past it until the window ends', () => {
+    const g = new BudgetGate([budget('ns', {})], { now: NOW });
+    expect(g.check({ route: 'default', now: NOW })).toEqual({ kind: 'allow', reservations: [] });
+    g.record(usage({ costUSD: 10 }));
+    expect(g.check({ route: 'default', now: NOW })).toEqual({
+      kind: 'reject',
+      code: 'TM_BUDGET_EXCEEDED',
+      message: 'budget ns: spending limit for this window reached',
+      retryAfterSeconds: END_OF_DAY_S,
+    });
+    expect(g.check({ route: 'default', now: Date.parse('2026-05-06T00:00:00Z') }).kind).toBe('allow');
+  });
+
+  it('downgrades instead when the action is downgrade', () => {
+    const g = new BudgetGate([budget('ns', { action: 'downgrade' })], { now: NOW });
+    g.record(usage({ costUSD: 11 }));
+    expect(g.check({ route: 'default', now: NOW })).toEqual({
+      kind: 'downgrade',
+      budget: 'ns',
+      reservations: [],
+    });
+  });
+
+  it('a reject budget wins over a downgrade budget', () => {
+    const g = new BudgetGate([budget('a', { action: 'downgrade' }), budget('b', { limit: { usd: 5 } })], {
+      now: NOW,
+    });
+    g.record(usage({ costUSD: 20 }));
+    expect(g.check({ route: 'default', now: NOW })).toMatchObject({
+      kind: 'reject',
+      message: expect.stringContaining('budget b'),
+    });
+  });
+
+  it('routeRef budgets apply to their route only', () => {
+    const g = new BudgetGate([budget('only-chat', { routeRef: 'chat' })], { now: NOW });
+    g.record(usage({ route: 'chat', costUSD: 10 }));
+    g.record(usage({ route: 'batch', costUSD: 100 }));
+    expect(g.check({ route: 'chat', now: NOW }).kind).toBe('reject');
+    expect(g.check({ route: 'batch', now: NOW }).kind).toBe('allow');
+    expect(g.status(NOW)[0]).toMatchObject({ name: 'only-chat', routeRef: 'chat', spentUSD: 10 });
+  });
+
+  it('token limits reject too', () => {
+    const g = new BudgetGate([budget('t', { limit: { usd: 10, tokens: 100 } })], { now: NOW });
+    g.record(usage({ costUSD: 0, inputTokens: 60, outputTokens: 40 }));
+    expect(g.check({ route: 'default', now: NOW }).kind).toBe('reject');
+  });
+
+  it('per-user spend applies the budget action to that user only', () => {
+    const g = new BudgetGate([budget('ns', { perUser: { usd: 2 } })], { now: NOW });
+    g.record(usage({ user: 'ann', costUSD: 2 }));
+    expect(g.check({ route: 'default', user: 'ann', now: NOW })).toMatchObject({
+      kind: 'reject',
+      code: 'TM_BUDGET_EXCEEDED',
+      message: 'budget ns: per-user spending limit for this window reached',
+    });
+    expect(g.check({ route: 'default', user: 'bob', now: NOW }).kind).toBe('allow');
+    expect(g.check({ route: 'default', now: NOW }).kind).toBe('allow');
+  });
+
+  it('per-user rpm rejects with TM_RATE_LIMITED and a retry-after, whatever the action', () => {
+    const g = new BudgetGate([budget('ns', { perUser: { rpm: 2 }, action: 'downgrade' })], { now: NOW });
+    expect(g.check({ route: 'default', user: 'ann', now: NOW }).kind).toBe('allow');
+    expect(g.check({ route: 'default', user: 'ann', now: NOW }).kind).toBe('allow');
+    expect(g.check({ route: 'default', user: 'ann', now: NOW })).toEqual({
+      kind: 'reject',
+      code: 'TM_RATE_LIMITED',
+      message: 'user is over 2 requests per minute (budget ns)',
+      retryAfterSeconds: 30,
+    });
+    expect(g.check({ route: 'default', user: 'bob', now: NOW }).kind).toBe('allow');
+    expect(g.check({ route: 'default', user: 'ann', now: NOW + 30_000 }).kind).toBe('allow');
+  });
+
+  it('record returns the alert thresholds newly crossed', () => {
+    const g = new BudgetGate([budget('ns', {})], { now: NOW });
+    expect(g.record(usage({ costUSD: 4 }))).toEqual([]);
+    expect(g.record(usage({ costUSD: 4.5 }))).toEqual([
+      { budget: 'ns', threshold: 50, spentUSD: 8.5, limitUSD: 10 },
+      { budget: 'ns', threshold: 80, spentUSD: 8.5, limitUSD: 10 },
+    ]);
+    expect(g.record(usage({ costUSD: 0.1 }))).toEqual([]);
+  });
+
+  it('update keeps totals and rate-limit state of budgets that stay, and drops removed ones', () => {
+    const g = new BudgetGate([budget('ns', { perUser: { rpm: 1 } }), budget('gone', {})], { now: NOW });
+    g.record(usage({ costUSD: 6 }));
+    g.check({ route: 'default', user: 'ann', now: NOW });
+    const next = g.update([budget('ns', { perUser: { rpm: 1 }, limit: { usd: 6 } }), budget('new', {})], NOW);
+    expect(next.status(NOW).map((s) => [s.name, s.spentUSD])).toEqual([
+      ['ns', 6],
+      ['new', 0],
+    ]);
+    expect(next.check({ route: 'default', user: 'ann', now: NOW })).toMatchObject({
+      code: 'TM_RATE_LIMITED',
+    });
+    expect(next.check({ route: 'default', now: NOW })).toMatchObject({ code: 'TM_BUDGET_EXCEEDED' });
+  });
+
+  it('an invalid time zone fails at construction, not per request', () => {
+    expect(
+      () =>
+        new BudgetGate([budget('tz', { window: { period: 'daily', timezone: 'Nowhere/Land' } })], {
+          now: NOW,
+        }),
+    ).toThrow(/time zone/);
+  });
+});
+
+describe('BudgetGate with an external allowance', () => {
+  class FakeAllowance implements Allowance {
+    left: Record<string, number>;
+    log: string[] = [];
+    constructor(left: Record<string, number>) {
+      this.left = left;
+    }
+    tryReserve(budget: string, usd: number): boolean {
+      this.log.push(`reserve ${budget} ${usd}`);
+      if ((this.left[budget] ?? 0) < usd) return false;
+      this.left[budget]! -= usd;
+      return true;
+    }
+    record(budget: string, s: { usd: number; reservedUSD: number }): void {
+      this.log.push(`record ${budget} ${s.usd} ${s.reservedUSD}`);
+      this.left[budget]! += s.reservedUSD - s.usd;
+    }
+  }
+
+  it('reserves the estimate per applicable budget and settles it on record', () => {
+    const a = new FakeAllowance({ ns: 5, chat: 5 });
+    const g = new BudgetGate([budget('ns', {}), budget('chat', { routeRef: 'chat' })], {
+      now: NOW,
+      allowance: a,
+    });
+    const v = g.check({ route: 'default', now: NOW, estimatedUSD: 2 });
+    expect(v).toEqual({ kind: 'allow', reservations: [{ budget: 'ns', usd: 2 }] });
+    expect(a.left.ns).toBe(3);
+    g.record(usage({ costUSD: 0.5, reservations: v.kind === 'allow' ? v.reservations : [] }));
+    expect(a.left.ns).toBe(4.5);
+    expect(a.log).toEqual(['reserve ns 2', 'record ns 0.5 2']);
+  });
+
+  it('an exhausted allowance applies the budget action', () => {
+    const reject = new BudgetGate([budget('ns', {})], { now: NOW, allowance: new FakeAllowance({ ns: 1 }) });
+    expect(reject.check({ route: 'default', now: NOW, estimatedUSD: 2 })).toMatchObject({
+      kind: 'reject',
+      message: 'budget ns: cluster-wide allowance for this window used up',
+    });
+    const down = new BudgetGate([budget('ns', { action: 'downgrade' })], {
+      now: NOW,
+      allowance: new FakeAllowance({ ns: 1 }),
+    });
+    expect(down.check({ route: 'default', now: NOW, estimatedUSD: 2 })).toEqual({
+      kind: 'downgrade',
+      budget: 'ns',
+      reservations: [],
+    });
+  });
+
+  it('a later rejection releases reservations already made', () => {
+    const a = new FakeAllowance({ a: 10, b: 0 });
+    const g = new BudgetGate([budget('a', {}), budget('b', {})], { now: NOW, allowance: a });
+    expect(g.check({ route: 'default', now: NOW, estimatedUSD: 3 }).kind).toBe('reject');
+    expect(a.left.a).toBe(10);
+    expect(a.log).toEqual(['reserve a 3', 'reserve b 3', 'record a 0 3']);
+  });
+
+  it('release returns a reservation when the call produced no usage', () => {
+    const a = new FakeAllowance({ ns: 5 });
+    const g = new BudgetGate([budget('ns', {})], { now: NOW, allowance: a });
+    const v = g.check({ route: 'default', now: NOW, estimatedUSD: 4 });
+    g.release(v.kind === 'allow' ? v.reservations : [], NOW);
+    expect(a.left.ns).toBe(5);
+  });
+
+  it('is not asked when a local limit already decided', () => {
+    const a = new FakeAllowance({ ns: 100 });
+    const g = new BudgetGate([budget('ns', {})], { now: NOW, allowance: a });
+    g.record(usage({ costUSD: 10 }));
+    a.log = [];
+    expect(g.check({ route: 'default', now: NOW, estimatedUSD: 1 }).kind).toBe('reject');
+    expect(a.log).toEqual([]);
+  });
+});
