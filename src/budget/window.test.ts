@@ -92,7 +92,7 @@ describe('budgetWindow across time zones and DST', () => {
       for (
         let t = at('2026-01-01T00:00:00Z');
         t < at('2027-01-01T00:00:00Z');
-        t += 7 * 3_600_000 + 13 * 60_000
+        t += 29 * 3_600_000 + 13 * 60_000
       ) {
         for (const p of ['daily', 'weekly', 'monthly'] as const) {
           const w = budgetWindow(p, tz, t);
