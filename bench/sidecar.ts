@@ -1,0 +1,197 @@
+/**
+ * The sidecar's own overhead: added latency (p50/p99 at concurrency 1) and max throughput (closed loop) of
+ * client -> sidecar -> upstream, against client -> upstream directly and client -> http-proxy -> upstream (a bare
+ * pass-through Node proxy, the floor for any Node proxy). All in one run and one process tree; reported as ratios.
+ *
+ *   tsx bench/sidecar.ts [--requests 2000] [--concurrency 32] [--seconds 3]
+ *
+ * Processes: this driver (load generator), one upstream process (zero-latency OpenAI-shaped answers), one proxy
+ * process (http-proxy and the sidecar, measured one after the other so they never compete).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import httpProxy from 'http-proxy';
+import pino from 'pino';
+import { Pool } from 'undici';
+
+const self = fileURLToPath(import.meta.url);
+const { values: args } = parseArgs({
+  options: {
+    role: { type: 'string', default: 'driver' },
+    upstream: { type: 'string' },
+    requests: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '32' },
+    seconds: { type: 'string', default: '3' },
+  },
+});
+
+const answer = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 0,
+  model: 'small-model',
+  choices: [
+    {
+      index: 0,
+      message: { role: 'assistant', content: 'Hello from the bench upstream.' },
+      finish_reason: 'stop',
+    },
+  ],
+  usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
+});
+const requestBody = JSON.stringify({
+  model: 'auto',
+  messages: [{ role: 'user', content: 'hi, how are you today?' }],
+});
+
+function listen(server: http.Server): Promise<number> {
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
+}
+
+async function upstreamRole(): Promise<void> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+  });
+  process.stdout.write(`READY ${await listen(server)}\n`);
+}
+
+async function proxiesRole(upstreamPort: number): Promise<void> {
+  const proxy = httpProxy.createProxyServer({
+    target: `http://127.0.0.1:${upstreamPort}`,
+    agent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+  });
+  const bare = http.createServer((req, res) => proxy.web(req, res));
+  const barePort = await listen(bare);
+
+  const { compileManifests, parseManifests } = await import('../src/config/manifests.js');
+  const { startSidecar } = await import('../src/sidecar/app.js');
+  const yaml = `
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: bench }
+spec:
+  providers: [{ name: up, type: openai-compatible, baseURL: "http://127.0.0.1:${upstreamPort}/v1" }]
+  models:
+    - { name: small-model, targets: [{ provider: up }], pricing: { inputPerMTok: 0.15, outputPerMTok: 0.6 }, contextWindow: 128000 }
+    - { name: big-model, targets: [{ provider: up }], pricing: { inputPerMTok: 3, outputPerMTok: 15 }, contextWindow: 200000 }
+  tiers: [{ name: cheap, models: [small-model] }, { name: premium, models: [big-model] }]
+  baselineModel: big-model
+`;
+  // Logging stays on (one JSON line per request is part of the real cost), written to /dev/null.
+  const sidecar = await startSidecar({
+    port: 0,
+    snapshot: compileManifests(parseManifests(yaml)),
+    logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
+  });
+  process.stdout.write(`READY ${barePort} ${new URL(sidecar.url).port}\n`);
+}
+
+function child(extra: string[]): Promise<{ proc: ChildProcess; ports: number[] }> {
+  const proc = spawn(process.execPath, [...process.execArgv, self, ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /READY ([\d ]+)\n/.exec(out);
+      if (m) resolve({ proc, ports: m[1]!.trim().split(' ').map(Number) });
+    });
+    proc.once('exit', (code) => reject(new Error(`${extra.join(' ')} exited with ${code}`)));
+  });
+}
+
+interface Result {
+  p50: number;
+  p99: number;
+  rps: number;
+}
+
+async function measure(
+  port: number,
+  path: string,
+  requests: number,
+  concurrency: number,
+  seconds: number,
+): Promise<Result> {
+  const post = async (pool: Pool) => {
+    const r = await pool.request({
+      method: 'POST',
+      path,
+      body: requestBody,
+      headers: { 'content-type': 'application/json' },
+    });
+    const text = await r.body.text();
+    if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${text}`);
+  };
+  const single = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+  for (let i = 0; i < 300; i++) await post(single);
+  const lat: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const t = performance.now();
+    await post(single);
+    lat.push(performance.now() - t);
+  }
+  await single.close();
+  lat.sort((a, b) => a - b);
+
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency });
+  for (let i = 0; i < concurrency * 10; i++) await post(pool);
+  let done = 0;
+  const until = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        await post(pool);
+        done++;
+      }
+    }),
+  );
+  const rps = done / ((performance.now() - start) / 1000);
+  await pool.close();
+  return { p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, rps };
+}
+
+async function driver(): Promise<void> {
+  const requests = Number(args.requests);
+  const concurrency = Number(args.concurrency);
+  const seconds = Number(args.seconds);
+  const up = await child(['--role', 'upstream']);
+  const proxies = await child(['--role', 'proxies', '--upstream', String(up.ports[0])]);
+  try {
+    const [barePort, sidecarPort] = proxies.ports as [number, number];
+    const direct = await measure(up.ports[0]!, '/v1/chat/completions', requests, concurrency, seconds);
+    const bare = await measure(barePort, '/v1/chat/completions', requests, concurrency, seconds);
+    const sidecar = await measure(sidecarPort, '/v1/chat/completions', requests, concurrency, seconds);
+    const fmt = (r: Result) =>
+      `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s`;
+    const added = (r: Result) => ({ p50: r.p50 - direct.p50, p99: r.p99 - direct.p99 });
+    const a = { bare: added(bare), sidecar: added(sidecar) };
+    console.log(`direct      ${fmt(direct)}`);
+    console.log(
+      `http-proxy  ${fmt(bare)}  (added p50 ${a.bare.p50.toFixed(3)} ms, p99 ${a.bare.p99.toFixed(3)} ms)`,
+    );
+    console.log(
+      `sidecar     ${fmt(sidecar)}  (added p50 ${a.sidecar.p50.toFixed(3)} ms, p99 ${a.sidecar.p99.toFixed(3)} ms)`,
+    );
+    console.log('ratios (same run):');
+    console.log(`  sidecar added p50 / http-proxy added p50: ${(a.sidecar.p50 / a.bare.p50).toFixed(2)}`);
+    console.log(`  sidecar p50 / direct p50:                 ${(sidecar.p50 / direct.p50).toFixed(2)}`);
+    console.log(`  sidecar throughput / http-proxy:          ${(sidecar.rps / bare.rps).toFixed(2)}`);
+    console.log(`  sidecar throughput / direct:              ${(sidecar.rps / direct.rps).toFixed(2)}`);
+  } finally {
+    proxies.proc.kill();
+    up.proc.kill();
+  }
+}
+
+// Exit normally on SIGTERM so `--cpu-prof` profiles of the child processes get written.
+if (args.role !== 'driver') process.once('SIGTERM', () => process.exit(0));
+if (args.role === 'upstream') await upstreamRole();
+else if (args.role === 'proxies') await proxiesRole(Number(args.upstream));
+else await driver();
