@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Static checks of charts/tiermesh (run by `make chart-check`): helm lint, helm template with the default and every
+# ci/*-values.yaml, refusal of bad values, and the chart's CRD copies byte-identical to crds/ (the generated source).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CHART="$ROOT/charts/tiermesh"
+HELM="${HELM:-$("$ROOT/scripts/helm-bin.sh" >/dev/null 2>&1; ls -1 "$ROOT"/.cache/bin/helm-v* | sort -V | tail -1)}"
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+fail=0
+
+echo "chart-check: CRD copies in charts/tiermesh/crds match crds/"
+for f in "$ROOT"/crds/*.yaml; do
+  copy="$CHART/crds/$(basename "$f")"
+  if ! cmp -s "$f" "$copy"; then
+    echo "  out of sync: $copy (run: cp crds/*.yaml charts/tiermesh/crds/)" >&2
+    fail=1
+  fi
+done
+for copy in "$CHART"/crds/*.yaml; do
+  [[ -e "$ROOT/crds/$(basename "$copy")" ]] || { echo "  stale copy: $copy has no source in crds/" >&2; fail=1; }
+done
+
+echo "chart-check: helm lint"
+"$HELM" lint --strict "$CHART" >/dev/null || { "$HELM" lint --strict "$CHART"; fail=1; }
+for v in "$CHART"/ci/*-values.yaml; do
+  "$HELM" lint --strict "$CHART" -f "$v" >/dev/null || { echo "  lint failed with $v" >&2; fail=1; }
+done
+
+echo "chart-check: helm template (default and ci/*-values.yaml)"
+"$HELM" template tiermesh "$CHART" --namespace tiermesh-system >"$OUT/default.yaml"
+for v in "$CHART"/ci/*-values.yaml; do
+  "$HELM" template tiermesh "$CHART" --namespace tiermesh-system -f "$v" >"$OUT/$(basename "$v")"
+done
+
+echo "chart-check: bad values are refused"
+expect_refused() {
+  local why="$1"; shift
+  if "$HELM" template tiermesh "$CHART" --namespace tiermesh-system "$@" >/dev/null 2>&1; then
+    echo "  rendered although $why: $*" >&2
+    fail=1
+  fi
+}
+expect_refused "failurePolicy is invalid" --set webhook.failurePolicy=Sometimes
+expect_refused "certMode is invalid" --set webhook.certMode=letsencrypt
+expect_refused "provided mode lacks a caBundle" --set webhook.certMode=provided --set webhook.provided.secretName=x
+
+# The RBAC promises of docs/rbac.md, checked on the default render: nothing beyond these verbs on secrets and
+# webhook configurations, and those always pinned to resourceNames.
+grep -q 'resourceNames: \[tiermesh-sidecar-injector\]' "$OUT/default.yaml" || { echo "  webhook RBAC not pinned to its name" >&2; fail=1; }
+grep -q 'resourceNames: \[tiermesh-webhook-certs\]' "$OUT/default.yaml" || { echo "  Secret RBAC not pinned to its name" >&2; fail=1; }
+
+if [[ $fail -ne 0 ]]; then
+  echo "chart-check: FAILED" >&2
+  exit 1
+fi
+echo "chart-check: ok ($(ls "$OUT" | wc -l) renders, $("$HELM" version --short))"
