@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { ChatCompletionRequest } from '../../api/openai.js';
+import type { Snapshot } from '../../api/snapshot.js';
+import { compileManifests, parseManifests } from '../../config/manifests.js';
+import { decide } from '../decide.js';
+import type { LearnedClassifier } from './classifier.js';
+import { loadLearnedClassifier } from './model.js';
+import { DEFAULT_PREMIUM_SHARE, learnedScorer, learnedThreshold, withLearnedThresholds } from './wire.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const example = readFileSync(join(root, 'examples', 'standalone.yaml'), 'utf8');
+
+function snapshotWith(classifier: string): Snapshot {
+  return compileManifests(parseManifests(example.replace(/ {2}classifier:\n {4}mode: rules\n {4}confidenceBand: 0.1\n/, classifier)));
+}
+
+/** A stand-in classifier: difficulty is the share of "hard" words, calibration uniform on [0, 1]. */
+const fake: LearnedClassifier = {
+  score: (t) => (t.includes('hard') ? 0.9 : 0.05),
+  thresholdForShare: (s) => 1 - s,
+  shareAbove: (t) => 1 - t,
+};
+
+const ask = (content: string): ChatCompletionRequest => ({
+  model: 'auto',
+  messages: [{ role: 'user', content }],
+});
+
+describe('learned classifier wiring', () => {
+  it('threshold wins over premiumShare; neither means the default share', () => {
+    expect(
+      learnedThreshold({ mode: 'learned', confidenceBand: 0.1, threshold: 0.42, premiumShare: 0.9 }, fake),
+    ).toBe(0.42);
+    expect(learnedThreshold({ mode: 'learned', confidenceBand: 0.1, premiumShare: 0.2 }, fake)).toBeCloseTo(
+      0.8,
+      9,
+    );
+    expect(learnedThreshold({ mode: 'hybrid', confidenceBand: 0.1 }, fake)).toBeCloseTo(
+      1 - DEFAULT_PREMIUM_SHARE,
+      9,
+    );
+  });
+
+  it('resolves thresholds of learned/hybrid routes only, without touching the input', () => {
+    const s = snapshotWith('  classifier:\n    mode: learned\n    premiumShare: 0.25\n');
+    const out = withLearnedThresholds(s, fake);
+    expect(out.routes[0]!.spec.classifier.threshold).toBeCloseTo(0.75, 9);
+    expect(s.routes[0]!.spec.classifier.threshold).toBeUndefined();
+    const rules = snapshotWith('  classifier:\n    mode: rules\n');
+    expect(withLearnedThresholds(rules, fake).routes[0]).toBe(rules.routes[0]);
+  });
+
+  it('decide() in learned mode sends prompts over the threshold above the cheapest tier', () => {
+    const s = withLearnedThresholds(
+      snapshotWith('  classifier:\n    mode: learned\n    confidenceBand: 0\n    premiumShare: 0.3\n'),
+      fake,
+    );
+    const learned = learnedScorer(fake);
+    const easy = decide({ snapshot: s, request: ask('what time is it'), learned });
+    const hard = decide({ snapshot: s, request: ask('a hard question'), learned });
+    expect(easy.classification.source).toBe('learned');
+    expect(easy.tierIndex).toBe(0);
+    expect(hard.tierIndex).toBeGreaterThan(0);
+  });
+
+  it('the shipped classifier plugs into decide() too', () => {
+    const s = withLearnedThresholds(snapshotWith('  classifier:\n    mode: hybrid\n    premiumShare: 0.3\n'));
+    const d = decide({
+      snapshot: s,
+      request: ask('hello!'),
+      learned: learnedScorer(loadLearnedClassifier()),
+    });
+    expect(d.classification.source).toBe('hybrid');
+    expect(d.classification.signals).toContain('learned');
+  });
+});
