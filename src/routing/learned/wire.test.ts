@@ -14,7 +14,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const example = readFileSync(join(root, 'examples', 'standalone.yaml'), 'utf8');
 
 function snapshotWith(classifier: string): Snapshot {
-  return compileManifests(parseManifests(example.replace(/ {2}classifier:\n {4}mode: rules\n {4}confidenceBand: 0.1\n/, classifier)));
+  return compileManifests(
+    parseManifests(
+      example.replace(/ {2}classifier:\n {4}mode: rules\n {4}confidenceBand: 0.1\n/, classifier),
+    ),
+  );
 }
 
 /** A stand-in classifier: difficulty is the share of "hard" words, calibration uniform on [0, 1]. */
