@@ -1,0 +1,244 @@
+/** Renders a peers run as bench/RESULTS.md: absolute numbers, ratios vs direct and vs the bare proxy, failures. */
+import { deltaMs, int, mib, ms, times } from './format.js';
+import type { RunResult } from './load.js';
+import type { BenchRun, SystemResult } from './results.js';
+import { ratio } from './stats.js';
+
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [row(head), row(head.map((_h, i) => (i === 0 ? '---' : '---:'))), ...rows.map(row)].join('\n');
+}
+
+function okOf(r: RunResult | undefined): string {
+  if (!r) return '–';
+  return r.errors ? `${r.ok}/${r.sent} (**${r.errors} failed**)` : `${r.ok}/${r.sent}`;
+}
+
+function openAt(s: SystemResult | undefined, rate: number): RunResult | undefined {
+  return s?.open.find((r) => r.rate === rate);
+}
+
+/** Added latency of a system over direct, divided by the bare proxy's: how many "bare proxies" of overhead it is. */
+function overheadRatio(x: number, direct: number | undefined, bareX: number | undefined): number {
+  if (direct === undefined || bareX === undefined) return Number.NaN;
+  const floor = bareX - direct;
+  // Below 0.5 ms the floor's overhead is timer noise, and a ratio against it would be too.
+  return floor < 0.5 ? Number.NaN : ratio(x - direct, floor);
+}
+
+function latencySection(run: BenchRun, measured: SystemResult[]): string {
+  const direct = measured.find((s) => s.id === 'direct');
+  const bare = measured.find((s) => s.id === 'bare');
+  const parts: string[] = [];
+  for (const rate of run.settings.rates) {
+    const d = openAt(direct, rate);
+    const b = openAt(bare, rate);
+    const rows = measured.map((s) => {
+      const r = openAt(s, rate);
+      const p50 = r?.latency.p50;
+      const p99 = r?.latency.p99;
+      return [
+        s.label,
+        ms(p50),
+        ms(p99),
+        deltaMs(p50, d?.latency.p50),
+        deltaMs(p99, d?.latency.p99),
+        times(ratio(p50, d?.latency.p50)),
+        times(ratio(p99, d?.latency.p99)),
+        times(ratio(p50, b?.latency.p50)),
+        s.id === 'direct' || s.id === 'bare' || p50 === undefined
+          ? '–'
+          : times(overheadRatio(p50, d?.latency.p50, b?.latency.p50)),
+        okOf(r),
+      ];
+    });
+    parts.push(
+      `### ${rate} requests/s (open loop, ${run.settings.durationMs / 1000} s, non-streaming)\n\n` +
+        table(
+          [
+            'system',
+            'p50 ms',
+            'p99 ms',
+            'added p50',
+            'added p99',
+            'p50 vs direct',
+            'p99 vs direct',
+            'p50 vs bare',
+            'added p50 vs bare’s',
+            'ok/sent',
+          ],
+          rows,
+        ),
+    );
+  }
+  return parts.join('\n\n');
+}
+
+function streamSection(run: BenchRun, measured: SystemResult[]): string {
+  const d = measured.find((s) => s.id === 'direct')?.stream;
+  const b = measured.find((s) => s.id === 'bare')?.stream;
+  const rows = measured.map((s) => {
+    const r = s.stream;
+    return [
+      s.label,
+      ms(r?.ttfb.p50),
+      ms(r?.ttfb.p99),
+      ms(r?.latency.p50),
+      ms(r?.latency.p99),
+      deltaMs(r?.ttfb.p50, d?.ttfb.p50),
+      times(ratio(r?.ttfb.p50, d?.ttfb.p50)),
+      times(ratio(r?.ttfb.p50, b?.ttfb.p50)),
+      deltaMs(r?.latency.p50, d?.latency.p50),
+      okOf(r),
+    ];
+  });
+  return (
+    `### Streaming, ${run.settings.streamRate} requests/s (open loop, ${run.settings.durationMs / 1000} s)\n\n` +
+    `First byte = first SSE event (the first token); end = \`data: [DONE]\` received.\n\n` +
+    table(
+      [
+        'system',
+        'first byte p50',
+        'first byte p99',
+        'end p50',
+        'end p99',
+        'added first byte p50',
+        'first byte vs direct',
+        'first byte vs bare',
+        'added end p50',
+        'ok/sent',
+      ],
+      rows,
+    )
+  );
+}
+
+function throughputSection(run: BenchRun, measured: SystemResult[]): string {
+  const d = measured.find((s) => s.id === 'direct')?.closed;
+  const b = measured.find((s) => s.id === 'bare')?.closed;
+  const rows = measured.map((s) => {
+    const r = s.closed;
+    return [
+      s.label,
+      int(r?.throughput),
+      times(ratio(r?.throughput, d?.throughput)),
+      times(ratio(r?.throughput, b?.throughput)),
+      ms(r?.latency.p50),
+      ms(r?.latency.p99),
+      okOf(r),
+    ];
+  });
+  const cap = (run.settings.concurrency * 1000) / run.settings.upstreamLatencyMs;
+  return (
+    `### Throughput (closed loop, ${run.settings.concurrency} concurrent clients, ${run.settings.durationMs / 1000} s, non-streaming)\n\n` +
+    `With a ${run.settings.upstreamLatencyMs} ms upstream, ${run.settings.concurrency} clients cannot exceed ${int(cap)} requests/s, ` +
+    'so "direct" is bounded by the fixture, not by CPU; a proxy below it is bounded by its own CPU (one core when pinned).\n\n' +
+    table(['system', 'answers/s', 'vs direct', 'vs bare', 'p50 ms', 'p99 ms', 'ok/sent'], rows)
+  );
+}
+
+function memorySection(measured: SystemResult[]): string {
+  const bare = measured.find((s) => s.id === 'bare')?.memory;
+  const rows = measured
+    .filter((s) => s.id !== 'direct')
+    .map((s) => [
+      s.label,
+      mib(s.memory?.idle?.rssKiB),
+      mib(s.memory?.after?.rssKiB),
+      mib(s.memory?.after?.hwmKiB),
+      times(ratio(s.memory?.after?.hwmKiB, bare?.after?.hwmKiB)),
+      int(s.memory?.after?.processes),
+    ]);
+  return (
+    '### Memory of the proxy process (from /proc/<pid>/status, summed over its process tree)\n\n' +
+    table(
+      ['system', 'RSS idle MiB', 'RSS after load MiB', 'peak (VmHWM) MiB', 'peak vs bare', 'processes'],
+      rows,
+    )
+  );
+}
+
+function failuresSection(failed: SystemResult[]): string {
+  if (failed.length === 0) return '';
+  const items = failed.map(
+    (s) => `- **${s.label}** (${s.version}): ${s.failure!.replace(/\s+/g, ' ').trim().slice(0, 1200)}`,
+  );
+  return `## Not measured\n\n${items.join('\n')}\n`;
+}
+
+function errorsSection(measured: SystemResult[]): string {
+  const lines: string[] = [];
+  for (const s of measured) {
+    for (const r of [...s.open, s.stream, s.closed]) {
+      if (!r || r.errors === 0) continue;
+      const kinds = Object.entries(r.errorKinds)
+        .map(([k, n]) => `${n}× ${k}`)
+        .join('; ');
+      const what =
+        r.mode === 'open' ? `${r.rate} rps${r.stream ? ' streaming' : ''}` : `closed loop c=${r.concurrency}`;
+      lines.push(`- ${s.label}, ${what}: ${kinds}`);
+    }
+  }
+  return lines.length ? `### Failed requests\n\n${lines.join('\n')}\n` : '';
+}
+
+export function renderMarkdown(run: BenchRun): string {
+  const measured = run.systems.filter((s) => !s.failure);
+  const failed = run.systems.filter((s) => s.failure);
+  const st = run.settings;
+  const m = run.machine;
+  const versions = run.systems.map((s) => `${s.label}: ${s.version}`).join('; ');
+  return `# Side-by-side: tiermesh vs peer gateways
+
+Generated by \`make bench\` (\`bench/run.ts\`) on ${run.date}. Do not edit by hand: rerun to refresh.
+
+**Reproduce:** \`make bench\` (installs the peers into \`.cache/bench\` with \`scripts/bench-peers.sh\`, builds, runs everything).
+One system only: \`node --import tsx bench/run.ts --only tiermesh,bare,direct\`.
+
+## Machine and method
+
+- Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}. Load average at start: ${m.loadavg}.
+- Same machine, same run, same upstream for every system: a fixture OpenAI server (\`bench/lib/fixture-upstream.ts\`, own process)
+  answering every chat completion after a fixed ${st.upstreamLatencyMs} ms with the same body (${st.streamChunks} content chunks
+  ${st.chunkIntervalMs} ms apart when streaming). All traffic is on 127.0.0.1.
+- Systems, one at a time: ${versions}.
+- Load generator: \`bench/lib/load.ts\`, undici in its own process. Open loop: requests are sent on a fixed schedule whatever
+  the answers do, and latency is measured from the moment each request was *due*, so queueing in a slow proxy counts
+  (no coordinated omission). Closed loop: ${st.concurrency} clients, each sending its next request when its previous answer ends.
+  Every answer is checked (HTTP 200 and a real \`chat.completion\`, or an SSE stream of \`chat.completion.chunk\` ending in
+  \`[DONE]\`): a fast error is counted as a failure, never as a fast answer.
+- CPU: ${st.pinned ? 'the proxy under test is pinned to CPU 1 (`taskset`), the load generator and the fixture to CPU 0, so they do not starve one another' : 'no pinning was possible (no taskset or fewer than 2 CPUs); load generator, fixture and proxy share the CPUs'}.
+  Each system gets a warm-up before it is measured. Durations: ${st.durationMs / 1000} s per rate; rates ${st.rates.join(', ')} requests/s.
+- Why our own generator rather than autocannon or wrk: the question is latency at a *fixed arrival rate*, which needs an
+  open-loop schedule (autocannon and wrk are closed loop; wrk2 is not packaged here), and each answer's body must be checked.
+  At these rates the generator uses a small fraction of its core; the throughput test is where it could become the limit,
+  so compare that table's rows with one another rather than with other machines.
+
+## Latency added at a fixed request rate
+
+"added" = the system's percentile minus direct's at the same rate; "vs" columns are ratios of the percentiles;
+"added p50 vs bare’s" = the system's added p50 divided by the bare proxy's added p50 (how many bare proxies of overhead).
+
+${latencySection(run, measured)}
+
+${streamSection(run, measured)}
+
+## Throughput and memory
+
+${throughputSection(run, measured)}
+
+${memorySection(measured)}
+
+${errorsSection(measured)}
+${failuresSection(failed)}
+## Limitations
+
+- Two cores for everything: generator + fixture on one, the proxy on the other. Python and Node peers run single-process as
+  configured here (LiteLLM \`--num_workers 1\`); in production each could use more cores, and so could tiermesh replicas.
+- Other work on the same machine during the run adds noise, mostly to p99; the load average above shows how busy it was.
+- Chart: \`bench/latency-vs-rate.svg\` (p50 solid, p99 dashed, log scale).
+`;
+}
