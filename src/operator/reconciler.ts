@@ -86,7 +86,28 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     if (meta)
       deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
   }
-  for (const budget of budgets.ok) await deps.refreshBudget(namespace, budget.metadata.name);
+  let failure: unknown;
+  for (const budget of budgets.ok) {
+    try {
+      await deps.refreshBudget(namespace, budget.metadata.name);
+    } catch (e) {
+      // A time zone the runtime does not know fails the same way on every retry: say so once, do not loop.
+      if (!(e instanceof RangeError)) {
+        failure ??= e;
+        continue;
+      }
+      const key = `${budget.metadata.uid}/${budget.metadata.generation}`;
+      if (deps.announced?.has(key)) continue;
+      deps.announced?.add(key);
+      deps.event(
+        { kind: 'ModelBudget', metadata: budget.metadata },
+        'Warning',
+        'InvalidConfig',
+        `spec.window.timezone: ${e.message}`,
+      );
+    }
+  }
+  if (failure) throw failure;
   return result;
 }
 
