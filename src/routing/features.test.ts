@@ -20,7 +20,9 @@ describe('promptText', () => {
       ],
     };
     expect(promptText(r)).toBe('first\nsecond');
-    expect(promptText({ model: 'auto', messages: [{ role: 'system', content: 'only system' }] })).toBe('only system');
+    expect(promptText({ model: 'auto', messages: [{ role: 'system', content: 'only system' }] })).toBe(
+      'only system',
+    );
   });
 });
 
@@ -28,7 +30,9 @@ describe('extractFeatures', () => {
   it('sees greetings and short questions only in short prompts', () => {
     expect(extractFeatures(req('Hi there!')).greeting).toBe(true);
     expect(extractFeatures(req('thanks a lot')).greeting).toBe(true);
-    expect(extractFeatures(req(`Hi, ${'please review this design document. '.repeat(10)}`)).greeting).toBe(false);
+    expect(extractFeatures(req(`Hi, ${'please review this design document. '.repeat(10)}`)).greeting).toBe(
+      false,
+    );
     expect(extractFeatures(req('What is the capital of France?')).shortQuestion).toBe(true);
     expect(extractFeatures(req('Whatever you do, do not stop.')).shortQuestion).toBe(false);
     expect(extractFeatures(req('history of the high street')).greeting).toBe(false);
@@ -38,7 +42,9 @@ describe('extractFeatures', () => {
     const f = extractFeatures(req('Why does this fail?\n```js\nconst x = () => { return a == b; };\n```'));
     expect(f.codeFences).toBe(1);
     expect(f.codeTokens).toBeGreaterThanOrEqual(3);
-    expect(extractFeatures(req('Write a python function that merges two sorted lists')).codeRequest).toBe(true);
+    expect(extractFeatures(req('Write a python function that merges two sorted lists')).codeRequest).toBe(
+      true,
+    );
     const prose = extractFeatures(req('Tell me a story about a dragon who loves to read books.'));
     expect(prose.codeFences + prose.codeTokens).toBe(0);
     expect(prose.codeRequest).toBe(false);

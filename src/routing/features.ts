@@ -52,13 +52,12 @@ export function promptText(req: ChatCompletionRequest): string {
 }
 
 // Regexes are module-level constants: compiled once, and all linear-time (no nested quantifiers).
-const FENCE = /```/g;
 const CODE_TOKEN =
   /\b(?:def|class|function|return|import|const|let|var|fn|func|public|private|static|void|async|await|SELECT|FROM|WHERE|#include|println|printf|console\.log|lambda|struct|impl|interface)\b|=>|==|!=|::|->|\+\+|&&|\|\||[{};]\s*$|^\s*(?:if|for|while)\s*\(/gm;
 const CODE_REQUEST =
   /\b(?:write|implement|code|fix|create|generate)\b[^.?!\n]{0,40}\b(?:function|script|program|class|method|regex|query|code|unit tests?|endpoint|api)\b/i;
 const MATH =
-  /\\(?:frac|sum|int|sqrt|alpha|beta|theta|lambda|sigma|partial|infty|cdot|times|leq|geq|mathbb|begin\{(?:equation|align))|\$[^$\n]{1,200}\$|\b(?:integral|derivative|eigen\w*|theorem|lemma|equation|matrix|polynomial|probability|logarithm|factorial|modulo|prime numbers?)\b|[a-z]\s*\^\s*\d|\b\d+\s*[*/^]\s*\d+\b|[∑∫√∂∞≤≥≠π]/gi;
+  /\\(?:frac|sum|int|sqrt|alpha|beta|theta|lambda|sigma|partial|infty|cdot|times|leq|geq|mathbb|begin\{(?:equation|align))|\$[^$\n]{1,200}\$|\b(?:integral|derivative|eigen\w*|theorem|lemma|equation|matrix|polynomial|probability|logarithm|factorial|modulo|prime numbers?)\b|\^\s*\d|\d\s*[*/]\s*\d|[∑∫√∂∞≤≥≠π]/gi;
 const REASONING =
   /\b(?:prove|proof|step[- ]by[- ]step|analy[sz]e|analysis|compare|contrast|trade-?offs?|designs?|architect\w*|debug|diagnose|optimi[sz]e|refactor|derive|reason|explain why|evaluate|critique|plan|strategy|implications?|pros and cons|root cause|edge cases?|algorithm|complexity)\b/gi;
 const GREETING =
@@ -68,6 +67,12 @@ const SHORT_QUESTION =
 const EXTRACTION =
   /\b(?:extract|classify|categori[sz]e|label|tag|detect the language|sentiment|translate|summari[sz]e|tl;?dr|rephrase|paraphrase|fix (?:the )?(?:grammar|typos?|spelling)|convert (?:this|the following)|format (?:this|as)|list (?:all|the))\b/i;
 const LIST_ITEM = /^\s*(?:\d+[.)]|[-*•])\s+\S/gm;
+
+function countFences(text: string, cap: number): number {
+  let n = 0;
+  for (let i = text.indexOf('```'); i !== -1 && n < cap; i = text.indexOf('```', i + 3)) n++;
+  return n;
+}
 
 function count(re: RegExp, text: string, cap: number): number {
   re.lastIndex = 0;
@@ -95,7 +100,7 @@ export function extractFeatures(
     chars: text.length,
     promptTokens,
     messages: req.messages.length,
-    codeFences: Math.ceil(count(FENCE, text, CAP * 2) / 2),
+    codeFences: Math.ceil(countFences(text, CAP * 2) / 2),
     codeTokens: count(CODE_TOKEN, text, CAP),
     codeRequest: CODE_REQUEST.test(text),
     mathMarkers: count(MATH, text, CAP),

@@ -25,7 +25,10 @@ ${rules}
   return compileManifests(parseManifests(yaml)).routes[0]!.spec;
 }
 
-const req = (content: string): ChatCompletionRequest => ({ model: 'auto', messages: [{ role: 'user', content }] });
+const req = (content: string): ChatCompletionRequest => ({
+  model: 'auto',
+  messages: [{ role: 'user', content }],
+});
 const classify = (s: ReturnType<typeof spec>, content: string) => {
   const r = req(content);
   const text = promptText(r);
@@ -36,7 +39,11 @@ const plain = spec('      []');
 
 describe('structural classification', () => {
   it('sends greetings and extraction to the cheapest tier', () => {
-    for (const p of ['hello!', 'Thanks, that helped', 'Extract the email address from: contact bob@example.com']) {
+    for (const p of [
+      'hello!',
+      'Thanks, that helped',
+      'Extract the email address from: contact bob@example.com',
+    ]) {
       const c = classify(plain, p);
       expect(c.tierIndex, p).toBe(0);
     }
@@ -44,13 +51,19 @@ describe('structural classification', () => {
   });
 
   it('sends proofs, code reviews and design questions up', () => {
-    const proof = classify(plain, 'Prove step by step that the square root of 2 is irrational, and analyze the proof.');
+    const proof = classify(
+      plain,
+      'Prove step by step that the square root of 2 is irrational, and analyze the proof.',
+    );
     expect(proof.tierIndex).toBe(2);
     expect(proof.signals).toContain('reasoning');
     const code = classify(plain, 'Debug this:\n```python\ndef f(x):\n    return x +\n```\nwhy does it fail?');
     expect(code.tierIndex).toBeGreaterThanOrEqual(1);
     expect(code.signals).toEqual(expect.arrayContaining(['code-block', 'reasoning']));
-    const math = classify(plain, 'Evaluate \\int_0^1 x^2 dx and derive the general formula \\sum_{k} \\frac{1}{k^2}');
+    const math = classify(
+      plain,
+      'Evaluate \\int_0^1 x^2 dx and derive the general formula \\sum_{k} \\frac{1}{k^2}',
+    );
     expect(math.tierIndex).toBe(2);
   });
 
@@ -73,7 +86,10 @@ describe('route rules', () => {
       - { name: ignored, keywords: [zzz], tier: premium, weight: 0 }`);
 
   it('keyword rules vote for their tier, case-insensitively, on whole words', () => {
-    const c = classify(withRules, 'Analyze and compare this INVOICE against the purchase order, step by step');
+    const c = classify(
+      withRules,
+      'Analyze and compare this INVOICE against the purchase order, step by step',
+    );
     expect(c.signals).toContain('rule:invoices');
     expect(c.tierIndex).toBe(0);
     // "invoiced" is not the keyword "invoice".

@@ -47,7 +47,11 @@ describe('escalate', () => {
   });
 
   it('escalates low confidence one tier, never past the top', () => {
-    expect(escalate(0.1, LOW_CONFIDENCE - 0.01, 3, 0.1)).toEqual({ tierIndex: 1, escalated: true, reason: 'low-confidence' });
+    expect(escalate(0.1, LOW_CONFIDENCE - 0.01, 3, 0.1)).toEqual({
+      tierIndex: 1,
+      escalated: true,
+      reason: 'low-confidence',
+    });
     expect(escalate(0.1, LOW_CONFIDENCE, 3, 0.1).escalated).toBe(false);
     expect(escalate(0.9, 0, 3, 0.1)).toEqual({ tierIndex: 2, escalated: false, reason: undefined });
     // Near boundary and low confidence together still move only one tier.

@@ -57,7 +57,10 @@ describe('messageText / estimateRequestTokens', () => {
     const base: ChatCompletionRequest = { model: 'auto', messages: [{ role: 'user', content: 'hello' }] };
     const one = estimateRequestTokens(base);
     expect(one).toBe(3 + 4 + 1);
-    const two = estimateRequestTokens({ ...base, messages: [...base.messages, { role: 'assistant', content: 'hello' }] });
+    const two = estimateRequestTokens({
+      ...base,
+      messages: [...base.messages, { role: 'assistant', content: 'hello' }],
+    });
     expect(two).toBe(one + 4 + 1);
     const withTools = estimateRequestTokens({
       ...base,
@@ -66,7 +69,10 @@ describe('messageText / estimateRequestTokens', () => {
     expect(withTools).toBeGreaterThan(one + 10);
     const withSchema = estimateRequestTokens({
       ...base,
-      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } },
+      },
     });
     expect(withSchema).toBeGreaterThan(one + 5);
   });

@@ -12,18 +12,17 @@ import type { ChatCompletionRequest, ChatMessage } from '../api/openai.js';
 const PER_MESSAGE_TOKENS = 4;
 const REPLY_PRIMING_TOKENS = 3;
 
-enum Kind {
-  Space,
-  Word,
-  Other,
-  Punct,
-  Wide,
-}
+// Character classes, as small ints so the hot loop stays monomorphic.
+const SPACE = 0;
+const WORD = 1;
+const OTHER = 2;
+const PUNCT = 3;
+const WIDE = 4;
 
-function kindOf(c: number): Kind {
-  if (c === 32 || c === 9 || c === 10 || c === 13) return Kind.Space;
-  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95) return Kind.Word;
-  if (c < 128) return Kind.Punct;
+function kindOf(c: number): number {
+  if (c === 32 || c === 9 || c === 10 || c === 13) return SPACE;
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95) return WORD;
+  if (c < 128) return PUNCT;
   // CJK ideographs, kana, hangul, fullwidth forms: BPE vocabularies spend about one token per character.
   if (
     (c >= 0x2e80 && c <= 0x9fff) ||
@@ -32,41 +31,41 @@ function kindOf(c: number): Kind {
     (c >= 0xff00 && c <= 0xffef) ||
     (c >= 0x3000 && c <= 0x303f)
   )
-    return Kind.Wide;
+    return WIDE;
   // Surrogates (emoji and rare scripts) cost more than a letter; count them as symbols.
-  if (c >= 0xd800 && c <= 0xdfff) return Kind.Punct;
-  return Kind.Other;
+  if (c >= 0xd800 && c <= 0xdfff) return PUNCT;
+  return OTHER;
+}
+
+function runCost(kind: number, run: number): number {
+  // Common words up to 7 letters are one token in GPT vocabularies; longer ones split every ~5 characters.
+  if (kind === WORD) return run <= 7 ? 1 : 1 + Math.ceil((run - 7) / 5);
+  if (kind === OTHER) return Math.ceil(run / 2.5);
+  if (kind === PUNCT) return Math.ceil(run / 2);
+  if (kind === WIDE) return run;
+  // A run of spaces merges into the next token; only indentation-sized runs cost their own token.
+  return run > 3 ? 1 : 0;
 }
 
 /**
  * One pass over the UTF-16 code units. ASCII words cost one token up to 7 letters (about chars/4 over prose,
- * spaces included), other alphabets ~1 per 2.5, wide scripts 1 per character, and symbol runs ~1 per 2 characters,
- * which is why code, dense with brackets and operators, estimates higher than prose of the same length.
+ * spaces included), other alphabets ~1 per 2.5, wide scripts 1 per character, and symbol runs ~1 per 2
+ * characters, which is why code, dense with brackets and operators, estimates higher than prose of the same length.
  */
 export function estimateTextTokens(text: string): number {
   let tokens = 0;
   let run = 0;
-  let kind = Kind.Space;
-  const flush = () => {
-    if (run === 0) return;
-    // Common words up to 7 letters are one token in GPT vocabularies; longer ones split every ~5 characters.
-    if (kind === Kind.Word) tokens += run <= 7 ? 1 : 1 + Math.ceil((run - 7) / 5);
-    else if (kind === Kind.Other) tokens += Math.ceil(run / 2.5);
-    else if (kind === Kind.Punct) tokens += Math.ceil(run / 2);
-    else if (kind === Kind.Wide) tokens += run;
-    // A run of spaces merges into the next token; only indentation-sized runs cost their own token.
-    else if (run > 3) tokens += 1;
-    run = 0;
-  };
+  let kind = SPACE;
   for (let i = 0; i < text.length; i++) {
     const k = kindOf(text.charCodeAt(i));
     if (k !== kind) {
-      flush();
+      if (run > 0) tokens += runCost(kind, run);
       kind = k;
+      run = 0;
     }
     run++;
   }
-  flush();
+  if (run > 0) tokens += runCost(kind, run);
   return tokens;
 }
 
