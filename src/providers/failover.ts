@@ -327,8 +327,15 @@ async function withDeadline<T>(
       ),
     timeoutMs,
   );
-  const signal = clientSignal ? AbortSignal.any([clientSignal, ac.signal]) : ac.signal;
-  const done = () => clearTimeout(timer);
+  // The client's abort is forwarded by hand: AbortSignal.any() costs measurably more per call.
+  const forward = () => ac.abort(clientSignal?.reason);
+  if (clientSignal?.aborted) forward();
+  else clientSignal?.addEventListener('abort', forward, { once: true });
+  const signal = ac.signal;
+  const done = () => {
+    clearTimeout(timer);
+    clientSignal?.removeEventListener('abort', forward);
+  };
   try {
     return await attempt(t, { signal, firstByteTimeoutMs: Math.min(firstByteTimeoutMs, timeoutMs), done });
   } catch (err) {
