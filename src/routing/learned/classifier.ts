@@ -29,8 +29,15 @@ export function thresholdFromQuantiles(q: readonly number[], premiumShare: numbe
 export function shareFromQuantiles(q: readonly number[], threshold: number): number {
   if (threshold <= q[0]!) return 1;
   if (threshold > q[q.length - 1]!) return 0;
-  let i = 0;
-  while (i < q.length - 1 && q[i + 1]! < threshold) i++;
+  // Binary search for the last quantile below the threshold: this runs once per routed request.
+  let lo = 0;
+  let hi = q.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (q[mid]! < threshold) lo = mid;
+    else hi = mid;
+  }
+  const i = lo;
   const span = q[i + 1]! - q[i]!;
   const frac = span > 0 ? (threshold - q[i]!) / span : 1;
   return 1 - (i + frac) / (q.length - 1);

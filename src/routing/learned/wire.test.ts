@@ -34,10 +34,15 @@ const ask = (content: string): ChatCompletionRequest => ({
 });
 
 describe('learned classifier wiring', () => {
-  it('threshold wins over premiumShare; neither means the default share', () => {
+  it('threshold (as its percentile) wins over premiumShare; neither means the default share', () => {
     expect(
       learnedThreshold({ mode: 'learned', confidenceBand: 0.1, threshold: 0.42, premiumShare: 0.9 }, fake),
-    ).toBe(0.42);
+    ).toBeCloseTo(0.42, 9);
+    const skewed: LearnedClassifier = { ...fake, shareAbove: (t) => (t > 0.2 ? 0.1 : 0.6) };
+    expect(learnedThreshold({ mode: 'learned', confidenceBand: 0.1, threshold: 0.3 }, skewed)).toBeCloseTo(
+      0.9,
+      9,
+    );
     expect(learnedThreshold({ mode: 'learned', confidenceBand: 0.1, premiumShare: 0.2 }, fake)).toBeCloseTo(
       0.8,
       9,
@@ -63,6 +68,7 @@ describe('learned classifier wiring', () => {
       fake,
     );
     const learned = learnedScorer(fake);
+    expect(learned('hard')).toBeCloseTo(0.9, 9);
     const easy = decide({ snapshot: s, request: ask('what time is it'), learned });
     const hard = decide({ snapshot: s, request: ask('a hard question'), learned });
     expect(easy.classification.source).toBe('learned');
