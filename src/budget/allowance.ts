@@ -52,7 +52,8 @@ export class AllowanceClient implements Allowance {
     const s = this.slice(budget);
     const ok = usd > 0 ? s.balance >= usd : s.balance > 0;
     if (ok) s.balance -= usd;
-    this.maybeRefill(budget, s);
+    // A refusal asks even above the low-water mark: slices near the end of a budget can be smaller than one request.
+    this.maybeRefill(budget, s, !ok);
     return ok;
   }
 
@@ -72,8 +73,8 @@ export class AllowanceClient implements Allowance {
     return this.slice(budget).balance;
   }
 
-  private maybeRefill(budget: string, s: Slice): void {
-    const low = s.balance <= Math.max(0, s.lastGrant * (this.opts.lowWater ?? 0.5));
+  private maybeRefill(budget: string, s: Slice, force = false): void {
+    const low = force || s.balance <= Math.max(0, s.lastGrant * (this.opts.lowWater ?? 0.5));
     const expiring = s.expiresAt - this.now() < (this.opts.expiryMarginMs ?? 2_000) * 2;
     if ((low || expiring) && !s.inflight && this.now() >= s.retryAt) void this.refill(budget, s);
   }
