@@ -201,6 +201,7 @@ export class AnthropicStreamTranslator {
   }
 
   onEvent(type: string | undefined, data: unknown): ChatCompletionChunk[] {
+    // biome-ignore lint/suspicious/noExplicitAny: untrusted vendor JSON; every field used is checked with typeof first
     const d = (data ?? {}) as Record<string, any>;
     switch (type ?? d['type']) {
       case 'message_start': {

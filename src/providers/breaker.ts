@@ -90,10 +90,36 @@ export class Breaker {
     }
   }
 
-  /** Counts a failure that happened after `run` resolved (a stream that broke mid-way). */
-  recordLateFailure(): void {
-    // opossum has no public "record failure" call; firing a failing action is the supported way to count one.
-    this.cb.fire(() => Promise.reject(new Error('stream broke after the first chunk'))).catch(() => {});
+  /**
+   * Like `run`, for streams: resolves with `start`'s value (the first chunk) but keeps the breaker call open until
+   * `settle` is called when the stream ends, with the error if it broke. So a stream that breaks mid-way counts as
+   * one failure (not a success plus a failure), and a half-open probe covers the whole stream.
+   */
+  async runHeld<T>(
+    start: () => Promise<T>,
+    clientGone: () => boolean = () => false,
+  ): Promise<{ value: T; settle: (err?: unknown) => void }> {
+    let settle: (err?: unknown) => void = () => {};
+    const ended = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      settle = (err) => {
+        if (settled) return;
+        settled = true;
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+    });
+    let started: (v: T) => void = () => {};
+    let failed: (e: unknown) => void = () => {};
+    const startedP = new Promise<T>((resolve, reject) => {
+      started = resolve;
+      failed = reject;
+    });
+    this.run(async () => {
+      started(await start());
+      await ended;
+    }, clientGone).catch((e) => failed(e)); // after the start resolved, a late rejection only feeds the breaker
+    return { value: await startedP, settle };
   }
 
   shutdown(): void {
@@ -112,12 +138,14 @@ export class BreakerBoard extends EventEmitter<{ state: [BreakerStateChange] }> 
     const key = `${provider}\u0000${model}`;
     const existing = this.breakers.get(key);
     if (existing && sameSettings(existing.settings, settings)) return existing;
+    const wasOpen = existing !== undefined && existing.state !== 'closed';
     existing?.shutdown();
     const b = new Breaker(provider, model, { ...settings }, (state) =>
       this.emit('state', { provider, model, state }),
     );
     this.breakers.set(key, b);
-    if (existing && existing.state !== 'closed') this.emit('state', { provider, model, state: 'closed' });
+    // A replaced breaker starts closed; say so, or an exported "open" gauge would stick.
+    if (wasOpen) this.emit('state', { provider, model, state: 'closed' });
     return b;
   }
 

@@ -125,14 +125,19 @@ export async function executeCompletion(
   body: ChatCompletionRequest,
   opts: ExecuteOptions = {},
 ): Promise<CompletionResult> {
-  const r = await run(plan, opts, async (t, call) => {
-    const completion = await t.adapter.complete({
-      ...call,
-      body: { ...body, model: t.upstreamModel, stream: false },
-    });
-    call.done();
-    return completion;
-  });
+  const r = await run(
+    plan,
+    opts,
+    async (t, call) => {
+      const completion = await t.adapter.complete({
+        ...call,
+        body: { ...body, model: t.upstreamModel, stream: false },
+      });
+      call.done();
+      return completion;
+    },
+    (t, fn, clientGone) => t.breaker.run(fn, clientGone),
+  );
   return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
 }
 
@@ -141,29 +146,43 @@ export async function executeStream(
   body: ChatCompletionRequest,
   opts: ExecuteOptions = {},
 ): Promise<StreamResult> {
-  const r = await run(plan, opts, async (t, call) => {
-    const it = t.adapter
-      .stream({ ...call, body: { ...body, model: t.upstreamModel, stream: true } })
-      [Symbol.asyncIterator]();
-    let first: IteratorResult<ChatCompletionChunk>;
-    try {
-      first = await it.next();
-    } catch (err) {
-      call.done();
-      throw err;
-    }
-    if (first.done) {
-      call.done();
-      throw new ProviderError(
-        'stream_broken',
-        `provider "${t.provider}": stream ended before the first chunk`,
-      );
-    }
-    return { first: first.value, it, done: call.done, breaker: t.breaker, provider: t.provider };
-  });
-  const s = r.value;
+  const r = await run(
+    plan,
+    opts,
+    async (t, call) => {
+      const it = t.adapter
+        .stream({ ...call, body: { ...body, model: t.upstreamModel, stream: true } })
+        [Symbol.asyncIterator]();
+      let first: IteratorResult<ChatCompletionChunk>;
+      try {
+        first = await it.next();
+      } catch (err) {
+        call.done();
+        throw err;
+      }
+      if (first.done) {
+        call.done();
+        throw new ProviderError(
+          'stream_broken',
+          `provider "${t.provider}": stream ended before the first chunk`,
+        );
+      }
+      return { first: first.value, it, done: call.done, signal: call.signal, provider: t.provider };
+    },
+    (t, fn, clientGone) => t.breaker.runHeld(fn, clientGone),
+  );
+  const { value: s, settle } = r.value;
+  // A deadline or disconnect ends the breaker call even if nobody ever reads the stream.
+  const onAbort = () => settle(s.signal.reason ?? new Error('aborted'));
+  if (s.signal.aborted) onAbort();
+  else s.signal.addEventListener('abort', onAbort, { once: true });
+  const end = (err?: unknown) => {
+    s.signal.removeEventListener('abort', onAbort);
+    settle(err);
+    s.done();
+  };
   return {
-    chunks: relay(s.first, s.it, s.done, s.breaker, s.provider, opts.signal),
+    chunks: relay(s.first, s.it, end, s.provider, opts.signal),
     served: r.served,
     attempts: r.attempts,
     fallbacks: r.fallbacks,
@@ -176,15 +195,16 @@ export function midStreamErrorBody(err: unknown): OpenAIErrorBody {
   return { error: { message: msg, type: 'api_error', param: null, code: 'TM_UPSTREAM_ERROR' } };
 }
 
+/** Yields the first chunk and the rest; `end` settles the breaker call (with the error if the stream broke). */
 async function* relay(
   first: ChatCompletionChunk,
   it: AsyncIterator<ChatCompletionChunk>,
-  done: () => void,
-  breaker: Breaker,
+  end: (err?: unknown) => void,
   provider: string,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<ChatCompletionChunk> {
   let finished = false;
+  let failure: unknown;
   try {
     yield first;
     while (true) {
@@ -193,8 +213,8 @@ async function* relay(
         r = await it.next();
       } catch (err) {
         finished = true;
+        failure = err;
         if (signal?.aborted) throw err;
-        breaker.recordLateFailure();
         const pe = toProviderError(err, provider);
         throw new ProviderError(
           'stream_broken',
@@ -211,7 +231,8 @@ async function* relay(
       yield r.value;
     }
   } finally {
-    done();
+    // A consumer that stops early is not the upstream's fault: that ends the breaker call as a success.
+    end(failure);
     if (!finished) await it.return?.();
   }
 }
@@ -224,11 +245,12 @@ interface RunResult<T> extends ExecutionInfo {
 }
 
 /** The loop: for each target, tries under its breaker, asking `afterFailure` what to do after each failure. */
-async function run<T>(
+async function run<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
-): Promise<RunResult<T>> {
+  guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+): Promise<RunResult<R>> {
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const res = plan.resilience;
@@ -262,7 +284,8 @@ async function run<T>(
       const started = now();
       let counted = false;
       try {
-        const value = await t.breaker.run(
+        const value = await guard(
+          t,
           () => {
             counted = true;
             attempts++;

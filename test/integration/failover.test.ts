@@ -380,6 +380,21 @@ describe('circuit breaker', () => {
     expect(changes.map((c) => c.state)).toEqual(['open', 'half_open', 'open']);
   });
 
+  it('counts streams that break after their first chunk', async () => {
+    const p = () => plan(['chat'], { breaker, retries: noRetry });
+    primary.fallback({ ...behave.ok('one two three'), breakAfterChunks: 2 });
+    for (let i = 0; i < 2; i++) {
+      const s = await executeStream(p(), body({ stream: true }));
+      expect(s.served.provider).toBe('primary');
+      await expect(collect(s.chunks)).rejects.toMatchObject({ reason: 'stream_broken' });
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(changes.map((c) => c.state)).toEqual(['open']);
+    const s = await executeStream(p(), body({ stream: true }));
+    expect(s.served.provider).toBe('secondary');
+    expect(primary.calls.length).toBe(2);
+  });
+
   it('does not count client errors', async () => {
     const p = () => plan(['chat'], { breaker, retries: noRetry });
     primary.fallback(behave.error(400));
