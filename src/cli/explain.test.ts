@@ -47,6 +47,17 @@ describe('tiermesh explain', () => {
     expect(JSON.parse(m.out)).toMatchObject({ source: 'explicit-model', model: 'gpt-4o' });
   });
 
+  it('learned-mode routes use the learned classifier', async () => {
+    const text = (await readFile('examples/standalone.yaml', 'utf8')).replace('mode: rules', 'mode: learned');
+    const path = join(dir, 'learned.yaml');
+    await writeFile(path, text);
+    const r = await capture(['--config', path, 'Prove that every bounded monotone sequence converges.']);
+    expect(r.code).toBe(0);
+    const x = JSON.parse(r.out);
+    expect(x.classification.source).toBe('learned');
+    expect(x.classification.signals).toContain('learned');
+  });
+
   it('an unknown model is an error naming the param, exit 1', async () => {
     const r = await capture(['--config', 'examples/standalone.yaml', '--model', 'nope', 'hello']);
     expect(r.code).toBe(1);

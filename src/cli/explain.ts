@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { isTiermeshError } from '../errors.js';
-import { decide } from '../routing/decide.js';
+import { decide, type LearnedScorer } from '../routing/decide.js';
 import { explainDecision } from '../routing/explain.js';
 
 const USAGE = `usage: tiermesh explain --config <file> [--model auto] [--task <type>] [--user <id>] [--max-tokens <n>] [--system <text>] "<prompt>"
@@ -34,7 +34,14 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const snapshot = await loadConfigFile(values.config);
+    let snapshot = await loadConfigFile(values.config);
+    let learned: LearnedScorer | undefined;
+    // Same wiring as the sidecar: learned/hybrid routes score on the learned classifier's percentile scale.
+    if (snapshot.routes.some((r) => r.spec.classifier.mode !== 'rules')) {
+      const wire = await import('../routing/learned/wire.js');
+      snapshot = wire.withLearnedThresholds(snapshot);
+      learned = wire.learnedScorer();
+    }
     const messages = [
       ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
       { role: 'user' as const, content: positionals.join(' ') },
@@ -43,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
       snapshot,
       request: { model: values.model ?? 'auto', messages, ...(maxTokens ? { max_tokens: maxTokens } : {}) },
       headers: { task: values.task, user: values.user },
+      ...(learned ? { learned } : {}),
     });
     process.stdout.write(`${JSON.stringify(explainDecision(decision), null, 2)}\n`);
     return 0;
