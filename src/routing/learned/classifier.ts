@@ -1,6 +1,6 @@
 /** Scoring with a learned weights file: P(the cheap tier fails) for a prompt, in microseconds, plus threshold calibration. */
 import { decodeFloat32 } from './codec.js';
-import { featurize, HASH_BITS, newBuffers, STRUCT_DIM, STRUCTURAL } from './features.js';
+import { HASH_BITS, hashedLogit, newBuffers, STRUCT_DIM, STRUCTURAL } from './features.js';
 import { type WeightsFile, weightsFile } from './weights-file.js';
 
 export interface LearnedClassifier {
@@ -57,10 +57,7 @@ export function classifierFromWeights(file: WeightsFile): LearnedClassifier {
   const buf = newBuffers();
   return {
     score(text: string): number {
-      const k = featurize(text, buf);
-      const { idx, val } = buf;
-      let z = bias;
-      for (let i = 0; i < k; i++) z += hashed[idx[i]!]! * val[i]!;
+      let z = bias + hashedLogit(text, buf, hashed);
       const d = buf.dense;
       for (let i = 0; i < STRUCT_DIM; i++) z += dense[i]! * d[i]!;
       return sigmoid(z);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { featurize, HASH_DIM, MAX_FEATURES, newBuffers, STRUCT_DIM, STRUCTURAL } from './features.js';
+import {
+  featurize,
+  HASH_DIM,
+  hashedLogit,
+  MAX_FEATURES,
+  newBuffers,
+  STRUCT_DIM,
+  STRUCTURAL,
+} from './features.js';
 
 const entries = (text: string) => {
   const b = newBuffers();
@@ -54,5 +62,21 @@ describe('featurize', () => {
     expect(dense('Which is largest?\nA. 1\nB. 2\nC. 3', 'multiple-choice')).toBe(1);
     expect(dense('Which is largest?', 'multiple-choice')).toBe(0);
     expect(dense('a'.repeat(5000), 'log-chars')).toBeGreaterThan(dense('a', 'log-chars'));
+  });
+
+  it('the fused scoring pass equals the dot product of the stored features', () => {
+    const w = new Float32Array(HASH_DIM);
+    let x = 7;
+    for (let i = 0; i < w.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      w[i] = (x / 2 ** 32 - 0.5) * 2;
+    }
+    const b = newBuffers();
+    for (const t of ['', 'hi', 'Solve x^2 = 4.\nA. 2\nB. -2', 'mixed 東京 text, ' + 'word '.repeat(3000)]) {
+      const e = entries(t);
+      const dot = e.idx.reduce((s, f, i) => s + w[f]! * e.val[i]!, 0);
+      expect(hashedLogit(t, b, w)).toBeCloseTo(dot, 4);
+      expect(Array.from(b.dense)).toEqual(e.dense);
+    }
   });
 });

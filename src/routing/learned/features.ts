@@ -35,6 +35,8 @@ export interface FeatureBuffers {
   idx: Int32Array;
   val: Float32Array;
   dense: Float32Array;
+  /** hashedLogit()'s result, kept here so scoring allocates nothing. */
+  logit: Float64Array;
 }
 
 export function newBuffers(): FeatureBuffers {
@@ -42,6 +44,7 @@ export function newBuffers(): FeatureBuffers {
     idx: new Int32Array(MAX_FEATURES),
     val: new Float32Array(MAX_FEATURES),
     dense: new Float32Array(STRUCT_DIM),
+    logit: new Float64Array(1),
   };
 }
 
@@ -96,6 +99,20 @@ const MATH_EXTRA = '∑∫√≤≥±×÷';
  * 1/sqrt(count) per family so a long prompt does not swamp the bias.
  */
 export function featurize(text: string, b: FeatureBuffers): number {
+  return scan(text, b, null);
+}
+
+/**
+ * The hashed part of the logit, sum(w[feature] * value), computed while scanning: no entry is stored, which
+ * is what keeps scoring fast. Also fills `b.dense`. Equal (up to float rounding) to dotting featurize()'s output.
+ */
+export function hashedLogit(text: string, b: FeatureBuffers, weights: Float32Array): number {
+  scan(text, b, weights);
+  return b.logit[0]!;
+}
+
+/** One pass over the text; with `weights` it accumulates the logit into b.logit instead of storing entries. */
+function scan(text: string, b: FeatureBuffers, weights: Float32Array | null): number {
   const total = text.length;
   const src =
     total > MAX_NGRAM_CHARS
@@ -105,6 +122,9 @@ export function featurize(text: string, b: FeatureBuffers): number {
   const { idx, val } = b;
   let k = 0;
   let words = 0;
+  let accWords = 0;
+  let accBigrams = 0;
+  let accChars = 0;
   let h = SEED_WORD;
   let prevWord = 0;
   let inWord = false;
@@ -157,10 +177,13 @@ export function featurize(text: string, b: FeatureBuffers): number {
       wordChars++;
     } else if (inWord) {
       const w = h;
-      idx[k] = finish(w);
-      val[k++] = 1;
+      const fw = finish(w);
+      if (weights !== null) accWords += weights[fw]!;
+      else idx[words] = fw;
       if (words > 0) {
-        idx[bigramBase + bigrams] = finish(Math.imul(prevWord ^ SEED_BIGRAM, P) ^ w);
+        const fb = finish(Math.imul(prevWord ^ SEED_BIGRAM, P) ^ w);
+        if (weights !== null) accBigrams += weights[fb]!;
+        else idx[bigramBase + bigrams] = fb;
         bigrams++;
       }
       prevWord = w;
@@ -172,29 +195,39 @@ export function featurize(text: string, b: FeatureBuffers): number {
     if (c === 32 && prevSpace) continue;
     prevSpace = c === 32;
     gram = (gram << 8) | (c < 256 ? c : (c ^ (c >>> 8)) & 0xff);
-    idx[charBase + chars] = finish(Math.imul(gram ^ SEED_CHAR, P));
+    const fc = finish(Math.imul(gram ^ SEED_CHAR, P));
+    if (weights !== null) accChars += weights[fc]!;
+    else idx[charBase + chars] = fc;
     chars++;
   }
   if (inWord) {
-    idx[k] = finish(h);
-    val[k++] = 1;
+    const fw = finish(h);
+    if (weights !== null) accWords += weights[fw]!;
+    else idx[words] = fw;
     if (words > 0) {
-      idx[bigramBase + bigrams] = finish(Math.imul(prevWord ^ SEED_BIGRAM, P) ^ h);
+      const fb = finish(Math.imul(prevWord ^ SEED_BIGRAM, P) ^ h);
+      if (weights !== null) accBigrams += weights[fb]!;
+      else idx[bigramBase + bigrams] = fb;
       bigrams++;
     }
     words++;
   }
   const sw = words > 0 ? 1 / Math.sqrt(words) : 0;
-  for (let i = 0; i < k; i++) val[i] = sw;
   const sb = bigrams > 0 ? 1 / Math.sqrt(bigrams) : 0;
-  for (let i = 0; i < bigrams; i++) {
-    idx[k] = idx[bigramBase + i]!;
-    val[k++] = sb;
-  }
   const sc = chars > 0 ? 1 / Math.sqrt(chars) : 0;
-  for (let i = 0; i < chars; i++) {
-    idx[k] = idx[charBase + i]!;
-    val[k++] = sc;
+  if (weights !== null) {
+    b.logit[0] = accWords * sw + accBigrams * sb + accChars * sc;
+  } else {
+    k = words;
+    for (let i = 0; i < k; i++) val[i] = sw;
+    for (let i = 0; i < bigrams; i++) {
+      idx[k] = idx[bigramBase + i]!;
+      val[k++] = sb;
+    }
+    for (let i = 0; i < chars; i++) {
+      idx[k] = idx[charBase + i]!;
+      val[k++] = sc;
+    }
   }
 
   const d = b.dense;
