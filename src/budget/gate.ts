@@ -12,6 +12,7 @@
  * Order of checks, first failure wins: per-user rpm (reject TM_RATE_LIMITED), then per budget the window limit
  * (USD and tokens), the per-user USD limit and the external allowance, each answered with the budget's action:
  * `reject` -> TM_BUDGET_EXCEEDED with Retry-After until the window ends, `downgrade` -> cheapest tier.
+ * Per-user limits (rpm, usd) apply only to requests that name a user (x-tiermesh-user, else the OpenAI `user`).
  */
 import type { CompiledBudget } from '../api/snapshot.js';
 import { BudgetLedger, type LedgerStatus } from './ledger.js';

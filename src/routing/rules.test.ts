@@ -67,6 +67,12 @@ describe('structural classification', () => {
     expect(math.tierIndex).toBe(2);
   });
 
+  it('a greeting does not drag a hard request down to the cheapest tier', () => {
+    const c = classify(plain, 'Ok, now design the database schema and analyze the trade-offs');
+    expect(c.signals).toEqual(expect.arrayContaining(['greeting', 'reasoning']));
+    expect(c.tierIndex).toBeGreaterThanOrEqual(1);
+  });
+
   it('lowers confidence when easy and hard signals conflict', () => {
     const clean = structuralScore(extractFeatures(req('Prove that 17 is prime, step by step')));
     const mixed = structuralScore(extractFeatures(req('Hi! prove this theorem step by step')));

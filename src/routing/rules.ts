@@ -166,10 +166,14 @@ export function structuralScore(f: Features): Scored {
     easy = true;
   }
   if (f.greeting) {
-    score = Math.min(score, 0.05);
     signals.push('greeting');
-    strong++;
     easy = true;
+    // "Hi!" alone is trivial; "Ok, now design the schema" is not, whatever it opens with.
+    if (hard) score -= 0.1;
+    else {
+      score = Math.min(score, 0.05);
+      strong++;
+    }
   }
   let confidence = signals.length === 0 ? 0.5 : 0.6 + 0.12 * strong;
   if (easy && hard) confidence -= 0.3;
