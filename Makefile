@@ -66,8 +66,11 @@ promtool:
 chart-check: helm
 	scripts/chart-check.sh
 
+## Side by side with a bare proxy, Portkey and LiteLLM (installed into .cache/bench; one that fails to install is
+## reported, not fatal): writes bench/RESULTS.md and bench/latency-vs-rate.svg. Not part of `make test` (minutes).
 bench: build
-	node --expose-gc dist/bench/run.js
+	scripts/bench-peers.sh || true
+	node --expose-gc --import tsx bench/run.ts
 
 eval: build
 	node bin/tiermesh.js eval

@@ -30,6 +30,9 @@ export interface RunResult {
   elapsedMs: number;
   /** Successful answers per second over the run. */
   throughput: number;
+  /** CPU time (ms) the system under test used during the run, when it is a process of its own: unlike latency,
+   * this barely moves when other work on the machine competes for the CPU. */
+  proxyCpuMs?: number;
 }
 
 interface Outcome {
@@ -73,6 +76,13 @@ export function checkAnswer(
   }
 }
 
+/** Aborts whatever is still in flight `ms` from now: requests queued in the client have no timeout of their own. */
+function deadline(ms: number): { signal: AbortSignal; clear: () => void } {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  return { signal: ac.signal, clear: () => clearTimeout(timer) };
+}
+
 function makePool(origin: string, connections: number, timeoutMs: number): Pool {
   return new Pool(origin, {
     connections,
@@ -83,7 +93,13 @@ function makePool(origin: string, connections: number, timeoutMs: number): Pool 
   });
 }
 
-async function fire(pool: Pool, target: Target, payload: string, stream: boolean): Promise<Outcome> {
+async function fire(
+  pool: Pool,
+  target: Target,
+  payload: string,
+  stream: boolean,
+  signal: AbortSignal,
+): Promise<Outcome> {
   let firstByteAt = Number.NaN;
   try {
     const res = await pool.request({
@@ -91,6 +107,7 @@ async function fire(pool: Pool, target: Target, payload: string, stream: boolean
       path: target.path,
       headers: { 'content-type': 'application/json', ...target.headers },
       body: payload,
+      signal,
     });
     const parts: Buffer[] = [];
     for await (const chunk of res.body) {
@@ -104,7 +121,7 @@ async function fire(pool: Pool, target: Target, payload: string, stream: boolean
     return error ? { ok: false, error, firstByteAt, endAt } : { ok: true, firstByteAt, endAt };
   } catch (err) {
     const endAt = performance.now();
-    const code = (err as { code?: string }).code;
+    const code = signal.aborted ? 'still waiting at the run deadline' : (err as { code?: string }).code;
     return { ok: false, error: code ?? (err as Error).message, firstByteAt: endAt, endAt };
   }
 }
@@ -174,6 +191,7 @@ export async function openLoop(target: Target, opts: OpenLoopOptions): Promise<R
   const payload = JSON.stringify({ ...target.body, stream: opts.stream });
   const tally = new Tally();
   const inflight: Promise<void>[] = [];
+  const stop = deadline(opts.durationMs + timeoutMs);
   const start = performance.now();
   try {
     await new Promise<void>((done) => {
@@ -182,7 +200,9 @@ export async function openLoop(target: Target, opts: OpenLoopOptions): Promise<R
         while (tally.sent < due) {
           const intended = start + (tally.sent * 1000) / opts.rate;
           tally.sent++;
-          inflight.push(fire(pool, target, payload, opts.stream).then((o) => tally.record(intended, o)));
+          inflight.push(
+            fire(pool, target, payload, opts.stream, stop.signal).then((o) => tally.record(intended, o)),
+          );
         }
         if (tally.sent >= total) return done();
         const nextAt = start + (tally.sent * 1000) / opts.rate;
@@ -194,6 +214,7 @@ export async function openLoop(target: Target, opts: OpenLoopOptions): Promise<R
     await Promise.all(inflight);
     return result(tally, 'open', opts.stream, opts.rate, opts.connections ?? 256, performance.now() - start);
   } finally {
+    stop.clear();
     await pool.destroy();
   }
 }
@@ -213,19 +234,21 @@ export async function closedLoop(target: Target, opts: ClosedLoopOptions): Promi
   const pool = makePool(target.origin, opts.concurrency, timeoutMs);
   const payload = JSON.stringify({ ...target.body, stream: opts.stream });
   const tally = new Tally();
+  const stop = deadline(opts.durationMs + timeoutMs);
   const start = performance.now();
-  const deadline = start + opts.durationMs;
+  const end = start + opts.durationMs;
   const worker = async () => {
-    while (performance.now() < deadline && tally.sent < opts.maxRequests) {
+    while (performance.now() < end && tally.sent < opts.maxRequests) {
       tally.sent++;
       const sentAt = performance.now();
-      tally.record(sentAt, await fire(pool, target, payload, opts.stream));
+      tally.record(sentAt, await fire(pool, target, payload, opts.stream, stop.signal));
     }
   };
   try {
     await Promise.all(Array.from({ length: opts.concurrency }, worker));
     return result(tally, 'closed', opts.stream, Number.NaN, opts.concurrency, performance.now() - start);
   } finally {
+    stop.clear();
     await pool.destroy();
   }
 }

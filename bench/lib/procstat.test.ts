@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseChildren, parseProcStatus, treeMemory } from './procstat.js';
+import { parseChildren, parseProcStatus, parseStatTicks, treeCpuTicks, treeMemory } from './procstat.js';
 
 const STATUS = `Name:\tnode
 Umask:\t0022
@@ -43,5 +43,19 @@ describe('treeMemory', () => {
       child.kill();
     }
     expect(treeMemory(2 ** 22 + 1)).toBeUndefined();
+  });
+});
+
+describe('parseStatTicks', () => {
+  it('adds utime and stime, even when the command name has spaces and parens', () => {
+    const stat = '4242 (my (odd) proc) S 1 4242 4242 0 -1 4194304 1000 0 0 0 731 112 0 0 20 0 7 0 100 0 0';
+    expect(parseStatTicks(stat)).toBe(843);
+  });
+
+  it('grows while a process burns CPU', () => {
+    const before = treeCpuTicks(process.pid);
+    const until = Date.now() + 120;
+    while (Date.now() < until) Math.sqrt(Math.random());
+    expect(treeCpuTicks(process.pid)).toBeGreaterThan(before);
   });
 });

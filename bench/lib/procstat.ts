@@ -57,3 +57,19 @@ export function treeMemory(pid: number, depth = 0): Memory | undefined {
   }
   return total;
 }
+
+/** utime + stime (clock ticks) from a /proc/<pid>/stat text; the command name may itself hold spaces or parens. */
+export function parseStatTicks(text: string): number {
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so utime (field 14) and stime (field 15) are rest[11] and rest[12].
+  return Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+}
+
+/** CPU clock ticks used so far by pid and its descendants. */
+export function treeCpuTicks(pid: number, depth = 0): number {
+  const stat = read(`/proc/${pid}/stat`);
+  if (!stat) return 0;
+  let ticks = parseStatTicks(stat);
+  if (depth < 8) for (const child of childrenOf(pid)) ticks += treeCpuTicks(child, depth + 1);
+  return ticks;
+}

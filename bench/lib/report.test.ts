@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RunResult } from './load.js';
-import { renderMarkdown } from './report.js';
+import { cpuPerAnswer, renderMarkdown } from './report.js';
 import type { BenchRun } from './results.js';
 import { summarize } from './stats.js';
 
@@ -50,7 +50,11 @@ const bench: BenchRun = {
 
 describe('renderMarkdown', () => {
   const md = renderMarkdown(bench);
-  const line = (label: string) => md.split('\n').find((l) => l.startsWith(`| ${label} |`))!;
+  const section = (heading: string) => md.slice(md.indexOf(heading));
+  const line = (label: string, from = '### 50 requests/s') =>
+    section(from)
+      .split('\n')
+      .find((l) => l.startsWith(`| ${label} |`))!;
 
   it('shows absolute percentiles, added latency and ratios vs direct and vs bare', () => {
     // tiermesh p50 23 vs direct 20 and bare 21: +3.0 ms, 1.15× direct, 1.10× bare, 3× the bare proxy's overhead.
@@ -58,6 +62,11 @@ describe('renderMarkdown', () => {
       /^\| tiermesh \| 23\.0 \| 30\.0 \| \+3\.0 \| \+8\.0 \| 1\.15× \| 1\.36× \| 1\.10× \| 3\.00× \|/,
     );
     expect(line('direct')).toContain('| 20.0 | 22.0 | +0.0 | +0.0 | 1.00× |');
+  });
+
+  it('opens with one line per system of added latency at the lowest rate', () => {
+    expect(line('tiermesh', '## At a glance')).toMatch(/^\| tiermesh \| \+3\.0 \| \+8\.0 \|/);
+    expect(md.indexOf('## At a glance')).toBeLessThan(md.indexOf('## Machine and method'));
   });
 
   it('marks failed requests and lists why, and reports systems that could not run', () => {
@@ -70,5 +79,14 @@ describe('renderMarkdown', () => {
     expect(md).toContain('Test CPU, 2 cores, 24 GiB RAM');
     expect(md).toContain('2026-11-23T11:00:00Z');
     expect(md).toContain('`make bench`');
+  });
+});
+
+describe('cpuPerAnswer', () => {
+  it('divides the proxy CPU time by the successful answers, and is NaN without a process or answers', () => {
+    expect(cpuPerAnswer(run(50, [1, 2, 3, 4], { proxyCpuMs: 10 }))).toBe(2.5);
+    expect(cpuPerAnswer(run(50, [1, 2]))).toBeNaN();
+    expect(cpuPerAnswer(run(50, [], { proxyCpuMs: 10 }))).toBeNaN();
+    expect(cpuPerAnswer(undefined)).toBeNaN();
   });
 });
