@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
+import { connect } from 'node:tls';
 import {
   AdmissionregistrationV1Api,
   AppsV1Api,
@@ -14,6 +15,7 @@ import {
   type V1PodSpec,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleToSecretData, renewBundle, splitPem } from '../../src/webhook/certs.js';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
 import { applyYaml, ensureServiceAccount, freshNamespace, kubeConfig } from '../cluster/fixtures.js';
 
@@ -368,5 +370,48 @@ spec:
 
     const wrongType = await post('<xml/>', 'application/xml');
     expect(wrongType.status).toBe(415);
+  });
+
+  it('rolls its CA over before expiry without a restart: old and new CA published, the apiserver keeps calling it', async () => {
+    const served = async () =>
+      new Promise<string>((resolve, reject) => {
+        const url = new URL(server.url);
+        const socket = connect({ host: url.hostname, port: Number(url.port), ca: server.caBundle() }, () => {
+          resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+          socket.end();
+        });
+        socket.on('error', reject);
+      });
+    const servedBefore = await served();
+
+    // A bundle whose 30-day CA was issued 25 days ago: still valid, but in the last third of its life.
+    const day = 86_400_000;
+    const aging = await renewBundle(undefined, {
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      caValidityDays: 30,
+      now: new Date(Date.now() - 25 * day),
+    });
+    const secret = await core.readNamespacedSecret({ name: 'tiermesh-webhook-certs', namespace: operatorNs });
+    secret.data = bundleToSecretData(aging);
+    await core.replaceNamespacedSecret({
+      name: 'tiermesh-webhook-certs',
+      namespace: operatorNs,
+      body: secret,
+    });
+
+    await server.refresh();
+    const bundle = server.caBundle() ?? '';
+    const cas = splitPem(bundle);
+    expect(cas).toHaveLength(2);
+    expect(cas[1]).toBe(aging.caCert);
+    expect(cas[0]).not.toBe(aging.caCert);
+    const owned = await admission.readMutatingWebhookConfiguration({ name: OWNED });
+    expect(owned.webhooks?.[0]?.clientConfig.caBundle).toBe(Buffer.from(bundle).toString('base64'));
+    expect(await served()).not.toBe(servedBefore);
+
+    const ns = await freshNamespace('inject-rotated');
+    await labelNamespace(ns, { ...SCOPE, 'tiermesh.dev/inject': 'enabled' });
+    expect(names(await createPod(ns))).toEqual(['app', 'tiermesh-sidecar']);
   });
 });
