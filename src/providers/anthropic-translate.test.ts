@@ -5,6 +5,7 @@ import {
   finishReason,
   fromAnthropicMessage,
   toAnthropicRequest,
+  untranslatable,
 } from './anthropic-translate.js';
 import { ProviderError } from './types.js';
 
@@ -76,6 +77,19 @@ describe('toAnthropicRequest', () => {
     );
     expect(out.system).toContain('valid JSON');
     expect(out.system).toContain('{"type":"object"}');
+  });
+});
+
+describe('untranslatable', () => {
+  it('declines tools and non-text parts, accepts plain text', () => {
+    expect(untranslatable(req({}))).toBeUndefined();
+    expect(untranslatable(req({ tools: [{ type: 'function', function: { name: 'f' } }] }))).toContain('tool');
+    expect(untranslatable(req({ messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }))).toContain(
+      'non-text',
+    );
+    expect(
+      untranslatable(req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] })),
+    ).toBeUndefined();
   });
 });
 

@@ -63,6 +63,25 @@ export function messageText(m: Pick<ChatMessage, 'content'>): string {
 const JSON_INSTRUCTION = 'Respond with a single valid JSON value and nothing else.';
 
 /**
+ * What this translation cannot carry faithfully: tools and non-text content parts. Rather than silently dropping
+ * them (and answering a different question), the adapter declines such requests so failover picks another target.
+ */
+export function untranslatable(body: ChatCompletionRequest): string | undefined {
+  const b = body as ChatCompletionRequest & { tools?: unknown[]; functions?: unknown[] };
+  if (
+    (Array.isArray(b.tools) && b.tools.length > 0) ||
+    (Array.isArray(b.functions) && b.functions.length > 0)
+  )
+    return 'tool calling is not translated to Anthropic';
+  for (const m of body.messages) {
+    if (Array.isArray(m.content) && m.content.some((p) => p.type !== 'text'))
+      return 'non-text content parts are not translated to Anthropic';
+    if (m.tool_calls && m.tool_calls.length > 0) return 'tool calling is not translated to Anthropic';
+  }
+  return undefined;
+}
+
+/**
  * OpenAI request to Anthropic request. System and developer messages become `system`; tool results are sent as user
  * text; consecutive messages of one role are merged (Anthropic requires alternation) and the conversation must open
  * with a user turn; empty messages are dropped (Anthropic rejects empty text blocks).

@@ -6,6 +6,7 @@ import {
   fromAnthropicMessage,
   isAnthropicMessage,
   toAnthropicRequest,
+  untranslatable,
 } from './anthropic-translate.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
@@ -19,6 +20,12 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
   const base = (p.baseURL ?? ANTHROPIC_BASE_URL).replace(/\/+$/, '');
   const url = base.endsWith('/v1') ? `${base}/messages` : `${base}/v1/messages`;
   const name = p.name;
+
+  /** Declines what the translation cannot carry; `unavailable` so failover moves on without blaming the upstream. */
+  function translatable(body: UpstreamCall['body']): void {
+    const why = untranslatable(body);
+    if (why) throw new ProviderError('unavailable', `provider "${name}": ${why}`);
+  }
 
   function auth(): { headers: Record<string, string>; secret: string } {
     const k = key();
@@ -37,6 +44,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
       return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;
     },
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
+      translatable(call.body);
       const { headers, secret } = auth();
       const body = toAnthropicRequest({ ...call.body, stream: false });
       const open = await postUpstream(
@@ -49,6 +57,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
       return fromAnthropicMessage(json);
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+      translatable(call.body);
       const { headers, secret } = auth();
       const body = toAnthropicRequest({ ...call.body, stream: true });
       const open = await postUpstream(

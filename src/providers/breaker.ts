@@ -29,9 +29,12 @@ class NotUpstreamFault extends Error {
   }
 }
 
-/** Failures a breaker must not count: the caller's own mistakes and the caller going away. */
+/** Failures a breaker must not count: the caller's own mistakes, the caller going away, and targets we declined. */
 function ignoredByBreaker(err: unknown): boolean {
-  return err instanceof NotUpstreamFault || (err instanceof ProviderError && err.reason === 'client_error');
+  return (
+    err instanceof NotUpstreamFault ||
+    (err instanceof ProviderError && (err.reason === 'client_error' || err.reason === 'unavailable'))
+  );
 }
 
 type Action = () => Promise<unknown>;

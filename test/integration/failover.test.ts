@@ -310,6 +310,17 @@ describe('executeCompletion / executeStream', () => {
     expect(primary.requests.length).toBe(0);
   });
 
+  it('declines tool requests on Anthropic targets and fails over without calling or blaming them', async () => {
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }];
+    const r = await executeCompletion(plan(['claude', 'chat']), body({ tools }));
+    expect(r.served.provider).toBe('primary');
+    expect(r.fallbacks).toMatchObject([
+      { from: { provider: 'claude' }, reason: 'unavailable', action: 'next-target' },
+    ]);
+    expect(claude.calls.length).toBe(0);
+    expect(primary.calls[0]?.body).toMatchObject({ tools });
+  });
+
   it('keeps keys out of errors, even when upstreams echo them', async () => {
     primary.fallback(behave.error(401, { errorMessage: `Incorrect API key provided: ${KEY_A}` }));
     secondary.fallback(behave.error(500, { errorMessage: `upstream saw Authorization: Bearer ${KEY_B}` }));
