@@ -12,8 +12,7 @@ import {
 } from '../report/savings.js';
 import { savingsSvg } from '../report/svg.js';
 import { parseTraffic } from '../report/traffic.js';
-import { decide } from '../routing/decide.js';
-import { learnedScorer, withLearnedThresholds } from '../routing/learned/wire.js';
+import { decide, type LearnedScorer } from '../routing/decide.js';
 
 const HELP = `usage: tiermesh report --config ROUTE.yaml TRAFFIC.jsonl [--out report.svg]
 
@@ -57,16 +56,27 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const snapshot = withLearnedThresholds(await loadConfigFile(values.config));
+    let snapshot = await loadConfigFile(values.config);
     const traffic = parseTraffic(await readFile(positionals[0]!, 'utf8'));
     for (const p of traffic.problems) process.stderr.write(`skipped ${p}\n`);
-    const learned = learnedScorer();
+    let learned: LearnedScorer | undefined;
+    // The weights are decoded only when a route asks for them, as in the sidecar.
+    if (snapshot.routes.some((r) => r.spec.classifier.mode !== 'rules')) {
+      const wire = await import('../routing/learned/wire.js');
+      snapshot = wire.withLearnedThresholds(snapshot);
+      learned = wire.learnedScorer();
+    }
     const multiRoute = snapshot.routes.length > 1;
     const routed: RoutedRequest[] = [];
     let failed = 0;
     for (const { line, request, entry } of traffic.lines) {
       try {
-        const d = decide({ snapshot, request, headers: { task: entry.task, user: entry.user }, learned });
+        const d = decide({
+          snapshot,
+          request,
+          headers: { task: entry.task, user: entry.user },
+          ...(learned ? { learned } : {}),
+        });
         const model = d.models[0]!;
         routed.push({
           tier: multiRoute ? `${d.route}/${d.tierName || model.name}` : d.tierName || model.name,
