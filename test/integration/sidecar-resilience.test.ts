@@ -1,7 +1,12 @@
 /** Failover, circuit breakers, cascade escalation, broken streams and client disconnects, through the OpenAI SDK. */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import {
+  behave,
+  type Fixture,
+  startAnthropicFixture,
+  startOpenAIFixture,
+} from '../fixtures/providers/index.js';
 import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { metricSum, metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
@@ -279,5 +284,56 @@ describe('streams that break or are abandoned', () => {
     const line = sidecar.logs.byMsg('request').find((l) => l['status'] === 499);
     expect(line).toBeDefined();
     expect(line!['outputTokens']).toBeGreaterThan(0);
+  });
+});
+
+describe('failover across vendors', () => {
+  let openaiUp: Fixture;
+  let anthropicUp: Fixture;
+  let sidecar: TestSidecar;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    openaiUp = await fixture();
+    anthropicUp = await startAnthropicFixture({ apiKey: 'sk-ant-test' });
+    fixtures.push(anthropicUp);
+    anthropicUp.fallback(behave.ok('claude says hi', { prompt: 11, completion: 4 }));
+    const yaml = routeConfig({
+      upstreams: [{ name: 'oai', baseURL: openaiUp.baseURL }],
+      cheap: [{ name: 'small-model', upstreams: ['oai', 'claude'] }],
+      premium: [{ name: 'big-model', upstreams: ['oai'] }],
+    }).replace(
+      'providers:\n',
+      `providers:\n    - name: claude\n      type: anthropic\n      baseURL: ${anthropicUp.baseURL}\n      apiKey: { env: ANT_KEY }\n`,
+    );
+    sidecar = await startTestSidecar(yaml, { env: { ANT_KEY: 'sk-ant-test' } });
+    sidecars.push(sidecar);
+    client = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'x', maxRetries: 0 });
+  });
+
+  it('answers in OpenAI shape from an Anthropic upstream when the OpenAI one fails, JSON and streamed', async () => {
+    openaiUp.script([behave.error(500), behave.error(503)]);
+    const r = await client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: SIMPLE_PROMPT }] })
+      .withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('claude says hi');
+    expect(r.data.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 4 });
+    expect(r.response.headers.get('x-tiermesh-provider')).toBe('claude');
+    expect(anthropicUp.calls.at(-1)!.headers['x-api-key']).toBe('sk-ant-test');
+
+    const s = await client.chat.completions.create({
+      model: 'auto',
+      messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const c of s) {
+      text += c.choices[0]?.delta.content ?? '';
+      if (c.usage) usage = c.usage;
+    }
+    expect(text).toBe('claude says hi');
+    expect(usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 4 });
   });
 });
