@@ -1,6 +1,6 @@
 /** The one upstream HTTP client: a shared keep-alive undici pool, deadlines wired to abort signals, errors typed. */
 import { Agent, type Dispatcher, request } from 'undici';
-import { type SseEvent, SseParser } from './sse.js';
+import { type SseEvent, SseLineTooLongError, SseParser } from './sse.js';
 import { ProviderError, type UpstreamCall } from './types.js';
 import { httpFailure, toProviderError } from './upstream-errors.js';
 
@@ -158,6 +158,8 @@ export async function* readSse(open: OpenResponse, provider: string): AsyncGener
     }
     for (const ev of parser.end()) yield ev;
   } catch (err) {
+    if (err instanceof SseLineTooLongError)
+      throw new ProviderError('bad_response', `provider "${provider}": ${err.message}`);
     throw toProviderError(err, provider, open.signal);
   } finally {
     open.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type SseEvent, SseParser, sseData, sseEvent } from './sse.js';
+import { type SseEvent, SseLineTooLongError, SseParser, sseData, sseEvent } from './sse.js';
 
 /** Feeds `text` cut at every given offset and returns all events. */
 function parseCut(text: string, cuts: number[]): SseEvent[] {
@@ -70,5 +70,12 @@ describe('SseParser', () => {
       { event: undefined, data: '{"a":"b\\nc"}', id: undefined },
       { event: 'delta', data: '{"t":1}', id: undefined },
     ]);
+  });
+
+  it('refuses an endless line instead of buffering it forever', () => {
+    const p = new SseParser(100);
+    expect(p.push('data: ok\n\n')).toHaveLength(1);
+    p.push('data: ' + 'x'.repeat(90));
+    expect(() => p.push('x'.repeat(20))).toThrow(SseLineTooLongError);
   });
 });

@@ -14,6 +14,9 @@ export interface SseEvent {
  * `:` comment lines ignored, one optional space after the colon stripped, multi-line data joined.
  */
 export class SseParser {
+  /** A line longer than this is garbage (or an attack), not an event: push() throws SseLineTooLongError. */
+  constructor(private readonly maxLineLength = 4 * 1024 * 1024) {}
+
   private readonly decoder = new TextDecoder('utf-8');
   private buffer = '';
   /** A chunk ended in CR: if the next one starts with LF, that LF belongs to the same line end. */
@@ -42,6 +45,7 @@ export class SseParser {
       if (ev) out.push(ev);
     }
     this.buffer = this.buffer.slice(start);
+    if (this.buffer.length > this.maxLineLength) throw new SseLineTooLongError(this.maxLineLength);
     return out;
   }
 
@@ -75,6 +79,13 @@ export class SseParser {
     else if (field === 'event') this.event = value;
     else if (field === 'id' && !value.includes('\0')) this.id = value;
     return undefined;
+  }
+}
+
+export class SseLineTooLongError extends Error {
+  constructor(limit: number) {
+    super(`SSE line longer than ${limit} characters`);
+    this.name = 'SseLineTooLongError';
   }
 }
 
