@@ -25,7 +25,7 @@ describe('needsStrong (training label)', () => {
   });
 });
 
-describe.skipIf(!withData)('offline routing data', () => {
+describe.skipIf(!withData)('offline routing data', { timeout: 60_000 }, () => {
   it('MMLU: every subject lands wholly in or out of the held-out groups', () => {
     const d = loadMmlu(dataDir);
     expect(d.items.length).toBeGreaterThan(5000);

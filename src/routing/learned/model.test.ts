@@ -11,7 +11,7 @@ const dataDir = defaultDataDir(join(here, '..', '..', '..'));
 const withData = hasData(dataDir);
 if (!withData) console.warn(`skipping held-out checks: no routing data at ${dataDir}`);
 
-describe('shipped learned classifier', () => {
+describe('shipped learned classifier', { timeout: 60_000 }, () => {
   it('is small, loads once and scores in (0, 1), deterministically', () => {
     expect(statSync(join(here, 'weights.json')).size).toBeLessThan(1_000_000);
     const c = loadLearnedClassifier();
