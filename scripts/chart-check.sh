@@ -44,6 +44,7 @@ expect_refused() {
 }
 expect_refused "failurePolicy is invalid" --set webhook.failurePolicy=Sometimes
 expect_refused "certMode is invalid" --set webhook.certMode=letsencrypt
+expect_refused "configScheme is invalid" --set operator.configScheme=grpc
 expect_refused "provided mode lacks a caBundle" --set webhook.certMode=provided --set webhook.provided.secretName=x
 
 # The RBAC promises of docs/rbac.md, checked on the default render: nothing beyond these verbs on secrets and

@@ -58,7 +58,7 @@ app.kubernetes.io/part-of: tiermesh
 {{- end }}
 
 {{- define "tiermesh.operatorURL" -}}
-{{- default (printf "https://%s.%s.svc:%v" (include "tiermesh.fullname" .) .Release.Namespace .Values.operator.ports.config) .Values.sidecar.operatorURL }}
+{{- default (printf "%s://%s.%s.svc:%v" .Values.operator.configScheme (include "tiermesh.fullname" .) .Release.Namespace .Values.operator.ports.config) .Values.sidecar.operatorURL }}
 {{- end }}
 
 {{/* Fails early on values that would render objects the apiserver rejects or that cannot work. */}}
@@ -68,6 +68,9 @@ app.kubernetes.io/part-of: tiermesh
 {{- end }}
 {{- if not (has .Values.webhook.certMode (list "self" "cert-manager" "provided")) }}
 {{- fail (printf "webhook.certMode must be self, cert-manager or provided, got %q" .Values.webhook.certMode) }}
+{{- end }}
+{{- if not (has .Values.operator.configScheme (list "http" "https")) }}
+{{- fail (printf "operator.configScheme must be http or https, got %q" .Values.operator.configScheme) }}
 {{- end }}
 {{- if and (eq .Values.webhook.certMode "provided") (not .Values.webhook.provided.caBundle) }}
 {{- fail "webhook.provided.caBundle is required when webhook.certMode=provided" }}
