@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { type HostPort, startOperator } from '../operator/operator.js';
+import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
+import { startWebhookServer } from '../webhook/server.js';
 
 const help = `usage: tiermesh operator [options]
 
@@ -12,14 +14,12 @@ const help = `usage: tiermesh operator [options]
   --metrics <host:port>       /metrics, /healthz, /readyz (default 127.0.0.1:9090; "off" disables)
   --namespace-scope <a,b>     watch only these namespaces (default: all)
   --lease-namespace <ns>      namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)
+  --lease-name <name>         name of the Lease (default tiermesh-operator)
   --lease-duration <seconds>  leader lease duration (default 15)
   --identity <name>           leader-election identity (default: $POD_NAME or host name + random suffix)
-  --webhook                   also serve the sidecar-injection webhook (needs --webhook-image, --operator-url)
-  --webhook-listen <host:port> (default 0.0.0.0:9443)
-  --webhook-image <image>     sidecar image the webhook injects
-  --operator-url <url>        URL injected sidecars use to reach this operator
   --log-level <level>         trace|debug|info|warn|error (default info)
-`;
+
+${webhookCliHelp}`;
 
 export function parseHostPort(flag: string, value: string): HostPort {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
@@ -40,12 +40,10 @@ export async function run(args: string[]): Promise<number> {
         metrics: { type: 'string', default: '127.0.0.1:9090' },
         'namespace-scope': { type: 'string' },
         'lease-namespace': { type: 'string' },
+        'lease-name': { type: 'string', default: 'tiermesh-operator' },
         'lease-duration': { type: 'string', default: '15' },
         identity: { type: 'string' },
-        webhook: { type: 'boolean', default: false },
-        'webhook-listen': { type: 'string', default: '0.0.0.0:9443' },
-        'webhook-image': { type: 'string' },
-        'operator-url': { type: 'string' },
+        ...webhookCliOptions,
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -68,8 +66,6 @@ export async function run(args: string[]): Promise<number> {
     leaseDurationSeconds = Number(values['lease-duration']);
     if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 2)
       throw new Error('--lease-duration: expected whole seconds >= 2');
-    if (values['webhook'] && (!values['webhook-image'] || !values['operator-url']))
-      throw new Error('--webhook needs --webhook-image and --operator-url');
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
@@ -90,6 +86,17 @@ export async function run(args: string[]): Promise<number> {
     timestamp: pino.stdTimeFunctions.isoTime,
   });
   const podNamespace = process.env['POD_NAMESPACE'] ?? readServiceAccountNamespace();
+  let webhookOptions: ReturnType<typeof webhookOptionsFromCli>;
+  try {
+    webhookOptions = webhookOptionsFromCli(values, {
+      kubeConfig: kc,
+      namespace: podNamespace ?? 'default',
+      version: process.env['TIERMESH_VERSION'] ?? '0.1.0',
+    });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
   const scope = ((values['namespace-scope'] as string | undefined) ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -101,27 +108,15 @@ export async function run(args: string[]): Promise<number> {
     metrics,
     namespaces: scope,
     leaseNamespace: (values['lease-namespace'] as string | undefined) ?? podNamespace ?? 'default',
+    leaseName: values['lease-name'] as string,
     leaseDurationSeconds,
     ...(values['identity'] || process.env['POD_NAME']
       ? { identity: (values['identity'] as string | undefined) ?? process.env['POD_NAME'] }
       : {}),
     logger,
   });
-  if (values['webhook']) {
-    const { startWebhookServer } = await import('../webhook/server.js');
-    const webhookAt = parseHostPort('webhook-listen', values['webhook-listen'] as string);
-    const webhook = await startWebhookServer({
-      kubeConfig: kc,
-      namespace: podNamespace ?? 'default',
-      injector: {
-        image: values['webhook-image'] as string,
-        version: process.env['TIERMESH_VERSION'] ?? '0.1.0',
-        operatorURL: values['operator-url'] as string,
-      },
-      host: webhookAt.host,
-      port: webhookAt.port,
-      logger,
-    });
+  if (webhookOptions) {
+    const webhook = await startWebhookServer({ ...webhookOptions, logger });
     operator.addCloser(() => webhook.close());
     process.stdout.write(`tiermesh webhook serving on ${webhook.url}\n`);
   }
