@@ -1,0 +1,196 @@
+/**
+ * The chart's operator command line, run for real: the args Helm renders into the Deployment start `tiermesh operator`
+ * (as a process, against the real apiserver), which fills the chart's cert Secret, publishes the caBundle into the
+ * chart's webhook configuration, and injects pods with the sidecar the chart configured.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { get } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1MutatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshNamespace, kubeConfig, kubeconfigPath, parseObjects, waitFor } from '../cluster/fixtures.js';
+import { logTail, type Managed, startProcess, stopProcess } from '../cluster/process.js';
+
+const root = join(import.meta.dirname, '../..');
+const binDir = join(root, '.cache/bin');
+const helm = existsSync(binDir)
+  ? readdirSync(binDir)
+      .filter((f) => /^helm-v\d/.test(f))
+      .sort()
+      .map((f) => join(binDir, f))
+      .at(-1)
+  : undefined;
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+const run = randomBytes(3).toString('hex');
+const release = `op-${run}`;
+const SCOPE = { 'tiermesh.dev/e2e-chart-operator': run };
+
+let namespace: string;
+let objects: KubernetesObject[];
+let operator: Managed | undefined;
+let webhookPort: number;
+let logDir: string;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+function find<T>(kind: string): T {
+  const o = objects.find((x) => x.kind === kind);
+  if (!o) throw new Error(`chart rendered no ${kind}`);
+  return o as T;
+}
+
+beforeAll(async () => {
+  if (!helm) throw new Error('no helm in .cache/bin: run `make helm` (scripts/helm-bin.sh)');
+  namespace = await freshNamespace('tiermesh-op');
+  objects = parseObjects(
+    execFileSync(helm, ['template', release, join(root, 'charts/tiermesh'), '--namespace', namespace], {
+      encoding: 'utf8',
+    }),
+  );
+
+  // The chart's empty cert Secret, as `helm install` would create it.
+  const secret = objects.find((o) => o.kind === 'Secret') as KubernetesObject;
+  await core.createNamespacedSecret({ namespace, body: secret });
+
+  // The chart's webhook configuration, re-pointed at the loopback port (there is no kubelet or Service here)
+  // and scoped to this test's namespaces.
+  webhookPort = await freePort();
+  const mwc = find<V1MutatingWebhookConfiguration>('MutatingWebhookConfiguration');
+  for (const w of mwc.webhooks ?? []) {
+    w.clientConfig = { url: `https://127.0.0.1:${webhookPort}/mutate` };
+    w.namespaceSelector = {
+      ...w.namespaceSelector,
+      matchLabels: { ...w.namespaceSelector?.matchLabels, ...SCOPE },
+    };
+  }
+  await admission.createMutatingWebhookConfiguration({ body: mwc });
+
+  // The Deployment's args, with the kubelet's $(VAR) expansion and loopback ports instead of 0.0.0.0.
+  const container = find<V1Deployment>('Deployment').spec?.template.spec?.containers[0];
+  const env: Record<string, string> = { POD_NAMESPACE: namespace, POD_NAME: `${release}-0` };
+  const ports: Record<string, number> = {
+    listen: await freePort(),
+    metrics: await freePort(),
+    'webhook-listen': webhookPort,
+  };
+  const args = (container?.args ?? []).map((a) => {
+    const m = /^--(listen|metrics|webhook-listen)=/.exec(a);
+    if (m) return `--${m[1]}=127.0.0.1:${ports[m[1] as string]}`;
+    return a.replace(/\$\((\w+)\)/g, (_, name: string) => env[name] ?? '');
+  });
+  expect(args[0]).toBe('operator');
+
+  logDir = mkdtempSync(join(tmpdir(), 'tiermesh-op-'));
+  // The operator reads POD_NAMESPACE like it would in the pod; the child inherits it.
+  process.env['POD_NAMESPACE'] = namespace;
+  operator = startProcess(
+    'tiermesh operator',
+    process.execPath,
+    ['--import', 'tsx', join(root, 'cmd/tiermesh.ts'), ...args, `--kubeconfig=${kubeconfigPath()}`],
+    join(logDir, 'operator.log'),
+  );
+  delete process.env['POD_NAMESPACE'];
+});
+
+afterAll(async () => {
+  if (operator) await stopProcess(operator);
+  await admission
+    .deleteMutatingWebhookConfiguration({ name: `${release}-tiermesh-sidecar-injector` })
+    .catch(() => undefined);
+  if (logDir) rmSync(logDir, { recursive: true, force: true });
+});
+
+describe('chart-rendered operator command (real process, real apiserver)', () => {
+  it('fills its cert Secret, publishes the caBundle, serves TLS and injects the chart-configured sidecar', async () => {
+    const name = `${release}-tiermesh-sidecar-injector`;
+    const caBundle = await waitFor(
+      async () => {
+        if (operator?.exited)
+          throw new Error(`operator exited ${JSON.stringify(operator.exited)}:\n${logTail(operator)}`);
+        const cfg = await admission.readMutatingWebhookConfiguration({ name });
+        const bundles = cfg.webhooks?.map((w) => w.clientConfig.caBundle);
+        return bundles?.every((b) => b) && bundles[0];
+      },
+      60_000,
+      250,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- operator log ---\n${operator ? logTail(operator) : ''}`);
+    });
+    const ca = Buffer.from(caBundle, 'base64').toString('utf8');
+
+    const secret = await core.readNamespacedSecret({ name: `${release}-tiermesh-webhook-certs`, namespace });
+    expect(Buffer.from(secret.data?.['ca-bundle.crt'] ?? '', 'base64').toString()).toBe(ca);
+
+    const health = await new Promise<string>((resolve, reject) => {
+      get({ host: '127.0.0.1', port: webhookPort, path: '/healthz', ca }, (res) => {
+        let body = '';
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () => resolve(`${res.statusCode} ${body.trim()}`));
+      }).on('error', reject);
+    });
+    expect(health).toBe('200 ok');
+
+    const apps = await freshNamespace('op-apps');
+    const ns = await core.readNamespace({ name: apps });
+    ns.metadata = {
+      ...ns.metadata,
+      labels: { ...ns.metadata?.labels, ...SCOPE, 'tiermesh.dev/inject': 'enabled' },
+    };
+    await core.replaceNamespace({ name: apps, body: ns });
+    const pod = await core.createNamespacedPod({
+      namespace: apps,
+      body: {
+        metadata: { generateName: 'app-' },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+      },
+    });
+    const sidecar = pod.spec?.containers.find((c) => c.name === 'tiermesh-sidecar');
+    expect(sidecar?.image).toBe('ghcr.io/tiermesh/tiermesh:0.1.0');
+    expect(sidecar?.args).toEqual([
+      'sidecar',
+      '--operator',
+      `http://${release}-tiermesh.${namespace}.svc:8443`,
+      '--token-file',
+      '/var/run/secrets/tiermesh/token/token',
+      '--state-dir',
+      '/var/lib/tiermesh',
+      '--listen',
+      '127.0.0.1:4000',
+    ]);
+    expect(sidecar?.resources).toEqual({
+      requests: { cpu: '50m', memory: '96Mi' },
+      limits: { memory: '256Mi' },
+    });
+
+    // The operator's own namespace is excluded by the chart's selectors and by the injector itself.
+    const own = await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { generateName: 'x-', labels: { 'tiermesh.dev/inject': 'true' } },
+        spec: { containers: [{ name: 'app', image: 'a' }] },
+      },
+    });
+    expect(own.spec?.containers.map((c) => c.name)).toEqual(['app']);
+  });
+});
