@@ -63,6 +63,8 @@ function sendError(res: ServerResponse, e: unknown): void {
   }
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
+  // A follower closes the connection so the client's retry opens a new one, which the Service may send to the leader.
+  if (err.code === 'TM_NOT_READY') headers['connection'] = 'close';
   res.writeHead(err.status, headers);
   res.end(JSON.stringify(err.toBody()));
 }

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   applyYaml,
@@ -193,6 +193,36 @@ ${routeConfig({
     expect(await models(sidecar.url)).not.toContain('broken-small');
     expect(await models(sidecar.url)).toContain('small-v5');
     expect(ready(await route('default'))?.status).toBe('True');
+    const events = await waitFor(async () => {
+      const list = await kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns });
+      const mine = list.items.filter(
+        (e) => e.involvedObject.name === 'broken' && e.reason === 'InvalidConfig',
+      );
+      return mine.length > 0 && mine;
+    }, 10_000);
+    expect(events[0]?.message).toContain('spec.classifier.rules[0].tier');
+    // Settled: status writes do not re-trigger reconciles that write again (no hot loop).
+    const reconciles = async () =>
+      Number(
+        /^tiermesh_operator_reconciles_total\{result="ok"\} (\d+)/m.exec(
+          await (await fetch(`${operator.metricsUrl}/metrics`)).text(),
+        )?.[1],
+      );
+    // The last status write echoes back as one more (writeless) reconcile; after that the count must stand still.
+    let last = await reconciles();
+    const settled = await waitFor(
+      async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        const now = await reconciles();
+        const still = now === last;
+        last = now;
+        return still && now;
+      },
+      15_000,
+      0,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await reconciles()).toBe(settled);
     await custom().deleteNamespacedCustomObject({
       ...GROUP,
       namespace: ns,
