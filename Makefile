@@ -10,7 +10,8 @@ LISTEN ?= 127.0.0.1:4000
 .PHONY: promtool deps build demo test test-unit test-integration test-e2e lint typecheck crds crds-check cluster-bins helm chart-check bench eval e2e-kind clean
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@# `npm ci` trips over npm 11 lock files that omit other platforms' optional packages (biome); install honours the lock.
+	npm install --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.installed
