@@ -8,6 +8,7 @@ import type { BreakerBoard } from '../providers/breaker.js';
 import type { KeyEnv } from '../providers/keys.js';
 import { buildRouteProviders, type RouteProviders } from '../providers/registry.js';
 import type { LearnedScorer } from '../routing/decide.js';
+import { learnedScorer, withLearnedThresholds } from '../routing/learned/wire.js';
 
 export interface SidecarRuntime {
   readonly snapshot: Snapshot;
@@ -22,19 +23,25 @@ export interface RuntimeDeps {
   keyEnv?: KeyEnv;
   /** The operator's cluster-wide spending cap; absent standalone. */
   allowance?: Allowance;
+  /** Defaults to the shipped model, loaded only once a route asks for learned or hybrid classification. */
   learned?: LearnedScorer;
   now?: () => number;
 }
 
 export function runtimeBuilder(deps: RuntimeDeps) {
   const now = deps.now ?? Date.now;
-  return (snapshot: Snapshot, previous: SidecarRuntime | undefined): SidecarRuntime => {
+  let learned = deps.learned;
+  return (compiled: Snapshot, previous: SidecarRuntime | undefined): SidecarRuntime => {
+    const usesLearned = compiled.routes.some((r) => r.spec.classifier.mode !== 'rules');
+    if (usesLearned) learned ??= learnedScorer();
+    // Learned thresholds live on the classifier's percentile scale; translate them once per version, not per request.
+    const snapshot = usesLearned ? withLearnedThresholds(compiled) : compiled;
     const opts = { breakers: deps.breakers, ...(deps.keyEnv ? { keyEnv: deps.keyEnv } : {}) };
     const providers = new Map(snapshot.routes.map((r) => [r.name, buildRouteProviders(r, opts)] as const));
     // Same-window spend and rpm state carry over to the new gate, so a reload never resets a budget.
     const budget = previous
       ? previous.budget.update(snapshot.budgets, now())
       : new BudgetGate(snapshot.budgets, { now: now(), allowance: deps.allowance });
-    return { snapshot, providers, budget, learned: deps.learned };
+    return { snapshot, providers, budget, learned: usesLearned ? learned : undefined };
   };
 }
