@@ -44,6 +44,7 @@ expect_refused() {
 }
 expect_refused "failurePolicy is invalid" --set webhook.failurePolicy=Sometimes
 expect_refused "certMode is invalid" --set webhook.certMode=letsencrypt
+expect_refused "sidecar.mode is invalid" --set sidecar.mode=sometimes
 expect_refused "configScheme is invalid" --set operator.configScheme=grpc
 expect_refused "provided mode lacks a caBundle" --set webhook.certMode=provided --set webhook.provided.secretName=x
 

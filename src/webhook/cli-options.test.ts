@@ -43,6 +43,12 @@ describe('webhookOptionsFromCli', () => {
 
   it('names the bad flag', () => {
     expect(() => webhookOptionsFromCli(parse(['--webhook-listen', 'nope']), ctx)).toThrow(/--webhook-listen/);
+    expect(() =>
+      webhookOptionsFromCli(
+        parse(['--webhook-listen', ':9443', '--sidecar-image', 'i', '--sidecar-mode', 'x']),
+        ctx,
+      ),
+    ).toThrow(/--sidecar-mode/);
     expect(() => webhookOptionsFromCli(parse(['--webhook-listen', ':9443']), ctx)).toThrow(/--sidecar-image/);
     expect(() =>
       webhookOptionsFromCli(

@@ -18,6 +18,7 @@ export const webhookCliOptions = {
   'sidecar-cpu': { type: 'string', default: '50m' },
   'sidecar-memory': { type: 'string', default: '96Mi' },
   'sidecar-memory-limit': { type: 'string', default: '256Mi' },
+  'sidecar-mode': { type: 'string', default: 'native' },
 } as const;
 
 export const webhookCliHelp = `webhook (sidecar injector) options:
@@ -33,6 +34,7 @@ export const webhookCliHelp = `webhook (sidecar injector) options:
   --sidecar-operator-url URL     config stream the sidecar dials (default https://<service>.<namespace>.svc:8443)
   --sidecar-port N               default sidecar port (pods override with tiermesh.dev/sidecar-port)
   --sidecar-cpu Q, --sidecar-memory Q, --sidecar-memory-limit Q   default sidecar resources
+  --sidecar-mode MODE            native (restartable init container, Kubernetes >= 1.29) | container
 `;
 
 export type WebhookCliValues = { [K in keyof typeof webhookCliOptions]?: string | boolean | undefined };
@@ -64,6 +66,9 @@ export function webhookOptionsFromCli(
     throw new Error(`--webhook-cert-mode: expected self, cert-manager or provided, got "${certMode}"`);
   }
   if (!s('sidecar-image')) throw new Error('--sidecar-image is required when the webhook is enabled');
+  const mode = s('sidecar-mode');
+  if (mode !== 'native' && mode !== 'container')
+    throw new Error(`--sidecar-mode: expected native or container, got "${mode}"`);
   const sidecarPort = Number(s('sidecar-port'));
   const service = s('webhook-service');
   return {
@@ -82,6 +87,7 @@ export function webhookOptionsFromCli(
       version: s('sidecar-version') || ctx.version,
       operatorURL: s('sidecar-operator-url') || `https://${service}.${ctx.namespace}.svc:8443`,
       port: sidecarPort,
+      mode,
       resources: {
         cpuRequest: s('sidecar-cpu'),
         memoryRequest: s('sidecar-memory'),

@@ -33,6 +33,11 @@ export const injectorConfig = z.object({
     })
     .default({ cpuRequest: '50m', memoryRequest: '96Mi', memoryLimit: '256Mi' }),
   extraSystemNamespaces: z.array(z.string()).default([]),
+  /**
+   * native: a restartable init container (Kubernetes >= 1.29), so the proxy is listening before the app starts and
+   * Jobs still complete when the app exits. container: an ordinary container, for older clusters.
+   */
+  mode: z.enum(['native', 'container']).default('native'),
 });
 export type InjectorConfig = z.infer<typeof injectorConfig>;
 export type InjectorConfigInput = z.input<typeof injectorConfig>;

@@ -97,9 +97,12 @@ describe('shouldInject', () => {
 describe('buildPatch', () => {
   it('adds the sidecar, volumes, env and status to a pod with no volumes or annotations', () => {
     const { pod: out } = patched(pod(), ['openai-key']);
-    const names = out.spec.containers.map((c) => c.name);
-    expect(names).toEqual(['app', SIDECAR_NAME]);
-    const sidecar = out.spec.containers[1] as unknown as Sidecar;
+    expect(out.spec.containers.map((c) => c.name)).toEqual(['app']);
+    // A native sidecar: the pod had no init containers, so the patch creates the list.
+    expect(out.spec.initContainers?.map((c) => c.name)).toEqual([SIDECAR_NAME]);
+    const sidecar = out.spec.initContainers?.[0] as unknown as Sidecar;
+    expect(sidecar.restartPolicy).toBe('Always');
+    expect(sidecar.startupProbe?.exec.command.join(' ')).toContain('http://127.0.0.1:4000/healthz');
     expect(sidecar.args).toEqual([
       'sidecar',
       '--operator',
@@ -192,9 +195,9 @@ describe('buildPatch', () => {
       spec: { ...once.spec, containers: [...once.spec.containers, { name: 'late' }] },
     });
     const { ops, pod: out } = patched(withNew, ['k']);
-    expect(ops.every((o) => o.path.startsWith('/spec/containers/2/env'))).toBe(true);
-    expect(out.spec.containers.filter((c) => c.name === SIDECAR_NAME)).toHaveLength(1);
-    expect(out.spec.containers[2]?.env?.map((e) => e.name)).toEqual(['OPENAI_BASE_URL', 'TIERMESH_URL']);
+    expect(ops.every((o) => o.path.startsWith('/spec/containers/1/env'))).toBe(true);
+    expect(out.spec.initContainers?.filter((c) => c.name === SIDECAR_NAME)).toHaveLength(1);
+    expect(out.spec.containers[1]?.env?.map((e) => e.name)).toEqual(['OPENAI_BASE_URL', 'TIERMESH_URL']);
   });
 
   it('applies valid annotation overrides and rejects bad ones with every problem named', () => {
@@ -207,7 +210,7 @@ describe('buildPatch', () => {
         },
       }),
     );
-    const sidecar = out.spec.containers[1] as unknown as Sidecar;
+    const sidecar = out.spec.initContainers?.[0] as unknown as Sidecar;
     expect(sidecar.args.at(-1)).toBe('127.0.0.1:5005');
     expect(sidecar.resources).toEqual({
       requests: { cpu: '200m', memory: '512Mi' },
@@ -234,6 +237,22 @@ describe('buildPatch', () => {
       expect(bad.problems).toHaveLength(3);
       expect(bad.problems.join('\n')).toMatch(/sidecar-port.*sidecar-cpu.*sidecar-memory/s);
     }
+  });
+
+  it('in container mode appends an ordinary container after existing init containers are left alone', () => {
+    const legacy = injectorConfig.parse({ ...cfg, mode: 'container' });
+    const p = pod({ spec: { initContainers: [{ name: 'migrate' }] } });
+    const r = buildPatch(p, legacy, []);
+    if (!r.ok) throw new Error(r.problems.join('; '));
+    const out = admittedPod.parse(apply(p, r.ops));
+    expect(out.spec.containers.map((c) => c.name)).toEqual(['app', SIDECAR_NAME]);
+    expect(out.spec.initContainers?.map((c) => c.name)).toEqual(['migrate']);
+    const sidecar = out.spec.containers[1] as unknown as Sidecar;
+    expect(sidecar.restartPolicy).toBeUndefined();
+    expect(buildPatch(out, legacy, []).ok && buildPatch(out, legacy, [])).toMatchObject({ ops: [] });
+
+    const native = admittedPod.parse(apply(p, (buildPatch(p, cfg, []) as { ops: JsonPatchOp[] }).ops));
+    expect(native.spec.initContainers?.map((c) => c.name)).toEqual(['migrate', SIDECAR_NAME]);
   });
 
   it('refuses a sidecar port an app container already uses', () => {

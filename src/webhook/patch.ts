@@ -92,14 +92,20 @@ export function keyVolumeName(secret: string): string {
 }
 
 /** Probes run inside the container because the sidecar listens on loopback only, which kubelet httpGet cannot reach. */
-function probe(port: number, path: string, periodSeconds: number, initialDelaySeconds: number) {
+function probe(
+  port: number,
+  path: string,
+  periodSeconds: number,
+  initialDelaySeconds: number,
+  failureThreshold = 3,
+) {
   const script = `fetch('http://127.0.0.1:${port}${path}',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
   return {
     exec: { command: ['node', '-e', script] },
     periodSeconds,
     initialDelaySeconds,
     timeoutSeconds: 3,
-    failureThreshold: 3,
+    failureThreshold,
   };
 }
 
@@ -129,6 +135,11 @@ export function sidecarContainer(cfg: InjectorConfig, s: SidecarSettings, secret
     },
     readinessProbe: probe(s.port, '/readyz', 5, 1),
     livenessProbe: probe(s.port, '/healthz', 10, 10),
+    // Native mode: the kubelet starts the app only once this passes, i.e. once the proxy listens (not once it has
+    // config: an unreachable operator must not keep the app from starting).
+    ...(cfg.mode === 'native'
+      ? { restartPolicy: 'Always', startupProbe: probe(s.port, '/healthz', 1, 0, 60) }
+      : {}),
     securityContext: {
       runAsNonRoot: true,
       runAsUser: SIDECAR_UID,
@@ -214,7 +225,9 @@ export type PatchResult =
  */
 export function buildPatch(pod: AdmittedPod, cfg: InjectorConfig, secrets: readonly string[]): PatchResult {
   const previous = existingStatus(pod);
-  const hasSidecar = pod.spec.containers.some((c) => c.name === SIDECAR_NAME);
+  const hasSidecar = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some(
+    (c) => c.name === SIDECAR_NAME,
+  );
   if (previous || hasSidecar) {
     return { ok: true, ops: previous ? envOps(pod, previous.port) : [], status: previous };
   }
@@ -239,7 +252,18 @@ export function buildPatch(pod: AdmittedPod, cfg: InjectorConfig, secrets: reado
 
   const ops: JsonPatchOp[] = [
     ...envOps(pod, s.port),
-    { op: 'add', path: pointer('spec', 'containers', '-'), value: sidecarContainer(cfg, s, mounted) },
+    ...(cfg.mode === 'native'
+      ? // Last among the init containers: ordinary init containers before it run to completion without the proxy.
+        appendAll(pointer('spec', 'initContainers'), pod.spec.initContainers, [
+          sidecarContainer(cfg, s, mounted),
+        ])
+      : [
+          {
+            op: 'add' as const,
+            path: pointer('spec', 'containers', '-'),
+            value: sidecarContainer(cfg, s, mounted),
+          },
+        ]),
     ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted)),
     ...setKeys(pointer('metadata', 'annotations'), pod.metadata.annotations, {
       [STATUS_ANNOTATION]: JSON.stringify(status),

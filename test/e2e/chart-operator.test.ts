@@ -165,7 +165,8 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
         spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
       },
     });
-    const sidecar = pod.spec?.containers.find((c) => c.name === 'tiermesh-sidecar');
+    const sidecar = pod.spec?.initContainers?.find((c) => c.name === 'tiermesh-sidecar');
+    expect(sidecar?.restartPolicy).toBe('Always');
     expect(sidecar?.image).toBe('ghcr.io/tiermesh/tiermesh:0.1.0');
     expect(sidecar?.args).toEqual([
       'sidecar',

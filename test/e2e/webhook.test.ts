@@ -99,7 +99,10 @@ function createPod(
   });
 }
 
-const names = (pod: V1Pod) => pod.spec?.containers.map((c) => c.name);
+/** Every container name, app containers first, then init containers (where the native sidecar lives). */
+const names = (pod: V1Pod) =>
+  [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
+const sidecarOf = (pod: V1Pod) => pod.spec?.initContainers?.find((c) => c.name === 'tiermesh-sidecar');
 
 /** POSTs raw bytes to the webhook, trusting only its own CA, as the apiserver does. */
 function post(body: string, contentType = 'application/json'): Promise<{ status: number; text: string }> {
@@ -239,7 +242,10 @@ spec:
     // No controller-manager runs in the harness, so create the ReplicaSet's pod ourselves from the same template.
     const pod = await createPod(ns);
     expect(names(pod)).toEqual(['app', 'tiermesh-sidecar']);
-    const sidecar = pod.spec?.containers[1];
+    const sidecar = sidecarOf(pod);
+    // A native sidecar: a restartable init container, so Jobs finish and the proxy listens before the app starts.
+    expect(sidecar?.restartPolicy).toBe('Always');
+    expect(sidecar?.startupProbe?.exec?.command?.join(' ')).toContain('127.0.0.1:4000/healthz');
     expect(sidecar?.image).toBe('ghcr.io/tiermesh/tiermesh:e2e');
     expect(sidecar?.args).toContain(`https://tiermesh-operator.${operatorNs}.svc:8443`);
     expect(sidecar?.securityContext).toMatchObject({
@@ -295,7 +301,7 @@ spec:
         spec: appSpec,
       },
     });
-    const sidecar = ok.spec?.containers.find((c) => c.name === 'tiermesh-sidecar');
+    const sidecar = sidecarOf(ok);
     expect(sidecar?.args?.at(-1)).toBe('127.0.0.1:4500');
     expect(sidecar?.resources?.limits?.memory).toBe('192Mi');
 

@@ -69,6 +69,9 @@ app.kubernetes.io/part-of: tiermesh
 {{- if not (has .Values.webhook.certMode (list "self" "cert-manager" "provided")) }}
 {{- fail (printf "webhook.certMode must be self, cert-manager or provided, got %q" .Values.webhook.certMode) }}
 {{- end }}
+{{- if not (has .Values.sidecar.mode (list "native" "container")) }}
+{{- fail (printf "sidecar.mode must be native or container, got %q" .Values.sidecar.mode) }}
+{{- end }}
 {{- if not (has .Values.operator.configScheme (list "http" "https")) }}
 {{- fail (printf "operator.configScheme must be http or https, got %q" .Values.operator.configScheme) }}
 {{- end }}
