@@ -39,6 +39,10 @@ export const keyRef = z
       .describe('Environment variable holding the key (standalone mode).'),
     file: z.string().min(1).max(4096).optional().describe('File holding the key.'),
   })
+  // The same rule twice: CEL for the apiserver, refine for standalone mode where no apiserver checks it.
+  .refine((k) => [k.secretKeyRef, k.env, k.file].filter((x) => x !== undefined).length === 1, {
+    message: 'exactly one of secretKeyRef, env or file must be set',
+  })
   .meta({
     'x-kubernetes-validations': [
       {

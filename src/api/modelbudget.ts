@@ -45,6 +45,11 @@ export const modelBudgetSpec = z
       .default([50, 80, 100])
       .describe('Percent of the limit at which an Event is emitted.'),
   })
+  // CEL for the apiserver, refine for standalone mode: the same rule either way.
+  .refine((b) => b.perUser?.usd === undefined || b.perUser.usd <= b.limit.usd, {
+    message: 'perUser.usd cannot exceed limit.usd',
+    path: ['perUser', 'usd'],
+  })
   .meta({
     'x-kubernetes-validations': [
       {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, compileManifests, loadConfigFile, parseManifests } from './manifests.js';
@@ -56,4 +57,20 @@ spec: { window: { period: hourly }, limit: { usd: -1 } }
   it('fails clearly on a missing file', async () => {
     await expect(loadConfigFile('/nonexistent/tiermesh.yaml')).rejects.toThrow(/cannot read file: ENOENT/);
   });
+});
+
+describe('parity with the CRD schema', () => {
+  const dir = join(import.meta.dirname, '..', '..', 'examples', 'invalid');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+
+  it.each(files)(
+    'standalone mode rejects examples/invalid/%s naming the same field as the apiserver',
+    (file) => {
+      const text = readFileSync(join(dir, file), 'utf8');
+      const field = /^# expect-field: (\S+)/m.exec(text)?.[1];
+      expect(field, 'each invalid example names its field').toBeDefined();
+      const problems = problemsOf(() => compileManifests(parseManifests(text)));
+      expect(problems.some((p) => p.includes(field!))).toBe(true);
+    },
+  );
 });
