@@ -77,24 +77,45 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * Retries a read the apiserver asked us to retry (429 with Retry-After, e.g. "storage is (re)initializing" while a
+ * watch cache warms up; 503/504). Bounded well inside the webhook timeout, so a persistent failure still reaches
+ * the failurePolicy in time.
+ */
+export async function retryTransient<T>(
+  fn: () => Promise<T>,
+  delaysMs: readonly number[] = [250, 750],
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = e instanceof ApiException ? e.code : undefined;
+      const delay = delaysMs[attempt];
+      if (delay === undefined || (code !== 429 && code !== 503 && code !== 504)) throw e;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 /** Cluster lookups for mutate(): namespace labels and the namespace's ModelRoutes, read-only. */
 export function kubeLookups(kc: KubeConfig): Omit<MutateDeps, 'cfg'> {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   return {
     async namespaceLabels(name) {
-      return (await core.readNamespace({ name })).metadata?.labels;
+      return (await retryTransient(() => core.readNamespace({ name }))).metadata?.labels;
     },
     async routesIn(namespace) {
       try {
-        const list = (await custom.listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: 'modelroutes',
-        })) as {
-          items?: unknown[];
-        };
+        const list = (await retryTransient(() =>
+          custom.listNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: 'modelroutes',
+          }),
+        )) as { items?: unknown[] };
         return list.items ?? [];
       } catch (e) {
         // No CRD yet (operator installed without it): no routes, so no keys to mount.
