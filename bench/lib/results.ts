@@ -25,6 +25,8 @@ export interface Machine {
   node: string;
   /** /proc/loadavg when the run started: other work on the machine shows here. */
   loadavg: string;
+  /** /proc/loadavg when the run ended. */
+  loadavgEnd?: string;
 }
 
 export interface Settings {

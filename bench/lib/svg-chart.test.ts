@@ -1,10 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { logTicks, renderLatencyChart } from './svg-chart.js';
+import { logTicks, niceAbove, niceBelow, renderLatencyChart } from './svg-chart.js';
 
 describe('logTicks', () => {
   it('gives 1-2-5 steps inside the range', () => {
     expect(logTicks(10, 1000)).toEqual([10, 20, 50, 100, 200, 500, 1000]);
     expect(logTicks(1, 10)).toEqual([1, 2, 5, 10]);
+  });
+});
+
+describe('niceBelow / niceAbove', () => {
+  it('bracket a value by the nearest 1-2-5 steps', () => {
+    expect(niceBelow(23.7)).toBe(20);
+    expect(niceBelow(7)).toBe(5);
+    expect(niceBelow(100)).toBe(100);
+    expect(niceAbove(14_949)).toBe(20_000);
+    expect(niceAbove(3.2)).toBe(5);
+    expect(niceAbove(50)).toBe(50);
+    expect(niceAbove(600)).toBe(1000);
   });
 });
 

@@ -36,14 +36,26 @@ export function logTicks(lo: number, hi: number): number[] {
   return ticks;
 }
 
+/** The largest 1-2-5 step at or below x (x > 0). */
+export function niceBelow(x: number): number {
+  const e = 10 ** Math.floor(Math.log10(x));
+  return [5, 2, 1].map((m) => m * e).find((t) => t <= x) ?? e;
+}
+
+/** The smallest 1-2-5 step at or above x (x > 0). */
+export function niceAbove(x: number): number {
+  const e = 10 ** Math.floor(Math.log10(x));
+  return [1, 2, 5, 10].map((m) => m * e).find((t) => t >= x) ?? 10 * e;
+}
+
 function finite(v: number | undefined): v is number {
   return v !== undefined && Number.isFinite(v) && v > 0;
 }
 
 export function renderLatencyChart(input: ChartInput): string {
   const values = input.series.flatMap((s) => [...s.p50, ...s.p99]).filter(finite);
-  const lo = values.length ? 10 ** Math.floor(Math.log10(Math.min(...values))) : 1;
-  const hi = values.length ? 10 ** Math.ceil(Math.log10(Math.max(...values) * 1.05)) : 10;
+  const lo = values.length ? niceBelow(Math.min(...values)) : 1;
+  const hi = values.length ? niceAbove(Math.max(...values)) : 10;
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom;
   const x = (i: number) => M.left + (input.xs.length === 1 ? plotW / 2 : (i * plotW) / (input.xs.length - 1));
