@@ -89,6 +89,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     logger,
     async close(graceMs) {
       await server.close(graceMs);
+      await chat.closeShadows();
       breakers.shutdown();
       logger.flush();
     },

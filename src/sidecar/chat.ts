@@ -8,6 +8,9 @@
  * `trailer` header). The upstream is always asked for usage; the usage chunk is forwarded only when the client
  * set `stream_options.include_usage`, as OpenAI does. Cascade checks do not apply to streams: once the first byte is
  * out there is no taking it back.
+ *
+ * Shadows (`spec.shadow`): a share of allowed (not downgraded) requests is also sent, in the background and as a
+ * plain JSON call, to the shadow model; its cost is booked like any spend, its answer is dropped.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -37,6 +40,7 @@ import type { ConfigStore } from './config-store.js';
 import { parseChatRequest } from './parse-request.js';
 import { formatUSD, type ServedBy, sendError, sendJson, servedByHeaders } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
+import { pickShadow, shadowBody } from './shadow.js';
 
 export interface ChatDeps {
   store: ConfigStore<SidecarRuntime>;
@@ -99,18 +103,95 @@ export function chatHandler(deps: ChatDeps) {
       at: now(),
       reservations: st.reservations,
     };
-    const alerts = st.runtime.budget.record(record);
-    deps.onUsage?.(record);
     st.reservations = [];
+    book(st.runtime, record, d.spec.baselineModel ? baseline - cost : 0);
+  };
+
+  /** Budgets, the operator link and the usage metrics, for one answer an upstream produced. */
+  const book = (runtime: SidecarRuntime, record: UsageRecord, savedUSD: number) => {
+    const alerts = runtime.budget.record(record);
+    deps.onUsage?.(record);
     for (const a of alerts) deps.logger.warn({ ...a }, 'budget threshold crossed');
     deps.metrics.usage(
-      d.route,
-      model.name,
-      usage.prompt_tokens,
-      usage.completion_tokens,
-      cost,
-      d.spec.baselineModel ? baseline - cost : 0,
+      record.route,
+      record.model,
+      record.inputTokens,
+      record.outputTokens,
+      record.costUSD,
+      savedUSD,
     );
+  };
+
+  /** Aborted when the sidecar stops: background shadow calls must not outlive it. */
+  const stopping = new AbortController();
+  const shadowsInFlight = new Set<Promise<void>>();
+
+  /**
+   * Sends the request to the route's shadow model in the background and books what it cost: it is real spend,
+   * saving nothing (baseline 0). The answer is discarded; failures are counted and logged (never the prompt),
+   * never surfaced to the client, whose request does not wait for it and whose disconnect does not stop it.
+   */
+  const shadow = (st: RequestState, request: ChatCompletionRequest, d: RouteDecision, model: ModelEntry) => {
+    const runtime = st.runtime;
+    const registry = runtime.providers.get(d.route)!;
+    const t0 = performance.now();
+    const run = Promise.resolve()
+      .then(() => executeCompletion(registry.plan([model]), shadowBody(request), { signal: stopping.signal }))
+      .then((r) => {
+        const usage = r.completion.usage ?? {
+          prompt_tokens: d.estimatedPromptTokens,
+          completion_tokens: estimateTextTokens(r.completion.choices[0]?.message.content ?? ''),
+        };
+        const cost = costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens);
+        const at = now();
+        book(
+          runtime,
+          {
+            route: d.route,
+            model: model.name,
+            user: st.user,
+            inputTokens: usage.prompt_tokens,
+            outputTokens: usage.completion_tokens,
+            costUSD: cost,
+            baselineCostUSD: 0,
+            at,
+          },
+          0,
+        );
+        for (const b of runtime.budget.status(at)) deps.metrics.budget(b.name, b.remainingUSD);
+        deps.metrics.shadow(model.name, 'ok');
+        deps.logger.info(
+          {
+            requestId: st.id,
+            route: d.route,
+            model: model.name,
+            provider: r.served.provider,
+            attempts: r.attempts,
+            latencyMs: Math.round(performance.now() - t0),
+            inputTokens: usage.prompt_tokens,
+            outputTokens: usage.completion_tokens,
+            costUSD: cost,
+          },
+          'shadow',
+        );
+      })
+      .catch((e: unknown) => {
+        deps.metrics.shadow(model.name, 'error');
+        const err = toTiermeshError(e);
+        deps.logger.warn(
+          {
+            requestId: st.id,
+            route: d.route,
+            model: model.name,
+            latencyMs: Math.round(performance.now() - t0),
+            error: { code: err.code, message: err.message },
+            ...(e instanceof ExecutionError ? { attempts: e.attempts, reason: e.lastReason } : {}),
+          },
+          'shadow failed',
+        );
+      })
+      .finally(() => shadowsInFlight.delete(run));
+    shadowsInFlight.add(run);
   };
 
   const onFallback = (st: RequestState) => (e: FallbackEvent) => {
@@ -190,7 +271,7 @@ export function chatHandler(deps: ChatDeps) {
     finish(st, err.status, err);
   };
 
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const runtime = deps.store.current;
     const incomingId = req.headers['x-request-id'];
     const id =
@@ -246,12 +327,28 @@ export function chatHandler(deps: ChatDeps) {
       st.decision = decision;
       st.tier = decision.tierName;
       deps.metrics.classified(decision.route, decision.tierName || NONE, decision.source);
+      // Not under a downgrade: the budget is tight, and a shadow is optional spend.
+      const shadowModel =
+        decision.spec.shadow && verdict.kind === 'allow' ? pickShadow(decision.spec, random()) : undefined;
+      if (shadowModel) {
+        const d = decision;
+        // After this turn of the event loop, so the client's own upstream call is on its way first.
+        setImmediate(() => shadow(st, request, d, shadowModel));
+      }
       if (st.stream) await streamAnswer(st, request, decision, res, abort.signal);
       else await completeAnswer(st, request, decision, res, abort.signal);
     } catch (e) {
       fail(st, res, e);
     }
   };
+
+  return Object.assign(handle, {
+    /** Stops every background shadow call still running and waits for them to settle (their failure is logged). */
+    async closeShadows(): Promise<void> {
+      stopping.abort();
+      await Promise.all([...shadowsInFlight]);
+    },
+  });
 
   async function completeAnswer(
     st: RequestState,

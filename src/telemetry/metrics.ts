@@ -85,6 +85,12 @@ export class SidecarMetrics {
     labelNames: ['route', 'tier', 'source'] as const,
     registers: [this.registry],
   });
+  private readonly shadows = new Counter({
+    name: 'tiermesh_shadow_requests_total',
+    help: "Background requests to a route's spec.shadow model, by model and outcome (ok or error).",
+    labelNames: ['model', 'outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',
@@ -129,6 +135,15 @@ export class SidecarMetrics {
 
   breakerState(provider: string, model: string, state: BreakerState): void {
     this.breaker.set({ provider, model }, breakerValue[state]);
+  }
+
+  /** A breaker dropped with its provider/model from the config: its series goes too, or it would stick. */
+  breakerRemoved(provider: string, model: string): void {
+    this.breaker.remove({ provider, model });
+  }
+
+  shadow(model: string, outcome: 'ok' | 'error'): void {
+    this.shadows.inc({ model, outcome });
   }
 
   budget(name: string, remainingUSD: number): void {

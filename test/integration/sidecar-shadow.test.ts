@@ -1,0 +1,172 @@
+/** spec.shadow through the OpenAI SDK: the shadow upstream gets the request, the client only ever sees the primary. */
+import OpenAI from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
+import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+
+const fixtures: Fixture[] = [];
+const sidecars: TestSidecar[] = [];
+afterAll(async () => {
+  await Promise.all(sidecars.map((s) => s.close()));
+  await Promise.all(fixtures.map((f) => f.close()));
+});
+
+const PROMPT = `${SIMPLE_PROMPT} (secret-prompt-marker)`;
+const msg = [{ role: 'user' as const, content: PROMPT }];
+
+/** A two-tier route on `primary` plus `shadow-model` on its own upstream, shadowing `percent` of requests. */
+async function setup(percent: number, budgetUSD?: number) {
+  const primary = await startOpenAIFixture();
+  const shadowUp = await startOpenAIFixture();
+  fixtures.push(primary, shadowUp);
+  primary.fallback(behave.ok('primary answer', { prompt: 10, completion: 5 }));
+  shadowUp.fallback(behave.ok('shadow answer', { prompt: 1000, completion: 2000 }));
+  const docs = routeConfig({
+    upstreams: [
+      { name: 'primary', baseURL: primary.baseURL },
+      { name: 'shadow-up', baseURL: shadowUp.baseURL },
+    ],
+    cheap: [{ name: 'small-model', upstreams: ['primary'] }],
+    premium: [{ name: 'big-model', upstreams: ['primary'] }],
+    baselineModel: 'big-model',
+    ...(budgetUSD !== undefined
+      ? {
+          budgets: [
+            {
+              name: 'b',
+              window: { period: 'daily', timezone: 'UTC' },
+              limit: { usd: budgetUSD },
+              action: 'reject',
+            },
+          ],
+        }
+      : {}),
+  })
+    .split('---\n')
+    .map((d) => parse(d) as { kind: string; spec: Record<string, unknown> & { models: unknown[] } });
+  const route = docs.find((d) => d.kind === 'ModelRoute')!;
+  // $1/M in, $2/M out: 1000 + 2000 tokens cost $0.005.
+  route.spec.models.push({
+    name: 'shadow-model',
+    targets: [{ provider: 'shadow-up' }],
+    pricing: { inputPerMTok: 1, outputPerMTok: 2 },
+    contextWindow: 128_000,
+  });
+  route.spec['shadow'] = { model: 'shadow-model', percent };
+  const s = await startTestSidecar(docs.map((d) => stringify(d)).join('---\n'));
+  sidecars.push(s);
+  return { s, primary, shadowUp, client: new OpenAI({ baseURL: s.baseURL, apiKey: 'x', maxRetries: 0 }) };
+}
+
+async function metrics(s: TestSidecar): Promise<string> {
+  return (await s.metrics.text()).body;
+}
+
+async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const shadowCount = async (s: TestSidecar, outcome: string) =>
+  metricValue(await metrics(s), 'tiermesh_shadow_requests_total', { model: 'shadow-model', outcome }) ?? 0;
+
+describe('shadow traffic', () => {
+  it('sends the request to the shadow model too, answers from the primary, books the shadow spend', async () => {
+    const { s, primary, shadowUp, client } = await setup(100, 1);
+    const r = await client.chat.completions
+      .create({ model: 'auto', messages: msg, temperature: 0.3 })
+      .withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('primary answer');
+    expect(r.response.headers.get('x-tiermesh-model')).toBe('small-model');
+    // The client's cost is its own answer's: 10 in at $1/M + 5 out at $2/M.
+    expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(0.00002, 12);
+    expect(primary.calls).toHaveLength(1);
+
+    await eventually(async () => (await shadowCount(s, 'ok')) === 1, 'the shadow call to be booked');
+    expect(shadowUp.calls).toHaveLength(1);
+    const body = shadowUp.calls[0]!.body as Record<string, unknown>;
+    expect(body['model']).toBe('shadow-model');
+    expect(body['stream']).toBe(false);
+    expect(body['temperature']).toBe(0.3);
+    expect(body['messages']).toEqual(msg);
+
+    const text = await metrics(s);
+    expect(
+      metricValue(text, 'tiermesh_cost_usd_total', { route: 'default', model: 'shadow-model' }),
+    ).toBeCloseTo(0.005, 12);
+    expect(metricValue(text, 'tiermesh_tokens_total', { model: 'shadow-model', direction: 'output' })).toBe(
+      2000,
+    );
+    // Real spend: the budget saw both answers.
+    expect(metricValue(text, 'tiermesh_budget_remaining_usd', { budget: 'b' })).toBeCloseTo(
+      1 - 0.005 - 0.00002,
+      12,
+    );
+    // The shadow saves nothing: savings are the primary's alone (baseline $1/M + $2/M is the same price here).
+    expect(metricValue(text, 'tiermesh_cost_saved_usd_total', { route: 'default' }) ?? 0).toBe(0);
+
+    const line = s.logs.byMsg('shadow')[0]!;
+    expect(line).toMatchObject({
+      route: 'default',
+      model: 'shadow-model',
+      provider: 'shadow-up',
+      outputTokens: 2000,
+    });
+    expect(line['requestId']).toBe(r.response.headers.get('x-request-id'));
+    expect(s.logs.raw.join('\n')).not.toContain('secret-prompt-marker');
+  });
+
+  it('shadows streamed requests as plain JSON calls; the stream is the primary answer', async () => {
+    const { s, shadowUp, client } = await setup(100);
+    const stream = await client.chat.completions.create({
+      model: 'auto',
+      messages: msg,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('primary answer');
+    await eventually(async () => (await shadowCount(s, 'ok')) === 1, 'the shadow call to be booked');
+    const body = shadowUp.calls[0]!.body as Record<string, unknown>;
+    expect(body['stream']).toBe(false);
+    expect(body).not.toHaveProperty('stream_options');
+  });
+
+  it('a failing or hanging shadow never reaches the client: it is counted and logged, without the prompt', async () => {
+    const { s, shadowUp, client } = await setup(100);
+    shadowUp.script([behave.error(500), behave.hang()]);
+    const first = await client.chat.completions.create({ model: 'auto', messages: msg });
+    expect(first.choices[0]!.message.content).toBe('primary answer');
+    await eventually(async () => (await shadowCount(s, 'error')) === 1, 'the failed shadow to be counted');
+    const failed = s.logs.byMsg('shadow failed')[0]!;
+    expect(failed).toMatchObject({ model: 'shadow-model', route: 'default' });
+    expect((failed['error'] as { code: string }).code).toBe('TM_ALL_TARGETS_FAILED');
+
+    // The shadow upstream never answers this one; the client has its answer regardless.
+    const second = await client.chat.completions.create({ model: 'auto', messages: msg });
+    expect(second.choices[0]!.message.content).toBe('primary answer');
+    await eventually(() => shadowUp.calls.length === 2, 'the hanging shadow call to arrive');
+    expect(await shadowCount(s, 'ok')).toBe(0);
+    expect(await shadowCount(s, 'error')).toBe(1);
+    // Stopping the sidecar abandons the hanging shadow call, which counts as an error.
+    await s.close();
+    expect(await shadowCount(s, 'error')).toBe(2);
+    expect(s.logs.raw.join('\n')).not.toContain('secret-prompt-marker');
+  });
+
+  it('sends nothing to the shadow model at 0 percent', async () => {
+    const { s, primary, shadowUp, client } = await setup(0);
+    for (let i = 0; i < 5; i++) await client.chat.completions.create({ model: 'auto', messages: msg });
+    expect(primary.calls).toHaveLength(5);
+    // Shadows start on the next event-loop turn; one more round trip is well past that.
+    await fetch(`${s.url}/healthz`);
+    expect(shadowUp.calls).toHaveLength(0);
+    expect(await shadowCount(s, 'ok')).toBe(0);
+  });
+});
