@@ -311,9 +311,7 @@ export function chatHandler(deps: ChatDeps) {
       const verdict = runtime.budget.check({
         route: decision.route,
         user: st.user,
-        estimatedUSD: decision.models[0]
-          ? estimateCostUSD(decision.models[0], decision.estimatedPromptTokens)
-          : 0,
+        estimatedUSD: preCallEstimateUSD(decision),
         now: now(),
       });
       if (verdict.kind === 'reject') {
@@ -488,6 +486,15 @@ export function chatHandler(deps: ChatDeps) {
     const completion = estimateTextTokens(answer);
     return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   }
+}
+
+/**
+ * What the gate reserves before the call: the first model's price for the estimated prompt plus the completion the
+ * client asked for (`max_completion_tokens`/`max_tokens`, else a default), capped by the model's `maxOutputTokens`.
+ */
+export function preCallEstimateUSD(d: RouteDecision): number {
+  const model = d.models[0];
+  return model ? estimateCostUSD(model, d.estimatedPromptTokens, d.requestedMaxTokens) : 0;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** Test helpers: start a real sidecar in-process on 127.0.0.1:0 from YAML, and capture its log lines. */
 import { Writable } from 'node:stream';
+import type { Allowance } from '../../src/budget/gate.js';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import type { KeyEnv } from '../../src/providers/keys.js';
 import { type Sidecar, startSidecar } from '../../src/sidecar/app.js';
@@ -33,6 +34,8 @@ export interface TestSidecarOptions {
   env?: Record<string, string>;
   maxBodyBytes?: number;
   logPrompts?: boolean;
+  /** The cluster-wide spending hook, e.g. a spy on what the gate reserves. */
+  allowance?: Allowance;
 }
 
 export function testKeyEnv(env: Record<string, string> = {}): KeyEnv {
@@ -56,6 +59,7 @@ export async function startTestSidecar(yaml: string, opts: TestSidecarOptions = 
     keyEnv: testKeyEnv(opts.env),
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
     ...(opts.logPrompts !== undefined ? { logPrompts: opts.logPrompts } : {}),
+    ...(opts.allowance ? { allowance: opts.allowance } : {}),
   });
   return Object.assign(sidecar, { baseURL: `${sidecar.url}/v1`, logs });
 }

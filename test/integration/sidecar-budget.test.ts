@@ -1,6 +1,7 @@
 /** Budgets and per-user limits, as the OpenAI SDK sees them: 429s with OpenAI error bodies, and downgrades. */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estimateRequestTokens } from '../../src/routing/tokens.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
@@ -120,5 +121,49 @@ describe('budgets', () => {
     const text = await (await fetch(`${s.url}/metrics`)).text();
     expect(text).not.toContain('alice');
     expect(text).not.toContain('bob');
+  });
+});
+
+describe('pre-call estimate', () => {
+  it("reserves the requested max_tokens / max_completion_tokens, capped by the model's maxOutputTokens", async () => {
+    const reserved: number[] = [];
+    const allowance = {
+      tryReserve: (_b: string, usd: number) => {
+        reserved.push(usd);
+        return true;
+      },
+      record: () => {},
+    };
+    // small-model: $1/M in and out, at most 3000 completion tokens; big-model: $10/M, at most 300.
+    const yaml = routeConfig({
+      upstreams: [{ name: 'up', baseURL: up.baseURL }],
+      cheap: [{ name: 'small-model', upstreams: ['up'], inputPerMTok: 1, outputPerMTok: 1 }],
+      premium: [{ name: 'big-model', upstreams: ['up'], inputPerMTok: 10, outputPerMTok: 10 }],
+      budgets: [{ name: 'b', window: { period: 'daily', timezone: 'UTC' }, limit: { usd: 1000 } }],
+    })
+      .replace(/^( *)- name: small-model$/m, '$1- name: small-model\n$1  maxOutputTokens: 3000')
+      .replace(/^( *)- name: big-model$/m, '$1- name: big-model\n$1  maxOutputTokens: 300');
+    expect(yaml).toContain('maxOutputTokens: 3000');
+    expect(yaml).toContain('maxOutputTokens: 300\n');
+    const s = await startTestSidecar(yaml, { allowance });
+    sidecars.push(s);
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: 'x', maxRetries: 0 });
+    const prompt = estimateRequestTokens({ model: 'auto', messages: msg(SIMPLE_PROMPT) });
+
+    await client.chat.completions.create({ model: 'auto', messages: msg(SIMPLE_PROMPT), max_tokens: 2000 });
+    await client.chat.completions.create({
+      model: 'auto',
+      messages: msg(SIMPLE_PROMPT),
+      max_completion_tokens: 2500,
+    });
+    await client.chat.completions.create({ model: 'auto', messages: msg(SIMPLE_PROMPT) });
+    await client.chat.completions.create({ model: 'big-model', messages: msg(SIMPLE_PROMPT) });
+    expect(reserved).toHaveLength(4);
+    expect(reserved[0]).toBeCloseTo((prompt + 2000) / 1e6, 12);
+    expect(reserved[1]).toBeCloseTo((prompt + 2500) / 1e6, 12);
+    // No max_tokens: the default completion estimate (512).
+    expect(reserved[2]).toBeCloseTo((prompt + 512) / 1e6, 12);
+    // The default is capped by what the model can emit.
+    expect(reserved[3]).toBeCloseTo(((prompt + 300) * 10) / 1e6, 12);
   });
 });
