@@ -65,6 +65,28 @@ describe('mutate', () => {
     expect(ann.response.status?.message).toContain('tiermesh.dev/sidecar-port');
   });
 
+  it('answers a re-invocation without any cluster lookup', async () => {
+    const first = await run(reviewOf(podObj));
+    const ops = JSON.parse(Buffer.from(first.response.patch ?? '', 'base64').toString()) as JsonPatchOp[];
+    const status = (ops.at(-1) as { value: Record<string, string> }).value['tiermesh.dev/status'] ?? '';
+    const injected = {
+      ...podObj,
+      metadata: { ...podObj.metadata, annotations: { 'tiermesh.dev/status': status } },
+    };
+    const failing: MutateDeps = {
+      cfg,
+      namespaceLabels: () => Promise.reject(new Error('no lookups expected')),
+      routesIn: () => Promise.reject(new Error('no lookups expected')),
+    };
+    const parsed = parseReview(reviewOf(injected));
+    if (parsed.kind !== 'ok') throw new Error(parsed.kind);
+    const again = await mutate(parsed.request, failing);
+    expect(again.reason).toBe('already injected');
+    // The app container lacks the env in this hand-built pod, so only env ops come back.
+    const envOps = JSON.parse(Buffer.from(again.response.patch ?? '', 'base64').toString()) as JsonPatchOp[];
+    expect(envOps.map((o) => o.path)).toEqual(['/spec/containers/0/env']);
+  });
+
   it('ignores non-Pod kinds with a warning', async () => {
     const { response } = await run(
       reviewOf({}, { kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }),

@@ -1,7 +1,7 @@
 /** One admission decision for a Pod: parse, decide, look up what the sidecar needs, and answer with a patch or a denial. */
 import { type AdmissionRequest, type AdmissionResponse, allow, deny } from './admission.js';
 import type { InjectorConfig } from './injector-config.js';
-import { admittedPod, buildPatch, shouldInject } from './patch.js';
+import { admittedPod, buildPatch, isInjected, namespaceDecision, podDecision } from './patch.js';
 import { providerKeySecrets } from './secret-refs.js';
 
 /** Cluster lookups, injected so the decision can be tested without an apiserver. A throw means "cannot decide". */
@@ -43,10 +43,23 @@ export async function mutate(request: AdmissionRequest, deps: MutateDeps): Promi
       reason: 'no namespace',
     };
 
-  const decision = shouldInject(pod, namespace, await deps.namespaceLabels(namespace), deps.cfg);
+  const byPod = podDecision(pod, namespace, deps.cfg);
+  if (byPod && !byPod.inject) return { response: allow(uid), reason: byPod.reason };
+  // Re-invocation (or a pod created from an injected pod's spec): no lookups needed, the sidecar is there.
+  if (isInjected(pod)) {
+    const again = buildPatch(pod, deps.cfg, []);
+    return { response: allow(uid, again.ok ? again.ops : []), reason: 'already injected' };
+  }
+  // Both lookups at once: the webhook's selectors only send pods that are meant to be injected, so the route
+  // list is rarely wasted, and it halves the latency every injected pod adds to its creation.
+  const [labels, routes] = await Promise.all([
+    byPod ? undefined : deps.namespaceLabels(namespace),
+    deps.routesIn(namespace),
+  ]);
+  const decision = byPod ?? namespaceDecision(labels);
   if (!decision.inject) return { response: allow(uid), reason: decision.reason };
 
-  const secrets = providerKeySecrets(await deps.routesIn(namespace), pod.metadata.labels);
+  const secrets = providerKeySecrets(routes, pod.metadata.labels);
   const patch = buildPatch(pod, deps.cfg, secrets);
   if (!patch.ok) {
     return {

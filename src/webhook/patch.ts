@@ -63,24 +63,43 @@ export type InjectionStatus = z.infer<typeof injectionStatus>;
 export type Decision = { inject: true; reason: string } | { inject: false; reason: string };
 
 /**
- * Whether a pod gets the sidecar. Opt-out and safety rules come first so no label combination can override them:
- * system namespaces (and the operator's own) and hostNetwork pods (a loopback port there is the node's) never do.
+ * The decision the pod alone settles, or undefined when it depends on the namespace label. Opt-out and safety rules
+ * come first so no label combination can override them: system namespaces (and the operator's own) and hostNetwork
+ * pods (a loopback port there is the node's) never get the sidecar.
  */
-export function shouldInject(
-  pod: AdmittedPod,
-  namespace: string,
-  namespaceLabels: Record<string, string> | undefined,
-  cfg: InjectorConfig,
-): Decision {
+export function podDecision(pod: AdmittedPod, namespace: string, cfg: InjectorConfig): Decision | undefined {
   const system = new Set<string>([...SYSTEM_NAMESPACES, cfg.operatorNamespace, ...cfg.extraSystemNamespaces]);
   if (system.has(namespace)) return { inject: false, reason: `namespace ${namespace} is a system namespace` };
   if (pod.spec.hostNetwork) return { inject: false, reason: 'pod uses hostNetwork' };
   const podLabel = pod.metadata.labels?.[INJECT_LABEL];
   if (podLabel === 'false') return { inject: false, reason: `pod label ${INJECT_LABEL}=false` };
   if (podLabel === 'true') return { inject: true, reason: `pod label ${INJECT_LABEL}=true` };
-  if (namespaceLabels?.[INJECT_LABEL] === 'enabled')
+  return undefined;
+}
+
+export function namespaceDecision(namespaceLabels: Record<string, string> | undefined): Decision {
+  if (namespaceLabels?.[INJECT_LABEL] === 'enabled') {
     return { inject: true, reason: `namespace label ${INJECT_LABEL}=enabled` };
+  }
   return { inject: false, reason: 'neither the pod nor its namespace asks for injection' };
+}
+
+/** Whether a pod gets the sidecar. */
+export function shouldInject(
+  pod: AdmittedPod,
+  namespace: string,
+  namespaceLabels: Record<string, string> | undefined,
+  cfg: InjectorConfig,
+): Decision {
+  return podDecision(pod, namespace, cfg) ?? namespaceDecision(namespaceLabels);
+}
+
+/** Already carries the sidecar (status annotation or container): only the env of new app containers may be missing. */
+export function isInjected(pod: AdmittedPod): boolean {
+  return (
+    pod.metadata.annotations?.[STATUS_ANNOTATION] !== undefined ||
+    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.name === SIDECAR_NAME)
+  );
 }
 
 /** Volume names are DNS labels (<= 63); long Secret names keep a readable prefix and a hash that keeps them distinct. */
