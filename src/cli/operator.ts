@@ -11,6 +11,8 @@ const help = `usage: tiermesh operator [options]
 
   --kubeconfig <path>         kubeconfig to use (default: in-cluster service account, else $KUBECONFIG / ~/.kube/config)
   --listen <host:port>        sidecar API: config stream, ACKs, usage, allowances (default 0.0.0.0:8443)
+  --tls-cert-file <pem>       serve the sidecar API over HTTPS with this certificate (with --tls-key-file)
+  --tls-key-file <pem>        its private key (both files are re-read every minute)
   --metrics <host:port>       /metrics, /healthz, /readyz (default 127.0.0.1:9090; "off" disables)
   --namespace-scope <a,b>     watch only these namespaces (default: all)
   --lease-namespace <ns>      namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)
@@ -38,6 +40,8 @@ export async function run(args: string[]): Promise<number> {
         kubeconfig: { type: 'string' },
         listen: { type: 'string', default: '0.0.0.0:8443' },
         metrics: { type: 'string', default: '127.0.0.1:9090' },
+        'tls-cert-file': { type: 'string' },
+        'tls-key-file': { type: 'string' },
         'namespace-scope': { type: 'string' },
         'lease-namespace': { type: 'string' },
         'lease-name': { type: 'string', default: 'tiermesh-operator' },
@@ -63,6 +67,8 @@ export async function run(args: string[]): Promise<number> {
   try {
     listen = parseHostPort('listen', values['listen'] as string);
     metrics = values['metrics'] === 'off' ? undefined : parseHostPort('metrics', values['metrics'] as string);
+    if (!values['tls-cert-file'] !== !values['tls-key-file'])
+      throw new Error('--tls-cert-file and --tls-key-file go together');
     leaseDurationSeconds = Number(values['lease-duration']);
     if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 2)
       throw new Error('--lease-duration: expected whole seconds >= 2');
@@ -109,6 +115,9 @@ export async function run(args: string[]): Promise<number> {
     namespaces: scope,
     leaseNamespace: (values['lease-namespace'] as string | undefined) ?? podNamespace ?? 'default',
     leaseName: values['lease-name'] as string,
+    tls: values['tls-cert-file']
+      ? { certFile: values['tls-cert-file'] as string, keyFile: values['tls-key-file'] as string }
+      : undefined,
     leaseDurationSeconds,
     ...(values['identity'] || process.env['POD_NAME']
       ? { identity: (values['identity'] as string | undefined) ?? process.env['POD_NAME'] }

@@ -11,6 +11,7 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --operator <url>       take config from the operator's stream instead, report usage, use cluster allowances
   --token-file <path>    service-account token (audience tiermesh) presented to the operator
   --state-dir <dir>      last known good config and unsent usage, kept across restarts (with --operator)
+  --operator-ca <file>   PEM CA bundle to verify an https:// operator with
   --listen <host:port>   address to serve on (default 127.0.0.1:4000)
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --log-prompts          include prompt text in request log lines (off by default)
@@ -36,6 +37,7 @@ export async function run(args: string[]): Promise<number> {
         operator: { type: 'string' },
         'token-file': { type: 'string' },
         'state-dir': { type: 'string' },
+        'operator-ca': { type: 'string' },
         listen: { type: 'string', default: '127.0.0.1:4000' },
         'max-body-bytes': { type: 'string' },
         'log-prompts': { type: 'boolean', default: false },
@@ -81,6 +83,7 @@ export async function run(args: string[]): Promise<number> {
       operator: operatorURL,
       tokenFile: values['token-file'] as string,
       stateDir: values['state-dir'] as string | undefined,
+      caFile: values['operator-ca'] as string | undefined,
       listen,
       maxBodyBytes,
       logPrompts: values['log-prompts'] === true,
@@ -142,13 +145,20 @@ async function runWithOperator(o: {
   operator: string;
   tokenFile: string;
   stateDir: string | undefined;
+  caFile: string | undefined;
   listen: { host: string; port: number };
   maxBodyBytes: number;
   logPrompts: boolean;
   logLevel: string;
 }): Promise<number> {
   const logger = createLogger({ level: o.logLevel });
-  const link = linkToOperator({ operator: o.operator, tokenFile: o.tokenFile, stateDir: o.stateDir, logger });
+  const link = linkToOperator({
+    operator: o.operator,
+    tokenFile: o.tokenFile,
+    stateDir: o.stateDir,
+    caFile: o.caFile,
+    logger,
+  });
   const sidecar = await startSidecar({
     ...o.listen,
     maxBodyBytes: o.maxBodyBytes,

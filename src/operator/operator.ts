@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -40,6 +41,8 @@ export interface OperatorOptions {
   /** Re-reconcile everything this often (budget windows roll over without any event). */
   resyncMs?: number;
   grants?: Partial<GrantPolicy>;
+  /** Serve the sidecar API over HTTPS with these PEM files (re-read every minute, so a rotated Secret is picked up). */
+  tls?: { certFile: string; keyFile: string } | undefined;
   logger: Logger;
 }
 
@@ -188,14 +191,35 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const heldQueue = queue;
   queue = undefined;
 
-  const server = createOperatorServer({
-    hub,
-    authenticate: tokenAuthenticator((token) => kube.reviewToken(token, TOKEN_AUDIENCE)),
-    ledger,
-    ready: () => synced,
-    onNack: () => metrics.nacks.inc(),
-  });
-  const url = await listen(server, opts.listen);
+  const readTls = async () =>
+    opts.tls
+      ? { cert: await readFile(opts.tls.certFile, 'utf8'), key: await readFile(opts.tls.keyFile, 'utf8') }
+      : undefined;
+  let tls = await readTls();
+  const server = createOperatorServer(
+    {
+      hub,
+      authenticate: tokenAuthenticator((token) => kube.reviewToken(token, TOKEN_AUDIENCE)),
+      ledger,
+      ready: () => synced,
+      onNack: () => metrics.nacks.inc(),
+    },
+    tls,
+  );
+  const url = (await listen(server, opts.listen)).replace(/^http:/, tls ? 'https:' : 'http:');
+  const tlsReload = setInterval(() => {
+    readTls().then(
+      (next) => {
+        if (!next || (next.cert === tls?.cert && next.key === tls?.key)) return;
+        (server as import('node:https').Server).setSecureContext(next);
+        tls = next;
+        log.info('sidecar API certificate reloaded');
+      },
+      (e) =>
+        log.warn({ err: String(e) }, 'cannot re-read the sidecar API certificate; keeping the current one'),
+    );
+  }, 60_000);
+  tlsReload.unref();
 
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;
@@ -235,6 +259,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     addCloser: (fn) => closers.push(fn),
     async stop() {
       clearInterval(resync);
+      clearInterval(tlsReload);
       heldQueue.stop();
       server.closeAllConnections();
       server.close();

@@ -1,5 +1,6 @@
 /** The operator's sidecar-facing HTTP server: config stream (SSE), ACK/NACK, usage batches, allowances, probes. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { z } from 'zod';
 import { formatIssues } from '../config/issues.js';
 import { TiermeshError, toTiermeshError } from '../errors.js';
@@ -86,7 +87,13 @@ export function probeHandler(ready: () => boolean) {
   };
 }
 
-export function createOperatorServer(deps: ServerDeps): Server {
+/** PEM serving certificate and key; with them the sidecar API is HTTPS. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   const probes = probeHandler(deps.ready);
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
 
@@ -170,7 +177,10 @@ export function createOperatorServer(deps: ServerDeps): Server {
     throw new TiermeshError('TM_NOT_FOUND', `no route ${route}`);
   }
 
-  return createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e) => sendError(res, e));
-  });
+  };
+  return tls
+    ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
+    : createServer(handler);
 }

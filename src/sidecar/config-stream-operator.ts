@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { AllowanceClient } from '../budget/allowance.js';
 import { type UsageBatch, UsageReporter } from '../budget/reporter.js';
 import type { UsageRecord } from '../budget/types.js';
@@ -19,6 +20,8 @@ export interface OperatorLinkOptions {
   tokenFile: string;
   stateDir?: string | undefined;
   logger?: Logger | undefined;
+  /** PEM CA bundle to verify an https:// operator with (the system roots otherwise). */
+  caFile?: string | undefined;
   /** Defaults to the id saved in the state dir, else POD_NAME (or the host name) plus a random suffix. */
   sidecarId?: string;
   flushMs?: number;
@@ -40,9 +43,25 @@ export function sidecarIdentity(stateDir: string | undefined): string {
   return fresh;
 }
 
-async function post(operator: string, tokenFile: string, path: string, body: unknown): Promise<unknown> {
+/** fetch that trusts `caFile` (PEM) for the operator's HTTPS certificate, or the global fetch without one. */
+export function operatorFetch(caFile: string | undefined): typeof fetch {
+  if (!caFile) return fetch;
+  const agent = new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
+  return ((input: string | URL, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher: agent } as Parameters<
+      typeof undiciFetch
+    >[1])) as unknown as typeof fetch;
+}
+
+async function post(
+  http: typeof fetch,
+  operator: string,
+  tokenFile: string,
+  path: string,
+  body: unknown,
+): Promise<unknown> {
   const token = (await readFile(tokenFile, 'utf8')).trim();
-  const res = await fetch(new URL(path, operator), {
+  const res = await http(new URL(path, operator), {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -68,9 +87,12 @@ export interface OperatorLink {
 export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
   const sidecarId = opts.sidecarId ?? sidecarIdentity(opts.stateDir);
   const log = opts.logger;
+  const http = operatorFetch(opts.caFile);
   const allowance = new AllowanceClient({
     request: async (budget) =>
-      allowanceReply.parse(await post(opts.operator, opts.tokenFile, ALLOWANCE_PATH, { sidecarId, budget })),
+      allowanceReply.parse(
+        await post(http, opts.operator, opts.tokenFile, ALLOWANCE_PATH, { sidecarId, budget }),
+      ),
     onError: (budget, e) => log?.warn({ budget, err: String(e) }, 'allowance request failed'),
   });
   const reporter = new UsageReporter({
@@ -78,7 +100,7 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
     stateDir: opts.stateDir,
     ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}),
     send: async (batch: UsageBatch) => {
-      await post(opts.operator, opts.tokenFile, USAGE_PATH, batch);
+      await post(http, opts.operator, opts.tokenFile, USAGE_PATH, batch);
     },
     onError: (e, attempt) => log?.warn({ err: String(e), attempt }, 'usage report failed; will resend'),
   });
@@ -112,6 +134,7 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
         store: withPrefetch,
         stateDir: opts.stateDir,
         logger: log,
+        fetch: http,
       });
       stream.start();
     },

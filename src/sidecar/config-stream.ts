@@ -31,6 +31,8 @@ export interface ConfigStreamOptions {
   maxBackoffMs?: number;
   /** A stream silent for this long is presumed dead (the operator sends keep-alives every 15 s). */
   idleTimeoutMs?: number;
+  /** HTTP client; `operatorFetch(caFile)` trusts the operator's CA. */
+  fetch?: typeof fetch;
 }
 
 const SNAPSHOT_FILE = 'snapshot.json';
@@ -88,8 +90,14 @@ export class ConfigStream {
         await this.connectOnce();
       } catch (e) {
         if (this.stopped) break;
+        // fetch says only "fetch failed"; the reason (refused, TLS, DNS) is in its cause.
+        const cause = (e as { cause?: { message?: string; code?: string } })?.cause;
         this.opts.logger?.warn(
-          { err: String((e as Error)?.message ?? e), attempt: this.attempt },
+          {
+            err: String((e as Error)?.message ?? e),
+            ...(cause ? { cause: cause.code ?? cause.message } : {}),
+            attempt: this.attempt,
+          },
           'config stream lost',
         );
       }
@@ -110,7 +118,7 @@ export class ConfigStream {
     const running = this.opts.store.current?.snapshot.version;
     if (running) url.searchParams.set('version', running);
     this.abort = new AbortController();
-    const res = await fetch(url, {
+    const res = await (this.opts.fetch ?? fetch)(url, {
       headers: { authorization: `Bearer ${await this.token()}`, accept: 'text/event-stream' },
       signal: this.abort.signal,
     });
@@ -169,7 +177,7 @@ export class ConfigStream {
 
   private async sendAck(ack: AckBody): Promise<void> {
     try {
-      const res = await fetch(new URL(ACK_PATH, this.opts.operator), {
+      const res = await (this.opts.fetch ?? fetch)(new URL(ACK_PATH, this.opts.operator), {
         method: 'POST',
         headers: { authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json' },
         body: JSON.stringify(ack),

@@ -81,6 +81,7 @@ export async function startOperatorProc(opts: {
   kubeconfig: string;
   port: number;
   leaseNamespace: string;
+  extraArgs?: string[];
 }): Promise<Proc & { metricsUrl: string }> {
   const p = spawnTiermesh([
     'operator',
@@ -94,6 +95,7 @@ export async function startOperatorProc(opts: {
     opts.leaseNamespace,
     '--lease-duration',
     '3',
+    ...(opts.extraArgs ?? []),
   ]);
   const m = await waitForOutput(p, /metrics on (http:\/\/\S+)\/metrics/);
   await waitForOutput(p, /serving sidecars on/);
@@ -104,6 +106,7 @@ export async function startSidecarProc(opts: {
   operator: string;
   tokenFile: string;
   stateDir: string;
+  extraArgs?: string[];
 }): Promise<Proc & { url: string }> {
   const p = spawnTiermesh([
     'sidecar',
@@ -115,6 +118,7 @@ export async function startSidecarProc(opts: {
     opts.stateDir,
     '--listen',
     '127.0.0.1:0',
+    ...(opts.extraArgs ?? []),
   ]);
   const m = await waitForOutput(p, /listening on (http:\/\/\S+)\/v1/);
   return { ...p, url: m[1]! };
