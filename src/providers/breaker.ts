@@ -42,6 +42,7 @@ type Action = () => Promise<unknown>;
 /** One breaker. `run` rejects at once with a `breaker_open` ProviderError while open. */
 export class Breaker {
   private readonly cb: CircuitBreaker<[Action], unknown>;
+  private retiredFlag = false;
 
   constructor(
     readonly provider: string,
@@ -74,6 +75,8 @@ export class Breaker {
    * its success. `clientGone` says whether a failure is the caller's disconnect rather than the upstream's.
    */
   async run<T>(fn: () => Promise<T>, clientGone: () => boolean = () => false): Promise<T> {
+    // Requests planned under an older config version may still hold a replaced or pruned breaker: let them through.
+    if (this.retiredFlag) return fn();
     try {
       return (await this.cb.fire(async () => {
         try {
@@ -125,24 +128,42 @@ export class Breaker {
     return { value: await startedP, settle };
   }
 
-  shutdown(): void {
+  /** No longer on the board: timers stopped, and `run` passes calls through unguarded from now on. */
+  get retired(): boolean {
+    return this.retiredFlag;
+  }
+
+  retire(): void {
+    this.retiredFlag = true;
     this.cb.shutdown();
   }
+
+  shutdown(): void {
+    this.retire();
+  }
 }
+
+/** Which breaker: a provider name and the upstream model id it is called with. */
+export interface BreakerId {
+  provider: string;
+  model: string;
+}
+
+const keyOf = (provider: string, model: string) => `${provider}\u0000${model}`;
 
 /**
  * All breakers of a process, keyed by provider name + upstream model. A new config version with the same settings
  * keeps the breaker (and its open state); changed settings replace it.
  */
-export class BreakerBoard extends EventEmitter<{ state: [BreakerStateChange] }> {
+export class BreakerBoard extends EventEmitter<{ state: [BreakerStateChange]; removed: [BreakerId] }> {
   private readonly breakers = new Map<string, Breaker>();
 
   get(provider: string, model: string, settings: BreakerSettings): Breaker {
-    const key = `${provider}\u0000${model}`;
+    const key = keyOf(provider, model);
     const existing = this.breakers.get(key);
     if (existing && sameSettings(existing.settings, settings)) return existing;
     const wasOpen = existing !== undefined && existing.state !== 'closed';
-    existing?.shutdown();
+    existing?.retire();
     const b = new Breaker(provider, model, { ...settings }, (state) =>
       this.emit('state', { provider, model, state }),
     );
@@ -152,13 +173,32 @@ export class BreakerBoard extends EventEmitter<{ state: [BreakerStateChange] }> 
     return b;
   }
 
+  /**
+   * Drops every breaker not in `keep` (providers or models gone from the config), emitting `removed` for each, so
+   * the board and its metrics do not grow with every provider a config ever named. Returns what was dropped.
+   */
+  retain(keep: Iterable<BreakerId>): BreakerId[] {
+    const wanted = new Set<string>();
+    for (const k of keep) wanted.add(keyOf(k.provider, k.model));
+    const removed: BreakerId[] = [];
+    for (const [key, b] of this.breakers) {
+      if (wanted.has(key)) continue;
+      this.breakers.delete(key);
+      b.retire();
+      const id = { provider: b.provider, model: b.model };
+      removed.push(id);
+      this.emit('removed', id);
+    }
+    return removed;
+  }
+
   /** Current state of every breaker, for a metrics collector. */
   states(): BreakerStateChange[] {
     return [...this.breakers.values()].map((b) => ({ provider: b.provider, model: b.model, state: b.state }));
   }
 
   shutdown(): void {
-    for (const b of this.breakers.values()) b.shutdown();
+    for (const b of this.breakers.values()) b.retire();
     this.breakers.clear();
   }
 }

@@ -2,7 +2,7 @@
 import type { ModelEntry, Provider } from '../api/modelroute.js';
 import type { CompiledRoute } from '../api/snapshot.js';
 import { createAnthropicAdapter } from './anthropic.js';
-import type { BreakerBoard } from './breaker.js';
+import type { BreakerBoard, BreakerId } from './breaker.js';
 import type { ExecutionPlan, Target } from './failover.js';
 import { defaultKeyEnv, type KeyEnv, keySource } from './keys.js';
 import { createOpenAIAdapter } from './openai.js';
@@ -20,7 +20,7 @@ export interface RegistryOptions {
 export interface RouteProviders {
   readonly route: string;
   readonly adapters: ReadonlyMap<string, ProviderAdapter>;
-  /** Every target of every given model, in order: model by model, each model's targets in failover order. */
+  /** Every target of every given model, in order: model by model, each model's targets in failover order. Read-only. */
   plan(models: ReadonlyArray<ModelEntry>): ExecutionPlan;
 }
 
@@ -42,27 +42,44 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
     route.spec.providers.map((p) => [p.name, createAdapter(p, keyEnv, opts.keyTtlMs)] as const),
   );
   const resilience = route.spec.resilience;
+  // Each model's targets are resolved once per config version, on first use: a request then costs no breaker lookup,
+  // and a request still running on this version keeps its breakers even after a newer version dropped them.
+  const resolved = new Map<string, { entry: ModelEntry; plan: ExecutionPlan }>();
+  const targetsOf = (m: ModelEntry): ExecutionPlan => {
+    const hit = resolved.get(m.name);
+    if (hit?.entry === m) return hit.plan;
+    const targets: Target[] = [];
+    for (const t of m.targets) {
+      const adapter = adapters.get(t.provider);
+      // The compiler rejects routes naming unknown providers; a stale plan skips rather than crashes.
+      if (!adapter) continue;
+      const upstreamModel = t.model ?? m.name;
+      targets.push({
+        model: m.name,
+        provider: t.provider,
+        upstreamModel,
+        adapter,
+        breaker: opts.breakers.get(t.provider, upstreamModel, resilience.breaker),
+      });
+    }
+    const plan = { targets, resilience };
+    // Only the route's own entries are kept (decisions always hand those out), so the cache stays this route's size.
+    if (!hit && route.spec.models.includes(m)) resolved.set(m.name, { entry: m, plan });
+    return plan;
+  };
   return {
     route: route.name,
     adapters,
     plan(models) {
-      const targets: Target[] = [];
-      for (const m of models) {
-        for (const t of m.targets) {
-          const adapter = adapters.get(t.provider);
-          // The compiler rejects routes naming unknown providers; a stale plan skips rather than crashes.
-          if (!adapter) continue;
-          const upstreamModel = t.model ?? m.name;
-          targets.push({
-            model: m.name,
-            provider: t.provider,
-            upstreamModel,
-            adapter,
-            breaker: opts.breakers.get(t.provider, upstreamModel, resilience.breaker),
-          });
-        }
-      }
-      return { targets, resilience };
+      if (models.length === 1) return targetsOf(models[0]!);
+      return { targets: models.flatMap((m) => targetsOf(m).targets), resilience };
     },
   };
+}
+
+/** Every breaker a route can use (each target of each model), for `BreakerBoard.retain`. */
+export function breakerIds(route: CompiledRoute): BreakerId[] {
+  return route.spec.models.flatMap((m) =>
+    m.targets.map((t) => ({ provider: t.provider, model: t.model ?? m.name })),
+  );
 }

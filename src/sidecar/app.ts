@@ -46,6 +46,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     metrics.breakerState(c.provider, c.model, c.state === 'half_open' ? 'half-open' : c.state);
     logger.warn({ provider: c.provider, model: c.model, state: c.state }, 'circuit breaker state change');
   });
+  breakers.on('removed', (b) => metrics.breakerRemoved(b.provider, b.model));
   const store = new ConfigStore<SidecarRuntime>(
     runtimeBuilder({
       breakers,

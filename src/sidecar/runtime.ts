@@ -6,7 +6,7 @@ import type { Snapshot } from '../api/snapshot.js';
 import { type Allowance, BudgetGate } from '../budget/gate.js';
 import type { BreakerBoard } from '../providers/breaker.js';
 import type { KeyEnv } from '../providers/keys.js';
-import { buildRouteProviders, type RouteProviders } from '../providers/registry.js';
+import { breakerIds, buildRouteProviders, type RouteProviders } from '../providers/registry.js';
 import type { LearnedScorer } from '../routing/decide.js';
 import { learnedScorer, withLearnedThresholds } from '../routing/learned/wire.js';
 
@@ -42,6 +42,8 @@ export function runtimeBuilder(deps: RuntimeDeps) {
     const budget = previous
       ? previous.budget.update(snapshot.budgets, now())
       : new BudgetGate(snapshot.budgets, { now: now(), allowance: deps.allowance });
+    // Last, once nothing can refuse this version: breakers of providers/models it no longer names are dropped.
+    deps.breakers.retain(snapshot.routes.flatMap(breakerIds));
     return { snapshot, providers, budget, learned: usesLearned ? learned : undefined };
   };
 }

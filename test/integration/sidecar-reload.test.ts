@@ -77,3 +77,54 @@ describe('config swaps', () => {
     expect(line['prompt']).toBe(SIMPLE_PROMPT);
   });
 });
+
+describe('breakers across versions', () => {
+  it('drops the breaker (and its metric series) of a provider a new version no longer names', async () => {
+    const a = await startOpenAIFixture();
+    const b = await startOpenAIFixture();
+    const two = (first: Fixture, second: Fixture | undefined) =>
+      routeConfig({
+        upstreams: [
+          { name: 'a', baseURL: first.baseURL },
+          ...(second ? [{ name: 'b', baseURL: second.baseURL }] : []),
+        ],
+        cheap: [{ name: 'small-model', upstreams: second ? ['a', 'b'] : ['a'] }],
+        premium: [{ name: 'big-model', upstreams: ['a'] }],
+      });
+    const s = await startTestSidecar(two(a, b));
+    try {
+      const c = new OpenAI({ baseURL: s.baseURL, apiKey: 'x', maxRetries: 0 });
+      a.script([behave.error(500)]);
+      await c.chat.completions.create({
+        model: 'auto',
+        messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+      });
+      expect(b.calls).toHaveLength(1);
+      // Another version with the same providers exports every breaker's state.
+      expect(s.store.apply(compileManifests(parseManifests(`${two(a, b)}---\n${extraBudget}`))).ok).toBe(
+        true,
+      );
+      const before = await (await fetch(`${s.url}/metrics`)).text();
+      expect(metricValue(before, 'tiermesh_breaker_state', { provider: 'b', model: 'small-model' })).toBe(0);
+      expect(s.breakers.states().map((x) => x.provider)).toEqual(['a', 'b']);
+
+      expect(s.store.apply(compileManifests(parseManifests(two(a, undefined)))).ok).toBe(true);
+      expect(s.breakers.states().map((x) => x.provider)).toEqual(['a']);
+      const after = await (await fetch(`${s.url}/metrics`)).text();
+      expect(
+        metricValue(after, 'tiermesh_breaker_state', { provider: 'b', model: 'small-model' }),
+      ).toBeUndefined();
+      expect(metricValue(after, 'tiermesh_breaker_state', { provider: 'a', model: 'small-model' })).toBe(0);
+    } finally {
+      await s.close();
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+const extraBudget = `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelBudget
+metadata: { name: extra, namespace: test }
+spec: { window: { period: daily, timezone: UTC }, limit: { usd: 100 } }
+`;
