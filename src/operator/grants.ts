@@ -88,4 +88,8 @@ export class GrantBook {
   reset(budget: string): void {
     this.book.delete(budget);
   }
+
+  clear(): void {
+    this.book.clear();
+  }
 }

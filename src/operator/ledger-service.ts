@@ -51,6 +51,15 @@ export class LedgerService {
     return this.deps.isLeader();
   }
 
+  /**
+   * Forgets cached budgets and outstanding slices. Called on every leadership change: what another leader wrote
+   * in between makes both stale (its slices are unknown here; they expire on the sidecars within one TTL).
+   */
+  reset(): void {
+    this.latest.clear();
+    this.book.clear();
+  }
+
   /** Applies one batch to every budget of the namespace it concerns; answers only once each write is durable. */
   async report(namespace: string, batch: UsageBatch): Promise<{ applied: boolean }> {
     let applied = false;

@@ -98,6 +98,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     onChange: (leader) => {
       metrics.leader.set(leader ? 1 : 0);
       log.info({ identity, leader }, leader ? 'became leader' : 'lost leadership');
+      ledger.reset();
       // A new leader owes every namespace a status pass.
       if (leader) for (const ns of knownNamespaces()) queue?.add(ns);
     },
