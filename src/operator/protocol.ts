@@ -27,7 +27,8 @@ export type AckBody = z.infer<typeof ackBody>;
 export const usageRecord = z.object({
   route: z.string().max(253),
   model: z.string().max(200),
-  user: z.string().max(253).optional(),
+  // Unbounded on purpose: a batch the operator refuses would be resent forever, holding up all later usage.
+  user: z.string().optional(),
   inputTokens: z.number().int().min(0),
   outputTokens: z.number().int().min(0),
   costUSD: z.number().min(0),

@@ -138,7 +138,7 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
       });
       stream.start();
     },
-    report: (u) => reporter.add(u),
+    report: ({ reservations: _local, ...u }) => reporter.add(u),
     async stop() {
       await stream?.stop();
       await reporter.close();
