@@ -3,7 +3,8 @@
  * CRD changes reach a sidecar within seconds, bad config shows on the route status by field, a sidecar's NACK
  * keeps its old config and shows as SidecarRejected, and sidecars keep serving through an operator outage.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -286,5 +287,25 @@ spec:
     const metrics = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^tiermesh_operator_connected_sidecars 1$/m);
     expect(metrics).toMatch(/^tiermesh_operator_leader 1$/m);
+    const lint = spawnSync(promlint(), [], { input: metrics, encoding: 'utf8' });
+    expect(lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
   });
 });
+
+/** The `promtool check metrics` linter built by scripts/promtool-bin.sh. */
+function promlint(): string {
+  const root = join(import.meta.dirname, '../..');
+  const version = /github\.com\/prometheus\/client_golang (v\S+)/.exec(
+    readFileSync(join(root, 'test/helpers/promlint/go.mod'), 'utf8'),
+  )![1];
+  const bin = join(
+    process.env['TIERMESH_CLUSTER_BIN_DIR'] ?? join(root, '.cache/bin'),
+    `promlint-${version}`,
+  );
+  if (!existsSync(bin)) {
+    const built = spawnSync(join(root, 'scripts/promtool-bin.sh'), [], { encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`could not build promlint: ${built.stderr}`);
+  }
+  return bin;
+}
