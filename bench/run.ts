@@ -5,7 +5,7 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canPin, launch, pinProcess, sleep, waitListening } from './lib/child.js';
+import { canPin, killAllLaunched, launch, pinProcess, sleep, waitListening } from './lib/child.js';
 import { checkAnswer, closedLoop, openLoop, type RunResult, type Target } from './lib/load.js';
 import { treeCpuTicks, treeMemory } from './lib/procstat.js';
 import { renderMarkdown } from './lib/report.js';
@@ -288,4 +288,11 @@ async function main(): Promise<number> {
   return run.systems.some((s) => s.failure && ['direct', 'bare', 'tiermesh'].includes(s.id)) ? 1 : 0;
 }
 
+// Interrupted: the proxies run in process groups of their own, so end them rather than leave them listening.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllLaunched();
+    process.exit(130);
+  });
+}
 process.exitCode = await main();

@@ -49,6 +49,20 @@ export interface LaunchOptions {
 }
 
 let launched = 0;
+/** Process groups started by launch() and not yet exited, for killAllLaunched(). */
+const running = new Set<number>();
+
+/** Ends every process group launch() started that is still running (when the benchmark itself is interrupted). */
+export function killAllLaunched(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
 
 /** The last `bytes` of a file, or '' if it cannot be read. */
 function tailOf(path: string, bytes: number): string {
@@ -96,6 +110,8 @@ export function launch(command: string, args: string[], opts: LaunchOptions = {}
       resolve();
     });
   });
+  if (child.pid !== undefined) running.add(child.pid);
+  void exit.then(() => child.pid !== undefined && running.delete(child.pid));
   return {
     pid: child.pid ?? -1,
     output: () => tailOf(logFile, 4096) + spawnError,
