@@ -18,6 +18,7 @@ const help = `usage: tiermesh operator [options]
   --lease-namespace <ns>      namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)
   --lease-name <name>         name of the Lease (default tiermesh-operator)
   --lease-duration <seconds>  leader lease duration (default 15)
+  --allowance-cap-usd <usd>   largest budget slice one sidecar may hold (default 1)
   --identity <name>           leader-election identity (default: $POD_NAME or host name + random suffix)
   --log-level <level>         trace|debug|info|warn|error (default info)
 
@@ -47,6 +48,7 @@ export async function run(args: string[]): Promise<number> {
         'lease-name': { type: 'string', default: 'tiermesh-operator' },
         'lease-duration': { type: 'string', default: '15' },
         identity: { type: 'string' },
+        'allowance-cap-usd': { type: 'string', default: '1' },
         ...webhookCliOptions,
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -64,11 +66,14 @@ export async function run(args: string[]): Promise<number> {
   let listen: HostPort;
   let metrics: HostPort | undefined;
   let leaseDurationSeconds: number;
+  let capUSD: number;
   try {
     listen = parseHostPort('listen', values['listen'] as string);
     metrics = values['metrics'] === 'off' ? undefined : parseHostPort('metrics', values['metrics'] as string);
     if (!values['tls-cert-file'] !== !values['tls-key-file'])
       throw new Error('--tls-cert-file and --tls-key-file go together');
+    capUSD = Number(values['allowance-cap-usd']);
+    if (!(capUSD > 0)) throw new Error('--allowance-cap-usd: expected a positive number of USD');
     leaseDurationSeconds = Number(values['lease-duration']);
     if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 2)
       throw new Error('--lease-duration: expected whole seconds >= 2');
@@ -119,6 +124,7 @@ export async function run(args: string[]): Promise<number> {
       ? { certFile: values['tls-cert-file'] as string, keyFile: values['tls-key-file'] as string }
       : undefined,
     leaseDurationSeconds,
+    grants: { capUSD },
     ...(values['identity'] || process.env['POD_NAME']
       ? { identity: (values['identity'] as string | undefined) ?? process.env['POD_NAME'] }
       : {}),
