@@ -3,7 +3,10 @@
  * certs, caBundle published by the server) and applies the patch, so every path and value must be valid for real.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
 import {
   AdmissionregistrationV1Api,
@@ -17,7 +20,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleToSecretData, renewBundle, splitPem } from '../../src/webhook/certs.js';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
-import { applyYaml, ensureServiceAccount, freshNamespace, kubeConfig } from '../cluster/fixtures.js';
+import {
+  applyYaml,
+  ensureServiceAccount,
+  freshNamespace,
+  kubeConfig,
+  servingCert,
+} from '../cluster/fixtures.js';
 
 const run = randomBytes(3).toString('hex');
 const OWNED = `tiermesh-e2e-injector-${run}`;
@@ -419,5 +428,56 @@ spec:
     const ns = await freshNamespace('inject-rotated');
     await labelNamespace(ns, { ...SCOPE, 'tiermesh.dev/inject': 'enabled' });
     expect(names(await createPod(ns))).toEqual(['app', 'tiermesh-sidecar']);
+  });
+});
+
+describe('webhook with a mounted certificate (certMode provided / cert-manager)', () => {
+  it('serves the files it is given and picks up a renewed certificate on refresh, without touching any Secret', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tiermesh-certdir-'));
+    const ns = await freshNamespace('certdir');
+    let mounted: WebhookServer | undefined;
+    try {
+      const first = await servingCert();
+      await writeFile(join(dir, 'tls.crt'), first.cert);
+      await writeFile(join(dir, 'tls.key'), first.key);
+      mounted = await startWebhookServer({
+        kubeConfig: kc,
+        namespace: ns,
+        port: 0,
+        certMode: 'provided',
+        certDir: dir,
+        webhookConfigName: OWNED,
+        injector: { image: 'x:1', version: '0', operatorURL: 'http://op:8443' },
+      });
+      expect(mounted.caBundle()).toBeUndefined();
+      const fingerprint = () =>
+        new Promise<string>((resolve, reject) => {
+          const url = new URL(mounted?.url ?? '');
+          const socket = connect({ host: url.hostname, port: Number(url.port), ca: first.ca }, () => {
+            resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+            socket.end();
+          });
+          socket.on('error', reject);
+        });
+      const before = await fingerprint();
+
+      // cert-manager renews by rewriting the mounted Secret's files.
+      const second = await servingCert();
+      await writeFile(join(dir, 'tls.crt'), second.cert);
+      await writeFile(join(dir, 'tls.key'), second.key);
+      await mounted.refresh();
+      expect(await fingerprint()).not.toBe(before);
+
+      const secrets = await core.listNamespacedSecret({ namespace: ns });
+      expect(secrets.items.map((x) => x.metadata?.name)).toEqual([]);
+      // The owned configuration still carries the self-mode server's CA: a provided-mode server never publishes.
+      const owned = await admission.readMutatingWebhookConfiguration({ name: OWNED });
+      expect(owned.webhooks?.[0]?.clientConfig.caBundle).toBe(
+        Buffer.from(server.caBundle() ?? '').toString('base64'),
+      );
+    } finally {
+      await mounted?.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
