@@ -44,6 +44,8 @@ expect_refused() {
 }
 expect_refused "failurePolicy is invalid" --set webhook.failurePolicy=Sometimes
 expect_refused "certMode is invalid" --set webhook.certMode=letsencrypt
+expect_refused "a value is misspelt (values.schema.json)" --set webhook.failurPolicy=Fail
+expect_refused "sidecar memory is not a quantity" --set sidecar.resources.memoryLimit=lots
 expect_refused "sidecar.mode is invalid" --set sidecar.mode=sometimes
 expect_refused "configScheme is invalid" --set operator.configScheme=grpc
 expect_refused "provided mode lacks a caBundle" --set webhook.certMode=provided --set webhook.provided.secretName=x
