@@ -3,12 +3,18 @@
  * client -> sidecar -> upstream, against client -> upstream directly and client -> http-proxy -> upstream (a bare
  * pass-through Node proxy, the floor for any Node proxy). All in one run and one process tree; reported as ratios.
  *
- *   tsx bench/sidecar.ts [--requests 2000] [--concurrency 32] [--seconds 3]
+ *   tsx bench/sidecar.ts [--requests 2000] [--concurrency 32] [--seconds 3] [--rounds 1]
+ *
+ * Also reported: CPU time per request of the process serving each path (the upstream for direct, the proxy process
+ * for http-proxy and the sidecar), read from /proc over the throughput phase. On a shared, busy machine this moves
+ * far less than latency and throughput do. With `--rounds N` the three are measured N times, interleaved, and each
+ * ratio is printed per round and as a range.
  *
  * Processes: this driver (load generator), one upstream process (zero-latency OpenAI-shaped answers), one proxy
  * process (http-proxy and the sidecar, measured one after the other so they never compete).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +31,7 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 
@@ -109,6 +116,16 @@ interface Result {
   p50: number;
   p99: number;
   rps: number;
+  /** CPU microseconds per request of the serving process, over the throughput phase. */
+  cpuUs: number;
+}
+
+/** utime + stime of a process in milliseconds, from /proc/<pid>/stat (clock ticks at the usual 100 Hz). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function measure(
@@ -117,6 +134,7 @@ async function measure(
   requests: number,
   concurrency: number,
   seconds: number,
+  servingPid: number,
 ): Promise<Result> {
   const post = async (pool: Pool) => {
     const r = await pool.request({
@@ -143,6 +161,7 @@ async function measure(
   for (let i = 0; i < concurrency * 10; i++) await post(pool);
   let done = 0;
   const until = performance.now() + seconds * 1000;
+  const cpu0 = cpuMs(servingPid);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -153,37 +172,61 @@ async function measure(
     }),
   );
   const rps = done / ((performance.now() - start) / 1000);
+  const cpuUs = ((cpuMs(servingPid) - cpu0) * 1000) / done;
   await pool.close();
-  return { p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, rps };
+  return { p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, rps, cpuUs };
 }
 
 async function driver(): Promise<void> {
   const requests = Number(args.requests);
   const concurrency = Number(args.concurrency);
   const seconds = Number(args.seconds);
+  const rounds = Math.max(1, Number(args.rounds));
   const up = await child(['--role', 'upstream']);
   const proxies = await child(['--role', 'proxies', '--upstream', String(up.ports[0])]);
+  const ratios: Record<string, number[]> = {};
+  const note = (name: string, v: number) => {
+    ratios[name] = [...(ratios[name] ?? []), v];
+    console.log(`  ${name.padEnd(44)} ${v.toFixed(2)}`);
+  };
   try {
     const [barePort, sidecarPort] = proxies.ports as [number, number];
-    const direct = await measure(up.ports[0]!, '/v1/chat/completions', requests, concurrency, seconds);
-    const bare = await measure(barePort, '/v1/chat/completions', requests, concurrency, seconds);
-    const sidecar = await measure(sidecarPort, '/v1/chat/completions', requests, concurrency, seconds);
-    const fmt = (r: Result) =>
-      `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s`;
-    const added = (r: Result) => ({ p50: r.p50 - direct.p50, p99: r.p99 - direct.p99 });
-    const a = { bare: added(bare), sidecar: added(sidecar) };
-    console.log(`direct      ${fmt(direct)}`);
-    console.log(
-      `http-proxy  ${fmt(bare)}  (added p50 ${a.bare.p50.toFixed(3)} ms, p99 ${a.bare.p99.toFixed(3)} ms)`,
-    );
-    console.log(
-      `sidecar     ${fmt(sidecar)}  (added p50 ${a.sidecar.p50.toFixed(3)} ms, p99 ${a.sidecar.p99.toFixed(3)} ms)`,
-    );
-    console.log('ratios (same run):');
-    console.log(`  sidecar added p50 / http-proxy added p50: ${(a.sidecar.p50 / a.bare.p50).toFixed(2)}`);
-    console.log(`  sidecar p50 / direct p50:                 ${(sidecar.p50 / direct.p50).toFixed(2)}`);
-    console.log(`  sidecar throughput / http-proxy:          ${(sidecar.rps / bare.rps).toFixed(2)}`);
-    console.log(`  sidecar throughput / direct:              ${(sidecar.rps / direct.rps).toFixed(2)}`);
+    for (let round = 1; round <= rounds; round++) {
+      const run = (port: number, pid: number) =>
+        measure(port, '/v1/chat/completions', requests, concurrency, seconds, pid);
+      const direct = await run(up.ports[0]!, up.proc.pid!);
+      const bare = await run(barePort, proxies.proc.pid!);
+      const sidecar = await run(sidecarPort, proxies.proc.pid!);
+      const fmt = (r: Result) =>
+        `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s  ${r.cpuUs.toFixed(0)} us CPU/req`;
+      const added = (r: Result) => ({ p50: r.p50 - direct.p50, p99: r.p99 - direct.p99 });
+      const a = { bare: added(bare), sidecar: added(sidecar) };
+      if (rounds > 1) console.log(`round ${round}`);
+      console.log(`direct      ${fmt(direct)}`);
+      console.log(
+        `http-proxy  ${fmt(bare)}  (added p50 ${a.bare.p50.toFixed(3)} ms, p99 ${a.bare.p99.toFixed(3)} ms)`,
+      );
+      console.log(
+        `sidecar     ${fmt(sidecar)}  (added p50 ${a.sidecar.p50.toFixed(3)} ms, p99 ${a.sidecar.p99.toFixed(3)} ms)`,
+      );
+      console.log('ratios (same run):');
+      note('sidecar added p50 / http-proxy added p50:', a.sidecar.p50 / a.bare.p50);
+      note('sidecar added p99 / http-proxy added p99:', a.sidecar.p99 / a.bare.p99);
+      note('sidecar p50 / direct p50:', sidecar.p50 / direct.p50);
+      note('sidecar throughput / http-proxy:', sidecar.rps / bare.rps);
+      note('sidecar throughput / direct:', sidecar.rps / direct.rps);
+      note('sidecar CPU per request / http-proxy:', sidecar.cpuUs / bare.cpuUs);
+    }
+    if (rounds > 1) {
+      console.log(`ranges over ${rounds} rounds (min .. median .. max):`);
+      for (const [name, vs] of Object.entries(ratios)) {
+        const s = [...vs].sort((x, y) => x - y);
+        const med = s[Math.floor(s.length / 2)]!;
+        console.log(
+          `  ${name.padEnd(44)} ${s[0]!.toFixed(2)} .. ${med.toFixed(2)} .. ${s.at(-1)!.toFixed(2)}`,
+        );
+      }
+    }
   } finally {
     proxies.proc.kill();
     up.proc.kill();

@@ -1,5 +1,5 @@
 /** The one upstream HTTP client: a shared keep-alive undici pool, deadlines wired to abort signals, errors typed. */
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { type SseEvent, SseLineTooLongError, SseParser } from './sse.js';
 import { ProviderError, type UpstreamCall } from './types.js';
 import { httpFailure, toProviderError } from './upstream-errors.js';
@@ -67,9 +67,11 @@ export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Pr
   };
   let res: Dispatcher.ResponseData;
   try {
-    res = await request(req.url, {
+    const target = parsedUrl(req.url);
+    res = await upstreamAgent.request({
+      origin: target.origin,
+      path: target.path,
       method: 'POST',
-      dispatcher: upstreamAgent,
       headers: {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
@@ -108,9 +110,26 @@ export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Pr
   return { body: res.body, signal, firstByte, close };
 }
 
+/**
+ * Provider URLs come from the config, so there are few of them: each is parsed once rather than on every call, which
+ * is what undici's top-level `request(url)` would do (a WHATWG URL parse per request).
+ */
+const parsedUrls = new Map<string, { origin: string; path: string }>();
+function parsedUrl(url: string): { origin: string; path: string } {
+  let p = parsedUrls.get(url);
+  if (!p) {
+    const u = new URL(url);
+    p = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    // Bounded all the same: a long-lived process sees every URL any config version ever named.
+    if (parsedUrls.size >= 1024) parsedUrls.clear();
+    parsedUrls.set(url, p);
+  }
+  return p;
+}
+
 /** Reads a body as text, refusing to buffer more than `limit` bytes of it. */
 export async function readCapped(body: AsyncIterable<Buffer | Uint8Array>, limit: number): Promise<string> {
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
@@ -118,8 +137,11 @@ export async function readCapped(body: AsyncIterable<Buffer | Uint8Array>, limit
       (body as { destroy?: () => void }).destroy?.();
       break;
     }
-    parts.push(Buffer.from(chunk));
+    // The stream hands out fresh chunks, so they are kept as they are rather than copied.
+    parts.push(chunk);
   }
+  const one = parts.length === 1 ? parts[0]! : undefined;
+  if (one) return Buffer.isBuffer(one) ? one.toString('utf8') : Buffer.from(one).toString('utf8');
   return Buffer.concat(parts).toString('utf8');
 }
 

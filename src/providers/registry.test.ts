@@ -124,3 +124,32 @@ describe('buildRouteProviders', () => {
     expect(b.state).toBe('closed');
   });
 });
+
+describe('plans', () => {
+  it("resolve each model's breakers once per config version, not on every request", () => {
+    const s = spec();
+    let lookups = 0;
+    const counting = new Proxy(board, {
+      get(target, prop, receiver) {
+        if (prop !== 'get') return Reflect.get(target, prop, receiver);
+        return (...a: Parameters<BreakerBoard['get']>) => {
+          lookups++;
+          return target.get(...a);
+        };
+      },
+    });
+    const rp = buildRouteProviders({ name: 'r', spec: s }, { breakers: counting, keyEnv: defaultKeyEnv({}) });
+    const first = rp.plan([s.models[0]!]);
+    expect(lookups).toBe(2);
+    for (let i = 0; i < 5; i++) expect(rp.plan([s.models[0]!])).toBe(first);
+    const both = rp.plan([s.models[1]!, s.models[0]!]);
+    expect(lookups).toBe(3);
+    expect(both.targets.map((t) => t.provider)).toEqual(['local', 'openai', 'sim']);
+    expect(both.targets[1]!.breaker).toBe(first.targets[0]!.breaker);
+    // An entry that is not the route's own (a copy) is planned afresh and not remembered.
+    const copy = { ...s.models[0]! };
+    expect(rp.plan([copy]).targets.map((t) => t.upstreamModel)).toEqual(['gpt-a', 'a']);
+    rp.plan([copy]);
+    expect(lookups).toBe(7);
+  });
+});

@@ -92,6 +92,17 @@ export function fitsModel(m: ModelEntry, promptTokens: number, maxTokens: number
   );
 }
 
+/** Built once per spec object (one per config version), not once per tier of every request. */
+const byNameCache = new WeakMap<ModelRouteSpec, Map<string, ModelEntry>>();
+function modelsByName(spec: ModelRouteSpec): Map<string, ModelEntry> {
+  let m = byNameCache.get(spec);
+  if (!m) {
+    m = new Map(spec.models.map((e) => [e.name, e]));
+    byNameCache.set(spec, m);
+  }
+  return m;
+}
+
 function tierModels(
   spec: ModelRouteSpec,
   tierIndex: number,
@@ -100,7 +111,7 @@ function tierModels(
 ): ModelEntry[] {
   const tier = spec.tiers[tierIndex];
   if (!tier) return [];
-  const byName = new Map(spec.models.map((m) => [m.name, m]));
+  const byName = modelsByName(spec);
   return tier.models.flatMap((n) => {
     const m = byName.get(n);
     return m && fitsModel(m, promptTokens, maxTokens) ? [m] : [];
