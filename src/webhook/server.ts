@@ -11,8 +11,8 @@ import {
   CustomObjectsApi,
   type KubeConfig,
 } from '@kubernetes/client-node';
+import { type Logger, pino } from 'pino';
 import { GROUP, VERSION } from '../api/common.js';
-import { createLogger, type Logger } from '../telemetry/logger.js';
 import { deny, parseReview, review } from './admission.js';
 import { ensureCertSecret, publishCaBundle } from './cert-store.js';
 import { type InjectorConfigInput, injectorConfig } from './injector-config.js';
@@ -140,7 +140,9 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 }
 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
-  const log = opts.logger ?? createLogger().child({ subsystem: 'webhook' });
+  // The operator passes its own logger; this default is for standalone use and tests. No pod contents are logged.
+  const log =
+    opts.logger ?? pino({ base: { component: 'webhook' }, timestamp: pino.stdTimeFunctions.isoTime });
   const certMode = opts.certMode ?? 'self';
   const cfg = injectorConfig.parse({ operatorNamespace: opts.namespace, ...opts.injector });
   const deps: MutateDeps = { cfg, ...kubeLookups(opts.kubeConfig) };

@@ -358,6 +358,16 @@ spec:
     expect(names(await createPod(operatorNs, { 'tiermesh.dev/inject': 'true' }))).toEqual(['app']);
   });
 
+  it('patches a pod with no volumes, init containers or annotations at all', async () => {
+    const ns = await freshNamespace('inject-bare');
+    await labelNamespace(ns, { ...SCOPE, 'tiermesh.dev/inject': 'enabled' });
+    // No token automount: the ServiceAccount plugin adds no volume, so our patch must create spec.volumes.
+    const pod = await createPod(ns, {}, { ...appSpec, automountServiceAccountToken: false });
+    expect(pod.spec?.volumes?.map((v) => v.name)).toEqual(['tiermesh-token', 'tiermesh-state']);
+    expect(names(pod)).toEqual(['app', 'tiermesh-sidecar']);
+    expect(Object.keys(pod.metadata?.annotations ?? {})).toEqual(['tiermesh.dev/status']);
+  });
+
   it('skips hostNetwork pods', async () => {
     const ns = await freshNamespace('inject-host');
     await labelNamespace(ns, { ...SCOPE, 'tiermesh.dev/inject': 'enabled' });
