@@ -4,8 +4,8 @@
  */
 import type { BudgetState, ModelBudget, ModelBudgetSpec, ModelBudgetStatus } from '../api/modelbudget.js';
 import type { UsageRecord } from '../budget/types.js';
+import { budgetWindow } from '../budget/window.js';
 import { setCondition } from './conditions.js';
-import { windowStart } from './window.js';
 
 export interface UsageBatch {
   sidecarId: string;
@@ -49,7 +49,9 @@ export function newlyCrossed(spentUSD: number, spec: ModelBudgetSpec, fired: num
 /** The status for the window containing `now`: a new window starts from zero but keeps the dedup marks. */
 export function currentWindow(budget: ModelBudget, now: Date): ModelBudgetStatus {
   const old = budget.status ?? {};
-  const start = windowStart(budget.spec.window.period, budget.spec.window.timezone, now).toISOString();
+  const start = new Date(
+    budgetWindow(budget.spec.window.period, budget.spec.window.timezone, now.getTime()).start,
+  ).toISOString();
   const fresh = old.windowStart !== start;
   const spentUSD = fresh ? 0 : (old.spentUSD ?? 0);
   const spentTokens = fresh ? 0 : (old.spentTokens ?? 0);
