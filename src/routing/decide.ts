@@ -112,10 +112,13 @@ function tierModels(
   const tier = spec.tiers[tierIndex];
   if (!tier) return [];
   const byName = modelsByName(spec);
-  return tier.models.flatMap((n) => {
+  // A plain loop: flatMap with a one-element array per model showed up in the sidecar's profile.
+  const out: ModelEntry[] = [];
+  for (const n of tier.models) {
     const m = byName.get(n);
-    return m && fitsModel(m, promptTokens, maxTokens) ? [m] : [];
-  });
+    if (m && fitsModel(m, promptTokens, maxTokens)) out.push(m);
+  }
+  return out;
 }
 
 function contextTooLong(

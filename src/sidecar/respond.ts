@@ -13,11 +13,11 @@ export interface ServedBy {
 
 /** USD with enough digits for sub-cent requests, without float noise ("0.000123", not "0.00012300000000000001"). */
 export function formatUSD(usd: number): string {
-  return (
-    Number(usd.toPrecision(6))
-      .toFixed(10)
-      .replace(/\.?0+$/, '') || '0'
-  );
+  const n = Number(usd.toPrecision(6));
+  // The common range, without toFixed and a regex on every answer: six significant digits from 1e-4 up need at most
+  // nine decimals, and below 1000 a double is close enough to its digits that String(n) spells them the same way.
+  if (n >= 1e-4 && n < 1000) return String(n);
+  return n.toFixed(10).replace(/\.?0+$/, '') || '0';
 }
 
 export function servedByHeaders(s: ServedBy | undefined): Record<string, string> {
