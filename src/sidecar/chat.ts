@@ -144,8 +144,10 @@ export function chatHandler(deps: ChatDeps) {
         };
         const cost = costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens);
         const at = now();
+        // Into the budget gate serving now: a reload since the request started carried the totals over to a new one.
+        const current = deps.store.current ?? runtime;
         book(
-          runtime,
+          current,
           {
             route: d.route,
             model: model.name,
@@ -158,7 +160,7 @@ export function chatHandler(deps: ChatDeps) {
           },
           0,
         );
-        for (const b of runtime.budget.status(at)) deps.metrics.budget(b.name, b.remainingUSD);
+        for (const b of current.budget.status(at)) deps.metrics.budget(b.name, b.remainingUSD);
         deps.metrics.shadow(model.name, 'ok');
         deps.logger.info(
           {

@@ -2,6 +2,7 @@
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
@@ -55,9 +56,16 @@ async function setup(percent: number, budgetUSD?: number) {
     contextWindow: 128_000,
   });
   route.spec['shadow'] = { model: 'shadow-model', percent };
-  const s = await startTestSidecar(docs.map((d) => stringify(d)).join('---\n'));
+  const yaml = docs.map((d) => stringify(d)).join('---\n');
+  const s = await startTestSidecar(yaml);
   sidecars.push(s);
-  return { s, primary, shadowUp, client: new OpenAI({ baseURL: s.baseURL, apiKey: 'x', maxRetries: 0 }) };
+  return {
+    s,
+    yaml,
+    primary,
+    shadowUp,
+    client: new OpenAI({ baseURL: s.baseURL, apiKey: 'x', maxRetries: 0 }),
+  };
 }
 
 async function metrics(s: TestSidecar): Promise<string> {
@@ -158,6 +166,22 @@ describe('shadow traffic', () => {
     await s.close();
     expect(await shadowCount(s, 'error')).toBe(2);
     expect(s.logs.raw.join('\n')).not.toContain('secret-prompt-marker');
+  });
+
+  it('books a shadow answer that arrives after a reload into the budget serving now', async () => {
+    const { s, yaml, shadowUp, client } = await setup(100, 1);
+    shadowUp.script([{ firstByteDelayMs: 300, reply: 'late', usage: { prompt: 1000, completion: 2000 } }]);
+    await client.chat.completions.create({ model: 'auto', messages: msg });
+    await eventually(() => shadowUp.calls.length === 1, 'the shadow call to arrive');
+    const extra = `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelBudget
+metadata: { name: extra, namespace: test }
+spec: { window: { period: daily, timezone: UTC }, limit: { usd: 100 } }
+`;
+    expect(s.store.apply(compileManifests(parseManifests(`${yaml}---\n${extra}`))).ok).toBe(true);
+    await eventually(async () => (await shadowCount(s, 'ok')) === 1, 'the shadow call to be booked');
+    const b = s.store.current!.budget.status(Date.now()).find((x) => x.name === 'b')!;
+    expect(b.spentUSD).toBeCloseTo(0.005 + 0.00002, 12);
   });
 
   it('sends nothing to the shadow model at 0 percent', async () => {
