@@ -13,6 +13,8 @@ const help = `usage: tiermesh operator [options]
   --listen <host:port>        sidecar API: config stream, ACKs, usage, allowances (default 0.0.0.0:8443)
   --tls-cert-file <pem>       serve the sidecar API over HTTPS with this certificate (with --tls-key-file)
   --tls-key-file <pem>        its private key (both files are re-read every minute)
+  --tls-from-webhook          serve the sidecar API with the webhook's serving certificate instead (self mode:
+                              the cert Secret, following renewals; otherwise --webhook-cert-dir); needs the webhook
   --metrics <host:port>       /metrics, /healthz, /readyz (default 127.0.0.1:9090; "off" disables)
   --namespace-scope <a,b>     watch only these namespaces (default: all)
   --lease-namespace <ns>      namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)
@@ -43,6 +45,7 @@ export async function run(args: string[]): Promise<number> {
         metrics: { type: 'string', default: '127.0.0.1:9090' },
         'tls-cert-file': { type: 'string' },
         'tls-key-file': { type: 'string' },
+        'tls-from-webhook': { type: 'boolean', default: false },
         'namespace-scope': { type: 'string' },
         'lease-namespace': { type: 'string' },
         'lease-name': { type: 'string', default: 'tiermesh-operator' },
@@ -72,6 +75,8 @@ export async function run(args: string[]): Promise<number> {
     metrics = values['metrics'] === 'off' ? undefined : parseHostPort('metrics', values['metrics'] as string);
     if (!values['tls-cert-file'] !== !values['tls-key-file'])
       throw new Error('--tls-cert-file and --tls-key-file go together');
+    if (values['tls-from-webhook'] && values['tls-cert-file'])
+      throw new Error('--tls-from-webhook and --tls-cert-file exclude each other');
     capUSD = Number(values['allowance-cap-usd']);
     if (!(capUSD > 0)) throw new Error('--allowance-cap-usd: expected a positive number of USD');
     leaseDurationSeconds = Number(values['lease-duration']);
@@ -108,6 +113,15 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
+  if (values['tls-from-webhook'] && !webhookOptions) {
+    process.stderr.write('--tls-from-webhook needs the webhook (--webhook-listen)\n');
+    return 2;
+  }
+  // Started first when it lends its certificate: the sidecar API must not come up on plain HTTP meanwhile.
+  const webhook =
+    webhookOptions && values['tls-from-webhook']
+      ? await startWebhookServer({ ...webhookOptions, logger })
+      : undefined;
   const scope = ((values['namespace-scope'] as string | undefined) ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -120,9 +134,11 @@ export async function run(args: string[]): Promise<number> {
     namespaces: scope,
     leaseNamespace: (values['lease-namespace'] as string | undefined) ?? podNamespace ?? 'default',
     leaseName: values['lease-name'] as string,
-    tls: values['tls-cert-file']
-      ? { certFile: values['tls-cert-file'] as string, keyFile: values['tls-key-file'] as string }
-      : undefined,
+    tls: webhook
+      ? { load: async () => webhook.servingCert() }
+      : values['tls-cert-file']
+        ? { certFile: values['tls-cert-file'] as string, keyFile: values['tls-key-file'] as string }
+        : undefined,
     leaseDurationSeconds,
     grants: { capUSD },
     ...(values['identity'] || process.env['POD_NAME']
@@ -131,9 +147,9 @@ export async function run(args: string[]): Promise<number> {
     logger,
   });
   if (webhookOptions) {
-    const webhook = await startWebhookServer({ ...webhookOptions, logger });
-    operator.addCloser(() => webhook.close());
-    process.stdout.write(`tiermesh webhook serving on ${webhook.url}\n`);
+    const served = webhook ?? (await startWebhookServer({ ...webhookOptions, logger }));
+    operator.addCloser(() => served.close());
+    process.stdout.write(`tiermesh webhook serving on ${served.url}\n`);
   }
   process.stdout.write(`tiermesh operator serving sidecars on ${operator.url}\n`);
   if (operator.metricsUrl)

@@ -1,9 +1,14 @@
 /** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
+import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
 import { createLogger } from '../telemetry/logger.js';
+import type { SidecarMetrics } from '../telemetry/metrics.js';
+
+/** The injector passes the operator's CA bundle (PEM) in this variable; --operator-ca takes precedence. */
+const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
 
 const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --token-file <path>) [options]
 
@@ -11,7 +16,9 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --operator <url>       take config from the operator's stream instead, report usage, use cluster allowances
   --token-file <path>    service-account token (audience tiermesh) presented to the operator
   --state-dir <dir>      last known good config and unsent usage, kept across restarts (with --operator)
-  --operator-ca <file>   PEM CA bundle to verify an https:// operator with
+  --operator-ca <file>   PEM CA bundle to verify an https:// operator with (else $${OPERATOR_CA_ENV}: the PEM text)
+  --operator-connect <host:port>  dial this address for the operator, still verifying its URL's host name
+  --metrics-listen <host:port>    also serve /metrics (and nothing else) here, e.g. 0.0.0.0:9464 for Prometheus
   --listen <host:port>   address to serve on (default 127.0.0.1:4000)
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --log-prompts          include prompt text in request log lines (off by default)
@@ -19,11 +26,11 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
 `;
 
 /** "host:port", "[v6]:port" or ":port"/"port" (loopback). */
-export function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string, flag = 'listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`--listen: expected host:port, got "${value}"`);
+    throw new Error(`--${flag}: expected host:port, got "${value}"`);
   return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
@@ -38,6 +45,8 @@ export async function run(args: string[]): Promise<number> {
         'token-file': { type: 'string' },
         'state-dir': { type: 'string' },
         'operator-ca': { type: 'string' },
+        'operator-connect': { type: 'string' },
+        'metrics-listen': { type: 'string' },
         listen: { type: 'string', default: '127.0.0.1:4000' },
         'max-body-bytes': { type: 'string' },
         'log-prompts': { type: 'boolean', default: false },
@@ -65,9 +74,15 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   let listen: { host: string; port: number };
+  let connectTo: { host: string; port: number } | undefined;
+  let metricsListen: { host: string; port: number } | undefined;
   let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
   try {
     listen = parseListen(values['listen'] as string);
+    if (values['operator-connect'] !== undefined)
+      connectTo = parseListen(values['operator-connect'] as string, 'operator-connect');
+    if (values['metrics-listen'] !== undefined)
+      metricsListen = parseListen(values['metrics-listen'] as string, 'metrics-listen');
     if (values['max-body-bytes'] !== undefined) {
       maxBodyBytes = Number(values['max-body-bytes']);
       if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
@@ -84,6 +99,9 @@ export async function run(args: string[]): Promise<number> {
       tokenFile: values['token-file'] as string,
       stateDir: values['state-dir'] as string | undefined,
       caFile: values['operator-ca'] as string | undefined,
+      caPem: process.env[OPERATOR_CA_ENV] || undefined,
+      connectTo,
+      metricsListen,
       listen,
       maxBodyBytes,
       logPrompts: values['log-prompts'] === true,
@@ -106,6 +124,7 @@ export async function run(args: string[]): Promise<number> {
     snapshot,
   });
   process.stdout.write(`tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})\n`);
+  const metricsServer = metricsListen ? await serveMetricsOnly(sidecar.metrics, metricsListen) : undefined;
 
   const reload = async () => {
     try {
@@ -130,6 +149,7 @@ export async function run(args: string[]): Promise<number> {
         { signal, inFlight: sidecar.server.inFlight() },
         'shutting down: draining in-flight requests',
       );
+      metricsServer?.close();
       sidecar.close().then(
         () => resolve(0),
         () => resolve(1),
@@ -146,6 +166,9 @@ async function runWithOperator(o: {
   tokenFile: string;
   stateDir: string | undefined;
   caFile: string | undefined;
+  caPem: string | undefined;
+  connectTo: { host: string; port: number } | undefined;
+  metricsListen: { host: string; port: number } | undefined;
   listen: { host: string; port: number };
   maxBodyBytes: number;
   logPrompts: boolean;
@@ -157,6 +180,8 @@ async function runWithOperator(o: {
     tokenFile: o.tokenFile,
     stateDir: o.stateDir,
     caFile: o.caFile,
+    caPem: o.caPem,
+    connectTo: o.connectTo,
     logger,
   });
   const sidecar = await startSidecar({
@@ -171,6 +196,9 @@ async function runWithOperator(o: {
   process.stdout.write(
     `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})\n`,
   );
+  const metricsServer = o.metricsListen
+    ? await serveMetricsOnly(sidecar.metrics, o.metricsListen)
+    : undefined;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -180,6 +208,7 @@ async function runWithOperator(o: {
         { signal, inFlight: sidecar.server.inFlight() },
         'shutting down: draining requests, then usage',
       );
+      metricsServer?.close();
       sidecar
         .close()
         .then(() => link.stop())
@@ -191,4 +220,31 @@ async function runWithOperator(o: {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/**
+ * /metrics and nothing else, for a Prometheus scrape on the pod IP: the chat API (which spends this pod's budget
+ * with its keys) stays on loopback, and metrics carry no prompts or keys.
+ */
+async function serveMetricsOnly(
+  metrics: SidecarMetrics,
+  at: { host: string; port: number },
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      return;
+    }
+    metrics.text().then(
+      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => resolve());
+  });
+  const a = server.address() as { address: string; port: number };
+  process.stdout.write(`tiermesh sidecar metrics on http://${a.address}:${a.port}/metrics\n`);
+  return server;
 }

@@ -19,7 +19,7 @@ import { operatorMetrics } from './metrics.js';
 import { TOKEN_AUDIENCE } from './protocol.js';
 import { WorkQueue } from './queue.js';
 import { reconcileNamespace } from './reconciler.js';
-import { createOperatorServer, probeHandler } from './server.js';
+import { createOperatorServer, probeHandler, type TlsFiles } from './server.js';
 import { watchKind } from './watch.js';
 
 export interface HostPort {
@@ -41,8 +41,11 @@ export interface OperatorOptions {
   /** Re-reconcile everything this often (budget windows roll over without any event). */
   resyncMs?: number;
   grants?: Partial<GrantPolicy>;
-  /** Serve the sidecar API over HTTPS with these PEM files (re-read every minute, so a rotated Secret is picked up). */
-  tls?: { certFile: string; keyFile: string } | undefined;
+  /**
+   * Serve the sidecar API over HTTPS with these PEM files, or with what `load` returns (e.g. the webhook's
+   * self-managed cert); re-read every minute, so a rotated Secret or renewed cert is picked up.
+   */
+  tls?: { certFile: string; keyFile: string } | { load(): Promise<TlsFiles> } | undefined;
   logger: Logger;
 }
 
@@ -192,10 +195,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const heldQueue = queue;
   queue = undefined;
 
-  const readTls = async () =>
-    opts.tls
-      ? { cert: await readFile(opts.tls.certFile, 'utf8'), key: await readFile(opts.tls.keyFile, 'utf8') }
-      : undefined;
+  const tlsSource = opts.tls;
+  const readTls = async (): Promise<TlsFiles | undefined> =>
+    !tlsSource
+      ? undefined
+      : 'load' in tlsSource
+        ? tlsSource.load()
+        : {
+            cert: await readFile(tlsSource.certFile, 'utf8'),
+            key: await readFile(tlsSource.keyFile, 'utf8'),
+          };
   let tls = await readTls();
   const server = createOperatorServer(
     {

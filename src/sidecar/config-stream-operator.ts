@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { AllowanceClient } from '../budget/allowance.js';
 import { type UsageBatch, UsageReporter } from '../budget/reporter.js';
 import type { UsageRecord } from '../budget/types.js';
@@ -22,6 +22,13 @@ export interface OperatorLinkOptions {
   logger?: Logger | undefined;
   /** PEM CA bundle to verify an https:// operator with (the system roots otherwise). */
   caFile?: string | undefined;
+  /** The same bundle as text (the injector passes it in an env var); used when caFile is not given. */
+  caPem?: string | undefined;
+  /**
+   * Dial this address instead of the URL's host, still verifying the certificate against the URL's host name
+   * (like curl --connect-to): for debugging, and tests where the Service name does not resolve.
+   */
+  connectTo?: { host: string; port: number } | undefined;
   /** Defaults to the id saved in the state dir, else POD_NAME (or the host name) plus a random suffix. */
   sidecarId?: string;
   flushMs?: number;
@@ -43,10 +50,32 @@ export function sidecarIdentity(stateDir: string | undefined): string {
   return fresh;
 }
 
-/** fetch that trusts `caFile` (PEM) for the operator's HTTPS certificate, or the global fetch without one. */
-export function operatorFetch(caFile: string | undefined): typeof fetch {
-  if (!caFile) return fetch;
-  const agent = new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
+/**
+ * fetch that trusts `ca` (PEM text, or `{ file }`) for the operator's HTTPS certificate, optionally dialling
+ * `connectTo` instead of the URL's host; the global fetch when neither is given.
+ */
+export function operatorFetch(
+  ca: string | { file: string } | undefined,
+  connectTo?: { host: string; port: number },
+): typeof fetch {
+  if (!ca && !connectTo) return fetch;
+  const pem = typeof ca === 'object' ? readFileSync(ca.file, 'utf8') : ca;
+  const base = buildConnector(pem ? { ca: pem } : {});
+  const agent = new Agent({
+    connect: connectTo
+      ? (o, cb) =>
+          // servername keeps SNI and the certificate's host-name check on the name in the URL.
+          base(
+            {
+              ...o,
+              hostname: connectTo.host,
+              port: String(connectTo.port),
+              servername: o.servername || o.hostname,
+            },
+            cb,
+          )
+      : base,
+  });
   return ((input: string | URL, init?: RequestInit) =>
     undiciFetch(input, { ...(init as object), dispatcher: agent } as Parameters<
       typeof undiciFetch
@@ -87,7 +116,7 @@ export interface OperatorLink {
 export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
   const sidecarId = opts.sidecarId ?? sidecarIdentity(opts.stateDir);
   const log = opts.logger;
-  const http = operatorFetch(opts.caFile);
+  const http = operatorFetch(opts.caFile ? { file: opts.caFile } : opts.caPem, opts.connectTo);
   const allowance = new AllowanceClient({
     request: async (budget) =>
       allowanceReply.parse(

@@ -19,6 +19,7 @@ export const webhookCliOptions = {
   'sidecar-memory': { type: 'string', default: '96Mi' },
   'sidecar-memory-limit': { type: 'string', default: '256Mi' },
   'sidecar-mode': { type: 'string', default: 'native' },
+  'sidecar-metrics-port': { type: 'string', default: '' },
 } as const;
 
 export const webhookCliHelp = `webhook (sidecar injector) options:
@@ -35,6 +36,7 @@ export const webhookCliHelp = `webhook (sidecar injector) options:
   --sidecar-port N               default sidecar port (pods override with tiermesh.dev/sidecar-port)
   --sidecar-cpu Q, --sidecar-memory Q, --sidecar-memory-limit Q   default sidecar resources
   --sidecar-mode MODE            native (restartable init container, Kubernetes >= 1.29) | container
+  --sidecar-metrics-port N       sidecars also serve /metrics (only) on 0.0.0.0:N, container port "tiermesh-metrics"
 `;
 
 export type WebhookCliValues = { [K in keyof typeof webhookCliOptions]?: string | boolean | undefined };
@@ -70,6 +72,14 @@ export function webhookOptionsFromCli(
   if (mode !== 'native' && mode !== 'container')
     throw new Error(`--sidecar-mode: expected native or container, got "${mode}"`);
   const sidecarPort = Number(s('sidecar-port'));
+  const metricsPort = s('sidecar-metrics-port') ? Number(s('sidecar-metrics-port')) : undefined;
+  if (
+    metricsPort !== undefined &&
+    !(Number.isInteger(metricsPort) && metricsPort >= 1024 && metricsPort <= 65535)
+  )
+    throw new Error(
+      `--sidecar-metrics-port: expected a port from 1024 to 65535, got "${s('sidecar-metrics-port')}"`,
+    );
   const service = s('webhook-service');
   return {
     kubeConfig: ctx.kubeConfig,
@@ -88,6 +98,7 @@ export function webhookOptionsFromCli(
       operatorURL: s('sidecar-operator-url') || `https://${service}.${ctx.namespace}.svc:8443`,
       port: sidecarPort,
       mode,
+      ...(metricsPort !== undefined ? { metricsPort } : {}),
       resources: {
         cpuRequest: s('sidecar-cpu'),
         memoryRequest: s('sidecar-memory'),

@@ -38,6 +38,8 @@ export const injectorConfig = z.object({
    * Jobs still complete when the app exits. container: an ordinary container, for older clusters.
    */
   mode: z.enum(['native', 'container']).default('native'),
+  /** When set, the sidecar also serves /metrics (only) on 0.0.0.0:<metricsPort>, a named container port. */
+  metricsPort: z.number().int().min(1024).max(65535).optional(),
 });
 export type InjectorConfig = z.infer<typeof injectorConfig>;
 export type InjectorConfigInput = z.input<typeof injectorConfig>;

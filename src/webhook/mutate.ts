@@ -10,6 +10,8 @@ export interface MutateDeps {
   namespaceLabels(namespace: string): Promise<Record<string, string> | undefined>;
   /** Raw ModelRoute objects of a namespace. */
   routesIn(namespace: string): Promise<unknown[]>;
+  /** The CA bundle (PEM) sidecars verify the operator with, as known now (it follows cert rotation). */
+  operatorCA?: () => string | undefined;
 }
 
 export interface MutateOutcome {
@@ -60,7 +62,7 @@ export async function mutate(request: AdmissionRequest, deps: MutateDeps): Promi
   if (!decision.inject) return { response: allow(uid), reason: decision.reason };
 
   const secrets = providerKeySecrets(routes, pod.metadata.labels);
-  const patch = buildPatch(pod, deps.cfg, secrets);
+  const patch = buildPatch(pod, deps.cfg, secrets, { operatorCA: deps.operatorCA?.() });
   if (!patch.ok) {
     return {
       response: deny(uid, 400, `tiermesh injector: ${patch.problems.join('; ')}`),

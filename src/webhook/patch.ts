@@ -22,6 +22,16 @@ const TOKEN_VOLUME = 'tiermesh-token';
 const STATE_VOLUME = 'tiermesh-state';
 /** The image runs as this uid/gid (Dockerfile); stated again here so runAsNonRoot can be verified by the kubelet. */
 const SIDECAR_UID = 65532;
+/** PEM CA bundle the sidecar verifies the operator's HTTPS certificate with (read by `tiermesh sidecar`). */
+export const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
+/** Named container port of the sidecar's /metrics-only listener (the PodMonitor scrapes it by this name). */
+export const METRICS_PORT_NAME = 'tiermesh-metrics';
+
+/** What the injector learns at admission time rather than from its static config. */
+export interface AdmissionExtras {
+  /** CA bundle (PEM) that verifies the operator's serving certificate; injected for https:// operator URLs. */
+  operatorCA?: string | undefined;
+}
 
 const envVar = z.looseObject({ name: z.string() });
 const container = z.looseObject({
@@ -128,7 +138,14 @@ function probe(
   };
 }
 
-export function sidecarContainer(cfg: InjectorConfig, s: SidecarSettings, secrets: readonly string[]) {
+export function sidecarContainer(
+  cfg: InjectorConfig,
+  s: SidecarSettings,
+  secrets: readonly string[],
+  extras: AdmissionExtras = {},
+) {
+  // Only for https: a CA beside an http:// URL would suggest a protection that is not there.
+  const ca = cfg.operatorURL.startsWith('https://') ? extras.operatorCA : undefined;
   return {
     name: SIDECAR_NAME,
     image: cfg.image,
@@ -143,10 +160,16 @@ export function sidecarContainer(cfg: InjectorConfig, s: SidecarSettings, secret
       STATE_DIR,
       '--listen',
       `127.0.0.1:${s.port}`,
+      // /metrics only, on the pod IP so Prometheus can scrape it; the chat API stays on loopback.
+      ...(cfg.metricsPort ? ['--metrics-listen', `0.0.0.0:${cfg.metricsPort}`] : []),
     ],
+    ...(cfg.metricsPort
+      ? { ports: [{ name: METRICS_PORT_NAME, containerPort: cfg.metricsPort, protocol: 'TCP' }] }
+      : {}),
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      ...(ca ? [{ name: OPERATOR_CA_ENV, value: ca }] : []),
     ],
     resources: {
       requests: { cpu: s.cpuRequest, memory: s.memoryRequest },
@@ -242,7 +265,12 @@ export type PatchResult =
  * The JSON Patch for a pod that should be injected. On re-invocation (reinvocationPolicy: IfNeeded, after another
  * webhook changed the pod) the sidecar is not added again; only app containers added since then get the env.
  */
-export function buildPatch(pod: AdmittedPod, cfg: InjectorConfig, secrets: readonly string[]): PatchResult {
+export function buildPatch(
+  pod: AdmittedPod,
+  cfg: InjectorConfig,
+  secrets: readonly string[],
+  extras: AdmissionExtras = {},
+): PatchResult {
   const previous = existingStatus(pod);
   const hasSidecar = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some(
     (c) => c.name === SIDECAR_NAME,
@@ -259,6 +287,14 @@ export function buildPatch(pod: AdmittedPod, cfg: InjectorConfig, secrets: reado
   const settings = sidecarSettings(cfg, pod.metadata.annotations, usedPorts);
   if (!settings.ok) return settings;
   const s = settings.value;
+  if (cfg.metricsPort !== undefined && (usedPorts.has(cfg.metricsPort) || s.port === cfg.metricsPort)) {
+    return {
+      ok: false,
+      problems: [
+        `sidecar metrics port ${cfg.metricsPort} is already used by this pod (or its sidecar port); change metrics.podMonitor.port or the pod`,
+      ],
+    };
+  }
   // The key-file path is /var/run/secrets/tiermesh/<secret>, so a Secret named like the token dir would shadow it.
   const mounted = secrets.filter((name) => name !== 'token');
   const status: InjectionStatus = {
@@ -274,13 +310,13 @@ export function buildPatch(pod: AdmittedPod, cfg: InjectorConfig, secrets: reado
     ...(cfg.mode === 'native'
       ? // Last among the init containers: ordinary init containers before it run to completion without the proxy.
         appendAll(pointer('spec', 'initContainers'), pod.spec.initContainers, [
-          sidecarContainer(cfg, s, mounted),
+          sidecarContainer(cfg, s, mounted, extras),
         ])
       : [
           {
             op: 'add' as const,
             path: pointer('spec', 'containers', '-'),
-            value: sidecarContainer(cfg, s, mounted),
+            value: sidecarContainer(cfg, s, mounted, extras),
           },
         ]),
     ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted)),

@@ -50,6 +50,13 @@ export interface WebhookServer {
   port: number;
   /** PEM bundle clients must trust (self mode); undefined when someone else issues the certs. */
   caBundle(): string | undefined;
+  /**
+   * The PEM bundle injected sidecars trust for the operator's sidecar API: the self-managed caBundle, else the
+   * mounted Secret's ca.crt (cert-manager and kubernetes.io/tls Secrets carry one), else undefined.
+   */
+  operatorCA(): string | undefined;
+  /** The serving certificate and key in use now, so the operator's sidecar API can serve the same one. */
+  servingCert(): { cert: string; key: string };
   /** Re-checks the certs now; normally driven by the timer. */
   refresh(): Promise<void>;
   close(): Promise<void>;
@@ -154,9 +161,10 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   ];
   const ipAddresses = opts.extraIPs ?? ['127.0.0.1'];
 
-  let current: { cert: string; key: string; caBundle: string | undefined } | undefined;
+  type Loaded = { cert: string; key: string; caBundle: string | undefined; operatorCA: string | undefined };
+  let current: Loaded | undefined;
 
-  async function loadCerts(): Promise<{ cert: string; key: string; caBundle: string | undefined }> {
+  async function loadCerts(): Promise<Loaded> {
     if (certMode === 'self') {
       const { bundle, renewed } = await ensureCertSecret(core, {
         namespace: opts.namespace,
@@ -165,18 +173,25 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
         ipAddresses,
       });
       if (renewed) log.info({ reason: renewed }, 'webhook certificates renewed');
-      return { cert: bundle.tlsCert, key: bundle.tlsKey, caBundle: bundle.caBundle };
+      return {
+        cert: bundle.tlsCert,
+        key: bundle.tlsKey,
+        caBundle: bundle.caBundle,
+        operatorCA: bundle.caBundle,
+      };
     }
     if (!opts.certDir)
       throw new Error(`certMode ${certMode} needs certDir (the mounted serving-cert Secret)`);
-    const [cert, key] = await Promise.all([
+    const [cert, key, ca] = await Promise.all([
       readFile(join(opts.certDir, 'tls.crt'), 'utf8'),
       readFile(join(opts.certDir, 'tls.key'), 'utf8'),
+      readFile(join(opts.certDir, 'ca.crt'), 'utf8').catch(() => undefined),
     ]);
-    return { cert, key, caBundle: undefined };
+    return { cert, key, caBundle: undefined, operatorCA: ca?.trim() ? ca : undefined };
   }
 
   current = await loadCerts();
+  deps.operatorCA = () => current?.operatorCA;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
@@ -291,6 +306,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     url: `https://${host.includes(':') ? `[${host}]` : host}:${port}/mutate`,
     port,
     caBundle: () => current?.caBundle,
+    operatorCA: () => current?.operatorCA,
+    servingCert: () => ({ cert: (current as Loaded).cert, key: (current as Loaded).key }),
     refresh,
     close: async () => {
       clearInterval(timer);

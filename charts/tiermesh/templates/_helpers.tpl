@@ -75,6 +75,9 @@ app.kubernetes.io/part-of: tiermesh
 {{- if not (has .Values.operator.configScheme (list "http" "https")) }}
 {{- fail (printf "operator.configScheme must be http or https, got %q" .Values.operator.configScheme) }}
 {{- end }}
+{{- if and (eq .Values.operator.configScheme "https") (not .Values.webhook.enabled) }}
+{{- fail "operator.configScheme=https serves the sidecar API with the webhook's certificate: enable the webhook, or set operator.configScheme=http (insecure: tokens in clear text)" }}
+{{- end }}
 {{- if and (eq .Values.webhook.certMode "provided") (not .Values.webhook.provided.caBundle) }}
 {{- fail "webhook.provided.caBundle is required when webhook.certMode=provided" }}
 {{- end }}
