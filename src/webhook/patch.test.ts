@@ -6,6 +6,8 @@ import {
   admittedPod,
   buildPatch,
   keyVolumeName,
+  METRICS_PORT_NAME,
+  OPERATOR_CA_ENV,
   shouldInject,
   type sidecarContainer,
 } from './patch.js';
@@ -270,5 +272,51 @@ describe('buildPatch', () => {
     expect(a.length).toBeLessThanOrEqual(63);
     expect(a).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
     expect(keyVolumeName(`${long}y`)).not.toBe(a);
+  });
+});
+
+describe('operator TLS and metrics port', () => {
+  const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const sidecarOf = (p: AdmittedPod, c: InjectorConfig, operatorCA?: string) => {
+    const r = buildPatch(p, c, [], { operatorCA });
+    if (!r.ok) throw new Error(r.problems.join('; '));
+    const out = admittedPod.parse(apply(p, r.ops));
+    return out.spec.initContainers?.find((x) => x.name === SIDECAR_NAME) as unknown as Sidecar;
+  };
+
+  it('points the sidecar at the https operator URL and hands it the CA bundle to verify it with', () => {
+    const s = sidecarOf(pod(), cfg, CA);
+    expect(s.args.slice(0, 3)).toEqual([
+      'sidecar',
+      '--operator',
+      'https://tiermesh-operator.tiermesh-system.svc:8443',
+    ]);
+    expect(s.env).toContainEqual({ name: OPERATOR_CA_ENV, value: CA });
+  });
+
+  it('passes no CA for an http:// operator (the insecure opt-out) or when none is known', () => {
+    const plain = injectorConfig.parse({
+      ...cfg,
+      operatorURL: 'http://tiermesh-operator.tiermesh-system.svc:8443',
+    });
+    expect(sidecarOf(pod(), plain, CA).env.map((e) => e.name)).not.toContain(OPERATOR_CA_ENV);
+    expect(sidecarOf(pod(), cfg, undefined).env.map((e) => e.name)).not.toContain(OPERATOR_CA_ENV);
+  });
+
+  it('exposes only a /metrics listener on the pod IP when a metrics port is configured; chat stays on loopback', () => {
+    const withMetrics = injectorConfig.parse({ ...cfg, metricsPort: 9464 });
+    const s = sidecarOf(pod(), withMetrics, CA);
+    expect(s.args).toContain('127.0.0.1:4000');
+    expect(s.args.slice(-2)).toEqual(['--metrics-listen', '0.0.0.0:9464']);
+    expect(s.ports).toEqual([{ name: METRICS_PORT_NAME, containerPort: 9464, protocol: 'TCP' }]);
+    expect(sidecarOf(pod(), cfg, CA).ports).toBeUndefined();
+  });
+
+  it('refuses a pod whose own port collides with the metrics port', () => {
+    const withMetrics = injectorConfig.parse({ ...cfg, metricsPort: 9464 });
+    const p = pod({ spec: { containers: [{ name: 'app', image: 'a', ports: [{ containerPort: 9464 }] }] } });
+    const r = buildPatch(p, withMetrics, []);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.problems[0]).toMatch(/metrics port 9464/);
   });
 });
