@@ -36,7 +36,7 @@ export const webhookCliHelp = `webhook (sidecar injector) options:
   --sidecar-port N               default sidecar port (pods override with tiermesh.dev/sidecar-port)
   --sidecar-cpu Q, --sidecar-memory Q, --sidecar-memory-limit Q   default sidecar resources
   --sidecar-mode MODE            native (restartable init container, Kubernetes >= 1.29) | container
-  --sidecar-metrics-port N       sidecars also serve /metrics (only) on 0.0.0.0:N, container port "tiermesh-metrics"
+  --sidecar-metrics-port N       sidecars also serve /metrics (only) on 0.0.0.0:N, container port "tm-metrics"
 `;
 
 export type WebhookCliValues = { [K in keyof typeof webhookCliOptions]?: string | boolean | undefined };

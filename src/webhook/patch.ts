@@ -25,7 +25,7 @@ const SIDECAR_UID = 65532;
 /** PEM CA bundle the sidecar verifies the operator's HTTPS certificate with (read by `tiermesh sidecar`). */
 export const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
 /** Named container port of the sidecar's /metrics-only listener (the PodMonitor scrapes it by this name). */
-export const METRICS_PORT_NAME = 'tiermesh-metrics';
+export const METRICS_PORT_NAME = 'tm-metrics';
 
 /** What the injector learns at admission time rather than from its static config. */
 export interface AdmissionExtras {

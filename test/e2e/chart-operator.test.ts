@@ -1,11 +1,12 @@
 /**
  * The chart's operator command line, run for real: the args Helm renders into the Deployment start `tiermesh operator`
  * (as a process, against the real apiserver), which fills the chart's cert Secret, publishes the caBundle into the
- * chart's webhook configuration, and injects pods with the sidecar the chart configured.
+ * chart's webhook configuration, and injects pods with the sidecar the chart configured. That sidecar's args and env
+ * then run a real `tiermesh sidecar`, which verifies the operator's HTTPS certificate against the Service name.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,9 +18,19 @@ import {
   type V1Deployment,
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshNamespace, kubeConfig, kubeconfigPath, parseObjects, waitFor } from '../cluster/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import {
+  applyYaml,
+  freshNamespace,
+  kubeConfig,
+  kubeconfigPath,
+  parseObjects,
+  serviceAccountToken,
+  waitFor,
+} from '../cluster/fixtures.js';
 import { logTail, type Managed, startProcess, stopProcess } from '../cluster/process.js';
+import { routeConfig } from '../helpers/config.js';
+import { killAll, spawnTiermesh, waitForOutput } from './operator-procs.js';
 
 const root = join(import.meta.dirname, '../..');
 const binDir = join(root, '.cache/bin');
@@ -42,6 +53,7 @@ let namespace: string;
 let objects: KubernetesObject[];
 let operator: Managed | undefined;
 let webhookPort: number;
+let sidecarApiPort: number;
 let logDir: string;
 
 async function freePort(): Promise<number> {
@@ -62,9 +74,19 @@ beforeAll(async () => {
   if (!helm) throw new Error('no helm in .cache/bin: run `make helm` (scripts/helm-bin.sh)');
   namespace = await freshNamespace('tiermesh-op');
   objects = parseObjects(
-    execFileSync(helm, ['template', release, join(root, 'charts/tiermesh'), '--namespace', namespace], {
-      encoding: 'utf8',
-    }),
+    execFileSync(
+      helm,
+      [
+        'template',
+        release,
+        join(root, 'charts/tiermesh'),
+        '--namespace',
+        namespace,
+        '--set',
+        'metrics.podMonitor.enabled=true',
+      ],
+      { encoding: 'utf8' },
+    ),
   );
 
   // The chart's empty cert Secret, as `helm install` would create it.
@@ -87,8 +109,9 @@ beforeAll(async () => {
   // The Deployment's args, with the kubelet's $(VAR) expansion and loopback ports instead of 0.0.0.0.
   const container = find<V1Deployment>('Deployment').spec?.template.spec?.containers[0];
   const env: Record<string, string> = { POD_NAMESPACE: namespace, POD_NAME: `${release}-0` };
+  sidecarApiPort = await freePort();
   const ports: Record<string, number> = {
-    listen: await freePort(),
+    listen: sidecarApiPort,
     metrics: await freePort(),
     'webhook-listen': webhookPort,
   };
@@ -112,6 +135,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await killAll();
   if (operator) await stopProcess(operator);
   await admission
     .deleteMutatingWebhookConfiguration({ name: `${release}-tiermesh-sidecar-injector` })
@@ -168,17 +192,23 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
     const sidecar = pod.spec?.initContainers?.find((c) => c.name === 'tiermesh-sidecar');
     expect(sidecar?.restartPolicy).toBe('Always');
     expect(sidecar?.image).toBe('ghcr.io/tiermesh/tiermesh:0.1.0');
+    const operatorURL = `https://${release}-tiermesh.${namespace}.svc:8443`;
     expect(sidecar?.args).toEqual([
       'sidecar',
       '--operator',
-      `http://${release}-tiermesh.${namespace}.svc:8443`,
+      operatorURL,
       '--token-file',
       '/var/run/secrets/tiermesh/token/token',
       '--state-dir',
       '/var/lib/tiermesh',
       '--listen',
       '127.0.0.1:4000',
+      '--metrics-listen',
+      '0.0.0.0:9464',
     ]);
+    // The CA to verify the operator with is the bundle the webhook published (it follows the cert Secret).
+    expect(sidecar?.env?.find((e) => e.name === 'TIERMESH_OPERATOR_CA_PEM')?.value).toBe(ca);
+    expect(sidecar?.ports).toEqual([{ name: 'tm-metrics', containerPort: 9464, protocol: 'TCP' }]);
     expect(sidecar?.resources).toEqual({
       requests: { cpu: '50m', memory: '96Mi' },
       limits: { memory: '256Mi' },
@@ -193,5 +223,91 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
       },
     });
     expect(own.spec?.containers.map((c) => c.name)).toEqual(['app']);
+  });
+});
+
+describe('the injected sidecar, run as a real process on loopback', () => {
+  it('verifies the operator over HTTPS against the Service name with the injected CA and receives its config', async () => {
+    const apps = await freshNamespace('op-tls-apps');
+    const ns = await core.readNamespace({ name: apps });
+    ns.metadata = {
+      ...ns.metadata,
+      labels: { ...ns.metadata?.labels, ...SCOPE, 'tiermesh.dev/inject': 'enabled' },
+    };
+    await core.replaceNamespace({ name: apps, body: ns });
+    const pod = await core.createNamespacedPod({
+      namespace: apps,
+      body: {
+        metadata: { generateName: 'app-' },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+      },
+    });
+    const injected = pod.spec?.initContainers?.find((c) => c.name === 'tiermesh-sidecar');
+    const operatorURL = injected?.args?.[injected.args.indexOf('--operator') + 1] ?? '';
+    expect(operatorURL).toMatch(/^https:\/\//);
+    await applyYaml(
+      routeConfig({
+        namespace: apps,
+        upstreams: [{ name: 'up', baseURL: 'http://127.0.0.1:9/v1' }],
+        cheap: [{ name: 'chart-tls-small', upstreams: ['up'] }],
+        premium: [{ name: 'chart-tls-big', upstreams: ['up'] }],
+      }),
+      apps,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'tiermesh-op-sc-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'token'), await serviceAccountToken(apps, 'default', 'tiermesh'));
+    const metricsPort = await freePort();
+
+    // The injected args and env as the kubelet would run them, except for the pod's paths and the pod IP: the
+    // Service name does not resolve here, so the sidecar dials the operator's loopback port while still checking
+    // the certificate against the Service name in its URL.
+    const env = Object.fromEntries(
+      (injected?.env ?? []).flatMap((e) => (e.value !== undefined ? [[e.name, e.value]] : [])),
+    );
+    const localArgs = (args: string[], state: string) =>
+      args.map((a, i) => {
+        const flag = args[i - 1];
+        if (flag === '--token-file') return join(dir, 'token');
+        if (flag === '--state-dir') return join(dir, state);
+        if (flag === '--listen') return '127.0.0.1:0';
+        if (flag === '--metrics-listen') return `127.0.0.1:${metricsPort}`;
+        return a;
+      });
+    const sidecar = spawnTiermesh(
+      [...localArgs(injected?.args ?? [], 'state'), '--operator-connect', `127.0.0.1:${sidecarApiPort}`],
+      { ...env, POD_NAME: pod.metadata?.name ?? 'app', POD_NAMESPACE: apps },
+    );
+    const url = (await waitForOutput(sidecar, /listening on (http:\/\/\S+)\/v1/))[1];
+    await waitFor(async () => {
+      const res = await fetch(`${url}/v1/models`);
+      return (
+        res.status === 200 &&
+        ((await res.json()) as { data: Array<{ id: string }> }).data.some((m) => m.id === 'chart-tls-small')
+      );
+    }, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- sidecar ---\n${sidecar.output()}`);
+    });
+
+    // The metrics-only listener serves /metrics and nothing of the chat API.
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^tiermesh_/m);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/v1/models`)).status).toBe(404);
+
+    // Host-name verification is real: the same CA and address under a name the certificate lacks is refused.
+    const wrongName = operatorURL.replace(`${release}-tiermesh.`, `${release}-other.`);
+    const impostor = spawnTiermesh(
+      [
+        ...localArgs(
+          (injected?.args ?? []).map((a) => (a === operatorURL ? wrongName : a)),
+          'impostor-state',
+        ).filter((_, i, all) => all[i] !== '--metrics-listen' && all[i - 1] !== '--metrics-listen'),
+        '--operator-connect',
+        `127.0.0.1:${sidecarApiPort}`,
+      ],
+      { ...env, POD_NAME: 'impostor', POD_NAMESPACE: apps },
+    );
+    await waitForOutput(impostor, /ERR_TLS_CERT_ALTNAME_INVALID/, 30_000);
   });
 });
