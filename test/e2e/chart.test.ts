@@ -59,6 +59,7 @@ const stubCrds = [
   { group: 'cert-manager.io', kind: 'Certificate', plural: 'certificates' },
   { group: 'cert-manager.io', kind: 'Issuer', plural: 'issuers' },
   { group: 'monitoring.coreos.com', kind: 'ServiceMonitor', plural: 'servicemonitors' },
+  { group: 'monitoring.coreos.com', kind: 'PodMonitor', plural: 'podmonitors' },
 ].map(
   ({ group, kind, plural }) => `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -98,6 +99,7 @@ beforeAll(async () => {
     'certificates.cert-manager.io',
     'issuers.cert-manager.io',
     'servicemonitors.monitoring.coreos.com',
+    'podmonitors.monitoring.coreos.com',
   ]) {
     await waitFor(async () =>
       (await ext.readCustomResourceDefinition({ name })).status?.conditions?.some(
