@@ -1,5 +1,8 @@
-/** The sidecar API over HTTPS: a sidecar given the operator's CA streams config; one without it never connects. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * The sidecar API over HTTPS: a sidecar given the operator's CA (file or env PEM) streams config; one without it never
+ * connects. The operator's cert comes from files, or from the webhook's mounted cert with --tls-from-webhook.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -12,7 +15,14 @@ import {
   waitFor,
 } from '../cluster/fixtures.js';
 import { routeConfig } from '../helpers/config.js';
-import { freePort, killAll, startOperatorProc, startSidecarProc, waitForOutput } from './operator-procs.js';
+import {
+  freePort,
+  killAll,
+  spawnTiermesh,
+  startOperatorProc,
+  startSidecarProc,
+  waitForOutput,
+} from './operator-procs.js';
 
 let dir: string;
 let ns: string;
@@ -79,4 +89,48 @@ test('a sidecar without the CA refuses the certificate and stays unready', async
     30_000,
   );
   expect((await fetch(`${sidecar.url}/readyz`)).status).toBe(503);
+});
+
+test('--tls-from-webhook serves the webhook’s mounted cert; a sidecar given the CA as TIERMESH_OPERATOR_CA_PEM trusts it', async () => {
+  const port = await freePort();
+  const leaseNs = await freshNamespace('op-tls-wh-lease');
+  // The mounted-Secret layout cert-manager writes: tls.crt, tls.key and ca.crt in one directory.
+  await startOperatorProc({
+    kubeconfig: kubeconfigPath(),
+    port,
+    leaseNamespace: leaseNs,
+    extraArgs: [
+      '--tls-from-webhook',
+      '--webhook-listen',
+      '127.0.0.1:0',
+      '--webhook-cert-mode',
+      'provided',
+      '--webhook-cert-dir',
+      dir,
+      '--sidecar-image',
+      'example/tiermesh:test',
+    ],
+  });
+  const sidecar = spawnTiermesh(
+    [
+      'sidecar',
+      '--operator',
+      `https://127.0.0.1:${port}`,
+      '--token-file',
+      join(dir, 'token'),
+      '--state-dir',
+      join(dir, 'c'),
+      '--listen',
+      '127.0.0.1:0',
+    ],
+    { TIERMESH_OPERATOR_CA_PEM: readFileSync(join(dir, 'ca.crt'), 'utf8') },
+  );
+  const url = (await waitForOutput(sidecar, /listening on (http:\/\/\S+)\/v1/))[1];
+  await waitFor(async () => {
+    const res = await fetch(`${url}/v1/models`);
+    return (
+      res.status === 200 &&
+      ((await res.json()) as { data: Array<{ id: string }> }).data.some((m) => m.id === 'tls-small')
+    );
+  }, 30_000);
 });
