@@ -29,7 +29,9 @@ test: build cluster-bins helm promtool
 	tsc -p tsconfig.json --noEmit
 	$(MAKE) crds-check
 	$(MAKE) chart-check
-	vitest run
+	@mkdir -p .cache
+	vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-results.json; status=$$?; \
+	  tsx scripts/test-summary.ts .cache/vitest-results.json; exit $$status
 
 test-unit: deps
 	vitest run --project unit
