@@ -88,11 +88,13 @@ spec:
   tiers: [{ name: cheap, models: [small-model] }, { name: premium, models: [big-model] }]
   baselineModel: big-model
 `;
-  // Logging stays on (one JSON line per request is part of the real cost), written to /dev/null.
+  const { createLogger } = await import('../src/telemetry/logger.js');
+  // Logging stays on (one JSON line per request is part of the real cost), written to /dev/null by the sidecar's own
+  // logger: its redaction and timestamps cost about as much again per line as a bare pino logger.
   const sidecar = await startSidecar({
     port: 0,
     snapshot: compileManifests(parseManifests(yaml)),
-    logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
+    logger: createLogger({ destination: pino.destination({ dest: '/dev/null', sync: false }) }),
   });
   process.stdout.write(`READY ${barePort} ${new URL(sidecar.url).port}\n`);
 }
