@@ -57,4 +57,15 @@ describe('webhookOptionsFromCli', () => {
       ),
     ).toThrow(/--webhook-cert-mode/);
   });
+
+  it('turns on the sidecar metrics port only when asked, and refuses a bad one', () => {
+    const base = ['--webhook-listen', ':9443', '--sidecar-image', 'i'];
+    expect(webhookOptionsFromCli(parse(base), ctx)?.injector.metricsPort).toBeUndefined();
+    expect(
+      webhookOptionsFromCli(parse([...base, '--sidecar-metrics-port', '9464']), ctx)?.injector.metricsPort,
+    ).toBe(9464);
+    expect(() => webhookOptionsFromCli(parse([...base, '--sidecar-metrics-port', '80']), ctx)).toThrow(
+      /--sidecar-metrics-port/,
+    );
+  });
 });
