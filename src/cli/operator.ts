@@ -1,11 +1,11 @@
 /** `tiermesh operator`: watches ModelRoute/ModelBudget, pushes config to sidecars, keeps the budget ledger. */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { type HostPort, startOperator } from '../operator/operator.js';
 import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
 import { startWebhookServer } from '../webhook/server.js';
+import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
 
 const help = `usage: tiermesh operator [options]
 
@@ -26,46 +26,29 @@ const help = `usage: tiermesh operator [options]
 
 ${webhookCliHelp}`;
 
-export function parseHostPort(flag: string, value: string): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`--${flag}: expected host:port, got "${value}"`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
-}
-
 export async function run(args: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        kubeconfig: { type: 'string' },
-        listen: { type: 'string', default: '0.0.0.0:8443' },
-        metrics: { type: 'string', default: '127.0.0.1:9090' },
-        'tls-cert-file': { type: 'string' },
-        'tls-key-file': { type: 'string' },
-        'tls-from-webhook': { type: 'boolean', default: false },
-        'namespace-scope': { type: 'string' },
-        'lease-namespace': { type: 'string' },
-        'lease-name': { type: 'string', default: 'tiermesh-operator' },
-        'lease-duration': { type: 'string', default: '15' },
-        identity: { type: 'string' },
-        'allowance-cap-usd': { type: 'string', default: '1' },
-        ...webhookCliOptions,
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${help}`);
-    return 2;
-  }
-  if (values['help']) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const values = parseCliArgs(
+    args,
+    {
+      kubeconfig: { type: 'string' },
+      listen: { type: 'string', default: '0.0.0.0:8443' },
+      metrics: { type: 'string', default: '127.0.0.1:9090' },
+      'tls-cert-file': { type: 'string' },
+      'tls-key-file': { type: 'string' },
+      'tls-from-webhook': { type: 'boolean', default: false },
+      'namespace-scope': { type: 'string' },
+      'lease-namespace': { type: 'string' },
+      'lease-name': { type: 'string', default: 'tiermesh-operator' },
+      'lease-duration': { type: 'string', default: '15' },
+      identity: { type: 'string' },
+      'allowance-cap-usd': { type: 'string', default: '1' },
+      ...webhookCliOptions,
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    help,
+  );
+  if (typeof values === 'number') return values;
   let listen: HostPort;
   let metrics: HostPort | undefined;
   let leaseDurationSeconds: number;
@@ -155,19 +138,9 @@ export async function run(args: string[]): Promise<number> {
   if (operator.metricsUrl)
     process.stdout.write(`tiermesh operator metrics on ${operator.metricsUrl}/metrics\n`);
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down: releasing the lease');
-      operator.stop().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  return untilStopSignal((signal) => {
+    logger.info({ signal }, 'shutting down: releasing the lease');
+    return operator.stop();
   });
 }
 

@@ -1,11 +1,11 @@
 /** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
 import { createServer, type Server } from 'node:http';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
+import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
 
 /** The injector passes the operator's CA bundle (PEM) in this variable; --operator-ca takes precedence. */
 const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
@@ -27,42 +27,29 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
 
 /** "host:port", "[v6]:port" or ":port"/"port" (loopback). */
 export function parseListen(value: string, flag = 'listen'): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`--${flag}: expected host:port, got "${value}"`);
-  return { host: m[1] || m[2] || '127.0.0.1', port };
+  return parseHostPort(flag, value, true);
 }
 
 export async function run(args: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string' },
-        operator: { type: 'string' },
-        'token-file': { type: 'string' },
-        'state-dir': { type: 'string' },
-        'operator-ca': { type: 'string' },
-        'operator-connect': { type: 'string' },
-        'metrics-listen': { type: 'string' },
-        listen: { type: 'string', default: '127.0.0.1:4000' },
-        'max-body-bytes': { type: 'string' },
-        'log-prompts': { type: 'boolean', default: false },
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${help}`);
-    return 2;
-  }
-  if (values['help']) {
-    process.stdout.write(help);
-    return 0;
-  }
+  const values = parseCliArgs(
+    args,
+    {
+      config: { type: 'string' },
+      operator: { type: 'string' },
+      'token-file': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'operator-ca': { type: 'string' },
+      'operator-connect': { type: 'string' },
+      'metrics-listen': { type: 'string' },
+      listen: { type: 'string', default: '127.0.0.1:4000' },
+      'max-body-bytes': { type: 'string' },
+      'log-prompts': { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    help,
+  );
+  if (typeof values === 'number') return values;
   const configPath = values['config'] as string | undefined;
   const operatorURL = values['operator'] as string | undefined;
   if (!configPath === !operatorURL) {
@@ -140,23 +127,13 @@ export async function run(args: string[]): Promise<number> {
   };
   process.on('SIGHUP', () => void reload());
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(
-        { signal, inFlight: sidecar.server.inFlight() },
-        'shutting down: draining in-flight requests',
-      );
-      metricsServer?.close();
-      sidecar.close().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  return untilStopSignal((signal) => {
+    logger.info(
+      { signal, inFlight: sidecar.server.inFlight() },
+      'shutting down: draining in-flight requests',
+    );
+    metricsServer?.close();
+    return sidecar.close();
   });
 }
 
@@ -199,26 +176,13 @@ async function runWithOperator(o: {
   const metricsServer = o.metricsListen
     ? await serveMetricsOnly(sidecar.metrics, o.metricsListen)
     : undefined;
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(
-        { signal, inFlight: sidecar.server.inFlight() },
-        'shutting down: draining requests, then usage',
-      );
-      metricsServer?.close();
-      sidecar
-        .close()
-        .then(() => link.stop())
-        .then(
-          () => resolve(0),
-          () => resolve(1),
-        );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  return untilStopSignal((signal) => {
+    logger.info(
+      { signal, inFlight: sidecar.server.inFlight() },
+      'shutting down: draining requests, then usage',
+    );
+    metricsServer?.close();
+    return sidecar.close().then(() => link.stop());
   });
 }
 

@@ -1,0 +1,58 @@
+/** Shared CLI scaffolding: flag parsing with --help and usage errors, host:port flags, and waiting for SIGTERM/SIGINT. */
+import { parseArgs } from 'node:util';
+
+export type CliValues = Record<string, string | boolean | undefined>;
+
+/** Single-valued flags only (no `multiple`), so every value is a string or a boolean. */
+export type CliOptions = Record<
+  string,
+  { type: 'string' | 'boolean'; short?: string; default?: string | boolean }
+>;
+
+/**
+ * Parses `args` strictly against `options` (which must include `help`). Returns the values, or the exit code when
+ * the command is done: 2 after printing a parse error and `help` to stderr, 0 after printing `help` for --help.
+ */
+export function parseCliArgs(args: string[], options: CliOptions, help: string): CliValues | number {
+  let values: CliValues;
+  try {
+    ({ values } = parseArgs({ args, options, strict: true }));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${help}`);
+    return 2;
+  }
+  if (values['help']) {
+    process.stdout.write(help);
+    return 0;
+  }
+  return values;
+}
+
+/** "host:port" or "[v6]:port" (an empty host is loopback); with `barePort`, "port" alone too. */
+export function parseHostPort(flag: string, value: string, barePort = false): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? (barePort ? /^()()(\d+)$/.exec(value) : null);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--${flag}: expected host:port, got "${value}"`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+/**
+ * Resolves with the exit code once the first SIGTERM or SIGINT has run `stop`: 0 if it settled, 1 if it failed.
+ * A second signal during shutdown is ignored.
+ */
+export function untilStopSignal(stop: (signal: string) => Promise<unknown>): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      stop(signal).then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}
