@@ -36,7 +36,13 @@ describe('toAnthropicRequest', () => {
         messages: [
           { role: 'assistant', content: 'Hello, how can I help?' },
           { role: 'user', content: 'one' },
-          { role: 'user', content: [{ type: 'text', text: 'two' }, { type: 'image_url' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'two' },
+              { type: 'text', text: '' },
+            ],
+          },
           { role: 'assistant', content: null, tool_calls: [] },
           { role: 'assistant', content: 'three' },
           { role: 'tool', content: 'result', tool_call_id: 'x' },
@@ -48,7 +54,7 @@ describe('toAnthropicRequest', () => {
       { type: 'text', text: 'one' },
       { type: 'text', text: 'two' },
     ]);
-    expect(out.messages[4]?.content).toEqual([{ type: 'text', text: 'result' }]);
+    expect(out.messages[4]?.content).toEqual([{ type: 'tool_result', tool_use_id: 'x', content: 'result' }]);
   });
 
   it('maps max tokens, stop, temperature, top_p, user and stream', () => {
@@ -81,15 +87,219 @@ describe('toAnthropicRequest', () => {
 });
 
 describe('untranslatable', () => {
-  it('declines tools and non-text parts, accepts plain text', () => {
+  it('declines legacy functions and audio/file parts, accepts text, images and tools', () => {
     expect(untranslatable(req({}))).toBeUndefined();
-    expect(untranslatable(req({ tools: [{ type: 'function', function: { name: 'f' } }] }))).toContain('tool');
-    expect(untranslatable(req({ messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }))).toContain(
-      'non-text',
+    expect(untranslatable(req({ tools: [{ type: 'function', function: { name: 'f' } }] }))).toBeUndefined();
+    expect(
+      untranslatable(
+        req({
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
+          ],
+        }),
+      ),
+    ).toBeUndefined();
+    expect(untranslatable(req({ functions: [{ name: 'f', parameters: {} }] }))).toContain('legacy function');
+    expect(untranslatable(req({ messages: [{ role: 'function', name: 'f', content: '1' }] }))).toContain(
+      'legacy function',
     );
+    expect(
+      untranslatable(
+        req({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }),
+      ),
+    ).toContain('other than text and images');
     expect(
       untranslatable(req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] })),
     ).toBeUndefined();
+  });
+});
+
+const weather = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
+};
+
+function clientError(f: () => unknown): ProviderError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProviderError);
+    expect((e as ProviderError).reason).toBe('client_error');
+    expect((e as ProviderError).status).toBe(400);
+    return e as ProviderError;
+  }
+  throw new Error('expected a client_error');
+}
+
+describe('toAnthropicRequest: tools', () => {
+  it('translates tool definitions, defaulting a missing parameter schema to an empty object schema', () => {
+    const out = toAnthropicRequest(
+      req({ tools: [weather, { type: 'function', function: { name: 'now' } }] }),
+    );
+    expect(out.tools).toEqual([
+      {
+        name: 'get_weather',
+        description: 'Current weather for a city',
+        input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+      { name: 'now', input_schema: { type: 'object', properties: {} } },
+    ]);
+    expect(out.tool_choice).toBeUndefined();
+    expect(toAnthropicRequest(req({ tools: [] })).tools).toBeUndefined();
+  });
+
+  it('maps tool_choice and parallel_tool_calls', () => {
+    const choice = (tool_choice: unknown, extra: Record<string, unknown> = {}) =>
+      toAnthropicRequest(req({ tools: [weather], tool_choice, ...extra })).tool_choice;
+    expect(choice('auto')).toBeUndefined();
+    expect(choice('none')).toEqual({ type: 'none' });
+    expect(choice('required')).toEqual({ type: 'any' });
+    expect(choice({ type: 'function', function: { name: 'get_weather' } })).toEqual({
+      type: 'tool',
+      name: 'get_weather',
+    });
+    expect(choice('auto', { parallel_tool_calls: false })).toEqual({
+      type: 'auto',
+      disable_parallel_tool_use: true,
+    });
+    expect(choice('required', { parallel_tool_calls: false })).toEqual({
+      type: 'any',
+      disable_parallel_tool_use: true,
+    });
+    expect(clientError(() => choice({ type: 'function', function: { name: 'other' } })).message).toContain(
+      'not in tools',
+    );
+    clientError(() => choice('sometimes'));
+    clientError(() => toAnthropicRequest(req({ tool_choice: 'required' })));
+    clientError(() => toAnthropicRequest(req({ tools: [{ type: 'web_search' }] })));
+    clientError(() =>
+      toAnthropicRequest(req({ tools: [{ type: 'function', function: { parameters: {} } }] })),
+    );
+  });
+
+  it('turns assistant tool_calls into tool_use blocks and tool messages into one merged user turn of results', () => {
+    const out = toAnthropicRequest(
+      req({
+        tools: [weather],
+        messages: [
+          { role: 'user', content: 'Weather in Paris and Oslo?' },
+          {
+            role: 'assistant',
+            content: 'Checking both.',
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              },
+              {
+                id: 'call_2',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: '18C sunny' },
+          { role: 'tool', tool_call_id: 'call_2', content: [{ type: 'text', text: '4C rain' }] },
+          { role: 'user', content: 'Which is warmer?' },
+        ],
+      }),
+    );
+    expect(out.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Weather in Paris and Oslo?' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Checking both.' },
+          { type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } },
+          { type: 'tool_use', id: 'call_2', name: 'get_weather', input: { city: 'Oslo' } },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 'call_1', content: '18C sunny' },
+          { type: 'tool_result', tool_use_id: 'call_2', content: '4C rain' },
+          { type: 'text', text: 'Which is warmer?' },
+        ],
+      },
+    ]);
+  });
+
+  it('sends a tool call with empty arguments as {} and an empty tool result without content', () => {
+    const out = toAnthropicRequest(
+      req({
+        messages: [
+          { role: 'user', content: 'time?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c', type: 'function', function: { name: 'now', arguments: '' } }],
+          },
+          { role: 'tool', tool_call_id: 'c', content: '' },
+        ],
+      }),
+    );
+    expect(out.messages[1]?.content).toEqual([{ type: 'tool_use', id: 'c', name: 'now', input: {} }]);
+    expect(out.messages[2]?.content).toEqual([{ type: 'tool_result', tool_use_id: 'c' }]);
+  });
+
+  it('rejects malformed tool calls and tool messages as client errors, not crashes', () => {
+    const withCall = (tc: unknown) =>
+      toAnthropicRequest(
+        req({
+          messages: [
+            { role: 'user', content: 'x' },
+            { role: 'assistant', content: null, tool_calls: [tc] },
+          ],
+        }),
+      );
+    expect(
+      clientError(() => withCall({ id: 'c', type: 'function', function: { name: 'f', arguments: '{"a":' } }))
+        .message,
+    ).toContain('messages.1.tool_calls.0.function.arguments is not valid JSON');
+    clientError(() => withCall({ id: 'c', type: 'function', function: { name: 'f', arguments: '[1]' } }));
+    clientError(() => withCall({ id: 'c', type: 'function', function: { name: 'f', arguments: { a: 1 } } }));
+    clientError(() => withCall({ type: 'function', function: { name: 'f', arguments: '{}' } }));
+    clientError(() => withCall({ id: 'c', type: 'function', function: { arguments: '{}' } }));
+    clientError(() => withCall(null));
+    clientError(() => toAnthropicRequest(req({ messages: [{ role: 'tool', content: 'r' }] })));
+  });
+});
+
+describe('toAnthropicRequest: images', () => {
+  const user = (content: unknown) => req({ messages: [{ role: 'user', content: content as never }] });
+
+  it('inlines data URLs as base64 and passes http(s) URLs by reference, keeping part order', () => {
+    const out = toAnthropicRequest(
+      user([
+        { type: 'text', text: 'Compare these:' },
+        { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' } },
+        { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+      ]),
+    );
+    expect(out.messages[0]?.content).toEqual([
+      { type: 'text', text: 'Compare these:' },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+    ]);
+  });
+
+  it('rejects images Anthropic cannot take as client errors', () => {
+    clientError(() => toAnthropicRequest(user([{ type: 'image_url' }])));
+    clientError(() =>
+      toAnthropicRequest(user([{ type: 'image_url', image_url: { url: 'data:image/bmp;base64,Qk0=' } }])),
+    );
+    clientError(() =>
+      toAnthropicRequest(user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,' } }])),
+    );
+    clientError(() =>
+      toAnthropicRequest(user([{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }])),
+    );
   });
 });
 
@@ -126,6 +336,50 @@ describe('fromAnthropicMessage', () => {
       finish_reason: 'length',
     });
     expect(c.usage).toEqual({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
+  });
+
+  it('turns tool_use blocks into tool_calls, with null content when there is no text', () => {
+    const msg = (
+      content: Array<{ type: string; text?: string; id?: string; name?: string; input?: unknown }>,
+    ) =>
+      fromAnthropicMessage(
+        {
+          id: 'msg_t',
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-x',
+          content,
+          stop_reason: 'tool_use',
+          usage: { input_tokens: 3, output_tokens: 4 },
+        },
+        1,
+      ).choices[0];
+    const only = msg([
+      { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+      { type: 'tool_use', id: 'toolu_2', name: 'now', input: {} },
+    ]);
+    expect(only).toMatchObject({
+      finish_reason: 'tool_calls',
+      message: {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: 'toolu_1',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
+          { id: 'toolu_2', type: 'function', function: { name: 'now', arguments: '{}' } },
+        ],
+      },
+    });
+    const mixed = msg([
+      { type: 'text', text: 'Let me check.' },
+      { type: 'tool_use', id: 'toolu_3', name: 'now', input: {} },
+    ]);
+    expect(mixed?.message.content).toBe('Let me check.');
+    expect(mixed?.message.tool_calls).toHaveLength(1);
+    expect(msg([{ type: 'text', text: 'plain' }])?.message).not.toHaveProperty('tool_calls');
   });
 
   it('maps stop reasons', () => {
@@ -186,6 +440,58 @@ describe('AnthropicStreamTranslator', () => {
       choices: [],
       usage: { prompt_tokens: 25, completion_tokens: 7, total_tokens: 32 },
     });
+  });
+
+  it('translates tool_use blocks and input_json_delta into OpenAI tool_call deltas', () => {
+    const t = new AnthropicStreamTranslator('anthropic', 'requested', 1);
+    const ev = (type: string, rest: Record<string, unknown>) => t.onEvent(type, { type, ...rest });
+    const chunks: ChatCompletionChunk[] = [
+      ...ev('message_start', { message: { id: 'msg_t', model: 'claude-x', usage: { input_tokens: 9 } } }),
+      ...ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+      ...ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Checking.' } }),
+      ...ev('content_block_stop', { index: 0 }),
+      ...ev('content_block_start', {
+        index: 1,
+        content_block: { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} },
+      }),
+      ...ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '' } }),
+      ...ev('content_block_delta', {
+        index: 1,
+        delta: { type: 'input_json_delta', partial_json: '{"city": ' },
+      }),
+      ...ev('content_block_delta', {
+        index: 1,
+        delta: { type: 'input_json_delta', partial_json: '"Paris"}' },
+      }),
+      ...ev('content_block_stop', { index: 1 }),
+      ...ev('content_block_start', {
+        index: 2,
+        content_block: { type: 'tool_use', id: 'toolu_2', name: 'now', input: {} },
+      }),
+      ...ev('content_block_stop', { index: 2 }),
+      ...ev('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 30 } }),
+      ...ev('message_stop', {}),
+    ];
+    expect(chunks.map((c) => c.choices[0]?.delta ?? null)).toEqual([
+      { role: 'assistant', content: '' },
+      { content: 'Checking.' },
+      {
+        tool_calls: [
+          { index: 0, id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '' } },
+        ],
+      },
+      { tool_calls: [{ index: 0, function: { arguments: '{"city": ' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] },
+      {
+        tool_calls: [{ index: 1, id: 'toolu_2', type: 'function', function: { name: 'now', arguments: '' } }],
+      },
+      { tool_calls: [{ index: 1, function: { arguments: '{}' } }] },
+      {},
+      null,
+    ]);
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: 9, completion_tokens: 30, total_tokens: 39 });
+    expect(t.done).toBe(true);
   });
 
   it('throws a typed error on an error event', () => {

@@ -16,16 +16,52 @@ export interface AnthropicTextBlock {
   text: string;
 }
 
+export interface AnthropicImageBlock {
+  type: 'image';
+  source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
+}
+
+export interface AnthropicToolUseBlock {
+  type: 'tool_use';
+  id: string;
+  name: string;
+  input: unknown;
+}
+
+export interface AnthropicToolResultBlock {
+  type: 'tool_result';
+  tool_use_id: string;
+  content?: string | AnthropicTextBlock[];
+}
+
+export type AnthropicBlock =
+  | AnthropicTextBlock
+  | AnthropicImageBlock
+  | AnthropicToolUseBlock
+  | AnthropicToolResultBlock;
+
+export interface AnthropicTool {
+  name: string;
+  description?: string;
+  input_schema: Record<string, unknown>;
+}
+
+export type AnthropicToolChoice =
+  | { type: 'auto' | 'any' | 'none'; disable_parallel_tool_use?: boolean }
+  | { type: 'tool'; name: string; disable_parallel_tool_use?: boolean };
+
 export interface AnthropicRequest {
   model: string;
   max_tokens: number;
-  messages: Array<{ role: 'user' | 'assistant'; content: AnthropicTextBlock[] }>;
+  messages: Array<{ role: 'user' | 'assistant'; content: AnthropicBlock[] }>;
   system?: string;
   stop_sequences?: string[];
   temperature?: number;
   top_p?: number;
   stream?: boolean;
   metadata?: { user_id: string };
+  tools?: AnthropicTool[];
+  tool_choice?: AnthropicToolChoice;
 }
 
 export interface AnthropicUsage {
@@ -40,7 +76,7 @@ export interface AnthropicMessage {
   type: 'message';
   role: 'assistant';
   model: string;
-  content: Array<{ type: string; text?: string }>;
+  content: Array<{ type: string; text?: string; id?: string; name?: string; input?: unknown }>;
   stop_reason: string | null;
   stop_sequence?: string | null;
   usage: AnthropicUsage;
@@ -63,28 +99,132 @@ export function messageText(m: Pick<ChatMessage, 'content'>): string {
 const JSON_INSTRUCTION = 'Respond with a single valid JSON value and nothing else.';
 
 /**
- * What this translation cannot carry faithfully: tools and non-text content parts. Rather than silently dropping
- * them (and answering a different question), the adapter declines such requests so failover picks another target.
+ * What this translation cannot carry faithfully: the legacy `functions` API and content parts other than text and
+ * images (audio, files). Rather than silently dropping them (and answering a different question), the adapter
+ * declines such requests so failover picks another target.
  */
 export function untranslatable(body: ChatCompletionRequest): string | undefined {
-  const b = body as ChatCompletionRequest & { tools?: unknown[]; functions?: unknown[] };
-  if (
-    (Array.isArray(b.tools) && b.tools.length > 0) ||
-    (Array.isArray(b.functions) && b.functions.length > 0)
-  )
-    return 'tool calling is not translated to Anthropic';
+  const b = body as ChatCompletionRequest & { functions?: unknown[]; function_call?: unknown };
+  if ((Array.isArray(b.functions) && b.functions.length > 0) || b.function_call != null)
+    return 'legacy function calling is not translated to Anthropic';
   for (const m of body.messages) {
-    if (Array.isArray(m.content) && m.content.some((p) => p.type !== 'text'))
-      return 'non-text content parts are not translated to Anthropic';
-    if (m.tool_calls && m.tool_calls.length > 0) return 'tool calling is not translated to Anthropic';
+    if (m.role === 'function') return 'legacy function messages are not translated to Anthropic';
+    if (Array.isArray(m.content) && m.content.some((p) => p.type !== 'text' && p.type !== 'image_url'))
+      return 'content parts other than text and images are not translated to Anthropic';
   }
   return undefined;
 }
 
+/** A request the caller got wrong in a way any upstream would reject: not retryable, answered as a 400. */
+function invalid(message: string): ProviderError {
+  return new ProviderError('client_error', message, { status: 400 });
+}
+
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+/** OpenAI `image_url` part to an Anthropic image block: data URLs inline as base64, http(s) URLs by reference. */
+export function toImageBlock(part: unknown, where: string): AnthropicImageBlock {
+  const iu = (part as { image_url?: unknown }).image_url;
+  const url = typeof iu === 'string' ? iu : (iu as { url?: unknown } | undefined)?.url;
+  if (typeof url !== 'string' || url === '') throw invalid(`${where}: image_url.url is required`);
+  const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  if (data) {
+    const mediaType = (data[1] ?? '').toLowerCase();
+    if (!IMAGE_TYPES.has(mediaType))
+      throw invalid(
+        `${where}: image type ${JSON.stringify(mediaType)} is not supported (jpeg, png, gif, webp)`,
+      );
+    if (!data[2]) throw invalid(`${where}: image data is empty`);
+    return { type: 'image', source: { type: 'base64', media_type: mediaType, data: data[2] } };
+  }
+  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
+  throw invalid(`${where}: image_url.url must be a base64 data URL or an http(s) URL`);
+}
+
+/** Text and image blocks of one user/assistant message, in order; empty text parts are dropped. */
+function contentBlocks(m: ChatMessage, where: string): Array<AnthropicTextBlock | AnthropicImageBlock> {
+  if (typeof m.content === 'string') return m.content ? [{ type: 'text', text: m.content }] : [];
+  if (!Array.isArray(m.content)) return [];
+  const out: Array<AnthropicTextBlock | AnthropicImageBlock> = [];
+  for (const [j, p] of m.content.entries()) {
+    if (p.type === 'image_url') out.push(toImageBlock(p, `${where}.content.${j}`));
+    else if (p.type === 'text' && typeof p['text'] === 'string' && p['text'] !== '')
+      out.push({ type: 'text', text: p['text'] as string });
+  }
+  return out;
+}
+
+/** An assistant message's OpenAI `tool_calls` as Anthropic `tool_use` blocks; arguments must be a JSON object. */
+function toolUseBlocks(m: ChatMessage, where: string): AnthropicToolUseBlock[] {
+  return (m.tool_calls ?? []).map((raw, k) => {
+    const tc = raw as { id?: unknown; type?: unknown; function?: { name?: unknown; arguments?: unknown } };
+    const at = `${where}.tool_calls.${k}`;
+    if (typeof tc?.id !== 'string' || tc.id === '') throw invalid(`${at}.id is required`);
+    if (tc.type !== undefined && tc.type !== 'function') throw invalid(`${at}.type must be "function"`);
+    const name = tc.function?.name;
+    if (typeof name !== 'string' || name === '') throw invalid(`${at}.function.name is required`);
+    const args = tc.function?.arguments;
+    let input: unknown = {};
+    if (typeof args === 'string' && args.trim() !== '') {
+      try {
+        input = JSON.parse(args);
+      } catch {
+        throw invalid(`${at}.function.arguments is not valid JSON`);
+      }
+    } else if (args !== undefined && typeof args !== 'string') {
+      throw invalid(`${at}.function.arguments must be a string`);
+    }
+    // Anthropic's tool input is always an object; a scalar or array here could not have come from a model.
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      throw invalid(`${at}.function.arguments must encode a JSON object`);
+    return { type: 'tool_use', id: tc.id, name, input };
+  });
+}
+
+/** OpenAI `tools` to Anthropic's; only function tools exist in both. */
+export function toAnthropicTools(tools: unknown): AnthropicTool[] {
+  if (!Array.isArray(tools)) throw invalid('tools must be an array');
+  return tools.map((raw, i) => {
+    const t = raw as {
+      type?: unknown;
+      function?: { name?: unknown; description?: unknown; parameters?: unknown };
+    };
+    if (t?.type !== 'function') throw invalid(`tools.${i}.type must be "function"`);
+    const name = t.function?.name;
+    if (typeof name !== 'string' || name === '') throw invalid(`tools.${i}.function.name is required`);
+    const params = t.function?.parameters;
+    if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
+      throw invalid(`tools.${i}.function.parameters must be a JSON schema object`);
+    // OpenAI allows omitting parameters (a tool without arguments); Anthropic requires an object schema.
+    const input_schema = (params as Record<string, unknown> | undefined) ?? {
+      type: 'object',
+      properties: {},
+    };
+    const out: AnthropicTool = { name, input_schema };
+    if (typeof t.function?.description === 'string') out.description = t.function.description;
+    return out;
+  });
+}
+
+/** OpenAI `tool_choice` (+ `parallel_tool_calls`) to Anthropic's. */
+export function toAnthropicToolChoice(choice: unknown, parallel: unknown): AnthropicToolChoice | undefined {
+  const noParallel = parallel === false ? { disable_parallel_tool_use: true } : {};
+  if (choice == null || choice === 'auto')
+    return parallel === false ? { type: 'auto', ...noParallel } : undefined;
+  if (choice === 'none') return { type: 'none' };
+  if (choice === 'required') return { type: 'any', ...noParallel };
+  const c = choice as { type?: unknown; function?: { name?: unknown } };
+  if (c?.type === 'function' && typeof c.function?.name === 'string' && c.function.name !== '')
+    return { type: 'tool', name: c.function.name, ...noParallel };
+  throw invalid('tool_choice must be "auto", "none", "required" or {type:"function",function:{name}}');
+}
+
 /**
- * OpenAI request to Anthropic request. System and developer messages become `system`; tool results are sent as user
- * text; consecutive messages of one role are merged (Anthropic requires alternation) and the conversation must open
- * with a user turn; empty messages are dropped (Anthropic rejects empty text blocks).
+ * OpenAI request to Anthropic request. System and developer messages become `system`; assistant tool calls become
+ * `tool_use` blocks and tool messages `tool_result` blocks in a user turn; consecutive messages of one role are
+ * merged (Anthropic requires alternation, and all results for one assistant turn in the next user turn) and the
+ * conversation must open with a user turn; empty messages are dropped (Anthropic rejects empty text blocks).
+ * Throws a `client_error` ProviderError for tool calls, tools or images no upstream would accept.
  */
 export function toAnthropicRequest(
   body: ChatCompletionRequest,
@@ -92,17 +232,41 @@ export function toAnthropicRequest(
 ): AnthropicRequest {
   const system: string[] = [];
   const messages: AnthropicRequest['messages'] = [];
-  for (const m of body.messages) {
-    const text = messageText(m);
+  const push = (role: 'user' | 'assistant', blocks: AnthropicBlock[]) => {
+    if (blocks.length === 0) return;
+    const last = messages[messages.length - 1];
+    if (last && last.role === role) {
+      // Anthropic wants tool results before any text in a user turn.
+      if (role === 'user' && blocks.every((b) => b.type === 'tool_result')) {
+        const firstOther = last.content.findIndex((b) => b.type !== 'tool_result');
+        if (firstOther >= 0) {
+          last.content.splice(firstOther, 0, ...blocks);
+          return;
+        }
+      }
+      last.content.push(...blocks);
+    } else messages.push({ role, content: [...blocks] });
+  };
+  for (const [i, m] of body.messages.entries()) {
+    const where = `messages.${i}`;
     if (m.role === 'system' || m.role === 'developer') {
+      const text = messageText(m);
       if (text) system.push(text);
       continue;
     }
-    if (!text) continue;
-    const role = m.role === 'assistant' ? 'assistant' : 'user';
-    const last = messages[messages.length - 1];
-    if (last && last.role === role) last.content.push({ type: 'text', text });
-    else messages.push({ role, content: [{ type: 'text', text }] });
+    if (m.role === 'tool') {
+      if (typeof m.tool_call_id !== 'string' || m.tool_call_id === '')
+        throw invalid(`${where}.tool_call_id is required for tool messages`);
+      // Anthropic rejects empty text, so an empty result is sent without content.
+      const content = messageText(m);
+      push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id, ...(content ? { content } : {}) }]);
+      continue;
+    }
+    if (m.role === 'assistant') {
+      push('assistant', [...contentBlocks(m, where), ...toolUseBlocks(m, where)]);
+      continue;
+    }
+    push('user', contentBlocks(m, where));
   }
   if (messages[0]?.role !== 'user')
     messages.unshift({ role: 'user', content: [{ type: 'text', text: '(conversation start)' }] });
@@ -130,6 +294,22 @@ export function toAnthropicRequest(
   if (body.temperature != null) out.temperature = Math.min(1, body.temperature);
   if (body.top_p != null) out.top_p = body.top_p;
   if (body.user) out.metadata = { user_id: body.user };
+  const tools = body['tools'];
+  if (tools != null && !(Array.isArray(tools) && tools.length === 0)) {
+    out.tools = toAnthropicTools(tools);
+    const choice = toAnthropicToolChoice(body['tool_choice'], body['parallel_tool_calls']);
+    if (choice) {
+      if (choice.type === 'tool' && !out.tools.some((t) => t.name === choice.name))
+        throw invalid(`tool_choice names function "${choice.name}", which is not in tools`);
+      out.tool_choice = choice;
+    }
+  } else if (
+    body['tool_choice'] != null &&
+    body['tool_choice'] !== 'none' &&
+    body['tool_choice'] !== 'auto'
+  ) {
+    throw invalid('tool_choice requires tools');
+  }
   if (body.stream) out.stream = true;
   return out;
 }
@@ -182,6 +362,15 @@ export function fromAnthropicMessage(
     .filter((b) => b.type === 'text')
     .map((b) => b.text ?? '')
     .join('');
+  const toolCalls = m.content
+    .filter((b) => b.type === 'tool_use')
+    .map((b) => ({
+      id: b.id ?? '',
+      type: 'function' as const,
+      function: { name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}) },
+    }));
+  // OpenAI sends null content when the answer is only tool calls.
+  const content = toolCalls.length > 0 && text === '' ? null : text;
   return {
     id: m.id,
     object: 'chat.completion',
@@ -190,7 +379,12 @@ export function fromAnthropicMessage(
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text, refusal: null },
+        message: {
+          role: 'assistant',
+          content,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+          refusal: null,
+        },
         finish_reason: finishReason(m.stop_reason),
         logprobs: null,
       },
@@ -201,7 +395,8 @@ export function fromAnthropicMessage(
 
 /**
  * Anthropic stream events in, OpenAI chunks out, one event at a time. Emits a role chunk on message_start, a content
- * chunk per text delta, a finish_reason chunk on message_delta, and a usage chunk (empty choices, as OpenAI sends
+ * chunk per text delta, a tool_calls chunk per tool_use block start (id, name, empty arguments) and per
+ * input_json_delta (argument fragment), a finish_reason chunk on message_delta, and a usage chunk (empty choices, as OpenAI sends
  * with include_usage) on message_stop. `done` turns true on message_stop; an `error` event throws a ProviderError.
  */
 export class AnthropicStreamTranslator {
@@ -210,6 +405,8 @@ export class AnthropicStreamTranslator {
   private model: string;
   private input: AnthropicUsage = {};
   private output = 0;
+  /** Anthropic content-block index to OpenAI tool-call index, and whether any arguments were sent for it. */
+  private tools = new Map<number, { index: number; sentArgs: boolean }>();
 
   constructor(
     private readonly provider: string,
@@ -232,13 +429,41 @@ export class AnthropicStreamTranslator {
         return [this.chunk({ role: 'assistant', content: '' }, null)];
       }
       case 'content_block_start': {
-        const text = d['content_block']?.type === 'text' ? d['content_block'].text : undefined;
+        const block = d['content_block'];
+        if (block?.type === 'tool_use' && typeof d['index'] === 'number') {
+          const index = this.tools.size;
+          this.tools.set(d['index'], { index, sentArgs: false });
+          const id = typeof block.id === 'string' ? block.id : '';
+          const name = typeof block.name === 'string' ? block.name : '';
+          return [
+            this.chunk(
+              { tool_calls: [{ index, id, type: 'function', function: { name, arguments: '' } }] },
+              null,
+            ),
+          ];
+        }
+        const text = block?.type === 'text' ? block.text : undefined;
         return typeof text === 'string' && text !== '' ? [this.chunk({ content: text }, null)] : [];
       }
       case 'content_block_delta': {
         const delta = d['delta'];
         if (delta?.type === 'text_delta' && typeof delta.text === 'string')
           return [this.chunk({ content: delta.text }, null)];
+        const tool = typeof d['index'] === 'number' ? this.tools.get(d['index']) : undefined;
+        if (delta?.type === 'input_json_delta' && tool && typeof delta.partial_json === 'string') {
+          if (delta.partial_json === '') return [];
+          tool.sentArgs = true;
+          return [this.toolArgs(tool.index, delta.partial_json)];
+        }
+        return [];
+      }
+      case 'content_block_stop': {
+        // A tool called without arguments streams no JSON at all; OpenAI clients expect "{}" to parse.
+        const tool = typeof d['index'] === 'number' ? this.tools.get(d['index']) : undefined;
+        if (tool && !tool.sentArgs) {
+          tool.sentArgs = true;
+          return [this.toolArgs(tool.index, '{}')];
+        }
         return [];
       }
       case 'message_delta': {
@@ -258,9 +483,13 @@ export class AnthropicStreamTranslator {
         throw new ProviderError(reason, `provider "${this.provider}" sent an error event${msg}`);
       }
       default:
-        // ping, content_block_stop and event types added later carry nothing we translate.
+        // ping and event types added later carry nothing we translate.
         return [];
     }
+  }
+
+  private toolArgs(index: number, args: string): ChatCompletionChunk {
+    return this.chunk({ tool_calls: [{ index, function: { arguments: args } }] }, null);
   }
 
   private chunk(
