@@ -1,23 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const run = (args: string[]) =>
-  promisify(execFile)(
-    join(root, 'node_modules', '.bin', 'tsx'),
-    [join(root, 'cmd', 'tiermesh.ts'), ...args],
-    {
-      cwd: root,
-    },
-  ).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
+import { repoRoot as root, runTiermesh as run } from '../../test/helpers/cli.js';
 
 describe('tiermesh report (real process)', { timeout: 60_000 }, () => {
   it('routes the example traffic, prints tiers and savings, writes the SVG', async () => {
