@@ -7,6 +7,7 @@ import { createAnthropicAdapter } from '../../src/providers/anthropic.js';
 import { defaultKeyEnv, keySource } from '../../src/providers/keys.js';
 import { createOpenAIAdapter } from '../../src/providers/openai.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from '../../src/providers/types.js';
+import { toolUse } from '../fixtures/providers/anthropic.js';
 import {
   behave,
   type Fixture,
@@ -313,6 +314,208 @@ describe('Anthropic adapter', () => {
     expect(await r1.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     const r2 = await post({}, { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'y' }] });
     expect(r2.status).toBe(400);
+  });
+
+  const weatherTool = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather for a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  };
+
+  it('translates tools out and tool_use answers back (JSON), and the follow-up turn with results is accepted', async () => {
+    up.script([
+      toolUse([
+        { id: 'toolu_paris', name: 'get_weather', input: { city: 'Paris' } },
+        { id: 'toolu_oslo', name: 'get_weather', input: { city: 'Oslo' } },
+      ]),
+      behave.ok('Paris is warmer.'),
+    ]);
+    const first = await claude.complete(
+      call({
+        messages: [{ role: 'user', content: 'Weather in Paris and Oslo?' }],
+        tools: [weatherTool],
+        tool_choice: 'required',
+      }),
+    );
+    expect(up.calls.at(-1)?.body).toMatchObject({
+      tools: [{ name: 'get_weather', input_schema: weatherTool.function.parameters }],
+      tool_choice: { type: 'any' },
+    });
+    const choice = first.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.content).toBeNull();
+    expect(choice.message.tool_calls).toEqual([
+      {
+        id: 'toolu_paris',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+      },
+      { id: 'toolu_oslo', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+    ]);
+
+    // The caller sends the tool calls back with their results, OpenAI style; the fixture checks the pairing.
+    const second = await claude.complete(
+      call({
+        messages: [
+          { role: 'user', content: 'Weather in Paris and Oslo?' },
+          { role: 'assistant', content: null, tool_calls: choice.message.tool_calls },
+          { role: 'tool', tool_call_id: 'toolu_paris', content: '18C' },
+          { role: 'tool', tool_call_id: 'toolu_oslo', content: '4C' },
+        ],
+        tools: [weatherTool],
+      }),
+    );
+    expect(second.choices[0]?.message.content).toBe('Paris is warmer.');
+    expect((up.calls.at(-1)!.body as { messages: unknown[] }).messages.at(-1)).toEqual({
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 'toolu_paris', content: '18C' },
+        { type: 'tool_result', tool_use_id: 'toolu_oslo', content: '4C' },
+      ],
+    });
+  });
+
+  it('streams tool calls as OpenAI tool_call deltas whose arguments reassemble to the input', async () => {
+    up.script([
+      toolUse(
+        [{ id: 'toolu_s', name: 'get_weather', input: { city: 'Reykjavík', units: 'C' } }],
+        'Let me look.',
+      ),
+    ]);
+    const chunks = await collect(
+      claude.stream(
+        call({
+          stream: true,
+          messages: [{ role: 'user', content: 'Weather in Reykjavík?' }],
+          tools: [weatherTool],
+          tool_choice: { type: 'function', function: { name: 'get_weather' } },
+        }),
+      ),
+    );
+    expect(up.calls.at(-1)?.body).toMatchObject({ tool_choice: { type: 'tool', name: 'get_weather' } });
+    expect(text(chunks)).toBe('Let me look.');
+    type Delta = {
+      index: number;
+      id?: string;
+      type?: string;
+      function?: { name?: string; arguments?: string };
+    };
+    const deltas = chunks.flatMap((c) => (c.choices[0]?.delta.tool_calls ?? []) as Delta[]);
+    expect(deltas[0]).toEqual({
+      index: 0,
+      id: 'toolu_s',
+      type: 'function',
+      function: { name: 'get_weather', arguments: '' },
+    });
+    expect(deltas.length).toBeGreaterThan(2);
+    expect(deltas.every((d) => d.index === 0)).toBe(true);
+    const args = deltas.map((d) => d.function?.arguments ?? '').join('');
+    expect(JSON.parse(args)).toEqual({ city: 'Reykjavík', units: 'C' });
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(chunks.at(-1)?.usage?.total_tokens).toBeGreaterThan(0);
+  });
+
+  it('sends image parts as Anthropic image blocks the API accepts', async () => {
+    up.script([behave.ok('A cat.')]);
+    const r = await claude.complete(
+      call({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+              { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(r.choices[0]?.message.content).toBe('A cat.');
+    expect((up.calls.at(-1)!.body as { messages: Array<{ content: unknown }> }).messages[0]?.content).toEqual(
+      [
+        { type: 'text', text: 'What is this?' },
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+        { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+      ],
+    );
+  });
+
+  it('answers malformed tool arguments with a client_error and never calls the upstream', async () => {
+    const before = up.requests.length;
+    const bad = call({
+      messages: [
+        { role: 'user', content: 'x' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: 'r' },
+      ],
+      tools: [weatherTool],
+    });
+    expect(await failure(claude.complete(bad))).toMatchObject({ reason: 'client_error', status: 400 });
+    expect(
+      await failure(collect(claude.stream({ ...bad, body: { ...bad.body, stream: true } }))),
+    ).toMatchObject({ reason: 'client_error' });
+    expect(up.requests.length).toBe(before);
+  });
+
+  it('fixture rejects tool turns the real API rejects', async () => {
+    const post = async (body: Record<string, unknown>) => {
+      const r = await fetch(`${up.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': ANTHROPIC_KEY,
+          'anthropic-version': '2023-06-01',
+        },
+        body: JSON.stringify({ model: 'm', max_tokens: 5, ...body }),
+      });
+      return {
+        status: r.status,
+        message: ((await r.json()) as { error?: { message?: string } }).error?.message,
+      };
+    };
+    const tools = [{ name: 'f', input_schema: { type: 'object' } }];
+    const use = { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }] };
+    const ask = { role: 'user', content: 'go' };
+    // Orphan tool_result, unanswered tool_use, results after text, tool turns without tools, bad tool_choice.
+    expect(
+      await post({
+        tools,
+        messages: [
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_x', content: 'r' }] },
+        ],
+      }),
+    ).toMatchObject({ status: 400, message: expect.stringContaining('tool_use_id') });
+    expect(await post({ tools, messages: [ask, use, { role: 'user', content: 'next' }] })).toMatchObject({
+      status: 400,
+      message: expect.stringContaining('without `tool_result`'),
+    });
+    const result = { type: 'tool_result', tool_use_id: 'toolu_1', content: 'r' };
+    expect(
+      await post({
+        tools,
+        messages: [ask, use, { role: 'user', content: [{ type: 'text', text: 'hi' }, result] }],
+      }),
+    ).toMatchObject({ status: 400 });
+    expect(await post({ messages: [ask, use, { role: 'user', content: [result] }] })).toMatchObject({
+      status: 400,
+      message: expect.stringContaining('must define tools'),
+    });
+    expect(await post({ tools, tool_choice: { type: 'tool', name: 'g' }, messages: [ask] })).toMatchObject({
+      status: 400,
+    });
+    expect(await post({ tools, messages: [ask, use, { role: 'user', content: [result] }] })).toMatchObject({
+      status: 200,
+    });
   });
 
   it('does not leak the key on a 401', async () => {
