@@ -6,13 +6,17 @@
  *   const token = await serviceAccountToken(ns, 'app', 'tiermesh');
  *   await waitFor(async () => (await read()).status?.ready, 30_000);
  *   const tls = await servingCert();                      // for a webhook the apiserver calls on 127.0.0.1
+ *   const objects = helmTemplate('rel', ns, ['--set', 'x=y']); // the chart as `helm template` renders it
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { inject, onTestFinished } from 'vitest';
+import { repoRoot } from './binaries.js';
 import { apiErrorCode, applyObjects, KUBECONFIG_ENV, loadKubeConfig, parseObjects } from './kube.js';
 import { issueServingCert, LOOPBACK_HOSTS } from './pki.js';
 
@@ -124,4 +128,32 @@ export async function servingCert(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The newest helm that scripts/helm-bin.sh put in .cache/bin, if any. */
+function helmBinary(): string | undefined {
+  const binDir = join(repoRoot, '.cache/bin');
+  return existsSync(binDir)
+    ? readdirSync(binDir)
+        .filter((f) => /^helm-v\d/.test(f))
+        .sort()
+        .map((f) => join(binDir, f))
+        .at(-1)
+    : undefined;
+}
+
+/** charts/tiermesh as `helm template <release> --namespace <namespace> ...extraArgs` renders it. */
+export function helmTemplate(
+  release: string,
+  namespace: string,
+  extraArgs: string[] = [],
+): KubernetesObject[] {
+  const helm = helmBinary();
+  if (!helm) throw new Error('no helm in .cache/bin: run `make helm` (scripts/helm-bin.sh)');
+  const out = execFileSync(
+    helm,
+    ['template', release, join(repoRoot, 'charts/tiermesh'), '--namespace', namespace, ...extraArgs],
+    { encoding: 'utf8' },
+  );
+  return parseObjects(out);
 }

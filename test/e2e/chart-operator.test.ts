@@ -4,9 +4,8 @@
  * chart's webhook configuration, and injects pods with the sidecar the chart configured. That sidecar's args and env
  * then run a real `tiermesh sidecar`, which verifies the operator's HTTPS certificate against the Service name.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,14 +16,15 @@ import {
   type KubernetesObject,
   type V1Deployment,
   type V1MutatingWebhookConfiguration,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   applyYaml,
   freshNamespace,
+  helmTemplate,
   kubeConfig,
   kubeconfigPath,
-  parseObjects,
   serviceAccountToken,
   waitFor,
 } from '../cluster/fixtures.js';
@@ -33,14 +33,6 @@ import { routeConfig } from '../helpers/config.js';
 import { killAll, spawnTiermesh, waitForOutput } from './operator-procs.js';
 
 const root = join(import.meta.dirname, '../..');
-const binDir = join(root, '.cache/bin');
-const helm = existsSync(binDir)
-  ? readdirSync(binDir)
-      .filter((f) => /^helm-v\d/.test(f))
-      .sort()
-      .map((f) => join(binDir, f))
-      .at(-1)
-  : undefined;
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -70,24 +62,28 @@ function find<T>(kind: string): T {
   return o as T;
 }
 
+/** A fresh namespace labelled for injection (within this run's scope), and an app pod created in it. */
+async function createAppPod(prefix: string): Promise<{ apps: string; pod: V1Pod }> {
+  const apps = await freshNamespace(prefix);
+  const ns = await core.readNamespace({ name: apps });
+  ns.metadata = {
+    ...ns.metadata,
+    labels: { ...ns.metadata?.labels, ...SCOPE, 'tiermesh.dev/inject': 'enabled' },
+  };
+  await core.replaceNamespace({ name: apps, body: ns });
+  const pod = await core.createNamespacedPod({
+    namespace: apps,
+    body: {
+      metadata: { generateName: 'app-' },
+      spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+    },
+  });
+  return { apps, pod };
+}
+
 beforeAll(async () => {
-  if (!helm) throw new Error('no helm in .cache/bin: run `make helm` (scripts/helm-bin.sh)');
   namespace = await freshNamespace('tiermesh-op');
-  objects = parseObjects(
-    execFileSync(
-      helm,
-      [
-        'template',
-        release,
-        join(root, 'charts/tiermesh'),
-        '--namespace',
-        namespace,
-        '--set',
-        'metrics.podMonitor.enabled=true',
-      ],
-      { encoding: 'utf8' },
-    ),
-  );
+  objects = helmTemplate(release, namespace, ['--set', 'metrics.podMonitor.enabled=true']);
 
   // The chart's empty cert Secret, as `helm install` would create it.
   const secret = objects.find((o) => o.kind === 'Secret') as KubernetesObject;
@@ -175,20 +171,7 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
     });
     expect(health).toBe('200 ok');
 
-    const apps = await freshNamespace('op-apps');
-    const ns = await core.readNamespace({ name: apps });
-    ns.metadata = {
-      ...ns.metadata,
-      labels: { ...ns.metadata?.labels, ...SCOPE, 'tiermesh.dev/inject': 'enabled' },
-    };
-    await core.replaceNamespace({ name: apps, body: ns });
-    const pod = await core.createNamespacedPod({
-      namespace: apps,
-      body: {
-        metadata: { generateName: 'app-' },
-        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-      },
-    });
+    const { pod } = await createAppPod('op-apps');
     const sidecar = pod.spec?.initContainers?.find((c) => c.name === 'tiermesh-sidecar');
     expect(sidecar?.restartPolicy).toBe('Always');
     expect(sidecar?.image).toBe('ghcr.io/tiermesh/tiermesh:0.1.0');
@@ -228,20 +211,7 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
 
 describe('the injected sidecar, run as a real process on loopback', () => {
   it('verifies the operator over HTTPS against the Service name with the injected CA and receives its config', async () => {
-    const apps = await freshNamespace('op-tls-apps');
-    const ns = await core.readNamespace({ name: apps });
-    ns.metadata = {
-      ...ns.metadata,
-      labels: { ...ns.metadata?.labels, ...SCOPE, 'tiermesh.dev/inject': 'enabled' },
-    };
-    await core.replaceNamespace({ name: apps, body: ns });
-    const pod = await core.createNamespacedPod({
-      namespace: apps,
-      body: {
-        metadata: { generateName: 'app-' },
-        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-      },
-    });
+    const { apps, pod } = await createAppPod('op-tls-apps');
     const injected = pod.spec?.initContainers?.find((c) => c.name === 'tiermesh-sidecar');
     const operatorURL = injected?.args?.[injected.args.indexOf('--operator') + 1] ?? '';
     expect(operatorURL).toMatch(/^https:\/\//);

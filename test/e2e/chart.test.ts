@@ -2,9 +2,8 @@
  * The Helm chart against a real kube-apiserver: every rendered object (default and ci/ values) is accepted by a
  * server-side dry run, and the RBAC it grants is exactly what docs/rbac.md promises (checked with SubjectAccessReview).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ApiextensionsV1Api,
@@ -24,21 +23,13 @@ import {
   applyYaml,
   FIELD_MANAGER,
   freshNamespace,
+  helmTemplate,
   kubeConfig,
-  parseObjects,
   waitFor,
 } from '../cluster/fixtures.js';
 
 const root = join(import.meta.dirname, '../..');
 const chart = join(root, 'charts/tiermesh');
-const binDir = join(root, '.cache/bin');
-const helm = existsSync(binDir)
-  ? readdirSync(binDir)
-      .filter((f) => /^helm-v\d/.test(f))
-      .sort()
-      .map((f) => join(binDir, f))
-      .at(-1)
-  : undefined;
 
 const kc = kubeConfig();
 const release = `tm-${randomBytes(3).toString('hex')}`;
@@ -47,11 +38,7 @@ const fullname = `${release}-tiermesh`;
 let namespace: string;
 
 function render(extraArgs: string[] = []): KubernetesObject[] {
-  if (!helm) throw new Error('no helm in .cache/bin: run `make helm` (scripts/helm-bin.sh)');
-  const out = execFileSync(helm, ['template', release, chart, '--namespace', namespace, ...extraArgs], {
-    encoding: 'utf8',
-  });
-  return parseObjects(out);
+  return helmTemplate(release, namespace, extraArgs);
 }
 
 /** Stand-ins for cert-manager's and the Prometheus Operator's CRDs, so their objects can be dry-run too. */
