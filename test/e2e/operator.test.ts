@@ -4,7 +4,7 @@
  * keeps its old config and shows as SidecarRejected, and sidecars keep serving through an operator outage.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -19,6 +19,7 @@ import {
 } from '../cluster/fixtures.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { routeConfig } from '../helpers/config.js';
+import { promlint } from '../helpers/promlint-bin.js';
 import { freePort, killAll, type Proc, startOperatorProc, startSidecarProc } from './operator-procs.js';
 
 let ns: string;
@@ -292,20 +293,3 @@ spec:
     expect(lint.status).toBe(0);
   });
 });
-
-/** The `promtool check metrics` linter built by scripts/promtool-bin.sh. */
-function promlint(): string {
-  const root = join(import.meta.dirname, '../..');
-  const version = /github\.com\/prometheus\/client_golang (v\S+)/.exec(
-    readFileSync(join(root, 'test/helpers/promlint/go.mod'), 'utf8'),
-  )![1];
-  const bin = join(
-    process.env['TIERMESH_CLUSTER_BIN_DIR'] ?? join(root, '.cache/bin'),
-    `promlint-${version}`,
-  );
-  if (!existsSync(bin)) {
-    const built = spawnSync(join(root, 'scripts/promtool-bin.sh'), [], { encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`could not build promlint: ${built.stderr}`);
-  }
-  return bin;
-}

@@ -1,12 +1,11 @@
 /** Bad input gets clear 4xx answers in OpenAI's error shape; /metrics passes the promtool linter and counts right. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
+import { promlint } from '../helpers/promlint-bin.js';
 import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const MAX_BODY = 64 * 1024;
@@ -149,20 +148,3 @@ describe('/metrics', () => {
     expect(bad.status).toBe(3);
   });
 });
-
-/** The `promtool check metrics` linter built by scripts/promtool-bin.sh (make test / make test-integration). */
-function promlint(): string {
-  const root = join(import.meta.dirname, '../..');
-  const version = /github\.com\/prometheus\/client_golang (v\S+)/.exec(
-    readFileSync(join(root, 'test/helpers/promlint/go.mod'), 'utf8'),
-  )![1];
-  const bin = join(
-    process.env['TIERMESH_CLUSTER_BIN_DIR'] ?? join(root, '.cache/bin'),
-    `promlint-${version}`,
-  );
-  if (!existsSync(bin)) {
-    const built = spawnSync(join(root, 'scripts/promtool-bin.sh'), [], { encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`could not build promlint: ${built.stderr}`);
-  }
-  return bin;
-}
