@@ -14,6 +14,8 @@ import {
   startAnthropicFixture,
   startOpenAIFixture,
 } from '../fixtures/providers/index.js';
+import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
+import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const OPENAI_KEY = 'sk-test-openai-0123456789';
 const ANTHROPIC_KEY = 'sk-ant-test-0123456789';
@@ -526,5 +528,101 @@ describe('Anthropic adapter', () => {
     const e = await failure(bad.complete(call()));
     expect(e.reason).toBe('auth');
     expect(e.message).not.toContain('sk-ant-wrong');
+  });
+});
+
+describe('tool calls to Anthropic through the sidecar, driven by the official OpenAI SDK', () => {
+  let cheapUp: Fixture;
+  let premiumUp: Fixture;
+  let sidecar: TestSidecar;
+  let client: OpenAI;
+  beforeAll(async () => {
+    cheapUp = await startAnthropicFixture({ apiKey: ANTHROPIC_KEY });
+    premiumUp = await startAnthropicFixture({ apiKey: ANTHROPIC_KEY });
+    premiumUp.fallback(behave.ok('premium answer'));
+    const yaml = routeConfig({
+      upstreams: [
+        { name: 'claude-cheap', baseURL: cheapUp.baseURL, keyEnv: 'ANTHROPIC_KEY' },
+        { name: 'claude-premium', baseURL: premiumUp.baseURL, keyEnv: 'ANTHROPIC_KEY' },
+      ],
+      cheap: [{ name: 'haiku', upstreams: ['claude-cheap'] }],
+      premium: [{ name: 'opus', upstreams: ['claude-premium'] }],
+      cascade: { enabled: true, checks: ['empty', 'refusal', 'json'], maxEscalations: 1 },
+    }).replaceAll('type: openai-compatible', 'type: anthropic');
+    sidecar = await startTestSidecar(yaml, { env: { ANTHROPIC_KEY } });
+    client = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'client-key-not-used', maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await sidecar?.close();
+    await cheapUp?.close();
+    await premiumUp?.close();
+  });
+
+  const tools: OpenAI.ChatCompletionTool[] = [
+    {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      },
+    },
+  ];
+
+  it('serves a tool-call-only answer from the cheap tier without a cascade escalation (JSON)', async () => {
+    cheapUp.script([toolUse([{ id: 'toolu_sdk', name: 'get_weather', input: { city: 'Lyon' } }])]);
+    const before = premiumUp.calls.length;
+    const r = await client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: SIMPLE_PROMPT }], tools })
+      .withResponse();
+    expect(r.response.headers.get('x-tiermesh-model')).toBe('haiku');
+    expect(r.data.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(r.data.choices[0]?.message.content).toBeNull();
+    expect(r.data.choices[0]?.message.tool_calls).toEqual([
+      { id: 'toolu_sdk', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Lyon"}' } },
+    ]);
+    expect(premiumUp.calls.length).toBe(before);
+  });
+
+  it('streams a tool call the SDK reassembles, and a 400 for malformed arguments', async () => {
+    cheapUp.script([toolUse([{ id: 'toolu_st', name: 'get_weather', input: { city: 'Nice' } }])]);
+    const s = await client.chat.completions.create({
+      model: 'auto',
+      messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+      tools,
+      stream: true,
+    });
+    let args = '';
+    let id: string | undefined;
+    let finish: string | null | undefined;
+    for await (const c of s) {
+      for (const tc of c.choices[0]?.delta.tool_calls ?? []) {
+        id ??= tc.id;
+        args += tc.function?.arguments ?? '';
+      }
+      finish ??= c.choices[0]?.finish_reason;
+    }
+    expect(id).toBe('toolu_st');
+    expect(JSON.parse(args)).toEqual({ city: 'Nice' });
+    expect(finish).toBe('tool_calls');
+
+    const calls = cheapUp.calls.length + premiumUp.calls.length;
+    await expect(
+      client.chat.completions.create({
+        model: 'auto',
+        messages: [
+          { role: 'user', content: SIMPLE_PROMPT },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{oops' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: '20C' },
+        ],
+        tools,
+      }),
+    ).rejects.toMatchObject({ status: 400 });
+    expect(cheapUp.calls.length + premiumUp.calls.length).toBe(calls);
   });
 });
