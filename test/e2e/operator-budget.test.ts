@@ -3,22 +3,21 @@
  * operator's allowances bound the overspend (measured and printed), and its ledger in ModelBudget.status matches
  * exactly what the sidecars spent, including across an operator SIGKILL + restart mid-load.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  applyYaml,
-  freshNamespace,
-  kubeConfig,
-  kubeconfigPath,
-  serviceAccountToken,
-  waitFor,
-} from '../cluster/fixtures.js';
+import { applyYaml, kubeConfig, kubeconfigPath, waitFor } from '../cluster/fixtures.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { routeConfig } from '../helpers/config.js';
-import { freePort, killAll, type Proc, startOperatorProc, startSidecarProc } from './operator-procs.js';
+import {
+  freePort,
+  killAll,
+  operatorTestBed,
+  type Proc,
+  startOperatorProc,
+  startSidecarProc,
+} from './operator-procs.js';
 
 const SIDECARS = 4;
 const WORKERS_PER_SIDECAR = 3;
@@ -94,13 +93,10 @@ async function load(
 }
 
 beforeAll(async () => {
-  ns = await freshNamespace('op-budget');
-  leaseNs = await freshNamespace('op-budget-lease');
+  let tokenFile: string;
+  ({ ns, leaseNs, dir, tokenFile } = await operatorTestBed('op-budget'));
   up = await startOpenAIFixture();
   up.fallback(behave.ok('fine', { prompt: 1000, completion: 1000 }));
-  dir = mkdtempSync(join(tmpdir(), 'tm-op-budget-'));
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await serviceAccountToken(ns, 'app', 'tiermesh'));
   await applyYaml(manifests(LIMIT), ns);
   port = await freePort();
   operator = await startOperatorProc({ kubeconfig: kubeconfigPath(), port, leaseNamespace: leaseNs });

@@ -2,21 +2,20 @@
  * Two operator replicas on one Lease: exactly one leads (writes status, owns the ledger), the other serves config
  * streams but answers usage and allowance calls 503; when the leader stops, the other takes over.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  applyYaml,
-  freshNamespace,
-  kubeConfig,
-  kubeconfigPath,
-  serviceAccountToken,
-  waitFor,
-} from '../cluster/fixtures.js';
+import { applyYaml, kubeConfig, kubeconfigPath, waitFor } from '../cluster/fixtures.js';
 import { routeConfig } from '../helpers/config.js';
-import { freePort, killAll, type Proc, startOperatorProc, startSidecarProc } from './operator-procs.js';
+import {
+  freePort,
+  killAll,
+  operatorTestBed,
+  type Proc,
+  startOperatorProc,
+  startSidecarProc,
+} from './operator-procs.js';
 
 let ns: string;
 let leaseNs: string;
@@ -40,11 +39,7 @@ async function usage(op: { url: string }, seq: number): Promise<number> {
 }
 
 beforeAll(async () => {
-  ns = await freshNamespace('op-ha');
-  leaseNs = await freshNamespace('op-ha-lease');
-  dir = mkdtempSync(join(tmpdir(), 'tm-op-ha-'));
-  token = await serviceAccountToken(ns, 'app', 'tiermesh');
-  writeFileSync(join(dir, 'token'), token);
+  ({ ns, leaseNs, dir, token } = await operatorTestBed('op-ha'));
   await applyYaml(
     routeConfig({
       namespace: ns,

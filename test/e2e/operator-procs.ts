@@ -1,9 +1,12 @@
 /** Real `tiermesh operator` and `tiermesh sidecar` processes for the operator e2e tests, on loopback. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { freshNamespace, serviceAccountToken } from '../cluster/fixtures.js';
 
 const root = join(import.meta.dirname, '../..');
 const all = new Set<ChildProcess>();
@@ -131,4 +134,20 @@ export function stopAtEnd(p: Proc): void {
   } catch {
     // Outside a test: killAll in afterAll handles it.
   }
+}
+
+/**
+ * What every operator e2e starts from: a fresh app namespace `<prefix>-…`, a fresh namespace `<prefix>-lease-…` for
+ * the Lease, and a temp dir `tm-<prefix>-…` holding `token`, the app service account's token for audience tiermesh.
+ */
+export async function operatorTestBed(
+  prefix: string,
+): Promise<{ ns: string; leaseNs: string; dir: string; token: string; tokenFile: string }> {
+  const ns = await freshNamespace(prefix);
+  const leaseNs = await freshNamespace(`${prefix}-lease`);
+  const token = await serviceAccountToken(ns, 'app', 'tiermesh');
+  const dir = mkdtempSync(join(tmpdir(), `tm-${prefix}-`));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, token);
+  return { ns, leaseNs, dir, token, tokenFile };
 }

@@ -4,8 +4,7 @@
  * keeps its old config and shows as SidecarRejected, and sidecars keep serving through an operator outage.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -20,7 +19,14 @@ import {
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { routeConfig } from '../helpers/config.js';
 import { promlint } from '../helpers/promlint-bin.js';
-import { freePort, killAll, type Proc, startOperatorProc, startSidecarProc } from './operator-procs.js';
+import {
+  freePort,
+  killAll,
+  operatorTestBed,
+  type Proc,
+  startOperatorProc,
+  startSidecarProc,
+} from './operator-procs.js';
 
 let ns: string;
 let leaseNs: string;
@@ -78,13 +84,9 @@ const manifests = (cheap: string, extra = '') =>
   }) + extra;
 
 beforeAll(async () => {
-  ns = await freshNamespace('op');
-  leaseNs = await freshNamespace('op-lease');
+  ({ ns, leaseNs, dir, tokenFile } = await operatorTestBed('op'));
   up = await startOpenAIFixture();
   up.fallback(behave.ok('hello', { prompt: 10, completion: 5 }));
-  dir = mkdtempSync(join(tmpdir(), 'tm-op-e2e-'));
-  tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, await serviceAccountToken(ns, 'app', 'tiermesh'));
   port = await freePort();
   operatorURL = `http://127.0.0.1:${port}`;
   await applyYaml(manifests('small-v0'), ns);
