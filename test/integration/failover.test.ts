@@ -310,15 +310,15 @@ describe('executeCompletion / executeStream', () => {
     expect(primary.requests.length).toBe(0);
   });
 
-  it('declines tool requests on Anthropic targets and fails over without calling or blaming them', async () => {
-    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }];
-    const r = await executeCompletion(plan(['claude', 'chat']), body({ tools }));
+  it('declines requests Anthropic cannot express (legacy functions) and fails over without calling or blaming it', async () => {
+    const functions = [{ name: 'lookup', parameters: { type: 'object' } }];
+    const r = await executeCompletion(plan(['claude', 'chat']), body({ functions }));
     expect(r.served.provider).toBe('primary');
     expect(r.fallbacks).toMatchObject([
       { from: { provider: 'claude' }, reason: 'unavailable', action: 'next-target' },
     ]);
     expect(claude.calls.length).toBe(0);
-    expect(primary.calls[0]?.body).toMatchObject({ tools });
+    expect(primary.calls[0]?.body).toMatchObject({ functions });
   });
 
   it('keeps keys out of errors, even when upstreams echo them', async () => {
