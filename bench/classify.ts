@@ -12,6 +12,7 @@ import { compileManifests, parseManifests } from '../src/config/manifests.js';
 import { decide } from '../src/routing/decide.js';
 import { extractFeatures, promptText } from '../src/routing/features.js';
 import { applyRules, compiledClassifier, structuralScore } from '../src/routing/rules.js';
+import { measureMicro } from './lib/micro.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '20000' } } });
 const iterations = Number(values.iterations);
@@ -48,33 +49,7 @@ const bodies = Array.from({ length: 64 }, (_, i) =>
 );
 const requests: ChatCompletionRequest[] = bodies.map((b) => JSON.parse(b));
 
-interface Stats {
-  p50: number;
-  p99: number;
-}
-
-function pct(samples: Float64Array): Stats {
-  const s = Float64Array.from(samples).sort();
-  return { p50: s[Math.floor(s.length * 0.5)]!, p99: s[Math.floor(s.length * 0.99)]! };
-}
-
-let sink = 0;
-
-function measure(fn: (i: number) => number): { wall: Stats; cpu: Stats } {
-  for (let i = 0; i < 2000; i++) sink += fn(i % 64);
-  const wall = new Float64Array(iterations);
-  const cpu = new Float64Array(iterations);
-  for (let i = 0; i < iterations; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    sink += fn(i % 64);
-    const t1 = process.hrtime.bigint();
-    const c1 = process.cpuUsage(c0);
-    wall[i] = Number(t1 - t0) / 1000;
-    cpu[i] = c1.user + c1.system;
-  }
-  return { wall: pct(wall), cpu: pct(cpu) };
-}
+const measure = (fn: (i: number) => number) => measureMicro(fn, iterations, requests.length);
 
 const compiled = compiledClassifier(spec);
 const results = {
@@ -103,4 +78,3 @@ const rows = Object.entries(results).map(([name, r]) => ({
 }));
 console.log(`2,000-character prompt, ${iterations} iterations, node ${process.version}`);
 console.table(rows);
-if (sink === Number.MIN_VALUE) console.log(sink);

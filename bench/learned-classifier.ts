@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadLearnedClassifier } from '../src/routing/learned/model.js';
+import { measureMicro } from './lib/micro.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '20000' } } });
 const iterations = Number(values.iterations);
@@ -21,34 +22,8 @@ const prompts: string[] = JSON.parse(
   JSON.stringify(Array.from({ length: 64 }, (_, i) => `${i} ${unit.repeat(12)}`.slice(0, 2000))),
 );
 
-interface Stats {
-  p50: number;
-  p99: number;
-}
-
-function pct(samples: Float64Array): Stats {
-  const s = Float64Array.from(samples).sort();
-  return { p50: s[Math.floor(s.length * 0.5)]!, p99: s[Math.floor(s.length * 0.99)]! };
-}
-
-let sink = 0;
-
-function measure(fn: (text: string) => number): { wall: Stats; cpu: Stats } {
-  for (let i = 0; i < 2000; i++) sink += fn(prompts[i % prompts.length]!);
-  const wall = new Float64Array(iterations);
-  const cpu = new Float64Array(iterations);
-  for (let i = 0; i < iterations; i++) {
-    const text = prompts[i % prompts.length]!;
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    sink += fn(text);
-    const t1 = process.hrtime.bigint();
-    const c1 = process.cpuUsage(c0);
-    wall[i] = Number(t1 - t0) / 1000;
-    cpu[i] = c1.user + c1.system;
-  }
-  return { wall: pct(wall), cpu: pct(cpu) };
-}
+const measure = (fn: (text: string) => number) =>
+  measureMicro((i) => fn(prompts[i]!), iterations, prompts.length);
 
 const clf = loadLearnedClassifier();
 const scan = (t: string) => {
@@ -66,5 +41,5 @@ process.stdout.write(
     `classifier.score     ${f(scored.wall.p50)}  ${f(scored.wall.p99)}  ${f(scored.cpu.p50)}  ${f(scored.cpu.p99)}\n` +
     `score / scan (wall p50): ${(scored.wall.p50 / base.wall.p50).toFixed(1)}x\n` +
     `p99 < 100 µs: wall ${scored.wall.p99 < 100 ? 'met' : 'NOT met'}, on-CPU ${scored.cpu.p99 < 100 ? 'met' : 'NOT met'}` +
-    `${sink === -1 ? '' : ''}\n`,
+    '\n',
 );
