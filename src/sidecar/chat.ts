@@ -76,6 +76,27 @@ interface RequestState {
 
 const NONE = 'none';
 
+/** What one upstream answer spent, priced at the model that produced it. */
+function usageRecord(
+  route: string,
+  model: ModelEntry,
+  user: string | undefined,
+  usage: Pick<Usage, 'prompt_tokens' | 'completion_tokens'>,
+  baselineCostUSD: number,
+  at: number,
+): UsageRecord {
+  return {
+    route,
+    model: model.name,
+    user,
+    inputTokens: usage.prompt_tokens,
+    outputTokens: usage.completion_tokens,
+    costUSD: costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens),
+    baselineCostUSD,
+    at,
+  };
+}
+
 export function chatHandler(deps: ChatDeps) {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
@@ -87,24 +108,16 @@ export function chatHandler(deps: ChatDeps) {
     usage: Pick<Usage, 'prompt_tokens' | 'completion_tokens'>,
   ) => {
     const d = st.decision!;
-    const cost = costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens);
     const baseline = baselineCostUSD(d.spec, usage.prompt_tokens, usage.completion_tokens);
-    st.costUSD += cost;
-    st.inputTokens += usage.prompt_tokens;
-    st.outputTokens += usage.completion_tokens;
     const record: UsageRecord = {
-      route: d.route,
-      model: model.name,
-      user: st.user,
-      inputTokens: usage.prompt_tokens,
-      outputTokens: usage.completion_tokens,
-      costUSD: cost,
-      baselineCostUSD: baseline,
-      at: now(),
+      ...usageRecord(d.route, model, st.user, usage, baseline, now()),
       reservations: st.reservations,
     };
+    st.costUSD += record.costUSD;
+    st.inputTokens += usage.prompt_tokens;
+    st.outputTokens += usage.completion_tokens;
     st.reservations = [];
-    book(st.runtime, record, d.spec.baselineModel ? baseline - cost : 0);
+    book(st.runtime, record, d.spec.baselineModel ? baseline - record.costUSD : 0);
   };
 
   /** Budgets, the operator link and the usage metrics, for one answer an upstream produced. */
@@ -142,24 +155,12 @@ export function chatHandler(deps: ChatDeps) {
           prompt_tokens: d.estimatedPromptTokens,
           completion_tokens: estimateTextTokens(r.completion.choices[0]?.message.content ?? ''),
         };
-        const cost = costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens);
         const at = now();
+        const record = usageRecord(d.route, model, st.user, usage, 0, at);
+        const cost = record.costUSD;
         // Into the budget gate serving now: a reload since the request started carried the totals over to a new one.
         const current = deps.store.current ?? runtime;
-        book(
-          current,
-          {
-            route: d.route,
-            model: model.name,
-            user: st.user,
-            inputTokens: usage.prompt_tokens,
-            outputTokens: usage.completion_tokens,
-            costUSD: cost,
-            baselineCostUSD: 0,
-            at,
-          },
-          0,
-        );
+        book(current, record, 0);
         for (const b of current.budget.status(at)) deps.metrics.budget(b.name, b.remainingUSD);
         deps.metrics.shadow(model.name, 'ok');
         deps.logger.info(
