@@ -11,6 +11,11 @@ export interface AuthOptions {
   now?: () => number;
 }
 
+/** The cache key of a token: a hash, so nothing that holds it can replay the token. */
+export function tokenKey(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
 export function tokenAuthenticator(
   review: (token: string) => Promise<string | undefined>,
   opts: AuthOptions = {},
@@ -19,10 +24,10 @@ export function tokenAuthenticator(
   const negativeTtl = opts.negativeTtlMs ?? 2_000;
   const max = opts.maxEntries ?? 10_000;
   const now = opts.now ?? Date.now;
-  // Keyed by a hash so the cache never holds a usable token.
+  // Keyed by tokenKey so the cache never holds a usable token.
   const cache = new Map<string, { expires: number; identity: Promise<SidecarIdentity | undefined> }>();
   return (token) => {
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = tokenKey(token);
     const hit = cache.get(key);
     if (hit && hit.expires > now()) return hit.identity;
     if (cache.size >= max) cache.clear();

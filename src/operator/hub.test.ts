@@ -50,3 +50,14 @@ describe('ConfigHub', () => {
     expect(needed).toEqual(['fresh']);
   });
 });
+
+describe('ConfigHub across replicas', () => {
+  it('stats add the other replicas streams; localStats stay this replica only', () => {
+    const hub = new ConfigHub();
+    hub.publish(snap('v1'));
+    hub.connect('ns', 'a', 'v1', () => undefined);
+    hub.shareWith((ns) => (ns === 'ns' ? [{ v: 'v1', c: 3, a: 2, n: 1, e: 'no' }] : []));
+    expect(hub.stats('ns')).toEqual({ connected: 4, acked: 3, nacked: 1, lastNack: 'no' });
+    expect(hub.localStats('ns')).toEqual({ connected: 1, acked: 1, nacked: 0 });
+  });
+});

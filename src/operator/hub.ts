@@ -3,6 +3,7 @@
  * Holds no sockets itself; a connection is any `send` function, so the logic is testable without a server.
  */
 import type { Snapshot } from '../api/snapshot.js';
+import { combine, type NamespaceStreams } from './replica-stats.js';
 import type { SidecarStats } from './route-status.js';
 
 export type Send = (event: 'snapshot' | 'current', data: unknown, id?: string) => void;
@@ -26,7 +27,15 @@ export class ConfigHub {
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly sidecars = new Map<string, Map<string, Sidecar>>();
 
+  /** The other operator replicas' streams per namespace (none until `shareWith`). */
+  private remote: (namespace: string) => readonly NamespaceStreams[] = () => [];
+
   constructor(private readonly events: HubEvents = {}) {}
+
+  /** Counts of sidecars streaming from other replicas, added to this replica's in `stats`. */
+  shareWith(remote: (namespace: string) => readonly NamespaceStreams[]): void {
+    this.remote = remote;
+  }
 
   snapshot(namespace: string): Snapshot | undefined {
     return this.snapshots.get(namespace);
@@ -85,7 +94,17 @@ export class ConfigHub {
     return n;
   }
 
+  /** What the route status shows: the sidecars of every replica. */
   stats(namespace: string): SidecarStats {
+    return combine(
+      this.localStats(namespace),
+      this.snapshots.get(namespace)?.version,
+      this.remote(namespace),
+    );
+  }
+
+  /** The sidecars streaming from this replica only. */
+  localStats(namespace: string): SidecarStats {
     const version = this.snapshots.get(namespace)?.version;
     const stats: SidecarStats = { connected: 0, acked: 0, nacked: 0 };
     for (const sc of this.sidecars.get(namespace)?.values() ?? []) {

@@ -9,6 +9,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type V1Lease,
+  type V1LeaseList,
   V1MicroTime,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/common.js';
@@ -129,6 +130,26 @@ export class Kube {
       if (apiCode(e) === 404) return undefined;
       throw e;
     }
+  }
+
+  /**
+   * Merge-patches annotations of the Lease (null removes one). Unconditional: each replica owns its own key, so
+   * concurrent patches of different keys never conflict.
+   */
+  async patchLeaseAnnotations(
+    namespace: string,
+    name: string,
+    annotations: Record<string, string | null>,
+  ): Promise<void> {
+    await this.coordination.patchNamespacedLease(
+      { namespace, name, body: { metadata: { annotations } }, fieldManager: 'tiermesh-operator' },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
+  /** The Lease as a one-item list, for a watch on just it (RBAC: list/watch limited to its name). */
+  async listLease(namespace: string, name: string): Promise<V1LeaseList> {
+    return this.coordination.listNamespacedLease({ namespace, fieldSelector: `metadata.name=${name}` });
   }
 
   async writeLease(namespace: string, name: string, lease: V1Lease, create: boolean): Promise<V1Lease> {

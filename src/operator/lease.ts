@@ -11,7 +11,14 @@ export interface ElectorOptions {
   renewMs?: number;
   onChange?: (leader: boolean) => void;
   onError?: (e: unknown) => void;
+  /** Every read of the Lease (other replicas' records ride on its annotations). */
+  onLease?: (lease: V1Lease | undefined) => void;
+  /** Annotation keys the holder drops when it writes the Lease (records of replicas gone quiet). */
+  prune?: (annotations: Record<string, string> | undefined) => string[];
 }
+
+/** Conflicts from other replicas patching their annotations are retried at once, not taken as a lost election. */
+const CONFLICT_RETRIES = 3;
 
 export class LeaderElector {
   private leader = false;
@@ -45,8 +52,21 @@ export class LeaderElector {
 
   /** One round: read, decide, and write conditionally (resourceVersion), so two candidates never both win. */
   async tick(): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.round();
+      if (r !== 'conflict') return r;
+      // A conflict means the Lease moved since we read it: another candidate won, or a replica patched its record.
+      if (attempt >= CONFLICT_RETRIES) {
+        this.set(false);
+        return false;
+      }
+    }
+  }
+
+  private async round(): Promise<boolean | 'conflict'> {
     const { namespace, name, identity } = this.opts;
     const lease = await this.kube.readLease(namespace, name);
+    this.opts.onLease?.(lease);
     const now = new Date();
     const decision = leaseDecision(lease?.spec, identity, now);
     if (decision === 'wait') {
@@ -54,6 +74,8 @@ export class LeaderElector {
       return false;
     }
     const spec = lease?.spec ?? {};
+    const annotations = { ...(lease?.metadata?.annotations ?? {}) };
+    for (const k of this.opts.prune?.(lease?.metadata?.annotations) ?? []) delete annotations[k];
     const next: V1Lease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -61,6 +83,8 @@ export class LeaderElector {
         name,
         namespace,
         ...(lease?.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
+        ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+        ...(lease?.metadata?.labels ? { labels: lease.metadata.labels } : {}),
       },
       spec: {
         holderIdentity: identity,
@@ -73,28 +97,38 @@ export class LeaderElector {
     try {
       await this.kube.writeLease(namespace, name, next, !lease);
     } catch (e) {
-      if (apiCode(e) === 409) {
-        this.set(false);
-        return false;
-      }
+      if (apiCode(e) === 409) return 'conflict';
       throw e;
     }
     this.set(true);
     return true;
   }
 
-  /** Stops campaigning and, if leading, gives the lease up so a successor need not wait for it to expire. */
+  /**
+   * Stops campaigning and, if leading, gives the lease up so a successor need not wait for it to expire. A release
+   * that fails (e.g. `helm uninstall` deleting the RBAC at the same moment) is reported through `onError`, not
+   * swallowed: the Lease then names the old holder until it expires, which blocks nothing but should be visible.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (!this.leader) return;
     this.set(false);
     const { namespace, name, identity } = this.opts;
-    const lease = await this.kube.readLease(namespace, name).catch(() => undefined);
-    if (!lease?.spec || lease.spec.holderIdentity !== identity) return;
-    lease.spec.holderIdentity = undefined;
-    lease.spec.leaseDurationSeconds = 1;
-    await this.kube.writeLease(namespace, name, lease, false).catch(() => undefined);
+    for (let attempt = 0; attempt <= CONFLICT_RETRIES; attempt++) {
+      try {
+        const lease = await this.kube.readLease(namespace, name);
+        if (!lease?.spec || lease.spec.holderIdentity !== identity) return;
+        lease.spec.holderIdentity = undefined;
+        lease.spec.leaseDurationSeconds = 1;
+        await this.kube.writeLease(namespace, name, lease, false);
+        return;
+      } catch (e) {
+        if (apiCode(e) === 409 && attempt < CONFLICT_RETRIES) continue;
+        this.opts.onError?.(new Error(`cannot release the lease ${namespace}/${name}: ${String(e)}`));
+        return;
+      }
+    }
   }
 
   private set(leader: boolean): void {

@@ -43,6 +43,11 @@ export function operatorMetrics() {
       labelNames: ['namespace', 'budget'] as const,
       registers: [registry],
     }),
+    tokenReviews: new Counter({
+      name: 'tiermesh_operator_token_reviews_total',
+      help: 'TokenReviews sent to the apiserver (one per new token, not per message).',
+      registers: [registry],
+    }),
     leader: new Gauge({
       name: 'tiermesh_operator_leader',
       help: '1 while this replica holds the lease.',

@@ -19,6 +19,8 @@ import { operatorMetrics } from './metrics.js';
 import { TOKEN_AUDIENCE } from './protocol.js';
 import { WorkQueue } from './queue.js';
 import { reconcileNamespace } from './reconciler.js';
+import { staleKeys } from './replica-stats.js';
+import { ReplicaSharing } from './replicas.js';
 import { createOperatorServer, probeHandler, type TlsFiles } from './server.js';
 import { watchKind } from './watch.js';
 
@@ -59,6 +61,9 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
+/** How long ACK/NACK and replica-count news waits to be batched into one status pass. */
+const STATUS_COALESCE_MS = 20;
+
 async function listen(server: Server, at: HostPort): Promise<string> {
   server.listen(at.port, at.host);
   await once(server, 'listening');
@@ -83,19 +88,41 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
   // Declared before use by the queue and hub callbacks; assigned right below.
   let queue: WorkQueue | undefined;
+  let sharing: ReplicaSharing | undefined;
   const hub = new ConfigHub({
     onStatsChange: (ns) => {
       metrics.connectedSidecars.set(hub.connected());
-      queue?.add(ns);
+      // ACKs are status-only news: a short coalescing delay, not the CRD debounce window.
+      queue?.add(ns, STATUS_COALESCE_MS);
+      sharing?.changed();
     },
     onNeedSnapshot: (ns) => queue?.add(ns, 0),
     onPush: () => metrics.pushes.inc(),
   });
 
+  const leaseName = opts.leaseName ?? 'tiermesh-operator';
+  const renewMs = opts.leaseRenewMs ?? 2_000;
+  // A replica's record outlives it by at most this long (SIGKILL); a clean stop removes it at once.
+  const staleMs = Math.max(3 * renewMs, (opts.leaseDurationSeconds ?? 15) * 1000);
+  sharing = new ReplicaSharing({
+    kube,
+    namespace: opts.leaseNamespace,
+    name: leaseName,
+    identity,
+    hub,
+    heartbeatMs: renewMs,
+    staleMs,
+    onRemoteChange: (ns) => queue?.add(ns, STATUS_COALESCE_MS),
+    onError: (e) => log.debug({ err: String(e) }, 'sharing stream counts failed; retrying'),
+  });
+  const replicas = sharing;
+  hub.shareWith((ns) => replicas.remoteFor(ns));
   const elector = new LeaderElector(kube, {
     namespace: opts.leaseNamespace,
-    name: opts.leaseName ?? 'tiermesh-operator',
+    name: leaseName,
     identity,
+    onLease: (lease) => replicas.observe(lease),
+    prune: (annotations) => staleKeys(annotations, Date.now(), staleMs),
     ...(opts.leaseDurationSeconds !== undefined ? { durationSeconds: opts.leaseDurationSeconds } : {}),
     ...(opts.leaseRenewMs !== undefined ? { renewMs: opts.leaseRenewMs } : {}),
     onChange: (leader) => {
@@ -209,7 +236,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const server = createOperatorServer(
     {
       hub,
-      authenticate: tokenAuthenticator((token) => kube.reviewToken(token, TOKEN_AUDIENCE)),
+      authenticate: tokenAuthenticator((token) => {
+        metrics.tokenReviews.inc();
+        return kube.reviewToken(token, TOKEN_AUDIENCE);
+      }),
       ledger,
       ready: () => synced,
       onNack: () => metrics.nacks.inc(),
@@ -251,6 +281,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   }
 
   elector.start();
+  replicas.start();
   await Promise.all([routes.start(), budgets.start()]);
   queue = heldQueue;
   synced = true;
@@ -276,6 +307,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await Promise.all([routes.stop(), budgets.stop()]);
+      await replicas.stop();
       await elector.stop();
       for (const fn of closers) await fn();
     },

@@ -5,6 +5,8 @@ export const STREAM_PATH = '/v1/config/stream';
 export const ACK_PATH = '/v1/config/ack';
 export const USAGE_PATH = '/v1/usage';
 export const ALLOWANCE_PATH = '/v1/allowance';
+/** Response header of the config stream: the handle its ACKs name, so they need no TokenReview of their own. */
+export const STREAM_HEADER = 'x-tiermesh-stream';
 
 /** Token audience sidecars request for their projected service-account token. */
 export const TOKEN_AUDIENCE = 'tiermesh';
@@ -21,6 +23,8 @@ export const ackBody = z.object({
   ok: z.boolean(),
   error: z.string().max(4096).optional(),
   namespace: z.string().optional(),
+  /** The STREAM_HEADER of the stream that delivered the snapshot. */
+  stream: z.string().max(64).optional(),
 });
 export type AckBody = z.infer<typeof ackBody>;
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backoffMs, WorkQueue } from './queue.js';
 
 describe('backoffMs', () => {
@@ -63,5 +63,62 @@ describe('WorkQueue', () => {
     await q.idle();
     expect(calls).toBe(4);
     expect(failures).toEqual([1, 2, 3]);
+  });
+});
+
+describe('WorkQueue debounce', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('runs the first add of a quiet key at once and collapses the rest of the burst into one later run', async () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    const q = new WorkQueue(
+      async () => {
+        runs++;
+      },
+      { debounceMs: 150 },
+    );
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs).toBe(1);
+    // Inside the window further plain adds wait for its end, as one run.
+    q.add('a');
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(runs).toBe(1);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(runs).toBe(2);
+    // An explicit delay is honoured as given.
+    q.add('a', 0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs).toBe(3);
+  });
+});
+
+describe('WorkQueue re-runs', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a short delay asked for while a key runs is kept for its re-run (ACKs during a reconcile)', async () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const q = new WorkQueue(
+      async () => {
+        runs++;
+        if (runs === 1) await new Promise<void>((r) => (release = r));
+      },
+      { debounceMs: 150 },
+    );
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(0);
+    q.add('a', 20);
+    q.add('a');
+    release();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(runs).toBe(2);
   });
 });

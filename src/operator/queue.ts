@@ -7,7 +7,10 @@ export function backoffMs(failures: number, baseMs = 100, capMs = 30_000): numbe
 }
 
 export interface WorkQueueOptions {
-  /** Wait this long after the first event of a burst, so one CRD edit storm becomes one reconcile. */
+  /**
+   * At most one run per key this often for plain `add(key)`: the first event after a quiet spell runs at once
+   * (no latency floor under a single CRD change), later events of a burst collapse into one run at the window's end.
+   */
   debounceMs?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
@@ -17,8 +20,11 @@ export interface WorkQueueOptions {
 export class WorkQueue {
   private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
   private readonly active = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while running, with the shortest delay asked for (undefined: the debounce window). */
+  private readonly dirty = new Map<string, number | undefined>();
   private readonly failures = new Map<string, number>();
+  /** When each key last started running, for the leading-edge debounce. */
+  private readonly lastStart = new Map<string, number>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopped = false;
   private readonly debounceMs: number;
@@ -30,14 +36,24 @@ export class WorkQueue {
     this.debounceMs = opts.debounceMs ?? 150;
   }
 
-  /** Schedules `key`; an earlier due time wins over a later one already scheduled. */
-  add(key: string, delayMs = this.debounceMs): void {
+  /**
+   * Schedules `key` after `delayMs`, or, without it, as soon as the debounce window since its last run allows.
+   * An earlier due time wins over a later one already scheduled.
+   */
+  add(key: string, delayMs?: number): void {
     if (this.stopped) return;
     if (this.active.has(key)) {
-      this.dirty.add(key);
+      // The shortest explicit delay asked for while running wins; none asked means the debounce window.
+      const asked = this.dirty.get(key);
+      this.dirty.set(
+        key,
+        asked === undefined || delayMs === undefined ? (asked ?? delayMs) : Math.min(asked, delayMs),
+      );
       return;
     }
-    const due = Date.now() + delayMs;
+    const now = Date.now();
+    delayMs ??= Math.max(0, (this.lastStart.get(key) ?? -Infinity) + this.debounceMs - now);
+    const due = now + delayMs;
     const existing = this.timers.get(key);
     if (existing) {
       if (existing.due <= due) return;
@@ -78,6 +94,7 @@ export class WorkQueue {
   private async run(key: string): Promise<void> {
     this.timers.delete(key);
     this.active.add(key);
+    this.lastStart.set(key, Date.now());
     let failed = false;
     try {
       await this.handler(key);
@@ -93,8 +110,10 @@ export class WorkQueue {
       this.dirty.delete(key);
       const n = this.failures.get(key) ?? 1;
       this.add(key, backoffMs(n, this.opts.baseBackoffMs ?? 100, this.opts.maxBackoffMs ?? 30_000));
-    } else if (this.dirty.delete(key)) {
-      this.add(key);
+    } else if (this.dirty.has(key)) {
+      const delay = this.dirty.get(key);
+      this.dirty.delete(key);
+      this.add(key, delay);
     }
     this.notifyIdle();
   }

@@ -13,11 +13,13 @@ import {
   type AllowanceReply,
   ackBody,
   allowanceRequest,
+  STREAM_HEADER,
   STREAM_PATH,
   sseEvent,
   USAGE_PATH,
   usageBody,
 } from './protocol.js';
+import { StreamSessions } from './sessions.js';
 
 export interface ServerDeps {
   hub: ConfigHub;
@@ -26,6 +28,8 @@ export interface ServerDeps {
   ready: () => boolean;
   onNack?: () => void;
   keepAliveMs?: number;
+  /** Authenticated streams; pass one in to observe it (tests, metrics). */
+  sessions?: StreamSessions;
 }
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -96,21 +100,30 @@ export interface TlsFiles {
 export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   const probes = probeHandler(deps.ready);
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
+  const sessions = deps.sessions ?? new StreamSessions();
 
-  async function identify(req: IncomingMessage, claimed?: string): Promise<SidecarIdentity> {
+  function bearer(req: IncomingMessage): string {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!m) throw new TiermeshError('TM_UNAUTHENTICATED', 'missing bearer token');
-    const who = await deps.authenticate(m[1]!);
+    return m[1]!;
+  }
+
+  function checkClaim(namespace: string, claimed: string | undefined): void {
+    if (claimed !== undefined && claimed !== namespace)
+      throw new TiermeshError(
+        'TM_FORBIDDEN',
+        `service account of namespace ${namespace} cannot act for namespace ${claimed}`,
+      );
+  }
+
+  async function identify(req: IncomingMessage, claimed?: string): Promise<SidecarIdentity> {
+    const who = await deps.authenticate(bearer(req));
     if (!who)
       throw new TiermeshError(
         'TM_UNAUTHENTICATED',
         'token rejected; expected a service-account token for audience tiermesh',
       );
-    if (claimed !== undefined && claimed !== who.namespace)
-      throw new TiermeshError(
-        'TM_FORBIDDEN',
-        `service account of namespace ${who.namespace} cannot act for namespace ${claimed}`,
-      );
+    checkClaim(who.namespace, claimed);
     return who;
   }
 
@@ -129,11 +142,13 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
         param: 'sidecar',
       });
     const running = url.searchParams.get('version') || undefined;
+    const session = sessions.start(who.namespace, sidecarId, bearer(req));
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
+      [STREAM_HEADER]: session,
     });
     res.flushHeaders();
     res.write(': connected\n\n');
@@ -143,6 +158,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
     const close = () => {
       clearInterval(keepAlive);
+      sessions.close(session);
       disconnect();
     };
     req.on('close', close);
@@ -156,8 +172,11 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     if (route === `GET ${STREAM_PATH}`) return stream(req, res, url);
     if (route === `POST ${ACK_PATH}`) {
       const body = parse(ackBody, await readJson(req));
-      const who = await identify(req, body.namespace);
-      deps.hub.ack(who.namespace, body.sidecarId, body.version, body.ok, body.error);
+      // Bound to the stream it answers: no TokenReview. A rotated token or a closed stream falls back to one.
+      const bound = body.stream ? sessions.bound(body.stream, body.sidecarId, bearer(req)) : undefined;
+      if (bound) checkClaim(bound, body.namespace);
+      const namespace = bound ?? (await identify(req, body.namespace)).namespace;
+      deps.hub.ack(namespace, body.sidecarId, body.version, body.ok, body.error);
       if (!body.ok) deps.onNack?.();
       return sendJson(res, 200, { ok: true });
     }

@@ -1,15 +1,15 @@
 /**
  * The sidecar's end of the operator's config stream: holds an SSE connection, validates and applies each snapshot
  * through the config store, ACKs or NACKs it, and keeps the last good snapshot on disk so a restarted sidecar
- * serves while the operator is away. Reconnects with capped exponential backoff and jitter, sending the running
- * version so an unchanged config is not resent.
+ * serves while the operator is away. Reconnects with capped exponential backoff and jitter (the project's one
+ * `jitteredBackoff`), sending the running version so an unchanged config is not resent.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { jitteredBackoff } from '../budget/reporter.js';
-import { ACK_PATH, type AckBody, STREAM_PATH } from '../operator/protocol.js';
+import { ACK_PATH, type AckBody, STREAM_HEADER, STREAM_PATH } from '../operator/protocol.js';
 import type { ApplyResult } from './config-store.js';
 import { SseParser } from './config-stream-sse.js';
 
@@ -28,7 +28,13 @@ export interface ConfigStreamOptions {
   stateDir?: string | undefined;
   logger?: Logger | undefined;
   baseBackoffMs?: number;
+  /** Ceiling after the operator answered with an error (401, 403, 5xx): back off far, it is not coming back soon. */
   maxBackoffMs?: number;
+  /**
+   * Ceiling while the operator is unreachable or dropped the stream (a restart, a rollout): low, so that a fleet is
+   * back within this long of the operator serving again, and jittered, so the fleet does not arrive at once.
+   */
+  reconnectMaxMs?: number;
   /** A stream silent for this long is presumed dead (the operator sends keep-alives every 15 s). */
   idleTimeoutMs?: number;
   /** HTTP client; `operatorFetch(caFile)` trusts the operator's CA. */
@@ -36,6 +42,9 @@ export interface ConfigStreamOptions {
 }
 
 const SNAPSHOT_FILE = 'snapshot.json';
+
+/** The operator answered the stream request with an error status (as opposed to not answering at all). */
+class RefusedByOperator extends Error {}
 
 /** Applies the snapshot saved by a previous run, if any. Returns its version. */
 export function loadLastKnownGood(stateDir: string, store: SnapshotTarget): string | undefined {
@@ -65,6 +74,8 @@ export class ConfigStream {
   private abort: AbortController | undefined;
   private attempt = 0;
   private loop: Promise<void> | undefined;
+  /** The operator's handle for the open stream; ACKs name it so the operator need not re-authenticate them. */
+  private stream: string | undefined;
   /** Connected to the operator right now. */
   connected = false;
 
@@ -86,9 +97,11 @@ export class ConfigStream {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      let refused = false;
       try {
         await this.connectOnce();
       } catch (e) {
+        refused = e instanceof RefusedByOperator;
         if (this.stopped) break;
         // fetch says only "fetch failed"; the reason (refused, TLS, DNS) is in its cause.
         const cause = (e as { cause?: { message?: string; code?: string } })?.cause;
@@ -106,7 +119,7 @@ export class ConfigStream {
       const delay = jitteredBackoff(
         this.attempt++,
         this.opts.baseBackoffMs ?? 500,
-        this.opts.maxBackoffMs ?? 30_000,
+        refused ? (this.opts.maxBackoffMs ?? 30_000) : (this.opts.reconnectMaxMs ?? 2_000),
       );
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -124,9 +137,10 @@ export class ConfigStream {
     });
     if (res.status !== 200 || !res.body) {
       const text = await res.text().catch(() => '');
-      throw new Error(`operator answered ${res.status}: ${text.slice(0, 300)}`);
+      throw new RefusedByOperator(`operator answered ${res.status}: ${text.slice(0, 300)}`);
     }
     this.connected = true;
+    this.stream = res.headers.get(STREAM_HEADER) ?? undefined;
     this.opts.logger?.info({ operator: this.opts.operator, running }, 'config stream connected');
     const parser = new SseParser();
     const decoder = new TextDecoder();
@@ -162,6 +176,7 @@ export class ConfigStream {
       version: typeof version === 'string' && version ? version.slice(0, 128) : 'unknown',
       ok: result.ok,
       ...(result.ok ? {} : { error: result.error.slice(0, 4096) }),
+      ...(this.stream ? { stream: this.stream } : {}),
     };
     if (result.ok) {
       if (this.opts.stateDir) saveLastKnownGood(this.opts.stateDir, parsed);
