@@ -79,6 +79,20 @@ export const modelBudgetStatus = z.object({
     .record(z.string().max(253), z.number().int().min(0))
     .optional()
     .describe('Last applied usage batch per sidecar, for exactly-once accounting across restarts.'),
+  /** When each reporter last had a batch applied (unix seconds): entries idle past the retention are compacted. */
+  reportersSeen: z
+    .record(z.string().max(253), z.number().int().min(0))
+    .optional()
+    .describe(
+      'Unix seconds of the last applied batch per sidecar; idle entries are compacted after a retention.',
+    ),
+  /** Slices the leader handed out and sidecars have not reported as spent yet; a new leader starts from these. */
+  grants: z
+    .record(z.string().max(253), z.object({ usd: z.number().min(0), expiresAt: z.number().int().min(0) }))
+    .optional()
+    .describe(
+      'Outstanding allowance slices per sidecar (USD, expiry in epoch ms), so a failover never re-grants them.',
+    ),
 });
 export type ModelBudgetStatus = z.infer<typeof modelBudgetStatus>;
 

@@ -99,4 +99,49 @@ describe('UsageReporter', () => {
     expect(third).toEqual([]);
     await r3.close();
   });
+
+  it('a clean close retires the reporter once everything is delivered; the next start numbers on after it', async () => {
+    const dir = stateDir();
+    const got: UsageBatch[] = [];
+    const r = new UsageReporter({
+      sidecarId: 's',
+      stateDir: dir,
+      flushMs: 60_000,
+      send: async (b) => void got.push(b),
+    });
+    r.add(rec(1));
+    await r.close();
+    expect(got).toEqual([
+      { sidecarId: 's', seq: 1, records: [rec(1)] },
+      { sidecarId: 's', seq: 2, records: [], retire: true },
+    ]);
+    const next: UsageBatch[] = [];
+    const r2 = new UsageReporter({
+      sidecarId: 's',
+      stateDir: dir,
+      flushMs: 60_000,
+      send: async (b) => void next.push(b),
+    });
+    r2.add(rec(2));
+    await r2.drain();
+    expect(next.map((b) => b.seq)).toEqual([3]);
+    await r2.close();
+  });
+
+  it('does not retire while usage is still owed (the operator is unreachable)', async () => {
+    const got: UsageBatch[] = [];
+    const r = new UsageReporter({
+      sidecarId: 's',
+      flushMs: 60_000,
+      baseBackoffMs: 1,
+      maxBackoffMs: 2,
+      send: async (b) => {
+        got.push(b);
+        throw new Error('operator down');
+      },
+    });
+    r.add(rec(1));
+    await r.close(50);
+    expect(got.some((b) => b.retire)).toBe(false);
+  });
 });

@@ -20,6 +20,8 @@ export interface UsageBatch {
   sidecarId: string;
   seq: number;
   records: UsageRecord[];
+  /** Sent once by `close` after a full drain: the operator may forget this reporter (see operator/ledger.ts). */
+  retire?: boolean;
 }
 
 export interface ReporterOptions {
@@ -71,6 +73,7 @@ export class UsageReporter {
   private timer: NodeJS.Timeout | undefined;
   private sending = false;
   private closed = false;
+  private delivered = false;
   private wake: (() => void) | undefined;
   private readonly drainWaiters: Array<() => void> = [];
 
@@ -152,12 +155,27 @@ export class UsageReporter {
     return done;
   }
 
+  /**
+   * Drains, then, when everything was delivered, retires this reporter with one more (empty) batch so the
+   * operator's dedup map does not keep an entry per pod forever. Its number is persisted first: a later start with
+   * the same state dir numbers on after it. Best effort: unsent, the entry is compacted after the retention.
+   */
   async close(timeoutMs = 5_000): Promise<void> {
     const ok = await this.drain(timeoutMs);
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.wake?.();
-    void ok;
+    // Nothing delivered by this run: no entry of ours to retire (or a previous run already retired it).
+    if (!ok || !this.delivered) return;
+    const seq = this.seq + 1;
+    if (this.dir) {
+      writeFileSync(join(this.dir, `${SEQ}.tmp`), String(seq));
+      renameSync(join(this.dir, `${SEQ}.tmp`), join(this.dir, SEQ));
+    }
+    this.seq = seq;
+    await this.opts
+      .send({ sidecarId: this.opts.sidecarId, seq, records: [], retire: true })
+      .catch((e: unknown) => this.opts.onError?.(e, 0));
   }
 
   private async pump(): Promise<void> {
@@ -168,6 +186,7 @@ export class UsageReporter {
       const batch = this.queue[0]!;
       try {
         await this.opts.send(batch);
+        this.delivered = true;
         attempt = 0;
         this.queue.shift();
         if (this.dir) rmSync(join(this.dir, batchFile(batch.seq)), { force: true });

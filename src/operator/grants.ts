@@ -23,6 +23,11 @@ export function grantSize(unreservedUSD: number, sidecars: number, policy: Grant
   return Math.min(unreservedUSD, policy.minUSD);
 }
 
+/** Rounded up to a nano-dollar, so the durable copy never claims less than is outstanding. */
+function roundUpNano(usd: number): number {
+  return Math.ceil(usd * 1e9) / 1e9;
+}
+
 interface Outstanding {
   usd: number;
   expiresAt: number;
@@ -60,28 +65,104 @@ export class GrantBook {
     sidecars: number,
     now: number,
   ): Grant {
+    const p = this.preview(budget, sidecarId, limitUSD, spentUSD, sidecars, now);
+    p.commit();
+    return p.grant;
+  }
+
+  /**
+   * The grant `grant` would make, the live slices with it (to persist first), and `commit` to book it once they
+   * are durable. Nothing changes until `commit`.
+   */
+  preview(
+    budget: string,
+    sidecarId: string,
+    limitUSD: number,
+    spentUSD: number,
+    sidecars: number,
+    now: number,
+  ): { grant: Grant; entries: Record<string, { usd: number; expiresAt: number }>; commit: () => void } {
     const remainingUSD = limitUSD - spentUSD;
     const unreserved = remainingUSD - this.outstanding(budget, now);
     const grantUSD = grantSize(unreserved, sidecars, this.policy);
-    let m = this.book.get(budget);
-    if (!m) {
-      m = new Map();
-      this.book.set(budget, m);
+    const held = this.book.get(budget)?.get(sidecarId);
+    const old = held && held.expiresAt > now ? held : undefined;
+    // A zero grant extends nothing: the sidecar keeps what it holds until that slice's own expiry, so the durable
+    // copy (written only for real grants) stays exact.
+    const next: Outstanding | undefined =
+      grantUSD > 0
+        ? { usd: (old?.usd ?? 0) + grantUSD, expiresAt: now + this.policy.ttlMs + this.policy.graceMs }
+        : undefined;
+    const ttlMs = next || !old ? this.policy.ttlMs : Math.max(0, old.expiresAt - this.policy.graceMs - now);
+    const entries = this.entries(budget, now);
+    if (next && next.usd > 0) entries[sidecarId] = { usd: roundUpNano(next.usd), expiresAt: next.expiresAt };
+    return {
+      grant: { grantUSD, ttlMs, remainingUSD },
+      entries,
+      commit: () => {
+        if (!next) return;
+        let m = this.book.get(budget);
+        if (!m) {
+          m = new Map();
+          this.book.set(budget, m);
+        }
+        m.set(sidecarId, next);
+      },
+    };
+  }
+
+  /** The live slices as they will be once `usd` reported by `sidecarId` is counted as spent. */
+  entriesAfterSpend(
+    budget: string,
+    sidecarId: string,
+    usd: number,
+    now: number,
+  ): Record<string, { usd: number; expiresAt: number }> {
+    const entries = this.entries(budget, now);
+    const e = entries[sidecarId];
+    if (e) {
+      const left = roundUpNano(Math.max(0, e.usd - usd));
+      if (left > 0) entries[sidecarId] = { ...e, usd: left };
+      else delete entries[sidecarId];
     }
-    const old = m.get(sidecarId);
-    if (grantUSD > 0 || old) {
-      m.set(sidecarId, {
-        usd: (old && old.expiresAt > now ? old.usd : 0) + grantUSD,
-        expiresAt: now + this.policy.ttlMs + this.policy.graceMs,
-      });
-    }
-    return { grantUSD, ttlMs: this.policy.ttlMs, remainingUSD };
+    return entries;
   }
 
   /** Reported spend moves money from "outstanding" to "spent", which the ledger now counts. */
   spent(budget: string, sidecarId: string, usd: number): void {
     const o = this.book.get(budget)?.get(sidecarId);
     if (o) o.usd = Math.max(0, o.usd - usd);
+  }
+
+  /** The live slices of a budget, as the durable copy in `status.grants` holds them. */
+  entries(budget: string, now: number): Record<string, { usd: number; expiresAt: number }> {
+    this.outstanding(budget, now);
+    const out: Record<string, { usd: number; expiresAt: number }> = {};
+    for (const [id, o] of this.book.get(budget) ?? [])
+      if (o.usd > 0) out[id] = { usd: roundUpNano(o.usd), expiresAt: o.expiresAt };
+    return out;
+  }
+
+  /**
+   * Takes over slices another leader handed out (from `status.grants`), keeping the larger claim where both know a
+   * sidecar: a new leader must never think less is outstanding than really is.
+   */
+  load(
+    budget: string,
+    entries: Record<string, { usd: number; expiresAt: number }> | undefined,
+    now: number,
+  ): void {
+    let m = this.book.get(budget);
+    if (!m) {
+      m = new Map();
+      this.book.set(budget, m);
+    }
+    for (const [id, e] of Object.entries(entries ?? {})) {
+      if (e.expiresAt <= now) continue;
+      const mine = m.get(id);
+      if (!mine || mine.usd < e.usd)
+        m.set(id, { usd: e.usd, expiresAt: Math.max(e.expiresAt, mine?.expiresAt ?? 0) });
+    }
   }
 
   /** A new window or a changed limit invalidates every slice. */

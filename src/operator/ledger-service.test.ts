@@ -99,4 +99,58 @@ describe('LedgerService', () => {
     });
     expect(m.writes()).toBe(0);
   });
+
+  it('a new leader knows the slices the old one handed out: together they never grant more than is left', async () => {
+    const m = memoryStore(budget);
+    let t = 1_000_000;
+    const leader = (sidecars: number) =>
+      new LedgerService({
+        store: m.store,
+        events: { threshold: () => undefined },
+        isLeader: () => true,
+        sidecars: () => sidecars,
+        grants: { capUSD: 0.2, minUSD: 0.001 },
+        now: () => new Date(t),
+      });
+    const a = leader(4);
+    let total = 0;
+    for (let i = 0; i < 4; i++)
+      total += (await a.allowance('ns', { sidecarId: `s${i}`, budget: 'team' })).grantUSD;
+    // 0.2 + 0.2 + 0.15 + 0.1125: each a quarter of what is unreserved, capped.
+    expect(total).toBeCloseTo(0.6625);
+    expect(Object.keys(m.current().status?.grants ?? {})).toHaveLength(4);
+    // Leader a dies (its memory with it); b takes over with the same store and more sidecars asking.
+    t += 100;
+    const b = leader(8);
+    for (let i = 0; i < 40; i++)
+      total += (await b.allowance('ns', { sidecarId: `s${i % 8}`, budget: 'team' })).grantUSD;
+    expect(total).toBeLessThanOrEqual(1 + 1e-9);
+    // Spend reported to b moves money out of the old slices; once those expire, it is all b's to hand out again.
+    const held = m.current().status?.grants?.['s0']?.usd ?? 0;
+    expect(held).toBeGreaterThan(0.15);
+    await b.report('ns', { sidecarId: 's0', seq: 1, records: [rec(0.15)] });
+    expect(m.current().status?.grants?.['s0']?.usd).toBeCloseTo(held - 0.15);
+    t += 40_000;
+    const fresh = (await b.allowance('ns', { sidecarId: 's9', budget: 'team' })).grantUSD;
+    // Every old slice expired: a share of all that is left (1 - 0.15 spent) among 8 sidecars.
+    expect(fresh).toBeCloseTo(0.85 / 8);
+  });
+
+  it('a zero grant does not extend the slice a sidecar holds', async () => {
+    const m = memoryStore(budget);
+    let t = 1_000_000;
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
+      grants: { capUSD: 5, ttlMs: 30_000, graceMs: 5_000 },
+      now: () => new Date(t),
+    });
+    expect((await ledger.allowance('ns', { sidecarId: 's', budget: 'team' })).grantUSD).toBe(1);
+    t += 10_000;
+    const again = await ledger.allowance('ns', { sidecarId: 's', budget: 'team' });
+    expect(again.grantUSD).toBe(0);
+    expect(again.ttlMs).toBe(20_000);
+  });
 });

@@ -5,7 +5,14 @@
 import type { ModelBudget, ModelBudgetStatus } from '../api/modelbudget.js';
 import { TiermeshError } from '../errors.js';
 import { GrantBook, type GrantPolicy } from './grants.js';
-import { applyBatch, recordsFor, refreshBudget, type UsageBatch } from './ledger.js';
+import {
+  applyBatch,
+  currentWindow,
+  DEFAULT_REPORTER_RETENTION_MS,
+  recordsFor,
+  refreshBudget,
+  type UsageBatch,
+} from './ledger.js';
 import type { AllowanceReply, AllowanceRequest } from './protocol.js';
 import { sameStatus } from './route-status.js';
 
@@ -31,6 +38,8 @@ export interface LedgerDeps {
   /** Sidecars sharing a namespace's budgets, to size their slices. */
   sidecars: (namespace: string) => number;
   grants?: Partial<GrantPolicy>;
+  /** Dedup entries of reporters idle this long are compacted (see `compactReporters`). */
+  reporterRetentionMs?: number;
   now?: () => Date;
 }
 
@@ -52,8 +61,9 @@ export class LedgerService {
   }
 
   /**
-   * Forgets cached budgets and outstanding slices. Called on every leadership change: what another leader wrote
-   * in between makes both stale (its slices are unknown here; they expire on the sidecars within one TTL).
+   * Forgets cached budgets and the in-memory slices. Called on every leadership change: what another leader wrote
+   * in between makes both stale. The slices themselves are not lost: every grant is in `status.grants` before the
+   * sidecar hears of it, and the next leader loads them from there before it grants anything.
    */
   reset(): void {
     this.latest.clear();
@@ -65,75 +75,124 @@ export class LedgerService {
     let applied = false;
     for (const cached of this.deps.store.cached(namespace)) {
       const name = cached.metadata.name;
+      const key = `${namespace}/${name}`;
+      const spentUSD = recordsFor(cached.spec, batch.records).costUSD;
       const result = await this.update(namespace, name, (b) => {
-        const r = applyBatch(b, batch, this.now());
-        return { status: r.status, crossed: r.crossed, applied: r.applied };
+        const r = applyBatch(b, batch, this.now(), this.retention());
+        // The spend moves from outstanding to spent in the same write that counts it.
+        const grants = r.applied
+          ? this.book.entriesAfterSpend(key, batch.sidecarId, spentUSD, this.ms())
+          : undefined;
+        return {
+          status: grants ? { ...r.status, grants } : r.status,
+          crossed: r.crossed,
+          applied: r.applied,
+          commit: () => {
+            if (r.applied) this.book.spent(key, batch.sidecarId, spentUSD);
+          },
+        };
       });
-      if (result?.applied) {
-        applied = true;
-        this.book.spent(
-          `${namespace}/${name}`,
-          batch.sidecarId,
-          recordsFor(cached.spec, batch.records).costUSD,
-        );
-      }
+      if (result?.applied) applied = true;
     }
     return { applied };
   }
 
   /** Brings a budget's status up to date without usage (new window, changed limit, first sight). */
   async refresh(namespace: string, name: string): Promise<void> {
-    await this.update(namespace, name, (b) => ({ ...refreshBudget(b, this.now()), applied: false }));
+    const key = `${namespace}/${name}`;
+    await this.update(
+      namespace,
+      name,
+      (b) => {
+        const r = refreshBudget(b, this.now(), this.retention());
+        return { ...r, status: { ...r.status, grants: this.book.entries(key, this.ms()) }, applied: false };
+      },
+      // Runs after a spec change: read what is stored, never a copy cached before the change.
+      { fresh: true },
+    );
   }
 
+  /** A slice for one sidecar; it is durable in `status.grants` before the sidecar may spend it. */
   async allowance(namespace: string, req: AllowanceRequest): Promise<AllowanceReply> {
-    const key = `${namespace}/${req.budget}`;
-    return this.locked(key, async () => {
-      const b = this.latest.get(key) ?? (await this.deps.store.get(namespace, req.budget));
-      if (!b)
-        throw new TiermeshError('TM_NOT_FOUND', `no ModelBudget ${req.budget} in namespace ${namespace}`);
-      const { status } = refreshBudget(b, this.now());
-      if (status.windowStart !== b.status?.windowStart) this.book.reset(key);
-      return this.book.grant(
+    let reply: AllowanceReply | undefined;
+    const r = await this.update(namespace, req.budget, (b) => {
+      const { status } = refreshBudget(b, this.now(), this.retention());
+      const key = `${namespace}/${req.budget}`;
+      const preview = this.book.preview(
         key,
         req.sidecarId,
         b.spec.limit.usd,
         status.spentUSD ?? 0,
         this.deps.sidecars(namespace),
-        this.now().getTime(),
+        this.ms(),
       );
+      reply = preview.grant;
+      return {
+        // Nothing granted, nothing to persist: no write unless the window or limit changed.
+        status: preview.grant.grantUSD > 0 ? { ...status, grants: preview.entries } : (b.status ?? status),
+        crossed: [],
+        applied: false,
+        commit: preview.commit,
+      };
     });
+    if (!r || !reply)
+      throw new TiermeshError('TM_NOT_FOUND', `no ModelBudget ${req.budget} in namespace ${namespace}`);
+    return reply;
+  }
+
+  private ms(): number {
+    return this.now().getTime();
+  }
+
+  private retention(): number {
+    return this.deps.reporterRetentionMs ?? DEFAULT_REPORTER_RETENTION_MS;
   }
 
   private async update(
     namespace: string,
     name: string,
-    change: (b: ModelBudget) => { status: ModelBudgetStatus; crossed: number[]; applied: boolean },
+    change: (b: ModelBudget) => {
+      status: ModelBudgetStatus;
+      crossed: number[];
+      applied: boolean;
+      /** Runs once the write is durable (or none was needed): in-memory effects of the change. */
+      commit?: () => void;
+    },
+    opts: { fresh?: boolean } = {},
   ): Promise<{ applied: boolean } | undefined> {
     if (!this.deps.isLeader()) throw new TiermeshError('TM_NOT_READY', 'not the leader', { retryAfter: 1 });
     const key = `${namespace}/${name}`;
     return this.locked(key, async () => {
       for (let attempt = 0; ; attempt++) {
-        const b = await this.deps.store.get(namespace, name);
+        // The last copy we wrote is good for a first try: the write is conditional, a stale one conflicts.
+        const cached = attempt === 0 && !opts.fresh ? this.latest.get(key) : undefined;
+        const b = cached ?? (await this.deps.store.get(namespace, name));
         if (!b) {
           this.latest.delete(key);
           this.book.reset(key);
           return undefined;
         }
+        // Slices handed out in the previous window are void in the new one; within a window, slices another
+        // writer persisted (the previous leader) count as outstanding here too.
+        if (currentWindow(b, this.now()).windowStart !== b.status?.windowStart) this.book.reset(key);
+        else this.book.load(key, b.status?.grants, this.ms());
         const r = change(b);
-        // Slices handed out in the previous window are void in the new one.
-        if (r.status.windowStart !== b.status?.windowStart) this.book.reset(key);
         if (sameStatus(b.status, r.status)) {
           this.latest.set(key, b);
+          r.commit?.();
           return { applied: r.applied };
         }
         try {
           const written = await this.deps.store.writeStatus(b, r.status);
           this.latest.set(key, { ...b, ...written, status: r.status });
         } catch (e) {
-          if (this.deps.store.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) continue;
+          if (this.deps.store.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) {
+            this.latest.delete(key);
+            continue;
+          }
           throw e;
         }
+        r.commit?.();
         for (const t of r.crossed) this.deps.events.threshold(b, t, r.status);
         this.deps.events.spend?.(namespace, name, r.status.spentUSD ?? 0);
         return { applied: r.applied };

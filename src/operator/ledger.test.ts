@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import type { UsageRecord } from '../budget/types.js';
-import { applyBatch, budgetState, newlyCrossed, refreshBudget } from './ledger.js';
+import { applyBatch, budgetState, compactReporters, newlyCrossed, refreshBudget } from './ledger.js';
 
 function budget(over: Partial<ModelBudget['spec']> = {}, status?: ModelBudget['status']): ModelBudget {
   return modelBudget.parse({
@@ -110,5 +110,35 @@ describe('budget state and thresholds', () => {
     expect(r.crossed).toEqual([80]);
     expect(r.status.state).toBe('Warning');
     expect(r.status.conditions?.[0]).toMatchObject({ type: 'Ready', status: 'True', observedGeneration: 3 });
+  });
+});
+
+describe('reporter compaction', () => {
+  it('a retiring reporter drops its entry; its resent retire and any replay below it count nothing', () => {
+    let b = budget();
+    const r1 = applyBatch(b, { sidecarId: 's1', seq: 1, records: [rec(1)] }, now);
+    b = { ...b, status: r1.status };
+    const retire = applyBatch(b, { sidecarId: 's1', seq: 2, records: [], retire: true }, now);
+    expect(retire.status.reporters).toEqual({});
+    expect(retire.status.reportersSeen).toEqual({});
+    expect(retire.status.spentUSD).toBe(1);
+    b = { ...b, status: retire.status };
+    const resent = applyBatch(b, { sidecarId: 's1', seq: 2, records: [], retire: true }, now);
+    expect(resent.applied).toBe(false);
+    expect(resent.status.spentUSD).toBe(1);
+    // The same state dir later (a restarted container) numbers on from there: counted, as it is new usage.
+    const next = applyBatch(b, { sidecarId: 's1', seq: 3, records: [rec(2)] }, now);
+    expect(next.status.spentUSD).toBe(3);
+  });
+
+  it('entries idle past the retention are compacted, live ones kept, old entries start their clock now', () => {
+    const sec = Math.floor(now.getTime() / 1000);
+    const status = {
+      reporters: { live: 5, idle: 9, legacy: 2 },
+      reportersSeen: { live: sec - 10, idle: sec - 3600 },
+    };
+    const c = compactReporters(status, now, 600_000);
+    expect(c.reporters).toEqual({ live: 5, legacy: 2 });
+    expect(c.reportersSeen).toEqual({ live: sec - 10, legacy: sec });
   });
 });

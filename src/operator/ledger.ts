@@ -11,6 +11,38 @@ export interface UsageBatch {
   sidecarId: string;
   seq: number;
   records: UsageRecord[];
+  /**
+   * The reporter's last word: every earlier batch of it was answered, so its dedup entry can go. Sent once, after a
+   * drain, by a sidecar shutting down; it never again sends a batch numbered at or below this one.
+   */
+  retire?: boolean | undefined;
+}
+
+/** How long an idle reporter's dedup entry is kept when it never retired (a pod lost with its node). */
+export const DEFAULT_REPORTER_RETENTION_MS = 7 * 24 * 3600_000;
+
+/**
+ * Drops the dedup entries of reporters idle for longer than `retentionMs`. Sound as long as no batch is resent
+ * later than that after it was applied (a sidecar cut off from the operator for that long with an unanswered
+ * batch); entries from before `reportersSeen` existed start their clock now.
+ */
+export function compactReporters(
+  status: ModelBudgetStatus,
+  now: Date,
+  retentionMs: number,
+): ModelBudgetStatus {
+  const nowSec = Math.floor(now.getTime() / 1000);
+  const reporters = { ...(status.reporters ?? {}) };
+  const seen = { ...(status.reportersSeen ?? {}) };
+  for (const id of Object.keys(reporters)) {
+    seen[id] ??= nowSec;
+    if (nowSec - seen[id]! > retentionMs / 1000) {
+      delete reporters[id];
+      delete seen[id];
+    }
+  }
+  for (const id of Object.keys(seen)) if (!(id in reporters)) delete seen[id];
+  return { ...status, reporters, reportersSeen: seen };
 }
 
 /** Float sums of many tiny costs drift; a fixed precision keeps equal ledgers byte-equal. */
@@ -62,6 +94,8 @@ export function currentWindow(budget: ModelBudget, now: Date): ModelBudgetStatus
     spentTokens,
     alertsFired: fresh ? [] : (old.alertsFired ?? []),
     reporters: old.reporters ?? {},
+    // Slices belong to a window: a new one starts with none outstanding.
+    grants: fresh ? {} : (old.grants ?? {}),
   };
 }
 
@@ -100,8 +134,9 @@ export interface ApplyResult {
 export function refreshBudget(
   budget: ModelBudget,
   now: Date,
+  retentionMs = DEFAULT_REPORTER_RETENTION_MS,
 ): { status: ModelBudgetStatus; crossed: number[] } {
-  const status = currentWindow(budget, now);
+  const status = compactReporters(currentWindow(budget, now), now, retentionMs);
   const crossed = newlyCrossed(status.spentUSD ?? 0, budget.spec, status.alertsFired ?? []);
   const next = {
     ...status,
@@ -110,15 +145,32 @@ export function refreshBudget(
   return { status: finishStatus(budget, next, now), crossed };
 }
 
-export function applyBatch(budget: ModelBudget, batch: UsageBatch, now: Date): ApplyResult {
-  const status = currentWindow(budget, now);
+export function applyBatch(
+  budget: ModelBudget,
+  batch: UsageBatch,
+  now: Date,
+  retentionMs = DEFAULT_REPORTER_RETENTION_MS,
+): ApplyResult {
+  const status = compactReporters(currentWindow(budget, now), now, retentionMs);
   const reporters = { ...(status.reporters ?? {}) };
+  const seen = { ...(status.reportersSeen ?? {}) };
   const last = reporters[batch.sidecarId];
   if (last !== undefined && batch.seq <= last) {
     return { status: finishStatus(budget, status, now), applied: false, crossed: [] };
   }
+  if (batch.retire) {
+    // Counts nothing (a retire batch carries no records); a resent retire finds no entry and is as harmless.
+    delete reporters[batch.sidecarId];
+    delete seen[batch.sidecarId];
+    return {
+      status: finishStatus(budget, { ...status, reporters, reportersSeen: seen }, now),
+      applied: last !== undefined,
+      crossed: [],
+    };
+  }
   const { costUSD, tokens } = recordsFor(budget.spec, batch.records);
   reporters[batch.sidecarId] = batch.seq;
+  seen[batch.sidecarId] = Math.floor(now.getTime() / 1000);
   const spentUSD = roundUSD((status.spentUSD ?? 0) + costUSD);
   const crossed = newlyCrossed(spentUSD, budget.spec, status.alertsFired ?? []);
   const next: ModelBudgetStatus = {
@@ -127,6 +179,7 @@ export function applyBatch(budget: ModelBudget, batch: UsageBatch, now: Date): A
     spentTokens: (status.spentTokens ?? 0) + tokens,
     alertsFired: [...(status.alertsFired ?? []), ...crossed].sort((a, b) => a - b).slice(-10),
     reporters,
+    reportersSeen: seen,
   };
   return { status: finishStatus(budget, next, now), applied: true, crossed };
 }

@@ -154,7 +154,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
   const ledger = new LedgerService({
     isLeader: () => elector.isLeader(),
-    sidecars: (ns) => hub.connected(ns),
+    // Slices are sized by the sidecars of every replica, not just the leader's streams.
+    sidecars: (ns) => hub.stats(ns).connected,
     ...(opts.grants ? { grants: opts.grants } : {}),
     store: {
       cached: (ns) =>

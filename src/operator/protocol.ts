@@ -40,12 +40,19 @@ export const usageRecord = z.object({
   at: z.number(),
 });
 
-export const usageBody = z.object({
-  sidecarId,
-  seq: z.number().int().min(1),
-  records: z.array(usageRecord).max(100_000),
-  namespace: z.string().optional(),
-});
+export const usageBody = z
+  .object({
+    sidecarId,
+    seq: z.number().int().min(1),
+    records: z.array(usageRecord).max(100_000),
+    namespace: z.string().optional(),
+    /** A draining sidecar's last batch: everything before it was answered, its dedup entry may go. */
+    retire: z.boolean().optional(),
+  })
+  .refine((b) => !b.retire || b.records.length === 0, {
+    message: 'a retire batch carries no records',
+    path: ['records'],
+  });
 export type UsageBody = z.infer<typeof usageBody>;
 
 export const usageReply = z.object({ applied: z.boolean() });
