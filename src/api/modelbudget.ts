@@ -86,6 +86,12 @@ export const modelBudgetStatus = z.object({
     .describe(
       'Unix seconds of the last applied batch per sidecar; idle entries are compacted after a retention.',
     ),
+  /** Spend sidecars made on local knowledge while the operator was unreachable (also counted in spentUSD). */
+  localSpentUSD: z
+    .number()
+    .min(0)
+    .optional()
+    .describe('USD sidecars spent beyond their slices while the operator was unreachable, this window.'),
   /** Slices the leader handed out and sidecars have not reported as spent yet; a new leader starts from these. */
   grants: z
     .record(z.string().max(253), z.object({ usd: z.number().min(0), expiresAt: z.number().int().min(0) }))

@@ -66,3 +66,97 @@ describe('AllowanceClient', () => {
     expect(asked.length).toBe(2);
   });
 });
+
+describe('AllowanceClient without the operator', () => {
+  function flaky(now: { t: number }, opts: { localOverspendUSD?: number } = {}) {
+    const state = { down: false, grants: [] as number[], remaining: 5, locals: [] as unknown[] };
+    const events: string[] = [];
+    const c = new AllowanceClient({
+      request: async (_b, local) => {
+        if (local) state.locals.push(local);
+        if (state.down) throw new Error('connect ECONNREFUSED');
+        return { grantUSD: state.grants.shift() ?? 0, ttlMs: 10_000, remainingUSD: state.remaining };
+      },
+      now: () => now.t,
+      expiryMarginMs: 1_000,
+      retryMs: 100,
+      ...opts,
+      listener: {
+        local: (b, on) => events.push(`${b}:${on ? 'local' : 'operator'}`),
+        localSpent: (b, usd) => events.push(`${b}:spent ${usd.toFixed(2)}`),
+      },
+    });
+    return { c, state, events };
+  }
+
+  it('keeps serving on a bounded local allowance while the operator is unreachable, then refuses', async () => {
+    const now = { t: 0 };
+    const { c, state, events } = flaky(now, { localOverspendUSD: 0.5 });
+    state.grants = [1];
+    await c.prefetch(['b']);
+    state.down = true;
+    // Spend the slice; the low-water refills fail and mark the budget as served locally.
+    let served = 0;
+    for (let i = 0; i < 100; i++) {
+      now.t += 200;
+      if (!c.tryReserve('b', 0.1)) break;
+      c.record('b', { usd: 0.1, reservedUSD: 0.1 });
+      served++;
+      await tick();
+    }
+    await tick();
+    // 1.0 from the slice + 0.5 of local allowance; nothing beyond.
+    expect(served).toBe(15);
+    expect(c.local('b')).toBe(true);
+    expect(events).toEqual(['b:local']);
+    // Back: the next answer ends local mode and tells the operator what was spent on local knowledge.
+    state.down = false;
+    state.grants = [1];
+    now.t += 200;
+    c.tryReserve('b', 0.1);
+    await tick();
+    expect(c.local('b')).toBe(false);
+    expect(state.locals.at(-1)).toMatchObject({ spentUSD: expect.closeTo(0.5, 6) });
+    expect(events).toEqual(['b:local', 'b:operator', 'b:spent 0.50']);
+    expect(c.tryReserve('b', 0.1)).toBe(true);
+  });
+
+  it('never spends locally beyond what the budget had left as last known, minus own spend since', async () => {
+    const now = { t: 0 };
+    const { c, state } = flaky(now, { localOverspendUSD: 10 });
+    state.grants = [0.2];
+    state.remaining = 0.5;
+    await c.prefetch(['b']);
+    state.down = true;
+    let spent = 0;
+    for (let i = 0; i < 100; i++) {
+      now.t += 200;
+      if (!c.tryReserve('b', 0.05)) break;
+      c.record('b', { usd: 0.05, reservedUSD: 0.05 });
+      spent += 0.05;
+      await tick();
+    }
+    expect(spent).toBeCloseTo(0.5);
+  });
+
+  it('an answer of "nothing left" is not an outage: no local allowance', async () => {
+    const now = { t: 0 };
+    const { c, state } = flaky(now, { localOverspendUSD: 10 });
+    state.grants = [0];
+    await c.prefetch(['b']);
+    expect(c.tryReserve('b', 0.01)).toBe(false);
+    expect(c.local('b')).toBe(false);
+  });
+
+  it('localOverspendUSD 0 refuses as soon as the slice is gone', async () => {
+    const now = { t: 0 };
+    const { c, state } = flaky(now, { localOverspendUSD: 0 });
+    state.grants = [0.1];
+    await c.prefetch(['b']);
+    state.down = true;
+    expect(c.tryReserve('b', 0.1)).toBe(true);
+    await tick();
+    now.t += 200;
+    expect(c.tryReserve('b', 0.05)).toBe(false);
+  });
+});

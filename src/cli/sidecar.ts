@@ -18,6 +18,8 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --state-dir <dir>      last known good config and unsent usage, kept across restarts (with --operator)
   --operator-ca <file>   PEM CA bundle to verify an https:// operator with (else $${OPERATOR_CA_ENV}: the PEM text)
   --operator-connect <host:port>  dial this address for the operator, still verifying its URL's host name
+  --local-overspend-usd <usd>     per budget, most this sidecar spends beyond its slices while the operator is
+                                  unreachable, before refusing/downgrading (default 1; 0 = refuse at once)
   --metrics-listen <host:port>    also serve /metrics (and nothing else) here, e.g. 0.0.0.0:9464 for Prometheus
   --listen <host:port>   address to serve on (default 127.0.0.1:4000)
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
@@ -41,6 +43,7 @@ export async function run(args: string[]): Promise<number> {
       'operator-ca': { type: 'string' },
       'operator-connect': { type: 'string' },
       'metrics-listen': { type: 'string' },
+      'local-overspend-usd': { type: 'string' },
       listen: { type: 'string', default: '127.0.0.1:4000' },
       'max-body-bytes': { type: 'string' },
       'log-prompts': { type: 'boolean', default: false },
@@ -64,7 +67,13 @@ export async function run(args: string[]): Promise<number> {
   let connectTo: { host: string; port: number } | undefined;
   let metricsListen: { host: string; port: number } | undefined;
   let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  let localOverspendUSD: number | undefined;
   try {
+    if (values['local-overspend-usd'] !== undefined) {
+      localOverspendUSD = Number(values['local-overspend-usd']);
+      if (!Number.isFinite(localOverspendUSD) || localOverspendUSD < 0)
+        throw new Error('--local-overspend-usd: expected a number of USD >= 0');
+    }
     listen = parseListen(values['listen'] as string);
     if (values['operator-connect'] !== undefined)
       connectTo = parseListen(values['operator-connect'] as string, 'operator-connect');
@@ -91,6 +100,7 @@ export async function run(args: string[]): Promise<number> {
       metricsListen,
       listen,
       maxBodyBytes,
+      localOverspendUSD,
       logPrompts: values['log-prompts'] === true,
       logLevel: values['log-level'] as string,
     });
@@ -148,6 +158,7 @@ async function runWithOperator(o: {
   metricsListen: { host: string; port: number } | undefined;
   listen: { host: string; port: number };
   maxBodyBytes: number;
+  localOverspendUSD: number | undefined;
   logPrompts: boolean;
   logLevel: string;
 }): Promise<number> {
@@ -159,6 +170,7 @@ async function runWithOperator(o: {
     caFile: o.caFile,
     caPem: o.caPem,
     connectTo: o.connectTo,
+    localOverspendUSD: o.localOverspendUSD,
     logger,
   });
   const sidecar = await startSidecar({
@@ -168,6 +180,10 @@ async function runWithOperator(o: {
     logger,
     allowance: link.allowance,
     onUsage: (u) => link.report(u),
+  });
+  link.allowance.listen({
+    local: (budget, on) => sidecar.metrics.budgetLocal(budget, on),
+    localSpent: (budget, usd) => sidecar.metrics.budgetLocalSpent(budget, usd),
   });
   link.attach(sidecar.store);
   process.stdout.write(

@@ -153,4 +153,17 @@ describe('LedgerService', () => {
     expect(again.grantUSD).toBe(0);
     expect(again.ttlMs).toBe(20_000);
   });
+
+  it('spend a sidecar made on local knowledge shows in status when it asks again', async () => {
+    const m = memoryStore(budget);
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
+    });
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.25 } });
+    await ledger.allowance('ns', { sidecarId: 't', budget: 'team', local: { sinceMs: 1, spentUSD: 0.5 } });
+    expect(m.current().status?.localSpentUSD).toBe(0.75);
+  });
 });

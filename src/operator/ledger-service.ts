@@ -11,6 +11,7 @@ import {
   DEFAULT_REPORTER_RETENTION_MS,
   recordsFor,
   refreshBudget,
+  roundUSD,
   type UsageBatch,
 } from './ledger.js';
 import type { AllowanceReply, AllowanceRequest } from './protocol.js';
@@ -127,9 +128,19 @@ export class LedgerService {
         this.ms(),
       );
       reply = preview.grant;
+      const spentLocally = req.local?.spentUSD ?? 0;
       return {
-        // Nothing granted, nothing to persist: no write unless the window or limit changed.
-        status: preview.grant.grantUSD > 0 ? { ...status, grants: preview.entries } : (b.status ?? status),
+        status:
+          preview.grant.grantUSD > 0 || spentLocally > 0
+            ? {
+                ...status,
+                grants: preview.entries,
+                ...(spentLocally > 0
+                  ? { localSpentUSD: roundUSD((status.localSpentUSD ?? 0) + spentLocally) }
+                  : {}),
+              }
+            : // Nothing granted, nothing to persist: no write unless the window or limit changed.
+              (b.status ?? status),
         crossed: [],
         applied: false,
         commit: preview.commit,

@@ -61,6 +61,8 @@ export const allowanceRequest = z.object({
   sidecarId,
   budget: z.string().min(1).max(253),
   namespace: z.string().optional(),
+  /** The sidecar just came back from serving on local knowledge: since when, and what it spent beyond its slices. */
+  local: z.object({ sinceMs: z.number().int().min(0), spentUSD: z.number().min(0).max(1e9) }).optional(),
 });
 export type AllowanceRequest = z.infer<typeof allowanceRequest>;
 

@@ -32,6 +32,8 @@ export interface OperatorLinkOptions {
   /** Defaults to the id saved in the state dir, else POD_NAME (or the host name) plus a random suffix. */
   sidecarId?: string;
   flushMs?: number;
+  /** Per budget, most spent beyond the slices while the operator is unreachable (AllowanceClient). */
+  localOverspendUSD?: number | undefined;
 }
 
 /** A stable id per state dir: usage sequence numbers are only meaningful together with the id they belong to. */
@@ -118,11 +120,22 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
   const log = opts.logger;
   const http = operatorFetch(opts.caFile ? { file: opts.caFile } : opts.caPem, opts.connectTo);
   const allowance = new AllowanceClient({
-    request: async (budget) =>
+    request: async (budget, local) =>
       allowanceReply.parse(
-        await post(http, opts.operator, opts.tokenFile, ALLOWANCE_PATH, { sidecarId, budget }),
+        await post(http, opts.operator, opts.tokenFile, ALLOWANCE_PATH, {
+          sidecarId,
+          budget,
+          ...(local ? { local } : {}),
+        }),
       ),
+    ...(opts.localOverspendUSD !== undefined ? { localOverspendUSD: opts.localOverspendUSD } : {}),
     onError: (budget, e) => log?.warn({ budget, err: String(e) }, 'allowance request failed'),
+    listener: {
+      local: (budget, on) =>
+        on
+          ? log?.warn({ budget }, 'operator unreachable: serving this budget on local knowledge')
+          : log?.info({ budget }, 'operator reachable again: back on its allowances'),
+    },
   });
   const reporter = new UsageReporter({
     sidecarId,

@@ -146,6 +146,27 @@ export class SidecarMetrics {
     this.shadows.inc({ model, outcome });
   }
 
+  private readonly budgetLocalMode = new Gauge({
+    name: 'tiermesh_budget_local_mode',
+    help: '1 while a budget is served on local knowledge because the operator cannot be asked for allowances.',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+  });
+  private readonly budgetLocalSpend = new Counter({
+    name: 'tiermesh_budget_local_spend_usd_total',
+    help: 'USD spent beyond operator allowances while the operator was unreachable (counted when it answers again).',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+  });
+
+  budgetLocal(name: string, on: boolean): void {
+    this.budgetLocalMode.set({ budget: name }, on ? 1 : 0);
+  }
+
+  budgetLocalSpent(name: string, usd: number): void {
+    this.budgetLocalSpend.inc({ budget: name }, usd);
+  }
+
   budget(name: string, remainingUSD: number): void {
     this.budgetRemaining.set({ budget: name }, remainingUSD);
   }
