@@ -7,7 +7,7 @@ export npm_config_loglevel := error
 CONFIG ?= examples/standalone.yaml
 LISTEN ?= 127.0.0.1:4000
 
-.PHONY: promtool deps build demo test test-unit test-integration test-e2e lint typecheck crds crds-check cluster-bins helm chart-check bench eval e2e-kind clean
+.PHONY: promtool deps build demo test test-unit test-integration test-e2e lint typecheck crds crds-check cluster-bins helm chart-check bench scale eval e2e-kind clean
 
 node_modules/.installed: package.json package-lock.json
 	@# `npm ci` trips over npm 11 lock files that omit other platforms' optional packages (biome); install honours the lock.
@@ -74,6 +74,12 @@ chart-check: helm
 bench: build
 	scripts/bench-peers.sh || true
 	node --expose-gc --import tsx bench/run.ts
+
+## The operator at many sidecars (real apiserver, TokenReview, ConfigStream clients, budget reporters, failover):
+## prints the figures in docs/scale.md. Opt-in, not part of `make test` (minutes). SCALE_ARGS="--sidecars 1000".
+SCALE_ARGS ?= --sidecars 200 --reporters 100
+scale: build cluster-bins
+	tsx bench/scale.ts $(SCALE_ARGS)
 
 eval: build
 	node bin/tiermesh.js eval

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ModelBudget, type ModelBudgetStatus, modelBudget } from '../api/modelbudget.js';
 import { type BudgetStore, LedgerService } from './ledger-service.js';
+import { applyMergePatch } from './merge-patch.js';
 
 class Conflict extends Error {}
 
@@ -19,7 +20,8 @@ function memoryStore(initial: ModelBudget, raceEvery = 0) {
       if (raceEvery && writes % raceEvery === 0) rv++;
       if (b.metadata.resourceVersion !== String(rv)) throw new Conflict('409');
       rv++;
-      obj = { ...obj, status };
+      // Merge-patch semantics, as the apiserver applies them (nulls remove keys).
+      obj = { ...obj, status: applyMergePatch(obj.status, status) as ModelBudgetStatus };
       return obj;
     },
     isConflict: (e) => e instanceof Conflict,
@@ -165,5 +167,24 @@ describe('LedgerService', () => {
     await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.25 } });
     await ledger.allowance('ns', { sidecarId: 't', budget: 'team', local: { sinceMs: 1, spentUSD: 0.5 } });
     expect(m.current().status?.localSpentUSD).toBe(0.75);
+  });
+
+  it('a retired reporter and a spent slice really leave status (merge patch nulls)', async () => {
+    const m = memoryStore(budget);
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
+      grants: { capUSD: 0.1 },
+    });
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team' });
+    expect(m.current().status?.grants?.['s']?.usd).toBeCloseTo(0.1);
+    await ledger.report('ns', { sidecarId: 's', seq: 1, records: [rec(0.1)] });
+    expect(m.current().status?.grants).toEqual({});
+    expect(m.current().status?.reporters).toEqual({ s: 1 });
+    await ledger.report('ns', { sidecarId: 's', seq: 2, records: [], retire: true });
+    expect(m.current().status?.reporters).toEqual({});
+    expect(m.current().status?.spentUSD).toBe(0.1);
   });
 });

@@ -14,6 +14,7 @@ import {
   roundUSD,
   type UsageBatch,
 } from './ledger.js';
+import { mergePatch } from './merge-patch.js';
 import type { AllowanceReply, AllowanceRequest } from './protocol.js';
 import { sameStatus } from './route-status.js';
 
@@ -22,7 +23,10 @@ export interface BudgetStore {
   cached(namespace: string): ModelBudget[];
   /** The budget as stored now, for a read-modify-write. */
   get(namespace: string, name: string): Promise<ModelBudget | undefined>;
-  /** Merge-patches status guarded by the object's resourceVersion; throws a conflict error when it moved. */
+  /**
+   * Merge-patches status (a JSON merge patch: nulls remove keys) guarded by the object's resourceVersion; throws a
+   * conflict error when it moved.
+   */
   writeStatus(budget: ModelBudget, status: ModelBudgetStatus): Promise<ModelBudget>;
   isConflict(e: unknown): boolean;
 }
@@ -194,7 +198,11 @@ export class LedgerService {
           return { applied: r.applied };
         }
         try {
-          const written = await this.deps.store.writeStatus(b, r.status);
+          // Removed map keys (retired reporters, spent slices) must go as nulls, or the merge keeps them.
+          const written = await this.deps.store.writeStatus(
+            b,
+            mergePatch(b.status, r.status) as ModelBudgetStatus,
+          );
           this.latest.set(key, { ...b, ...written, status: r.status });
         } catch (e) {
           if (this.deps.store.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) {

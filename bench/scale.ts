@@ -1,0 +1,452 @@
+/**
+ * `make scale`: the operator's control plane at many sidecars, over the real protocol. A real kube-apiserver + etcd,
+ * real `tiermesh operator` processes, and in this process N light sidecars running the real `ConfigStream` (SSE
+ * stream, TokenReview'd projected-style tokens from the TokenRequest API, ACKs) and R budget reporters running the
+ * real `AllowanceClient` and `UsageReporter`. Light = no routing proxy behind them; everything they say to the
+ * operator is what a sidecar says. Prints one line per figure; not part of `make test` (minutes, and heavy).
+ *
+ *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold]
+ *
+ * Phases: (1) N streams connect; (2) CRD change -> route status all acked, warm token cache; (3) the same after the
+ * operator's 30 s token cache has expired (cold); (4) operator SIGKILL + restart with a config change made while it
+ * was down: reconnect storm settle time after it serves; (5) R reporters with concurrent load on one ModelBudget
+ * through a leader failover: overspend against the limit, and the ledger against what they reported.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { AllowanceClient } from '../src/budget/allowance.js';
+import { UsageReporter } from '../src/budget/reporter.js';
+import { ALLOWANCE_PATH, allowanceReply, USAGE_PATH } from '../src/operator/protocol.js';
+import { ConfigStream, type SnapshotTarget } from '../src/sidecar/config-stream.js';
+import { repoRoot } from '../test/cluster/binaries.js';
+import { startControlPlane } from '../test/cluster/controlplane.js';
+import { installCrds } from '../test/cluster/crds.js';
+import { applyObjects, loadKubeConfig, parseObjects } from '../test/cluster/kube.js';
+import { routeConfig } from '../test/helpers/config.js';
+import { treeCpuTicks, treeMemory } from './lib/procstat.js';
+
+const { values: args } = parseArgs({
+  options: {
+    sidecars: { type: 'string', default: '200' },
+    reporters: { type: 'string', default: '100' },
+    'skip-cold': { type: 'boolean', default: false },
+  },
+});
+const N = Number(args.sidecars);
+const R = Number(args.reporters);
+const APP = 'scale-app';
+const LEASE_NS = 'scale-lease';
+/** Budget phase: per request, estimate and mean cost; the actual cost varies +-50% around the estimate. */
+const EST = 0.003;
+const LIMIT = 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const line = (s: string) => process.stdout.write(`${s}\n`);
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | false | undefined> | T | false | undefined,
+  ms = 120_000,
+  every = 20,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await sleep(every);
+  }
+}
+
+interface Op {
+  child: ChildProcess;
+  url: string;
+  metricsUrl: string;
+  /** performance.now() when it printed "serving sidecars on". */
+  servingAt: number;
+  out(): string;
+}
+
+async function startOperator(kubeconfig: string, port: number, identity: string): Promise<Op> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'cmd/tiermesh.ts',
+      'operator',
+      '--kubeconfig',
+      kubeconfig,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--metrics',
+      `127.0.0.1:${port + 1}`,
+      '--lease-namespace',
+      LEASE_NS,
+      '--lease-duration',
+      '3',
+      '--identity',
+      identity,
+      '--log-level',
+      'warn',
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let servingAt = 0;
+  child.stdout!.on('data', (d) => {
+    out += d;
+    if (!servingAt && out.includes('serving sidecars on')) servingAt = performance.now();
+  });
+  child.stderr!.on('data', (d) => {
+    out = (out + d).slice(-20_000);
+  });
+  await until(
+    `operator ${identity} serving`,
+    () => servingAt > 0 || (child.exitCode !== null && Promise.reject(new Error(out))),
+    60_000,
+  );
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    metricsUrl: `http://127.0.0.1:${port + 1}/metrics`,
+    servingAt,
+    out: () => out,
+  };
+}
+
+async function kill(op: Op): Promise<void> {
+  if (op.child.exitCode !== null || op.child.signalCode !== null) return;
+  op.child.kill('SIGKILL');
+  await new Promise((r) => op.child.once('exit', r));
+}
+
+async function metric(op: Op, name: string): Promise<number> {
+  const text = await (await fetch(op.metricsUrl)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
+/** A sidecar's config store without the proxy behind it: remembers the version it applied. */
+function lightStore(): SnapshotTarget & { version: string | undefined } {
+  const s = {
+    version: undefined as string | undefined,
+    get current() {
+      return s.version ? { snapshot: { version: s.version } } : undefined;
+    },
+    apply(input: unknown) {
+      const v = (input as { version?: unknown }).version;
+      if (typeof v !== 'string') return { ok: false as const, error: 'no version' };
+      const changed = v !== s.version;
+      s.version = v;
+      return { ok: true as const, version: v, changed };
+    },
+  };
+  return s;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const cp = await startControlPlane();
+  const dir = mkdtempSync(join(tmpdir(), 'tm-scale-'));
+  const ops: Op[] = [];
+  const streams: ConfigStream[] = [];
+  try {
+    const kc: KubeConfig = loadKubeConfig(cp.kubeconfigPath);
+    await installCrds(kc, join(repoRoot, 'crds'));
+    const core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    for (const name of [APP, LEASE_NS]) await core.createNamespace({ body: { metadata: { name } } });
+    await core.createNamespacedServiceAccount({ namespace: APP, body: { metadata: { name: 'app' } } });
+    const manifests = (cheap: string) =>
+      parseObjects(
+        routeConfig({
+          namespace: APP,
+          upstreams: [{ name: 'up', baseURL: 'http://127.0.0.1:9/v1' }],
+          cheap: [{ name: cheap, upstreams: ['up'], inputPerMTok: 1, outputPerMTok: 2 }],
+          premium: [{ name: 'big', upstreams: ['up'], inputPerMTok: 1, outputPerMTok: 2 }],
+          budgets: [{ name: 'team', window: { period: 'daily' }, limit: { usd: LIMIT }, action: 'reject' }],
+        }),
+      );
+    await applyObjects(kc, manifests('small-0'), APP);
+    // One token per light sidecar, as every pod has its own: a cold cache costs one TokenReview per stream.
+    const tokenFiles: string[] = [];
+    for (let i = 0; i < Math.max(N, R); i++) {
+      const res = await core.createNamespacedServiceAccountToken({
+        name: 'app',
+        namespace: APP,
+        body: { spec: { audiences: ['tiermesh'], expirationSeconds: 3600 } },
+      });
+      const f = join(dir, `token-${i}`);
+      writeFileSync(f, res.status!.token!);
+      tokenFiles.push(f);
+    }
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    let op = await startOperator(cp.kubeconfigPath, port, 'scale-op-a');
+    ops.push(op);
+    const baseline = treeMemory(op.child.pid!);
+    line(
+      `# tiermesh scale harness: ${N} light sidecars (real ConfigStream), ${R} budget reporters; apiserver + etcd + operator on this machine (${(performance.now() - started).toFixed(0)} ms to set up)`,
+    );
+    line(`operator idle RSS: ${((baseline?.rssKiB ?? 0) / 1024).toFixed(0)} MiB`);
+
+    const route = async () =>
+      (await custom.getNamespacedCustomObject({
+        group: 'tiermesh.dev',
+        version: 'v1alpha1',
+        namespace: APP,
+        plural: 'modelroutes',
+        name: 'default',
+      })) as { status?: { configVersion?: string; sidecars?: { connected: number; acked: number } } };
+
+    // (1) N streams.
+    const stores = Array.from({ length: N }, () => lightStore());
+    const t1 = performance.now();
+    const connectReviews0 = await metric(op, 'tiermesh_operator_token_reviews_total');
+    for (let i = 0; i < N; i++) {
+      const s = new ConfigStream({
+        operator: op.url,
+        tokenFile: tokenFiles[i]!,
+        sidecarId: `light-${i}`,
+        store: stores[i]!,
+      });
+      s.start();
+      streams.push(s);
+    }
+    const first = await until('all acked', async () => {
+      const r = await route();
+      return r.status?.sidecars?.acked === N && r;
+    });
+    line(
+      `connect: ${N} streams opened and status all acked in ${(performance.now() - t1).toFixed(0)} ms; ` +
+        `${(await metric(op, 'tiermesh_operator_token_reviews_total')) - connectReviews0} TokenReviews`,
+    );
+
+    // (2)/(3) CRD change -> status all acked.
+    let gen = 1;
+    const push = async (label: string) => {
+      const before = (await route()).status?.configVersion;
+      const reviews0 = await metric(op, 'tiermesh_operator_token_reviews_total');
+      const cpu0 = treeCpuTicks(op.child.pid!);
+      const t0 = performance.now();
+      await applyObjects(kc, manifests(`small-${gen++}`), APP);
+      let delivered = 0;
+      const r = await until(
+        `${label} all acked`,
+        async () => {
+          if (!delivered) {
+            const v = stores[0]!.version;
+            if (v !== before && stores.every((s) => s.version === v)) delivered = performance.now() - t0;
+          }
+          const o = await route();
+          return o.status?.configVersion !== before && o.status?.sidecars?.acked === N && o;
+        },
+        120_000,
+        10,
+      );
+      const statusMs = performance.now() - t0;
+      if (!delivered) delivered = statusMs;
+      const reviews = (await metric(op, 'tiermesh_operator_token_reviews_total')) - reviews0;
+      const cpuMs = (treeCpuTicks(op.child.pid!) - cpu0) * 10;
+      const mem = treeMemory(op.child.pid!);
+      line(
+        `push (${label}): CRD write -> all ${N} serving it ${delivered.toFixed(0)} ms, status all acked ${statusMs.toFixed(0)} ms; ` +
+          `${reviews} TokenReviews, operator CPU ${cpuMs} ms, RSS ${((mem?.rssKiB ?? 0) / 1024).toFixed(0)} MiB (version ${r.status?.configVersion})`,
+      );
+    };
+    await sleep(2_000);
+    for (let i = 0; i < 3; i++) await push(`warm ${i + 1}`);
+    if (!args['skip-cold']) {
+      line('waiting 31 s for the operator token cache (30 s) to expire ...');
+      await sleep(31_000);
+      await push('cold token cache');
+    }
+    void first;
+
+    // (4) Reconnect storm: SIGKILL, a change while down, restart (same identity: renews its own Lease at once).
+    const oldVersion = stores[0]!.version;
+    await kill(op);
+    await applyObjects(kc, manifests(`small-${gen++}`), APP);
+    await sleep(1_000);
+    op = await startOperator(cp.kubeconfigPath, port, 'scale-op-a');
+    ops.push(op);
+    const serving = op.servingAt;
+    const versionAfter = await until(
+      'all streams back on the latest version',
+      () => {
+        const v = stores[0]!.version;
+        return (
+          v !== oldVersion && stores.every((s) => s.version === v) && streams.every((s) => s.connected) && v
+        );
+      },
+      120_000,
+      10,
+    );
+    const storm = performance.now() - serving;
+    await until(
+      'status all acked after restart',
+      async () => {
+        const r = await route();
+        return r.status?.sidecars?.acked === N && r.status.sidecars.connected === N;
+      },
+      120_000,
+      10,
+    );
+    const stormStatus = performance.now() - serving;
+    line(
+      `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +
+        `${storm.toFixed(0)} ms after it served, status all acked after ${stormStatus.toFixed(0)} ms (${versionAfter})`,
+    );
+
+    // (5) Budget: R reporters, 2 concurrent requests each, through a leader failover.
+    const opB = await startOperator(cp.kubeconfigPath, port + 2, 'scale-op-b');
+    ops.push(opB);
+    // A Service in front of two replicas: try one, on a refusal (503 from the follower) or a dead one, the other.
+    const replicas = [op, opB];
+    const post = async (path: string, tokenFile: string, body: unknown): Promise<unknown> => {
+      const { readFileSync } = await import('node:fs');
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      let last: unknown;
+      for (const r of replicas) {
+        try {
+          const res = await fetch(`${r.url}${path}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(10_000),
+          });
+          const text = await res.text();
+          if (res.status === 200) return JSON.parse(text);
+          last = new Error(`${res.status} ${text.slice(0, 200)}`);
+        } catch (e) {
+          last = e;
+        }
+      }
+      throw last;
+    };
+    let reported = 0;
+    let served = 0;
+    let refused = 0;
+    const reporters = Array.from({ length: R }, (_, i) => {
+      const sidecarId = `reporter-${i}`;
+      const stateDir = join(dir, sidecarId);
+      mkdirSync(stateDir, { recursive: true });
+      const allowance = new AllowanceClient({
+        request: async (budget, local) =>
+          allowanceReply.parse(
+            await post(ALLOWANCE_PATH, tokenFiles[i]!, { sidecarId, budget, ...(local ? { local } : {}) }),
+          ),
+        localOverspendUSD: 0,
+      });
+      const reporter = new UsageReporter({
+        sidecarId,
+        stateDir,
+        send: async (batch) => void (await post(USAGE_PATH, tokenFiles[i]!, batch)),
+      });
+      return { allowance, reporter };
+    });
+    // Each reporter is a sidecar with its own config stream (on the replica that will take over), so slices are
+    // sized by every sidecar the replicas see: the N on the leader plus these R, shared through the Lease.
+    for (let i = 0; i < R; i++) {
+      const s = new ConfigStream({
+        operator: opB.url,
+        tokenFile: tokenFiles[i]!,
+        sidecarId: `reporter-${i}`,
+        store: lightStore(),
+      });
+      s.start();
+      streams.push(s);
+    }
+    await until('reporter streams counted', async () => {
+      const r = await route();
+      return r.status?.sidecars?.connected === N + R;
+    });
+    await Promise.all(reporters.map((r) => r.allowance.prefetch(['team'])));
+    const leaderOf = async () => {
+      for (const r of replicas)
+        if ((await metric(r, 'tiermesh_operator_leader').catch(() => 0)) === 1) return r;
+      return undefined;
+    };
+    let failedOver = false;
+    const t5 = performance.now();
+    const worker = async (r: (typeof reporters)[number]) => {
+      let inARow = 0;
+      while (inARow < 60 && performance.now() - t5 < 180_000) {
+        if (!r.allowance.tryReserve('team', EST)) {
+          inARow++;
+          refused++;
+          await sleep(50);
+          continue;
+        }
+        inARow = 0;
+        await sleep(20 + Math.random() * 30);
+        const usd = EST * (0.5 + Math.random());
+        r.allowance.record('team', { usd, reservedUSD: EST });
+        r.reporter.add({
+          route: 'default',
+          model: 'small-x',
+          inputTokens: 1000,
+          outputTokens: 1000,
+          costUSD: usd,
+          baselineCostUSD: usd,
+          at: Date.now(),
+        });
+        reported += usd;
+        served++;
+        if (!failedOver && reported > LIMIT / 2) {
+          failedOver = true;
+          // The leader dies mid-load; the other replica takes the Lease once it expires and loads status.grants.
+          void leaderOf().then((l) => l && kill(l));
+        }
+      }
+    };
+    await Promise.all(reporters.flatMap((r) => [worker(r), worker(r)]));
+    const loadMs = performance.now() - t5;
+    await Promise.all(reporters.map((r) => r.reporter.drain(60_000)));
+    const budget = async () =>
+      (await custom.getNamespacedCustomObject({
+        group: 'tiermesh.dev',
+        version: 'v1alpha1',
+        namespace: APP,
+        plural: 'modelbudgets',
+        name: 'team',
+      })) as { status?: { spentUSD?: number; reporters?: Record<string, number>; grants?: object } };
+    const b = await until(
+      'ledger caught up',
+      async () => {
+        const o = await budget();
+        return Math.abs((o.status?.spentUSD ?? 0) - reported) < 1e-6 && o;
+      },
+      60_000,
+      100,
+    ).catch(async () => budget());
+    const ledger = b.status?.spentUSD ?? 0;
+    line(
+      `budget: ${R} reporters x 2 concurrent requests, $${LIMIT} limit, ~$${EST}/request (+-50%), leader SIGKILLed at half: ` +
+        `served ${served}, refused ${refused} in ${(loadMs / 1000).toFixed(1)} s; reported $${reported.toFixed(4)}, ` +
+        `overspend $${(reported - LIMIT).toFixed(4)} (${(((reported - LIMIT) / LIMIT) * 100).toFixed(2)}% of the limit); ` +
+        `ledger $${ledger.toFixed(4)} (${Math.abs(ledger - reported) < 1e-6 ? 'exact' : `off by ${(ledger - reported).toFixed(6)}`})`,
+    );
+    const entries0 = Object.keys(b.status?.reporters ?? {}).length;
+    await Promise.all(reporters.map((r) => r.reporter.close(10_000)));
+    const after = await budget();
+    line(
+      `reporters: ${entries0} dedup entries in status before the reporters shut down, ${Object.keys(after.status?.reporters ?? {}).length} after (retired)`,
+    );
+  } finally {
+    for (const s of streams) void s.stop();
+    for (const o of ops) await kill(o).catch(() => undefined);
+    await cp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`scale harness failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  },
+);
