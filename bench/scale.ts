@@ -370,10 +370,17 @@ async function main(): Promise<void> {
       return undefined;
     };
     let failedOver = false;
+    let failoverMs = 0;
+    /** When the surviving replica was seen leading after the failover (refusals before it are the failover's). */
+    let leaderBackAt = Number.POSITIVE_INFINITY;
     const t5 = performance.now();
     const worker = async (r: (typeof reporters)[number]) => {
       let inARow = 0;
-      while (inARow < 60 && performance.now() - t5 < 180_000) {
+      // Done once refused for 3 s straight with a leader answering: the budget is spent cluster-wide.
+      while (
+        !(inARow >= 60 && performance.now() > leaderBackAt + 3_000) &&
+        performance.now() - t5 < 180_000
+      ) {
         if (!r.allowance.tryReserve('team', EST)) {
           inARow++;
           refused++;
@@ -398,7 +405,14 @@ async function main(): Promise<void> {
         if (!failedOver && reported > LIMIT / 2) {
           failedOver = true;
           // The leader dies mid-load; the other replica takes the Lease once it expires and loads status.grants.
-          void leaderOf().then((l) => l && kill(l));
+          void (async () => {
+            const l = await leaderOf();
+            if (l) await kill(l);
+            const t = performance.now();
+            await until('a new leader', async () => (await leaderOf()) !== undefined, 60_000, 50);
+            leaderBackAt = performance.now();
+            failoverMs = leaderBackAt - t;
+          })();
         }
       }
     };
@@ -424,10 +438,16 @@ async function main(): Promise<void> {
     ).catch(async () => budget());
     const ledger = b.status?.spentUSD ?? 0;
     line(
-      `budget: ${R} reporters x 2 concurrent requests, $${LIMIT} limit, ~$${EST}/request (+-50%), leader SIGKILLed at half: ` +
+      `budget: ${R} reporters x 2 concurrent requests, $${LIMIT} limit, ~$${EST}/request (+-50%), leader SIGKILLed at half (${(failoverMs / 1000).toFixed(1)} s without a leader): ` +
         `served ${served}, refused ${refused} in ${(loadMs / 1000).toFixed(1)} s; reported $${reported.toFixed(4)}, ` +
         `overspend $${(reported - LIMIT).toFixed(4)} (${(((reported - LIMIT) / LIMIT) * 100).toFixed(2)}% of the limit); ` +
         `ledger $${ledger.toFixed(4)} (${Math.abs(ledger - reported) < 1e-6 ? 'exact' : `off by ${(ledger - reported).toFixed(6)}`})`,
+    );
+    const held = Object.values(
+      (b.status?.grants ?? {}) as Record<string, { usd: number; expiresAt: number }>,
+    );
+    line(
+      `budget: ${held.length} slices outstanding in status.grants at the end, $${held.reduce((a, g) => a + g.usd, 0).toFixed(4)}`,
     );
     const entries0 = Object.keys(b.status?.reporters ?? {}).length;
     await Promise.all(reporters.map((r) => r.reporter.close(10_000)));

@@ -159,4 +159,23 @@ describe('AllowanceClient without the operator', () => {
     now.t += 200;
     expect(c.tryReserve('b', 0.05)).toBe(false);
   });
+
+  it('an outage that ends before the slice is spent keeps the rest of the slice (the leader still counts it)', async () => {
+    const now = { t: 0 };
+    const { c, state } = flaky(now, { localOverspendUSD: 0.5 });
+    state.grants = [1];
+    await c.prefetch(['b']);
+    state.down = true;
+    // Low water reached: the refill fails, local mode starts while 0.4 of the slice is still held.
+    expect(c.tryReserve('b', 0.6)).toBe(true);
+    await tick();
+    expect(c.local('b')).toBe(true);
+    state.down = false;
+    state.grants = [0];
+    now.t += 200;
+    c.tryReserve('b', 0.1);
+    await tick();
+    expect(c.local('b')).toBe(false);
+    expect(c.balance('b')).toBeCloseTo(0.3);
+  });
 });

@@ -57,6 +57,8 @@ interface Slice {
   unreachableSince: number | undefined;
   /** Local allowance added to the balance during this outage (spent or not). */
   minted: number;
+  /** Expiry of the operator's slice, kept while local money (which does not expire) is in the balance. */
+  sliceExpiresAt: number;
 }
 
 export const DEFAULT_LOCAL_OVERSPEND_USD = 1;
@@ -93,6 +95,7 @@ export class AllowanceClient implements Allowance {
         spentSinceReply: 0,
         unreachableSince: undefined,
         minted: 0,
+        sliceExpiresAt: 0,
       };
       this.slices.set(budget, s);
     }
@@ -123,6 +126,7 @@ export class AllowanceClient implements Allowance {
     if (amount <= 0) return;
     s.balance = Math.max(0, s.expiresAt > this.now() ? s.balance : 0) + amount;
     s.minted = amount;
+    s.sliceExpiresAt = s.expiresAt;
     // Local money does not expire while the operator is away: nobody else can be handed it meanwhile.
     s.expiresAt = Number.POSITIVE_INFINITY;
   }
@@ -168,10 +172,11 @@ export class AllowanceClient implements Allowance {
       );
       const now = this.now();
       if (s.unreachableSince !== undefined) {
-        // Back on the operator's word: unspent local money is handed back, overdraft stays to be paid back.
+        // Back on the operator's word: unspent local money is handed back, overdraft stays to be paid back, and
+        // what is left of the operator's own slice keeps its expiry (the leader still counts it as ours).
         const unspent = Math.min(s.minted, Math.max(0, s.balance));
         s.balance -= unspent;
-        s.expiresAt = now;
+        if (s.minted > 0) s.expiresAt = s.sliceExpiresAt;
         s.minted = 0;
         s.unreachableSince = undefined;
         this.emitLocal(budget, false);
