@@ -94,10 +94,11 @@ export const modelBudgetStatus = z.object({
     .describe('USD sidecars spent beyond their slices while the operator was unreachable, this window.'),
   /** Slices the leader handed out and sidecars have not reported as spent yet; a new leader starts from these. */
   grants: z
-    .record(z.string().max(253), z.object({ usd: z.number().min(0), expiresAt: z.number().int().min(0) }))
+    // usd < 0: the sidecar overdrew its slice (requests cost more than estimated) and owes that from its next one.
+    .record(z.string().max(253), z.object({ usd: z.number(), expiresAt: z.number().int().min(0) }))
     .optional()
     .describe(
-      'Outstanding allowance slices per sidecar (USD, expiry in epoch ms), so a failover never re-grants them.',
+      'Outstanding allowance slices per sidecar (USD, negative when overdrawn; expiry in epoch ms), so a failover never re-grants them.',
     ),
 });
 export type ModelBudgetStatus = z.infer<typeof modelBudgetStatus>;

@@ -34,4 +34,19 @@ describe('GrantBook', () => {
     expect(book.outstanding('b', 1500)).toBe(0);
     expect(book.grant('b', 's2', 1, 0.4, 1, 1500).grantUSD).toBeCloseTo(0.6);
   });
+
+  it('an overdrawn slice stays owed: it is not counted as money the sidecar still holds', () => {
+    const book = new GrantBook({ ...policy, capUSD: 10 });
+    expect(book.grant('b', 's1', 2, 0, 1, 0).grantUSD).toBe(2);
+    // s1's requests cost 2.2 against the 2 it was granted: 2.2 spent, 0.2 owed.
+    book.spent('b', 's1', 2.2);
+    expect(book.outstanding('b', 0)).toBe(0);
+    expect(book.entries('b', 0)['s1']?.usd).toBeCloseTo(-0.2);
+    // With the limit raised to 3, only what is left (0.8) is grantable: the debt frees nothing for others.
+    expect(book.grant('b', 's2', 3, 2.2, 1, 0).grantUSD).toBeCloseTo(0.8);
+    // s1's next slice first pays its debt: the book then holds what s1 can really spend.
+    book.spent('b', 's2', 0.8);
+    expect(book.grant('b', 's1', 4, 3, 1, 0).grantUSD).toBeCloseTo(1);
+    expect(book.entries('b', 0)['s1']?.usd).toBeCloseTo(0.8);
+  });
 });

@@ -52,7 +52,8 @@ export class GrantBook {
     if (!m) return 0;
     for (const [id, o] of m) {
       if (o.expiresAt <= now) m.delete(id);
-      else if (id !== except) sum += o.usd;
+      // A debt (an overdrawn slice) frees nothing for the others: that money is already spent.
+      else if (id !== except) sum += Math.max(0, o.usd);
     }
     return sum;
   }
@@ -95,7 +96,8 @@ export class GrantBook {
         : undefined;
     const ttlMs = next || !old ? this.policy.ttlMs : Math.max(0, old.expiresAt - this.policy.graceMs - now);
     const entries = this.entries(budget, now);
-    if (next && next.usd > 0) entries[sidecarId] = { usd: roundUpNano(next.usd), expiresAt: next.expiresAt };
+    if (next && next.usd !== 0)
+      entries[sidecarId] = { usd: roundUpNano(next.usd), expiresAt: next.expiresAt };
     return {
       grant: { grantUSD, ttlMs, remainingUSD },
       entries,
@@ -121,17 +123,21 @@ export class GrantBook {
     const entries = this.entries(budget, now);
     const e = entries[sidecarId];
     if (e) {
-      const left = roundUpNano(Math.max(0, e.usd - usd));
-      if (left > 0) entries[sidecarId] = { ...e, usd: left };
+      const left = roundUpNano(e.usd - usd);
+      if (left !== 0) entries[sidecarId] = { ...e, usd: left };
       else delete entries[sidecarId];
     }
     return entries;
   }
 
-  /** Reported spend moves money from "outstanding" to "spent", which the ledger now counts. */
+  /**
+   * Reported spend moves money from "outstanding" to "spent", which the ledger now counts. It may go below zero:
+   * a sidecar whose requests cost more than their estimates owes that, and pays it back from its next slice, so
+   * the book must not forgive it (that would count money as held that the sidecar can no longer spend).
+   */
   spent(budget: string, sidecarId: string, usd: number): void {
     const o = this.book.get(budget)?.get(sidecarId);
-    if (o) o.usd = Math.max(0, o.usd - usd);
+    if (o) o.usd -= usd;
   }
 
   /** The live slices of a budget, as the durable copy in `status.grants` holds them. */
@@ -139,7 +145,7 @@ export class GrantBook {
     this.outstanding(budget, now);
     const out: Record<string, { usd: number; expiresAt: number }> = {};
     for (const [id, o] of this.book.get(budget) ?? [])
-      if (o.usd > 0) out[id] = { usd: roundUpNano(o.usd), expiresAt: o.expiresAt };
+      if (o.usd !== 0) out[id] = { usd: roundUpNano(o.usd), expiresAt: o.expiresAt };
     return out;
   }
 
