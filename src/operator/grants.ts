@@ -171,6 +171,17 @@ export class GrantBook {
     }
   }
 
+  /** A copy of one budget's slices, to `restore` when a write that booked more of them fails. */
+  snapshot(budget: string): Map<string, Outstanding> | undefined {
+    const m = this.book.get(budget);
+    return m ? new Map([...m].map(([k, v]) => [k, { ...v }])) : undefined;
+  }
+
+  restore(budget: string, saved: Map<string, Outstanding> | undefined): void {
+    if (saved) this.book.set(budget, saved);
+    else this.book.delete(budget);
+  }
+
   /** A new window or a changed limit invalidates every slice. */
   reset(budget: string): void {
     this.book.delete(budget);

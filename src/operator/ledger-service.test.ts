@@ -187,4 +187,31 @@ describe('LedgerService', () => {
     expect(m.current().status?.reporters).toEqual({});
     expect(m.current().status?.spentUSD).toBe(0.1);
   });
+
+  it('concurrent reports and allowance calls share writes (group commit) and stay exact through conflicts', async () => {
+    const m = memoryStore(budget, 4);
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 50,
+      grants: { capUSD: 0.01 },
+    });
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 50; i++) {
+      calls.push(ledger.report('ns', { sidecarId: `s${i}`, seq: 1, records: [rec(0.001)] }));
+      calls.push(ledger.allowance('ns', { sidecarId: `s${i}`, budget: 'team' }));
+    }
+    const replies = await Promise.all(calls);
+    expect(m.current().status?.spentUSD).toBeCloseTo(0.05, 9);
+    expect(Object.keys(m.current().status?.reporters ?? {})).toHaveLength(50);
+    // Every slice granted is in the durable copy, and they never exceed what is left.
+    const granted = replies
+      .filter((_, i) => i % 2 === 1)
+      .reduce((a: number, r) => a + (r as { grantUSD: number }).grantUSD, 0);
+    const held = Object.values(m.current().status?.grants ?? {}).reduce((a, g) => a + g.usd, 0);
+    expect(held).toBeCloseTo(granted, 6);
+    expect(granted).toBeLessThanOrEqual(1 + 1e-9);
+    expect(m.writes()).toBeLessThan(100);
+  });
 });

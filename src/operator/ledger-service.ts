@@ -51,7 +51,9 @@ export interface LedgerDeps {
 const MAX_CONFLICT_RETRIES = 8;
 
 export class LedgerService {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Changes waiting for the next write, per budget, and the budgets with a write in flight. */
+  private readonly pending = new Map<string, PendingOp[]>();
+  private readonly writing = new Set<string>();
   private readonly latest = new Map<string, ModelBudget>();
   private readonly book: GrantBook;
   private readonly now: () => Date;
@@ -163,71 +165,118 @@ export class LedgerService {
     return this.deps.reporterRetentionMs ?? DEFAULT_REPORTER_RETENTION_MS;
   }
 
-  private async update(
+  /**
+   * Queues a change to one budget's status. Changes queued while a write is in flight are applied together, in
+   * order, in the next write (group commit): one conditional status write per round trip however many sidecars
+   * report or ask at once, instead of one each, which is what bounds a budget's throughput at 100 reporters.
+   * Resolves once the write holding it is durable.
+   */
+  private update(
     namespace: string,
     name: string,
-    change: (b: ModelBudget) => {
-      status: ModelBudgetStatus;
-      crossed: number[];
-      applied: boolean;
-      /** Runs once the write is durable (or none was needed): in-memory effects of the change. */
-      commit?: () => void;
-    },
+    change: (b: ModelBudget) => Change,
     opts: { fresh?: boolean } = {},
   ): Promise<{ applied: boolean } | undefined> {
     if (!this.deps.isLeader()) throw new TiermeshError('TM_NOT_READY', 'not the leader', { retryAfter: 1 });
     const key = `${namespace}/${name}`;
-    return this.locked(key, async () => {
-      for (let attempt = 0; ; attempt++) {
-        // The last copy we wrote is good for a first try: the write is conditional, a stale one conflicts.
-        const cached = attempt === 0 && !opts.fresh ? this.latest.get(key) : undefined;
-        const b = cached ?? (await this.deps.store.get(namespace, name));
-        if (!b) {
-          this.latest.delete(key);
-          this.book.reset(key);
-          return undefined;
-        }
-        // Slices handed out in the previous window are void in the new one; within a window, slices another
-        // writer persisted (the previous leader) count as outstanding here too.
-        if (currentWindow(b, this.now()).windowStart !== b.status?.windowStart) this.book.reset(key);
-        else this.book.load(key, b.status?.grants, this.ms());
-        const r = change(b);
-        if (sameStatus(b.status, r.status)) {
-          this.latest.set(key, b);
-          r.commit?.();
-          return { applied: r.applied };
-        }
-        try {
-          // Removed map keys (retired reporters, spent slices) must go as nulls, or the merge keeps them.
-          const written = await this.deps.store.writeStatus(
-            b,
-            mergePatch(b.status, r.status) as ModelBudgetStatus,
-          );
-          this.latest.set(key, { ...b, ...written, status: r.status });
-        } catch (e) {
-          if (this.deps.store.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) {
-            this.latest.delete(key);
-            continue;
-          }
-          throw e;
-        }
-        r.commit?.();
-        for (const t of r.crossed) this.deps.events.threshold(b, t, r.status);
-        this.deps.events.spend?.(namespace, name, r.status.spentUSD ?? 0);
-        return { applied: r.applied };
+    return new Promise((resolve, reject) => {
+      let q = this.pending.get(key);
+      if (!q) {
+        q = [];
+        this.pending.set(key, q);
       }
+      q.push({ change, fresh: opts.fresh === true, resolve, reject });
+      if (!this.writing.has(key)) void this.drain(namespace, name, key);
     });
   }
 
-  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(key, tail);
+  private async drain(namespace: string, name: string, key: string): Promise<void> {
+    this.writing.add(key);
     try {
-      return await run;
+      for (;;) {
+        const ops = this.pending.get(key)?.splice(0) ?? [];
+        if (ops.length === 0) break;
+        try {
+          const results = await this.writeGroup(namespace, name, key, ops);
+          for (const [i, op] of ops.entries()) op.resolve(results[i]);
+        } catch (e) {
+          for (const op of ops) op.reject(e);
+        }
+      }
     } finally {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
+      this.writing.delete(key);
+      if (this.pending.get(key)?.length === 0) this.pending.delete(key);
     }
   }
+
+  private async writeGroup(
+    namespace: string,
+    name: string,
+    key: string,
+    ops: PendingOp[],
+  ): Promise<Array<{ applied: boolean } | undefined>> {
+    const fresh = ops.some((o) => o.fresh);
+    for (let attempt = 0; ; attempt++) {
+      // The last copy we wrote is good for a first try: the write is conditional, a stale one conflicts.
+      const cached = attempt === 0 && !fresh ? this.latest.get(key) : undefined;
+      const b = cached ?? (await this.deps.store.get(namespace, name));
+      if (!b) {
+        this.latest.delete(key);
+        this.book.reset(key);
+        return ops.map(() => undefined);
+      }
+      // Slices handed out in the previous window are void in the new one; within a window, slices another
+      // writer persisted (the previous leader) count as outstanding here too.
+      if (currentWindow(b, this.now()).windowStart !== b.status?.windowStart) this.book.reset(key);
+      else this.book.load(key, b.status?.grants, this.ms());
+      // Each change sees the ones before it (status and slices); all are undone if the write fails.
+      const saved = this.book.snapshot(key);
+      let working = b;
+      const results: Array<{ applied: boolean }> = [];
+      const crossed: number[] = [];
+      for (const op of ops) {
+        const r = op.change(working);
+        r.commit?.();
+        working = { ...working, status: r.status };
+        results.push({ applied: r.applied });
+        crossed.push(...r.crossed);
+      }
+      const status = working.status ?? {};
+      if (sameStatus(b.status, status)) {
+        this.latest.set(key, b);
+        return results;
+      }
+      try {
+        // Removed map keys (retired reporters, spent slices) must go as nulls, or the merge keeps them.
+        const written = await this.deps.store.writeStatus(
+          b,
+          mergePatch(b.status, status) as ModelBudgetStatus,
+        );
+        this.latest.set(key, { ...b, ...written, status });
+      } catch (e) {
+        this.book.restore(key, saved);
+        this.latest.delete(key);
+        if (this.deps.store.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw e;
+      }
+      for (const t of crossed) this.deps.events.threshold(b, t, status);
+      this.deps.events.spend?.(namespace, name, status.spentUSD ?? 0);
+      return results;
+    }
+  }
+}
+
+interface Change {
+  status: ModelBudgetStatus;
+  crossed: number[];
+  applied: boolean;
+  /** In-memory effects of the change (slices booked); undone when the write holding it fails. */
+  commit?: () => void;
+}
+
+interface PendingOp {
+  change: (b: ModelBudget) => Change;
+  fresh: boolean;
+  resolve: (r: { applied: boolean } | undefined) => void;
+  reject: (e: unknown) => void;
 }
