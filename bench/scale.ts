@@ -334,9 +334,14 @@ async function main(): Promise<void> {
       const stateDir = join(dir, sidecarId);
       mkdirSync(stateDir, { recursive: true });
       const allowance = new AllowanceClient({
-        request: async (budget, local) =>
+        request: async (budget, local, wantUSD) =>
           allowanceReply.parse(
-            await post(ALLOWANCE_PATH, tokenFiles[i]!, { sidecarId, budget, ...(local ? { local } : {}) }),
+            await post(ALLOWANCE_PATH, tokenFiles[i]!, {
+              sidecarId,
+              budget,
+              ...(local ? { local } : {}),
+              ...(wantUSD !== undefined ? { wantUSD } : {}),
+            }),
           ),
         localOverspendUSD: 0,
       });

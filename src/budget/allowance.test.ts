@@ -67,6 +67,25 @@ describe('AllowanceClient', () => {
   });
 });
 
+describe('AllowanceClient asks for what a request needs', () => {
+  it('tells the operator how much one request costs beyond what it holds', async () => {
+    const wants: Array<number | undefined> = [];
+    const c = new AllowanceClient({
+      request: async (_b, _local, want) => {
+        wants.push(want);
+        return { grantUSD: 0.001, ttlMs: 10_000, remainingUSD: 5 };
+      },
+      now: () => 0,
+      expiryMarginMs: 1_000,
+      retryMs: 100,
+    });
+    await c.prefetch(['b']);
+    expect(c.tryReserve('b', 0.003)).toBe(false);
+    await tick();
+    expect(wants).toEqual([undefined, 0.002]);
+  });
+});
+
 describe('AllowanceClient without the operator', () => {
   function flaky(now: { t: number }, opts: { localOverspendUSD?: number } = {}) {
     const state = { down: false, grants: [] as number[], remaining: 5, locals: [] as unknown[] };

@@ -25,8 +25,11 @@ export interface AllowanceListener {
 }
 
 export interface AllowanceClientOptions {
-  /** Asks the operator for a slice of `budget` (POST /v1/allowance); `local` reports an outage just ended. */
-  request: (budget: string, local?: LocalSpend) => Promise<AllowanceReply>;
+  /**
+   * Asks the operator for a slice of `budget` (POST /v1/allowance); `local` reports an outage just ended, `wantUSD`
+   * what one request here costs (slices smaller than that could pay for nothing).
+   */
+  request: (budget: string, local?: LocalSpend, wantUSD?: number) => Promise<AllowanceReply>;
   now?: () => number;
   /** Ask for more once the balance falls below this share of the last slice. */
   lowWater?: number;
@@ -59,6 +62,8 @@ interface Slice {
   minted: number;
   /** Expiry of the operator's slice, kept while local money (which does not expire) is in the balance. */
   sliceExpiresAt: number;
+  /** The last non-zero estimate reserved: what one request costs here. */
+  requestUSD: number;
 }
 
 export const DEFAULT_LOCAL_OVERSPEND_USD = 1;
@@ -96,6 +101,7 @@ export class AllowanceClient implements Allowance {
         unreachableSince: undefined,
         minted: 0,
         sliceExpiresAt: 0,
+        requestUSD: 0,
       };
       this.slices.set(budget, s);
     }
@@ -106,6 +112,7 @@ export class AllowanceClient implements Allowance {
 
   tryReserve(budget: string, usd: number): boolean {
     const s = this.slice(budget);
+    if (usd > 0) s.requestUSD = usd;
     const covers = () => (usd > 0 ? s.balance >= usd : s.balance > 0);
     let ok = covers();
     if (!ok && s.unreachableSince !== undefined && s.minted === 0) {
@@ -166,9 +173,12 @@ export class AllowanceClient implements Allowance {
     // Spent beyond the real slices in this outage: what was minted minus what of it is still in the balance.
     const localSpent = wasLocal !== undefined ? s.minted - Math.min(s.minted, Math.max(0, s.balance)) : 0;
     try {
+      // Enough for one request on top of what is held (a debt included), so the slice can pay for something.
+      const want = s.requestUSD > 0 ? Math.max(0, s.requestUSD - Math.max(0, s.balance)) : 0;
       const reply = await this.opts.request(
         budget,
         wasLocal !== undefined ? { sinceMs: wasLocal, spentUSD: localSpent } : undefined,
+        want > 0 ? want : undefined,
       );
       const now = this.now();
       if (s.unreachableSince !== undefined) {

@@ -11,6 +11,11 @@ describe('grantSize', () => {
     expect(grantSize(0.004, 4, policy)).toBe(0.004);
     expect(grantSize(0, 4, policy)).toBe(0);
     expect(grantSize(-1, 4, policy)).toBe(0);
+    // Never smaller than one request of the asking sidecar while that much is left (capped).
+    expect(grantSize(0.02, 100, policy, 0.003)).toBe(0.01);
+    expect(grantSize(0.2, 100, policy, 0.03)).toBe(0.03);
+    expect(grantSize(0.02, 100, policy, 0.5)).toBe(0.02);
+    expect(grantSize(8, 4, policy, 5)).toBe(1);
   });
 });
 

@@ -15,12 +15,17 @@ export interface GrantPolicy {
 
 export const defaultGrantPolicy: GrantPolicy = { capUSD: 1, minUSD: 0.001, ttlMs: 30_000, graceMs: 5_000 };
 
-/** min(unreserved / sidecars, cap), with the tail handed out in `minUSD` pieces instead of ever-smaller ones. */
-export function grantSize(unreservedUSD: number, sidecars: number, policy: GrantPolicy): number {
+/**
+ * min(unreserved / sidecars, cap), but never below what the sidecar says one request needs (`wantUSD`, capped) or
+ * `minUSD`: the tail of a budget is handed out in pieces that can each pay for a request, instead of ever-smaller
+ * slices spread over every sidecar, none of which could (money stranded until the slices expire).
+ */
+export function grantSize(unreservedUSD: number, sidecars: number, policy: GrantPolicy, wantUSD = 0): number {
   if (unreservedUSD <= 0) return 0;
   const share = Math.min(unreservedUSD / Math.max(1, sidecars), policy.capUSD);
-  if (share >= policy.minUSD) return share;
-  return Math.min(unreservedUSD, policy.minUSD);
+  const floor = Math.max(policy.minUSD, Math.min(wantUSD, policy.capUSD));
+  if (share >= floor) return share;
+  return Math.min(unreservedUSD, floor);
 }
 
 /** Rounded up to a nano-dollar, so the durable copy never claims less than is outstanding. */
@@ -65,8 +70,9 @@ export class GrantBook {
     spentUSD: number,
     sidecars: number,
     now: number,
+    wantUSD = 0,
   ): Grant {
-    const p = this.preview(budget, sidecarId, limitUSD, spentUSD, sidecars, now);
+    const p = this.preview(budget, sidecarId, limitUSD, spentUSD, sidecars, now, wantUSD);
     p.commit();
     return p.grant;
   }
@@ -82,10 +88,11 @@ export class GrantBook {
     spentUSD: number,
     sidecars: number,
     now: number,
+    wantUSD = 0,
   ): { grant: Grant; entries: Record<string, { usd: number; expiresAt: number }>; commit: () => void } {
     const remainingUSD = limitUSD - spentUSD;
     const unreserved = remainingUSD - this.outstanding(budget, now);
-    const grantUSD = grantSize(unreserved, sidecars, this.policy);
+    const grantUSD = grantSize(unreserved, sidecars, this.policy, wantUSD);
     const held = this.book.get(budget)?.get(sidecarId);
     const old = held && held.expiresAt > now ? held : undefined;
     // A zero grant extends nothing: the sidecar keeps what it holds until that slice's own expiry, so the durable

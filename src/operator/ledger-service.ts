@@ -132,6 +132,7 @@ export class LedgerService {
         status.spentUSD ?? 0,
         this.deps.sidecars(namespace),
         this.ms(),
+        req.wantUSD ?? 0,
       );
       reply = preview.grant;
       const spentLocally = req.local?.spentUSD ?? 0;

@@ -63,6 +63,8 @@ export const allowanceRequest = z.object({
   namespace: z.string().optional(),
   /** The sidecar just came back from serving on local knowledge: since when, and what it spent beyond its slices. */
   local: z.object({ sinceMs: z.number().int().min(0), spentUSD: z.number().min(0).max(1e9) }).optional(),
+  /** What one request of this sidecar costs (its last estimate): slices are not made smaller than that. */
+  wantUSD: z.number().min(0).max(1e6).optional(),
 });
 export type AllowanceRequest = z.infer<typeof allowanceRequest>;
 

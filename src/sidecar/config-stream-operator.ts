@@ -120,12 +120,13 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
   const log = opts.logger;
   const http = operatorFetch(opts.caFile ? { file: opts.caFile } : opts.caPem, opts.connectTo);
   const allowance = new AllowanceClient({
-    request: async (budget, local) =>
+    request: async (budget, local, wantUSD) =>
       allowanceReply.parse(
         await post(http, opts.operator, opts.tokenFile, ALLOWANCE_PATH, {
           sidecarId,
           budget,
           ...(local ? { local } : {}),
+          ...(wantUSD !== undefined ? { wantUSD } : {}),
         }),
       ),
     ...(opts.localOverspendUSD !== undefined ? { localOverspendUSD: opts.localOverspendUSD } : {}),
