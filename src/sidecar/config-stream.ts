@@ -119,7 +119,7 @@ export class ConfigStream {
       const delay = jitteredBackoff(
         this.attempt++,
         this.opts.baseBackoffMs ?? 500,
-        refused ? (this.opts.maxBackoffMs ?? 30_000) : (this.opts.reconnectMaxMs ?? 2_000),
+        refused ? (this.opts.maxBackoffMs ?? 30_000) : (this.opts.reconnectMaxMs ?? 1_500),
       );
       await new Promise((r) => setTimeout(r, delay));
     }
