@@ -179,6 +179,14 @@ describe('helm chart (real apiserver)', () => {
         name: 'tiermesh-operator',
       },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace },
+      // Replicas watch the one Lease for each other's stream counts (fieldSelector metadata.name: checked by name).
+      {
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        verb: 'watch',
+        namespace,
+        name: 'tiermesh-operator',
+      },
     ];
     const denied: V1ResourceAttributes[] = [
       { group: 'tiermesh.dev', resource: 'modelroutes', verb: 'update', namespace: 'team-a' },
@@ -195,6 +203,9 @@ describe('helm chart (real apiserver)', () => {
       },
       { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verb: 'list' },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace, name: 'kube-scheduler' },
+      // ...and no other Lease: not a namespace-wide list or watch.
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', namespace },
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'watch', namespace },
       {
         group: 'coordination.k8s.io',
         resource: 'leases',
