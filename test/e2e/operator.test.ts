@@ -287,7 +287,11 @@ spec:
       `resync after operator restart: ${(performance.now() - t0).toFixed(0)} ms (includes sidecar reconnect backoff)`,
     );
     await waitFor(async () => (await route('default')).status?.sidecars?.acked === 1, 30_000);
-    const metrics = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+    // The killed operator's Lease has to expire before the new process leads (status above may still be the old one's).
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+      return /^tiermesh_operator_leader 1$/m.test(text) && text;
+    }, 30_000);
     expect(metrics).toMatch(/^tiermesh_operator_connected_sidecars 1$/m);
     expect(metrics).toMatch(/^tiermesh_operator_leader 1$/m);
     const lint = spawnSync(promlint(), [], { input: metrics, encoding: 'utf8' });
