@@ -10,8 +10,9 @@ LISTEN ?= 127.0.0.1:4000
 .PHONY: promtool deps build demo test test-unit test-integration test-e2e lint typecheck crds crds-check cluster-bins helm chart-check bench eval e2e-kind clean
 
 node_modules/.installed: package.json package-lock.json
-	@# `npm ci` trips over npm 11 lock files that omit other platforms' optional packages (biome); install honours the lock.
-	npm install --no-audit --no-fund
+	@# The lock lists every platform's optional packages (biome), so `npm ci` works with npm 10 and 11 alike and
+	@# never rewrites the lock: the tree stays clean after `make test`.
+	npm ci --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.installed

@@ -286,10 +286,13 @@ spec:
     console.log(
       `resync after operator restart: ${(performance.now() - t0).toFixed(0)} ms (includes sidecar reconnect backoff)`,
     );
+    // The killed replica's Lease must expire before the restarted one leads, so leadership is awaited, not
+    // assumed; status acked === 1 alone proves nothing (it survives from before the kill).
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+      return /^tiermesh_operator_leader 1$/m.test(text) && /^tiermesh_operator_connected_sidecars 1$/m.test(text) && text;
+    }, 60_000);
     await waitFor(async () => (await route('default')).status?.sidecars?.acked === 1, 30_000);
-    const metrics = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^tiermesh_operator_connected_sidecars 1$/m);
-    expect(metrics).toMatch(/^tiermesh_operator_leader 1$/m);
     const lint = spawnSync(promlint(), [], { input: metrics, encoding: 'utf8' });
     expect(lint.stderr).toBe('');
     expect(lint.status).toBe(0);
