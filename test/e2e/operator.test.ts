@@ -290,7 +290,11 @@ spec:
     // assumed; status acked === 1 alone proves nothing (it survives from before the kill).
     const metrics = await waitFor(async () => {
       const text = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
-      return /^tiermesh_operator_leader 1$/m.test(text) && /^tiermesh_operator_connected_sidecars 1$/m.test(text) && text;
+      return (
+        /^tiermesh_operator_leader 1$/m.test(text) &&
+        /^tiermesh_operator_connected_sidecars 1$/m.test(text) &&
+        text
+      );
     }, 60_000);
     await waitFor(async () => (await route('default')).status?.sidecars?.acked === 1, 30_000);
     const lint = spawnSync(promlint(), [], { input: metrics, encoding: 'utf8' });
