@@ -1,15 +1,16 @@
 /** The Gemini and Azure OpenAI adapters against their wire-format fixtures, alone and through the sidecar. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import type { Provider } from '../../src/api/modelroute.js';
+import { parse, stringify } from 'yaml';
+import { type Provider, provider as providerSchema } from '../../src/api/modelroute.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../src/api/openai.js';
 import { createAzureOpenAIAdapter } from '../../src/providers/azure-openai.js';
 import { createGeminiAdapter } from '../../src/providers/gemini.js';
 import { defaultKeyEnv, keySource, tokenSource } from '../../src/providers/keys.js';
+import { createAdapter } from '../../src/providers/registry.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from '../../src/providers/types.js';
 import {
   behave,
@@ -676,5 +677,32 @@ describe('Gemini and Azure OpenAI through the sidecar, driven by the official Op
       client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: SIMPLE_PROMPT }] }),
     ).rejects.toMatchObject({ status: 400 });
     expect(azureUp.calls.length).toBe(azureBefore);
+  });
+});
+
+describe('docs/providers.md', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'providers.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1] ?? '') as unknown);
+  const providers = blocks.flatMap((b) => {
+    const list = Array.isArray(b) ? b : ((b as { providers?: unknown[] }).providers ?? []);
+    return list as unknown[];
+  });
+
+  it('shows a valid provider for every documented example, each building an adapter of its type', () => {
+    const types = providers.map((raw) => {
+      const p = providerSchema.parse(raw);
+      const a = createAdapter(p, defaultKeyEnv({}));
+      expect(a.type).toBe(p.type);
+      return `${p.type}:${p.name}`;
+    });
+    expect(types).toEqual([
+      'gemini:gemini',
+      'azure-openai:azure',
+      'azure-openai:azure-entra',
+      'openai-compatible:groq',
+      'openai-compatible:together',
+      'openai-compatible:vllm',
+      'openai-compatible:ollama',
+    ]);
   });
 });
