@@ -3,8 +3,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { AzureOpenAI } from 'openai';
+import { zodFunction, zodResponseFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { z } from 'zod';
 import { type Provider, provider as providerSchema } from '../../src/api/modelroute.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../src/api/openai.js';
 import { createAzureOpenAIAdapter } from '../../src/providers/azure-openai.js';
@@ -704,5 +706,88 @@ describe('docs/providers.md', () => {
       'openai-compatible:vllm',
       'openai-compatible:ollama',
     ]);
+  });
+});
+
+describe('the simulated provider behaves like a model for SDK helpers (structured output, tool calling)', () => {
+  let sidecar: TestSidecar;
+  let client: OpenAI;
+  beforeAll(async () => {
+    const yaml = stringify({
+      apiVersion: 'tiermesh.dev/v1alpha1',
+      kind: 'ModelRoute',
+      metadata: { name: 'default', namespace: 'test' },
+      spec: {
+        providers: [{ name: 'sim', type: 'simulated', simulated: { latencyMs: 1, tokensPerSecond: 20_000 } }],
+        models: [
+          {
+            name: 'sim-model',
+            targets: [{ provider: 'sim' }],
+            pricing: { inputPerMTok: 1, outputPerMTok: 2 },
+            contextWindow: 128_000,
+          },
+        ],
+        tiers: [{ name: 'cheap', models: ['sim-model'] }],
+      },
+    });
+    sidecar = await startTestSidecar(yaml);
+    client = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(() => sidecar?.close());
+
+  const Person = z.object({
+    name: z.string(),
+    age: z.number().int().min(18),
+    email: z.email(),
+    nickname: z.string().nullable(),
+    tags: z.array(z.string()).min(1),
+  });
+
+  it('chat.completions.parse with a zod response format gets a value the schema accepts', async () => {
+    const r = await client.chat.completions.parse({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'Extract the person: Ada, 36, ada@example.com' }],
+      response_format: zodResponseFormat(Person, 'person'),
+    });
+    const parsed = r.choices[0]?.message.parsed;
+    expect(Person.safeParse(parsed).success).toBe(true);
+  });
+
+  it('a forced zod tool gets a call whose parsed arguments the schema accepts, JSON and streamed', async () => {
+    const tools = [zodFunction({ name: 'save_person', parameters: Person })];
+    const r = await client.chat.completions.parse({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'Save Ada' }],
+      tools,
+      tool_choice: 'required',
+    });
+    const call = r.choices[0]?.message.tool_calls?.[0];
+    expect(r.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(call?.function.name).toBe('save_person');
+    expect(Person.safeParse(call?.function.parsed_arguments).success).toBe(true);
+
+    const stream = client.chat.completions.stream({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'Save Ada' }],
+      tools,
+      tool_choice: { type: 'function', function: { name: 'save_person' } },
+    });
+    const final = await stream.finalChatCompletion();
+    const streamed = final.choices[0]?.message.tool_calls?.[0];
+    expect(Person.safeParse(streamed?.function.parsed_arguments).success).toBe(true);
+  });
+
+  it('n, stop and logprobs reach the model through the sidecar', async () => {
+    const r = await client.chat.completions.create({
+      model: 'auto',
+      messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+      n: 2,
+      stop: [';'],
+      logprobs: true,
+      top_logprobs: 1,
+    });
+    expect(r.choices).toHaveLength(2);
+    expect(r.choices.every((c) => !c.message.content?.includes(';'))).toBe(true);
+    expect(r.choices[0]?.logprobs?.content?.[0]?.top_logprobs).toHaveLength(1);
   });
 });
