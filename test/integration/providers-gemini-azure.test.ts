@@ -441,6 +441,29 @@ describe('Azure OpenAI adapter', () => {
     expect(e.message).not.toContain('wrong-azure-key');
   });
 
+  it('streams fail the Azure way: the prompt filter before any chunk, cut streams, a 429 with its default wait', async () => {
+    up.script([contentFiltered('prompt'), behave.endWithoutDone(), behave.breakAfter(2), behave.error(429)]);
+    expect(
+      await failure(collect(azure().stream(call({ model: 'gpt-4o-mini', stream: true })))),
+    ).toMatchObject({
+      reason: 'client_error',
+      status: 400,
+    });
+    expect(
+      await failure(collect(azure().stream(call({ model: 'gpt-4o-mini', stream: true })))),
+    ).toMatchObject({
+      reason: 'stream_broken',
+    });
+    expect(
+      (await failure(collect(azure().stream(call({ model: 'gpt-4o-mini', stream: true }))))).reason,
+    ).toMatch(/connection|stream_broken/);
+    // retry-after-ms wins over retry-after, as OpenAI's SDK reads them.
+    expect(await failure(azure().complete(call({ model: 'gpt-4o-mini' })))).toMatchObject({
+      reason: 'rate_limited',
+      retryAfter: 6,
+    });
+  });
+
   it('sends a bearer token from a file, and after a rotation retries once with the re-read token', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tiermesh-azure-token-'));
     const file = join(dir, 'token');
