@@ -297,6 +297,8 @@ describe('geminiUntranslatable', () => {
       ),
     ).toContain('image URLs');
     expect(geminiUntranslatable(req({ functions: [{ name: 'f' }] }))).toContain('legacy');
+    expect(geminiUntranslatable(req({ n: 9 }))).toContain('n above 8');
+    expect(geminiUntranslatable(req({ n: 8 }))).toBeUndefined();
     expect(
       geminiUntranslatable(
         req({ messages: [{ role: 'user', content: [{ type: 'refusal', refusal: 'x' }] }] }),

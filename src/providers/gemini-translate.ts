@@ -102,6 +102,9 @@ export function geminiUntranslatable(body: ChatCompletionRequest): string | unde
   const b = body as ChatCompletionRequest & { functions?: unknown[]; function_call?: unknown };
   if ((Array.isArray(b.functions) && b.functions.length > 0) || b.function_call != null)
     return 'legacy function calling is not translated to Gemini';
+  // OpenAI allows up to 128 choices, Gemini 8 candidates: another target may serve the rest.
+  if (typeof body['n'] === 'number' && body['n'] > 8)
+    return 'n above 8 is more candidates than Gemini returns';
   for (const m of body.messages) {
     if (m.role === 'function') return 'legacy function messages are not translated to Gemini';
     if (!Array.isArray(m.content)) continue;
@@ -274,8 +277,7 @@ function generationConfig(body: ChatCompletionRequest): GeminiGenerationConfig |
   }
   const n = body['n'];
   if (n != null) {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 8)
-      throw invalid('n must be an integer from 1 to 8');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw invalid('n must be a positive integer');
     if (n > 1) g.candidateCount = n;
   }
   for (const [from, to] of [

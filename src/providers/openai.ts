@@ -57,41 +57,28 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
   /** Opens the call, retrying once with a refreshed credential when the upstream refused a stale one. */
-  async function open(call: UpstreamCall, body: unknown): Promise<{ open: OpenResponse; secret?: string }> {
+  async function open(call: UpstreamCall, body: unknown): Promise<{ res: OpenResponse; secret?: string }> {
+    const post = async (cred: ReturnType<OpenAIWire['auth']>) => ({
+      res: await postUpstream(
+        {
+          provider: name,
+          vendor: 'openai',
+          url: w.url(call.body.model),
+          headers: cred.headers,
+          body,
+          secrets: [cred.secret],
+        },
+        call,
+      ),
+      ...(cred.secret ? { secret: cred.secret } : {}),
+    });
     const first = w.auth();
     try {
-      return {
-        open: await postUpstream(
-          {
-            provider: name,
-            vendor: 'openai',
-            url: w.url(call.body.model),
-            headers: first.headers,
-            body,
-            secrets: [first.secret],
-          },
-          call,
-        ),
-        ...(first.secret ? { secret: first.secret } : {}),
-      };
+      return await post(first);
     } catch (err) {
       if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret))
         throw err;
-      const again = w.auth();
-      return {
-        open: await postUpstream(
-          {
-            provider: name,
-            vendor: 'openai',
-            url: w.url(call.body.model),
-            headers: again.headers,
-            body,
-            secrets: [again.secret],
-          },
-          call,
-        ),
-        ...(again.secret ? { secret: again.secret } : {}),
-      };
+      return await post(w.auth());
     }
   }
 
@@ -102,7 +89,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
       const { stream_options: _, ...rest } = call.body;
-      const { open: res } = await open(call, { ...rest, stream: false });
+      const { res } = await open(call, { ...rest, stream: false });
       const json = await readJson(res, name);
       if (!isCompletion(json))
         throw new ProviderError('bad_response', `provider "${name}": answer is not a chat.completion`);
@@ -115,7 +102,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };
-      const { open: res, secret } = await open(call, body);
+      const { res, secret } = await open(call, body);
       let first = true;
       for await (const ev of readSse(res, name)) {
         if (first) {
