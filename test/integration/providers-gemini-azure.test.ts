@@ -653,6 +653,24 @@ describe('Gemini and Azure OpenAI through the sidecar, driven by the official Op
     expect(geminiUp.calls.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('streams a Gemini tool call the SDK reassembles (ChatCompletionStream)', async () => {
+    geminiUp.script([functionCall([{ name: 'get_weather', args: { city: 'Nice' } }])]);
+    const stream = client.chat.completions.stream({
+      model: 'auto',
+      messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+      tools: [weatherTool],
+      tool_choice: 'required',
+    });
+    const final = await stream.finalChatCompletion();
+    const tc = final.choices[0]?.message.tool_calls?.[0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(final.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(tc.function.name).toBe('get_weather');
+    expect(JSON.parse(tc.function.arguments)).toEqual({ city: 'Nice' });
+    expect(geminiUp.calls.at(-1)?.body).toMatchObject({
+      toolConfig: { functionCallingConfig: { mode: 'ANY' } },
+    });
+  });
+
   it('fails over from a rate-limited Gemini to Azure', async () => {
     geminiUp.script([quotaExhausted('30s')]);
     azureUp.script([behave.ok('Azure took over', { prompt: 20, completion: 4 })]);
