@@ -516,6 +516,15 @@ describe('GeminiStreamTranslator', () => {
     expect(t.end()[0]?.usage?.total_tokens).toBe(7);
   });
 
+  it('takes a usage-only chunk as the latest totals without emitting anything', () => {
+    const { t, out } = run([
+      { candidates: [{ index: 0, content: { parts: [{ text: 'x' }] }, finishReason: 'STOP' }] },
+      { usageMetadata: usage },
+    ]);
+    expect(out).toHaveLength(3);
+    expect(t.end()[0]?.usage).toEqual({ prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 });
+  });
+
   it('reports a stream cut before its finishReason, garbage, and error chunks', () => {
     const { t } = run([{ candidates: [{ content: { parts: [{ text: 'partial' }] }, index: 0 }] }]);
     expect(() => t.end()).toThrow(expect.objectContaining({ reason: 'stream_broken' }));

@@ -530,20 +530,26 @@ export class GeminiStreamTranslator {
   onChunk(data: unknown): ChatCompletionChunk[] {
     const err = (data as { error?: unknown } | null)?.error;
     if (err) throw geminiStreamError(this.provider, err);
-    if (!isGeminiResponse(data))
+    // A chunk may carry only the running usage; anything else without candidates is not Gemini talking.
+    const usageOnly =
+      typeof data === 'object' &&
+      data !== null &&
+      typeof (data as GeminiResponse).usageMetadata === 'object' &&
+      (data as GeminiResponse).candidates === undefined;
+    if (!usageOnly && !isGeminiResponse(data))
       throw new ProviderError('bad_response', `provider "${this.provider}": stream chunk has no candidates`);
-    if (data.usageMetadata) this.usage = data.usageMetadata;
-    if (data.modelVersion) this.model = data.modelVersion;
+    const r = data as GeminiResponse;
+    if (r.usageMetadata) this.usage = r.usageMetadata;
+    if (r.modelVersion) this.model = r.modelVersion;
+    if (usageOnly && !r.promptFeedback) return [];
     const out: ChatCompletionChunk[] = [];
     if (!this.started) {
       this.started = true;
-      this.id = data.responseId
-        ? `chatcmpl-${data.responseId}`
-        : `chatcmpl-gemini-${randomCallId().slice(5)}`;
+      this.id = r.responseId ? `chatcmpl-${r.responseId}` : `chatcmpl-gemini-${randomCallId().slice(5)}`;
       out.push(this.chunk(0, { role: 'assistant', content: '' }, null));
     }
-    const cands = data.candidates ?? [];
-    if (cands.length === 0 && data.promptFeedback?.blockReason) {
+    const cands = r.candidates ?? [];
+    if (cands.length === 0 && r.promptFeedback?.blockReason) {
       this.blocked = true;
       out.push(this.chunk(0, {}, 'content_filter'));
       return out;
