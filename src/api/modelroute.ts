@@ -2,7 +2,14 @@
 import { z } from 'zod';
 import { API_VERSION, condition, dnsLabel, keyRef, labelSelector, modelName, objectMeta } from './common.js';
 
-export const providerTypes = ['openai', 'anthropic', 'openai-compatible', 'simulated'] as const;
+export const providerTypes = [
+  'openai',
+  'anthropic',
+  'openai-compatible',
+  'gemini',
+  'azure-openai',
+  'simulated',
+] as const;
 export type ProviderType = (typeof providerTypes)[number];
 
 export const simulatedSettings = z.object({
@@ -10,6 +17,31 @@ export const simulatedSettings = z.object({
   tokensPerSecond: z.number().int().min(1).max(100_000).default(200).describe('Streaming pace.'),
   reply: z.string().max(8192).optional().describe('Fixed answer; by default the model echoes a summary.'),
 });
+
+export const azureSettings = z.object({
+  apiVersion: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21 or 2025-01-01-preview')
+    .default('2024-10-21')
+    .describe('The api-version query parameter.'),
+  deployment: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must use only A-Z a-z 0-9 . _ -')
+    .optional()
+    .describe(
+      "Deployment serving every model of this provider; by default a target's upstream model id names it.",
+    ),
+  auth: z
+    .enum(['api-key', 'bearer'])
+    .default('api-key')
+    .describe(
+      'api-key: apiKey is sent in the api-key header. bearer: apiKey holds an Entra ID access token (usually a file ' +
+        'a token refresher rewrites), sent as Authorization: Bearer and re-read when it changes or expires.',
+    ),
+});
+export type AzureSettings = z.infer<typeof azureSettings>;
 
 export const provider = z
   .object({
@@ -20,13 +52,17 @@ export const provider = z
       .max(2048)
       .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
       .optional()
-      .describe('Defaults to the vendor URL for openai and anthropic; required for openai-compatible.'),
+      .describe(
+        'Defaults to the vendor URL for openai, anthropic and gemini; required for openai-compatible, and for ' +
+          'azure-openai the resource endpoint (https://<resource>.openai.azure.com).',
+      ),
     apiKey: keyRef.optional(),
     headers: z
       .record(z.string().max(256), z.string().max(1024))
       .meta({ maxProperties: 32 })
       .optional()
       .describe('Extra headers (never secrets).'),
+    azure: azureSettings.optional().describe('azure-openai only: api-version, deployment and auth mode.'),
     simulated: simulatedSettings.optional(),
   })
   .meta({
@@ -37,9 +73,19 @@ export const provider = z
         fieldPath: '.baseURL',
       },
       {
+        rule: "self.type != 'azure-openai' || has(self.baseURL)",
+        message: 'azure-openai providers need baseURL (the resource endpoint)',
+        fieldPath: '.baseURL',
+      },
+      {
         rule: "self.type == 'simulated' || self.type == 'openai-compatible' || has(self.apiKey)",
-        message: 'openai and anthropic providers need apiKey',
+        message: 'openai, anthropic, gemini and azure-openai providers need apiKey',
         fieldPath: '.apiKey',
+      },
+      {
+        rule: "self.type == 'azure-openai' || !has(self.azure)",
+        message: 'azure settings apply to azure-openai providers only',
+        fieldPath: '.azure',
       },
     ],
   });

@@ -2,7 +2,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { type SseEvent, SseLineTooLongError, SseParser } from './sse.js';
 import { ProviderError, type UpstreamCall } from './types.js';
-import { httpFailure, toProviderError } from './upstream-errors.js';
+import { httpFailure, toProviderError, type Vendor } from './upstream-errors.js';
 
 /**
  * One pool per process, shared by every adapter and config version. undici's request() skips the WHATWG fetch
@@ -21,7 +21,7 @@ export const upstreamAgent = new Agent({
 
 export interface UpstreamRequest {
   provider: string;
-  vendor: 'openai' | 'anthropic';
+  vendor: Vendor;
   url: string;
   headers: Record<string, string>;
   body: unknown;
