@@ -65,12 +65,16 @@ export function watchKind(kube: Kube, kind: Kind, opts: WatchOptions): KindWatch
     informer.on('update', changed);
     informer.on('delete', changed);
     informer.on('error', (e: unknown) => {
-      opts.onError?.(kind, e);
+      // Stopping aborts the watch, which the informer reports as an error: that is no failure to warn about.
       if (stopped) return;
+      opts.onError?.(kind, e);
       failures++;
       setTimeout(
         () => {
-          if (!stopped) informer.start().catch((err: unknown) => opts.onError?.(kind, err));
+          if (!stopped)
+            informer.start().catch((err: unknown) => {
+              if (!stopped) opts.onError?.(kind, err);
+            });
         },
         backoffMs(failures, 500, 30_000),
       );
