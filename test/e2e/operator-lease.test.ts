@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { applyYaml, kubeConfig, kubeconfigPath, waitFor } from '../cluster/fixtures.js';
 import { routeConfig } from '../helpers/config.js';
 import {
@@ -81,14 +81,20 @@ describe.sequential('leader election', () => {
       .makeApiClient(CoordinationV1Api)
       .readNamespacedLease({ namespace: leaseNs, name: 'tiermesh-operator' });
     expect(lease.spec?.holderIdentity).toBeTruthy();
-    const route = (await kubeConfig().makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-      group: 'tiermesh.dev',
-      version: 'v1alpha1',
-      namespace: ns,
-      plural: 'modelroutes',
-      name: 'default',
-    })) as { status?: { configVersion?: string } };
-    expect(route.status?.configVersion).toBeTruthy();
+    // The new leader writes status on a reconcile it queues when it wins: eventually, not at once.
+    await vi.waitFor(
+      async () => {
+        const route = (await kubeConfig().makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+          group: 'tiermesh.dev',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'modelroutes',
+          name: 'default',
+        })) as { status?: { configVersion?: string } };
+        expect(route.status?.configVersion).toBeTruthy();
+      },
+      { timeout: 30_000, interval: 100 },
+    );
   });
 
   test('the leader stops (releasing the lease): the other replica takes over and accepts usage', async () => {
