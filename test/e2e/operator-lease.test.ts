@@ -11,6 +11,7 @@ import { routeConfig } from '../helpers/config.js';
 import {
   freePort,
   killAll,
+  logLines,
   operatorTestBed,
   type Proc,
   startOperatorProc,
@@ -104,5 +105,9 @@ describe.sequential('leader election', () => {
     await leader.stop();
     await waitFor(() => isLeader(follower), 30_000);
     expect(await usage(follower, 3)).toBe(200);
+    // A clean shutdown logs JSON lines only, and nothing at warn or above.
+    const lines = logLines(leader);
+    expect(lines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(lines.map((l) => l.msg)).toContain('shutting down: releasing the lease');
   });
 });
