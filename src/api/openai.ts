@@ -55,8 +55,8 @@ export type ResponseFormat = z.infer<typeof responseFormat>;
 
 /** Unknown fields pass through to OpenAI-shaped upstreams untouched (tools, seed, logprobs, ...). */
 export const chatCompletionRequest = z.looseObject({
-  model: z.string().min(1, 'model is required'),
-  messages: z.array(chatMessage).min(1, 'messages must not be empty'),
+  model: z.string().min(1, 'must not be empty'),
+  messages: z.array(chatMessage).min(1, 'must not be empty'),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   temperature: z.number().min(0).max(2).nullish(),

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import { RetryLog } from '../telemetry/retry-log.js';
 import { tokenAuthenticator } from './auth.js';
 import type { GrantPolicy } from './grants.js';
 import { ConfigHub } from './hub.js';
@@ -194,12 +195,16 @@ interface Watches {
 }
 
 function startWatches(core: OperatorCore, opts: OperatorOptions, queue: WorkQueue): Watches {
-  const watch = (kind: 'ModelRoute' | 'ModelBudget') =>
-    watchKind(core.kube, kind, {
+  const watch = (kind: 'ModelRoute' | 'ModelBudget') => {
+    // An apiserver outage fails every restart of the watch: one warning for the outage, not one per retry.
+    const failures = new RetryLog(core.log.child({ kind }), `${kind} watch`, () => 'unexpected');
+    return watchKind(core.kube, kind, {
       namespaces: opts.namespaces ?? [],
       onChange: (ns) => queue.add(ns),
-      onError: (k, e) => core.log.warn({ kind: k, err: String(e) }, 'watch failed; restarting'),
+      onError: (_k, e) => failures.failed(e),
+      onListed: () => failures.succeeded(),
     });
+  };
   const routes = watch('ModelRoute');
   const budgets = watch('ModelBudget');
   return {
@@ -225,6 +230,8 @@ function leaderElector(
   opts: OperatorOptions,
   on: { onLeader(): void; onFollower(): void },
 ): LeaderElector {
+  // Renewals run every two seconds; an apiserver outage is one warning, not one per round.
+  const leaseRounds = new RetryLog(core.log, 'lease round', () => 'unexpected');
   return new LeaderElector(core.kube, {
     namespace: opts.leaseNamespace,
     name: opts.leaseName ?? 'tiermesh-operator',
@@ -237,7 +244,8 @@ function leaderElector(
       if (leader) on.onLeader();
       else on.onFollower();
     },
-    onError: (e) => core.log.warn({ err: String(e) }, 'lease round failed'),
+    onError: (e) => leaseRounds.failed(e),
+    onRound: () => leaseRounds.succeeded(),
   });
 }
 

@@ -104,6 +104,8 @@ describe('parseChatRequest', () => {
     ['n: -1', { ...ok, n: -1 }, 'n', 'n: must be >= 1'],
     ['n: 1000', { ...ok, n: 1000 }, 'n', 'n: must be <= 128'],
     ['tools: "nope"', { ...ok, tools: 'nope' }, 'tools', 'tools: expected array, received string'],
+    ['model: ""', { ...ok, model: '' }, 'model', 'model: must not be empty'],
+    ['messages: []', { ...ok, messages: [] }, 'messages', 'messages: must not be empty'],
     ['stop: 5', { ...ok, stop: 5 }, 'stop', 'stop: expected string or array, received number'],
     [
       'response_format type',
