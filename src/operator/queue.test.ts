@@ -40,7 +40,7 @@ describe('WorkQueue', () => {
       { debounceMs: 0 },
     );
     q.add('a');
-    while (runs === 0) await new Promise((r) => setTimeout(r, 1));
+    await vi.waitFor(() => expect(runs).toBe(1), { timeout: 5_000, interval: 1 });
     q.add('a');
     q.add('a');
     expect(q.depth()).toBe(1);

@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -34,15 +35,16 @@ function machineNode(): string | undefined {
 }
 const oldNode = machineNode();
 
-// What dist/cmd/tiermesh.js does in the copied package: report which Node runs it, then obey its arguments.
+// What dist/cmd/tiermesh.js does in the copied package: obey its arguments, then report which Node runs it
+// (the SIGTERM handler goes first: the test signals as soon as it reads the report).
 const REPORTER = `
-process.stdout.write(JSON.stringify({ version: process.version, args: process.argv.slice(2) }) + '\\n');
 const [cmd, arg] = process.argv.slice(2);
 if (cmd === 'exit') process.exitCode = Number(arg);
 if (cmd === 'wait') {
   process.on('SIGTERM', () => { process.stdout.write('got SIGTERM\\n'); process.exit(Number(arg)); });
   setInterval(() => {}, 1000);
 }
+process.stdout.write(JSON.stringify({ version: process.version, args: process.argv.slice(2) }) + '\\n');
 `;
 
 let dir: string;
@@ -103,13 +105,50 @@ describe.skipIf(!oldNode)(`bin/tiermesh.js on the machine's old Node (${oldNode}
     expect(r.stderr).toContain(`runs on v`);
   });
 
-  it.skipIf(!existsSync(join(repoRoot, 'dist', 'cmd', 'tiermesh.js')))(
-    'the real CLI answers --help (built dist/)',
-    () => {
-      const r = run(oldNode!, repoRoot, ['--help']);
-      expect(r.status).toBe(0);
-      expect(r.stderr).toContain('usage: tiermesh <command>');
-      expect(r.stderr).toContain('sidecar');
+  const built = existsSync(join(repoRoot, 'dist', 'cmd', 'tiermesh.js'));
+  it.skipIf(!built)('the real CLI answers --help (built dist/)', () => {
+    const r = run(oldNode!, repoRoot, ['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('usage: tiermesh <command>');
+    expect(r.stderr).toContain('sidecar');
+  });
+
+  it.skipIf(!built)(
+    'the README command serves a chat completion and drains on SIGTERM (built dist/)',
+    async () => {
+      const child = spawn(
+        oldNode!,
+        ['bin/tiermesh.js', 'sidecar', '--config', 'examples/standalone.yaml', '--listen', '127.0.0.1:0'],
+        { cwd: repoRoot, env: { ...env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' } },
+      );
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.stderr.on('data', (d) => {
+        out += d;
+      });
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      try {
+        const url = await vi.waitFor(
+          () => {
+            const m = /listening on (http:\/\/\S+\/v1)/.exec(out);
+            if (!m) throw new Error(`no listening line yet:\n${out}`);
+            return m[1]!;
+          },
+          { timeout: 30_000, interval: 50 },
+        );
+        const client = new OpenAI({ baseURL: url, apiKey: 'x', maxRetries: 0 });
+        const answer = await client.chat.completions.create({
+          model: 'auto',
+          messages: [{ role: 'user', content: 'hi there!' }],
+        });
+        expect(answer.choices[0]?.message.content).toBeTruthy();
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited).toBe(0);
+      expect(out).not.toContain('TypeError');
     },
   );
 });
