@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { type HostPort, startOperator } from '../operator/operator.js';
+import { logProcessEvents } from '../telemetry/logger.js';
 import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
 import { startWebhookServer } from '../webhook/server.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
@@ -76,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
     redact: { paths: ['token', '*.token', 'headers.authorization'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
+  logProcessEvents(logger);
   const kc = new KubeConfig();
   try {
     if (values['kubeconfig']) kc.loadFromFile(values['kubeconfig'] as string);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
-import { createLogger, type Logger } from '../telemetry/logger.js';
+import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
 
@@ -104,6 +104,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger({ level: values['log-level'] as string });
+  logProcessEvents(logger);
   const sidecar = await startSidecar({
     ...listen,
     maxBodyBytes,
@@ -161,6 +162,7 @@ async function runWithOperator(o: {
   logLevel: string;
 }): Promise<number> {
   const logger = createLogger({ level: o.logLevel });
+  logProcessEvents(logger);
   const link = linkToOperator({
     operator: o.operator,
     tokenFile: o.tokenFile,

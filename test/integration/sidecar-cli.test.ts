@@ -30,12 +30,16 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function sidecar(args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
-  });
+function sidecar(args: string[], nodeArgs: string[] = []): Run {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
+    },
+  );
   children.push(child);
   let out = '';
   let err = '';
@@ -161,6 +165,30 @@ describe('tiermesh sidecar', () => {
     const lines = logLines(r);
     expect(lines.filter((l) => l.msg === 'config applied')).toHaveLength(1);
     expect(lines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(r.stderr()).toBe('');
+  });
+
+  it("Node's own warnings become JSON log lines, not plain text on stderr", async () => {
+    const file = join(dir, 'warn.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    // A warning raised inside the real process once it runs (on SIGUSR2, so after start-up), the way a
+    // deprecated API in a dependency would.
+    const onSignal =
+      "process.on('SIGUSR2', () => process.emitWarning('something is deprecated', 'DeprecationWarning', 'DEP0999'))";
+    const r = sidecar(
+      ['--config', file, '--listen', '127.0.0.1:0'],
+      ['--import', `data:text/javascript,${encodeURIComponent(onSignal)}`],
+    );
+    await listening(r);
+    r.child.kill('SIGUSR2');
+    await vi.waitFor(() => expect(r.stdout()).toContain('something is deprecated'), WAIT);
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(logLines(r).find((l) => l.msg === 'something is deprecated')).toMatchObject({
+      level: 40,
+      name: 'DeprecationWarning',
+      code: 'DEP0999',
+    });
     expect(r.stderr()).toBe('');
   });
 });
