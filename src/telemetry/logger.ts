@@ -44,6 +44,8 @@ export function logProcessEvents(logger: Logger): void {
   process.on('warning', (w) => logger.warn({ name: w.name, code: (w as { code?: string }).code }, w.message));
   const crash = (kind: string) => (e: unknown) => {
     logger.fatal({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, kind);
+    // Exit once the line is out, and exit regardless if stdout cannot take it.
+    setTimeout(() => process.exit(1), 1_000);
     logger.flush(() => process.exit(1));
   };
   process.on('uncaughtException', crash('uncaught exception'));
