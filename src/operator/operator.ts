@@ -19,7 +19,7 @@ import { RetryLog } from '../telemetry/retry-log.js';
 import { tokenAuthenticator } from './auth.js';
 import type { GrantPolicy } from './grants.js';
 import { ConfigHub } from './hub.js';
-import { apiCode, Kube, type ObjectRef } from './kube.js';
+import { apiCode, apiErrorMessage, apiFailureClass, Kube, type ObjectRef } from './kube.js';
 import { LeaderElector } from './lease.js';
 import { LedgerService } from './ledger-service.js';
 import { operatorMetrics } from './metrics.js';
@@ -197,11 +197,11 @@ interface Watches {
 function startWatches(core: OperatorCore, opts: OperatorOptions, queue: WorkQueue): Watches {
   const watch = (kind: 'ModelRoute' | 'ModelBudget') => {
     // An apiserver outage fails every restart of the watch: one warning for the outage, not one per retry.
-    const failures = new RetryLog(core.log.child({ kind }), `${kind} watch`, () => 'unexpected');
+    const failures = new RetryLog(core.log.child({ kind }), `${kind} watch`, apiFailureClass);
     return watchKind(core.kube, kind, {
       namespaces: opts.namespaces ?? [],
       onChange: (ns) => queue.add(ns),
-      onError: (_k, e) => failures.failed(e),
+      onError: (_k, e) => failures.failed(e, { err: apiErrorMessage(e) }),
       onListed: () => failures.succeeded(),
     });
   };
@@ -231,7 +231,7 @@ function leaderElector(
   on: { onLeader(): void; onFollower(): void },
 ): LeaderElector {
   // Renewals run every two seconds; an apiserver outage is one warning, not one per round.
-  const leaseRounds = new RetryLog(core.log, 'lease round', () => 'unexpected');
+  const leaseRounds = new RetryLog(core.log, 'lease round', apiFailureClass);
   return new LeaderElector(core.kube, {
     namespace: opts.leaseNamespace,
     name: opts.leaseName ?? 'tiermesh-operator',
@@ -244,7 +244,7 @@ function leaderElector(
       if (leader) on.onLeader();
       else on.onFollower();
     },
-    onError: (e) => leaseRounds.failed(e),
+    onError: (e) => leaseRounds.failed(e, { err: apiErrorMessage(e) }),
     onRound: () => leaseRounds.succeeded(),
   });
 }

@@ -24,7 +24,8 @@ export class RetryLog {
   failed(e: unknown, fields: Record<string, unknown> = {}): void {
     this.failures++;
     const kind = this.classify(e);
-    const line = { ...fields, err: e instanceof Error ? e.message : String(e), failures: this.failures };
+    // `fields` may carry a better `err` than the error's own message (a one-line summary of an API error).
+    const line = { err: e instanceof Error ? e.message : String(e), ...fields, failures: this.failures };
     // The first failure of a run, or the first unexpected one after expected ones, is said out loud.
     if (this.loudest === undefined || (this.loudest === 'expected' && kind === 'unexpected')) {
       this.loudest = kind;
