@@ -88,8 +88,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     paused: true,
     debounceMs: opts.debounceMs ?? 150,
     onError: (ns, e, failures, terminal) => {
-      if (terminal) log.error({ namespace: ns, err: String(e) }, 'reconcile failed; retried when it changes');
-      else log.warn({ namespace: ns, failures, err: String(e) }, 'reconcile failed; backing off');
+      if (terminal)
+        log.error({ namespace: ns, err: apiErrorMessage(e) }, 'reconcile failed; retried when it changes');
+      else log.warn({ namespace: ns, failures, err: apiErrorMessage(e) }, 'reconcile failed; backing off');
     },
   });
   const hub = configHub(core, queue);
@@ -167,7 +168,7 @@ function operatorCore(opts: OperatorOptions): OperatorCore {
     event: (ref, type, reason, message) => {
       kube
         .event(ref, type, reason, message)
-        .catch((e) => log.warn({ err: String(e), reason }, 'cannot create Event'));
+        .catch((e) => log.warn({ err: apiErrorMessage(e), reason }, 'cannot create Event'));
     },
   };
 }
