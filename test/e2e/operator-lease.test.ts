@@ -23,6 +23,7 @@ let leaseNs: string;
 let dir: string;
 let token: string;
 const ops: Array<Proc & { metricsUrl: string; url: string }> = [];
+let sidecar: Proc & { url: string };
 
 async function isLeader(op: { metricsUrl: string }): Promise<boolean> {
   const text = await (await fetch(`${op.metricsUrl}/metrics`)).text();
@@ -72,7 +73,7 @@ describe.sequential('leader election', () => {
     expect(await usage(leader, 1)).toBe(200);
     expect(await usage(follower, 2)).toBe(503);
     // The follower still streams config from its own informers.
-    const sidecar = await startSidecarProc({
+    sidecar = await startSidecarProc({
       operator: follower.url,
       tokenFile: join(dir, 'token'),
       stateDir: join(dir, 's'),
@@ -110,5 +111,13 @@ describe.sequential('leader election', () => {
     const from = lines.findIndex((l) => l.msg === 'shutting down: releasing the lease');
     expect(from).toBeGreaterThanOrEqual(0);
     expect(lines.slice(from).filter((l) => l.level >= 40)).toEqual([]);
+
+    // So does the sidecar's (it keeps its stream to the replica that stayed; a leader change is no news to it).
+    await sidecar.stop();
+    const sidecarLines = logLines(sidecar);
+    const stop = sidecarLines.findIndex((l) => l.msg.startsWith('shutting down'));
+    expect(stop).toBeGreaterThanOrEqual(0);
+    expect(sidecarLines.slice(stop).filter((l) => l.level >= 40)).toEqual([]);
+    expect(await sidecar.exited).toBe(0);
   });
 });
