@@ -1,9 +1,10 @@
 /** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
-import { createLogger } from '../telemetry/logger.js';
+import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
 
@@ -103,6 +104,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger({ level: values['log-level'] as string });
+  logProcessEvents(logger);
   const sidecar = await startSidecar({
     ...listen,
     maxBodyBytes,
@@ -110,14 +112,22 @@ export async function run(args: string[]): Promise<number> {
     logger,
     snapshot,
   });
-  process.stdout.write(`tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})\n`);
-  const metricsServer = metricsListen ? await serveMetricsOnly(sidecar.metrics, metricsListen) : undefined;
+  // A log line like every other: stdout is JSON lines only (the URL is in msg too, for a human and for tests).
+  logger.info(
+    { url: `${sidecar.url}/v1`, version: snapshot.version },
+    `tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})`,
+  );
+  const metricsServer = metricsListen
+    ? await serveMetricsOnly(sidecar.metrics, metricsListen, logger)
+    : undefined;
 
   const reload = async () => {
     try {
       const r = sidecar.store.apply(await loadConfigFile(configPath!));
-      if (r.ok) logger.info({ version: r.version, changed: r.changed }, 'config reloaded');
-      else logger.error({ error: r.error }, 'config reload refused; still serving the previous version');
+      // A new version is logged once, as "config applied", by the sidecar itself.
+      if (r.ok) {
+        if (!r.changed) logger.info({ version: r.version }, 'config file re-read: unchanged');
+      } else logger.error({ error: r.error }, 'config reload refused; still serving the previous version');
     } catch (e) {
       logger.error(
         { error: e instanceof ConfigError ? e.problems : String(e) },
@@ -152,6 +162,7 @@ async function runWithOperator(o: {
   logLevel: string;
 }): Promise<number> {
   const logger = createLogger({ level: o.logLevel });
+  logProcessEvents(logger);
   const link = linkToOperator({
     operator: o.operator,
     tokenFile: o.tokenFile,
@@ -170,11 +181,12 @@ async function runWithOperator(o: {
     onUsage: (u) => link.report(u),
   });
   link.attach(sidecar.store);
-  process.stdout.write(
-    `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})\n`,
+  logger.info(
+    { url: `${sidecar.url}/v1`, operator: o.operator, sidecarId: link.sidecarId },
+    `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})`,
   );
   const metricsServer = o.metricsListen
-    ? await serveMetricsOnly(sidecar.metrics, o.metricsListen)
+    ? await serveMetricsOnly(sidecar.metrics, o.metricsListen, logger)
     : undefined;
   return untilStopSignal((signal) => {
     logger.info(
@@ -193,6 +205,7 @@ async function runWithOperator(o: {
 async function serveMetricsOnly(
   metrics: SidecarMetrics,
   at: { host: string; port: number },
+  logger: Logger,
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
@@ -208,7 +221,8 @@ async function serveMetricsOnly(
     server.once('error', reject);
     server.listen(at.port, at.host, () => resolve());
   });
-  const a = server.address() as { address: string; port: number };
-  process.stdout.write(`tiermesh sidecar metrics on http://${a.address}:${a.port}/metrics\n`);
+  const a = server.address() as AddressInfo;
+  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`;
+  logger.info({ url }, `tiermesh sidecar metrics on ${url}`);
   return server;
 }

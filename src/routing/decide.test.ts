@@ -229,12 +229,20 @@ describe('context window fit', () => {
     expect(h.escalation).toEqual([]);
   });
 
-  it('TM_CONTEXT_TOO_LONG when no model fits', () => {
-    const e = thrown(() => decide({ snapshot, request: req('hi', { max_tokens: 500_000 }) }));
+  it('TM_CONTEXT_TOO_LONG naming the max-tokens field when the prompt alone would fit', () => {
+    const e = thrown(() => decide({ snapshot, request: req('hi', { max_tokens: 1e9 }) }));
     expect(e.code).toBe('TM_CONTEXT_TOO_LONG');
     expect(e.status).toBe(400);
-    expect(e.param).toBe('messages');
+    expect(e.param).toBe('max_tokens');
     expect(e.message).toContain('200000');
+    const c = thrown(() => decide({ snapshot, request: req('hi', { max_completion_tokens: 500_000 }) }));
+    expect(c.param).toBe('max_completion_tokens');
+  });
+
+  it('TM_CONTEXT_TOO_LONG naming messages when the prompt alone fits no model', () => {
+    const e = thrown(() => decide({ snapshot, request: req('lorem ipsum '.repeat(200_000)) }));
+    expect(e.code).toBe('TM_CONTEXT_TOO_LONG');
+    expect(e.param).toBe('messages');
   });
 
   it('an explicit model that cannot hold the prompt is TM_CONTEXT_TOO_LONG, not a silent switch', () => {

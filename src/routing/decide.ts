@@ -2,7 +2,8 @@
  * The routing decision for one request, pure: snapshot + request + headers in, RouteDecision out (or a TiermeshError).
  *
  *   decide(input: DecideInput): RouteDecision
- *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages")
+ *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages", or the max-tokens
+ *     field when the prompt alone would fit)
  *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / x-tiermesh-user out of Node's header object
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
@@ -123,16 +124,20 @@ function tierModels(
 
 function contextTooLong(
   route: string,
+  request: ChatCompletionRequest,
   promptTokens: number,
   maxTokens: number,
   models: ModelEntry[],
 ): TiermeshError {
   const largest = Math.max(0, ...models.map((m) => m.contextWindow));
+  // When some model holds the prompt without the requested completion, the completion length is what to change.
+  const promptFits = maxTokens > 0 && models.some((m) => fitsModel(m, promptTokens, 0));
+  const maxField = request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   return new TiermeshError(
     'TM_CONTEXT_TOO_LONG',
     `about ${promptTokens} prompt tokens plus ${maxTokens} completion tokens fit no model of route "${route}" ` +
       `(largest context window: ${largest} tokens)`,
-    { param: 'messages' },
+    { param: promptFits ? maxField : 'messages' },
   );
 }
 
@@ -228,7 +233,7 @@ export function decide(input: DecideInput): RouteDecision {
 
   if (explicit && !input.downgrade) {
     if (!fitsModel(explicit, promptTokens, maxTokens))
-      throw contextTooLong(route.name, promptTokens, maxTokens, [explicit]);
+      throw contextTooLong(route.name, request, promptTokens, maxTokens, [explicit]);
     const tierIndex = spec.tiers.findIndex((t) => t.models.includes(explicit.name));
     return {
       ...base,
@@ -286,7 +291,7 @@ export function decide(input: DecideInput): RouteDecision {
     chosen++;
     models = tierModels(spec, chosen, promptTokens, maxTokens);
   }
-  if (models.length === 0) throw contextTooLong(route.name, promptTokens, maxTokens, spec.models);
+  if (models.length === 0) throw contextTooLong(route.name, request, promptTokens, maxTokens, spec.models);
 
   if (!input.downgrade) {
     const split = pickSplit(spec, input.random);

@@ -44,7 +44,9 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
   const breakers = new BreakerBoard();
   breakers.on('state', (c) => {
     metrics.breakerState(c.provider, c.model, c.state === 'half_open' ? 'half-open' : c.state);
-    logger.warn({ provider: c.provider, model: c.model, state: c.state }, 'circuit breaker state change');
+    // Opening is what an operator must hear about; half-open and closed are the recovery.
+    const level = c.state === 'open' ? 'warn' : 'info';
+    logger[level]({ provider: c.provider, model: c.model, state: c.state }, 'circuit breaker state change');
   });
   breakers.on('removed', (b) => metrics.breakerRemoved(b.provider, b.model));
   const store = new ConfigStore<SidecarRuntime>(

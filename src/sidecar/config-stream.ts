@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { jitteredBackoff } from '../budget/reporter.js';
 import { ACK_PATH, type AckBody, STREAM_PATH } from '../operator/protocol.js';
+import { RetryLog } from '../telemetry/retry-log.js';
 import type { ApplyResult } from './config-store.js';
 import { SseParser } from './config-stream-sse.js';
 
@@ -60,6 +61,12 @@ function saveLastKnownGood(stateDir: string, snapshot: unknown): void {
   renameSync(tmp, join(stateDir, SNAPSHOT_FILE));
 }
 
+class StreamEnded extends Error {
+  constructor() {
+    super('operator closed the stream');
+  }
+}
+
 export class ConfigStream {
   private stopped = false;
   private abort: AbortController | undefined;
@@ -68,7 +75,14 @@ export class ConfigStream {
   /** Connected to the operator right now. */
   connected = false;
 
-  constructor(private readonly opts: ConfigStreamOptions) {}
+  /** A stream the operator ended (a restart, a rollout) is expected; failing to reach it is worth a warning. */
+  private readonly failures: RetryLog;
+
+  constructor(private readonly opts: ConfigStreamOptions) {
+    this.failures = new RetryLog(opts.logger, 'config stream', (e) =>
+      e instanceof StreamEnded ? 'expected' : 'unexpected',
+    );
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -92,14 +106,10 @@ export class ConfigStream {
         if (this.stopped) break;
         // fetch says only "fetch failed"; the reason (refused, TLS, DNS) is in its cause.
         const cause = (e as { cause?: { message?: string; code?: string } })?.cause;
-        this.opts.logger?.warn(
-          {
-            err: String((e as Error)?.message ?? e),
-            ...(cause ? { cause: cause.code ?? cause.message } : {}),
-            attempt: this.attempt,
-          },
-          'config stream lost',
-        );
+        this.failures.failed(e, {
+          ...(cause ? { cause: cause.code ?? cause.message } : {}),
+          attempt: this.attempt,
+        });
       }
       this.connected = false;
       if (this.stopped) break;
@@ -127,6 +137,7 @@ export class ConfigStream {
       throw new Error(`operator answered ${res.status}: ${text.slice(0, 300)}`);
     }
     this.connected = true;
+    this.failures.succeeded();
     this.opts.logger?.info({ operator: this.opts.operator, running }, 'config stream connected');
     const parser = new SseParser();
     const decoder = new TextDecoder();
@@ -144,7 +155,7 @@ export class ConfigStream {
     } finally {
       clearTimeout(idle);
     }
-    throw new Error('operator closed the stream');
+    throw new StreamEnded();
   }
 
   private async onSnapshot(data: string): Promise<void> {
@@ -165,7 +176,10 @@ export class ConfigStream {
     };
     if (result.ok) {
       if (this.opts.stateDir) saveLastKnownGood(this.opts.stateDir, parsed);
-      this.opts.logger?.info({ version: ack.version, changed: result.changed }, 'config applied');
+      // A new version is logged once, as "config applied", by whoever owns the store (startSidecar); the
+      // operator re-sends the running version on every reconnect, which is worth a debug line at most.
+      if (!result.changed)
+        this.opts.logger?.debug({ version: ack.version }, 'config re-sent: already running');
     } else {
       this.opts.logger?.warn(
         { version: ack.version, error: result.error },

@@ -33,3 +33,21 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 export type { Logger };
+
+/**
+ * For the long-running processes (sidecar, operator): Node's own warnings and a crash become JSON lines on the
+ * logger instead of plain text on stderr, so their log stays one JSON object per line. A crash still exits 1.
+ */
+export function logProcessEvents(logger: Logger): void {
+  // Removing Node's default listener is what stops its plain-text "(node:123) Warning: ..." output.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => logger.warn({ name: w.name, code: (w as { code?: string }).code }, w.message));
+  const crash = (kind: string) => (e: unknown) => {
+    logger.fatal({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, kind);
+    // Exit once the line is out, and exit regardless if stdout cannot take it.
+    setTimeout(() => process.exit(1), 1_000);
+    logger.flush(() => process.exit(1));
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled promise rejection'));
+}
