@@ -6,7 +6,7 @@
  *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / x-tiermesh-user out of Node's header object
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
- *   LearnedScorer = (text, features) => probability that the cheapest tier fails, in [0, 1]
+ *   LearnedScorer = (text, features, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]
  *
  * `model` is "auto" (the snapshot's default route), a ModelRoute name (that route), or a model in some route's
  * registry (that model, failing over across its targets). A route name wins over a model of the same name.
@@ -21,7 +21,7 @@ import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
 import type { Classification, DecisionSource, EscalationStep, RouteDecision } from './types.js';
 
-export type LearnedScorer = (text: string, features: Features) => number;
+export type LearnedScorer = (text: string, features: Features, route: string) => number;
 
 export interface RoutingHeaders {
   task?: string | undefined;
@@ -137,22 +137,35 @@ function contextTooLong(
 }
 
 /** Learned score as a Scored, or undefined when the learned classifier is absent or misbehaves. */
-function learnedScored(spec: ModelRouteSpec, learned: LearnedScorer | undefined, text: string, f: Features) {
+function learnedScored(
+  route: string,
+  spec: ModelRouteSpec,
+  learned: LearnedScorer | undefined,
+  text: string,
+  f: Features,
+) {
   if (!learned) return undefined;
   let p: number;
   try {
-    p = learned(text, f);
+    p = learned(text, f, route);
   } catch {
     return undefined;
   }
   if (!Number.isFinite(p)) return undefined;
   p = clamp01(p);
-  const score = thresholdToScore(p, spec.classifier.threshold, spec.tiers.length);
-  // Confidence is 0.5 at a coin flip and 1 at certainty; the confidence band handles near-threshold scores.
+  // The band is passed so that no percentile below the threshold escalates: `premiumShare` is kept exactly.
+  const score = thresholdToScore(
+    p,
+    spec.classifier.threshold,
+    spec.tiers.length,
+    spec.classifier.confidenceBand,
+  );
+  // Confidence is 0.5 at a coin flip and 1 at certainty; above the threshold the band still escalates.
   return { score, confidence: 0.5 + Math.abs(p - 0.5), signals: ['learned'] } satisfies Scored;
 }
 
 function classify(
+  route: string,
   spec: ModelRouteSpec,
   req: ChatCompletionRequest,
   promptTokens: number,
@@ -166,7 +179,7 @@ function classify(
   let base: Scored = structural;
   let source: Classification['source'] = 'rules';
   if (mode !== 'rules') {
-    const l = learnedScored(spec, learned, text, features);
+    const l = learnedScored(route, spec, learned, text, features);
     if (!l) {
       base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
     } else if (mode === 'learned') {
@@ -270,7 +283,7 @@ export function decide(input: DecideInput): RouteDecision {
       source,
     };
   } else {
-    const c = classify(spec, request, promptTokens, input.learned);
+    const c = classify(route.name, spec, request, promptTokens, input.learned);
     classification =
       task !== undefined
         ? { ...c.classification, signals: [...c.classification.signals, 'unknown-task'] }

@@ -23,6 +23,8 @@ export const STRUCTURAL = [
   'non-ascii-ratio',
   'numbers',
   'latex',
+  // Set by featurizePrompt (prompt.ts), not by the scan: the prompt is a Python list-of-strings literal.
+  'list-literal',
 ] as const;
 export const STRUCT_DIM = STRUCTURAL.length;
 

@@ -1,25 +1,50 @@
 /**
- * Plugs the learned classifier into the router. decide() gets the difficulty *percentile* (the share of
- * calibration prompts scoring lower), not the raw probability: the raw probabilities of a text-only model
- * bunch up near the base rate, which would leave upper tiers unreachable, while percentiles spread evenly
- * over [0, 1]. The ModelRoute knobs are translated to that scale: `premiumShare` s becomes threshold 1 - s,
- * an explicit probability `threshold` becomes its percentile.
+ * Plugs the learned model into the router. decide() gets a difficulty *percentile* (the share of the route's recent
+ * traffic with a smaller predicted gain), not the raw gain: percentiles spread evenly over [0, 1], so the route's
+ * `premiumShare` s becomes the percentile threshold 1 - s and keeps its promise on the route's own traffic. Before a
+ * route has MIN_SAMPLES requests, the model's calibration quantiles give the percentile. An explicit `threshold`
+ * is a predicted gain (strong - weak quality) and becomes its percentile on the calibration mix.
  */
 import type { ClassifierSpec } from '../../api/modelroute.js';
 import type { Snapshot } from '../../api/snapshot.js';
+import { MIN_SAMPLES, RollingPercentile } from './calibration.js';
 import type { LearnedClassifier } from './classifier.js';
 import { loadLearnedClassifier } from './model.js';
 
-/** Share of calibration traffic sent above the cheapest tier when a learned route sets neither knob. */
+/** Share of traffic sent above the cheapest tier when a learned route sets neither knob. */
 export const DEFAULT_PREMIUM_SHARE = 0.3;
 
-/** decide()'s `learned` input: (text, features) => difficulty percentile in [0, 1], monotone in P(cheapest tier fails). */
-export function learnedScorer(c: LearnedClassifier = loadLearnedClassifier()): (text: string) => number {
-  return (text) => 1 - c.shareAbove(c.score(text));
+export interface LearnedScorerOptions {
+  /** Requests before a route's own traffic sets the scale (tests lower it). */
+  minSamples?: number;
+  window?: number;
 }
 
 /**
- * The percentile threshold a classifier spec means: an explicit probability `threshold` wins (as its
+ * decide()'s `learned` input: (text, features, route) => percentile in [0, 1], monotone in the predicted gain.
+ * Keeps one rolling window per route name: a route's share tracks its own traffic, not its neighbours'.
+ */
+export function learnedScorer(
+  c: LearnedClassifier = loadLearnedClassifier(),
+  o: LearnedScorerOptions = {},
+): (text: string, features?: unknown, route?: string) => number {
+  const min = o.minSamples ?? MIN_SAMPLES;
+  const windows = new Map<string, RollingPercentile>();
+  return (text, _features, route = '') => {
+    const s = c.score(text);
+    let w = windows.get(route);
+    if (!w) {
+      w = new RollingPercentile(o.window);
+      windows.set(route, w);
+    }
+    const p = w.samples >= min ? w.percentile(s) : 1 - c.shareAbove(s);
+    w.record(s);
+    return p;
+  };
+}
+
+/**
+ * The percentile threshold a classifier spec means: an explicit gain `threshold` wins (as its calibration
  * percentile), else `premiumShare`, else the default share.
  */
 export function learnedThreshold(spec: ClassifierSpec, c: LearnedClassifier): number {
