@@ -37,7 +37,7 @@ const K = 5;
 const OTHER = 'other';
 const FALLBACK = 'fallback';
 /** Recogniser settings and the class score below which a prompt counts as unlike every source. */
-const RECOGNISER = { lambdaHashed: 1, lambdaDense: 10, maxPerClass: 1500 };
+const RECOGNISER = { lambdaHashed: 1, lambdaDense: 10, maxPerClass: 1500, wordsOnly: true };
 const MIN_SCORE = 0.5;
 const TRAIN_SOURCES = ['mmlu', 'gsm8k', 'llmrouter', 'rb-arc', 'rb-mbpp', 'rb-winogrande'];
 /**

@@ -292,14 +292,14 @@ describe('budget downgrade', () => {
 describe('learned and hybrid modes', () => {
   const request = req('anything', { model: 'learned' });
 
-  it('learned mode uses the injected probability and hands it the prompt text and features', () => {
-    let seen: { text: string; messages: number } | undefined;
-    const learned: LearnedScorer = (text, f) => {
-      seen = { text, messages: f.messages };
+  it('learned mode uses the injected percentile and hands it the prompt text and the route', () => {
+    let seen: { text: string; route: string } | undefined;
+    const learned: LearnedScorer = (text, route) => {
+      seen = { text, route };
       return 0.9;
     };
     const d = decide({ snapshot: withMode('learned'), request, learned });
-    expect(seen).toEqual({ text: 'anything', messages: 1 });
+    expect(seen).toEqual({ text: 'anything', route: d.route });
     expect(d.source).toBe('learned');
     expect(d.tierName).toBe('high');
   });

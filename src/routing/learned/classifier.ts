@@ -6,7 +6,7 @@
  * the predicted gain. Heads were fitted on different weak/strong pairs but all predict gain in quality units, so
  * scores stay comparable across them.
  */
-import { decodeInt8 } from './codec.js';
+import { decodeInt8Raw } from './codec.js';
 import { newBuffers, STRUCT_DIM, STRUCTURAL } from './features.js';
 import { featurizePrompt } from './prompt.js';
 import { MODEL_FORMAT, type ModelFile, modelFile } from './weights-file.js';
@@ -22,6 +22,8 @@ export interface LearnedClassifier {
   shareAbove(threshold: number): number;
   /** Heads, for reports. */
   readonly heads: readonly string[];
+  /** Bytes of weight tables held in memory. */
+  readonly tableBytes: number;
 }
 
 /** Threshold for a target share, by linear interpolation in the calibration quantiles (pure). */
@@ -57,7 +59,9 @@ export class ModelFileError extends Error {}
 
 interface CompiledHead {
   name: string;
-  hashed: Float32Array | null;
+  /** Int8 weights; the weight is value * scale (kept as int8: a quarter of the memory, and cache-friendlier). */
+  hashed: Int8Array | null;
+  scale: number;
   dense: Float64Array;
   bias: number;
 }
@@ -86,13 +90,19 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
   const heads: CompiledHead[] = m.heads.map((h) => {
     if (h.dense.length !== STRUCT_DIM)
       throw new ModelFileError(`head "${h.name}": wrong number of dense weights`);
-    let hashed: Float32Array | null = null;
+    let hashed: Int8Array | null = null;
     try {
-      if (h.hashed) hashed = decodeInt8(h.hashed, dim);
+      if (h.hashed) hashed = decodeInt8Raw(h.hashed, dim);
     } catch (e) {
       throw new ModelFileError(`head "${h.name}": ${(e as Error).message}`);
     }
-    return { name: h.name, hashed, dense: Float64Array.from(h.dense), bias: h.bias };
+    return {
+      name: h.name,
+      hashed,
+      scale: h.hashed?.scale ?? 0,
+      dense: Float64Array.from(h.dense),
+      bias: h.bias,
+    };
   });
   const byName = new Map(heads.map((h, i) => [h.name, i]));
   const fallback = m.fallback === undefined ? 0 : byName.get(m.fallback);
@@ -100,7 +110,9 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
     throw new ModelFileError(`fallback head "${m.fallback}" is not one of the heads`);
   const r = m.recogniser;
   const K = r?.classes.length ?? 0;
-  let rHashed: Float32Array | null = null;
+  let rHashed: Int8Array | null = null;
+  const rScale = r?.hashed.scale ?? 0;
+  const rWordsOnly = r?.wordsOnly === true;
   let rDense: Float64Array | null = null;
   let rBias: Float64Array | null = null;
   const classHead = new Int32Array(K);
@@ -108,7 +120,7 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
     if (r.dense.length !== K || r.bias.length !== K || r.dense.some((d) => d.length !== STRUCT_DIM))
       throw new ModelFileError('recogniser: dense weights or biases do not match its classes');
     try {
-      rHashed = decodeInt8(r.hashed, dim * K);
+      rHashed = decodeInt8Raw(r.hashed, dim * K);
     } catch (e) {
       throw new ModelFileError(`recogniser: ${(e as Error).message}`);
     }
@@ -132,7 +144,7 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
     if (h.hashed) {
       let s = 0;
       for (let j = 0; j < k; j++) s += h.hashed[idx[j]!]! * val[j]!;
-      z += s;
+      z += s * h.scale;
     }
     for (let d = 0; d < STRUCT_DIM; d++) z += h.dense[d]! * dense[d]!;
     return z;
@@ -143,16 +155,17 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
   const pickK = (text: string): number => {
     lastK = featurizePrompt(text, buf);
     if (!rHashed || !rDense || !rBias) return fallback;
-    cls.set(rBias);
+    cls.fill(0);
     const { idx, val, dense } = buf;
-    for (let j = 0; j < lastK; j++) {
+    const end = rWordsOnly ? buf.wordEntries : lastK;
+    for (let j = 0; j < end; j++) {
       const base = idx[j]! * K;
       const v = val[j]!;
       for (let c = 0; c < K; c++) cls[c] = cls[c]! + rHashed[base + c]! * v;
     }
     let best = 0;
     for (let c = 0; c < K; c++) {
-      let z = cls[c]!;
+      let z = rBias[c]! + cls[c]! * rScale;
       for (let d = 0; d < STRUCT_DIM; d++) z += rDense[c * STRUCT_DIM + d]! * dense[d]!;
       cls[c] = z;
       if (z > cls[best]!) best = c;
@@ -161,6 +174,7 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
   };
   return {
     heads: heads.map((h) => h.name),
+    tableBytes: heads.reduce((a, h) => a + (h.hashed?.byteLength ?? 0), 0) + (rHashed?.byteLength ?? 0),
     score(text: string): number {
       const h = pickK(text);
       return headScore(heads[h]!, lastK);

@@ -28,9 +28,15 @@ export function encodeInt8(a: ArrayLike<number>): { q: string; scale: number } {
 
 /** Decodes to float32 (value * scale); `length` is checked so a truncated table is refused, not zero-filled. */
 export function decodeInt8(t: { q: string; scale: number }, length: number): Float32Array {
+  const raw = decodeInt8Raw(t, length);
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) out[i] = raw[i]! * t.scale;
+  return out;
+}
+
+/** The raw int8 table (no scaling): what the scorer keeps in memory, a quarter of float32's size. */
+export function decodeInt8Raw(t: { q: string }, length: number): Int8Array {
   const bytes = Buffer.from(t.q, 'base64');
   if (bytes.length !== length) throw new Error(`int8 table has ${bytes.length} entries, expected ${length}`);
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = ((bytes[i]! << 24) >> 24) * t.scale;
-  return out;
+  return new Int8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }

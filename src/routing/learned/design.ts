@@ -4,6 +4,8 @@ import { featurizePrompt } from './prompt.js';
 
 export interface Design {
   offsets: Int32Array;
+  /** Per row, where its character 4-grams start (its word unigrams and bigrams are offsets[i]..wordEnd[i]). */
+  wordEnd: Int32Array;
   idx: Int32Array;
   val: Float32Array;
   /** n x STRUCT_DIM, row-major. */
@@ -14,6 +16,7 @@ export interface Design {
 export function buildDesign(texts: readonly string[]): Design {
   const b = newBuffers();
   const offsets = new Int32Array(texts.length + 1);
+  const wordEnd = new Int32Array(texts.length);
   const idxParts: Int32Array[] = [];
   const valParts: Float32Array[] = [];
   const dense = new Float32Array(texts.length * STRUCT_DIM);
@@ -23,6 +26,7 @@ export function buildDesign(texts: readonly string[]): Design {
     idxParts.push(b.idx.slice(0, k));
     valParts.push(b.val.slice(0, k));
     dense.set(b.dense, i * STRUCT_DIM);
+    wordEnd[i] = total + b.wordEntries;
     total += k;
     offsets[i + 1] = total;
   });
@@ -32,5 +36,5 @@ export function buildDesign(texts: readonly string[]): Design {
     idx.set(idxParts[i]!, offsets[i]!);
     val.set(valParts[i]!, offsets[i]!);
   }
-  return { offsets, idx, val, dense, n: texts.length };
+  return { offsets, wordEnd, idx, val, dense, n: texts.length };
 }

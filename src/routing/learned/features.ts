@@ -37,6 +37,8 @@ export interface FeatureBuffers {
   idx: Int32Array;
   val: Float32Array;
   dense: Float32Array;
+  /** Entries featurize() wrote before the character 4-grams: word unigrams and bigrams come first. */
+  wordEntries: number;
   /** hashedLogit()'s result, kept here so scoring allocates nothing. */
   logit: Float64Array;
 }
@@ -46,6 +48,7 @@ export function newBuffers(): FeatureBuffers {
     idx: new Int32Array(MAX_FEATURES),
     val: new Float32Array(MAX_FEATURES),
     dense: new Float32Array(STRUCT_DIM),
+    wordEntries: 0,
     logit: new Float64Array(1),
   };
 }
@@ -226,6 +229,7 @@ function scan(text: string, b: FeatureBuffers, weights: Float32Array | null): nu
       idx[k] = idx[bigramBase + i]!;
       val[k++] = sb;
     }
+    b.wordEntries = k;
     for (let i = 0; i < chars; i++) {
       idx[k] = idx[charBase + i]!;
       val[k++] = sc;

@@ -18,12 +18,16 @@ export interface RidgeOptions {
   denseMask?: readonly boolean[] | undefined;
   /** Per-row weights (e.g. to balance sources); default 1. */
   weights?: Float64Array | undefined;
+  /** Hashed features from word unigrams and bigrams only (no character 4-grams): a third of the work to score. */
+  wordsOnly?: boolean | undefined;
   maxIter?: number;
   tol?: number;
 }
 
 export interface LinearModel {
   hashed: Float32Array | null;
+  /** The hashed weights cover word n-grams only (see RidgeOptions.wordsOnly). */
+  wordsOnly?: boolean | undefined;
   /** On the raw feature scale. */
   dense: Float64Array;
   bias: number;
@@ -31,8 +35,8 @@ export interface LinearModel {
 
 export function predict(m: LinearModel, d: Design, row: number): number {
   let z = m.bias;
-  if (m.hashed)
-    for (let j = d.offsets[row]!; j < d.offsets[row + 1]!; j++) z += m.hashed[d.idx[j]!]! * d.val[j]!;
+  const end = m.wordsOnly ? d.wordEnd[row]! : d.offsets[row + 1]!;
+  if (m.hashed) for (let j = d.offsets[row]!; j < end; j++) z += m.hashed[d.idx[j]!]! * d.val[j]!;
   const o = row * STRUCT_DIM;
   for (let j = 0; j < STRUCT_DIM; j++) z += m.dense[j]! * d.dense[o + j]!;
   return z;
@@ -51,6 +55,7 @@ export function fitRidge(
   const P = H + D + 1;
   const w = o.weights;
   const mask = o.denseMask;
+  const end = (row: number) => (o.wordsOnly ? d.wordEnd[row]! : d.offsets[row + 1]!);
   // Standardise dense columns over the (weighted) fitted rows.
   const mu = new Float64Array(D);
   const sd = new Float64Array(D);
@@ -82,8 +87,7 @@ export function fitRidge(
     for (let r = 0; r < n; r++) {
       const row = rows[r]!;
       let z = theta[P - 1]!;
-      if (useH)
-        for (let j = d.offsets[row]!; j < d.offsets[row + 1]!; j++) z += theta[d.idx[j]!]! * d.val[j]!;
+      if (useH) for (let j = d.offsets[row]!, e = end(row); j < e; j++) z += theta[d.idx[j]!]! * d.val[j]!;
       const off = row * D;
       for (let j = 0; j < D; j++) if (on[j]) z += theta[H + j]! * ((d.dense[off + j]! - mu[j]!) / sd[j]!);
       out[r] = z;
@@ -96,7 +100,7 @@ export function fitRidge(
       const ur = u[r]! * (w ? w[r]! : 1);
       if (ur === 0) continue;
       if (useH)
-        for (let j = d.offsets[row]!; j < d.offsets[row + 1]!; j++)
+        for (let j = d.offsets[row]!, e = end(row); j < e; j++)
           out[d.idx[j]!] = out[d.idx[j]!]! + ur * d.val[j]!;
       const off = row * D;
       for (let j = 0; j < D; j++)
@@ -141,7 +145,12 @@ export function fitRidge(
     dense[j] = theta[H + j]! / sd[j]!;
     bias -= (theta[H + j]! * mu[j]!) / sd[j]!;
   }
-  return { hashed: useH ? Float32Array.from(theta.subarray(0, H)) : null, dense, bias };
+  return {
+    hashed: useH ? Float32Array.from(theta.subarray(0, H)) : null,
+    wordsOnly: o.wordsOnly,
+    dense,
+    bias,
+  };
 }
 
 function dot(a: Float64Array, b: Float64Array): number {

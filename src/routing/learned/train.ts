@@ -50,6 +50,8 @@ export function fitHead(
 export interface RecogniserOptions {
   lambdaHashed: number;
   lambdaDense: number;
+  /** Word unigrams/bigrams only (no character 4-grams): formats are recognisable by their words, at a third of the cost. */
+  wordsOnly?: boolean | undefined;
 }
 
 /**
@@ -75,6 +77,7 @@ export function fitRecogniser(
       lambdaHashed: o.lambdaHashed,
       lambdaDense: o.lambdaDense,
       weights,
+      wordsOnly: o.wordsOnly,
       maxIter: 80,
       tol: 1e-4,
     });
@@ -146,6 +149,7 @@ export function toModelFile(p: ModelParts): ModelFile {
       dense: r.models.map((m) => Array.from(m.dense, round)),
       bias: r.models.map((m) => round(m.bias)),
       minScore: r.minScore,
+      ...(r.models.some((m) => m.wordsOnly) ? { wordsOnly: true } : {}),
     };
   }
   return file;

@@ -48,6 +48,8 @@ export const modelFile = z.object({
       bias: z.array(z.number()),
       /** Class scores below this mean "unlike any training source": the fallback head scores the prompt. */
       minScore: z.number(),
+      /** The hashed weights cover word unigrams and bigrams only (not character 4-grams). */
+      wordsOnly: z.boolean().optional(),
     })
     .optional(),
   /** The head for prompts the recogniser does not place (its name is one of `heads`). */

@@ -26,6 +26,7 @@ const fake: LearnedClassifier = {
   score: (t) => (t.includes('hard') ? 0.9 : 0.05),
   headOf: () => 'fake',
   heads: ['fake'],
+  tableBytes: 0,
   thresholdForShare: (s) => 1 - s,
   shareAbove: (t) => 1 - t,
 };
@@ -113,13 +114,13 @@ describe('learned classifier wiring', () => {
 
   it('before a route has enough traffic, the calibration quantiles set the percentile; routes are calibrated apart', () => {
     const learned = learnedScorer(numeric, { minSamples: 3, window: 10 });
-    expect(learned('request 250', undefined, 'a')).toBeCloseTo(0.25, 9); // calibration: 1 - shareAbove(0.25)
-    learned('request 100', undefined, 'a');
-    learned('request 300', undefined, 'a');
+    expect(learned('request 250', 'a')).toBeCloseTo(0.25, 9); // calibration: 1 - shareAbove(0.25)
+    learned('request 100', 'a');
+    learned('request 300', 'a');
     // Route "a" has 3 samples now (250, 100, 300): its own scale.
-    expect(learned('request 200', undefined, 'a')).toBeCloseTo(1 / 3, 9);
+    expect(learned('request 200', 'a')).toBeCloseTo(1 / 3, 9);
     // Route "b" has none: still the calibration scale.
-    expect(learned('request 200', undefined, 'b')).toBeCloseTo(0.2, 9);
+    expect(learned('request 200', 'b')).toBeCloseTo(0.2, 9);
   });
 
   it('the shipped classifier plugs into decide() too', () => {

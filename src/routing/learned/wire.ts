@@ -21,16 +21,16 @@ export interface LearnedScorerOptions {
 }
 
 /**
- * decide()'s `learned` input: (text, features, route) => percentile in [0, 1], monotone in the predicted gain.
+ * decide()'s `learned` input: (text, route) => percentile in [0, 1], monotone in the predicted gain.
  * Keeps one rolling window per route name: a route's share tracks its own traffic, not its neighbours'.
  */
 export function learnedScorer(
   c: LearnedClassifier = loadLearnedClassifier(),
   o: LearnedScorerOptions = {},
-): (text: string, features?: unknown, route?: string) => number {
+): (text: string, route?: string) => number {
   const min = o.minSamples ?? MIN_SAMPLES;
   const windows = new Map<string, RollingPercentile>();
-  return (text, _features, route = '') => {
+  return (text, route = '') => {
     const s = c.score(text);
     let w = windows.get(route);
     if (!w) {
