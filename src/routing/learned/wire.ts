@@ -18,6 +18,8 @@ export interface LearnedScorerOptions {
   /** Requests before a route's own traffic sets the scale (tests lower it). */
   minSamples?: number;
   window?: number;
+  /** A route's own model (spec.classifier.modelRef), else `c` scores it. */
+  modelFor?: (route: string) => LearnedClassifier | undefined;
 }
 
 /**
@@ -29,16 +31,18 @@ export function learnedScorer(
   o: LearnedScorerOptions = {},
 ): (text: string, route?: string) => number {
   const min = o.minSamples ?? MIN_SAMPLES;
-  const windows = new Map<string, RollingPercentile>();
+  const windows = new Map<string, { model: LearnedClassifier; window: RollingPercentile }>();
   return (text, route = '') => {
-    const s = c.score(text);
+    const m = o.modelFor?.(route) ?? c;
+    const s = m.score(text);
     let w = windows.get(route);
-    if (!w) {
-      w = new RollingPercentile(o.window);
+    // A new model for the route scores on another scale: its window starts afresh.
+    if (!w || w.model !== m) {
+      w = { model: m, window: new RollingPercentile(o.window) };
       windows.set(route, w);
     }
-    const p = w.samples >= min ? w.percentile(s) : 1 - c.shareAbove(s);
-    w.record(s);
+    const p = w.window.samples >= min ? w.window.percentile(s) : 1 - m.shareAbove(s);
+    w.window.record(s);
     return p;
   };
 }
@@ -60,13 +64,15 @@ export function learnedThreshold(spec: ClassifierSpec, c: LearnedClassifier): nu
 export function withLearnedThresholds(
   snapshot: Snapshot,
   c: LearnedClassifier = loadLearnedClassifier(),
+  modelFor: (route: string) => LearnedClassifier | undefined = () => undefined,
 ): Snapshot {
   return {
     ...snapshot,
     routes: snapshot.routes.map((r) => {
       const cl = r.spec.classifier;
       if (cl.mode === 'rules') return r;
-      return { ...r, spec: { ...r.spec, classifier: { ...cl, threshold: learnedThreshold(cl, c) } } };
+      const threshold = learnedThreshold(cl, modelFor(r.name) ?? c);
+      return { ...r, spec: { ...r.spec, classifier: { ...cl, threshold } } };
     }),
   };
 }
