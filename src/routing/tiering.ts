@@ -58,7 +58,7 @@ export function thresholdToScore(p: number, threshold: number | undefined, tiers
   // Just under the band, so scoreToTier(score + band) stays in the cheapest tier.
   const cheapTop = Math.max(0, first - Math.max(0, band) - 1e-6);
   if (threshold <= 0) return first + q * (1 - first);
-  if (threshold >= 1) return q >= 1 ? first : q * cheapTop;
+  if (threshold >= 1) return q >= threshold ? first : q * cheapTop;
   return q < threshold
     ? (q / threshold) * cheapTop
     : first + ((q - threshold) / (1 - threshold)) * (1 - first);

@@ -11,6 +11,9 @@ import { MIN_SAMPLES, RollingPercentile } from './calibration.js';
 import type { LearnedClassifier } from './classifier.js';
 import { loadLearnedClassifier } from './model.js';
 
+/** A percentile threshold above every percentile: premiumShare 0. */
+export const NEVER = 2;
+
 /** Share of traffic sent above the cheapest tier when a learned route sets neither knob. */
 export const DEFAULT_PREMIUM_SHARE = 0.3;
 
@@ -53,7 +56,9 @@ export function learnedScorer(
  */
 export function learnedThreshold(spec: ClassifierSpec, c: LearnedClassifier): number {
   if (spec.threshold !== undefined) return 1 - c.shareAbove(spec.threshold);
-  return 1 - Math.min(1, Math.max(0, spec.premiumShare ?? DEFAULT_PREMIUM_SHARE));
+  const share = Math.min(1, Math.max(0, spec.premiumShare ?? DEFAULT_PREMIUM_SHARE));
+  // Share 0 is "never": a threshold no percentile reaches (percentile 1 itself would still leave the cheapest tier).
+  return share <= 0 ? NEVER : 1 - share;
 }
 
 /**
