@@ -168,6 +168,15 @@ const centred = (rs: readonly number[]) => {
     return gain(i) - s / n;
   });
 };
+function meanOfSourceMeans(rs: readonly number[]): number {
+  const by = new Map<string, [number, number]>();
+  for (const i of rs) {
+    const m = by.get(rows[i]!.source) ?? [0, 0];
+    by.set(rows[i]!.source, [m[0] + gain(i), m[1] + 1]);
+  }
+  const means = [...by.values()].map(([s, n]) => s / n);
+  return means.reduce((a, b) => a + b, 0) / Math.max(1, means.length);
+}
 const mtBench = rows.flatMap((r, i) => (r.source === 'mt-bench' ? [i] : []));
 const fallbackGrid: HeadSpec[] = [
   { name: FALLBACK, features: 'length', lambdaDense: 1 },
@@ -220,7 +229,10 @@ function fitRouter(tr: readonly number[]): Router {
     const rs = tr.filter((i) => rows[i]!.source === s);
     heads.set(s, fitHead(X, rs, rs.map(gain), chosen.find((h) => h.name === s)!));
   }
+  // Centred labels rank within traffic; the mean of the sources' mean gains puts an unknown prompt mid-scale
+  // among the heads' predictions instead of below all of them.
   const fallback = fitHead(X, tr, centred(tr), fallbackSpec);
+  fallback.bias += meanOfSourceMeans(tr);
   // Per class at most maxPerClass prompts, taken in a hashed (deterministic) order: a balanced, cheaper fit.
   const cap = (rs: number[]) =>
     rs.length <= RECOGNISER.maxPerClass

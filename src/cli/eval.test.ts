@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runTiermesh as run } from '../../test/helpers/cli.js';
+import { repoRoot, runTiermesh as run } from '../../test/helpers/cli.js';
 
 /** A miniature data dir in the exact formats of ../shared/data, so the loaders and CLI run without it. */
 function miniData(): string {
@@ -216,5 +216,29 @@ describe('tiermesh eval --outcomes / tiermesh train (real process)', { timeout: 
     expect(few.stderr).toMatch(/at least 100 are needed/);
     const usage = await run(['train', '--outcomes', file]);
     expect(usage.code).toBe(2);
+  });
+
+  it("explain uses a route's modelRef, and names the route when the model is refused", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tm-train-ref-'));
+    expect((await run(['train', '--outcomes', outcomesFile(), '--out', out])).code).toBe(0);
+    const example = readFileSync(join(repoRoot, 'examples', 'standalone.yaml'), 'utf8');
+    const config = (ref: string) => {
+      const p = join(out, `route-${ref.length}.yaml`);
+      writeFileSync(
+        p,
+        example.replace(
+          / {2}classifier:\n {4}mode: rules\n/,
+          `  classifier:\n    mode: learned\n    modelRef: ${JSON.stringify(ref)}\n`,
+        ),
+      );
+      return p;
+    };
+    const ok = await run(['explain', '--config', config(join(out, 'model.json')), 'hi']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).source).toBe('learned');
+    const bad = await run(['explain', '--config', config(join(out, 'missing-model.json')), 'hi']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^route \S+: modelRef ".*missing-model\.json": model file .* cannot be read/);
   });
 });

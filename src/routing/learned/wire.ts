@@ -10,6 +10,7 @@ import type { Snapshot } from '../../api/snapshot.js';
 import { MIN_SAMPLES, RollingPercentile } from './calibration.js';
 import type { LearnedClassifier } from './classifier.js';
 import { loadLearnedClassifier } from './model.js';
+import { RouteModels } from './model-ref.js';
 
 /** A percentile threshold above every percentile: premiumShare 0. */
 export const NEVER = 2;
@@ -79,5 +80,21 @@ export function withLearnedThresholds(
       const threshold = learnedThreshold(cl, modelFor(r.name) ?? c);
       return { ...r, spec: { ...r.spec, classifier: { ...cl, threshold } } };
     }),
+  };
+}
+
+/**
+ * One-shot wiring for the offline tools (explain, report): thresholds and scorer with each route's modelRef model
+ * (else the shipped one). Throws ModelFileError naming the route when a referenced model is refused.
+ */
+export function wireLearned(snapshot: Snapshot): {
+  snapshot: Snapshot;
+  learned: (text: string, route?: string) => number;
+} {
+  const models = new RouteModels().resolve(snapshot);
+  const modelFor = (r: string) => models.get(r);
+  return {
+    snapshot: withLearnedThresholds(snapshot, undefined, modelFor),
+    learned: learnedScorer(undefined, { modelFor }),
   };
 }
