@@ -143,7 +143,22 @@ export const classifier = z.object({
     .max(1)
     .optional()
     .describe('Learned mode: target share of requests sent above the cheapest tier; sets the threshold.'),
-  threshold: z.number().min(0).max(1).optional().describe('Learned mode: explicit difficulty threshold.'),
+  threshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(
+      "Learned mode: explicit threshold on the model's predicted quality gain (strong - weak); premiumShare is usually the better knob.",
+    ),
+  modelRef: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe(
+      "Learned/hybrid mode: a model from 'tiermesh train' instead of the shipped one. In-cluster: a ConfigMap name whose model.json is mounted under the sidecar's model directory; standalone: a file path. Validated at load; a refused model keeps the previous one.",
+    ),
   rules: z.array(classifierRule).max(64).optional(),
 });
 export type ClassifierSpec = z.infer<typeof classifier>;

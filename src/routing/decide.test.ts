@@ -130,18 +130,17 @@ describe('classification to tier', () => {
     expect(d.escalation).toEqual([]);
   });
 
-  it('a score near a boundary escalates one tier and says so', () => {
-    // Learned route: threshold 0.3 maps to the boundary 0.5; band 0.05 -> p just under 0.3 is too close to call.
-    const near: LearnedScorer = () => 0.29;
+  it('learned mode: a percentile just under the threshold stays in the cheapest tier (premiumShare is kept exactly)', () => {
+    // Threshold 0.3 maps to the boundary 0.5; with band 0.05 the old mapping escalated p = 0.29 as "too close to
+    // call", which sent far more than the configured share upwards. Below the threshold now maps under the band.
     const d = decide({
       snapshot: withMode('learned'),
       request: req('x', { model: 'learned' }),
-      learned: near,
+      learned: () => 0.29,
     });
     expect(d.classification.tierIndex).toBe(0);
-    expect(d.tierName).toBe('high');
-    expect(d.escalated).toBe(true);
-    expect(d.classification.signals).toContain('escalated:near-boundary');
+    expect(d.tierName).toBe('low');
+    expect(d.escalated).toBe(false);
     const far = decide({
       snapshot: withMode('learned'),
       request: req('x', { model: 'learned' }),
@@ -301,14 +300,14 @@ describe('budget downgrade', () => {
 describe('learned and hybrid modes', () => {
   const request = req('anything', { model: 'learned' });
 
-  it('learned mode uses the injected probability and hands it the prompt text and features', () => {
-    let seen: { text: string; messages: number } | undefined;
-    const learned: LearnedScorer = (text, f) => {
-      seen = { text, messages: f.messages };
+  it('learned mode uses the injected percentile and hands it the prompt text and the route', () => {
+    let seen: { text: string; route: string } | undefined;
+    const learned: LearnedScorer = (text, route) => {
+      seen = { text, route };
       return 0.9;
     };
     const d = decide({ snapshot: withMode('learned'), request, learned });
-    expect(seen).toEqual({ text: 'anything', messages: 1 });
+    expect(seen).toEqual({ text: 'anything', route: d.route });
     expect(d.source).toBe('learned');
     expect(d.tierName).toBe('high');
   });

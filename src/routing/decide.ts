@@ -7,7 +7,7 @@
  *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / x-tiermesh-user out of Node's header object
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
- *   LearnedScorer = (text, features) => probability that the cheapest tier fails, in [0, 1]
+ *   LearnedScorer = (text, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]
  *
  * `model` is "auto" (the snapshot's default route), a ModelRoute name (that route), or a model in some route's
  * registry (that model, failing over across its targets). A route name wins over a model of the same name.
@@ -16,13 +16,13 @@ import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
 import { TiermeshError } from '../errors.js';
-import { extractFeatures, type Features, promptText } from './features.js';
+import { extractFeatures, promptText } from './features.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
 import type { Classification, DecisionSource, EscalationStep, RouteDecision } from './types.js';
 
-export type LearnedScorer = (text: string, features: Features) => number;
+export type LearnedScorer = (text: string, route: string) => number;
 
 export interface RoutingHeaders {
   task?: string | undefined;
@@ -142,22 +142,34 @@ function contextTooLong(
 }
 
 /** Learned score as a Scored, or undefined when the learned classifier is absent or misbehaves. */
-function learnedScored(spec: ModelRouteSpec, learned: LearnedScorer | undefined, text: string, f: Features) {
+function learnedScored(
+  route: string,
+  spec: ModelRouteSpec,
+  learned: LearnedScorer | undefined,
+  text: string,
+) {
   if (!learned) return undefined;
   let p: number;
   try {
-    p = learned(text, f);
+    p = learned(text, route);
   } catch {
     return undefined;
   }
   if (!Number.isFinite(p)) return undefined;
   p = clamp01(p);
-  const score = thresholdToScore(p, spec.classifier.threshold, spec.tiers.length);
-  // Confidence is 0.5 at a coin flip and 1 at certainty; the confidence band handles near-threshold scores.
+  // The band is passed so that no percentile below the threshold escalates: `premiumShare` is kept exactly.
+  const score = thresholdToScore(
+    p,
+    spec.classifier.threshold,
+    spec.tiers.length,
+    spec.classifier.confidenceBand,
+  );
+  // Confidence is 0.5 at a coin flip and 1 at certainty; above the threshold the band still escalates.
   return { score, confidence: 0.5 + Math.abs(p - 0.5), signals: ['learned'] } satisfies Scored;
 }
 
 function classify(
+  route: string,
   spec: ModelRouteSpec,
   req: ChatCompletionRequest,
   promptTokens: number,
@@ -165,19 +177,19 @@ function classify(
 ): { classification: Classification; escalated: boolean } {
   const compiled = compiledClassifier(spec);
   const text = promptText(req);
-  const features = extractFeatures(req, text, promptTokens);
-  const structural = structuralScore(features);
   const mode = spec.classifier.mode;
-  let base: Scored = structural;
+  // Learned mode needs no structural features when the model answers: they cost as much as the model itself.
+  const l = mode !== 'rules' ? learnedScored(route, spec, learned, text) : undefined;
+  let base: Scored;
   let source: Classification['source'] = 'rules';
-  if (mode !== 'rules') {
-    const l = learnedScored(spec, learned, text, features);
-    if (!l) {
-      base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
-    } else if (mode === 'learned') {
-      base = l;
-      source = 'learned';
-    } else {
+  if (mode === 'learned' && l) {
+    base = l;
+    source = 'learned';
+  } else {
+    const structural = structuralScore(extractFeatures(req, text, promptTokens));
+    if (mode === 'rules') base = structural;
+    else if (!l) base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
+    else {
       base = {
         score: (structural.score + l.score) / 2,
         // Disagreement between the two classifiers is itself uncertainty.
@@ -275,7 +287,7 @@ export function decide(input: DecideInput): RouteDecision {
       source,
     };
   } else {
-    const c = classify(spec, request, promptTokens, input.learned);
+    const c = classify(route.name, spec, request, promptTokens, input.learned);
     classification =
       task !== undefined
         ? { ...c.classification, signals: [...c.classification.signals, 'unknown-task'] }
