@@ -130,7 +130,7 @@ export type ClassifierRule = z.infer<typeof classifierRule>;
 export const classifierModes = ['rules', 'learned', 'hybrid'] as const;
 
 export const classifier = z.object({
-  mode: z.enum(classifierModes).default('rules'),
+  mode: z.enum(classifierModes).default('learned'),
   confidenceBand: z
     .number()
     .min(0)
@@ -212,7 +212,7 @@ export const modelRouteSpec = z
     providers: z.array(provider).min(1).max(16),
     models: z.array(modelEntry).min(1).max(64),
     tiers: z.array(tier).min(1).max(8).describe('Cheapest first.'),
-    classifier: classifier.default({ mode: 'rules', confidenceBand: 0.1 }),
+    classifier: classifier.default({ mode: 'learned', confidenceBand: 0.1 }),
     taskTypes: z
       .record(z.string().max(63), dnsLabel)
       .meta({ maxProperties: 32 })

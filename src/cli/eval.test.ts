@@ -227,7 +227,7 @@ describe('tiermesh eval --outcomes / tiermesh train (real process)', { timeout: 
       writeFileSync(
         p,
         example.replace(
-          / {2}classifier:\n {4}mode: rules\n/,
+          / {2}classifier:\n {4}mode: \w+\n/,
           `  classifier:\n    mode: learned\n    modelRef: ${JSON.stringify(ref)}\n`,
         ),
       );
