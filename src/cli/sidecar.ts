@@ -1,6 +1,9 @@
 /** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
 import { createServer, type Server } from 'node:http';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
+import { TiermeshError } from '../errors.js';
+import { listen } from '../http/listen.js';
+import { sendError } from '../http/reply.js';
 import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -196,19 +199,15 @@ async function serveMetricsOnly(
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      sendError(res, new TiermeshError('TM_NOT_FOUND', 'only GET /metrics is served here'));
       return;
     }
     metrics.text().then(
       ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
-      () => res.writeHead(500).end(),
+      (e: unknown) => sendError(res, e),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(at.port, at.host, () => resolve());
-  });
-  const a = server.address() as { address: string; port: number };
-  process.stdout.write(`tiermesh sidecar metrics on http://${a.address}:${a.port}/metrics\n`);
+  const url = await listen(server, at.host, at.port);
+  process.stdout.write(`tiermesh sidecar metrics on ${url}/metrics\n`);
   return server;
 }

@@ -1,14 +1,13 @@
 /** Wires the operator together: informers -> queue -> reconcile -> config hub, the sidecar server, ledger, lease. */
 
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import { listen } from '../http/listen.js';
 import { tokenAuthenticator } from './auth.js';
 import type { GrantPolicy } from './grants.js';
 import { ConfigHub } from './hub.js';
@@ -57,14 +56,6 @@ export interface RunningOperator {
   /** Additional servers to close on stop (the webhook, when started alongside). */
   addCloser(fn: () => Promise<void>): void;
   stop(): Promise<void>;
-}
-
-async function listen(server: Server, at: HostPort): Promise<string> {
-  server.listen(at.port, at.host);
-  await once(server, 'listening');
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `http://${host}:${addr.port}`;
 }
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
@@ -216,7 +207,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     },
     tls,
   );
-  const url = (await listen(server, opts.listen)).replace(/^http:/, tls ? 'https:' : 'http:');
+  const url = await listen(server, opts.listen.host, opts.listen.port, tls ? 'https' : 'http');
   const tlsReload = setInterval(() => {
     readTls().then(
       (next) => {
@@ -247,7 +238,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         () => res.writeHead(500).end(),
       );
     });
-    metricsUrl = await listen(metricsServer, opts.metrics);
+    metricsUrl = await listen(metricsServer, opts.metrics.host, opts.metrics.port);
   }
 
   elector.start();

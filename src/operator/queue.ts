@@ -1,9 +1,10 @@
 /** A keyed, de-duplicating work queue: one worker per key at a time, bursts collapse, failures back off per key. */
 
-/** Delay before retry number `failures` (1-based): base * 2^(n-1), capped. */
+import { backoffDelay } from '../backoff.js';
+
+/** Delay before retry number `failures` (1-based): base * 2^(n-1), capped, no jitter (one worker per key). */
 export function backoffMs(failures: number, baseMs = 100, capMs = 30_000): number {
-  if (failures <= 0) return 0;
-  return Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 30));
+  return backoffDelay(failures, { baseMs, maxMs: capMs });
 }
 
 export interface WorkQueueOptions {

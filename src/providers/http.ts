@@ -1,7 +1,7 @@
 /** The one upstream HTTP client: a shared keep-alive undici pool, deadlines wired to abort signals, errors typed. */
 import { Agent, type Dispatcher } from 'undici';
 import { type SseEvent, SseLineTooLongError, SseParser } from './sse.js';
-import { ProviderError, type UpstreamCall } from './types.js';
+import { beforeSending, ProviderError, type UpstreamCall } from './types.js';
 import { httpFailure, toProviderError } from './upstream-errors.js';
 
 /**
@@ -44,6 +44,8 @@ export interface OpenResponse {
  * after the headers: for streams the first chunk is what counts, so the adapter disarms it.
  */
 export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Promise<OpenResponse> {
+  // Before any timer or socket: a body we cannot serialize is never the upstream's failure.
+  const payload = beforeSending('serializing the upstream request', () => JSON.stringify(req.body));
   // Linked by hand rather than with AbortSignal.any(), which measurably slows every call (bench/upstream-client.ts).
   const local = new AbortController();
   const signal = local.signal;
@@ -77,7 +79,7 @@ export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Pr
         accept: 'application/json, text/event-stream',
         ...req.headers,
       },
-      body: JSON.stringify(req.body),
+      body: payload,
       signal,
     });
   } catch (err) {

@@ -59,6 +59,7 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
         call,
       );
       let first = true;
+      let finished = false;
       for await (const ev of readSse(open, name)) {
         if (first) {
           open.firstByte();
@@ -79,9 +80,16 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
         }
         if (!isChunk(parsed))
           throw new ProviderError('bad_response', `provider "${name}": stream chunk has no choices`);
+        if (!finished) finished = parsed.choices.some((c) => c.finish_reason != null);
         yield parsed;
       }
-      throw new ProviderError('stream_broken', `provider "${name}": stream ended without [DONE]`);
+      // Some OpenAI-compatible servers end a complete answer without [DONE]. A finish_reason says the answer is whole
+      // (the usage chunk, if any, came right after it); without one, the stream was cut.
+      if (!finished)
+        throw new ProviderError(
+          'stream_broken',
+          `provider "${name}": stream ended without [DONE] or a finish_reason`,
+        );
     },
   };
 }

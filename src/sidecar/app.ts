@@ -6,8 +6,8 @@ import { BreakerBoard } from '../providers/breaker.js';
 import type { KeyEnv } from '../providers/keys.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
-import { chatHandler } from './chat.js';
 import { type ApplyResult, ConfigStore } from './config-store.js';
+import { chatPipeline } from './pipeline.js';
 import { runtimeBuilder, type SidecarRuntime } from './runtime.js';
 import { createSidecarServer, type SidecarServer } from './server.js';
 
@@ -71,7 +71,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     const r: ApplyResult = store.apply(opts.snapshot);
     if (!r.ok) throw new Error(`invalid config: ${r.error}`);
   }
-  const chat = chatHandler({
+  const chat = chatPipeline({
     store,
     metrics,
     logger,

@@ -20,7 +20,7 @@ export function parseChatRequest(contentType: string | undefined, body: Buffer):
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (e) {
-    throw new TiermeshError('TM_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
+    throw new TiermeshError('TM_INVALID_JSON', `request body is not valid JSON${jsonErrorWhere(e)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new TiermeshError('TM_INVALID_REQUEST', 'request body must be a JSON object');
@@ -39,4 +39,13 @@ export function parseChatRequest(contentType: string | undefined, body: Buffer):
     );
   }
   return parsed.data;
+}
+
+/**
+ * Where JSON.parse gave up, never what it saw: V8's messages quote the body ("Unexpected token 'h', "hello, my
+ * password..." is not valid JSON"), and the message reaches our logs. Only the position survives.
+ */
+function jsonErrorWhere(e: unknown): string {
+  const m = /position (\d+)/.exec((e as Error)?.message ?? '');
+  return m ? ` (at character ${m[1]})` : '';
 }
