@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { formatIssues } from '../config/issues.js';
 import { isTiermeshError, TiermeshError } from '../errors.js';
 import { sendError, sendJson } from '../http/reply.js';
+import { SSE_CONTENT_TYPE } from '../providers/sse.js';
 import type { ConfigHub } from './hub.js';
 import type { SidecarIdentity } from './identity.js';
 import type { LedgerService } from './ledger-service.js';
@@ -112,7 +113,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       });
     const running = url.searchParams.get('version') || undefined;
     res.writeHead(200, {
-      'content-type': 'text/event-stream',
+      'content-type': SSE_CONTENT_TYPE,
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',

@@ -4,7 +4,7 @@ import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
-import { redact } from './upstream-errors.js';
+import { upstreamText } from './upstream-errors.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -74,8 +74,7 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
         }
         const err = (parsed as { error?: { message?: unknown } }).error;
         if (err) {
-          const msg =
-            typeof err.message === 'string' ? `: ${redact(err.message, [secret]).slice(0, 300)}` : '';
+          const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
           throw new ProviderError('server_error', `provider "${name}" sent an error in the stream${msg}`);
         }
         if (!isChunk(parsed))

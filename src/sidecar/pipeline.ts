@@ -133,7 +133,14 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
     account = new RequestAccount(sc.books, runtime.budget, d.route, d.spec, d.user, gated.reservations);
     trace.spent = account.spent;
     sc.deps.metrics.classified(d.route, d.tierName || 'none', d.source);
-    if (gated.shadow) sc.shadows.start(id, runtime, inbound.request, d, gated.shadow);
+    if (gated.shadow)
+      sc.shadows.start({
+        requestId: id,
+        runtime,
+        request: inbound.request,
+        decision: d,
+        model: gated.shadow,
+      });
     const exec: ExecuteInput = {
       providers: runtime.providers.get(d.route)!,
       request: inbound.request,

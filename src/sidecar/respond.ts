@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import type { TiermeshError } from '../errors.js';
 import { sendJson } from '../http/reply.js';
-import { SSE_DONE, sseData } from '../providers/sse.js';
+import { SSE_CONTENT_TYPE, SSE_DONE, sseData } from '../providers/sse.js';
 
 /** What the client learns about how its request was served; present on every answer given after routing. */
 export interface ServedBy {
@@ -50,7 +50,7 @@ export function respondJson(res: ServerResponse, completion: ChatCompletion, ser
 export function writeStreamHead(res: ServerResponse, served: ServedBy): void {
   const { 'x-tiermesh-cost-usd': _, ...headers } = servedByHeaders(served);
   res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
+    'content-type': SSE_CONTENT_TYPE,
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',

@@ -23,6 +23,15 @@ export function shadowBody(request: ChatCompletionRequest): ChatCompletionReques
   return { ...rest, stream: false };
 }
 
+/** One shadow call: the request it copies, the decision it was made under and the shadow model. */
+export interface ShadowCall {
+  requestId: string;
+  runtime: SidecarRuntime;
+  request: ChatCompletionRequest;
+  decision: RouteDecision;
+  model: ModelEntry;
+}
+
 export interface ShadowDeps {
   books: Books;
   /** The runtime serving now: a reload since the request started carried the budget totals over to a new one. */
@@ -42,23 +51,11 @@ export class ShadowRunner {
   constructor(private readonly deps: ShadowDeps) {}
 
   /** Starts after this turn of the event loop, so the client's own upstream call is on its way first. */
-  start(
-    requestId: string,
-    runtime: SidecarRuntime,
-    request: ChatCompletionRequest,
-    d: RouteDecision,
-    model: ModelEntry,
-  ): void {
-    setImmediate(() => this.run(requestId, runtime, request, d, model));
+  start(call: ShadowCall): void {
+    setImmediate(() => this.run(call));
   }
 
-  private run(
-    requestId: string,
-    runtime: SidecarRuntime,
-    request: ChatCompletionRequest,
-    d: RouteDecision,
-    model: ModelEntry,
-  ): void {
+  private run({ requestId, runtime, request, decision: d, model }: ShadowCall): void {
     const { books } = this.deps;
     const registry = runtime.providers.get(d.route)!;
     const t0 = performance.now();
