@@ -42,6 +42,12 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
         call,
       );
       const json = await readJson(open, name);
+      const err = (json as { error?: { message?: unknown } } | null)?.error;
+      if (err && typeof err === 'object') {
+        // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
+        const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
+        throw new ProviderError('server_error', `provider "${name}" answered 200 with an error${msg}`);
+      }
       if (!isCompletion(json))
         throw new ProviderError('bad_response', `provider "${name}": answer is not a chat.completion`);
       return json;
