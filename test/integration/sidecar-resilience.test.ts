@@ -1,6 +1,6 @@
 /** Failover, circuit breakers, cascade escalation, broken streams and client disconnects, through the OpenAI SDK. */
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   behave,
   type Fixture,
@@ -27,14 +27,9 @@ async function metrics(s: TestSidecar): Promise<string> {
   return (await fetch(`${s.url}/metrics`)).text();
 }
 
-/** Polls until `check` holds; breaker timers and disconnect handling finish on their own schedule. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Waits (up to 5 s) for `check` to hold: breaker timers and disconnect handling finish on their own schedule. */
+const eventually = (check: () => Promise<boolean> | boolean, what: string) =>
+  vi.waitFor(async () => expect(await check(), what).toBe(true), { timeout: 5_000, interval: 25 });
 
 describe('failover and breakers', () => {
   let flaky: Fixture;

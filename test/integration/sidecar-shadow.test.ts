@@ -1,6 +1,6 @@
 /** spec.shadow through the OpenAI SDK: the shadow upstream gets the request, the client only ever sees the primary. */
 import OpenAI from 'openai';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
@@ -72,13 +72,9 @@ async function metrics(s: TestSidecar): Promise<string> {
   return (await s.metrics.text()).body;
 }
 
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Waits (up to 10 s) for `check` to hold: shadow calls run in the background, on their own schedule. */
+const eventually = (check: () => Promise<boolean> | boolean, what: string) =>
+  vi.waitFor(async () => expect(await check(), what).toBe(true), { timeout: 10_000, interval: 25 });
 
 const shadowCount = async (s: TestSidecar, outcome: string) =>
   metricValue(await metrics(s), 'tiermesh_shadow_requests_total', { model: 'shadow-model', outcome }) ?? 0;
