@@ -10,6 +10,11 @@ export interface UpstreamCall {
   signal: AbortSignal;
   /** Time allowed until the first byte (headers) of the upstream answer. */
   firstByteTimeoutMs: number;
+  /**
+   * Ends the call with `reason`, aborting `signal` (set by the failover loop, which owns the signal). Without it the
+   * HTTP client links a controller of its own to `signal` for the first-byte deadline.
+   */
+  abort?: (reason: unknown) => void;
 }
 
 export interface ProviderAdapter {
