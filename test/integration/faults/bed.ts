@@ -4,6 +4,7 @@
  * One counted failure is enough to open a breaker here, so "no breaker moved" is a sharp assertion.
  */
 import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { behave, type Fixture, startOpenAIFixture } from '../../fixtures/providers/index.js';
 import { routeConfig } from '../../helpers/config.js';
 import { metricSum, startTestSidecar, type TestSidecar } from '../../helpers/sidecar.js';
@@ -62,6 +63,46 @@ export async function faultBed(resilience: Record<string, number> = {}): Promise
       await sidecar.close();
       await Promise.all([flaky.close(), healthy.close()]);
     },
+  };
+}
+
+/**
+ * A bed for a test file: a fresh one per test (`each`, the default) or one for the whole file (`all`), started and
+ * closed by vitest hooks. The returned handle always points at the current bed.
+ */
+export function useFaultBed(
+  resilience: Record<string, number> = {},
+  scope: 'each' | 'all' = 'each',
+): FaultBed {
+  let current: FaultBed | undefined;
+  const bed = () => {
+    if (!current) throw new Error('the fault bed is used outside a test');
+    return current;
+  };
+  (scope === 'each' ? beforeEach : beforeAll)(async () => {
+    current = await faultBed(resilience);
+  });
+  (scope === 'each' ? afterEach : afterAll)(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    get flaky() {
+      return bed().flaky;
+    },
+    get healthy() {
+      return bed().healthy;
+    },
+    get sidecar() {
+      return bed().sidecar;
+    },
+    get client() {
+      return bed().client;
+    },
+    breaker: (provider) => bed().breaker(provider),
+    lastLog: (msg) => bed().lastLog(msg),
+    tokensBooked: () => bed().tokensBooked(),
+    close: () => bed().close(),
   };
 }
 

@@ -1,14 +1,10 @@
 /** Fault: the upstream's socket dies mid-stream. Before the first chunk we fail over; after it the client is told. */
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { behave } from '../../fixtures/providers/index.js';
-import { askStream, type FaultBed, faultBed, HEALTHY_REPLY } from './bed.js';
+import { askStream, HEALTHY_REPLY, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed();
-});
-afterEach(() => bed.close());
+const bed = useFaultBed();
 
 describe('fault: broken stream', () => {
   it('broken before the first chunk: the healthy target streams the answer', async () => {

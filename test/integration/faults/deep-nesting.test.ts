@@ -2,15 +2,11 @@
  * Request of death: a content part nested 5,000 levels deep (10 KB). JSON.parse takes it, our own JSON.stringify of
  * the upstream body would overflow the stack. It is refused at parse as the client's fault, never sent, never retried.
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type FaultBed, faultBed, postRaw } from './bed.js';
+import { describe, it } from 'vitest';
+import { postRaw, useFaultBed } from './bed.js';
 import { expectRefusedHarmlessly } from './request-of-death.js';
 
-let bed: FaultBed;
-beforeAll(async () => {
-  bed = await faultBed();
-});
-afterAll(() => bed.close());
+const bed = useFaultBed({}, 'all');
 
 const nested = (depth: number) =>
   `{"model":"auto","messages":[{"role":"user","content":[{"type":"x","y":${'['.repeat(depth)}${']'.repeat(depth)}}]}]}`;

@@ -1,12 +1,8 @@
 /** Fault: a 200 whose body is an error (what some gateways send). It is the upstream failing; the next target serves. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ask, type FaultBed, faultBed, HEALTHY_REPLY } from './bed.js';
+import { describe, expect, it } from 'vitest';
+import { ask, HEALTHY_REPLY, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed();
-});
-afterEach(() => bed.close());
+const bed = useFaultBed();
 
 describe('fault: 200 with an error body', () => {
   it('is served by the healthy target, with the upstream message in the fallback line', async () => {

@@ -1,13 +1,9 @@
 /** Fault: a 200 whose body (or first stream event) is not JSON. That target's answer is unusable; the next serves. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { behave } from '../../fixtures/providers/index.js';
-import { ask, askStream, type FaultBed, faultBed, HEALTHY_REPLY } from './bed.js';
+import { ask, askStream, HEALTHY_REPLY, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed();
-});
-afterEach(() => bed.close());
+const bed = useFaultBed();
 
 describe('fault: garbage JSON', () => {
   it('a JSON answer that is not JSON: served by the healthy target, the cause logged', async () => {

@@ -1,13 +1,9 @@
 /** Fault: an upstream accepts the request and never answers. Our first-byte deadline moves on to the next target. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { behave } from '../../fixtures/providers/index.js';
-import { ask, askStream, type FaultBed, faultBed, HEALTHY_REPLY } from './bed.js';
+import { ask, askStream, HEALTHY_REPLY, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed({ timeoutMs: 2_000, firstByteTimeoutMs: 200 });
-});
-afterEach(() => bed.close());
+const bed = useFaultBed({ timeoutMs: 2_000, firstByteTimeoutMs: 200 });
 
 describe('fault: upstream hangs', () => {
   it('is abandoned at the first-byte deadline and served by the healthy target', async () => {

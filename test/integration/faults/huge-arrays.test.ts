@@ -2,15 +2,11 @@
  * Request of death: huge arrays. 100,000 messages is the client's problem (the prompt fits no model: 400); 20,000
  * content parts that do fit are served, and the sidecar keeps answering.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ask, type FaultBed, faultBed, postRaw } from './bed.js';
+import { describe, expect, it } from 'vitest';
+import { ask, postRaw, useFaultBed } from './bed.js';
 import { expectRefusedHarmlessly } from './request-of-death.js';
 
-let bed: FaultBed;
-beforeAll(async () => {
-  bed = await faultBed();
-});
-afterAll(() => bed.close());
+const bed = useFaultBed({}, 'all');
 
 describe('request of death: huge arrays', () => {
   it('100,000 messages: 400 TM_CONTEXT_TOO_LONG, nothing sent, no breaker moved', async () => {

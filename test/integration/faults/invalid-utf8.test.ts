@@ -1,13 +1,9 @@
 /** Request of death: bytes that are not UTF-8. Refused as the client's (400), never "repaired" and sent on. */
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type FaultBed, faultBed, postRaw } from './bed.js';
+import { describe, it } from 'vitest';
+import { postRaw, useFaultBed } from './bed.js';
 import { expectRefusedHarmlessly } from './request-of-death.js';
 
-let bed: FaultBed;
-beforeAll(async () => {
-  bed = await faultBed();
-});
-afterAll(() => bed.close());
+const bed = useFaultBed({}, 'all');
 
 describe('request of death: invalid UTF-8', () => {
   it('a lone 0xff byte inside a string: 400 TM_INVALID_JSON, nothing sent, no breaker moved', async () => {

@@ -1,13 +1,9 @@
 /** Request of death: headers over 16 KB. node:http refuses them before routing; the client still gets a JSON 431. */
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ask, type FaultBed, faultBed } from './bed.js';
+import { describe, expect, it } from 'vitest';
+import { ask, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeAll(async () => {
-  bed = await faultBed();
-});
-afterAll(() => bed.close());
+const bed = useFaultBed({}, 'all');
 
 function post(headers: Record<string, string>): Promise<{ status: number; type: string; body: string }> {
   const url = new URL(`${bed.sidecar.baseURL}/chat/completions`);

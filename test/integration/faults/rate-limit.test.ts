@@ -1,14 +1,10 @@
 /** Fault: an upstream answers 429 with Retry-After. It is busy, not broken: the next target serves, no breaker moves. */
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { behave } from '../../fixtures/providers/index.js';
-import { ask, type FaultBed, faultBed, HEALTHY_REPLY } from './bed.js';
+import { ask, HEALTHY_REPLY, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed();
-});
-afterEach(() => bed.close());
+const bed = useFaultBed();
 
 describe('fault: upstream 429 with Retry-After', () => {
   it('is served by the next target and never opens the busy target breaker', async () => {

@@ -1,13 +1,9 @@
 /** Fault: the first byte comes late. Past firstByteTimeoutMs the next target serves; within it, the slow one does. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { behave } from '../../fixtures/providers/index.js';
-import { ask, askStream, type FaultBed, faultBed, HEALTHY_REPLY } from './bed.js';
+import { ask, askStream, HEALTHY_REPLY, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed({ timeoutMs: 5_000, firstByteTimeoutMs: 300 });
-});
-afterEach(() => bed.close());
+const bed = useFaultBed({ timeoutMs: 5_000, firstByteTimeoutMs: 300 });
 
 describe('fault: slow first byte', () => {
   it('past the first-byte deadline: the healthy target serves, the slow one is counted', async () => {

@@ -2,15 +2,11 @@
  * Fault: a stream that ends cleanly without `data: [DONE]` (some OpenAI-compatible servers do). When the finish_reason
  * arrived the answer is whole: the client gets a normal, complete stream, [DONE] written by us.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { behave } from '../../fixtures/providers/index.js';
-import { askStream, type FaultBed, faultBed } from './bed.js';
+import { askStream, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed();
-});
-afterEach(() => bed.close());
+const bed = useFaultBed();
 
 describe('fault: stream without [DONE]', () => {
   it('after its finish_reason: a complete stream for the SDK, no fallback, usage booked', async () => {

@@ -1,14 +1,10 @@
 /** Fault: an upstream answers 5xx. The next target serves; the failing one's breaker counts it; 503s say when to retry. */
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { behave } from '../../fixtures/providers/index.js';
-import { ask, askStream, type FaultBed, faultBed, HEALTHY_REPLY } from './bed.js';
+import { ask, askStream, HEALTHY_REPLY, useFaultBed } from './bed.js';
 
-let bed: FaultBed;
-beforeEach(async () => {
-  bed = await faultBed();
-});
-afterEach(() => bed.close());
+const bed = useFaultBed();
 
 describe('fault: upstream 5xx', () => {
   it('is served by the healthy target, logged in the upstream words, counted against the failing target', async () => {
