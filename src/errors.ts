@@ -82,6 +82,12 @@ export const errorCodes = {
     anthropicType: 'invalid_request_error',
     blame: 'client',
   },
+  TM_REQUEST_TIMEOUT: {
+    status: 408,
+    type: 'invalid_request_error',
+    anthropicType: 'timeout_error',
+    blame: 'client',
+  },
   TM_BODY_TOO_LARGE: {
     status: 413,
     type: 'invalid_request_error',

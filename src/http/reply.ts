@@ -2,7 +2,7 @@
  * The one set of HTTP reply helpers every server of ours answers with: JSON bodies, error bodies from the registry
  * (src/errors.ts) with their Retry-After, and the raw-socket answer for requests node:http refuses before parsing.
  */
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { type ErrorDialect, errorBody, type TiermeshError, toTiermeshError } from '../errors.js';
 
@@ -75,9 +75,5 @@ export function sendRawError(socket: Socket, err: TiermeshError): void {
 }
 
 function statusText(status: number): string {
-  return status === 431
-    ? 'Request Header Fields Too Large'
-    : status === 408
-      ? 'Request Timeout'
-      : 'Bad Request';
+  return STATUS_CODES[status] ?? 'Error';
 }

@@ -99,6 +99,11 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     const code = err.code ?? '';
     deps.logger.debug({ code }, 'request refused before routing');
     if (code === 'ECONNRESET' || code === 'EPIPE') return void socket.destroy();
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+      return sendRawError(
+        socket,
+        new TiermeshError('TM_REQUEST_TIMEOUT', 'the request did not arrive in time'),
+      );
     if (code === 'HPE_HEADER_OVERFLOW')
       return sendRawError(
         socket,
