@@ -178,8 +178,26 @@ export const resilience = z.object({
     .min(100)
     .max(600_000)
     .default(60_000)
-    .describe('Whole-call deadline per attempt.'),
+    .describe('Whole-call deadline per attempt: a whole JSON answer, or a stream until its first chunk.'),
   firstByteTimeoutMs: z.number().int().min(50).max(600_000).default(15_000),
+  streamIdleTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      'Streams: longest wait for the next chunk once the first arrived; a stream that keeps flowing runs on.',
+    ),
+  streamTimeoutMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(86_400_000)
+    .optional()
+    .describe(
+      'Streams: optional deadline for the whole stream, first chunk to last. Unset: no limit while chunks flow.',
+    ),
   retries: z
     .object({
       attempts: z.number().int().min(0).max(5).default(1).describe('Retries per target after the first try.'),
@@ -222,6 +240,7 @@ export const modelRouteSpec = z
     resilience: resilience.default({
       timeoutMs: 60_000,
       firstByteTimeoutMs: 15_000,
+      streamIdleTimeoutMs: 30_000,
       retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
       breaker: {
         errorThresholdPercentage: 50,

@@ -1,12 +1,17 @@
 /** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
-import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
+import { TiermeshError } from '../errors.js';
+import { listen } from '../http/listen.js';
+import { sendError } from '../http/reply.js';
+import { startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
+import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from '../sidecar/defaults.js';
 import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
+
+const DEFAULT_LISTEN = `${SIDECAR_HOST}:${SIDECAR_PORT}`;
 
 /** The injector passes the operator's CA bundle (PEM) in this variable; --operator-ca takes precedence. */
 const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
@@ -20,7 +25,7 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --operator-ca <file>   PEM CA bundle to verify an https:// operator with (else $${OPERATOR_CA_ENV}: the PEM text)
   --operator-connect <host:port>  dial this address for the operator, still verifying its URL's host name
   --metrics-listen <host:port>    also serve /metrics (and nothing else) here, e.g. 0.0.0.0:9464 for Prometheus
-  --listen <host:port>   address to serve on (default 127.0.0.1:4000)
+  --listen <host:port>   address to serve on (default ${DEFAULT_LISTEN})
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --log-prompts          include prompt text in request log lines (off by default)
   --log-level <level>    trace|debug|info|warn|error (default info)
@@ -42,7 +47,7 @@ export async function run(args: string[]): Promise<number> {
       'operator-ca': { type: 'string' },
       'operator-connect': { type: 'string' },
       'metrics-listen': { type: 'string' },
-      listen: { type: 'string', default: '127.0.0.1:4000' },
+      listen: { type: 'string', default: DEFAULT_LISTEN },
       'max-body-bytes': { type: 'string' },
       'log-prompts': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
@@ -209,20 +214,15 @@ async function serveMetricsOnly(
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      sendError(res, new TiermeshError('TM_NOT_FOUND', 'only GET /metrics is served here'));
       return;
     }
     metrics.text().then(
       ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
-      () => res.writeHead(500).end(),
+      (e: unknown) => sendError(res, e),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(at.port, at.host, () => resolve());
-  });
-  const a = server.address() as AddressInfo;
-  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics`;
+  const url = `${await listen(server, at.host, at.port)}/metrics`;
   logger.info({ url }, `tiermesh sidecar metrics on ${url}`);
   return server;
 }

@@ -7,14 +7,13 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import { listen } from '../http/listen.js';
 import { RetryLog } from '../telemetry/retry-log.js';
 import { tokenAuthenticator } from './auth.js';
 import type { GrantPolicy } from './grants.js';
@@ -67,14 +66,6 @@ export interface RunningOperator {
   /** Additional servers to close on stop (the webhook, when started alongside). */
   addCloser(fn: () => Promise<void>): void;
   stop(): Promise<void>;
-}
-
-async function listen(server: Server, at: HostPort): Promise<string> {
-  server.listen(at.port, at.host);
-  await once(server, 'listening');
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `http://${host}:${addr.port}`;
 }
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
@@ -351,7 +342,7 @@ async function startSidecarApi(
     },
     tls,
   );
-  const url = (await listen(server, opts.listen)).replace(/^http:/, tls ? 'https:' : 'http:');
+  const url = await listen(server, opts.listen.host, opts.listen.port, tls ? 'https' : 'http');
   const tlsReload = setInterval(() => {
     readTls().then(
       (next) => {
@@ -394,7 +385,7 @@ async function startMetricsServer(
       () => res.writeHead(500).end(),
     );
   });
-  const url = await listen(server, at);
+  const url = await listen(server, at.host, at.port);
   return {
     url,
     close() {

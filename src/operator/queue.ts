@@ -4,12 +4,13 @@
  * reported, not retried). Created paused, it only collects keys until `start()`: the operator starts it once the
  * informer caches are filled, so no reconcile sees a half-listed namespace.
  */
+
+import { backoffDelay } from '../backoff.js';
 import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
 
-/** Delay before retry number `failures` (1-based): base * 2^(n-1), capped. */
+/** Delay before retry number `failures` (1-based): base * 2^(n-1), capped, no jitter (one worker per key). */
 export function backoffMs(failures: number, baseMs = 100, capMs = 30_000): number {
-  if (failures <= 0) return 0;
-  return Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 30));
+  return backoffDelay(failures, { baseMs, maxMs: capMs });
 }
 
 /** setTimeout fires at once for anything longer (and warns); a longer requeue is re-asked for on that run. */

@@ -12,6 +12,8 @@
  * `model` is "auto" (the snapshot's default route), a ModelRoute name (that route), or a model in some route's
  * registry (that model, failing over across its targets). A route name wins over a model of the same name.
  */
+
+import { createHash } from 'node:crypto';
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
@@ -79,10 +81,11 @@ export function resolveRoute(snapshot: Snapshot, model: string): ResolvedRoute {
     const entry = route.spec.models.find((m) => m.name === model);
     if (entry) return { route, model: entry };
   }
+  // The client sees the name it sent; our logs only its length and a hash (a "model" may be anything, a prompt too).
   throw new TiermeshError(
     'TM_MODEL_NOT_FOUND',
     `The model \`${model}\` does not exist: use "auto", a route name or a model of a route`,
-    { param: 'model' },
+    { param: 'model', logMessage: `unknown model (${model.length} chars, sha256 ${shortHash(model)})` },
   );
 }
 
@@ -332,4 +335,9 @@ export function decide(input: DecideInput): RouteDecision {
     escalated,
     contextBumped: chosen > wanted,
   };
+}
+
+/** 12 hex digits of SHA-256: enough to tell repeated unknown names apart in logs, nothing to read back. */
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
 }

@@ -8,11 +8,11 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { jitteredBackoff } from '../budget/reporter.js';
+import { backoffDelay } from '../backoff.js';
 import { ACK_PATH, type AckBody, STREAM_PATH } from '../operator/protocol.js';
+import { SseParser } from '../providers/sse.js';
 import { RetryLog } from '../telemetry/retry-log.js';
 import type { ApplyResult } from './config-store.js';
-import { SseParser } from './config-stream-sse.js';
 
 export interface SnapshotTarget {
   apply(input: unknown): ApplyResult;
@@ -113,10 +113,10 @@ export class ConfigStream {
       }
       this.connected = false;
       if (this.stopped) break;
-      const delay = jitteredBackoff(
-        this.attempt++,
-        this.opts.baseBackoffMs ?? 500,
-        this.opts.maxBackoffMs ?? 30_000,
+      const delay = backoffDelay(
+        ++this.attempt,
+        { baseMs: this.opts.baseBackoffMs ?? 500, maxMs: this.opts.maxBackoffMs ?? 30_000 },
+        Math.random(),
       );
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -140,14 +140,13 @@ export class ConfigStream {
     this.failures.succeeded();
     this.opts.logger?.info({ operator: this.opts.operator, running }, 'config stream connected');
     const parser = new SseParser();
-    const decoder = new TextDecoder();
     const idleMs = this.opts.idleTimeoutMs ?? 45_000;
     let idle = setTimeout(() => this.abort?.abort(), idleMs);
     try {
       for await (const chunk of res.body) {
         clearTimeout(idle);
         idle = setTimeout(() => this.abort?.abort(), idleMs);
-        for (const ev of parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }))) {
+        for (const ev of parser.push(chunk as Uint8Array)) {
           this.attempt = 0;
           if (ev.event === 'snapshot') await this.onSnapshot(ev.data);
         }

@@ -193,6 +193,27 @@ describe('cascade', () => {
     expect(premium.calls.length).toBe(before);
   });
 
+  it('serves the cheap answer when the escalation fails outright, rather than an error', async () => {
+    cheap.script([behave.ok('not json at all', { prompt: 50, completion: 50 })]);
+    premium.script([behave.error(500)]);
+    const r = await askJson();
+    expect(r.response.status).toBe(200);
+    expect(r.data.choices[0]!.message.content).toBe('not json at all');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(r.response.headers.get('x-tiermesh-model')).toBe('small-model');
+    // The cheap answer was paid for: 100 tokens at $1/M.
+    expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(0.0001, 12);
+    expect(sidecar.logs.byMsg('fallback').at(-1)).toMatchObject({
+      from: 'premium-up',
+      reason: 'server_error',
+    });
+    expect(sidecar.logs.byMsg('request').at(-1)).toMatchObject({
+      status: 200,
+      escalations: 1,
+      tier: 'cheap',
+    });
+  });
+
   it('serves the last tier answer as is when it fails too (maxEscalations reached)', async () => {
     cheap.script([behave.ok('', { prompt: 10, completion: 0 })]);
     premium.script([behave.ok('', { prompt: 10, completion: 0 })]);

@@ -15,9 +15,7 @@ const example = readFileSync(join(root, 'examples', 'standalone.yaml'), 'utf8');
 
 function snapshotWith(classifier: string): Snapshot {
   return compileManifests(
-    parseManifests(
-      example.replace(/ {2}classifier:\n {4}mode: \w+\n {4}confidenceBand: 0.1\n/, classifier),
-    ),
+    parseManifests(example.replace(/ {2}classifier:\n {4}mode: \w+\n {4}confidenceBand: 0.1\n/, classifier)),
   );
 }
 
