@@ -33,7 +33,23 @@ mkdir -p "$IMAGE_DIR"
 # buildah keeps its layers (the build cache) inside the image cache, not in the machine's /var/lib/containers.
 BUILDAH=(buildah --root "$IMAGE_DIR/buildah" --runroot "$IMAGE_DIR/buildah-run" --storage-driver vfs)
 WORK="$(mktemp -d "$IMAGE_DIR/.work.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+# Every buildah step runs with --network host or none, so buildah never sets up its CNI bridge (a private range,
+# with ip_forward on); should a version do so anyway, it is undone here and said.
+FORWARD_BEFORE="$(cat /proc/sys/net/ipv4/ip_forward)"
+BRIDGE_BEFORE="$(ip link show cni-podman0 >/dev/null 2>&1 && echo yes || echo no)"
+CHAINS_BEFORE="$(iptables -S CNI-FORWARD >/dev/null 2>&1 && echo yes || echo no)"
+restore_host() {
+  if [[ "$BRIDGE_BEFORE" == no ]] && ip link show cni-podman0 >/dev/null 2>&1; then
+    say "buildah created cni-podman0: removing it"
+    ip link del cni-podman0 || true
+  fi
+  if [[ "$CHAINS_BEFORE" == no ]] && iptables -S CNI-FORWARD >/dev/null 2>&1; then
+    iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD 2>/dev/null || true
+    for chain in CNI-FORWARD CNI-ADMIN; do iptables -F "$chain" 2>/dev/null && iptables -X "$chain" 2>/dev/null || true; done
+  fi
+  [[ "$(cat /proc/sys/net/ipv4/ip_forward)" == "$FORWARD_BEFORE" ]] || echo "$FORWARD_BEFORE" >/proc/sys/net/ipv4/ip_forward
+}
+trap 'rm -rf "$WORK"; restore_host' EXIT
 
 bin() {
   local f
@@ -110,7 +126,8 @@ if [[ ! -f "$(archive node-base "$BASE_TAG")" ]] || ! "${BUILDAH[@]}" inspect --
   "${BUILDAH[@]}" add --quiet "$c" "$ROOTFS" / >/dev/null
   "${BUILDAH[@]}" copy --quiet "$c" "$NODE_PKG/bin/node" /usr/local/bin/node >/dev/null
   "${BUILDAH[@]}" copy --quiet "$c" "$WORK/npm" /usr/local/lib/node_modules/npm >/dev/null
-  "${BUILDAH[@]}" run "$c" -- sh -c 'ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm &&
+  # No network for this step: buildah would otherwise set up its own CNI bridge (a private range) and ip_forward.
+  "${BUILDAH[@]}" run --network none "$c" -- sh -c 'ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm &&
     ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version && npm --version' >&2
   "${BUILDAH[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --cmd node --workingdir / "$c"

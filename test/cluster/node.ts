@@ -69,11 +69,17 @@ export async function createNodeNetwork(): Promise<NodeSetup> {
   const host = `tmh${process.pid % 100000}`;
   const peer = `tmn${process.pid % 100000}`;
   const inNs = (args: string[]) => sh('ip', ['-n', netns, ...args]);
+  // `ip netns add` makes /run/netns a shared bind mount of itself the first time; undone if it was not there.
+  const runNetnsExisted = existsSync('/run/netns');
   await sh('ip', ['netns', 'add', netns]);
   const undo = async () => {
     // Deleting the namespace takes its veth (and so the host routes through it), bridge, iptables and sysctls along.
     await sh('ip', ['netns', 'del', netns], { ok: true });
     await sh('ip', ['link', 'del', host], { ok: true });
+    if (!runNetnsExisted && readdirSync('/run/netns').length === 0) {
+      await sh('umount', ['/run/netns'], { ok: true });
+      await rm('/run/netns', { recursive: true, force: true });
+    }
   };
   try {
     await sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', netns]);

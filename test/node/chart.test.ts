@@ -251,7 +251,9 @@ describe.skipIf(nodeSkip())('the chart on a real node, as a user runs it', () =>
       1000,
     );
     expect(spent).toBeGreaterThan(0);
-    const table = await kubectl(['-n', appNs, 'get', 'modelroutes,modelbudgets']);
+    // -o wide: the route's Version column has priority 1, as in the CRD.
+    const table = await kubectl(['-n', appNs, 'get', 'modelroutes,modelbudgets', '-o', 'wide']);
+    console.log(`kubectl get modelroutes,modelbudgets -o wide:\n${table}`);
     const [routeHeader, routeRow] = table.split('\n');
     expect(routeHeader?.split(/\s+/)).toEqual(expect.arrayContaining(['NAME', 'READY', 'TIERS', 'VERSION']));
     expect(routeRow).toMatch(/^modelroute\.tiermesh\.dev\/default\s+True\s/);
