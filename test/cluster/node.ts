@@ -421,6 +421,8 @@ export async function startNode(
   const socket = join(dir, 'containerd/containerd.sock');
   const sysctls = readSysctls();
   const runDirExisted = existsSync('/run/containerd');
+  // libcni keeps each attachment's result under /var/lib/cni/results (removed on CNI DEL, the folder stays).
+  const cniCacheExisted = existsSync('/var/lib/cni');
   const netnsBefore = new Set(existsSync('/run/netns') ? readdirSync('/run/netns') : []);
   const procs: Managed[] = [];
   const inNetns = (name: string, bin: string, args: string[]) => {
@@ -499,6 +501,7 @@ export async function startNode(
     removeKubepodsCgroups();
     restoreSysctls(sysctls);
     if (!runDirExisted) await rm('/run/containerd', { recursive: true, force: true });
+    if (!cniCacheExisted) await rm('/var/lib/cni', { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
     if (errors.length > 0) console.error(`node teardown: ${errors.join('; ')}`);
   };

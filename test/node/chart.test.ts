@@ -110,6 +110,13 @@ function rssMiB(pid: number): { rss: number; peak: number } {
   return { rss: Math.round(kb('VmRSS') / 102.4) / 10, peak: Math.round(kb('VmHWM') / 102.4) / 10 };
 }
 
+/** CPU time (user + system) a process has used, in ms (clock ticks are 10 ms on Linux). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // After "pid (comm) ", utime and stime are the 12th and 13th fields.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Milliseconds from creating a pod (app image, a sleeping node) until it is Ready. */
 async function podStartMs(ns: string, name: string, image: string): Promise<number> {
   const core = coreApi();
@@ -316,6 +323,7 @@ describe.skipIf(nodeSkip())('the chart on a real node, as a user runs it', () =>
     const pid = await containerPid(app, 'tiermesh-sidecar');
     figures['sidecar RSS before load, MiB'] = rssMiB(pid).rss;
     const samples: number[] = [];
+    const cpuBefore = cpuMs(pid);
     const sampler = setInterval(() => samples.push(rssMiB(pid).rss), 200);
     const burst = await appGet<{ n: number; failed: number; ms: number }>('/load?n=1000&concurrency=32');
     clearInterval(sampler);
@@ -325,6 +333,7 @@ describe.skipIf(nodeSkip())('the chart on a real node, as a user runs it', () =>
       calls: burst.n,
       concurrency: 32,
       ms: burst.ms,
+      sidecarCpuMs: cpuMs(pid) - cpuBefore,
       rssMaxSampledMiB: Math.max(...samples),
       peakRssMiB: peak,
     };
