@@ -117,7 +117,8 @@ if [[ ! -f "$ROOTFS" ]]; then
   rm -rf "$WORK/rootfs"
   say "rootfs in $((SECONDS - start))s"
 fi
-BASE_TAG="$NODE_VERSION-$SUITE-npm$NPM_VERSION"
+# The suffix counts changes to how node-base is made (bump it when editing the recipe below).
+BASE_TAG="$NODE_VERSION-$SUITE-npm$NPM_VERSION-r2"
 BASE_REF="localhost/tiermesh/node-base:$BASE_TAG"
 if [[ ! -f "$(archive node-base "$BASE_TAG")" ]] || ! "${BUILDAH[@]}" inspect --type image "$BASE_REF" >/dev/null 2>&1; then
   say "building $BASE_REF"
@@ -131,8 +132,9 @@ if [[ ! -f "$(archive node-base "$BASE_TAG")" ]] || ! "${BUILDAH[@]}" inspect --
   # No network for this step: buildah would otherwise set up its own CNI bridge (a private range) and ip_forward.
   "${BUILDAH[@]}" run --network none "$c" -- sh -c 'ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm &&
     ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version && npm --version' >&2
+  # No "new npm available" notices in build logs.
   "${BUILDAH[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --cmd node --workingdir / "$c"
+    --env NPM_CONFIG_UPDATE_NOTIFIER=false --cmd node --workingdir / "$c"
   "${BUILDAH[@]}" commit --quiet --rm "$c" "$BASE_REF" >/dev/null
   save node-base "$BASE_REF" "$(archive node-base "$BASE_TAG")"
 fi

@@ -65,8 +65,9 @@ export interface NodeSetup {
  * and the namespace has no default route: pods reach the host's test servers and nothing else.
  */
 export async function createNodeNetwork(): Promise<NodeSetup> {
+  await removeStaleNetworks();
   const netns = `tiermesh-node-${process.pid}`;
-  const host = `tmh${process.pid % 100000}`;
+  const host = vethName(process.pid);
   const peer = `tmn${process.pid % 100000}`;
   const inNs = (args: string[]) => sh('ip', ['-n', netns, ...args]);
   // `ip netns add` makes /run/netns a shared bind mount of itself the first time; undone if it was not there.
@@ -102,6 +103,20 @@ export async function createNodeNetwork(): Promise<NodeSetup> {
     throw err;
   }
   return { netns, undo };
+}
+
+const vethName = (pid: number) => `tmh${pid % 100000}`;
+
+/** Namespaces (and their veths) of earlier runs whose test process is gone, e.g. after a SIGKILL. */
+async function removeStaleNetworks(): Promise<void> {
+  if (!existsSync('/run/netns')) return;
+  for (const n of readdirSync('/run/netns')) {
+    const pid = Number(/^tiermesh-node-(\d+)$/.exec(n)?.[1]);
+    if (!pid || existsSync(`/proc/${pid}`)) continue;
+    console.error(`node: removing ${n}, left by a test run that is gone`);
+    await sh('ip', ['netns', 'del', n], { ok: true });
+    await sh('ip', ['link', 'del', vethName(pid)], { ok: true });
+  }
 }
 
 function readSysctls(): Map<string, string> {
