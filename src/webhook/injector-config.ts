@@ -28,7 +28,7 @@ export const injectorConfig = z.object({
   resources: z
     .object({
       cpuRequest: z.string().regex(cpuQuantity).default('50m'),
-      // Measured on the test node (docs/testing.md): 92–97 MiB RSS idle, up to 109 MiB under load.
+      // Measured on the test node (docs/testing.md): 93–100 MiB RSS idle, up to 111 MiB under load.
       memoryRequest: z.string().regex(memoryQuantity).default('128Mi'),
       memoryLimit: z.string().regex(memoryQuantity).default('256Mi'),
     })
