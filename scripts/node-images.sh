@@ -154,10 +154,14 @@ TM_REF="localhost/tiermesh/tiermesh:src-$TM_HASH"
 if [[ ! -f "$(archive tiermesh "src-$TM_HASH")" ]]; then
   say "building $TM_REF from the Dockerfile (NODE_IMAGE=$BASE_REF)"
   start=$SECONDS
+  # The CAs this machine's own npm trusts: NODE_EXTRA_CA_CERTS, else npm's cafile, else the system bundle (which
+  # holds any CA added under /usr/local/share/ca-certificates). Public CAs in it change nothing.
+  ca=""
+  for f in "${NODE_EXTRA_CA_CERTS:-}" "$(npm config get cafile 2>/dev/null || true)" /etc/ssl/certs/ca-certificates.crt; do
+    if [[ -n "$f" && "$f" != null && -f "$f" ]]; then ca="$f"; break; fi
+  done
   secret=()
-  if [[ -n "${NODE_EXTRA_CA_CERTS:-}" && -f "$NODE_EXTRA_CA_CERTS" ]]; then
-    secret=(--secret "id=npm-ca,src=$NODE_EXTRA_CA_CERTS")
-  fi
+  [[ -z "$ca" ]] || secret=(--secret "id=npm-ca,src=$ca")
   # Only the files the Dockerfile copies go into the context (no node_modules, no .cache).
   mkdir -p "$WORK/ctx"
   cp --parents -t "$WORK/ctx" "${TM_INPUTS[@]}"
