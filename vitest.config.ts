@@ -29,8 +29,8 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
-      // A real node (kubelet, containerd, CoreDNS) running the image built from the Dockerfile: opt-in for now
-      // (`make test-node`), since it needs root, containerd and a first build of ~15 minutes.
+      // A real node (kubelet, containerd, CoreDNS) running the image built from the Dockerfile. `make test` runs it
+      // on its own after the other projects (`make node-suite`), so a plain `vitest run` leaves it out.
       ...(process.env.TIERMESH_NODE_E2E === '1'
         ? [
             {
