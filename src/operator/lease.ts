@@ -15,6 +15,8 @@ export interface ElectorOptions {
   onLease?: (lease: V1Lease | undefined) => void;
   /** Annotation keys the holder drops when it writes the Lease (records of replicas gone quiet). */
   prune?: (annotations: Record<string, string> | undefined) => string[];
+  /** A round that reached the apiserver (whatever it decided), so failures can be told apart from recovery. */
+  onRound?: () => void;
 }
 
 /** Conflicts from other replicas patching their annotations are retried at once, not taken as a lost election. */
@@ -43,10 +45,13 @@ export class LeaderElector {
 
   private async loop(): Promise<void> {
     if (this.stopped) return;
-    await this.tick().catch((e) => {
-      this.opts.onError?.(e);
-      this.set(false);
-    });
+    await this.tick().then(
+      () => this.opts.onRound?.(),
+      (e) => {
+        this.opts.onError?.(e);
+        this.set(false);
+      },
+    );
     if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.opts.renewMs ?? 2_000);
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type ModelBudget, type ModelBudgetStatus, modelBudget } from '../api/modelbudget.js';
 import { type BudgetStore, LedgerService } from './ledger-service.js';
 import { applyMergePatch } from './merge-patch.js';
+import { TerminalError } from './reconcile-result.js';
 
 class Conflict extends Error {}
 
@@ -213,5 +214,23 @@ describe('LedgerService', () => {
     expect(held).toBeCloseTo(granted, 6);
     expect(granted).toBeLessThanOrEqual(1 + 1e-9);
     expect(m.writes()).toBeLessThan(100);
+  });
+
+  it('a budget in a time zone the runtime does not know is a TerminalError naming the field', async () => {
+    const mars = modelBudget.parse({
+      ...budget,
+      spec: { window: { period: 'daily', timezone: 'Mars/Olympus_Mons' }, limit: { usd: 1 } },
+    });
+    const m = memoryStore(mars);
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
+    });
+    const e = await ledger.refresh('ns', 'team').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TerminalError);
+    expect((e as Error).message).toBe('spec.window.timezone: unknown time zone "Mars/Olympus_Mons"');
+    expect(m.writes()).toBe(0);
   });
 });

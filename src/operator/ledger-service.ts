@@ -16,6 +16,7 @@ import {
 } from './ledger.js';
 import { mergePatch } from './merge-patch.js';
 import type { AllowanceReply, AllowanceRequest } from './protocol.js';
+import { TerminalError } from './reconcile-result.js';
 import { sameStatus } from './route-status.js';
 
 export interface BudgetStore {
@@ -107,16 +108,23 @@ export class LedgerService {
   /** Brings a budget's status up to date without usage (new window, changed limit, first sight). */
   async refresh(namespace: string, name: string): Promise<void> {
     const key = `${namespace}/${name}`;
-    await this.update(
-      namespace,
-      name,
-      (b) => {
-        const r = refreshBudget(b, this.now(), this.retention());
-        return { ...r, status: { ...r.status, grants: this.book.entries(key, this.ms()) }, applied: false };
-      },
-      // Runs after a spec change: read what is stored, never a copy cached before the change.
-      { fresh: true },
-    );
+    try {
+      await this.update(
+        namespace,
+        name,
+        (b) => {
+          const r = refreshBudget(b, this.now(), this.retention());
+          return { ...r, status: { ...r.status, grants: this.book.entries(key, this.ms()) }, applied: false };
+        },
+        // Runs after a spec change: read what is stored, never a copy cached before the change.
+        { fresh: true },
+      );
+    } catch (e) {
+      // A spec the ledger cannot evaluate (an unknown time zone) stays wrong until the object changes.
+      if (e instanceof TiermeshError && e.code === 'TM_INVALID_CONFIG')
+        throw new TerminalError(e.param ? `spec.${e.param}: ${e.message}` : e.message, { cause: e });
+      throw e;
+    }
   }
 
   /** A slice for one sidecar; it is durable in `status.grants` before the sidecar may spend it. */

@@ -2,16 +2,17 @@
  * The sidecar's end of the operator's config stream: holds an SSE connection, validates and applies each snapshot
  * through the config store, ACKs or NACKs it, and keeps the last good snapshot on disk so a restarted sidecar
  * serves while the operator is away. Reconnects with capped exponential backoff and jitter (the project's one
- * `jitteredBackoff`), sending the running version so an unchanged config is not resent.
+ * backoff, src/backoff.ts), sending the running version so an unchanged config is not resent.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { jitteredBackoff } from '../budget/reporter.js';
+import { backoffDelay } from '../backoff.js';
 import { ACK_PATH, type AckBody, STREAM_HEADER, STREAM_PATH } from '../operator/protocol.js';
+import { SseParser } from '../providers/sse.js';
+import { RetryLog } from '../telemetry/retry-log.js';
 import type { ApplyResult } from './config-store.js';
-import { SseParser } from './config-stream-sse.js';
 
 export interface SnapshotTarget {
   apply(input: unknown): ApplyResult;
@@ -69,6 +70,12 @@ function saveLastKnownGood(stateDir: string, snapshot: unknown): void {
   renameSync(tmp, join(stateDir, SNAPSHOT_FILE));
 }
 
+class StreamEnded extends Error {
+  constructor() {
+    super('operator closed the stream');
+  }
+}
+
 export class ConfigStream {
   private stopped = false;
   private abort: AbortController | undefined;
@@ -79,7 +86,14 @@ export class ConfigStream {
   /** Connected to the operator right now. */
   connected = false;
 
-  constructor(private readonly opts: ConfigStreamOptions) {}
+  /** A stream the operator ended (a restart, a rollout) is expected; failing to reach it is worth a warning. */
+  private readonly failures: RetryLog;
+
+  constructor(private readonly opts: ConfigStreamOptions) {
+    this.failures = new RetryLog(opts.logger, 'config stream', (e) =>
+      e instanceof StreamEnded ? 'expected' : 'unexpected',
+    );
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -105,21 +119,20 @@ export class ConfigStream {
         if (this.stopped) break;
         // fetch says only "fetch failed"; the reason (refused, TLS, DNS) is in its cause.
         const cause = (e as { cause?: { message?: string; code?: string } })?.cause;
-        this.opts.logger?.warn(
-          {
-            err: String((e as Error)?.message ?? e),
-            ...(cause ? { cause: cause.code ?? cause.message } : {}),
-            attempt: this.attempt,
-          },
-          'config stream lost',
-        );
+        this.failures.failed(e, {
+          ...(cause ? { cause: cause.code ?? cause.message } : {}),
+          attempt: this.attempt,
+        });
       }
       this.connected = false;
       if (this.stopped) break;
-      const delay = jitteredBackoff(
-        this.attempt++,
-        this.opts.baseBackoffMs ?? 500,
-        refused ? (this.opts.maxBackoffMs ?? 30_000) : (this.opts.reconnectMaxMs ?? 1_500),
+      const delay = backoffDelay(
+        ++this.attempt,
+        {
+          baseMs: this.opts.baseBackoffMs ?? 500,
+          maxMs: refused ? (this.opts.maxBackoffMs ?? 30_000) : (this.opts.reconnectMaxMs ?? 1_500),
+        },
+        Math.random(),
       );
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -141,16 +154,16 @@ export class ConfigStream {
     }
     this.connected = true;
     this.stream = res.headers.get(STREAM_HEADER) ?? undefined;
+    this.failures.succeeded();
     this.opts.logger?.info({ operator: this.opts.operator, running }, 'config stream connected');
     const parser = new SseParser();
-    const decoder = new TextDecoder();
     const idleMs = this.opts.idleTimeoutMs ?? 45_000;
     let idle = setTimeout(() => this.abort?.abort(), idleMs);
     try {
       for await (const chunk of res.body) {
         clearTimeout(idle);
         idle = setTimeout(() => this.abort?.abort(), idleMs);
-        for (const ev of parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }))) {
+        for (const ev of parser.push(chunk as Uint8Array)) {
           this.attempt = 0;
           if (ev.event === 'snapshot') await this.onSnapshot(ev.data);
         }
@@ -158,7 +171,7 @@ export class ConfigStream {
     } finally {
       clearTimeout(idle);
     }
-    throw new Error('operator closed the stream');
+    throw new StreamEnded();
   }
 
   private async onSnapshot(data: string): Promise<void> {
@@ -180,7 +193,10 @@ export class ConfigStream {
     };
     if (result.ok) {
       if (this.opts.stateDir) saveLastKnownGood(this.opts.stateDir, parsed);
-      this.opts.logger?.info({ version: ack.version, changed: result.changed }, 'config applied');
+      // A new version is logged once, as "config applied", by whoever owns the store (startSidecar); the
+      // operator re-sends the running version on every reconnect, which is worth a debug line at most.
+      if (!result.changed)
+        this.opts.logger?.debug({ version: ack.version }, 'config re-sent: already running');
     } else {
       this.opts.logger?.warn(
         { version: ack.version, error: result.error },
