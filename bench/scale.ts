@@ -90,8 +90,9 @@ async function startOperator(kubeconfig: string, port: number, identity: string)
       '3',
       '--identity',
       identity,
+      // Info, not warn: the 'serving sidecars on' line awaited below is an info log line.
       '--log-level',
-      'warn',
+      'info',
     ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
