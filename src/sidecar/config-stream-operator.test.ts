@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OperatorAnswer, operatorFailureClass } from './config-stream-operator.js';
+import { localModeLine, OperatorAnswer, operatorFailureClass } from './config-stream-operator.js';
 
 const notLeader = JSON.stringify({
   error: {
@@ -25,5 +25,18 @@ describe('operatorFailureClass', () => {
     expect(e.code).toBeUndefined(); // the body is no longer JSON
     expect(e.message.length).toBeLessThan(400);
     expect(new OperatorAnswer(503, '/v1/allowance', notLeader).code).toBe('TM_NOT_READY');
+  });
+});
+
+describe('localModeLine', () => {
+  it('a leader change puts a budget in local mode at info; an unreachable or failing operator warns', () => {
+    expect(localModeLine(true, new OperatorAnswer(503, '/v1/allowance', notLeader)).level).toBe('info');
+    expect(localModeLine(true, new TypeError('fetch failed')).level).toBe('warn');
+    expect(localModeLine(true, new OperatorAnswer(500, '/v1/allowance', '{}')).level).toBe('warn');
+    expect(localModeLine(true, undefined).level).toBe('warn');
+    expect(localModeLine(false, undefined)).toEqual({
+      level: 'info',
+      msg: 'operator answers again: back on its allowances',
+    });
   });
 });

@@ -130,6 +130,18 @@ export class OperatorAnswer extends Error {
 export const operatorFailureClass = (e: unknown): FailureClass =>
   e instanceof OperatorAnswer && e.status === 503 && e.code === 'TM_NOT_READY' ? 'expected' : 'unexpected';
 
+/**
+ * The log line for a budget entering (`on`) or leaving local mode. Entering it because no replica leads yet (a
+ * leader change) is expected and rides out in seconds: info, like the failed request's own line; an operator that
+ * cannot be reached or answers with another error is worth a warning.
+ */
+export function localModeLine(on: boolean, cause: unknown): { level: 'info' | 'warn'; msg: string } {
+  if (!on) return { level: 'info', msg: 'operator answers again: back on its allowances' };
+  return operatorFailureClass(cause) === 'expected'
+    ? { level: 'info', msg: 'no operator leader yet: serving this budget on local knowledge' }
+    : { level: 'warn', msg: 'operator unreachable: serving this budget on local knowledge' };
+}
+
 /** `call`, with its failures and its recovery told to `log` (which decides the level). */
 async function logged<T>(log: RetryLog, call: () => Promise<T>, fields: Record<string, unknown>): Promise<T> {
   try {
@@ -158,6 +170,9 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
   const log = opts.logger;
   const http = operatorFetch(opts.caFile ? { file: opts.caFile } : opts.caPem, opts.connectTo);
   const allowanceLog = new RetryLog(log, 'allowance request', operatorFailureClass);
+  // Why the last allowance request per budget failed: local mode starts right after, and its line's level says
+  // whether that was a leader change (expected) or an operator that cannot be reached.
+  const lastFailure = new Map<string, unknown>();
   const allowance = new AllowanceClient({
     request: (budget, local, wantUSD) =>
       logged(
@@ -172,13 +187,22 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
             }),
           ),
         { budget },
+      ).then(
+        (r) => {
+          lastFailure.delete(budget);
+          return r;
+        },
+        (e: unknown) => {
+          lastFailure.set(budget, e);
+          throw e;
+        },
       ),
     ...(opts.localOverspendUSD !== undefined ? { localOverspendUSD: opts.localOverspendUSD } : {}),
     listener: {
-      local: (budget, on) =>
-        on
-          ? log?.warn({ budget }, 'operator unreachable: serving this budget on local knowledge')
-          : log?.info({ budget }, 'operator reachable again: back on its allowances'),
+      local: (budget, on) => {
+        const line = localModeLine(on, lastFailure.get(budget));
+        log?.[line.level]({ budget }, line.msg);
+      },
     },
   });
   const usageLog = new RetryLog(log, 'usage report', operatorFailureClass);
