@@ -19,6 +19,13 @@ export interface ElectorOptions {
   onRound?: () => void;
 }
 
+/** Giving the lease up at stop failed: not a failed round (nothing is retried), the Lease simply expires. */
+export class LeaseReleaseError extends Error {
+  constructor(lease: string, cause: unknown) {
+    super(`cannot release the lease ${lease}: ${String(cause)}`, { cause });
+  }
+}
+
 /** Conflicts from other replicas patching their annotations are retried at once, not taken as a lost election. */
 const CONFLICT_RETRIES = 3;
 
@@ -130,7 +137,7 @@ export class LeaderElector {
         return;
       } catch (e) {
         if (apiCode(e) === 409 && attempt < CONFLICT_RETRIES) continue;
-        this.opts.onError?.(new Error(`cannot release the lease ${namespace}/${name}: ${String(e)}`));
+        this.opts.onError?.(new LeaseReleaseError(`${namespace}/${name}`, e));
         return;
       }
     }

@@ -20,7 +20,7 @@ import { tokenAuthenticator } from './auth.js';
 import type { GrantPolicy } from './grants.js';
 import { ConfigHub } from './hub.js';
 import { apiCode, apiErrorMessage, apiFailureClass, Kube, type ObjectRef } from './kube.js';
-import { LeaderElector } from './lease.js';
+import { LeaderElector, LeaseReleaseError } from './lease.js';
 import { LedgerService } from './ledger-service.js';
 import { operatorMetrics } from './metrics.js';
 import { TOKEN_AUDIENCE } from './protocol.js';
@@ -286,7 +286,10 @@ function leaderElector(
       if (leader) on.onLeader();
       else on.onFollower();
     },
-    onError: (e) => leaseRounds.failed(e, { err: apiErrorMessage(e) }),
+    onError: (e) =>
+      e instanceof LeaseReleaseError
+        ? core.log.warn({ err: apiErrorMessage(e.cause) }, 'cannot release the lease; it expires on its own')
+        : leaseRounds.failed(e, { err: apiErrorMessage(e) }),
     onRound: () => leaseRounds.succeeded(),
   });
 }
