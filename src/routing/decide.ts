@@ -192,6 +192,7 @@ function classify(
       tierIndex: scoreToTier(scored.score, compiled.tiers),
       signals,
       source,
+      features,
     },
     escalated: e.escalated,
   };

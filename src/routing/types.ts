@@ -1,5 +1,6 @@
 /** What the router decides for one request, before any provider is called. */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
+import type { Features } from './features.js';
 
 export type DecisionSource =
   | 'explicit-model'
@@ -20,6 +21,8 @@ export interface Classification {
   /** Names of the signals that fired (e.g. "code", "math", "long-prompt", "greeting"); never prompt text. */
   signals: string[];
   source: DecisionSource;
+  /** The structural features the classifier read (counts and flags, no text); absent when it did not run. */
+  features?: Features;
 }
 
 /** One tier the cascade may move up to, with only the models that fit the request. */

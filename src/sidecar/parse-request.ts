@@ -1,4 +1,5 @@
 /** Turns a raw request body into a validated chat-completions request, or a 4xx error naming what is wrong. */
+import type { z } from 'zod';
 import { type ChatCompletionRequest, chatCompletionRequest } from '../api/openai.js';
 import { fieldPath } from '../config/issues.js';
 import { TiermeshError } from '../errors.js';
@@ -11,6 +12,15 @@ export function isJsonContentType(value: string | undefined): boolean {
 }
 
 export function parseChatRequest(contentType: string | undefined, body: Buffer): ChatCompletionRequest {
+  return parseJsonBody(chatCompletionRequest, contentType, body);
+}
+
+/** Any JSON-object body against its zod schema: 415/400 errors that name the first offending field. */
+export function parseJsonBody<S extends z.ZodType>(
+  schema: S,
+  contentType: string | undefined,
+  body: Buffer,
+): z.infer<S> {
   if (!isJsonContentType(contentType))
     throw new TiermeshError(
       'TM_UNSUPPORTED_MEDIA_TYPE',
@@ -24,19 +34,16 @@ export function parseChatRequest(contentType: string | undefined, body: Buffer):
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new TiermeshError('TM_INVALID_REQUEST', 'request body must be a JSON object');
-  const parsed = chatCompletionRequest.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const param = fieldPath(issue.path);
+    // An unknown key's path is its parent; the key itself is the field to name.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const param = fieldPath(keys.length > 0 ? [...issue.path, keys[0]!] : issue.path);
     // A missing required field reads better as "model is required" than zod's type-level message.
     const missing = issue.code === 'invalid_type' && issue.input === undefined;
-    throw new TiermeshError(
-      'TM_INVALID_REQUEST',
-      missing ? `${param}: required field is missing` : `${param}: ${issue.message}`,
-      {
-        param,
-      },
-    );
+    const message = missing ? 'required field is missing' : keys.length > 0 ? 'unknown field' : issue.message;
+    throw new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, { param });
   }
   return parsed.data;
 }
