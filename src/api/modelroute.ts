@@ -141,6 +141,41 @@ export const resilience = z.object({
     }),
 });
 
+/** Production routing-quality monitoring (docs/feedback.md); its own sub-object, every field defaulted. */
+export const monitoring = z.object({
+  maxEscalationRate: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.1)
+    .describe(
+      'Share of requests escalated from their first tier above which the operator emits a Warning Event.',
+    ),
+  maxTierShareDrift: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.2)
+    .describe(
+      'Largest change of any tier share between the baseline window and the current one before an Event.',
+    ),
+  windowSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(3600)
+    .describe('Window over which status.routing is computed.'),
+  features: z
+    .array(dnsLabel)
+    .max(32)
+    .optional()
+    .describe(
+      'Declared x-tiermesh-feature values: the only ones that become a metric label (others count as "other").',
+    ),
+});
+export type MonitoringSpec = z.infer<typeof monitoring>;
+
 export const split = z.object({
   model: modelName,
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
@@ -180,6 +215,7 @@ export const modelRouteSpec = z
     podSelector: labelSelector
       .optional()
       .describe('Pods this route serves; all pods in the namespace when empty.'),
+    monitoring: monitoring.optional(),
   })
   .meta({
     'x-kubernetes-validations': [

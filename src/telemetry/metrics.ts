@@ -4,6 +4,22 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export type BreakerState = 'closed' | 'half-open' | 'open';
 const breakerValue: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
+/** Feedback scores are in [0, 1]; ratings land on 0 (down) and 1 (up). */
+const scoreBuckets = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+/** Label value for a request that sent no x-tiermesh-task / x-tiermesh-feature, and for an undeclared one. */
+export const NO_LABEL = 'none';
+export const OTHER_LABEL = 'other';
+
+/**
+ * A header value as a bounded metric label: only values the route declares (taskTypes keys, monitoring.features)
+ * become labels, anything else is "other", so a client cannot blow up cardinality or smuggle data into metrics.
+ */
+export function declaredLabel(value: string | undefined, declared: readonly string[] | undefined): string {
+  if (value === undefined) return NO_LABEL;
+  return declared?.includes(value) ? value : OTHER_LABEL;
+}
+
 /** Seconds; upstream LLM calls run from tens of milliseconds (cache hits, tiny prompts) to minutes (long generations). */
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -91,6 +107,43 @@ export class SidecarMetrics {
     labelNames: ['model', 'outcome'] as const,
     registers: [this.registry],
   });
+  private readonly escalations = new Counter({
+    name: 'tiermesh_escalations_total',
+    help: 'Requests moved up from the tier that answered first, by route, tiers and why (a cascade check, or a feedback retry).',
+    labelNames: ['route', 'from_tier', 'to_tier', 'reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly feedbacks = new Counter({
+    name: 'tiermesh_feedback_total',
+    help: 'Feedback accepted on POST /v1/feedback, by the route, tier and model that answered and its kind (up, down, score).',
+    labelNames: ['route', 'tier', 'model', 'kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly feedbackScores = new Histogram({
+    name: 'tiermesh_feedback_score',
+    help: 'Feedback scores in [0, 1] (up = 1, down = 0), by the route, tier and model that answered.',
+    labelNames: ['route', 'tier', 'model'] as const,
+    buckets: scoreBuckets,
+    registers: [this.registry],
+  });
+  private readonly taskCost = new Counter({
+    name: 'tiermesh_task_cost_usd_total',
+    help: 'Spend in USD by route and x-tiermesh-task (declared taskTypes only; "other" or "none" otherwise).',
+    labelNames: ['route', 'task'] as const,
+    registers: [this.registry],
+  });
+  private readonly featureCost = new Counter({
+    name: 'tiermesh_feature_cost_usd_total',
+    help: 'Spend in USD by route and x-tiermesh-feature (spec.monitoring.features only; "other" or "none" otherwise).',
+    labelNames: ['route', 'feature'] as const,
+    registers: [this.registry],
+  });
+  private readonly maxEscalationRate = new Gauge({
+    name: 'tiermesh_route_max_escalation_rate',
+    help: "Each route's spec.monitoring.maxEscalationRate (default 0.1), for alerts that compare against it.",
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',
@@ -152,6 +205,28 @@ export class SidecarMetrics {
 
   classified(route: string, tier: string, source: string): void {
     this.classifications.inc({ route, tier, source });
+  }
+
+  escalated(route: string, fromTier: string, toTier: string, reason: string): void {
+    this.escalations.inc({ route, from_tier: fromTier, to_tier: toTier, reason });
+  }
+
+  feedback(route: string, tier: string, model: string, kind: 'up' | 'down' | 'score', score: number): void {
+    this.feedbacks.inc({ route, tier, model, kind });
+    this.feedbackScores.observe({ route, tier, model }, score);
+  }
+
+  /** `task` and `feature` already bounded by declaredLabel. */
+  allocated(route: string, task: string, feature: string, costUSD: number): void {
+    if (!(costUSD > 0)) return;
+    this.taskCost.inc({ route, task }, costUSD);
+    this.featureCost.inc({ route, feature }, costUSD);
+  }
+
+  /** Replaces every route's series: a route dropped from the config must not keep its threshold. */
+  routeTargets(routes: ReadonlyArray<{ route: string; maxEscalationRate: number }>): void {
+    this.maxEscalationRate.reset();
+    for (const r of routes) this.maxEscalationRate.set({ route: r.route }, r.maxEscalationRate);
   }
 
   /** Exactly one version series at a time: the old one is removed so dashboards never sum two versions. */
