@@ -176,6 +176,11 @@ export const monitoring = z.object({
 });
 export type MonitoringSpec = z.infer<typeof monitoring>;
 
+/** A route's monitoring settings with every default filled in (the sub-object itself is optional). */
+export function monitoringOf(spec: { monitoring?: MonitoringSpec | undefined }): MonitoringSpec {
+  return spec.monitoring ?? monitoring.parse({});
+}
+
 export const split = z.object({
   model: modelName,
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),

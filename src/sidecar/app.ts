@@ -1,4 +1,6 @@
 /** Assembles a running sidecar: config store, runtime builder, metrics, logger, chat pipeline and HTTP server. */
+
+import { monitoringOf } from '../api/modelroute.js';
 import type { Snapshot } from '../api/snapshot.js';
 import type { Allowance } from '../budget/gate.js';
 import type { UsageRecord } from '../budget/types.js';
@@ -56,6 +58,13 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
   );
   store.onApplied((rt) => {
     metrics.config(rt.snapshot.version);
+    metrics.routeTargets(
+      rt.snapshot.routes.map((r) => ({
+        route: r.name,
+        maxEscalationRate: monitoringOf(r.spec).maxEscalationRate,
+      })),
+    );
+    metrics.budgetLimits(rt.snapshot.budgets.map((b) => ({ budget: b.name, limitUSD: b.spec.limit.usd })));
     for (const s of breakers.states())
       metrics.breakerState(s.provider, s.model, s.state === 'half_open' ? 'half-open' : s.state);
     logger.info(

@@ -82,6 +82,15 @@ describe('routeTargets', () => {
     expect(body).toContain('tiermesh_route_max_escalation_rate{route="b"} 0.3');
     expect(body).not.toContain('route="a"');
   });
+
+  it('exports budget limits beside what remains, replacing the old set', async () => {
+    const m = new SidecarMetrics();
+    m.budgetLimits([{ budget: 'old', limitUSD: 5 }]);
+    m.budgetLimits([{ budget: 'team', limitUSD: 100 }]);
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_budget_limit_usd{budget="team"} 100');
+    expect(body).not.toContain('budget="old"');
+  });
 });
 
 describe('declaredLabel', () => {

@@ -138,6 +138,12 @@ export class SidecarMetrics {
     labelNames: ['route', 'feature'] as const,
     registers: [this.registry],
   });
+  private readonly budgetLimit = new Gauge({
+    name: 'tiermesh_budget_limit_usd',
+    help: 'USD limit per window of each ModelBudget (spec.limit.usd), beside tiermesh_budget_remaining_usd.',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+  });
   private readonly maxEscalationRate = new Gauge({
     name: 'tiermesh_route_max_escalation_rate',
     help: "Each route's spec.monitoring.maxEscalationRate (default 0.1), for alerts that compare against it.",
@@ -221,6 +227,12 @@ export class SidecarMetrics {
     if (!(costUSD > 0)) return;
     this.taskCost.inc({ route, task }, costUSD);
     this.featureCost.inc({ route, feature }, costUSD);
+  }
+
+  /** Replaces every budget's limit series, as routeTargets does for routes. */
+  budgetLimits(budgets: ReadonlyArray<{ budget: string; limitUSD: number }>): void {
+    this.budgetLimit.reset();
+    for (const b of budgets) this.budgetLimit.set({ budget: b.budget }, b.limitUSD);
   }
 
   /** Replaces every route's series: a route dropped from the config must not keep its threshold. */
