@@ -264,6 +264,36 @@ export const modelRouteSpec = z
 export type ModelRouteSpec = z.infer<typeof modelRouteSpec>;
 export type ModelRouteSpecInput = z.input<typeof modelRouteSpec>;
 
+/** What the sidecars' reports say about a route's traffic over the last window (operator: routing-status.ts). */
+export const routingStatus = z.object({
+  windowSeconds: z.number().int().min(1).describe('Length of the window these figures cover.'),
+  from: z.string().describe('RFC 3339 start of the window.'),
+  to: z.string().describe('RFC 3339 end of the window (the latest report).'),
+  requests: z.number().int().min(0).describe('Requests the reporting sidecars routed in the window.'),
+  sidecars: z.number().int().min(0).describe('Sidecars that reported in the window.'),
+  shareByTier: z
+    .record(z.string().max(63), z.number().min(0).max(1))
+    .meta({ maxProperties: 16 })
+    .describe('Share of requests first sent to each tier.'),
+  escalationRate: z
+    .number()
+    .min(0)
+    .describe('Escalations (cascade checks and feedback retries) per request.'),
+  drift: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe('Largest change of a tier share against the window before (absent without a baseline).'),
+  feedback: z
+    .object({
+      count: z.number().int().min(0),
+      mean: z.number().min(0).max(1).optional().describe('Mean feedback score in [0, 1].'),
+    })
+    .optional(),
+});
+export type RoutingStatus = z.infer<typeof routingStatus>;
+
 export const modelRouteStatus = z.object({
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).max(16).optional(),
@@ -281,6 +311,7 @@ export const modelRouteStatus = z.object({
     })
     .optional(),
   lastNack: z.string().max(4096).optional().describe('Why a sidecar refused the last snapshot.'),
+  routing: routingStatus.optional(),
 });
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;
 
