@@ -7,6 +7,7 @@ import type { DecisionLog } from '../telemetry/decision-log.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
 import { DecisionRing } from './decisions.js';
 import { DecisionRecorder, type FinishedRequest } from './recorder.js';
+import { RoutingTally } from './routing-tally.js';
 
 const snapshot = compileManifests(
   parseManifests(`
@@ -54,8 +55,16 @@ function setup(logPrompts: boolean) {
   const log: DecisionLog = { write: (e) => lines.push(e), flush: () => {}, close: () => {} };
   const metrics = new SidecarMetrics();
   const ring = new DecisionRing({ size: 10, ttlMs: 60_000 });
-  const rec = new DecisionRecorder({ ring, metrics, log, logPrompts, now: () => Date.UTC(2026, 11, 1) });
-  return { lines, metrics, ring, rec };
+  const tally = new RoutingTally(0);
+  const rec = new DecisionRecorder({
+    ring,
+    metrics,
+    log,
+    tally,
+    logPrompts,
+    now: () => Date.UTC(2026, 11, 1),
+  });
+  return { lines, metrics, ring, rec, tally };
 }
 
 describe('DecisionRecorder', () => {
@@ -106,12 +115,17 @@ describe('DecisionRecorder', () => {
   });
 
   it('folds undeclared features into "other" and does not count a retry as a cascade escalation', async () => {
-    const { rec, metrics } = setup(false);
+    const { rec, metrics, tally } = setup(false);
+    rec.finished(finished());
     rec.finished(finished({ feature: 'user-1234', retryOf: 'req-0', requestId: 'req-2' }));
     rec.retried('default', 'cheap', 'premium');
+    // The tally sees the original request (one cascade escalation) and the retry's escalation, not the retry itself.
+    expect(tally.drain('me', 1)).toEqual([
+      expect.objectContaining({ route: 'default', requests: { cheap: 1 }, escalations: 2 }),
+    ]);
     const { body } = await metrics.text();
     expect(body).toContain('feature="other"');
-    expect(body).not.toContain('reason="refusal"');
+    expect(body).toContain('reason="refusal"} 1');
     expect(body).toContain('reason="feedback-retry"} 1');
   });
 

@@ -25,6 +25,7 @@ import {
   featuresFingerprint,
 } from './decisions.js';
 import type { FeedbackEvent } from './feedback.js';
+import type { RoutingTally } from './routing-tally.js';
 
 /** Header apps set to attribute spend to a product feature; only spec.monitoring.features values are kept. */
 export const FEATURE_HEADER = 'x-tiermesh-feature';
@@ -133,6 +134,8 @@ export interface RecorderDeps {
   ring: DecisionRing;
   metrics: SidecarMetrics;
   log?: DecisionLog | undefined;
+  /** Counts for the operator's status.routing, when linked to one. */
+  tally?: RoutingTally | undefined;
   logPrompts: boolean;
   now?: () => number;
 }
@@ -154,6 +157,8 @@ export class DecisionRecorder {
         const next = f.cascade[i + 1];
         if (!v.ok) m.escalated(r.route, v.tier, next?.tier ?? r.tier, v.check ?? 'quality');
       });
+    if (f.retryOf === undefined)
+      this.deps.tally?.request(r.route, r.initialTier, f.cascade.filter((v) => !v.ok).length);
     const spec = f.decision.spec;
     m.allocated(
       r.route,
@@ -167,10 +172,12 @@ export class DecisionRecorder {
   feedback(e: FeedbackEvent): void {
     this.deps.metrics.feedback(e.route, e.tier, e.model, e.rating ?? 'score', e.score);
     this.deps.log?.write(feedbackEntry(e));
+    this.deps.tally?.feedback(e.route, e.score);
   }
 
   /** A feedback retry moved the request from `fromTier` up to `toTier`. */
   retried(route: string, fromTier: string, toTier: string): void {
     this.deps.metrics.escalated(route, fromTier, toTier, 'feedback-retry');
+    this.deps.tally?.escalation(route);
   }
 }
