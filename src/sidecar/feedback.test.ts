@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../budget/ratelimit.js';
+import { compileManifests, parseManifests } from '../config/manifests.js';
 import { TiermeshError } from '../errors.js';
 import { type DecisionRecord, DecisionRing } from './decisions.js';
-import { acceptFeedback } from './feedback.js';
+import { acceptFeedback, retryBlockedBy } from './feedback.js';
 
 const record = (id: string, extra: Partial<DecisionRecord> = {}): DecisionRecord => ({
   requestId: id,
@@ -157,5 +158,53 @@ describe('acceptFeedback', () => {
     );
     const off = setup({ canRetry: false });
     expect(thrown(() => off.accept({ request_id: 'r2', rating: 'down', retry: true })).param).toBe('retry');
+  });
+});
+
+describe('retryBlockedBy', () => {
+  const snapshot = compileManifests(
+    parseManifests(`
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: team }
+spec:
+  providers: [{ name: sim, type: simulated }]
+  models:
+    - { name: mini, targets: [{ provider: sim }], pricing: { inputPerMTok: 0.1, outputPerMTok: 0.4 }, contextWindow: 8000 }
+    - { name: big, targets: [{ provider: sim }], pricing: { inputPerMTok: 3, outputPerMTok: 15 }, contextWindow: 8000 }
+  tiers:
+    - { name: cheap, models: [mini] }
+    - { name: premium, models: [big] }
+`),
+  );
+
+  it('allows a retry from below the top tier only, on a route still configured', () => {
+    expect(retryBlockedBy(snapshot, record('a'))).toBeUndefined();
+    expect(retryBlockedBy(snapshot, record('a', { tier: 'premium' }))).toContain('highest tier');
+    expect(retryBlockedBy(snapshot, record('a', { route: 'gone' }))).toContain('no longer configured');
+    expect(retryBlockedBy(undefined, record('a'))).toContain('no longer configured');
+  });
+
+  it('is checked before anything is recorded', () => {
+    const ring = new DecisionRing({ size: 10, ttlMs: 60_000 });
+    ring.add(
+      record('top', {
+        tier: 'premium',
+        request: { model: 'auto', messages: [{ role: 'user', content: 'x' }] },
+      }),
+      1000,
+    );
+    const deps = {
+      ring,
+      limiter: new RateLimiter({ rpm: 10 }),
+      logPrompts: true,
+      now: () => 2000,
+      canRetry: true,
+      retryBlocked: (r: DecisionRecord) => retryBlockedBy(snapshot, r),
+    };
+    const body = Buffer.from(JSON.stringify({ request_id: 'top', rating: 'down', retry: true }));
+    const e = thrown(() => acceptFeedback(deps, undefined, body));
+    expect(e.param).toBe('retry');
+    expect(e.message).toContain('highest tier');
   });
 });

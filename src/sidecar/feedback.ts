@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type FeedbackRequest, feedbackRequest, feedbackScore } from '../api/feedback.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
+import type { Snapshot } from '../api/snapshot.js';
 import type { RateLimiter } from '../budget/ratelimit.js';
 import { TiermeshError, toTiermeshError } from '../errors.js';
 import { readBody } from './body.js';
@@ -53,13 +54,33 @@ export interface FeedbackDeps {
    * Re-runs the request one tier up and writes the answer. Absent (not wired): `retry: true` is refused with 400
    * before anything is recorded.
    */
-  retry?: (record: DecisionRecord, request: ChatCompletionRequest, res: ServerResponse) => Promise<void>;
+  retry?: (
+    record: DecisionRecord,
+    request: ChatCompletionRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => Promise<void>;
+  /** Why this record cannot be retried one tier up (say, it was served by the top tier), checked before recording. */
+  retryBlocked?: (record: DecisionRecord) => string | undefined;
+}
+
+/** The retry check against the config now serving: the route must still exist and have a tier above. */
+export function retryBlockedBy(snapshot: Snapshot | undefined, record: DecisionRecord): string | undefined {
+  const route = snapshot?.routes.find((r) => r.name === record.route);
+  if (!route) return `route "${record.route}" is no longer configured`;
+  const tiers = route.spec.tiers;
+  const i = tiers.findIndex((t) => t.name === record.tier);
+  if (i === tiers.length - 1)
+    return `already answered by the highest tier ("${record.tier}") of route "${record.route}"`;
+  return undefined;
 }
 
 const LIMITER_KEY = '';
 
 export function acceptFeedback(
-  deps: Pick<FeedbackDeps, 'ring' | 'limiter' | 'logPrompts' | 'now'> & { canRetry: boolean },
+  deps: Pick<FeedbackDeps, 'ring' | 'limiter' | 'logPrompts' | 'now' | 'retryBlocked'> & {
+    canRetry: boolean;
+  },
   contentType: string | undefined,
   body: Buffer,
 ): FeedbackVerdict {
@@ -89,6 +110,8 @@ export function acceptFeedback(
       throw new TiermeshError('TM_INVALID_REQUEST', 'retry: streamed answers cannot be retried', {
         param: 'retry',
       });
+    const blocked = deps.retryBlocked?.(record);
+    if (blocked) throw new TiermeshError('TM_INVALID_REQUEST', `retry: ${blocked}`, { param: 'retry' });
     const kept = record.request;
     if (!kept && !f.messages)
       throw new TiermeshError(
@@ -133,7 +156,7 @@ export function feedbackHandler(deps: FeedbackDeps) {
       return;
     }
     deps.onFeedback(verdict.event, verdict.record);
-    if (verdict.kind === 'retry' && deps.retry) return deps.retry(verdict.record, verdict.request, res);
+    if (verdict.kind === 'retry' && deps.retry) return deps.retry(verdict.record, verdict.request, req, res);
     const e = verdict.event;
     sendJson(res, 202, {
       status: 'recorded',
