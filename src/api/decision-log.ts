@@ -13,6 +13,7 @@ export const cascadeVerdictEntry = z.looseObject({
   model: z.string(),
   ok: z.boolean(),
   check: z.string().optional(),
+  to: z.string().optional().describe('Tier the cascade moved on to after this failed check.'),
 });
 
 export const decisionEntry = z.looseObject({

@@ -23,6 +23,8 @@ export interface CascadeVerdict {
   model: string;
   ok: boolean;
   check?: string;
+  /** Tier the cascade moved on to after a failed check. */
+  to?: string;
 }
 
 export interface DecisionRecord {

@@ -155,7 +155,7 @@ export class DecisionRecorder {
     if (f.retryOf === undefined)
       f.cascade.forEach((v, i) => {
         const next = f.cascade[i + 1];
-        if (!v.ok) m.escalated(r.route, v.tier, next?.tier ?? r.tier, v.check ?? 'quality');
+        if (!v.ok) m.escalated(r.route, v.tier, v.to ?? next?.tier ?? r.tier, v.check ?? 'quality');
       });
     if (f.retryOf === undefined)
       this.deps.tally?.request(r.route, r.initialTier, f.cascade.filter((v) => !v.ok).length);
