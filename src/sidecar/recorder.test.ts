@@ -97,6 +97,20 @@ describe('DecisionRecorder', () => {
     expect(body).toContain('tiermesh_feature_cost_usd_total{route="default",feature="search"} 0.02');
   });
 
+  it('counts an escalation whose higher tier then failed from and to the right tiers', async () => {
+    const { rec, metrics } = setup(false);
+    rec.finished(
+      finished({
+        tier: 'cheap',
+        model: 'mini',
+        cascade: [{ tier: 'cheap', model: 'mini', ok: false, check: 'empty', to: 'premium' }],
+      }),
+    );
+    expect((await metrics.text()).body).toContain(
+      'tiermesh_escalations_total{route="default",from_tier="cheap",to_tier="premium",reason="empty"} 1',
+    );
+  });
+
   it('keeps the prompt and the body only with logPrompts', () => {
     const { lines, ring, rec } = setup(true);
     rec.finished(finished());
