@@ -116,7 +116,7 @@ export function acceptFeedback(
     if (!kept && !f.messages)
       throw new TiermeshError(
         'TM_INVALID_REQUEST',
-        'messages: required with "retry": true, because this sidecar keeps no request bodies (only with --log-prompts)',
+        'messages: required with "retry": true: this sidecar did not keep the request (bodies are kept only with --log-prompts, and only up to 16k tokens)',
         { param: 'messages' },
       );
     // Re-routed on the route that answered, not on whatever model name the client first sent.

@@ -120,6 +120,16 @@ describe('DecisionRecorder', () => {
     ).toBe(SECRET);
   });
 
+  it('does not keep a huge body even with logPrompts', () => {
+    const { ring, rec } = setup(true);
+    const big: ChatCompletionRequest = {
+      model: 'auto',
+      messages: [{ role: 'user', content: 'word '.repeat(100_000) }],
+    };
+    rec.finished(finished({ request: big, decision: decide({ snapshot, request: big }) }));
+    expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.request).toBeUndefined();
+  });
+
   it('the classifier features and their fingerprint, when the classifier ran', () => {
     const { ring, rec } = setup(false);
     rec.finished(finished({ decision: decide({ snapshot, request }) }));

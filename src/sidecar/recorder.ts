@@ -30,6 +30,12 @@ import type { RoutingTally } from './routing-tally.js';
 /** Header apps set to attribute spend to a product feature; only spec.monitoring.features values are kept. */
 export const FEATURE_HEADER = 'x-tiermesh-feature';
 
+/**
+ * Bodies kept for a retry are capped (about 64 KiB of text): with a 4 MiB body limit and 10 000 ring entries an
+ * uncapped ring could hold gigabytes. A longer request's retry must send its messages again.
+ */
+export const MAX_KEPT_PROMPT_TOKENS = 16_384;
+
 export interface FinishedRequest {
   requestId: string;
   decision: RouteDecision;
@@ -73,8 +79,8 @@ export function decisionRecord(f: FinishedRequest, at: number, logPrompts: boole
     cascade: f.cascade,
     status: f.status,
     stream: f.stream,
-    // Keeping the body is keeping the prompt: only where prompts may be kept at all.
-    request: logPrompts ? f.request : undefined,
+    // Keeping the body is keeping the prompt: only where prompts may be kept at all, and only a bounded one.
+    request: logPrompts && d.estimatedPromptTokens <= MAX_KEPT_PROMPT_TOKENS ? f.request : undefined,
   };
 }
 
