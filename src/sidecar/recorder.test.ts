@@ -6,7 +6,7 @@ import { decide } from '../routing/decide.js';
 import type { DecisionLog } from '../telemetry/decision-log.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
 import { DecisionRing } from './decisions.js';
-import { DecisionRecorder, type FinishedRequest } from './recorder.js';
+import { DecisionRecorder, type FinishedRequest, MAX_KEPT_PROMPT_TOKENS } from './recorder.js';
 import { RoutingTally } from './routing-tally.js';
 
 const snapshot = compileManifests(
@@ -122,12 +122,11 @@ describe('DecisionRecorder', () => {
 
   it('does not keep a huge body even with logPrompts', () => {
     const { ring, rec } = setup(true);
-    const big: ChatCompletionRequest = {
-      model: 'auto',
-      messages: [{ role: 'user', content: 'word '.repeat(100_000) }],
-    };
-    rec.finished(finished({ request: big, decision: decide({ snapshot, request: big }) }));
+    const d = decide({ snapshot, request });
+    rec.finished(finished({ decision: { ...d, estimatedPromptTokens: MAX_KEPT_PROMPT_TOKENS + 1 } }));
     expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.request).toBeUndefined();
+    rec.finished(finished({ decision: { ...d, estimatedPromptTokens: MAX_KEPT_PROMPT_TOKENS } }));
+    expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.request).toEqual(request);
   });
 
   it('the classifier features and their fingerprint, when the classifier ran', () => {
