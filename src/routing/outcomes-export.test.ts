@@ -112,6 +112,10 @@ describe('exportOutcomes', () => {
     expect(JSON.stringify(r.features)).not.toContain('prompt');
   });
 
+  it('skips an empty prompt', () => {
+    expect(exportOutcomes([{ ...escalated('a'), prompt: '' }]).outcomes).toEqual([]);
+  });
+
   it('a failed retry (not 200) tells nothing about the strong tier', () => {
     const entries = [
       decision('a'),

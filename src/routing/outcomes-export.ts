@@ -110,7 +110,8 @@ export function exportOutcomes(
       ...(weak !== undefined ? { weak } : {}),
       ...(strong !== undefined ? { strong } : {}),
     });
-    if (d.prompt === undefined) continue;
+    // An empty prompt (a request of system messages only) is nothing a router can learn from.
+    if (d.prompt === undefined || d.prompt === '') continue;
     stats.withPrompt++;
     if (weak === undefined || strong === undefined) continue;
     outcomes.push({ prompt: d.prompt, weak, strong, group: d.route });
