@@ -16,10 +16,10 @@ import type { ChatCompletionRequest } from '../api/openai.js';
 import type { Snapshot } from '../api/snapshot.js';
 import type { RateLimiter } from '../budget/ratelimit.js';
 import { TiermeshError, toTiermeshError } from '../errors.js';
+import { sendError, sendJson } from '../http/reply.js';
 import { readBody } from './body.js';
 import type { DecisionRecord, DecisionRing } from './decisions.js';
 import { parseJsonBody } from './parse-request.js';
-import { sendError, sendJson } from './respond.js';
 
 /** One accepted feedback, as metrics and the decision log see it. */
 export interface FeedbackEvent {
@@ -152,7 +152,7 @@ export function feedbackHandler(deps: FeedbackDeps) {
     } catch (e) {
       const err = toTiermeshError(e);
       // The unread rest of a too-large body is still on the socket: this connection cannot be reused.
-      sendError(res, err, err.code === 'TM_BODY_TOO_LARGE' ? { connection: 'close' } : {});
+      sendError(res, err, err.code === 'TM_BODY_TOO_LARGE' ? { headers: { connection: 'close' } } : {});
       return;
     }
     deps.onFeedback(verdict.event, verdict.record);

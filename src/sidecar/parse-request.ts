@@ -1,7 +1,7 @@
 /** Turns a raw request body into a validated chat-completions request, or a 4xx error naming what is wrong. */
 import type { z } from 'zod';
 import { type ChatCompletionRequest, chatCompletionRequest } from '../api/openai.js';
-import { fieldPath } from '../config/issues.js';
+import { describeIssue, fieldPath } from '../config/issues.js';
 import { TiermeshError } from '../errors.js';
 
 /** `application/json` with any parameters (charset); a missing content type is accepted, as OpenAI does. */
@@ -30,20 +30,29 @@ export function parseJsonBody<S extends z.ZodType>(
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (e) {
-    throw new TiermeshError('TM_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
+    throw new TiermeshError('TM_INVALID_JSON', `request body is not valid JSON${jsonErrorPlace(e)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new TiermeshError('TM_INVALID_REQUEST', 'request body must be a JSON object');
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    // An unknown key's path is its parent; the key itself is the field to name.
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const param = fieldPath(keys.length > 0 ? [...issue.path, keys[0]!] : issue.path);
-    // A missing required field reads better as "model is required" than zod's type-level message.
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
-    const message = missing ? 'required field is missing' : keys.length > 0 ? 'unknown field' : issue.message;
+    // A strict schema's unknown key: its path is the parent object, the key itself is the field to name.
+    const { path, message } =
+      issue.code === 'unrecognized_keys' && issue.keys.length > 0
+        ? { path: [...issue.path, issue.keys[0]!], message: 'unknown field' }
+        : describeIssue(issue, value);
+    const param = fieldPath(path);
     throw new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, { param });
   }
   return parsed.data;
+}
+
+/**
+ * Where JSON.parse gave up, without its message: V8 quotes the text around the error, which is prompt text.
+ */
+export function jsonErrorPlace(e: unknown): string {
+  const m = /at position (\d+)/.exec(e instanceof Error ? e.message : '');
+  if (m) return ` (at character ${m[1]})`;
+  return e instanceof Error && /end of JSON input/.test(e.message) ? ' (it ends too early)' : '';
 }
