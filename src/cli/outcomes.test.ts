@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runTiermesh as run } from '../../test/helpers/cli.js';
+import { parseOutcomes } from '../routing/learned/outcomes.js';
 import { logFiles, parseLog } from './outcomes.js';
 
 const at = '2026-12-01T10:00:00.000Z';
@@ -87,6 +88,10 @@ describe('tiermesh outcomes export (real process)', { timeout: 60_000 }, () => {
       `${JSON.stringify({ prompt: 'what is 2+2?', weak: 0, strong: 1, group: 'default' })}\n`,
     );
     expect(r.stderr).toContain('3 decisions (2 with prompt text)');
+    // The contract with eval/train --outcomes: their own parser reads what we wrote.
+    expect(parseOutcomes(readFileSync(out, 'utf8'))).toEqual([
+      { prompt: 'what is 2+2?', weak: 0, strong: 1, group: 'default' },
+    ]);
 
     const assumed = await run(['outcomes', 'export', '--log', log, '--assume-strong', '1']);
     expect(
