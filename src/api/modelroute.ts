@@ -141,6 +141,17 @@ export const resilience = z.object({
     }),
 });
 
+/** Tier promotion when every target of a tier failed or is breaker-open (src/routing/promotion.ts). */
+export const promotion = z.object({
+  policy: z
+    .enum(['up', 'none'])
+    .default('up')
+    .describe(
+      'up: try the next costlier tier with a fitting model (down instead when a downgrade budget cannot cover it); none: fail.',
+    ),
+  maxSteps: z.number().int().min(1).max(7).default(1).describe('Tiers tried after the chosen one, at most.'),
+});
+
 export const split = z.object({
   model: modelName,
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
@@ -169,6 +180,7 @@ export const modelRouteSpec = z
         rollingWindowMs: 30_000,
       },
     }),
+    promotion: promotion.default({ policy: 'up', maxSteps: 1 }),
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),

@@ -91,6 +91,12 @@ export class SidecarMetrics {
     labelNames: ['model', 'outcome'] as const,
     registers: [this.registry],
   });
+  private readonly promotions = new Counter({
+    name: 'tiermesh_promotions_total',
+    help: 'Requests moved to another tier because every target of the tier they were on failed, by route, from and to tier, and the failure reason.',
+    labelNames: ['route', 'from', 'to', 'reason'] as const,
+    registers: [this.registry],
+  });
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',
@@ -152,6 +158,11 @@ export class SidecarMetrics {
 
   classified(route: string, tier: string, source: string): void {
     this.classifications.inc({ route, tier, source });
+  }
+
+  /** `reason` is a bounded enum (routing/promotion.ts PromotionReason); tiers are config names. */
+  promotion(route: string, from: string, to: string, reason: string): void {
+    this.promotions.inc({ route, from, to, reason });
   }
 
   /** Exactly one version series at a time: the old one is removed so dashboards never sum two versions. */
