@@ -59,6 +59,17 @@ export const modelEntry = z.object({
   }),
   contextWindow: z.number().int().min(256).max(100_000_000).describe('Max prompt + completion tokens.'),
   maxOutputTokens: z.number().int().min(1).max(10_000_000).optional(),
+  capabilities: z
+    .object({
+      vision: z.boolean().optional().describe('Image content parts.'),
+      tools: z.boolean().optional().describe('tools / tool_calls (and the legacy functions API).'),
+      jsonSchema: z.boolean().optional().describe('response_format json_schema.'),
+      streaming: z.boolean().optional().describe('stream: true.'),
+    })
+    .optional()
+    .describe(
+      'What the model supports; an absent field means supported. Requests needing a capability set to false skip the model.',
+    ),
 });
 export type ModelEntry = z.infer<typeof modelEntry>;
 

@@ -3,9 +3,11 @@
  *
  *   decide(input: DecideInput): RouteDecision
  *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages")
+ *     throws TM_INVALID_REQUEST (param: the field asking for it) when no model can serve a capability the request needs
  *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / x-tiermesh-user out of Node's header object
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
+ *   stepsBelow(decision): EscalationStep[]       tiers below the chosen one that fit the request (tier promotion, down)
  *   LearnedScorer = (text, features) => probability that the cheapest tier fails, in [0, 1]
  *
  * `model` is "auto" (the snapshot's default route), a ModelRoute name (that route), or a model in some route's
@@ -15,11 +17,12 @@ import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
 import { TiermeshError } from '../errors.js';
+import { capabilityError, lacking, type Need, requestNeeds } from './capabilities.js';
 import { extractFeatures, type Features, promptText } from './features.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
-import type { Classification, DecisionSource, EscalationStep, RouteDecision } from './types.js';
+import type { Classification, DecisionSource, EscalationStep, RouteDecision, SkippedModel } from './types.js';
 
 export type LearnedScorer = (text: string, features: Features) => number;
 
@@ -103,11 +106,27 @@ function modelsByName(spec: ModelRouteSpec): Map<string, ModelEntry> {
   return m;
 }
 
+/** Why `m` cannot take the request, or undefined when it can. */
+function unfit(
+  spec: ModelRouteSpec,
+  m: ModelEntry,
+  promptTokens: number,
+  maxTokens: number,
+  needs: readonly Need[],
+): SkippedModel['reason'] | undefined {
+  if (!fitsModel(m, promptTokens, maxTokens)) {
+    return m.maxOutputTokens !== undefined && maxTokens > m.maxOutputTokens ? 'max_output_tokens' : 'context';
+  }
+  return lacking(spec, m, needs);
+}
+
 function tierModels(
   spec: ModelRouteSpec,
   tierIndex: number,
   promptTokens: number,
   maxTokens: number,
+  needs: readonly Need[] = [],
+  skipped?: SkippedModel[],
 ): ModelEntry[] {
   const tier = spec.tiers[tierIndex];
   if (!tier) return [];
@@ -116,9 +135,42 @@ function tierModels(
   const out: ModelEntry[] = [];
   for (const n of tier.models) {
     const m = byName.get(n);
-    if (m && fitsModel(m, promptTokens, maxTokens)) out.push(m);
+    if (!m) continue;
+    const why = unfit(spec, m, promptTokens, maxTokens, needs);
+    if (why === undefined) out.push(m);
+    else skipped?.push({ model: m.name, tier: tier.name, reason: why });
   }
   return out;
+}
+
+/**
+ * Tiers below the decision's with a model that fits the request, nearest first: where a tier promotion goes when the
+ * budget says downgrade. Computed on demand, off the hot path.
+ */
+export function stepsBelow(d: RouteDecision): EscalationStep[] {
+  const out: EscalationStep[] = [];
+  for (let i = d.tierIndex - 1; i >= 0; i--) {
+    const ms = tierModels(d.spec, i, d.estimatedPromptTokens, d.requestedMaxTokens, d.needs);
+    if (ms.length > 0) out.push({ tierIndex: i, tierName: d.spec.tiers[i]!.name, models: ms });
+  }
+  return out;
+}
+
+/**
+ * What to name in the 400 when capabilities left no model of `models` that fits: the first need none of them serves
+ * on its own, else every need (only the combination is unserved). Undefined when capabilities are not the problem.
+ */
+function unservedNeeds(
+  spec: ModelRouteSpec,
+  models: readonly ModelEntry[],
+  promptTokens: number,
+  maxTokens: number,
+  needs: readonly Need[],
+): Need[] | undefined {
+  const fitting = models.filter((m) => fitsModel(m, promptTokens, maxTokens));
+  if (fitting.length === 0 || fitting.some((m) => lacking(spec, m, needs) === undefined)) return undefined;
+  const one = needs.find((n) => fitting.every((m) => lacking(spec, m, [n]) !== undefined));
+  return one ? [one] : [...needs];
 }
 
 function contextTooLong(
@@ -217,6 +269,8 @@ export function decide(input: DecideInput): RouteDecision {
   const maxTokens = requestedMaxTokens(request);
   const user = input.headers?.user ?? (request.user || undefined);
   const task = input.headers?.task;
+  const needs = requestNeeds(request);
+  const skipped: SkippedModel[] = [];
   const base = {
     route: route.name,
     spec,
@@ -224,11 +278,15 @@ export function decide(input: DecideInput): RouteDecision {
     requestedMaxTokens: maxTokens,
     user,
     task,
+    needs,
+    skipped,
   };
 
   if (explicit && !input.downgrade) {
     if (!fitsModel(explicit, promptTokens, maxTokens))
       throw contextTooLong(route.name, promptTokens, maxTokens, [explicit]);
+    const unserved = unservedNeeds(spec, [explicit], promptTokens, maxTokens, needs);
+    if (unserved) throw capabilityError({ model: explicit.name }, unserved);
     const tierIndex = spec.tiers.findIndex((t) => t.models.includes(explicit.name));
     return {
       ...base,
@@ -281,16 +339,30 @@ export function decide(input: DecideInput): RouteDecision {
   }
 
   let chosen = wanted;
-  let models = tierModels(spec, chosen, promptTokens, maxTokens);
+  let models = tierModels(spec, chosen, promptTokens, maxTokens, needs, skipped);
   while (models.length === 0 && chosen < tiers - 1) {
     chosen++;
-    models = tierModels(spec, chosen, promptTokens, maxTokens);
+    models = tierModels(spec, chosen, promptTokens, maxTokens, needs, skipped);
   }
-  if (models.length === 0) throw contextTooLong(route.name, promptTokens, maxTokens, spec.models);
+  // A capability only a cheaper tier has: serving it there beats failing (a context bump never helps downwards).
+  if (models.length === 0 && needs.length > 0) {
+    for (let i = wanted - 1; i >= 0; i--) {
+      models = tierModels(spec, i, promptTokens, maxTokens, needs, skipped);
+      if (models.length > 0) {
+        chosen = i;
+        break;
+      }
+    }
+  }
+  if (models.length === 0) {
+    const unserved = unservedNeeds(spec, spec.models, promptTokens, maxTokens, needs);
+    if (unserved) throw capabilityError({ route: route.name }, unserved);
+    throw contextTooLong(route.name, promptTokens, maxTokens, spec.models);
+  }
 
   if (!input.downgrade) {
     const split = pickSplit(spec, input.random);
-    if (split && fitsModel(split, promptTokens, maxTokens)) {
+    if (split && unfit(spec, split, promptTokens, maxTokens, needs) === undefined) {
       models = [split, ...models.filter((m) => m !== split)];
       source = 'split';
     }
@@ -299,7 +371,7 @@ export function decide(input: DecideInput): RouteDecision {
   const escalation: EscalationStep[] = [];
   if (!input.downgrade) {
     for (let i = chosen + 1; i < tiers; i++) {
-      const ms = tierModels(spec, i, promptTokens, maxTokens);
+      const ms = tierModels(spec, i, promptTokens, maxTokens, needs);
       if (ms.length > 0) escalation.push({ tierIndex: i, tierName: spec.tiers[i]!.name, models: ms });
     }
   }

@@ -28,6 +28,10 @@ export interface Explanation {
   /** Tiers the cascade may move up to, cheapest first. */
   cascade: string[];
   task: string | null;
+  /** Capabilities the request needs, each with the field that asked for it. */
+  needs: Array<{ capability: string; param: string }>;
+  /** Models of the considered tiers passed over, and why (context, max_output_tokens or a missing capability). */
+  skipped: Array<{ model: string; tier: string; reason: string }>;
   tokens: { estimatedPrompt: number; requestedMax: number; assumedOutput: number };
   cost: { estimatedUSD: number; baselineUSD: number | null; estimatedSavingsUSD: number | null };
 }
@@ -63,6 +67,8 @@ export function explainDecision(d: RouteDecision): Explanation {
     contextBumped: d.contextBumped,
     cascade: d.escalation.map((s) => s.tierName),
     task: d.task ?? null,
+    needs: d.needs.map((n) => ({ capability: n.capability, param: n.param })),
+    skipped: d.skipped.map((x) => ({ model: x.model, tier: x.tier, reason: x.reason })),
     tokens: {
       estimatedPrompt: d.estimatedPromptTokens,
       requestedMax: d.requestedMaxTokens,

@@ -1,5 +1,6 @@
 /** What the router decides for one request, before any provider is called. */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
+import type { Capability, Need } from './capabilities.js';
 
 export type DecisionSource =
   | 'explicit-model'
@@ -29,6 +30,13 @@ export interface EscalationStep {
   models: ModelEntry[];
 }
 
+/** A model of a considered tier that routing passed over: its context is too small, or it lacks a capability. */
+export interface SkippedModel {
+  model: string;
+  tier: string;
+  reason: 'context' | 'max_output_tokens' | Capability;
+}
+
 export interface RouteDecision {
   route: string;
   /** What decided the tier (or, for split, the first model). */
@@ -55,4 +63,8 @@ export interface RouteDecision {
   user: string | undefined;
   /** x-tiermesh-task header, when set. */
   task: string | undefined;
+  /** Capabilities the request needs, from its fields (routing/capabilities.ts). */
+  needs: Need[];
+  /** Models of the tiers considered that were passed over, and why (empty in the common case). */
+  skipped: SkippedModel[];
 }
