@@ -163,6 +163,47 @@ export const promotion = z.object({
   maxSteps: z.number().int().min(1).max(7).default(1).describe('Tiers tried after the chosen one, at most.'),
 });
 
+/** Per-route context-window policy (src/routing/context.ts). */
+export const contextPolicies = ['promote', 'reject', 'truncate-oldest'] as const;
+export const contextWindow = z.object({
+  maxInputTokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000_000)
+    .optional()
+    .describe('Largest prompt (estimated tokens) the route accepts, whatever the models hold.'),
+  policy: z
+    .enum(contextPolicies)
+    .default('promote')
+    .describe(
+      'When the prompt fits no model of the chosen tier (or exceeds maxInputTokens): promote to a tier that fits, reject with 400, or drop the oldest non-system turns until it fits.',
+    ),
+});
+
+/** Priority classes from request metadata only (src/routing/priority.ts). */
+export const priorityClass = z.object({
+  minTier: dnsLabel.optional().describe('Cheapest tier this class may use.'),
+  maxTier: dnsLabel.optional().describe('Costliest tier this class may use.'),
+});
+export const priority = z.object({
+  classes: z
+    .record(dnsLabel, priorityClass)
+    .meta({ maxProperties: 16 })
+    .describe('x-tiermesh-priority value to the tiers it may use.'),
+  users: z
+    .record(z.string().max(256), dnsLabel)
+    .meta({ maxProperties: 1024 })
+    .optional()
+    .describe('User (x-tiermesh-user, else the request `user`) to class, when no header says.'),
+  groups: z
+    .record(z.string().max(256), dnsLabel)
+    .meta({ maxProperties: 256 })
+    .optional()
+    .describe('x-tiermesh-group value to class, when neither the header nor the user says.'),
+  default: dnsLabel.optional().describe('Class for requests nothing else maps.'),
+});
+
 export const split = z.object({
   model: modelName,
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
@@ -192,6 +233,8 @@ export const modelRouteSpec = z
       },
     }),
     promotion: promotion.default({ policy: 'up', maxSteps: 1 }),
+    context: contextWindow.default({ policy: 'promote' }),
+    priority: priority.optional(),
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),
@@ -225,6 +268,22 @@ export const modelRouteSpec = z
         rule: '!has(self.taskTypes) || self.taskTypes.all(k, self.tiers.exists(t, t.name == self.taskTypes[k]))',
         message: 'every taskTypes value must name a tier',
         fieldPath: '.taskTypes',
+      },
+      {
+        rule:
+          '!has(self.priority) || self.priority.classes.all(k, ' +
+          '(!has(self.priority.classes[k].minTier) || self.tiers.exists(t, t.name == self.priority.classes[k].minTier)) && ' +
+          '(!has(self.priority.classes[k].maxTier) || self.tiers.exists(t, t.name == self.priority.classes[k].maxTier)))',
+        message: 'every priority class minTier/maxTier must name a tier',
+        fieldPath: '.priority.classes',
+      },
+      {
+        rule:
+          '!has(self.priority) || ((!has(self.priority.users) || self.priority.users.all(u, self.priority.users[u] in self.priority.classes)) && ' +
+          '(!has(self.priority.groups) || self.priority.groups.all(g, self.priority.groups[g] in self.priority.classes)) && ' +
+          '(!has(self.priority.default) || self.priority.default in self.priority.classes))',
+        message: 'priority users, groups and default must name a priority class',
+        fieldPath: '.priority',
       },
       {
         rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',

@@ -4,7 +4,13 @@
  *   decide(input: DecideInput): RouteDecision
  *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages")
  *     throws TM_INVALID_REQUEST (param: the field asking for it) when no model can serve a capability the request needs
- *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / x-tiermesh-user out of Node's header object
+ *     throws TM_INVALID_REQUEST (param "x-tiermesh-priority") for a priority the route does not define
+ *
+ * Context policy (spec.context, routing/context.ts): a prompt over maxInputTokens, or fitting no model of the tier the
+ * classifier chose, is promoted (default), rejected, or truncated (oldest turns first; `decision.truncation` then
+ * carries the request to send). A priority class (routing/priority.ts) bounds the tiers; a budget downgrade still
+ * goes to the cheapest tier.
+ *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / -user / -priority / -group out of Node's headers
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
  *   stepsBelow(decision): EscalationStep[]       tiers below the chosen one that fit the request (tier promotion, down)
@@ -18,7 +24,9 @@ import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
 import { TiermeshError } from '../errors.js';
 import { capabilityError, lacking, type Need, requestNeeds } from './capabilities.js';
+import { overRouteLimit, tierTooSmall, truncateOldest } from './context.js';
 import { extractFeatures, type Features, promptText } from './features.js';
+import { GROUP_HEADER, PRIORITY_HEADER, priorityWindow } from './priority.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
@@ -29,6 +37,10 @@ export type LearnedScorer = (text: string, features: Features) => number;
 export interface RoutingHeaders {
   task?: string | undefined;
   user?: string | undefined;
+  /** x-tiermesh-priority: a class of the route's spec.priority. */
+  priority?: string | undefined;
+  /** x-tiermesh-group: looked up in spec.priority.groups. */
+  group?: string | undefined;
 }
 
 export interface DecideInput {
@@ -52,7 +64,13 @@ export function routingHeaders(headers: Record<string, string | string[] | undef
     const t = s?.trim();
     return t ? t : undefined;
   };
-  return { task: one(headers[TASK_HEADER]), user: one(headers[USER_HEADER]) };
+  const out: RoutingHeaders = { task: one(headers[TASK_HEADER]), user: one(headers[USER_HEADER]) };
+  // Only when sent, so the common request's object keeps its shape.
+  const priority = one(headers[PRIORITY_HEADER]);
+  const group = one(headers[GROUP_HEADER]);
+  if (priority !== undefined) out.priority = priority;
+  if (group !== undefined) out.group = group;
+  return out;
 }
 
 export interface ResolvedRoute {
@@ -260,7 +278,28 @@ function pickSplit(spec: ModelRouteSpec, random: number | undefined): ModelEntry
   return undefined;
 }
 
+/** Thrown inside decideOnce when the context policy says truncate; `error` is what to answer if truncating fails. */
+class NeedsTruncation {
+  constructor(
+    readonly limitTokens: number,
+    readonly error: TiermeshError,
+  ) {}
+}
+
 export function decide(input: DecideInput): RouteDecision {
+  try {
+    return decideOnce(input, true);
+  } catch (e) {
+    if (!(e instanceof NeedsTruncation)) throw e;
+    const t = truncateOldest(input.request, e.limitTokens);
+    if (!t) throw e.error;
+    // The truncated request is what the model will see: classify and fit that one.
+    const d = decideOnce({ ...input, request: t.request }, false);
+    return { ...d, truncation: t };
+  }
+}
+
+function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
   const { snapshot, request } = input;
   const { route, model: explicit } = resolveRoute(snapshot, request.model);
   const spec = route.spec;
@@ -271,6 +310,12 @@ export function decide(input: DecideInput): RouteDecision {
   const task = input.headers?.task;
   const needs = requestNeeds(request);
   const skipped: SkippedModel[] = [];
+  const ctx = spec.context;
+  const truncates = mayTruncate && ctx.policy === 'truncate-oldest';
+  if (ctx.maxInputTokens !== undefined && promptTokens > ctx.maxInputTokens) {
+    const err = overRouteLimit(route.name, promptTokens, ctx.maxInputTokens);
+    throw truncates ? new NeedsTruncation(ctx.maxInputTokens, err) : err;
+  }
   const base = {
     route: route.name,
     spec,
@@ -283,8 +328,11 @@ export function decide(input: DecideInput): RouteDecision {
   };
 
   if (explicit && !input.downgrade) {
-    if (!fitsModel(explicit, promptTokens, maxTokens))
-      throw contextTooLong(route.name, promptTokens, maxTokens, [explicit]);
+    if (!fitsModel(explicit, promptTokens, maxTokens)) {
+      const err = contextTooLong(route.name, promptTokens, maxTokens, [explicit]);
+      const room = explicit.contextWindow - maxTokens;
+      throw truncates && fitsModel(explicit, 0, maxTokens) ? new NeedsTruncation(room, err) : err;
+    }
     const unserved = unservedNeeds(spec, [explicit], promptTokens, maxTokens, needs);
     if (unserved) throw capabilityError({ model: explicit.name }, unserved);
     const tierIndex = spec.tiers.findIndex((t) => t.models.includes(explicit.name));
@@ -307,6 +355,14 @@ export function decide(input: DecideInput): RouteDecision {
     };
   }
 
+  // Under a budget downgrade the budget wins over a class's minTier: money is the harder limit.
+  const window = priorityWindow(spec, {
+    priority: input.headers?.priority,
+    user,
+    group: input.headers?.group,
+  });
+  const lo = window && !input.downgrade ? window.lo : 0;
+  const hi = window ? window.hi : tiers - 1;
   let source: DecisionSource;
   let classification: Classification;
   let wanted: number;
@@ -337,16 +393,23 @@ export function decide(input: DecideInput): RouteDecision {
     escalated = c.escalated;
     wanted = Math.min(tiers - 1, classification.tierIndex + (escalated ? 1 : 0));
   }
+  wanted = Math.min(hi, Math.max(lo, wanted));
 
   let chosen = wanted;
   let models = tierModels(spec, chosen, promptTokens, maxTokens, needs, skipped);
-  while (models.length === 0 && chosen < tiers - 1) {
+  if (models.length === 0 && ctx.policy !== 'promote')
+    contextPolicy(spec, route.name, chosen, truncates, {
+      promptTokens,
+      maxTokens,
+      needs,
+    });
+  while (models.length === 0 && chosen < hi) {
     chosen++;
     models = tierModels(spec, chosen, promptTokens, maxTokens, needs, skipped);
   }
   // A capability only a cheaper tier has: serving it there beats failing (a context bump never helps downwards).
   if (models.length === 0 && needs.length > 0) {
-    for (let i = wanted - 1; i >= 0; i--) {
+    for (let i = wanted - 1; i >= lo; i--) {
       models = tierModels(spec, i, promptTokens, maxTokens, needs, skipped);
       if (models.length > 0) {
         chosen = i;
@@ -362,7 +425,11 @@ export function decide(input: DecideInput): RouteDecision {
 
   if (!input.downgrade) {
     const split = pickSplit(spec, input.random);
-    if (split && unfit(spec, split, promptTokens, maxTokens, needs) === undefined) {
+    if (
+      split &&
+      unfit(spec, split, promptTokens, maxTokens, needs) === undefined &&
+      inWindow(spec, split, window)
+    ) {
       models = [split, ...models.filter((m) => m !== split)];
       source = 'split';
     }
@@ -370,7 +437,7 @@ export function decide(input: DecideInput): RouteDecision {
 
   const escalation: EscalationStep[] = [];
   if (!input.downgrade) {
-    for (let i = chosen + 1; i < tiers; i++) {
+    for (let i = chosen + 1; i <= hi; i++) {
       const ms = tierModels(spec, i, promptTokens, maxTokens, needs);
       if (ms.length > 0) escalation.push({ tierIndex: i, tierName: spec.tiers[i]!.name, models: ms });
     }
@@ -386,5 +453,43 @@ export function decide(input: DecideInput): RouteDecision {
     classification,
     escalated,
     contextBumped: chosen > wanted,
+    ...(window ? { priority: window } : {}),
   };
+}
+
+/**
+ * The chosen tier has no model that fits: under `reject` that is a 400 naming the counts; under `truncate-oldest`,
+ * truncate to what the tier's largest capable model holds. Returns when the tier is not too small, only incapable
+ * (the capability search then applies), or when nothing can be cut to fit.
+ */
+function contextPolicy(
+  spec: ModelRouteSpec,
+  route: string,
+  tierIndex: number,
+  truncates: boolean,
+  r: { promptTokens: number; maxTokens: number; needs: readonly Need[] },
+): void {
+  const tier = spec.tiers[tierIndex];
+  if (!tier) return;
+  const byName = modelsByName(spec);
+  const capable = tier.models
+    .map((n) => byName.get(n))
+    .filter((m): m is ModelEntry => m !== undefined && fitsModel(m, 0, r.maxTokens))
+    .filter((m) => lacking(spec, m, r.needs) === undefined);
+  if (capable.length === 0) return;
+  const largest = Math.max(...capable.map((m) => m.contextWindow));
+  const err = tierTooSmall(route, tier.name, r.promptTokens, r.maxTokens, largest, spec.context.policy);
+  if (!truncates) {
+    if (spec.context.policy === 'reject') throw err;
+    return;
+  }
+  const room = Math.min(largest - r.maxTokens, spec.context.maxInputTokens ?? Number.POSITIVE_INFINITY);
+  throw new NeedsTruncation(room, err);
+}
+
+/** A split model may serve a prioritised request only from a tier inside the class's window. */
+function inWindow(spec: ModelRouteSpec, m: ModelEntry, w: ReturnType<typeof priorityWindow>): boolean {
+  if (!w) return true;
+  const i = spec.tiers.findIndex((t) => t.models.includes(m.name));
+  return i >= w.lo && i <= w.hi;
 }

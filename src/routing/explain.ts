@@ -32,6 +32,10 @@ export interface Explanation {
   needs: Array<{ capability: string; param: string }>;
   /** Models of the considered tiers passed over, and why (context, max_output_tokens or a missing capability). */
   skipped: Array<{ model: string; tier: string; reason: string }>;
+  /** The priority class that bounded the tiers, and where it came from (header, user, group or default). */
+  priority: { class: string; source: string; minTier: string; maxTier: string } | null;
+  /** Old turns the context policy dropped (token counts before and after), when it did. */
+  truncation: { droppedMessages: number; promptTokensBefore: number; promptTokensAfter: number } | null;
   tokens: { estimatedPrompt: number; requestedMax: number; assumedOutput: number };
   cost: { estimatedUSD: number; baselineUSD: number | null; estimatedSavingsUSD: number | null };
 }
@@ -69,6 +73,21 @@ export function explainDecision(d: RouteDecision): Explanation {
     task: d.task ?? null,
     needs: d.needs.map((n) => ({ capability: n.capability, param: n.param })),
     skipped: d.skipped.map((x) => ({ model: x.model, tier: x.tier, reason: x.reason })),
+    priority: d.priority
+      ? {
+          class: d.priority.name,
+          source: d.priority.source,
+          minTier: d.spec.tiers[d.priority.lo]?.name ?? '',
+          maxTier: d.spec.tiers[d.priority.hi]?.name ?? '',
+        }
+      : null,
+    truncation: d.truncation
+      ? {
+          droppedMessages: d.truncation.dropped,
+          promptTokensBefore: d.truncation.promptTokensBefore,
+          promptTokensAfter: d.truncation.promptTokensAfter,
+        }
+      : null,
     tokens: {
       estimatedPrompt: d.estimatedPromptTokens,
       requestedMax: d.requestedMaxTokens,

@@ -1,6 +1,8 @@
 /** What the router decides for one request, before any provider is called. */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { Capability, Need } from './capabilities.js';
+import type { Truncation } from './context.js';
+import type { PriorityWindow } from './priority.js';
 
 export type DecisionSource =
   | 'explicit-model'
@@ -67,4 +69,11 @@ export interface RouteDecision {
   needs: Need[];
   /** Models of the tiers considered that were passed over, and why (empty in the common case). */
   skipped: SkippedModel[];
+  /** The priority class that bounded the tiers, when one applied. */
+  priority?: PriorityWindow;
+  /**
+   * Set when the context policy dropped old turns: `truncation.request` is what must be sent upstream (the decision's
+   * classification and token counts are of it), and the answer carries x-tiermesh-truncated.
+   */
+  truncation?: Truncation;
 }
