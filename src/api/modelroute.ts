@@ -113,12 +113,43 @@ export const classifier = z.object({
 });
 export type ClassifierSpec = z.infer<typeof classifier>;
 
-export const cascadeChecks = ['empty', 'refusal', 'json'] as const;
+export const cascadeChecks = ['empty', 'refusal', 'json', 'hedging', 'logprobs', 'judge'] as const;
+
+/** Thresholds of the `logprobs` check (src/routing/cascade.ts): applies when the provider returned token logprobs. */
+export const logprobsCheck = z.object({
+  minMean: z
+    .number()
+    .min(-100)
+    .max(0)
+    .default(-1)
+    .describe('Escalate when the mean token logprob of the answer is below this.'),
+  minToken: z
+    .number()
+    .min(-100)
+    .max(0)
+    .optional()
+    .describe('Escalate when any single token logprob is below this.'),
+});
+
+/** The `judge` check (src/routing/judge.ts): a cheap model of the route rates the answer 0-1 against the question. */
+export const judgeCheck = z.object({
+  model: modelName.describe('Name of an entry in spec.models that does the rating; its cost is booked.'),
+  minScore: z.number().min(0).max(1).default(0.5).describe('Escalate below this score.'),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(5_000)
+    .describe('A judge slower than this (or failing) passes the answer; counted.'),
+});
 
 export const cascade = z.object({
   enabled: z.boolean().default(true),
-  checks: z.array(z.enum(cascadeChecks)).max(3).default(['empty', 'refusal', 'json']),
+  checks: z.array(z.enum(cascadeChecks)).max(6).default(['empty', 'refusal', 'json']),
   maxEscalations: z.number().int().min(0).max(4).default(1),
+  logprobs: logprobsCheck.optional(),
+  judge: judgeCheck.optional(),
 });
 
 export const resilience = z.object({
@@ -284,6 +315,16 @@ export const modelRouteSpec = z
           '(!has(self.priority.default) || self.priority.default in self.priority.classes))',
         message: 'priority users, groups and default must name a priority class',
         fieldPath: '.priority',
+      },
+      {
+        rule: '!has(self.cascade) || !has(self.cascade.judge) || self.models.exists(m, m.name == self.cascade.judge.model)',
+        message: 'cascade.judge.model must name an entry in models',
+        fieldPath: '.cascade.judge.model',
+      },
+      {
+        rule: "!has(self.cascade) || !has(self.cascade.checks) || !('judge' in self.cascade.checks) || has(self.cascade.judge)",
+        message: 'the judge check needs cascade.judge',
+        fieldPath: '.cascade.checks',
       },
       {
         rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',

@@ -67,6 +67,11 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
       }
     }
   });
+  const judge = spec.cascade.judge;
+  if (judge && !models.has(judge.model))
+    problems.push(`spec.cascade.judge.model: "${judge.model}" is not in spec.models`);
+  if (spec.cascade.checks.includes('judge') && !judge)
+    problems.push('spec.cascade.checks: the judge check needs spec.cascade.judge');
   const pr = spec.priority;
   if (pr) {
     for (const [name, c] of Object.entries(pr.classes)) {

@@ -46,4 +46,16 @@ describe('SidecarMetrics', () => {
       'tiermesh_promotions_total{route="r",from="standard",to="cheap",reason="breaker_open"} 1',
     );
   });
+
+  it('counts cascade escalations by check and judge outcomes', async () => {
+    const m = new SidecarMetrics();
+    m.escalation('r', 'cheap', 'hedging');
+    m.escalation('r', 'cheap', 'logprobs');
+    m.escalation('r', 'cheap', 'logprobs');
+    m.judge('r', 'timeout');
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_cascade_escalations_total{route="r",tier="cheap",check="logprobs"} 2');
+    expect(body).toContain('tiermesh_cascade_escalations_total{route="r",tier="cheap",check="hedging"} 1');
+    expect(body).toContain('tiermesh_judge_checks_total{route="r",outcome="timeout"} 1');
+  });
 });

@@ -97,6 +97,18 @@ export class SidecarMetrics {
     labelNames: ['route', 'from', 'to', 'reason'] as const,
     registers: [this.registry],
   });
+  private readonly escalations = new Counter({
+    name: 'tiermesh_cascade_escalations_total',
+    help: "Answers that failed a cascade check and were retried on a costlier tier, by route, the answer's tier and the check.",
+    labelNames: ['route', 'tier', 'check'] as const,
+    registers: [this.registry],
+  });
+  private readonly judgeChecks = new Counter({
+    name: 'tiermesh_judge_checks_total',
+    help: 'Cascade judge calls, by route and outcome (pass, fail, timeout, error, unreadable); all but fail pass the answer.',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',
@@ -163,6 +175,15 @@ export class SidecarMetrics {
   /** `reason` is a bounded enum (routing/promotion.ts PromotionReason); tiers are config names. */
   promotion(route: string, from: string, to: string, reason: string): void {
     this.promotions.inc({ route, from, to, reason });
+  }
+
+  /** `check` is a cascade check name (spec.cascade.checks): a bounded enum. */
+  escalation(route: string, tier: string, check: string): void {
+    this.escalations.inc({ route, tier, check });
+  }
+
+  judge(route: string, outcome: string): void {
+    this.judgeChecks.inc({ route, outcome });
   }
 
   /** Exactly one version series at a time: the old one is removed so dashboards never sum two versions. */
