@@ -235,6 +235,31 @@ export const priority = z.object({
   default: dnsLabel.optional().describe('Class for requests nothing else maps.'),
 });
 
+/** Latency-aware selection (src/routing/latency.ts): targets whose recent p95 breaks these are skipped. */
+const sloLimits = {
+  maxTTFTMs: z.number().int().min(1).max(600_000).optional().describe('p95 time to first byte.'),
+  maxLatencyMs: z.number().int().min(1).max(3_600_000).optional().describe('p95 time to the whole answer.'),
+};
+export const slo = z.object({
+  ...sloLimits,
+  policy: z
+    .enum(['cheapest', 'first', 'fail'])
+    .default('first')
+    .describe('When no target meets the SLO: try the cheapest first, keep the configured order, or fail.'),
+  minSamples: z
+    .number()
+    .min(1)
+    .max(10_000)
+    .default(5)
+    .describe('Decayed observations a target needs before it can be skipped.'),
+  halfLifeSeconds: z.number().int().min(1).max(86_400).default(60).describe('How fast observations fade.'),
+  taskTypes: z
+    .record(z.string().max(63), z.object(sloLimits))
+    .meta({ maxProperties: 32 })
+    .optional()
+    .describe('Per x-tiermesh-task limits, replacing the route-wide ones.'),
+});
+
 export const split = z.object({
   model: modelName,
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
@@ -266,6 +291,7 @@ export const modelRouteSpec = z
     promotion: promotion.default({ policy: 'up', maxSteps: 1 }),
     context: contextWindow.default({ policy: 'promote' }),
     priority: priority.optional(),
+    slo: slo.optional(),
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),

@@ -1,11 +1,12 @@
 /**
  * A JSON-able account of a routing decision: what `tiermesh explain` prints and what debug endpoints may return.
  *
- *   explainDecision(decision): Explanation
+ *   explainDecision(decision, latency?): Explanation     latency: the sidecar's observations, when there are any
  *
  * Holds names, numbers and signal names only: never prompt text.
  */
 import { DEFAULT_OUTPUT_ESTIMATE, estimateCostUSD } from '../budget/cost.js';
+import { type LatencyView, latencyKey, sloFor } from './latency.js';
 import type { DecisionSource, RouteDecision } from './types.js';
 
 export interface Explanation {
@@ -36,6 +37,17 @@ export interface Explanation {
   priority: { class: string; source: string; minTier: string; maxTier: string } | null;
   /** Old turns the context policy dropped (token counts before and after), when it did. */
   truncation: { droppedMessages: number; promptTokensBefore: number; promptTokensAfter: number } | null;
+  /** The latency SLO that applies (spec.slo, or the task type's), when one does. */
+  slo: { maxTTFTMs: number | null; maxLatencyMs: number | null; policy: string } | null;
+  /** Observations of the chosen models' targets behind latency-aware selection (none outside a running sidecar). */
+  observations: Array<{
+    model: string;
+    provider: string;
+    ttftP95Ms: number | null;
+    totalP95Ms: number;
+    tokensPerSecond: number | null;
+    samples: number;
+  }>;
   tokens: { estimatedPrompt: number; requestedMax: number; assumedOutput: number };
   cost: { estimatedUSD: number; baselineUSD: number | null; estimatedSavingsUSD: number | null };
 }
@@ -45,7 +57,10 @@ function round(x: number): number {
   return Number(x.toPrecision(6));
 }
 
-export function explainDecision(d: RouteDecision): Explanation {
+export function explainDecision(
+  d: RouteDecision,
+  latency?: (key: string) => LatencyView | undefined,
+): Explanation {
   const first = d.models[0]!;
   const output = d.requestedMaxTokens > 0 ? d.requestedMaxTokens : DEFAULT_OUTPUT_ESTIMATE;
   const estimated = estimateCostUSD(first, d.estimatedPromptTokens, d.requestedMaxTokens);
@@ -88,6 +103,8 @@ export function explainDecision(d: RouteDecision): Explanation {
           promptTokensAfter: d.truncation.promptTokensAfter,
         }
       : null,
+    slo: sloJson(d),
+    observations: latency ? observations(d, latency) : [],
     tokens: {
       estimatedPrompt: d.estimatedPromptTokens,
       requestedMax: d.requestedMaxTokens,
@@ -99,4 +116,33 @@ export function explainDecision(d: RouteDecision): Explanation {
       estimatedSavingsUSD: baseline === null ? null : round(baseline - estimated),
     },
   };
+}
+
+function sloJson(d: RouteDecision): Explanation['slo'] {
+  const s = sloFor(d.spec, d.task);
+  return s
+    ? { maxTTFTMs: s.maxTTFTMs ?? null, maxLatencyMs: s.maxLatencyMs ?? null, policy: s.policy }
+    : null;
+}
+
+function observations(
+  d: RouteDecision,
+  latency: (key: string) => LatencyView | undefined,
+): Explanation['observations'] {
+  const out: Explanation['observations'] = [];
+  for (const m of d.models) {
+    for (const t of m.targets) {
+      const v = latency(latencyKey(t.provider, t.model ?? m.name));
+      if (!v) continue;
+      out.push({
+        model: m.name,
+        provider: t.provider,
+        ttftP95Ms: v.ttftP95Ms === undefined ? null : round(v.ttftP95Ms),
+        totalP95Ms: round(v.totalP95Ms),
+        tokensPerSecond: v.tokensPerSecond === undefined ? null : round(v.tokensPerSecond),
+        samples: round(v.samples),
+      });
+    }
+  }
+  return out;
 }
