@@ -260,6 +260,31 @@ export const slo = z.object({
     .describe('Per x-tiermesh-task limits, replacing the route-wide ones.'),
 });
 
+/** Conversation stickiness (src/routing/sticky.ts). */
+export const stickiness = z.object({
+  enabled: z.boolean().default(false),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(1_800)
+    .describe('How long a conversation is remembered.'),
+  margin: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.1)
+    .describe("A new turn leaves the conversation's tier only when its score is this far past the boundary."),
+  maxConversations: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(10_000)
+    .describe('Memory bound per sidecar.'),
+});
+
 export const split = z.object({
   model: modelName,
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
@@ -292,6 +317,7 @@ export const modelRouteSpec = z
     context: contextWindow.default({ policy: 'promote' }),
     priority: priority.optional(),
     slo: slo.optional(),
+    stickiness: stickiness.optional(),
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),

@@ -28,6 +28,7 @@ import { overRouteLimit, tierTooSmall, truncateOldest } from './context.js';
 import { extractFeatures, type Features, promptText } from './features.js';
 import { GROUP_HEADER, PRIORITY_HEADER, priorityWindow } from './priority.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
+import { inToolLoop, type StickyState, stickyTier } from './sticky.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
 import type { Classification, DecisionSource, EscalationStep, RouteDecision, SkippedModel } from './types.js';
@@ -53,6 +54,8 @@ export interface DecideInput {
   learned?: LearnedScorer;
   /** The budget gate said downgrade: serve from the cheapest tier that fits, with no cascade upwards. */
   downgrade?: boolean;
+  /** Where this conversation was served last (spec.stickiness; the sidecar's StickyMap), if it is remembered. */
+  sticky?: StickyState | undefined;
 }
 
 export const TASK_HEADER = 'x-tiermesh-task';
@@ -393,6 +396,18 @@ function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
     escalated = c.escalated;
     wanted = Math.min(tiers - 1, classification.tierIndex + (escalated ? 1 : 0));
   }
+  let stuck: RouteDecision['sticky'];
+  if (input.sticky && spec.stickiness?.enabled && !input.downgrade && source !== 'task') {
+    const v = stickyTier(
+      input.sticky,
+      classification.score,
+      tiers,
+      spec.stickiness.margin,
+      inToolLoop(request),
+    );
+    stuck = { kept: v.keep, reason: v.reason, tierIndex: input.sticky.tierIndex, model: input.sticky.model };
+    if (v.keep && input.sticky.tierIndex < tiers) wanted = input.sticky.tierIndex;
+  }
   wanted = Math.min(hi, Math.max(lo, wanted));
 
   let chosen = wanted;
@@ -435,6 +450,12 @@ function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
     }
   }
 
+  // The model that asked for the tools reads their results; otherwise the conversation's model leads its tier.
+  if (stuck?.kept && chosen === stuck.tierIndex) {
+    const same = models.find((m) => m.name === stuck.model);
+    if (same) models = [same, ...models.filter((m) => m !== same)];
+  }
+
   const escalation: EscalationStep[] = [];
   if (!input.downgrade) {
     for (let i = chosen + 1; i <= hi; i++) {
@@ -454,6 +475,7 @@ function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
     escalated,
     contextBumped: chosen > wanted,
     ...(window ? { priority: window } : {}),
+    ...(stuck ? { sticky: stuck } : {}),
   };
 }
 

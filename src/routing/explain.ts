@@ -33,6 +33,8 @@ export interface Explanation {
   needs: Array<{ capability: string; param: string }>;
   /** Models of the considered tiers passed over, and why (context, max_output_tokens or a missing capability). */
   skipped: Array<{ model: string; tier: string; reason: string }>;
+  /** Conversation stickiness: whether the remembered tier/model was kept, and why. */
+  sticky: { kept: boolean; reason: string; tier: string; model: string } | null;
   /** The priority class that bounded the tiers, and where it came from (header, user, group or default). */
   priority: { class: string; source: string; minTier: string; maxTier: string } | null;
   /** Old turns the context policy dropped (token counts before and after), when it did. */
@@ -88,6 +90,14 @@ export function explainDecision(
     task: d.task ?? null,
     needs: d.needs.map((n) => ({ capability: n.capability, param: n.param })),
     skipped: d.skipped.map((x) => ({ model: x.model, tier: x.tier, reason: x.reason })),
+    sticky: d.sticky
+      ? {
+          kept: d.sticky.kept,
+          reason: d.sticky.reason,
+          tier: d.spec.tiers[d.sticky.tierIndex]?.name ?? '',
+          model: d.sticky.model,
+        }
+      : null,
     priority: d.priority
       ? {
           class: d.priority.name,

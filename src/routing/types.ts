@@ -69,6 +69,13 @@ export interface RouteDecision {
   needs: Need[];
   /** Models of the tiers considered that were passed over, and why (empty in the common case). */
   skipped: SkippedModel[];
+  /** What conversation stickiness did, when the conversation was remembered. */
+  sticky?: {
+    kept: boolean;
+    reason: 'tool-loop' | 'within-margin' | 'no-history' | 'past-margin';
+    tierIndex: number;
+    model: string;
+  };
   /** The priority class that bounded the tiers, when one applied. */
   priority?: PriorityWindow;
   /**
