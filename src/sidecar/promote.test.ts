@@ -4,7 +4,7 @@ import { BreakerBoard } from '../providers/breaker.js';
 import { ExecutionError } from '../providers/failover.js';
 import { defaultKeyEnv } from '../providers/keys.js';
 import { decide } from '../routing/decide.js';
-import { promotionPlanner, tierIsDown } from './promote.js';
+import { chosenStep, promotionPlanner, tierIsDown, withPromotion } from './promote.js';
 import { runtimeBuilder, type SidecarRuntime } from './runtime.js';
 
 const YAML = (budget: string) => `
@@ -111,5 +111,90 @@ describe('promotionPlanner', () => {
     expect(d.tierName).toBe('standard');
     const p = promotionPlanner(rt, d, 0).next(1, 0, failed('rate_limited'));
     expect(p?.result).toMatchObject({ kind: 'promote', direction: 'down', step: { tierName: 'cheap' } });
+  });
+});
+
+describe('withPromotion', () => {
+  const hooks = () => {
+    const events: unknown[] = [];
+    return {
+      events,
+      hooks: {
+        promoted: (e: unknown) => events.push({ promoted: e }),
+        stopped: (e: unknown) => events.push({ stopped: e }),
+      },
+    };
+  };
+
+  it('runs the chosen tier, then the promoted ones, until one answers', async () => {
+    const rt = runtime();
+    const d = decide({ snapshot: rt.snapshot, request });
+    const tried: string[] = [];
+    const h = hooks();
+    const r = await withPromotion(
+      promotionPlanner(rt, d, 0),
+      chosenStep(d),
+      async (step) => {
+        tried.push(step.tierName);
+        if (step.tierName !== 'premium') throw failed('connection');
+        return 'answer';
+      },
+      h.hooks,
+    );
+    expect(tried).toEqual(['cheap', 'standard', 'premium']);
+    expect(r).toMatchObject({ value: 'answer', step: { tierName: 'premium' }, promotedFrom: 'cheap' });
+    expect(h.events).toEqual([
+      { promoted: { from: 'cheap', to: 'standard', direction: 'up', reason: 'connection', skipped: [] } },
+      { promoted: { from: 'standard', to: 'premium', direction: 'up', reason: 'connection', skipped: [] } },
+    ]);
+  });
+
+  it('says nothing was promoted when the chosen tier answers', async () => {
+    const rt = runtime();
+    const d = decide({ snapshot: rt.snapshot, request });
+    const r = await withPromotion(promotionPlanner(rt, d, 0), chosenStep(d), async () => 1, hooks().hooks);
+    expect(r.promotedFrom).toBeUndefined();
+  });
+
+  it('rethrows the last tier error when the steps run out, after saying why', async () => {
+    const rt = runtime();
+    const d = decide({ snapshot: rt.snapshot, request });
+    const h = hooks();
+    const errors = new Map<string, ExecutionError>();
+    const p = withPromotion(
+      promotionPlanner(rt, d, 0),
+      chosenStep(d),
+      async (step) => {
+        const e = failed('timeout');
+        errors.set(step.tierName, e);
+        throw e;
+      },
+      h.hooks,
+    );
+    // maxSteps 2: cheap, then standard and premium; premium's own error is what the client gets.
+    const thrown = await p.catch((e: unknown) => e);
+    expect(thrown).toBe(errors.get('premium'));
+    expect([...errors.keys()]).toEqual(['cheap', 'standard', 'premium']);
+    expect(h.events.at(-1)).toEqual({
+      stopped: { from: 'premium', reason: 'timeout', why: 'max-steps', skipped: [] },
+    });
+  });
+
+  it('rethrows a client error at once, without asking to promote', async () => {
+    const rt = runtime();
+    const d = decide({ snapshot: rt.snapshot, request });
+    const h = hooks();
+    const e = failed('client_error');
+    await expect(
+      withPromotion(
+        promotionPlanner(rt, d, 0),
+        chosenStep(d),
+        async () => {
+          throw e;
+        },
+        h.hooks,
+      ),
+    ).rejects.toBe(e);
+    expect(h.events).toEqual([]);
   });
 });

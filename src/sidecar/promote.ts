@@ -79,3 +79,79 @@ export function promotionPlanner(runtime: SidecarRuntime, d: RouteDecision, now:
     },
   };
 }
+
+/** One promotion as it happened, for the log line and `tiermesh_promotions_total`. */
+export interface PromotionEvent {
+  from: string;
+  to: string;
+  direction: 'up' | 'down';
+  reason: PromotionReason;
+  /** Tiers passed over on the way because every target was breaker-open. */
+  skipped: string[];
+  /** The downgrade budget that turned the promotion down, if one did. */
+  budget?: string;
+}
+
+/** Why a failed tier was not promoted, for the log line (the request fails with the tier's own error). */
+export interface PromotionStop {
+  from: string;
+  reason: PromotionReason;
+  why: 'disabled' | 'max-steps' | 'no-tier' | 'budget-reject';
+  skipped: string[];
+  budget?: string;
+}
+
+export interface PromotionHooks {
+  promoted(e: PromotionEvent): void;
+  stopped(e: PromotionStop): void;
+}
+
+export interface Promoted<T> {
+  value: T;
+  /** The step that answered (the chosen tier, or the one promoted to). */
+  step: EscalationStep;
+  /** The chosen tier's name when another tier answered. */
+  promotedFrom: string | undefined;
+}
+
+/**
+ * Runs `attempt` on the chosen step and, each time it throws a tier failure, on the tier `planner` names next. The
+ * last error is rethrown when the planner stops (or the error is not a tier failure: the client's own, an abort).
+ */
+export async function withPromotion<T>(
+  planner: PromotionPlanner,
+  first: EscalationStep,
+  attempt: (step: EscalationStep) => Promise<T>,
+  hooks: PromotionHooks,
+): Promise<Promoted<T>> {
+  let step = first;
+  for (let steps = 0; ; steps++) {
+    try {
+      const value = await attempt(step);
+      return { value, step, promotedFrom: step === first ? undefined : first.tierName };
+    } catch (e) {
+      const p = planner.next(step.tierIndex, steps, e);
+      if (!p) throw e;
+      const skipped = p.result.skipped.map((s) => s.tierName);
+      const budget = p.result.budget !== undefined ? { budget: p.result.budget } : {};
+      if (p.result.kind === 'stop') {
+        hooks.stopped({ from: step.tierName, reason: p.reason, why: p.result.why, skipped, ...budget });
+        throw e;
+      }
+      hooks.promoted({
+        from: step.tierName,
+        to: p.result.step.tierName,
+        direction: p.result.direction,
+        reason: p.reason,
+        skipped,
+        ...budget,
+      });
+      step = p.result.step;
+    }
+  }
+}
+
+/** The decision's own tier as a step, the start of `withPromotion`. */
+export function chosenStep(d: RouteDecision): EscalationStep {
+  return { tierIndex: d.tierIndex, tierName: d.tierName, models: d.models };
+}
