@@ -2,7 +2,14 @@
 import { z } from 'zod';
 import { API_VERSION, condition, dnsLabel, keyRef, labelSelector, modelName, objectMeta } from './common.js';
 
-export const providerTypes = ['openai', 'anthropic', 'openai-compatible', 'simulated'] as const;
+export const providerTypes = [
+  'openai',
+  'anthropic',
+  'openai-compatible',
+  'gemini',
+  'azure-openai',
+  'simulated',
+] as const;
 export type ProviderType = (typeof providerTypes)[number];
 
 export const simulatedSettings = z.object({
@@ -10,6 +17,31 @@ export const simulatedSettings = z.object({
   tokensPerSecond: z.number().int().min(1).max(100_000).default(200).describe('Streaming pace.'),
   reply: z.string().max(8192).optional().describe('Fixed answer; by default the model echoes a summary.'),
 });
+
+export const azureSettings = z.object({
+  apiVersion: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2024-10-21 or 2025-01-01-preview')
+    .default('2024-10-21')
+    .describe('The api-version query parameter.'),
+  deployment: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must use only A-Z a-z 0-9 . _ -')
+    .optional()
+    .describe(
+      "Deployment serving every model of this provider; by default a target's upstream model id names it.",
+    ),
+  auth: z
+    .enum(['api-key', 'bearer'])
+    .default('api-key')
+    .describe(
+      'api-key: apiKey is sent in the api-key header. bearer: apiKey holds an Entra ID access token (usually a file ' +
+        'a token refresher rewrites), sent as Authorization: Bearer and re-read when it changes or expires.',
+    ),
+});
+export type AzureSettings = z.infer<typeof azureSettings>;
 
 export const provider = z
   .object({
@@ -20,13 +52,17 @@ export const provider = z
       .max(2048)
       .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
       .optional()
-      .describe('Defaults to the vendor URL for openai and anthropic; required for openai-compatible.'),
+      .describe(
+        'Defaults to the vendor URL for openai, anthropic and gemini; required for openai-compatible, and for ' +
+          'azure-openai the resource endpoint (https://<resource>.openai.azure.com).',
+      ),
     apiKey: keyRef.optional(),
     headers: z
       .record(z.string().max(256), z.string().max(1024))
       .meta({ maxProperties: 32 })
       .optional()
       .describe('Extra headers (never secrets).'),
+    azure: azureSettings.optional().describe('azure-openai only: api-version, deployment and auth mode.'),
     simulated: simulatedSettings.optional(),
   })
   .meta({
@@ -37,9 +73,19 @@ export const provider = z
         fieldPath: '.baseURL',
       },
       {
+        rule: "self.type != 'azure-openai' || has(self.baseURL)",
+        message: 'azure-openai providers need baseURL (the resource endpoint)',
+        fieldPath: '.baseURL',
+      },
+      {
         rule: "self.type == 'simulated' || self.type == 'openai-compatible' || has(self.apiKey)",
-        message: 'openai and anthropic providers need apiKey',
+        message: 'openai, anthropic, gemini and azure-openai providers need apiKey',
         fieldPath: '.apiKey',
+      },
+      {
+        rule: "self.type == 'azure-openai' || !has(self.azure)",
+        message: 'azure settings apply to azure-openai providers only',
+        fieldPath: '.azure',
       },
     ],
   });
@@ -95,7 +141,7 @@ export type ClassifierRule = z.infer<typeof classifierRule>;
 export const classifierModes = ['rules', 'learned', 'hybrid'] as const;
 
 export const classifier = z.object({
-  mode: z.enum(classifierModes).default('rules'),
+  mode: z.enum(classifierModes).default('learned'),
   confidenceBand: z
     .number()
     .min(0)
@@ -108,7 +154,22 @@ export const classifier = z.object({
     .max(1)
     .optional()
     .describe('Learned mode: target share of requests sent above the cheapest tier; sets the threshold.'),
-  threshold: z.number().min(0).max(1).optional().describe('Learned mode: explicit difficulty threshold.'),
+  threshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(
+      "Learned mode: explicit threshold on the model's predicted quality gain (strong - weak); premiumShare is usually the better knob.",
+    ),
+  modelRef: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe(
+      "Learned/hybrid mode: a model from 'tiermesh train' instead of the shipped one. In-cluster: a ConfigMap name whose model.json is mounted under the sidecar's model directory; standalone: a file path. Validated at load; a refused model keeps the previous one.",
+    ),
   rules: z.array(classifierRule).max(64).optional(),
 });
 export type ClassifierSpec = z.infer<typeof classifier>;
@@ -159,8 +220,26 @@ export const resilience = z.object({
     .min(100)
     .max(600_000)
     .default(60_000)
-    .describe('Whole-call deadline per attempt.'),
+    .describe('Whole-call deadline per attempt: a whole JSON answer, or a stream until its first chunk.'),
   firstByteTimeoutMs: z.number().int().min(50).max(600_000).default(15_000),
+  streamIdleTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      'Streams: longest wait for the next chunk once the first arrived; a stream that keeps flowing runs on.',
+    ),
+  streamTimeoutMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(86_400_000)
+    .optional()
+    .describe(
+      'Streams: optional deadline for the whole stream, first chunk to last. Unset: no limit while chunks flow.',
+    ),
   retries: z
     .object({
       attempts: z.number().int().min(0).max(5).default(1).describe('Retries per target after the first try.'),
@@ -295,7 +374,7 @@ export const modelRouteSpec = z
     providers: z.array(provider).min(1).max(16),
     models: z.array(modelEntry).min(1).max(64),
     tiers: z.array(tier).min(1).max(8).describe('Cheapest first.'),
-    classifier: classifier.default({ mode: 'rules', confidenceBand: 0.1 }),
+    classifier: classifier.default({ mode: 'learned', confidenceBand: 0.1 }),
     taskTypes: z
       .record(z.string().max(63), dnsLabel)
       .meta({ maxProperties: 32 })
@@ -305,6 +384,7 @@ export const modelRouteSpec = z
     resilience: resilience.default({
       timeoutMs: 60_000,
       firstByteTimeoutMs: 15_000,
+      streamIdleTimeoutMs: 30_000,
       retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
       breaker: {
         errorThresholdPercentage: 50,

@@ -38,8 +38,14 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
   spec.providers.forEach((p, i) => {
     if (p.type === 'openai-compatible' && !p.baseURL)
       problems.push(`spec.providers[${i}].baseURL: openai-compatible providers need baseURL`);
-    if ((p.type === 'openai' || p.type === 'anthropic') && !p.apiKey)
+    if (p.type === 'azure-openai' && !p.baseURL)
+      problems.push(
+        `spec.providers[${i}].baseURL: azure-openai providers need baseURL (the resource endpoint)`,
+      );
+    if (p.type !== 'simulated' && p.type !== 'openai-compatible' && !p.apiKey)
       problems.push(`spec.providers[${i}].apiKey: ${p.type} providers need apiKey`);
+    if (p.azure && p.type !== 'azure-openai')
+      problems.push(`spec.providers[${i}].azure: azure settings apply to azure-openai providers only`);
   });
   spec.models.forEach((m, i) => {
     m.targets.forEach((t, j) => {

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultKeyEnv, keySource, resolveKey } from './keys.js';
+import { defaultKeyEnv, jwtExpiry, keySource, resolveKey, tokenSource } from './keys.js';
 
 describe('resolveKey', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tiermesh-keys-'));
@@ -49,5 +49,61 @@ describe('resolveKey', () => {
     expect(src().ok).toBe(false);
     t = 1000;
     expect(src()).toEqual({ ok: true, key: 'sk-late' });
+  });
+});
+
+describe('tokenSource (bearer tokens a refresher rewrites)', () => {
+  const jwt = (expSeconds: number) =>
+    `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ exp: expSeconds })).toString('base64url')}.sig`;
+
+  it('reads the exp claim of a JWT and nothing else', () => {
+    expect(jwtExpiry(jwt(1_000))).toBe(1_000_000);
+    expect(jwtExpiry('opaque-token')).toBeUndefined();
+    expect(jwtExpiry('a.!!!.c')).toBeUndefined();
+  });
+
+  it('re-reads a rewritten file after checkMs, at once after invalidate(), and before a JWT expires', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tiermesh-token-'));
+    const file = join(dir, 'token');
+    let t = 0;
+    let reads = 0;
+    const env = defaultKeyEnv({});
+    const k = {
+      ...env,
+      readFile: (p: string) => {
+        reads++;
+        return env.readFile(p);
+      },
+    };
+    writeFileSync(file, 'token-1\n');
+    const src = tokenSource({ file }, k, { checkMs: 1_000, skewMs: 60_000, now: () => t });
+    expect(src()).toEqual({ ok: true, key: 'token-1' });
+    writeFileSync(file, 'token-2');
+    t = 500;
+    expect(src()).toEqual({ ok: true, key: 'token-1' });
+    t = 1_000;
+    expect(src()).toEqual({ ok: true, key: 'token-2' });
+    writeFileSync(file, 'token-3');
+    src.invalidate();
+    expect(src()).toEqual({ ok: true, key: 'token-3' });
+    expect(reads).toBe(3);
+
+    // A JWT near its expiry is looked up again on every call; once expired and not replaced, it is unavailable.
+    const soon = jwt(100); // expires at t = 100 000 ms
+    writeFileSync(file, soon);
+    src.invalidate();
+    t = 10_000;
+    expect(src()).toEqual({ ok: true, key: soon });
+    t = 50_000; // inside the skew window: re-read although checkMs has not passed since the last read
+    const before = reads;
+    expect(src()).toEqual({ ok: true, key: soon });
+    expect(reads).toBe(before + 1);
+    t = 100_000;
+    const expired = src();
+    expect(expired).toEqual({ ok: false, why: `the token from file ${file} has expired` });
+    const fresh = jwt(1_000);
+    writeFileSync(file, fresh);
+    t = 100_001;
+    expect(src()).toEqual({ ok: true, key: fresh });
   });
 });

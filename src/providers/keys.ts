@@ -67,3 +67,63 @@ export function keySource(
     return cached;
   };
 }
+
+/** When a JWT expires (ms since the epoch), from its `exp` claim; undefined for anything that is not a JWT with one. */
+export function jwtExpiry(token: string): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts[1]) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface TokenSource {
+  /** The current token, or why there is none. Never throws. */
+  (): KeyResolution;
+  /** The upstream refused the token (401): look it up again on the next call instead of trusting the cache. */
+  invalidate(): void;
+}
+
+/**
+ * A bearer token that a refresher (workload identity, a token sidecar, the kubelet for a projected Secret) rewrites
+ * in place. Looked up again every `checkMs`, at once after `invalidate()`, and whenever the cached token is a JWT
+ * within `skewMs` of its expiry, so a rotated token is picked up before the old one is refused. A token that is
+ * still expired after a fresh read is reported as unavailable, naming the source but never the token.
+ */
+export function tokenSource(
+  ref: KeyRef | undefined,
+  k: KeyEnv,
+  opts: { checkMs?: number; skewMs?: number; now?: () => number } = {},
+): TokenSource {
+  const checkMs = opts.checkMs ?? 1_000;
+  const skewMs = opts.skewMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  let cached: { res: KeyResolution; expiresAt: number | undefined; at: number } | undefined;
+  const lookup = (t: number) => {
+    const res = resolveKey(ref, k);
+    cached = { res, expiresAt: res.ok ? jwtExpiry(res.key) : undefined, at: t };
+  };
+  const get = (() => {
+    const t = now();
+    const stale = (c: NonNullable<typeof cached>) =>
+      t - c.at >= checkMs || (c.expiresAt !== undefined && c.expiresAt - skewMs <= t);
+    if (!cached || stale(cached)) lookup(t);
+    const c = cached!;
+    if (c.res.ok && c.expiresAt !== undefined && c.expiresAt <= t)
+      return { ok: false, why: `the token from ${sourceName(ref)} has expired` } as const;
+    return c.res;
+  }) as TokenSource;
+  get.invalidate = () => {
+    cached = undefined;
+  };
+  return get;
+}
+
+function sourceName(ref: KeyRef | undefined): string {
+  if (ref?.env !== undefined) return `environment variable ${ref.env}`;
+  if (ref?.secretKeyRef) return `secret ${ref.secretKeyRef.name}/${ref.secretKeyRef.key}`;
+  return ref?.file !== undefined ? `file ${ref.file}` : 'no source';
+}

@@ -1,10 +1,13 @@
-/** Adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, Together): same wire format, own URL. */
+/**
+ * Adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, Together): same wire format, own URL.
+ * The wire handling is shared with Azure OpenAI, which differs only in its URL and credentials.
+ */
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
-import { postUpstream, readJson, readSse } from './http.js';
+import { type OpenResponse, postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
-import { redact } from './upstream-errors.js';
+import { upstreamText } from './upstream-errors.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -12,56 +15,105 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
   const base = (p.baseURL ?? OPENAI_BASE_URL).replace(/\/+$/, '');
   const url = `${base}/chat/completions`;
   const name = p.name;
-
-  /** Headers for one call; throws `unavailable` when a configured key cannot be resolved. */
-  function auth(): { headers: Record<string, string>; secret: string | undefined } {
-    const headers: Record<string, string> = { ...(p.headers ?? {}) };
+  const missing = (): string | undefined => {
     // openai-compatible servers (a local vLLM, Ollama) often need no key at all.
-    if (!p.apiKey) return { headers, secret: undefined };
+    if (!p.apiKey) return undefined;
     const k = key();
-    if (!k.ok) throw new ProviderError('unavailable', `provider "${name}" has no API key: ${k.why}`);
-    headers['authorization'] = `Bearer ${k.key}`;
-    return { headers, secret: k.key };
+    return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;
+  };
+  return createOpenAIWireAdapter({
+    name,
+    type: p.type,
+    url: () => url,
+    unavailable: missing,
+    auth() {
+      const headers: Record<string, string> = { ...(p.headers ?? {}) };
+      if (!p.apiKey) return { headers, secret: undefined };
+      const k = key();
+      if (!k.ok) throw new ProviderError('unavailable', `provider "${name}" has no API key: ${k.why}`);
+      headers['authorization'] = `Bearer ${k.key}`;
+      return { headers, secret: k.key };
+    },
+  });
+}
+
+/** What differs between servers speaking the OpenAI chat-completions wire format: where to POST and how to sign. */
+export interface OpenAIWire {
+  name: string;
+  type: Provider['type'];
+  /** The endpoint for one upstream model (Azure puts the deployment in the path). */
+  url(model: string): string;
+  /** Headers for one call; throws `unavailable` when a configured credential cannot be resolved. */
+  auth(): { headers: Record<string, string>; secret: string | undefined };
+  unavailable(): string | undefined;
+  /**
+   * Called when the upstream refused the credential (401/403). Returning true means a fresh credential was found
+   * and the call is worth one immediate retry.
+   */
+  refreshAuth?(usedSecret: string | undefined): boolean;
+}
+
+export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
+  const { name } = w;
+
+  /** Opens the call, retrying once with a refreshed credential when the upstream refused a stale one. */
+  async function open(call: UpstreamCall, body: unknown): Promise<{ res: OpenResponse; secret?: string }> {
+    const post = async (cred: ReturnType<OpenAIWire['auth']>) => ({
+      res: await postUpstream(
+        {
+          provider: name,
+          vendor: 'openai',
+          url: w.url(call.body.model),
+          headers: cred.headers,
+          body,
+          secrets: [cred.secret],
+        },
+        call,
+      ),
+      ...(cred.secret ? { secret: cred.secret } : {}),
+    });
+    const first = w.auth();
+    try {
+      return await post(first);
+    } catch (err) {
+      if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret))
+        throw err;
+      return await post(w.auth());
+    }
   }
 
   return {
     name,
-    type: p.type,
-    unavailable() {
-      if (!p.apiKey) return undefined;
-      const k = key();
-      return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;
-    },
+    type: w.type,
+    unavailable: () => w.unavailable(),
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
-      const { headers, secret } = auth();
       // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
       const { stream_options: _, ...rest } = call.body;
-      const body = { ...rest, stream: false };
-      const open = await postUpstream(
-        { provider: name, vendor: 'openai', url, headers, body, secrets: [secret] },
-        call,
-      );
-      const json = await readJson(open, name);
+      const { res, secret } = await open(call, { ...rest, stream: false });
+      const json = await readJson(res, name);
+      const err = (json as { error?: { message?: unknown } } | null)?.error;
+      if (err && typeof err === 'object') {
+        // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
+        const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
+        throw new ProviderError('server_error', `provider "${name}" answered 200 with an error${msg}`);
+      }
       if (!isCompletion(json))
         throw new ProviderError('bad_response', `provider "${name}": answer is not a chat.completion`);
       return json;
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
-      const { headers, secret } = auth();
       // Usage is always requested: budgets need it even when the client did not ask; the server strips it then.
       const body = {
         ...call.body,
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };
-      const open = await postUpstream(
-        { provider: name, vendor: 'openai', url, headers, body, secrets: [secret] },
-        call,
-      );
+      const { res, secret } = await open(call, body);
       let first = true;
-      for await (const ev of readSse(open, name)) {
+      let finished = false;
+      for await (const ev of readSse(res, name)) {
         if (first) {
-          open.firstByte();
+          res.firstByte();
           first = false;
         }
         if (ev.data === '[DONE]') return;
@@ -73,15 +125,23 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
         }
         const err = (parsed as { error?: { message?: unknown } }).error;
         if (err) {
-          const msg =
-            typeof err.message === 'string' ? `: ${redact(err.message, [secret]).slice(0, 300)}` : '';
+          const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
           throw new ProviderError('server_error', `provider "${name}" sent an error in the stream${msg}`);
         }
         if (!isChunk(parsed))
           throw new ProviderError('bad_response', `provider "${name}": stream chunk has no choices`);
+        // Azure opens with a chunk that only carries prompt_filter_results: no choice, no usage, nothing to relay.
+        if (parsed.choices.length === 0 && !parsed.usage) continue;
+        if (!finished) finished = parsed.choices.some((c) => c.finish_reason != null);
         yield parsed;
       }
-      throw new ProviderError('stream_broken', `provider "${name}": stream ended without [DONE]`);
+      // Some OpenAI-compatible servers end a complete answer without [DONE]. A finish_reason says the answer is whole
+      // (the usage chunk, if any, came right after it); without one, the stream was cut.
+      if (!finished)
+        throw new ProviderError(
+          'stream_broken',
+          `provider "${name}": stream ended without [DONE] or a finish_reason`,
+        );
     },
   };
 }

@@ -2,9 +2,11 @@
 import type { ModelEntry, Provider } from '../api/modelroute.js';
 import type { CompiledRoute } from '../api/snapshot.js';
 import { createAnthropicAdapter } from './anthropic.js';
+import { createAzureOpenAIAdapter } from './azure-openai.js';
 import type { BreakerBoard, BreakerId } from './breaker.js';
 import type { ExecutionPlan, Target } from './failover.js';
-import { defaultKeyEnv, type KeyEnv, keySource } from './keys.js';
+import { createGeminiAdapter } from './gemini.js';
+import { defaultKeyEnv, type KeyEnv, keySource, tokenSource } from './keys.js';
 import { createOpenAIAdapter } from './openai.js';
 import { createSimulatedAdapter } from './simulated.js';
 import type { ProviderAdapter } from './types.js';
@@ -31,6 +33,13 @@ export function createAdapter(p: Provider, keyEnv: KeyEnv, keyTtlMs?: number): P
       return createOpenAIAdapter(p, keySource(p.apiKey, keyEnv, keyTtlMs));
     case 'anthropic':
       return createAnthropicAdapter(p, keySource(p.apiKey, keyEnv, keyTtlMs));
+    case 'gemini':
+      return createGeminiAdapter(p, keySource(p.apiKey, keyEnv, keyTtlMs));
+    case 'azure-openai':
+      return createAzureOpenAIAdapter(
+        p,
+        p.azure?.auth === 'bearer' ? tokenSource(p.apiKey, keyEnv) : keySource(p.apiKey, keyEnv, keyTtlMs),
+      );
     case 'simulated':
       return createSimulatedAdapter(p);
   }

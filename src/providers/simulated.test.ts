@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
-import { createSimulatedAdapter, sampleForSchema } from './simulated.js';
+import { createSimulatedAdapter } from './simulated.js';
+import { sampleForSchema } from './simulated-answer.js';
 
 const sim = createSimulatedAdapter({
   name: 'sim',
@@ -65,6 +66,96 @@ describe('simulated provider', () => {
     );
     expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('stop');
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: whole.usage });
+  });
+
+  const weather = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string' }, units: { type: 'string', enum: ['C', 'F'] } },
+        required: ['city', 'units'],
+      },
+    },
+  };
+
+  it('calls a required tool with schema-shaped arguments, as JSON and streamed', async () => {
+    const body = {
+      messages: [{ role: 'user' as const, content: 'hello there' }],
+      tools: [weather],
+      tool_choice: 'required',
+    };
+    const r = await sim.complete(call(body));
+    const c = r.choices[0]!;
+    expect(c.finish_reason).toBe('tool_calls');
+    expect(c.message.content).toBeNull();
+    const tc = c.message.tool_calls?.[0] as {
+      id: string;
+      type: string;
+      function: { name: string; arguments: string };
+    };
+    expect(tc).toMatchObject({ type: 'function', function: { name: 'get_weather' } });
+    expect(JSON.parse(tc.function.arguments)).toEqual({ city: 'simulated', units: 'C' });
+    expect(r.usage?.completion_tokens).toBeGreaterThan(0);
+
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const ch of sim.stream(call({ ...body, stream: true }))) chunks.push(ch);
+    type D = { index: number; id?: string; function?: { name?: string; arguments?: string } };
+    const deltas = chunks.flatMap((ch) => (ch.choices[0]?.delta.tool_calls ?? []) as D[]);
+    expect(deltas[0]).toMatchObject({
+      index: 0,
+      id: tc.id,
+      function: { name: 'get_weather', arguments: '' },
+    });
+    expect(deltas.map((d) => d.function?.arguments ?? '').join('')).toBe(tc.function.arguments);
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(chunks.at(-1)?.usage).toEqual(r.usage);
+  });
+
+  it('returns n choices, cuts at stop sequences and reports logprobs (JSON and streamed)', async () => {
+    const r = await sim.complete(call({ n: 3, stop: [';', 'no real'], logprobs: true, top_logprobs: 2 }));
+    expect(r.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    for (const c of r.choices) {
+      expect(c.message.content).not.toContain('no real');
+      expect(c.message.content).toMatch(/simulated provider$/);
+      const lp = c.logprobs as {
+        content: Array<{ token: string; logprob: number; top_logprobs: unknown[] }>;
+      };
+      expect(lp.content.map((t) => t.token).join('')).toBe(c.message.content);
+      expect(lp.content.every((t) => t.logprob <= 0 && t.top_logprobs.length === 2)).toBe(true);
+    }
+    const single = await sim.complete(call({}));
+    expect(r.usage!.completion_tokens).toBeGreaterThan(single.usage!.completion_tokens);
+
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const ch of sim.stream(call({ n: 2, logprobs: true, stream: true }))) chunks.push(ch);
+    const textOf = (i: number) =>
+      chunks
+        .filter((ch) => ch.choices[0]?.index === i)
+        .map((ch) => ch.choices[0]?.delta.content ?? '')
+        .join('');
+    expect(textOf(0)).toMatch(/\(choice 1 of 2\)$/);
+    expect(textOf(1)).toMatch(/\(choice 2 of 2\)$/);
+    const streamedTokens = chunks
+      .filter((ch) => ch.choices[0]?.index === 1)
+      .flatMap(
+        (ch) => (ch.choices[0]?.logprobs as { content?: Array<{ token: string }> } | null)?.content ?? [],
+      )
+      .map((t) => t.token)
+      .join('');
+    expect(streamedTokens).toBe(textOf(1));
+  });
+
+  it('refuses what OpenAI refuses: tool_choice without tools, a named tool that is not there, bad n', async () => {
+    await expect(sim.complete(call({ tool_choice: 'required' }))).rejects.toMatchObject({
+      reason: 'client_error',
+    });
+    await expect(
+      sim.complete(call({ tools: [weather], tool_choice: { type: 'function', function: { name: 'nope' } } })),
+    ).rejects.toMatchObject({ reason: 'client_error', status: 400 });
+    await expect(sim.complete(call({ n: 0 }))).rejects.toMatchObject({ reason: 'client_error' });
+    await expect(sim.complete(call({ top_logprobs: 3 }))).rejects.toMatchObject({ reason: 'client_error' });
   });
 
   it('stops when aborted', async () => {

@@ -4,82 +4,28 @@
  */
 import { createHash } from 'node:crypto';
 import type { Provider } from '../api/modelroute.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage } from '../api/openai.js';
-import { messageText } from './anthropic-translate.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+import { type SimChoice, type SimSettings, simulate } from './simulated-answer.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 
-interface SimSettings {
-  latencyMs: number;
-  tokensPerSecond: number;
-  reply?: string | undefined;
-}
-
-/** About four characters per token, the usual rule of thumb for English with BPE tokenizers. */
-export function estimateTokens(text: string): number {
-  return text === '' ? 0 : Math.max(1, Math.ceil(text.length / 4));
-}
-
-/** Prompt tokens as OpenAI counts them: content plus a few tokens of framing per message and per reply. */
-export function promptTokens(body: ChatCompletionRequest): number {
-  return body.messages.reduce((n, m) => n + 4 + estimateTokens(messageText(m)), 3);
-}
-
-/** A minimal value that satisfies a JSON schema's types and required properties. */
-export function sampleForSchema(schema: unknown, depth = 0): unknown {
-  // biome-ignore lint/suspicious/noExplicitAny: an arbitrary JSON schema; every field used is checked first
-  const s = (schema ?? {}) as Record<string, any>;
-  if (depth > 8) return null;
-  if (Array.isArray(s['enum']) && s['enum'].length > 0) return s['enum'][0];
-  if ('const' in s) return s['const'];
-  const type = Array.isArray(s['type']) ? s['type'][0] : s['type'];
-  switch (type) {
-    case 'string':
-      return 'simulated';
-    case 'integer':
-    case 'number':
-      return typeof s['minimum'] === 'number' ? s['minimum'] : 0;
-    case 'boolean':
-      return false;
-    case 'null':
-      return null;
-    case 'array':
-      return typeof s['minItems'] === 'number' && s['minItems'] > 0
-        ? Array.from({ length: s['minItems'] }, () => sampleForSchema(s['items'], depth + 1))
-        : [];
-    default: {
-      const props = (s['properties'] ?? {}) as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(props)) out[k] = sampleForSchema(v, depth + 1);
-      return out;
-    }
-  }
-}
-
-/** The reply text: valid JSON when the request asks for JSON, else the configured reply or a labelled summary. */
-export function simulatedReply(body: ChatCompletionRequest, settings: SimSettings, model: string): string {
-  const rf = body.response_format;
-  if (rf?.type === 'json_schema') {
-    const sample = sampleForSchema(rf.json_schema.schema);
-    return JSON.stringify(sample);
-  }
-  if (rf?.type === 'json_object')
-    return JSON.stringify({ simulated: true, model, answer: 'This is a simulated answer.' });
-  if (settings.reply !== undefined) return settings.reply;
-  const lastUser = [...body.messages].reverse().find((m) => m.role === 'user');
-  const words = lastUser ? messageText(lastUser).split(/\s+/).filter(Boolean).length : 0;
-  return (
-    `[simulated ${model}] This answer comes from the tiermesh simulated provider; no real model was called. ` +
-    `Your last message had ${words} word${words === 1 ? '' : 's'} in ${body.messages.length} message${body.messages.length === 1 ? '' : 's'}.`
-  );
-}
-
-/** The reply cut into stream pieces of about one token each (a word with its leading space). */
-export function tokenPieces(text: string): string[] {
-  return text.match(/\s*\S+|\s+$/g) ?? (text ? [text] : []);
-}
+export {
+  estimateTokens,
+  promptTokens,
+  sampleForSchema,
+  simulatedReply,
+  tokenPieces,
+} from './simulated-answer.js';
 
 function idFor(body: ChatCompletionRequest, model: string): string {
   return `chatcmpl-sim-${createHash('sha256').update(model).update(JSON.stringify(body.messages)).digest('hex').slice(0, 24)}`;
+}
+
+function toolCallsOf(c: SimChoice) {
+  return c.toolCalls.map((t) => ({
+    id: t.id,
+    type: 'function' as const,
+    function: { name: t.name, arguments: t.arguments },
+  }));
 }
 
 export function createSimulatedAdapter(p: Provider): ProviderAdapter {
@@ -89,82 +35,78 @@ export function createSimulatedAdapter(p: Provider): ProviderAdapter {
     reply: p.simulated?.reply,
   };
 
-  /** The whole answer, cut to max_tokens the way a real model stops: finish_reason "length". */
-  function answer(body: ChatCompletionRequest): { pieces: string[]; usage: Usage; finish: string } {
-    let pieces = tokenPieces(simulatedReply(body, settings, body.model));
-    const max = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-    let finish = 'stop';
-    let completion = estimateTokens(pieces.join(''));
-    if (max !== undefined && completion > max) {
-      // Never cut JSON: a truncated JSON answer is what the cascade's json check exists to catch, not to cause.
-      if (!body.response_format || body.response_format.type === 'text') {
-        const kept: string[] = [];
-        for (const piece of pieces) {
-          if (estimateTokens(kept.join('') + piece) > max) break;
-          kept.push(piece);
-        }
-        pieces = kept;
-        completion = estimateTokens(pieces.join(''));
-        finish = 'length';
-      }
-    }
-    const prompt = promptTokens(body);
-    return {
-      pieces,
-      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
-      finish,
-    };
-  }
-
   return {
     name: p.name,
     type: 'simulated',
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
-      const { pieces, usage, finish } = answer(call.body);
+      const { choices, usage } = simulate(call.body, settings);
       await delay(settings.latencyMs, call.signal, p.name);
       return {
         id: idFor(call.body, call.body.model),
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model: call.body.model,
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: pieces.join(''), refusal: null },
-            finish_reason: finish,
-            logprobs: null,
+        choices: choices.map((c) => ({
+          index: c.index,
+          message: {
+            role: 'assistant',
+            content: c.content,
+            ...(c.toolCalls.length > 0 ? { tool_calls: toolCallsOf(c) } : {}),
+            refusal: null,
           },
-        ],
+          finish_reason: c.finish,
+          logprobs: c.logprobs ? { content: c.logprobs, refusal: null } : null,
+        })),
         usage,
         system_fingerprint: 'tiermesh-simulated',
       };
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
-      const { pieces, usage, finish } = answer(call.body);
+      const { choices, usage } = simulate(call.body, settings);
       const id = idFor(call.body, call.body.model);
       const created = Math.floor(Date.now() / 1000);
       const chunk = (
+        index: number,
         delta: ChatCompletionChunk['choices'][number]['delta'],
         f: string | null,
+        logprobs: unknown = null,
       ): ChatCompletionChunk => ({
         id,
         object: 'chat.completion.chunk',
         created,
         model: call.body.model,
-        choices: [{ index: 0, delta, finish_reason: f, logprobs: null }],
+        choices: [{ index, delta, finish_reason: f, logprobs }],
       });
       // Time to first token is the configured latency; after it, tokens flow at tokensPerSecond.
       await delay(settings.latencyMs, call.signal, p.name);
-      yield chunk({ role: 'assistant', content: '' }, null);
+      for (const c of choices)
+        yield chunk(c.index, { role: 'assistant', content: c.content === null ? null : '' }, null);
       // Emitted in batches every ~20ms rather than one timer per token: same pace, far fewer timers at high rates.
       const perBatch = Math.max(1, Math.round(settings.tokensPerSecond / 50));
-      for (let i = 0; i < pieces.length; i += perBatch) {
-        const batch = pieces.slice(i, i + perBatch);
-        await delay((batch.length * 1000) / settings.tokensPerSecond, call.signal, p.name);
-        yield chunk({ content: batch.join('') }, null);
+      for (const c of choices) {
+        for (const [k, t] of toolCallsOf(c).entries()) {
+          // Like OpenAI: the id and name first, then the arguments in fragments.
+          yield chunk(
+            c.index,
+            { tool_calls: [{ index: k, ...t, function: { name: t.function.name, arguments: '' } }] },
+            null,
+          );
+          const args = t.function.arguments;
+          const cut = Math.ceil(args.length / 2);
+          for (const part of [args.slice(0, cut), args.slice(cut)]) {
+            await delay(1000 / settings.tokensPerSecond, call.signal, p.name);
+            yield chunk(c.index, { tool_calls: [{ index: k, function: { arguments: part } }] }, null);
+          }
+        }
+        for (let i = 0; i < c.pieces.length; i += perBatch) {
+          const batch = c.pieces.slice(i, i + perBatch);
+          await delay((batch.length * 1000) / settings.tokensPerSecond, call.signal, p.name);
+          const lp = c.logprobs ? { content: c.logprobs.slice(i, i + perBatch), refusal: null } : null;
+          yield chunk(c.index, { content: batch.join('') }, null, lp);
+        }
+        yield chunk(c.index, {}, c.finish);
       }
-      yield chunk({}, finish);
-      yield { ...chunk({}, null), choices: [], usage };
+      yield { ...chunk(0, {}, null), choices: [], usage };
     },
   };
 }

@@ -76,6 +76,70 @@ describe('httpFailure', () => {
   });
 });
 
+describe('Gemini errors', () => {
+  const gemini = (status: number, error: unknown, headers: Record<string, string> = {}) =>
+    httpFailure({
+      provider: 'g',
+      vendor: 'gemini',
+      status,
+      header: h(headers),
+      bodyText: JSON.stringify({ error }),
+      secrets: [],
+      nowMs: 0,
+    });
+
+  it('classifies by google.rpc status: a bad key is auth although it is a 400', () => {
+    expect(
+      gemini(400, {
+        code: 400,
+        message: 'API key not valid. Please pass a valid API key.',
+        status: 'INVALID_ARGUMENT',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }],
+      }).reason,
+    ).toBe('auth');
+    expect(gemini(400, { code: 400, message: 'bad', status: 'INVALID_ARGUMENT' }).reason).toBe(
+      'client_error',
+    );
+    expect(
+      gemini(400, { code: 400, message: 'User location is not supported', status: 'FAILED_PRECONDITION' })
+        .reason,
+    ).toBe('auth');
+    expect(gemini(403, { code: 403, message: 'denied', status: 'PERMISSION_DENIED' }).reason).toBe('auth');
+    expect(gemini(404, { code: 404, message: 'models/x is not found', status: 'NOT_FOUND' }).reason).toBe(
+      'server_error',
+    );
+    expect(
+      gemini(503, { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' }).reason,
+    ).toBe('server_error');
+    expect(gemini(504, { code: 504, message: 'Deadline expired', status: 'DEADLINE_EXCEEDED' }).reason).toBe(
+      'timeout',
+    );
+    expect(gemini(502, 'garbage').reason).toBe('server_error');
+  });
+
+  it('takes the retry delay from RetryInfo in the body unless a header gives one', () => {
+    const quota = {
+      code: 429,
+      message: 'You exceeded your current quota.',
+      status: 'RESOURCE_EXHAUSTED',
+      details: [
+        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [] },
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '17.5s' },
+      ],
+    };
+    expect(gemini(429, quota)).toMatchObject({ reason: 'rate_limited', status: 429, retryAfter: 17.5 });
+    expect(gemini(429, quota, { 'retry-after': '3' }).retryAfter).toBe(3);
+    expect(gemini(429, { ...quota, details: [{ retryDelay: 'soon' }] }).retryAfter).toBeUndefined();
+    expect(gemini(429, quota).message).toBe(
+      'provider "g" answered HTTP 429: You exceeded your current quota.',
+    );
+  });
+
+  it('scrubs Google API keys from messages', () => {
+    expect(redact('key AIzaSyA1234567890abcdefghijklmnopqrstu is bad', [])).toBe('key [redacted] is bad');
+  });
+});
+
 describe('toProviderError', () => {
   it('maps socket codes and keeps our own abort reasons', () => {
     expect(toProviderError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), 'p').reason).toBe(

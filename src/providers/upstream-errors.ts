@@ -35,7 +35,73 @@ export function reasonForAnthropicType(type: string | undefined, status: number 
   }
 }
 
-const MAX_MESSAGE = 300;
+/** Gemini's error `status` values (google.rpc.Code names) mapped to our reasons. */
+export function reasonForGeminiStatus(
+  status: string | undefined,
+  reasons: ReadonlyArray<string>,
+): FailureReason | undefined {
+  switch (status) {
+    case 'INVALID_ARGUMENT':
+      // A wrong key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID: the operator's fault, not the caller's.
+      return reasons.includes('API_KEY_INVALID') ? 'auth' : 'client_error';
+    case 'FAILED_PRECONDITION':
+      // Billing not enabled, region not served: this account cannot serve anyone, another target may.
+      return 'auth';
+    case 'UNAUTHENTICATED':
+    case 'PERMISSION_DENIED':
+      return 'auth';
+    case 'RESOURCE_EXHAUSTED':
+      return 'rate_limited';
+    case 'DEADLINE_EXCEEDED':
+      return 'timeout';
+    case 'NOT_FOUND':
+    case 'INTERNAL':
+    case 'UNAVAILABLE':
+    case 'UNKNOWN':
+    case 'ABORTED':
+    case 'CANCELLED':
+      return 'server_error';
+    default:
+      return undefined;
+  }
+}
+
+export interface GeminiErrorInfo {
+  message?: string;
+  status?: string;
+  /** ErrorInfo reasons from `details`, e.g. API_KEY_INVALID. */
+  reasons: string[];
+  /** Seconds, from a google.rpc.RetryInfo detail ("17s", "1.5s"). */
+  retryDelay?: number;
+}
+
+/** The parts of Gemini's error body `{error: {code, message, status, details}}` we act on. */
+export function geminiError(body: unknown): GeminiErrorInfo {
+  const e = (body as { error?: unknown } | null)?.error as
+    | { message?: unknown; status?: unknown; details?: unknown }
+    | undefined;
+  const out: GeminiErrorInfo = { reasons: [] };
+  if (!e || typeof e !== 'object') return out;
+  if (typeof e.message === 'string') out.message = e.message;
+  if (typeof e.status === 'string') out.status = e.status;
+  if (Array.isArray(e.details)) {
+    for (const d of e.details as Array<Record<string, unknown>>) {
+      if (typeof d?.['reason'] === 'string') out.reasons.push(d['reason']);
+      const delay = d?.['retryDelay'];
+      if (typeof delay === 'string') {
+        const m = /^(\d+(?:\.\d+)?)s$/.exec(delay.trim());
+        if (m) {
+          const s = Number(m[1]);
+          if (Number.isFinite(s) && s <= 86_400) out.retryDelay = s;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** How much of an upstream's own error text we keep: enough to act on, too little to carry a prompt's worth. */
+export const MAX_UPSTREAM_MESSAGE = 300;
 
 /**
  * Removes the given secrets and anything shaped like a vendor key from text we may show or log. Upstreams echo
@@ -44,9 +110,18 @@ const MAX_MESSAGE = 300;
 export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
   let out = text;
   for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
-  return out
-    .replace(/\b(sk|rk|pk)-[A-Za-z0-9_*.-]{6,}/g, '[redacted]')
-    .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]');
+  return (
+    out
+      .replace(/\b(sk|rk|pk)-[A-Za-z0-9_*.-]{6,}/g, '[redacted]')
+      // Google API keys (Gemini): "AIza" and 35 more characters.
+      .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]')
+      .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
+  );
+}
+
+/** An upstream's error text as we keep it (messages, logs): keys removed, then truncated. */
+export function upstreamText(message: string, secrets: ReadonlyArray<string | undefined>): string {
+  return redact(message, secrets).slice(0, MAX_UPSTREAM_MESSAGE);
 }
 
 /** The upstream's own error message, if its body is one of the two vendor error shapes. */
@@ -66,9 +141,11 @@ export function upstreamMessage(bodyText: string): { message?: string; type?: st
   return {};
 }
 
+export type Vendor = 'openai' | 'anthropic' | 'gemini';
+
 export interface HttpFailure {
   provider: string;
-  vendor: 'openai' | 'anthropic';
+  vendor: Vendor;
   status: number;
   header: (name: string) => string | undefined;
   bodyText: string;
@@ -78,10 +155,11 @@ export interface HttpFailure {
 
 /** A non-2xx upstream answer as a ProviderError. */
 export function httpFailure(f: HttpFailure): ProviderError {
+  if (f.vendor === 'gemini') return geminiHttpFailure(f);
   const { message, type } = upstreamMessage(f.bodyText);
   const reason =
     f.vendor === 'anthropic' ? reasonForAnthropicType(type, f.status) : reasonForStatus(f.status);
-  const detail = message ? `: ${redact(message, f.secrets).slice(0, MAX_MESSAGE)}` : '';
+  const detail = message ? `: ${upstreamText(message, f.secrets)}` : '';
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,
     retryAfter: parseRetryAfter(f.header, f.nowMs),
@@ -129,4 +207,21 @@ export function toProviderError(err: unknown, provider: string, signal?: AbortSi
   if (err instanceof SyntaxError)
     return new ProviderError('bad_response', `provider "${provider}": malformed JSON`, { cause: err });
   return new ProviderError('connection', `provider "${provider}": request failed`, { cause: err });
+}
+
+/** Gemini's errors carry a google.rpc status name and, for 429s, the retry delay in the body rather than a header. */
+function geminiHttpFailure(f: HttpFailure): ProviderError {
+  let body: unknown;
+  try {
+    body = JSON.parse(f.bodyText);
+  } catch {
+    // Not JSON: a proxy's error page. The status alone classifies it.
+  }
+  const info = geminiError(body);
+  const reason = reasonForGeminiStatus(info.status, info.reasons) ?? reasonForStatus(f.status);
+  const detail = info.message ? `: ${upstreamText(info.message, f.secrets)}` : '';
+  return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
+    status: f.status,
+    retryAfter: parseRetryAfter(f.header, f.nowMs) ?? info.retryDelay,
+  });
 }

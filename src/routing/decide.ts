@@ -2,30 +2,33 @@
  * The routing decision for one request, pure: snapshot + request + headers in, RouteDecision out (or a TiermeshError).
  *
  *   decide(input: DecideInput): RouteDecision
- *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages")
+ *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages", or the max-tokens
+ *     field when the prompt alone would fit)
  *     throws TM_INVALID_REQUEST (param: the field asking for it) when no model can serve a capability the request needs
  *     throws TM_INVALID_REQUEST (param "x-tiermesh-priority") for a priority the route does not define
+ *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / -user / -priority / -group out of Node's headers
+ *   resolveRoute(snapshot, model): ResolvedRoute
+ *   fitsModel(model, promptTokens, maxTokens): boolean
+ *   stepsBelow(decision): EscalationStep[]       tiers below the chosen one that fit the request (tier promotion, down)
+ *   LearnedScorer = (text, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]
  *
  * Context policy (spec.context, routing/context.ts): a prompt over maxInputTokens, or fitting no model of the tier the
  * classifier chose, is promoted (default), rejected, or truncated (oldest turns first; `decision.truncation` then
  * carries the request to send). A priority class (routing/priority.ts) bounds the tiers; a budget downgrade still
  * goes to the cheapest tier.
- *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / -user / -priority / -group out of Node's headers
- *   resolveRoute(snapshot, model): ResolvedRoute
- *   fitsModel(model, promptTokens, maxTokens): boolean
- *   stepsBelow(decision): EscalationStep[]       tiers below the chosen one that fit the request (tier promotion, down)
- *   LearnedScorer = (text, features) => probability that the cheapest tier fails, in [0, 1]
  *
  * `model` is "auto" (the snapshot's default route), a ModelRoute name (that route), or a model in some route's
  * registry (that model, failing over across its targets). A route name wins over a model of the same name.
  */
+
+import { createHash } from 'node:crypto';
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
 import { TiermeshError } from '../errors.js';
 import { capabilityError, lacking, type Need, requestNeeds } from './capabilities.js';
 import { overRouteLimit, tierTooSmall, truncateOldest } from './context.js';
-import { extractFeatures, type Features, promptText } from './features.js';
+import { extractFeatures, promptText } from './features.js';
 import { GROUP_HEADER, PRIORITY_HEADER, priorityWindow } from './priority.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
 import { inToolLoop, type StickyState, stickyTier } from './sticky.js';
@@ -33,7 +36,7 @@ import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
 import type { Classification, DecisionSource, EscalationStep, RouteDecision, SkippedModel } from './types.js';
 
-export type LearnedScorer = (text: string, features: Features) => number;
+export type LearnedScorer = (text: string, route: string) => number;
 
 export interface RoutingHeaders {
   task?: string | undefined;
@@ -102,10 +105,11 @@ export function resolveRoute(snapshot: Snapshot, model: string): ResolvedRoute {
     const entry = route.spec.models.find((m) => m.name === model);
     if (entry) return { route, model: entry };
   }
+  // The client sees the name it sent; our logs only its length and a hash (a "model" may be anything, a prompt too).
   throw new TiermeshError(
     'TM_MODEL_NOT_FOUND',
     `The model \`${model}\` does not exist: use "auto", a route name or a model of a route`,
-    { param: 'model' },
+    { param: 'model', logMessage: `unknown model (${model.length} chars, sha256 ${shortHash(model)})` },
   );
 }
 
@@ -196,36 +200,52 @@ function unservedNeeds(
 
 function contextTooLong(
   route: string,
+  request: ChatCompletionRequest,
   promptTokens: number,
   maxTokens: number,
   models: ModelEntry[],
 ): TiermeshError {
   const largest = Math.max(0, ...models.map((m) => m.contextWindow));
+  // When some model holds the prompt without the requested completion, the completion length is what to change.
+  const promptFits = maxTokens > 0 && models.some((m) => fitsModel(m, promptTokens, 0));
+  const maxField = request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   return new TiermeshError(
     'TM_CONTEXT_TOO_LONG',
     `about ${promptTokens} prompt tokens plus ${maxTokens} completion tokens fit no model of route "${route}" ` +
       `(largest context window: ${largest} tokens)`,
-    { param: 'messages' },
+    { param: promptFits ? maxField : 'messages' },
   );
 }
 
 /** Learned score as a Scored, or undefined when the learned classifier is absent or misbehaves. */
-function learnedScored(spec: ModelRouteSpec, learned: LearnedScorer | undefined, text: string, f: Features) {
+function learnedScored(
+  route: string,
+  spec: ModelRouteSpec,
+  learned: LearnedScorer | undefined,
+  text: string,
+) {
   if (!learned) return undefined;
   let p: number;
   try {
-    p = learned(text, f);
+    p = learned(text, route);
   } catch {
     return undefined;
   }
   if (!Number.isFinite(p)) return undefined;
   p = clamp01(p);
-  const score = thresholdToScore(p, spec.classifier.threshold, spec.tiers.length);
-  // Confidence is 0.5 at a coin flip and 1 at certainty; the confidence band handles near-threshold scores.
+  // The band is passed so that no percentile below the threshold escalates: `premiumShare` is kept exactly.
+  const score = thresholdToScore(
+    p,
+    spec.classifier.threshold,
+    spec.tiers.length,
+    spec.classifier.confidenceBand,
+  );
+  // Confidence is 0.5 at a coin flip and 1 at certainty; above the threshold the band still escalates.
   return { score, confidence: 0.5 + Math.abs(p - 0.5), signals: ['learned'] } satisfies Scored;
 }
 
 function classify(
+  route: string,
   spec: ModelRouteSpec,
   req: ChatCompletionRequest,
   promptTokens: number,
@@ -233,19 +253,19 @@ function classify(
 ): { classification: Classification; escalated: boolean } {
   const compiled = compiledClassifier(spec);
   const text = promptText(req);
-  const features = extractFeatures(req, text, promptTokens);
-  const structural = structuralScore(features);
   const mode = spec.classifier.mode;
-  let base: Scored = structural;
+  // Learned mode needs no structural features when the model answers: they cost as much as the model itself.
+  const l = mode !== 'rules' ? learnedScored(route, spec, learned, text) : undefined;
+  let base: Scored;
   let source: Classification['source'] = 'rules';
-  if (mode !== 'rules') {
-    const l = learnedScored(spec, learned, text, features);
-    if (!l) {
-      base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
-    } else if (mode === 'learned') {
-      base = l;
-      source = 'learned';
-    } else {
+  if (mode === 'learned' && l) {
+    base = l;
+    source = 'learned';
+  } else {
+    const structural = structuralScore(extractFeatures(req, text, promptTokens));
+    if (mode === 'rules') base = structural;
+    else if (!l) base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
+    else {
       base = {
         score: (structural.score + l.score) / 2,
         // Disagreement between the two classifiers is itself uncertainty.
@@ -332,7 +352,7 @@ function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
 
   if (explicit && !input.downgrade) {
     if (!fitsModel(explicit, promptTokens, maxTokens)) {
-      const err = contextTooLong(route.name, promptTokens, maxTokens, [explicit]);
+      const err = contextTooLong(route.name, request, promptTokens, maxTokens, [explicit]);
       const room = explicit.contextWindow - maxTokens;
       throw truncates && fitsModel(explicit, 0, maxTokens) ? new NeedsTruncation(room, err) : err;
     }
@@ -387,7 +407,7 @@ function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
       source,
     };
   } else {
-    const c = classify(spec, request, promptTokens, input.learned);
+    const c = classify(route.name, spec, request, promptTokens, input.learned);
     classification =
       task !== undefined
         ? { ...c.classification, signals: [...c.classification.signals, 'unknown-task'] }
@@ -435,7 +455,7 @@ function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
   if (models.length === 0) {
     const unserved = unservedNeeds(spec, spec.models, promptTokens, maxTokens, needs);
     if (unserved) throw capabilityError({ route: route.name }, unserved);
-    throw contextTooLong(route.name, promptTokens, maxTokens, spec.models);
+    throw contextTooLong(route.name, request, promptTokens, maxTokens, spec.models);
   }
 
   if (!input.downgrade) {
@@ -514,4 +534,9 @@ function inWindow(spec: ModelRouteSpec, m: ModelEntry, w: ReturnType<typeof prio
   if (!w) return true;
   const i = spec.tiers.findIndex((t) => t.models.includes(m.name));
   return i >= w.lo && i <= w.hi;
+}
+
+/** 12 hex digits of SHA-256: enough to tell repeated unknown names apart in logs, nothing to read back. */
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
 }

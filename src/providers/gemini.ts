@@ -1,0 +1,117 @@
+/** Adapter for the native Gemini API: OpenAI requests translated in, generateContent answers translated back out. */
+import type { Provider } from '../api/modelroute.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import {
+  fromGeminiResponse,
+  GeminiStreamTranslator,
+  geminiModelPath,
+  geminiUntranslatable,
+  isGeminiResponse,
+  toGeminiRequest,
+} from './gemini-translate.js';
+import { postUpstream, readJson, readSse } from './http.js';
+import type { KeyResolution } from './keys.js';
+import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+
+export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
+
+/** The API root: a configured origin without a version gets /v1beta, where function calling and JSON schemas live. */
+export function geminiBase(baseURL: string | undefined): string {
+  const base = (baseURL ?? GEMINI_BASE_URL).replace(/\/+$/, '');
+  return /\/v1(alpha|beta)?$/.test(base) ? base : `${base}/v1beta`;
+}
+
+export function createGeminiAdapter(p: Provider, key: () => KeyResolution): ProviderAdapter {
+  const base = geminiBase(p.baseURL);
+  const name = p.name;
+  // One URL per upstream model, built once: the model is part of the path.
+  const urls = new Map<string, { json: string; sse: string }>();
+  const urlsFor = (model: string) => {
+    let u = urls.get(model);
+    if (!u) {
+      const path = `${base}/${geminiModelPath(model)}`;
+      u = { json: `${path}:generateContent`, sse: `${path}:streamGenerateContent?alt=sse` };
+      if (urls.size >= 256) urls.clear();
+      urls.set(model, u);
+    }
+    return u;
+  };
+
+  function translatable(body: UpstreamCall['body']): void {
+    const why = geminiUntranslatable(body);
+    if (why) throw new ProviderError('unavailable', `provider "${name}": ${why}`);
+  }
+
+  /** The key goes in x-goog-api-key, never in `?key=`: URLs end up in proxy and access logs. */
+  function auth(): { headers: Record<string, string>; secret: string } {
+    const k = key();
+    if (!k.ok) throw new ProviderError('unavailable', `provider "${name}" has no API key: ${k.why}`);
+    return { headers: { ...(p.headers ?? {}), 'x-goog-api-key': k.key }, secret: k.key };
+  }
+
+  return {
+    name,
+    type: p.type,
+    unavailable() {
+      const k = key();
+      return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;
+    },
+    async complete(call: UpstreamCall): Promise<ChatCompletion> {
+      translatable(call.body);
+      const body = toGeminiRequest(call.body);
+      const { headers, secret } = auth();
+      const open = await postUpstream(
+        {
+          provider: name,
+          vendor: 'gemini',
+          url: urlsFor(call.body.model).json,
+          headers,
+          body,
+          secrets: [secret],
+        },
+        call,
+      );
+      const json = await readJson(open, name);
+      if (!isGeminiResponse(json))
+        throw new ProviderError(
+          'bad_response',
+          `provider "${name}": answer is not a GenerateContentResponse`,
+        );
+      return fromGeminiResponse(json, call.body.model);
+    },
+    async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
+      translatable(call.body);
+      const body = toGeminiRequest(call.body);
+      const { headers, secret } = auth();
+      const open = await postUpstream(
+        {
+          provider: name,
+          vendor: 'gemini',
+          url: urlsFor(call.body.model).sse,
+          headers,
+          body,
+          secrets: [secret],
+        },
+        call,
+      );
+      const t = new GeminiStreamTranslator(name, call.body.model);
+      let first = true;
+      for await (const ev of readSse(open, name)) {
+        let data: unknown;
+        try {
+          data = JSON.parse(ev.data);
+        } catch {
+          throw new ProviderError('bad_response', `provider "${name}": stream chunk is not valid JSON`);
+        }
+        const chunks = t.onChunk(data);
+        if (first && chunks.length > 0) {
+          open.firstByte();
+          first = false;
+        }
+        yield* chunks;
+      }
+      // Gemini sends no terminator: the body simply ends, and the translator knows whether the answer was complete.
+      yield* t.end();
+    },
+  };
+}
