@@ -36,6 +36,7 @@ import {
   relayChunks,
 } from './execute.js';
 import { forClient, type InboundRequest, parseOpenAIChat, upstreamStreamBody } from './inbound.js';
+import { promotionPlanner } from './promote.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
 import {
   drained,
@@ -133,20 +134,23 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
     account = new RequestAccount(sc.books, runtime.budget, d.route, d.spec, d.user, gated.reservations);
     trace.spent = account.spent;
     sc.deps.metrics.classified(d.route, d.tierName || 'none', d.source);
+    // The context policy may have dropped old turns: the shortened request is the one every upstream sees.
+    const request = d.truncation?.request ?? inbound.request;
     if (gated.shadow)
       sc.shadows.start({
         requestId: id,
         runtime,
-        request: inbound.request,
+        request,
         decision: d,
         model: gated.shadow,
       });
     const exec: ExecuteInput = {
       providers: runtime.providers.get(d.route)!,
-      request: inbound.request,
+      request,
       decision: d,
       signal: abort.signal,
       observer: observer(sc, trace),
+      planner: promotionPlanner(runtime, d, sc.books.now()),
     };
     outcome = inbound.stream
       ? await streamAnswer(sc, exec, inbound, account, trace, res)
@@ -191,16 +195,13 @@ async function streamAnswer(
   res: ServerResponse,
 ): Promise<Outcome> {
   const t0 = performance.now();
-  let opened: Awaited<ReturnType<typeof openStream>>;
-  try {
-    opened = await openStream(exec, upstreamStreamBody(inbound.request)); // 4. execute
-  } catch (e) {
-    if (e instanceof ExecutionError) trace.attempts += e.attempts;
-    throw e;
-  }
-  trace.attempts += opened.attempts;
+  // 4. execute, with tier promotion before the first byte.
+  const opened = await openStream(exec, upstreamStreamBody(exec.request), (n) => {
+    trace.attempts += n;
+  });
   trace.served = opened.served;
-  const model = exec.decision.models.find((m) => m.name === opened.served.model)!;
+  trace.tier = opened.step.tierName;
+  const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   writeStreamHead(res, servedBy(trace)!); // 7. respond: head and chunks
   const wantsUsage = inbound.clientWantsUsage;
   const relayed = await relayChunks(
@@ -264,7 +265,20 @@ function answerError(
 function observer(sc: Sidecar, trace: RequestTrace): ExecutionObserver {
   return {
     fallback: (e) => logFallback(sc.deps, trace, e),
-    escalate: (check, detail, to) =>
-      sc.deps.logger.info({ requestId: trace.id, check, detail, to }, 'cascade'),
+    escalate: (check, detail, from, to) => {
+      sc.deps.metrics.escalation(trace.decision?.route ?? 'none', from, check);
+      sc.deps.logger.info({ requestId: trace.id, check, detail, from, to }, 'cascade');
+    },
+    promoted: (e) => {
+      // Set here, not from the result, so an error answer after a promotion says so too.
+      trace.promotedFrom ??= trace.decision?.tierName;
+      trace.tier = e.to;
+      const route = trace.decision?.route ?? 'none';
+      sc.deps.metrics.promotion(route, e.from, e.to, e.reason);
+      sc.deps.logger.warn({ requestId: trace.id, route, ...e }, 'promotion');
+    },
+    promotionStopped: (e) =>
+      sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
+    judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
   };
 }
