@@ -9,6 +9,7 @@ import type { ModelEntry } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import {
   ExecutionError,
+  type ExecutionPlan,
   executeCompletion,
   executeStream,
   type FallbackEvent,
@@ -18,6 +19,7 @@ import {
 import type { RouteProviders } from '../providers/registry.js';
 import { type CheckResult, checkAnswer } from '../routing/cascade.js';
 import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
+import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
 import type { EscalationStep, RouteDecision } from '../routing/types.js';
 import { estimateUsage, type TokenCounts } from './accounting.js';
@@ -40,6 +42,49 @@ export interface ExecutionObserver {
   promotionStopped(e: PromotionStop): void;
   /** The cascade's judge answered (or did not): its outcome, for the metric. */
   judged(outcome: JudgeVerdict['outcome']): void;
+  /** spec.slo moved targets of `tier` out of its failover order. */
+  sloSkipped(
+    tier: string,
+    skipped: Array<{ provider: string; model: string; why: string; p95Ms: number }>,
+  ): void;
+}
+
+/**
+ * The failover plan of a step, with spec.slo applied: targets whose recent p95 breaks the SLO are left out. When none
+ * meets it and the policy is `fail`, the tier fails as a whole (no target to try), which tier promotion can act on.
+ */
+export function sloPlan(input: ExecuteInput, step: EscalationStep): ExecutionPlan {
+  const base = input.providers.plan(step.models);
+  const d = input.decision;
+  const slo = input.latency ? sloFor(d.spec, d.task) : undefined;
+  if (!slo || !input.latency) return base;
+  const price = new Map(step.models.map((m) => [m.name, m.pricing.outputPerMTok] as const));
+  const targets = base.targets.map((t) => ({
+    t,
+    key: latencyKey(t.provider, t.upstreamModel),
+    outputPerMTok: price.get(t.model) ?? 0,
+  }));
+  const r = sloOrder(targets, slo, input.latency, d.spec.slo?.minSamples ?? 5);
+  if (r.skipped.length === 0) return base;
+  input.observer.sloSkipped(
+    step.tierName,
+    r.skipped.map((x) => ({
+      provider: x.target.t.provider,
+      model: x.target.t.model,
+      why: x.why,
+      p95Ms: x.p95Ms,
+    })),
+  );
+  if (r.order.length === 0)
+    throw new ExecutionError(
+      'TM_ALL_TARGETS_FAILED',
+      `no target of tier "${step.tierName}" meets the route's slo`,
+      {
+        fallbacks: [],
+        attempts: 0,
+      },
+    );
+  return { targets: r.order.map((x) => x.t), resilience: base.resilience };
 }
 
 /** One answer an upstream produced: what it cost is booked whether or not it is served. */
@@ -59,6 +104,8 @@ export interface ExecuteInput {
   observer: ExecutionObserver;
   /** Where to go when a whole tier fails (sidecar/promote.ts). */
   planner: PromotionPlanner;
+  /** Recent latency per target, for spec.slo; absent: failover order as configured. */
+  latency?: ((key: string) => LatencyView | undefined) | undefined;
 }
 
 export interface CascadeOutcome {
@@ -84,7 +131,7 @@ export interface CascadeOutcome {
  * better off with it than with a 5xx.
  */
 export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOutcome> {
-  const { decision: d, request, providers, signal, observer } = input;
+  const { decision: d, request, signal, observer } = input;
   const cascade = d.spec.cascade;
   const out: CascadeOutcome = {
     produced: [],
@@ -100,7 +147,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     out.tier = step.tierName;
     const t0 = performance.now();
     try {
-      const r = await executeCompletion(providers.plan(step.models), request, {
+      const r = await executeCompletion(sloPlan(input, step), request, {
         signal,
         onFallback: observer.fallback,
       });
@@ -247,7 +294,7 @@ export async function openStream(
     chosenStep(input.decision),
     async (step) => {
       try {
-        return await executeStream(input.providers.plan(step.models), body, {
+        return await executeStream(sloPlan(input, step), body, {
           signal: input.signal,
           onFallback: input.observer.fallback,
         });

@@ -24,6 +24,8 @@ import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js'
 import { sendError } from '../http/reply.js';
 import { ExecutionError } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
+import { LatencyBoard, latencyKey } from '../routing/latency.js';
+import type { RouteDecision } from '../routing/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
@@ -77,6 +79,21 @@ interface Sidecar {
   books: Books;
   random: () => number;
   shadows: ShadowRunner;
+  /** Latency observations per route with a spec.slo (routes without one observe nothing). */
+  latency: Map<string, LatencyBoard>;
+}
+
+/** The route's observation board when it has an SLO; a changed half-life starts a new one. */
+function latencyBoard(sc: Sidecar, d: RouteDecision): LatencyBoard | undefined {
+  const slo = d.spec.slo;
+  if (!slo) return undefined;
+  const halfLifeMs = slo.halfLifeSeconds * 1000;
+  let b = sc.latency.get(d.route);
+  if (!b || b.halfLifeMs !== halfLifeMs) {
+    b = new LatencyBoard({ halfLifeMs });
+    sc.latency.set(d.route, b);
+  }
+  return b;
 }
 
 export interface ChatPipeline {
@@ -97,6 +114,7 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     books,
     random: deps.random ?? Math.random,
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
+    latency: new Map(),
   };
   const handle = (req: IncomingMessage, res: ServerResponse, requestId: string) =>
     handleChat(sc, req, res, requestId);
@@ -152,6 +170,8 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
       observer: observer(sc, trace),
       planner: promotionPlanner(runtime, d, sc.books.now()),
     };
+    const board = latencyBoard(sc, d);
+    if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream
       ? await streamAnswer(sc, exec, inbound, account, trace, res)
       : await jsonAnswer(sc, exec, account, trace, res);
@@ -175,10 +195,16 @@ async function jsonAnswer(
   trace.escalations += result.escalations;
   trace.tier = result.tier;
   trace.served = result.served;
+  const board = latencyBoard(sc, exec.decision);
   for (const p of result.produced) {
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
     account.book(p.model, p.usage);
+    board?.observe(
+      latencyKey(p.served.provider, p.served.upstreamModel),
+      { totalMs: p.upstreamSeconds * 1000, outputTokens: p.usage.completion_tokens },
+      sc.books.now(),
+    );
   }
   if (!result.answer) throw result.error;
   respondJson(res, result.answer, servedBy(trace)!); // 7. respond
@@ -199,6 +225,7 @@ async function streamAnswer(
   const opened = await openStream(exec, upstreamStreamBody(exec.request), (n) => {
     trace.attempts += n;
   });
+  const ttftMs = performance.now() - t0;
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
@@ -214,7 +241,14 @@ async function streamAnswer(
   );
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
   // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
-  account.book(model, relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text));
+  const usage = relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text);
+  account.book(model, usage);
+  if (relayed.broken === undefined && !exec.signal.aborted)
+    latencyBoard(sc, exec.decision)?.observe(
+      latencyKey(opened.served.provider, opened.served.upstreamModel),
+      { ttftMs, totalMs: performance.now() - t0, outputTokens: usage.completion_tokens },
+      sc.books.now(),
+    );
   if (exec.signal.aborted)
     return { status: CLIENT_GONE, error: new TiermeshError('TM_UPSTREAM_ERROR', 'client closed the stream') };
   if (relayed.broken !== undefined) {
@@ -280,5 +314,7 @@ function observer(sc: Sidecar, trace: RequestTrace): ExecutionObserver {
     promotionStopped: (e) =>
       sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
     judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
+    sloSkipped: (tier, skipped) =>
+      sc.deps.logger.info({ requestId: trace.id, route: trace.decision?.route, tier, skipped }, 'slo'),
   };
 }

@@ -297,3 +297,85 @@ describe('context truncation and cascade checks', () => {
     expect(metricValue(text, 'tiermesh_judge_checks_total', { route: 'default', outcome: 'error' })).toBe(1);
   });
 });
+
+describe('latency-aware selection', () => {
+  /** Cheap model served by a slow then a fast target; standard as the promotion target. */
+  async function sloSidecar(policy: string, fastDelayMs: number) {
+    const slow = await fixture('from slow');
+    slow.fallback({ ...behave.ok('from slow', { prompt: 10, completion: 3 }), firstByteDelayMs: 250 });
+    const fast = await fixture('from fast');
+    fast.fallback({
+      ...behave.ok('from fast', { prompt: 10, completion: 3 }),
+      firstByteDelayMs: fastDelayMs,
+    });
+    const std = await fixture('from standard');
+    const provider = (name: string, f: Fixture) => ({ name, type: 'openai-compatible', baseURL: f.baseURL });
+    const yaml = stringify({
+      apiVersion: 'tiermesh.dev/v1alpha1',
+      kind: 'ModelRoute',
+      metadata: { name: 'default', namespace: 'test' },
+      spec: {
+        providers: [provider('slow-up', slow), provider('fast-up', fast), provider('std-up', std)],
+        models: [
+          {
+            name: 'small-model',
+            targets: [{ provider: 'slow-up' }, { provider: 'fast-up' }],
+            pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+            contextWindow: 100_000,
+          },
+          {
+            name: 'mid-model',
+            targets: [{ provider: 'std-up' }],
+            pricing: { inputPerMTok: 2, outputPerMTok: 2 },
+            contextWindow: 100_000,
+          },
+        ],
+        tiers: [
+          { name: 'cheap', models: ['small-model'] },
+          { name: 'standard', models: ['mid-model'] },
+        ],
+        cascade: { enabled: false, checks: ['empty'], maxEscalations: 0 },
+        slo: { maxLatencyMs: 150, policy, minSamples: 2, halfLifeSeconds: 3600 },
+      },
+    });
+    const s = await start(yaml);
+    return { ...s, slow, fast, std };
+  }
+
+  it('skips a target whose recent p95 breaks the SLO in favour of the next that meets it', async () => {
+    const { client, sidecar, slow, fast } = await sloSidecar('first', 0);
+    // Three observations of the slow target (it is first in the failover order and answers); decayed, they are
+    // just under 3, over minSamples 2.
+    for (let i = 0; i < 3; i++) {
+      const r = await client.chat.completions.create(hi).withResponse();
+      expect(r.response.headers.get('x-tiermesh-provider')).toBe('slow-up');
+    }
+    const r = await client.chat.completions.create(hi).withResponse();
+    expect(r.response.headers.get('x-tiermesh-provider')).toBe('fast-up');
+    expect(slow.calls.length).toBe(3);
+    expect(fast.calls.length).toBe(1);
+    expect(sidecar.logs.byMsg('slo').at(-1)).toMatchObject({
+      tier: 'cheap',
+      skipped: [{ provider: 'slow-up', model: 'small-model', why: 'latency' }],
+    });
+  });
+
+  it('policy fail: a tier where no target meets the SLO fails whole, and tier promotion takes over', async () => {
+    const { client, sidecar } = await sloSidecar('fail', 250);
+    // Observations of the slow target only (the fast one is never reached while the slow one answers).
+    for (let i = 0; i < 3; i++) await client.chat.completions.create(hi);
+    // Now the slow target is out; the "fast" one is unobserved and so kept: it answers and is observed slow too.
+    for (let i = 0; i < 3; i++) {
+      const r = await client.chat.completions.create(hi).withResponse();
+      expect(r.response.headers.get('x-tiermesh-provider')).toBe('fast-up');
+    }
+    const r = await client.chat.completions.create(hi).withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('from standard');
+    expect(r.response.headers.get('x-tiermesh-promoted-from')).toBe('cheap');
+    expect(sidecar.logs.byMsg('promotion').at(-1)).toMatchObject({
+      from: 'cheap',
+      to: 'standard',
+      reason: 'no_target',
+    });
+  });
+});
