@@ -31,7 +31,7 @@ import { overRouteLimit, tierTooSmall, truncateOldest } from './context.js';
 import { extractFeatures, promptText } from './features.js';
 import { GROUP_HEADER, PRIORITY_HEADER, priorityWindow } from './priority.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
-import { inToolLoop, type StickyState, stickyTier } from './sticky.js';
+import { inToolLoop, SESSION_HEADER, type StickyState, stickyTier } from './sticky.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
 import type { Classification, DecisionSource, EscalationStep, RouteDecision, SkippedModel } from './types.js';
@@ -45,6 +45,8 @@ export interface RoutingHeaders {
   priority?: string | undefined;
   /** x-tiermesh-group: looked up in spec.priority.groups. */
   group?: string | undefined;
+  /** x-tiermesh-session: the conversation, for spec.stickiness. */
+  session?: string | undefined;
 }
 
 export interface DecideInput {
@@ -74,8 +76,10 @@ export function routingHeaders(headers: Record<string, string | string[] | undef
   // Only when sent, so the common request's object keeps its shape.
   const priority = one(headers[PRIORITY_HEADER]);
   const group = one(headers[GROUP_HEADER]);
+  const session = one(headers[SESSION_HEADER]);
   if (priority !== undefined) out.priority = priority;
   if (group !== undefined) out.group = group;
+  if (session !== undefined) out.session = session;
   return out;
 }
 

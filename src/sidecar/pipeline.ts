@@ -30,6 +30,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
 import type { ConfigStore } from './config-store.js';
+import { Conversations } from './conversations.js';
 import {
   type ExecuteInput,
   type ExecutionObserver,
@@ -81,6 +82,8 @@ interface Sidecar {
   shadows: ShadowRunner;
   /** Latency observations per route with a spec.slo (routes without one observe nothing). */
   latency: Map<string, LatencyBoard>;
+  /** Where remembered conversations were served (spec.stickiness). */
+  conversations: Conversations;
 }
 
 /** The route's observation board when it has an SLO; a changed half-life starts a new one. */
@@ -115,6 +118,7 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     random: deps.random ?? Math.random,
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
     latency: new Map(),
+    conversations: new Conversations(),
   };
   const handle = (req: IncomingMessage, res: ServerResponse, requestId: string) =>
     handleChat(sc, req, res, requestId);
@@ -142,7 +146,8 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
     dialect = inbound.dialect;
     trace.stream = inbound.stream;
     trace.request = inbound.request;
-    const decided = decideRoute(runtime, inbound, sc.random()); // 2. decide
+    const conversation = sc.conversations.lookup(runtime, inbound, sc.books.now());
+    const decided = decideRoute(runtime, inbound, sc.random(), conversation?.state); // 2. decide
     trace.decision = decided;
     trace.tier = decided.tierName;
     const gated = gate(runtime, inbound, decided, sc.books.now(), sc.random()); // 3. gate
@@ -175,6 +180,8 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
     outcome = inbound.stream
       ? await streamAnswer(sc, exec, inbound, account, trace, res)
       : await jsonAnswer(sc, exec, account, trace, res);
+    if (outcome.status === 200 && !outcome.error && trace.served)
+      conversation?.remember(d, trace.tier, trace.served.model, sc.books.now());
   } catch (e) {
     outcome = answerError(sc, trace, res, e, dialect);
   }

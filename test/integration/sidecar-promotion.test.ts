@@ -379,3 +379,62 @@ describe('latency-aware selection', () => {
     });
   });
 });
+
+describe('conversation stickiness', () => {
+  it('a tool loop stays on the model that asked for the tools; a clearly simpler turn leaves', async () => {
+    const cheap = await fixture('from cheap');
+    const premium = await fixture('from premium');
+    const provider = (name: string, f: Fixture) => ({ name, type: 'openai-compatible', baseURL: f.baseURL });
+    const model = (name: string, p: string) => ({
+      name,
+      targets: [{ provider: p }],
+      pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+      contextWindow: 100_000,
+    });
+    const { client, sidecar } = await start(
+      stringify({
+        apiVersion: 'tiermesh.dev/v1alpha1',
+        kind: 'ModelRoute',
+        metadata: { name: 'default', namespace: 'test' },
+        spec: {
+          providers: [provider('cheap-up', cheap), provider('prem-up', premium)],
+          models: [model('small-model', 'cheap-up'), model('big-model', 'prem-up')],
+          tiers: [
+            { name: 'cheap', models: ['small-model'] },
+            { name: 'premium', models: ['big-model'] },
+          ],
+          classifier: {
+            mode: 'rules',
+            confidenceBand: 0.02,
+            rules: [{ name: 'hard', pattern: '\\bprove\\b', tier: 'premium', weight: 10 }],
+          },
+          cascade: { enabled: false, checks: ['empty'], maxEscalations: 0 },
+          stickiness: { enabled: true, margin: 0.1 },
+        },
+      }),
+    );
+    const session = { headers: { 'x-tiermesh-session': 'conv-1' } };
+    const tier = async (messages: OpenAI.Chat.ChatCompletionMessageParam[], opts = session) =>
+      (
+        await client.chat.completions.create({ model: 'auto', messages }, opts).withResponse()
+      ).response.headers.get('x-tiermesh-tier');
+    expect(await tier([{ role: 'user', content: 'prove that there are infinitely many primes' }])).toBe(
+      'premium',
+    );
+    const loop: OpenAI.Chat.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'thanks' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+    ];
+    // Scored on its own this turn is cheap; inside the tool loop it stays where the conversation is.
+    expect(await tier(loop, { headers: { 'x-tiermesh-session': 'other' } })).toBe('cheap');
+    expect(await tier(loop)).toBe('premium');
+    // A plain greeting is far past the boundary: the conversation moves down.
+    expect(await tier([{ role: 'user', content: 'hi' }])).toBe('cheap');
+    expect(sidecar.logs.byMsg('request').length).toBeGreaterThanOrEqual(4);
+  });
+});
