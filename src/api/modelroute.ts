@@ -339,6 +339,24 @@ export const slo = z.object({
     .describe('Per x-tiermesh-task limits, replacing the route-wide ones.'),
 });
 
+/** Hedged requests (src/routing/hedge.ts): a second target after a delay, first answer wins. */
+export const hedge = z.object({
+  enabled: z.boolean().default(false),
+  delay: z
+    .enum(['fixed', 'p95'])
+    .default('fixed')
+    .describe(
+      "fixed: wait delayMs; p95: the first target's observed p95 (spec.slo observations), else delayMs.",
+    ),
+  delayMs: z.number().int().min(1).max(600_000).default(500),
+  minDelayMs: z.number().int().min(1).max(600_000).default(50).describe('Lower bound of a p95 delay.'),
+  taskTypes: z
+    .array(z.string().max(63))
+    .max(32)
+    .optional()
+    .describe('Hedge only requests with one of these x-tiermesh-task values; all requests when absent.'),
+});
+
 /** Conversation stickiness (src/routing/sticky.ts). */
 export const stickiness = z.object({
   enabled: z.boolean().default(false),
@@ -398,6 +416,7 @@ export const modelRouteSpec = z
     priority: priority.optional(),
     slo: slo.optional(),
     stickiness: stickiness.optional(),
+    hedge: hedge.optional(),
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),
