@@ -8,6 +8,7 @@
 import type { ModelEntry } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import {
+  type CompletionResult,
   ExecutionError,
   type ExecutionPlan,
   executeCompletion,
@@ -18,6 +19,7 @@ import {
 } from '../providers/failover.js';
 import type { RouteProviders } from '../providers/registry.js';
 import { type CheckResult, checkAnswer } from '../routing/cascade.js';
+import { hedgeDelayMs, race } from '../routing/hedge.js';
 import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
 import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
@@ -42,6 +44,8 @@ export interface ExecutionObserver {
   promotionStopped(e: PromotionStop): void;
   /** The cascade's judge answered (or did not): its outcome, for the metric. */
   judged(outcome: JudgeVerdict['outcome']): void;
+  /** A hedge was started for this request; `won` when it answered first. */
+  hedge(outcome: 'won' | 'lost'): void;
   /** spec.slo moved targets of `tier` out of its failover order. */
   sloSkipped(
     tier: string,
@@ -122,6 +126,69 @@ export interface CascadeOutcome {
   served: Served | undefined;
   /** The decision's tier, when tier promotion moved the request off it. */
   promotedFrom: string | undefined;
+  /** Set when a hedge was started: `won` when the hedge answered, `lost` when the first target did. */
+  hedged: 'won' | 'lost' | undefined;
+}
+
+/**
+ * One tier step as a JSON call: plain failover, or with spec.hedge a race between the plan and, after the delay, the
+ * plan from its second target on. The loser is aborted and what it spent is booked: its usage when it finished, else
+ * the prompt it was sent (an aborted upstream call may still bill its input).
+ */
+async function hedgedCompletion(
+  input: ExecuteInput,
+  out: CascadeOutcome,
+  step: EscalationStep,
+  plan: ExecutionPlan,
+): Promise<CompletionResult> {
+  const { decision: d, request, signal, observer } = input;
+  const first = plan.targets[0];
+  const p95 = first
+    ? input.latency?.(latencyKey(first.provider, first.upstreamModel))?.totalP95Ms
+    : undefined;
+  const delay = plan.targets.length > 1 ? hedgeDelayMs(d.spec, d.task, p95) : undefined;
+  const opts = (sig: AbortSignal) => ({ signal: sig, onFallback: observer.fallback });
+  if (delay === undefined) return executeCompletion(plan, request, opts(signal));
+  const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
+  const t0 = performance.now();
+  const raced = await race(
+    (sig) => executeCompletion(plan, request, opts(sig)),
+    (sig) => executeCompletion(hedgePlan, request, opts(sig)),
+    delay,
+    signal,
+  );
+  if (!raced.hedged || !raced.loser) return raced.value;
+  out.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
+  observer.hedge(out.hedged);
+  const lost = await raced.loser;
+  const loserPlan = raced.winner === 'hedge' ? plan : hedgePlan;
+  if (lost.ok) {
+    out.attempts += lost.value.attempts;
+    const model = step.models.find((m) => m.name === lost.value.served.model);
+    if (model)
+      out.produced.push({
+        model,
+        served: lost.value.served,
+        tier: step.tierName,
+        usage:
+          lost.value.completion.usage ??
+          estimateUsage(d.estimatedPromptTokens, lost.value.completion.choices[0]?.message.content ?? ''),
+        upstreamSeconds: (performance.now() - t0) / 1000,
+      });
+  } else if (lost.aborted) {
+    if (lost.error instanceof ExecutionError) out.attempts += lost.error.attempts;
+    const t = loserPlan.targets[0]!;
+    const model = step.models.find((m) => m.name === t.model);
+    if (model)
+      out.produced.push({
+        model,
+        served: { provider: t.provider, model: t.model, upstreamModel: t.upstreamModel },
+        tier: step.tierName,
+        usage: { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 },
+        upstreamSeconds: (performance.now() - t0) / 1000,
+      });
+  } else if (lost.error instanceof ExecutionError) out.attempts += lost.error.attempts;
+  return raced.value;
 }
 
 /**
@@ -131,7 +198,7 @@ export interface CascadeOutcome {
  * better off with it than with a 5xx.
  */
 export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOutcome> {
-  const { decision: d, request, signal, observer } = input;
+  const { decision: d, request, observer } = input;
   const cascade = d.spec.cascade;
   const out: CascadeOutcome = {
     produced: [],
@@ -142,15 +209,13 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     tier: d.tierName,
     served: undefined,
     promotedFrom: undefined,
+    hedged: undefined,
   };
   const call = async (step: EscalationStep) => {
     out.tier = step.tierName;
     const t0 = performance.now();
     try {
-      const r = await executeCompletion(sloPlan(input, step), request, {
-        signal,
-        onFallback: observer.fallback,
-      });
+      const r = await hedgedCompletion(input, out, step, sloPlan(input, step));
       return { r, step, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
       if (e instanceof ExecutionError) out.attempts += e.attempts;

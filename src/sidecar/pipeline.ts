@@ -202,6 +202,7 @@ async function jsonAnswer(
   trace.escalations += result.escalations;
   trace.tier = result.tier;
   trace.served = result.served;
+  trace.hedged = result.hedged;
   const board = latencyBoard(sc, exec.decision);
   for (const p of result.produced) {
     // 6. account
@@ -321,6 +322,7 @@ function observer(sc: Sidecar, trace: RequestTrace): ExecutionObserver {
     promotionStopped: (e) =>
       sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
     judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
+    hedge: (outcome) => sc.deps.metrics.hedge(trace.decision?.route ?? 'none', outcome === 'won'),
     sloSkipped: (tier, skipped) =>
       sc.deps.logger.info({ requestId: trace.id, route: trace.decision?.route, tier, skipped }, 'slo'),
   };

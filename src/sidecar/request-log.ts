@@ -30,6 +30,8 @@ export interface RequestTrace {
   spent: Spent;
   /** The decision's tier when tier promotion served the request from another. */
   promotedFrom: string | undefined;
+  /** spec.hedge: whether the hedge won or lost, when one was started. */
+  hedged?: 'won' | 'lost' | undefined;
 }
 
 export function newTrace(id: string): RequestTrace {
@@ -60,6 +62,7 @@ export function servedBy(t: RequestTrace): ServedBy | undefined {
     costUSD: t.spent.costUSD,
     ...(t.promotedFrom !== undefined ? { promotedFrom: t.promotedFrom } : {}),
     ...(d.truncation ? { truncatedMessages: d.truncation.dropped } : {}),
+    ...(t.hedged !== undefined ? { hedged: t.hedged } : {}),
   };
 }
 
@@ -89,6 +92,7 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
     escalations: t.escalations,
     ...(t.promotedFrom !== undefined ? { promotedFrom: t.promotedFrom } : {}),
     ...(t.decision?.truncation ? { truncatedMessages: t.decision.truncation.dropped } : {}),
+    ...(t.hedged !== undefined ? { hedged: t.hedged } : {}),
     status,
     latencyMs: Math.round(seconds * 1000),
     inputTokens: t.spent.inputTokens,

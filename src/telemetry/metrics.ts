@@ -110,6 +110,18 @@ export class SidecarMetrics {
     ['route', 'outcome'] as const,
     this.registry,
   );
+  private readonly hedgesStarted = new HotCounter(
+    'tiermesh_hedges_started_total',
+    'Requests for which a hedge (a second target after the spec.hedge delay) was started, by route.',
+    ['route'] as const,
+    this.registry,
+  );
+  private readonly hedgesWon = new HotCounter(
+    'tiermesh_hedges_won_total',
+    'Hedges that answered before the first target, by route.',
+    ['route'] as const,
+    this.registry,
+  );
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',
@@ -181,6 +193,11 @@ export class SidecarMetrics {
   /** `check` is a cascade check name (spec.cascade.checks): a bounded enum. */
   escalation(route: string, tier: string, check: string): void {
     this.escalations.inc({ route, tier, check });
+  }
+
+  hedge(route: string, won: boolean): void {
+    this.hedgesStarted.inc({ route });
+    if (won) this.hedgesWon.inc({ route });
   }
 
   judge(route: string, outcome: string): void {

@@ -438,3 +438,51 @@ describe('conversation stickiness', () => {
     expect(sidecar.logs.byMsg('request').length).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe('hedged requests', () => {
+  it('a hedge after the delay answers for a hung first target; both are booked, the loser by its prompt', async () => {
+    const hung = await fixture('never');
+    hung.fallback(behave.hang());
+    const fast = await fixture('from fast');
+    const provider = (name: string, f: Fixture) => ({ name, type: 'openai-compatible', baseURL: f.baseURL });
+    const { client, sidecar } = await start(
+      stringify({
+        apiVersion: 'tiermesh.dev/v1alpha1',
+        kind: 'ModelRoute',
+        metadata: { name: 'default', namespace: 'test' },
+        spec: {
+          providers: [provider('hung-up', hung), provider('fast-up', fast)],
+          models: [
+            {
+              name: 'small-model',
+              targets: [{ provider: 'hung-up' }, { provider: 'fast-up' }],
+              pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+              contextWindow: 100_000,
+            },
+          ],
+          tiers: [{ name: 'cheap', models: ['small-model'] }],
+          cascade: { enabled: false, checks: ['empty'], maxEscalations: 0 },
+          hedge: { enabled: true, delay: 'fixed', delayMs: 50 },
+        },
+      }),
+    );
+    const r = await client.chat.completions.create(hi).withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('from fast');
+    expect(r.response.headers.get('x-tiermesh-hedged')).toBe('won');
+    expect(r.response.headers.get('x-tiermesh-provider')).toBe('fast-up');
+    expect(hung.calls.length).toBe(1);
+    // The winner's 10 + 3 tokens, plus the loser's prompt as estimated by the sidecar, at 1 USD per 1M tokens.
+    const line = sidecar.logs.byMsg('request').at(-1)!;
+    expect(line).toMatchObject({ hedged: 'won' });
+    expect(line['inputTokens'] as number).toBeGreaterThan(10);
+    expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(
+      ((line['inputTokens'] as number) + 3) / 1e6,
+      12,
+    );
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metricValue(text, 'tiermesh_hedges_started_total', { route: 'default' })).toBe(1);
+    expect(metricValue(text, 'tiermesh_hedges_won_total', { route: 'default' })).toBe(1);
+    const lint = spawnSync(promlint(), [], { input: text, encoding: 'utf8' });
+    expect(lint.stderr).toBe('');
+  });
+});
