@@ -1,6 +1,9 @@
 /** What the router decides for one request, before any provider is called. */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
+import type { Capability, Need } from './capabilities.js';
+import type { Truncation } from './context.js';
 import type { Features } from './features.js';
+import type { PriorityWindow } from './priority.js';
 
 export type DecisionSource =
   | 'explicit-model'
@@ -32,6 +35,13 @@ export interface EscalationStep {
   models: ModelEntry[];
 }
 
+/** A model of a considered tier that routing passed over: its context is too small, or it lacks a capability. */
+export interface SkippedModel {
+  model: string;
+  tier: string;
+  reason: 'context' | 'max_output_tokens' | Capability;
+}
+
 export interface RouteDecision {
   route: string;
   /** What decided the tier (or, for split, the first model). */
@@ -58,4 +68,22 @@ export interface RouteDecision {
   user: string | undefined;
   /** x-tiermesh-task header, when set. */
   task: string | undefined;
+  /** Capabilities the request needs, from its fields (routing/capabilities.ts). */
+  needs: Need[];
+  /** Models of the tiers considered that were passed over, and why (empty in the common case). */
+  skipped: SkippedModel[];
+  /** What conversation stickiness did, when the conversation was remembered. */
+  sticky?: {
+    kept: boolean;
+    reason: 'tool-loop' | 'within-margin' | 'no-history' | 'past-margin';
+    tierIndex: number;
+    model: string;
+  };
+  /** The priority class that bounded the tiers, when one applied. */
+  priority?: PriorityWindow;
+  /**
+   * Set when the context policy dropped old turns: `truncation.request` is what must be sent upstream (the decision's
+   * classification and token counts are of it), and the answer carries x-tiermesh-truncated.
+   */
+  truncation?: Truncation;
 }

@@ -27,12 +27,14 @@ import { sendError } from '../http/reply.js';
 import { ExecutionError } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
 import { routingHeaders } from '../routing/decide.js';
+import { LatencyBoard, latencyKey } from '../routing/latency.js';
 import { oneTierUp } from '../routing/retry.js';
 import type { RouteDecision } from '../routing/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
 import type { ConfigStore } from './config-store.js';
+import { Conversations } from './conversations.js';
 import type { CascadeVerdict, DecisionRecord } from './decisions.js';
 import {
   type ExecuteInput,
@@ -43,6 +45,7 @@ import {
   relayChunks,
 } from './execute.js';
 import { forClient, type InboundRequest, parseOpenAIChat, upstreamStreamBody } from './inbound.js';
+import { promotionPlanner } from './promote.js';
 import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
 import {
@@ -86,6 +89,23 @@ interface Sidecar {
   books: Books;
   random: () => number;
   shadows: ShadowRunner;
+  /** Latency observations per route with a spec.slo (routes without one observe nothing). */
+  latency: Map<string, LatencyBoard>;
+  /** Where remembered conversations were served (spec.stickiness). */
+  conversations: Conversations;
+}
+
+/** The route's observation board when it has an SLO; a changed half-life starts a new one. */
+function latencyBoard(sc: Sidecar, d: RouteDecision): LatencyBoard | undefined {
+  const slo = d.spec.slo;
+  if (!slo) return undefined;
+  const halfLifeMs = slo.halfLifeSeconds * 1000;
+  let b = sc.latency.get(d.route);
+  if (!b || b.halfLifeMs !== halfLifeMs) {
+    b = new LatencyBoard({ halfLifeMs });
+    sc.latency.set(d.route, b);
+  }
+  return b;
 }
 
 export interface ChatPipeline {
@@ -116,6 +136,8 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     books,
     random: deps.random ?? Math.random,
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
+    latency: new Map(),
+    conversations: new Conversations(),
   };
   const handle = (req: IncomingMessage, res: ServerResponse, requestId: string) =>
     handleChat(sc, res, requestId, () => parseOpenAIChat(req, sc.deps.maxBodyBytes), featureOf(req));
@@ -181,7 +203,8 @@ async function handleChat(
     dialect = inbound.dialect;
     trace.stream = inbound.stream;
     trace.request = inbound.request;
-    let decided = decideRoute(runtime, inbound, sc.random()); // 2. decide
+    const conversation = sc.conversations.lookup(runtime, inbound, sc.books.now());
+    let decided = decideRoute(runtime, inbound, sc.random(), conversation?.state); // 2. decide
     if (retryOf) decided = retryDecision(decided, retryOf);
     trace.decision = decided;
     trace.tier = decided.tierName;
@@ -200,24 +223,31 @@ async function handleChat(
     account = new RequestAccount(sc.books, runtime.budget, d.route, d.spec, d.user, gated.reservations);
     trace.spent = account.spent;
     sc.deps.metrics.classified(d.route, d.tierName || 'none', d.source);
+    // The context policy may have dropped old turns: the shortened request is the one every upstream sees.
+    const request = d.truncation?.request ?? inbound.request;
     if (gated.shadow)
       sc.shadows.start({
         requestId: id,
         runtime,
-        request: inbound.request,
+        request,
         decision: d,
         model: gated.shadow,
       });
     const exec: ExecuteInput = {
       providers: runtime.providers.get(d.route)!,
-      request: inbound.request,
+      request,
       decision: d,
       signal: abort.signal,
       observer: observer(sc, trace, checks),
+      planner: promotionPlanner(runtime, d, sc.books.now()),
     };
+    const board = latencyBoard(sc, d);
+    if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream
       ? await streamAnswer(sc, exec, inbound, account, trace, res)
       : await jsonAnswer(sc, exec, account, trace, res, produced);
+    if (outcome.status === 200 && !outcome.error && trace.served)
+      conversation?.remember(d, trace.tier, trace.served.model, sc.books.now());
   } catch (e) {
     outcome = answerError(sc, trace, res, e, dialect);
   }
@@ -284,10 +314,17 @@ async function jsonAnswer(
   trace.escalations += result.escalations;
   trace.tier = result.tier;
   trace.served = result.served;
+  trace.hedged = result.hedged;
+  const board = latencyBoard(sc, exec.decision);
   for (const p of result.produced) {
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
     account.book(p.model, p.usage);
+    board?.observe(
+      latencyKey(p.served.provider, p.served.upstreamModel),
+      { totalMs: p.upstreamSeconds * 1000, outputTokens: p.usage.completion_tokens },
+      sc.books.now(),
+    );
   }
   produced.push(...result.produced);
   if (!result.answer) throw result.error;
@@ -305,16 +342,14 @@ async function streamAnswer(
   res: ServerResponse,
 ): Promise<Outcome> {
   const t0 = performance.now();
-  let opened: Awaited<ReturnType<typeof openStream>>;
-  try {
-    opened = await openStream(exec, upstreamStreamBody(inbound.request)); // 4. execute
-  } catch (e) {
-    if (e instanceof ExecutionError) trace.attempts += e.attempts;
-    throw e;
-  }
-  trace.attempts += opened.attempts;
+  // 4. execute, with tier promotion before the first byte.
+  const opened = await openStream(exec, upstreamStreamBody(exec.request), (n) => {
+    trace.attempts += n;
+  });
+  const ttftMs = performance.now() - t0;
   trace.served = opened.served;
-  const model = exec.decision.models.find((m) => m.name === opened.served.model)!;
+  trace.tier = opened.step.tierName;
+  const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   writeStreamHead(res, servedBy(trace)!); // 7. respond: head and chunks
   const wantsUsage = inbound.clientWantsUsage;
   const relayed = await relayChunks(
@@ -327,7 +362,14 @@ async function streamAnswer(
   );
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
   // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
-  account.book(model, relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text));
+  const usage = relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text);
+  account.book(model, usage);
+  if (relayed.broken === undefined && !exec.signal.aborted)
+    latencyBoard(sc, exec.decision)?.observe(
+      latencyKey(opened.served.provider, opened.served.upstreamModel),
+      { ttftMs, totalMs: performance.now() - t0, outputTokens: usage.completion_tokens },
+      sc.books.now(),
+    );
   if (exec.signal.aborted)
     return { status: CLIENT_GONE, error: new TiermeshError('TM_UPSTREAM_ERROR', 'client closed the stream') };
   if (relayed.broken !== undefined) {
@@ -382,9 +424,24 @@ function observer(
 ): ExecutionObserver {
   return {
     fallback: (e) => logFallback(sc.deps, trace, e),
-    escalate: (check, detail, to) => {
+    escalate: (check, detail, from, to) => {
       checks.push({ check, to });
-      sc.deps.logger.info({ requestId: trace.id, check, detail, to }, 'cascade');
+      sc.deps.metrics.escalation(trace.decision?.route ?? 'none', from, check);
+      sc.deps.logger.info({ requestId: trace.id, check, detail, from, to }, 'cascade');
     },
+    promoted: (e) => {
+      // Set here, not from the result, so an error answer after a promotion says so too.
+      trace.promotedFrom ??= trace.decision?.tierName;
+      trace.tier = e.to;
+      const route = trace.decision?.route ?? 'none';
+      sc.deps.metrics.promotion(route, e.from, e.to, e.reason);
+      sc.deps.logger.warn({ requestId: trace.id, route, ...e }, 'promotion');
+    },
+    promotionStopped: (e) =>
+      sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
+    judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
+    hedge: (outcome) => sc.deps.metrics.hedge(trace.decision?.route ?? 'none', outcome === 'won'),
+    sloSkipped: (tier, skipped) =>
+      sc.deps.logger.info({ requestId: trace.id, route: trace.decision?.route, tier, skipped }, 'slo'),
   };
 }

@@ -32,6 +32,32 @@ describe('SidecarMetrics', () => {
     expect(body).toContain('tiermesh_breaker_state{provider="q",model="m"} 1');
     expect((await b.text()).body).not.toContain('provider="p"');
   });
+
+  it('counts promotions by route, from and to tier, and reason', async () => {
+    const m = new SidecarMetrics();
+    m.promotion('r', 'cheap', 'standard', 'connection');
+    m.promotion('r', 'cheap', 'standard', 'connection');
+    m.promotion('r', 'standard', 'cheap', 'breaker_open');
+    const { body } = await m.text();
+    expect(body).toContain(
+      'tiermesh_promotions_total{route="r",from="cheap",to="standard",reason="connection"} 2',
+    );
+    expect(body).toContain(
+      'tiermesh_promotions_total{route="r",from="standard",to="cheap",reason="breaker_open"} 1',
+    );
+  });
+
+  it('counts cascade escalations by check and judge outcomes', async () => {
+    const m = new SidecarMetrics();
+    m.escalation('r', 'cheap', 'hedging');
+    m.escalation('r', 'cheap', 'logprobs');
+    m.escalation('r', 'cheap', 'logprobs');
+    m.judge('r', 'timeout');
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_cascade_escalations_total{route="r",tier="cheap",check="logprobs"} 2');
+    expect(body).toContain('tiermesh_cascade_escalations_total{route="r",tier="cheap",check="hedging"} 1');
+    expect(body).toContain('tiermesh_judge_checks_total{route="r",outcome="timeout"} 1');
+  });
 });
 
 describe('routing-quality metrics', () => {

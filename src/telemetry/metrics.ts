@@ -108,7 +108,37 @@ export class SidecarMetrics {
     ['model', 'outcome'] as const,
     this.registry,
   );
+  private readonly promotions = new HotCounter(
+    'tiermesh_promotions_total',
+    'Requests moved to another tier because every target of the tier they were on failed, by route, from and to tier, and the failure reason.',
+    ['route', 'from', 'to', 'reason'] as const,
+    this.registry,
+  );
   private readonly escalations = new HotCounter(
+    'tiermesh_cascade_escalations_total',
+    "Answers that failed a cascade check and were retried on a costlier tier, by route, the answer's tier and the check.",
+    ['route', 'tier', 'check'] as const,
+    this.registry,
+  );
+  private readonly judgeChecks = new HotCounter(
+    'tiermesh_judge_checks_total',
+    'Cascade judge calls, by route and outcome (pass, fail, timeout, error, unreadable); all but fail pass the answer.',
+    ['route', 'outcome'] as const,
+    this.registry,
+  );
+  private readonly hedgesStarted = new HotCounter(
+    'tiermesh_hedges_started_total',
+    'Requests for which a hedge (a second target after the spec.hedge delay) was started, by route.',
+    ['route'] as const,
+    this.registry,
+  );
+  private readonly hedgesWon = new HotCounter(
+    'tiermesh_hedges_won_total',
+    'Hedges that answered before the first target, by route.',
+    ['route'] as const,
+    this.registry,
+  );
+  private readonly tierEscalations = new HotCounter(
     'tiermesh_escalations_total',
     'Requests moved up from the tier that answered first, by route, tiers and why (a cascade check, or a feedback retry).',
     ['route', 'from_tier', 'to_tier', 'reason'] as const,
@@ -214,8 +244,28 @@ export class SidecarMetrics {
     this.classifications.inc({ route, tier, source });
   }
 
+  /** `reason` is a bounded enum (routing/promotion.ts PromotionReason); tiers are config names. */
+  promotion(route: string, from: string, to: string, reason: string): void {
+    this.promotions.inc({ route, from, to, reason });
+  }
+
+  /** `check` is a cascade check name (spec.cascade.checks): a bounded enum. */
+  escalation(route: string, tier: string, check: string): void {
+    this.escalations.inc({ route, tier, check });
+  }
+
+  hedge(route: string, won: boolean): void {
+    this.hedgesStarted.inc({ route });
+    if (won) this.hedgesWon.inc({ route });
+  }
+
+  judge(route: string, outcome: string): void {
+    this.judgeChecks.inc({ route, outcome });
+  }
+
+  /** Moves up from the tier that answered: a cascade check or a feedback retry (`reason`), both bounded. */
   escalated(route: string, fromTier: string, toTier: string, reason: string): void {
-    this.escalations.inc({ route, from_tier: fromTier, to_tier: toTier, reason });
+    this.tierEscalations.inc({ route, from_tier: fromTier, to_tier: toTier, reason });
   }
 
   feedback(route: string, tier: string, model: string, kind: 'up' | 'down' | 'score', score: number): void {
