@@ -36,7 +36,9 @@ export const decisionEntry = z.looseObject({
   costUSD: z.number(),
   cascade: z.array(cascadeVerdictEntry).describe('One verdict per checked answer, in order.'),
   escalations: z.number().int().min(0),
-  promoted: z.boolean().describe('The confidence band moved the request up one tier before the call.'),
+  bandEscalated: z
+    .boolean()
+    .describe("The classifier's confidence band moved the request up one tier before the call."),
   status: z.number().int(),
   stream: z.boolean(),
   retryOf: z.string().optional(),

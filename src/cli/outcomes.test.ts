@@ -28,7 +28,7 @@ const decision = (id: string, extra: Record<string, unknown> = {}) => ({
     { tier: 'premium', model: 'big', ok: true },
   ],
   escalations: 1,
-  promoted: false,
+  bandEscalated: false,
   status: 200,
   stream: false,
   ...extra,

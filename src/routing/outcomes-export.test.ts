@@ -22,7 +22,7 @@ function decision(id: string, extra: Partial<DecisionEntry> = {}): DecisionEntry
     costUSD: 0.001,
     cascade: [{ tier: 'cheap', model: 'mini', ok: true }],
     escalations: 0,
-    promoted: false,
+    bandEscalated: false,
     status: 200,
     stream: false,
     prompt: `prompt of ${id}`,

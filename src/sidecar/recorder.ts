@@ -106,7 +106,7 @@ export function decisionEntry(
     costUSD: r.costUSD,
     cascade: r.cascade.map((v) => ({ ...v })),
     escalations: r.cascade.filter((v) => !v.ok).length,
-    promoted: f.decision.escalated,
+    bandEscalated: f.decision.escalated,
     status: r.status,
     stream: r.stream,
   };
