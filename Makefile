@@ -80,7 +80,7 @@ helm:
 promtool:
 	scripts/promtool-bin.sh
 
-chart-check: helm
+chart-check: helm promtool
 	scripts/chart-check.sh
 
 ## Side by side with a bare proxy, Portkey and LiteLLM (installed into .cache/bench; one that fails to install is

@@ -4,7 +4,7 @@
  */
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
-import { type OpenResponse, postUpstream, readJson, readSse } from './http.js';
+import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 import { upstreamText } from './upstream-errors.js';
@@ -56,29 +56,28 @@ export interface OpenAIWire {
 export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
-  /** Opens the call, retrying once with a refreshed credential when the upstream refused a stale one. */
-  async function open(call: UpstreamCall, body: unknown): Promise<{ res: OpenResponse; secret?: string }> {
-    const post = async (cred: ReturnType<OpenAIWire['auth']>) => ({
-      res: await postUpstream(
-        {
-          provider: name,
-          vendor: 'openai',
-          url: w.url(call.body.model),
-          headers: cred.headers,
-          body,
-          secrets: [cred.secret],
-        },
-        call,
-      ),
-      ...(cred.secret ? { secret: cred.secret } : {}),
+  /** Sends the call, retrying once with a refreshed credential when the upstream refused a stale one. */
+  async function authed<T>(
+    call: UpstreamCall,
+    body: unknown,
+    send: (req: UpstreamRequest, call: UpstreamCall) => Promise<T>,
+  ): Promise<{ value: T; secret: string | undefined }> {
+    const request = (cred: ReturnType<OpenAIWire['auth']>): UpstreamRequest => ({
+      provider: name,
+      vendor: 'openai',
+      url: w.url(call.body.model),
+      headers: cred.headers,
+      body,
+      secrets: [cred.secret],
     });
     const first = w.auth();
     try {
-      return await post(first);
+      return { value: await send(request(first), call), secret: first.secret };
     } catch (err) {
       if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret))
         throw err;
-      return await post(w.auth());
+      const fresh = w.auth();
+      return { value: await send(request(fresh), call), secret: fresh.secret };
     }
   }
 
@@ -89,8 +88,8 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
       const { stream_options: _, ...rest } = call.body;
-      const { res, secret } = await open(call, { ...rest, stream: false });
-      const json = await readJson(res, name);
+      // The whole answer in one read (postUpstreamJson), without a response stream: the hot path of the sidecar.
+      const { value: json, secret } = await authed(call, { ...rest, stream: false }, postUpstreamJson);
       const err = (json as { error?: { message?: unknown } } | null)?.error;
       if (err && typeof err === 'object') {
         // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
@@ -108,7 +107,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };
-      const { res, secret } = await open(call, body);
+      const { value: res, secret } = await authed(call, body, postUpstream);
       let first = true;
       let finished = false;
       for await (const ev of readSse(res, name)) {

@@ -25,6 +25,8 @@ export interface ServerDeps<R extends Versioned> {
   logger: Logger;
   /** Handles POST /v1/chat/completions; owns the response from there on. */
   chat: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+  /** Handles POST /v1/feedback (docs/feedback.md); absent, the path is a 404 like any other. */
+  feedback?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 export interface SidecarServer {
@@ -57,6 +59,10 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     if (path === '/v1/chat/completions' || path === '/chat/completions') {
       if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
       return deps.chat(req, res, id);
+    }
+    if ((path === '/v1/feedback' || path === '/feedback') && deps.feedback) {
+      if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
+      return deps.feedback(req, res);
     }
     if (path === '/v1/models' || path === '/models') {
       if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
