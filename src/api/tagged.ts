@@ -8,15 +8,19 @@ import { z } from 'zod';
 
 export type Unknown = { type: string } & Record<string, unknown>;
 
-export function byType<T extends Record<string, z.ZodType>>(schemas: T) {
-  return z.looseObject({ type: z.string() }).transform((v, ctx): z.infer<T[keyof T]> | Unknown => {
-    const schema = Object.hasOwn(schemas, v.type) ? schemas[v.type] : undefined;
-    if (!schema) return v;
-    const r = schema.safeParse(v);
-    if (r.success) return r.data as z.infer<T[keyof T]>;
-    for (const issue of r.error.issues) ctx.addIssue(issue as never);
-    return z.NEVER;
-  });
+export function byType<T extends Record<string, z.ZodType>>(schemas: T, opts: { untyped?: keyof T } = {}) {
+  return z
+    .looseObject({ type: opts.untyped === undefined ? z.string() : z.string().optional() })
+    .transform((v, ctx): z.infer<T[keyof T]> | Unknown => {
+      // An object without `type` is read as `opts.untyped` (a Responses input message may omit it).
+      const type = v.type ?? (opts.untyped as string);
+      const schema = Object.hasOwn(schemas, type) ? schemas[type] : undefined;
+      if (!schema) return v as Unknown;
+      const r = schema.safeParse(v);
+      if (r.success) return r.data as z.infer<T[keyof T]>;
+      for (const issue of r.error.issues) ctx.addIssue(issue as never);
+      return z.NEVER;
+    });
 }
 
 /**
