@@ -22,6 +22,7 @@ import type {
 } from '../../api/openai.js';
 import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
+import { StreamParts } from './stream-parts.js';
 
 /** The request header the SDKs send; any value is accepted (the answer shape has been stable across versions). */
 export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
@@ -302,8 +303,7 @@ export class AnthropicStreamWriter {
   /** Internal tool-call index to its Anthropic block index. */
   private tools = new Map<number, number>();
   private open = new Set<number>();
-  private finish: string | null = null;
-  private usage: ChatCompletionChunk['usage'] = null;
+  private readonly parts = new StreamParts();
 
   constructor(
     requestedModel: string,
@@ -335,38 +335,26 @@ export class AnthropicStreamWriter {
         },
       });
     }
-    if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices.find((c) => c.index === 0);
-    if (!choice) return out;
-    const delta = choice.delta;
-    const text = typeof delta.content === 'string' ? delta.content : '';
-    if (text !== '') {
-      if (this.text === undefined) {
-        this.closeAll(out);
-        this.text = this.startBlock(out, { type: 'text', text: '' });
-      }
-      out.push(this.delta(this.text, { type: 'text_delta', text }));
-    }
-    for (const raw of delta.tool_calls ?? []) {
-      const tc = raw as { index?: number; id?: string; function?: { name?: string; arguments?: string } };
-      const k = typeof tc.index === 'number' ? tc.index : 0;
-      let block = this.tools.get(k);
-      if (block === undefined) {
+    for (const part of this.parts.read(chunk)) {
+      if (part.kind === 'text') {
+        if (this.text === undefined) {
+          this.closeAll(out);
+          this.text = this.startBlock(out, { type: 'text', text: '' });
+        }
+        out.push(this.delta(this.text, { type: 'text_delta', text: part.text }));
+      } else if (part.kind === 'tool-start') {
         this.closeAll(out);
         this.text = undefined;
-        block = this.startBlock(out, {
-          type: 'tool_use',
-          id: tc.id ?? `toolu_${k}`,
-          name: tc.function?.name ?? '',
-          input: {},
-        });
-        this.tools.set(k, block);
+        const id = part.id || `toolu_${part.index}`;
+        this.tools.set(
+          part.index,
+          this.startBlock(out, { type: 'tool_use', id, name: part.name, input: {} }),
+        );
+      } else {
+        const block = this.tools.get(part.index)!;
+        out.push(this.delta(block, { type: 'input_json_delta', partial_json: part.args }));
       }
-      const args = tc.function?.arguments;
-      if (typeof args === 'string' && args !== '')
-        out.push(this.delta(block, { type: 'input_json_delta', partial_json: args }));
     }
-    if (choice.finish_reason) this.finish = choice.finish_reason;
     return out;
   }
 
@@ -376,15 +364,16 @@ export class AnthropicStreamWriter {
     if (!this.started)
       out.push(...this.push({ id: '', object: 'chat.completion.chunk', created: 0, model: '', choices: [] }));
     this.closeAll(out);
-    const u = usageOf(this.usage ?? undefined);
+    const usage = this.parts.usage;
+    const u = usageOf(usage ?? undefined);
     out.push({
       event: 'message_delta',
       data: {
         type: 'message_delta',
-        delta: { stop_reason: stopReason(this.finish ?? 'stop'), stop_sequence: null },
+        delta: { stop_reason: stopReason(this.parts.finish ?? 'stop'), stop_sequence: null },
         usage: {
           output_tokens: u.output_tokens,
-          input_tokens: this.usage ? u.input_tokens : this.estimatedInputTokens,
+          input_tokens: usage ? u.input_tokens : this.estimatedInputTokens,
           ...(u.cache_read_input_tokens ? { cache_read_input_tokens: u.cache_read_input_tokens } : {}),
         },
       },

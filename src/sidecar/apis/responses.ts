@@ -25,6 +25,7 @@ import type {
 } from '../../api/responses.js';
 import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
+import { StreamParts } from './stream-parts.js';
 
 function invalid(param: string, message: string): TiermeshError {
   return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, { param });
@@ -399,8 +400,7 @@ export class ResponsesStreamWriter {
   private text: OpenText | undefined;
   private calls = new Map<number, OpenCall>();
   private openCalls: OpenCall[] = [];
-  private finish: string | null = null;
-  private usage: ChatCompletionChunk['usage'] = null;
+  private readonly parts = new StreamParts();
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -419,89 +419,39 @@ export class ResponsesStreamWriter {
   push(chunk: ChatCompletionChunk): ResponsesEvent[] {
     const out: ResponsesEvent[] = [];
     if (!this.started) this.start(out, chunk.model);
-    if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices.find((c) => c.index === 0);
-    if (!choice) return out;
-    const delta = choice.delta;
-    const text = typeof delta.content === 'string' ? delta.content : '';
-    if (text !== '') {
-      if (!this.text) {
-        this.closeAll(out, 'completed');
-        const item: OutputMessage = {
-          type: 'message',
-          id: this.newId('msg'),
-          status: 'in_progress',
-          role: 'assistant',
-          content: [],
-        };
-        this.text = { item, index: this.output.length, text: '' };
-        this.output.push(item);
-        out.push(
-          this.ev({
-            type: 'response.output_item.added',
-            output_index: this.text.index,
-            item: { ...item, content: [] },
-          }),
-        );
-        out.push(
-          this.ev({
-            type: 'response.content_part.added',
-            item_id: item.id,
-            output_index: this.text.index,
-            content_index: 0,
-            part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
-          }),
-        );
-      }
-      this.text.text += text;
-      out.push(
-        this.ev({
-          type: 'response.output_text.delta',
-          item_id: this.text.item.id,
-          output_index: this.text.index,
-          content_index: 0,
-          delta: text,
-          logprobs: [],
-        }),
-      );
-    }
-    for (const raw of delta.tool_calls ?? []) {
-      const tc = raw as { index?: number; id?: string; function?: { name?: string; arguments?: string } };
-      const k = typeof tc.index === 'number' ? tc.index : 0;
-      let call = this.calls.get(k);
-      if (!call) {
+    for (const part of this.parts.read(chunk)) {
+      if (part.kind === 'text') this.text = this.textDelta(out, part.text);
+      else if (part.kind === 'tool-start') {
         // OpenAI streams tool calls one after the other: a new one means the previous items are complete.
         this.closeAll(out, 'completed');
         const item: OutputFunctionCall = {
           type: 'function_call',
           id: this.newId('fc'),
-          call_id: tc.id ?? '',
-          name: tc.function?.name ?? '',
+          call_id: part.id,
+          name: part.name,
           arguments: '',
           status: 'in_progress',
         };
-        call = { item, index: this.output.length };
+        const call = { item, index: this.output.length };
         this.output.push(item);
-        this.calls.set(k, call);
+        this.calls.set(part.index, call);
         this.openCalls.push(call);
         out.push(
           this.ev({ type: 'response.output_item.added', output_index: call.index, item: { ...item } }),
         );
-      }
-      const args = tc.function?.arguments;
-      if (typeof args === 'string' && args !== '') {
-        call.item.arguments += args;
+      } else {
+        const call = this.calls.get(part.index)!;
+        call.item.arguments += part.args;
         out.push(
           this.ev({
             type: 'response.function_call_arguments.delta',
             item_id: call.item.id,
             output_index: call.index,
-            delta: args,
+            delta: part.args,
           }),
         );
       }
     }
-    if (choice.finish_reason) this.finish = choice.finish_reason;
     return out;
   }
 
@@ -509,11 +459,11 @@ export class ResponsesStreamWriter {
   end(): ResponsesEvent[] {
     const out: ResponsesEvent[] = [];
     if (!this.started) this.start(out, this.model);
-    const incomplete = incompleteReason(this.finish);
+    const incomplete = incompleteReason(this.parts.finish);
     const status = incomplete ? 'incomplete' : 'completed';
     this.closeAll(out, status);
     const response = responseObject(this.req, this.meta(), this.output, status, {
-      usage: toResponsesUsage(this.usage),
+      usage: toResponsesUsage(this.parts.usage),
       incomplete_details: incomplete,
       error: null,
     });
@@ -526,7 +476,7 @@ export class ResponsesStreamWriter {
     const out: ResponsesEvent[] = [];
     if (!this.started) this.start(out, this.model);
     const response = responseObject(this.req, this.meta(), this.output, 'failed', {
-      usage: toResponsesUsage(this.usage),
+      usage: toResponsesUsage(this.parts.usage),
       incomplete_details: null,
       error: { code: 'server_error', message: err.message },
     });
@@ -549,6 +499,51 @@ export class ResponsesStreamWriter {
       });
     out.push(this.ev({ type: 'response.created', response: skeleton() }));
     out.push(this.ev({ type: 'response.in_progress', response: skeleton() }));
+  }
+
+  /** Appends text to the open message item, opening one (and closing what came before) when there is none. */
+  private textDelta(out: ResponsesEvent[], text: string): OpenText {
+    let t = this.text;
+    if (!t) {
+      this.closeAll(out, 'completed');
+      const item: OutputMessage = {
+        type: 'message',
+        id: this.newId('msg'),
+        status: 'in_progress',
+        role: 'assistant',
+        content: [],
+      };
+      t = { item, index: this.output.length, text: '' };
+      this.output.push(item);
+      out.push(
+        this.ev({
+          type: 'response.output_item.added',
+          output_index: t.index,
+          item: { ...item, content: [] },
+        }),
+      );
+      out.push(
+        this.ev({
+          type: 'response.content_part.added',
+          item_id: item.id,
+          output_index: t.index,
+          content_index: 0,
+          part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+        }),
+      );
+    }
+    t.text += text;
+    out.push(
+      this.ev({
+        type: 'response.output_text.delta',
+        item_id: t.item.id,
+        output_index: t.index,
+        content_index: 0,
+        delta: text,
+        logprobs: [],
+      }),
+    );
+    return t;
   }
 
   private closeText(out: ResponsesEvent[], status: OutputMessage['status']): void {
