@@ -1,4 +1,6 @@
 /** Turns a raw request body into a validated chat-completions request, or a 4xx error naming what is wrong. */
+
+import type { z } from 'zod';
 import { type ChatCompletionRequest, chatCompletionRequest } from '../api/openai.js';
 import { fieldPath } from '../config/issues.js';
 import { TiermeshError } from '../errors.js';
@@ -11,6 +13,11 @@ export function isJsonContentType(value: string | undefined): boolean {
 }
 
 export function parseChatRequest(contentType: string | undefined, body: Buffer): ChatCompletionRequest {
+  return parseJsonRequest(chatCompletionRequest, contentType, body);
+}
+
+/** A JSON request body validated by one of the accepted-request schemas of src/api (chat, Responses, Messages). */
+export function parseJsonRequest<T>(schema: z.ZodType<T>, contentType: string | undefined, body: Buffer): T {
   if (!isJsonContentType(contentType))
     throw new TiermeshError(
       'TM_UNSUPPORTED_MEDIA_TYPE',
@@ -24,7 +31,7 @@ export function parseChatRequest(contentType: string | undefined, body: Buffer):
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new TiermeshError('TM_INVALID_REQUEST', 'request body must be a JSON object');
-  const parsed = chatCompletionRequest.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const param = fieldPath(issue.path);
