@@ -8,6 +8,8 @@ import {
   chunksFromCompletion,
   completionFromChunks,
   entryBytes,
+  hitSavedUSD,
+  lookupCache,
   ResponseCache,
 } from './cache.js';
 
@@ -173,5 +175,25 @@ describe('stream <-> whole answer', () => {
     const finished = [...chunks, { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }];
     expect(completionFromChunks(finished)?.choices[0]?.message.content).toBe('Hello');
     expect(completionFromChunks([])).toBeUndefined();
+  });
+});
+
+describe('lookupCache', () => {
+  it('finds a stored answer for the same request, and bypasses on no-cache', () => {
+    const cache = new ResponseCache();
+    expect(lookupCache(cache, undefined, scope, req(), {}, 0)).toBeUndefined();
+    expect(lookupCache(cache, spec, scope, req({ temperature: 1 }), {}, 0)).toBeUndefined();
+    const miss = lookupCache(cache, spec, scope, req(), {}, 0)!;
+    expect(miss.hit).toBeUndefined();
+    cache.put(scope, spec, miss.key, entry('4'), 0);
+    expect(
+      lookupCache(cache, spec, scope, req({ stream: true }), {}, 1)?.hit?.completion.choices[0]?.message
+        .content,
+    ).toBe('4');
+    const bypass = lookupCache(cache, spec, scope, req(), { cacheControl: 'no-cache' }, 1)!;
+    expect(bypass.hit).toBeUndefined();
+    expect(bypass.directives.store).toBe(true);
+    expect(hitSavedUSD(entry('x'), true)).toBe(0.01);
+    expect(hitSavedUSD(entry('x'), false)).toBe(0.001);
   });
 });

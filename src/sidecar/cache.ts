@@ -249,3 +249,33 @@ export function chunksFromCompletion(c: ChatCompletion): ChatCompletionChunk[] {
   if (c.usage) out.push({ ...chunk([]), usage: c.usage });
   return out;
 }
+
+/** What the cache stage decided for one request: nothing (the cache does not apply), or a key and maybe a hit. */
+export interface CacheLookup {
+  key: string;
+  directives: CacheDirectives;
+  hit: CacheEntry | undefined;
+}
+
+/**
+ * The cache stage, run after decide (the route is known) and before gate: a hit is answered without reserving or
+ * spending anything. Undefined when the route has no cache or the request may not use it.
+ */
+export function lookupCache(
+  cache: ResponseCache,
+  spec: ResponseCacheSpec | undefined,
+  scope: CacheScope,
+  request: ChatCompletionRequest,
+  headers: { cacheControl?: string | undefined; optIn?: string | undefined },
+  now: number,
+): CacheLookup | undefined {
+  const directives = cacheDirectives(spec, request, headers);
+  if (!spec || (!directives.lookup && !directives.store)) return undefined;
+  const key = cacheKey(scope, request);
+  return { key, directives, hit: directives.lookup ? cache.get(scope, spec, key, now) : undefined };
+}
+
+/** What a hit saved: the answer's cost at the route's baselineModel when it has one (as all savings are), else its own cost. */
+export function hitSavedUSD(entry: CacheEntry, hasBaseline: boolean): number {
+  return hasBaseline ? entry.baselineUSD : entry.costUSD;
+}
