@@ -184,6 +184,25 @@ describe('openai SDK against /v1/responses', () => {
     expect(r.status).toBe('completed');
     expect(r.output_text.length).toBeGreaterThan(0);
     expect(r.usage?.input_tokens).toBeGreaterThan(0);
+    // What the SDK sends by default: no `store` at all (the API defaults it to true server-side).
+    expect(Object.keys(seen.at(-1)!.body as object).sort()).toEqual(['input', 'instructions', 'model']);
+    const stored = await client().responses.create({ model: 'auto', input: 'Say hello', store: true });
+    expect(stored.status).toBe('completed');
+    expect((stored as { store?: unknown }).store).toBe(false);
+  });
+
+  it('responses.stream assembles a streamed function call', async () => {
+    const final = await client()
+      .responses.stream({
+        model: 'auto',
+        input: 'Weather in Oslo?',
+        tools: [{ type: 'function', name: 'get_weather', parameters: weather.input_schema, strict: false }],
+        tool_choice: 'required',
+      })
+      .finalResponse();
+    const call = final.output.find((o) => o.type === 'function_call') as { name: string; arguments: string };
+    expect(call.name).toBe('get_weather');
+    expect(typeof (JSON.parse(call.arguments) as { city?: unknown }).city).toBe('string');
   });
 
   it('responses.create honours a JSON schema format and a required function tool', async () => {
@@ -312,5 +331,36 @@ describe('Vercel AI SDK', () => {
       toolChoice: 'required',
     });
     expect(t.toolCalls[0]?.toolName).toBe('get_weather');
+    const st = streamText({
+      model: anthropic('auto'),
+      prompt: 'Weather in Oslo?',
+      tools: {
+        get_weather: tool({
+          description: 'weather',
+          inputSchema: jsonSchema<{ city: string }>(weather.input_schema),
+        }),
+      },
+      toolChoice: 'required',
+    });
+    const calls = await st.toolCalls;
+    expect(typeof (calls[0]!.input as { city?: unknown }).city).toBe('string');
+  });
+
+  it('@ai-sdk/openai streamText with a tool call', async () => {
+    const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test' });
+    const st = streamText({
+      model: openai('auto'),
+      prompt: 'Weather in Oslo?',
+      tools: {
+        get_weather: tool({
+          description: 'weather',
+          inputSchema: jsonSchema<{ city: string }>(weather.input_schema),
+        }),
+      },
+      toolChoice: 'required',
+    });
+    const calls = await st.toolCalls;
+    expect(calls[0]?.toolName).toBe('get_weather');
+    expect(typeof (calls[0]!.input as { city?: unknown }).city).toBe('string');
   });
 });
