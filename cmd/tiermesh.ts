@@ -19,6 +19,10 @@ const commands: Record<
     summary: 'measure routing quality (PGR, APGR, CPT) on offline data',
     load: () => import('../src/cli/eval.js'),
   },
+  train: {
+    summary: 'fit a learned routing model on your own outcomes (JSONL)',
+    load: () => import('../src/cli/train.js'),
+  },
   report: {
     summary: 'show how a traffic sample would be routed and what it would save',
     load: () => import('../src/cli/report.js'),

@@ -1,134 +1,354 @@
 /**
- * Trains the learned difficulty classifier on the train split of ../shared/data and writes
- * src/routing/learned/weights.json. Deterministic: same data and seed, same bytes.
+ * Trains the shipped learned router on ../shared/data and writes src/routing/learned/weights.json, printing the
+ * group-wise validation tables on the way. Deterministic: same data, same bytes.
  *
- *   tsx scripts/train-classifier.ts [--data ../shared/data] [--out src/routing/learned/weights.json]
+ *   tsx scripts/train-classifier.ts [--data ../shared/data] [--out src/routing/learned/weights.json] [--skip-system-cv]
+ *
+ * 1. Per source, a head's features and L2 are chosen by cross-validation on the training pool (70% of prompts;
+ *    MMLU: whole subjects out, since held-out traffic brings new subjects; other sources: random prompts out,
+ *    since their held-out traffic is new prompts of the same benchmark).
+ * 2. The fallback head (prompts unlike every source: chat) is chosen by leave-one-source-out validation.
+ * 3. The whole router (recogniser + heads + fallback) is cross-validated by the same folds, and left-one-source-out.
+ * 4. Fitted on the whole pool, it is scored once on the held-out 30% (and 10 unseen MMLU subjects) and written.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { classifierFromWeights } from '../src/routing/learned/classifier.js';
-import { encodeFloat32 } from '../src/routing/learned/codec.js';
-import {
-  type Dataset,
-  defaultDataDir,
-  hasData,
-  loadAll,
-  needsStrong,
-} from '../src/routing/learned/datasets.js';
-import { HASH_BITS, STRUCTURAL } from '../src/routing/learned/features.js';
+import { classifierFromModel } from '../src/routing/learned/classifier.js';
+import { assignFolds, crossValidate, headGrid, selectHead } from '../src/routing/learned/cv.js';
+import { defaultDataDir, hasData, loadAll } from '../src/routing/learned/datasets.js';
+import { buildDesign, type Design } from '../src/routing/learned/design.js';
+import { lengthRouter, randomRouter, rulesRouter } from '../src/routing/learned/evaluate.js';
 import { summarize } from '../src/routing/learned/metrics.js';
+import { type LinearModel, predict } from '../src/routing/learned/ridge.js';
 import { SPLIT_SEED } from '../src/routing/learned/split.js';
-import type { WeightsFile } from '../src/routing/learned/weights-file.js';
-import { auc, buildDesign, logit, logLoss, type TrainOptions, train } from './train/logreg.js';
+import {
+  fitHead,
+  fitRecogniser,
+  type HeadSpec,
+  quantiles,
+  recognise,
+  toModelFile,
+} from '../src/routing/learned/train.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const K = 5;
+const OTHER = 'other';
+const FALLBACK = 'fallback';
+/** Recogniser settings and the class score below which a prompt counts as unlike every source. */
+const RECOGNISER = { lambdaHashed: 1, lambdaDense: 10, maxPerClass: 1500, wordsOnly: true };
+const MIN_SCORE = 0.5;
+const TRAIN_SOURCES = ['mmlu', 'gsm8k', 'llmrouter', 'rb-arc', 'rb-mbpp', 'rb-winogrande'];
+/**
+ * Sources with a head (and a recogniser class). GSM8K has none: LLMRouter contains GSM8K's own questions, so a
+ * GSM8K class would take LLMRouter prompts and score them on the wrong pair's scale; GSM8K-style prompts go to the
+ * LLMRouter head, and GSM8K still trains the fallback and is reported.
+ */
+const HEAD_SOURCES = ['mmlu', 'llmrouter', 'rb-arc', 'rb-mbpp', 'rb-winogrande'];
 
-// Chosen on the calibration split's loss (3 settings tried), never on held-out numbers.
-const OPTIONS: TrainOptions = { seed: 20251123, epochs: 4, batchSize: 32, learningRate: 0.002, l2: 3e-3 };
-const CALIBRATION_POINTS = 201;
-/** Sources the classifier trains on; MT-Bench (80 questions) is evaluation only. */
-const TRAIN_SOURCES = new Set(['mmlu', 'gsm8k', 'llmrouter']);
-
-function pick(sets: Dataset[], part: 'train' | 'calibration') {
-  const texts: string[] = [];
-  const labels: number[] = [];
-  for (const d of sets) {
-    if (!TRAIN_SOURCES.has(d.name)) continue;
-    for (const o of d.items) {
-      if (o.part !== part) continue;
-      texts.push(o.prompt);
-      labels.push(needsStrong(o));
-    }
-  }
-  return { texts, labels };
+interface Row {
+  source: string;
+  group: string;
+  prompt: string;
+  weak: number;
+  strong: number;
+  part: string;
+  pair: string;
 }
 
-function quantiles(xs: number[], points: number): number[] {
-  const s = [...xs].sort((a, b) => a - b);
-  return Array.from({ length: points }, (_, i) => {
-    const pos = (i / (points - 1)) * (s.length - 1);
-    const lo = Math.floor(pos);
-    const hi = Math.min(s.length - 1, lo + 1);
-    return Number((s[lo]! + (s[hi]! - s[lo]!) * (pos - lo)).toPrecision(6));
-  });
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: defaultDataDir(repoRoot) },
+    out: { type: 'string', default: join(repoRoot, 'src', 'routing', 'learned', 'weights.json') },
+    'skip-system-cv': { type: 'boolean', default: false },
+  },
+});
+const dataDir = resolve(values.data!);
+if (!hasData(dataDir)) {
+  process.stderr.write(`no training data at ${dataDir}\n`);
+  process.exit(1);
 }
+const t0 = performance.now();
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const short = (m: string) => m.split('/').pop() ?? m;
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      data: { type: 'string', default: defaultDataDir(repoRoot) },
-      out: { type: 'string', default: join(repoRoot, 'src', 'routing', 'learned', 'weights.json') },
-      epochs: { type: 'string' },
-      lr: { type: 'string' },
-      l2: { type: 'string' },
-    },
-  });
-  const opts: TrainOptions = {
-    ...OPTIONS,
-    ...(values.epochs ? { epochs: Number(values.epochs) } : {}),
-    ...(values.lr ? { learningRate: Number(values.lr) } : {}),
-    ...(values.l2 ? { l2: Number(values.l2) } : {}),
-  };
-  const dataDir = resolve(values.data!);
-  if (!hasData(dataDir)) {
-    process.stderr.write(`no training data at ${dataDir}\n`);
-    return 1;
-  }
-  const t0 = performance.now();
-  const sets = loadAll(dataDir);
-  const tr = pick(sets, 'train');
-  const cal = pick(sets, 'calibration');
-  const dTrain = buildDesign(tr.texts, tr.labels);
-  const dCal = buildDesign(cal.texts, cal.labels);
-  const positives = tr.labels.filter((y) => y >= 0.5).length;
-  process.stdout.write(
-    `train ${dTrain.n} prompts (${positives} need strong), calibration ${dCal.n}, ${dTrain.idx.length} feature entries\n`,
+const rows: Row[] = [];
+for (const d of loadAll(dataDir))
+  for (const o of d.items)
+    rows.push({
+      source: d.name,
+      group: o.group ?? d.name,
+      prompt: o.prompt,
+      weak: o.weak,
+      strong: o.strong,
+      part: o.part,
+      pair: `${short(d.weakModel)} -> ${short(d.strongModel)}`,
+    });
+// Synthetic chat requests (scripts/train/gen-traffic.ts, no outcome data): the recogniser's "unlike any source" class.
+const otherPrompts = readFileSync(join(repoRoot, 'examples', 'traffic.jsonl'), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim())
+  .map((l) => (JSON.parse(l) as { messages: { role: string; content: string }[] }).messages)
+  .map((ms) =>
+    ms
+      .filter((m) => m.role === 'user')
+      .map((m) => m.content)
+      .join('\n'),
   );
-  const params = train(dTrain, opts, (epoch, p) => {
-    process.stdout.write(
-      `epoch ${epoch}: train loss ${logLoss(p, dTrain).toFixed(4)}, calibration loss ${logLoss(p, dCal).toFixed(4)}\n`,
-    );
+const X: Design = buildDesign([...rows.map((r) => r.prompt), ...otherPrompts]);
+const otherRows = otherPrompts.map((_, i) => rows.length + i);
+log(
+  `design: ${X.n} prompts, ${X.idx.length} hashed entries (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+);
+
+const gain = (i: number) => rows[i]!.strong - rows[i]!.weak;
+const isPool = (r: Row) => r.part === 'train' || r.part === 'calibration';
+const pool = rows.flatMap((r, i) => (isPool(r) && TRAIN_SOURCES.includes(r.source) ? [i] : []));
+const poolOf = (s: string) => pool.filter((i) => rows[i]!.source === s);
+/** MMLU folds hold out whole subjects; every other source holds out random prompts. */
+const foldKey = (i: number) => (rows[i]!.source === 'mmlu' ? `g:${rows[i]!.group}` : `p:${rows[i]!.prompt}`);
+const foldOf = new Map<number, number>();
+for (const s of TRAIN_SOURCES) {
+  const rs = poolOf(s);
+  const f = assignFolds(rs.map(foldKey), K);
+  rs.forEach((r, j) => {
+    foldOf.set(r, f[j]!);
   });
-  const calScores = Array.from({ length: dCal.n }, (_, i) => 1 / (1 + Math.exp(-logit(params, dCal, i))));
-  const prior = tr.labels.reduce((a, b) => a + b, 0) / tr.labels.length;
-  const priorLoss = -(prior * Math.log(prior) + (1 - prior) * Math.log(1 - prior));
-  const calAuc = auc(calScores, cal.labels);
-  const file: WeightsFile = {
-    format: 'tiermesh-learned-v1',
-    hashBits: HASH_BITS,
-    structural: [...STRUCTURAL],
-    hashed: encodeFloat32(params.hashed),
-    dense: Array.from(params.dense, (x) => Number(x.toPrecision(7))),
-    bias: Number(params.bias.toPrecision(7)),
-    calibration: quantiles(calScores, CALIBRATION_POINTS),
-    training: {
-      sources: [...TRAIN_SOURCES],
-      splitSeed: SPLIT_SEED,
-      options: opts,
-      trainPrompts: dTrain.n,
-      calibrationPrompts: dCal.n,
-      label: 'cheap model wrong and strong model right',
-      calibrationLogLoss: Number(logLoss(params, dCal).toFixed(4)),
-      priorLogLoss: Number(priorLoss.toFixed(4)),
-      calibrationAuc: Number(calAuc.toFixed(4)),
-    },
-  };
-  // Sanity check: the written file scores exactly like the in-memory model.
-  const check = classifierFromWeights(file);
-  const drift = Math.abs(check.score(cal.texts[0] ?? '') - (calScores[0] ?? check.score('')));
-  if (drift > 1e-4) throw new Error(`weights round-trip drift ${drift}`);
-  writeFileSync(values.out!, `${JSON.stringify(file)}\n`);
-  const calOutcomes = sets
-    .filter((d) => TRAIN_SOURCES.has(d.name))
-    .flatMap((d) => d.items.filter((o) => o.part === 'calibration'));
-  const r = summarize(calScores, calOutcomes);
-  process.stdout.write(
-    `calibration: AUC ${calAuc.toFixed(3)}, APGR ${r.apgr.toFixed(3)} (log loss ${file.training['calibrationLogLoss']} vs prior ${file.training['priorLogLoss']})\n` +
-      `wrote ${values.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+}
+const apgrOf = (rs: readonly number[], score: (i: number) => number) =>
+  summarize(
+    rs.map(score),
+    rs.map((i) => rows[i]!),
+  ).apgr;
+const f3 = (x: number) => x.toFixed(3);
+
+// 1. Per-source head selection.
+log('\n## 1. Head per source (mean fold APGR on the training pool)\n');
+log('| source | folds by | n | length | best structure | best n-grams | chosen |');
+log('|---|---|---:|---:|---:|---:|---|');
+const chosen: HeadSpec[] = [];
+for (const s of TRAIN_SOURCES) {
+  const rs = poolOf(s);
+  const folds = Int32Array.from(rs.map((i) => foldOf.get(i)!));
+  const results = headGrid(s, rows[rs[0]!]!.pair).map((spec) =>
+    crossValidate(
+      X,
+      rs,
+      rs.map(gain),
+      folds,
+      rs.map((i) => rows[i]!),
+      spec,
+    ),
   );
-  return 0;
+  const best = selectHead(results);
+  chosen.push(best.spec);
+  const lengthCv = foldApgr(rs, (i) => rows[i]!.prompt.length, foldOf);
+  const bestOf = (f: string) => Math.max(...results.filter((r) => r.spec.features === f).map((r) => r.apgr));
+  const desc = (h: HeadSpec) =>
+    h.features === 'ngrams'
+      ? `n-grams, L2 ${h.lambdaHashed}`
+      : h.features === 'structure'
+        ? `structure, L2 ${h.lambdaDense}`
+        : h.features;
+  log(
+    `| ${s} | ${s === 'mmlu' ? 'subject' : 'prompt'} | ${rs.length} | ${f3(lengthCv)} | ${f3(bestOf('structure'))} | ${f3(bestOf('ngrams'))} | ${desc(best.spec)} (${f3(best.apgr)}) |`,
+  );
 }
 
-process.exitCode = await main();
+// 2. Fallback: trained on every source pooled, labels centred per source (it must rank within traffic, not between sources).
+const centred = (rs: readonly number[]) => {
+  const mean = new Map<string, [number, number]>();
+  for (const i of rs) {
+    const m = mean.get(rows[i]!.source) ?? [0, 0];
+    mean.set(rows[i]!.source, [m[0] + gain(i), m[1] + 1]);
+  }
+  return rs.map((i) => {
+    const [s, n] = mean.get(rows[i]!.source)!;
+    return gain(i) - s / n;
+  });
+};
+function meanOfSourceMeans(rs: readonly number[]): number {
+  const by = new Map<string, [number, number]>();
+  for (const i of rs) {
+    const m = by.get(rows[i]!.source) ?? [0, 0];
+    by.set(rows[i]!.source, [m[0] + gain(i), m[1] + 1]);
+  }
+  const means = [...by.values()].map(([s, n]) => s / n);
+  return means.reduce((a, b) => a + b, 0) / Math.max(1, means.length);
+}
+const mtBench = rows.flatMap((r, i) => (r.source === 'mt-bench' ? [i] : []));
+const fallbackGrid: HeadSpec[] = [
+  { name: FALLBACK, features: 'length', lambdaDense: 1 },
+  { name: FALLBACK, features: 'structure', lambdaDense: 100 },
+  { name: FALLBACK, features: 'structure', lambdaDense: 1000 },
+];
+log('\n## 2. Fallback head (leave-one-source-out APGR: trained on the other sources, scored on this one)\n');
+log(`| candidate | ${TRAIN_SOURCES.join(' | ')} | mean | mt-bench (all other sources) |`);
+log(`|---|${TRAIN_SOURCES.map(() => '---:').join('|')}|---:|---:|`);
+log(
+  `| length (raw) | ${TRAIN_SOURCES.map((s) => f3(apgrOf(poolOf(s), (i) => rows[i]!.prompt.length))).join(' | ')} | - | ${f3(apgrOf(mtBench, (i) => rows[i]!.prompt.length))} |`,
+);
+log(
+  `| rules | ${TRAIN_SOURCES.map((s) => f3(apgrOf(poolOf(s), (i) => rulesRouter.score(rows[i]!.prompt)))).join(' | ')} | - | ${f3(apgrOf(mtBench, (i) => rulesRouter.score(rows[i]!.prompt)))} |`,
+);
+let fallbackSpec = fallbackGrid[0]!;
+let fallbackBest = Number.NEGATIVE_INFINITY;
+for (const spec of fallbackGrid) {
+  const loso = TRAIN_SOURCES.map((s) => {
+    const tr = pool.filter((i) => rows[i]!.source !== s);
+    const m = fitHead(X, tr, centred(tr), spec);
+    return apgrOf(poolOf(s), (i) => predict(m, X, i));
+  });
+  const mean = loso.reduce((a, b) => a + b, 0) / loso.length;
+  const mAll = fitHead(X, pool, centred(pool), spec);
+  log(
+    `| ${spec.features}${spec.features === 'structure' ? `, L2 ${spec.lambdaDense}` : ''} | ${loso.map(f3).join(' | ')} | ${f3(mean)} | ${f3(apgrOf(mtBench, (i) => predict(mAll, X, i)))} |`,
+  );
+  if (mean > fallbackBest + (spec === fallbackGrid[0] ? 0 : 0.01)) {
+    fallbackBest = mean;
+    fallbackSpec = spec;
+  }
+}
+log(
+  `\nfallback: ${fallbackSpec.features}${fallbackSpec.features === 'structure' ? `, L2 ${fallbackSpec.lambdaDense}` : ''}`,
+);
+
+interface Router {
+  heads: Map<string, LinearModel>;
+  fallback: LinearModel;
+  recogniser: LinearModel[];
+  classes: string[];
+}
+
+/** Fits the whole router on design rows `tr` (heads for the sources present, recogniser, fallback). */
+function fitRouter(tr: readonly number[]): Router {
+  const sources = HEAD_SOURCES.filter((s) => tr.some((i) => rows[i]!.source === s));
+  const heads = new Map<string, LinearModel>();
+  for (const s of sources) {
+    const rs = tr.filter((i) => rows[i]!.source === s);
+    heads.set(s, fitHead(X, rs, rs.map(gain), chosen.find((h) => h.name === s)!));
+  }
+  // Centred labels rank within traffic; the mean of the sources' mean gains puts an unknown prompt mid-scale
+  // among the heads' predictions instead of below all of them.
+  const fallback = fitHead(X, tr, centred(tr), fallbackSpec);
+  fallback.bias += meanOfSourceMeans(tr);
+  // Per class at most maxPerClass prompts, taken in a hashed (deterministic) order: a balanced, cheaper fit.
+  const cap = (rs: number[]) =>
+    rs.length <= RECOGNISER.maxPerClass
+      ? rs
+      : rs.filter((_, j) => j % Math.ceil(rs.length / RECOGNISER.maxPerClass) === 0);
+  const byClass = [...sources.map((s) => cap(tr.filter((i) => rows[i]!.source === s))), otherRows];
+  return { heads, fallback, recogniser: fitRecogniser(X, byClass, RECOGNISER), classes: [...sources, OTHER] };
+}
+
+function routeScore(r: Router, i: number): { score: number; head: string } {
+  const c = recognise(r.recogniser, X, i, MIN_SCORE);
+  const name = c < 0 ? FALLBACK : r.classes[c]!;
+  const h = r.heads.get(name);
+  return h ? { score: predict(h, X, i), head: name } : { score: predict(r.fallback, X, i), head: FALLBACK };
+}
+
+const tableHead =
+  '| group | n | random | length | rules | learned (this router) | head used (share) |\n|---|---:|---:|---:|---:|---:|---|';
+/** APGR of `score` on `rs`; with `folds`, the mean over folds (each fold's router ranks only its own prompts). */
+function foldApgr(rs: readonly number[], score: (i: number) => number, folds?: Map<number, number>): number {
+  if (!folds) return apgrOf(rs, score);
+  const by = new Map<number, number[]>();
+  for (const i of rs) by.set(folds.get(i)!, [...(by.get(folds.get(i)!) ?? []), i]);
+  const xs = [...by.values()].filter((f) => f.length >= 20).map((f) => apgrOf(f, score));
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function groupRow(
+  name: string,
+  rs: readonly number[],
+  scores: Map<number, { score: number; head: string }>,
+  folds?: Map<number, number>,
+): string {
+  const heads = new Map<string, number>();
+  for (const i of rs) heads.set(scores.get(i)!.head, (heads.get(scores.get(i)!.head) ?? 0) + 1);
+  const used = [...heads]
+    .sort((a, b) => b[1] - a[1])
+    .map(([h, n]) => `${h} ${Math.round((100 * n) / rs.length)}%`)
+    .join(', ');
+  const a = (score: (i: number) => number) => f3(foldApgr(rs, score, folds));
+  return `| ${name} | ${rs.length} | ${a(() => 0)} | ${a((i) => lengthRouter.score(rows[i]!.prompt))} | ${a((i) => rulesRouter.score(rows[i]!.prompt))} | ${a((i) => scores.get(i)!.score)} | ${used} |`;
+}
+const rbPooled = (rs: readonly number[]) => rs.filter((i) => rows[i]!.source.startsWith('rb-'));
+void randomRouter;
+
+if (!values['skip-system-cv']) {
+  log(
+    `\n## 3. The whole router, ${K}-fold on the training pool (MMLU folds = whole subjects); mean APGR over folds\n`,
+  );
+  log(tableHead);
+  const oof = new Map<number, { score: number; head: string }>();
+  for (let f = 0; f < K; f++) {
+    const r = fitRouter(pool.filter((i) => foldOf.get(i) !== f));
+    for (const i of pool) if (foldOf.get(i) === f) oof.set(i, routeScore(r, i));
+    for (const i of mtBench) oof.set(i, routeScore(r, i)); // last fold's router: MT-Bench is never trained on
+  }
+  for (const s of TRAIN_SOURCES) log(groupRow(s, poolOf(s), oof, foldOf));
+  log(groupRow('routerbench pooled (arc+mbpp+winogrande)', rbPooled(pool), oof, foldOf));
+  log(groupRow('mt-bench (never trained on)', mtBench, oof));
+
+  log('\n## 4. The whole router with one source left out entirely (how it meets an unseen source)\n');
+  log(tableHead);
+  for (const s of TRAIN_SOURCES) {
+    const r = fitRouter(pool.filter((i) => rows[i]!.source !== s));
+    const sc = new Map(poolOf(s).map((i) => [i, routeScore(r, i)]));
+    log(groupRow(`${s} (left out)`, poolOf(s), sc));
+  }
+}
+
+// 5. Final fit on the pool, scored once on the held-out parts through the real model file and scorer.
+const final = fitRouter(pool);
+const calibrationRows = pool.filter((i) => rows[i]!.part === 'calibration');
+const file = toModelFile({
+  heads: [
+    ...HEAD_SOURCES.map((s) => ({ spec: chosen.find((h) => h.name === s)!, model: final.heads.get(s)! })),
+    { spec: fallbackSpec, model: final.fallback },
+  ],
+  recogniser: { classes: final.classes, models: final.recogniser, minScore: MIN_SCORE },
+  fallback: FALLBACK,
+  calibration: quantiles(
+    calibrationRows.map((i) => routeScore(final, i).score),
+    201,
+  ),
+  training: {
+    data: 'RouteLLM MMLU (29 subjects) + GSM8K, LLMRouter train.json, RouterBench ARC/MBPP/Winogrande train splits',
+    splitSeed: SPLIT_SEED,
+    label: 'strong - weak quality (ridge regression)',
+    poolPrompts: pool.length,
+    heads: chosen,
+    fallback: fallbackSpec,
+    recogniser: { ...RECOGNISER, minScore: MIN_SCORE, otherClass: 'examples/traffic.jsonl user messages' },
+  },
+});
+const c = classifierFromModel(JSON.parse(JSON.stringify(file)));
+const held = rows.flatMap((r, i) => (r.part === 'heldout' || r.part === 'heldout-group' ? [i] : []));
+const scored = new Map(
+  held.map((i) => [i, { score: c.score(rows[i]!.prompt), head: c.headOf(rows[i]!.prompt) }]),
+);
+log('\n## 5. Final: fitted on the whole pool, scored once on held-out prompts (shipped model file)\n');
+log(tableHead);
+const heldOf = (s: string, part: string) =>
+  held.filter((i) => rows[i]!.source === s && rows[i]!.part === part);
+log(groupRow('mmlu, 10 unseen subjects', heldOf('mmlu', 'heldout-group'), scored));
+for (const s of TRAIN_SOURCES) log(groupRow(`${s}, unseen prompts`, heldOf(s, 'heldout'), scored));
+log(groupRow('routerbench pooled, unseen prompts', rbPooled(held), scored));
+const mt = new Map(
+  mtBench.map((i) => [i, { score: c.score(rows[i]!.prompt), head: c.headOf(rows[i]!.prompt) }]),
+);
+log(groupRow('mt-bench (never trained on)', mtBench, mt));
+const otherHeads = new Map<string, number>();
+for (const p of otherPrompts) otherHeads.set(c.headOf(p), (otherHeads.get(c.headOf(p)) ?? 0) + 1);
+log(
+  `\nsynthetic chat traffic (recogniser's "other" class) goes to: ${[...otherHeads].map(([h, n]) => `${h} ${n}`).join(', ')}`,
+);
+const text = `${JSON.stringify(file)}\n`;
+writeFileSync(values.out!, text);
+log(
+  `\nwrote ${values.out} (${(text.length / 1024).toFixed(0)} KB) in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+);

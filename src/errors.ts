@@ -1,39 +1,142 @@
-/** One registry of every error tiermesh returns: a stable code, its HTTP status and its OpenAI error type. */
+/**
+ * The one registry of every error tiermesh answers with: a stable code, its HTTP status, its OpenAI error type and
+ * its Anthropic error type. Every error body any server of ours writes is built here (`errorBody`), in the shape of
+ * the API the client speaks. docs/errors.md lists the same codes; errors.test.ts keeps the two in step.
+ */
 import type { OpenAIErrorBody } from './api/openai.js';
+
+type OpenAIType =
+  | 'invalid_request_error'
+  | 'rate_limit_exceeded'
+  | 'insufficient_quota'
+  | 'api_error'
+  | 'server_error'
+  | 'authentication_error';
+
+/** The `error.type` values of the Anthropic Messages API. */
+type AnthropicType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'overloaded_error'
+  | 'timeout_error';
 
 interface ErrorDef {
   status: number;
-  type:
-    | 'invalid_request_error'
-    | 'rate_limit_exceeded'
-    | 'insufficient_quota'
-    | 'api_error'
-    | 'server_error'
-    | 'authentication_error';
+  type: OpenAIType;
+  anthropicType: AnthropicType;
+  /** Who is at fault: decides whether a failure may count against anyone but the client. */
+  blame: 'client' | 'budget' | 'upstream' | 'sidecar';
 }
 
 export const errorCodes = {
-  TM_INVALID_JSON: { status: 400, type: 'invalid_request_error' },
-  TM_INVALID_REQUEST: { status: 400, type: 'invalid_request_error' },
-  TM_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error' },
-  TM_UNSUPPORTED_MEDIA_TYPE: { status: 415, type: 'invalid_request_error' },
-  TM_MODEL_NOT_FOUND: { status: 404, type: 'invalid_request_error' },
-  TM_NOT_FOUND: { status: 404, type: 'invalid_request_error' },
-  TM_CONTEXT_TOO_LONG: { status: 400, type: 'invalid_request_error' },
-  TM_RATE_LIMITED: { status: 429, type: 'rate_limit_exceeded' },
-  TM_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota' },
-  TM_UNAUTHENTICATED: { status: 401, type: 'authentication_error' },
-  TM_FORBIDDEN: { status: 403, type: 'authentication_error' },
-  TM_NOT_READY: { status: 503, type: 'server_error' },
-  TM_UPSTREAM_ERROR: { status: 502, type: 'api_error' },
-  TM_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error' },
-  TM_ALL_TARGETS_FAILED: { status: 502, type: 'api_error' },
-  TM_BREAKER_OPEN: { status: 503, type: 'api_error' },
-  TM_INVALID_CONFIG: { status: 500, type: 'server_error' },
-  TM_INTERNAL: { status: 500, type: 'server_error' },
+  TM_INVALID_JSON: {
+    status: 400,
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    blame: 'client',
+  },
+  TM_INVALID_REQUEST: {
+    status: 400,
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    blame: 'client',
+  },
+  TM_CONTEXT_TOO_LONG: {
+    status: 400,
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    blame: 'client',
+  },
+  TM_UNAUTHENTICATED: {
+    status: 401,
+    type: 'authentication_error',
+    anthropicType: 'authentication_error',
+    blame: 'client',
+  },
+  TM_FORBIDDEN: {
+    status: 403,
+    type: 'authentication_error',
+    anthropicType: 'permission_error',
+    blame: 'client',
+  },
+  TM_MODEL_NOT_FOUND: {
+    status: 404,
+    type: 'invalid_request_error',
+    anthropicType: 'not_found_error',
+    blame: 'client',
+  },
+  TM_NOT_FOUND: {
+    status: 404,
+    type: 'invalid_request_error',
+    anthropicType: 'not_found_error',
+    blame: 'client',
+  },
+  TM_METHOD_NOT_ALLOWED: {
+    status: 405,
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    blame: 'client',
+  },
+  TM_REQUEST_TIMEOUT: {
+    status: 408,
+    type: 'invalid_request_error',
+    anthropicType: 'timeout_error',
+    blame: 'client',
+  },
+  TM_BODY_TOO_LARGE: {
+    status: 413,
+    type: 'invalid_request_error',
+    anthropicType: 'request_too_large',
+    blame: 'client',
+  },
+  TM_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    blame: 'client',
+  },
+  TM_HEADERS_TOO_LARGE: {
+    status: 431,
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    blame: 'client',
+  },
+  TM_RATE_LIMITED: {
+    status: 429,
+    type: 'rate_limit_exceeded',
+    anthropicType: 'rate_limit_error',
+    blame: 'budget',
+  },
+  TM_BUDGET_EXCEEDED: {
+    status: 429,
+    type: 'insufficient_quota',
+    anthropicType: 'rate_limit_error',
+    blame: 'budget',
+  },
+  TM_UPSTREAM_ERROR: { status: 502, type: 'api_error', anthropicType: 'api_error', blame: 'upstream' },
+  TM_ALL_TARGETS_FAILED: { status: 502, type: 'api_error', anthropicType: 'api_error', blame: 'upstream' },
+  TM_BREAKER_OPEN: { status: 503, type: 'api_error', anthropicType: 'overloaded_error', blame: 'upstream' },
+  TM_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', anthropicType: 'timeout_error', blame: 'upstream' },
+  TM_NOT_READY: { status: 503, type: 'server_error', anthropicType: 'overloaded_error', blame: 'sidecar' },
+  TM_INVALID_CONFIG: { status: 500, type: 'server_error', anthropicType: 'api_error', blame: 'sidecar' },
+  TM_INTERNAL: { status: 500, type: 'server_error', anthropicType: 'api_error', blame: 'sidecar' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/** `{ type: "error", error: { type, message } }`, what the Anthropic API and its SDKs expect. */
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: AnthropicType; message: string };
+}
+
+/** The API dialect a client speaks, which decides the shape of the error body it gets. */
+export type ErrorDialect = 'openai' | 'anthropic';
 
 export class TiermeshError extends Error {
   readonly code: ErrorCode;
@@ -41,11 +144,16 @@ export class TiermeshError extends Error {
   readonly param: string | null;
   /** Seconds a client should wait, sent as Retry-After on 429/503. */
   readonly retryAfter: number | undefined;
+  /**
+   * The message for our own logs when `message` carries client text (a model name, a field value): logs never hold
+   * what the client sent unless --log-prompts. Defaults to `message`.
+   */
+  readonly logMessage: string;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { param?: string; retryAfter?: number; cause?: unknown } = {},
+    opts: { param?: string; retryAfter?: number; cause?: unknown; logMessage?: string } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'TiermeshError';
@@ -53,13 +161,32 @@ export class TiermeshError extends Error {
     this.status = errorCodes[code].status;
     this.param = opts.param ?? null;
     this.retryAfter = opts.retryAfter;
+    this.logMessage = opts.logMessage ?? message;
   }
 
+  /** The OpenAI error body (`{ error: { message, type, param, code } }`). */
   toBody(): OpenAIErrorBody {
     return {
       error: { message: this.message, type: errorCodes[this.code].type, param: this.param, code: this.code },
     };
   }
+
+  toAnthropicBody(): AnthropicErrorBody {
+    return { type: 'error', error: { type: errorCodes[this.code].anthropicType, message: this.message } };
+  }
+
+  /** What a log line says about this error: the code and the log-safe message. */
+  toLog(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.logMessage };
+  }
+}
+
+/** The error body for a client of the given API. */
+export function errorBody(
+  e: TiermeshError,
+  dialect: ErrorDialect = 'openai',
+): OpenAIErrorBody | AnthropicErrorBody {
+  return dialect === 'anthropic' ? e.toAnthropicBody() : e.toBody();
 }
 
 export function isTiermeshError(e: unknown): e is TiermeshError {
@@ -70,4 +197,9 @@ export function isTiermeshError(e: unknown): e is TiermeshError {
 export function toTiermeshError(e: unknown): TiermeshError {
   if (e instanceof TiermeshError) return e;
   return new TiermeshError('TM_INTERNAL', 'internal error', { cause: e });
+}
+
+/** Whether a code is the client's own doing (or its budget's): such failures never count against a provider. */
+export function blameOf(code: ErrorCode): ErrorDef['blame'] {
+  return errorCodes[code].blame;
 }

@@ -130,7 +130,7 @@ export type ClassifierRule = z.infer<typeof classifierRule>;
 export const classifierModes = ['rules', 'learned', 'hybrid'] as const;
 
 export const classifier = z.object({
-  mode: z.enum(classifierModes).default('rules'),
+  mode: z.enum(classifierModes).default('learned'),
   confidenceBand: z
     .number()
     .min(0)
@@ -143,7 +143,22 @@ export const classifier = z.object({
     .max(1)
     .optional()
     .describe('Learned mode: target share of requests sent above the cheapest tier; sets the threshold.'),
-  threshold: z.number().min(0).max(1).optional().describe('Learned mode: explicit difficulty threshold.'),
+  threshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(
+      "Learned mode: explicit threshold on the model's predicted quality gain (strong - weak); premiumShare is usually the better knob.",
+    ),
+  modelRef: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe(
+      "Learned/hybrid mode: a model from 'tiermesh train' instead of the shipped one. In-cluster: a ConfigMap name whose model.json is mounted under the sidecar's model directory; standalone: a file path. Validated at load; a refused model keeps the previous one.",
+    ),
   rules: z.array(classifierRule).max(64).optional(),
 });
 export type ClassifierSpec = z.infer<typeof classifier>;
@@ -163,8 +178,26 @@ export const resilience = z.object({
     .min(100)
     .max(600_000)
     .default(60_000)
-    .describe('Whole-call deadline per attempt.'),
+    .describe('Whole-call deadline per attempt: a whole JSON answer, or a stream until its first chunk.'),
   firstByteTimeoutMs: z.number().int().min(50).max(600_000).default(15_000),
+  streamIdleTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      'Streams: longest wait for the next chunk once the first arrived; a stream that keeps flowing runs on.',
+    ),
+  streamTimeoutMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(86_400_000)
+    .optional()
+    .describe(
+      'Streams: optional deadline for the whole stream, first chunk to last. Unset: no limit while chunks flow.',
+    ),
   retries: z
     .object({
       attempts: z.number().int().min(0).max(5).default(1).describe('Retries per target after the first try.'),
@@ -217,7 +250,7 @@ export const modelRouteSpec = z
     providers: z.array(provider).min(1).max(16),
     models: z.array(modelEntry).min(1).max(64),
     tiers: z.array(tier).min(1).max(8).describe('Cheapest first.'),
-    classifier: classifier.default({ mode: 'rules', confidenceBand: 0.1 }),
+    classifier: classifier.default({ mode: 'learned', confidenceBand: 0.1 }),
     taskTypes: z
       .record(z.string().max(63), dnsLabel)
       .meta({ maxProperties: 32 })
@@ -227,6 +260,7 @@ export const modelRouteSpec = z
     resilience: resilience.default({
       timeoutMs: 60_000,
       firstByteTimeoutMs: 15_000,
+      streamIdleTimeoutMs: 30_000,
       retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
       breaker: {
         errorThresholdPercentage: 50,

@@ -1,16 +1,42 @@
 /** The OpenAI chat-completions request the sidecar accepts, and the response shapes it returns. */
 import { z } from 'zod';
+import { jsonType } from '../config/issues.js';
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
-const otherPart = z.looseObject({ type: z.string() });
-
-export const chatMessage = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string(), z.array(z.union([textPart, otherPart])), z.null()]).optional(),
-  name: z.string().optional(),
-  tool_calls: z.array(z.unknown()).optional(),
-  tool_call_id: z.string().optional(),
+/** Any other part (image_url, input_audio, file, ...) passes through; a `type: "text"` part must match textPart. */
+const otherPart = z.looseObject({ type: z.string() }).superRefine((p, ctx) => {
+  if (p.type !== 'text') return;
+  const text = (p as Record<string, unknown>)['text'];
+  ctx.addIssue({
+    code: 'custom',
+    path: ['text'],
+    message: text === undefined ? 'required field is missing' : `expected string, received ${jsonType(text)}`,
+  });
 });
+
+export const chatMessage = z
+  .looseObject({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+    content: z.union([z.string(), z.array(z.union([textPart, otherPart])), z.null()]).optional(),
+    name: z.string().optional(),
+    tool_calls: z.array(z.unknown()).optional(),
+    tool_call_id: z.string().optional(),
+  })
+  .superRefine((m, ctx) => {
+    // OpenAI lets content be null or absent only on an assistant message that calls tools instead of answering.
+    if (m.content !== undefined && m.content !== null) return;
+    const callsTools =
+      (m.tool_calls?.length ?? 0) > 0 || (m as { function_call?: unknown }).function_call != null;
+    if (m.role === 'assistant' && callsTools) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['content'],
+      message:
+        m.content === null
+          ? 'must be a string or an array of content parts; null is allowed only on an assistant message with tool_calls'
+          : 'required field is missing',
+    });
+  });
 export type ChatMessage = z.infer<typeof chatMessage>;
 
 export const responseFormat = z.union([
@@ -29,15 +55,18 @@ export type ResponseFormat = z.infer<typeof responseFormat>;
 
 /** Unknown fields pass through to OpenAI-shaped upstreams untouched (tools, seed, logprobs, ...). */
 export const chatCompletionRequest = z.looseObject({
-  model: z.string().min(1, 'model is required'),
-  messages: z.array(chatMessage).min(1, 'messages must not be empty'),
+  model: z.string().min(1, 'must not be empty'),
+  messages: z.array(chatMessage).min(1, 'must not be empty'),
   stream: z.boolean().nullish(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
   max_tokens: z.number().int().min(1).nullish(),
   max_completion_tokens: z.number().int().min(1).nullish(),
+  /** OpenAI caps n at 128. */
+  n: z.number().int().min(1).max(128).nullish(),
   stop: z.union([z.string(), z.array(z.string())]).nullish(),
+  tools: z.array(z.looseObject({ type: z.string() })).nullish(),
   response_format: responseFormat.nullish(),
   user: z.string().nullish(),
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jitteredBackoff, type UsageBatch, UsageReporter } from './reporter.js';
+import { type UsageBatch, UsageReporter } from './reporter.js';
 import type { UsageRecord } from './types.js';
 
 const rec = (costUSD: number): UsageRecord => ({
@@ -24,14 +24,6 @@ function stateDir(): string {
   dirs.push(d);
   return d;
 }
-
-describe('jitteredBackoff', () => {
-  it('stays within [ceiling/2, ceiling] and is capped', () => {
-    expect(jitteredBackoff(0, 100, 1000, () => 0)).toBe(50);
-    expect(jitteredBackoff(3, 100, 1000, () => 1)).toBe(800);
-    expect(jitteredBackoff(10, 100, 1000, () => 1)).toBe(1000);
-  });
-});
 
 describe('UsageReporter', () => {
   it('resends a failed batch with the same seq until it is accepted, in order', async () => {

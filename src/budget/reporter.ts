@@ -14,6 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { backoffDelay } from '../backoff.js';
 import type { UsageRecord } from './types.js';
 
 export interface UsageBatch {
@@ -37,17 +38,6 @@ export interface ReporterOptions {
 const JOURNAL = 'open.jsonl';
 const SEQ = 'seq';
 const batchFile = (seq: number) => `batch-${String(seq).padStart(12, '0')}.jsonl`;
-
-/** Capped exponential backoff with full jitter, so a fleet of sidecars does not retry in lockstep. */
-export function jitteredBackoff(
-  attempt: number,
-  baseMs: number,
-  maxMs: number,
-  random = Math.random,
-): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
 
 function parseLines(text: string): UsageRecord[] {
   return text
@@ -173,10 +163,10 @@ export class UsageReporter {
         if (this.dir) rmSync(join(this.dir, batchFile(batch.seq)), { force: true });
       } catch (e) {
         this.opts.onError?.(e, attempt);
-        const delay = jitteredBackoff(
-          attempt++,
-          this.opts.baseBackoffMs ?? 200,
-          this.opts.maxBackoffMs ?? 10_000,
+        const delay = backoffDelay(
+          ++attempt,
+          { baseMs: this.opts.baseBackoffMs ?? 200, maxMs: this.opts.maxBackoffMs ?? 10_000 },
+          Math.random(),
         );
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, delay);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort } from './args.js';
+import { parseHostPort, untilStopSignal } from './args.js';
 
 describe('parseHostPort', () => {
   it('reads host:port and [v6]:port; an empty host is loopback', () => {
@@ -11,5 +11,35 @@ describe('parseHostPort', () => {
   it('takes a bare port only when asked to', () => {
     expect(() => parseHostPort('metrics', '9090')).toThrow('--metrics: expected host:port, got "9090"');
     expect(parseHostPort('metrics', '9090', true)).toEqual({ host: '127.0.0.1', port: 9090 });
+  });
+});
+
+describe('untilStopSignal', () => {
+  it('stops once on the first SIGTERM/SIGINT and keeps a handler for the next, so it cannot kill the drain', async () => {
+    const before = { term: process.listeners('SIGTERM'), int: process.listeners('SIGINT') };
+    const stops: string[] = [];
+    let finish: () => void = () => undefined;
+    const done = untilStopSignal(async (signal) => {
+      stops.push(signal);
+      await new Promise<void>((r) => (finish = r));
+    });
+    const ours = {
+      term: process.listeners('SIGTERM').filter((l) => !before.term.includes(l)),
+      int: process.listeners('SIGINT').filter((l) => !before.int.includes(l)),
+    };
+    try {
+      process.emit('SIGINT');
+      // The terminal's SIGINT and the one bin/tiermesh.js forwards: without a listener the second would kill.
+      process.emit('SIGINT');
+      process.emit('SIGTERM');
+      expect(stops).toEqual(['SIGINT']);
+      expect(process.listeners('SIGINT')).toEqual(expect.arrayContaining(ours.int));
+      expect(process.listeners('SIGTERM')).toEqual(expect.arrayContaining(ours.term));
+      finish();
+      expect(await done).toBe(0);
+    } finally {
+      for (const l of ours.term) process.off('SIGTERM', l);
+      for (const l of ours.int) process.off('SIGINT', l);
+    }
   });
 });

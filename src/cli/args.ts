@@ -52,7 +52,9 @@ export function untilStopSignal(stop: (signal: string) => Promise<unknown>): Pro
         () => resolve(1),
       );
     };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    // `on`, not `once`: with the listener gone a second signal would kill the process mid-drain. A second SIGINT
+    // is common: the terminal sends one and bin/tiermesh.js forwards its own when it re-ran on the bundled Node.
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
   });
 }

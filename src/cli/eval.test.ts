@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runTiermesh as run } from '../../test/helpers/cli.js';
+import { repoRoot, runTiermesh as run } from '../../test/helpers/cli.js';
 
 /** A miniature data dir in the exact formats of ../shared/data, so the loaders and CLI run without it. */
 function miniData(): string {
@@ -89,6 +89,8 @@ describe('tiermesh eval (real process)', { timeout: 60_000 }, () => {
         'length',
         'rules',
         'learned',
+        'hybrid',
+        'default',
       ]);
     for (const x of rows.filter((x) => x.router === 'random')) expect(x.report.apgr).toBeCloseTo(0.5, 9);
     const mt = rows.find((x) => x.set === 'mt-bench');
@@ -101,5 +103,142 @@ describe('tiermesh eval (real process)', { timeout: 60_000 }, () => {
     const missing = await run(['eval', '--data', join(tmpdir(), 'no-such-data-dir')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no routing data/);
+  });
+});
+
+/** Outcomes where the strong model helps exactly on long prompts: a length router is near perfect on them. */
+function outcomesFile(lines?: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-outcomes-'));
+  const rows =
+    lines ??
+    Array.from({ length: 160 }, (_, i) => {
+      const long = i % 2 === 0;
+      return JSON.stringify({
+        prompt: long ? `Explain in detail ${'why and how '.repeat(10 + (i % 7))}item ${i}` : `hi ${i}`,
+        weak: long ? 0 : 1,
+        strong: 1,
+        group: i % 4 < 2 ? 'support' : 'billing',
+      });
+    });
+  const p = join(dir, 'outcomes.jsonl');
+  writeFileSync(p, `${rows.join('\n')}\n`);
+  return p;
+}
+
+interface Row {
+  router: string;
+  group: string;
+  n: number;
+  apgr: number;
+  cpt50: number;
+  cpt80: number;
+}
+
+describe('tiermesh eval --outcomes / tiermesh train (real process)', { timeout: 120_000 }, () => {
+  it('scores every router on the file and per group, as JSON fractions', async () => {
+    const r = await run(['eval', '--outcomes', outcomesFile(), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout) as Row[];
+    expect(rows.filter((x) => x.group === 'all').map((x) => x.router)).toEqual([
+      'random',
+      'length',
+      'rules',
+      'learned',
+      'hybrid',
+      'default',
+    ]);
+    expect(new Set(rows.map((x) => x.group))).toEqual(new Set(['all', 'billing', 'support']));
+    for (const x of rows)
+      for (const k of ['apgr', 'cpt50', 'cpt80'] as const) expect(x[k]).toBeGreaterThanOrEqual(0);
+    for (const x of rows)
+      for (const k of ['apgr', 'cpt50', 'cpt80'] as const) expect(x[k]).toBeLessThanOrEqual(1);
+    const all = (router: string) => rows.find((x) => x.group === 'all' && x.router === router)!;
+    expect(all('random').apgr).toBeCloseTo(0.5, 9);
+    expect(all('random').n).toBe(160);
+    // Half the prompts gain 1, half 0: a perfect router reaches PGR 1 at 50% strong calls, APGR 0.75.
+    expect(all('length').apgr).toBeCloseTo(0.75, 6);
+    expect(all('length').cpt80).toBeLessThan(0.45);
+  });
+
+  it('prints a table by default', async () => {
+    const r = await run(['eval', '--outcomes', outcomesFile()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^\| group \| router \| n \|.*APGR \| CPT\(50%\) \| CPT\(80%\) \|$/,
+    );
+  });
+
+  it('a bad file is a clear error naming the line, without quoting prompt text', async () => {
+    const secret = 'patient record 98765';
+    const good = JSON.stringify({ prompt: secret, weak: 0, strong: 1 });
+    for (const [lines, re] of [
+      [[good, `{"prompt": "${secret}", "weak": 0.5`], /line 2: not valid JSON/],
+      [
+        [good, good, JSON.stringify({ prompt: secret, weak: 7, strong: 1 })],
+        /line 3: "weak" must be a number in \[0, 1\]/,
+      ],
+    ] as const) {
+      const r = await run(['eval', '--outcomes', outcomesFile([...lines])]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toContain('98765');
+    }
+    const missing = await run(['eval', '--outcomes', join(tmpdir(), 'no-such-outcomes.jsonl')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read outcomes file/);
+  });
+
+  it('train writes a model that eval --model loads and that learned the signal; a corrupt model is refused', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tm-train-'));
+    const file = outcomesFile();
+    const t = await run(['train', '--outcomes', file, '--out', out]);
+    expect(t.stderr).toBe('');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/chosen: /);
+    const r = await run(['eval', '--outcomes', file, '--model', join(out, 'model.json'), '--json']);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout) as Row[];
+    // 0.75 is perfect here (half the prompts gain 1); the shipped model does not know this traffic.
+    expect(rows.find((x) => x.group === 'all' && x.router === 'learned')!.apgr).toBeGreaterThan(0.74);
+    writeFileSync(join(out, 'bad.json'), '{"format": "tiermesh-learned-v2", "heads": [');
+    const bad = await run(['eval', '--outcomes', file, '--model', join(out, 'bad.json')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/bad\.json is not valid JSON/);
+    const few = await run([
+      'train',
+      '--outcomes',
+      outcomesFile([JSON.stringify({ prompt: 'a', weak: 0, strong: 1 })]),
+      '--out',
+      out,
+    ]);
+    expect(few.code).toBe(1);
+    expect(few.stderr).toMatch(/at least 100 are needed/);
+    const usage = await run(['train', '--outcomes', file]);
+    expect(usage.code).toBe(2);
+  });
+
+  it("explain uses a route's modelRef, and names the route when the model is refused", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tm-train-ref-'));
+    expect((await run(['train', '--outcomes', outcomesFile(), '--out', out])).code).toBe(0);
+    const example = readFileSync(join(repoRoot, 'examples', 'standalone.yaml'), 'utf8');
+    const config = (ref: string) => {
+      const p = join(out, `route-${ref.length}.yaml`);
+      writeFileSync(
+        p,
+        example.replace(
+          / {2}classifier:\n {4}mode: \w+\n/,
+          `  classifier:\n    mode: learned\n    modelRef: ${JSON.stringify(ref)}\n`,
+        ),
+      );
+      return p;
+    };
+    const ok = await run(['explain', '--config', config(join(out, 'model.json')), 'hi']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).source).toBe('learned');
+    const bad = await run(['explain', '--config', config(join(out, 'missing-model.json')), 'hi']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^route \S+: modelRef ".*missing-model\.json": model file .* cannot be read/);
   });
 });

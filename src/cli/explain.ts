@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { isTiermeshError } from '../errors.js';
 import { decide, type LearnedScorer } from '../routing/decide.js';
 import { explainDecision } from '../routing/explain.js';
+import { ModelFileError } from '../routing/learned/classifier.js';
 
 const USAGE = `usage: tiermesh explain --config <file> [--model auto] [--task <type>] [--user <id>] [--max-tokens <n>] [--system <text>] "<prompt>"
 
@@ -39,8 +40,7 @@ export async function run(args: string[]): Promise<number> {
     // Same wiring as the sidecar: learned/hybrid routes score on the learned classifier's percentile scale.
     if (snapshot.routes.some((r) => r.spec.classifier.mode !== 'rules')) {
       const wire = await import('../routing/learned/wire.js');
-      snapshot = wire.withLearnedThresholds(snapshot);
-      learned = wire.learnedScorer();
+      ({ snapshot, learned } = wire.wireLearned(snapshot));
     }
     const messages = [
       ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
@@ -55,6 +55,10 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(explainDecision(decision), null, 2)}\n`);
     return 0;
   } catch (e) {
+    if (e instanceof ModelFileError) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
       return 1;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { type HostPort, startOperator } from '../operator/operator.js';
+import { logProcessEvents } from '../telemetry/logger.js';
 import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
 import { startWebhookServer } from '../webhook/server.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
@@ -70,20 +71,22 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
-  const kc = new KubeConfig();
-  try {
-    if (values['kubeconfig']) kc.loadFromFile(values['kubeconfig'] as string);
-    else kc.loadFromDefault();
-  } catch (e) {
-    process.stderr.write(`cannot load kubeconfig: ${(e as Error).message}\n`);
-    return 1;
-  }
   const logger = pino({
     level: values['log-level'] as string,
     base: { component: 'operator' },
     redact: { paths: ['token', '*.token', 'headers.authorization'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
+  logProcessEvents(logger);
+  const kc = new KubeConfig();
+  try {
+    if (values['kubeconfig']) kc.loadFromFile(values['kubeconfig'] as string);
+    else kc.loadFromDefault();
+  } catch (e) {
+    // Past flag parsing everything is a JSON log line: in a pod, stderr and stdout end up in one log.
+    logger.fatal({ err: (e as Error).message }, 'cannot load kubeconfig');
+    return 1;
+  }
   const podNamespace = process.env['POD_NAMESPACE'] ?? readServiceAccountNamespace();
   let webhookOptions: ReturnType<typeof webhookOptionsFromCli>;
   try {
@@ -132,11 +135,14 @@ export async function run(args: string[]): Promise<number> {
   if (webhookOptions) {
     const served = webhook ?? (await startWebhookServer({ ...webhookOptions, logger }));
     operator.addCloser(() => served.close());
-    process.stdout.write(`tiermesh webhook serving on ${served.url}\n`);
+    logger.info({ url: served.url }, `tiermesh webhook serving on ${served.url}`);
   }
-  process.stdout.write(`tiermesh operator serving sidecars on ${operator.url}\n`);
+  logger.info({ url: operator.url }, `tiermesh operator serving sidecars on ${operator.url}`);
   if (operator.metricsUrl)
-    process.stdout.write(`tiermesh operator metrics on ${operator.metricsUrl}/metrics\n`);
+    logger.info(
+      { url: `${operator.metricsUrl}/metrics` },
+      `tiermesh operator metrics on ${operator.metricsUrl}/metrics`,
+    );
 
   return untilStopSignal((signal) => {
     logger.info({ signal }, 'shutting down: releasing the lease');

@@ -38,7 +38,7 @@ describe('tiermesh report (real process)', { timeout: 60_000 }, () => {
     writeFileSync(
       cfg,
       readFileSync(join(root, 'examples', 'standalone.yaml'), 'utf8').replace(
-        'mode: rules',
+        /mode: \w+/,
         'mode: learned\n    premiumShare: 0.5',
       ),
     );

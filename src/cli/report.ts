@@ -13,6 +13,7 @@ import {
 import { savingsSvg } from '../report/svg.js';
 import { parseTraffic } from '../report/traffic.js';
 import { decide, type LearnedScorer } from '../routing/decide.js';
+import { ModelFileError } from '../routing/learned/classifier.js';
 
 const HELP = `usage: tiermesh report --config ROUTE.yaml TRAFFIC.jsonl [--out report.svg]
 
@@ -63,8 +64,7 @@ export async function run(args: string[]): Promise<number> {
     // The weights are decoded only when a route asks for them, as in the sidecar.
     if (snapshot.routes.some((r) => r.spec.classifier.mode !== 'rules')) {
       const wire = await import('../routing/learned/wire.js');
-      snapshot = wire.withLearnedThresholds(snapshot);
-      learned = wire.learnedScorer();
+      ({ snapshot, learned } = wire.wireLearned(snapshot));
     }
     const multiRoute = snapshot.routes.length > 1;
     const routed: RoutedRequest[] = [];
@@ -106,6 +106,10 @@ export async function run(args: string[]): Promise<number> {
     }
     return report.requests > 0 ? 0 : 1;
   } catch (e) {
+    if (e instanceof ModelFileError) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
       return 2;

@@ -1,11 +1,17 @@
 /** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
 import { createServer, type Server } from 'node:http';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
-import { DEFAULT_MAX_BODY_BYTES, startSidecar } from '../sidecar/app.js';
+import { TiermeshError } from '../errors.js';
+import { listen } from '../http/listen.js';
+import { sendError } from '../http/reply.js';
+import { startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
-import { createLogger } from '../telemetry/logger.js';
+import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from '../sidecar/defaults.js';
+import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
+
+const DEFAULT_LISTEN = `${SIDECAR_HOST}:${SIDECAR_PORT}`;
 
 /** The injector passes the operator's CA bundle (PEM) in this variable; --operator-ca takes precedence. */
 const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
@@ -19,7 +25,7 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --operator-ca <file>   PEM CA bundle to verify an https:// operator with (else $${OPERATOR_CA_ENV}: the PEM text)
   --operator-connect <host:port>  dial this address for the operator, still verifying its URL's host name
   --metrics-listen <host:port>    also serve /metrics (and nothing else) here, e.g. 0.0.0.0:9464 for Prometheus
-  --listen <host:port>   address to serve on (default 127.0.0.1:4000)
+  --listen <host:port>   address to serve on (default ${DEFAULT_LISTEN})
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --log-prompts          include prompt text in request log lines (off by default)
   --log-level <level>    trace|debug|info|warn|error (default info)
@@ -41,7 +47,7 @@ export async function run(args: string[]): Promise<number> {
       'operator-ca': { type: 'string' },
       'operator-connect': { type: 'string' },
       'metrics-listen': { type: 'string' },
-      listen: { type: 'string', default: '127.0.0.1:4000' },
+      listen: { type: 'string', default: DEFAULT_LISTEN },
       'max-body-bytes': { type: 'string' },
       'log-prompts': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
@@ -103,6 +109,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger({ level: values['log-level'] as string });
+  logProcessEvents(logger);
   const sidecar = await startSidecar({
     ...listen,
     maxBodyBytes,
@@ -110,14 +117,22 @@ export async function run(args: string[]): Promise<number> {
     logger,
     snapshot,
   });
-  process.stdout.write(`tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})\n`);
-  const metricsServer = metricsListen ? await serveMetricsOnly(sidecar.metrics, metricsListen) : undefined;
+  // A log line like every other: stdout is JSON lines only (the URL is in msg too, for a human and for tests).
+  logger.info(
+    { url: `${sidecar.url}/v1`, version: snapshot.version },
+    `tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})`,
+  );
+  const metricsServer = metricsListen
+    ? await serveMetricsOnly(sidecar.metrics, metricsListen, logger)
+    : undefined;
 
   const reload = async () => {
     try {
       const r = sidecar.store.apply(await loadConfigFile(configPath!));
-      if (r.ok) logger.info({ version: r.version, changed: r.changed }, 'config reloaded');
-      else logger.error({ error: r.error }, 'config reload refused; still serving the previous version');
+      // A new version is logged once, as "config applied", by the sidecar itself.
+      if (r.ok) {
+        if (!r.changed) logger.info({ version: r.version }, 'config file re-read: unchanged');
+      } else logger.error({ error: r.error }, 'config reload refused; still serving the previous version');
     } catch (e) {
       logger.error(
         { error: e instanceof ConfigError ? e.problems : String(e) },
@@ -152,6 +167,7 @@ async function runWithOperator(o: {
   logLevel: string;
 }): Promise<number> {
   const logger = createLogger({ level: o.logLevel });
+  logProcessEvents(logger);
   const link = linkToOperator({
     operator: o.operator,
     tokenFile: o.tokenFile,
@@ -170,11 +186,12 @@ async function runWithOperator(o: {
     onUsage: (u) => link.report(u),
   });
   link.attach(sidecar.store);
-  process.stdout.write(
-    `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})\n`,
+  logger.info(
+    { url: `${sidecar.url}/v1`, operator: o.operator, sidecarId: link.sidecarId },
+    `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})`,
   );
   const metricsServer = o.metricsListen
-    ? await serveMetricsOnly(sidecar.metrics, o.metricsListen)
+    ? await serveMetricsOnly(sidecar.metrics, o.metricsListen, logger)
     : undefined;
   return untilStopSignal((signal) => {
     logger.info(
@@ -193,22 +210,19 @@ async function runWithOperator(o: {
 async function serveMetricsOnly(
   metrics: SidecarMetrics,
   at: { host: string; port: number },
+  logger: Logger,
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      sendError(res, new TiermeshError('TM_NOT_FOUND', 'only GET /metrics is served here'));
       return;
     }
     metrics.text().then(
       ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
-      () => res.writeHead(500).end(),
+      (e: unknown) => sendError(res, e),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(at.port, at.host, () => resolve());
-  });
-  const a = server.address() as { address: string; port: number };
-  process.stdout.write(`tiermesh sidecar metrics on http://${a.address}:${a.port}/metrics\n`);
+  const url = `${await listen(server, at.host, at.port)}/metrics`;
+  logger.info({ url }, `tiermesh sidecar metrics on ${url}`);
   return server;
 }

@@ -30,6 +30,26 @@ export function apiCode(e: unknown): number | undefined {
   return e instanceof ApiException ? e.code : undefined;
 }
 
+/** An API error in one short line ("HTTP 429: storage is (re)initializing"), not the client's header dump. */
+export function apiErrorMessage(e: unknown): string {
+  if (!(e instanceof ApiException)) return e instanceof Error ? e.message : String(e);
+  let detail: unknown;
+  try {
+    const body = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
+    detail = body?.message ?? body?.reason;
+  } catch {
+    // A body that is not a Status object: the code alone.
+  }
+  return `HTTP ${e.code}${typeof detail === 'string' && detail ? `: ${detail}` : ''}`;
+}
+
+/**
+ * The apiserver asking to come back later (429: flow control, or a resource's storage still initializing right
+ * after its CRD was installed) is a retry the client is meant to make, not a fault.
+ */
+export const apiFailureClass = (e: unknown): 'expected' | 'unexpected' =>
+  apiCode(e) === 429 ? 'expected' : 'unexpected';
+
 export class Kube {
   readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;

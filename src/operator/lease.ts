@@ -11,6 +11,8 @@ export interface ElectorOptions {
   renewMs?: number;
   onChange?: (leader: boolean) => void;
   onError?: (e: unknown) => void;
+  /** A round that reached the apiserver (whatever it decided), so failures can be told apart from recovery. */
+  onRound?: () => void;
 }
 
 export class LeaderElector {
@@ -36,10 +38,13 @@ export class LeaderElector {
 
   private async loop(): Promise<void> {
     if (this.stopped) return;
-    await this.tick().catch((e) => {
-      this.opts.onError?.(e);
-      this.set(false);
-    });
+    await this.tick().then(
+      () => this.opts.onRound?.(),
+      (e) => {
+        this.opts.onError?.(e);
+        this.set(false);
+      },
+    );
     if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.opts.renewMs ?? 2_000);
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ModelBudget, type ModelBudgetStatus, modelBudget } from '../api/modelbudget.js';
 import { type BudgetStore, LedgerService } from './ledger-service.js';
+import { TerminalError } from './reconcile-result.js';
 
 class Conflict extends Error {}
 
@@ -97,6 +98,24 @@ describe('LedgerService', () => {
     await expect(ledger.report('ns', { sidecarId: 's', seq: 1, records: [rec(1)] })).rejects.toMatchObject({
       code: 'TM_NOT_READY',
     });
+    expect(m.writes()).toBe(0);
+  });
+
+  it('a budget in a time zone the runtime does not know is a TerminalError naming the field', async () => {
+    const mars = modelBudget.parse({
+      ...budget,
+      spec: { window: { period: 'daily', timezone: 'Mars/Olympus_Mons' }, limit: { usd: 1 } },
+    });
+    const m = memoryStore(mars);
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
+    });
+    const e = await ledger.refresh('ns', 'team').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TerminalError);
+    expect((e as Error).message).toBe('spec.window.timezone: unknown time zone "Mars/Olympus_Mons"');
     expect(m.writes()).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { TiermeshError } from '../errors.js';
 import { GrantBook, type GrantPolicy } from './grants.js';
 import { applyBatch, recordsFor, refreshBudget, type UsageBatch } from './ledger.js';
 import type { AllowanceReply, AllowanceRequest } from './protocol.js';
+import { TerminalError } from './reconcile-result.js';
 import { sameStatus } from './route-status.js';
 
 export interface BudgetStore {
@@ -83,7 +84,14 @@ export class LedgerService {
 
   /** Brings a budget's status up to date without usage (new window, changed limit, first sight). */
   async refresh(namespace: string, name: string): Promise<void> {
-    await this.update(namespace, name, (b) => ({ ...refreshBudget(b, this.now()), applied: false }));
+    try {
+      await this.update(namespace, name, (b) => ({ ...refreshBudget(b, this.now()), applied: false }));
+    } catch (e) {
+      // A spec the ledger cannot evaluate (an unknown time zone) stays wrong until the object changes.
+      if (e instanceof TiermeshError && e.code === 'TM_INVALID_CONFIG')
+        throw new TerminalError(e.param ? `spec.${e.param}: ${e.message}` : e.message, { cause: e });
+      throw e;
+    }
   }
 
   async allowance(namespace: string, req: AllowanceRequest): Promise<AllowanceReply> {

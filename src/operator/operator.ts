@@ -1,26 +1,32 @@
-/** Wires the operator together: informers -> queue -> reconcile -> config hub, the sidecar server, ledger, lease. */
+/**
+ * Wires the operator together: informers -> queue -> reconcile -> config hub, the sidecar server, ledger, lease.
+ * `startOperator` reads as the start-up order; each part has its own small starter below it:
+ *
+ *   the work queue, created paused -> the config hub -> informers -> lease elector -> budget ledger
+ *   -> sidecar API server -> metrics/probe server -> (lease campaign, informers synced) -> queue started
+ */
 
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import { listen } from '../http/listen.js';
+import { RetryLog } from '../telemetry/retry-log.js';
 import { tokenAuthenticator } from './auth.js';
 import type { GrantPolicy } from './grants.js';
 import { ConfigHub } from './hub.js';
-import { apiCode, Kube, type ObjectRef } from './kube.js';
+import { apiCode, apiErrorMessage, apiFailureClass, Kube, type ObjectRef } from './kube.js';
 import { LeaderElector } from './lease.js';
 import { LedgerService } from './ledger-service.js';
 import { operatorMetrics } from './metrics.js';
 import { TOKEN_AUDIENCE } from './protocol.js';
 import { WorkQueue } from './queue.js';
-import { reconcileNamespace } from './reconciler.js';
+import { type ReconcileResult, reconcileNamespace } from './reconciler.js';
 import { createOperatorServer, probeHandler, type TlsFiles } from './server.js';
-import { watchKind } from './watch.js';
+import { type KindWatch, watchKind } from './watch.js';
 
 export interface HostPort {
   host: string;
@@ -38,7 +44,10 @@ export interface OperatorOptions {
   leaseDurationSeconds?: number;
   leaseRenewMs?: number;
   debounceMs?: number;
-  /** Re-reconcile everything this often (budget windows roll over without any event). */
+  /**
+   * Re-reconcile everything this often, as a safety net only (controller-runtime's SyncPeriod): events drive
+   * reconciles, and budget windows roll over by a requeue at each window's end.
+   */
   resyncMs?: number;
   grants?: Partial<GrantPolicy>;
   /**
@@ -59,79 +68,192 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-async function listen(server: Server, at: HostPort): Promise<string> {
-  server.listen(at.port, at.host);
-  await once(server, 'listening');
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `http://${host}:${addr.port}`;
+export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
+  const core = operatorCore(opts);
+  const { log, metrics } = core;
+  let synced = false;
+
+  // Paused until the informer caches are filled: a reconcile before then would compile a partial namespace.
+  // `reconcile` is defined below, once the parts it works with exist; nothing runs before queue.start().
+  const queue = new WorkQueue((ns) => reconcile(ns), {
+    paused: true,
+    debounceMs: opts.debounceMs ?? 150,
+    onError: (ns, e, failures, terminal) => {
+      if (terminal)
+        log.error({ namespace: ns, err: apiErrorMessage(e) }, 'reconcile failed; retried when it changes');
+      else log.warn({ namespace: ns, failures, err: apiErrorMessage(e) }, 'reconcile failed; backing off');
+    },
+  });
+  const hub = configHub(core, queue);
+  const watches = startWatches(core, opts, queue);
+  const elector = leaderElector(core, opts, {
+    onLeader: () => {
+      ledger.reset();
+      // A new leader owes every namespace a status pass.
+      for (const ns of watches.namespaces()) queue.add(ns);
+    },
+    onFollower: () => ledger.reset(),
+  });
+  const ledger = budgetLedger(core, opts, { hub, watches, isLeader: () => elector.isLeader() });
+  const reconcile = reconcileWith(core, { hub, watches, ledger, isLeader: () => elector.isLeader() });
+
+  const api = await startSidecarApi(core, opts, { hub, ledger, ready: () => synced });
+  const probes = opts.metrics
+    ? await startMetricsServer(metrics, opts.metrics, {
+        ready: () => synced,
+        queueDepth: () => queue.depth(),
+      })
+    : undefined;
+
+  elector.start();
+  await watches.start();
+  synced = true;
+  queue.start();
+  // Including namespaces whose sidecars connected while the caches were filling.
+  for (const ns of new Set([...watches.namespaces(), ...hub.namespaces()])) queue.add(ns, 0);
+  const resync = setInterval(() => {
+    for (const ns of watches.namespaces()) queue.add(ns);
+  }, opts.resyncMs ?? DEFAULT_RESYNC_MS);
+  resync.unref();
+  log.info({ url: api.url, metricsUrl: probes?.url, identity: core.identity }, 'operator started');
+
+  const closers: Array<() => Promise<void>> = [];
+  return {
+    url: api.url,
+    metricsUrl: probes?.url,
+    hub,
+    isLeader: () => elector.isLeader(),
+    addCloser: (fn) => closers.push(fn),
+    async stop() {
+      clearInterval(resync);
+      queue.stop();
+      api.close();
+      probes?.close();
+      await watches.stop();
+      await elector.stop();
+      for (const fn of closers) await fn();
+    },
+  };
 }
 
-export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
+/** Ten minutes, as a net under missed events; a budget rollover does not wait for it. */
+const DEFAULT_RESYNC_MS = 600_000;
+
+interface OperatorCore {
+  log: Logger;
+  identity: string;
+  kube: Kube;
+  metrics: ReturnType<typeof operatorMetrics>;
+  event(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+function operatorCore(opts: OperatorOptions): OperatorCore {
   const log = opts.logger;
   const identity = opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const kube = new Kube(opts.kubeConfig, identity);
-  const metrics = operatorMetrics();
-  const closers: Array<() => Promise<void>> = [];
-  let synced = false;
-
-  const event = (ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string) => {
-    kube
-      .event(ref, type, reason, message)
-      .catch((e) => log.warn({ err: String(e), reason }, 'cannot create Event'));
-  };
-
-  // Declared before use by the queue and hub callbacks; assigned right below.
-  let queue: WorkQueue | undefined;
-  const hub = new ConfigHub({
-    onStatsChange: (ns) => {
-      metrics.connectedSidecars.set(hub.connected());
-      queue?.add(ns);
+  return {
+    log,
+    identity,
+    kube,
+    metrics: operatorMetrics(),
+    event: (ref, type, reason, message) => {
+      kube
+        .event(ref, type, reason, message)
+        .catch((e) => log.warn({ err: apiErrorMessage(e), reason }, 'cannot create Event'));
     },
-    onNeedSnapshot: (ns) => queue?.add(ns, 0),
-    onPush: () => metrics.pushes.inc(),
-  });
+  };
+}
 
-  const elector = new LeaderElector(kube, {
+/** The sidecars' config hub: a connect or an ACK/NACK changes route status, so it queues the namespace. */
+function configHub(core: OperatorCore, queue: WorkQueue): ConfigHub {
+  const hub: ConfigHub = new ConfigHub({
+    onStatsChange: (ns) => {
+      core.metrics.connectedSidecars.set(hub.connected());
+      queue.add(ns);
+    },
+    onNeedSnapshot: (ns) => queue.add(ns, 0),
+    onPush: () => core.metrics.pushes.inc(),
+  });
+  return hub;
+}
+
+interface Watches {
+  routes: KindWatch;
+  budgets: KindWatch;
+  /** Namespaces with a ModelRoute or ModelBudget in the caches. */
+  namespaces(): Set<string>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function startWatches(core: OperatorCore, opts: OperatorOptions, queue: WorkQueue): Watches {
+  const watch = (kind: 'ModelRoute' | 'ModelBudget') => {
+    // An apiserver outage fails every restart of the watch: one warning for the outage, not one per retry.
+    const failures = new RetryLog(core.log.child({ kind }), `${kind} watch`, apiFailureClass);
+    return watchKind(core.kube, kind, {
+      namespaces: opts.namespaces ?? [],
+      onChange: (ns) => queue.add(ns),
+      onError: (_k, e) => failures.failed(e, { err: apiErrorMessage(e) }),
+      onListed: () => failures.succeeded(),
+    });
+  };
+  const routes = watch('ModelRoute');
+  const budgets = watch('ModelBudget');
+  return {
+    routes,
+    budgets,
+    namespaces: () =>
+      new Set(
+        [...routes.list(''), ...budgets.list('')].flatMap((o) =>
+          o.metadata?.namespace ? [o.metadata.namespace] : [],
+        ),
+      ),
+    start: async () => {
+      await Promise.all([routes.start(), budgets.start()]);
+    },
+    stop: async () => {
+      await Promise.all([routes.stop(), budgets.stop()]);
+    },
+  };
+}
+
+function leaderElector(
+  core: OperatorCore,
+  opts: OperatorOptions,
+  on: { onLeader(): void; onFollower(): void },
+): LeaderElector {
+  // Renewals run every two seconds; an apiserver outage is one warning, not one per round.
+  const leaseRounds = new RetryLog(core.log, 'lease round', apiFailureClass);
+  return new LeaderElector(core.kube, {
     namespace: opts.leaseNamespace,
     name: opts.leaseName ?? 'tiermesh-operator',
-    identity,
+    identity: core.identity,
     ...(opts.leaseDurationSeconds !== undefined ? { durationSeconds: opts.leaseDurationSeconds } : {}),
     ...(opts.leaseRenewMs !== undefined ? { renewMs: opts.leaseRenewMs } : {}),
     onChange: (leader) => {
-      metrics.leader.set(leader ? 1 : 0);
-      log.info({ identity, leader }, leader ? 'became leader' : 'lost leadership');
-      ledger.reset();
-      // A new leader owes every namespace a status pass.
-      if (leader) for (const ns of knownNamespaces()) queue?.add(ns);
+      core.metrics.leader.set(leader ? 1 : 0);
+      core.log.info({ identity: core.identity, leader }, leader ? 'became leader' : 'lost leadership');
+      if (leader) on.onLeader();
+      else on.onFollower();
     },
-    onError: (e) => log.warn({ err: String(e) }, 'lease round failed'),
+    onError: (e) => leaseRounds.failed(e, { err: apiErrorMessage(e) }),
+    onRound: () => leaseRounds.succeeded(),
   });
+}
 
-  const routes = watchKind(kube, 'ModelRoute', {
-    namespaces: opts.namespaces ?? [],
-    onChange: (ns) => queue?.add(ns),
-    onError: (kind, e) => log.warn({ kind, err: String(e) }, 'watch failed; restarting'),
-  });
-  const budgets = watchKind(kube, 'ModelBudget', {
-    namespaces: opts.namespaces ?? [],
-    onChange: (ns) => queue?.add(ns),
-    onError: (kind, e) => log.warn({ kind, err: String(e) }, 'watch failed; restarting'),
-  });
-  const knownNamespaces = () =>
-    new Set(
-      [...routes.list(''), ...budgets.list('')].flatMap((o) =>
-        o.metadata?.namespace ? [o.metadata.namespace] : [],
-      ),
-    );
-
-  const ledger = new LedgerService({
-    isLeader: () => elector.isLeader(),
-    sidecars: (ns) => hub.connected(ns),
+function budgetLedger(
+  core: OperatorCore,
+  opts: OperatorOptions,
+  deps: { hub: ConfigHub; watches: Watches; isLeader: () => boolean },
+): LedgerService {
+  const { kube, metrics } = core;
+  return new LedgerService({
+    isLeader: deps.isLeader,
+    sidecars: (ns) => deps.hub.connected(ns),
     ...(opts.grants ? { grants: opts.grants } : {}),
     store: {
       cached: (ns) =>
-        budgets.list(ns).flatMap((o) => {
+        deps.watches.budgets.list(ns).flatMap((o) => {
           const r = modelBudget.safeParse(o);
           return r.success ? [r.data] : [];
         }),
@@ -151,7 +273,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     },
     events: {
       threshold: (b, percent, status) =>
-        event(
+        core.event(
           { kind: 'ModelBudget', metadata: b.metadata },
           percent >= 100 ? 'Warning' : 'Normal',
           'BudgetThreshold',
@@ -160,41 +282,45 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       spend: (ns, name, usd) => metrics.spend.set({ namespace: ns, budget: name }, usd),
     },
   });
+}
 
+/** The queue's handler: one namespace reconciled against the caches, counted and logged. */
+function reconcileWith(
+  core: OperatorCore,
+  deps: { hub: ConfigHub; watches: Watches; ledger: LedgerService; isLeader: () => boolean },
+): (ns: string) => Promise<ReconcileResult> {
   const announced = new Set<string>();
-  queue = new WorkQueue(
-    async (ns) => {
-      metrics.queueDepth.set(queue?.depth() ?? 0);
-      try {
-        const r = await reconcileNamespace(ns, {
-          routes: (n) => routes.list(n),
-          budgets: (n) => budgets.list(n),
-          hub,
-          isLeader: () => elector.isLeader(),
-          writeRouteStatus: async (route, status) => {
-            await kube.patchStatus({ kind: 'ModelRoute', metadata: route.metadata }, status);
-          },
-          refreshBudget: (n, name) => ledger.refresh(n, name),
-          event,
-          announced,
-        });
-        metrics.reconciles.inc({ result: 'ok' });
-        log.debug({ namespace: ns, ...r }, 'reconciled');
-      } catch (e) {
-        metrics.reconciles.inc({ result: 'error' });
-        throw e;
-      }
-    },
-    {
-      debounceMs: opts.debounceMs ?? 150,
-      onError: (ns, e, n) =>
-        log.warn({ namespace: ns, failures: n, err: String(e) }, 'reconcile failed; backing off'),
-    },
-  );
-  // Events before the caches are filled would compile a partial namespace; hold the queue until then.
-  const heldQueue = queue;
-  queue = undefined;
+  return async (ns) => {
+    try {
+      const r = await reconcileNamespace(ns, {
+        routes: (n) => deps.watches.routes.list(n),
+        budgets: (n) => deps.watches.budgets.list(n),
+        hub: deps.hub,
+        isLeader: deps.isLeader,
+        writeRouteStatus: async (route, status) => {
+          await core.kube.patchStatus({ kind: 'ModelRoute', metadata: route.metadata }, status);
+        },
+        refreshBudget: (n, name) => deps.ledger.refresh(n, name),
+        event: core.event,
+        announced,
+      });
+      core.metrics.reconciles.inc({ result: 'ok' });
+      core.log.debug({ namespace: ns, ...r }, 'reconciled');
+      return r;
+    } catch (e) {
+      core.metrics.reconciles.inc({ result: 'error' });
+      throw e;
+    }
+  };
+}
 
+/** The sidecar API (config stream, ACKs, usage, allowances), over HTTPS when given a certificate. */
+async function startSidecarApi(
+  core: OperatorCore,
+  opts: OperatorOptions,
+  deps: { hub: ConfigHub; ledger: LedgerService; ready: () => boolean },
+): Promise<{ url: string; close(): void }> {
+  const { kube, log, metrics } = core;
   const tlsSource = opts.tls;
   const readTls = async (): Promise<TlsFiles | undefined> =>
     !tlsSource
@@ -208,15 +334,15 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   let tls = await readTls();
   const server = createOperatorServer(
     {
-      hub,
+      hub: deps.hub,
       authenticate: tokenAuthenticator((token) => kube.reviewToken(token, TOKEN_AUDIENCE)),
-      ledger,
-      ready: () => synced,
+      ledger: deps.ledger,
+      ready: deps.ready,
       onNack: () => metrics.nacks.inc(),
     },
     tls,
   );
-  const url = (await listen(server, opts.listen)).replace(/^http:/, tls ? 'https:' : 'http:');
+  const url = await listen(server, opts.listen.host, opts.listen.port, tls ? 'https' : 'http');
   const tlsReload = setInterval(() => {
     readTls().then(
       (next) => {
@@ -230,54 +356,41 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     );
   }, 60_000);
   tlsReload.unref();
-
-  let metricsServer: Server | undefined;
-  let metricsUrl: string | undefined;
-  if (opts.metrics) {
-    const probes = probeHandler(() => synced);
-    metricsServer = createServer((req, res) => {
-      if (probes(req, res)) return;
-      if ((req.url ?? '').split('?')[0] !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      metrics.queueDepth.set(heldQueue.depth());
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-    });
-    metricsUrl = await listen(metricsServer, opts.metrics);
-  }
-
-  elector.start();
-  await Promise.all([routes.start(), budgets.start()]);
-  queue = heldQueue;
-  synced = true;
-  // Including namespaces whose sidecars connected while the caches were filling.
-  for (const ns of new Set([...knownNamespaces(), ...hub.namespaces()])) queue.add(ns, 0);
-  const resync = setInterval(() => {
-    for (const ns of knownNamespaces()) queue?.add(ns);
-  }, opts.resyncMs ?? 60_000);
-  log.info({ url, metricsUrl, identity }, 'operator started');
-
   return {
     url,
-    metricsUrl,
-    hub,
-    isLeader: () => elector.isLeader(),
-    addCloser: (fn) => closers.push(fn),
-    async stop() {
-      clearInterval(resync);
+    close() {
       clearInterval(tlsReload);
-      heldQueue.stop();
       server.closeAllConnections();
       server.close();
-      metricsServer?.closeAllConnections();
-      metricsServer?.close();
-      await Promise.all([routes.stop(), budgets.stop()]);
-      await elector.stop();
-      for (const fn of closers) await fn();
+    },
+  };
+}
+
+/** /metrics plus the /healthz and /readyz probes. */
+async function startMetricsServer(
+  metrics: ReturnType<typeof operatorMetrics>,
+  at: HostPort,
+  deps: { ready: () => boolean; queueDepth: () => number },
+): Promise<{ url: string; close(): void }> {
+  const probes = probeHandler(deps.ready);
+  const server = createServer((req, res) => {
+    if (probes(req, res)) return;
+    if ((req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    metrics.queueDepth.set(deps.queueDepth());
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  const url = await listen(server, at.host, at.port);
+  return {
+    url,
+    close() {
+      server.closeAllConnections();
+      server.close();
     },
   };
 }

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backoffMs, WorkQueue } from './queue.js';
+import { TerminalError } from './reconcile-result.js';
 
 describe('backoffMs', () => {
   it('doubles per failure up to the cap', () => {
@@ -39,7 +40,7 @@ describe('WorkQueue', () => {
       { debounceMs: 0 },
     );
     q.add('a');
-    while (runs === 0) await new Promise((r) => setTimeout(r, 1));
+    await vi.waitFor(() => expect(runs).toBe(1), { timeout: 5_000, interval: 1 });
     q.add('a');
     q.add('a');
     expect(q.depth()).toBe(1);
@@ -63,5 +64,72 @@ describe('WorkQueue', () => {
     await q.idle();
     expect(calls).toBe(4);
     expect(failures).toEqual([1, 2, 3]);
+  });
+
+  it('created paused, collects keys without running them until start()', async () => {
+    const runs: string[] = [];
+    const q = new WorkQueue(
+      async (k) => {
+        runs.push(k);
+      },
+      { debounceMs: 0, paused: true },
+    );
+    q.add('a');
+    q.add('b', 5);
+    q.add('a');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(runs).toEqual([]);
+    expect(q.depth()).toBe(2);
+    q.start();
+    await q.idle();
+    expect(runs.sort()).toEqual(['a', 'b']);
+  });
+
+  it('runs a key again when its handler asks to be requeued after a while, without counting it as work', async () => {
+    let runs = 0;
+    const q = new WorkQueue(async () => (++runs < 3 ? { requeueAfterMs: 5 } : {}), { debounceMs: 0 });
+    q.add('a');
+    await q.idle();
+    expect(q.depth()).toBe(0);
+    await vi.waitFor(() => expect(runs).toBe(3), { timeout: 5_000, interval: 5 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(runs).toBe(3);
+    q.stop();
+  });
+
+  it('reports a TerminalError once and does not retry it; the next add runs the key again', async () => {
+    const errors: Array<{ n: number; terminal: boolean }> = [];
+    let calls = 0;
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        throw new TerminalError('spec.window.timezone: unknown time zone');
+      },
+      { debounceMs: 0, baseBackoffMs: 1, onError: (_k, _e, n, terminal) => errors.push({ n, terminal }) },
+    );
+    q.add('a');
+    await q.idle();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toBe(1);
+    expect(errors).toEqual([{ n: 1, terminal: true }]);
+    q.add('a');
+    await q.idle();
+    expect(calls).toBe(2);
+  });
+
+  it('stop() cancels requested requeues', async () => {
+    let runs = 0;
+    const q = new WorkQueue(
+      async () => {
+        runs++;
+        return { requeueAfterMs: 5 };
+      },
+      { debounceMs: 0 },
+    );
+    q.add('a');
+    await q.idle();
+    q.stop();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(runs).toBe(1);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { modelBudget } from '../api/modelbudget.js';
 import type { ModelRoute, ModelRouteStatus } from '../api/modelroute.js';
 import { ConfigHub } from './hub.js';
-import { reconcileNamespace } from './reconciler.js';
+import { TerminalError } from './reconcile-result.js';
+import { budgetRolloverInMs, ROLLOVER_MARGIN_MS, reconcileNamespace } from './reconciler.js';
 
 const routeObj = (name: string, ruleTier = 'small', status?: ModelRouteStatus) => ({
   apiVersion: 'tiermesh.dev/v1alpha1',
@@ -79,5 +81,63 @@ describe('reconcileNamespace', () => {
     await reconcileNamespace('ns', h.deps);
     expect(r.invalid).toBe(1);
     expect(h.events).toEqual(['Warning/InvalidConfig']);
+  });
+
+  const budgetObj = (name: string, period: string, timezone = 'UTC') => ({
+    apiVersion: 'tiermesh.dev/v1alpha1',
+    kind: 'ModelBudget',
+    metadata: { name, namespace: 'ns', generation: 1, uid: `uid-${name}` },
+    spec: { window: { period, timezone }, limit: { usd: 10 } },
+  });
+
+  it('asks to run again when the soonest budget window ends (the leader)', async () => {
+    const h = harness([routeObj('good')]);
+    const deps = { ...h.deps, budgets: () => [budgetObj('day', 'daily'), budgetObj('month', 'monthly')] };
+    deps.now = () => new Date('2026-01-01T18:00:00Z');
+    const r = await reconcileNamespace('ns', deps);
+    expect(r.requeueAfterMs).toBe(6 * 3_600_000 + ROLLOVER_MARGIN_MS);
+    // A follower writes no budget status, so it has nothing to roll over.
+    const follower = await reconcileNamespace('ns', { ...deps, isLeader: () => false });
+    expect(follower.requeueAfterMs).toBeUndefined();
+  });
+
+  it('a budget the ledger cannot evaluate is one Warning Event, and the reconcile succeeds', async () => {
+    const h = harness([routeObj('good')]);
+    const deps = {
+      ...h.deps,
+      budgets: () => [budgetObj('mars', 'daily', 'Mars/Olympus_Mons'), budgetObj('ok', 'daily')],
+      refreshBudget: async (_ns: string, name: string) => {
+        if (name === 'mars')
+          throw new TerminalError('spec.window.timezone: unknown time zone "Mars/Olympus_Mons"');
+      },
+    };
+    const r = await reconcileNamespace('ns', deps);
+    await reconcileNamespace('ns', deps);
+    expect(h.events).toEqual(['Warning/InvalidConfig']);
+    expect(r.requeueAfterMs).toBeGreaterThan(0);
+    // Any other failure still fails the reconcile, so the queue backs off and retries it.
+    const failing = { ...deps, refreshBudget: async () => Promise.reject(new Error('apiserver: 500')) };
+    await expect(reconcileNamespace('ns', failing)).rejects.toThrow('apiserver: 500');
+  });
+});
+
+describe('budgetRolloverInMs', () => {
+  const b = (period: string, timezone: string) => modelBudget.parse(budgetObj(period, timezone));
+  function budgetObj(period: string, timezone: string) {
+    return {
+      apiVersion: 'tiermesh.dev/v1alpha1',
+      kind: 'ModelBudget',
+      metadata: { name: 'b', namespace: 'ns' },
+      spec: { window: { period, timezone }, limit: { usd: 1 } },
+    };
+  }
+  it("is the time to the soonest window end, in each budget's own time zone", () => {
+    const now = new Date('2026-03-10T22:30:00Z'); // 23:30 in Berlin, 18:30 in New York
+    expect(budgetRolloverInMs([b('daily', 'Europe/Berlin')], now)).toBe(30 * 60_000 + ROLLOVER_MARGIN_MS);
+    expect(budgetRolloverInMs([b('daily', 'America/New_York'), b('daily', 'Europe/Berlin')], now)).toBe(
+      30 * 60_000 + ROLLOVER_MARGIN_MS,
+    );
+    expect(budgetRolloverInMs([b('daily', 'Mars/Olympus_Mons')], now)).toBeUndefined();
+    expect(budgetRolloverInMs([], now)).toBeUndefined();
   });
 });

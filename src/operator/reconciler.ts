@@ -1,13 +1,17 @@
 /**
  * Reconciles one namespace, idempotently: routes and budgets from the informer cache -> compiled snapshot ->
  * published to the namespace's sidecars -> route and budget status (leader only, written only when changed).
+ * Asks to run again when the soonest budget window ends (nothing else announces a rollover); a budget whose spec
+ * cannot be evaluated (an unknown time zone) is a TerminalError from the ledger: one Event, no retry loop.
  */
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import { type ModelRoute, type ModelRouteStatus, modelRoute } from '../api/modelroute.js';
+import { budgetWindow } from '../budget/window.js';
 import { compileNamespace } from '../config/compile.js';
 import { formatIssues } from '../config/issues.js';
 import type { ConfigHub } from './hub.js';
 import type { ObjectRef } from './kube.js';
+import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
 import { routeStatus, sameStatus } from './route-status.js';
 
 export interface ReconcileDeps {
@@ -23,7 +27,7 @@ export interface ReconcileDeps {
   now?: () => Date;
 }
 
-export interface ReconcileResult {
+export interface ReconcileResult extends ReconcileOutcome {
   version: string;
   routes: number;
   invalid: number;
@@ -92,23 +96,39 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
       await deps.refreshBudget(namespace, budget.metadata.name);
     } catch (e) {
       // A time zone the runtime does not know fails the same way on every retry: say so once, do not loop.
-      if (!(e instanceof RangeError)) {
+      if (!(e instanceof TerminalError)) {
         failure ??= e;
         continue;
       }
       const key = `${budget.metadata.uid}/${budget.metadata.generation}`;
       if (deps.announced?.has(key)) continue;
       deps.announced?.add(key);
-      deps.event(
-        { kind: 'ModelBudget', metadata: budget.metadata },
-        'Warning',
-        'InvalidConfig',
-        `spec.window.timezone: ${e.message}`,
-      );
+      deps.event({ kind: 'ModelBudget', metadata: budget.metadata }, 'Warning', 'InvalidConfig', e.message);
     }
   }
   if (failure) throw failure;
+  const rollover = budgetRolloverInMs(budgets.ok, now);
+  if (rollover !== undefined) result.requeueAfterMs = rollover;
   return result;
+}
+
+/** Timers fire at or after their time; this much later is sure to be inside the new window. */
+export const ROLLOVER_MARGIN_MS = 1_000;
+
+/** Milliseconds until the soonest budget window ends (plus the margin); budgets with a bad time zone are skipped. */
+export function budgetRolloverInMs(budgets: ModelBudget[], now: Date): number | undefined {
+  let soonest: number | undefined;
+  for (const b of budgets) {
+    let end: number;
+    try {
+      end = budgetWindow(b.spec.window.period, b.spec.window.timezone, now.getTime()).end;
+    } catch {
+      continue;
+    }
+    const ms = end - now.getTime() + ROLLOVER_MARGIN_MS;
+    if (soonest === undefined || ms < soonest) soonest = ms;
+  }
+  return soonest;
 }
 
 /** One Event per transition into a failing Ready condition (or a new reason for it), never per reconcile. */

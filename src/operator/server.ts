@@ -3,7 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { z } from 'zod';
 import { formatIssues } from '../config/issues.js';
-import { TiermeshError, toTiermeshError } from '../errors.js';
+import { isTiermeshError, TiermeshError } from '../errors.js';
+import { sendError, sendJson } from '../http/reply.js';
+import { SSE_CONTENT_TYPE } from '../providers/sse.js';
 import type { ConfigHub } from './hub.js';
 import type { SidecarIdentity } from './identity.js';
 import type { LedgerService } from './ledger-service.js';
@@ -49,25 +51,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value);
   if (!r.success) throw new TiermeshError('TM_INVALID_REQUEST', formatIssues(r.error).join('; '));
   return r.data;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-function sendError(res: ServerResponse, e: unknown): void {
-  const err = toTiermeshError(e);
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
-  // A follower closes the connection so the client's retry opens a new one, which the Service may send to the leader.
-  if (err.code === 'TM_NOT_READY') headers['connection'] = 'close';
-  res.writeHead(err.status, headers);
-  res.end(JSON.stringify(err.toBody()));
 }
 
 /** Only /healthz and /readyz are public; everything else needs a service-account token. */
@@ -130,7 +113,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       });
     const running = url.searchParams.get('version') || undefined;
     res.writeHead(200, {
-      'content-type': 'text/event-stream',
+      'content-type': SSE_CONTENT_TYPE,
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
@@ -178,7 +161,14 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch((e) => sendError(res, e));
+    // A follower closes the connection so the client's retry opens a new one, which the Service may send to the leader.
+    handle(req, res).catch((e) =>
+      sendError(
+        res,
+        e,
+        isTiermeshError(e) && e.code === 'TM_NOT_READY' ? { headers: { connection: 'close' } } : {},
+      ),
+    );
   };
   return tls
     ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)

@@ -26,6 +26,8 @@ export interface WatchOptions {
   namespaces?: string[];
   onChange: (namespace: string) => void;
   onError?: (kind: Kind, e: unknown) => void;
+  /** A list succeeded (at start and after each restart of a failed watch). */
+  onListed?: (kind: Kind) => void;
 }
 
 export function watchKind(kube: Kube, kind: Kind, opts: WatchOptions): KindWatch {
@@ -55,6 +57,7 @@ export function watchKind(kube: Kube, kind: Kind, opts: WatchOptions): KindWatch
       // The cache is filled right after this returns; reconciles queued before then are debounced past it.
       queueMicrotask(markSynced);
       failures = 0;
+      opts.onListed?.(kind);
       return list;
     };
     const informer = makeInformer(kube.kc, path, listFn);
@@ -65,12 +68,16 @@ export function watchKind(kube: Kube, kind: Kind, opts: WatchOptions): KindWatch
     informer.on('update', changed);
     informer.on('delete', changed);
     informer.on('error', (e: unknown) => {
-      opts.onError?.(kind, e);
+      // Stopping aborts the watch, which the informer reports as an error: that is no failure to warn about.
       if (stopped) return;
+      opts.onError?.(kind, e);
       failures++;
       setTimeout(
         () => {
-          if (!stopped) informer.start().catch((err: unknown) => opts.onError?.(kind, err));
+          if (!stopped)
+            informer.start().catch((err: unknown) => {
+              if (!stopped) opts.onError?.(kind, err);
+            });
         },
         backoffMs(failures, 500, 30_000),
       );

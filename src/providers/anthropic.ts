@@ -10,7 +10,7 @@ import {
 } from './anthropic-translate.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
-import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import { beforeSending, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 
 export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -46,7 +46,9 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       translatable(call.body);
       const { headers, secret } = auth();
-      const body = toAnthropicRequest({ ...call.body, stream: false });
+      const body = beforeSending('translating to Anthropic', () =>
+        toAnthropicRequest({ ...call.body, stream: false }),
+      );
       const open = await postUpstream(
         { provider: name, vendor: 'anthropic', url, headers, body, secrets: [secret] },
         call,
@@ -59,7 +61,9 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       translatable(call.body);
       const { headers, secret } = auth();
-      const body = toAnthropicRequest({ ...call.body, stream: true });
+      const body = beforeSending('translating to Anthropic', () =>
+        toAnthropicRequest({ ...call.body, stream: true }),
+      );
       const open = await postUpstream(
         { provider: name, vendor: 'anthropic', url, headers, body, secrets: [secret] },
         call,

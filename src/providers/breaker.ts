@@ -1,7 +1,7 @@
 /** Circuit breakers per provider + upstream model (opossum), kept across config versions, with state-change events. */
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
-import { ProviderError } from './types.js';
+import { LocalError, ProviderError } from './types.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -29,11 +29,17 @@ class NotUpstreamFault extends Error {
   }
 }
 
-/** Failures a breaker must not count: the caller's own mistakes, the caller going away, and targets we declined. */
+/**
+ * Failures a breaker must not count: the caller's own mistakes, the caller going away, targets we declined, requests
+ * that never left this process, and 429s. A rate-limited upstream is healthy, only busy; it says when to come back
+ * (Retry-After), and opening the breaker on it would lock the target out for longer than it asked.
+ */
+const NOT_COUNTED: ReadonlySet<string> = new Set(['client_error', 'unavailable', 'rate_limited']);
 function ignoredByBreaker(err: unknown): boolean {
   return (
     err instanceof NotUpstreamFault ||
-    (err instanceof ProviderError && (err.reason === 'client_error' || err.reason === 'unavailable'))
+    err instanceof LocalError ||
+    (err instanceof ProviderError && NOT_COUNTED.has(err.reason))
   );
 }
 
@@ -43,6 +49,8 @@ type Action = () => Promise<unknown>;
 export class Breaker {
   private readonly cb: CircuitBreaker<[Action], unknown>;
   private retiredFlag = false;
+  /** When it last opened (Date.now()), to say how long until it half-opens. */
+  private openedAt = 0;
 
   constructor(
     readonly provider: string,
@@ -61,7 +69,10 @@ export class Breaker {
       rollingPercentilesEnabled: false,
       errorFilter: ignoredByBreaker,
     });
-    this.cb.on('open', () => onState('open'));
+    this.cb.on('open', () => {
+      this.openedAt = Date.now();
+      onState('open');
+    });
     this.cb.on('halfOpen', () => onState('half_open'));
     this.cb.on('close', () => onState('closed'));
   }
@@ -91,6 +102,7 @@ export class Breaker {
         throw new ProviderError(
           'breaker_open',
           `breaker open for provider "${this.provider}" model "${this.model}"`,
+          { retryAfter: this.secondsUntilHalfOpen() },
         );
       throw err;
     }
@@ -126,6 +138,15 @@ export class Breaker {
       await ended;
     }, clientGone).catch((e) => failed(e)); // after the start resolved, a late rejection only feeds the breaker
     return { value: await startedP, settle };
+  }
+
+  /**
+   * Seconds until an open breaker lets a probe through. While half-open with the probe running, other calls are
+   * refused too; the probe settles within one request, so "soon" (the smallest wait) is the honest answer.
+   */
+  secondsUntilHalfOpen(now = Date.now()): number {
+    if (!this.cb.opened) return 0;
+    return Math.max(0, (this.openedAt + this.settings.resetTimeoutMs - now) / 1000);
   }
 
   /** No longer on the board: timers stopped, and `run` passes calls through unguarded from now on. */

@@ -9,23 +9,32 @@
  *
  *   const s = await executeStream(plan, body, { signal });        // resolves once the first chunk has arrived
  *   try { for await (const chunk of s.chunks) write(chunk) }      // chunks include a final usage chunk (choices: [])
- *   catch (e) { write(midStreamErrorBody(e)) }                    // after the first chunk there is no failover
+ *   catch (e) { ... }                                             // after the first chunk there is no failover
+ *
+ * Deadlines: each attempt has `timeoutMs` for a whole JSON answer, or for a stream's first chunk; `firstByteTimeoutMs`
+ * for the first byte. Once a stream flows, `streamIdleTimeoutMs` bounds the wait for each next chunk and the optional
+ * `streamTimeoutMs` the whole stream, so a long answer that keeps flowing is never cut at `timeoutMs`.
+ *
+ * Whose fault: a LocalError (the request could not be built or serialized) stops at once with a 400 or 500 and is
+ * never the provider's; 429s move on to the next target but do not count against the breaker (the upstream is
+ * healthy, only busy); an open breaker's error says when it half-opens (Retry-After).
  *
  * Both throw an ExecutionError (a TiermeshError, ready for `toBody()`) when no target answered, carrying the fallback
  * events so they can still be logged and counted. `body.model` is replaced by each target's upstream model id.
  * Decisions (retry, next target, stop; backoff) are the pure `afterFailure` in policy.ts; this is the loop around it.
  */
 import type { ModelRouteSpec } from '../api/modelroute.js';
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionRequest,
-  OpenAIErrorBody,
-} from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import { type ErrorCode, TiermeshError } from '../errors.js';
 import type { Breaker } from './breaker.js';
 import { afterFailure } from './policy.js';
-import { type FailureReason, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import {
+  type FailureReason,
+  LocalError,
+  type ProviderAdapter,
+  ProviderError,
+  type UpstreamCall,
+} from './types.js';
 import { toProviderError } from './upstream-errors.js';
 
 export type Resilience = ModelRouteSpec['resilience'];
@@ -61,6 +70,8 @@ export interface FallbackEvent {
   /** What the loop did next. */
   action: 'retry' | 'next-target' | 'stop';
   status?: number;
+  /** The failure in the upstream's own words where it gave any, already truncated and with keys redacted. */
+  detail?: string;
 }
 
 export interface ExecutionInfo {
@@ -109,9 +120,13 @@ export class ExecutionError extends TiermeshError {
       lastReason?: FailureReason;
       aborted?: boolean;
       retryAfter?: number;
+      cause?: unknown;
     },
   ) {
-    super(code, message, info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {});
+    super(code, message, {
+      ...(info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {}),
+      ...(info.cause !== undefined ? { cause: info.cause } : {}),
+    });
     this.name = 'ExecutionError';
     this.fallbacks = info.fallbacks;
     this.attempts = info.attempts;
@@ -167,62 +182,87 @@ export async function executeStream(
           `provider "${t.provider}": stream ended before the first chunk`,
         );
       }
-      return { first: first.value, it, done: call.done, signal: call.signal, provider: t.provider };
+      // Flowing now: the whole-call deadline gives way to the stream's idle and total deadlines (in relay).
+      call.flowing();
+      return { first: first.value, it, call, provider: t.provider };
     },
     (t, fn, clientGone) => t.breaker.runHeld(fn, clientGone),
   );
   const { value: s, settle } = r.value;
+  const signal = s.call.signal;
   // A deadline or disconnect ends the breaker call even if nobody ever reads the stream.
-  const onAbort = () => settle(s.signal.reason ?? new Error('aborted'));
-  if (s.signal.aborted) onAbort();
-  else s.signal.addEventListener('abort', onAbort, { once: true });
+  const onAbort = () => settle(signal.reason ?? new Error('aborted'));
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   const end = (err?: unknown) => {
-    s.signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
     settle(err);
-    s.done();
+    s.call.done();
   };
   return {
-    chunks: relay(s.first, s.it, end, s.provider, opts.signal),
+    chunks: relay(s.first, s.it, end, s.provider, s.call, plan.resilience, opts.signal),
     served: r.served,
     attempts: r.attempts,
     fallbacks: r.fallbacks,
   };
 }
 
-/** The error event to send on an SSE stream that broke after its first chunk (OpenAI's error body shape). */
-export function midStreamErrorBody(err: unknown): OpenAIErrorBody {
-  const msg = err instanceof ProviderError ? err.message : 'upstream stream failed';
-  return { error: { message: msg, type: 'api_error', param: null, code: 'TM_UPSTREAM_ERROR' } };
-}
-
-/** Yields the first chunk and the rest; `end` settles the breaker call (with the error if the stream broke). */
+/**
+ * Yields the first chunk and the rest; `end` settles the breaker call (with the error if the stream broke). The
+ * idle deadline runs only while we wait on the upstream: a client reading slowly (backpressure) is not an upstream
+ * that stalled.
+ */
 async function* relay(
   first: ChatCompletionChunk,
   it: AsyncIterator<ChatCompletionChunk>,
   end: (err?: unknown) => void,
   provider: string,
+  call: AttemptCall,
+  res: Resilience,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<ChatCompletionChunk> {
   let finished = false;
   let failure: unknown;
+  let waiting = false;
+  const idleMs = res.streamIdleTimeoutMs;
+  // One timer re-armed per chunk (refresh) rather than a new one each time: this runs for every chunk of every stream.
+  const idle = setTimeout(() => {
+    if (waiting)
+      call.abort(new ProviderError('timeout', `provider "${provider}": no stream chunk for ${idleMs}ms`));
+  }, idleMs);
+  const total =
+    res.streamTimeoutMs !== undefined
+      ? setTimeout(
+          () =>
+            call.abort(
+              new ProviderError(
+                'timeout',
+                `provider "${provider}": stream still running after ${res.streamTimeoutMs}ms`,
+              ),
+            ),
+          Math.max(0, res.streamTimeoutMs - call.elapsedMs()),
+        )
+      : undefined;
   try {
     yield first;
     while (true) {
       let r: IteratorResult<ChatCompletionChunk>;
+      waiting = true;
+      idle.refresh();
       try {
         r = await it.next();
       } catch (err) {
         finished = true;
         failure = err;
         if (signal?.aborted) throw err;
-        const pe = toProviderError(err, provider);
+        const pe = toProviderError(err, provider, call.signal);
         throw new ProviderError(
           'stream_broken',
-          `provider "${provider}": stream broke after the first chunk (${pe.reason})`,
-          {
-            cause: pe,
-          },
+          `provider "${provider}": stream broke after the first chunk (${pe.reason}: ${pe.message})`,
+          { cause: pe },
         );
+      } finally {
+        waiting = false;
       }
       if (r.done) {
         finished = true;
@@ -231,14 +271,25 @@ async function* relay(
       yield r.value;
     }
   } finally {
+    clearTimeout(idle);
+    if (total) clearTimeout(total);
     // A consumer that stops early is not the upstream's fault: that ends the breaker call as a success.
     end(failure);
     if (!finished) await it.return?.();
   }
 }
 
-/** What `attempt` gets: the upstream call fields plus `done()` to disarm the attempt deadline. */
-type AttemptCall = Omit<UpstreamCall, 'body'> & { done: () => void };
+/** What `attempt` gets: the upstream call fields plus the attempt's deadline controls. */
+interface AttemptCall extends Omit<UpstreamCall, 'body'> {
+  /** The attempt is over: disarms every timer and stops forwarding the client's abort. */
+  done(): void;
+  /** A stream's first chunk arrived: disarms the whole-call deadline (the stream's own deadlines take over). */
+  flowing(): void;
+  /** Ends the attempt with `reason` (a ProviderError for our own deadlines). */
+  abort(reason: unknown): void;
+  /** Milliseconds since the attempt started. */
+  elapsedMs(): number;
+}
 
 interface RunResult<T> extends ExecutionInfo {
   value: T;
@@ -256,8 +307,8 @@ async function run<T, R>(
   const res = plan.resilience;
   const deadline = now() + (opts.deadlineMs ?? res.timeoutMs * 2);
   const fallbacks: FallbackEvent[] = [];
+  const failures: ProviderError[] = [];
   let attempts = 0;
-  let last: ProviderError | undefined;
   const note = (e: FallbackEvent) => {
     fallbacks.push(e);
     opts.onFallback?.(e);
@@ -273,14 +324,14 @@ async function run<T, R>(
     const served: Served = { provider: t.provider, model: t.model, upstreamModel: t.upstreamModel };
     const why = t.adapter.unavailable?.();
     if (why !== undefined) {
-      last = new ProviderError('unavailable', why);
-      note({ from: served, reason: 'unavailable', latencyMs: 0, action: 'next-target' });
+      failures.push(new ProviderError('unavailable', why));
+      note({ from: served, reason: 'unavailable', latencyMs: 0, action: 'next-target', detail: why });
       continue;
     }
     for (let tries = 1; ; tries++) {
       if (opts.signal?.aborted) throw aborted();
       const remaining = deadline - now();
-      if (remaining <= 0) return fail(fallbacks, attempts, last, 'deadline');
+      if (remaining <= 0) return fail(fallbacks, attempts, failures, 'deadline');
       const started = now();
       let counted = false;
       try {
@@ -302,8 +353,13 @@ async function run<T, R>(
         return { value, served, attempts, fallbacks };
       } catch (err) {
         if (opts.signal?.aborted) throw aborted();
+        if (err instanceof LocalError) {
+          // Nothing reached the provider: not an attempt, not a fallback, not worth another target.
+          if (counted) attempts--;
+          throw localFailure(err, fallbacks, attempts);
+        }
         const pe = toProviderError(err, t.provider);
-        last = pe;
+        failures.push(pe);
         const step = afterFailure({
           reason: pe.reason,
           retryAfter: pe.retryAfter,
@@ -319,6 +375,7 @@ async function run<T, R>(
           latencyMs: counted ? now() - started : 0,
           action: step.kind,
           ...(pe.status !== undefined ? { status: pe.status } : {}),
+          detail: pe.message,
         });
         if (step.kind === 'stop')
           throw new ExecutionError('TM_INVALID_REQUEST', pe.message, {
@@ -331,7 +388,16 @@ async function run<T, R>(
       }
     }
   }
-  return fail(fallbacks, attempts, last, 'exhausted');
+  return fail(fallbacks, attempts, failures, 'exhausted');
+}
+
+/** A request that failed on our side of the wire: the client's (400) or ours (500, the cause kept for the log). */
+function localFailure(err: LocalError, fallbacks: FallbackEvent[], attempts: number): ExecutionError {
+  return new ExecutionError(
+    err.blame === 'client' ? 'TM_INVALID_REQUEST' : 'TM_INTERNAL',
+    err.blame === 'client' ? err.message : 'internal error',
+    { fallbacks, attempts, cause: err },
+  );
 }
 
 /** Runs one attempt with its whole-call deadline armed; the attempt disarms it (`done`) when it is over. */
@@ -343,6 +409,7 @@ async function withDeadline<T>(
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
 ): Promise<T> {
   const ac = new AbortController();
+  const started = performance.now();
   const timer = setTimeout(
     () =>
       ac.abort(
@@ -355,14 +422,22 @@ async function withDeadline<T>(
   if (clientSignal?.aborted) forward();
   else clientSignal?.addEventListener('abort', forward, { once: true });
   const signal = ac.signal;
-  const done = () => {
-    clearTimeout(timer);
-    clientSignal?.removeEventListener('abort', forward);
+  const call: AttemptCall = {
+    signal,
+    firstByteTimeoutMs: Math.min(firstByteTimeoutMs, timeoutMs),
+    done: () => {
+      clearTimeout(timer);
+      clientSignal?.removeEventListener('abort', forward);
+    },
+    flowing: () => clearTimeout(timer),
+    abort: (reason) => ac.abort(reason),
+    elapsedMs: () => performance.now() - started,
   };
   try {
-    return await attempt(t, { signal, firstByteTimeoutMs: Math.min(firstByteTimeoutMs, timeoutMs), done });
+    return await attempt(t, call);
   } catch (err) {
-    done();
+    call.done();
+    if (err instanceof LocalError) throw err;
     throw toProviderError(err, t.provider, signal);
   }
 }
@@ -370,9 +445,10 @@ async function withDeadline<T>(
 function fail(
   fallbacks: FallbackEvent[],
   attempts: number,
-  last: ProviderError | undefined,
+  failures: ProviderError[],
   why: 'deadline' | 'exhausted',
 ): never {
+  const last = failures.at(-1);
   const info = { fallbacks, attempts, ...(last ? { lastReason: last.reason } : {}) };
   const detail = last ? `; last: ${last.message}` : '';
   if (why === 'deadline')
@@ -381,24 +457,32 @@ function fail(
       `request deadline passed after ${attempts} attempt(s)${detail}`,
       info,
     );
-  const reasons = new Set(fallbacks.map((f) => f.reason));
   if (fallbacks.length === 0)
     throw new ExecutionError('TM_ALL_TARGETS_FAILED', 'no provider target to try', info);
-  if (reasons.size === 1 && reasons.has('breaker_open'))
-    throw new ExecutionError('TM_BREAKER_OPEN', `every target's circuit breaker is open${detail}`, info);
-  if (reasons.size === 1 && reasons.has('rate_limited')) {
-    const waits =
-      fallbacks.length > 0 && last?.retryAfter !== undefined
-        ? { retryAfter: Math.ceil(last.retryAfter) }
-        : {};
+  // Targets without a key are skipped on every request; they say nothing about whether the others are busy.
+  const tried = failures.filter((f) => f.reason !== 'unavailable');
+  const all = (reason: FailureReason) => tried.length > 0 && tried.every((f) => f.reason === reason);
+  if (all('breaker_open'))
+    throw new ExecutionError('TM_BREAKER_OPEN', `every target's circuit breaker is open${detail}`, {
+      ...info,
+      ...soonest(tried),
+    });
+  if (all('rate_limited'))
     throw new ExecutionError('TM_RATE_LIMITED', `every target is rate limited${detail}`, {
       ...info,
-      ...waits,
+      ...soonest(tried),
     });
-  }
   if (last?.reason === 'timeout')
     throw new ExecutionError('TM_UPSTREAM_TIMEOUT', `all targets failed${detail}`, info);
   throw new ExecutionError('TM_ALL_TARGETS_FAILED', `all targets failed${detail}`, info);
+}
+
+/** The earliest time any of the failed targets said it could be tried again, as a Retry-After. */
+function soonest(failures: ProviderError[]): { retryAfter?: number } {
+  let min: number | undefined;
+  for (const f of failures)
+    if (f.retryAfter !== undefined && (min === undefined || f.retryAfter < min)) min = f.retryAfter;
+  return min !== undefined ? { retryAfter: min } : {};
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,7 +1,7 @@
 /** The one upstream HTTP client: a shared keep-alive undici pool, deadlines wired to abort signals, errors typed. */
 import { Agent, type Dispatcher } from 'undici';
 import { type SseEvent, SseLineTooLongError, SseParser } from './sse.js';
-import { ProviderError, type UpstreamCall } from './types.js';
+import { beforeSending, ProviderError, type UpstreamCall } from './types.js';
 import { httpFailure, toProviderError, type Vendor } from './upstream-errors.js';
 
 /**
@@ -44,15 +44,25 @@ export interface OpenResponse {
  * after the headers: for streams the first chunk is what counts, so the adapter disarms it.
  */
 export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Promise<OpenResponse> {
-  // Linked by hand rather than with AbortSignal.any(), which measurably slows every call (bench/upstream-client.ts).
-  const local = new AbortController();
-  const signal = local.signal;
-  const forward = () => local.abort(call.signal.reason);
-  if (call.signal.aborted) forward();
-  else call.signal.addEventListener('abort', forward, { once: true });
+  // Before any timer or socket: a body we cannot serialize is never the upstream's failure.
+  const payload = beforeSending('serializing the upstream request', () => JSON.stringify(req.body));
+  // A missed first-byte deadline ends the attempt: abort the caller's signal when it lets us (the failover loop
+  // does), else a controller of our own linked to it by hand (AbortSignal.any() measurably slows every call).
+  let signal = call.signal;
+  let abort = call.abort;
+  let unlink: (() => void) | undefined;
+  if (!abort) {
+    const local = new AbortController();
+    const forward = () => local.abort(call.signal.reason);
+    if (call.signal.aborted) forward();
+    else call.signal.addEventListener('abort', forward, { once: true });
+    signal = local.signal;
+    abort = (reason) => local.abort(reason);
+    unlink = () => call.signal.removeEventListener('abort', forward);
+  }
   const timer = setTimeout(
     () =>
-      local.abort(
+      abort(
         new ProviderError(
           'timeout',
           `provider "${req.provider}": no first byte within ${call.firstByteTimeoutMs}ms`,
@@ -63,7 +73,7 @@ export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Pr
   const firstByte = () => clearTimeout(timer);
   const close = () => {
     clearTimeout(timer);
-    call.signal.removeEventListener('abort', forward);
+    unlink?.();
   };
   let res: Dispatcher.ResponseData;
   try {
@@ -77,7 +87,7 @@ export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Pr
         accept: 'application/json, text/event-stream',
         ...req.headers,
       },
-      body: JSON.stringify(req.body),
+      body: payload,
       signal,
     });
   } catch (err) {

@@ -7,7 +7,7 @@ import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { type OpenResponse, postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
-import { redact } from './upstream-errors.js';
+import { upstreamText } from './upstream-errors.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -89,8 +89,14 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
       const { stream_options: _, ...rest } = call.body;
-      const { res } = await open(call, { ...rest, stream: false });
+      const { res, secret } = await open(call, { ...rest, stream: false });
       const json = await readJson(res, name);
+      const err = (json as { error?: { message?: unknown } } | null)?.error;
+      if (err && typeof err === 'object') {
+        // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
+        const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
+        throw new ProviderError('server_error', `provider "${name}" answered 200 with an error${msg}`);
+      }
       if (!isCompletion(json))
         throw new ProviderError('bad_response', `provider "${name}": answer is not a chat.completion`);
       return json;
@@ -104,6 +110,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
       };
       const { res, secret } = await open(call, body);
       let first = true;
+      let finished = false;
       for await (const ev of readSse(res, name)) {
         if (first) {
           res.firstByte();
@@ -118,17 +125,23 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         }
         const err = (parsed as { error?: { message?: unknown } }).error;
         if (err) {
-          const msg =
-            typeof err.message === 'string' ? `: ${redact(err.message, [secret]).slice(0, 300)}` : '';
+          const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
           throw new ProviderError('server_error', `provider "${name}" sent an error in the stream${msg}`);
         }
         if (!isChunk(parsed))
           throw new ProviderError('bad_response', `provider "${name}": stream chunk has no choices`);
         // Azure opens with a chunk that only carries prompt_filter_results: no choice, no usage, nothing to relay.
         if (parsed.choices.length === 0 && !parsed.usage) continue;
+        if (!finished) finished = parsed.choices.some((c) => c.finish_reason != null);
         yield parsed;
       }
-      throw new ProviderError('stream_broken', `provider "${name}": stream ended without [DONE]`);
+      // Some OpenAI-compatible servers end a complete answer without [DONE]. A finish_reason says the answer is whole
+      // (the usage chunk, if any, came right after it); without one, the stream was cut.
+      if (!finished)
+        throw new ProviderError(
+          'stream_broken',
+          `provider "${name}": stream ended without [DONE] or a finish_reason`,
+        );
     },
   };
 }

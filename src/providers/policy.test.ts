@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { afterFailure, backoffDelay, type FailureContext, parseRetryAfter } from './policy.js';
+import { afterFailure, type FailureContext, parseRetryAfter } from './policy.js';
 
 const headers = (h: Record<string, string>) => (name: string) => h[name];
 const NOW = Date.parse('2026-11-23T10:00:00Z');
@@ -20,20 +20,6 @@ describe('parseRetryAfter', () => {
     for (const v of ['soon', '-3', '', '1e9', '99999999', 'NaN'])
       expect(parseRetryAfter(headers({ 'retry-after': v }), NOW)).toBeUndefined();
     expect(parseRetryAfter(headers({}), NOW)).toBeUndefined();
-  });
-});
-
-describe('backoffDelay', () => {
-  const s = { backoffMs: 100, maxBackoffMs: 1000 };
-  it('doubles per retry within [half, full] of the exponential step', () => {
-    expect(backoffDelay(1, s, 0)).toBe(50);
-    expect(backoffDelay(1, s, 1)).toBe(100);
-    expect(backoffDelay(2, s, 0)).toBe(100);
-    expect(backoffDelay(3, s, 0.5)).toBe(300);
-  });
-  it('is capped by maxBackoffMs', () => {
-    expect(backoffDelay(10, s, 1)).toBe(1000);
-    expect(backoffDelay(10, s, 0)).toBe(500);
   });
 });
 

@@ -1,4 +1,5 @@
-/** Pure retry/failover decisions: Retry-After parsing, backoff with jitter, and what to do after a failed attempt. */
+/** Pure retry/failover decisions: Retry-After parsing and what to do after a failed attempt (backoff: src/backoff.ts). */
+import { backoffDelay } from '../backoff.js';
 import type { FailureReason } from './types.js';
 
 /**
@@ -31,20 +32,6 @@ export interface RetrySettings {
   attempts: number;
   backoffMs: number;
   maxBackoffMs: number;
-}
-
-/**
- * Delay before retry number `retry` (1-based): exponential from backoffMs, capped at maxBackoffMs, with "equal jitter"
- * (half fixed, half random) so synchronized clients spread out but never retry immediately.
- */
-export function backoffDelay(
-  retry: number,
-  s: Pick<RetrySettings, 'backoffMs' | 'maxBackoffMs'>,
-  random: number,
-): number {
-  const exp = Math.min(s.maxBackoffMs, s.backoffMs * 2 ** Math.max(0, retry - 1));
-  const r = Math.min(1, Math.max(0, random));
-  return Math.round(exp / 2 + (exp / 2) * r);
 }
 
 export type NextStep =
@@ -87,7 +74,9 @@ export function afterFailure(c: FailureContext): NextStep {
   // A Retry-After longer than we would ever back off says "busy for a while": another target may answer now.
   if (asked !== undefined && asked > c.retries.maxBackoffMs && c.hasNextTarget)
     return { kind: 'next-target' };
-  const delayMs = asked ?? backoffDelay(c.triesOnTarget, c.retries, c.random);
+  const delayMs =
+    asked ??
+    backoffDelay(c.triesOnTarget, { baseMs: c.retries.backoffMs, maxMs: c.retries.maxBackoffMs }, c.random);
   if (delayMs >= c.remainingMs) return { kind: 'next-target' };
   return { kind: 'retry', delayMs };
 }

@@ -78,4 +78,15 @@ describe('SseParser', () => {
     p.push('data: ' + 'x'.repeat(90));
     expect(() => p.push('x'.repeat(20))).toThrow(SseLineTooLongError);
   });
+
+  it('reads the operator config stream: named events split across chunks, comments skipped', () => {
+    const p = new SseParser();
+    expect(p.push(': connected\n\nevent: snap')).toEqual([]);
+    expect(p.push('shot\nid: v1\ndata: {"a":')).toEqual([]);
+    expect(p.push('1}\n\n: keep-alive\n\nevent: current\r\ndata: {}\r\n\r\n')).toEqual([
+      { event: 'snapshot', id: 'v1', data: '{"a":1}' },
+      // The last event id stays in force until a new one arrives, as the spec says.
+      { event: 'current', id: 'v1', data: '{}' },
+    ]);
+  });
 });

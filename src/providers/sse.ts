@@ -99,6 +99,9 @@ export function sseEvent(event: string, payload: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
 }
 
+/** The content type of every event stream we serve. */
+export const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
+
 /** The terminator OpenAI sends after the last chunk. */
 export const SSE_DONE = 'data: [DONE]\n\n';
 

@@ -10,6 +10,11 @@ export interface UpstreamCall {
   signal: AbortSignal;
   /** Time allowed until the first byte (headers) of the upstream answer. */
   firstByteTimeoutMs: number;
+  /**
+   * Ends the call with `reason`, aborting `signal` (set by the failover loop, which owns the signal). Without it the
+   * HTTP client links a controller of its own to `signal` for the first-byte deadline.
+   */
+  abort?: (reason: unknown) => void;
 }
 
 export interface ProviderAdapter {
@@ -63,5 +68,40 @@ export class ProviderError extends Error {
   /** Worth another try on the same or another target. A 400 from one upstream is the caller's fault everywhere. */
   get retryable(): boolean {
     return this.reason !== 'client_error';
+  }
+}
+
+/**
+ * A failure on our side of the wire, before any byte reached the provider: the request could not be built or
+ * serialized (the client's doing, e.g. nesting deep enough to overflow JSON.stringify) or our own code broke. It is
+ * never the provider's fault, so it is never retried on another target and never counts against a breaker.
+ */
+export class LocalError extends Error {
+  readonly blame: 'client' | 'sidecar';
+  constructor(blame: 'client' | 'sidecar', message: string, opts: { cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'LocalError';
+    this.blame = blame;
+  }
+}
+
+/**
+ * Runs a step that happens before anything is sent (building or serializing the upstream body) and turns whatever
+ * it throws, other than a deliberate ProviderError, into a LocalError. A RangeError is the request's shape (too
+ * deep, too large to serialize); anything else is a bug of ours.
+ */
+export function beforeSending<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ProviderError || e instanceof LocalError) throw e;
+    const blame = e instanceof RangeError ? 'client' : 'sidecar';
+    throw new LocalError(
+      blame,
+      blame === 'client'
+        ? `the request cannot be sent on: ${what} failed (${(e as Error).message})`
+        : `${what} failed`,
+      { cause: e },
+    );
   }
 }

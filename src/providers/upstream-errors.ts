@@ -100,7 +100,8 @@ export function geminiError(body: unknown): GeminiErrorInfo {
   return out;
 }
 
-const MAX_MESSAGE = 300;
+/** How much of an upstream's own error text we keep: enough to act on, too little to carry a prompt's worth. */
+export const MAX_UPSTREAM_MESSAGE = 300;
 
 /**
  * Removes the given secrets and anything shaped like a vendor key from text we may show or log. Upstreams echo
@@ -116,6 +117,11 @@ export function redact(text: string, secrets: ReadonlyArray<string | undefined>)
       .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]')
       .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
   );
+}
+
+/** An upstream's error text as we keep it (messages, logs): keys removed, then truncated. */
+export function upstreamText(message: string, secrets: ReadonlyArray<string | undefined>): string {
+  return redact(message, secrets).slice(0, MAX_UPSTREAM_MESSAGE);
 }
 
 /** The upstream's own error message, if its body is one of the two vendor error shapes. */
@@ -153,7 +159,7 @@ export function httpFailure(f: HttpFailure): ProviderError {
   const { message, type } = upstreamMessage(f.bodyText);
   const reason =
     f.vendor === 'anthropic' ? reasonForAnthropicType(type, f.status) : reasonForStatus(f.status);
-  const detail = message ? `: ${redact(message, f.secrets).slice(0, MAX_MESSAGE)}` : '';
+  const detail = message ? `: ${upstreamText(message, f.secrets)}` : '';
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,
     retryAfter: parseRetryAfter(f.header, f.nowMs),
@@ -213,7 +219,7 @@ function geminiHttpFailure(f: HttpFailure): ProviderError {
   }
   const info = geminiError(body);
   const reason = reasonForGeminiStatus(info.status, info.reasons) ?? reasonForStatus(f.status);
-  const detail = info.message ? `: ${redact(info.message, f.secrets).slice(0, MAX_MESSAGE)}` : '';
+  const detail = info.message ? `: ${upstreamText(info.message, f.secrets)}` : '';
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,
     retryAfter: parseRetryAfter(f.header, f.nowMs) ?? info.retryDelay,

@@ -130,18 +130,17 @@ describe('classification to tier', () => {
     expect(d.escalation).toEqual([]);
   });
 
-  it('a score near a boundary escalates one tier and says so', () => {
-    // Learned route: threshold 0.3 maps to the boundary 0.5; band 0.05 -> p just under 0.3 is too close to call.
-    const near: LearnedScorer = () => 0.29;
+  it('learned mode: a percentile just under the threshold stays in the cheapest tier (premiumShare is kept exactly)', () => {
+    // Threshold 0.3 maps to the boundary 0.5; with band 0.05 the old mapping escalated p = 0.29 as "too close to
+    // call", which sent far more than the configured share upwards. Below the threshold now maps under the band.
     const d = decide({
       snapshot: withMode('learned'),
       request: req('x', { model: 'learned' }),
-      learned: near,
+      learned: () => 0.29,
     });
     expect(d.classification.tierIndex).toBe(0);
-    expect(d.tierName).toBe('high');
-    expect(d.escalated).toBe(true);
-    expect(d.classification.signals).toContain('escalated:near-boundary');
+    expect(d.tierName).toBe('low');
+    expect(d.escalated).toBe(false);
     const far = decide({
       snapshot: withMode('learned'),
       request: req('x', { model: 'learned' }),
@@ -229,12 +228,20 @@ describe('context window fit', () => {
     expect(h.escalation).toEqual([]);
   });
 
-  it('TM_CONTEXT_TOO_LONG when no model fits', () => {
-    const e = thrown(() => decide({ snapshot, request: req('hi', { max_tokens: 500_000 }) }));
+  it('TM_CONTEXT_TOO_LONG naming the max-tokens field when the prompt alone would fit', () => {
+    const e = thrown(() => decide({ snapshot, request: req('hi', { max_tokens: 1e9 }) }));
     expect(e.code).toBe('TM_CONTEXT_TOO_LONG');
     expect(e.status).toBe(400);
-    expect(e.param).toBe('messages');
+    expect(e.param).toBe('max_tokens');
     expect(e.message).toContain('200000');
+    const c = thrown(() => decide({ snapshot, request: req('hi', { max_completion_tokens: 500_000 }) }));
+    expect(c.param).toBe('max_completion_tokens');
+  });
+
+  it('TM_CONTEXT_TOO_LONG naming messages when the prompt alone fits no model', () => {
+    const e = thrown(() => decide({ snapshot, request: req('lorem ipsum '.repeat(200_000)) }));
+    expect(e.code).toBe('TM_CONTEXT_TOO_LONG');
+    expect(e.param).toBe('messages');
   });
 
   it('an explicit model that cannot hold the prompt is TM_CONTEXT_TOO_LONG, not a silent switch', () => {
@@ -293,14 +300,14 @@ describe('budget downgrade', () => {
 describe('learned and hybrid modes', () => {
   const request = req('anything', { model: 'learned' });
 
-  it('learned mode uses the injected probability and hands it the prompt text and features', () => {
-    let seen: { text: string; messages: number } | undefined;
-    const learned: LearnedScorer = (text, f) => {
-      seen = { text, messages: f.messages };
+  it('learned mode uses the injected percentile and hands it the prompt text and the route', () => {
+    let seen: { text: string; route: string } | undefined;
+    const learned: LearnedScorer = (text, route) => {
+      seen = { text, route };
       return 0.9;
     };
     const d = decide({ snapshot: withMode('learned'), request, learned });
-    expect(seen).toEqual({ text: 'anything', messages: 1 });
+    expect(seen).toEqual({ text: 'anything', route: d.route });
     expect(d.source).toBe('learned');
     expect(d.tierName).toBe('high');
   });

@@ -2,26 +2,29 @@
  * The routing decision for one request, pure: snapshot + request + headers in, RouteDecision out (or a TiermeshError).
  *
  *   decide(input: DecideInput): RouteDecision
- *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages")
+ *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages", or the max-tokens
+ *     field when the prompt alone would fit)
  *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / x-tiermesh-user out of Node's header object
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
- *   LearnedScorer = (text, features) => probability that the cheapest tier fails, in [0, 1]
+ *   LearnedScorer = (text, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]
  *
  * `model` is "auto" (the snapshot's default route), a ModelRoute name (that route), or a model in some route's
  * registry (that model, failing over across its targets). A route name wins over a model of the same name.
  */
+
+import { createHash } from 'node:crypto';
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
 import { TiermeshError } from '../errors.js';
-import { extractFeatures, type Features, promptText } from './features.js';
+import { extractFeatures, promptText } from './features.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
 import type { Classification, DecisionSource, EscalationStep, RouteDecision } from './types.js';
 
-export type LearnedScorer = (text: string, features: Features) => number;
+export type LearnedScorer = (text: string, route: string) => number;
 
 export interface RoutingHeaders {
   task?: string | undefined;
@@ -78,10 +81,11 @@ export function resolveRoute(snapshot: Snapshot, model: string): ResolvedRoute {
     const entry = route.spec.models.find((m) => m.name === model);
     if (entry) return { route, model: entry };
   }
+  // The client sees the name it sent; our logs only its length and a hash (a "model" may be anything, a prompt too).
   throw new TiermeshError(
     'TM_MODEL_NOT_FOUND',
     `The model \`${model}\` does not exist: use "auto", a route name or a model of a route`,
-    { param: 'model' },
+    { param: 'model', logMessage: `unknown model (${model.length} chars, sha256 ${shortHash(model)})` },
   );
 }
 
@@ -123,36 +127,52 @@ function tierModels(
 
 function contextTooLong(
   route: string,
+  request: ChatCompletionRequest,
   promptTokens: number,
   maxTokens: number,
   models: ModelEntry[],
 ): TiermeshError {
   const largest = Math.max(0, ...models.map((m) => m.contextWindow));
+  // When some model holds the prompt without the requested completion, the completion length is what to change.
+  const promptFits = maxTokens > 0 && models.some((m) => fitsModel(m, promptTokens, 0));
+  const maxField = request.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   return new TiermeshError(
     'TM_CONTEXT_TOO_LONG',
     `about ${promptTokens} prompt tokens plus ${maxTokens} completion tokens fit no model of route "${route}" ` +
       `(largest context window: ${largest} tokens)`,
-    { param: 'messages' },
+    { param: promptFits ? maxField : 'messages' },
   );
 }
 
 /** Learned score as a Scored, or undefined when the learned classifier is absent or misbehaves. */
-function learnedScored(spec: ModelRouteSpec, learned: LearnedScorer | undefined, text: string, f: Features) {
+function learnedScored(
+  route: string,
+  spec: ModelRouteSpec,
+  learned: LearnedScorer | undefined,
+  text: string,
+) {
   if (!learned) return undefined;
   let p: number;
   try {
-    p = learned(text, f);
+    p = learned(text, route);
   } catch {
     return undefined;
   }
   if (!Number.isFinite(p)) return undefined;
   p = clamp01(p);
-  const score = thresholdToScore(p, spec.classifier.threshold, spec.tiers.length);
-  // Confidence is 0.5 at a coin flip and 1 at certainty; the confidence band handles near-threshold scores.
+  // The band is passed so that no percentile below the threshold escalates: `premiumShare` is kept exactly.
+  const score = thresholdToScore(
+    p,
+    spec.classifier.threshold,
+    spec.tiers.length,
+    spec.classifier.confidenceBand,
+  );
+  // Confidence is 0.5 at a coin flip and 1 at certainty; above the threshold the band still escalates.
   return { score, confidence: 0.5 + Math.abs(p - 0.5), signals: ['learned'] } satisfies Scored;
 }
 
 function classify(
+  route: string,
   spec: ModelRouteSpec,
   req: ChatCompletionRequest,
   promptTokens: number,
@@ -160,19 +180,19 @@ function classify(
 ): { classification: Classification; escalated: boolean } {
   const compiled = compiledClassifier(spec);
   const text = promptText(req);
-  const features = extractFeatures(req, text, promptTokens);
-  const structural = structuralScore(features);
   const mode = spec.classifier.mode;
-  let base: Scored = structural;
+  // Learned mode needs no structural features when the model answers: they cost as much as the model itself.
+  const l = mode !== 'rules' ? learnedScored(route, spec, learned, text) : undefined;
+  let base: Scored;
   let source: Classification['source'] = 'rules';
-  if (mode !== 'rules') {
-    const l = learnedScored(spec, learned, text, features);
-    if (!l) {
-      base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
-    } else if (mode === 'learned') {
-      base = l;
-      source = 'learned';
-    } else {
+  if (mode === 'learned' && l) {
+    base = l;
+    source = 'learned';
+  } else {
+    const structural = structuralScore(extractFeatures(req, text, promptTokens));
+    if (mode === 'rules') base = structural;
+    else if (!l) base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
+    else {
       base = {
         score: (structural.score + l.score) / 2,
         // Disagreement between the two classifiers is itself uncertainty.
@@ -228,7 +248,7 @@ export function decide(input: DecideInput): RouteDecision {
 
   if (explicit && !input.downgrade) {
     if (!fitsModel(explicit, promptTokens, maxTokens))
-      throw contextTooLong(route.name, promptTokens, maxTokens, [explicit]);
+      throw contextTooLong(route.name, request, promptTokens, maxTokens, [explicit]);
     const tierIndex = spec.tiers.findIndex((t) => t.models.includes(explicit.name));
     return {
       ...base,
@@ -270,7 +290,7 @@ export function decide(input: DecideInput): RouteDecision {
       source,
     };
   } else {
-    const c = classify(spec, request, promptTokens, input.learned);
+    const c = classify(route.name, spec, request, promptTokens, input.learned);
     classification =
       task !== undefined
         ? { ...c.classification, signals: [...c.classification.signals, 'unknown-task'] }
@@ -286,7 +306,7 @@ export function decide(input: DecideInput): RouteDecision {
     chosen++;
     models = tierModels(spec, chosen, promptTokens, maxTokens);
   }
-  if (models.length === 0) throw contextTooLong(route.name, promptTokens, maxTokens, spec.models);
+  if (models.length === 0) throw contextTooLong(route.name, request, promptTokens, maxTokens, spec.models);
 
   if (!input.downgrade) {
     const split = pickSplit(spec, input.random);
@@ -315,4 +335,9 @@ export function decide(input: DecideInput): RouteDecision {
     escalated,
     contextBumped: chosen > wanted,
   };
+}
+
+/** 12 hex digits of SHA-256: enough to tell repeated unknown names apart in logs, nothing to read back. */
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
 }

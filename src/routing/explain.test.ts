@@ -17,6 +17,7 @@ spec:
   tiers:
     - { name: cheap, models: [small, small-b] }
     - { name: premium, models: [big] }
+  classifier: { mode: rules }
   baselineModel: big
 `),
 );

@@ -77,6 +77,18 @@ describe('thresholdToScore', () => {
     }
   });
 
+  it('with a band, nothing below the threshold escalates and everything at or above it leaves the cheapest tier', () => {
+    for (const tiers of [2, 3, 5])
+      for (const band of [0, 0.05, 0.1]) {
+        for (const p of [0, 0.1, 0.5, 0.6999])
+          expect(escalate(thresholdToScore(p, 0.7, tiers, band), 1, tiers, band).tierIndex).toBe(0);
+        for (const p of [0.7, 0.8, 1])
+          expect(escalate(thresholdToScore(p, 0.7, tiers, band), 1, tiers, band).tierIndex).toBeGreaterThan(
+            0,
+          );
+      }
+  });
+
   it('handles thresholds 0 and 1', () => {
     expect(scoreToTier(thresholdToScore(0, 0, 2), 2)).toBe(1);
     expect(scoreToTier(thresholdToScore(0.99, 1, 2), 2)).toBe(0);

@@ -4,7 +4,7 @@
  *   scoreToTier(score, tiers): number                        tier whose interval holds the score; a boundary belongs to the upper tier
  *   tierCenter(index, tiers): number                         middle of a tier's interval (what a rule or task vote scores as)
  *   escalate(score, confidence, tiers, band): { tierIndex, escalated, reason }
- *   thresholdToScore(p, threshold, tiers): number            learned probability -> score, so `threshold` lands on the first boundary
+ *   thresholdToScore(p, threshold, tiers, band?): number     learned percentile -> score, so `threshold` lands on the first boundary
  */
 
 /** Below this confidence the classifier is guessing; a guess goes one tier up rather than risk a bad answer. */
@@ -46,15 +46,20 @@ export function escalate(score: number, confidence: number, tiers: number, band:
 }
 
 /**
- * The learned classifier answers "probability the cheapest tier fails". With an explicit threshold, stretch
- * [0, threshold) onto the cheapest tier's interval and [threshold, 1] onto the rest, so p >= threshold leaves
- * the cheapest tier whatever the tier count. Without one, the probability is the score.
+ * The learned classifier answers with a percentile. With an explicit threshold, stretch [0, threshold) onto the
+ * cheapest tier's interval below its escalation band and [threshold, 1] onto the rest, so p >= threshold leaves
+ * the cheapest tier and p < threshold stays there, whatever the tier count and band: the share above the cheapest
+ * tier is exactly the share of percentiles at or above the threshold. Without one, the percentile is the score.
  */
-export function thresholdToScore(p: number, threshold: number | undefined, tiers: number): number {
+export function thresholdToScore(p: number, threshold: number | undefined, tiers: number, band = 0): number {
   const q = clamp01(p);
   if (threshold === undefined || tiers <= 1) return q;
   const first = 1 / tiers;
+  // Just under the band, so scoreToTier(score + band) stays in the cheapest tier.
+  const cheapTop = Math.max(0, first - Math.max(0, band) - 1e-6);
   if (threshold <= 0) return first + q * (1 - first);
-  if (threshold >= 1) return q * first;
-  return q < threshold ? (q / threshold) * first : first + ((q - threshold) / (1 - threshold)) * (1 - first);
+  if (threshold >= 1) return q >= threshold ? first : q * cheapTop;
+  return q < threshold
+    ? (q / threshold) * cheapTop
+    : first + ((q - threshold) / (1 - threshold)) * (1 - first);
 }

@@ -6,12 +6,13 @@ import { BreakerBoard } from '../providers/breaker.js';
 import type { KeyEnv } from '../providers/keys.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
-import { chatHandler } from './chat.js';
 import { type ApplyResult, ConfigStore } from './config-store.js';
+import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from './defaults.js';
+import { chatPipeline } from './pipeline.js';
 import { runtimeBuilder, type SidecarRuntime } from './runtime.js';
 import { createSidecarServer, type SidecarServer } from './server.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES } from './defaults.js';
 
 export interface SidecarOptions {
   host?: string;
@@ -44,7 +45,9 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
   const breakers = new BreakerBoard();
   breakers.on('state', (c) => {
     metrics.breakerState(c.provider, c.model, c.state === 'half_open' ? 'half-open' : c.state);
-    logger.warn({ provider: c.provider, model: c.model, state: c.state }, 'circuit breaker state change');
+    // Opening is what an operator must hear about; half-open and closed are the recovery.
+    const level = c.state === 'open' ? 'warn' : 'info';
+    logger[level]({ provider: c.provider, model: c.model, state: c.state }, 'circuit breaker state change');
   });
   breakers.on('removed', (b) => metrics.breakerRemoved(b.provider, b.model));
   const store = new ConfigStore<SidecarRuntime>(
@@ -71,7 +74,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     const r: ApplyResult = store.apply(opts.snapshot);
     if (!r.ok) throw new Error(`invalid config: ${r.error}`);
   }
-  const chat = chatHandler({
+  const chat = chatPipeline({
     store,
     metrics,
     logger,
@@ -80,7 +83,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     ...(opts.onUsage ? { onUsage: opts.onUsage } : {}),
   });
   const server = createSidecarServer({ store, metrics, logger, chat });
-  const url = await server.listen(opts.host ?? '127.0.0.1', opts.port ?? 4000);
+  const url = await server.listen(opts.host ?? SIDECAR_HOST, opts.port ?? SIDECAR_PORT);
   return {
     url,
     store,

@@ -47,3 +47,25 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('error', onError);
   });
 }
+
+/**
+ * Deeper than any real request nests (content parts, tool JSON schemas), and far below where our own
+ * JSON.stringify of the upstream body would overflow the stack (a few thousand levels).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether a parsed JSON value nests arrays/objects deeper than `limit`. Iterative, so the check itself cannot
+ * overflow, and it stops at the first branch too deep.
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: Array<{ v: object; depth: number }> = [{ v: value, depth: 1 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (depth > limit) return true;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (const c of children) if (typeof c === 'object' && c !== null) stack.push({ v: c, depth: depth + 1 });
+  }
+  return false;
+}

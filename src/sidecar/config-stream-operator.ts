@@ -13,6 +13,7 @@ import { AllowanceClient } from '../budget/allowance.js';
 import { type UsageBatch, UsageReporter } from '../budget/reporter.js';
 import type { UsageRecord } from '../budget/types.js';
 import { ALLOWANCE_PATH, allowanceReply, USAGE_PATH } from '../operator/protocol.js';
+import { type FailureClass, RetryLog } from '../telemetry/retry-log.js';
 import { ConfigStream, loadLastKnownGood, type SnapshotTarget } from './config-stream.js';
 
 export interface OperatorLinkOptions {
@@ -97,9 +98,46 @@ async function post(
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
-  if (res.status !== 200)
-    throw new Error(`operator answered ${res.status} to ${path}: ${text.slice(0, 300)}`);
+  if (res.status !== 200) throw new OperatorAnswer(res.status, path, text);
   return JSON.parse(text);
+}
+
+/** A non-200 answer from the operator, with its error code when the body is the usual error shape. */
+export class OperatorAnswer extends Error {
+  readonly code: string | undefined;
+  constructor(
+    readonly status: number,
+    path: string,
+    body: string,
+  ) {
+    super(`operator answered ${status} to ${path}: ${body.slice(0, 300)}`);
+    let code: unknown;
+    try {
+      code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
+    } catch {
+      // Not JSON (a proxy's error page): no code.
+    }
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+/**
+ * A replica that is not (or no longer, or not yet) the leader answers 503 TM_NOT_READY; after a leader change
+ * every sidecar sees a few of those until the new leader's lease is taken, and rides them out by retrying.
+ */
+export const operatorFailureClass = (e: unknown): FailureClass =>
+  e instanceof OperatorAnswer && e.status === 503 && e.code === 'TM_NOT_READY' ? 'expected' : 'unexpected';
+
+/** `call`, with its failures and its recovery told to `log` (which decides the level). */
+async function logged<T>(log: RetryLog, call: () => Promise<T>, fields: Record<string, unknown>): Promise<T> {
+  try {
+    const r = await call();
+    log.succeeded();
+    return r;
+  } catch (e) {
+    log.failed(e, fields);
+    throw e;
+  }
 }
 
 export interface OperatorLink {
@@ -117,21 +155,28 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
   const sidecarId = opts.sidecarId ?? sidecarIdentity(opts.stateDir);
   const log = opts.logger;
   const http = operatorFetch(opts.caFile ? { file: opts.caFile } : opts.caPem, opts.connectTo);
+  const allowanceLog = new RetryLog(log, 'allowance request', operatorFailureClass);
   const allowance = new AllowanceClient({
-    request: async (budget) =>
-      allowanceReply.parse(
-        await post(http, opts.operator, opts.tokenFile, ALLOWANCE_PATH, { sidecarId, budget }),
+    request: (budget) =>
+      logged(
+        allowanceLog,
+        async () =>
+          allowanceReply.parse(
+            await post(http, opts.operator, opts.tokenFile, ALLOWANCE_PATH, { sidecarId, budget }),
+          ),
+        { budget },
       ),
-    onError: (budget, e) => log?.warn({ budget, err: String(e) }, 'allowance request failed'),
   });
+  const usageLog = new RetryLog(log, 'usage report', operatorFailureClass);
   const reporter = new UsageReporter({
     sidecarId,
     stateDir: opts.stateDir,
     ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}),
     send: async (batch: UsageBatch) => {
-      await post(http, opts.operator, opts.tokenFile, USAGE_PATH, batch);
+      await logged(usageLog, () => post(http, opts.operator, opts.tokenFile, USAGE_PATH, batch), {
+        seq: batch.seq,
+      });
     },
-    onError: (e, attempt) => log?.warn({ err: String(e), attempt }, 'usage report failed; will resend'),
   });
   let stream: ConfigStream | undefined;
   return {

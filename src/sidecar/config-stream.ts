@@ -8,10 +8,11 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { jitteredBackoff } from '../budget/reporter.js';
+import { backoffDelay } from '../backoff.js';
 import { ACK_PATH, type AckBody, STREAM_PATH } from '../operator/protocol.js';
+import { SseParser } from '../providers/sse.js';
+import { RetryLog } from '../telemetry/retry-log.js';
 import type { ApplyResult } from './config-store.js';
-import { SseParser } from './config-stream-sse.js';
 
 export interface SnapshotTarget {
   apply(input: unknown): ApplyResult;
@@ -60,6 +61,12 @@ function saveLastKnownGood(stateDir: string, snapshot: unknown): void {
   renameSync(tmp, join(stateDir, SNAPSHOT_FILE));
 }
 
+class StreamEnded extends Error {
+  constructor() {
+    super('operator closed the stream');
+  }
+}
+
 export class ConfigStream {
   private stopped = false;
   private abort: AbortController | undefined;
@@ -68,7 +75,14 @@ export class ConfigStream {
   /** Connected to the operator right now. */
   connected = false;
 
-  constructor(private readonly opts: ConfigStreamOptions) {}
+  /** A stream the operator ended (a restart, a rollout) is expected; failing to reach it is worth a warning. */
+  private readonly failures: RetryLog;
+
+  constructor(private readonly opts: ConfigStreamOptions) {
+    this.failures = new RetryLog(opts.logger, 'config stream', (e) =>
+      e instanceof StreamEnded ? 'expected' : 'unexpected',
+    );
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -92,21 +106,17 @@ export class ConfigStream {
         if (this.stopped) break;
         // fetch says only "fetch failed"; the reason (refused, TLS, DNS) is in its cause.
         const cause = (e as { cause?: { message?: string; code?: string } })?.cause;
-        this.opts.logger?.warn(
-          {
-            err: String((e as Error)?.message ?? e),
-            ...(cause ? { cause: cause.code ?? cause.message } : {}),
-            attempt: this.attempt,
-          },
-          'config stream lost',
-        );
+        this.failures.failed(e, {
+          ...(cause ? { cause: cause.code ?? cause.message } : {}),
+          attempt: this.attempt,
+        });
       }
       this.connected = false;
       if (this.stopped) break;
-      const delay = jitteredBackoff(
-        this.attempt++,
-        this.opts.baseBackoffMs ?? 500,
-        this.opts.maxBackoffMs ?? 30_000,
+      const delay = backoffDelay(
+        ++this.attempt,
+        { baseMs: this.opts.baseBackoffMs ?? 500, maxMs: this.opts.maxBackoffMs ?? 30_000 },
+        Math.random(),
       );
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -127,16 +137,16 @@ export class ConfigStream {
       throw new Error(`operator answered ${res.status}: ${text.slice(0, 300)}`);
     }
     this.connected = true;
+    this.failures.succeeded();
     this.opts.logger?.info({ operator: this.opts.operator, running }, 'config stream connected');
     const parser = new SseParser();
-    const decoder = new TextDecoder();
     const idleMs = this.opts.idleTimeoutMs ?? 45_000;
     let idle = setTimeout(() => this.abort?.abort(), idleMs);
     try {
       for await (const chunk of res.body) {
         clearTimeout(idle);
         idle = setTimeout(() => this.abort?.abort(), idleMs);
-        for (const ev of parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }))) {
+        for (const ev of parser.push(chunk as Uint8Array)) {
           this.attempt = 0;
           if (ev.event === 'snapshot') await this.onSnapshot(ev.data);
         }
@@ -144,7 +154,7 @@ export class ConfigStream {
     } finally {
       clearTimeout(idle);
     }
-    throw new Error('operator closed the stream');
+    throw new StreamEnded();
   }
 
   private async onSnapshot(data: string): Promise<void> {
@@ -165,7 +175,10 @@ export class ConfigStream {
     };
     if (result.ok) {
       if (this.opts.stateDir) saveLastKnownGood(this.opts.stateDir, parsed);
-      this.opts.logger?.info({ version: ack.version, changed: result.changed }, 'config applied');
+      // A new version is logged once, as "config applied", by whoever owns the store (startSidecar); the
+      // operator re-sends the running version on every reconnect, which is worth a debug line at most.
+      if (!result.changed)
+        this.opts.logger?.debug({ version: ack.version }, 'config re-sent: already running');
     } else {
       this.opts.logger?.warn(
         { version: ack.version, error: result.error },

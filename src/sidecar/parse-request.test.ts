@@ -48,6 +48,128 @@ describe('parseChatRequest', () => {
     );
   });
 
+  const SECRET = 'my secret prompt text';
+  const msg = (content: unknown, extra: Record<string, unknown> = {}) => ({
+    ...ok,
+    messages: [{ role: 'user', content, ...extra }],
+  });
+  it.each([
+    ['messages: "hi"', { ...ok, messages: 'hi' }, 'messages', 'messages: expected array, received string'],
+    ['model: 5', { ...ok, model: 5 }, 'model', 'model: expected string, received number'],
+    [
+      'temperature: "hot"',
+      { ...ok, temperature: 'hot' },
+      'temperature',
+      'temperature: expected number, received string',
+    ],
+    ['stream: "yes"', { ...ok, stream: 'yes' }, 'stream', 'stream: expected boolean, received string'],
+    ['max_tokens: 1.5', { ...ok, max_tokens: 1.5 }, 'max_tokens', 'max_tokens: expected an integer'],
+    ['max_tokens: 0', { ...ok, max_tokens: 0 }, 'max_tokens', 'max_tokens: must be >= 1'],
+    [
+      'a message that is a string',
+      { ...ok, messages: [SECRET] },
+      'messages[0]',
+      'messages[0]: expected object, received string',
+    ],
+    [
+      'content: 5',
+      msg(5),
+      'messages[0].content',
+      'messages[0].content: expected string, array or null, received number',
+    ],
+    [
+      'a text part with a number text',
+      msg([{ type: 'text', text: 5 }]),
+      'messages[0].content[0].text',
+      'messages[0].content[0].text: expected string, received number',
+    ],
+    [
+      'a text part without text',
+      msg([{ type: 'text' }]),
+      'messages[0].content[0].text',
+      'messages[0].content[0].text: required field is missing',
+    ],
+    [
+      'null user content',
+      msg(null),
+      'messages[0].content',
+      'messages[0].content: must be a string or an array of content parts; null is allowed only on an assistant message with tool_calls',
+    ],
+    [
+      'missing user content',
+      { ...ok, messages: [{ role: 'user' }] },
+      'messages[0].content',
+      'messages[0].content: required field is missing',
+    ],
+    ['n: -1', { ...ok, n: -1 }, 'n', 'n: must be >= 1'],
+    ['n: 1000', { ...ok, n: 1000 }, 'n', 'n: must be <= 128'],
+    ['tools: "nope"', { ...ok, tools: 'nope' }, 'tools', 'tools: expected array, received string'],
+    ['model: ""', { ...ok, model: '' }, 'model', 'model: must not be empty'],
+    ['messages: []', { ...ok, messages: [] }, 'messages', 'messages: must not be empty'],
+    ['stop: 5', { ...ok, stop: 5 }, 'stop', 'stop: expected string or array, received number'],
+    [
+      'response_format type',
+      { ...ok, response_format: { type: 'bogus' } },
+      'response_format.type',
+      'response_format.type: expected one of "text"|"json_object"|"json_schema"',
+    ],
+    [
+      'an unknown role',
+      { ...ok, messages: [{ role: SECRET, content: SECRET }] },
+      'messages[0].role',
+      'messages[0].role: expected one of "system"|"developer"|"user"|"assistant"|"tool"|"function"',
+    ],
+  ])('%s: 400 naming the field and the wrong type, quoting no input', (_, body, param, message) => {
+    const e = error(() => parseChatRequest(undefined, buf(body)));
+    expect(e.code).toBe('TM_INVALID_REQUEST');
+    expect(e.status).toBe(400);
+    expect(e.param).toBe(param);
+    expect(e.message).toBe(message);
+    expect(e.message).not.toContain('secret');
+  });
+
+  it('names a missing model as missing, not as a wrong type', () => {
+    const e = error(() => parseChatRequest(undefined, buf({ messages: ok.messages })));
+    expect(e.param).toBe('model');
+    expect(e.message).toBe('model: required field is missing');
+  });
+
+  it('accepts null content on an assistant message that calls tools, and non-text parts as they are', () => {
+    const call = { id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    const r = parseChatRequest(
+      undefined,
+      buf({
+        ...ok,
+        n: 2,
+        tools: [{ type: 'function', function: { name: 'f' } }],
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] },
+          { role: 'assistant', content: null, tool_calls: [call] },
+          { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+        ],
+      }),
+    );
+    expect(r.messages).toHaveLength(3);
+    // Without tool_calls the same null content is rejected.
+    const e = error(() =>
+      parseChatRequest(undefined, buf({ ...ok, messages: [{ role: 'assistant', content: null }] })),
+    );
+    expect(e.param).toBe('messages[0].content');
+  });
+
+  it('broken JSON says where, never what the body said', () => {
+    for (const body of [`{"messages":[{"content":"${SECRET}" x}]}`, `${SECRET}`, '{"model": ']) {
+      const e = error(() => parseChatRequest('application/json', buf(body)));
+      expect(e.code).toBe('TM_INVALID_JSON');
+      expect(e.message).toMatch(/^request body is not valid JSON/);
+      expect(e.message).not.toContain('secret');
+      expect(e.message).not.toContain('"');
+    }
+    expect(error(() => parseChatRequest(undefined, buf('{"a":1,}'))).message).toBe(
+      'request body is not valid JSON (at character 7)',
+    );
+  });
+
   it('rejects non-object bodies and other media types', () => {
     expect(error(() => parseChatRequest(undefined, buf('[1]'))).code).toBe('TM_INVALID_REQUEST');
     expect(error(() => parseChatRequest('text/plain', buf(ok))).status).toBe(415);

@@ -2,7 +2,7 @@
 
 import type { z } from 'zod';
 import { type ChatCompletionRequest, chatCompletionRequest } from '../api/openai.js';
-import { fieldPath } from '../config/issues.js';
+import { describeIssue, fieldPath } from '../config/issues.js';
 import { TiermeshError } from '../errors.js';
 
 /** `application/json` with any parameters (charset); a missing content type is accepted, as OpenAI does. */
@@ -27,23 +27,24 @@ export function parseJsonRequest<T>(schema: z.ZodType<T>, contentType: string | 
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (e) {
-    throw new TiermeshError('TM_INVALID_JSON', `request body is not valid JSON: ${(e as Error).message}`);
+    throw new TiermeshError('TM_INVALID_JSON', `request body is not valid JSON${jsonErrorPlace(e)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new TiermeshError('TM_INVALID_REQUEST', 'request body must be a JSON object');
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const param = fieldPath(issue.path);
-    // A missing required field reads better as "model is required" than zod's type-level message.
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
-    throw new TiermeshError(
-      'TM_INVALID_REQUEST',
-      missing ? `${param}: required field is missing` : `${param}: ${issue.message}`,
-      {
-        param,
-      },
-    );
+    const { path, message } = describeIssue(parsed.error.issues[0]!, value);
+    const param = fieldPath(path);
+    throw new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, { param });
   }
   return parsed.data;
+}
+
+/**
+ * Where JSON.parse gave up, without its message: V8 quotes the text around the error, which is prompt text.
+ */
+export function jsonErrorPlace(e: unknown): string {
+  const m = /at position (\d+)/.exec(e instanceof Error ? e.message : '');
+  if (m) return ` (at character ${m[1]})`;
+  return e instanceof Error && /end of JSON input/.test(e.message) ? ' (it ends too early)' : '';
 }

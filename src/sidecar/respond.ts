@@ -1,6 +1,9 @@
-/** Writing JSON answers and OpenAI-shaped errors, with the x-tiermesh-* headers that say who answered. */
+/** The respond stage: answers to the client, with the x-tiermesh-* headers that say who answered. */
 import type { ServerResponse } from 'node:http';
-import { type TiermeshError, toTiermeshError } from '../errors.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import type { TiermeshError } from '../errors.js';
+import { sendJson } from '../http/reply.js';
+import { SSE_CONTENT_TYPE, SSE_DONE, sseData } from '../providers/sse.js';
 
 /** What the client learns about how its request was served; present on every answer given after routing. */
 export interface ServedBy {
@@ -31,33 +34,60 @@ export function servedByHeaders(s: ServedBy | undefined): Record<string, string>
   };
 }
 
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(text)),
-    ...headers,
-  });
-  res.end(text);
+/**
+ * The respond stage for the OpenAI API: JSON answers, and the SSE stream's head, chunks and tail.
+ *
+ * Streams: the x-tiermesh-* headers go out with the first chunk, when the serving model is known but the cost is
+ * not. The final cost is sent twice at the end: as an SSE comment `: x-tiermesh-cost-usd <usd>` right before
+ * `data: [DONE]` (OpenAI clients ignore comments), and as the HTTP trailer `x-tiermesh-cost-usd` (declared in the
+ * `trailer` header). `data: [DONE]` is always ours, so an upstream that ends cleanly without it still gives the
+ * client a complete stream.
+ */
+export function respondJson(res: ServerResponse, completion: ChatCompletion, served: ServedBy): void {
+  sendJson(res, 200, completion, servedByHeaders(served));
 }
 
-export function sendError(
-  res: ServerResponse,
-  err: unknown,
-  headers: Record<string, string> = {},
-): TiermeshError {
-  const e = toTiermeshError(err);
-  const extra: Record<string, string> = { ...headers };
-  if (e.retryAfter !== undefined) extra['retry-after'] = String(Math.max(1, Math.ceil(e.retryAfter)));
-  if (res.headersSent) {
-    res.end();
-    return e;
-  }
-  sendJson(res, e.status, e.toBody(), extra);
-  return e;
+export function writeStreamHead(res: ServerResponse, served: ServedBy): void {
+  const { 'x-tiermesh-cost-usd': _, ...headers } = servedByHeaders(served);
+  res.writeHead(200, {
+    'content-type': SSE_CONTENT_TYPE,
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    trailer: 'x-tiermesh-cost-usd',
+    ...headers,
+  });
+}
+
+/** Writes one chunk as an SSE event; false when the socket's buffer is full (wait for `drain`). */
+export function writeStreamChunk(res: ServerResponse, chunk: ChatCompletionChunk): boolean {
+  return res.write(sseData(chunk));
+}
+
+/** The clean end: the cost (comment and trailer), then our own [DONE]. */
+export function endStream(res: ServerResponse, costUSD: number): void {
+  const cost = formatUSD(costUSD);
+  res.write(`: x-tiermesh-cost-usd ${cost}\n\n${SSE_DONE}`);
+  res.addTrailers({ 'x-tiermesh-cost-usd': cost });
+  res.end();
+}
+
+/** The end of a stream that broke after its first chunk: an OpenAI error event, and no [DONE]. */
+export function endBrokenStream(res: ServerResponse, err: TiermeshError): void {
+  res.end(sseData(err.toBody()));
+}
+
+/** Resolves when the socket can take more, or the client is gone (`close`, or the request's abort signal). */
+export function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

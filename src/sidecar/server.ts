@@ -5,21 +5,26 @@
  * node:http at ~4x express 5's throughput with ~5x lower p50 on this machine (2914 vs 730 req/s). The sidecar
  * serves five fixed routes, so a router buys nothing that is worth a quarter of the hot path's capacity.
  */
+import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
 import { TiermeshError } from '../errors.js';
+import { listen } from '../http/listen.js';
+import { sendError, sendJson, sendRawError } from '../http/reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import type { ConfigStore, Versioned } from './config-store.js';
 import { listModels } from './models.js';
-import { sendError, sendJson } from './respond.js';
+
+/** node:http's own limit, said out loud: a request whose headers are larger gets 431 with a JSON body. */
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface ServerDeps<R extends Versioned> {
   store: ConfigStore<R>;
   metrics: SidecarMetrics;
   logger: Logger;
   /** Handles POST /v1/chat/completions; owns the response from there on. */
-  chat: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  chat: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
 }
 
 export interface SidecarServer {
@@ -30,25 +35,33 @@ export interface SidecarServer {
   inFlight(): number;
 }
 
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The client's x-request-id when it is a sane token, else a fresh one; every answer carries it back. */
+export function requestId(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
 export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): SidecarServer {
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
+  const notReady = () => new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 });
+
+  const route = async (req: IncomingMessage, res: ServerResponse, id: string): Promise<void> => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     if (path === '/v1/chat/completions' || path === '/chat/completions') {
-      if (method !== 'POST') return methodNotAllowed(res, 'POST');
-      return deps.chat(req, res);
+      if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
+      return deps.chat(req, res, id);
     }
     if (path === '/v1/models' || path === '/models') {
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
       const rt = deps.store.current;
-      if (!rt)
-        return void sendError(
-          res,
-          new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 }),
-        );
+      if (!rt) return void sendError(res, notReady());
       return sendJson(res, 200, listModels(rt.snapshot));
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -64,20 +77,39 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       res.end(body);
       return;
     }
-    sendError(res, new TiermeshError('TM_NOT_FOUND', `no route for ${method} ${path}`));
+    // The path is the client's; it may be long, but it is not a prompt. Only its length is capped.
+    sendError(res, new TiermeshError('TM_NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
   };
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     inFlight++;
     res.once('close', () => {
       inFlight--;
       if (inFlight === 0) drained?.();
     });
-    route(req, res).catch((err: unknown) => {
-      deps.logger.error({ err }, 'unhandled error in request handler');
-      if (!res.headersSent) sendError(res, err);
-      else res.destroy();
+    const id = requestId(req);
+    res.setHeader('x-request-id', id);
+    route(req, res, id).catch((err: unknown) => {
+      deps.logger.error({ requestId: id, err }, 'unhandled error in request handler');
+      sendError(res, err);
     });
+  });
+  // Requests node:http refuses before routing get a real answer instead of its bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const code = err.code ?? '';
+    deps.logger.debug({ code }, 'request refused before routing');
+    if (code === 'ECONNRESET' || code === 'EPIPE') return void socket.destroy();
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+      return sendRawError(
+        socket,
+        new TiermeshError('TM_REQUEST_TIMEOUT', 'the request did not arrive in time'),
+      );
+    if (code === 'HPE_HEADER_OVERFLOW')
+      return sendRawError(
+        socket,
+        new TiermeshError('TM_HEADERS_TOO_LARGE', `request headers exceed ${MAX_HEADER_BYTES} bytes`),
+      );
+    sendRawError(socket, new TiermeshError('TM_INVALID_REQUEST', 'malformed HTTP request'));
   });
   // Slow-loris guard; streaming answers are unaffected (this bounds receiving the request, not sending).
   server.requestTimeout = 120_000;
@@ -87,17 +119,7 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
   return {
     server,
     inFlight: () => inFlight,
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const a = server.address() as AddressInfo;
-          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-          resolve(`http://${h}:${a.port}`);
-        });
-      });
-    },
+    listen: (host, port) => listen(server, host, port),
     async close(graceMs = 30_000) {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
@@ -113,18 +135,8 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
   };
 }
 
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  sendJson(
-    res,
-    405,
-    {
-      error: {
-        message: `method not allowed; use ${allow}`,
-        type: 'invalid_request_error',
-        param: null,
-        code: 'TM_METHOD_NOT_ALLOWED',
-      },
-    },
-    { allow },
-  );
+function methodNotAllowed(res: ServerResponse, method: string, allow: string): void {
+  sendError(res, new TiermeshError('TM_METHOD_NOT_ALLOWED', `method ${method} not allowed; use ${allow}`), {
+    headers: { allow },
+  });
 }

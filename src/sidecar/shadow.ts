@@ -1,6 +1,11 @@
-/** `spec.shadow`: which requests also go to the shadow model, and the (non-streaming) body it gets. */
+/** `spec.shadow`: which requests also go to the shadow model, the (non-streaming) body it gets, and the runner. */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
+import { toTiermeshError } from '../errors.js';
+import { ExecutionError, executeCompletion } from '../providers/failover.js';
+import type { RouteDecision } from '../routing/types.js';
+import { type Books, book, estimateUsage, usageRecord } from './accounting.js';
+import type { SidecarRuntime } from './runtime.js';
 
 /**
  * The shadow model for this request, or undefined. `random` is uniform in [0, 1), drawn by the caller: the request
@@ -16,4 +21,94 @@ export function pickShadow(spec: ModelRouteSpec, random: number): ModelEntry | u
 export function shadowBody(request: ChatCompletionRequest): ChatCompletionRequest {
   const { stream: _s, stream_options: _o, ...rest } = request;
   return { ...rest, stream: false };
+}
+
+/** One shadow call: the request it copies, the decision it was made under and the shadow model. */
+export interface ShadowCall {
+  requestId: string;
+  runtime: SidecarRuntime;
+  request: ChatCompletionRequest;
+  decision: RouteDecision;
+  model: ModelEntry;
+}
+
+export interface ShadowDeps {
+  books: Books;
+  /** The runtime serving now: a reload since the request started carried the budget totals over to a new one. */
+  current: () => SidecarRuntime | undefined;
+}
+
+/**
+ * Runs shadow calls in the background and books what they cost: real spend, saving nothing (baseline 0). The
+ * answer is discarded; failures are counted and logged (never the prompt), never surfaced to the client, whose
+ * request does not wait for it and whose disconnect does not stop it. `close` stops the ones still running.
+ */
+export class ShadowRunner {
+  /** Aborted when the sidecar stops: background shadow calls must not outlive it. */
+  private readonly stopping = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly deps: ShadowDeps) {}
+
+  /** Starts after this turn of the event loop, so the client's own upstream call is on its way first. */
+  start(call: ShadowCall): void {
+    setImmediate(() => this.run(call));
+  }
+
+  private run({ requestId, runtime, request, decision: d, model }: ShadowCall): void {
+    const { books } = this.deps;
+    const registry = runtime.providers.get(d.route)!;
+    const t0 = performance.now();
+    const run = Promise.resolve()
+      .then(() =>
+        executeCompletion(registry.plan([model]), shadowBody(request), { signal: this.stopping.signal }),
+      )
+      .then((r) => {
+        const usage =
+          r.completion.usage ??
+          estimateUsage(d.estimatedPromptTokens, r.completion.choices[0]?.message.content ?? '');
+        const at = books.now();
+        const record = usageRecord(d.route, model, d.user, usage, 0, at);
+        const current = this.deps.current() ?? runtime;
+        book(books, current.budget, record, 0);
+        for (const b of current.budget.status(at)) books.metrics.budget(b.name, b.remainingUSD);
+        books.metrics.shadow(model.name, 'ok');
+        books.logger.info(
+          {
+            requestId,
+            route: d.route,
+            model: model.name,
+            provider: r.served.provider,
+            attempts: r.attempts,
+            latencyMs: Math.round(performance.now() - t0),
+            inputTokens: usage.prompt_tokens,
+            outputTokens: usage.completion_tokens,
+            costUSD: record.costUSD,
+          },
+          'shadow',
+        );
+      })
+      .catch((e: unknown) => {
+        books.metrics.shadow(model.name, 'error');
+        books.logger.warn(
+          {
+            requestId,
+            route: d.route,
+            model: model.name,
+            latencyMs: Math.round(performance.now() - t0),
+            error: toTiermeshError(e).toLog(),
+            ...(e instanceof ExecutionError ? { attempts: e.attempts, reason: e.lastReason } : {}),
+          },
+          'shadow failed',
+        );
+      })
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
+  }
+
+  /** Stops every background shadow call still running and waits for them to settle (their failure is logged). */
+  async close(): Promise<void> {
+    this.stopping.abort();
+    await Promise.all([...this.inFlight]);
+  }
 }

@@ -7,7 +7,14 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** Paths that may hold credentials, wherever a header bag or provider config ends up in a log object. */
+/**
+ * Paths that may hold credentials, wherever a header bag ends up in a log object. pino runs the redactor on every
+ * line holding a field named by a path's first segment, so none is a name our per-request lines use (`provider`,
+ * `model`...) and there is no leading wildcard ("*.apiKey", which redacts every field of every line): measured in
+ * bench/sidecar.ts, either costs a visible share of the sidecar's CPU per request. Key values never enter log
+ * objects in the first place: adapters keep them in closures, and upstream text is scrubbed (`redact` in
+ * providers/upstream-errors.ts) before anyone sees it.
+ */
 export const redactPaths = [
   'req.headers.authorization',
   'req.headers["api-key"]',
@@ -17,8 +24,33 @@ export const redactPaths = [
   'headers["api-key"]',
   'headers["x-api-key"]',
   'apiKey',
-  '*.apiKey',
 ];
+
+/**
+ * Where log lines go: asynchronous and buffered (written in blocks of 4 KiB rather than a write per line, which on
+ * the request path cost a syscall and a thread-pool hop per request), flushed at least every second so a quiet
+ * sidecar's lines still show up promptly, and on exit.
+ */
+export function logDestination(dest: number | string = 1): DestinationStream {
+  const stream = pino.destination({ dest, sync: false, minLength: 4096 });
+  const timer = setInterval(() => {
+    try {
+      stream.flush();
+    } catch {
+      // Not ready yet (still opening) or already closed: the next tick or the exit flush writes it.
+    }
+  }, 1000);
+  timer.unref();
+  process.once('exit', () => {
+    clearInterval(timer);
+    try {
+      stream.flushSync();
+    } catch {
+      // Nothing buffered, or the stream never opened.
+    }
+  });
+  return stream;
+}
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino(
@@ -28,8 +60,26 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       redact: { paths: redactPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+    opts.destination ?? logDestination(),
   );
 }
 
 export type { Logger };
+
+/**
+ * For the long-running processes (sidecar, operator): Node's own warnings and a crash become JSON lines on the
+ * logger instead of plain text on stderr, so their log stays one JSON object per line. A crash still exits 1.
+ */
+export function logProcessEvents(logger: Logger): void {
+  // Removing Node's default listener is what stops its plain-text "(node:123) Warning: ..." output.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => logger.warn({ name: w.name, code: (w as { code?: string }).code }, w.message));
+  const crash = (kind: string) => (e: unknown) => {
+    logger.fatal({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, kind);
+    // Exit once the line is out, and exit regardless if stdout cannot take it.
+    setTimeout(() => process.exit(1), 1_000);
+    logger.flush(() => process.exit(1));
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled promise rejection'));
+}

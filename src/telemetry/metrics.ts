@@ -1,5 +1,6 @@
 /** The sidecar's Prometheus metrics, on a registry of their own so tests and embedders never share global state. */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';
 const breakerValue: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -23,50 +24,50 @@ export interface RequestOutcome {
  */
 export class SidecarMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: 'tiermesh_requests_total',
-    help: 'Chat completion requests answered, by route, tier, model, provider and HTTP status.',
-    labelNames: ['route', 'tier', 'model', 'provider', 'status'] as const,
-    registers: [this.registry],
-  });
-  private readonly requestDuration = new Histogram({
-    name: 'tiermesh_request_duration_seconds',
-    help: 'Time from request received to response end, including every upstream attempt.',
-    labelNames: ['route'] as const,
-    buckets: durationBuckets,
-    registers: [this.registry],
-  });
-  private readonly upstreamDuration = new Histogram({
-    name: 'tiermesh_upstream_duration_seconds',
-    help: 'Time of the upstream call that produced the answer.',
-    labelNames: ['provider', 'model'] as const,
-    buckets: durationBuckets,
-    registers: [this.registry],
-  });
-  private readonly tokens = new Counter({
-    name: 'tiermesh_tokens_total',
-    help: 'Tokens reported by upstreams, by model and direction (input or output).',
-    labelNames: ['model', 'direction'] as const,
-    registers: [this.registry],
-  });
-  private readonly cost = new Counter({
-    name: 'tiermesh_cost_usd_total',
-    help: 'Spend in USD at the configured model prices.',
-    labelNames: ['route', 'model'] as const,
-    registers: [this.registry],
-  });
-  private readonly saved = new Counter({
-    name: 'tiermesh_cost_saved_usd_total',
-    help: "USD saved against the route's baselineModel for the same tokens.",
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
-  private readonly fallbacks = new Counter({
-    name: 'tiermesh_fallbacks_total',
-    help: 'Upstream attempts abandoned for another attempt, by the provider that failed and why.',
-    labelNames: ['from_provider', 'reason'] as const,
-    registers: [this.registry],
-  });
+  private readonly requests = new HotCounter(
+    'tiermesh_requests_total',
+    'Chat completion requests answered, by route, tier, model, provider and HTTP status.',
+    ['route', 'tier', 'model', 'provider', 'status'] as const,
+    this.registry,
+  );
+  private readonly requestDuration = new HotHistogram(
+    'tiermesh_request_duration_seconds',
+    'Time from request received to response end, including every upstream attempt.',
+    ['route'] as const,
+    durationBuckets,
+    this.registry,
+  );
+  private readonly upstreamDuration = new HotHistogram(
+    'tiermesh_upstream_duration_seconds',
+    'Time of the upstream call that produced the answer.',
+    ['provider', 'model'] as const,
+    durationBuckets,
+    this.registry,
+  );
+  private readonly tokens = new HotCounter(
+    'tiermesh_tokens_total',
+    'Tokens reported by upstreams, by model and direction (input or output).',
+    ['model', 'direction'] as const,
+    this.registry,
+  );
+  private readonly cost = new HotCounter(
+    'tiermesh_cost_usd_total',
+    'Spend in USD at the configured model prices.',
+    ['route', 'model'] as const,
+    this.registry,
+  );
+  private readonly saved = new HotCounter(
+    'tiermesh_cost_saved_usd_total',
+    "USD saved against the route's baselineModel for the same tokens.",
+    ['route'] as const,
+    this.registry,
+  );
+  private readonly fallbacks = new HotCounter(
+    'tiermesh_fallbacks_total',
+    'Upstream attempts abandoned for another attempt, by the provider that failed and why.',
+    ['from_provider', 'reason'] as const,
+    this.registry,
+  );
   private readonly breaker = new Gauge({
     name: 'tiermesh_breaker_state',
     help: 'Circuit breaker per provider and model: 0 closed, 1 half-open, 2 open.',
@@ -79,18 +80,18 @@ export class SidecarMetrics {
     labelNames: ['budget'] as const,
     registers: [this.registry],
   });
-  private readonly classifications = new Counter({
-    name: 'tiermesh_classifications_total',
-    help: 'Routing decisions, by route, chosen tier and decision source.',
-    labelNames: ['route', 'tier', 'source'] as const,
-    registers: [this.registry],
-  });
-  private readonly shadows = new Counter({
-    name: 'tiermesh_shadow_requests_total',
-    help: "Background requests to a route's spec.shadow model, by model and outcome (ok or error).",
-    labelNames: ['model', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  private readonly classifications = new HotCounter(
+    'tiermesh_classifications_total',
+    'Routing decisions, by route, chosen tier and decision source.',
+    ['route', 'tier', 'source'] as const,
+    this.registry,
+  );
+  private readonly shadows = new HotCounter(
+    'tiermesh_shadow_requests_total',
+    "Background requests to a route's spec.shadow model, by model and outcome (ok or error).",
+    ['model', 'outcome'] as const,
+    this.registry,
+  );
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',

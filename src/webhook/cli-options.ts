@@ -1,5 +1,6 @@
 /** The `tiermesh operator` flags that configure the injector webhook, so the operator CLI can adopt them in one spread. */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { SIDECAR_PORT } from '../sidecar/defaults.js';
 import type { CertMode, WebhookServerOptions } from './server.js';
 
 /** node:util parseArgs option definitions; every flag is optional and has the chart's default. */
@@ -14,7 +15,7 @@ export const webhookCliOptions = {
   'sidecar-image-pull-policy': { type: 'string', default: 'IfNotPresent' },
   'sidecar-version': { type: 'string', default: '' },
   'sidecar-operator-url': { type: 'string', default: '' },
-  'sidecar-port': { type: 'string', default: '4000' },
+  'sidecar-port': { type: 'string', default: String(SIDECAR_PORT) },
   'sidecar-cpu': { type: 'string', default: '50m' },
   'sidecar-memory': { type: 'string', default: '96Mi' },
   'sidecar-memory-limit': { type: 'string', default: '256Mi' },

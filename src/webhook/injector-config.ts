@@ -1,5 +1,6 @@
 /** What the injector adds to a pod (image, operator URL, defaults) and the per-pod annotations that override it. */
 import { z } from 'zod';
+import { SIDECAR_PORT } from '../sidecar/defaults.js';
 
 export const INJECT_LABEL = 'tiermesh.dev/inject';
 export const STATUS_ANNOTATION = 'tiermesh.dev/status';
@@ -24,7 +25,7 @@ export const injectorConfig = z.object({
   operatorURL: z.string().regex(/^https?:\/\/[^\s]+$/),
   /** The operator's own namespace: never injected (its pods would wait for themselves). */
   operatorNamespace: z.string().min(1),
-  port: z.number().int().min(1024).max(65535).default(4000),
+  port: z.number().int().min(1024).max(65535).default(SIDECAR_PORT),
   resources: z
     .object({
       cpuRequest: z.string().regex(cpuQuantity).default('50m'),

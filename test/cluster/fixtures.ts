@@ -130,9 +130,9 @@ export async function servingCert(
   }
 }
 
-/** The newest helm that scripts/helm-bin.sh put in .cache/bin, if any. */
+/** The newest helm that scripts/helm-bin.sh put in .cache/bin (or TIERMESH_CLUSTER_BIN_DIR), if any. */
 function helmBinary(): string | undefined {
-  const binDir = join(repoRoot, '.cache/bin');
+  const binDir = process.env['TIERMESH_CLUSTER_BIN_DIR'] ?? join(repoRoot, '.cache/bin');
   return existsSync(binDir)
     ? readdirSync(binDir)
         .filter((f) => /^helm-v\d/.test(f))

@@ -259,7 +259,8 @@ describe('the injected sidecar, run as a real process on loopback', () => {
       throw new Error(`${e.message}\n--- sidecar ---\n${sidecar.output()}`);
     });
 
-    // The metrics-only listener serves /metrics and nothing of the chat API.
+    // The metrics-only listener serves /metrics and nothing of the chat API (it starts after the chat listener).
+    await waitForOutput(sidecar, /sidecar metrics on /);
     const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toMatch(/^tiermesh_/m);

@@ -13,6 +13,7 @@ import { routeConfig } from '../helpers/config.js';
 import {
   freePort,
   killAll,
+  logLines,
   operatorTestBed,
   type Proc,
   startOperatorProc,
@@ -179,5 +180,19 @@ describe.sequential('budget across sidecars', () => {
     const thresholds = events.items.filter((e) => e.reason === 'BudgetThreshold');
     expect(thresholds.length).toBe(b.status?.alertsFired?.length);
     for (const e of events.items) expect(e.message ?? '').not.toMatch(/Bearer|eyJ/);
+    // The sidecars rode out the leader change: "not the leader" answers are never a warning, and each retried
+    // call warns at most once per outage (the refused connections while no operator ran), not once per retry.
+    for (const s of sidecars) {
+      const loud = logLines(s).filter((l) => l.level >= 40);
+      expect(loud.filter((l) => /not the leader|TM_NOT_READY/.test(String(l['err'])))).toEqual([]);
+      for (const what of ['usage report', 'allowance request'])
+        expect(loud.filter((l) => l.msg.startsWith(what)).length).toBeLessThanOrEqual(1);
+      // The restarted operator re-sends the running version on reconnect: still one "config applied" each.
+      const applied = logLines(s)
+        .filter((l) => l.msg === 'config applied')
+        .map((l) => l.version);
+      expect(applied.length).toBeGreaterThan(0);
+      expect(new Set(applied).size).toBe(applied.length);
+    }
   });
 });

@@ -5,12 +5,13 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { applyYaml, kubeConfig, kubeconfigPath, waitFor } from '../cluster/fixtures.js';
 import { routeConfig } from '../helpers/config.js';
 import {
   freePort,
   killAll,
+  logLines,
   operatorTestBed,
   type Proc,
   startOperatorProc,
@@ -22,6 +23,7 @@ let leaseNs: string;
 let dir: string;
 let token: string;
 const ops: Array<Proc & { metricsUrl: string; url: string }> = [];
+let sidecar: Proc & { url: string };
 
 async function isLeader(op: { metricsUrl: string }): Promise<boolean> {
   const text = await (await fetch(`${op.metricsUrl}/metrics`)).text();
@@ -71,7 +73,7 @@ describe.sequential('leader election', () => {
     expect(await usage(leader, 1)).toBe(200);
     expect(await usage(follower, 2)).toBe(503);
     // The follower still streams config from its own informers.
-    const sidecar = await startSidecarProc({
+    sidecar = await startSidecarProc({
       operator: follower.url,
       tokenFile: join(dir, 'token'),
       stateDir: join(dir, 's'),
@@ -81,14 +83,20 @@ describe.sequential('leader election', () => {
       .makeApiClient(CoordinationV1Api)
       .readNamespacedLease({ namespace: leaseNs, name: 'tiermesh-operator' });
     expect(lease.spec?.holderIdentity).toBeTruthy();
-    const route = (await kubeConfig().makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-      group: 'tiermesh.dev',
-      version: 'v1alpha1',
-      namespace: ns,
-      plural: 'modelroutes',
-      name: 'default',
-    })) as { status?: { configVersion?: string } };
-    expect(route.status?.configVersion).toBeTruthy();
+    // The new leader writes status on a reconcile it queues when it wins: eventually, not at once.
+    await vi.waitFor(
+      async () => {
+        const route = (await kubeConfig().makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+          group: 'tiermesh.dev',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'modelroutes',
+          name: 'default',
+        })) as { status?: { configVersion?: string } };
+        expect(route.status?.configVersion).toBeTruthy();
+      },
+      { timeout: 30_000, interval: 100 },
+    );
   });
 
   test('the leader stops (releasing the lease): the other replica takes over and accepts usage', async () => {
@@ -98,5 +106,18 @@ describe.sequential('leader election', () => {
     await leader.stop();
     await waitFor(() => isLeader(follower), 30_000);
     expect(await usage(follower, 3)).toBe(200);
+    // A clean shutdown logs JSON lines only, and nothing at warn or above from the signal on.
+    const lines = logLines(leader);
+    const from = lines.findIndex((l) => l.msg === 'shutting down: releasing the lease');
+    expect(from).toBeGreaterThanOrEqual(0);
+    expect(lines.slice(from).filter((l) => l.level >= 40)).toEqual([]);
+
+    // So does the sidecar's (it keeps its stream to the replica that stayed; a leader change is no news to it).
+    await sidecar.stop();
+    const sidecarLines = logLines(sidecar);
+    const stop = sidecarLines.findIndex((l) => l.msg.startsWith('shutting down'));
+    expect(stop).toBeGreaterThanOrEqual(0);
+    expect(sidecarLines.slice(stop).filter((l) => l.level >= 40)).toEqual([]);
+    expect(await sidecar.exited).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 import { freshNamespace, serviceAccountToken } from '../cluster/fixtures.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -70,14 +70,37 @@ export async function freePort(): Promise<number> {
 }
 
 export async function waitForOutput(p: Proc, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = pattern.exec(p.output());
-    if (m) return m;
-    if (p.child.exitCode !== null) throw new Error(`process exited (${p.child.exitCode}):\n${p.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const found = await vi
+    .waitFor(
+      () => {
+        const m = pattern.exec(p.output());
+        if (m) return m;
+        // A process that died will never print it: stop waiting (vi.waitFor retries only on a throw).
+        if (p.child.exitCode !== null) return 'exited' as const;
+        throw new Error(`no ${pattern} yet`);
+      },
+      { timeout: timeoutMs, interval: 50 },
+    )
+    .catch(() => {
+      throw new Error(`timed out waiting for ${pattern}:\n${p.output()}`);
+    });
+  if (found === 'exited') throw new Error(`process exited (${p.child.exitCode}):\n${p.output()}`);
+  return found;
+}
+
+/** The process's output as log lines: every line must be one JSON object (pino), or this throws naming it. */
+export function logLines(p: Proc): Array<{ level: number; msg: string } & Record<string, unknown>> {
+  return p
+    .output()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        throw new Error(`not a JSON log line: ${l}`);
+      }
+    });
 }
 
 export async function startOperatorProc(opts: {

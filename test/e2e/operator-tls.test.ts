@@ -85,7 +85,7 @@ test('a sidecar without the CA refuses the certificate and stays unready', async
   });
   await waitForOutput(
     sidecar,
-    /"cause":"[A-Z_]*(CERT|VERIFY|SELF_SIGNED)[A-Z_]*".*config stream lost/,
+    /"cause":"[A-Z_]*(CERT|VERIFY|SELF_SIGNED)[A-Z_]*".*config stream failed/,
     30_000,
   );
   expect((await fetch(`${sidecar.url}/readyz`)).status).toBe(503);

@@ -237,6 +237,13 @@ ${routeConfig({
 
   test('a snapshot the sidecar refuses keeps its old config and shows as SidecarRejected, then recovers', async () => {
     const before = await runningVersion(sidecar.url);
+    const failedReconciles = async () =>
+      Number(
+        /^tiermesh_operator_reconciles_total\{result="error"\} (\d+)/m.exec(
+          await (await fetch(`${operator.metricsUrl}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const failedBefore = await failedReconciles();
     await applyYaml(
       `apiVersion: tiermesh.dev/v1alpha1
 kind: ModelBudget
@@ -253,6 +260,14 @@ spec:
     }, 30_000);
     expect(r.status?.sidecars?.nacked).toBe(1);
     expect(r.status?.lastNack).toMatch(/time ?zone|Mars/i);
+    // The leader's ledger cannot evaluate that window either: a terminal problem, said once as an Event on the
+    // budget, and not a reconcile failure retried with backoff.
+    const zoneEvent = await waitFor(async () => {
+      const list = await kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns });
+      return list.items.find((e) => e.involvedObject.name === 'bad-zone' && e.reason === 'InvalidConfig');
+    }, 30_000);
+    expect(zoneEvent.message).toContain('spec.window.timezone');
+    expect(await failedReconciles()).toBe(failedBefore);
     expect(await runningVersion(sidecar.url)).toBe(before);
     expect(await models(sidecar.url)).toContain('small-v5');
     await custom().deleteNamespacedCustomObject({

@@ -17,7 +17,7 @@ import {
   type V1Pod,
   type V1PodSpec,
 } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bundleToSecretData, renewBundle, splitPem } from '../../src/webhook/certs.js';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
 import {
@@ -87,10 +87,31 @@ function injectorConfiguration(name: string, url: string): V1MutatingWebhookConf
   };
 }
 
-async function labelNamespace(name: string, labels: Record<string, string>) {
+/**
+ * Labels a namespace and, unless it is one the injector never touches, waits until the apiserver acts on the new
+ * labels: it matches namespaceSelectors against its own namespace cache, which lags the write, so a pod created
+ * right away could be judged on the old labels. A dry-run pod that asks for injection shows when it is caught up
+ * (and, after a CA rotation, that the apiserver trusts the webhook's certificate again).
+ */
+async function labelNamespace(name: string, labels: Record<string, string>, opts = { injectable: true }) {
   const ns = await core.readNamespace({ name });
   ns.metadata = { ...ns.metadata, labels: { ...ns.metadata?.labels, ...labels } };
   await core.replaceNamespace({ name, body: ns });
+  if (!opts.injectable) return;
+  await vi.waitFor(
+    async () => {
+      const probe = await core.createNamespacedPod({
+        namespace: name,
+        dryRun: 'All',
+        body: {
+          metadata: { generateName: 'probe-', labels: { 'tiermesh.dev/inject': 'true' } },
+          spec: appSpec,
+        },
+      });
+      expect(names(probe)).toContain('tiermesh-sidecar');
+    },
+    { timeout: 30_000, interval: 100 },
+  );
 }
 
 const appSpec: V1PodSpec = {
@@ -157,7 +178,7 @@ function reviewOf(pod: V1Pod, namespace: string) {
 
 beforeAll(async () => {
   operatorNs = await freshNamespace('tiermesh-system');
-  await labelNamespace(operatorNs, SCOPE);
+  await labelNamespace(operatorNs, SCOPE, { injectable: false });
   // As the chart does: an empty Secret up front, so the operator only needs get/update on it by name.
   await core.createNamespacedSecret({
     namespace: operatorNs,
@@ -344,7 +365,7 @@ spec:
   });
 
   it('never injects system namespaces or its own namespace, even when asked', async () => {
-    await labelNamespace('kube-system', SCOPE);
+    await labelNamespace('kube-system', SCOPE, { injectable: false });
     try {
       await ensureServiceAccount('kube-system', 'default');
       const pod = await createPod('kube-system', { 'tiermesh.dev/inject': 'true' });

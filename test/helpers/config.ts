@@ -16,6 +16,8 @@ export interface RouteConfigOptions {
   premium: Array<{ name: string; upstreams: string[]; inputPerMTok?: number; outputPerMTok?: number }>;
   upstreams: UpstreamRef[];
   retries?: number;
+  /** Overrides of `spec.resilience` (timeouts, stream deadlines); retries and breaker have their own options. */
+  resilience?: Record<string, number>;
   breaker?: {
     errorThresholdPercentage: number;
     volumeThreshold: number;
@@ -62,6 +64,7 @@ export function routeConfig(o: RouteConfigOptions): string {
       resilience: {
         timeoutMs: 10_000,
         firstByteTimeoutMs: 5_000,
+        ...o.resilience,
         retries: { attempts: o.retries ?? 0, backoffMs: 10, maxBackoffMs: 50 },
         breaker: o.breaker ?? {
           errorThresholdPercentage: 50,

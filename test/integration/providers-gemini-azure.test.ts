@@ -441,7 +441,7 @@ describe('Azure OpenAI adapter', () => {
     expect(e.message).not.toContain('wrong-azure-key');
   });
 
-  it('streams fail the Azure way: the prompt filter before any chunk, cut streams, a 429 with its default wait', async () => {
+  it('streams fail the Azure way: the prompt filter before any chunk, cut streams, a whole stream without [DONE], a 429 with its default wait', async () => {
     up.script([contentFiltered('prompt'), behave.endWithoutDone(), behave.breakAfter(2), behave.error(429)]);
     expect(
       await failure(collect(azure().stream(call({ model: 'gpt-4o-mini', stream: true })))),
@@ -449,11 +449,9 @@ describe('Azure OpenAI adapter', () => {
       reason: 'client_error',
       status: 400,
     });
-    expect(
-      await failure(collect(azure().stream(call({ model: 'gpt-4o-mini', stream: true })))),
-    ).toMatchObject({
-      reason: 'stream_broken',
-    });
+    // A stream that ends after its finish_reason without [DONE] is whole (some servers end that way).
+    const whole = await collect(azure().stream(call({ model: 'gpt-4o-mini', stream: true })));
+    expect(whole.some((c) => c.choices.some((ch) => ch.finish_reason != null))).toBe(true);
     expect(
       (await failure(collect(azure().stream(call({ model: 'gpt-4o-mini', stream: true }))))).reason,
     ).toMatch(/connection|stream_broken/);

@@ -137,8 +137,15 @@ describe('OpenAI adapter', () => {
     expect(await failure(openai.complete(call()))).toMatchObject({ reason: 'bad_response' });
   });
 
-  it('reports a stream that closes without [DONE] or breaks, and garbage chunks', async () => {
-    up.script([behave.endWithoutDone(), behave.breakAfter(2), { ...behave.ok(), malformed: true }]);
+  it('takes a stream that ends after its finish_reason without [DONE] as complete', async () => {
+    up.script([behave.endWithoutDone()]);
+    const chunks = await collect(openai.stream(call({ stream: true })));
+    expect(chunks.some((c) => c.choices[0]?.finish_reason === 'stop')).toBe(true);
+    expect(chunks.at(-1)?.usage).toBeTruthy();
+  });
+
+  it('reports a stream cut before its finish_reason or broken, and garbage chunks', async () => {
+    up.script([{ endAfterChunks: 2 }, behave.breakAfter(2), { ...behave.ok(), malformed: true }]);
     expect(await failure(collect(openai.stream(call({ stream: true }))))).toMatchObject({
       reason: 'stream_broken',
     });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 
@@ -30,12 +30,16 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function sidecar(args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
-  });
+function sidecar(args: string[], nodeArgs: string[] = []): Run {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
+    },
+  );
   children.push(child);
   let out = '';
   let err = '';
@@ -49,17 +53,21 @@ function sidecar(args: string[]): Run {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
+const WAIT = { timeout: 30_000, interval: 50 };
 const listening = (r: Run) =>
-  waitFor(() => /listening on (http:\/\/\S+)\/v1/.exec(r.stdout())?.[1], 'the listening line');
+  vi.waitFor(() => {
+    const url = /listening on (http:\/\/\S+)\/v1/.exec(r.stdout())?.[1];
+    if (!url) throw new Error('no listening line yet');
+    return url;
+  }, WAIT);
+const readyVersion = async (url: string) =>
+  ((await (await fetch(`${url}/readyz`)).json()) as { configVersion: string }).configVersion;
+const logLines = (r: Run) =>
+  r
+    .stdout()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { level: number; msg: string; version?: string });
 
 const config = (models: string[]) =>
   routeConfig({
@@ -97,14 +105,15 @@ describe('tiermesh sidecar', () => {
     const url = await listening(r);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0 });
-    const v1 = ((await (await fetch(`${url}/readyz`)).json()) as { configVersion: string }).configVersion;
+    const v1 = await readyVersion(url);
 
     writeFileSync(file, config(['small-model', 'big-model', 'huge-model']));
     r.child.kill('SIGHUP');
-    const v2 = await waitFor(async () => {
-      const v = ((await (await fetch(`${url}/readyz`)).json()) as { configVersion: string }).configVersion;
-      return v !== v1 ? v : undefined;
-    }, 'the reloaded version');
+    const v2 = await vi.waitFor(async () => {
+      const v = await readyVersion(url);
+      expect(v).not.toBe(v1);
+      return v;
+    }, WAIT);
     const ids: string[] = [];
     for await (const m of client.models.list()) ids.push(m.id);
     expect(ids).toContain('huge-model');
@@ -114,8 +123,8 @@ describe('tiermesh sidecar', () => {
       'apiVersion: tiermesh.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: x }\nspec: {}\n',
     );
     r.child.kill('SIGHUP');
-    await waitFor(() => (r.stdout().includes('config reload failed') ? true : undefined), 'the reload error');
-    const still = ((await (await fetch(`${url}/readyz`)).json()) as { configVersion: string }).configVersion;
+    await vi.waitFor(() => expect(r.stdout()).toContain('config reload failed'), WAIT);
+    const still = await readyVersion(url);
     expect(still).toBe(v2);
 
     // A request in flight when SIGTERM arrives still gets its answer; new connections are refused.
@@ -125,12 +134,61 @@ describe('tiermesh sidecar', () => {
       model: 'auto',
       messages: [{ role: 'user', content: SIMPLE_PROMPT }],
     });
-    await waitFor(() => (up.calls.length > calls ? true : undefined), 'the upstream call');
+    await vi.waitFor(() => expect(up.calls.length).toBeGreaterThan(calls), WAIT);
     r.child.kill('SIGTERM');
-    await waitFor(() => (r.stdout().includes('draining') ? true : undefined), 'the drain log line');
+    await vi.waitFor(() => expect(r.stdout()).toContain('draining'), WAIT);
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     const answer = await inFlight;
     expect(answer.choices[0]!.message.content).toBe('finished while draining');
     expect(await r.exited).toBe(0);
+
+    // Log hygiene: stdout is JSON lines only; each version is "config applied" once; the one line above info is
+    // the refused reload (a clean shutdown warns about nothing).
+    const lines = logLines(r);
+    expect(lines.filter((l) => l.msg === 'config applied').map((l) => l.version)).toEqual([v1, v2]);
+    expect(lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([
+      'config reload failed; still serving the previous version',
+    ]);
+    expect(r.stderr()).toBe('');
+  });
+
+  it('a SIGHUP with an unchanged file logs that, not a second "config applied"', async () => {
+    const file = join(dir, 'same.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    const r = sidecar(['--config', file, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0']);
+    await listening(r);
+    await vi.waitFor(() => expect(r.stdout()).toContain('metrics on'), WAIT);
+    r.child.kill('SIGHUP');
+    await vi.waitFor(() => expect(r.stdout()).toContain('config file re-read: unchanged'), WAIT);
+    r.child.kill('SIGINT');
+    expect(await r.exited).toBe(0);
+    const lines = logLines(r);
+    expect(lines.filter((l) => l.msg === 'config applied')).toHaveLength(1);
+    expect(lines.filter((l) => l.level >= 40)).toEqual([]);
+    expect(r.stderr()).toBe('');
+  });
+
+  it("Node's own warnings become JSON log lines, not plain text on stderr", async () => {
+    const file = join(dir, 'warn.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    // A warning raised inside the real process once it runs (on SIGUSR2, so after start-up), the way a
+    // deprecated API in a dependency would.
+    const onSignal =
+      "process.on('SIGUSR2', () => process.emitWarning('something is deprecated', 'DeprecationWarning', 'DEP0999'))";
+    const r = sidecar(
+      ['--config', file, '--listen', '127.0.0.1:0'],
+      ['--import', `data:text/javascript,${encodeURIComponent(onSignal)}`],
+    );
+    await listening(r);
+    r.child.kill('SIGUSR2');
+    await vi.waitFor(() => expect(r.stdout()).toContain('something is deprecated'), WAIT);
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(logLines(r).find((l) => l.msg === 'something is deprecated')).toMatchObject({
+      level: 40,
+      name: 'DeprecationWarning',
+      code: 'DEP0999',
+    });
+    expect(r.stderr()).toBe('');
   });
 });

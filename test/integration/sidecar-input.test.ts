@@ -57,6 +57,76 @@ describe('bad input', () => {
     expect((err as Error).message).toContain('messages');
   });
 
+  const hi = [{ role: 'user', content: SIMPLE_PROMPT }];
+  it.each([
+    [
+      'messages: "hi"',
+      { model: 'auto', messages: 'hi' },
+      'messages',
+      'messages: expected array, received string',
+    ],
+    ['model: 5', { model: 5, messages: hi }, 'model', 'model: expected string, received number'],
+    [
+      'temperature: "hot"',
+      { model: 'auto', messages: hi, temperature: 'hot' },
+      'temperature',
+      'temperature: expected number, received string',
+    ],
+    [
+      'stream: "yes"',
+      { model: 'auto', messages: hi, stream: 'yes' },
+      'stream',
+      'stream: expected boolean, received string',
+    ],
+    [
+      'max_tokens: 1.5',
+      { model: 'auto', messages: hi, max_tokens: 1.5 },
+      'max_tokens',
+      'max_tokens: expected an integer',
+    ],
+    [
+      'max_tokens: 1e9',
+      { model: 'auto', messages: hi, max_tokens: 1e9 },
+      'max_tokens',
+      /^about \d+ prompt tokens plus 1000000000 completion tokens fit no model/,
+    ],
+    [
+      'a text part whose text is a number',
+      { model: 'auto', messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }] },
+      'messages[0].content[0].text',
+      'messages[0].content[0].text: expected string, received number',
+    ],
+    [
+      'null user content',
+      { model: 'auto', messages: [{ role: 'user', content: null }] },
+      'messages[0].content',
+      /null is allowed only on an assistant message with tool_calls$/,
+    ],
+    ['n: -1', { model: 'auto', messages: hi, n: -1 }, 'n', 'n: must be >= 1'],
+    ['n: 1000', { model: 'auto', messages: hi, n: 1000 }, 'n', 'n: must be <= 128'],
+    [
+      'tools: "nope"',
+      { model: 'auto', messages: hi, tools: 'nope' },
+      'tools',
+      'tools: expected array, received string',
+    ],
+  ])('%s: the SDK gets 400 naming the field and what is wrong with it', async (_, body, param, message) => {
+    const before = up.requests.length;
+    const err = await client.chat.completions
+      .create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(e.status).toBe(400);
+    expect(e.param).toBe(param);
+    const error = e.error as { message: string; code: string };
+    if (typeof message === 'string') expect(error.message).toBe(message);
+    else expect(error.message).toMatch(message);
+    expect(error.message).not.toContain(SIMPLE_PROMPT);
+    // Refused before any upstream saw it.
+    expect(up.requests.length).toBe(before);
+  });
+
   it('unknown model: 404 model_not_found-style answer with param model', async () => {
     const err = await client.chat.completions
       .create({ model: 'gpt-9-ultra', messages: [{ role: 'user', content: SIMPLE_PROMPT }] })

@@ -1,6 +1,6 @@
 /** Config swaps under load: in-flight requests finish on the version they started with; bad pushes change nothing. */
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
@@ -40,7 +40,10 @@ describe('config swaps', () => {
       model: 'auto',
       messages: [{ role: 'user', content: SIMPLE_PROMPT }],
     });
-    while (oldUp.calls.length === calls) await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(oldUp.calls.length).toBeGreaterThan(calls), {
+      timeout: 10_000,
+      interval: 10,
+    });
 
     const next = compileManifests(parseManifests(configFor(newUp)));
     const applied = sidecar.store.apply(next);

@@ -1,6 +1,6 @@
 /** Failover, circuit breakers, cascade escalation, broken streams and client disconnects, through the OpenAI SDK. */
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   behave,
   type Fixture,
@@ -27,14 +27,8 @@ async function metrics(s: TestSidecar): Promise<string> {
   return (await fetch(`${s.url}/metrics`)).text();
 }
 
-/** Polls until `check` holds; breaker timers and disconnect handling finish on their own schedule. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Breaker timers and disconnect handling finish on their own schedule: wait for what they lead to. */
+const WAIT = { timeout: 5_000, interval: 25 };
 
 describe('failover and breakers', () => {
   let flaky: Fixture;
@@ -93,9 +87,10 @@ describe('failover and breakers', () => {
     flaky.script(() => behave.error(503));
     await ask();
     await ask();
-    await eventually(
-      async () => metricValue(await metrics(sidecar), 'tiermesh_breaker_state', { provider: 'flaky' }) === 2,
-      'breaker open',
+    await vi.waitFor(
+      async () =>
+        expect(metricValue(await metrics(sidecar), 'tiermesh_breaker_state', { provider: 'flaky' })).toBe(2),
+      WAIT,
     );
     const callsWhenOpen = flaky.calls.length;
     const r = await ask();
@@ -111,9 +106,10 @@ describe('failover and breakers', () => {
     ).toBeGreaterThanOrEqual(1);
 
     flaky.script(() => behave.ok('flaky is back', { prompt: 5, completion: 5 }));
-    await eventually(
-      async () => metricValue(await metrics(sidecar), 'tiermesh_breaker_state', { provider: 'flaky' }) === 1,
-      'breaker half-open',
+    await vi.waitFor(
+      async () =>
+        expect(metricValue(await metrics(sidecar), 'tiermesh_breaker_state', { provider: 'flaky' })).toBe(1),
+      WAIT,
     );
     const probe = await ask();
     expect(probe.response.headers.get('x-tiermesh-provider')).toBe('flaky');
@@ -197,6 +193,27 @@ describe('cascade', () => {
     expect(premium.calls.length).toBe(before);
   });
 
+  it('serves the cheap answer when the escalation fails outright, rather than an error', async () => {
+    cheap.script([behave.ok('not json at all', { prompt: 50, completion: 50 })]);
+    premium.script([behave.error(500)]);
+    const r = await askJson();
+    expect(r.response.status).toBe(200);
+    expect(r.data.choices[0]!.message.content).toBe('not json at all');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(r.response.headers.get('x-tiermesh-model')).toBe('small-model');
+    // The cheap answer was paid for: 100 tokens at $1/M.
+    expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(0.0001, 12);
+    expect(sidecar.logs.byMsg('fallback').at(-1)).toMatchObject({
+      from: 'premium-up',
+      reason: 'server_error',
+    });
+    expect(sidecar.logs.byMsg('request').at(-1)).toMatchObject({
+      status: 200,
+      escalations: 1,
+      tier: 'cheap',
+    });
+  });
+
   it('serves the last tier answer as is when it fails too (maxEscalations reached)', async () => {
     cheap.script([behave.ok('', { prompt: 10, completion: 0 })]);
     premium.script([behave.ok('', { prompt: 10, completion: 0 })]);
@@ -273,10 +290,11 @@ describe('streams that break or are abandoned', () => {
       for await (const _ of stream) if (++chunks === 3) ac.abort();
     })().catch(() => {});
     // The request is only finished (499 counted) once the upstream read loop ends; the upstream would keep sending
-    // for 10 s, longer than `eventually` waits, so seeing it means the upstream call was aborted.
-    await eventually(
-      async () => metricValue(await metrics(sidecar), 'tiermesh_requests_total', { status: '499' }) === 1,
-      'the disconnect to be recorded',
+    // for 10 s, longer than WAIT allows, so seeing it means the upstream call was aborted.
+    await vi.waitFor(
+      async () =>
+        expect(metricValue(await metrics(sidecar), 'tiermesh_requests_total', { status: '499' })).toBe(1),
+      WAIT,
     );
     const text = await metrics(sidecar);
     // No usage chunk ever came (the upstream was cut off); the streamed words were estimated and booked.

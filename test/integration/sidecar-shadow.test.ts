@@ -1,6 +1,6 @@
 /** spec.shadow through the OpenAI SDK: the shadow upstream gets the request, the client only ever sees the primary. */
 import OpenAI from 'openai';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
@@ -72,13 +72,8 @@ async function metrics(s: TestSidecar): Promise<string> {
   return (await s.metrics.text()).body;
 }
 
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Shadow calls run after the client has its answer: wait for what they lead to. */
+const WAIT = { timeout: 10_000, interval: 25 };
 
 const shadowCount = async (s: TestSidecar, outcome: string) =>
   metricValue(await metrics(s), 'tiermesh_shadow_requests_total', { model: 'shadow-model', outcome }) ?? 0;
@@ -95,7 +90,7 @@ describe('shadow traffic', () => {
     expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(0.00002, 12);
     expect(primary.calls).toHaveLength(1);
 
-    await eventually(async () => (await shadowCount(s, 'ok')) === 1, 'the shadow call to be booked');
+    await vi.waitFor(async () => expect(await shadowCount(s, 'ok')).toBe(1), WAIT);
     expect(shadowUp.calls).toHaveLength(1);
     const body = shadowUp.calls[0]!.body as Record<string, unknown>;
     expect(body['model']).toBe('shadow-model');
@@ -118,7 +113,11 @@ describe('shadow traffic', () => {
     // The shadow saves nothing: savings are the primary's alone (baseline $1/M + $2/M is the same price here).
     expect(metricValue(text, 'tiermesh_cost_saved_usd_total', { route: 'default' }) ?? 0).toBe(0);
 
-    const line = s.logs.byMsg('shadow')[0]!;
+    const line = await vi.waitFor(() => {
+      const l = s.logs.byMsg('shadow')[0];
+      expect(l).toBeDefined();
+      return l!;
+    }, WAIT);
     expect(line).toMatchObject({
       route: 'default',
       model: 'shadow-model',
@@ -140,7 +139,7 @@ describe('shadow traffic', () => {
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('primary answer');
-    await eventually(async () => (await shadowCount(s, 'ok')) === 1, 'the shadow call to be booked');
+    await vi.waitFor(async () => expect(await shadowCount(s, 'ok')).toBe(1), WAIT);
     const body = shadowUp.calls[0]!.body as Record<string, unknown>;
     expect(body['stream']).toBe(false);
     expect(body).not.toHaveProperty('stream_options');
@@ -151,15 +150,19 @@ describe('shadow traffic', () => {
     shadowUp.script([behave.error(500), behave.hang()]);
     const first = await client.chat.completions.create({ model: 'auto', messages: msg });
     expect(first.choices[0]!.message.content).toBe('primary answer');
-    await eventually(async () => (await shadowCount(s, 'error')) === 1, 'the failed shadow to be counted');
-    const failed = s.logs.byMsg('shadow failed')[0]!;
+    await vi.waitFor(async () => expect(await shadowCount(s, 'error')).toBe(1), WAIT);
+    const failed = await vi.waitFor(() => {
+      const l = s.logs.byMsg('shadow failed')[0];
+      expect(l).toBeDefined();
+      return l!;
+    }, WAIT);
     expect(failed).toMatchObject({ model: 'shadow-model', route: 'default' });
     expect((failed['error'] as { code: string }).code).toBe('TM_ALL_TARGETS_FAILED');
 
     // The shadow upstream never answers this one; the client has its answer regardless.
     const second = await client.chat.completions.create({ model: 'auto', messages: msg });
     expect(second.choices[0]!.message.content).toBe('primary answer');
-    await eventually(() => shadowUp.calls.length === 2, 'the hanging shadow call to arrive');
+    await vi.waitFor(() => expect(shadowUp.calls.length).toBe(2), WAIT);
     expect(await shadowCount(s, 'ok')).toBe(0);
     expect(await shadowCount(s, 'error')).toBe(1);
     // Stopping the sidecar abandons the hanging shadow call, which counts as an error.
@@ -172,14 +175,14 @@ describe('shadow traffic', () => {
     const { s, yaml, shadowUp, client } = await setup(100, 1);
     shadowUp.script([{ firstByteDelayMs: 300, reply: 'late', usage: { prompt: 1000, completion: 2000 } }]);
     await client.chat.completions.create({ model: 'auto', messages: msg });
-    await eventually(() => shadowUp.calls.length === 1, 'the shadow call to arrive');
+    await vi.waitFor(() => expect(shadowUp.calls.length).toBe(1), WAIT);
     const extra = `apiVersion: tiermesh.dev/v1alpha1
 kind: ModelBudget
 metadata: { name: extra, namespace: test }
 spec: { window: { period: daily, timezone: UTC }, limit: { usd: 100 } }
 `;
     expect(s.store.apply(compileManifests(parseManifests(`${yaml}---\n${extra}`))).ok).toBe(true);
-    await eventually(async () => (await shadowCount(s, 'ok')) === 1, 'the shadow call to be booked');
+    await vi.waitFor(async () => expect(await shadowCount(s, 'ok')).toBe(1), WAIT);
     const b = s.store.current!.budget.status(Date.now()).find((x) => x.name === 'b')!;
     expect(b.spentUSD).toBeCloseTo(0.005 + 0.00002, 12);
   });

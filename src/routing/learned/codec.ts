@@ -1,4 +1,4 @@
-/** Compact text encoding of Float32 weight vectors (little-endian, base64) for weights.json. */
+/** Compact text encodings of weight vectors for model files: float32 (little-endian) and int8 with a scale, base64. */
 
 export function encodeFloat32(a: Float32Array): string {
   const bytes = new Uint8Array(a.length * 4);
@@ -14,4 +14,29 @@ export function decodeFloat32(b64: string): Float32Array {
   const out = new Float32Array(bytes.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
+}
+
+/** Symmetric int8 quantisation: scale = max|w| / 127, so the largest weight is exact and the rest within scale/2. */
+export function encodeInt8(a: ArrayLike<number>): { q: string; scale: number } {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]!));
+  const scale = max > 0 ? max / 127 : 0;
+  const bytes = new Int8Array(a.length);
+  if (scale > 0) for (let i = 0; i < a.length; i++) bytes[i] = Math.round(a[i]! / scale);
+  return { q: Buffer.from(bytes.buffer).toString('base64'), scale: Number(scale.toPrecision(9)) };
+}
+
+/** Decodes to float32 (value * scale); `length` is checked so a truncated table is refused, not zero-filled. */
+export function decodeInt8(t: { q: string; scale: number }, length: number): Float32Array {
+  const raw = decodeInt8Raw(t, length);
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) out[i] = raw[i]! * t.scale;
+  return out;
+}
+
+/** The raw int8 table (no scaling): what the scorer keeps in memory, a quarter of float32's size. */
+export function decodeInt8Raw(t: { q: string }, length: number): Int8Array {
+  const bytes = Buffer.from(t.q, 'base64');
+  if (bytes.length !== length) throw new Error(`int8 table has ${bytes.length} entries, expected ${length}`);
+  return new Int8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseCsv } from './csv.js';
+import { canonicalPrompt } from './prompt.js';
 import { type Part, partOf } from './split.js';
 
 export interface Outcome {
@@ -16,6 +17,8 @@ export interface Outcome {
   part: Part;
   /** Sub-source, e.g. the MMLU subject. */
   group?: string;
+  /** Every recorded model's quality on this prompt (multi-model sources), for label augmentation. */
+  scores?: Record<string, number>;
 }
 
 export interface Dataset {
@@ -25,9 +28,9 @@ export interface Dataset {
   items: Outcome[];
 }
 
-/** `<repo>/../shared/data`, the default location of the data. */
+/** `$TIERMESH_DATA_DIR`, else `<repo>/../shared/data`: the default location of the data. */
 export function defaultDataDir(repoRoot: string): string {
-  return join(repoRoot, '..', 'shared', 'data');
+  return process.env['TIERMESH_DATA_DIR'] || join(repoRoot, '..', 'shared', 'data');
 }
 
 export function hasData(dir: string): boolean {
@@ -143,6 +146,7 @@ export function loadLlmRouter(dir: string): Dataset {
   const rows = JSON.parse(readFileSync(join(base, 'train.json'), 'utf8')) as {
     question: string;
     scores: Record<string, number>;
+    cluster_id?: number;
   }[];
   const prices = JSON.parse(readFileSync(join(base, 'llm_prices.json'), 'utf8')) as Record<
     string,
@@ -160,12 +164,57 @@ export function loadLlmRouter(dir: string): Dataset {
     weak: r.scores[weakModel] ?? 0,
     strong: r.scores[strongModel] ?? 0,
     part: partOf('llmrouter', r.question),
+    group: `cluster-${r.cluster_id ?? 0}`,
+    scores: r.scores,
   }));
   return { name: 'llmrouter', weakModel, strongModel, items };
 }
 
+/** RouterBench files (RouterDC's re-split) and the source name each becomes. */
+export const ROUTERBENCH = [
+  ['rb-arc', 'arc_challenge_train.csv'],
+  ['rb-mbpp', 'mbpp_train.csv'],
+  ['rb-winogrande', 'winograde_train.csv'],
+] as const;
+export const ROUTERBENCH_WEAK = 'mistralai/mixtral-8x7b-chat';
+export const ROUTERBENCH_STRONG = 'gpt-4-1106-preview';
+
+/**
+ * One RouterBench file: 0/1 correctness of 11 models per prompt. The pair is Mixtral-8x7B -> GPT-4 (the pair
+ * RouteLLM uses too); all models' scores are kept for label augmentation. Prompts are decoded from their Python
+ * list repr (canonicalPrompt). Rows with an empty cell for the pair are skipped.
+ */
+export function loadRouterBench(dir: string, name: string, file: string): Dataset {
+  const [header, ...rows] = parseCsv(readFileSync(join(dir, 'routerbench', file), 'utf8'));
+  const h = header ?? [];
+  const models = h.slice(3).filter((c) => !c.includes('|') && c !== 'oracle_model_to_route_to');
+  const col = new Map(h.map((c, i) => [c, i]));
+  const items: Outcome[] = [];
+  for (const r of rows) {
+    const raw = r[1];
+    if (!raw) continue;
+    const scores: Record<string, number> = {};
+    for (const m of models) {
+      const v = r[col.get(m)!]?.trim();
+      if (v !== undefined && v !== '' && Number.isFinite(Number(v))) scores[m] = Number(v);
+    }
+    const weak = scores[ROUTERBENCH_WEAK];
+    const strong = scores[ROUTERBENCH_STRONG];
+    if (weak === undefined || strong === undefined) continue;
+    // Kept as stored (a Python list literal): the learned model decodes it itself (canonicalPrompt).
+    items.push({ prompt: raw, weak, strong, part: partOf(name, canonicalPrompt(raw)), group: name, scores });
+  }
+  return { name, weakModel: ROUTERBENCH_WEAK, strongModel: ROUTERBENCH_STRONG, items };
+}
+
+export function hasRouterBench(dir: string): boolean {
+  return ROUTERBENCH.every(([, f]) => existsSync(join(dir, 'routerbench', f)));
+}
+
 export function loadAll(dir: string): Dataset[] {
-  return [loadMmlu(dir), loadGsm8k(dir), loadMtBench(dir), loadLlmRouter(dir)];
+  const out = [loadMmlu(dir), loadGsm8k(dir), loadMtBench(dir), loadLlmRouter(dir)];
+  if (hasRouterBench(dir)) for (const [name, file] of ROUTERBENCH) out.push(loadRouterBench(dir, name, file));
+  return out;
 }
 
 /**

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  featurize,
-  HASH_DIM,
-  hashedLogit,
-  MAX_FEATURES,
-  newBuffers,
-  STRUCT_DIM,
-  STRUCTURAL,
-} from './features.js';
+import { featurize, HASH_DIM, MAX_FEATURES, newBuffers, STRUCT_DIM, STRUCTURAL } from './features.js';
 
 const entries = (text: string) => {
   const b = newBuffers();
@@ -64,19 +56,14 @@ describe('featurize', () => {
     expect(dense('a'.repeat(5000), 'log-chars')).toBeGreaterThan(dense('a', 'log-chars'));
   });
 
-  it('the fused scoring pass equals the dot product of the stored features', () => {
-    const w = new Float32Array(HASH_DIM);
-    let x = 7;
-    for (let i = 0; i < w.length; i++) {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      w[i] = (x / 2 ** 32 - 0.5) * 2;
-    }
+  it('word unigrams and bigrams come before the character 4-grams (the recogniser reads only those)', () => {
     const b = newBuffers();
-    for (const t of ['', 'hi', 'Solve x^2 = 4.\nA. 2\nB. -2', 'mixed 東京 text, ' + 'word '.repeat(3000)]) {
-      const e = entries(t);
-      const dot = e.idx.reduce((s, f, i) => s + w[f]! * e.val[i]!, 0);
-      expect(hashedLogit(t, b, w)).toBeCloseTo(dot, 4);
-      expect(Array.from(b.dense)).toEqual(e.dense);
-    }
+    const k = featurize('one two three', b);
+    // 3 words + 2 bigrams, then one 4-gram per normalised character (13).
+    expect(b.wordEntries).toBe(5);
+    expect(k).toBe(5 + 13);
+    expect(b.val[0]).toBeCloseTo(1 / Math.sqrt(3), 6);
+    expect(b.val[3]).toBeCloseTo(1 / Math.sqrt(2), 6);
+    expect(b.val[5]).toBeCloseTo(1 / Math.sqrt(13), 6);
   });
 });

@@ -23,6 +23,8 @@ export const STRUCTURAL = [
   'non-ascii-ratio',
   'numbers',
   'latex',
+  // Set by featurizePrompt (prompt.ts), not by the scan: the prompt is a Python list-of-strings literal.
+  'list-literal',
 ] as const;
 export const STRUCT_DIM = STRUCTURAL.length;
 
@@ -35,8 +37,8 @@ export interface FeatureBuffers {
   idx: Int32Array;
   val: Float32Array;
   dense: Float32Array;
-  /** hashedLogit()'s result, kept here so scoring allocates nothing. */
-  logit: Float64Array;
+  /** Entries featurize() wrote before the character 4-grams: word unigrams and bigrams come first. */
+  wordEntries: number;
 }
 
 export function newBuffers(): FeatureBuffers {
@@ -44,7 +46,7 @@ export function newBuffers(): FeatureBuffers {
     idx: new Int32Array(MAX_FEATURES),
     val: new Float32Array(MAX_FEATURES),
     dense: new Float32Array(STRUCT_DIM),
-    logit: new Float64Array(1),
+    wordEntries: 0,
   };
 }
 
@@ -99,20 +101,6 @@ const MATH_EXTRA = '∑∫√≤≥±×÷';
  * 1/sqrt(count) per family so a long prompt does not swamp the bias.
  */
 export function featurize(text: string, b: FeatureBuffers): number {
-  return scan(text, b, null);
-}
-
-/**
- * The hashed part of the logit, sum(w[feature] * value), computed while scanning: no entry is stored, which
- * is what keeps scoring fast. Also fills `b.dense`. Equal (up to float rounding) to dotting featurize()'s output.
- */
-export function hashedLogit(text: string, b: FeatureBuffers, weights: Float32Array): number {
-  scan(text, b, weights);
-  return b.logit[0]!;
-}
-
-/** One pass over the text; with `weights` it accumulates the logit into b.logit instead of storing entries. */
-function scan(text: string, b: FeatureBuffers, weights: Float32Array | null): number {
   const total = text.length;
   const src =
     total > MAX_NGRAM_CHARS
@@ -122,9 +110,6 @@ function scan(text: string, b: FeatureBuffers, weights: Float32Array | null): nu
   const { idx, val } = b;
   let k = 0;
   let words = 0;
-  let accWords = 0;
-  let accBigrams = 0;
-  let accChars = 0;
   let h = SEED_WORD;
   let prevWord = 0;
   let inWord = false;
@@ -178,12 +163,10 @@ function scan(text: string, b: FeatureBuffers, weights: Float32Array | null): nu
     } else if (inWord) {
       const w = h;
       const fw = finish(w);
-      if (weights !== null) accWords += weights[fw]!;
-      else idx[words] = fw;
+      idx[words] = fw;
       if (words > 0) {
         const fb = finish(Math.imul(prevWord ^ SEED_BIGRAM, P) ^ w);
-        if (weights !== null) accBigrams += weights[fb]!;
-        else idx[bigramBase + bigrams] = fb;
+        idx[bigramBase + bigrams] = fb;
         bigrams++;
       }
       prevWord = w;
@@ -196,18 +179,15 @@ function scan(text: string, b: FeatureBuffers, weights: Float32Array | null): nu
     prevSpace = c === 32;
     gram = (gram << 8) | (c < 256 ? c : (c ^ (c >>> 8)) & 0xff);
     const fc = finish(Math.imul(gram ^ SEED_CHAR, P));
-    if (weights !== null) accChars += weights[fc]!;
-    else idx[charBase + chars] = fc;
+    idx[charBase + chars] = fc;
     chars++;
   }
   if (inWord) {
     const fw = finish(h);
-    if (weights !== null) accWords += weights[fw]!;
-    else idx[words] = fw;
+    idx[words] = fw;
     if (words > 0) {
       const fb = finish(Math.imul(prevWord ^ SEED_BIGRAM, P) ^ h);
-      if (weights !== null) accBigrams += weights[fb]!;
-      else idx[bigramBase + bigrams] = fb;
+      idx[bigramBase + bigrams] = fb;
       bigrams++;
     }
     words++;
@@ -215,19 +195,16 @@ function scan(text: string, b: FeatureBuffers, weights: Float32Array | null): nu
   const sw = words > 0 ? 1 / Math.sqrt(words) : 0;
   const sb = bigrams > 0 ? 1 / Math.sqrt(bigrams) : 0;
   const sc = chars > 0 ? 1 / Math.sqrt(chars) : 0;
-  if (weights !== null) {
-    b.logit[0] = accWords * sw + accBigrams * sb + accChars * sc;
-  } else {
-    k = words;
-    for (let i = 0; i < k; i++) val[i] = sw;
-    for (let i = 0; i < bigrams; i++) {
-      idx[k] = idx[bigramBase + i]!;
-      val[k++] = sb;
-    }
-    for (let i = 0; i < chars; i++) {
-      idx[k] = idx[charBase + i]!;
-      val[k++] = sc;
-    }
+  k = words;
+  for (let i = 0; i < k; i++) val[i] = sw;
+  for (let i = 0; i < bigrams; i++) {
+    idx[k] = idx[bigramBase + i]!;
+    val[k++] = sb;
+  }
+  b.wordEntries = k;
+  for (let i = 0; i < chars; i++) {
+    idx[k] = idx[charBase + i]!;
+    val[k++] = sc;
   }
 
   const d = b.dense;

@@ -15,17 +15,26 @@ const example = readFileSync(join(root, 'examples', 'standalone.yaml'), 'utf8');
 
 function snapshotWith(classifier: string): Snapshot {
   return compileManifests(
-    parseManifests(
-      example.replace(/ {2}classifier:\n {4}mode: rules\n {4}confidenceBand: 0.1\n/, classifier),
-    ),
+    parseManifests(example.replace(/ {2}classifier:\n {4}mode: \w+\n {4}confidenceBand: 0.1\n/, classifier)),
   );
 }
 
-/** A stand-in classifier: difficulty is the share of "hard" words, calibration uniform on [0, 1]. */
+/** A stand-in classifier: "hard" prompts score 0.9, others 0.05; calibration uniform on [0, 1]. */
 const fake: LearnedClassifier = {
   score: (t) => (t.includes('hard') ? 0.9 : 0.05),
+  headOf: () => 'fake',
+  heads: ['fake'],
+  tableBytes: 0,
   thresholdForShare: (s) => 1 - s,
   shareAbove: (t) => 1 - t,
+};
+
+/** Scores a prompt by the number in it: traffic with any score distribution, unlike the calibration set. */
+const numeric: LearnedClassifier = {
+  ...fake,
+  score: (t) => Number(t.replace(/\D/g, '')) / 1000,
+  // Calibration says everything scores in [0, 1] uniformly; the traffic below is bunched in [0.2, 0.3].
+  shareAbove: (t) => 1 - Math.min(1, Math.max(0, t)),
 };
 
 const ask = (content: string): ChatCompletionRequest => ({
@@ -74,6 +83,42 @@ describe('learned classifier wiring', () => {
     expect(easy.classification.source).toBe('learned');
     expect(easy.tierIndex).toBe(0);
     expect(hard.tierIndex).toBeGreaterThan(0);
+  });
+
+  it("premiumShare 0.3 sends 30% of the route's own traffic above the cheapest tier, band or not", () => {
+    for (const band of [0, 0.1]) {
+      const s = withLearnedThresholds(
+        snapshotWith(
+          `  classifier:\n    mode: learned\n    confidenceBand: ${band}\n    premiumShare: 0.3\n`,
+        ),
+        numeric,
+      );
+      const learned = learnedScorer(numeric);
+      let above = 0;
+      let counted = 0;
+      for (let i = 0; i < 3000; i++) {
+        // Scores 0.200..0.299, shuffled: the calibration scale would send none above the cheapest tier.
+        const n = 200 + ((i * 37) % 100);
+        const d = decide({ snapshot: s, request: ask(`request ${n}`), learned });
+        if (i >= 1000) {
+          counted++;
+          if (d.tierIndex > 0) above++;
+        }
+      }
+      expect(above / counted).toBeGreaterThan(0.27);
+      expect(above / counted).toBeLessThan(0.33);
+    }
+  });
+
+  it('before a route has enough traffic, the calibration quantiles set the percentile; routes are calibrated apart', () => {
+    const learned = learnedScorer(numeric, { minSamples: 3, window: 10 });
+    expect(learned('request 250', 'a')).toBeCloseTo(0.25, 9); // calibration: 1 - shareAbove(0.25)
+    learned('request 100', 'a');
+    learned('request 300', 'a');
+    // Route "a" has 3 samples now (250, 100, 300): its own scale.
+    expect(learned('request 200', 'a')).toBeCloseTo(1 / 3, 9);
+    // Route "b" has none: still the calibration scale.
+    expect(learned('request 200', 'b')).toBeCloseTo(0.2, 9);
   });
 
   it('the shipped classifier plugs into decide() too', () => {

@@ -1,30 +1,65 @@
 /**
- * Plugs the learned classifier into the router. decide() gets the difficulty *percentile* (the share of
- * calibration prompts scoring lower), not the raw probability: the raw probabilities of a text-only model
- * bunch up near the base rate, which would leave upper tiers unreachable, while percentiles spread evenly
- * over [0, 1]. The ModelRoute knobs are translated to that scale: `premiumShare` s becomes threshold 1 - s,
- * an explicit probability `threshold` becomes its percentile.
+ * Plugs the learned model into the router. decide() gets a difficulty *percentile* (the share of the route's recent
+ * traffic with a smaller predicted gain), not the raw gain: percentiles spread evenly over [0, 1], so the route's
+ * `premiumShare` s becomes the percentile threshold 1 - s and keeps its promise on the route's own traffic. Before a
+ * route has MIN_SAMPLES requests, the model's calibration quantiles give the percentile. An explicit `threshold`
+ * is a predicted gain (strong - weak quality) and becomes its percentile on the calibration mix.
  */
 import type { ClassifierSpec } from '../../api/modelroute.js';
 import type { Snapshot } from '../../api/snapshot.js';
+import { MIN_SAMPLES, RollingPercentile } from './calibration.js';
 import type { LearnedClassifier } from './classifier.js';
 import { loadLearnedClassifier } from './model.js';
+import { RouteModels } from './model-ref.js';
 
-/** Share of calibration traffic sent above the cheapest tier when a learned route sets neither knob. */
+/** A percentile threshold above every percentile: premiumShare 0. */
+export const NEVER = 2;
+
+/** Share of traffic sent above the cheapest tier when a learned route sets neither knob. */
 export const DEFAULT_PREMIUM_SHARE = 0.3;
 
-/** decide()'s `learned` input: (text, features) => difficulty percentile in [0, 1], monotone in P(cheapest tier fails). */
-export function learnedScorer(c: LearnedClassifier = loadLearnedClassifier()): (text: string) => number {
-  return (text) => 1 - c.shareAbove(c.score(text));
+export interface LearnedScorerOptions {
+  /** Requests before a route's own traffic sets the scale (tests lower it). */
+  minSamples?: number;
+  window?: number;
+  /** A route's own model (spec.classifier.modelRef), else `c` scores it. */
+  modelFor?: (route: string) => LearnedClassifier | undefined;
 }
 
 /**
- * The percentile threshold a classifier spec means: an explicit probability `threshold` wins (as its
+ * decide()'s `learned` input: (text, route) => percentile in [0, 1], monotone in the predicted gain.
+ * Keeps one rolling window per route name: a route's share tracks its own traffic, not its neighbours'.
+ */
+export function learnedScorer(
+  c: LearnedClassifier = loadLearnedClassifier(),
+  o: LearnedScorerOptions = {},
+): (text: string, route?: string) => number {
+  const min = o.minSamples ?? MIN_SAMPLES;
+  const windows = new Map<string, { model: LearnedClassifier; window: RollingPercentile }>();
+  return (text, route = '') => {
+    const m = o.modelFor?.(route) ?? c;
+    const s = m.score(text);
+    let w = windows.get(route);
+    // A new model for the route scores on another scale: its window starts afresh.
+    if (!w || w.model !== m) {
+      w = { model: m, window: new RollingPercentile(o.window) };
+      windows.set(route, w);
+    }
+    const p = w.window.samples >= min ? w.window.percentile(s) : 1 - m.shareAbove(s);
+    w.window.record(s);
+    return p;
+  };
+}
+
+/**
+ * The percentile threshold a classifier spec means: an explicit gain `threshold` wins (as its calibration
  * percentile), else `premiumShare`, else the default share.
  */
 export function learnedThreshold(spec: ClassifierSpec, c: LearnedClassifier): number {
   if (spec.threshold !== undefined) return 1 - c.shareAbove(spec.threshold);
-  return 1 - Math.min(1, Math.max(0, spec.premiumShare ?? DEFAULT_PREMIUM_SHARE));
+  const share = Math.min(1, Math.max(0, spec.premiumShare ?? DEFAULT_PREMIUM_SHARE));
+  // Share 0 is "never": a threshold no percentile reaches (percentile 1 itself would still leave the cheapest tier).
+  return share <= 0 ? NEVER : 1 - share;
 }
 
 /**
@@ -35,13 +70,31 @@ export function learnedThreshold(spec: ClassifierSpec, c: LearnedClassifier): nu
 export function withLearnedThresholds(
   snapshot: Snapshot,
   c: LearnedClassifier = loadLearnedClassifier(),
+  modelFor: (route: string) => LearnedClassifier | undefined = () => undefined,
 ): Snapshot {
   return {
     ...snapshot,
     routes: snapshot.routes.map((r) => {
       const cl = r.spec.classifier;
       if (cl.mode === 'rules') return r;
-      return { ...r, spec: { ...r.spec, classifier: { ...cl, threshold: learnedThreshold(cl, c) } } };
+      const threshold = learnedThreshold(cl, modelFor(r.name) ?? c);
+      return { ...r, spec: { ...r.spec, classifier: { ...cl, threshold } } };
     }),
+  };
+}
+
+/**
+ * One-shot wiring for the offline tools (explain, report): thresholds and scorer with each route's modelRef model
+ * (else the shipped one). Throws ModelFileError naming the route when a referenced model is refused.
+ */
+export function wireLearned(snapshot: Snapshot): {
+  snapshot: Snapshot;
+  learned: (text: string, route?: string) => number;
+} {
+  const models = new RouteModels().resolve(snapshot);
+  const modelFor = (r: string) => models.get(r);
+  return {
+    snapshot: withLearnedThresholds(snapshot, undefined, modelFor),
+    learned: learnedScorer(undefined, { modelFor }),
   };
 }

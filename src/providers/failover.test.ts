@@ -1,0 +1,283 @@
+/**
+ * The failover loop with scripted adapters and real breakers: whose fault each failure is, what it does to the
+ * breaker, what the client is told, and the stream deadlines. The wire itself is covered in
+ * test/integration/failover.test.ts against the vendor fixtures.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+import { BreakerBoard } from './breaker.js';
+import {
+  ExecutionError,
+  type ExecutionPlan,
+  executeCompletion,
+  executeStream,
+  type Resilience,
+} from './failover.js';
+import { LocalError, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+
+const board = new BreakerBoard();
+afterEach(() => board.shutdown());
+
+const breakerSettings = {
+  errorThresholdPercentage: 50,
+  volumeThreshold: 1,
+  resetTimeoutMs: 30_000,
+  rollingWindowMs: 10_000,
+};
+
+const resilience = (over: Partial<Resilience> = {}): Resilience => ({
+  timeoutMs: 1_000,
+  firstByteTimeoutMs: 1_000,
+  streamIdleTimeoutMs: 1_000,
+  retries: { attempts: 0, backoffMs: 1, maxBackoffMs: 1 },
+  breaker: breakerSettings,
+  ...over,
+});
+
+const completion = (content: string): ChatCompletion => ({
+  id: 'c',
+  object: 'chat.completion',
+  created: 0,
+  model: 'm',
+  choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+});
+
+const chunk = (content: string, finish: string | null = null): ChatCompletionChunk => ({
+  id: 'c',
+  object: 'chat.completion.chunk',
+  created: 0,
+  model: 'm',
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    });
+  });
+}
+
+interface Scripted extends ProviderAdapter {
+  calls: number;
+}
+
+function adapter(
+  name: string,
+  complete: (call: UpstreamCall) => Promise<ChatCompletion>,
+  stream?: (call: UpstreamCall) => AsyncGenerator<ChatCompletionChunk>,
+): Scripted {
+  const a: Scripted = {
+    name,
+    type: 'openai-compatible',
+    calls: 0,
+    complete: (call) => {
+      a.calls++;
+      return complete(call);
+    },
+    stream: (call) => {
+      a.calls++;
+      if (!stream) throw new Error('no stream scripted');
+      return stream(call);
+    },
+  };
+  return a;
+}
+
+function plan(adapters: Scripted[], res: Resilience = resilience()): ExecutionPlan {
+  return {
+    resilience: res,
+    targets: adapters.map((a) => ({
+      model: 'm',
+      provider: a.name,
+      upstreamModel: `${a.name}-model`,
+      adapter: a,
+      breaker: board.get(a.name, `${a.name}-model`, res.breaker),
+    })),
+  };
+}
+
+const body: ChatCompletionRequest = { model: 'auto', messages: [{ role: 'user', content: 'hi' }] };
+
+async function executionError(p: Promise<unknown>): Promise<ExecutionError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ExecutionError);
+  return e as ExecutionError;
+}
+
+const breakerOf = (name: string) => board.states().find((s) => s.provider === name)?.state;
+
+describe('a failure before anything was sent (LocalError)', () => {
+  it("is the client's 400: no other target, no attempt counted, no breaker moved", async () => {
+    const first = adapter('first', () => {
+      throw new LocalError('client', 'the request cannot be sent on: serializing failed (too deep)');
+    });
+    const second = adapter('second', async () => completion('from second'));
+    for (let i = 0; i < 5; i++) {
+      const e = await executionError(executeCompletion(plan([first, second]), body));
+      expect(e.code).toBe('TM_INVALID_REQUEST');
+      expect(e.status).toBe(400);
+      expect(e.message).toContain('serializing failed');
+      expect(e.attempts).toBe(0);
+      expect(e.fallbacks).toEqual([]);
+    }
+    expect(second.calls).toBe(0);
+    expect(breakerOf('first')).toBe('closed');
+  });
+
+  it('is our 500 when our own code broke, with the cause kept for the log and not shown', async () => {
+    const bug = new TypeError('cannot read properties of undefined');
+    const first = adapter('first', () => {
+      throw new LocalError('sidecar', 'building the body failed', { cause: bug });
+    });
+    const e = await executionError(executeCompletion(plan([first]), body));
+    expect(e.code).toBe('TM_INTERNAL');
+    expect(e.message).toBe('internal error');
+    expect((e.cause as LocalError).cause).toBe(bug);
+    expect(breakerOf('first')).toBe('closed');
+  });
+});
+
+describe('429s', () => {
+  it('move on to the next target without counting against the breaker', async () => {
+    const busy = adapter('busy', async () => {
+      throw new ProviderError('rate_limited', 'provider "busy" answered HTTP 429: slow down', {
+        status: 429,
+        retryAfter: 20,
+      });
+    });
+    const healthy = adapter('healthy', async () => completion('ok'));
+    for (let i = 0; i < 5; i++) {
+      const r = await executeCompletion(plan([busy, healthy]), body);
+      expect(r.served.provider).toBe('healthy');
+      expect(r.fallbacks[0]).toMatchObject({ reason: 'rate_limited', status: 429, action: 'next-target' });
+      expect(r.fallbacks[0]?.detail).toContain('slow down');
+    }
+    expect(breakerOf('busy')).toBe('closed');
+  });
+
+  it('on every target: TM_RATE_LIMITED with the soonest Retry-After', async () => {
+    const a = adapter('a', async () => {
+      throw new ProviderError('rate_limited', 'a busy', { status: 429, retryAfter: 30 });
+    });
+    const b = adapter('b', async () => {
+      throw new ProviderError('rate_limited', 'b busy', { status: 429, retryAfter: 7 });
+    });
+    const e = await executionError(executeCompletion(plan([a, b]), body));
+    expect(e.code).toBe('TM_RATE_LIMITED');
+    expect(e.retryAfter).toBe(7);
+  });
+});
+
+describe('open breakers', () => {
+  it('answer TM_BREAKER_OPEN with a Retry-After of the time left until half-open', async () => {
+    const down = adapter('down', async () => {
+      throw new ProviderError('server_error', 'HTTP 500');
+    });
+    await executionError(executeCompletion(plan([down]), body)); // opens it (volume 1, 50%)
+    expect(breakerOf('down')).toBe('open');
+    const e = await executionError(executeCompletion(plan([down]), body));
+    expect(e.code).toBe('TM_BREAKER_OPEN');
+    expect(e.retryAfter).toBeGreaterThan(0);
+    expect(e.retryAfter).toBeLessThanOrEqual(30);
+    expect(down.calls).toBe(1);
+  });
+});
+
+describe('stream deadlines', () => {
+  it('let a stream that keeps flowing run past timeoutMs', async () => {
+    const flowing = adapter(
+      'flowing',
+      async () => completion('unused'),
+      async function* (call) {
+        for (let i = 0; i < 8; i++) {
+          await wait(40, call.signal);
+          yield chunk(`w${i} `);
+        }
+        yield chunk('', 'stop');
+      },
+    );
+    // 8 x 40 ms is well past the 150 ms whole-call deadline, and every gap is within the idle deadline.
+    const s = await executeStream(
+      plan([flowing], resilience({ timeoutMs: 150, streamIdleTimeoutMs: 1_000 })),
+      body,
+    );
+    let text = '';
+    for await (const c of s.chunks) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('w0 w1 w2 w3 w4 w5 w6 w7 ');
+    expect(breakerOf('flowing')).toBe('closed');
+  });
+
+  it('cut a stream that stalls between chunks, as a timeout', async () => {
+    const stalls = adapter(
+      'stalls',
+      async () => completion('unused'),
+      async function* (call) {
+        yield chunk('first ');
+        await wait(60_000, call.signal);
+        yield chunk('never');
+      },
+    );
+    const s = await executeStream(plan([stalls], resilience({ streamIdleTimeoutMs: 100 })), body);
+    let text = '';
+    const err = await (async () => {
+      for await (const c of s.chunks) text += c.choices[0]?.delta.content ?? '';
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(text).toBe('first ');
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).reason).toBe('stream_broken');
+    expect((err as ProviderError).message).toMatch(/timeout: .*no stream chunk for 100ms/);
+  });
+
+  it('cut a stream at the optional total deadline even while it flows', async () => {
+    const endless = adapter(
+      'endless',
+      async () => completion('unused'),
+      async function* (call) {
+        for (;;) {
+          await wait(20, call.signal);
+          yield chunk('x');
+        }
+      },
+    );
+    const s = await executeStream(
+      plan([endless], resilience({ streamIdleTimeoutMs: 1_000, streamTimeoutMs: 200 })),
+      body,
+    );
+    const err = await (async () => {
+      for await (const _ of s.chunks);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as ProviderError).message).toMatch(/stream still running after 200ms/);
+  });
+
+  it('do not blame the upstream while the consumer is the slow one', async () => {
+    const quick = adapter(
+      'quick',
+      async () => completion('unused'),
+      async function* () {
+        yield chunk('a');
+        yield chunk('b');
+        yield chunk('', 'stop');
+      },
+    );
+    const s = await executeStream(plan([quick], resilience({ streamIdleTimeoutMs: 100 })), body);
+    let n = 0;
+    for await (const _ of s.chunks) {
+      n++;
+      await new Promise((r) => setTimeout(r, 250)); // a client reading slowly, longer than the idle deadline
+    }
+    expect(n).toBe(3);
+  });
+});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { assignFolds, type CvResult, selectHead } from './cv.js';
+
+const result = (features: 'constant' | 'length' | 'structure' | 'ngrams', folds: number[]): CvResult => ({
+  spec: { name: 'h', features, lambdaDense: 1 },
+  apgr: folds.reduce((a, b) => a + b, 0) / folds.length,
+  foldApgr: folds,
+  oof: new Float64Array(0),
+});
+
+describe('assignFolds', () => {
+  it('keeps every group in one fold and uses every fold when there are few groups', () => {
+    const keys = Array.from({ length: 400 }, (_, i) => `subject-${i % 12}`);
+    const f = assignFolds(keys, 5);
+    const byGroup = new Map<string, Set<number>>();
+    keys.forEach((k, i) => {
+      byGroup.set(k, (byGroup.get(k) ?? new Set()).add(f[i]!));
+    });
+    for (const s of byGroup.values()) expect(s.size).toBe(1);
+    expect(new Set(f).size).toBe(5);
+  });
+
+  it('spreads distinct keys (prompts) evenly and deterministically', () => {
+    const keys = Array.from({ length: 1000 }, (_, i) => `prompt ${i}`);
+    const f = assignFolds(keys, 5);
+    expect(Array.from(assignFolds(keys, 5))).toEqual(Array.from(f));
+    for (let k = 0; k < 5; k++) expect(f.filter((x) => x === k).length).toBeGreaterThan(150);
+  });
+});
+
+describe('selectHead', () => {
+  it('keeps the simpler head unless the complex one wins clearly on every measure', () => {
+    const constant = result('constant', [0.5, 0.5, 0.5, 0.5, 0.5]);
+    // Better on average but only by noise (one lucky fold): not chosen.
+    const noisy = result('structure', [0.7, 0.45, 0.46, 0.47, 0.48]);
+    expect(selectHead([constant, noisy]).spec.features).toBe('constant');
+    // Consistently better: chosen.
+    const steady = result('ngrams', [0.6, 0.62, 0.58, 0.61, 0.6]);
+    expect(selectHead([constant, noisy, steady]).spec.features).toBe('ngrams');
+    // Within the margin: the simpler one stays.
+    expect(selectHead([constant, result('length', [0.505, 0.505, 0.505, 0.505, 0.505])]).spec.features).toBe(
+      'constant',
+    );
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../../scripts/train/rng.js';
+import { buildDesign } from './design.js';
+import { STRUCTURAL } from './features.js';
+import { fitRidge, predict } from './ridge.js';
+
+const LOG_CHARS = STRUCTURAL.indexOf('log-chars');
+const only = (name: string) => STRUCTURAL.map((n) => n === name);
+
+describe('fitRidge', () => {
+  const rand = mulberry32(3);
+  const texts = Array.from(
+    { length: 300 },
+    (_, i) => `${'word '.repeat(1 + Math.floor(rand() * 60))}${i % 2 ? 'alpha' : 'beta'}`,
+  );
+  const d = buildDesign(texts);
+  const rows = texts.map((_, i) => i);
+
+  it('recovers a linear relation on a dense feature (weak L2), on the raw scale', () => {
+    const y = rows.map((i) => 0.3 + 2 * d.dense[i * STRUCTURAL.length + LOG_CHARS]!);
+    const m = fitRidge(d, rows, y, { lambdaDense: 1e-6, denseMask: only('log-chars') });
+    expect(m.dense[LOG_CHARS]).toBeCloseTo(2, 3);
+    expect(m.bias).toBeCloseTo(0.3, 3);
+    expect(m.hashed).toBeNull();
+    for (const i of [0, 17, 299]) expect(predict(m, d, i)).toBeCloseTo(y[i]!, 3);
+  });
+
+  it('with no features it predicts the mean; hashed n-grams learn a word the label follows', () => {
+    const y = rows.map((i) => (i % 2 ? 1 : 0));
+    const constant = fitRidge(d, rows, y, { lambdaDense: 1, denseMask: STRUCTURAL.map(() => false) });
+    expect(constant.bias).toBeCloseTo(0.5, 6);
+    const ngram = fitRidge(d, rows, y, {
+      lambdaDense: 10,
+      lambdaHashed: 0.1,
+      denseMask: STRUCTURAL.map(() => false),
+    });
+    expect(predict(ngram, d, 1)).toBeGreaterThan(0.8);
+    expect(predict(ngram, d, 2)).toBeLessThan(0.2);
+  });
+
+  it('stronger L2 shrinks the weights', () => {
+    const y = rows.map((i) => d.dense[i * STRUCTURAL.length + LOG_CHARS]!);
+    const weak = fitRidge(d, rows, y, { lambdaDense: 1e-3, denseMask: only('log-chars') });
+    const strong = fitRidge(d, rows, y, { lambdaDense: 1e4, denseMask: only('log-chars') });
+    expect(Math.abs(strong.dense[LOG_CHARS]!)).toBeLessThan(Math.abs(weak.dense[LOG_CHARS]!) / 5);
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * `tiermesh train` on a team's own outcomes: the same pipeline as the shipped model (ridge on the strong model's
+ * gain, features and L2 chosen by cross-validation, whole groups held out when the outcomes carry groups), giving a
+ * one-head model file. Pure: outcomes in, model file and validation rows out.
+ *
+ *   trainOnOutcomes(outcomes, options?): TrainResult     throws OutcomesError when there is too little to learn from
+ */
+import { assignFolds, type CvResult, crossValidate, headGrid, selectHead } from './cv.js';
+import { buildDesign } from './design.js';
+import { summarize } from './metrics.js';
+import { type LoggedOutcome, OutcomesError } from './outcomes.js';
+import { predict } from './ridge.js';
+import { fitHead, quantiles, toModelFile } from './train.js';
+import type { ModelFile } from './weights-file.js';
+
+/** Fewer outcomes than this cannot choose between settings honestly (5 folds of 20). */
+export const MIN_TRAIN_OUTCOMES = 100;
+/** Groups needed before folds hold out whole groups (else random prompts). */
+export const MIN_GROUPS_FOR_GROUP_FOLDS = 5;
+const K = 5;
+
+export interface TrainResult {
+  file: ModelFile;
+  /** Out-of-fold results of every setting tried, the chosen one first. */
+  validation: { setting: string; apgr: number; folds: number[] }[];
+  chosen: string;
+  foldsBy: 'group' | 'prompt';
+  lengthApgr: number;
+}
+
+const describe = (r: CvResult) =>
+  r.spec.features === 'ngrams'
+    ? `ngrams (L2 ${r.spec.lambdaHashed})`
+    : r.spec.features === 'structure'
+      ? `structure (L2 ${r.spec.lambdaDense})`
+      : r.spec.features;
+
+export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'): TrainResult {
+  if (outcomes.length < MIN_TRAIN_OUTCOMES)
+    throw new OutcomesError(
+      `${outcomes.length} outcomes: at least ${MIN_TRAIN_OUTCOMES} are needed to train`,
+    );
+  const X = buildDesign(outcomes.map((o) => o.prompt));
+  const rows = outcomes.map((_, i) => i);
+  const labels = outcomes.map((o) => o.strong - o.weak);
+  const groups = new Set(outcomes.map((o) => o.group ?? ''));
+  const foldsBy = groups.size >= MIN_GROUPS_FOR_GROUP_FOLDS ? 'group' : 'prompt';
+  const folds = assignFolds(
+    outcomes.map((o, i) => (foldsBy === 'group' ? `g:${o.group ?? ''}` : `p:${i}:${o.prompt}`)),
+    K,
+  );
+  const results = headGrid(name).map((spec) => crossValidate(X, rows, labels, folds, outcomes, spec));
+  const best = selectHead(results);
+  const model = fitHead(X, rows, labels, best.spec);
+  const file = toModelFile({
+    heads: [{ spec: best.spec, model }],
+    // The scale a route starts on, before it has seen enough of its own traffic (online calibration).
+    calibration: quantiles(
+      rows.map((i) => predict(model, X, i)),
+      201,
+    ),
+    training: {
+      data: 'tiermesh train --outcomes',
+      outcomes: outcomes.length,
+      label: 'strong - weak quality (ridge regression)',
+      foldsBy,
+      head: best.spec,
+      validationApgr: Number(best.apgr.toFixed(4)),
+    },
+  });
+  return {
+    file,
+    validation: [best, ...results.filter((r) => r !== best)].map((r) => ({
+      setting: describe(r),
+      apgr: r.apgr,
+      folds: r.foldApgr,
+    })),
+    chosen: describe(best),
+    foldsBy,
+    lengthApgr: summarize(
+      outcomes.map((o) => o.prompt.length),
+      outcomes,
+    ).apgr,
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The training pipeline, shared by scripts/train-classifier.ts (the shipped model) and `tiermesh train` (a team's
+ * own outcomes): ridge heads on the strong model's gain, a one-vs-rest ridge recogniser, int8 model file.
+ *
+ *   fitHead(design, rows, labels, spec): LinearModel
+ *   fitRecogniser(design, rowsByClass, options): LinearModel[]
+ *   recognise(models, design, row, minScore): class index or -1
+ *   toModelFile(...): ModelFile
+ */
+import { encodeInt8 } from './codec.js';
+import type { Design } from './design.js';
+import { HASH_BITS, HASH_DIM, STRUCT_DIM, STRUCTURAL } from './features.js';
+import { fitRidge, type LinearModel, predict } from './ridge.js';
+import { MODEL_FORMAT, type ModelFile } from './weights-file.js';
+
+/**
+ * Which features a head reads: nothing (the source's mean gain: no ranking within it, the honest choice where no
+ * feature validated), prompt length only (what transfers to unseen topics), all structure, or structure + n-grams.
+ */
+export type FeatureSet = 'constant' | 'length' | 'structure' | 'ngrams';
+
+export interface HeadSpec {
+  name: string;
+  features: FeatureSet;
+  lambdaDense: number;
+  /** L2 on the hashed weights (ngrams heads only). */
+  lambdaHashed?: number | undefined;
+  pair?: string | undefined;
+}
+
+const LENGTH_FEATURES = new Set(['log-chars']);
+const LENGTH_MASK = STRUCTURAL.map((n) => LENGTH_FEATURES.has(n));
+const NO_FEATURES = STRUCTURAL.map(() => false);
+
+export function fitHead(
+  d: Design,
+  rows: readonly number[],
+  labels: readonly number[],
+  s: HeadSpec,
+): LinearModel {
+  return fitRidge(d, rows, labels, {
+    lambdaDense: s.lambdaDense,
+    lambdaHashed: s.features === 'ngrams' ? (s.lambdaHashed ?? 10) : undefined,
+    denseMask: s.features === 'length' ? LENGTH_MASK : s.features === 'constant' ? NO_FEATURES : undefined,
+    maxIter: 120,
+    tol: 1e-4,
+  });
+}
+
+export interface RecogniserOptions {
+  lambdaHashed: number;
+  lambdaDense: number;
+  /** Word unigrams/bigrams only (no character 4-grams): formats are recognisable by their words, at a third of the cost. */
+  wordsOnly?: boolean | undefined;
+}
+
+/**
+ * One ridge regression per class onto its 0/1 indicator, every class weighted equally (a 300-prompt source counts
+ * as much as a 5,000-prompt one). Scores near 1 mean "looks like this class", near 0 "like none".
+ */
+export function fitRecogniser(
+  d: Design,
+  rowsByClass: readonly (readonly number[])[],
+  o: RecogniserOptions,
+): LinearModel[] {
+  const rows = rowsByClass.flat();
+  const weights = new Float64Array(rows.length);
+  let p = 0;
+  for (const rs of rowsByClass)
+    for (let i = 0; i < rs.length; i++) weights[p++] = rows.length / rowsByClass.length / rs.length;
+  return rowsByClass.map((_, c) => {
+    const y: number[] = [];
+    rowsByClass.forEach((rs, k) => {
+      for (let i = 0; i < rs.length; i++) y.push(k === c ? 1 : 0);
+    });
+    return fitRidge(d, rows, y, {
+      lambdaHashed: o.lambdaHashed,
+      lambdaDense: o.lambdaDense,
+      weights,
+      wordsOnly: o.wordsOnly,
+      maxIter: 80,
+      tol: 1e-4,
+    });
+  });
+}
+
+/** The class a design row is recognised as, or -1 when every class scores below `minScore`. */
+export function recognise(models: readonly LinearModel[], d: Design, row: number, minScore: number): number {
+  let best = -1;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  models.forEach((m, c) => {
+    const z = predict(m, d, row);
+    if (z > bestScore) {
+      bestScore = z;
+      best = c;
+    }
+  });
+  return bestScore < minScore ? -1 : best;
+}
+
+/** Quantiles 0%..100% of `xs` in `points` equal steps (pure). */
+export function quantiles(xs: readonly number[], points: number): number[] {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return [0, 0];
+  return Array.from({ length: points }, (_, i) => {
+    const pos = (i / (points - 1)) * (s.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(s.length - 1, lo + 1);
+    return Number((s[lo]! + (s[hi]! - s[lo]!) * (pos - lo)).toPrecision(7));
+  });
+}
+
+const round = (x: number) => Number(x.toPrecision(7));
+
+export interface ModelParts {
+  heads: { spec: HeadSpec; model: LinearModel }[];
+  recogniser?: { classes: string[]; models: LinearModel[]; minScore: number } | undefined;
+  fallback?: string | undefined;
+  calibration: number[];
+  training: Record<string, unknown>;
+}
+
+export function toModelFile(p: ModelParts): ModelFile {
+  const file: ModelFile = {
+    format: MODEL_FORMAT,
+    hashBits: HASH_BITS,
+    structural: [...STRUCTURAL],
+    heads: p.heads.map(({ spec, model }) => ({
+      name: spec.name,
+      ...(spec.pair ? { pair: spec.pair } : {}),
+      ...(model.hashed ? { hashed: encodeInt8(model.hashed) } : {}),
+      dense: Array.from(model.dense, round),
+      bias: round(model.bias),
+    })),
+    calibration: p.calibration,
+    training: p.training,
+  };
+  if (p.fallback !== undefined) file.fallback = p.fallback;
+  const r = p.recogniser;
+  if (r) {
+    const K = r.models.length;
+    const table = new Float32Array(HASH_DIM * K);
+    r.models.forEach((m, c) => {
+      for (let f = 0; f < HASH_DIM; f++) table[f * K + c] = m.hashed ? m.hashed[f]! : 0;
+    });
+    file.recogniser = {
+      classes: r.classes,
+      hashed: encodeInt8(table),
+      dense: r.models.map((m) => Array.from(m.dense, round)),
+      bias: r.models.map((m) => round(m.bias)),
+      minScore: r.minScore,
+      ...(r.models.some((m) => m.wordsOnly) ? { wordsOnly: true } : {}),
+    };
+  }
+  return file;
+}
+
+export { STRUCT_DIM };

@@ -1,0 +1,122 @@
+/**
+ * Accounting: what every upstream answer spent, booked against budgets, the operator link and the usage metrics.
+ * Spent is spent: served answers, answers a cascade check rejected, broken or abandoned streams and shadow calls are
+ * all booked, with the upstream's own token counts or, when it gave none, an estimate.
+ */
+import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
+import type { Usage } from '../api/openai.js';
+import { baselineCostUSD, costUSD } from '../budget/cost.js';
+import type { BudgetGate } from '../budget/gate.js';
+import type { Reservation, UsageRecord } from '../budget/types.js';
+import { estimateTextTokens } from '../routing/tokens.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { SidecarMetrics } from '../telemetry/metrics.js';
+
+export type TokenCounts = Pick<Usage, 'prompt_tokens' | 'completion_tokens'>;
+
+/** Where booked usage goes; one per sidecar. */
+export interface Books {
+  metrics: SidecarMetrics;
+  logger: Logger;
+  /** Every usage record, after the local budget gate booked it (the operator link reports them). */
+  onUsage?: ((u: UsageRecord) => void) | undefined;
+  now: () => number;
+}
+
+/** What one upstream answer spent, priced at the model that produced it. */
+export function usageRecord(
+  route: string,
+  model: ModelEntry,
+  user: string | undefined,
+  usage: TokenCounts,
+  baselineUSD: number,
+  at: number,
+): UsageRecord {
+  return {
+    route,
+    model: model.name,
+    user,
+    inputTokens: usage.prompt_tokens,
+    outputTokens: usage.completion_tokens,
+    costUSD: costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens),
+    baselineCostUSD: baselineUSD,
+    at,
+  };
+}
+
+/** Budgets, the operator link and the usage metrics, for one answer an upstream produced. */
+export function book(books: Books, budget: BudgetGate, record: UsageRecord, savedUSD: number): void {
+  const alerts = budget.record(record);
+  books.onUsage?.(record);
+  for (const a of alerts) books.logger.warn({ ...a }, 'budget threshold crossed');
+  books.metrics.usage(
+    record.route,
+    record.model,
+    record.inputTokens,
+    record.outputTokens,
+    record.costUSD,
+    savedUSD,
+  );
+}
+
+/** Token counts for an answer the upstream did not count (aborted, or a provider without usage). */
+export function estimateUsage(promptTokens: number, answer: string): Usage {
+  const completion = estimateTextTokens(answer);
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completion,
+    total_tokens: promptTokens + completion,
+  };
+}
+
+/** A request's running totals, for its headers and its log line. */
+export interface Spent {
+  costUSD: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * One request's account with the budget gate: holds what the gate reserved, settles it with the first booked answer
+ * and releases it when the request ends without one.
+ */
+export class RequestAccount {
+  readonly spent: Spent = { costUSD: 0, inputTokens: 0, outputTokens: 0 };
+  private reservations: Reservation[];
+
+  constructor(
+    private readonly books: Books,
+    private readonly budget: BudgetGate,
+    private readonly route: string,
+    private readonly spec: ModelRouteSpec,
+    private readonly user: string | undefined,
+    reservations: Reservation[],
+  ) {
+    this.reservations = reservations;
+  }
+
+  /** Books one answer's usage, priced at `model`, with the saving against the route's baseline. */
+  book(model: ModelEntry, usage: TokenCounts): UsageRecord {
+    const baseline = baselineCostUSD(this.spec, usage.prompt_tokens, usage.completion_tokens);
+    const record = usageRecord(this.route, model, this.user, usage, baseline, this.books.now());
+    if (this.reservations.length > 0) {
+      record.reservations = this.reservations;
+      this.reservations = [];
+    }
+    this.spent.costUSD += record.costUSD;
+    this.spent.inputTokens += usage.prompt_tokens;
+    this.spent.outputTokens += usage.completion_tokens;
+    book(this.books, this.budget, record, this.spec.baselineModel ? baseline - record.costUSD : 0);
+    return record;
+  }
+
+  /** The request is over: hands back whatever was reserved and never settled, and refreshes the budget gauges. */
+  close(): void {
+    const now = this.books.now();
+    if (this.reservations.length > 0) {
+      this.budget.release(this.reservations, now);
+      this.reservations = [];
+    }
+    for (const b of this.budget.status(now)) this.books.metrics.budget(b.name, b.remainingUSD);
+  }
+}

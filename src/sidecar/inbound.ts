@@ -1,0 +1,70 @@
+/**
+ * The parse stage for the OpenAI chat-completions API: raw HTTP request in, the internal request out. The internal
+ * request is the OpenAI chat shape; another inbound API (/v1/responses, /v1/messages) becomes a sibling of this
+ * module that translates its body into the same `InboundRequest` and speaks its own error dialect.
+ *
+ * Everything a request can do to hurt the process is refused here, as the client's fault (4xx), before anything is
+ * routed or sent: bodies over the limit, bytes that are not UTF-8, JSON that is not a request, and nesting deep
+ * enough to overflow our own serializer later.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import type { ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+import { type ErrorDialect, TiermeshError } from '../errors.js';
+import { type RoutingHeaders, routingHeaders } from '../routing/decide.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, readBody } from './body.js';
+import { parseChatRequest } from './parse-request.js';
+
+/** One request in the internal form, whatever API it came in through. */
+export interface InboundRequest {
+  request: ChatCompletionRequest;
+  headers: RoutingHeaders;
+  stream: boolean;
+  /** The client asked for the usage chunk of a stream (`stream_options.include_usage`). */
+  clientWantsUsage: boolean;
+  /** Shape of the error bodies this client understands. */
+  dialect: ErrorDialect;
+}
+
+/** Reads and validates an OpenAI chat-completions request. Throws a 4xx TiermeshError naming what is wrong. */
+export async function parseOpenAIChat(req: IncomingMessage, maxBodyBytes: number): Promise<InboundRequest> {
+  const body = await readBody(req, maxBodyBytes);
+  if (!isUtf8(body)) throw new TiermeshError('TM_INVALID_JSON', 'request body is not valid UTF-8');
+  const request = parseChatRequest(req.headers['content-type'], body);
+  if (nestsDeeperThan(request, MAX_JSON_DEPTH))
+    throw new TiermeshError(
+      'TM_INVALID_REQUEST',
+      `request body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`,
+    );
+  return {
+    request,
+    headers: routingHeaders(req.headers),
+    stream: request.stream === true,
+    clientWantsUsage: request.stream_options?.include_usage === true,
+    dialect: 'openai',
+  };
+}
+
+/** The body sent upstream for a stream: usage is always asked for, since budgets need it. */
+export function upstreamStreamBody(request: ChatCompletionRequest): ChatCompletionRequest {
+  return {
+    ...request,
+    stream: true,
+    stream_options: { ...(request.stream_options ?? {}), include_usage: true },
+  };
+}
+
+/**
+ * The chunk as the client should see it: the usage-only chunk (no choices) and the `usage` field exist because we
+ * asked for them; a client that did not ask gets neither, exactly as from OpenAI.
+ */
+export function forClient(
+  chunk: ChatCompletionChunk,
+  clientWantsUsage: boolean,
+): ChatCompletionChunk | undefined {
+  if (clientWantsUsage) return chunk;
+  if (chunk.choices.length === 0 && chunk.usage) return undefined;
+  if (!('usage' in chunk)) return chunk;
+  const { usage: _, ...rest } = chunk;
+  return rest;
+}

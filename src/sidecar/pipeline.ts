@@ -1,0 +1,270 @@
+/**
+ * POST /v1/chat/completions as a sequence of stages, in the order they run:
+ *
+ *   1. parse    inbound.ts   body -> UTF-8, JSON, depth and schema checks -> the internal request
+ *   2. decide   route.ts     route, tier and models (classifier, split, explicit model)
+ *   3. gate     route.ts     budgets and rate limits: allow, downgrade (decide again, cheapest tier) or reject
+ *   4. execute  execute.ts   the tier's models with failover, retries and breakers (providers/failover.ts)
+ *   5. check    execute.ts   cascade quality checks; a failed check executes again one tier up
+ *   6. account  accounting.ts  every answer an upstream produced, served or not, booked against budgets
+ *   7. respond  respond.ts   the answer, or the error from the registry (src/errors.ts)
+ *
+ * Streams run 1-4, then respond (headers and each chunk as it arrives), account, and end the stream; the check
+ * stage does not apply, since once the first byte is out there is no taking it back. Shadows (`spec.shadow`) start
+ * after the gate, in the background (shadow.ts). Whatever happens, `logRequest` writes the one log line.
+ *
+ * Each stage is a function with explicit inputs and outputs; this module only runs them in order and records what
+ * they returned in the request's trace. New behaviour is a new stage here (e.g. a cache lookup between gate and
+ * execute, hedged execution, tier promotion after check) or a new inbound adapter beside inbound.ts that
+ * translates another API into the same internal request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UsageRecord } from '../budget/types.js';
+import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
+import { sendError } from '../http/reply.js';
+import { ExecutionError } from '../providers/failover.js';
+import { ProviderError } from '../providers/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { SidecarMetrics } from '../telemetry/metrics.js';
+import { type Books, estimateUsage, RequestAccount } from './accounting.js';
+import type { ConfigStore } from './config-store.js';
+import {
+  type ExecuteInput,
+  type ExecutionObserver,
+  executeWithCascade,
+  openStream,
+  relayChunks,
+} from './execute.js';
+import { forClient, type InboundRequest, parseOpenAIChat, upstreamStreamBody } from './inbound.js';
+import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
+import {
+  drained,
+  endBrokenStream,
+  endStream,
+  respondJson,
+  servedByHeaders,
+  writeStreamChunk,
+  writeStreamHead,
+} from './respond.js';
+import { decideRoute, gate } from './route.js';
+import type { SidecarRuntime } from './runtime.js';
+import { ShadowRunner } from './shadow.js';
+
+export interface ChatDeps {
+  store: ConfigStore<SidecarRuntime>;
+  metrics: SidecarMetrics;
+  logger: Logger;
+  maxBodyBytes: number;
+  logPrompts: boolean;
+  now?: () => number;
+  random?: () => number;
+  /** Every usage record, after the local budget gate booked it (the operator link reports them). */
+  onUsage?: (u: UsageRecord) => void;
+}
+
+/** How a request ended, for its log line: the status sent (499: the client left first) and the error, if any. */
+interface Outcome {
+  status: number;
+  error?: TiermeshError;
+}
+
+/** 499 is the de facto "client closed request" status: there is nobody left to answer. */
+const CLIENT_GONE = 499;
+
+interface Sidecar {
+  deps: ChatDeps;
+  books: Books;
+  random: () => number;
+  shadows: ShadowRunner;
+}
+
+export interface ChatPipeline {
+  (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
+  /** Stops every background shadow call still running and waits for them to settle. */
+  closeShadows(): Promise<void>;
+}
+
+export function chatPipeline(deps: ChatDeps): ChatPipeline {
+  const books: Books = {
+    metrics: deps.metrics,
+    logger: deps.logger,
+    onUsage: deps.onUsage,
+    now: deps.now ?? Date.now,
+  };
+  const sc: Sidecar = {
+    deps,
+    books,
+    random: deps.random ?? Math.random,
+    shadows: new ShadowRunner({ books, current: () => deps.store.current }),
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse, requestId: string) =>
+    handleChat(sc, req, res, requestId);
+  return Object.assign(handle, { closeShadows: () => sc.shadows.close() });
+}
+
+/** One request, start to end: the stages, then the error answer if one threw, then the log line. */
+async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  const trace = newTrace(id);
+  const runtime = sc.deps.store.current;
+  if (!runtime) {
+    const err = new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 });
+    sendError(res, err);
+    return logRequest(sc.deps, trace, err.status, err);
+  }
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  let account: RequestAccount | undefined;
+  let dialect: ErrorDialect = 'openai';
+  let outcome: Outcome;
+  try {
+    const inbound = await parseOpenAIChat(req, sc.deps.maxBodyBytes); // 1. parse
+    dialect = inbound.dialect;
+    trace.stream = inbound.stream;
+    trace.request = inbound.request;
+    const decided = decideRoute(runtime, inbound, sc.random()); // 2. decide
+    trace.decision = decided;
+    trace.tier = decided.tierName;
+    const gated = gate(runtime, inbound, decided, sc.books.now(), sc.random()); // 3. gate
+    const d = gated.decision;
+    trace.decision = d;
+    trace.tier = d.tierName;
+    account = new RequestAccount(sc.books, runtime.budget, d.route, d.spec, d.user, gated.reservations);
+    trace.spent = account.spent;
+    sc.deps.metrics.classified(d.route, d.tierName || 'none', d.source);
+    if (gated.shadow)
+      sc.shadows.start({
+        requestId: id,
+        runtime,
+        request: inbound.request,
+        decision: d,
+        model: gated.shadow,
+      });
+    const exec: ExecuteInput = {
+      providers: runtime.providers.get(d.route)!,
+      request: inbound.request,
+      decision: d,
+      signal: abort.signal,
+      observer: observer(sc, trace),
+    };
+    outcome = inbound.stream
+      ? await streamAnswer(sc, exec, inbound, account, trace, res)
+      : await jsonAnswer(sc, exec, account, trace, res);
+  } catch (e) {
+    outcome = answerError(sc, trace, res, e, dialect);
+  }
+  account?.close();
+  logRequest(sc.deps, trace, outcome.status, outcome.error);
+}
+
+/** 4-7 for a JSON answer. */
+async function jsonAnswer(
+  sc: Sidecar,
+  exec: ExecuteInput,
+  account: RequestAccount,
+  trace: RequestTrace,
+  res: ServerResponse,
+): Promise<Outcome> {
+  const result = await executeWithCascade(exec); // 4. execute + 5. check
+  trace.attempts += result.attempts;
+  trace.escalations += result.escalations;
+  trace.tier = result.tier;
+  trace.served = result.served;
+  for (const p of result.produced) {
+    // 6. account
+    sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
+    account.book(p.model, p.usage);
+  }
+  if (!result.answer) throw result.error;
+  respondJson(res, result.answer, servedBy(trace)!); // 7. respond
+  return { status: 200 };
+}
+
+/** 4, then respond, account and end, for a stream. */
+async function streamAnswer(
+  sc: Sidecar,
+  exec: ExecuteInput,
+  inbound: InboundRequest,
+  account: RequestAccount,
+  trace: RequestTrace,
+  res: ServerResponse,
+): Promise<Outcome> {
+  const t0 = performance.now();
+  let opened: Awaited<ReturnType<typeof openStream>>;
+  try {
+    opened = await openStream(exec, upstreamStreamBody(inbound.request)); // 4. execute
+  } catch (e) {
+    if (e instanceof ExecutionError) trace.attempts += e.attempts;
+    throw e;
+  }
+  trace.attempts += opened.attempts;
+  trace.served = opened.served;
+  const model = exec.decision.models.find((m) => m.name === opened.served.model)!;
+  writeStreamHead(res, servedBy(trace)!); // 7. respond: head and chunks
+  const wantsUsage = inbound.clientWantsUsage;
+  const relayed = await relayChunks(
+    opened.chunks,
+    (chunk) => {
+      const out = forClient(chunk, wantsUsage);
+      return out === undefined || writeStreamChunk(res, out);
+    },
+    () => drained(res, exec.signal),
+  );
+  sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
+  // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
+  account.book(model, relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text));
+  if (exec.signal.aborted)
+    return { status: CLIENT_GONE, error: new TiermeshError('TM_UPSTREAM_ERROR', 'client closed the stream') };
+  if (relayed.broken !== undefined) {
+    // 7. respond: the tail. After the first chunk there is no failover; the client gets an error event.
+    const err = midStreamError(relayed.broken);
+    endBrokenStream(res, err);
+    exec.observer.fallback({
+      from: opened.served,
+      reason: 'stream_broken',
+      latencyMs: Math.round(performance.now() - t0),
+      action: 'stop',
+      detail: err.message,
+    });
+    return { status: 200, error: err };
+  }
+  endStream(res, account.spent.costUSD);
+  return { status: 200 };
+}
+
+/** What a stream that broke after its first chunk tells the client: the provider's reason, never a stack. */
+function midStreamError(broken: unknown): TiermeshError {
+  const msg = broken instanceof ProviderError ? broken.message : 'upstream stream failed';
+  return new TiermeshError('TM_UPSTREAM_ERROR', msg, { cause: broken });
+}
+
+/** The error answer (or none, when the client is gone), with the real cause logged when the fault is ours. */
+function answerError(
+  sc: Sidecar,
+  trace: RequestTrace,
+  res: ServerResponse,
+  e: unknown,
+  dialect: ErrorDialect,
+): Outcome {
+  const err = toTiermeshError(e);
+  if (err.code === 'TM_INTERNAL' || err.code === 'TM_INVALID_CONFIG')
+    sc.deps.logger.error({ requestId: trace.id, err: err.cause ?? e }, 'internal error');
+  if (e instanceof ExecutionError && e.aborted) {
+    res.destroy();
+    return { status: CLIENT_GONE, error: err };
+  }
+  // The rest of a body over the limit is never read: the connection cannot be reused.
+  const headers = servedByHeaders(servedBy(trace));
+  if (err.code === 'TM_BODY_TOO_LARGE') headers['connection'] = 'close';
+  sendError(res, err, { headers, dialect });
+  return { status: err.status, error: err };
+}
+
+function observer(sc: Sidecar, trace: RequestTrace): ExecutionObserver {
+  return {
+    fallback: (e) => logFallback(sc.deps, trace, e),
+    escalate: (check, detail, to) =>
+      sc.deps.logger.info({ requestId: trace.id, check, detail, to }, 'cascade'),
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * What one request leaves behind besides its answer: the one log line and the request metrics, whatever the
+ * outcome, and the fallback lines on the way. Log lines hold names, numbers and codes, never what the client sent
+ * (the prompt only with --log-prompts).
+ */
+import type { ChatCompletionRequest } from '../api/openai.js';
+import type { TiermeshError } from '../errors.js';
+import type { FallbackEvent, Served } from '../providers/failover.js';
+import { promptText } from '../routing/features.js';
+import type { RouteDecision } from '../routing/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { SidecarMetrics } from '../telemetry/metrics.js';
+import type { Spent } from './accounting.js';
+import type { ServedBy } from './respond.js';
+
+const NONE = 'none';
+const NOTHING_SPENT: Spent = { costUSD: 0, inputTokens: 0, outputTokens: 0 };
+
+/** What the stages found out about one request, filled in as they run; becomes the log line and the headers. */
+export interface RequestTrace {
+  readonly id: string;
+  readonly started: number;
+  stream: boolean;
+  request: ChatCompletionRequest | undefined;
+  decision: RouteDecision | undefined;
+  tier: string;
+  served: Served | undefined;
+  attempts: number;
+  escalations: number;
+  spent: Spent;
+}
+
+export function newTrace(id: string): RequestTrace {
+  return {
+    id,
+    started: performance.now(),
+    stream: false,
+    request: undefined,
+    decision: undefined,
+    tier: '',
+    served: undefined,
+    attempts: 0,
+    escalations: 0,
+    spent: NOTHING_SPENT,
+  };
+}
+
+/** The x-tiermesh-* facts, once there is a decision. */
+export function servedBy(t: RequestTrace): ServedBy | undefined {
+  const d = t.decision;
+  if (!d) return undefined;
+  return {
+    model: t.served?.model ?? d.models[0]?.name ?? NONE,
+    provider: t.served?.provider ?? NONE,
+    tier: t.tier || NONE,
+    attempts: t.attempts,
+    costUSD: t.spent.costUSD,
+  };
+}
+
+export interface RequestLogDeps {
+  metrics: SidecarMetrics;
+  logger: Logger;
+  logPrompts: boolean;
+}
+
+/** The one log line and the request metrics. */
+export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number, err?: TiermeshError): void {
+  const seconds = (performance.now() - t.started) / 1000;
+  const route = t.decision?.route ?? NONE;
+  const tier = t.tier || NONE;
+  const model = t.served?.model ?? NONE;
+  const provider = t.served?.provider ?? NONE;
+  deps.metrics.request({ route, tier, model, provider, status, durationSeconds: seconds });
+  const line: Record<string, unknown> = {
+    requestId: t.id,
+    route,
+    tier,
+    model,
+    provider,
+    source: t.decision?.source,
+    stream: t.stream,
+    attempts: t.attempts,
+    escalations: t.escalations,
+    status,
+    latencyMs: Math.round(seconds * 1000),
+    inputTokens: t.spent.inputTokens,
+    outputTokens: t.spent.outputTokens,
+    costUSD: t.spent.costUSD,
+  };
+  if (err) line['error'] = err.toLog();
+  if (deps.logPrompts && t.request) line['prompt'] = promptText(t.request);
+  deps.logger.info(line, 'request');
+}
+
+/**
+ * A fallback line and metric. `detail` is the upstream's own error text, already truncated and redacted by the
+ * adapter (it is what an operator needs to act); a provider skipped for want of a key is expected, so debug only.
+ */
+export function logFallback(deps: RequestLogDeps, t: RequestTrace, e: FallbackEvent): void {
+  const skipped = e.reason === 'unavailable';
+  if (!skipped) deps.metrics.fallback(e.from.provider, e.reason);
+  deps.logger[skipped ? 'debug' : 'warn'](
+    {
+      requestId: t.id,
+      route: t.decision?.route,
+      from: e.from.provider,
+      model: e.from.model,
+      reason: e.reason,
+      status: e.status,
+      latencyMs: e.latencyMs,
+      action: e.action,
+      ...(e.detail !== undefined ? { detail: e.detail } : {}),
+    },
+    'fallback',
+  );
+}
