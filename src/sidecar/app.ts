@@ -6,6 +6,9 @@ import { BreakerBoard } from '../providers/breaker.js';
 import type { KeyEnv } from '../providers/keys.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
+import { anthropicMessagesApi, apiAdapter, responsesApi } from './apis/inbound-api.js';
+import { ItemMemory } from './apis/item-memory.js';
+import { newResponsesId } from './apis/responses.js';
 import { type ApplyResult, ConfigStore } from './config-store.js';
 import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from './defaults.js';
 import { chatPipeline } from './pipeline.js';
@@ -82,7 +85,17 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     logPrompts: opts.logPrompts ?? false,
     ...(opts.onUsage ? { onUsage: opts.onUsage } : {}),
   });
-  const server = createSidecarServer({ store, metrics, logger, chat });
+  const itemMemory = new ItemMemory();
+  const server = createSidecarServer({
+    store,
+    metrics,
+    logger,
+    chat,
+    messages: chat.serve(apiAdapter(anthropicMessagesApi, 'anthropic')),
+    responses: chat.serve(
+      apiAdapter(responsesApi({ memory: itemMemory, now: Date.now, newId: newResponsesId }), 'openai'),
+    ),
+  });
   const url = await server.listen(opts.host ?? SIDECAR_HOST, opts.port ?? SIDECAR_PORT);
   return {
     url,

@@ -1,13 +1,14 @@
 /**
- * POST /v1/chat/completions as a sequence of stages, in the order they run:
+ * Every inbound LLM API (chat completions, Anthropic Messages, Responses) as one sequence of stages, in the order
+ * they run; an `InboundAdapter` (inbound.ts, apis/inbound-api.ts) supplies only stage 1 and the shape of stage 7:
  *
- *   1. parse    inbound.ts   body -> UTF-8, JSON, depth and schema checks -> the internal request
+ *   1. parse    adapter      body -> UTF-8, JSON, depth and schema checks -> the internal request
  *   2. decide   route.ts     route, tier and models (classifier, split, explicit model)
  *   3. gate     route.ts     budgets and rate limits: allow, downgrade (decide again, cheapest tier) or reject
  *   4. execute  execute.ts   the tier's models with failover, retries and breakers (providers/failover.ts)
  *   5. check    execute.ts   cascade quality checks; a failed check executes again one tier up
  *   6. account  accounting.ts  every answer an upstream produced, served or not, booked against budgets
- *   7. respond  respond.ts   the answer, or the error from the registry (src/errors.ts)
+ *   7. respond  adapter      the answer in the client's API shape, or the error from the registry (src/errors.ts)
  *
  * Streams run 1-4, then respond (headers and each chunk as it arrives), account, and end the stream; the check
  * stage does not apply, since once the first byte is out there is no taking it back. Shadows (`spec.shadow`) start
@@ -35,17 +36,15 @@ import {
   openStream,
   relayChunks,
 } from './execute.js';
-import { forClient, type InboundRequest, parseOpenAIChat, upstreamStreamBody } from './inbound.js';
-import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
 import {
-  drained,
-  endBrokenStream,
-  endStream,
-  respondJson,
-  servedByHeaders,
-  writeStreamChunk,
-  writeStreamHead,
-} from './respond.js';
+  type InboundAdapter,
+  type InboundRequest,
+  openAIChatAdapter,
+  type Responder,
+  upstreamStreamBody,
+} from './inbound.js';
+import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
+import { drained, servedByHeaders } from './respond.js';
 import { decideRoute, gate } from './route.js';
 import type { SidecarRuntime } from './runtime.js';
 import { ShadowRunner } from './shadow.js';
@@ -78,8 +77,11 @@ interface Sidecar {
   shadows: ShadowRunner;
 }
 
-export interface ChatPipeline {
-  (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+
+export interface ChatPipeline extends RequestHandler {
+  /** The same pipeline behind another inbound API (Anthropic Messages, Responses): only parse and respond differ. */
+  serve(adapter: InboundAdapter): RequestHandler;
   /** Stops every background shadow call still running and waits for them to settle. */
   closeShadows(): Promise<void>;
 }
@@ -97,18 +99,26 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     random: deps.random ?? Math.random,
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
   };
-  const handle = (req: IncomingMessage, res: ServerResponse, requestId: string) =>
-    handleChat(sc, req, res, requestId);
-  return Object.assign(handle, { closeShadows: () => sc.shadows.close() });
+  const serve =
+    (adapter: InboundAdapter): RequestHandler =>
+    (req, res, requestId) =>
+      handleChat(sc, adapter, req, res, requestId);
+  return Object.assign(serve(openAIChatAdapter), { serve, closeShadows: () => sc.shadows.close() });
 }
 
 /** One request, start to end: the stages, then the error answer if one threw, then the log line. */
-async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+async function handleChat(
+  sc: Sidecar,
+  adapter: InboundAdapter,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string,
+): Promise<void> {
   const trace = newTrace(id);
   const runtime = sc.deps.store.current;
   if (!runtime) {
     const err = new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 });
-    sendError(res, err);
+    sendError(res, err, { dialect: adapter.dialect });
     return logRequest(sc.deps, trace, err.status, err);
   }
   const abort = new AbortController();
@@ -116,11 +126,10 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
     if (!res.writableFinished) abort.abort();
   });
   let account: RequestAccount | undefined;
-  let dialect: ErrorDialect = 'openai';
+  const dialect: ErrorDialect = adapter.dialect;
   let outcome: Outcome;
   try {
-    const inbound = await parseOpenAIChat(req, sc.deps.maxBodyBytes); // 1. parse
-    dialect = inbound.dialect;
+    const { inbound, responder } = await adapter.parse(req, sc.deps.maxBodyBytes); // 1. parse
     trace.stream = inbound.stream;
     trace.request = inbound.request;
     const decided = decideRoute(runtime, inbound, sc.random()); // 2. decide
@@ -149,8 +158,8 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
       observer: observer(sc, trace),
     };
     outcome = inbound.stream
-      ? await streamAnswer(sc, exec, inbound, account, trace, res)
-      : await jsonAnswer(sc, exec, account, trace, res);
+      ? await streamAnswer(sc, exec, inbound, responder, account, trace, res)
+      : await jsonAnswer(sc, exec, responder, account, trace, res);
   } catch (e) {
     outcome = answerError(sc, trace, res, e, dialect);
   }
@@ -162,6 +171,7 @@ async function handleChat(sc: Sidecar, req: IncomingMessage, res: ServerResponse
 async function jsonAnswer(
   sc: Sidecar,
   exec: ExecuteInput,
+  responder: Responder,
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
@@ -177,7 +187,7 @@ async function jsonAnswer(
     account.book(p.model, p.usage);
   }
   if (!result.answer) throw result.error;
-  respondJson(res, result.answer, servedBy(trace)!); // 7. respond
+  responder.json(res, result.answer, servedBy(trace)!); // 7. respond
   return { status: 200 };
 }
 
@@ -186,6 +196,7 @@ async function streamAnswer(
   sc: Sidecar,
   exec: ExecuteInput,
   inbound: InboundRequest,
+  responder: Responder,
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
@@ -201,14 +212,10 @@ async function streamAnswer(
   trace.attempts += opened.attempts;
   trace.served = opened.served;
   const model = exec.decision.models.find((m) => m.name === opened.served.model)!;
-  writeStreamHead(res, servedBy(trace)!); // 7. respond: head and chunks
-  const wantsUsage = inbound.clientWantsUsage;
+  responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
   const relayed = await relayChunks(
     opened.chunks,
-    (chunk) => {
-      const out = forClient(chunk, wantsUsage);
-      return out === undefined || writeStreamChunk(res, out);
-    },
+    (chunk) => responder.streamChunk(res, chunk),
     () => drained(res, exec.signal),
   );
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
@@ -219,7 +226,7 @@ async function streamAnswer(
   if (relayed.broken !== undefined) {
     // 7. respond: the tail. After the first chunk there is no failover; the client gets an error event.
     const err = midStreamError(relayed.broken);
-    endBrokenStream(res, err);
+    responder.streamBroken(res, err);
     exec.observer.fallback({
       from: opened.served,
       reason: 'stream_broken',
@@ -229,7 +236,7 @@ async function streamAnswer(
     });
     return { status: 200, error: err };
   }
-  endStream(res, account.spent.costUSD);
+  responder.streamEnd(res, account.spent.costUSD);
   return { status: 200 };
 }
 

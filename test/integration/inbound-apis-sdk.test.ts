@@ -1,79 +1,51 @@
 /**
- * The Anthropic Messages and Responses inbound translations, spoken to by the real SDKs over real sockets: the
- * official `@anthropic-ai/sdk` and `openai` clients and the Vercel AI SDK (`@ai-sdk/anthropic`, and `@ai-sdk/openai`
- * whose default provider is the Responses API). The server is the translation layer (src/sidecar/apis) in front of
- * the real `simulated` provider adapter: this checks that every shape and event sequence is one the SDKs accept.
- * Routing, budgets and failover are the sidecar pipeline's and are not exercised here.
+ * POST /v1/messages and POST /v1/responses through the real sidecar (routing, budgets, failover, accounting, the
+ * simulated provider behind them), spoken to by the real SDKs over real sockets: the official `@anthropic-ai/sdk`
+ * and `openai` clients and the Vercel AI SDK (`@ai-sdk/anthropic`, and `@ai-sdk/openai` whose default provider is the
+ * Responses API). Each client gets a fetch that records what it sent, so the tests can say what the SDKs put on the
+ * wire (anthropic-version, no `store` by default, item references).
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { generateText, jsonSchema, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toTiermeshError } from '../../src/errors.js';
-import { createSimulatedAdapter } from '../../src/providers/simulated.js';
-import { anthropicMessagesApi, type InboundApi, responsesApi } from '../../src/sidecar/apis/inbound-api.js';
-import { ItemMemory } from '../../src/sidecar/apis/item-memory.js';
-import { readBody } from '../../src/sidecar/body.js';
-import { parseJsonRequest } from '../../src/sidecar/parse-request.js';
+import { metricSum, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
-const sim = createSimulatedAdapter({
-  name: 'sim',
-  type: 'simulated',
-  simulated: { latencyMs: 0, tokensPerSecond: 100_000 },
-});
-const memory = new ItemMemory();
-let n = 0;
-const apis: Record<string, InboundApi<never>> = {
-  '/v1/messages': anthropicMessagesApi as InboundApi<never>,
-  '/v1/responses': responsesApi({ memory, now: Date.now, newId: (p) => `${p}_${++n}` }) as InboundApi<never>,
+const yaml = `
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: test }
+spec:
+  providers:
+    - { name: sim, type: simulated, simulated: { latencyMs: 0, tokensPerSecond: 100000 } }
+  models:
+    - { name: small, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 128000 }
+    - { name: big, targets: [{ provider: sim }], pricing: { inputPerMTok: 10, outputPerMTok: 20 }, contextWindow: 128000 }
+  tiers:
+    - { name: cheap, models: [small] }
+    - { name: premium, models: [big] }
+  classifier: { mode: rules }
+`;
+
+const seen: Array<{ url: string; headers: Headers; body: unknown }> = [];
+const recording: typeof fetch = async (input, init) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
+  seen.push({ url, headers: new Headers(init?.headers), body });
+  return fetch(input, init);
 };
-const seen: Array<{ path: string; headers: IncomingMessage['headers']; body: unknown }> = [];
+const lastPath = () => new URL(seen.at(-1)!.url).pathname;
 
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '').split('?')[0]!;
-  const api = apis[path];
-  if (!api) {
-    res.writeHead(404).end();
-    return;
-  }
-  try {
-    const raw = await readBody(req, 1 << 20);
-    seen.push({ path, headers: req.headers, body: JSON.parse(raw.toString('utf8')) });
-    const request = parseJsonRequest(api.schema, req.headers['content-type'], raw);
-    const internal = api.toInternal(request);
-    const call = {
-      body: { ...internal, model: 'sim-small' },
-      signal: new AbortController().signal,
-      firstByteTimeoutMs: 5000,
-    };
-    if (internal.stream) {
-      const enc = api.stream(request, 0);
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-      for await (const c of sim.stream(call)) res.write(enc.chunk(c));
-      res.end(enc.end());
-      return;
-    }
-    const body = JSON.stringify(api.answer(await sim.complete(call), request));
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-  } catch (e) {
-    const err = toTiermeshError(e);
-    res.writeHead(err.status, { 'content-type': 'application/json' }).end(JSON.stringify(api.errorBody(err)));
-  }
-}
-
-let server: http.Server;
+let sidecar: TestSidecar;
 let base: string;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => void handle(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  sidecar = await startTestSidecar(yaml);
+  base = sidecar.url;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => sidecar.close(1000));
 
 const weather = {
   name: 'get_weather',
@@ -86,7 +58,27 @@ const weather = {
 };
 
 describe('@anthropic-ai/sdk against /v1/messages', () => {
-  const client = () => new Anthropic({ baseURL: base, apiKey: 'test', maxRetries: 0 });
+  const client = () => new Anthropic({ baseURL: base, apiKey: 'test', maxRetries: 0, fetch: recording });
+
+  it('is routed, served and accounted like chat: x-tiermesh headers, hard prompts to the premium tier, cost booked', async () => {
+    const easy = await client()
+      .messages.create({ model: 'auto', max_tokens: 32, messages: [{ role: 'user', content: 'hi there' }] })
+      .withResponse();
+    expect(easy.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(easy.response.headers.get('x-tiermesh-model')).toBe('small');
+    expect(Number(easy.response.headers.get('x-tiermesh-cost-usd'))).toBeGreaterThan(0);
+    const hard = await client()
+      .messages.create({
+        model: 'auto',
+        max_tokens: 32,
+        messages: [{ role: 'user', content: 'Prove step by step that sqrt(2) is irrational' }],
+      })
+      .withResponse();
+    expect(hard.response.headers.get('x-tiermesh-tier')).toBe('premium');
+    expect(hard.data.model).toBe('big');
+    const metrics = (await sidecar.metrics.text()).body;
+    expect(metricSum(metrics, 'tiermesh_cost_usd_total', { route: 'default' })).toBeGreaterThan(0);
+  });
 
   it('messages.create answers text, with the anthropic-version header sent', async () => {
     const m = await client().messages.create({
@@ -100,7 +92,7 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     expect((m.content[0] as { text: string }).text.length).toBeGreaterThan(0);
     expect(m.stop_reason).toBe('end_turn');
     expect(m.usage.input_tokens).toBeGreaterThan(0);
-    expect(seen.at(-1)?.headers['anthropic-version']).toBeDefined();
+    expect(seen.at(-1)?.headers.get('anthropic-version')).toBeTruthy();
   });
 
   it('messages.create with a forced tool answers a tool_use block with an input object, and takes the result back', async () => {
@@ -173,7 +165,7 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
 });
 
 describe('openai SDK against /v1/responses', () => {
-  const client = () => new OpenAI({ baseURL: `${base}/v1`, apiKey: 'test', maxRetries: 0 });
+  const client = () => new OpenAI({ baseURL: `${base}/v1`, apiKey: 'test', maxRetries: 0, fetch: recording });
 
   it('responses.create with a string input answers output_text', async () => {
     const r = await client().responses.create({
@@ -275,10 +267,10 @@ describe('openai SDK against /v1/responses', () => {
 
 describe('Vercel AI SDK', () => {
   it('@ai-sdk/openai default provider (Responses): generateText, streamText and a multi-turn follow-up', async () => {
-    const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test' });
+    const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test', fetch: recording });
     const first = await generateText({ model: openai('auto'), prompt: 'Say hello' });
     expect(first.text.length).toBeGreaterThan(0);
-    expect(seen.at(-1)?.path).toBe('/v1/responses');
+    expect(lastPath()).toBe('/v1/responses');
     // The follow-up carries the first answer as an item_reference (the SDK's default, store: true).
     const second = await generateText({
       model: openai('auto'),
@@ -296,7 +288,7 @@ describe('Vercel AI SDK', () => {
   });
 
   it('@ai-sdk/openai tool calling', async () => {
-    const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test' });
+    const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test', fetch: recording });
     const r = await generateText({
       model: openai('auto'),
       prompt: 'Weather in Oslo?',
@@ -313,10 +305,10 @@ describe('Vercel AI SDK', () => {
   });
 
   it('@ai-sdk/anthropic: generateText, streamText and tool calling', async () => {
-    const anthropic = createAnthropic({ baseURL: `${base}/v1`, apiKey: 'test' });
+    const anthropic = createAnthropic({ baseURL: `${base}/v1`, apiKey: 'test', fetch: recording });
     const r = await generateText({ model: anthropic('auto'), prompt: 'Say hello' });
     expect(r.text.length).toBeGreaterThan(0);
-    expect(seen.at(-1)?.path).toBe('/v1/messages');
+    expect(lastPath()).toBe('/v1/messages');
     const s = streamText({ model: anthropic('auto'), prompt: 'Count to three' });
     expect((await s.text).length).toBeGreaterThan(0);
     const t = await generateText({
@@ -347,7 +339,7 @@ describe('Vercel AI SDK', () => {
   });
 
   it('@ai-sdk/openai streamText with a tool call', async () => {
-    const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test' });
+    const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test', fetch: recording });
     const st = streamText({
       model: openai('auto'),
       prompt: 'Weather in Oslo?',

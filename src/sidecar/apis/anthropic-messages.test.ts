@@ -5,7 +5,7 @@ import { TiermeshError } from '../../errors.js';
 import { SseParser } from '../../providers/sse.js';
 import {
   AnthropicStreamWriter,
-  anthropicErrorBody,
+  anthropicErrorEvent,
   frameAnthropicEvents,
   fromAnthropicRequest,
   stopReason,
@@ -403,15 +403,11 @@ describe('AnthropicStreamWriter', () => {
   });
 });
 
-describe('anthropicErrorBody', () => {
-  it('speaks the Anthropic error shape with the type for the status', () => {
-    expect(anthropicErrorBody(new TiermeshError('TM_INVALID_REQUEST', 'max_tokens: required'))).toEqual({
-      type: 'error',
-      error: { type: 'invalid_request_error', message: 'max_tokens: required' },
+describe('anthropicErrorEvent', () => {
+  it('ends a broken stream with the Anthropic error body of the registry', () => {
+    expect(anthropicErrorEvent(new TiermeshError('TM_BREAKER_OPEN', 'all targets busy'))).toEqual({
+      event: 'error',
+      data: { type: 'error', error: { type: 'overloaded_error', message: 'all targets busy' } },
     });
-    expect(anthropicErrorBody(new TiermeshError('TM_BUDGET_EXCEEDED', 'x')).error.type).toBe(
-      'rate_limit_error',
-    );
-    expect(anthropicErrorBody(new TiermeshError('TM_BREAKER_OPEN', 'x')).error.type).toBe('overloaded_error');
   });
 });

@@ -403,28 +403,7 @@ export class AnthropicStreamWriter {
   }
 }
 
-/** Anthropic's error types by HTTP status, for errors raised before a provider answered. */
-export function anthropicErrorType(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 404) return 'not_found_error';
-  if (status === 413) return 'request_too_large';
-  if (status === 429) return 'rate_limit_error';
-  if (status === 503) return 'overloaded_error';
-  if (status === 504) return 'timeout_error';
-  if (status >= 400 && status < 500) return 'invalid_request_error';
-  return 'api_error';
-}
-
-/** `{ type: "error", error: { type, message } }`, the body the Anthropic SDKs turn into their typed errors. */
-export function anthropicErrorBody(err: TiermeshError): {
-  type: 'error';
-  error: { type: string; message: string };
-} {
-  return { type: 'error', error: { type: anthropicErrorType(err.status), message: err.message } };
-}
-
 /** The event that ends a stream that broke after its start, in the shape the Anthropic SDKs raise. */
 export function anthropicErrorEvent(err: TiermeshError): AnthropicEvent {
-  return { event: 'error', data: anthropicErrorBody(err) };
+  return { event: 'error', data: err.toAnthropicBody() as unknown as Record<string, unknown> };
 }

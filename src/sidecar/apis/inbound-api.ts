@@ -8,10 +8,13 @@ import type { z } from 'zod';
 import { type AnthropicMessagesRequest, anthropicMessagesRequest } from '../../api/anthropic-messages.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../api/openai.js';
 import { type ResponsesRequest, responsesRequest } from '../../api/responses.js';
-import type { TiermeshError } from '../../errors.js';
+import type { ErrorDialect, TiermeshError } from '../../errors.js';
+import { sendJson } from '../../http/reply.js';
+import { routingHeaders } from '../../routing/decide.js';
+import { type InboundAdapter, type InboundRequest, type Responder, readJsonRequest } from '../inbound.js';
+import { formatUSD, servedByHeaders, writeStreamHead } from '../respond.js';
 import {
   AnthropicStreamWriter,
-  anthropicErrorBody,
   anthropicErrorEvent,
   frameAnthropicEvents,
   fromAnthropicRequest,
@@ -61,7 +64,7 @@ export const anthropicMessagesApi: InboundApi<AnthropicMessagesRequest> = {
       fail: (err) => frameAnthropicEvents([anthropicErrorEvent(err)]),
     };
   },
-  errorBody: anthropicErrorBody,
+  errorBody: (err) => err.toAnthropicBody(),
 };
 
 /** The Responses API; items it answers with go to `memory` so later `item_reference`s resolve. */
@@ -93,5 +96,46 @@ export function responsesApi(deps: {
     },
     // The Responses API answers errors in the OpenAI shape.
     errorBody: (err) => err.toBody(),
+  };
+}
+
+/**
+ * The pipeline's adapter for an inbound API: parse reads the body with the API's schema and translates it; the
+ * responder writes the internal answer in the API's shape. Streams carry the x-tiermesh-* headers like chat
+ * streams, and the final cost in the `x-tiermesh-cost-usd` trailer (no SSE comment, no [DONE]: neither API has them).
+ */
+export function apiAdapter<Req>(api: InboundApi<Req>, dialect: ErrorDialect): InboundAdapter {
+  return {
+    dialect,
+    async parse(req, maxBodyBytes) {
+      const typed = await readJsonRequest(req, maxBodyBytes, api.schema);
+      const request = api.toInternal(typed);
+      const inbound: InboundRequest = {
+        request,
+        headers: routingHeaders(req.headers),
+        stream: request.stream === true,
+        clientWantsUsage: false,
+        dialect,
+      };
+      let encoder: StreamEncoder | undefined;
+      const responder: Responder = {
+        json: (res, answer, served) => sendJson(res, 200, api.answer(answer, typed), servedByHeaders(served)),
+        streamHead(res, served, estimatedPromptTokens) {
+          encoder = api.stream(typed, estimatedPromptTokens);
+          writeStreamHead(res, served);
+        },
+        streamChunk(res, chunk) {
+          const text = encoder!.chunk(chunk);
+          return text === '' || res.write(text);
+        },
+        streamEnd(res, costUSD) {
+          res.write(encoder!.end());
+          res.addTrailers({ 'x-tiermesh-cost-usd': formatUSD(costUSD) });
+          res.end();
+        },
+        streamBroken: (res, err) => res.end(encoder!.fail(err)),
+      };
+      return { inbound, responder };
+    },
   };
 }

@@ -10,6 +10,7 @@
  * an unknown reference is a 400 naming the item. Reasoning items are dropped from history: they belong to the model
  * that produced them.
  */
+import { randomBytes } from 'node:crypto';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -257,6 +258,9 @@ export interface ResponseObject {
 
 /** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`. */
 export type IdMaker = (prefix: 'resp' | 'msg' | 'fc') => string;
+
+/** Random ids, unguessable so one client cannot reference another's remembered items. */
+export const newResponsesId: IdMaker = (prefix) => `${prefix}_${randomBytes(16).toString('hex')}`;
 
 export function toResponsesUsage(u: ChatCompletion['usage'] | null | undefined): ResponsesUsage | null {
   if (!u) return null;
