@@ -25,9 +25,19 @@ import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js'
 import { sendError } from '../http/reply.js';
 import { ExecutionError } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
+import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
+import { ResponseCache } from './cache.js';
+import {
+  answerFromCache,
+  type CacheDeps,
+  type CacheTurn,
+  collectChunks,
+  openCacheTurn,
+  storeAnswer,
+} from './cache-stage.js';
 import type { ConfigStore } from './config-store.js';
 import {
   type ExecuteInput,
@@ -75,6 +85,7 @@ interface Sidecar {
   books: Books;
   random: () => number;
   shadows: ShadowRunner;
+  cache: CacheDeps;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -98,7 +109,20 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     books,
     random: deps.random ?? Math.random,
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
+    cache: {
+      cache: new ResponseCache(),
+      metrics: new CacheMetrics(deps.metrics.registry),
+      sidecarMetrics: deps.metrics,
+    },
   };
+  // A route that dropped its cache (or shrank it) frees the memory with the config that said so.
+  deps.store.onApplied((rt) => {
+    const specs = new Map(rt.snapshot.routes.map((r) => [r.name, r.spec.cache]));
+    sc.cache.cache.retain(
+      (scope) => (scope.namespace === rt.snapshot.namespace ? specs.get(scope.route) : undefined),
+      books.now(),
+    );
+  });
   const serve =
     (adapter: InboundAdapter): RequestHandler =>
     (req, res, requestId) =>
@@ -135,6 +159,24 @@ async function handleChat(
     const decided = decideRoute(runtime, inbound, sc.random()); // 2. decide
     trace.decision = decided;
     trace.tier = decided.tierName;
+    const turn = openCacheTurn(
+      sc.cache,
+      req,
+      res,
+      runtime.snapshot.namespace,
+      decided.route,
+      decided.spec,
+      inbound.request,
+      sc.books.now(),
+    ); // 2b. cache: a hit is answered here, before the gate, and spends nothing
+    const hit = turn?.lookup.hit;
+    if (hit) {
+      trace.served = { provider: hit.provider, model: hit.model, upstreamModel: hit.model };
+      trace.tier = hit.tier;
+      answerFromCache(hit, inbound.stream, responder, res, servedBy(trace)!, decided.estimatedPromptTokens);
+      logRequest(sc.deps, trace, 200);
+      return;
+    }
     const gated = gate(runtime, inbound, decided, sc.books.now(), sc.random()); // 3. gate
     const d = gated.decision;
     trace.decision = d;
@@ -158,8 +200,8 @@ async function handleChat(
       observer: observer(sc, trace),
     };
     outcome = inbound.stream
-      ? await streamAnswer(sc, exec, inbound, responder, account, trace, res)
-      : await jsonAnswer(sc, exec, responder, account, trace, res);
+      ? await streamAnswer(sc, exec, inbound, responder, account, trace, res, turn)
+      : await jsonAnswer(sc, exec, responder, account, trace, res, turn);
   } catch (e) {
     outcome = answerError(sc, trace, res, e, dialect);
   }
@@ -175,6 +217,7 @@ async function jsonAnswer(
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
+  turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const result = await executeWithCascade(exec); // 4. execute + 5. check
   trace.attempts += result.attempts;
@@ -188,6 +231,7 @@ async function jsonAnswer(
   }
   if (!result.answer) throw result.error;
   responder.json(res, result.answer, servedBy(trace)!); // 7. respond
+  storeAnswer(sc.cache, turn, result.answer, cacheFacts(trace, account), sc.books.now());
   return { status: 200 };
 }
 
@@ -200,6 +244,7 @@ async function streamAnswer(
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
+  turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const t0 = performance.now();
   let opened: Awaited<ReturnType<typeof openStream>>;
@@ -213,9 +258,13 @@ async function streamAnswer(
   trace.served = opened.served;
   const model = exec.decision.models.find((m) => m.name === opened.served.model)!;
   responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
+  const collected = collectChunks(turn);
   const relayed = await relayChunks(
     opened.chunks,
-    (chunk) => responder.streamChunk(res, chunk),
+    (chunk) => {
+      collected.push(chunk);
+      return responder.streamChunk(res, chunk);
+    },
     () => drained(res, exec.signal),
   );
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
@@ -237,7 +286,18 @@ async function streamAnswer(
     return { status: 200, error: err };
   }
   responder.streamEnd(res, account.spent.costUSD);
+  // Only a stream that ended cleanly with every choice finished is stored (completionFromChunks checks).
+  storeAnswer(sc.cache, turn, collected.completion(), cacheFacts(trace, account), sc.books.now());
   return { status: 200 };
+}
+
+function cacheFacts(trace: RequestTrace, account: RequestAccount) {
+  return {
+    model: trace.served?.model ?? 'none',
+    provider: trace.served?.provider ?? 'none',
+    tier: trace.tier,
+    costUSD: account.spent.costUSD,
+  };
 }
 
 /** What a stream that broke after its first chunk tells the client: the provider's reason, never a stack. */
