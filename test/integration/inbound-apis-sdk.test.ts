@@ -265,6 +265,39 @@ describe('openai SDK against /v1/responses', () => {
   });
 });
 
+describe('the other endpoints', () => {
+  const client = () => new OpenAI({ baseURL: `${base}/v1`, apiKey: 'test', maxRetries: 0, fetch: recording });
+
+  it('GET /v1/models/{id} answers a served model and 404s one that is not', async () => {
+    expect(await client().models.retrieve('small')).toMatchObject({
+      id: 'small',
+      object: 'model',
+      owned_by: 'sim',
+    });
+    expect(await client().models.retrieve('auto')).toMatchObject({ id: 'auto' });
+    const err = await client()
+      .models.retrieve('gpt-9')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('/v1/completions is a 404 that names the supported endpoints', async () => {
+    const err = await client()
+      .completions.create({ model: 'auto', prompt: 'hi' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((err as Error).message).toContain('POST /v1/chat/completions');
+    expect((err as Error).message).toContain('POST /v1/messages');
+  });
+
+  it('GET /v1/messages is a 405 in the Anthropic shape', async () => {
+    const res = await fetch(`${base}/v1/messages`);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+});
+
 describe('Vercel AI SDK', () => {
   it('@ai-sdk/openai default provider (Responses): generateText, streamText and a multi-turn follow-up', async () => {
     const openai = createOpenAI({ baseURL: `${base}/v1`, apiKey: 'test', fetch: recording });
