@@ -34,7 +34,7 @@ describe('postUpstream', () => {
         body: { messages: [{ role: 'user', content: [{ type: 'x', y: deep }] }] },
         secrets: [],
       },
-      { body: { model: 'm', messages: [] }, signal: new AbortController().signal, firstByteTimeoutMs: 1000 },
+      { signal: new AbortController().signal, firstByteTimeoutMs: 1000 },
     ).then(
       () => undefined,
       (e: unknown) => e,

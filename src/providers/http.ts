@@ -43,7 +43,10 @@ export interface OpenResponse {
  * POSTs JSON and returns the open 2xx response, or throws a ProviderError. The first-byte deadline stays armed
  * after the headers: for streams the first chunk is what counts, so the adapter disarms it.
  */
-export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Promise<OpenResponse> {
+export async function postUpstream(
+  req: UpstreamRequest,
+  call: Omit<UpstreamCall, 'body'>,
+): Promise<OpenResponse> {
   // Before any timer or socket: a body we cannot serialize is never the upstream's failure.
   const payload = beforeSending('serializing the upstream request', () => JSON.stringify(req.body));
   // A missed first-byte deadline ends the attempt: abort the caller's signal when it lets us (the failover loop

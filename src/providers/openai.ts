@@ -2,11 +2,12 @@
  * Adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, Together): same wire format, own URL.
  * The wire handling is shared with Azure OpenAI, which differs only in its URL and credentials.
  */
+import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { type OpenResponse, postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
-import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 import { upstreamText } from './upstream-errors.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -25,6 +26,7 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
     name,
     type: p.type,
     url: () => url,
+    embeddingsUrl: () => `${base}/embeddings`,
     unavailable: missing,
     auth() {
       const headers: Record<string, string> = { ...(p.headers ?? {}) };
@@ -43,6 +45,8 @@ export interface OpenAIWire {
   type: Provider['type'];
   /** The endpoint for one upstream model (Azure puts the deployment in the path). */
   url(model: string): string;
+  /** The embeddings endpoint for one upstream model, when the server has one. */
+  embeddingsUrl?(model: string): string;
   /** Headers for one call; throws `unavailable` when a configured credential cannot be resolved. */
   auth(): { headers: Record<string, string>; secret: string | undefined };
   unavailable(): string | undefined;
@@ -57,13 +61,17 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
   /** Opens the call, retrying once with a refreshed credential when the upstream refused a stale one. */
-  async function open(call: UpstreamCall, body: unknown): Promise<{ res: OpenResponse; secret?: string }> {
+  async function open(
+    call: Omit<UpstreamCall, 'body'>,
+    url: string,
+    body: unknown,
+  ): Promise<{ res: OpenResponse; secret?: string }> {
     const post = async (cred: ReturnType<OpenAIWire['auth']>) => ({
       res: await postUpstream(
         {
           provider: name,
           vendor: 'openai',
-          url: w.url(call.body.model),
+          url,
           headers: cred.headers,
           body,
           secrets: [cred.secret],
@@ -86,10 +94,11 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     name,
     type: w.type,
     unavailable: () => w.unavailable(),
+    ...(w.embeddingsUrl ? { embed: (call: EmbedCall) => embedVia(w, call, open) } : {}),
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
       const { stream_options: _, ...rest } = call.body;
-      const { res, secret } = await open(call, { ...rest, stream: false });
+      const { res, secret } = await open(call, w.url(call.body.model), { ...rest, stream: false });
       const json = await readJson(res, name);
       const err = (json as { error?: { message?: unknown } } | null)?.error;
       if (err && typeof err === 'object') {
@@ -108,7 +117,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };
-      const { res, secret } = await open(call, body);
+      const { res, secret } = await open(call, w.url(call.body.model), body);
       let first = true;
       let finished = false;
       for await (const ev of readSse(res, name)) {
@@ -160,4 +169,17 @@ function isCompletion(v: unknown): v is ChatCompletion {
 function isChunk(v: unknown): v is ChatCompletionChunk {
   const c = v as ChatCompletionChunk | null;
   return typeof c === 'object' && c !== null && Array.isArray(c.choices);
+}
+
+/** POST /embeddings on the OpenAI wire; the answer is checked to hold one vector per input. */
+async function embedVia(
+  w: OpenAIWire,
+  call: EmbedCall,
+  open: (c: Omit<UpstreamCall, 'body'>, url: string, body: unknown) => Promise<{ res: OpenResponse }>,
+): Promise<EmbeddingsResponse> {
+  const { res } = await open(call, w.embeddingsUrl!(call.body.model), call.body);
+  const json = (await readJson(res, w.name)) as Partial<EmbeddingsResponse> | null;
+  if (!json || !Array.isArray(json.data) || json.data.some((d) => d?.embedding === undefined))
+    throw new ProviderError('bad_response', `provider "${w.name}": answer is not an embeddings list`);
+  return json as EmbeddingsResponse;
 }

@@ -91,6 +91,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     metrics,
     logger,
     chat,
+    embeddings: chat.embeddings,
     messages: chat.serve(apiAdapter(anthropicMessagesApi, 'anthropic')),
     responses: chat.serve(
       apiAdapter(responsesApi({ memory: itemMemory, now: Date.now, newId: newResponsesId }), 'openai'),

@@ -39,6 +39,7 @@ import {
   storeAnswer,
 } from './cache-stage.js';
 import type { ConfigStore } from './config-store.js';
+import { handleEmbeddings } from './embeddings-path.js';
 import {
   type ExecuteInput,
   type ExecutionObserver,
@@ -93,6 +94,8 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse, request
 export interface ChatPipeline extends RequestHandler {
   /** The same pipeline behind another inbound API (Anthropic Messages, Responses): only parse and respond differ. */
   serve(adapter: InboundAdapter): RequestHandler;
+  /** POST /v1/embeddings: routed by model name, with the same gate, failover and accounting. */
+  embeddings: RequestHandler;
   /** Stops every background shadow call still running and waits for them to settle. */
   closeShadows(): Promise<void>;
 }
@@ -127,7 +130,12 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     (adapter: InboundAdapter): RequestHandler =>
     (req, res, requestId) =>
       handleChat(sc, adapter, req, res, requestId);
-  return Object.assign(serve(openAIChatAdapter), { serve, closeShadows: () => sc.shadows.close() });
+  return Object.assign(serve(openAIChatAdapter), {
+    serve,
+    embeddings: (req: IncomingMessage, res: ServerResponse, requestId: string) =>
+      handleEmbeddings(deps, books, req, res, requestId),
+    closeShadows: () => sc.shadows.close(),
+  });
 }
 
 /** One request, start to end: the stages, then the error answer if one threw, then the log line. */

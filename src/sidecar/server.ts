@@ -28,6 +28,8 @@ export interface ServerDeps<R extends Versioned> {
   /** POST /v1/messages (Anthropic Messages API) and POST /v1/responses (OpenAI Responses API), when served. */
   messages?: Handler;
   responses?: Handler;
+  /** POST /v1/embeddings, when served. */
+  embeddings?: Handler;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -68,7 +70,9 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
         ? deps.messages
         : path === '/v1/responses' || path === '/responses'
           ? deps.responses
-          : undefined;
+          : path === '/v1/embeddings' || path === '/embeddings'
+            ? deps.embeddings
+            : undefined;
     if (inbound) {
       if (method !== 'POST')
         return methodNotAllowed(res, method, 'POST', path.endsWith('/messages') ? 'anthropic' : 'openai');
