@@ -11,7 +11,7 @@ import {
   embeddingsResponse,
   estimateEmbeddingTokens,
   simulatedEmbedding,
-} from '../sidecar/apis/embeddings.js';
+} from './embeddings.js';
 import { type SimChoice, type SimSettings, simulate } from './simulated-answer.js';
 import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 

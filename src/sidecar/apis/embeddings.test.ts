@@ -3,14 +3,13 @@ import { embeddingsRequest } from '../../api/embeddings.js';
 import type { Snapshot } from '../../api/snapshot.js';
 import {
   base64Embedding,
-  embeddingCostUSD,
   embeddingInputs,
   embeddingsResponse,
   fromGeminiEmbedResponse,
-  resolveEmbeddingModel,
   simulatedEmbedding,
   toGeminiEmbedRequest,
-} from './embeddings.js';
+} from '../../providers/embeddings.js';
+import { embeddingCostUSD, resolveEmbeddingModel } from './embeddings.js';
 
 const parse = (b: Record<string, unknown>) => embeddingsRequest.parse({ model: 'emb', ...b });
 
