@@ -201,6 +201,7 @@ describe('fromAnthropicRequest', () => {
     );
     expect(doc.param).toBe('messages[0].content[0].type');
     expect(doc.message).toContain('"document"');
+    expect(doc.logMessage).not.toContain('document');
     const unknownTool = thrown(() =>
       fromAnthropicRequest(
         parse({

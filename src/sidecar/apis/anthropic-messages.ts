@@ -28,7 +28,11 @@ import { StreamParts } from './stream-parts.js';
 export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
 
 function invalid(param: string, message: string): TiermeshError {
-  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, { param });
+  // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
+  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, {
+    param,
+    logMessage: `${param}: ${message.replace(/"[^"]*"/g, '"…"')}`,
+  });
 }
 
 type TextPart = { type: 'text'; text: string };

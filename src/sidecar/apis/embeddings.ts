@@ -26,6 +26,6 @@ export function resolveEmbeddingModel(s: Snapshot, model: string): { route: stri
   throw new TiermeshError(
     'TM_MODEL_NOT_FOUND',
     `model: embeddings need a concrete model from a route's models list (not "auto" or a route name); "${model}" is not one`,
-    { param: 'model' },
+    { param: 'model', logMessage: 'model: not a registry model (embeddings need a concrete model)' },
   );
 }

@@ -154,6 +154,7 @@ describe('fromResponsesRequest', () => {
     );
     expect(e.param).toBe('input[0].id');
     expect(e.message).toContain('msg_zz');
+    expect(e.logMessage).not.toContain('msg_zz');
   });
 
   it('refuses state it does not keep and types it cannot carry, naming the field', () => {

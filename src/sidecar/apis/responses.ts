@@ -29,7 +29,11 @@ import { sseEvent } from '../../providers/sse.js';
 import { StreamParts } from './stream-parts.js';
 
 function invalid(param: string, message: string): TiermeshError {
-  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, { param });
+  // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
+  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, {
+    param,
+    logMessage: `${param}: ${message.replace(/"[^"]*"/g, '"…"')}`,
+  });
 }
 
 type Part = { type: string } & Record<string, unknown>;
