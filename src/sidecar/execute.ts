@@ -49,6 +49,8 @@ export interface CascadeOutcome {
   produced: ProducedAnswer[];
   /** The answer to send; absent when `error` is set. */
   answer: ChatCompletion | undefined;
+  /** The answer passed its checks (false: an earlier check-failed answer served because the escalation failed). */
+  passed: boolean;
   error: unknown;
   /** Upstream calls made over all steps. */
   attempts: number;
@@ -73,6 +75,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
   const out: CascadeOutcome = {
     produced: [],
     answer: undefined,
+    passed: false,
     error: undefined,
     attempts: 0,
     escalations: 0,
@@ -118,6 +121,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
         : { ok: true as const };
     if (verdict.ok) {
       out.answer = r.completion;
+      out.passed = true;
       return out;
     }
     previous = r.completion;

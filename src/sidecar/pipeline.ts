@@ -239,7 +239,8 @@ async function jsonAnswer(
   }
   if (!result.answer) throw result.error;
   responder.json(res, result.answer, servedBy(trace)!); // 7. respond
-  storeAnswer(sc.cache, turn, result.answer, cacheFacts(trace, account), sc.books.now());
+  // An answer that failed a quality check is served (better than a 5xx) but not remembered.
+  if (result.passed) storeAnswer(sc.cache, turn, result.answer, cacheFacts(trace, account), sc.books.now());
   return { status: 200 };
 }
 
