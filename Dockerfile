@@ -2,12 +2,17 @@
 # One image for the operator and the injected sidecar: `tiermesh operator ...` / `tiermesh sidecar ...`.
 ARG NODE_IMAGE=node:22-alpine
 
+# Where the npm registry is reachable only through a TLS-intercepting proxy, pass its CA as a build secret
+# (`--secret id=npm-ca,src=ca.pem`): it is mounted for `npm ci` only and never lands in a layer. Without it the
+# mount is simply absent.
 # Build: all dependencies, TypeScript -> dist/. --ignore-scripts skips the `node` devDependency's download
 # (the base image already has Node 22), so the image's own node runs tsc.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=npm-ca \
+    if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi; \
+    npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY cmd ./cmd
 COPY src ./src
@@ -18,7 +23,9 @@ RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN --mount=type=secret,id=npm-ca \
+    if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi; \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production

@@ -29,6 +29,22 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // A real node (kubelet, containerd, CoreDNS) running the image built from the Dockerfile. `make test` runs it
+      // on its own after the other projects (`make node-suite`), so a plain `vitest run` leaves it out.
+      ...(process.env.TIERMESH_NODE_E2E === '1'
+        ? [
+            {
+              test: {
+                name: 'node',
+                include: ['test/node/**/*.test.ts'],
+                globalSetup: ['test/node/global-setup.ts'],
+                testTimeout: 300_000,
+                hookTimeout: 300_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -27,6 +27,10 @@ const commands: Record<
     summary: 'show how a traffic sample would be routed and what it would save',
     load: () => import('../src/cli/report.js'),
   },
+  outcomes: {
+    summary: 'export routing outcomes from a sidecar decision log (for eval/train --outcomes)',
+    load: () => import('../src/cli/outcomes.js'),
+  },
 };
 
 function usage(): string {

@@ -49,6 +49,20 @@ expect_refused "sidecar memory is not a quantity" --set sidecar.resources.memory
 expect_refused "sidecar.mode is invalid" --set sidecar.mode=sometimes
 expect_refused "configScheme is invalid" --set operator.configScheme=grpc
 expect_refused "provided mode lacks a caBundle" --set webhook.certMode=provided --set webhook.provided.secretName=x
+expect_refused "an alert duration is not a duration" --set metrics.prometheusRule.escalationFor=soon
+expect_refused "a ratio is out of range" --set metrics.prometheusRule.driftThreshold=2
+
+# The PrometheusRule (off by default) parsed and linted as `promtool check rules` does, and the checker itself
+# shown to refuse a broken expression, so a silently passing checker cannot hide broken alerts.
+echo "chart-check: PrometheusRule passes promtool check rules"
+"$ROOT/scripts/promtool-bin.sh" >/dev/null
+PROMRULES="${PROMRULES:-${TIERMESH_CLUSTER_BIN_DIR:-$ROOT/.cache/bin}/promrules}"
+TSX="$ROOT/node_modules/.bin/tsx"
+if grep -q 'kind: PrometheusRule' "$OUT/default.yaml"; then echo "  PrometheusRule rendered by default" >&2; fail=1; fi
+"$TSX" "$ROOT/scripts/prometheus-rules.ts" <"$OUT/prometheusrule-values.yaml" >"$OUT/rules.json" || fail=1
+"$PROMRULES" "$OUT/rules.json" >/dev/null || { "$PROMRULES" "$OUT/rules.json"; fail=1; }
+printf 'groups:\n  - name: broken\n    rules:\n      - alert: X\n        expr: sum(rate(x[5m])\n' >"$OUT/broken-rules.yaml"
+if "$PROMRULES" "$OUT/broken-rules.yaml" >/dev/null 2>&1; then echo "  promrules accepted a broken expression" >&2; fail=1; fi
 
 # The RBAC promises of docs/rbac.md, checked on the default render: nothing beyond these verbs on secrets and
 # webhook configurations, and those always pinned to resourceNames.

@@ -133,6 +133,12 @@ export const crds: Record<string, Json> = {
     columns: [
       { name: 'Ready', type: 'string', jsonPath: ready },
       { name: 'Tiers', type: 'integer', jsonPath: '.status.tiers' },
+      {
+        name: 'Escalation',
+        type: 'number',
+        jsonPath: '.status.routing.escalationRate',
+        description: 'Escalations per request over status.routing.windowSeconds',
+      },
       { name: 'Version', type: 'string', jsonPath: '.status.configVersion', priority: 1 },
     ],
   }),

@@ -74,6 +74,18 @@ export const modelBudgetStatus = z.object({
     .max(10)
     .optional()
     .describe('Thresholds already announced this window.'),
+  topSpenders: z
+    .array(
+      z.object({
+        user: z.string().max(253).describe('x-tiermesh-user (or the OpenAI user field) as the app sent it.'),
+        usd: z.number().min(0),
+        requests: z.number().int().min(0),
+        errorUSD: z.number().min(0).describe('How much of usd may be spend of users this entry replaced.'),
+      }),
+    )
+    .max(10)
+    .optional()
+    .describe('Biggest spenders of the current window (bounded summary; no prompt data).'),
   /** Highest usage-batch sequence applied per sidecar, so a replayed batch is never counted twice. */
   reporters: z
     .record(z.string().max(253), z.number().int().min(0))

@@ -105,6 +105,17 @@ export const modelEntry = z.object({
   }),
   contextWindow: z.number().int().min(256).max(100_000_000).describe('Max prompt + completion tokens.'),
   maxOutputTokens: z.number().int().min(1).max(10_000_000).optional(),
+  capabilities: z
+    .object({
+      vision: z.boolean().optional().describe('Image content parts.'),
+      tools: z.boolean().optional().describe('tools / tool_calls (and the legacy functions API).'),
+      jsonSchema: z.boolean().optional().describe('response_format json_schema.'),
+      streaming: z.boolean().optional().describe('stream: true.'),
+    })
+    .optional()
+    .describe(
+      'What the model supports; an absent field means supported. Requests needing a capability set to false skip the model.',
+    ),
 });
 export type ModelEntry = z.infer<typeof modelEntry>;
 
@@ -163,12 +174,43 @@ export const classifier = z.object({
 });
 export type ClassifierSpec = z.infer<typeof classifier>;
 
-export const cascadeChecks = ['empty', 'refusal', 'json'] as const;
+export const cascadeChecks = ['empty', 'refusal', 'json', 'hedging', 'logprobs', 'judge'] as const;
+
+/** Thresholds of the `logprobs` check (src/routing/cascade.ts): applies when the provider returned token logprobs. */
+export const logprobsCheck = z.object({
+  minMean: z
+    .number()
+    .min(-100)
+    .max(0)
+    .default(-1)
+    .describe('Escalate when the mean token logprob of the answer is below this.'),
+  minToken: z
+    .number()
+    .min(-100)
+    .max(0)
+    .optional()
+    .describe('Escalate when any single token logprob is below this.'),
+});
+
+/** The `judge` check (src/routing/judge.ts): a cheap model of the route rates the answer 0-1 against the question. */
+export const judgeCheck = z.object({
+  model: modelName.describe('Name of an entry in spec.models that does the rating; its cost is booked.'),
+  minScore: z.number().min(0).max(1).default(0.5).describe('Escalate below this score.'),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(5_000)
+    .describe('A judge slower than this (or failing) passes the answer; counted.'),
+});
 
 export const cascade = z.object({
   enabled: z.boolean().default(true),
-  checks: z.array(z.enum(cascadeChecks)).max(3).default(['empty', 'refusal', 'json']),
+  checks: z.array(z.enum(cascadeChecks)).max(6).default(['empty', 'refusal', 'json']),
   maxEscalations: z.number().int().min(0).max(4).default(1),
+  logprobs: logprobsCheck.optional(),
+  judge: judgeCheck.optional(),
 });
 
 export const resilience = z.object({
@@ -220,6 +262,166 @@ export const resilience = z.object({
     }),
 });
 
+/** Tier promotion when every target of a tier failed or is breaker-open (src/routing/promotion.ts). */
+export const promotion = z.object({
+  policy: z
+    .enum(['up', 'none'])
+    .default('up')
+    .describe(
+      'up: try the next costlier tier with a fitting model (down instead when a downgrade budget cannot cover it); none: fail.',
+    ),
+  maxSteps: z.number().int().min(1).max(7).default(1).describe('Tiers tried after the chosen one, at most.'),
+});
+
+/** Per-route context-window policy (src/routing/context.ts). */
+export const contextPolicies = ['promote', 'reject', 'truncate-oldest'] as const;
+export const contextWindow = z.object({
+  maxInputTokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000_000)
+    .optional()
+    .describe('Largest prompt (estimated tokens) the route accepts, whatever the models hold.'),
+  policy: z
+    .enum(contextPolicies)
+    .default('promote')
+    .describe(
+      'When the prompt fits no model of the chosen tier (or exceeds maxInputTokens): promote to a tier that fits, reject with 400, or drop the oldest non-system turns until it fits.',
+    ),
+});
+
+/** Priority classes from request metadata only (src/routing/priority.ts). */
+export const priorityClass = z.object({
+  minTier: dnsLabel.optional().describe('Cheapest tier this class may use.'),
+  maxTier: dnsLabel.optional().describe('Costliest tier this class may use.'),
+});
+export const priority = z.object({
+  classes: z
+    .record(dnsLabel, priorityClass)
+    .meta({ maxProperties: 16 })
+    .describe('x-tiermesh-priority value to the tiers it may use.'),
+  users: z
+    .record(z.string().max(256), dnsLabel)
+    .meta({ maxProperties: 1024 })
+    .optional()
+    .describe('User (x-tiermesh-user, else the request `user`) to class, when no header says.'),
+  groups: z
+    .record(z.string().max(256), dnsLabel)
+    .meta({ maxProperties: 256 })
+    .optional()
+    .describe('x-tiermesh-group value to class, when neither the header nor the user says.'),
+  default: dnsLabel.optional().describe('Class for requests nothing else maps.'),
+});
+
+/** Latency-aware selection (src/routing/latency.ts): targets whose recent p95 breaks these are skipped. */
+const sloLimits = {
+  maxTTFTMs: z.number().int().min(1).max(600_000).optional().describe('p95 time to first byte.'),
+  maxLatencyMs: z.number().int().min(1).max(3_600_000).optional().describe('p95 time to the whole answer.'),
+};
+export const slo = z.object({
+  ...sloLimits,
+  policy: z
+    .enum(['cheapest', 'first', 'fail'])
+    .default('first')
+    .describe('When no target meets the SLO: try the cheapest first, keep the configured order, or fail.'),
+  minSamples: z
+    .number()
+    .min(1)
+    .max(10_000)
+    .default(5)
+    .describe('Decayed observations a target needs before it can be skipped.'),
+  halfLifeSeconds: z.number().int().min(1).max(86_400).default(60).describe('How fast observations fade.'),
+  taskTypes: z
+    .record(z.string().max(63), z.object(sloLimits))
+    .meta({ maxProperties: 32 })
+    .optional()
+    .describe('Per x-tiermesh-task limits, replacing the route-wide ones.'),
+});
+
+/** Hedged requests (src/routing/hedge.ts): a second target after a delay, first answer wins. */
+export const hedge = z.object({
+  enabled: z.boolean().default(false),
+  delay: z
+    .enum(['fixed', 'p95'])
+    .default('fixed')
+    .describe(
+      "fixed: wait delayMs; p95: the first target's observed p95 (spec.slo observations), else delayMs.",
+    ),
+  delayMs: z.number().int().min(1).max(600_000).default(500),
+  minDelayMs: z.number().int().min(1).max(600_000).default(50).describe('Lower bound of a p95 delay.'),
+  taskTypes: z
+    .array(z.string().max(63))
+    .max(32)
+    .optional()
+    .describe('Hedge only requests with one of these x-tiermesh-task values; all requests when absent.'),
+});
+
+/** Conversation stickiness (src/routing/sticky.ts). */
+export const stickiness = z.object({
+  enabled: z.boolean().default(false),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(1_800)
+    .describe('How long a conversation is remembered.'),
+  margin: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.1)
+    .describe("A new turn leaves the conversation's tier only when its score is this far past the boundary."),
+  maxConversations: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(10_000)
+    .describe('Memory bound per sidecar.'),
+});
+
+/** Production routing-quality monitoring (docs/feedback.md); its own sub-object, every field defaulted. */
+export const monitoring = z.object({
+  maxEscalationRate: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.1)
+    .describe(
+      'Share of requests escalated from their first tier above which the operator emits a Warning Event.',
+    ),
+  maxTierShareDrift: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.2)
+    .describe(
+      'Largest change of any tier share between the baseline window and the current one before an Event.',
+    ),
+  windowSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(3600)
+    .describe('Window over which status.routing is computed.'),
+  features: z
+    .array(dnsLabel)
+    .max(32)
+    .optional()
+    .describe(
+      'Declared x-tiermesh-feature values: the only ones that become a metric label (others count as "other").',
+    ),
+});
+export type MonitoringSpec = z.infer<typeof monitoring>;
+
+/** A route's monitoring settings with every default filled in (the sub-object itself is optional). */
+export function monitoringOf(spec: { monitoring?: MonitoringSpec | undefined }): MonitoringSpec {
+  return spec.monitoring ?? monitoring.parse({});
+}
+
 /** Exact-match response cache of one route (src/sidecar/cache.ts). */
 export const responseCache = z.object({
   enabled: z.boolean().default(false),
@@ -269,6 +471,12 @@ export const modelRouteSpec = z
         rollingWindowMs: 30_000,
       },
     }),
+    promotion: promotion.default({ policy: 'up', maxSteps: 1 }),
+    context: contextWindow.default({ policy: 'promote' }),
+    priority: priority.optional(),
+    slo: slo.optional(),
+    stickiness: stickiness.optional(),
+    hedge: hedge.optional(),
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),
@@ -286,6 +494,7 @@ export const modelRouteSpec = z
     podSelector: labelSelector
       .optional()
       .describe('Pods this route serves; all pods in the namespace when empty.'),
+    monitoring: monitoring.optional(),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -310,6 +519,32 @@ export const modelRouteSpec = z
         fieldPath: '.taskTypes',
       },
       {
+        rule:
+          '!has(self.priority) || self.priority.classes.all(k, ' +
+          '(!has(self.priority.classes[k].minTier) || self.tiers.exists(t, t.name == self.priority.classes[k].minTier)) && ' +
+          '(!has(self.priority.classes[k].maxTier) || self.tiers.exists(t, t.name == self.priority.classes[k].maxTier)))',
+        message: 'every priority class minTier/maxTier must name a tier',
+        fieldPath: '.priority.classes',
+      },
+      {
+        rule:
+          '!has(self.priority) || ((!has(self.priority.users) || self.priority.users.all(u, self.priority.users[u] in self.priority.classes)) && ' +
+          '(!has(self.priority.groups) || self.priority.groups.all(g, self.priority.groups[g] in self.priority.classes)) && ' +
+          '(!has(self.priority.default) || self.priority.default in self.priority.classes))',
+        message: 'priority users, groups and default must name a priority class',
+        fieldPath: '.priority',
+      },
+      {
+        rule: '!has(self.cascade) || !has(self.cascade.judge) || self.models.exists(m, m.name == self.cascade.judge.model)',
+        message: 'cascade.judge.model must name an entry in models',
+        fieldPath: '.cascade.judge.model',
+      },
+      {
+        rule: "!has(self.cascade) || !has(self.cascade.checks) || !('judge' in self.cascade.checks) || has(self.cascade.judge)",
+        message: 'the judge check needs cascade.judge',
+        fieldPath: '.cascade.checks',
+      },
+      {
         rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',
         message: 'providers[].name must be unique',
         fieldPath: '.providers',
@@ -329,6 +564,36 @@ export const modelRouteSpec = z
 export type ModelRouteSpec = z.infer<typeof modelRouteSpec>;
 export type ModelRouteSpecInput = z.input<typeof modelRouteSpec>;
 
+/** What the sidecars' reports say about a route's traffic over the last window (operator: routing-status.ts). */
+export const routingStatus = z.object({
+  windowSeconds: z.number().int().min(1).describe('Length of the window these figures cover.'),
+  from: z.string().describe('RFC 3339 start of the window.'),
+  to: z.string().describe('RFC 3339 end of the window (the latest report).'),
+  requests: z.number().int().min(0).describe('Requests the reporting sidecars routed in the window.'),
+  sidecars: z.number().int().min(0).describe('Sidecars that reported in the window.'),
+  shareByTier: z
+    .record(z.string().max(63), z.number().min(0).max(1))
+    .meta({ maxProperties: 16 })
+    .describe('Share of requests first sent to each tier.'),
+  escalationRate: z
+    .number()
+    .min(0)
+    .describe('Escalations (cascade checks and feedback retries) per request.'),
+  drift: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe('Largest change of a tier share against the window before (absent without a baseline).'),
+  feedback: z
+    .object({
+      count: z.number().int().min(0),
+      mean: z.number().min(0).max(1).optional().describe('Mean feedback score in [0, 1].'),
+    })
+    .optional(),
+});
+export type RoutingStatus = z.infer<typeof routingStatus>;
+
 export const modelRouteStatus = z.object({
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).max(16).optional(),
@@ -346,6 +611,7 @@ export const modelRouteStatus = z.object({
     })
     .optional(),
   lastNack: z.string().max(4096).optional().describe('Why a sidecar refused the last snapshot.'),
+  routing: routingStatus.optional(),
 });
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;
 

@@ -83,4 +83,59 @@ describe('tiermesh explain', () => {
     expect((await capture(['--config', 'examples/standalone.yaml'])).code).toBe(2);
     expect((await capture(['--bogus'])).code).toBe(2);
   });
+
+  it('explains a whole request body: capabilities needed, models skipped, priority class', async () => {
+    const text = (await readFile('examples/standalone.yaml', 'utf8'))
+      .replace(
+        'pricing: { inputPerMTok: 0.15, outputPerMTok: 0.6 }',
+        'pricing: { inputPerMTok: 0.15, outputPerMTok: 0.6 }\n      capabilities: { vision: false }',
+      )
+      .replace(
+        '  classifier:\n',
+        '  priority:\n    classes: { batch: { maxTier: cheap }, exec: { minTier: standard } }\n  classifier:\n',
+      );
+    expect(text).toContain('capabilities: { vision: false }');
+    const config = join(dir, 'caps.yaml');
+    await writeFile(config, text);
+    const body = join(dir, 'body.json');
+    await writeFile(
+      body,
+      JSON.stringify({
+        model: 'auto',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this?' },
+              { type: 'image_url', image_url: { url: 'https://example.invalid/x.png' } },
+            ],
+          },
+        ],
+      }),
+    );
+    const r = await capture(['--config', config, '--priority', 'batch', '--request', body]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const x = JSON.parse(r.out);
+    expect(x).toMatchObject({
+      tier: { name: 'cheap' },
+      model: 'claude-3-5-haiku-latest',
+      needs: [{ capability: 'vision', param: 'messages[0].content[1]' }],
+      skipped: [{ model: 'gpt-4o-mini', tier: 'cheap', reason: 'vision' }],
+      priority: { class: 'batch', source: 'header', minTier: 'cheap', maxTier: 'cheap' },
+      cascade: [],
+    });
+    const bad = await capture(['--config', config, '--priority', 'urgent', 'hello']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('(param: x-tiermesh-priority)');
+  });
+
+  it('--request must be a valid chat request, and replaces the prompt', async () => {
+    const body = join(dir, 'empty.json');
+    await writeFile(body, JSON.stringify({ model: 'auto', messages: [] }));
+    const r = await capture(['--config', 'examples/standalone.yaml', '--request', body]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('messages');
+    expect((await capture(['--config', 'examples/standalone.yaml', '--request', body, 'hi'])).code).toBe(2);
+  });
 });

@@ -1,15 +1,20 @@
 /** `tiermesh explain`: prints, as JSON, how a prompt would be routed under a config file, without calling a provider. */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { type ChatCompletionRequest, chatCompletionRequest } from '../api/openai.js';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { isTiermeshError } from '../errors.js';
 import { decide, type LearnedScorer } from '../routing/decide.js';
 import { explainDecision } from '../routing/explain.js';
 import { ModelFileError } from '../routing/learned/classifier.js';
 
-const USAGE = `usage: tiermesh explain --config <file> [--model auto] [--task <type>] [--user <id>] [--max-tokens <n>] [--system <text>] "<prompt>"
+const USAGE = `usage: tiermesh explain --config <file> [--model auto] [--task <type>] [--user <id>] [--max-tokens <n>]
+                        [--system <text>] [--stream] [--priority <class>] [--group <name>] "<prompt>"
+       tiermesh explain --config <file> [--task ...] [--user ...] [--priority ...] [--group ...] --request <body.json>
 
-Prints the routing decision for the prompt as JSON: route, tier, model, score, confidence, signals,
-escalation, estimated tokens and cost. No provider is called.
+Prints the routing decision for the prompt (or for a whole chat-completions request body) as JSON: route, tier,
+model, score, confidence, signals, escalation, capabilities needed and models skipped, priority class, context
+truncation, estimated tokens and cost. No provider is called.
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -25,8 +30,13 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!values.config || positionals.length === 0) {
-    process.stderr.write(`${!values.config ? '--config is required' : 'a prompt is required'}\n\n${USAGE}`);
+  if (!values.config || (positionals.length === 0) === (values.request === undefined)) {
+    const why = !values.config
+      ? '--config is required'
+      : values.request === undefined
+        ? 'a prompt (or --request) is required'
+        : '--request replaces the prompt: give one, not both';
+    process.stderr.write(`${why}\n\n${USAGE}`);
     return 2;
   }
   const maxTokens = values['max-tokens'] === undefined ? undefined : Number(values['max-tokens']);
@@ -42,14 +52,30 @@ export async function run(args: string[]): Promise<number> {
       const wire = await import('../routing/learned/wire.js');
       ({ snapshot, learned } = wire.wireLearned(snapshot));
     }
-    const messages = [
-      ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
-      { role: 'user' as const, content: positionals.join(' ') },
-    ];
+    let request: ChatCompletionRequest;
+    if (values.request !== undefined) {
+      const r = await readRequest(values.request);
+      if (typeof r === 'string') {
+        process.stderr.write(`${r}\n`);
+        return 1;
+      }
+      request = r;
+    } else {
+      const messages = [
+        ...(values.system ? [{ role: 'system' as const, content: values.system }] : []),
+        { role: 'user' as const, content: positionals.join(' ') },
+      ];
+      request = {
+        model: values.model ?? 'auto',
+        messages,
+        ...(maxTokens ? { max_tokens: maxTokens } : {}),
+        ...(values.stream ? { stream: true } : {}),
+      };
+    }
     const decision = decide({
       snapshot,
-      request: { model: values.model ?? 'auto', messages, ...(maxTokens ? { max_tokens: maxTokens } : {}) },
-      headers: { task: values.task, user: values.user },
+      request,
+      headers: { task: values.task, user: values.user, priority: values.priority, group: values.group },
       ...(learned ? { learned } : {}),
     });
     process.stdout.write(`${JSON.stringify(explainDecision(decision), null, 2)}\n`);
@@ -71,6 +97,20 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
+/** A chat-completions body from a file, or why it is not one (field paths only, never its text). */
+async function readRequest(path: string): Promise<ChatCompletionRequest | string> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    return `--request ${path}: ${(e as NodeJS.ErrnoException).code ?? 'not valid JSON'}`;
+  }
+  const r = chatCompletionRequest.safeParse(json);
+  if (r.success) return r.data;
+  const first = r.error.issues[0];
+  return `--request ${path}: ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}`;
+}
+
 function parse(args: string[]) {
   return parseArgs({
     args,
@@ -82,6 +122,10 @@ function parse(args: string[]) {
       user: { type: 'string', short: 'u' },
       'max-tokens': { type: 'string' },
       system: { type: 'string' },
+      stream: { type: 'boolean' },
+      priority: { type: 'string' },
+      group: { type: 'string' },
+      request: { type: 'string', short: 'r' },
       help: { type: 'boolean', short: 'h' },
     },
   });

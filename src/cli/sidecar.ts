@@ -10,6 +10,7 @@ import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from '../sidecar/d
 import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
+import { type FeedbackOptions, feedbackFlags, feedbackHelp, feedbackOptions } from './feedback-options.js';
 
 const DEFAULT_LISTEN = `${SIDECAR_HOST}:${SIDECAR_PORT}`;
 
@@ -29,7 +30,9 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --log-prompts          include prompt text in request log lines (off by default)
   --log-level <level>    trace|debug|info|warn|error (default info)
-`;
+
+feedback and decision log (docs/feedback.md):
+${feedbackHelp}`;
 
 /** "host:port", "[v6]:port" or ":port"/"port" (loopback). */
 export function parseListen(value: string, flag = 'listen'): { host: string; port: number } {
@@ -51,6 +54,7 @@ export async function run(args: string[]): Promise<number> {
       'max-body-bytes': { type: 'string' },
       'log-prompts': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
+      ...feedbackFlags,
       help: { type: 'boolean', short: 'h', default: false },
     },
     help,
@@ -70,7 +74,9 @@ export async function run(args: string[]): Promise<number> {
   let connectTo: { host: string; port: number } | undefined;
   let metricsListen: { host: string; port: number } | undefined;
   let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  let quality: FeedbackOptions;
   try {
+    quality = feedbackOptions(values);
     listen = parseListen(values['listen'] as string);
     if (values['operator-connect'] !== undefined)
       connectTo = parseListen(values['operator-connect'] as string, 'operator-connect');
@@ -99,6 +105,7 @@ export async function run(args: string[]): Promise<number> {
       maxBodyBytes,
       logPrompts: values['log-prompts'] === true,
       logLevel: values['log-level'] as string,
+      quality,
     });
   }
   let snapshot: Awaited<ReturnType<typeof loadConfigFile>>;
@@ -110,13 +117,22 @@ export async function run(args: string[]): Promise<number> {
   }
   const logger = createLogger({ level: values['log-level'] as string });
   logProcessEvents(logger);
-  const sidecar = await startSidecar({
-    ...listen,
-    maxBodyBytes,
-    logPrompts: values['log-prompts'] === true,
-    logger,
-    snapshot,
-  });
+  let sidecar: Awaited<ReturnType<typeof startSidecar>>;
+  try {
+    sidecar = await startSidecar({
+      ...listen,
+      maxBodyBytes,
+      logPrompts: values['log-prompts'] === true,
+      logger,
+      snapshot,
+      ...quality,
+    });
+  } catch (e) {
+    // A decision log that cannot be opened (no such directory, no permission) is a start-up error, said plainly.
+    process.stderr.write(`${(e as Error).message}
+`);
+    return 1;
+  }
   // A log line like every other: stdout is JSON lines only (the URL is in msg too, for a human and for tests).
   logger.info(
     { url: `${sidecar.url}/v1`, version: snapshot.version },
@@ -165,6 +181,7 @@ async function runWithOperator(o: {
   maxBodyBytes: number;
   logPrompts: boolean;
   logLevel: string;
+  quality: FeedbackOptions;
 }): Promise<number> {
   const logger = createLogger({ level: o.logLevel });
   logProcessEvents(logger);
@@ -184,6 +201,7 @@ async function runWithOperator(o: {
     logger,
     allowance: link.allowance,
     onUsage: (u) => link.report(u),
+    ...o.quality,
   });
   link.attach(sidecar.store);
   logger.info(

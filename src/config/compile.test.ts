@@ -56,6 +56,24 @@ describe('routeProblems', () => {
     ]);
   });
 
+  it('checks priority classes name tiers, and mappings name classes', () => {
+    const r = route('a', {
+      priority: {
+        classes: { exec: { minTier: 'gold' }, odd: { minTier: 'premium', maxTier: 'cheap' } },
+        users: { ceo: 'exec', bob: 'vip' },
+        groups: { interns: 'batch' },
+        default: 'none',
+      },
+    });
+    expect(routeProblems(r.spec)).toEqual([
+      'spec.priority.classes.exec.minTier: "gold" is not a tier',
+      'spec.priority.classes.odd: minTier "premium" is above maxTier "cheap"',
+      'spec.priority.users.bob: "vip" is not a priority class',
+      'spec.priority.groups.interns: "batch" is not a priority class',
+      'spec.priority.default: "none" is not a priority class',
+    ]);
+  });
+
   it('rejects duplicate names', () => {
     const r = route('a', {
       tiers: [

@@ -73,6 +73,34 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
       }
     }
   });
+  const judge = spec.cascade.judge;
+  if (judge && !models.has(judge.model))
+    problems.push(`spec.cascade.judge.model: "${judge.model}" is not in spec.models`);
+  if (spec.cascade.checks.includes('judge') && !judge)
+    problems.push('spec.cascade.checks: the judge check needs spec.cascade.judge');
+  const pr = spec.priority;
+  if (pr) {
+    for (const [name, c] of Object.entries(pr.classes)) {
+      for (const bound of ['minTier', 'maxTier'] as const) {
+        const t = c[bound];
+        if (t !== undefined && !tiers.has(t))
+          problems.push(`spec.priority.classes.${name}.${bound}: "${t}" is not a tier`);
+      }
+      const index = (t: string | undefined) => spec.tiers.findIndex((x) => x.name === t);
+      if (c.minTier !== undefined && c.maxTier !== undefined && index(c.minTier) > index(c.maxTier))
+        problems.push(
+          `spec.priority.classes.${name}: minTier "${c.minTier}" is above maxTier "${c.maxTier}"`,
+        );
+    }
+    const mapped = [
+      ...Object.entries(pr.users ?? {}).map(([k, v]) => [`users.${k}`, v] as const),
+      ...Object.entries(pr.groups ?? {}).map(([k, v]) => [`groups.${k}`, v] as const),
+      ...(pr.default !== undefined ? [['default', pr.default] as const] : []),
+    ];
+    for (const [where, cls] of mapped)
+      if (!Object.hasOwn(pr.classes, cls))
+        problems.push(`spec.priority.${where}: "${cls}" is not a priority class`);
+  }
   for (const [field, list] of [
     ['split', spec.split ?? []],
     ['shadow', spec.shadow ? [spec.shadow] : []],

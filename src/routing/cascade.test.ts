@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ResponseFormat } from '../api/openai.js';
-import { type CascadeCheck, checkAnswer, isRefusal, nextEscalation, validateJson } from './cascade.js';
+import {
+  type CascadeCheck,
+  checkAnswer,
+  isHedging,
+  isRefusal,
+  logprobStats,
+  nextEscalation,
+  validateJson,
+} from './cascade.js';
 import type { EscalationStep } from './types.js';
 
 const ALL: CascadeCheck[] = ['empty', 'refusal', 'json'];
@@ -148,5 +156,86 @@ describe('nextEscalation', () => {
   it('never escalates with maxEscalations 0 or nothing above', () => {
     expect(nextEscalation({ escalation: steps }, 0, 0)).toBeUndefined();
     expect(nextEscalation({ escalation: [] }, 0, 3)).toBeUndefined();
+  });
+});
+
+describe('hedging check', () => {
+  const hedges = [
+    "I'm not sure.",
+    "I'm not entirely sure, it could be either.",
+    "I don't have enough information to answer that.",
+    'I do not have access to real-time data, so I cannot say.',
+    "It's hard to say without more context.",
+    'As of my last knowledge update, I cannot confirm this.',
+    'I think it might be 42, but I may be wrong.',
+    'I cannot verify that claim.',
+  ];
+  const answers = [
+    'The capital of France is Paris.',
+    "I'm not sure why the test fails, so I traced it: the fixture closes the socket before the last chunk. " +
+      'Move the close into afterEach and await it; with that change the suite passes on every run I tried, and the ' +
+      'flaky timeout disappears because the server no longer races the client. Here is the diff: ...',
+    `${'The function reads the file, parses each line and sums the values. '.repeat(8)}I may be wrong about edge cases.`,
+    'Paris. I think it might be worth visiting in spring.',
+  ];
+  it.each(hedges)('flags %j', (a) => {
+    expect(isHedging(a)).toBe(true);
+    expect(checkAnswer({ content: a }, text, ['hedging'])).toEqual({
+      ok: false,
+      check: 'hedging',
+      detail: 'answer hedges instead of answering',
+    });
+  });
+  it.each(answers)('passes %j', (a) => {
+    expect(isHedging(a)).toBe(false);
+    expect(checkAnswer({ content: a }, text, ['hedging'])).toEqual({ ok: true });
+  });
+  it('does not apply to tool calls', () => {
+    expect(checkAnswer({ content: "I'm not sure.", tool_calls: [{}] }, text, ['hedging'])).toEqual({
+      ok: true,
+    });
+  });
+});
+
+describe('logprobs check', () => {
+  const lp = (...xs: number[]) => ({ content: xs.map((logprob, i) => ({ token: `t${i}`, logprob })) });
+
+  it('reads mean and minimum over the tokens that have a logprob', () => {
+    expect(logprobStats(lp(-0.5, -1.5, -1))).toEqual({ mean: -1, min: -1.5, tokens: 3 });
+    expect(logprobStats({ content: [{ token: 'a' }, { token: 'b', logprob: -2 }] })).toEqual({
+      mean: -2,
+      min: -2,
+      tokens: 1,
+    });
+    expect(logprobStats(undefined)).toBeUndefined();
+    expect(logprobStats({ content: [] })).toBeUndefined();
+    expect(logprobStats({ content: null })).toBeUndefined();
+  });
+
+  it('escalates on a low mean, with the default threshold and a route threshold', () => {
+    const unsure = { content: 'Paris', logprobs: lp(-2, -3) };
+    expect(checkAnswer(unsure, text, ['logprobs'])).toEqual({
+      ok: false,
+      check: 'logprobs',
+      detail: 'mean token logprob -2.50 below -1.00 over 2 tokens',
+    });
+    expect(checkAnswer(unsure, text, ['logprobs'], { logprobs: { minMean: -3 } })).toEqual({ ok: true });
+    expect(checkAnswer({ content: 'Paris', logprobs: lp(-0.1, -0.2) }, text, ['logprobs'])).toEqual({
+      ok: true,
+    });
+  });
+
+  it('escalates on one very unlikely token when minToken is set', () => {
+    const a = { content: 'Paris is 42', logprobs: lp(-0.01, -0.02, -6) };
+    expect(checkAnswer(a, text, ['logprobs'], { logprobs: { minMean: -5 } })).toEqual({ ok: true });
+    expect(checkAnswer(a, text, ['logprobs'], { logprobs: { minMean: -5, minToken: -4 } })).toEqual({
+      ok: false,
+      check: 'logprobs',
+      detail: 'a token logprob of -6.00 is below -4.00',
+    });
+  });
+
+  it('passes answers without logprobs', () => {
+    expect(checkAnswer({ content: 'Paris' }, text, ['logprobs'])).toEqual({ ok: true });
   });
 });

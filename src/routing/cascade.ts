@@ -1,18 +1,28 @@
 /**
  * Cascade: quality checks on a finished answer, and where to escalate when one fails.
  *
- *   checkAnswer(answer, request, checks): CheckResult          { ok: true } | { ok: false, check, detail }
+ *   checkAnswer(answer, request, checks, thresholds?): CheckResult   { ok: true } | { ok: false, check, detail }
  *   nextEscalation(decision, escalationsSoFar, maxEscalations): EscalationStep | undefined
  *   isRefusal(text): boolean
+ *   isHedging(text): boolean                                   "I'm not sure", "I don't have enough information", ...
+ *   logprobStats(logprobs): { mean, min, tokens } | undefined  from an OpenAI choice's `logprobs`
  *   validateJson(content, responseFormat): string | undefined   why the content is not the JSON asked for
  *
- * Details name the failed rule, never the answer text.
+ * Details name the failed rule (and numbers), never the answer text. The `judge` check needs a model call, so it is
+ * not run here: routing/judge.ts builds its request and reads its score, the execute stage calls it.
  */
 import { z } from 'zod';
+import type { cascadeChecks, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest, ResponseFormat } from '../api/openai.js';
 import type { EscalationStep, RouteDecision } from './types.js';
 
-export type CascadeCheck = 'empty' | 'refusal' | 'json';
+export type CascadeCheck = (typeof cascadeChecks)[number];
+
+/** Per-route thresholds of the checks that have them (`spec.cascade.logprobs`). */
+export type CheckThresholds = Pick<ModelRouteSpec['cascade'], 'logprobs'>;
+
+/** Used when a route lists the logprobs check without thresholds: a mean below e^-1 per token is a guess. */
+export const DEFAULT_MIN_MEAN_LOGPROB = -1;
 
 export type CheckResult = { ok: true } | { ok: false; check: CascadeCheck; detail: string };
 
@@ -21,6 +31,8 @@ export interface Answer {
   tool_calls?: unknown[] | undefined;
   /** OpenAI's structured refusal field. */
   refusal?: string | null | undefined;
+  /** The choice's `logprobs` as the provider sent it (OpenAI: `{ content: [{ token, logprob }] }`), if it did. */
+  logprobs?: unknown;
 }
 
 /**
@@ -55,6 +67,67 @@ export function isRefusal(text: string): boolean {
   if (REFUSAL_OPENERS.test(head)) return true;
   return text.trim().length <= NON_ANSWER_MAX && NON_ANSWER.test(head);
 }
+
+/**
+ * Hedges: the model says it does not know, cannot be sure or lacks information, in other words than a refusal. Like
+ * refusals they count only near the start of a short answer, or when a short answer is made of several of them: a
+ * long answer with one "I'm not certain, but" in it is an answer with a caveat.
+ */
+const HEDGES = [
+  "i'?m not (?:entirely |completely |totally |100% )?(?:sure|certain)",
+  'i am not (?:entirely |completely |totally )?(?:sure|certain)',
+  "i (?:do(?:n't| not)|can(?:no|')t|cannot) (?:really )?(?:know|tell|say) for (?:sure|certain)",
+  "i (?:do(?:n't| not)) have (?:enough |sufficient |any |the )?(?:information|data|context|details|access)",
+  "i (?:can(?:no|')t|cannot) (?:be (?:sure|certain)|verify|confirm|determine)",
+  "i'?m (?:unable|not able) to (?:verify|confirm|determine|say)",
+  "it'?s (?:hard|difficult|impossible) to (?:say|know|tell|determine)",
+  'it is (?:hard|difficult|impossible) to (?:say|know|tell|determine)',
+  'i (?:would )?need more (?:information|context|details)',
+  'without more (?:information|context|details)',
+  'as of my (?:last )?(?:knowledge )?(?:update|cutoff|training)',
+  'i (?:may|might|could) be (?:wrong|mistaken)',
+  'i (?:think|believe|guess) (?:it )?(?:might|may|could) be',
+];
+const HEDGE_OPENER = new RegExp(`^\\W{0,3}(?:${HEDGES.join('|')})`, 'i');
+const HEDGE_ANY = new RegExp(`\\b(?:${HEDGES.join('|')})`, 'gi');
+/** An answer this short that opens with a hedge has not answered. */
+const HEDGE_SHORT = 300;
+/** An answer this short made of two or more hedges has not either. */
+const HEDGE_MULTI = 600;
+
+export function isHedging(text: string): boolean {
+  const t = text.trim().replace(NORMALIZE_QUOTES, "'");
+  if (t.length === 0) return false;
+  if (t.length <= HEDGE_SHORT && HEDGE_OPENER.test(t)) return true;
+  if (t.length > HEDGE_MULTI) return false;
+  return (t.match(HEDGE_ANY)?.length ?? 0) >= 2;
+}
+
+export interface LogprobStats {
+  mean: number;
+  min: number;
+  tokens: number;
+}
+
+/** Mean and minimum token logprob of an OpenAI choice's `logprobs.content`; undefined when there are none. */
+export function logprobStats(logprobs: unknown): LogprobStats | undefined {
+  const content = (logprobs as { content?: unknown } | null | undefined)?.content;
+  if (!Array.isArray(content)) return undefined;
+  let sum = 0;
+  let min = 0;
+  let tokens = 0;
+  for (const t of content) {
+    const lp = (t as { logprob?: unknown } | null)?.logprob;
+    if (typeof lp !== 'number' || !Number.isFinite(lp)) continue;
+    sum += lp;
+    min = tokens === 0 ? lp : Math.min(min, lp);
+    tokens++;
+  }
+  return tokens === 0 ? undefined : { mean: sum / tokens, min, tokens };
+}
+
+/** Two decimals: enough to read a threshold decision in a log line. */
+const fmt = (x: number) => x.toFixed(2);
 
 /** Compiled response schemas, keyed by their JSON text; bounded so varied client schemas cannot grow memory. */
 const schemaCache = new Map<string, z.ZodType | null>();
@@ -105,6 +178,7 @@ export function checkAnswer(
   answer: Answer,
   request: Pick<ChatCompletionRequest, 'response_format'>,
   checks: readonly CascadeCheck[],
+  thresholds: CheckThresholds = {},
 ): CheckResult {
   const content = answer.content ?? '';
   const hasTools = (answer.tool_calls?.length ?? 0) > 0;
@@ -121,7 +195,25 @@ export function checkAnswer(
       if (hasTools && content.trim() === '') continue;
       const why = validateJson(content, request.response_format);
       if (why) return { ok: false, check, detail: why };
+    } else if (check === 'hedging') {
+      if (!hasTools && isHedging(content))
+        return { ok: false, check, detail: 'answer hedges instead of answering' };
+    } else if (check === 'logprobs') {
+      // No logprobs (the provider does not return them, or they were not asked for): nothing to judge by.
+      const stats = logprobStats(answer.logprobs);
+      if (!stats) continue;
+      const minMean = thresholds.logprobs?.minMean ?? DEFAULT_MIN_MEAN_LOGPROB;
+      if (stats.mean < minMean)
+        return {
+          ok: false,
+          check,
+          detail: `mean token logprob ${fmt(stats.mean)} below ${fmt(minMean)} over ${stats.tokens} tokens`,
+        };
+      const minToken = thresholds.logprobs?.minToken;
+      if (minToken !== undefined && stats.min < minToken)
+        return { ok: false, check, detail: `a token logprob of ${fmt(stats.min)} is below ${fmt(minToken)}` };
     }
+    // 'judge' needs a model call: the execute stage runs it after these (routing/judge.ts).
   }
   return { ok: true };
 }

@@ -4,10 +4,18 @@
  *   decide(input: DecideInput): RouteDecision
  *     throws TM_MODEL_NOT_FOUND (param "model") and TM_CONTEXT_TOO_LONG (param "messages", or the max-tokens
  *     field when the prompt alone would fit)
- *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / x-tiermesh-user out of Node's header object
+ *     throws TM_INVALID_REQUEST (param: the field asking for it) when no model can serve a capability the request needs
+ *     throws TM_INVALID_REQUEST (param "x-tiermesh-priority") for a priority the route does not define
+ *   routingHeaders(headers): RoutingHeaders       picks x-tiermesh-task / -user / -priority / -group out of Node's headers
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
+ *   stepsBelow(decision): EscalationStep[]       tiers below the chosen one that fit the request (tier promotion, down)
  *   LearnedScorer = (text, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]
+ *
+ * Context policy (spec.context, routing/context.ts): a prompt over maxInputTokens, or fitting no model of the tier the
+ * classifier chose, is promoted (default), rejected, or truncated (oldest turns first; `decision.truncation` then
+ * carries the request to send). A priority class (routing/priority.ts) bounds the tiers; a budget downgrade still
+ * goes to the cheapest tier.
  *
  * `model` is "auto" (the snapshot's default route), a ModelRoute name (that route), or a model in some route's
  * registry (that model, failing over across its targets). A route name wins over a model of the same name.
@@ -18,17 +26,27 @@ import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
 import { TiermeshError } from '../errors.js';
-import { extractFeatures, promptText } from './features.js';
+import { capabilityError, lacking, type Need, requestNeeds } from './capabilities.js';
+import { overRouteLimit, tierTooSmall, truncateOldest } from './context.js';
+import { extractFeatures, type Features, promptText } from './features.js';
+import { GROUP_HEADER, PRIORITY_HEADER, priorityWindow } from './priority.js';
 import { applyRules, compiledClassifier, type Scored, structuralScore } from './rules.js';
+import { inToolLoop, SESSION_HEADER, type StickyState, stickyTier } from './sticky.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
-import type { Classification, DecisionSource, EscalationStep, RouteDecision } from './types.js';
+import type { Classification, DecisionSource, EscalationStep, RouteDecision, SkippedModel } from './types.js';
 
 export type LearnedScorer = (text: string, route: string) => number;
 
 export interface RoutingHeaders {
   task?: string | undefined;
   user?: string | undefined;
+  /** x-tiermesh-priority: a class of the route's spec.priority. */
+  priority?: string | undefined;
+  /** x-tiermesh-group: looked up in spec.priority.groups. */
+  group?: string | undefined;
+  /** x-tiermesh-session: the conversation, for spec.stickiness. */
+  session?: string | undefined;
 }
 
 export interface DecideInput {
@@ -41,6 +59,8 @@ export interface DecideInput {
   learned?: LearnedScorer;
   /** The budget gate said downgrade: serve from the cheapest tier that fits, with no cascade upwards. */
   downgrade?: boolean;
+  /** Where this conversation was served last (spec.stickiness; the sidecar's StickyMap), if it is remembered. */
+  sticky?: StickyState | undefined;
 }
 
 export const TASK_HEADER = 'x-tiermesh-task';
@@ -52,7 +72,15 @@ export function routingHeaders(headers: Record<string, string | string[] | undef
     const t = s?.trim();
     return t ? t : undefined;
   };
-  return { task: one(headers[TASK_HEADER]), user: one(headers[USER_HEADER]) };
+  const out: RoutingHeaders = { task: one(headers[TASK_HEADER]), user: one(headers[USER_HEADER]) };
+  // Only when sent, so the common request's object keeps its shape.
+  const priority = one(headers[PRIORITY_HEADER]);
+  const group = one(headers[GROUP_HEADER]);
+  const session = one(headers[SESSION_HEADER]);
+  if (priority !== undefined) out.priority = priority;
+  if (group !== undefined) out.group = group;
+  if (session !== undefined) out.session = session;
+  return out;
 }
 
 export interface ResolvedRoute {
@@ -107,11 +135,27 @@ function modelsByName(spec: ModelRouteSpec): Map<string, ModelEntry> {
   return m;
 }
 
+/** Why `m` cannot take the request, or undefined when it can. */
+function unfit(
+  spec: ModelRouteSpec,
+  m: ModelEntry,
+  promptTokens: number,
+  maxTokens: number,
+  needs: readonly Need[],
+): SkippedModel['reason'] | undefined {
+  if (!fitsModel(m, promptTokens, maxTokens)) {
+    return m.maxOutputTokens !== undefined && maxTokens > m.maxOutputTokens ? 'max_output_tokens' : 'context';
+  }
+  return lacking(spec, m, needs);
+}
+
 function tierModels(
   spec: ModelRouteSpec,
   tierIndex: number,
   promptTokens: number,
   maxTokens: number,
+  needs: readonly Need[] = [],
+  skipped?: SkippedModel[],
 ): ModelEntry[] {
   const tier = spec.tiers[tierIndex];
   if (!tier) return [];
@@ -120,9 +164,42 @@ function tierModels(
   const out: ModelEntry[] = [];
   for (const n of tier.models) {
     const m = byName.get(n);
-    if (m && fitsModel(m, promptTokens, maxTokens)) out.push(m);
+    if (!m) continue;
+    const why = unfit(spec, m, promptTokens, maxTokens, needs);
+    if (why === undefined) out.push(m);
+    else skipped?.push({ model: m.name, tier: tier.name, reason: why });
   }
   return out;
+}
+
+/**
+ * Tiers below the decision's with a model that fits the request, nearest first: where a tier promotion goes when the
+ * budget says downgrade. Computed on demand, off the hot path.
+ */
+export function stepsBelow(d: RouteDecision): EscalationStep[] {
+  const out: EscalationStep[] = [];
+  for (let i = d.tierIndex - 1; i >= 0; i--) {
+    const ms = tierModels(d.spec, i, d.estimatedPromptTokens, d.requestedMaxTokens, d.needs);
+    if (ms.length > 0) out.push({ tierIndex: i, tierName: d.spec.tiers[i]!.name, models: ms });
+  }
+  return out;
+}
+
+/**
+ * What to name in the 400 when capabilities left no model of `models` that fits: the first need none of them serves
+ * on its own, else every need (only the combination is unserved). Undefined when capabilities are not the problem.
+ */
+function unservedNeeds(
+  spec: ModelRouteSpec,
+  models: readonly ModelEntry[],
+  promptTokens: number,
+  maxTokens: number,
+  needs: readonly Need[],
+): Need[] | undefined {
+  const fitting = models.filter((m) => fitsModel(m, promptTokens, maxTokens));
+  if (fitting.length === 0 || fitting.some((m) => lacking(spec, m, needs) === undefined)) return undefined;
+  const one = needs.find((n) => fitting.every((m) => lacking(spec, m, [n]) !== undefined));
+  return one ? [one] : [...needs];
 }
 
 function contextTooLong(
@@ -185,11 +262,13 @@ function classify(
   const l = mode !== 'rules' ? learnedScored(route, spec, learned, text) : undefined;
   let base: Scored;
   let source: Classification['source'] = 'rules';
+  let features: Features | undefined;
   if (mode === 'learned' && l) {
     base = l;
     source = 'learned';
   } else {
-    const structural = structuralScore(extractFeatures(req, text, promptTokens));
+    features = extractFeatures(req, text, promptTokens);
+    const structural = structuralScore(features);
     if (mode === 'rules') base = structural;
     else if (!l) base = { ...structural, signals: [...structural.signals, 'learned-unavailable'] };
     else {
@@ -212,6 +291,7 @@ function classify(
       tierIndex: scoreToTier(scored.score, compiled.tiers),
       signals,
       source,
+      ...(features ? { features } : {}),
     },
     escalated: e.escalated,
   };
@@ -228,7 +308,28 @@ function pickSplit(spec: ModelRouteSpec, random: number | undefined): ModelEntry
   return undefined;
 }
 
+/** Thrown inside decideOnce when the context policy says truncate; `error` is what to answer if truncating fails. */
+class NeedsTruncation {
+  constructor(
+    readonly limitTokens: number,
+    readonly error: TiermeshError,
+  ) {}
+}
+
 export function decide(input: DecideInput): RouteDecision {
+  try {
+    return decideOnce(input, true);
+  } catch (e) {
+    if (!(e instanceof NeedsTruncation)) throw e;
+    const t = truncateOldest(input.request, e.limitTokens);
+    if (!t) throw e.error;
+    // The truncated request is what the model will see: classify and fit that one.
+    const d = decideOnce({ ...input, request: t.request }, false);
+    return { ...d, truncation: t };
+  }
+}
+
+function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
   const { snapshot, request } = input;
   const { route, model: explicit } = resolveRoute(snapshot, request.model);
   const spec = route.spec;
@@ -237,6 +338,14 @@ export function decide(input: DecideInput): RouteDecision {
   const maxTokens = requestedMaxTokens(request);
   const user = input.headers?.user ?? (request.user || undefined);
   const task = input.headers?.task;
+  const needs = requestNeeds(request);
+  const skipped: SkippedModel[] = [];
+  const ctx = spec.context;
+  const truncates = mayTruncate && ctx.policy === 'truncate-oldest';
+  if (ctx.maxInputTokens !== undefined && promptTokens > ctx.maxInputTokens) {
+    const err = overRouteLimit(route.name, promptTokens, ctx.maxInputTokens);
+    throw truncates ? new NeedsTruncation(ctx.maxInputTokens, err) : err;
+  }
   const base = {
     route: route.name,
     spec,
@@ -244,11 +353,18 @@ export function decide(input: DecideInput): RouteDecision {
     requestedMaxTokens: maxTokens,
     user,
     task,
+    needs,
+    skipped,
   };
 
   if (explicit && !input.downgrade) {
-    if (!fitsModel(explicit, promptTokens, maxTokens))
-      throw contextTooLong(route.name, request, promptTokens, maxTokens, [explicit]);
+    if (!fitsModel(explicit, promptTokens, maxTokens)) {
+      const err = contextTooLong(route.name, request, promptTokens, maxTokens, [explicit]);
+      const room = explicit.contextWindow - maxTokens;
+      throw truncates && fitsModel(explicit, 0, maxTokens) ? new NeedsTruncation(room, err) : err;
+    }
+    const unserved = unservedNeeds(spec, [explicit], promptTokens, maxTokens, needs);
+    if (unserved) throw capabilityError({ model: explicit.name }, unserved);
     const tierIndex = spec.tiers.findIndex((t) => t.models.includes(explicit.name));
     return {
       ...base,
@@ -269,6 +385,14 @@ export function decide(input: DecideInput): RouteDecision {
     };
   }
 
+  // Under a budget downgrade the budget wins over a class's minTier: money is the harder limit.
+  const window = priorityWindow(spec, {
+    priority: input.headers?.priority,
+    user,
+    group: input.headers?.group,
+  });
+  const lo = window && !input.downgrade ? window.lo : 0;
+  const hi = window ? window.hi : tiers - 1;
   let source: DecisionSource;
   let classification: Classification;
   let wanted: number;
@@ -299,27 +423,70 @@ export function decide(input: DecideInput): RouteDecision {
     escalated = c.escalated;
     wanted = Math.min(tiers - 1, classification.tierIndex + (escalated ? 1 : 0));
   }
+  let stuck: RouteDecision['sticky'];
+  if (input.sticky && spec.stickiness?.enabled && !input.downgrade && source !== 'task') {
+    const v = stickyTier(
+      input.sticky,
+      classification.score,
+      tiers,
+      spec.stickiness.margin,
+      inToolLoop(request),
+    );
+    stuck = { kept: v.keep, reason: v.reason, tierIndex: input.sticky.tierIndex, model: input.sticky.model };
+    if (v.keep && input.sticky.tierIndex < tiers) wanted = input.sticky.tierIndex;
+  }
+  wanted = Math.min(hi, Math.max(lo, wanted));
 
   let chosen = wanted;
-  let models = tierModels(spec, chosen, promptTokens, maxTokens);
-  while (models.length === 0 && chosen < tiers - 1) {
+  let models = tierModels(spec, chosen, promptTokens, maxTokens, needs, skipped);
+  if (models.length === 0 && ctx.policy !== 'promote')
+    contextPolicy(spec, route.name, chosen, truncates, {
+      promptTokens,
+      maxTokens,
+      needs,
+    });
+  while (models.length === 0 && chosen < hi) {
     chosen++;
-    models = tierModels(spec, chosen, promptTokens, maxTokens);
+    models = tierModels(spec, chosen, promptTokens, maxTokens, needs, skipped);
   }
-  if (models.length === 0) throw contextTooLong(route.name, request, promptTokens, maxTokens, spec.models);
+  // A capability only a cheaper tier has: serving it there beats failing (a context bump never helps downwards).
+  if (models.length === 0 && needs.length > 0) {
+    for (let i = wanted - 1; i >= lo; i--) {
+      models = tierModels(spec, i, promptTokens, maxTokens, needs, skipped);
+      if (models.length > 0) {
+        chosen = i;
+        break;
+      }
+    }
+  }
+  if (models.length === 0) {
+    const unserved = unservedNeeds(spec, spec.models, promptTokens, maxTokens, needs);
+    if (unserved) throw capabilityError({ route: route.name }, unserved);
+    throw contextTooLong(route.name, request, promptTokens, maxTokens, spec.models);
+  }
 
   if (!input.downgrade) {
     const split = pickSplit(spec, input.random);
-    if (split && fitsModel(split, promptTokens, maxTokens)) {
+    if (
+      split &&
+      unfit(spec, split, promptTokens, maxTokens, needs) === undefined &&
+      inWindow(spec, split, window)
+    ) {
       models = [split, ...models.filter((m) => m !== split)];
       source = 'split';
     }
   }
 
+  // The model that asked for the tools reads their results; otherwise the conversation's model leads its tier.
+  if (stuck?.kept && chosen === stuck.tierIndex) {
+    const same = models.find((m) => m.name === stuck.model);
+    if (same) models = [same, ...models.filter((m) => m !== same)];
+  }
+
   const escalation: EscalationStep[] = [];
   if (!input.downgrade) {
-    for (let i = chosen + 1; i < tiers; i++) {
-      const ms = tierModels(spec, i, promptTokens, maxTokens);
+    for (let i = chosen + 1; i <= hi; i++) {
+      const ms = tierModels(spec, i, promptTokens, maxTokens, needs);
       if (ms.length > 0) escalation.push({ tierIndex: i, tierName: spec.tiers[i]!.name, models: ms });
     }
   }
@@ -334,7 +501,46 @@ export function decide(input: DecideInput): RouteDecision {
     classification,
     escalated,
     contextBumped: chosen > wanted,
+    ...(window ? { priority: window } : {}),
+    ...(stuck ? { sticky: stuck } : {}),
   };
+}
+
+/**
+ * The chosen tier has no model that fits: under `reject` that is a 400 naming the counts; under `truncate-oldest`,
+ * truncate to what the tier's largest capable model holds. Returns when the tier is not too small, only incapable
+ * (the capability search then applies), or when nothing can be cut to fit.
+ */
+function contextPolicy(
+  spec: ModelRouteSpec,
+  route: string,
+  tierIndex: number,
+  truncates: boolean,
+  r: { promptTokens: number; maxTokens: number; needs: readonly Need[] },
+): void {
+  const tier = spec.tiers[tierIndex];
+  if (!tier) return;
+  const byName = modelsByName(spec);
+  const capable = tier.models
+    .map((n) => byName.get(n))
+    .filter((m): m is ModelEntry => m !== undefined && fitsModel(m, 0, r.maxTokens))
+    .filter((m) => lacking(spec, m, r.needs) === undefined);
+  if (capable.length === 0) return;
+  const largest = Math.max(...capable.map((m) => m.contextWindow));
+  const err = tierTooSmall(route, tier.name, r.promptTokens, r.maxTokens, largest, spec.context.policy);
+  if (!truncates) {
+    if (spec.context.policy === 'reject') throw err;
+    return;
+  }
+  const room = Math.min(largest - r.maxTokens, spec.context.maxInputTokens ?? Number.POSITIVE_INFINITY);
+  throw new NeedsTruncation(room, err);
+}
+
+/** A split model may serve a prioritised request only from a tier inside the class's window. */
+function inWindow(spec: ModelRouteSpec, m: ModelEntry, w: ReturnType<typeof priorityWindow>): boolean {
+  if (!w) return true;
+  const i = spec.tiers.findIndex((t) => t.models.includes(m.name));
+  return i >= w.lo && i <= w.hi;
 }
 
 /** 12 hex digits of SHA-256: enough to tell repeated unknown names apart in logs, nothing to read back. */

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { compileManifests, parseManifests } from '../config/manifests.js';
 import { decide } from './decide.js';
 import { explainDecision } from './explain.js';
+import { LatencyBoard } from './latency.js';
 
-const snapshot = compileManifests(
-  parseManifests(`
+const SPEC = `
 apiVersion: tiermesh.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: default }
@@ -19,8 +19,8 @@ spec:
     - { name: premium, models: [big] }
   classifier: { mode: rules }
   baselineModel: big
-`),
-);
+`;
+const snapshot = compileManifests(parseManifests(SPEC));
 
 describe('explainDecision', () => {
   it('reports route, tier, model, classification, escalation, tokens and cost', () => {
@@ -56,5 +56,27 @@ describe('explainDecision', () => {
     expect(JSON.parse(json)).toEqual(explainDecision(d));
     expect(json).not.toContain('078-05');
     expect(JSON.parse(json).tokens.assumedOutput).toBe(512);
+  });
+
+  it('shows the SLO that applies and the observations of the chosen targets', () => {
+    const withSlo = compileManifests(
+      parseManifests(
+        `${SPEC}  slo: { maxTTFTMs: 800, policy: cheapest, taskTypes: { chat: { maxLatencyMs: 2000 } } }\n`,
+      ),
+    );
+    const request = { model: 'auto', messages: [{ role: 'user' as const, content: 'hello' }] };
+    const board = new LatencyBoard({ halfLifeMs: 1e12 });
+    for (let i = 0; i < 10; i++)
+      board.observe('sim/small', { ttftMs: 100, totalMs: 400, outputTokens: 30 }, 0);
+    const d = decide({ snapshot: withSlo, request });
+    const x = explainDecision(d, (k) => board.view(k, 0));
+    expect(x.slo).toEqual({ maxTTFTMs: 800, maxLatencyMs: null, policy: 'cheapest' });
+    expect(x.observations).toHaveLength(1);
+    expect(x.observations[0]).toMatchObject({ model: 'small', provider: 'sim', samples: 10 });
+    expect(x.observations[0]!.totalP95Ms).toBeGreaterThanOrEqual(400);
+    const chat = explainDecision(decide({ snapshot: withSlo, request, headers: { task: 'chat' } }));
+    expect(chat.slo).toEqual({ maxTTFTMs: null, maxLatencyMs: 2000, policy: 'cheapest' });
+    expect(chat.observations).toEqual([]);
+    expect(explainDecision(decide({ snapshot, request })).slo).toBeNull();
   });
 });

@@ -3,6 +3,7 @@
  *
  *   estimateTextTokens(text: string): number
  *   messageText(message: ChatMessage): string            all text parts of one message
+ *   estimateMessageTokens(message: ChatMessage): number  one message's share of estimateRequestTokens
  *   estimateRequestTokens(req: ChatCompletionRequest): number   messages + tools/schema, with per-message overhead
  *   requestedMaxTokens(req: ChatCompletionRequest): number      max_completion_tokens ?? max_tokens ?? 0
  */
@@ -83,14 +84,18 @@ export function messageText(message: ChatMessage): string {
   return out;
 }
 
+/** One message's share of the prompt: its text, name and tool calls, plus the per-message framing. */
+export function estimateMessageTokens(m: ChatMessage): number {
+  let tokens = PER_MESSAGE_TOKENS + estimateTextTokens(messageText(m));
+  if (m.name) tokens += 1;
+  if (m.tool_calls && m.tool_calls.length > 0) tokens += estimateTextTokens(JSON.stringify(m.tool_calls));
+  return tokens;
+}
+
 /** Prompt tokens of a whole request: every message's text and tool calls, plus tools and a JSON schema if sent. */
 export function estimateRequestTokens(req: ChatCompletionRequest): number {
   let tokens = REPLY_PRIMING_TOKENS;
-  for (const m of req.messages) {
-    tokens += PER_MESSAGE_TOKENS + estimateTextTokens(messageText(m));
-    if (m.name) tokens += 1;
-    if (m.tool_calls && m.tool_calls.length > 0) tokens += estimateTextTokens(JSON.stringify(m.tool_calls));
-  }
+  for (const m of req.messages) tokens += estimateMessageTokens(m);
   const tools = (req as { tools?: unknown }).tools;
   if (Array.isArray(tools) && tools.length > 0) tokens += estimateTextTokens(JSON.stringify(tools));
   const rf = req.response_format;

@@ -1,5 +1,9 @@
 /** What the router decides for one request, before any provider is called. */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
+import type { Capability, Need } from './capabilities.js';
+import type { Truncation } from './context.js';
+import type { Features } from './features.js';
+import type { PriorityWindow } from './priority.js';
 
 export type DecisionSource =
   | 'explicit-model'
@@ -20,6 +24,8 @@ export interface Classification {
   /** Names of the signals that fired (e.g. "code", "math", "long-prompt", "greeting"); never prompt text. */
   signals: string[];
   source: DecisionSource;
+  /** The structural features the classifier read (counts and flags, no text); absent when it did not run. */
+  features?: Features;
 }
 
 /** One tier the cascade may move up to, with only the models that fit the request. */
@@ -27,6 +33,13 @@ export interface EscalationStep {
   tierIndex: number;
   tierName: string;
   models: ModelEntry[];
+}
+
+/** A model of a considered tier that routing passed over: its context is too small, or it lacks a capability. */
+export interface SkippedModel {
+  model: string;
+  tier: string;
+  reason: 'context' | 'max_output_tokens' | Capability;
 }
 
 export interface RouteDecision {
@@ -55,4 +68,22 @@ export interface RouteDecision {
   user: string | undefined;
   /** x-tiermesh-task header, when set. */
   task: string | undefined;
+  /** Capabilities the request needs, from its fields (routing/capabilities.ts). */
+  needs: Need[];
+  /** Models of the tiers considered that were passed over, and why (empty in the common case). */
+  skipped: SkippedModel[];
+  /** What conversation stickiness did, when the conversation was remembered. */
+  sticky?: {
+    kept: boolean;
+    reason: 'tool-loop' | 'within-margin' | 'no-history' | 'past-margin';
+    tierIndex: number;
+    model: string;
+  };
+  /** The priority class that bounded the tiers, when one applied. */
+  priority?: PriorityWindow;
+  /**
+   * Set when the context policy dropped old turns: `truncation.request` is what must be sent upstream (the decision's
+   * classification and token counts are of it), and the answer carries x-tiermesh-truncated.
+   */
+  truncation?: Truncation;
 }

@@ -1,17 +1,25 @@
 /** Assembles a running sidecar: config store, runtime builder, metrics, logger, chat pipeline and HTTP server. */
+
+import { monitoringOf } from '../api/modelroute.js';
 import type { Snapshot } from '../api/snapshot.js';
 import type { Allowance } from '../budget/gate.js';
+import { RateLimiter } from '../budget/ratelimit.js';
 import type { UsageRecord } from '../budget/types.js';
 import { BreakerBoard } from '../providers/breaker.js';
 import type { KeyEnv } from '../providers/keys.js';
+import { type DecisionLog, type DecisionLogOptions, openDecisionLog } from '../telemetry/decision-log.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
 import { anthropicMessagesApi, apiAdapter, responsesApi } from './apis/inbound-api.js';
 import { ItemMemory } from './apis/item-memory.js';
 import { newResponsesId } from './apis/responses.js';
 import { type ApplyResult, ConfigStore } from './config-store.js';
+import { DecisionRing } from './decisions.js';
 import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from './defaults.js';
+import { feedbackHandler, retryBlockedBy } from './feedback.js';
 import { chatPipeline } from './pipeline.js';
+import { DecisionRecorder } from './recorder.js';
+import type { RoutingTally } from './routing-tally.js';
 import { runtimeBuilder, type SidecarRuntime } from './runtime.js';
 import { createSidecarServer, type SidecarServer } from './server.js';
 
@@ -29,6 +37,14 @@ export interface SidecarOptions {
   onUsage?: (u: UsageRecord) => void;
   /** Applied before listening; without one the sidecar starts unready and waits for `store.apply`. */
   snapshot?: Snapshot;
+  /** The decision ring behind POST /v1/feedback: size and TTL (docs/feedback.md). */
+  decisions?: { size?: number; ttlMs?: number };
+  /** Feedback requests per minute this sidecar accepts (default 600). */
+  feedbackRpm?: number;
+  /** The opt-in JSONL decision log: a file rotated by size, or "-" for stdout. */
+  decisionLog?: Omit<DecisionLogOptions, 'onError'>;
+  /** Counts for the operator's ModelRoute.status.routing, when linked to one. */
+  routingTally?: RoutingTally;
 }
 
 export interface Sidecar {
@@ -38,6 +54,8 @@ export interface Sidecar {
   readonly breakers: BreakerBoard;
   readonly server: SidecarServer;
   readonly logger: Logger;
+  /** Recent decisions, as POST /v1/feedback sees them. */
+  readonly decisions: DecisionRing;
   /** Drains in-flight requests, then stops. */
   close(graceMs?: number): Promise<void>;
 }
@@ -62,6 +80,13 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
   );
   store.onApplied((rt) => {
     metrics.config(rt.snapshot.version);
+    metrics.routeTargets(
+      rt.snapshot.routes.map((r) => ({
+        route: r.name,
+        maxEscalationRate: monitoringOf(r.spec).maxEscalationRate,
+      })),
+    );
+    metrics.budgetLimits(rt.snapshot.budgets.map((b) => ({ budget: b.name, limitUSD: b.spec.limit.usd })));
     for (const s of breakers.states())
       metrics.breakerState(s.provider, s.model, s.state === 'half_open' ? 'half-open' : s.state);
     logger.info(
@@ -77,6 +102,27 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     const r: ApplyResult = store.apply(opts.snapshot);
     if (!r.ok) throw new Error(`invalid config: ${r.error}`);
   }
+  const decisions = new DecisionRing(opts.decisions);
+  let decisionLog: DecisionLog | undefined;
+  if (opts.decisionLog) {
+    let warned = false;
+    decisionLog = openDecisionLog({
+      ...opts.decisionLog,
+      // Once per run: a full disk would otherwise add a warning to every request.
+      onError: (e) => {
+        if (warned) return;
+        warned = true;
+        logger.warn({ error: (e as Error).message }, 'decision log write failed; lines are being dropped');
+      },
+    });
+  }
+  const recorder = new DecisionRecorder({
+    ring: decisions,
+    metrics,
+    log: decisionLog,
+    tally: opts.routingTally,
+    logPrompts: opts.logPrompts ?? false,
+  });
   const chat = chatPipeline({
     store,
     metrics,
@@ -84,6 +130,17 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logPrompts: opts.logPrompts ?? false,
     ...(opts.onUsage ? { onUsage: opts.onUsage } : {}),
+    recorder,
+  });
+  const feedback = feedbackHandler({
+    ring: decisions,
+    // One bucket (maxUsers 1): the limit is the sidecar's, whoever sends the feedback.
+    limiter: new RateLimiter({ rpm: opts.feedbackRpm ?? 600, maxUsers: 1 }),
+    logPrompts: opts.logPrompts ?? false,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    onFeedback: (e) => recorder.feedback(e),
+    retry: chat.retry,
+    retryBlocked: (r) => retryBlockedBy(store.current?.snapshot, r),
   });
   const itemMemory = new ItemMemory();
   const server = createSidecarServer({
@@ -91,6 +148,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     metrics,
     logger,
     chat,
+    feedback,
     embeddings: chat.embeddings,
     messages: chat.serve(apiAdapter(anthropicMessagesApi, 'anthropic')),
     responses: chat.serve(
@@ -105,9 +163,11 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     breakers,
     server,
     logger,
+    decisions,
     async close(graceMs) {
       await server.close(graceMs);
       await chat.closeShadows();
+      decisionLog?.close();
       breakers.shutdown();
       logger.flush();
     },

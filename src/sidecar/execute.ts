@@ -8,7 +8,9 @@
 import type { ModelEntry } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import {
+  type CompletionResult,
   ExecutionError,
+  type ExecutionPlan,
   executeCompletion,
   executeStream,
   type FallbackEvent,
@@ -16,15 +18,77 @@ import {
   type StreamResult,
 } from '../providers/failover.js';
 import type { RouteProviders } from '../providers/registry.js';
-import { checkAnswer } from '../routing/cascade.js';
-import type { RouteDecision } from '../routing/types.js';
+import { type CheckResult, checkAnswer } from '../routing/cascade.js';
+import { hedgeDelayMs, race } from '../routing/hedge.js';
+import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
+import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
+import { estimateRequestTokens } from '../routing/tokens.js';
+import type { EscalationStep, RouteDecision } from '../routing/types.js';
 import { estimateUsage, type TokenCounts } from './accounting.js';
+import {
+  chosenStep,
+  type PromotionEvent,
+  type PromotionPlanner,
+  type PromotionStop,
+  withPromotion,
+} from './promote.js';
 
 /** Who hears about what happens during execution (logs, metrics); never decides anything. */
 export interface ExecutionObserver {
   fallback(e: FallbackEvent): void;
-  /** A cascade check failed on `tier`'s answer; the request moves on to `to`. */
-  escalate(check: string, detail: string, to: string): void;
+  /** A cascade check failed on `from`'s answer; the request moves on to `to`. */
+  escalate(check: string, detail: string, from: string, to: string): void;
+  /** Every target of a tier failed and the request moved to another tier (tier promotion). */
+  promoted(e: PromotionEvent): void;
+  /** Every target of a tier failed and no promotion was made; the tier's error is answered. */
+  promotionStopped(e: PromotionStop): void;
+  /** The cascade's judge answered (or did not): its outcome, for the metric. */
+  judged(outcome: JudgeVerdict['outcome']): void;
+  /** A hedge was started for this request; `won` when it answered first. */
+  hedge(outcome: 'won' | 'lost'): void;
+  /** spec.slo moved targets of `tier` out of its failover order. */
+  sloSkipped(
+    tier: string,
+    skipped: Array<{ provider: string; model: string; why: string; p95Ms: number }>,
+  ): void;
+}
+
+/**
+ * The failover plan of a step, with spec.slo applied: targets whose recent p95 breaks the SLO are left out. When none
+ * meets it and the policy is `fail`, the tier fails as a whole (no target to try), which tier promotion can act on.
+ */
+export function sloPlan(input: ExecuteInput, step: EscalationStep): ExecutionPlan {
+  const base = input.providers.plan(step.models);
+  const d = input.decision;
+  const slo = input.latency ? sloFor(d.spec, d.task) : undefined;
+  if (!slo || !input.latency) return base;
+  const price = new Map(step.models.map((m) => [m.name, m.pricing.outputPerMTok] as const));
+  const targets = base.targets.map((t) => ({
+    t,
+    key: latencyKey(t.provider, t.upstreamModel),
+    outputPerMTok: price.get(t.model) ?? 0,
+  }));
+  const r = sloOrder(targets, slo, input.latency, d.spec.slo?.minSamples ?? 5);
+  if (r.skipped.length === 0) return base;
+  input.observer.sloSkipped(
+    step.tierName,
+    r.skipped.map((x) => ({
+      provider: x.target.t.provider,
+      model: x.target.t.model,
+      why: x.why,
+      p95Ms: x.p95Ms,
+    })),
+  );
+  if (r.order.length === 0)
+    throw new ExecutionError(
+      'TM_ALL_TARGETS_FAILED',
+      `no target of tier "${step.tierName}" meets the route's slo`,
+      {
+        fallbacks: [],
+        attempts: 0,
+      },
+    );
+  return { targets: r.order.map((x) => x.t), resilience: base.resilience };
 }
 
 /** One answer an upstream produced: what it cost is booked whether or not it is served. */
@@ -42,10 +106,14 @@ export interface ExecuteInput {
   decision: RouteDecision;
   signal: AbortSignal;
   observer: ExecutionObserver;
+  /** Where to go when a whole tier fails (sidecar/promote.ts). */
+  planner: PromotionPlanner;
+  /** Recent latency per target, for spec.slo; absent: failover order as configured. */
+  latency?: ((key: string) => LatencyView | undefined) | undefined;
 }
 
 export interface CascadeOutcome {
-  /** Every answer produced, in order; the served one (if any) is last. */
+  /** Every answer produced (the judge's included), in order. */
   produced: ProducedAnswer[];
   /** The answer to send; absent when `error` is set. */
   answer: ChatCompletion | undefined;
@@ -58,20 +126,82 @@ export interface CascadeOutcome {
   /** Tier of the last step tried. */
   tier: string;
   served: Served | undefined;
+  /** The decision's tier, when tier promotion moved the request off it. */
+  promotedFrom: string | undefined;
+  /** Set when a hedge was started: `won` when the hedge answered, `lost` when the first target did. */
+  hedged: 'won' | 'lost' | undefined;
 }
 
 /**
- * Execute, then check, one tier after the other until an answer passes or the escalations run out. When a later
- * tier fails outright, the earlier answer (which failed a check, but exists) is served rather than an error: the
- * client is better off with it than with a 5xx.
+ * One tier step as a JSON call: plain failover, or with spec.hedge a race between the plan and, after the delay, the
+ * plan from its second target on. The loser is aborted and what it spent is booked: its usage when it finished, else
+ * the prompt it was sent (an aborted upstream call may still bill its input).
+ */
+async function hedgedCompletion(
+  input: ExecuteInput,
+  out: CascadeOutcome,
+  step: EscalationStep,
+  plan: ExecutionPlan,
+): Promise<CompletionResult> {
+  const { decision: d, request, signal, observer } = input;
+  const first = plan.targets[0];
+  const p95 = first
+    ? input.latency?.(latencyKey(first.provider, first.upstreamModel))?.totalP95Ms
+    : undefined;
+  const delay = plan.targets.length > 1 ? hedgeDelayMs(d.spec, d.task, p95) : undefined;
+  const opts = (sig: AbortSignal) => ({ signal: sig, onFallback: observer.fallback });
+  if (delay === undefined) return executeCompletion(plan, request, opts(signal));
+  const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
+  const t0 = performance.now();
+  const raced = await race(
+    (sig) => executeCompletion(plan, request, opts(sig)),
+    (sig) => executeCompletion(hedgePlan, request, opts(sig)),
+    delay,
+    signal,
+  );
+  if (!raced.hedged || !raced.loser) return raced.value;
+  out.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
+  observer.hedge(out.hedged);
+  const lost = await raced.loser;
+  const loserPlan = raced.winner === 'hedge' ? plan : hedgePlan;
+  if (lost.ok) {
+    out.attempts += lost.value.attempts;
+    const model = step.models.find((m) => m.name === lost.value.served.model);
+    if (model)
+      out.produced.push({
+        model,
+        served: lost.value.served,
+        tier: step.tierName,
+        usage:
+          lost.value.completion.usage ??
+          estimateUsage(d.estimatedPromptTokens, lost.value.completion.choices[0]?.message.content ?? ''),
+        upstreamSeconds: (performance.now() - t0) / 1000,
+      });
+  } else if (lost.aborted) {
+    if (lost.error instanceof ExecutionError) out.attempts += lost.error.attempts;
+    const t = loserPlan.targets[0]!;
+    const model = step.models.find((m) => m.name === t.model);
+    if (model)
+      out.produced.push({
+        model,
+        served: { provider: t.provider, model: t.model, upstreamModel: t.upstreamModel },
+        tier: step.tierName,
+        usage: { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 },
+        upstreamSeconds: (performance.now() - t0) / 1000,
+      });
+  } else if (lost.error instanceof ExecutionError) out.attempts += lost.error.attempts;
+  return raced.value;
+}
+
+/**
+ * Execute, then check, one tier after the other until an answer passes or the escalations run out. When every target
+ * of the chosen tier fails, tier promotion picks another tier first (spec.promotion). When a later tier fails
+ * outright, the earlier answer (which failed a check, but exists) is served rather than an error: the client is
+ * better off with it than with a 5xx.
  */
 export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOutcome> {
-  const { decision: d, request, providers, signal, observer } = input;
+  const { decision: d, request, observer } = input;
   const cascade = d.spec.cascade;
-  const steps = [
-    { tierName: d.tierName, models: d.models },
-    ...(cascade.enabled ? d.escalation.slice(0, cascade.maxEscalations) : []),
-  ];
   const out: CascadeOutcome = {
     produced: [],
     answer: undefined,
@@ -81,68 +211,171 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     escalations: 0,
     tier: d.tierName,
     served: undefined,
+    promotedFrom: undefined,
+    hedged: undefined,
   };
-  let previous: ChatCompletion | undefined;
-  for (const [i, step] of steps.entries()) {
+  const call = async (step: EscalationStep) => {
     out.tier = step.tierName;
     const t0 = performance.now();
-    let r: Awaited<ReturnType<typeof executeCompletion>>;
     try {
-      r = await executeCompletion(providers.plan(step.models), request, {
-        signal,
-        onFallback: observer.fallback,
-      });
+      const r = await hedgedCompletion(input, out, step, sloPlan(input, step));
+      return { r, step, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
       if (e instanceof ExecutionError) out.attempts += e.attempts;
+      throw e;
+    }
+  };
+  let escalationsLeft = cascade.enabled ? cascade.maxEscalations : 0;
+  let previous: { completion: ChatCompletion; tier: string } | undefined;
+  let next: EscalationStep | undefined = chosenStep(d);
+  while (next) {
+    let done: Awaited<ReturnType<typeof call>>;
+    try {
+      if (previous) done = await call(next);
+      else {
+        const p = await withPromotion(input.planner, next, call, {
+          promoted: observer.promoted,
+          stopped: observer.promotionStopped,
+        });
+        done = p.value;
+        out.promotedFrom = p.promotedFrom;
+      }
+    } catch (e) {
       if (previous && !(e instanceof ExecutionError && e.aborted)) {
         // The escalation failed; the answer we already have is what the client gets.
-        out.answer = previous;
-        out.tier = steps[i - 1]!.tierName;
+        out.answer = previous.completion;
+        out.tier = previous.tier;
         return out;
       }
       out.error = e;
       return out;
     }
+    const { r, step } = done;
     out.attempts += r.attempts;
     out.served = r.served;
     const model = step.models.find((m) => m.name === r.served.model)!;
-    const content = r.completion.choices[0]?.message.content;
+    const choice = r.completion.choices[0];
     out.produced.push({
       model,
       served: r.served,
       tier: step.tierName,
-      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, content ?? ''),
-      upstreamSeconds: (performance.now() - t0) / 1000,
+      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, choice?.message.content ?? ''),
+      upstreamSeconds: done.seconds,
     });
-    const last = i === steps.length - 1;
-    const verdict =
-      cascade.enabled && !last
-        ? checkAnswer(r.completion.choices[0]?.message ?? { content: '' }, request, cascade.checks)
-        : { ok: true as const };
+    // The cascade's next tier: the first above the one that answered (promotion may have moved it).
+    const above: EscalationStep | undefined =
+      escalationsLeft > 0 ? d.escalation.find((s) => s.tierIndex > step.tierIndex) : undefined;
+    let verdict: CheckResult = above
+      ? checkAnswer(
+          { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs },
+          request,
+          cascade.checks,
+          { logprobs: cascade.logprobs },
+        )
+      : { ok: true };
+    if (verdict.ok && above && cascade.checks.includes('judge') && cascade.judge)
+      verdict = await judge(input, out, choice?.message.content ?? '');
     if (verdict.ok) {
       out.answer = r.completion;
       out.passed = true;
       return out;
     }
-    previous = r.completion;
+    previous = { completion: r.completion, tier: step.tierName };
+    escalationsLeft--;
     out.escalations++;
     observer.fallback({
       from: r.served,
       reason: 'quality',
-      latencyMs: Math.round(performance.now() - t0),
+      latencyMs: Math.round(done.seconds * 1000),
       action: 'next-target',
     });
-    observer.escalate(verdict.check, verdict.detail, steps[i + 1]!.tierName);
+    observer.escalate(verdict.check, verdict.detail, step.tierName, above!.tierName);
+    next = above;
   }
-  return out; // not reached: the last step always passes its (absent) check
+  return out; // not reached: a step without a tier above always passes its (absent) check
 }
 
-/** Execute for a stream: failover until a target sent its first chunk. Throws ExecutionError when none did. */
-export function openStream(input: ExecuteInput, body: ChatCompletionRequest): Promise<StreamResult> {
-  return executeStream(input.providers.plan(input.decision.models), body, {
-    signal: input.signal,
-    onFallback: input.observer.fallback,
-  });
+/**
+ * The judge check: the route's judge model rates the answer; below `minScore` fails. A judge that times out or fails
+ * passes the answer (counted). Its answer is spend like any other, so it joins `produced`.
+ */
+async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): Promise<CheckResult> {
+  const cfg = input.decision.spec.cascade.judge!;
+  const model = input.decision.spec.models.find((m) => m.name === cfg.model);
+  if (!model) return { ok: true };
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  input.signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => ac.abort(), cfg.timeoutMs);
+  const t0 = performance.now();
+  let outcome: JudgeOutcome;
+  try {
+    const r = await executeCompletion(
+      input.providers.plan([model]),
+      judgeRequest(model.name, input.request, answer),
+      { signal: ac.signal, deadlineMs: cfg.timeoutMs },
+    );
+    out.attempts += r.attempts;
+    const text = r.completion.choices[0]?.message.content ?? '';
+    out.produced.push({
+      model,
+      served: r.served,
+      tier: 'judge',
+      usage: r.completion.usage ?? estimateUsage(estimateRequestTokens(input.request), text),
+      upstreamSeconds: (performance.now() - t0) / 1000,
+    });
+    outcome = { kind: 'reply', text };
+  } catch (e) {
+    if (e instanceof ExecutionError) out.attempts += e.attempts;
+    outcome = ac.signal.aborted && !input.signal.aborted ? { kind: 'timeout' } : { kind: 'error' };
+  } finally {
+    clearTimeout(timer);
+    input.signal.removeEventListener('abort', onAbort);
+  }
+  const v = judgeVerdict(outcome, cfg.minScore);
+  input.observer.judged(v.outcome);
+  if (!v.escalate) return { ok: true };
+  return {
+    ok: false,
+    check: 'judge',
+    detail: `judge score ${v.score!.toFixed(2)} below ${cfg.minScore.toFixed(2)}`,
+  };
+}
+
+export interface OpenedStream extends StreamResult {
+  /** The tier step whose target sent the first chunk. */
+  step: EscalationStep;
+  /** The decision's tier, when tier promotion moved the stream off it. */
+  promotedFrom: string | undefined;
+}
+
+/**
+ * Execute for a stream: failover until a target sent its first chunk, with tier promotion before the first byte.
+ * Throws the last tier's ExecutionError when none did. `countAttempts` hears the upstream calls of every tier.
+ */
+export async function openStream(
+  input: ExecuteInput,
+  body: ChatCompletionRequest,
+  countAttempts: (n: number) => void,
+): Promise<OpenedStream> {
+  const p = await withPromotion(
+    input.planner,
+    chosenStep(input.decision),
+    async (step) => {
+      try {
+        return await executeStream(sloPlan(input, step), body, {
+          signal: input.signal,
+          onFallback: input.observer.fallback,
+        });
+      } catch (e) {
+        if (e instanceof ExecutionError) countAttempts(e.attempts);
+        throw e;
+      }
+    },
+    { promoted: input.observer.promoted, stopped: input.observer.promotionStopped },
+  );
+  countAttempts(p.value.attempts);
+  return Object.assign(p.value, { step: p.step, promotedFrom: p.promotedFrom });
 }
 
 export interface Relayed {

@@ -19,7 +19,7 @@ import {
 import { type ErrorDialect, TiermeshError } from '../errors.js';
 import { type RoutingHeaders, routingHeaders } from '../routing/decide.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, readBody } from './body.js';
-import { parseJsonRequest } from './parse-request.js';
+import { parseJsonBody } from './parse-request.js';
 import {
   endBrokenStream,
   endStream,
@@ -51,7 +51,7 @@ export async function readJsonRequest<T>(
 ): Promise<T> {
   const body = await readBody(req, maxBodyBytes);
   if (!isUtf8(body)) throw new TiermeshError('TM_INVALID_JSON', 'request body is not valid UTF-8');
-  const request = parseJsonRequest(schema, req.headers['content-type'], body);
+  const request = parseJsonBody(schema, req.headers['content-type'], body);
   if (nestsDeeperThan(request, MAX_JSON_DEPTH))
     throw new TiermeshError(
       'TM_INVALID_REQUEST',
@@ -94,25 +94,26 @@ export interface InboundAdapter {
   ): Promise<{ inbound: InboundRequest; responder: Responder }>;
 }
 
+/** The OpenAI chat responder: the internal shape itself, with the usage chunk only for clients that asked. */
+export function chatResponder(wantsUsage: boolean): Responder {
+  return {
+    json: respondJson,
+    streamHead: (res, served) => writeStreamHead(res, served),
+    streamChunk(res, chunk) {
+      const out = forClient(chunk, wantsUsage);
+      return out === undefined || writeStreamChunk(res, out);
+    },
+    streamEnd: endStream,
+    streamBroken: endBrokenStream,
+  };
+}
+
 /** POST /v1/chat/completions: the internal shape itself, so parse validates and respond passes through. */
 export const openAIChatAdapter: InboundAdapter = {
   dialect: 'openai',
   async parse(req, maxBodyBytes) {
     const inbound = await parseOpenAIChat(req, maxBodyBytes);
-    const wantsUsage = inbound.clientWantsUsage;
-    return {
-      inbound,
-      responder: {
-        json: respondJson,
-        streamHead: (res, served) => writeStreamHead(res, served),
-        streamChunk(res, chunk) {
-          const out = forClient(chunk, wantsUsage);
-          return out === undefined || writeStreamChunk(res, out);
-        },
-        streamEnd: endStream,
-        streamBroken: endBrokenStream,
-      },
-    };
+    return { inbound, responder: chatResponder(inbound.clientWantsUsage) };
   },
 };
 

@@ -1,5 +1,4 @@
 /** Turns a raw request body into a validated chat-completions request, or a 4xx error naming what is wrong. */
-
 import type { z } from 'zod';
 import { type ChatCompletionRequest, chatCompletionRequest } from '../api/openai.js';
 import { describeIssue, fieldPath } from '../config/issues.js';
@@ -13,11 +12,15 @@ export function isJsonContentType(value: string | undefined): boolean {
 }
 
 export function parseChatRequest(contentType: string | undefined, body: Buffer): ChatCompletionRequest {
-  return parseJsonRequest(chatCompletionRequest, contentType, body);
+  return parseJsonBody(chatCompletionRequest, contentType, body);
 }
 
-/** A JSON request body validated by one of the accepted-request schemas of src/api (chat, Responses, Messages). */
-export function parseJsonRequest<T>(schema: z.ZodType<T>, contentType: string | undefined, body: Buffer): T {
+/** Any JSON-object body against its zod schema: 415/400 errors that name the first offending field. */
+export function parseJsonBody<S extends z.ZodType>(
+  schema: S,
+  contentType: string | undefined,
+  body: Buffer,
+): z.infer<S> {
   if (!isJsonContentType(contentType))
     throw new TiermeshError(
       'TM_UNSUPPORTED_MEDIA_TYPE',
@@ -33,7 +36,12 @@ export function parseJsonRequest<T>(schema: z.ZodType<T>, contentType: string | 
     throw new TiermeshError('TM_INVALID_REQUEST', 'request body must be a JSON object');
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const { path, message } = describeIssue(parsed.error.issues[0]!, value);
+    const issue = parsed.error.issues[0]!;
+    // A strict schema's unknown key: its path is the parent object, the key itself is the field to name.
+    const { path, message } =
+      issue.code === 'unrecognized_keys' && issue.keys.length > 0
+        ? { path: [...issue.path, issue.keys[0]!], message: 'unknown field' }
+        : describeIssue(issue, value);
     const param = fieldPath(path);
     throw new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, { param });
   }

@@ -19,12 +19,18 @@
  * execute, hedged execution, tier promotion after check) or a new inbound adapter beside inbound.ts that
  * translates another API into the same internal request.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChatCompletionRequest } from '../api/openai.js';
 import type { UsageRecord } from '../budget/types.js';
 import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
 import { sendError } from '../http/reply.js';
 import { ExecutionError } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
+import { routingHeaders } from '../routing/decide.js';
+import { LatencyBoard, latencyKey } from '../routing/latency.js';
+import { oneTierUp } from '../routing/retry.js';
+import type { RouteDecision } from '../routing/types.js';
 import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
@@ -39,21 +45,27 @@ import {
   storeAnswer,
 } from './cache-stage.js';
 import type { ConfigStore } from './config-store.js';
+import { Conversations } from './conversations.js';
+import type { CascadeVerdict, DecisionRecord } from './decisions.js';
 import { handleEmbeddings } from './embeddings-path.js';
 import {
   type ExecuteInput,
   type ExecutionObserver,
   executeWithCascade,
   openStream,
+  type ProducedAnswer,
   relayChunks,
 } from './execute.js';
 import {
+  chatResponder,
   type InboundAdapter,
   type InboundRequest,
   openAIChatAdapter,
   type Responder,
   upstreamStreamBody,
 } from './inbound.js';
+import { promotionPlanner } from './promote.js';
+import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
 import { drained, servedByHeaders } from './respond.js';
 import { decideRoute, gate } from './route.js';
@@ -70,6 +82,8 @@ export interface ChatDeps {
   random?: () => number;
   /** Every usage record, after the local budget gate booked it (the operator link reports them). */
   onUsage?: (u: UsageRecord) => void;
+  /** Remembers each decision for feedback, the decision log and the routing-quality metrics (docs/feedback.md). */
+  recorder?: DecisionRecorder;
 }
 
 /** How a request ended, for its log line: the status sent (499: the client left first) and the error, if any. */
@@ -87,6 +101,23 @@ interface Sidecar {
   random: () => number;
   shadows: ShadowRunner;
   cache: CacheDeps;
+  /** Latency observations per route with a spec.slo (routes without one observe nothing). */
+  latency: Map<string, LatencyBoard>;
+  /** Where remembered conversations were served (spec.stickiness). */
+  conversations: Conversations;
+}
+
+/** The route's observation board when it has an SLO; a changed half-life starts a new one. */
+function latencyBoard(sc: Sidecar, d: RouteDecision): LatencyBoard | undefined {
+  const slo = d.spec.slo;
+  if (!slo) return undefined;
+  const halfLifeMs = slo.halfLifeSeconds * 1000;
+  let b = sc.latency.get(d.route);
+  if (!b || b.halfLifeMs !== halfLifeMs) {
+    b = new LatencyBoard({ halfLifeMs });
+    sc.latency.set(d.route, b);
+  }
+  return b;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -96,6 +127,16 @@ export interface ChatPipeline extends RequestHandler {
   serve(adapter: InboundAdapter): RequestHandler;
   /** POST /v1/embeddings: routed by model name, with the same gate, failover and accounting. */
   embeddings: RequestHandler;
+  /**
+   * A feedback retry: `request` again, on its route, one tier above the one that served `record`; answers `res`
+   * with the new completion under a new x-request-id. `req` is the feedback request (its routing headers apply).
+   */
+  retry(
+    record: DecisionRecord,
+    request: ChatCompletionRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void>;
   /** Stops every background shadow call still running and waits for them to settle. */
   closeShadows(): Promise<void>;
 }
@@ -112,6 +153,8 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     books,
     random: deps.random ?? Math.random,
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
+    latency: new Map(),
+    conversations: new Conversations(),
     cache: {
       cache: new ResponseCache(),
       metrics: new CacheMetrics(deps.metrics.registry),
@@ -129,28 +172,82 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
   const serve =
     (adapter: InboundAdapter): RequestHandler =>
     (req, res, requestId) =>
-      handleChat(sc, adapter, req, res, requestId);
+      handleChat(
+        sc,
+        res,
+        requestId,
+        adapter.dialect,
+        () => adapter.parse(req, sc.deps.maxBodyBytes),
+        featureOf(req),
+        req,
+      );
+  const retry = (
+    record: DecisionRecord,
+    request: ChatCompletionRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => {
+    const id = randomUUID();
+    res.setHeader('x-request-id', id);
+    const headers = routingHeaders(req.headers);
+    headers.task ??= record.task;
+    const inbound: InboundRequest = {
+      request,
+      headers,
+      stream: false,
+      clientWantsUsage: false,
+      dialect: 'openai',
+    };
+    // No cache for a retry: it asks for a different answer than the one it had.
+    return handleChat(
+      sc,
+      res,
+      id,
+      'openai',
+      () => Promise.resolve({ inbound, responder: chatResponder(false) }),
+      featureOf(req) ?? record.feature,
+      undefined,
+      record,
+    );
+  };
   return Object.assign(serve(openAIChatAdapter), {
     serve,
+    retry,
     embeddings: (req: IncomingMessage, res: ServerResponse, requestId: string) =>
       handleEmbeddings(deps, books, req, res, requestId),
     closeShadows: () => sc.shadows.close(),
   });
 }
 
-/** One request, start to end: the stages, then the error answer if one threw, then the log line. */
+function featureOf(req: IncomingMessage): string | undefined {
+  const v = req.headers[FEATURE_HEADER];
+  const s = (Array.isArray(v) ? v[0] : v)?.trim();
+  return s ? s : undefined;
+}
+
+/**
+ * One request, start to end: the stages, then the error answer if one threw, then the log line and the decision
+ * record. `cacheReq`: the request whose headers steer the cache (none for a feedback retry). `retryOf`: a feedback
+ * retry of that decision, decided one tier above the tier that served it.
+ */
 async function handleChat(
   sc: Sidecar,
-  adapter: InboundAdapter,
-  req: IncomingMessage,
   res: ServerResponse,
   id: string,
+  dialect: ErrorDialect,
+  parse: () => Promise<{ inbound: InboundRequest; responder: Responder }>,
+  feature: string | undefined,
+  cacheReq: IncomingMessage | undefined,
+  retryOf?: DecisionRecord,
 ): Promise<void> {
   const trace = newTrace(id);
+  // What the cascade did, for the decision record: each answer produced, and each check that failed.
+  const checks: Array<{ check: string; to: string }> = [];
+  const produced: ProducedAnswer[] = [];
   const runtime = sc.deps.store.current;
   if (!runtime) {
     const err = new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 });
-    sendError(res, err, { dialect: adapter.dialect });
+    sendError(res, err, { dialect });
     return logRequest(sc.deps, trace, err.status, err);
   }
   const abort = new AbortController();
@@ -158,25 +255,28 @@ async function handleChat(
     if (!res.writableFinished) abort.abort();
   });
   let account: RequestAccount | undefined;
-  const dialect: ErrorDialect = adapter.dialect;
   let outcome: Outcome;
   try {
-    const { inbound, responder } = await adapter.parse(req, sc.deps.maxBodyBytes); // 1. parse
+    const { inbound, responder } = await parse(); // 1. parse
     trace.stream = inbound.stream;
     trace.request = inbound.request;
-    const decided = decideRoute(runtime, inbound, sc.random()); // 2. decide
+    const conversation = sc.conversations.lookup(runtime, inbound, sc.books.now());
+    let decided = decideRoute(runtime, inbound, sc.random(), conversation?.state); // 2. decide
+    if (retryOf) decided = retryDecision(decided, retryOf);
     trace.decision = decided;
     trace.tier = decided.tierName;
-    const turn = openCacheTurn(
-      sc.cache,
-      req,
-      res,
-      runtime.snapshot.namespace,
-      decided.route,
-      decided.spec,
-      inbound.request,
-      sc.books.now(),
-    ); // 2b. cache: a hit is answered here, before the gate, and spends nothing
+    const turn =
+      cacheReq &&
+      openCacheTurn(
+        sc.cache,
+        cacheReq,
+        res,
+        runtime.snapshot.namespace,
+        decided.route,
+        decided.spec,
+        inbound.request,
+        sc.books.now(),
+      ); // 2b. cache: a hit is answered here, before the gate, and spends nothing
     const hit = turn?.lookup.hit;
     if (hit) {
       trace.served = { provider: hit.provider, model: hit.model, upstreamModel: hit.model };
@@ -187,34 +287,94 @@ async function handleChat(
     }
     const gated = gate(runtime, inbound, decided, sc.books.now(), sc.random()); // 3. gate
     const d = gated.decision;
+    if (retryOf && d !== decided) {
+      // The budget says downgrade: the cheapest tier is the opposite of what the retry asked for.
+      runtime.budget.release(gated.reservations, sc.books.now());
+      throw new TiermeshError(
+        'TM_BUDGET_EXCEEDED',
+        `retry: a budget of route "${d.route}" serves only its cheapest tier now; no retry one tier up`,
+      );
+    }
     trace.decision = d;
     trace.tier = d.tierName;
     account = new RequestAccount(sc.books, runtime.budget, d.route, d.spec, d.user, gated.reservations);
     trace.spent = account.spent;
     sc.deps.metrics.classified(d.route, d.tierName || 'none', d.source);
+    // The context policy may have dropped old turns: the shortened request is the one every upstream sees.
+    const request = d.truncation?.request ?? inbound.request;
     if (gated.shadow)
       sc.shadows.start({
         requestId: id,
         runtime,
-        request: inbound.request,
+        request,
         decision: d,
         model: gated.shadow,
       });
     const exec: ExecuteInput = {
       providers: runtime.providers.get(d.route)!,
-      request: inbound.request,
+      request,
       decision: d,
       signal: abort.signal,
-      observer: observer(sc, trace),
+      observer: observer(sc, trace, checks),
+      planner: promotionPlanner(runtime, d, sc.books.now()),
     };
+    const board = latencyBoard(sc, d);
+    if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream
-      ? await streamAnswer(sc, exec, inbound, responder, account, trace, res, turn)
-      : await jsonAnswer(sc, exec, responder, account, trace, res, turn);
+      ? await streamAnswer(sc, exec, responder, account, trace, res, turn)
+      : await jsonAnswer(sc, exec, responder, account, trace, res, produced, turn);
+    if (outcome.status === 200 && !outcome.error && trace.served)
+      conversation?.remember(d, trace.tier, trace.served.model, sc.books.now());
   } catch (e) {
     outcome = answerError(sc, trace, res, e, dialect);
   }
   account?.close();
   logRequest(sc.deps, trace, outcome.status, outcome.error);
+  const recorder = sc.deps.recorder;
+  if (recorder && trace.decision && trace.request) {
+    recorder.finished({
+      requestId: id,
+      decision: trace.decision,
+      request: trace.request,
+      tier: trace.tier,
+      model: trace.served?.model ?? 'none',
+      provider: trace.served?.provider ?? 'none',
+      costUSD: trace.spent.costUSD,
+      cascade: trace.stream
+        ? trace.served
+          ? [{ tier: trace.tier, model: trace.served.model, ok: true }]
+          : []
+        : verdicts(produced, checks),
+      status: outcome.status,
+      stream: trace.stream,
+      feature,
+      retryOf: retryOf?.requestId,
+    });
+    if (retryOf && outcome.status === 200) recorder.retried(trace.decision.route, retryOf.tier, trace.tier);
+  }
+}
+
+/** The decision moved above the tier that served `record`; a 400 naming `retry` when no tier above fits. */
+function retryDecision(d: RouteDecision, record: DecisionRecord): RouteDecision {
+  const up = oneTierUp(d, record.tier);
+  if (!up)
+    throw new TiermeshError('TM_INVALID_REQUEST', `retry: no tier above "${record.tier}" fits this request`, {
+      param: 'retry',
+    });
+  return up;
+}
+
+/** One verdict per produced answer: failed (with the check, and where it went) when the cascade moved on. */
+function verdicts(
+  produced: ProducedAnswer[],
+  checks: Array<{ check: string; to: string }>,
+): CascadeVerdict[] {
+  return produced.map((p, i) => {
+    const failed = checks[i];
+    return failed
+      ? { tier: p.tier, model: p.served.model, ok: false, check: failed.check, to: failed.to }
+      : { tier: p.tier, model: p.served.model, ok: true };
+  });
 }
 
 /** 4-7 for a JSON answer. */
@@ -225,6 +385,7 @@ async function jsonAnswer(
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
+  produced: ProducedAnswer[],
   turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const result = await executeWithCascade(exec); // 4. execute + 5. check
@@ -232,11 +393,19 @@ async function jsonAnswer(
   trace.escalations += result.escalations;
   trace.tier = result.tier;
   trace.served = result.served;
+  trace.hedged = result.hedged;
+  const board = latencyBoard(sc, exec.decision);
   for (const p of result.produced) {
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
     account.book(p.model, p.usage);
+    board?.observe(
+      latencyKey(p.served.provider, p.served.upstreamModel),
+      { totalMs: p.upstreamSeconds * 1000, outputTokens: p.usage.completion_tokens },
+      sc.books.now(),
+    );
   }
+  produced.push(...result.produced);
   if (!result.answer) throw result.error;
   responder.json(res, result.answer, servedBy(trace)!); // 7. respond
   // An answer that failed a quality check is served (better than a 5xx) but not remembered.
@@ -248,7 +417,6 @@ async function jsonAnswer(
 async function streamAnswer(
   sc: Sidecar,
   exec: ExecuteInput,
-  inbound: InboundRequest,
   responder: Responder,
   account: RequestAccount,
   trace: RequestTrace,
@@ -256,16 +424,14 @@ async function streamAnswer(
   turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const t0 = performance.now();
-  let opened: Awaited<ReturnType<typeof openStream>>;
-  try {
-    opened = await openStream(exec, upstreamStreamBody(inbound.request)); // 4. execute
-  } catch (e) {
-    if (e instanceof ExecutionError) trace.attempts += e.attempts;
-    throw e;
-  }
-  trace.attempts += opened.attempts;
+  // 4. execute, with tier promotion before the first byte.
+  const opened = await openStream(exec, upstreamStreamBody(exec.request), (n) => {
+    trace.attempts += n;
+  });
+  const ttftMs = performance.now() - t0;
   trace.served = opened.served;
-  const model = exec.decision.models.find((m) => m.name === opened.served.model)!;
+  trace.tier = opened.step.tierName;
+  const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
   const collected = collectChunks(turn);
   const relayed = await relayChunks(
@@ -278,7 +444,14 @@ async function streamAnswer(
   );
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
   // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
-  account.book(model, relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text));
+  const usage = relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text);
+  account.book(model, usage);
+  if (relayed.broken === undefined && !exec.signal.aborted)
+    latencyBoard(sc, exec.decision)?.observe(
+      latencyKey(opened.served.provider, opened.served.upstreamModel),
+      { ttftMs, totalMs: performance.now() - t0, outputTokens: usage.completion_tokens },
+      sc.books.now(),
+    );
   if (exec.signal.aborted)
     return { status: CLIENT_GONE, error: new TiermeshError('TM_UPSTREAM_ERROR', 'client closed the stream') };
   if (relayed.broken !== undefined) {
@@ -337,10 +510,31 @@ function answerError(
   return { status: err.status, error: err };
 }
 
-function observer(sc: Sidecar, trace: RequestTrace): ExecutionObserver {
+function observer(
+  sc: Sidecar,
+  trace: RequestTrace,
+  checks: Array<{ check: string; to: string }>,
+): ExecutionObserver {
   return {
     fallback: (e) => logFallback(sc.deps, trace, e),
-    escalate: (check, detail, to) =>
-      sc.deps.logger.info({ requestId: trace.id, check, detail, to }, 'cascade'),
+    escalate: (check, detail, from, to) => {
+      checks.push({ check, to });
+      sc.deps.metrics.escalation(trace.decision?.route ?? 'none', from, check);
+      sc.deps.logger.info({ requestId: trace.id, check, detail, from, to }, 'cascade');
+    },
+    promoted: (e) => {
+      // Set here, not from the result, so an error answer after a promotion says so too.
+      trace.promotedFrom ??= trace.decision?.tierName;
+      trace.tier = e.to;
+      const route = trace.decision?.route ?? 'none';
+      sc.deps.metrics.promotion(route, e.from, e.to, e.reason);
+      sc.deps.logger.warn({ requestId: trace.id, route, ...e }, 'promotion');
+    },
+    promotionStopped: (e) =>
+      sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
+    judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
+    hedge: (outcome) => sc.deps.metrics.hedge(trace.decision?.route ?? 'none', outcome === 'won'),
+    sloSkipped: (tier, skipped) =>
+      sc.deps.logger.info({ requestId: trace.id, route: trace.decision?.route, tier, skipped }, 'slo'),
   };
 }

@@ -28,6 +28,10 @@ export interface RequestTrace {
   attempts: number;
   escalations: number;
   spent: Spent;
+  /** The decision's tier when tier promotion served the request from another. */
+  promotedFrom: string | undefined;
+  /** spec.hedge: whether the hedge won or lost, when one was started. */
+  hedged?: 'won' | 'lost' | undefined;
 }
 
 export function newTrace(id: string): RequestTrace {
@@ -42,6 +46,7 @@ export function newTrace(id: string): RequestTrace {
     attempts: 0,
     escalations: 0,
     spent: NOTHING_SPENT,
+    promotedFrom: undefined,
   };
 }
 
@@ -55,6 +60,9 @@ export function servedBy(t: RequestTrace): ServedBy | undefined {
     tier: t.tier || NONE,
     attempts: t.attempts,
     costUSD: t.spent.costUSD,
+    ...(t.promotedFrom !== undefined ? { promotedFrom: t.promotedFrom } : {}),
+    ...(d.truncation ? { truncatedMessages: d.truncation.dropped } : {}),
+    ...(t.hedged !== undefined ? { hedged: t.hedged } : {}),
   };
 }
 
@@ -82,6 +90,9 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
     stream: t.stream,
     attempts: t.attempts,
     escalations: t.escalations,
+    ...(t.promotedFrom !== undefined ? { promotedFrom: t.promotedFrom } : {}),
+    ...(t.decision?.truncation ? { truncatedMessages: t.decision.truncation.dropped } : {}),
+    ...(t.hedged !== undefined ? { hedged: t.hedged } : {}),
     status,
     latencyMs: Math.round(seconds * 1000),
     inputTokens: t.spent.inputTokens,

@@ -4,6 +4,9 @@ import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import type { TiermeshError } from '../errors.js';
 import { sendJson } from '../http/reply.js';
 import { SSE_CONTENT_TYPE, SSE_DONE, sseData } from '../providers/sse.js';
+import { TRUNCATED_HEADER } from '../routing/context.js';
+import { HEDGED_HEADER } from '../routing/hedge.js';
+import { promotionHeaders } from '../routing/promotion.js';
 
 /** What the client learns about how its request was served; present on every answer given after routing. */
 export interface ServedBy {
@@ -12,6 +15,12 @@ export interface ServedBy {
   tier: string;
   attempts: number;
   costUSD: number;
+  /** The tier routing chose, when tier promotion served from another (x-tiermesh-promoted-from). */
+  promotedFrom?: string;
+  /** Old messages the context policy dropped (x-tiermesh-truncated). */
+  truncatedMessages?: number;
+  /** spec.hedge: `won` when the hedge answered, `lost` when the first target did (x-tiermesh-hedged). */
+  hedged?: 'won' | 'lost';
 }
 
 /** USD with enough digits for sub-cent requests, without float noise ("0.000123", not "0.00012300000000000001"). */
@@ -31,6 +40,9 @@ export function servedByHeaders(s: ServedBy | undefined): Record<string, string>
     'x-tiermesh-tier': s.tier,
     'x-tiermesh-attempts': String(s.attempts),
     'x-tiermesh-cost-usd': formatUSD(s.costUSD),
+    ...(s.promotedFrom !== undefined ? promotionHeaders(s.promotedFrom, s.tier) : {}),
+    ...(s.truncatedMessages !== undefined ? { [TRUNCATED_HEADER]: String(s.truncatedMessages) } : {}),
+    ...(s.hedged !== undefined ? { [HEDGED_HEADER]: s.hedged } : {}),
   };
 }
 

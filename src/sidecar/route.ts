@@ -7,18 +7,28 @@ import { estimateCostUSD } from '../budget/cost.js';
 import type { Reservation } from '../budget/types.js';
 import { TiermeshError } from '../errors.js';
 import { decide } from '../routing/decide.js';
+import type { StickyState } from '../routing/sticky.js';
 import type { RouteDecision } from '../routing/types.js';
 import type { InboundRequest } from './inbound.js';
 import type { SidecarRuntime } from './runtime.js';
 import { pickShadow } from './shadow.js';
 
-/** Decide: route, tier and models for the request. Pure given `random` (for `spec.split`). */
-export function decideRoute(runtime: SidecarRuntime, inbound: InboundRequest, random: number): RouteDecision {
+/**
+ * Decide: route, tier and models for the request. Pure given `random` (for `spec.split`) and `sticky` (where the
+ * conversation was served last, spec.stickiness).
+ */
+export function decideRoute(
+  runtime: SidecarRuntime,
+  inbound: InboundRequest,
+  random: number,
+  sticky?: StickyState,
+): RouteDecision {
   return decide({
     snapshot: runtime.snapshot,
     request: inbound.request,
     headers: inbound.headers,
     random,
+    ...(sticky ? { sticky } : {}),
     ...(runtime.learned ? { learned: runtime.learned } : {}),
   });
 }

@@ -25,6 +25,8 @@ export interface ServerDeps<R extends Versioned> {
   logger: Logger;
   /** Handles POST /v1/chat/completions; owns the response from there on. */
   chat: Handler;
+  /** Handles POST /v1/feedback (docs/feedback.md); absent, the path is a 404 like any other. */
+  feedback?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** POST /v1/messages (Anthropic Messages API) and POST /v1/responses (OpenAI Responses API), when served. */
   messages?: Handler;
   responses?: Handler;
@@ -64,6 +66,10 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     if (path === '/v1/chat/completions' || path === '/chat/completions') {
       if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
       return deps.chat(req, res, id);
+    }
+    if ((path === '/v1/feedback' || path === '/feedback') && deps.feedback) {
+      if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
+      return deps.feedback(req, res);
     }
     const inbound =
       path === '/v1/messages' || path === '/messages'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SidecarMetrics } from './metrics.js';
+import { declaredLabel, SidecarMetrics } from './metrics.js';
 
 describe('SidecarMetrics', () => {
   it('keeps exactly one config version series', async () => {
@@ -31,5 +31,99 @@ describe('SidecarMetrics', () => {
     expect(body).toContain('tiermesh_breaker_state{provider="p",model="m"} 2');
     expect(body).toContain('tiermesh_breaker_state{provider="q",model="m"} 1');
     expect((await b.text()).body).not.toContain('provider="p"');
+  });
+
+  it('counts promotions by route, from and to tier, and reason', async () => {
+    const m = new SidecarMetrics();
+    m.promotion('r', 'cheap', 'standard', 'connection');
+    m.promotion('r', 'cheap', 'standard', 'connection');
+    m.promotion('r', 'standard', 'cheap', 'breaker_open');
+    const { body } = await m.text();
+    expect(body).toContain(
+      'tiermesh_promotions_total{route="r",from="cheap",to="standard",reason="connection"} 2',
+    );
+    expect(body).toContain(
+      'tiermesh_promotions_total{route="r",from="standard",to="cheap",reason="breaker_open"} 1',
+    );
+  });
+
+  it('counts cascade escalations by check and judge outcomes', async () => {
+    const m = new SidecarMetrics();
+    m.escalation('r', 'cheap', 'hedging');
+    m.escalation('r', 'cheap', 'logprobs');
+    m.escalation('r', 'cheap', 'logprobs');
+    m.judge('r', 'timeout');
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_cascade_escalations_total{route="r",tier="cheap",check="logprobs"} 2');
+    expect(body).toContain('tiermesh_cascade_escalations_total{route="r",tier="cheap",check="hedging"} 1');
+    expect(body).toContain('tiermesh_judge_checks_total{route="r",outcome="timeout"} 1');
+  });
+});
+
+describe('routing-quality metrics', () => {
+  it('counts escalations by the tier they left and why', async () => {
+    const m = new SidecarMetrics();
+    m.escalated('r', 'cheap', 'premium', 'refusal');
+    m.escalated('r', 'cheap', 'premium', 'refusal');
+    m.escalated('r', 'cheap', 'premium', 'feedback-retry');
+    const { body } = await m.text();
+    expect(body).toContain(
+      'tiermesh_escalations_total{route="r",from_tier="cheap",to_tier="premium",reason="refusal"} 2',
+    );
+    expect(body).toContain('reason="feedback-retry"} 1');
+  });
+
+  it('counts feedback by kind and puts scores in the histogram', async () => {
+    const m = new SidecarMetrics();
+    m.feedback('r', 'cheap', 'mini', 'down', 0);
+    m.feedback('r', 'cheap', 'mini', 'score', 0.35);
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_feedback_total{route="r",tier="cheap",model="mini",kind="down"} 1');
+    expect(body).toContain('tiermesh_feedback_score_bucket{le="0",route="r",tier="cheap",model="mini"} 1');
+    expect(body).toContain('tiermesh_feedback_score_bucket{le="0.4",route="r",tier="cheap",model="mini"} 2');
+    expect(body).toContain('tiermesh_feedback_score_sum{route="r",tier="cheap",model="mini"} 0.35');
+  });
+
+  it('allocates spend by task and feature, skipping zero cost', async () => {
+    const m = new SidecarMetrics();
+    m.allocated('r', 'extraction', 'search', 0.002);
+    m.allocated('r', 'extraction', 'other', 0.001);
+    m.allocated('r', 'none', 'none', 0);
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_task_cost_usd_total{route="r",task="extraction"} 0.003');
+    expect(body).toContain('tiermesh_feature_cost_usd_total{route="r",feature="search"} 0.002');
+    expect(body).not.toContain('task="none"');
+  });
+});
+
+describe('routeTargets', () => {
+  it('exports each route threshold and forgets routes no longer configured', async () => {
+    const m = new SidecarMetrics();
+    m.routeTargets([
+      { route: 'a', maxEscalationRate: 0.1 },
+      { route: 'b', maxEscalationRate: 0.25 },
+    ]);
+    m.routeTargets([{ route: 'b', maxEscalationRate: 0.3 }]);
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_route_max_escalation_rate{route="b"} 0.3');
+    expect(body).not.toContain('route="a"');
+  });
+
+  it('exports budget limits beside what remains, replacing the old set', async () => {
+    const m = new SidecarMetrics();
+    m.budgetLimits([{ budget: 'old', limitUSD: 5 }]);
+    m.budgetLimits([{ budget: 'team', limitUSD: 100 }]);
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_budget_limit_usd{budget="team"} 100');
+    expect(body).not.toContain('budget="old"');
+  });
+});
+
+describe('declaredLabel', () => {
+  it('passes declared values, folds the rest into "other" and absence into "none"', () => {
+    expect(declaredLabel('search', ['search', 'chat'])).toBe('search');
+    expect(declaredLabel('user-42-secret', ['search'])).toBe('other');
+    expect(declaredLabel('search', undefined)).toBe('other');
+    expect(declaredLabel(undefined, ['search'])).toBe('none');
   });
 });

@@ -5,6 +5,22 @@ import { HotCounter, HotHistogram } from './hot-metrics.js';
 export type BreakerState = 'closed' | 'half-open' | 'open';
 const breakerValue: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
+/** Feedback scores are in [0, 1]; ratings land on 0 (down) and 1 (up). */
+const scoreBuckets = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+/** Label value for a request that sent no x-tiermesh-task / x-tiermesh-feature, and for an undeclared one. */
+export const NO_LABEL = 'none';
+export const OTHER_LABEL = 'other';
+
+/**
+ * A header value as a bounded metric label: only values the route declares (taskTypes keys, monitoring.features)
+ * become labels, anything else is "other", so a client cannot blow up cardinality or smuggle data into metrics.
+ */
+export function declaredLabel(value: string | undefined, declared: readonly string[] | undefined): string {
+  if (value === undefined) return NO_LABEL;
+  return declared?.includes(value) ? value : OTHER_LABEL;
+}
+
 /** Seconds; upstream LLM calls run from tens of milliseconds (cache hits, tiny prompts) to minutes (long generations). */
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -92,6 +108,79 @@ export class SidecarMetrics {
     ['model', 'outcome'] as const,
     this.registry,
   );
+  private readonly promotions = new HotCounter(
+    'tiermesh_promotions_total',
+    'Requests moved to another tier because every target of the tier they were on failed, by route, from and to tier, and the failure reason.',
+    ['route', 'from', 'to', 'reason'] as const,
+    this.registry,
+  );
+  private readonly escalations = new HotCounter(
+    'tiermesh_cascade_escalations_total',
+    "Answers that failed a cascade check and were retried on a costlier tier, by route, the answer's tier and the check.",
+    ['route', 'tier', 'check'] as const,
+    this.registry,
+  );
+  private readonly judgeChecks = new HotCounter(
+    'tiermesh_judge_checks_total',
+    'Cascade judge calls, by route and outcome (pass, fail, timeout, error, unreadable); all but fail pass the answer.',
+    ['route', 'outcome'] as const,
+    this.registry,
+  );
+  private readonly hedgesStarted = new HotCounter(
+    'tiermesh_hedges_started_total',
+    'Requests for which a hedge (a second target after the spec.hedge delay) was started, by route.',
+    ['route'] as const,
+    this.registry,
+  );
+  private readonly hedgesWon = new HotCounter(
+    'tiermesh_hedges_won_total',
+    'Hedges that answered before the first target, by route.',
+    ['route'] as const,
+    this.registry,
+  );
+  private readonly tierEscalations = new HotCounter(
+    'tiermesh_escalations_total',
+    'Requests moved up from the tier that answered first, by route, tiers and why (a cascade check, or a feedback retry).',
+    ['route', 'from_tier', 'to_tier', 'reason'] as const,
+    this.registry,
+  );
+  private readonly feedbacks = new HotCounter(
+    'tiermesh_feedback_total',
+    'Feedback accepted on POST /v1/feedback, by the route, tier and model that answered and its kind (up, down, score).',
+    ['route', 'tier', 'model', 'kind'] as const,
+    this.registry,
+  );
+  private readonly feedbackScores = new HotHistogram(
+    'tiermesh_feedback_score',
+    'Feedback scores in [0, 1] (up = 1, down = 0), by the route, tier and model that answered.',
+    ['route', 'tier', 'model'] as const,
+    scoreBuckets,
+    this.registry,
+  );
+  private readonly taskCost = new HotCounter(
+    'tiermesh_task_cost_usd_total',
+    'Spend in USD by route and x-tiermesh-task (declared taskTypes only; "other" or "none" otherwise).',
+    ['route', 'task'] as const,
+    this.registry,
+  );
+  private readonly featureCost = new HotCounter(
+    'tiermesh_feature_cost_usd_total',
+    'Spend in USD by route and x-tiermesh-feature (spec.monitoring.features only; "other" or "none" otherwise).',
+    ['route', 'feature'] as const,
+    this.registry,
+  );
+  private readonly budgetLimit = new Gauge({
+    name: 'tiermesh_budget_limit_usd',
+    help: 'USD limit per window of each ModelBudget (spec.limit.usd), beside tiermesh_budget_remaining_usd.',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+  });
+  private readonly maxEscalationRate = new Gauge({
+    name: 'tiermesh_route_max_escalation_rate',
+    help: "Each route's spec.monitoring.maxEscalationRate (default 0.1), for alerts that compare against it.",
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',
@@ -153,6 +242,54 @@ export class SidecarMetrics {
 
   classified(route: string, tier: string, source: string): void {
     this.classifications.inc({ route, tier, source });
+  }
+
+  /** `reason` is a bounded enum (routing/promotion.ts PromotionReason); tiers are config names. */
+  promotion(route: string, from: string, to: string, reason: string): void {
+    this.promotions.inc({ route, from, to, reason });
+  }
+
+  /** `check` is a cascade check name (spec.cascade.checks): a bounded enum. */
+  escalation(route: string, tier: string, check: string): void {
+    this.escalations.inc({ route, tier, check });
+  }
+
+  hedge(route: string, won: boolean): void {
+    this.hedgesStarted.inc({ route });
+    if (won) this.hedgesWon.inc({ route });
+  }
+
+  judge(route: string, outcome: string): void {
+    this.judgeChecks.inc({ route, outcome });
+  }
+
+  /** Moves up from the tier that answered: a cascade check or a feedback retry (`reason`), both bounded. */
+  escalated(route: string, fromTier: string, toTier: string, reason: string): void {
+    this.tierEscalations.inc({ route, from_tier: fromTier, to_tier: toTier, reason });
+  }
+
+  feedback(route: string, tier: string, model: string, kind: 'up' | 'down' | 'score', score: number): void {
+    this.feedbacks.inc({ route, tier, model, kind });
+    this.feedbackScores.observe({ route, tier, model }, score);
+  }
+
+  /** `task` and `feature` already bounded by declaredLabel. */
+  allocated(route: string, task: string, feature: string, costUSD: number): void {
+    if (!(costUSD > 0)) return;
+    this.taskCost.inc({ route, task }, costUSD);
+    this.featureCost.inc({ route, feature }, costUSD);
+  }
+
+  /** Replaces every budget's limit series, as routeTargets does for routes. */
+  budgetLimits(budgets: ReadonlyArray<{ budget: string; limitUSD: number }>): void {
+    this.budgetLimit.reset();
+    for (const b of budgets) this.budgetLimit.set({ budget: b.budget }, b.limitUSD);
+  }
+
+  /** Replaces every route's series: a route dropped from the config must not keep its threshold. */
+  routeTargets(routes: ReadonlyArray<{ route: string; maxEscalationRate: number }>): void {
+    this.maxEscalationRate.reset();
+    for (const r of routes) this.maxEscalationRate.set({ route: r.route }, r.maxEscalationRate);
   }
 
   /** Exactly one version series at a time: the old one is removed so dashboards never sum two versions. */

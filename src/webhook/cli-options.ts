@@ -17,7 +17,7 @@ export const webhookCliOptions = {
   'sidecar-operator-url': { type: 'string', default: '' },
   'sidecar-port': { type: 'string', default: String(SIDECAR_PORT) },
   'sidecar-cpu': { type: 'string', default: '50m' },
-  'sidecar-memory': { type: 'string', default: '96Mi' },
+  'sidecar-memory': { type: 'string', default: '128Mi' },
   'sidecar-memory-limit': { type: 'string', default: '256Mi' },
   'sidecar-mode': { type: 'string', default: 'native' },
   'sidecar-metrics-port': { type: 'string', default: '' },

@@ -31,6 +31,20 @@ export interface ControlPlaneOptions {
   keepDir?: boolean;
   /** Extra kube-apiserver flags, e.g. `--feature-gates=...`. */
   apiserverArgs?: string[];
+  /**
+   * The address kube-apiserver binds, advertises (the `kubernetes` Service's endpoint) and carries in its
+   * certificate; default 127.0.0.1. A real node's pods need a non-loopback one (test/cluster/node.ts).
+   */
+  address?: string;
+  /**
+   * Let the apiserver call kubelets (logs, exec, port-forward) with the admin client cert, verifying their serving
+   * certificates against the cluster CA.
+   */
+  kubeletClient?: boolean;
+  /** More IPs for the serving certificate, e.g. the `kubernetes` Service's ClusterIP that pods dial. */
+  extraCertIps?: string[];
+  /** --service-cluster-ip-range; default 10.0.0.0/24 (no Service traffic leaves the apiserver without a node). */
+  serviceClusterIpRange?: string;
 }
 
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -142,14 +156,15 @@ async function startOnce(dir: string, pki: Pki, options: ControlPlaneOptions): P
   };
   try {
     await waitUntil(etcd, 'healthy', deadline, () => etcdHealthy(etcdUrl));
-    const server = `https://127.0.0.1:${securePort}`;
+    const address = options.address ?? '127.0.0.1';
+    const server = `https://${address}:${securePort}`;
     apiserver = startProcess(
       'kube-apiserver',
       bins.apiserver,
       [
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${address}`,
+        `--advertise-address=${address}`,
         `--secure-port=${securePort}`,
         `--cert-dir=${join(dir, 'apiserver-certs')}`,
         `--tls-cert-file=${pki.servingCert}`,
@@ -159,8 +174,16 @@ async function startOnce(dir: string, pki: Pki, options: ControlPlaneOptions): P
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
+        `--service-cluster-ip-range=${options.serviceClusterIpRange ?? '10.0.0.0/24'}`,
         '--allow-privileged=true',
+        ...(options.kubeletClient
+          ? [
+              `--kubelet-client-certificate=${pki.adminCert}`,
+              `--kubelet-client-key=${pki.adminKey}`,
+              `--kubelet-certificate-authority=${pki.caCert}`,
+              '--kubelet-preferred-address-types=InternalIP',
+            ]
+          : []),
         ...(options.apiserverArgs ?? []),
       ],
       join(dir, 'kube-apiserver.log'),
@@ -197,7 +220,10 @@ async function startOnce(dir: string, pki: Pki, options: ControlPlaneOptions): P
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const dir = await mkdtemp(join(tmpdir(), 'tiermesh-cluster-'));
   try {
-    const pki = await makePki(dir);
+    const pki = await makePki(dir, [
+      ...(options.address ? [options.address] : []),
+      ...(options.extraCertIps ?? []),
+    ]);
     // Free ports can be taken by a parallel test between probe and bind; such a clash is retried.
     for (let attempt = 1; ; attempt++) {
       try {

@@ -66,8 +66,11 @@ async function issue(
   );
 }
 
-/** Creates the PKI in `dir`. Short-lived (2 days): these certs exist only for one test run. */
-export async function makePki(dir: string): Promise<Pki> {
+/**
+ * Creates the PKI in `dir`. Short-lived (2 days): these certs exist only for one test run. `extraIps` are more
+ * addresses the apiserver's serving certificate names (besides 127.0.0.1).
+ */
+export async function makePki(dir: string, extraIps: string[] = []): Promise<Pki> {
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key'], dir);
   await openssl(
     [
@@ -95,7 +98,7 @@ export async function makePki(dir: string): Promise<Pki> {
     'basicConstraints=CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+    `subjectAltName=${['127.0.0.1', ...extraIps].map((ip) => `IP:${ip}`).join(',')},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
   ]);
   // O=system:masters is the group RBAC lets do everything, like a cluster admin's kubeconfig.
   await issue(ca, dir, 'admin', '/O=system:masters/CN=tiermesh-test-admin', [

@@ -193,7 +193,7 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
     expect(sidecar?.env?.find((e) => e.name === 'TIERMESH_OPERATOR_CA_PEM')?.value).toBe(ca);
     expect(sidecar?.ports).toEqual([{ name: 'tm-metrics', containerPort: 9464, protocol: 'TCP' }]);
     expect(sidecar?.resources).toEqual({
-      requests: { cpu: '50m', memory: '96Mi' },
+      requests: { cpu: '50m', memory: '128Mi' },
       limits: { memory: '256Mi' },
     });
 

@@ -47,6 +47,7 @@ const stubCrds = [
   { group: 'cert-manager.io', kind: 'Issuer', plural: 'issuers' },
   { group: 'monitoring.coreos.com', kind: 'ServiceMonitor', plural: 'servicemonitors' },
   { group: 'monitoring.coreos.com', kind: 'PodMonitor', plural: 'podmonitors' },
+  { group: 'monitoring.coreos.com', kind: 'PrometheusRule', plural: 'prometheusrules' },
 ].map(
   ({ group, kind, plural }) => `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -87,6 +88,7 @@ beforeAll(async () => {
     'issuers.cert-manager.io',
     'servicemonitors.monitoring.coreos.com',
     'podmonitors.monitoring.coreos.com',
+    'prometheusrules.monitoring.coreos.com',
   ]) {
     await waitFor(async () =>
       (await ext.readCustomResourceDefinition({ name })).status?.conditions?.some(

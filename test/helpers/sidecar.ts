@@ -36,6 +36,9 @@ export interface TestSidecarOptions {
   logPrompts?: boolean;
   /** The cluster-wide spending hook, e.g. a spy on what the gate reserves. */
   allowance?: Allowance;
+  decisions?: { size?: number; ttlMs?: number };
+  feedbackRpm?: number;
+  decisionLog?: { path: string; maxBytes?: number; keep?: number };
 }
 
 export function testKeyEnv(env: Record<string, string> = {}): KeyEnv {
@@ -60,6 +63,9 @@ export async function startTestSidecar(yaml: string, opts: TestSidecarOptions = 
     ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
     ...(opts.logPrompts !== undefined ? { logPrompts: opts.logPrompts } : {}),
     ...(opts.allowance ? { allowance: opts.allowance } : {}),
+    ...(opts.decisions ? { decisions: opts.decisions } : {}),
+    ...(opts.feedbackRpm !== undefined ? { feedbackRpm: opts.feedbackRpm } : {}),
+    ...(opts.decisionLog ? { decisionLog: opts.decisionLog } : {}),
   });
   return Object.assign(sidecar, { baseURL: `${sidecar.url}/v1`, logs });
 }

@@ -1,6 +1,6 @@
 /** `tiermesh sidecar` as a real process: config errors, listening URL, SIGHUP reload, graceful SIGTERM drain. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -190,5 +190,65 @@ describe('tiermesh sidecar', () => {
       code: 'DEP0999',
     });
     expect(r.stderr()).toBe('');
+  });
+});
+
+describe('tiermesh sidecar --decision-log', () => {
+  it('writes every decision and feedback to the log, flushed on SIGTERM, without prompt text', async () => {
+    const file = join(dir, 'dl.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    const log = join(dir, 'decisions.jsonl');
+    const r = sidecar([
+      '--config',
+      file,
+      '--listen',
+      '127.0.0.1:0',
+      '--decision-log',
+      log,
+      '--feedback-rpm',
+      '10',
+    ]);
+    const url = await listening(r);
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const res = await client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: SIMPLE_PROMPT }] })
+      .withResponse();
+    const id = res.response.headers.get('x-request-id')!;
+    const fb = await fetch(`${url}/v1/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ request_id: id, rating: 'up' }),
+    });
+    expect(fb.status).toBe(202);
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    const text = readFileSync(log, 'utf8');
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; requestId: string });
+    expect(lines.map((l) => [l.type, l.requestId])).toEqual([
+      ['decision', id],
+      ['feedback', id],
+    ]);
+    expect(text).not.toContain(SIMPLE_PROMPT);
+  });
+
+  it('refuses bad feedback flags and an unopenable log at start-up', async () => {
+    const file = join(dir, 'dl2.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    const bad = sidecar(['--config', file, '--listen', '127.0.0.1:0', '--decisions-size', '0']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toContain('--decisions-size');
+    const missing = sidecar([
+      '--config',
+      file,
+      '--listen',
+      '127.0.0.1:0',
+      '--decision-log',
+      join(dir, 'no/such/dir.jsonl'),
+    ]);
+    expect(await missing.exited).toBe(1);
+    expect(missing.stderr()).toContain('ENOENT');
   });
 });

@@ -120,13 +120,16 @@ describe('failover and breakers', () => {
   it('answers 502 with the OpenAI error body and routing headers when every target fails', async () => {
     flaky.script(() => behave.error(500));
     backup.script([behave.error(500)]);
+    // The cheap tier failing whole promotes the request to premium (spec.promotion defaults to up); it fails too.
+    premium.script([behave.error(500)]);
     const err = await ask().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     const e = err as InstanceType<typeof OpenAI.APIError>;
     expect(e.status).toBe(502);
     expect(e.code).toBe('TM_ALL_TARGETS_FAILED');
-    expect(e.headers?.get('x-tiermesh-tier')).toBe('cheap');
-    expect(e.headers?.get('x-tiermesh-attempts')).toBe('2');
+    expect(e.headers?.get('x-tiermesh-tier')).toBe('premium');
+    expect(e.headers?.get('x-tiermesh-promoted-from')).toBe('cheap');
+    expect(e.headers?.get('x-tiermesh-attempts')).toBe('3');
     expect(e.headers?.get('x-tiermesh-cost-usd')).toBe('0');
     flaky.script(() => behave.ok());
   });

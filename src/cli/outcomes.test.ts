@@ -1,0 +1,124 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runTiermesh as run } from '../../test/helpers/cli.js';
+import { parseOutcomes } from '../routing/learned/outcomes.js';
+import { logFiles, parseLog } from './outcomes.js';
+
+const at = '2026-12-01T10:00:00.000Z';
+const decision = (id: string, extra: Record<string, unknown> = {}) => ({
+  type: 'decision',
+  at,
+  requestId: id,
+  route: 'default',
+  initialTier: 'cheap',
+  tier: 'premium',
+  model: 'big',
+  provider: 'sim',
+  source: 'rules',
+  score: 0.3,
+  confidence: 0.7,
+  signals: ['short-question'],
+  fingerprint: 'abc123abc123',
+  features: { chars: 20 },
+  costUSD: 0.01,
+  cascade: [
+    { tier: 'cheap', model: 'mini', ok: false, check: 'empty' },
+    { tier: 'premium', model: 'big', ok: true },
+  ],
+  escalations: 1,
+  bandEscalated: false,
+  status: 200,
+  stream: false,
+  ...extra,
+});
+const jsonl = (xs: unknown[]) => xs.map((x) => `${JSON.stringify(x)}\n`).join('');
+
+describe('logFiles', () => {
+  it('lists rotations oldest first, then the live file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-out-'));
+    for (const f of ['d.jsonl', 'd.jsonl.1', 'd.jsonl.2', 'd.jsonl.10', 'd.jsonl.x', 'other.1'])
+      writeFileSync(join(dir, f), '');
+    expect(logFiles(join(dir, 'd.jsonl')).map((f) => f.slice(dir.length + 1))).toEqual([
+      'd.jsonl.10',
+      'd.jsonl.2',
+      'd.jsonl.1',
+      'd.jsonl',
+    ]);
+  });
+});
+
+describe('parseLog', () => {
+  it('skips broken and foreign lines by number without echoing them', () => {
+    const bad: string[] = [];
+    const text = `${jsonl([decision('a')])}{"secret prompt"\n{"type":"other"}\n`;
+    expect(parseLog(text, 'f', bad).map((e) => e.requestId)).toEqual(['a']);
+    expect(bad).toEqual(['f:2', 'f:3']);
+  });
+});
+
+describe('tiermesh outcomes export (real process)', { timeout: 60_000 }, () => {
+  it('turns a rotated log into outcome lines, and into features without prompts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-out-'));
+    const log = join(dir, 'decisions.jsonl');
+    writeFileSync(`${log}.1`, jsonl([decision('a', { prompt: 'what is 2+2?' })]));
+    writeFileSync(
+      log,
+      jsonl([
+        decision('b'),
+        decision('c', { prompt: 'hello', tier: 'cheap', model: 'mini', escalations: 0, cascade: [] }),
+        {
+          type: 'feedback',
+          at,
+          requestId: 'c',
+          route: 'default',
+          tier: 'cheap',
+          initialTier: 'cheap',
+          model: 'mini',
+          score: 1,
+          retry: false,
+        },
+      ]),
+    );
+    const out = join(dir, 'outcomes.jsonl');
+    const r = await run(['outcomes', 'export', '--log', log, '--out', out]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(
+      `${JSON.stringify({ prompt: 'what is 2+2?', weak: 0, strong: 1, group: 'default' })}\n`,
+    );
+    expect(r.stderr).toContain('3 decisions (2 with prompt text)');
+    // The contract with eval/train --outcomes: their own parser reads what we wrote.
+    expect(parseOutcomes(readFileSync(out, 'utf8'))).toEqual([
+      { prompt: 'what is 2+2?', weak: 0, strong: 1, group: 'default' },
+    ]);
+
+    const assumed = await run(['outcomes', 'export', '--log', log, '--assume-strong', '1']);
+    expect(
+      assumed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).prompt),
+    ).toEqual(['what is 2+2?', 'hello']);
+
+    const f = await run(['outcomes', 'export', '--log', log, '--features']);
+    const rows = f.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.requestId)).toEqual(['a', 'b', 'c']);
+    expect(rows[1]).toMatchObject({
+      fingerprint: 'abc123abc123',
+      features: { chars: 20 },
+      weak: 0,
+      strong: 1,
+    });
+    expect(f.stdout).not.toContain('what is 2+2?');
+  });
+
+  it('refuses a missing --log and a bad --assume-strong', async () => {
+    expect((await run(['outcomes', 'export'])).code).toBe(2);
+    expect((await run(['outcomes', 'export', '--log', 'x', '--assume-strong', '2'])).code).toBe(2);
+    expect((await run(['outcomes', 'nope'])).code).toBe(2);
+  });
+});

@@ -1,0 +1,120 @@
+/** `tiermesh outcomes export`: a sidecar decision log turned into routing outcomes for `eval`/`train --outcomes`. */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { type DecisionLogEntry, decisionLogEntry } from '../api/decision-log.js';
+import { exportOutcomes } from '../routing/outcomes-export.js';
+import { parseCliArgs } from './args.js';
+
+const HELP = `usage: tiermesh outcomes export --log FILE [--out FILE] [--features] [--assume-strong Q]
+
+Reads a sidecar decision log (tiermesh sidecar --decision-log FILE; its rotated FILE.1, FILE.2, ... are read
+too, oldest first) and writes one JSON line per request whose outcome the log tells:
+  {"prompt": "...", "weak": q, "strong": q, "group": "<route>"}       (what eval/train --outcomes read)
+Prompts are only in the log when the sidecar ran with --log-prompts; without them, use --features.
+
+  weak    quality of the tier the request was first sent to: 0 when the cascade's quality check failed its
+          answer, else the mean feedback score when that tier's answer was served; else unknown
+  strong  quality of the tier above: the mean feedback score (or 1 without feedback) of an answer served after
+          a cascade escalation or a feedback retry one tier up; else --assume-strong Q, else unknown
+  Requests with an unknown weak or strong quality are skipped; the counts go to stderr.
+
+  --log FILE          decision log to read
+  --out FILE          write here instead of stdout
+  --features          write every decision's structural features and known outcome instead (no prompt text):
+                      {"requestId", "route", "initialTier", "tier", "score", "confidence", "fingerprint",
+                       "features", "weak"?, "strong"?}, for threshold calibration
+  --assume-strong Q   strong quality (0..1) to use when the log does not tell it
+`;
+
+/** FILE.N rotations (oldest = highest N) and then FILE itself: the order the lines were written in. */
+export function logFiles(path: string): string[] {
+  const dir = dirname(path);
+  const base = basename(path);
+  const rotated = existsSync(dir)
+    ? readdirSync(dir)
+        .map((f) => ({ f, n: f.startsWith(`${base}.`) ? Number(f.slice(base.length + 1)) : Number.NaN }))
+        .filter((x) => Number.isInteger(x.n) && x.n > 0)
+        .sort((a, b) => b.n - a.n)
+        .map((x) => join(dir, x.f))
+    : [];
+  return [...rotated, path];
+}
+
+/** Lines that are not a decision-log entry are skipped and counted by line number; their text is never echoed. */
+export function parseLog(text: string, file: string, bad: string[]): DecisionLogEntry[] {
+  const out: DecisionLogEntry[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      bad.push(`${file}:${i + 1}`);
+      return;
+    }
+    const parsed = decisionLogEntry.safeParse(value);
+    if (parsed.success) out.push(parsed.data);
+    else bad.push(`${file}:${i + 1}`);
+  });
+  return out;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (sub !== 'export') {
+    process.stderr.write(`${sub ? `unknown subcommand: ${sub}\n\n` : ''}${HELP}`);
+    return 2;
+  }
+  const values = parseCliArgs(
+    rest,
+    {
+      log: { type: 'string' },
+      out: { type: 'string' },
+      features: { type: 'boolean', default: false },
+      'assume-strong': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    HELP,
+  );
+  if (typeof values === 'number') return values;
+  const log = values['log'] as string | undefined;
+  if (!log) {
+    process.stderr.write(`--log is required\n\n${HELP}`);
+    return 2;
+  }
+  let assumeStrong: number | undefined;
+  if (values['assume-strong'] !== undefined) {
+    assumeStrong = Number(values['assume-strong']);
+    if (!(assumeStrong >= 0 && assumeStrong <= 1)) {
+      process.stderr.write('--assume-strong: expected a number between 0 and 1\n');
+      return 2;
+    }
+  }
+  const bad: string[] = [];
+  const entries: DecisionLogEntry[] = [];
+  try {
+    for (const f of logFiles(log)) entries.push(...parseLog(readFileSync(f, 'utf8'), f, bad));
+  } catch (e) {
+    process.stderr.write(`cannot read the decision log: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const r = exportOutcomes(entries, { assumeStrong });
+  const rows = values['features'] ? r.features : r.outcomes;
+  const text = rows.map((x) => `${JSON.stringify(x)}\n`).join('');
+  const out = values['out'] as string | undefined;
+  if (out) writeFileSync(out, text);
+  else process.stdout.write(text);
+  const s = r.stats;
+  process.stderr.write(
+    `outcomes export: ${s.decisions} decisions (${s.withPrompt} with prompt text), ${s.feedback} feedback, ` +
+      `${s.retries} retries; wrote ${rows.length} ${values['features'] ? 'feature' : 'outcome'} lines; ` +
+      `weak unknown for ${s.unknownWeak}, strong unknown for ${s.unknownStrong}` +
+      (bad.length > 0 ? `; skipped ${bad.length} unreadable lines (${bad.slice(0, 5).join(', ')})` : '') +
+      '\n',
+  );
+  return 0;
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { modelRouteStatus } from '../api/modelroute.js';
+import {
+  MIN_REQUESTS,
+  RoutingBook,
+  type RoutingDelta,
+  routingEvents,
+  routingStatusOf,
+  tierDrift,
+} from './routing-status.js';
+
+const H = 3600_000;
+const now = Date.UTC(2026, 11, 1, 12);
+const delta = (
+  sidecarId: string,
+  to: number,
+  requests: Record<string, number>,
+  extra: Partial<RoutingDelta> = {},
+): RoutingDelta => ({
+  sidecarId,
+  route: 'default',
+  from: to - 60_000,
+  to,
+  requests,
+  escalations: 0,
+  feedbackCount: 0,
+  feedbackSum: 0,
+  ...extra,
+});
+const monitoring = { maxEscalationRate: 0.1, maxTierShareDrift: 0.2 };
+
+describe('routingStatusOf', () => {
+  it('sums two sidecars over the window: shares, escalation rate, mean feedback', () => {
+    const s = routingStatusOf(
+      [
+        delta(
+          'a',
+          now - 10_000,
+          { cheap: 60, premium: 20 },
+          { escalations: 6, feedbackCount: 2, feedbackSum: 1.5 },
+        ),
+        delta(
+          'b',
+          now - 20_000,
+          { cheap: 15, premium: 5 },
+          { escalations: 4, feedbackCount: 2, feedbackSum: 0.5 },
+        ),
+        // Outside the window: not counted.
+        delta('c', now - 2 * H, { cheap: 1000 }),
+      ],
+      now,
+      3600,
+    )!;
+    expect(s).toMatchObject({
+      requests: 100,
+      sidecars: 2,
+      shareByTier: { cheap: 0.75, premium: 0.25 },
+      escalationRate: 0.1,
+      feedback: { count: 4, mean: 0.5 },
+      windowSeconds: 3600,
+    });
+    expect(modelRouteStatus.shape.routing.parse(s)).toEqual(s);
+  });
+
+  it('measures drift against the window before, once it had enough traffic', () => {
+    const deltas = [
+      delta('a', now - 1.5 * H, { cheap: 80, premium: 20 }),
+      delta('a', now - 0.5 * H, { cheap: 50, premium: 50 }),
+    ];
+    expect(routingStatusOf(deltas, now, 3600)?.drift).toBe(0.3);
+    const thin = [
+      delta('a', now - 1.5 * H, { cheap: MIN_REQUESTS - 1 }),
+      delta('a', now - 0.5 * H, { premium: 50 }),
+    ];
+    expect(routingStatusOf(thin, now, 3600)?.drift).toBeUndefined();
+  });
+
+  it('says nothing without a report in the window', () => {
+    expect(routingStatusOf([delta('a', now - 2 * H, { cheap: 5 })], now, 3600)).toBeUndefined();
+  });
+});
+
+describe('tierDrift', () => {
+  it('is the largest share change, a tier missing on one side counting as 0', () => {
+    expect(tierDrift({ cheap: 0.7, premium: 0.3 }, { cheap: 0.6, premium: 0.4 })).toBe(0.1);
+    expect(tierDrift({ cheap: 1 }, { premium: 1 })).toBe(1);
+  });
+});
+
+describe('routingEvents', () => {
+  const status = (escalationRate: number, drift?: number, requests = 100) => ({
+    windowSeconds: 3600,
+    from: '',
+    to: '',
+    requests,
+    sidecars: 1,
+    shareByTier: { cheap: 0.8, premium: 0.2 },
+    escalationRate,
+    ...(drift !== undefined ? { drift } : {}),
+  });
+
+  it('warns once when the escalation rate crosses the maximum', () => {
+    const e = routingEvents(status(0.05), status(0.15), monitoring);
+    expect(e).toHaveLength(1);
+    expect(e[0]).toMatchObject({ type: 'Warning', reason: 'EscalationRateHigh' });
+    expect(e[0]!.message).toContain('15.0%');
+    expect(routingEvents(status(0.15), status(0.2), monitoring)).toEqual([]);
+    expect(routingEvents(undefined, status(0.15), monitoring)).toHaveLength(1);
+  });
+
+  it('warns when the tier distribution drifts past the bound', () => {
+    expect(routingEvents(status(0, 0.1), status(0, 0.3), monitoring).map((e) => e.reason)).toEqual([
+      'RoutingDrift',
+    ]);
+    expect(routingEvents(status(0, 0.3), status(0, 0.35), monitoring)).toEqual([]);
+  });
+
+  it('stays quiet on too little traffic and within bounds', () => {
+    expect(routingEvents(undefined, status(0.5, 0.9, MIN_REQUESTS - 1), monitoring)).toEqual([]);
+    expect(routingEvents(undefined, status(0.1, 0.2), monitoring)).toEqual([]);
+  });
+});
+
+describe('RoutingBook', () => {
+  it('keeps deltas per namespace/route, dropping old ones and bounding the count', () => {
+    const book = new RoutingBook(2 * H, 3);
+    book.add('ns', delta('a', now - 3 * H, { cheap: 1 }), now);
+    book.add('ns', delta('a', now - H, { cheap: 2 }), now);
+    expect(book.deltas('ns', 'default').map((d) => d.requests['cheap'])).toEqual([2]);
+    for (let i = 3; i <= 6; i++) book.add('ns', delta('a', now - 1000 + i, { cheap: i }), now);
+    expect(book.deltas('ns', 'default').map((d) => d.requests['cheap'])).toEqual([4, 5, 6]);
+    expect(book.deltas('other', 'default')).toEqual([]);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Capability checks before dispatch: what a request needs (from its fields, never its text) and which models lack it.
+ *
+ *   requestNeeds(request): Need[]                         vision, tools, legacy_functions, json_schema, streaming, other_parts
+ *   lacking(spec, model, needs): Capability | undefined   the first need the model cannot serve
+ *   capabilityError(subject, needs): TiermeshError        400 when no model of the route (or the named model) serves them
+ *
+ * A model's `capabilities` are what the config declares; an absent field means supported, so routes that declare
+ * nothing behave as before. Some limits follow from the provider instead: the Anthropic adapter does not translate the
+ * legacy `functions` API nor content parts other than text and images (providers/anthropic-translate.ts
+ * `untranslatable`), so a model served only by Anthropic targets lacks those whatever it declares.
+ */
+import type { ModelEntry, ModelRouteSpec, ProviderType } from '../api/modelroute.js';
+import type { ChatCompletionRequest } from '../api/openai.js';
+import { TiermeshError } from '../errors.js';
+
+export type Capability =
+  | 'vision'
+  | 'tools'
+  | 'legacy_functions'
+  | 'json_schema'
+  | 'streaming'
+  | 'other_parts';
+
+export interface Need {
+  capability: Capability;
+  /** The request field that asks for it, for explain and for a 400's `param`. */
+  param: string;
+}
+
+/** Content part types that are images, in the OpenAI chat format and its newer variants. */
+const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image']);
+
+/** Capabilities each provider type cannot carry, whatever the model declares. */
+const PROVIDER_LIMITS: Partial<Record<ProviderType, ReadonlySet<Capability>>> = {
+  anthropic: new Set<Capability>(['legacy_functions', 'other_parts']),
+};
+
+/** Declared capability field per need; needs without one are decided by the providers only. */
+const DECLARED: Partial<Record<Capability, keyof NonNullable<ModelEntry['capabilities']>>> = {
+  vision: 'vision',
+  tools: 'tools',
+  legacy_functions: 'tools',
+  json_schema: 'jsonSchema',
+  streaming: 'streaming',
+};
+
+/** Each capability once, with the first field that asked for it. A plain loop: this runs on every request. */
+export function requestNeeds(req: ChatCompletionRequest): Need[] {
+  const needs: Need[] = [];
+  const seen = new Set<Capability>();
+  const add = (capability: Capability, param: string) => {
+    if (seen.has(capability)) return;
+    seen.add(capability);
+    needs.push({ capability, param });
+  };
+  const r = req as ChatCompletionRequest & { tools?: unknown; functions?: unknown; function_call?: unknown };
+  if (Array.isArray(r.tools) && r.tools.length > 0) add('tools', 'tools');
+  if ((Array.isArray(r.functions) && r.functions.length > 0) || r.function_call != null) {
+    add('legacy_functions', Array.isArray(r.functions) ? 'functions' : 'function_call');
+  }
+  if (req.response_format?.type === 'json_schema') add('json_schema', 'response_format');
+  if (req.stream === true) add('streaming', 'stream');
+  for (let i = 0; i < req.messages.length; i++) {
+    const m = req.messages[i]!;
+    // A conversation already in a tool loop can only be continued by a model that speaks tools.
+    if (m.role === 'tool' || (m.tool_calls?.length ?? 0) > 0) add('tools', `messages[${i}]`);
+    if (m.role === 'function') add('legacy_functions', `messages[${i}]`);
+    const c = m.content;
+    if (!Array.isArray(c)) continue;
+    for (let j = 0; j < c.length; j++) {
+      const t = c[j]!.type;
+      if (t === 'text') continue;
+      add(IMAGE_PARTS.has(t) ? 'vision' : 'other_parts', `messages[${i}].content[${j}]`);
+    }
+  }
+  return needs;
+}
+
+const EMPTY: ReadonlySet<Capability> = new Set();
+
+/** Capabilities every target's provider type lacks, per model; built once per spec (config version). */
+const providerLimitCache = new WeakMap<ModelRouteSpec, Map<string, ReadonlySet<Capability>>>();
+function providerLimits(spec: ModelRouteSpec, model: ModelEntry): ReadonlySet<Capability> {
+  let byModel = providerLimitCache.get(spec);
+  if (!byModel) {
+    byModel = new Map();
+    const types = new Map(spec.providers.map((p) => [p.name, p.type] as const));
+    for (const m of spec.models) {
+      // A capability is missing only when no target can carry it: one capable target means failover reaches it.
+      let common: Set<Capability> | undefined;
+      for (const t of m.targets) {
+        const type = types.get(t.provider);
+        const limits = (type && PROVIDER_LIMITS[type]) || EMPTY;
+        common = new Set(common === undefined ? limits : [...common].filter((c) => limits.has(c)));
+        if (common.size === 0) break;
+      }
+      byModel.set(m.name, common ?? new Set());
+    }
+    providerLimitCache.set(spec, byModel);
+  }
+  return byModel.get(model.name) ?? EMPTY;
+}
+
+/** The first need `model` cannot serve, or undefined when it serves them all. */
+export function lacking(
+  spec: ModelRouteSpec,
+  model: ModelEntry,
+  needs: readonly Need[],
+): Capability | undefined {
+  if (needs.length === 0) return undefined;
+  const declared = model.capabilities;
+  const limits = providerLimits(spec, model);
+  for (const n of needs) {
+    const field = DECLARED[n.capability];
+    if (field && declared?.[field] === false) return n.capability;
+    if (limits.has(n.capability)) return n.capability;
+  }
+  return undefined;
+}
+
+const WHAT: Record<Capability, string> = {
+  vision: 'image input',
+  tools: 'tool calling',
+  legacy_functions: 'the legacy functions API',
+  json_schema: 'response_format json_schema',
+  streaming: 'streaming',
+  other_parts: 'content parts other than text and images',
+};
+
+/**
+ * No model of the route (or the requested model) can serve what the request asks for: the client must change it.
+ * `needs` is the one need nothing serves, or every need when only their combination is unserved.
+ */
+export function capabilityError(
+  subject: { route: string } | { model: string },
+  needs: readonly Need[],
+): TiermeshError {
+  const what = needs.map((n) => `${WHAT[n.capability]} (asked for by ${n.param})`).join(', ');
+  const message =
+    'route' in subject
+      ? `no model of route "${subject.route}" supports ${needs.length > 1 ? 'all of: ' : ''}${what}`
+      : `model "${subject.model}" does not support ${what}`;
+  return new TiermeshError('TM_INVALID_REQUEST', message, { param: needs[0]!.param });
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import type { ModelRouteSpec } from '../api/modelroute.js';
+import { hedgeDelayMs, race } from './hedge.js';
+
+/** A side whose outcome the test decides, recording the signal it was given. */
+function side<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const state: { started: boolean; signal?: AbortSignal } = { started: false };
+  const fn = (signal: AbortSignal) => {
+    state.started = true;
+    state.signal = signal;
+    return new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+      signal.addEventListener('abort', () => rej(new Error('aborted')), { once: true });
+    });
+  };
+  return { fn, state, resolve: (v: T) => resolve(v), reject: (e: unknown) => reject(e) };
+}
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('race', () => {
+  it('the primary answering before the delay wins without a hedge', async () => {
+    const a = side<string>();
+    const b = side<string>();
+    const p = race(a.fn, b.fn, 60_000, new AbortController().signal);
+    a.resolve('a');
+    await expect(p).resolves.toMatchObject({
+      value: 'a',
+      winner: 'primary',
+      hedged: false,
+      loser: undefined,
+    });
+    expect(b.state.started).toBe(false);
+  });
+
+  it('after the delay the hedge starts; the first answer wins and the loser is aborted', async () => {
+    const a = side<string>();
+    const b = side<string>();
+    const p = race(a.fn, b.fn, 0, new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(b.state.started).toBe(true);
+    b.resolve('b');
+    const r = await p;
+    expect(r).toMatchObject({ value: 'b', winner: 'hedge', hedged: true });
+    expect(a.state.signal!.aborted).toBe(true);
+    await expect(r.loser).resolves.toMatchObject({ ok: false, aborted: true });
+  });
+
+  it('a failed side does not end the race while the other may answer', async () => {
+    const a = side<string>();
+    const b = side<string>();
+    const p = race(a.fn, b.fn, 0, new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 5));
+    b.reject(new Error('hedge failed'));
+    await tick();
+    a.resolve('a');
+    const r = await p;
+    expect(r).toMatchObject({ value: 'a', winner: 'primary', hedged: true });
+    await expect(r.loser).resolves.toMatchObject({ ok: false, aborted: false });
+  });
+
+  it("both failing throws the primary's error; a primary failing before the delay ends it at once", async () => {
+    const a = side<string>();
+    const b = side<string>();
+    const p = race(a.fn, b.fn, 0, new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 5));
+    const primaryError = new Error('primary');
+    a.reject(primaryError);
+    await tick();
+    b.reject(new Error('hedge'));
+    await expect(p).rejects.toBe(primaryError);
+
+    const c = side<string>();
+    const d = side<string>();
+    const q = race(c.fn, d.fn, 60_000, new AbortController().signal);
+    const early = new Error('early');
+    c.reject(early);
+    await expect(q).rejects.toBe(early);
+    expect(d.state.started).toBe(false);
+  });
+
+  it("the client's abort reaches both sides", async () => {
+    const a = side<string>();
+    const b = side<string>();
+    const ac = new AbortController();
+    const p = race(a.fn, b.fn, 0, ac.signal);
+    await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await expect(p).rejects.toThrow('aborted');
+    expect(a.state.signal!.aborted && b.state.signal!.aborted).toBe(true);
+  });
+});
+
+describe('hedgeDelayMs', () => {
+  const spec = (hedge: ModelRouteSpec['hedge']) => ({ hedge }) as ModelRouteSpec;
+  const on = { enabled: true, delay: 'fixed' as const, delayMs: 300, minDelayMs: 50 };
+  it('is undefined when the route does not hedge, or the task type is not listed', () => {
+    expect(hedgeDelayMs(spec(undefined), undefined, 100)).toBeUndefined();
+    expect(hedgeDelayMs(spec({ ...on, enabled: false }), undefined, 100)).toBeUndefined();
+    expect(hedgeDelayMs(spec({ ...on, taskTypes: ['critical'] }), 'chat', 100)).toBeUndefined();
+    expect(hedgeDelayMs(spec({ ...on, taskTypes: ['critical'] }), 'critical', 100)).toBe(300);
+  });
+  it('uses the observed p95 when asked and known, bounded below', () => {
+    expect(hedgeDelayMs(spec(on), undefined, 900)).toBe(300);
+    expect(hedgeDelayMs(spec({ ...on, delay: 'p95' }), undefined, 900)).toBe(900);
+    expect(hedgeDelayMs(spec({ ...on, delay: 'p95' }), undefined, 10)).toBe(50);
+    expect(hedgeDelayMs(spec({ ...on, delay: 'p95' }), undefined, undefined)).toBe(300);
+  });
+});
