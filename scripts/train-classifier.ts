@@ -16,7 +16,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { classifierFromModel } from '../src/routing/learned/classifier.js';
-import { assignFolds, crossValidate, headGrid, selectHead } from '../src/routing/learned/cv.js';
+import {
+  assignFolds,
+  crossValidate,
+  headGrid,
+  selectForUnseenGroups,
+  selectHead,
+} from '../src/routing/learned/cv.js';
 import { defaultDataDir, hasData, loadAll } from '../src/routing/learned/datasets.js';
 import { buildDesign, type Design } from '../src/routing/learned/design.js';
 import { lengthRouter, randomRouter, rulesRouter } from '../src/routing/learned/evaluate.js';
@@ -55,6 +61,8 @@ interface Row {
   strong: number;
   part: string;
   pair: string;
+  /** Every recorded model's quality (RouterBench: 11 models), for label augmentation. */
+  scores?: Record<string, number> | undefined;
 }
 
 const { values } = parseArgs({
@@ -84,6 +92,7 @@ for (const d of loadAll(dataDir))
       strong: o.strong,
       part: o.part,
       pair: `${short(d.weakModel)} -> ${short(d.strongModel)}`,
+      scores: d.name.startsWith('rb-') ? o.scores : undefined,
     });
 // Synthetic chat requests (scripts/train/gen-traffic.ts, no outcome data): the recogniser's "unlike any source" class.
 const otherPrompts = readFileSync(join(repoRoot, 'examples', 'traffic.jsonl'), 'utf8')
@@ -103,6 +112,35 @@ log(
 );
 
 const gain = (i: number) => rows[i]!.strong - rows[i]!.weak;
+/**
+ * Label augmentation (RouterBench): the strong model's gain over each of the other recorded models on the prompt,
+ * not over the pair's weak model alone. One 0/1 pair is a noisy label; ten cheaper models' misses say more about
+ * where the strong model helps. Scored on the pair only.
+ */
+const STRONG = 'gpt-4-1106-preview';
+const augmentedGains = (i: number): number[] => {
+  const sc = rows[i]!.scores;
+  const st = sc?.[STRONG];
+  if (!sc || st === undefined) return [gain(i)];
+  return Object.entries(sc)
+    .filter(([m]) => m !== STRONG)
+    .map(([, q]) => st - q);
+};
+/** Training rows and labels of `rs` for a head spec (augmented specs repeat each prompt once per cheap model). */
+const trainingSet = (rs: readonly number[], spec: HeadSpec): { rows: number[]; y: number[] } => {
+  if (!spec.augmented) return { rows: [...rs], y: rs.map(gain) };
+  const out = { rows: [] as number[], y: [] as number[] };
+  for (const i of rs)
+    for (const l of augmentedGains(i)) {
+      out.rows.push(i);
+      out.y.push(l);
+    }
+  return out;
+};
+const fitSpec = (rs: readonly number[], spec: HeadSpec) => {
+  const t = trainingSet(rs, spec);
+  return fitHead(X, t.rows, t.y, spec);
+};
 const isPool = (r: Row) => r.part === 'train' || r.part === 'calibration';
 const pool = rows.flatMap((r, i) => (isPool(r) && TRAIN_SOURCES.includes(r.source) ? [i] : []));
 const poolOf = (s: string) => pool.filter((i) => rows[i]!.source === s);
@@ -125,13 +163,34 @@ const f3 = (x: number) => x.toFixed(3);
 
 // 1. Per-source head selection.
 log('\n## 1. Head per source (mean fold APGR on the training pool)\n');
-log('| source | folds by | n | length | best structure | best n-grams | chosen |');
-log('|---|---|---:|---:|---:|---:|---|');
+log(
+  '| source | folds by | n | length | best structure | best structure + length prior | best n-grams | best augmented | chosen |',
+);
+log('|---|---|---:|---:|---:|---:|---:|---:|---|');
+function describeHead(h: HeadSpec): string {
+  const base =
+    h.features === 'ngrams'
+      ? `n-grams, L2 ${h.lambdaHashed}`
+      : h.features === 'structure'
+        ? `structure, L2 ${h.lambdaDense}${h.lengthPrior ? `, length prior ${h.lengthPrior}` : ''}`
+        : h.features;
+  return h.augmented ? `${base}, augmented labels` : base;
+}
 const chosen: HeadSpec[] = [];
 for (const s of TRAIN_SOURCES) {
   const rs = poolOf(s);
   const folds = Int32Array.from(rs.map((i) => foldOf.get(i)!));
-  const results = headGrid(s, rows[rs[0]!]!.pair).map((spec) =>
+  const base = headGrid(s, rows[rs[0]!]!.pair);
+  // Augmented variants come last: they must beat every pair-label head by the selection margin.
+  const grid = rows[rs[0]!]!.scores
+    ? [
+        ...base,
+        ...base
+          .filter((h) => h.features === 'structure' || h.features === 'ngrams')
+          .map((h) => ({ ...h, augmented: true })),
+      ]
+    : base;
+  const results = grid.map((spec) =>
     crossValidate(
       X,
       rs,
@@ -139,20 +198,33 @@ for (const s of TRAIN_SOURCES) {
       folds,
       rs.map((i) => rows[i]!),
       spec,
+      (j) => augmentedGains(rs[j]!),
     ),
   );
-  const best = selectHead(results);
-  chosen.push(best.spec);
   const lengthCv = foldApgr(rs, (i) => rows[i]!.prompt.length, foldOf);
-  const bestOf = (f: string) => Math.max(...results.filter((r) => r.spec.features === f).map((r) => r.apgr));
-  const desc = (h: HeadSpec) =>
-    h.features === 'ngrams'
-      ? `n-grams, L2 ${h.lambdaHashed}`
-      : h.features === 'structure'
-        ? `structure, L2 ${h.lambdaDense}`
-        : h.features;
+  // MMLU's held-out traffic is a stream of many unseen subjects: its head must not lose to length pooled either.
+  const best =
+    s === 'mmlu'
+      ? selectForUnseenGroups(
+          results.filter((r) => r.spec.features === 'structure' || r.spec.features === 'ngrams'),
+          { apgr: lengthCv, pooledApgr: apgrOf(rs, (i) => rows[i]!.prompt.length) },
+          selectHead(results),
+        )
+      : selectHead(results);
+  chosen.push(best.spec);
+  if (s === 'mmlu')
+    log(
+      `(mmlu, pooled out-of-fold APGR: length ${f3(apgrOf(rs, (i) => rows[i]!.prompt.length))}; ${results
+        .filter((r) => r.spec.features !== 'constant')
+        .map((r) => `${describeHead(r.spec)} ${f3(r.apgr)}/${f3(r.pooledApgr)}`)
+        .join('; ')})`,
+    );
+  const bestWhere = (p: (h: HeadSpec) => boolean) => {
+    const xs = results.filter((r) => p(r.spec)).map((r) => r.apgr);
+    return xs.length > 0 ? f3(Math.max(...xs)) : '-';
+  };
   log(
-    `| ${s} | ${s === 'mmlu' ? 'subject' : 'prompt'} | ${rs.length} | ${f3(lengthCv)} | ${f3(bestOf('structure'))} | ${f3(bestOf('ngrams'))} | ${desc(best.spec)} (${f3(best.apgr)}) |`,
+    `| ${s} | ${s === 'mmlu' ? 'subject' : 'prompt'} | ${rs.length} | ${f3(lengthCv)} | ${bestWhere((h) => h.features === 'structure' && !h.lengthPrior && !h.augmented)} | ${bestWhere((h) => h.features === 'structure' && !!h.lengthPrior && !h.augmented)} | ${bestWhere((h) => h.features === 'ngrams' && !h.augmented)} | ${bestWhere((h) => !!h.augmented)} | ${describeHead(best.spec)} (${f3(best.apgr)}) |`,
   );
 }
 
@@ -227,7 +299,7 @@ function fitRouter(tr: readonly number[]): Router {
   const heads = new Map<string, LinearModel>();
   for (const s of sources) {
     const rs = tr.filter((i) => rows[i]!.source === s);
-    heads.set(s, fitHead(X, rs, rs.map(gain), chosen.find((h) => h.name === s)!));
+    heads.set(s, fitSpec(rs, chosen.find((h) => h.name === s)!));
   }
   // Centred labels rank within traffic; the mean of the sources' mean gains puts an unknown prompt mid-scale
   // among the heads' predictions instead of below all of them.

@@ -1,7 +1,9 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { postUpstream, readCapped } from './http.js';
-import { LocalError } from './types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postUpstream, postUpstreamJson, readCapped } from './http.js';
+import { LocalError, type ProviderError } from './types.js';
 
 describe('readCapped', () => {
   it('reads one chunk, many chunks (split inside a multi-byte character) and plain Uint8Arrays', async () => {
@@ -42,5 +44,83 @@ describe('postUpstream', () => {
     expect(err).toBeInstanceOf(LocalError);
     expect((err as LocalError).blame).toBe('client');
     expect((err as LocalError).message).toMatch(/Maximum call stack/);
+  });
+});
+
+describe('postUpstreamJson', () => {
+  const servers: http.Server[] = [];
+  afterEach(() => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      s.close();
+    }
+  });
+  async function serve(handler: http.RequestListener): Promise<string> {
+    const s = http.createServer(handler);
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}/v1/chat/completions`;
+  }
+  const post = (url: string, opts: { firstByteTimeoutMs?: number; limit?: number } = {}) =>
+    postUpstreamJson(
+      {
+        provider: 'p',
+        vendor: 'openai',
+        url,
+        headers: { 'x-k': 'v' },
+        body: { model: 'm', messages: [] },
+        secrets: [],
+      },
+      {
+        signal: new AbortController().signal,
+        firstByteTimeoutMs: opts.firstByteTimeoutMs ?? 5000,
+      },
+      opts.limit,
+    ).then(
+      (v) => ({ ok: true as const, v }),
+      (e: unknown) => ({ ok: false as const, e: e as ProviderError }),
+    );
+
+  it('sends the JSON body with our headers and parses a JSON answer sent in pieces', async () => {
+    let seen: { headers: http.IncomingHttpHeaders; body: string } | undefined;
+    const url = await serve((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        seen = { headers: req.headers, body };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"a":');
+        setTimeout(() => res.end('"€"}'), 10);
+      });
+    });
+    expect(await post(url)).toEqual({ ok: true, v: { a: '€' } });
+    expect(JSON.parse(seen!.body)).toEqual({ model: 'm', messages: [] });
+    expect(seen!.headers['content-type']).toBe('application/json');
+    expect(seen!.headers['x-k']).toBe('v');
+  });
+
+  it('classifies an error status with its body, an answer that is not JSON, and one over the limit', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      if (req.url?.includes('429')) {
+        res.writeHead(429, { 'retry-after': '7', 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit' } }));
+      }
+      if (req.url?.includes('garbage')) return res.writeHead(200).end('<html>');
+      res.writeHead(200).end(JSON.stringify({ big: 'x'.repeat(1000) }));
+    });
+    const limited = await post(url.replace('completions', 'completions?429'));
+    expect(limited.ok || limited.e.reason).toBe('rate_limited');
+    expect(limited.ok || limited.e.retryAfter).toBe(7);
+    const garbage = await post(url.replace('completions', 'completions?garbage'));
+    expect(garbage.ok || garbage.e.reason).toBe('bad_response');
+    const big = await post(url, { limit: 100 });
+    expect(big.ok || big.e.reason).toBe('bad_response');
+  });
+
+  it('gives up at the first-byte deadline with a timeout', async () => {
+    const url = await serve((req) => req.resume());
+    const r = await post(url, { firstByteTimeoutMs: 50 });
+    expect(r.ok || r.e.reason).toBe('timeout');
   });
 });

@@ -5,7 +5,7 @@
 import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
-import { type OpenResponse, postUpstream, readJson, readSse } from './http.js';
+import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 import { upstreamText } from './upstream-errors.js';
@@ -60,33 +60,29 @@ export interface OpenAIWire {
 export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
-  /** Opens the call, retrying once with a refreshed credential when the upstream refused a stale one. */
-  async function open(
+  /** Sends the call, retrying once with a refreshed credential when the upstream refused a stale one. */
+  async function authed<T>(
     call: Omit<UpstreamCall, 'body'>,
     url: string,
     body: unknown,
-  ): Promise<{ res: OpenResponse; secret?: string }> {
-    const post = async (cred: ReturnType<OpenAIWire['auth']>) => ({
-      res: await postUpstream(
-        {
-          provider: name,
-          vendor: 'openai',
-          url,
-          headers: cred.headers,
-          body,
-          secrets: [cred.secret],
-        },
-        call,
-      ),
-      ...(cred.secret ? { secret: cred.secret } : {}),
+    send: (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) => Promise<T>,
+  ): Promise<{ value: T; secret: string | undefined }> {
+    const request = (cred: ReturnType<OpenAIWire['auth']>): UpstreamRequest => ({
+      provider: name,
+      vendor: 'openai',
+      url,
+      headers: cred.headers,
+      body,
+      secrets: [cred.secret],
     });
     const first = w.auth();
     try {
-      return await post(first);
+      return { value: await send(request(first), call), secret: first.secret };
     } catch (err) {
       if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret))
         throw err;
-      return await post(w.auth());
+      const fresh = w.auth();
+      return { value: await send(request(fresh), call), secret: fresh.secret };
     }
   }
 
@@ -94,12 +90,29 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     name,
     type: w.type,
     unavailable: () => w.unavailable(),
-    ...(w.embeddingsUrl ? { embed: (call: EmbedCall) => embedVia(w, call, open) } : {}),
+    ...(w.embeddingsUrl
+      ? {
+          /** POST /embeddings on the same wire; the answer is checked to hold a vector per item. */
+          async embed(call: EmbedCall): Promise<EmbeddingsResponse> {
+            const url = w.embeddingsUrl!(call.body.model);
+            const { value } = await authed(call, url, call.body, postUpstreamJson);
+            const json = value as Partial<EmbeddingsResponse> | null;
+            if (!json || !Array.isArray(json.data) || json.data.some((d) => d?.embedding === undefined))
+              throw new ProviderError('bad_response', `provider "${name}": answer is not an embeddings list`);
+            return json as EmbeddingsResponse;
+          },
+        }
+      : {}),
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
       const { stream_options: _, ...rest } = call.body;
-      const { res, secret } = await open(call, w.url(call.body.model), { ...rest, stream: false });
-      const json = await readJson(res, name);
+      // The whole answer in one read (postUpstreamJson), without a response stream: the hot path of the sidecar.
+      const { value: json, secret } = await authed(
+        call,
+        w.url(call.body.model),
+        { ...rest, stream: false },
+        postUpstreamJson,
+      );
       const err = (json as { error?: { message?: unknown } } | null)?.error;
       if (err && typeof err === 'object') {
         // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
@@ -117,7 +130,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };
-      const { res, secret } = await open(call, w.url(call.body.model), body);
+      const { value: res, secret } = await authed(call, w.url(call.body.model), body, postUpstream);
       let first = true;
       let finished = false;
       for await (const ev of readSse(res, name)) {
@@ -169,17 +182,4 @@ function isCompletion(v: unknown): v is ChatCompletion {
 function isChunk(v: unknown): v is ChatCompletionChunk {
   const c = v as ChatCompletionChunk | null;
   return typeof c === 'object' && c !== null && Array.isArray(c.choices);
-}
-
-/** POST /embeddings on the OpenAI wire; the answer is checked to hold one vector per input. */
-async function embedVia(
-  w: OpenAIWire,
-  call: EmbedCall,
-  open: (c: Omit<UpstreamCall, 'body'>, url: string, body: unknown) => Promise<{ res: OpenResponse }>,
-): Promise<EmbeddingsResponse> {
-  const { res } = await open(call, w.embeddingsUrl!(call.body.model), call.body);
-  const json = (await readJson(res, w.name)) as Partial<EmbeddingsResponse> | null;
-  if (!json || !Array.isArray(json.data) || json.data.some((d) => d?.embedding === undefined))
-    throw new ProviderError('bad_response', `provider "${w.name}": answer is not an embeddings list`);
-  return json as EmbeddingsResponse;
 }

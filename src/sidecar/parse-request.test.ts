@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { chatCompletionRequest } from '../api/openai.js';
 import { TiermeshError } from '../errors.js';
-import { isJsonContentType, parseChatRequest } from './parse-request.js';
+import { commonChatRequest, isJsonContentType, parseChatRequest } from './parse-request.js';
 
 const ok = { model: 'auto', messages: [{ role: 'user', content: 'hi' }] };
 const buf = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -180,5 +181,69 @@ describe('parseChatRequest', () => {
     expect(isJsonContentType('Application/JSON;charset=utf-8')).toBe(true);
     expect(isJsonContentType('application/vnd.api+json')).toBe(true);
     expect(isJsonContentType('multipart/form-data')).toBe(false);
+  });
+});
+
+describe('commonChatRequest (the hand-checked fast path)', () => {
+  const text = (role: string, content: unknown = 'hi') => ({ role, content });
+  // Valid and invalid shapes, near the fast path's edges: whatever it accepts must be exactly what zod returns.
+  const cases: Record<string, unknown>[] = [
+    ok,
+    {
+      ...ok,
+      stream: false,
+      temperature: 0.7,
+      top_p: 1,
+      max_tokens: 64,
+      max_completion_tokens: 1,
+      n: 128,
+      user: 'u',
+    },
+    { ...ok, stream: null, temperature: null, top_p: null, max_tokens: null, n: null, user: null },
+    {
+      ...ok,
+      messages: [text('system'), text('developer'), text('user', ''), text('assistant'), text('tool')],
+    },
+    { messages: ok.messages, model: 'auto' },
+    { ...ok, seed: 7 },
+    { ...ok, stream_options: { include_usage: true } },
+    { ...ok, messages: [{ content: 'hi', role: 'user' }] },
+    { ...ok, messages: [{ role: 'user', content: 'hi', name: 'n' }] },
+    { ...ok, messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'x' }] }] },
+    { ...ok, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] },
+    { ...ok, messages: [text('robot')] },
+    { ...ok, messages: [text('user', 5)] },
+    { ...ok, messages: [{ role: 'user' }] },
+    { ...ok, messages: [] },
+    { ...ok, messages: ['hi'] },
+    { ...ok, messages: [[]] },
+    { ...ok, model: '' },
+    { ...ok, model: 5 },
+    { model: 'auto' },
+    { messages: ok.messages },
+    {},
+    { ...ok, temperature: 2 },
+    { ...ok, temperature: 2.01 },
+    { ...ok, temperature: -0.1 },
+    { ...ok, top_p: 1.5 },
+    { ...ok, max_tokens: 0 },
+    { ...ok, max_tokens: 1.5 },
+    { ...ok, max_tokens: 2 ** 53 },
+    { ...ok, n: 129 },
+    { ...ok, stream: 'yes' },
+    { ...ok, user: 5 },
+    { ...ok, temperature: '1' },
+    JSON.parse('{"model":"auto","messages":[{"role":"user","content":"hi"}],"__proto__":{"x":1}}'),
+  ];
+  it.each(cases.map((c) => [JSON.stringify(c), c]))('%s: accepted only as zod returns it', (_, c) => {
+    const zod = chatCompletionRequest.safeParse(c);
+    const fast = commonChatRequest(c as object);
+    if (!zod.success) expect(fast).toBeUndefined();
+    if (fast) expect(JSON.stringify(fast)).toBe(JSON.stringify(zod.data));
+  });
+
+  it('takes the plain request most clients send', () => {
+    expect(commonChatRequest(ok)).toBe(ok);
+    expect(commonChatRequest({ ...ok, stream: true, temperature: 0, max_tokens: 10 })).toBeDefined();
   });
 });

@@ -25,6 +25,16 @@ export interface ServedBy {
 
 /** USD with enough digits for sub-cent requests, without float noise ("0.000123", not "0.00012300000000000001"). */
 export function formatUSD(usd: number): string {
+  // Requests of one route and model mostly cost the same: the last answer is kept (the formatting is pure).
+  if (usd === lastUSD && lastText !== undefined) return lastText;
+  lastText = spellUSD(usd);
+  lastUSD = usd;
+  return lastText;
+}
+let lastUSD = 0;
+let lastText: string | undefined;
+
+function spellUSD(usd: number): string {
   const n = Number(usd.toPrecision(6));
   // The common range, without toFixed and a regex on every answer: six significant digits from 1e-4 up need at most
   // nine decimals, and below 1000 a double is close enough to its digits that String(n) spells them the same way.

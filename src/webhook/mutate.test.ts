@@ -15,7 +15,12 @@ const deps: MutateDeps = {
   namespaceLabels: async (ns): Promise<Record<string, string>> =>
     ns === 'on' ? { 'tiermesh.dev/inject': 'enabled' } : {},
   routesIn: async () => [
-    { spec: { providers: [{ apiKey: { secretKeyRef: { name: 'openai', key: 'k' } } }] } },
+    {
+      spec: {
+        providers: [{ apiKey: { secretKeyRef: { name: 'openai', key: 'k' } } }],
+        classifier: { mode: 'learned', modelRef: 'support-model' },
+      },
+    },
   ],
 };
 
@@ -47,6 +52,8 @@ describe('mutate', () => {
     expect(response).toMatchObject({ uid: 'u1', allowed: true, patchType: 'JSONPatch' });
     const ops = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString()) as JsonPatchOp[];
     expect(JSON.stringify(ops)).toContain('"secretName":"openai"');
+    // The route's learned model ConfigMap is mounted too.
+    expect(JSON.stringify(ops)).toContain('"configMap":{"name":"support-model"');
   });
 
   it('allows without a patch when the namespace does not ask for injection', async () => {

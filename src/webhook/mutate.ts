@@ -2,7 +2,7 @@
 import { type AdmissionRequest, type AdmissionResponse, allow, deny } from './admission.js';
 import type { InjectorConfig } from './injector-config.js';
 import { admittedPod, buildPatch, isInjected, namespaceDecision, podDecision } from './patch.js';
-import { providerKeySecrets } from './secret-refs.js';
+import { modelConfigMaps, providerKeySecrets } from './secret-refs.js';
 
 /** Cluster lookups, injected so the decision can be tested without an apiserver. A throw means "cannot decide". */
 export interface MutateDeps {
@@ -62,7 +62,10 @@ export async function mutate(request: AdmissionRequest, deps: MutateDeps): Promi
   if (!decision.inject) return { response: allow(uid), reason: decision.reason };
 
   const secrets = providerKeySecrets(routes, pod.metadata.labels);
-  const patch = buildPatch(pod, deps.cfg, secrets, { operatorCA: deps.operatorCA?.() });
+  const patch = buildPatch(pod, deps.cfg, secrets, {
+    operatorCA: deps.operatorCA?.(),
+    models: modelConfigMaps(routes, pod.metadata.labels),
+  });
   if (!patch.ok) {
     return {
       response: deny(uid, 400, `tiermesh injector: ${patch.problems.join('; ')}`),

@@ -7,6 +7,7 @@ import {
   buildPatch,
   keyVolumeName,
   METRICS_PORT_NAME,
+  modelVolumeName,
   OPERATOR_CA_ENV,
   shouldInject,
   type sidecarContainer,
@@ -272,6 +273,55 @@ describe('buildPatch', () => {
     expect(a.length).toBeLessThanOrEqual(63);
     expect(a).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
     expect(keyVolumeName(`${long}y`)).not.toBe(a);
+  });
+});
+
+describe('learned-model ConfigMaps (spec.classifier.modelRef)', () => {
+  it('mounts each model ConfigMap read-only at <model dir>/<name>, only its model.json, and records it', () => {
+    const r = buildPatch(pod(), cfg, ['k'], { models: ['support-model', 'team.v2'] });
+    if (!r.ok) throw new Error(r.problems.join('; '));
+    const out = admittedPod.parse(apply(pod(), r.ops));
+    const sidecar = out.spec.initContainers?.[0] as unknown as Sidecar;
+    expect(sidecar.volumeMounts).toContainEqual({
+      name: 'tiermesh-model-support-model',
+      mountPath: '/etc/tiermesh/models/support-model',
+      readOnly: true,
+    });
+    expect(sidecar.env).toContainEqual({ name: 'TIERMESH_MODEL_DIR', value: '/etc/tiermesh/models' });
+    const dotted = modelVolumeName('team.v2');
+    expect(dotted).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(dotted).not.toBe(modelVolumeName('team-v2'));
+    expect(sidecar.volumeMounts).toContainEqual({
+      name: dotted,
+      mountPath: '/etc/tiermesh/models/team.v2',
+      readOnly: true,
+    });
+    const volumes = out.spec.volumes ?? [];
+    expect(volumes.find((v) => v.name === 'tiermesh-model-support-model')).toEqual({
+      name: 'tiermesh-model-support-model',
+      configMap: {
+        name: 'support-model',
+        optional: true,
+        items: [{ key: 'model.json', path: 'model.json' }],
+        defaultMode: 0o444,
+      },
+    });
+    // Every mount has its volume, and names stay unique.
+    const names = volumes.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const m of sidecar.volumeMounts) expect(names).toContain(m.name);
+    expect(JSON.parse(out.metadata.annotations?.[STATUS_ANNOTATION] ?? '').models).toEqual([
+      'support-model',
+      'team.v2',
+    ]);
+  });
+
+  it('adds no model volume, env or status field when no route references a model', () => {
+    const { pod: out } = patched(pod(), ['k']);
+    const sidecar = out.spec.initContainers?.[0] as unknown as Sidecar;
+    expect(sidecar.env.map((e) => e.name)).not.toContain('TIERMESH_MODEL_DIR');
+    expect((out.spec.volumes ?? []).some((v) => v.name.startsWith('tiermesh-model-'))).toBe(false);
+    expect(JSON.parse(out.metadata.annotations?.[STATUS_ANNOTATION] ?? '')).not.toHaveProperty('models');
   });
 });
 

@@ -1,6 +1,7 @@
 /** The injection decision and the JSON Patch that adds the tiermesh sidecar to a pod: pure, so every rule is unit-tested. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_MODEL_DIR, MODEL_CONFIGMAP_KEY } from '../routing/learned/model-ref-kind.js';
 import {
   INJECT_LABEL,
   type InjectorConfig,
@@ -26,11 +27,16 @@ const SIDECAR_UID = 65532;
 export const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
 /** Named container port of the sidecar's /metrics-only listener (the PodMonitor scrapes it by this name). */
 export const METRICS_PORT_NAME = 'tm-metrics';
+/** Where ConfigMap-referenced learned models are mounted (`<dir>/<ConfigMap>/model.json`, read by model-ref.ts). */
+export const MODEL_DIR = DEFAULT_MODEL_DIR;
+export const MODEL_DIR_ENV = 'TIERMESH_MODEL_DIR';
 
 /** What the injector learns at admission time rather than from its static config. */
 export interface AdmissionExtras {
   /** CA bundle (PEM) that verifies the operator's serving certificate; injected for https:// operator URLs. */
   operatorCA?: string | undefined;
+  /** ConfigMaps holding the learned models (`modelRef`) of the routes that select the pod. */
+  models?: readonly string[] | undefined;
 }
 
 const envVar = z.looseObject({ name: z.string() });
@@ -67,6 +73,8 @@ export const injectionStatus = z.object({
   version: z.string(),
   port: z.number().int(),
   secrets: z.array(z.string()),
+  /** Model ConfigMaps mounted (absent in annotations written before models were mounted). */
+  models: z.array(z.string()).optional(),
 });
 export type InjectionStatus = z.infer<typeof injectionStatus>;
 
@@ -112,13 +120,19 @@ export function isInjected(pod: AdmittedPod): boolean {
   );
 }
 
-/** Volume names are DNS labels (<= 63); long Secret names keep a readable prefix and a hash that keeps them distinct. */
-export function keyVolumeName(secret: string): string {
-  const name = `tiermesh-key-${secret}`;
-  if (name.length <= 63) return name;
-  const hash = createHash('sha256').update(secret).digest('hex').slice(0, 8);
-  return `${name.slice(0, 54).replace(/-+$/, '')}-${hash}`;
+/**
+ * Volume names are DNS labels (<= 63, no dots); a long or dotted object name keeps a readable prefix and gets a
+ * hash that keeps distinct names distinct.
+ */
+function volumeName(prefix: string, object: string): string {
+  const name = `${prefix}${object}`;
+  if (name.length <= 63 && !name.includes('.')) return name;
+  const hash = createHash('sha256').update(object).digest('hex').slice(0, 8);
+  return `${name.replaceAll('.', '-').slice(0, 54).replace(/-+$/, '')}-${hash}`;
 }
+
+export const keyVolumeName = (secret: string): string => volumeName('tiermesh-key-', secret);
+export const modelVolumeName = (configMap: string): string => volumeName('tiermesh-model-', configMap);
 
 /** Probes run inside the container because the sidecar listens on loopback only, which kubelet httpGet cannot reach. */
 function probe(
@@ -146,6 +160,7 @@ export function sidecarContainer(
 ) {
   // Only for https: a CA beside an http:// URL would suggest a protection that is not there.
   const ca = cfg.operatorURL.startsWith('https://') ? extras.operatorCA : undefined;
+  const models = extras.models ?? [];
   return {
     name: SIDECAR_NAME,
     image: cfg.image,
@@ -170,6 +185,7 @@ export function sidecarContainer(
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       ...(ca ? [{ name: OPERATOR_CA_ENV, value: ca }] : []),
+      ...(models.length > 0 ? [{ name: MODEL_DIR_ENV, value: MODEL_DIR }] : []),
     ],
     resources: {
       requests: { cpu: s.cpuRequest, memory: s.memoryRequest },
@@ -200,12 +216,17 @@ export function sidecarContainer(
         mountPath: `${KEYS_DIR}/${name}`,
         readOnly: true,
       })),
+      ...models.map((name) => ({
+        name: modelVolumeName(name),
+        mountPath: `${MODEL_DIR}/${name}`,
+        readOnly: true,
+      })),
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }
 
-export function sidecarVolumes(secrets: readonly string[]) {
+export function sidecarVolumes(secrets: readonly string[], models: readonly string[] = []) {
   return [
     {
       name: TOKEN_VOLUME,
@@ -224,6 +245,17 @@ export function sidecarVolumes(secrets: readonly string[]) {
     { name: STATE_VOLUME, emptyDir: { sizeLimit: '64Mi' } },
     // optional: a missing key Secret must not keep the app from starting; the sidecar reports the provider unusable.
     ...secrets.map((name) => ({ name: keyVolumeName(name), secret: { secretName: name, optional: true } })),
+    // Only the model key, read-only for the sidecar's uid. optional: a missing ConfigMap must not keep the app from
+    // starting; the sidecar refuses the config version that references it and says why (model-ref.ts).
+    ...models.map((name) => ({
+      name: modelVolumeName(name),
+      configMap: {
+        name,
+        optional: true,
+        items: [{ key: MODEL_CONFIGMAP_KEY, path: MODEL_CONFIGMAP_KEY }],
+        defaultMode: 0o444,
+      },
+    })),
   ];
 }
 
@@ -303,6 +335,7 @@ export function buildPatch(
     version: cfg.version,
     port: s.port,
     secrets: mounted,
+    ...(extras.models && extras.models.length > 0 ? { models: [...extras.models] } : {}),
   };
 
   const ops: JsonPatchOp[] = [
@@ -319,7 +352,7 @@ export function buildPatch(
             value: sidecarContainer(cfg, s, mounted, extras),
           },
         ]),
-    ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted)),
+    ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted, extras.models)),
     ...setKeys(pointer('metadata', 'annotations'), pod.metadata.annotations, {
       [STATUS_ANNOTATION]: JSON.stringify(status),
     }),

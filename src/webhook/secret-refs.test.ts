@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { providerKeySecrets, selectorMatches } from './secret-refs.js';
+import { modelConfigMaps, providerKeySecrets, selectorMatches } from './secret-refs.js';
 
 const route = (providers: unknown[], podSelector?: unknown) => ({ spec: { providers, podSelector } });
 const key = (name: string) => ({
@@ -23,6 +23,34 @@ describe('providerKeySecrets', () => {
   it('skips env/file key sources and invalid Secret names', () => {
     const routes = [route([{ apiKey: { env: 'OPENAI_API_KEY' } }, key('Bad_Name')])];
     expect(providerKeySecrets(routes, {})).toEqual([]);
+  });
+});
+
+describe('modelConfigMaps', () => {
+  const withModel = (modelRef: string, mode?: string, podSelector?: unknown) => ({
+    spec: { providers: [], podSelector, classifier: { ...(mode ? { mode } : {}), modelRef } },
+  });
+  it('collects the ConfigMap refs of learned and hybrid routes that select the pod, sorted and de-duplicated', () => {
+    const routes = [
+      withModel('support-model'),
+      withModel('support-model', 'hybrid'),
+      withModel('billing-model', 'learned', { matchLabels: { app: 'billing' } }),
+      withModel('rules-only', 'rules'),
+      { spec: { providers: [], classifier: 'garbage' } },
+    ];
+    expect(modelConfigMaps(routes, { app: 'web' })).toEqual(['support-model']);
+    expect(modelConfigMaps(routes, { app: 'billing' })).toEqual(['billing-model', 'support-model']);
+  });
+
+  it('never mounts file-path refs (standalone) or names no ConfigMap can have', () => {
+    const routes = [
+      withModel('./my-model/model.json'),
+      withModel('model.json'),
+      withModel('/etc/passwd'),
+      withModel('Bad_Name'),
+      withModel('..'),
+    ];
+    expect(modelConfigMaps(routes, {})).toEqual([]);
   });
 });
 

@@ -1,6 +1,10 @@
-/** Which provider-key Secrets a pod's sidecar needs: those named by the namespace's ModelRoutes that select the pod. */
+/**
+ * What a pod's sidecar needs mounted, from the namespace's ModelRoutes that select the pod: the provider-key Secrets
+ * they name, and the ConfigMaps their learned classifiers' `modelRef`s name.
+ */
 import { z } from 'zod';
 import { dnsLabel, type LabelSelector, labelSelector } from '../api/common.js';
+import { modelRefConfigMap } from '../routing/learned/model-ref-kind.js';
 
 /**
  * Only the fields the injector reads, parsed leniently: one route that fails full validation must not stop
@@ -18,6 +22,10 @@ const routeKeys = z.looseObject({
       )
       .catch([]),
     podSelector: labelSelector.optional().catch(undefined),
+    classifier: z
+      .looseObject({ mode: z.string().optional(), modelRef: z.string().optional() })
+      .optional()
+      .catch(undefined),
   }),
 });
 
@@ -53,6 +61,26 @@ export function providerKeySecrets(
       const name = p.apiKey?.secretKeyRef?.name;
       if (name) names.add(name);
     }
+  }
+  return [...names].sort();
+}
+
+/**
+ * Sorted, de-duplicated ConfigMap names of the learned models the selecting routes reference. Rules-mode routes
+ * never load their modelRef, and file-path refs are for standalone use: neither is mounted.
+ */
+export function modelConfigMaps(
+  routes: readonly unknown[],
+  podLabels: Record<string, string> | undefined,
+): string[] {
+  const names = new Set<string>();
+  for (const raw of routes) {
+    const r = routeKeys.safeParse(raw);
+    if (!r.success || !selectorMatches(r.data.spec.podSelector, podLabels)) continue;
+    const c = r.data.spec.classifier;
+    if (!c?.modelRef || c.mode === 'rules') continue;
+    const name = modelRefConfigMap(c.modelRef);
+    if (name) names.add(name);
   }
   return [...names].sort();
 }

@@ -254,6 +254,7 @@ spec:
   tiers:
     - { name: cheap, models: [small] }
     - { name: strong, models: [gpt-4o-mini] }
+  classifier: { mode: learned, modelRef: support-model }
 `,
       ns,
     );
@@ -298,6 +299,19 @@ spec:
       optional: true,
     });
     expect(volumes['tiermesh-state']?.emptyDir).toBeDefined();
+    // The route's learned model: its ConfigMap (which does not exist: optional) is mounted read-only for the sidecar.
+    expect(volumes['tiermesh-model-support-model']?.configMap).toMatchObject({
+      name: 'support-model',
+      optional: true,
+      items: [{ key: 'model.json', path: 'model.json' }],
+    });
+    expect(sidecar?.volumeMounts).toContainEqual(
+      expect.objectContaining({
+        name: 'tiermesh-model-support-model',
+        mountPath: '/etc/tiermesh/models/support-model',
+        readOnly: true,
+      }),
+    );
     // The ServiceAccount admission plugin's own volume is still there: our patch appended, not replaced.
     expect(Object.keys(volumes).some((v) => v.startsWith('kube-api-access-'))).toBe(true);
     expect(JSON.parse(pod.metadata?.annotations?.['tiermesh.dev/status'] ?? '{}')).toMatchObject({
@@ -305,6 +319,7 @@ spec:
       image: 'ghcr.io/tiermesh/tiermesh:e2e',
       version: '0.1.0-e2e',
       secrets: ['openai-key'],
+      models: ['support-model'],
     });
 
     // Re-invocation: the stored, already-injected pod sent through /mutate again yields no patch.

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { assignFolds, type CvResult, selectHead } from './cv.js';
+import { assignFolds, type CvResult, selectForUnseenGroups, selectHead } from './cv.js';
 
 const result = (features: 'constant' | 'length' | 'structure' | 'ngrams', folds: number[]): CvResult => ({
   spec: { name: 'h', features, lambdaDense: 1 },
   apgr: folds.reduce((a, b) => a + b, 0) / folds.length,
   foldApgr: folds,
   oof: new Float64Array(0),
+  pooledApgr: folds.reduce((a, b) => a + b, 0) / folds.length,
 });
 
 describe('assignFolds', () => {
@@ -41,5 +42,23 @@ describe('selectHead', () => {
     expect(selectHead([constant, result('length', [0.505, 0.505, 0.505, 0.505, 0.505])]).spec.features).toBe(
       'constant',
     );
+  });
+});
+
+describe('selectForUnseenGroups', () => {
+  const r = (features: 'length' | 'structure' | 'ngrams', apgr: number, pooledApgr: number): CvResult => ({
+    ...result(features, [apgr]),
+    apgr,
+    pooledApgr,
+  });
+  it('picks the best mean of fold and pooled APGR among heads that lose to length on neither', () => {
+    const length = r('length', 0.48, 0.55);
+    const foldOnly = r('structure', 0.56, 0.5); // better per fold, worse than length pooled
+    const both = r('structure', 0.55, 0.57);
+    const best = r('ngrams', 0.57, 0.58);
+    expect(selectForUnseenGroups([foldOnly, both], length, length)).toBe(both);
+    expect(selectForUnseenGroups([foldOnly, both, best], length, length)).toBe(best);
+    // None beats length on both measures: the given fallback.
+    expect(selectForUnseenGroups([foldOnly], length, length)).toBe(length);
   });
 });

@@ -39,10 +39,24 @@ export interface CvResult {
   apgr: number;
   /** APGR per fold (mean and spread). */
   foldApgr: number[];
+  /**
+   * APGR of the pooled out-of-fold scores, each fold's scores minus that fold model's mean on its training rows
+   * (which removes the offset that makes pooling unfair): how the head ranks a stream of several unseen groups.
+   */
+  pooledApgr: number;
   oof: Float64Array;
 }
 
-/** `rows[i]` is a design row; `labels[i]`, `folds[i]` and `outcomes[i]` belong to it. */
+/**
+ * Training examples one prompt contributes (label augmentation: several cheap models' gains on the same prompt);
+ * scoring is always on the prompt's own pair.
+ */
+export type Augment = (i: number) => readonly number[];
+
+/**
+ * `rows[i]` is a design row; `labels[i]`, `folds[i]` and `outcomes[i]` belong to it. With `augment`, a prompt in
+ * the training folds is trained on the labels `augment(i)` instead of `labels[i]` (for specs with `augmented`).
+ */
 export function crossValidate(
   d: Design,
   rows: readonly number[],
@@ -50,9 +64,11 @@ export function crossValidate(
   folds: Int32Array,
   outcomes: readonly PairOutcome[],
   spec: HeadSpec,
+  augment?: Augment,
 ): CvResult {
   const k = Math.max(...folds) + 1;
   const oof = new Float64Array(rows.length);
+  const aligned = new Float64Array(rows.length);
   const foldApgr: number[] = [];
   for (let f = 0; f < k; f++) {
     const tr: number[] = [];
@@ -60,6 +76,11 @@ export function crossValidate(
     const te: number[] = [];
     rows.forEach((r, i) => {
       if (folds[i] === f) te.push(i);
+      else if (spec.augmented && augment)
+        for (const l of augment(i)) {
+          tr.push(r);
+          y.push(l);
+        }
       else {
         tr.push(r);
         y.push(labels[i]!);
@@ -67,7 +88,13 @@ export function crossValidate(
     });
     if (te.length === 0 || tr.length === 0) continue;
     const m = fitHead(d, tr, y, spec);
-    for (const i of te) oof[i] = predict(m, d, rows[i]!);
+    let mu = 0;
+    for (const r of tr) mu += predict(m, d, r);
+    mu /= tr.length;
+    for (const i of te) {
+      oof[i] = predict(m, d, rows[i]!);
+      aligned[i] = oof[i]! - mu;
+    }
     if (te.length >= 20)
       foldApgr.push(
         summarize(
@@ -80,7 +107,7 @@ export function crossValidate(
     foldApgr.length > 0
       ? foldApgr.reduce((a, b) => a + b, 0) / foldApgr.length
       : summarize(oof, outcomes).apgr;
-  return { spec, apgr, foldApgr, oof };
+  return { spec, apgr, foldApgr, oof, pooledApgr: summarize(aligned, outcomes).apgr };
 }
 
 /** The settings tried for every head, simplest first. */
@@ -89,6 +116,13 @@ export function headGrid(name: string, pair?: string): HeadSpec[] {
     { name, pair, features: 'constant', lambdaDense: 1 },
     { name, pair, features: 'length', lambdaDense: 1 },
     ...[10, 100, 1000].map((l) => ({ name, pair, features: 'structure' as const, lambdaDense: l })),
+    ...[1000, 3000].map((l) => ({
+      name,
+      pair,
+      features: 'structure' as const,
+      lambdaDense: l,
+      lengthPrior: 0.5,
+    })),
     ...[3, 10, 30, 100].map((l) => ({
       name,
       pair,
@@ -97,6 +131,23 @@ export function headGrid(name: string, pair?: string): HeadSpec[] {
       lambdaHashed: l,
     })),
   ];
+}
+
+/**
+ * For a source whose held-out traffic is many unseen groups at once (MMLU subjects): among the heads that lose to
+ * prompt length on neither the mean fold APGR nor the pooled one, the best mean of the two (else `fallback`). Length
+ * is what transfers to unseen subjects; a head that cannot beat it on a pooled stream of unseen subjects is not
+ * worth its extra weights there.
+ */
+export function selectForUnseenGroups(
+  results: readonly CvResult[],
+  length: { apgr: number; pooledApgr: number },
+  fallback: CvResult,
+): CvResult {
+  const ok = results.filter((r) => r.apgr >= length.apgr && r.pooledApgr >= length.pooledApgr);
+  if (ok.length === 0) return fallback;
+  const key = (r: CvResult) => (r.apgr + r.pooledApgr) / 2;
+  return ok.reduce((a, b) => (key(b) > key(a) + 1e-9 ? b : a));
 }
 
 /** A more complex head must beat the best simpler one by at least this much out of fold to be chosen. */

@@ -12,14 +12,15 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Snapshot } from '../../api/snapshot.js';
 import { type LearnedClassifier, loadModelFile, ModelFileError } from './model.js';
+import { DEFAULT_MODEL_DIR, isModelFileRef, MODEL_CONFIGMAP_KEY } from './model-ref-kind.js';
 
-export const DEFAULT_MODEL_DIR = '/etc/tiermesh/models';
+export { DEFAULT_MODEL_DIR } from './model-ref-kind.js';
 
 export function modelRefPath(
   ref: string,
   modelDir = process.env['TIERMESH_MODEL_DIR'] || DEFAULT_MODEL_DIR,
 ): string {
-  return ref.includes('/') || ref.endsWith('.json') ? resolve(ref) : join(modelDir, ref, 'model.json');
+  return isModelFileRef(ref) ? resolve(ref) : join(modelDir, ref, MODEL_CONFIGMAP_KEY);
 }
 
 /** Loads each route's referenced model once per file version (path, size, mtime), across config versions. */

@@ -26,6 +26,8 @@ describe('trainOnOutcomes', () => {
     );
     expect(r.validation[0]!.setting).toBe(r.chosen);
     expect(r.validation.map((v) => v.setting)).toContain('length');
+    // The length-prior structure heads are in the grid and named apart from plain structure.
+    expect(r.validation.map((v) => v.setting)).toContain('structure (L2 3000, length prior 0.5)');
   });
 
   it('holds out whole groups once there are enough of them; refuses too few outcomes', () => {

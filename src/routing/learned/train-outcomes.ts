@@ -32,7 +32,7 @@ const describe = (r: CvResult) =>
   r.spec.features === 'ngrams'
     ? `ngrams (L2 ${r.spec.lambdaHashed})`
     : r.spec.features === 'structure'
-      ? `structure (L2 ${r.spec.lambdaDense})`
+      ? `structure (L2 ${r.spec.lambdaDense}${r.spec.lengthPrior ? `, length prior ${r.spec.lengthPrior}` : ''})`
       : r.spec.features;
 
 export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'): TrainResult {

@@ -25,6 +25,14 @@ export interface HeadSpec {
   lambdaDense: number;
   /** L2 on the hashed weights (ngrams heads only). */
   lambdaHashed?: number | undefined;
+  /**
+   * Structure heads: adds a fixed positive length direction, `lengthPrior` x the spread of the fitted scores per
+   * standard deviation of log-length. Length is what transfers to unseen topics, but a fitted length weight can
+   * flip sign from one set of subjects to the next; the prior keeps "longer = more gain" and lets structure refine it.
+   */
+  lengthPrior?: number | undefined;
+  /** Trained on the gains of several cheap models against the strong one (RouterBench), not the pair's alone. */
+  augmented?: boolean | undefined;
   pair?: string | undefined;
 }
 
@@ -38,13 +46,42 @@ export function fitHead(
   labels: readonly number[],
   s: HeadSpec,
 ): LinearModel {
-  return fitRidge(d, rows, labels, {
+  const m = fitRidge(d, rows, labels, {
     lambdaDense: s.lambdaDense,
     lambdaHashed: s.features === 'ngrams' ? (s.lambdaHashed ?? 10) : undefined,
     denseMask: s.features === 'length' ? LENGTH_MASK : s.features === 'constant' ? NO_FEATURES : undefined,
     maxIter: 120,
     tol: 1e-4,
   });
+  if (s.features === 'structure' && s.lengthPrior) addLengthPrior(m, d, rows, s.lengthPrior);
+  return m;
+}
+
+const LOG_CHARS = STRUCTURAL.indexOf('log-chars');
+
+/** Folds `beta` x (fitted-score spread / log-length spread) into the log-length weight; the mean score is kept. */
+export function addLengthPrior(m: LinearModel, d: Design, rows: readonly number[], beta: number): void {
+  const n = rows.length;
+  if (n < 2) return;
+  let sl = 0;
+  let sp = 0;
+  for (const r of rows) {
+    sl += d.dense[r * STRUCT_DIM + LOG_CHARS]!;
+    sp += predict(m, d, r);
+  }
+  const ml = sl / n;
+  const mp = sp / n;
+  let vl = 0;
+  let vp = 0;
+  for (const r of rows) {
+    vl += (d.dense[r * STRUCT_DIM + LOG_CHARS]! - ml) ** 2;
+    vp += (predict(m, d, r) - mp) ** 2;
+  }
+  const sdl = Math.sqrt(vl / n);
+  if (sdl < 1e-9) return;
+  const w = (beta * Math.sqrt(vp / n)) / sdl;
+  m.dense[LOG_CHARS] = m.dense[LOG_CHARS]! + w;
+  m.bias -= w * ml;
 }
 
 export interface RecogniserOptions {
