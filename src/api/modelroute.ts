@@ -422,6 +422,26 @@ export function monitoringOf(spec: { monitoring?: MonitoringSpec | undefined }):
   return spec.monitoring ?? monitoring.parse({});
 }
 
+/** Exact-match response cache of one route (src/sidecar/cache.ts). */
+export const responseCache = z.object({
+  enabled: z.boolean().default(false),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(604_800)
+    .default(300)
+    .describe('How long an answer is served from the cache.'),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1_073_741_824)
+    .default(16_777_216)
+    .describe("Bound on this route's cached answers in the sidecar's memory; least recently used go first."),
+});
+export type ResponseCacheSpec = z.infer<typeof responseCache>;
+
 export const split = z.object({
   model: modelName,
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
@@ -465,6 +485,12 @@ export const modelRouteSpec = z
       .object({ model: modelName, percent: z.number().min(0).max(100) })
       .optional()
       .describe('Also send a share of requests to this model, discarding the answer.'),
+    cache: responseCache
+      .optional()
+      .describe(
+        'Serve identical requests (same route, model, messages and parameters) from memory. Only requests with ' +
+          'temperature 0, or the x-tiermesh-cache: on header, are cached; cache-control: no-cache bypasses it.',
+      ),
     podSelector: labelSelector
       .optional()
       .describe('Pods this route serves; all pods in the namespace when empty.'),

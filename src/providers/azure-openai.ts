@@ -8,8 +8,17 @@ export const AZURE_API_VERSION = '2024-10-21';
 
 /** `<endpoint>/openai/deployments/<deployment>/chat/completions?api-version=<v>`; the deployment is URL-encoded. */
 export function azureChatURL(endpoint: string, deployment: string, apiVersion: string): string {
+  return azureURL(endpoint, deployment, 'chat/completions', apiVersion);
+}
+
+/** The same deployment's `/embeddings` endpoint. */
+export function azureEmbeddingsURL(endpoint: string, deployment: string, apiVersion: string): string {
+  return azureURL(endpoint, deployment, 'embeddings', apiVersion);
+}
+
+function azureURL(endpoint: string, deployment: string, op: string, apiVersion: string): string {
   const base = endpoint.replace(/\/+$/, '').replace(/\/openai$/, '');
-  return `${base}/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${encodeURIComponent(apiVersion)}`;
+  return `${base}/openai/deployments/${encodeURIComponent(deployment)}/${op}?api-version=${encodeURIComponent(apiVersion)}`;
 }
 
 /**
@@ -39,6 +48,7 @@ export function createAzureOpenAIAdapter(
       }
       return u;
     },
+    embeddingsUrl: (model) => azureEmbeddingsURL(endpoint, p.azure?.deployment ?? model, apiVersion),
     unavailable() {
       if (!endpoint) return `provider "${name}" has no endpoint (baseURL)`;
       const k = key();

@@ -23,6 +23,7 @@
  * events so they can still be logged and counted. `body.model` is replaced by each target's upstream model id.
  * Decisions (retry, next target, stop; backoff) are the pure `afterFailure` in policy.ts; this is the loop around it.
  */
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../api/embeddings.js';
 import type { ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import { type ErrorCode, TiermeshError } from '../errors.js';
@@ -154,6 +155,36 @@ export async function executeCompletion(
     (t, fn, clientGone) => t.breaker.run(fn, clientGone),
   );
   return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
+}
+
+/**
+ * Embeddings with the same failover, retries and breakers as completions. Targets whose provider has no embeddings
+ * endpoint are skipped as `unavailable` (never counted against their breaker).
+ */
+export async function executeEmbedding(
+  plan: ExecutionPlan,
+  body: EmbeddingsRequest,
+  opts: ExecuteOptions = {},
+): Promise<ExecutionInfo & { embeddings: EmbeddingsResponse }> {
+  const targets = plan.targets.map((t) =>
+    t.adapter.embed
+      ? t
+      : {
+          ...t,
+          adapter: { ...t.adapter, unavailable: () => `provider "${t.provider}" has no embeddings endpoint` },
+        },
+  );
+  const r = await run(
+    { ...plan, targets },
+    opts,
+    async (t, call) => {
+      const embeddings = await t.adapter.embed!({ ...call, body: { ...body, model: t.upstreamModel } });
+      call.done();
+      return embeddings;
+    },
+    (t, fn, clientGone) => t.breaker.run(fn, clientGone),
+  );
+  return { embeddings: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
 }
 
 export async function executeStream(

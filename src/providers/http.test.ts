@@ -36,7 +36,7 @@ describe('postUpstream', () => {
         body: { messages: [{ role: 'user', content: [{ type: 'x', y: deep }] }] },
         secrets: [],
       },
-      { body: { model: 'm', messages: [] }, signal: new AbortController().signal, firstByteTimeoutMs: 1000 },
+      { signal: new AbortController().signal, firstByteTimeoutMs: 1000 },
     ).then(
       () => undefined,
       (e: unknown) => e,
@@ -72,7 +72,6 @@ describe('postUpstreamJson', () => {
         secrets: [],
       },
       {
-        body: { model: 'm', messages: [] },
         signal: new AbortController().signal,
         firstByteTimeoutMs: opts.firstByteTimeoutMs ?? 5000,
       },

@@ -48,7 +48,7 @@ interface ArmedCall {
   close(): void;
 }
 
-function armFirstByte(provider: string, call: UpstreamCall): ArmedCall {
+function armFirstByte(provider: string, call: Omit<UpstreamCall, 'body'>): ArmedCall {
   // A missed first-byte deadline ends the attempt: abort the caller's signal when it lets us (the failover loop
   // does), else a controller of our own linked to it by hand (AbortSignal.any() measurably slows every call).
   let signal = call.signal;
@@ -105,7 +105,10 @@ const JSON_ANSWER_LIMIT = 32 * 1024 * 1024;
  * POSTs JSON and returns the open 2xx response, or throws a ProviderError. The first-byte deadline stays armed
  * after the headers: for streams the first chunk is what counts, so the adapter disarms it.
  */
-export async function postUpstream(req: UpstreamRequest, call: UpstreamCall): Promise<OpenResponse> {
+export async function postUpstream(
+  req: UpstreamRequest,
+  call: Omit<UpstreamCall, 'body'>,
+): Promise<OpenResponse> {
   const payload = serialized(req);
   const { signal, firstByte, close } = armFirstByte(req.provider, call);
   let res: Dispatcher.ResponseData;
@@ -166,7 +169,7 @@ function failure(
  */
 export function postUpstreamJson(
   req: UpstreamRequest,
-  call: UpstreamCall,
+  call: Omit<UpstreamCall, 'body'>,
   limit = JSON_ANSWER_LIMIT,
 ): Promise<unknown> {
   let payload: string;

@@ -2,11 +2,12 @@
  * Adapter for OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, Together): same wire format, own URL.
  * The wire handling is shared with Azure OpenAI, which differs only in its URL and credentials.
  */
+import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
-import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 import { upstreamText } from './upstream-errors.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -25,6 +26,7 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
     name,
     type: p.type,
     url: () => url,
+    embeddingsUrl: () => `${base}/embeddings`,
     unavailable: missing,
     auth() {
       const headers: Record<string, string> = { ...(p.headers ?? {}) };
@@ -43,6 +45,8 @@ export interface OpenAIWire {
   type: Provider['type'];
   /** The endpoint for one upstream model (Azure puts the deployment in the path). */
   url(model: string): string;
+  /** The embeddings endpoint for one upstream model, when the server has one. */
+  embeddingsUrl?(model: string): string;
   /** Headers for one call; throws `unavailable` when a configured credential cannot be resolved. */
   auth(): { headers: Record<string, string>; secret: string | undefined };
   unavailable(): string | undefined;
@@ -58,14 +62,15 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
 
   /** Sends the call, retrying once with a refreshed credential when the upstream refused a stale one. */
   async function authed<T>(
-    call: UpstreamCall,
+    call: Omit<UpstreamCall, 'body'>,
+    url: string,
     body: unknown,
-    send: (req: UpstreamRequest, call: UpstreamCall) => Promise<T>,
+    send: (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) => Promise<T>,
   ): Promise<{ value: T; secret: string | undefined }> {
     const request = (cred: ReturnType<OpenAIWire['auth']>): UpstreamRequest => ({
       provider: name,
       vendor: 'openai',
-      url: w.url(call.body.model),
+      url,
       headers: cred.headers,
       body,
       secrets: [cred.secret],
@@ -85,11 +90,29 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     name,
     type: w.type,
     unavailable: () => w.unavailable(),
+    ...(w.embeddingsUrl
+      ? {
+          /** POST /embeddings on the same wire; the answer is checked to hold a vector per item. */
+          async embed(call: EmbedCall): Promise<EmbeddingsResponse> {
+            const url = w.embeddingsUrl!(call.body.model);
+            const { value } = await authed(call, url, call.body, postUpstreamJson);
+            const json = value as Partial<EmbeddingsResponse> | null;
+            if (!json || !Array.isArray(json.data) || json.data.some((d) => d?.embedding === undefined))
+              throw new ProviderError('bad_response', `provider "${name}": answer is not an embeddings list`);
+            return json as EmbeddingsResponse;
+          },
+        }
+      : {}),
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
       const { stream_options: _, ...rest } = call.body;
       // The whole answer in one read (postUpstreamJson), without a response stream: the hot path of the sidecar.
-      const { value: json, secret } = await authed(call, { ...rest, stream: false }, postUpstreamJson);
+      const { value: json, secret } = await authed(
+        call,
+        w.url(call.body.model),
+        { ...rest, stream: false },
+        postUpstreamJson,
+      );
       const err = (json as { error?: { message?: unknown } } | null)?.error;
       if (err && typeof err === 'object') {
         // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
@@ -107,7 +130,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };
-      const { value: res, secret } = await authed(call, body, postUpstream);
+      const { value: res, secret } = await authed(call, w.url(call.body.model), body, postUpstream);
       let first = true;
       let finished = false;
       for await (const ev of readSse(res, name)) {

@@ -3,10 +3,17 @@
  * It lets the demo and the benchmarks run on a machine without API keys; every answer says it is simulated.
  */
 import { createHash } from 'node:crypto';
+import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+import {
+  embeddingInputs,
+  embeddingsResponse,
+  estimateEmbeddingTokens,
+  simulatedEmbedding,
+} from './embeddings.js';
 import { type SimChoice, type SimSettings, simulate } from './simulated-answer.js';
-import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 
 export {
   estimateTokens,
@@ -38,6 +45,11 @@ export function createSimulatedAdapter(p: Provider): ProviderAdapter {
   return {
     name: p.name,
     type: 'simulated',
+    async embed(call: EmbedCall): Promise<EmbeddingsResponse> {
+      await delay(settings.latencyMs, call.signal, p.name);
+      const vectors = embeddingInputs(call.body).map((i) => simulatedEmbedding(i, call.body.dimensions));
+      return embeddingsResponse(call.body, call.body.model, vectors, estimateEmbeddingTokens(call.body));
+    },
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       const { choices, usage } = simulate(call.body, settings);
       await delay(settings.latencyMs, call.signal, p.name);

@@ -1,5 +1,6 @@
 /** The one interface every provider adapter implements: OpenAI-shaped requests in, OpenAI-shaped answers out. */
 
+import type { EmbeddingsRequest, EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 
@@ -32,6 +33,13 @@ export interface ProviderAdapter {
    * Failover checks it before calling, so an unconfigured provider is skipped without touching its breaker.
    */
   unavailable?(): string | undefined;
+  /** Embeddings, for providers that have them (POST /v1/embeddings); absent means the provider has none. */
+  embed?(call: EmbedCall): Promise<EmbeddingsResponse>;
+}
+
+/** An embeddings request bound to one upstream model; `body.model` is already the upstream model id. */
+export interface EmbedCall extends Omit<UpstreamCall, 'body'> {
+  body: EmbeddingsRequest;
 }
 
 /** Why an upstream call failed; drives retry, failover and breaker decisions and the fallback metric label. */

@@ -10,6 +10,9 @@ import type { KeyEnv } from '../providers/keys.js';
 import { type DecisionLog, type DecisionLogOptions, openDecisionLog } from '../telemetry/decision-log.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
+import { anthropicMessagesApi, apiAdapter, responsesApi } from './apis/inbound-api.js';
+import { ItemMemory } from './apis/item-memory.js';
+import { newResponsesId } from './apis/responses.js';
 import { type ApplyResult, ConfigStore } from './config-store.js';
 import { DecisionRing } from './decisions.js';
 import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from './defaults.js';
@@ -139,7 +142,19 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     retry: chat.retry,
     retryBlocked: (r) => retryBlockedBy(store.current?.snapshot, r),
   });
-  const server = createSidecarServer({ store, metrics, logger, chat, feedback });
+  const itemMemory = new ItemMemory();
+  const server = createSidecarServer({
+    store,
+    metrics,
+    logger,
+    chat,
+    feedback,
+    embeddings: chat.embeddings,
+    messages: chat.serve(apiAdapter(anthropicMessagesApi, 'anthropic')),
+    responses: chat.serve(
+      apiAdapter(responsesApi({ memory: itemMemory, now: Date.now, newId: newResponsesId }), 'openai'),
+    ),
+  });
   const url = await server.listen(opts.host ?? SIDECAR_HOST, opts.port ?? SIDECAR_PORT);
   return {
     url,

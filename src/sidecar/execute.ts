@@ -117,6 +117,8 @@ export interface CascadeOutcome {
   produced: ProducedAnswer[];
   /** The answer to send; absent when `error` is set. */
   answer: ChatCompletion | undefined;
+  /** The answer passed its checks (false: an earlier check-failed answer served because the escalation failed). */
+  passed: boolean;
   error: unknown;
   /** Upstream calls made over all steps. */
   attempts: number;
@@ -203,6 +205,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
   const out: CascadeOutcome = {
     produced: [],
     answer: undefined,
+    passed: false,
     error: undefined,
     attempts: 0,
     escalations: 0,
@@ -274,6 +277,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       verdict = await judge(input, out, choice?.message.content ?? '');
     if (verdict.ok) {
       out.answer = r.completion;
+      out.passed = true;
       return out;
     }
     previous = { completion: r.completion, tier: step.tierName };

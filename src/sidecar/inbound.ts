@@ -8,12 +8,26 @@
  * enough to overflow our own serializer later.
  */
 import { isUtf8 } from 'node:buffer';
-import type { IncomingMessage } from 'node:http';
-import type { ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import {
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  chatCompletionRequest,
+} from '../api/openai.js';
 import { type ErrorDialect, TiermeshError } from '../errors.js';
 import { type RoutingHeaders, routingHeaders } from '../routing/decide.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, readBody } from './body.js';
-import { parseChatRequest } from './parse-request.js';
+import { parseJsonBody } from './parse-request.js';
+import {
+  endBrokenStream,
+  endStream,
+  respondJson,
+  type ServedBy,
+  writeStreamChunk,
+  writeStreamHead,
+} from './respond.js';
 
 /** One request in the internal form, whatever API it came in through. */
 export interface InboundRequest {
@@ -26,16 +40,29 @@ export interface InboundRequest {
   dialect: ErrorDialect;
 }
 
-/** Reads and validates an OpenAI chat-completions request. Throws a 4xx TiermeshError naming what is wrong. */
-export async function parseOpenAIChat(req: IncomingMessage, maxBodyBytes: number): Promise<InboundRequest> {
+/**
+ * Reads a JSON request body and validates it with one of the accepted-request schemas of src/api, with every guard
+ * of the parse stage (size, UTF-8, JSON, schema, depth). Throws a 4xx TiermeshError naming what is wrong.
+ */
+export async function readJsonRequest<T>(
+  req: IncomingMessage,
+  maxBodyBytes: number,
+  schema: z.ZodType<T>,
+): Promise<T> {
   const body = await readBody(req, maxBodyBytes);
   if (!isUtf8(body)) throw new TiermeshError('TM_INVALID_JSON', 'request body is not valid UTF-8');
-  const request = parseChatRequest(req.headers['content-type'], body);
+  const request = parseJsonBody(schema, req.headers['content-type'], body);
   if (nestsDeeperThan(request, MAX_JSON_DEPTH))
     throw new TiermeshError(
       'TM_INVALID_REQUEST',
       `request body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`,
     );
+  return request;
+}
+
+/** Reads and validates an OpenAI chat-completions request. Throws a 4xx TiermeshError naming what is wrong. */
+export async function parseOpenAIChat(req: IncomingMessage, maxBodyBytes: number): Promise<InboundRequest> {
+  const request = await readJsonRequest(req, maxBodyBytes, chatCompletionRequest);
   return {
     request,
     headers: routingHeaders(req.headers),
@@ -44,6 +71,51 @@ export async function parseOpenAIChat(req: IncomingMessage, maxBodyBytes: number
     dialect: 'openai',
   };
 }
+
+/**
+ * The respond stage of one inbound API: the internal answer (whole or streamed) written in that API's shape. The
+ * pipeline calls it; routing, budgets and failover never see which API a request came through.
+ */
+export interface Responder {
+  json(res: ServerResponse, answer: ChatCompletion, served: ServedBy): void;
+  streamHead(res: ServerResponse, served: ServedBy, estimatedPromptTokens: number): void;
+  /** False when the socket's buffer is full (wait for `drain`). */
+  streamChunk(res: ServerResponse, chunk: ChatCompletionChunk): boolean;
+  streamEnd(res: ServerResponse, costUSD: number): void;
+  streamBroken(res: ServerResponse, err: TiermeshError): void;
+}
+
+/** One inbound API: its error dialect (known before the body is read) and its parse stage. */
+export interface InboundAdapter {
+  readonly dialect: ErrorDialect;
+  parse(
+    req: IncomingMessage,
+    maxBodyBytes: number,
+  ): Promise<{ inbound: InboundRequest; responder: Responder }>;
+}
+
+/** The OpenAI chat responder: the internal shape itself, with the usage chunk only for clients that asked. */
+export function chatResponder(wantsUsage: boolean): Responder {
+  return {
+    json: respondJson,
+    streamHead: (res, served) => writeStreamHead(res, served),
+    streamChunk(res, chunk) {
+      const out = forClient(chunk, wantsUsage);
+      return out === undefined || writeStreamChunk(res, out);
+    },
+    streamEnd: endStream,
+    streamBroken: endBrokenStream,
+  };
+}
+
+/** POST /v1/chat/completions: the internal shape itself, so parse validates and respond passes through. */
+export const openAIChatAdapter: InboundAdapter = {
+  dialect: 'openai',
+  async parse(req, maxBodyBytes) {
+    const inbound = await parseOpenAIChat(req, maxBodyBytes);
+    return { inbound, responder: chatResponder(inbound.clientWantsUsage) };
+  },
+};
 
 /** The body sent upstream for a stream: usage is always asked for, since budgets need it. */
 export function upstreamStreamBody(request: ChatCompletionRequest): ChatCompletionRequest {

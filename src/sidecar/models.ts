@@ -21,3 +21,23 @@ export function listModels(s: Snapshot, created = 0): { object: 'list'; data: Mo
   for (const r of s.routes) for (const m of r.spec.models) add(m.name, m.targets[0]!.provider);
   return { object: 'list', data };
 }
+
+/** `GET /v1/models/{id}`: the model object, or undefined when no route, registry model or `auto` has that id. */
+export function findModel(s: Snapshot, id: string, created = 0): ModelObject | undefined {
+  return listModels(s, created).data.find((m) => m.id === id);
+}
+
+/** Every inbound endpoint, for the answer to the ones that do not exist (legacy completions, typos). */
+export const SUPPORTED_ENDPOINTS = [
+  'POST /v1/chat/completions',
+  'POST /v1/responses',
+  'POST /v1/messages',
+  'POST /v1/embeddings',
+  'GET /v1/models',
+  'GET /v1/models/{id}',
+] as const;
+
+/** Why `/v1/completions` is refused, and what to call instead. */
+export function legacyCompletionsMessage(): string {
+  return `the legacy completions API (/v1/completions) is not supported; use one of: ${SUPPORTED_ENDPOINTS.join(', ')}`;
+}

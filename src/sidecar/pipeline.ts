@@ -1,13 +1,14 @@
 /**
- * POST /v1/chat/completions as a sequence of stages, in the order they run:
+ * Every inbound LLM API (chat completions, Anthropic Messages, Responses) as one sequence of stages, in the order
+ * they run; an `InboundAdapter` (inbound.ts, apis/inbound-api.ts) supplies only stage 1 and the shape of stage 7:
  *
- *   1. parse    inbound.ts   body -> UTF-8, JSON, depth and schema checks -> the internal request
+ *   1. parse    adapter      body -> UTF-8, JSON, depth and schema checks -> the internal request
  *   2. decide   route.ts     route, tier and models (classifier, split, explicit model)
  *   3. gate     route.ts     budgets and rate limits: allow, downgrade (decide again, cheapest tier) or reject
  *   4. execute  execute.ts   the tier's models with failover, retries and breakers (providers/failover.ts)
  *   5. check    execute.ts   cascade quality checks; a failed check executes again one tier up
  *   6. account  accounting.ts  every answer an upstream produced, served or not, booked against budgets
- *   7. respond  respond.ts   the answer, or the error from the registry (src/errors.ts)
+ *   7. respond  adapter      the answer in the client's API shape, or the error from the registry (src/errors.ts)
  *
  * Streams run 1-4, then respond (headers and each chunk as it arrives), account, and end the stream; the check
  * stage does not apply, since once the first byte is out there is no taking it back. Shadows (`spec.shadow`) start
@@ -30,12 +31,23 @@ import { routingHeaders } from '../routing/decide.js';
 import { LatencyBoard, latencyKey } from '../routing/latency.js';
 import { oneTierUp } from '../routing/retry.js';
 import type { RouteDecision } from '../routing/types.js';
+import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
+import { ResponseCache } from './cache.js';
+import {
+  answerFromCache,
+  type CacheDeps,
+  type CacheTurn,
+  collectChunks,
+  openCacheTurn,
+  storeAnswer,
+} from './cache-stage.js';
 import type { ConfigStore } from './config-store.js';
 import { Conversations } from './conversations.js';
 import type { CascadeVerdict, DecisionRecord } from './decisions.js';
+import { handleEmbeddings } from './embeddings-path.js';
 import {
   type ExecuteInput,
   type ExecutionObserver,
@@ -44,19 +56,18 @@ import {
   type ProducedAnswer,
   relayChunks,
 } from './execute.js';
-import { forClient, type InboundRequest, parseOpenAIChat, upstreamStreamBody } from './inbound.js';
+import {
+  chatResponder,
+  type InboundAdapter,
+  type InboundRequest,
+  openAIChatAdapter,
+  type Responder,
+  upstreamStreamBody,
+} from './inbound.js';
 import { promotionPlanner } from './promote.js';
 import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
-import {
-  drained,
-  endBrokenStream,
-  endStream,
-  respondJson,
-  servedByHeaders,
-  writeStreamChunk,
-  writeStreamHead,
-} from './respond.js';
+import { drained, servedByHeaders } from './respond.js';
 import { decideRoute, gate } from './route.js';
 import type { SidecarRuntime } from './runtime.js';
 import { ShadowRunner } from './shadow.js';
@@ -89,6 +100,7 @@ interface Sidecar {
   books: Books;
   random: () => number;
   shadows: ShadowRunner;
+  cache: CacheDeps;
   /** Latency observations per route with a spec.slo (routes without one observe nothing). */
   latency: Map<string, LatencyBoard>;
   /** Where remembered conversations were served (spec.stickiness). */
@@ -108,8 +120,13 @@ function latencyBoard(sc: Sidecar, d: RouteDecision): LatencyBoard | undefined {
   return b;
 }
 
-export interface ChatPipeline {
-  (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+
+export interface ChatPipeline extends RequestHandler {
+  /** The same pipeline behind another inbound API (Anthropic Messages, Responses): only parse and respond differ. */
+  serve(adapter: InboundAdapter): RequestHandler;
+  /** POST /v1/embeddings: routed by model name, with the same gate, failover and accounting. */
+  embeddings: RequestHandler;
   /**
    * A feedback retry: `request` again, on its route, one tier above the one that served `record`; answers `res`
    * with the new completion under a new x-request-id. `req` is the feedback request (its routing headers apply).
@@ -138,9 +155,32 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
     latency: new Map(),
     conversations: new Conversations(),
+    cache: {
+      cache: new ResponseCache(),
+      metrics: new CacheMetrics(deps.metrics.registry),
+      sidecarMetrics: deps.metrics,
+    },
   };
-  const handle = (req: IncomingMessage, res: ServerResponse, requestId: string) =>
-    handleChat(sc, res, requestId, () => parseOpenAIChat(req, sc.deps.maxBodyBytes), featureOf(req));
+  // A route that dropped its cache (or shrank it) frees the memory with the config that said so.
+  deps.store.onApplied((rt) => {
+    const specs = new Map(rt.snapshot.routes.map((r) => [r.name, r.spec.cache]));
+    sc.cache.cache.retain(
+      (scope) => (scope.namespace === rt.snapshot.namespace ? specs.get(scope.route) : undefined),
+      books.now(),
+    );
+  });
+  const serve =
+    (adapter: InboundAdapter): RequestHandler =>
+    (req, res, requestId) =>
+      handleChat(
+        sc,
+        res,
+        requestId,
+        adapter.dialect,
+        () => adapter.parse(req, sc.deps.maxBodyBytes),
+        featureOf(req),
+        req,
+      );
   const retry = (
     record: DecisionRecord,
     request: ChatCompletionRequest,
@@ -158,9 +198,25 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
       clientWantsUsage: false,
       dialect: 'openai',
     };
-    return handleChat(sc, res, id, () => Promise.resolve(inbound), featureOf(req) ?? record.feature, record);
+    // No cache for a retry: it asks for a different answer than the one it had.
+    return handleChat(
+      sc,
+      res,
+      id,
+      'openai',
+      () => Promise.resolve({ inbound, responder: chatResponder(false) }),
+      featureOf(req) ?? record.feature,
+      undefined,
+      record,
+    );
   };
-  return Object.assign(handle, { retry, closeShadows: () => sc.shadows.close() });
+  return Object.assign(serve(openAIChatAdapter), {
+    serve,
+    retry,
+    embeddings: (req: IncomingMessage, res: ServerResponse, requestId: string) =>
+      handleEmbeddings(deps, books, req, res, requestId),
+    closeShadows: () => sc.shadows.close(),
+  });
 }
 
 function featureOf(req: IncomingMessage): string | undefined {
@@ -171,14 +227,17 @@ function featureOf(req: IncomingMessage): string | undefined {
 
 /**
  * One request, start to end: the stages, then the error answer if one threw, then the log line and the decision
- * record. `retryOf`: a feedback retry of that decision, decided one tier above the tier that served it.
+ * record. `cacheReq`: the request whose headers steer the cache (none for a feedback retry). `retryOf`: a feedback
+ * retry of that decision, decided one tier above the tier that served it.
  */
 async function handleChat(
   sc: Sidecar,
   res: ServerResponse,
   id: string,
-  parse: () => Promise<InboundRequest>,
+  dialect: ErrorDialect,
+  parse: () => Promise<{ inbound: InboundRequest; responder: Responder }>,
   feature: string | undefined,
+  cacheReq: IncomingMessage | undefined,
   retryOf?: DecisionRecord,
 ): Promise<void> {
   const trace = newTrace(id);
@@ -188,7 +247,7 @@ async function handleChat(
   const runtime = sc.deps.store.current;
   if (!runtime) {
     const err = new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 });
-    sendError(res, err);
+    sendError(res, err, { dialect });
     return logRequest(sc.deps, trace, err.status, err);
   }
   const abort = new AbortController();
@@ -196,11 +255,9 @@ async function handleChat(
     if (!res.writableFinished) abort.abort();
   });
   let account: RequestAccount | undefined;
-  let dialect: ErrorDialect = 'openai';
   let outcome: Outcome;
   try {
-    const inbound = await parse(); // 1. parse
-    dialect = inbound.dialect;
+    const { inbound, responder } = await parse(); // 1. parse
     trace.stream = inbound.stream;
     trace.request = inbound.request;
     const conversation = sc.conversations.lookup(runtime, inbound, sc.books.now());
@@ -208,6 +265,26 @@ async function handleChat(
     if (retryOf) decided = retryDecision(decided, retryOf);
     trace.decision = decided;
     trace.tier = decided.tierName;
+    const turn =
+      cacheReq &&
+      openCacheTurn(
+        sc.cache,
+        cacheReq,
+        res,
+        runtime.snapshot.namespace,
+        decided.route,
+        decided.spec,
+        inbound.request,
+        sc.books.now(),
+      ); // 2b. cache: a hit is answered here, before the gate, and spends nothing
+    const hit = turn?.lookup.hit;
+    if (hit) {
+      trace.served = { provider: hit.provider, model: hit.model, upstreamModel: hit.model };
+      trace.tier = hit.tier;
+      answerFromCache(hit, inbound.stream, responder, res, servedBy(trace)!, decided.estimatedPromptTokens);
+      logRequest(sc.deps, trace, 200);
+      return;
+    }
     const gated = gate(runtime, inbound, decided, sc.books.now(), sc.random()); // 3. gate
     const d = gated.decision;
     if (retryOf && d !== decided) {
@@ -244,8 +321,8 @@ async function handleChat(
     const board = latencyBoard(sc, d);
     if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream
-      ? await streamAnswer(sc, exec, inbound, account, trace, res)
-      : await jsonAnswer(sc, exec, account, trace, res, produced);
+      ? await streamAnswer(sc, exec, responder, account, trace, res, turn)
+      : await jsonAnswer(sc, exec, responder, account, trace, res, produced, turn);
     if (outcome.status === 200 && !outcome.error && trace.served)
       conversation?.remember(d, trace.tier, trace.served.model, sc.books.now());
   } catch (e) {
@@ -304,10 +381,12 @@ function verdicts(
 async function jsonAnswer(
   sc: Sidecar,
   exec: ExecuteInput,
+  responder: Responder,
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
   produced: ProducedAnswer[],
+  turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const result = await executeWithCascade(exec); // 4. execute + 5. check
   trace.attempts += result.attempts;
@@ -328,7 +407,9 @@ async function jsonAnswer(
   }
   produced.push(...result.produced);
   if (!result.answer) throw result.error;
-  respondJson(res, result.answer, servedBy(trace)!); // 7. respond
+  responder.json(res, result.answer, servedBy(trace)!); // 7. respond
+  // An answer that failed a quality check is served (better than a 5xx) but not remembered.
+  if (result.passed) storeAnswer(sc.cache, turn, result.answer, cacheFacts(trace, account), sc.books.now());
   return { status: 200 };
 }
 
@@ -336,10 +417,11 @@ async function jsonAnswer(
 async function streamAnswer(
   sc: Sidecar,
   exec: ExecuteInput,
-  inbound: InboundRequest,
+  responder: Responder,
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
+  turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const t0 = performance.now();
   // 4. execute, with tier promotion before the first byte.
@@ -350,13 +432,13 @@ async function streamAnswer(
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
-  writeStreamHead(res, servedBy(trace)!); // 7. respond: head and chunks
-  const wantsUsage = inbound.clientWantsUsage;
+  responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
+  const collected = collectChunks(turn);
   const relayed = await relayChunks(
     opened.chunks,
     (chunk) => {
-      const out = forClient(chunk, wantsUsage);
-      return out === undefined || writeStreamChunk(res, out);
+      collected.push(chunk);
+      return responder.streamChunk(res, chunk);
     },
     () => drained(res, exec.signal),
   );
@@ -375,7 +457,7 @@ async function streamAnswer(
   if (relayed.broken !== undefined) {
     // 7. respond: the tail. After the first chunk there is no failover; the client gets an error event.
     const err = midStreamError(relayed.broken);
-    endBrokenStream(res, err);
+    responder.streamBroken(res, err);
     exec.observer.fallback({
       from: opened.served,
       reason: 'stream_broken',
@@ -385,8 +467,19 @@ async function streamAnswer(
     });
     return { status: 200, error: err };
   }
-  endStream(res, account.spent.costUSD);
+  responder.streamEnd(res, account.spent.costUSD);
+  // Only a stream that ended cleanly with every choice finished is stored (completionFromChunks checks).
+  storeAnswer(sc.cache, turn, collected.completion(), cacheFacts(trace, account), sc.books.now());
   return { status: 200 };
+}
+
+function cacheFacts(trace: RequestTrace, account: RequestAccount) {
+  return {
+    model: trace.served?.model ?? 'none',
+    provider: trace.served?.provider ?? 'none',
+    tier: trace.tier,
+    costUSD: account.spent.costUSD,
+  };
 }
 
 /** What a stream that broke after its first chunk tells the client: the provider's reason, never a stack. */

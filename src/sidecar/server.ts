@@ -8,13 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { TiermeshError } from '../errors.js';
+import { type ErrorDialect, TiermeshError } from '../errors.js';
 import { listen } from '../http/listen.js';
 import { sendError, sendJson, sendRawError } from '../http/reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import type { ConfigStore, Versioned } from './config-store.js';
-import { listModels } from './models.js';
+import { findModel, legacyCompletionsMessage, listModels } from './models.js';
 
 /** node:http's own limit, said out loud: a request whose headers are larger gets 431 with a JSON body. */
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -24,10 +24,17 @@ export interface ServerDeps<R extends Versioned> {
   metrics: SidecarMetrics;
   logger: Logger;
   /** Handles POST /v1/chat/completions; owns the response from there on. */
-  chat: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+  chat: Handler;
   /** Handles POST /v1/feedback (docs/feedback.md); absent, the path is a 404 like any other. */
   feedback?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** POST /v1/messages (Anthropic Messages API) and POST /v1/responses (OpenAI Responses API), when served. */
+  messages?: Handler;
+  responses?: Handler;
+  /** POST /v1/embeddings, when served. */
+  embeddings?: Handler;
 }
+
+type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
 
 export interface SidecarServer {
   readonly server: http.Server;
@@ -63,6 +70,37 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     if ((path === '/v1/feedback' || path === '/feedback') && deps.feedback) {
       if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
       return deps.feedback(req, res);
+    }
+    const inbound =
+      path === '/v1/messages' || path === '/messages'
+        ? deps.messages
+        : path === '/v1/responses' || path === '/responses'
+          ? deps.responses
+          : path === '/v1/embeddings' || path === '/embeddings'
+            ? deps.embeddings
+            : undefined;
+    if (inbound) {
+      if (method !== 'POST')
+        return methodNotAllowed(res, method, 'POST', path.endsWith('/messages') ? 'anthropic' : 'openai');
+      return inbound(req, res, id);
+    }
+    if (path === '/v1/completions' || path === '/completions')
+      return void sendError(res, new TiermeshError('TM_NOT_FOUND', legacyCompletionsMessage()));
+    if (path.startsWith('/v1/models/')) {
+      if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
+      const rt = deps.store.current;
+      if (!rt) return void sendError(res, notReady());
+      const modelId = decodeURIComponent(path.slice('/v1/models/'.length));
+      const found = findModel(rt.snapshot, modelId);
+      return found
+        ? sendJson(res, 200, found)
+        : void sendError(
+            res,
+            new TiermeshError('TM_MODEL_NOT_FOUND', `model "${modelId.slice(0, 200)}" is not served here`, {
+              param: 'model',
+              logMessage: 'model not served here',
+            }),
+          );
     }
     if (path === '/v1/models' || path === '/models') {
       if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
@@ -141,8 +179,14 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
   };
 }
 
-function methodNotAllowed(res: ServerResponse, method: string, allow: string): void {
+function methodNotAllowed(
+  res: ServerResponse,
+  method: string,
+  allow: string,
+  dialect: ErrorDialect = 'openai',
+): void {
   sendError(res, new TiermeshError('TM_METHOD_NOT_ALLOWED', `method ${method} not allowed; use ${allow}`), {
     headers: { allow },
+    dialect,
   });
 }

@@ -169,7 +169,7 @@ describe('bad input', () => {
   });
 
   it('unknown path and wrong method', async () => {
-    expect((await fetch(`${sidecar.url}/v1/embeddings`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${sidecar.url}/v1/no-such-endpoint`, { method: 'POST' })).status).toBe(404);
     expect((await fetch(`${sidecar.baseURL}/chat/completions`)).status).toBe(405);
   });
 });

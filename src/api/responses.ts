@@ -1,0 +1,110 @@
+/**
+ * The OpenAI Responses API request the sidecar accepts on `POST /v1/responses`. Item and part types tiermesh cannot
+ * carry (files, hosted tools, computer use, ...) pass the schema and are refused by the translation in
+ * src/sidecar/apis/responses.ts with an error naming the field.
+ */
+import { z } from 'zod';
+import { byType, stringOr } from './tagged.js';
+
+const inputText = z.looseObject({ type: z.literal('input_text'), text: z.string() });
+const inputImage = z.looseObject({
+  type: z.literal('input_image'),
+  image_url: z.string().min(1).nullish(),
+  file_id: z.string().nullish(),
+  detail: z.enum(['low', 'high', 'auto']).nullish(),
+});
+const outputText = z.looseObject({ type: z.literal('output_text'), text: z.string() });
+const refusal = z.looseObject({ type: z.literal('refusal'), refusal: z.string() });
+
+export const responsesContentPart = byType({
+  input_text: inputText,
+  input_image: inputImage,
+  output_text: outputText,
+  refusal,
+});
+
+const messageItem = z.looseObject({
+  type: z.literal('message').optional(),
+  role: z.enum(['user', 'assistant', 'system', 'developer']),
+  content: stringOr(z.array(responsesContentPart)),
+});
+
+const functionCallItem = z.looseObject({
+  type: z.literal('function_call'),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+  id: z.string().nullish(),
+});
+
+const functionCallOutputItem = z.looseObject({
+  type: z.literal('function_call_output'),
+  call_id: z.string().min(1),
+  output: stringOr(z.array(responsesContentPart)),
+});
+
+const itemReference = z.looseObject({ type: z.literal('item_reference'), id: z.string().min(1) });
+
+/** An input item: a message (with or without `type`), a function call or its output, or another type to refuse. */
+export const responsesInputItem = byType(
+  {
+    message: messageItem,
+    function_call: functionCallItem,
+    function_call_output: functionCallOutputItem,
+    item_reference: itemReference,
+  },
+  { untyped: 'message' },
+);
+export type ResponsesInputItem = z.infer<typeof responsesInputItem>;
+export type ResponsesMessageItem = z.infer<typeof messageItem>;
+export type ResponsesFunctionCallItem = z.infer<typeof functionCallItem>;
+export type ResponsesFunctionCallOutputItem = z.infer<typeof functionCallOutputItem>;
+
+const functionTool = z.looseObject({
+  type: z.literal('function'),
+  name: z.string().min(1).max(128),
+  description: z.string().nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
+});
+export const responsesTool = byType({ function: functionTool });
+
+export const responsesTextFormat = byType({
+  text: z.looseObject({ type: z.literal('text') }),
+  json_object: z.looseObject({ type: z.literal('json_object') }),
+  json_schema: z.looseObject({
+    type: z.literal('json_schema'),
+    name: z.string().min(1).max(64),
+    schema: z.record(z.string(), z.unknown()),
+    description: z.string().nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+export const responsesToolChoice = z.union([
+  z.enum(['auto', 'none', 'required']),
+  z.looseObject({ type: z.literal('function'), name: z.string().min(1) }),
+]);
+
+/** Unknown top-level fields are ignored (include, truncation, prompt_cache_key, service_tier, ...). */
+export const responsesRequest = z.looseObject({
+  model: z.string().min(1, 'model is required'),
+  input: stringOr(z.array(responsesInputItem).min(1, 'input must not be empty')),
+  instructions: z.string().nullish(),
+  tools: z.array(responsesTool).nullish(),
+  tool_choice: responsesToolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  text: z.looseObject({ format: responsesTextFormat.nullish() }).nullish(),
+  max_output_tokens: z.number().int().min(1).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  stream: z.boolean().nullish(),
+  store: z.boolean().nullish(),
+  previous_response_id: z.string().nullish(),
+  background: z.boolean().nullish(),
+  conversation: z.unknown().optional(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+  user: z.string().nullish(),
+  safety_identifier: z.string().nullish(),
+});
+export type ResponsesRequest = z.infer<typeof responsesRequest>;

@@ -1,0 +1,414 @@
+import { describe, expect, it } from 'vitest';
+import { anthropicMessagesRequest } from '../../api/anthropic-messages.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../../api/openai.js';
+import { TiermeshError } from '../../errors.js';
+import { SseParser } from '../../providers/sse.js';
+import {
+  AnthropicStreamWriter,
+  anthropicErrorEvent,
+  frameAnthropicEvents,
+  fromAnthropicRequest,
+  stopReason,
+  toAnthropicMessage,
+  toolInput,
+} from './anthropic-messages.js';
+
+const parse = (body: Record<string, unknown>) =>
+  anthropicMessagesRequest.parse({ model: 'claude-x', max_tokens: 100, ...body });
+
+const thrown = (f: () => unknown): TiermeshError => {
+  try {
+    f();
+  } catch (e) {
+    return e as TiermeshError;
+  }
+  throw new Error('did not throw');
+};
+
+describe('anthropicMessagesRequest schema', () => {
+  it('names the malformed field inside a known block type', () => {
+    const r = anthropicMessagesRequest.safeParse({
+      model: 'm',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png' } }] },
+      ],
+    });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['messages', 0, 'content', 0, 'source', 'data']);
+  });
+
+  it('requires max_tokens, as the Messages API does', () => {
+    const r = anthropicMessagesRequest.safeParse({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.error?.issues[0]?.path).toEqual(['max_tokens']);
+  });
+});
+
+describe('fromAnthropicRequest', () => {
+  it('puts system first and maps the sampling parameters', () => {
+    const out = fromAnthropicRequest(
+      parse({
+        system: [
+          { type: 'text', text: 'Be terse.' },
+          { type: 'text', text: 'Use British spelling.' },
+        ],
+        messages: [{ role: 'user', content: 'Colour?' }],
+        temperature: 0,
+        top_p: 0.5,
+        top_k: 3,
+        stop_sequences: ['END'],
+        metadata: { user_id: 'u-1' },
+        stream: true,
+      }),
+    );
+    expect(out).toEqual({
+      model: 'claude-x',
+      messages: [
+        { role: 'system', content: 'Be terse.\nUse British spelling.' },
+        { role: 'user', content: 'Colour?' },
+      ],
+      max_completion_tokens: 100,
+      temperature: 0,
+      top_p: 0.5,
+      stop: ['END'],
+      user: 'u-1',
+      stream: true,
+    });
+  });
+
+  it('turns tool_use into tool_calls and tool_result into tool messages ahead of the rest of the user turn', () => {
+    const out = fromAnthropicRequest(
+      parse({
+        messages: [
+          { role: 'user', content: 'Weather in Paris?' },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'text', text: 'Let me check.' },
+              { type: 'tool_use', id: 'toolu_1', name: 'weather', input: { city: 'Paris' } },
+            ],
+          },
+          {
+            role: 'user',
+            content: [
+              { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: '18C' }] },
+              { type: 'text', text: 'And tomorrow?' },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(out.messages).toEqual([
+      { role: 'user', content: 'Weather in Paris?' },
+      {
+        role: 'assistant',
+        content: 'Let me check.',
+        tool_calls: [
+          { id: 'toolu_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'toolu_1', content: '18C' },
+      { role: 'user', content: 'And tomorrow?' },
+    ]);
+  });
+
+  it('marks failed tool results and moves their images to the user turn', () => {
+    const out = fromAnthropicRequest(
+      parse({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'tool_result',
+                tool_use_id: 't',
+                is_error: true,
+                content: [
+                  { type: 'text', text: 'timeout' },
+                  { type: 'image', source: { type: 'url', url: 'https://x.test/a.png' } },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(out.messages).toEqual([
+      { role: 'tool', tool_call_id: 't', content: 'Error: timeout' },
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.test/a.png' } }] },
+    ]);
+  });
+
+  it('sends base64 images as data URLs next to the text', () => {
+    const out = fromAnthropicRequest(
+      parse({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(out.messages[0]?.content).toEqual([
+      { type: 'text', text: 'What is this?' },
+      { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+    ]);
+  });
+
+  it('maps tools and every tool_choice', () => {
+    const tools = [{ name: 'weather', description: 'd', input_schema: { type: 'object', properties: {} } }];
+    const base = { messages: [{ role: 'user', content: 'hi' }], tools };
+    expect(fromAnthropicRequest(parse(base))['tools']).toEqual([
+      {
+        type: 'function',
+        function: { name: 'weather', description: 'd', parameters: tools[0]!.input_schema },
+      },
+    ]);
+    const choice = (c: unknown) => {
+      const r = fromAnthropicRequest(parse({ ...base, tool_choice: c }));
+      return [r['tool_choice'], r['parallel_tool_calls']];
+    };
+    expect(choice({ type: 'auto' })).toEqual(['auto', undefined]);
+    expect(choice({ type: 'any', disable_parallel_tool_use: true })).toEqual(['required', false]);
+    expect(choice({ type: 'none' })).toEqual(['none', undefined]);
+    expect(choice({ type: 'tool', name: 'weather' })).toEqual([
+      { type: 'function', function: { name: 'weather' } },
+      undefined,
+    ]);
+  });
+
+  it('refuses what it cannot carry, naming the field', () => {
+    const server = thrown(() =>
+      fromAnthropicRequest(
+        parse({
+          messages: [{ role: 'user', content: 'hi' }],
+          tools: [{ type: 'web_search_20250305', name: 'web_search' }],
+        }),
+      ),
+    );
+    expect(server.status).toBe(400);
+    expect(server.param).toBe('tools[0].type');
+    const doc = thrown(() =>
+      fromAnthropicRequest(
+        parse({
+          messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }],
+        }),
+      ),
+    );
+    expect(doc.param).toBe('messages[0].content[0].type');
+    expect(doc.message).toContain('"document"');
+    expect(doc.logMessage).not.toContain('document');
+    const unknownTool = thrown(() =>
+      fromAnthropicRequest(
+        parse({
+          messages: [{ role: 'user', content: 'hi' }],
+          tools: [{ name: 'a', input_schema: { type: 'object' } }],
+          tool_choice: { type: 'tool', name: 'b' },
+        }),
+      ),
+    );
+    expect(unknownTool.param).toBe('tool_choice.name');
+    expect(
+      thrown(() =>
+        fromAnthropicRequest(
+          parse({
+            messages: [{ role: 'user', content: 'x' }],
+            thinking: { type: 'enabled', budget_tokens: 1024 },
+          }),
+        ),
+      ).param,
+    ).toBe('thinking');
+  });
+
+  it('drops thinking blocks from assistant history instead of refusing the conversation', () => {
+    const out = fromAnthropicRequest(
+      parse({
+        messages: [
+          { role: 'user', content: 'a' },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'thinking', thinking: 'hmm', signature: 's' },
+              { type: 'text', text: 'b' },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(out.messages[1]).toEqual({ role: 'assistant', content: 'b' });
+  });
+});
+
+const completion = (
+  message: ChatCompletion['choices'][number]['message'],
+  finish = 'stop',
+): ChatCompletion => ({
+  id: 'chatcmpl-abc',
+  object: 'chat.completion',
+  created: 1,
+  model: 'gpt-x',
+  choices: [{ index: 0, message, finish_reason: finish }],
+  usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
+});
+
+describe('toAnthropicMessage', () => {
+  it('answers text with the usage and stop reason', () => {
+    expect(toAnthropicMessage(completion({ role: 'assistant', content: 'Hello' }))).toEqual({
+      id: 'msg_abc',
+      type: 'message',
+      role: 'assistant',
+      model: 'gpt-x',
+      content: [{ type: 'text', text: 'Hello' }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: {
+        input_tokens: 12,
+        output_tokens: 5,
+        cache_creation_input_tokens: null,
+        cache_read_input_tokens: null,
+      },
+    });
+  });
+
+  it('answers tool calls as tool_use blocks with parsed input', () => {
+    const m = toAnthropicMessage(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Oslo"}' } },
+          ],
+        },
+        'tool_calls',
+      ),
+    );
+    expect(m.content).toEqual([{ type: 'tool_use', id: 'call_1', name: 'weather', input: { city: 'Oslo' } }]);
+    expect(m.stop_reason).toBe('tool_use');
+  });
+
+  it('keeps arguments that are not a JSON object instead of losing them', () => {
+    expect(toolInput('')).toEqual({});
+    expect(toolInput('[1]')).toEqual({ _raw_arguments: '[1]' });
+    expect(toolInput('{oops')).toEqual({ _raw_arguments: '{oops' });
+  });
+
+  it('maps every finish reason', () => {
+    expect(['stop', 'length', 'tool_calls', 'content_filter', null].map(stopReason)).toEqual([
+      'end_turn',
+      'max_tokens',
+      'tool_use',
+      'refusal',
+      null,
+    ]);
+  });
+
+  it('counts cached prompt tokens apart, as Anthropic does', () => {
+    const c = completion({ role: 'assistant', content: 'x' });
+    c.usage = { ...c.usage!, prompt_tokens_details: { cached_tokens: 10 } } as never;
+    expect(toAnthropicMessage(c).usage).toMatchObject({ input_tokens: 2, cache_read_input_tokens: 10 });
+  });
+});
+
+const chunk = (
+  delta: Record<string, unknown>,
+  finish: string | null = null,
+  usage?: unknown,
+): ChatCompletionChunk =>
+  ({
+    id: 'chatcmpl-s1',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'gpt-x',
+    choices: [{ index: 0, delta, finish_reason: finish }],
+    ...(usage ? { usage } : {}),
+  }) as ChatCompletionChunk;
+
+describe('AnthropicStreamWriter', () => {
+  it('emits the Anthropic event sequence for text then a tool call', () => {
+    const w = new AnthropicStreamWriter('auto', 7);
+    const events = [
+      ...w.push(chunk({ role: 'assistant', content: '' })),
+      ...w.push(chunk({ content: 'Hel' })),
+      ...w.push(chunk({ content: 'lo' })),
+      ...w.push(
+        chunk({ tool_calls: [{ index: 0, id: 'call_9', function: { name: 'weather', arguments: '' } }] }),
+      ),
+      ...w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] })),
+      ...w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] })),
+      ...w.push(chunk({}, 'tool_calls')),
+      ...w.push({
+        ...chunk({}),
+        choices: [],
+        usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 },
+      }),
+      ...w.end(),
+    ];
+    expect(events.map((e) => e.event)).toEqual([
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+    expect(events[0]!.data).toMatchObject({
+      message: { id: 'msg_s1', model: 'gpt-x', usage: { input_tokens: 7 } },
+    });
+    expect(events[5]!.data).toEqual({
+      type: 'content_block_start',
+      index: 1,
+      content_block: { type: 'tool_use', id: 'call_9', name: 'weather', input: {} },
+    });
+    expect(events[7]!.data).toEqual({
+      type: 'content_block_delta',
+      index: 1,
+      delta: { type: 'input_json_delta', partial_json: '"Oslo"}' },
+    });
+    expect(events[9]!.data).toEqual({
+      type: 'message_delta',
+      delta: { stop_reason: 'tool_use', stop_sequence: null },
+      usage: { output_tokens: 4, input_tokens: 9 },
+    });
+  });
+
+  it('frames events so an SSE parser reads back each type and payload', () => {
+    const w = new AnthropicStreamWriter('auto');
+    const text = frameAnthropicEvents([...w.push(chunk({ content: 'x' })), ...w.end()]);
+    const parsed = new SseParser().push(text);
+    expect(parsed.map((e) => e.event)).toEqual([
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+    for (const e of parsed) expect(JSON.parse(e.data).type).toBe(e.event);
+  });
+
+  it('still opens and closes a message for an empty stream, falling back to the estimate for input tokens', () => {
+    const w = new AnthropicStreamWriter('auto', 3);
+    const events = w.end();
+    expect(events.map((e) => e.event)).toEqual(['message_start', 'message_delta', 'message_stop']);
+    expect(events[1]!.data).toMatchObject({ delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 3 } });
+  });
+});
+
+describe('anthropicErrorEvent', () => {
+  it('ends a broken stream with the Anthropic error body of the registry', () => {
+    expect(anthropicErrorEvent(new TiermeshError('TM_BREAKER_OPEN', 'all targets busy'))).toEqual({
+      event: 'error',
+      data: { type: 'error', error: { type: 'overloaded_error', message: 'all targets busy' } },
+    });
+  });
+});

@@ -1,0 +1,413 @@
+/**
+ * The Anthropic Messages API inbound (`POST /v1/messages`), as pure translation to and from the internal request
+ * (the OpenAI chat shape every stage and provider speaks): the request, the whole answer, and the stream as the
+ * Anthropic event sequence. The provider direction (OpenAI -> Anthropic upstream) is src/providers/anthropic-translate.ts;
+ * this is its mirror image, so a request that comes in as Anthropic and is served by an Anthropic target makes the
+ * round trip through the internal shape unchanged in meaning.
+ *
+ * Not carried (refused with a 400 naming the field, never dropped): server tools (web search, bash, ...), document
+ * and search-result blocks, extended `thinking` (a thinking block sent back in an assistant turn is dropped, as its
+ * signature means nothing to another model). `top_k` has no OpenAI equivalent and is dropped.
+ */
+import type {
+  AnthropicInboundBlock,
+  AnthropicMessageResponse,
+  AnthropicMessagesRequest,
+} from '../../api/anthropic-messages.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ChatMessage,
+} from '../../api/openai.js';
+import { TiermeshError } from '../../errors.js';
+import { sseEvent } from '../../providers/sse.js';
+import { StreamParts } from './stream-parts.js';
+
+/** The request header the SDKs send; any value is accepted (the answer shape has been stable across versions). */
+export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
+
+function invalid(param: string, message: string): TiermeshError {
+  // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
+  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, {
+    param,
+    logMessage: `${param}: ${message.replace(/"[^"]*"/g, '"…"')}`,
+  });
+}
+
+type TextPart = { type: 'text'; text: string };
+type ImagePart = { type: 'image_url'; image_url: { url: string } };
+type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+
+function imagePart(block: AnthropicInboundBlock, where: string): ImagePart {
+  const source = (block as { source?: { type: string; media_type?: string; data?: string; url?: string } })
+    .source;
+  if (source?.type === 'base64')
+    return { type: 'image_url', image_url: { url: `data:${source.media_type};base64,${source.data}` } };
+  if (source?.type === 'url' && typeof source.url === 'string')
+    return { type: 'image_url', image_url: { url: source.url } };
+  throw invalid(`${where}.source`, 'image source must be base64 or url');
+}
+
+/** Blocks that only make sense to the model that produced them, dropped from history instead of refused. */
+const HISTORY_ONLY = new Set(['thinking', 'redacted_thinking']);
+
+function unsupportedBlock(type: string, where: string): TiermeshError {
+  return invalid(`${where}.type`, `content block type "${type}" is not supported by this endpoint`);
+}
+
+/** A tool result's text; images in it go to the user turn that follows (tool messages carry text only). */
+function toolResult(
+  block: Extract<AnthropicInboundBlock, { type: 'tool_result' }>,
+  where: string,
+): { text: string; images: ImagePart[] } {
+  const c = block.content;
+  const images: ImagePart[] = [];
+  let text = '';
+  if (typeof c === 'string') text = c;
+  else if (Array.isArray(c)) {
+    const texts: string[] = [];
+    for (const [k, b] of c.entries()) {
+      const at = `${where}.content[${k}]`;
+      if (b.type === 'text') texts.push((b as TextPart).text);
+      else if (b.type === 'image') images.push(imagePart(b as AnthropicInboundBlock, at));
+      else throw unsupportedBlock(b.type, at);
+    }
+    text = texts.join('\n');
+  }
+  // OpenAI has no error flag on tool messages; the model still needs to know the call failed.
+  if (block.is_error === true) text = text ? `Error: ${text}` : 'Error';
+  return { text, images };
+}
+
+function systemText(system: AnthropicMessagesRequest['system']): string {
+  if (system === undefined) return '';
+  if (typeof system === 'string') return system;
+  return system.map((b) => b.text).join('\n');
+}
+
+/** The user turn's parts in order, with its tool results pulled out as tool messages placed before it. */
+function userMessages(content: AnthropicInboundBlock[] | string, where: string): ChatMessage[] {
+  if (typeof content === 'string') return [{ role: 'user', content }];
+  const tools: ChatMessage[] = [];
+  const parts: Array<TextPart | ImagePart> = [];
+  for (const [j, block] of content.entries()) {
+    const at = `${where}.content[${j}]`;
+    if (block.type === 'text') parts.push({ type: 'text', text: (block as TextPart).text });
+    else if (block.type === 'image') parts.push(imagePart(block, at));
+    else if (block.type === 'tool_result') {
+      const b = block as Extract<AnthropicInboundBlock, { type: 'tool_result' }>;
+      const r = toolResult(b, at);
+      tools.push({ role: 'tool', tool_call_id: b.tool_use_id, content: r.text });
+      parts.push(...r.images);
+    } else if (!HISTORY_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
+  }
+  const out = [...tools];
+  if (parts.length > 0) {
+    const onlyText = parts.every((p) => p.type === 'text');
+    out.push({
+      role: 'user',
+      content: onlyText ? parts.map((p) => (p as TextPart).text).join('\n') : parts,
+    });
+  }
+  return out;
+}
+
+function assistantMessage(content: AnthropicInboundBlock[] | string, where: string): ChatMessage {
+  if (typeof content === 'string') return { role: 'assistant', content };
+  const texts: string[] = [];
+  const calls: ToolCall[] = [];
+  for (const [j, block] of content.entries()) {
+    const at = `${where}.content[${j}]`;
+    if (block.type === 'text') texts.push((block as TextPart).text);
+    else if (block.type === 'tool_use') {
+      const b = block as Extract<AnthropicInboundBlock, { type: 'tool_use' }>;
+      calls.push({
+        id: b.id,
+        type: 'function',
+        function: { name: b.name, arguments: JSON.stringify(b.input) },
+      });
+    } else if (!HISTORY_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
+  }
+  const text = texts.join('');
+  return {
+    role: 'assistant',
+    content: calls.length > 0 && text === '' ? null : text,
+    ...(calls.length > 0 ? { tool_calls: calls } : {}),
+  };
+}
+
+/**
+ * Anthropic request to the internal request. System becomes the first system message; each tool_result becomes a
+ * `tool` message ahead of the rest of its user turn (OpenAI wants results right after the assistant's tool calls);
+ * tool_use blocks become tool_calls; images become image_url parts (base64 as data URLs). Throws a 400
+ * TiermeshError naming the field for what cannot be carried.
+ */
+export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatCompletionRequest {
+  if (req.thinking && req.thinking['type'] !== 'disabled')
+    throw invalid('thinking', 'extended thinking is not supported by this endpoint');
+  const messages: ChatMessage[] = [];
+  const system = systemText(req.system);
+  if (system) messages.push({ role: 'system', content: system });
+  for (const [i, m] of req.messages.entries()) {
+    const where = `messages[${i}]`;
+    if (m.role === 'user') messages.push(...userMessages(m.content, where));
+    else messages.push(assistantMessage(m.content, where));
+  }
+  const out: ChatCompletionRequest = {
+    model: req.model,
+    messages,
+    max_completion_tokens: req.max_tokens,
+  };
+  if (req.temperature !== undefined) out.temperature = req.temperature;
+  if (req.top_p !== undefined) out.top_p = req.top_p;
+  if (req.stop_sequences && req.stop_sequences.length > 0) out.stop = req.stop_sequences;
+  if (req.metadata?.user_id) out.user = req.metadata.user_id;
+  if (req.stream === true) out.stream = true;
+  if (req.tools && req.tools.length > 0) {
+    out['tools'] = req.tools.map((t, i) => {
+      if (t.type != null && t.type !== 'custom')
+        throw invalid(`tools[${i}].type`, `server tool "${t.type}" is not supported by this endpoint`);
+      if (!t.input_schema) throw invalid(`tools[${i}].input_schema`, 'required field is missing');
+      return {
+        type: 'function',
+        function: {
+          name: t.name,
+          ...(t.description !== undefined ? { description: t.description } : {}),
+          parameters: t.input_schema,
+        },
+      };
+    });
+  }
+  const choice = req.tool_choice;
+  if (choice) {
+    if (choice.type !== 'none' && !out['tools'])
+      throw invalid('tool_choice', `tool_choice "${choice.type}" requires tools`);
+    if (choice.type === 'tool' && !req.tools?.some((t) => t.name === choice.name))
+      throw invalid('tool_choice.name', `names tool "${choice.name}", which is not in tools`);
+    out['tool_choice'] =
+      choice.type === 'auto'
+        ? 'auto'
+        : choice.type === 'any'
+          ? 'required'
+          : choice.type === 'none'
+            ? 'none'
+            : { type: 'function', function: { name: choice.name } };
+    if (choice.type !== 'none' && choice.disable_parallel_tool_use === true && out['tools'])
+      out['parallel_tool_calls'] = false;
+  }
+  return out;
+}
+
+/** OpenAI finish_reason to Anthropic stop_reason. */
+export function stopReason(finish: string | null | undefined): AnthropicMessageResponse['stop_reason'] {
+  switch (finish) {
+    case 'length':
+      return 'max_tokens';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_use';
+    case 'content_filter':
+      return 'refusal';
+    case null:
+    case undefined:
+      return null;
+    default:
+      return 'end_turn';
+  }
+}
+
+/**
+ * Tool arguments as the object Anthropic clients expect. A model that emitted arguments that are not a JSON object
+ * would otherwise lose them; they are kept, unparsed, under `_raw_arguments`.
+ */
+export function toolInput(args: string): Record<string, unknown> {
+  if (args.trim() === '') return {};
+  try {
+    const v: unknown = JSON.parse(args);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  return { _raw_arguments: args };
+}
+
+/** Anthropic message ids start with `msg_`; upstream ids of other vendors are kept behind the prefix. */
+export function messageId(upstreamId: string): string {
+  return upstreamId.startsWith('msg_') ? upstreamId : `msg_${upstreamId.replace(/^chatcmpl-/, '')}`;
+}
+
+function usageOf(u: ChatCompletion['usage'] | null | undefined): AnthropicMessageResponse['usage'] {
+  const cached = (u as { prompt_tokens_details?: { cached_tokens?: number } } | undefined)
+    ?.prompt_tokens_details?.cached_tokens;
+  const read = typeof cached === 'number' ? cached : 0;
+  return {
+    // Anthropic counts cache reads apart from input_tokens; OpenAI includes them in prompt_tokens.
+    input_tokens: Math.max(0, (u?.prompt_tokens ?? 0) - read),
+    output_tokens: u?.completion_tokens ?? 0,
+    cache_creation_input_tokens: null,
+    cache_read_input_tokens: read > 0 ? read : null,
+  };
+}
+
+/** The internal answer as an Anthropic message. Only the first choice exists in the Messages API. */
+export function toAnthropicMessage(c: ChatCompletion): AnthropicMessageResponse {
+  const choice = c.choices[0];
+  const content: AnthropicMessageResponse['content'] = [];
+  const text = choice?.message.content ?? choice?.message.refusal ?? '';
+  if (text !== '') content.push({ type: 'text', text });
+  for (const raw of choice?.message.tool_calls ?? []) {
+    const tc = raw as Partial<ToolCall>;
+    content.push({
+      type: 'tool_use',
+      id: tc.id ?? '',
+      name: tc.function?.name ?? '',
+      input: toolInput(tc.function?.arguments ?? ''),
+    });
+  }
+  return {
+    id: messageId(c.id),
+    type: 'message',
+    role: 'assistant',
+    model: c.model,
+    content,
+    stop_reason: stopReason(choice?.finish_reason),
+    stop_sequence: null,
+    usage: usageOf(c.usage),
+  };
+}
+
+/** One Anthropic stream event, before framing. */
+export interface AnthropicEvent {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** `event: <type>\ndata: <json>\n\n` for each event. */
+export function frameAnthropicEvents(events: AnthropicEvent[]): string {
+  let out = '';
+  for (const e of events) out += sseEvent(e.event, e.data);
+  return out;
+}
+
+/**
+ * Internal stream chunks in, Anthropic stream events out: message_start on the first chunk, then per content
+ * block content_block_start / content_block_delta (text_delta, or input_json_delta for tool arguments) /
+ * content_block_stop, and at `end()` message_delta (stop_reason and usage) and message_stop. The usage of the
+ * internal stream comes in its last chunk, so message_start carries the prompt estimate it is given and
+ * message_delta the real counts (the SDKs take input_tokens from message_delta when present).
+ */
+export class AnthropicStreamWriter {
+  private started = false;
+  private id = '';
+  private model: string;
+  private nextIndex = 0;
+  /** The open text block's index, if one is open. */
+  private text: number | undefined;
+  /** Internal tool-call index to its Anthropic block index. */
+  private tools = new Map<number, number>();
+  private open = new Set<number>();
+  private readonly parts = new StreamParts();
+
+  constructor(
+    requestedModel: string,
+    private readonly estimatedInputTokens = 0,
+  ) {
+    this.model = requestedModel;
+  }
+
+  push(chunk: ChatCompletionChunk): AnthropicEvent[] {
+    const out: AnthropicEvent[] = [];
+    if (!this.started) {
+      this.started = true;
+      this.id = messageId(chunk.id || 'stream');
+      if (chunk.model) this.model = chunk.model;
+      out.push({
+        event: 'message_start',
+        data: {
+          type: 'message_start',
+          message: {
+            id: this.id,
+            type: 'message',
+            role: 'assistant',
+            model: this.model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: this.estimatedInputTokens, output_tokens: 0 },
+          },
+        },
+      });
+    }
+    for (const part of this.parts.read(chunk)) {
+      if (part.kind === 'text') {
+        if (this.text === undefined) {
+          this.closeAll(out);
+          this.text = this.startBlock(out, { type: 'text', text: '' });
+        }
+        out.push(this.delta(this.text, { type: 'text_delta', text: part.text }));
+      } else if (part.kind === 'tool-start') {
+        this.closeAll(out);
+        this.text = undefined;
+        const id = part.id || `toolu_${part.index}`;
+        this.tools.set(
+          part.index,
+          this.startBlock(out, { type: 'tool_use', id, name: part.name, input: {} }),
+        );
+      } else {
+        const block = this.tools.get(part.index)!;
+        out.push(this.delta(block, { type: 'input_json_delta', partial_json: part.args }));
+      }
+    }
+    return out;
+  }
+
+  /** The closing events after the internal stream ended cleanly. */
+  end(): AnthropicEvent[] {
+    const out: AnthropicEvent[] = [];
+    if (!this.started)
+      out.push(...this.push({ id: '', object: 'chat.completion.chunk', created: 0, model: '', choices: [] }));
+    this.closeAll(out);
+    const usage = this.parts.usage;
+    const u = usageOf(usage ?? undefined);
+    out.push({
+      event: 'message_delta',
+      data: {
+        type: 'message_delta',
+        delta: { stop_reason: stopReason(this.parts.finish ?? 'stop'), stop_sequence: null },
+        usage: {
+          output_tokens: u.output_tokens,
+          input_tokens: usage ? u.input_tokens : this.estimatedInputTokens,
+          ...(u.cache_read_input_tokens ? { cache_read_input_tokens: u.cache_read_input_tokens } : {}),
+        },
+      },
+    });
+    out.push({ event: 'message_stop', data: { type: 'message_stop' } });
+    return out;
+  }
+
+  private startBlock(out: AnthropicEvent[], block: Record<string, unknown>): number {
+    const index = this.nextIndex++;
+    this.open.add(index);
+    out.push({
+      event: 'content_block_start',
+      data: { type: 'content_block_start', index, content_block: block },
+    });
+    return index;
+  }
+
+  private delta(index: number, delta: Record<string, unknown>): AnthropicEvent {
+    return { event: 'content_block_delta', data: { type: 'content_block_delta', index, delta } };
+  }
+
+  private closeAll(out: AnthropicEvent[]): void {
+    for (const index of [...this.open].sort((a, b) => a - b))
+      out.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index } });
+    this.open.clear();
+  }
+}
+
+/** The event that ends a stream that broke after its start, in the shape the Anthropic SDKs raise. */
+export function anthropicErrorEvent(err: TiermeshError): AnthropicEvent {
+  return { event: 'error', data: err.toAnthropicBody() as unknown as Record<string, unknown> };
+}

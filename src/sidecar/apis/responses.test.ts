@@ -1,0 +1,356 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatCompletion, ChatCompletionChunk } from '../../api/openai.js';
+import { responsesRequest } from '../../api/responses.js';
+import { TiermeshError } from '../../errors.js';
+import { SseParser } from '../../providers/sse.js';
+import {
+  frameResponsesEvents,
+  fromResponsesRequest,
+  type IdMaker,
+  ResponsesStreamWriter,
+  toResponse,
+} from './responses.js';
+
+const parse = (body: Record<string, unknown>) => responsesRequest.parse({ model: 'auto', ...body });
+
+const ids = (): IdMaker => {
+  let n = 0;
+  return (prefix) => `${prefix}_${++n}`;
+};
+
+const thrown = (f: () => unknown): TiermeshError => {
+  try {
+    f();
+  } catch (e) {
+    return e as TiermeshError;
+  }
+  throw new Error('did not throw');
+};
+
+describe('responsesRequest schema', () => {
+  it('names the malformed field inside an input item', () => {
+    const r = responsesRequest.safeParse({
+      model: 'm',
+      input: [{ type: 'function_call_output', output: 'x' }],
+    });
+    expect(r.error?.issues[0]?.path).toEqual(['input', 0, 'call_id']);
+    const part = responsesRequest.safeParse({
+      model: 'm',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 5 }] }],
+    });
+    expect(part.error?.issues[0]?.path).toEqual(['input', 0, 'content', 0, 'text']);
+  });
+});
+
+describe('fromResponsesRequest', () => {
+  it('reads a string input with instructions and the sampling parameters', () => {
+    expect(
+      fromResponsesRequest(
+        parse({
+          input: 'hi',
+          instructions: 'Be terse.',
+          max_output_tokens: 64,
+          temperature: 0,
+          top_p: 0.5,
+          stream: true,
+          store: true,
+          safety_identifier: 'u-1',
+        }),
+      ),
+    ).toEqual({
+      model: 'auto',
+      messages: [
+        { role: 'system', content: 'Be terse.' },
+        { role: 'user', content: 'hi' },
+      ],
+      max_completion_tokens: 64,
+      temperature: 0,
+      top_p: 0.5,
+      user: 'u-1',
+      stream: true,
+    });
+  });
+
+  it('turns item arrays into messages: developer to system, parts, function calls and their outputs', () => {
+    const out = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'developer', content: 'Use tools.' },
+          {
+            type: 'message',
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'Weather here?' },
+              { type: 'input_image', image_url: 'https://x.test/p.png', detail: 'low' },
+            ],
+          },
+          { type: 'reasoning', id: 'rs_1', summary: [] },
+          { role: 'assistant', content: [{ type: 'output_text', text: 'Checking.' }] },
+          { type: 'function_call', call_id: 'call_1', name: 'weather', arguments: '{"city":"Oslo"}' },
+          { type: 'function_call', call_id: 'call_2', name: 'time', arguments: '{}' },
+          { type: 'function_call_output', call_id: 'call_1', output: '18C' },
+          { type: 'function_call_output', call_id: 'call_2', output: [{ type: 'input_text', text: 'noon' }] },
+        ],
+      }),
+    );
+    expect(out.messages).toEqual([
+      { role: 'system', content: 'Use tools.' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Weather here?' },
+          { type: 'image_url', image_url: { url: 'https://x.test/p.png', detail: 'low' } },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: 'Checking.',
+        tool_calls: [
+          { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Oslo"}' } },
+          { id: 'call_2', type: 'function', function: { name: 'time', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_1', content: '18C' },
+      { role: 'tool', tool_call_id: 'call_2', content: 'noon' },
+    ]);
+  });
+
+  it('maps function tools, tool_choice and the JSON schema format', () => {
+    const out = fromResponsesRequest(
+      parse({
+        input: 'x',
+        tools: [{ type: 'function', name: 'weather', parameters: { type: 'object' }, strict: true }],
+        tool_choice: { type: 'function', name: 'weather' },
+        parallel_tool_calls: false,
+        text: { format: { type: 'json_schema', name: 'answer', schema: { type: 'object' }, strict: true } },
+      }),
+    );
+    expect(out['tools']).toEqual([
+      { type: 'function', function: { name: 'weather', parameters: { type: 'object' }, strict: true } },
+    ]);
+    expect(out['tool_choice']).toEqual({ type: 'function', function: { name: 'weather' } });
+    expect(out['parallel_tool_calls']).toBe(false);
+    expect(out.response_format).toEqual({
+      type: 'json_schema',
+      json_schema: { name: 'answer', schema: { type: 'object' }, strict: true },
+    });
+  });
+
+  it('resolves item references through the resolver and refuses unknown ones by name', () => {
+    const known = { role: 'assistant', content: [{ type: 'output_text', text: 'Earlier answer' }] } as never;
+    const out = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'user', content: 'a' },
+          { type: 'item_reference', id: 'msg_1' },
+          { role: 'user', content: 'b' },
+        ],
+      }),
+      (id) => (id === 'msg_1' ? known : undefined),
+    );
+    expect(out.messages[1]).toEqual({ role: 'assistant', content: 'Earlier answer' });
+    const e = thrown(() =>
+      fromResponsesRequest(parse({ input: [{ type: 'item_reference', id: 'msg_zz' }] }), () => undefined),
+    );
+    expect(e.param).toBe('input[0].id');
+    expect(e.message).toContain('msg_zz');
+    expect(e.logMessage).not.toContain('msg_zz');
+  });
+
+  it('refuses state it does not keep and types it cannot carry, naming the field', () => {
+    const prev = thrown(() => fromResponsesRequest(parse({ input: 'x', previous_response_id: 'resp_1' })));
+    expect(prev.status).toBe(400);
+    expect(prev.param).toBe('previous_response_id');
+    expect(prev.message).toContain('whole conversation');
+    expect(
+      thrown(() => fromResponsesRequest(parse({ input: 'x', tools: [{ type: 'web_search' }] }))).param,
+    ).toBe('tools[0].type');
+    expect(
+      thrown(() =>
+        fromResponsesRequest(
+          parse({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }),
+        ),
+      ).param,
+    ).toBe('input[0].content[0].type');
+    expect(
+      thrown(() =>
+        fromResponsesRequest(
+          parse({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'f' }] }] }),
+        ),
+      ).param,
+    ).toBe('input[0].content[0].image_url');
+    expect(
+      thrown(() => fromResponsesRequest(parse({ input: [{ type: 'computer_call_output' }] }))).param,
+    ).toBe('input[0].type');
+    expect(thrown(() => fromResponsesRequest(parse({ input: 'x', tool_choice: 'required' }))).param).toBe(
+      'tool_choice',
+    );
+  });
+});
+
+const completion = (
+  message: ChatCompletion['choices'][number]['message'],
+  finish = 'stop',
+): ChatCompletion => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1700000000,
+  model: 'gpt-x',
+  choices: [{ index: 0, message, finish_reason: finish }],
+  usage: { prompt_tokens: 11, completion_tokens: 4, total_tokens: 15 },
+});
+
+describe('toResponse', () => {
+  it('answers text as one message item with usage, echoing the settings', () => {
+    const r = toResponse(
+      completion({ role: 'assistant', content: 'Hello' }),
+      parse({ input: 'hi', temperature: 0, store: true }),
+      ids(),
+    );
+    expect(r).toMatchObject({
+      id: 'resp_2',
+      object: 'response',
+      created_at: 1700000000,
+      status: 'completed',
+      model: 'gpt-x',
+      store: false,
+      temperature: 0,
+      output: [
+        {
+          type: 'message',
+          id: 'msg_1',
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: 'Hello', annotations: [] }],
+        },
+      ],
+      usage: { input_tokens: 11, output_tokens: 4, total_tokens: 15 },
+    });
+  });
+
+  it('answers tool calls as function_call items and a cut answer as incomplete', () => {
+    const tools = toResponse(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_7', type: 'function', function: { name: 'weather', arguments: '{}' } }],
+        },
+        'tool_calls',
+      ),
+      parse({ input: 'x' }),
+      ids(),
+    );
+    expect(tools.output).toEqual([
+      {
+        type: 'function_call',
+        id: 'fc_1',
+        call_id: 'call_7',
+        name: 'weather',
+        arguments: '{}',
+        status: 'completed',
+      },
+    ]);
+    const cut = toResponse(
+      completion({ role: 'assistant', content: 'Hel' }, 'length'),
+      parse({ input: 'x' }),
+      ids(),
+    );
+    expect(cut.status).toBe('incomplete');
+    expect(cut.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+  });
+});
+
+const chunk = (delta: Record<string, unknown>, finish: string | null = null): ChatCompletionChunk =>
+  ({
+    id: 'c',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'gpt-x',
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  }) as ChatCompletionChunk;
+
+describe('ResponsesStreamWriter', () => {
+  it('emits the typed event sequence for text then a tool call, numbered in order', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const events = [
+      ...w.push(chunk({ role: 'assistant', content: '' })),
+      ...w.push(chunk({ content: 'Hel' })),
+      ...w.push(chunk({ content: 'lo' })),
+      ...w.push(
+        chunk({ tool_calls: [{ index: 0, id: 'call_1', function: { name: 'weather', arguments: '' } }] }),
+      ),
+      ...w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"a":1}' } }] })),
+      ...w.push(chunk({}, 'tool_calls')),
+      ...w.push({
+        ...chunk({}),
+        choices: [],
+        usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+      }),
+      ...w.end(),
+    ];
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events.map((e) => e['sequence_number'])).toEqual(events.map((_, i) => i));
+    expect(events[6]).toMatchObject({ text: 'Hello', output_index: 0 });
+    expect(events[11]).toMatchObject({ arguments: '{"a":1}', name: 'weather', output_index: 1 });
+    const done = events[13]!['response'] as ReturnType<typeof toResponse>;
+    expect(done.status).toBe('completed');
+    expect(done.usage).toMatchObject({ input_tokens: 3, output_tokens: 2 });
+    expect(done.output).toEqual([
+      {
+        type: 'message',
+        id: 'msg_2',
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text: 'Hello', annotations: [], logprobs: [] }],
+      },
+      {
+        type: 'function_call',
+        id: 'fc_3',
+        call_id: 'call_1',
+        name: 'weather',
+        arguments: '{"a":1}',
+        status: 'completed',
+      },
+    ]);
+  });
+
+  it('ends a cut stream as response.incomplete and a broken one as response.failed', () => {
+    const cut = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
+    cut.push(chunk({ content: 'a' }, 'length'));
+    expect(cut.end().at(-1)).toMatchObject({
+      type: 'response.incomplete',
+      response: { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } },
+    });
+    const broken = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
+    broken.push(chunk({ content: 'a' }));
+    expect(broken.fail(new TiermeshError('TM_UPSTREAM_ERROR', 'upstream reset')).at(-1)).toMatchObject({
+      type: 'response.failed',
+      response: { status: 'failed', error: { code: 'server_error', message: 'upstream reset' } },
+    });
+  });
+
+  it('frames each event under its own type', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
+    const parsed = new SseParser().push(
+      frameResponsesEvents([...w.push(chunk({ content: 'x' })), ...w.end()]),
+    );
+    expect(parsed.length).toBe(9);
+    for (const e of parsed) expect(JSON.parse(e.data).type).toBe(e.event);
+  });
+});

@@ -1,0 +1,607 @@
+/**
+ * The OpenAI Responses API inbound (`POST /v1/responses`), as pure translation to and from the internal request
+ * (the OpenAI chat shape every stage and provider speaks): the request, the whole answer, and the stream as the
+ * typed Responses event sequence.
+ *
+ * Stateless: nothing is stored server-side, so `previous_response_id`, `conversation` and `background` are refused
+ * with a 400 that says to send the whole conversation. `store` is accepted (the SDKs and the API default it to
+ * true) and answered as `store: false`. `item_reference` items resolve through `resolveItem` (a bounded memory of
+ * the items this sidecar answered with recently; the Vercel AI SDK sends references to them in multi-turn calls);
+ * an unknown reference is a 400 naming the item. Reasoning items are dropped from history: they belong to the model
+ * that produced them.
+ */
+import { randomBytes } from 'node:crypto';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ChatMessage,
+} from '../../api/openai.js';
+import type {
+  ResponsesFunctionCallItem,
+  ResponsesFunctionCallOutputItem,
+  ResponsesInputItem,
+  ResponsesMessageItem,
+  ResponsesRequest,
+} from '../../api/responses.js';
+import { TiermeshError } from '../../errors.js';
+import { sseEvent } from '../../providers/sse.js';
+import { StreamParts } from './stream-parts.js';
+
+function invalid(param: string, message: string): TiermeshError {
+  // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
+  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, {
+    param,
+    logMessage: `${param}: ${message.replace(/"[^"]*"/g, '"…"')}`,
+  });
+}
+
+type Part = { type: string } & Record<string, unknown>;
+type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+
+/** An item this sidecar answered with, by id, or undefined when it does not know (any more) what it was. */
+export type ItemResolver = (id: string) => ResponsesInputItem | undefined;
+
+/** Item types that only mean something to the model that produced them, dropped from history. */
+const HISTORY_ONLY = new Set(['reasoning']);
+
+function unsupported(param: string, what: string): TiermeshError {
+  return invalid(param, `${what} is not supported by this endpoint`);
+}
+
+function userParts(content: string | Part[], where: string): ChatMessage['content'] {
+  if (typeof content === 'string') return content;
+  return content.map((p, j) => {
+    const at = `${where}.content[${j}]`;
+    if (p.type === 'input_text' || p.type === 'output_text')
+      return { type: 'text', text: p['text'] as string };
+    if (p.type === 'input_image') {
+      if (typeof p['image_url'] !== 'string')
+        throw invalid(`${at}.image_url`, 'required (file_id is not supported: tiermesh stores no files)');
+      const detail = p['detail'];
+      return {
+        type: 'image_url',
+        image_url: { url: p['image_url'], ...(typeof detail === 'string' ? { detail } : {}) },
+      };
+    }
+    throw unsupported(`${at}.type`, `content part type "${p.type}"`);
+  });
+}
+
+function plainText(content: string | Part[], where: string): string {
+  if (typeof content === 'string') return content;
+  return content
+    .map((p, j) => {
+      if (p.type === 'input_text' || p.type === 'output_text') return p['text'] as string;
+      if (p.type === 'refusal') return p['refusal'] as string;
+      throw unsupported(`${where}.content[${j}].type`, `content part type "${p.type}" here`);
+    })
+    .join('');
+}
+
+/**
+ * Responses request to the internal request. `instructions` become the first system message, developer messages
+ * system messages (the widest-understood role across upstreams), consecutive function_call items one assistant
+ * message with tool_calls (attached to the assistant text just before them), function_call_output items tool
+ * messages. Throws a 400 TiermeshError naming the field for what cannot be carried.
+ */
+export function fromResponsesRequest(
+  req: ResponsesRequest,
+  resolveItem: ItemResolver = () => undefined,
+): ChatCompletionRequest {
+  if (req.previous_response_id)
+    throw invalid(
+      'previous_response_id',
+      'tiermesh does not store responses; send the whole conversation in `input` instead',
+    );
+  if (req.conversation != null)
+    throw invalid(
+      'conversation',
+      'tiermesh does not store conversations; send the whole conversation in `input`',
+    );
+  if (req.background === true) throw invalid('background', 'background responses are not supported');
+  const messages: ChatMessage[] = [];
+  if (req.instructions) messages.push({ role: 'system', content: req.instructions });
+  const items: ResponsesInputItem[] =
+    typeof req.input === 'string'
+      ? [{ role: 'user', content: req.input } as ResponsesMessageItem]
+      : req.input;
+  for (const [i, raw] of items.entries()) {
+    const where = `input[${i}]`;
+    let item = raw;
+    if (item.type === 'item_reference') {
+      const id = (item as { id: string }).id;
+      const found = resolveItem(id);
+      if (!found)
+        throw invalid(
+          `${where}.id`,
+          `item "${id}" is unknown here (tiermesh keeps no history beyond recent answers); send the item itself, or store: false`,
+        );
+      item = found;
+    }
+    const type = item.type ?? 'message';
+    if (type === 'message') {
+      const m = item as ResponsesMessageItem;
+      if (m.role === 'system' || m.role === 'developer')
+        messages.push({ role: 'system', content: plainText(m.content as string | Part[], where) });
+      else if (m.role === 'assistant')
+        messages.push({ role: 'assistant', content: plainText(m.content as string | Part[], where) });
+      else messages.push({ role: 'user', content: userParts(m.content as string | Part[], where) });
+    } else if (type === 'function_call') {
+      const f = item as ResponsesFunctionCallItem;
+      const call: ToolCall = {
+        id: f.call_id,
+        type: 'function',
+        function: { name: f.name, arguments: f.arguments },
+      };
+      const last = messages[messages.length - 1];
+      if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
+      else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+    } else if (type === 'function_call_output') {
+      const o = item as ResponsesFunctionCallOutputItem;
+      messages.push({
+        role: 'tool',
+        tool_call_id: o.call_id,
+        content: plainText(o.output as string | Part[], where),
+      });
+    } else if (!HISTORY_ONLY.has(type)) throw unsupported(`${where}.type`, `input item type "${type}"`);
+  }
+  // An assistant text turn that only carried tool calls has no text: OpenAI wants null content there.
+  for (const m of messages) if (m.role === 'assistant' && m.tool_calls && m.content === '') m.content = null;
+  if (!messages.some((m) => m.role !== 'system')) throw invalid('input', 'must hold at least one message');
+  const out: ChatCompletionRequest = { model: req.model, messages };
+  if (req.max_output_tokens != null) out.max_completion_tokens = req.max_output_tokens;
+  if (req.temperature != null) out.temperature = req.temperature;
+  if (req.top_p != null) out.top_p = req.top_p;
+  const user = req.safety_identifier ?? req.user;
+  if (user) out.user = user;
+  if (req.stream === true) out.stream = true;
+  if (req.tools && req.tools.length > 0) {
+    out['tools'] = req.tools.map((t, i) => {
+      if (t.type !== 'function') throw unsupported(`tools[${i}].type`, `tool type "${t.type}"`);
+      const f = t as Extract<typeof t, { name: string }>;
+      return {
+        type: 'function',
+        function: {
+          name: f.name,
+          ...(f.description != null ? { description: f.description } : {}),
+          parameters: f.parameters ?? { type: 'object', properties: {} },
+          ...(f.strict != null ? { strict: f.strict } : {}),
+        },
+      };
+    });
+    if (req.parallel_tool_calls === false) out['parallel_tool_calls'] = false;
+  }
+  const choice = req.tool_choice;
+  if (choice != null) {
+    if (choice !== 'none' && !out['tools']) throw invalid('tool_choice', 'requires tools');
+    if (typeof choice === 'string') out['tool_choice'] = choice;
+    else {
+      if (!req.tools?.some((t) => t.type === 'function' && t['name'] === choice.name))
+        throw invalid('tool_choice.name', `names function "${choice.name}", which is not in tools`);
+      out['tool_choice'] = { type: 'function', function: { name: choice.name } };
+    }
+  }
+  const format = req.text?.format;
+  if (format?.type === 'json_object') out.response_format = { type: 'json_object' };
+  else if (format?.type === 'json_schema') {
+    const f = format as {
+      name: string;
+      schema: Record<string, unknown>;
+      description?: string | null;
+      strict?: boolean | null;
+    };
+    out.response_format = {
+      type: 'json_schema',
+      json_schema: {
+        name: f.name,
+        schema: f.schema,
+        ...(f.strict != null ? { strict: f.strict } : {}),
+        ...(f.description != null ? { description: f.description } : {}),
+      },
+    };
+  } else if (format != null && format.type !== 'text')
+    throw unsupported('text.format.type', `format "${format.type}"`);
+  return out;
+}
+
+/** Output items, as the Responses API and its SDKs shape them. */
+export interface OutputMessage {
+  type: 'message';
+  id: string;
+  status: 'in_progress' | 'completed' | 'incomplete';
+  role: 'assistant';
+  content: Array<
+    | { type: 'output_text'; text: string; annotations: unknown[]; logprobs: unknown[] }
+    | { type: 'refusal'; refusal: string }
+  >;
+}
+export interface OutputFunctionCall {
+  type: 'function_call';
+  id: string;
+  call_id: string;
+  name: string;
+  arguments: string;
+  status: 'in_progress' | 'completed' | 'incomplete';
+}
+export type OutputItem = OutputMessage | OutputFunctionCall;
+
+export interface ResponsesUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+export interface ResponseObject {
+  id: string;
+  object: 'response';
+  created_at: number;
+  status: 'in_progress' | 'completed' | 'incomplete' | 'failed';
+  error: { code: string; message: string } | null;
+  incomplete_details: { reason: 'max_output_tokens' | 'content_filter' } | null;
+  instructions: string | null;
+  max_output_tokens: number | null;
+  model: string;
+  output: OutputItem[];
+  parallel_tool_calls: boolean;
+  previous_response_id: null;
+  reasoning: { effort: null; summary: null };
+  store: false;
+  temperature: number | null;
+  text: { format: unknown };
+  tool_choice: unknown;
+  tools: unknown[];
+  top_p: number | null;
+  truncation: 'disabled';
+  usage: ResponsesUsage | null;
+  user: string | null;
+  metadata: Record<string, string>;
+}
+
+/** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`. */
+export type IdMaker = (prefix: 'resp' | 'msg' | 'fc') => string;
+
+/** Random ids, unguessable so one client cannot reference another's remembered items. */
+export const newResponsesId: IdMaker = (prefix) => `${prefix}_${randomBytes(16).toString('hex')}`;
+
+export function toResponsesUsage(u: ChatCompletion['usage'] | null | undefined): ResponsesUsage | null {
+  if (!u) return null;
+  const details = u as {
+    prompt_tokens_details?: { cached_tokens?: number };
+    completion_tokens_details?: { reasoning_tokens?: number };
+  };
+  return {
+    input_tokens: u.prompt_tokens,
+    input_tokens_details: { cached_tokens: details.prompt_tokens_details?.cached_tokens ?? 0 },
+    output_tokens: u.completion_tokens,
+    output_tokens_details: { reasoning_tokens: details.completion_tokens_details?.reasoning_tokens ?? 0 },
+    total_tokens: u.total_tokens,
+  };
+}
+
+function incompleteReason(finish: string | null | undefined): ResponseObject['incomplete_details'] {
+  if (finish === 'length') return { reason: 'max_output_tokens' };
+  if (finish === 'content_filter') return { reason: 'content_filter' };
+  return null;
+}
+
+/** The response envelope around its output, echoing the request's settings as the API does. */
+export function responseObject(
+  req: ResponsesRequest,
+  meta: { id: string; createdAt: number; model: string },
+  output: OutputItem[],
+  status: ResponseObject['status'],
+  extra: Pick<ResponseObject, 'usage' | 'incomplete_details' | 'error'>,
+): ResponseObject {
+  return {
+    id: meta.id,
+    object: 'response',
+    created_at: meta.createdAt,
+    status,
+    error: extra.error,
+    incomplete_details: extra.incomplete_details,
+    instructions: req.instructions ?? null,
+    max_output_tokens: req.max_output_tokens ?? null,
+    model: meta.model,
+    output,
+    parallel_tool_calls: req.parallel_tool_calls ?? true,
+    previous_response_id: null,
+    reasoning: { effort: null, summary: null },
+    store: false,
+    temperature: req.temperature ?? null,
+    text: { format: req.text?.format ?? { type: 'text' } },
+    tool_choice: req.tool_choice ?? 'auto',
+    tools: req.tools ?? [],
+    top_p: req.top_p ?? null,
+    truncation: 'disabled',
+    usage: extra.usage,
+    user: req.user ?? null,
+    metadata: req.metadata ?? {},
+  };
+}
+
+/** The internal answer as a Responses object: a message item (text or refusal), then one item per tool call. */
+export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMaker): ResponseObject {
+  const choice = c.choices[0];
+  const incomplete = incompleteReason(choice?.finish_reason);
+  const itemStatus = incomplete ? 'incomplete' : 'completed';
+  const output: OutputItem[] = [];
+  const calls = (choice?.message.tool_calls ?? []) as Array<Partial<ToolCall>>;
+  const text = choice?.message.content ?? '';
+  const refusal = choice?.message.refusal;
+  if (refusal)
+    output.push({
+      type: 'message',
+      id: newId('msg'),
+      status: itemStatus,
+      role: 'assistant',
+      content: [{ type: 'refusal', refusal }],
+    });
+  else if (text !== '' || calls.length === 0)
+    output.push({
+      type: 'message',
+      id: newId('msg'),
+      status: itemStatus,
+      role: 'assistant',
+      content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
+    });
+  for (const tc of calls)
+    output.push({
+      type: 'function_call',
+      id: newId('fc'),
+      call_id: tc.id ?? '',
+      name: tc.function?.name ?? '',
+      arguments: tc.function?.arguments ?? '',
+      status: itemStatus,
+    });
+  return responseObject(
+    req,
+    { id: newId('resp'), createdAt: c.created, model: c.model },
+    output,
+    incomplete ? 'incomplete' : 'completed',
+    {
+      usage: toResponsesUsage(c.usage),
+      incomplete_details: incomplete,
+      error: null,
+    },
+  );
+}
+
+/** One Responses stream event, before framing; `sequence_number` is set by the writer. */
+export interface ResponsesEvent {
+  type: string;
+  [k: string]: unknown;
+}
+
+/** `event: <type>\ndata: <json>\n\n` for each event, as the API frames them (no [DONE]). */
+export function frameResponsesEvents(events: ResponsesEvent[]): string {
+  let out = '';
+  for (const e of events) out += sseEvent(e.type, e);
+  return out;
+}
+
+interface OpenText {
+  item: OutputMessage;
+  index: number;
+  text: string;
+}
+interface OpenCall {
+  item: OutputFunctionCall;
+  index: number;
+}
+
+/**
+ * Internal stream chunks in, Responses events out: response.created and response.in_progress first; per text item
+ * output_item.added, content_part.added, output_text.delta..., then output_text.done, content_part.done and
+ * output_item.done; per tool call output_item.added, function_call_arguments.delta... and .done, output_item.done;
+ * at `end()` response.completed (or response.incomplete) with the whole response and usage; at `fail()`
+ * response.failed. Items close in order when the next one opens, as the API streams them.
+ */
+export class ResponsesStreamWriter {
+  private seq = 0;
+  private started = false;
+  private readonly id: string;
+  private model: string;
+  private readonly output: OutputItem[] = [];
+  private text: OpenText | undefined;
+  private calls = new Map<number, OpenCall>();
+  private openCalls: OpenCall[] = [];
+  private readonly parts = new StreamParts();
+
+  constructor(
+    private readonly req: ResponsesRequest,
+    private readonly newId: IdMaker,
+    private readonly createdAt: number,
+  ) {
+    this.id = newId('resp');
+    this.model = req.model;
+  }
+
+  /** Every output item so far, completed ones included (for the item memory once the stream ends). */
+  items(): readonly OutputItem[] {
+    return this.output;
+  }
+
+  push(chunk: ChatCompletionChunk): ResponsesEvent[] {
+    const out: ResponsesEvent[] = [];
+    if (!this.started) this.start(out, chunk.model);
+    for (const part of this.parts.read(chunk)) {
+      if (part.kind === 'text') this.text = this.textDelta(out, part.text);
+      else if (part.kind === 'tool-start') {
+        // OpenAI streams tool calls one after the other: a new one means the previous items are complete.
+        this.closeAll(out, 'completed');
+        const item: OutputFunctionCall = {
+          type: 'function_call',
+          id: this.newId('fc'),
+          call_id: part.id,
+          name: part.name,
+          arguments: '',
+          status: 'in_progress',
+        };
+        const call = { item, index: this.output.length };
+        this.output.push(item);
+        this.calls.set(part.index, call);
+        this.openCalls.push(call);
+        out.push(
+          this.ev({ type: 'response.output_item.added', output_index: call.index, item: { ...item } }),
+        );
+      } else {
+        const call = this.calls.get(part.index)!;
+        call.item.arguments += part.args;
+        out.push(
+          this.ev({
+            type: 'response.function_call_arguments.delta',
+            item_id: call.item.id,
+            output_index: call.index,
+            delta: part.args,
+          }),
+        );
+      }
+    }
+    return out;
+  }
+
+  /** The closing events after the internal stream ended cleanly. */
+  end(): ResponsesEvent[] {
+    const out: ResponsesEvent[] = [];
+    if (!this.started) this.start(out, this.model);
+    const incomplete = incompleteReason(this.parts.finish);
+    const status = incomplete ? 'incomplete' : 'completed';
+    this.closeAll(out, status);
+    const response = responseObject(this.req, this.meta(), this.output, status, {
+      usage: toResponsesUsage(this.parts.usage),
+      incomplete_details: incomplete,
+      error: null,
+    });
+    out.push(this.ev({ type: incomplete ? 'response.incomplete' : 'response.completed', response }));
+    return out;
+  }
+
+  /** The event that ends a stream that broke after it started. */
+  fail(err: TiermeshError): ResponsesEvent[] {
+    const out: ResponsesEvent[] = [];
+    if (!this.started) this.start(out, this.model);
+    const response = responseObject(this.req, this.meta(), this.output, 'failed', {
+      usage: toResponsesUsage(this.parts.usage),
+      incomplete_details: null,
+      error: { code: 'server_error', message: err.message },
+    });
+    out.push(this.ev({ type: 'response.failed', response }));
+    return out;
+  }
+
+  private meta() {
+    return { id: this.id, createdAt: this.createdAt, model: this.model };
+  }
+
+  private start(out: ResponsesEvent[], model: string): void {
+    this.started = true;
+    if (model) this.model = model;
+    const skeleton = () =>
+      responseObject(this.req, this.meta(), [], 'in_progress', {
+        usage: null,
+        incomplete_details: null,
+        error: null,
+      });
+    out.push(this.ev({ type: 'response.created', response: skeleton() }));
+    out.push(this.ev({ type: 'response.in_progress', response: skeleton() }));
+  }
+
+  /** Appends text to the open message item, opening one (and closing what came before) when there is none. */
+  private textDelta(out: ResponsesEvent[], text: string): OpenText {
+    let t = this.text;
+    if (!t) {
+      this.closeAll(out, 'completed');
+      const item: OutputMessage = {
+        type: 'message',
+        id: this.newId('msg'),
+        status: 'in_progress',
+        role: 'assistant',
+        content: [],
+      };
+      t = { item, index: this.output.length, text: '' };
+      this.output.push(item);
+      out.push(
+        this.ev({
+          type: 'response.output_item.added',
+          output_index: t.index,
+          item: { ...item, content: [] },
+        }),
+      );
+      out.push(
+        this.ev({
+          type: 'response.content_part.added',
+          item_id: item.id,
+          output_index: t.index,
+          content_index: 0,
+          part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+        }),
+      );
+    }
+    t.text += text;
+    out.push(
+      this.ev({
+        type: 'response.output_text.delta',
+        item_id: t.item.id,
+        output_index: t.index,
+        content_index: 0,
+        delta: text,
+        logprobs: [],
+      }),
+    );
+    return t;
+  }
+
+  private closeText(out: ResponsesEvent[], status: OutputMessage['status']): void {
+    const t = this.text;
+    if (!t) return;
+    this.text = undefined;
+    const part = { type: 'output_text' as const, text: t.text, annotations: [], logprobs: [] };
+    t.item.content = [part];
+    t.item.status = status;
+    out.push(
+      this.ev({
+        type: 'response.output_text.done',
+        item_id: t.item.id,
+        output_index: t.index,
+        content_index: 0,
+        text: t.text,
+        logprobs: [],
+      }),
+    );
+    out.push(
+      this.ev({
+        type: 'response.content_part.done',
+        item_id: t.item.id,
+        output_index: t.index,
+        content_index: 0,
+        part,
+      }),
+    );
+    out.push(this.ev({ type: 'response.output_item.done', output_index: t.index, item: { ...t.item } }));
+  }
+
+  private closeAll(out: ResponsesEvent[], status: OutputMessage['status']): void {
+    this.closeText(out, status);
+    for (const c of this.openCalls) {
+      c.item.status = status;
+      out.push(
+        this.ev({
+          type: 'response.function_call_arguments.done',
+          item_id: c.item.id,
+          output_index: c.index,
+          arguments: c.item.arguments,
+          name: c.item.name,
+        }),
+      );
+      out.push(this.ev({ type: 'response.output_item.done', output_index: c.index, item: { ...c.item } }));
+    }
+    this.openCalls = [];
+  }
+
+  private ev(e: ResponsesEvent): ResponsesEvent {
+    return { ...e, sequence_number: this.seq++ };
+  }
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ByteLru } from './lru.js';
+
+describe('ByteLru', () => {
+  it('evicts the least recently used entries once the byte bound is passed', () => {
+    const lru = new ByteLru<string>(10);
+    lru.set('a', 'A', 4, 1000, 0);
+    lru.set('b', 'B', 4, 1000, 0);
+    expect(lru.get('a', 1)).toBe('A'); // a is now the most recently used
+    lru.set('c', 'C', 4, 1000, 2);
+    expect(lru.get('b', 3)).toBeUndefined();
+    expect(lru.get('a', 3)).toBe('A');
+    expect(lru.get('c', 3)).toBe('C');
+    expect(lru.bytes).toBe(8);
+    expect(lru.size).toBe(2);
+  });
+
+  it('expires entries after their time to live, freeing their bytes', () => {
+    const lru = new ByteLru<string>(100);
+    lru.set('a', 'A', 10, 50, 0);
+    expect(lru.get('a', 49)).toBe('A');
+    expect(lru.get('a', 50)).toBeUndefined();
+    expect(lru.bytes).toBe(0);
+    lru.set('b', 'B', 10, 50, 0);
+    lru.set('c', 'C', 10, 500, 0);
+    lru.prune(60);
+    expect(lru.size).toBe(1);
+    expect(lru.bytes).toBe(10);
+  });
+
+  it('refuses a value larger than the whole bound instead of emptying itself for it', () => {
+    const lru = new ByteLru<string>(10);
+    lru.set('a', 'A', 5, 1000, 0);
+    expect(lru.set('big', 'X', 11, 1000, 0)).toBe(false);
+    expect(lru.get('a', 1)).toBe('A');
+  });
+
+  it('replacing a key counts its bytes once, and shrinking the bound evicts at once', () => {
+    const lru = new ByteLru<string>(100);
+    lru.set('a', 'A', 30, 1000, 0);
+    lru.set('a', 'A2', 40, 1000, 0);
+    lru.set('b', 'B', 40, 1000, 0);
+    expect(lru.bytes).toBe(80);
+    lru.resize(50);
+    expect(lru.get('a', 1)).toBeUndefined();
+    expect(lru.get('b', 1)).toBe('B');
+    expect(lru.bytes).toBe(40);
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * POST /v1/embeddings through the real sidecar with the openai SDK: routed by model name, failover across the
+ * model's targets (an unreachable upstream, then a provider without embeddings, then the simulated one), cost and
+ * budgets booked on input tokens, and bad input answered in the OpenAI shape naming the field.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+
+const yaml = `
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: test }
+spec:
+  providers:
+    - { name: gone, type: openai-compatible, baseURL: "http://127.0.0.1:9/v1" }
+    - { name: claude, type: anthropic, baseURL: "http://127.0.0.1:9", apiKey: { env: NO_SUCH_KEY } }
+    - { name: sim, type: simulated, simulated: { latencyMs: 0 } }
+  models:
+    - { name: chat-small, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 128000 }
+    - name: embed-small
+      targets: [{ provider: gone }, { provider: claude }, { provider: sim }]
+      pricing: { inputPerMTok: 10000, outputPerMTok: 0 }
+      contextWindow: 8192
+  tiers:
+    - { name: cheap, models: [chat-small] }
+  classifier: { mode: rules }
+  resilience: { retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 } }
+`;
+
+let sidecar: TestSidecar;
+let client: OpenAI;
+beforeAll(async () => {
+  sidecar = await startTestSidecar(yaml);
+  client = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'test', maxRetries: 0 });
+});
+afterAll(() => sidecar.close(1000));
+
+describe('POST /v1/embeddings', () => {
+  it('fails over to a target that has embeddings and books the input tokens', async () => {
+    const { data, response } = await client.embeddings
+      .create({ model: 'embed-small', input: ['a fjord', 'a glacier'] })
+      .withResponse();
+    expect(data.data).toHaveLength(2);
+    expect(data.data[0]!.embedding.length).toBe(256);
+    expect(data.data[0]!.embedding).not.toEqual(data.data[1]!.embedding);
+    expect(data.usage.prompt_tokens).toBeGreaterThan(0);
+    expect(response.headers.get('x-tiermesh-provider')).toBe('sim');
+    expect(response.headers.get('x-tiermesh-model')).toBe('embed-small');
+    const cost = Number(response.headers.get('x-tiermesh-cost-usd'));
+    expect(cost).toBeCloseTo((data.usage.prompt_tokens * 10000) / 1e6, 6);
+    const m = (await sidecar.metrics.text()).body;
+    expect(metricValue(m, 'tiermesh_cost_usd_total', { route: 'default', model: 'embed-small' })).toBeCloseTo(
+      cost,
+      6,
+    );
+    expect(metricValue(m, 'tiermesh_fallbacks_total', { from_provider: 'gone', reason: 'connection' })).toBe(
+      1,
+    );
+  });
+
+  it('answers base64 as the SDK decodes it, and the same vector for the same text', async () => {
+    const a = await client.embeddings.create({ model: 'embed-small', input: 'same text' });
+    const b = await client.embeddings.create({
+      model: 'embed-small',
+      input: 'same text',
+      encoding_format: 'float',
+    });
+    expect(a.data[0]!.embedding).toHaveLength(256);
+    for (const [i, v] of b.data[0]!.embedding.entries()) expect(a.data[0]!.embedding[i]).toBeCloseTo(v, 5);
+  });
+
+  it('refuses auto and bad input in the OpenAI shape, naming the field', async () => {
+    const auto = await client.embeddings.create({ model: 'auto', input: 'x' }).catch((e: unknown) => e);
+    expect(auto).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((auto as InstanceType<typeof OpenAI.NotFoundError>).param).toBe('model');
+    const bad = await client.embeddings.create({ model: 'embed-small', input: [] }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('input');
+  });
+});
