@@ -96,6 +96,58 @@ export const modelTarget = z.object({
   model: modelName.optional().describe("Upstream model id; defaults to the registry entry's name."),
 });
 
+/** Request parameters a model entry may default, cap or drop (the sampling and length knobs models disagree on). */
+export const adaptableParams = [
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'max_completion_tokens',
+  'presence_penalty',
+  'frequency_penalty',
+  'seed',
+  'n',
+  'stop',
+  'logprobs',
+  'top_logprobs',
+  'logit_bias',
+  'parallel_tool_calls',
+  'reasoning_effort',
+  'user',
+] as const;
+
+export const requestAdaptation = z
+  .object({
+    systemPrefix: z
+      .string()
+      .min(1)
+      .max(8192)
+      .optional()
+      .describe('Prepended to the system prompt (a system message is added when the request has none).'),
+    defaults: z
+      .object({
+        temperature: z.number().min(0).max(2).optional(),
+        top_p: z.number().min(0).max(1).optional(),
+        max_tokens: z.number().int().min(1).max(10_000_000).optional(),
+        reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
+      })
+      .optional()
+      .describe('Set when the request leaves them out.'),
+    maxTokensCap: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .optional()
+      .describe('Upper bound on max_tokens / max_completion_tokens sent to this model.'),
+    drop: z
+      .array(z.enum(adaptableParams))
+      .max(adaptableParams.length)
+      .optional()
+      .describe('Parameters removed before the call (e.g. temperature for reasoning models that reject it).'),
+  })
+  .strict();
+export type RequestAdaptation = z.infer<typeof requestAdaptation>;
+
 export const modelEntry = z.object({
   name: modelName,
   targets: z.array(modelTarget).min(1).max(8).describe('Provider targets in failover order.'),
@@ -115,6 +167,11 @@ export const modelEntry = z.object({
     .optional()
     .describe(
       'What the model supports; an absent field means supported. Requests needing a capability set to false skip the model.',
+    ),
+  request: requestAdaptation
+    .optional()
+    .describe(
+      'How a request is adapted for this model after routing: a system prefix, parameter defaults and caps, parameters it rejects.',
     ),
 });
 export type ModelEntry = z.infer<typeof modelEntry>;

@@ -24,11 +24,12 @@
  * Decisions (retry, next target, stop; backoff) are the pure `afterFailure` in policy.ts; this is the loop around it.
  */
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../api/embeddings.js';
-import type { ModelRouteSpec } from '../api/modelroute.js';
+import type { ModelRouteSpec, RequestAdaptation } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import { type ErrorCode, TiermeshError } from '../errors.js';
 import type { Breaker } from './breaker.js';
 import { afterFailure } from './policy.js';
+import { adaptRequest } from './request-adapt.js';
 import {
   type FailureReason,
   LocalError,
@@ -48,6 +49,8 @@ export interface Target {
   upstreamModel: string;
   adapter: ProviderAdapter;
   breaker: Breaker;
+  /** The model entry's `request` adaptation, applied to the body this target is sent. */
+  request?: RequestAdaptation;
 }
 
 export interface ExecutionPlan {
@@ -147,7 +150,7 @@ export async function executeCompletion(
     async (t, call) => {
       const completion = await t.adapter.complete({
         ...call,
-        body: { ...body, model: t.upstreamModel, stream: false },
+        body: { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: false },
       });
       call.done();
       return completion;
@@ -197,7 +200,7 @@ export async function executeStream(
     opts,
     async (t, call) => {
       const it = t.adapter
-        .stream({ ...call, body: { ...body, model: t.upstreamModel, stream: true } })
+        .stream({ ...call, body: { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: true } })
         [Symbol.asyncIterator]();
       let first: IteratorResult<ChatCompletionChunk>;
       try {

@@ -69,6 +69,7 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
         upstreamModel,
         adapter,
         breaker: opts.breakers.get(t.provider, upstreamModel, resilience.breaker),
+        ...(m.request ? { request: m.request } : {}),
       });
     }
     const plan = { targets, resilience };

@@ -6,6 +6,7 @@
  * Holds names, numbers and signal names only: never prompt text.
  */
 import { DEFAULT_OUTPUT_ESTIMATE, estimateCostUSD } from '../budget/cost.js';
+import { describeAdaptation } from '../providers/request-adapt.js';
 import { type LatencyView, latencyKey, sloFor } from './latency.js';
 import type { DecisionSource, RouteDecision } from './types.js';
 
@@ -52,6 +53,8 @@ export interface Explanation {
   }>;
   tokens: { estimatedPrompt: number; requestedMax: number; assumedOutput: number };
   cost: { estimatedUSD: number; baselineUSD: number | null; estimatedSavingsUSD: number | null };
+  /** How each candidate model's request is adapted after routing (`models[].request`). */
+  adaptations: Array<{ model: string; changes: string[] }>;
 }
 
 /** Six significant digits: enough for fractions of a cent, stable in snapshots of the output. */
@@ -114,6 +117,9 @@ export function explainDecision(
         }
       : null,
     slo: sloJson(d),
+    adaptations: d.models
+      .filter((m) => m.request)
+      .map((m) => ({ model: m.name, changes: describeAdaptation(m.request) })),
     observations: latency ? observations(d, latency) : [],
     tokens: {
       estimatedPrompt: d.estimatedPromptTokens,

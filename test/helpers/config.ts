@@ -8,12 +8,21 @@ export interface UpstreamRef {
   keyEnv?: string;
 }
 
+export interface ModelOptions {
+  name: string;
+  upstreams: string[];
+  inputPerMTok?: number;
+  outputPerMTok?: number;
+  /** `models[].request`: how the request is adapted for this model. */
+  request?: Record<string, unknown>;
+}
+
 export interface RouteConfigOptions {
   namespace?: string;
   route?: string;
   /** Cheap tier models, premium tier models; each model lists its upstream names in failover order. */
-  cheap: Array<{ name: string; upstreams: string[]; inputPerMTok?: number; outputPerMTok?: number }>;
-  premium: Array<{ name: string; upstreams: string[]; inputPerMTok?: number; outputPerMTok?: number }>;
+  cheap: ModelOptions[];
+  premium: ModelOptions[];
   upstreams: UpstreamRef[];
   retries?: number;
   /** Overrides of `spec.resilience` (timeouts, stream deadlines); retries and breaker have their own options. */
@@ -38,6 +47,7 @@ export function routeConfig(o: RouteConfigOptions): string {
     targets: m.upstreams.map((u) => ({ provider: u })),
     pricing: { inputPerMTok: m.inputPerMTok ?? 1, outputPerMTok: m.outputPerMTok ?? 2 },
     contextWindow: 128_000,
+    ...(m.request ? { request: m.request } : {}),
   }));
   const route = {
     apiVersion: 'tiermesh.dev/v1alpha1',
