@@ -7,6 +7,7 @@ import { sendError } from '../http/reply.js';
 import { startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
 import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from '../sidecar/defaults.js';
+import { serveHealthOnly } from '../sidecar/health.js';
 import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
@@ -28,6 +29,8 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --local-overspend-usd <usd>     per budget, most this sidecar spends beyond its slices while the operator is
                                   unreachable, before refusing/downgrading (default 1; 0 = refuse at once)
   --metrics-listen <host:port>    also serve /metrics (and nothing else) here, e.g. 0.0.0.0:9464 for Prometheus
+  --health-listen <host:port>     also serve GET /healthz and /readyz (and nothing else) here, e.g. 0.0.0.0:4021
+                                  for kubelet httpGet probes on the pod IP
   --listen <host:port>   address to serve on (default ${DEFAULT_LISTEN})
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --log-prompts          include prompt text in request log lines (off by default)
@@ -53,6 +56,7 @@ export async function run(args: string[]): Promise<number> {
       'operator-connect': { type: 'string' },
       'metrics-listen': { type: 'string' },
       'local-overspend-usd': { type: 'string' },
+      'health-listen': { type: 'string' },
       listen: { type: 'string', default: DEFAULT_LISTEN },
       'max-body-bytes': { type: 'string' },
       'log-prompts': { type: 'boolean', default: false },
@@ -76,6 +80,7 @@ export async function run(args: string[]): Promise<number> {
   let listen: { host: string; port: number };
   let connectTo: { host: string; port: number } | undefined;
   let metricsListen: { host: string; port: number } | undefined;
+  let healthListen: { host: string; port: number } | undefined;
   let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
   let localOverspendUSD: number | undefined;
   let quality: FeedbackOptions;
@@ -91,6 +96,8 @@ export async function run(args: string[]): Promise<number> {
       connectTo = parseListen(values['operator-connect'] as string, 'operator-connect');
     if (values['metrics-listen'] !== undefined)
       metricsListen = parseListen(values['metrics-listen'] as string, 'metrics-listen');
+    if (values['health-listen'] !== undefined)
+      healthListen = parseListen(values['health-listen'] as string, 'health-listen');
     if (values['max-body-bytes'] !== undefined) {
       maxBodyBytes = Number(values['max-body-bytes']);
       if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
@@ -110,6 +117,7 @@ export async function run(args: string[]): Promise<number> {
       caPem: process.env[OPERATOR_CA_ENV] || undefined,
       connectTo,
       metricsListen,
+      healthListen,
       listen,
       maxBodyBytes,
       localOverspendUSD,
@@ -151,6 +159,9 @@ export async function run(args: string[]): Promise<number> {
   const metricsServer = metricsListen
     ? await serveMetricsOnly(sidecar.metrics, metricsListen, logger)
     : undefined;
+  const healthServer = healthListen
+    ? (await serveHealthOnly(sidecar.store, healthListen, logger)).server
+    : undefined;
 
   const reload = async () => {
     try {
@@ -174,6 +185,7 @@ export async function run(args: string[]): Promise<number> {
       'shutting down: draining in-flight requests',
     );
     metricsServer?.close();
+    healthServer?.close();
     return sidecar.close();
   });
 }
@@ -187,6 +199,7 @@ async function runWithOperator(o: {
   caPem: string | undefined;
   connectTo: { host: string; port: number } | undefined;
   metricsListen: { host: string; port: number } | undefined;
+  healthListen: { host: string; port: number } | undefined;
   listen: { host: string; port: number };
   maxBodyBytes: number;
   localOverspendUSD: number | undefined;
@@ -227,12 +240,16 @@ async function runWithOperator(o: {
   const metricsServer = o.metricsListen
     ? await serveMetricsOnly(sidecar.metrics, o.metricsListen, logger)
     : undefined;
+  const healthServer = o.healthListen
+    ? (await serveHealthOnly(sidecar.store, o.healthListen, logger)).server
+    : undefined;
   return untilStopSignal((signal) => {
     logger.info(
       { signal, inFlight: sidecar.server.inFlight() },
       'shutting down: draining requests, then usage',
     );
     metricsServer?.close();
+    healthServer?.close();
     return sidecar.close().then(() => link.stop());
   });
 }

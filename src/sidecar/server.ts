@@ -14,6 +14,7 @@ import { sendError, sendJson, sendRawError } from '../http/reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import type { ConfigStore, Versioned } from './config-store.js';
+import { isHealthPath, sendHealth } from './health.js';
 import { findModel, legacyCompletionsMessage, listModels } from './models.js';
 
 /** node:http's own limit, said out loud: a request whose headers are larger gets 431 with a JSON body. */
@@ -108,13 +109,7 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       if (!rt) return void sendError(res, notReady());
       return sendJson(res, 200, listModels(rt.snapshot));
     }
-    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const rt = deps.store.current;
-      return rt
-        ? sendJson(res, 200, { status: 'ready', configVersion: rt.snapshot.version })
-        : sendJson(res, 503, { status: 'not ready', reason: 'no config loaded' });
-    }
+    if (isHealthPath(path)) return sendHealth(res, path, deps.store);
     if (path === '/metrics' && method === 'GET') {
       const { contentType, body } = await deps.metrics.text();
       res.writeHead(200, { 'content-type': contentType });

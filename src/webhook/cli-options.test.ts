@@ -68,4 +68,30 @@ describe('webhookOptionsFromCli', () => {
       /--sidecar-metrics-port/,
     );
   });
+
+  it('probes over HTTP on port 4021 by default; exec on request; refuses a bad or clashing health port', () => {
+    const base = ['--webhook-listen', ':9443', '--sidecar-image', 'i'];
+    expect(webhookOptionsFromCli(parse(base), ctx)?.injector).toMatchObject({
+      probes: 'http',
+      healthPort: 4021,
+    });
+    expect(webhookOptionsFromCli(parse([...base, '--sidecar-probes', 'exec']), ctx)?.injector.probes).toBe(
+      'exec',
+    );
+    expect(() => webhookOptionsFromCli(parse([...base, '--sidecar-probes', 'tcp']), ctx)).toThrow(
+      /--sidecar-probes: expected http or exec, got "tcp"/,
+    );
+    expect(() => webhookOptionsFromCli(parse([...base, '--sidecar-health-port', '80']), ctx)).toThrow(
+      /--sidecar-health-port/,
+    );
+    expect(() =>
+      webhookOptionsFromCli(
+        parse([...base, '--sidecar-metrics-port', '9464', '--sidecar-health-port', '9464']),
+        ctx,
+      ),
+    ).toThrow(/also the sidecar's metrics port/);
+    expect(() => webhookOptionsFromCli(parse([...base, '--sidecar-health-port', '4000']), ctx)).toThrow(
+      /also the sidecar's API port/,
+    );
+  });
 });

@@ -1,6 +1,6 @@
 /** The `tiermesh operator` flags that configure the injector webhook, so the operator CLI can adopt them in one spread. */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { SIDECAR_PORT } from '../sidecar/defaults.js';
+import { SIDECAR_HEALTH_PORT, SIDECAR_PORT } from '../sidecar/defaults.js';
 import type { CertMode, WebhookServerOptions } from './server.js';
 
 /** node:util parseArgs option definitions; every flag is optional and has the chart's default. */
@@ -21,6 +21,8 @@ export const webhookCliOptions = {
   'sidecar-memory-limit': { type: 'string', default: '256Mi' },
   'sidecar-mode': { type: 'string', default: 'native' },
   'sidecar-metrics-port': { type: 'string', default: '' },
+  'sidecar-probes': { type: 'string', default: 'http' },
+  'sidecar-health-port': { type: 'string', default: String(SIDECAR_HEALTH_PORT) },
 } as const;
 
 export const webhookCliHelp = `webhook (sidecar injector) options:
@@ -38,6 +40,9 @@ export const webhookCliHelp = `webhook (sidecar injector) options:
   --sidecar-cpu Q, --sidecar-memory Q, --sidecar-memory-limit Q   default sidecar resources
   --sidecar-mode MODE            native (restartable init container, Kubernetes >= 1.29) | container
   --sidecar-metrics-port N       sidecars also serve /metrics (only) on 0.0.0.0:N, container port "tm-metrics"
+  --sidecar-probes MODE          http (kubelet httpGet on the probe-only port) | exec (node -e fetch, as before)
+  --sidecar-health-port N        http probes: sidecars serve GET /healthz and /readyz (only) on 0.0.0.0:N,
+                                 container port "tm-health" (default ${SIDECAR_HEALTH_PORT})
 `;
 
 export type WebhookCliValues = { [K in keyof typeof webhookCliOptions]?: string | boolean | undefined };
@@ -81,6 +86,18 @@ export function webhookOptionsFromCli(
     throw new Error(
       `--sidecar-metrics-port: expected a port from 1024 to 65535, got "${s('sidecar-metrics-port')}"`,
     );
+  const probes = s('sidecar-probes');
+  if (probes !== 'http' && probes !== 'exec')
+    throw new Error(`--sidecar-probes: expected http or exec, got "${probes}"`);
+  const healthPort = Number(s('sidecar-health-port'));
+  if (!(Number.isInteger(healthPort) && healthPort >= 1024 && healthPort <= 65535))
+    throw new Error(
+      `--sidecar-health-port: expected a port from 1024 to 65535, got "${s('sidecar-health-port')}"`,
+    );
+  if (probes === 'http' && (healthPort === metricsPort || healthPort === sidecarPort))
+    throw new Error(
+      `--sidecar-health-port: ${healthPort} is also the sidecar's ${healthPort === metricsPort ? 'metrics' : 'API'} port; pick another`,
+    );
   const service = s('webhook-service');
   return {
     kubeConfig: ctx.kubeConfig,
@@ -99,6 +116,8 @@ export function webhookOptionsFromCli(
       operatorURL: s('sidecar-operator-url') || `https://${service}.${ctx.namespace}.svc:8443`,
       port: sidecarPort,
       mode,
+      probes,
+      healthPort,
       ...(metricsPort !== undefined ? { metricsPort } : {}),
       resources: {
         cpuRequest: s('sidecar-cpu'),

@@ -1,6 +1,6 @@
 /** What the injector adds to a pod (image, operator URL, defaults) and the per-pod annotations that override it. */
 import { z } from 'zod';
-import { SIDECAR_PORT } from '../sidecar/defaults.js';
+import { SIDECAR_HEALTH_PORT, SIDECAR_PORT } from '../sidecar/defaults.js';
 
 export const INJECT_LABEL = 'tiermesh.dev/inject';
 export const STATUS_ANNOTATION = 'tiermesh.dev/status';
@@ -42,12 +42,22 @@ export const injectorConfig = z.object({
   mode: z.enum(['native', 'container']).default('native'),
   /** When set, the sidecar also serves /metrics (only) on 0.0.0.0:<metricsPort>, a named container port. */
   metricsPort: z.number().int().min(1024).max(65535).optional(),
+  /**
+   * http: the kubelet's httpGet probes dial the sidecar's probe-only listener on 0.0.0.0:<healthPort> (GET /healthz
+   * and /readyz, nothing else). exec: `node -e fetch(...)` inside the container against the loopback API, as
+   * before; each probe then starts a Node process (slower pod start, more CPU), kept for clusters that forbid
+   * extra listening ports. A pod that already declares healthPort gets exec probes rather than a clash.
+   */
+  probes: z.enum(['http', 'exec']).default('http'),
+  healthPort: z.number().int().min(1024).max(65535).default(SIDECAR_HEALTH_PORT),
 });
 export type InjectorConfig = z.infer<typeof injectorConfig>;
 export type InjectorConfigInput = z.input<typeof injectorConfig>;
 
 export interface SidecarSettings {
   port: number;
+  /** The probe-only listener's port when the kubelet probes over HTTP; undefined: exec probes. */
+  healthPort: number | undefined;
   cpuRequest: string;
   memoryRequest: string;
   memoryLimit: string;
@@ -86,7 +96,7 @@ export function sidecarSettings(
 ): Parsed<SidecarSettings> {
   const a = annotations ?? {};
   const problems: string[] = [];
-  const out: SidecarSettings = { port: cfg.port, ...cfg.resources };
+  const out: SidecarSettings = { port: cfg.port, healthPort: undefined, ...cfg.resources };
 
   const port = a[PORT_ANNOTATION];
   if (port !== undefined) {
@@ -100,6 +110,11 @@ export function sidecarSettings(
       `${PORT_ANNOTATION}: port ${out.port} is already a containerPort of this pod; pick another with the annotation`,
     );
   }
+
+  // A pod that already uses the health port (or picked it for the sidecar) keeps working, with exec probes.
+  const clash =
+    usedPorts.has(cfg.healthPort) || out.port === cfg.healthPort || cfg.metricsPort === cfg.healthPort;
+  if (cfg.probes === 'http' && !clash) out.healthPort = cfg.healthPort;
 
   const cpu = a[CPU_ANNOTATION];
   if (cpu !== undefined) {

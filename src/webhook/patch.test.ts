@@ -5,6 +5,7 @@ import {
   type AdmittedPod,
   admittedPod,
   buildPatch,
+  HEALTH_PORT_NAME,
   keyVolumeName,
   METRICS_PORT_NAME,
   modelVolumeName,
@@ -105,7 +106,13 @@ describe('buildPatch', () => {
     expect(out.spec.initContainers?.map((c) => c.name)).toEqual([SIDECAR_NAME]);
     const sidecar = out.spec.initContainers?.[0] as unknown as Sidecar;
     expect(sidecar.restartPolicy).toBe('Always');
-    expect(sidecar.startupProbe?.exec.command.join(' ')).toContain('http://127.0.0.1:4000/healthz');
+    // The kubelet dials the probe-only listener on the pod IP: no Node process started per probe.
+    expect(sidecar.startupProbe).toMatchObject({
+      httpGet: { path: '/healthz', port: HEALTH_PORT_NAME, scheme: 'HTTP' },
+      periodSeconds: 1,
+      failureThreshold: 60,
+    });
+    expect(sidecar.startupProbe).not.toHaveProperty('exec');
     expect(sidecar.args).toEqual([
       'sidecar',
       '--operator',
@@ -116,15 +123,26 @@ describe('buildPatch', () => {
       '/var/lib/tiermesh',
       '--listen',
       '127.0.0.1:4000',
+      '--health-listen',
+      '0.0.0.0:4021',
     ]);
+    expect(sidecar.ports).toEqual([{ name: HEALTH_PORT_NAME, containerPort: 4021, protocol: 'TCP' }]);
     expect(sidecar.securityContext).toMatchObject({
       runAsNonRoot: true,
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
     });
-    expect(sidecar.readinessProbe.exec.command.join(' ')).toContain('http://127.0.0.1:4000/readyz');
-    expect(sidecar.livenessProbe.exec.command.join(' ')).toContain('http://127.0.0.1:4000/healthz');
+    expect(sidecar.readinessProbe.httpGet).toEqual({
+      path: '/readyz',
+      port: HEALTH_PORT_NAME,
+      scheme: 'HTTP',
+    });
+    expect(sidecar.livenessProbe.httpGet).toEqual({
+      path: '/healthz',
+      port: HEALTH_PORT_NAME,
+      scheme: 'HTTP',
+    });
     expect(sidecar.volumeMounts).toContainEqual({
       name: 'tiermesh-key-openai-key',
       mountPath: '/var/run/secrets/tiermesh/openai-key',
@@ -159,6 +177,7 @@ describe('buildPatch', () => {
       version: '0.1.0',
       port: 4000,
       secrets: ['openai-key'],
+      healthPort: 4021,
     });
   });
 
@@ -214,7 +233,7 @@ describe('buildPatch', () => {
       }),
     );
     const sidecar = out.spec.initContainers?.[0] as unknown as Sidecar;
-    expect(sidecar.args.at(-1)).toBe('127.0.0.1:5005');
+    expect(sidecar.args[sidecar.args.indexOf('--listen') + 1]).toBe('127.0.0.1:5005');
     expect(sidecar.resources).toEqual({
       requests: { cpu: '200m', memory: '512Mi' },
       limits: { memory: '512Mi' },
@@ -357,9 +376,12 @@ describe('operator TLS and metrics port', () => {
     const withMetrics = injectorConfig.parse({ ...cfg, metricsPort: 9464 });
     const s = sidecarOf(pod(), withMetrics, CA);
     expect(s.args).toContain('127.0.0.1:4000');
-    expect(s.args.slice(-2)).toEqual(['--metrics-listen', '0.0.0.0:9464']);
-    expect(s.ports).toEqual([{ name: METRICS_PORT_NAME, containerPort: 9464, protocol: 'TCP' }]);
-    expect(sidecarOf(pod(), cfg, CA).ports).toBeUndefined();
+    expect(s.args.slice(-4)).toEqual(['--metrics-listen', '0.0.0.0:9464', '--health-listen', '0.0.0.0:4021']);
+    expect(s.ports).toEqual([
+      { name: METRICS_PORT_NAME, containerPort: 9464, protocol: 'TCP' },
+      { name: HEALTH_PORT_NAME, containerPort: 4021, protocol: 'TCP' },
+    ]);
+    expect(sidecarOf(pod(), cfg, CA).ports?.map((p) => p.name)).toEqual([HEALTH_PORT_NAME]);
   });
 
   it('refuses a pod whose own port collides with the metrics port', () => {
@@ -368,5 +390,61 @@ describe('operator TLS and metrics port', () => {
     const r = buildPatch(p, withMetrics, []);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.problems[0]).toMatch(/metrics port 9464/);
+  });
+});
+
+describe('probes', () => {
+  const sidecarOf = (p: AdmittedPod, c: InjectorConfig) => {
+    const r = buildPatch(p, c, []);
+    if (!r.ok) throw new Error(r.problems.join('; '));
+    const out = admittedPod.parse(apply(p, r.ops));
+    const status = JSON.parse(out.metadata.annotations?.[STATUS_ANNOTATION] ?? '') as Record<string, unknown>;
+    const s = [...out.spec.containers, ...(out.spec.initContainers ?? [])].find(
+      (x) => x.name === SIDECAR_NAME,
+    );
+    return { s: s as unknown as Sidecar, status };
+  };
+  const probesOf = (s: Sidecar) => [s.startupProbe, s.readinessProbe, s.livenessProbe];
+
+  it('exec probes on request: each fetches the loopback API, and no port is opened on the pod IP', () => {
+    const { s, status } = sidecarOf(pod(), injectorConfig.parse({ ...cfg, probes: 'exec' }));
+    expect(s.args).not.toContain('--health-listen');
+    expect(s.ports).toBeUndefined();
+    expect(s.startupProbe?.exec?.command.join(' ')).toContain('http://127.0.0.1:4000/healthz');
+    expect(s.readinessProbe.exec?.command.join(' ')).toContain('http://127.0.0.1:4000/readyz');
+    expect(s.livenessProbe.exec?.command.join(' ')).toContain('http://127.0.0.1:4000/healthz');
+    for (const p of probesOf(s)) expect(p).not.toHaveProperty('httpGet');
+    expect(status).not.toHaveProperty('healthPort');
+  });
+
+  it('follows a configured health port and a per-pod sidecar port; http probes name the port, not its number', () => {
+    const c = injectorConfig.parse({ ...cfg, healthPort: 15500 });
+    const { s, status } = sidecarOf(pod({ annotations: { 'tiermesh.dev/sidecar-port': '5000' } }), c);
+    expect(s.args).toContain('127.0.0.1:5000');
+    expect(s.args.slice(-2)).toEqual(['--health-listen', '0.0.0.0:15500']);
+    expect(s.ports).toEqual([{ name: HEALTH_PORT_NAME, containerPort: 15500, protocol: 'TCP' }]);
+    for (const p of probesOf(s)) expect(p?.httpGet?.port).toBe(HEALTH_PORT_NAME);
+    expect(status['healthPort']).toBe(15500);
+  });
+
+  it('falls back to exec probes for a pod that already uses the health port, rather than refusing it', () => {
+    const app = { name: 'app', image: 'a', ports: [{ containerPort: 4021 }] };
+    const { s, status } = sidecarOf(pod({ spec: { containers: [app] } }), cfg);
+    expect(s.args).not.toContain('--health-listen');
+    expect(s.ports).toBeUndefined();
+    expect(s.readinessProbe.exec?.command.join(' ')).toContain('http://127.0.0.1:4000/readyz');
+    expect(status).not.toHaveProperty('healthPort');
+    // The same when the pod moves the sidecar's own API port onto it.
+    const moved = sidecarOf(pod({ annotations: { 'tiermesh.dev/sidecar-port': '4021' } }), cfg);
+    expect(moved.s.args).toContain('127.0.0.1:4021');
+    expect(moved.s.args).not.toContain('--health-listen');
+    expect(moved.s.livenessProbe.exec?.command.join(' ')).toContain('http://127.0.0.1:4021/healthz');
+  });
+
+  it('container mode gets http readiness and liveness probes and no startup probe', () => {
+    const { s } = sidecarOf(pod(), injectorConfig.parse({ ...cfg, mode: 'container' }));
+    expect(s).not.toHaveProperty('startupProbe');
+    expect(s.readinessProbe.httpGet?.path).toBe('/readyz');
+    expect(s.livenessProbe.httpGet?.path).toBe('/healthz');
   });
 });

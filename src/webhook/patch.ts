@@ -27,6 +27,8 @@ const SIDECAR_UID = 65532;
 export const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
 /** Named container port of the sidecar's /metrics-only listener (the PodMonitor scrapes it by this name). */
 export const METRICS_PORT_NAME = 'tm-metrics';
+/** Named container port of the sidecar's probe-only listener (GET /healthz and /readyz), dialled by the kubelet. */
+export const HEALTH_PORT_NAME = 'tm-health';
 /** Where ConfigMap-referenced learned models are mounted (`<dir>/<ConfigMap>/model.json`, read by model-ref.ts). */
 export const MODEL_DIR = DEFAULT_MODEL_DIR;
 export const MODEL_DIR_ENV = 'TIERMESH_MODEL_DIR';
@@ -75,6 +77,8 @@ export const injectionStatus = z.object({
   secrets: z.array(z.string()),
   /** Model ConfigMaps mounted (absent in annotations written before models were mounted). */
   models: z.array(z.string()).optional(),
+  /** The probe-only listener the kubelet's httpGet probes dial; absent: exec probes. */
+  healthPort: z.number().int().optional(),
 });
 export type InjectionStatus = z.infer<typeof injectionStatus>;
 
@@ -134,17 +138,25 @@ function volumeName(prefix: string, object: string): string {
 export const keyVolumeName = (secret: string): string => volumeName('tiermesh-key-', secret);
 export const modelVolumeName = (configMap: string): string => volumeName('tiermesh-model-', configMap);
 
-/** Probes run inside the container because the sidecar listens on loopback only, which kubelet httpGet cannot reach. */
+/**
+ * With a health port, an httpGet probe of the probe-only listener on the pod IP (the API stays on loopback, which
+ * the kubelet cannot reach). Without one, an exec probe that starts a Node process inside the container to fetch
+ * the loopback API: the compatibility path, one Node start-up per probe.
+ */
 function probe(
-  port: number,
+  s: SidecarSettings,
   path: string,
   periodSeconds: number,
   initialDelaySeconds: number,
   failureThreshold = 3,
 ) {
-  const script = `fetch('http://127.0.0.1:${port}${path}',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+  const script = `fetch('http://127.0.0.1:${s.port}${path}',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+  const action =
+    s.healthPort === undefined
+      ? { exec: { command: ['node', '-e', script] } }
+      : { httpGet: { path, port: HEALTH_PORT_NAME, scheme: 'HTTP' } };
   return {
-    exec: { command: ['node', '-e', script] },
+    ...action,
     periodSeconds,
     initialDelaySeconds,
     timeoutSeconds: 3,
@@ -161,6 +173,14 @@ export function sidecarContainer(
   // Only for https: a CA beside an http:// URL would suggest a protection that is not there.
   const ca = cfg.operatorURL.startsWith('https://') ? extras.operatorCA : undefined;
   const models = extras.models ?? [];
+  const ports = [
+    ...(cfg.metricsPort
+      ? [{ name: METRICS_PORT_NAME, containerPort: cfg.metricsPort, protocol: 'TCP' }]
+      : []),
+    ...(s.healthPort !== undefined
+      ? [{ name: HEALTH_PORT_NAME, containerPort: s.healthPort, protocol: 'TCP' }]
+      : []),
+  ];
   return {
     name: SIDECAR_NAME,
     image: cfg.image,
@@ -177,10 +197,10 @@ export function sidecarContainer(
       `127.0.0.1:${s.port}`,
       // /metrics only, on the pod IP so Prometheus can scrape it; the chat API stays on loopback.
       ...(cfg.metricsPort ? ['--metrics-listen', `0.0.0.0:${cfg.metricsPort}`] : []),
+      // /healthz and /readyz only, on the pod IP for the kubelet's httpGet probes.
+      ...(s.healthPort !== undefined ? ['--health-listen', `0.0.0.0:${s.healthPort}`] : []),
     ],
-    ...(cfg.metricsPort
-      ? { ports: [{ name: METRICS_PORT_NAME, containerPort: cfg.metricsPort, protocol: 'TCP' }] }
-      : {}),
+    ...(ports.length > 0 ? { ports } : {}),
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -191,12 +211,12 @@ export function sidecarContainer(
       requests: { cpu: s.cpuRequest, memory: s.memoryRequest },
       limits: { memory: s.memoryLimit },
     },
-    readinessProbe: probe(s.port, '/readyz', 5, 1),
-    livenessProbe: probe(s.port, '/healthz', 10, 10),
+    readinessProbe: probe(s, '/readyz', 5, 1),
+    livenessProbe: probe(s, '/healthz', 10, 10),
     // Native mode: the kubelet starts the app only once this passes, i.e. once the proxy listens (not once it has
     // config: an unreachable operator must not keep the app from starting).
     ...(cfg.mode === 'native'
-      ? { restartPolicy: 'Always', startupProbe: probe(s.port, '/healthz', 1, 0, 60) }
+      ? { restartPolicy: 'Always', startupProbe: probe(s, '/healthz', 1, 0, 60) }
       : {}),
     securityContext: {
       runAsNonRoot: true,
@@ -336,6 +356,7 @@ export function buildPatch(
     port: s.port,
     secrets: mounted,
     ...(extras.models && extras.models.length > 0 ? { models: [...extras.models] } : {}),
+    ...(s.healthPort !== undefined ? { healthPort: s.healthPort } : {}),
   };
 
   const ops: JsonPatchOp[] = [

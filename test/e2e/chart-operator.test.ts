@@ -188,10 +188,16 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
       '127.0.0.1:4000',
       '--metrics-listen',
       '0.0.0.0:9464',
+      '--health-listen',
+      '0.0.0.0:4021',
     ]);
     // The CA to verify the operator with is the bundle the webhook published (it follows the cert Secret).
     expect(sidecar?.env?.find((e) => e.name === 'TIERMESH_OPERATOR_CA_PEM')?.value).toBe(ca);
-    expect(sidecar?.ports).toEqual([{ name: 'tm-metrics', containerPort: 9464, protocol: 'TCP' }]);
+    expect(sidecar?.ports).toEqual([
+      { name: 'tm-metrics', containerPort: 9464, protocol: 'TCP' },
+      { name: 'tm-health', containerPort: 4021, protocol: 'TCP' },
+    ]);
+    expect(sidecar?.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'tm-health', scheme: 'HTTP' });
     expect(sidecar?.resources).toEqual({
       requests: { cpu: '50m', memory: '128Mi' },
       limits: { memory: '256Mi' },
@@ -242,6 +248,7 @@ describe('the injected sidecar, run as a real process on loopback', () => {
         if (flag === '--state-dir') return join(dir, state);
         if (flag === '--listen') return '127.0.0.1:0';
         if (flag === '--metrics-listen') return `127.0.0.1:${metricsPort}`;
+        if (flag === '--health-listen') return '127.0.0.1:0';
         return a;
       });
     const sidecar = spawnTiermesh(
@@ -265,6 +272,10 @@ describe('the injected sidecar, run as a real process on loopback', () => {
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toMatch(/^tiermesh_/m);
     expect((await fetch(`http://127.0.0.1:${metricsPort}/v1/models`)).status).toBe(404);
+    // So does the probe-only listener: ready now that the operator's config arrived, and no API.
+    const health = (await waitForOutput(sidecar, /health probes on (http:\/\/\S+)\/healthz/))[1];
+    expect((await fetch(`${health}/readyz`)).status).toBe(200);
+    expect((await fetch(`${health}/v1/models`)).status).toBe(404);
 
     // Host-name verification is real: the same CA and address under a name the certificate lacks is refused.
     const wrongName = operatorURL.replace(`${release}-tiermesh.`, `${release}-other.`);

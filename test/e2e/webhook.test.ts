@@ -276,7 +276,10 @@ spec:
     const sidecar = sidecarOf(pod);
     // A native sidecar: a restartable init container, so Jobs finish and the proxy listens before the app starts.
     expect(sidecar?.restartPolicy).toBe('Always');
-    expect(sidecar?.startupProbe?.exec?.command?.join(' ')).toContain('127.0.0.1:4000/healthz');
+    // The kubelet probes the probe-only listener on the pod IP; the API itself stays on loopback.
+    expect(sidecar?.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'tm-health', scheme: 'HTTP' });
+    expect(sidecar?.args).toEqual(expect.arrayContaining(['--listen', '127.0.0.1:4000']));
+    expect(sidecar?.ports).toContainEqual({ name: 'tm-health', containerPort: 4021, protocol: 'TCP' });
     expect(sidecar?.image).toBe('ghcr.io/tiermesh/tiermesh:e2e');
     expect(sidecar?.args).toContain(`https://tiermesh-operator.${operatorNs}.svc:8443`);
     expect(sidecar?.securityContext).toMatchObject({
@@ -347,7 +350,7 @@ spec:
       },
     });
     const sidecar = sidecarOf(ok);
-    expect(sidecar?.args?.at(-1)).toBe('127.0.0.1:4500');
+    expect(sidecar?.args?.[sidecar.args.indexOf('--listen') + 1]).toBe('127.0.0.1:4500');
     expect(sidecar?.resources?.limits?.memory).toBe('192Mi');
 
     const bad = core.createNamespacedPod({

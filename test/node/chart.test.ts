@@ -320,7 +320,10 @@ describe.skipIf(nodeSkip())('the chart on a real node, as a user runs it', () =>
     figures['pod start, no injection, ms (median of 3)'] = median(plain);
     figures['pod start, injected, ms (median of 3)'] = median(injected);
     const injectedPod = await coreApi().readNamespacedPod({ name: 'i0', namespace: appNs });
-    expect(injectedPod.spec?.initContainers?.map((c) => c.name)).toContain('tiermesh-sidecar');
+    const injectedSidecar = injectedPod.spec?.initContainers?.find((c) => c.name === 'tiermesh-sidecar');
+    // Ready through the kubelet's own HTTP probes of the probe-only port on the pod IP (no Node process per probe).
+    expect(injectedSidecar?.startupProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'tm-health' });
+    expect(injectedSidecar?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'tm-health' });
     const plainPod = await coreApi().readNamespacedPod({ name: 'p0', namespace: plainNs });
     expect(plainPod.spec?.initContainers ?? []).toEqual([]);
 
