@@ -382,6 +382,17 @@ export const stickiness = z.object({
     .describe('Memory bound per sidecar.'),
 });
 
+/** Task types whose answers need a person's review before the app uses them (x-tiermesh-review: required). */
+export const review = z.object({
+  taskTypes: z
+    .record(z.string().max(63), z.object({ requireHumanReview: z.boolean().default(false) }))
+    .meta({ maxProperties: 32 })
+    .describe(
+      'Per x-tiermesh-task (a spec.taskTypes key): whether its answers are flagged for human review.',
+    ),
+});
+export type ReviewSpec = z.infer<typeof review>;
+
 /** Production routing-quality monitoring (docs/feedback.md); its own sub-object, every field defaulted. */
 export const monitoring = z.object({
   maxEscalationRate: z
@@ -469,6 +480,7 @@ export const modelRouteSpec = z
       .optional()
       .describe('Pods this route serves; all pods in the namespace when empty.'),
     monitoring: monitoring.optional(),
+    review: review.optional(),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -491,6 +503,11 @@ export const modelRouteSpec = z
         rule: '!has(self.taskTypes) || self.taskTypes.all(k, self.tiers.exists(t, t.name == self.taskTypes[k]))',
         message: 'every taskTypes value must name a tier',
         fieldPath: '.taskTypes',
+      },
+      {
+        rule: '!has(self.review) || self.review.taskTypes.all(k, has(self.taskTypes) && k in self.taskTypes)',
+        message: 'every review.taskTypes key must be a taskTypes key',
+        fieldPath: '.review.taskTypes',
       },
       {
         rule:

@@ -74,6 +74,16 @@ describe('routeProblems', () => {
     ]);
   });
 
+  it('checks review task types are declared task types', () => {
+    const r = route('a', {
+      taskTypes: { legal: 'premium' },
+      review: { taskTypes: { legal: { requireHumanReview: true }, medical: { requireHumanReview: true } } },
+    });
+    expect(routeProblems(r.spec)).toEqual([
+      'spec.review.taskTypes.medical: "medical" is not a spec.taskTypes key',
+    ]);
+  });
+
   it('rejects duplicate names', () => {
     const r = route('a', {
       tiers: [

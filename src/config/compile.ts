@@ -73,6 +73,10 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
       }
     }
   });
+  for (const task of Object.keys(spec.review?.taskTypes ?? {})) {
+    if (!(task in (spec.taskTypes ?? {})))
+      problems.push(`spec.review.taskTypes.${task}: "${task}" is not a spec.taskTypes key`);
+  }
   const judge = spec.cascade.judge;
   if (judge && !models.has(judge.model))
     problems.push(`spec.cascade.judge.model: "${judge.model}" is not in spec.models`);

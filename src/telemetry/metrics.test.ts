@@ -60,6 +60,18 @@ describe('SidecarMetrics', () => {
   });
 });
 
+describe('review metric', () => {
+  it('counts flagged answers by route and task', async () => {
+    const m = new SidecarMetrics();
+    m.reviewRequired('r', 'legal');
+    m.reviewRequired('r', 'legal');
+    m.reviewRequired('q', 'medical');
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_review_required_total{route="r",task="legal"} 2');
+    expect(body).toContain('tiermesh_review_required_total{route="q",task="medical"} 1');
+  });
+});
+
 describe('routing-quality metrics', () => {
   it('counts escalations by the tier they left and why', async () => {
     const m = new SidecarMetrics();

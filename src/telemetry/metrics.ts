@@ -138,6 +138,12 @@ export class SidecarMetrics {
     ['route'] as const,
     this.registry,
   );
+  private readonly reviews = new HotCounter(
+    'tiermesh_review_required_total',
+    'Answers sent with x-tiermesh-review: required (spec.review), by route and x-tiermesh-task (declared task types only).',
+    ['route', 'task'] as const,
+    this.registry,
+  );
   private readonly tierEscalations = new HotCounter(
     'tiermesh_escalations_total',
     'Requests moved up from the tier that answered first, by route, tiers and why (a cascade check, or a feedback retry).',
@@ -261,6 +267,11 @@ export class SidecarMetrics {
 
   judge(route: string, outcome: string): void {
     this.judgeChecks.inc({ route, outcome });
+  }
+
+  /** `task` is a spec.taskTypes key (routing/review.ts only flags declared ones): bounded. */
+  reviewRequired(route: string, task: string): void {
+    this.reviews.inc({ route, task });
   }
 
   /** Moves up from the tier that answered: a cascade check or a feedback retry (`reason`), both bounded. */
