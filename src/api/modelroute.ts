@@ -205,12 +205,28 @@ export const judgeCheck = z.object({
     .describe('A judge slower than this (or failing) passes the answer; counted.'),
 });
 
+/** Retry on the same tier with a stricter instruction when the `json` check fails (src/routing/strict-retry.ts). */
+export const strictRetry = z.object({
+  enabled: z.boolean().default(true),
+  instruction: z
+    .string()
+    .min(1)
+    .max(2048)
+    .optional()
+    .describe('Opening of the stricter system message; the failure and the expected format are appended.'),
+});
+
 export const cascade = z.object({
   enabled: z.boolean().default(true),
   checks: z.array(z.enum(cascadeChecks)).max(6).default(['empty', 'refusal', 'json']),
   maxEscalations: z.number().int().min(0).max(4).default(1),
   logprobs: logprobsCheck.optional(),
   judge: judgeCheck.optional(),
+  strictRetry: strictRetry
+    .optional()
+    .describe(
+      'When an answer fails the json check, ask the same tier once more with a stricter system instruction before escalating.',
+    ),
 });
 
 export const resilience = z.object({

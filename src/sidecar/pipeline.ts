@@ -439,6 +439,12 @@ function observer(
     },
     promotionStopped: (e) =>
       sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
+    strictRetried: (tier, outcome) => {
+      // The first answer failed `json` and the same tier answered again: keeps checks[i] beside produced[i].
+      if (outcome !== 'error') checks.push({ check: 'json', to: tier });
+      sc.deps.metrics.strictRetry(trace.decision?.route ?? 'none', tier, outcome);
+      sc.deps.logger.info({ requestId: trace.id, tier, outcome }, 'strict retry');
+    },
     judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
     hedge: (outcome) => sc.deps.metrics.hedge(trace.decision?.route ?? 'none', outcome === 'won'),
     sloSkipped: (tier, skipped) =>

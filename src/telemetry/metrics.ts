@@ -120,6 +120,12 @@ export class SidecarMetrics {
     ['route', 'tier', 'check'] as const,
     this.registry,
   );
+  private readonly strictRetries = new HotCounter(
+    'tiermesh_strict_retries_total',
+    'Answers that failed the json check and were asked again on the same tier with a stricter instruction (spec.cascade.strictRetry), by route, tier and outcome (passed, failed, error).',
+    ['route', 'tier', 'outcome'] as const,
+    this.registry,
+  );
   private readonly judgeChecks = new HotCounter(
     'tiermesh_judge_checks_total',
     'Cascade judge calls, by route and outcome (pass, fail, timeout, error, unreadable); all but fail pass the answer.',
@@ -263,6 +269,11 @@ export class SidecarMetrics {
   hedge(route: string, won: boolean): void {
     this.hedgesStarted.inc({ route });
     if (won) this.hedgesWon.inc({ route });
+  }
+
+  /** `outcome` is passed | failed | error; tiers are config names. */
+  strictRetry(route: string, tier: string, outcome: string): void {
+    this.strictRetries.inc({ route, tier, outcome });
   }
 
   judge(route: string, outcome: string): void {

@@ -113,3 +113,93 @@ describe('review flag', () => {
     ).rejects.toThrow(/review\.taskTypes\.medical/);
   });
 });
+
+describe('strict retry before escalating', () => {
+  const json = { ...hi, response_format: { type: 'json_object' as const } };
+  const strictOf = (body: unknown) =>
+    (body as { messages: Array<{ role: string; content: string }> }).messages.find(
+      (m) => m.role === 'system' && m.content.includes('JSON only'),
+    );
+  const cascade = (extra: Record<string, unknown> = {}) => ({
+    cascade: { enabled: true, checks: ['empty', 'json'], maxEscalations: 1, ...extra },
+  });
+
+  it('asks the same tier again with a stricter instruction and serves the answer that passes, booking both', async () => {
+    const cheap = await fixture('unused');
+    const premium = await fixture('{"from":"premium"}');
+    cheap.script((req) =>
+      behave.ok(strictOf(req.body) ? '{"ok":true}' : 'Sure! Here it is: ok', { prompt: 10, completion: 3 }),
+    );
+    const { sidecar, client } = await start(routeYaml(cheap, premium, cascade({ strictRetry: {} })));
+    const r = await client.chat.completions.create(json).withResponse();
+    expect(r.data.choices[0]?.message.content).toBe('{"ok":true}');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(r.response.headers.get('x-tiermesh-attempts')).toBe('2');
+    // Both cheap answers are spend: 2 x 13 tokens at $1/MTok.
+    expect(r.response.headers.get('x-tiermesh-cost-usd')).toBe('0.000026');
+    expect(cheap.requests).toHaveLength(2);
+    expect(strictOf(cheap.requests[0]!.body)).toBeUndefined();
+    const instruction = strictOf(cheap.requests[1]!.body)!;
+    expect(instruction.content).toContain('content is not valid JSON');
+    expect(instruction.content).not.toContain('Sure!'); // the rejected answer is never quoted back
+    expect(premium.requests).toHaveLength(0);
+    const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(
+      metricValue(metrics, 'tiermesh_strict_retries_total', {
+        route: 'default',
+        tier: 'cheap',
+        outcome: 'passed',
+      }),
+    ).toBe(1);
+    expect(metricValue(metrics, 'tiermesh_cascade_escalations_total', { check: 'json' })).toBeUndefined();
+    expect(
+      metricValue(metrics, 'tiermesh_cost_usd_total', { route: 'default', model: 'small-model' }),
+    ).toBeCloseTo(0.000026, 12);
+    const lint = spawnSync(promlint(), [], { input: metrics, encoding: 'utf8' });
+    expect(lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
+  });
+
+  it('escalates when the stricter answer fails too, counting the retry as failed', async () => {
+    const cheap = await fixture('still not json');
+    const premium = await fixture('{"from":"premium"}');
+    const { sidecar, client } = await start(
+      routeYaml(cheap, premium, cascade({ strictRetry: { instruction: 'OUTPUT STRICT JSON.' } })),
+    );
+    const r = await client.chat.completions.create(json).withResponse();
+    expect(r.data.choices[0]?.message.content).toBe('{"from":"premium"}');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('premium');
+    expect(cheap.requests).toHaveLength(2);
+    const second = (cheap.requests[1]!.body as { messages: Array<{ role: string; content: string }> })
+      .messages;
+    expect(second[0]).toMatchObject({ role: 'system' });
+    expect(second[0]!.content.startsWith('OUTPUT STRICT JSON.')).toBe(true);
+    expect(premium.requests).toHaveLength(1);
+    expect(strictOf(premium.requests[0]!.body)).toBeUndefined(); // the next tier gets the client's request
+    // Three answers booked: two cheap (13 tokens at $1) and one premium (13 at $3).
+    expect(r.response.headers.get('x-tiermesh-cost-usd')).toBe('0.000065');
+    const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metricValue(metrics, 'tiermesh_strict_retries_total', { tier: 'cheap', outcome: 'failed' })).toBe(
+      1,
+    );
+    expect(metricValue(metrics, 'tiermesh_cascade_escalations_total', { tier: 'cheap', check: 'json' })).toBe(
+      1,
+    );
+  });
+
+  it('escalates straight away without strictRetry, and only for json failures with it', async () => {
+    const cheap = await fixture('not json');
+    const premium = await fixture('{"from":"premium"}');
+    const { client } = await start(routeYaml(cheap, premium, cascade()));
+    const r = await client.chat.completions.create(json).withResponse();
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('premium');
+    expect(cheap.requests).toHaveLength(1);
+
+    const cheap2 = await fixture('');
+    const premium2 = await fixture('from premium');
+    const s2 = await start(routeYaml(cheap2, premium2, cascade({ strictRetry: {} })));
+    const r2 = await s2.client.chat.completions.create(hi).withResponse();
+    expect(r2.response.headers.get('x-tiermesh-tier')).toBe('premium'); // `empty` failed: no strict retry
+    expect(cheap2.requests).toHaveLength(1);
+  });
+});
