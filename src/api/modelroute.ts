@@ -398,6 +398,49 @@ export const stickiness = z.object({
     .describe('Memory bound per sidecar.'),
 });
 
+/** Per provider-model concurrency limits with a priority queue in front (src/routing/queue.ts). */
+export const queue = z.object({
+  limits: z
+    .array(
+      z.object({
+        provider: dnsLabel.describe('Name of an entry in spec.providers.'),
+        model: modelName.describe('Name of an entry in spec.models served by that provider.'),
+        maxInFlight: z.number().int().min(1).max(100_000).describe('Requests sent to it at once, at most.'),
+      }),
+    )
+    .min(1)
+    .max(64),
+  maxQueued: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(100)
+    .describe(
+      'Requests waiting per provider-model, all priorities; past this a request gets 429 with Retry-After.',
+    ),
+  waitMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(600_000)
+    .default(10_000)
+    .describe('Longest an interactive request waits for a slot before 429.'),
+  batchWaitMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(3_600_000)
+    .default(120_000)
+    .describe('Longest a batch request waits for a slot before 429.'),
+  batchClasses: z
+    .array(dnsLabel)
+    .max(16)
+    .default(['batch'])
+    .describe('spec.priority classes that wait as batch (behind every interactive request).'),
+});
+export type QueueSpec = z.infer<typeof queue>;
+
 /** Task types whose answers need a person's review before the app uses them (x-tiermesh-review: required). */
 export const review = z.object({
   taskTypes: z
@@ -497,6 +540,7 @@ export const modelRouteSpec = z
       .describe('Pods this route serves; all pods in the namespace when empty.'),
     monitoring: monitoring.optional(),
     review: review.optional(),
+    queue: queue.optional(),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -519,6 +563,11 @@ export const modelRouteSpec = z
         rule: '!has(self.taskTypes) || self.taskTypes.all(k, self.tiers.exists(t, t.name == self.taskTypes[k]))',
         message: 'every taskTypes value must name a tier',
         fieldPath: '.taskTypes',
+      },
+      {
+        rule: '!has(self.queue) || self.queue.limits.all(l, self.models.exists(m, m.name == l.model && m.targets.exists(t, t.provider == l.provider)))',
+        message: 'every queue.limits entry must name a model of spec.models and one of its target providers',
+        fieldPath: '.queue.limits',
       },
       {
         rule: '!has(self.review) || self.review.taskTypes.all(k, has(self.taskTypes) && k in self.taskTypes)',

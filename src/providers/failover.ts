@@ -102,6 +102,12 @@ export interface ExecuteOptions {
   onFallback?: (e: FallbackEvent) => void;
   now?: () => number;
   random?: () => number;
+  /**
+   * Waits for a slot on the target before its first try (spec.queue, sidecar/queues.ts) and returns what frees it:
+   * held over the target's retries, for a stream until it ends. Its errors (queue full, wait deadline) are answered
+   * as they are: no other target, no breaker.
+   */
+  admit?: (target: Served, signal?: AbortSignal) => Promise<() => void>;
 }
 
 /** No target answered. `fallbacks` says what happened at each. */
@@ -153,6 +159,7 @@ export async function executeCompletion(
     },
     (t, fn, clientGone) => t.breaker.run(fn, clientGone),
   );
+  r.release?.();
   return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
 }
 
@@ -198,6 +205,7 @@ export async function executeStream(
     signal.removeEventListener('abort', onAbort);
     settle(err);
     s.call.done();
+    r.release?.();
   };
   return {
     chunks: relay(s.first, s.it, end, s.provider, s.call, plan.resilience, opts.signal),
@@ -293,14 +301,38 @@ interface AttemptCall extends Omit<UpstreamCall, 'body'> {
 
 interface RunResult<T> extends ExecutionInfo {
   value: T;
+  /** Frees the answering target's spec.queue slot, when `admit` gave one. */
+  release?: (() => void) | undefined;
 }
 
-/** The loop: for each target, tries under its breaker, asking `afterFailure` what to do after each failure. */
+/** `loop`, holding the current target's queue slot (opts.admit): freed on failure, handed to the caller on success. */
 async function run<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+): Promise<RunResult<R>> {
+  if (!opts.admit) return loop(plan, opts, attempt, guard);
+  const slot: Slot = { release: undefined };
+  try {
+    return { ...(await loop(plan, opts, attempt, guard, slot)), release: slot.release };
+  } catch (e) {
+    slot.release?.();
+    throw e;
+  }
+}
+
+interface Slot {
+  release: (() => void) | undefined;
+}
+
+/** The loop: for each target, tries under its breaker, asking `afterFailure` what to do after each failure. */
+async function loop<T, R>(
+  plan: ExecutionPlan,
+  opts: ExecuteOptions,
+  attempt: (t: Target, call: AttemptCall) => Promise<T>,
+  guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  slot?: Slot,
 ): Promise<RunResult<R>> {
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
@@ -327,6 +359,17 @@ async function run<T, R>(
       failures.push(new ProviderError('unavailable', why));
       note({ from: served, reason: 'unavailable', latencyMs: 0, action: 'next-target', detail: why });
       continue;
+    }
+    if (slot && opts.admit) {
+      // The previous target's slot goes before this one's is waited for.
+      slot.release?.();
+      slot.release = undefined;
+      try {
+        slot.release = await opts.admit(served, opts.signal);
+      } catch (err) {
+        if (opts.signal?.aborted) throw aborted();
+        throw err;
+      }
     }
     for (let tries = 1; ; tries++) {
       if (opts.signal?.aborted) throw aborted();

@@ -33,6 +33,7 @@ import {
   type PromotionStop,
   withPromotion,
 } from './promote.js';
+import type { Admit } from './queues.js';
 
 /** Who hears about what happens during execution (logs, metrics); never decides anything. */
 export interface ExecutionObserver {
@@ -116,6 +117,8 @@ export interface ExecuteInput {
   planner: PromotionPlanner;
   /** Recent latency per target, for spec.slo; absent: failover order as configured. */
   latency?: ((key: string) => LatencyView | undefined) | undefined;
+  /** spec.queue: waits for a target's in-flight slot before its call (sidecar/queues.ts); absent: no limits. */
+  admit?: Admit | undefined;
 }
 
 export interface CascadeOutcome {
@@ -153,7 +156,11 @@ async function hedgedCompletion(
     ? input.latency?.(latencyKey(first.provider, first.upstreamModel))?.totalP95Ms
     : undefined;
   const delay = plan.targets.length > 1 ? hedgeDelayMs(d.spec, d.task, p95) : undefined;
-  const opts = (sig: AbortSignal) => ({ signal: sig, onFallback: observer.fallback });
+  const opts = (sig: AbortSignal) => ({
+    signal: sig,
+    onFallback: observer.fallback,
+    ...(input.admit ? { admit: input.admit } : {}),
+  });
   if (delay === undefined) return executeCompletion(plan, request, opts(signal));
   const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
   const t0 = performance.now();
@@ -428,6 +435,7 @@ export async function openStream(
         return await executeStream(sloPlan(input, step), body, {
           signal: input.signal,
           onFallback: input.observer.fallback,
+          ...(input.admit ? { admit: input.admit } : {}),
         });
       } catch (e) {
         if (e instanceof ExecutionError) countAttempts(e.attempts);

@@ -46,6 +46,7 @@ import {
 } from './execute.js';
 import { forClient, type InboundRequest, parseOpenAIChat, upstreamStreamBody } from './inbound.js';
 import { promotionPlanner } from './promote.js';
+import { TargetQueues } from './queues.js';
 import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
 import {
@@ -93,6 +94,8 @@ interface Sidecar {
   latency: Map<string, LatencyBoard>;
   /** Where remembered conversations were served (spec.stickiness). */
   conversations: Conversations;
+  /** In-flight limits and their priority queues (spec.queue). */
+  queues: TargetQueues;
 }
 
 /** The route's observation board when it has an SLO; a changed half-life starts a new one. */
@@ -138,6 +141,7 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     shadows: new ShadowRunner({ books, current: () => deps.store.current }),
     latency: new Map(),
     conversations: new Conversations(),
+    queues: new TargetQueues(deps.metrics),
   };
   const handle = (req: IncomingMessage, res: ServerResponse, requestId: string) =>
     handleChat(sc, res, requestId, () => parseOpenAIChat(req, sc.deps.maxBodyBytes), featureOf(req));
@@ -241,6 +245,7 @@ async function handleChat(
       observer: observer(sc, trace, checks),
       planner: promotionPlanner(runtime, d, sc.books.now()),
     };
+    exec.admit = sc.queues.admitter(d);
     const board = latencyBoard(sc, d);
     if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream

@@ -24,6 +24,13 @@ export function declaredLabel(value: string | undefined, declared: readonly stri
 /** Seconds; upstream LLM calls run from tens of milliseconds (cache hits, tiny prompts) to minutes (long generations). */
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
+/** Which spec.queue lane a queue metric is about. */
+export interface QueueLabels {
+  route: string;
+  provider: string;
+  model: string;
+}
+
 export interface RequestOutcome {
   route: string;
   tier: string;
@@ -148,6 +155,25 @@ export class SidecarMetrics {
     'tiermesh_review_required_total',
     'Answers sent with x-tiermesh-review: required (spec.review), by route and x-tiermesh-task (declared task types only).',
     ['route', 'task'] as const,
+    this.registry,
+  );
+  private readonly queueDepthGauge = new Gauge({
+    name: 'tiermesh_queue_depth',
+    help: 'Requests waiting for a spec.queue slot, by route, provider, model and priority (interactive or batch).',
+    labelNames: ['route', 'provider', 'model', 'priority'] as const,
+    registers: [this.registry],
+  });
+  private readonly queueWaitSeconds = new HotHistogram(
+    'tiermesh_queue_wait_seconds',
+    'Time a request waited for a spec.queue slot before its call (0 when one was free), by route, provider, model and priority.',
+    ['route', 'provider', 'model', 'priority'] as const,
+    durationBuckets,
+    this.registry,
+  );
+  private readonly queueRejections = new HotCounter(
+    'tiermesh_queue_rejected_total',
+    'Requests answered 429 by spec.queue, by route, provider, model, priority and reason (full, timeout).',
+    ['route', 'provider', 'model', 'priority', 'reason'] as const,
     this.registry,
   );
   private readonly tierEscalations = new HotCounter(
@@ -278,6 +304,19 @@ export class SidecarMetrics {
 
   judge(route: string, outcome: string): void {
     this.judgeChecks.inc({ route, outcome });
+  }
+
+  /** Queue labels are config names and fixed enums. */
+  queueDepth(q: QueueLabels, priority: string, depth: number): void {
+    this.queueDepthGauge.set({ ...q, priority }, depth);
+  }
+
+  queueWait(q: QueueLabels, priority: string, seconds: number): void {
+    this.queueWaitSeconds.observe({ ...q, priority }, seconds);
+  }
+
+  queueRejected(q: QueueLabels, priority: string, reason: 'full' | 'timeout'): void {
+    this.queueRejections.inc({ ...q, priority, reason });
   }
 
   /** `task` is a spec.taskTypes key (routing/review.ts only flags declared ones): bounded. */
