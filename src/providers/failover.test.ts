@@ -333,6 +333,23 @@ describe('admit (spec.queue slots)', () => {
     expect(breakerOf('first')).toBe('closed');
   });
 
+  it('does not count the time waited for a slot against the request deadline', async () => {
+    let t = 0;
+    const only = adapter('patient', async () => {
+      t += 50; // the call itself takes 50 of the 100 ms deadline
+      return completion('served');
+    });
+    const r = await executeCompletion(plan([only]), body, {
+      now: () => t,
+      deadlineMs: 100,
+      admit: async () => {
+        t += 1_000; // waited in the queue far longer than the deadline
+        return () => {};
+      },
+    });
+    expect(r.completion.choices[0]?.message.content).toBe('served');
+  });
+
   it('keeps a stream slot until the stream ends', async () => {
     const only = adapter(
       'only',

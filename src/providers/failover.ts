@@ -337,7 +337,7 @@ async function loop<T, R>(
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const res = plan.resilience;
-  const deadline = now() + (opts.deadlineMs ?? res.timeoutMs * 2);
+  let deadline = now() + (opts.deadlineMs ?? res.timeoutMs * 2);
   const fallbacks: FallbackEvent[] = [];
   const failures: ProviderError[] = [];
   let attempts = 0;
@@ -364,8 +364,11 @@ async function loop<T, R>(
       // The previous target's slot goes before this one's is waited for.
       slot.release?.();
       slot.release = undefined;
+      const waitStart = now();
       try {
         slot.release = await opts.admit(served, opts.signal);
+        // Time in the queue has its own deadline (spec.queue); the upstream deadline starts when the slot does.
+        deadline += now() - waitStart;
       } catch (err) {
         if (opts.signal?.aborted) throw aborted();
         throw err;
