@@ -118,6 +118,18 @@ export const errorCodes = {
     anthropicType: 'rate_limit_error',
     blame: 'budget',
   },
+  TM_QUEUE_FULL: {
+    status: 429,
+    type: 'rate_limit_exceeded',
+    anthropicType: 'rate_limit_error',
+    blame: 'budget',
+  },
+  TM_QUEUE_TIMEOUT: {
+    status: 429,
+    type: 'rate_limit_exceeded',
+    anthropicType: 'rate_limit_error',
+    blame: 'budget',
+  },
   TM_UPSTREAM_ERROR: { status: 502, type: 'api_error', anthropicType: 'api_error', blame: 'upstream' },
   TM_ALL_TARGETS_FAILED: { status: 502, type: 'api_error', anthropicType: 'api_error', blame: 'upstream' },
   TM_BREAKER_OPEN: { status: 503, type: 'api_error', anthropicType: 'overloaded_error', blame: 'upstream' },

@@ -262,12 +262,28 @@ export const judgeCheck = z.object({
     .describe('A judge slower than this (or failing) passes the answer; counted.'),
 });
 
+/** Retry on the same tier with a stricter instruction when the `json` check fails (src/routing/strict-retry.ts). */
+export const strictRetry = z.object({
+  enabled: z.boolean().default(true),
+  instruction: z
+    .string()
+    .min(1)
+    .max(2048)
+    .optional()
+    .describe('Opening of the stricter system message; the failure and the expected format are appended.'),
+});
+
 export const cascade = z.object({
   enabled: z.boolean().default(true),
   checks: z.array(z.enum(cascadeChecks)).max(6).default(['empty', 'refusal', 'json']),
   maxEscalations: z.number().int().min(0).max(4).default(1),
   logprobs: logprobsCheck.optional(),
   judge: judgeCheck.optional(),
+  strictRetry: strictRetry
+    .optional()
+    .describe(
+      'When an answer fails the json check, ask the same tier once more with a stricter system instruction before escalating.',
+    ),
 });
 
 export const resilience = z.object({
@@ -439,6 +455,60 @@ export const stickiness = z.object({
     .describe('Memory bound per sidecar.'),
 });
 
+/** Per provider-model concurrency limits with a priority queue in front (src/routing/queue.ts). */
+export const queue = z.object({
+  limits: z
+    .array(
+      z.object({
+        provider: dnsLabel.describe('Name of an entry in spec.providers.'),
+        model: modelName.describe('Name of an entry in spec.models served by that provider.'),
+        maxInFlight: z.number().int().min(1).max(100_000).describe('Requests sent to it at once, at most.'),
+      }),
+    )
+    .min(1)
+    .max(64),
+  maxQueued: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(100)
+    .describe(
+      'Requests waiting per provider-model, all priorities; past this a request gets 429 with Retry-After.',
+    ),
+  waitMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(600_000)
+    .default(10_000)
+    .describe('Longest an interactive request waits for a slot before 429.'),
+  batchWaitMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(3_600_000)
+    .default(120_000)
+    .describe('Longest a batch request waits for a slot before 429.'),
+  batchClasses: z
+    .array(dnsLabel)
+    .max(16)
+    .default(['batch'])
+    .describe('spec.priority classes that wait as batch (behind every interactive request).'),
+});
+export type QueueSpec = z.infer<typeof queue>;
+
+/** Task types whose answers need a person's review before the app uses them (x-tiermesh-review: required). */
+export const review = z.object({
+  taskTypes: z
+    .record(z.string().max(63), z.object({ requireHumanReview: z.boolean().default(false) }))
+    .meta({ maxProperties: 32 })
+    .describe(
+      'Per x-tiermesh-task (a spec.taskTypes key): whether its answers are flagged for human review.',
+    ),
+});
+export type ReviewSpec = z.infer<typeof review>;
+
 /** Production routing-quality monitoring (docs/feedback.md); its own sub-object, every field defaulted. */
 export const monitoring = z.object({
   maxEscalationRate: z
@@ -552,6 +622,8 @@ export const modelRouteSpec = z
       .optional()
       .describe('Pods this route serves; all pods in the namespace when empty.'),
     monitoring: monitoring.optional(),
+    review: review.optional(),
+    queue: queue.optional(),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -574,6 +646,16 @@ export const modelRouteSpec = z
         rule: '!has(self.taskTypes) || self.taskTypes.all(k, self.tiers.exists(t, t.name == self.taskTypes[k]))',
         message: 'every taskTypes value must name a tier',
         fieldPath: '.taskTypes',
+      },
+      {
+        rule: '!has(self.queue) || self.queue.limits.all(l, self.models.exists(m, m.name == l.model && m.targets.exists(t, t.provider == l.provider)))',
+        message: 'every queue.limits entry must name a model of spec.models and one of its target providers',
+        fieldPath: '.queue.limits',
+      },
+      {
+        rule: '!has(self.review) || self.review.taskTypes.all(k, has(self.taskTypes) && k in self.taskTypes)',
+        message: 'every review.taskTypes key must be a taskTypes key',
+        fieldPath: '.review.taskTypes',
       },
       {
         rule:

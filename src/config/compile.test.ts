@@ -74,6 +74,31 @@ describe('routeProblems', () => {
     ]);
   });
 
+  it('checks review task types are declared task types', () => {
+    const r = route('a', {
+      taskTypes: { legal: 'premium' },
+      review: { taskTypes: { legal: { requireHumanReview: true }, medical: { requireHumanReview: true } } },
+    });
+    expect(routeProblems(r.spec)).toEqual([
+      'spec.review.taskTypes.medical: "medical" is not a spec.taskTypes key',
+    ]);
+  });
+
+  it('checks queue limits name a model and one of its target providers', () => {
+    const r = route('a', {
+      queue: {
+        limits: [
+          { provider: 'sim', model: 'ghost', maxInFlight: 1 },
+          { provider: 'other', model: 'small', maxInFlight: 1 },
+        ],
+      },
+    });
+    expect(routeProblems(r.spec)).toEqual([
+      'spec.queue.limits[0].model: "ghost" is not in spec.models',
+      'spec.queue.limits[1].provider: "other" is not a target of model "small"',
+    ]);
+  });
+
   it('rejects duplicate names', () => {
     const r = route('a', {
       tiers: [

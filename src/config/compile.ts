@@ -73,6 +73,18 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
       }
     }
   });
+  spec.queue?.limits.forEach((l, i) => {
+    const m = spec.models.find((x) => x.name === l.model);
+    if (!m) problems.push(`spec.queue.limits[${i}].model: "${l.model}" is not in spec.models`);
+    else if (!m.targets.some((t) => t.provider === l.provider))
+      problems.push(
+        `spec.queue.limits[${i}].provider: "${l.provider}" is not a target of model "${l.model}"`,
+      );
+  });
+  for (const task of Object.keys(spec.review?.taskTypes ?? {})) {
+    if (!(task in (spec.taskTypes ?? {})))
+      problems.push(`spec.review.taskTypes.${task}: "${task}" is not a spec.taskTypes key`);
+  }
   const judge = spec.cascade.judge;
   if (judge && !models.has(judge.model))
     problems.push(`spec.cascade.judge.model: "${judge.model}" is not in spec.models`);

@@ -281,3 +281,90 @@ describe('stream deadlines', () => {
     expect(n).toBe(3);
   });
 });
+
+describe('admit (spec.queue slots)', () => {
+  /** Records which target holds a slot, and when each is freed. */
+  function slots() {
+    const log: string[] = [];
+    const admit = async (t: { provider: string }) => {
+      log.push(`take ${t.provider}`);
+      return () => log.push(`free ${t.provider}`);
+    };
+    return { log, admit };
+  }
+
+  it('holds one slot over the retries on a target', async () => {
+    let n = 0;
+    // A 429 is retried on the same target and never opens the breaker.
+    const only = adapter('retrier', async () => {
+      if (++n === 1) throw new ProviderError('rate_limited', 'busy', { status: 429 });
+      return completion('second try');
+    });
+    const s = slots();
+    const res = resilience({ retries: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 } });
+    const r = await executeCompletion(plan([only], res), body, { admit: s.admit });
+    expect(r.completion.choices[0]?.message.content).toBe('second try');
+    expect(n).toBe(2);
+    expect(s.log).toEqual(['take retrier', 'free retrier']);
+  });
+
+  it('frees the slot before waiting for the next target, and after the answer', async () => {
+    const first = adapter('first', async () => {
+      throw new ProviderError('server_error', 'boom', { status: 500 });
+    });
+    const second = adapter('second', async () => completion('from second'));
+    const s = slots();
+    const r = await executeCompletion(plan([first, second]), body, { admit: s.admit });
+    expect(r.completion.choices[0]?.message.content).toBe('from second');
+    expect(s.log).toEqual(['take first', 'free first', 'take second', 'free second']);
+  });
+
+  it("answers the admit hook's own error as it is: no other target, no breaker, slot of nobody", async () => {
+    const first = adapter('first', async () => completion('x'));
+    const second = adapter('second', async () => completion('y'));
+    const refused = new Error('queue full');
+    const p = executeCompletion(plan([first, second]), body, {
+      admit: async () => {
+        throw refused;
+      },
+    });
+    await expect(p).rejects.toBe(refused);
+    expect(first.calls + second.calls).toBe(0);
+    expect(breakerOf('first')).toBe('closed');
+  });
+
+  it('does not count the time waited for a slot against the request deadline', async () => {
+    let t = 0;
+    const only = adapter('patient', async () => {
+      t += 50; // the call itself takes 50 of the 100 ms deadline
+      return completion('served');
+    });
+    const r = await executeCompletion(plan([only]), body, {
+      now: () => t,
+      deadlineMs: 100,
+      admit: async () => {
+        t += 1_000; // waited in the queue far longer than the deadline
+        return () => {};
+      },
+    });
+    expect(r.completion.choices[0]?.message.content).toBe('served');
+  });
+
+  it('keeps a stream slot until the stream ends', async () => {
+    const only = adapter(
+      'only',
+      async () => completion('x'),
+      async function* () {
+        yield chunk('a');
+        yield chunk('b', 'stop');
+      },
+    );
+    const s = slots();
+    const r = await executeStream(plan([only]), body, { admit: s.admit });
+    expect(s.log).toEqual(['take only']);
+    const got: string[] = [];
+    for await (const c of r.chunks) got.push(String(c.choices[0]?.delta.content));
+    expect(got).toEqual(['a', 'b']);
+    expect(s.log).toEqual(['take only', 'free only']);
+  });
+});

@@ -106,6 +106,12 @@ export interface ExecuteOptions {
   onFallback?: (e: FallbackEvent) => void;
   now?: () => number;
   random?: () => number;
+  /**
+   * Waits for a slot on the target before its first try (spec.queue, sidecar/queues.ts) and returns what frees it:
+   * held over the target's retries, for a stream until it ends. Its errors (queue full, wait deadline) are answered
+   * as they are: no other target, no breaker.
+   */
+  admit?: (target: Served, signal?: AbortSignal) => Promise<() => void>;
 }
 
 /** No target answered. `fallbacks` says what happened at each. */
@@ -157,6 +163,7 @@ export async function executeCompletion(
     },
     (t, fn, clientGone) => t.breaker.run(fn, clientGone),
   );
+  r.release?.();
   return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
 }
 
@@ -232,6 +239,7 @@ export async function executeStream(
     signal.removeEventListener('abort', onAbort);
     settle(err);
     s.call.done();
+    r.release?.();
   };
   return {
     chunks: relay(s.first, s.it, end, s.provider, s.call, plan.resilience, opts.signal),
@@ -327,19 +335,43 @@ interface AttemptCall extends Omit<UpstreamCall, 'body'> {
 
 interface RunResult<T> extends ExecutionInfo {
   value: T;
+  /** Frees the answering target's spec.queue slot, when `admit` gave one. */
+  release?: (() => void) | undefined;
 }
 
-/** The loop: for each target, tries under its breaker, asking `afterFailure` what to do after each failure. */
+/** `loop`, holding the current target's queue slot (opts.admit): freed on failure, handed to the caller on success. */
 async function run<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
 ): Promise<RunResult<R>> {
+  if (!opts.admit) return loop(plan, opts, attempt, guard);
+  const slot: Slot = { release: undefined };
+  try {
+    return { ...(await loop(plan, opts, attempt, guard, slot)), release: slot.release };
+  } catch (e) {
+    slot.release?.();
+    throw e;
+  }
+}
+
+interface Slot {
+  release: (() => void) | undefined;
+}
+
+/** The loop: for each target, tries under its breaker, asking `afterFailure` what to do after each failure. */
+async function loop<T, R>(
+  plan: ExecutionPlan,
+  opts: ExecuteOptions,
+  attempt: (t: Target, call: AttemptCall) => Promise<T>,
+  guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  slot?: Slot,
+): Promise<RunResult<R>> {
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const res = plan.resilience;
-  const deadline = now() + (opts.deadlineMs ?? res.timeoutMs * 2);
+  let deadline = now() + (opts.deadlineMs ?? res.timeoutMs * 2);
   const fallbacks: FallbackEvent[] = [];
   const failures: ProviderError[] = [];
   let attempts = 0;
@@ -361,6 +393,20 @@ async function run<T, R>(
       failures.push(new ProviderError('unavailable', why));
       note({ from: served, reason: 'unavailable', latencyMs: 0, action: 'next-target', detail: why });
       continue;
+    }
+    if (slot && opts.admit) {
+      // The previous target's slot goes before this one's is waited for.
+      slot.release?.();
+      slot.release = undefined;
+      const waitStart = now();
+      try {
+        slot.release = await opts.admit(served, opts.signal);
+        // Time in the queue has its own deadline (spec.queue); the upstream deadline starts when the slot does.
+        deadline += now() - waitStart;
+      } catch (err) {
+        if (opts.signal?.aborted) throw aborted();
+        throw err;
+      }
     }
     for (let tries = 1; ; tries++) {
       if (opts.signal?.aborted) throw aborted();

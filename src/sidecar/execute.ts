@@ -22,6 +22,7 @@ import { type CheckResult, checkAnswer } from '../routing/cascade.js';
 import { hedgeDelayMs, race } from '../routing/hedge.js';
 import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
 import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
+import { strictRequest } from '../routing/strict-retry.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
 import type { EscalationStep, RouteDecision } from '../routing/types.js';
 import { estimateUsage, type TokenCounts } from './accounting.js';
@@ -32,6 +33,7 @@ import {
   type PromotionStop,
   withPromotion,
 } from './promote.js';
+import type { Admit } from './queues.js';
 
 /** Who hears about what happens during execution (logs, metrics); never decides anything. */
 export interface ExecutionObserver {
@@ -44,6 +46,11 @@ export interface ExecutionObserver {
   promotionStopped(e: PromotionStop): void;
   /** The cascade's judge answered (or did not): its outcome, for the metric. */
   judged(outcome: JudgeVerdict['outcome']): void;
+  /**
+   * spec.cascade.strictRetry asked `tier` again after a json check failure: `passed` / `failed` by the new answer's
+   * checks, `error` when the retry got no answer (the first answer then goes on to escalation).
+   */
+  strictRetried(tier: string, outcome: 'passed' | 'failed' | 'error'): void;
   /** A hedge was started for this request; `won` when it answered first. */
   hedge(outcome: 'won' | 'lost'): void;
   /** spec.slo moved targets of `tier` out of its failover order. */
@@ -110,6 +117,8 @@ export interface ExecuteInput {
   planner: PromotionPlanner;
   /** Recent latency per target, for spec.slo; absent: failover order as configured. */
   latency?: ((key: string) => LatencyView | undefined) | undefined;
+  /** spec.queue: waits for a target's in-flight slot before its call (sidecar/queues.ts); absent: no limits. */
+  admit?: Admit | undefined;
 }
 
 export interface CascadeOutcome {
@@ -149,7 +158,11 @@ async function hedgedCompletion(
     ? input.latency?.(latencyKey(first.provider, first.upstreamModel))?.totalP95Ms
     : undefined;
   const delay = plan.targets.length > 1 ? hedgeDelayMs(d.spec, d.task, p95) : undefined;
-  const opts = (sig: AbortSignal) => ({ signal: sig, onFallback: observer.fallback });
+  const opts = (sig: AbortSignal) => ({
+    signal: sig,
+    onFallback: observer.fallback,
+    ...(input.admit ? { admit: input.admit } : {}),
+  });
   if (delay === undefined) return executeCompletion(plan, request, opts(signal));
   const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
   const t0 = performance.now();
@@ -250,29 +263,48 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       out.error = e;
       return out;
     }
-    const { r, step } = done;
-    out.attempts += r.attempts;
+    const { step } = done;
+    let r: { completion: ChatCompletion; served: Served } = done.r;
+    let seconds = done.seconds;
+    out.attempts += done.r.attempts;
     out.served = r.served;
     const model = step.models.find((m) => m.name === r.served.model)!;
-    const choice = r.completion.choices[0];
+    const first = r.completion.choices[0];
     out.produced.push({
       model,
       served: r.served,
       tier: step.tierName,
-      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, choice?.message.content ?? ''),
+      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, first?.message.content ?? ''),
       upstreamSeconds: done.seconds,
     });
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
     const above: EscalationStep | undefined =
       escalationsLeft > 0 ? d.escalation.find((s) => s.tierIndex > step.tierIndex) : undefined;
-    let verdict: CheckResult = above
-      ? checkAnswer(
-          { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs },
-          request,
-          cascade.checks,
-          { logprobs: cascade.logprobs },
-        )
-      : { ok: true };
+    const check = (c: ChatCompletion): CheckResult => {
+      const choice = c.choices[0];
+      return checkAnswer(
+        { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs },
+        request,
+        cascade.checks,
+        { logprobs: cascade.logprobs },
+      );
+    };
+    let verdict: CheckResult = above ? check(r.completion) : { ok: true };
+    if (!verdict.ok && verdict.check === 'json' && cascade.strictRetry?.enabled) {
+      // Once per tier step, before escalating: the same tier with a stricter instruction.
+      const retried = await strictRetry(input, out, step, verdict.detail);
+      if ('aborted' in retried) {
+        out.error = retried.aborted;
+        return out;
+      }
+      if ('completion' in retried) {
+        r = retried;
+        seconds = retried.seconds;
+        verdict = check(r.completion);
+        observer.strictRetried(step.tierName, verdict.ok ? 'passed' : 'failed');
+      }
+    }
+    const choice = r.completion.choices[0];
     if (verdict.ok && above && cascade.checks.includes('judge') && cascade.judge)
       verdict = await judge(input, out, choice?.message.content ?? '');
     if (verdict.ok) {
@@ -286,13 +318,54 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     observer.fallback({
       from: r.served,
       reason: 'quality',
-      latencyMs: Math.round(done.seconds * 1000),
+      latencyMs: Math.round(seconds * 1000),
       action: 'next-target',
     });
     observer.escalate(verdict.check, verdict.detail, step.tierName, above!.tierName);
     next = above;
   }
   return out; // not reached: a step without a tier above always passes its (absent) check
+}
+
+/**
+ * spec.cascade.strictRetry: the request again on `step`'s tier with a stricter system instruction (routing/
+ * strict-retry.ts). Its answer is spend like any other, so it joins `produced`; a retry whose upstream call fails
+ * leaves the first answer to the cascade (counted as `error`); a client that left ends the request.
+ */
+async function strictRetry(
+  input: ExecuteInput,
+  out: CascadeOutcome,
+  step: EscalationStep,
+  detail: string,
+): Promise<
+  { completion: ChatCompletion; served: Served; seconds: number } | { aborted: unknown } | { failed: true }
+> {
+  const request = strictRequest(input.request, detail, input.decision.spec.cascade.strictRetry?.instruction);
+  const t0 = performance.now();
+  try {
+    const r = await hedgedCompletion({ ...input, request }, out, step, sloPlan(input, step));
+    const seconds = (performance.now() - t0) / 1000;
+    out.attempts += r.attempts;
+    out.served = r.served;
+    const model = step.models.find((m) => m.name === r.served.model)!;
+    out.produced.push({
+      model,
+      served: r.served,
+      tier: step.tierName,
+      usage:
+        r.completion.usage ??
+        estimateUsage(estimateRequestTokens(request), r.completion.choices[0]?.message.content ?? ''),
+      upstreamSeconds: seconds,
+    });
+    return { completion: r.completion, served: r.served, seconds };
+  } catch (e) {
+    if (e instanceof ExecutionError) {
+      out.attempts += e.attempts;
+      if (e.aborted) return { aborted: e };
+    }
+    input.observer.strictRetried(step.tierName, 'error');
+    return { failed: true };
+  }
 }
 
 /**
@@ -366,6 +439,7 @@ export async function openStream(
         return await executeStream(sloPlan(input, step), body, {
           signal: input.signal,
           onFallback: input.observer.fallback,
+          ...(input.admit ? { admit: input.admit } : {}),
         });
       } catch (e) {
         if (e instanceof ExecutionError) countAttempts(e.attempts);

@@ -65,6 +65,7 @@ import {
   upstreamStreamBody,
 } from './inbound.js';
 import { promotionPlanner } from './promote.js';
+import { TargetQueues } from './queues.js';
 import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
 import { drained, servedByHeaders } from './respond.js';
@@ -105,6 +106,8 @@ interface Sidecar {
   latency: Map<string, LatencyBoard>;
   /** Where remembered conversations were served (spec.stickiness). */
   conversations: Conversations;
+  /** In-flight limits and their priority queues (spec.queue). */
+  queues: TargetQueues;
 }
 
 /** The route's observation board when it has an SLO; a changed half-life starts a new one. */
@@ -160,6 +163,7 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
       metrics: new CacheMetrics(deps.metrics.registry),
       sidecarMetrics: deps.metrics,
     },
+    queues: new TargetQueues(deps.metrics),
   };
   // A route that dropped its cache (or shrank it) frees the memory with the config that said so.
   deps.store.onApplied((rt) => {
@@ -318,6 +322,7 @@ async function handleChat(
       observer: observer(sc, trace, checks),
       planner: promotionPlanner(runtime, d, sc.books.now()),
     };
+    exec.admit = sc.queues.admitter(d);
     const board = latencyBoard(sc, d);
     if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream
@@ -532,6 +537,12 @@ function observer(
     },
     promotionStopped: (e) =>
       sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
+    strictRetried: (tier, outcome) => {
+      // The first answer failed `json` and the same tier answered again: keeps checks[i] beside produced[i].
+      if (outcome !== 'error') checks.push({ check: 'json', to: tier });
+      sc.deps.metrics.strictRetry(trace.decision?.route ?? 'none', tier, outcome);
+      sc.deps.logger.info({ requestId: trace.id, tier, outcome }, 'strict retry');
+    },
     judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
     hedge: (outcome) => sc.deps.metrics.hedge(trace.decision?.route ?? 'none', outcome === 'won'),
     sloSkipped: (tier, skipped) =>

@@ -7,6 +7,7 @@ import type { ChatCompletionRequest } from '../api/openai.js';
 import type { TiermeshError } from '../errors.js';
 import type { FallbackEvent, Served } from '../providers/failover.js';
 import { promptText } from '../routing/features.js';
+import { reviewTask } from '../routing/review.js';
 import type { RouteDecision } from '../routing/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
@@ -63,7 +64,14 @@ export function servedBy(t: RequestTrace): ServedBy | undefined {
     ...(t.promotedFrom !== undefined ? { promotedFrom: t.promotedFrom } : {}),
     ...(d.truncation ? { truncatedMessages: d.truncation.dropped } : {}),
     ...(t.hedged !== undefined ? { hedged: t.hedged } : {}),
+    ...reviewOf(d),
   };
+}
+
+/** The spec.review flag of the decision's task, as a ServedBy field (spread: no key when there is none). */
+function reviewOf(d: RouteDecision): { review?: string } {
+  const task = reviewTask(d.spec, d.task);
+  return task !== undefined ? { review: task } : {};
 }
 
 export interface RequestLogDeps {
@@ -80,6 +88,9 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
   const model = t.served?.model ?? NONE;
   const provider = t.served?.provider ?? NONE;
   deps.metrics.request({ route, tier, model, provider, status, durationSeconds: seconds });
+  // An answer went out with x-tiermesh-review: required (a stream that broke later still sent it).
+  const review = t.decision && status === 200 ? reviewTask(t.decision.spec, t.decision.task) : undefined;
+  if (review !== undefined) deps.metrics.reviewRequired(route, review);
   const line: Record<string, unknown> = {
     requestId: t.id,
     route,
@@ -93,6 +104,7 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
     ...(t.promotedFrom !== undefined ? { promotedFrom: t.promotedFrom } : {}),
     ...(t.decision?.truncation ? { truncatedMessages: t.decision.truncation.dropped } : {}),
     ...(t.hedged !== undefined ? { hedged: t.hedged } : {}),
+    ...(review !== undefined ? { review: 'required' } : {}),
     status,
     latencyMs: Math.round(seconds * 1000),
     inputTokens: t.spent.inputTokens,

@@ -7,6 +7,7 @@ import { SSE_CONTENT_TYPE, SSE_DONE, sseData } from '../providers/sse.js';
 import { TRUNCATED_HEADER } from '../routing/context.js';
 import { HEDGED_HEADER } from '../routing/hedge.js';
 import { promotionHeaders } from '../routing/promotion.js';
+import { REVIEW_HEADER } from '../routing/review.js';
 
 /** What the client learns about how its request was served; present on every answer given after routing. */
 export interface ServedBy {
@@ -21,6 +22,8 @@ export interface ServedBy {
   truncatedMessages?: number;
   /** spec.hedge: `won` when the hedge answered, `lost` when the first target did (x-tiermesh-hedged). */
   hedged?: 'won' | 'lost';
+  /** spec.review: the request's task needs a person to review the answer (x-tiermesh-review: required). */
+  review?: string;
 }
 
 /** USD with enough digits for sub-cent requests, without float noise ("0.000123", not "0.00012300000000000001"). */
@@ -53,6 +56,7 @@ export function servedByHeaders(s: ServedBy | undefined): Record<string, string>
     ...(s.promotedFrom !== undefined ? promotionHeaders(s.promotedFrom, s.tier) : {}),
     ...(s.truncatedMessages !== undefined ? { [TRUNCATED_HEADER]: String(s.truncatedMessages) } : {}),
     ...(s.hedged !== undefined ? { [HEDGED_HEADER]: s.hedged } : {}),
+    ...(s.review !== undefined ? { [REVIEW_HEADER]: 'required' } : {}),
   };
 }
 

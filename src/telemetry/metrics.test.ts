@@ -60,6 +60,39 @@ describe('SidecarMetrics', () => {
   });
 });
 
+describe('review metric', () => {
+  it('counts flagged answers by route and task', async () => {
+    const m = new SidecarMetrics();
+    m.reviewRequired('r', 'legal');
+    m.reviewRequired('r', 'legal');
+    m.reviewRequired('q', 'medical');
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_review_required_total{route="r",task="legal"} 2');
+    expect(body).toContain('tiermesh_review_required_total{route="q",task="medical"} 1');
+  });
+});
+
+describe('queue metrics', () => {
+  it('exports depth, wait time and rejections per lane and priority', async () => {
+    const m = new SidecarMetrics();
+    const lane = { route: 'r', provider: 'groq', model: 'small' };
+    m.queueDepth(lane, 'batch', 3);
+    m.queueDepth(lane, 'batch', 2);
+    m.queueWait(lane, 'interactive', 0.2);
+    m.queueRejected(lane, 'batch', 'timeout');
+    const { body } = await m.text();
+    expect(body).toContain(
+      'tiermesh_queue_depth{route="r",provider="groq",model="small",priority="batch"} 2',
+    );
+    expect(body).toContain(
+      'tiermesh_queue_wait_seconds_bucket{le="0.25",route="r",provider="groq",model="small",priority="interactive"} 1',
+    );
+    expect(body).toContain(
+      'tiermesh_queue_rejected_total{route="r",provider="groq",model="small",priority="batch",reason="timeout"} 1',
+    );
+  });
+});
+
 describe('routing-quality metrics', () => {
   it('counts escalations by the tier they left and why', async () => {
     const m = new SidecarMetrics();

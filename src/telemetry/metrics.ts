@@ -24,6 +24,13 @@ export function declaredLabel(value: string | undefined, declared: readonly stri
 /** Seconds; upstream LLM calls run from tens of milliseconds (cache hits, tiny prompts) to minutes (long generations). */
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
+/** Which spec.queue lane a queue metric is about. */
+export interface QueueLabels {
+  route: string;
+  provider: string;
+  model: string;
+}
+
 export interface RequestOutcome {
   route: string;
   tier: string;
@@ -120,6 +127,12 @@ export class SidecarMetrics {
     ['route', 'tier', 'check'] as const,
     this.registry,
   );
+  private readonly strictRetries = new HotCounter(
+    'tiermesh_strict_retries_total',
+    'Answers that failed the json check and were asked again on the same tier with a stricter instruction (spec.cascade.strictRetry), by route, tier and outcome (passed, failed, error).',
+    ['route', 'tier', 'outcome'] as const,
+    this.registry,
+  );
   private readonly judgeChecks = new HotCounter(
     'tiermesh_judge_checks_total',
     'Cascade judge calls, by route and outcome (pass, fail, timeout, error, unreadable); all but fail pass the answer.',
@@ -136,6 +149,31 @@ export class SidecarMetrics {
     'tiermesh_hedges_won_total',
     'Hedges that answered before the first target, by route.',
     ['route'] as const,
+    this.registry,
+  );
+  private readonly reviews = new HotCounter(
+    'tiermesh_review_required_total',
+    'Answers sent with x-tiermesh-review: required (spec.review), by route and x-tiermesh-task (declared task types only).',
+    ['route', 'task'] as const,
+    this.registry,
+  );
+  private readonly queueDepthGauge = new Gauge({
+    name: 'tiermesh_queue_depth',
+    help: 'Requests waiting for a spec.queue slot, by route, provider, model and priority (interactive or batch).',
+    labelNames: ['route', 'provider', 'model', 'priority'] as const,
+    registers: [this.registry],
+  });
+  private readonly queueWaitSeconds = new HotHistogram(
+    'tiermesh_queue_wait_seconds',
+    'Time a request waited for a spec.queue slot before its call (0 when one was free), by route, provider, model and priority.',
+    ['route', 'provider', 'model', 'priority'] as const,
+    durationBuckets,
+    this.registry,
+  );
+  private readonly queueRejections = new HotCounter(
+    'tiermesh_queue_rejected_total',
+    'Requests answered 429 by spec.queue, by route, provider, model, priority and reason (full, timeout).',
+    ['route', 'provider', 'model', 'priority', 'reason'] as const,
     this.registry,
   );
   private readonly tierEscalations = new HotCounter(
@@ -280,8 +318,31 @@ export class SidecarMetrics {
     if (won) this.hedgesWon.inc({ route });
   }
 
+  /** `outcome` is passed | failed | error; tiers are config names. */
+  strictRetry(route: string, tier: string, outcome: string): void {
+    this.strictRetries.inc({ route, tier, outcome });
+  }
+
   judge(route: string, outcome: string): void {
     this.judgeChecks.inc({ route, outcome });
+  }
+
+  /** Queue labels are config names and fixed enums. */
+  queueDepth(q: QueueLabels, priority: string, depth: number): void {
+    this.queueDepthGauge.set({ ...q, priority }, depth);
+  }
+
+  queueWait(q: QueueLabels, priority: string, seconds: number): void {
+    this.queueWaitSeconds.observe({ ...q, priority }, seconds);
+  }
+
+  queueRejected(q: QueueLabels, priority: string, reason: 'full' | 'timeout'): void {
+    this.queueRejections.inc({ ...q, priority, reason });
+  }
+
+  /** `task` is a spec.taskTypes key (routing/review.ts only flags declared ones): bounded. */
+  reviewRequired(route: string, task: string): void {
+    this.reviews.inc({ route, task });
   }
 
   /** Moves up from the tier that answered: a cascade check or a feedback retry (`reason`), both bounded. */
