@@ -113,6 +113,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     watches,
     ledger,
     routingBook,
+    queue,
     isLeader: () => elector.isLeader(),
   });
 
@@ -122,9 +123,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ready: () => synced,
     onRouting: (ns, sidecarId, reports) => {
       const now = Date.now();
-      for (const r of reports) routingBook.add(ns, { sidecarId, ...r }, now);
-      // Once the book recomputes; reports every second from every sidecar still make one reconcile per interval.
-      queue.add(ns, routingBook.refreshMs + STATUS_COALESCE_MS);
+      let due = routingBook.refreshMs;
+      for (const r of reports) {
+        routingBook.add(ns, { sidecarId, ...r }, now);
+        due = Math.min(due, routingBook.dueIn(ns, r.route, now) ?? routingBook.refreshMs);
+      }
+      // When the book would show it; reports every second from every sidecar still make one reconcile per interval.
+      queue.add(ns, due + STATUS_COALESCE_MS);
     },
   });
   const probes = opts.metrics
@@ -373,6 +378,7 @@ function reconcileWith(
     watches: Watches;
     ledger: LedgerService;
     routingBook: RoutingBook;
+    queue: WorkQueue;
     isLeader: () => boolean;
   },
 ): (ns: string) => Promise<ReconcileResult> {
@@ -392,6 +398,14 @@ function reconcileWith(
         event: core.event,
         announced,
       });
+      // Reports that came in while the held routing status was fresh: a pass once it may be recomputed.
+      const now = Date.now();
+      let due: number | undefined;
+      for (const o of deps.watches.routes.list(ns)) {
+        const ms = o.metadata?.name ? deps.routingBook.dueIn(ns, o.metadata.name, now) : undefined;
+        if (ms !== undefined) due = Math.min(due ?? ms, ms);
+      }
+      if (due !== undefined) deps.queue.add(ns, due + STATUS_COALESCE_MS);
       core.metrics.reconciles.inc({ result: 'ok' });
       core.log.debug({ namespace: ns, ...r }, 'reconciled');
       return r;

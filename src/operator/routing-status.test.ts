@@ -183,5 +183,11 @@ describe('RoutingBook', () => {
     expect(book.status('ns', 'default', 3600, now + 9_999)).toEqual(first);
     expect(book.status('ns', 'default', 3600, now + 10_000)?.requests).toBe(7);
     expect(book.status('ns', 'default', 60, now + 10_001)?.windowSeconds).toBe(60);
+    // News after the last computation is due once the interval since it has passed; none, nothing due.
+    expect(book.dueIn('ns', 'default', now + 10_002)).toBeUndefined();
+    book.add('ns', delta('b', now + 5_000, { cheap: 1 }, { from: now }), now + 12_000);
+    expect(book.dueIn('ns', 'default', now + 12_000)).toBe(8_001);
+    expect(book.dueIn('ns', 'default', now + 30_000)).toBe(0);
+    expect(book.dueIn('ns', 'elsewhere', now + 30_000)).toBeUndefined();
   });
 });

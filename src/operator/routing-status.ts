@@ -183,6 +183,8 @@ interface RouteBook {
 export class RoutingBook {
   private readonly byKey = new Map<string, RouteBook>();
   private readonly computed = new Map<string, { at: number; windowSeconds: number; value?: RoutingStatus }>();
+  /** When each route last got a delta: news the held status does not include yet. */
+  private readonly lastAdd = new Map<string, number>();
   constructor(
     private readonly keepMs: number,
     private readonly maxPerRoute = 10_000,
@@ -200,6 +202,7 @@ export class RoutingBook {
     }
     if (d.from < (book.lastTo.get(d.sidecarId) ?? Number.NEGATIVE_INFINITY)) return;
     book.lastTo.set(d.sidecarId, d.to);
+    this.lastAdd.set(key, now);
     const slot = `${d.sidecarId} ${Math.floor(d.to / BUCKET_MS)}`;
     const m = book.merged.get(slot);
     if (m) {
@@ -234,10 +237,24 @@ export class RoutingBook {
     return value;
   }
 
+  /**
+   * Milliseconds until status() of this route would show deltas it does not include yet; undefined when it has no
+   * news, or was never computed (the next reconcile computes it). The operator schedules a reconcile by it, so the
+   * last reports of a burst reach the status without waiting for more traffic.
+   */
+  dueIn(namespace: string, route: string, now: number): number | undefined {
+    const key = `${namespace}/${route}`;
+    const added = this.lastAdd.get(key);
+    const c = this.computed.get(key);
+    if (added === undefined || !c || added < c.at) return undefined;
+    return Math.max(0, c.at + this.refreshMs - now);
+  }
+
   /** A new leader starts from what the sidecars report to it (status.routing keeps the last figures until then). */
   clear(): void {
     this.byKey.clear();
     this.computed.clear();
+    this.lastAdd.clear();
   }
 }
 
