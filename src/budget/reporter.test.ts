@@ -26,6 +26,53 @@ function stateDir(): string {
 }
 
 describe('UsageReporter', () => {
+  it('puts the routing counts on the batch a flush seals, alone when there is no usage, resent with it', async () => {
+    const dir = stateDir();
+    const sent: UsageBatch[] = [];
+    let failures = 1;
+    let counted = 0;
+    const r = new UsageReporter({
+      sidecarId: 's',
+      stateDir: dir,
+      flushMs: 60_000,
+      baseBackoffMs: 1,
+      maxBackoffMs: 2,
+      collectRouting: () =>
+        counted === 0
+          ? []
+          : [
+              {
+                route: 'r',
+                from: 0,
+                to: counted,
+                requests: { small: counted },
+                escalations: 0,
+                feedbackCount: 0,
+                feedbackSum: 0,
+              },
+            ],
+      send: async (b) => {
+        sent.push(structuredClone(b));
+        if (failures-- > 0) throw new Error('operator down');
+      },
+    });
+    r.flush();
+    expect(await r.drain()).toBe(true);
+    expect(sent).toEqual([]); // nothing counted, nothing sent
+    counted = 2;
+    r.add(rec(1));
+    expect(await r.drain()).toBe(true);
+    counted = 3;
+    expect(await r.drain()).toBe(true);
+    expect(sent.map((b) => [b.seq, b.records.length, b.routing?.[0]?.requests])).toEqual([
+      [1, 1, { small: 2 }],
+      [1, 1, { small: 2 }],
+      [2, 0, { small: 3 }],
+    ]);
+    counted = 0;
+    await r.close();
+  });
+
   it('resends a failed batch with the same seq until it is accepted, in order', async () => {
     const sent: Array<{ seq: number; n: number }> = [];
     let failures = 2;

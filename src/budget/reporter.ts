@@ -3,6 +3,10 @@
  * in the state dir as it happens; a flush seals the journal into a numbered batch by an atomic rename; batches
  * are sent oldest first, one at a time, and resent with the same (sidecarId, seq) until the operator answers,
  * so the operator's dedup makes delivery exactly-once. Without a state dir the same happens in memory only.
+ *
+ * Routing counts (`collectRouting`) ride along on the batch a flush seals, and on an otherwise empty batch when
+ * there were no usage records. They are monitoring figures, not money: kept in memory only, so a crash loses the
+ * unsent ones (the usage records are still recovered from the journal).
  */
 import {
   appendFileSync,
@@ -15,6 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { backoffDelay } from '../backoff.js';
+import type { RoutingReport } from '../operator/protocol.js';
 import type { UsageRecord } from './types.js';
 
 export interface UsageBatch {
@@ -23,6 +28,8 @@ export interface UsageBatch {
   records: UsageRecord[];
   /** Sent once by `close` after a full drain: the operator may forget this reporter (see operator/ledger.ts). */
   retire?: boolean;
+  /** Routing counts since the previous batch, per route (ModelRoute.status.routing). */
+  routing?: RoutingReport[];
 }
 
 export interface ReporterOptions {
@@ -35,6 +42,8 @@ export interface ReporterOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (e: unknown, attempt: number) => void;
+  /** Drained at each flush; what it returns goes on the sealed batch. */
+  collectRouting?: () => RoutingReport[];
 }
 
 const JOURNAL = 'open.jsonl';
@@ -115,16 +124,24 @@ export class UsageReporter {
 
   /** Seals the open records into the next batch and starts sending. */
   flush(): void {
-    if (this.open.length === 0) return;
+    const routing = this.opts.collectRouting?.() ?? [];
+    if (this.open.length === 0 && routing.length === 0) return;
     const seq = this.seq + 1;
     if (this.dir) {
       // The seq file first: a crash between the two steps only skips a number, never reuses one.
       writeFileSync(join(this.dir, `${SEQ}.tmp`), String(seq));
       renameSync(join(this.dir, `${SEQ}.tmp`), join(this.dir, SEQ));
-      renameSync(join(this.dir, JOURNAL), join(this.dir, batchFile(seq)));
+      // A routing-only batch has no journal to seal; an empty file keeps the numbering on disk.
+      if (this.open.length > 0) renameSync(join(this.dir, JOURNAL), join(this.dir, batchFile(seq)));
+      else writeFileSync(join(this.dir, batchFile(seq)), '');
     }
     this.seq = seq;
-    this.queue.push({ sidecarId: this.opts.sidecarId, seq, records: this.open });
+    this.queue.push({
+      sidecarId: this.opts.sidecarId,
+      seq,
+      records: this.open,
+      ...(routing.length > 0 ? { routing } : {}),
+    });
     this.open = [];
     void this.pump();
   }

@@ -42,4 +42,16 @@ describe('TopSpenders', () => {
     expect(t.top(5)).toEqual([]);
     expect(() => new TopSpenders(0)).toThrow(RangeError);
   });
+
+  it('carries on from a persisted list, and a clone changes independently', () => {
+    const t = TopSpenders.from([{ user: 'alice', usd: 3, requests: 2, errorUSD: 0.5 }], 10);
+    const c = t.clone();
+    c.add('alice', 1);
+    c.add('bob', 2);
+    expect(t.top(5)).toEqual([{ user: 'alice', usd: 3, requests: 2, errorUSD: 0.5 }]);
+    expect(c.top(5)).toEqual([
+      { user: 'alice', usd: 4, requests: 3, errorUSD: 0.5 },
+      { user: 'bob', usd: 2, requests: 1, errorUSD: 0 },
+    ]);
+  });
 });

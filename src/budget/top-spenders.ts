@@ -8,6 +8,8 @@
  *     .add(user, usd)         spend of one request ("" or undefined user: not tracked)
  *     .top(n): Spender[]      the n largest, biggest first, with their error bound
  *     .reset()                a new window
+ *   TopSpenders.from(list, capacity)   continues from a persisted top list (ModelBudget.status.topSpenders)
+ *   .clone()                a copy to change without touching this one (a write that may fail)
  */
 
 export interface Spender {
@@ -24,6 +26,21 @@ export class TopSpenders {
   constructor(readonly capacity = 100) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError('capacity must be a positive integer');
+  }
+
+  /**
+   * A summary that carries on from `spenders`, e.g. what a previous leader wrote. Users who were tracked but not in
+   * the list start again from zero, so until they spend again their figure can understate; `usd - errorUSD` stays
+   * a lower bound.
+   */
+  static from(spenders: readonly Spender[], capacity = 100): TopSpenders {
+    const t = new TopSpenders(capacity);
+    for (const s of spenders.slice(0, capacity)) t.counters.set(s.user, { ...s });
+    return t;
+  }
+
+  clone(): TopSpenders {
+    return TopSpenders.from([...this.counters.values()], this.capacity);
   }
 
   add(user: string | undefined, usd: number): void {

@@ -8,6 +8,7 @@ import { startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
 import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from '../sidecar/defaults.js';
 import { serveHealthOnly } from '../sidecar/health.js';
+import { RoutingTally } from '../sidecar/routing-tally.js';
 import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
@@ -209,7 +210,10 @@ async function runWithOperator(o: {
 }): Promise<number> {
   const logger = createLogger({ level: o.logLevel });
   logProcessEvents(logger);
+  // Counted by the sidecar's recorder, sent to the operator on the usage batches (ModelRoute.status.routing).
+  const routingTally = new RoutingTally(Date.now());
   const link = linkToOperator({
+    routingTally,
     operator: o.operator,
     tokenFile: o.tokenFile,
     stateDir: o.stateDir,
@@ -225,6 +229,7 @@ async function runWithOperator(o: {
     logPrompts: o.logPrompts,
     logger,
     allowance: link.allowance,
+    routingTally,
     onUsage: (u) => link.report(u),
     ...o.quality,
   });

@@ -72,6 +72,47 @@ describe('LedgerService', () => {
     expect(fired).toEqual([50]);
   });
 
+  it('keeps the top spenders of the window in status, exactly once through conflicts and resends', async () => {
+    const m = memoryStore(budget, 3);
+    let now = new Date('2026-01-01T10:00:00Z');
+    const deps = {
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 2,
+      now: () => now,
+    };
+    const ledger = new LedgerService(deps);
+    const by = (user: string | undefined, costUSD: number) => ({ ...rec(costUSD), user });
+    const batches = Array.from({ length: 20 }, (_, i) => ({
+      sidecarId: `s${i % 2}`,
+      seq: Math.floor(i / 2) + 1,
+      records: [by('power-user', 0.02), by(`u${i}`, 0.001), by(undefined, 0.005)],
+    }));
+    await Promise.all(batches.map((b) => ledger.report('ns', b)));
+    await Promise.all(batches.map((b) => ledger.report('ns', b)));
+    const top = m.current().status?.topSpenders ?? [];
+    expect(top[0]).toEqual({ user: 'power-user', usd: 0.4, requests: 20, errorUSD: 0 });
+    expect(top).toHaveLength(10);
+    expect(top.slice(1).every((s) => s.usd === 0.001 && s.requests === 1)).toBe(true);
+    // A new leader carries on from the status.
+    const next = new LedgerService(deps);
+    await next.report('ns', { sidecarId: 's0', seq: 11, records: [by('power-user', 0.1)] });
+    expect(m.current().status?.topSpenders?.[0]).toMatchObject({
+      user: 'power-user',
+      usd: 0.5,
+      requests: 21,
+    });
+    // A new window starts with nobody.
+    now = new Date('2026-01-02T10:00:00Z');
+    await next.refresh('ns', 'team');
+    expect(m.current().status?.topSpenders).toEqual([]);
+    await next.report('ns', { sidecarId: 's0', seq: 12, records: [by('early-bird', 0.01)] });
+    expect(m.current().status?.topSpenders).toEqual([
+      { user: 'early-bird', usd: 0.01, requests: 1, errorUSD: 0 },
+    ]);
+  });
+
   it('hands out slices that never add up to more than what is left', async () => {
     const m = memoryStore(budget);
     const ledger = new LedgerService({

@@ -1,8 +1,11 @@
 /**
  * The leader's budget ledger: applies usage batches to ModelBudget status exactly once (optimistic concurrency,
- * one writer per budget), hands out allowances, and announces crossed alert thresholds.
+ * one writer per budget), hands out allowances, announces crossed alert thresholds, and keeps the window's top
+ * spenders (by the user ids the records carry) in status.topSpenders.
  */
 import type { ModelBudget, ModelBudgetStatus } from '../api/modelbudget.js';
+import { TopSpenders } from '../budget/top-spenders.js';
+import type { UsageRecord } from '../budget/types.js';
 import { TiermeshError } from '../errors.js';
 import { GrantBook, type GrantPolicy } from './grants.js';
 import {
@@ -50,12 +53,19 @@ export interface LedgerDeps {
 }
 
 const MAX_CONFLICT_RETRIES = 8;
+/** Counters per budget window in memory (anyone above 1/100 of the spend is tracked) and entries in status. */
+const SPENDER_COUNTERS = 100;
+const SPENDERS_SHOWN = 10;
+/** The CRD's bound on a user id in status; longer ids are cut there, in the status only. */
+const MAX_USER_CHARS = 253;
 
 export class LedgerService {
   /** Changes waiting for the next write, per budget, and the budgets with a write in flight. */
   private readonly pending = new Map<string, PendingOp[]>();
   private readonly writing = new Set<string>();
   private readonly latest = new Map<string, ModelBudget>();
+  /** Per budget, the top-spenders summary of the window it is for; the status holds its first entries. */
+  private readonly spenders = new Map<string, { windowStart: string | undefined; summary: TopSpenders }>();
   private readonly book: GrantBook;
   private readonly now: () => Date;
 
@@ -76,6 +86,7 @@ export class LedgerService {
   reset(): void {
     this.latest.clear();
     this.book.clear();
+    this.spenders.clear();
   }
 
   /** Applies one batch to every budget of the namespace it concerns; answers only once each write is durable. */
@@ -91,12 +102,21 @@ export class LedgerService {
         const grants = r.applied
           ? this.book.entriesAfterSpend(key, batch.sidecarId, spentUSD, this.ms())
           : undefined;
+        const spenders =
+          r.applied && batch.records.length > 0
+            ? this.spendersAfter(key, b, r.status, batch.records)
+            : undefined;
         return {
-          status: grants ? { ...r.status, grants } : r.status,
+          status: {
+            ...r.status,
+            ...(grants ? { grants } : {}),
+            ...(spenders ? { topSpenders: topOf(spenders.summary) } : {}),
+          },
           crossed: r.crossed,
           applied: r.applied,
           commit: () => {
             if (r.applied) this.book.spent(key, batch.sidecarId, spentUSD);
+            if (spenders) this.spenders.set(key, spenders);
           },
         };
       });
@@ -166,6 +186,27 @@ export class LedgerService {
     return reply;
   }
 
+  /**
+   * The window's summary with these records added, as a copy (the write holding it may fail): the one in memory
+   * when it is for this window, else continued from what the status says (a new leader, a restart).
+   */
+  private spendersAfter(
+    key: string,
+    b: ModelBudget,
+    status: ModelBudgetStatus,
+    records: UsageRecord[],
+  ): { windowStart: string | undefined; summary: TopSpenders } {
+    const held = this.spenders.get(key);
+    const summary =
+      held && held.windowStart === status.windowStart
+        ? held.summary.clone()
+        : TopSpenders.from(status.topSpenders ?? [], SPENDER_COUNTERS);
+    for (const r of records)
+      if (!b.spec.routeRef || r.route === b.spec.routeRef)
+        summary.add(r.user?.slice(0, MAX_USER_CHARS), r.costUSD);
+    return { windowStart: status.windowStart, summary };
+  }
+
   private ms(): number {
     return this.now().getTime();
   }
@@ -231,6 +272,7 @@ export class LedgerService {
       const b = cached ?? (await this.deps.store.get(namespace, name));
       if (!b) {
         this.latest.delete(key);
+        this.spenders.delete(key);
         this.book.reset(key);
         return ops.map(() => undefined);
       }
@@ -240,6 +282,7 @@ export class LedgerService {
       else this.book.load(key, b.status?.grants, this.ms());
       // Each change sees the ones before it (status and slices); all are undone if the write fails.
       const saved = this.book.snapshot(key);
+      const savedSpenders = this.spenders.get(key);
       let working = b;
       const results: Array<{ applied: boolean }> = [];
       const crossed: number[] = [];
@@ -264,6 +307,8 @@ export class LedgerService {
         this.latest.set(key, { ...b, ...written, status });
       } catch (e) {
         this.book.restore(key, saved);
+        if (savedSpenders) this.spenders.set(key, savedSpenders);
+        else this.spenders.delete(key);
         this.latest.delete(key);
         if (this.deps.store.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) continue;
         throw e;
@@ -273,6 +318,13 @@ export class LedgerService {
       return results;
     }
   }
+}
+
+/** What status.topSpenders shows: the biggest entries, at the ledger's fixed precision. */
+function topOf(summary: TopSpenders): NonNullable<ModelBudgetStatus['topSpenders']> {
+  return summary
+    .top(SPENDERS_SHOWN)
+    .map((s) => ({ ...s, usd: roundUSD(s.usd), errorUSD: roundUSD(s.errorUSD) }));
 }
 
 interface Change {

@@ -93,7 +93,7 @@ export function currentWindow(budget: ModelBudget, now: Date): ModelBudgetStatus
     spentUSD,
     spentTokens,
     alertsFired: fresh ? [] : (old.alertsFired ?? []),
-    ...(fresh ? { localSpentUSD: 0 } : {}),
+    ...(fresh ? { localSpentUSD: 0, topSpenders: [] } : {}),
     reporters: old.reporters ?? {},
     // Slices belong to a window: a new one starts with none outstanding.
     grants: fresh ? {} : (old.grants ?? {}),

@@ -3,7 +3,7 @@
  * `startOperator` reads as the start-up order; each part has its own small starter below it:
  *
  *   the work queue, created paused -> the config hub -> informers -> replica sharing -> lease elector
- *   -> budget ledger -> sidecar API server -> metrics/probe server -> (lease campaign, replica sharing,
+ *   -> budget ledger, routing book -> sidecar API server -> metrics/probe server -> (lease campaign, replica sharing,
  *   informers synced) -> queue started
  */
 
@@ -28,7 +28,8 @@ import { WorkQueue } from './queue.js';
 import { type ReconcileResult, reconcileNamespace } from './reconciler.js';
 import { staleKeys } from './replica-stats.js';
 import { ReplicaSharing } from './replicas.js';
-import { createOperatorServer, probeHandler, type TlsFiles } from './server.js';
+import { RoutingBook } from './routing-status.js';
+import { createOperatorServer, probeHandler, type ServerDeps, type TlsFiles } from './server.js';
 import { type KindWatch, watchKind } from './watch.js';
 
 export interface HostPort {
@@ -53,6 +54,8 @@ export interface OperatorOptions {
    */
   resyncMs?: number;
   grants?: Partial<GrantPolicy>;
+  /** How often status.routing is recomputed per route from the sidecars' reports (RoutingBook.status). */
+  routingStatusMs?: number;
   /**
    * Serve the sidecar API over HTTPS with these PEM files, or with what `load` returns (e.g. the webhook's
    * self-managed cert); re-read every minute, so a rotated Secret or renewed cert is picked up.
@@ -94,15 +97,41 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const elector = leaderElector(core, opts, replicas, {
     onLeader: () => {
       ledger.reset();
+      routingBook.clear();
       // A new leader owes every namespace a status pass.
       for (const ns of watches.namespaces()) queue.add(ns);
     },
-    onFollower: () => ledger.reset(),
+    onFollower: () => {
+      ledger.reset();
+      routingBook.clear();
+    },
   });
   const ledger = budgetLedger(core, opts, { hub, watches, isLeader: () => elector.isLeader() });
-  const reconcile = reconcileWith(core, { hub, watches, ledger, isLeader: () => elector.isLeader() });
+  const routingBook = new RoutingBook(ROUTING_KEEP_MS, 10_000, opts.routingStatusMs ?? 10_000);
+  const reconcile = reconcileWith(core, {
+    hub,
+    watches,
+    ledger,
+    routingBook,
+    queue,
+    isLeader: () => elector.isLeader(),
+  });
 
-  const api = await startSidecarApi(core, opts, { hub, ledger, ready: () => synced });
+  const api = await startSidecarApi(core, opts, {
+    hub,
+    ledger,
+    ready: () => synced,
+    onRouting: (ns, sidecarId, reports) => {
+      const now = Date.now();
+      let due = routingBook.refreshMs;
+      for (const r of reports) {
+        routingBook.add(ns, { sidecarId, ...r }, now);
+        due = Math.min(due, routingBook.dueIn(ns, r.route, now) ?? routingBook.refreshMs);
+      }
+      // When the book would show it; reports every second from every sidecar still make one reconcile per interval.
+      queue.add(ns, due + STATUS_COALESCE_MS);
+    },
+  });
   const probes = opts.metrics
     ? await startMetricsServer(metrics, opts.metrics, {
         ready: () => synced,
@@ -142,6 +171,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     },
   };
 }
+
+/** Two of the longest spec.monitoring.windowSeconds (7 days): the current window and the drift baseline. */
+const ROUTING_KEEP_MS = 14 * 86_400_000;
 
 /** Ten minutes, as a net under missed events; a budget rollover does not wait for it. */
 const DEFAULT_RESYNC_MS = 600_000;
@@ -341,7 +373,14 @@ function budgetLedger(
 /** The queue's handler: one namespace reconciled against the caches, counted and logged. */
 function reconcileWith(
   core: OperatorCore,
-  deps: { hub: ConfigHub; watches: Watches; ledger: LedgerService; isLeader: () => boolean },
+  deps: {
+    hub: ConfigHub;
+    watches: Watches;
+    ledger: LedgerService;
+    routingBook: RoutingBook;
+    queue: WorkQueue;
+    isLeader: () => boolean;
+  },
 ): (ns: string) => Promise<ReconcileResult> {
   const announced = new Set<string>();
   return async (ns) => {
@@ -355,9 +394,18 @@ function reconcileWith(
           await core.kube.patchStatus({ kind: 'ModelRoute', metadata: route.metadata }, status);
         },
         refreshBudget: (n, name) => deps.ledger.refresh(n, name),
+        routing: (n, route, windowSeconds, now) => deps.routingBook.status(n, route, windowSeconds, now),
         event: core.event,
         announced,
       });
+      // Reports that came in while the held routing status was fresh: a pass once it may be recomputed.
+      const now = Date.now();
+      let due: number | undefined;
+      for (const o of deps.watches.routes.list(ns)) {
+        const ms = o.metadata?.name ? deps.routingBook.dueIn(ns, o.metadata.name, now) : undefined;
+        if (ms !== undefined) due = Math.min(due ?? ms, ms);
+      }
+      if (due !== undefined) deps.queue.add(ns, due + STATUS_COALESCE_MS);
       core.metrics.reconciles.inc({ result: 'ok' });
       core.log.debug({ namespace: ns, ...r }, 'reconciled');
       return r;
@@ -372,7 +420,12 @@ function reconcileWith(
 async function startSidecarApi(
   core: OperatorCore,
   opts: OperatorOptions,
-  deps: { hub: ConfigHub; ledger: LedgerService; ready: () => boolean },
+  deps: {
+    hub: ConfigHub;
+    ledger: LedgerService;
+    ready: () => boolean;
+    onRouting: NonNullable<ServerDeps['onRouting']>;
+  },
 ): Promise<{ url: string; close(): void }> {
   const { kube, log, metrics } = core;
   const tlsSource = opts.tls;
@@ -395,6 +448,7 @@ async function startSidecarApi(
       }),
       ledger: deps.ledger,
       ready: deps.ready,
+      onRouting: deps.onRouting,
       onNack: () => metrics.nacks.inc(),
     },
     tls,

@@ -40,11 +40,31 @@ export const usageRecord = z.object({
   at: z.number(),
 });
 
+/**
+ * What the sidecar counted for one route since its previous report (src/sidecar/routing-tally.ts), for
+ * ModelRoute.status.routing: counts only, no prompt, user or request id. The batch's sidecarId says whose.
+ */
+export const routingReport = z.object({
+  route: z.string().min(1).max(253),
+  /** Epoch ms: the interval [from, to) the counts cover. */
+  from: z.number().int().min(0),
+  to: z.number().int().min(0),
+  requests: z.record(z.string().max(63), z.number().int().min(0)).refine((r) => Object.keys(r).length <= 64, {
+    message: 'at most 64 tiers',
+  }),
+  escalations: z.number().int().min(0),
+  feedbackCount: z.number().int().min(0),
+  feedbackSum: z.number().min(0),
+});
+export type RoutingReport = z.infer<typeof routingReport>;
+
 export const usageBody = z
   .object({
     sidecarId,
     seq: z.number().int().min(1),
     records: z.array(usageRecord).max(100_000),
+    /** Optional (sidecars from before it send none): the routing counts since the last batch, per route. */
+    routing: z.array(routingReport).max(1_000).optional(),
     namespace: z.string().optional(),
     /** A draining sidecar's last batch: everything before it was answered, its dedup entry may go. */
     retire: z.boolean().optional(),
@@ -52,6 +72,10 @@ export const usageBody = z
   .refine((b) => !b.retire || b.records.length === 0, {
     message: 'a retire batch carries no records',
     path: ['records'],
+  })
+  .refine((b) => (b.routing ?? []).every((r) => r.from <= r.to), {
+    message: 'a routing report must not end before it starts',
+    path: ['routing'],
   });
 export type UsageBody = z.infer<typeof usageBody>;
 

@@ -4,6 +4,7 @@ import type { ModelRoute, ModelRouteStatus } from '../api/modelroute.js';
 import { ConfigHub } from './hub.js';
 import { TerminalError } from './reconcile-result.js';
 import { budgetRolloverInMs, ROLLOVER_MARGIN_MS, reconcileNamespace } from './reconciler.js';
+import { RoutingBook } from './routing-status.js';
 
 const routeObj = (name: string, ruleTier = 'small', status?: ModelRouteStatus) => ({
   apiVersion: 'tiermesh.dev/v1alpha1',
@@ -65,6 +66,69 @@ describe('reconcileNamespace', () => {
     const r = await reconcileNamespace('ns', again.deps);
     expect(r.statusWrites).toBe(0);
     expect(again.events).toEqual([]);
+  });
+
+  it('writes status.routing from the book, warns on the crossing once, and says when it is back', async () => {
+    const book = new RoutingBook(86_400_000, 100, 0);
+    const at = new Date('2026-01-01T00:00:00Z').getTime();
+    const report = (sidecarId: string, from: number, escalations: number) =>
+      book.add(
+        'ns',
+        {
+          sidecarId,
+          route: 'good',
+          from,
+          to: from + 1000,
+          requests: { small: 20 },
+          escalations,
+          feedbackCount: 1,
+          feedbackSum: 0.5,
+        },
+        at,
+      );
+    report('a', at - 60_000, 1);
+    report('b', at - 60_000, 4);
+    const h = harness([routeObj('good')]);
+    const deps = { ...h.deps, routing: book.status.bind(book) };
+    await reconcileNamespace('ns', deps);
+    const written = h.writes[0]!.status.routing;
+    expect(written).toMatchObject({
+      requests: 40,
+      sidecars: 2,
+      shareByTier: { small: 1 },
+      escalationRate: 0.125,
+    });
+    expect(written?.feedback).toEqual({ count: 2, mean: 0.5 });
+    expect(h.events).toEqual(['Warning/EscalationRateHigh']);
+    // The stored status already says it: no write, no second Event.
+    const again = harness([routeObj('good', 'small', h.writes[0]!.status)]);
+    await reconcileNamespace('ns', { ...again.deps, routing: book.status.bind(book) });
+    expect(again.writes).toEqual([]);
+    expect(again.events).toEqual([]);
+    // Quiet traffic dilutes the rate under 10%.
+    report('a', at - 50_000, 0);
+    report('b', at - 50_000, 0);
+    await reconcileNamespace('ns', { ...again.deps, routing: book.status.bind(book) });
+    expect(again.writes[0]!.status.routing?.escalationRate).toBe(0.0625);
+    expect(again.events).toEqual(['Normal/EscalationRateNormal']);
+  });
+
+  it('keeps the last status.routing when the book has nothing (a new leader)', async () => {
+    const routing = {
+      windowSeconds: 3600,
+      from: '2026-01-01T00:00:00.000Z',
+      to: '2026-01-01T00:00:01.000Z',
+      requests: 3,
+      sidecars: 1,
+      shareByTier: { small: 1 },
+      escalationRate: 0,
+    };
+    const first = harness([routeObj('good')]);
+    await reconcileNamespace('ns', first.deps);
+    const stored = { ...first.writes[0]!.status, routing };
+    const h = harness([routeObj('good', 'small', stored)]);
+    await reconcileNamespace('ns', { ...h.deps, routing: () => undefined });
+    expect(h.writes).toEqual([]);
   });
 
   it('a follower publishes config but never writes status', async () => {

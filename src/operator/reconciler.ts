@@ -1,11 +1,19 @@
 /**
  * Reconciles one namespace, idempotently: routes and budgets from the informer cache -> compiled snapshot ->
  * published to the namespace's sidecars -> route and budget status (leader only, written only when changed).
+ * Route status carries `routing` from the sidecars' reports (routing-status.ts), with an Event when the escalation
+ * rate or the tier drift crosses its bound, either way.
  * Asks to run again when the soonest budget window ends (nothing else announces a rollover); a budget whose spec
  * cannot be evaluated (an unknown time zone) is a TerminalError from the ledger: one Event, no retry loop.
  */
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
-import { type ModelRoute, type ModelRouteStatus, modelRoute } from '../api/modelroute.js';
+import {
+  type ModelRoute,
+  type ModelRouteStatus,
+  modelRoute,
+  monitoringOf,
+  type RoutingStatus,
+} from '../api/modelroute.js';
 import { budgetWindow } from '../budget/window.js';
 import { compileNamespace } from '../config/compile.js';
 import { formatIssues } from '../config/issues.js';
@@ -13,6 +21,7 @@ import type { ConfigHub } from './hub.js';
 import type { ObjectRef } from './kube.js';
 import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
 import { routeStatus, sameStatus } from './route-status.js';
+import { routingEvents } from './routing-status.js';
 
 export interface ReconcileDeps {
   routes(namespace: string): unknown[];
@@ -22,6 +31,8 @@ export interface ReconcileDeps {
   writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
   refreshBudget(namespace: string, name: string): Promise<void>;
   event(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** status.routing from the sidecars' reports (RoutingBook.status); without it status.routing is left as it is. */
+  routing?(namespace: string, route: string, windowSeconds: number, now: number): RoutingStatus | undefined;
   /** uid/generation of schema-invalid objects already announced, so each gets one Event. */
   announced?: Set<string>;
   now?: () => Date;
@@ -77,10 +88,18 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
       stats,
       now.toISOString(),
     );
+    const monitoring = monitoringOf(route.spec);
+    const routing = deps.routing?.(namespace, route.metadata.name, monitoring.windowSeconds, now.getTime());
+    // No report in the window (a new leader, idle sidecars): the last figures stay, dated by their `to`.
+    const previousRouting = route.status?.routing;
+    if (routing ?? previousRouting) desired.routing = (routing ?? previousRouting)!;
     if (sameStatus(route.status, desired)) continue;
     await deps.writeRouteStatus(route, desired);
     result.statusWrites++;
     announce(route, desired, deps);
+    // Decided against the stored status, so a restart or a new leader does not announce a crossing twice.
+    for (const e of routingEvents(previousRouting, routing, monitoring))
+      deps.event({ kind: 'ModelRoute', metadata: route.metadata }, e.type, e.reason, e.message);
   }
   for (const bad of routes.bad) {
     const meta = (bad.raw as { metadata?: ModelRoute['metadata'] }).metadata;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { modelRouteStatus } from '../api/modelroute.js';
 import {
+  BUCKET_MS,
   MIN_REQUESTS,
   RoutingBook,
   type RoutingDelta,
@@ -115,6 +116,18 @@ describe('routingEvents', () => {
     expect(routingEvents(status(0, 0.3), status(0, 0.35), monitoring)).toEqual([]);
   });
 
+  it('says once, as a Normal Event, when the rate or the drift is back within bounds', () => {
+    const back = routingEvents(status(0.15, 0.3), status(0.05, 0.1), monitoring);
+    expect(back.map((e) => [e.type, e.reason])).toEqual([
+      ['Normal', 'EscalationRateNormal'],
+      ['Normal', 'RoutingDriftResolved'],
+    ]);
+    expect(back[0]!.message).toContain('5.0%');
+    expect(routingEvents(status(0.05, 0.1), status(0.04, 0.1), monitoring)).toEqual([]);
+    // No baseline any more is no evidence the drift ended.
+    expect(routingEvents(status(0, 0.3), status(0), monitoring)).toEqual([]);
+  });
+
   it('stays quiet on too little traffic and within bounds', () => {
     expect(routingEvents(undefined, status(0.5, 0.9, MIN_REQUESTS - 1), monitoring)).toEqual([]);
     expect(routingEvents(undefined, status(0.1, 0.2), monitoring)).toEqual([]);
@@ -127,8 +140,54 @@ describe('RoutingBook', () => {
     book.add('ns', delta('a', now - 3 * H, { cheap: 1 }), now);
     book.add('ns', delta('a', now - H, { cheap: 2 }), now);
     expect(book.deltas('ns', 'default').map((d) => d.requests['cheap'])).toEqual([2]);
-    for (let i = 3; i <= 6; i++) book.add('ns', delta('a', now - 1000 + i, { cheap: i }), now);
+    for (let i = 3; i <= 6; i++) book.add('ns', delta(`s${i}`, now - 1000, { cheap: i }), now);
     expect(book.deltas('ns', 'default').map((d) => d.requests['cheap'])).toEqual([4, 5, 6]);
     expect(book.deltas('other', 'default')).toEqual([]);
+  });
+
+  it("merges one sidecar's back-to-back deltas of the same minute into one entry", () => {
+    const book = new RoutingBook(2 * H);
+    const minute = Math.floor(now / BUCKET_MS) * BUCKET_MS;
+    for (let i = 1; i <= 5; i++)
+      book.add(
+        'ns',
+        delta(
+          'a',
+          minute + i * 1000,
+          { cheap: 1, premium: i === 5 ? 1 : 0 },
+          { from: minute + (i - 1) * 1000 },
+        ),
+        now,
+      );
+    expect(book.deltas('ns', 'default')).toEqual([
+      expect.objectContaining({ from: minute, to: minute + 5000, requests: { cheap: 5, premium: 1 } }),
+    ]);
+  });
+
+  it('counts a resent delta (same sidecar and start) once', () => {
+    const book = new RoutingBook(2 * H);
+    book.add('ns', delta('a', now - 1000, { cheap: 3 }), now);
+    book.add('ns', delta('a', now - 1000, { cheap: 3 }), now);
+    book.add('ns', delta('b', now - 1000, { cheap: 4 }), now);
+    expect(routingStatusOf(book.deltas('ns', 'default'), now, 3600)?.requests).toBe(7);
+    book.clear();
+    expect(book.deltas('ns', 'default')).toEqual([]);
+  });
+
+  it('holds a computed status for refreshMs, so a reconcile right after its own write finds it unchanged', () => {
+    const book = new RoutingBook(2 * H, 100, 10_000);
+    book.add('ns', delta('a', now - 1000, { cheap: 3 }), now);
+    const first = book.status('ns', 'default', 3600, now);
+    expect(first?.requests).toBe(3);
+    book.add('ns', delta('b', now, { cheap: 4 }), now);
+    expect(book.status('ns', 'default', 3600, now + 9_999)).toEqual(first);
+    expect(book.status('ns', 'default', 3600, now + 10_000)?.requests).toBe(7);
+    expect(book.status('ns', 'default', 60, now + 10_001)?.windowSeconds).toBe(60);
+    // News after the last computation is due once the interval since it has passed; none, nothing due.
+    expect(book.dueIn('ns', 'default', now + 10_002)).toBeUndefined();
+    book.add('ns', delta('b', now + 5_000, { cheap: 1 }, { from: now }), now + 12_000);
+    expect(book.dueIn('ns', 'default', now + 12_000)).toBe(8_001);
+    expect(book.dueIn('ns', 'default', now + 30_000)).toBe(0);
+    expect(book.dueIn('ns', 'elsewhere', now + 30_000)).toBeUndefined();
   });
 });

@@ -7,7 +7,8 @@
  *   routingEvents(previous, next, monitoring): RoutingEvent[]
  *     a Warning when the escalation rate goes above spec.monitoring.maxEscalationRate, or the tier distribution
  *     drifts more than maxTierShareDrift, on the crossing only (a rate that stays high is one Event, not one per
- *     reconcile); nothing below MIN_REQUESTS requests, where one bad answer is a 5% swing
+ *     reconcile); a Normal Event when it comes back within the bound; nothing below MIN_REQUESTS requests,
+ *     where one bad answer is a 5% swing
  *   RoutingBook: the deltas per namespace/route, bounded by age and count
  *
  * A delta is what one sidecar counted for one route over [from, to): requests by the tier first chosen,
@@ -29,7 +30,7 @@ export interface RoutingDelta {
 
 export interface RoutingEvent {
   type: 'Warning' | 'Normal';
-  reason: 'EscalationRateHigh' | 'RoutingDrift';
+  reason: 'EscalationRateHigh' | 'EscalationRateNormal' | 'RoutingDrift' | 'RoutingDriftResolved';
   message: string;
 }
 
@@ -137,8 +138,21 @@ export function routingEvents(
         `escalation rate ${pct(next.escalationRate)} over the last ${next.windowSeconds}s (${next.requests} requests) ` +
         `is above spec.monitoring.maxEscalationRate ${pct(monitoring.maxEscalationRate)}: the routing threshold is too aggressive for this traffic`,
     });
+  if (wasHigh && next.escalationRate <= monitoring.maxEscalationRate)
+    out.push({
+      type: 'Normal',
+      reason: 'EscalationRateNormal',
+      message: `escalation rate ${pct(next.escalationRate)} over the last ${next.windowSeconds}s (${next.requests} requests) is back within spec.monitoring.maxEscalationRate ${pct(monitoring.maxEscalationRate)}`,
+    });
   const drifted = (s: RoutingStatus | undefined) =>
     s?.drift !== undefined && s.drift > monitoring.maxTierShareDrift;
+  // Recovered only when a baseline says so: a drift that can no longer be computed is not a drift that ended.
+  if (drifted(previous) && next.drift !== undefined && !drifted(next))
+    out.push({
+      type: 'Normal',
+      reason: 'RoutingDriftResolved',
+      message: `tier shares ${JSON.stringify(next.shareByTier)} are within spec.monitoring.maxTierShareDrift ${pct(monitoring.maxTierShareDrift)} of the window before again`,
+    });
   if (drifted(next) && !drifted(previous))
     out.push({
       type: 'Warning',
@@ -150,23 +164,106 @@ export function routingEvents(
   return out;
 }
 
-/** Deltas per namespace and route; older than `keepMs` or past `maxPerRoute` (oldest first) they are dropped. */
+/** Deltas of one sidecar whose intervals end in the same minute are merged into one: memory per route is bounded by
+ * sidecars x minutes of the two windows kept, not by how often sidecars report (every second). */
+export const BUCKET_MS = 60_000;
+
+interface RouteBook {
+  /** Merged deltas by `${sidecarId} ${minute}`; insertion order is time order, so the oldest are first. */
+  merged: Map<string, RoutingDelta>;
+  /** Per sidecar, the end of the last delta taken: a sidecar's deltas follow each other, so one starting before it
+   * is a resend of a usage batch whose answer was lost. */
+  lastTo: Map<string, number>;
+}
+
+/**
+ * Deltas per namespace and route, merged per sidecar and minute; older than `keepMs` (or than the two windows
+ * status() covers) or past `maxPerRoute` merged entries (oldest first) they are dropped.
+ */
 export class RoutingBook {
-  private readonly byKey = new Map<string, RoutingDelta[]>();
+  private readonly byKey = new Map<string, RouteBook>();
+  private readonly computed = new Map<string, { at: number; windowSeconds: number; value?: RoutingStatus }>();
+  /** When each route last got a delta: news the held status does not include yet. */
+  private readonly lastAdd = new Map<string, number>();
   constructor(
     private readonly keepMs: number,
     private readonly maxPerRoute = 10_000,
+    /** status() recomputes at most this often per route (see there). */
+    readonly refreshMs = 10_000,
   ) {}
 
+  /** A delta that starts before the previous one of its sidecar ended (a resent usage batch) is not counted again. */
   add(namespace: string, d: RoutingDelta, now: number): void {
     const key = `${namespace}/${d.route}`;
-    const list = this.byKey.get(key) ?? [];
-    list.push(d);
-    const fresh = list.filter((x) => x.to > now - this.keepMs);
-    this.byKey.set(key, fresh.length > this.maxPerRoute ? fresh.slice(-this.maxPerRoute) : fresh);
+    let book = this.byKey.get(key);
+    if (!book) {
+      book = { merged: new Map(), lastTo: new Map() };
+      this.byKey.set(key, book);
+    }
+    if (d.from < (book.lastTo.get(d.sidecarId) ?? Number.NEGATIVE_INFINITY)) return;
+    book.lastTo.set(d.sidecarId, d.to);
+    this.lastAdd.set(key, now);
+    const slot = `${d.sidecarId} ${Math.floor(d.to / BUCKET_MS)}`;
+    const m = book.merged.get(slot);
+    if (m) {
+      for (const [tier, n] of Object.entries(d.requests)) m.requests[tier] = (m.requests[tier] ?? 0) + n;
+      m.escalations += d.escalations;
+      m.feedbackCount += d.feedbackCount;
+      m.feedbackSum += d.feedbackSum;
+      m.from = Math.min(m.from, d.from);
+      m.to = Math.max(m.to, d.to);
+    } else book.merged.set(slot, { ...d, requests: { ...d.requests } });
+    prune(book, now - this.keepMs, this.maxPerRoute);
   }
 
   deltas(namespace: string, route: string): readonly RoutingDelta[] {
-    return this.byKey.get(`${namespace}/${route}`) ?? [];
+    return [...(this.byKey.get(`${namespace}/${route}`)?.merged.values() ?? [])];
   }
+
+  /**
+   * routingStatusOf over this route's deltas, recomputed at most every `refreshMs`. The figures move with the
+   * clock (the window slides), so a fresh one at every reconcile would make each status write's own informer
+   * echo write again; held for an interval, the echo finds the status it wrote. Bounds writes per route too.
+   */
+  status(namespace: string, route: string, windowSeconds: number, now: number): RoutingStatus | undefined {
+    const key = `${namespace}/${route}`;
+    const c = this.computed.get(key);
+    if (c && c.windowSeconds === windowSeconds && now >= c.at && now - c.at < this.refreshMs) return c.value;
+    // Nothing older than the baseline window is ever read again.
+    const book = this.byKey.get(key);
+    if (book) prune(book, now - 2 * windowSeconds * 1000, this.maxPerRoute);
+    const value = routingStatusOf(this.deltas(namespace, route), now, windowSeconds);
+    this.computed.set(key, { at: now, windowSeconds, ...(value ? { value } : {}) });
+    return value;
+  }
+
+  /**
+   * Milliseconds until status() of this route would show deltas it does not include yet; undefined when it has no
+   * news, or was never computed (the next reconcile computes it). The operator schedules a reconcile by it, so the
+   * last reports of a burst reach the status without waiting for more traffic.
+   */
+  dueIn(namespace: string, route: string, now: number): number | undefined {
+    const key = `${namespace}/${route}`;
+    const added = this.lastAdd.get(key);
+    const c = this.computed.get(key);
+    if (added === undefined || !c || added < c.at) return undefined;
+    return Math.max(0, c.at + this.refreshMs - now);
+  }
+
+  /** A new leader starts from what the sidecars report to it (status.routing keeps the last figures until then). */
+  clear(): void {
+    this.byKey.clear();
+    this.computed.clear();
+    this.lastAdd.clear();
+  }
+}
+
+function prune(book: RouteBook, before: number, max: number): void {
+  for (const [slot, d] of book.merged) {
+    if (d.to > before && book.merged.size <= max) break;
+    book.merged.delete(slot);
+  }
+  // Sidecars gone quiet: their resend guard is older than anything kept.
+  if (book.lastTo.size > 2 * max || book.lastTo.size > 1_000)
+    for (const [id, to] of book.lastTo) if (to <= before) book.lastTo.delete(id);
 }

@@ -15,6 +15,7 @@ import {
   type AllowanceReply,
   ackBody,
   allowanceRequest,
+  type RoutingReport,
   STREAM_HEADER,
   STREAM_PATH,
   sseEvent,
@@ -27,6 +28,8 @@ export interface ServerDeps {
   hub: ConfigHub;
   authenticate: (token: string) => Promise<SidecarIdentity | undefined>;
   ledger: Pick<LedgerService, 'isLeader' | 'report' | 'allowance'>;
+  /** Routing counts a usage batch carried (ModelRoute.status.routing); the leader keeps them. */
+  onRouting?: (namespace: string, sidecarId: string, reports: RoutingReport[]) => void;
   ready: () => boolean;
   onNack?: () => void;
   keepAliveMs?: number;
@@ -167,6 +170,8 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       const body = parse(usageBody, await readJson(req));
       const who = await identify(req, body.namespace);
       requireLeader();
+      // Before the ledger: a resend after a failed write carries the same counts, which the book dedups.
+      if (body.routing?.length) deps.onRouting?.(who.namespace, body.sidecarId, body.routing);
       return sendJson(res, 200, await deps.ledger.report(who.namespace, body));
     }
     if (route === `POST ${ALLOWANCE_PATH}`) {

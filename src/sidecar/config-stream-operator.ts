@@ -15,6 +15,7 @@ import type { UsageRecord } from '../budget/types.js';
 import { ALLOWANCE_PATH, allowanceReply, USAGE_PATH } from '../operator/protocol.js';
 import { type FailureClass, RetryLog } from '../telemetry/retry-log.js';
 import { ConfigStream, loadLastKnownGood, type SnapshotTarget } from './config-stream.js';
+import type { RoutingTally } from './routing-tally.js';
 
 export interface OperatorLinkOptions {
   operator: string;
@@ -35,6 +36,8 @@ export interface OperatorLinkOptions {
   flushMs?: number;
   /** Per budget, most spent beyond the slices while the operator is unreachable (AllowanceClient). */
   localOverspendUSD?: number | undefined;
+  /** Routing counts of this sidecar; drained onto each usage batch for the operator's ModelRoute.status.routing. */
+  routingTally?: RoutingTally | undefined;
 }
 
 /** A stable id per state dir: usage sequence numbers are only meaningful together with the id they belong to. */
@@ -210,6 +213,12 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
     sidecarId,
     stateDir: opts.stateDir,
     ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}),
+    ...(opts.routingTally
+      ? {
+          collectRouting: () =>
+            opts.routingTally!.drain(sidecarId, Date.now()).map(({ sidecarId: _id, ...r }) => r),
+        }
+      : {}),
     send: async (batch: UsageBatch) => {
       await logged(usageLog, () => post(http, opts.operator, opts.tokenFile, USAGE_PATH, batch), {
         seq: batch.seq,
