@@ -6,6 +6,7 @@ import type {
   ChatMessage,
   Usage,
 } from '../api/openai.js';
+import { invalidRequest as invalid, parseToolCall } from './tool-calls.js';
 import { ProviderError } from './types.js';
 import { reasonForAnthropicType } from './upstream-errors.js';
 
@@ -115,11 +116,6 @@ export function untranslatable(body: ChatCompletionRequest): string | undefined 
   return undefined;
 }
 
-/** A request the caller got wrong in a way any upstream would reject: not retryable, answered as a 400. */
-function invalid(message: string): ProviderError {
-  return new ProviderError('client_error', message, { status: 400 });
-}
-
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
 /** OpenAI `image_url` part to an Anthropic image block: data URLs inline as base64, http(s) URLs by reference. */
@@ -157,27 +153,8 @@ function contentBlocks(m: ChatMessage, where: string): Array<AnthropicTextBlock 
 /** An assistant message's OpenAI `tool_calls` as Anthropic `tool_use` blocks; arguments must be a JSON object. */
 function toolUseBlocks(m: ChatMessage, where: string): AnthropicToolUseBlock[] {
   return (m.tool_calls ?? []).map((raw, k) => {
-    const tc = raw as { id?: unknown; type?: unknown; function?: { name?: unknown; arguments?: unknown } };
-    const at = `${where}.tool_calls.${k}`;
-    if (typeof tc?.id !== 'string' || tc.id === '') throw invalid(`${at}.id is required`);
-    if (tc.type !== undefined && tc.type !== 'function') throw invalid(`${at}.type must be "function"`);
-    const name = tc.function?.name;
-    if (typeof name !== 'string' || name === '') throw invalid(`${at}.function.name is required`);
-    const args = tc.function?.arguments;
-    let input: unknown = {};
-    if (typeof args === 'string' && args.trim() !== '') {
-      try {
-        input = JSON.parse(args);
-      } catch {
-        throw invalid(`${at}.function.arguments is not valid JSON`);
-      }
-    } else if (args !== undefined && typeof args !== 'string') {
-      throw invalid(`${at}.function.arguments must be a string`);
-    }
-    // Anthropic's tool input is always an object; a scalar or array here could not have come from a model.
-    if (typeof input !== 'object' || input === null || Array.isArray(input))
-      throw invalid(`${at}.function.arguments must encode a JSON object`);
-    return { type: 'tool_use', id: tc.id, name, input };
+    const { id, name, args } = parseToolCall(raw, `${where}.tool_calls.${k}`);
+    return { type: 'tool_use', id, name, input: args };
   });
 }
 

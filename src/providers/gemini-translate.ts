@@ -7,6 +7,7 @@ import type {
   Usage,
 } from '../api/openai.js';
 import { messageText } from './anthropic-translate.js';
+import { invalidRequest as invalid, parseToolCall } from './tool-calls.js';
 import { ProviderError } from './types.js';
 import { geminiError, reasonForGeminiStatus } from './upstream-errors.js';
 
@@ -79,11 +80,6 @@ export interface GeminiResponse {
   usageMetadata?: GeminiUsage;
   modelVersion?: string;
   responseId?: string;
-}
-
-/** A request the caller got wrong in a way any upstream would reject: not retryable, answered as a 400. */
-function invalid(message: string): ProviderError {
-  return new ProviderError('client_error', message, { status: 400 });
 }
 
 /** The upstream model id as it goes in the URL path: `models/` is implied, tuned models keep their collection. */
@@ -176,37 +172,10 @@ interface ToolCallIn {
 /** An assistant message's OpenAI `tool_calls`; arguments must encode a JSON object (Gemini's args are a Struct). */
 function toolCallsOf(m: ChatMessage, where: string): ToolCallIn[] {
   return (m.tool_calls ?? []).map((raw, k) => {
-    const tc = raw as {
-      id?: unknown;
-      type?: unknown;
-      function?: { name?: unknown; arguments?: unknown };
-      extra_content?: { google?: { thought_signature?: unknown } };
-    };
-    const at = `${where}.tool_calls.${k}`;
-    if (typeof tc?.id !== 'string' || tc.id === '') throw invalid(`${at}.id is required`);
-    if (tc.type !== undefined && tc.type !== 'function') throw invalid(`${at}.type must be "function"`);
-    const name = tc.function?.name;
-    if (typeof name !== 'string' || name === '') throw invalid(`${at}.function.name is required`);
-    const raw_args = tc.function?.arguments;
-    let args: unknown = {};
-    if (typeof raw_args === 'string' && raw_args.trim() !== '') {
-      try {
-        args = JSON.parse(raw_args);
-      } catch {
-        throw invalid(`${at}.function.arguments is not valid JSON`);
-      }
-    } else if (raw_args !== undefined && typeof raw_args !== 'string') {
-      throw invalid(`${at}.function.arguments must be a string`);
-    }
-    if (typeof args !== 'object' || args === null || Array.isArray(args))
-      throw invalid(`${at}.function.arguments must encode a JSON object`);
-    const sig = tc.extra_content?.google?.thought_signature;
-    return {
-      id: tc.id,
-      name,
-      args: args as Record<string, unknown>,
-      signature: typeof sig === 'string' ? sig : undefined,
-    };
+    const call = parseToolCall(raw, `${where}.tool_calls.${k}`);
+    const sig = (raw as { extra_content?: { google?: { thought_signature?: unknown } } })?.extra_content
+      ?.google?.thought_signature;
+    return { ...call, signature: typeof sig === 'string' ? sig : undefined };
   });
 }
 
