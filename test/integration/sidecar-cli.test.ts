@@ -1,14 +1,14 @@
 /** `tiermesh sidecar` as a real process: config errors, listening URL, SIGHUP reload, graceful SIGTERM drain. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import { type SidecarRun, spawnSidecar } from '../helpers/cli.js';
 import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 
-const root = join(import.meta.dirname, '../..');
 let dir: string;
 let up: Fixture;
 const children: ChildProcess[] = [];
@@ -23,34 +23,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
+type Run = SidecarRun;
 
 function sidecar(args: string[], nodeArgs: string[] = []): Run {
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, '--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args],
-    {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
-    },
-  );
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const run = spawnSidecar(args, nodeArgs);
+  children.push(run.child);
+  return run;
 }
 
 const WAIT = { timeout: 30_000, interval: 50 };

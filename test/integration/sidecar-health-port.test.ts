@@ -3,7 +3,7 @@
  * on the pod IP answers GET /healthz and /readyz and nothing else; the chat API, /v1/models and /metrics are
  * only on the loopback API listener.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import { type SidecarRun, spawnSidecar } from '../helpers/cli.js';
 import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 
-const root = join(import.meta.dirname, '../..');
 let dir: string;
 let up: Fixture;
 const children: ChildProcess[] = [];
@@ -28,25 +28,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function sidecar(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+function sidecar(args: string[]): SidecarRun {
+  const run = spawnSidecar(args);
+  children.push(run.child);
+  return run;
 }
-type Run = ReturnType<typeof sidecar>;
+type Run = SidecarRun;
 
 const WAIT = { timeout: 30_000, interval: 50 };
 const urlFrom = (r: Run, pattern: RegExp) =>
