@@ -249,6 +249,14 @@ function meanOfSourceMeans(rs: readonly number[]): number {
   const means = [...by.values()].map(([s, n]) => s / n);
   return means.reduce((a, b) => a + b, 0) / Math.max(1, means.length);
 }
+/** Where the fallback's scores centre: the LLMRouter head's median on its own rows (else the mean source gain). */
+function fallbackLevel(heads: ReadonlyMap<string, LinearModel>, tr: readonly number[]): number {
+  const h = heads.get('llmrouter');
+  const own = tr.filter((i) => rows[i]!.source === 'llmrouter');
+  if (!h || own.length === 0) return meanOfSourceMeans(tr);
+  const s = own.map((i) => predict(h, X, i)).sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
 const mtBench = rows.flatMap((r, i) => (r.source === 'mt-bench' ? [i] : []));
 const fallbackGrid: HeadSpec[] = [
   { name: FALLBACK, features: 'length', lambdaDense: 1 },
@@ -301,10 +309,14 @@ function fitRouter(tr: readonly number[]): Router {
     const rs = tr.filter((i) => rows[i]!.source === s);
     heads.set(s, fitSpec(rs, chosen.find((h) => h.name === s)!));
   }
-  // Centred labels rank within traffic; the mean of the sources' mean gains puts an unknown prompt mid-scale
-  // among the heads' predictions instead of below all of them.
+  // Centred labels rank within traffic; the level says where an unknown prompt sits among the other heads'
+  // scores when a route's traffic mixes them. Prompts unlike every source are chat-like (the recogniser's `other`
+  // class is chat requests), and chat that is recognised goes to the LLMRouter head (all of MT-Bench does), so an
+  // unknown prompt starts at the LLMRouter head's median: mid-scale in the traffic it arrives with. The mean of
+  // the sources' mean gains (round 2) put it above most LLMRouter-head prompts (the RouterBench and MMLU pairs
+  // gain more), so a greeting outranked "prove that sqrt(2) is irrational" in mixed chat traffic.
   const fallback = fitHead(X, tr, centred(tr), fallbackSpec);
-  fallback.bias += meanOfSourceMeans(tr);
+  fallback.bias += fallbackLevel(heads, tr);
   // Per class at most maxPerClass prompts, taken in a hashed (deterministic) order: a balanced, cheaper fit.
   const cap = (rs: number[]) =>
     rs.length <= RECOGNISER.maxPerClass
