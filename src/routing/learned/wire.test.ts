@@ -62,6 +62,19 @@ describe('learned classifier wiring', () => {
     );
   });
 
+  it("the operator's calibration offset raises the share: from premiumShare, from a gain threshold, from 0", () => {
+    const spec = { mode: 'learned' as const, confidenceBand: 0.1 };
+    expect(learnedThreshold({ ...spec, premiumShare: 0.2 }, fake, 0.06)).toBeCloseTo(0.74, 9);
+    expect(learnedThreshold({ ...spec, threshold: 0.9 }, fake, 0.05)).toBeCloseTo(0.85, 9);
+    // premiumShare 0 is "never" without an offset, a share of the offset with one.
+    expect(learnedThreshold({ ...spec, premiumShare: 0 }, fake, 0)).toBeGreaterThan(1);
+    expect(learnedThreshold({ ...spec, premiumShare: 0 }, fake, 0.1)).toBeCloseTo(0.9, 9);
+    expect(learnedThreshold({ ...spec, premiumShare: 0.95 }, fake, 0.1)).toBe(0);
+    const s = snapshotWith('  classifier:\n    mode: learned\n    premiumShare: 0.25\n');
+    const calibrated = { ...s, routes: s.routes.map((r) => ({ ...r, calibration: { offset: 0.1 } })) };
+    expect(withLearnedThresholds(calibrated, fake).routes[0]!.spec.classifier.threshold).toBeCloseTo(0.65, 9);
+  });
+
   it('resolves thresholds of learned/hybrid routes only, without touching the input', () => {
     const s = snapshotWith('  classifier:\n    mode: learned\n    premiumShare: 0.25\n');
     const out = withLearnedThresholds(s, fake);
