@@ -205,20 +205,23 @@ describe('RoutingBook', () => {
     // A move at second 2: what came before is not counted.
     const cut = minute + 2000;
     expect(book.totalsSince('ns', 'default', cut, cut)).toEqual({ requests: 0, escalations: 0, byTier: {} });
+    // A report straddling the cut (sent before the sidecar heard of it) does not count, nor taint later ones.
+    book.add('ns', delta('b', cut + 500, { cheap: 9 }, { from: cut - 500, escalations: 9 }), cut + 500);
+    book.add('ns', delta('b', cut + 1500, { premium: 2 }, { from: cut + 500 }), cut + 1500);
     // Same minute, but after the cut: its own bucket.
     sec(3, { cheap: 3, premium: 2 }, 1);
     sec(4, { cheap: 1 });
     expect(book.totalsSince('ns', 'default', cut, cut + 10_000)).toEqual({
-      requests: 6,
+      requests: 8,
       escalations: 1,
-      byTier: { cheap: 4, premium: 2 },
+      byTier: { cheap: 4, premium: 4 },
     });
     // The window's status still counts everything.
-    expect(book.status('ns', 'default', 3600, cut + 10_000)?.requests).toBe(17);
+    expect(book.status('ns', 'default', 3600, cut + 10_000)?.requests).toBe(28);
     // Held for refreshMs like status(); a new `since` is computed at once.
     sec(5, { cheap: 1 });
-    expect(book.totalsSince('ns', 'default', cut, cut + 15_000).requests).toBe(6);
-    expect(book.totalsSince('ns', 'default', cut, cut + 20_000).requests).toBe(7);
+    expect(book.totalsSince('ns', 'default', cut, cut + 15_000).requests).toBe(8);
+    expect(book.totalsSince('ns', 'default', cut, cut + 20_000).requests).toBe(9);
     // Exact only from a cut on: seconds 3 to 5 were merged into one bucket starting at the first cut.
     expect(book.totalsSince('ns', 'default', minute + 3000, cut + 20_001).requests).toBe(0);
   });

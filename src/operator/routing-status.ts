@@ -214,9 +214,11 @@ export class RoutingBook {
     book.lastTo.set(d.sidecarId, d.to);
     this.lastAdd.set(key, now);
     const minute = Math.floor(d.to / BUCKET_MS);
-    const slot = Number.isFinite(book.cutAt)
-      ? `${d.sidecarId} ${minute} ${book.cutAt}`
-      : `${d.sidecarId} ${minute}`;
+    // A delta that began before the cut merges with the buckets from before it; one after it never does.
+    const slot =
+      Number.isFinite(book.cutAt) && d.from >= book.cutAt
+        ? `${d.sidecarId} ${minute} ${book.cutAt}`
+        : `${d.sidecarId} ${minute}`;
     const m = book.merged.get(slot);
     if (m) {
       for (const [tier, n] of Object.entries(d.requests)) m.requests[tier] = (m.requests[tier] ?? 0) + n;
