@@ -123,6 +123,25 @@ describe('learned classifier wiring', () => {
     }
   });
 
+  it("with the operator's offset 0.1 on premiumShare 0.3, 40% of the route's own traffic leaves the cheapest tier", () => {
+    const base = snapshotWith(
+      '  classifier:\n    mode: learned\n    confidenceBand: 0.1\n    premiumShare: 0.3\n',
+    );
+    const s = withLearnedThresholds(
+      { ...base, routes: base.routes.map((r) => ({ ...r, calibration: { offset: 0.1 } })) },
+      numeric,
+    );
+    const learned = learnedScorer(numeric);
+    let above = 0;
+    for (let i = 0; i < 3000; i++) {
+      const n = 200 + ((i * 37) % 100);
+      const d = decide({ snapshot: s, request: ask(`request ${n}`), learned });
+      if (i >= 1000 && d.tierIndex > 0) above++;
+    }
+    expect(above / 2000).toBeGreaterThan(0.37);
+    expect(above / 2000).toBeLessThan(0.43);
+  });
+
   it('before a route has enough traffic, the calibration quantiles set the percentile; routes are calibrated apart', () => {
     const learned = learnedScorer(numeric, { minSamples: 3, window: 10 });
     expect(learned('request 250', 'a')).toBeCloseTo(0.25, 9); // calibration: 1 - shareAbove(0.25)
