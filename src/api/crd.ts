@@ -139,6 +139,13 @@ export const crds: Record<string, Json> = {
         jsonPath: '.status.routing.escalationRate',
         description: 'Escalations per request over status.routing.windowSeconds',
       },
+      {
+        name: 'Calibration',
+        type: 'number',
+        jsonPath: '.status.calibration.offset',
+        description: 'Premium share added by spec.classifier.adapt',
+        priority: 1,
+      },
       { name: 'Version', type: 'string', jsonPath: '.status.configVersion', priority: 1 },
     ],
   }),

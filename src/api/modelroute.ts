@@ -197,6 +197,43 @@ export type ClassifierRule = z.infer<typeof classifierRule>;
 
 export const classifierModes = ['rules', 'learned', 'hybrid'] as const;
 
+/** Bounds of the operator's online calibration of one route (src/routing/online-calibration.ts). */
+export const adapt = z
+  .object({
+    enabled: z.boolean().default(false),
+    maxShift: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(0.1)
+      .describe('Most the premium share may be raised above the configured one (0.1: ten points).'),
+    step: z.number().min(0.001).max(0.5).default(0.02).describe('Change of the premium share per move.'),
+    intervalSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(86_400)
+      .default(300)
+      .describe('Least time between two moves.'),
+    minSamples: z
+      .number()
+      .int()
+      .min(20)
+      .max(1_000_000)
+      .default(200)
+      .describe('Requests routed since the last move before the next one may be decided.'),
+    deadband: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.02)
+      .describe(
+        'The shift is given back only while the escalation rate is this far below maxEscalationRate (hysteresis).',
+      ),
+  })
+  .strict();
+export type AdaptSpec = z.infer<typeof adapt>;
+
 export const classifier = z.object({
   mode: z.enum(classifierModes).default('learned'),
   confidenceBand: z
@@ -228,6 +265,12 @@ export const classifier = z.object({
       "Learned/hybrid mode: a model from 'tiermesh train' instead of the shipped one. In-cluster: a ConfigMap name whose model.json is mounted under the sidecar's model directory; standalone: a file path. Validated at load; a refused model keeps the previous one.",
     ),
   rules: z.array(classifierRule).max(64).optional(),
+  adapt: adapt
+    .optional()
+    .describe(
+      'Online calibration (learned and hybrid mode, in a cluster): the operator moves the premium share within ' +
+        'maxShift to hold spec.monitoring.maxEscalationRate on real traffic (docs/feedback.md). Off by default.',
+    ),
 });
 export type ClassifierSpec = z.infer<typeof classifier>;
 
@@ -684,6 +727,13 @@ export const modelRouteSpec = z
         fieldPath: '.cascade.checks',
       },
       {
+        rule:
+          '!has(self.classifier) || !has(self.classifier.adapt) || !has(self.classifier.adapt.enabled) || ' +
+          "!self.classifier.adapt.enabled || !has(self.classifier.mode) || self.classifier.mode != 'rules'",
+        message: 'classifier.adapt needs mode learned or hybrid (rules mode has no threshold to move)',
+        fieldPath: '.classifier.adapt',
+      },
+      {
         rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',
         message: 'providers[].name must be unique',
         fieldPath: '.providers',
@@ -733,6 +783,28 @@ export const routingStatus = z.object({
 });
 export type RoutingStatus = z.infer<typeof routingStatus>;
 
+/** The online calibration's state (operator: src/routing/online-calibration.ts); a new leader resumes from it. */
+export const calibrationStatus = z.object({
+  offset: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .describe('Added to the premium share of the route (the sidecars get it in the compiled config).'),
+  since: z.string().describe('RFC 3339: the last move, or when the controller started observing.'),
+  samples: z.number().int().min(0).describe('Requests routed since `since`.'),
+  escalationRate: z.number().min(0).optional().describe('Escalations per request since `since`.'),
+  premiumShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe('Share of requests first sent above the cheapest tier since `since`.'),
+  lastMove: z.string().optional().describe('RFC 3339 time of the last change of the offset.'),
+  moves: z.number().int().min(0).describe('Changes of the offset so far.'),
+  reason: z.string().max(1024).describe('Why the controller moved or held, in words.'),
+});
+export type CalibrationStatus = z.infer<typeof calibrationStatus>;
+
 export const modelRouteStatus = z.object({
   observedGeneration: z.number().int().optional(),
   conditions: z.array(condition).max(16).optional(),
@@ -751,6 +823,7 @@ export const modelRouteStatus = z.object({
     .optional(),
   lastNack: z.string().max(4096).optional().describe('Why a sidecar refused the last snapshot.'),
   routing: routingStatus.optional(),
+  calibration: calibrationStatus.optional(),
 });
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;
 

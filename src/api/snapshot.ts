@@ -6,6 +6,8 @@ import { modelRouteSpec } from './modelroute.js';
 export const compiledRoute = z.object({
   name: z.string(),
   spec: modelRouteSpec,
+  /** The operator's online calibration (spec.classifier.adapt, from status.calibration): added to the premium share. */
+  calibration: z.object({ offset: z.number().min(0).max(0.5) }).optional(),
 });
 export type CompiledRoute = z.infer<typeof compiledRoute>;
 

@@ -45,12 +45,60 @@ describe('AllowanceClient', () => {
     expect(c.balance('b')).toBeCloseTo(0.7);
   });
 
-  it('stops spending an expired slice', async () => {
+  it('stops spending an expired slice: its money leaves the balance, and beyond one request on credit none is spent', async () => {
     const now = { t: 0 };
+    // The refill after the lapse answers "nothing left".
     const { c } = client([1], now);
     await c.prefetch(['b']);
     now.t = 9_001;
+    expect(c.balance('b')).toBe(0);
+    expect(c.tryReserve('b', 0.1)).toBe(true);
     expect(c.tryReserve('b', 0.1)).toBe(false);
+    await tick();
+    // The credit stays owed; nothing more is spent.
+    expect(c.balance('b')).toBeCloseTo(-0.1);
+    expect(c.tryReserve('b', 0.1)).toBe(false);
+  });
+
+  it('a slice that ran out of time, not money, does not refuse the next request while the budget has money', async () => {
+    // Sparse traffic: nothing came in the slice's last seconds to renew it, so it lapsed with most of it unspent.
+    const now = { t: 0 };
+    const { c, asked } = client([1, 1], now);
+    await c.prefetch(['b']);
+    expect(c.tryReserve('b', 0.1)).toBe(true);
+    c.record('b', { usd: 0.1, reservedUSD: 0.1 });
+    now.t = 30_000;
+    expect(c.balance('b')).toBe(0);
+    // The operator last said 5 USD were left: one request goes on credit while the next slice is asked for.
+    expect(c.tryReserve('b', 0.1)).toBe(true);
+    expect(asked.length).toBe(2);
+    // Only one: until the operator answers, the next is refused as before.
+    expect(c.tryReserve('b', 0.1)).toBe(false);
+    await tick();
+    // The credit is paid back from the new slice.
+    expect(c.balance('b')).toBeCloseTo(0.9);
+    expect(c.tryReserve('b', 0.1)).toBe(true);
+  });
+
+  it('no credit after a lapse when the budget was used up, or the slice lapsed empty', async () => {
+    const now = { t: 0 };
+    const spent = new AllowanceClient({
+      request: async () => ({ grantUSD: 1, ttlMs: 10_000, remainingUSD: 0.05 }),
+      now: () => now.t,
+      expiryMarginMs: 1_000,
+    });
+    await spent.prefetch(['b']);
+    now.t = 30_000;
+    // Less left than the request costs, as far as the operator said.
+    expect(spent.tryReserve('b', 0.1)).toBe(false);
+    const drained = client([0.1, 0], now);
+    now.t = 0;
+    await drained.c.prefetch(['b']);
+    expect(drained.c.tryReserve('b', 0.1)).toBe(true);
+    await tick();
+    now.t = 30_000;
+    // Nothing of the slice was left when it lapsed: there is no lapsed money to spend.
+    expect(drained.c.tryReserve('b', 0.1)).toBe(false);
   });
 
   it('an empty grant (budget used up) refuses and does not hammer the operator', async () => {

@@ -64,6 +64,8 @@ interface Slice {
   sliceExpiresAt: number;
   /** The last non-zero estimate reserved: what one request costs here. */
   requestUSD: number;
+  /** What the operator's slice still held when it ran out of time (0 once a request went on credit for it). */
+  lapsedUSD: number;
 }
 
 export const DEFAULT_LOCAL_OVERSPEND_USD = 1;
@@ -102,11 +104,15 @@ export class AllowanceClient implements Allowance {
         minted: 0,
         sliceExpiresAt: 0,
         requestUSD: 0,
+        lapsedUSD: 0,
       };
       this.slices.set(budget, s);
     }
     // An expired slice is money the operator has handed back to everyone else.
-    if (s.expiresAt <= this.now() && s.balance > 0) s.balance = 0;
+    if (s.expiresAt <= this.now() && s.balance > 0) {
+      s.lapsedUSD = s.balance;
+      s.balance = 0;
+    }
     return s;
   }
 
@@ -119,10 +125,28 @@ export class AllowanceClient implements Allowance {
       this.mint(s);
       ok = covers();
     }
+    if (!ok && this.onCredit(s, usd)) ok = true;
     if (ok) s.balance -= usd;
     // A refusal asks even above the low-water mark: slices near the end of a budget can be smaller than one request.
     this.maybeRefill(budget, s, !ok);
     return ok;
+  }
+
+  /**
+   * A slice renews only when a request comes in its last seconds; under sparse traffic it runs out of time with its
+   * money unspent, and the next request would be refused (or downgraded) while the budget has money left, since the
+   * gate cannot wait for the refill that refusal starts. So that request goes on credit, once per lapse: only when
+   * the last answer granted money, and for no more than the slice still held nor than the budget had left as the
+   * operator last said (minus this sidecar's spend since). The debt is paid back from the next slice, like an
+   * overdraft; at most one request's cost per sidecar and lapse can go past a budget that others used up meanwhile.
+   */
+  private onCredit(s: Slice, usd: number): boolean {
+    if (s.lapsedUSD <= 0 || s.unreachableSince !== undefined || s.lastGrant <= 0) return false;
+    if (this.now() < s.retryAt || s.remainingUSD === undefined) return false;
+    const room = Math.min(s.lapsedUSD, s.remainingUSD - s.spentSinceReply);
+    if (usd > 0 ? room < usd : room <= 0) return false;
+    s.lapsedUSD = 0;
+    return true;
   }
 
   /** Local mode: one local allowance per outage, bounded by what the budget had left as far as we know. */
@@ -197,6 +221,7 @@ export class AllowanceClient implements Allowance {
       s.lastGrant = reply.grantUSD;
       s.remainingUSD = reply.remainingUSD;
       s.spentSinceReply = 0;
+      s.lapsedUSD = 0;
       if (reply.grantUSD <= 0) s.retryAt = now + (this.opts.retryMs ?? 1_000);
     } catch (e) {
       s.retryAt = this.now() + (this.opts.retryMs ?? 1_000);

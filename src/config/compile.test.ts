@@ -125,6 +125,42 @@ describe('compileNamespace', () => {
     expect(a.snapshot.version).not.toBe(b.snapshot.version);
   });
 
+  it("carries status.calibration's offset into the snapshot while adapt is on, bounded by maxShift", () => {
+    const calibrated = (adapt: Record<string, unknown> | undefined, offset: number) => ({
+      ...route('x', { classifier: { mode: 'learned', premiumShare: 0.2, ...(adapt ? { adapt } : {}) } }),
+      status: {
+        calibration: { offset, since: '2026-12-01T00:00:00Z', samples: 0, moves: 1, reason: 'r' },
+      },
+    });
+    const on = compileNamespace('ns', [calibrated({ enabled: true }, 0.04)], []).snapshot;
+    expect(on.routes[0]!.calibration).toEqual({ offset: 0.04 });
+    const moved = compileNamespace('ns', [calibrated({ enabled: true }, 0.06)], []).snapshot;
+    expect(moved.version).not.toBe(on.version);
+    expect(
+      compileNamespace('ns', [calibrated({ enabled: true, maxShift: 0.05 }, 0.08)], []).snapshot.routes[0]!
+        .calibration,
+    ).toEqual({ offset: 0.05 });
+    // Off (or never on), or offset 0: the same snapshot as a route without a status.
+    const plain = compileNamespace(
+      'ns',
+      [route('x', { classifier: { mode: 'learned', premiumShare: 0.2 } })],
+      [],
+    );
+    expect(compileNamespace('ns', [calibrated(undefined, 0.04)], []).snapshot.version).toBe(
+      plain.snapshot.version,
+    );
+    expect(
+      compileNamespace('ns', [calibrated({ enabled: false }, 0.04)], []).snapshot.routes[0],
+    ).not.toHaveProperty('calibration');
+  });
+
+  it('refuses adapt in rules mode: there is no threshold to move', () => {
+    const r = route('x', { classifier: { mode: 'rules', adapt: { enabled: true } } });
+    expect(routeProblems(r.spec)).toEqual([
+      'spec.classifier.adapt: needs mode learned or hybrid (rules mode has no threshold to move)',
+    ]);
+  });
+
   it('leaves invalid routes out and reports them', () => {
     const { snapshot, invalid } = compileNamespace(
       'ns',

@@ -85,6 +85,10 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
     if (!(task in (spec.taskTypes ?? {})))
       problems.push(`spec.review.taskTypes.${task}: "${task}" is not a spec.taskTypes key`);
   }
+  if (spec.classifier.adapt?.enabled && spec.classifier.mode === 'rules')
+    problems.push(
+      'spec.classifier.adapt: needs mode learned or hybrid (rules mode has no threshold to move)',
+    );
   const judge = spec.cascade.judge;
   if (judge && !models.has(judge.model))
     problems.push(`spec.cascade.judge.model: "${judge.model}" is not in spec.models`);
@@ -127,6 +131,19 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
   return problems;
 }
 
+/**
+ * The offset the operator's online calibration holds for a route (status.calibration, written by the leader), while
+ * spec.classifier.adapt is on: in the snapshot, so a move is a new config version and a new leader compiles the
+ * same one. Standalone manifests carry no status, so no offset.
+ */
+function calibrationOf(r: ModelRoute): { calibration?: { offset: number } } {
+  const offset = r.status?.calibration?.offset ?? 0;
+  const adapt = r.spec.classifier.adapt;
+  if (!adapt?.enabled || r.spec.classifier.mode === 'rules' || offset <= 0) return {};
+  // A maxShift lowered since the last move bounds the offset at once, before the controller's next pass.
+  return { calibration: { offset: Math.min(offset, adapt.maxShift) } };
+}
+
 export interface CompileResult {
   snapshot: Snapshot;
   /** Routes left out of the snapshot, with why: they get an Invalid condition and never reach a sidecar. */
@@ -148,7 +165,7 @@ export function compileNamespace(
         invalid.push({ name: r.metadata.name, problems });
         return [];
       }
-      return [{ name: r.metadata.name, spec: r.spec }];
+      return [{ name: r.metadata.name, spec: r.spec, ...calibrationOf(r) }];
     });
   const compiledBudgets = [...budgets]
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))

@@ -395,6 +395,8 @@ function reconcileWith(
         },
         refreshBudget: (n, name) => deps.ledger.refresh(n, name),
         routing: (n, route, windowSeconds, now) => deps.routingBook.status(n, route, windowSeconds, now),
+        routingSince: (n, route, since, now) => deps.routingBook.totalsSince(n, route, since, now),
+        log: (fields, message) => core.log.info(fields, message),
         event: core.event,
         announced,
       });

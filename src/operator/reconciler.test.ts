@@ -131,6 +131,99 @@ describe('reconcileNamespace', () => {
     expect(h.writes).toEqual([]);
   });
 
+  it('spec.classifier.adapt: a bounded move stored in status.calibration, announced, and compiled into the next config', async () => {
+    const t0 = new Date('2026-01-01T00:00:00Z').getTime();
+    const adapted = (status?: ModelRouteStatus, adapt: Record<string, unknown> = { enabled: true }) => {
+      const r = routeObj('good', 'small', status);
+      r.spec.tiers = [
+        { name: 'small', models: ['m'] },
+        { name: 'big', models: ['m'] },
+      ];
+      return {
+        ...r,
+        spec: {
+          ...r.spec,
+          classifier: {
+            mode: 'learned',
+            premiumShare: 0.2,
+            adapt: { minSamples: 20, intervalSeconds: 60, step: 0.05, maxShift: 0.08, ...adapt },
+          },
+        },
+      };
+    };
+    const book = new RoutingBook(86_400_000, 100, 0);
+    const report = (from: number, escalations: number) =>
+      book.add(
+        'ns',
+        {
+          sidecarId: 'a',
+          route: 'good',
+          from,
+          to: from + 1000,
+          requests: { small: 16, big: 4 },
+          escalations,
+          feedbackCount: 0,
+          feedbackSum: 0,
+        },
+        from + 1000,
+      );
+    const pass = async (
+      status: ModelRouteStatus | undefined,
+      at: number,
+      adapt?: Record<string, unknown>,
+    ) => {
+      const h = harness([adapted(status, adapt)]);
+      const deps = {
+        ...h.deps,
+        routing: book.status.bind(book),
+        routingSince: book.totalsSince.bind(book),
+        now: () => new Date(at),
+      };
+      await reconcileNamespace('ns', deps);
+      return { ...h, status: h.writes[0]?.status ?? status! };
+    };
+    // First pass: observing from now on, offset 0.
+    const first = await pass(undefined, t0);
+    expect(first.status.calibration).toMatchObject({
+      offset: 0,
+      samples: 0,
+      moves: 0,
+      since: new Date(t0).toISOString(),
+    });
+    expect(first.hub.snapshot('ns')!.routes[0]).not.toHaveProperty('calibration');
+    // 40 requests since, 12 escalated (30% > 10%), a minute later: one step up.
+    report(t0 + 1000, 6);
+    report(t0 + 2000, 6);
+    const up = await pass(first.status, t0 + 60_000);
+    expect(up.status.calibration).toMatchObject({
+      offset: 0.05,
+      samples: 0,
+      moves: 1,
+      lastMove: new Date(t0 + 60_000).toISOString(),
+    });
+    expect(up.status.calibration?.reason).toContain('escalation rate 30.0% over 40 requests is above 10.0%');
+    expect(up.events).toEqual(['Warning/EscalationRateHigh', 'Normal/CalibrationMoved']);
+    // The informer echo compiles the offset into the snapshot (a new version) and moves nothing again.
+    const echo = await pass(up.status, t0 + 60_001);
+    expect(echo.hub.snapshot('ns')!.routes[0]!.calibration).toEqual({ offset: 0.05 });
+    expect(echo.hub.snapshot('ns')!.version).not.toBe(first.hub.snapshot('ns')!.version);
+    expect(echo.events).toEqual([]);
+    // Still high on traffic after the move: the next step stops at maxShift; reports from before it do not count.
+    report(t0 + 61_000, 8);
+    report(t0 + 62_000, 8);
+    const capped = await pass(echo.status, t0 + 125_000);
+    expect(capped.status.calibration).toMatchObject({ offset: 0.08, moves: 2 });
+    report(t0 + 126_000, 8);
+    report(t0 + 127_000, 8);
+    const held = await pass(capped.status, t0 + 200_000);
+    expect(held.status.calibration).toMatchObject({ offset: 0.08, moves: 2, samples: 40 });
+    expect(held.status.calibration?.reason).toContain('at maxShift 8.0%');
+    // Turned off: offset 0 in status and none in the snapshot.
+    const off = await pass(held.status, t0 + 201_000, { enabled: false });
+    expect(off.status.calibration).toMatchObject({ offset: 0, reason: 'spec.classifier.adapt is off' });
+    expect(off.hub.snapshot('ns')!.routes[0]).not.toHaveProperty('calibration');
+  });
+
   it('a follower publishes config but never writes status', async () => {
     const h = harness([routeObj('good')], false);
     await reconcileNamespace('ns', h.deps);

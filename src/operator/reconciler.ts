@@ -2,12 +2,14 @@
  * Reconciles one namespace, idempotently: routes and budgets from the informer cache -> compiled snapshot ->
  * published to the namespace's sidecars -> route and budget status (leader only, written only when changed).
  * Route status carries `routing` from the sidecars' reports (routing-status.ts), with an Event when the escalation
- * rate or the tier drift crosses its bound, either way.
+ * rate or the tier drift crosses its bound, either way, and `calibration`: the online calibration's step
+ * (spec.classifier.adapt; src/routing/online-calibration.ts), whose offset the next compile puts in the snapshot.
  * Asks to run again when the soonest budget window ends (nothing else announces a rollover); a budget whose spec
  * cannot be evaluated (an unknown time zone) is a TerminalError from the ledger: one Event, no retry loop.
  */
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import {
+  type CalibrationStatus,
   type ModelRoute,
   type ModelRouteStatus,
   modelRoute,
@@ -17,11 +19,12 @@ import {
 import { budgetWindow } from '../budget/window.js';
 import { compileNamespace } from '../config/compile.js';
 import { formatIssues } from '../config/issues.js';
+import { calibrationLimits, nextCalibration } from '../routing/online-calibration.js';
 import type { ConfigHub } from './hub.js';
 import type { ObjectRef } from './kube.js';
 import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
 import { routeStatus, sameStatus } from './route-status.js';
-import { routingEvents } from './routing-status.js';
+import { type RoutingTotals, routingEvents } from './routing-status.js';
 
 export interface ReconcileDeps {
   routes(namespace: string): unknown[];
@@ -33,6 +36,13 @@ export interface ReconcileDeps {
   event(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
   /** status.routing from the sidecars' reports (RoutingBook.status); without it status.routing is left as it is. */
   routing?(namespace: string, route: string, windowSeconds: number, now: number): RoutingStatus | undefined;
+  /**
+   * What the sidecars routed on a route since a time (RoutingBook.totalsSince), for spec.classifier.adapt; without
+   * it status.calibration is left as it is.
+   */
+  routingSince?(namespace: string, route: string, sinceMs: number, now: number): RoutingTotals;
+  /** A line in the operator's log (calibration moves). */
+  log?(fields: Record<string, unknown>, message: string): void;
   /** uid/generation of schema-invalid objects already announced, so each gets one Event. */
   announced?: Set<string>;
   now?: () => Date;
@@ -93,6 +103,8 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     // No report in the window (a new leader, idle sidecars): the last figures stay, dated by their `to`.
     const previousRouting = route.status?.routing;
     if (routing ?? previousRouting) desired.routing = (routing ?? previousRouting)!;
+    const calibration = calibrate(namespace, route, now, deps);
+    if (calibration) desired.calibration = calibration.state;
     if (sameStatus(route.status, desired)) continue;
     await deps.writeRouteStatus(route, desired);
     result.statusWrites++;
@@ -100,6 +112,15 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     // Decided against the stored status, so a restart or a new leader does not announce a crossing twice.
     for (const e of routingEvents(previousRouting, routing, monitoring))
       deps.event({ kind: 'ModelRoute', metadata: route.metadata }, e.type, e.reason, e.message);
+    // Announced once the new offset is stored: a write that failed moves nothing, and is decided again.
+    if (calibration?.moved) {
+      const c = calibration.state;
+      deps.event({ kind: 'ModelRoute', metadata: route.metadata }, 'Normal', 'CalibrationMoved', c.reason);
+      deps.log?.(
+        { namespace, route: route.metadata.name, offset: c.offset, moves: c.moves, reason: c.reason },
+        'online calibration moved',
+      );
+    }
   }
   for (const bad of routes.bad) {
     const meta = (bad.raw as { metadata?: ModelRoute['metadata'] }).metadata;
@@ -129,6 +150,51 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
   const rollover = budgetRolloverInMs(budgets.ok, now);
   if (rollover !== undefined) result.requeueAfterMs = rollover;
   return result;
+}
+
+/**
+ * status.calibration for a route: the controller's next step while spec.classifier.adapt is on (from the stored
+ * state, so a new leader resumes where the last one stopped); offset 0 once it is turned off. Undefined: leave it.
+ */
+function calibrate(
+  namespace: string,
+  route: ModelRoute,
+  now: Date,
+  deps: ReconcileDeps,
+): { state: CalibrationStatus; moved: boolean } | undefined {
+  const previous = route.status?.calibration;
+  const adapt = route.spec.classifier.adapt;
+  if (!adapt?.enabled || route.spec.classifier.mode === 'rules') {
+    if (!previous || previous.offset === 0) return previous && { state: previous, moved: false };
+    const at = now.toISOString();
+    return {
+      state: { ...previous, offset: 0, since: at, samples: 0, reason: 'spec.classifier.adapt is off' },
+      moved: false,
+    };
+  }
+  if (!deps.routingSince) return undefined;
+  const since = previous ? Date.parse(previous.since) : now.getTime();
+  const t = deps.routingSince(
+    namespace,
+    route.metadata.name,
+    Number.isFinite(since) ? since : 0,
+    now.getTime(),
+  );
+  const cheapest = route.spec.tiers[0]!.name;
+  const stats = {
+    requests: t.requests,
+    escalations: t.escalations,
+    premium: t.requests - (t.byTier[cheapest] ?? 0),
+  };
+  const step = nextCalibration(
+    previous,
+    stats,
+    calibrationLimits(adapt, monitoringOf(route.spec).maxEscalationRate),
+    now,
+  );
+  // Cut the book at the move now, so reports from here on count for the next step, not merged into older ones.
+  if (step.moved) deps.routingSince(namespace, route.metadata.name, now.getTime(), now.getTime());
+  return step;
 }
 
 /** Timers fire at or after their time; this much later is sure to be inside the new window. */

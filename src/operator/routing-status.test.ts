@@ -190,4 +190,39 @@ describe('RoutingBook', () => {
     expect(book.dueIn('ns', 'default', now + 30_000)).toBe(0);
     expect(book.dueIn('ns', 'elsewhere', now + 30_000)).toBeUndefined();
   });
+
+  it('totalsSince counts the deltas routed since a time, no longer merging later ones into earlier buckets', () => {
+    const book = new RoutingBook(2 * H, 100, 10_000);
+    const minute = Math.floor(now / BUCKET_MS) * BUCKET_MS;
+    const sec = (i: number, requests: Record<string, number>, escalations = 0) =>
+      book.add(
+        'ns',
+        delta('a', minute + i * 1000, requests, { from: minute + (i - 1) * 1000, escalations }),
+        minute + i * 1000,
+      );
+    sec(1, { cheap: 5 }, 2);
+    sec(2, { cheap: 5, premium: 1 }, 1);
+    // A move at second 2: what came before is not counted.
+    const cut = minute + 2000;
+    expect(book.totalsSince('ns', 'default', cut, cut)).toEqual({ requests: 0, escalations: 0, byTier: {} });
+    // A report straddling the cut (sent before the sidecar heard of it) does not count, nor taint later ones.
+    book.add('ns', delta('b', cut + 500, { cheap: 9 }, { from: cut - 500, escalations: 9 }), cut + 500);
+    book.add('ns', delta('b', cut + 1500, { premium: 2 }, { from: cut + 500 }), cut + 1500);
+    // Same minute, but after the cut: its own bucket.
+    sec(3, { cheap: 3, premium: 2 }, 1);
+    sec(4, { cheap: 1 });
+    expect(book.totalsSince('ns', 'default', cut, cut + 10_000)).toEqual({
+      requests: 8,
+      escalations: 1,
+      byTier: { cheap: 4, premium: 4 },
+    });
+    // The window's status still counts everything.
+    expect(book.status('ns', 'default', 3600, cut + 10_000)?.requests).toBe(28);
+    // Held for refreshMs like status(); a new `since` is computed at once.
+    sec(5, { cheap: 1 });
+    expect(book.totalsSince('ns', 'default', cut, cut + 15_000).requests).toBe(8);
+    expect(book.totalsSince('ns', 'default', cut, cut + 20_000).requests).toBe(9);
+    // Exact only from a cut on: seconds 3 to 5 were merged into one bucket starting at the first cut.
+    expect(book.totalsSince('ns', 'default', minute + 3000, cut + 20_001).requests).toBe(0);
+  });
 });

@@ -9,7 +9,7 @@
  *     drifts more than maxTierShareDrift, on the crossing only (a rate that stays high is one Event, not one per
  *     reconcile); a Normal Event when it comes back within the bound; nothing below MIN_REQUESTS requests,
  *     where one bad answer is a 5% swing
- *   RoutingBook: the deltas per namespace/route, bounded by age and count
+ *   RoutingBook: the deltas per namespace/route, bounded by age and count; status() and totalsSince() over them
  *
  * A delta is what one sidecar counted for one route over [from, to): requests by the tier first chosen,
  * escalations, feedback count and score sum. No prompt, user or request id ever reaches it.
@@ -168,9 +168,18 @@ export function routingEvents(
  * sidecars x minutes of the two windows kept, not by how often sidecars report (every second). */
 export const BUCKET_MS = 60_000;
 
+/** What a route's sidecars routed over some interval (online calibration's input). */
+export interface RoutingTotals {
+  requests: number;
+  escalations: number;
+  byTier: Record<string, number>;
+}
+
 interface RouteBook {
-  /** Merged deltas by `${sidecarId} ${minute}`; insertion order is time order, so the oldest are first. */
+  /** Merged deltas by `${sidecarId} ${minute}` (and the cut, once set); insertion order is time order. */
   merged: Map<string, RoutingDelta>;
+  /** Deltas from this time on are not merged into earlier ones: totalsSince(cutAt) counts exactly them. */
+  cutAt: number;
   /** Per sidecar, the end of the last delta taken: a sidecar's deltas follow each other, so one starting before it
    * is a resend of a usage batch whose answer was lost. */
   lastTo: Map<string, number>;
@@ -183,6 +192,7 @@ interface RouteBook {
 export class RoutingBook {
   private readonly byKey = new Map<string, RouteBook>();
   private readonly computed = new Map<string, { at: number; windowSeconds: number; value?: RoutingStatus }>();
+  private readonly totals = new Map<string, { at: number; since: number; value: RoutingTotals }>();
   /** When each route last got a delta: news the held status does not include yet. */
   private readonly lastAdd = new Map<string, number>();
   constructor(
@@ -197,13 +207,18 @@ export class RoutingBook {
     const key = `${namespace}/${d.route}`;
     let book = this.byKey.get(key);
     if (!book) {
-      book = { merged: new Map(), lastTo: new Map() };
+      book = { merged: new Map(), cutAt: Number.NEGATIVE_INFINITY, lastTo: new Map() };
       this.byKey.set(key, book);
     }
     if (d.from < (book.lastTo.get(d.sidecarId) ?? Number.NEGATIVE_INFINITY)) return;
     book.lastTo.set(d.sidecarId, d.to);
     this.lastAdd.set(key, now);
-    const slot = `${d.sidecarId} ${Math.floor(d.to / BUCKET_MS)}`;
+    const minute = Math.floor(d.to / BUCKET_MS);
+    // A delta that began before the cut merges with the buckets from before it; one after it never does.
+    const slot =
+      Number.isFinite(book.cutAt) && d.from >= book.cutAt
+        ? `${d.sidecarId} ${minute} ${book.cutAt}`
+        : `${d.sidecarId} ${minute}`;
     const m = book.merged.get(slot);
     if (m) {
       for (const [tier, n] of Object.entries(d.requests)) m.requests[tier] = (m.requests[tier] ?? 0) + n;
@@ -238,6 +253,32 @@ export class RoutingBook {
   }
 
   /**
+   * Sums of this route's deltas that started at or after `sinceMs` (and ended by `now`): the online calibration's
+   * figures since its last move. From the first call with a `sinceMs` on, later deltas are no longer merged into
+   * buckets that began before it. Held for `refreshMs` like status(), so the calibration status it feeds does not
+   * change between two passes either.
+   */
+  totalsSince(namespace: string, route: string, sinceMs: number, now: number): RoutingTotals {
+    const key = `${namespace}/${route}`;
+    const c = this.totals.get(key);
+    if (c && c.since === sinceMs && now >= c.at && now - c.at < this.refreshMs) return c.value;
+    const book = this.byKey.get(key);
+    if (book && sinceMs <= now && sinceMs > book.cutAt) book.cutAt = sinceMs;
+    const s = sum(
+      this.deltas(namespace, route).filter((d) => d.from >= sinceMs),
+      Number.NEGATIVE_INFINITY,
+      now,
+    );
+    const value: RoutingTotals = {
+      requests: s.requests,
+      escalations: s.escalations,
+      byTier: Object.fromEntries(s.byTier),
+    };
+    this.totals.set(key, { at: now, since: sinceMs, value });
+    return value;
+  }
+
+  /**
    * Milliseconds until status() of this route would show deltas it does not include yet; undefined when it has no
    * news, or was never computed (the next reconcile computes it). The operator schedules a reconcile by it, so the
    * last reports of a burst reach the status without waiting for more traffic.
@@ -254,6 +295,7 @@ export class RoutingBook {
   clear(): void {
     this.byKey.clear();
     this.computed.clear();
+    this.totals.clear();
     this.lastAdd.clear();
   }
 }

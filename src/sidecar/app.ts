@@ -84,6 +84,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
       rt.snapshot.routes.map((r) => ({
         route: r.name,
         maxEscalationRate: monitoringOf(r.spec).maxEscalationRate,
+        calibrationOffset: r.calibration?.offset ?? 0,
       })),
     );
     metrics.budgetLimits(rt.snapshot.budgets.map((b) => ({ budget: b.name, limitUSD: b.spec.limit.usd })));

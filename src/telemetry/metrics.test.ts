@@ -136,9 +136,10 @@ describe('routeTargets', () => {
       { route: 'a', maxEscalationRate: 0.1 },
       { route: 'b', maxEscalationRate: 0.25 },
     ]);
-    m.routeTargets([{ route: 'b', maxEscalationRate: 0.3 }]);
+    m.routeTargets([{ route: 'b', maxEscalationRate: 0.3, calibrationOffset: 0.04 }]);
     const { body } = await m.text();
     expect(body).toContain('tiermesh_route_max_escalation_rate{route="b"} 0.3');
+    expect(body).toContain('tiermesh_route_premium_share_offset{route="b"} 0.04');
     expect(body).not.toContain('route="a"');
   });
 

@@ -219,6 +219,12 @@ export class SidecarMetrics {
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
+  private readonly calibrationOffset = new Gauge({
+    name: 'tiermesh_route_premium_share_offset',
+    help: "Premium share the operator's online calibration (spec.classifier.adapt) adds to each route, as applied here.",
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
   private readonly configVersion = new Gauge({
     name: 'tiermesh_config_version_info',
     help: 'The config snapshot version this sidecar serves (value 1).',
@@ -369,9 +375,15 @@ export class SidecarMetrics {
   }
 
   /** Replaces every route's series: a route dropped from the config must not keep its threshold. */
-  routeTargets(routes: ReadonlyArray<{ route: string; maxEscalationRate: number }>): void {
+  routeTargets(
+    routes: ReadonlyArray<{ route: string; maxEscalationRate: number; calibrationOffset?: number }>,
+  ): void {
     this.maxEscalationRate.reset();
-    for (const r of routes) this.maxEscalationRate.set({ route: r.route }, r.maxEscalationRate);
+    this.calibrationOffset.reset();
+    for (const r of routes) {
+      this.maxEscalationRate.set({ route: r.route }, r.maxEscalationRate);
+      this.calibrationOffset.set({ route: r.route }, r.calibrationOffset ?? 0);
+    }
   }
 
   /** Exactly one version series at a time: the old one is removed so dashboards never sum two versions. */

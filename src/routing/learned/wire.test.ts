@@ -62,6 +62,19 @@ describe('learned classifier wiring', () => {
     );
   });
 
+  it("the operator's calibration offset raises the share: from premiumShare, from a gain threshold, from 0", () => {
+    const spec = { mode: 'learned' as const, confidenceBand: 0.1 };
+    expect(learnedThreshold({ ...spec, premiumShare: 0.2 }, fake, 0.06)).toBeCloseTo(0.74, 9);
+    expect(learnedThreshold({ ...spec, threshold: 0.9 }, fake, 0.05)).toBeCloseTo(0.85, 9);
+    // premiumShare 0 is "never" without an offset, a share of the offset with one.
+    expect(learnedThreshold({ ...spec, premiumShare: 0 }, fake, 0)).toBeGreaterThan(1);
+    expect(learnedThreshold({ ...spec, premiumShare: 0 }, fake, 0.1)).toBeCloseTo(0.9, 9);
+    expect(learnedThreshold({ ...spec, premiumShare: 0.95 }, fake, 0.1)).toBe(0);
+    const s = snapshotWith('  classifier:\n    mode: learned\n    premiumShare: 0.25\n');
+    const calibrated = { ...s, routes: s.routes.map((r) => ({ ...r, calibration: { offset: 0.1 } })) };
+    expect(withLearnedThresholds(calibrated, fake).routes[0]!.spec.classifier.threshold).toBeCloseTo(0.65, 9);
+  });
+
   it('resolves thresholds of learned/hybrid routes only, without touching the input', () => {
     const s = snapshotWith('  classifier:\n    mode: learned\n    premiumShare: 0.25\n');
     const out = withLearnedThresholds(s, fake);
@@ -108,6 +121,25 @@ describe('learned classifier wiring', () => {
       expect(above / counted).toBeGreaterThan(0.27);
       expect(above / counted).toBeLessThan(0.33);
     }
+  });
+
+  it("with the operator's offset 0.1 on premiumShare 0.3, 40% of the route's own traffic leaves the cheapest tier", () => {
+    const base = snapshotWith(
+      '  classifier:\n    mode: learned\n    confidenceBand: 0.1\n    premiumShare: 0.3\n',
+    );
+    const s = withLearnedThresholds(
+      { ...base, routes: base.routes.map((r) => ({ ...r, calibration: { offset: 0.1 } })) },
+      numeric,
+    );
+    const learned = learnedScorer(numeric);
+    let above = 0;
+    for (let i = 0; i < 3000; i++) {
+      const n = 200 + ((i * 37) % 100);
+      const d = decide({ snapshot: s, request: ask(`request ${n}`), learned });
+      if (i >= 1000 && d.tierIndex > 0) above++;
+    }
+    expect(above / 2000).toBeGreaterThan(0.37);
+    expect(above / 2000).toBeLessThan(0.43);
   });
 
   it('before a route has enough traffic, the calibration quantiles set the percentile; routes are calibrated apart', () => {

@@ -53,11 +53,17 @@ export function learnedScorer(
 
 /**
  * The percentile threshold a classifier spec means: an explicit gain `threshold` wins (as its calibration
- * percentile), else `premiumShare`, else the default share.
+ * percentile), else `premiumShare`, else the default share; `offset` (status.calibration) is added to that share.
  */
-export function learnedThreshold(spec: ClassifierSpec, c: LearnedClassifier): number {
-  if (spec.threshold !== undefined) return 1 - c.shareAbove(spec.threshold);
-  const share = Math.min(1, Math.max(0, spec.premiumShare ?? DEFAULT_PREMIUM_SHARE));
+export function learnedThreshold(spec: ClassifierSpec, c: LearnedClassifier, offset = 0): number {
+  // The operator's online calibration (spec.classifier.adapt) raises the share by `offset`; this rolling
+  // percentile then keeps the raised share exactly, as it keeps the configured one.
+  if (spec.threshold !== undefined && offset <= 0) return 1 - c.shareAbove(spec.threshold);
+  const configured =
+    spec.threshold !== undefined
+      ? c.shareAbove(spec.threshold)
+      : (spec.premiumShare ?? DEFAULT_PREMIUM_SHARE);
+  const share = Math.min(1, Math.max(0, configured + offset));
   // Share 0 is "never": a threshold no percentile reaches (percentile 1 itself would still leave the cheapest tier).
   return share <= 0 ? NEVER : 1 - share;
 }
@@ -77,7 +83,7 @@ export function withLearnedThresholds(
     routes: snapshot.routes.map((r) => {
       const cl = r.spec.classifier;
       if (cl.mode === 'rules') return r;
-      const threshold = learnedThreshold(cl, modelFor(r.name) ?? c);
+      const threshold = learnedThreshold(cl, modelFor(r.name) ?? c, r.calibration?.offset);
       return { ...r, spec: { ...r.spec, classifier: { ...cl, threshold } } };
     }),
   };
