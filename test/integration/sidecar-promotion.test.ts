@@ -473,6 +473,7 @@ describe('hedged requests', () => {
     expect(r.response.headers.get('x-tiermesh-hedged')).toBe('won');
     expect(r.response.headers.get('x-tiermesh-provider')).toBe('fast-up');
     expect(hung.calls.length).toBe(1);
+    await expect(hung.calls[0]!.ended).resolves.toBe('aborted');
     // The winner's 10 + 3 tokens, plus the loser's prompt as estimated by the sidecar, at 1 USD per 1M tokens.
     const line = sidecar.logs.byMsg('request').at(-1)!;
     expect(line).toMatchObject({ hedged: 'won' });
