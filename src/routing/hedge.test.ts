@@ -91,6 +91,21 @@ describe('race', () => {
     await expect(p).rejects.toThrow('aborted');
     expect(a.state.signal!.aborted && b.state.signal!.aborted).toBe(true);
   });
+
+  it("the client's abort still reaches the winner after the race (a stream's winner keeps running)", async () => {
+    const a = side<string>();
+    const b = side<string>();
+    const ac = new AbortController();
+    const p = race(a.fn, b.fn, 0, ac.signal);
+    await new Promise((r) => setTimeout(r, 5));
+    a.resolve('a');
+    const r = await p;
+    expect(r.winner).toBe('primary');
+    expect(a.state.signal!.aborted).toBe(false);
+    expect(b.state.signal!.aborted).toBe(true);
+    ac.abort();
+    expect(a.state.signal!.aborted).toBe(true);
+  });
 });
 
 describe('hedgeDelayMs', () => {

@@ -65,9 +65,10 @@ export function race<T>(
     const settled: Array<Promise<{ ok: true; value: T } | { ok: false; error: unknown; aborted: boolean }>> =
       [];
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const finish = () => {
+    // The client's abort keeps reaching the winner after the race: a stream's winner is still running then.
+    const finish = (won: boolean) => {
       if (timer) clearTimeout(timer);
-      signal.removeEventListener('abort', forward);
+      if (!won) signal.removeEventListener('abort', forward);
     };
     const run = (i: 0 | 1, side: Side<T>) => {
       const p = side(acs[i].signal);
@@ -79,7 +80,7 @@ export function race<T>(
         (value) => {
           if (done) return;
           done = true;
-          finish();
+          finish(true);
           const other = i === 0 ? 1 : 0;
           if (hedgeStarted) acs[other].abort(new Error('hedge lost'));
           resolve({
@@ -96,7 +97,7 @@ export function race<T>(
           // Both sides are over (or the hedge never started): the primary's error is the request's.
           if (failed[0] && (!hedgeStarted || failed[1])) {
             done = true;
-            finish();
+            finish(false);
             reject(failures[0]);
           }
         },

@@ -436,6 +436,12 @@ async function streamAnswer(
   const ttftMs = performance.now() - t0;
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
+  trace.hedged = opened.hedged;
+  // 6. account, the hedge's loser first: it is over (closed unread) and spent whatever happens to the winner.
+  for (const p of opened.lost) {
+    sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
+    account.book(p.model, p.usage);
+  }
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
   const collected = collectChunks(turn);
