@@ -69,7 +69,7 @@ describe('explainDecision', () => {
     for (let i = 0; i < 10; i++)
       board.observe('sim/small', { ttftMs: 100, totalMs: 400, outputTokens: 30 }, 0);
     const d = decide({ snapshot: withSlo, request });
-    const x = explainDecision(d, (k) => board.view(k, 0));
+    const x = explainDecision(d, { latency: (k) => board.view(k, 0) });
     expect(x.slo).toEqual({ maxTTFTMs: 800, maxLatencyMs: null, policy: 'cheapest' });
     expect(x.observations).toHaveLength(1);
     expect(x.observations[0]).toMatchObject({ model: 'small', provider: 'sim', samples: 10 });
@@ -78,5 +78,79 @@ describe('explainDecision', () => {
     expect(chat.slo).toEqual({ maxTTFTMs: null, maxLatencyMs: 2000, policy: 'cheapest' });
     expect(chat.observations).toEqual([]);
     expect(explainDecision(decide({ snapshot, request })).slo).toBeNull();
+  });
+
+  it('shows the queue class, the limits of the chosen targets and, given a live view, their occupancy', () => {
+    const queued = compileManifests(
+      parseManifests(
+        `${SPEC}  priority: { classes: { batch: {}, normal: {} }, groups: { etl: batch }, default: normal }
+  queue:
+    limits: [{ provider: sim, model: small, maxInFlight: 2 }, { provider: sim, model: big, maxInFlight: 1 }]
+    waitMs: 1000
+    batchWaitMs: 60000
+    batchClasses: [batch]
+`,
+      ),
+    );
+    const request = { model: 'auto', messages: [{ role: 'user' as const, content: 'hello' }] };
+    const batch = decide({ snapshot: queued, request, headers: { group: 'etl' } });
+    const offline = explainDecision(batch);
+    expect(offline.queue).toEqual({
+      class: 'batch',
+      waitMs: 60000,
+      limits: [{ model: 'small', provider: 'sim', maxInFlight: 2, inFlight: null, waiting: null }],
+    });
+    expect(offline.live).toBe(false);
+    expect(offline.notes).toEqual([expect.stringContaining('queue occupancy is live-only')]);
+    const live = explainDecision(decide({ snapshot: queued, request }), {
+      queue: (provider, model) =>
+        provider === 'sim' && model === 'small'
+          ? { inFlight: 2, waiting: { interactive: 3, batch: 1 } }
+          : undefined,
+    });
+    expect(live.queue).toEqual({
+      class: 'interactive',
+      waitMs: 1000,
+      limits: [
+        {
+          model: 'small',
+          provider: 'sim',
+          maxInFlight: 2,
+          inFlight: 2,
+          waiting: { interactive: 3, batch: 1 },
+        },
+      ],
+    });
+    expect(live).toMatchObject({ live: true, notes: [] });
+    expect(explainDecision(decide({ snapshot, request })).queue).toBeNull();
+  });
+
+  it('shows the review flag of a task marked requireHumanReview, and none for other tasks', () => {
+    const reviewed = compileManifests(
+      parseManifests(
+        `${SPEC}  taskTypes: { legal: premium, chat: cheap }
+  review: { taskTypes: { legal: { requireHumanReview: true } } }
+`,
+      ),
+    );
+    const request = { model: 'auto', messages: [{ role: 'user' as const, content: 'hello' }] };
+    const legal = explainDecision(decide({ snapshot: reviewed, request, headers: { task: 'legal' } }));
+    expect(legal.review).toEqual({ required: true, task: 'legal' });
+    expect(
+      explainDecision(decide({ snapshot: reviewed, request, headers: { task: 'chat' } })).review,
+    ).toBeNull();
+    expect(explainDecision(decide({ snapshot: reviewed, request })).review).toBeNull();
+  });
+
+  it('says offline that latency observations are live-only when the route has an SLO', () => {
+    const withSlo = compileManifests(
+      parseManifests(`${SPEC}  slo: { maxTTFTMs: 800 }
+`),
+    );
+    const request = { model: 'auto', messages: [{ role: 'user' as const, content: 'hello' }] };
+    expect(explainDecision(decide({ snapshot: withSlo, request })).notes).toEqual([
+      expect.stringContaining('latency observations are live-only'),
+    ]);
+    expect(explainDecision(decide({ snapshot, request })).notes).toEqual([]);
   });
 });
