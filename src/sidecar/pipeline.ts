@@ -56,6 +56,7 @@ import {
   type ProducedAnswer,
   relayChunks,
 } from './execute.js';
+import { explainHandler } from './explain-live.js';
 import {
   chatResponder,
   type InboundAdapter,
@@ -142,6 +143,8 @@ export interface ChatPipeline extends RequestHandler {
   ): Promise<void>;
   /** Stops every background shadow call still running and waits for them to settle. */
   closeShadows(): Promise<void>;
+  /** POST /v1/explain: the routing decision with this sidecar's live observations and queues (explain-live.ts). */
+  explain(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
 export function chatPipeline(deps: ChatDeps): ChatPipeline {
@@ -220,6 +223,15 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     embeddings: (req: IncomingMessage, res: ServerResponse, requestId: string) =>
       handleEmbeddings(deps, books, req, res, requestId),
     closeShadows: () => sc.shadows.close(),
+    explain: explainHandler({
+      store: deps.store,
+      maxBodyBytes: deps.maxBodyBytes,
+      conversations: sc.conversations,
+      latency: (route) => sc.latency.get(route),
+      queues: sc.queues,
+      now: books.now,
+      random: sc.random,
+    }),
   });
 }
 
