@@ -140,7 +140,8 @@ async function explainBySidecar(
   try {
     res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    const c = (e as { cause?: { code?: string; message?: string } }).cause;
+    const cause = c?.code ?? c?.message ?? (e as Error).message;
     process.stderr.write(`--sidecar ${url.origin}: ${cause}\n`);
     return 1;
   }

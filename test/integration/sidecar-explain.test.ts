@@ -3,11 +3,12 @@
  * what only the sidecar knows (latency observations from real calls to a fixture, the queue occupancy of a limited
  * target while a call holds its slot), the queue class and the review flag. No provider is called by an explain.
  */
+import { createServer } from 'node:net';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { run } from '../../src/cli/explain.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import { runTiermesh } from '../helpers/cli.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 let up: Fixture;
@@ -75,25 +76,6 @@ async function explain(body: unknown, headers: Record<string, string> = {}) {
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await run(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
 }
 
 describe('POST /v1/explain', () => {
@@ -165,12 +147,21 @@ describe('POST /v1/explain', () => {
   });
 });
 
-describe('tiermesh explain --sidecar', () => {
+describe('tiermesh explain --sidecar (a real CLI process)', () => {
   it('prints the live explanation with the flags as routing headers', async () => {
-    const r = await cli(['--sidecar', sidecar.url, '--task', 'legal', '--group', 'etl', 'hello']);
-    expect(r.err).toBe('');
+    const r = await runTiermesh([
+      'explain',
+      '--sidecar',
+      sidecar.url,
+      '--task',
+      'legal',
+      '--group',
+      'etl',
+      'hello',
+    ]);
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const x = JSON.parse(r.out);
+    const x = JSON.parse(r.stdout);
     expect(x).toMatchObject({
       live: true,
       task: 'legal',
@@ -181,14 +172,23 @@ describe('tiermesh explain --sidecar', () => {
     expect(x.observations.length).toBe(1);
   });
 
-  it('an error answer is printed with its code and param, exit 1; --config and --sidecar exclude each other', async () => {
-    const r = await cli(['--sidecar', sidecar.url, '--priority', 'urgent', 'hello']);
+  it('an error answer is printed with its code and param, exit 1; so is a sidecar not there; --config and --sidecar exclude each other', async () => {
+    const r = await runTiermesh(['explain', '--sidecar', sidecar.url, '--priority', 'urgent', 'hello']);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('TM_INVALID_REQUEST');
-    expect(r.err).toContain('(param: x-tiermesh-priority)');
-    expect(r.out).toBe('');
-    expect((await cli(['--sidecar', sidecar.url, '--config', 'examples/standalone.yaml', 'hi'])).code).toBe(
-      2,
-    );
+    expect(r.stderr).toContain('TM_INVALID_REQUEST');
+    expect(r.stderr).toContain('(param: x-tiermesh-priority)');
+    expect(r.stdout).toBe('');
+    expect(
+      (await runTiermesh(['explain', '--sidecar', sidecar.url, '--config', 'examples/standalone.yaml', 'hi']))
+        .code,
+    ).toBe(2);
+    // A loopback port nothing listens on: bound once, then closed.
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const { port } = srv.address() as { port: number };
+    await new Promise<void>((r) => srv.close(() => r()));
+    const gone = await runTiermesh(['explain', '--sidecar', `http://127.0.0.1:${port}`, 'hi']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('ECONNREFUSED');
   });
 });
