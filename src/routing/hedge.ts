@@ -35,6 +35,11 @@ export interface Raced<T> {
   hedged: boolean;
   /** The other side, settled once it stopped; undefined when the hedge never started. */
   loser: Promise<{ ok: true; value: T } | { ok: false; error: unknown; aborted: boolean }> | undefined;
+  /**
+   * Until called, the caller's abort still reaches the winner (a stream's winner runs on after the race). Call it
+   * once the winner is over: at once for a finished answer, at the end of a stream.
+   */
+  release(): void;
 }
 
 type Side<T> = (signal: AbortSignal) => Promise<T>;
@@ -65,10 +70,9 @@ export function race<T>(
     const settled: Array<Promise<{ ok: true; value: T } | { ok: false; error: unknown; aborted: boolean }>> =
       [];
     let timer: ReturnType<typeof setTimeout> | undefined;
-    // The client's abort keeps reaching the winner after the race: a stream's winner is still running then.
-    const finish = (won: boolean) => {
+    const finish = () => {
       if (timer) clearTimeout(timer);
-      if (!won) signal.removeEventListener('abort', forward);
+      signal.removeEventListener('abort', forward);
     };
     const run = (i: 0 | 1, side: Side<T>) => {
       const p = side(acs[i].signal);
@@ -80,14 +84,19 @@ export function race<T>(
         (value) => {
           if (done) return;
           done = true;
-          finish(true);
+          finish();
           const other = i === 0 ? 1 : 0;
           if (hedgeStarted) acs[other].abort(new Error('hedge lost'));
+          // From here on only the winner hears the caller's abort, until released.
+          const keep = () => acs[i].abort(signal.reason);
+          if (signal.aborted) keep();
+          else signal.addEventListener('abort', keep, { once: true });
           resolve({
             value,
             winner: i === 0 ? 'primary' : 'hedge',
             hedged: hedgeStarted,
             loser: hedgeStarted ? settled[other] : undefined,
+            release: () => signal.removeEventListener('abort', keep),
           });
         },
         (error: unknown) => {
@@ -97,7 +106,7 @@ export function race<T>(
           // Both sides are over (or the hedge never started): the primary's error is the request's.
           if (failed[0] && (!hedgeStarted || failed[1])) {
             done = true;
-            finish(false);
+            finish();
             reject(failures[0]);
           }
         },

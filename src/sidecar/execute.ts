@@ -159,6 +159,8 @@ interface HedgeCall<R extends ExecutionInfo> {
   spent(r: R): Promise<TokenCounts> | TokenCounts;
   /** The observed p95 a `delay: p95` hedge waits: the whole answer for JSON, the first byte for a stream. */
   p95(v: LatencyView): number | undefined;
+  /** The winner, with `release` (race's) called once it is over: at once for JSON, at a stream's end. */
+  hold(r: R, release: () => void): R;
 }
 
 function executeOptions(input: ExecuteInput, signal: AbortSignal) {
@@ -177,6 +179,10 @@ function jsonCall(input: ExecuteInput): HedgeCall<CompletionResult> {
       r.completion.usage ??
       estimateUsage(input.decision.estimatedPromptTokens, r.completion.choices[0]?.message.content ?? ''),
     p95: (v) => v.totalP95Ms,
+    hold: (r, release) => {
+      release();
+      return r;
+    },
   };
 }
 
@@ -197,7 +203,17 @@ function streamCall(input: ExecuteInput, body: ChatCompletionRequest): HedgeCall
       return estimateUsage(input.decision.estimatedPromptTokens, text);
     },
     p95: (v) => v.ttftP95Ms,
+    // The client's abort must keep reaching the winner's upstream call while its stream runs.
+    hold: (r, release) => ({ ...r, chunks: releasing(r.chunks, release) }),
   };
+}
+
+async function* releasing<T>(chunks: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+  try {
+    yield* chunks;
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -206,19 +222,33 @@ function streamCall(input: ExecuteInput, body: ChatCompletionRequest): HedgeCall
  * else the prompt it was sent (an aborted upstream call may still bill its input). With hedging off this is one
  * property read and the plain call.
  */
-async function hedgedStep<R extends ExecutionInfo>(
+function hedgedStep<R extends ExecutionInfo>(
   input: ExecuteInput,
   tally: HedgeTally,
   step: EscalationStep,
   plan: ExecutionPlan,
   call: HedgeCall<R>,
 ): Promise<R> {
-  const { decision: d, signal, observer } = input;
-  if (!d.spec.hedge?.enabled || plan.targets.length < 2) return call.run(plan, signal);
+  const d = input.decision;
+  // Not async up to here: without a hedge the plain call's own promise is returned, with no extra await.
+  if (!d.spec.hedge?.enabled || plan.targets.length < 2) return call.run(plan, input.signal);
   const first = plan.targets[0]!;
   const seen = input.latency?.(latencyKey(first.provider, first.upstreamModel));
   const delay = hedgeDelayMs(d.spec, d.task, seen ? call.p95(seen) : undefined);
-  if (delay === undefined) return call.run(plan, signal);
+  if (delay === undefined) return call.run(plan, input.signal);
+  return raceStep(input, tally, step, plan, call, delay);
+}
+
+/** hedgedStep's race: the plan, and after `delayMs` the plan from its second target on. */
+async function raceStep<R extends ExecutionInfo>(
+  input: ExecuteInput,
+  tally: HedgeTally,
+  step: EscalationStep,
+  plan: ExecutionPlan,
+  call: HedgeCall<R>,
+  delay: number,
+): Promise<R> {
+  const { decision: d, signal, observer } = input;
   const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
   const t0 = performance.now();
   const raced = await race(
@@ -227,7 +257,8 @@ async function hedgedStep<R extends ExecutionInfo>(
     delay,
     signal,
   );
-  if (!raced.hedged || !raced.loser) return raced.value;
+  const value = call.hold(raced.value, raced.release);
+  if (!raced.hedged || !raced.loser) return value;
   tally.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
   observer.hedge(tally.hedged);
   const lost = await raced.loser;
@@ -254,7 +285,7 @@ async function hedgedStep<R extends ExecutionInfo>(
       { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 },
     );
   } else if (lost.error instanceof ExecutionError) tally.attempts += lost.error.attempts;
-  return raced.value;
+  return value;
 }
 
 /**
