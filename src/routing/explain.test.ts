@@ -153,4 +153,50 @@ describe('explainDecision', () => {
     ]);
     expect(explainDecision(decide({ snapshot, request })).notes).toEqual([]);
   });
+
+  it('shows where promotion may go, and none under policy none', () => {
+    const request = { model: 'auto', messages: [{ role: 'user' as const, content: 'hello' }] };
+    expect(explainDecision(decide({ snapshot, request })).promotion).toEqual({
+      policy: 'up',
+      maxSteps: 1,
+      candidates: ['premium'],
+    });
+    const none = compileManifests(parseManifests(`${SPEC}  promotion: { policy: none }\n`));
+    expect(explainDecision(decide({ snapshot: none, request })).promotion).toEqual({
+      policy: 'none',
+      maxSteps: 1,
+      candidates: [],
+    });
+  });
+
+  it('shows the hedge delay that applies: fixed, or the live p95 of the first target (first byte for streams)', () => {
+    const hedged = compileManifests(
+      parseManifests(
+        `${SPEC}  slo: { maxLatencyMs: 60000 }\n  hedge: { enabled: true, delay: p95, delayMs: 300, minDelayMs: 50, taskTypes: [critical] }\n`,
+      ),
+    );
+    const request = { model: 'auto', messages: [{ role: 'user' as const, content: 'hello' }] };
+    const headers = { task: 'critical' };
+    // The route has no taskTypes mapping for 'critical': the classifier still picks the cheap tier.
+    expect(explainDecision(decide({ snapshot: hedged, request })).hedge).toBeNull();
+    const offline = explainDecision(decide({ snapshot: hedged, request, headers }));
+    expect(offline.hedge).toEqual({ delayMs: 300, from: 'fixed', firstTarget: 'sim/small', stream: false });
+    const board = new LatencyBoard({ halfLifeMs: 1e12 });
+    for (let i = 0; i < 10; i++)
+      board.observe('sim/small', { ttftMs: 100, totalMs: 900, outputTokens: 30 }, 0);
+    const latency = (k: string) => board.view(k, 0);
+    const json = explainDecision(decide({ snapshot: hedged, request, headers }), { latency });
+    expect(json.hedge).toMatchObject({ from: 'p95', stream: false });
+    expect(json.hedge!.delayMs).toBeGreaterThanOrEqual(900);
+    const streamed = explainDecision(
+      decide({ snapshot: hedged, request: { ...request, stream: true }, headers }),
+      { latency },
+    );
+    expect(streamed.hedge).toMatchObject({ from: 'p95', stream: true });
+    expect(streamed.hedge!.delayMs).toBeGreaterThanOrEqual(100);
+    expect(streamed.hedge!.delayMs).toBeLessThan(900);
+    // One target only (premium's single model): nothing to hedge with.
+    const big = explainDecision(decide({ snapshot: hedged, request: { ...request, model: 'big' }, headers }));
+    expect(big.hedge).toBeNull();
+  });
 });

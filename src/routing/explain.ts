@@ -9,6 +9,7 @@
  */
 import { DEFAULT_OUTPUT_ESTIMATE, estimateCostUSD } from '../budget/cost.js';
 import { describeAdaptation } from '../providers/request-adapt.js';
+import { hedgeDelayMs } from './hedge.js';
 import { type LatencyView, latencyKey, sloFor } from './latency.js';
 import { type QueueClass, queueClass } from './queue.js';
 import { reviewTask } from './review.js';
@@ -83,6 +84,18 @@ export interface Explanation {
       waiting: Record<QueueClass, number> | null;
     }>;
   } | null;
+  /**
+   * spec.promotion: where the request goes when every target of its tier fails — the costlier tiers that have a
+   * fitting model, cheapest first, of which at most `maxSteps` are tried (breakers and budgets decide at run time:
+   * an open tier is skipped, a downgrade budget turns the promotion down).
+   */
+  promotion: { policy: string; maxSteps: number; candidates: string[] };
+  /**
+   * spec.hedge, when it applies to this request (enabled, the task listed, two targets or more): the delay before
+   * the second target starts and where it comes from (`fixed`, or `p95` of the first target's live observations:
+   * the whole answer for JSON, the first byte for a stream).
+   */
+  hedge: { delayMs: number; from: 'fixed' | 'p95'; firstTarget: string; stream: boolean } | null;
   /** spec.review: the request's task is marked requireHumanReview, so its answer says x-tiermesh-review: required. */
   review: { required: true; task: string } | null;
   /** True when explained by a running sidecar with its live observations and queues. */
@@ -156,6 +169,15 @@ export function explainDecision(d: RouteDecision, live?: LiveState): Explanation
       .filter((m) => m.request)
       .map((m) => ({ model: m.name, changes: describeAdaptation(m.request) })),
     observations: live?.latency ? observations(d, live.latency) : [],
+    promotion: {
+      policy: d.spec.promotion.policy,
+      maxSteps: d.spec.promotion.maxSteps,
+      candidates:
+        d.spec.promotion.policy === 'none'
+          ? []
+          : d.escalation.filter((s) => s.tierIndex > d.tierIndex).map((s) => s.tierName),
+    },
+    hedge: hedgeJson(d, live),
     queue: queueJson(d, live),
     review: reviewJson(d),
     live: live !== undefined,
@@ -199,6 +221,24 @@ function queueJson(d: RouteDecision, live: LiveState | undefined): Explanation['
       });
     }
   return { class: cls, waitMs: cls === 'batch' ? q.batchWaitMs : q.waitMs, limits };
+}
+
+function hedgeJson(d: RouteDecision, live: LiveState | undefined): Explanation['hedge'] {
+  const targets = d.models.flatMap((m) => m.targets.map((t) => ({ m, t })));
+  const first = targets[0];
+  if (!first || targets.length < 2) return null;
+  // A stream is what needs `streaming` (routing/capabilities.ts reads it from `stream: true`).
+  const stream = d.needs.some((n) => n.capability === 'streaming');
+  const seen = live?.latency?.(latencyKey(first.t.provider, first.t.model ?? first.m.name));
+  const p95 = seen ? (stream ? seen.ttftP95Ms : seen.totalP95Ms) : undefined;
+  const delayMs = hedgeDelayMs(d.spec, d.task, p95);
+  if (delayMs === undefined) return null;
+  return {
+    delayMs: round(delayMs),
+    from: d.spec.hedge?.delay === 'p95' && p95 !== undefined ? 'p95' : 'fixed',
+    firstTarget: `${first.t.provider}/${first.m.name}`,
+    stream,
+  };
 }
 
 function reviewJson(d: RouteDecision): Explanation['review'] {
