@@ -489,3 +489,49 @@ describe('hedged requests', () => {
     expect(lint.stderr).toBe('');
   });
 });
+
+describe('the logprobs check', () => {
+  it('a low mean token logprob from the provider escalates; a confident answer stays on its tier', async () => {
+    const cheap = await fixture('maybe it is seven');
+    const std = await fixture('It is 42.');
+    const { client, sidecar } = await start(
+      routeYaml({
+        cheap: { name: 'cheap-up', baseURL: cheap.baseURL },
+        standard: { name: 'std-up', baseURL: std.baseURL },
+        premium: { name: 'prem-up', baseURL: std.baseURL },
+        cascade: {
+          enabled: true,
+          checks: ['empty', 'logprobs'],
+          maxEscalations: 1,
+          logprobs: { minMean: -1 },
+        },
+      }),
+    );
+    cheap.script([
+      { ...behave.ok('maybe it is seven', { prompt: 10, completion: 4 }), tokenLogprob: -2.5 },
+      { ...behave.ok('It is seven.', { prompt: 10, completion: 3 }), tokenLogprob: -0.05 },
+    ]);
+    const unsure = await client.chat.completions.create({ ...hi, logprobs: true }).withResponse();
+    expect(unsure.data.choices[0]!.message.content).toBe('It is 42.');
+    expect(unsure.response.headers.get('x-tiermesh-tier')).toBe('standard');
+    // The provider saw the client's logprobs request: the check needs them.
+    expect((cheap.calls.at(-1)!.body as { logprobs?: boolean }).logprobs).toBe(true);
+    expect(sidecar.logs.byMsg('cascade').at(-1)).toMatchObject({
+      check: 'logprobs',
+      from: 'cheap',
+      to: 'standard',
+      detail: expect.stringContaining('below -1.00'),
+    });
+    const sure = await client.chat.completions.create({ ...hi, logprobs: true }).withResponse();
+    expect(sure.data.choices[0]!.message.content).toBe('It is seven.');
+    expect(sure.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(
+      metricValue(text, 'tiermesh_cascade_escalations_total', {
+        route: 'default',
+        tier: 'cheap',
+        check: 'logprobs',
+      }),
+    ).toBe(1);
+  });
+});
