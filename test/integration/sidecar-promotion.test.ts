@@ -48,6 +48,8 @@ function routeYaml(o: {
   cheapWindow?: number;
   budget?: { usd: number; action: string };
   prices?: [number, number, number];
+  /** More spec fields, e.g. taskTypes. */
+  extra?: Record<string, unknown>;
 }): string {
   const [pc, ps, pp] = o.prices ?? [1, 2, 3];
   const model = (name: string, provider: string, price: number, contextWindow = 100_000) => ({
@@ -85,6 +87,7 @@ function routeYaml(o: {
       },
       ...(o.promotion ? { promotion: o.promotion } : {}),
       ...(o.context ? { context: o.context } : {}),
+      ...o.extra,
     },
   };
   const docs: object[] = [route];
@@ -182,6 +185,45 @@ describe('tier promotion', () => {
     expect((e as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
     expect(standard.calls.length).toBe(calls);
     expect(sidecar.logs.byMsg('no promotion').at(-1)).toMatchObject({ why: 'budget-reject', budget: 'team' });
+  });
+
+  it('a downgrade budget that cannot cover the costlier tier turns the promotion down', async () => {
+    const cheap = await fixture('from cheap');
+    // premium costs 3000 USD per 1M tokens: promoting one request up is ~1.5 USD against a 0.05 USD budget.
+    const { client, sidecar } = await start(
+      routeYaml({
+        cheap: { name: 'cheap-up', baseURL: cheap.baseURL },
+        standard: down,
+        premium: { name: 'prem-up', baseURL: premium.baseURL },
+        prices: [1, 2, 3000],
+        budget: { usd: 0.05, action: 'downgrade' },
+        extra: { taskTypes: { analysis: 'standard' } },
+      }),
+    );
+    const calls = premium.calls.length;
+    const r = await client.chat.completions
+      .create(hi, { headers: { 'x-tiermesh-task': 'analysis' } })
+      .withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('from cheap');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(r.response.headers.get('x-tiermesh-promoted-from')).toBe('standard');
+    expect(premium.calls.length).toBe(calls);
+    expect(sidecar.logs.byMsg('promotion').at(-1)).toMatchObject({
+      from: 'standard',
+      to: 'cheap',
+      direction: 'down',
+      reason: 'connection',
+      budget: 'team',
+    });
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(
+      metricValue(text, 'tiermesh_promotions_total', {
+        route: 'default',
+        from: 'standard',
+        to: 'cheap',
+        reason: 'connection',
+      }),
+    ).toBe(1);
   });
 
   it('a client error is not promoted', async () => {
