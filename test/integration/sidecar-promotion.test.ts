@@ -338,6 +338,38 @@ describe('context truncation and cascade checks', () => {
     text = await (await fetch(`${sidecar.url}/metrics`)).text();
     expect(metricValue(text, 'tiermesh_judge_checks_total', { route: 'default', outcome: 'error' })).toBe(1);
   });
+
+  it('a judge that times out passes the answer, is counted as timeout, and its call is aborted', async () => {
+    const cheap = await fixture('Rome.');
+    const std = await fixture('Paris.');
+    const judgeUp = await fixture('never');
+    judgeUp.fallback(behave.hang());
+    const { client, sidecar } = await start(
+      routeYaml({
+        cheap: { name: 'cheap-up', baseURL: cheap.baseURL },
+        standard: { name: 'std-up', baseURL: std.baseURL },
+        premium: { name: 'judge-up', baseURL: judgeUp.baseURL },
+        cascade: {
+          enabled: true,
+          checks: ['empty', 'judge'],
+          maxEscalations: 1,
+          judge: { model: 'big-model', minScore: 0.5, timeoutMs: 100 },
+        },
+      }),
+    );
+    const stdCalls = std.calls.length;
+    const r = await client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: 'capital of France?' }] })
+      .withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('Rome.');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(std.calls.length).toBe(stdCalls);
+    await expect(judgeUp.calls[0]!.ended).resolves.toBe('aborted');
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metricValue(text, 'tiermesh_judge_checks_total', { route: 'default', outcome: 'timeout' })).toBe(
+      1,
+    );
+  });
 });
 
 describe('latency-aware selection', () => {
