@@ -462,7 +462,7 @@ export const hedge = z.object({
     .enum(['fixed', 'p95'])
     .default('fixed')
     .describe(
-      "fixed: wait delayMs; p95: the first target's observed p95 (spec.slo observations), else delayMs.",
+      "fixed: wait delayMs; p95: the first target's observed p95 (spec.slo observations; time to first byte for streams), else delayMs.",
     ),
   delayMs: z.number().int().min(1).max(600_000).default(500),
   minDelayMs: z.number().int().min(1).max(600_000).default(50).describe('Lower bound of a p95 delay.'),

@@ -11,10 +11,15 @@ import { ModelFileError } from '../routing/learned/classifier.js';
 const USAGE = `usage: tiermesh explain --config <file> [--model auto] [--task <type>] [--user <id>] [--max-tokens <n>]
                         [--system <text>] [--stream] [--priority <class>] [--group <name>] "<prompt>"
        tiermesh explain --config <file> [--task ...] [--user ...] [--priority ...] [--group ...] --request <body.json>
+       tiermesh explain --sidecar <url> [--task ...] [--session <id>] ... "<prompt>" | --request <body.json>
 
 Prints the routing decision for the prompt (or for a whole chat-completions request body) as JSON: route, tier,
-model, score, confidence, signals, escalation, capabilities needed and models skipped, priority class, context
-truncation, estimated tokens and cost. No provider is called.
+model, score, confidence, signals, escalation, capabilities needed and models skipped, priority class, queue class
+and limits, review flag, context truncation, estimated tokens and cost. No provider is called.
+
+With --config the decision is made here from the manifests; latency observations and queue occupancy exist only in
+a running sidecar, so they are empty ("live": false, "notes" says so). With --sidecar <url> (e.g.
+http://127.0.0.1:4000) the running sidecar explains with its live config, observations, queues and conversations.
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -30,12 +35,18 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!values.config || (positionals.length === 0) === (values.request === undefined)) {
-    const why = !values.config
-      ? '--config is required'
-      : values.request === undefined
-        ? 'a prompt (or --request) is required'
-        : '--request replaces the prompt: give one, not both';
+  if (
+    (values.config === undefined) === (values.sidecar === undefined) ||
+    (positionals.length === 0) === (values.request === undefined)
+  ) {
+    const why =
+      values.config === undefined && values.sidecar === undefined
+        ? '--config (or --sidecar) is required'
+        : values.config !== undefined && values.sidecar !== undefined
+          ? "--sidecar explains with the sidecar's own config: give --config or --sidecar, not both"
+          : values.request === undefined
+            ? 'a prompt (or --request) is required'
+            : '--request replaces the prompt: give one, not both';
     process.stderr.write(`${why}\n\n${USAGE}`);
     return 2;
   }
@@ -45,13 +56,6 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    let snapshot = await loadConfigFile(values.config);
-    let learned: LearnedScorer | undefined;
-    // Same wiring as the sidecar: learned/hybrid routes score on the learned classifier's percentile scale.
-    if (snapshot.routes.some((r) => r.spec.classifier.mode !== 'rules')) {
-      const wire = await import('../routing/learned/wire.js');
-      ({ snapshot, learned } = wire.wireLearned(snapshot));
-    }
     let request: ChatCompletionRequest;
     if (values.request !== undefined) {
       const r = await readRequest(values.request);
@@ -71,6 +75,14 @@ export async function run(args: string[]): Promise<number> {
         ...(maxTokens ? { max_tokens: maxTokens } : {}),
         ...(values.stream ? { stream: true } : {}),
       };
+    }
+    if (values.sidecar !== undefined) return await explainBySidecar(values.sidecar, request, values);
+    let snapshot = await loadConfigFile(values.config!);
+    let learned: LearnedScorer | undefined;
+    // Same wiring as the sidecar: learned/hybrid routes score on the learned classifier's percentile scale.
+    if (snapshot.routes.some((r) => r.spec.classifier.mode !== 'rules')) {
+      const wire = await import('../routing/learned/wire.js');
+      ({ snapshot, learned } = wire.wireLearned(snapshot));
     }
     const decision = decide({
       snapshot,
@@ -95,6 +107,61 @@ export async function run(args: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+/**
+ * POST /v1/explain on a running sidecar with the routing headers the flags set; prints its answer. An error answer
+ * is printed as `code: message` (the sidecar's own words, which never quote the prompt).
+ */
+async function explainBySidecar(
+  base: string,
+  request: ChatCompletionRequest,
+  flags: { task?: string; user?: string; priority?: string; group?: string; session?: string },
+): Promise<number> {
+  let url: URL;
+  try {
+    url = new URL('/v1/explain', base);
+  } catch {
+    process.stderr.write(`--sidecar ${base}: not a URL\n`);
+    return 2;
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const [flag, header] of [
+    ['task', 'x-tiermesh-task'],
+    ['user', 'x-tiermesh-user'],
+    ['priority', 'x-tiermesh-priority'],
+    ['group', 'x-tiermesh-group'],
+    ['session', 'x-tiermesh-session'],
+  ] as const) {
+    const v = flags[flag];
+    if (v !== undefined) headers[header] = v;
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });
+  } catch (e) {
+    const c = (e as { cause?: { code?: string; message?: string } }).cause;
+    const cause = c?.code ?? c?.message ?? (e as Error).message;
+    process.stderr.write(`--sidecar ${url.origin}: ${cause}\n`);
+    return 1;
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    process.stderr.write(`--sidecar ${url.origin}: HTTP ${res.status}, not JSON\n`);
+    return 1;
+  }
+  if (!res.ok) {
+    const err = (body as { error?: { code?: string; message?: string; param?: string | null } }).error;
+    process.stderr.write(
+      `${err?.code ?? `HTTP ${res.status}`}: ${err?.message ?? 'explain failed'}${err?.param ? ` (param: ${err.param})` : ''}\n`,
+    );
+    return 1;
+  }
+  process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+  return 0;
 }
 
 /** A chat-completions body from a file, or why it is not one (field paths only, never its text). */
@@ -125,6 +192,8 @@ function parse(args: string[]) {
       stream: { type: 'boolean' },
       priority: { type: 'string' },
       group: { type: 'string' },
+      session: { type: 'string' },
+      sidecar: { type: 'string' },
       request: { type: 'string', short: 'r' },
       help: { type: 'boolean', short: 'h' },
     },

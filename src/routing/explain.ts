@@ -1,14 +1,32 @@
 /**
  * A JSON-able account of a routing decision: what `tiermesh explain` prints and what debug endpoints may return.
  *
- *   explainDecision(decision, latency?): Explanation     latency: the sidecar's observations, when there are any
+ *   explainDecision(decision, live?): Explanation     live: a running sidecar's latency observations and queues
  *
+ * Offline (`tiermesh explain --config`), there is no live state: `live` is false, observations are empty and queue
+ * figures null, and `notes` says where to get them (the sidecar's POST /v1/explain, `tiermesh explain --sidecar`).
  * Holds names, numbers and signal names only: never prompt text.
  */
 import { DEFAULT_OUTPUT_ESTIMATE, estimateCostUSD } from '../budget/cost.js';
 import { describeAdaptation } from '../providers/request-adapt.js';
+import { hedgeDelayMs } from './hedge.js';
 import { type LatencyView, latencyKey, sloFor } from './latency.js';
+import { type QueueClass, queueClass } from './queue.js';
+import { reviewTask } from './review.js';
 import type { DecisionSource, RouteDecision } from './types.js';
+
+/** What only a running sidecar knows; each part optional. */
+export interface LiveState {
+  /** Recent latency per target (spec.slo's board for the route). */
+  latency?: ((key: string) => LatencyView | undefined) | undefined;
+  /** A limited provider-model's slots in use and waiters now (spec.queue); undefined before its first request. */
+  queue?:
+    | ((
+        provider: string,
+        model: string,
+      ) => { inFlight: number; waiting: Record<QueueClass, number> } | undefined)
+    | undefined;
+}
 
 export interface Explanation {
   route: string;
@@ -51,6 +69,39 @@ export interface Explanation {
     tokensPerSecond: number | null;
     samples: number;
   }>;
+  /**
+   * spec.queue: the priority class the request would wait in, that class's longest wait, and the in-flight limits of
+   * the chosen models' targets; `inFlight` / `waiting` are null offline (or before the target's first request).
+   */
+  queue: {
+    class: QueueClass;
+    waitMs: number;
+    limits: Array<{
+      model: string;
+      provider: string;
+      maxInFlight: number;
+      inFlight: number | null;
+      waiting: Record<QueueClass, number> | null;
+    }>;
+  } | null;
+  /**
+   * spec.promotion: where the request goes when every target of its tier fails — the costlier tiers that have a
+   * fitting model, cheapest first, of which at most `maxSteps` are tried (breakers and budgets decide at run time:
+   * an open tier is skipped, a downgrade budget turns the promotion down).
+   */
+  promotion: { policy: string; maxSteps: number; candidates: string[] };
+  /**
+   * spec.hedge, when it applies to this request (enabled, the task listed, two targets or more): the delay before
+   * the second target starts and where it comes from (`fixed`, or `p95` of the first target's live observations:
+   * the whole answer for JSON, the first byte for a stream).
+   */
+  hedge: { delayMs: number; from: 'fixed' | 'p95'; firstTarget: string; stream: boolean } | null;
+  /** spec.review: the request's task is marked requireHumanReview, so its answer says x-tiermesh-review: required. */
+  review: { required: true; task: string } | null;
+  /** True when explained by a running sidecar with its live observations and queues. */
+  live: boolean;
+  /** What this explanation could not show, and why (e.g. observations are live-only). */
+  notes: string[];
   tokens: { estimatedPrompt: number; requestedMax: number; assumedOutput: number };
   cost: { estimatedUSD: number; baselineUSD: number | null; estimatedSavingsUSD: number | null };
   /** How each candidate model's request is adapted after routing (`models[].request`). */
@@ -62,10 +113,7 @@ function round(x: number): number {
   return Number(x.toPrecision(6));
 }
 
-export function explainDecision(
-  d: RouteDecision,
-  latency?: (key: string) => LatencyView | undefined,
-): Explanation {
+export function explainDecision(d: RouteDecision, live?: LiveState): Explanation {
   const first = d.models[0]!;
   const output = d.requestedMaxTokens > 0 ? d.requestedMaxTokens : DEFAULT_OUTPUT_ESTIMATE;
   const estimated = estimateCostUSD(first, d.estimatedPromptTokens, d.requestedMaxTokens);
@@ -120,7 +168,20 @@ export function explainDecision(
     adaptations: d.models
       .filter((m) => m.request)
       .map((m) => ({ model: m.name, changes: describeAdaptation(m.request) })),
-    observations: latency ? observations(d, latency) : [],
+    observations: live?.latency ? observations(d, live.latency) : [],
+    promotion: {
+      policy: d.spec.promotion.policy,
+      maxSteps: d.spec.promotion.maxSteps,
+      candidates:
+        d.spec.promotion.policy === 'none'
+          ? []
+          : d.escalation.filter((s) => s.tierIndex > d.tierIndex).map((s) => s.tierName),
+    },
+    hedge: hedgeJson(d, live),
+    queue: queueJson(d, live),
+    review: reviewJson(d),
+    live: live !== undefined,
+    notes: live ? [] : offlineNotes(d),
     tokens: {
       estimatedPrompt: d.estimatedPromptTokens,
       requestedMax: d.requestedMaxTokens,
@@ -139,6 +200,60 @@ function sloJson(d: RouteDecision): Explanation['slo'] {
   return s
     ? { maxTTFTMs: s.maxTTFTMs ?? null, maxLatencyMs: s.maxLatencyMs ?? null, policy: s.policy }
     : null;
+}
+
+function queueJson(d: RouteDecision, live: LiveState | undefined): Explanation['queue'] {
+  const q = d.spec.queue;
+  if (!q) return null;
+  const cls = queueClass(d, q);
+  const limits: NonNullable<Explanation['queue']>['limits'] = [];
+  for (const m of d.models)
+    for (const t of m.targets) {
+      const limit = q.limits.find((l) => l.provider === t.provider && l.model === m.name);
+      if (!limit) continue;
+      const now = live?.queue?.(t.provider, m.name);
+      limits.push({
+        model: m.name,
+        provider: t.provider,
+        maxInFlight: limit.maxInFlight,
+        inFlight: now?.inFlight ?? null,
+        waiting: now ? { ...now.waiting } : null,
+      });
+    }
+  return { class: cls, waitMs: cls === 'batch' ? q.batchWaitMs : q.waitMs, limits };
+}
+
+function hedgeJson(d: RouteDecision, live: LiveState | undefined): Explanation['hedge'] {
+  const targets = d.models.flatMap((m) => m.targets.map((t) => ({ m, t })));
+  const first = targets[0];
+  if (!first || targets.length < 2) return null;
+  // A stream is what needs `streaming` (routing/capabilities.ts reads it from `stream: true`).
+  const stream = d.needs.some((n) => n.capability === 'streaming');
+  const seen = live?.latency?.(latencyKey(first.t.provider, first.t.model ?? first.m.name));
+  const p95 = seen ? (stream ? seen.ttftP95Ms : seen.totalP95Ms) : undefined;
+  const delayMs = hedgeDelayMs(d.spec, d.task, p95);
+  if (delayMs === undefined) return null;
+  return {
+    delayMs: round(delayMs),
+    from: d.spec.hedge?.delay === 'p95' && p95 !== undefined ? 'p95' : 'fixed',
+    firstTarget: `${first.t.provider}/${first.m.name}`,
+    stream,
+  };
+}
+
+function reviewJson(d: RouteDecision): Explanation['review'] {
+  const task = reviewTask(d.spec, d.task);
+  return task === undefined ? null : { required: true, task };
+}
+
+/** Offline there is no board and no queue: say so where the route would use them. */
+function offlineNotes(d: RouteDecision): string[] {
+  const notes: string[] = [];
+  const where = 'explain against a running sidecar (POST /v1/explain, tiermesh explain --sidecar <url>)';
+  if (sloFor(d.spec, d.task) || (d.spec.hedge?.enabled && d.spec.hedge.delay === 'p95'))
+    notes.push(`latency observations are live-only: ${where} to see them`);
+  if (d.spec.queue) notes.push(`queue occupancy is live-only: ${where} to see it`);
+  return notes;
 }
 
 function observations(

@@ -91,6 +91,42 @@ describe('race', () => {
     await expect(p).rejects.toThrow('aborted');
     expect(a.state.signal!.aborted && b.state.signal!.aborted).toBe(true);
   });
+
+  it("the client's abort still reaches the winner after the race (a stream's winner keeps running)", async () => {
+    const a = side<string>();
+    const b = side<string>();
+    const ac = new AbortController();
+    const p = race(a.fn, b.fn, 0, ac.signal);
+    await new Promise((r) => setTimeout(r, 5));
+    a.resolve('a');
+    const r = await p;
+    expect(r.winner).toBe('primary');
+    expect(a.state.signal!.aborted).toBe(false);
+    expect(b.state.signal!.aborted).toBe(true);
+    ac.abort();
+    expect(a.state.signal!.aborted).toBe(true);
+
+    // Released (the winner is over), the caller's signal holds no listener of the race's.
+    const c = side<string>();
+    const counted = new AbortController();
+    let listeners = 0;
+    const add = counted.signal.addEventListener.bind(counted.signal);
+    const remove = counted.signal.removeEventListener.bind(counted.signal);
+    counted.signal.addEventListener = ((...x: Parameters<typeof add>) => {
+      listeners++;
+      add(...x);
+    }) as typeof add;
+    counted.signal.removeEventListener = ((...x: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...x);
+    }) as typeof remove;
+    const q = race(c.fn, side<string>().fn, 60_000, counted.signal);
+    c.resolve('c');
+    const won = await q;
+    expect(listeners).toBe(1);
+    won.release();
+    expect(listeners).toBe(0);
+  });
 });
 
 describe('hedgeDelayMs', () => {

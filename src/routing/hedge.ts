@@ -35,6 +35,11 @@ export interface Raced<T> {
   hedged: boolean;
   /** The other side, settled once it stopped; undefined when the hedge never started. */
   loser: Promise<{ ok: true; value: T } | { ok: false; error: unknown; aborted: boolean }> | undefined;
+  /**
+   * Until called, the caller's abort still reaches the winner (a stream's winner runs on after the race). Call it
+   * once the winner is over: at once for a finished answer, at the end of a stream.
+   */
+  release(): void;
 }
 
 type Side<T> = (signal: AbortSignal) => Promise<T>;
@@ -82,11 +87,16 @@ export function race<T>(
           finish();
           const other = i === 0 ? 1 : 0;
           if (hedgeStarted) acs[other].abort(new Error('hedge lost'));
+          // From here on only the winner hears the caller's abort, until released.
+          const keep = () => acs[i].abort(signal.reason);
+          if (signal.aborted) keep();
+          else signal.addEventListener('abort', keep, { once: true });
           resolve({
             value,
             winner: i === 0 ? 'primary' : 'hedge',
             hedged: hedgeStarted,
             loser: hedgeStarted ? settled[other] : undefined,
+            release: () => signal.removeEventListener('abort', keep),
           });
         },
         (error: unknown) => {

@@ -8,9 +8,16 @@
  * Pure and synchronous: no timers, no promises. The caller (sidecar/queues.ts) owns waiting, deadlines and aborts,
  * and tells the queue when a waiter gave up (`cancel`) or a slot was freed (`release`).
  */
+import type { QueueSpec } from '../api/modelroute.js';
+import type { RouteDecision } from './types.js';
 
 export const queueClasses = ['interactive', 'batch'] as const;
 export type QueueClass = (typeof queueClasses)[number];
+
+/** The priority class a request waits in: batch when spec.priority put it in one of queue.batchClasses. */
+export function queueClass(d: Pick<RouteDecision, 'priority'>, spec: QueueSpec): QueueClass {
+  return d.priority && spec.batchClasses.includes(d.priority.name) ? 'batch' : 'interactive';
+}
 
 export interface QueueLimits {
   maxInFlight: number;

@@ -150,6 +150,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     logger,
     chat,
     feedback,
+    explain: chat.explain,
     embeddings: chat.embeddings,
     messages: chat.serve(apiAdapter(anthropicMessagesApi, 'anthropic')),
     responses: chat.serve(

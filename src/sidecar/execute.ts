@@ -10,6 +10,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from 
 import {
   type CompletionResult,
   ExecutionError,
+  type ExecutionInfo,
   type ExecutionPlan,
   executeCompletion,
   executeStream,
@@ -141,69 +142,150 @@ export interface CascadeOutcome {
   hedged: 'won' | 'lost' | undefined;
 }
 
+/** What a hedged step adds to the request's tally: the loser's upstream calls and spend, and which side won. */
+export interface HedgeTally {
+  attempts: number;
+  produced: ProducedAnswer[];
+  hedged: 'won' | 'lost' | undefined;
+}
+
 /**
- * One tier step as a JSON call: plain failover, or with spec.hedge a race between the plan and, after the delay, the
- * plan from its second target on. The loser is aborted and what it spent is booked: its usage when it finished, else
- * the prompt it was sent (an aborted upstream call may still bill its input).
+ * How one kind of call (a JSON answer, a stream up to its first chunk) runs under a hedge: `hedgedStep` is the same
+ * race for both, and only these three differ.
  */
-async function hedgedCompletion(
+interface HedgeCall<R extends ExecutionInfo> {
+  run(plan: ExecutionPlan, signal: AbortSignal): Promise<R>;
+  /** What a loser that did get an answer spent; a loser stream is closed here, so none of it goes anywhere. */
+  spent(r: R): Promise<TokenCounts> | TokenCounts;
+  /** The observed p95 a `delay: p95` hedge waits: the whole answer for JSON, the first byte for a stream. */
+  p95(v: LatencyView): number | undefined;
+  /** The winner, with `release` (race's) called once it is over: at once for JSON, at a stream's end. */
+  hold(r: R, release: () => void): R;
+}
+
+function executeOptions(input: ExecuteInput, signal: AbortSignal) {
+  return {
+    signal,
+    onFallback: input.observer.fallback,
+    ...(input.admit ? { admit: input.admit } : {}),
+  };
+}
+
+/** A tier step as a JSON call (hedgedStep's `call`). */
+function jsonCall(input: ExecuteInput): HedgeCall<CompletionResult> {
+  return {
+    run: (plan, signal) => executeCompletion(plan, input.request, executeOptions(input, signal)),
+    spent: (r) =>
+      r.completion.usage ??
+      estimateUsage(input.decision.estimatedPromptTokens, r.completion.choices[0]?.message.content ?? ''),
+    p95: (v) => v.totalP95Ms,
+    hold: (r, release) => {
+      release();
+      return r;
+    },
+  };
+}
+
+/**
+ * A tier step as a stream up to its first chunk (hedgedStep's `call`): the race is over once a side has its first
+ * chunk. A loser that opened too is closed unread; it spent the prompt and what it had sent.
+ */
+function streamCall(input: ExecuteInput, body: ChatCompletionRequest): HedgeCall<StreamResult> {
+  return {
+    run: (plan, signal) => executeStream(plan, body, executeOptions(input, signal)),
+    spent: async (r) => {
+      let text = '';
+      // Reading the first chunk and stopping runs the stream's cleanup (breaker, queue slot, upstream socket).
+      for await (const chunk of r.chunks) {
+        for (const c of chunk.choices) if (typeof c.delta.content === 'string') text += c.delta.content;
+        break;
+      }
+      return estimateUsage(input.decision.estimatedPromptTokens, text);
+    },
+    p95: (v) => v.ttftP95Ms,
+    // The client's abort must keep reaching the winner's upstream call while its stream runs.
+    hold: (r, release) => ({ ...r, chunks: releasing(r.chunks, release) }),
+  };
+}
+
+async function* releasing<T>(chunks: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+  try {
+    yield* chunks;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * One tier step: plain failover, or with spec.hedge a race between the plan and, after the delay, the plan from its
+ * second target on. The loser is aborted and what it spent is booked in `tally`: its usage when it got an answer,
+ * else the prompt it was sent (an aborted upstream call may still bill its input). With hedging off this is one
+ * property read and the plain call.
+ */
+function hedgedStep<R extends ExecutionInfo>(
   input: ExecuteInput,
-  out: CascadeOutcome,
+  tally: HedgeTally,
   step: EscalationStep,
   plan: ExecutionPlan,
-): Promise<CompletionResult> {
-  const { decision: d, request, signal, observer } = input;
-  const first = plan.targets[0];
-  const p95 = first
-    ? input.latency?.(latencyKey(first.provider, first.upstreamModel))?.totalP95Ms
-    : undefined;
-  const delay = plan.targets.length > 1 ? hedgeDelayMs(d.spec, d.task, p95) : undefined;
-  const opts = (sig: AbortSignal) => ({
-    signal: sig,
-    onFallback: observer.fallback,
-    ...(input.admit ? { admit: input.admit } : {}),
-  });
-  if (delay === undefined) return executeCompletion(plan, request, opts(signal));
+  call: HedgeCall<R>,
+): Promise<R> {
+  const d = input.decision;
+  // Not async up to here: without a hedge the plain call's own promise is returned, with no extra await.
+  if (!d.spec.hedge?.enabled || plan.targets.length < 2) return call.run(plan, input.signal);
+  const first = plan.targets[0]!;
+  const seen = input.latency?.(latencyKey(first.provider, first.upstreamModel));
+  const delay = hedgeDelayMs(d.spec, d.task, seen ? call.p95(seen) : undefined);
+  if (delay === undefined) return call.run(plan, input.signal);
+  return raceStep(input, tally, step, plan, call, delay);
+}
+
+/** hedgedStep's race: the plan, and after `delayMs` the plan from its second target on. */
+async function raceStep<R extends ExecutionInfo>(
+  input: ExecuteInput,
+  tally: HedgeTally,
+  step: EscalationStep,
+  plan: ExecutionPlan,
+  call: HedgeCall<R>,
+  delay: number,
+): Promise<R> {
+  const { decision: d, signal, observer } = input;
   const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
   const t0 = performance.now();
   const raced = await race(
-    (sig) => executeCompletion(plan, request, opts(sig)),
-    (sig) => executeCompletion(hedgePlan, request, opts(sig)),
+    (sig) => call.run(plan, sig),
+    (sig) => call.run(hedgePlan, sig),
     delay,
     signal,
   );
-  if (!raced.hedged || !raced.loser) return raced.value;
-  out.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
-  observer.hedge(out.hedged);
+  const value = call.hold(raced.value, raced.release);
+  if (!raced.hedged || !raced.loser) return value;
+  tally.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
+  observer.hedge(tally.hedged);
   const lost = await raced.loser;
   const loserPlan = raced.winner === 'hedge' ? plan : hedgePlan;
+  const book = (served: Served, usage: TokenCounts) => {
+    const model = step.models.find((m) => m.name === served.model);
+    if (model)
+      tally.produced.push({
+        model,
+        served,
+        tier: step.tierName,
+        usage,
+        upstreamSeconds: (performance.now() - t0) / 1000,
+      });
+  };
   if (lost.ok) {
-    out.attempts += lost.value.attempts;
-    const model = step.models.find((m) => m.name === lost.value.served.model);
-    if (model)
-      out.produced.push({
-        model,
-        served: lost.value.served,
-        tier: step.tierName,
-        usage:
-          lost.value.completion.usage ??
-          estimateUsage(d.estimatedPromptTokens, lost.value.completion.choices[0]?.message.content ?? ''),
-        upstreamSeconds: (performance.now() - t0) / 1000,
-      });
+    tally.attempts += lost.value.attempts;
+    book(lost.value.served, await call.spent(lost.value));
   } else if (lost.aborted) {
-    if (lost.error instanceof ExecutionError) out.attempts += lost.error.attempts;
+    if (lost.error instanceof ExecutionError) tally.attempts += lost.error.attempts;
     const t = loserPlan.targets[0]!;
-    const model = step.models.find((m) => m.name === t.model);
-    if (model)
-      out.produced.push({
-        model,
-        served: { provider: t.provider, model: t.model, upstreamModel: t.upstreamModel },
-        tier: step.tierName,
-        usage: { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 },
-        upstreamSeconds: (performance.now() - t0) / 1000,
-      });
-  } else if (lost.error instanceof ExecutionError) out.attempts += lost.error.attempts;
-  return raced.value;
+    book(
+      { provider: t.provider, model: t.model, upstreamModel: t.upstreamModel },
+      { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 },
+    );
+  } else if (lost.error instanceof ExecutionError) tally.attempts += lost.error.attempts;
+  return value;
 }
 
 /**
@@ -231,7 +313,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     out.tier = step.tierName;
     const t0 = performance.now();
     try {
-      const r = await hedgedCompletion(input, out, step, sloPlan(input, step));
+      const r = await hedgedStep(input, out, step, sloPlan(input, step), jsonCall(input));
       return { r, step, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
       if (e instanceof ExecutionError) out.attempts += e.attempts;
@@ -343,7 +425,13 @@ async function strictRetry(
   const request = strictRequest(input.request, detail, input.decision.spec.cascade.strictRetry?.instruction);
   const t0 = performance.now();
   try {
-    const r = await hedgedCompletion({ ...input, request }, out, step, sloPlan(input, step));
+    const r = await hedgedStep(
+      { ...input, request },
+      out,
+      step,
+      sloPlan(input, step),
+      jsonCall({ ...input, request }),
+    );
     const seconds = (performance.now() - t0) / 1000;
     out.attempts += r.attempts;
     out.served = r.served;
@@ -420,10 +508,15 @@ export interface OpenedStream extends StreamResult {
   step: EscalationStep;
   /** The decision's tier, when tier promotion moved the stream off it. */
   promotedFrom: string | undefined;
+  /** Set when a hedge was started: `won` when the hedge sent the first chunk first, `lost` when the first target did. */
+  hedged: 'won' | 'lost' | undefined;
+  /** What a hedge's loser spent (closed before any of its bytes were relayed): booked like any answer. */
+  lost: ProducedAnswer[];
 }
 
 /**
- * Execute for a stream: failover until a target sent its first chunk, with tier promotion before the first byte.
+ * Execute for a stream: failover until a target sent its first chunk, with tier promotion before the first byte and,
+ * with spec.hedge, a hedge on the first byte (the first side to send a chunk wins; the other is closed unread).
  * Throws the last tier's ExecutionError when none did. `countAttempts` hears the upstream calls of every tier.
  */
 export async function openStream(
@@ -431,16 +524,14 @@ export async function openStream(
   body: ChatCompletionRequest,
   countAttempts: (n: number) => void,
 ): Promise<OpenedStream> {
+  const tally: HedgeTally = { attempts: 0, produced: [], hedged: undefined };
+  const call = streamCall(input, body);
   const p = await withPromotion(
     input.planner,
     chosenStep(input.decision),
     async (step) => {
       try {
-        return await executeStream(sloPlan(input, step), body, {
-          signal: input.signal,
-          onFallback: input.observer.fallback,
-          ...(input.admit ? { admit: input.admit } : {}),
-        });
+        return await hedgedStep(input, tally, step, sloPlan(input, step), call);
       } catch (e) {
         if (e instanceof ExecutionError) countAttempts(e.attempts);
         throw e;
@@ -448,8 +539,13 @@ export async function openStream(
     },
     { promoted: input.observer.promoted, stopped: input.observer.promotionStopped },
   );
-  countAttempts(p.value.attempts);
-  return Object.assign(p.value, { step: p.step, promotedFrom: p.promotedFrom });
+  countAttempts(p.value.attempts + tally.attempts);
+  return Object.assign(p.value, {
+    step: p.step,
+    promotedFrom: p.promotedFrom,
+    hedged: tally.hedged,
+    lost: tally.produced,
+  });
 }
 
 export interface Relayed {

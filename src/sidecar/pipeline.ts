@@ -56,6 +56,7 @@ import {
   type ProducedAnswer,
   relayChunks,
 } from './execute.js';
+import { explainHandler } from './explain-live.js';
 import {
   chatResponder,
   type InboundAdapter,
@@ -142,6 +143,8 @@ export interface ChatPipeline extends RequestHandler {
   ): Promise<void>;
   /** Stops every background shadow call still running and waits for them to settle. */
   closeShadows(): Promise<void>;
+  /** POST /v1/explain: the routing decision with this sidecar's live observations and queues (explain-live.ts). */
+  explain(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
 export function chatPipeline(deps: ChatDeps): ChatPipeline {
@@ -220,6 +223,15 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
     embeddings: (req: IncomingMessage, res: ServerResponse, requestId: string) =>
       handleEmbeddings(deps, books, req, res, requestId),
     closeShadows: () => sc.shadows.close(),
+    explain: explainHandler({
+      store: deps.store,
+      maxBodyBytes: deps.maxBodyBytes,
+      conversations: sc.conversations,
+      latency: (route) => sc.latency.get(route),
+      queues: sc.queues,
+      now: books.now,
+      random: sc.random,
+    }),
   });
 }
 
@@ -436,6 +448,12 @@ async function streamAnswer(
   const ttftMs = performance.now() - t0;
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
+  trace.hedged = opened.hedged;
+  // 6. account, the hedge's loser first: it is over (closed unread) and spent whatever happens to the winner.
+  for (const p of opened.lost) {
+    sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
+    account.book(p.model, p.usage);
+  }
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
   const collected = collectChunks(turn);

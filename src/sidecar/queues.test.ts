@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { queue as queueSchema } from '../api/modelroute.js';
+import { queueClass } from '../routing/queue.js';
 import type { RouteDecision } from '../routing/types.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
-import { queueClass, TargetQueues } from './queues.js';
+import { TargetQueues } from './queues.js';
 
 const target = { provider: 'groq', model: 'small', upstreamModel: 'small' };
 
@@ -77,6 +78,17 @@ describe('TargetQueues', () => {
     r2();
     (await third)();
     release();
+  });
+
+  it('shows what a lane holds now (explain): slots in use and waiters per class', async () => {
+    const q = new TargetQueues(new SidecarMetrics());
+    expect(q.view('r', 'groq', 'small')).toBeUndefined();
+    const release = await q.admitter(decision(1))!(target);
+    const batch = q.admitter(decision(1, 'batch'))!(target);
+    expect(q.view('r', 'groq', 'small')).toEqual({ inFlight: 1, waiting: { interactive: 0, batch: 1 } });
+    release();
+    (await batch)();
+    expect(q.view('r', 'groq', 'small')).toEqual({ inFlight: 0, waiting: { interactive: 0, batch: 0 } });
   });
 
   it('waits as batch only for the configured classes', () => {

@@ -6,11 +6,17 @@
 import type { QueueSpec } from '../api/modelroute.js';
 import { TiermeshError } from '../errors.js';
 import type { Served } from '../providers/failover.js';
-import { type QueueClass, SlotQueue, type Ticket } from '../routing/queue.js';
+import { type QueueClass, queueClass, SlotQueue, type Ticket } from '../routing/queue.js';
 import type { RouteDecision } from '../routing/types.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 
 export type Admit = (target: Served, signal?: AbortSignal) => Promise<() => void>;
+
+/** A lane's state now: calls holding a slot and requests waiting, per class. */
+export interface LaneView {
+  inFlight: number;
+  waiting: Record<QueueClass, number>;
+}
 
 interface Waiter {
   grant(): void;
@@ -21,11 +27,6 @@ interface Lane {
   q: SlotQueue;
   waiters: Map<Ticket, Waiter>;
   labels: { route: string; provider: string; model: string };
-}
-
-/** The priority class a request waits in: batch when spec.priority put it in one of queue.batchClasses. */
-export function queueClass(d: RouteDecision, spec: QueueSpec): QueueClass {
-  return d.priority && spec.batchClasses.includes(d.priority.name) ? 'batch' : 'interactive';
 }
 
 export class TargetQueues {
@@ -48,8 +49,18 @@ export class TargetQueues {
     };
   }
 
+  /** What a limited provider-model of `route` holds now (for explain); undefined before its first request. */
+  view(route: string, provider: string, model: string): LaneView | undefined {
+    const lane = this.lanes.get(laneKey(route, provider, model));
+    if (!lane) return undefined;
+    return {
+      inFlight: lane.q.running,
+      waiting: { interactive: lane.q.depth('interactive'), batch: lane.q.depth('batch') },
+    };
+  }
+
   private lane(route: string, t: Served, maxInFlight: number, maxQueued: number): Lane {
-    const key = `${route}\u0000${t.provider}\u0000${t.model}`;
+    const key = laneKey(route, t.provider, t.model);
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = {
@@ -153,3 +164,5 @@ function full(lane: Lane, retryAfter: number): TiermeshError {
 }
 
 const noop = () => {};
+
+const laneKey = (route: string, provider: string, model: string) => `${route}\u0000${provider}\u0000${model}`;

@@ -33,6 +33,8 @@ export interface ServerDeps<R extends Versioned> {
   responses?: Handler;
   /** POST /v1/embeddings, when served. */
   embeddings?: Handler;
+  /** POST /v1/explain: how a body would be routed now, with live observations (explain-live.ts). */
+  explain?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -71,6 +73,10 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     if ((path === '/v1/feedback' || path === '/feedback') && deps.feedback) {
       if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
       return deps.feedback(req, res);
+    }
+    if (path === '/v1/explain' && deps.explain) {
+      if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
+      return deps.explain(req, res);
     }
     const inbound =
       path === '/v1/messages' || path === '/messages'

@@ -48,6 +48,8 @@ function routeYaml(o: {
   cheapWindow?: number;
   budget?: { usd: number; action: string };
   prices?: [number, number, number];
+  /** More spec fields, e.g. taskTypes. */
+  extra?: Record<string, unknown>;
 }): string {
   const [pc, ps, pp] = o.prices ?? [1, 2, 3];
   const model = (name: string, provider: string, price: number, contextWindow = 100_000) => ({
@@ -85,6 +87,7 @@ function routeYaml(o: {
       },
       ...(o.promotion ? { promotion: o.promotion } : {}),
       ...(o.context ? { context: o.context } : {}),
+      ...o.extra,
     },
   };
   const docs: object[] = [route];
@@ -182,6 +185,45 @@ describe('tier promotion', () => {
     expect((e as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
     expect(standard.calls.length).toBe(calls);
     expect(sidecar.logs.byMsg('no promotion').at(-1)).toMatchObject({ why: 'budget-reject', budget: 'team' });
+  });
+
+  it('a downgrade budget that cannot cover the costlier tier turns the promotion down', async () => {
+    const cheap = await fixture('from cheap');
+    // premium costs 3000 USD per 1M tokens: promoting one request up is ~1.5 USD against a 0.05 USD budget.
+    const { client, sidecar } = await start(
+      routeYaml({
+        cheap: { name: 'cheap-up', baseURL: cheap.baseURL },
+        standard: down,
+        premium: { name: 'prem-up', baseURL: premium.baseURL },
+        prices: [1, 2, 3000],
+        budget: { usd: 0.05, action: 'downgrade' },
+        extra: { taskTypes: { analysis: 'standard' } },
+      }),
+    );
+    const calls = premium.calls.length;
+    const r = await client.chat.completions
+      .create(hi, { headers: { 'x-tiermesh-task': 'analysis' } })
+      .withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('from cheap');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(r.response.headers.get('x-tiermesh-promoted-from')).toBe('standard');
+    expect(premium.calls.length).toBe(calls);
+    expect(sidecar.logs.byMsg('promotion').at(-1)).toMatchObject({
+      from: 'standard',
+      to: 'cheap',
+      direction: 'down',
+      reason: 'connection',
+      budget: 'team',
+    });
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(
+      metricValue(text, 'tiermesh_promotions_total', {
+        route: 'default',
+        from: 'standard',
+        to: 'cheap',
+        reason: 'connection',
+      }),
+    ).toBe(1);
   });
 
   it('a client error is not promoted', async () => {
@@ -295,6 +337,38 @@ describe('context truncation and cascade checks', () => {
     expect(ok.data.choices[0]!.message.content).toBe('Rome.');
     text = await (await fetch(`${sidecar.url}/metrics`)).text();
     expect(metricValue(text, 'tiermesh_judge_checks_total', { route: 'default', outcome: 'error' })).toBe(1);
+  });
+
+  it('a judge that times out passes the answer, is counted as timeout, and its call is aborted', async () => {
+    const cheap = await fixture('Rome.');
+    const std = await fixture('Paris.');
+    const judgeUp = await fixture('never');
+    judgeUp.fallback(behave.hang());
+    const { client, sidecar } = await start(
+      routeYaml({
+        cheap: { name: 'cheap-up', baseURL: cheap.baseURL },
+        standard: { name: 'std-up', baseURL: std.baseURL },
+        premium: { name: 'judge-up', baseURL: judgeUp.baseURL },
+        cascade: {
+          enabled: true,
+          checks: ['empty', 'judge'],
+          maxEscalations: 1,
+          judge: { model: 'big-model', minScore: 0.5, timeoutMs: 100 },
+        },
+      }),
+    );
+    const stdCalls = std.calls.length;
+    const r = await client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: 'capital of France?' }] })
+      .withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('Rome.');
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    expect(std.calls.length).toBe(stdCalls);
+    await expect(judgeUp.calls[0]!.ended).resolves.toBe('aborted');
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metricValue(text, 'tiermesh_judge_checks_total', { route: 'default', outcome: 'timeout' })).toBe(
+      1,
+    );
   });
 });
 
@@ -473,6 +547,7 @@ describe('hedged requests', () => {
     expect(r.response.headers.get('x-tiermesh-hedged')).toBe('won');
     expect(r.response.headers.get('x-tiermesh-provider')).toBe('fast-up');
     expect(hung.calls.length).toBe(1);
+    await expect(hung.calls[0]!.ended).resolves.toBe('aborted');
     // The winner's 10 + 3 tokens, plus the loser's prompt as estimated by the sidecar, at 1 USD per 1M tokens.
     const line = sidecar.logs.byMsg('request').at(-1)!;
     expect(line).toMatchObject({ hedged: 'won' });
@@ -486,5 +561,51 @@ describe('hedged requests', () => {
     expect(metricValue(text, 'tiermesh_hedges_won_total', { route: 'default' })).toBe(1);
     const lint = spawnSync(promlint(), [], { input: text, encoding: 'utf8' });
     expect(lint.stderr).toBe('');
+  });
+});
+
+describe('the logprobs check', () => {
+  it('a low mean token logprob from the provider escalates; a confident answer stays on its tier', async () => {
+    const cheap = await fixture('maybe it is seven');
+    const std = await fixture('It is 42.');
+    const { client, sidecar } = await start(
+      routeYaml({
+        cheap: { name: 'cheap-up', baseURL: cheap.baseURL },
+        standard: { name: 'std-up', baseURL: std.baseURL },
+        premium: { name: 'prem-up', baseURL: std.baseURL },
+        cascade: {
+          enabled: true,
+          checks: ['empty', 'logprobs'],
+          maxEscalations: 1,
+          logprobs: { minMean: -1 },
+        },
+      }),
+    );
+    cheap.script([
+      { ...behave.ok('maybe it is seven', { prompt: 10, completion: 4 }), tokenLogprob: -2.5 },
+      { ...behave.ok('It is seven.', { prompt: 10, completion: 3 }), tokenLogprob: -0.05 },
+    ]);
+    const unsure = await client.chat.completions.create({ ...hi, logprobs: true }).withResponse();
+    expect(unsure.data.choices[0]!.message.content).toBe('It is 42.');
+    expect(unsure.response.headers.get('x-tiermesh-tier')).toBe('standard');
+    // The provider saw the client's logprobs request: the check needs them.
+    expect((cheap.calls.at(-1)!.body as { logprobs?: boolean }).logprobs).toBe(true);
+    expect(sidecar.logs.byMsg('cascade').at(-1)).toMatchObject({
+      check: 'logprobs',
+      from: 'cheap',
+      to: 'standard',
+      detail: expect.stringContaining('below -1.00'),
+    });
+    const sure = await client.chat.completions.create({ ...hi, logprobs: true }).withResponse();
+    expect(sure.data.choices[0]!.message.content).toBe('It is seven.');
+    expect(sure.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+    const text = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(
+      metricValue(text, 'tiermesh_cascade_escalations_total', {
+        route: 'default',
+        tier: 'cheap',
+        check: 'logprobs',
+      }),
+    ).toBe(1);
   });
 });

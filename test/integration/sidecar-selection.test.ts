@@ -5,7 +5,12 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import {
+  behave,
+  type Fixture,
+  startAnthropicFixture,
+  startOpenAIFixture,
+} from '../fixtures/providers/index.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const fixtures: Fixture[] = [];
@@ -181,5 +186,67 @@ describe('selection before dispatch', () => {
     // No fragment of the prompt in the error.
     expect(e.message).not.toContain('w17');
     expect(fixtures.reduce((n, f) => n + f.calls.length, 0)).toBe(calls);
+  });
+});
+
+describe('what a provider cannot translate is a capability', () => {
+  it('legacy functions skip a model served only by Anthropic, without calling it or failing over', async () => {
+    const claude = await startAnthropicFixture();
+    claude.fallback(behave.ok('from claude', { prompt: 10, completion: 3 }));
+    fixtures.push(claude);
+    const gpt = await fixture('from gpt');
+    const sidecar = await startTestSidecar(
+      stringify({
+        apiVersion: 'tiermesh.dev/v1alpha1',
+        kind: 'ModelRoute',
+        metadata: { name: 'default', namespace: 'test' },
+        spec: {
+          providers: [
+            { name: 'claude-up', type: 'anthropic', baseURL: claude.baseURL, apiKey: { env: 'KEY_C' } },
+            { name: 'gpt-up', type: 'openai-compatible', baseURL: gpt.baseURL },
+          ],
+          models: [
+            {
+              name: 'claude-model',
+              targets: [{ provider: 'claude-up' }],
+              pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+              contextWindow: 100_000,
+            },
+            {
+              name: 'gpt-model',
+              targets: [{ provider: 'gpt-up' }],
+              pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+              contextWindow: 100_000,
+            },
+          ],
+          tiers: [{ name: 'cheap', models: ['claude-model', 'gpt-model'] }],
+          classifier: { mode: 'rules' },
+          cascade: { enabled: false, checks: ['empty'], maxEscalations: 0 },
+        },
+      }),
+      { env: { KEY_C: 'sk-ant-test' } },
+    );
+    sidecars.push(sidecar);
+    const client = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'x', maxRetries: 0 });
+    // A plain request goes to the tier's first model, Claude.
+    const plain = await client.chat.completions.create({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(plain.choices[0]!.message.content).toBe('from claude');
+    const before = claude.calls.length;
+    const r = await client.chat.completions
+      .create({
+        model: 'auto',
+        messages: [{ role: 'user', content: 'hi' }],
+        functions: [{ name: 'lookup', parameters: { type: 'object', properties: {} } }],
+      })
+      .withResponse();
+    expect(r.data.choices[0]!.message.content).toBe('from gpt');
+    expect(r.response.headers.get('x-tiermesh-model')).toBe('gpt-model');
+    expect(r.response.headers.get('x-tiermesh-attempts')).toBe('1');
+    expect(claude.calls.length).toBe(before);
+    expect(sidecar.logs.byMsg('fallback')).toEqual([]);
+    expect((gpt.calls.at(-1)!.body as { functions?: unknown[] }).functions).toHaveLength(1);
   });
 });

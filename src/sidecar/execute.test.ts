@@ -1,0 +1,135 @@
+/**
+ * The stream hedge's case the socket tests cannot pin down: both sides have their first chunk in the same turn, so
+ * the loser had opened too. Scripted in-memory adapters (real failover loop, real breakers) make that deterministic.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ChatCompletionChunk } from '../api/openai.js';
+import { compileManifests, parseManifests } from '../config/manifests.js';
+import { Breaker } from '../providers/breaker.js';
+import type { Target } from '../providers/failover.js';
+import type { ProviderAdapter } from '../providers/types.js';
+import { decide } from '../routing/decide.js';
+import { type ExecuteInput, openStream } from './execute.js';
+
+const chunk = (content: string): ChatCompletionChunk => ({
+  id: 'c',
+  object: 'chat.completion.chunk',
+  created: 0,
+  model: 'm',
+  choices: [{ index: 0, delta: { content }, finish_reason: null }],
+});
+
+/** Streams `words` once `gate` settles; `closed` says whether the consumer stopped it before its end. */
+function scripted(words: string[], gate: Promise<void>, onStart?: () => void) {
+  const state = { started: false, closed: false, finished: false };
+  const adapter: ProviderAdapter = {
+    name: 'scripted',
+    type: 'openai-compatible',
+    complete: () => Promise.reject(new Error('streams only')),
+    async *stream() {
+      state.started = true;
+      onStart?.();
+      await gate;
+      try {
+        for (const w of words) yield chunk(w);
+        state.finished = true;
+      } finally {
+        if (!state.finished) state.closed = true;
+      }
+    },
+  };
+  return { adapter, state };
+}
+
+const snapshot = compileManifests(
+  parseManifests(`
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default }
+spec:
+  providers: [{ name: a, type: simulated }, { name: b, type: simulated }]
+  models:
+    - { name: m, targets: [{ provider: a }, { provider: b }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100000 }
+  tiers: [{ name: cheap, models: [m] }]
+  classifier: { mode: rules }
+  hedge: { enabled: true, delay: fixed, delayMs: 1 }
+`),
+);
+
+function input(adapters: ProviderAdapter[]): ExecuteInput & { hedges: string[] } {
+  const d = decide({ snapshot, request: { model: 'auto', messages: [{ role: 'user', content: 'hi' }] } });
+  const res = d.spec.resilience;
+  const targets: Target[] = adapters.map((adapter, i) => ({
+    model: 'm',
+    provider: i === 0 ? 'a' : 'b',
+    upstreamModel: 'm',
+    adapter,
+    breaker: new Breaker(i === 0 ? 'a' : 'b', 'm', res.breaker, () => {}),
+  }));
+  const hedges: string[] = [];
+  return Object.assign(
+    {
+      providers: { route: d.route, adapters: new Map(), plan: () => ({ targets, resilience: res }) },
+      request: { model: 'auto', messages: [{ role: 'user' as const, content: 'hi' }] },
+      decision: d,
+      signal: new AbortController().signal,
+      observer: {
+        fallback: () => {},
+        escalate: () => {},
+        promoted: () => {},
+        promotionStopped: () => {},
+        judged: () => {},
+        strictRetried: () => {},
+        hedge: (o: 'won' | 'lost') => hedges.push(o),
+        sloSkipped: () => {},
+      },
+      planner: { next: () => undefined },
+    },
+    { hedges },
+  );
+}
+
+describe('openStream with a hedge', () => {
+  it('a loser that opened too is closed unread and booked with the prompt and what it had sent', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    // Both first chunks become available at once, when the hedge has started.
+    const primary = scripted([' first', ' answer'], gate);
+    const hedge = scripted([' second', ' answer'], gate, () => open());
+    const x = input([primary.adapter, hedge.adapter]);
+    let attempts = 0;
+    const s = await openStream(x, { ...x.request, stream: true }, (n) => {
+      attempts += n;
+    });
+    expect(s.hedged).toBe('lost');
+    expect(s.served.provider).toBe('a');
+    expect(x.hedges).toEqual(['lost']);
+    expect(hedge.state.closed).toBe(true);
+    expect(s.lost).toHaveLength(1);
+    expect(s.lost[0]).toMatchObject({
+      served: { provider: 'b', model: 'm' },
+      tier: 'cheap',
+      usage: { prompt_tokens: x.decision.estimatedPromptTokens },
+    });
+    expect(s.lost[0]!.usage.completion_tokens).toBeGreaterThan(0);
+    expect(attempts).toBe(2);
+    let text = '';
+    for await (const c of s.chunks) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe(' first answer');
+    expect(primary.state.finished).toBe(true);
+  });
+
+  it('with hedging off nothing but the first target is called', async () => {
+    const primary = scripted([' only'], Promise.resolve());
+    const second = scripted([' never'], Promise.resolve());
+    const x = input([primary.adapter, second.adapter]);
+    x.decision = { ...x.decision, spec: { ...x.decision.spec, hedge: undefined } };
+    const s = await openStream(x, { ...x.request, stream: true }, () => {});
+    for await (const _ of s.chunks);
+    expect(s.hedged).toBeUndefined();
+    expect(s.lost).toEqual([]);
+    expect(second.state.started).toBe(false);
+  });
+});
