@@ -5,7 +5,7 @@
 import { type RequestOptions, request } from 'node:https';
 import type { V1Pod } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../cluster/kube.js';
-import { type ClusterHandle, run } from '../node/cluster.js';
+import { type ClusterHandle, MEMORY_CGROUP_FILES, run } from '../node/cluster.js';
 
 const ENV = {
   cluster: 'TIERMESH_KIND_CLUSTER',
@@ -92,6 +92,29 @@ export function kindCluster(): ClusterHandle {
           file,
         ]);
       return { status: await read('/proc/1/status'), stat: await read('/proc/1/stat') };
+    },
+    // The container's own cgroup, as its namespace shows it (v2: /sys/fs/cgroup, v1: /sys/fs/cgroup/memory).
+    async memoryCgroup(pod, container) {
+      const script = `for d in /sys/fs/cgroup /sys/fs/cgroup/memory; do for f in ${MEMORY_CGROUP_FILES.join(' ')}; do
+        [ -r "$d/$f" ] && { echo "== $f"; cat "$d/$f"; }; done; done; true`;
+      const out = await kubectlIn([
+        '-n',
+        pod.metadata?.namespace ?? '',
+        'exec',
+        pod.metadata?.name ?? '',
+        '-c',
+        container,
+        '--',
+        'sh',
+        '-c',
+        script,
+      ]);
+      const files: Record<string, string> = {};
+      for (const part of out.split(/^== /m).slice(1)) {
+        const nl = part.indexOf('\n');
+        files[part.slice(0, nl)] ??= part.slice(nl + 1);
+      }
+      return files;
     },
   };
 }

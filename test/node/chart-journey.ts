@@ -75,10 +75,12 @@ function appDeployment(image: string): unknown {
 }
 
 /** The pure parts: what the figures are made of. */
-function procRss(status: string): { rss: number; peak: number } {
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  // VmRSS and VmHWM (peak), in MiB with one decimal.
-  return { rss: Math.round(kb('VmRSS') / 102.4) / 10, peak: Math.round(kb('VmHWM') / 102.4) / 10 };
+function procRss(status: string): { rss: number; peak: number; anon: number; file: number } {
+  const mib = (k: string) =>
+    Math.round(Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) / 102.4) / 10;
+  // VmRSS and VmHWM (peak); RssAnon is the part no reclaim can take back, RssFile the mapped files (the Node
+  // binary, shared with every Node container of the same image layer and charged to the cgroup that read it first).
+  return { rss: mib('VmRSS'), peak: mib('VmHWM'), anon: mib('RssAnon'), file: mib('RssFile') };
 }
 
 /** CPU time (user + system) from /proc/<pid>/stat, in ms (clock ticks are 10 ms on Linux). */
@@ -86,6 +88,30 @@ function procCpuMs(stat: string): number {
   // After "pid (comm) ", utime and stime are the 12th and 13th fields.
   const fields = stat.split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * A container's memory as its cgroup counts it, in MiB: `usage` (what the limit is enforced against, page cache
+ * included), `peak` (its high-water mark), `workingSet` (usage less inactive file cache: what the kubelet reports
+ * and evicts on). Undefined where the cgroup files are not readable.
+ */
+export function cgroupMemoryMiB(
+  files: Record<string, string>,
+): { usage: number; peak: number | undefined; workingSet: number } | undefined {
+  const usage = Number(files['memory.usage_in_bytes'] ?? files['memory.current']);
+  if (!Number.isFinite(usage)) return undefined;
+  const peakRaw = files['memory.max_usage_in_bytes'] ?? files['memory.peak'];
+  const stat = files['memory.stat'] ?? '';
+  // v1 has total_inactive_file (with the hierarchy) and inactive_file; v2 inactive_file.
+  const inactive = Number(
+    /^total_inactive_file (\d+)$/m.exec(stat)?.[1] ?? /^inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0,
+  );
+  const mib = (b: number) => Math.round(b / 104857.6) / 10;
+  return {
+    usage: mib(usage),
+    peak: peakRaw === undefined ? undefined : mib(Number(peakRaw)),
+    workingSet: mib(Math.max(0, usage - inactive)),
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -342,7 +368,10 @@ export function chartJourney(opts: { skip: string; cluster: () => ClusterHandle 
       if (!app) throw new Error('no app pod');
       const proc = () => c.procFiles(app, 'tiermesh-sidecar');
       const idle = await proc();
-      figures['sidecar RSS before load, MiB'] = procRss(idle.status).rss;
+      figures['sidecar RSS before load, MiB'] = procRss(idle.status);
+      figures['sidecar container cgroup before load, MiB'] = cgroupMemoryMiB(
+        await c.memoryCgroup(app, 'tiermesh-sidecar'),
+      );
       // Sampled one read at a time (on kind each read is a `kubectl exec`), besides the kernel's own peak.
       const samples: number[] = [];
       let loading = true;
@@ -364,10 +393,15 @@ export function chartJourney(opts: { skip: string; cluster: () => ClusterHandle 
         sidecarCpuMs: procCpuMs(loaded.stat) - procCpuMs(idle.stat),
         rssMaxSampledMiB: Math.max(...samples),
         peakRssMiB: procRss(loaded.status).peak,
+        afterLoadMiB: procRss(loaded.status),
+        cgroupMiB: cgroupMemoryMiB(await c.memoryCgroup(app, 'tiermesh-sidecar')),
       };
       const operators = await t.readyPods(SYSTEM_NS, OPERATOR_PODS, 2);
       figures['operator RSS, MiB'] = await Promise.all(
-        operators.map(async (p) => procRss((await c.procFiles(p, 'operator')).status)),
+        operators.map(async (p) => ({
+          ...procRss((await c.procFiles(p, 'operator')).status),
+          cgroup: cgroupMemoryMiB(await c.memoryCgroup(p, 'operator')),
+        })),
       );
     });
 

@@ -31,7 +31,21 @@ export interface ClusterHandle {
   ): Promise<{ status: number; body: string }>;
   /** `/proc/<pid>/status` and `/proc/<pid>/stat` of a container's main process, as the node's kernel sees it. */
   procFiles(pod: V1Pod, container: string): Promise<{ status: string; stat: string }>;
+  /**
+   * The container's memory cgroup files, by name (v1: memory.usage_in_bytes, memory.max_usage_in_bytes,
+   * memory.stat; v2: memory.current, memory.peak, memory.stat): what its memory limit is enforced against.
+   */
+  memoryCgroup(pod: V1Pod, container: string): Promise<Record<string, string>>;
 }
+
+/** The memory cgroup files memoryCgroup() reads, where present. */
+export const MEMORY_CGROUP_FILES = [
+  'memory.usage_in_bytes',
+  'memory.max_usage_in_bytes',
+  'memory.current',
+  'memory.peak',
+  'memory.stat',
+] as const;
 
 export interface ClusterTools {
   kubeConfig(): KubeConfig;

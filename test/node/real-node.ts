@@ -1,8 +1,9 @@
 /** The real test node (test/node/global-setup.ts) as a ClusterHandle: what the node suites run against here. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { type ClusterHandle, containerId, run } from './cluster.js';
+import { type ClusterHandle, containerId, MEMORY_CGROUP_FILES, run } from './cluster.js';
 
 /** Why the node suites skip on this machine (empty: they run). */
 export const nodeSkip = (): string => inject('nodeSkip');
@@ -43,6 +44,20 @@ export function realNode(): ClusterHandle {
         status: readFileSync(`/proc/${pid}/status`, 'utf8'),
         stat: readFileSync(`/proc/${pid}/stat`, 'utf8'),
       };
+    },
+    // The kubelet (cgroupfs driver) puts each container in its own cgroup under kubepods; on this cgroup v1 host the
+    // memory controller has its own hierarchy, on a v2 host it is the unified one.
+    async memoryCgroup(pod, container) {
+      const lines = readFileSync(`/proc/${await hostPid(pod, container)}/cgroup`, 'utf8').split('\n');
+      const v1 = lines.find((l) => l.split(':')[1]?.split(',').includes('memory'));
+      const v2 = lines.find((l) => l.startsWith('0::'));
+      const dir = v1
+        ? join('/sys/fs/cgroup/memory', v1.split(':')[2] ?? '')
+        : join('/sys/fs/cgroup', v2?.slice(3) ?? '');
+      const files: Record<string, string> = {};
+      for (const f of MEMORY_CGROUP_FILES)
+        if (existsSync(join(dir, f))) files[f] = readFileSync(join(dir, f), 'utf8');
+      return files;
     },
   };
 }
