@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { type RequestOptions, request } from 'node:https';
 import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { loadKubeConfig, waitFor } from '../cluster/kube.js';
@@ -147,4 +148,87 @@ export function containerId(pod: V1Pod, container: string): string {
   const id = statuses.find((s) => s.name === container)?.containerID?.replace(/^containerd:\/\//, '');
   if (!id) throw new Error(`no container ${container} in ${pod.metadata?.name}`);
   return id;
+}
+
+/**
+ * Pod access for a cluster whose pod IPs the test process cannot reach (kind): GET through the apiserver's pod proxy,
+ * `/proc/1/*` (the image's `node` entrypoint) and the memory cgroup read in the container with `kubectl exec` and
+ * its `cat`. Works on any cluster; the real node uses it with TIERMESH_NODE_POD_ACCESS=apiserver.
+ */
+export function throughApiserver(
+  kubeconfig: string,
+  kubectl: string,
+): Pick<ClusterHandle, 'podGet' | 'procFiles' | 'memoryCgroup'> {
+  const kubectlIn = (args: string[]) => run(kubectl, ['--kubeconfig', kubeconfig, ...args]);
+  return {
+    // The apiserver's pod proxy.
+    async podGet(pod, port, path, timeoutMs) {
+      const kc = loadKubeConfig(kubeconfig);
+      const server = new URL(kc.getCurrentCluster()?.server ?? '');
+      const { name, namespace } = pod.metadata ?? {};
+      const opts: RequestOptions = {
+        hostname: server.hostname,
+        port: server.port,
+        path: `/api/v1/namespaces/${namespace}/pods/${name}:${port}/proxy${path}`,
+        method: 'GET',
+        timeout: timeoutMs,
+      };
+      await kc.applyToHTTPSOptions(opts);
+      return new Promise((resolve, reject) => {
+        const req = request(opts, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            body += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on('error', reject);
+        });
+        req.on('timeout', () =>
+          req.destroy(new Error(`pod proxy ${path}: no answer within ${timeoutMs} ms`)),
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    },
+    // The container's own view of its pid 1 (the image's `node` entrypoint), read with the image's `cat`.
+    async procFiles(pod, container) {
+      const read = (file: string) =>
+        kubectlIn([
+          '-n',
+          pod.metadata?.namespace ?? '',
+          'exec',
+          pod.metadata?.name ?? '',
+          '-c',
+          container,
+          '--',
+          'cat',
+          file,
+        ]);
+      return { status: await read('/proc/1/status'), stat: await read('/proc/1/stat') };
+    },
+    // The container's own cgroup, as its namespace shows it (v2: /sys/fs/cgroup, v1: /sys/fs/cgroup/memory).
+    async memoryCgroup(pod, container) {
+      const script = `for d in /sys/fs/cgroup /sys/fs/cgroup/memory; do for f in ${MEMORY_CGROUP_FILES.join(' ')}; do
+        [ -r "$d/$f" ] && { echo "== $f"; cat "$d/$f"; }; done; done; true`;
+      const out = await kubectlIn([
+        '-n',
+        pod.metadata?.namespace ?? '',
+        'exec',
+        pod.metadata?.name ?? '',
+        '-c',
+        container,
+        '--',
+        'sh',
+        '-c',
+        script,
+      ]);
+      const files: Record<string, string> = {};
+      for (const part of out.split(/^== /m).slice(1)) {
+        const nl = part.indexOf('\n');
+        files[part.slice(0, nl)] ??= part.slice(nl + 1);
+      }
+      return files;
+    },
+  };
 }

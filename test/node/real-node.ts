@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { type ClusterHandle, containerId, MEMORY_CGROUP_FILES, run } from './cluster.js';
+import { type ClusterHandle, containerId, MEMORY_CGROUP_FILES, run, throughApiserver } from './cluster.js';
 
 /** Why the node suites skip on this machine (empty: they run). */
 export const nodeSkip = (): string => inject('nodeSkip');
@@ -22,7 +22,7 @@ export function realNode(): ClusterHandle {
     if (!pid) throw new Error(`no task for container ${id}`);
     return pid;
   };
-  return {
+  const handle: ClusterHandle = {
     name: 'the real test node',
     kubeconfig: inject('nodeKubeconfig'),
     kubectl: bins.kubectl,
@@ -60,4 +60,8 @@ export function realNode(): ClusterHandle {
       return files;
     },
   };
+  // The path kind takes (apiserver pod proxy, kubectl exec), checked here on a real node.
+  return process.env.TIERMESH_NODE_POD_ACCESS === 'apiserver'
+    ? { ...handle, ...throughApiserver(handle.kubeconfig, handle.kubectl) }
+    : handle;
 }
