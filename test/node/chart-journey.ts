@@ -10,6 +10,7 @@
  * Figures (install-to-first-answer, pod start with and without injection, the sidecar's RSS under load) are printed
  * for docs/testing.md, never asserted.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -112,6 +113,51 @@ export function cgroupMemoryMiB(
     peak: peakRaw === undefined ? undefined : mib(Number(peakRaw)),
     workingSet: mib(Math.max(0, usage - inactive)),
   };
+}
+
+/**
+ * `kubectl logs -f` of a container from now on: `started` once the stream is open (its last existing line came),
+ * `ended` with the lines that followed, once the container is gone.
+ */
+function followLog(
+  c: ClusterHandle,
+  namespace: string,
+  pod: string,
+  container: string,
+): { started: Promise<void>; ended: Promise<string[]> } {
+  const child = spawn(
+    c.kubectl,
+    ['--kubeconfig', c.kubeconfig, '-n', namespace, 'logs', '-f', '--tail=1', pod, '-c', container],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let buf = '';
+  let first = true;
+  const lines: string[] = [];
+  let opened: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => {
+    opened = resolve;
+  });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    const parts = buf.split('\n');
+    buf = parts.pop() ?? '';
+    for (const l of parts) {
+      if (first) first = false;
+      else lines.push(l);
+      opened();
+    }
+  });
+  const ended = new Promise<string[]>((resolve) => {
+    const done = () => {
+      opened();
+      resolve(lines);
+    };
+    child.on('close', done);
+    child.on('error', done);
+    // Never hang the suite on a stream the kubelet keeps open.
+    setTimeout(() => child.kill(), 180_000).unref();
+  });
+  return { started, ended };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -440,6 +486,11 @@ export function chartJourney(opts: { skip: string; cluster: () => ClusterHandle 
     });
 
     it('helm uninstall leaves no webhook that would block or alter pod creation, and no Lease', async () => {
+      // The leader's log through its shutdown: releasing the Lease races the RBAC's deletion, and a failed release
+      // must be a warning with the apiserver's reason, not swallowed.
+      const holder = (await lease())?.spec?.holderIdentity ?? '';
+      const leaderLog = followLog(c, SYSTEM_NS, holder, 'operator');
+      await leaderLog.started;
       await t.helm(['uninstall', RELEASE, '--namespace', SYSTEM_NS, '--wait', '--timeout', '2m']);
       const admission = t.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
       const left = (await admission.listMutatingWebhookConfiguration()).items.filter((i) =>
@@ -457,6 +508,21 @@ export function chartJourney(opts: { skip: string; cluster: () => ClusterHandle 
         250,
       );
       expect(await lease()).toBeNull();
+      const lines = (await leaderLog.ended).flatMap((l) => {
+        try {
+          return [JSON.parse(l) as { level?: number; msg?: string; err?: string }];
+        } catch {
+          return [];
+        }
+      });
+      const release = lines.find((l) => l.msg?.startsWith('cannot release the lease'));
+      if (release) {
+        expect(release.level).toBe(40); // pino's warn
+        expect(release.err).toMatch(/forbidden|not found|denied/i);
+      }
+      figures["the leader's Lease release at helm uninstall"] = release
+        ? `failed, logged at warn: ${release.err}`
+        : 'no failure logged';
     });
   });
 }
