@@ -14,7 +14,6 @@ import {
   PatchStrategy,
   RbacAuthorizationV1Api,
   type V1Deployment,
-  type V1Lease,
   type V1MutatingWebhookConfiguration,
   type V1ResourceAttributes,
 } from '@kubernetes/client-node';
@@ -139,12 +138,6 @@ describe('helm chart (real apiserver)', () => {
       expect(JSON.stringify(w.namespaceSelector)).toContain('kube-system');
       expect(JSON.stringify(w.namespaceSelector)).toContain(namespace);
     }
-    // The leader Lease belongs to the release (so `helm uninstall` deletes it), its spec left to the operator.
-    const leases = byKind('Lease') as V1Lease[];
-    expect(leases.map((l) => [l.metadata?.name, l.metadata?.namespace])).toEqual([
-      ['tiermesh-operator', namespace],
-    ]);
-    expect(leases[0]?.spec).toBeUndefined();
     expect(byKind('ServiceMonitor')).toHaveLength(0);
     expect(byKind('CustomResourceDefinition')).toHaveLength(0);
     expect(byKind('ConfigMap')[0]?.metadata?.labels?.['grafana_dashboard']).toBe('1');
