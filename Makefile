@@ -98,12 +98,13 @@ scale: build cluster-bins
 eval: build
 	node bin/tiermesh.js eval
 
-e2e-kind:
+## The chart journey of `make test-node` (test/node/chart-journey.ts) on a kind cluster, for machines with Docker.
+e2e-kind: deps
 	scripts/e2e-kind.sh
 
 ## A real node next to the e2e control plane (kubelet, containerd, kube-proxy, controller-manager, scheduler,
 ## CoreDNS) running the image built from the Dockerfile with buildah, and the chart installed with helm (test/node).
-## Needs root; elsewhere the suite prints one line saying why it skipped. Not in `make test` yet.
+## Needs root; elsewhere the suite prints one line saying why it skipped. `make test` runs it (`node-suite`).
 node-packages:
 	scripts/node-packages.sh
 

@@ -45,6 +45,20 @@ export default defineConfig({
             },
           ]
         : []),
+      // The same chart journey on a kind cluster (Docker): scripts/e2e-kind.sh makes the cluster and the images.
+      ...(process.env.TIERMESH_KIND_E2E === '1'
+        ? [
+            {
+              test: {
+                name: 'kind',
+                include: ['test/kind/**/*.test.ts'],
+                testTimeout: 600_000,
+                hookTimeout: 900_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -1,12 +1,15 @@
 /** `tiermesh operator`: watches ModelRoute/ModelBudget, pushes config to sidecars, keeps the budget ledger. */
 import { readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { serviceAccountOwner } from '../operator/lease-owner.js';
 import { type HostPort, startOperator } from '../operator/operator.js';
 import { logProcessEvents } from '../telemetry/logger.js';
 import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
 import { startWebhookServer } from '../webhook/server.js';
 import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 const help = `usage: tiermesh operator [options]
 
@@ -113,13 +116,17 @@ export async function run(args: string[]): Promise<number> {
     .map((s) => s.trim())
     .filter(Boolean);
 
+  const leaseNamespace = (values['lease-namespace'] as string | undefined) ?? podNamespace ?? 'default';
+  // In a pod (in-cluster credentials), the Lease belongs to the pod's ServiceAccount and goes with the release.
+  const leaseOwner = values['kubeconfig'] ? undefined : readServiceAccountOwner(leaseNamespace);
   const operator = await startOperator({
     kubeConfig: kc,
     listen,
     metrics,
     namespaces: scope,
-    leaseNamespace: (values['lease-namespace'] as string | undefined) ?? podNamespace ?? 'default',
+    leaseNamespace,
     leaseName: values['lease-name'] as string,
+    ...(leaseOwner ? { leaseOwner } : {}),
     tls: webhook
       ? { load: async () => webhook.servingCert() }
       : values['tls-cert-file']
@@ -150,9 +157,17 @@ export async function run(args: string[]): Promise<number> {
   });
 }
 
+function readServiceAccountOwner(namespace: string): V1OwnerReference | undefined {
+  try {
+    return serviceAccountOwner(readFileSync(`${SERVICE_ACCOUNT_DIR}/token`, 'utf8'), namespace);
+  } catch {
+    return undefined;
+  }
+}
+
 function readServiceAccountNamespace(): string | undefined {
   try {
-    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+    return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8').trim();
   } catch {
     return undefined;
   }

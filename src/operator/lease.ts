@@ -1,7 +1,8 @@
 /** Leader election on a coordination.k8s.io/v1 Lease: acquire, renew, and release on shutdown. */
-import type { V1Lease } from '@kubernetes/client-node';
+import type { V1Lease, V1OwnerReference } from '@kubernetes/client-node';
 import { apiCode, type Kube, microTime } from './kube.js';
 import { leaseDecision } from './lease-decision.js';
+import { withOwner } from './lease-owner.js';
 
 export interface ElectorOptions {
   namespace: string;
@@ -17,6 +18,8 @@ export interface ElectorOptions {
   prune?: (annotations: Record<string, string> | undefined) => string[];
   /** A round that reached the apiserver (whatever it decided), so failures can be told apart from recovery. */
   onRound?: () => void;
+  /** Set on every write (lease-owner.ts): the garbage collector removes the Lease with its owner. */
+  owner?: V1OwnerReference;
 }
 
 /** Giving the lease up at stop failed: not a failed round (nothing is retried), the Lease simply expires. */
@@ -88,6 +91,7 @@ export class LeaderElector {
     const spec = lease?.spec ?? {};
     const annotations = { ...(lease?.metadata?.annotations ?? {}) };
     for (const k of this.opts.prune?.(lease?.metadata?.annotations) ?? []) delete annotations[k];
+    const ownerReferences = withOwner(lease?.metadata?.ownerReferences, this.opts.owner);
     const next: V1Lease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -97,6 +101,7 @@ export class LeaderElector {
         ...(lease?.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
         ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
         ...(lease?.metadata?.labels ? { labels: lease.metadata.labels } : {}),
+        ...(ownerReferences?.length ? { ownerReferences } : {}),
       },
       spec: {
         holderIdentity: identity,

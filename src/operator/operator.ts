@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1OwnerReference } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import { listen } from '../http/listen.js';
@@ -44,6 +44,8 @@ export interface OperatorOptions {
   namespaces?: string[];
   leaseNamespace: string;
   leaseName?: string;
+  /** Owner of the Lease (the pod's ServiceAccount, lease-owner.ts), so it goes when the release does. */
+  leaseOwner?: V1OwnerReference;
   identity?: string;
   leaseDurationSeconds?: number;
   leaseRenewMs?: number;
@@ -310,6 +312,7 @@ function leaderElector(
     // Other replicas' stream counts ride on the Lease; the holder drops records of replicas gone quiet.
     onLease: (lease) => replicas.sharing.observe(lease),
     prune: (annotations) => staleKeys(annotations, Date.now(), replicas.staleMs),
+    ...(opts.leaseOwner ? { owner: opts.leaseOwner } : {}),
     ...(opts.leaseDurationSeconds !== undefined ? { durationSeconds: opts.leaseDurationSeconds } : {}),
     ...(opts.leaseRenewMs !== undefined ? { renewMs: opts.leaseRenewMs } : {}),
     onChange: (leader) => {

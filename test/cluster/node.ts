@@ -532,8 +532,10 @@ export async function startNode(
     await waitFor('containerd answers', 30_000, async () => (await ctr(['version'])).includes('Server'), [
       containerd,
     ]);
-    // Every image, so no pod ever needs a registry (none is reachable).
-    for (const image of Object.values(images)) await ctr(['images', 'import', image.archive]);
+    // What the node itself and plain test pods run; no pod ever needs a registry (none is reachable). The tiermesh
+    // and app images are the user journey's to load (ClusterHandle.loadImages), as `kind load` does for kind.
+    for (const image of [images.pause, images.coredns, images.nodeBase])
+      await ctr(['images', 'import', image.archive]);
 
     const kubeletPort = await freePort();
     const cert = await issueServingCert(cp.pki, join(dir, 'kubelet'), 'kubelet', [

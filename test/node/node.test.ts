@@ -3,8 +3,9 @@
  * 198.18.0.0/24 bridge, reaches another pod through a Service by its DNS name (CoreDNS on the node), and cannot
  * resolve a name outside the cluster (nothing is forwarded off the machine).
  */
-import { describe, expect, inject, it } from 'vitest';
-import { coreApi, finished, kubectl, newNamespace, nodeSkip, readyPods } from './helpers.js';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { type ClusterTools, clusterTools } from './cluster.js';
+import { nodeSkip, realNode } from './real-node.js';
 
 const SERVER = `
 const http = require('node:http');
@@ -25,8 +26,13 @@ const dns = require('node:dns/promises');
 `;
 
 describe.skipIf(nodeSkip())('the real test node', () => {
+  let t: ClusterTools;
+  beforeAll(() => {
+    t = clusterTools(realNode());
+  });
+
   it('runs a plain pod that reaches another through a Service resolved by CoreDNS, and nothing outside', async () => {
-    const ns = await newNamespace('node-basic');
+    const ns = await t.newNamespace('node-basic');
     const image = inject('nodeImages').nodeBase.ref;
     const env = [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -66,11 +72,11 @@ describe.skipIf(nodeSkip())('the real test node', () => {
         spec: { selector: { app: 'echo' }, ports: [{ port: 8080 }] },
       },
     ];
-    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-    const [server] = await readyPods(ns, 'app=echo');
+    await t.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    const [server] = await t.readyPods(ns, 'app=echo');
     expect(server?.status?.podIP).toMatch(/^198\.18\.0\.\d+$/);
 
-    const core = coreApi();
+    const core = t.coreApi();
     const svc = await core.readNamespacedService({ name: 'echo', namespace: ns });
     expect(svc.spec?.clusterIP).toMatch(/^198\.19\.0\.\d+$/);
     await core.createNamespacedPod({
@@ -86,7 +92,7 @@ describe.skipIf(nodeSkip())('the real test node', () => {
         },
       },
     });
-    const { exitCode, log } = await finished(ns, 'client', 'client');
+    const { exitCode, log } = await t.finished(ns, 'client', 'client');
     expect(exitCode, log).toBe(0);
     const result = JSON.parse(log.trim().split('\n').at(-1) ?? '{}') as {
       resolved: string;
