@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import type { ChatCompletionRequest } from '../src/api/openai.js';
 import { compileManifests, parseManifests } from '../src/config/manifests.js';
 import { decide } from '../src/routing/decide.js';
+import { EMB_DIM, loadEmbedder } from '../src/routing/learned/embedding.js';
 import { loadLearnedClassifier } from '../src/routing/learned/model.js';
 import { learnedScorer, withLearnedThresholds } from '../src/routing/learned/wire.js';
 import { measureMicro } from './lib/micro.js';
@@ -32,6 +33,16 @@ const bodies = Array.from({ length: 64 }, (_, i) =>
       { role: 'user', content: `${i} ${unit.repeat(12)}`.slice(0, 2000) },
     ],
   }),
+);
+// A multiple-choice exam question (the MMLU head), also cut to 2,000 characters; and what a head that reads the
+// static embedding adds to it (a `tiermesh train` model may choose one): a WordPiece pass over the first 512 characters.
+const exam =
+  'The following are multiple choice questions (with answers) about clinical knowledge. A 54-year-old patient ' +
+  'presents with fatigue, pallor and a haemoglobin of 9.1 g/dL after six months of a strict vegan diet; which ' +
+  'deficiency best explains the macrocytic picture and the mild peripheral neuropathy noted on examination?\n' +
+  'A. Iron\nB. Vitamin B12\nC. Vitamin C\nD. Zinc\nAnswer: B\n\n';
+const examPrompts = Array.from({ length: 64 }, (_, i) =>
+  `${exam.repeat(6)}${i} Which vitamin is fat-soluble?\nA. C\nB. B1\nC. K\nD. B6\nAnswer:`.slice(-2000),
 );
 const requests = bodies.map((b) => JSON.parse(b) as ChatCompletionRequest);
 const prompts = requests.map((r) => r.messages[1]!.content as string);
@@ -54,23 +65,50 @@ const parse = measureMicro(
 );
 const score = measureMicro((i) => clf.score(prompts[i]!), iterations, 64);
 const scored = measureMicro((i) => scorer(prompts[i]!, 'bench'), iterations, 64);
+if (clf.headOf(examPrompts[0]!) !== 'mmlu')
+  throw new Error('the exam prompt no longer reaches the MMLU head');
+const examScore = measureMicro((i) => clf.score(examPrompts[i]!), iterations, 64);
+const embedder = loadEmbedder();
+const vec = new Float64Array(EMB_DIM);
+const embedded = measureMicro(
+  (i) => {
+    embedder.embed(examPrompts[i]!, vec);
+    return vec[0]!;
+  },
+  iterations,
+  64,
+);
+const examRequests = requests.map((r, i) => ({
+  ...r,
+  messages: [r.messages[0]!, { role: 'user' as const, content: examPrompts[i]! }],
+}));
 const decided = measureMicro(
   (i) => decide({ snapshot, request: requests[i]!, learned: scorer }).tierIndex,
+  iterations,
+  64,
+);
+const examDecided = measureMicro(
+  (i) => decide({ snapshot, request: examRequests[i]!, learned: scorer }).tierIndex,
   iterations,
   64,
 );
 const f = (x: number) => x.toFixed(1).padStart(8);
 const r = (x: number, b: number) => `${(x / b).toFixed(1)}x`.padStart(7);
 const row = (name: string, m: typeof parse) =>
-  `${name.padEnd(30)}${f(m.wall.p50)}  ${f(m.wall.p99)}  ${f(m.cpu.p50)}  ${f(m.cpu.p99)}   ${r(m.wall.p50, parse.wall.p50)} ${r(m.cpu.p99, parse.cpu.p99)}\n`;
+  `${name.padEnd(48)}${f(m.wall.p50)}  ${f(m.wall.p99)}  ${f(m.cpu.p50)}  ${f(m.cpu.p99)}   ${r(m.wall.p50, parse.wall.p50)} ${r(m.cpu.p99, parse.cpu.p99)}\n`;
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MB`;
 process.stdout.write(
   `learned routing, 2,000-char prompt, ${iterations} calls (µs; ratios vs JSON.parse of the ${bodies[0]!.length}-byte body)\n` +
-    `${''.padEnd(30)}wall p50  wall p99   cpu p50   cpu p99   p50 ratio  cpu p99 ratio\n` +
+    `${''.padEnd(48)}wall p50  wall p99   cpu p50   cpu p99   p50 ratio  cpu p99 ratio\n` +
     row('baseline: JSON.parse(body)', parse) +
     row('model score', score) +
     row('scorer (score + percentile)', scored) +
+    row('model score, exam prompt (MMLU head)', examScore) +
+    row('static embedding of the exam prompt', embedded) +
     row('decide(), learned route', decided) +
-    `whole decision p99 < 100 µs: wall ${decided.wall.p99 < 100 ? 'met' : 'NOT met'}, on-CPU ${decided.cpu.p99 < 100 ? 'met' : 'NOT met'}\n` +
+    row('decide(), learned route, exam prompt', examDecided) +
+    `whole decision p99 < 100 µs: wall ${decided.wall.p99 < 100 ? 'met' : 'NOT met'}, on-CPU ${decided.cpu.p99 < 100 ? 'met' : 'NOT met'}; ` +
+    `exam prompt: wall ${examDecided.wall.p99 < 100 ? 'met' : 'NOT met'}, on-CPU ${examDecided.cpu.p99 < 100 ? 'met' : 'NOT met'}\n` +
+    `static embedding table (loaded only for models that read it): ${mb(embedder.tableBytes)}\n` +
     `model memory: weight tables ${mb(clf.tableBytes)}; heap + array buffers after load +${mb(heapAfter.heapUsed + heapAfter.arrayBuffers - heapBefore.heapUsed - heapBefore.arrayBuffers)}\n`,
 );

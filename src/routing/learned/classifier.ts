@@ -7,8 +7,9 @@
  * scores stay comparable across them.
  */
 import { decodeInt8Raw } from './codec.js';
+import { EMB_DIM, type Embedder, loadEmbedder } from './embedding.js';
 import { newBuffers, STRUCT_DIM, STRUCTURAL } from './features.js';
-import { featurizePrompt } from './prompt.js';
+import { canonicalPrompt, featurizePrompt } from './prompt.js';
 import { MODEL_FORMAT, type ModelFile, modelFile } from './weights-file.js';
 
 export interface LearnedClassifier {
@@ -63,11 +64,16 @@ interface CompiledHead {
   hashed: Int8Array | null;
   scale: number;
   dense: Float64Array;
+  /** Weights on the static sentence embedding, or null: most heads never tokenise the prompt. */
+  emb: Float64Array | null;
   bias: number;
 }
 
-/** Validates a parsed model file (shape, layout, table sizes) and builds its scorer. Throws ModelFileError. */
-export function classifierFromModel(input: unknown): LearnedClassifier {
+/**
+ * Validates a parsed model file (shape, layout, table sizes) and builds its scorer. Throws ModelFileError.
+ * `embedder` is the static embedding table for heads that read one (default: the shipped table).
+ */
+export function classifierFromModel(input: unknown, embedder?: Embedder): LearnedClassifier {
   const parsed = modelFile.safeParse(input);
   if (!parsed.success) {
     const fmt = (input as { format?: unknown } | null)?.format;
@@ -96,14 +102,19 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
     } catch (e) {
       throw new ModelFileError(`head "${h.name}": ${(e as Error).message}`);
     }
+    if (h.embedding && h.embedding.length !== EMB_DIM)
+      throw new ModelFileError(`head "${h.name}": wrong number of embedding weights`);
     return {
       name: h.name,
       hashed,
       scale: h.hashed?.scale ?? 0,
       dense: Float64Array.from(h.dense),
+      emb: h.embedding ? Float64Array.from(h.embedding) : null,
       bias: h.bias,
     };
   });
+  const emb = heads.some((h) => h.emb) ? (embedder ?? loadEmbedder()) : null;
+  const ebuf = new Float64Array(EMB_DIM);
   const byName = new Map(heads.map((h, i) => [h.name, i]));
   const fallback = m.fallback === undefined ? 0 : byName.get(m.fallback);
   if (fallback === undefined)
@@ -138,8 +149,12 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
   const buf = newBuffers();
   const cls = new Float64Array(Math.max(1, K));
 
-  const headScore = (h: CompiledHead, k: number): number => {
+  const headScore = (h: CompiledHead, k: number, text: string): number => {
     let z = h.bias;
+    if (h.emb && emb) {
+      emb.embed(canonicalPrompt(text), ebuf);
+      for (let d = 0; d < EMB_DIM; d++) z += h.emb[d]! * ebuf[d]!;
+    }
     const { idx, val, dense } = buf;
     if (h.hashed) {
       let s = 0;
@@ -174,10 +189,13 @@ export function classifierFromModel(input: unknown): LearnedClassifier {
   };
   return {
     heads: heads.map((h) => h.name),
-    tableBytes: heads.reduce((a, h) => a + (h.hashed?.byteLength ?? 0), 0) + (rHashed?.byteLength ?? 0),
+    tableBytes:
+      heads.reduce((a, h) => a + (h.hashed?.byteLength ?? 0), 0) +
+      (rHashed?.byteLength ?? 0) +
+      (emb?.tableBytes ?? 0),
     score(text: string): number {
       const h = pickK(text);
-      return headScore(heads[h]!, lastK);
+      return headScore(heads[h]!, lastK, text);
     },
     headOf: (text) => heads[pickK(text)]!.name,
     thresholdForShare: (share) => thresholdFromQuantiles(q, share),

@@ -123,6 +123,14 @@ export function headGrid(name: string, pair?: string): HeadSpec[] {
       lambdaDense: l,
       lengthPrior: 0.5,
     })),
+    ...[30, 300, 3000].map((l) => ({ name, pair, features: 'embedding' as const, lambdaDense: l })),
+    ...[30, 300, 3000].map((l) => ({
+      name,
+      pair,
+      features: 'embedding' as const,
+      lambdaDense: l,
+      lengthPrior: 0.25,
+    })),
     ...[3, 10, 30, 100].map((l) => ({
       name,
       pair,

@@ -1,6 +1,7 @@
 /** Features of many prompts packed into flat arrays (CSR layout for the hashed part), for training. */
+import { EMB_DIM, type Embedder } from './embedding.js';
 import { newBuffers, STRUCT_DIM } from './features.js';
-import { featurizePrompt } from './prompt.js';
+import { canonicalPrompt, featurizePrompt } from './prompt.js';
 
 export interface Design {
   offsets: Int32Array;
@@ -10,22 +11,30 @@ export interface Design {
   val: Float32Array;
   /** n x STRUCT_DIM, row-major. */
   dense: Float32Array;
+  /** n x EMB_DIM static sentence embeddings, row-major; null when the design was built without an embedder. */
+  emb: Float32Array | null;
   n: number;
 }
 
-export function buildDesign(texts: readonly string[]): Design {
+export function buildDesign(texts: readonly string[], embedder?: Embedder): Design {
   const b = newBuffers();
   const offsets = new Int32Array(texts.length + 1);
   const wordEnd = new Int32Array(texts.length);
   const idxParts: Int32Array[] = [];
   const valParts: Float32Array[] = [];
   const dense = new Float32Array(texts.length * STRUCT_DIM);
+  const emb = embedder ? new Float32Array(texts.length * EMB_DIM) : null;
+  const e = new Float64Array(EMB_DIM);
   let total = 0;
   texts.forEach((t, i) => {
     const k = featurizePrompt(t, b);
     idxParts.push(b.idx.slice(0, k));
     valParts.push(b.val.slice(0, k));
     dense.set(b.dense, i * STRUCT_DIM);
+    if (embedder && emb) {
+      embedder.embed(canonicalPrompt(t), e);
+      emb.set(e, i * EMB_DIM);
+    }
     wordEnd[i] = total + b.wordEntries;
     total += k;
     offsets[i + 1] = total;
@@ -36,5 +45,5 @@ export function buildDesign(texts: readonly string[]): Design {
     idx.set(idxParts[i]!, offsets[i]!);
     val.set(valParts[i]!, offsets[i]!);
   }
-  return { offsets, wordEnd, idx, val, dense, n: texts.length };
+  return { offsets, wordEnd, idx, val, dense, emb, n: texts.length };
 }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultDataDir, hasData, loadAll } from './datasets.js';
+import { EMB_DIM } from './embedding.js';
 import { evalSets } from './evaluate.js';
 import { summarize } from './metrics.js';
 import { classifierFromText, loadLearnedClassifier, loadModelFile, ModelFileError } from './model.js';
@@ -131,5 +132,22 @@ describe('loading a trained model file (modelRef)', () => {
       () => loadModelFile(write('short.json', JSON.stringify({ ...shipped, heads }))),
       /entries, expected 65536/,
     );
+    // A head that reads the static embedding (a `tiermesh train` model may have one) must carry EMB_DIM weights.
+    const embHeads = (n: number) =>
+      (shipped as { heads: { name: string }[] }).heads.map((h) =>
+        h.name === 'mmlu'
+          ? { ...h, embedding: Array.from({ length: n }, (_, i) => (i % 2 ? 0.5 : -0.5)) }
+          : h,
+      );
+    refuse(
+      () => loadModelFile(write('emb.json', JSON.stringify({ ...shipped, heads: embHeads(3) }))),
+      /head "mmlu": wrong number of embedding weights/,
+    );
+    const exam = 'Which vitamin is fat-soluble?\nA. C\nB. B1\nC. K\nD. B6\nAnswer:';
+    const withEmb = loadModelFile(
+      write('emb-ok.json', JSON.stringify({ ...shipped, heads: embHeads(EMB_DIM) })),
+    );
+    expect(withEmb.headOf(exam)).toBe('mmlu');
+    expect(withEmb.score(exam)).not.toBe(loadLearnedClassifier().score(exam));
   });
 });

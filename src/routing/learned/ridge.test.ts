@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../scripts/train/rng.js';
 import { buildDesign } from './design.js';
+import { EMB_DIM, loadEmbedder } from './embedding.js';
 import { STRUCTURAL } from './features.js';
 import { fitRidge, predict } from './ridge.js';
 
@@ -23,6 +24,34 @@ describe('fitRidge', () => {
     expect(m.bias).toBeCloseTo(0.3, 3);
     expect(m.hashed).toBeNull();
     for (const i of [0, 17, 299]) expect(predict(m, d, i)).toBeCloseTo(y[i]!, 3);
+  });
+
+  it('fits on the static embedding when asked, and refuses a design without one', () => {
+    const topics = [
+      'the heart pumps blood through arteries',
+      'a python function returns a list',
+      'tax law and court rulings',
+    ];
+    const tx = Array.from({ length: 90 }, (_, i) => `${topics[i % 3]} ${i}`);
+    const de = buildDesign(tx, loadEmbedder());
+    const rs = tx.map((_, i) => i);
+    // The label is one embedding coordinate: an embedding fit recovers it, structure alone cannot.
+    const y = rs.map((i) => de.emb![i * EMB_DIM + 2]!);
+    const m = fitRidge(de, rs, y, {
+      lambdaDense: 1e-6,
+      denseMask: STRUCTURAL.map(() => false),
+      embedding: true,
+    });
+    expect(m.emb).toHaveLength(EMB_DIM);
+    for (const i of [0, 1, 2, 50]) expect(predict(m, de, i)).toBeCloseTo(y[i]!, 3);
+    expect(() =>
+      fitRidge(
+        d,
+        rows,
+        rows.map(() => 0),
+        { lambdaDense: 1, embedding: true },
+      ),
+    ).toThrow(/without an embedder/);
   });
 
   it('with no features it predicts the mean; hashed n-grams learn a word the label follows', () => {

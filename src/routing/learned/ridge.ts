@@ -7,6 +7,7 @@
  *   predict(model, design, row): number
  */
 import type { Design } from './design.js';
+import { EMB_DIM } from './embedding.js';
 import { HASH_DIM, STRUCT_DIM } from './features.js';
 
 export interface RidgeOptions {
@@ -18,6 +19,8 @@ export interface RidgeOptions {
   denseMask?: readonly boolean[] | undefined;
   /** Per-row weights (e.g. to balance sources); default 1. */
   weights?: Float64Array | undefined;
+  /** Also fit weights on the design's static sentence embeddings (the design must have them). */
+  embedding?: boolean | undefined;
   /** Hashed features from word unigrams and bigrams only (no character 4-grams): a third of the work to score. */
   wordsOnly?: boolean | undefined;
   maxIter?: number;
@@ -30,6 +33,8 @@ export interface LinearModel {
   wordsOnly?: boolean | undefined;
   /** On the raw feature scale. */
   dense: Float64Array;
+  /** Weights on the static sentence embedding (EMB_DIM), absent for a model that does not read it. */
+  emb?: Float64Array | undefined;
   bias: number;
 }
 
@@ -39,6 +44,10 @@ export function predict(m: LinearModel, d: Design, row: number): number {
   if (m.hashed) for (let j = d.offsets[row]!; j < end; j++) z += m.hashed[d.idx[j]!]! * d.val[j]!;
   const o = row * STRUCT_DIM;
   for (let j = 0; j < STRUCT_DIM; j++) z += m.dense[j]! * d.dense[o + j]!;
+  if (m.emb) {
+    const e = row * EMB_DIM;
+    for (let j = 0; j < EMB_DIM; j++) z += m.emb[j]! * d.emb![e + j]!;
+  }
   return z;
 }
 
@@ -51,8 +60,18 @@ export function fitRidge(
   const n = rows.length;
   const useH = o.lambdaHashed !== undefined;
   const H = useH ? HASH_DIM : 0;
-  const D = STRUCT_DIM;
+  const S = STRUCT_DIM;
+  const E = o.embedding ? EMB_DIM : 0;
+  if (E && !d.emb) throw new Error('ridge: embedding features asked of a design built without an embedder');
+  const D = S + E;
   const P = H + D + 1;
+  // The fitted rows' dense columns (structure, then embedding), row-major in fitting order.
+  const X = new Float64Array(n * D);
+  for (let r = 0; r < n; r++) {
+    const row = rows[r]!;
+    for (let j = 0; j < S; j++) X[r * D + j] = d.dense[row * S + j]!;
+    for (let j = 0; j < E; j++) X[r * D + S + j] = d.emb![row * EMB_DIM + j]!;
+  }
   const w = o.weights;
   const mask = o.denseMask;
   const end = (row: number) => (o.wordsOnly ? d.wordEnd[row]! : d.offsets[row + 1]!);
@@ -63,19 +82,20 @@ export function fitRidge(
   for (let r = 0; r < n; r++) {
     const wr = w ? w[r]! : 1;
     wsum += wr;
-    const off = rows[r]! * D;
-    for (let j = 0; j < D; j++) mu[j] = mu[j]! + wr * d.dense[off + j]!;
+    const off = r * D;
+    for (let j = 0; j < D; j++) mu[j] = mu[j]! + wr * X[off + j]!;
   }
   for (let j = 0; j < D; j++) mu[j] = mu[j]! / Math.max(1e-12, wsum);
   for (let r = 0; r < n; r++) {
     const wr = w ? w[r]! : 1;
-    const off = rows[r]! * D;
-    for (let j = 0; j < D; j++) sd[j] = sd[j]! + wr * (d.dense[off + j]! - mu[j]!) ** 2;
+    const off = r * D;
+    for (let j = 0; j < D; j++) sd[j] = sd[j]! + wr * (X[off + j]! - mu[j]!) ** 2;
   }
   const on = new Uint8Array(D);
   for (let j = 0; j < D; j++) {
     sd[j] = Math.sqrt(sd[j]! / Math.max(1e-12, wsum));
-    on[j] = (mask ? mask[j] : true) && sd[j]! > 1e-9 ? 1 : 0;
+    // The mask covers structure; embedding columns are on whenever asked for.
+    on[j] = (j >= S || (mask ? mask[j] : true)) && sd[j]! > 1e-9 ? 1 : 0;
     if (!on[j]) sd[j] = 1;
   }
   const lam = new Float64Array(P);
@@ -88,8 +108,8 @@ export function fitRidge(
       const row = rows[r]!;
       let z = theta[P - 1]!;
       if (useH) for (let j = d.offsets[row]!, e = end(row); j < e; j++) z += theta[d.idx[j]!]! * d.val[j]!;
-      const off = row * D;
-      for (let j = 0; j < D; j++) if (on[j]) z += theta[H + j]! * ((d.dense[off + j]! - mu[j]!) / sd[j]!);
+      const off = r * D;
+      for (let j = 0; j < D; j++) if (on[j]) z += theta[H + j]! * ((X[off + j]! - mu[j]!) / sd[j]!);
       out[r] = z;
     }
   };
@@ -102,9 +122,9 @@ export function fitRidge(
       if (useH)
         for (let j = d.offsets[row]!, e = end(row); j < e; j++)
           out[d.idx[j]!] = out[d.idx[j]!]! + ur * d.val[j]!;
-      const off = row * D;
+      const off = r * D;
       for (let j = 0; j < D; j++)
-        if (on[j]) out[H + j] = out[H + j]! + ur * ((d.dense[off + j]! - mu[j]!) / sd[j]!);
+        if (on[j]) out[H + j] = out[H + j]! + ur * ((X[off + j]! - mu[j]!) / sd[j]!);
       out[P - 1] = out[P - 1]! + ur;
     }
   };
@@ -138,17 +158,18 @@ export function fitRidge(
     rr = rr2;
     for (let j = 0; j < P; j++) p[j] = res[j]! + beta * p[j]!;
   }
-  const dense = new Float64Array(D);
+  const raw = new Float64Array(D);
   let bias = theta[P - 1]!;
   for (let j = 0; j < D; j++) {
     if (!on[j]) continue;
-    dense[j] = theta[H + j]! / sd[j]!;
+    raw[j] = theta[H + j]! / sd[j]!;
     bias -= (theta[H + j]! * mu[j]!) / sd[j]!;
   }
   return {
     hashed: useH ? Float32Array.from(theta.subarray(0, H)) : null,
     wordsOnly: o.wordsOnly,
-    dense,
+    dense: raw.slice(0, S),
+    emb: E ? raw.slice(S) : undefined,
     bias,
   };
 }

@@ -16,10 +16,10 @@ const outcomes = (n: number, groups: number) =>
   });
 
 describe('trainOnOutcomes', () => {
-  it('chooses n-grams when a word carries the gain, and the written model ranks by it', () => {
+  it('chooses a head that reads words (embedding or n-grams) when a word carries the gain, and the written model ranks by it', () => {
     const r = trainOnOutcomes(outcomes(240, 2));
     expect(r.foldsBy).toBe('prompt');
-    expect(r.chosen).toMatch(/^ngrams/);
+    expect(r.chosen).toMatch(/^(ngrams|embedding)/);
     const c = classifierFromModel(JSON.parse(JSON.stringify(r.file)));
     expect(c.score('please review the invoice please, request 1000 x')).toBeGreaterThan(
       c.score('please review the weather please, request 1000 x'),
@@ -28,6 +28,7 @@ describe('trainOnOutcomes', () => {
     expect(r.validation.map((v) => v.setting)).toContain('length');
     // The length-prior structure heads are in the grid and named apart from plain structure.
     expect(r.validation.map((v) => v.setting)).toContain('structure (L2 3000, length prior 0.5)');
+    expect(r.validation.map((v) => v.setting)).toContain('embedding (L2 300, length prior 0.25)');
   });
 
   it('holds out whole groups once there are enough of them; refuses too few outcomes', () => {

@@ -7,6 +7,7 @@
  */
 import { assignFolds, type CvResult, crossValidate, headGrid, selectHead } from './cv.js';
 import { buildDesign } from './design.js';
+import { loadEmbedder } from './embedding.js';
 import { summarize } from './metrics.js';
 import { type LoggedOutcome, OutcomesError } from './outcomes.js';
 import { predict } from './ridge.js';
@@ -31,8 +32,8 @@ export interface TrainResult {
 const describe = (r: CvResult) =>
   r.spec.features === 'ngrams'
     ? `ngrams (L2 ${r.spec.lambdaHashed})`
-    : r.spec.features === 'structure'
-      ? `structure (L2 ${r.spec.lambdaDense}${r.spec.lengthPrior ? `, length prior ${r.spec.lengthPrior}` : ''})`
+    : r.spec.features === 'structure' || r.spec.features === 'embedding'
+      ? `${r.spec.features} (L2 ${r.spec.lambdaDense}${r.spec.lengthPrior ? `, length prior ${r.spec.lengthPrior}` : ''})`
       : r.spec.features;
 
 export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'): TrainResult {
@@ -40,7 +41,10 @@ export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'
     throw new OutcomesError(
       `${outcomes.length} outcomes: at least ${MIN_TRAIN_OUTCOMES} are needed to train`,
     );
-  const X = buildDesign(outcomes.map((o) => o.prompt));
+  const X = buildDesign(
+    outcomes.map((o) => o.prompt),
+    loadEmbedder(),
+  );
   const rows = outcomes.map((_, i) => i);
   const labels = outcomes.map((o) => o.strong - o.weak);
   const groups = new Set(outcomes.map((o) => o.group ?? ''));

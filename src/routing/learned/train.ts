@@ -15,9 +15,10 @@ import { MODEL_FORMAT, type ModelFile } from './weights-file.js';
 
 /**
  * Which features a head reads: nothing (the source's mean gain: no ranking within it, the honest choice where no
- * feature validated), prompt length only (what transfers to unseen topics), all structure, or structure + n-grams.
+ * feature validated), prompt length only (what transfers to unseen topics), all structure, the static sentence
+ * embedding (what a prompt is about, in 16 numbers: it carries to unseen words and subjects), or structure + n-grams.
  */
-export type FeatureSet = 'constant' | 'length' | 'structure' | 'ngrams';
+export type FeatureSet = 'constant' | 'length' | 'structure' | 'embedding' | 'ngrams';
 
 export interface HeadSpec {
   name: string;
@@ -26,7 +27,7 @@ export interface HeadSpec {
   /** L2 on the hashed weights (ngrams heads only). */
   lambdaHashed?: number | undefined;
   /**
-   * Structure heads: adds a fixed positive length direction, `lengthPrior` x the spread of the fitted scores per
+   * Structure and embedding heads: adds a fixed positive length direction, `lengthPrior` x the spread of the fitted scores per
    * standard deviation of log-length. Length is what transfers to unseen topics, but a fitted length weight can
    * flip sign from one set of subjects to the next; the prior keeps "longer = more gain" and lets structure refine it.
    */
@@ -49,11 +50,18 @@ export function fitHead(
   const m = fitRidge(d, rows, labels, {
     lambdaDense: s.lambdaDense,
     lambdaHashed: s.features === 'ngrams' ? (s.lambdaHashed ?? 10) : undefined,
-    denseMask: s.features === 'length' ? LENGTH_MASK : s.features === 'constant' ? NO_FEATURES : undefined,
+    denseMask:
+      s.features === 'length'
+        ? LENGTH_MASK
+        : s.features === 'constant' || s.features === 'embedding'
+          ? NO_FEATURES
+          : undefined,
+    embedding: s.features === 'embedding',
     maxIter: 120,
     tol: 1e-4,
   });
-  if (s.features === 'structure' && s.lengthPrior) addLengthPrior(m, d, rows, s.lengthPrior);
+  if ((s.features === 'structure' || s.features === 'embedding') && s.lengthPrior)
+    addLengthPrior(m, d, rows, s.lengthPrior);
   return m;
 }
 
@@ -167,6 +175,7 @@ export function toModelFile(p: ModelParts): ModelFile {
       ...(spec.pair ? { pair: spec.pair } : {}),
       ...(model.hashed ? { hashed: encodeInt8(model.hashed) } : {}),
       dense: Array.from(model.dense, round),
+      ...(model.emb ? { embedding: Array.from(model.emb, round) } : {}),
       bias: round(model.bias),
     })),
     calibration: p.calibration,

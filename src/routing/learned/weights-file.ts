@@ -27,6 +27,8 @@ export const head = z.object({
   hashed: int8Table.optional(),
   /** One weight per structural feature, raw scale. */
   dense: z.array(z.number()),
+  /** Weights on the static sentence embedding (embedding.ts, EMB_DIM), absent for a head that does not read it. */
+  embedding: z.array(z.number()).optional(),
   bias: z.number(),
 });
 export type Head = z.infer<typeof head>;
