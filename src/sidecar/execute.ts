@@ -106,6 +106,8 @@ export interface ProducedAnswer {
   tier: string;
   usage: TokenCounts;
   upstreamSeconds: number;
+  /** An aborted or outrun hedge: booked, but its time says when it was stopped, not how fast the target is. */
+  hedgeLoser?: true;
 }
 
 export interface ExecuteInput {
@@ -272,6 +274,7 @@ async function raceStep<R extends ExecutionInfo>(
         tier: step.tierName,
         usage,
         upstreamSeconds: (performance.now() - t0) / 1000,
+        hedgeLoser: true,
       });
   };
   if (lost.ok) {

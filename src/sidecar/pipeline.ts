@@ -416,6 +416,9 @@ async function jsonAnswer(
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
     account.book(p.model, p.usage);
+    // Latency observations come from calls timed from their own start: not a hedge's loser (stopped, not done),
+    // nor a winning hedge (timed from the step's start, so its delay would count as the target's latency).
+    if (p.hedgeLoser || (result.hedged === 'won' && p.served === result.served)) continue;
     board?.observe(
       latencyKey(p.served.provider, p.served.upstreamModel),
       { totalMs: p.upstreamSeconds * 1000, outputTokens: p.usage.completion_tokens },
@@ -469,7 +472,8 @@ async function streamAnswer(
   // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
   const usage = relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text);
   account.book(model, usage);
-  if (relayed.broken === undefined && !exec.signal.aborted)
+  // A winning hedge started after the delay but is timed from the step's start: not an observation of its target.
+  if (relayed.broken === undefined && !exec.signal.aborted && opened.hedged !== 'won')
     latencyBoard(sc, exec.decision)?.observe(
       latencyKey(opened.served.provider, opened.served.upstreamModel),
       { ttftMs, totalMs: performance.now() - t0, outputTokens: usage.completion_tokens },

@@ -539,11 +539,19 @@ describe('hedged requests', () => {
           classifier: { mode: 'rules' },
           cascade: { enabled: false, checks: ['empty'], maxEscalations: 0 },
           hedge: { enabled: true, delay: 'fixed', delayMs: 50 },
+          slo: { maxLatencyMs: 60_000, minSamples: 1 },
         },
       }),
     );
     const r = await client.chat.completions.create(hi).withResponse();
     expect(r.data.choices[0]!.message.content).toBe('from fast');
+    // Neither side is a latency observation: the loser was stopped, not done, and the winner's time counts the delay.
+    const explained = await fetch(`${sidecar.url}/v1/explain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(hi),
+    });
+    expect(((await explained.json()) as { observations: unknown[] }).observations).toEqual([]);
     expect(r.response.headers.get('x-tiermesh-hedged')).toBe('won');
     expect(r.response.headers.get('x-tiermesh-provider')).toBe('fast-up');
     expect(hung.calls.length).toBe(1);
