@@ -5,7 +5,11 @@
  * real `AllowanceClient` and `UsageReporter`. Light = no routing proxy behind them; everything they say to the
  * operator is what a sidecar says. Prints one line per figure; not part of `make test` (minutes, and heavy).
  *
- *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold]
+ *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--cpu-prof DIR]
+ *
+ * --only-storm: connect, then the reconnect storm, nothing else (to work on the storm). --cpu-prof DIR: the restarted
+ * operator writes a V8 CPU profile of its first life after the storm into DIR (it is stopped with SIGTERM for that, so
+ * the run ends after the storm as with --only-storm).
  *
  * Phases: (1) N streams connect; (2) CRD change -> route status all acked, warm token cache; (3) the same after the
  * operator's 30 s token cache has expired (cold); (4) operator SIGKILL + restart with a config change made while it
@@ -27,13 +31,15 @@ import { startControlPlane } from '../test/cluster/controlplane.js';
 import { installCrds } from '../test/cluster/crds.js';
 import { applyObjects, loadKubeConfig, parseObjects } from '../test/cluster/kube.js';
 import { routeConfig } from '../test/helpers/config.js';
-import { treeCpuTicks, treeMemory } from './lib/procstat.js';
+import { childrenOf, commOf, treeCpuTicks, treeMemory } from './lib/procstat.js';
 
 const { values: args } = parseArgs({
   options: {
     sidecars: { type: 'string', default: '200' },
     reporters: { type: 'string', default: '100' },
     'skip-cold': { type: 'boolean', default: false },
+    'only-storm': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const N = Number(args.sidecars);
@@ -70,10 +76,16 @@ interface Op {
   out(): string;
 }
 
-async function startOperator(kubeconfig: string, port: number, identity: string): Promise<Op> {
+async function startOperator(
+  kubeconfig: string,
+  port: number,
+  identity: string,
+  nodeFlags: string[] = [],
+): Promise<Op> {
   const child = spawn(
     process.execPath,
     [
+      ...nodeFlags,
       '--import',
       'tsx',
       'cmd/tiermesh.ts',
@@ -131,9 +143,11 @@ async function metric(op: Op, name: string): Promise<number> {
 }
 
 /** A sidecar's config store without the proxy behind it: remembers the version it applied. */
-function lightStore(): SnapshotTarget & { version: string | undefined } {
+function lightStore(): SnapshotTarget & { version: string | undefined; appliedAt: number } {
   const s = {
     version: undefined as string | undefined,
+    /** performance.now() when it last applied a new version. */
+    appliedAt: 0,
     get current() {
       return s.version ? { snapshot: { version: s.version } } : undefined;
     },
@@ -142,6 +156,7 @@ function lightStore(): SnapshotTarget & { version: string | undefined } {
       if (typeof v !== 'string') return { ok: false as const, error: 'no version' };
       const changed = v !== s.version;
       s.version = v;
+      if (changed) s.appliedAt = performance.now();
       return { ok: true as const, version: v, changed };
     },
   };
@@ -227,6 +242,11 @@ async function main(): Promise<void> {
 
     // (2)/(3) CRD change -> status all acked.
     let gen = 1;
+    /** CPU ticks of the control plane's own processes (kube-apiserver, etcd), which run as this process's children. */
+    const controlPlaneTicks = () =>
+      childrenOf(process.pid)
+        .filter((pid) => ['kube-apiserver', 'etcd'].includes(commOf(pid)))
+        .reduce((sum, pid) => sum + treeCpuTicks(pid), 0);
     const push = async (label: string) => {
       const before = (await route()).status?.configVersion;
       const reviews0 = await metric(op, 'tiermesh_operator_token_reviews_total');
@@ -258,8 +278,8 @@ async function main(): Promise<void> {
       );
     };
     await sleep(2_000);
-    for (let i = 0; i < 3; i++) await push(`warm ${i + 1}`);
-    if (!args['skip-cold']) {
+    if (!args['only-storm']) for (let i = 0; i < 3; i++) await push(`warm ${i + 1}`);
+    if (!args['skip-cold'] && !args['only-storm']) {
       line('waiting 31 s for the operator token cache (30 s) to expire ...');
       await sleep(31_000);
       await push('cold token cache');
@@ -271,12 +291,26 @@ async function main(): Promise<void> {
     await kill(op);
     await applyObjects(kc, manifests(`small-${gen++}`), APP);
     await sleep(1_000);
-    op = await startOperator(cp.kubeconfigPath, port, 'scale-op-a');
+    const stormReviews0 = 0; // a new process: its counter starts at 0
+    const cpTicks0 = controlPlaneTicks();
+    const selfCpu0 = process.cpuUsage();
+    const restartAt = performance.now();
+    const profDir = args['cpu-prof'];
+    op = await startOperator(
+      cp.kubeconfigPath,
+      port,
+      'scale-op-a',
+      profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [],
+    );
     ops.push(op);
     const serving = op.servingAt;
+    /** When each light sidecar was first seen connected again (polled every 10 ms), from the operator serving. */
+    const backAt = new Array<number>(N).fill(Number.NaN);
     const versionAfter = await until(
       'all streams back on the latest version',
       () => {
+        const now = performance.now();
+        for (let i = 0; i < N; i++) if (Number.isNaN(backAt[i]!) && streams[i]!.connected) backAt[i] = now;
         const v = stores[0]!.version;
         return (
           v !== oldVersion && stores.every((s) => s.version === v) && streams.every((s) => s.connected) && v
@@ -296,10 +330,32 @@ async function main(): Promise<void> {
       10,
     );
     const stormStatus = performance.now() - serving;
+    const opCpuMs = treeCpuTicks(op.child.pid!) * 10;
+    const cpCpuMs = (controlPlaneTicks() - cpTicks0) * 10;
+    const self = process.cpuUsage(selfCpu0);
+    const stormReviews = (await metric(op, 'tiermesh_operator_token_reviews_total')) - stormReviews0;
     line(
       `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +
         `${storm.toFixed(0)} ms after it served, status all acked after ${stormStatus.toFixed(0)} ms (${versionAfter})`,
     );
+    const pct = (xs: number[], p: number) => {
+      const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+    };
+    const rel = (xs: number[]) => [50, 90, 100].map((p) => (pct(xs, p) - serving).toFixed(0)).join('/');
+    line(
+      `reconnect storm detail: operator process start -> serving ${(serving - restartAt).toFixed(0)} ms; ` +
+        `streams back (p50/p90/max, ms from serving) ${rel(backAt)}, new version applied ${rel(stores.map((s) => s.appliedAt))}; ` +
+        `${stormReviews} TokenReviews; CPU from restart to all acked: operator ${opCpuMs} ms (start-up included), ` +
+        `apiserver+etcd ${cpCpuMs} ms, harness (light sidecars) ${((self.user + self.system) / 1000).toFixed(0)} ms`,
+    );
+    if (profDir) {
+      // SIGTERM: a clean exit, so V8 writes the profile; a new operator takes its place for what follows.
+      op.child.kill('SIGTERM');
+      await new Promise((r) => op.child.once('exit', r));
+      line(`cpu profile of the restarted operator written to ${profDir}`);
+    }
+    if (args['only-storm'] || profDir) return;
 
     // (5) Budget: R reporters, 2 concurrent requests each, through a leader failover.
     const opB = await startOperator(cp.kubeconfigPath, port + 2, 'scale-op-b');

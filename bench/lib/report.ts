@@ -334,7 +334,9 @@ ${failuresSection(failed)}
   built once by \`bench/peers/install-compiled.sh\` with \`cargo install --locked --version 2.0.1\` into
   \`.cache/peers/\`, with the crate's own release profile: fat LTO, one codegen unit): reached the fixture through its
   documented \`OPENAI_BASE_URL\` override with \`x-provider: openai\`; \`HOST=127.0.0.1\`, \`RUST_LOG=warn\` (its default,
-  info, logs every request), no Nova Guard policies, no platform key, so nothing leaves the machine. Its Tokio runtime
+  info, logs every request), no Nova Guard policies, no platform key, so nothing leaves the machine. Requests name
+  \`gpt-4o-mini\`, a model in its pricing catalog (for an unknown model it logs a warning on every request); the fixture
+  answers every model alike. Its Tokio runtime
   sizes its worker threads from the CPUs it may use (two threads on the one pinned CPU).
 - **Portkey** (\`@portkey-ai/gateway\` from npm, \`build/start-server.js --headless\`, \`NODE_ENV=production\`): reached the
   fixture through its documented headers \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. Two things had to be

@@ -46,7 +46,9 @@ export const noveum: System = {
         origin: `http://127.0.0.1:${port}`,
         path: '/v1/chat/completions',
         headers: { authorization: 'Bearer sk-bench', 'x-provider': 'openai' },
-        model: 'bench-model',
+        // A model its pricing catalog knows: with an unknown one it logs a warning per request. The fixture answers
+        // every model alike.
+        model: 'gpt-4o-mini',
         child,
         version: `${NOVEUM_NAME} ${NOVEUM_VERSION}`,
         stop: () => child.stop(),

@@ -18,7 +18,7 @@ import {
   type RoutingReport,
   STREAM_HEADER,
   STREAM_PATH,
-  sseEvent,
+  sharedSseEncoder,
   USAGE_PATH,
   usageBody,
 } from './protocol.js';
@@ -87,6 +87,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   const probes = probeHandler(deps.ready);
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
   const sessions = deps.sessions ?? new StreamSessions();
+  const encode = sharedSseEncoder();
 
   function bearer(req: IncomingMessage): string {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -139,7 +140,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     res.flushHeaders();
     res.write(': connected\n\n');
     const disconnect = deps.hub.connect(who.namespace, sidecarId, running, (event, data, id) => {
-      res.write(sseEvent(event, data, id));
+      res.write(encode(event, data, id));
     });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
     const close = () => {
