@@ -5,7 +5,10 @@
  * real `AllowanceClient` and `UsageReporter`. Light = no routing proxy behind them; everything they say to the
  * operator is what a sidecar says. Prints one line per figure; not part of `make test` (minutes, and heavy).
  *
- *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--cpu-prof DIR]
+ *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--cpu-prof DIR] [--compiled]
+ *
+ * --compiled: run the operator from the build (`node bin/tiermesh.js`, as its image does; `make scale` builds first)
+ * instead of from the sources through tsx, whose start-up transpiling is not the operator's cost.
  *
  * --only-storm: connect, then the reconnect storm, nothing else (to work on the storm). --cpu-prof DIR: the restarted
  * operator writes a V8 CPU profile of its first life after the storm into DIR (it is stopped with SIGTERM for that, so
@@ -17,7 +20,7 @@
  * through a leader failover: overspend against the limit, and the ledger against what they reported.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +43,7 @@ const { values: args } = parseArgs({
     'skip-cold': { type: 'boolean', default: false },
     'only-storm': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    compiled: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.sidecars);
@@ -49,6 +53,17 @@ const LEASE_NS = 'scale-lease';
 /** Budget phase: per request, estimate and mean cost; the actual cost varies +-50% around the estimate. */
 const EST = 0.003;
 const LIMIT = 10;
+/** TcpExt ListenOverflows from /proc/net/netstat (machine-wide): connections dropped because an accept queue was full. */
+function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    if (!lines[i]!.startsWith('TcpExt:')) continue;
+    const names = lines[i]!.split(/\s+/);
+    const values = lines[i + 1]!.split(/\s+/);
+    return Number(values[names.indexOf('ListenOverflows')] ?? Number.NaN);
+  }
+  return Number.NaN;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -86,9 +101,7 @@ async function startOperator(
     process.execPath,
     [
       ...nodeFlags,
-      '--import',
-      'tsx',
-      'cmd/tiermesh.ts',
+      ...(args.compiled ? ['bin/tiermesh.js'] : ['--import', 'tsx', 'cmd/tiermesh.ts']),
       'operator',
       '--kubeconfig',
       kubeconfig,
@@ -245,7 +258,8 @@ async function main(): Promise<void> {
     /** CPU ticks of the control plane's own processes (kube-apiserver, etcd), which run as this process's children. */
     const controlPlaneTicks = () =>
       childrenOf(process.pid)
-        .filter((pid) => ['kube-apiserver', 'etcd'].includes(commOf(pid)))
+        // By name prefix: the binaries carry their version (kube-apiserver-v1.34.4, cut to 15 characters in comm).
+        .filter((pid) => /^(kube-apiserver|etcd)/.test(commOf(pid)))
         .reduce((sum, pid) => sum + treeCpuTicks(pid), 0);
     const push = async (label: string) => {
       const before = (await route()).status?.configVersion;
@@ -293,6 +307,7 @@ async function main(): Promise<void> {
     await sleep(1_000);
     const stormReviews0 = 0; // a new process: its counter starts at 0
     const cpTicks0 = controlPlaneTicks();
+    const overflows0 = listenOverflows();
     const selfCpu0 = process.cpuUsage();
     const restartAt = performance.now();
     const profDir = args['cpu-prof'];
@@ -334,6 +349,7 @@ async function main(): Promise<void> {
     const cpCpuMs = (controlPlaneTicks() - cpTicks0) * 10;
     const self = process.cpuUsage(selfCpu0);
     const stormReviews = (await metric(op, 'tiermesh_operator_token_reviews_total')) - stormReviews0;
+    const overflows = listenOverflows() - overflows0;
     line(
       `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +
         `${storm.toFixed(0)} ms after it served, status all acked after ${stormStatus.toFixed(0)} ms (${versionAfter})`,
@@ -347,7 +363,8 @@ async function main(): Promise<void> {
       `reconnect storm detail: operator process start -> serving ${(serving - restartAt).toFixed(0)} ms; ` +
         `streams back (p50/p90/max, ms from serving) ${rel(backAt)}, new version applied ${rel(stores.map((s) => s.appliedAt))}; ` +
         `${stormReviews} TokenReviews; CPU from restart to all acked: operator ${opCpuMs} ms (start-up included), ` +
-        `apiserver+etcd ${cpCpuMs} ms, harness (light sidecars) ${((self.user + self.system) / 1000).toFixed(0)} ms`,
+        `apiserver+etcd ${cpCpuMs} ms, harness (light sidecars) ${((self.user + self.system) / 1000).toFixed(0)} ms; ` +
+        `${overflows} connections dropped by full accept queues (machine-wide)`,
     );
     if (profDir) {
       // SIGTERM: a clean exit, so V8 writes the profile; a new operator takes its place for what follows.
@@ -363,7 +380,6 @@ async function main(): Promise<void> {
     // A Service in front of two replicas: try one, on a refusal (503 from the follower) or a dead one, the other.
     const replicas = [op, opB];
     const post = async (path: string, tokenFile: string, body: unknown): Promise<unknown> => {
-      const { readFileSync } = await import('node:fs');
       const token = readFileSync(tokenFile, 'utf8').trim();
       let last: unknown;
       for (const r of replicas) {

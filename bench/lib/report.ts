@@ -336,7 +336,9 @@ ${failuresSection(failed)}
   documented \`OPENAI_BASE_URL\` override with \`x-provider: openai\`; \`HOST=127.0.0.1\`, \`RUST_LOG=warn\` (its default,
   info, logs every request), no Nova Guard policies, no platform key, so nothing leaves the machine. Requests name
   \`gpt-4o-mini\`, a model in its pricing catalog (for an unknown model it logs a warning on every request); the fixture
-  answers every model alike. Its Tokio runtime
+  answers every model alike. Its first token comes about 40 ms late when the chunks are 2 ms apart, though it
+  passes a stream on chunk by chunk (checked with 50 ms spacing): the delayed-ACK pattern of Nagle's algorithm, as
+  its listener (\`axum::serve\` in its \`src/main.rs\`) does not set TCP_NODELAY on accepted connections. Its Tokio runtime
   sizes its worker threads from the CPUs it may use (two threads on the one pinned CPU).
 - **Portkey** (\`@portkey-ai/gateway\` from npm, \`build/start-server.js --headless\`, \`NODE_ENV=production\`): reached the
   fixture through its documented headers \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. Two things had to be
