@@ -60,7 +60,7 @@ else
   fi
 fi
 
-# The compiled peer (Rust, from crates.io), built once into .cache/peers: tens of minutes the first time.
+# The compiled peer (Rust, from the crates registry), built once into .cache/peers: minutes the first time.
 bench/peers/install-compiled.sh || status=1
 
 exit $status

@@ -330,7 +330,7 @@ ${failuresSection(failed)}
 - **tiermesh** (\`node bin/tiermesh.js sidecar --config <generated>\`): one route, one \`openai-compatible\` provider (the
   fixture), one model, one tier; requests use \`model: "auto"\`, so every one is classified, routed, and checked by the
   default cascade checks. Default log level (a log line per request).
-- **Noveum AI Gateway** (\`noveum-ai-gateway\` 2.0.1 from crates.io, Rust: axum + hyper, reqwest to the upstream;
+- **Noveum AI Gateway** (\`noveum-ai-gateway\` 2.0.1 from the crates registry, Rust: axum + hyper, reqwest to the upstream;
   built once by \`bench/peers/install-compiled.sh\` with \`cargo install --locked --version 2.0.1\` into
   \`.cache/peers/\`, with the crate's own release profile: fat LTO, one codegen unit): reached the fixture through its
   documented \`OPENAI_BASE_URL\` override with \`x-provider: openai\`; \`HOST=127.0.0.1\`, \`RUST_LOG=warn\` (its default,
@@ -338,8 +338,8 @@ ${failuresSection(failed)}
   \`gpt-4o-mini\`, a model in its pricing catalog (for an unknown model it logs a warning on every request); the fixture
   answers every model alike. Its first token comes about 40 ms late when the chunks are 2 ms apart, though it
   passes a stream on chunk by chunk (checked with 50 ms spacing): the delayed-ACK pattern of Nagle's algorithm, as
-  its listener (\`axum::serve\` in its \`src/main.rs\`) does not set TCP_NODELAY on accepted connections. Its Tokio runtime
-  sizes its worker threads from the CPUs it may use (two threads on the one pinned CPU).
+  its listener (\`axum::serve\` in its \`src/main.rs\`) does not set TCP_NODELAY on accepted connections. \`WORKER_THREADS\` is
+  left to its default (twice the CPUs it counts).
 - **Portkey** (\`@portkey-ai/gateway\` from npm, \`build/start-server.js --headless\`, \`NODE_ENV=production\`): reached the
   fixture through its documented headers \`x-portkey-provider: openai\` + \`x-portkey-custom-host\`. Two things had to be
   done for it to run here: \`@hono/node-server\` is held at 1.13.8 by an npm override, because with the version npm picks
@@ -355,24 +355,24 @@ ${failuresSection(failed)}
 ## Compiled gateways: which were tried
 
 The fastest published open gateways are compiled and claim well under 1 ms added latency. Installed only through the
-package registries this machine reaches (the Go module proxy and crates.io; no release downloads, no git checkouts):
+package registries this machine reaches (the Go module proxy and the Rust crates registry; no release downloads, no git checkouts):
 
 - **Bifrost** (Go, maximhq/bifrost): not installable. The Go module proxy lists no version of
   \`github.com/maximhq/bifrost/transports\` or \`.../core\` and refuses exact ones: transports v1.3.0 and core v1.15.2
   (tried before), and transports v1.4.22 (a recent stable tag, tried for this run):
-  \`reading https://proxy.golang.org/github.com/maximhq/bifrost/transports/@v/v1.4.22.info: 403 Forbidden; server
-  response: This module version is not available.\` No other tag was tried.
-- **TensorZero** (Rust): the \`tensorzero\` crate on crates.io is a 0.0.0 name placeholder; the gateway itself is not
+  \`go mod download -json github.com/maximhq/bifrost/transports@v1.4.22\` answered \`403 Forbidden ... This module
+  version is not available.\` No other tag was tried.
+- **TensorZero** (Rust): the \`tensorzero\` crate in the crates registry is a 0.0.0 name placeholder; the gateway itself is not
   published there.
-- **agentgateway** (Rust): no \`agentgateway\` crate on crates.io (\`cargo info agentgateway\`: could not find it).
-- **Helicone AI Gateway** (Rust): not published; its package name \`ai-gateway\` belongs on crates.io to another
+- **agentgateway** (Rust): no \`agentgateway\` crate in the crates registry (\`cargo info agentgateway\`: could not find it).
+- **Helicone AI Gateway** (Rust): not published; its package name \`ai-gateway\` belongs in the crates registry to another
   project (LangDB's, below), and its workspace depends on unpublished crates of its own.
 - **Noveum AI Gateway** (Rust, \`noveum-ai-gateway\` 2.0.1, formerly \`magicapi-ai-gateway\`, which bills itself as the
   fastest AI gateway): built and measured here.
 - Published but not built: LangDB's \`ai-gateway\` 0.3.2 (Rust, actix-web, ~500 crates with its TUI and
-  OpenTelemetry stack) and \`ultrafast-gateway\` 0.1.6 (Rust, axum, Redis client): one Rust release build takes tens of
-  minutes of a 2-core machine shared with other work, so one compiled peer is measured, the one with the smallest
-  request path of the three (axum/hyper/reqwest, no runtime dependencies).
+  OpenTelemetry stack) and \`ultrafast-gateway\` 0.1.6 (Rust, axum, Redis client): one Rust release build takes many
+  minutes of a 2-core machine shared with other work (this one took 7.7 min), so one compiled peer is measured: the one
+  with the fewest dependencies (306 crates in its Cargo.lock, against 373 and 496) and no service it needs at run time.
 
 ## Limitations
 

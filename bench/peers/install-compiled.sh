@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the compiled peer gateway that `make bench` measures beside the Node and Python ones, from crates.io, at a
+# Builds the compiled peer gateway that `make bench` measures beside the Node and Python ones, from the crates registry, at a
 # pinned exact version, into .cache/peers/<name> (gitignored; nothing fetched or built is committed). Built once:
 # a rerun with the binary present does nothing. Slow on a small machine (a release build with the crate's own
 # profile: fat LTO, one codegen unit), so scripts/bench-peers.sh runs it and bench/run.ts reports a missing binary.
 #
 # Why this one: see "How each peer was run" in bench/RESULTS.md (the Go gateway Bifrost is not served by the Go
-# module proxy; of the Rust gateways, TensorZero's and agentgateway's are not published on crates.io, Helicone's
+# module proxy; of the Rust gateways, TensorZero's and agentgateway's are not published in the crates registry, Helicone's
 # crate name belongs to another project).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,7 +25,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 mkdir -p .cache/peers
-echo "$NAME $VERSION: building from crates.io (minutes; log in $LOG)"
+echo "$NAME $VERSION: building from the crates registry (minutes; log in $LOG)"
 # --locked: the crate's own Cargo.lock, so a rebuild measures the same dependency versions. The target directory is
 # kept under .cache so an interrupted build resumes instead of starting over; it is removed once the binary is in.
 # nice: the build shares the machine with other work.

@@ -1,5 +1,5 @@
 /**
- * The compiled peer: Noveum's AI Gateway, Rust (axum + hyper + reqwest), from crates.io at a pinned version, built
+ * The compiled peer: Noveum's AI Gateway, Rust (axum + hyper + reqwest), from the crates registry at a pinned version, built
  * into .cache/peers by bench/peers/install-compiled.sh. Reaches the fixture through its documented OPENAI_BASE_URL
  * override (the OpenAI SDK convention) with `x-provider: openai`.
  */
