@@ -93,7 +93,7 @@ bench: build
 ## prints the figures in docs/scale.md. Opt-in, not part of `make test` (minutes). SCALE_ARGS="--sidecars 1000".
 SCALE_ARGS ?= --sidecars 200 --reporters 100
 scale: build cluster-bins
-	tsx bench/scale.ts $(SCALE_ARGS)
+	tsx bench/scale.ts --compiled $(SCALE_ARGS)
 
 eval: build
 	node bin/tiermesh.js eval

@@ -5,7 +5,14 @@
  * real `AllowanceClient` and `UsageReporter`. Light = no routing proxy behind them; everything they say to the
  * operator is what a sidecar says. Prints one line per figure; not part of `make test` (minutes, and heavy).
  *
- *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold]
+ *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--cpu-prof DIR] [--compiled]
+ *
+ * --compiled: run the operator from the build (`node bin/tiermesh.js`, as its image does; `make scale` builds first)
+ * instead of from the sources through tsx, whose start-up transpiling is not the operator's cost.
+ *
+ * --only-storm: connect, then the reconnect storm, nothing else (to work on the storm). --cpu-prof DIR: the restarted
+ * operator writes a V8 CPU profile of its first life after the storm into DIR (it is stopped with SIGTERM for that, so
+ * the run ends after the storm as with --only-storm).
  *
  * Phases: (1) N streams connect; (2) CRD change -> route status all acked, warm token cache; (3) the same after the
  * operator's 30 s token cache has expired (cold); (4) operator SIGKILL + restart with a config change made while it
@@ -13,7 +20,7 @@
  * through a leader failover: overspend against the limit, and the ledger against what they reported.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,13 +34,16 @@ import { startControlPlane } from '../test/cluster/controlplane.js';
 import { installCrds } from '../test/cluster/crds.js';
 import { applyObjects, loadKubeConfig, parseObjects } from '../test/cluster/kube.js';
 import { routeConfig } from '../test/helpers/config.js';
-import { treeCpuTicks, treeMemory } from './lib/procstat.js';
+import { childrenOf, commOf, treeCpuTicks, treeMemory } from './lib/procstat.js';
 
 const { values: args } = parseArgs({
   options: {
     sidecars: { type: 'string', default: '200' },
     reporters: { type: 'string', default: '100' },
     'skip-cold': { type: 'boolean', default: false },
+    'only-storm': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+    compiled: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.sidecars);
@@ -43,6 +53,17 @@ const LEASE_NS = 'scale-lease';
 /** Budget phase: per request, estimate and mean cost; the actual cost varies +-50% around the estimate. */
 const EST = 0.003;
 const LIMIT = 10;
+/** TcpExt ListenOverflows from /proc/net/netstat (machine-wide): connections dropped because an accept queue was full. */
+function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    if (!lines[i]!.startsWith('TcpExt:')) continue;
+    const names = lines[i]!.split(/\s+/);
+    const values = lines[i + 1]!.split(/\s+/);
+    return Number(values[names.indexOf('ListenOverflows')] ?? Number.NaN);
+  }
+  return Number.NaN;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -70,13 +91,17 @@ interface Op {
   out(): string;
 }
 
-async function startOperator(kubeconfig: string, port: number, identity: string): Promise<Op> {
+async function startOperator(
+  kubeconfig: string,
+  port: number,
+  identity: string,
+  nodeFlags: string[] = [],
+): Promise<Op> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'cmd/tiermesh.ts',
+      ...nodeFlags,
+      ...(args.compiled ? ['bin/tiermesh.js'] : ['--import', 'tsx', 'cmd/tiermesh.ts']),
       'operator',
       '--kubeconfig',
       kubeconfig,
@@ -131,9 +156,11 @@ async function metric(op: Op, name: string): Promise<number> {
 }
 
 /** A sidecar's config store without the proxy behind it: remembers the version it applied. */
-function lightStore(): SnapshotTarget & { version: string | undefined } {
+function lightStore(): SnapshotTarget & { version: string | undefined; appliedAt: number } {
   const s = {
     version: undefined as string | undefined,
+    /** performance.now() when it last applied a new version. */
+    appliedAt: 0,
     get current() {
       return s.version ? { snapshot: { version: s.version } } : undefined;
     },
@@ -142,6 +169,7 @@ function lightStore(): SnapshotTarget & { version: string | undefined } {
       if (typeof v !== 'string') return { ok: false as const, error: 'no version' };
       const changed = v !== s.version;
       s.version = v;
+      if (changed) s.appliedAt = performance.now();
       return { ok: true as const, version: v, changed };
     },
   };
@@ -227,6 +255,12 @@ async function main(): Promise<void> {
 
     // (2)/(3) CRD change -> status all acked.
     let gen = 1;
+    /** CPU ticks of the control plane's own processes (kube-apiserver, etcd), which run as this process's children. */
+    const controlPlaneTicks = () =>
+      childrenOf(process.pid)
+        // By name prefix: the binaries carry their version (kube-apiserver-v1.34.4, cut to 15 characters in comm).
+        .filter((pid) => /^(kube-apiserver|etcd)/.test(commOf(pid)))
+        .reduce((sum, pid) => sum + treeCpuTicks(pid), 0);
     const push = async (label: string) => {
       const before = (await route()).status?.configVersion;
       const reviews0 = await metric(op, 'tiermesh_operator_token_reviews_total');
@@ -258,8 +292,8 @@ async function main(): Promise<void> {
       );
     };
     await sleep(2_000);
-    for (let i = 0; i < 3; i++) await push(`warm ${i + 1}`);
-    if (!args['skip-cold']) {
+    if (!args['only-storm']) for (let i = 0; i < 3; i++) await push(`warm ${i + 1}`);
+    if (!args['skip-cold'] && !args['only-storm']) {
       line('waiting 31 s for the operator token cache (30 s) to expire ...');
       await sleep(31_000);
       await push('cold token cache');
@@ -271,12 +305,27 @@ async function main(): Promise<void> {
     await kill(op);
     await applyObjects(kc, manifests(`small-${gen++}`), APP);
     await sleep(1_000);
-    op = await startOperator(cp.kubeconfigPath, port, 'scale-op-a');
+    const stormReviews0 = 0; // a new process: its counter starts at 0
+    const cpTicks0 = controlPlaneTicks();
+    const overflows0 = listenOverflows();
+    const selfCpu0 = process.cpuUsage();
+    const restartAt = performance.now();
+    const profDir = args['cpu-prof'];
+    op = await startOperator(
+      cp.kubeconfigPath,
+      port,
+      'scale-op-a',
+      profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [],
+    );
     ops.push(op);
     const serving = op.servingAt;
+    /** When each light sidecar was first seen connected again (polled every 10 ms), from the operator serving. */
+    const backAt = new Array<number>(N).fill(Number.NaN);
     const versionAfter = await until(
       'all streams back on the latest version',
       () => {
+        const now = performance.now();
+        for (let i = 0; i < N; i++) if (Number.isNaN(backAt[i]!) && streams[i]!.connected) backAt[i] = now;
         const v = stores[0]!.version;
         return (
           v !== oldVersion && stores.every((s) => s.version === v) && streams.every((s) => s.connected) && v
@@ -296,10 +345,34 @@ async function main(): Promise<void> {
       10,
     );
     const stormStatus = performance.now() - serving;
+    const opCpuMs = treeCpuTicks(op.child.pid!) * 10;
+    const cpCpuMs = (controlPlaneTicks() - cpTicks0) * 10;
+    const self = process.cpuUsage(selfCpu0);
+    const stormReviews = (await metric(op, 'tiermesh_operator_token_reviews_total')) - stormReviews0;
+    const overflows = listenOverflows() - overflows0;
     line(
       `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +
         `${storm.toFixed(0)} ms after it served, status all acked after ${stormStatus.toFixed(0)} ms (${versionAfter})`,
     );
+    const pct = (xs: number[], p: number) => {
+      const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+    };
+    const rel = (xs: number[]) => [50, 90, 100].map((p) => (pct(xs, p) - serving).toFixed(0)).join('/');
+    line(
+      `reconnect storm detail: operator process start -> serving ${(serving - restartAt).toFixed(0)} ms; ` +
+        `streams back (p50/p90/max, ms from serving) ${rel(backAt)}, new version applied ${rel(stores.map((s) => s.appliedAt))}; ` +
+        `${stormReviews} TokenReviews; CPU from restart to all acked: operator ${opCpuMs} ms (start-up included), ` +
+        `apiserver+etcd ${cpCpuMs} ms, harness (light sidecars) ${((self.user + self.system) / 1000).toFixed(0)} ms; ` +
+        `${overflows} connections dropped by full accept queues (machine-wide)`,
+    );
+    if (profDir) {
+      // SIGTERM: a clean exit, so V8 writes the profile; a new operator takes its place for what follows.
+      op.child.kill('SIGTERM');
+      await new Promise((r) => op.child.once('exit', r));
+      line(`cpu profile of the restarted operator written to ${profDir}`);
+    }
+    if (args['only-storm'] || profDir) return;
 
     // (5) Budget: R reporters, 2 concurrent requests each, through a leader failover.
     const opB = await startOperator(cp.kubeconfigPath, port + 2, 'scale-op-b');
@@ -307,7 +380,6 @@ async function main(): Promise<void> {
     // A Service in front of two replicas: try one, on a refusal (503 from the follower) or a dead one, the other.
     const replicas = [op, opB];
     const post = async (path: string, tokenFile: string, body: unknown): Promise<unknown> => {
-      const { readFileSync } = await import('node:fs');
       const token = readFileSync(tokenFile, 'utf8').trim();
       let last: unknown;
       for (const r of replicas) {

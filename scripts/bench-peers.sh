@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the peer gateways that `make bench` compares tiermesh with into .cache/bench (idempotent, never committed).
+# Installs the peer gateways that `make bench` compares tiermesh with into .cache/bench, and builds the compiled one
+# into .cache/peers (idempotent, never committed).
 # Pinned versions so a rerun measures the same peers; a peer that fails to install is reported, not fatal:
 # bench/run.ts records the failure in bench/RESULTS.md and measures the others.
 set -uo pipefail
@@ -58,5 +59,8 @@ else
     status=1
   fi
 fi
+
+# The compiled peer (Rust, from the crates registry), built once into .cache/peers: minutes the first time.
+bench/peers/install-compiled.sh || status=1
 
 exit $status

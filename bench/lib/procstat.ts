@@ -30,7 +30,8 @@ function read(path: string): string {
   }
 }
 
-function childrenOf(pid: number): number[] {
+/** The pids pid started (its direct children). */
+export function childrenOf(pid: number): number[] {
   let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
@@ -72,4 +73,9 @@ export function treeCpuTicks(pid: number, depth = 0): number {
   let ticks = parseStatTicks(stat);
   if (depth < 8) for (const child of childrenOf(pid)) ticks += treeCpuTicks(child, depth + 1);
   return ticks;
+}
+
+/** The command name of pid (/proc/<pid>/comm), or '' once it is gone. */
+export function commOf(pid: number): string {
+  return read(`/proc/${pid}/comm`).trim();
 }

@@ -82,6 +82,39 @@ describe('renderMarkdown', () => {
   });
 });
 
+describe('renderMarkdown, rates a system did not hold', () => {
+  const md = renderMarkdown({
+    ...bench,
+    settings: { ...bench.settings, rates: [50, 1000] },
+    systems: [
+      { id: 'direct', label: 'direct', version: '-', open: [run(50, [20, 21]), run(1000, [20, 22])] },
+      { id: 'bare', label: 'bare', version: 'node', open: [run(50, [21, 22]), run(1000, [21, 23])] },
+      {
+        id: 'slow',
+        label: 'slow',
+        version: 'slow 1',
+        open: [run(50, [900, 1100, 1200])],
+        skipped: { 1000: 'p50 1100 ms at 50 rps (queueing)' },
+      },
+    ],
+  });
+  const line = (label: string, from: string) =>
+    md
+      .slice(md.indexOf(from))
+      .split('\n')
+      .find((l) => l.startsWith(`| ${label} |`))!;
+
+  it('marks the rate not run and says why', () => {
+    expect(line('slow', '### 1000 requests/s')).toMatch(/\| not run \|$/);
+    expect(md).toContain('Not run where a lower rate was not held (slow: p50 1100 ms at 50 rps (queueing)).');
+  });
+
+  it('gives the highest rate each system held at a glance', () => {
+    expect(line('bare', '## At a glance')).toMatch(/\| 1000 \| [^|]+ \|$/);
+    expect(line('slow', '## At a glance')).toMatch(/\| none \| [^|]+ \|$/);
+  });
+});
+
 describe('cpuPerAnswer', () => {
   it('divides the proxy CPU time by the successful answers, and is NaN without a process or answers', () => {
     expect(cpuPerAnswer(run(50, [1, 2, 3, 4], { proxyCpuMs: 10 }))).toBe(2.5);

@@ -11,6 +11,8 @@ export interface SystemResult {
   memory?: { idle?: Memory; after?: Memory };
   /** Non-streaming, open loop, one entry per rate. */
   open: RunResult[];
+  /** Rates not run, with the reason: the system did not hold a lower one (bench/lib/holds.ts). */
+  skipped?: Record<number, string>;
   /** Streaming, open loop, one rate. */
   stream?: RunResult;
   /** Non-streaming, closed loop, fixed concurrency. */

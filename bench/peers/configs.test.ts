@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import { litellmConfig } from './litellm.js';
+import { noveumEnv } from './noveum.js';
 import { tiermeshConfig } from './tiermesh.js';
 
 describe('generated peer configs', () => {
@@ -29,5 +30,15 @@ describe('generated peer configs', () => {
         },
       },
     ]);
+  });
+
+  it('noveum: loopback only, OpenAI traffic to the fixture origin (it appends /v1/... itself)', () => {
+    expect(noveumEnv('http://127.0.0.1:4321/v1', 5555)).toEqual({
+      HOST: '127.0.0.1',
+      PORT: '5555',
+      OPENAI_BASE_URL: 'http://127.0.0.1:4321',
+      RUST_LOG: 'warn',
+      DEBUG_METRICS: 'false',
+    });
   });
 });

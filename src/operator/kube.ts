@@ -1,6 +1,7 @@
 /** The operator's few Kubernetes calls, behind plain functions: status patches, Events, TokenReview, Lease. */
 
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import {
   ApiException,
   type Configuration,
@@ -100,7 +101,9 @@ export class Kube {
   readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
-  private reviewAgent: HttpsAgent | undefined;
+  /** The TokenReview connection pool and request options, built once: see `reviewToken`. */
+  private review: Promise<{ agent: HttpsAgent; url: URL; headers: Record<string, string> }> | undefined;
+  private reviewAt = 0;
 
   constructor(
     readonly kc: KubeConfig,
@@ -187,32 +190,20 @@ export class Kube {
    * 1,000 sidecars (1,000 TokenReviews) take seconds of operator CPU.
    */
   async reviewToken(token: string, audience: string): Promise<string | undefined> {
-    const opts: RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
-    this.reviewAgent ??= new HttpsAgent({
-      keepAlive: true,
-      maxSockets: 32,
-      ...(opts.ca ? { ca: opts.ca } : {}),
-      ...(opts.cert ? { cert: opts.cert } : {}),
-      ...(opts.key ? { key: opts.key } : {}),
-      ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-    });
-    const server = this.kc.getCurrentCluster()?.server;
-    if (!server) throw new Error('kubeconfig has no current cluster');
+    const { agent, url, headers } = await this.reviewSetup();
     const body = JSON.stringify({
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       spec: { token, audiences: [audience] },
     });
-    const url = new URL('/apis/authentication.k8s.io/v1/tokenreviews', server);
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = httpsRequest(
         url,
         {
           method: 'POST',
-          agent: this.reviewAgent,
+          agent,
           headers: {
-            ...(opts.headers as Record<string, string> | undefined),
+            ...headers,
             'content-type': 'application/json',
             accept: 'application/json',
             'content-length': Buffer.byteLength(body),
@@ -240,6 +231,47 @@ export class Kube {
     if (!review.status?.authenticated) return undefined;
     if (review.status.audiences && !review.status.audiences.includes(audience)) return undefined;
     return review.status.user?.username;
+  }
+
+  /**
+   * What every TokenReview needs, made once rather than per review (a reconnect storm is 1,000 of them): the pool,
+   * whose TLS credentials sit in one SecureContext instead of PEM options, because an https Agent names its pools by
+   * concatenating every PEM option and did that for each request; and the kubeconfig's auth headers, refreshed every
+   * 10 s so a rotated operator token (the kubelet's projected file) is picked up.
+   */
+  private reviewSetup(): Promise<{ agent: HttpsAgent; url: URL; headers: Record<string, string> }> {
+    if (this.review && Date.now() - this.reviewAt < 10_000) return this.review;
+    const previous = this.review;
+    this.reviewAt = Date.now();
+    this.review = (async () => {
+      const opts: RequestOptions = {};
+      await this.kc.applyToHTTPSOptions(opts);
+      const server = this.kc.getCurrentCluster()?.server;
+      if (!server) throw new Error('kubeconfig has no current cluster');
+      const agent =
+        (await previous?.catch(() => undefined))?.agent ??
+        new HttpsAgent({
+          keepAlive: true,
+          maxSockets: 32,
+          secureContext: createSecureContext({
+            ...(opts.ca ? { ca: opts.ca } : {}),
+            ...(opts.cert ? { cert: opts.cert } : {}),
+            ...(opts.key ? { key: opts.key } : {}),
+          }),
+          ...(opts.servername ? { servername: opts.servername } : {}),
+          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+        });
+      return {
+        agent,
+        url: new URL('/apis/authentication.k8s.io/v1/tokenreviews', server),
+        headers: { ...(opts.headers as Record<string, string> | undefined) },
+      };
+    })();
+    // A failed setup (an unreadable kubeconfig credential) is retried by the next review, not cached.
+    this.review.catch(() => {
+      this.reviewAt = 0;
+    });
+    return this.review;
   }
 
   async readLease(namespace: string, name: string): Promise<V1Lease | undefined> {

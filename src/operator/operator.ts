@@ -421,6 +421,9 @@ function reconcileWith(
   };
 }
 
+/** Connections the kernel may queue for the sidecar API: more than the sidecars that reconnect together. */
+const SIDECAR_API_BACKLOG = 8192;
+
 /** The sidecar API (config stream, ACKs, usage, allowances), over HTTPS when given a certificate. */
 async function startSidecarApi(
   core: OperatorCore,
@@ -458,7 +461,17 @@ async function startSidecarApi(
     },
     tls,
   );
-  const url = await listen(server, opts.listen.host, opts.listen.port, tls ? 'https' : 'http');
+  // A restarted operator is met by every sidecar at once, while it is still starting up: with Node's default accept
+  // queue (511) the kernel dropped the connections beyond it, and each came back only after a TCP retransmit (1 s,
+  // then 3 s), which made a 1,000-sidecar reconnect storm take several seconds (docs/scale.md). The kernel caps this
+  // at net.core.somaxconn.
+  const url = await listen(
+    server,
+    opts.listen.host,
+    opts.listen.port,
+    tls ? 'https' : 'http',
+    SIDECAR_API_BACKLOG,
+  );
   const tlsReload = setInterval(() => {
     readTls().then(
       (next) => {

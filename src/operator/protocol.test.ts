@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { usageBody } from './protocol.js';
+import { sharedSseEncoder, sseEvent, usageBody } from './protocol.js';
 
 const report = {
   route: 'default',
@@ -30,5 +30,33 @@ describe('usageBody', () => {
       'cheap',
     ]);
     expect(bad({ from: 3_000 }).error?.issues[0]?.path).toEqual(['routing']);
+  });
+});
+
+describe('sharedSseEncoder', () => {
+  it('encodes an object once for every stream it is sent to, byte for byte what sseEvent writes', () => {
+    const encode = sharedSseEncoder();
+    let serialized = 0;
+    const snapshot = { version: 'v1', routes: [{ name: 'default' }], toJSON: undefined as unknown };
+    // Counts the serializations without changing the output.
+    snapshot.toJSON = () => {
+      serialized++;
+      return { version: snapshot.version, routes: snapshot.routes };
+    };
+    const first = encode('snapshot', snapshot, 'v1');
+    for (let i = 0; i < 999; i++) expect(encode('snapshot', snapshot, 'v1')).toBe(first);
+    expect(serialized).toBe(1);
+    expect(first).toBe('event: snapshot\nid: v1\ndata: {"version":"v1","routes":[{"name":"default"}]}\n\n');
+    expect(first).toBe(sseEvent('snapshot', snapshot, 'v1'));
+  });
+
+  it('a different event name or id, or another object, is encoded anew', () => {
+    const encode = sharedSseEncoder();
+    const data = { version: 'v1' };
+    expect(encode('snapshot', data, 'v1')).toBe('event: snapshot\nid: v1\ndata: {"version":"v1"}\n\n');
+    expect(encode('current', data, 'v1')).toBe('event: current\nid: v1\ndata: {"version":"v1"}\n\n');
+    expect(encode('current', data)).toBe('event: current\ndata: {"version":"v1"}\n\n');
+    expect(encode('current', { version: 'v2' })).toBe('event: current\ndata: {"version":"v2"}\n\n');
+    expect(encode('current', 'text')).toBe('event: current\ndata: "text"\n\n');
   });
 });

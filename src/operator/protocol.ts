@@ -103,3 +103,20 @@ export type AllowanceReply = z.infer<typeof allowanceReply>;
 export function sseEvent(event: string, data: unknown, id?: string): string {
   return `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
 }
+
+/**
+ * `sseEvent` that encodes each object once: a push or a reconnect storm sends one published snapshot to every stream
+ * of its namespace, and serializing it per stream made N copies of the same work. Keyed by the object (a WeakMap, so
+ * a replaced snapshot is collected), which is sound because published snapshots are never mutated.
+ */
+export function sharedSseEncoder(): (event: string, data: unknown, id?: string) => string {
+  const memo = new WeakMap<object, { event: string; id: string | undefined; text: string }>();
+  return (event, data, id) => {
+    if (typeof data !== 'object' || data === null) return sseEvent(event, data, id);
+    const hit = memo.get(data);
+    if (hit && hit.event === event && hit.id === id) return hit.text;
+    const text = sseEvent(event, data, id);
+    memo.set(data, { event, id, text });
+    return text;
+  };
+}

@@ -18,7 +18,7 @@ import {
   type RoutingReport,
   STREAM_HEADER,
   STREAM_PATH,
-  sseEvent,
+  sharedSseEncoder,
   USAGE_PATH,
   usageBody,
 } from './protocol.js';
@@ -87,6 +87,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   const probes = probeHandler(deps.ready);
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
   const sessions = deps.sessions ?? new StreamSessions();
+  const encode = sharedSseEncoder();
 
   function bearer(req: IncomingMessage): string {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -129,6 +130,9 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       });
     const running = url.searchParams.get('version') || undefined;
     const session = sessions.start(who.namespace, sidecarId, bearer(req));
+    // Headers, the comment and the snapshot the hub sends at once go out in one write, not three: in a reconnect
+    // storm the operator opens 1,000 streams in a second or two.
+    res.cork();
     res.writeHead(200, {
       'content-type': SSE_CONTENT_TYPE,
       'cache-control': 'no-cache',
@@ -136,11 +140,11 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       'x-accel-buffering': 'no',
       [STREAM_HEADER]: session,
     });
-    res.flushHeaders();
     res.write(': connected\n\n');
     const disconnect = deps.hub.connect(who.namespace, sidecarId, running, (event, data, id) => {
-      res.write(sseEvent(event, data, id));
+      res.write(encode(event, data, id));
     });
+    res.uncork();
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
     const close = () => {
       clearInterval(keepAlive);
