@@ -9,6 +9,7 @@ import type { ModelEntry } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import {
   type CompletionResult,
+  type ExecuteOptions,
   ExecutionError,
   type ExecutionPlan,
   executeCompletion,
@@ -141,6 +142,13 @@ export interface CascadeOutcome {
   hedged: 'won' | 'lost' | undefined;
 }
 
+/** Failover options of one JSON call of this request, under `signal` (the request's, or a hedge race's). */
+function executeOptions(input: ExecuteInput, signal: AbortSignal): ExecuteOptions {
+  const o: ExecuteOptions = { signal, onFallback: input.observer.fallback };
+  if (input.admit) o.admit = input.admit;
+  return o;
+}
+
 /**
  * One tier step as a JSON call: plain failover, or with spec.hedge a race between the plan and, after the delay, the
  * plan from its second target on. The loser is aborted and what it spent is booked: its usage when it finished, else
@@ -158,17 +166,12 @@ async function hedgedCompletion(
     ? input.latency?.(latencyKey(first.provider, first.upstreamModel))?.totalP95Ms
     : undefined;
   const delay = plan.targets.length > 1 ? hedgeDelayMs(d.spec, d.task, p95) : undefined;
-  const opts = (sig: AbortSignal) => ({
-    signal: sig,
-    onFallback: observer.fallback,
-    ...(input.admit ? { admit: input.admit } : {}),
-  });
-  if (delay === undefined) return executeCompletion(plan, request, opts(signal));
+  if (delay === undefined) return executeCompletion(plan, request, executeOptions(input, signal));
   const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
   const t0 = performance.now();
   const raced = await race(
-    (sig) => executeCompletion(plan, request, opts(sig)),
-    (sig) => executeCompletion(hedgePlan, request, opts(sig)),
+    (sig) => executeCompletion(plan, request, executeOptions(input, sig)),
+    (sig) => executeCompletion(hedgePlan, request, executeOptions(input, sig)),
     delay,
     signal,
   );
@@ -206,6 +209,40 @@ async function hedgedCompletion(
   return raced.value;
 }
 
+/** One tier step's JSON call and how long it took. */
+interface StepDone {
+  r: CompletionResult;
+  step: EscalationStep;
+  seconds: number;
+}
+
+async function runStep(input: ExecuteInput, out: CascadeOutcome, step: EscalationStep): Promise<StepDone> {
+  out.tier = step.tierName;
+  const t0 = performance.now();
+  try {
+    const r = await hedgedCompletion(input, out, step, sloPlan(input, step));
+    return { r, step, seconds: (performance.now() - t0) / 1000 };
+  } catch (e) {
+    if (e instanceof ExecutionError) out.attempts += e.attempts;
+    throw e;
+  }
+}
+
+/** The cascade's checks on one answer. */
+function checkStep(
+  c: ChatCompletion,
+  request: ChatCompletionRequest,
+  cascade: RouteDecision['spec']['cascade'],
+): CheckResult {
+  const choice = c.choices[0];
+  return checkAnswer(
+    { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs },
+    request,
+    cascade.checks,
+    { logprobs: cascade.logprobs },
+  );
+}
+
 /**
  * Execute, then check, one tier after the other until an answer passes or the escalations run out. When every target
  * of the chosen tier fails, tier promotion picks another tier first (spec.promotion). When a later tier fails
@@ -227,26 +264,15 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     promotedFrom: undefined,
     hedged: undefined,
   };
-  const call = async (step: EscalationStep) => {
-    out.tier = step.tierName;
-    const t0 = performance.now();
-    try {
-      const r = await hedgedCompletion(input, out, step, sloPlan(input, step));
-      return { r, step, seconds: (performance.now() - t0) / 1000 };
-    } catch (e) {
-      if (e instanceof ExecutionError) out.attempts += e.attempts;
-      throw e;
-    }
-  };
   let escalationsLeft = cascade.enabled ? cascade.maxEscalations : 0;
   let previous: { completion: ChatCompletion; tier: string } | undefined;
   let next: EscalationStep | undefined = chosenStep(d);
   while (next) {
-    let done: Awaited<ReturnType<typeof call>>;
+    let done: StepDone;
     try {
-      if (previous) done = await call(next);
+      if (previous) done = await runStep(input, out, next);
       else {
-        const p = await withPromotion(input.planner, next, call, {
+        const p = await withPromotion(input.planner, next, (step) => runStep(input, out, step), {
           promoted: observer.promoted,
           stopped: observer.promotionStopped,
         });
@@ -280,16 +306,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
     const above: EscalationStep | undefined =
       escalationsLeft > 0 ? d.escalation.find((s) => s.tierIndex > step.tierIndex) : undefined;
-    const check = (c: ChatCompletion): CheckResult => {
-      const choice = c.choices[0];
-      return checkAnswer(
-        { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs },
-        request,
-        cascade.checks,
-        { logprobs: cascade.logprobs },
-      );
-    };
-    let verdict: CheckResult = above ? check(r.completion) : { ok: true };
+    let verdict: CheckResult = above ? checkStep(r.completion, request, cascade) : { ok: true };
     if (!verdict.ok && verdict.check === 'json' && cascade.strictRetry?.enabled) {
       // Once per tier step, before escalating: the same tier with a stricter instruction.
       const retried = await strictRetry(input, out, step, verdict.detail);
@@ -300,7 +317,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       if ('completion' in retried) {
         r = retried;
         seconds = retried.seconds;
-        verdict = check(r.completion);
+        verdict = checkStep(r.completion, request, cascade);
         observer.strictRetried(step.tierName, verdict.ok ? 'passed' : 'failed');
       }
     }
