@@ -166,7 +166,8 @@ async function hedgedCompletion(
     ? input.latency?.(latencyKey(first.provider, first.upstreamModel))?.totalP95Ms
     : undefined;
   const delay = plan.targets.length > 1 ? hedgeDelayMs(d.spec, d.task, p95) : undefined;
-  if (delay === undefined) return executeCompletion(plan, request, executeOptions(input, signal));
+  // `return await`: returning the promise itself from an async function costs extra microtask ticks.
+  if (delay === undefined) return await executeCompletion(plan, request, executeOptions(input, signal));
   const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
   const t0 = performance.now();
   const raced = await race(
