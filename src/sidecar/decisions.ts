@@ -8,10 +8,9 @@
  *     .size
  *   featuresFingerprint(features)  short stable hash of the structural features (no prompt text)
  *
- * Memory is bounded by `size` whatever the traffic: a Map from id to entry for the lookups, and the entries linked
- * oldest to newest for eviction and expiry, both O(1) per entry. (Not the Map's own insertion order: V8 leaves a
- * hole for every deleted key at the front of a Map until it rehashes, and finding the first key walks over them;
- * with a full ring, that walk cost ~10 us per request in bench/sidecar.ts.) Records hold no prompt text: `request`
+ * Memory is bounded by `size` whatever the traffic: a Map from id to entry for the lookups, and the entries in a
+ * RecencyList (oldest first) for eviction and expiry, both O(1) per entry. (With the Map's own insertion order, a
+ * full ring cost ~10 us per request in bench/sidecar.ts: see recency-list.ts.) Records hold no prompt text: `request`
  * (the body, for a retry) is kept only when the sidecar runs with --log-prompts, which is when prompts may be
  * retained at all.
  */
@@ -19,6 +18,7 @@ import { createHash } from 'node:crypto';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { Features } from '../routing/features.js';
 import type { DecisionSource } from '../routing/types.js';
+import { type Linked, RecencyList } from './recency-list.js';
 
 /** One quality check of the cascade on one tier's answer: ok, or the check that failed and sent it up. */
 export interface CascadeVerdict {
@@ -68,19 +68,15 @@ export const DEFAULT_RING_TTL_MS = 15 * 60_000;
 /** Expired entries dropped per `add`: keeps up with arrivals without ever scanning the whole ring in one call. */
 const SWEEP = 4;
 
-/** One ring entry, linked to its older and newer neighbours. */
-interface RingEntry {
+interface RingEntry extends Linked<RingEntry> {
   record: DecisionRecord;
-  older: RingEntry | undefined;
-  newer: RingEntry | undefined;
 }
 
 export class DecisionRing {
   readonly maxSize: number;
   readonly ttlMs: number;
   private readonly byId = new Map<string, RingEntry>();
-  private oldest: RingEntry | undefined;
-  private newest: RingEntry | undefined;
+  private readonly list = new RecencyList<RingEntry>();
 
   constructor(opts: { size?: number; ttlMs?: number } = {}) {
     const size = opts.size ?? DEFAULT_RING_SIZE;
@@ -100,13 +96,11 @@ export class DecisionRing {
     this.sweep(now);
     // A re-used request id leaves its old place and becomes the newest entry.
     const old = this.byId.get(record.requestId);
-    if (old) this.unlink(old);
-    const entry: RingEntry = { record, older: this.newest, newer: undefined };
-    if (this.newest) this.newest.newer = entry;
-    else this.oldest = entry;
-    this.newest = entry;
+    if (old) this.list.unlink(old);
+    const entry: RingEntry = { record, older: undefined, newer: undefined };
+    this.list.push(entry);
     this.byId.set(record.requestId, entry);
-    while (this.byId.size > this.maxSize && this.oldest) this.remove(this.oldest);
+    while (this.byId.size > this.maxSize && this.list.oldest) this.remove(this.list.oldest);
   }
 
   get(requestId: string, now: number): DecisionRecord | undefined {
@@ -125,22 +119,13 @@ export class DecisionRing {
 
   /** Oldest first: stops at the first live entry, since everything after it is newer. */
   private sweep(now: number): void {
-    for (let n = 0; n < SWEEP && this.oldest && this.expired(this.oldest.record, now); n++)
-      this.remove(this.oldest);
+    for (let n = 0; n < SWEEP && this.list.oldest && this.expired(this.list.oldest.record, now); n++)
+      this.remove(this.list.oldest);
   }
 
   private remove(e: RingEntry): void {
-    this.unlink(e);
+    this.list.unlink(e);
     this.byId.delete(e.record.requestId);
-  }
-
-  private unlink(e: RingEntry): void {
-    if (e.older) e.older.newer = e.newer;
-    else this.oldest = e.newer;
-    if (e.newer) e.newer.older = e.older;
-    else this.newest = e.older;
-    e.older = undefined;
-    e.newer = undefined;
   }
 }
 

@@ -3,23 +3,21 @@
  * response cache and the Responses item memory. Pure: the caller passes the time and each value's size, so tests
  * need no clock and no serializer.
  *
- * A Map from key to entry for the lookups, and the entries linked least to most recently used for eviction. (Not the
- * Map's own insertion order: V8 leaves a hole for every deleted key until it rehashes, and finding the first key
- * walks over them, so a full cache evicting on every store paid for every entry it had ever dropped.)
+ * A Map from key to entry for the lookups, and the entries in a RecencyList, least recently used first, for eviction
+ * (not the Map's own insertion order: see recency-list.ts).
  */
-interface Slot<V> {
+import { type Linked, RecencyList } from './recency-list.js';
+
+interface Slot<V> extends Linked<Slot<V>> {
   key: string;
   value: V;
   bytes: number;
   expiresAt: number;
-  older: Slot<V> | undefined;
-  newer: Slot<V> | undefined;
 }
 
 export class ByteLru<V> {
   private readonly slots = new Map<string, Slot<V>>();
-  private oldest: Slot<V> | undefined;
-  private newest: Slot<V> | undefined;
+  private readonly list = new RecencyList<Slot<V>>();
   private used = 0;
 
   constructor(private maxBytes: number) {}
@@ -44,8 +42,8 @@ export class ByteLru<V> {
       this.remove(slot);
       return undefined;
     }
-    this.unlink(slot);
-    this.link(slot);
+    this.list.unlink(slot);
+    this.list.push(slot);
     return slot.value;
   }
 
@@ -58,7 +56,7 @@ export class ByteLru<V> {
     if (bytes > this.maxBytes || ttlMs <= 0) return false;
     const slot: Slot<V> = { key, value, bytes, expiresAt: now + ttlMs, older: undefined, newer: undefined };
     this.slots.set(key, slot);
-    this.link(slot);
+    this.list.push(slot);
     this.used += bytes;
     this.evict();
     return true;
@@ -77,7 +75,7 @@ export class ByteLru<V> {
 
   /** Drops every expired entry; the cache calls it now and then so dead entries do not hold memory until evicted. */
   prune(now: number): void {
-    for (let s = this.oldest; s; ) {
+    for (let s = this.list.oldest; s; ) {
       const next = s.newer;
       if (s.expiresAt <= now) this.remove(s);
       s = next;
@@ -85,30 +83,12 @@ export class ByteLru<V> {
   }
 
   private evict(): void {
-    while (this.used > this.maxBytes && this.oldest) this.remove(this.oldest);
+    while (this.used > this.maxBytes && this.list.oldest) this.remove(this.list.oldest);
   }
 
   private remove(slot: Slot<V>): void {
-    this.unlink(slot);
+    this.list.unlink(slot);
     this.slots.delete(slot.key);
     this.used -= slot.bytes;
-  }
-
-  /** As the most recently used. */
-  private link(slot: Slot<V>): void {
-    slot.older = this.newest;
-    slot.newer = undefined;
-    if (this.newest) this.newest.newer = slot;
-    else this.oldest = slot;
-    this.newest = slot;
-  }
-
-  private unlink(slot: Slot<V>): void {
-    if (slot.older) slot.older.newer = slot.newer;
-    else this.oldest = slot.newer;
-    if (slot.newer) slot.newer.older = slot.older;
-    else this.newest = slot.older;
-    slot.older = undefined;
-    slot.newer = undefined;
   }
 }
