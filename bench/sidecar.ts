@@ -11,7 +11,9 @@
  * ratio is printed per round and as a range.
  *
  * Processes: this driver (load generator), one upstream process (zero-latency OpenAI-shaped answers), one proxy
- * process (http-proxy and the sidecar, measured one after the other so they never compete).
+ * process (http-proxy and the sidecar, measured one after the other so they never compete). Sharing the process
+ * has one side effect to keep in mind: from round 2 on, http-proxy runs after the previous round's sidecar load, so
+ * what the sidecar left behind (its heap, the GC work it causes) shows in http-proxy's figures too.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -95,6 +95,17 @@ export class BudgetGate {
     );
   }
 
+  /** A budget refuses: what was reserved for the request so far goes back. */
+  private reject(e: Entry, why: string, reservations: Reservation[], now: number): BudgetVerdict {
+    this.release(reservations, now);
+    return {
+      kind: 'reject',
+      code: 'TM_BUDGET_EXCEEDED',
+      message: `budget ${e.budget.name}: ${why}`,
+      retryAfterSeconds: Math.max(1, Math.ceil(e.ledger.msUntilReset(now) / 1000)),
+    };
+  }
+
   check(c: GateCheck): BudgetVerdict {
     const entries = this.applicable(c.route);
     if (c.user !== undefined) {
@@ -112,15 +123,6 @@ export class BudgetGate {
     }
     let downgrade: string | undefined;
     const reservations: Reservation[] = [];
-    const reject = (e: Entry, why: string): BudgetVerdict => {
-      this.release(reservations, c.now);
-      return {
-        kind: 'reject',
-        code: 'TM_BUDGET_EXCEEDED',
-        message: `budget ${e.budget.name}: ${why}`,
-        retryAfterSeconds: Math.max(1, Math.ceil(e.ledger.msUntilReset(c.now) / 1000)),
-      };
-    };
     for (const e of entries) {
       let why: string | undefined;
       if (e.ledger.exceeded(c.now)) why = 'spending limit for this window reached';
@@ -132,7 +134,7 @@ export class BudgetGate {
         else why = 'cluster-wide allowance for this window used up';
       }
       if (why === undefined) continue;
-      if (e.budget.spec.action === 'reject') return reject(e, why);
+      if (e.budget.spec.action === 'reject') return this.reject(e, why, reservations, c.now);
       downgrade ??= e.budget.name;
     }
     return downgrade !== undefined

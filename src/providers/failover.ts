@@ -154,10 +154,9 @@ export async function executeCompletion(
     plan,
     opts,
     async (t, call) => {
-      const completion = await t.adapter.complete({
-        ...call,
-        body: { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: false },
-      });
+      const completion = await t.adapter.complete(
+        upstreamCall(call, { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: false }),
+      );
       call.done();
       return completion;
     },
@@ -188,7 +187,7 @@ export async function executeEmbedding(
     { ...plan, targets },
     opts,
     async (t, call) => {
-      const embeddings = await t.adapter.embed!({ ...call, body: { ...body, model: t.upstreamModel } });
+      const embeddings = await t.adapter.embed!(upstreamCall(call, { ...body, model: t.upstreamModel }));
       call.done();
       return embeddings;
     },
@@ -207,7 +206,9 @@ export async function executeStream(
     opts,
     async (t, call) => {
       const it = t.adapter
-        .stream({ ...call, body: { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: true } })
+        .stream(
+          upstreamCall(call, { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: true }),
+        )
         [Symbol.asyncIterator]();
       let first: IteratorResult<ChatCompletionChunk>;
       try {
@@ -339,14 +340,25 @@ interface RunResult<T> extends ExecutionInfo {
   release?: (() => void) | undefined;
 }
 
-/** `loop`, holding the current target's queue slot (opts.admit): freed on failure, handed to the caller on success. */
-async function run<T, R>(
+/**
+ * `loop`, holding the current target's queue slot (opts.admit): freed on failure, handed to the caller on success.
+ * Not async itself: without queues it is `loop` as it is, one promise and frame fewer per call.
+ */
+function run<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
 ): Promise<RunResult<R>> {
-  if (!opts.admit) return loop(plan, opts, attempt, guard);
+  return opts.admit ? runAdmitted(plan, opts, attempt, guard) : loop(plan, opts, attempt, guard);
+}
+
+async function runAdmitted<T, R>(
+  plan: ExecutionPlan,
+  opts: ExecuteOptions,
+  attempt: (t: Target, call: AttemptCall) => Promise<T>,
+  guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+): Promise<RunResult<R>> {
   const slot: Slot = { release: undefined };
   try {
     return { ...(await loop(plan, opts, attempt, guard, slot)), release: slot.release };
@@ -375,23 +387,19 @@ async function loop<T, R>(
   const fallbacks: FallbackEvent[] = [];
   const failures: ProviderError[] = [];
   let attempts = 0;
-  const note = (e: FallbackEvent) => {
-    fallbacks.push(e);
-    opts.onFallback?.(e);
-  };
-  const aborted = () =>
-    new ExecutionError('TM_UPSTREAM_ERROR', 'request aborted by the client', {
-      fallbacks,
-      attempts,
-      aborted: true,
-    });
 
   for (const [i, t] of plan.targets.entries()) {
     const served: Served = { provider: t.provider, model: t.model, upstreamModel: t.upstreamModel };
     const why = t.adapter.unavailable?.();
     if (why !== undefined) {
       failures.push(new ProviderError('unavailable', why));
-      note({ from: served, reason: 'unavailable', latencyMs: 0, action: 'next-target', detail: why });
+      note(fallbacks, opts, {
+        from: served,
+        reason: 'unavailable',
+        latencyMs: 0,
+        action: 'next-target',
+        detail: why,
+      });
       continue;
     }
     if (slot && opts.admit) {
@@ -404,12 +412,12 @@ async function loop<T, R>(
         // Time in the queue has its own deadline (spec.queue); the upstream deadline starts when the slot does.
         deadline += now() - waitStart;
       } catch (err) {
-        if (opts.signal?.aborted) throw aborted();
+        if (opts.signal?.aborted) throw abortedByClient(fallbacks, attempts);
         throw err;
       }
     }
     for (let tries = 1; ; tries++) {
-      if (opts.signal?.aborted) throw aborted();
+      if (opts.signal?.aborted) throw abortedByClient(fallbacks, attempts);
       const remaining = deadline - now();
       if (remaining <= 0) return fail(fallbacks, attempts, failures, 'deadline');
       const started = now();
@@ -432,7 +440,7 @@ async function loop<T, R>(
         );
         return { value, served, attempts, fallbacks };
       } catch (err) {
-        if (opts.signal?.aborted) throw aborted();
+        if (opts.signal?.aborted) throw abortedByClient(fallbacks, attempts);
         if (err instanceof LocalError) {
           // Nothing reached the provider: not an attempt, not a fallback, not worth another target.
           if (counted) attempts--;
@@ -449,7 +457,7 @@ async function loop<T, R>(
           hasNextTarget: i < plan.targets.length - 1,
           random: random(),
         });
-        note({
+        note(fallbacks, opts, {
           from: served,
           reason: pe.reason,
           latencyMs: counted ? now() - started : 0,
@@ -471,6 +479,20 @@ async function loop<T, R>(
   return fail(fallbacks, attempts, failures, 'exhausted');
 }
 
+/** One failure as it happens: kept for the result and told to the caller. */
+function note(fallbacks: FallbackEvent[], opts: ExecuteOptions, e: FallbackEvent): void {
+  fallbacks.push(e);
+  opts.onFallback?.(e);
+}
+
+function abortedByClient(fallbacks: FallbackEvent[], attempts: number): ExecutionError {
+  return new ExecutionError('TM_UPSTREAM_ERROR', 'request aborted by the client', {
+    fallbacks,
+    attempts,
+    aborted: true,
+  });
+}
+
 /** A request that failed on our side of the wire: the client's (400) or ours (500, the cause kept for the log). */
 function localFailure(err: LocalError, fallbacks: FallbackEvent[], attempts: number): ExecutionError {
   return new ExecutionError(
@@ -488,38 +510,78 @@ async function withDeadline<T>(
   clientSignal: AbortSignal | undefined,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
 ): Promise<T> {
-  const ac = new AbortController();
-  const started = performance.now();
-  const timer = setTimeout(
-    () =>
-      ac.abort(
-        new ProviderError('timeout', `provider "${t.provider}": no complete answer within ${timeoutMs}ms`),
-      ),
-    timeoutMs,
-  );
-  // The client's abort is forwarded by hand: AbortSignal.any() costs measurably more per call.
-  const forward = () => ac.abort(clientSignal?.reason);
-  if (clientSignal?.aborted) forward();
-  else clientSignal?.addEventListener('abort', forward, { once: true });
-  const signal = ac.signal;
-  const call: AttemptCall = {
-    signal,
-    firstByteTimeoutMs: Math.min(firstByteTimeoutMs, timeoutMs),
-    done: () => {
-      clearTimeout(timer);
-      clientSignal?.removeEventListener('abort', forward);
-    },
-    flowing: () => clearTimeout(timer),
-    abort: (reason) => ac.abort(reason),
-    elapsedMs: () => performance.now() - started,
-  };
+  const call = new Attempt(t.provider, timeoutMs, firstByteTimeoutMs, clientSignal);
   try {
     return await attempt(t, call);
   } catch (err) {
     call.done();
     if (err instanceof LocalError) throw err;
-    throw toProviderError(err, t.provider, signal);
+    throw toProviderError(err, t.provider, call.signal);
   }
+}
+
+/**
+ * One attempt's deadline and abort wiring. A class rather than an object of closures: one is made for every upstream
+ * call, and its methods are shared.
+ */
+class Attempt implements AttemptCall {
+  readonly signal: AbortSignal;
+  readonly firstByteTimeoutMs: number;
+  /** An own (bound) property, so that the call's fields copied into an UpstreamCall carry it. */
+  readonly abort: (reason: unknown) => void;
+  private readonly ac = new AbortController();
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly provider: string,
+    private readonly timeoutMs: number,
+    firstByteTimeoutMs: number,
+    private readonly clientSignal: AbortSignal | undefined,
+  ) {
+    this.signal = this.ac.signal;
+    this.abort = this.ac.abort.bind(this.ac);
+    this.firstByteTimeoutMs = Math.min(firstByteTimeoutMs, timeoutMs);
+    this.timer = setTimeout(attemptTimedOut, timeoutMs, this);
+    // The client's abort is forwarded by hand (this object is the listener): AbortSignal.any() costs more per call.
+    if (clientSignal?.aborted) this.handleEvent();
+    else clientSignal?.addEventListener('abort', this, { once: true });
+  }
+
+  handleEvent(): void {
+    this.ac.abort(this.clientSignal?.reason);
+  }
+
+  timedOut(): void {
+    this.ac.abort(
+      new ProviderError(
+        'timeout',
+        `provider "${this.provider}": no complete answer within ${this.timeoutMs}ms`,
+      ),
+    );
+  }
+
+  done(): void {
+    clearTimeout(this.timer);
+    this.clientSignal?.removeEventListener('abort', this);
+  }
+
+  flowing(): void {
+    clearTimeout(this.timer);
+  }
+
+  elapsedMs(): number {
+    return performance.now() - this.started;
+  }
+}
+
+function attemptTimedOut(a: Attempt): void {
+  a.timedOut();
+}
+
+/** The fields an adapter gets for one attempt, with the body it sends. */
+function upstreamCall<B>(call: AttemptCall, body: B) {
+  return { signal: call.signal, firstByteTimeoutMs: call.firstByteTimeoutMs, abort: call.abort, body };
 }
 
 function fail(

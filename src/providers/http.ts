@@ -39,48 +39,65 @@ export interface OpenResponse {
   close(): void;
 }
 
-/** The call's signal with the first-byte deadline armed on it, and the controls to disarm it. */
-interface ArmedCall {
-  signal: AbortSignal;
+/**
+ * The call's signal with the first-byte deadline armed on it, and the controls to disarm it. A class rather than
+ * closures: one is made for every upstream call, and its methods are shared.
+ */
+class ArmedCall {
+  readonly signal: AbortSignal;
+  private readonly abort: (reason: unknown) => void;
+  private readonly timer: NodeJS.Timeout;
+  /** Our own controller, linked to the caller's signal by hand, when the caller gave no `abort`. */
+  private readonly local: AbortController | undefined;
+
+  constructor(
+    private readonly provider: string,
+    private readonly call: Omit<UpstreamCall, 'body'>,
+  ) {
+    // A missed first-byte deadline ends the attempt: abort the caller's signal when it lets us (the failover loop
+    // does), else a controller of our own linked to it by hand (AbortSignal.any() measurably slows every call).
+    if (call.abort) {
+      this.signal = call.signal;
+      this.abort = call.abort;
+    } else {
+      const local = new AbortController();
+      this.local = local;
+      this.signal = local.signal;
+      this.abort = (reason) => local.abort(reason);
+      if (call.signal.aborted) this.handleEvent();
+      else call.signal.addEventListener('abort', this, { once: true });
+    }
+    this.timer = setTimeout(firstByteMissed, call.firstByteTimeoutMs, this);
+  }
+
+  /** The caller's signal aborted: forwarded to our own controller. */
+  handleEvent(): void {
+    this.local?.abort(this.call.signal.reason);
+  }
+
+  missed(): void {
+    this.abort(
+      new ProviderError(
+        'timeout',
+        `provider "${this.provider}": no first byte within ${this.call.firstByteTimeoutMs}ms`,
+      ),
+    );
+  }
+
   /** Disarms the first-byte deadline. */
-  firstByte(): void;
+  firstByte(): void {
+    clearTimeout(this.timer);
+  }
+
   /** Disarms everything (deadline, the link to the caller's signal). */
-  close(): void;
+  close(): void {
+    clearTimeout(this.timer);
+    if (this.local) this.call.signal.removeEventListener('abort', this);
+  }
 }
 
-function armFirstByte(provider: string, call: Omit<UpstreamCall, 'body'>): ArmedCall {
-  // A missed first-byte deadline ends the attempt: abort the caller's signal when it lets us (the failover loop
-  // does), else a controller of our own linked to it by hand (AbortSignal.any() measurably slows every call).
-  let signal = call.signal;
-  let abort = call.abort;
-  let unlink: (() => void) | undefined;
-  if (!abort) {
-    const local = new AbortController();
-    const forward = () => local.abort(call.signal.reason);
-    if (call.signal.aborted) forward();
-    else call.signal.addEventListener('abort', forward, { once: true });
-    signal = local.signal;
-    abort = (reason) => local.abort(reason);
-    unlink = () => call.signal.removeEventListener('abort', forward);
-  }
-  const timer = setTimeout(
-    () =>
-      abort(
-        new ProviderError(
-          'timeout',
-          `provider "${provider}": no first byte within ${call.firstByteTimeoutMs}ms`,
-        ),
-      ),
-    call.firstByteTimeoutMs,
-  );
-  return {
-    signal,
-    firstByte: () => clearTimeout(timer),
-    close: () => {
-      clearTimeout(timer);
-      unlink?.();
-    },
-  };
+function firstByteMissed(armed: ArmedCall): void {
+  armed.missed();
 }
 
 /** Before any timer or socket: a body we cannot serialize is never the upstream's failure. */
@@ -110,7 +127,9 @@ export async function postUpstream(
   call: Omit<UpstreamCall, 'body'>,
 ): Promise<OpenResponse> {
   const payload = serialized(req);
-  const { signal, firstByte, close } = armFirstByte(req.provider, call);
+  const armed = new ArmedCall(req.provider, call);
+  const { signal } = armed;
+  const close = () => armed.close();
   let res: Dispatcher.ResponseData;
   try {
     const target = parsedUrl(req.url);
@@ -137,7 +156,7 @@ export async function postUpstream(
     }
     throw failure(req, res.statusCode, res.headers, bodyText);
   }
-  return { body: res.body, signal, firstByte, close };
+  return { body: res.body, signal, firstByte: () => armed.firstByte(), close };
 }
 
 function failure(
@@ -178,87 +197,130 @@ export function postUpstreamJson(
   } catch (err) {
     return Promise.reject(err);
   }
-  const armed = armFirstByte(req.provider, call);
-  const { signal } = armed;
-  const target = parsedUrl(req.url);
-  return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let status = 0;
-    let headers: Record<string, string | string[] | undefined> = {};
-    let cap = limit;
-    let parts: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const settle = () => {
-      settled = true;
-      armed.close();
-      signal.removeEventListener('abort', onAbort);
-    };
-    const fail = (err: unknown) => {
-      if (settled) return;
-      settle();
-      // An error body that could not be read whole: the status alone classifies the failure.
-      if (status !== 0 && !ok(status)) reject(failure(req, status, headers, ''));
-      else reject(toProviderError(err, req.provider, signal));
-    };
-    const finish = () => {
-      if (settled) return;
-      settle();
-      const text = joined(parts);
-      parts = [];
-      if (!ok(status)) return reject(failure(req, status, headers, text));
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new ProviderError('bad_response', `provider "${req.provider}": answer is not valid JSON`));
-      }
-    };
-    const onAbort = () => controller?.abort(signal.reason);
-    if (signal.aborted) return fail(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (signal.aborted) c.abort(signal.reason);
-      },
-      onResponseStart(_c, statusCode, h) {
-        if (statusCode < 200) return; // informational (100 Continue): the answer is still to come
-        status = statusCode;
-        headers = h as typeof headers;
-        // The headers are the first byte of a JSON answer: the whole-call deadline covers the rest. An error body is
-        // still read under the first-byte deadline, as postUpstream does.
-        if (ok(statusCode)) armed.firstByte();
-        cap = ok(statusCode) ? limit : ERROR_BODY_LIMIT;
-      },
-      onResponseData(c, chunk) {
-        if (settled) return;
-        if (size + chunk.length > cap) {
-          // Past the limit: keep what fit and stop reading, as readCapped does.
-          finish();
-          c.abort(new Error('answer over the size limit'));
-          return;
-        }
-        size += chunk.length;
-        parts.push(chunk);
-      },
-      onResponseEnd: finish,
-      onResponseError: (_c, err) => fail(err),
-    };
+  const armed = new ArmedCall(req.provider, call);
+  return new Promise((resolve, reject) =>
+    new JsonExchange(req, armed, limit, resolve, reject).start(payload),
+  );
+}
+
+/**
+ * One JSON call as an undici dispatch handler. A class rather than a handler object of closures: one is made for
+ * every upstream call, and its methods are shared. Settles exactly once: the answer parsed, or a ProviderError.
+ */
+class JsonExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private headers: Record<string, string | string[] | undefined> = {};
+  private cap: number;
+  private parts: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+
+  constructor(
+    private readonly req: UpstreamRequest,
+    private readonly armed: ArmedCall,
+    private readonly limit: number,
+    private readonly resolve: (v: unknown) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    this.cap = limit;
+  }
+
+  start(payload: string): void {
+    const { signal } = this.armed;
+    if (signal.aborted) {
+      this.fail(signal.reason);
+      return;
+    }
+    signal.addEventListener('abort', this, { once: true });
+    const target = parsedUrl(this.req.url);
     try {
       upstreamAgent.dispatch(
         {
           origin: target.origin,
           path: target.path,
           method: 'POST',
-          headers: requestHeaders(req),
+          headers: requestHeaders(this.req),
           body: payload,
         },
-        handler,
+        this,
       );
     } catch (err) {
-      fail(err);
+      this.fail(err);
     }
-  });
+  }
+
+  /** The call's signal aborted (a deadline, or the client). */
+  handleEvent(): void {
+    this.controller?.abort(this.armed.signal.reason);
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.controller = c;
+    if (this.armed.signal.aborted) c.abort(this.armed.signal.reason);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, h: Record<string, unknown>): void {
+    if (statusCode < 200) return; // informational (100 Continue): the answer is still to come
+    this.status = statusCode;
+    this.headers = h as typeof this.headers;
+    // The headers are the first byte of a JSON answer: the whole-call deadline covers the rest. An error body is
+    // still read under the first-byte deadline, as postUpstream does.
+    if (ok(statusCode)) this.armed.firstByte();
+    this.cap = ok(statusCode) ? this.limit : ERROR_BODY_LIMIT;
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.size + chunk.length > this.cap) {
+      // Past the limit: keep what fit and stop reading, as readCapped does.
+      this.finish();
+      c.abort(new Error('answer over the size limit'));
+      return;
+    }
+    this.size += chunk.length;
+    this.parts.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.fail(err);
+  }
+
+  private settle(): void {
+    this.settled = true;
+    this.armed.close();
+    this.armed.signal.removeEventListener('abort', this);
+  }
+
+  private fail(err: unknown): void {
+    if (this.settled) return;
+    this.settle();
+    // An error body that could not be read whole: the status alone classifies the failure.
+    if (this.status !== 0 && !ok(this.status)) this.reject(failure(this.req, this.status, this.headers, ''));
+    else this.reject(toProviderError(err, this.req.provider, this.armed.signal));
+  }
+
+  private finish(): void {
+    if (this.settled) return;
+    this.settle();
+    const text = joined(this.parts);
+    this.parts = [];
+    if (!ok(this.status)) {
+      this.reject(failure(this.req, this.status, this.headers, text));
+      return;
+    }
+    try {
+      this.resolve(JSON.parse(text));
+    } catch {
+      this.reject(
+        new ProviderError('bad_response', `provider "${this.req.provider}": answer is not valid JSON`),
+      );
+    }
+  }
 }
 
 const ok = (status: number) => status >= 200 && status < 300;

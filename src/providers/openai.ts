@@ -39,6 +39,24 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
   });
 }
 
+function upstreamRequest(
+  provider: string,
+  url: string,
+  body: unknown,
+  cred: ReturnType<OpenAIWire['auth']>,
+): UpstreamRequest {
+  return { provider, vendor: 'openai', url, headers: cred.headers, body, secrets: [cred.secret] };
+}
+
+/** A chat request as a whole-answer (non-streaming) call: no `stream_options`, `stream: false`. */
+function jsonBody(body: UpstreamCall['body']): UpstreamCall['body'] {
+  // Mostly there is nothing to drop, and a spread is far cheaper than a rest destructuring. Destructured rather than
+  // `delete`d when there is: deleting a key turns the object into a slow dictionary for stringify.
+  if (body.stream_options === undefined) return { ...body, stream: false };
+  const { stream_options: _, ...rest } = body;
+  return { ...rest, stream: false };
+}
+
 /** What differs between servers speaking the OpenAI chat-completions wire format: where to POST and how to sign. */
 export interface OpenAIWire {
   name: string;
@@ -67,22 +85,14 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     body: unknown,
     send: (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) => Promise<T>,
   ): Promise<{ value: T; secret: string | undefined }> {
-    const request = (cred: ReturnType<OpenAIWire['auth']>): UpstreamRequest => ({
-      provider: name,
-      vendor: 'openai',
-      url,
-      headers: cred.headers,
-      body,
-      secrets: [cred.secret],
-    });
     const first = w.auth();
     try {
-      return { value: await send(request(first), call), secret: first.secret };
+      return { value: await send(upstreamRequest(name, url, body, first), call), secret: first.secret };
     } catch (err) {
       if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret))
         throw err;
       const fresh = w.auth();
-      return { value: await send(request(fresh), call), secret: fresh.secret };
+      return { value: await send(upstreamRequest(name, url, body, fresh), call), secret: fresh.secret };
     }
   }
 
@@ -104,13 +114,11 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         }
       : {}),
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
-      // Destructured rather than `delete`d: deleting a key turns the object into a slow dictionary for stringify.
-      const { stream_options: _, ...rest } = call.body;
       // The whole answer in one read (postUpstreamJson), without a response stream: the hot path of the sidecar.
       const { value: json, secret } = await authed(
         call,
         w.url(call.body.model),
-        { ...rest, stream: false },
+        jsonBody(call.body),
         postUpstreamJson,
       );
       const err = (json as { error?: { message?: unknown } } | null)?.error;

@@ -66,12 +66,14 @@ export interface DecideInput {
 export const TASK_HEADER = 'x-tiermesh-task';
 export const USER_HEADER = 'x-tiermesh-user';
 
+/** A routing header's value: the first one sent, trimmed; undefined when absent or blank. */
+function one(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  const t = s?.trim();
+  return t ? t : undefined;
+}
+
 export function routingHeaders(headers: Record<string, string | string[] | undefined>): RoutingHeaders {
-  const one = (v: string | string[] | undefined) => {
-    const s = Array.isArray(v) ? v[0] : v;
-    const t = s?.trim();
-    return t ? t : undefined;
-  };
   const out: RoutingHeaders = { task: one(headers[TASK_HEADER]), user: one(headers[USER_HEADER]) };
   // Only when sent, so the common request's object keeps its shape.
   const priority = one(headers[PRIORITY_HEADER]);

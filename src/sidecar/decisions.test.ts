@@ -78,6 +78,21 @@ describe('DecisionRing', () => {
     expect(ring.get('a', 5)?.tier).toBe('large');
   });
 
+  it('keeps its order when entries leave from the middle (expired on get, or replaced)', () => {
+    const ring = new DecisionRing({ size: 3, ttlMs: 100 });
+    ring.add(rec('a', 50), 50);
+    ring.add(rec('b', 0), 50); // older than its neighbours: expires first
+    ring.add(rec('c', 50), 50);
+    expect(ring.get('b', 120)).toBeUndefined();
+    expect(ring.size).toBe(2);
+    ring.add(rec('a', 60), 60); // a moves to the newest end: c is now the oldest
+    ring.add(rec('d', 60), 60);
+    ring.add(rec('e', 60), 60);
+    expect(ring.size).toBe(3);
+    expect(ring.get('c', 120)).toBeUndefined();
+    expect(['a', 'd', 'e'].map((id) => ring.get(id, 120)?.requestId)).toEqual(['a', 'd', 'e']);
+  });
+
   it('stays bounded under many more records than its size', () => {
     const ring = new DecisionRing({ size: 50, ttlMs: 60_000 });
     for (let i = 0; i < 5000; i++) ring.add(rec(`r${i}`, i), i);

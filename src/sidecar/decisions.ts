@@ -8,14 +8,17 @@
  *     .size
  *   featuresFingerprint(features)  short stable hash of the structural features (no prompt text)
  *
- * Memory is bounded by `size` whatever the traffic: a Map kept in insertion order is the ring (the first key is
- * the oldest), so eviction and expiry are O(1) per entry. Records hold no prompt text: `request` (the body, for
- * a retry) is kept only when the sidecar runs with --log-prompts, which is when prompts may be retained at all.
+ * Memory is bounded by `size` whatever the traffic: a Map from id to entry for the lookups, and the entries in a
+ * RecencyList (oldest first) for eviction and expiry, both O(1) per entry. (With the Map's own insertion order, a
+ * full ring cost ~10 us per request in bench/sidecar.ts: see recency-list.ts.) Records hold no prompt text: `request`
+ * (the body, for a retry) is kept only when the sidecar runs with --log-prompts, which is when prompts may be
+ * retained at all.
  */
 import { createHash } from 'node:crypto';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { Features } from '../routing/features.js';
 import type { DecisionSource } from '../routing/types.js';
+import { type Linked, RecencyList } from './recency-list.js';
 
 /** One quality check of the cascade on one tier's answer: ok, or the check that failed and sent it up. */
 export interface CascadeVerdict {
@@ -65,10 +68,15 @@ export const DEFAULT_RING_TTL_MS = 15 * 60_000;
 /** Expired entries dropped per `add`: keeps up with arrivals without ever scanning the whole ring in one call. */
 const SWEEP = 4;
 
+interface RingEntry extends Linked<RingEntry> {
+  record: DecisionRecord;
+}
+
 export class DecisionRing {
   readonly maxSize: number;
   readonly ttlMs: number;
-  private readonly entries = new Map<string, DecisionRecord>();
+  private readonly byId = new Map<string, RingEntry>();
+  private readonly list = new RecencyList<RingEntry>();
 
   constructor(opts: { size?: number; ttlMs?: number } = {}) {
     const size = opts.size ?? DEFAULT_RING_SIZE;
@@ -81,27 +89,28 @@ export class DecisionRing {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.byId.size;
   }
 
   add(record: DecisionRecord, now: number): void {
     this.sweep(now);
-    // Delete first so a re-used request id moves to the newest end instead of keeping its old place.
-    this.entries.delete(record.requestId);
-    this.entries.set(record.requestId, record);
-    while (this.entries.size > this.maxSize) {
-      this.entries.delete(this.entries.keys().next().value as string);
-    }
+    // A re-used request id leaves its old place and becomes the newest entry.
+    const old = this.byId.get(record.requestId);
+    if (old) this.list.unlink(old);
+    const entry: RingEntry = { record, older: undefined, newer: undefined };
+    this.list.push(entry);
+    this.byId.set(record.requestId, entry);
+    while (this.byId.size > this.maxSize && this.list.oldest) this.remove(this.list.oldest);
   }
 
   get(requestId: string, now: number): DecisionRecord | undefined {
-    const r = this.entries.get(requestId);
-    if (!r) return undefined;
-    if (this.expired(r, now)) {
-      this.entries.delete(requestId);
+    const e = this.byId.get(requestId);
+    if (!e) return undefined;
+    if (this.expired(e.record, now)) {
+      this.remove(e);
       return undefined;
     }
-    return r;
+    return e.record;
   }
 
   private expired(r: DecisionRecord, now: number): boolean {
@@ -110,11 +119,13 @@ export class DecisionRing {
 
   /** Oldest first: stops at the first live entry, since everything after it is newer. */
   private sweep(now: number): void {
-    let n = 0;
-    for (const [id, r] of this.entries) {
-      if (n++ >= SWEEP || !this.expired(r, now)) break;
-      this.entries.delete(id);
-    }
+    for (let n = 0; n < SWEEP && this.list.oldest && this.expired(this.list.oldest.record, now); n++)
+      this.remove(this.list.oldest);
+  }
+
+  private remove(e: RingEntry): void {
+    this.list.unlink(e);
+    this.byId.delete(e.record.requestId);
   }
 }
 

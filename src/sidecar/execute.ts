@@ -9,6 +9,7 @@ import type { ModelEntry } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import {
   type CompletionResult,
+  type ExecuteOptions,
   ExecutionError,
   type ExecutionInfo,
   type ExecutionPlan,
@@ -165,12 +166,11 @@ interface HedgeCall<R extends ExecutionInfo> {
   hold(r: R, release: () => void): R;
 }
 
-function executeOptions(input: ExecuteInput, signal: AbortSignal) {
-  return {
-    signal,
-    onFallback: input.observer.fallback,
-    ...(input.admit ? { admit: input.admit } : {}),
-  };
+/** Failover options of one call of this request, under `signal` (the request's, or a hedge race's). */
+function executeOptions(input: ExecuteInput, signal: AbortSignal): ExecuteOptions {
+  const o: ExecuteOptions = { signal, onFallback: input.observer.fallback };
+  if (input.admit) o.admit = input.admit;
+  return o;
 }
 
 /** A tier step as a JSON call (hedgedStep's `call`). */

@@ -96,6 +96,11 @@ export interface InboundAdapter {
 
 /** The OpenAI chat responder: the internal shape itself, with the usage chunk only for clients that asked. */
 export function chatResponder(wantsUsage: boolean): Responder {
+  // Two of them, made once: a responder holds nothing of the request.
+  return wantsUsage ? WITH_USAGE : WITHOUT_USAGE;
+}
+
+function makeChatResponder(wantsUsage: boolean): Responder {
   return {
     json: respondJson,
     streamHead: (res, served) => writeStreamHead(res, served),
@@ -107,6 +112,9 @@ export function chatResponder(wantsUsage: boolean): Responder {
     streamBroken: endBrokenStream,
   };
 }
+
+const WITH_USAGE = makeChatResponder(true);
+const WITHOUT_USAGE = makeChatResponder(false);
 
 /** POST /v1/chat/completions: the internal shape itself, so parse validates and respond passes through. */
 export const openAIChatAdapter: InboundAdapter = {

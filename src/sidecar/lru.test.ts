@@ -46,4 +46,22 @@ describe('ByteLru', () => {
     expect(lru.get('b', 1)).toBe('B');
     expect(lru.bytes).toBe(40);
   });
+
+  it('keeps least-recently-used order through many stores, hits and expiries', () => {
+    const lru = new ByteLru<number>(50);
+    for (let i = 0; i < 1000; i++) {
+      lru.set(`k${i}`, i, 1, i % 7 === 0 ? 1 : 10_000, i);
+      if (i % 3 === 0) lru.get(`k${i - 30}`, i); // an older entry used again moves to the newest end
+    }
+    expect(lru.size).toBeLessThanOrEqual(50);
+    expect(lru.bytes).toBe(lru.size);
+    // The 50 most recently used survive: hits count as uses.
+    expect(lru.get('k999', 1000)).toBe(999);
+    expect(lru.get('k969', 1000)).toBe(969); // hit at i = 999
+    expect(lru.get('k940', 1000)).toBeUndefined();
+    lru.prune(1000);
+    expect(
+      [...Array(1000).keys()].filter((i) => lru.get(`k${i}`, 1000) !== undefined).every((i) => i % 7 !== 0),
+    ).toBe(true);
+  });
 });

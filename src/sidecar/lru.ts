@@ -3,9 +3,13 @@
  * response cache and the Responses item memory. Pure: the caller passes the time and each value's size, so tests
  * need no clock and no serializer.
  *
- * A Map keeps insertion order; moving an entry to the end on every hit makes its first key the least recently used.
+ * A Map from key to entry for the lookups, and the entries in a RecencyList, least recently used first, for eviction
+ * (not the Map's own insertion order: see recency-list.ts).
  */
-interface Slot<V> {
+import { type Linked, RecencyList } from './recency-list.js';
+
+interface Slot<V> extends Linked<Slot<V>> {
+  key: string;
   value: V;
   bytes: number;
   expiresAt: number;
@@ -13,6 +17,7 @@ interface Slot<V> {
 
 export class ByteLru<V> {
   private readonly slots = new Map<string, Slot<V>>();
+  private readonly list = new RecencyList<Slot<V>>();
   private used = 0;
 
   constructor(private maxBytes: number) {}
@@ -33,12 +38,12 @@ export class ByteLru<V> {
   get(key: string, now: number): V | undefined {
     const slot = this.slots.get(key);
     if (!slot) return undefined;
-    this.slots.delete(key);
     if (slot.expiresAt <= now) {
-      this.used -= slot.bytes;
+      this.remove(slot);
       return undefined;
     }
-    this.slots.set(key, slot);
+    this.list.unlink(slot);
+    this.list.push(slot);
     return slot.value;
   }
 
@@ -49,7 +54,9 @@ export class ByteLru<V> {
   set(key: string, value: V, bytes: number, ttlMs: number, now: number): boolean {
     this.delete(key);
     if (bytes > this.maxBytes || ttlMs <= 0) return false;
-    this.slots.set(key, { value, bytes, expiresAt: now + ttlMs });
+    const slot: Slot<V> = { key, value, bytes, expiresAt: now + ttlMs, older: undefined, newer: undefined };
+    this.slots.set(key, slot);
+    this.list.push(slot);
     this.used += bytes;
     this.evict();
     return true;
@@ -57,9 +64,7 @@ export class ByteLru<V> {
 
   delete(key: string): void {
     const slot = this.slots.get(key);
-    if (!slot) return;
-    this.slots.delete(key);
-    this.used -= slot.bytes;
+    if (slot) this.remove(slot);
   }
 
   /** A new bound (the config changed): shrinking evicts at once. */
@@ -70,13 +75,20 @@ export class ByteLru<V> {
 
   /** Drops every expired entry; the cache calls it now and then so dead entries do not hold memory until evicted. */
   prune(now: number): void {
-    for (const [key, slot] of this.slots) if (slot.expiresAt <= now) this.delete(key);
+    for (let s = this.list.oldest; s; ) {
+      const next = s.newer;
+      if (s.expiresAt <= now) this.remove(s);
+      s = next;
+    }
   }
 
   private evict(): void {
-    for (const key of this.slots.keys()) {
-      if (this.used <= this.maxBytes) return;
-      this.delete(key);
-    }
+    while (this.used > this.maxBytes && this.list.oldest) this.remove(this.list.oldest);
+  }
+
+  private remove(slot: Slot<V>): void {
+    this.list.unlink(slot);
+    this.slots.delete(slot.key);
+    this.used -= slot.bytes;
   }
 }

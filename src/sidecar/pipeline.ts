@@ -25,9 +25,10 @@ import type { ChatCompletionRequest } from '../api/openai.js';
 import type { UsageRecord } from '../budget/types.js';
 import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
 import { sendError } from '../http/reply.js';
-import { ExecutionError } from '../providers/failover.js';
+import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
 import { routingHeaders } from '../routing/decide.js';
+import type { JudgeVerdict } from '../routing/judge.js';
 import { LatencyBoard, latencyKey } from '../routing/latency.js';
 import { oneTierUp } from '../routing/retry.js';
 import type { RouteDecision } from '../routing/types.js';
@@ -65,7 +66,7 @@ import {
   type Responder,
   upstreamStreamBody,
 } from './inbound.js';
-import { promotionPlanner } from './promote.js';
+import { type PromotionEvent, type PromotionStop, promotionPlanner } from './promote.js';
 import { TargetQueues } from './queues.js';
 import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
@@ -331,7 +332,7 @@ async function handleChat(
       request,
       decision: d,
       signal: abort.signal,
-      observer: observer(sc, trace, checks),
+      observer: new TraceObserver(sc, trace, checks),
       planner: promotionPlanner(runtime, d, sc.books.now()),
     };
     exec.admit = sc.queues.admitter(d);
@@ -537,37 +538,74 @@ function answerError(
   return { status: err.status, error: err };
 }
 
-function observer(
-  sc: Sidecar,
-  trace: RequestTrace,
-  checks: Array<{ check: string; to: string }>,
-): ExecutionObserver {
-  return {
-    fallback: (e) => logFallback(sc.deps, trace, e),
-    escalate: (check, detail, from, to) => {
-      checks.push({ check, to });
-      sc.deps.metrics.escalation(trace.decision?.route ?? 'none', from, check);
-      sc.deps.logger.info({ requestId: trace.id, check, detail, from, to }, 'cascade');
-    },
-    promoted: (e) => {
-      // Set here, not from the result, so an error answer after a promotion says so too.
-      trace.promotedFrom ??= trace.decision?.tierName;
-      trace.tier = e.to;
-      const route = trace.decision?.route ?? 'none';
-      sc.deps.metrics.promotion(route, e.from, e.to, e.reason);
-      sc.deps.logger.warn({ requestId: trace.id, route, ...e }, 'promotion');
-    },
-    promotionStopped: (e) =>
-      sc.deps.logger.warn({ requestId: trace.id, route: trace.decision?.route, ...e }, 'no promotion'),
-    strictRetried: (tier, outcome) => {
-      // The first answer failed `json` and the same tier answered again: keeps checks[i] beside produced[i].
-      if (outcome !== 'error') checks.push({ check: 'json', to: tier });
-      sc.deps.metrics.strictRetry(trace.decision?.route ?? 'none', tier, outcome);
-      sc.deps.logger.info({ requestId: trace.id, tier, outcome }, 'strict retry');
-    },
-    judged: (outcome) => sc.deps.metrics.judge(trace.decision?.route ?? 'none', outcome),
-    hedge: (outcome) => sc.deps.metrics.hedge(trace.decision?.route ?? 'none', outcome === 'won'),
-    sloSkipped: (tier, skipped) =>
-      sc.deps.logger.info({ requestId: trace.id, route: trace.decision?.route, tier, skipped }, 'slo'),
-  };
+/**
+ * What execution reports, turned into log lines and metrics of this request. A class rather than an object of
+ * closures: one is made for every request, and its methods are shared. The three that execute.ts hands on as bare
+ * callbacks are bound once here.
+ */
+class TraceObserver implements ExecutionObserver {
+  constructor(
+    private readonly sc: Sidecar,
+    private readonly trace: RequestTrace,
+    private readonly checks: Array<{ check: string; to: string }>,
+  ) {
+    this.fallback = this.fallback.bind(this);
+    this.promoted = this.promoted.bind(this);
+    this.promotionStopped = this.promotionStopped.bind(this);
+  }
+
+  private get route(): string {
+    return this.trace.decision?.route ?? 'none';
+  }
+
+  fallback(e: FallbackEvent): void {
+    logFallback(this.sc.deps, this.trace, e);
+  }
+
+  escalate(check: string, detail: string, from: string, to: string): void {
+    this.checks.push({ check, to });
+    this.sc.deps.metrics.escalation(this.route, from, check);
+    this.sc.deps.logger.info({ requestId: this.trace.id, check, detail, from, to }, 'cascade');
+  }
+
+  promoted(e: PromotionEvent): void {
+    // Set here, not from the result, so an error answer after a promotion says so too.
+    this.trace.promotedFrom ??= this.trace.decision?.tierName;
+    this.trace.tier = e.to;
+    const route = this.route;
+    this.sc.deps.metrics.promotion(route, e.from, e.to, e.reason);
+    this.sc.deps.logger.warn({ requestId: this.trace.id, route, ...e }, 'promotion');
+  }
+
+  promotionStopped(e: PromotionStop): void {
+    this.sc.deps.logger.warn(
+      { requestId: this.trace.id, route: this.trace.decision?.route, ...e },
+      'no promotion',
+    );
+  }
+
+  strictRetried(tier: string, outcome: 'passed' | 'failed' | 'error'): void {
+    // The first answer failed `json` and the same tier answered again: keeps checks[i] beside produced[i].
+    if (outcome !== 'error') this.checks.push({ check: 'json', to: tier });
+    this.sc.deps.metrics.strictRetry(this.route, tier, outcome);
+    this.sc.deps.logger.info({ requestId: this.trace.id, tier, outcome }, 'strict retry');
+  }
+
+  judged(outcome: JudgeVerdict['outcome']): void {
+    this.sc.deps.metrics.judge(this.route, outcome);
+  }
+
+  hedge(outcome: 'won' | 'lost'): void {
+    this.sc.deps.metrics.hedge(this.route, outcome === 'won');
+  }
+
+  sloSkipped(
+    tier: string,
+    skipped: Array<{ provider: string; model: string; why: string; p95Ms: number }>,
+  ): void {
+    this.sc.deps.logger.info(
+      { requestId: this.trace.id, route: this.trace.decision?.route, tier, skipped },
+      'slo',
+    );
+  }
 }

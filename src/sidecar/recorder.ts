@@ -12,7 +12,6 @@
  * Task and feature labels are bounded here (declaredLabel), so nothing a client sends becomes a free metric label.
  */
 import type { DecisionEntry, FeedbackEntry } from '../api/decision-log.js';
-import { monitoringOf } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { promptText } from '../routing/features.js';
 import type { RouteDecision } from '../routing/types.js';
@@ -58,7 +57,8 @@ export interface FinishedRequest {
 export function decisionRecord(f: FinishedRequest, at: number, logPrompts: boolean): DecisionRecord {
   const d = f.decision;
   const c = d.classification;
-  const spec = monitoringOf(d.spec);
+  // Read directly rather than through monitoringOf(): its default is a zod parse, on every request.
+  const declaredFeatures = d.spec.monitoring?.features;
   return {
     requestId: f.requestId,
     at,
@@ -74,7 +74,7 @@ export function decisionRecord(f: FinishedRequest, at: number, logPrompts: boole
     fingerprint: featuresFingerprint(c.features),
     features: c.features,
     task: d.task,
-    feature: f.feature === undefined ? undefined : declaredLabel(f.feature, spec.features),
+    feature: f.feature === undefined ? undefined : declaredLabel(f.feature, declaredFeatures),
     costUSD: f.costUSD,
     cascade: f.cascade,
     status: f.status,
@@ -159,10 +159,11 @@ export class DecisionRecorder {
     const m = this.deps.metrics;
     // A retry's first tier is already one above the answer it replaces: counted once, by the feedback that asked.
     if (f.retryOf === undefined)
-      f.cascade.forEach((v, i) => {
-        const next = f.cascade[i + 1];
-        if (!v.ok) m.escalated(r.route, v.tier, v.to ?? next?.tier ?? r.tier, v.check ?? 'quality');
-      });
+      for (let i = 0; i < f.cascade.length; i++) {
+        const v = f.cascade[i]!;
+        if (!v.ok)
+          m.escalated(r.route, v.tier, v.to ?? f.cascade[i + 1]?.tier ?? r.tier, v.check ?? 'quality');
+      }
     if (f.retryOf === undefined)
       this.deps.tally?.request(r.route, r.initialTier, f.cascade.filter((v) => !v.ok).length);
     const spec = f.decision.spec;

@@ -47,17 +47,19 @@ function spellUSD(usd: number): string {
 
 export function servedByHeaders(s: ServedBy | undefined): Record<string, string> {
   if (!s) return {};
-  return {
+  const h: Record<string, string> = {
     'x-tiermesh-model': s.model,
     'x-tiermesh-provider': s.provider,
     'x-tiermesh-tier': s.tier,
     'x-tiermesh-attempts': String(s.attempts),
     'x-tiermesh-cost-usd': formatUSD(s.costUSD),
-    ...(s.promotedFrom !== undefined ? promotionHeaders(s.promotedFrom, s.tier) : {}),
-    ...(s.truncatedMessages !== undefined ? { [TRUNCATED_HEADER]: String(s.truncatedMessages) } : {}),
-    ...(s.hedged !== undefined ? { [HEDGED_HEADER]: s.hedged } : {}),
-    ...(s.review !== undefined ? { [REVIEW_HEADER]: 'required' } : {}),
   };
+  // Only the headers that apply, in this order (no throwaway objects to spread, on every answer).
+  if (s.promotedFrom !== undefined) Object.assign(h, promotionHeaders(s.promotedFrom, s.tier));
+  if (s.truncatedMessages !== undefined) h[TRUNCATED_HEADER] = String(s.truncatedMessages);
+  if (s.hedged !== undefined) h[HEDGED_HEADER] = s.hedged;
+  if (s.review !== undefined) h[REVIEW_HEADER] = 'required';
+  return h;
 }
 
 /**

@@ -55,6 +55,44 @@ export function requestId(req: IncomingMessage): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
+/**
+ * A response that carries its request's x-request-id. The id is added when the head is written rather than with
+ * setHeader() on arrival: once any header is set that way, node:http takes its slow path for every header of the
+ * answer (validated and stored one by one, then serialized), a visible share of the CPU per request in
+ * bench/sidecar.ts. Every head goes through writeHead (node's implicit head too), so every answer still has it; an
+ * x-request-id set explicitly (a feedback retry's new id) wins.
+ */
+export class SidecarResponse<Req extends IncomingMessage = IncomingMessage> extends http.ServerResponse<Req> {
+  requestId: string | undefined;
+
+  override writeHead(
+    statusCode: number,
+    reason?: string | http.OutgoingHttpHeaders | http.OutgoingHttpHeader[],
+    headers?: http.OutgoingHttpHeaders | http.OutgoingHttpHeader[],
+  ): this {
+    const id = this.requestId;
+    if (id === undefined || this.headersSent || this.hasHeader(REQUEST_ID_HEADER))
+      return super.writeHead(statusCode, reason as string, headers);
+    if (typeof reason === 'string') return super.writeHead(statusCode, reason, withRequestId(headers, id));
+    return super.writeHead(statusCode, withRequestId(reason, id));
+  }
+}
+
+const REQUEST_ID_HEADER = 'x-request-id';
+
+function withRequestId(
+  headers: http.OutgoingHttpHeaders | http.OutgoingHttpHeader[] | undefined,
+  id: string,
+): http.OutgoingHttpHeaders | http.OutgoingHttpHeader[] {
+  if (headers === undefined) return { [REQUEST_ID_HEADER]: id };
+  if (Array.isArray(headers)) {
+    // Both array forms node accepts: [name, value, ...] and [[name, value], ...].
+    const pair = Array.isArray(headers[0]) ? [[REQUEST_ID_HEADER, id]] : [REQUEST_ID_HEADER, id];
+    return [...pair, ...headers] as http.OutgoingHttpHeader[];
+  }
+  return { [REQUEST_ID_HEADER]: id, ...headers };
+}
+
 export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): SidecarServer {
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -126,19 +164,22 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     sendError(res, new TiermeshError('TM_NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
   };
 
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-    inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      if (inFlight === 0) drained?.();
-    });
-    const id = requestId(req);
-    res.setHeader('x-request-id', id);
-    route(req, res, id).catch((err: unknown) => {
-      deps.logger.error({ requestId: id, err }, 'unhandled error in request handler');
-      sendError(res, err);
-    });
-  });
+  const server = http.createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, ServerResponse: SidecarResponse },
+    (req, res) => {
+      inFlight++;
+      res.once('close', () => {
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      });
+      const id = requestId(req);
+      (res as SidecarResponse).requestId = id;
+      route(req, res, id).catch((err: unknown) => {
+        deps.logger.error({ requestId: id, err }, 'unhandled error in request handler');
+        sendError(res, err);
+      });
+    },
+  );
   // Requests node:http refuses before routing get a real answer instead of its bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const code = err.code ?? '';

@@ -3,7 +3,7 @@
  *
  * prom-client validates, sorts and hashes the label object on every inc()/observe(); per request the sidecar
  * updates eight series, and that showed as a sizeable share of its CPU per request in bench/sidecar.ts. Here the
- * hot path is a Map lookup on the label values joined (label names are fixed per metric), and the work of
+ * hot path is a Map lookup per label value (label names are fixed per metric), and the work of
  * formatting is done at scrape time, when prom-client's registry asks `get()` for the values.
  */
 import type { Registry } from 'prom-client';
@@ -16,11 +16,20 @@ interface MetricValue {
   metricName?: string;
 }
 
-/** Label values joined by a byte no label value we export contains (names from the config, enums). */
-const SEP = '\u0001';
+interface Series<N extends string, S> {
+  labels: Labels<N>;
+  state: S;
+}
 
 abstract class HotMetric<N extends string, S> {
-  protected readonly series = new Map<string, { labels: Labels<N>; state: S }>();
+  /** Every series, in creation order (what `values` renders). */
+  protected readonly series: Array<Series<N, S>> = [];
+  /**
+   * The series by label values, one Map level per label name. The values are mostly the config's own strings, whose
+   * hash V8 keeps, so a lookup hashes nothing new; a key joined from the values was a fresh string to build and hash
+   * on every update (about eight per request).
+   */
+  private readonly tree = new Map<string, unknown>();
   readonly aggregator = 'sum';
   abstract readonly type: 'counter' | 'histogram';
 
@@ -37,15 +46,24 @@ abstract class HotMetric<N extends string, S> {
 
   /** The series for these label values, created on first use. */
   protected at(labels: Labels<N>): S {
-    let key = '';
-    for (let i = 0; i < this.labelNames.length; i++) {
-      if (i > 0) key += SEP;
-      key += labels[this.labelNames[i]!];
+    const names = this.labelNames;
+    const last = names.length - 1;
+    let level = this.tree;
+    for (let i = 0; i < last; i++) {
+      const v = labels[names[i]!];
+      let next = level.get(v) as Map<string, unknown> | undefined;
+      if (!next) {
+        next = new Map();
+        level.set(v, next);
+      }
+      level = next;
     }
-    let s = this.series.get(key);
+    const leaf = labels[names[last]!];
+    let s = level.get(leaf) as Series<N, S> | undefined;
     if (!s) {
       s = { labels: { ...labels }, state: this.fresh() };
-      this.series.set(key, s);
+      level.set(leaf, s);
+      this.series.push(s);
     }
     return s.state;
   }
@@ -64,7 +82,8 @@ abstract class HotMetric<N extends string, S> {
   }
 
   reset(): void {
-    this.series.clear();
+    this.series.length = 0;
+    this.tree.clear();
   }
 }
 
@@ -79,7 +98,7 @@ export class HotCounter<N extends string> extends HotMetric<N, { v: number }> {
   }
 
   values(): MetricValue[] {
-    return [...this.series.values()].map((s) => ({ value: s.state.v, labels: s.labels }));
+    return this.series.map((s) => ({ value: s.state.v, labels: s.labels }));
   }
 }
 
@@ -118,7 +137,7 @@ export class HotHistogram<N extends string> extends HotMetric<
 
   values(): MetricValue[] {
     const out: MetricValue[] = [];
-    for (const { labels, state } of this.series.values()) {
+    for (const { labels, state } of this.series) {
       let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += state.counts[i]!;

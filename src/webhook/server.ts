@@ -13,6 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { GROUP, VERSION } from '../api/common.js';
+import { type Backoff, backoffDelay } from '../backoff.js';
 import { deny, parseReview, review } from './admission.js';
 import { ensureCertSecret, publishCaBundle } from './cert-store.js';
 import { type InjectorConfigInput, injectorConfig } from './injector-config.js';
@@ -84,23 +85,33 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** How retryTransient retries: how often, with which backoff (src/backoff.ts), and how it waits (tests record it). */
+export interface TransientRetry {
+  retries: number;
+  backoff: Backoff;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** 250 then 500 ms: 0.75 s at most, well inside the webhook's timeout. */
+export const TRANSIENT_RETRY: TransientRetry = { retries: 2, backoff: { baseMs: 250, maxMs: 1_000 } };
+
 /**
- * Retries a read the apiserver asked us to retry (429 with Retry-After, e.g. "storage is (re)initializing" while a
- * watch cache warms up; 503/504). Bounded well inside the webhook timeout, so a persistent failure still reaches
- * the failurePolicy in time.
+ * Retries a read the apiserver asked us to retry (429, e.g. "storage is (re)initializing" while a watch cache
+ * warms up; 503/504), with the project's one backoff. Bounded well inside the webhook timeout, so a persistent
+ * failure still reaches the failurePolicy in time. No jitter: one webhook replica's own reads, nothing to spread.
  */
 export async function retryTransient<T>(
   fn: () => Promise<T>,
-  delaysMs: readonly number[] = [250, 750],
+  opts: TransientRetry = TRANSIENT_RETRY,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let retry = 1; ; retry++) {
     try {
       return await fn();
     } catch (e) {
       const code = e instanceof ApiException ? e.code : undefined;
-      const delay = delaysMs[attempt];
-      if (delay === undefined || (code !== 429 && code !== 503 && code !== 504)) throw e;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (retry > opts.retries || (code !== 429 && code !== 503 && code !== 504)) throw e;
+      await sleep(backoffDelay(retry, opts.backoff));
     }
   }
 }

@@ -22,6 +22,26 @@ describe('RollingPercentile', () => {
     expect(w.samples).toBe(50);
   });
 
+  it('matches brute force through long runs of one score (the same prompt again and again)', () => {
+    const w = new RollingPercentile(30);
+    const seen: number[] = [];
+    for (const [score, times] of [
+      [0.5, 45],
+      [0.2, 10],
+      [0.5, 40],
+      [0.9, 5],
+      [0.2, 31],
+    ] as const) {
+      for (let i = 0; i < times; i++) {
+        for (const probe of [0.1, 0.2, 0.5, 0.7, 0.9, 1])
+          if (seen.length > 0) expect(w.percentile(probe)).toBeCloseTo(brute(seen.slice(-30), probe), 12);
+        w.record(score);
+        seen.push(score);
+      }
+    }
+    expect(w.samples).toBe(30);
+  });
+
   it('a score above the whole window is percentile 1, below it 0', () => {
     const w = new RollingPercentile(10);
     for (let i = 0; i < 10; i++) w.record(i);

@@ -31,9 +31,9 @@ export class RollingPercentile {
   percentile(x: number): number {
     const n = this.count;
     if (n === 0) return Number.NaN;
+    // Both ends by binary search: a run of equal scores (the same prompt over and over) is not walked one by one.
     const lo = this.lowerBound(x, n);
-    let hi = lo;
-    while (hi < n && this.sorted[hi] === x) hi++;
+    const hi = this.upperBound(x, n);
     return (lo + (hi - lo) / 2) / n;
   }
 
@@ -42,6 +42,11 @@ export class RollingPercentile {
     const n = this.count;
     if (n === this.size) {
       const old = this.ring[this.next]!;
+      if (old === x) {
+        // The same score out and in: the sorted window does not change.
+        this.next = (this.next + 1) % this.size;
+        return;
+      }
       const at = this.lowerBound(old, n);
       this.sorted.copyWithin(at, at + 1, n);
       this.count--;
@@ -53,6 +58,18 @@ export class RollingPercentile {
     this.count++;
     this.ring[this.next] = x;
     this.next = (this.next + 1) % this.size;
+  }
+
+  /** First index whose score is above `x`. */
+  private upperBound(x: number, n: number): number {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.sorted[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private lowerBound(x: number, n: number): number {
