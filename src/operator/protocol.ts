@@ -1,5 +1,6 @@
 /** Wire format between sidecars and the operator: config stream events, ACK/NACK, usage batches, allowances. */
 import { z } from 'zod';
+import { sseEvent } from '../providers/sse.js';
 
 export const STREAM_PATH = '/v1/config/stream';
 export const ACK_PATH = '/v1/config/ack';
@@ -100,9 +101,8 @@ export const allowanceReply = z.object({
 export type AllowanceReply = z.infer<typeof allowanceReply>;
 
 /** One server-sent event: `snapshot` carries a full config, `current` says the sidecar's version is up to date. */
-export function sseEvent(event: string, data: unknown, id?: string): string {
-  return `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
-}
+// One SSE encoder for the product: the config stream's events are the same wire format as the answers'.
+export { sseEvent };
 
 /**
  * `sseEvent` that encodes each object once: a push or a reconnect storm sends one published snapshot to every stream

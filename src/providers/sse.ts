@@ -94,9 +94,9 @@ export function sseData(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
-/** `event: <name>\ndata: <json>\n\n`, the Anthropic framing. */
-export function sseEvent(event: string, payload: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
+/** `event: <name>\n[id: <id>\n]data: <json>\n\n`: the Anthropic framing, and the operator's config stream (with ids). */
+export function sseEvent(event: string, payload: unknown, id?: string): string {
+  return `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(payload)}\n\n`;
 }
 
 /** The content type of every event stream we serve. */
