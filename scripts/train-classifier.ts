@@ -210,14 +210,14 @@ const f3 = (x: number) => x.toFixed(3);
 // 1. Per-source head selection.
 log('\n## 1. Head per source (mean fold APGR on the training pool)\n');
 log(
-  '| source | folds by | n | length | best structure | best structure + length prior | best embedding (+ length prior) | best n-grams | best augmented | chosen |',
+  '| source | folds by | n | length | best structure | best structure + length prior | best embedding (+ length prior) | best structure + embedding | best n-grams | best augmented | chosen |',
 );
-log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 function describeHead(h: HeadSpec): string {
   const base =
     h.features === 'ngrams'
       ? `n-grams, L2 ${h.lambdaHashed}`
-      : h.features === 'structure' || h.features === 'embedding'
+      : h.features !== 'constant' && h.features !== 'length'
         ? `${h.features}, L2 ${h.lambdaDense}${h.lengthPrior ? `, length prior ${h.lengthPrior}` : ''}`
         : h.features;
   return h.augmented ? `${base}, augmented labels` : base;
@@ -252,10 +252,10 @@ for (const s of TRAIN_SOURCES) {
   const best =
     s === 'mmlu'
       ? selectForUnseenGroups(
-          // Not the embedding heads, though they win the MMLU folds (0.598 vs 0.561): the MMLU head also scores
-          // exam-like prompts of sources it never saw, and with an embedding head there the whole router ranks
-          // ARC and Winogrande left out at 0.499 / 0.453 (0.561 / 0.476 with this one; docs/classifier.md).
-          results.filter((r) => r.spec.features === 'structure' || r.spec.features === 'ngrams'),
+          // Not the embedding-only heads, though they win the MMLU folds (0.598): the MMLU head also scores exam-like
+          // prompts of sources it never saw, and with one there the whole router ranks ARC and Winogrande left out at
+          // 0.499 / 0.453 (structure + embedding: 0.584 / 0.472; structure alone 0.561 / 0.476; docs/classifier.md).
+          results.filter((r) => ['structure', 'structure+embedding', 'ngrams'].includes(r.spec.features)),
           { apgr: lengthCv, pooledApgr: apgrOf(rs, (i) => rows[i]!.prompt.length) },
           selectHead(results),
         )
@@ -273,7 +273,7 @@ for (const s of TRAIN_SOURCES) {
     return xs.length > 0 ? f3(Math.max(...xs)) : '-';
   };
   log(
-    `| ${s} | ${s === 'mmlu' ? 'subject' : 'prompt'} | ${rs.length} | ${f3(lengthCv)} | ${bestWhere((h) => h.features === 'structure' && !h.lengthPrior && !h.augmented)} | ${bestWhere((h) => h.features === 'structure' && !!h.lengthPrior && !h.augmented)} | ${bestWhere((h) => h.features === 'embedding' && !h.augmented)} | ${bestWhere((h) => h.features === 'ngrams' && !h.augmented)} | ${bestWhere((h) => !!h.augmented)} | ${describeHead(best.spec)} (${f3(best.apgr)}) |`,
+    `| ${s} | ${s === 'mmlu' ? 'subject' : 'prompt'} | ${rs.length} | ${f3(lengthCv)} | ${bestWhere((h) => h.features === 'structure' && !h.lengthPrior && !h.augmented)} | ${bestWhere((h) => h.features === 'structure' && !!h.lengthPrior && !h.augmented)} | ${bestWhere((h) => h.features === 'embedding' && !h.augmented)} | ${bestWhere((h) => h.features === 'structure+embedding' && !h.augmented)} | ${bestWhere((h) => h.features === 'ngrams' && !h.augmented)} | ${bestWhere((h) => !!h.augmented)} | ${describeHead(best.spec)} (${f3(best.apgr)}) |`,
   );
 }
 

@@ -131,6 +131,15 @@ export function headGrid(name: string, pair?: string): HeadSpec[] {
       lambdaDense: l,
       lengthPrior: 0.25,
     })),
+    ...[1000, 3000, 10000].flatMap((l) =>
+      [0.25, 0.5].map((lp) => ({
+        name,
+        pair,
+        features: 'structure+embedding' as const,
+        lambdaDense: l,
+        lengthPrior: lp,
+      })),
+    ),
     ...[3, 10, 30, 100].map((l) => ({
       name,
       pair,

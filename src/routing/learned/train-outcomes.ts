@@ -32,7 +32,7 @@ export interface TrainResult {
 const describe = (r: CvResult) =>
   r.spec.features === 'ngrams'
     ? `ngrams (L2 ${r.spec.lambdaHashed})`
-    : r.spec.features === 'structure' || r.spec.features === 'embedding'
+    : r.spec.features !== 'constant' && r.spec.features !== 'length'
       ? `${r.spec.features} (L2 ${r.spec.lambdaDense}${r.spec.lengthPrior ? `, length prior ${r.spec.lengthPrior}` : ''})`
       : r.spec.features;
 

@@ -16,9 +16,10 @@ import { MODEL_FORMAT, type ModelFile } from './weights-file.js';
 /**
  * Which features a head reads: nothing (the source's mean gain: no ranking within it, the honest choice where no
  * feature validated), prompt length only (what transfers to unseen topics), all structure, the static sentence
- * embedding (what a prompt is about, in 16 numbers: it carries to unseen words and subjects), or structure + n-grams.
+ * embedding (what a prompt is about, in 16 numbers: it carries to unseen words and subjects), structure and the
+ * embedding together, or structure + n-grams.
  */
-export type FeatureSet = 'constant' | 'length' | 'structure' | 'embedding' | 'ngrams';
+export type FeatureSet = 'constant' | 'length' | 'structure' | 'embedding' | 'structure+embedding' | 'ngrams';
 
 export interface HeadSpec {
   name: string;
@@ -56,11 +57,11 @@ export function fitHead(
         : s.features === 'constant' || s.features === 'embedding'
           ? NO_FEATURES
           : undefined,
-    embedding: s.features === 'embedding',
+    embedding: s.features === 'embedding' || s.features === 'structure+embedding',
     maxIter: 120,
     tol: 1e-4,
   });
-  if ((s.features === 'structure' || s.features === 'embedding') && s.lengthPrior)
+  if (s.lengthPrior && s.features !== 'constant' && s.features !== 'length' && s.features !== 'ngrams')
     addLengthPrior(m, d, rows, s.lengthPrior);
   return m;
 }
