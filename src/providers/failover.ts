@@ -83,6 +83,8 @@ export interface ExecutionInfo {
   /** Upstream calls made, the successful one included; skipped targets do not count. */
   attempts: number;
   fallbacks: FallbackEvent[];
+  /** Set by a hedge race on the hedge that won: it started after the delay, so its step's time is not its own. */
+  wonHedge?: true;
 }
 
 export interface CompletionResult extends ExecutionInfo {

@@ -107,8 +107,11 @@ export interface ProducedAnswer {
   tier: string;
   usage: TokenCounts;
   upstreamSeconds: number;
-  /** An aborted or outrun hedge: booked, but its time says when it was stopped, not how fast the target is. */
-  hedgeLoser?: true;
+  /**
+   * Booked, but `upstreamSeconds` is no latency observation of its target: a hedge's loser (its time says when it
+   * was stopped) or a hedge that won (timed from its step's start, so the delay would count as the target's).
+   */
+  untimed?: true;
 }
 
 export interface ExecuteInput {
@@ -260,6 +263,7 @@ async function raceStep<R extends ExecutionInfo>(
     signal,
   );
   const value = call.hold(raced.value, raced.release);
+  if (raced.winner === 'hedge') value.wonHedge = true;
   if (!raced.hedged || !raced.loser) return value;
   tally.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
   observer.hedge(tally.hedged);
@@ -274,7 +278,7 @@ async function raceStep<R extends ExecutionInfo>(
         tier: step.tierName,
         usage,
         upstreamSeconds: (performance.now() - t0) / 1000,
-        hedgeLoser: true,
+        untimed: true,
       });
   };
   if (lost.ok) {
@@ -361,6 +365,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       tier: step.tierName,
       usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, first?.message.content ?? ''),
       upstreamSeconds: done.seconds,
+      ...(done.r.wonHedge ? { untimed: true as const } : {}),
     });
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
     const above: EscalationStep | undefined =
@@ -447,6 +452,7 @@ async function strictRetry(
         r.completion.usage ??
         estimateUsage(estimateRequestTokens(request), r.completion.choices[0]?.message.content ?? ''),
       upstreamSeconds: seconds,
+      ...(r.wonHedge ? { untimed: true as const } : {}),
     });
     return { completion: r.completion, served: r.served, seconds };
   } catch (e) {

@@ -417,9 +417,8 @@ async function jsonAnswer(
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
     account.book(p.model, p.usage);
-    // Latency observations come from calls timed from their own start: not a hedge's loser (stopped, not done),
-    // nor a winning hedge (timed from the step's start, so its delay would count as the target's latency).
-    if (p.hedgeLoser || (result.hedged === 'won' && p.served === result.served)) continue;
+    // Latency observations come from calls timed from their own start (not a hedge's loser or winner).
+    if (p.untimed) continue;
     board?.observe(
       latencyKey(p.served.provider, p.served.upstreamModel),
       { totalMs: p.upstreamSeconds * 1000, outputTokens: p.usage.completion_tokens },
@@ -474,7 +473,7 @@ async function streamAnswer(
   const usage = relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text);
   account.book(model, usage);
   // A winning hedge started after the delay but is timed from the step's start: not an observation of its target.
-  if (relayed.broken === undefined && !exec.signal.aborted && opened.hedged !== 'won')
+  if (relayed.broken === undefined && !exec.signal.aborted && !opened.wonHedge)
     latencyBoard(sc, exec.decision)?.observe(
       latencyKey(opened.served.provider, opened.served.upstreamModel),
       { ttftMs, totalMs: performance.now() - t0, outputTokens: usage.completion_tokens },
