@@ -149,10 +149,10 @@ export function classifierFromModel(input: unknown, embedder?: Embedder): Learne
   const buf = newBuffers();
   const cls = new Float64Array(Math.max(1, K));
 
-  const headScore = (h: CompiledHead, k: number, text: string): number => {
+  const headScore = (h: CompiledHead, k: number): number => {
     let z = h.bias;
     if (h.emb && emb) {
-      emb.embed(canonicalPrompt(text), ebuf);
+      emb.embed(lastText, ebuf);
       for (let d = 0; d < EMB_DIM; d++) z += h.emb[d]! * ebuf[d]!;
     }
     const { idx, val, dense } = buf;
@@ -166,9 +166,12 @@ export function classifierFromModel(input: unknown, embedder?: Embedder): Learne
   };
   // How many hashed entries the last featurize() wrote: the head reads the same buffers.
   let lastK = 0;
+  // ... and the canonical text it featurised, for a head that also embeds it.
+  let lastText = '';
   /** Featurises `text` into buf and returns the index of the head that scores it. */
   const pickK = (text: string): number => {
-    lastK = featurizePrompt(text, buf);
+    lastText = canonicalPrompt(text);
+    lastK = featurizePrompt(text, buf, lastText);
     if (!rHashed || !rDense || !rBias) return fallback;
     cls.fill(0);
     const { idx, val, dense } = buf;
@@ -195,7 +198,7 @@ export function classifierFromModel(input: unknown, embedder?: Embedder): Learne
       (emb?.tableBytes ?? 0),
     score(text: string): number {
       const h = pickK(text);
-      return headScore(heads[h]!, lastK, text);
+      return headScore(heads[h]!, lastK);
     },
     headOf: (text) => heads[pickK(text)]!.name,
     thresholdForShare: (share) => thresholdFromQuantiles(q, share),

@@ -16,6 +16,11 @@ export function decodeFloat32(b64: string): Float32Array {
   return out;
 }
 
+/** Raw int8 values as base64 (decodeInt8Raw's inverse). */
+export function encodeInt8Raw(a: Int8Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+}
+
 /** Symmetric int8 quantisation: scale = max|w| / 127, so the largest weight is exact and the rest within scale/2. */
 export function encodeInt8(a: ArrayLike<number>): { q: string; scale: number } {
   let max = 0;
@@ -23,7 +28,7 @@ export function encodeInt8(a: ArrayLike<number>): { q: string; scale: number } {
   const scale = max > 0 ? max / 127 : 0;
   const bytes = new Int8Array(a.length);
   if (scale > 0) for (let i = 0; i < a.length; i++) bytes[i] = Math.round(a[i]! / scale);
-  return { q: Buffer.from(bytes.buffer).toString('base64'), scale: Number(scale.toPrecision(9)) };
+  return { q: encodeInt8Raw(bytes), scale: Number(scale.toPrecision(9)) };
 }
 
 /** Decodes to float32 (value * scale); `length` is checked so a truncated table is refused, not zero-filled. */

@@ -27,12 +27,13 @@ export function buildDesign(texts: readonly string[], embedder?: Embedder): Desi
   const e = new Float64Array(EMB_DIM);
   let total = 0;
   texts.forEach((t, i) => {
-    const k = featurizePrompt(t, b);
+    const c = canonicalPrompt(t);
+    const k = featurizePrompt(t, b, c);
     idxParts.push(b.idx.slice(0, k));
     valParts.push(b.val.slice(0, k));
     dense.set(b.dense, i * STRUCT_DIM);
     if (embedder && emb) {
-      embedder.embed(canonicalPrompt(t), e);
+      embedder.embed(c, e);
       emb.set(e, i * EMB_DIM);
     }
     wordEnd[i] = total + b.wordEntries;

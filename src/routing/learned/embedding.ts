@@ -10,7 +10,7 @@
  *   embedder.embed(text, out): writes the EMB_DIM-vector of `text` into `out`
  */
 import { z } from 'zod';
-import { decodeFloat32, decodeInt8Raw, encodeFloat32 } from './codec.js';
+import { decodeFloat32, decodeInt8Raw, encodeFloat32, encodeInt8Raw } from './codec.js';
 import shippedFile from './embeddings.json' with { type: 'json' };
 import { type Vocab, vocabFromLines, wordPieceIds } from './wordpiece.js';
 
@@ -127,7 +127,7 @@ export function toEmbeddingFile(
     source,
     dims: EMB_DIM,
     vocab: vocab.join('\n'),
-    table: Buffer.from(table.buffer, table.byteOffset, table.byteLength).toString('base64'),
+    table: encodeInt8Raw(table),
     scales: encodeFloat32(scales),
   };
 }

@@ -4,7 +4,7 @@
  * prompt that is exactly such a list literal is decoded (elements joined by newlines); anything else is unchanged.
  *
  *   canonicalPrompt(text): string
- *   featurizePrompt(text, buffers): hashed entry count   features of the canonical text, plus the list-literal flag
+ *   featurizePrompt(text, buffers[, canonical]): hashed entry count   features of the canonical text, plus the list-literal flag
  */
 import { type FeatureBuffers, featurize, STRUCTURAL } from './features.js';
 
@@ -14,8 +14,7 @@ const LIST_LITERAL = STRUCTURAL.indexOf('list-literal');
  * What scoring and training both call: n-grams and structure of the canonical text, so a decoded and an encoded
  * prompt score alike, and one flag that says it came encoded (the recogniser may use it to tell sources apart).
  */
-export function featurizePrompt(text: string, b: FeatureBuffers): number {
-  const c = canonicalPrompt(text);
+export function featurizePrompt(text: string, b: FeatureBuffers, c = canonicalPrompt(text)): number {
   const k = featurize(c, b);
   b.dense[LIST_LITERAL] = c === text ? 0 : 1;
   return k;

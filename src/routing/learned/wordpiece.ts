@@ -53,11 +53,7 @@ function isCjk(cp: number): boolean {
 function normalise(text: string): { s: string; ascii: boolean } {
   // clean_text: control and format characters vanish (tab, newline and carriage return are whitespace).
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-  if (/^[\x00-\x7f]*$/.test(text)) {
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: as above.
-    const clean = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) ? text.replace(ASCII_CONTROL, '') : text;
-    return { s: clean.toLowerCase(), ascii: true };
-  }
+  if (/^[\x00-\x7f]*$/.test(text)) return { s: text.replace(ASCII_CONTROL, '').toLowerCase(), ascii: true };
   const clean = text.replace(CONTROL, (c) => (c === '\t' || c === '\n' || c === '\r' ? c : ''));
   return { s: clean.normalize('NFD').replace(MARKS, '').toLowerCase(), ascii: false };
 }
