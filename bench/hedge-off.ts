@@ -19,6 +19,7 @@ import { decide } from '../src/routing/decide.js';
 import type { RouteDecision } from '../src/routing/types.js';
 import { type ExecuteInput, openStream, sloPlan } from '../src/sidecar/execute.js';
 import { chosenStep, withPromotion } from '../src/sidecar/promote.js';
+import { silentObserver } from '../test/helpers/observer.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -90,16 +91,7 @@ function input(d: RouteDecision): ExecuteInput {
     request: { model: 'auto', messages: [{ role: 'user', content: 'hi' }] },
     decision: d,
     signal: new AbortController().signal,
-    observer: {
-      fallback: () => {},
-      escalate: () => {},
-      promoted: () => {},
-      promotionStopped: () => {},
-      judged: () => {},
-      strictRetried: () => {},
-      hedge: () => {},
-      sloSkipped: () => {},
-    },
+    observer: silentObserver(),
     planner: { next: () => undefined },
   };
 }

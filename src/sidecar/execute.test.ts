@@ -3,6 +3,7 @@
  * the loser had opened too. Scripted in-memory adapters (real failover loop, real breakers) make that deterministic.
  */
 import { describe, expect, it } from 'vitest';
+import { silentObserver } from '../../test/helpers/observer.js';
 import type { ChatCompletionChunk } from '../api/openai.js';
 import { compileManifests, parseManifests } from '../config/manifests.js';
 import { Breaker } from '../providers/breaker.js';
@@ -73,16 +74,7 @@ function input(adapters: ProviderAdapter[]): ExecuteInput & { hedges: string[] }
       request: { model: 'auto', messages: [{ role: 'user' as const, content: 'hi' }] },
       decision: d,
       signal: new AbortController().signal,
-      observer: {
-        fallback: () => {},
-        escalate: () => {},
-        promoted: () => {},
-        promotionStopped: () => {},
-        judged: () => {},
-        strictRetried: () => {},
-        hedge: (o: 'won' | 'lost') => hedges.push(o),
-        sloSkipped: () => {},
-      },
+      observer: silentObserver({ hedge: (o) => hedges.push(o) }),
       planner: { next: () => undefined },
     },
     { hedges },
