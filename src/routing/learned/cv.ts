@@ -56,6 +56,8 @@ export type Augment = (i: number) => readonly number[];
 /**
  * `rows[i]` is a design row; `labels[i]`, `folds[i]` and `outcomes[i]` belong to it. With `augment`, a prompt in
  * the training folds is trained on the labels `augment(i)` instead of `labels[i]` (for specs with `augmented`).
+ * A row with a negative fold is training-only (rows borrowed from another source: in every fold's training set,
+ * never scored, not in the pooled APGR).
  */
 export function crossValidate(
   d: Design,
@@ -103,11 +105,14 @@ export function crossValidate(
         ).apgr,
       );
   }
-  const apgr =
-    foldApgr.length > 0
-      ? foldApgr.reduce((a, b) => a + b, 0) / foldApgr.length
-      : summarize(oof, outcomes).apgr;
-  return { spec, apgr, foldApgr, oof, pooledApgr: summarize(aligned, outcomes).apgr };
+  const scored = rows.flatMap((_, i) => (folds[i]! >= 0 ? [i] : []));
+  const pooled = (xs: Float64Array) =>
+    summarize(
+      scored.map((i) => xs[i]!),
+      scored.map((i) => outcomes[i]!),
+    ).apgr;
+  const apgr = foldApgr.length > 0 ? foldApgr.reduce((a, b) => a + b, 0) / foldApgr.length : pooled(oof);
+  return { spec, apgr, foldApgr, oof, pooledApgr: pooled(aligned) };
 }
 
 /** The settings tried for every head, simplest first. */
@@ -165,6 +170,43 @@ export function selectForUnseenGroups(
   if (ok.length === 0) return fallback;
   const key = (r: CvResult) => (r.apgr + r.pooledApgr) / 2;
   return ok.reduce((a, b) => (key(b) > key(a) + 1e-9 ? b : a));
+}
+
+/** A candidate for selectClosestWithinNoise: its folds, its APGR on sources it never saw, how close it is to a signal. */
+export interface RobustCandidate {
+  cv: CvResult;
+  /** APGR on each left-out source it would score (MMLU head: ARC and Winogrande left out), same order for all. */
+  leftOut: readonly number[];
+  /** How close its scores are to the signal known to transfer (e.g. correlation with log-length); higher = closer. */
+  closeness: number;
+}
+
+/**
+ * A one-standard-error rule toward a signal that transfers: among the candidates within noise of `best` (by the
+ * selection guard: its mean fold APGR at most COMPLEXITY_MARGIN below best's or the fold-by-fold deficit within one
+ * standard error, its pooled APGR at most COMPLEXITY_MARGIN below; and on every left-out source at most
+ * COMPLEXITY_MARGIN below best's), the one closest to the signal. `best` itself is always a candidate. Folds cannot
+ * tell these heads apart; what is known beyond them (length is what transfers to unseen subjects) can.
+ */
+export function selectClosestWithinNoise(
+  candidates: readonly RobustCandidate[],
+  best: RobustCandidate,
+): RobustCandidate {
+  const withinNoise = (c: RobustCandidate) => {
+    if (c === best) return true;
+    if (best.cv.pooledApgr - c.cv.pooledApgr > COMPLEXITY_MARGIN) return false;
+    if (c.leftOut.some((x, i) => best.leftOut[i]! - x > COMPLEXITY_MARGIN)) return false;
+    if (best.cv.apgr - c.cv.apgr <= COMPLEXITY_MARGIN) return true;
+    const n = Math.min(c.cv.foldApgr.length, best.cv.foldApgr.length);
+    if (n < 2) return false;
+    const diff = Array.from({ length: n }, (_, i) => best.cv.foldApgr[i]! - c.cv.foldApgr[i]!);
+    const mean = diff.reduce((a, b) => a + b, 0) / n;
+    const sd = Math.sqrt(diff.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+    return mean <= sd / Math.sqrt(n);
+  };
+  return [best, ...candidates.filter((c) => c !== best)]
+    .filter(withinNoise)
+    .reduce((a, b) => (b.closeness > a.closeness + 1e-12 ? b : a));
 }
 
 /** A more complex head must beat the best simpler one by at least this much out of fold to be chosen. */
