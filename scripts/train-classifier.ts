@@ -3,10 +3,13 @@
  * group-wise validation tables on the way. Deterministic: same data, same bytes.
  *
  *   tsx scripts/train-classifier.ts [--data ../shared/data] [--out src/routing/learned/weights.json] [--skip-system-cv]
+ *     [--embeddings .cache/static-embeddings] [--validation-only]
  *
  * 1. Per source, a head's features and L2 are chosen by cross-validation on the training pool (70% of prompts;
  *    MMLU: whole subjects out, since held-out traffic brings new subjects; other sources: random prompts out,
- *    since their held-out traffic is new prompts of the same benchmark).
+ *    since their held-out traffic is new prompts of the same benchmark). MMLU then takes, among the heads within
+ *    noise of its best, the one closest to length (table 1c); RouterBench heads may also train on a related
+ *    source's prompts (`borrow`, table 1: last in the grid).
  * 2. The fallback head (prompts unlike every source: chat) is chosen by leave-one-source-out validation.
  * 3. The whole router (recogniser + heads + fallback) is cross-validated by the same folds, and left-one-source-out.
  * 4. Fitted on the whole pool, it is scored once on the held-out 30% (and 10 unseen MMLU subjects) and written.

@@ -197,16 +197,22 @@ export function selectClosestWithinNoise(
     if (best.cv.pooledApgr - c.cv.pooledApgr > COMPLEXITY_MARGIN) return false;
     if (c.leftOut.some((x, i) => best.leftOut[i]! - x > COMPLEXITY_MARGIN)) return false;
     if (best.cv.apgr - c.cv.apgr <= COMPLEXITY_MARGIN) return true;
-    const n = Math.min(c.cv.foldApgr.length, best.cv.foldApgr.length);
-    if (n < 2) return false;
-    const diff = Array.from({ length: n }, (_, i) => best.cv.foldApgr[i]! - c.cv.foldApgr[i]!);
-    const mean = diff.reduce((a, b) => a + b, 0) / n;
-    const sd = Math.sqrt(diff.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-    return mean <= sd / Math.sqrt(n);
+    const d = foldDifference(best.cv, c.cv);
+    return d !== null && d.mean <= d.se;
   };
   return [best, ...candidates.filter((c) => c !== best)]
     .filter(withinNoise)
     .reduce((a, b) => (b.closeness > a.closeness + 1e-12 ? b : a));
+}
+
+/** Mean and standard error of `a`'s fold-by-fold APGR lead over `b` (null with fewer than 2 common folds). */
+function foldDifference(a: CvResult, b: CvResult): { mean: number; se: number } | null {
+  const n = Math.min(a.foldApgr.length, b.foldApgr.length);
+  if (n < 2) return null;
+  const diff = Array.from({ length: n }, (_, i) => a.foldApgr[i]! - b.foldApgr[i]!);
+  const mean = diff.reduce((x, y) => x + y, 0) / n;
+  const sd = Math.sqrt(diff.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
+  return { mean, se: sd / Math.sqrt(n) };
 }
 
 /** A more complex head must beat the best simpler one by at least this much out of fold to be chosen. */
@@ -220,11 +226,8 @@ export function selectHead(results: readonly CvResult[]): CvResult {
   let best = results[0]!;
   for (const r of results.slice(1)) {
     if (r.apgr <= best.apgr + COMPLEXITY_MARGIN) continue;
-    const n = Math.min(r.foldApgr.length, best.foldApgr.length);
-    const diff = Array.from({ length: n }, (_, i) => r.foldApgr[i]! - best.foldApgr[i]!);
-    const mean = diff.reduce((a, b) => a + b, 0) / Math.max(1, n);
-    const sd = Math.sqrt(diff.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, n - 1));
-    if (n < 2 || mean > sd / Math.sqrt(n)) best = r;
+    const d = foldDifference(r, best);
+    if (d === null || d.mean > d.se) best = r;
   }
   return best;
 }
