@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { assignFolds, type CvResult, selectForUnseenGroups, selectHead } from './cv.js';
+import {
+  assignFolds,
+  type CvResult,
+  type RobustCandidate,
+  selectClosestWithinNoise,
+  selectForUnseenGroups,
+  selectHead,
+} from './cv.js';
 
 const result = (features: 'constant' | 'length' | 'structure' | 'ngrams', folds: number[]): CvResult => ({
   spec: { name: 'h', features, lambdaDense: 1 },
@@ -60,5 +67,32 @@ describe('selectForUnseenGroups', () => {
     expect(selectForUnseenGroups([foldOnly, both, best], length, length)).toBe(best);
     // None beats length on both measures: the given fallback.
     expect(selectForUnseenGroups([foldOnly], length, length)).toBe(length);
+  });
+});
+
+describe('selectClosestWithinNoise', () => {
+  const c = (folds: number[], pooled: number, leftOut: number[], closeness: number): RobustCandidate => ({
+    cv: { ...result('structure', folds), pooledApgr: pooled },
+    leftOut,
+    closeness,
+  });
+  const best = c([0.56, 0.55, 0.59, 0.6, 0.65], 0.592, [0.584, 0.472], 0.65);
+  it('prefers the candidate closest to the signal among those within noise of the best', () => {
+    const nearLength = c([0.55, 0.55, 0.58, 0.61, 0.63], 0.588, [0.575, 0.463], 0.75);
+    expect(selectClosestWithinNoise([best, nearLength], best)).toBe(nearLength);
+  });
+  it('keeps the best when the closer one is clearly worse on the folds, pooled or a left-out source', () => {
+    // 0.028 lower on the mean fold, consistently (beyond the margin and one standard error).
+    const worseFolds = c([0.53, 0.54, 0.54, 0.61, 0.59], 0.59, [0.58, 0.47], 0.86);
+    // Within noise on the folds, but 0.015 lower pooled.
+    const worsePooled = c([0.55, 0.55, 0.58, 0.61, 0.63], 0.577, [0.58, 0.47], 0.8);
+    // Within noise on the folds and pooled, but 0.02 lower on one left-out source.
+    const worseLeftOut = c([0.55, 0.55, 0.58, 0.61, 0.63], 0.59, [0.564, 0.47], 0.8);
+    expect(selectClosestWithinNoise([best, worseFolds, worsePooled, worseLeftOut], best)).toBe(best);
+  });
+  it('counts a larger mean deficit as noise when the folds disagree (within one standard error)', () => {
+    // Mean 0.02 lower, but one fold far up and others down: not a consistent loss.
+    const noisy = c([0.5, 0.5, 0.55, 0.7, 0.6], 0.585, [0.58, 0.47], 0.9);
+    expect(selectClosestWithinNoise([noisy], best)).toBe(noisy);
   });
 });

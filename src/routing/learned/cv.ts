@@ -56,6 +56,8 @@ export type Augment = (i: number) => readonly number[];
 /**
  * `rows[i]` is a design row; `labels[i]`, `folds[i]` and `outcomes[i]` belong to it. With `augment`, a prompt in
  * the training folds is trained on the labels `augment(i)` instead of `labels[i]` (for specs with `augmented`).
+ * A row with a negative fold is training-only (rows borrowed from another source: in every fold's training set,
+ * never scored, not in the pooled APGR).
  */
 export function crossValidate(
   d: Design,
@@ -103,11 +105,14 @@ export function crossValidate(
         ).apgr,
       );
   }
-  const apgr =
-    foldApgr.length > 0
-      ? foldApgr.reduce((a, b) => a + b, 0) / foldApgr.length
-      : summarize(oof, outcomes).apgr;
-  return { spec, apgr, foldApgr, oof, pooledApgr: summarize(aligned, outcomes).apgr };
+  const scored = rows.flatMap((_, i) => (folds[i]! >= 0 ? [i] : []));
+  const pooled = (xs: Float64Array) =>
+    summarize(
+      scored.map((i) => xs[i]!),
+      scored.map((i) => outcomes[i]!),
+    ).apgr;
+  const apgr = foldApgr.length > 0 ? foldApgr.reduce((a, b) => a + b, 0) / foldApgr.length : pooled(oof);
+  return { spec, apgr, foldApgr, oof, pooledApgr: pooled(aligned) };
 }
 
 /** The settings tried for every head, simplest first. */
@@ -167,6 +172,49 @@ export function selectForUnseenGroups(
   return ok.reduce((a, b) => (key(b) > key(a) + 1e-9 ? b : a));
 }
 
+/** A candidate for selectClosestWithinNoise: its folds, its APGR on sources it never saw, how close it is to a signal. */
+export interface RobustCandidate {
+  cv: CvResult;
+  /** APGR on each left-out source it would score (MMLU head: ARC and Winogrande left out), same order for all. */
+  leftOut: readonly number[];
+  /** How close its scores are to the signal known to transfer (e.g. correlation with log-length); higher = closer. */
+  closeness: number;
+}
+
+/**
+ * A one-standard-error rule toward a signal that transfers: among the candidates within noise of `best` (by the
+ * selection guard: its mean fold APGR at most COMPLEXITY_MARGIN below best's or the fold-by-fold deficit within one
+ * standard error, its pooled APGR at most COMPLEXITY_MARGIN below; and on every left-out source at most
+ * COMPLEXITY_MARGIN below best's), the one closest to the signal. `best` itself is always a candidate. Folds cannot
+ * tell these heads apart; what is known beyond them (length is what transfers to unseen subjects) can.
+ */
+export function selectClosestWithinNoise(
+  candidates: readonly RobustCandidate[],
+  best: RobustCandidate,
+): RobustCandidate {
+  const withinNoise = (c: RobustCandidate) => {
+    if (c === best) return true;
+    if (best.cv.pooledApgr - c.cv.pooledApgr > COMPLEXITY_MARGIN) return false;
+    if (c.leftOut.some((x, i) => best.leftOut[i]! - x > COMPLEXITY_MARGIN)) return false;
+    if (best.cv.apgr - c.cv.apgr <= COMPLEXITY_MARGIN) return true;
+    const d = foldDifference(best.cv, c.cv);
+    return d !== null && d.mean <= d.se;
+  };
+  return [best, ...candidates.filter((c) => c !== best)]
+    .filter(withinNoise)
+    .reduce((a, b) => (b.closeness > a.closeness + 1e-12 ? b : a));
+}
+
+/** Mean and standard error of `a`'s fold-by-fold APGR lead over `b` (null with fewer than 2 common folds). */
+function foldDifference(a: CvResult, b: CvResult): { mean: number; se: number } | null {
+  const n = Math.min(a.foldApgr.length, b.foldApgr.length);
+  if (n < 2) return null;
+  const diff = Array.from({ length: n }, (_, i) => a.foldApgr[i]! - b.foldApgr[i]!);
+  const mean = diff.reduce((x, y) => x + y, 0) / n;
+  const sd = Math.sqrt(diff.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
+  return { mean, se: sd / Math.sqrt(n) };
+}
+
 /** A more complex head must beat the best simpler one by at least this much out of fold to be chosen. */
 export const COMPLEXITY_MARGIN = 0.01;
 
@@ -178,11 +226,8 @@ export function selectHead(results: readonly CvResult[]): CvResult {
   let best = results[0]!;
   for (const r of results.slice(1)) {
     if (r.apgr <= best.apgr + COMPLEXITY_MARGIN) continue;
-    const n = Math.min(r.foldApgr.length, best.foldApgr.length);
-    const diff = Array.from({ length: n }, (_, i) => r.foldApgr[i]! - best.foldApgr[i]!);
-    const mean = diff.reduce((a, b) => a + b, 0) / Math.max(1, n);
-    const sd = Math.sqrt(diff.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, n - 1));
-    if (n < 2 || mean > sd / Math.sqrt(n)) best = r;
+    const d = foldDifference(r, best);
+    if (d === null || d.mean > d.se) best = r;
   }
   return best;
 }

@@ -55,3 +55,31 @@ describe('label augmentation in cross-validation', () => {
     expect(aug.apgr).toBeLessThan(0.5);
   });
 });
+
+describe('borrowed rows in cross-validation', () => {
+  it('trains every fold on rows with a negative fold and never scores them', () => {
+    // Source rows 0..29 carry no usable signal alone (constant gain); borrowed rows 30..59 carry the length signal.
+    const own = rows.slice(0, 30);
+    const borrowed = rows.slice(30);
+    const flat = own.map(() => 0.3);
+    const all = [...own, ...borrowed];
+    const labels = [...flat, ...borrowed.map((i) => gains[i]!)];
+    // Scored on the source's own pair outcomes, which do follow the signal.
+    const outcomes = all.map((i) => ({ weak: 0, strong: gains[i]! }));
+    const spec = { name: 'h', features: 'length' as const, lambdaDense: 1 };
+    const ownFolds = Int32Array.from(own, (i) => i % 3);
+    const alone = crossValidate(d, own, flat, ownFolds, outcomes.slice(0, 30), spec);
+    const withBorrowed = crossValidate(
+      d,
+      all,
+      labels,
+      Int32Array.from([...ownFolds, ...borrowed.map(() => -1)]),
+      outcomes,
+      spec,
+    );
+    expect(withBorrowed.foldApgr).toHaveLength(alone.foldApgr.length);
+    expect(withBorrowed.apgr).toBeGreaterThan(alone.apgr + 0.05);
+    // Borrowed rows get no out-of-fold score.
+    for (let j = 30; j < 60; j++) expect(withBorrowed.oof[j]).toBe(0);
+  });
+});

@@ -35,6 +35,11 @@ export interface HeadSpec {
   lengthPrior?: number | undefined;
   /** Trained on the gains of several cheap models against the strong one (RouterBench), not the pair's alone. */
   augmented?: boolean | undefined;
+  /**
+   * Also trained on these other sources' prompts (their own pairs' gains; augmented where they have several models):
+   * a 700-prompt source borrows what a related, larger one knows. Scored on its own prompts only.
+   */
+  borrow?: readonly string[] | undefined;
   pair?: string | undefined;
 }
 
