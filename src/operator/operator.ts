@@ -30,6 +30,7 @@ import { staleKeys } from './replica-stats.js';
 import { ReplicaSharing } from './replicas.js';
 import { RoutingBook } from './routing-status.js';
 import { createOperatorServer, probeHandler, type ServerDeps, type TlsFiles } from './server.js';
+import { ticketKeyFrom } from './tickets.js';
 import { type KindWatch, watchKind } from './watch.js';
 
 export interface HostPort {
@@ -447,13 +448,32 @@ async function startSidecarApi(
             key: await readFile(tlsSource.keyFile, 'utf8'),
           };
   let tls = await readTls();
+  // Resumption tickets are keyed off the serving key, which every replica shares and a restart keeps; the key before
+  // a rotation is still accepted, so tickets issued just before it stay good for their short life.
+  let ticketKeys: Buffer[] = [];
+  const keepTicketKey = (pem: string) => {
+    try {
+      const key = ticketKeyFrom(pem);
+      if (!ticketKeys[0]?.equals(key)) ticketKeys = [key, ...ticketKeys].slice(0, 2);
+    } catch (e) {
+      log.warn(
+        { err: String(e) },
+        'cannot derive the ticket key from the serving key; streams get no tickets',
+      );
+    }
+  };
+  if (tls) keepTicketKey(tls.key);
+  const authenticate = tokenAuthenticator((token) => {
+    metrics.tokenReviews.inc();
+    return kube.reviewToken(token, TOKEN_AUDIENCE);
+  });
   const server = createOperatorServer(
     {
       hub: deps.hub,
-      authenticate: tokenAuthenticator((token) => {
-        metrics.tokenReviews.inc();
-        return kube.reviewToken(token, TOKEN_AUDIENCE);
-      }),
+      authenticate,
+      vouch: authenticate.vouch,
+      ticketKeys: () => ticketKeys,
+      onTicket: (accepted) => metrics.tickets.inc({ result: accepted ? 'accepted' : 'refused' }),
       ledger: deps.ledger,
       ready: deps.ready,
       onRouting: deps.onRouting,
@@ -478,6 +498,7 @@ async function startSidecarApi(
         if (!next || (next.cert === tls?.cert && next.key === tls?.key)) return;
         (server as import('node:https').Server).setSecureContext(next);
         tls = next;
+        keepTicketKey(next.key);
         log.info('sidecar API certificate reloaded');
       },
       (e) =>
