@@ -1,7 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TOKEN_TRUST_MS } from './auth.js';
-import { issueTicket, ticketExpiry, ticketKeyFrom, tokenExpiry, verifyTicket } from './tickets.js';
+import {
+  issueTicket,
+  ticketExpiry,
+  ticketKeyFrom,
+  ticketKeyFromSecret,
+  tokenExpiry,
+  verifyTicket,
+} from './tickets.js';
 
 const pem = () =>
   generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
@@ -29,6 +36,17 @@ describe('ticket key', () => {
     expect(ticketKeyFrom(a).equals(ticketKeyFrom(reflowed))).toBe(true);
     expect(ticketKeyFrom(a).equals(ticketKeyFrom(pem()))).toBe(false);
     expect(ticketKeyFrom(a)).toHaveLength(32);
+  });
+
+  it('from a secret file: the same for the same secret (a trailing newline aside), refused when short', () => {
+    const secret = 'k'.repeat(32);
+    expect(
+      ticketKeyFromSecret(Buffer.from(`${secret}\n`)).equals(ticketKeyFromSecret(Buffer.from(secret))),
+    ).toBe(true);
+    expect(
+      ticketKeyFromSecret(Buffer.from(secret)).equals(ticketKeyFromSecret(Buffer.from('j'.repeat(32)))),
+    ).toBe(false);
+    expect(() => ticketKeyFromSecret(Buffer.from('short\n'))).toThrow(/at least 32 bytes/);
   });
 
   it('is not the serving key itself', () => {

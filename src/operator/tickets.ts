@@ -3,7 +3,7 @@
  * stream without a TokenReview. A ticket is an HMAC over the stream's identity (namespace, service account, sidecar
  * id), the hash of the token it was authenticated with, and an expiry, under a key every replica derives from the
  * sidecar API's serving key (so replicas share it, a restart keeps it, a rotated certificate rotates it, and no
- * other Secret or RBAC rule is needed). It is valid only together with the same token and sidecar id, and only as
+ * other Secret or RBAC rule is needed), or, without TLS, from a secret file every replica mounts (--ticket-key-file). It is valid only together with the same token and sidecar id, and only as
  * long as the operator would have trusted that token from its cache: `TOKEN_TRUST_MS` after the operator last
  * vouched for it (a TokenReview, or the open stream it authenticated), and never past the token's own expiry.
  * Anything wrong with a ticket (forged, tampered, expired, for another sidecar or token, under a rotated key) makes it
@@ -23,6 +23,20 @@ const KEY_INFO = 'tiermesh config-stream resumption ticket v1';
 export function ticketKeyFrom(servingKeyPem: string): Buffer {
   const der = createPrivateKey(servingKeyPem).export({ type: 'pkcs8', format: 'der' });
   return Buffer.from(hkdfSync('sha256', der, Buffer.alloc(0), KEY_INFO, 32));
+}
+
+/** The shortest ticket key file accepted: a 256-bit secret. */
+export const MIN_TICKET_SECRET_BYTES = 32;
+
+/**
+ * The ticket key for a sidecar API without a serving key (plain HTTP, TLS ending in a mesh): HKDF-SHA256 over a
+ * secret every replica reads (a mounted Secret). Throws for a secret shorter than 32 bytes.
+ */
+export function ticketKeyFromSecret(secret: Buffer): Buffer {
+  const bytes = Buffer.from(secret.toString('utf8').trim());
+  if (bytes.length < MIN_TICKET_SECRET_BYTES)
+    throw new Error(`the ticket key must hold at least ${MIN_TICKET_SECRET_BYTES} bytes`);
+  return Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), KEY_INFO, 32));
 }
 
 /** What a ticket binds. */
