@@ -81,7 +81,17 @@ export async function run(args: string[]): Promise<number> {
   const logger = pino({
     level: values['log-level'] as string,
     base: { component: 'operator' },
-    redact: { paths: ['token', '*.token', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'token',
+        '*.token',
+        'ticket',
+        '*.ticket',
+        'headers.authorization',
+        'headers["x-tiermesh-ticket"]',
+      ],
+      censor: '[redacted]',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
   logProcessEvents(logger);
