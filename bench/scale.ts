@@ -6,7 +6,7 @@
  * operator is what a sidecar says. Prints one line per figure; not part of `make test` (minutes, and heavy).
  *
  *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--only-push] [--cpu-prof DIR]
- *                      [--compiled] [--operator-root DIR] [--https]
+ *                      [--compiled] [--operator-root DIR] [--https] [--tickets] [--shared-pool]
  *
  * --compiled: run the operator from the build (`node bin/tiermesh.js`, as its image does; `make scale` builds first)
  * instead of from the sources through tsx, whose start-up transpiling is not the operator's cost. --operator-root DIR:
@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { AllowanceClient } from '../src/budget/allowance.js';
 import { UsageReporter } from '../src/budget/reporter.js';
 import { ACK_PATH, ALLOWANCE_PATH, allowanceReply, USAGE_PATH } from '../src/operator/protocol.js';
@@ -58,6 +59,7 @@ const { values: args } = parseArgs({
     'operator-root': { type: 'string' },
     https: { type: 'boolean', default: false },
     tickets: { type: 'boolean', default: false },
+    'shared-pool': { type: 'boolean', default: false },
   },
 });
 const N = Number(args.sidecars);
@@ -216,19 +218,37 @@ async function main(): Promise<void> {
       ticketKeyFile = join(dir, 'ticket-key');
       writeFileSync(ticketKeyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
     }
-    const base = args.https ? operatorFetch({ file: cp.pki.caCert }) : fetch;
+    /**
+     * Each light sidecar's HTTP client: its own connection pool, as every real sidecar (its own process) has; over
+     * HTTPS the very client a sidecar given the CA uses. --shared-pool puts them all in one pool, as the harness did
+     * before 2026-12-01: undici then looks for a free connection among all 1,000+ (the streams' included) on every
+     * ACK, a cost no sidecar has.
+     */
+    const transport = (): typeof fetch => {
+      if (args.https) return operatorFetch({ file: cp.pki.caCert });
+      const agent = new Agent();
+      return ((input: string | URL, init?: RequestInit) =>
+        undiciFetch(input, { ...(init as object), dispatcher: agent } as Parameters<
+          typeof undiciFetch
+        >[1])) as unknown as typeof fetch;
+    };
+    const shared = args['shared-pool'] ? (args.https ? transport() : fetch) : undefined;
     /** Per config version, when each ACK of it was answered (performance.now()): where a push's status time goes. */
     const acksAnswered = new Map<string, number[]>();
-    const http = (async (input: string | URL, init?: RequestInit) => {
-      const res = await base(input, init);
-      if (init?.method === 'POST' && String(input).endsWith(ACK_PATH)) {
-        const version = (JSON.parse(String(init.body)) as { version: string }).version;
-        const at = acksAnswered.get(version) ?? [];
-        acksAnswered.set(version, at);
-        at.push(performance.now());
-      }
-      return res;
-    }) as typeof fetch;
+    const lightFetch = (): typeof fetch => {
+      const base = shared ?? transport();
+      return (async (input: string | URL, init?: RequestInit) => {
+        const res = await base(input, init);
+        if (init?.method === 'POST' && String(input).endsWith(ACK_PATH)) {
+          const version = (JSON.parse(String(init.body)) as { version: string }).version;
+          const at = acksAnswered.get(version) ?? [];
+          acksAnswered.set(version, at);
+          at.push(performance.now());
+        }
+        return res;
+      }) as typeof fetch;
+    };
+    const http = lightFetch();
     const kc: KubeConfig = loadKubeConfig(cp.kubeconfigPath);
     await installCrds(kc, join(repoRoot, 'crds'));
     const core = kc.makeApiClient(CoreV1Api);
@@ -258,7 +278,8 @@ async function main(): Promise<void> {
       writeFileSync(f, res.status!.token!);
       tokenFiles.push(f);
     }
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below the kernel's ephemeral range (32768 up), where outgoing connections of other processes take ports.
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     let op = await startOperator(cp.kubeconfigPath, port, 'scale-op-a');
     ops.push(op);
     const baseline = treeMemory(op.child.pid!);
@@ -286,7 +307,7 @@ async function main(): Promise<void> {
         tokenFile: tokenFiles[i]!,
         sidecarId: `light-${i}`,
         store: stores[i]!,
-        fetch: http,
+        fetch: lightFetch(),
       });
       s.start();
       streams.push(s);
@@ -494,7 +515,7 @@ async function main(): Promise<void> {
         tokenFile: tokenFiles[i]!,
         sidecarId: `reporter-${i}`,
         store: lightStore(),
-        fetch: http,
+        fetch: lightFetch(),
       });
       s.start();
       streams.push(s);

@@ -3,7 +3,7 @@
  * authenticated config stream a ticket keyed off its serving key; after a SIGKILL and a restart (same key, as a
  * container restart or another replica has it) real sidecar processes reconnect on their tickets with zero
  * TokenReviews, while a tampered ticket, or one presented by another sidecar id, costs a TokenReview and still gets
- * its stream.
+ * its stream. Over plain HTTP a ticket key file keys them instead.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ let dir: string;
 let ns: string;
 let leaseNs: string;
 let port: number;
+let plainPort: number;
 let tlsArgs: string[];
 let http: typeof fetch;
 
@@ -49,6 +50,7 @@ beforeAll(async () => {
     ns,
   );
   port = await freePort();
+  plainPort = await freePort();
 });
 
 afterAll(async () => {
@@ -70,9 +72,10 @@ const ACCEPTED = 'tiermesh_operator_stream_tickets_total{result="accepted"}';
 const REFUSED = 'tiermesh_operator_stream_tickets_total{result="refused"}';
 
 /** Opens a config stream as a sidecar would, reads until it has the ticket and the snapshot, and closes it. */
-async function openStream(token: string, sidecarId: string, ticket?: string) {
+async function openStream(token: string, sidecarId: string, ticket?: string, plain = false) {
   const abort = new AbortController();
-  const res = await http(`https://127.0.0.1:${port}/v1/config/stream?sidecar=${sidecarId}`, {
+  const base = plain ? `http://127.0.0.1:${plainPort}` : `https://127.0.0.1:${port}`;
+  const res = await (plain ? fetch : http)(`${base}/v1/config/stream?sidecar=${sidecarId}`, {
     headers: {
       authorization: `Bearer ${token}`,
       accept: 'text/event-stream',
@@ -174,4 +177,40 @@ test('a tampered or foreign ticket falls back to a TokenReview and still gets th
   expect(op.output()).not.toContain(mac.slice(0, 20));
   expect(op.output()).not.toContain(tokens[2]!);
   await op.kill();
+});
+
+test('over plain HTTP, a ticket key file (--ticket-key-file) does what the serving key does', async () => {
+  const keyFile = join(dir, 'ticket-key');
+  writeFileSync(keyFile, `${'0123456789abcdef'.repeat(3)}\n`, { mode: 0o600 });
+  const plain = () =>
+    startOperatorProc({
+      kubeconfig: kubeconfigPath(),
+      port: plainPort,
+      leaseNamespace: leaseNs,
+      extraArgs: ['--ticket-key-file', keyFile],
+    });
+  const token = await serviceAccountToken(ns, 'app', 'tiermesh');
+  const first = await plain();
+  const issued = await openStream(token, 'plain-0', undefined, true);
+  expect(issued.ticket).toBeTruthy();
+  await first.kill();
+  const second = await plain();
+  const back = await openStream(token, 'plain-0', issued.ticket, true);
+  expect(back.status).toBe(200);
+  expect(await metric(second, ACCEPTED)).toBe(1);
+  expect(await metric(second, REVIEWS)).toBe(0);
+  await second.kill();
+});
+
+test('a ticket key file shorter than 32 bytes stops the operator at start with a clear error', async () => {
+  const keyFile = join(dir, 'short-key');
+  writeFileSync(keyFile, 'too short\n');
+  await expect(
+    startOperatorProc({
+      kubeconfig: kubeconfigPath(),
+      port: await freePort(),
+      leaseNamespace: leaseNs,
+      extraArgs: ['--ticket-key-file', keyFile],
+    }),
+  ).rejects.toThrow(/at least 32 bytes/);
 });
