@@ -96,4 +96,43 @@ describe('ConfigStream resumption', () => {
     expect(acks[1]!.authorization).toBe('Bearer token-2');
     expect(JSON.parse(acks[1]!.body)).toMatchObject({ version: 'v2', stream: 'stream-2' });
   });
+
+  it('ACKs with the token file once the stream token is about to expire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
+    const tokenFile = join(dir, 'token');
+    const jwt = (exp: number, n: string) =>
+      ['h', Buffer.from(JSON.stringify({ exp, n })).toString('base64url'), 's'].join('.');
+    const expiring = jwt(Math.floor(Date.now() / 1000) + 30, 'a');
+    const fresh = jwt(Math.floor(Date.now() / 1000) + 3600, 'b');
+    writeFileSync(tokenFile, expiring);
+    const acks: Array<string | undefined> = [];
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/v1/config/stream')) {
+        writeFileSync(tokenFile, fresh);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-tiermesh-stream': 's' });
+        res.write(sseEvent('snapshot', { version: 'v1' }, 'v1'));
+        return;
+      }
+      acks.push(req.headers.authorization);
+      req.resume();
+      req.on('end', () => res.writeHead(200).end('{"ok":true}'));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const s = new ConfigStream({
+      operator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      tokenFile,
+      sidecarId: 'pod-a',
+      store: store(),
+    });
+    cleanup.push(() => {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    s.start();
+    await expect.poll(() => acks.length, { timeout: 5_000 }).toBe(1);
+    await s.stop();
+    expect(acks[0]).toBe(`Bearer ${fresh}`);
+  });
 });

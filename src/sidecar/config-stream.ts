@@ -17,6 +17,7 @@ import {
   TICKET_EVENT,
   TICKET_HEADER,
 } from '../operator/protocol.js';
+import { tokenExpiry } from '../operator/tickets.js';
 import { SseParser } from '../providers/sse.js';
 import { RetryLog } from '../telemetry/retry-log.js';
 import type { ApplyResult } from './config-store.js';
@@ -50,6 +51,9 @@ export interface ConfigStreamOptions {
 }
 
 const SNAPSHOT_FILE = 'snapshot.json';
+
+/** An ACK does not go out on a stream token this close to its expiry (clock skew between pod and operator). */
+const TOKEN_EXPIRY_MARGIN_MS = 60_000;
 
 /** The operator answered the stream request with an error status (as opposed to not answering at all). */
 class RefusedByOperator extends Error {}
@@ -237,7 +241,12 @@ export class ConfigStream {
     try {
       // The stream's own token, not the file's (which the kubelet may have rotated since): the operator trusts an ACK
       // that names its stream and carries the token that opened it without a TokenReview. No file read per ACK either.
-      const token = this.streamToken ?? (await this.token());
+      // Near its expiry the file's (rotated) token goes instead: the operator then authenticates that one.
+      const opened = this.streamToken;
+      const token =
+        opened && (tokenExpiry(opened) ?? Number.POSITIVE_INFINITY) > Date.now() + TOKEN_EXPIRY_MARGIN_MS
+          ? opened
+          : await this.token();
       const res = await (this.opts.fetch ?? fetch)(new URL(ACK_PATH, this.opts.operator), {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
