@@ -5,12 +5,19 @@
  * real `AllowanceClient` and `UsageReporter`. Light = no routing proxy behind them; everything they say to the
  * operator is what a sidecar says. Prints one line per figure; not part of `make test` (minutes, and heavy).
  *
- *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--cpu-prof DIR] [--compiled]
+ *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--only-push] [--cpu-prof DIR]
+ *                      [--compiled] [--operator-root DIR] [--https] [--tickets] [--shared-pool]
  *
  * --compiled: run the operator from the build (`node bin/tiermesh.js`, as its image does; `make scale` builds first)
- * instead of from the sources through tsx, whose start-up transpiling is not the operator's cost.
+ * instead of from the sources through tsx, whose start-up transpiling is not the operator's cost. --operator-root DIR:
+ * the checkout whose operator runs (default: this one), e.g. another branch's built tree for a before/after pair on
+ * the same load. --https: the sidecar API over HTTPS (a serving certificate from the test cluster's CA), as the Helm
+ * chart serves it; the light sidecars verify it, and reconnecting streams present their resumption tickets (keyed off
+ * the serving key). --tickets: over plain HTTP, give the operator a ticket key file (--ticket-key-file) so streams get
+ * tickets there too (an operator from before tickets does not know the flag: leave it out for the "before" runs).
  *
- * --only-storm: connect, then the reconnect storm, nothing else (to work on the storm). --cpu-prof DIR: the restarted
+ * --only-storm: connect, then the reconnect storm, nothing else (to work on the storm). --only-push: connect and the
+ * pushes, nothing else. --cpu-prof DIR: the restarted
  * operator writes a V8 CPU profile of its first life after the storm into DIR (it is stopped with SIGTERM for that, so
  * the run ends after the storm as with --only-storm).
  *
@@ -20,19 +27,23 @@
  * through a leader failover: overspend against the limit, and the ledger against what they reported.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { AllowanceClient } from '../src/budget/allowance.js';
 import { UsageReporter } from '../src/budget/reporter.js';
-import { ALLOWANCE_PATH, allowanceReply, USAGE_PATH } from '../src/operator/protocol.js';
+import { ACK_PATH, ALLOWANCE_PATH, allowanceReply, USAGE_PATH } from '../src/operator/protocol.js';
 import { ConfigStream, type SnapshotTarget } from '../src/sidecar/config-stream.js';
+import { operatorFetch } from '../src/sidecar/config-stream-operator.js';
 import { repoRoot } from '../test/cluster/binaries.js';
 import { startControlPlane } from '../test/cluster/controlplane.js';
 import { installCrds } from '../test/cluster/crds.js';
 import { applyObjects, loadKubeConfig, parseObjects } from '../test/cluster/kube.js';
+import { issueServingCert } from '../test/cluster/pki.js';
 import { routeConfig } from '../test/helpers/config.js';
 import { childrenOf, commOf, treeCpuTicks, treeMemory } from './lib/procstat.js';
 
@@ -42,8 +53,13 @@ const { values: args } = parseArgs({
     reporters: { type: 'string', default: '100' },
     'skip-cold': { type: 'boolean', default: false },
     'only-storm': { type: 'boolean', default: false },
+    'only-push': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     compiled: { type: 'boolean', default: false },
+    'operator-root': { type: 'string' },
+    https: { type: 'boolean', default: false },
+    tickets: { type: 'boolean', default: false },
+    'shared-pool': { type: 'boolean', default: false },
   },
 });
 const N = Number(args.sidecars);
@@ -63,6 +79,11 @@ function listenOverflows(): number {
     return Number(values[names.indexOf('ListenOverflows')] ?? Number.NaN);
   }
   return Number.NaN;
+}
+/** The p-th percentile of the numbers in xs (NaN ignored). */
+function pctOf(xs: number[], p: number): number {
+  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (s: string) => process.stdout.write(`${s}\n`);
@@ -91,6 +112,11 @@ interface Op {
   out(): string;
 }
 
+/** PEM files of the sidecar API's serving certificate (--https). */
+let operatorTls: { certFile: string; keyFile: string } | undefined;
+/** The ticket key file (--tickets). */
+let ticketKeyFile: string | undefined;
+
 async function startOperator(
   kubeconfig: string,
   port: number,
@@ -103,6 +129,10 @@ async function startOperator(
       ...nodeFlags,
       ...(args.compiled ? ['bin/tiermesh.js'] : ['--import', 'tsx', 'cmd/tiermesh.ts']),
       'operator',
+      ...(operatorTls
+        ? ['--tls-cert-file', operatorTls.certFile, '--tls-key-file', operatorTls.keyFile]
+        : []),
+      ...(ticketKeyFile ? ['--ticket-key-file', ticketKeyFile] : []),
       '--kubeconfig',
       kubeconfig,
       '--listen',
@@ -119,7 +149,7 @@ async function startOperator(
       '--log-level',
       'info',
     ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: args['operator-root'] ?? repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   let servingAt = 0;
@@ -137,7 +167,7 @@ async function startOperator(
   );
   return {
     child,
-    url: `http://127.0.0.1:${port}`,
+    url: `${operatorTls ? 'https' : 'http'}://127.0.0.1:${port}`,
     metricsUrl: `http://127.0.0.1:${port + 1}/metrics`,
     servingAt,
     out: () => out,
@@ -183,6 +213,42 @@ async function main(): Promise<void> {
   const ops: Op[] = [];
   const streams: ConfigStream[] = [];
   try {
+    if (args.https) operatorTls = await issueServingCert(cp.pki, dir, 'operator');
+    if (args.tickets) {
+      ticketKeyFile = join(dir, 'ticket-key');
+      writeFileSync(ticketKeyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+    }
+    /**
+     * Each light sidecar's HTTP client: its own connection pool, as every real sidecar (its own process) has; over
+     * HTTPS the very client a sidecar given the CA uses. --shared-pool puts them all in one pool, as the harness did
+     * before 2026-12-01: undici then looks for a free connection among all 1,000+ (the streams' included) on every
+     * ACK, a cost no sidecar has.
+     */
+    const transport = (): typeof fetch => {
+      if (args.https) return operatorFetch({ file: cp.pki.caCert });
+      const agent = new Agent();
+      return ((input: string | URL, init?: RequestInit) =>
+        undiciFetch(input, { ...(init as object), dispatcher: agent } as Parameters<
+          typeof undiciFetch
+        >[1])) as unknown as typeof fetch;
+    };
+    const shared = args['shared-pool'] ? (args.https ? transport() : fetch) : undefined;
+    /** Per config version, when each ACK of it was answered (performance.now()): where a push's status time goes. */
+    const acksAnswered = new Map<string, number[]>();
+    const lightFetch = (): typeof fetch => {
+      const base = shared ?? transport();
+      return (async (input: string | URL, init?: RequestInit) => {
+        const res = await base(input, init);
+        if (init?.method === 'POST' && String(input).endsWith(ACK_PATH)) {
+          const version = (JSON.parse(String(init.body)) as { version: string }).version;
+          const at = acksAnswered.get(version) ?? [];
+          acksAnswered.set(version, at);
+          at.push(performance.now());
+        }
+        return res;
+      }) as typeof fetch;
+    };
+    const http = lightFetch();
     const kc: KubeConfig = loadKubeConfig(cp.kubeconfigPath);
     await installCrds(kc, join(repoRoot, 'crds'));
     const core = kc.makeApiClient(CoreV1Api);
@@ -212,7 +278,8 @@ async function main(): Promise<void> {
       writeFileSync(f, res.status!.token!);
       tokenFiles.push(f);
     }
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below the kernel's ephemeral range (32768 up), where outgoing connections of other processes take ports.
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     let op = await startOperator(cp.kubeconfigPath, port, 'scale-op-a');
     ops.push(op);
     const baseline = treeMemory(op.child.pid!);
@@ -240,6 +307,7 @@ async function main(): Promise<void> {
         tokenFile: tokenFiles[i]!,
         sidecarId: `light-${i}`,
         store: stores[i]!,
+        fetch: lightFetch(),
       });
       s.start();
       streams.push(s);
@@ -265,9 +333,13 @@ async function main(): Promise<void> {
       const before = (await route()).status?.configVersion;
       const reviews0 = await metric(op, 'tiermesh_operator_token_reviews_total');
       const cpu0 = treeCpuTicks(op.child.pid!);
+      const selfCpu0 = process.cpuUsage();
+      const cp0 = controlPlaneTicks();
       const t0 = performance.now();
       await applyObjects(kc, manifests(`small-${gen++}`), APP);
       let delivered = 0;
+      /** The route status's acked count for the new version as the polls saw it change, ms after the write. */
+      const seen: string[] = [];
       const r = await until(
         `${label} all acked`,
         async () => {
@@ -276,6 +348,11 @@ async function main(): Promise<void> {
             if (v !== before && stores.every((s) => s.version === v)) delivered = performance.now() - t0;
           }
           const o = await route();
+          if (o.status?.configVersion !== before) {
+            const acked = o.status?.sidecars?.acked ?? 0;
+            if (seen.at(-1)?.split('@')[0] !== String(acked))
+              seen.push(`${acked}@${(performance.now() - t0).toFixed(0)}`);
+          }
           return o.status?.configVersion !== before && o.status?.sidecars?.acked === N && o;
         },
         120_000,
@@ -283,12 +360,20 @@ async function main(): Promise<void> {
       );
       const statusMs = performance.now() - t0;
       if (!delivered) delivered = statusMs;
+      const answered = (acksAnswered.get(r.status?.configVersion ?? '') ?? []).map((t) => t - t0);
+      const selfCpu = process.cpuUsage(selfCpu0);
+      const cpCpuMs = (controlPlaneTicks() - cp0) * 10;
       const reviews = (await metric(op, 'tiermesh_operator_token_reviews_total')) - reviews0;
       const cpuMs = (treeCpuTicks(op.child.pid!) - cpu0) * 10;
       const mem = treeMemory(op.child.pid!);
       line(
         `push (${label}): CRD write -> all ${N} serving it ${delivered.toFixed(0)} ms, status all acked ${statusMs.toFixed(0)} ms; ` +
           `${reviews} TokenReviews, operator CPU ${cpuMs} ms, RSS ${((mem?.rssKiB ?? 0) / 1024).toFixed(0)} MiB (version ${r.status?.configVersion})`,
+      );
+      line(
+        `push (${label}) detail: ${answered.length} ACKs answered, p50/max ${pctOf(answered, 50).toFixed(0)}/${pctOf(answered, 100).toFixed(0)} ms after the write; ` +
+          `status acked as polled (count@ms) ${seen.join(' ')}; CPU until all acked: harness (light sidecars) ` +
+          `${((selfCpu.user + selfCpu.system) / 1000).toFixed(0)} ms, apiserver+etcd ${cpCpuMs} ms`,
       );
     };
     await sleep(2_000);
@@ -299,6 +384,7 @@ async function main(): Promise<void> {
       await push('cold token cache');
     }
     void first;
+    if (args['only-push']) return;
 
     // (4) Reconnect storm: SIGKILL, a change while down, restart (same identity: renews its own Lease at once).
     const oldVersion = stores[0]!.version;
@@ -354,11 +440,7 @@ async function main(): Promise<void> {
       `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +
         `${storm.toFixed(0)} ms after it served, status all acked after ${stormStatus.toFixed(0)} ms (${versionAfter})`,
     );
-    const pct = (xs: number[], p: number) => {
-      const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-      return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-    };
-    const rel = (xs: number[]) => [50, 90, 100].map((p) => (pct(xs, p) - serving).toFixed(0)).join('/');
+    const rel = (xs: number[]) => [50, 90, 100].map((p) => (pctOf(xs, p) - serving).toFixed(0)).join('/');
     line(
       `reconnect storm detail: operator process start -> serving ${(serving - restartAt).toFixed(0)} ms; ` +
         `streams back (p50/p90/max, ms from serving) ${rel(backAt)}, new version applied ${rel(stores.map((s) => s.appliedAt))}; ` +
@@ -384,7 +466,7 @@ async function main(): Promise<void> {
       let last: unknown;
       for (const r of replicas) {
         try {
-          const res = await fetch(`${r.url}${path}`, {
+          const res = await http(`${r.url}${path}`, {
             method: 'POST',
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
             body: JSON.stringify(body),
@@ -433,6 +515,7 @@ async function main(): Promise<void> {
         tokenFile: tokenFiles[i]!,
         sidecarId: `reporter-${i}`,
         store: lightStore(),
+        fetch: lightFetch(),
       });
       s.start();
       streams.push(s);

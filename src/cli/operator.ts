@@ -19,6 +19,9 @@ const help = `usage: tiermesh operator [options]
   --tls-key-file <pem>        its private key (both files are re-read every minute)
   --tls-from-webhook          serve the sidecar API with the webhook's serving certificate instead (self mode:
                               the cert Secret, following renewals; otherwise --webhook-cert-dir); needs the webhook
+  --ticket-key-file <file>    a secret of at least 32 bytes (a mounted Secret, the same for every replica) keying the
+                              config streams' resumption tickets; for a sidecar API without TLS of its own (default:
+                              derived from the serving key; no tickets over plain HTTP without it)
   --metrics <host:port>       /metrics, /healthz, /readyz (default 127.0.0.1:9090; "off" disables)
   --namespace-scope <a,b>     watch only these namespaces (default: all)
   --lease-namespace <ns>      namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)
@@ -40,6 +43,7 @@ export async function run(args: string[]): Promise<number> {
       'tls-cert-file': { type: 'string' },
       'tls-key-file': { type: 'string' },
       'tls-from-webhook': { type: 'boolean', default: false },
+      'ticket-key-file': { type: 'string' },
       'namespace-scope': { type: 'string' },
       'lease-namespace': { type: 'string' },
       'lease-name': { type: 'string', default: 'tiermesh-operator' },
@@ -77,7 +81,17 @@ export async function run(args: string[]): Promise<number> {
   const logger = pino({
     level: values['log-level'] as string,
     base: { component: 'operator' },
-    redact: { paths: ['token', '*.token', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'token',
+        '*.token',
+        'ticket',
+        '*.ticket',
+        'headers.authorization',
+        'headers["x-tiermesh-ticket"]',
+      ],
+      censor: '[redacted]',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
   logProcessEvents(logger);
@@ -132,6 +146,7 @@ export async function run(args: string[]): Promise<number> {
       : values['tls-cert-file']
         ? { certFile: values['tls-cert-file'] as string, keyFile: values['tls-key-file'] as string }
         : undefined,
+    ticketKeyFile: values['ticket-key-file'] as string | undefined,
     leaseDurationSeconds,
     grants: { capUSD },
     ...(values['identity'] || process.env['POD_NAME']

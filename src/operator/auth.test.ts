@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { tokenAuthenticator } from './auth.js';
 
+const team = 'team';
+
 describe('tokenAuthenticator', () => {
   it('reviews each token once within the TTL and maps it to its namespace', async () => {
     let reviews = 0;
@@ -25,5 +27,34 @@ describe('tokenAuthenticator', () => {
     t = 1020;
     await auth('bad');
     expect(reviews).toBe(4);
+  });
+
+  it('trusts a token a ticket vouched for until the ticket expires (at most the TTL), then reviews it', async () => {
+    let reviews = 0;
+    let t = 0;
+    const auth = tokenAuthenticator(
+      async () => {
+        reviews++;
+        return 'system:serviceaccount:team:app';
+      },
+      { ttlMs: 1000, now: () => t },
+    );
+    auth.vouch('t1', { namespace: team, serviceAccount: 'app' }, 500);
+    expect(await auth('t1')).toEqual({ namespace: team, serviceAccount: 'app' });
+    expect(reviews).toBe(0);
+    t = 500;
+    await auth('t1');
+    expect(reviews).toBe(1);
+    // Never longer than the TTL, whatever the ticket said.
+    auth.vouch('t2', { namespace: team, serviceAccount: 'app' }, 10_000);
+    t = 1499;
+    await auth('t2');
+    expect(reviews).toBe(1);
+    t = 1500;
+    await auth('t2');
+    expect(reviews).toBe(2);
+    // A reviewed entry is not replaced by a vouch (it may be a rejection).
+    auth.vouch('t2', { namespace: 'other', serviceAccount: 'x' }, 2000);
+    expect(await auth('t2')).toEqual({ namespace: team, serviceAccount: 'app' });
   });
 });

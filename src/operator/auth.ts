@@ -2,8 +2,11 @@
 import { createHash } from 'node:crypto';
 import { type SidecarIdentity, serviceAccountIdentity } from './identity.js';
 
+/** How long the operator trusts a token it has vouched for without asking the apiserver again (its token cache). */
+export const TOKEN_TRUST_MS = 30_000;
+
 export interface AuthOptions {
-  /** How long an accepted token is trusted without asking again. */
+  /** How long an accepted token is trusted without asking again (TOKEN_TRUST_MS). */
   ttlMs?: number;
   /** How long a rejected token stays rejected (short: it may be a token the apiserver did not know yet). */
   negativeTtlMs?: number;
@@ -16,17 +19,26 @@ export function tokenKey(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
+export interface TokenAuthenticator {
+  (token: string): Promise<SidecarIdentity | undefined>;
+  /**
+   * Trusts `token` as `identity` until `expiresAt` (at most the TTL from now) without a review, unless the cache
+   * already holds it: a resumption ticket vouched for it (tickets.ts), so the sidecar's next calls need none either.
+   */
+  vouch(token: string, identity: SidecarIdentity, expiresAt: number): void;
+}
+
 export function tokenAuthenticator(
   review: (token: string) => Promise<string | undefined>,
   opts: AuthOptions = {},
-): (token: string) => Promise<SidecarIdentity | undefined> {
-  const ttl = opts.ttlMs ?? 30_000;
+): TokenAuthenticator {
+  const ttl = opts.ttlMs ?? TOKEN_TRUST_MS;
   const negativeTtl = opts.negativeTtlMs ?? 2_000;
   const max = opts.maxEntries ?? 10_000;
   const now = opts.now ?? Date.now;
   // Keyed by tokenKey so the cache never holds a usable token.
   const cache = new Map<string, { expires: number; identity: Promise<SidecarIdentity | undefined> }>();
-  return (token) => {
+  const authenticate = (token: string) => {
     const key = tokenKey(token);
     const hit = cache.get(key);
     if (hit && hit.expires > now()) return hit.identity;
@@ -42,4 +54,12 @@ export function tokenAuthenticator(
     );
     return identity;
   };
+  const vouch = (token: string, identity: SidecarIdentity, expiresAt: number) => {
+    const key = tokenKey(token);
+    const t = now();
+    if ((cache.get(key)?.expires ?? 0) > t) return;
+    if (cache.size >= max) cache.clear();
+    cache.set(key, { expires: Math.min(expiresAt, t + ttl), identity: Promise.resolve(identity) });
+  };
+  return Object.assign(authenticate, { vouch });
 }

@@ -48,6 +48,12 @@ export function operatorMetrics() {
       help: 'TokenReviews sent to the apiserver (one per new token, not per message).',
       registers: [registry],
     }),
+    tickets: new Counter({
+      name: 'tiermesh_operator_stream_tickets_total',
+      help: 'Resumption tickets config streams presented, by result: accepted (no TokenReview) or refused (one instead).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     leader: new Gauge({
       name: 'tiermesh_operator_leader',
       help: '1 while this replica holds the lease.',

@@ -30,6 +30,7 @@ import { staleKeys } from './replica-stats.js';
 import { ReplicaSharing } from './replicas.js';
 import { RoutingBook } from './routing-status.js';
 import { createOperatorServer, probeHandler, type ServerDeps, type TlsFiles } from './server.js';
+import { ticketKeyFrom, ticketKeyFromSecret } from './tickets.js';
 import { type KindWatch, watchKind } from './watch.js';
 
 export interface HostPort {
@@ -63,6 +64,11 @@ export interface OperatorOptions {
    * self-managed cert); re-read every minute, so a rotated Secret or renewed cert is picked up.
    */
   tls?: { certFile: string; keyFile: string } | { load(): Promise<TlsFiles> } | undefined;
+  /**
+   * A secret file (at least 32 bytes, e.g. a mounted Secret) that keys the config streams' resumption tickets instead
+   * of the serving key: for a sidecar API without TLS of its own. Re-read every minute.
+   */
+  ticketKeyFile?: string | undefined;
   logger: Logger;
 }
 
@@ -447,13 +453,38 @@ async function startSidecarApi(
             key: await readFile(tlsSource.keyFile, 'utf8'),
           };
   let tls = await readTls();
+  // Resumption tickets are keyed off the serving key (or the key file), which every replica shares and a restart
+  // keeps; the key before a rotation is still accepted, so tickets issued just before it stay good for their short life.
+  let ticketKeys: Buffer[] = [];
+  const useTicketKey = (key: Buffer) => {
+    if (!ticketKeys[0]?.equals(key)) ticketKeys = [key, ...ticketKeys].slice(0, 2);
+  };
+  const keyFile = opts.ticketKeyFile;
+  // A key file that cannot be used at start is a configuration error; later, the last good key stays.
+  if (keyFile) useTicketKey(ticketKeyFromSecret(await readFile(keyFile)));
+  const keepTicketKey = (pem: string) => {
+    if (keyFile) return;
+    try {
+      useTicketKey(ticketKeyFrom(pem));
+    } catch (e) {
+      log.warn(
+        { err: String(e) },
+        'cannot derive the ticket key from the serving key; streams get no tickets',
+      );
+    }
+  };
+  if (tls) keepTicketKey(tls.key);
+  const authenticate = tokenAuthenticator((token) => {
+    metrics.tokenReviews.inc();
+    return kube.reviewToken(token, TOKEN_AUDIENCE);
+  });
   const server = createOperatorServer(
     {
       hub: deps.hub,
-      authenticate: tokenAuthenticator((token) => {
-        metrics.tokenReviews.inc();
-        return kube.reviewToken(token, TOKEN_AUDIENCE);
-      }),
+      authenticate,
+      vouch: authenticate.vouch,
+      ticketKeys: () => ticketKeys,
+      onTicket: (accepted) => metrics.tickets.inc({ result: accepted ? 'accepted' : 'refused' }),
       ledger: deps.ledger,
       ready: deps.ready,
       onRouting: deps.onRouting,
@@ -473,11 +504,17 @@ async function startSidecarApi(
     SIDECAR_API_BACKLOG,
   );
   const tlsReload = setInterval(() => {
+    if (keyFile)
+      readFile(keyFile).then(
+        (secret) => useTicketKey(ticketKeyFromSecret(secret)),
+        (e) => log.warn({ err: String(e) }, 'cannot re-read the ticket key; keeping the current one'),
+      );
     readTls().then(
       (next) => {
         if (!next || (next.cert === tls?.cert && next.key === tls?.key)) return;
         (server as import('node:https').Server).setSecureContext(next);
         tls = next;
+        keepTicketKey(next.key);
         log.info('sidecar API certificate reloaded');
       },
       (e) =>

@@ -8,6 +8,13 @@ export const USAGE_PATH = '/v1/usage';
 export const ALLOWANCE_PATH = '/v1/allowance';
 /** Response header of the config stream: the handle its ACKs name, so they need no TokenReview of their own. */
 export const STREAM_HEADER = 'x-tiermesh-stream';
+/**
+ * Request header of a reconnecting config stream: the resumption ticket the operator sent on the last one (a `ticket`
+ * event, src/operator/tickets.ts), so the stream needs no TokenReview. Secret like the token it is bound to.
+ */
+export const TICKET_HEADER = 'x-tiermesh-ticket';
+/** The config stream's event that carries a fresh resumption ticket: `{ "ticket": "..." }`. */
+export const TICKET_EVENT = 'ticket';
 
 /** Token audience sidecars request for their projected service-account token. */
 export const TOKEN_AUDIENCE = 'tiermesh';

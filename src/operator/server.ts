@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { formatIssues } from '../config/issues.js';
 import { isTiermeshError, TiermeshError } from '../errors.js';
 import { sendError, sendJson } from '../http/reply.js';
-import { SSE_CONTENT_TYPE } from '../providers/sse.js';
+import { SSE_CONTENT_TYPE, sseEvent } from '../providers/sse.js';
 import type { ConfigHub } from './hub.js';
 import type { SidecarIdentity } from './identity.js';
 import type { LedgerService } from './ledger-service.js';
@@ -19,10 +19,13 @@ import {
   STREAM_HEADER,
   STREAM_PATH,
   sharedSseEncoder,
+  TICKET_EVENT,
+  TICKET_HEADER,
   USAGE_PATH,
   usageBody,
 } from './protocol.js';
 import { StreamSessions } from './sessions.js';
+import { issueTicket, ticketExpiry, verifyTicket } from './tickets.js';
 
 export interface ServerDeps {
   hub: ConfigHub;
@@ -35,9 +38,26 @@ export interface ServerDeps {
   keepAliveMs?: number;
   /** Authenticated streams; pass one in to observe it (tests, metrics). */
   sessions?: StreamSessions;
+  /**
+   * Resumption tickets (tickets.ts): the keys to issue with (the first) and accept (any). Without keys, streams get
+   * no tickets and every new token costs a TokenReview.
+   */
+  ticketKeys?: () => readonly Buffer[];
+  /** The token cache, told of a token a ticket vouched for (TokenAuthenticator.vouch). */
+  vouch?: (token: string, identity: SidecarIdentity, expiresAt: number) => void;
+  /** A stream presented a ticket: taken, or worthless (a TokenReview followed). */
+  onTicket?: (accepted: boolean) => void;
+  now?: () => number;
 }
 
 const MAX_BODY = 8 * 1024 * 1024;
+
+/**
+ * How long an idle sidecar connection (ACKs, usage, allowances) stays open. Node's default of 5 s closed it between
+ * two pushes, so every push cost each sidecar a new connection for its ACK (over HTTPS, a TLS handshake on the
+ * operator per sidecar); undici clients keep theirs as long as this says (the Keep-Alive header).
+ */
+const IDLE_KEEP_ALIVE_MS = 65_000;
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -88,6 +108,8 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
   const sessions = deps.sessions ?? new StreamSessions();
   const encode = sharedSseEncoder();
+  const ticketKeys = deps.ticketKeys ?? (() => []);
+  const now = deps.now ?? Date.now;
 
   function bearer(req: IncomingMessage): string {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -121,15 +143,42 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       });
   }
 
+  /**
+   * Who a reconnecting stream is by its resumption ticket, when it is a good one for this sidecar and token; a
+   * worthless ticket (tampered, expired, foreign, under a rotated key) is no error, the caller does a TokenReview.
+   */
+  function byTicket(req: IncomingMessage, sidecarId: string, token: string): SidecarIdentity | undefined {
+    const ticket = req.headers[TICKET_HEADER];
+    if (typeof ticket !== 'string' || ticket === '') return undefined;
+    const who = verifyTicket(ticketKeys(), ticket, { sidecarId, token }, now());
+    deps.onTicket?.(who !== undefined);
+    if (!who) return undefined;
+    deps.vouch?.(token, who, who.expiresAt);
+    return { namespace: who.namespace, serviceAccount: who.serviceAccount };
+  }
+
+  /** A fresh ticket for an open stream, as its SSE event; undefined without a key or once the token has expired. */
+  function ticketEvent(who: SidecarIdentity, sidecarId: string, token: string): string | undefined {
+    const key = ticketKeys()[0];
+    const t = now();
+    const expiresAt = key && ticketExpiry(t, token);
+    if (!key || !expiresAt) return undefined;
+    return sseEvent(TICKET_EVENT, { ticket: issueTicket(key, { ...who, sidecarId, expiresAt }, token) });
+  }
+
   async function stream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const who = await identify(req, url.searchParams.get('namespace') ?? undefined);
+    const token = bearer(req);
+    const claimed = url.searchParams.get('namespace') ?? undefined;
     const sidecarId = url.searchParams.get('sidecar') ?? '';
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(sidecarId))
       throw new TiermeshError('TM_INVALID_REQUEST', 'query parameter sidecar must be a sidecar id', {
         param: 'sidecar',
       });
+    const ticketed = byTicket(req, sidecarId, token);
+    if (ticketed) checkClaim(ticketed.namespace, claimed);
+    const who = ticketed ?? (await identify(req, claimed));
     const running = url.searchParams.get('version') || undefined;
-    const session = sessions.start(who.namespace, sidecarId, bearer(req));
+    const session = sessions.start(who.namespace, sidecarId, token);
     // Headers, the comment and the snapshot the hub sends at once go out in one write, not three: in a reconnect
     // storm the operator opens 1,000 streams in a second or two.
     res.cork();
@@ -141,11 +190,19 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       [STREAM_HEADER]: session,
     });
     res.write(': connected\n\n');
+    // The ticket first: a sidecar whose stream drops right after the snapshot can already resume with it.
+    const ticket = ticketEvent(who, sidecarId, token);
+    if (ticket) res.write(ticket);
     const disconnect = deps.hub.connect(who.namespace, sidecarId, running, (event, data, id) => {
       res.write(encode(event, data, id));
     });
     res.uncork();
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
+    // The keep-alive renews the ticket: the operator still vouches for the token of a stream it holds open, so a
+    // ticket stays good for a trust window past the stream's last keep-alive, however long the stream lived.
+    const keepAlive = setInterval(
+      () => res.write(ticketEvent(who, sidecarId, token) ?? ': keep-alive\n\n'),
+      keepAliveMs,
+    );
     const close = () => {
       clearInterval(keepAlive);
       sessions.close(session);
@@ -198,7 +255,9 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       ),
     );
   };
-  return tls
+  const server = tls
     ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
     : createServer(handler);
+  server.keepAliveTimeout = IDLE_KEEP_ALIVE_MS;
+  return server;
 }

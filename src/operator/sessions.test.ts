@@ -21,4 +21,12 @@ describe('StreamSessions', () => {
     expect(ids.size).toBe(100);
     for (const id of ids) expect(id.length).toBeGreaterThanOrEqual(24);
   });
+
+  it('stops binding once the token it was opened with has expired', () => {
+    const s = new StreamSessions();
+    const jwt = ['h', Buffer.from(JSON.stringify({ exp: 1000 })).toString('base64url'), 's'].join('.');
+    const id = s.start('team', 'pod-a', jwt);
+    expect(s.bound(id, 'pod-a', jwt, 999_999)).toBe('team');
+    expect(s.bound(id, 'pod-a', jwt, 1_000_000)).toBeUndefined();
+  });
 });

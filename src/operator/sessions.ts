@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { tokenKey } from './auth.js';
+import { tokenExpiry } from './tickets.js';
 
 interface Session {
   namespace: string;
@@ -28,11 +29,14 @@ export class StreamSessions {
 
   /**
    * The namespace a message may act for when it names an open stream of `sidecarId` and carries the token that
-   * opened it; undefined otherwise (a rotated token, a closed stream), and the caller authenticates the usual way.
+   * opened it, unexpired; undefined otherwise (a rotated or expired token, a closed stream), and the caller
+   * authenticates the usual way.
    */
-  bound(id: string, sidecarId: string, token: string): string | undefined {
+  bound(id: string, sidecarId: string, token: string, now = Date.now()): string | undefined {
     const s = this.open.get(id);
     if (!s || s.sidecarId !== sidecarId || s.tokenKey !== tokenKey(token)) return undefined;
+    // Not past the token's own expiry either: a stream outlives its token, its trust does not.
+    if ((tokenExpiry(token) ?? Number.POSITIVE_INFINITY) <= now) return undefined;
     return s.namespace;
   }
 

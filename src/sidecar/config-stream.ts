@@ -9,7 +9,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
-import { ACK_PATH, type AckBody, STREAM_HEADER, STREAM_PATH } from '../operator/protocol.js';
+import {
+  ACK_PATH,
+  type AckBody,
+  STREAM_HEADER,
+  STREAM_PATH,
+  TICKET_EVENT,
+  TICKET_HEADER,
+} from '../operator/protocol.js';
+import { tokenExpiry } from '../operator/tickets.js';
 import { SseParser } from '../providers/sse.js';
 import { RetryLog } from '../telemetry/retry-log.js';
 import type { ApplyResult } from './config-store.js';
@@ -44,6 +52,9 @@ export interface ConfigStreamOptions {
 
 const SNAPSHOT_FILE = 'snapshot.json';
 
+/** An ACK does not go out on a stream token this close to its expiry (clock skew between pod and operator). */
+const TOKEN_EXPIRY_MARGIN_MS = 60_000;
+
 /** The operator answered the stream request with an error status (as opposed to not answering at all). */
 class RefusedByOperator extends Error {}
 
@@ -70,6 +81,16 @@ function saveLastKnownGood(stateDir: string, snapshot: unknown): void {
   renameSync(tmp, join(stateDir, SNAPSHOT_FILE));
 }
 
+/** The ticket a `ticket` event carries; undefined for anything else. */
+export function ticketOf(data: string): string | undefined {
+  try {
+    const t = (JSON.parse(data) as { ticket?: unknown }).ticket;
+    return typeof t === 'string' && t.length > 0 && t.length <= 2048 ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 class StreamEnded extends Error {
   constructor() {
     super('operator closed the stream');
@@ -83,6 +104,13 @@ export class ConfigStream {
   private loop: Promise<void> | undefined;
   /** The operator's handle for the open stream; ACKs name it so the operator need not re-authenticate them. */
   private stream: string | undefined;
+  /** The token the open stream was authenticated with: its ACKs carry the same one, so they stay bound to it. */
+  private streamToken: string | undefined;
+  /**
+   * The operator's latest resumption ticket (renewed with every keep-alive): presented on reconnect, it spares the
+   * operator a TokenReview. Bound to the token, so it is as secret as the token; kept in memory only, never logged.
+   */
+  private ticket: string | undefined;
   /** Connected to the operator right now. */
   connected = false;
 
@@ -144,16 +172,18 @@ export class ConfigStream {
     const running = this.opts.store.current?.snapshot.version;
     if (running) url.searchParams.set('version', running);
     this.abort = new AbortController();
-    const res = await (this.opts.fetch ?? fetch)(url, {
-      headers: { authorization: `Bearer ${await this.token()}`, accept: 'text/event-stream' },
-      signal: this.abort.signal,
-    });
+    const token = await this.token();
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
+    // An operator that cannot use it (another key, expired, a rotated token) authenticates the token instead.
+    if (this.ticket) headers[TICKET_HEADER] = this.ticket;
+    const res = await (this.opts.fetch ?? fetch)(url, { headers, signal: this.abort.signal });
     if (res.status !== 200 || !res.body) {
       const text = await res.text().catch(() => '');
       throw new RefusedByOperator(`operator answered ${res.status}: ${text.slice(0, 300)}`);
     }
     this.connected = true;
     this.stream = res.headers.get(STREAM_HEADER) ?? undefined;
+    this.streamToken = token;
     this.failures.succeeded();
     this.opts.logger?.info({ operator: this.opts.operator, running }, 'config stream connected');
     const parser = new SseParser();
@@ -166,6 +196,7 @@ export class ConfigStream {
         for (const ev of parser.push(chunk as Uint8Array)) {
           this.attempt = 0;
           if (ev.event === 'snapshot') await this.onSnapshot(ev.data);
+          else if (ev.event === TICKET_EVENT) this.ticket = ticketOf(ev.data) ?? this.ticket;
         }
       }
     } finally {
@@ -208,9 +239,17 @@ export class ConfigStream {
 
   private async sendAck(ack: AckBody): Promise<void> {
     try {
+      // The stream's own token, not the file's (which the kubelet may have rotated since): the operator trusts an ACK
+      // that names its stream and carries the token that opened it without a TokenReview. No file read per ACK either.
+      // Near its expiry the file's (rotated) token goes instead: the operator then authenticates that one.
+      const opened = this.streamToken;
+      const token =
+        opened && (tokenExpiry(opened) ?? Number.POSITIVE_INFINITY) > Date.now() + TOKEN_EXPIRY_MARGIN_MS
+          ? opened
+          : await this.token();
       const res = await (this.opts.fetch ?? fetch)(new URL(ACK_PATH, this.opts.operator), {
         method: 'POST',
-        headers: { authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(ack),
       });
       await res.arrayBuffer();

@@ -5,7 +5,7 @@
  * then run a real `tiermesh sidecar`, which verifies the operator's HTTPS certificate against the Service name.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,8 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { SseParser } from '../../src/providers/sse.js';
+import { operatorFetch } from '../../src/sidecar/config-stream-operator.js';
 import {
   applyYaml,
   freshNamespace,
@@ -276,6 +278,25 @@ describe('the injected sidecar, run as a real process on loopback', () => {
     const health = (await waitForOutput(sidecar, /health probes on (http:\/\/\S+)\/healthz/))[1];
     expect((await fetch(`${health}/readyz`)).status).toBe(200);
     expect((await fetch(`${health}/v1/models`)).status).toBe(404);
+
+    // Resumption tickets are keyed off the chart's self-managed serving key: a stream gets one at once, with no
+    // Secret or RBAC rule of its own.
+    const probe = await operatorFetch(env['TIERMESH_OPERATOR_CA_PEM'], {
+      host: '127.0.0.1',
+      port: sidecarApiPort,
+    })(`${operatorURL}/v1/config/stream?sidecar=chart-probe`, {
+      headers: { authorization: `Bearer ${readFileSync(join(dir, 'token'), 'utf8')}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(probe.status).toBe(200);
+    const parser = new SseParser();
+    let ticket: string | undefined;
+    for await (const chunk of probe.body!) {
+      for (const ev of parser.push(chunk as Uint8Array))
+        if (ev.event === 'ticket') ticket = JSON.parse(ev.data).ticket;
+      if (ticket) break;
+    }
+    expect(ticket).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
 
     // Host-name verification is real: the same CA and address under a name the certificate lacks is refused.
     const wrongName = operatorURL.replace(`${release}-tiermesh.`, `${release}-other.`);

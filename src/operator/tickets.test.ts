@@ -1,0 +1,136 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { TOKEN_TRUST_MS } from './auth.js';
+import {
+  issueTicket,
+  ticketExpiry,
+  ticketKeyFrom,
+  ticketKeyFromSecret,
+  tokenExpiry,
+  verifyTicket,
+} from './tickets.js';
+
+const pem = () =>
+  generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+
+/** A JWT-shaped token with this `exp` (seconds); the signature is never checked here. */
+const jwt = (exp: number | undefined, salt = 'x') =>
+  [
+    Buffer.from('{"alg":"RS256"}').toString('base64url'),
+    Buffer.from(JSON.stringify({ sub: 'system:serviceaccount:team:app', exp, salt })).toString('base64url'),
+    'sig',
+  ].join('.');
+
+const key = ticketKeyFrom(pem());
+const NOW = 1_000_000_000_000;
+const token = jwt(NOW / 1000 + 3600);
+const claims = { namespace: 'team', serviceAccount: 'app', sidecarId: 'pod-a', expiresAt: NOW + 30_000 };
+
+describe('ticket key', () => {
+  it('is the same for the same serving key however it is written, and differs between keys', () => {
+    const a = pem();
+    const reflowed = a.replace(/\n/g, '\r\n');
+    expect(ticketKeyFrom(a).equals(ticketKeyFrom(reflowed))).toBe(true);
+    expect(ticketKeyFrom(a).equals(ticketKeyFrom(pem()))).toBe(false);
+    expect(ticketKeyFrom(a)).toHaveLength(32);
+  });
+
+  it('from a secret file: the same for the same secret (a trailing newline aside), refused when short', () => {
+    const secret = 'k'.repeat(32);
+    expect(
+      ticketKeyFromSecret(Buffer.from(`${secret}\n`)).equals(ticketKeyFromSecret(Buffer.from(secret))),
+    ).toBe(true);
+    expect(
+      ticketKeyFromSecret(Buffer.from(secret)).equals(ticketKeyFromSecret(Buffer.from('j'.repeat(32)))),
+    ).toBe(false);
+    expect(() => ticketKeyFromSecret(Buffer.from('short\n'))).toThrow(/at least 32 bytes/);
+  });
+
+  it('is not the serving key itself', () => {
+    const a = pem();
+    expect(a).not.toContain(ticketKeyFrom(a).toString('base64'));
+  });
+});
+
+describe('tokenExpiry and ticketExpiry', () => {
+  it('reads a JWT exp claim, and nothing from what is not one', () => {
+    expect(tokenExpiry(jwt(1234))).toBe(1_234_000);
+    expect(tokenExpiry(jwt(undefined))).toBeUndefined();
+    expect(tokenExpiry('opaque-token')).toBeUndefined();
+    expect(tokenExpiry('a.!!!.c')).toBeUndefined();
+  });
+
+  it('gives a ticket the trust window, cut at the token expiry, and none for an expired token', () => {
+    expect(ticketExpiry(NOW, token)).toBe(NOW + TOKEN_TRUST_MS);
+    expect(ticketExpiry(NOW, jwt(NOW / 1000 + 10))).toBe(NOW + 10_000);
+    expect(ticketExpiry(NOW, jwt(NOW / 1000))).toBeUndefined();
+    expect(ticketExpiry(NOW, 'opaque-token')).toBe(NOW + TOKEN_TRUST_MS);
+  });
+});
+
+describe('issueTicket / verifyTicket', () => {
+  const presented = { sidecarId: 'pod-a', token };
+
+  it('vouches for the identity it was issued for, with the same sidecar id and token, until it expires', () => {
+    const t = issueTicket(key, claims, token);
+    expect(verifyTicket([key], t, presented, NOW)).toEqual({
+      namespace: 'team',
+      serviceAccount: 'app',
+      expiresAt: NOW + 30_000,
+    });
+    expect(verifyTicket([key], t, presented, NOW + 29_999)).toBeDefined();
+    expect(verifyTicket([key], t, presented, NOW + 30_000)).toBeUndefined();
+  });
+
+  it('does not carry the token', () => {
+    const t = issueTicket(key, claims, token);
+    expect(t).not.toContain(token.split('.')[1]);
+    expect(t).not.toContain('sig');
+  });
+
+  it('is worthless for another sidecar, another token, or under another key', () => {
+    const t = issueTicket(key, claims, token);
+    expect(verifyTicket([key], t, { sidecarId: 'pod-b', token }, NOW)).toBeUndefined();
+    expect(
+      verifyTicket([key], t, { sidecarId: 'pod-a', token: jwt(NOW / 1000 + 3600, 'y') }, NOW),
+    ).toBeUndefined();
+    expect(verifyTicket([ticketKeyFrom(pem())], t, presented, NOW)).toBeUndefined();
+    expect(verifyTicket([], t, presented, NOW)).toBeUndefined();
+  });
+
+  it('is accepted under the key before a rotation too', () => {
+    const t = issueTicket(key, claims, token);
+    expect(verifyTicket([ticketKeyFrom(pem()), key], t, presented, NOW)).toBeDefined();
+  });
+
+  it('refuses a tampered payload or MAC', () => {
+    const t = issueTicket(key, claims, token);
+    const [body, sig] = t.split('.') as [string, string];
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    const forge = (p: object) => `${Buffer.from(JSON.stringify(p)).toString('base64url')}.${sig}`;
+    expect(verifyTicket([key], forge({ ...payload, n: 'kube-system' }), presented, NOW)).toBeUndefined();
+    expect(verifyTicket([key], forge({ ...payload, s: 'admin' }), presented, NOW)).toBeUndefined();
+    expect(verifyTicket([key], forge({ ...payload, e: payload.e + 1 }), presented, NOW)).toBeUndefined();
+    const flipped = `${body}.${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`;
+    expect(verifyTicket([key], flipped, presented, NOW)).toBeUndefined();
+    for (const junk of [
+      '',
+      '.',
+      'abc',
+      `${body}.`,
+      `${body}.${sig}.x`,
+      `!!.${sig}`,
+      `${body}.${sig.slice(1)}`,
+    ])
+      expect(verifyTicket([key], junk, presented, NOW)).toBeUndefined();
+  });
+
+  it('refuses a ticket that claims to outlive the trust window, even one its key signed', () => {
+    const long = issueTicket(key, { ...claims, expiresAt: NOW + TOKEN_TRUST_MS + 1 }, token);
+    expect(verifyTicket([key], long, presented, NOW)).toBeUndefined();
+    expect(verifyTicket([key], long, presented, NOW + 1)).toBeDefined();
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * Resumption tickets for config streams: what lets a restarted operator (or another replica) take back a sidecar's
+ * stream without a TokenReview. A ticket is an HMAC over the stream's identity (namespace, service account, sidecar
+ * id), the hash of the token it was authenticated with, and an expiry, under a key every replica derives from the
+ * sidecar API's serving key (so replicas share it, a restart keeps it, a rotated certificate rotates it, and no
+ * other Secret or RBAC rule is needed), or, without TLS, from a secret file every replica mounts (--ticket-key-file). It is valid only together with the same token and sidecar id, and only as
+ * long as the operator would have trusted that token from its cache: `TOKEN_TRUST_MS` after the operator last
+ * vouched for it (a TokenReview, or the open stream it authenticated), and never past the token's own expiry.
+ * Anything wrong with a ticket (forged, tampered, expired, for another sidecar or token, under a rotated key) makes it
+ * worthless, never an error: the stream is then authenticated by a TokenReview as without one. Pure; no sockets.
+ */
+import { createHmac, createPrivateKey, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { TOKEN_TRUST_MS, tokenKey } from './auth.js';
+import type { SidecarIdentity } from './identity.js';
+
+/** Domain separation: the serving key's other use is TLS, and a key derived for tickets is good for nothing else. */
+const KEY_INFO = 'tiermesh config-stream resumption ticket v1';
+
+/**
+ * The ticket key for a PEM private key (the sidecar API's serving key): HKDF-SHA256 over its PKCS#8 DER form, so
+ * replicas that read the same key from a mounted file or from the Secret get the same ticket key.
+ */
+export function ticketKeyFrom(servingKeyPem: string): Buffer {
+  const der = createPrivateKey(servingKeyPem).export({ type: 'pkcs8', format: 'der' });
+  return Buffer.from(hkdfSync('sha256', der, Buffer.alloc(0), KEY_INFO, 32));
+}
+
+/** The shortest ticket key file accepted: a 256-bit secret. */
+export const MIN_TICKET_SECRET_BYTES = 32;
+
+/**
+ * The ticket key for a sidecar API without a serving key (plain HTTP, TLS ending in a mesh): HKDF-SHA256 over a
+ * secret every replica reads (a mounted Secret). Throws for a secret shorter than 32 bytes.
+ */
+export function ticketKeyFromSecret(secret: Buffer): Buffer {
+  const bytes = Buffer.from(secret.toString('utf8').trim());
+  if (bytes.length < MIN_TICKET_SECRET_BYTES)
+    throw new Error(`the ticket key must hold at least ${MIN_TICKET_SECRET_BYTES} bytes`);
+  return Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), KEY_INFO, 32));
+}
+
+/** What a ticket binds. */
+export interface TicketClaims extends SidecarIdentity {
+  sidecarId: string;
+  /** Epoch ms after which the ticket is worthless. */
+  expiresAt: number;
+}
+
+interface Payload {
+  /** namespace */
+  n: string;
+  /** service account */
+  s: string;
+  /** expiry, epoch ms */
+  e: number;
+}
+
+function mac(key: Buffer, claims: TicketClaims, token: string): Buffer {
+  // A JSON array: unambiguous whatever characters the fields hold.
+  const input = JSON.stringify([
+    'v1',
+    claims.namespace,
+    claims.serviceAccount,
+    claims.sidecarId,
+    tokenKey(token),
+    claims.expiresAt,
+  ]);
+  return createHmac('sha256', key).update(input).digest();
+}
+
+/** The expiry claim of a JWT (epoch ms), read without verifying it: only for a token the apiserver has accepted. */
+export function tokenExpiry(token: string): number | undefined {
+  const part = token.split('.')[1];
+  if (!part) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When a ticket issued `now` for `token` must expire: the trust window from now, cut at the token's own expiry.
+ * Undefined when that leaves nothing (the token has expired): no ticket then.
+ */
+export function ticketExpiry(now: number, token: string, trustMs = TOKEN_TRUST_MS): number | undefined {
+  const exp = Math.min(now + trustMs, tokenExpiry(token) ?? Number.POSITIVE_INFINITY);
+  return exp > now ? exp : undefined;
+}
+
+/** A ticket for a stream authenticated as `claims` with `token`. The token itself is not in it, only its hash's MAC. */
+export function issueTicket(key: Buffer, claims: TicketClaims, token: string): string {
+  const payload: Payload = { n: claims.namespace, s: claims.serviceAccount, e: claims.expiresAt };
+  const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+  return `${body}.${mac(key, claims, token).toString('base64url')}`;
+}
+
+const TICKET_SHAPE = /^[A-Za-z0-9_-]{1,1024}\.[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The identity a ticket vouches for, when it is a ticket one of `keys` issued for this sidecar id and this token
+ * and it has not expired; undefined for anything else. A ticket claiming to last longer than `trustMs` from now is
+ * refused too (no key holder may mint a longer one). The MAC is compared in constant time.
+ */
+export function verifyTicket(
+  keys: readonly Buffer[],
+  ticket: string,
+  presented: { sidecarId: string; token: string },
+  now: number,
+  trustMs = TOKEN_TRUST_MS,
+): (SidecarIdentity & { expiresAt: number }) | undefined {
+  if (keys.length === 0 || !TICKET_SHAPE.test(ticket)) return undefined;
+  const [body, sig] = ticket.split('.') as [string, string];
+  let p: Partial<Payload>;
+  try {
+    p = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<Payload>;
+  } catch {
+    return undefined;
+  }
+  if (typeof p.n !== 'string' || typeof p.s !== 'string' || typeof p.e !== 'number') return undefined;
+  if (!(p.e > now) || p.e > now + trustMs) return undefined;
+  const claims: TicketClaims = {
+    namespace: p.n,
+    serviceAccount: p.s,
+    sidecarId: presented.sidecarId,
+    expiresAt: p.e,
+  };
+  const given = Buffer.from(sig, 'base64url');
+  let ok = false;
+  // Every key is tried (the current one and the one before a rotation), so the time taken says nothing either.
+  for (const key of keys) {
+    const want = mac(key, claims, presented.token);
+    if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
+  }
+  return ok ? { namespace: p.n, serviceAccount: p.s, expiresAt: p.e } : undefined;
+}

@@ -1,0 +1,138 @@
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sseEvent } from '../providers/sse.js';
+import { ConfigStream, type SnapshotTarget, ticketOf } from './config-stream.js';
+
+describe('ticketOf', () => {
+  it('takes the ticket of a ticket event and nothing else', () => {
+    expect(ticketOf('{"ticket":"abc.def"}')).toBe('abc.def');
+    expect(ticketOf('{"ticket":""}')).toBeUndefined();
+    expect(ticketOf('{"ticket":42}')).toBeUndefined();
+    expect(ticketOf(`{"ticket":"${'a'.repeat(3000)}"}`)).toBeUndefined();
+    expect(ticketOf('not json')).toBeUndefined();
+  });
+});
+
+const store = (): SnapshotTarget & { version: string | undefined } => {
+  const s = {
+    version: undefined as string | undefined,
+    get current() {
+      return s.version ? { snapshot: { version: s.version } } : undefined;
+    },
+    apply(input: unknown) {
+      const v = (input as { version: string }).version;
+      const changed = v !== s.version;
+      s.version = v;
+      return { ok: true as const, version: v, changed };
+    },
+  };
+  return s;
+};
+
+const cleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const fn of cleanup.splice(0)) fn();
+});
+
+describe('ConfigStream resumption', () => {
+  it('presents the last ticket on reconnect, and ACKs with the token its stream was opened with', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'token-1');
+    const streams: IncomingMessage['headers'][] = [];
+    const acks: Array<{ authorization: string | undefined; body: string }> = [];
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/v1/config/stream')) {
+        streams.push(req.headers);
+        const n = streams.length;
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-tiermesh-stream': `stream-${n}` });
+        res.write(sseEvent('ticket', { ticket: `ticket-${n}` }));
+        res.write(sseEvent('snapshot', { version: `v${n}` }, `v${n}`));
+        // The first stream drops (an operator restart); the second stays open.
+        if (n === 1) setTimeout(() => res.destroy(), 50);
+        return;
+      }
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        acks.push({ authorization: req.headers.authorization, body });
+        // The kubelet rotates the token while the first stream is open.
+        writeFileSync(tokenFile, 'token-2');
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const s = new ConfigStream({
+      operator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      tokenFile,
+      sidecarId: 'pod-a',
+      store: store(),
+      baseBackoffMs: 10,
+      reconnectMaxMs: 20,
+    });
+    cleanup.push(() => {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    s.start();
+    await expect.poll(() => acks.length, { timeout: 5_000 }).toBe(2);
+    await s.stop();
+
+    expect(streams[0]!['x-tiermesh-ticket']).toBeUndefined();
+    expect(streams[1]!['x-tiermesh-ticket']).toBe('ticket-1');
+    // Each stream's ACK carries that stream's token and handle, whatever the file says by then.
+    expect(acks[0]!.authorization).toBe('Bearer token-1');
+    expect(JSON.parse(acks[0]!.body)).toMatchObject({ version: 'v1', stream: 'stream-1', ok: true });
+    expect(streams[1]!.authorization).toBe('Bearer token-2');
+    expect(acks[1]!.authorization).toBe('Bearer token-2');
+    expect(JSON.parse(acks[1]!.body)).toMatchObject({ version: 'v2', stream: 'stream-2' });
+  });
+
+  it('ACKs with the token file once the stream token is about to expire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
+    const tokenFile = join(dir, 'token');
+    const jwt = (exp: number, n: string) =>
+      ['h', Buffer.from(JSON.stringify({ exp, n })).toString('base64url'), 's'].join('.');
+    const expiring = jwt(Math.floor(Date.now() / 1000) + 30, 'a');
+    const fresh = jwt(Math.floor(Date.now() / 1000) + 3600, 'b');
+    writeFileSync(tokenFile, expiring);
+    const acks: Array<string | undefined> = [];
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/v1/config/stream')) {
+        writeFileSync(tokenFile, fresh);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-tiermesh-stream': 's' });
+        res.write(sseEvent('snapshot', { version: 'v1' }, 'v1'));
+        return;
+      }
+      acks.push(req.headers.authorization);
+      req.resume();
+      req.on('end', () => res.writeHead(200).end('{"ok":true}'));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const s = new ConfigStream({
+      operator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      tokenFile,
+      sidecarId: 'pod-a',
+      store: store(),
+    });
+    cleanup.push(() => {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    s.start();
+    await expect.poll(() => acks.length, { timeout: 5_000 }).toBe(1);
+    await s.stop();
+    expect(acks[0]).toBe(`Bearer ${fresh}`);
+  });
+});
