@@ -14,17 +14,27 @@
  * process (http-proxy and the sidecar, measured one after the other so they never compete). Sharing the process
  * has one side effect to keep in mind: from round 2 on, http-proxy runs after the previous round's sidecar load, so
  * what the sidecar left behind (its heap, the GC work it causes) shows in http-proxy's figures too.
+ *
+ * What is measured is what ships: the sidecar is loaded from the build (dist/, as bin/tiermesh.js runs it), and the
+ * proxy process runs on plain `node` with no TypeScript loader (this file's types are stripped by Node itself), so
+ * neither tsx's transform nor its source-map support is in the figures. Build first (`make build`, which runs
+ * `tsc -p tsconfig.build.json`); a missing dist/ stops the bench with one line, and a dist/ older than src/ is
+ * reported in one line (the figures would be of the old code). Flags given to node for the driver (`--cpu-prof`)
+ * reach the children too.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
 import { Pool } from 'undici';
 
 const self = fileURLToPath(import.meta.url);
+const root = join(self, '..', '..');
+const dist = join(root, 'dist');
 const { values: args } = parseArgs({
   options: {
     role: { type: 'string', default: 'driver' },
@@ -75,8 +85,12 @@ async function proxiesRole(upstreamPort: number): Promise<void> {
   const bare = http.createServer((req, res) => proxy.web(req, res));
   const barePort = await listen(bare);
 
-  const { compileManifests, parseManifests } = await import('../src/config/manifests.js');
-  const { startSidecar } = await import('../src/sidecar/app.js');
+  // Typed from src/, loaded from the build.
+  const fromDist = (path: string) => import(pathToFileURL(join(dist, 'src', path)).href);
+  const { compileManifests, parseManifests } = (await fromDist(
+    'config/manifests.js',
+  )) as typeof import('../src/config/manifests.js');
+  const { startSidecar } = (await fromDist('sidecar/app.js')) as typeof import('../src/sidecar/app.js');
   const yaml = `
 apiVersion: tiermesh.dev/v1alpha1
 kind: ModelRoute
@@ -89,7 +103,9 @@ spec:
   tiers: [{ name: cheap, models: [small-model] }, { name: premium, models: [big-model] }]
   baselineModel: big-model
 `;
-  const { createLogger, logDestination } = await import('../src/telemetry/logger.js');
+  const { createLogger, logDestination } = (await fromDist(
+    'telemetry/logger.js',
+  )) as typeof import('../src/telemetry/logger.js');
   // Logging stays on (one JSON line per request is part of the real cost), written to /dev/null by the sidecar's own
   // logger and its own (buffered) destination: only the file is different.
   const sidecar = await startSidecar({
@@ -100,8 +116,51 @@ spec:
   process.stdout.write(`READY ${barePort} ${new URL(sidecar.url).port}\n`);
 }
 
-function child(extra: string[]): Promise<{ proc: ChildProcess; ports: number[] }> {
-  const proc = spawn(process.execPath, [...process.execArgv, self, ...extra], {
+/** Node's own flags of this process without the TypeScript loader (tsx's `--require`/`--import` of its hooks). */
+function plainExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (
+      (a === '--require' || a === '--import' || a === '--loader') &&
+      /(^|[/\\])tsx([/\\]|$)/.test(argv[i + 1] ?? '')
+    )
+      i++;
+    else if (!/^--(require|import|loader)=(.*[/\\])?tsx([/\\]|$)/.test(a)) out.push(a);
+  }
+  return out;
+}
+
+/** Newest modification time (ms) of the files under `dir` whose names pass `keep`. */
+function newest(dir: string, keep: (name: string) => boolean): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && keep(e.name)) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return t;
+}
+
+/** Stops with one line when the build is missing; says so in one line when it is older than src/. */
+function checkBuild(): void {
+  if (!existsSync(join(dist, 'src', 'sidecar', 'app.js'))) {
+    console.error(
+      'bench/sidecar.ts: dist/ is not built: run `make build` (tsc -p tsconfig.build.json) first',
+    );
+    process.exit(1);
+  }
+  const src = newest(join(root, 'src'), (n) => n.endsWith('.ts') && !n.endsWith('.test.ts'));
+  if (src > newest(join(dist, 'src'), (n) => n.endsWith('.js'))) {
+    console.log(
+      'note: dist/ is older than src/ (measuring the last build): run `make build` to measure the current code',
+    );
+  }
+}
+
+function child(extra: string[], loader = true): Promise<{ proc: ChildProcess; ports: number[] }> {
+  // http-proxy calls util._extend (DEP0060); tsx hides that warning, plain node prints it.
+  const flags = loader ? process.execArgv : [...plainExecArgv(), '--disable-warning=DEP0060'];
+  const proc = spawn(process.execPath, [...flags, self, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -185,8 +244,9 @@ async function driver(): Promise<void> {
   const concurrency = Number(args.concurrency);
   const seconds = Number(args.seconds);
   const rounds = Math.max(1, Number(args.rounds));
+  checkBuild();
   const up = await child(['--role', 'upstream']);
-  const proxies = await child(['--role', 'proxies', '--upstream', String(up.ports[0])]);
+  const proxies = await child(['--role', 'proxies', '--upstream', String(up.ports[0])], false);
   const ratios: Record<string, number[]> = {};
   const note = (name: string, v: number) => {
     ratios[name] = [...(ratios[name] ?? []), v];
