@@ -147,6 +147,11 @@ export class ExecutionError extends TiermeshError {
   }
 }
 
+/** The guard of a whole-answer call: the target's breaker (one function for every call, not a closure each). */
+function underBreaker<T>(t: Target, fn: () => Promise<T>, clientGone: () => boolean): Promise<T> {
+  return t.breaker.run(fn, clientGone);
+}
+
 export async function executeCompletion(
   plan: ExecutionPlan,
   body: ChatCompletionRequest,
@@ -162,7 +167,7 @@ export async function executeCompletion(
       call.done();
       return completion;
     },
-    (t, fn, clientGone) => t.breaker.run(fn, clientGone),
+    underBreaker,
   );
   r.release?.();
   return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
@@ -193,7 +198,7 @@ export async function executeEmbedding(
       call.done();
       return embeddings;
     },
-    (t, fn, clientGone) => t.breaker.run(fn, clientGone),
+    underBreaker,
   );
   return { embeddings: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
 }

@@ -314,7 +314,7 @@ class JsonExchange implements Dispatcher.DispatchHandler {
       return;
     }
     try {
-      this.resolve(JSON.parse(text));
+      this.resolve(parsedWithSource(text));
     } catch {
       this.reject(
         new ProviderError('bad_response', `provider "${this.req.provider}": answer is not valid JSON`),
@@ -324,6 +324,24 @@ class JsonExchange implements Dispatcher.DispatchHandler {
 }
 
 const ok = (status: number) => status >= 200 && status < 300;
+
+const SOURCE_TEXT = Symbol('tiermesh.sourceText');
+
+/**
+ * The text a whole JSON answer was parsed from, when `value` is that parsed answer as it came. Kept on the object
+ * under a non-enumerable symbol: JSON.stringify and spreads leave it out, so a copy made to change the answer does
+ * not carry it, and an answer passed on unchanged can be sent as the upstream's own bytes instead of serialized
+ * again (respond.ts). Parsed answers are never changed in place.
+ */
+export function sourceText(value: object): string | undefined {
+  return (value as { [SOURCE_TEXT]?: string })[SOURCE_TEXT];
+}
+
+function parsedWithSource(text: string): unknown {
+  const v: unknown = JSON.parse(text);
+  if (typeof v === 'object' && v !== null) Object.defineProperty(v, SOURCE_TEXT, { value: text });
+  return v;
+}
 
 /**
  * Provider URLs come from the config, so there are few of them: each is parsed once rather than on every call, which

@@ -62,7 +62,10 @@ export async function readJsonRequest<T>(
 
 /** Reads and validates an OpenAI chat-completions request. Throws a 4xx TiermeshError naming what is wrong. */
 export async function parseOpenAIChat(req: IncomingMessage, maxBodyBytes: number): Promise<InboundRequest> {
-  const request = await readJsonRequest(req, maxBodyBytes, chatCompletionRequest);
+  return openAIChatInbound(req, await readJsonRequest(req, maxBodyBytes, chatCompletionRequest));
+}
+
+function openAIChatInbound(req: IncomingMessage, request: ChatCompletionRequest): InboundRequest {
   return {
     request,
     headers: routingHeaders(req.headers),
@@ -120,7 +123,8 @@ const WITHOUT_USAGE = makeChatResponder(false);
 export const openAIChatAdapter: InboundAdapter = {
   dialect: 'openai',
   async parse(req, maxBodyBytes) {
-    const inbound = await parseOpenAIChat(req, maxBodyBytes);
+    // readJsonRequest directly rather than through parseOpenAIChat: one async step fewer on every request.
+    const inbound = openAIChatInbound(req, await readJsonRequest(req, maxBodyBytes, chatCompletionRequest));
     return { inbound, responder: chatResponder(inbound.clientWantsUsage) };
   },
 };
