@@ -550,14 +550,15 @@ class Attempt implements AttemptCall {
     this.abort = this.ac.abort.bind(this.ac);
     this.firstByteTimeoutMs = Math.min(firstByteTimeoutMs, timeoutMs);
     this.timer = setTimeout(attemptTimedOut, timeoutMs, this);
-    // The client's abort is forwarded by hand (this object is the listener): AbortSignal.any() costs more per call.
-    if (clientSignal?.aborted) this.handleEvent();
-    else clientSignal?.addEventListener('abort', this, { once: true });
+    // The client's abort is forwarded by hand: AbortSignal.any() costs more per call. See LISTENERS in http.ts for
+    // why the listener is a function and not this object.
+    if (clientSignal?.aborted) this.clientAborted();
+    else clientSignal?.addEventListener('abort', this.clientAborted, { once: true });
   }
 
-  handleEvent(): void {
+  private readonly clientAborted = (): void => {
     this.ac.abort(this.clientSignal?.reason);
-  }
+  };
 
   timedOut(): void {
     this.ac.abort(
@@ -570,7 +571,7 @@ class Attempt implements AttemptCall {
 
   done(): void {
     clearTimeout(this.timer);
-    this.clientSignal?.removeEventListener('abort', this);
+    this.clientSignal?.removeEventListener('abort', this.clientAborted);
   }
 
   flowing(): void {
