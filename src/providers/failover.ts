@@ -160,14 +160,13 @@ export async function executeCompletion(
   const r = await run(
     plan,
     opts,
-    async (t, call) => {
-      const completion = await t.adapter.complete(
+    // Not async: withDeadline disarms the attempt once the answer is in (DONE_ON_ANSWER), one async step fewer.
+    (t, call) =>
+      t.adapter.complete(
         upstreamCall(call, { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: false }),
-      );
-      call.done();
-      return completion;
-    },
+      ),
     underBreaker,
+    DONE_ON_ANSWER,
   );
   r.release?.();
   return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
@@ -193,12 +192,9 @@ export async function executeEmbedding(
   const r = await run(
     { ...plan, targets },
     opts,
-    async (t, call) => {
-      const embeddings = await t.adapter.embed!(upstreamCall(call, { ...body, model: t.upstreamModel }));
-      call.done();
-      return embeddings;
-    },
+    (t, call) => t.adapter.embed!(upstreamCall(call, { ...body, model: t.upstreamModel })),
     underBreaker,
+    DONE_ON_ANSWER,
   );
   return { embeddings: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
 }
@@ -356,19 +352,26 @@ function run<T, R>(
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  doneOnAnswer = false,
 ): Promise<RunResult<R>> {
-  return opts.admit ? runAdmitted(plan, opts, attempt, guard) : loop(plan, opts, attempt, guard);
+  return opts.admit
+    ? runAdmitted(plan, opts, attempt, guard, doneOnAnswer)
+    : loop(plan, opts, attempt, guard, doneOnAnswer);
 }
+
+/** `run`'s last argument for a whole answer: the attempt is over (timers disarmed) once `attempt` resolves. */
+const DONE_ON_ANSWER = true;
 
 async function runAdmitted<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  doneOnAnswer: boolean,
 ): Promise<RunResult<R>> {
   const slot: Slot = { release: undefined };
   try {
-    return { ...(await loop(plan, opts, attempt, guard, slot)), release: slot.release };
+    return { ...(await loop(plan, opts, attempt, guard, doneOnAnswer, slot)), release: slot.release };
   } catch (e) {
     slot.release?.();
     throw e;
@@ -385,6 +388,7 @@ async function loop<T, R>(
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  doneOnAnswer: boolean,
   slot?: Slot,
 ): Promise<RunResult<R>> {
   const now = opts.now ?? Date.now;
@@ -441,6 +445,7 @@ async function loop<T, R>(
               res.firstByteTimeoutMs,
               opts.signal,
               attempt,
+              doneOnAnswer,
             );
           },
           () => opts.signal?.aborted === true,
@@ -509,17 +514,23 @@ function localFailure(err: LocalError, fallbacks: FallbackEvent[], attempts: num
   );
 }
 
-/** Runs one attempt with its whole-call deadline armed; the attempt disarms it (`done`) when it is over. */
+/**
+ * Runs one attempt with its whole-call deadline armed. With `doneOnAnswer` the attempt is over (`done`) once it
+ * resolved; otherwise (a stream) the attempt disarms it itself when it is over.
+ */
 async function withDeadline<T>(
   t: Target,
   timeoutMs: number,
   firstByteTimeoutMs: number,
   clientSignal: AbortSignal | undefined,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
+  doneOnAnswer: boolean,
 ): Promise<T> {
   const call = new Attempt(t.provider, timeoutMs, firstByteTimeoutMs, clientSignal);
   try {
-    return await attempt(t, call);
+    const value = await attempt(t, call);
+    if (doneOnAnswer) call.done();
+    return value;
   } catch (err) {
     call.done();
     if (err instanceof LocalError) throw err;
