@@ -6,10 +6,11 @@
  *   tsx bench/sidecar.ts [--requests 2000] [--concurrency 32] [--seconds 3] [--warmup 1] [--rounds 1]
  *
  * Also reported: CPU time per request of the process serving each path (the upstream for direct, the proxy process
- * for http-proxy and the sidecar), read from /proc over the throughput phase, which follows `--warmup` seconds of the
- * same closed-loop load (each path alike). On a shared, busy machine this moves far less than latency and
- * throughput do. With `--rounds N` the three are measured N times, interleaved, and each ratio is printed per round
- * and as a range.
+ * for http-proxy and the sidecar), read from /proc over the throughput phase. Each phase of each path starts with
+ * `--warmup` seconds of its own load (sequential for latency, closed loop for throughput), so what is measured is
+ * the steady state and not the JIT compiling. On a shared, busy machine CPU per request moves far less than latency
+ * and throughput do. With `--rounds N` the three are measured N times, interleaved, and each ratio is printed per
+ * round and as a range.
  *
  * Processes: this driver (load generator), one upstream process (zero-latency OpenAI-shaped answers), one proxy
  * process (http-proxy and the sidecar, measured one after the other so they never compete). Sharing the process
@@ -212,7 +213,10 @@ async function measure(
     if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${text}`);
   };
   const single = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
-  for (let i = 0; i < 300; i++) await post(single);
+  // Sequential warm-up too (at least 300 requests, for `--warmup` seconds): the first round's p50 otherwise measured
+  // the JIT compiling the sidecar's code.
+  const warmedAt = performance.now() + warmupSeconds * 1000;
+  for (let i = 0; i < 300 || performance.now() < warmedAt; i++) await post(single);
   const lat: number[] = [];
   for (let i = 0; i < requests; i++) {
     const t = performance.now();
