@@ -7,8 +7,8 @@
  *
  * Also reported: CPU time per request of the process serving each path (the upstream for direct, the proxy process
  * for http-proxy and the sidecar), read from /proc over the throughput phase. Each phase of each path starts with
- * `--warmup` seconds of its own load (sequential for latency, closed loop for throughput), so what is measured is
- * the steady state and not the JIT compiling. On a shared, busy machine CPU per request moves far less than latency
+ * `--warmup` seconds of closed-loop load (then 300 sequential requests before the latency phase), so what is measured
+ * is the steady state and not the JIT compiling. On a shared, busy machine CPU per request moves far less than latency
  * and throughput do. With `--rounds N` the three are measured N times, interleaved, and each ratio is printed per
  * round and as a range.
  *
@@ -212,23 +212,7 @@ async function measure(
     const text = await r.body.text();
     if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${text}`);
   };
-  const single = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
-  // Sequential warm-up too (at least 300 requests, for `--warmup` seconds): the first round's p50 otherwise measured
-  // the JIT compiling the sidecar's code.
-  const warmedAt = performance.now() + warmupSeconds * 1000;
-  for (let i = 0; i < 300 || performance.now() < warmedAt; i++) await post(single);
-  const lat: number[] = [];
-  for (let i = 0; i < requests; i++) {
-    const t = performance.now();
-    await post(single);
-    lat.push(performance.now() - t);
-  }
-  await single.close();
-  lat.sort((a, b) => a - b);
-
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency });
-  // Warm-up at full load, so the measured phase is the steady state and not the JIT still compiling (in round 1 the
-  // optimizing compiler was ~11% of the sidecar's CPU under perf with a warm-up of concurrency x 10 requests).
   const closedLoop = async (untilMs: number, onDone: () => void) =>
     Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -238,6 +222,22 @@ async function measure(
         }
       }),
     );
+  // Warm-up at full load before each phase, so what is measured is the steady state and not the JIT still compiling:
+  // sequential requests alone took ~5 s (~8,000 requests) to bring the sidecar's p50 down to its steady 0.2 ms from
+  // 1 ms, and in round 1 the optimizing compiler was ~11% of the sidecar's CPU under perf with a warm-up of
+  // concurrency x 10 requests.
+  await closedLoop(performance.now() + warmupSeconds * 1000, () => {});
+  const single = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+  for (let i = 0; i < 300; i++) await post(single);
+  const lat: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const t = performance.now();
+    await post(single);
+    lat.push(performance.now() - t);
+  }
+  await single.close();
+  lat.sort((a, b) => a - b);
+
   await closedLoop(performance.now() + warmupSeconds * 1000, () => {});
   let done = 0;
   const until = performance.now() + seconds * 1000;
