@@ -3,28 +3,40 @@
  * client -> sidecar -> upstream, against client -> upstream directly and client -> http-proxy -> upstream (a bare
  * pass-through Node proxy, the floor for any Node proxy). All in one run and one process tree; reported as ratios.
  *
- *   tsx bench/sidecar.ts [--requests 2000] [--concurrency 32] [--seconds 3] [--rounds 1]
+ *   tsx bench/sidecar.ts [--requests 2000] [--concurrency 32] [--seconds 3] [--warmup 1] [--rounds 1]
  *
  * Also reported: CPU time per request of the process serving each path (the upstream for direct, the proxy process
- * for http-proxy and the sidecar), read from /proc over the throughput phase. On a shared, busy machine this moves
- * far less than latency and throughput do. With `--rounds N` the three are measured N times, interleaved, and each
- * ratio is printed per round and as a range.
+ * for http-proxy and the sidecar), read from /proc over the throughput phase. Each phase of each path starts with
+ * `--warmup` seconds of closed-loop load (then 300 sequential requests before the latency phase), so what is measured
+ * is the steady state and not the JIT compiling. On a shared, busy machine CPU per request moves far less than latency
+ * and throughput do. With `--rounds N` the three are measured N times, interleaved, and each ratio is printed per
+ * round and as a range.
  *
  * Processes: this driver (load generator), one upstream process (zero-latency OpenAI-shaped answers), one proxy
  * process (http-proxy and the sidecar, measured one after the other so they never compete). Sharing the process
  * has one side effect to keep in mind: from round 2 on, http-proxy runs after the previous round's sidecar load, so
  * what the sidecar left behind (its heap, the GC work it causes) shows in http-proxy's figures too.
+ *
+ * What is measured is what ships: the sidecar is loaded from the build (dist/, as bin/tiermesh.js runs it), and the
+ * proxy process runs on plain `node` with no TypeScript loader (this file's types are stripped by Node itself), so
+ * neither tsx's transform nor its source-map support is in the figures. Build first (`make build`, which runs
+ * `tsc -p tsconfig.build.json`); a missing dist/ stops the bench with one line, and a dist/ older than src/ is
+ * reported in one line (the figures would be of the old code). Flags given to node for the driver (`--cpu-prof`)
+ * reach the children too.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import httpProxy from 'http-proxy';
 import { Pool } from 'undici';
 
 const self = fileURLToPath(import.meta.url);
+const root = join(self, '..', '..');
+const dist = join(root, 'dist');
 const { values: args } = parseArgs({
   options: {
     role: { type: 'string', default: 'driver' },
@@ -32,6 +44,7 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '1' },
   },
 });
@@ -75,8 +88,12 @@ async function proxiesRole(upstreamPort: number): Promise<void> {
   const bare = http.createServer((req, res) => proxy.web(req, res));
   const barePort = await listen(bare);
 
-  const { compileManifests, parseManifests } = await import('../src/config/manifests.js');
-  const { startSidecar } = await import('../src/sidecar/app.js');
+  // Typed from src/, loaded from the build.
+  const fromDist = (path: string) => import(pathToFileURL(join(dist, 'src', path)).href);
+  const { compileManifests, parseManifests } = (await fromDist(
+    'config/manifests.js',
+  )) as typeof import('../src/config/manifests.js');
+  const { startSidecar } = (await fromDist('sidecar/app.js')) as typeof import('../src/sidecar/app.js');
   const yaml = `
 apiVersion: tiermesh.dev/v1alpha1
 kind: ModelRoute
@@ -89,7 +106,9 @@ spec:
   tiers: [{ name: cheap, models: [small-model] }, { name: premium, models: [big-model] }]
   baselineModel: big-model
 `;
-  const { createLogger, logDestination } = await import('../src/telemetry/logger.js');
+  const { createLogger, logDestination } = (await fromDist(
+    'telemetry/logger.js',
+  )) as typeof import('../src/telemetry/logger.js');
   // Logging stays on (one JSON line per request is part of the real cost), written to /dev/null by the sidecar's own
   // logger and its own (buffered) destination: only the file is different.
   const sidecar = await startSidecar({
@@ -100,8 +119,51 @@ spec:
   process.stdout.write(`READY ${barePort} ${new URL(sidecar.url).port}\n`);
 }
 
-function child(extra: string[]): Promise<{ proc: ChildProcess; ports: number[] }> {
-  const proc = spawn(process.execPath, [...process.execArgv, self, ...extra], {
+/** Node's own flags of this process without the TypeScript loader (tsx's `--require`/`--import` of its hooks). */
+function plainExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (
+      (a === '--require' || a === '--import' || a === '--loader') &&
+      /(^|[/\\])tsx([/\\]|$)/.test(argv[i + 1] ?? '')
+    )
+      i++;
+    else if (!/^--(require|import|loader)=(.*[/\\])?tsx([/\\]|$)/.test(a)) out.push(a);
+  }
+  return out;
+}
+
+/** Newest modification time (ms) of the files under `dir` whose names pass `keep`. */
+function newest(dir: string, keep: (name: string) => boolean): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && keep(e.name)) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return t;
+}
+
+/** Stops with one line when the build is missing; says so in one line when it is older than src/. */
+function checkBuild(): void {
+  if (!existsSync(join(dist, 'src', 'sidecar', 'app.js'))) {
+    console.error(
+      'bench/sidecar.ts: dist/ is not built: run `make build` (tsc -p tsconfig.build.json) first',
+    );
+    process.exit(1);
+  }
+  const src = newest(join(root, 'src'), (n) => n.endsWith('.ts') && !n.endsWith('.test.ts'));
+  if (src > newest(join(dist, 'src'), (n) => n.endsWith('.js'))) {
+    console.log(
+      'note: dist/ is older than src/ (measuring the last build): run `make build` to measure the current code',
+    );
+  }
+}
+
+function child(extra: string[], loader = true): Promise<{ proc: ChildProcess; ports: number[] }> {
+  // http-proxy calls util._extend (DEP0060); tsx hides that warning, plain node prints it.
+  const flags = loader ? process.execArgv : [...plainExecArgv(), '--disable-warning=DEP0060'];
+  const proc = spawn(process.execPath, [...flags, self, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -137,6 +199,7 @@ async function measure(
   requests: number,
   concurrency: number,
   seconds: number,
+  warmupSeconds: number,
   servingPid: number,
 ): Promise<Result> {
   const post = async (pool: Pool) => {
@@ -149,6 +212,21 @@ async function measure(
     const text = await r.body.text();
     if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}: ${text}`);
   };
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency });
+  const closedLoop = async (untilMs: number, onDone: () => void) =>
+    Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < untilMs) {
+          await post(pool);
+          onDone();
+        }
+      }),
+    );
+  // Warm-up at full load before each phase, so what is measured is the steady state and not the JIT still compiling:
+  // sequential requests alone took ~5 s (~8,000 requests) to bring the sidecar's p50 down to its steady 0.2 ms from
+  // 1 ms, and in round 1 the optimizing compiler was ~11% of the sidecar's CPU under perf with a warm-up of
+  // concurrency x 10 requests.
+  await closedLoop(performance.now() + warmupSeconds * 1000, () => {});
   const single = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
   for (let i = 0; i < 300; i++) await post(single);
   const lat: number[] = [];
@@ -160,20 +238,14 @@ async function measure(
   await single.close();
   lat.sort((a, b) => a - b);
 
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency });
-  for (let i = 0; i < concurrency * 10; i++) await post(pool);
+  await closedLoop(performance.now() + warmupSeconds * 1000, () => {});
   let done = 0;
   const until = performance.now() + seconds * 1000;
   const cpu0 = cpuMs(servingPid);
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) {
-        await post(pool);
-        done++;
-      }
-    }),
-  );
+  await closedLoop(until, () => {
+    done++;
+  });
   const rps = done / ((performance.now() - start) / 1000);
   const cpuUs = ((cpuMs(servingPid) - cpu0) * 1000) / done;
   await pool.close();
@@ -184,9 +256,11 @@ async function driver(): Promise<void> {
   const requests = Number(args.requests);
   const concurrency = Number(args.concurrency);
   const seconds = Number(args.seconds);
+  const warmup = Number(args.warmup);
   const rounds = Math.max(1, Number(args.rounds));
+  checkBuild();
   const up = await child(['--role', 'upstream']);
-  const proxies = await child(['--role', 'proxies', '--upstream', String(up.ports[0])]);
+  const proxies = await child(['--role', 'proxies', '--upstream', String(up.ports[0])], false);
   const ratios: Record<string, number[]> = {};
   const note = (name: string, v: number) => {
     ratios[name] = [...(ratios[name] ?? []), v];
@@ -196,7 +270,7 @@ async function driver(): Promise<void> {
     const [barePort, sidecarPort] = proxies.ports as [number, number];
     for (let round = 1; round <= rounds; round++) {
       const run = (port: number, pid: number) =>
-        measure(port, '/v1/chat/completions', requests, concurrency, seconds, pid);
+        measure(port, '/v1/chat/completions', requests, concurrency, seconds, warmup, pid);
       const direct = await run(up.ports[0]!, up.proc.pid!);
       const bare = await run(barePort, proxies.proc.pid!);
       const sidecar = await run(sidecarPort, proxies.proc.pid!);

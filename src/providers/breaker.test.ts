@@ -67,3 +67,52 @@ describe('BreakerBoard.retain', () => {
     expect(board.states()).toHaveLength(1);
   });
 });
+
+describe('Breaker.run', () => {
+  it('does not count a failure while the client is gone, and hands the caller the error itself', async () => {
+    const b = board.get('p', 'm', settings);
+    const err = new ProviderError('server_error', 'cut off');
+    await expect(
+      b.run(
+        () => Promise.reject(err),
+        () => true,
+      ),
+    ).rejects.toBe(err);
+    expect(b.state).toBe('closed');
+    // The same failure with the client still there opens a breaker (volumeThreshold 1, 50%).
+    const other = board.get('p', 'm2', settings);
+    const err2 = new ProviderError('server_error', 'cut off');
+    await expect(
+      other.run(
+        () => Promise.reject(err2),
+        () => false,
+      ),
+    ).rejects.toBe(err2);
+    expect(other.state).toBe('open');
+  });
+
+  it('does not count a 429 or our own mistake, counts a 5xx, and refuses with breaker_open once open', async () => {
+    const b = board.get('p', 'm', settings);
+    await expect(
+      b.run(() => Promise.reject(new ProviderError('rate_limited', 'busy'))),
+    ).rejects.toMatchObject({
+      reason: 'rate_limited',
+    });
+    expect(b.state).toBe('closed');
+    const counted = board.get('p', 'm2', settings);
+    await expect(counted.run(fail)).rejects.toThrow('boom');
+    const refused = counted.run(() => Promise.resolve(1));
+    await expect(refused).rejects.toBeInstanceOf(ProviderError);
+    await expect(refused).rejects.toMatchObject({ reason: 'breaker_open' });
+  });
+
+  it('a synchronous throw of the action is a failure like a rejection', async () => {
+    const b = board.get('p', 'm', settings);
+    await expect(
+      b.run(() => {
+        throw new ProviderError('server_error', 'sync');
+      }),
+    ).rejects.toThrow('sync');
+    expect(b.state).toBe('open');
+  });
+});

@@ -20,34 +20,31 @@ export interface BreakerStateChange {
 }
 
 /**
- * Wraps an error that is not the upstream's fault (the client went away), so the breaker does not count it.
- * Unwrapped again before anyone else sees it.
- */
-class NotUpstreamFault extends Error {
-  constructor(readonly inner: unknown) {
-    super('not the upstream fault');
-  }
-}
-
-/**
  * Failures a breaker must not count: the caller's own mistakes, the caller going away, targets we declined, requests
  * that never left this process, and 429s. A rate-limited upstream is healthy, only busy; it says when to come back
  * (Retry-After), and opening the breaker on it would lock the target out for longer than it asked.
  */
 const NOT_COUNTED: ReadonlySet<string> = new Set(['client_error', 'unavailable', 'rate_limited']);
 function ignoredByBreaker(err: unknown): boolean {
-  return (
-    err instanceof NotUpstreamFault ||
-    err instanceof LocalError ||
-    (err instanceof ProviderError && NOT_COUNTED.has(err.reason))
-  );
+  return err instanceof LocalError || (err instanceof ProviderError && NOT_COUNTED.has(err.reason));
 }
 
 type Action = () => Promise<unknown>;
+type ClientGone = () => boolean;
+const NEVER_GONE: ClientGone = () => false;
+
+/**
+ * opossum hands its errorFilter the arguments `fire` got: the action and whether the client went away, so a failure
+ * caused by the caller's disconnect is not the upstream's fault and is not counted. Asked when the failure is handled,
+ * right after it happened.
+ */
+function notCounted(err: unknown, _fn: Action, clientGone: ClientGone): boolean {
+  return clientGone() || ignoredByBreaker(err);
+}
 
 /** One breaker. `run` rejects at once with a `breaker_open` ProviderError while open. */
 export class Breaker {
-  private readonly cb: CircuitBreaker<[Action], unknown>;
+  private readonly cb: CircuitBreaker<[Action, ClientGone], unknown>;
   private retiredFlag = false;
   /** When it last opened (Date.now()), to say how long until it half-opens. */
   private openedAt = 0;
@@ -58,7 +55,7 @@ export class Breaker {
     readonly settings: BreakerSettings,
     onState: (s: BreakerState) => void,
   ) {
-    this.cb = new CircuitBreaker<[Action], unknown>((fn: Action) => fn(), {
+    this.cb = new CircuitBreaker<[Action, ClientGone], unknown>((fn: Action) => fn(), {
       // Deadlines are ours (per attempt, first byte); opossum's own timeout would race them with a worse reason.
       timeout: false,
       errorThresholdPercentage: settings.errorThresholdPercentage,
@@ -67,7 +64,8 @@ export class Breaker {
       rollingCountTimeout: settings.rollingWindowMs,
       rollingCountBuckets: 10,
       rollingPercentilesEnabled: false,
-      errorFilter: ignoredByBreaker,
+      // opossum's types name one parameter; it passes `fire`'s arguments after the error (lib/circuit.js).
+      errorFilter: notCounted as (err: unknown) => boolean,
     });
     this.cb.on('open', () => {
       this.openedAt = Date.now();
@@ -85,28 +83,24 @@ export class Breaker {
    * Runs `fn` under the breaker. Half-open lets one probe through (others are rejected while it runs) and closes on
    * its success. `clientGone` says whether a failure is the caller's disconnect rather than the upstream's.
    */
-  async run<T>(fn: () => Promise<T>, clientGone: () => boolean = () => false): Promise<T> {
+  run<T>(fn: () => Promise<T>, clientGone: ClientGone = NEVER_GONE): Promise<T> {
     // Requests planned under an older config version may still hold a replaced or pruned breaker: let them through.
     if (this.retiredFlag) return fn();
-    try {
-      return (await this.cb.fire(async () => {
-        try {
-          return await fn();
-        } catch (err) {
-          throw clientGone() ? new NotUpstreamFault(err) : err;
-        }
-      })) as T;
-    } catch (err) {
-      if (err instanceof NotUpstreamFault) throw err.inner;
-      if ((err as { code?: string }).code === 'EOPENBREAKER')
-        throw new ProviderError(
-          'breaker_open',
-          `breaker open for provider "${this.provider}" model "${this.model}"`,
-          { retryAfter: this.secondsUntilHalfOpen() },
-        );
-      throw err;
-    }
+    // No async wrapper of our own: the client's disconnect is judged by the errorFilter (notCounted), and this is
+    // one promise on top of opossum's, on every upstream call.
+    return (this.cb.fire(fn, clientGone) as Promise<T>).catch(this.rejected);
   }
+
+  /** An open breaker's refusal as a `breaker_open` ProviderError; any other error as it is. */
+  private readonly rejected = (err: unknown): never => {
+    if ((err as { code?: string }).code === 'EOPENBREAKER')
+      throw new ProviderError(
+        'breaker_open',
+        `breaker open for provider "${this.provider}" model "${this.model}"`,
+        { retryAfter: this.secondsUntilHalfOpen() },
+      );
+    throw err;
+  };
 
   /**
    * Like `run`, for streams: resolves with `start`'s value (the first chunk) but keeps the breaker call open until
@@ -115,7 +109,7 @@ export class Breaker {
    */
   async runHeld<T>(
     start: () => Promise<T>,
-    clientGone: () => boolean = () => false,
+    clientGone: ClientGone = NEVER_GONE,
   ): Promise<{ value: T; settle: (err?: unknown) => void }> {
     let settle: (err?: unknown) => void = () => {};
     const ended = new Promise<void>((resolve, reject) => {

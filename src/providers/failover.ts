@@ -147,6 +147,11 @@ export class ExecutionError extends TiermeshError {
   }
 }
 
+/** The guard of a whole-answer call: the target's breaker (one function for every call, not a closure each). */
+function underBreaker<T>(t: Target, fn: () => Promise<T>, clientGone: () => boolean): Promise<T> {
+  return t.breaker.run(fn, clientGone);
+}
+
 export async function executeCompletion(
   plan: ExecutionPlan,
   body: ChatCompletionRequest,
@@ -155,14 +160,13 @@ export async function executeCompletion(
   const r = await run(
     plan,
     opts,
-    async (t, call) => {
-      const completion = await t.adapter.complete(
+    // Not async: withDeadline disarms the attempt once the answer is in (DONE_ON_ANSWER), one async step fewer.
+    (t, call) =>
+      t.adapter.complete(
         upstreamCall(call, { ...adaptRequest(body, t.request), model: t.upstreamModel, stream: false }),
-      );
-      call.done();
-      return completion;
-    },
-    (t, fn, clientGone) => t.breaker.run(fn, clientGone),
+      ),
+    underBreaker,
+    DONE_ON_ANSWER,
   );
   r.release?.();
   return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
@@ -188,12 +192,9 @@ export async function executeEmbedding(
   const r = await run(
     { ...plan, targets },
     opts,
-    async (t, call) => {
-      const embeddings = await t.adapter.embed!(upstreamCall(call, { ...body, model: t.upstreamModel }));
-      call.done();
-      return embeddings;
-    },
-    (t, fn, clientGone) => t.breaker.run(fn, clientGone),
+    (t, call) => t.adapter.embed!(upstreamCall(call, { ...body, model: t.upstreamModel })),
+    underBreaker,
+    DONE_ON_ANSWER,
   );
   return { embeddings: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
 }
@@ -351,19 +352,26 @@ function run<T, R>(
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  doneOnAnswer = false,
 ): Promise<RunResult<R>> {
-  return opts.admit ? runAdmitted(plan, opts, attempt, guard) : loop(plan, opts, attempt, guard);
+  return opts.admit
+    ? runAdmitted(plan, opts, attempt, guard, doneOnAnswer)
+    : loop(plan, opts, attempt, guard, doneOnAnswer);
 }
+
+/** `run`'s last argument for a whole answer: the attempt is over (timers disarmed) once `attempt` resolves. */
+const DONE_ON_ANSWER = true;
 
 async function runAdmitted<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  doneOnAnswer: boolean,
 ): Promise<RunResult<R>> {
   const slot: Slot = { release: undefined };
   try {
-    return { ...(await loop(plan, opts, attempt, guard, slot)), release: slot.release };
+    return { ...(await loop(plan, opts, attempt, guard, doneOnAnswer, slot)), release: slot.release };
   } catch (e) {
     slot.release?.();
     throw e;
@@ -380,6 +388,7 @@ async function loop<T, R>(
   opts: ExecuteOptions,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
+  doneOnAnswer: boolean,
   slot?: Slot,
 ): Promise<RunResult<R>> {
   const now = opts.now ?? Date.now;
@@ -436,6 +445,7 @@ async function loop<T, R>(
               res.firstByteTimeoutMs,
               opts.signal,
               attempt,
+              doneOnAnswer,
             );
           },
           () => opts.signal?.aborted === true,
@@ -504,17 +514,23 @@ function localFailure(err: LocalError, fallbacks: FallbackEvent[], attempts: num
   );
 }
 
-/** Runs one attempt with its whole-call deadline armed; the attempt disarms it (`done`) when it is over. */
+/**
+ * Runs one attempt with its whole-call deadline armed. With `doneOnAnswer` the attempt is over (`done`) once it
+ * resolved; otherwise (a stream) the attempt disarms it itself when it is over.
+ */
 async function withDeadline<T>(
   t: Target,
   timeoutMs: number,
   firstByteTimeoutMs: number,
   clientSignal: AbortSignal | undefined,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
+  doneOnAnswer: boolean,
 ): Promise<T> {
   const call = new Attempt(t.provider, timeoutMs, firstByteTimeoutMs, clientSignal);
   try {
-    return await attempt(t, call);
+    const value = await attempt(t, call);
+    if (doneOnAnswer) call.done();
+    return value;
   } catch (err) {
     call.done();
     if (err instanceof LocalError) throw err;
@@ -545,14 +561,15 @@ class Attempt implements AttemptCall {
     this.abort = this.ac.abort.bind(this.ac);
     this.firstByteTimeoutMs = Math.min(firstByteTimeoutMs, timeoutMs);
     this.timer = setTimeout(attemptTimedOut, timeoutMs, this);
-    // The client's abort is forwarded by hand (this object is the listener): AbortSignal.any() costs more per call.
-    if (clientSignal?.aborted) this.handleEvent();
-    else clientSignal?.addEventListener('abort', this, { once: true });
+    // The client's abort is forwarded by hand: AbortSignal.any() costs more per call. See LISTENERS in http.ts for
+    // why the listener is a function and not this object.
+    if (clientSignal?.aborted) this.clientAborted();
+    else clientSignal?.addEventListener('abort', this.clientAborted, { once: true });
   }
 
-  handleEvent(): void {
+  private readonly clientAborted = (): void => {
     this.ac.abort(this.clientSignal?.reason);
-  }
+  };
 
   timedOut(): void {
     this.ac.abort(
@@ -565,7 +582,7 @@ class Attempt implements AttemptCall {
 
   done(): void {
     clearTimeout(this.timer);
-    this.clientSignal?.removeEventListener('abort', this);
+    this.clientSignal?.removeEventListener('abort', this.clientAborted);
   }
 
   flowing(): void {

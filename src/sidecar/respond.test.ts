@@ -1,5 +1,9 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { formatUSD, servedByHeaders } from './respond.js';
+import type { ChatCompletion } from '../api/openai.js';
+import { postUpstreamJson } from '../providers/http.js';
+import { formatUSD, respondJson, servedByHeaders } from './respond.js';
 
 describe('formatUSD', () => {
   it('prints small costs exactly and without float noise', () => {
@@ -34,5 +38,55 @@ describe('formatUSD', () => {
       'x-tiermesh-cost-usd': '0.5',
     });
     expect(servedByHeaders(undefined)).toEqual({});
+  });
+});
+
+describe('respondJson', () => {
+  const served = { model: 'm', provider: 'p', tier: 't', attempts: 1, costUSD: 0.5 };
+  // The upstream's text, spaced as JSON.stringify never spaces it: which of the two the client got shows.
+  const upstreamText =
+    '{ "id": "c1", "object": "chat.completion", "created": 0, "model": "m", "choices": [ { "index": 0, "message": { "role": "assistant", "content": "hi" }, "finish_reason": "stop" } ] }';
+
+  async function roundTrip(change: (c: ChatCompletion) => ChatCompletion) {
+    const upstream = http.createServer((_req, res) => res.end(upstreamText));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const answer = (await postUpstreamJson(
+      {
+        provider: 'p',
+        vendor: 'openai',
+        url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1/chat/completions`,
+        headers: {},
+        body: {},
+        secrets: [],
+      },
+      { signal: new AbortController().signal, firstByteTimeoutMs: 5000 },
+    )) as ChatCompletion;
+    upstream.close();
+    const server = http.createServer((_req, res) => respondJson(res, change(answer), served));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      return {
+        text: await r.text(),
+        length: r.headers.get('content-length'),
+        model: r.headers.get('x-tiermesh-model'),
+      };
+    } finally {
+      server.close();
+    }
+  }
+
+  it('sends an answer passed on as it came as the upstream text itself', async () => {
+    const r = await roundTrip((c) => c);
+    expect(r.text).toBe(upstreamText);
+    expect(r.length).toBe(String(Buffer.byteLength(upstreamText)));
+    expect(r.model).toBe('m');
+  });
+
+  it('serializes an answer that was changed (a copy does not carry the upstream text)', async () => {
+    const r = await roundTrip((c) => ({ ...c, id: 'c2' }));
+    expect(JSON.parse(r.text)).toEqual({ ...JSON.parse(upstreamText), id: 'c2' });
+    expect(r.text).not.toContain(' "id"');
+    expect(Object.keys(JSON.parse(r.text))).not.toContain('undefined');
   });
 });

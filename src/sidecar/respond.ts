@@ -2,7 +2,8 @@
 import type { ServerResponse } from 'node:http';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import type { TiermeshError } from '../errors.js';
-import { sendJson } from '../http/reply.js';
+import { sendJson, sendJsonText } from '../http/reply.js';
+import { sourceText } from '../providers/http.js';
 import { SSE_CONTENT_TYPE, SSE_DONE, sseData } from '../providers/sse.js';
 import { TRUNCATED_HEADER } from '../routing/context.js';
 import { HEDGED_HEADER } from '../routing/hedge.js';
@@ -72,7 +73,10 @@ export function servedByHeaders(s: ServedBy | undefined): Record<string, string>
  * client a complete stream.
  */
 export function respondJson(res: ServerResponse, completion: ChatCompletion, served: ServedBy): void {
-  sendJson(res, 200, completion, servedByHeaders(served));
+  // An OpenAI-wire answer passed on as it came is sent as the upstream's own text: no second serialization.
+  const text = sourceText(completion);
+  if (text !== undefined) sendJsonText(res, 200, text, servedByHeaders(served));
+  else sendJson(res, 200, completion, servedByHeaders(served));
 }
 
 export function writeStreamHead(res: ServerResponse, served: ServedBy): void {

@@ -99,7 +99,8 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
 
   const notReady = () => new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 });
 
-  const route = async (req: IncomingMessage, res: ServerResponse, id: string): Promise<void> => {
+  // Not async: a chat request's promise is the handler's own, with no extra async step around it on every request.
+  const route = (req: IncomingMessage, res: ServerResponse, id: string): Promise<void> | void => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -154,14 +155,20 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       return sendJson(res, 200, listModels(rt.snapshot));
     }
     if (isHealthPath(path)) return sendHealth(res, path, deps.store);
-    if (path === '/metrics' && method === 'GET') {
-      const { contentType, body } = await deps.metrics.text();
-      res.writeHead(200, { 'content-type': contentType });
-      res.end(body);
-      return;
-    }
+    if (path === '/metrics' && method === 'GET') return serveMetrics(res);
     // The path is the client's; it may be long, but it is not a prompt. Only its length is capped.
     sendError(res, new TiermeshError('TM_NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
+  };
+
+  const serveMetrics = async (res: ServerResponse): Promise<void> => {
+    const { contentType, body } = await deps.metrics.text();
+    res.writeHead(200, { 'content-type': contentType });
+    res.end(body);
+  };
+
+  const failed = (id: string, res: ServerResponse, err: unknown): void => {
+    deps.logger.error({ requestId: id, err }, 'unhandled error in request handler');
+    sendError(res, err);
   };
 
   const server = http.createServer(
@@ -174,10 +181,14 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       });
       const id = requestId(req);
       (res as SidecarResponse).requestId = id;
-      route(req, res, id).catch((err: unknown) => {
-        deps.logger.error({ requestId: id, err }, 'unhandled error in request handler');
-        sendError(res, err);
-      });
+      let handled: Promise<void> | void;
+      try {
+        handled = route(req, res, id);
+      } catch (err) {
+        failed(id, res, err);
+        return;
+      }
+      handled?.catch((err: unknown) => failed(id, res, err));
     },
   );
   // Requests node:http refuses before routing get a real answer instead of its bare status line.

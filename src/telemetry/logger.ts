@@ -26,8 +26,12 @@ export const redactPaths = [
   'apiKey',
 ];
 
-/** Bytes of lines gathered before they are handed on to be written. */
-const BATCH_BYTES = 4096;
+/**
+ * Characters of lines gathered before they are handed on to be written: each block is one write on the thread pool
+ * (a hop there and back), so at a few thousand requests a second a bigger block is fewer hops; the 1 s flush below
+ * keeps a quiet sidecar's lines as prompt as before.
+ */
+const BATCH_BYTES = 16 * 1024;
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -70,7 +74,7 @@ class LineBatch {
 }
 
 /**
- * Where log lines go: asynchronous and buffered (written in blocks of 4 KiB rather than a write per line, which on
+ * Where log lines go: asynchronous and buffered (written in blocks of 16 KiB rather than a write per line, which on
  * the request path cost a syscall and a thread-pool hop per request), flushed at least every second so a quiet
  * sidecar's lines still show up promptly, and on exit.
  */
