@@ -1,7 +1,8 @@
 /**
- * Two operator replicas, each holding the stream of one real sidecar process: the route status (written by the
- * leader only) counts the sidecars of both, ACKs and NACKs included, whichever replica leads; a replica that dies
- * stops being counted once its record on the Lease goes stale, and one that stops cleanly at once.
+ * Three operator replicas (the chart's HA shape), each holding the stream of one real sidecar process: the route
+ * status (written by the leader only) counts the sidecars of all of them, ACKs and NACKs included; a replica that
+ * dies stops being counted once its record on the Lease goes stale, and when the leader itself dies the replica that
+ * takes over keeps counting the survivors.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ let dir: string;
 let tokenFile: string;
 const ops: Array<Proc & { metricsUrl: string; url: string }> = [];
 const sidecars: Array<Proc & { url: string }> = [];
+const REPLICAS = 3;
 
 interface RouteObj {
   status?: {
@@ -62,12 +64,12 @@ const sidecarCounts = async () => (await route()).status?.sidecars;
 beforeAll(async () => {
   ({ ns, leaseNs, dir, tokenFile } = await operatorTestBed('op-replicas'));
   await applyYaml(manifests('small-v1'), ns);
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < REPLICAS; i++) {
     const port = await freePort();
     const op = await startOperatorProc({ kubeconfig: kubeconfigPath(), port, leaseNamespace: leaseNs });
     ops.push({ ...op, url: `http://127.0.0.1:${port}` });
   }
-  for (let i = 0; i < 2; i++)
+  for (let i = 0; i < REPLICAS; i++)
     sidecars.push(await startSidecarProc({ operator: ops[i]!.url, tokenFile, stateDir: join(dir, `s${i}`) }));
 });
 
@@ -77,35 +79,29 @@ afterAll(async () => {
 });
 
 describe.sequential('route status across operator replicas', () => {
-  test('one sidecar per replica: the leader reports both connected and acked', async () => {
+  test('one sidecar per replica: the leader reports all three connected and acked', async () => {
     await waitFor(async () => (await Promise.all(ops.map(isLeader))).filter(Boolean).length === 1, 30_000);
     const counts = await waitFor(async () => {
       const s = await sidecarCounts();
-      return s?.connected === 2 && s.acked === 2 && s;
+      return s?.connected === 3 && s.acked === 3 && s;
     }, 30_000);
-    expect(counts).toEqual({ connected: 2, acked: 2, nacked: 0 });
+    expect(counts).toEqual({ connected: 3, acked: 3, nacked: 0 });
     // Each replica's record is an annotation on the one Lease (nothing else is created).
-    const lease = await kubeConfig()
-      .makeApiClient(CoordinationV1Api)
-      .readNamespacedLease({ namespace: leaseNs, name: 'tiermesh-operator' });
-    const records = Object.keys(lease.metadata?.annotations ?? {}).filter((k) =>
-      k.startsWith('replicas.tiermesh.dev/'),
-    );
-    expect(records).toHaveLength(2);
+    expect(await replicaRecords()).toHaveLength(3);
   });
 
-  test('a config change: acked counts both replicas sidecars on the new version only', async () => {
+  test('a config change: acked counts the sidecars of every replica on the new version only', async () => {
     const before = (await route()).status?.configVersion;
     await applyYaml(manifests('small-v2'), ns);
     const r = await waitFor(async () => {
       const o = await route();
-      return o.status?.configVersion !== before && o.status?.sidecars?.acked === 2 && o;
+      return o.status?.configVersion !== before && o.status?.sidecars?.acked === 3 && o;
     }, 30_000);
     for (const s of sidecars) expect(await runningVersion(s.url)).toBe(r.status?.configVersion);
-    expect(r.status?.sidecars).toEqual({ connected: 2, acked: 2, nacked: 0 });
+    expect(r.status?.sidecars).toEqual({ connected: 3, acked: 3, nacked: 0 });
   });
 
-  test('NACKs on both replicas show as SidecarRejected with nacked 2', async () => {
+  test('NACKs on every replica show as SidecarRejected with nacked 3', async () => {
     await applyYaml(
       `apiVersion: tiermesh.dev/v1alpha1
 kind: ModelBudget
@@ -118,7 +114,7 @@ spec:
     );
     const r = await waitFor(async () => {
       const o = await route();
-      return o.status?.sidecars?.nacked === 2 && o;
+      return o.status?.sidecars?.nacked === 3 && o;
     }, 30_000);
     expect(r.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
       status: 'False',
@@ -131,27 +127,49 @@ spec:
       plural: 'modelbudgets',
       name: 'bad-zone',
     });
-    await waitFor(async () => (await sidecarCounts())?.acked === 2, 30_000);
+    await waitFor(async () => (await sidecarCounts())?.acked === 3, 30_000);
   });
 
-  test('the follower is SIGKILLed: its sidecar drops out of the counts once its record is stale', async () => {
+  test('a follower is SIGKILLed: its sidecar drops out of the counts once its record is stale', async () => {
     const flags = await Promise.all(ops.map(isLeader));
     const follower = ops[flags.indexOf(false)]!;
     await follower.kill();
+    ops.splice(ops.indexOf(follower), 1);
     const counts = await waitFor(async () => {
       const s = await sidecarCounts();
-      return s?.connected === 1 && s;
+      return s?.connected === 2 && s;
     }, 30_000);
-    expect(counts).toEqual({ connected: 1, acked: 1, nacked: 0 });
+    expect(counts).toEqual({ connected: 2, acked: 2, nacked: 0 });
     // The leader dropped the dead replica's record from the Lease when it renewed.
-    await waitFor(async () => {
-      const lease = await kubeConfig()
-        .makeApiClient(CoordinationV1Api)
-        .readNamespacedLease({ namespace: leaseNs, name: 'tiermesh-operator' });
+    await waitFor(async () => (await replicaRecords()).length === 2, 30_000);
+  });
+
+  test('the leader is SIGKILLed: the last replica takes over and its status counts its own sidecar only', async () => {
+    const flags = await Promise.all(ops.map(isLeader));
+    const leader = ops[flags.indexOf(true)]!;
+    const survivor = ops[flags.indexOf(false)]!;
+    await leader.kill();
+    await waitFor(() => isLeader(survivor), 30_000);
+    const before = (await route()).status?.configVersion;
+    // A change after the takeover proves the new leader writes the status, not a stale record of the old one.
+    await applyYaml(manifests('small-v3'), ns);
+    const r = await waitFor(async () => {
+      const o = await route();
       return (
-        Object.keys(lease.metadata?.annotations ?? {}).filter((k) => k.startsWith('replicas.tiermesh.dev/'))
-          .length === 1
+        o.status?.configVersion !== before &&
+        o.status?.sidecars?.connected === 1 &&
+        o.status.sidecars.acked === 1 &&
+        o
       );
     }, 30_000);
+    expect(r.status?.sidecars).toEqual({ connected: 1, acked: 1, nacked: 0 });
+    await waitFor(async () => (await replicaRecords()).length === 1, 30_000);
   });
 });
+
+async function replicaRecords(): Promise<string[]> {
+  const lease = await kubeConfig()
+    .makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ namespace: leaseNs, name: 'tiermesh-operator' });
+  return Object.keys(lease.metadata?.annotations ?? {}).filter((k) => k.startsWith('replicas.tiermesh.dev/'));
+}
