@@ -78,22 +78,27 @@ export interface OpenAIWire {
 export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
-  /** Sends the call, retrying once with a refreshed credential when the upstream refused a stale one. */
-  async function authed<T>(
+  /**
+   * Sends the call, retrying once with a refreshed credential when the upstream refused a stale one. `used` learns
+   * the secret of the try that answered (to redact it from the upstream's words). Not async: the common call stays
+   * one promise deep, which is the hot path's JSON call.
+   */
+  function authed<T>(
     call: Omit<UpstreamCall, 'body'>,
     url: string,
     body: unknown,
     send: (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) => Promise<T>,
-  ): Promise<{ value: T; secret: string | undefined }> {
+    used?: { secret?: string | undefined },
+  ): Promise<T> {
     const first = w.auth();
-    try {
-      return { value: await send(upstreamRequest(name, url, body, first), call), secret: first.secret };
-    } catch (err) {
+    if (used) used.secret = first.secret;
+    return send(upstreamRequest(name, url, body, first), call).catch((err: unknown) => {
       if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret))
         throw err;
       const fresh = w.auth();
-      return { value: await send(upstreamRequest(name, url, body, fresh), call), secret: fresh.secret };
-    }
+      if (used) used.secret = fresh.secret;
+      return send(upstreamRequest(name, url, body, fresh), call);
+    });
   }
 
   return {
@@ -105,7 +110,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
           /** POST /embeddings on the same wire; the answer is checked to hold a vector per item. */
           async embed(call: EmbedCall): Promise<EmbeddingsResponse> {
             const url = w.embeddingsUrl!(call.body.model);
-            const { value } = await authed(call, url, call.body, postUpstreamJson);
+            const value = await authed(call, url, call.body, postUpstreamJson);
             const json = value as Partial<EmbeddingsResponse> | null;
             if (!json || !Array.isArray(json.data) || json.data.some((d) => d?.embedding === undefined))
               throw new ProviderError('bad_response', `provider "${name}": answer is not an embeddings list`);
@@ -115,20 +120,9 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
       : {}),
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // The whole answer in one read (postUpstreamJson), without a response stream: the hot path of the sidecar.
-      // authed()'s retry written out here, so that the common call is one async step, not two.
-      const url = w.url(call.body.model);
-      const body = jsonBody(call.body);
-      let cred = w.auth();
-      let json: unknown;
-      try {
-        json = await postUpstreamJson(upstreamRequest(name, url, body, cred), call);
-      } catch (err) {
-        if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(cred.secret))
-          throw err;
-        cred = w.auth();
-        json = await postUpstreamJson(upstreamRequest(name, url, body, cred), call);
-      }
-      const secret = cred.secret;
+      const used: { secret?: string | undefined } = {};
+      const json = await authed(call, w.url(call.body.model), jsonBody(call.body), postUpstreamJson, used);
+      const secret = used.secret;
       const err = (json as { error?: { message?: unknown } } | null)?.error;
       if (err && typeof err === 'object') {
         // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
@@ -146,7 +140,9 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };
-      const { value: res, secret } = await authed(call, w.url(call.body.model), body, postUpstream);
+      const used: { secret?: string | undefined } = {};
+      const res = await authed(call, w.url(call.body.model), body, postUpstream, used);
+      const secret = used.secret;
       let first = true;
       let finished = false;
       for await (const ev of readSse(res, name)) {

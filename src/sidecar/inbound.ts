@@ -64,11 +64,6 @@ function checkedJsonRequest<T>(req: IncomingMessage, body: Buffer, schema: z.Zod
   return request;
 }
 
-/** Reads and validates an OpenAI chat-completions request. Throws a 4xx TiermeshError naming what is wrong. */
-export async function parseOpenAIChat(req: IncomingMessage, maxBodyBytes: number): Promise<InboundRequest> {
-  return openAIChatInbound(req, await readJsonRequest(req, maxBodyBytes, chatCompletionRequest));
-}
-
 function openAIChatInbound(req: IncomingMessage, request: ChatCompletionRequest): InboundRequest {
   return {
     request,
@@ -127,8 +122,7 @@ const WITHOUT_USAGE = makeChatResponder(false);
 export const openAIChatAdapter: InboundAdapter = {
   dialect: 'openai',
   async parse(req, maxBodyBytes) {
-    // The body and its checks directly rather than through parseOpenAIChat and readJsonRequest: two async steps
-    // fewer on every request.
+    // The body and its checks directly rather than through readJsonRequest: two async steps fewer on every request.
     const body = await readBody(req, maxBodyBytes);
     const inbound = openAIChatInbound(req, checkedJsonRequest(req, body, chatCompletionRequest));
     return { inbound, responder: chatResponder(inbound.clientWantsUsage) };

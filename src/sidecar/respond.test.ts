@@ -89,4 +89,19 @@ describe('respondJson', () => {
     expect(r.text).not.toContain(' "id"');
     expect(Object.keys(JSON.parse(r.text))).not.toContain('undefined');
   });
+
+  it('refuses a change in place of an answer that still carries the upstream text (it would send the old text)', async () => {
+    let answer: ChatCompletion | undefined;
+    await roundTrip((c) => {
+      answer = c;
+      return c;
+    });
+    expect(() => {
+      answer!.model = 'other';
+    }).toThrow(TypeError);
+    expect(() => {
+      answer!.choices[0]!.message.content = 'changed';
+    }).toThrow(TypeError);
+    expect(answer!.model).toBe('m');
+  });
 });
