@@ -146,6 +146,13 @@ function newest(dir: string, keep: (name: string) => boolean): number {
 
 /** Stops with one line when the build is missing; says so in one line when it is older than src/. */
 function checkBuild(): void {
+  // The proxy process runs this file on plain node, which strips TypeScript types itself from Node 22.18 on.
+  if (!process.features.typescript) {
+    console.error(
+      `bench/sidecar.ts: node ${process.version} cannot run TypeScript without a loader: put the bundled Node first (export PATH=$PWD/node_modules/.bin:$PATH)`,
+    );
+    process.exit(1);
+  }
   if (!existsSync(join(dist, 'src', 'sidecar', 'app.js'))) {
     console.error(
       'bench/sidecar.ts: dist/ is not built: run `make build` (tsc -p tsconfig.build.json) first',
