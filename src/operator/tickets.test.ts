@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TOKEN_TRUST_MS } from './auth.js';
 import {
@@ -47,6 +47,26 @@ describe('ticket key', () => {
       ticketKeyFromSecret(Buffer.from(secret)).equals(ticketKeyFromSecret(Buffer.from('j'.repeat(32)))),
     ).toBe(false);
     expect(() => ticketKeyFromSecret(Buffer.from('short\n'))).toThrow(/at least 32 bytes/);
+  });
+
+  it('from a binary secret file: its raw bytes, all their entropy kept, and their raw length checked', () => {
+    // Bytes that are not UTF-8 (0x80-0xff, lone continuation bytes): decoded as text both would be all U+FFFD.
+    const a = Buffer.alloc(32, 0x80);
+    const b = Buffer.alloc(32, 0xff);
+    expect(ticketKeyFromSecret(a).equals(ticketKeyFromSecret(b))).toBe(false);
+    const random = randomBytes(48);
+    const other = Buffer.from(random);
+    other[20] = other[20]! ^ 0x01;
+    expect(ticketKeyFromSecret(random).equals(ticketKeyFromSecret(other))).toBe(false);
+    // Whitespace around it (ASCII only) is trimmed, the bytes in between are not touched.
+    const inner = Buffer.concat([Buffer.from([0x01]), randomBytes(32), Buffer.from([0xa0])]);
+    expect(
+      ticketKeyFromSecret(Buffer.concat([Buffer.from(' \t'), inner, Buffer.from('\r\n')])).equals(
+        ticketKeyFromSecret(inner),
+      ),
+    ).toBe(true);
+    // 31 raw bytes are refused, though as text (each a U+FFFD of 3 bytes) they would be 93.
+    expect(() => ticketKeyFromSecret(Buffer.alloc(31, 0xfe))).toThrow(/at least 32 bytes/);
   });
 
   it('is not the serving key itself', () => {

@@ -28,12 +28,21 @@ export function ticketKeyFrom(servingKeyPem: string): Buffer {
 /** The shortest ticket key file accepted: a 256-bit secret. */
 export const MIN_TICKET_SECRET_BYTES = 32;
 
+/** ASCII whitespace (space, tab, LF, VT, FF, CR): what an editor or `echo` adds around a secret. */
+const isSpace = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+
 /**
  * The ticket key for a sidecar API without a serving key (plain HTTP, TLS ending in a mesh): HKDF-SHA256 over a
- * secret every replica reads (a mounted Secret). Throws for a secret shorter than 32 bytes.
+ * secret every replica reads (a mounted Secret). The secret is taken as raw bytes (a binary file keeps all its
+ * entropy; decoding it as text would turn invalid sequences into U+FFFD), only ASCII whitespace at either end
+ * trimmed. Throws for a secret shorter than 32 bytes.
  */
 export function ticketKeyFromSecret(secret: Buffer): Buffer {
-  const bytes = Buffer.from(secret.toString('utf8').trim());
+  let start = 0;
+  let end = secret.length;
+  while (start < end && isSpace(secret[start]!)) start++;
+  while (end > start && isSpace(secret[end - 1]!)) end--;
+  const bytes = secret.subarray(start, end);
   if (bytes.length < MIN_TICKET_SECRET_BYTES)
     throw new Error(`the ticket key must hold at least ${MIN_TICKET_SECRET_BYTES} bytes`);
   return Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), KEY_INFO, 32));
