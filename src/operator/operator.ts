@@ -484,6 +484,7 @@ async function startSidecarApi(
       hub: deps.hub,
       authenticate,
       vouch: authenticate.vouch,
+      reviewedAt: authenticate.reviewedAt,
       ticketKeys: () => ticketKeys,
       onTicket: (accepted) => metrics.tickets.inc({ result: accepted ? 'accepted' : 'refused' }),
       ledger: deps.ledger,
