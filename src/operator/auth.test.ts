@@ -39,14 +39,14 @@ describe('tokenAuthenticator', () => {
       },
       { ttlMs: 1000, now: () => t },
     );
-    auth.vouch('t1', { namespace: team, serviceAccount: 'app' }, 500);
+    auth.vouch('t1', { namespace: team, serviceAccount: 'app' }, 500, 0);
     expect(await auth('t1')).toEqual({ namespace: team, serviceAccount: 'app' });
     expect(reviews).toBe(0);
     t = 500;
     await auth('t1');
     expect(reviews).toBe(1);
     // Never longer than the TTL, whatever the ticket said.
-    auth.vouch('t2', { namespace: team, serviceAccount: 'app' }, 10_000);
+    auth.vouch('t2', { namespace: team, serviceAccount: 'app' }, 10_000, 0);
     t = 1499;
     await auth('t2');
     expect(reviews).toBe(1);
@@ -54,7 +54,31 @@ describe('tokenAuthenticator', () => {
     await auth('t2');
     expect(reviews).toBe(2);
     // A reviewed entry is not replaced by a vouch (it may be a rejection).
-    auth.vouch('t2', { namespace: 'other', serviceAccount: 'x' }, 2000);
+    auth.vouch('t2', { namespace: 'other', serviceAccount: 'x' }, 2000, 0);
     expect(await auth('t2')).toEqual({ namespace: team, serviceAccount: 'app' });
+  });
+
+  it('knows when a token was last really reviewed: its review, or the one a vouching ticket carried', async () => {
+    let t = 100;
+    const auth = tokenAuthenticator(
+      async (tok) => (tok === 'bad' ? undefined : 'system:serviceaccount:team:app'),
+      {
+        ttlMs: 1000,
+        now: () => t,
+      },
+    );
+    await auth('t1');
+    t = 400;
+    expect(await auth.reviewedAt('t1')).toBe(100);
+    // A cache hit is no review.
+    await auth('t1');
+    expect(await auth.reviewedAt('t1')).toBe(100);
+    auth.vouch('t2', { namespace: team, serviceAccount: 'app' }, 1000, 42);
+    expect(await auth.reviewedAt('t2')).toBe(42);
+    await auth('bad');
+    expect(await auth.reviewedAt('bad')).toBeUndefined();
+    expect(await auth.reviewedAt('unknown')).toBeUndefined();
+    t = 1100;
+    expect(await auth.reviewedAt('t1')).toBeUndefined();
   });
 });

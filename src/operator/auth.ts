@@ -25,7 +25,12 @@ export interface TokenAuthenticator {
    * Trusts `token` as `identity` until `expiresAt` (at most the TTL from now) without a review, unless the cache
    * already holds it: a resumption ticket vouched for it (tickets.ts), so the sidecar's next calls need none either.
    */
-  vouch(token: string, identity: SidecarIdentity, expiresAt: number): void;
+  vouch(token: string, identity: SidecarIdentity, expiresAt: number, reviewedAt: number): void;
+  /**
+   * When the apiserver last accepted `token` (epoch ms): the time of the review behind its cache entry, or the one
+   * the ticket that vouched for it carried. Undefined when the cache holds no accepted entry for it.
+   */
+  reviewedAt(token: string): Promise<number | undefined>;
 }
 
 export function tokenAuthenticator(
@@ -37,14 +42,18 @@ export function tokenAuthenticator(
   const max = opts.maxEntries ?? 10_000;
   const now = opts.now ?? Date.now;
   // Keyed by tokenKey so the cache never holds a usable token.
-  const cache = new Map<string, { expires: number; identity: Promise<SidecarIdentity | undefined> }>();
+  const cache = new Map<
+    string,
+    { expires: number; identity: Promise<SidecarIdentity | undefined>; reviewedAt: number }
+  >();
   const authenticate = (token: string) => {
     const key = tokenKey(token);
     const hit = cache.get(key);
     if (hit && hit.expires > now()) return hit.identity;
     if (cache.size >= max) cache.clear();
+    const reviewedAt = now();
     const identity = review(token).then(serviceAccountIdentity);
-    const entry = { expires: now() + ttl, identity };
+    const entry = { expires: reviewedAt + ttl, identity, reviewedAt };
     cache.set(key, entry);
     identity.then(
       (id) => {
@@ -54,12 +63,21 @@ export function tokenAuthenticator(
     );
     return identity;
   };
-  const vouch = (token: string, identity: SidecarIdentity, expiresAt: number) => {
+  const vouch = (token: string, identity: SidecarIdentity, expiresAt: number, reviewedAt: number) => {
     const key = tokenKey(token);
     const t = now();
     if ((cache.get(key)?.expires ?? 0) > t) return;
     if (cache.size >= max) cache.clear();
-    cache.set(key, { expires: Math.min(expiresAt, t + ttl), identity: Promise.resolve(identity) });
+    cache.set(key, {
+      expires: Math.min(expiresAt, t + ttl),
+      identity: Promise.resolve(identity),
+      reviewedAt,
+    });
   };
-  return Object.assign(authenticate, { vouch });
+  const reviewedAt = async (token: string) => {
+    const hit = cache.get(tokenKey(token));
+    if (!hit || hit.expires <= now()) return undefined;
+    return (await hit.identity.catch(() => undefined)) ? hit.reviewedAt : undefined;
+  };
+  return Object.assign(authenticate, { vouch, reviewedAt });
 }

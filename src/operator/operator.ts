@@ -30,6 +30,7 @@ import { staleKeys } from './replica-stats.js';
 import { ReplicaSharing } from './replicas.js';
 import { RoutingBook } from './routing-status.js';
 import { createOperatorServer, probeHandler, type ServerDeps, type TlsFiles } from './server.js';
+import { reloadTicketKey } from './ticket-key-file.js';
 import { ticketKeyFrom, ticketKeyFromSecret } from './tickets.js';
 import { type KindWatch, watchKind } from './watch.js';
 
@@ -483,6 +484,7 @@ async function startSidecarApi(
       hub: deps.hub,
       authenticate,
       vouch: authenticate.vouch,
+      reviewedAt: authenticate.reviewedAt,
       ticketKeys: () => ticketKeys,
       onTicket: (accepted) => metrics.tickets.inc({ result: accepted ? 'accepted' : 'refused' }),
       ledger: deps.ledger,
@@ -505,9 +507,8 @@ async function startSidecarApi(
   );
   const tlsReload = setInterval(() => {
     if (keyFile)
-      readFile(keyFile).then(
-        (secret) => useTicketKey(ticketKeyFromSecret(secret)),
-        (e) => log.warn({ err: String(e) }, 'cannot re-read the ticket key; keeping the current one'),
+      void reloadTicketKey(keyFile, useTicketKey, (err) =>
+        log.warn({ err }, 'cannot re-read the ticket key; keeping the current one'),
       );
     readTls().then(
       (next) => {

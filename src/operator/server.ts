@@ -44,7 +44,12 @@ export interface ServerDeps {
    */
   ticketKeys?: () => readonly Buffer[];
   /** The token cache, told of a token a ticket vouched for (TokenAuthenticator.vouch). */
-  vouch?: (token: string, identity: SidecarIdentity, expiresAt: number) => void;
+  vouch?: (token: string, identity: SidecarIdentity, expiresAt: number, reviewedAt: number) => void;
+  /**
+   * When the apiserver last accepted a token `authenticate` accepted (TokenAuthenticator.reviewedAt): what a ticket
+   * for a stream it opened carries. Without it, every `authenticate` call counts as a review.
+   */
+  reviewedAt?: (token: string) => Promise<number | undefined>;
   /** A stream presented a ticket: taken, or worthless (a TokenReview followed). */
   onTicket?: (accepted: boolean) => void;
   now?: () => number;
@@ -147,36 +152,58 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
    * Who a reconnecting stream is by its resumption ticket, when it is a good one for this sidecar and token; a
    * worthless ticket (tampered, expired, foreign, under a rotated key) is no error, the caller does a TokenReview.
    */
-  function byTicket(req: IncomingMessage, sidecarId: string, token: string): SidecarIdentity | undefined {
+  function byTicket(
+    req: IncomingMessage,
+    sidecarId: string,
+    token: string,
+  ): (SidecarIdentity & { reviewedAt: number }) | undefined {
     const ticket = req.headers[TICKET_HEADER];
     if (typeof ticket !== 'string' || ticket === '') return undefined;
     const who = verifyTicket(ticketKeys(), ticket, { sidecarId, token }, now());
     deps.onTicket?.(who !== undefined);
     if (!who) return undefined;
-    deps.vouch?.(token, who, who.expiresAt);
-    return { namespace: who.namespace, serviceAccount: who.serviceAccount };
+    const identity = { namespace: who.namespace, serviceAccount: who.serviceAccount };
+    deps.vouch?.(token, identity, who.expiresAt, who.reviewedAt);
+    return { ...identity, reviewedAt: who.reviewedAt };
   }
 
-  /** A fresh ticket for an open stream, as its SSE event; undefined without a key or once the token has expired. */
-  function ticketEvent(who: SidecarIdentity, sidecarId: string, token: string): string | undefined {
+  /**
+   * A fresh ticket for an open stream, as its SSE event; undefined without a key, once the token has expired, for a
+   * token without an expiry, or once the token's last review is older than the review bound (tickets.ts).
+   */
+  function ticketEvent(
+    who: SidecarIdentity,
+    sidecarId: string,
+    token: string,
+    reviewedAt: number | undefined,
+  ): string | undefined {
     const key = ticketKeys()[0];
-    const t = now();
-    const expiresAt = key && ticketExpiry(t, token);
-    if (!key || !expiresAt) return undefined;
-    return sseEvent(TICKET_EVENT, { ticket: issueTicket(key, { ...who, sidecarId, expiresAt }, token) });
+    const expiresAt = key && reviewedAt !== undefined && ticketExpiry(now(), token, reviewedAt);
+    if (!key || !expiresAt || reviewedAt === undefined) return undefined;
+    return sseEvent(TICKET_EVENT, {
+      ticket: issueTicket(key, { ...who, sidecarId, expiresAt, reviewedAt }, token),
+    });
   }
 
   async function stream(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const token = bearer(req);
     const claimed = url.searchParams.get('namespace') ?? undefined;
     const sidecarId = url.searchParams.get('sidecar') ?? '';
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(sidecarId))
+    // A bad id is checked only after the token: an unauthenticated caller learns nothing but 401.
+    const goodId = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(sidecarId);
+    const ticketed = goodId ? byTicket(req, sidecarId, token) : undefined;
+    if (ticketed) checkClaim(ticketed.namespace, claimed);
+    const who = ticketed ?? (await identify(req, claimed));
+    if (!goodId)
       throw new TiermeshError('TM_INVALID_REQUEST', 'query parameter sidecar must be a sidecar id', {
         param: 'sidecar',
       });
-    const ticketed = byTicket(req, sidecarId, token);
-    if (ticketed) checkClaim(ticketed.namespace, claimed);
-    const who = ticketed ?? (await identify(req, claimed));
+    // What this stream's tickets carry: the ticket's review (a resumed chain keeps its age), else the token's.
+    const reviewedAt = ticketed
+      ? ticketed.reviewedAt
+      : deps.reviewedAt
+        ? await deps.reviewedAt(token)
+        : now();
     const running = url.searchParams.get('version') || undefined;
     const session = sessions.start(who.namespace, sidecarId, token);
     // Headers, the comment and the snapshot the hub sends at once go out in one write, not three: in a reconnect
@@ -191,16 +218,16 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     });
     res.write(': connected\n\n');
     // The ticket first: a sidecar whose stream drops right after the snapshot can already resume with it.
-    const ticket = ticketEvent(who, sidecarId, token);
+    const ticket = ticketEvent(who, sidecarId, token, reviewedAt);
     if (ticket) res.write(ticket);
     const disconnect = deps.hub.connect(who.namespace, sidecarId, running, (event, data, id) => {
       res.write(encode(event, data, id));
     });
     res.uncork();
     // The keep-alive renews the ticket: the operator still vouches for the token of a stream it holds open, so a
-    // ticket stays good for a trust window past the stream's last keep-alive, however long the stream lived.
+    // ticket stays good for a trust window past the stream's last keep-alive, up to the review bound (tickets.ts).
     const keepAlive = setInterval(
-      () => res.write(ticketEvent(who, sidecarId, token) ?? ': keep-alive\n\n'),
+      () => res.write(ticketEvent(who, sidecarId, token, reviewedAt) ?? ': keep-alive\n\n'),
       keepAliveMs,
     );
     const close = () => {

@@ -5,7 +5,8 @@
  * sidecar API's serving key (so replicas share it, a restart keeps it, a rotated certificate rotates it, and no
  * other Secret or RBAC rule is needed), or, without TLS, from a secret file every replica mounts (--ticket-key-file). It is valid only together with the same token and sidecar id, and only as
  * long as the operator would have trusted that token from its cache: `TOKEN_TRUST_MS` after the operator last
- * vouched for it (a TokenReview, or the open stream it authenticated), and never past the token's own expiry.
+ * vouched for it (a TokenReview, or the open stream it authenticated), never past the token's own expiry, and never
+ * more than `TICKET_REVIEW_BOUND_MS` after the token's last real TokenReview (whose time is under the MAC).
  * Anything wrong with a ticket (forged, tampered, expired, for another sidecar or token, under a rotated key) makes it
  * worthless, never an error: the stream is then authenticated by a TokenReview as without one. Pure; no sockets.
  */
@@ -28,22 +29,43 @@ export function ticketKeyFrom(servingKeyPem: string): Buffer {
 /** The shortest ticket key file accepted: a 256-bit secret. */
 export const MIN_TICKET_SECRET_BYTES = 32;
 
+/** ASCII whitespace (space, tab, LF, VT, FF, CR): what an editor or `echo` adds around a secret. */
+const isSpace = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+
 /**
  * The ticket key for a sidecar API without a serving key (plain HTTP, TLS ending in a mesh): HKDF-SHA256 over a
- * secret every replica reads (a mounted Secret). Throws for a secret shorter than 32 bytes.
+ * secret every replica reads (a mounted Secret). The secret is taken as raw bytes (a binary file keeps all its
+ * entropy; decoding it as text would turn invalid sequences into U+FFFD), only ASCII whitespace at either end
+ * trimmed. Throws for a secret shorter than 32 bytes.
  */
 export function ticketKeyFromSecret(secret: Buffer): Buffer {
-  const bytes = Buffer.from(secret.toString('utf8').trim());
+  let start = 0;
+  let end = secret.length;
+  while (start < end && isSpace(secret[start]!)) start++;
+  while (end > start && isSpace(secret[end - 1]!)) end--;
+  const bytes = secret.subarray(start, end);
   if (bytes.length < MIN_TICKET_SECRET_BYTES)
     throw new Error(`the ticket key must hold at least ${MIN_TICKET_SECRET_BYTES} bytes`);
   return Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), KEY_INFO, 32));
 }
+
+/**
+ * How long after the last real TokenReview of a token its tickets stay good. Each keep-alive re-issues a ticket and
+ * a taken ticket refreshes the token cache, so without a bound a token+ticket chain would never be reviewed again
+ * until the token expires (an hour): a deleted service account or pod kept resuming. The review time is under the
+ * MAC, so no reissue moves it; past the bound the ticket is worthless, the reconnect costs a TokenReview, and that
+ * starts a new chain. Ten minutes: a reconnect storm soon after a review (a rollout, a crash) needs none, and a
+ * revoked token is trusted at most this long after its last review.
+ */
+export const TICKET_REVIEW_BOUND_MS = 10 * 60_000;
 
 /** What a ticket binds. */
 export interface TicketClaims extends SidecarIdentity {
   sidecarId: string;
   /** Epoch ms after which the ticket is worthless. */
   expiresAt: number;
+  /** Epoch ms of the last TokenReview that accepted the token (TICKET_REVIEW_BOUND_MS). */
+  reviewedAt: number;
 }
 
 interface Payload {
@@ -53,45 +75,74 @@ interface Payload {
   s: string;
   /** expiry, epoch ms */
   e: number;
+  /** last TokenReview, epoch ms */
+  r: number;
 }
 
 function mac(key: Buffer, claims: TicketClaims, token: string): Buffer {
   // A JSON array: unambiguous whatever characters the fields hold.
   const input = JSON.stringify([
-    'v1',
+    'v2',
     claims.namespace,
     claims.serviceAccount,
     claims.sidecarId,
     tokenKey(token),
     claims.expiresAt,
+    claims.reviewedAt,
   ]);
   return createHmac('sha256', key).update(input).digest();
 }
 
-/** The expiry claim of a JWT (epoch ms), read without verifying it: only for a token the apiserver has accepted. */
-export function tokenExpiry(token: string): number | undefined {
+/** The claims of a JWT, read without verifying it; undefined for what is not one. */
+function jwtClaims(token: string): { exp?: unknown; sub?: unknown } | undefined {
   const part = token.split('.')[1];
   if (!part) return undefined;
   try {
-    const exp = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+    const claims: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return typeof claims === 'object' && claims !== null ? claims : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** The expiry claim of a JWT (epoch ms), read without verifying it: only for a token the apiserver has accepted. */
+export function tokenExpiry(token: string): number | undefined {
+  const exp = jwtClaims(token)?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+}
+
+/** The subject claim of a JWT, unverified: a service account's token names it `system:serviceaccount:<ns>:<sa>`. */
+export function tokenSubject(token: string): string | undefined {
+  const sub = jwtClaims(token)?.sub;
+  return typeof sub === 'string' ? sub : undefined;
+}
+
 /**
- * When a ticket issued `now` for `token` must expire: the trust window from now, cut at the token's own expiry.
- * Undefined when that leaves nothing (the token has expired): no ticket then.
+ * When a ticket issued `now` for `token`, last reviewed at `reviewedAt`, must expire: the trust window from now,
+ * cut at the token's own expiry and at the review bound. Undefined when that leaves nothing (the token has expired,
+ * the review is too old) and for a token without an expiry (a ticket must never outlive its token): no ticket then.
  */
-export function ticketExpiry(now: number, token: string, trustMs = TOKEN_TRUST_MS): number | undefined {
-  const exp = Math.min(now + trustMs, tokenExpiry(token) ?? Number.POSITIVE_INFINITY);
+export function ticketExpiry(
+  now: number,
+  token: string,
+  reviewedAt: number,
+  trustMs = TOKEN_TRUST_MS,
+  reviewBoundMs = TICKET_REVIEW_BOUND_MS,
+): number | undefined {
+  const tokenExp = tokenExpiry(token);
+  if (tokenExp === undefined) return undefined;
+  const exp = Math.min(now + trustMs, tokenExp, reviewedAt + reviewBoundMs);
   return exp > now ? exp : undefined;
 }
 
 /** A ticket for a stream authenticated as `claims` with `token`. The token itself is not in it, only its hash's MAC. */
 export function issueTicket(key: Buffer, claims: TicketClaims, token: string): string {
-  const payload: Payload = { n: claims.namespace, s: claims.serviceAccount, e: claims.expiresAt };
+  const payload: Payload = {
+    n: claims.namespace,
+    s: claims.serviceAccount,
+    e: claims.expiresAt,
+    r: claims.reviewedAt,
+  };
   const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
   return `${body}.${mac(key, claims, token).toString('base64url')}`;
 }
@@ -100,8 +151,11 @@ const TICKET_SHAPE = /^[A-Za-z0-9_-]{1,1024}\.[A-Za-z0-9_-]{43}$/;
 
 /**
  * The identity a ticket vouches for, when it is a ticket one of `keys` issued for this sidecar id and this token
- * and it has not expired; undefined for anything else. A ticket claiming to last longer than `trustMs` from now is
- * refused too (no key holder may mint a longer one). The MAC is compared in constant time.
+ * and it has not expired; undefined for anything else. A ticket claiming to last longer than `trustMs` from now, or
+ * whose token was last reviewed more than `reviewBoundMs` ago, is refused too (no key holder may mint a longer one).
+ * The presented token is not reviewed when a ticket is taken, so its (unverified) subject must at least name the
+ * ticket's service account: a cheap check that a mix-up or a stolen ticket key alone does not pass as another
+ * identity. The MAC is compared in constant time.
  */
 export function verifyTicket(
   keys: readonly Buffer[],
@@ -109,7 +163,8 @@ export function verifyTicket(
   presented: { sidecarId: string; token: string },
   now: number,
   trustMs = TOKEN_TRUST_MS,
-): (SidecarIdentity & { expiresAt: number }) | undefined {
+  reviewBoundMs = TICKET_REVIEW_BOUND_MS,
+): (SidecarIdentity & { expiresAt: number; reviewedAt: number }) | undefined {
   if (keys.length === 0 || !TICKET_SHAPE.test(ticket)) return undefined;
   const [body, sig] = ticket.split('.') as [string, string];
   let p: Partial<Payload>;
@@ -118,13 +173,22 @@ export function verifyTicket(
   } catch {
     return undefined;
   }
-  if (typeof p.n !== 'string' || typeof p.s !== 'string' || typeof p.e !== 'number') return undefined;
+  if (
+    typeof p.n !== 'string' ||
+    typeof p.s !== 'string' ||
+    typeof p.e !== 'number' ||
+    typeof p.r !== 'number'
+  )
+    return undefined;
   if (!(p.e > now) || p.e > now + trustMs) return undefined;
+  if (!(p.r <= now) || now - p.r > reviewBoundMs) return undefined;
+  if (tokenSubject(presented.token) !== `system:serviceaccount:${p.n}:${p.s}`) return undefined;
   const claims: TicketClaims = {
     namespace: p.n,
     serviceAccount: p.s,
     sidecarId: presented.sidecarId,
     expiresAt: p.e,
+    reviewedAt: p.r,
   };
   const given = Buffer.from(sig, 'base64url');
   let ok = false;
@@ -133,5 +197,5 @@ export function verifyTicket(
     const want = mac(key, claims, presented.token);
     if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
   }
-  return ok ? { namespace: p.n, serviceAccount: p.s, expiresAt: p.e } : undefined;
+  return ok ? { namespace: p.n, serviceAccount: p.s, expiresAt: p.e, reviewedAt: p.r } : undefined;
 }

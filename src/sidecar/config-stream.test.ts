@@ -40,7 +40,7 @@ afterEach(() => {
 });
 
 describe('ConfigStream resumption', () => {
-  it('presents the last ticket on reconnect, and ACKs with the token its stream was opened with', async () => {
+  it('presents the last ticket on reconnect with the token it is bound to, and ACKs with the stream token', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, 'token-1');
@@ -92,8 +92,9 @@ describe('ConfigStream resumption', () => {
     // Each stream's ACK carries that stream's token and handle, whatever the file says by then.
     expect(acks[0]!.authorization).toBe('Bearer token-1');
     expect(JSON.parse(acks[0]!.body)).toMatchObject({ version: 'v1', stream: 'stream-1', ok: true });
-    expect(streams[1]!.authorization).toBe('Bearer token-2');
-    expect(acks[1]!.authorization).toBe('Bearer token-2');
+    // The ticket is bound to token-1: the reconnect presents that token with it, not the file's rotated one.
+    expect(streams[1]!.authorization).toBe('Bearer token-1');
+    expect(acks[1]!.authorization).toBe('Bearer token-1');
     expect(JSON.parse(acks[1]!.body)).toMatchObject({ version: 'v2', stream: 'stream-2' });
   });
 
@@ -134,5 +135,78 @@ describe('ConfigStream resumption', () => {
     await expect.poll(() => acks.length, { timeout: 5_000 }).toBe(1);
     await s.stop();
     expect(acks[0]).toBe(`Bearer ${fresh}`);
+  });
+
+  /** A server whose streams each hand out a ticket and drop at once; `status(n)` answers stream n otherwise. */
+  const dropping = async (tokenFile: string, rotateTo: string, status: (n: number) => number) => {
+    const streams: IncomingMessage['headers'][] = [];
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/v1/config/stream')) {
+        streams.push(req.headers);
+        const n = streams.length;
+        const code = status(n);
+        if (code !== 200) return res.writeHead(code).end('{"error":"no"}');
+        writeFileSync(tokenFile, rotateTo);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-tiermesh-stream': `stream-${n}` });
+        res.write(sseEvent('ticket', { ticket: `ticket-${n}` }));
+        setTimeout(() => res.destroy(), 20);
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.writeHead(200).end('{"ok":true}'));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const s = new ConfigStream({
+      operator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      tokenFile,
+      sidecarId: 'pod-a',
+      store: store(),
+      baseBackoffMs: 10,
+      reconnectMaxMs: 20,
+      maxBackoffMs: 20,
+    });
+    cleanup.push(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    return { s, streams };
+  };
+
+  it('reconnects with the file token and no ticket once the stream token is about to expire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const tokenFile = join(dir, 'token');
+    const jwt = (exp: number, n: string) =>
+      ['h', Buffer.from(JSON.stringify({ exp, n })).toString('base64url'), 's'].join('.');
+    const expiring = jwt(Math.floor(Date.now() / 1000) + 30, 'a');
+    const fresh = jwt(Math.floor(Date.now() / 1000) + 3600, 'b');
+    writeFileSync(tokenFile, expiring);
+    const { s, streams } = await dropping(tokenFile, fresh, () => 200);
+    s.start();
+    await expect.poll(() => streams.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+    await s.stop();
+    expect(streams[0]!.authorization).toBe(`Bearer ${expiring}`);
+    // Its ticket is for a token within the margin of its expiry: not worth presenting.
+    expect(streams[1]!.authorization).toBe(`Bearer ${fresh}`);
+    expect(streams[1]!['x-tiermesh-ticket']).toBeUndefined();
+    // The fresh token's stream handed out ticket-2, bound to it: the next reconnect presents both.
+    expect(streams[2]!.authorization).toBe(`Bearer ${fresh}`);
+    expect(streams[2]!['x-tiermesh-ticket']).toBe('ticket-2');
+  });
+
+  it('drops the ticket and the stream token when the operator refuses them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'token-1');
+    const { s, streams } = await dropping(tokenFile, 'token-2', (n) => (n === 2 ? 401 : 200));
+    s.start();
+    await expect.poll(() => streams.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+    await s.stop();
+    expect(streams[1]!.authorization).toBe('Bearer token-1');
+    expect(streams[1]!['x-tiermesh-ticket']).toBe('ticket-1');
+    expect(streams[2]!.authorization).toBe('Bearer token-2');
+    expect(streams[2]!['x-tiermesh-ticket']).toBeUndefined();
   });
 });

@@ -55,6 +55,14 @@ const SNAPSHOT_FILE = 'snapshot.json';
 /** An ACK does not go out on a stream token this close to its expiry (clock skew between pod and operator). */
 const TOKEN_EXPIRY_MARGIN_MS = 60_000;
 
+/** A stream's own token still has more than the margin left (a token without `exp` never expires here). */
+function usable(token: string | undefined): token is string {
+  return (
+    token !== undefined &&
+    (tokenExpiry(token) ?? Number.POSITIVE_INFINITY) > Date.now() + TOKEN_EXPIRY_MARGIN_MS
+  );
+}
+
 /** The operator answered the stream request with an error status (as opposed to not answering at all). */
 class RefusedByOperator extends Error {}
 
@@ -172,13 +180,22 @@ export class ConfigStream {
     const running = this.opts.store.current?.snapshot.version;
     if (running) url.searchParams.set('version', running);
     this.abort = new AbortController();
-    const token = await this.token();
+    // A ticket is bound to the token its stream was opened with, not to the file's: the kubelet rotates the file
+    // (at ~80% of the token's life, ~48 min for an hour), so a long-lived stream would resume with a new token and a
+    // ticket for the old one, which the operator refuses (a TokenReview per sidecar in a reconnect storm). While that
+    // token has life left the reconnect presents it with its ticket; after that, the file's token and no ticket.
+    const ticket = this.ticket !== undefined && usable(this.streamToken) ? this.ticket : undefined;
+    const token = ticket !== undefined && this.streamToken ? this.streamToken : await this.token();
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
-    // An operator that cannot use it (another key, expired, a rotated token) authenticates the token instead.
-    if (this.ticket) headers[TICKET_HEADER] = this.ticket;
+    // An operator that cannot use it (another key, expired, revoked) authenticates the token instead.
+    if (ticket !== undefined) headers[TICKET_HEADER] = ticket;
     const res = await (this.opts.fetch ?? fetch)(url, { headers, signal: this.abort.signal });
     if (res.status !== 200 || !res.body) {
       const text = await res.text().catch(() => '');
+      // Refused with the stream's own token (deleted service account, revoked token): the next try goes with the
+      // file's token, which the operator reviews afresh.
+      this.ticket = undefined;
+      this.streamToken = undefined;
       throw new RefusedByOperator(`operator answered ${res.status}: ${text.slice(0, 300)}`);
     }
     this.connected = true;
@@ -243,10 +260,7 @@ export class ConfigStream {
       // that names its stream and carries the token that opened it without a TokenReview. No file read per ACK either.
       // Near its expiry the file's (rotated) token goes instead: the operator then authenticates that one.
       const opened = this.streamToken;
-      const token =
-        opened && (tokenExpiry(opened) ?? Number.POSITIVE_INFINITY) > Date.now() + TOKEN_EXPIRY_MARGIN_MS
-          ? opened
-          : await this.token();
+      const token = opened && usable(opened) ? opened : await this.token();
       const res = await (this.opts.fetch ?? fetch)(new URL(ACK_PATH, this.opts.operator), {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
