@@ -67,7 +67,7 @@ async function metric(op: Proc & { metricsUrl: string }, series: string): Promis
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-const REVIEWS = 'tiermesh_operator_token_reviews_total';
+const REVIEWS = 'tiermesh_operator_token_reviews_total{reason="connect"}';
 const ACCEPTED = 'tiermesh_operator_stream_tickets_total{result="accepted"}';
 const REFUSED = 'tiermesh_operator_stream_tickets_total{result="refused"}';
 
