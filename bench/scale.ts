@@ -180,9 +180,13 @@ async function kill(op: Op): Promise<void> {
   await new Promise((r) => op.child.once('exit', r));
 }
 
+/** TokenReviews a connect or message caused (not the background re-reviews of open streams' tokens). */
+const CONNECT_REVIEWS = 'tiermesh_operator_token_reviews_total{reason="connect"}';
+
 async function metric(op: Op, name: string): Promise<number> {
   const text = await (await fetch(op.metricsUrl)).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const series = name.replace(/[{}]/g, '\\$&');
+  return Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
 }
 
 /** A sidecar's config store without the proxy behind it: remembers the version it applied. */
@@ -300,7 +304,7 @@ async function main(): Promise<void> {
     // (1) N streams.
     const stores = Array.from({ length: N }, () => lightStore());
     const t1 = performance.now();
-    const connectReviews0 = await metric(op, 'tiermesh_operator_token_reviews_total');
+    const connectReviews0 = await metric(op, CONNECT_REVIEWS);
     for (let i = 0; i < N; i++) {
       const s = new ConfigStream({
         operator: op.url,
@@ -318,7 +322,7 @@ async function main(): Promise<void> {
     });
     line(
       `connect: ${N} streams opened and status all acked in ${(performance.now() - t1).toFixed(0)} ms; ` +
-        `${(await metric(op, 'tiermesh_operator_token_reviews_total')) - connectReviews0} TokenReviews`,
+        `${(await metric(op, CONNECT_REVIEWS)) - connectReviews0} TokenReviews`,
     );
 
     // (2)/(3) CRD change -> status all acked.
@@ -331,7 +335,7 @@ async function main(): Promise<void> {
         .reduce((sum, pid) => sum + treeCpuTicks(pid), 0);
     const push = async (label: string) => {
       const before = (await route()).status?.configVersion;
-      const reviews0 = await metric(op, 'tiermesh_operator_token_reviews_total');
+      const reviews0 = await metric(op, CONNECT_REVIEWS);
       const cpu0 = treeCpuTicks(op.child.pid!);
       const selfCpu0 = process.cpuUsage();
       const cp0 = controlPlaneTicks();
@@ -363,7 +367,7 @@ async function main(): Promise<void> {
       const answered = (acksAnswered.get(r.status?.configVersion ?? '') ?? []).map((t) => t - t0);
       const selfCpu = process.cpuUsage(selfCpu0);
       const cpCpuMs = (controlPlaneTicks() - cp0) * 10;
-      const reviews = (await metric(op, 'tiermesh_operator_token_reviews_total')) - reviews0;
+      const reviews = (await metric(op, CONNECT_REVIEWS)) - reviews0;
       const cpuMs = (treeCpuTicks(op.child.pid!) - cpu0) * 10;
       const mem = treeMemory(op.child.pid!);
       line(
@@ -434,7 +438,7 @@ async function main(): Promise<void> {
     const opCpuMs = treeCpuTicks(op.child.pid!) * 10;
     const cpCpuMs = (controlPlaneTicks() - cpTicks0) * 10;
     const self = process.cpuUsage(selfCpu0);
-    const stormReviews = (await metric(op, 'tiermesh_operator_token_reviews_total')) - stormReviews0;
+    const stormReviews = (await metric(op, CONNECT_REVIEWS)) - stormReviews0;
     const overflows = listenOverflows() - overflows0;
     line(
       `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +

@@ -81,4 +81,43 @@ describe('tokenAuthenticator', () => {
     t = 1100;
     expect(await auth.reviewedAt('t1')).toBeUndefined();
   });
+
+  it('re-reviews a cached token on demand: moves its review time, or revokes it, and survives an apiserver error', async () => {
+    const reasons: string[] = [];
+    let answer: 'ok' | 'no' | 'down' = 'ok';
+    let t = 100;
+    const auth = tokenAuthenticator(
+      async (_token, reason) => {
+        reasons.push(reason);
+        if (answer === 'down') throw new Error('connect ECONNREFUSED');
+        return answer === 'ok' ? 'system:serviceaccount:team:app' : undefined;
+      },
+      { ttlMs: 1000, negativeTtlMs: 10, revokedMs: 600, now: () => t },
+    );
+    await auth('tok');
+    expect(await auth.reviewedAt('tok')).toBe(100);
+    t = 500;
+    expect(await auth.review('tok')).toEqual({
+      identity: { namespace: team, serviceAccount: 'app' },
+      reviewedAt: 500,
+    });
+    expect(await auth.reviewedAt('tok')).toBe(500);
+    // Served from the cache now: the re-review replaced the entry.
+    t = 1400;
+    await auth('tok');
+    expect(reasons).toEqual(['connect', 'refresh']);
+    // An apiserver that cannot answer leaves the entry as it was.
+    answer = 'down';
+    await expect(auth.review('tok')).rejects.toThrow(/ECONNREFUSED/);
+    expect(await auth.reviewedAt('tok')).toBe(500);
+    expect(auth.revoked('tok')).toBe(false);
+    // A rejection revokes the token (for its tickets) for revokedMs, and the cache no longer vouches for it.
+    answer = 'no';
+    expect((await auth.review('tok')).identity).toBeUndefined();
+    expect(auth.revoked('tok')).toBe(true);
+    expect(auth.revoked('other')).toBe(false);
+    expect(await auth.reviewedAt('tok')).toBeUndefined();
+    t = 1400 + 600;
+    expect(auth.revoked('tok')).toBe(false);
+  });
 });

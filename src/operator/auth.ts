@@ -5,12 +5,20 @@ import { type SidecarIdentity, serviceAccountIdentity } from './identity.js';
 /** How long the operator trusts a token it has vouched for without asking the apiserver again (its token cache). */
 export const TOKEN_TRUST_MS = 30_000;
 
+/** Why a TokenReview is sent: a connect or message the cache could not vouch for, or an open stream's re-review. */
+export type ReviewReason = 'connect' | 'refresh';
+
 export interface AuthOptions {
   /** How long an accepted token is trusted without asking again (TOKEN_TRUST_MS). */
   ttlMs?: number;
   /** How long a rejected token stays rejected (short: it may be a token the apiserver did not know yet). */
   negativeTtlMs?: number;
   maxEntries?: number;
+  /**
+   * How long a token a re-review rejected stays revoked for its tickets (`revoked`): the ticket review bound, past
+   * which every ticket issued for it is worthless anyway.
+   */
+  revokedMs?: number;
   now?: () => number;
 }
 
@@ -31,13 +39,24 @@ export interface TokenAuthenticator {
    * the ticket that vouched for it carried. Undefined when the cache holds no accepted entry for it.
    */
   reviewedAt(token: string): Promise<number | undefined>;
+  /**
+   * A TokenReview of `token` now, whatever the cache holds (the background re-review of an open stream's token,
+   * stream-reviews.ts): accepted, the cache entry is replaced and carries the new review time; rejected, the token is
+   * `revoked`. Throws when the apiserver cannot answer, and then the cache is left as it was.
+   */
+  review(token: string): Promise<{ identity: SidecarIdentity | undefined; reviewedAt: number }>;
+  /** Whether a re-review rejected `token` lately: its tickets are then refused (server.ts). */
+  revoked(token: string): boolean;
 }
 
 export function tokenAuthenticator(
-  review: (token: string) => Promise<string | undefined>,
+  review: (token: string, reason: ReviewReason) => Promise<string | undefined>,
   opts: AuthOptions = {},
 ): TokenAuthenticator {
   const ttl = opts.ttlMs ?? TOKEN_TRUST_MS;
+  const revokedMs = opts.revokedMs ?? 10 * 60_000;
+  // Keyed by tokenKey, valued by when the entry lapses.
+  const revokedUntil = new Map<string, number>();
   const negativeTtl = opts.negativeTtlMs ?? 2_000;
   const max = opts.maxEntries ?? 10_000;
   const now = opts.now ?? Date.now;
@@ -52,7 +71,7 @@ export function tokenAuthenticator(
     if (hit && hit.expires > now()) return hit.identity;
     if (cache.size >= max) cache.clear();
     const reviewedAt = now();
-    const identity = review(token).then(serviceAccountIdentity);
+    const identity = review(token, 'connect').then(serviceAccountIdentity);
     const entry = { expires: reviewedAt + ttl, identity, reviewedAt };
     cache.set(key, entry);
     identity.then(
@@ -79,5 +98,28 @@ export function tokenAuthenticator(
     if (!hit || hit.expires <= now()) return undefined;
     return (await hit.identity.catch(() => undefined)) ? hit.reviewedAt : undefined;
   };
-  return Object.assign(authenticate, { vouch, reviewedAt });
+  const reviewNow = async (token: string) => {
+    const key = tokenKey(token);
+    const at = now();
+    const identity = serviceAccountIdentity(await review(token, 'refresh'));
+    if (cache.size >= max) cache.clear();
+    if (identity) {
+      cache.set(key, { expires: at + ttl, identity: Promise.resolve(identity), reviewedAt: at });
+      revokedUntil.delete(key);
+    } else {
+      cache.set(key, { expires: at + negativeTtl, identity: Promise.resolve(undefined), reviewedAt: at });
+      if (revokedUntil.size >= max) revokedUntil.clear();
+      revokedUntil.set(key, at + revokedMs);
+    }
+    return { identity, reviewedAt: at };
+  };
+  const revoked = (token: string) => {
+    const key = tokenKey(token);
+    const until = revokedUntil.get(key);
+    if (until === undefined) return false;
+    if (until > now()) return true;
+    revokedUntil.delete(key);
+    return false;
+  };
+  return Object.assign(authenticate, { vouch, reviewedAt, review: reviewNow, revoked });
 }

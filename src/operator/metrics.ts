@@ -45,7 +45,19 @@ export function operatorMetrics() {
     }),
     tokenReviews: new Counter({
       name: 'tiermesh_operator_token_reviews_total',
-      help: 'TokenReviews sent to the apiserver (one per new token, not per message).',
+      help: "TokenReviews sent to the apiserver, by reason: connect (a token the cache or a ticket could not vouch for; one per new token, not per message) or refresh (the background re-review of an open stream's token).",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    rereviews: new Counter({
+      name: 'tiermesh_operator_stream_rereviews_total',
+      help: "Background re-reviews of open config streams' tokens, by result: accepted, rejected (the streams ended) or error (the apiserver did not answer; retried).",
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    revokedStreams: new Counter({
+      name: 'tiermesh_operator_revoked_streams_total',
+      help: 'Open config streams ended because a background re-review rejected their token.',
       registers: [registry],
     }),
     tickets: new Counter({
@@ -60,6 +72,8 @@ export function operatorMetrics() {
       registers: [registry],
     }),
   };
+  // Both reasons from the start, so a reader sees 0 rather than no series before the first review.
+  for (const reason of ['connect', 'refresh'] as const) m.tokenReviews.inc({ reason }, 0);
   return m;
 }
 export type OperatorMetrics = ReturnType<typeof operatorMetrics>;

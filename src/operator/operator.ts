@@ -30,8 +30,10 @@ import { staleKeys } from './replica-stats.js';
 import { ReplicaSharing } from './replicas.js';
 import { RoutingBook } from './routing-status.js';
 import { createOperatorServer, probeHandler, type ServerDeps, type TlsFiles } from './server.js';
+import { StreamSessions } from './sessions.js';
+import { startStreamReviews } from './stream-reviews.js';
 import { reloadTicketKey } from './ticket-key-file.js';
-import { ticketKeyFrom, ticketKeyFromSecret } from './tickets.js';
+import { TICKET_REVIEW_BOUND_MS, ticketKeyFrom, ticketKeyFromSecret } from './tickets.js';
 import { type KindWatch, watchKind } from './watch.js';
 
 export interface HostPort {
@@ -70,6 +72,11 @@ export interface OperatorOptions {
    * of the serving key: for a sidecar API without TLS of its own. Re-read every minute.
    */
   ticketKeyFile?: string | undefined;
+  /**
+   * TICKET_REVIEW_BOUND_MS, for tests only (the hidden --ticket-review-bound-seconds): how long after a token's last
+   * TokenReview its tickets stay good; open streams' tokens are re-reviewed from half of it on.
+   */
+  ticketReviewBoundMs?: number | undefined;
   logger: Logger;
 }
 
@@ -475,16 +482,36 @@ async function startSidecarApi(
     }
   };
   if (tls) keepTicketKey(tls.key);
-  const authenticate = tokenAuthenticator((token) => {
-    metrics.tokenReviews.inc();
-    return kube.reviewToken(token, TOKEN_AUDIENCE);
+  const reviewBoundMs = opts.ticketReviewBoundMs ?? TICKET_REVIEW_BOUND_MS;
+  const authenticate = tokenAuthenticator(
+    (token, reason) => {
+      metrics.tokenReviews.inc({ reason });
+      return kube.reviewToken(token, TOKEN_AUDIENCE);
+    },
+    { revokedMs: reviewBoundMs },
+  );
+  const sessions = new StreamSessions();
+  // Keeps the open streams' tickets fresh across a restart and notices a token revoked on an open stream.
+  const reviews = startStreamReviews({
+    sessions,
+    review: authenticate.review,
+    boundMs: reviewBoundMs,
+    onResult: (result) => metrics.rereviews.inc({ result }),
+    onRevoked: (n) => {
+      metrics.revokedStreams.inc(n);
+      if (n) log.info({ streams: n }, 'a re-review rejected a token; its config streams ended');
+    },
+    onError: (e) => log.warn({ err: apiErrorMessage(e) }, 'cannot re-review a stream token; retrying later'),
   });
   const server = createOperatorServer(
     {
       hub: deps.hub,
       authenticate,
+      sessions,
       vouch: authenticate.vouch,
       reviewedAt: authenticate.reviewedAt,
+      revoked: authenticate.revoked,
+      reviewBoundMs,
       ticketKeys: () => ticketKeys,
       onTicket: (accepted) => metrics.tickets.inc({ result: accepted ? 'accepted' : 'refused' }),
       ledger: deps.ledger,
@@ -527,6 +554,7 @@ async function startSidecarApi(
     url,
     close() {
       clearInterval(tlsReload);
+      reviews.stop();
       server.closeAllConnections();
       server.close();
     },

@@ -25,7 +25,7 @@ import {
   usageBody,
 } from './protocol.js';
 import { StreamSessions } from './sessions.js';
-import { issueTicket, ticketExpiry, verifyTicket } from './tickets.js';
+import { issueTicket, TICKET_REVIEW_BOUND_MS, ticketExpiry, verifyTicket } from './tickets.js';
 
 export interface ServerDeps {
   hub: ConfigHub;
@@ -50,6 +50,10 @@ export interface ServerDeps {
    * for a stream it opened carries. Without it, every `authenticate` call counts as a review.
    */
   reviewedAt?: (token: string) => Promise<number | undefined>;
+  /** Whether a re-review rejected this token lately (TokenAuthenticator.revoked): its tickets are refused. */
+  revoked?: (token: string) => boolean;
+  /** TICKET_REVIEW_BOUND_MS, smaller in tests (the operator's hidden --ticket-review-bound-seconds). */
+  reviewBoundMs?: number;
   /** A stream presented a ticket: taken, or worthless (a TokenReview followed). */
   onTicket?: (accepted: boolean) => void;
   now?: () => number;
@@ -115,6 +119,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   const encode = sharedSseEncoder();
   const ticketKeys = deps.ticketKeys ?? (() => []);
   const now = deps.now ?? Date.now;
+  const reviewBoundMs = deps.reviewBoundMs ?? TICKET_REVIEW_BOUND_MS;
 
   function bearer(req: IncomingMessage): string {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -159,7 +164,10 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   ): (SidecarIdentity & { reviewedAt: number }) | undefined {
     const ticket = req.headers[TICKET_HEADER];
     if (typeof ticket !== 'string' || ticket === '') return undefined;
-    const who = verifyTicket(ticketKeys(), ticket, { sidecarId, token }, now());
+    // A token a re-review rejected has tickets still inside the bound: they must not resume what was just ended.
+    const who = deps.revoked?.(token)
+      ? undefined
+      : verifyTicket(ticketKeys(), ticket, { sidecarId, token }, now(), undefined, reviewBoundMs);
     deps.onTicket?.(who !== undefined);
     if (!who) return undefined;
     const identity = { namespace: who.namespace, serviceAccount: who.serviceAccount };
@@ -178,7 +186,8 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     reviewedAt: number | undefined,
   ): string | undefined {
     const key = ticketKeys()[0];
-    const expiresAt = key && reviewedAt !== undefined && ticketExpiry(now(), token, reviewedAt);
+    const expiresAt =
+      key && reviewedAt !== undefined && ticketExpiry(now(), token, reviewedAt, undefined, reviewBoundMs);
     if (!key || !expiresAt || reviewedAt === undefined) return undefined;
     return sseEvent(TICKET_EVENT, {
       ticket: issueTicket(key, { ...who, sidecarId, expiresAt, reviewedAt }, token),
@@ -205,7 +214,19 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
         ? await deps.reviewedAt(token)
         : now();
     const running = url.searchParams.get('version') || undefined;
-    const session = sessions.start(who.namespace, sidecarId, token);
+    // The background re-review (stream-reviews.ts) moves the session's review time, and renews the ticket at once;
+    // when it rejects the token it ends the stream, and the sidecar's reconnect meets a 401.
+    const session = sessions.start(who.namespace, sidecarId, token, {
+      reviewedAt,
+      end: () => {
+        res.end();
+        close();
+      },
+      refreshed: () => {
+        const renewed = ticketEvent(who, sidecarId, token, sessions.reviewedAt(session));
+        if (renewed) res.write(renewed);
+      },
+    });
     // Headers, the comment and the snapshot the hub sends at once go out in one write, not three: in a reconnect
     // storm the operator opens 1,000 streams in a second or two.
     res.cork();
@@ -225,12 +246,16 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     });
     res.uncork();
     // The keep-alive renews the ticket: the operator still vouches for the token of a stream it holds open, so a
-    // ticket stays good for a trust window past the stream's last keep-alive, up to the review bound (tickets.ts).
+    // ticket stays good for a trust window past the stream's last keep-alive, up to the review bound (tickets.ts)
+    // after the token's last review, which the background re-review keeps moving.
     const keepAlive = setInterval(
-      () => res.write(ticketEvent(who, sidecarId, token, reviewedAt) ?? ': keep-alive\n\n'),
+      () => res.write(ticketEvent(who, sidecarId, token, sessions.reviewedAt(session)) ?? ': keep-alive\n\n'),
       keepAliveMs,
     );
+    let closed = false;
     const close = () => {
+      if (closed) return;
+      closed = true;
       clearInterval(keepAlive);
       sessions.close(session);
       disconnect();

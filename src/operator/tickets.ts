@@ -54,8 +54,9 @@ export function ticketKeyFromSecret(secret: Buffer): Buffer {
  * a taken ticket refreshes the token cache, so without a bound a token+ticket chain would never be reviewed again
  * until the token expires (an hour): a deleted service account or pod kept resuming. The review time is under the
  * MAC, so no reissue moves it; past the bound the ticket is worthless, the reconnect costs a TokenReview, and that
- * starts a new chain. Ten minutes: a reconnect storm soon after a review (a rollout, a crash) needs none, and a
- * revoked token is trusted at most this long after its last review.
+ * starts a new chain. Ten minutes: a revoked token is trusted at most this long after its last review, and the
+ * operator re-reviews the tokens of the streams it holds from half of it on (review-schedule.ts), so an open
+ * stream's ticket always has time left for a restart.
  */
 export const TICKET_REVIEW_BOUND_MS = 10 * 60_000;
 

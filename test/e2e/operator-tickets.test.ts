@@ -8,12 +8,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { SseParser } from '../../src/providers/sse.js';
 import { operatorFetch } from '../../src/sidecar/config-stream-operator.js';
 import {
   applyYaml,
   freshNamespace,
+  kubeConfig,
   kubeconfigPath,
   serviceAccountToken,
   servingCert,
@@ -58,8 +60,20 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const operator = () =>
-  startOperatorProc({ kubeconfig: kubeconfigPath(), port, leaseNamespace: leaseNs, extraArgs: tlsArgs });
+const operator = (extraArgs: string[] = []) =>
+  startOperatorProc({
+    kubeconfig: kubeconfigPath(),
+    port,
+    leaseNamespace: leaseNs,
+    extraArgs: [...tlsArgs, ...extraArgs],
+  });
+
+/**
+ * The ticket review bound made small (the hidden test flag) so its background re-reviews can be watched: tokens
+ * are re-reviewed from 10 s to 15 s after their last review, every 0.5 s a look for the due ones.
+ */
+const BOUND_S = 20;
+const smallBound = ['--ticket-review-bound-seconds', String(BOUND_S)];
 
 async function metric(op: Proc & { metricsUrl: string }, series: string): Promise<number> {
   const text = await (await fetch(`${op.metricsUrl}/metrics`)).text();
@@ -67,7 +81,10 @@ async function metric(op: Proc & { metricsUrl: string }, series: string): Promis
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-const REVIEWS = 'tiermesh_operator_token_reviews_total';
+const REVIEWS = 'tiermesh_operator_token_reviews_total{reason="connect"}';
+const REREVIEWED = 'tiermesh_operator_stream_rereviews_total{result="accepted"}';
+const REJECTED = 'tiermesh_operator_stream_rereviews_total{result="rejected"}';
+const REVOKED = 'tiermesh_operator_revoked_streams_total';
 const ACCEPTED = 'tiermesh_operator_stream_tickets_total{result="accepted"}';
 const REFUSED = 'tiermesh_operator_stream_tickets_total{result="refused"}';
 
@@ -139,6 +156,83 @@ test('a restarted operator takes its sidecars back on their tickets, with zero T
   }
   for (const s of sidecars) await s.stop();
   await second.kill();
+});
+
+test('streams older than the review bound still resume with zero TokenReviews: the background re-review kept their tickets fresh', async () => {
+  const first = await operator(smallBound);
+  const sidecars: Array<Proc & { url: string }> = [];
+  for (const name of ['c', 'd']) {
+    const tokenFile = join(dir, `token-${name}`);
+    writeFileSync(tokenFile, await serviceAccountToken(ns, 'app', 'tiermesh'));
+    sidecars.push(
+      await startSidecarProc({
+        operator: `https://127.0.0.1:${port}`,
+        tokenFile,
+        stateDir: join(dir, `state-${name}`),
+        extraArgs: ['--operator-ca', join(dir, 'ca.crt')],
+      }),
+    );
+  }
+  await waitFor(async () => (await metric(first, 'tiermesh_operator_connected_sidecars')) === 2, 30_000);
+  const openedAt = Date.now();
+  expect(await metric(first, REVIEWS)).toBe(2);
+  // Two re-reviews of each token, each at least half the bound after the one before: the streams are now older
+  // than the bound, so without them their tickets (whose review time is under the MAC) would be worthless.
+  await waitFor(async () => (await metric(first, REREVIEWED)) >= 4, 4 * BOUND_S * 1000);
+  expect(Date.now() - openedAt).toBeGreaterThan(BOUND_S * 1000);
+  expect(await metric(first, 'tiermesh_operator_token_reviews_total{reason="refresh"}')).toBe(
+    await metric(first, REREVIEWED),
+  );
+  expect(await metric(first, REVIEWS)).toBe(2);
+  expect(await metric(first, 'tiermesh_operator_connected_sidecars')).toBe(2);
+
+  await first.kill();
+  const second = await operator(smallBound);
+  await waitFor(async () => (await metric(second, 'tiermesh_operator_connected_sidecars')) === 2, 30_000);
+  expect(await metric(second, ACCEPTED)).toBe(2);
+  expect(await metric(second, REFUSED)).toBe(0);
+  // Background re-reviews may already run on the new replica; a reconnect caused none.
+  expect(await metric(second, REVIEWS)).toBe(0);
+  for (const s of sidecars) await s.stop();
+  await second.kill();
+});
+
+test("deleting a sidecar's ServiceAccount ends its open stream at the next re-review, and its reconnect gets a 401", async () => {
+  const op = await operator(smallBound);
+  const sidecars: Array<Proc & { url: string }> = [];
+  for (const [name, sa] of [
+    ['kept', 'app'],
+    ['doomed', 'doomed'],
+  ] as const) {
+    const tokenFile = join(dir, `token-${name}`);
+    writeFileSync(tokenFile, await serviceAccountToken(ns, sa, 'tiermesh'));
+    sidecars.push(
+      await startSidecarProc({
+        operator: `https://127.0.0.1:${port}`,
+        tokenFile,
+        stateDir: join(dir, `state-${name}`),
+        extraArgs: ['--operator-ca', join(dir, 'ca.crt')],
+      }),
+    );
+  }
+  await waitFor(async () => (await metric(op, 'tiermesh_operator_connected_sidecars')) === 2, 30_000);
+  expect(await metric(op, REVOKED)).toBe(0);
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .deleteNamespacedServiceAccount({ name: 'doomed', namespace: ns });
+
+  // Within the bound (the latest a token is re-reviewed is three quarters of it), with no reconnect to prompt it.
+  await waitFor(async () => (await metric(op, REVOKED)) === 1, BOUND_S * 1000);
+  expect(await metric(op, REJECTED)).toBe(1);
+  // The sidecar reconnects on the ticket it still holds, which is refused for a revoked token; the TokenReview
+  // that follows (or the cache's fresh rejection) answers 401, and it stays out, while the other keeps its stream.
+  await waitFor(() => /operator answered 401/.test(sidecars[1]!.output()), 30_000);
+  expect(await metric(op, REFUSED)).toBe(1);
+  expect(await metric(op, ACCEPTED)).toBe(0);
+  expect(await metric(op, 'tiermesh_operator_connected_sidecars')).toBe(1);
+  expect(await metric(op, REVOKED)).toBe(1);
+  for (const s of sidecars) await s.stop();
+  await op.kill();
 });
 
 test('a tampered or foreign ticket falls back to a TokenReview and still gets the stream', async () => {
