@@ -19,9 +19,10 @@ const help = `usage: tiermesh operator [options]
   --tls-key-file <pem>        its private key (both files are re-read every minute)
   --tls-from-webhook          serve the sidecar API with the webhook's serving certificate instead (self mode:
                               the cert Secret, following renewals; otherwise --webhook-cert-dir); needs the webhook
-  --ticket-key-file <file>    a secret of at least 32 bytes (a mounted Secret, the same for every replica) keying the
-                              config streams' resumption tickets; for a sidecar API without TLS of its own (default:
-                              derived from the serving key; no tickets over plain HTTP without it)
+  --ticket-key-file <file>    a secret of at least 32 raw bytes (e.g. head -c 32 /dev/urandom; a mounted Secret, the
+                              same for every replica) keying the config streams' resumption tickets; for a sidecar
+                              API without TLS of its own (default: derived from the serving key; no tickets over
+                              plain HTTP without it). As sensitive as a serving key
   --metrics <host:port>       /metrics, /healthz, /readyz (default 127.0.0.1:9090; "off" disables)
   --namespace-scope <a,b>     watch only these namespaces (default: all)
   --lease-namespace <ns>      namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)

@@ -3,8 +3,9 @@
  * stream without a TokenReview. A ticket is an HMAC over the stream's identity (namespace, service account, sidecar
  * id), the hash of the token it was authenticated with, and an expiry, under a key every replica derives from the
  * sidecar API's serving key (so replicas share it, a restart keeps it, a rotated certificate rotates it, and no
- * other Secret or RBAC rule is needed), or, without TLS, from a secret file every replica mounts (--ticket-key-file). It is valid only together with the same token and sidecar id, and only as
- * long as the operator would have trusted that token from its cache: `TOKEN_TRUST_MS` after the operator last
+ * other Secret or RBAC rule is needed), or, without TLS, from a secret file every replica mounts
+ * (--ticket-key-file). It is valid only together with the same token and sidecar id, and only as long as the
+ * operator would have trusted that token from its cache: `TOKEN_TRUST_MS` after the operator last
  * vouched for it (a TokenReview, or the open stream it authenticated), never past the token's own expiry, and never
  * more than `TICKET_REVIEW_BOUND_MS` after the token's last real TokenReview (whose time is under the MAC).
  * Anything wrong with a ticket (forged, tampered, expired, for another sidecar or token, under a rotated key) makes it
