@@ -6,6 +6,7 @@
  * the RBAC is gone. No extra RBAC is needed: the token is the pod's own.
  */
 import type { V1OwnerReference } from '@kubernetes/client-node';
+import { jwtClaims } from '../jwt.js';
 
 interface TokenClaims {
   // Bound (projected) tokens, Kubernetes >= 1.21.
@@ -23,15 +24,8 @@ interface TokenClaims {
  * token is read from the pod's own mount.
  */
 export function serviceAccountOwner(token: string, namespace: string): V1OwnerReference | undefined {
-  const payload = token.trim().split('.')[1];
-  if (!payload) return undefined;
-  let claims: TokenClaims;
-  try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as TokenClaims;
-  } catch {
-    return undefined;
-  }
-  if (typeof claims !== 'object' || claims === null) return undefined;
+  const claims = jwtClaims(token.trim()) as TokenClaims | undefined;
+  if (!claims) return undefined;
   const bound = claims['kubernetes.io'];
   const ns = bound?.namespace ?? claims['kubernetes.io/serviceaccount/namespace'];
   const name = bound?.serviceaccount?.name ?? claims['kubernetes.io/serviceaccount/service-account.name'];

@@ -6,9 +6,9 @@
  * to end it when that review rejects the token. Pure bookkeeping, no sockets.
  */
 import { randomBytes } from 'node:crypto';
+import { jwtExpiry } from '../jwt.js';
 import { tokenKey } from './auth.js';
 import type { OpenToken } from './review-schedule.js';
-import { tokenExpiry } from './tickets.js';
 
 interface Session {
   namespace: string;
@@ -62,7 +62,7 @@ export class StreamSessions {
     const s = this.open.get(id);
     if (!s || s.sidecarId !== sidecarId || s.tokenKey !== tokenKey(token)) return undefined;
     // Not past the token's own expiry either: a stream outlives its token, its trust does not.
-    if ((tokenExpiry(token) ?? Number.POSITIVE_INFINITY) <= now) return undefined;
+    if ((jwtExpiry(token) ?? Number.POSITIVE_INFINITY) <= now) return undefined;
     return s.namespace;
   }
 
@@ -86,7 +86,7 @@ export class StreamSessions {
           token: s.token,
           namespace: s.namespace,
           reviewedAt: s.reviewedAt,
-          expiresAt: tokenExpiry(s.token),
+          expiresAt: jwtExpiry(s.token),
         });
     }
     return [...byKey.values()];

@@ -7,8 +7,6 @@ import {
   ticketExpiry,
   ticketKeyFrom,
   ticketKeyFromSecret,
-  tokenExpiry,
-  tokenSubject,
   verifyTicket,
 } from './tickets.js';
 
@@ -84,14 +82,7 @@ describe('ticket key', () => {
   });
 });
 
-describe('tokenExpiry and ticketExpiry', () => {
-  it('reads a JWT exp claim, and nothing from what is not one', () => {
-    expect(tokenExpiry(jwt(1234))).toBe(1_234_000);
-    expect(tokenExpiry(jwt(undefined))).toBeUndefined();
-    expect(tokenExpiry('opaque-token')).toBeUndefined();
-    expect(tokenExpiry('a.!!!.c')).toBeUndefined();
-  });
-
+describe('ticketExpiry', () => {
   it('gives a ticket the trust window, cut at the token expiry and the review bound, else none', () => {
     expect(ticketExpiry(NOW, token, REVIEWED)).toBe(NOW + TOKEN_TRUST_MS);
     expect(ticketExpiry(NOW, jwt(NOW / 1000 + 10), REVIEWED)).toBe(NOW + 10_000);
@@ -102,11 +93,6 @@ describe('tokenExpiry and ticketExpiry', () => {
     // A token without an expiry gets no ticket: a ticket must not outlive its token.
     expect(ticketExpiry(NOW, 'opaque-token', REVIEWED)).toBeUndefined();
     expect(ticketExpiry(NOW, jwt(undefined), REVIEWED)).toBeUndefined();
-  });
-
-  it('reads the subject claim', () => {
-    expect(tokenSubject(token)).toBe('system:serviceaccount:team:app');
-    expect(tokenSubject('opaque-token')).toBeUndefined();
   });
 });
 

@@ -12,6 +12,7 @@
  * worthless, never an error: the stream is then authenticated by a TokenReview as without one. Pure; no sockets.
  */
 import { createHmac, createPrivateKey, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { jwtExpiry, jwtSubject } from '../jwt.js';
 import { TOKEN_TRUST_MS, tokenKey } from './auth.js';
 import type { SidecarIdentity } from './identity.js';
 
@@ -95,30 +96,6 @@ function mac(key: Buffer, claims: TicketClaims, token: string): Buffer {
   return createHmac('sha256', key).update(input).digest();
 }
 
-/** The claims of a JWT, read without verifying it; undefined for what is not one. */
-function jwtClaims(token: string): { exp?: unknown; sub?: unknown } | undefined {
-  const part = token.split('.')[1];
-  if (!part) return undefined;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return typeof claims === 'object' && claims !== null ? claims : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The expiry claim of a JWT (epoch ms), read without verifying it: only for a token the apiserver has accepted. */
-export function tokenExpiry(token: string): number | undefined {
-  const exp = jwtClaims(token)?.exp;
-  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-}
-
-/** The subject claim of a JWT, unverified: a service account's token names it `system:serviceaccount:<ns>:<sa>`. */
-export function tokenSubject(token: string): string | undefined {
-  const sub = jwtClaims(token)?.sub;
-  return typeof sub === 'string' ? sub : undefined;
-}
-
 /**
  * When a ticket issued `now` for `token`, last reviewed at `reviewedAt`, must expire: the trust window from now,
  * cut at the token's own expiry and at the review bound. Undefined when that leaves nothing (the token has expired,
@@ -131,7 +108,7 @@ export function ticketExpiry(
   trustMs = TOKEN_TRUST_MS,
   reviewBoundMs = TICKET_REVIEW_BOUND_MS,
 ): number | undefined {
-  const tokenExp = tokenExpiry(token);
+  const tokenExp = jwtExpiry(token);
   if (tokenExp === undefined) return undefined;
   const exp = Math.min(now + trustMs, tokenExp, reviewedAt + reviewBoundMs);
   return exp > now ? exp : undefined;
@@ -184,7 +161,7 @@ export function verifyTicket(
     return undefined;
   if (!(p.e > now) || p.e > now + trustMs) return undefined;
   if (!(p.r <= now) || now - p.r > reviewBoundMs) return undefined;
-  if (tokenSubject(presented.token) !== `system:serviceaccount:${p.n}:${p.s}`) return undefined;
+  if (jwtSubject(presented.token) !== `system:serviceaccount:${p.n}:${p.s}`) return undefined;
   const claims: TicketClaims = {
     namespace: p.n,
     serviceAccount: p.s,

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultKeyEnv, jwtExpiry, keySource, resolveKey, tokenSource } from './keys.js';
+import { defaultKeyEnv, keySource, resolveKey, tokenSource } from './keys.js';
 
 describe('resolveKey', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tiermesh-keys-'));
@@ -55,12 +55,6 @@ describe('resolveKey', () => {
 describe('tokenSource (bearer tokens a refresher rewrites)', () => {
   const jwt = (expSeconds: number) =>
     `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ exp: expSeconds })).toString('base64url')}.sig`;
-
-  it('reads the exp claim of a JWT and nothing else', () => {
-    expect(jwtExpiry(jwt(1_000))).toBe(1_000_000);
-    expect(jwtExpiry('opaque-token')).toBeUndefined();
-    expect(jwtExpiry('a.!!!.c')).toBeUndefined();
-  });
 
   it('re-reads a rewritten file after checkMs, at once after invalidate(), and before a JWT expires', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tiermesh-token-'));

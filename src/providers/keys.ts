@@ -1,7 +1,9 @@
 /** Resolves a provider's API key from env, a file, or a mounted Secret; says why when it cannot, never what it is. */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyRef } from '../api/common.js';
+import { jwtExpiry } from '../jwt.js';
 
 export const DEFAULT_SECRETS_DIR = '/var/run/secrets/tiermesh';
 
@@ -66,18 +68,6 @@ export function keySource(
     }
     return cached;
   };
-}
-
-/** When a JWT expires (ms since the epoch), from its `exp` claim; undefined for anything that is not a JWT with one. */
-export function jwtExpiry(token: string): number | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts[1]) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface TokenSource {

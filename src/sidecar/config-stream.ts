@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
+import { jwtExpiry } from '../jwt.js';
 import {
   ACK_PATH,
   type AckBody,
@@ -17,7 +18,6 @@ import {
   TICKET_EVENT,
   TICKET_HEADER,
 } from '../operator/protocol.js';
-import { tokenExpiry } from '../operator/tickets.js';
 import { SseParser } from '../providers/sse.js';
 import { RetryLog } from '../telemetry/retry-log.js';
 import type { ApplyResult } from './config-store.js';
@@ -59,7 +59,7 @@ const TOKEN_EXPIRY_MARGIN_MS = 60_000;
 function usable(token: string | undefined): token is string {
   return (
     token !== undefined &&
-    (tokenExpiry(token) ?? Number.POSITIVE_INFINITY) > Date.now() + TOKEN_EXPIRY_MARGIN_MS
+    (jwtExpiry(token) ?? Number.POSITIVE_INFINITY) > Date.now() + TOKEN_EXPIRY_MARGIN_MS
   );
 }
 
