@@ -16,6 +16,8 @@ interface Session {
   tokenKey: string;
   /** The token itself, for its re-review: held no longer than the stream that holds it anyway. */
   token: string;
+  /** The token's own expiry (epoch ms, from its `exp`), read once when the stream opens. */
+  tokenExpiresAt: number | undefined;
   /** Epoch ms of the token's last TokenReview (0: unknown, due at once). */
   reviewedAt: number;
   end: () => void;
@@ -42,6 +44,7 @@ export class StreamSessions {
       sidecarId,
       tokenKey: tokenKey(token),
       token,
+      tokenExpiresAt: jwtExpiry(token),
       reviewedAt: opts.reviewedAt ?? 0,
       end: opts.end ?? (() => {}),
       refreshed: opts.refreshed ?? (() => {}),
@@ -62,7 +65,7 @@ export class StreamSessions {
     const s = this.open.get(id);
     if (!s || s.sidecarId !== sidecarId || s.tokenKey !== tokenKey(token)) return undefined;
     // Not past the token's own expiry either: a stream outlives its token, its trust does not.
-    if ((jwtExpiry(token) ?? Number.POSITIVE_INFINITY) <= now) return undefined;
+    if ((s.tokenExpiresAt ?? Number.POSITIVE_INFINITY) <= now) return undefined;
     return s.namespace;
   }
 
@@ -86,7 +89,7 @@ export class StreamSessions {
           token: s.token,
           namespace: s.namespace,
           reviewedAt: s.reviewedAt,
-          expiresAt: jwtExpiry(s.token),
+          expiresAt: s.tokenExpiresAt,
         });
     }
     return [...byKey.values()];
