@@ -5,6 +5,17 @@ import { type SidecarIdentity, serviceAccountIdentity } from './identity.js';
 /** How long the operator trusts a token it has vouched for without asking the apiserver again (its token cache). */
 export const TOKEN_TRUST_MS = 30_000;
 
+/**
+ * How long after the last real TokenReview of a token its tickets stay good. Each keep-alive re-issues a ticket and
+ * a taken ticket refreshes the token cache, so without a bound a token+ticket chain would never be reviewed again
+ * until the token expires (an hour): a deleted service account or pod kept resuming. The review time is under the
+ * MAC, so no reissue moves it; past the bound the ticket is worthless, the reconnect costs a TokenReview, and that
+ * starts a new chain. Ten minutes: a revoked token is trusted at most this long after its last review, and the
+ * operator re-reviews the tokens of the streams it holds from half of it on (review-schedule.ts), so an open
+ * stream's ticket always has time left for a restart.
+ */
+export const TICKET_REVIEW_BOUND_MS = 10 * 60_000;
+
 /** Why a TokenReview is sent: a connect or message the cache could not vouch for, or an open stream's re-review. */
 export type ReviewReason = 'connect' | 'refresh';
 
@@ -54,7 +65,7 @@ export function tokenAuthenticator(
   opts: AuthOptions = {},
 ): TokenAuthenticator {
   const ttl = opts.ttlMs ?? TOKEN_TRUST_MS;
-  const revokedMs = opts.revokedMs ?? 10 * 60_000;
+  const revokedMs = opts.revokedMs ?? TICKET_REVIEW_BOUND_MS;
   // Keyed by tokenKey, valued by when the entry lapses.
   const revokedUntil = new Map<string, number>();
   const negativeTtl = opts.negativeTtlMs ?? 2_000;

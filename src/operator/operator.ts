@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import { listen } from '../http/listen.js';
 import { RetryLog } from '../telemetry/retry-log.js';
-import { tokenAuthenticator } from './auth.js';
+import { TICKET_REVIEW_BOUND_MS, tokenAuthenticator } from './auth.js';
 import type { GrantPolicy } from './grants.js';
 import { ConfigHub } from './hub.js';
 import { apiCode, apiErrorMessage, apiFailureClass, Kube, type ObjectRef } from './kube.js';
@@ -33,7 +33,7 @@ import { createOperatorServer, probeHandler, type ServerDeps, type TlsFiles } fr
 import { StreamSessions } from './sessions.js';
 import { startStreamReviews } from './stream-reviews.js';
 import { reloadTicketKey } from './ticket-key-file.js';
-import { TICKET_REVIEW_BOUND_MS, ticketKeyFrom, ticketKeyFromSecret } from './tickets.js';
+import { ticketKeyFrom, ticketKeyFromSecret } from './tickets.js';
 import { type KindWatch, watchKind } from './watch.js';
 
 export interface HostPort {

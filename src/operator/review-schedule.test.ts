@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { TICKET_REVIEW_BOUND_MS } from './auth.js';
 import { dueForReview, refreshAge, reviewTickMs } from './review-schedule.js';
-import { TICKET_REVIEW_BOUND_MS } from './tickets.js';
 
 const MIN = 60_000;
 const keys = Array.from({ length: 1000 }, (_, i) => `token-${i}`);

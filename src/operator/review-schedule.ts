@@ -4,7 +4,7 @@
  * so a token revoked while its stream is open (service account or pod deleted) is noticed on that stream. Pure.
  */
 import { createHash } from 'node:crypto';
-import { TICKET_REVIEW_BOUND_MS } from './tickets.js';
+import { TICKET_REVIEW_BOUND_MS } from './auth.js';
 
 /**
  * The earliest age of a token's last review at which it is re-reviewed, as a share of the bound: half (5 of 10

@@ -6,6 +6,7 @@ import { formatIssues } from '../config/issues.js';
 import { isTiermeshError, TiermeshError } from '../errors.js';
 import { sendError, sendJson } from '../http/reply.js';
 import { SSE_CONTENT_TYPE, sseEvent } from '../providers/sse.js';
+import { TICKET_REVIEW_BOUND_MS } from './auth.js';
 import type { ConfigHub } from './hub.js';
 import type { SidecarIdentity } from './identity.js';
 import type { LedgerService } from './ledger-service.js';
@@ -25,7 +26,7 @@ import {
   usageBody,
 } from './protocol.js';
 import { StreamSessions } from './sessions.js';
-import { issueTicket, TICKET_REVIEW_BOUND_MS, ticketExpiry, verifyTicket } from './tickets.js';
+import { issueTicket, ticketExpiry, verifyTicket } from './tickets.js';
 
 export interface ServerDeps {
   hub: ConfigHub;
@@ -186,9 +187,9 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     reviewedAt: number | undefined,
   ): string | undefined {
     const key = ticketKeys()[0];
-    const expiresAt =
-      key && reviewedAt !== undefined && ticketExpiry(now(), token, reviewedAt, undefined, reviewBoundMs);
-    if (!key || !expiresAt || reviewedAt === undefined) return undefined;
+    if (!key || reviewedAt === undefined) return undefined;
+    const expiresAt = ticketExpiry(now(), token, reviewedAt, undefined, reviewBoundMs);
+    if (expiresAt === undefined) return undefined;
     return sseEvent(TICKET_EVENT, {
       ticket: issueTicket(key, { ...who, sidecarId, expiresAt, reviewedAt }, token),
     });

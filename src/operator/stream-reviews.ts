@@ -6,10 +6,11 @@
  * answering ends the round, the streams stay open and the next tick tries again. Every replica runs it for the
  * streams it holds, leader or not.
  */
+
+import { TICKET_REVIEW_BOUND_MS } from './auth.js';
 import type { SidecarIdentity } from './identity.js';
 import { dueForReview, reviewTickMs } from './review-schedule.js';
 import type { StreamSessions } from './sessions.js';
-import { TICKET_REVIEW_BOUND_MS } from './tickets.js';
 
 /** TokenReviews in flight at once: small, so a storm's connect reviews always find the apiserver's time. */
 export const REVIEW_CONCURRENCY = 4;

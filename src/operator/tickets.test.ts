@@ -1,14 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TOKEN_TRUST_MS } from './auth.js';
-import {
-  issueTicket,
-  TICKET_REVIEW_BOUND_MS,
-  ticketExpiry,
-  ticketKeyFrom,
-  ticketKeyFromSecret,
-  verifyTicket,
-} from './tickets.js';
+import { TICKET_REVIEW_BOUND_MS, TOKEN_TRUST_MS } from './auth.js';
+import { issueTicket, ticketExpiry, ticketKeyFrom, ticketKeyFromSecret, verifyTicket } from './tickets.js';
 
 const pem = () =>
   generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({

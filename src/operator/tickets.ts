@@ -13,7 +13,7 @@
  */
 import { createHmac, createPrivateKey, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { jwtExpiry, jwtSubject } from '../jwt.js';
-import { TOKEN_TRUST_MS, tokenKey } from './auth.js';
+import { TICKET_REVIEW_BOUND_MS, TOKEN_TRUST_MS, tokenKey } from './auth.js';
 import type { SidecarIdentity } from './identity.js';
 
 /** Domain separation: the serving key's other use is TLS, and a key derived for tickets is good for nothing else. */
@@ -50,17 +50,6 @@ export function ticketKeyFromSecret(secret: Buffer): Buffer {
     throw new Error(`the ticket key must hold at least ${MIN_TICKET_SECRET_BYTES} bytes`);
   return Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), KEY_INFO, 32));
 }
-
-/**
- * How long after the last real TokenReview of a token its tickets stay good. Each keep-alive re-issues a ticket and
- * a taken ticket refreshes the token cache, so without a bound a token+ticket chain would never be reviewed again
- * until the token expires (an hour): a deleted service account or pod kept resuming. The review time is under the
- * MAC, so no reissue moves it; past the bound the ticket is worthless, the reconnect costs a TokenReview, and that
- * starts a new chain. Ten minutes: a revoked token is trusted at most this long after its last review, and the
- * operator re-reviews the tokens of the streams it holds from half of it on (review-schedule.ts), so an open
- * stream's ticket always has time left for a restart.
- */
-export const TICKET_REVIEW_BOUND_MS = 10 * 60_000;
 
 /** What a ticket binds. */
 export interface TicketClaims extends SidecarIdentity {

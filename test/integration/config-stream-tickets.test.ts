@@ -7,11 +7,10 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { tokenAuthenticator } from '../../src/operator/auth.js';
+import { TICKET_REVIEW_BOUND_MS, tokenAuthenticator } from '../../src/operator/auth.js';
 import { ConfigHub } from '../../src/operator/hub.js';
 import { STREAM_PATH, TICKET_EVENT, TICKET_HEADER } from '../../src/operator/protocol.js';
 import { createOperatorServer } from '../../src/operator/server.js';
-import { TICKET_REVIEW_BOUND_MS } from '../../src/operator/tickets.js';
 import { SseParser } from '../../src/providers/sse.js';
 import { ticketOf } from '../../src/sidecar/config-stream.js';
 
