@@ -98,13 +98,18 @@ describe('ConfigStream resumption', () => {
     expect(JSON.parse(acks[1]!.body)).toMatchObject({ version: 'v2', stream: 'stream-2' });
   });
 
+  /** A token within the client's expiry margin (30 s left) and the fresh one a rotation writes (an hour left). */
+  const rotatingTokens = () => {
+    const jwt = (exp: number, n: string) =>
+      ['h', Buffer.from(JSON.stringify({ exp, n })).toString('base64url'), 's'].join('.');
+    const now = Math.floor(Date.now() / 1000);
+    return { expiring: jwt(now + 30, 'a'), fresh: jwt(now + 3600, 'b') };
+  };
+
   it('ACKs with the token file once the stream token is about to expire', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
     const tokenFile = join(dir, 'token');
-    const jwt = (exp: number, n: string) =>
-      ['h', Buffer.from(JSON.stringify({ exp, n })).toString('base64url'), 's'].join('.');
-    const expiring = jwt(Math.floor(Date.now() / 1000) + 30, 'a');
-    const fresh = jwt(Math.floor(Date.now() / 1000) + 3600, 'b');
+    const { expiring, fresh } = rotatingTokens();
     writeFileSync(tokenFile, expiring);
     const acks: Array<string | undefined> = [];
     const server = createServer((req, res) => {
@@ -177,10 +182,7 @@ describe('ConfigStream resumption', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const tokenFile = join(dir, 'token');
-    const jwt = (exp: number, n: string) =>
-      ['h', Buffer.from(JSON.stringify({ exp, n })).toString('base64url'), 's'].join('.');
-    const expiring = jwt(Math.floor(Date.now() / 1000) + 30, 'a');
-    const fresh = jwt(Math.floor(Date.now() / 1000) + 3600, 'b');
+    const { expiring, fresh } = rotatingTokens();
     writeFileSync(tokenFile, expiring);
     const { s, streams } = await dropping(tokenFile, fresh, () => 200);
     s.start();
