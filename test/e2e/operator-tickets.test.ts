@@ -118,10 +118,10 @@ async function openStream(token: string, sidecarId: string, ticket?: string, pla
   return got;
 }
 
-test('a restarted operator takes its sidecars back on their tickets, with zero TokenReviews', async () => {
-  const first = await operator();
+/** One sidecar process per name, each with its own token file (a fresh token of the app account) and state dir. */
+async function sidecarsOf(names: string[]): Promise<Array<Proc & { url: string }>> {
   const sidecars: Array<Proc & { url: string }> = [];
-  for (const name of ['a', 'b']) {
+  for (const name of names) {
     const tokenFile = join(dir, `token-${name}`);
     writeFileSync(tokenFile, await serviceAccountToken(ns, 'app', 'tiermesh'));
     sidecars.push(
@@ -133,6 +133,12 @@ test('a restarted operator takes its sidecars back on their tickets, with zero T
       }),
     );
   }
+  return sidecars;
+}
+
+test('a restarted operator takes its sidecars back on their tickets, with zero TokenReviews', async () => {
+  const first = await operator();
+  const sidecars = await sidecarsOf(['a', 'b']);
   await waitFor(async () => (await metric(first, 'tiermesh_operator_connected_sidecars')) === 2, 30_000);
   expect(await metric(first, REVIEWS)).toBe(2);
 
@@ -160,19 +166,7 @@ test('a restarted operator takes its sidecars back on their tickets, with zero T
 
 test('streams older than the review bound still resume with zero TokenReviews: the background re-review kept their tickets fresh', async () => {
   const first = await operator(smallBound);
-  const sidecars: Array<Proc & { url: string }> = [];
-  for (const name of ['c', 'd']) {
-    const tokenFile = join(dir, `token-${name}`);
-    writeFileSync(tokenFile, await serviceAccountToken(ns, 'app', 'tiermesh'));
-    sidecars.push(
-      await startSidecarProc({
-        operator: `https://127.0.0.1:${port}`,
-        tokenFile,
-        stateDir: join(dir, `state-${name}`),
-        extraArgs: ['--operator-ca', join(dir, 'ca.crt')],
-      }),
-    );
-  }
+  const sidecars = await sidecarsOf(['c', 'd']);
   await waitFor(async () => (await metric(first, 'tiermesh_operator_connected_sidecars')) === 2, 30_000);
   const openedAt = Date.now();
   expect(await metric(first, REVIEWS)).toBe(2);
