@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sourceText } from './chat-answer-text.js';
 import { postUpstream, postUpstreamJson, readCapped } from './http.js';
 import { LocalError, type ProviderError } from './types.js';
 
@@ -93,7 +94,12 @@ describe('postUpstreamJson', () => {
         setTimeout(() => res.end('"€"}'), 10);
       });
     });
-    expect(await post(url)).toEqual({ ok: true, v: { a: '€' } });
+    const answer = await post(url);
+    expect(answer).toEqual({ ok: true, v: { a: '€' } });
+    // Parsed plainly (embeddings): no second copy of the text kept, nothing frozen; only the chat path does that.
+    const v = (answer as { v: object }).v;
+    expect(sourceText(v)).toBeUndefined();
+    expect(Object.isFrozen(v)).toBe(false);
     expect(JSON.parse(seen!.body)).toEqual({ model: 'm', messages: [] });
     expect(seen!.headers['content-type']).toBe('application/json');
     expect(seen!.headers['x-k']).toBe('v');

@@ -199,6 +199,7 @@ export function postUpstreamJson(
   req: UpstreamRequest,
   call: Omit<UpstreamCall, 'body'>,
   limit = JSON_ANSWER_LIMIT,
+  parse: (text: string) => unknown = JSON.parse,
 ): Promise<unknown> {
   let payload: string;
   try {
@@ -208,7 +209,7 @@ export function postUpstreamJson(
   }
   const armed = new ArmedCall(req.provider, call);
   return new Promise((resolve, reject) =>
-    new JsonExchange(req, armed, limit, resolve, reject).start(payload),
+    new JsonExchange(req, armed, limit, parse, resolve, reject).start(payload),
   );
 }
 
@@ -229,6 +230,7 @@ class JsonExchange implements Dispatcher.DispatchHandler {
     private readonly req: UpstreamRequest,
     private readonly armed: ArmedCall,
     private readonly limit: number,
+    private readonly parse: (text: string) => unknown,
     private readonly resolve: (v: unknown) => void,
     private readonly reject: (e: unknown) => void,
   ) {
@@ -323,7 +325,7 @@ class JsonExchange implements Dispatcher.DispatchHandler {
       return;
     }
     try {
-      this.resolve(parsedWithSource(text));
+      this.resolve(this.parse(text));
     } catch {
       this.reject(
         new ProviderError('bad_response', `provider "${this.req.provider}": answer is not valid JSON`),
@@ -333,46 +335,6 @@ class JsonExchange implements Dispatcher.DispatchHandler {
 }
 
 const ok = (status: number) => status >= 200 && status < 300;
-
-const SOURCE_TEXT = Symbol('tiermesh.sourceText');
-
-/**
- * The text a whole JSON answer was parsed from, when `value` is that parsed answer as it came. Kept on the object
- * under a non-enumerable symbol: JSON.stringify and spreads leave it out, so a copy made to change the answer does
- * not carry it, and an answer passed on unchanged can be sent as the upstream's own bytes instead of serialized
- * again (respond.ts). Parsed answers are never changed in place, and are frozen to keep it so (freezeAnswer).
- */
-export function sourceText(value: object): string | undefined {
-  return (value as { [SOURCE_TEXT]?: string })[SOURCE_TEXT];
-}
-
-function parsedWithSource(text: string): unknown {
-  const v: unknown = JSON.parse(text);
-  if (typeof v === 'object' && v !== null) {
-    Object.defineProperty(v, SOURCE_TEXT, { value: text });
-    freezeAnswer(v as { choices?: unknown; usage?: unknown });
-  }
-  return v;
-}
-
-/**
- * What respond.ts would send as the upstream's text is frozen, so that a later change in place fails loudly (a
- * TypeError in strict code) instead of the client silently getting the text from before it: the answer itself, its
- * choices, each choice and message, and usage.
- */
-function freezeAnswer(v: { choices?: unknown; usage?: unknown }): void {
-  if (Array.isArray(v.choices)) {
-    for (const c of v.choices as unknown[]) {
-      if (typeof c !== 'object' || c === null) continue;
-      const m = (c as { message?: unknown }).message;
-      if (typeof m === 'object' && m !== null) Object.freeze(m);
-      Object.freeze(c);
-    }
-    Object.freeze(v.choices);
-  }
-  if (typeof v.usage === 'object' && v.usage !== null) Object.freeze(v.usage);
-  Object.freeze(v);
-}
 
 /**
  * Provider URLs come from the config, so there are few of them: each is parsed once rather than on every call, which

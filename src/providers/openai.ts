@@ -5,6 +5,7 @@
 import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import { parsedChatAnswer } from './chat-answer-text.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
@@ -75,6 +76,10 @@ export interface OpenAIWire {
   refreshAuth?(usedSecret: string | undefined): boolean;
 }
 
+/** A whole chat answer: parsed with its own text kept (chat-answer-text.ts), for the respond stage to pass on. */
+const postChatJson = (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) =>
+  postUpstreamJson(req, call, undefined, parsedChatAnswer);
+
 export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
@@ -121,7 +126,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // The whole answer in one read (postUpstreamJson), without a response stream: the hot path of the sidecar.
       const used: { secret?: string | undefined } = {};
-      const json = await authed(call, w.url(call.body.model), jsonBody(call.body), postUpstreamJson, used);
+      const json = await authed(call, w.url(call.body.model), jsonBody(call.body), postChatJson, used);
       const secret = used.secret;
       const err = (json as { error?: { message?: unknown } } | null)?.error;
       if (err && typeof err === 'object') {

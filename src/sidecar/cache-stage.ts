@@ -96,7 +96,7 @@ export function storeAnswer(
   if (!turn?.lookup.directives.store || !completion) return;
   const u = completion.usage;
   const baselineUSD = u ? baselineCostUSD(turn.spec, u.prompt_tokens, u.completion_tokens) : 0;
-  // A shallow copy: the parsed answer carries the upstream's own text (providers/http.ts sourceText), which the
+  // A shallow copy: the parsed answer carries the upstream's own text (providers/chat-answer-text.ts sourceText), which the
   // cache's size (entryBytes) does not see and a cache hit does not need.
   const stored = { ...completion };
   deps.cache.put(

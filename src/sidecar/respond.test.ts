@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletion } from '../api/openai.js';
+import { parsedChatAnswer } from '../providers/chat-answer-text.js';
 import { postUpstreamJson } from '../providers/http.js';
 import { formatUSD, respondJson, servedByHeaders } from './respond.js';
 
@@ -60,6 +61,8 @@ describe('respondJson', () => {
         secrets: [],
       },
       { signal: new AbortController().signal, firstByteTimeoutMs: 5000 },
+      undefined,
+      parsedChatAnswer,
     )) as ChatCompletion;
     upstream.close();
     const server = http.createServer((_req, res) => respondJson(res, change(answer), served));

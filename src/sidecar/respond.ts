@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import type { TiermeshError } from '../errors.js';
 import { sendJson, sendJsonText } from '../http/reply.js';
-import { sourceText } from '../providers/http.js';
+import { sourceText } from '../providers/chat-answer-text.js';
 import { SSE_CONTENT_TYPE, SSE_DONE, sseData } from '../providers/sse.js';
 import { TRUNCATED_HEADER } from '../routing/context.js';
 import { HEDGED_HEADER } from '../routing/hedge.js';

@@ -1,0 +1,45 @@
+/**
+ * An OpenAI chat answer that keeps the upstream's own text, so that one passed on unchanged is sent as those bytes
+ * instead of serialized again (respond.ts). Only the chat path parses this way (openai.ts complete): an embeddings
+ * answer, possibly megabytes of vectors, is parsed plainly and keeps no second copy.
+ */
+const SOURCE_TEXT = Symbol('tiermesh.sourceText');
+
+/**
+ * The text a whole JSON answer was parsed from, when `value` is that parsed answer as it came. Kept on the object
+ * under a non-enumerable symbol: JSON.stringify and spreads leave it out, so a copy made to change the answer does
+ * not carry it, and an answer passed on unchanged can be sent as the upstream's own bytes instead of serialized
+ * again (respond.ts). Parsed answers are never changed in place, and are frozen to keep it so (freezeAnswer).
+ */
+export function sourceText(value: object): string | undefined {
+  return (value as { [SOURCE_TEXT]?: string })[SOURCE_TEXT];
+}
+
+/** JSON.parse for a chat answer: the parsed answer, tagged with its text and frozen. */
+export function parsedChatAnswer(text: string): unknown {
+  const v: unknown = JSON.parse(text);
+  if (typeof v === 'object' && v !== null) {
+    Object.defineProperty(v, SOURCE_TEXT, { value: text });
+    freezeAnswer(v as { choices?: unknown; usage?: unknown });
+  }
+  return v;
+}
+
+/**
+ * What respond.ts would send as the upstream's text is frozen, so that a later change in place fails loudly (a
+ * TypeError in strict code) instead of the client silently getting the text from before it: the answer itself, its
+ * choices, each choice and message, and usage.
+ */
+function freezeAnswer(v: { choices?: unknown; usage?: unknown }): void {
+  if (Array.isArray(v.choices)) {
+    for (const c of v.choices as unknown[]) {
+      if (typeof c !== 'object' || c === null) continue;
+      const m = (c as { message?: unknown }).message;
+      if (typeof m === 'object' && m !== null) Object.freeze(m);
+      Object.freeze(c);
+    }
+    Object.freeze(v.choices);
+  }
+  if (typeof v.usage === 'object' && v.usage !== null) Object.freeze(v.usage);
+  Object.freeze(v);
+}
