@@ -111,7 +111,7 @@ export interface ProducedAnswer {
    * Booked, but `upstreamSeconds` is no latency observation of its target: a hedge's loser (its time says when it
    * was stopped) or a hedge that won (timed from its step's start, so the delay would count as the target's).
    */
-  untimed?: true;
+  untimed?: boolean;
 }
 
 export interface ExecuteInput {
@@ -316,11 +316,12 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     promotedFrom: undefined,
     hedged: undefined,
   };
+  const json = jsonCall(input);
   const call = async (step: EscalationStep) => {
     out.tier = step.tierName;
     const t0 = performance.now();
     try {
-      const r = await hedgedStep(input, out, step, sloPlan(input, step), jsonCall(input));
+      const r = await hedgedStep(input, out, step, sloPlan(input, step), json);
       return { r, step, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
       if (e instanceof ExecutionError) out.attempts += e.attempts;
@@ -365,7 +366,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       tier: step.tierName,
       usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, first?.message.content ?? ''),
       upstreamSeconds: done.seconds,
-      ...(done.r.wonHedge ? { untimed: true as const } : {}),
+      untimed: done.r.wonHedge,
     });
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
     const above: EscalationStep | undefined =
@@ -433,13 +434,8 @@ async function strictRetry(
   const request = strictRequest(input.request, detail, input.decision.spec.cascade.strictRetry?.instruction);
   const t0 = performance.now();
   try {
-    const r = await hedgedStep(
-      { ...input, request },
-      out,
-      step,
-      sloPlan(input, step),
-      jsonCall({ ...input, request }),
-    );
+    const retryInput = { ...input, request };
+    const r = await hedgedStep(retryInput, out, step, sloPlan(input, step), jsonCall(retryInput));
     const seconds = (performance.now() - t0) / 1000;
     out.attempts += r.attempts;
     out.served = r.served;
@@ -452,7 +448,7 @@ async function strictRetry(
         r.completion.usage ??
         estimateUsage(estimateRequestTokens(request), r.completion.choices[0]?.message.content ?? ''),
       upstreamSeconds: seconds,
-      ...(r.wonHedge ? { untimed: true as const } : {}),
+      untimed: r.wonHedge,
     });
     return { completion: r.completion, served: r.served, seconds };
   } catch (e) {
