@@ -149,7 +149,7 @@ export interface CascadeOutcome {
 }
 
 /** What a hedged step adds to the request's tally: the loser's upstream calls and spend, and which side won. */
-export interface HedgeTally {
+interface HedgeTally {
   attempts: number;
   produced: ProducedAnswer[];
   hedged: 'won' | 'lost' | undefined;

@@ -62,7 +62,7 @@ export function requestId(req: IncomingMessage): string {
  * bench/sidecar.ts. Every head goes through writeHead (node's implicit head too), so every answer still has it; an
  * x-request-id set explicitly (a feedback retry's new id) wins.
  */
-export class SidecarResponse<Req extends IncomingMessage = IncomingMessage> extends http.ServerResponse<Req> {
+class SidecarResponse<Req extends IncomingMessage = IncomingMessage> extends http.ServerResponse<Req> {
   requestId: string | undefined;
 
   override writeHead(
