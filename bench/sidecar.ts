@@ -21,8 +21,10 @@
  * granularity (requests leave in small bursts, ~1 ms apart) is in every path's p50 alike and cancels in "added".
  *
  * `--baseline <checkout>` also measures the sidecar of another checkout (its own dist/, built there with
- * `tsc -p tsconfig.build.json`, node_modules linked) in a proxy process of its own, interleaved in the same rounds:
- * before/after of a change in one run, e.g. a `git archive <commit>` of main unpacked under /tmp.
+ * `tsc -p tsconfig.build.json`, node_modules linked) against this checkout's ("candidate"), each in a proxy process
+ * of its own built the same way, in turns (which goes first alternates by round), in the same rounds: before/after
+ * of a change in one run, e.g. a `git archive <commit>` of main unpacked under /tmp. `--baseline .` is an A/A run:
+ * how far apart two identical sidecars measure on this machine right now.
  *
  * Processes: this driver (load generator), one upstream process (zero-latency OpenAI-shaped answers), one proxy
  * process (http-proxy and the sidecar, measured one after the other so they never compete). Sharing the process
@@ -328,12 +330,19 @@ async function driver(): Promise<void> {
     ['--role', 'proxies', '--upstream', String(up.ports[0]), '--root', root],
     false,
   );
-  // The baseline's sidecar in a proxy process of its own, idle while the others are measured.
-  const base = args.baseline
-    ? await child(
-        ['--role', 'proxies', '--upstream', String(up.ports[0]), '--root', resolve(args.baseline)],
-        false,
-      )
+  // Before/after: this checkout's sidecar and the baseline's, each in a proxy process of its own built the same way
+  // (idle while the others are measured), so neither carries what the bare proxy's load left in the first process.
+  const pair = args.baseline
+    ? {
+        candidate: await child(
+          ['--role', 'proxies', '--upstream', String(up.ports[0]), '--root', root],
+          false,
+        ),
+        baseline: await child(
+          ['--role', 'proxies', '--upstream', String(up.ports[0]), '--root', resolve(args.baseline)],
+          false,
+        ),
+      }
     : undefined;
   const ratios: Record<string, number[]> = {};
   const note = (name: string, v: number) => {
@@ -352,7 +361,18 @@ async function driver(): Promise<void> {
       const direct = await run(up.ports[0]!, up.proc.pid!);
       const bare = await run(barePort, proxies.proc.pid!);
       const sidecar = await run(sidecarPort, proxies.proc.pid!);
-      const baseline = base ? await run(base.ports[1]!, base.proc.pid!) : undefined;
+      // In turns: the candidate first in odd rounds, the baseline first in even ones.
+      const inTurn = async <R>(m: (port: number, pid: number) => Promise<R>) => {
+        if (!pair) return undefined;
+        const one = (c: typeof pair.candidate) => m(c.ports[1]!, c.proc.pid!);
+        if (round % 2 === 1) {
+          const candidate = await one(pair.candidate);
+          return { candidate, baseline: await one(pair.baseline) };
+        }
+        const baseline = await one(pair.baseline);
+        return { candidate: await one(pair.candidate), baseline };
+      };
+      const ab = await inTurn(run);
       const fmt = (r: Result) =>
         `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s  ${r.cpuUs.toFixed(0)} us CPU/req`;
       const added = (r: { p50: number; p99: number }, to: { p50: number; p99: number }) => ({
@@ -368,11 +388,16 @@ async function driver(): Promise<void> {
       console.log(
         `sidecar     ${fmt(sidecar)}  (added p50 ${a.sidecar.p50.toFixed(3)} ms, p99 ${a.sidecar.p99.toFixed(3)} ms)`,
       );
-      if (baseline) {
-        const ab = added(baseline, direct);
-        console.log(
-          `baseline    ${fmt(baseline)}  (added p50 ${ab.p50.toFixed(3)} ms, p99 ${ab.p99.toFixed(3)} ms)`,
-        );
+      if (ab) {
+        for (const [name, r] of [
+          ['candidate', ab.candidate],
+          ['baseline', ab.baseline],
+        ] as const) {
+          const d = added(r, direct);
+          console.log(
+            `${name.padEnd(11)} ${fmt(r)}  (added p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms)`,
+          );
+        }
       }
       console.log('ratios (same run):');
       note('sidecar added p50 / http-proxy added p50:', a.sidecar.p50 / a.bare.p50);
@@ -381,17 +406,21 @@ async function driver(): Promise<void> {
       note('sidecar throughput / http-proxy:', sidecar.rps / bare.rps);
       note('sidecar throughput / direct:', sidecar.rps / direct.rps);
       note('sidecar CPU per request / http-proxy:', sidecar.cpuUs / bare.cpuUs);
-      if (baseline) {
-        note('baseline CPU per request / http-proxy:', baseline.cpuUs / bare.cpuUs);
-        note('sidecar CPU per request / baseline:', sidecar.cpuUs / baseline.cpuUs);
+      if (ab) {
+        note('baseline CPU per request / http-proxy:', ab.baseline.cpuUs / bare.cpuUs);
+        note('candidate CPU per request / baseline:', ab.candidate.cpuUs / ab.baseline.cpuUs);
+        note(
+          'candidate added p50 / baseline added p50:',
+          (ab.candidate.p50 - direct.p50) / (ab.baseline.p50 - direct.p50),
+        );
       }
 
-      rate ??= Math.round(Math.min(bare.rps, sidecar.rps, baseline?.rps ?? Infinity) / 2);
+      rate ??= Math.round(Math.min(bare.rps, sidecar.rps, ab?.baseline.rps ?? Infinity) / 2);
       const at = (port: number, pid: number) => measureAtRate(port, chat, rate!, seconds, warmup, pid);
       const fDirect = await at(up.ports[0]!, up.proc.pid!);
       const fBare = await at(barePort, proxies.proc.pid!);
       const fSidecar = await at(sidecarPort, proxies.proc.pid!);
-      const fBaseline = base ? await at(base.ports[1]!, base.proc.pid!) : undefined;
+      const fab = await inTurn(at);
       const fmtAt = (r: AtRate, to?: AtRate) =>
         `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s  ${r.cpuUs.toFixed(0)} us CPU/req` +
         (r.errors ? `  ${r.errors} errors` : '') +
@@ -400,20 +429,27 @@ async function driver(): Promise<void> {
       console.log(`direct      ${fmtAt(fDirect)}`);
       console.log(`http-proxy  ${fmtAt(fBare, fDirect)}`);
       console.log(`sidecar     ${fmtAt(fSidecar, fDirect)}`);
-      if (fBaseline) console.log(`baseline    ${fmtAt(fBaseline, fDirect)}`);
+      if (fab) {
+        console.log(`candidate   ${fmtAt(fab.candidate, fDirect)}`);
+        console.log(`baseline    ${fmtAt(fab.baseline, fDirect)}`);
+      }
       console.log('ratios at the fixed rate (same run):');
       note(
         `at ${rate}/s: sidecar added p50 / http-proxy added p50:`,
         (fSidecar.p50 - fDirect.p50) / (fBare.p50 - fDirect.p50),
       );
       note(`at ${rate}/s: sidecar CPU per request / http-proxy:`, fSidecar.cpuUs / fBare.cpuUs);
-      if (fBaseline) {
+      if (fab) {
         note(
           `at ${rate}/s: baseline added p50 / http-proxy added p50:`,
-          (fBaseline.p50 - fDirect.p50) / (fBare.p50 - fDirect.p50),
+          (fab.baseline.p50 - fDirect.p50) / (fBare.p50 - fDirect.p50),
         );
-        note(`at ${rate}/s: baseline CPU per request / http-proxy:`, fBaseline.cpuUs / fBare.cpuUs);
-        note(`at ${rate}/s: sidecar CPU per request / baseline:`, fSidecar.cpuUs / fBaseline.cpuUs);
+        note(`at ${rate}/s: baseline CPU per request / http-proxy:`, fab.baseline.cpuUs / fBare.cpuUs);
+        note(`at ${rate}/s: candidate CPU per request / baseline:`, fab.candidate.cpuUs / fab.baseline.cpuUs);
+        note(
+          `at ${rate}/s: candidate added p50 / baseline added p50:`,
+          (fab.candidate.p50 - fDirect.p50) / (fab.baseline.p50 - fDirect.p50),
+        );
       }
     }
     if (rounds > 1) {
@@ -427,7 +463,8 @@ async function driver(): Promise<void> {
       }
     }
   } finally {
-    base?.proc.kill();
+    pair?.candidate.proc.kill();
+    pair?.baseline.proc.kill();
     proxies.proc.kill();
     up.proc.kill();
   }
