@@ -418,7 +418,9 @@ async function driver(): Promise<void> {
         );
       }
 
-      rate ??= Math.round(Math.min(bare.rps, sidecar.rps, ab?.baseline.rps ?? Infinity) / 2);
+      rate ??= Math.round(
+        Math.min(bare.rps, sidecar.rps, ab?.candidate.rps ?? Infinity, ab?.baseline.rps ?? Infinity) / 2,
+      );
       const at = (port: number, pid: number) => measureAtRate(port, chat, rate!, seconds, warmup, pid);
       const fDirect = await at(up.ports[0]!, up.proc.pid!);
       const fBare = await at(barePort, proxies.proc.pid!);
