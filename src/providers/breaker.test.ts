@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { BreakerBoard, type BreakerId } from './breaker.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BreakerBoard, type BreakerId, RollingCounts } from './breaker.js';
 import { ProviderError } from './types.js';
 
 const settings = {
@@ -114,5 +114,141 @@ describe('Breaker.run', () => {
       }),
     ).rejects.toThrow('sync');
     expect(b.state).toBe('open');
+  });
+});
+
+describe('Breaker states', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const ok = () => Promise.resolve('ok');
+  const track = (b: { provider: string; model: string }) => {
+    const seen: string[] = [];
+    board.on('state', (c) => {
+      if (c.provider === b.provider && c.model === b.model) seen.push(c.state);
+    });
+    return seen;
+  };
+
+  it('waits for volumeThreshold fires, then opens only on a failure rate above the threshold', async () => {
+    const b = board.get('p', 'm', { ...settings, volumeThreshold: 4, errorThresholdPercentage: 50 });
+    await b.run(ok);
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    await b.run(ok);
+    // 4 fires, 2 failures: 50% is not above 50%.
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('closed');
+    // 5 fires, 3 failures: 60%.
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('open');
+  });
+
+  it('forgets failures older than the rolling window', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, volumeThreshold: 2, rollingWindowMs: 1_000 });
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    vi.advanceTimersByTime(1_100);
+    await b.run(ok);
+    // 1 ok + 1 failure in the window: 50%, not above 50%. Had the old failure still counted, 2 of 3 would open it.
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('closed');
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('open');
+  });
+
+  it('refuses while open with a Retry-After of the time left, half-opens after resetTimeoutMs, closes on the probe', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 5_000 });
+    const seen = track(b);
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(seen).toEqual(['open']);
+    vi.advanceTimersByTime(2_000);
+    let called = false;
+    const refused = b.run(() => {
+      called = true;
+      return ok();
+    });
+    await expect(refused).rejects.toMatchObject({ reason: 'breaker_open', retryAfter: 3 });
+    expect(called).toBe(false);
+    vi.advanceTimersByTime(3_000);
+    expect(b.state).toBe('half_open');
+    expect(b.secondsUntilHalfOpen()).toBe(0);
+    await expect(b.run(ok)).resolves.toBe('ok');
+    expect(b.state).toBe('closed');
+    expect(seen).toEqual(['open', 'half_open', 'closed']);
+  });
+
+  it('lets one probe through while half-open and re-opens (with a new reset timeout) when it fails', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const seen = track(b);
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    vi.advanceTimersByTime(1_000);
+    let failProbe: (e: unknown) => void = () => {};
+    const probe = b.run(() => new Promise((_, reject) => (failProbe = reject)));
+    await expect(b.run(ok)).rejects.toMatchObject({ reason: 'breaker_open' });
+    failProbe(new ProviderError('server_error', 'still down'));
+    await expect(probe).rejects.toThrow('still down');
+    expect(b.state).toBe('open');
+    expect(seen).toEqual(['open', 'half_open', 'open']);
+    vi.advanceTimersByTime(999);
+    expect(b.state).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(b.state).toBe('half_open');
+  });
+
+  it('a probe that ends in a failure the breaker excuses (a 429) closes it, as opossum did', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    vi.advanceTimersByTime(1_000);
+    await expect(
+      b.run(() => Promise.reject(new ProviderError('rate_limited', 'busy'))),
+    ).rejects.toMatchObject({
+      reason: 'rate_limited',
+    });
+    expect(b.state).toBe('closed');
+  });
+
+  it('counts refused calls as fires, as opossum did: after a recovery the old failures weigh less', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    for (let i = 0; i < 3; i++) await expect(b.run(ok)).rejects.toMatchObject({ reason: 'breaker_open' });
+    vi.advanceTimersByTime(1_000);
+    await b.run(ok);
+    // 1 + 3 refused + 1 probe + this one = 6 fires, 2 failures: 33%, not above 50%.
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('closed');
+  });
+
+  it('a retired breaker stops its reset timer, reads closed (it lets every call through) and moves no more', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const seen = track(b);
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    board.retain([]);
+    vi.advanceTimersByTime(5_000);
+    expect(b.state).toBe('closed');
+    expect(b.secondsUntilHalfOpen()).toBe(0);
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(seen).toEqual(['open']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('RollingCounts', () => {
+  it('sums the slices of the window ending now and drops older ones', () => {
+    const c = new RollingCounts(1_000);
+    c.fire(0);
+    c.failure(0);
+    c.fire(450);
+    c.fire(999);
+    expect(c.totals(999)).toEqual({ fires: 3, failures: 1 });
+    // The slice of t=0..99 leaves the window at t=1000, the one of 400..499 at t=1400.
+    expect(c.totals(1_000)).toEqual({ fires: 2, failures: 0 });
+    expect(c.totals(1_400)).toEqual({ fires: 1, failures: 0 });
+    c.fire(2_950);
+    expect(c.totals(2_950)).toEqual({ fires: 1, failures: 0 });
   });
 });

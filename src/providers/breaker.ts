@@ -1,6 +1,19 @@
-/** Circuit breakers per provider + upstream model (opossum), kept across config versions, with state-change events. */
+/**
+ * Circuit breakers per provider + upstream model, kept across config versions, with state-change events.
+ *
+ * Our own small breaker, not opossum: on every upstream call opossum built an outer promise, emitted four events
+ * through an EventEmitter and kept each call's latency in its rolling buckets (tens of thousands of numbers held at a
+ * few thousand requests per second, though nothing reads them), and ran two interval timers per breaker. This one
+ * keeps two counters per time bucket and has one timer, only while open. It decides exactly as opossum 10 did with
+ * the options we gave it (so the tests written against opossum hold):
+ * - every call made while not retired counts as a fire, refused ones included; a failure the filter does not excuse
+ *   counts as a failure; within the rolling window (10 buckets), once fires reach `volumeThreshold`, a failure rate
+ *   above `errorThresholdPercentage` opens the breaker;
+ * - open refuses every call until `resetTimeoutMs` has passed, then half-open lets one probe through (others are
+ *   refused while it runs); the probe's failure opens it again, anything else (a success, or an excused failure)
+ *   closes it.
+ */
 import { EventEmitter } from 'node:events';
-import CircuitBreaker from 'opossum';
 import { LocalError, ProviderError } from './types.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
@@ -29,78 +42,179 @@ function ignoredByBreaker(err: unknown): boolean {
   return err instanceof LocalError || (err instanceof ProviderError && NOT_COUNTED.has(err.reason));
 }
 
-type Action = () => Promise<unknown>;
 type ClientGone = () => boolean;
 const NEVER_GONE: ClientGone = () => false;
 
+const BUCKETS = 10;
+
 /**
- * opossum hands its errorFilter the arguments `fire` got: the action and whether the client went away, so a failure
- * caused by the caller's disconnect is not the upstream's fault and is not counted. Asked when the failure is handled,
- * right after it happened.
+ * Fires and failures over the last `BUCKETS` slices of the rolling window, without a timer: each slice is stamped
+ * with the number of the time slice it counts, and a slice older than the window counts as empty.
  */
-function notCounted(err: unknown, _fn: Action, clientGone: ClientGone): boolean {
-  return clientGone() || ignoredByBreaker(err);
+export class RollingCounts {
+  private readonly sliceMs: number;
+  private readonly stamp = new Float64Array(BUCKETS).fill(-1);
+  private readonly fires = new Uint32Array(BUCKETS);
+  private readonly failures = new Uint32Array(BUCKETS);
+
+  constructor(windowMs: number) {
+    this.sliceMs = Math.max(1, Math.floor(windowMs / BUCKETS));
+  }
+
+  private slot(now: number): number {
+    const slice = Math.floor(now / this.sliceMs);
+    const i = slice % BUCKETS;
+    if (this.stamp[i] !== slice) {
+      this.stamp[i] = slice;
+      this.fires[i] = 0;
+      this.failures[i] = 0;
+    }
+    return i;
+  }
+
+  fire(now: number): void {
+    this.fires[this.slot(now)]!++;
+  }
+
+  failure(now: number): void {
+    this.failures[this.slot(now)]!++;
+  }
+
+  /** Totals over the window ending now. */
+  totals(now: number): { fires: number; failures: number } {
+    const current = Math.floor(now / this.sliceMs);
+    let fires = 0;
+    let failures = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      if (this.stamp[i]! > current - BUCKETS) {
+        fires += this.fires[i]!;
+        failures += this.failures[i]!;
+      }
+    }
+    return { fires, failures };
+  }
 }
 
 /** One breaker. `run` rejects at once with a `breaker_open` ProviderError while open. */
 export class Breaker {
-  private readonly cb: CircuitBreaker<[Action, ClientGone], unknown>;
+  private current: BreakerState = 'closed';
+  /** Half-open with its one probe not yet let through. */
+  private probeFree = false;
   private retiredFlag = false;
   /** When it last opened (Date.now()), to say how long until it half-opens. */
   private openedAt = 0;
+  private resetTimer: NodeJS.Timeout | undefined;
+  private readonly counts: RollingCounts;
 
   constructor(
     readonly provider: string,
     readonly model: string,
     readonly settings: BreakerSettings,
-    onState: (s: BreakerState) => void,
+    private readonly onState: (s: BreakerState) => void,
   ) {
-    this.cb = new CircuitBreaker<[Action, ClientGone], unknown>((fn: Action) => fn(), {
-      // Deadlines are ours (per attempt, first byte); opossum's own timeout would race them with a worse reason.
-      timeout: false,
-      errorThresholdPercentage: settings.errorThresholdPercentage,
-      volumeThreshold: settings.volumeThreshold,
-      resetTimeout: settings.resetTimeoutMs,
-      rollingCountTimeout: settings.rollingWindowMs,
-      rollingCountBuckets: 10,
-      rollingPercentilesEnabled: false,
-      // opossum's types name one parameter; it passes `fire`'s arguments after the error (lib/circuit.js).
-      errorFilter: notCounted as (err: unknown) => boolean,
-    });
-    this.cb.on('open', () => {
-      this.openedAt = Date.now();
-      onState('open');
-    });
-    this.cb.on('halfOpen', () => onState('half_open'));
-    this.cb.on('close', () => onState('closed'));
+    this.counts = new RollingCounts(settings.rollingWindowMs);
   }
 
+  /** A retired breaker lets every call through, so it reads closed. */
   get state(): BreakerState {
-    return this.cb.opened ? 'open' : this.cb.halfOpen ? 'half_open' : 'closed';
+    return this.retiredFlag ? 'closed' : this.current;
   }
 
   /**
    * Runs `fn` under the breaker. Half-open lets one probe through (others are rejected while it runs) and closes on
-   * its success. `clientGone` says whether a failure is the caller's disconnect rather than the upstream's.
+   * its success. `clientGone` says whether a failure is the caller's disconnect rather than the upstream's; it is
+   * asked when the failure is handled, right after it happened.
    */
   run<T>(fn: () => Promise<T>, clientGone: ClientGone = NEVER_GONE): Promise<T> {
     // Requests planned under an older config version may still hold a replaced or pruned breaker: let them through.
     if (this.retiredFlag) return fn();
-    // No async wrapper of our own: the client's disconnect is judged by the errorFilter (notCounted), and this is
-    // one promise on top of opossum's, on every upstream call.
-    return (this.cb.fire(fn, clientGone) as Promise<T>).catch(this.rejected);
+    this.counts.fire(Date.now());
+    if (this.current !== 'closed') {
+      if (!this.probeFree) return Promise.reject(this.refusal());
+      this.probeFree = false;
+    }
+    let p: Promise<T>;
+    try {
+      p = fn();
+    } catch (err) {
+      this.failed(err, clientGone);
+      return Promise.reject(err);
+    }
+    return p.then(
+      (v) => {
+        this.succeeded();
+        return v;
+      },
+      (err: unknown) => {
+        this.failed(err, clientGone);
+        throw err;
+      },
+    );
   }
 
-  /** An open breaker's refusal as a `breaker_open` ProviderError; any other error as it is. */
-  private readonly rejected = (err: unknown): never => {
-    if ((err as { code?: string }).code === 'EOPENBREAKER')
-      throw new ProviderError(
-        'breaker_open',
-        `breaker open for provider "${this.provider}" model "${this.model}"`,
-        { retryAfter: this.secondsUntilHalfOpen() },
-      );
-    throw err;
-  };
+  private refusal(): ProviderError {
+    return new ProviderError(
+      'breaker_open',
+      `breaker open for provider "${this.provider}" model "${this.model}"`,
+      {
+        retryAfter: this.secondsUntilHalfOpen(),
+      },
+    );
+  }
+
+  private succeeded(): void {
+    if (this.retiredFlag) return;
+    if (this.current === 'half_open') this.close();
+  }
+
+  private failed(err: unknown, clientGone: ClientGone): void {
+    if (this.retiredFlag) return;
+    // An excused failure is no news about the upstream, but like a success it ends a half-open probe.
+    if (clientGone() || ignoredByBreaker(err)) {
+      this.succeeded();
+      return;
+    }
+    const now = Date.now();
+    this.counts.failure(now);
+    if (this.current === 'half_open') {
+      this.open(now);
+      return;
+    }
+    const { fires, failures } = this.counts.totals(now);
+    if (
+      fires >= this.settings.volumeThreshold &&
+      (failures / fires) * 100 > this.settings.errorThresholdPercentage
+    )
+      this.open(now);
+  }
+
+  private open(now: number): void {
+    if (this.current === 'open') return;
+    this.current = 'open';
+    this.probeFree = false;
+    this.openedAt = now;
+    clearTimeout(this.resetTimer);
+    this.resetTimer = setTimeout(() => this.halfOpen(), this.settings.resetTimeoutMs);
+    // An open breaker alone must not keep the process alive.
+    this.resetTimer.unref();
+    this.onState('open');
+  }
+
+  private halfOpen(): void {
+    this.resetTimer = undefined;
+    if (this.retiredFlag) return;
+    this.current = 'half_open';
+    this.probeFree = true;
+    this.onState('half_open');
+  }
+
+  private close(): void {
+    this.current = 'closed';
+    this.probeFree = false;
+    clearTimeout(this.resetTimer);
+    this.resetTimer = undefined;
+    this.onState('closed');
+  }
 
   /**
    * Like `run`, for streams: resolves with `start`'s value (the first chunk) but keeps the breaker call open until
@@ -139,7 +253,7 @@ export class Breaker {
    * refused too; the probe settles within one request, so "soon" (the smallest wait) is the honest answer.
    */
   secondsUntilHalfOpen(now = Date.now()): number {
-    if (!this.cb.opened) return 0;
+    if (this.state !== 'open') return 0;
     return Math.max(0, (this.openedAt + this.settings.resetTimeoutMs - now) / 1000);
   }
 
@@ -150,7 +264,8 @@ export class Breaker {
 
   retire(): void {
     this.retiredFlag = true;
-    this.cb.shutdown();
+    clearTimeout(this.resetTimer);
+    this.resetTimer = undefined;
   }
 
   shutdown(): void {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,25 @@ describe('logDestination', () => {
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     expect(lines.map((l) => JSON.parse(l).text)).toEqual(Array(40).fill(text));
+  });
+});
+
+describe('logDestination on exit', () => {
+  it('writes out every line still gathered or pending when the process exits at once', () => {
+    // stdout (fd 1) is open from the start, as in the sidecar; the lines are still in the block or in flight.
+    const logger = new URL('./logger.ts', import.meta.url).pathname;
+    const script = `
+      const { createLogger, logDestination } = await import(${JSON.stringify(logger)});
+      const l = createLogger({ destination: logDestination(1) });
+      for (let i = 0; i < 3000; i++) l.info({ i, text: 'żółć' }, 'line');
+      process.exit(0);`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    const lines = out.trimEnd().split('\n');
+    expect(lines).toHaveLength(3000);
+    expect(lines.map((l) => JSON.parse(l).i)).toEqual([...Array(3000).keys()]);
+    expect(JSON.parse(lines[2999]!).text).toBe('żółć');
   });
 });
 

@@ -39,7 +39,10 @@ type SonicBoom = ReturnType<typeof pino.destination>;
  * Gathers whole lines and hands them to sonic-boom a block at a time. sonic-boom buffers too (minLength), but it
  * appends each line to its pending string and measures that string's byte length on every write: a cost that grows
  * with the buffer, ~2 us per line at 4 KiB in bench/sidecar.ts. Here a line costs an array push; the join and the
- * byte count happen once per block.
+ * byte count happen once per block. Blocks go to sonic-boom as bytes (its buffer mode): given a string, it measures
+ * its byte length twice on the way in, has fs.write encode it, and once written encodes the whole block again
+ * (Buffer.from, to slice off what was written); one encoding here roughly halved the cost per line of the
+ * destination (0.35-0.72 against 0.82-1.16 us per line for 16 KiB blocks to /dev/null).
  */
 class LineBatch {
   private lines: string[] = [];
@@ -69,7 +72,8 @@ class LineBatch {
     const block = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
     this.lines = [];
     this.size = 0;
-    this.out.write(block);
+    // In buffer mode sonic-boom takes Buffers (its types say string).
+    this.out.write(Buffer.from(block) as unknown as string);
   }
 }
 
@@ -80,7 +84,7 @@ class LineBatch {
  */
 export function logDestination(dest: number | string = 1): DestinationStream {
   // minLength 1: each block is written as it comes, and flush(cb) still waits until what is pending is out.
-  const stream = new LineBatch(pino.destination({ dest, sync: false, minLength: 1 }));
+  const stream = new LineBatch(pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer' }));
   const timer = setInterval(() => {
     try {
       stream.flush();
