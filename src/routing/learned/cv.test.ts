@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   assignFolds,
   type CvResult,
+  crossValidate,
   type RobustCandidate,
+  repeatedCrossValidate,
   selectClosestWithinNoise,
   selectForUnseenGroups,
   selectHead,
 } from './cv.js';
+import { buildDesign } from './design.js';
 
 const result = (features: 'constant' | 'length' | 'structure' | 'ngrams', folds: number[]): CvResult => ({
   spec: { name: 'h', features, lambdaDense: 1 },
@@ -48,6 +51,75 @@ describe('selectHead', () => {
     // Within the margin: the simpler one stays.
     expect(selectHead([constant, result('length', [0.505, 0.505, 0.505, 0.505, 0.505])]).spec.features).toBe(
       'constant',
+    );
+  });
+});
+
+describe('repeated cross-validation', () => {
+  const texts = Array.from(
+    { length: 240 },
+    (_, i) => `${i % 3 ? 'short' : 'a much longer prompt '.repeat(4)} ${i}`,
+  );
+  const d = buildDesign(texts);
+  const rows = texts.map((_, i) => i);
+  // The strong model helps on the long prompts only, with a few exceptions so folds differ.
+  const outcomes = rows.map((i) => ({
+    weak: 0,
+    strong: i % 3 === 0 ? (i % 7 ? 1 : 0) : i % 11 === 0 ? 1 : 0,
+  }));
+  const labels = outcomes.map((o) => o.strong - o.weak);
+  const spec = { name: 'h', features: 'length' as const, lambdaDense: 1 };
+  const p1 = assignFolds(
+    texts.map((t) => `p:${t}`),
+    5,
+  );
+  const p2 = assignFolds(
+    texts.map((t) => `p:${t}`),
+    5,
+    'tiermesh-cv/1',
+  );
+
+  it('is crossValidate for one partition, and the mean over partitions for several', () => {
+    const one = crossValidate(d, rows, labels, p1, outcomes, spec);
+    const two = crossValidate(d, rows, labels, p2, outcomes, spec);
+    expect(Array.from(p1)).not.toEqual(Array.from(p2));
+    expect(repeatedCrossValidate(d, rows, labels, [p1], outcomes, spec)).toEqual(one);
+    const both = repeatedCrossValidate(d, rows, labels, [p1, p2], outcomes, spec);
+    expect(both.apgr).toBeCloseTo((one.apgr + two.apgr) / 2, 12);
+    expect(both.pooledApgr).toBeCloseTo((one.pooledApgr + two.pooledApgr) / 2, 12);
+    expect(both.partitions).toEqual([one.foldApgr, two.foldApgr]);
+  });
+
+  it('selectHead over partitions: the standard error of one partition, not of 20 correlated folds', () => {
+    const over = (features: 'constant' | 'structure', parts: number[][]): CvResult => ({
+      ...result(features, parts[0]!),
+      apgr: parts.flat().reduce((a, b) => a + b, 0) / parts.flat().length,
+      partitions: parts,
+    });
+    const flat = over(
+      'constant',
+      Array.from({ length: 4 }, () => [0.5, 0.5, 0.5, 0.5, 0.5]),
+    );
+    // +0.012 on average: past the margin, but within one partition's standard error (0.016). Counted as 20
+    // independent folds (0.008) it would be chosen.
+    const shaky = over(
+      'structure',
+      Array.from({ length: 4 }, () => [0.55, 0.48, 0.54, 0.47, 0.52]),
+    );
+    expect(selectHead([flat, shaky]).spec.features).toBe('constant');
+    const steady = over(
+      'structure',
+      Array.from({ length: 4 }, (_, p) => [0.56, 0.54, 0.55, 0.57, 0.55].map((x) => x + p * 0.001)),
+    );
+    expect(selectHead([flat, steady]).spec.features).toBe('structure');
+    // Clearly better on the first partition, worse on the three others: a lucky partition, not chosen.
+    const lucky = over('structure', [
+      [0.56, 0.55, 0.57, 0.56, 0.55],
+      ...Array.from({ length: 3 }, () => [0.49, 0.48, 0.5, 0.49, 0.49]),
+    ]);
+    expect(selectHead([flat, lucky]).spec.features).toBe('constant');
+    expect(selectHead([flat, { ...lucky, partitions: undefined, apgr: 0.558 }]).spec.features).toBe(
+      'structure',
     );
   });
 });

@@ -67,6 +67,42 @@ describe('fitRidge', () => {
     expect(predict(ngram, d, 2)).toBeLessThan(0.2);
   });
 
+  it('minCount: buckets seen in fewer fitted prompts get no weight, and a repeated row counts once', () => {
+    const r = mulberry32(11);
+    const word = () =>
+      Array.from({ length: 9 }, () => String.fromCharCode(97 + Math.floor(r() * 26))).join('');
+    // Every prompt: the shared words plus one made-up word of its own; the label is noise.
+    const tx = Array.from({ length: 200 }, () => `the same few words ${word()}`);
+    const dn = buildDesign(tx);
+    const rs = tx.map((_, i) => i);
+    const y = rs.map(() => (r() < 0.5 ? 1 : 0));
+    const fitted = (rows: number[], ys: number[], minCount?: number) => {
+      const m = fitRidge(dn, rows, ys, {
+        lambdaDense: 1,
+        lambdaHashed: 0.01,
+        denseMask: STRUCTURAL.map(() => false),
+        // Word n-grams only: a made-up word's character 4-grams can recur by chance in another prompt.
+        wordsOnly: true,
+        minCount,
+      });
+      return rs.map((i) => predict(m, dn, i));
+    };
+    const spread = (p: number[]) => Math.max(...p) - Math.min(...p);
+    // With every bucket, the prompts' own words memorise the noise; without the once-seen ones nothing is left.
+    expect(spread(fitted(rs, y))).toBeGreaterThan(0.8);
+    expect(spread(fitted(rs, y, 2))).toBeLessThan(1e-6);
+    const twice = rs.flatMap((i) => [i, i]);
+    expect(
+      spread(
+        fitted(
+          twice,
+          twice.map((i) => y[i]!),
+          2,
+        ),
+      ),
+    ).toBeLessThan(1e-6);
+  });
+
   it('stronger L2 shrinks the weights', () => {
     const y = rows.map((i) => d.dense[i * STRUCTURAL.length + LOG_CHARS]!);
     const weak = fitRidge(d, rows, y, { lambdaDense: 1e-3, denseMask: only('log-chars') });

@@ -23,6 +23,11 @@ export interface RidgeOptions {
   embedding?: boolean | undefined;
   /** Hashed features from word unigrams and bigrams only (no character 4-grams): a third of the work to score. */
   wordsOnly?: boolean | undefined;
+  /**
+   * Hashed buckets present in fewer of the fitted prompts get no weight (a document-frequency floor): a word seen
+   * once says more about that one prompt's label than about the next prompt's.
+   */
+  minCount?: number | undefined;
   maxIter?: number;
   tol?: number;
 }
@@ -98,6 +103,7 @@ export function fitRidge(
     on[j] = (j >= S || (mask ? mask[j] : true)) && sd[j]! > 1e-9 ? 1 : 0;
     if (!on[j]) sd[j] = 1;
   }
+  const hOn = useH && (o.minCount ?? 1) > 1 ? frequentBuckets(d, rows, end, o.minCount!) : null;
   const lam = new Float64Array(P);
   for (let j = 0; j < H; j++) lam[j] = o.lambdaHashed!;
   for (let j = 0; j < D; j++) lam[H + j] = on[j] ? o.lambdaDense : 0;
@@ -107,7 +113,9 @@ export function fitRidge(
     for (let r = 0; r < n; r++) {
       const row = rows[r]!;
       let z = theta[P - 1]!;
-      if (useH) for (let j = d.offsets[row]!, e = end(row); j < e; j++) z += theta[d.idx[j]!]! * d.val[j]!;
+      if (useH)
+        for (let j = d.offsets[row]!, e = end(row); j < e; j++)
+          if (!hOn || hOn[d.idx[j]!]) z += theta[d.idx[j]!]! * d.val[j]!;
       const off = r * D;
       for (let j = 0; j < D; j++) if (on[j]) z += theta[H + j]! * ((X[off + j]! - mu[j]!) / sd[j]!);
       out[r] = z;
@@ -121,7 +129,7 @@ export function fitRidge(
       if (ur === 0) continue;
       if (useH)
         for (let j = d.offsets[row]!, e = end(row); j < e; j++)
-          out[d.idx[j]!] = out[d.idx[j]!]! + ur * d.val[j]!;
+          if (!hOn || hOn[d.idx[j]!]) out[d.idx[j]!] = out[d.idx[j]!]! + ur * d.val[j]!;
       const off = r * D;
       for (let j = 0; j < D; j++)
         if (on[j]) out[H + j] = out[H + j]! + ur * ((X[off + j]! - mu[j]!) / sd[j]!);
@@ -178,4 +186,27 @@ function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
+}
+
+/** Which hashed buckets occur in at least `minCount` of the fitted prompts (each prompt counted once per bucket). */
+function frequentBuckets(
+  d: Design,
+  rows: ArrayLike<number>,
+  end: (row: number) => number,
+  minCount: number,
+): Uint8Array {
+  const count = new Int32Array(HASH_DIM);
+  const seenIn = new Int32Array(HASH_DIM).fill(-1);
+  // Augmented training sets repeat a prompt's row once per cheap model: a repeat is the same prompt, not more evidence.
+  for (const row of new Set(Array.from(rows))) {
+    for (let j = d.offsets[row]!, e = end(row); j < e; j++) {
+      const k = d.idx[j]!;
+      if (seenIn[k] === row) continue;
+      seenIn[k] = row;
+      count[k] = count[k]! + 1;
+    }
+  }
+  const on = new Uint8Array(HASH_DIM);
+  for (let k = 0; k < HASH_DIM; k++) on[k] = count[k]! >= minCount ? 1 : 0;
+  return on;
 }

@@ -11,7 +11,7 @@ import { loadEmbedder } from './embedding.js';
 import { summarize } from './metrics.js';
 import { type LoggedOutcome, OutcomesError } from './outcomes.js';
 import { predict } from './ridge.js';
-import { fitHead, quantiles, toModelFile } from './train.js';
+import { fitHead, isNgrams, quantiles, toModelFile } from './train.js';
 import type { ModelFile } from './weights-file.js';
 
 /** Fewer outcomes than this cannot choose between settings honestly (5 folds of 20). */
@@ -30,8 +30,8 @@ export interface TrainResult {
 }
 
 const describe = (r: CvResult) =>
-  r.spec.features === 'ngrams'
-    ? `ngrams (L2 ${r.spec.lambdaHashed})`
+  isNgrams(r.spec.features)
+    ? `${r.spec.features} (L2 ${r.spec.lambdaHashed}${(r.spec.minCount ?? 1) > 1 ? `, in >= ${r.spec.minCount} prompts` : ''})`
     : r.spec.features !== 'constant' && r.spec.features !== 'length'
       ? `${r.spec.features} (L2 ${r.spec.lambdaDense}${r.spec.lengthPrior ? `, length prior ${r.spec.lengthPrior}` : ''})`
       : r.spec.features;

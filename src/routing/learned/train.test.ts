@@ -3,7 +3,7 @@ import { crossValidate } from './cv.js';
 import { buildDesign } from './design.js';
 import { STRUCTURAL } from './features.js';
 import { predict } from './ridge.js';
-import { addLengthPrior, fitHead } from './train.js';
+import { addLengthPrior, fitHead, levelHead } from './train.js';
 
 const LOG_CHARS = STRUCTURAL.indexOf('log-chars');
 // Prompts whose gain falls with length (what a fitted length weight can learn on a few subjects).
@@ -39,6 +39,27 @@ describe('length prior', () => {
     const before = Float64Array.from(m.dense);
     addLengthPrior(m, same, [0, 1, 2], 1);
     expect(Array.from(m.dense)).toEqual(Array.from(before));
+  });
+});
+
+describe('levelHead', () => {
+  it("moves a head's mean score on its rows to the level asked, keeping its ranking", () => {
+    // Labels on another scale (as augmented labels are): the head ranks right but sits 1.0 too high.
+    const m = fitHead(
+      d,
+      rows,
+      gains.map((g) => g + 1),
+      { name: 'h', features: 'structure', lambdaDense: 10 },
+    );
+    const before = rows.map((r) => predict(m, d, r));
+    const level = gains.reduce((a, b) => a + b, 0) / gains.length;
+    levelHead(m, d, rows, level);
+    const after = rows.map((r) => predict(m, d, r));
+    expect(after.reduce((a, b) => a + b, 0) / after.length).toBeCloseTo(level, 9);
+    for (const [i, x] of after.entries()) expect(x - before[i]!).toBeCloseTo(after[0]! - before[0]!, 9);
+    expect(after[0]! - before[0]!).toBeLessThan(-0.9);
+    levelHead(m, d, [], 5);
+    expect(predict(m, d, 0)).toBeCloseTo(after[0]!, 12);
   });
 });
 

@@ -17,16 +17,26 @@ import { MODEL_FORMAT, type ModelFile } from './weights-file.js';
  * Which features a head reads: nothing (the source's mean gain: no ranking within it, the honest choice where no
  * feature validated), prompt length only (what transfers to unseen topics), all structure, the static sentence
  * embedding (what a prompt is about, in 16 numbers: it carries to unseen words and subjects), structure and the
- * embedding together, or structure + n-grams.
+ * embedding together, structure + n-grams, or n-grams alone (a source whose structure carries no signal, where the
+ * structure weights only add noise to what the words say: RouterBench MBPP).
  */
-export type FeatureSet = 'constant' | 'length' | 'structure' | 'embedding' | 'structure+embedding' | 'ngrams';
+export type FeatureSet =
+  | 'constant'
+  | 'length'
+  | 'structure'
+  | 'embedding'
+  | 'structure+embedding'
+  | 'ngrams'
+  | 'ngrams-only';
 
 export interface HeadSpec {
   name: string;
   features: FeatureSet;
   lambdaDense: number;
-  /** L2 on the hashed weights (ngrams heads only). */
+  /** L2 on the hashed weights (n-gram heads only). */
   lambdaHashed?: number | undefined;
+  /** N-gram heads: buckets seen in fewer fitted prompts get no weight (RidgeOptions.minCount). */
+  minCount?: number | undefined;
   /**
    * Structure and embedding heads: adds a fixed positive length direction, `lengthPrior` x the spread of the fitted scores per
    * standard deviation of log-length. Length is what transfers to unseen topics, but a fitted length weight can
@@ -43,6 +53,11 @@ export interface HeadSpec {
   pair?: string | undefined;
 }
 
+/** The head reads hashed word / character n-grams (with structure or alone). */
+export function isNgrams(f: FeatureSet): boolean {
+  return f === 'ngrams' || f === 'ngrams-only';
+}
+
 const LENGTH_FEATURES = new Set(['log-chars']);
 const LENGTH_MASK = STRUCTURAL.map((n) => LENGTH_FEATURES.has(n));
 const NO_FEATURES = STRUCTURAL.map(() => false);
@@ -55,20 +70,32 @@ export function fitHead(
 ): LinearModel {
   const m = fitRidge(d, rows, labels, {
     lambdaDense: s.lambdaDense,
-    lambdaHashed: s.features === 'ngrams' ? (s.lambdaHashed ?? 10) : undefined,
+    lambdaHashed: isNgrams(s.features) ? (s.lambdaHashed ?? 10) : undefined,
+    minCount: isNgrams(s.features) ? s.minCount : undefined,
     denseMask:
       s.features === 'length'
         ? LENGTH_MASK
-        : s.features === 'constant' || s.features === 'embedding'
+        : s.features === 'constant' || s.features === 'embedding' || s.features === 'ngrams-only'
           ? NO_FEATURES
           : undefined,
     embedding: s.features === 'embedding' || s.features === 'structure+embedding',
     maxIter: 120,
     tol: 1e-4,
   });
-  if (s.lengthPrior && s.features !== 'constant' && s.features !== 'length' && s.features !== 'ngrams')
+  if (s.lengthPrior && s.features !== 'constant' && s.features !== 'length' && !isNgrams(s.features))
     addLengthPrior(m, d, rows, s.lengthPrior);
   return m;
+}
+
+/**
+ * Moves `m` so that its mean score on `rows` is `level` (one bias shift: the ranking is unchanged). A head trained on
+ * augmented labels or borrowed prompts ranks its source, but sits at another source's, or another pair's, level.
+ */
+export function levelHead(m: LinearModel, d: Design, rows: readonly number[], level: number): void {
+  if (rows.length === 0) return;
+  let mean = 0;
+  for (const r of rows) mean += predict(m, d, r);
+  m.bias += level - mean / rows.length;
 }
 
 const LOG_CHARS = STRUCTURAL.indexOf('log-chars');
