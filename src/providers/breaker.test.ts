@@ -197,9 +197,10 @@ describe('Breaker states', () => {
     expect(b.state).toBe('half_open');
   });
 
-  it('a probe that ends in a failure the breaker excuses (a 429) closes it, as opossum did', async () => {
+  it('a probe that ends in a failure the breaker excuses (a 429) leaves it half-open: the next call probes', async () => {
     vi.useFakeTimers();
     const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const seen = track(b);
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_000);
     await expect(
@@ -207,7 +208,46 @@ describe('Breaker states', () => {
     ).rejects.toMatchObject({
       reason: 'rate_limited',
     });
+    // Not closed on no news (opossum closed here); the next call is the probe, and its failure re-opens.
+    expect(b.state).toBe('half_open');
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('open');
+    expect(seen).toEqual(['open', 'half_open', 'open']);
+  });
+
+  it('replaces a probe that has run for a reset timeout without settling (a stream nobody ended)', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    vi.advanceTimersByTime(1_000);
+    const held = await b.runHeld(async () => 'first chunk');
+    expect(held.value).toBe('first chunk');
+    vi.advanceTimersByTime(999);
+    await expect(b.run(ok)).rejects.toMatchObject({ reason: 'breaker_open' });
+    vi.advanceTimersByTime(1);
+    await expect(b.run(ok)).resolves.toBe('ok');
     expect(b.state).toBe('closed');
+  });
+
+  it('a wall clock stepped back neither keeps old failures nor promises a wait past the reset timer', async () => {
+    vi.useFakeTimers({ now: 10_000_000 });
+    const b = board.get('p', 'm', {
+      ...settings,
+      volumeThreshold: 2,
+      rollingWindowMs: 1_000,
+      resetTimeoutMs: 5_000,
+    });
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    // Stepped back by an hour and half a slice, so the new slice lands in another slot than the old one.
+    vi.setSystemTime(10_000_000 - 3_600_050);
+    await b.run(ok);
+    // The failure is stamped an hour ahead: not in the window, so 1 ok + 1 failure is 50%, not above it.
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('closed');
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('open');
+    vi.setSystemTime(Date.now() - 3_600_000);
+    expect(b.secondsUntilHalfOpen()).toBe(5);
   });
 
   it('counts refused calls as fires, as opossum did: after a recovery the old failures weigh less', async () => {

@@ -4,14 +4,15 @@
  * Our own small breaker, not opossum: on every upstream call opossum built an outer promise, emitted four events
  * through an EventEmitter and kept each call's latency in its rolling buckets (tens of thousands of numbers held at a
  * few thousand requests per second, though nothing reads them), and ran two interval timers per breaker. This one
- * keeps two counters per time bucket and has one timer, only while open. It decides exactly as opossum 10 did with
- * the options we gave it (so the tests written against opossum hold):
+ * keeps two counters per time bucket and has one timer, only while open. It decides as opossum 10 did with
+ * the options we gave it (the tests written against opossum hold, but for the excused probe below):
  * - every call made while not retired counts as a fire, refused ones included; a failure the filter does not excuse
  *   counts as a failure; within the rolling window (10 buckets), once fires reach `volumeThreshold`, a failure rate
  *   above `errorThresholdPercentage` opens the breaker;
  * - open refuses every call until `resetTimeoutMs` has passed, then half-open lets one probe through (others are
- *   refused while it runs); the probe's failure opens it again, anything else (a success, or an excused failure)
- *   closes it.
+ *   refused while it runs, unless it has run for `resetTimeoutMs` without settling); the probe's failure opens it
+ *   again, its success closes it, and an excused failure (not the upstream's fault) leaves it half-open for the next
+ *   call to probe. That last one is where this breaker differs from opossum, which closed.
  */
 import { EventEmitter } from 'node:events';
 import { LocalError, ProviderError } from './types.js';
@@ -86,7 +87,8 @@ export class RollingCounts {
     let fires = 0;
     let failures = 0;
     for (let i = 0; i < BUCKETS; i++) {
-      if (this.stamp[i]! > current - BUCKETS) {
+      // A slice stamped ahead of now (the wall clock stepped back) is not in the window either.
+      if (this.stamp[i]! > current - BUCKETS && this.stamp[i]! <= current) {
         fires += this.fires[i]!;
         failures += this.failures[i]!;
       }
@@ -100,6 +102,8 @@ export class Breaker {
   private current: BreakerState = 'closed';
   /** Half-open with its one probe not yet let through. */
   private probeFree = false;
+  /** When the running probe was let through: one that never settles (a stream nobody ends) is replaced. */
+  private probeAt = 0;
   private retiredFlag = false;
   /** When it last opened (Date.now()), to say how long until it half-opens. */
   private openedAt = 0;
@@ -128,16 +132,21 @@ export class Breaker {
   run<T>(fn: () => Promise<T>, clientGone: ClientGone = NEVER_GONE): Promise<T> {
     // Requests planned under an older config version may still hold a replaced or pruned breaker: let them through.
     if (this.retiredFlag) return fn();
-    this.counts.fire(Date.now());
-    if (this.current !== 'closed') {
-      if (!this.probeFree) return Promise.reject(this.refusal());
+    const now = Date.now();
+    this.counts.fire(now);
+    const probe = this.current !== 'closed';
+    if (probe) {
+      // Half-open: the one probe, or a new one when the last has run longer than a reset timeout without settling.
+      const stuck = this.current === 'half_open' && now - this.probeAt >= this.settings.resetTimeoutMs;
+      if (!this.probeFree && !stuck) return Promise.reject(this.refusal());
       this.probeFree = false;
+      this.probeAt = now;
     }
     let p: Promise<T>;
     try {
       p = fn();
     } catch (err) {
-      this.failed(err, clientGone);
+      this.failed(err, clientGone, probe);
       return Promise.reject(err);
     }
     return p.then(
@@ -146,7 +155,7 @@ export class Breaker {
         return v;
       },
       (err: unknown) => {
-        this.failed(err, clientGone);
+        this.failed(err, clientGone, probe);
         throw err;
       },
     );
@@ -167,11 +176,13 @@ export class Breaker {
     if (this.current === 'half_open') this.close();
   }
 
-  private failed(err: unknown, clientGone: ClientGone): void {
+  private failed(err: unknown, clientGone: ClientGone, probe: boolean): void {
     if (this.retiredFlag) return;
-    // An excused failure is no news about the upstream, but like a success it ends a half-open probe.
+    // An excused failure (the client's fault or departure, a 429) is no news about the upstream: a probe that ends so
+    // leaves the breaker half-open for the next call to probe (opossum closed it, letting a dead upstream's traffic
+    // through for a whole window).
     if (clientGone() || ignoredByBreaker(err)) {
-      this.succeeded();
+      if (probe && this.current === 'half_open') this.probeFree = true;
       return;
     }
     const now = Date.now();
@@ -254,7 +265,9 @@ export class Breaker {
    */
   secondsUntilHalfOpen(now = Date.now()): number {
     if (this.state !== 'open') return 0;
-    return Math.max(0, (this.openedAt + this.settings.resetTimeoutMs - now) / 1000);
+    // Clamped: a wall clock stepped back must not promise a wait longer than the reset timer's.
+    const left = Math.min(this.settings.resetTimeoutMs, this.openedAt + this.settings.resetTimeoutMs - now);
+    return Math.max(0, left / 1000);
   }
 
   /** No longer on the board: timers stopped, and `run` passes calls through unguarded from now on. */

@@ -60,6 +60,29 @@ describe('logDestination on exit', () => {
   });
 });
 
+describe('logDestination on exit, idle', () => {
+  it('writes the last line when sonic-boom was idle at exit (an async write started then would be lost)', () => {
+    const logger = new URL('./logger.ts', import.meta.url).pathname;
+    const script = `
+      const { createLogger, logDestination } = await import(${JSON.stringify(logger)});
+      const l = createLogger({ destination: logDestination(1) });
+      l.info({ i: 0 }, 'line');
+      await new Promise((resolve) => l.flush(resolve));
+      l.info({ i: 1 }, 'the last line');`;
+    for (let run = 0; run < 5; run++) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+      });
+      expect(
+        out
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l).i),
+      ).toEqual([0, 1]);
+    }
+  });
+});
+
 describe('isoTime', () => {
   it("is pino's isoTime field, following the clock from one millisecond to the next", () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 2, 3, 4, 5, 6) });

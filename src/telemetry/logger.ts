@@ -1,4 +1,5 @@
 /** The sidecar's pino logger: JSON lines, secrets redacted, prompt text only when explicitly enabled. */
+import { writeSync } from 'node:fs';
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 export interface LoggerOptions {
@@ -33,7 +34,8 @@ export const redactPaths = [
  */
 const BATCH_BYTES = 16 * 1024;
 
-type SonicBoom = ReturnType<typeof pino.destination>;
+// Its open descriptor (`fd`) is not in sonic-boom's types, only in its options.
+type SonicBoom = ReturnType<typeof pino.destination> & { readonly fd: number };
 
 /**
  * Gathers whole lines and hands them to sonic-boom a block at a time. sonic-boom buffers too (minLength), but it
@@ -62,9 +64,18 @@ class LineBatch {
     this.out.flush(cb);
   }
 
+  /**
+   * At exit. Handing the block to sonic-boom first would lose it when sonic-boom is idle: it starts an asynchronous
+   * write at once, its flushSync then finds nothing queued, and the exiting process does not wait for the thread
+   * pool. So sonic-boom writes what it has queued, then this block goes out synchronously.
+   */
   flushSync(): void {
-    this.handOn();
     this.out.flushSync();
+    if (this.lines.length === 0) return;
+    const block = this.lines.join('');
+    this.lines = [];
+    this.size = 0;
+    writeSync(this.out.fd, block);
   }
 
   private handOn(): void {
@@ -84,7 +95,9 @@ class LineBatch {
  */
 export function logDestination(dest: number | string = 1): DestinationStream {
   // minLength 1: each block is written as it comes, and flush(cb) still waits until what is pending is out.
-  const stream = new LineBatch(pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer' }));
+  const stream = new LineBatch(
+    pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer' }) as SonicBoom,
+  );
   const timer = setInterval(() => {
     try {
       stream.flush();
