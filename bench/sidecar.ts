@@ -66,6 +66,11 @@ const { values: args } = parseArgs({
     root: { type: 'string' },
   },
 });
+// Checked before any process starts: a rate that is not a number would run every fixed-rate phase at NaN per second.
+if (args.rate !== undefined && !(Number(args.rate) > 0 && Number.isFinite(Number(args.rate)))) {
+  console.error(`--rate must be a positive number of requests per second, not "${args.rate}"`);
+  process.exit(2);
+}
 /** The checkout whose dist/ the proxy process loads the sidecar from: this one, or `--baseline`'s for the baseline. */
 const root = resolve(args.root ?? join(self, '..', '..'));
 const dist = join(root, 'dist');
@@ -354,7 +359,7 @@ async function driver(): Promise<void> {
   };
   // Fixed by --rate, else set once from round 1's closed loop (half the slowest path's throughput) and kept for every
   // round, so the rounds compare the same load.
-  let rate = args.rate ? Number(args.rate) : undefined;
+  let rate = args.rate !== undefined ? Number(args.rate) : undefined;
   try {
     const [barePort, sidecarPort] = proxies.ports as [number, number];
     const chat = '/v1/chat/completions';
