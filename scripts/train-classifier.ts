@@ -335,6 +335,7 @@ for (const s of TRAIN_SOURCES) {
     // Not the embedding-only heads, though they win the MMLU folds (0.598): the MMLU head also scores exam-like
     // prompts of sources it never saw, and with one there the whole router ranks ARC and Winogrande left out at
     // 0.499 / 0.453 (structure + embedding: 0.584 / 0.472; structure alone 0.561 / 0.476; docs/classifier.md).
+    // Nor n-grams alone: words without structure know a subject's vocabulary, which unseen subjects do not share.
     const eligible = results.filter((r) =>
       ['structure', 'structure+embedding', 'ngrams'].includes(r.spec.features),
     );
@@ -476,8 +477,9 @@ function fitRouter(tr: readonly number[]): Router {
     const head = fitSpec(rs, spec);
     // Round 5: a head trained on augmented labels (GPT-4 against ten cheaper models) or on borrowed prompts ranks
     // its source's prompts but sits at another level: GPT-4's mean gain over the ten is not its gain over the
-    // pair's weak model. Scores of several heads meet in one route's traffic (RouterBench pooled), so every head is
-    // moved to its own source's mean pair gain on the prompts it was fitted on.
+    // pair's weak model. Scores of several heads meet in one route's traffic (RouterBench pooled), so such a head is
+    // moved to its own source's mean pair gain on the prompts it was fitted on. (A head fitted on its own pair's
+    // labels is there already: its bias is not penalised.)
     const own = rs.filter((i) => rows[i]!.source === s);
     if (spec.augmented || spec.borrow)
       levelHead(head, X, own, own.reduce((a, i) => a + gain(i), 0) / Math.max(1, own.length));
@@ -560,9 +562,17 @@ if (!values['skip-system-cv']) {
   }
 }
 
+if (values['validation-only']) {
+  log(
+    `\nvalidation only: no held-out table, nothing written (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
+  process.exit(0);
+}
+
 // 4b. Learning curve: the whole router fitted on 2, 3, 4 or 5 of the pool's 5 folds (MMLU: whole subjects),
 // every rotation of the kept folds, scored on the held-out prompts. Says whether more outcome data still helps.
-{
+// After the --validation-only exit: it prints held-out figures. Skipped with --skip-system-cv (16 more fits).
+if (!values['skip-system-cv']) {
   const held = rows.flatMap((r, i) =>
     (r.part === 'heldout' || r.part === 'heldout-group') && TRAIN_SOURCES.includes(r.source) ? [i] : [],
   );
@@ -577,7 +587,7 @@ if (!values['skip-system-cv']) {
   log(
     '\n## 4b. Learning curve: held-out APGR of the router fitted on part of the pool (mean over rotations)\n',
   );
-  log('| group | n | 2 of 5 folds | 3 of 5 | 4 of 5 | all 5 |\n|---|---:|---:|---:|---:|---:|');
+  log('| group | n | 2 of 5 folds | 3 of 5 | 4 of 5 | all 5 (whole pool) |\n|---|---:|---:|---:|---:|---:|');
   const cols: Map<string, number>[] = [];
   for (const kept of [2, 3, 4, 5]) {
     const acc = new Map<string, number>();
@@ -593,13 +603,6 @@ if (!values['skip-system-cv']) {
   }
   for (const [name, rs] of groups)
     log(`| ${name} | ${rs.length} | ${cols.map((c) => f3(c.get(name)!)).join(' | ')} |`);
-}
-
-if (values['validation-only']) {
-  log(
-    `\nvalidation only: no held-out table, nothing written (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
-  );
-  process.exit(0);
 }
 
 // 5. Final fit on the pool, scored once on the held-out parts through the real model file and scorer.

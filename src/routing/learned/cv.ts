@@ -254,18 +254,21 @@ export function repeatedCrossValidate(
  * (pooling 4 x 5 correlated folds as 20 would shrink the error bar by half for no new data).
  */
 function foldDifference(a: CvResult, b: CvResult): { mean: number; se: number } | null {
-  if (a.partitions && b.partitions && a.partitions.length === b.partitions.length) {
-    const per = a.partitions.map((fa, p) =>
-      foldDifference(
+  if (a.partitions || b.partitions) {
+    if (a.partitions?.length !== b.partitions?.length)
+      throw new Error('foldDifference: results scored on different numbers of fold partitions');
+    // A partition with fewer than two usable folds says nothing; the others still do.
+    const per = a.partitions!.flatMap((fa, p) => {
+      const d = foldDifference(
         { ...a, foldApgr: fa, partitions: undefined },
         { ...b, foldApgr: b.partitions![p]!, partitions: undefined },
-      ),
-    );
-    if (per.some((x) => x === null)) return null;
-    const ok = per as { mean: number; se: number }[];
+      );
+      return d ? [d] : [];
+    });
+    if (per.length === 0) return null;
     return {
-      mean: ok.reduce((x, y) => x + y.mean, 0) / ok.length,
-      se: ok.reduce((x, y) => x + y.se, 0) / ok.length,
+      mean: per.reduce((x, y) => x + y.mean, 0) / per.length,
+      se: per.reduce((x, y) => x + y.se, 0) / per.length,
     };
   }
   const n = Math.min(a.foldApgr.length, b.foldApgr.length);
