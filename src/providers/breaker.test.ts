@@ -215,6 +215,28 @@ describe('Breaker states', () => {
     expect(seen).toEqual(['open', 'half_open', 'open']);
   });
 
+  it('half-open, only the probe decides: a call let through before the breaker opened neither closes nor re-opens it', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
+    const pending: { resolve: (v: string) => void; reject: (e: unknown) => void }[] = [];
+    const slow = () =>
+      b.run(() => new Promise<string>((resolve, reject) => pending.push({ resolve, reject })));
+    const early = [slow(), slow()];
+    // 5 fires, 3 failures: 60%, above the 50% threshold.
+    for (let i = 0; i < 3; i++) await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('open');
+    vi.advanceTimersByTime(1_000);
+    expect(b.state).toBe('half_open');
+    pending[0]!.resolve('late');
+    await expect(early[0]).resolves.toBe('late');
+    expect(b.state).toBe('half_open');
+    pending[1]!.reject(new ProviderError('server_error', 'late failure'));
+    await expect(early[1]).rejects.toThrow('late failure');
+    expect(b.state).toBe('half_open');
+    await expect(b.run(ok)).resolves.toBe('ok');
+    expect(b.state).toBe('closed');
+  });
+
   it('replaces a probe that has run for a reset timeout without settling (a stream nobody ended)', async () => {
     vi.useFakeTimers();
     const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });

@@ -151,7 +151,7 @@ export class Breaker {
     }
     return p.then(
       (v) => {
-        this.succeeded();
+        this.succeeded(probe);
         return v;
       },
       (err: unknown) => {
@@ -171,9 +171,10 @@ export class Breaker {
     );
   }
 
-  private succeeded(): void {
+  /** Half-open, only the probe decides: a call let through before the breaker opened says little about now. */
+  private succeeded(probe: boolean): void {
     if (this.retiredFlag) return;
-    if (this.current === 'half_open') this.close();
+    if (probe && this.current === 'half_open') this.close();
   }
 
   private failed(err: unknown, clientGone: ClientGone, probe: boolean): void {
@@ -188,7 +189,7 @@ export class Breaker {
     const now = Date.now();
     this.counts.failure(now);
     if (this.current === 'half_open') {
-      this.open(now);
+      if (probe) this.open(now);
       return;
     }
     const { fires, failures } = this.counts.totals(now);
