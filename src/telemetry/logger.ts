@@ -1,5 +1,4 @@
 /** The sidecar's pino logger: JSON lines, secrets redacted, prompt text only when explicitly enabled. */
-import { writeSync } from 'node:fs';
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 export interface LoggerOptions {
@@ -34,8 +33,8 @@ export const redactPaths = [
  */
 const BATCH_BYTES = 16 * 1024;
 
-// Its open descriptor (`fd`) is not in sonic-boom's types, only in its options.
-type SonicBoom = ReturnType<typeof pino.destination> & { readonly fd: number };
+// Whether it writes synchronously (`sync`) is in sonic-boom's options, not in its instance type.
+type SonicBoom = ReturnType<typeof pino.destination> & { sync: boolean };
 
 /**
  * Gathers whole lines and hands them to sonic-boom a block at a time. sonic-boom buffers too (minLength), but it
@@ -65,17 +64,14 @@ class LineBatch {
   }
 
   /**
-   * At exit. Handing the block to sonic-boom first would lose it when sonic-boom is idle: it starts an asynchronous
-   * write at once, its flushSync then finds nothing queued, and the exiting process does not wait for the thread
-   * pool. So sonic-boom writes what it has queued, then this block goes out synchronously.
+   * At exit. An idle sonic-boom handed a block starts an asynchronous write at once, which neither its flushSync nor
+   * the exiting process waits for. Switched to synchronous writes first, it writes the block (and anything queued)
+   * before returning, through its own handling of partial writes and EAGAIN.
    */
   flushSync(): void {
+    this.out.sync = true;
+    this.handOn();
     this.out.flushSync();
-    if (this.lines.length === 0) return;
-    const block = this.lines.join('');
-    this.lines = [];
-    this.size = 0;
-    writeSync(this.out.fd, block);
   }
 
   private handOn(): void {
