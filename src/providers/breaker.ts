@@ -4,15 +4,17 @@
  * Our own small breaker, not opossum: on every upstream call opossum built an outer promise, emitted four events
  * through an EventEmitter and kept each call's latency in its rolling buckets (tens of thousands of numbers held at a
  * few thousand requests per second, though nothing reads them), and ran two interval timers per breaker. This one
- * keeps two counters per time bucket and has one timer, only while open. It decides as opossum 10 did with
- * the options we gave it (the tests written against opossum hold, but for the excused probe below):
+ * keeps two counters per time bucket and has one timer, only while open. It decides as opossum 10 did with the options
+ * we gave it, except in the four cases listed last:
  * - every call made while not retired counts as a fire, refused ones included; a failure the filter does not excuse
  *   counts as a failure; within the rolling window (10 buckets), once fires reach `volumeThreshold`, a failure rate
  *   above `errorThresholdPercentage` opens the breaker;
  * - open refuses every call until `resetTimeoutMs` has passed, then half-open lets one probe through (others are
- *   refused while it runs, unless it has run for `resetTimeoutMs` without settling); the probe's failure opens it
- *   again, its success closes it, and an excused failure (not the upstream's fault) leaves it half-open for the next
- *   call to probe. That last one is where this breaker differs from opossum, which closed.
+ *   refused while it runs); the probe's failure opens it again, its success closes it.
+ * Where it differs from opossum: an excused failure (not the upstream's fault) leaves it half-open for the next call
+ * to probe, where opossum closed; a probe that has run `resetTimeoutMs` without settling is replaced; half-open, only
+ * the probe decides, not a call let through before it opened; a wall clock stepped back neither keeps future-stamped
+ * slices in the window nor promises a Retry-After past the reset timer.
  */
 import { EventEmitter } from 'node:events';
 import { LocalError, ProviderError } from './types.js';
