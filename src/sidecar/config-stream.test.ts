@@ -1,10 +1,9 @@
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listen } from '../http/listen.js';
 import { sseEvent } from '../providers/sse.js';
 import { ConfigStream, type SnapshotTarget, ticketOf } from './config-stream.js';
 
@@ -39,14 +38,31 @@ afterEach(() => {
   for (const fn of cleanup.splice(0)) fn();
 });
 
+/** An operator stand-in on a loopback port, closed after the test: its URL. */
+async function fakeOperator(handler: RequestListener): Promise<string> {
+  const server = createServer(handler);
+  cleanup.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return listen(server, '127.0.0.1', 0);
+}
+
+/** A token file holding `token` in a directory removed after the test. */
+function tokenFileWith(token: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'token');
+  writeFileSync(file, token);
+  return file;
+}
+
 describe('ConfigStream resumption', () => {
   it('presents the last ticket on reconnect with the token it is bound to, and ACKs with the stream token', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
-    const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, 'token-1');
+    const tokenFile = tokenFileWith('token-1');
     const streams: IncomingMessage['headers'][] = [];
     const acks: Array<{ authorization: string | undefined; body: string }> = [];
-    const server = createServer((req, res) => {
+    const operator = await fakeOperator((req, res) => {
       if (req.url?.startsWith('/v1/config/stream')) {
         streams.push(req.headers);
         const n = streams.length;
@@ -68,20 +84,13 @@ describe('ConfigStream resumption', () => {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
     const s = new ConfigStream({
-      operator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      operator,
       tokenFile,
       sidecarId: 'pod-a',
       store: store(),
       baseBackoffMs: 10,
       reconnectMaxMs: 20,
-    });
-    cleanup.push(() => {
-      server.closeAllConnections();
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
     });
     s.start();
     await expect.poll(() => acks.length, { timeout: 5_000 }).toBe(2);
@@ -107,12 +116,10 @@ describe('ConfigStream resumption', () => {
   };
 
   it('ACKs with the token file once the stream token is about to expire', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
-    const tokenFile = join(dir, 'token');
     const { expiring, fresh } = rotatingTokens();
-    writeFileSync(tokenFile, expiring);
+    const tokenFile = tokenFileWith(expiring);
     const acks: Array<string | undefined> = [];
-    const server = createServer((req, res) => {
+    const operator = await fakeOperator((req, res) => {
       if (req.url?.startsWith('/v1/config/stream')) {
         writeFileSync(tokenFile, fresh);
         res.writeHead(200, { 'content-type': 'text/event-stream', 'x-tiermesh-stream': 's' });
@@ -123,19 +130,7 @@ describe('ConfigStream resumption', () => {
       req.resume();
       req.on('end', () => res.writeHead(200).end('{"ok":true}'));
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const s = new ConfigStream({
-      operator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      tokenFile,
-      sidecarId: 'pod-a',
-      store: store(),
-    });
-    cleanup.push(() => {
-      server.closeAllConnections();
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const s = new ConfigStream({ operator, tokenFile, sidecarId: 'pod-a', store: store() });
     s.start();
     await expect.poll(() => acks.length, { timeout: 5_000 }).toBe(1);
     await s.stop();
@@ -145,7 +140,7 @@ describe('ConfigStream resumption', () => {
   /** A server whose streams each hand out a ticket and drop at once; `status(n)` answers stream n otherwise. */
   const dropping = async (tokenFile: string, rotateTo: string, status: (n: number) => number) => {
     const streams: IncomingMessage['headers'][] = [];
-    const server = createServer((req, res) => {
+    const operator = await fakeOperator((req, res) => {
       if (req.url?.startsWith('/v1/config/stream')) {
         streams.push(req.headers);
         const n = streams.length;
@@ -160,10 +155,8 @@ describe('ConfigStream resumption', () => {
       req.resume();
       req.on('end', () => res.writeHead(200).end('{"ok":true}'));
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
     const s = new ConfigStream({
-      operator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      operator,
       tokenFile,
       sidecarId: 'pod-a',
       store: store(),
@@ -171,19 +164,12 @@ describe('ConfigStream resumption', () => {
       reconnectMaxMs: 20,
       maxBackoffMs: 20,
     });
-    cleanup.push(() => {
-      server.closeAllConnections();
-      server.close();
-    });
     return { s, streams };
   };
 
   it('reconnects with the file token and no ticket once the stream token is about to expire', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const tokenFile = join(dir, 'token');
     const { expiring, fresh } = rotatingTokens();
-    writeFileSync(tokenFile, expiring);
+    const tokenFile = tokenFileWith(expiring);
     const { s, streams } = await dropping(tokenFile, fresh, () => 200);
     s.start();
     await expect.poll(() => streams.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
@@ -198,10 +184,7 @@ describe('ConfigStream resumption', () => {
   });
 
   it('drops the ticket and the stream token when the operator refuses them', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tm-cs-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, 'token-1');
+    const tokenFile = tokenFileWith('token-1');
     const { s, streams } = await dropping(tokenFile, 'token-2', (n) => (n === 2 ? 401 : 200));
     s.start();
     await expect.poll(() => streams.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
