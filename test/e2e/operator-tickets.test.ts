@@ -118,12 +118,18 @@ async function openStream(token: string, sidecarId: string, ticket?: string, pla
   return got;
 }
 
-/** One sidecar process per name, each with its own token file (a fresh token of the app account) and state dir. */
-async function sidecarsOf(names: string[]): Promise<Array<Proc & { url: string }>> {
+/**
+ * One sidecar process per name, each with its own token file (a fresh token of `account(name)`, the app account
+ * unless said otherwise) and state dir.
+ */
+async function sidecarsOf(
+  names: string[],
+  account: (name: string) => string = () => 'app',
+): Promise<Array<Proc & { url: string }>> {
   const sidecars: Array<Proc & { url: string }> = [];
   for (const name of names) {
     const tokenFile = join(dir, `token-${name}`);
-    writeFileSync(tokenFile, await serviceAccountToken(ns, 'app', 'tiermesh'));
+    writeFileSync(tokenFile, await serviceAccountToken(ns, account(name), 'tiermesh'));
     sidecars.push(
       await startSidecarProc({
         operator: `https://127.0.0.1:${port}`,
@@ -193,22 +199,7 @@ test('streams older than the review bound still resume with zero TokenReviews: t
 
 test("deleting a sidecar's ServiceAccount ends its open stream at the next re-review, and its reconnect gets a 401", async () => {
   const op = await operator(smallBound);
-  const sidecars: Array<Proc & { url: string }> = [];
-  for (const [name, sa] of [
-    ['kept', 'app'],
-    ['doomed', 'doomed'],
-  ] as const) {
-    const tokenFile = join(dir, `token-${name}`);
-    writeFileSync(tokenFile, await serviceAccountToken(ns, sa, 'tiermesh'));
-    sidecars.push(
-      await startSidecarProc({
-        operator: `https://127.0.0.1:${port}`,
-        tokenFile,
-        stateDir: join(dir, `state-${name}`),
-        extraArgs: ['--operator-ca', join(dir, 'ca.crt')],
-      }),
-    );
-  }
+  const sidecars = await sidecarsOf(['kept', 'doomed'], (name) => (name === 'doomed' ? 'doomed' : 'app'));
   await waitFor(async () => (await metric(op, 'tiermesh_operator_connected_sidecars')) === 2, 30_000);
   expect(await metric(op, REVOKED)).toBe(0);
   await kubeConfig()
