@@ -222,7 +222,6 @@ export function selectClosestWithinNoise(
     .reduce((a, b) => (b.closeness > a.closeness + 1e-12 ? b : a));
 }
 
-/** Mean and standard error of `a`'s fold-by-fold APGR lead over `b` (null with fewer than 2 common folds). */
 /**
  * `crossValidate` once per fold partition (`partitions[p][i]`: row i's fold in partition p), averaged. On a source of a
  * few hundred prompts one partition is a draw: RouterBench MBPP's 208 pool prompts score an n-gram head 0.53 on the
@@ -249,9 +248,10 @@ export function repeatedCrossValidate(
 }
 
 /**
- * The fold-by-fold difference a - b: its mean and one standard error. Over repeated partitions, the mean of each
- * partition's mean difference and of each partition's standard error: the one-partition rule, with less luck in it
- * (pooling 4 x 5 correlated folds as 20 would shrink the error bar by half for no new data).
+ * The fold-by-fold difference a - b: its mean and one standard error (null with fewer than 2 common folds). Over
+ * repeated partitions, the mean of each partition's mean difference and of each partition's standard error: the
+ * one-partition rule, with less luck in it (pooling 4 x 5 correlated folds as 20 would shrink the error bar by half
+ * for no new data).
  */
 function foldDifference(a: CvResult, b: CvResult): { mean: number; se: number } | null {
   if (a.partitions || b.partitions) {
