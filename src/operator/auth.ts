@@ -72,19 +72,21 @@ export function tokenAuthenticator(
   const max = opts.maxEntries ?? 10_000;
   const now = opts.now ?? Date.now;
   // Keyed by tokenKey so the cache never holds a usable token.
-  const cache = new Map<
-    string,
-    { expires: number; identity: Promise<SidecarIdentity | undefined>; reviewedAt: number }
-  >();
+  type Entry = { expires: number; identity: Promise<SidecarIdentity | undefined>; reviewedAt: number };
+  const cache = new Map<string, Entry>();
+  // Bounded the simple way: a full cache starts over (each entry is one TokenReview at most to rebuild).
+  const remember = (key: string, entry: Entry) => {
+    if (cache.size >= max) cache.clear();
+    cache.set(key, entry);
+  };
   const authenticate = (token: string) => {
     const key = tokenKey(token);
     const hit = cache.get(key);
     if (hit && hit.expires > now()) return hit.identity;
-    if (cache.size >= max) cache.clear();
     const reviewedAt = now();
     const identity = review(token, 'connect').then(serviceAccountIdentity);
     const entry = { expires: reviewedAt + ttl, identity, reviewedAt };
-    cache.set(key, entry);
+    remember(key, entry);
     identity.then(
       (id) => {
         if (!id) entry.expires = now() + negativeTtl;
@@ -97,8 +99,7 @@ export function tokenAuthenticator(
     const key = tokenKey(token);
     const t = now();
     if ((cache.get(key)?.expires ?? 0) > t) return;
-    if (cache.size >= max) cache.clear();
-    cache.set(key, {
+    remember(key, {
       expires: Math.min(expiresAt, t + ttl),
       identity: Promise.resolve(identity),
       reviewedAt,
@@ -113,12 +114,11 @@ export function tokenAuthenticator(
     const key = tokenKey(token);
     const at = now();
     const identity = serviceAccountIdentity(await review(token, 'refresh'));
-    if (cache.size >= max) cache.clear();
     if (identity) {
-      cache.set(key, { expires: at + ttl, identity: Promise.resolve(identity), reviewedAt: at });
+      remember(key, { expires: at + ttl, identity: Promise.resolve(identity), reviewedAt: at });
       revokedUntil.delete(key);
     } else {
-      cache.set(key, { expires: at + negativeTtl, identity: Promise.resolve(undefined), reviewedAt: at });
+      remember(key, { expires: at + negativeTtl, identity: Promise.resolve(undefined), reviewedAt: at });
       if (revokedUntil.size >= max) revokedUntil.clear();
       revokedUntil.set(key, at + revokedMs);
     }
