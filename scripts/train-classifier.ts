@@ -569,9 +569,12 @@ if (values['validation-only']) {
   process.exit(0);
 }
 
+// 5 (first half). The final fit on the whole pool: also the learning curve's last column.
+const final = fitRouter(pool);
+
 // 4b. Learning curve: the whole router fitted on 2, 3, 4 or 5 of the pool's 5 folds (MMLU: whole subjects),
 // every rotation of the kept folds, scored on the held-out prompts. Says whether more outcome data still helps.
-// After the --validation-only exit: it prints held-out figures. Skipped with --skip-system-cv (16 more fits).
+// After the --validation-only exit: it prints held-out figures. Skipped with --skip-system-cv (15 more fits).
 if (!values['skip-system-cv']) {
   const held = rows.flatMap((r, i) =>
     (r.part === 'heldout' || r.part === 'heldout-group') && TRAIN_SOURCES.includes(r.source) ? [i] : [],
@@ -594,7 +597,7 @@ if (!values['skip-system-cv']) {
     const rotations = kept === K ? 1 : K;
     for (let r0 = 0; r0 < rotations; r0++) {
       const keep = new Set(Array.from({ length: kept }, (_, j) => (r0 + j) % K));
-      const r = fitRouter(pool.filter((i) => keep.has(foldOf.get(i)!)));
+      const r = kept === K ? final : fitRouter(pool.filter((i) => keep.has(foldOf.get(i)!)));
       for (const [name, rs] of groups)
         acc.set(name, (acc.get(name) ?? 0) + apgrOf(rs, (i) => routeScore(r, i).score) / rotations);
     }
@@ -605,8 +608,7 @@ if (!values['skip-system-cv']) {
     log(`| ${name} | ${rs.length} | ${cols.map((c) => f3(c.get(name)!)).join(' | ')} |`);
 }
 
-// 5. Final fit on the pool, scored once on the held-out parts through the real model file and scorer.
-const final = fitRouter(pool);
+// 5. The final fit, scored once on the held-out parts through the real model file and scorer.
 const calibrationRows = pool.filter((i) => rows[i]!.part === 'calibration');
 const file = toModelFile({
   heads: [
