@@ -182,6 +182,9 @@ async function kill(op: Op): Promise<void> {
 
 /** TokenReviews a connect or message caused (not the background re-reviews of open streams' tokens). */
 const CONNECT_REVIEWS = 'tiermesh_operator_token_reviews_total{reason="connect"}';
+/** With --https: the sidecar API's full and resumed TLS handshakes. */
+const FULL_HANDSHAKES = 'tiermesh_operator_tls_handshakes_total{session="new"}';
+const RESUMED_HANDSHAKES = 'tiermesh_operator_tls_handshakes_total{session="resumed"}';
 
 async function metric(op: Op, name: string): Promise<number> {
   const text = await (await fetch(op.metricsUrl)).text();
@@ -439,6 +442,10 @@ async function main(): Promise<void> {
     const cpCpuMs = (controlPlaneTicks() - cpTicks0) * 10;
     const self = process.cpuUsage(selfCpu0);
     const stormReviews = (await metric(op, CONNECT_REVIEWS)) - stormReviews0;
+    // An operator from before the counter (--operator-root) has no such series.
+    const [full, resumed] = [await metric(op, FULL_HANDSHAKES), await metric(op, RESUMED_HANDSHAKES)];
+    const handshakes =
+      args.https && !Number.isNaN(full) ? `TLS handshakes ${full} full, ${resumed} resumed; ` : '';
     const overflows = listenOverflows() - overflows0;
     line(
       `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +
@@ -448,7 +455,7 @@ async function main(): Promise<void> {
     line(
       `reconnect storm detail: operator process start -> serving ${(serving - restartAt).toFixed(0)} ms; ` +
         `streams back (p50/p90/max, ms from serving) ${rel(backAt)}, new version applied ${rel(stores.map((s) => s.appliedAt))}; ` +
-        `${stormReviews} TokenReviews; CPU from restart to all acked: operator ${opCpuMs} ms (start-up included), ` +
+        `${stormReviews} TokenReviews; ${handshakes}CPU from restart to all acked: operator ${opCpuMs} ms (start-up included), ` +
         `apiserver+etcd ${cpCpuMs} ms, harness (light sidecars) ${((self.user + self.system) / 1000).toFixed(0)} ms; ` +
         `${overflows} connections dropped by full accept queues (machine-wide)`,
     );

@@ -66,6 +66,12 @@ export function operatorMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    tlsHandshakes: new Counter({
+      name: 'tiermesh_operator_tls_handshakes_total',
+      help: 'TLS handshakes on the sidecar API, by session: new (a full handshake) or resumed (a session ticket; cheaper on both sides).',
+      labelNames: ['session'] as const,
+      registers: [registry],
+    }),
     leader: new Gauge({
       name: 'tiermesh_operator_leader',
       help: '1 while this replica holds the lease.',
@@ -74,6 +80,7 @@ export function operatorMetrics() {
   };
   // Both reasons from the start, so a reader sees 0 rather than no series before the first review.
   for (const reason of ['connect', 'refresh'] as const) m.tokenReviews.inc({ reason }, 0);
+  for (const session of ['new', 'resumed'] as const) m.tlsHandshakes.inc({ session }, 0);
   return m;
 }
 export type OperatorMetrics = ReturnType<typeof operatorMetrics>;

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
+import type { TLSSocket } from 'node:tls';
 import type { KubeConfig, V1OwnerReference } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
@@ -30,6 +31,7 @@ import { staleKeys } from './replica-stats.js';
 import { ReplicaSharing } from './replicas.js';
 import { RoutingBook } from './routing-status.js';
 import { createOperatorServer, probeHandler, type ServerDeps, type TlsFiles } from './server.js';
+import { servingTlsOptions } from './serving-tls.js';
 import { StreamSessions } from './sessions.js';
 import { startStreamReviews } from './stream-reviews.js';
 import { reloadTicketKey } from './ticket-key-file.js';
@@ -521,6 +523,11 @@ async function startSidecarApi(
     },
     tls,
   );
+  // Whether sidecars resume their TLS sessions (serving-tls.ts): after a restart most handshakes should be resumed.
+  if (tls)
+    server.on('secureConnection', (s: TLSSocket) =>
+      metrics.tlsHandshakes.inc({ session: s.isSessionReused() ? 'resumed' : 'new' }),
+    );
   // A restarted operator is met by every sidecar at once, while it is still starting up: with Node's default accept
   // queue (511) the kernel dropped the connections beyond it, and each came back only after a TCP retransmit (1 s,
   // then 3 s), which made a 1,000-sidecar reconnect storm take several seconds (docs/scale.md). The kernel caps this
@@ -540,7 +547,7 @@ async function startSidecarApi(
     readTls().then(
       (next) => {
         if (!next || (next.cert === tls?.cert && next.key === tls?.key)) return;
-        (server as import('node:https').Server).setSecureContext(next);
+        (server as import('node:https').Server).setSecureContext(servingTlsOptions(next));
         tls = next;
         keepTicketKey(next.key);
         log.info('sidecar API certificate reloaded');

@@ -25,6 +25,7 @@ import {
   USAGE_PATH,
   usageBody,
 } from './protocol.js';
+import { servingTlsOptions } from './serving-tls.js';
 import { StreamSessions } from './sessions.js';
 import { issueTicket, ticketExpiry, verifyTicket } from './tickets.js';
 
@@ -308,9 +309,7 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
       ),
     );
   };
-  const server = tls
-    ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
-    : createServer(handler);
+  const server = tls ? createTlsServer(servingTlsOptions(tls), handler) : createServer(handler);
   server.keepAliveTimeout = IDLE_KEEP_ALIVE_MS;
   return server;
 }

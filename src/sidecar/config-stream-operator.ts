@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { AllowanceClient } from '../budget/allowance.js';
@@ -66,7 +67,7 @@ export function operatorFetch(
 ): typeof fetch {
   if (!ca && !connectTo) return fetch;
   const pem = typeof ca === 'object' ? readFileSync(ca.file, 'utf8') : ca;
-  const base = buildConnector(pem ? { ca: pem } : {});
+  const base = resumingConnector(pem);
   const agent = new Agent({
     connect: connectTo
       ? (o, cb) =>
@@ -86,6 +87,42 @@ export function operatorFetch(
     undiciFetch(input, { ...(init as object), dispatcher: agent } as Parameters<
       typeof undiciFetch
     >[1])) as unknown as typeof fetch;
+}
+
+/** Host names a sidecar keeps a TLS session for: its operator's, and room for a changed --operator URL. */
+const MAX_KEPT_SESSIONS = 4;
+
+/**
+ * undici's connector with two changes for the operator link. The CA is parsed once into one secure context (given as
+ * `ca`, Node builds a new context from the PEM for every connection). And the last TLS session per host name is kept,
+ * so a new connection (an ACK's, or every stream's after an operator restart: the operator's session tickets are keyed
+ * off its serving key, serving-tls.ts) resumes instead of a full handshake; undici's own cache holds sessions only
+ * weakly, and a long-lived stream's session was gone after the next garbage collection.
+ */
+export function resumingConnector(pem: string | undefined): buildConnector.connector {
+  const secureContext = pem ? createSecureContext({ ca: pem }) : undefined;
+  const sessions = new Map<string, Buffer>();
+  const plain = buildConnector(secureContext ? { secureContext } : {});
+  return (o, cb) => {
+    if (o.protocol !== 'https:') return plain(o, cb);
+    const key = o.servername || o.hostname;
+    const session = sessions.get(key);
+    const connect = buildConnector({
+      ...(secureContext ? { secureContext } : {}),
+      ...(session ? { session } : {}),
+      maxCachedSessions: 0,
+    });
+    connect(o, (err, socket) => {
+      // TLS 1.3 sends its session tickets after the handshake, so they arrive after this.
+      socket?.on('session', (s: Buffer) => {
+        sessions.delete(key);
+        if (sessions.size >= MAX_KEPT_SESSIONS) sessions.delete(sessions.keys().next().value!);
+        sessions.set(key, s);
+      });
+      if (err) cb(err, null);
+      else cb(null, socket!);
+    });
+  };
 }
 
 async function post(
