@@ -547,7 +547,7 @@ async function startSidecarApi(
     readTls().then(
       (next) => {
         if (!next || (next.cert === tls?.cert && next.key === tls?.key)) return;
-        (server as import('node:https').Server).setSecureContext(servingTlsOptions(next));
+        (server as import('node:http2').Http2SecureServer).setSecureContext(servingTlsOptions(next));
         tls = next;
         keepTicketKey(next.key);
         log.info('sidecar API certificate reloaded');

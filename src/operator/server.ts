@@ -1,6 +1,7 @@
 /** The operator's sidecar-facing HTTP server: config stream (SSE), ACK/NACK, usage batches, allowances, probes. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
 import type { z } from 'zod';
 import { formatIssues } from '../config/issues.js';
 import { isTiermeshError, TiermeshError } from '../errors.js';
@@ -114,7 +115,7 @@ export interface TlsFiles {
   key: string;
 }
 
-export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
+export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): OperatorServer {
   const probes = probeHandler(deps.ready);
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
   const sessions = deps.sessions ?? new StreamSessions();
@@ -235,7 +236,6 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
     res.writeHead(200, {
       'content-type': SSE_CONTENT_TYPE,
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no',
       [STREAM_HEADER]: session,
     });
@@ -300,16 +300,52 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Server {
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    // A follower closes the connection so the client's retry opens a new one, which the Service may send to the leader.
+    // A follower closes an HTTP/1.1 connection so the client's retry opens a new one, which the Service may send to
+    // the leader. (HTTP/2 has no such header: it carries streams and ACKs, which any replica serves.)
+    const closeOnRetry = req.httpVersionMajor === 1 ? { headers: { connection: 'close' } } : {};
     handle(req, res).catch((e) =>
-      sendError(
-        res,
-        e,
-        isTiermeshError(e) && e.code === 'TM_NOT_READY' ? { headers: { connection: 'close' } } : {},
-      ),
+      sendError(res, e, isTiermeshError(e) && e.code === 'TM_NOT_READY' ? closeOnRetry : {}),
     );
   };
-  const server = tls ? createTlsServer(servingTlsOptions(tls), handler) : createServer(handler);
+  if (!tls) {
+    const server = createServer(handler);
+    server.keepAliveTimeout = IDLE_KEEP_ALIVE_MS;
+    return server;
+  }
+  return http2Server(tls, handler);
+}
+
+/** The sidecar API's server: node:http over plain HTTP, HTTP/2 (with HTTP/1.1 for other clients) over TLS. */
+export type OperatorServer = (Server | Http2SecureServer) & { closeAllConnections(): void };
+
+/**
+ * Over TLS the sidecar API speaks HTTP/2, and HTTP/1.1 to clients that do not offer it (probes, curl). A sidecar's
+ * config stream and its ACKs then share one connection: over HTTP/1.1 the open stream holds its connection, so every
+ * ACK needed a second one, and a reconnect storm cost the operator two TLS handshakes per sidecar (docs/scale.md).
+ * Sharing the connection also brings each ACK to the replica that holds its stream, where it is trusted without a
+ * TokenReview. A sidecar sends its usage and allowance requests over HTTP/1.1 connections of their own, which the
+ * Service may spread over the replicas until one reaches the leader (config-stream-operator.ts).
+ */
+function http2Server(
+  tls: TlsFiles,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): OperatorServer {
+  // The compatibility API's request and response have the members the handlers use (headers, url, method, a
+  // readable body; writeHead, write, cork, end), and an HTTP/1.1 client gets node:http's own objects.
+  const server = createSecureServer(
+    { ...servingTlsOptions(tls), allowHTTP1: true },
+    handler as unknown as Parameters<typeof createSecureServer>[1],
+  ) as Http2SecureServer & { keepAliveTimeout?: number };
+  // Read by node:http's handling of the HTTP/1.1 connections; an HTTP/2 connection stays open with its stream.
   server.keepAliveTimeout = IDLE_KEEP_ALIVE_MS;
-  return server;
+  const sockets = new Set<TLSSocket>();
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return Object.assign(server, {
+    closeAllConnections() {
+      for (const socket of sockets) socket.destroy();
+    },
+  });
 }

@@ -59,15 +59,18 @@ export function sidecarIdentity(stateDir: string | undefined): string {
 
 /**
  * fetch that trusts `ca` (PEM text, or `{ file }`) for the operator's HTTPS certificate, optionally dialling
- * `connectTo` instead of the URL's host; the global fetch when neither is given.
+ * `connectTo` instead of the URL's host; the global fetch when neither is given. Over TLS it speaks HTTP/2 when the
+ * operator does (the config stream and its ACKs on one connection), unless `http1` (the leader's requests, which
+ * need connections the Service can move to another replica).
  */
 export function operatorFetch(
   ca: string | { file: string } | undefined,
   connectTo?: { host: string; port: number },
+  opts: { http1?: boolean } = {},
 ): typeof fetch {
   if (!ca && !connectTo) return fetch;
   const pem = typeof ca === 'object' ? readFileSync(ca.file, 'utf8') : ca;
-  const base = resumingConnector(pem);
+  const base = resumingConnector(pem, opts.http1 ? { allowH2: false } : {});
   const agent = new Agent({
     connect: connectTo
       ? (o, cb) =>
@@ -99,15 +102,19 @@ const MAX_KEPT_SESSIONS = 4;
  * off its serving key, serving-tls.ts) resumes instead of a full handshake; undici's own cache holds sessions only
  * weakly, and a long-lived stream's session was gone after the next garbage collection.
  */
-export function resumingConnector(pem: string | undefined): buildConnector.connector {
+export function resumingConnector(
+  pem: string | undefined,
+  opts: { allowH2?: boolean } = {},
+): buildConnector.connector {
   const secureContext = pem ? createSecureContext({ ca: pem }) : undefined;
   const sessions = new Map<string, Buffer>();
-  const plain = buildConnector(secureContext ? { secureContext } : {});
+  const plain = buildConnector({ ...opts, ...(secureContext ? { secureContext } : {}) });
   return (o, cb) => {
     if (o.protocol !== 'https:') return plain(o, cb);
     const key = o.servername || o.hostname;
     const session = sessions.get(key);
     const connect = buildConnector({
+      ...opts,
       ...(secureContext ? { secureContext } : {}),
       ...(session ? { session } : {}),
       maxCachedSessions: 0,
@@ -208,7 +215,11 @@ export interface OperatorLink {
 export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
   const sidecarId = opts.sidecarId ?? sidecarIdentity(opts.stateDir);
   const log = opts.logger;
-  const http = operatorFetch(opts.caFile ? { file: opts.caFile } : opts.caPem, opts.connectTo);
+  const ca = opts.caFile ? readFileSync(opts.caFile, 'utf8') : opts.caPem;
+  // The config stream and its ACKs (HTTP/2 over TLS: one connection, to the replica holding the stream); usage and
+  // allowances go to the leader, over HTTP/1.1 connections a follower can close to send the retry elsewhere.
+  const http = operatorFetch(ca, opts.connectTo);
+  const leaderHttp = operatorFetch(ca, opts.connectTo, { http1: true });
   const allowanceLog = new RetryLog(log, 'allowance request', operatorFailureClass);
   // Why the last allowance request per budget failed: local mode starts right after, and its line's level says
   // whether that was a leader change (expected) or an operator that cannot be reached.
@@ -219,7 +230,7 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
         allowanceLog,
         async () =>
           allowanceReply.parse(
-            await post(http, opts.operator, opts.tokenFile, ALLOWANCE_PATH, {
+            await post(leaderHttp, opts.operator, opts.tokenFile, ALLOWANCE_PATH, {
               sidecarId,
               budget,
               ...(local ? { local } : {}),
@@ -257,7 +268,7 @@ export function linkToOperator(opts: OperatorLinkOptions): OperatorLink {
         }
       : {}),
     send: async (batch: UsageBatch) => {
-      await logged(usageLog, () => post(http, opts.operator, opts.tokenFile, USAGE_PATH, batch), {
+      await logged(usageLog, () => post(leaderHttp, opts.operator, opts.tokenFile, USAGE_PATH, batch), {
         seq: batch.seq,
       });
     },
