@@ -26,12 +26,17 @@ export function sessionTicketKeys(servingKeyPem: string): Buffer {
   return Buffer.from(hkdfSync('sha256', der, Buffer.alloc(0), KEY_INFO, TICKET_KEYS_BYTES));
 }
 
-/** Options for https.createServer and, on a certificate reload, server.setSecureContext. */
+/**
+ * Options for the server and, on a certificate reload, server.setSecureContext. TLS 1.3 only: a resumed TLS 1.3
+ * session still agrees a fresh ECDHE key, so whoever learns the ticket keys cannot read recorded sessions (a resumed
+ * TLS 1.2 session has no such exchange); and learning them needs the serving key, which impersonates the operator
+ * anyway. Every client of this port speaks TLS 1.3: sidecars (Node), the kubelet's probes (Go), curl.
+ */
 export function servingTlsOptions(tls: { cert: string; key: string }): TlsOptions {
   return {
     cert: tls.cert,
     key: tls.key,
-    minVersion: 'TLSv1.2',
+    minVersion: 'TLSv1.3',
     ticketKeys: sessionTicketKeys(tls.key),
     sessionTimeout: SESSION_TIMEOUT_SECONDS,
   };

@@ -175,6 +175,27 @@ describe('the sidecar API over TLS', () => {
     expect([status, body, alpn]).toEqual([200, 'ok', false]);
     expect(op.versions).toEqual(['1.1']);
   });
+
+  test('a client that offers only TLS 1.2 is refused', async () => {
+    const op = await operator(serving);
+    const failed = await new Promise<Error>((resolve) => {
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: op.port,
+          path: '/healthz',
+          servername: 'localhost',
+          ca: ca.certPem,
+          maxVersion: 'TLSv1.2',
+        },
+        () => resolve(new Error('answered')),
+      );
+      req.on('error', resolve);
+      req.end();
+    });
+    expect(failed.message).toMatch(/protocol version|alert/i);
+    expect(op.versions).toEqual([]);
+  });
 });
 
 describe('session ticket keys', () => {
