@@ -18,6 +18,8 @@ const DEFAULT_LISTEN = `${SIDECAR_HOST}:${SIDECAR_PORT}`;
 
 /** The injector passes the operator's CA bundle (PEM) in this variable; --operator-ca takes precedence. */
 const OPERATOR_CA_ENV = 'TIERMESH_OPERATOR_CA_PEM';
+/** After SIGTERM: 20 s for in-flight requests, then up to 5 s for their usage, inside a default 30 s grace period. */
+const DEFAULT_DRAIN_SECONDS = 20;
 
 const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --token-file <path>) [options]
 
@@ -34,6 +36,9 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
                                   for kubelet httpGet probes on the pod IP
   --listen <host:port>   address to serve on (default ${DEFAULT_LISTEN})
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
+  --drain-seconds <s>    after SIGTERM, how long in-flight requests may finish before connections close; with
+                         --operator, their usage is then delivered for up to 5 s more (default ${DEFAULT_DRAIN_SECONDS}:
+                         both within Kubernetes' default 30 s grace period; the injector sets it from the pod's)
   --log-prompts          include prompt text in request log lines (off by default)
   --log-level <level>    trace|debug|info|warn|error (default info)
 
@@ -60,6 +65,7 @@ export async function run(args: string[]): Promise<number> {
       'health-listen': { type: 'string' },
       listen: { type: 'string', default: DEFAULT_LISTEN },
       'max-body-bytes': { type: 'string' },
+      'drain-seconds': { type: 'string' },
       'log-prompts': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
       ...feedbackFlags,
@@ -83,6 +89,7 @@ export async function run(args: string[]): Promise<number> {
   let metricsListen: { host: string; port: number } | undefined;
   let healthListen: { host: string; port: number } | undefined;
   let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  let drainMs = DEFAULT_DRAIN_SECONDS * 1000;
   let localOverspendUSD: number | undefined;
   let quality: FeedbackOptions;
   try {
@@ -104,6 +111,12 @@ export async function run(args: string[]): Promise<number> {
       if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
         throw new Error('--max-body-bytes: expected a positive integer');
     }
+    if (values['drain-seconds'] !== undefined) {
+      const seconds = Number(values['drain-seconds']);
+      if (!Number.isFinite(seconds) || seconds < 0)
+        throw new Error('--drain-seconds: expected a number of seconds >= 0');
+      drainMs = seconds * 1000;
+    }
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
@@ -121,6 +134,7 @@ export async function run(args: string[]): Promise<number> {
       healthListen,
       listen,
       maxBodyBytes,
+      drainMs,
       localOverspendUSD,
       logPrompts: values['log-prompts'] === true,
       logLevel: values['log-level'] as string,
@@ -187,7 +201,7 @@ export async function run(args: string[]): Promise<number> {
     );
     metricsServer?.close();
     healthServer?.close();
-    return sidecar.close();
+    return sidecar.close(drainMs);
   });
 }
 
@@ -203,6 +217,7 @@ async function runWithOperator(o: {
   healthListen: { host: string; port: number } | undefined;
   listen: { host: string; port: number };
   maxBodyBytes: number;
+  drainMs: number;
   localOverspendUSD: number | undefined;
   logPrompts: boolean;
   logLevel: string;
@@ -255,7 +270,7 @@ async function runWithOperator(o: {
     );
     metricsServer?.close();
     healthServer?.close();
-    return sidecar.close().then(() => link.stop());
+    return sidecar.close(o.drainMs).then(() => link.stop());
   });
 }
 

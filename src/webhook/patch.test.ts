@@ -5,6 +5,7 @@ import {
   type AdmittedPod,
   admittedPod,
   buildPatch,
+  drainSecondsFor,
   HEALTH_PORT_NAME,
   keyVolumeName,
   METRICS_PORT_NAME,
@@ -98,6 +99,17 @@ describe('shouldInject', () => {
   });
 });
 
+describe('drain seconds', () => {
+  it("leave delivering the usage 10 s of the pod's grace period, and at least 1 s to drain", () => {
+    expect(drainSecondsFor(undefined)).toBe(20);
+    expect(drainSecondsFor(120)).toBe(110);
+    expect(drainSecondsFor(5)).toBe(1);
+    const { pod: out } = patched(pod({ spec: { terminationGracePeriodSeconds: 300 } }));
+    const args = (out.spec.initContainers![0] as unknown as Sidecar).args;
+    expect(args[args.indexOf('--drain-seconds') + 1]).toBe('290');
+  });
+});
+
 describe('buildPatch', () => {
   it('adds the sidecar, volumes, env and status to a pod with no volumes or annotations', () => {
     const { pod: out } = patched(pod(), ['openai-key']);
@@ -123,6 +135,9 @@ describe('buildPatch', () => {
       '/var/lib/tiermesh',
       '--listen',
       '127.0.0.1:4000',
+      // The default 30 s grace period less 10 s to deliver the drained requests' usage.
+      '--drain-seconds',
+      '20',
       '--health-listen',
       '0.0.0.0:4021',
     ]);

@@ -33,6 +33,19 @@ export const HEALTH_PORT_NAME = 'tm-health';
 export const MODEL_DIR = DEFAULT_MODEL_DIR;
 export const MODEL_DIR_ENV = 'TIERMESH_MODEL_DIR';
 
+/** Kubernetes' default terminationGracePeriodSeconds. */
+const DEFAULT_GRACE_SECONDS = 30;
+/**
+ * What a sidecar needs after its in-flight requests, within the pod's grace period: up to 5 s to deliver the usage
+ * they spent (reporter.close), and a margin. The state dir is an emptyDir: usage not delivered by the SIGKILL is lost.
+ */
+const AFTER_DRAIN_SECONDS = 10;
+
+/** How long the sidecar lets in-flight requests finish after SIGTERM (`--drain-seconds`), from the pod's grace. */
+export function drainSecondsFor(graceSeconds: number | undefined): number {
+  return Math.max(1, (graceSeconds ?? DEFAULT_GRACE_SECONDS) - AFTER_DRAIN_SECONDS);
+}
+
 /** What the injector learns at admission time rather than from its static config. */
 export interface AdmissionExtras {
   /** CA bundle (PEM) that verifies the operator's serving certificate; injected for https:// operator URLs. */
@@ -61,6 +74,7 @@ export const admittedPod = z.looseObject({
     .default({}),
   spec: z.looseObject({
     hostNetwork: z.boolean().optional(),
+    terminationGracePeriodSeconds: z.number().int().nonnegative().optional(),
     containers: z.array(container).min(1),
     initContainers: z.array(container).optional(),
     volumes: z.array(z.looseObject({ name: z.string() })).optional(),
@@ -169,6 +183,7 @@ export function sidecarContainer(
   s: SidecarSettings,
   secrets: readonly string[],
   extras: AdmissionExtras = {},
+  graceSeconds?: number,
 ) {
   // Only for https: a CA beside an http:// URL would suggest a protection that is not there.
   const ca = cfg.operatorURL.startsWith('https://') ? extras.operatorCA : undefined;
@@ -195,6 +210,9 @@ export function sidecarContainer(
       STATE_DIR,
       '--listen',
       `127.0.0.1:${s.port}`,
+      // In-flight requests get the pod's grace period less what delivering their usage takes.
+      '--drain-seconds',
+      String(drainSecondsFor(graceSeconds)),
       // /metrics only, on the pod IP so Prometheus can scrape it; the chat API stays on loopback.
       ...(cfg.metricsPort ? ['--metrics-listen', `0.0.0.0:${cfg.metricsPort}`] : []),
       // /healthz and /readyz only, on the pod IP for the kubelet's httpGet probes.
@@ -364,13 +382,13 @@ export function buildPatch(
     ...(cfg.mode === 'native'
       ? // Last among the init containers: ordinary init containers before it run to completion without the proxy.
         appendAll(pointer('spec', 'initContainers'), pod.spec.initContainers, [
-          sidecarContainer(cfg, s, mounted, extras),
+          sidecarContainer(cfg, s, mounted, extras, pod.spec.terminationGracePeriodSeconds),
         ])
       : [
           {
             op: 'add' as const,
             path: pointer('spec', 'containers', '-'),
-            value: sidecarContainer(cfg, s, mounted, extras),
+            value: sidecarContainer(cfg, s, mounted, extras, pod.spec.terminationGracePeriodSeconds),
           },
         ]),
     ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted, extras.models)),

@@ -130,6 +130,31 @@ describe('tiermesh sidecar', () => {
     expect(r.stderr()).toBe('');
   });
 
+  it('--drain-seconds bounds the drain: a request still running then is cut, and the process exits', async () => {
+    expect(await sidecar(['--config', 'x.yaml', '--drain-seconds', '-1']).exited).toBe(2);
+    const file = join(dir, 'drain.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    const r = sidecar(['--config', file, '--listen', '127.0.0.1:0', '--drain-seconds', '0.2']);
+    const url = await listening(r);
+    up.script([behave.slowFirstByte(15_000, 'too late')]);
+    const calls = up.calls.length;
+    const inFlight = fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: SIMPLE_PROMPT }] }),
+    }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await vi.waitFor(() => expect(up.calls.length).toBeGreaterThan(calls), WAIT);
+    r.child.kill('SIGTERM');
+    // Far below the 15 s the upstream takes and the default 20 s drain: the 0.2 s given here is what ended it.
+    expect(
+      await Promise.race([r.exited, new Promise((res) => setTimeout(() => res('still draining'), 8_000))]),
+    ).toBe(0);
+    expect(await inFlight).toBe('cut');
+  });
+
   it('a SIGHUP with an unchanged file logs that, not a second "config applied"', async () => {
     const file = join(dir, 'same.yaml');
     writeFileSync(file, config(['small-model', 'big-model']));
