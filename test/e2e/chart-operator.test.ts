@@ -188,6 +188,8 @@ describe('chart-rendered operator command (real process, real apiserver)', () =>
       '/var/lib/tiermesh',
       '--listen',
       '127.0.0.1:4000',
+      '--drain-seconds',
+      '20',
       '--metrics-listen',
       '0.0.0.0:9464',
       '--health-listen',
