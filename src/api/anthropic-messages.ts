@@ -88,6 +88,15 @@ export const anthropicMessagesRequest = z.looseObject({
   thinking: z.looseObject({ type: z.string() }).optional(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequest>;
+
+/**
+ * POST /v1/messages/count_tokens: the body a /v1/messages call would send, without max_tokens or stream (the
+ * Anthropic SDK's messages.countTokens sends neither).
+ */
+export const anthropicCountTokensRequest = anthropicMessagesRequest
+  .omit({ max_tokens: true, stream: true })
+  .extend({ max_tokens: z.number().int().min(1).optional() });
+export type AnthropicCountTokensRequest = z.infer<typeof anthropicCountTokensRequest>;
 export type AnthropicInboundBlock = z.infer<typeof anthropicContentBlock>;
 
 /** The answer shape (`type: "message"`), as the Anthropic SDKs parse it. */

@@ -10,6 +10,7 @@ import type { KeyEnv } from '../providers/keys.js';
 import { type DecisionLog, type DecisionLogOptions, openDecisionLog } from '../telemetry/decision-log.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
+import { countTokensHandler } from './apis/count-tokens.js';
 import { anthropicMessagesApi, apiAdapter, responsesApi } from './apis/inbound-api.js';
 import { ItemMemory } from './apis/item-memory.js';
 import { newResponsesId } from './apis/responses.js';
@@ -153,6 +154,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     explain: chat.explain,
     embeddings: chat.embeddings,
     messages: chat.serve(apiAdapter(anthropicMessagesApi, 'anthropic')),
+    countTokens: countTokensHandler(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
     responses: chat.serve(
       apiAdapter(responsesApi({ memory: itemMemory, now: Date.now, newId: newResponsesId }), 'openai'),
     ),

@@ -33,6 +33,8 @@ export interface ServerDeps<R extends Versioned> {
   responses?: Handler;
   /** POST /v1/embeddings, when served. */
   embeddings?: Handler;
+  /** POST /v1/messages/count_tokens (apis/count-tokens.ts), when served. */
+  countTokens?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** POST /v1/explain: how a body would be routed now, with live observations (explain-live.ts). */
   explain?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
@@ -116,6 +118,10 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     if (path === '/v1/explain' && deps.explain) {
       if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
       return deps.explain(req, res);
+    }
+    if ((path === '/v1/messages/count_tokens' || path === '/messages/count_tokens') && deps.countTokens) {
+      if (method !== 'POST') return methodNotAllowed(res, method, 'POST', 'anthropic');
+      return deps.countTokens(req, res);
     }
     const inbound =
       path === '/v1/messages' || path === '/messages'

@@ -80,6 +80,37 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     expect(metricSum(metrics, 'tiermesh_cost_usd_total', { route: 'default' })).toBeGreaterThan(0);
   });
 
+  it('messages.countTokens counts the conversation, its system prompt and tools: an estimate, said in a header', async () => {
+    const short = await client()
+      .messages.countTokens({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    expect(lastPath()).toBe('/v1/messages/count_tokens');
+    expect(short.response.headers.get('x-tiermesh-token-count')).toBe('estimate');
+    expect(short.data.input_tokens).toBeGreaterThan(0);
+    const long = await client().messages.countTokens({
+      model: 'auto',
+      system: 'You are a careful assistant.',
+      messages: [
+        { role: 'user', content: 'Explain the history of the printing press in Europe. '.repeat(20) },
+        { role: 'assistant', content: 'It began with Gutenberg.' },
+        { role: 'user', content: 'And then?' },
+      ],
+    });
+    expect(long.input_tokens).toBeGreaterThan(short.data.input_tokens + 100);
+    const withTools = await client().messages.countTokens({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools: [weather],
+    });
+    expect(withTools.input_tokens).toBeGreaterThan(short.data.input_tokens);
+    // A bad body is the Anthropic SDK's own error type, with the field named.
+    const bad = await client()
+      .messages.countTokens({ model: 'auto', messages: [] })
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((bad as InstanceType<typeof Anthropic.BadRequestError>).message).toContain('messages');
+  });
+
   it('messages.create answers text, with the anthropic-version header sent', async () => {
     const m = await client().messages.create({
       model: 'auto',
