@@ -198,19 +198,25 @@ function jsonCall(input: ExecuteInput): HedgeCall<CompletionResult> {
 function streamCall(input: ExecuteInput, body: ChatCompletionRequest): HedgeCall<StreamResult> {
   return {
     run: (plan, signal) => executeStream(plan, body, executeOptions(input, signal)),
-    spent: async (r) => {
-      let text = '';
-      // Reading the first chunk and stopping runs the stream's cleanup (breaker, queue slot, upstream socket).
-      for await (const chunk of r.chunks) {
-        for (const c of chunk.choices) if (typeof c.delta.content === 'string') text += c.delta.content;
-        break;
-      }
-      return estimateUsage(input.decision.estimatedPromptTokens, text);
-    },
+    spent: async (r) => estimateUsage(input.decision.estimatedPromptTokens, await closeUnread(r.chunks)),
     p95: (v) => v.ttftP95Ms,
     // The client's abort must keep reaching the winner's upstream call while its stream runs.
     hold: (r, release) => ({ ...r, chunks: releasing(r.chunks, release) }),
   };
+}
+
+/**
+ * Closes a stream nobody will relay: reading its first chunk (already received) and stopping runs the stream's
+ * cleanup (breaker, queue slot, upstream socket), which a generator never started would skip. Returns that chunk's
+ * text, for an estimate of what was spent.
+ */
+export async function closeUnread(chunks: AsyncIterable<ChatCompletionChunk>): Promise<string> {
+  let text = '';
+  for await (const chunk of chunks) {
+    for (const c of chunk.choices) if (typeof c.delta.content === 'string') text += c.delta.content;
+    break;
+  }
+  return text;
 }
 
 async function* releasing<T>(chunks: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {

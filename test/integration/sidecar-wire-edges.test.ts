@@ -1,0 +1,230 @@
+/**
+ * Edges of the inbound wire, over real sockets: HTTP/1.0 stream clients, and a stream the respond stage cannot
+ * start after the upstream opened. The upstream here is a bare node:http server writing exact SSE frames (the ones
+ * OpenAI-compatible servers really send, not only the fixture's).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { UsageRecord } from '../../src/budget/types.js';
+import { compileManifests, parseManifests } from '../../src/config/manifests.js';
+import { BreakerBoard } from '../../src/providers/breaker.js';
+import { ConfigStore } from '../../src/sidecar/config-store.js';
+import { openAIChatAdapter } from '../../src/sidecar/inbound.js';
+import { chatPipeline } from '../../src/sidecar/pipeline.js';
+import { runtimeBuilder, type SidecarRuntime } from '../../src/sidecar/runtime.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { SidecarMetrics } from '../../src/telemetry/metrics.js';
+import { routeConfig } from '../helpers/config.js';
+import { LogCapture, startTestSidecar, type TestSidecar, testKeyEnv } from '../helpers/sidecar.js';
+
+/** What the upstream does with one call: write to `res` (the body is the parsed JSON request). */
+type Upstream = (body: { stream?: boolean; messages?: unknown[] }, res: http.ServerResponse) => void;
+
+const chunk = (delta: object | undefined, finish: string | null = null) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'small-model',
+  choices: [{ index: 0, ...(delta ? { delta } : {}), finish_reason: finish }],
+});
+const usageChunk = (prompt: number, completion: number) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion.chunk',
+  created: 1,
+  model: 'small-model',
+  choices: [],
+  usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+});
+
+function sse(res: http.ServerResponse, frames: unknown[], end = true): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const f of frames) res.write(`data: ${JSON.stringify(f)}\n\n`);
+  if (!end) return;
+  res.write('data: [DONE]\n\n');
+  res.end();
+}
+
+let handler: Upstream;
+/** How each upstream response ended: `finished` sent whole, `aborted` when the sidecar hung up first. */
+let ended: Array<Promise<'finished' | 'aborted'>> = [];
+let upstream: http.Server;
+let upstreamURL: string;
+
+beforeAll(async () => {
+  upstream = http.createServer(async (req, res) => {
+    const parts: Buffer[] = [];
+    for await (const c of req) parts.push(c as Buffer);
+    ended.push(
+      new Promise((resolve) =>
+        res.once('close', () => resolve(res.writableFinished ? 'finished' : 'aborted')),
+      ),
+    );
+    handler(JSON.parse(Buffer.concat(parts).toString('utf8')), res);
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  upstreamURL = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+});
+afterAll(async () => {
+  upstream.closeAllConnections();
+  await new Promise((r) => upstream.close(r));
+});
+beforeEach(() => {
+  ended = [];
+});
+
+const config = () =>
+  routeConfig({
+    upstreams: [{ name: 'up', baseURL: upstreamURL }],
+    cheap: [{ name: 'small-model', upstreams: ['up'] }],
+    premium: [{ name: 'big-model', upstreams: ['up'] }],
+    cascade: { enabled: false, checks: [], maxEscalations: 0 },
+  });
+
+/**
+ * One request written by hand on a raw socket; resolves with every byte the server sent until it closed the
+ * connection, or until the bytes match `until` (a kept-alive HTTP/1.1 answer).
+ */
+function rawRequest(url: string, head: string, body: string, until?: RegExp): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(port), '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString('utf8');
+      if (until?.test(out)) s.destroy();
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve(out));
+    s.write(
+      `${head}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
+}
+
+describe('HTTP/1.0 stream clients', () => {
+  let sidecar: TestSidecar;
+  beforeAll(async () => {
+    sidecar = await startTestSidecar(config());
+  });
+  afterAll(async () => {
+    await sidecar.close();
+  });
+
+  it('get the stream, ended by the connection, with the cost as a comment and no trailer; usage is booked', async () => {
+    handler = (_body, res) =>
+      sse(res, [
+        chunk({ role: 'assistant', content: 'hello ' }),
+        chunk({ content: 'world' }),
+        chunk({}, 'stop'),
+        usageChunk(3, 2),
+      ]);
+    const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const out = await rawRequest(sidecar.url, 'POST /v1/chat/completions HTTP/1.0\r\nhost: x', body);
+    const [head, ...rest] = out.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head).not.toMatch(/^trailer:/im);
+    expect(head).not.toMatch(/^transfer-encoding:/im);
+    const text = rest.join('\r\n\r\n');
+    expect(text).toContain('"content":"hello "');
+    expect(text).toMatch(/: x-tiermesh-cost-usd [\d.]+\n\ndata: \[DONE\]\n\n$/);
+    expect(await ended[0]).toBe('finished');
+    expect(sidecar.logs.byMsg('request').at(-1)).toMatchObject({
+      status: 200,
+      inputTokens: 3,
+      outputTokens: 2,
+    });
+  });
+
+  it('on /v1/messages too', async () => {
+    handler = (_body, res) =>
+      sse(res, [chunk({ role: 'assistant', content: 'hello' }), chunk({}, 'stop'), usageChunk(4, 1)]);
+    const body = JSON.stringify({
+      model: 'auto',
+      max_tokens: 20,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const out = await rawRequest(sidecar.url, 'POST /v1/messages HTTP/1.0\r\nhost: x', body);
+    expect(out).toMatch(/^HTTP\/1\.1 200 /);
+    expect(out).toContain('event: message_stop');
+    expect(sidecar.logs.byMsg('request').at(-1)).toMatchObject({
+      status: 200,
+      inputTokens: 4,
+      outputTokens: 1,
+    });
+  });
+
+  it('HTTP/1.1 streams keep the trailer', async () => {
+    handler = (_body, res) =>
+      sse(res, [chunk({ role: 'assistant', content: 'hi' }), chunk({}, 'stop'), usageChunk(3, 1)]);
+    const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const out = await rawRequest(
+      sidecar.url,
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: x',
+      body,
+      /\r\n0\r\n[\s\S]*\r\n\r\n$/,
+    );
+    expect(out).toMatch(/^trailer: x-tiermesh-cost-usd$/im);
+    expect(out).toMatch(/\r\n0\r\nx-tiermesh-cost-usd: [\d.]+\r\n\r\n$/);
+  });
+});
+
+describe('a stream whose head cannot be written', () => {
+  it('closes the upstream stream it opened and books what it spent, then answers the error', async () => {
+    const logs = new LogCapture();
+    const store = new ConfigStore<SidecarRuntime>(
+      runtimeBuilder({ breakers: new BreakerBoard(), keyEnv: testKeyEnv() }),
+    );
+    expect(store.apply(compileManifests(parseManifests(config(), 'test'), 'test')).ok).toBe(true);
+    const usage: UsageRecord[] = [];
+    const pipeline = chatPipeline({
+      store,
+      metrics: new SidecarMetrics(),
+      logger: createLogger({ level: 'debug', destination: logs }),
+      maxBodyBytes: 1 << 20,
+      logPrompts: false,
+      onUsage: (u) => usage.push(u),
+    });
+    // The chat adapter, with a respond stage that fails as it starts the stream (as a refused head would).
+    const failing = {
+      dialect: 'openai' as const,
+      async parse(req: http.IncomingMessage, maxBodyBytes: number) {
+        const p = await openAIChatAdapter.parse(req, maxBodyBytes);
+        return {
+          inbound: p.inbound,
+          responder: {
+            ...p.responder,
+            streamHead() {
+              throw new Error('head refused');
+            },
+          },
+        };
+      },
+    };
+    const server = http.createServer((req, res) => void pipeline.serve(failing)(req, res, 'req-1'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    // The upstream sends its first chunk and holds the stream open: only the sidecar can end it.
+    handler = (_body, res) => sse(res, [chunk({ role: 'assistant', content: 'first words' })], false);
+    try {
+      const res = await fetch(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+        },
+      );
+      expect(res.status).toBe(500);
+      // Booked before the error was answered; the prompt and the chunk that arrived.
+      expect(usage).toHaveLength(1);
+      expect(usage[0]!.inputTokens).toBeGreaterThan(0);
+      expect(usage[0]!.outputTokens).toBeGreaterThan(0);
+      expect(await ended[0]).toBe('aborted');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
