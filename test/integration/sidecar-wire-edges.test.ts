@@ -6,6 +6,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { UsageRecord } from '../../src/budget/types.js';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
@@ -103,15 +105,15 @@ function rawRequest(url: string, head: string, body: string, until?: RegExp): Pr
   });
 }
 
-describe('HTTP/1.0 stream clients', () => {
-  let sidecar: TestSidecar;
-  beforeAll(async () => {
-    sidecar = await startTestSidecar(config());
-  });
-  afterAll(async () => {
-    await sidecar.close();
-  });
+let sidecar: TestSidecar;
+beforeAll(async () => {
+  sidecar = await startTestSidecar(config());
+});
+afterAll(async () => {
+  await sidecar.close();
+});
 
+describe('HTTP/1.0 stream clients', () => {
   it('get the stream, ended by the connection, with the cost as a comment and no trailer; usage is booked', async () => {
     handler = (_body, res) =>
       sse(res, [
@@ -168,6 +170,35 @@ describe('HTTP/1.0 stream clients', () => {
     );
     expect(out).toMatch(/^trailer: x-tiermesh-cost-usd$/im);
     expect(out).toMatch(/\r\n0\r\nx-tiermesh-cost-usd: [\d.]+\r\n\r\n$/);
+  });
+});
+
+describe('upstream stream chunks as OpenAI-compatible servers send them', () => {
+  it('a finish chunk without a delta ends the stream cleanly on every API', async () => {
+    handler = (_body, res) =>
+      sse(res, [chunk({ role: 'assistant', content: 'hello' }), chunk(undefined, 'stop'), usageChunk(5, 1)]);
+    const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: 'unused', maxRetries: 0 });
+    const m = await anthropic.messages
+      .stream({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] })
+      .finalMessage();
+    expect(m.content).toMatchObject([{ type: 'text', text: 'hello' }]);
+    expect(m.stop_reason).toBe('end_turn');
+    const openai = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused', maxRetries: 0 });
+    let text = '';
+    let finish: string | null | undefined;
+    for await (const c of await openai.chat.completions.create({
+      model: 'auto',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    })) {
+      text += c.choices[0]?.delta?.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    expect({ text, finish }).toEqual({ text: 'hello', finish: 'stop' });
+    const r = await openai.responses.stream({ model: 'auto', input: 'hi' }).finalResponse();
+    expect(r.status).toBe('completed');
+    expect(r.output_text).toBe('hello');
+    expect(sidecar.logs.byMsg('fallback')).toEqual([]);
   });
 });
 
