@@ -36,6 +36,7 @@ import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
+import { BodyAborted } from './body.js';
 import { ResponseCache } from './cache.js';
 import {
   answerFromCache,
@@ -537,7 +538,7 @@ function answerError(
   const err = toTiermeshError(e);
   if (err.code === 'TM_INTERNAL' || err.code === 'TM_INVALID_CONFIG')
     sc.deps.logger.error({ requestId: trace.id, err: err.cause ?? e }, 'internal error');
-  if (e instanceof ExecutionError && e.aborted) {
+  if ((e instanceof ExecutionError && e.aborted) || e instanceof BodyAborted) {
     res.destroy();
     return { status: CLIENT_GONE, error: err };
   }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { UsageRecord } from '../../src/budget/types.js';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import { BreakerBoard } from '../../src/providers/breaker.js';
@@ -199,6 +199,31 @@ describe('upstream stream chunks as OpenAI-compatible servers send them', () => 
     expect(r.status).toBe('completed');
     expect(r.output_text).toBe('hello');
     expect(sidecar.logs.byMsg('fallback')).toEqual([]);
+  });
+});
+
+describe('a client that hangs up while sending its body', () => {
+  it('is a client-closed request (499) on every path: no error logged, nothing counted as a 500', async () => {
+    const { port } = new URL(sidecar.url);
+    for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/embeddings']) {
+      const before = sidecar.logs.byMsg('request').length;
+      const s = net.connect(Number(port), '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      // Half the declared body, then the hang-up once the sidecar is reading it (its log line is written after).
+      s.write(
+        `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":"auto"`,
+      );
+      await vi.waitFor(() => expect(sidecar.server.inFlight()).toBe(1));
+      s.destroy();
+      await vi.waitFor(() => expect(sidecar.logs.byMsg('request').length).toBe(before + 1));
+      expect(sidecar.logs.byMsg('request').at(-1)).toMatchObject({
+        status: 499,
+        error: { code: 'TM_INVALID_REQUEST' },
+      });
+    }
+    expect(sidecar.logs.lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
+    const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/tiermesh_requests_total\{[^}]*status="500"/);
   });
 });
 
