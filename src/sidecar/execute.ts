@@ -213,8 +213,27 @@ function streamCall(input: ExecuteInput, body: ChatCompletionRequest): HedgeCall
 export async function closeUnread(chunks: AsyncIterable<ChatCompletionChunk>): Promise<string> {
   let text = '';
   for await (const chunk of chunks) {
-    for (const c of chunk.choices) if (typeof c.delta.content === 'string') text += c.delta.content;
+    text = chunkText(chunk);
     break;
+  }
+  return text;
+}
+
+/**
+ * What a chunk's choices generated, for an estimate of the completion tokens when no usage arrives: the text, the
+ * refusal and the tool calls' argument fragments (a tool call's arguments are output tokens like any text).
+ */
+export function chunkText(chunk: ChatCompletionChunk): string {
+  let text = '';
+  for (const c of chunk.choices) {
+    const d = c.delta;
+    if (typeof d.content === 'string') text += d.content;
+    if (typeof d.refusal === 'string') text += d.refusal;
+    if (!Array.isArray(d.tool_calls)) continue;
+    for (const tc of d.tool_calls as Array<{ function?: { arguments?: unknown } } | null>) {
+      const args = tc?.function?.arguments;
+      if (typeof args === 'string') text += args;
+    }
   }
   return text;
 }
@@ -562,7 +581,7 @@ export async function openStream(
 export interface Relayed {
   /** Usage the upstream reported, if it did. */
   usage: TokenCounts | undefined;
-  /** The answer text, for an estimate when there is no usage. */
+  /** What the answer generated (text, refusal, tool call arguments), for an estimate when there is no usage. */
   text: string;
   /** Set when the upstream failed after the first chunk. */
   broken: unknown;
@@ -581,7 +600,7 @@ export async function relayChunks(
   try {
     for await (const chunk of chunks) {
       if (chunk.usage) out.usage = chunk.usage;
-      for (const c of chunk.choices) if (typeof c.delta.content === 'string') out.text += c.delta.content;
+      out.text += chunkText(chunk);
       if (!write(chunk)) await drained();
     }
   } catch (e) {
