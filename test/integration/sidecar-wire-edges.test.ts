@@ -202,6 +202,102 @@ describe('upstream stream chunks as OpenAI-compatible servers send them', () => 
   });
 });
 
+describe('tool calls the upstream sent without an id', () => {
+  // The upstream answers a tool call without an id on the first turn, and "18C" once the tool's result is back.
+  const toolTurn: Upstream = (body, res) => {
+    const last = body.messages?.at(-1) as { role?: string } | undefined;
+    if (last?.role === 'tool') {
+      if (body.stream)
+        return sse(res, [chunk({ role: 'assistant', content: '18C' }), chunk({}, 'stop'), usageChunk(9, 1)]);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(
+        JSON.stringify({
+          id: 'chatcmpl-2',
+          object: 'chat.completion',
+          created: 1,
+          model: 'small-model',
+          choices: [{ index: 0, message: { role: 'assistant', content: '18C' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 },
+        }),
+      );
+    }
+    const call = { type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+    if (body.stream)
+      return sse(res, [
+        chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, ...call }] }),
+        chunk({}, 'tool_calls'),
+        usageChunk(5, 5),
+      ]);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: 'chatcmpl-1',
+        object: 'chat.completion',
+        created: 1,
+        model: 'small-model',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: null, tool_calls: [call] },
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+      }),
+    );
+  };
+
+  it('get an id the client can send its result back with, on /v1/messages and /v1/responses', async () => {
+    handler = toolTurn;
+    const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: 'unused', maxRetries: 0 });
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object' as const, properties: {} } }];
+    const ask: Anthropic.MessageParam = { role: 'user', content: 'weather in Oslo?' };
+    for (const stream of [false, true]) {
+      const first = stream
+        ? await anthropic.messages
+            .stream({ model: 'auto', max_tokens: 50, tools, messages: [ask] })
+            .finalMessage()
+        : await anthropic.messages.create({ model: 'auto', max_tokens: 50, tools, messages: [ask] });
+      const use = first.content.find((b) => b.type === 'tool_use');
+      expect(use?.id).toMatch(/^toolu_[0-9a-f]+$/);
+      const second = await anthropic.messages.create({
+        model: 'auto',
+        max_tokens: 50,
+        tools,
+        messages: [
+          ask,
+          { role: 'assistant', content: first.content },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: use!.id, content: '18C' }] },
+        ],
+      });
+      expect(second.content).toMatchObject([{ type: 'text', text: '18C' }]);
+    }
+    const openai = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused', maxRetries: 0 });
+    const fnTools = [
+      { type: 'function' as const, name: 'get_weather', parameters: { type: 'object' }, strict: false },
+    ];
+    for (const stream of [false, true]) {
+      const first = stream
+        ? await openai.responses.stream({ model: 'auto', input: 'weather?', tools: fnTools }).finalResponse()
+        : await openai.responses.create({ model: 'auto', input: 'weather?', tools: fnTools });
+      const call = first.output.find((o) => o.type === 'function_call') as
+        | OpenAI.Responses.ResponseFunctionToolCall
+        | undefined;
+      expect(call?.call_id).toMatch(/^call_[0-9a-f]+$/);
+      const second = await openai.responses.create({
+        model: 'auto',
+        tools: fnTools,
+        input: [
+          { role: 'user', content: 'weather?' },
+          { type: 'function_call', call_id: call!.call_id, name: call!.name, arguments: call!.arguments },
+          { type: 'function_call_output', call_id: call!.call_id, output: '18C' },
+        ],
+      });
+      expect(second.output_text).toBe('18C');
+    }
+  });
+});
+
 describe('a client that hangs up while sending its body', () => {
   it('is a client-closed request (499) on every path: no error logged, nothing counted as a 500', async () => {
     const { port } = new URL(sidecar.url);

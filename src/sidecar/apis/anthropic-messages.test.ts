@@ -291,6 +291,17 @@ describe('toAnthropicMessage', () => {
     expect(m.stop_reason).toBe('tool_use');
   });
 
+  it('gives a tool call the upstream sent without an id a unique toolu_ id (the client sends it back)', () => {
+    const call = { type: 'function', function: { name: 'weather', arguments: '{}' } };
+    const m = toAnthropicMessage(
+      completion({ role: 'assistant', content: null, tool_calls: [call, call] }, 'tool_calls'),
+    );
+    const ids = m.content.map((b) => (b as { id: string }).id);
+    expect(ids[0]).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(ids[1]).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
   it('keeps arguments that are not a JSON object instead of losing them', () => {
     expect(toolInput('')).toEqual({});
     expect(toolInput('[1]')).toEqual({ _raw_arguments: '[1]' });
@@ -401,6 +412,25 @@ describe('AnthropicStreamWriter', () => {
     const events = w.end();
     expect(events.map((e) => e.event)).toEqual(['message_start', 'message_delta', 'message_stop']);
     expect(events[1]!.data).toMatchObject({ delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 3 } });
+  });
+});
+
+describe('AnthropicStreamWriter tool ids', () => {
+  it('a streamed tool call without an id gets a unique toolu_ id, not one made of its index', () => {
+    const started = () => {
+      const w = new AnthropicStreamWriter('auto');
+      const events = w.push(
+        chunk({
+          tool_calls: [{ index: 0, type: 'function', function: { name: 'weather', arguments: '{}' } }],
+        }),
+      );
+      const start = events.find((e) => e.event === 'content_block_start');
+      return (start!.data['content_block'] as { id: string }).id;
+    };
+    const [a, b] = [started(), started()];
+    expect(a).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(b).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(a).not.toBe(b);
   });
 });
 

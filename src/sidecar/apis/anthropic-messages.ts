@@ -9,6 +9,7 @@
  * and search-result blocks, extended `thinking` (a thinking block sent back in an assistant turn is dropped, as its
  * signature means nothing to another model). `top_k` has no OpenAI equivalent and is dropped.
  */
+import { randomBytes } from 'node:crypto';
 import type {
   AnthropicInboundBlock,
   AnthropicMessageResponse,
@@ -38,6 +39,11 @@ function invalid(param: string, message: string): TiermeshError {
 type TextPart = { type: 'text'; text: string };
 type ImagePart = { type: 'image_url'; image_url: { url: string } };
 type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+
+/** The id of a tool_use block whose upstream call had none: the client must send it back with the result. */
+function newToolUseId(): string {
+  return `toolu_${randomBytes(12).toString('hex')}`;
+}
 
 function imagePart(block: AnthropicInboundBlock, where: string): ImagePart {
   const source = (block as { source?: { type: string; media_type?: string; data?: string; url?: string } })
@@ -260,7 +266,7 @@ export function toAnthropicMessage(c: ChatCompletion): AnthropicMessageResponse 
     const tc = raw as Partial<ToolCall>;
     content.push({
       type: 'tool_use',
-      id: tc.id ?? '',
+      id: tc.id || newToolUseId(),
       name: tc.function?.name ?? '',
       input: toolInput(tc.function?.arguments ?? ''),
     });
@@ -307,7 +313,7 @@ export class AnthropicStreamWriter {
   /** Internal tool-call index to its Anthropic block index. */
   private tools = new Map<number, number>();
   private open = new Set<number>();
-  private readonly parts = new StreamParts();
+  private readonly parts = new StreamParts(newToolUseId);
 
   constructor(
     requestedModel: string,
@@ -349,10 +355,9 @@ export class AnthropicStreamWriter {
       } else if (part.kind === 'tool-start') {
         this.closeAll(out);
         this.text = undefined;
-        const id = part.id || `toolu_${part.index}`;
         this.tools.set(
           part.index,
-          this.startBlock(out, { type: 'tool_use', id, name: part.name, input: {} }),
+          this.startBlock(out, { type: 'tool_use', id: part.id, name: part.name, input: {} }),
         );
       } else {
         const block = this.tools.get(part.index)!;

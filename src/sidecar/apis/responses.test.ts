@@ -251,6 +251,20 @@ describe('toResponse', () => {
         status: 'completed',
       },
     ]);
+    const noId = toResponse(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ type: 'function', function: { name: 'weather', arguments: '{}' } }],
+        },
+        'tool_calls',
+      ),
+      parse({ input: 'x' }),
+      ids(),
+    );
+    // An upstream call without an id: the client needs one to send the output back with.
+    expect(noId.output).toMatchObject([{ type: 'function_call', id: 'fc_1', call_id: 'call_2' }]);
     const cut = toResponse(
       completion({ role: 'assistant', content: 'Hel' }, 'length'),
       parse({ input: 'x' }),
@@ -271,6 +285,16 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null): Ch
   }) as ChatCompletionChunk;
 
 describe('ResponsesStreamWriter', () => {
+  it('gives a streamed tool call without an id a call_id of its own', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const added = w
+      .push(
+        chunk({ tool_calls: [{ index: 0, type: 'function', function: { name: 'weather', arguments: '' } }] }),
+      )
+      .find((e) => e.type === 'response.output_item.added');
+    expect(added?.['item']).toMatchObject({ type: 'function_call', call_id: 'call_2' });
+  });
+
   it('emits the typed event sequence for text then a tool call, numbered in order', () => {
     const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
     const events = [

@@ -260,8 +260,8 @@ export interface ResponseObject {
   metadata: Record<string, string>;
 }
 
-/** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`. */
-export type IdMaker = (prefix: 'resp' | 'msg' | 'fc') => string;
+/** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`; `call_...` for a tool call sent without an id. */
+export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'call') => string;
 
 /** Random ids, unguessable so one client cannot reference another's remembered items. */
 export const newResponsesId: IdMaker = (prefix) => `${prefix}_${randomBytes(16).toString('hex')}`;
@@ -351,7 +351,7 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
     output.push({
       type: 'function_call',
       id: newId('fc'),
-      call_id: tc.id ?? '',
+      call_id: tc.id || newId('call'),
       name: tc.function?.name ?? '',
       arguments: tc.function?.arguments ?? '',
       status: itemStatus,
@@ -408,7 +408,7 @@ export class ResponsesStreamWriter {
   private text: OpenText | undefined;
   private calls = new Map<number, OpenCall>();
   private openCalls: OpenCall[] = [];
-  private readonly parts = new StreamParts();
+  private readonly parts: StreamParts;
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -417,6 +417,7 @@ export class ResponsesStreamWriter {
   ) {
     this.id = newId('resp');
     this.model = req.model;
+    this.parts = new StreamParts(() => newId('call'));
   }
 
   /** Every output item so far, completed ones included (for the item memory once the stream ends). */

@@ -10,11 +10,16 @@ export type StreamPart =
   | { kind: 'tool-start'; index: number; id: string; name: string }
   | { kind: 'tool-args'; index: number; args: string };
 
-/** Reads the first choice of each chunk (the only one the Messages and Responses APIs have). */
+/**
+ * Reads the first choice of each chunk (the only one the Messages and Responses APIs have). A tool call the upstream
+ * sent without an id gets one from `newCallId`: both APIs require it, and the client sends it back with the result.
+ */
 export class StreamParts {
   finish: string | null = null;
   usage: ChatCompletionChunk['usage'] = null;
   private readonly started = new Set<number>();
+
+  constructor(private readonly newCallId: () => string) {}
 
   read(chunk: ChatCompletionChunk): StreamPart[] {
     if (chunk.usage) this.usage = chunk.usage;
@@ -29,7 +34,7 @@ export class StreamParts {
       const index = typeof tc.index === 'number' ? tc.index : 0;
       if (!this.started.has(index)) {
         this.started.add(index);
-        out.push({ kind: 'tool-start', index, id: tc.id ?? '', name: tc.function?.name ?? '' });
+        out.push({ kind: 'tool-start', index, id: tc.id || this.newCallId(), name: tc.function?.name ?? '' });
       }
       const args = tc.function?.arguments;
       if (typeof args === 'string' && args !== '') out.push({ kind: 'tool-args', index, args });
