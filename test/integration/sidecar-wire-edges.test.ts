@@ -298,6 +298,61 @@ describe('tool calls the upstream sent without an id', () => {
   });
 });
 
+describe('streamed tool calls without an index', () => {
+  it('stay apart: two calls in one chunk are two tool_use blocks and two function_call items', async () => {
+    handler = (_body, res) =>
+      sse(res, [
+        chunk({
+          role: 'assistant',
+          content: '',
+          tool_calls: [
+            {
+              id: 'call_a',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+            },
+            { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{"tz":"CET"}' } },
+          ],
+        }),
+        chunk({}, 'tool_calls'),
+        usageChunk(5, 5),
+      ]);
+    const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: 'unused', maxRetries: 0 });
+    const m = await anthropic.messages
+      .stream({
+        model: 'auto',
+        max_tokens: 50,
+        tools: [
+          { name: 'get_weather', input_schema: { type: 'object' } },
+          { name: 'get_time', input_schema: { type: 'object' } },
+        ],
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .finalMessage();
+    expect(m.content).toMatchObject([
+      { type: 'tool_use', id: 'call_a', name: 'get_weather', input: { city: 'Oslo' } },
+      { type: 'tool_use', id: 'call_b', name: 'get_time', input: { tz: 'CET' } },
+    ]);
+    const openai = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused', maxRetries: 0 });
+    const r = await openai.responses
+      .stream({
+        model: 'auto',
+        input: 'hi',
+        tools: ['get_weather', 'get_time'].map((name) => ({
+          type: 'function' as const,
+          name,
+          parameters: { type: 'object' },
+          strict: false,
+        })),
+      })
+      .finalResponse();
+    expect(r.output).toMatchObject([
+      { type: 'function_call', call_id: 'call_a', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+      { type: 'function_call', call_id: 'call_b', name: 'get_time', arguments: '{"tz":"CET"}' },
+    ]);
+  });
+});
+
 describe('a client that hangs up while sending its body', () => {
   it('is a client-closed request (499) on every path: no error logged, nothing counted as a 500', async () => {
     const { port } = new URL(sidecar.url);

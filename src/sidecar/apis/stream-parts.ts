@@ -13,11 +13,19 @@ export type StreamPart =
 /**
  * Reads the first choice of each chunk (the only one the Messages and Responses APIs have). A tool call the upstream
  * sent without an id gets one from `newCallId`: both APIs require it, and the client sends it back with the result.
+ *
+ * Tool calls are numbered here (`index` of the parts), not by the upstream's `index`: some servers leave it out
+ * (every call at 0) or reuse one for the next call. A fragment belongs to a call already started when it carries
+ * that call's id, or no id and that call's upstream index, or neither and no tool name (the last call started);
+ * anything else starts the next call.
  */
 export class StreamParts {
   finish: string | null = null;
   usage: ChatCompletionChunk['usage'] = null;
-  private readonly started = new Set<number>();
+  /** The id of each call started, by our index. */
+  private readonly ids: string[] = [];
+  /** Our index of the call each upstream index last started. */
+  private readonly byUpstream = new Map<number, number>();
 
   constructor(private readonly newCallId: () => string) {}
 
@@ -31,15 +39,30 @@ export class StreamParts {
       out.push({ kind: 'text', text: delta.content });
     for (const raw of delta.tool_calls ?? []) {
       const tc = raw as { index?: number; id?: string; function?: { name?: string; arguments?: string } };
-      const index = typeof tc.index === 'number' ? tc.index : 0;
-      if (!this.started.has(index)) {
-        this.started.add(index);
-        out.push({ kind: 'tool-start', index, id: tc.id || this.newCallId(), name: tc.function?.name ?? '' });
+      let index = this.callOf(tc);
+      if (index === undefined) {
+        index = this.ids.length;
+        const id = tc.id || this.newCallId();
+        this.ids.push(id);
+        out.push({ kind: 'tool-start', index, id, name: tc.function?.name ?? '' });
       }
+      if (typeof tc.index === 'number') this.byUpstream.set(tc.index, index);
       const args = tc.function?.arguments;
       if (typeof args === 'string' && args !== '') out.push({ kind: 'tool-args', index, args });
     }
     if (choice.finish_reason) this.finish = choice.finish_reason;
     return out;
+  }
+
+  /** The call already started that this fragment continues, if any. */
+  private callOf(tc: { index?: number; id?: string; function?: { name?: string } }): number | undefined {
+    if (tc.id) {
+      const known = this.ids.indexOf(tc.id);
+      return known === -1 ? undefined : known;
+    }
+    if (typeof tc.index === 'number') return this.byUpstream.get(tc.index);
+    // Neither id nor index: a fragment that names a tool starts a call, one that does not continues the last.
+    if (tc.function?.name) return undefined;
+    return this.ids.length > 0 ? this.ids.length - 1 : undefined;
   }
 }
