@@ -353,6 +353,26 @@ describe('streamed tool calls without an index', () => {
   });
 });
 
+describe('an Anthropic conversation with no message left to send', () => {
+  it('is a 400 naming messages, and reaches no upstream', async () => {
+    handler = (_body, res) => sse(res, [chunk({ role: 'assistant', content: 'should not be asked' })]);
+    const res = await fetch(`${sidecar.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto', max_tokens: 10, messages: [{ role: 'user', content: [] }] }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: 'messages: must hold at least one message with content',
+      },
+    });
+    expect(ended).toEqual([]);
+  });
+});
+
 describe('a client that hangs up while sending its body', () => {
   it('is a client-closed request (499) on every path: no error logged, nothing counted as a 500', async () => {
     const { port } = new URL(sidecar.url);

@@ -224,6 +224,16 @@ describe('fromAnthropicRequest', () => {
     ).toBe('thinking');
   });
 
+  it('refuses a conversation that translates to no message, naming messages (nothing is sent upstream)', () => {
+    for (const content of [[], [{ type: 'thinking', thinking: 'hmm', signature: 's' }]]) {
+      const e = thrown(() =>
+        fromAnthropicRequest(parse({ system: 'Be brief.', messages: [{ role: 'user', content }] })),
+      );
+      expect(e.status).toBe(400);
+      expect(e.param).toBe('messages');
+    }
+  });
+
   it('drops thinking blocks from assistant history instead of refusing the conversation', () => {
     const out = fromAnthropicRequest(
       parse({

@@ -160,6 +160,9 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
     if (m.role === 'user') messages.push(...userMessages(m.content, where));
     else messages.push(assistantMessage(m.content, where));
   }
+  // Empty user turns and thinking-only ones translate to nothing: an upstream must not get a request without turns.
+  if (!messages.some((m) => m.role !== 'system'))
+    throw invalid('messages', 'must hold at least one message with content');
   const out: ChatCompletionRequest = {
     model: req.model,
     messages,
