@@ -136,7 +136,14 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
       const rt = deps.store.current;
       if (!rt) return void sendError(res, notReady());
-      const modelId = decodeURIComponent(path.slice('/v1/models/'.length));
+      const modelId = decodedSegment(path.slice('/v1/models/'.length));
+      if (modelId === undefined)
+        return void sendError(
+          res,
+          new TiermeshError('TM_INVALID_REQUEST', 'the model id in the path is not valid percent-encoding', {
+            param: 'model',
+          }),
+        );
       const found = findModel(rt.snapshot, modelId);
       return found
         ? sendJson(res, 200, found)
@@ -230,6 +237,15 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       await closed;
     },
   };
+}
+
+/** A path segment percent-decoded, or undefined when its escapes are not valid UTF-8 (the client's mistake). */
+function decodedSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function methodNotAllowed(
