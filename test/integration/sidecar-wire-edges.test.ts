@@ -298,6 +298,34 @@ describe('tool calls the upstream sent without an id', () => {
   });
 });
 
+describe('a streamed refusal', () => {
+  it('reaches Messages clients as the text and Responses clients as a refusal part', async () => {
+    const refusal = "I'm sorry, I can't help with that.";
+    handler = (_body, res) =>
+      sse(res, [
+        chunk({ role: 'assistant', content: null, refusal: '' }),
+        chunk({ refusal: refusal.slice(0, 10) }),
+        chunk({ refusal: refusal.slice(10) }),
+        chunk({}, 'stop'),
+        usageChunk(10, 9),
+      ]);
+    const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: 'unused', maxRetries: 0 });
+    const m = await anthropic.messages
+      .stream({ model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] })
+      .finalMessage();
+    expect(m.content).toMatchObject([{ type: 'text', text: refusal }]);
+    const openai = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused', maxRetries: 0 });
+    const deltas: string[] = [];
+    const stream = openai.responses.stream({ model: 'auto', input: 'hi' });
+    stream.on('response.refusal.delta', (e) => deltas.push(e.delta));
+    const r = await stream.finalResponse();
+    expect(deltas.join('')).toBe(refusal);
+    expect(r.output).toMatchObject([
+      { type: 'message', status: 'completed', content: [{ type: 'refusal', refusal }] },
+    ]);
+  });
+});
+
 describe('streamed tool calls without an index', () => {
   it('stay apart: two calls in one chunk are two tool_use blocks and two function_call items', async () => {
     handler = (_body, res) =>

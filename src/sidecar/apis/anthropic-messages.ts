@@ -349,7 +349,8 @@ export class AnthropicStreamWriter {
       });
     }
     for (const part of this.parts.read(chunk)) {
-      if (part.kind === 'text') {
+      // A refusal is the answer's text in the Messages API (as in a whole answer: content, else the refusal).
+      if (part.kind === 'text' || part.kind === 'refusal') {
         if (this.text === undefined) {
           this.closeAll(out);
           this.text = this.startBlock(out, { type: 'text', text: '' });

@@ -285,6 +285,40 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null): Ch
   }) as ChatCompletionChunk;
 
 describe('ResponsesStreamWriter', () => {
+  it('streams a refusal as a message with a refusal part and refusal events', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const events = [
+      ...w.push(chunk({ role: 'assistant', content: null, refusal: '' })),
+      ...w.push(chunk({ refusal: 'No, ' })),
+      ...w.push(chunk({ refusal: 'sorry.' })),
+      ...w.push(chunk({}, 'stop')),
+      ...w.end(),
+    ];
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.refusal.delta',
+      'response.refusal.delta',
+      'response.refusal.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events[3]).toMatchObject({ part: { type: 'refusal', refusal: '' } });
+    expect(events[6]).toMatchObject({ refusal: 'No, sorry.' });
+    expect((events.at(-1)!['response'] as { output: unknown }).output).toEqual([
+      {
+        type: 'message',
+        id: 'msg_2',
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'refusal', refusal: 'No, sorry.' }],
+      },
+    ]);
+  });
+
   it('gives a streamed tool call without an id a call_id of its own', () => {
     const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
     const added = w

@@ -386,7 +386,15 @@ interface OpenText {
   item: OutputMessage;
   index: number;
   text: string;
+  /** The message's one content part: answer text, or a refusal (OpenAI streams it as refusal.delta events). */
+  kind: 'output_text' | 'refusal';
 }
+function contentPart(kind: OpenText['kind'], text: string): OutputMessage['content'][number] {
+  return kind === 'refusal'
+    ? { type: 'refusal', refusal: text }
+    : { type: 'output_text', text, annotations: [], logprobs: [] };
+}
+
 interface OpenCall {
   item: OutputFunctionCall;
   index: number;
@@ -429,7 +437,8 @@ export class ResponsesStreamWriter {
     const out: ResponsesEvent[] = [];
     if (!this.started) this.start(out, chunk.model);
     for (const part of this.parts.read(chunk)) {
-      if (part.kind === 'text') this.text = this.textDelta(out, part.text);
+      if (part.kind === 'text') this.text = this.textDelta(out, part.text, 'output_text');
+      else if (part.kind === 'refusal') this.text = this.textDelta(out, part.text, 'refusal');
       else if (part.kind === 'tool-start') {
         // OpenAI streams tool calls one after the other: a new one means the previous items are complete.
         this.closeAll(out, 'completed');
@@ -510,9 +519,13 @@ export class ResponsesStreamWriter {
     out.push(this.ev({ type: 'response.in_progress', response: skeleton() }));
   }
 
-  /** Appends text to the open message item, opening one (and closing what came before) when there is none. */
-  private textDelta(out: ResponsesEvent[], text: string): OpenText {
+  /**
+   * Appends text (or refusal text) to the open message item, opening one (and closing what came before) when there
+   * is none or the open one holds the other kind.
+   */
+  private textDelta(out: ResponsesEvent[], text: string, kind: OpenText['kind']): OpenText {
     let t = this.text;
+    if (t && t.kind !== kind) t = undefined;
     if (!t) {
       this.closeAll(out, 'completed');
       const item: OutputMessage = {
@@ -522,7 +535,7 @@ export class ResponsesStreamWriter {
         role: 'assistant',
         content: [],
       };
-      t = { item, index: this.output.length, text: '' };
+      t = { item, index: this.output.length, text: '', kind };
       this.output.push(item);
       out.push(
         this.ev({
@@ -537,20 +550,18 @@ export class ResponsesStreamWriter {
           item_id: item.id,
           output_index: t.index,
           content_index: 0,
-          part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+          part: contentPart(kind, ''),
         }),
       );
     }
     t.text += text;
+    const at = { item_id: t.item.id, output_index: t.index, content_index: 0, delta: text };
     out.push(
-      this.ev({
-        type: 'response.output_text.delta',
-        item_id: t.item.id,
-        output_index: t.index,
-        content_index: 0,
-        delta: text,
-        logprobs: [],
-      }),
+      this.ev(
+        kind === 'refusal'
+          ? { type: 'response.refusal.delta', ...at }
+          : { type: 'response.output_text.delta', ...at, logprobs: [] },
+      ),
     );
     return t;
   }
@@ -559,18 +570,16 @@ export class ResponsesStreamWriter {
     const t = this.text;
     if (!t) return;
     this.text = undefined;
-    const part = { type: 'output_text' as const, text: t.text, annotations: [], logprobs: [] };
+    const part = contentPart(t.kind, t.text);
     t.item.content = [part];
     t.item.status = status;
+    const at = { item_id: t.item.id, output_index: t.index, content_index: 0 };
     out.push(
-      this.ev({
-        type: 'response.output_text.done',
-        item_id: t.item.id,
-        output_index: t.index,
-        content_index: 0,
-        text: t.text,
-        logprobs: [],
-      }),
+      this.ev(
+        t.kind === 'refusal'
+          ? { type: 'response.refusal.done', ...at, refusal: t.text }
+          : { type: 'response.output_text.done', ...at, text: t.text, logprobs: [] },
+      ),
     );
     out.push(
       this.ev({

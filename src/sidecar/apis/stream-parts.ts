@@ -1,12 +1,13 @@
 /**
- * What one internal stream chunk says, as the parts every outbound stream format is built from: text, the start of
- * a tool call (the first fragment with its index), argument fragments, the finish reason and the usage. The
+ * What one internal stream chunk says, as the parts every outbound stream format is built from: text, refusal
+ * text, the start of a tool call (the first fragment with its index), argument fragments, the finish reason and the usage. The
  * Anthropic and Responses stream writers differ only in how they frame these parts.
  */
 import type { ChatCompletionChunk } from '../../api/openai.js';
 
 export type StreamPart =
   | { kind: 'text'; text: string }
+  | { kind: 'refusal'; text: string }
   | { kind: 'tool-start'; index: number; id: string; name: string }
   | { kind: 'tool-args'; index: number; args: string };
 
@@ -37,6 +38,8 @@ export class StreamParts {
     const delta = choice.delta;
     if (typeof delta.content === 'string' && delta.content !== '')
       out.push({ kind: 'text', text: delta.content });
+    if (typeof delta.refusal === 'string' && delta.refusal !== '')
+      out.push({ kind: 'refusal', text: delta.refusal });
     for (const raw of delta.tool_calls ?? []) {
       const tc = raw as { index?: number; id?: string; function?: { name?: string; arguments?: string } };
       let index = this.callOf(tc);
