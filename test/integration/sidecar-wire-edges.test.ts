@@ -426,6 +426,41 @@ describe('a client that hangs up while sending its body', () => {
   });
 });
 
+describe('requests node:http refuses before routing', () => {
+  it('are answered with the registry body and an x-request-id', async () => {
+    const out = await rawRequest(sidecar.url, 'GARBAGE', '');
+    expect(out).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(out).toMatch(/^x-request-id: [0-9a-f-]{36}$/im);
+    expect(out).toContain('"code":"TM_INVALID_REQUEST"');
+  });
+
+  it('behind a stream on the same connection: the connection is closed, no bytes of a 400 inside the stream', async () => {
+    // The upstream sends one chunk and holds the stream open.
+    handler = (_body, res) => sse(res, [chunk({ role: 'assistant', content: 'first words' })], false);
+    const { port } = new URL(sidecar.url);
+    const s = net.connect(Number(port), '127.0.0.1');
+    let out = '';
+    const closed = new Promise((r) => s.once('close', r));
+    const streaming = new Promise<void>((resolve) =>
+      s.on('data', (d) => {
+        out += d.toString('utf8');
+        if (out.includes('first words')) resolve();
+      }),
+    );
+    const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    s.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    await streaming;
+    s.write('GARBAGE\r\n\r\n');
+    await closed;
+    expect(out.match(/HTTP\/1\.1 /g)).toEqual(['HTTP/1.1 ']);
+    expect(out).not.toContain('malformed HTTP request');
+    // The stream's upstream call is stopped with it.
+    expect(await ended[0]).toBe('aborted');
+  });
+});
+
 describe('a stream whose head cannot be written', () => {
   it('closes the upstream stream it opened and books what it spent, then answers the error', async () => {
     const logs = new LogCapture();
