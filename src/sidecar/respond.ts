@@ -88,7 +88,9 @@ export function writeStreamHead(res: ServerResponse, served: ServedBy): void {
   res.writeHead(200, {
     'content-type': SSE_CONTENT_TYPE,
     'cache-control': 'no-cache',
-    connection: 'keep-alive',
+    // Said only when it is so: set by hand, node:http keeps the connection open even for a client that sent
+    // `connection: close` (or an HTTP/1.0 one), which then waits for a close that never comes.
+    ...(res.shouldKeepAlive ? { connection: 'keep-alive' } : {}),
     'x-accel-buffering': 'no',
     // Chunked by default means HTTP/1.1 (or a 1.0 client that asked with TE): the only bodies with trailers.
     ...(res.useChunkedEncodingByDefault ? { trailer: COST_HEADER } : {}),

@@ -158,6 +158,19 @@ describe('HTTP/1.0 stream clients', () => {
     });
   });
 
+  it('an HTTP/1.1 client that sent connection: close gets the whole stream, then the close it asked for', async () => {
+    handler = (_body, res) =>
+      sse(res, [chunk({ role: 'assistant', content: 'hi' }), chunk({}, 'stop'), usageChunk(3, 1)]);
+    const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const out = await rawRequest(
+      sidecar.url,
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close',
+      body,
+    );
+    expect(out).not.toMatch(/^connection: keep-alive/im);
+    expect(out).toMatch(/data: \[DONE\]\n\n\r\n0\r\nx-tiermesh-cost-usd: [\d.]+\r\n\r\n$/);
+  });
+
   it('HTTP/1.1 streams keep the trailer', async () => {
     handler = (_body, res) =>
       sse(res, [chunk({ role: 'assistant', content: 'hi' }), chunk({}, 'stop'), usageChunk(3, 1)]);
