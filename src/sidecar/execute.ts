@@ -27,7 +27,7 @@ import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/laten
 import { strictRequest } from '../routing/strict-retry.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
 import type { EscalationStep, RouteDecision } from '../routing/types.js';
-import { estimateUsage, type TokenCounts } from './accounting.js';
+import { chunkText, completionText, estimateUsage, type TokenCounts } from './accounting.js';
 import {
   chosenStep,
   type PromotionEvent,
@@ -181,8 +181,7 @@ function jsonCall(input: ExecuteInput): HedgeCall<CompletionResult> {
   return {
     run: (plan, signal) => executeCompletion(plan, input.request, executeOptions(input, signal)),
     spent: (r) =>
-      r.completion.usage ??
-      estimateUsage(input.decision.estimatedPromptTokens, r.completion.choices[0]?.message.content ?? ''),
+      r.completion.usage ?? estimateUsage(input.decision.estimatedPromptTokens, completionText(r.completion)),
     p95: (v) => v.totalP95Ms,
     hold: (r, release) => {
       release();
@@ -215,25 +214,6 @@ export async function closeUnread(chunks: AsyncIterable<ChatCompletionChunk>): P
   for await (const chunk of chunks) {
     text = chunkText(chunk);
     break;
-  }
-  return text;
-}
-
-/**
- * What a chunk's choices generated, for an estimate of the completion tokens when no usage arrives: the text, the
- * refusal and the tool calls' argument fragments (a tool call's arguments are output tokens like any text).
- */
-export function chunkText(chunk: ChatCompletionChunk): string {
-  let text = '';
-  for (const c of chunk.choices) {
-    const d = c.delta;
-    if (typeof d.content === 'string') text += d.content;
-    if (typeof d.refusal === 'string') text += d.refusal;
-    if (!Array.isArray(d.tool_calls)) continue;
-    for (const tc of d.tool_calls as Array<{ function?: { arguments?: unknown } } | null>) {
-      const args = tc?.function?.arguments;
-      if (typeof args === 'string') text += args;
-    }
   }
   return text;
 }
@@ -384,12 +364,11 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     out.attempts += done.r.attempts;
     out.served = r.served;
     const model = step.models.find((m) => m.name === r.served.model)!;
-    const first = r.completion.choices[0];
     out.produced.push({
       model,
       served: r.served,
       tier: step.tierName,
-      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, first?.message.content ?? ''),
+      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
       upstreamSeconds: done.seconds,
       untimed: done.r.wonHedge,
     });
@@ -470,8 +449,7 @@ async function strictRetry(
       served: r.served,
       tier: step.tierName,
       usage:
-        r.completion.usage ??
-        estimateUsage(estimateRequestTokens(request), r.completion.choices[0]?.message.content ?? ''),
+        r.completion.usage ?? estimateUsage(estimateRequestTokens(request), completionText(r.completion)),
       upstreamSeconds: seconds,
       untimed: r.wonHedge,
     });

@@ -311,6 +311,43 @@ describe('tool calls the upstream sent without an id', () => {
   });
 });
 
+describe('an answer without usage', () => {
+  it('made of a tool call books its arguments as output tokens', async () => {
+    const args = JSON.stringify({ path: 'notes.txt', text: 'lorem ipsum dolor sit amet '.repeat(20) });
+    handler = (_body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'chatcmpl-1',
+          object: 'chat.completion',
+          created: 1,
+          model: 'small-model',
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: null,
+                tool_calls: [
+                  { id: 'call_a', type: 'function', function: { name: 'write_file', arguments: args } },
+                ],
+              },
+              finish_reason: 'tool_calls',
+            },
+          ],
+        }),
+      );
+    };
+    const openai = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused', maxRetries: 0 });
+    const c = await openai.chat.completions.create({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(c.choices[0]?.message.tool_calls).toHaveLength(1);
+    expect(Number(sidecar.logs.byMsg('request').at(-1)?.['outputTokens'])).toBeGreaterThan(50);
+  });
+});
+
 describe('a streamed refusal', () => {
   it('reaches Messages clients as the text and Responses clients as a refusal part', async () => {
     const refusal = "I'm sorry, I can't help with that.";
