@@ -6,7 +6,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAI } from '@ai-sdk/openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { jsonSchema, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { UsageRecord } from '../../src/budget/types.js';
@@ -448,6 +451,50 @@ describe('an Anthropic conversation with no message left to send', () => {
       },
     });
     expect(ended).toEqual([]);
+  });
+});
+
+describe('parallel tool calls whose fragments interleave', () => {
+  it('keep every argument, for the Vercel AI SDK on both APIs (it reads a call as done at its stop event)', async () => {
+    handler = (_body, res) =>
+      sse(res, [
+        chunk({
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '' } },
+            { index: 1, id: 'call_b', type: 'function', function: { name: 'get_weather', arguments: '' } },
+          ],
+        }),
+        chunk({
+          tool_calls: [
+            { index: 0, function: { arguments: '{"city":"Oslo"}' } },
+            { index: 1, function: { arguments: '{"city":"Rome"}' } },
+          ],
+        }),
+        chunk({}, 'tool_calls'),
+        usageChunk(10, 7),
+      ]);
+    const tools = {
+      get_weather: tool({
+        description: 'weather',
+        inputSchema: jsonSchema<{ city: string }>({
+          type: 'object',
+          properties: { city: { type: 'string' } },
+        }),
+      }),
+    };
+    for (const model of [
+      createAnthropic({ baseURL: `${sidecar.url}/v1`, apiKey: 'unused' })('auto'),
+      createOpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused' })('auto'),
+    ]) {
+      const st = streamText({ model, prompt: 'Weather in Oslo and Rome?', tools, maxOutputTokens: 50 });
+      const calls = await st.toolCalls;
+      expect(calls.map((c) => [c.toolCallId, c.input])).toEqual([
+        ['call_a', { city: 'Oslo' }],
+        ['call_b', { city: 'Rome' }],
+      ]);
+    }
   });
 });
 

@@ -444,6 +444,40 @@ describe('AnthropicStreamWriter tool ids', () => {
   });
 });
 
+describe('AnthropicStreamWriter parallel tool calls', () => {
+  const events = (...chunks: ChatCompletionChunk[]) => {
+    const w = new AnthropicStreamWriter('auto');
+    return [...chunks.flatMap((c) => w.push(c)), ...w.end()]
+      .filter((e) => e.event.startsWith('content_block'))
+      .map((e) => `${e.event.slice('content_block_'.length)} ${e.data['index']}`);
+  };
+  const start = (index: number, id: string, args = '') =>
+    chunk({ tool_calls: [{ index, id, type: 'function', function: { name: 'w', arguments: args } }] });
+  const args = (index: number, a: string) => chunk({ tool_calls: [{ index, function: { arguments: a } }] });
+
+  it('closes a call whose arguments are whole when the next starts, as Anthropic streams blocks', () => {
+    expect(events(start(0, 'a', '{"x":1}'), start(1, 'b'), args(1, '{}'))).toEqual([
+      'start 0',
+      'delta 0',
+      'stop 0',
+      'start 1',
+      'delta 1',
+      'stop 1',
+    ]);
+  });
+
+  it('keeps a call whose arguments are not whole open while the next starts (interleaved fragments)', () => {
+    expect(events(start(0, 'a'), start(1, 'b'), args(0, '{"x":1}'), args(1, '{}'))).toEqual([
+      'start 0',
+      'start 1',
+      'delta 0',
+      'delta 1',
+      'stop 0',
+      'stop 1',
+    ]);
+  });
+});
+
 describe('anthropicErrorEvent', () => {
   it('ends a broken stream with the Anthropic error body of the registry', () => {
     expect(anthropicErrorEvent(new TiermeshError('TM_BREAKER_OPEN', 'all targets busy'))).toEqual({

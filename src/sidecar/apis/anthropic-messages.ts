@@ -23,7 +23,7 @@ import type {
 } from '../../api/openai.js';
 import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
-import { StreamParts } from './stream-parts.js';
+import { StreamParts, wholeArguments } from './stream-parts.js';
 
 /** The request header the SDKs send; any value is accepted (the answer shape has been stable across versions). */
 export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
@@ -316,6 +316,8 @@ export class AnthropicStreamWriter {
   /** Internal tool-call index to its Anthropic block index. */
   private tools = new Map<number, number>();
   private open = new Set<number>();
+  /** Each tool block's arguments so far, by block index. */
+  private args = new Map<number, string>();
   private readonly parts = new StreamParts(newToolUseId);
 
   constructor(
@@ -357,14 +359,14 @@ export class AnthropicStreamWriter {
         }
         out.push(this.delta(this.text, { type: 'text_delta', text: part.text }));
       } else if (part.kind === 'tool-start') {
-        this.closeAll(out);
+        this.closeFinished(out);
         this.text = undefined;
-        this.tools.set(
-          part.index,
-          this.startBlock(out, { type: 'tool_use', id: part.id, name: part.name, input: {} }),
-        );
+        const block = this.startBlock(out, { type: 'tool_use', id: part.id, name: part.name, input: {} });
+        this.tools.set(part.index, block);
+        this.args.set(block, '');
       } else {
         const block = this.tools.get(part.index)!;
+        this.args.set(block, (this.args.get(block) ?? '') + part.args);
         out.push(this.delta(block, { type: 'input_json_delta', partial_json: part.args }));
       }
     }
@@ -407,6 +409,16 @@ export class AnthropicStreamWriter {
 
   private delta(index: number, delta: Record<string, unknown>): AnthropicEvent {
     return { event: 'content_block_delta', data: { type: 'content_block_delta', index, delta } };
+  }
+
+  /** Before a new tool block: the text block and every tool block whose arguments are whole close (wholeArguments). */
+  private closeFinished(out: AnthropicEvent[]): void {
+    for (const index of [...this.open].sort((a, b) => a - b)) {
+      const args = this.args.get(index);
+      if (args !== undefined && !wholeArguments(args)) continue;
+      out.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index } });
+      this.open.delete(index);
+    }
   }
 
   private closeAll(out: AnthropicEvent[]): void {

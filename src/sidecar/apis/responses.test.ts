@@ -285,6 +285,28 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null): Ch
   }) as ChatCompletionChunk;
 
 describe('ResponsesStreamWriter', () => {
+  it('keeps a call whose arguments are not whole open while the next starts (interleaved fragments)', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const start = (index: number, id: string) =>
+      chunk({ tool_calls: [{ index, id, type: 'function', function: { name: 'w', arguments: '' } }] });
+    const args = (index: number, a: string) => chunk({ tool_calls: [{ index, function: { arguments: a } }] });
+    const events = [
+      ...w.push(start(0, 'call_a')),
+      ...w.push(start(1, 'call_b')),
+      ...w.push(args(0, '{"x":1}')),
+      ...w.push(args(1, '{}')),
+      ...w.end(),
+    ];
+    const done = events.filter((e) => e.type === 'response.function_call_arguments.done');
+    expect(done.map((e) => [e['output_index'], e['arguments']])).toEqual([
+      [0, '{"x":1}'],
+      [1, '{}'],
+    ]);
+    // Each .done comes after the last fragment of its call.
+    const lastDelta = events.findLastIndex((e) => e.type === 'response.function_call_arguments.delta');
+    expect(events.indexOf(done[0]!)).toBeGreaterThan(lastDelta);
+  });
+
   it('streams a refusal as a message with a refusal part and refusal events', () => {
     const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
     const events = [

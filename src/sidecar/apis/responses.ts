@@ -26,7 +26,7 @@ import type {
 } from '../../api/responses.js';
 import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
-import { StreamParts } from './stream-parts.js';
+import { StreamParts, wholeArguments } from './stream-parts.js';
 
 function invalid(param: string, message: string): TiermeshError {
   // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
@@ -440,8 +440,10 @@ export class ResponsesStreamWriter {
       if (part.kind === 'text') this.text = this.textDelta(out, part.text, 'output_text');
       else if (part.kind === 'refusal') this.text = this.textDelta(out, part.text, 'refusal');
       else if (part.kind === 'tool-start') {
-        // OpenAI streams tool calls one after the other: a new one means the previous items are complete.
-        this.closeAll(out, 'completed');
+        // OpenAI streams tool calls one after the other: a new one means the previous items are complete, unless a
+        // call's arguments are not whole yet (servers that interleave parallel calls; wholeArguments).
+        this.closeText(out, 'completed');
+        this.closeCalls(out, 'completed', (c) => wholeArguments(c.item.arguments));
         const item: OutputFunctionCall = {
           type: 'function_call',
           id: this.newId('fc'),
@@ -595,7 +597,21 @@ export class ResponsesStreamWriter {
 
   private closeAll(out: ResponsesEvent[], status: OutputMessage['status']): void {
     this.closeText(out, status);
+    this.closeCalls(out, status, () => true);
+  }
+
+  /** Closes the open calls `which` picks, in order; the others stay open. */
+  private closeCalls(
+    out: ResponsesEvent[],
+    status: OutputMessage['status'],
+    which: (c: OpenCall) => boolean,
+  ): void {
+    const keep: OpenCall[] = [];
     for (const c of this.openCalls) {
+      if (!which(c)) {
+        keep.push(c);
+        continue;
+      }
       c.item.status = status;
       out.push(
         this.ev({
@@ -608,7 +624,7 @@ export class ResponsesStreamWriter {
       );
       out.push(this.ev({ type: 'response.output_item.done', output_index: c.index, item: { ...c.item } }));
     }
-    this.openCalls = [];
+    this.openCalls = keep;
   }
 
   private ev(e: ResponsesEvent): ResponsesEvent {

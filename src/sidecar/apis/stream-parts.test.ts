@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk } from '../../api/openai.js';
-import { type StreamPart, StreamParts } from './stream-parts.js';
+import { type StreamPart, StreamParts, wholeArguments } from './stream-parts.js';
 
 const calls = (...toolCalls: unknown[]): ChatCompletionChunk => ({
   id: 'c',
@@ -78,5 +78,12 @@ describe('StreamParts tool calls', () => {
       { kind: 'tool-start', index: 0, id: 'call_new1', name: '' },
       { kind: 'tool-args', index: 0, args: '{}' },
     ]);
+  });
+});
+
+describe('wholeArguments', () => {
+  it('is true only for arguments that parse as JSON', () => {
+    expect(['{}', '{"city":"Oslo"}', '[1]'].map(wholeArguments)).toEqual([true, true, true]);
+    expect(['', '{"city":', '{"city":"Oslo"'].map(wholeArguments)).toEqual([false, false, false]);
   });
 });

@@ -69,3 +69,16 @@ export class StreamParts {
     return this.ids.length > 0 ? this.ids.length - 1 : undefined;
   }
 }
+
+/**
+ * Whether a tool call's arguments so far are a whole JSON value. Writers close an earlier call when the next one
+ * starts only then: some servers interleave the fragments of parallel calls, and a call closed early loses the rest.
+ */
+export function wholeArguments(args: string): boolean {
+  try {
+    JSON.parse(args);
+    return true;
+  } catch {
+    return false;
+  }
+}
