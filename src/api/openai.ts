@@ -100,7 +100,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string | null; tool_calls?: unknown[] };
+    delta: { role?: 'assistant'; content?: string | null; refusal?: string | null; tool_calls?: unknown[] };
     finish_reason: string | null;
     logprobs?: unknown;
   }>;

@@ -58,18 +58,29 @@ export function sendError(res: ServerResponse, err: unknown, opts: ErrorReplyOpt
   return e;
 }
 
+export interface RawErrorOptions {
+  /** Sent as x-request-id, so even this answer can be found in the logs. */
+  requestId?: string;
+  /**
+   * An answer to an earlier (pipelined) request on this connection is still being written: bytes of ours would land
+   * inside it, so the connection is only destroyed.
+   */
+  underway?: boolean;
+}
+
 /**
  * A complete HTTP/1.1 error answer written straight to a socket, for requests node:http rejects before there is a
  * ServerResponse (headers over the limit, a malformed request line), then closes the connection.
  */
-export function sendRawError(socket: Socket, err: TiermeshError): void {
-  if (!socket.writable) {
+export function sendRawError(socket: Socket, err: TiermeshError, opts: RawErrorOptions = {}): void {
+  if (!socket.writable || opts.underway) {
     socket.destroy();
     return;
   }
   const text = JSON.stringify(err.toBody());
+  const id = opts.requestId !== undefined ? `x-request-id: ${opts.requestId}\r\n` : '';
   socket.end(
-    `HTTP/1.1 ${err.status} ${statusText(err.status)}\r\n` +
+    `HTTP/1.1 ${err.status} ${statusText(err.status)}\r\n${id}` +
       `content-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
   );
 }

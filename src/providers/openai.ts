@@ -172,7 +172,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         // Azure opens with a chunk that only carries prompt_filter_results: no choice, no usage, nothing to relay.
         if (parsed.choices.length === 0 && !parsed.usage) continue;
         if (!finished) finished = parsed.choices.some((c) => c.finish_reason != null);
-        yield parsed;
+        yield withDeltas(parsed);
       }
       // Some OpenAI-compatible servers end a complete answer without [DONE]. A finish_reason says the answer is whole
       // (the usage chunk, if any, came right after it); without one, the stream was cut.
@@ -194,6 +194,15 @@ function isCompletion(v: unknown): v is ChatCompletion {
     c.choices.length > 0 &&
     typeof c.choices[0]?.message === 'object'
   );
+}
+
+/**
+ * Every choice with a `delta`, as the rest of tiermesh reads them: some OpenAI-compatible servers send a finish
+ * chunk without one (`{"index":0,"finish_reason":"stop"}`), Azure its content-filter chunks.
+ */
+function withDeltas(chunk: ChatCompletionChunk): ChatCompletionChunk {
+  for (const c of chunk.choices) if (typeof c.delta !== 'object' || c.delta === null) c.delta = {};
+  return chunk;
 }
 
 function isChunk(v: unknown): v is ChatCompletionChunk {

@@ -4,7 +4,7 @@
  * all booked, with the upstream's own token counts or, when it gave none, an estimate.
  */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
-import type { Usage } from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionChunk, Usage } from '../api/openai.js';
 import { baselineCostUSD, costUSD } from '../budget/cost.js';
 import type { BudgetGate } from '../budget/gate.js';
 import type { Reservation, UsageRecord } from '../budget/types.js';
@@ -57,6 +57,34 @@ export function book(books: Books, budget: BudgetGate, record: UsageRecord, save
     record.costUSD,
     savedUSD,
   );
+}
+
+/**
+ * What a stream chunk's choices generated, for an estimate of the completion tokens when no usage arrives: the
+ * text, the refusal and the tool calls' argument fragments (a tool call's arguments are output tokens like any text).
+ */
+export function chunkText(chunk: ChatCompletionChunk): string {
+  let text = '';
+  for (const c of chunk.choices) text += generated(c.delta);
+  return text;
+}
+
+/** What a whole answer's first choice generated, as chunkText: text, refusal and tool call arguments. */
+export function completionText(c: ChatCompletion): string {
+  const m = c.choices[0]?.message;
+  return m ? generated(m) : '';
+}
+
+function generated(m: { content?: string | null; refusal?: string | null; tool_calls?: unknown[] }): string {
+  let text = '';
+  if (typeof m.content === 'string') text += m.content;
+  if (typeof m.refusal === 'string') text += m.refusal;
+  if (!Array.isArray(m.tool_calls)) return text;
+  for (const tc of m.tool_calls as Array<{ function?: { arguments?: unknown } } | null>) {
+    const args = tc?.function?.arguments;
+    if (typeof args === 'string') text += args;
+  }
+  return text;
 }
 
 /** Token counts for an answer the upstream did not count (aborted, or a provider without usage). */

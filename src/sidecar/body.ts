@@ -7,8 +7,21 @@ function tooLarge(limit: number): TiermeshError {
 }
 
 /**
+ * The client hung up while sending its body: its own doing, and nobody is left to answer. The request is logged as
+ * a client-closed one (499), never as our failure.
+ */
+export class BodyAborted extends TiermeshError {
+  constructor(cause: unknown) {
+    super('TM_INVALID_REQUEST', 'the client closed the connection before the request body arrived', {
+      cause,
+    });
+  }
+}
+
+/**
  * Resolves with the whole body, or rejects with TM_BODY_TOO_LARGE as soon as the declared or received size passes
- * `limit`. On rejection the stream is paused, not drained: the caller answers 413 and closes the connection.
+ * `limit`. On rejection the stream is paused, not drained: the caller answers 413 and closes the connection. A
+ * client that hangs up first rejects it with BodyAborted.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -33,9 +46,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size));
     };
-    const onError = (err: Error) => {
+    const onError = (err: NodeJS.ErrnoException) => {
       cleanup();
-      reject(err);
+      reject(err.code === 'ECONNRESET' ? new BodyAborted(err) : err);
     };
     const cleanup = () => {
       req.off('data', onData);

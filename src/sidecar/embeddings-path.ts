@@ -13,6 +13,7 @@ import { ExecutionError, executeEmbedding } from '../providers/failover.js';
 import { routingHeaders } from '../routing/decide.js';
 import { type Books, RequestAccount } from './accounting.js';
 import { embeddingCostUSD, resolveEmbeddingModel } from './apis/embeddings.js';
+import { BodyAborted } from './body.js';
 import type { ConfigStore } from './config-store.js';
 import { readJsonRequest } from './inbound.js';
 import { logFallback, logRequest, newTrace, type RequestLogDeps } from './request-log.js';
@@ -93,7 +94,7 @@ export async function handleEmbeddings(
     );
   } catch (e) {
     error = toTiermeshError(e);
-    if (e instanceof ExecutionError && e.aborted) {
+    if ((e instanceof ExecutionError && e.aborted) || e instanceof BodyAborted) {
       res.destroy();
       status = 499;
     } else {

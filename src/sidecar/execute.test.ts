@@ -10,7 +10,7 @@ import { Breaker } from '../providers/breaker.js';
 import type { Target } from '../providers/failover.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import { decide } from '../routing/decide.js';
-import { type ExecuteInput, openStream } from './execute.js';
+import { type ExecuteInput, openStream, relayChunks } from './execute.js';
 
 const chunk = (content: string): ChatCompletionChunk => ({
   id: 'c',
@@ -123,5 +123,42 @@ describe('openStream with a hedge', () => {
     expect(s.hedged).toBeUndefined();
     expect(s.lost).toEqual([]);
     expect(second.state.started).toBe(false);
+  });
+});
+
+describe('relayChunks', () => {
+  const toolArgs = (args: string): ChatCompletionChunk => ({
+    ...chunk(''),
+    choices: [
+      { index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args } }] }, finish_reason: null },
+    ],
+  });
+  const refusal = (text: string): ChatCompletionChunk => ({
+    ...chunk(''),
+    choices: [
+      {
+        index: 0,
+        delta: { refusal: text },
+        finish_reason: null,
+      },
+    ],
+  });
+
+  it('a stream broken before its usage keeps the text, refusal and tool arguments it generated', async () => {
+    async function* broken() {
+      yield chunk('Let me check. ');
+      yield refusal('Sorry, not that. ');
+      yield toolArgs('{"path":');
+      yield toolArgs('"notes.txt"}');
+      throw new Error('socket closed');
+    }
+    const relayed = await relayChunks(
+      broken(),
+      () => true,
+      () => Promise.resolve(),
+    );
+    expect(relayed.usage).toBeUndefined();
+    expect(relayed.broken).toBeInstanceOf(Error);
+    expect(relayed.text).toBe('Let me check. Sorry, not that. {"path":"notes.txt"}');
   });
 });

@@ -27,7 +27,7 @@ import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/laten
 import { strictRequest } from '../routing/strict-retry.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
 import type { EscalationStep, RouteDecision } from '../routing/types.js';
-import { estimateUsage, type TokenCounts } from './accounting.js';
+import { chunkText, completionText, estimateUsage, type TokenCounts } from './accounting.js';
 import {
   chosenStep,
   type PromotionEvent,
@@ -181,8 +181,7 @@ function jsonCall(input: ExecuteInput): HedgeCall<CompletionResult> {
   return {
     run: (plan, signal) => executeCompletion(plan, input.request, executeOptions(input, signal)),
     spent: (r) =>
-      r.completion.usage ??
-      estimateUsage(input.decision.estimatedPromptTokens, r.completion.choices[0]?.message.content ?? ''),
+      r.completion.usage ?? estimateUsage(input.decision.estimatedPromptTokens, completionText(r.completion)),
     p95: (v) => v.totalP95Ms,
     hold: (r, release) => {
       release();
@@ -198,19 +197,25 @@ function jsonCall(input: ExecuteInput): HedgeCall<CompletionResult> {
 function streamCall(input: ExecuteInput, body: ChatCompletionRequest): HedgeCall<StreamResult> {
   return {
     run: (plan, signal) => executeStream(plan, body, executeOptions(input, signal)),
-    spent: async (r) => {
-      let text = '';
-      // Reading the first chunk and stopping runs the stream's cleanup (breaker, queue slot, upstream socket).
-      for await (const chunk of r.chunks) {
-        for (const c of chunk.choices) if (typeof c.delta.content === 'string') text += c.delta.content;
-        break;
-      }
-      return estimateUsage(input.decision.estimatedPromptTokens, text);
-    },
+    spent: async (r) => estimateUsage(input.decision.estimatedPromptTokens, await closeUnread(r.chunks)),
     p95: (v) => v.ttftP95Ms,
     // The client's abort must keep reaching the winner's upstream call while its stream runs.
     hold: (r, release) => ({ ...r, chunks: releasing(r.chunks, release) }),
   };
+}
+
+/**
+ * Closes a stream nobody will relay: reading its first chunk (already received) and stopping runs the stream's
+ * cleanup (breaker, queue slot, upstream socket), which a generator never started would skip. Returns that chunk's
+ * text, for an estimate of what was spent.
+ */
+export async function closeUnread(chunks: AsyncIterable<ChatCompletionChunk>): Promise<string> {
+  let text = '';
+  for await (const chunk of chunks) {
+    text = chunkText(chunk);
+    break;
+  }
+  return text;
 }
 
 async function* releasing<T>(chunks: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
@@ -359,12 +364,11 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     out.attempts += done.r.attempts;
     out.served = r.served;
     const model = step.models.find((m) => m.name === r.served.model)!;
-    const first = r.completion.choices[0];
     out.produced.push({
       model,
       served: r.served,
       tier: step.tierName,
-      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, first?.message.content ?? ''),
+      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
       upstreamSeconds: done.seconds,
       untimed: done.r.wonHedge,
     });
@@ -445,8 +449,7 @@ async function strictRetry(
       served: r.served,
       tier: step.tierName,
       usage:
-        r.completion.usage ??
-        estimateUsage(estimateRequestTokens(request), r.completion.choices[0]?.message.content ?? ''),
+        r.completion.usage ?? estimateUsage(estimateRequestTokens(request), completionText(r.completion)),
       upstreamSeconds: seconds,
       untimed: r.wonHedge,
     });
@@ -556,7 +559,7 @@ export async function openStream(
 export interface Relayed {
   /** Usage the upstream reported, if it did. */
   usage: TokenCounts | undefined;
-  /** The answer text, for an estimate when there is no usage. */
+  /** What the answer generated (text, refusal, tool call arguments), for an estimate when there is no usage. */
   text: string;
   /** Set when the upstream failed after the first chunk. */
   broken: unknown;
@@ -575,7 +578,7 @@ export async function relayChunks(
   try {
     for await (const chunk of chunks) {
       if (chunk.usage) out.usage = chunk.usage;
-      for (const c of chunk.choices) if (typeof c.delta.content === 'string') out.text += c.delta.content;
+      out.text += chunkText(chunk);
       if (!write(chunk)) await drained();
     }
   } catch (e) {

@@ -36,6 +36,7 @@ import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
+import { BodyAborted } from './body.js';
 import { ResponseCache } from './cache.js';
 import {
   answerFromCache,
@@ -50,11 +51,13 @@ import { Conversations } from './conversations.js';
 import type { CascadeVerdict, DecisionRecord } from './decisions.js';
 import { handleEmbeddings } from './embeddings-path.js';
 import {
+  closeUnread,
   type ExecuteInput,
   type ExecutionObserver,
   executeWithCascade,
   openStream,
   type ProducedAnswer,
+  type Relayed,
   relayChunks,
 } from './execute.js';
 import { explainHandler } from './explain-live.js';
@@ -458,16 +461,25 @@ async function streamAnswer(
     account.book(p.model, p.usage);
   }
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
-  responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
   const collected = collectChunks(turn);
-  const relayed = await relayChunks(
-    opened.chunks,
-    (chunk) => {
-      collected.push(chunk);
-      return responder.streamChunk(res, chunk);
-    },
-    () => drained(res, exec.signal),
-  );
+  let relayed: Relayed;
+  try {
+    responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
+    relayed = await relayChunks(
+      opened.chunks,
+      (chunk) => {
+        collected.push(chunk);
+        return responder.streamChunk(res, chunk);
+      },
+      () => drained(res, exec.signal),
+    );
+  } catch (e) {
+    // Nothing of the stream reached the client, but the upstream is open and has spent: closed and booked here,
+    // before the error is answered.
+    const text = await closeUnread(opened.chunks);
+    account.book(model, estimateUsage(exec.decision.estimatedPromptTokens, text));
+    throw e;
+  }
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
   // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
   const usage = relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text);
@@ -526,7 +538,7 @@ function answerError(
   const err = toTiermeshError(e);
   if (err.code === 'TM_INTERNAL' || err.code === 'TM_INVALID_CONFIG')
     sc.deps.logger.error({ requestId: trace.id, err: err.cause ?? e }, 'internal error');
-  if (e instanceof ExecutionError && e.aborted) {
+  if ((e instanceof ExecutionError && e.aborted) || e instanceof BodyAborted) {
     res.destroy();
     return { status: CLIENT_GONE, error: err };
   }

@@ -69,8 +69,10 @@ export function servedByHeaders(s: ServedBy | undefined): Record<string, string>
  * Streams: the x-tiermesh-* headers go out with the first chunk, when the serving model is known but the cost is
  * not. The final cost is sent twice at the end: as an SSE comment `: x-tiermesh-cost-usd <usd>` right before
  * `data: [DONE]` (OpenAI clients ignore comments), and as the HTTP trailer `x-tiermesh-cost-usd` (declared in the
- * `trailer` header). `data: [DONE]` is always ours, so an upstream that ends cleanly without it still gives the
- * client a complete stream.
+ * `trailer` header) when the response is chunked: an HTTP/1.0 client gets a body that ends with the connection,
+ * which has no room for trailers (node:http refuses to write the head if one is declared), so it gets the comment
+ * only. `data: [DONE]` is always ours, so an upstream that ends cleanly without it still gives the client a complete
+ * stream.
  */
 export function respondJson(res: ServerResponse, completion: ChatCompletion, served: ServedBy): void {
   // An OpenAI-wire answer passed on as it came is sent as the upstream's own text: no second serialization.
@@ -79,16 +81,26 @@ export function respondJson(res: ServerResponse, completion: ChatCompletion, ser
   else sendJson(res, 200, completion, servedByHeaders(served));
 }
 
+const COST_HEADER = 'x-tiermesh-cost-usd';
+
 export function writeStreamHead(res: ServerResponse, served: ServedBy): void {
-  const { 'x-tiermesh-cost-usd': _, ...headers } = servedByHeaders(served);
+  const { [COST_HEADER]: _, ...headers } = servedByHeaders(served);
   res.writeHead(200, {
     'content-type': SSE_CONTENT_TYPE,
     'cache-control': 'no-cache',
-    connection: 'keep-alive',
+    // Said only when it is so: set by hand, node:http keeps the connection open even for a client that sent
+    // `connection: close` (or an HTTP/1.0 one), which then waits for a close that never comes.
+    ...(res.shouldKeepAlive ? { connection: 'keep-alive' } : {}),
     'x-accel-buffering': 'no',
-    trailer: 'x-tiermesh-cost-usd',
+    // Chunked by default means HTTP/1.1 (or a 1.0 client that asked with TE): the only bodies with trailers.
+    ...(res.useChunkedEncodingByDefault ? { trailer: COST_HEADER } : {}),
     ...headers,
   });
+}
+
+/** The final cost as the stream's trailer, when the head declared one (a chunked response). */
+export function addCostTrailer(res: ServerResponse, cost: string): void {
+  if (res.chunkedEncoding) res.addTrailers({ [COST_HEADER]: cost });
 }
 
 /** Writes one chunk as an SSE event; false when the socket's buffer is full (wait for `drain`). */
@@ -100,7 +112,7 @@ export function writeStreamChunk(res: ServerResponse, chunk: ChatCompletionChunk
 export function endStream(res: ServerResponse, costUSD: number): void {
   const cost = formatUSD(costUSD);
   res.write(`: x-tiermesh-cost-usd ${cost}\n\n${SSE_DONE}`);
-  res.addTrailers({ 'x-tiermesh-cost-usd': cost });
+  addCostTrailer(res, cost);
   res.end();
 }
 

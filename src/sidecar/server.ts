@@ -142,7 +142,14 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
       const rt = deps.store.current;
       if (!rt) return void sendError(res, notReady());
-      const modelId = decodeURIComponent(path.slice('/v1/models/'.length));
+      const modelId = decodedSegment(path.slice('/v1/models/'.length));
+      if (modelId === undefined)
+        return void sendError(
+          res,
+          new TiermeshError('TM_INVALID_REQUEST', 'the model id in the path is not valid percent-encoding', {
+            param: 'model',
+          }),
+        );
       const found = findModel(rt.snapshot, modelId);
       return found
         ? sendJson(res, 200, found)
@@ -177,12 +184,18 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     sendError(res, err);
   };
 
+  // Answers still being written, per connection: a malformed pipelined request behind one must not get bytes of its
+  // own in the middle of it.
+  const answering = new WeakMap<Socket, number>();
   const server = http.createServer(
     { maxHeaderSize: MAX_HEADER_BYTES, ServerResponse: SidecarResponse },
     (req, res) => {
       inFlight++;
+      const socket = req.socket;
+      answering.set(socket, (answering.get(socket) ?? 0) + 1);
       res.once('close', () => {
         inFlight--;
+        answering.set(socket, (answering.get(socket) ?? 1) - 1);
         if (inFlight === 0) drained?.();
       });
       const id = requestId(req);
@@ -200,19 +213,23 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
   // Requests node:http refuses before routing get a real answer instead of its bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const code = err.code ?? '';
-    deps.logger.debug({ code }, 'request refused before routing');
+    // No request to take an x-request-id from: a fresh one, in the answer and this line.
+    const opts = { requestId: randomUUID(), underway: (answering.get(socket) ?? 0) > 0 };
+    deps.logger.debug({ code, requestId: opts.requestId }, 'request refused before routing');
     if (code === 'ECONNRESET' || code === 'EPIPE') return void socket.destroy();
     if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
       return sendRawError(
         socket,
         new TiermeshError('TM_REQUEST_TIMEOUT', 'the request did not arrive in time'),
+        opts,
       );
     if (code === 'HPE_HEADER_OVERFLOW')
       return sendRawError(
         socket,
         new TiermeshError('TM_HEADERS_TOO_LARGE', `request headers exceed ${MAX_HEADER_BYTES} bytes`),
+        opts,
       );
-    sendRawError(socket, new TiermeshError('TM_INVALID_REQUEST', 'malformed HTTP request'));
+    sendRawError(socket, new TiermeshError('TM_INVALID_REQUEST', 'malformed HTTP request'), opts);
   });
   // Slow-loris guard; streaming answers are unaffected (this bounds receiving the request, not sending).
   server.requestTimeout = 120_000;
@@ -236,6 +253,15 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       await closed;
     },
   };
+}
+
+/** A path segment percent-decoded, or undefined when its escapes are not valid UTF-8 (the client's mistake). */
+function decodedSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function methodNotAllowed(

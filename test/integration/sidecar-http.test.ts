@@ -40,6 +40,21 @@ describe('sidecar HTTP shell', () => {
     expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('GET /v1/models/{id} with broken percent-encoding: a 400 naming model, not an internal error', async () => {
+    const res = await fetch(`${sidecar.baseURL}/models/%E0%A4%A`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    expect(await res.json()).toEqual({
+      error: {
+        message: 'the model id in the path is not valid percent-encoding',
+        type: 'invalid_request_error',
+        param: 'model',
+        code: 'TM_INVALID_REQUEST',
+      },
+    });
+    expect(sidecar.logs.lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
+  });
+
   it('405: registry body with Allow', async () => {
     const res = await fetch(`${sidecar.baseURL}/chat/completions`);
     expect(res.status).toBe(405);

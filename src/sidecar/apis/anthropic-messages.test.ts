@@ -224,6 +224,16 @@ describe('fromAnthropicRequest', () => {
     ).toBe('thinking');
   });
 
+  it('refuses a conversation that translates to no message, naming messages (nothing is sent upstream)', () => {
+    for (const content of [[], [{ type: 'thinking', thinking: 'hmm', signature: 's' }]]) {
+      const e = thrown(() =>
+        fromAnthropicRequest(parse({ system: 'Be brief.', messages: [{ role: 'user', content }] })),
+      );
+      expect(e.status).toBe(400);
+      expect(e.param).toBe('messages');
+    }
+  });
+
   it('drops thinking blocks from assistant history instead of refusing the conversation', () => {
     const out = fromAnthropicRequest(
       parse({
@@ -289,6 +299,17 @@ describe('toAnthropicMessage', () => {
     );
     expect(m.content).toEqual([{ type: 'tool_use', id: 'call_1', name: 'weather', input: { city: 'Oslo' } }]);
     expect(m.stop_reason).toBe('tool_use');
+  });
+
+  it('gives a tool call the upstream sent without an id a unique toolu_ id (the client sends it back)', () => {
+    const call = { type: 'function', function: { name: 'weather', arguments: '{}' } };
+    const m = toAnthropicMessage(
+      completion({ role: 'assistant', content: null, tool_calls: [call, call] }, 'tool_calls'),
+    );
+    const ids = m.content.map((b) => (b as { id: string }).id);
+    expect(ids[0]).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(ids[1]).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(ids[0]).not.toBe(ids[1]);
   });
 
   it('keeps arguments that are not a JSON object instead of losing them', () => {
@@ -401,6 +422,59 @@ describe('AnthropicStreamWriter', () => {
     const events = w.end();
     expect(events.map((e) => e.event)).toEqual(['message_start', 'message_delta', 'message_stop']);
     expect(events[1]!.data).toMatchObject({ delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 3 } });
+  });
+});
+
+describe('AnthropicStreamWriter tool ids', () => {
+  it('a streamed tool call without an id gets a unique toolu_ id, not one made of its index', () => {
+    const started = () => {
+      const w = new AnthropicStreamWriter('auto');
+      const events = w.push(
+        chunk({
+          tool_calls: [{ index: 0, type: 'function', function: { name: 'weather', arguments: '{}' } }],
+        }),
+      );
+      const start = events.find((e) => e.event === 'content_block_start');
+      return (start!.data['content_block'] as { id: string }).id;
+    };
+    const [a, b] = [started(), started()];
+    expect(a).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(b).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('AnthropicStreamWriter parallel tool calls', () => {
+  const events = (...chunks: ChatCompletionChunk[]) => {
+    const w = new AnthropicStreamWriter('auto');
+    return [...chunks.flatMap((c) => w.push(c)), ...w.end()]
+      .filter((e) => e.event.startsWith('content_block'))
+      .map((e) => `${e.event.slice('content_block_'.length)} ${e.data['index']}`);
+  };
+  const start = (index: number, id: string, args = '') =>
+    chunk({ tool_calls: [{ index, id, type: 'function', function: { name: 'w', arguments: args } }] });
+  const args = (index: number, a: string) => chunk({ tool_calls: [{ index, function: { arguments: a } }] });
+
+  it('closes a call whose arguments are whole when the next starts, as Anthropic streams blocks', () => {
+    expect(events(start(0, 'a', '{"x":1}'), start(1, 'b'), args(1, '{}'))).toEqual([
+      'start 0',
+      'delta 0',
+      'stop 0',
+      'start 1',
+      'delta 1',
+      'stop 1',
+    ]);
+  });
+
+  it('keeps a call whose arguments are not whole open while the next starts (interleaved fragments)', () => {
+    expect(events(start(0, 'a'), start(1, 'b'), args(0, '{"x":1}'), args(1, '{}'))).toEqual([
+      'start 0',
+      'start 1',
+      'delta 0',
+      'delta 1',
+      'stop 0',
+      'stop 1',
+    ]);
   });
 });
 

@@ -9,6 +9,7 @@
  * and search-result blocks, extended `thinking` (a thinking block sent back in an assistant turn is dropped, as its
  * signature means nothing to another model). `top_k` has no OpenAI equivalent and is dropped.
  */
+import { randomBytes } from 'node:crypto';
 import type {
   AnthropicInboundBlock,
   AnthropicMessageResponse,
@@ -22,7 +23,7 @@ import type {
 } from '../../api/openai.js';
 import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
-import { StreamParts } from './stream-parts.js';
+import { StreamParts, wholeArguments } from './stream-parts.js';
 
 /** The request header the SDKs send; any value is accepted (the answer shape has been stable across versions). */
 export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
@@ -38,6 +39,11 @@ function invalid(param: string, message: string): TiermeshError {
 type TextPart = { type: 'text'; text: string };
 type ImagePart = { type: 'image_url'; image_url: { url: string } };
 type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+
+/** The id of a tool_use block whose upstream call had none: the client must send it back with the result. */
+function newToolUseId(): string {
+  return `toolu_${randomBytes(12).toString('hex')}`;
+}
 
 function imagePart(block: AnthropicInboundBlock, where: string): ImagePart {
   const source = (block as { source?: { type: string; media_type?: string; data?: string; url?: string } })
@@ -154,6 +160,9 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
     if (m.role === 'user') messages.push(...userMessages(m.content, where));
     else messages.push(assistantMessage(m.content, where));
   }
+  // Empty user turns and thinking-only ones translate to nothing: an upstream must not get a request without turns.
+  if (!messages.some((m) => m.role !== 'system'))
+    throw invalid('messages', 'must hold at least one message with content');
   const out: ChatCompletionRequest = {
     model: req.model,
     messages,
@@ -260,7 +269,7 @@ export function toAnthropicMessage(c: ChatCompletion): AnthropicMessageResponse 
     const tc = raw as Partial<ToolCall>;
     content.push({
       type: 'tool_use',
-      id: tc.id ?? '',
+      id: tc.id || newToolUseId(),
       name: tc.function?.name ?? '',
       input: toolInput(tc.function?.arguments ?? ''),
     });
@@ -307,7 +316,9 @@ export class AnthropicStreamWriter {
   /** Internal tool-call index to its Anthropic block index. */
   private tools = new Map<number, number>();
   private open = new Set<number>();
-  private readonly parts = new StreamParts();
+  /** Each tool block's arguments so far, by block index. */
+  private args = new Map<number, string>();
+  private readonly parts = new StreamParts(newToolUseId);
 
   constructor(
     requestedModel: string,
@@ -340,22 +351,22 @@ export class AnthropicStreamWriter {
       });
     }
     for (const part of this.parts.read(chunk)) {
-      if (part.kind === 'text') {
+      // A refusal is the answer's text in the Messages API (as in a whole answer: content, else the refusal).
+      if (part.kind === 'text' || part.kind === 'refusal') {
         if (this.text === undefined) {
           this.closeAll(out);
           this.text = this.startBlock(out, { type: 'text', text: '' });
         }
         out.push(this.delta(this.text, { type: 'text_delta', text: part.text }));
       } else if (part.kind === 'tool-start') {
-        this.closeAll(out);
+        this.closeFinished(out);
         this.text = undefined;
-        const id = part.id || `toolu_${part.index}`;
-        this.tools.set(
-          part.index,
-          this.startBlock(out, { type: 'tool_use', id, name: part.name, input: {} }),
-        );
+        const block = this.startBlock(out, { type: 'tool_use', id: part.id, name: part.name, input: {} });
+        this.tools.set(part.index, block);
+        this.args.set(block, '');
       } else {
         const block = this.tools.get(part.index)!;
+        this.args.set(block, (this.args.get(block) ?? '') + part.args);
         out.push(this.delta(block, { type: 'input_json_delta', partial_json: part.args }));
       }
     }
@@ -398,6 +409,16 @@ export class AnthropicStreamWriter {
 
   private delta(index: number, delta: Record<string, unknown>): AnthropicEvent {
     return { event: 'content_block_delta', data: { type: 'content_block_delta', index, delta } };
+  }
+
+  /** Before a new tool block: the text block and every tool block whose arguments are whole close (wholeArguments). */
+  private closeFinished(out: AnthropicEvent[]): void {
+    for (const index of [...this.open].sort((a, b) => a - b)) {
+      const args = this.args.get(index);
+      if (args !== undefined && !wholeArguments(args)) continue;
+      out.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index } });
+      this.open.delete(index);
+    }
   }
 
   private closeAll(out: AnthropicEvent[]): void {

@@ -12,7 +12,7 @@ import type { ErrorDialect, TiermeshError } from '../../errors.js';
 import { sendJson } from '../../http/reply.js';
 import { routingHeaders } from '../../routing/decide.js';
 import { type InboundAdapter, type InboundRequest, type Responder, readJsonRequest } from '../inbound.js';
-import { formatUSD, servedByHeaders, writeStreamHead } from '../respond.js';
+import { addCostTrailer, formatUSD, servedByHeaders, writeStreamHead } from '../respond.js';
 import {
   AnthropicStreamWriter,
   anthropicErrorEvent,
@@ -102,7 +102,8 @@ export function responsesApi(deps: {
 /**
  * The pipeline's adapter for an inbound API: parse reads the body with the API's schema and translates it; the
  * responder writes the internal answer in the API's shape. Streams carry the x-tiermesh-* headers like chat
- * streams, and the final cost in the `x-tiermesh-cost-usd` trailer (no SSE comment, no [DONE]: neither API has them).
+ * streams, and the final cost in the `x-tiermesh-cost-usd` trailer when chunked (no SSE comment, no [DONE]: neither
+ * API has them).
  */
 export function apiAdapter<Req>(api: InboundApi<Req>, dialect: ErrorDialect): InboundAdapter {
   return {
@@ -130,7 +131,7 @@ export function apiAdapter<Req>(api: InboundApi<Req>, dialect: ErrorDialect): In
         },
         streamEnd(res, costUSD) {
           res.write(encoder!.end());
-          res.addTrailers({ 'x-tiermesh-cost-usd': formatUSD(costUSD) });
+          addCostTrailer(res, formatUSD(costUSD));
           res.end();
         },
         streamBroken: (res, err) => res.end(encoder!.fail(err)),

@@ -251,6 +251,20 @@ describe('toResponse', () => {
         status: 'completed',
       },
     ]);
+    const noId = toResponse(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ type: 'function', function: { name: 'weather', arguments: '{}' } }],
+        },
+        'tool_calls',
+      ),
+      parse({ input: 'x' }),
+      ids(),
+    );
+    // An upstream call without an id: the client needs one to send the output back with.
+    expect(noId.output).toMatchObject([{ type: 'function_call', id: 'fc_1', call_id: 'call_2' }]);
     const cut = toResponse(
       completion({ role: 'assistant', content: 'Hel' }, 'length'),
       parse({ input: 'x' }),
@@ -271,6 +285,72 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null): Ch
   }) as ChatCompletionChunk;
 
 describe('ResponsesStreamWriter', () => {
+  it('keeps a call whose arguments are not whole open while the next starts (interleaved fragments)', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const start = (index: number, id: string) =>
+      chunk({ tool_calls: [{ index, id, type: 'function', function: { name: 'w', arguments: '' } }] });
+    const args = (index: number, a: string) => chunk({ tool_calls: [{ index, function: { arguments: a } }] });
+    const events = [
+      ...w.push(start(0, 'call_a')),
+      ...w.push(start(1, 'call_b')),
+      ...w.push(args(0, '{"x":1}')),
+      ...w.push(args(1, '{}')),
+      ...w.end(),
+    ];
+    const done = events.filter((e) => e.type === 'response.function_call_arguments.done');
+    expect(done.map((e) => [e['output_index'], e['arguments']])).toEqual([
+      [0, '{"x":1}'],
+      [1, '{}'],
+    ]);
+    // Each .done comes after the last fragment of its call.
+    const lastDelta = events.findLastIndex((e) => e.type === 'response.function_call_arguments.delta');
+    expect(events.indexOf(done[0]!)).toBeGreaterThan(lastDelta);
+  });
+
+  it('streams a refusal as a message with a refusal part and refusal events', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const events = [
+      ...w.push(chunk({ role: 'assistant', content: null, refusal: '' })),
+      ...w.push(chunk({ refusal: 'No, ' })),
+      ...w.push(chunk({ refusal: 'sorry.' })),
+      ...w.push(chunk({}, 'stop')),
+      ...w.end(),
+    ];
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.refusal.delta',
+      'response.refusal.delta',
+      'response.refusal.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events[3]).toMatchObject({ part: { type: 'refusal', refusal: '' } });
+    expect(events[6]).toMatchObject({ refusal: 'No, sorry.' });
+    expect((events.at(-1)!['response'] as { output: unknown }).output).toEqual([
+      {
+        type: 'message',
+        id: 'msg_2',
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'refusal', refusal: 'No, sorry.' }],
+      },
+    ]);
+  });
+
+  it('gives a streamed tool call without an id a call_id of its own', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const added = w
+      .push(
+        chunk({ tool_calls: [{ index: 0, type: 'function', function: { name: 'weather', arguments: '' } }] }),
+      )
+      .find((e) => e.type === 'response.output_item.added');
+    expect(added?.['item']).toMatchObject({ type: 'function_call', call_id: 'call_2' });
+  });
+
   it('emits the typed event sequence for text then a tool call, numbered in order', () => {
     const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
     const events = [

@@ -26,7 +26,7 @@ import type {
 } from '../../api/responses.js';
 import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
-import { StreamParts } from './stream-parts.js';
+import { StreamParts, wholeArguments } from './stream-parts.js';
 
 function invalid(param: string, message: string): TiermeshError {
   // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
@@ -260,8 +260,8 @@ export interface ResponseObject {
   metadata: Record<string, string>;
 }
 
-/** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`. */
-export type IdMaker = (prefix: 'resp' | 'msg' | 'fc') => string;
+/** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`; `call_...` for a tool call sent without an id. */
+export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'call') => string;
 
 /** Random ids, unguessable so one client cannot reference another's remembered items. */
 export const newResponsesId: IdMaker = (prefix) => `${prefix}_${randomBytes(16).toString('hex')}`;
@@ -351,7 +351,7 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
     output.push({
       type: 'function_call',
       id: newId('fc'),
-      call_id: tc.id ?? '',
+      call_id: tc.id || newId('call'),
       name: tc.function?.name ?? '',
       arguments: tc.function?.arguments ?? '',
       status: itemStatus,
@@ -386,7 +386,15 @@ interface OpenText {
   item: OutputMessage;
   index: number;
   text: string;
+  /** The message's one content part: answer text, or a refusal (OpenAI streams it as refusal.delta events). */
+  kind: 'output_text' | 'refusal';
 }
+function contentPart(kind: OpenText['kind'], text: string): OutputMessage['content'][number] {
+  return kind === 'refusal'
+    ? { type: 'refusal', refusal: text }
+    : { type: 'output_text', text, annotations: [], logprobs: [] };
+}
+
 interface OpenCall {
   item: OutputFunctionCall;
   index: number;
@@ -408,7 +416,7 @@ export class ResponsesStreamWriter {
   private text: OpenText | undefined;
   private calls = new Map<number, OpenCall>();
   private openCalls: OpenCall[] = [];
-  private readonly parts = new StreamParts();
+  private readonly parts: StreamParts;
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -417,6 +425,7 @@ export class ResponsesStreamWriter {
   ) {
     this.id = newId('resp');
     this.model = req.model;
+    this.parts = new StreamParts(() => newId('call'));
   }
 
   /** Every output item so far, completed ones included (for the item memory once the stream ends). */
@@ -428,10 +437,13 @@ export class ResponsesStreamWriter {
     const out: ResponsesEvent[] = [];
     if (!this.started) this.start(out, chunk.model);
     for (const part of this.parts.read(chunk)) {
-      if (part.kind === 'text') this.text = this.textDelta(out, part.text);
+      if (part.kind === 'text') this.text = this.textDelta(out, part.text, 'output_text');
+      else if (part.kind === 'refusal') this.text = this.textDelta(out, part.text, 'refusal');
       else if (part.kind === 'tool-start') {
-        // OpenAI streams tool calls one after the other: a new one means the previous items are complete.
-        this.closeAll(out, 'completed');
+        // OpenAI streams tool calls one after the other: a new one means the previous items are complete, unless a
+        // call's arguments are not whole yet (servers that interleave parallel calls; wholeArguments).
+        this.closeText(out, 'completed');
+        this.closeCalls(out, 'completed', (c) => wholeArguments(c.item.arguments));
         const item: OutputFunctionCall = {
           type: 'function_call',
           id: this.newId('fc'),
@@ -509,9 +521,13 @@ export class ResponsesStreamWriter {
     out.push(this.ev({ type: 'response.in_progress', response: skeleton() }));
   }
 
-  /** Appends text to the open message item, opening one (and closing what came before) when there is none. */
-  private textDelta(out: ResponsesEvent[], text: string): OpenText {
+  /**
+   * Appends text (or refusal text) to the open message item, opening one (and closing what came before) when there
+   * is none or the open one holds the other kind.
+   */
+  private textDelta(out: ResponsesEvent[], text: string, kind: OpenText['kind']): OpenText {
     let t = this.text;
+    if (t && t.kind !== kind) t = undefined;
     if (!t) {
       this.closeAll(out, 'completed');
       const item: OutputMessage = {
@@ -521,7 +537,7 @@ export class ResponsesStreamWriter {
         role: 'assistant',
         content: [],
       };
-      t = { item, index: this.output.length, text: '' };
+      t = { item, index: this.output.length, text: '', kind };
       this.output.push(item);
       out.push(
         this.ev({
@@ -536,20 +552,18 @@ export class ResponsesStreamWriter {
           item_id: item.id,
           output_index: t.index,
           content_index: 0,
-          part: { type: 'output_text', text: '', annotations: [], logprobs: [] },
+          part: contentPart(kind, ''),
         }),
       );
     }
     t.text += text;
+    const at = { item_id: t.item.id, output_index: t.index, content_index: 0, delta: text };
     out.push(
-      this.ev({
-        type: 'response.output_text.delta',
-        item_id: t.item.id,
-        output_index: t.index,
-        content_index: 0,
-        delta: text,
-        logprobs: [],
-      }),
+      this.ev(
+        kind === 'refusal'
+          ? { type: 'response.refusal.delta', ...at }
+          : { type: 'response.output_text.delta', ...at, logprobs: [] },
+      ),
     );
     return t;
   }
@@ -558,18 +572,16 @@ export class ResponsesStreamWriter {
     const t = this.text;
     if (!t) return;
     this.text = undefined;
-    const part = { type: 'output_text' as const, text: t.text, annotations: [], logprobs: [] };
+    const part = contentPart(t.kind, t.text);
     t.item.content = [part];
     t.item.status = status;
+    const at = { item_id: t.item.id, output_index: t.index, content_index: 0 };
     out.push(
-      this.ev({
-        type: 'response.output_text.done',
-        item_id: t.item.id,
-        output_index: t.index,
-        content_index: 0,
-        text: t.text,
-        logprobs: [],
-      }),
+      this.ev(
+        t.kind === 'refusal'
+          ? { type: 'response.refusal.done', ...at, refusal: t.text }
+          : { type: 'response.output_text.done', ...at, text: t.text, logprobs: [] },
+      ),
     );
     out.push(
       this.ev({
@@ -585,7 +597,21 @@ export class ResponsesStreamWriter {
 
   private closeAll(out: ResponsesEvent[], status: OutputMessage['status']): void {
     this.closeText(out, status);
+    this.closeCalls(out, status, () => true);
+  }
+
+  /** Closes the open calls `which` picks, in order; the others stay open. */
+  private closeCalls(
+    out: ResponsesEvent[],
+    status: OutputMessage['status'],
+    which: (c: OpenCall) => boolean,
+  ): void {
+    const keep: OpenCall[] = [];
     for (const c of this.openCalls) {
+      if (!which(c)) {
+        keep.push(c);
+        continue;
+      }
       c.item.status = status;
       out.push(
         this.ev({
@@ -598,7 +624,7 @@ export class ResponsesStreamWriter {
       );
       out.push(this.ev({ type: 'response.output_item.done', output_index: c.index, item: { ...c.item } }));
     }
-    this.openCalls = [];
+    this.openCalls = keep;
   }
 
   private ev(e: ResponsesEvent): ResponsesEvent {

@@ -1,20 +1,34 @@
 /**
- * What one internal stream chunk says, as the parts every outbound stream format is built from: text, the start of
- * a tool call (the first fragment with its index), argument fragments, the finish reason and the usage. The
+ * What one internal stream chunk says, as the parts every outbound stream format is built from: text, refusal
+ * text, the start of a tool call (the first fragment with its index), argument fragments, the finish reason and the usage. The
  * Anthropic and Responses stream writers differ only in how they frame these parts.
  */
 import type { ChatCompletionChunk } from '../../api/openai.js';
 
 export type StreamPart =
   | { kind: 'text'; text: string }
+  | { kind: 'refusal'; text: string }
   | { kind: 'tool-start'; index: number; id: string; name: string }
   | { kind: 'tool-args'; index: number; args: string };
 
-/** Reads the first choice of each chunk (the only one the Messages and Responses APIs have). */
+/**
+ * Reads the first choice of each chunk (the only one the Messages and Responses APIs have). A tool call the upstream
+ * sent without an id gets one from `newCallId`: both APIs require it, and the client sends it back with the result.
+ *
+ * Tool calls are numbered here (`index` of the parts), not by the upstream's `index`: some servers leave it out
+ * (every call at 0) or reuse one for the next call. A fragment belongs to a call already started when it carries
+ * that call's id, or no id and that call's upstream index, or neither and no tool name (the last call started);
+ * anything else starts the next call.
+ */
 export class StreamParts {
   finish: string | null = null;
   usage: ChatCompletionChunk['usage'] = null;
-  private readonly started = new Set<number>();
+  /** The id of each call started, by our index. */
+  private readonly ids: string[] = [];
+  /** Our index of the call each upstream index last started. */
+  private readonly byUpstream = new Map<number, number>();
+
+  constructor(private readonly newCallId: () => string) {}
 
   read(chunk: ChatCompletionChunk): StreamPart[] {
     if (chunk.usage) this.usage = chunk.usage;
@@ -24,17 +38,47 @@ export class StreamParts {
     const delta = choice.delta;
     if (typeof delta.content === 'string' && delta.content !== '')
       out.push({ kind: 'text', text: delta.content });
+    if (typeof delta.refusal === 'string' && delta.refusal !== '')
+      out.push({ kind: 'refusal', text: delta.refusal });
     for (const raw of delta.tool_calls ?? []) {
       const tc = raw as { index?: number; id?: string; function?: { name?: string; arguments?: string } };
-      const index = typeof tc.index === 'number' ? tc.index : 0;
-      if (!this.started.has(index)) {
-        this.started.add(index);
-        out.push({ kind: 'tool-start', index, id: tc.id ?? '', name: tc.function?.name ?? '' });
+      let index = this.callOf(tc);
+      if (index === undefined) {
+        index = this.ids.length;
+        const id = tc.id || this.newCallId();
+        this.ids.push(id);
+        out.push({ kind: 'tool-start', index, id, name: tc.function?.name ?? '' });
       }
+      if (typeof tc.index === 'number') this.byUpstream.set(tc.index, index);
       const args = tc.function?.arguments;
       if (typeof args === 'string' && args !== '') out.push({ kind: 'tool-args', index, args });
     }
     if (choice.finish_reason) this.finish = choice.finish_reason;
     return out;
+  }
+
+  /** The call already started that this fragment continues, if any. */
+  private callOf(tc: { index?: number; id?: string; function?: { name?: string } }): number | undefined {
+    if (tc.id) {
+      const known = this.ids.indexOf(tc.id);
+      return known === -1 ? undefined : known;
+    }
+    if (typeof tc.index === 'number') return this.byUpstream.get(tc.index);
+    // Neither id nor index: a fragment that names a tool starts a call, one that does not continues the last.
+    if (tc.function?.name) return undefined;
+    return this.ids.length > 0 ? this.ids.length - 1 : undefined;
+  }
+}
+
+/**
+ * Whether a tool call's arguments so far are a whole JSON value. Writers close an earlier call when the next one
+ * starts only then: some servers interleave the fragments of parallel calls, and a call closed early loses the rest.
+ */
+export function wholeArguments(args: string): boolean {
+  try {
+    JSON.parse(args);
+    return true;
+  } catch {
+    return false;
   }
 }
