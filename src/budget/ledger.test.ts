@@ -35,6 +35,17 @@ describe('pure budget arithmetic', () => {
 });
 
 describe('BudgetLedger', () => {
+  it('a non-finite amount adds nothing: the budget can still be exceeded', () => {
+    const l = new BudgetLedger('b', spec(), JAN);
+    l.record({ usd: Number.NaN, tokens: Number.NaN, at: JAN });
+    l.record({ usd: Number.POSITIVE_INFINITY, tokens: 1, user: 'u', at: JAN });
+    expect(l.status(JAN)).toMatchObject({ spentUSD: 0, spentTokens: 1 });
+    expect(l.userSpentUSD('u', JAN)).toBe(0);
+    l.record({ usd: 150, tokens: 1, at: JAN });
+    expect(l.status(JAN)).toMatchObject({ spentUSD: 150, state: 'Exceeded' });
+    expect(l.exceeded(JAN)).toBe(true);
+  });
+
   it('accumulates spend and reports crossed thresholds once per window', () => {
     const l = new BudgetLedger('b', spec(), JAN);
     expect(l.record({ usd: 40, tokens: 10, at: JAN }).crossed).toEqual([]);

@@ -12,6 +12,7 @@
  *     .restore(state, now) / .carryFrom(oldLedger, now): boolean                 seed totals for the same window
  */
 import type { BudgetState, ModelBudgetSpec } from '../api/modelbudget.js';
+import { nonNegative } from './cost.js';
 import { type BudgetWindow, budgetWindow } from './window.js';
 
 export function usedPercent(spec: ModelBudgetSpec, spentUSD: number, spentTokens: number): number {
@@ -102,9 +103,9 @@ export class BudgetLedger {
   record(spend: Spend): RecordResult {
     this.roll(spend.at);
     if (spend.at < this.window.start) return { counted: false, crossed: [] };
-    const usd = Math.max(0, spend.usd);
+    const usd = nonNegative(spend.usd);
     this.spentUSD += usd;
-    this.spentTokens += Math.max(0, spend.tokens);
+    this.spentTokens += nonNegative(spend.tokens);
     if (spend.user !== undefined) {
       const key =
         this.users.has(spend.user) || this.users.size < MAX_TRACKED_USERS ? spend.user : OVERFLOW_USER;
@@ -179,8 +180,8 @@ export class BudgetLedger {
   ): boolean {
     this.roll(now);
     if (state.windowStart !== this.window.start) return false;
-    this.spentUSD = Math.max(0, state.spentUSD);
-    this.spentTokens = Math.max(0, state.spentTokens ?? 0);
+    this.spentUSD = nonNegative(state.spentUSD);
+    this.spentTokens = nonNegative(state.spentTokens ?? 0);
     this.alertsFired = [...new Set(state.alertsFired ?? [])];
     return true;
   }
