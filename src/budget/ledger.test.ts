@@ -35,6 +35,17 @@ describe('pure budget arithmetic', () => {
 });
 
 describe('BudgetLedger', () => {
+  it('keeps per-user totals only for a budget with perUser.usd', () => {
+    const plain = new BudgetLedger('b', spec(), JAN);
+    plain.record({ usd: 1, tokens: 1, user: 'u', at: JAN });
+    expect(plain.status(JAN).users).toBe(0);
+    expect(plain.status(JAN).spentUSD).toBe(1);
+    const perUser = new BudgetLedger('b', spec({ perUser: { usd: 5 } }), JAN);
+    perUser.record({ usd: 1, tokens: 1, user: 'u', at: JAN });
+    expect(perUser.status(JAN).users).toBe(1);
+    expect(perUser.userSpentUSD('u', JAN)).toBe(1);
+  });
+
   it('a non-finite amount adds nothing: the budget can still be exceeded', () => {
     const l = new BudgetLedger('b', spec(), JAN);
     l.record({ usd: Number.NaN, tokens: Number.NaN, at: JAN });

@@ -106,7 +106,8 @@ export class BudgetLedger {
     const usd = nonNegative(spend.usd);
     this.spentUSD += usd;
     this.spentTokens += nonNegative(spend.tokens);
-    if (spend.user !== undefined) {
+    // Per-user totals only serve perUser.usd: without it, user ids are not kept at all.
+    if (spend.user !== undefined && this.spec.perUser?.usd !== undefined) {
       const key =
         this.users.has(spend.user) || this.users.size < MAX_TRACKED_USERS ? spend.user : OVERFLOW_USER;
       this.users.set(key, (this.users.get(key) ?? 0) + usd);

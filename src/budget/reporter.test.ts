@@ -26,6 +26,28 @@ function stateDir(): string {
 }
 
 describe('UsageReporter', () => {
+  it('seals a batch before its records pass maxBatchBytes, on disk as in what it sends', async () => {
+    const dir = stateDir();
+    const sent: UsageBatch[] = [];
+    const r = new UsageReporter({
+      sidecarId: 's',
+      stateDir: dir,
+      flushMs: 60_000,
+      maxBatchBytes: 1_000,
+      send: async (b) => {
+        sent.push(structuredClone(b));
+      },
+    });
+    const line = Buffer.byteLength(`${JSON.stringify(rec(1))}\n`);
+    const n = Math.ceil((3 * 1_000) / line);
+    for (let i = 0; i < n; i++) r.add(rec(i));
+    expect(await r.drain()).toBe(true);
+    expect(sent.length).toBeGreaterThanOrEqual(3);
+    for (const b of sent) expect(b.records.length * line).toBeLessThanOrEqual(1_000);
+    expect(sent.flatMap((b) => b.records.map((x) => x.costUSD))).toEqual([...Array(n).keys()]);
+    await r.close();
+  });
+
   it('puts the routing counts on the batch a flush seals, alone when there is no usage, resent with it', async () => {
     const dir = stateDir();
     const sent: UsageBatch[] = [];

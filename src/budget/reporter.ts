@@ -39,12 +39,20 @@ export interface ReporterOptions {
   stateDir?: string | undefined;
   flushMs?: number;
   maxRecords?: number;
+  /** Seal a batch before its records pass this many bytes of JSON (MAX_USAGE_BATCH_BYTES). */
+  maxBatchBytes?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (e: unknown, attempt: number) => void;
   /** Drained at each flush; what it returns goes on the sealed batch. */
   collectRouting?: () => RoutingReport[];
 }
+
+/**
+ * Records per batch stay below this many bytes: half the operator's body limit (MAX_BODY in src/operator/server.ts,
+ * 8 MiB), room for the routing reports and framing. A batch the operator cannot take would be resent forever.
+ */
+export const MAX_USAGE_BATCH_BYTES = 4 * 1024 * 1024;
 
 const JOURNAL = 'open.jsonl';
 const SEQ = 'seq';
@@ -66,6 +74,8 @@ function parseLines(text: string): UsageRecord[] {
 
 export class UsageReporter {
   private open: UsageRecord[] = [];
+  /** Bytes of the open records' journal lines. */
+  private openBytes = 0;
   private readonly queue: UsageBatch[] = [];
   private seq = 0;
   private readonly dir: string | undefined;
@@ -112,8 +122,14 @@ export class UsageReporter {
   }
 
   add(record: UsageRecord): void {
-    if (this.dir) appendFileSync(join(this.dir, JOURNAL), `${JSON.stringify(record)}\n`);
+    const line = `${JSON.stringify(record)}\n`;
+    const bytes = Buffer.byteLength(line);
+    // Sealed before it gets too big for the operator to take: this record opens the next batch.
+    if (this.open.length > 0 && this.openBytes + bytes > (this.opts.maxBatchBytes ?? MAX_USAGE_BATCH_BYTES))
+      this.flush();
+    if (this.dir) appendFileSync(join(this.dir, JOURNAL), line);
     this.open.push(record);
+    this.openBytes += bytes;
     if (this.open.length >= (this.opts.maxRecords ?? 500)) this.flush();
   }
 
@@ -143,6 +159,7 @@ export class UsageReporter {
       ...(routing.length > 0 ? { routing } : {}),
     });
     this.open = [];
+    this.openBytes = 0;
     void this.pump();
   }
 

@@ -197,22 +197,25 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
   ) => {
     const id = randomUUID();
     res.setHeader('x-request-id', id);
-    const headers = routingHeaders(req.headers);
-    headers.task ??= record.task;
-    const inbound: InboundRequest = {
-      request,
-      headers,
-      stream: false,
-      clientWantsUsage: false,
-      dialect: 'openai',
-    };
     // No cache for a retry: it asks for a different answer than the one it had.
     return handleChat(
       sc,
       res,
       id,
       'openai',
-      () => Promise.resolve({ inbound, responder: chatResponder(false) }),
+      async () => {
+        // Inside the parse stage: a bad routing header (an over-long user) is the request's 400.
+        const headers = routingHeaders(req.headers);
+        headers.task ??= record.task;
+        const inbound: InboundRequest = {
+          request,
+          headers,
+          stream: false,
+          clientWantsUsage: false,
+          dialect: 'openai',
+        };
+        return { inbound, responder: chatResponder(false) };
+      },
       featureOf(req) ?? record.feature,
       undefined,
       record,

@@ -1,6 +1,7 @@
 /**
- * Budgets booked from an OpenAI-compatible upstream whose usage object leaves a count out: the spend is still a
- * number, so the budget is exceeded on time (a NaN total would never be).
+ * What budgets book, over real sockets: an OpenAI-compatible upstream whose usage object leaves a count out (the
+ * spend is still a number, so the budget is exceeded on time; a NaN total never would be), and user ids bounded at
+ * the door (an unbounded one is kept per window and sent to the operator).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -67,5 +68,35 @@ describe('usage without completion_tokens', () => {
     const err = await ask().catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect((err as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('TM_BUDGET_EXCEEDED');
+  });
+});
+
+describe('user ids', () => {
+  it('answers 400 naming user for a user field or x-tiermesh-user over 253 characters, and serves 253', async () => {
+    const s = await startTestSidecar(
+      routeConfig({
+        upstreams: [{ name: 'up', baseURL }],
+        cheap: [{ name: 'small-model', upstreams: ['up'] }],
+        premium: [{ name: 'big-model', upstreams: ['up'] }],
+      }),
+    );
+    sidecars.push(s);
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: 'x', maxRetries: 0 });
+    const messages = [{ role: 'user' as const, content: SIMPLE_PROMPT }];
+    const ok = await client.chat.completions.create({ model: 'auto', messages, user: 'u'.repeat(253) });
+    expect(ok.choices[0]?.message.content).toBe('hi');
+    for (const err of [
+      await client.chat.completions
+        .create({ model: 'auto', messages, user: 'u'.repeat(3000) })
+        .catch((e) => e),
+      await client.chat.completions
+        .create({ model: 'auto', messages }, { headers: { 'x-tiermesh-user': 'u'.repeat(254) } })
+        .catch((e) => e),
+    ]) {
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+      expect(e.code).toBe('TM_INVALID_REQUEST');
+      expect(e.param).toBe('user');
+    }
   });
 });
