@@ -1,5 +1,6 @@
 /** ModelBudget: how much a namespace (or one of its routes) may spend per window, and what happens past it. */
 import { z } from 'zod';
+import { isValidTimeZone } from '../budget/window.js';
 import { API_VERSION, condition, dnsLabel, objectMeta, userId } from './common.js';
 
 export const budgetPeriods = ['daily', 'weekly', 'monthly'] as const;
@@ -23,6 +24,8 @@ export const modelBudgetSpec = z
           /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/,
           'must be an IANA time zone such as UTC or Europe/Berlin',
         )
+        // The pattern lets a typo through (Europe/Berln); this runtime's zone database decides.
+        .refine(isValidTimeZone, 'must be an IANA time zone this runtime knows, such as UTC or Europe/Berlin')
         .default('UTC'),
     }),
     limit: z.object({

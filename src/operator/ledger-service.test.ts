@@ -46,6 +46,12 @@ const rec = (costUSD: number) => ({
   at: 0,
 });
 
+/** As a runtime whose zone database lacks the zone would hold it: past the schema, unknown to Intl. */
+const mars: ModelBudget = {
+  ...budget,
+  spec: { ...budget.spec, window: { period: 'daily', timezone: 'Mars/Olympus_Mons' } },
+};
+
 describe('LedgerService', () => {
   it('applies concurrent batches exactly once each, through conflicts, and dedups resends', async () => {
     const m = memoryStore(budget, 3);
@@ -257,11 +263,30 @@ describe('LedgerService', () => {
     expect(m.writes()).toBeLessThan(100);
   });
 
-  it('a budget in a time zone the runtime does not know is a TerminalError naming the field', async () => {
-    const mars = modelBudget.parse({
-      ...budget,
-      spec: { window: { period: 'daily', timezone: 'Mars/Olympus_Mons' }, limit: { usd: 1 } },
+  it('a budget in a time zone the runtime does not know does not hold up the batch for the others', async () => {
+    const team = memoryStore(budget);
+    const bad = memoryStore({ ...mars, metadata: { ...mars.metadata, name: 'typo' } });
+    const store: BudgetStore = {
+      cached: () => [bad.current(), team.current()],
+      get: (ns, name) => (name === 'typo' ? bad.store.get(ns, name) : team.store.get(ns, name)),
+      writeStatus: (b, status) =>
+        b.metadata.name === 'typo' ? bad.store.writeStatus(b, status) : team.store.writeStatus(b, status),
+      isConflict: team.store.isConflict,
+    };
+    const ledger = new LedgerService({
+      store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
     });
+    expect(await ledger.report('ns', { sidecarId: 's0', seq: 1, records: [rec(0.25)] })).toEqual({
+      applied: true,
+    });
+    expect(team.current().status?.spentUSD).toBe(0.25);
+    expect(bad.writes()).toBe(0);
+  });
+
+  it('a budget in a time zone the runtime does not know is a TerminalError naming the field', async () => {
     const m = memoryStore(mars);
     const ledger = new LedgerService({
       store: m.store,

@@ -96,30 +96,38 @@ export class LedgerService {
       const name = cached.metadata.name;
       const key = `${namespace}/${name}`;
       const spentUSD = recordsFor(cached.spec, batch.records).costUSD;
-      const result = await this.update(namespace, name, (b) => {
-        const r = applyBatch(b, batch, this.now(), this.retention());
-        // The spend moves from outstanding to spent in the same write that counts it.
-        const grants = r.applied
-          ? this.book.entriesAfterSpend(key, batch.sidecarId, spentUSD, this.ms())
-          : undefined;
-        const spenders =
-          r.applied && batch.records.length > 0
-            ? this.spendersAfter(key, b, r.status, batch.records)
+      let result: Awaited<ReturnType<typeof this.update>>;
+      try {
+        result = await this.update(namespace, name, (b) => {
+          const r = applyBatch(b, batch, this.now(), this.retention());
+          // The spend moves from outstanding to spent in the same write that counts it.
+          const grants = r.applied
+            ? this.book.entriesAfterSpend(key, batch.sidecarId, spentUSD, this.ms())
             : undefined;
-        return {
-          status: {
-            ...r.status,
-            ...(grants ? { grants } : {}),
-            ...(spenders ? { topSpenders: topOf(spenders.summary) } : {}),
-          },
-          crossed: r.crossed,
-          applied: r.applied,
-          commit: () => {
-            if (r.applied) this.book.spent(key, batch.sidecarId, spentUSD);
-            if (spenders) this.spenders.set(key, spenders);
-          },
-        };
-      });
+          const spenders =
+            r.applied && batch.records.length > 0
+              ? this.spendersAfter(key, b, r.status, batch.records)
+              : undefined;
+          return {
+            status: {
+              ...r.status,
+              ...(grants ? { grants } : {}),
+              ...(spenders ? { topSpenders: topOf(spenders.summary) } : {}),
+            },
+            crossed: r.crossed,
+            applied: r.applied,
+            commit: () => {
+              if (r.applied) this.book.spent(key, batch.sidecarId, spentUSD);
+              if (spenders) this.spenders.set(key, spenders);
+            },
+          };
+        });
+      } catch (e) {
+        // A spec the ledger cannot evaluate (an unknown time zone) must not hold up the namespace's other budgets:
+        // the batch would be refused, resent forever, and count against none of them. Its refresh reports the spec.
+        if (e instanceof TiermeshError && e.code === 'TM_INVALID_CONFIG') continue;
+        throw e;
+      }
       if (result?.applied) applied = true;
     }
     return { applied };

@@ -101,7 +101,10 @@ describe.sequential('route status across operator replicas', () => {
     expect(r.status?.sidecars).toEqual({ connected: 3, acked: 3, nacked: 0 });
   });
 
-  test('NACKs on every replica show as SidecarRejected with nacked 3', async () => {
+  // Skipped: its NACK came from a ModelBudget in a time zone the runtime does not know, which the operator now
+  // refuses up front (src/api/modelbudget.ts), so sidecars never see it. It needs another snapshot a sidecar refuses
+  // and the operator accepts; the NACK counting itself is covered by src/operator/route-status.test.ts.
+  test.skip('NACKs on every replica show as SidecarRejected with nacked 3', async () => {
     await applyYaml(
       `apiVersion: tiermesh.dev/v1alpha1
 kind: ModelBudget
