@@ -217,6 +217,33 @@ describe('LedgerService', () => {
     expect(m.current().status?.localSpentUSD).toBe(0.75);
   });
 
+  it('slices live across a window boundary stay outstanding: the new window never grants past its limit', async () => {
+    const m = memoryStore(modelBudget.parse({ ...budget, spec: { ...budget.spec, limit: { usd: 10 } } }));
+    let t = Date.parse('2026-03-01T23:59:50Z');
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 10,
+      grants: { capUSD: 1, ttlMs: 30_000, graceMs: 5_000 },
+      now: () => new Date(t),
+    });
+    const ask = () =>
+      Promise.all(
+        Array.from({ length: 10 }, (_, i) => ledger.allowance('ns', { sidecarId: `s${i}`, budget: 'team' })),
+      );
+    const before = (await ask()).reduce((n, g) => n + g.grantUSD, 0);
+    expect(before).toBeGreaterThan(5);
+    // 15 s later, in the next window: each sidecar still holds its slice for 13 s.
+    t = Date.parse('2026-03-02T00:00:05Z');
+    const after = (await ask()).reduce((n, g) => n + g.grantUSD, 0);
+    expect(m.current().status?.windowStart).toBe('2026-03-02T00:00:00.000Z');
+    // What is held (the old slices, spent in this window) plus what was granted now stays within the limit.
+    expect(before + after).toBeLessThanOrEqual(10 + 1e-9);
+    const outstanding = Object.values(m.current().status?.grants ?? {}).reduce((n, g) => n + g.usd, 0);
+    expect(outstanding).toBeCloseTo(before + after, 6);
+  });
+
   it('a retired reporter and a spent slice really leave status (merge patch nulls)', async () => {
     const m = memoryStore(budget);
     const ledger = new LedgerService({

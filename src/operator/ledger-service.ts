@@ -284,10 +284,11 @@ export class LedgerService {
         this.book.reset(key);
         return ops.map(() => undefined);
       }
-      // Slices handed out in the previous window are void in the new one; within a window, slices another
-      // writer persisted (the previous leader) count as outstanding here too.
-      if (currentWindow(b, this.now()).windowStart !== b.status?.windowStart) this.book.reset(key);
-      else this.book.load(key, b.status?.grants, this.ms());
+      // Slices another writer persisted (the previous leader) count as outstanding here too; in a new window, those
+      // still live (their sidecars spend them after the boundary) and nothing else.
+      const window = currentWindow(b, this.now());
+      if (window.windowStart !== b.status?.windowStart) this.book.reset(key);
+      this.book.load(key, window.grants, this.ms());
       // Each change sees the ones before it (status and slices); all are undone if the write fails.
       const saved = this.book.snapshot(key);
       const savedSpenders = this.spenders.get(key);
