@@ -131,15 +131,14 @@ describe('BudgetLedger', () => {
     expect(l.record({ usd: 25, tokens: 0, at: JAN }).crossed).toEqual([80]);
   });
 
-  it('carries totals from a ledger of the same window, not of a different period', () => {
-    const old = new BudgetLedger('b', spec({ perUser: { usd: 5 } }), JAN);
-    old.record({ usd: 6, tokens: 3, user: 'ann', at: JAN });
-    const same = new BudgetLedger('b', spec({ perUser: { usd: 5 }, limit: { usd: 10 } }), JAN);
-    expect(same.carryFrom(old, JAN)).toBe(true);
-    expect(same.status(JAN)).toMatchObject({ spentUSD: 6, spentTokens: 3, state: 'Warning' });
-    expect(same.userExceeded('ann', JAN)).toBe(true);
-    const daily = new BudgetLedger('b', spec({ window: { period: 'daily' } }), JAN);
-    expect(daily.carryFrom(old, JAN)).toBe(false);
-    expect(daily.status(JAN).spentUSD).toBe(0);
+  it('takes a new spec that keeps the window, not one of a different period', () => {
+    const l = new BudgetLedger('b', spec({ perUser: { usd: 5 } }), JAN);
+    l.record({ usd: 6, tokens: 3, user: 'ann', at: JAN });
+    expect(l.respec(spec({ perUser: { usd: 5 }, limit: { usd: 10 } }), JAN)).toBe(true);
+    expect(l.status(JAN)).toMatchObject({ spentUSD: 6, spentTokens: 3, state: 'Warning' });
+    expect(l.userExceeded('ann', JAN)).toBe(true);
+    expect(l.respec(spec({ window: { period: 'daily' } }), JAN)).toBe(false);
+    expect(l.spec.window.period).toBe('monthly');
+    expect(l.status(JAN).spentUSD).toBe(6);
   });
 });

@@ -9,7 +9,8 @@
  *     .record({ usd, tokens, user, at }): RecordResult                            thresholds newly crossed
  *     .status(now): LedgerStatus
  *     .exceeded(now) / .userExceeded(user, now): boolean
- *     .restore(state, now) / .carryFrom(oldLedger, now): boolean                 seed totals for the same window
+ *     .restore(state, now): boolean                                              seed totals for the same window
+ *     .respec(spec, now): boolean                                                a new spec, same window: kept
  */
 import type { BudgetState, ModelBudgetSpec } from '../api/modelbudget.js';
 import { nonNegative } from './cost.js';
@@ -76,7 +77,8 @@ export const OVERFLOW_USER = '(other users)';
 
 export class BudgetLedger {
   readonly name: string;
-  readonly spec: ModelBudgetSpec;
+  /** Replaced by `respec` (a config update that keeps the window). */
+  spec: ModelBudgetSpec;
   private window: BudgetWindow;
   private spentUSD = 0;
   private spentTokens = 0;
@@ -159,15 +161,17 @@ export class BudgetLedger {
     };
   }
 
-  /** Takes over another ledger's totals (a config update kept this budget) when both are in the same window. */
-  carryFrom(old: BudgetLedger, now: number): boolean {
+  /**
+   * Takes a config update's spec for this budget when it keeps the window; false (nothing changed) when it does not.
+   * The ledger is then shared, not copied: requests still in flight on the old config book into it too, so their
+   * spend reaches the new gate.
+   */
+  respec(spec: ModelBudgetSpec, now: number): boolean {
     this.roll(now);
-    old.roll(now);
-    if (old.window.start !== this.window.start || old.window.end !== this.window.end) return false;
-    this.spentUSD = old.spentUSD;
-    this.spentTokens = old.spentTokens;
-    this.alertsFired = [...old.alertsFired];
-    this.users = new Map(old.users);
+    const w = budgetWindow(spec.window.period, spec.window.timezone, now);
+    if (w.start !== this.window.start || w.end !== this.window.end) return false;
+    this.spec = spec;
+    if (spec.perUser?.usd === undefined) this.users.clear();
     return true;
   }
 
