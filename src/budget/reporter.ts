@@ -15,6 +15,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -114,7 +115,13 @@ export class UsageReporter {
       });
     }
     try {
-      this.open = parseLines(readFileSync(join(dir, JOURNAL), 'utf8'));
+      const journal = join(dir, JOURNAL);
+      const text = readFileSync(journal, 'utf8');
+      // A line torn by a crash mid-append is cut off: the next record would be appended onto its bytes, making one
+      // unreadable line of both, and a second crash before the flush would lose that record too.
+      const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+      if (whole.length < text.length) truncateSync(journal, Buffer.byteLength(whole));
+      this.open = parseLines(whole);
     } catch {
       this.open = [];
     }
