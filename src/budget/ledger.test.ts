@@ -94,13 +94,14 @@ describe('BudgetLedger', () => {
     expect(l.record({ usd: 60, tokens: 1, at: feb + 1 }).crossed).toEqual([50]);
   });
 
-  it('does not count late usage from the previous window', () => {
-    const l = new BudgetLedger('b', spec(), at('2026-02-01T00:00:05Z'));
-    expect(l.record({ usd: 10, tokens: 1, at: at('2026-01-31T23:59:59Z') })).toEqual({
-      counted: false,
-      crossed: [],
-    });
-    expect(l.status(at('2026-02-01T00:00:06Z')).spentUSD).toBe(0);
+  it('counts spend booked after a clock step back across the roll against the current window', () => {
+    const d = spec({ window: { period: 'daily' }, limit: { usd: 1 } });
+    const midnight = at('2026-05-06T00:00:00Z');
+    const l = new BudgetLedger('b', d, midnight - 60_000);
+    l.record({ usd: 0.1, tokens: 1, at: midnight + 500 });
+    expect(l.record({ usd: 5, tokens: 1, at: midnight - 1_500 }).crossed).toEqual([50, 80, 100]);
+    expect(l.status(midnight + 1_000)).toMatchObject({ spentUSD: 5.1, windowStart: midnight });
+    expect(l.exceeded(midnight + 1_000)).toBe(true);
   });
 
   it('tracks per-user spend against perUser.usd', () => {

@@ -62,12 +62,14 @@ export interface Spend {
   usd: number;
   tokens: number;
   user?: string | undefined;
-  /** When the usage happened; spend from an earlier window is not counted against the current one. */
+  /**
+   * When the usage was booked: it rolls the window over. Spend dated before the current window (a wall clock
+   * stepped back after the roll) still counts against it, as the operator's ledger counts it: spent is spent.
+   */
   at: number;
 }
 
 export interface RecordResult {
-  counted: boolean;
   crossed: number[];
 }
 
@@ -104,7 +106,6 @@ export class BudgetLedger {
 
   record(spend: Spend): RecordResult {
     this.roll(spend.at);
-    if (spend.at < this.window.start) return { counted: false, crossed: [] };
     const usd = nonNegative(spend.usd);
     this.spentUSD += usd;
     this.spentTokens += nonNegative(spend.tokens);
@@ -116,7 +117,7 @@ export class BudgetLedger {
     }
     const crossed = newlyCrossed(this.spec.alertThresholds, this.alertsFired, this.percent());
     this.alertsFired.push(...crossed);
-    return { counted: true, crossed };
+    return { crossed };
   }
 
   private percent(): number {
