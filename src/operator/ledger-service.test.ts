@@ -27,7 +27,16 @@ function memoryStore(initial: ModelBudget, raceEvery = 0) {
     },
     isConflict: (e) => e instanceof Conflict,
   };
-  return { store, current: () => obj, writes: () => writes };
+  return {
+    store,
+    current: () => obj,
+    writes: () => writes,
+    /** A spec edit: a new resourceVersion, as the apiserver gives it. */
+    setSpec: (spec: ModelBudget['spec']) => {
+      obj = { ...obj, spec };
+      rv++;
+    },
+  };
 }
 
 const budget = modelBudget.parse({
@@ -215,6 +224,47 @@ describe('LedgerService', () => {
     await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.25 } });
     await ledger.allowance('ns', { sidecarId: 't', budget: 'team', local: { sinceMs: 1, spentUSD: 0.5 } });
     expect(m.current().status?.localSpentUSD).toBe(0.75);
+  });
+
+  it('local spend told again (the answer to the call that told it was lost) counts once, through conflicts', async () => {
+    const m = memoryStore(budget, 2);
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
+    });
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.5 } });
+    // The same outage, told again (cumulative), then with more spent on it.
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.5 } });
+    expect(m.current().status?.localSpentUSD).toBe(0.5);
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.75 } });
+    expect(m.current().status?.localSpentUSD).toBe(0.75);
+    // A later outage is new spend.
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 9, spentUSD: 0.25 } });
+    expect(m.current().status?.localSpentUSD).toBe(1);
+  });
+
+  it('a threshold a lowered limit crossed is announced by the allowance write that marks it fired', async () => {
+    const m = memoryStore(modelBudget.parse({ ...budget, spec: { ...budget.spec, limit: { usd: 10 } } }));
+    const fired: number[] = [];
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: (_b, t) => fired.push(t) },
+      isLeader: () => true,
+      sidecars: () => 1,
+    });
+    await ledger.report('ns', { sidecarId: 's', seq: 1, records: [rec(6)] });
+    expect(fired).toEqual([50]);
+    // kubectl edit: 10 -> 7 USD (6 of 7 is 86 %). A sidecar asks for a slice before the reconcile's refresh.
+    const lowered = m.current();
+    m.setSpec({ ...lowered.spec, limit: { usd: 7 } });
+    const g = await ledger.allowance('ns', { sidecarId: 's', budget: 'team' });
+    expect(g.grantUSD).toBeGreaterThan(0);
+    expect(m.current().status?.alertsFired).toEqual([50, 80]);
+    expect(fired).toEqual([50, 80]);
+    await ledger.refresh('ns', 'team');
+    expect(fired).toEqual([50, 80]);
   });
 
   it('slices live across a window boundary stay outstanding: the new window never grants past its limit', async () => {
