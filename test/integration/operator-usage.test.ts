@@ -15,16 +15,12 @@ import { applyMergePatch } from '../../src/operator/merge-patch.js';
 import { ALLOWANCE_PATH, USAGE_PATH } from '../../src/operator/protocol.js';
 import { createOperatorServer } from '../../src/operator/server.js';
 import { linkToOperator } from '../../src/sidecar/config-stream-operator.js';
+import { until } from '../helpers/until.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error(`never happened: ${what}`);
-}
 
 /** An operator server with a real LedgerService over one in-memory ModelBudget, its cache filled on `sync()`. */
 async function operator() {
