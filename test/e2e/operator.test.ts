@@ -1,7 +1,8 @@
 /**
  * The operator against a real apiserver, with real `tiermesh operator` and `tiermesh sidecar` processes on loopback:
- * CRD changes reach a sidecar within seconds, bad config shows on the route status (or a budget's Event) by field,
- * and sidecars keep serving through an operator outage.
+ * CRD changes reach a sidecar within seconds, bad config shows on the route status (or a budget's Event) by field, a
+ * sidecar's NACK keeps its old config and shows as SidecarRejected, and sidecars keep serving through an operator
+ * outage.
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -233,6 +234,39 @@ ${routeConfig({
       plural: 'modelroutes',
       name: 'broken',
     });
+  });
+
+  test('a snapshot the sidecar refuses keeps its old config and shows as SidecarRejected, then recovers', async () => {
+    const before = await runningVersion(sidecar.url);
+    // Valid to the operator (a modelRef is only a name), refused by the sidecar: it cannot load that model.
+    await applyYaml(
+      `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: bad-model }
+spec:
+  providers: [{ name: up, type: openai-compatible, baseURL: 'http://127.0.0.1:9/v1' }]
+  models:
+    - { name: m, targets: [{ provider: up }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000 }
+  tiers: [{ name: small, models: [m] }]
+  classifier: { mode: learned, modelRef: /nonexistent/tiermesh-e2e/model.json }
+`,
+      ns,
+    );
+    const r = await waitFor(async () => {
+      const o = await route('default');
+      return ready(o)?.reason === 'SidecarRejected' && o;
+    }, 30_000);
+    expect(r.status?.sidecars?.nacked).toBe(1);
+    expect(r.status?.lastNack).toMatch(/modelRef/);
+    expect(await runningVersion(sidecar.url)).toBe(before);
+    expect(await models(sidecar.url)).toContain('small-v5');
+    await custom().deleteNamespacedCustomObject({
+      ...GROUP,
+      namespace: ns,
+      plural: 'modelroutes',
+      name: 'bad-model',
+    });
+    await waitFor(async () => ready(await route('default'))?.status === 'True', 30_000);
   });
 
   test('a budget in a time zone the runtime does not know is refused up front: one InvalidConfig Event by field', async () => {
