@@ -4,6 +4,7 @@
  * translation in src/sidecar/apis/anthropic-messages.ts with an error naming the field, never dropped silently.
  */
 import { z } from 'zod';
+import { userId } from './common.js';
 import { byType, stringOr } from './tagged.js';
 
 const cacheControl = z.looseObject({ type: z.string() }).nullish();
@@ -82,7 +83,7 @@ export const anthropicMessagesRequest = z.looseObject({
   top_p: z.number().min(0).max(1).optional(),
   top_k: z.number().int().min(0).optional(),
   stream: z.boolean().optional(),
-  metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
+  metadata: z.looseObject({ user_id: userId.nullish() }).optional(),
   tools: z.array(anthropicInboundTool).optional(),
   tool_choice: anthropicInboundToolChoice.optional(),
   thinking: z.looseObject({ type: z.string() }).optional(),

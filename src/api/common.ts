@@ -5,6 +5,13 @@ export const GROUP = 'tiermesh.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/**
+ * Most characters of a user id (x-tiermesh-user, a request's `user`), ModelBudget.status.topSpenders' own bound: ids
+ * are kept per window and sent to the operator, so an unbounded one could make a usage batch too big to take.
+ */
+export const MAX_USER_LENGTH = 253;
+export const userId = z.string().max(MAX_USER_LENGTH, `must be at most ${MAX_USER_LENGTH} characters`);
+
 /** A DNS-1123 label: what Kubernetes accepts as a name inside our specs. */
 export const dnsLabel = z
   .string()

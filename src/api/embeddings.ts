@@ -1,5 +1,6 @@
 /** The OpenAI embeddings request the sidecar accepts on `POST /v1/embeddings`, and the answer it returns. */
 import { z } from 'zod';
+import { userId } from './common.js';
 
 const MAX_INPUTS = 2048;
 
@@ -17,7 +18,7 @@ export const embeddingsRequest = z.looseObject({
   ]),
   encoding_format: z.enum(['float', 'base64']).optional(),
   dimensions: z.number().int().min(1).max(65_536).optional(),
-  user: z.string().optional(),
+  user: userId.optional(),
 });
 export type EmbeddingsRequest = z.infer<typeof embeddingsRequest>;
 

@@ -1,6 +1,7 @@
 /** ModelBudget: how much a namespace (or one of its routes) may spend per window, and what happens past it. */
 import { z } from 'zod';
-import { API_VERSION, condition, dnsLabel, objectMeta } from './common.js';
+import { isValidTimeZone } from '../budget/window.js';
+import { API_VERSION, condition, dnsLabel, objectMeta, userId } from './common.js';
 
 export const budgetPeriods = ['daily', 'weekly', 'monthly'] as const;
 export type BudgetPeriod = (typeof budgetPeriods)[number];
@@ -23,6 +24,8 @@ export const modelBudgetSpec = z
           /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/,
           'must be an IANA time zone such as UTC or Europe/Berlin',
         )
+        // The pattern lets a typo through (Europe/Berln); this runtime's zone database decides.
+        .refine(isValidTimeZone, 'must be an IANA time zone this runtime knows, such as UTC or Europe/Berlin')
         .default('UTC'),
     }),
     limit: z.object({
@@ -77,7 +80,7 @@ export const modelBudgetStatus = z.object({
   topSpenders: z
     .array(
       z.object({
-        user: z.string().max(253).describe('x-tiermesh-user (or the OpenAI user field) as the app sent it.'),
+        user: userId.describe('x-tiermesh-user (or the OpenAI user field) as the app sent it.'),
         usd: z.number().min(0),
         requests: z.number().int().min(0),
         errorUSD: z.number().min(0).describe('How much of usd may be spend of users this entry replaced.'),

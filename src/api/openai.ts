@@ -1,6 +1,7 @@
 /** The OpenAI chat-completions request the sidecar accepts, and the response shapes it returns. */
 import { z } from 'zod';
 import { jsonType } from '../config/issues.js';
+import { userId } from './common.js';
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 /** Any other part (image_url, input_audio, file, ...) passes through; a `type: "text"` part must match textPart. */
@@ -68,7 +69,7 @@ export const chatCompletionRequest = z.looseObject({
   stop: z.union([z.string(), z.array(z.string())]).nullish(),
   tools: z.array(z.looseObject({ type: z.string() })).nullish(),
   response_format: responseFormat.nullish(),
-  user: z.string().nullish(),
+  user: userId.nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 

@@ -4,6 +4,7 @@
  * src/sidecar/apis/responses.ts with an error naming the field.
  */
 import { z } from 'zod';
+import { userId } from './common.js';
 import { byType, stringOr } from './tagged.js';
 
 const inputText = z.looseObject({ type: z.literal('input_text'), text: z.string() });
@@ -104,7 +105,7 @@ export const responsesRequest = z.looseObject({
   background: z.boolean().nullish(),
   conversation: z.unknown().optional(),
   metadata: z.record(z.string(), z.string()).nullish(),
-  user: z.string().nullish(),
-  safety_identifier: z.string().nullish(),
+  user: userId.nullish(),
+  safety_identifier: userId.nullish(),
 });
 export type ResponsesRequest = z.infer<typeof responsesRequest>;

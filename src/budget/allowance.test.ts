@@ -19,6 +19,19 @@ function client(grants: number[], now: { t: number }) {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 describe('AllowanceClient', () => {
+  it('a cost that is no number stands at its estimate: the balance stays a number', async () => {
+    const now = { t: 0 };
+    const { c } = client([1, 1], now);
+    c.tryReserve('b', 0.1);
+    await tick();
+    expect(c.tryReserve('b', 0.1)).toBe(true);
+    c.record('b', { usd: Number.NaN, reservedUSD: 0.1 });
+    expect(c.balance('b')).toBeCloseTo(0.9);
+    expect(c.tryReserve('b', Number.NaN)).toBe(true);
+    expect(c.tryReserve('b', 0.1)).toBe(true);
+    expect(c.balance('b')).toBeCloseTo(0.8);
+  });
+
   it('refuses before any slice, spends within the slice, and asks for more when low', async () => {
     const now = { t: 0 };
     const { c, asked } = client([1, 1], now);

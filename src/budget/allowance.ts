@@ -9,6 +9,7 @@
  * only once that runs out too. A real answer (even "nothing left") ends local mode at once.
  */
 import type { AllowanceReply } from '../operator/protocol.js';
+import { nonNegative } from './cost.js';
 import type { Allowance } from './gate.js';
 
 /** What a sidecar spent on local knowledge during one operator outage, told to the operator when it is back. */
@@ -116,7 +117,8 @@ export class AllowanceClient implements Allowance {
     return s;
   }
 
-  tryReserve(budget: string, usd: number): boolean {
+  tryReserve(budget: string, estimateUSD: number): boolean {
+    const usd = nonNegative(estimateUSD);
     const s = this.slice(budget);
     if (usd > 0) s.requestUSD = usd;
     const covers = () => (usd > 0 ? s.balance >= usd : s.balance > 0);
@@ -164,9 +166,12 @@ export class AllowanceClient implements Allowance {
 
   record(budget: string, spent: { usd: number; reservedUSD: number }): void {
     const s = this.slice(budget);
+    const reserved = nonNegative(spent.reservedUSD);
+    // A cost that is no number (never booked as such, but the balance must not become NaN) stands at its estimate.
+    const usd = Number.isFinite(spent.usd) ? Math.max(0, spent.usd) : reserved;
     // A request that cost more than its estimate overdraws the slice: the next slice pays it back.
-    s.balance += spent.reservedUSD - spent.usd;
-    s.spentSinceReply += spent.usd;
+    s.balance += reserved - usd;
+    s.spentSinceReply += usd;
     this.maybeRefill(budget, s);
   }
 

@@ -18,6 +18,13 @@ describe('cost', () => {
     expect(costUSD({ inputPerMTok: 1, outputPerMTok: 1 }, -5, -5)).toBe(0);
   });
 
+  it('a count that is no number costs nothing rather than NaN', () => {
+    expect(costUSD({ inputPerMTok: 1, outputPerMTok: 2 }, 1_000_000, Number.NaN)).toBe(1);
+    expect(costUSD({ inputPerMTok: 1, outputPerMTok: 2 }, Number.POSITIVE_INFINITY, undefined as never)).toBe(
+      0,
+    );
+  });
+
   it('baseline cost uses the baseline model, or 0 without one', () => {
     const spec = {
       models: [model({ name: 'base', pricing: { inputPerMTok: 3, outputPerMTok: 15 } })],

@@ -12,9 +12,14 @@ export type Pricing = ModelEntry['pricing'];
 /** Completion length assumed for a pre-call estimate when the client set no max_tokens. */
 export const DEFAULT_OUTPUT_ESTIMATE = 512;
 
+/** A count or amount as summed: a non-finite or negative one adds nothing (a NaN would poison every total). */
+export function nonNegative(n: number): number {
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
 export function costUSD(pricing: Pricing, inputTokens: number, outputTokens: number): number {
   return (
-    (Math.max(0, inputTokens) * pricing.inputPerMTok + Math.max(0, outputTokens) * pricing.outputPerMTok) /
+    (nonNegative(inputTokens) * pricing.inputPerMTok + nonNegative(outputTokens) * pricing.outputPerMTok) /
     1_000_000
   );
 }

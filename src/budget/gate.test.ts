@@ -122,13 +122,20 @@ describe('BudgetGate', () => {
     expect(next.check({ route: 'default', now: NOW })).toMatchObject({ code: 'TM_BUDGET_EXCEEDED' });
   });
 
+  it('update shares the ledger: what a request in flight on the old gate books counts on the new one', () => {
+    const g = new BudgetGate([budget('ns', { limit: { usd: 1 } })], { now: NOW });
+    const next = g.update([budget('ns', { limit: { usd: 2 } })], NOW);
+    // A stream that started on the old config ends after the push.
+    g.record(usage({ costUSD: 5 }));
+    expect(next.status(NOW)[0]).toMatchObject({ spentUSD: 5, state: 'Exceeded', remainingUSD: -3 });
+    expect(next.check({ route: 'default', now: NOW })).toMatchObject({ code: 'TM_BUDGET_EXCEEDED' });
+  });
+
   it('an invalid time zone fails at construction, not per request', () => {
-    expect(
-      () =>
-        new BudgetGate([budget('tz', { window: { period: 'daily', timezone: 'Nowhere/Land' } })], {
-          now: NOW,
-        }),
-    ).toThrow(/time zone/);
+    // Past the schema (which refuses it), as a runtime whose zone database lacks the zone would hold it.
+    const b = budget('tz', {});
+    const tz = { ...b, spec: { ...b.spec, window: { period: 'daily' as const, timezone: 'Nowhere/Land' } } };
+    expect(() => new BudgetGate([tz], { now: NOW })).toThrow(/unknown time zone/);
   });
 });
 

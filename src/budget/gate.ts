@@ -187,7 +187,8 @@ export class BudgetGate {
     for (const e of next.entries) {
       const old = this.entries.find((o) => o.budget.name === e.budget.name);
       if (!old) continue;
-      e.ledger.carryFrom(old.ledger, now);
+      // Shared, so what requests in flight on the old gate book still counts here.
+      if (old.ledger.respec(e.budget.spec, now)) e.ledger = old.ledger;
       if (old.limiter && e.limiter && old.limiter.rpm === e.limiter.rpm) e.limiter = old.limiter;
     }
     return next;

@@ -35,6 +35,28 @@ describe('pure budget arithmetic', () => {
 });
 
 describe('BudgetLedger', () => {
+  it('keeps per-user totals only for a budget with perUser.usd', () => {
+    const plain = new BudgetLedger('b', spec(), JAN);
+    plain.record({ usd: 1, tokens: 1, user: 'u', at: JAN });
+    expect(plain.status(JAN).users).toBe(0);
+    expect(plain.status(JAN).spentUSD).toBe(1);
+    const perUser = new BudgetLedger('b', spec({ perUser: { usd: 5 } }), JAN);
+    perUser.record({ usd: 1, tokens: 1, user: 'u', at: JAN });
+    expect(perUser.status(JAN).users).toBe(1);
+    expect(perUser.userSpentUSD('u', JAN)).toBe(1);
+  });
+
+  it('a non-finite amount adds nothing: the budget can still be exceeded', () => {
+    const l = new BudgetLedger('b', spec(), JAN);
+    l.record({ usd: Number.NaN, tokens: Number.NaN, at: JAN });
+    l.record({ usd: Number.POSITIVE_INFINITY, tokens: 1, user: 'u', at: JAN });
+    expect(l.status(JAN)).toMatchObject({ spentUSD: 0, spentTokens: 1 });
+    expect(l.userSpentUSD('u', JAN)).toBe(0);
+    l.record({ usd: 150, tokens: 1, at: JAN });
+    expect(l.status(JAN)).toMatchObject({ spentUSD: 150, state: 'Exceeded' });
+    expect(l.exceeded(JAN)).toBe(true);
+  });
+
   it('accumulates spend and reports crossed thresholds once per window', () => {
     const l = new BudgetLedger('b', spec(), JAN);
     expect(l.record({ usd: 40, tokens: 10, at: JAN }).crossed).toEqual([]);
@@ -72,13 +94,14 @@ describe('BudgetLedger', () => {
     expect(l.record({ usd: 60, tokens: 1, at: feb + 1 }).crossed).toEqual([50]);
   });
 
-  it('does not count late usage from the previous window', () => {
-    const l = new BudgetLedger('b', spec(), at('2026-02-01T00:00:05Z'));
-    expect(l.record({ usd: 10, tokens: 1, at: at('2026-01-31T23:59:59Z') })).toEqual({
-      counted: false,
-      crossed: [],
-    });
-    expect(l.status(at('2026-02-01T00:00:06Z')).spentUSD).toBe(0);
+  it('counts spend booked after a clock step back across the roll against the current window', () => {
+    const d = spec({ window: { period: 'daily' }, limit: { usd: 1 } });
+    const midnight = at('2026-05-06T00:00:00Z');
+    const l = new BudgetLedger('b', d, midnight - 60_000);
+    l.record({ usd: 0.1, tokens: 1, at: midnight + 500 });
+    expect(l.record({ usd: 5, tokens: 1, at: midnight - 1_500 }).crossed).toEqual([50, 80, 100]);
+    expect(l.status(midnight + 1_000)).toMatchObject({ spentUSD: 5.1, windowStart: midnight });
+    expect(l.exceeded(midnight + 1_000)).toBe(true);
   });
 
   it('tracks per-user spend against perUser.usd', () => {
@@ -109,15 +132,14 @@ describe('BudgetLedger', () => {
     expect(l.record({ usd: 25, tokens: 0, at: JAN }).crossed).toEqual([80]);
   });
 
-  it('carries totals from a ledger of the same window, not of a different period', () => {
-    const old = new BudgetLedger('b', spec({ perUser: { usd: 5 } }), JAN);
-    old.record({ usd: 6, tokens: 3, user: 'ann', at: JAN });
-    const same = new BudgetLedger('b', spec({ perUser: { usd: 5 }, limit: { usd: 10 } }), JAN);
-    expect(same.carryFrom(old, JAN)).toBe(true);
-    expect(same.status(JAN)).toMatchObject({ spentUSD: 6, spentTokens: 3, state: 'Warning' });
-    expect(same.userExceeded('ann', JAN)).toBe(true);
-    const daily = new BudgetLedger('b', spec({ window: { period: 'daily' } }), JAN);
-    expect(daily.carryFrom(old, JAN)).toBe(false);
-    expect(daily.status(JAN).spentUSD).toBe(0);
+  it('takes a new spec that keeps the window, not one of a different period', () => {
+    const l = new BudgetLedger('b', spec({ perUser: { usd: 5 } }), JAN);
+    l.record({ usd: 6, tokens: 3, user: 'ann', at: JAN });
+    expect(l.respec(spec({ perUser: { usd: 5 }, limit: { usd: 10 } }), JAN)).toBe(true);
+    expect(l.status(JAN)).toMatchObject({ spentUSD: 6, spentTokens: 3, state: 'Warning' });
+    expect(l.userExceeded('ann', JAN)).toBe(true);
+    expect(l.respec(spec({ window: { period: 'daily' } }), JAN)).toBe(false);
+    expect(l.spec.window.period).toBe('monthly');
+    expect(l.status(JAN).spentUSD).toBe(6);
   });
 });

@@ -9,9 +9,11 @@
  *     .record({ usd, tokens, user, at }): RecordResult                            thresholds newly crossed
  *     .status(now): LedgerStatus
  *     .exceeded(now) / .userExceeded(user, now): boolean
- *     .restore(state, now) / .carryFrom(oldLedger, now): boolean                 seed totals for the same window
+ *     .restore(state, now): boolean                                              seed totals for the same window
+ *     .respec(spec, now): boolean                                                a new spec, same window: kept
  */
 import type { BudgetState, ModelBudgetSpec } from '../api/modelbudget.js';
+import { nonNegative } from './cost.js';
 import { type BudgetWindow, budgetWindow } from './window.js';
 
 export function usedPercent(spec: ModelBudgetSpec, spentUSD: number, spentTokens: number): number {
@@ -60,12 +62,14 @@ export interface Spend {
   usd: number;
   tokens: number;
   user?: string | undefined;
-  /** When the usage happened; spend from an earlier window is not counted against the current one. */
+  /**
+   * When the usage was booked: it rolls the window over. Spend dated before the current window (a wall clock
+   * stepped back after the roll) still counts against it, as the operator's ledger counts it: spent is spent.
+   */
   at: number;
 }
 
 export interface RecordResult {
-  counted: boolean;
   crossed: number[];
 }
 
@@ -75,7 +79,8 @@ export const OVERFLOW_USER = '(other users)';
 
 export class BudgetLedger {
   readonly name: string;
-  readonly spec: ModelBudgetSpec;
+  /** Replaced by `respec` (a config update that keeps the window). */
+  spec: ModelBudgetSpec;
   private window: BudgetWindow;
   private spentUSD = 0;
   private spentTokens = 0;
@@ -101,18 +106,18 @@ export class BudgetLedger {
 
   record(spend: Spend): RecordResult {
     this.roll(spend.at);
-    if (spend.at < this.window.start) return { counted: false, crossed: [] };
-    const usd = Math.max(0, spend.usd);
+    const usd = nonNegative(spend.usd);
     this.spentUSD += usd;
-    this.spentTokens += Math.max(0, spend.tokens);
-    if (spend.user !== undefined) {
+    this.spentTokens += nonNegative(spend.tokens);
+    // Per-user totals only serve perUser.usd: without it, user ids are not kept at all.
+    if (spend.user !== undefined && this.spec.perUser?.usd !== undefined) {
       const key =
         this.users.has(spend.user) || this.users.size < MAX_TRACKED_USERS ? spend.user : OVERFLOW_USER;
       this.users.set(key, (this.users.get(key) ?? 0) + usd);
     }
     const crossed = newlyCrossed(this.spec.alertThresholds, this.alertsFired, this.percent());
     this.alertsFired.push(...crossed);
-    return { counted: true, crossed };
+    return { crossed };
   }
 
   private percent(): number {
@@ -157,15 +162,17 @@ export class BudgetLedger {
     };
   }
 
-  /** Takes over another ledger's totals (a config update kept this budget) when both are in the same window. */
-  carryFrom(old: BudgetLedger, now: number): boolean {
+  /**
+   * Takes a config update's spec for this budget when it keeps the window; false (nothing changed) when it does not.
+   * The ledger is then shared, not copied: requests still in flight on the old config book into it too, so their
+   * spend reaches the new gate.
+   */
+  respec(spec: ModelBudgetSpec, now: number): boolean {
     this.roll(now);
-    old.roll(now);
-    if (old.window.start !== this.window.start || old.window.end !== this.window.end) return false;
-    this.spentUSD = old.spentUSD;
-    this.spentTokens = old.spentTokens;
-    this.alertsFired = [...old.alertsFired];
-    this.users = new Map(old.users);
+    const w = budgetWindow(spec.window.period, spec.window.timezone, now);
+    if (w.start !== this.window.start || w.end !== this.window.end) return false;
+    this.spec = spec;
+    if (spec.perUser?.usd === undefined) this.users.clear();
     return true;
   }
 
@@ -179,8 +186,8 @@ export class BudgetLedger {
   ): boolean {
     this.roll(now);
     if (state.windowStart !== this.window.start) return false;
-    this.spentUSD = Math.max(0, state.spentUSD);
-    this.spentTokens = Math.max(0, state.spentTokens ?? 0);
+    this.spentUSD = nonNegative(state.spentUSD);
+    this.spentTokens = nonNegative(state.spentTokens ?? 0);
     this.alertsFired = [...new Set(state.alertsFired ?? [])];
     return true;
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,6 +26,42 @@ function stateDir(): string {
 }
 
 describe('UsageReporter', () => {
+  it('cuts a journal line torn by a crash, so the next record survives a second crash', () => {
+    const dir = stateDir();
+    mkdirSync(join(dir, 'usage'), { recursive: true });
+    // Nothing else in it: no record to recover, so no flush seals it away before the next append.
+    writeFileSync(join(dir, 'usage', 'open.jsonl'), '{"route":"r","model":"m","inpu');
+    const never = () => new Promise<void>(() => undefined);
+    const first = new UsageReporter({ sidecarId: 's', stateDir: dir, send: never, flushMs: 60_000 });
+    first.add(rec(3));
+    expect(first.pending()).toBe(1);
+    // A second crash before anything was sent: a new process recovers the record from disk.
+    const second = new UsageReporter({ sidecarId: 's', stateDir: dir, send: never, flushMs: 60_000 });
+    expect(second.pending()).toBe(1);
+  });
+
+  it('seals a batch before its records pass maxBatchBytes, on disk as in what it sends', async () => {
+    const dir = stateDir();
+    const sent: UsageBatch[] = [];
+    const r = new UsageReporter({
+      sidecarId: 's',
+      stateDir: dir,
+      flushMs: 60_000,
+      maxBatchBytes: 1_000,
+      send: async (b) => {
+        sent.push(structuredClone(b));
+      },
+    });
+    const line = Buffer.byteLength(`${JSON.stringify(rec(1))}\n`);
+    const n = Math.ceil((3 * 1_000) / line);
+    for (let i = 0; i < n; i++) r.add(rec(i));
+    expect(await r.drain()).toBe(true);
+    expect(sent.length).toBeGreaterThanOrEqual(3);
+    for (const b of sent) expect(b.records.length * line).toBeLessThanOrEqual(1_000);
+    expect(sent.flatMap((b) => b.records.map((x) => x.costUSD))).toEqual([...Array(n).keys()]);
+    await r.close();
+  });
+
   it('puts the routing counts on the batch a flush seals, alone when there is no usage, resent with it', async () => {
     const dir = stateDir();
     const sent: UsageBatch[] = [];

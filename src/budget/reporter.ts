@@ -15,6 +15,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -39,12 +40,20 @@ export interface ReporterOptions {
   stateDir?: string | undefined;
   flushMs?: number;
   maxRecords?: number;
+  /** Seal a batch before its records pass this many bytes of JSON (MAX_USAGE_BATCH_BYTES). */
+  maxBatchBytes?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (e: unknown, attempt: number) => void;
   /** Drained at each flush; what it returns goes on the sealed batch. */
   collectRouting?: () => RoutingReport[];
 }
+
+/**
+ * Records per batch stay below this many bytes: half the operator's body limit (MAX_BODY in src/operator/server.ts,
+ * 8 MiB), room for the routing reports and framing. A batch the operator cannot take would be resent forever.
+ */
+export const MAX_USAGE_BATCH_BYTES = 4 * 1024 * 1024;
 
 const JOURNAL = 'open.jsonl';
 const SEQ = 'seq';
@@ -66,6 +75,8 @@ function parseLines(text: string): UsageRecord[] {
 
 export class UsageReporter {
   private open: UsageRecord[] = [];
+  /** Bytes of the open records' journal lines. */
+  private openBytes = 0;
   private readonly queue: UsageBatch[] = [];
   private seq = 0;
   private readonly dir: string | undefined;
@@ -104,7 +115,13 @@ export class UsageReporter {
       });
     }
     try {
-      this.open = parseLines(readFileSync(join(dir, JOURNAL), 'utf8'));
+      const journal = join(dir, JOURNAL);
+      const text = readFileSync(journal, 'utf8');
+      // A line torn by a crash mid-append is cut off: the next record would be appended onto its bytes, making one
+      // unreadable line of both, and a second crash before the flush would lose that record too.
+      const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+      if (whole.length < text.length) truncateSync(journal, Buffer.byteLength(whole));
+      this.open = parseLines(whole);
     } catch {
       this.open = [];
     }
@@ -112,8 +129,14 @@ export class UsageReporter {
   }
 
   add(record: UsageRecord): void {
-    if (this.dir) appendFileSync(join(this.dir, JOURNAL), `${JSON.stringify(record)}\n`);
+    const line = `${JSON.stringify(record)}\n`;
+    const bytes = Buffer.byteLength(line);
+    // Sealed before it gets too big for the operator to take: this record opens the next batch.
+    if (this.open.length > 0 && this.openBytes + bytes > (this.opts.maxBatchBytes ?? MAX_USAGE_BATCH_BYTES))
+      this.flush();
+    if (this.dir) appendFileSync(join(this.dir, JOURNAL), line);
     this.open.push(record);
+    this.openBytes += bytes;
     if (this.open.length >= (this.opts.maxRecords ?? 500)) this.flush();
   }
 
@@ -143,6 +166,7 @@ export class UsageReporter {
       ...(routing.length > 0 ? { routing } : {}),
     });
     this.open = [];
+    this.openBytes = 0;
     void this.pump();
   }
 

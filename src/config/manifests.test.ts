@@ -36,6 +36,17 @@ spec: { window: { period: hourly }, limit: { usd: -1 } }
     ]);
   });
 
+  it('refuses a time zone the pattern lets through but the runtime does not know, naming the field', () => {
+    const text = `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelBudget
+metadata: { name: b }
+spec: { window: { period: daily, timezone: Europe/Berln }, limit: { usd: 1 } }
+`;
+    expect(problemsOf(() => parseManifests(text))).toEqual([
+      expect.stringMatching(/^document 1 \(ModelBudget b\): spec\.window\.timezone: .*time zone/),
+    ]);
+  });
+
   it('reports YAML syntax errors and missing routes', () => {
     expect(problemsOf(() => parseManifests('a: [1'))[0]).toMatch(/^document 1: YAML: /);
     expect(problemsOf(() => parseManifests('apiVersion: v1\nkind: ConfigMap\n'))).toEqual([

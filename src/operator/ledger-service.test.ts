@@ -27,7 +27,16 @@ function memoryStore(initial: ModelBudget, raceEvery = 0) {
     },
     isConflict: (e) => e instanceof Conflict,
   };
-  return { store, current: () => obj, writes: () => writes };
+  return {
+    store,
+    current: () => obj,
+    writes: () => writes,
+    /** A spec edit: a new resourceVersion, as the apiserver gives it. */
+    setSpec: (spec: ModelBudget['spec']) => {
+      obj = { ...obj, spec };
+      rv++;
+    },
+  };
 }
 
 const budget = modelBudget.parse({
@@ -45,6 +54,12 @@ const rec = (costUSD: number) => ({
   baselineCostUSD: 0,
   at: 0,
 });
+
+/** As a runtime whose zone database lacks the zone would hold it: past the schema, unknown to Intl. */
+const mars: ModelBudget = {
+  ...budget,
+  spec: { ...budget.spec, window: { period: 'daily', timezone: 'Mars/Olympus_Mons' } },
+};
 
 describe('LedgerService', () => {
   it('applies concurrent batches exactly once each, through conflicts, and dedups resends', async () => {
@@ -211,6 +226,74 @@ describe('LedgerService', () => {
     expect(m.current().status?.localSpentUSD).toBe(0.75);
   });
 
+  it('local spend told again (the answer to the call that told it was lost) counts once, through conflicts', async () => {
+    const m = memoryStore(budget, 2);
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
+    });
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.5 } });
+    // The same outage, told again (cumulative), then with more spent on it.
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.5 } });
+    expect(m.current().status?.localSpentUSD).toBe(0.5);
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 1, spentUSD: 0.75 } });
+    expect(m.current().status?.localSpentUSD).toBe(0.75);
+    // A later outage is new spend.
+    await ledger.allowance('ns', { sidecarId: 's', budget: 'team', local: { sinceMs: 9, spentUSD: 0.25 } });
+    expect(m.current().status?.localSpentUSD).toBe(1);
+  });
+
+  it('a threshold a lowered limit crossed is announced by the allowance write that marks it fired', async () => {
+    const m = memoryStore(modelBudget.parse({ ...budget, spec: { ...budget.spec, limit: { usd: 10 } } }));
+    const fired: number[] = [];
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: (_b, t) => fired.push(t) },
+      isLeader: () => true,
+      sidecars: () => 1,
+    });
+    await ledger.report('ns', { sidecarId: 's', seq: 1, records: [rec(6)] });
+    expect(fired).toEqual([50]);
+    // kubectl edit: 10 -> 7 USD (6 of 7 is 86 %). A sidecar asks for a slice before the reconcile's refresh.
+    const lowered = m.current();
+    m.setSpec({ ...lowered.spec, limit: { usd: 7 } });
+    const g = await ledger.allowance('ns', { sidecarId: 's', budget: 'team' });
+    expect(g.grantUSD).toBeGreaterThan(0);
+    expect(m.current().status?.alertsFired).toEqual([50, 80]);
+    expect(fired).toEqual([50, 80]);
+    await ledger.refresh('ns', 'team');
+    expect(fired).toEqual([50, 80]);
+  });
+
+  it('slices live across a window boundary stay outstanding: the new window never grants past its limit', async () => {
+    const m = memoryStore(modelBudget.parse({ ...budget, spec: { ...budget.spec, limit: { usd: 10 } } }));
+    let t = Date.parse('2026-03-01T23:59:50Z');
+    const ledger = new LedgerService({
+      store: m.store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 10,
+      grants: { capUSD: 1, ttlMs: 30_000, graceMs: 5_000 },
+      now: () => new Date(t),
+    });
+    const ask = () =>
+      Promise.all(
+        Array.from({ length: 10 }, (_, i) => ledger.allowance('ns', { sidecarId: `s${i}`, budget: 'team' })),
+      );
+    const before = (await ask()).reduce((n, g) => n + g.grantUSD, 0);
+    expect(before).toBeGreaterThan(5);
+    // 15 s later, in the next window: each sidecar still holds its slice for 13 s.
+    t = Date.parse('2026-03-02T00:00:05Z');
+    const after = (await ask()).reduce((n, g) => n + g.grantUSD, 0);
+    expect(m.current().status?.windowStart).toBe('2026-03-02T00:00:00.000Z');
+    // What is held (the old slices, spent in this window) plus what was granted now stays within the limit.
+    expect(before + after).toBeLessThanOrEqual(10 + 1e-9);
+    const outstanding = Object.values(m.current().status?.grants ?? {}).reduce((n, g) => n + g.usd, 0);
+    expect(outstanding).toBeCloseTo(before + after, 6);
+  });
+
   it('a retired reporter and a spent slice really leave status (merge patch nulls)', async () => {
     const m = memoryStore(budget);
     const ledger = new LedgerService({
@@ -257,11 +340,30 @@ describe('LedgerService', () => {
     expect(m.writes()).toBeLessThan(100);
   });
 
-  it('a budget in a time zone the runtime does not know is a TerminalError naming the field', async () => {
-    const mars = modelBudget.parse({
-      ...budget,
-      spec: { window: { period: 'daily', timezone: 'Mars/Olympus_Mons' }, limit: { usd: 1 } },
+  it('a budget in a time zone the runtime does not know does not hold up the batch for the others', async () => {
+    const team = memoryStore(budget);
+    const bad = memoryStore({ ...mars, metadata: { ...mars.metadata, name: 'typo' } });
+    const store: BudgetStore = {
+      cached: () => [bad.current(), team.current()],
+      get: (ns, name) => (name === 'typo' ? bad.store.get(ns, name) : team.store.get(ns, name)),
+      writeStatus: (b, status) =>
+        b.metadata.name === 'typo' ? bad.store.writeStatus(b, status) : team.store.writeStatus(b, status),
+      isConflict: team.store.isConflict,
+    };
+    const ledger = new LedgerService({
+      store,
+      events: { threshold: () => undefined },
+      isLeader: () => true,
+      sidecars: () => 1,
     });
+    expect(await ledger.report('ns', { sidecarId: 's0', seq: 1, records: [rec(0.25)] })).toEqual({
+      applied: true,
+    });
+    expect(team.current().status?.spentUSD).toBe(0.25);
+    expect(bad.writes()).toBe(0);
+  });
+
+  it('a budget in a time zone the runtime does not know is a TerminalError naming the field', async () => {
     const m = memoryStore(mars);
     const ledger = new LedgerService({
       store: m.store,

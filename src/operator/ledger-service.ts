@@ -58,12 +58,16 @@ const SPENDER_COUNTERS = 100;
 const SPENDERS_SHOWN = 10;
 /** The CRD's bound on a user id in status; longer ids are cut there, in the status only. */
 const MAX_USER_CHARS = 253;
+/** Sidecars per budget remembered in `localTold`; cleared when full, as a new leader starts. */
+const MAX_LOCAL_TOLD = 10_000;
 
 export class LedgerService {
   /** Changes waiting for the next write, per budget, and the budgets with a write in flight. */
   private readonly pending = new Map<string, PendingOp[]>();
   private readonly writing = new Set<string>();
   private readonly latest = new Map<string, ModelBudget>();
+  /** Per budget, per sidecar: the local spend it last told for its current outage (see `newLocalSpend`). */
+  private readonly localTold = new Map<string, Map<string, { sinceMs: number; spentUSD: number }>>();
   /** Per budget, the top-spenders summary of the window it is for; the status holds its first entries. */
   private readonly spenders = new Map<string, { windowStart: string | undefined; summary: TopSpenders }>();
   private readonly book: GrantBook;
@@ -84,6 +88,7 @@ export class LedgerService {
    * sidecar hears of it, and the next leader loads them from there before it grants anything.
    */
   reset(): void {
+    this.localTold.clear();
     this.latest.clear();
     this.book.clear();
     this.spenders.clear();
@@ -96,30 +101,38 @@ export class LedgerService {
       const name = cached.metadata.name;
       const key = `${namespace}/${name}`;
       const spentUSD = recordsFor(cached.spec, batch.records).costUSD;
-      const result = await this.update(namespace, name, (b) => {
-        const r = applyBatch(b, batch, this.now(), this.retention());
-        // The spend moves from outstanding to spent in the same write that counts it.
-        const grants = r.applied
-          ? this.book.entriesAfterSpend(key, batch.sidecarId, spentUSD, this.ms())
-          : undefined;
-        const spenders =
-          r.applied && batch.records.length > 0
-            ? this.spendersAfter(key, b, r.status, batch.records)
+      let result: Awaited<ReturnType<typeof this.update>>;
+      try {
+        result = await this.update(namespace, name, (b) => {
+          const r = applyBatch(b, batch, this.now(), this.retention());
+          // The spend moves from outstanding to spent in the same write that counts it.
+          const grants = r.applied
+            ? this.book.entriesAfterSpend(key, batch.sidecarId, spentUSD, this.ms())
             : undefined;
-        return {
-          status: {
-            ...r.status,
-            ...(grants ? { grants } : {}),
-            ...(spenders ? { topSpenders: topOf(spenders.summary) } : {}),
-          },
-          crossed: r.crossed,
-          applied: r.applied,
-          commit: () => {
-            if (r.applied) this.book.spent(key, batch.sidecarId, spentUSD);
-            if (spenders) this.spenders.set(key, spenders);
-          },
-        };
-      });
+          const spenders =
+            r.applied && batch.records.length > 0
+              ? this.spendersAfter(key, b, r.status, batch.records)
+              : undefined;
+          return {
+            status: {
+              ...r.status,
+              ...(grants ? { grants } : {}),
+              ...(spenders ? { topSpenders: topOf(spenders.summary) } : {}),
+            },
+            crossed: r.crossed,
+            applied: r.applied,
+            commit: () => {
+              if (r.applied) this.book.spent(key, batch.sidecarId, spentUSD);
+              if (spenders) this.spenders.set(key, spenders);
+            },
+          };
+        });
+      } catch (e) {
+        // A spec the ledger cannot evaluate (an unknown time zone) must not hold up the namespace's other budgets:
+        // the batch would be refused, resent forever, and count against none of them. Its refresh reports the spec.
+        if (e instanceof TiermeshError && e.code === 'TM_INVALID_CONFIG') continue;
+        throw e;
+      }
       if (result?.applied) applied = true;
     }
     return { applied };
@@ -151,7 +164,7 @@ export class LedgerService {
   async allowance(namespace: string, req: AllowanceRequest): Promise<AllowanceReply> {
     let reply: AllowanceReply | undefined;
     const r = await this.update(namespace, req.budget, (b) => {
-      const { status } = refreshBudget(b, this.now(), this.retention());
+      const { status, crossed } = refreshBudget(b, this.now(), this.retention());
       const key = `${namespace}/${req.budget}`;
       const preview = this.book.preview(
         key,
@@ -163,27 +176,53 @@ export class LedgerService {
         req.wantUSD ?? 0,
       );
       reply = preview.grant;
-      const spentLocally = req.local?.spentUSD ?? 0;
+      const local = this.newLocalSpend(key, req);
+      const spentLocally = local.usd;
+      const writes = preview.grant.grantUSD > 0 || spentLocally > 0;
       return {
-        status:
-          preview.grant.grantUSD > 0 || spentLocally > 0
-            ? {
-                ...status,
-                grants: preview.entries,
-                ...(spentLocally > 0
-                  ? { localSpentUSD: roundUSD((status.localSpentUSD ?? 0) + spentLocally) }
-                  : {}),
-              }
-            : // Nothing granted, nothing to persist: no write unless the window or limit changed.
-              (b.status ?? status),
-        crossed: [],
+        status: writes
+          ? {
+              ...status,
+              grants: preview.entries,
+              ...(spentLocally > 0
+                ? { localSpentUSD: roundUSD((status.localSpentUSD ?? 0) + spentLocally) }
+                : {}),
+            }
+          : // Nothing granted, nothing to persist: no write unless the window or limit changed.
+            (b.status ?? status),
+        // A lowered limit may have crossed a threshold: marked fired in this write, so announced with it.
+        crossed: writes ? crossed : [],
         applied: false,
-        commit: preview.commit,
+        commit: () => {
+          preview.commit();
+          local.commit();
+        },
       };
     });
     if (!r || !reply)
       throw new TiermeshError('TM_NOT_FOUND', `no ModelBudget ${req.budget} in namespace ${namespace}`);
     return reply;
+  }
+
+  /**
+   * What of a sidecar's local spend is new: it reports what it spent since its outage began, again when the answer
+   * to the call that told it was lost (it cannot know that was applied). Remembered per outage (`sinceMs`) once the
+   * write holding it succeeds; a new leader starts without, so at most one resend after a failover counts twice.
+   */
+  private newLocalSpend(key: string, req: AllowanceRequest): { usd: number; commit: () => void } {
+    if (!req.local || req.local.spentUSD <= 0) return { usd: 0, commit: () => undefined };
+    const told = this.localTold.get(key)?.get(req.sidecarId);
+    const before = told && told.sinceMs === req.local.sinceMs ? told.spentUSD : 0;
+    const { sinceMs, spentUSD } = req.local;
+    return {
+      usd: Math.max(0, spentUSD - before),
+      commit: () => {
+        const m = this.localTold.get(key) ?? new Map<string, { sinceMs: number; spentUSD: number }>();
+        this.localTold.set(key, m);
+        if (m.size >= MAX_LOCAL_TOLD && !m.has(req.sidecarId)) m.clear();
+        m.set(req.sidecarId, { sinceMs, spentUSD: Math.max(before, spentUSD) });
+      },
+    };
   }
 
   /**
@@ -276,13 +315,16 @@ export class LedgerService {
         this.book.reset(key);
         return ops.map(() => undefined);
       }
-      // Slices handed out in the previous window are void in the new one; within a window, slices another
-      // writer persisted (the previous leader) count as outstanding here too.
-      if (currentWindow(b, this.now()).windowStart !== b.status?.windowStart) this.book.reset(key);
-      else this.book.load(key, b.status?.grants, this.ms());
+      // Slices another writer persisted (the previous leader) count as outstanding here too; in a new window, those
+      // still live (their sidecars spend them after the boundary) and nothing else.
+      const window = currentWindow(b, this.now());
+      if (window.windowStart !== b.status?.windowStart) this.book.reset(key);
+      this.book.load(key, window.grants, this.ms());
       // Each change sees the ones before it (status and slices); all are undone if the write fails.
       const saved = this.book.snapshot(key);
       const savedSpenders = this.spenders.get(key);
+      const savedLocal = this.localTold.get(key);
+      if (savedLocal) this.localTold.set(key, new Map(savedLocal));
       let working = b;
       const results: Array<{ applied: boolean }> = [];
       const crossed: number[] = [];
@@ -309,6 +351,8 @@ export class LedgerService {
         this.book.restore(key, saved);
         if (savedSpenders) this.spenders.set(key, savedSpenders);
         else this.spenders.delete(key);
+        if (savedLocal) this.localTold.set(key, savedLocal);
+        else this.localTold.delete(key);
         this.latest.delete(key);
         if (this.deps.store.isConflict(e) && attempt < MAX_CONFLICT_RETRIES) continue;
         throw e;

@@ -83,6 +83,53 @@ describe('applyBatch', () => {
     expect(r4.status.alertsFired).toEqual([]);
   });
 
+  it('windows only move forward: a writer whose clock is behind keeps the newer stored window and its spend', () => {
+    const b0 = budget();
+    const stored = applyBatch(
+      b0,
+      { sidecarId: 's', seq: 1, records: [rec(6)] },
+      new Date('2026-12-01T00:00:30Z'),
+    );
+    const b = { ...b0, status: stored.status };
+    // A new leader 40 s behind, just after the boundary.
+    const behind = applyBatch(
+      b,
+      { sidecarId: 's', seq: 2, records: [rec(1)] },
+      new Date('2026-11-30T23:59:55Z'),
+    );
+    expect(behind.status).toMatchObject({ windowStart: '2026-12-01T00:00:00.000Z', spentUSD: 7 });
+    const later = applyBatch(
+      { ...b, status: behind.status },
+      { sidecarId: 's', seq: 3, records: [rec(1)] },
+      new Date('2026-12-01T00:00:01Z'),
+    );
+    expect(later.status).toMatchObject({ windowStart: '2026-12-01T00:00:00.000Z', spentUSD: 8 });
+    expect(refreshBudget(b, new Date('2026-11-30T23:59:59Z')).status).toMatchObject({
+      windowStart: '2026-12-01T00:00:00.000Z',
+      spentUSD: 6,
+    });
+    // Further apart than one window: the stored one is not the next window, the clock's own window wins.
+    expect(refreshBudget(b, new Date('2026-11-28T12:00:00Z')).status).toMatchObject({
+      windowStart: '2026-11-28T00:00:00.000Z',
+      spentUSD: 0,
+    });
+  });
+
+  it('a new window keeps the slices still live at the boundary and drops the expired ones', () => {
+    const t = Date.parse('2026-03-11T00:00:05Z');
+    const b = budget(
+      {},
+      {
+        windowStart: '2026-03-10T00:00:00.000Z',
+        spentUSD: 3,
+        grants: { live: { usd: 0.5, expiresAt: t + 20_000 }, gone: { usd: 0.5, expiresAt: t - 1 } },
+      },
+    );
+    const r = refreshBudget(b, new Date(t));
+    expect(r.status).toMatchObject({ windowStart: '2026-03-11T00:00:00.000Z', spentUSD: 0 });
+    expect(r.status.grants).toEqual({ live: { usd: 0.5, expiresAt: t + 20_000 } });
+  });
+
   it('keeps many small costs exact enough to compare', () => {
     let b = budget({ limit: { usd: 1 } });
     for (let i = 1; i <= 100; i++)

@@ -78,12 +78,33 @@ export function newlyCrossed(spentUSD: number, spec: ModelBudgetSpec, fired: num
     .sort((a, b) => a - b);
 }
 
+/**
+ * The start of the window containing `now`, except that windows only move forward: when the stored window is the
+ * next one, a writer whose clock is behind the previous one's (a new leader just after the boundary) keeps it
+ * instead of resetting it and losing what was spent in it.
+ */
+function windowStartFor(budget: ModelBudget, now: Date): string {
+  const { period, timezone } = budget.spec.window;
+  const w = budgetWindow(period, timezone, now.getTime());
+  const start = new Date(w.start).toISOString();
+  const stored = budget.status?.windowStart;
+  if (stored === undefined || stored === start) return start;
+  const next = new Date(budgetWindow(period, timezone, w.end).start).toISOString();
+  return stored === next ? next : start;
+}
+
+/** Slices still live at `now`: their sidecars spend them after a window boundary too, so they stay outstanding. */
+function liveGrants(
+  grants: ModelBudgetStatus['grants'],
+  now: Date,
+): NonNullable<ModelBudgetStatus['grants']> {
+  return Object.fromEntries(Object.entries(grants ?? {}).filter(([, g]) => g.expiresAt > now.getTime()));
+}
+
 /** The status for the window containing `now`: a new window starts from zero but keeps the dedup marks. */
 export function currentWindow(budget: ModelBudget, now: Date): ModelBudgetStatus {
   const old = budget.status ?? {};
-  const start = new Date(
-    budgetWindow(budget.spec.window.period, budget.spec.window.timezone, now.getTime()).start,
-  ).toISOString();
+  const start = windowStartFor(budget, now);
   const fresh = old.windowStart !== start;
   const spentUSD = fresh ? 0 : (old.spentUSD ?? 0);
   const spentTokens = fresh ? 0 : (old.spentTokens ?? 0);
@@ -95,8 +116,8 @@ export function currentWindow(budget: ModelBudget, now: Date): ModelBudgetStatus
     alertsFired: fresh ? [] : (old.alertsFired ?? []),
     ...(fresh ? { localSpentUSD: 0, topSpenders: [] } : {}),
     reporters: old.reporters ?? {},
-    // Slices belong to a window: a new one starts with none outstanding.
-    grants: fresh ? {} : (old.grants ?? {}),
+    // A slice handed out just before the boundary is spent (and reported) in the new window: still outstanding.
+    grants: fresh ? liveGrants(old.grants, now) : (old.grants ?? {}),
   };
 }
 

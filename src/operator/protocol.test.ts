@@ -19,17 +19,27 @@ describe('usageBody', () => {
     ]);
   });
 
-  it('refuses malformed routing counts, naming the field', () => {
+  it('drops malformed routing counts but keeps the batch and its records', () => {
+    const record = {
+      route: 'default',
+      model: 'm',
+      inputTokens: 1,
+      outputTokens: 1,
+      costUSD: 0.1,
+      baselineCostUSD: 0,
+      at: 1,
+    };
     const bad = (r: Record<string, unknown>) =>
-      usageBody.safeParse({ sidecarId: 's', seq: 1, records: [], routing: [{ ...report, ...r }] });
-    expect(bad({ escalations: -1 }).error?.issues[0]?.path).toEqual(['routing', 0, 'escalations']);
-    expect(bad({ requests: { cheap: 1.5 } }).error?.issues[0]?.path).toEqual([
-      'routing',
-      0,
-      'requests',
-      'cheap',
-    ]);
-    expect(bad({ from: 3_000 }).error?.issues[0]?.path).toEqual(['routing']);
+      usageBody.parse({ sidecarId: 's', seq: 1, records: [record], routing: [{ ...report, ...r }, report] });
+    for (const b of [
+      bad({ escalations: -1 }),
+      bad({ requests: { cheap: 1.5 } }),
+      // A wall clock stepped back between two drains.
+      bad({ from: 3_000 }),
+    ]) {
+      expect(b.records).toEqual([record]);
+      expect(b.routing).toEqual([report]);
+    }
   });
 });
 

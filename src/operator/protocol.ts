@@ -66,13 +66,28 @@ export const routingReport = z.object({
 });
 export type RoutingReport = z.infer<typeof routingReport>;
 
+/** At most this many routing reports per batch are read; the rest are dropped. */
+export const MAX_ROUTING_REPORTS = 1_000;
+
+/** The well-formed reports of a batch (an interval that ends before it starts is not). */
+export function validRoutingReports(reports: unknown[] | undefined): RoutingReport[] | undefined {
+  if (reports === undefined) return undefined;
+  return reports.slice(0, MAX_ROUTING_REPORTS).flatMap((r) => {
+    const p = routingReport.safeParse(r);
+    return p.success && p.data.from <= p.data.to ? [p.data] : [];
+  });
+}
+
 export const usageBody = z
   .object({
     sidecarId,
     seq: z.number().int().min(1),
     records: z.array(usageRecord).max(100_000),
-    /** Optional (sidecars from before it send none): the routing counts since the last batch, per route. */
-    routing: z.array(routingReport).max(1_000).optional(),
+    /**
+     * Optional (sidecars from before it send none): the routing counts since the last batch, per route. A malformed
+     * report is dropped, not refused: a refused batch is resent forever, and usage must never wait on routing data.
+     */
+    routing: z.array(z.unknown()).optional().transform(validRoutingReports),
     namespace: z.string().optional(),
     /** A draining sidecar's last batch: everything before it was answered, its dedup entry may go. */
     retire: z.boolean().optional(),
@@ -80,10 +95,6 @@ export const usageBody = z
   .refine((b) => !b.retire || b.records.length === 0, {
     message: 'a retire batch carries no records',
     path: ['records'],
-  })
-  .refine((b) => (b.routing ?? []).every((r) => r.from <= r.to), {
-    message: 'a routing report must not end before it starts',
-    path: ['routing'],
   });
 export type UsageBody = z.infer<typeof usageBody>;
 

@@ -258,6 +258,28 @@ describe('reconcileNamespace', () => {
     expect(follower.requeueAfterMs).toBeUndefined();
   });
 
+  it('a budget whose time zone the schema refuses stays out of the snapshot, announced once by field', async () => {
+    const h = harness([routeObj('good')]);
+    const said: string[] = [];
+    const refreshed: string[] = [];
+    const deps = {
+      ...h.deps,
+      budgets: () => [budgetObj('typo', 'daily', 'Europe/Berln'), budgetObj('ok', 'daily')],
+      refreshBudget: async (_ns: string, name: string) => {
+        refreshed.push(name);
+      },
+      event: (ref: { kind: string }, type: string, reason: string, message: string) =>
+        said.push(`${ref.kind} ${type}/${reason}: ${message}`),
+    };
+    await reconcileNamespace('ns', deps);
+    await reconcileNamespace('ns', deps);
+    expect(h.hub.snapshot('ns')?.budgets.map((b) => b.name)).toEqual(['ok']);
+    expect(refreshed).toEqual(['ok', 'ok']);
+    expect(said).toEqual([
+      expect.stringMatching(/^ModelBudget Warning\/InvalidConfig: spec\.window\.timezone: /),
+    ]);
+  });
+
   it('a budget the ledger cannot evaluate is one Warning Event, and the reconcile succeeds', async () => {
     const h = harness([routeObj('good')]);
     const deps = {
@@ -279,7 +301,11 @@ describe('reconcileNamespace', () => {
 });
 
 describe('budgetRolloverInMs', () => {
-  const b = (period: string, timezone: string) => modelBudget.parse(budgetObj(period, timezone));
+  // Parsed in UTC, then given the zone: one the runtime does not know no longer passes the schema.
+  const b = (period: string, timezone: string) => {
+    const parsed = modelBudget.parse(budgetObj(period, 'UTC'));
+    return { ...parsed, spec: { ...parsed.spec, window: { ...parsed.spec.window, timezone } } };
+  };
   function budgetObj(period: string, timezone: string) {
     return {
       apiVersion: 'tiermesh.dev/v1alpha1',

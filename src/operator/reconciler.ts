@@ -122,13 +122,18 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
       );
     }
   }
-  for (const bad of routes.bad) {
-    const meta = (bad.raw as { metadata?: ModelRoute['metadata'] }).metadata;
-    const key = `${meta?.uid}/${meta?.generation}`;
-    if (deps.announced?.has(key)) continue;
-    deps.announced?.add(key);
-    if (meta)
-      deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
+  for (const [kind, bads] of [
+    ['ModelRoute', routes.bad],
+    // Left out of the snapshot and the ledger (a time zone the runtime does not know): said once, like a route.
+    ['ModelBudget', budgets.bad],
+  ] as const) {
+    for (const bad of bads) {
+      const meta = (bad.raw as { metadata?: ModelRoute['metadata'] }).metadata;
+      const key = `${meta?.uid}/${meta?.generation}`;
+      if (deps.announced?.has(key)) continue;
+      deps.announced?.add(key);
+      if (meta) deps.event({ kind, metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
+    }
   }
   let failure: unknown;
   for (const budget of budgets.ok) {

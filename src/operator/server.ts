@@ -150,6 +150,11 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Operator
   }
 
   function requireLeader(): void {
+    // A leader whose caches are still empty sees no budgets: it would apply nothing and the sidecar drop the batch.
+    if (!deps.ready())
+      throw new TiermeshError('TM_NOT_READY', 'this operator replica has not synced its caches yet; retry', {
+        retryAfter: 1,
+      });
     if (!deps.ledger.isLeader())
       throw new TiermeshError('TM_NOT_READY', 'this operator replica is not the leader; retry', {
         retryAfter: 1,

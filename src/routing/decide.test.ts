@@ -187,6 +187,18 @@ describe('task header', () => {
     expect(routingHeaders({ 'x-tiermesh-task': '  ' })).toEqual({ task: undefined, user: undefined });
   });
 
+  it('routingHeaders refuses an x-tiermesh-user longer than 253 characters, naming user', () => {
+    expect(routingHeaders({ 'x-tiermesh-user': 'u'.repeat(253) }).user).toHaveLength(253);
+    let err: unknown;
+    try {
+      routingHeaders({ 'x-tiermesh-user': 'u'.repeat(254) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'TM_INVALID_REQUEST', status: 400, param: 'user' });
+    expect((err as Error).message).toContain('x-tiermesh-user');
+  });
+
   it('user comes from the header, else the OpenAI user field', () => {
     expect(decide({ snapshot, request: req('hi', { user: 'body-user' }) }).user).toBe('body-user');
     expect(decide({ snapshot, request: req('hi', { user: 'body-user' }), headers: { user: 'h' } }).user).toBe(

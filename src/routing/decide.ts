@@ -22,6 +22,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { MAX_USER_LENGTH } from '../api/common.js';
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
@@ -75,6 +76,15 @@ function one(v: string | string[] | undefined): string | undefined {
 
 export function routingHeaders(headers: Record<string, string | string[] | undefined>): RoutingHeaders {
   const out: RoutingHeaders = { task: one(headers[TASK_HEADER]), user: one(headers[USER_HEADER]) };
+  // Held per budget window and reported to the operator: the bound of the request body's `user`.
+  if (out.user !== undefined && out.user.length > MAX_USER_LENGTH)
+    throw new TiermeshError(
+      'TM_INVALID_REQUEST',
+      `${USER_HEADER} must be at most ${MAX_USER_LENGTH} characters`,
+      {
+        param: 'user',
+      },
+    );
   // Only when sent, so the common request's object keeps its shape.
   const priority = one(headers[PRIORITY_HEADER]);
   const group = one(headers[GROUP_HEADER]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ModelEntry } from '../api/modelroute.js';
 import type { ChatCompletion } from '../api/openai.js';
-import { completionText, estimateUsage } from './accounting.js';
+import { completionText, estimateUsage, usableUsage, usageRecord } from './accounting.js';
 
 const answer = (message: ChatCompletion['choices'][number]['message']): ChatCompletion => ({
   id: 'c',
@@ -31,5 +32,46 @@ describe('completionText', () => {
       tool_calls: [{ id: 'a', type: 'function', function: { name: 'write_file', arguments: long } }],
     });
     expect(estimateUsage(10, completionText(c)).completion_tokens).toBeGreaterThan(50);
+  });
+});
+
+const model: ModelEntry = {
+  name: 'm',
+  targets: [{ provider: 'p' }],
+  pricing: { inputPerMTok: 1, outputPerMTok: 2 },
+  contextWindow: 8000,
+};
+const estimate = () => ({ prompt_tokens: 7, completion_tokens: 5 });
+
+describe('usableUsage', () => {
+  it("keeps the upstream's counts when they are usable", () => {
+    expect(usableUsage({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 }, estimate)).toEqual({
+      prompt_tokens: 10,
+      completion_tokens: 3,
+    });
+  });
+
+  it('takes a missing completion count from total_tokens, else from the estimate', () => {
+    expect(usableUsage({ prompt_tokens: 12, total_tokens: 20 }, estimate)).toEqual({
+      prompt_tokens: 12,
+      completion_tokens: 8,
+    });
+    expect(usableUsage({ prompt_tokens: 12 }, estimate)).toEqual({ prompt_tokens: 12, completion_tokens: 5 });
+  });
+
+  it('estimates each count that is not a finite integer >= 0', () => {
+    const garbled = { prompt_tokens: Number.NaN, completion_tokens: -4 } as never;
+    expect(usableUsage(garbled, estimate)).toEqual({ prompt_tokens: 7, completion_tokens: 5 });
+    expect(usableUsage({ prompt_tokens: '9', completion_tokens: 2.6 } as never, estimate)).toEqual({
+      prompt_tokens: 7,
+      completion_tokens: 3,
+    });
+    expect(usableUsage(undefined, estimate)).toEqual(estimate());
+    expect(usableUsage(null, estimate)).toEqual(estimate());
+  });
+
+  it('a partial usage object books a finite cost', () => {
+    const r = usageRecord('r', model, undefined, usableUsage({ prompt_tokens: 10 }, estimate), 0, 0);
+    expect(r).toMatchObject({ inputTokens: 10, outputTokens: 5, costUSD: (10 + 5 * 2) / 1e6 });
   });
 });

@@ -23,6 +23,34 @@ export interface Books {
   now: () => number;
 }
 
+/** A token count as booked: a finite integer >= 0, or undefined when the upstream gave none that is. */
+function count(n: unknown): number | undefined {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.round(n) : undefined;
+}
+
+/**
+ * The counts to book for an answer: the upstream's own where they are usable. An OpenAI-compatible server may leave
+ * a count out or send garbage (`{prompt_tokens: 12, total_tokens: 12}`); such a count comes from total_tokens when it
+ * can, else from `estimate`, so a cost is never NaN (a NaN poisons every budget total it is added to).
+ */
+export function usableUsage(
+  usage: Partial<Usage> | null | undefined,
+  estimate: () => TokenCounts,
+): TokenCounts {
+  const prompt = count(usage?.prompt_tokens);
+  let completion = count(usage?.completion_tokens);
+  const total = count(usage?.total_tokens);
+  if (completion === undefined && prompt !== undefined && total !== undefined && total >= prompt)
+    completion = total - prompt;
+  if (prompt !== undefined && completion !== undefined)
+    return { prompt_tokens: prompt, completion_tokens: completion };
+  const guess = estimate();
+  return {
+    prompt_tokens: prompt ?? guess.prompt_tokens,
+    completion_tokens: completion ?? guess.completion_tokens,
+  };
+}
+
 /** What one upstream answer spent, priced at the model that produced it. */
 export function usageRecord(
   route: string,
@@ -119,12 +147,18 @@ export class RequestAccount {
     private readonly spec: ModelRouteSpec,
     private readonly user: string | undefined,
     reservations: Reservation[],
+    /** The request's estimated prompt tokens: booked for an answer whose usage has no usable prompt count. */
+    private readonly promptTokens = 0,
   ) {
     this.reservations = reservations;
   }
 
-  /** Books one answer's usage, priced at `model`, with the saving against the route's baseline. */
-  book(model: ModelEntry, usage: TokenCounts): UsageRecord {
+  /**
+   * Books one answer's usage, priced at `model`, with the saving against the route's baseline. A count the upstream
+   * left out or garbled is estimated (from `answer` for the completion).
+   */
+  book(model: ModelEntry, upstream: Partial<Usage> | null | undefined, answer = ''): UsageRecord {
+    const usage = usableUsage(upstream, () => estimateUsage(this.promptTokens, answer));
     const baseline = baselineCostUSD(this.spec, usage.prompt_tokens, usage.completion_tokens);
     const record = usageRecord(this.route, model, this.user, usage, baseline, this.books.now());
     if (this.reservations.length > 0) {

@@ -27,7 +27,7 @@ import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/laten
 import { strictRequest } from '../routing/strict-retry.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
 import type { EscalationStep, RouteDecision } from '../routing/types.js';
-import { chunkText, completionText, estimateUsage, type TokenCounts } from './accounting.js';
+import { chunkText, completionText, estimateUsage, type TokenCounts, usableUsage } from './accounting.js';
 import {
   chosenStep,
   type PromotionEvent,
@@ -181,7 +181,9 @@ function jsonCall(input: ExecuteInput): HedgeCall<CompletionResult> {
   return {
     run: (plan, signal) => executeCompletion(plan, input.request, executeOptions(input, signal)),
     spent: (r) =>
-      r.completion.usage ?? estimateUsage(input.decision.estimatedPromptTokens, completionText(r.completion)),
+      usableUsage(r.completion.usage, () =>
+        estimateUsage(input.decision.estimatedPromptTokens, completionText(r.completion)),
+      ),
     p95: (v) => v.totalP95Ms,
     hold: (r, release) => {
       release();
@@ -368,7 +370,9 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       model,
       served: r.served,
       tier: step.tierName,
-      usage: r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
+      usage: usableUsage(r.completion.usage, () =>
+        estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
+      ),
       upstreamSeconds: done.seconds,
       untimed: done.r.wonHedge,
     });
@@ -448,8 +452,9 @@ async function strictRetry(
       model,
       served: r.served,
       tier: step.tierName,
-      usage:
-        r.completion.usage ?? estimateUsage(estimateRequestTokens(request), completionText(r.completion)),
+      usage: usableUsage(r.completion.usage, () =>
+        estimateUsage(estimateRequestTokens(request), completionText(r.completion)),
+      ),
       upstreamSeconds: seconds,
       untimed: r.wonHedge,
     });
@@ -490,7 +495,7 @@ async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): 
       model,
       served: r.served,
       tier: 'judge',
-      usage: r.completion.usage ?? estimateUsage(estimateRequestTokens(input.request), text),
+      usage: usableUsage(r.completion.usage, () => estimateUsage(estimateRequestTokens(input.request), text)),
       upstreamSeconds: (performance.now() - t0) / 1000,
     });
     outcome = { kind: 'reply', text };

@@ -36,6 +36,15 @@ describe('parseChatRequest', () => {
     expect(e.message).toContain('messages');
   });
 
+  it('bounds user at 253 characters, naming the field (the fast path too)', () => {
+    expect(parseChatRequest(undefined, buf({ ...ok, user: 'u'.repeat(253) })).user).toHaveLength(253);
+    const e = error(() => parseChatRequest(undefined, buf({ ...ok, user: 'u'.repeat(254) })));
+    expect(e.code).toBe('TM_INVALID_REQUEST');
+    expect(e.status).toBe(400);
+    expect(e.param).toBe('user');
+    expect(e.message).toContain('user');
+  });
+
   it('names nested fields with their index', () => {
     const e = error(() =>
       parseChatRequest(undefined, buf({ model: 'auto', messages: [{ role: 'robot', content: 'x' }] })),

@@ -1,5 +1,6 @@
 /** Turns a raw request body into a validated chat-completions request, or a 4xx error naming what is wrong. */
 import type { z } from 'zod';
+import { MAX_USER_LENGTH } from '../api/common.js';
 import { type ChatCompletionRequest, chatCompletionRequest } from '../api/openai.js';
 import { describeIssue, fieldPath } from '../config/issues.js';
 import { TiermeshError } from '../errors.js';
@@ -110,7 +111,7 @@ const FAST_CHECKS: ReadonlyArray<(x: unknown) => boolean> = [
   nullOr(intIn(1, Number.MAX_SAFE_INTEGER)),
   nullOr(intIn(1, Number.MAX_SAFE_INTEGER)),
   nullOr(intIn(1, 128)),
-  nullOr((x) => typeof x === 'string'),
+  nullOr((x) => typeof x === 'string' && x.length <= MAX_USER_LENGTH),
 ];
 
 /**

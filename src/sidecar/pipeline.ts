@@ -200,22 +200,25 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
   ) => {
     const id = randomUUID();
     res.setHeader('x-request-id', id);
-    const headers = routingHeaders(req.headers);
-    headers.task ??= record.task;
-    const inbound: InboundRequest = {
-      request,
-      headers,
-      stream: false,
-      clientWantsUsage: false,
-      dialect: 'openai',
-    };
     // No cache for a retry: it asks for a different answer than the one it had.
     return handleChat(
       sc,
       res,
       id,
       'openai',
-      () => Promise.resolve({ inbound, responder: chatResponder(false) }),
+      async () => {
+        // Inside the parse stage: a bad routing header (an over-long user) is the request's 400.
+        const headers = routingHeaders(req.headers);
+        headers.task ??= record.task;
+        const inbound: InboundRequest = {
+          request,
+          headers,
+          stream: false,
+          clientWantsUsage: false,
+          dialect: 'openai',
+        };
+        return { inbound, responder: chatResponder(false) };
+      },
       featureOf(req) ?? record.feature,
       undefined,
       record,
@@ -317,7 +320,15 @@ async function handleChat(
     }
     trace.decision = d;
     trace.tier = d.tierName;
-    account = new RequestAccount(sc.books, runtime.budget, d.route, d.spec, d.user, gated.reservations);
+    account = new RequestAccount(
+      sc.books,
+      runtime.budget,
+      d.route,
+      d.spec,
+      d.user,
+      gated.reservations,
+      d.estimatedPromptTokens,
+    );
     trace.spent = account.spent;
     sc.deps.metrics.classified(d.route, d.tierName || 'none', d.source);
     // The context policy may have dropped old turns: the shortened request is the one every upstream sees.
@@ -419,12 +430,12 @@ async function jsonAnswer(
   for (const p of result.produced) {
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
-    account.book(p.model, p.usage);
+    const booked = account.book(p.model, p.usage);
     // Latency observations come from calls timed from their own start (not a hedge's loser or winner).
     if (p.untimed) continue;
     board?.observe(
       latencyKey(p.served.provider, p.served.upstreamModel),
-      { totalMs: p.upstreamSeconds * 1000, outputTokens: p.usage.completion_tokens },
+      { totalMs: p.upstreamSeconds * 1000, outputTokens: booked.outputTokens },
       sc.books.now(),
     );
   }
@@ -482,13 +493,12 @@ async function streamAnswer(
   }
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
   // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
-  const usage = relayed.usage ?? estimateUsage(exec.decision.estimatedPromptTokens, relayed.text);
-  account.book(model, usage);
+  const booked = account.book(model, relayed.usage, relayed.text);
   // A winning hedge started after the delay but is timed from the step's start: not an observation of its target.
   if (relayed.broken === undefined && !exec.signal.aborted && !opened.wonHedge)
     latencyBoard(sc, exec.decision)?.observe(
       latencyKey(opened.served.provider, opened.served.upstreamModel),
-      { ttftMs, totalMs: performance.now() - t0, outputTokens: usage.completion_tokens },
+      { ttftMs, totalMs: performance.now() - t0, outputTokens: booked.outputTokens },
       sc.books.now(),
     );
   if (exec.signal.aborted)

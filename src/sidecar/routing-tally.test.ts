@@ -3,6 +3,16 @@ import { routingStatusOf } from '../operator/routing-status.js';
 import { RoutingTally } from './routing-tally.js';
 
 describe('RoutingTally', () => {
+  it('a clock stepped back never makes an interval end before it starts', () => {
+    const t = new RoutingTally(10_000);
+    t.request('default', 'cheap', 0);
+    expect(t.drain('pod-a', 9_700)).toEqual([expect.objectContaining({ from: 10_000, to: 10_000 })]);
+    t.request('default', 'cheap', 0);
+    expect(t.drain('pod-a', 9_800)).toEqual([expect.objectContaining({ from: 10_000, to: 10_000 })]);
+    t.request('default', 'cheap', 0);
+    expect(t.drain('pod-a', 12_000)).toEqual([expect.objectContaining({ from: 10_000, to: 12_000 })]);
+  });
+
   it('counts per route since the last drain, and what it drains is what the operator sums', () => {
     const t = new RoutingTally(1000);
     for (let i = 0; i < 8; i++) t.request('default', 'cheap', i < 2 ? 1 : 0);

@@ -49,9 +49,11 @@ export class RoutingTally {
   }
 
   drain(sidecarId: string, now: number): RoutingDelta[] {
-    const out = [...this.byRoute].map(([route, c]) => ({ sidecarId, route, from: this.from, to: now, ...c }));
+    // A wall clock stepped back must not make an interval that ends before it starts (the operator drops those).
+    const to = Math.max(now, this.from);
+    const out = [...this.byRoute].map(([route, c]) => ({ sidecarId, route, from: this.from, to, ...c }));
     this.byRoute = new Map();
-    this.from = now;
+    this.from = to;
     return out;
   }
 }

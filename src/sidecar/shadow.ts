@@ -4,7 +4,7 @@ import type { ChatCompletionRequest } from '../api/openai.js';
 import { toTiermeshError } from '../errors.js';
 import { ExecutionError, executeCompletion } from '../providers/failover.js';
 import type { RouteDecision } from '../routing/types.js';
-import { type Books, book, completionText, estimateUsage, usageRecord } from './accounting.js';
+import { type Books, book, completionText, estimateUsage, usableUsage, usageRecord } from './accounting.js';
 import type { SidecarRuntime } from './runtime.js';
 
 /**
@@ -64,8 +64,9 @@ export class ShadowRunner {
         executeCompletion(registry.plan([model]), shadowBody(request), { signal: this.stopping.signal }),
       )
       .then((r) => {
-        const usage =
-          r.completion.usage ?? estimateUsage(d.estimatedPromptTokens, completionText(r.completion));
+        const usage = usableUsage(r.completion.usage, () =>
+          estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
+        );
         const at = books.now();
         const record = usageRecord(d.route, model, d.user, usage, 0, at);
         const current = this.deps.current() ?? runtime;

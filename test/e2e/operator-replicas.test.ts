@@ -103,12 +103,16 @@ describe.sequential('route status across operator replicas', () => {
 
   test('NACKs on every replica show as SidecarRejected with nacked 3', async () => {
     await applyYaml(
+      // Valid to the operator (a modelRef is only a name), refused by every sidecar: none can load that model.
       `apiVersion: tiermesh.dev/v1alpha1
-kind: ModelBudget
-metadata: { name: bad-zone }
+kind: ModelRoute
+metadata: { name: bad-model }
 spec:
-  window: { period: daily, timezone: Mars/Olympus_Mons }
-  limit: { usd: 10 }
+  providers: [{ name: up, type: openai-compatible, baseURL: 'http://127.0.0.1:9/v1' }]
+  models:
+    - { name: m, targets: [{ provider: up }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000 }
+  tiers: [{ name: small, models: [m] }]
+  classifier: { mode: learned, modelRef: /nonexistent/tiermesh-e2e/model.json }
 `,
       ns,
     );
@@ -124,8 +128,8 @@ spec:
       group: 'tiermesh.dev',
       version: 'v1alpha1',
       namespace: ns,
-      plural: 'modelbudgets',
-      name: 'bad-zone',
+      plural: 'modelroutes',
+      name: 'bad-model',
     });
     await waitFor(async () => (await sidecarCounts())?.acked === 3, 30_000);
   });

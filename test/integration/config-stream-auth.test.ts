@@ -15,6 +15,7 @@ import { ACK_PATH } from '../../src/operator/protocol.js';
 import { createOperatorServer } from '../../src/operator/server.js';
 import { StreamSessions } from '../../src/operator/sessions.js';
 import { ConfigStream, type SnapshotTarget } from '../../src/sidecar/config-stream.js';
+import { until } from '../helpers/until.js';
 
 const snap = (version: string): Snapshot => ({ version, namespace: 'team', routes: [], budgets: [] });
 
@@ -38,11 +39,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error(`never happened: ${what}`);
-}
 
 async function operator(port = 0) {
   const hub = new ConfigHub();
