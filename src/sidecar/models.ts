@@ -22,6 +22,36 @@ export function listModels(s: Snapshot, created = 0): { object: 'list'; data: Mo
   return { object: 'list', data };
 }
 
+/**
+ * The same list as the Anthropic SDK reads it (`models.list()`, one page): a client that sends `anthropic-version`
+ * (every Anthropic SDK does) gets this shape, the OpenAI SDKs the one above.
+ */
+export interface AnthropicModelObject {
+  type: 'model';
+  id: string;
+  display_name: string;
+  created_at: string;
+}
+
+export function anthropicModel(m: ModelObject): AnthropicModelObject {
+  return {
+    type: 'model',
+    id: m.id,
+    display_name: m.id === 'auto' ? 'auto (routed by tiermesh)' : m.id,
+    created_at: new Date(m.created * 1000).toISOString(),
+  };
+}
+
+export function anthropicModelList(list: { data: ModelObject[] }): {
+  data: AnthropicModelObject[];
+  has_more: false;
+  first_id: string | null;
+  last_id: string | null;
+} {
+  const data = list.data.map(anthropicModel);
+  return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}
+
 /** `GET /v1/models/{id}`: the model object, or undefined when no route, registry model or `auto` has that id. */
 export function findModel(s: Snapshot, id: string, created = 0): ModelObject | undefined {
   return listModels(s, created).data.find((m) => m.id === id);
@@ -32,6 +62,7 @@ export const SUPPORTED_ENDPOINTS = [
   'POST /v1/chat/completions',
   'POST /v1/responses',
   'POST /v1/messages',
+  'POST /v1/messages/count_tokens',
   'POST /v1/embeddings',
   'GET /v1/models',
   'GET /v1/models/{id}',

@@ -15,7 +15,13 @@ import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import type { ConfigStore, Versioned } from './config-store.js';
 import { isHealthPath, sendHealth } from './health.js';
-import { findModel, legacyCompletionsMessage, listModels } from './models.js';
+import {
+  anthropicModel,
+  anthropicModelList,
+  findModel,
+  legacyCompletionsMessage,
+  listModels,
+} from './models.js';
 
 /** node:http's own limit, said out loud: a request whose headers are larger gets 431 with a JSON body. */
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -139,9 +145,11 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     if (path === '/v1/completions' || path === '/completions')
       return void sendError(res, new TiermeshError('TM_NOT_FOUND', legacyCompletionsMessage()));
     if (path.startsWith('/v1/models/')) {
-      if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
+      // An Anthropic SDK (it always sends anthropic-version) gets its own shapes, answers and errors alike.
+      const dialect = modelsDialect(req);
+      if (method !== 'GET') return methodNotAllowed(res, method, 'GET', dialect);
       const rt = deps.store.current;
-      if (!rt) return void sendError(res, notReady());
+      if (!rt) return void sendError(res, notReady(), { dialect });
       const modelId = decodedSegment(path.slice('/v1/models/'.length));
       if (modelId === undefined)
         return void sendError(
@@ -149,23 +157,26 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
           new TiermeshError('TM_INVALID_REQUEST', 'the model id in the path is not valid percent-encoding', {
             param: 'model',
           }),
+          { dialect },
         );
       const found = findModel(rt.snapshot, modelId);
-      return found
-        ? sendJson(res, 200, found)
-        : void sendError(
-            res,
-            new TiermeshError('TM_MODEL_NOT_FOUND', `model "${modelId.slice(0, 200)}" is not served here`, {
-              param: 'model',
-              logMessage: 'model not served here',
-            }),
-          );
+      if (found) return sendJson(res, 200, dialect === 'anthropic' ? anthropicModel(found) : found);
+      return void sendError(
+        res,
+        new TiermeshError('TM_MODEL_NOT_FOUND', `model "${modelId.slice(0, 200)}" is not served here`, {
+          param: 'model',
+          logMessage: 'model not served here',
+        }),
+        { dialect },
+      );
     }
     if (path === '/v1/models' || path === '/models') {
-      if (method !== 'GET') return methodNotAllowed(res, method, 'GET');
+      const dialect = modelsDialect(req);
+      if (method !== 'GET') return methodNotAllowed(res, method, 'GET', dialect);
       const rt = deps.store.current;
-      if (!rt) return void sendError(res, notReady());
-      return sendJson(res, 200, listModels(rt.snapshot));
+      if (!rt) return void sendError(res, notReady(), { dialect });
+      const list = listModels(rt.snapshot);
+      return sendJson(res, 200, dialect === 'anthropic' ? anthropicModelList(list) : list);
     }
     if (isHealthPath(path)) return sendHealth(res, path, deps.store);
     if (path === '/metrics' && method === 'GET') return serveMetrics(res);
@@ -262,6 +273,11 @@ function decodedSegment(segment: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The shapes GET /v1/models answers in: Anthropic's for a client that sends anthropic-version, else OpenAI's. */
+function modelsDialect(req: IncomingMessage): ErrorDialect {
+  return req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
 }
 
 function methodNotAllowed(

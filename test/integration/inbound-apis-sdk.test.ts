@@ -111,6 +111,27 @@ describe('@anthropic-ai/sdk against /v1/messages', () => {
     expect((bad as InstanceType<typeof Anthropic.BadRequestError>).message).toContain('messages');
   });
 
+  it('models.list and models.retrieve answer in the Anthropic shape; an unknown model is its NotFoundError', async () => {
+    const ids: string[] = [];
+    for await (const m of client().models.list()) {
+      expect(m.type).toBe('model');
+      expect(typeof m.display_name).toBe('string');
+      expect(Number.isNaN(Date.parse(m.created_at))).toBe(false);
+      ids.push(m.id);
+    }
+    expect(ids).toEqual(expect.arrayContaining(['auto', 'default', 'small', 'big']));
+    const big = await client().models.retrieve('big');
+    expect(big).toMatchObject({ type: 'model', id: 'big', display_name: 'big' });
+    const missing = await client()
+      .models.retrieve('no-such-model')
+      .catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((missing as { error?: { type?: string } }).error?.type).toBe('error');
+    // The OpenAI SDK, without anthropic-version, keeps the OpenAI list.
+    const openaiList = await new OpenAI({ baseURL: `${base}/v1`, apiKey: 'test' }).models.list();
+    expect(openaiList.data.map((m) => m.object)).toContain('model');
+  });
+
   it('messages.create answers text, with the anthropic-version header sent', async () => {
     const m = await client().messages.create({
       model: 'auto',
