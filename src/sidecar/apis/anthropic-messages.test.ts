@@ -202,6 +202,14 @@ describe('fromAnthropicRequest', () => {
     expect(doc.param).toBe('messages[0].content[0].type');
     expect(doc.message).toContain('"document"');
     expect(doc.logMessage).not.toContain('document');
+    // A type that holds quotes of its own cannot slip its text past the log line.
+    const quoted = thrown(() =>
+      fromAnthropicRequest(
+        parse({ messages: [{ role: 'user', content: [{ type: 'x" MY SECRET PROMPT "y' }] }] }),
+      ),
+    );
+    expect(quoted.message).toContain('MY SECRET PROMPT');
+    expect(quoted.logMessage).not.toContain('SECRET');
     const unknownTool = thrown(() =>
       fromAnthropicRequest(
         parse({

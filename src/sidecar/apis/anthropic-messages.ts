@@ -21,20 +21,13 @@ import type {
   ChatCompletionRequest,
   ChatMessage,
 } from '../../api/openai.js';
-import { TiermeshError } from '../../errors.js';
+import type { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
+import { invalid } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
 
 /** The request header the SDKs send; any value is accepted (the answer shape has been stable across versions). */
 export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
-
-function invalid(param: string, message: string): TiermeshError {
-  // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
-  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, {
-    param,
-    logMessage: `${param}: ${message.replace(/"[^"]*"/g, '"…"')}`,
-  });
-}
 
 type TextPart = { type: 'text'; text: string };
 type ImagePart = { type: 'image_url'; image_url: { url: string } };
@@ -59,7 +52,7 @@ function imagePart(block: AnthropicInboundBlock, where: string): ImagePart {
 const HISTORY_ONLY = new Set(['thinking', 'redacted_thinking']);
 
 function unsupportedBlock(type: string, where: string): TiermeshError {
-  return invalid(`${where}.type`, `content block type "${type}" is not supported by this endpoint`);
+  return invalid(`${where}.type`, (q) => `content block type ${q(type)} is not supported by this endpoint`);
 }
 
 /** A tool result's text; images in it go to the user turn that follows (tool messages carry text only). */
@@ -176,7 +169,10 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
   if (req.tools && req.tools.length > 0) {
     out['tools'] = req.tools.map((t, i) => {
       if (t.type != null && t.type !== 'custom')
-        throw invalid(`tools[${i}].type`, `server tool "${t.type}" is not supported by this endpoint`);
+        throw invalid(
+          `tools[${i}].type`,
+          (q) => `server tool ${q(t.type ?? '')} is not supported by this endpoint`,
+        );
       if (!t.input_schema) throw invalid(`tools[${i}].input_schema`, 'required field is missing');
       return {
         type: 'function',
@@ -191,9 +187,9 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
   const choice = req.tool_choice;
   if (choice) {
     if (choice.type !== 'none' && !out['tools'])
-      throw invalid('tool_choice', `tool_choice "${choice.type}" requires tools`);
+      throw invalid('tool_choice', (q) => `tool_choice ${q(choice.type)} requires tools`);
     if (choice.type === 'tool' && !req.tools?.some((t) => t.name === choice.name))
-      throw invalid('tool_choice.name', `names tool "${choice.name}", which is not in tools`);
+      throw invalid('tool_choice.name', (q) => `names tool ${q(choice.name)}, which is not in tools`);
     out['tool_choice'] =
       choice.type === 'auto'
         ? 'auto'

@@ -24,17 +24,10 @@ import type {
   ResponsesMessageItem,
   ResponsesRequest,
 } from '../../api/responses.js';
-import { TiermeshError } from '../../errors.js';
+import type { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
+import { invalid, type Quote } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
-
-function invalid(param: string, message: string): TiermeshError {
-  // Quoted values (a block type, a tool or item name) are the client's: logs get the message without them.
-  return new TiermeshError('TM_INVALID_REQUEST', `${param}: ${message}`, {
-    param,
-    logMessage: `${param}: ${message.replace(/"[^"]*"/g, '"…"')}`,
-  });
-}
 
 type Part = { type: string } & Record<string, unknown>;
 type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
@@ -45,8 +38,8 @@ export type ItemResolver = (id: string) => ResponsesInputItem | undefined;
 /** Item types that only mean something to the model that produced them, dropped from history. */
 const HISTORY_ONLY = new Set(['reasoning']);
 
-function unsupported(param: string, what: string): TiermeshError {
-  return invalid(param, `${what} is not supported by this endpoint`);
+function unsupported(param: string, what: (quote: Quote) => string): TiermeshError {
+  return invalid(param, (q) => `${what(q)} is not supported by this endpoint`);
 }
 
 function userParts(content: string | Part[], where: string): ChatMessage['content'] {
@@ -64,7 +57,7 @@ function userParts(content: string | Part[], where: string): ChatMessage['conten
         image_url: { url: p['image_url'], ...(typeof detail === 'string' ? { detail } : {}) },
       };
     }
-    throw unsupported(`${at}.type`, `content part type "${p.type}"`);
+    throw unsupported(`${at}.type`, (q) => `content part type ${q(p.type)}`);
   });
 }
 
@@ -74,7 +67,7 @@ function plainText(content: string | Part[], where: string): string {
     .map((p, j) => {
       if (p.type === 'input_text' || p.type === 'output_text') return p['text'] as string;
       if (p.type === 'refusal') return p['refusal'] as string;
-      throw unsupported(`${where}.content[${j}].type`, `content part type "${p.type}" here`);
+      throw unsupported(`${where}.content[${j}].type`, (q) => `content part type ${q(p.type)} here`);
     })
     .join('');
 }
@@ -115,7 +108,8 @@ export function fromResponsesRequest(
       if (!found)
         throw invalid(
           `${where}.id`,
-          `item "${id}" is unknown here (tiermesh keeps no history beyond recent answers); send the item itself, or store: false`,
+          (q) =>
+            `item ${q(id)} is unknown here (tiermesh keeps no history beyond recent answers); send the item itself, or store: false`,
         );
       item = found;
     }
@@ -144,7 +138,8 @@ export function fromResponsesRequest(
         tool_call_id: o.call_id,
         content: plainText(o.output as string | Part[], where),
       });
-    } else if (!HISTORY_ONLY.has(type)) throw unsupported(`${where}.type`, `input item type "${type}"`);
+    } else if (!HISTORY_ONLY.has(type))
+      throw unsupported(`${where}.type`, (q) => `input item type ${q(type)}`);
   }
   // An assistant text turn that only carried tool calls has no text: OpenAI wants null content there.
   for (const m of messages) if (m.role === 'assistant' && m.tool_calls && m.content === '') m.content = null;
@@ -158,7 +153,7 @@ export function fromResponsesRequest(
   if (req.stream === true) out.stream = true;
   if (req.tools && req.tools.length > 0) {
     out['tools'] = req.tools.map((t, i) => {
-      if (t.type !== 'function') throw unsupported(`tools[${i}].type`, `tool type "${t.type}"`);
+      if (t.type !== 'function') throw unsupported(`tools[${i}].type`, (q) => `tool type ${q(t.type)}`);
       const f = t as Extract<typeof t, { name: string }>;
       return {
         type: 'function',
@@ -178,7 +173,7 @@ export function fromResponsesRequest(
     if (typeof choice === 'string') out['tool_choice'] = choice;
     else {
       if (!req.tools?.some((t) => t.type === 'function' && t['name'] === choice.name))
-        throw invalid('tool_choice.name', `names function "${choice.name}", which is not in tools`);
+        throw invalid('tool_choice.name', (q) => `names function ${q(choice.name)}, which is not in tools`);
       out['tool_choice'] = { type: 'function', function: { name: choice.name } };
     }
   }
@@ -201,7 +196,7 @@ export function fromResponsesRequest(
       },
     };
   } else if (format != null && format.type !== 'text')
-    throw unsupported('text.format.type', `format "${format.type}"`);
+    throw unsupported('text.format.type', (q) => `format ${q(format.type)}`);
   return out;
 }
 
