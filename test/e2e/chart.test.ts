@@ -165,7 +165,7 @@ describe('helm chart (real apiserver)', () => {
       },
       { group: '', resource: 'events', verb: 'create', namespace: 'team-a' },
       { group: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create' },
-      { group: '', resource: 'namespaces', verb: 'list' },
+      { group: '', resource: 'namespaces', verb: 'get', name: 'team-a' },
       {
         group: 'admissionregistration.k8s.io',
         resource: 'mutatingwebhookconfigurations',
@@ -217,6 +217,10 @@ describe('helm chart (real apiserver)', () => {
       },
       { group: '', resource: 'pods', verb: 'list', namespace: 'team-a' },
       { group: '', resource: 'namespaces', verb: 'update', name: 'team-a' },
+      // Nothing caches namespaces, and the cert Secret is read and replaced, never patched.
+      { group: '', resource: 'namespaces', verb: 'list' },
+      { group: '', resource: 'namespaces', verb: 'watch' },
+      { group: '', resource: 'secrets', verb: 'patch', namespace, name: `${fullname}-webhook-certs` },
     ];
     const wrongly = async (list: V1ResourceAttributes[], expected: boolean) =>
       (
