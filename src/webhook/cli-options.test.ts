@@ -3,6 +3,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { webhookCliOptions, webhookOptionsFromCli } from './cli-options.js';
 import { injectorConfig } from './injector-config.js';
+import { admittedPod, shouldInject } from './patch.js';
 
 const ctx = { kubeConfig: new KubeConfig(), namespace: 'tiermesh-system', version: '0.1.0' };
 const parse = (args: string[]) => parseArgs({ args, options: webhookCliOptions, strict: true }).values;
@@ -39,6 +40,25 @@ describe('webhookOptionsFromCli', () => {
       version: '0.1.0',
       operatorURL: 'https://tiermesh-operator.tiermesh-system.svc:8443',
     });
+  });
+
+  it('--webhook-exclude-namespaces reaches the injector, which then refuses those namespaces whatever they ask', () => {
+    const o = webhookOptionsFromCli(
+      parse([
+        '--webhook-listen',
+        '0.0.0.0:9443',
+        '--sidecar-image',
+        'img:1',
+        '--webhook-exclude-namespaces',
+        'kube-system, batch-jobs ,',
+      ]),
+      ctx,
+    );
+    const cfg = injectorConfig.parse({ operatorNamespace: ctx.namespace, ...o?.injector });
+    expect(cfg.extraSystemNamespaces).toEqual(['kube-system', 'batch-jobs']);
+    const pod = admittedPod.parse({ metadata: {}, spec: { containers: [{ name: 'app' }] } });
+    expect(shouldInject(pod, 'batch-jobs', { 'tiermesh.dev/inject': 'enabled' }, cfg).inject).toBe(false);
+    expect(shouldInject(pod, 'team-a', { 'tiermesh.dev/inject': 'enabled' }, cfg).inject).toBe(true);
   });
 
   it('names the bad flag', () => {

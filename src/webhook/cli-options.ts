@@ -23,6 +23,7 @@ export const webhookCliOptions = {
   'sidecar-metrics-port': { type: 'string', default: '' },
   'sidecar-probes': { type: 'string', default: 'http' },
   'sidecar-health-port': { type: 'string', default: String(SIDECAR_HEALTH_PORT) },
+  'webhook-exclude-namespaces': { type: 'string', default: '' },
 } as const;
 
 export const webhookCliHelp = `webhook (sidecar injector) options:
@@ -32,6 +33,10 @@ export const webhookCliHelp = `webhook (sidecar injector) options:
   --webhook-cert-dir DIR         cert-manager/provided: directory with tls.crt and tls.key
   --webhook-config-name NAME     self mode: the MutatingWebhookConfiguration whose caBundle is kept current
   --webhook-service NAME         Service the apiserver calls (names in the serving cert)
+  --webhook-exclude-namespaces A,B  never inject pods of these namespaces (besides kube-system, kube-public,
+                                 kube-node-lease and the operator's own), whatever labels ask: the chart passes
+                                 webhook.excludeNamespaces, so the injector refuses them even if the webhook's
+                                 namespaceSelector is edited
   --sidecar-image IMAGE          image of the injected sidecar (required with --webhook-listen)
   --sidecar-image-pull-policy P  Always | IfNotPresent | Never
   --sidecar-version V            recorded in the tiermesh.dev/status annotation
@@ -99,6 +104,10 @@ export function webhookOptionsFromCli(
       `--sidecar-health-port: ${healthPort} is also the sidecar's ${healthPort === metricsPort ? 'metrics' : 'API'} port; pick another`,
     );
   const service = s('webhook-service');
+  const excluded = s('webhook-exclude-namespaces')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   return {
     kubeConfig: ctx.kubeConfig,
     namespace: ctx.namespace,
@@ -119,6 +128,7 @@ export function webhookOptionsFromCli(
       probes,
       healthPort,
       ...(metricsPort !== undefined ? { metricsPort } : {}),
+      ...(excluded.length > 0 ? { extraSystemNamespaces: excluded } : {}),
       resources: {
         cpuRequest: s('sidecar-cpu'),
         memoryRequest: s('sidecar-memory'),
