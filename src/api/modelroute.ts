@@ -1,5 +1,6 @@
 /** ModelRoute: which providers and models a namespace may use, how they are tiered, and how requests are routed. */
 import { z } from 'zod';
+import { regexHazard } from '../routing/regex-hazard.js';
 import { API_VERSION, condition, dnsLabel, keyRef, labelSelector, modelName, objectMeta } from './common.js';
 
 export const providerTypes = [
@@ -187,8 +188,14 @@ export const classifierRule = z.object({
   pattern: z
     .string()
     .max(1024)
+    .superRefine((p, ctx) => {
+      const hazard = regexHazard(p);
+      if (hazard) ctx.addIssue({ code: 'custom', message: hazard });
+    })
     .optional()
-    .describe('Case-insensitive regular expression over the prompt text.'),
+    .describe(
+      'Case-insensitive regular expression over the prompt text. A repeated group that itself repeats (like (a+)+) is refused: it can take exponential time on some prompts.',
+    ),
   keywords: z.array(z.string().max(128)).max(256).optional(),
   tier: dnsLabel.describe('Tier the rule votes for.'),
   weight: z.number().min(0).max(10).default(1),

@@ -47,6 +47,23 @@ spec: { window: { period: daily, timezone: Europe/Berln }, limit: { usd: 1 } }
     ]);
   });
 
+  it('refuses a rule pattern that can backtrack exponentially on a client prompt, naming the field', () => {
+    const text = `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: r }
+spec:
+  providers: [{ name: sim, type: simulated }]
+  models: [{ name: m, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000 }]
+  tiers: [{ name: cheap, models: [m] }]
+  classifier: { rules: [{ name: words, pattern: '(\\w+\\s?)*$', tier: cheap }] }
+`;
+    expect(problemsOf(() => parseManifests(text))).toEqual([
+      expect.stringMatching(
+        /^document 1 \(ModelRoute r\): spec\.classifier\.rules\[0\]\.pattern: .*exponential/,
+      ),
+    ]);
+  });
+
   it('reports YAML syntax errors and missing routes', () => {
     expect(problemsOf(() => parseManifests('a: [1'))[0]).toMatch(/^document 1: YAML: /);
     expect(problemsOf(() => parseManifests('apiVersion: v1\nkind: ConfigMap\n'))).toEqual([

@@ -126,4 +126,13 @@ describe('route rules', () => {
     s.classifier.rules = [{ name: 'bad', pattern: '(', tier: 'cheap', weight: 1 }];
     expect(compileClassifier(s).rules).toEqual([]);
   });
+
+  it('never runs a pattern that can backtrack exponentially, even from a stale spec the schema did not screen', () => {
+    const s = structuredClone(plain);
+    s.classifier.rules = [
+      { name: 'nested', pattern: '(a+)+b', tier: 'cheap', weight: 1 },
+      { name: 'fine', pattern: 'invoice', tier: 'cheap', weight: 1 },
+    ];
+    expect(compileClassifier(s).rules.map((r) => r.name)).toEqual(['fine']);
+  });
 });

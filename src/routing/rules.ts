@@ -8,6 +8,7 @@
  */
 import type { ModelRouteSpec } from '../api/modelroute.js';
 import type { Features } from './features.js';
+import { regexHazard } from './regex-hazard.js';
 import { clamp01, scoreToTier, tierCenter } from './tiering.js';
 import type { Classification } from './types.js';
 
@@ -55,6 +56,8 @@ export function compileClassifier(spec: ModelRouteSpec): CompiledClassifier {
     if (index === undefined) continue;
     let pattern: RegExp | undefined;
     if (r.pattern !== undefined) {
+      // Refused by the schema; a snapshot from an operator that did not screen it still never runs it.
+      if (regexHazard(r.pattern)) continue;
       try {
         pattern = new RegExp(r.pattern, 'i');
       } catch {
