@@ -24,6 +24,12 @@ describe('providerKeySecrets', () => {
     const routes = [route([{ apiKey: { env: 'OPENAI_API_KEY' } }, key('Bad_Name')])];
     expect(providerKeySecrets(routes, {})).toEqual([]);
   });
+
+  it('mounts Secrets named as Kubernetes allows: DNS-1123 subdomains up to 253 characters', () => {
+    const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}`;
+    const routes = [route([key('llm.openai'), key(long)]), route([key(`${long}.${'d'.repeat(63)}`)])];
+    expect(providerKeySecrets(routes, {})).toEqual([long, 'llm.openai']);
+  });
 });
 
 describe('modelConfigMaps', () => {

@@ -3,7 +3,7 @@
  * they name, and the ConfigMaps their learned classifiers' `modelRef`s name.
  */
 import { z } from 'zod';
-import { dnsLabel, type LabelSelector, labelSelector } from '../api/common.js';
+import { dnsSubdomain, type LabelSelector, labelSelector } from '../api/common.js';
 import { modelRefConfigMap } from '../routing/learned/model-ref-kind.js';
 
 /**
@@ -16,7 +16,7 @@ const routeKeys = z.looseObject({
       .array(
         z.looseObject({
           apiKey: z
-            .looseObject({ secretKeyRef: z.looseObject({ name: dnsLabel.max(253) }).optional() })
+            .looseObject({ secretKeyRef: z.looseObject({ name: dnsSubdomain }).optional() })
             .optional(),
         }),
       )
