@@ -144,6 +144,11 @@ function calibrationOf(r: ModelRoute): { calibration?: { offset: number } } {
   return { calibration: { offset: Math.min(offset, adapt.maxShift) } };
 }
 
+/** The route `model: "auto"` uses: the one named `default`, else the first (routes are sorted by name). */
+export function defaultRouteOf(routes: ReadonlyArray<{ name: string }>): string | undefined {
+  return routes.find((r) => r.name === 'default')?.name ?? routes[0]?.name;
+}
+
 export interface CompileResult {
   snapshot: Snapshot;
   /** Routes left out of the snapshot, with why: they get an Invalid condition and never reach a sidecar. */
@@ -170,7 +175,7 @@ export function compileNamespace(
   const compiledBudgets = [...budgets]
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
     .map((b) => ({ name: b.metadata.name, spec: b.spec }));
-  const defaultRoute = compiledRoutes.find((r) => r.name === 'default')?.name ?? compiledRoutes[0]?.name;
+  const defaultRoute = defaultRouteOf(compiledRoutes);
   const body = { namespace, routes: compiledRoutes, budgets: compiledBudgets, defaultRoute };
   return { snapshot: { version: contentHash(body), ...body }, invalid };
 }

@@ -111,6 +111,19 @@ describe('drain seconds', () => {
 });
 
 describe('buildPatch', () => {
+  it("tells the sidecar its pod's labels, so it runs only the routes whose podSelector selects the pod", () => {
+    const env = (p: AdmittedPod) =>
+      (patched(p).pod.spec.initContainers![0] as unknown as Sidecar).env.find(
+        (e) => e.name === 'TIERMESH_POD_LABELS',
+      );
+    expect(env(pod({ labels: { app: 'frontend', 'tiermesh.dev/inject': 'true' } }))).toEqual({
+      name: 'TIERMESH_POD_LABELS',
+      value: JSON.stringify({ app: 'frontend', 'tiermesh.dev/inject': 'true' }),
+    });
+    // No labels is not "unknown": only routes without a podSelector select such a pod.
+    expect(env(pod())).toEqual({ name: 'TIERMESH_POD_LABELS', value: '{}' });
+  });
+
   it('adds the sidecar, volumes, env and status to a pod with no volumes or annotations', () => {
     const { pod: out } = patched(pod(), ['openai-key']);
     expect(out.spec.containers.map((c) => c.name)).toEqual(['app']);

@@ -1,6 +1,7 @@
 /** The injection decision and the JSON Patch that adds the tiermesh sidecar to a pod: pure, so every rule is unit-tested. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { POD_LABELS_ENV } from '../config/pod-selector.js';
 import { DEFAULT_MODEL_DIR, MODEL_CONFIGMAP_KEY } from '../routing/learned/model-ref-kind.js';
 import {
   INJECT_LABEL,
@@ -184,6 +185,7 @@ export function sidecarContainer(
   secrets: readonly string[],
   extras: AdmissionExtras = {},
   graceSeconds?: number,
+  podLabels: Record<string, string> = {},
 ) {
   // Only for https: a CA beside an http:// URL would suggest a protection that is not there.
   const ca = cfg.operatorURL.startsWith('https://') ? extras.operatorCA : undefined;
@@ -222,6 +224,9 @@ export function sidecarContainer(
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // The routes the sidecar runs are those whose podSelector selects these labels (the ones the Secrets and
+      // models mounted here were chosen by); labels changed after admission are not seen until the pod is replaced.
+      { name: POD_LABELS_ENV, value: JSON.stringify(podLabels) },
       ...(ca ? [{ name: OPERATOR_CA_ENV, value: ca }] : []),
       ...(models.length > 0 ? [{ name: MODEL_DIR_ENV, value: MODEL_DIR }] : []),
     ],
@@ -382,13 +387,27 @@ export function buildPatch(
     ...(cfg.mode === 'native'
       ? // Last among the init containers: ordinary init containers before it run to completion without the proxy.
         appendAll(pointer('spec', 'initContainers'), pod.spec.initContainers, [
-          sidecarContainer(cfg, s, mounted, extras, pod.spec.terminationGracePeriodSeconds),
+          sidecarContainer(
+            cfg,
+            s,
+            mounted,
+            extras,
+            pod.spec.terminationGracePeriodSeconds,
+            pod.metadata.labels,
+          ),
         ])
       : [
           {
             op: 'add' as const,
             path: pointer('spec', 'containers', '-'),
-            value: sidecarContainer(cfg, s, mounted, extras, pod.spec.terminationGracePeriodSeconds),
+            value: sidecarContainer(
+              cfg,
+              s,
+              mounted,
+              extras,
+              pod.spec.terminationGracePeriodSeconds,
+              pod.metadata.labels,
+            ),
           },
         ]),
     ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted, extras.models)),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modelConfigMaps, providerKeySecrets, selectorMatches } from './secret-refs.js';
+import { modelConfigMaps, providerKeySecrets } from './secret-refs.js';
 
 const route = (providers: unknown[], podSelector?: unknown) => ({ spec: { providers, podSelector } });
 const key = (name: string) => ({
@@ -57,35 +57,5 @@ describe('modelConfigMaps', () => {
       withModel('..'),
     ];
     expect(modelConfigMaps(routes, {})).toEqual([]);
-  });
-});
-
-describe('selectorMatches', () => {
-  it('implements every matchExpressions operator', () => {
-    const labels = { tier: 'web', env: 'prod' };
-    expect(selectorMatches(undefined, labels)).toBe(true);
-    expect(selectorMatches({}, labels)).toBe(true);
-    expect(
-      selectorMatches(
-        { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'api'] }] },
-        labels,
-      ),
-    ).toBe(true);
-    expect(
-      selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] }, labels),
-    ).toBe(false);
-    expect(
-      selectorMatches({ matchExpressions: [{ key: 'missing', operator: 'NotIn', values: ['x'] }] }, labels),
-    ).toBe(true);
-    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'Exists' }] }, labels)).toBe(true);
-    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, labels)).toBe(
-      false,
-    );
-    expect(
-      selectorMatches(
-        { matchLabels: { tier: 'web' }, matchExpressions: [{ key: 'x', operator: 'Exists' }] },
-        labels,
-      ),
-    ).toBe(false);
   });
 });
