@@ -734,6 +734,21 @@ export const modelRouteSpec = z
         fieldPath: '.classifier.adapt',
       },
       {
+        rule: '!has(self.classifier) || !has(self.classifier.rules) || self.classifier.rules.all(r, self.tiers.exists(t, t.name == r.tier))',
+        message: 'every classifier.rules[].tier must name a tier',
+        fieldPath: '.classifier.rules',
+      },
+      {
+        rule: '!has(self.split) || self.split.all(s, self.models.exists(m, m.name == s.model))',
+        message: 'every split[].model must name an entry in models',
+        fieldPath: '.split',
+      },
+      {
+        rule: '!has(self.shadow) || self.models.exists(m, m.name == self.shadow.model)',
+        message: 'shadow.model must name an entry in models',
+        fieldPath: '.shadow.model',
+      },
+      {
         rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',
         message: 'providers[].name must be unique',
         fieldPath: '.providers',

@@ -240,6 +240,55 @@ describe('reconcileNamespace', () => {
     expect(h.events).toEqual(['Warning/InvalidConfig']);
   });
 
+  it('a route the schema refuses after the apiserver stored it loses its stale Ready=True: Invalid, by field, for its generation', async () => {
+    const stored: ModelRouteStatus = {
+      observedGeneration: 1,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Compiled',
+          message: 'compiled into config abc',
+          observedGeneration: 1,
+          lastTransitionTime: '2025-12-01T00:00:00Z',
+        },
+      ],
+      configVersion: 'abc',
+      tiers: 1,
+    };
+    const base = routeObj('chat', 'small', stored);
+    const edited = {
+      ...base,
+      metadata: { ...base.metadata, generation: 2 },
+      spec: { ...base.spec, priority: { classes: { Gold: { minTier: 'small' } } } },
+    };
+    const h = harness([edited]);
+    const r = await reconcileNamespace('ns', h.deps);
+    expect(h.hub.snapshot('ns')?.routes).toEqual([]);
+    expect(r).toMatchObject({ invalid: 1, statusWrites: 1 });
+    expect(h.writes[0]!.name).toBe('chat');
+    const written = h.writes[0]!.status;
+    expect(written).toEqual({
+      observedGeneration: 2,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Invalid',
+          message: expect.stringContaining(
+            'spec.priority.classes.Gold: invalid key: must be a DNS-1123 label',
+          ),
+          observedGeneration: 2,
+          lastTransitionTime: '2026-01-01T00:00:00.000Z',
+        },
+      ],
+    });
+    expect(h.events).toEqual(['Warning/InvalidConfig']);
+    // The informer's echo of that write: nothing more to say.
+    const echo = harness([{ ...edited, status: { ...stored, ...written } }]);
+    expect((await reconcileNamespace('ns', echo.deps)).statusWrites).toBe(0);
+  });
+
   const budgetObj = (name: string, period: string, timezone = 'UTC') => ({
     apiVersion: 'tiermesh.dev/v1alpha1',
     kind: 'ModelBudget',

@@ -7,6 +7,7 @@
  * Asks to run again when the soonest budget window ends (nothing else announces a rollover); a budget whose spec
  * cannot be evaluated (an unknown time zone) is a TerminalError from the ledger: one Event, no retry loop.
  */
+import { objectMeta } from '../api/common.js';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import {
   type CalibrationStatus,
@@ -23,7 +24,7 @@ import { calibrationLimits, nextCalibration } from '../routing/online-calibratio
 import type { ConfigHub } from './hub.js';
 import type { ObjectRef } from './kube.js';
 import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
-import { routeStatus, sameStatus } from './route-status.js';
+import { invalidRouteStatus, owned, routeStatus, sameStatus } from './route-status.js';
 import { type RoutingTotals, routingEvents } from './routing-status.js';
 
 export interface ReconcileDeps {
@@ -31,7 +32,7 @@ export interface ReconcileDeps {
   budgets(namespace: string): unknown[];
   hub: ConfigHub;
   isLeader(): boolean;
-  writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
+  writeRouteStatus(route: Pick<ModelRoute, 'metadata'>, status: ModelRouteStatus): Promise<void>;
   refreshBudget(namespace: string, name: string): Promise<void>;
   event(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
   /** status.routing from the sidecars' reports (RoutingBook.status); without it status.routing is left as it is. */
@@ -123,12 +124,20 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     }
   }
   for (const bad of routes.bad) {
-    const meta = (bad.raw as { metadata?: ModelRoute['metadata'] }).metadata;
-    const key = `${meta?.uid}/${meta?.generation}`;
+    const parsedMeta = objectMeta.safeParse((bad.raw as { metadata?: unknown }).metadata);
+    if (!parsedMeta.success) continue;
+    const meta = parsedMeta.data;
+    // Missing from the snapshot like a route the compiler refused, so its status says so just the same.
+    const stored = (bad.raw as { status?: unknown }).status;
+    const desired = invalidRouteStatus(stored, meta.generation, bad.problems, now.toISOString());
+    if (!sameStatus(owned(stored), desired)) {
+      await deps.writeRouteStatus({ metadata: meta }, desired);
+      result.statusWrites++;
+    }
+    const key = `${meta.uid}/${meta.generation}`;
     if (deps.announced?.has(key)) continue;
     deps.announced?.add(key);
-    if (meta)
-      deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
+    deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
   }
   let failure: unknown;
   for (const budget of budgets.ok) {
