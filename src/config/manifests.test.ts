@@ -54,6 +54,26 @@ spec: { window: { period: hourly }, limit: { usd: -1 } }
     );
   });
 
+  it('refuses a budget whose routeRef names no route: it would limit nothing', () => {
+    const text = `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat }
+spec:
+  providers: [{ name: sim, type: simulated }]
+  models: [{ name: m, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000 }]
+  tiers: [{ name: t, models: [m] }]
+---
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelBudget
+metadata: { name: cap }
+spec: { routeRef: chatt, window: { period: daily }, limit: { usd: 5 } }
+`;
+    expect(problemsOf(() => compileManifests(parseManifests(text)))).toEqual([
+      'ModelBudget cap: spec.routeRef: no ModelRoute "chatt" in namespace default, so this budget limits nothing',
+    ]);
+    expect(compileManifests(parseManifests(text.replace('chatt', 'chat'))).budgets).toHaveLength(1);
+  });
+
   it('fails clearly on a missing file', async () => {
     await expect(loadConfigFile('/nonexistent/tiermesh.yaml')).rejects.toThrow(/cannot read file: ENOENT/);
   });

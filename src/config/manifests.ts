@@ -72,12 +72,12 @@ export function compileManifests(m: Manifests, source = 'config'): Snapshot {
       `metadata.namespace: a sidecar config holds one namespace, found ${[...namespaces].join(', ')}`,
     ]);
   const namespace = [...namespaces][0] ?? 'default';
-  const { snapshot, invalid } = compileNamespace(namespace, m.routes, m.budgets);
-  if (invalid.length > 0)
-    throw new ConfigError(
-      source,
-      invalid.flatMap((r) => r.problems.map((p) => `ModelRoute ${r.name}: ${p}`)),
-    );
+  const { snapshot, invalid, unboundBudgets } = compileNamespace(namespace, m.routes, m.budgets);
+  const problems = [
+    ...invalid.flatMap((r) => r.problems.map((p) => `ModelRoute ${r.name}: ${p}`)),
+    ...unboundBudgets.flatMap((b) => b.problems.map((p) => `ModelBudget ${b.name}: ${p}`)),
+  ];
+  if (problems.length > 0) throw new ConfigError(source, problems);
   return snapshot;
 }
 

@@ -8,7 +8,7 @@
  * cannot be evaluated (an unknown time zone) is a TerminalError from the ledger: one Event, no retry loop.
  */
 import { objectMeta } from '../api/common.js';
-import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import { type ModelBudget, type ModelBudgetStatus, modelBudget } from '../api/modelbudget.js';
 import {
   type CalibrationStatus,
   type ModelRoute,
@@ -21,10 +21,11 @@ import { budgetWindow } from '../budget/window.js';
 import { compileNamespace } from '../config/compile.js';
 import { formatIssues } from '../config/issues.js';
 import { calibrationLimits, nextCalibration } from '../routing/online-calibration.js';
+import { notReadyStatus, readyFields } from './conditions.js';
 import type { ConfigHub } from './hub.js';
 import type { ObjectRef } from './kube.js';
 import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
-import { invalidRouteStatus, owned, routeStatus, sameStatus } from './route-status.js';
+import { routeStatus, sameStatus } from './route-status.js';
 import { type RoutingTotals, routingEvents } from './routing-status.js';
 
 export interface ReconcileDeps {
@@ -33,6 +34,11 @@ export interface ReconcileDeps {
   hub: ConfigHub;
   isLeader(): boolean;
   writeRouteStatus(route: Pick<ModelRoute, 'metadata'>, status: ModelRouteStatus): Promise<void>;
+  /**
+   * A merge patch of a budget's status, for budgets the ledger does not serve (a routeRef that names no route);
+   * without it such a budget only gets its Event.
+   */
+  writeBudgetStatus?(budget: Pick<ModelBudget, 'metadata'>, status: ModelBudgetStatus): Promise<void>;
   refreshBudget(namespace: string, name: string): Promise<void>;
   event(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
   /** status.routing from the sidecars' reports (RoutingBook.status); without it status.routing is left as it is. */
@@ -80,7 +86,7 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
   const now = (deps.now ?? (() => new Date()))();
   const routes = parseAll<ModelRoute>(deps.routes(namespace), modelRoute);
   const budgets = parseAll<ModelBudget>(deps.budgets(namespace), modelBudget);
-  const { snapshot, invalid } = compileNamespace(namespace, routes.ok, budgets.ok);
+  const { snapshot, invalid, unboundBudgets } = compileNamespace(namespace, routes.ok, budgets.ok);
   deps.hub.publish(snapshot);
   const result: ReconcileResult = {
     version: snapshot.version,
@@ -129,8 +135,14 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     const meta = parsedMeta.data;
     // Missing from the snapshot like a route the compiler refused, so its status says so just the same.
     const stored = (bad.raw as { status?: unknown }).status;
-    const desired = invalidRouteStatus(stored, meta.generation, bad.problems, now.toISOString());
-    if (!sameStatus(owned(stored), desired)) {
+    const desired = notReadyStatus(
+      stored,
+      meta.generation,
+      'Invalid',
+      bad.problems.join('; '),
+      now.toISOString(),
+    );
+    if (!sameStatus(readyFields(stored), desired)) {
       await deps.writeRouteStatus({ metadata: meta }, desired);
       result.statusWrites++;
     }
@@ -140,7 +152,30 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
   }
   let failure: unknown;
+  const unbound = new Map(unboundBudgets.map((b) => [b.name, b.problems.join('; ')]));
   for (const budget of budgets.ok) {
+    const why = unbound.get(budget.metadata.name);
+    if (why !== undefined) {
+      // The ledger would call it Ready (it counts no usage, so nothing looks wrong); it limits nothing until the
+      // route exists, when this reconcile (routes trigger it too) hands it back to the ledger.
+      const desired = notReadyStatus(
+        budget.status,
+        budget.metadata.generation,
+        'RouteNotFound',
+        why,
+        now.toISOString(),
+      );
+      if (deps.writeBudgetStatus && !sameStatus(readyFields(budget.status), desired)) {
+        await deps.writeBudgetStatus(budget, desired);
+        result.statusWrites++;
+      }
+      const key = `${budget.metadata.uid}/${budget.metadata.generation}/RouteNotFound`;
+      if (!deps.announced?.has(key)) {
+        deps.announced?.add(key);
+        deps.event({ kind: 'ModelBudget', metadata: budget.metadata }, 'Warning', 'RouteNotFound', why);
+      }
+      continue;
+    }
     try {
       await deps.refreshBudget(namespace, budget.metadata.name);
     } catch (e) {

@@ -1,6 +1,4 @@
 /** Pure: what a ModelRoute's status should say, given the compile outcome and what the sidecars answered. */
-import { z } from 'zod';
-import { condition } from '../api/common.js';
 import type { ModelRoute, ModelRouteStatus } from '../api/modelroute.js';
 import { canonicalJson } from '../config/canonical.js';
 import { clip, setCondition } from './conditions.js';
@@ -58,43 +56,6 @@ export function routeStatus(
   const lastNack = stats.lastNack ?? old.lastNack;
   if (lastNack) status.lastNack = clip(lastNack, 4096);
   return status;
-}
-
-/**
- * The status of a route the apiserver stored but the schema refuses (a rule CEL cannot express, a CRD older than the
- * code): Ready=False Invalid naming the fields, for this generation, so the route does not keep a stale Ready=True
- * while it is missing from the config. Only the fields it owns: the merge patch leaves the rest as stored, and
- * `owned(stored)` is what to compare it with.
- */
-export function invalidRouteStatus(
-  stored: unknown,
-  generation: number | undefined,
-  problems: string[],
-  now: string,
-): ModelRouteStatus {
-  const old = z.array(condition).safeParse(owned(stored).conditions);
-  const conditions = setCondition(
-    old.success ? old.data : undefined,
-    {
-      type: 'Ready',
-      status: 'False',
-      reason: 'Invalid',
-      message: clip(problems.join('; '), 32_768),
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    },
-    now,
-  );
-  return { ...(generation !== undefined ? { observedGeneration: generation } : {}), conditions };
-}
-
-/** The fields of a stored status that invalidRouteStatus writes. */
-export function owned(stored: unknown): { observedGeneration?: unknown; conditions?: unknown } {
-  if (!stored || typeof stored !== 'object') return {};
-  const { observedGeneration, conditions } = stored as Record<string, unknown>;
-  return {
-    ...(observedGeneration !== undefined ? { observedGeneration } : {}),
-    ...(conditions !== undefined ? { conditions } : {}),
-  };
 }
 
 /** Equal statuses mean no write: this is what stops a status patch from re-triggering its own reconcile forever. */
