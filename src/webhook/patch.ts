@@ -131,12 +131,13 @@ export function shouldInject(
   return podDecision(pod, namespace, cfg) ?? namespaceDecision(namespaceLabels);
 }
 
-/** Already carries the sidecar (status annotation or container): only the env of new app containers may be missing. */
+/**
+ * Already carries the sidecar container (a re-invocation, or a spec copied from an injected pod): only the env of
+ * new app containers may be missing, and no opt-in can take the sidecar away. The status annotation alone proves
+ * nothing (it can be copied or written by hand): such a pod is decided like any other, and injected in full.
+ */
 export function isInjected(pod: AdmittedPod): boolean {
-  return (
-    pod.metadata.annotations?.[STATUS_ANNOTATION] !== undefined ||
-    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.name === SIDECAR_NAME)
-  );
+  return [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.name === SIDECAR_NAME);
 }
 
 /**
@@ -346,11 +347,8 @@ export function buildPatch(
   secrets: readonly string[],
   extras: AdmissionExtras = {},
 ): PatchResult {
-  const previous = existingStatus(pod);
-  const hasSidecar = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some(
-    (c) => c.name === SIDECAR_NAME,
-  );
-  if (previous || hasSidecar) {
+  if (isInjected(pod)) {
+    const previous = existingStatus(pod);
     return { ok: true, ops: previous ? envOps(pod, previous.port) : [], status: previous };
   }
 
