@@ -12,7 +12,6 @@ import { type ModelBudget, type ModelBudgetStatus, modelBudget } from '../api/mo
 import {
   type CalibrationStatus,
   type ModelRoute,
-  type ModelRouteStatus,
   modelRoute,
   monitoringOf,
   type RoutingStatus,
@@ -25,7 +24,7 @@ import { notReadyStatus, readyFields } from './conditions.js';
 import type { ConfigHub } from './hub.js';
 import type { ObjectRef } from './kube.js';
 import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
-import { routeStatus, sameStatus } from './route-status.js';
+import { type RouteStatusPatch, routeStatus, sameStatus } from './route-status.js';
 import { type RoutingTotals, routingEvents } from './routing-status.js';
 
 export interface ReconcileDeps {
@@ -33,7 +32,7 @@ export interface ReconcileDeps {
   budgets(namespace: string): unknown[];
   hub: ConfigHub;
   isLeader(): boolean;
-  writeRouteStatus(route: Pick<ModelRoute, 'metadata'>, status: ModelRouteStatus): Promise<void>;
+  writeRouteStatus(route: Pick<ModelRoute, 'metadata'>, status: RouteStatusPatch): Promise<void>;
   /**
    * A merge patch of a budget's status, for budgets the ledger does not serve (a routeRef that names no route);
    * without it such a budget only gets its Event.
@@ -261,7 +260,7 @@ export function budgetRolloverInMs(budgets: ModelBudget[], now: Date): number | 
 }
 
 /** One Event per transition into a failing Ready condition (or a new reason for it), never per reconcile. */
-function announce(route: ModelRoute, next: ModelRouteStatus, deps: ReconcileDeps): void {
+function announce(route: ModelRoute, next: RouteStatusPatch, deps: ReconcileDeps): void {
   const before = route.status?.conditions?.find((c) => c.type === 'Ready');
   const after = next.conditions?.find((c) => c.type === 'Ready');
   if (after?.status !== 'False') return;
