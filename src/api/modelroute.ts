@@ -650,7 +650,22 @@ export const modelRouteSpec = z
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),
-    split: z.array(split).max(8).optional(),
+    split: z
+      .array(split)
+      .max(8)
+      // Twice, as everywhere: CEL for the apiserver, refine for standalone mode.
+      .refine((l) => l.reduce((sum, s) => sum + s.percent, 0) <= 100, {
+        message: 'split percentages must sum to at most 100',
+      })
+      .meta({
+        'x-kubernetes-validations': [
+          {
+            rule: 'self.map(s, s.percent).sum() <= 100.0',
+            message: 'split percentages must sum to at most 100',
+          },
+        ],
+      })
+      .optional(),
     shadow: z
       .object({ model: modelName, percent: z.number().min(0).max(100) })
       .optional()

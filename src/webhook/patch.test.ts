@@ -7,6 +7,7 @@ import {
   buildPatch,
   drainSecondsFor,
   HEALTH_PORT_NAME,
+  isGuaranteed,
   keyVolumeName,
   METRICS_PORT_NAME,
   modelVolumeName,
@@ -96,6 +97,65 @@ describe('shouldInject', () => {
       inject: false,
       reason: 'pod uses hostNetwork',
     });
+  });
+});
+
+describe('Windows pods', () => {
+  it('are never injected: the sidecar is a Linux image with a Linux securityContext', () => {
+    const win = pod({ labels: { 'tiermesh.dev/inject': 'true' }, spec: { os: { name: 'windows' } } });
+    expect(shouldInject(win, 'team-a', { 'tiermesh.dev/inject': 'enabled' }, cfg)).toEqual({
+      inject: false,
+      reason: 'pod runs on Windows (spec.os.name)',
+    });
+    expect(
+      shouldInject(
+        pod({ spec: { os: { name: 'linux' } } }),
+        'team-a',
+        { 'tiermesh.dev/inject': 'enabled' },
+        cfg,
+      ).inject,
+    ).toBe(true);
+  });
+});
+
+describe('QoS class', () => {
+  const app = (resources: object) => pod({ spec: { containers: [{ name: 'app', image: 'a', resources }] } });
+  const sidecarOf = (p: AdmittedPod) => patched(p).pod.spec.initContainers![0] as unknown as Sidecar;
+  const guaranteed = { requests: { cpu: '2', memory: '1Gi' }, limits: { cpu: '2000m', memory: '1024Mi' } };
+
+  it('a Guaranteed pod stays Guaranteed: the sidecar limits equal its requests', () => {
+    const p = app(guaranteed);
+    expect(isGuaranteed(p)).toBe(true);
+    expect(sidecarOf(p).resources).toEqual({
+      requests: { cpu: '50m', memory: '256Mi' },
+      limits: { cpu: '50m', memory: '256Mi' },
+    });
+    // Requests default to the limits, as the apiserver defaults them.
+    expect(isGuaranteed(app({ limits: { cpu: '1', memory: '1Gi' } }))).toBe(true);
+  });
+
+  it('any other pod keeps a sidecar without a cpu limit', () => {
+    for (const resources of [
+      {},
+      { requests: { cpu: '1', memory: '1Gi' } },
+      { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '1Gi' } },
+      { limits: { memory: '1Gi' } },
+    ]) {
+      const p = app(resources);
+      expect(isGuaranteed(p), JSON.stringify(resources)).toBe(false);
+      expect(sidecarOf(p).resources).toEqual({
+        requests: { cpu: '50m', memory: '128Mi' },
+        limits: { memory: '256Mi' },
+      });
+    }
+    // Every container counts, init containers too.
+    const mixed = pod({
+      spec: {
+        initContainers: [{ name: 'init', image: 'i' }],
+        containers: [{ name: 'app', image: 'a', resources: guaranteed }],
+      },
+    });
+    expect(isGuaranteed(mixed)).toBe(false);
   });
 });
 
