@@ -97,6 +97,7 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
 
   const stats = deps.hub.stats(namespace);
   const problemsOf = new Map(invalid.map((r) => [r.name, r.problems]));
+  result.statusWrites += await markUnparsed(routes.bad, now, deps);
   for (const route of routes.ok) {
     const desired = routeStatus(
       route,
@@ -129,26 +130,12 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     }
   }
   for (const bad of routes.bad) {
-    const parsedMeta = objectMeta.safeParse((bad.raw as { metadata?: unknown }).metadata);
-    if (!parsedMeta.success) continue;
-    const meta = parsedMeta.data;
-    // Missing from the snapshot like a route the compiler refused, so its status says so just the same.
-    const stored = (bad.raw as { status?: unknown }).status;
-    const desired = notReadyStatus(
-      stored,
-      meta.generation,
-      'Invalid',
-      bad.problems.join('; '),
-      now.toISOString(),
-    );
-    if (!sameStatus(readyFields(stored), desired)) {
-      await deps.writeRouteStatus({ metadata: meta }, desired);
-      result.statusWrites++;
-    }
-    const key = `${meta.uid}/${meta.generation}`;
+    const meta = (bad.raw as { metadata?: ModelRoute['metadata'] }).metadata;
+    const key = `${meta?.uid}/${meta?.generation}`;
     if (deps.announced?.has(key)) continue;
     deps.announced?.add(key);
-    deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
+    if (meta)
+      deps.event({ kind: 'ModelRoute', metadata: meta }, 'Warning', 'InvalidConfig', bad.problems.join('; '));
   }
   let failure: unknown;
   const unbound = new Map(unboundBudgets.map((b) => [b.name, b.problems.join('; ')]));
@@ -238,6 +225,34 @@ function calibrate(
   // Cut the book at the move now, so reports from here on count for the next step, not merged into older ones.
   if (step.moved) deps.routingSince(namespace, route.metadata.name, now.getTime(), now.getTime());
   return step;
+}
+
+/**
+ * Routes the apiserver stored but the schema refuses are missing from the snapshot like the ones the compiler
+ * refused, so their status says so just the same (Ready=False Invalid, by field). Returns the writes made.
+ */
+async function markUnparsed(
+  bad: ReadonlyArray<{ raw: unknown; problems: string[] }>,
+  now: Date,
+  deps: ReconcileDeps,
+): Promise<number> {
+  let writes = 0;
+  for (const b of bad) {
+    const meta = objectMeta.safeParse((b.raw as { metadata?: unknown }).metadata);
+    if (!meta.success) continue;
+    const stored = (b.raw as { status?: unknown }).status;
+    const desired = notReadyStatus(
+      stored,
+      meta.data.generation,
+      'Invalid',
+      b.problems.join('; '),
+      now.toISOString(),
+    );
+    if (sameStatus(readyFields(stored), desired)) continue;
+    await deps.writeRouteStatus({ metadata: meta.data }, desired);
+    writes++;
+  }
+  return writes;
 }
 
 /** Timers fire at or after their time; this much later is sure to be inside the new window. */
