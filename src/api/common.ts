@@ -19,6 +19,33 @@ export const dnsLabel = z
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lower-case letters, digits, -)');
 
+/**
+ * A DNS-1123 subdomain (<= 253, dot-separated labels): what Kubernetes accepts as the name of a Secret or
+ * ConfigMap, so `llm.openai` is a valid Secret name and a 70-character one too.
+ */
+export const dnsSubdomain = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'must be a DNS-1123 subdomain (lower-case letters, digits, - and .)',
+  );
+
+/**
+ * A Secret data key, as Kubernetes validates it (IsConfigMapKey): letters, digits, - _ . and never `.`, `..` or a
+ * `..` prefix. The key is a file name under the Secret's mount, so `../token/token` would read the sidecar's own
+ * ServiceAccount token and send it upstream as the API key. Written without look-ahead: the apiserver's regexp is RE2.
+ */
+export const secretKey = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$/,
+    "must be a Secret key (letters, digits, - _ .), not '.' and not starting with '..'",
+  );
+
 /** Model identifiers are free-form upstream ("gpt-4o-mini", "claude-3-5-haiku-latest", "meta-llama/Llama-3-8b"). */
 export const modelName = z
   .string()
@@ -36,7 +63,7 @@ export const modelName = z
 export const keyRef = z
   .object({
     secretKeyRef: z
-      .object({ name: dnsLabel.max(253), key: z.string().min(1).max(253) })
+      .object({ name: dnsSubdomain, key: secretKey })
       .optional()
       .describe('Secret in the route namespace; the injector mounts it into the sidecar.'),
     env: z

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crds, renderCrd, toStructural } from './crd.js';
+import { crds, keyRule, renderCrd, toStructural } from './crd.js';
 
 describe('generated CRDs', () => {
   it.each(Object.keys(crds))(
@@ -39,5 +39,42 @@ describe('generated CRDs', () => {
       expect(version['subresources']).toEqual({ status: {} });
       expect((version['additionalPrinterColumns'] as unknown[]).length).toBeGreaterThan(2);
     }
+  });
+
+  it('turns record key schemas (propertyNames) into CEL, so the apiserver refuses the keys zod refuses', () => {
+    expect(
+      toStructural({
+        type: 'object',
+        propertyNames: { type: 'string', minLength: 1, maxLength: 63, pattern: "^[a-z]\\.'$" },
+        additionalProperties: { type: 'string' },
+      }),
+    ).toEqual({
+      type: 'object',
+      'x-kubernetes-validations': [
+        {
+          rule: "self.all(k, size(k) >= 1 && size(k) <= 63 && k.matches('^[a-z]\\\\.\\'$'))",
+          message: "every key must be at least 1 character, at most 63 characters, matching ^[a-z]\\.'$",
+        },
+      ],
+      additionalProperties: { type: 'string' },
+    });
+    expect(keyRule({ type: 'string' })).toBeUndefined();
+    expect(() => keyRule({ type: 'string', format: 'email' })).toThrow(/format/);
+  });
+
+  it('puts a key rule on every record of the ModelRoute spec', () => {
+    type Node = { [k: string]: Node } & { 'x-kubernetes-validations'?: Array<{ rule: string }> };
+    const root = crds['tiermesh.dev_modelroutes.yaml'] as unknown as {
+      spec: { versions: Array<{ schema: { openAPIV3Schema: Node } }> };
+    };
+    const spec = root.spec.versions[0]!.schema.openAPIV3Schema['properties']!['spec']!['properties']!;
+    const props = (n: Node) => n['properties']!;
+    for (const map of [
+      props(spec['priority']!)['classes']!,
+      spec['taskTypes']!,
+      props(spec['slo']!)['taskTypes']!,
+      props(spec['review']!)['taskTypes']!,
+    ])
+      expect(map['x-kubernetes-validations']?.[0]?.rule).toMatch(/^self\.all\(k, /);
   });
 });

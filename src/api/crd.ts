@@ -11,7 +11,37 @@ import { modelRouteSpec, modelRouteStatus } from './modelroute.js';
 type Json = Record<string, unknown>;
 
 /** Keywords JSON Schema 2020-12 has that a structural CRD schema rejects or that mean nothing there. */
-const DROPPED = new Set(['$schema', 'propertyNames', 'id', '$id']);
+const DROPPED = new Set(['$schema', 'id', '$id']);
+
+/** A CEL string literal (single-quoted; RE2 patterns pass through with their backslashes kept). */
+const celString = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+
+const chars = (n: number) => `${n} character${n === 1 ? '' : 's'}`;
+
+/**
+ * A record's key schema (`propertyNames`, which a structural schema cannot carry) as a CEL rule on the map, so the
+ * apiserver refuses the keys zod refuses: a route it stored but the operator cannot parse would silently drop out of
+ * the config. Throws on a key keyword it does not translate, so none is ever lost again.
+ */
+export function keyRule(names: Json): { rule: string; message: string } | undefined {
+  const checks: string[] = [];
+  const says: string[] = [];
+  for (const [k, v] of Object.entries(names)) {
+    if (k === 'type' && v === 'string') continue;
+    if (k === 'minLength') {
+      checks.push(`size(k) >= ${v as number}`);
+      says.push(`at least ${chars(v as number)}`);
+    } else if (k === 'maxLength') {
+      checks.push(`size(k) <= ${v as number}`);
+      says.push(`at most ${chars(v as number)}`);
+    } else if (k === 'pattern') {
+      checks.push(`k.matches(${celString(v as string)})`);
+      says.push(`matching ${v as string}`);
+    } else throw new Error(`gen-crds: propertyNames keyword ${k} has no CEL translation`);
+  }
+  if (checks.length === 0) return undefined;
+  return { rule: `self.all(k, ${checks.join(' && ')})`, message: `every key must be ${says.join(', ')}` };
+}
 
 export function toStructural(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(toStructural);
@@ -19,6 +49,15 @@ export function toStructural(schema: unknown): unknown {
   const out: Json = {};
   for (const [key, value] of Object.entries(schema as Json)) {
     if (DROPPED.has(key)) continue;
+    if (key === 'propertyNames') {
+      const rule = keyRule(value as Json);
+      if (rule) {
+        const existing = ((schema as Json)['x-kubernetes-validations'] as unknown[] | undefined) ?? [];
+        out['x-kubernetes-validations'] = [...existing, rule];
+      }
+      continue;
+    }
+    if (key === 'x-kubernetes-validations' && out[key]) continue;
     // additionalProperties:false is zod's default for closed objects; CRDs prune unknown fields instead.
     if (key === 'additionalProperties' && value === false) continue;
     if (key === 'const') {

@@ -657,7 +657,22 @@ export const modelRouteSpec = z
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),
-    split: z.array(split).max(8).optional(),
+    split: z
+      .array(split)
+      .max(8)
+      // Twice, as everywhere: CEL for the apiserver, refine for standalone mode.
+      .refine((l) => l.reduce((sum, s) => sum + s.percent, 0) <= 100, {
+        message: 'split percentages must sum to at most 100',
+      })
+      .meta({
+        'x-kubernetes-validations': [
+          {
+            rule: 'self.map(s, s.percent).sum() <= 100.0',
+            message: 'split percentages must sum to at most 100',
+          },
+        ],
+      })
+      .optional(),
     shadow: z
       .object({ model: modelName, percent: z.number().min(0).max(100) })
       .optional()
@@ -739,6 +754,21 @@ export const modelRouteSpec = z
           "!self.classifier.adapt.enabled || !has(self.classifier.mode) || self.classifier.mode != 'rules'",
         message: 'classifier.adapt needs mode learned or hybrid (rules mode has no threshold to move)',
         fieldPath: '.classifier.adapt',
+      },
+      {
+        rule: '!has(self.classifier) || !has(self.classifier.rules) || self.classifier.rules.all(r, self.tiers.exists(t, t.name == r.tier))',
+        message: 'every classifier.rules[].tier must name a tier',
+        fieldPath: '.classifier.rules',
+      },
+      {
+        rule: '!has(self.split) || self.split.all(s, self.models.exists(m, m.name == s.model))',
+        message: 'every split[].model must name an entry in models',
+        fieldPath: '.split',
+      },
+      {
+        rule: '!has(self.shadow) || self.models.exists(m, m.name == self.shadow.model)',
+        message: 'shadow.model must name an entry in models',
+        fieldPath: '.shadow.model',
       },
       {
         rule: 'self.providers.all(p, self.providers.exists_one(q, q.name == p.name))',

@@ -1,6 +1,7 @@
 /** `tiermesh sidecar`: runs the OpenAI-compatible routing proxy standalone on a YAML file of manifests. */
 import { createServer, type Server } from 'node:http';
 import { ConfigError, loadConfigFile } from '../config/manifests.js';
+import { podLabelsFromEnv } from '../config/pod-selector.js';
 import { TiermeshError } from '../errors.js';
 import { listen } from '../http/listen.js';
 import { sendError } from '../http/reply.js';
@@ -92,7 +93,10 @@ export async function run(args: string[]): Promise<number> {
   let drainMs = DEFAULT_DRAIN_SECONDS * 1000;
   let localOverspendUSD: number | undefined;
   let quality: FeedbackOptions;
+  let podLabels: Record<string, string> | undefined;
   try {
+    // Set by the injector: the sidecar runs only the routes whose podSelector selects its pod.
+    podLabels = podLabelsFromEnv(process.env);
     if (values['local-overspend-usd'] !== undefined) {
       localOverspendUSD = Number(values['local-overspend-usd']);
       if (!Number.isFinite(localOverspendUSD) || localOverspendUSD < 0)
@@ -139,6 +143,7 @@ export async function run(args: string[]): Promise<number> {
       logPrompts: values['log-prompts'] === true,
       logLevel: values['log-level'] as string,
       quality,
+      podLabels,
     });
   }
   let snapshot: Awaited<ReturnType<typeof loadConfigFile>>;
@@ -158,6 +163,7 @@ export async function run(args: string[]): Promise<number> {
       logPrompts: values['log-prompts'] === true,
       logger,
       snapshot,
+      podLabels,
       ...quality,
     });
   } catch (e) {
@@ -222,6 +228,7 @@ async function runWithOperator(o: {
   logPrompts: boolean;
   logLevel: string;
   quality: FeedbackOptions;
+  podLabels: Record<string, string> | undefined;
 }): Promise<number> {
   const logger = createLogger({ level: o.logLevel });
   logProcessEvents(logger);
@@ -246,6 +253,7 @@ async function runWithOperator(o: {
     allowance: link.allowance,
     routingTally,
     onUsage: (u) => link.report(u),
+    podLabels: o.podLabels,
     ...o.quality,
   });
   link.allowance.listen({

@@ -144,10 +144,20 @@ function calibrationOf(r: ModelRoute): { calibration?: { offset: number } } {
   return { calibration: { offset: Math.min(offset, adapt.maxShift) } };
 }
 
+/** The route `model: "auto"` uses: the one named `default`, else the first (routes are sorted by name). */
+export function defaultRouteOf(routes: ReadonlyArray<{ name: string }>): string | undefined {
+  return routes.find((r) => r.name === 'default')?.name ?? routes[0]?.name;
+}
+
 export interface CompileResult {
   snapshot: Snapshot;
   /** Routes left out of the snapshot, with why: they get an Invalid condition and never reach a sidecar. */
   invalid: Array<{ name: string; problems: string[] }>;
+  /**
+   * Budgets whose routeRef names no route of the snapshot: they would limit nothing, so they say so (RouteNotFound
+   * in the cluster, a config error standalone) rather than report a Ready budget that enforces nothing.
+   */
+  unboundBudgets: Array<{ name: string; problems: string[] }>;
 }
 
 /** Compiles one namespace. Objects are sorted by name so the version depends on content alone. */
@@ -170,7 +180,16 @@ export function compileNamespace(
   const compiledBudgets = [...budgets]
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
     .map((b) => ({ name: b.metadata.name, spec: b.spec }));
-  const defaultRoute = compiledRoutes.find((r) => r.name === 'default')?.name ?? compiledRoutes[0]?.name;
+  const unboundBudgets: CompileResult['unboundBudgets'] = [];
+  for (const b of compiledBudgets) {
+    const ref = b.spec.routeRef;
+    if (ref === undefined || compiledRoutes.some((r) => r.name === ref)) continue;
+    const why = invalid.some((r) => r.name === ref)
+      ? `ModelRoute "${ref}" is invalid and left out of the config`
+      : `no ModelRoute "${ref}" in namespace ${namespace}`;
+    unboundBudgets.push({ name: b.name, problems: [`spec.routeRef: ${why}, so this budget limits nothing`] });
+  }
+  const defaultRoute = defaultRouteOf(compiledRoutes);
   const body = { namespace, routes: compiledRoutes, budgets: compiledBudgets, defaultRoute };
-  return { snapshot: { version: contentHash(body), ...body }, invalid };
+  return { snapshot: { version: contentHash(body), ...body }, invalid, unboundBudgets };
 }

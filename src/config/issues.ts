@@ -15,6 +15,9 @@ export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
 export function formatIssues(error: z.ZodError, prefix = ''): string[] {
   return error.issues.map((issue) => {
     const path = fieldPath([...(prefix ? [prefix] : []), ...issue.path]);
+    // A record key's own rule ("must be a DNS-1123 label") says more than zod's "Invalid key in record".
+    if (issue.code === 'invalid_key' && issue.issues.length > 0)
+      return `${path}: invalid key: ${issue.issues.map((i) => i.message).join('; ')}`;
     return `${path}: ${issue.message}`;
   });
 }

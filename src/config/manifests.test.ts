@@ -82,6 +82,79 @@ spec:
     );
   });
 
+  it('refuses a budget whose routeRef names no route: it would limit nothing', () => {
+    const text = `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat }
+spec:
+  providers: [{ name: sim, type: simulated }]
+  models: [{ name: m, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000 }]
+  tiers: [{ name: t, models: [m] }]
+---
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelBudget
+metadata: { name: cap }
+spec: { routeRef: chatt, window: { period: daily }, limit: { usd: 5 } }
+`;
+    expect(problemsOf(() => compileManifests(parseManifests(text)))).toEqual([
+      'ModelBudget cap: spec.routeRef: no ModelRoute "chatt" in namespace default, so this budget limits nothing',
+    ]);
+    expect(compileManifests(parseManifests(text.replace('chatt', 'chat'))).budgets).toHaveLength(1);
+  });
+
+  const route = (name: string, extra = '') => `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  providers: [{ name: sim, type: simulated }]
+  models: [{ name: m, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000 }]
+  tiers: [{ name: t, models: [m] }]
+${extra}`;
+
+  it('refuses a tiermesh.dev object in a version nobody serves, rather than skipping it', () => {
+    const text = `${route('chat')}---
+apiVersion: tiermesh.dev/v1
+kind: ModelBudget
+metadata: { name: cap }
+spec: { window: { period: daily }, limit: { usd: 5 } }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: app }
+`;
+    expect(problemsOf(() => parseManifests(text))).toEqual([
+      'document 2 (ModelBudget cap): apiVersion: tiermesh.dev/v1 is not served; use tiermesh.dev/v1alpha1',
+    ]);
+  });
+
+  it("refuses unknown fields by path, as the apiserver's strict field validation does", () => {
+    const text = route('chat', '  cascade: { enabeld: false }\n  cahce: { enabled: true }\nstatuss: {}\n');
+    expect(problemsOf(() => parseManifests(text))).toEqual([
+      'document 1 (ModelRoute chat): spec.cascade.enabeld: unknown field',
+      'document 1 (ModelRoute chat): spec.cahce: unknown field',
+      'document 1 (ModelRoute chat): statuss: unknown field',
+    ]);
+    // Inside arrays too; metadata (labels, annotations, anything the apiserver owns) is open.
+    const nested = route('chat').replace(
+      '{ name: sim, type: simulated }',
+      '{ name: sim, type: simulated, tpye: x }',
+    );
+    expect(problemsOf(() => parseManifests(nested))).toEqual([
+      'document 1 (ModelRoute chat): spec.providers[0].tpye: unknown field',
+    ]);
+    expect(
+      parseManifests(route('chat').replace('{ name: chat }', '{ name: chat, uid: u, labels: { a: b } }'))
+        .routes,
+    ).toHaveLength(1);
+  });
+
+  it('refuses two documents with the same kind, namespace and name, naming both', () => {
+    const text = `${route('chat')}---\n${route('other')}---\n${route('chat', '  cascade: { enabled: false }\n')}`;
+    expect(problemsOf(() => parseManifests(text))).toEqual([
+      'document 3 (ModelRoute chat): same kind, namespace and name as document 1 (ModelRoute chat); one object per name',
+    ]);
+  });
+
   it('fails clearly on a missing file', async () => {
     await expect(loadConfigFile('/nonexistent/tiermesh.yaml')).rejects.toThrow(/cannot read file: ENOENT/);
   });

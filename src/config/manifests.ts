@@ -1,12 +1,12 @@
 /** Reads a multi-document YAML file of ModelRoute/ModelBudget manifests into validated objects, grouped by namespace. */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import { API_VERSION } from '../api/common.js';
+import { API_VERSION, GROUP } from '../api/common.js';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import { type ModelRoute, modelRoute } from '../api/modelroute.js';
 import type { Snapshot } from '../api/snapshot.js';
 import { compileNamespace } from './compile.js';
-import { formatIssues } from './issues.js';
+import { fieldPath, formatIssues } from './issues.js';
 
 /** A config that cannot be used, with every problem listed (each naming its document and field). */
 export class ConfigError extends Error {
@@ -28,6 +28,8 @@ export interface Manifests {
 export function parseManifests(text: string, source = 'config'): Manifests {
   const problems: string[] = [];
   const out: Manifests = { routes: [], budgets: [] };
+  /** kind/namespace/name to the label of the document that declared it first. */
+  const seen = new Map<string, string>();
   parseAllDocuments(text).forEach((doc, i) => {
     const where = `document ${i + 1}`;
     if (doc.errors.length > 0) {
@@ -40,24 +42,66 @@ export function parseManifests(text: string, source = 'config'): Manifests {
       problems.push(`${where}: expected a Kubernetes object`);
       return;
     }
-    const obj = value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } };
-    if (obj.apiVersion !== API_VERSION) return;
+    const obj = value as {
+      apiVersion?: unknown;
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+    };
     const label = `${where} (${String(obj.kind)} ${String(obj.metadata?.name ?? '?')})`;
-    if (obj.kind === 'ModelRoute') {
-      const r = modelRoute.safeParse(value);
-      if (r.success) out.routes.push(r.data);
-      else problems.push(...formatIssues(r.error).map((m) => `${label}: ${m}`));
-    } else if (obj.kind === 'ModelBudget') {
-      const r = modelBudget.safeParse(value);
-      if (r.success) out.budgets.push(r.data);
-      else problems.push(...formatIssues(r.error).map((m) => `${label}: ${m}`));
-    } else {
-      problems.push(`${label}: unknown kind for ${API_VERSION}`);
+    if (obj.apiVersion !== API_VERSION) {
+      // Another group's object is skipped, as kubectl users expect; ours in a version nobody serves is a mistake.
+      if (typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith(`${GROUP}/`))
+        problems.push(`${label}: apiVersion: ${obj.apiVersion} is not served; use ${API_VERSION}`);
+      return;
     }
+    const schema =
+      obj.kind === 'ModelRoute' ? modelRoute : obj.kind === 'ModelBudget' ? modelBudget : undefined;
+    if (!schema) {
+      problems.push(`${label}: unknown kind for ${API_VERSION}`);
+      return;
+    }
+    const r = schema.safeParse(value);
+    if (!r.success) {
+      problems.push(...formatIssues(r.error).map((m) => `${label}: ${m}`));
+      return;
+    }
+    // zod drops fields it does not know; the apiserver's strict field validation refuses them, and so do we.
+    const unknown = unknownFields(value, r.data);
+    if (unknown.length > 0) {
+      problems.push(...unknown.map((f) => `${label}: ${f}: unknown field`));
+      return;
+    }
+    const key = `${obj.kind}/${String(obj.metadata?.namespace ?? 'default')}/${String(obj.metadata?.name)}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push(`${label}: same kind, namespace and name as ${first}; one object per name`);
+      return;
+    }
+    seen.set(key, label);
+    if (obj.kind === 'ModelRoute') out.routes.push(r.data as ModelRoute);
+    else out.budgets.push(r.data as ModelBudget);
   });
   if (problems.length > 0) throw new ConfigError(source, problems);
   if (out.routes.length === 0) throw new ConfigError(source, ['no ModelRoute found']);
   return out;
+}
+
+/**
+ * Paths of the fields in `input` that the parse dropped: zod strips keys an object schema does not declare (a
+ * `cascade.enabeld` would silently leave `enabled` at its default). Records and loose objects keep every key, so
+ * only truly undeclared fields are named. No schema of ours renames keys, so what is missing from `parsed` was dropped.
+ */
+export function unknownFields(input: unknown, parsed: unknown, path: PropertyKey[] = []): string[] {
+  if (Array.isArray(input) && Array.isArray(parsed))
+    return input.flatMap((v, i) => unknownFields(v, parsed[i], [...path, i]));
+  if (!isPlainObject(input) || !isPlainObject(parsed)) return [];
+  return Object.keys(input).flatMap((k) =>
+    Object.hasOwn(parsed, k) ? unknownFields(input[k], parsed[k], [...path, k]) : [fieldPath([...path, k])],
+  );
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /**
@@ -72,12 +116,12 @@ export function compileManifests(m: Manifests, source = 'config'): Snapshot {
       `metadata.namespace: a sidecar config holds one namespace, found ${[...namespaces].join(', ')}`,
     ]);
   const namespace = [...namespaces][0] ?? 'default';
-  const { snapshot, invalid } = compileNamespace(namespace, m.routes, m.budgets);
-  if (invalid.length > 0)
-    throw new ConfigError(
-      source,
-      invalid.flatMap((r) => r.problems.map((p) => `ModelRoute ${r.name}: ${p}`)),
-    );
+  const { snapshot, invalid, unboundBudgets } = compileNamespace(namespace, m.routes, m.budgets);
+  const problems = [
+    ...invalid.flatMap((r) => r.problems.map((p) => `ModelRoute ${r.name}: ${p}`)),
+    ...unboundBudgets.flatMap((b) => b.problems.map((p) => `ModelBudget ${b.name}: ${p}`)),
+  ];
+  if (problems.length > 0) throw new ConfigError(source, problems);
   return snapshot;
 }
 

@@ -20,6 +20,28 @@ export interface ElectorOptions {
   onRound?: () => void;
   /** Set on every write (lease-owner.ts): the garbage collector removes the Lease with its owner. */
   owner?: V1OwnerReference;
+  /**
+   * client-go's renewDeadline: a leader that has not renewed for this long stops leading, before the Lease expires
+   * for the other replicas (durationSeconds), so an apiserver that hangs our calls never yields two leaders. It is
+   * also each round's timeout. Default: two thirds of the lease (10 s of 15), at least halfway between renewMs and
+   * the lease duration.
+   */
+  renewDeadlineMs?: number;
+  /** Monotonic milliseconds (tests pass a fake one). */
+  clock?: () => number;
+}
+
+/** The renew deadline for a lease duration and renew period (ElectorOptions.renewDeadlineMs). */
+export function renewDeadlineFor(durationSeconds: number, renewMs: number): number {
+  const duration = durationSeconds * 1000;
+  return Math.max((duration * 2) / 3, (renewMs + duration) / 2);
+}
+
+/** A round that did not finish within the renew deadline (a hung apiserver call): it counts as failed. */
+export class LeaseRoundTimeout extends Error {
+  constructor(ms: number) {
+    super(`lease round did not finish within ${ms} ms`);
+  }
 }
 
 /** Giving the lease up at stop failed: not a failed round (nothing is retried), the Lease simply expires. */
@@ -35,17 +57,30 @@ const CONFLICT_RETRIES = 3;
 export class LeaderElector {
   private leader = false;
   private timer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly duration: number;
+  private readonly renewMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly clock: () => number;
+  /** Clock reading at the start of the last round that wrote the Lease: the renewTime the others judge us by. */
+  private renewedAt = Number.NEGATIVE_INFINITY;
+  /** Rounds started; a round that finishes after a newer one started (it timed out) decides nothing. */
+  private rounds = 0;
 
   constructor(
     private readonly kube: Kube,
     private readonly opts: ElectorOptions,
   ) {
     this.duration = opts.durationSeconds ?? 15;
+    this.renewMs = opts.renewMs ?? 2_000;
+    this.renewDeadlineMs = opts.renewDeadlineMs ?? renewDeadlineFor(this.duration, this.renewMs);
+    this.clock = opts.clock ?? (() => performance.now());
   }
 
+  /** Leading, and renewed within the renew deadline: past it the Lease is about to expire for the others. */
   isLeader(): boolean {
+    if (this.leader && this.clock() - this.renewedAt >= this.renewDeadlineMs) this.set(false);
     return this.leader;
   }
 
@@ -55,20 +90,27 @@ export class LeaderElector {
 
   private async loop(): Promise<void> {
     if (this.stopped) return;
-    await this.tick().then(
+    const id = ++this.rounds;
+    let timeout: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timeout = setTimeout(() => reject(new LeaseRoundTimeout(this.renewDeadlineMs)), this.renewDeadlineMs);
+    });
+    // The hung call itself cannot be cancelled (the client has no signal); its late answer is ignored by `id`.
+    await Promise.race([this.tick(id), deadline]).then(
       () => this.opts.onRound?.(),
       (e) => {
         this.opts.onError?.(e);
         this.set(false);
       },
     );
-    if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.opts.renewMs ?? 2_000);
+    clearTimeout(timeout);
+    if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.renewMs);
   }
 
   /** One round: read, decide, and write conditionally (resourceVersion), so two candidates never both win. */
-  async tick(): Promise<boolean> {
+  async tick(id = ++this.rounds): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
-      const r = await this.round();
+      const r = await this.round(id);
       if (r !== 'conflict') return r;
       // A conflict means the Lease moved since we read it: another candidate won, or a replica patched its record.
       if (attempt >= CONFLICT_RETRIES) {
@@ -78,9 +120,11 @@ export class LeaderElector {
     }
   }
 
-  private async round(): Promise<boolean | 'conflict'> {
+  private async round(id: number): Promise<boolean | 'conflict'> {
     const { namespace, name, identity } = this.opts;
+    const startedAt = this.clock();
     const lease = await this.kube.readLease(namespace, name);
+    if (id !== this.rounds || this.stopped) return false;
     this.opts.onLease?.(lease);
     const now = new Date();
     const decision = leaseDecision(lease?.spec, identity, now);
@@ -117,8 +161,20 @@ export class LeaderElector {
       if (apiCode(e) === 409) return 'conflict';
       throw e;
     }
+    // Written after the round timed out: the Lease says we renewed, but leading is decided by the next round.
+    if (id !== this.rounds || this.stopped) return false;
+    this.renewedAt = startedAt;
     this.set(true);
+    this.armWatchdog();
     return true;
+  }
+
+  /** Steps down at the renew deadline even when no round ends and nobody asks isLeader (a hung call). */
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    const left = this.renewedAt + this.renewDeadlineMs - this.clock();
+    this.watchdog = setTimeout(() => this.isLeader(), Math.max(0, left) + 1);
+    this.watchdog.unref?.();
   }
 
   /**
@@ -129,6 +185,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.watchdog) clearTimeout(this.watchdog);
     if (!this.leader) return;
     this.set(false);
     const { namespace, name, identity } = this.opts;

@@ -412,6 +412,9 @@ function reconcileWith(
         writeRouteStatus: async (route, status) => {
           await core.kube.patchStatus({ kind: 'ModelRoute', metadata: route.metadata }, status);
         },
+        writeBudgetStatus: async (budget, status) => {
+          await core.kube.patchStatus({ kind: 'ModelBudget', metadata: budget.metadata }, status);
+        },
         refreshBudget: (n, name) => deps.ledger.refresh(n, name),
         routing: (n, route, windowSeconds, now) => deps.routingBook.status(n, route, windowSeconds, now),
         routingSince: (n, route, since, now) => deps.routingBook.totalsSince(n, route, since, now),

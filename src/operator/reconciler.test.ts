@@ -240,6 +240,55 @@ describe('reconcileNamespace', () => {
     expect(h.events).toEqual(['Warning/InvalidConfig']);
   });
 
+  it('a route the schema refuses after the apiserver stored it loses its stale Ready=True: Invalid, by field, for its generation', async () => {
+    const stored: ModelRouteStatus = {
+      observedGeneration: 1,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Compiled',
+          message: 'compiled into config abc',
+          observedGeneration: 1,
+          lastTransitionTime: '2025-12-01T00:00:00Z',
+        },
+      ],
+      configVersion: 'abc',
+      tiers: 1,
+    };
+    const base = routeObj('chat', 'small', stored);
+    const edited = {
+      ...base,
+      metadata: { ...base.metadata, generation: 2 },
+      spec: { ...base.spec, priority: { classes: { Gold: { minTier: 'small' } } } },
+    };
+    const h = harness([edited]);
+    const r = await reconcileNamespace('ns', h.deps);
+    expect(h.hub.snapshot('ns')?.routes).toEqual([]);
+    expect(r).toMatchObject({ invalid: 1, statusWrites: 1 });
+    expect(h.writes[0]!.name).toBe('chat');
+    const written = h.writes[0]!.status;
+    expect(written).toEqual({
+      observedGeneration: 2,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Invalid',
+          message: expect.stringContaining(
+            'spec.priority.classes.Gold: invalid key: must be a DNS-1123 label',
+          ),
+          observedGeneration: 2,
+          lastTransitionTime: '2026-01-01T00:00:00.000Z',
+        },
+      ],
+    });
+    expect(h.events).toEqual(['Warning/InvalidConfig']);
+    // The informer's echo of that write: nothing more to say.
+    const echo = harness([{ ...edited, status: { ...stored, ...written } }]);
+    expect((await reconcileNamespace('ns', echo.deps)).statusWrites).toBe(0);
+  });
+
   const budgetObj = (name: string, period: string, timezone = 'UTC') => ({
     apiVersion: 'tiermesh.dev/v1alpha1',
     kind: 'ModelBudget',
@@ -297,6 +346,75 @@ describe('reconcileNamespace', () => {
     // Any other failure still fails the reconcile, so the queue backs off and retries it.
     const failing = { ...deps, refreshBudget: async () => Promise.reject(new Error('apiserver: 500')) };
     await expect(reconcileNamespace('ns', failing)).rejects.toThrow('apiserver: 500');
+  });
+});
+
+describe('a ModelBudget whose routeRef names no route', () => {
+  const capped = (routeRef: string, status?: unknown) => ({
+    apiVersion: 'tiermesh.dev/v1alpha1',
+    kind: 'ModelBudget',
+    metadata: { name: 'cap', namespace: 'ns', generation: 3, uid: 'uid-cap' },
+    spec: { routeRef, window: { period: 'daily' }, limit: { usd: 5 } },
+    ...(status ? { status } : {}),
+  });
+
+  function run(budgets: unknown[], routes: unknown[] = [routeObj('chat')]) {
+    const h = harness(routes);
+    const budgetWrites: Array<{ name: string; status: unknown }> = [];
+    const refreshed: string[] = [];
+    const deps = {
+      ...h.deps,
+      budgets: () => budgets,
+      refreshBudget: async (_ns: string, name: string) => {
+        refreshed.push(name);
+      },
+      writeBudgetStatus: async (b: { metadata: { name: string } }, status: unknown) => {
+        budgetWrites.push({ name: b.metadata.name, status });
+      },
+    };
+    return { h, deps, budgetWrites, refreshed };
+  }
+
+  it('is Ready=False RouteNotFound for its generation, with one Event, and is not handed to the ledger', async () => {
+    const t = run([capped('chatt')]);
+    await reconcileNamespace('ns', t.deps);
+    expect(t.refreshed).toEqual([]);
+    expect(t.budgetWrites).toEqual([
+      {
+        name: 'cap',
+        status: {
+          observedGeneration: 3,
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'False',
+              reason: 'RouteNotFound',
+              message: 'spec.routeRef: no ModelRoute "chatt" in namespace ns, so this budget limits nothing',
+              observedGeneration: 3,
+              lastTransitionTime: '2026-01-01T00:00:00.000Z',
+            },
+          ],
+        },
+      },
+    ]);
+    expect(t.h.events).toEqual(['Warning/RouteNotFound']);
+    // The echo of that write: no second write, no second Event.
+    const written = t.budgetWrites[0]!.status;
+    const echo = run([capped('chatt', written)]);
+    echo.deps.announced = t.h.deps.announced;
+    await reconcileNamespace('ns', echo.deps);
+    expect(echo.budgetWrites).toEqual([]);
+    expect(echo.h.events).toEqual([]);
+  });
+
+  it('says so when the route exists but is invalid, and goes back to the ledger once the route is there', async () => {
+    const t = run([capped('chat')], [routeObj('chat', 'nope')]);
+    await reconcileNamespace('ns', t.deps);
+    expect(JSON.stringify(t.budgetWrites[0]?.status)).toContain('ModelRoute \\"chat\\" is invalid');
+    const fixed = run([capped('chat')]);
+    await reconcileNamespace('ns', fixed.deps);
+    expect(fixed.refreshed).toEqual(['cap']);
+    expect(fixed.budgetWrites).toEqual([]);
   });
 });
 

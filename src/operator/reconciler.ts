@@ -7,11 +7,11 @@
  * Asks to run again when the soonest budget window ends (nothing else announces a rollover); a budget whose spec
  * cannot be evaluated (an unknown time zone) is a TerminalError from the ledger: one Event, no retry loop.
  */
-import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
+import { objectMeta } from '../api/common.js';
+import { type ModelBudget, type ModelBudgetStatus, modelBudget } from '../api/modelbudget.js';
 import {
   type CalibrationStatus,
   type ModelRoute,
-  type ModelRouteStatus,
   modelRoute,
   monitoringOf,
   type RoutingStatus,
@@ -20,10 +20,11 @@ import { budgetWindow } from '../budget/window.js';
 import { compileNamespace } from '../config/compile.js';
 import { formatIssues } from '../config/issues.js';
 import { calibrationLimits, nextCalibration } from '../routing/online-calibration.js';
+import { notReadyStatus, readyFields } from './conditions.js';
 import type { ConfigHub } from './hub.js';
 import type { ObjectRef } from './kube.js';
 import { type ReconcileOutcome, TerminalError } from './reconcile-result.js';
-import { routeStatus, sameStatus } from './route-status.js';
+import { type RouteStatusPatch, routeStatus, sameStatus } from './route-status.js';
 import { type RoutingTotals, routingEvents } from './routing-status.js';
 
 export interface ReconcileDeps {
@@ -31,7 +32,12 @@ export interface ReconcileDeps {
   budgets(namespace: string): unknown[];
   hub: ConfigHub;
   isLeader(): boolean;
-  writeRouteStatus(route: ModelRoute, status: ModelRouteStatus): Promise<void>;
+  writeRouteStatus(route: Pick<ModelRoute, 'metadata'>, status: RouteStatusPatch): Promise<void>;
+  /**
+   * A merge patch of a budget's status, for budgets the ledger does not serve (a routeRef that names no route);
+   * without it such a budget only gets its Event.
+   */
+  writeBudgetStatus?(budget: Pick<ModelBudget, 'metadata'>, status: ModelBudgetStatus): Promise<void>;
   refreshBudget(namespace: string, name: string): Promise<void>;
   event(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
   /** status.routing from the sidecars' reports (RoutingBook.status); without it status.routing is left as it is. */
@@ -79,7 +85,7 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
   const now = (deps.now ?? (() => new Date()))();
   const routes = parseAll<ModelRoute>(deps.routes(namespace), modelRoute);
   const budgets = parseAll<ModelBudget>(deps.budgets(namespace), modelBudget);
-  const { snapshot, invalid } = compileNamespace(namespace, routes.ok, budgets.ok);
+  const { snapshot, invalid, unboundBudgets } = compileNamespace(namespace, routes.ok, budgets.ok);
   deps.hub.publish(snapshot);
   const result: ReconcileResult = {
     version: snapshot.version,
@@ -91,6 +97,7 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
 
   const stats = deps.hub.stats(namespace);
   const problemsOf = new Map(invalid.map((r) => [r.name, r.problems]));
+  result.statusWrites += await markUnparsed(routes.bad, now, deps);
   for (const route of routes.ok) {
     const desired = routeStatus(
       route,
@@ -136,7 +143,30 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
     }
   }
   let failure: unknown;
+  const unbound = new Map(unboundBudgets.map((b) => [b.name, b.problems.join('; ')]));
   for (const budget of budgets.ok) {
+    const why = unbound.get(budget.metadata.name);
+    if (why !== undefined) {
+      // The ledger would call it Ready (it counts no usage, so nothing looks wrong); it limits nothing until the
+      // route exists, when this reconcile (routes trigger it too) hands it back to the ledger.
+      const desired = notReadyStatus(
+        budget.status,
+        budget.metadata.generation,
+        'RouteNotFound',
+        why,
+        now.toISOString(),
+      );
+      if (deps.writeBudgetStatus && !sameStatus(readyFields(budget.status), desired)) {
+        await deps.writeBudgetStatus(budget, desired);
+        result.statusWrites++;
+      }
+      const key = `${budget.metadata.uid}/${budget.metadata.generation}/RouteNotFound`;
+      if (!deps.announced?.has(key)) {
+        deps.announced?.add(key);
+        deps.event({ kind: 'ModelBudget', metadata: budget.metadata }, 'Warning', 'RouteNotFound', why);
+      }
+      continue;
+    }
     try {
       await deps.refreshBudget(namespace, budget.metadata.name);
     } catch (e) {
@@ -202,6 +232,34 @@ function calibrate(
   return step;
 }
 
+/**
+ * Routes the apiserver stored but the schema refuses are missing from the snapshot like the ones the compiler
+ * refused, so their status says so just the same (Ready=False Invalid, by field). Returns the writes made.
+ */
+async function markUnparsed(
+  bad: ReadonlyArray<{ raw: unknown; problems: string[] }>,
+  now: Date,
+  deps: ReconcileDeps,
+): Promise<number> {
+  let writes = 0;
+  for (const b of bad) {
+    const meta = objectMeta.safeParse((b.raw as { metadata?: unknown }).metadata);
+    if (!meta.success) continue;
+    const stored = (b.raw as { status?: unknown }).status;
+    const desired = notReadyStatus(
+      stored,
+      meta.data.generation,
+      'Invalid',
+      b.problems.join('; '),
+      now.toISOString(),
+    );
+    if (sameStatus(readyFields(stored), desired)) continue;
+    await deps.writeRouteStatus({ metadata: meta.data }, desired);
+    writes++;
+  }
+  return writes;
+}
+
 /** Timers fire at or after their time; this much later is sure to be inside the new window. */
 export const ROLLOVER_MARGIN_MS = 1_000;
 
@@ -222,7 +280,7 @@ export function budgetRolloverInMs(budgets: ModelBudget[], now: Date): number | 
 }
 
 /** One Event per transition into a failing Ready condition (or a new reason for it), never per reconcile. */
-function announce(route: ModelRoute, next: ModelRouteStatus, deps: ReconcileDeps): void {
+function announce(route: ModelRoute, next: RouteStatusPatch, deps: ReconcileDeps): void {
   const before = route.status?.conditions?.find((c) => c.type === 'Ready');
   const after = next.conditions?.find((c) => c.type === 'Ready');
   if (after?.status !== 'False') return;

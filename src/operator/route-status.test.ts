@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type ModelRoute, modelRoute } from '../api/modelroute.js';
-import { routeStatus, sameStatus } from './route-status.js';
+import { merged, routeStatus, sameStatus } from './route-status.js';
 
 const route: ModelRoute = modelRoute.parse({
   apiVersion: 'tiermesh.dev/v1alpha1',
@@ -61,14 +61,63 @@ describe('routeStatus', () => {
 
   it('is stable: recomputing from its own output changes nothing, so there is no write loop', () => {
     const first = routeStatus(route, { configVersion: 'v1', problems: [] }, ok, 't0');
-    const second = routeStatus({ ...route, status: first }, { configVersion: 'v1', problems: [] }, ok, 't1');
+    const second = routeStatus(
+      { ...route, status: merged(first) },
+      { configVersion: 'v1', problems: [] },
+      ok,
+      't1',
+    );
     expect(sameStatus(first, second)).toBe(true);
     const flipped = routeStatus(
-      { ...route, status: first },
+      { ...route, status: merged(first) },
       { configVersion: 'v1', problems: ['x: y'] },
       ok,
       't2',
     );
     expect(flipped.conditions?.[0]?.lastTransitionTime).toBe('t2');
+  });
+
+  it('keeps the NACK count out of the message, so one more refusing sidecar is no new Event', () => {
+    const nack = (nacked: number) =>
+      routeStatus(
+        route,
+        { configVersion: 'v1', problems: [] },
+        { connected: 5, acked: 5 - nacked, nacked, lastNack: 'model-ref: ConfigMap clf has no model.json' },
+        't0',
+      );
+    const one = nack(1);
+    const three = nack(3);
+    expect(one.conditions?.[0]?.message).toBe(
+      'sidecars rejected config v1: model-ref: ConfigMap clf has no model.json',
+    );
+    expect(three.conditions).toEqual(one.conditions);
+    expect(three.sidecars).toEqual({ connected: 5, acked: 2, nacked: 3 });
+  });
+
+  it('clears lastNack (null in the merge patch) once no sidecar refuses, and then writes nothing more', () => {
+    const refused = merged(
+      routeStatus(
+        route,
+        { configVersion: 'v1', problems: [] },
+        { connected: 1, acked: 0, nacked: 1, lastNack: 'boom' },
+        't0',
+      ),
+    );
+    expect(refused.lastNack).toBe('boom');
+    const recovered = routeStatus(
+      { ...route, status: refused },
+      { configVersion: 'v2', problems: [] },
+      ok,
+      't1',
+    );
+    expect(recovered.lastNack).toBeNull();
+    const echo = routeStatus(
+      { ...route, status: merged(recovered) },
+      { configVersion: 'v2', problems: [] },
+      ok,
+      't2',
+    );
+    expect(echo).not.toHaveProperty('lastNack');
+    expect(sameStatus(merged(recovered), echo)).toBe(true);
   });
 });

@@ -18,12 +18,21 @@ export interface RouteOutcome {
   problems: string[];
 }
 
+/** A route status as merge-patched: `lastNack: null` removes a stored one. */
+export type RouteStatusPatch = Omit<ModelRouteStatus, 'lastNack'> & { lastNack?: string | null };
+
+/** The status the apiserver stores after merging `patch` into a status without the nulled fields. */
+export function merged(patch: RouteStatusPatch): ModelRouteStatus {
+  const { lastNack, ...rest } = patch;
+  return { ...rest, ...(typeof lastNack === 'string' ? { lastNack } : {}) };
+}
+
 export function routeStatus(
   route: ModelRoute,
   outcome: RouteOutcome,
   stats: SidecarStats,
   now: string,
-): ModelRouteStatus {
+): RouteStatusPatch {
   const old = route.status ?? {};
   const generation = route.metadata.generation;
   let ready: { status: 'True' | 'False'; reason: string; message: string };
@@ -33,8 +42,9 @@ export function routeStatus(
     ready = {
       status: 'False',
       reason: 'SidecarRejected',
+      // No count here (it is in status.sidecars.nacked): one more refusing sidecar is not a new Event.
       message: clip(
-        `${stats.nacked} sidecar(s) rejected config ${outcome.configVersion}: ${stats.lastNack ?? 'no reason given'}`,
+        `sidecars rejected config ${outcome.configVersion}: ${stats.lastNack ?? 'no reason given'}`,
         32_768,
       ),
     };
@@ -46,15 +56,18 @@ export function routeStatus(
     { type: 'Ready', ...ready, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
     now,
   );
-  const status: ModelRouteStatus = {
+  const status: RouteStatusPatch = {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     conditions,
     configVersion: outcome.configVersion,
     tiers: route.spec.tiers.length,
     sidecars: { connected: stats.connected, acked: stats.acked, nacked: stats.nacked },
   };
-  const lastNack = stats.lastNack ?? old.lastNack;
-  if (lastNack) status.lastNack = clip(lastNack, 4096);
+  // A NACK no sidecar holds any more is history: cleared (null in the merge patch), not shown as current.
+  if (stats.nacked > 0) {
+    const lastNack = stats.lastNack ?? old.lastNack;
+    if (lastNack) status.lastNack = clip(lastNack, 4096);
+  } else if (old.lastNack !== undefined) status.lastNack = null;
   return status;
 }
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultKeyEnv, keySource, resolveKey, tokenSource } from './keys.js';
+import { defaultKeyEnv, keySource, resolveKey, secretPath, tokenSource } from './keys.js';
 
 describe('resolveKey', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tiermesh-keys-'));
@@ -33,6 +33,31 @@ describe('resolveKey', () => {
       why: 'secret missing/k cannot be read (ENOENT)',
     });
     expect(resolveKey(undefined, k).ok).toBe(false);
+  });
+
+  it('never reads outside <secrets dir>/<name>/, whatever the ref says', () => {
+    // The sidecar's own ServiceAccount token sits beside the key mounts; a climbing key would send it upstream.
+    mkdirSync(join(dir, 'token'));
+    writeFileSync(join(dir, 'token', 'token'), 'eyJ-service-account-token');
+    for (const secretKeyRef of [
+      { name: 'openai-creds', key: '../token/token' },
+      { name: 'openai-creds', key: '..' },
+      { name: '..', key: 'token/token' },
+      { name: 'token', key: '../token/token' },
+      { name: 'token', key: 'token' },
+      { name: 'openai-creds', key: 'a/b' },
+      { name: 'openai-creds', key: `${dir}/token/token` },
+    ]) {
+      const r = resolveKey({ secretKeyRef }, k);
+      expect(r).toEqual({
+        ok: false,
+        why: `secret ${secretKeyRef.name}/${secretKeyRef.key} is not a file inside the secrets directory`,
+      });
+    }
+    expect(secretPath(dir, { name: 'openai-creds', key: 'api-key' })).toBe(
+      join(dir, 'openai-creds', 'api-key'),
+    );
+    expect(secretPath(dir, { name: 'llm.openai', key: '.hidden' })).toBe(join(dir, 'llm.openai', '.hidden'));
   });
 
   it('defaults the secrets dir', () => {

@@ -1,7 +1,7 @@
 /** Resolves a provider's API key from env, a file, or a mounted Secret; says why when it cannot, never what it is. */
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { KeyRef } from '../api/common.js';
 import { jwtExpiry } from '../jwt.js';
 
@@ -24,9 +24,22 @@ export function defaultKeyEnv(env: Readonly<Record<string, string | undefined>> 
   };
 }
 
-/** The path a secretKeyRef is mounted at. Names are DNS labels / Secret keys, so they cannot climb out of `dir`. */
-export function secretPath(dir: string, ref: { name: string; key: string }): string {
-  return join(dir, ref.name, ref.key);
+/** The injector mounts the sidecar's ServiceAccount token at `<dir>/token/`, so no key Secret is mounted there. */
+export const TOKEN_SUBDIR = 'token';
+
+const oneSegment = (s: string) => s !== '' && s !== '.' && s !== '..' && !/[/\\\0]/.test(s);
+
+/**
+ * The path a secretKeyRef is mounted at, `<dir>/<name>/<key>`, or undefined when name or key is not exactly one
+ * path segment or the name is the token's directory. The schema already refuses such keys; this is the second lock,
+ * because a ref that reaches the token (`../token/token`) would send the sidecar's own ServiceAccount token upstream
+ * as the API key.
+ */
+export function secretPath(dir: string, ref: { name: string; key: string }): string | undefined {
+  if (!oneSegment(ref.name) || !oneSegment(ref.key) || ref.name === TOKEN_SUBDIR) return undefined;
+  const root = resolve(dir);
+  const path = resolve(root, ref.name, ref.key);
+  return dirname(dirname(path)) === root ? path : undefined;
 }
 
 /** One lookup. The `why` names the source (env var, path), which is configuration, never the key. */
@@ -36,9 +49,13 @@ export function resolveKey(ref: KeyRef | undefined, k: KeyEnv): KeyResolution {
     const v = k.env[ref.env]?.trim();
     return v ? { ok: true, key: v } : { ok: false, why: `environment variable ${ref.env} is not set` };
   }
+  if (ref.file === undefined && ref.secretKeyRef === undefined)
+    return { ok: false, why: 'apiKey names no source' };
+  const what = ref.secretKeyRef
+    ? `secret ${ref.secretKeyRef.name}/${ref.secretKeyRef.key}`
+    : `file ${ref.file}`;
   const path = ref.file ?? (ref.secretKeyRef ? secretPath(k.secretsDir, ref.secretKeyRef) : undefined);
-  if (path === undefined) return { ok: false, why: 'apiKey names no source' };
-  const what = ref.secretKeyRef ? `secret ${ref.secretKeyRef.name}/${ref.secretKeyRef.key}` : `file ${path}`;
+  if (path === undefined) return { ok: false, why: `${what} is not a file inside the secrets directory` };
   try {
     const v = k.readFile(path).trim();
     return v ? { ok: true, key: v } : { ok: false, why: `${what} is empty` };

@@ -46,6 +46,8 @@ export interface SidecarOptions {
   decisionLog?: Omit<DecisionLogOptions, 'onError'>;
   /** Counts for the operator's ModelRoute.status.routing, when linked to one. */
   routingTally?: RoutingTally;
+  /** The labels of the pod served (from the injector): only routes whose podSelector selects it run. */
+  podLabels?: Record<string, string> | undefined;
 }
 
 export interface Sidecar {
@@ -78,6 +80,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
       ...(opts.keyEnv ? { keyEnv: opts.keyEnv } : {}),
       ...(opts.allowance ? { allowance: opts.allowance } : {}),
     }),
+    opts.podLabels,
   );
   store.onApplied((rt) => {
     metrics.config(rt.snapshot.version);

@@ -75,4 +75,45 @@ describe('ConfigStore', () => {
     expect(seen).toEqual([undefined, a.version]);
     expect(store.current!.snapshot.version).toBe(a.version);
   });
+
+  describe('with the pod labels the injector passed', () => {
+    const route = (name: string, app?: string) => `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name}, namespace: t }
+spec:
+${app ? `  podSelector: { matchLabels: { app: ${app} } }` : ''}
+  providers: [{ name: sim, type: simulated }]
+  models: [{ name: m-${name}, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 1000 }]
+  tiers: [{ name: cheap, models: [m-${name}] }]
+`;
+    const ns = (...docs: string[]) => compileManifests(parseManifests(docs.join('---\n')));
+
+    it("runs only the routes that select the pod, with a default among them, and ACKs the operator's version", () => {
+      const pushed = ns(route('billing', 'billing'), route('frontend', 'frontend'));
+      expect(pushed.defaultRoute).toBe('billing');
+      const store = new ConfigStore((s: Snapshot) => ({ snapshot: s }), { app: 'frontend' });
+      expect(store.apply(pushed)).toEqual({ ok: true, version: pushed.version, changed: true });
+      expect(store.current!.snapshot.routes.map((r) => r.name)).toEqual(['frontend']);
+      expect(store.current!.snapshot.defaultRoute).toBe('frontend');
+      expect(store.apply(structuredClone(pushed))).toMatchObject({ ok: true, changed: false });
+    });
+
+    it('refuses a version in which no route selects the pod, saying so, and keeps the old one', () => {
+      const store = new ConfigStore((s: Snapshot) => ({ snapshot: s }), { app: 'web' });
+      const first = ns(route('shared'));
+      store.apply(first);
+      const r = store.apply(ns(route('billing', 'billing')));
+      expect(r).toEqual({
+        ok: false,
+        error: 'no route selects this pod: the podSelector of billing does not match its labels',
+      });
+      expect(store.current!.snapshot.version).toBe(first.version);
+    });
+
+    it('without labels (standalone) runs every route', () => {
+      const store = new ConfigStore((s: Snapshot) => ({ snapshot: s }));
+      store.apply(ns(route('billing', 'billing'), route('frontend', 'frontend')));
+      expect(store.current!.snapshot.routes.map((r) => r.name)).toEqual(['billing', 'frontend']);
+    });
+  });
 });

@@ -6,6 +6,7 @@
 import { type Snapshot, snapshot as snapshotSchema } from '../api/snapshot.js';
 import { routeProblems } from '../config/compile.js';
 import { formatIssues } from '../config/issues.js';
+import { routesForPod } from '../config/pod-selector.js';
 
 export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string };
 
@@ -21,7 +22,14 @@ export class ConfigStore<R extends Versioned> {
   private runtime: R | undefined;
   private readonly listeners: Array<(r: R) => void> = [];
 
-  constructor(private readonly build: (s: Snapshot, previous: R | undefined) => R) {}
+  /**
+   * `podLabels`: the labels of the pod this sidecar serves (set by the injector). The operator pushes the whole
+   * namespace; only the routes whose podSelector selects this pod are run. Absent: every route (standalone).
+   */
+  constructor(
+    private readonly build: (s: Snapshot, previous: R | undefined) => R,
+    private readonly podLabels?: Readonly<Record<string, string>>,
+  ) {}
 
   get current(): R | undefined {
     return this.runtime;
@@ -40,11 +48,16 @@ export class ConfigStore<R extends Versioned> {
     const parsed = snapshotSchema.safeParse(input);
     if (!parsed.success)
       return { ok: false, error: `invalid snapshot: ${formatIssues(parsed.error).join('; ')}` };
-    const snap = parsed.data;
-    if (this.runtime && this.runtime.snapshot.version === snap.version)
-      return { ok: true, version: snap.version, changed: false };
+    const pushed = parsed.data;
+    if (this.runtime && this.runtime.snapshot.version === pushed.version)
+      return { ok: true, version: pushed.version, changed: false };
+    const snap = routesForPod(pushed, this.podLabels);
     const problems = snap.routes.flatMap((r) => routeProblems(r.spec).map((p) => `route ${r.name}: ${p}`));
-    if (snap.routes.length === 0) problems.push('snapshot has no routes');
+    if (pushed.routes.length === 0) problems.push('snapshot has no routes');
+    else if (snap.routes.length === 0)
+      problems.push(
+        `no route selects this pod: the podSelector of ${pushed.routes.map((r) => r.name).join(', ')} does not match its labels`,
+      );
     if (snap.defaultRoute !== undefined && !snap.routes.some((r) => r.name === snap.defaultRoute))
       problems.push(`defaultRoute: "${snap.defaultRoute}" is not a route`);
     if (problems.length > 0) return { ok: false, error: problems.join('; ') };

@@ -76,9 +76,10 @@ describe('mutate', () => {
     const first = await run(reviewOf(podObj));
     const ops = JSON.parse(Buffer.from(first.response.patch ?? '', 'base64').toString()) as JsonPatchOp[];
     const status = (ops.at(-1) as { value: Record<string, string> }).value['tiermesh.dev/status'] ?? '';
+    // What the first pass left: the status annotation and the sidecar container.
     const injected = {
-      ...podObj,
       metadata: { ...podObj.metadata, annotations: { 'tiermesh.dev/status': status } },
+      spec: { ...podObj.spec, initContainers: [{ name: 'tiermesh-sidecar', image: 'tiermesh:test' }] },
     };
     const failing: MutateDeps = {
       cfg,
@@ -92,6 +93,49 @@ describe('mutate', () => {
     // The app container lacks the env in this hand-built pod, so only env ops come back.
     const envOps = JSON.parse(Buffer.from(again.response.patch ?? '', 'base64').toString()) as JsonPatchOp[];
     expect(envOps.map((o) => o.path)).toEqual(['/spec/containers/0/env']);
+  });
+
+  it('a status annotation alone (copied or hand-written) is not an opt-in and not an injection', async () => {
+    let lookups = 0;
+    const counting: MutateDeps = {
+      ...deps,
+      namespaceLabels: (ns) => {
+        lookups++;
+        return deps.namespaceLabels(ns);
+      },
+    };
+    const decide = async (annotation: string, namespace: string) => {
+      const parsed = parseReview(
+        reviewOf(
+          { ...podObj, metadata: { name: 'p', annotations: { 'tiermesh.dev/status': annotation } } },
+          { namespace },
+        ),
+      );
+      if (parsed.kind !== 'ok') throw new Error(parsed.kind);
+      const out = await mutate(parsed.request, counting);
+      const ops = out.response.patch
+        ? (JSON.parse(Buffer.from(out.response.patch, 'base64').toString()) as JsonPatchOp[])
+        : [];
+      return { reason: out.reason, ops: JSON.stringify(ops) };
+    };
+    const copied = JSON.stringify({
+      container: 'tiermesh-sidecar',
+      image: 'tiermesh:old',
+      version: '0.0.1',
+      port: 4000,
+      secrets: [],
+    });
+    // Not opted in: nothing at all, whatever the annotation says.
+    for (const annotation of ['copied-by-hand', copied]) {
+      const off = await decide(annotation, 'off');
+      expect(off).toEqual({ reason: expect.stringMatching(/neither/), ops: '[]' });
+    }
+    expect(lookups).toBe(2);
+    // Opted in: a full injection (sidecar, Secret volumes, a fresh annotation), not env aimed at a missing proxy.
+    const on = await decide(copied, 'on');
+    expect(on.ops).toContain('"name":"tiermesh-sidecar"');
+    expect(on.ops).toContain('"secretName":"openai"');
+    expect(on.ops).toContain('\\"image\\":\\"tiermesh:test\\"');
   });
 
   it('ignores non-Pod kinds with a warning', async () => {

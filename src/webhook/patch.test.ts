@@ -7,6 +7,7 @@ import {
   buildPatch,
   drainSecondsFor,
   HEALTH_PORT_NAME,
+  isGuaranteed,
   keyVolumeName,
   METRICS_PORT_NAME,
   modelVolumeName,
@@ -99,6 +100,65 @@ describe('shouldInject', () => {
   });
 });
 
+describe('Windows pods', () => {
+  it('are never injected: the sidecar is a Linux image with a Linux securityContext', () => {
+    const win = pod({ labels: { 'tiermesh.dev/inject': 'true' }, spec: { os: { name: 'windows' } } });
+    expect(shouldInject(win, 'team-a', { 'tiermesh.dev/inject': 'enabled' }, cfg)).toEqual({
+      inject: false,
+      reason: 'pod runs on Windows (spec.os.name)',
+    });
+    expect(
+      shouldInject(
+        pod({ spec: { os: { name: 'linux' } } }),
+        'team-a',
+        { 'tiermesh.dev/inject': 'enabled' },
+        cfg,
+      ).inject,
+    ).toBe(true);
+  });
+});
+
+describe('QoS class', () => {
+  const app = (resources: object) => pod({ spec: { containers: [{ name: 'app', image: 'a', resources }] } });
+  const sidecarOf = (p: AdmittedPod) => patched(p).pod.spec.initContainers![0] as unknown as Sidecar;
+  const guaranteed = { requests: { cpu: '2', memory: '1Gi' }, limits: { cpu: '2000m', memory: '1024Mi' } };
+
+  it('a Guaranteed pod stays Guaranteed: the sidecar limits equal its requests', () => {
+    const p = app(guaranteed);
+    expect(isGuaranteed(p)).toBe(true);
+    expect(sidecarOf(p).resources).toEqual({
+      requests: { cpu: '50m', memory: '256Mi' },
+      limits: { cpu: '50m', memory: '256Mi' },
+    });
+    // Requests default to the limits, as the apiserver defaults them.
+    expect(isGuaranteed(app({ limits: { cpu: '1', memory: '1Gi' } }))).toBe(true);
+  });
+
+  it('any other pod keeps a sidecar without a cpu limit', () => {
+    for (const resources of [
+      {},
+      { requests: { cpu: '1', memory: '1Gi' } },
+      { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '1Gi' } },
+      { limits: { memory: '1Gi' } },
+    ]) {
+      const p = app(resources);
+      expect(isGuaranteed(p), JSON.stringify(resources)).toBe(false);
+      expect(sidecarOf(p).resources).toEqual({
+        requests: { cpu: '50m', memory: '128Mi' },
+        limits: { memory: '256Mi' },
+      });
+    }
+    // Every container counts, init containers too.
+    const mixed = pod({
+      spec: {
+        initContainers: [{ name: 'init', image: 'i' }],
+        containers: [{ name: 'app', image: 'a', resources: guaranteed }],
+      },
+    });
+    expect(isGuaranteed(mixed)).toBe(false);
+  });
+});
+
 describe('drain seconds', () => {
   it("leave delivering the usage 10 s of the pod's grace period, and at least 1 s to drain", () => {
     expect(drainSecondsFor(undefined)).toBe(20);
@@ -111,6 +171,19 @@ describe('drain seconds', () => {
 });
 
 describe('buildPatch', () => {
+  it("tells the sidecar its pod's labels, so it runs only the routes whose podSelector selects the pod", () => {
+    const env = (p: AdmittedPod) =>
+      (patched(p).pod.spec.initContainers![0] as unknown as Sidecar).env.find(
+        (e) => e.name === 'TIERMESH_POD_LABELS',
+      );
+    expect(env(pod({ labels: { app: 'frontend', 'tiermesh.dev/inject': 'true' } }))).toEqual({
+      name: 'TIERMESH_POD_LABELS',
+      value: JSON.stringify({ app: 'frontend', 'tiermesh.dev/inject': 'true' }),
+    });
+    // No labels is not "unknown": only routes without a podSelector select such a pod.
+    expect(env(pod())).toEqual({ name: 'TIERMESH_POD_LABELS', value: '{}' });
+  });
+
   it('adds the sidecar, volumes, env and status to a pod with no volumes or annotations', () => {
     const { pod: out } = patched(pod(), ['openai-key']);
     expect(out.spec.containers.map((c) => c.name)).toEqual(['app']);

@@ -1,6 +1,7 @@
 /** The injection decision and the JSON Patch that adds the tiermesh sidecar to a pod: pure, so every rule is unit-tested. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { POD_LABELS_ENV } from '../config/pod-selector.js';
 import { DEFAULT_MODEL_DIR, MODEL_CONFIGMAP_KEY } from '../routing/learned/model-ref-kind.js';
 import {
   INJECT_LABEL,
@@ -12,6 +13,7 @@ import {
   sidecarSettings,
 } from './injector-config.js';
 import { appendAll, type JsonPatchOp, pointer, setKeys } from './json-patch.js';
+import { parseQuantity } from './quantity.js';
 
 export const TOKEN_DIR = '/var/run/secrets/tiermesh/token';
 export const TOKEN_PATH = `${TOKEN_DIR}/token`;
@@ -55,10 +57,13 @@ export interface AdmissionExtras {
 }
 
 const envVar = z.looseObject({ name: z.string() });
+const quantities = z.record(z.string(), z.union([z.string(), z.number()])).optional();
 const container = z.looseObject({
   name: z.string().min(1),
   env: z.array(envVar).optional(),
   ports: z.array(z.looseObject({ containerPort: z.number().int() })).optional(),
+  // Only read for the QoS class; a malformed one is the apiserver's to refuse, not a reason to deny here.
+  resources: z.looseObject({ requests: quantities, limits: quantities }).optional().catch(undefined),
 });
 
 /** The parts of a Pod the injector reads; everything else passes through untouched. */
@@ -74,6 +79,7 @@ export const admittedPod = z.looseObject({
     .default({}),
   spec: z.looseObject({
     hostNetwork: z.boolean().optional(),
+    os: z.looseObject({ name: z.string().optional() }).optional(),
     terminationGracePeriodSeconds: z.number().int().nonnegative().optional(),
     containers: z.array(container).min(1),
     initContainers: z.array(container).optional(),
@@ -107,6 +113,8 @@ export function podDecision(pod: AdmittedPod, namespace: string, cfg: InjectorCo
   const system = new Set<string>([...SYSTEM_NAMESPACES, cfg.operatorNamespace, ...cfg.extraSystemNamespaces]);
   if (system.has(namespace)) return { inject: false, reason: `namespace ${namespace} is a system namespace` };
   if (pod.spec.hostNetwork) return { inject: false, reason: 'pod uses hostNetwork' };
+  // The sidecar image is Linux-only, and the apiserver forbids its Linux securityContext on a Windows pod.
+  if (pod.spec.os?.name === 'windows') return { inject: false, reason: 'pod runs on Windows (spec.os.name)' };
   const podLabel = pod.metadata.labels?.[INJECT_LABEL];
   if (podLabel === 'false') return { inject: false, reason: `pod label ${INJECT_LABEL}=false` };
   if (podLabel === 'true') return { inject: true, reason: `pod label ${INJECT_LABEL}=true` };
@@ -120,6 +128,20 @@ export function namespaceDecision(namespaceLabels: Record<string, string> | unde
   return { inject: false, reason: 'neither the pod nor its namespace asks for injection' };
 }
 
+/**
+ * The pod's QoS class is Guaranteed: every container (init containers too, as the kubelet counts them) limits cpu
+ * and memory, with requests equal to the limits (a missing request defaults to the limit).
+ */
+export function isGuaranteed(pod: AdmittedPod): boolean {
+  return [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].every((c) =>
+    (['cpu', 'memory'] as const).every((r) => {
+      const limit = parseQuantity(c.resources?.limits?.[r]);
+      const request = c.resources?.requests?.[r];
+      return limit !== undefined && (request === undefined || parseQuantity(request) === limit);
+    }),
+  );
+}
+
 /** Whether a pod gets the sidecar. */
 export function shouldInject(
   pod: AdmittedPod,
@@ -130,12 +152,13 @@ export function shouldInject(
   return podDecision(pod, namespace, cfg) ?? namespaceDecision(namespaceLabels);
 }
 
-/** Already carries the sidecar (status annotation or container): only the env of new app containers may be missing. */
+/**
+ * Already carries the sidecar container (a re-invocation, or a spec copied from an injected pod): only the env of
+ * new app containers may be missing, and no opt-in can take the sidecar away. The status annotation alone proves
+ * nothing (it can be copied or written by hand): such a pod is decided like any other, and injected in full.
+ */
 export function isInjected(pod: AdmittedPod): boolean {
-  return (
-    pod.metadata.annotations?.[STATUS_ANNOTATION] !== undefined ||
-    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.name === SIDECAR_NAME)
-  );
+  return [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.name === SIDECAR_NAME);
 }
 
 /**
@@ -183,8 +206,12 @@ export function sidecarContainer(
   s: SidecarSettings,
   secrets: readonly string[],
   extras: AdmissionExtras = {},
-  graceSeconds?: number,
+  /** The pod it joins: its grace period, labels and QoS class shape the sidecar. */
+  pod?: AdmittedPod,
 ) {
+  const graceSeconds = pod?.spec.terminationGracePeriodSeconds;
+  const podLabels = pod?.metadata.labels ?? {};
+  const guaranteed = pod !== undefined && isGuaranteed(pod);
   // Only for https: a CA beside an http:// URL would suggest a protection that is not there.
   const ca = cfg.operatorURL.startsWith('https://') ? extras.operatorCA : undefined;
   const models = extras.models ?? [];
@@ -222,13 +249,23 @@ export function sidecarContainer(
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // The routes the sidecar runs are those whose podSelector selects these labels (the ones the Secrets and
+      // models mounted here were chosen by); labels changed after admission are not seen until the pod is replaced.
+      { name: POD_LABELS_ENV, value: JSON.stringify(podLabels) },
       ...(ca ? [{ name: OPERATOR_CA_ENV, value: ca }] : []),
       ...(models.length > 0 ? [{ name: MODEL_DIR_ENV, value: MODEL_DIR }] : []),
     ],
-    resources: {
-      requests: { cpu: s.cpuRequest, memory: s.memoryRequest },
-      limits: { memory: s.memoryLimit },
-    },
+    // A Guaranteed pod stays Guaranteed (its cpu pinning and eviction order depend on it): limits equal requests,
+    // at the memory limit. Otherwise Burstable: no cpu limit to throttle the proxy.
+    resources: guaranteed
+      ? {
+          requests: { cpu: s.cpuRequest, memory: s.memoryLimit },
+          limits: { cpu: s.cpuRequest, memory: s.memoryLimit },
+        }
+      : {
+          requests: { cpu: s.cpuRequest, memory: s.memoryRequest },
+          limits: { memory: s.memoryLimit },
+        },
     readinessProbe: probe(s, '/readyz', 5, 1),
     livenessProbe: probe(s, '/healthz', 10, 10),
     // Native mode: the kubelet starts the app only once this passes, i.e. once the proxy listens (not once it has
@@ -341,11 +378,8 @@ export function buildPatch(
   secrets: readonly string[],
   extras: AdmissionExtras = {},
 ): PatchResult {
-  const previous = existingStatus(pod);
-  const hasSidecar = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some(
-    (c) => c.name === SIDECAR_NAME,
-  );
-  if (previous || hasSidecar) {
+  if (isInjected(pod)) {
+    const previous = existingStatus(pod);
     return { ok: true, ops: previous ? envOps(pod, previous.port) : [], status: previous };
   }
 
@@ -382,13 +416,13 @@ export function buildPatch(
     ...(cfg.mode === 'native'
       ? // Last among the init containers: ordinary init containers before it run to completion without the proxy.
         appendAll(pointer('spec', 'initContainers'), pod.spec.initContainers, [
-          sidecarContainer(cfg, s, mounted, extras, pod.spec.terminationGracePeriodSeconds),
+          sidecarContainer(cfg, s, mounted, extras, pod),
         ])
       : [
           {
             op: 'add' as const,
             path: pointer('spec', 'containers', '-'),
-            value: sidecarContainer(cfg, s, mounted, extras, pod.spec.terminationGracePeriodSeconds),
+            value: sidecarContainer(cfg, s, mounted, extras, pod),
           },
         ]),
     ...appendAll(pointer('spec', 'volumes'), pod.spec.volumes, sidecarVolumes(mounted, extras.models)),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modelConfigMaps, providerKeySecrets, selectorMatches } from './secret-refs.js';
+import { modelConfigMaps, providerKeySecrets } from './secret-refs.js';
 
 const route = (providers: unknown[], podSelector?: unknown) => ({ spec: { providers, podSelector } });
 const key = (name: string) => ({
@@ -23,6 +23,12 @@ describe('providerKeySecrets', () => {
   it('skips env/file key sources and invalid Secret names', () => {
     const routes = [route([{ apiKey: { env: 'OPENAI_API_KEY' } }, key('Bad_Name')])];
     expect(providerKeySecrets(routes, {})).toEqual([]);
+  });
+
+  it('mounts Secrets named as Kubernetes allows: DNS-1123 subdomains up to 253 characters', () => {
+    const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}`;
+    const routes = [route([key('llm.openai'), key(long)]), route([key(`${long}.${'d'.repeat(63)}`)])];
+    expect(providerKeySecrets(routes, {})).toEqual([long, 'llm.openai']);
   });
 });
 
@@ -51,35 +57,5 @@ describe('modelConfigMaps', () => {
       withModel('..'),
     ];
     expect(modelConfigMaps(routes, {})).toEqual([]);
-  });
-});
-
-describe('selectorMatches', () => {
-  it('implements every matchExpressions operator', () => {
-    const labels = { tier: 'web', env: 'prod' };
-    expect(selectorMatches(undefined, labels)).toBe(true);
-    expect(selectorMatches({}, labels)).toBe(true);
-    expect(
-      selectorMatches(
-        { matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'api'] }] },
-        labels,
-      ),
-    ).toBe(true);
-    expect(
-      selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['web'] }] }, labels),
-    ).toBe(false);
-    expect(
-      selectorMatches({ matchExpressions: [{ key: 'missing', operator: 'NotIn', values: ['x'] }] }, labels),
-    ).toBe(true);
-    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'Exists' }] }, labels)).toBe(true);
-    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, labels)).toBe(
-      false,
-    );
-    expect(
-      selectorMatches(
-        { matchLabels: { tier: 'web' }, matchExpressions: [{ key: 'x', operator: 'Exists' }] },
-        labels,
-      ),
-    ).toBe(false);
   });
 });

@@ -3,7 +3,8 @@
  * they name, and the ConfigMaps their learned classifiers' `modelRef`s name.
  */
 import { z } from 'zod';
-import { dnsLabel, type LabelSelector, labelSelector } from '../api/common.js';
+import { dnsSubdomain, labelSelector } from '../api/common.js';
+import { selectorMatches } from '../config/pod-selector.js';
 import { modelRefConfigMap } from '../routing/learned/model-ref-kind.js';
 
 /**
@@ -16,7 +17,7 @@ const routeKeys = z.looseObject({
       .array(
         z.looseObject({
           apiKey: z
-            .looseObject({ secretKeyRef: z.looseObject({ name: dnsLabel.max(253) }).optional() })
+            .looseObject({ secretKeyRef: z.looseObject({ name: dnsSubdomain }).optional() })
             .optional(),
         }),
       )
@@ -28,25 +29,6 @@ const routeKeys = z.looseObject({
       .catch(undefined),
   }),
 });
-
-/** metav1.LabelSelector semantics: every matchLabels pair and every expression must hold; an empty selector matches all. */
-export function selectorMatches(
-  selector: LabelSelector | undefined,
-  labels: Record<string, string> | undefined,
-): boolean {
-  if (!selector) return true;
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(l, e.key);
-    const inValues = has && (e.values ?? []).includes(l[e.key] as string);
-    if (e.operator === 'In' && !inValues) return false;
-    if (e.operator === 'NotIn' && inValues) return false;
-    if (e.operator === 'Exists' && !has) return false;
-    if (e.operator === 'DoesNotExist' && has) return false;
-  }
-  return true;
-}
 
 /** Sorted, de-duplicated Secret names; routes that do not parse or do not select the pod contribute nothing. */
 export function providerKeySecrets(

@@ -274,6 +274,8 @@ spec:
     const pod = await createPod(ns);
     expect(names(pod)).toEqual(['app', 'tiermesh-sidecar']);
     const sidecar = sidecarOf(pod);
+    // The pod's labels at admission: the sidecar runs only the routes whose podSelector selects them.
+    expect(sidecar?.env).toContainEqual({ name: 'TIERMESH_POD_LABELS', value: '{"app":"demo"}' });
     // A native sidecar: a restartable init container, so Jobs finish and the proxy listens before the app starts.
     expect(sidecar?.restartPolicy).toBe('Always');
     // The kubelet probes the probe-only listener on the pod IP; the API itself stays on loopback.
@@ -411,6 +413,25 @@ spec:
     const ns = await freshNamespace('inject-host');
     await labelNamespace(ns, { ...SCOPE, 'tiermesh.dev/inject': 'enabled' });
     expect(names(await createPod(ns, {}, { ...appSpec, hostNetwork: true }))).toEqual(['app']);
+  });
+
+  it('skips Windows pods, which the apiserver would refuse with the Linux sidecar', async () => {
+    const ns = await freshNamespace('inject-win');
+    await labelNamespace(ns, { ...SCOPE, 'tiermesh.dev/inject': 'enabled' });
+    const win = await createPod(ns, {}, { ...appSpec, os: { name: 'windows' } });
+    expect(names(win)).toEqual(['app']);
+  });
+
+  it('keeps a Guaranteed pod Guaranteed, as the apiserver classifies it', async () => {
+    const ns = await freshNamespace('inject-qos');
+    await labelNamespace(ns, { ...SCOPE, 'tiermesh.dev/inject': 'enabled' });
+    const resources = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } };
+    const guaranteed = await createPod(ns, {}, { containers: [{ ...appSpec.containers[0]!, resources }] });
+    expect(names(guaranteed)).toEqual(['app', 'tiermesh-sidecar']);
+    expect(guaranteed.status?.qosClass).toBe('Guaranteed');
+    const burstable = await createPod(ns, {}, appSpec);
+    expect(names(burstable)).toEqual(['app', 'tiermesh-sidecar']);
+    expect(burstable.status?.qosClass).toBe('Burstable');
   });
 
   it('answers a bad request cleanly', async () => {

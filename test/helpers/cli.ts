@@ -30,14 +30,18 @@ export interface SidecarRun {
  * Starts `tiermesh sidecar <args>` as a real process (via tsx, from the repo root, with no provider keys in its
  * environment) and collects its output; the caller kills it.
  */
-export function spawnSidecar(args: string[], nodeArgs: string[] = []): SidecarRun {
+export function spawnSidecar(
+  args: string[],
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+): SidecarRun {
   const child = spawn(
     process.execPath,
     [...nodeArgs, '--import', 'tsx', 'cmd/tiermesh.ts', 'sidecar', ...args],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
+      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', ...env },
     },
   );
   let out = '';
