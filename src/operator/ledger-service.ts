@@ -164,7 +164,7 @@ export class LedgerService {
   async allowance(namespace: string, req: AllowanceRequest): Promise<AllowanceReply> {
     let reply: AllowanceReply | undefined;
     const r = await this.update(namespace, req.budget, (b) => {
-      const { status, crossed } = refreshBudget(b, this.now(), this.retention());
+      const { status, crossed } = refreshBudget(b, this.now(), this.retention(), 'usage');
       const key = `${namespace}/${req.budget}`;
       const preview = this.book.preview(
         key,

@@ -189,3 +189,32 @@ describe('reporter compaction', () => {
     expect(c.reportersSeen).toEqual({ live: sec - 10, legacy: sec });
   });
 });
+
+describe('the Ready condition of a budget whose routeRef names no route', () => {
+  const notFound = {
+    type: 'Ready',
+    status: 'False' as const,
+    reason: 'RouteNotFound',
+    message: 'spec.routeRef: "chatt" is not a route',
+    observedGeneration: 3,
+    lastTransitionTime: '2026-03-10T11:00:00.000Z',
+  };
+  const ready = (s: ModelBudget['status']) => s?.conditions?.find((c) => c.type === 'Ready');
+
+  it("stays the reconciler's through usage batches and allowance refreshes of that generation", () => {
+    const b = budget({ routeRef: 'chatt' }, { conditions: [notFound] });
+    const r = applyBatch(b, { sidecarId: 's', seq: 1, records: [rec(1)] }, now);
+    expect(ready(r.status)).toMatchObject({ status: 'False', reason: 'RouteNotFound' });
+    expect(ready(refreshBudget(b, now, undefined, 'usage').status)).toMatchObject({
+      reason: 'RouteNotFound',
+    });
+  });
+
+  it("is the ledger's again when the reconciler refreshes it (the route exists now), or for a new generation", () => {
+    const b = budget({ routeRef: 'chatt' }, { conditions: [notFound] });
+    expect(ready(refreshBudget(b, now).status)).toMatchObject({ status: 'True', reason: 'Compiled' });
+    const edited = budget({ routeRef: 'chat' }, { conditions: [{ ...notFound, observedGeneration: 2 }] });
+    const r = applyBatch(edited, { sidecarId: 's', seq: 1, records: [rec(1)] }, now);
+    expect(ready(r.status)).toMatchObject({ status: 'True', reason: 'Compiled' });
+  });
+});

@@ -122,25 +122,49 @@ export function currentWindow(budget: ModelBudget, now: Date): ModelBudgetStatus
 }
 
 /** Fills in the derived fields (remaining, state, Ready) from spent and the spec. */
-export function finishStatus(budget: ModelBudget, status: ModelBudgetStatus, now: Date): ModelBudgetStatus {
+/**
+ * Who is finishing the status: the reconciler (it decides Ready), or a usage batch or allowance request, which keep a
+ * Ready=False the reconciler wrote for this generation (a routeRef naming no route: RouteNotFound). Without that, each
+ * batch turned such a budget Ready again until the next reconcile.
+ */
+export type StatusWriter = 'reconcile' | 'usage';
+
+function keepsReconcilerVerdict(budget: ModelBudget, status: ModelBudgetStatus): boolean {
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  return (
+    ready?.status === 'False' &&
+    ready.reason === 'RouteNotFound' &&
+    ready.observedGeneration === budget.metadata.generation
+  );
+}
+
+export function finishStatus(
+  budget: ModelBudget,
+  status: ModelBudgetStatus,
+  now: Date,
+  writer: StatusWriter = 'reconcile',
+): ModelBudgetStatus {
   const spent = status.spentUSD ?? 0;
   const generation = budget.metadata.generation;
+  const keep = writer === 'usage' && keepsReconcilerVerdict(budget, status);
   return {
     ...status,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     remainingUSD: roundUSD(budget.spec.limit.usd - spent),
     state: budgetState(spent, budget.spec),
-    conditions: setCondition(
-      status.conditions,
-      {
-        type: 'Ready',
-        status: 'True',
-        reason: 'Compiled',
-        message: `window ${status.windowStart}: ${spent} of ${budget.spec.limit.usd} USD spent`,
-        ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      },
-      now.toISOString(),
-    ),
+    conditions: keep
+      ? status.conditions
+      : setCondition(
+          status.conditions,
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Compiled',
+            message: `window ${status.windowStart}: ${spent} of ${budget.spec.limit.usd} USD spent`,
+            ...(generation !== undefined ? { observedGeneration: generation } : {}),
+          },
+          now.toISOString(),
+        ),
   };
 }
 
@@ -157,6 +181,7 @@ export function refreshBudget(
   budget: ModelBudget,
   now: Date,
   retentionMs = DEFAULT_REPORTER_RETENTION_MS,
+  writer: StatusWriter = 'reconcile',
 ): { status: ModelBudgetStatus; crossed: number[] } {
   const status = compactReporters(currentWindow(budget, now), now, retentionMs);
   const crossed = newlyCrossed(status.spentUSD ?? 0, budget.spec, status.alertsFired ?? []);
@@ -164,7 +189,7 @@ export function refreshBudget(
     ...status,
     alertsFired: [...(status.alertsFired ?? []), ...crossed].sort((a, b) => a - b).slice(-10),
   };
-  return { status: finishStatus(budget, next, now), crossed };
+  return { status: finishStatus(budget, next, now, writer), crossed };
 }
 
 export function applyBatch(
@@ -178,14 +203,14 @@ export function applyBatch(
   const seen = { ...(status.reportersSeen ?? {}) };
   const last = reporters[batch.sidecarId];
   if (last !== undefined && batch.seq <= last) {
-    return { status: finishStatus(budget, status, now), applied: false, crossed: [] };
+    return { status: finishStatus(budget, status, now, 'usage'), applied: false, crossed: [] };
   }
   if (batch.retire) {
     // Counts nothing (a retire batch carries no records); a resent retire finds no entry and is as harmless.
     delete reporters[batch.sidecarId];
     delete seen[batch.sidecarId];
     return {
-      status: finishStatus(budget, { ...status, reporters, reportersSeen: seen }, now),
+      status: finishStatus(budget, { ...status, reporters, reportersSeen: seen }, now, 'usage'),
       applied: last !== undefined,
       crossed: [],
     };
@@ -203,5 +228,5 @@ export function applyBatch(
     reporters,
     reportersSeen: seen,
   };
-  return { status: finishStatus(budget, next, now), applied: true, crossed };
+  return { status: finishStatus(budget, next, now, 'usage'), applied: true, crossed };
 }
