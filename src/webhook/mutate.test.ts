@@ -56,6 +56,26 @@ describe('mutate', () => {
     expect(JSON.stringify(ops)).toContain('"configMap":{"name":"support-model"');
   });
 
+  it('warns that the injected base URL overrides one an envFrom source may set, unless env sets it', async () => {
+    const app = (extra: object) => ({
+      name: 'app',
+      image: 'a',
+      envFrom: [{ configMapRef: { name: 'cfg' } }],
+      ...extra,
+    });
+    const warned = await run(reviewOf({ metadata: { name: 'p' }, spec: { containers: [app({})] } }));
+    expect(warned.response.warnings).toEqual([
+      expect.stringMatching(/container "app" uses envFrom.*OPENAI_BASE_URL/),
+    ]);
+    const env = [
+      { name: 'OPENAI_BASE_URL', value: 'http://mine' },
+      { name: 'TIERMESH_URL', value: 'http://mine' },
+    ];
+    const own = await run(reviewOf({ metadata: { name: 'p' }, spec: { containers: [app({ env })] } }));
+    expect(own.response.warnings).toBeUndefined();
+    expect((await run(reviewOf(podObj))).response.warnings).toBeUndefined();
+  });
+
   it('allows without a patch when the namespace does not ask for injection', async () => {
     const { response, reason } = await run(reviewOf(podObj, { namespace: 'off' }));
     expect(response).toEqual({ uid: 'u1', allowed: true });

@@ -1,7 +1,14 @@
 /** One admission decision for a Pod: parse, decide, look up what the sidecar needs, and answer with a patch or a denial. */
 import { type AdmissionRequest, type AdmissionResponse, allow, deny } from './admission.js';
 import type { InjectorConfig } from './injector-config.js';
-import { admittedPod, buildPatch, isInjected, namespaceDecision, podDecision } from './patch.js';
+import {
+  admittedPod,
+  buildPatch,
+  envFromWarnings,
+  isInjected,
+  namespaceDecision,
+  podDecision,
+} from './patch.js';
 import { modelConfigMaps, providerKeySecrets } from './secret-refs.js';
 
 /** Cluster lookups, injected so the decision can be tested without an apiserver. A throw means "cannot decide". */
@@ -73,7 +80,7 @@ export async function mutate(request: AdmissionRequest, deps: MutateDeps): Promi
     };
   }
   return {
-    response: allow(uid, patch.ops),
+    response: allow(uid, patch.ops, patch.ops.length > 0 ? envFromWarnings(pod) : []),
     reason: patch.ops.length > 0 ? decision.reason : 'already injected',
   };
 }

@@ -61,6 +61,7 @@ const quantities = z.record(z.string(), z.union([z.string(), z.number()])).optio
 const container = z.looseObject({
   name: z.string().min(1),
   env: z.array(envVar).optional(),
+  envFrom: z.array(z.unknown()).optional(),
   ports: z.array(z.looseObject({ containerPort: z.number().int() })).optional(),
   // Only read for the QoS class; a malformed one is the apiserver's to refuse, not a reason to deny here.
   resources: z.looseObject({ requests: quantities, limits: quantities }).optional().catch(undefined),
@@ -339,6 +340,21 @@ export function appEnv(port: number): { name: string; value: string }[] {
     { name: 'OPENAI_BASE_URL', value: `http://127.0.0.1:${port}/v1` },
     { name: 'TIERMESH_URL', value: `http://127.0.0.1:${port}` },
   ];
+}
+
+/**
+ * What the pod author should know: an app container that takes its environment from `envFrom` (a ConfigMap or
+ * Secret the injector does not read) may set OPENAI_BASE_URL there, and the injected `env` entry wins over it.
+ */
+export function envFromWarnings(pod: AdmittedPod): string[] {
+  const names = appEnv(0).map((e) => e.name);
+  return pod.spec.containers
+    .filter((c) => c.name !== SIDECAR_NAME && (c.envFrom?.length ?? 0) > 0)
+    .filter((c) => !names.every((n) => (c.env ?? []).some((e) => e.name === n)))
+    .map(
+      (c) =>
+        `tiermesh: container "${c.name}" uses envFrom; the injected ${names.join(' and ')} override any value it sets there (set them in env to keep yours)`,
+    );
 }
 
 /** Env ops for every app container missing a variable; a value the pod author set is theirs and is kept. */
