@@ -266,6 +266,58 @@ describe('executeCompletion / executeStream', () => {
     expect(await collect(s.chunks)).toBe('clean stream');
   });
 
+  it('fails over an Anthropic stream that sends overloaded_error right after message_start', async () => {
+    // message_start only names the role: the client has been sent nothing yet, so the error can still fail over.
+    claude.script([{ ...behave.ok('never sent'), breakAfterChunks: 1, streamErrorType: 'overloaded_error' }]);
+    primary.script([behave.ok('fallback answer')]);
+    const s = await executeStream(
+      plan(['claude', 'chat'], { retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 } }),
+      body({ stream: true }),
+    );
+    expect(s.served.provider).toBe('primary');
+    expect(s.fallbacks).toMatchObject([
+      { from: { provider: 'claude' }, reason: 'server_error', action: 'next-target' },
+    ]);
+    expect(await collect(s.chunks)).toBe('fallback answer');
+    expect(claude.calls.length).toBe(1);
+  });
+
+  it('fails over an OpenAI stream that dies after its role-only chunk', async () => {
+    primary.script([behave.breakAfter(1)]);
+    secondary.script([behave.ok('clean stream')]);
+    const s = await executeStream(
+      plan(['chat'], { retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 } }),
+      body({ stream: true }),
+    );
+    expect(s.served.provider).toBe('secondary');
+    expect(s.fallbacks).toMatchObject([
+      { from: { provider: 'primary' }, reason: 'connection', action: 'next-target' },
+    ]);
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const c of s.chunks) chunks.push(c);
+    // The held role chunk still goes out, ahead of the first one with text.
+    expect(chunks[0]?.choices[0]?.delta).toMatchObject({ role: 'assistant' });
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('clean stream');
+  });
+
+  it('keeps the first-byte deadline armed past message_start until the first token', async () => {
+    // message_start at once, the first text only three chunk delays later: past the first-byte deadline.
+    claude.script([{ ...behave.ok('late words'), chunkDelayMs: 700 }]);
+    primary.script([behave.ok('in time')]);
+    const s = await executeStream(
+      plan(['claude', 'chat'], {
+        firstByteTimeoutMs: 300,
+        retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 },
+      }),
+      body({ stream: true }),
+    );
+    expect(s.served.provider).toBe('primary');
+    expect(s.fallbacks).toMatchObject([
+      { from: { provider: 'claude' }, reason: 'timeout', action: 'next-target' },
+    ]);
+    expect(await collect(s.chunks)).toBe('in time');
+  });
+
   it('surfaces a stream that breaks after its first chunk, without failing over', async () => {
     primary.script([{ ...behave.ok('one two three four five'), breakAfterChunks: 3 }]);
     const s = await executeStream(plan(['chat']), body({ stream: true }));

@@ -158,14 +158,21 @@ describe('OpenAI adapter', () => {
   });
 
   it('times out on a slow first byte, for JSON and for streams', async () => {
-    up.script([behave.slowFirstByte(1500), { ...behave.ok('a b'), chunkDelayMs: 300 }]);
+    up.script([
+      behave.slowFirstByte(1500),
+      { ...behave.ok('a b'), chunkDelayMs: 1000 },
+      { ...behave.ok('a b'), chunkDelayMs: 400 },
+    ]);
     const quick = { firstByteTimeoutMs: 200 };
     const e1 = await failure(openai.complete({ ...call(), ...quick }));
     expect(e1.reason).toBe('timeout');
-    // Headers and the role chunk come at once here, the next chunk late: the first chunk disarms the deadline,
-    // so this stream must not time out on first byte.
-    const chunks = await collect(openai.stream({ ...call({ stream: true }), ...quick }));
+    // Headers and the role chunk come at once, the first text late: a role chunk is not output, the deadline holds.
+    const e2 = await failure(collect(openai.stream({ ...call({ stream: true }), ...quick })));
+    expect(e2.reason).toBe('timeout');
+    // The first text in time, the rest later than the deadline: the first text disarmed it.
+    const chunks = await collect(openai.stream({ ...call({ stream: true }), firstByteTimeoutMs: 600 }));
     expect(text(chunks)).toBe('a b');
+    expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant');
   });
 
   it('never puts a key in an error message, even when the upstream echoes it', async () => {
@@ -295,7 +302,8 @@ describe('Anthropic adapter', () => {
       })(),
     );
     expect(e.reason).toBe('server_error');
-    expect(chunks.length).toBe(1);
+    // The error came right after message_start: its role chunk is no output, so nothing was yielded before it.
+    expect(chunks.length).toBe(0);
     up.script([behave.error(400)]);
     expect(await failure(claude.complete(call()))).toMatchObject({
       reason: 'client_error',
