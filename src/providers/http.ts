@@ -142,14 +142,17 @@ export async function postUpstream(
   let res: Dispatcher.ResponseData;
   try {
     const target = parsedUrl(req.url);
-    res = await upstreamAgent.request({
-      origin: target.origin,
-      path: target.path,
-      method: 'POST',
-      headers: requestHeaders(req),
-      body: payload,
+    res = await untilAborted(
+      upstreamAgent.request({
+        origin: target.origin,
+        path: target.path,
+        method: 'POST',
+        headers: requestHeaders(req),
+        body: payload,
+        signal,
+      }),
       signal,
-    });
+    );
   } catch (err) {
     close();
     throw toProviderError(err, req.provider, signal);
@@ -166,6 +169,35 @@ export async function postUpstream(
     throw failure(req, res.statusCode, res.headers, bodyText);
   }
   return { body: res.body, signal, firstByte: () => armed.firstByte(), close };
+}
+
+/**
+ * undici's request() acts on its signal only once the request is on a connection: while it waits for a free pooled
+ * connection or a TLS handshake (a hung upstream holds it up to the connect timeout) an abort is merely noted. The
+ * call's deadline and the client's abort end the wait at once here; undici drops the request itself when it gets to
+ * it, and an answer that still arrives after the abort is freed unread.
+ */
+function untilAborted(
+  sent: Promise<Dispatcher.ResponseData>,
+  signal: AbortSignal,
+): Promise<Dispatcher.ResponseData> {
+  return new Promise((resolve, reject) => {
+    // A function listener: see LISTENERS.
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    sent.then(
+      (res) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) res.body.destroy();
+        else resolve(res);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function failure(
@@ -263,7 +295,11 @@ class JsonExchange implements Dispatcher.DispatchHandler {
 
   /** The call's signal aborted (a deadline, or the client). A function listener: see LISTENERS. */
   private readonly aborted = (): void => {
-    this.controller?.abort(this.armed.signal.reason);
+    const reason = this.armed.signal.reason;
+    if (this.controller) this.controller.abort(reason);
+    // Not on a connection yet (waiting for a free one, or for a TLS handshake): undici would only act on the abort
+    // once it has one. Settled now; onRequestStart aborts the request when undici gets to it.
+    else this.fail(reason);
   };
 
   onRequestStart(c: Dispatcher.DispatchController): void {
