@@ -12,7 +12,7 @@ import {
 } from './gemini-translate.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
-import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import { beforeSending, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
@@ -59,7 +59,7 @@ export function createGeminiAdapter(p: Provider, key: () => KeyResolution): Prov
     },
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       translatable(call.body);
-      const body = toGeminiRequest(call.body);
+      const body = beforeSending('translating to Gemini', () => toGeminiRequest(call.body));
       const { headers, secret } = auth();
       const open = await postUpstream(
         {
@@ -82,7 +82,7 @@ export function createGeminiAdapter(p: Provider, key: () => KeyResolution): Prov
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       translatable(call.body);
-      const body = toGeminiRequest(call.body);
+      const body = beforeSending('translating to Gemini', () => toGeminiRequest(call.body));
       const { headers, secret } = auth();
       const open = await postUpstream(
         {
