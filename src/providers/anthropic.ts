@@ -81,6 +81,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
         }
         for (const chunk of t.onEvent(ev.event, data)) yield* gate.take(chunk);
         if (t.done) {
+          open.whole = true;
           yield* gate.rest();
           return;
         }

@@ -37,6 +37,12 @@ export interface OpenResponse {
   firstByte(): void;
   /** Disarms timers; call once the body is consumed or abandoned. */
   close(): void;
+  /**
+   * Set by a stream's adapter when the answer's terminator ([DONE], message_stop) arrived: what is left of the body
+   * is only its tail (the chunked encoding's last chunk often comes in a packet of its own), so readSse drains it
+   * rather than destroying the socket, and the keep-alive connection is reused.
+   */
+  whole: boolean;
 }
 
 /**
@@ -168,7 +174,7 @@ export async function postUpstream(
     }
     throw failure(req, res.statusCode, res.headers, bodyText);
   }
-  return { body: res.body, signal, firstByte: () => armed.firstByte(), close };
+  return { body: res.body, signal, firstByte: () => armed.firstByte(), close, whole: false };
 }
 
 /**
@@ -499,7 +505,8 @@ export async function readJson(
 export async function* readSse(open: OpenResponse, provider: string): AsyncGenerator<SseEvent> {
   const parser = new SseParser();
   try {
-    for await (const chunk of open.body) {
+    // Not destroyed when the loop is left early: the finally below decides between draining and destroying.
+    for await (const chunk of open.body.iterator({ destroyOnReturn: false })) {
       for (const ev of parser.push(chunk as Buffer)) yield ev;
     }
     for (const ev of parser.end()) yield ev;
@@ -509,7 +516,25 @@ export async function* readSse(open: OpenResponse, provider: string): AsyncGener
     throw toProviderError(err, provider, open.signal);
   } finally {
     open.close();
-    // Abandoned early (consumer stopped, or an error): free the socket instead of draining an endless stream.
-    if (!open.body.destroyed) open.body.destroy();
+    const body = open.body;
+    if (!body.destroyed && !body.readableEnded) {
+      // The answer is whole: read the tail, so the connection goes back to the pool. Bounded in size and time, as
+      // an upstream may keep sending after its terminator.
+      if (open.whole) drainTail(body);
+      // Abandoned early (consumer stopped, or an error): free the socket instead of draining an endless stream. The
+      // iterator has let go of the body, so the abort error undici raises on it has no other listener.
+      else body.on('error', ignore).destroy();
+    }
   }
+}
+
+/** Most a stream's tail after its terminator is read to keep the connection, and for how long. */
+const TAIL_LIMIT = 64 * 1024;
+const TAIL_MS = 2_000;
+
+function ignore(): void {}
+
+function drainTail(body: OpenResponse['body']): void {
+  // dump() destroys the body itself past the limit or on the signal; its outcome changes nothing for the answer.
+  body.dump({ limit: TAIL_LIMIT, signal: AbortSignal.timeout(TAIL_MS) }).catch(() => {});
 }

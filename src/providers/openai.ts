@@ -154,6 +154,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
       let finished = false;
       for await (const ev of readSse(res, name)) {
         if (ev.data === '[DONE]') {
+          res.whole = true;
           yield* gate.rest();
           return;
         }
