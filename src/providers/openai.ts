@@ -164,7 +164,8 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         } catch {
           throw new ProviderError('bad_response', `provider "${name}": stream chunk is not valid JSON`);
         }
-        const err = (parsed as { error?: { message?: unknown } }).error;
+        // `data: null` (or any non-object) parses but is no chunk: the same bad_response as other garbage, below.
+        const err = (parsed as { error?: { message?: unknown } } | null)?.error;
         if (err) {
           const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
           throw new ProviderError('server_error', `provider "${name}" sent an error in the stream${msg}`);
