@@ -459,7 +459,12 @@ async function loop<T, R>(
         );
         return { value, served, attempts, fallbacks };
       } catch (err) {
-        if (opts.signal?.aborted) throw abortedByClient(fallbacks, attempts, counted ? served : undefined);
+        if (opts.signal?.aborted) {
+          // A call aborted before its request left the process made no upstream call.
+          const sent = counted && !(err instanceof ProviderError && err.unsent);
+          if (counted && !sent) attempts--;
+          throw abortedByClient(fallbacks, attempts, sent ? served : undefined);
+        }
         if (err instanceof LocalError) {
           // Nothing reached the provider: not an attempt, not a fallback, not worth another target.
           if (counted) attempts--;

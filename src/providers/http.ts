@@ -304,8 +304,12 @@ class JsonExchange implements Dispatcher.DispatchHandler {
     const reason = this.armed.signal.reason;
     if (this.controller) this.controller.abort(reason);
     // Not on a connection yet (waiting for a free one, or for a TLS handshake): undici would only act on the abort
-    // once it has one. Settled now; onRequestStart aborts the request when undici gets to it.
-    else this.fail(reason);
+    // once it has one. Settled now, as a call that sent nothing; onRequestStart aborts it when undici gets to it.
+    else if (!this.settled) {
+      const pe = toProviderError(reason, this.req.provider, this.armed.signal);
+      this.settle();
+      this.reject(new ProviderError(pe.reason, pe.message, { cause: pe, unsent: true }));
+    }
   };
 
   onRequestStart(c: Dispatcher.DispatchController): void {

@@ -133,6 +133,11 @@ describe('fault: upstream hangs in its TLS handshake', () => {
       expect(err).toBeInstanceOf(ExecutionError);
       expect((err as ExecutionError).aborted).toBe(true);
       expect(healthy.calls.length).toBe(0);
+      if (kind === 'JSON call') {
+        // Its request never left: no upstream call made, none under way to book a prompt against.
+        expect((err as ExecutionError).attempts).toBe(0);
+        expect((err as ExecutionError).inFlight).toBeUndefined();
+      }
     });
   }
 });
