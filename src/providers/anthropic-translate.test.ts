@@ -386,6 +386,7 @@ describe('fromAnthropicMessage', () => {
     expect(finishReason('end_turn')).toBe('stop');
     expect(finishReason('stop_sequence')).toBe('stop');
     expect(finishReason('max_tokens')).toBe('length');
+    expect(finishReason('model_context_window_exceeded')).toBe('length');
     expect(finishReason('tool_use')).toBe('tool_calls');
     expect(finishReason('refusal')).toBe('content_filter');
     expect(finishReason(null)).toBeNull();

@@ -298,6 +298,8 @@ export function finishReason(stop: string | null | undefined): string | null {
     case 'pause_turn':
       return 'stop';
     case 'max_tokens':
+    // The answer ran into the model's context window (newer models): cut short, as by max_tokens.
+    case 'model_context_window_exceeded':
       return 'length';
     case 'tool_use':
       return 'tool_calls';

@@ -8,6 +8,7 @@ import {
   toAnthropicRequest,
   untranslatable,
 } from './anthropic-translate.js';
+import { FirstOutput } from './first-output.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { beforeSending, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
@@ -69,7 +70,8 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
         call,
       );
       const t = new AnthropicStreamTranslator(name, call.body.model);
-      let first = true;
+      // The first-byte deadline is about useful output: neither a ping nor message_start's role chunk disarms it.
+      const gate = new FirstOutput(open.firstByte);
       for await (const ev of readSse(open, name)) {
         let data: unknown;
         try {
@@ -77,14 +79,12 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
         } catch {
           throw new ProviderError('bad_response', `provider "${name}": stream event is not valid JSON`);
         }
-        const chunks = t.onEvent(ev.event, data);
-        // The first-byte deadline is about useful output: a ping alone does not disarm it.
-        if (first && chunks.length > 0) {
-          open.firstByte();
-          first = false;
+        for (const chunk of t.onEvent(ev.event, data)) yield* gate.take(chunk);
+        if (t.done) {
+          open.whole = true;
+          yield* gate.rest();
+          return;
         }
-        yield* chunks;
-        if (t.done) return;
       }
       throw new ProviderError('stream_broken', `provider "${name}": stream ended without message_stop`);
     },

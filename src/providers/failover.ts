@@ -123,6 +123,11 @@ export class ExecutionError extends TiermeshError {
   readonly lastReason: FailureReason | undefined;
   /** The client went away; nothing should be written back. */
   readonly aborted: boolean;
+  /**
+   * With `aborted`: the target whose call was under way when it happened, which may bill the prompt it was sent.
+   * Undefined when no call was (the request was waiting for a queue slot, between tries, or had made none).
+   */
+  readonly inFlight: Served | undefined;
   constructor(
     code: ErrorCode,
     message: string,
@@ -131,6 +136,7 @@ export class ExecutionError extends TiermeshError {
       attempts: number;
       lastReason?: FailureReason;
       aborted?: boolean;
+      inFlight?: Served;
       retryAfter?: number;
       cause?: unknown;
     },
@@ -144,6 +150,7 @@ export class ExecutionError extends TiermeshError {
     this.attempts = info.attempts;
     this.lastReason = info.lastReason;
     this.aborted = info.aborted ?? false;
+    this.inFlight = info.inFlight;
   }
 }
 
@@ -452,7 +459,12 @@ async function loop<T, R>(
         );
         return { value, served, attempts, fallbacks };
       } catch (err) {
-        if (opts.signal?.aborted) throw abortedByClient(fallbacks, attempts);
+        if (opts.signal?.aborted) {
+          // A call aborted before its request left the process made no upstream call.
+          const sent = counted && !(err instanceof ProviderError && err.unsent);
+          if (counted && !sent) attempts--;
+          throw abortedByClient(fallbacks, attempts, sent ? served : undefined);
+        }
         if (err instanceof LocalError) {
           // Nothing reached the provider: not an attempt, not a fallback, not worth another target.
           if (counted) attempts--;
@@ -497,11 +509,12 @@ function note(fallbacks: FallbackEvent[], opts: ExecuteOptions, e: FallbackEvent
   opts.onFallback?.(e);
 }
 
-function abortedByClient(fallbacks: FallbackEvent[], attempts: number): ExecutionError {
+function abortedByClient(fallbacks: FallbackEvent[], attempts: number, inFlight?: Served): ExecutionError {
   return new ExecutionError('TM_UPSTREAM_ERROR', 'request aborted by the client', {
     fallbacks,
     attempts,
     aborted: true,
+    ...(inFlight ? { inFlight } : {}),
   });
 }
 

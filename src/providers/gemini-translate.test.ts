@@ -242,10 +242,17 @@ describe('toGeminiRequest', () => {
         ),
       ).message,
     ).toContain('matches no tool call');
-    expect(
-      clientError(() => toGeminiRequest(req({ messages: [{ role: 'system', content: 'only system' }] })))
-        .message,
-    ).toContain('at least one user or assistant message');
+    // Turns that are all empty: what only Gemini refuses, so another target may serve it.
+    const empty = (() => {
+      try {
+        toGeminiRequest(req({ messages: [{ role: 'user', content: '' }] }));
+      } catch (e) {
+        return e as ProviderError;
+      }
+    })();
+    expect(empty).toBeInstanceOf(ProviderError);
+    expect(empty).toMatchObject({ reason: 'unavailable' });
+    expect(empty?.message).toContain('at least one user or assistant message');
   });
 
   it('sends data-URL images, audio and files as inlineData', () => {
@@ -304,6 +311,28 @@ describe('geminiUntranslatable', () => {
         req({ messages: [{ role: 'user', content: [{ type: 'refusal', refusal: 'x' }] }] }),
       ),
     ).toContain('"refusal"');
+  });
+
+  it('declines what only Gemini refuses: a tool name other vendors take, a conversation of system messages', () => {
+    const tool = (name: string) => req({ tools: [{ type: 'function', function: { name } }] });
+    expect(geminiUntranslatable(tool('2fa_lookup'))).toContain('start with a letter or _');
+    expect(geminiUntranslatable(tool('-dash'))).toContain('start with a letter or _');
+    expect(geminiUntranslatable(tool('get_weather'))).toBeUndefined();
+    // A name no vendor takes is the caller's fault: left to the translation's 400.
+    expect(geminiUntranslatable(tool('9 bad'))).toBeUndefined();
+    expect(
+      geminiUntranslatable(req({ messages: [{ role: 'system', content: 'Write a haiku.' }] })),
+    ).toContain('at least one user or assistant message');
+    expect(
+      geminiUntranslatable(
+        req({
+          messages: [
+            { role: 'developer', content: 'Be brief.' },
+            { role: 'user', content: 'hi' },
+          ],
+        }),
+      ),
+    ).toBeUndefined();
   });
 });
 

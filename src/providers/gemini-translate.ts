@@ -92,7 +92,9 @@ export function geminiModelPath(model: string): string {
 /**
  * What this translation cannot carry faithfully: the legacy `functions` API, image URLs (Gemini only takes inline
  * data or its own file URIs) and content parts it has no counterpart for. Declined rather than silently dropped, so
- * failover picks another target instead of answering a different question.
+ * failover picks another target instead of answering a different question. Likewise what only Gemini refuses: a
+ * tool name the other vendors accept (one starting with a digit, say) and a conversation of system messages only.
+ * Neither is the caller's fault: another target serves them.
  */
 export function geminiUntranslatable(body: ChatCompletionRequest): string | undefined {
   const b = body as ChatCompletionRequest & { functions?: unknown[]; function_call?: unknown };
@@ -101,6 +103,14 @@ export function geminiUntranslatable(body: ChatCompletionRequest): string | unde
   // OpenAI allows up to 128 choices, Gemini 8 candidates: another target may serve the rest.
   if (typeof body['n'] === 'number' && body['n'] > 8)
     return 'n above 8 is more candidates than Gemini returns';
+  const tools = body['tools'];
+  if (Array.isArray(tools))
+    for (const t of tools as Array<{ function?: { name?: unknown } } | null>) {
+      const name = t?.function?.name;
+      if (typeof name === 'string' && OTHER_VENDORS_NAME.test(name) && !FUNCTION_NAME.test(name))
+        return GEMINI_TOOL_NAMES;
+    }
+  if (!body.messages.some((m) => m.role !== 'system' && m.role !== 'developer')) return GEMINI_NEEDS_TURN;
   for (const m of body.messages) {
     if (m.role === 'function') return 'legacy function messages are not translated to Gemini';
     if (!Array.isArray(m.content)) continue;
@@ -193,7 +203,14 @@ export function toolResponse(content: string): Record<string, unknown> {
   }
 }
 
+/** The function names Gemini accepts. */
 const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+/** The function names OpenAI and Anthropic accept: a leading digit or dash too. A name neither takes is the caller's. */
+const OTHER_VENDORS_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const GEMINI_TOOL_NAMES =
+  'Gemini takes only tool names that start with a letter or _ and use A-Z a-z 0-9 _ . : - (64 at most)';
+const GEMINI_NEEDS_TURN =
+  'Gemini needs at least one user or assistant message (system messages alone are not sent)';
 
 /** OpenAI `tools` to one Gemini tool of function declarations; only function tools exist in both. */
 export function toGeminiTools(tools: unknown): GeminiFunctionDeclaration[] {
@@ -206,6 +223,7 @@ export function toGeminiTools(tools: unknown): GeminiFunctionDeclaration[] {
     if (t?.type !== 'function') throw invalid(`tools.${i}.type must be "function"`);
     const name = t.function?.name;
     if (typeof name !== 'string' || name === '') throw invalid(`tools.${i}.function.name is required`);
+    // A name other vendors take but Gemini does not was declined by geminiUntranslatable; one nobody takes is left.
     if (!FUNCTION_NAME.test(name))
       throw invalid(
         `tools.${i}.function.name must start with a letter or _ and use only A-Z a-z 0-9 _ . : - (64 at most)`,
@@ -273,7 +291,7 @@ function generationConfig(body: ChatCompletionRequest): GeminiGenerationConfig |
  * `systemInstruction`; assistant turns become `model` turns with functionCall parts; tool messages become
  * functionResponse parts (named after the call they answer) in a user turn; consecutive turns of one role are merged,
  * so all responses to one model turn arrive together, ahead of any text. Throws a `client_error` ProviderError for
- * tool calls, tools or media no upstream would accept.
+ * tool calls, tools or media no upstream would accept, an `unavailable` one for what only Gemini refuses.
  */
 export function toGeminiRequest(body: ChatCompletionRequest): GeminiRequest {
   const system: string[] = [];
@@ -327,7 +345,8 @@ export function toGeminiRequest(body: ChatCompletionRequest): GeminiRequest {
         push('user', contentParts(m, where));
     }
   }
-  if (contents.length === 0) throw invalid('messages must include at least one user or assistant message');
+  // Only empty turns (geminiUntranslatable declines a conversation of system messages): Gemini-only, as there.
+  if (contents.length === 0) throw new ProviderError('unavailable', GEMINI_NEEDS_TURN);
   const out: GeminiRequest = { contents };
   if (system.length > 0) out.systemInstruction = { parts: [{ text: system.join('\n\n') }] };
   const tools = body['tools'];

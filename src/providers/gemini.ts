@@ -1,6 +1,7 @@
 /** Adapter for the native Gemini API: OpenAI requests translated in, generateContent answers translated back out. */
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import { FirstOutput } from './first-output.js';
 import {
   fromGeminiResponse,
   GeminiStreamTranslator,
@@ -11,7 +12,7 @@ import {
 } from './gemini-translate.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
-import { type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import { beforeSending, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
@@ -58,7 +59,7 @@ export function createGeminiAdapter(p: Provider, key: () => KeyResolution): Prov
     },
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       translatable(call.body);
-      const body = toGeminiRequest(call.body);
+      const body = beforeSending('translating to Gemini', () => toGeminiRequest(call.body));
       const { headers, secret } = auth();
       const open = await postUpstream(
         {
@@ -81,7 +82,7 @@ export function createGeminiAdapter(p: Provider, key: () => KeyResolution): Prov
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       translatable(call.body);
-      const body = toGeminiRequest(call.body);
+      const body = beforeSending('translating to Gemini', () => toGeminiRequest(call.body));
       const { headers, secret } = auth();
       const open = await postUpstream(
         {
@@ -95,7 +96,8 @@ export function createGeminiAdapter(p: Provider, key: () => KeyResolution): Prov
         call,
       );
       const t = new GeminiStreamTranslator(name, call.body.model);
-      let first = true;
+      // The first-byte deadline is about useful output: a role chunk alone does not disarm it.
+      const gate = new FirstOutput(open.firstByte);
       for await (const ev of readSse(open, name)) {
         let data: unknown;
         try {
@@ -103,15 +105,11 @@ export function createGeminiAdapter(p: Provider, key: () => KeyResolution): Prov
         } catch {
           throw new ProviderError('bad_response', `provider "${name}": stream chunk is not valid JSON`);
         }
-        const chunks = t.onChunk(data);
-        if (first && chunks.length > 0) {
-          open.firstByte();
-          first = false;
-        }
-        yield* chunks;
+        for (const chunk of t.onChunk(data)) yield* gate.take(chunk);
       }
       // Gemini sends no terminator: the body simply ends, and the translator knows whether the answer was complete.
-      yield* t.end();
+      for (const chunk of t.end()) yield* gate.take(chunk);
+      yield* gate.rest();
     },
   };
 }

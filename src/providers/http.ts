@@ -37,6 +37,12 @@ export interface OpenResponse {
   firstByte(): void;
   /** Disarms timers; call once the body is consumed or abandoned. */
   close(): void;
+  /**
+   * Set by a stream's adapter when the answer's terminator ([DONE], message_stop) arrived: what is left of the body
+   * is only its tail (the chunked encoding's last chunk often comes in a packet of its own), so readSse drains it
+   * rather than destroying the socket, and the keep-alive connection is reused.
+   */
+  whole: boolean;
 }
 
 /**
@@ -142,14 +148,17 @@ export async function postUpstream(
   let res: Dispatcher.ResponseData;
   try {
     const target = parsedUrl(req.url);
-    res = await upstreamAgent.request({
-      origin: target.origin,
-      path: target.path,
-      method: 'POST',
-      headers: requestHeaders(req),
-      body: payload,
+    res = await untilAborted(
+      upstreamAgent.request({
+        origin: target.origin,
+        path: target.path,
+        method: 'POST',
+        headers: requestHeaders(req),
+        body: payload,
+        signal,
+      }),
       signal,
-    });
+    );
   } catch (err) {
     close();
     throw toProviderError(err, req.provider, signal);
@@ -165,7 +174,36 @@ export async function postUpstream(
     }
     throw failure(req, res.statusCode, res.headers, bodyText);
   }
-  return { body: res.body, signal, firstByte: () => armed.firstByte(), close };
+  return { body: res.body, signal, firstByte: () => armed.firstByte(), close, whole: false };
+}
+
+/**
+ * undici's request() acts on its signal only once the request is on a connection: while it waits for a free pooled
+ * connection or a TLS handshake (a hung upstream holds it up to the connect timeout) an abort is merely noted. The
+ * call's deadline and the client's abort end the wait at once here; undici drops the request itself when it gets to
+ * it, and an answer that still arrives after the abort is freed unread.
+ */
+function untilAborted(
+  sent: Promise<Dispatcher.ResponseData>,
+  signal: AbortSignal,
+): Promise<Dispatcher.ResponseData> {
+  return new Promise((resolve, reject) => {
+    // A function listener: see LISTENERS.
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    sent.then(
+      (res) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) res.body.destroy();
+        else resolve(res);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function failure(
@@ -263,7 +301,15 @@ class JsonExchange implements Dispatcher.DispatchHandler {
 
   /** The call's signal aborted (a deadline, or the client). A function listener: see LISTENERS. */
   private readonly aborted = (): void => {
-    this.controller?.abort(this.armed.signal.reason);
+    const reason = this.armed.signal.reason;
+    if (this.controller) this.controller.abort(reason);
+    // Not on a connection yet (waiting for a free one, or for a TLS handshake): undici would only act on the abort
+    // once it has one. Settled now, as a call that sent nothing; onRequestStart aborts it when undici gets to it.
+    else if (!this.settled) {
+      const pe = toProviderError(reason, this.req.provider, this.armed.signal);
+      this.settle();
+      this.reject(new ProviderError(pe.reason, pe.message, { cause: pe, unsent: true }));
+    }
   };
 
   onRequestStart(c: Dispatcher.DispatchController): void {
@@ -463,7 +509,8 @@ export async function readJson(
 export async function* readSse(open: OpenResponse, provider: string): AsyncGenerator<SseEvent> {
   const parser = new SseParser();
   try {
-    for await (const chunk of open.body) {
+    // Not destroyed when the loop is left early: the finally below decides between draining and destroying.
+    for await (const chunk of open.body.iterator({ destroyOnReturn: false })) {
       for (const ev of parser.push(chunk as Buffer)) yield ev;
     }
     for (const ev of parser.end()) yield ev;
@@ -473,7 +520,25 @@ export async function* readSse(open: OpenResponse, provider: string): AsyncGener
     throw toProviderError(err, provider, open.signal);
   } finally {
     open.close();
-    // Abandoned early (consumer stopped, or an error): free the socket instead of draining an endless stream.
-    if (!open.body.destroyed) open.body.destroy();
+    const body = open.body;
+    if (!body.destroyed && !body.readableEnded) {
+      // The answer is whole: read the tail, so the connection goes back to the pool. Bounded in size and time, as
+      // an upstream may keep sending after its terminator.
+      if (open.whole) drainTail(body);
+      // Abandoned early (consumer stopped, or an error): free the socket instead of draining an endless stream. The
+      // iterator has let go of the body, so the abort error undici raises on it has no other listener.
+      else body.on('error', ignore).destroy();
+    }
   }
+}
+
+/** Most a stream's tail after its terminator is read to keep the connection, and for how long. */
+const TAIL_LIMIT = 64 * 1024;
+const TAIL_MS = 2_000;
+
+function ignore(): void {}
+
+function drainTail(body: OpenResponse['body']): void {
+  // dump() destroys the body itself past the limit or on the signal; its outcome changes nothing for the answer.
+  body.dump({ limit: TAIL_LIMIT, signal: AbortSignal.timeout(TAIL_MS) }).catch(() => {});
 }

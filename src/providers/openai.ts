@@ -6,6 +6,7 @@ import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { parsedChatAnswer } from './chat-answer-text.js';
+import { FirstOutput } from './first-output.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
@@ -148,21 +149,23 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
       const used: { secret?: string | undefined } = {};
       const res = await authed(call, w.url(call.body.model), body, postUpstream, used);
       const secret = used.secret;
-      let first = true;
+      // The first-byte deadline is about useful output: the opening role-only chunk does not disarm it.
+      const gate = new FirstOutput(res.firstByte);
       let finished = false;
       for await (const ev of readSse(res, name)) {
-        if (first) {
-          res.firstByte();
-          first = false;
+        if (ev.data === '[DONE]') {
+          res.whole = true;
+          yield* gate.rest();
+          return;
         }
-        if (ev.data === '[DONE]') return;
         let parsed: unknown;
         try {
           parsed = JSON.parse(ev.data);
         } catch {
           throw new ProviderError('bad_response', `provider "${name}": stream chunk is not valid JSON`);
         }
-        const err = (parsed as { error?: { message?: unknown } }).error;
+        // `data: null` (or any non-object) parses but is no chunk: the same bad_response as other garbage, below.
+        const err = (parsed as { error?: { message?: unknown } } | null)?.error;
         if (err) {
           const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
           throw new ProviderError('server_error', `provider "${name}" sent an error in the stream${msg}`);
@@ -172,7 +175,9 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         // Azure opens with a chunk that only carries prompt_filter_results: no choice, no usage, nothing to relay.
         if (parsed.choices.length === 0 && !parsed.usage) continue;
         if (!finished) finished = parsed.choices.some((c) => c.finish_reason != null);
-        yield withDeltas(parsed);
+        const chunk = withDeltas(parsed);
+        if (gate.started) yield chunk;
+        else yield* gate.take(chunk);
       }
       // Some OpenAI-compatible servers end a complete answer without [DONE]. A finish_reason says the answer is whole
       // (the usage chunk, if any, came right after it); without one, the stream was cut.

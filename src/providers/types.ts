@@ -61,16 +61,22 @@ export class ProviderError extends Error {
   readonly status: number | undefined;
   /** Seconds from the upstream's Retry-After (or retry-after-ms), when it sent one. */
   readonly retryAfter: number | undefined;
+  /**
+   * The call ended before its request left the process (aborted while waiting for a connection): the upstream got
+   * nothing and can have billed nothing.
+   */
+  readonly unsent: boolean;
   constructor(
     reason: FailureReason,
     message: string,
-    opts: { status?: number; retryAfter?: number; cause?: unknown } = {},
+    opts: { status?: number; retryAfter?: number; cause?: unknown; unsent?: boolean } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'ProviderError';
     this.reason = reason;
     this.status = opts.status;
     this.retryAfter = opts.retryAfter;
+    this.unsent = opts.unsent ?? false;
   }
 
   /** Worth another try on the same or another target. A 400 from one upstream is the caller's fault everywhere. */

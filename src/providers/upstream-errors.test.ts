@@ -42,6 +42,44 @@ describe('httpFailure', () => {
     expect(f('invalid_request_error', 400)).toBe('client_error');
   });
 
+  it('classifies an account out of credit or quota as auth, not as the caller or a rate limit', () => {
+    const f = (vendor: 'openai' | 'anthropic', status: number, body: unknown) =>
+      httpFailure({
+        provider: 'p',
+        vendor,
+        status,
+        header: h({}),
+        bodyText: JSON.stringify(body),
+        secrets: [],
+        nowMs: 0,
+      }).reason;
+    const credit =
+      'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.';
+    expect(
+      f('anthropic', 400, { type: 'error', error: { type: 'invalid_request_error', message: credit } }),
+    ).toBe('auth');
+    expect(
+      f('anthropic', 402, { type: 'error', error: { type: 'billing_error', message: 'Billing issue' } }),
+    ).toBe('auth');
+    const quota = {
+      message: 'You exceeded your current quota, please check your plan and billing details.',
+      type: 'insufficient_quota',
+      param: null,
+      code: 'insufficient_quota',
+    };
+    expect(f('openai', 429, { error: quota })).toBe('auth');
+    // Some OpenAI-compatible servers set only one of the two.
+    expect(f('openai', 429, { error: { ...quota, type: 'requests' } })).toBe('auth');
+    expect(f('openai', 429, { error: { ...quota, code: null } })).toBe('auth');
+    // Their neighbours keep their classes: the caller's 400, a plain rate limit.
+    expect(
+      f('anthropic', 400, { type: 'error', error: { type: 'invalid_request_error', message: 'x' } }),
+    ).toBe('client_error');
+    expect(
+      f('openai', 429, { error: { message: 'Rate limit', type: 'requests', code: 'rate_limit_exceeded' } }),
+    ).toBe('rate_limited');
+  });
+
   it('never echoes an HTML error page, and survives any garbage body', () => {
     for (const bodyText of ['<html>bad gateway</html>', '', 'null', '{"error": 5}', '\u0000\u0001'])
       expect(

@@ -124,15 +124,16 @@ export function upstreamText(message: string, secrets: ReadonlyArray<string | un
   return redact(message, secrets).slice(0, MAX_UPSTREAM_MESSAGE);
 }
 
-/** The upstream's own error message, if its body is one of the two vendor error shapes. */
-export function upstreamMessage(bodyText: string): { message?: string; type?: string } {
+/** The upstream's own error message, type and code, if its body is one of the two vendor error shapes. */
+export function upstreamMessage(bodyText: string): { message?: string; type?: string; code?: string } {
   try {
-    const parsed = JSON.parse(bodyText) as { error?: { message?: unknown; type?: unknown } };
+    const parsed = JSON.parse(bodyText) as { error?: { message?: unknown; type?: unknown; code?: unknown } };
     const e = parsed?.error;
     if (e && typeof e === 'object') {
       return {
         message: typeof e.message === 'string' ? e.message : undefined,
         type: typeof e.type === 'string' ? e.type : undefined,
+        code: typeof e.code === 'string' ? e.code : undefined,
       };
     }
   } catch {
@@ -153,12 +154,34 @@ export interface HttpFailure {
   nowMs: number;
 }
 
+/**
+ * An answer that says this account cannot serve anyone until someone pays: Anthropic's 400 "Your credit balance is
+ * too low" (an invalid_request_error by type, though no request would pass) and its billing_error, OpenAI's 429
+ * insufficient_quota (a rate limit by status, though waiting does not help). Classified `auth`, as Gemini's
+ * FAILED_PRECONDITION is: another target may answer, this one is not retried, and its breaker counts it.
+ */
+export function accountExhausted(
+  vendor: Vendor,
+  status: number,
+  e: { message?: string | undefined; type?: string | undefined; code?: string | undefined },
+): boolean {
+  if (vendor === 'anthropic')
+    return (
+      e.type === 'billing_error' || (status === 400 && /credit balance is too low/i.test(e.message ?? ''))
+    );
+  return status === 429 && (e.code === 'insufficient_quota' || e.type === 'insufficient_quota');
+}
+
 /** A non-2xx upstream answer as a ProviderError. */
 export function httpFailure(f: HttpFailure): ProviderError {
   if (f.vendor === 'gemini') return geminiHttpFailure(f);
-  const { message, type } = upstreamMessage(f.bodyText);
-  const reason =
-    f.vendor === 'anthropic' ? reasonForAnthropicType(type, f.status) : reasonForStatus(f.status);
+  const e = upstreamMessage(f.bodyText);
+  const { message, type } = e;
+  const reason = accountExhausted(f.vendor, f.status, e)
+    ? 'auth'
+    : f.vendor === 'anthropic'
+      ? reasonForAnthropicType(type, f.status)
+      : reasonForStatus(f.status);
   const detail = message ? `: ${upstreamText(message, f.secrets)}` : '';
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,

@@ -42,20 +42,21 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** Looks the request up and sets `x-tiermesh-cache`; undefined when the cache does not apply. */
+/** Looks the request up under the tier it was decided onto and sets `x-tiermesh-cache`; undefined when the cache does not apply. */
 export function openCacheTurn(
   deps: CacheDeps,
   req: IncomingMessage,
   res: ServerResponse,
   namespace: string,
   route: string,
+  tier: string,
   spec: ModelRouteSpec,
   request: ChatCompletionRequest,
   now: number,
 ): CacheTurn | undefined {
   const scope = { namespace, route };
   const headers = { cacheControl: header(req, 'cache-control'), optIn: header(req, CACHE_OPT_IN_HEADER) };
-  const lookup = lookupCache(deps.cache, spec.cache, scope, request, headers, now);
+  const lookup = lookupCache(deps.cache, spec.cache, scope, tier, request, headers, now);
   if (!lookup) return undefined;
   if (lookup.directives.lookup) {
     const saved = lookup.hit ? hitSavedUSD(lookup.hit, spec.baselineModel !== undefined) : 0;

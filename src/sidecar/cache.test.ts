@@ -24,8 +24,12 @@ const spec: ResponseCacheSpec = { enabled: true, ttlSeconds: 60, maxBytes: 1_000
 
 describe('cacheKey', () => {
   it('is equal for requests that differ only in delivery, key order or who asked', () => {
-    const a = cacheKey(scope, req({ stream: true, stream_options: { include_usage: true }, user: 'u1' }));
-    const b = cacheKey(scope, {
+    const a = cacheKey(
+      scope,
+      'cheap',
+      req({ stream: true, stream_options: { include_usage: true }, user: 'u1' }),
+    );
+    const b = cacheKey(scope, 'cheap', {
       temperature: 0,
       messages: [{ content: 'What is 2+2?', role: 'user' }],
       model: 'auto',
@@ -33,14 +37,19 @@ describe('cacheKey', () => {
     expect(a).toBe(b);
   });
 
-  it('differs for another namespace, route, model, message or parameter', () => {
-    const base = cacheKey(scope, req());
-    expect(cacheKey({ ...scope, namespace: 'team-b' }, req())).not.toBe(base);
-    expect(cacheKey({ ...scope, route: 'other' }, req())).not.toBe(base);
-    expect(cacheKey(scope, req({ model: 'gpt-4o' }))).not.toBe(base);
-    expect(cacheKey(scope, req({ messages: [{ role: 'user', content: 'What is 2+3?' }] }))).not.toBe(base);
-    expect(cacheKey(scope, req({ max_tokens: 5 }))).not.toBe(base);
-    expect(cacheKey(scope, req({ tools: [{ type: 'function', function: { name: 'f' } }] }))).not.toBe(base);
+  it('differs for another namespace, route, decided tier, model, message or parameter', () => {
+    const base = cacheKey(scope, 'cheap', req());
+    expect(cacheKey(scope, 'premium', req())).not.toBe(base);
+    expect(cacheKey({ ...scope, namespace: 'team-b' }, 'cheap', req())).not.toBe(base);
+    expect(cacheKey({ ...scope, route: 'other' }, 'cheap', req())).not.toBe(base);
+    expect(cacheKey(scope, 'cheap', req({ model: 'gpt-4o' }))).not.toBe(base);
+    expect(cacheKey(scope, 'cheap', req({ messages: [{ role: 'user', content: 'What is 2+3?' }] }))).not.toBe(
+      base,
+    );
+    expect(cacheKey(scope, 'cheap', req({ max_tokens: 5 }))).not.toBe(base);
+    expect(
+      cacheKey(scope, 'cheap', req({ tools: [{ type: 'function', function: { name: 'f' } }] })),
+    ).not.toBe(base);
   });
 });
 
@@ -104,7 +113,7 @@ const entry = (text: string): CacheEntry => ({
 describe('ResponseCache', () => {
   it('serves what was put under the same scope and key until the TTL passes', () => {
     const cache = new ResponseCache();
-    const key = cacheKey(scope, req());
+    const key = cacheKey(scope, 'cheap', req());
     expect(cache.get(scope, spec, key, 0)).toBeUndefined();
     cache.put(scope, spec, key, entry('4'), 0);
     expect(cache.get(scope, spec, key, 59_999)?.completion.choices[0]?.message.content).toBe('4');
@@ -181,16 +190,16 @@ describe('stream <-> whole answer', () => {
 describe('lookupCache', () => {
   it('finds a stored answer for the same request, and bypasses on no-cache', () => {
     const cache = new ResponseCache();
-    expect(lookupCache(cache, undefined, scope, req(), {}, 0)).toBeUndefined();
-    expect(lookupCache(cache, spec, scope, req({ temperature: 1 }), {}, 0)).toBeUndefined();
-    const miss = lookupCache(cache, spec, scope, req(), {}, 0)!;
+    expect(lookupCache(cache, undefined, scope, 'cheap', req(), {}, 0)).toBeUndefined();
+    expect(lookupCache(cache, spec, scope, 'cheap', req({ temperature: 1 }), {}, 0)).toBeUndefined();
+    const miss = lookupCache(cache, spec, scope, 'cheap', req(), {}, 0)!;
     expect(miss.hit).toBeUndefined();
     cache.put(scope, spec, miss.key, entry('4'), 0);
     expect(
-      lookupCache(cache, spec, scope, req({ stream: true }), {}, 1)?.hit?.completion.choices[0]?.message
-        .content,
+      lookupCache(cache, spec, scope, 'cheap', req({ stream: true }), {}, 1)?.hit?.completion.choices[0]
+        ?.message.content,
     ).toBe('4');
-    const bypass = lookupCache(cache, spec, scope, req(), { cacheControl: 'no-cache' }, 1)!;
+    const bypass = lookupCache(cache, spec, scope, 'cheap', req(), { cacheControl: 'no-cache' }, 1)!;
     expect(bypass.hit).toBeUndefined();
     expect(bypass.directives.store).toBe(true);
     expect(hitSavedUSD(entry('x'), true)).toBe(0.01);

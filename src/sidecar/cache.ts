@@ -32,11 +32,16 @@ export interface CacheScope {
   route: string;
 }
 
-/** The cache key: a SHA-256 of the canonical JSON of scope, model, messages and every answer-shaping parameter. */
-export function cacheKey(scope: CacheScope, request: ChatCompletionRequest): string {
+/**
+ * The cache key: a SHA-256 of the canonical JSON of scope, the decided tier, model, messages and every answer-shaping
+ * parameter. The tier is part of it because the same question is decided onto other tiers for other callers (a
+ * priority class's tier window, a task's tier override, a conversation's sticky tier): a `pro` caller held to the
+ * premium tier must not be served the cheap tier's answer a `free` caller got, nor the other way round.
+ */
+export function cacheKey(scope: CacheScope, tier: string, request: ChatCompletionRequest): string {
   const params: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(request)) if (!DELIVERY_ONLY.has(k) && v !== null) params[k] = v;
-  const text = canonicalJson({ ns: scope.namespace, route: scope.route, params });
+  const text = canonicalJson({ ns: scope.namespace, route: scope.route, tier, params });
   return createHash('sha256').update(text).digest('base64url');
 }
 
@@ -258,20 +263,21 @@ export interface CacheLookup {
 }
 
 /**
- * The cache stage, run after decide (the route is known) and before gate: a hit is answered without reserving or
- * spending anything. Undefined when the route has no cache or the request may not use it.
+ * The cache stage, run after decide (the route and the tier are known) and before gate: a hit is answered without
+ * reserving or spending anything. Undefined when the route has no cache or the request may not use it.
  */
 export function lookupCache(
   cache: ResponseCache,
   spec: ResponseCacheSpec | undefined,
   scope: CacheScope,
+  tier: string,
   request: ChatCompletionRequest,
   headers: { cacheControl?: string | undefined; optIn?: string | undefined },
   now: number,
 ): CacheLookup | undefined {
   const directives = cacheDirectives(spec, request, headers);
   if (!spec || (!directives.lookup && !directives.store)) return undefined;
-  const key = cacheKey(scope, request);
+  const key = cacheKey(scope, tier, request);
   return { key, directives, hit: directives.lookup ? cache.get(scope, spec, key, now) : undefined };
 }
 

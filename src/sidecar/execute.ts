@@ -275,7 +275,6 @@ async function raceStep<R extends ExecutionInfo>(
   tally.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
   observer.hedge(tally.hedged);
   const lost = await raced.loser;
-  const loserPlan = raced.winner === 'hedge' ? plan : hedgePlan;
   const book = (served: Served, usage: TokenCounts) => {
     const model = step.models.find((m) => m.name === served.model);
     if (model)
@@ -291,14 +290,13 @@ async function raceStep<R extends ExecutionInfo>(
   if (lost.ok) {
     tally.attempts += lost.value.attempts;
     book(lost.value.served, await call.spent(lost.value));
-  } else if (lost.aborted) {
-    if (lost.error instanceof ExecutionError) tally.attempts += lost.error.attempts;
-    const t = loserPlan.targets[0]!;
-    book(
-      { provider: t.provider, model: t.model, upstreamModel: t.upstreamModel },
-      { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 },
-    );
-  } else if (lost.error instanceof ExecutionError) tally.attempts += lost.error.attempts;
+  } else if (lost.error instanceof ExecutionError) {
+    tally.attempts += lost.error.attempts;
+    // An aborted call may still bill the prompt it was sent, against the target it was sent to. A loser that made
+    // no call (still waiting for a queue slot, refused by an open breaker, between tries) spent nothing.
+    const sent = lost.aborted ? lost.error.inFlight : undefined;
+    if (sent) book(sent, { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 });
+  }
   return value;
 }
 

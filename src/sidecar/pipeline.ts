@@ -296,6 +296,7 @@ async function handleChat(
         res,
         runtime.snapshot.namespace,
         decided.route,
+        decided.tierName,
         decided.spec,
         inbound.request,
         sc.books.now(),

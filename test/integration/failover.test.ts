@@ -237,6 +237,52 @@ describe('executeCompletion / executeStream', () => {
     expect(secondary.calls.length).toBe(0);
   });
 
+  describe('an account out of credit or quota', () => {
+    // One counted failure opens a breaker here: "the breaker counted it" is a sharp assertion.
+    const breaker = {
+      errorThresholdPercentage: 1,
+      volumeThreshold: 1,
+      resetTimeoutMs: 60_000,
+      rollingWindowMs: 60_000,
+    };
+
+    it("moves on from Anthropic's 400 credit balance too low, and counts it against the breaker", async () => {
+      claude.script([
+        behave.error(400, {
+          errorMessage:
+            'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+        }),
+      ]);
+      primary.script([behave.ok('served elsewhere')]);
+      const r = await executeCompletion(plan(['claude', 'chat'], { breaker }), body());
+      expect(r.completion.choices[0]?.message.content).toBe('served elsewhere');
+      expect(r.fallbacks).toMatchObject([
+        { from: { provider: 'claude' }, reason: 'auth', status: 400, action: 'next-target' },
+      ]);
+      expect(claude.calls.length).toBe(1);
+      expect(changes).toEqual([{ provider: 'claude', model: 'claude-3-5-haiku-20241022', state: 'open' }]);
+    });
+
+    it("moves on at once from OpenAI's 429 insufficient_quota, without retrying it, and counts it", async () => {
+      primary.script([
+        behave.error(429, {
+          errorType: 'insufficient_quota',
+          errorCode: 'insufficient_quota',
+          errorMessage: 'You exceeded your current quota, please check your plan and billing details.',
+        }),
+      ]);
+      secondary.script([behave.ok('served elsewhere')]);
+      // plan() allows one retry per target: a rate limit would be retried on primary, a dead account is not.
+      const r = await executeCompletion(plan(['chat'], { breaker }), body());
+      expect(r.completion.choices[0]?.message.content).toBe('served elsewhere');
+      expect(r.fallbacks).toMatchObject([
+        { from: { provider: 'primary' }, reason: 'auth', status: 429, action: 'next-target' },
+      ]);
+      expect(primary.calls.length).toBe(1);
+      expect(changes).toEqual([{ provider: 'primary', model: 'gpt-4o-mini-2024-07-18', state: 'open' }]);
+    });
+  });
+
   it('reports every failure when no target answers', async () => {
     primary.fallback(behave.error(500));
     secondary.fallback(behave.error(503));
@@ -264,6 +310,58 @@ describe('executeCompletion / executeStream', () => {
       { from: { provider: 'primary' }, reason: 'connection', action: 'next-target' },
     ]);
     expect(await collect(s.chunks)).toBe('clean stream');
+  });
+
+  it('fails over an Anthropic stream that sends overloaded_error right after message_start', async () => {
+    // message_start only names the role: the client has been sent nothing yet, so the error can still fail over.
+    claude.script([{ ...behave.ok('never sent'), breakAfterChunks: 1, streamErrorType: 'overloaded_error' }]);
+    primary.script([behave.ok('fallback answer')]);
+    const s = await executeStream(
+      plan(['claude', 'chat'], { retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 } }),
+      body({ stream: true }),
+    );
+    expect(s.served.provider).toBe('primary');
+    expect(s.fallbacks).toMatchObject([
+      { from: { provider: 'claude' }, reason: 'server_error', action: 'next-target' },
+    ]);
+    expect(await collect(s.chunks)).toBe('fallback answer');
+    expect(claude.calls.length).toBe(1);
+  });
+
+  it('fails over an OpenAI stream that dies after its role-only chunk', async () => {
+    primary.script([behave.breakAfter(1)]);
+    secondary.script([behave.ok('clean stream')]);
+    const s = await executeStream(
+      plan(['chat'], { retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 } }),
+      body({ stream: true }),
+    );
+    expect(s.served.provider).toBe('secondary');
+    expect(s.fallbacks).toMatchObject([
+      { from: { provider: 'primary' }, reason: 'connection', action: 'next-target' },
+    ]);
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const c of s.chunks) chunks.push(c);
+    // The held role chunk still goes out, ahead of the first one with text.
+    expect(chunks[0]?.choices[0]?.delta).toMatchObject({ role: 'assistant' });
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('clean stream');
+  });
+
+  it('keeps the first-byte deadline armed past message_start until the first token', async () => {
+    // message_start at once, the first text only three chunk delays later: past the first-byte deadline.
+    claude.script([{ ...behave.ok('late words'), chunkDelayMs: 700 }]);
+    primary.script([behave.ok('in time')]);
+    const s = await executeStream(
+      plan(['claude', 'chat'], {
+        firstByteTimeoutMs: 300,
+        retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 },
+      }),
+      body({ stream: true }),
+    );
+    expect(s.served.provider).toBe('primary');
+    expect(s.fallbacks).toMatchObject([
+      { from: { provider: 'claude' }, reason: 'timeout', action: 'next-target' },
+    ]);
+    expect(await collect(s.chunks)).toBe('in time');
   });
 
   it('surfaces a stream that breaks after its first chunk, without failing over', async () => {

@@ -248,6 +248,29 @@ describe('Gemini adapter', () => {
     expect(up.requests.length).toBe(before);
   });
 
+  it('declines, as unavailable, what only Gemini refuses, JSON and stream, without calling the upstream', async () => {
+    // Both are fine for OpenAI and Anthropic: failover must move on, not answer the caller with a 400.
+    const before = up.requests.length;
+    const digitTool = call({
+      tools: [
+        {
+          type: 'function',
+          function: { name: '2fa_lookup', parameters: { type: 'object', properties: {} } },
+        },
+      ],
+    });
+    const systemOnly = call({ messages: [{ role: 'system', content: 'Write a haiku about the sea.' }] });
+    for (const c of [digitTool, systemOnly]) {
+      expect(await failure(gemini.complete(c))).toMatchObject({ reason: 'unavailable' });
+      expect(
+        await failure(collect(gemini.stream({ ...c, body: { ...c.body, stream: true } }))),
+      ).toMatchObject({
+        reason: 'unavailable',
+      });
+    }
+    expect(up.requests.length).toBe(before);
+  });
+
   it('maps RESOURCE_EXHAUSTED with RetryInfo, UNAVAILABLE, INVALID_ARGUMENT, NOT_FOUND and malformed JSON', async () => {
     up.script([
       quotaExhausted('2s'),

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Provider } from '../../src/api/modelroute.js';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../../src/api/openai.js';
 import { createAnthropicAdapter } from '../../src/providers/anthropic.js';
+import { upstreamAgent } from '../../src/providers/http.js';
 import { defaultKeyEnv, keySource } from '../../src/providers/keys.js';
 import { createOpenAIAdapter } from '../../src/providers/openai.js';
 import { type ProviderAdapter, ProviderError, type UpstreamCall } from '../../src/providers/types.js';
@@ -47,6 +48,39 @@ async function failure(p: Promise<unknown>): Promise<ProviderError> {
 }
 
 const text = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+
+/**
+ * Two streams in a row from a fresh fixture whose response ends (the chunked encoding's last chunk) only after the
+ * answer was read to its terminator, as api.openai.com sends it. Returns the connection each came over: the same
+ * one when the adapter drained the tail and the keep-alive connection went back to the pool.
+ */
+async function streamConnections(
+  start: () => Promise<Fixture>,
+  adapterFor: (up: Fixture) => ProviderAdapter,
+): Promise<number[]> {
+  const up = await start();
+  try {
+    const adapter = adapterFor(up);
+    for (let i = 0; i < 2; i++) {
+      let end!: () => void;
+      const holdEnd = new Promise<void>((r) => {
+        end = r;
+      });
+      up.script([{ ...behave.ok('one two'), holdEnd }]);
+      expect(text(await collect(adapter.stream(call({ stream: true }))))).toBe('one two');
+      end();
+      // Until the connection is free for the next call, or gone.
+      for (;;) {
+        const pool = (upstreamAgent.stats as Record<string, { free: number; connected: number }>)[up.url];
+        if (!pool || pool.free > 0 || pool.connected === 0) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    return up.calls.map((c) => c.connection);
+  } finally {
+    await up.close();
+  }
+}
 
 describe('OpenAI fixture', () => {
   let up: Fixture;
@@ -137,6 +171,18 @@ describe('OpenAI adapter', () => {
     expect(await failure(openai.complete(call()))).toMatchObject({ reason: 'bad_response' });
   });
 
+  it('keeps the connection of a stream whose response ends after [DONE] (drained, not destroyed)', async () => {
+    const conns = await streamConnections(
+      () => startOpenAIFixture({ apiKey: OPENAI_KEY }),
+      (f) =>
+        createOpenAIAdapter(
+          { ...provider, baseURL: f.baseURL },
+          keySource(provider.apiKey, defaultKeyEnv(env)),
+        ),
+    );
+    expect(conns).toEqual([1, 1]);
+  });
+
   it('takes a stream that ends after its finish_reason without [DONE] as complete', async () => {
     up.script([behave.endWithoutDone()]);
     const chunks = await collect(openai.stream(call({ stream: true })));
@@ -158,14 +204,21 @@ describe('OpenAI adapter', () => {
   });
 
   it('times out on a slow first byte, for JSON and for streams', async () => {
-    up.script([behave.slowFirstByte(1500), { ...behave.ok('a b'), chunkDelayMs: 300 }]);
+    up.script([
+      behave.slowFirstByte(1500),
+      { ...behave.ok('a b'), chunkDelayMs: 1000 },
+      { ...behave.ok('a b'), chunkDelayMs: 400 },
+    ]);
     const quick = { firstByteTimeoutMs: 200 };
     const e1 = await failure(openai.complete({ ...call(), ...quick }));
     expect(e1.reason).toBe('timeout');
-    // Headers and the role chunk come at once here, the next chunk late: the first chunk disarms the deadline,
-    // so this stream must not time out on first byte.
-    const chunks = await collect(openai.stream({ ...call({ stream: true }), ...quick }));
+    // Headers and the role chunk come at once, the first text late: a role chunk is not output, the deadline holds.
+    const e2 = await failure(collect(openai.stream({ ...call({ stream: true }), ...quick })));
+    expect(e2.reason).toBe('timeout');
+    // The first text in time, the rest later than the deadline: the first text disarmed it.
+    const chunks = await collect(openai.stream({ ...call({ stream: true }), firstByteTimeoutMs: 600 }));
     expect(text(chunks)).toBe('a b');
+    expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant');
   });
 
   it('never puts a key in an error message, even when the upstream echoes it', async () => {
@@ -280,6 +333,22 @@ describe('Anthropic adapter', () => {
     expect(up.calls.at(-1)?.body).toMatchObject({ stream: true });
   });
 
+  it('keeps the connection of a stream whose response ends after message_stop', async () => {
+    const conns = await streamConnections(
+      () => startAnthropicFixture({ apiKey: ANTHROPIC_KEY }),
+      (f) => {
+        const p: Provider = {
+          name: 'anthropic',
+          type: 'anthropic',
+          baseURL: f.baseURL,
+          apiKey: { env: 'ANTHROPIC_KEY' },
+        };
+        return createAnthropicAdapter(p, keySource(p.apiKey, defaultKeyEnv(env)));
+      },
+    );
+    expect(conns).toEqual([1, 1]);
+  });
+
   it('maps rate_limit_error, overloaded_error (529), invalid requests and mid-stream error events', async () => {
     up.script([
       behave.rateLimited('2'),
@@ -295,7 +364,8 @@ describe('Anthropic adapter', () => {
       })(),
     );
     expect(e.reason).toBe('server_error');
-    expect(chunks.length).toBe(1);
+    // The error came right after message_start: its role chunk is no output, so nothing was yielded before it.
+    expect(chunks.length).toBe(0);
     up.script([behave.error(400)]);
     expect(await failure(claude.complete(call()))).toMatchObject({
       reason: 'client_error',

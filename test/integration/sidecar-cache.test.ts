@@ -100,3 +100,58 @@ describe('response cache', () => {
     expect(streamed.content).toEqual(first.data.content);
   });
 });
+
+describe('response cache across tiers', () => {
+  // Two priority classes held to different tiers: the same question must never cross from one to the other.
+  const tiered = `
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: test }
+spec:
+  providers:
+    - { name: sim, type: simulated, simulated: { latencyMs: 0, tokensPerSecond: 100000 } }
+  models:
+    - { name: small, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 128000 }
+    - { name: big, targets: [{ provider: sim }], pricing: { inputPerMTok: 10, outputPerMTok: 20 }, contextWindow: 128000 }
+  tiers:
+    - { name: cheap, models: [small] }
+    - { name: premium, models: [big] }
+  classifier: { mode: rules }
+  priority:
+    classes: { free: { maxTier: cheap }, pro: { minTier: premium } }
+    users: { alice: free, bob: pro }
+  cache: { enabled: true, ttlSeconds: 60, maxBytes: 1048576 }
+`;
+  let sc: TestSidecar;
+  beforeAll(async () => {
+    sc = await startTestSidecar(tiered);
+  });
+  afterAll(() => sc.close(1000));
+
+  const ask = async (user: string) => {
+    const r = await fetch(`${sc.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'auto',
+        user,
+        temperature: 0,
+        messages: [{ role: 'user', content: 'What is the capital of Norway?' }],
+      }),
+    });
+    const body = (await r.json()) as { model: string };
+    return {
+      cache: r.headers.get('x-tiermesh-cache'),
+      tier: r.headers.get('x-tiermesh-tier'),
+      model: body.model,
+    };
+  };
+
+  it('keeps a priority class on its own tier: no hit on an answer another class got from another tier', async () => {
+    expect(await ask('alice')).toEqual({ cache: 'miss', tier: 'cheap', model: 'small' });
+    expect(await ask('bob')).toEqual({ cache: 'miss', tier: 'premium', model: 'big' });
+    // Each class still hits its own tier's answer.
+    expect(await ask('bob')).toEqual({ cache: 'hit', tier: 'premium', model: 'big' });
+    expect(await ask('alice')).toEqual({ cache: 'hit', tier: 'cheap', model: 'small' });
+  });
+});

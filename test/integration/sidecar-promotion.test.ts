@@ -570,6 +570,97 @@ describe('hedged requests', () => {
     const lint = spawnSync(promlint(), [], { input: text, encoding: 'utf8' });
     expect(lint.stderr).toBe('');
   });
+
+  it('a hedge that lost while still waiting for a queue slot made no call and books nothing', async () => {
+    const gate = () => {
+      let open!: () => void;
+      const promise = new Promise<void>((r) => {
+        open = r;
+      });
+      return { promise, open };
+    };
+    const firstAnswersA = gate();
+    const firstAnswersB = gate();
+    const secondAnswers = gate();
+    const first = await fixture('from first');
+    // A's call to first-up comes first, B's second: each answers when the test says.
+    first.script((_req, i) => ({
+      ...behave.ok('from first', { prompt: 10, completion: 3 }),
+      waitFor: (i === 0 ? firstAnswersA : firstAnswersB).promise,
+    }));
+    const second = await fixture('from second');
+    second.fallback({
+      ...behave.ok('from second', { prompt: 10, completion: 3 }),
+      waitFor: secondAnswers.promise,
+    });
+    const provider = (name: string, f: Fixture) => ({ name, type: 'openai-compatible', baseURL: f.baseURL });
+    const { client, sidecar } = await start(
+      stringify({
+        apiVersion: 'tiermesh.dev/v1alpha1',
+        kind: 'ModelRoute',
+        metadata: { name: 'default', namespace: 'test' },
+        spec: {
+          providers: [provider('first-up', first), provider('second-up', second)],
+          models: [
+            {
+              name: 'small-model',
+              targets: [{ provider: 'first-up' }, { provider: 'second-up' }],
+              pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+              contextWindow: 100_000,
+            },
+          ],
+          tiers: [{ name: 'cheap', models: ['small-model'] }],
+          classifier: { mode: 'rules' },
+          cascade: { enabled: false, checks: ['empty'], maxEscalations: 0 },
+          promotion: { policy: 'none' },
+          resilience: {
+            timeoutMs: 30_000,
+            firstByteTimeoutMs: 30_000,
+            retries: { attempts: 0, backoffMs: 10, maxBackoffMs: 50 },
+          },
+          hedge: { enabled: true, delay: 'fixed', delayMs: 20 },
+          queue: {
+            limits: [{ provider: 'second-up', model: 'small-model', maxInFlight: 1 }],
+            waitMs: 30_000,
+          },
+        },
+      }),
+    );
+    const pause = () => new Promise((r) => setTimeout(r, 5));
+    try {
+      // A's hedge takes second-up's only slot and is sent; B's hedge then waits for that slot.
+      const a = client.chat.completions.create(hi).withResponse();
+      while (second.calls.length === 0) await pause();
+      const b = client.chat.completions.create(hi).withResponse();
+      for (;;) {
+        const m = (await sidecar.metrics.text()).body;
+        if (metricValue(m, 'tiermesh_queue_depth', { provider: 'second-up', priority: 'interactive' }) === 1)
+          break;
+        await pause();
+      }
+      // B's first target answers while A's hedge still holds the slot: B's hedge loses without leaving the queue.
+      firstAnswersB.open();
+      const rb = await b;
+      firstAnswersA.open();
+      const ra = await a;
+      for (const r of [ra, rb]) {
+        expect(r.data.choices[0]!.message.content).toBe('from first');
+        expect(r.response.headers.get('x-tiermesh-hedged')).toBe('lost');
+      }
+      expect(second.calls.length).toBe(1);
+      await expect(second.calls[0]!.ended).resolves.toBe('aborted');
+      // A's loser was sent: its prompt is booked on top of the winner's 10 + 3 tokens (1 USD per 1M).
+      expect(Number(ra.response.headers.get('x-tiermesh-cost-usd'))).toBeGreaterThan(13 / 1e6);
+      expect(ra.response.headers.get('x-tiermesh-attempts')).toBe('2');
+      // B's loser never left the queue: the winner's tokens alone, one upstream call.
+      expect(Number(rb.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(13 / 1e6, 12);
+      expect(rb.response.headers.get('x-tiermesh-attempts')).toBe('1');
+    } finally {
+      firstAnswersA.open();
+      firstAnswersB.open();
+      secondAnswers.open();
+    }
+  });
 });
 
 describe('the logprobs check', () => {

@@ -23,4 +23,13 @@ describe('fault: garbage JSON', () => {
     expect(s.text).toBe(HEALTHY_REPLY);
     expect(bed.lastLog('fallback')?.['detail']).toContain('stream chunk is not valid JSON');
   });
+
+  it('a stream event that is JSON but no chunk (`data: null`): bad_response, the healthy target streams', async () => {
+    bed.flaky.script([{ rawFrame: 'data: null\n\n' }]);
+    const s = await askStream(bed);
+    expect(s.text).toBe(HEALTHY_REPLY);
+    const fb = bed.lastLog('fallback');
+    expect(fb).toMatchObject({ from: 'flaky', reason: 'bad_response' });
+    expect(fb?.['detail']).toContain('stream chunk has no choices');
+  });
 });

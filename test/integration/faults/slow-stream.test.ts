@@ -25,8 +25,10 @@ describe('fault: slow but flowing stream', () => {
   });
 
   it('is cut when a gap between chunks passes streamIdleTimeoutMs; what was streamed is booked', async () => {
-    bed = await faultBed({ timeoutMs: 5_000, firstByteTimeoutMs: 1_000, streamIdleTimeoutMs: 200 });
-    bed.flaky.script([{ ...behave.ok(LONG), chunkDelayMs: 1_500 }]);
+    bed = await faultBed({ timeoutMs: 5_000, firstByteTimeoutMs: 2_000, streamIdleTimeoutMs: 200 });
+    // The first word comes one delay after the role chunk, within the first-byte deadline; every gap after it is
+    // longer than the idle deadline.
+    bed.flaky.script([{ ...behave.ok(LONG), chunkDelayMs: 600 }]);
     const err = await askStream(bed).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     const fb = bed.lastLog('fallback');
