@@ -344,7 +344,15 @@ export const resilience = z.object({
     .max(600_000)
     .default(60_000)
     .describe('Whole-call deadline per attempt: a whole JSON answer, or a stream until its first chunk.'),
-  firstByteTimeoutMs: z.number().int().min(50).max(600_000).default(15_000),
+  firstByteTimeoutMs: z
+    .number()
+    .int()
+    .min(50)
+    .max(600_000)
+    .default(15_000)
+    .describe(
+      'Deadline for the first output: the answer of a JSON call, the first chunk with text, a tool call or a finish of a stream (a chunk with only the role does not count). Raise it for reasoning models, which think before their first text.',
+    ),
   streamIdleTimeoutMs: z
     .number()
     .int()
