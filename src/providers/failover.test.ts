@@ -260,6 +260,36 @@ describe('stream deadlines', () => {
       (e: unknown) => e,
     );
     expect((err as ProviderError).message).toMatch(/stream still running after 200ms/);
+    // Cut while waiting on the upstream: its fault, counted (one failure opens the breaker here).
+    expect(breakerOf('endless')).toBe('open');
+  });
+
+  it('a total deadline reached while the consumer holds the stream is not counted against the upstream', async () => {
+    const fast = adapter(
+      'fast-for-slow-reader',
+      async () => completion('unused'),
+      async function* (call) {
+        for (;;) {
+          // As a real upstream socket: an aborted call reads nothing more.
+          call.signal.throwIfAborted();
+          await wait(5, call.signal);
+          yield chunk('x');
+        }
+      },
+    );
+    const s = await executeStream(
+      plan([fast], resilience({ streamIdleTimeoutMs: 1_000, streamTimeoutMs: 150 })),
+      body,
+    );
+    const err = await (async () => {
+      for await (const _ of s.chunks) await new Promise((r) => setTimeout(r, 400)); // reads one chunk, then stalls
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The stream is still cut at the deadline, but the breaker (one failure opens it here) stays closed.
+    expect((err as Error).message).toMatch(/stream still running after 150ms, while the client read slowly/);
+    expect(breakerOf('fast-for-slow-reader')).toBe('closed');
   });
 
   it('do not blame the upstream while the consumer is the slow one', async () => {

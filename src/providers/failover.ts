@@ -286,13 +286,16 @@ async function* relay(
   const total =
     res.streamTimeoutMs !== undefined
       ? setTimeout(
-          () =>
+          () => {
+            const why = `provider "${provider}": stream still running after ${res.streamTimeoutMs}ms`;
+            // Reached while the consumer held the stream (a client reading slowly): the cut is not the upstream's
+            // fault, and its breaker does not count it.
             call.abort(
-              new ProviderError(
-                'timeout',
-                `provider "${provider}": stream still running after ${res.streamTimeoutMs}ms`,
-              ),
-            ),
+              waiting
+                ? new ProviderError('timeout', why)
+                : new LocalError('client', `${why}, while the client read slowly`),
+            );
+          },
           Math.max(0, res.streamTimeoutMs - call.elapsedMs()),
         )
       : undefined;
@@ -308,6 +311,9 @@ async function* relay(
         finished = true;
         failure = err;
         if (signal?.aborted) throw err;
+        // Our own cut while the client held the stream: said as it is (the breaker was settled without counting it).
+        const cut: unknown = call.signal.aborted ? call.signal.reason : undefined;
+        if (cut instanceof LocalError) throw new ProviderError('stream_broken', cut.message, { cause: cut });
         const pe = toProviderError(err, provider, call.signal);
         throw new ProviderError(
           'stream_broken',
