@@ -4,8 +4,8 @@
  * handshake. Node's default keys are random per process: after a restart every one of 1,000 sidecars paid a full
  * handshake on the operator at once (docs/scale.md, the reconnect storm over HTTPS).
  */
-import { createPrivateKey, hkdfSync } from 'node:crypto';
 import type { TlsOptions } from 'node:tls';
+import { keyFromServingKey } from './tickets.js';
 
 /** Domain separation from the config-stream tickets (tickets.ts), which are derived from the same key. */
 const KEY_INFO = 'tiermesh sidecar API TLS session tickets v1';
@@ -22,8 +22,7 @@ export const SESSION_TIMEOUT_SECONDS = 24 * 60 * 60;
 
 /** The session ticket keys for a PEM private key: HKDF-SHA256 over its PKCS#8 DER form, the same on every replica. */
 export function sessionTicketKeys(servingKeyPem: string): Buffer {
-  const der = createPrivateKey(servingKeyPem).export({ type: 'pkcs8', format: 'der' });
-  return Buffer.from(hkdfSync('sha256', der, Buffer.alloc(0), KEY_INFO, TICKET_KEYS_BYTES));
+  return keyFromServingKey(servingKeyPem, KEY_INFO, TICKET_KEYS_BYTES);
 }
 
 /**

@@ -24,8 +24,17 @@ const KEY_INFO = 'tiermesh config-stream resumption ticket v1';
  * replicas that read the same key from a mounted file or from the Secret get the same ticket key.
  */
 export function ticketKeyFrom(servingKeyPem: string): Buffer {
+  return keyFromServingKey(servingKeyPem, KEY_INFO, 32);
+}
+
+/**
+ * `bytes` of key material for one use (`info`, the domain separation) off a PEM private key: HKDF-SHA256 over its
+ * PKCS#8 DER form, so every replica derives the same from the same key. The TLS session ticket keys (serving-tls.ts)
+ * come from here too.
+ */
+export function keyFromServingKey(servingKeyPem: string, info: string, bytes: number): Buffer {
   const der = createPrivateKey(servingKeyPem).export({ type: 'pkcs8', format: 'der' });
-  return Buffer.from(hkdfSync('sha256', der, Buffer.alloc(0), KEY_INFO, 32));
+  return Buffer.from(hkdfSync('sha256', der, Buffer.alloc(0), info, bytes));
 }
 
 /** The shortest ticket key file accepted: a 256-bit secret. */
