@@ -14,26 +14,11 @@ import { ConfigHub } from '../../src/operator/hub.js';
 import { ACK_PATH } from '../../src/operator/protocol.js';
 import { createOperatorServer } from '../../src/operator/server.js';
 import { StreamSessions } from '../../src/operator/sessions.js';
-import { ConfigStream, type SnapshotTarget } from '../../src/sidecar/config-stream.js';
+import { ConfigStream } from '../../src/sidecar/config-stream.js';
+import { recordingTarget } from '../helpers/snapshot-target.js';
 import { until } from '../helpers/until.js';
 
 const snap = (version: string): Snapshot => ({ version, namespace: 'team', routes: [], budgets: [] });
-
-function target(): SnapshotTarget & { versions: string[] } {
-  const versions: string[] = [];
-  return {
-    versions,
-    get current() {
-      const v = versions.at(-1);
-      return v ? { snapshot: { version: v } } : undefined;
-    },
-    apply(input) {
-      const v = (input as { version: string }).version;
-      versions.push(v);
-      return { ok: true, version: v, changed: true };
-    },
-  };
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -75,7 +60,7 @@ describe('config stream authentication', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-auth-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'token'), 'good-1');
-    const store = target();
+    const store = recordingTarget();
     const stream = new ConfigStream({
       operator: `http://127.0.0.1:${op.port}`,
       tokenFile: join(dir, 'token'),
@@ -132,7 +117,7 @@ describe('config stream authentication', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-auth-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'token'), 'good-1');
-    const store = target();
+    const store = recordingTarget();
     const stream = new ConfigStream({
       operator: `http://127.0.0.1:${op.port}`,
       tokenFile: join(dir, 'token'),

@@ -18,9 +18,10 @@ import { USAGE_PATH } from '../../src/operator/protocol.js';
 import { createOperatorServer } from '../../src/operator/server.js';
 import { SESSION_TIMEOUT_SECONDS, sessionTicketKeys } from '../../src/operator/serving-tls.js';
 import { ticketKeyFrom } from '../../src/operator/tickets.js';
-import { ConfigStream, type SnapshotTarget } from '../../src/sidecar/config-stream.js';
+import { ConfigStream } from '../../src/sidecar/config-stream.js';
 import { operatorFetch } from '../../src/sidecar/config-stream-operator.js';
 import { generateCA, issueServingCert } from '../../src/webhook/certs.js';
+import { recordingTarget } from '../helpers/snapshot-target.js';
 
 type Pem = { certPem: string; keyPem: string };
 let ca: Pem;
@@ -94,22 +95,6 @@ async function probe(http: typeof fetch): Promise<void> {
   await new Promise((r) => setTimeout(r, 50));
 }
 
-function target(): SnapshotTarget & { versions: string[] } {
-  const versions: string[] = [];
-  return {
-    versions,
-    get current() {
-      const v = versions.at(-1);
-      return v ? { snapshot: { version: v } } : undefined;
-    },
-    apply(input) {
-      const v = (input as { version: string }).version;
-      versions.push(v);
-      return { ok: true, version: v, changed: true };
-    },
-  };
-}
-
 describe('the sidecar API over TLS', () => {
   test('a config stream and its ACKs share one HTTP/2 connection, authenticated once', async () => {
     const op = await operator(serving);
@@ -117,7 +102,7 @@ describe('the sidecar API over TLS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-tls-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'token'), 'good');
-    const store = target();
+    const store = recordingTarget();
     const stream = new ConfigStream({
       operator: 'https://localhost',
       tokenFile: join(dir, 'token'),
