@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort, untilStopSignal } from './args.js';
+import { commaList, parseHostPort, untilStopSignal } from './args.js';
+
+describe('commaList', () => {
+  it('trims the names and drops empty entries', () => {
+    expect(commaList(' a, b,,c ,')).toEqual(['a', 'b', 'c']);
+    expect(commaList('')).toEqual([]);
+    expect(commaList(undefined)).toEqual([]);
+  });
+});
 
 describe('parseHostPort', () => {
   it('reads host:port and [v6]:port; an empty host is loopback', () => {

@@ -28,6 +28,14 @@ export function parseCliArgs(args: string[], options: CliOptions, help: string):
   return values;
 }
 
+/** A flag's comma-separated list ("a, b,,c" is a, b, c): names trimmed, empty entries dropped. */
+export function commaList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 /** "host:port" or "[v6]:port" (an empty host is loopback); with `barePort`, "port" alone too. */
 export function parseHostPort(flag: string, value: string, barePort = false): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? (barePort ? /^()()(\d+)$/.exec(value) : null);

@@ -7,7 +7,7 @@ import { type HostPort, startOperator } from '../operator/operator.js';
 import { logProcessEvents } from '../telemetry/logger.js';
 import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
 import { startWebhookServer } from '../webhook/server.js';
-import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
+import { commaList, parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -135,10 +135,7 @@ export async function run(args: string[]): Promise<number> {
     webhookOptions && values['tls-from-webhook']
       ? await startWebhookServer({ ...webhookOptions, logger })
       : undefined;
-  const scope = ((values['namespace-scope'] as string | undefined) ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const scope = commaList(values['namespace-scope'] as string | undefined);
 
   const leaseNamespace = (values['lease-namespace'] as string | undefined) ?? podNamespace ?? 'default';
   // In a pod (in-cluster credentials), the Lease belongs to the pod's ServiceAccount and goes with the release.

@@ -1,5 +1,6 @@
 /** The `tiermesh operator` flags that configure the injector webhook, so the operator CLI can adopt them in one spread. */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { commaList } from '../cli/args.js';
 import { SIDECAR_HEALTH_PORT, SIDECAR_PORT } from '../sidecar/defaults.js';
 import type { CertMode, WebhookServerOptions } from './server.js';
 
@@ -104,10 +105,7 @@ export function webhookOptionsFromCli(
       `--sidecar-health-port: ${healthPort} is also the sidecar's ${healthPort === metricsPort ? 'metrics' : 'API'} port; pick another`,
     );
   const service = s('webhook-service');
-  const excluded = s('webhook-exclude-namespaces')
-    .split(',')
-    .map((n) => n.trim())
-    .filter((n) => n !== '');
+  const excluded = commaList(s('webhook-exclude-namespaces'));
   return {
     kubeConfig: ctx.kubeConfig,
     namespace: ctx.namespace,
