@@ -13,6 +13,7 @@ import { listen } from '../http/listen.js';
 import { sendError, sendJson, sendRawError } from '../http/reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
+import { ANTHROPIC_VERSION_HEADER } from './apis/anthropic-messages.js';
 import type { ConfigStore, Versioned } from './config-store.js';
 import { isHealthPath, sendHealth } from './health.js';
 import {
@@ -282,7 +283,7 @@ function decodedSegment(segment: string): string | undefined {
 
 /** The shapes GET /v1/models answers in: Anthropic's for a client that sends anthropic-version, else OpenAI's. */
 function modelsDialect(req: IncomingMessage): ErrorDialect {
-  return req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai';
+  return req.headers[ANTHROPIC_VERSION_HEADER] !== undefined ? 'anthropic' : 'openai';
 }
 
 function methodNotAllowed(
