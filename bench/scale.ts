@@ -17,9 +17,10 @@
  * tickets there too (an operator from before tickets does not know the flag: leave it out for the "before" runs).
  *
  * --only-storm: connect, then the reconnect storm, nothing else (to work on the storm). --only-push: connect and the
- * pushes, nothing else. --cpu-prof DIR: the restarted
- * operator writes a V8 CPU profile of its first life after the storm into DIR (it is stopped with SIGTERM for that, so
- * the run ends after the storm as with --only-storm).
+ * pushes, nothing else. --harness-prof FILE: a V8 CPU profile of this process (the light sidecars) from the restarted
+ * operator serving until all streams are back. --cpu-prof DIR: the restarted operator writes a V8 CPU profile of its
+ * first life after the storm into DIR (it is stopped with SIGTERM for that, so the run ends after the storm as with
+ * --only-storm).
  *
  * Phases: (1) N streams connect; (2) CRD change -> route status all acked, warm token cache; (3) the same after the
  * operator's 30 s token cache has expired (cold); (4) operator SIGKILL + restart with a config change made while it
@@ -27,6 +28,8 @@
  * through a leader failover: overspend against the limit, and the ledger against what they reported.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
+import { Session } from 'node:inspector/promises';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +58,7 @@ const { values: args } = parseArgs({
     'only-storm': { type: 'boolean', default: false },
     'only-push': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    'harness-prof': { type: 'string' },
     compiled: { type: 'boolean', default: false },
     'operator-root': { type: 'string' },
     https: { type: 'boolean', default: false },
@@ -85,6 +89,9 @@ function pctOf(xs: number[], p: number): number {
   const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
+/** CPU milliseconds between two process.cpuUsage() readings. */
+const cpuMsSince = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) =>
+  ((b.user - a.user + b.system - a.system) / 1000).toFixed(0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -109,6 +116,8 @@ interface Op {
   metricsUrl: string;
   /** performance.now() when it printed "serving sidecars on". */
   servingAt: number;
+  /** This process's CPU use (process.cpuUsage()) at that moment. */
+  servingCpu: NodeJS.CpuUsage;
   out(): string;
 }
 
@@ -153,9 +162,13 @@ async function startOperator(
   );
   let out = '';
   let servingAt = 0;
+  let servingCpu = process.cpuUsage();
   child.stdout!.on('data', (d) => {
     out += d;
-    if (!servingAt && out.includes('serving sidecars on')) servingAt = performance.now();
+    if (!servingAt && out.includes('serving sidecars on')) {
+      servingAt = performance.now();
+      servingCpu = process.cpuUsage();
+    }
   });
   child.stderr!.on('data', (d) => {
     out = (out + d).slice(-20_000);
@@ -170,6 +183,7 @@ async function startOperator(
     url: `${operatorTls ? 'https' : 'http'}://127.0.0.1:${port}`,
     metricsUrl: `http://127.0.0.1:${port + 1}/metrics`,
     servingAt,
+    servingCpu,
     out: () => out,
   };
 }
@@ -242,10 +256,17 @@ async function main(): Promise<void> {
     const shared = args['shared-pool'] ? (args.https ? transport() : fetch) : undefined;
     /** Per config version, when each ACK of it was answered (performance.now()): where a push's status time goes. */
     const acksAnswered = new Map<string, number[]>();
+    /** Every stream request the light sidecars made: when it started and when its answer came (NaN: failed). */
+    const streamTries: { startedAt: number; answeredAt: number }[] = [];
     const lightFetch = (): typeof fetch => {
       const base = shared ?? transport();
       return (async (input: string | URL, init?: RequestInit) => {
-        const res = await base(input, init);
+        const startedAt = performance.now();
+        const res = await base(input, init).catch((e) => {
+          if (init?.method !== 'POST') streamTries.push({ startedAt, answeredAt: Number.NaN });
+          throw e;
+        });
+        if (init?.method !== 'POST') streamTries.push({ startedAt, answeredAt: performance.now() });
         if (init?.method === 'POST' && String(input).endsWith(ACK_PATH)) {
           const version = (JSON.parse(String(init.body)) as { version: string }).version;
           const at = acksAnswered.get(version) ?? [];
@@ -395,6 +416,11 @@ async function main(): Promise<void> {
 
     // (4) Reconnect storm: SIGKILL, a change while down, restart (same identity: renews its own Lease at once).
     const oldVersion = stores[0]!.version;
+    // Every connection attempt the light sidecars make (undici's channels), to split the storm's client work into
+    // attempts refused while the operator was down or starting and connections made after it served.
+    const attempts: { at: number; ok: boolean }[] = [];
+    subscribe('undici:client:connected', () => attempts.push({ at: performance.now(), ok: true }));
+    subscribe('undici:client:connectError', () => attempts.push({ at: performance.now(), ok: false }));
     await kill(op);
     await applyObjects(kc, manifests(`small-${gen++}`), APP);
     await sleep(1_000);
@@ -412,6 +438,14 @@ async function main(): Promise<void> {
     );
     ops.push(op);
     const serving = op.servingAt;
+    // --harness-prof FILE: a CPU profile of this process (the light sidecars) from the operator serving to all back.
+    const harnessProf = args['harness-prof'] ? new Session() : undefined;
+    if (harnessProf) {
+      harnessProf.connect();
+      await harnessProf.post('Profiler.enable');
+      await harnessProf.post('Profiler.setSamplingInterval', { interval: 200 });
+      await harnessProf.post('Profiler.start');
+    }
     /** When each light sidecar was first seen connected again (polled every 10 ms), from the operator serving. */
     const backAt = new Array<number>(N).fill(Number.NaN);
     const versionAfter = await until(
@@ -428,6 +462,11 @@ async function main(): Promise<void> {
       10,
     );
     const storm = performance.now() - serving;
+    if (harnessProf) {
+      const { profile } = await harnessProf.post('Profiler.stop');
+      writeFileSync(args['harness-prof']!, JSON.stringify(profile));
+      harnessProf.disconnect();
+    }
     await until(
       'status all acked after restart',
       async () => {
@@ -441,22 +480,32 @@ async function main(): Promise<void> {
     const opCpuMs = treeCpuTicks(op.child.pid!) * 10;
     const cpCpuMs = (controlPlaneTicks() - cpTicks0) * 10;
     const self = process.cpuUsage(selfCpu0);
+    const stormCpuEnd = process.cpuUsage();
     const stormReviews = (await metric(op, CONNECT_REVIEWS)) - stormReviews0;
     // An operator from before the counter (--operator-root) has no such series.
     const [full, resumed] = [await metric(op, FULL_HANDSHAKES), await metric(op, RESUMED_HANDSHAKES)];
     const handshakes =
       args.https && !Number.isNaN(full) ? `TLS handshakes ${full} full, ${resumed} resumed; ` : '';
     const overflows = listenOverflows() - overflows0;
+    const rel = (xs: number[]) => [50, 90, 100].map((p) => (pctOf(xs, p) - serving).toFixed(0)).join('/');
+    const afterServing = attempts.filter((a) => a.at >= serving);
+    const triedAfter = streamTries.filter((t) => t.startedAt >= serving && !Number.isNaN(t.answeredAt));
+    const waits = triedAfter.map((t) => serving + t.answeredAt - t.startedAt);
+    const triesLine = `stream requests started after serving ${triedAfter.length}: started p50/p90/max ${rel(triedAfter.map((t) => t.startedAt))}, answered after ${rel(waits)} ms; `;
+    const attemptsLine =
+      triesLine +
+      `connection attempts from the SIGKILL: ${attempts.length - afterServing.length} before serving (` +
+      `${attempts.filter((a) => a.at < serving && !a.ok).length} refused), after: ${afterServing.filter((a) => a.ok).length} connected, ` +
+      `${afterServing.filter((a) => !a.ok).length} failed (connected p50/p90/max ${rel(afterServing.filter((a) => a.ok).map((a) => a.at))} ms from serving); `;
     line(
       `reconnect storm: operator SIGKILLed, config changed meanwhile, restarted: all ${N} streams on the new version ` +
         `${storm.toFixed(0)} ms after it served, status all acked after ${stormStatus.toFixed(0)} ms (${versionAfter})`,
     );
-    const rel = (xs: number[]) => [50, 90, 100].map((p) => (pctOf(xs, p) - serving).toFixed(0)).join('/');
     line(
       `reconnect storm detail: operator process start -> serving ${(serving - restartAt).toFixed(0)} ms; ` +
         `streams back (p50/p90/max, ms from serving) ${rel(backAt)}, new version applied ${rel(stores.map((s) => s.appliedAt))}; ` +
-        `${stormReviews} TokenReviews; ${handshakes}CPU from restart to all acked: operator ${opCpuMs} ms (start-up included), ` +
-        `apiserver+etcd ${cpCpuMs} ms, harness (light sidecars) ${((self.user + self.system) / 1000).toFixed(0)} ms; ` +
+        `${stormReviews} TokenReviews; ${handshakes}${attemptsLine}CPU from restart to all acked: operator ${opCpuMs} ms (start-up included), ` +
+        `apiserver+etcd ${cpCpuMs} ms, harness (light sidecars) ${((self.user + self.system) / 1000).toFixed(0)} ms (${cpuMsSince(op.servingCpu, stormCpuEnd)} ms of it after serving); ` +
         `${overflows} connections dropped by full accept queues (machine-wide)`,
     );
     if (profDir) {
