@@ -5,7 +5,7 @@
  * real `AllowanceClient` and `UsageReporter`. Light = no routing proxy behind them; everything they say to the
  * operator is what a sidecar says. Prints one line per figure; not part of `make test` (minutes, and heavy).
  *
- *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--only-push] [--cpu-prof DIR]
+ *   tsx bench/scale.ts [--sidecars 200] [--reporters 100] [--skip-cold] [--only-storm] [--only-push] [--cpu-prof DIR] [--harness-prof FILE]
  *                      [--compiled] [--operator-root DIR] [--https] [--tickets] [--shared-pool]
  *
  * --compiled: run the operator from the build (`node bin/tiermesh.js`, as its image does; `make scale` builds first)
@@ -28,10 +28,10 @@
  * through a leader failover: overspend against the limit, and the ledger against what they reported.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { subscribe } from 'node:diagnostics_channel';
-import { Session } from 'node:inspector/promises';
 import { randomBytes } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
