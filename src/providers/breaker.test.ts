@@ -237,18 +237,53 @@ describe('Breaker states', () => {
     expect(b.state).toBe('closed');
   });
 
-  it('replaces a probe that has run for a reset timeout without settling (a stream nobody ended)', async () => {
+  it('replaces a probe that has run for a reset timeout without settling (a stream whose first chunk never came)', async () => {
     vi.useFakeTimers();
     const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_000);
-    const held = await b.runHeld(async () => 'first chunk');
-    expect(held.value).toBe('first chunk');
+    void b.runHeld(() => new Promise<string>(() => {}));
     vi.advanceTimersByTime(999);
     await expect(b.run(ok)).rejects.toMatchObject({ reason: 'breaker_open' });
     vi.advanceTimersByTime(1);
     await expect(b.run(ok)).resolves.toBe('ok');
     expect(b.state).toBe('closed');
+  });
+
+  it("a stream probe is decided by its first chunk: other calls go through while it still streams", async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const seen = track(b);
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    vi.advanceTimersByTime(1_000);
+    const held = await b.runHeld(async () => 'first chunk');
+    expect(held.value).toBe('first chunk');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(b.state).toBe('closed');
+    expect(seen).toEqual(['open', 'half_open', 'closed']);
+    await expect(b.run(ok)).resolves.toBe('ok');
+    held.settle();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(b.state).toBe('closed');
+  });
+
+  it('a stream probe that breaks after its first chunk counts as one failure of the closed breaker', async () => {
+    vi.useFakeTimers();
+    const b = board.get('p', 'm', { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    vi.advanceTimersByTime(1_000);
+    const probe = await b.runHeld(async () => 'first chunk');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(b.state).toBe('closed');
+    // While it streams, two calls succeed: 4 fires in the window (the first failure, the probe, two successes).
+    await b.run(ok);
+    await b.run(ok);
+    probe.settle(new ProviderError('stream_broken', 'cut mid-way'));
+    await vi.advanceTimersByTimeAsync(0);
+    // 2 failures of 4 fires: 50%, not above the threshold, so still closed (it would re-open, not stay half-open).
+    expect(b.state).toBe('closed');
+    await expect(b.run(fail)).rejects.toThrow('boom');
+    expect(b.state).toBe('open');
   });
 
   it('a wall clock stepped back neither keeps old failures nor promises a wait past the reset timer', async () => {

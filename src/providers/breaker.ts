@@ -5,7 +5,7 @@
  * through an EventEmitter and kept each call's latency in its rolling buckets (tens of thousands of numbers held at a
  * few thousand requests per second, though nothing reads them), and ran two interval timers per breaker. This one
  * keeps two counters per time bucket and has one timer, only while open. It decides as opossum 10 did with the options
- * we gave it, except in the four cases listed last:
+ * we gave it, except in the five cases listed last:
  * - every call made while not retired counts as a fire, refused ones included; a failure the filter does not excuse
  *   counts as a failure; within the rolling window (10 buckets), once fires reach `volumeThreshold`, a failure rate
  *   above `errorThresholdPercentage` opens the breaker;
@@ -14,7 +14,8 @@
  * Where it differs from opossum: an excused failure (not the upstream's fault) leaves it half-open for the next call
  * to probe, where opossum closed; a probe that has run `resetTimeoutMs` without settling is replaced; half-open, only
  * the probe decides, not a call let through before it opened; a wall clock stepped back neither keeps future-stamped
- * slices in the window nor promises a Retry-After past the reset timer.
+ * slices in the window nor promises a Retry-After past the reset timer; a stream probe is decided by its first chunk
+ * (`runHeld`), not when the stream ends.
  */
 import { EventEmitter } from 'node:events';
 import { LocalError, ProviderError } from './types.js';
@@ -47,6 +48,7 @@ function ignoredByBreaker(err: unknown): boolean {
 
 type ClientGone = () => boolean;
 const NEVER_GONE: ClientGone = () => false;
+const NOTHING_TO_PROVE = () => {};
 
 const BUCKETS = 10;
 
@@ -128,12 +130,12 @@ export class Breaker {
 
   /**
    * Runs `fn` under the breaker. Half-open lets one probe through (others are rejected while it runs) and closes on
-   * its success. `clientGone` says whether a failure is the caller's disconnect rather than the upstream's; it is
+   * its success, or as soon as `fn` calls the `proven` it is given. `clientGone` says whether a failure is the caller's disconnect rather than the upstream's; it is
    * asked when the failure is handled, right after it happened.
    */
-  run<T>(fn: () => Promise<T>, clientGone: ClientGone = NEVER_GONE): Promise<T> {
+  run<T>(fn: (proven: () => void) => Promise<T>, clientGone: ClientGone = NEVER_GONE): Promise<T> {
     // Requests planned under an older config version may still hold a replaced or pruned breaker: let them through.
-    if (this.retiredFlag) return fn();
+    if (this.retiredFlag) return fn(NOTHING_TO_PROVE);
     const now = Date.now();
     this.counts.fire(now);
     const probe = this.current !== 'closed';
@@ -144,20 +146,28 @@ export class Breaker {
       this.probeFree = false;
       this.probeAt = now;
     }
+    // `proven()` decides a probe before the call ends (a stream's first chunk); what the call does after that counts
+    // as any call's would while closed.
+    let deciding = probe;
+    const proven = () => {
+      if (!deciding) return;
+      deciding = false;
+      this.succeeded(true);
+    };
     let p: Promise<T>;
     try {
-      p = fn();
+      p = fn(proven);
     } catch (err) {
-      this.failed(err, clientGone, probe);
+      this.failed(err, clientGone, deciding);
       return Promise.reject(err);
     }
     return p.then(
       (v) => {
-        this.succeeded(probe);
+        this.succeeded(deciding);
         return v;
       },
       (err: unknown) => {
-        this.failed(err, clientGone, probe);
+        this.failed(err, clientGone, deciding);
         throw err;
       },
     );
@@ -233,7 +243,10 @@ export class Breaker {
   /**
    * Like `run`, for streams: resolves with `start`'s value (the first chunk) but keeps the breaker call open until
    * `settle` is called when the stream ends, with the error if it broke. So a stream that breaks mid-way counts as
-   * one failure (not a success plus a failure), and a half-open probe covers the whole stream.
+   * one failure (not a success plus a failure). A half-open probe is decided by its first chunk: an upstream that
+   * started answering is back, and holding every other call refused until the probe's stream ends would lock the
+   * target out for as long as one answer takes (minutes for a long one). If the probe's stream then breaks, that
+   * counts as a failure of the closed breaker.
    */
   async runHeld<T>(
     start: () => Promise<T>,
@@ -255,8 +268,9 @@ export class Breaker {
       started = resolve;
       failed = reject;
     });
-    this.run(async () => {
+    this.run(async (proven) => {
       started(await start());
+      proven();
       await ended;
     }, clientGone).catch((e) => failed(e)); // after the start resolved, a late rejection only feeds the breaker
     return { value: await startedP, settle };
@@ -264,7 +278,8 @@ export class Breaker {
 
   /**
    * Seconds until an open breaker lets a probe through. While half-open with the probe running, other calls are
-   * refused too; the probe settles within one request, so "soon" (the smallest wait) is the honest answer.
+   * refused too; the probe is decided within one request (a stream's, by its first chunk), so "soon" (the smallest
+   * wait) is the honest answer.
    */
   secondsUntilHalfOpen(now = Date.now()): number {
     if (this.state !== 'open') return 0;

@@ -491,6 +491,32 @@ describe('circuit breaker', () => {
     expect(changes.map((c) => c.state)).toEqual(['open', 'half_open', 'open']);
   });
 
+  it('a half-open stream probe closes the breaker at its first chunk: a call meanwhile reaches the recovered target', async () => {
+    const p = () => plan(['chat'], { breaker, retries: noRetry });
+    primary.fallback(behave.error(500));
+    await executeCompletion(p(), body());
+    await executeCompletion(p(), body());
+    await once(board, 'state');
+    expect(changes.map((c) => c.state)).toEqual(['open', 'half_open']);
+    // The probe: a stream still open (no terminator yet, its end held) while the next call is made.
+    let release = () => {};
+    const holdEnd = new Promise<void>((r) => (release = r));
+    primary.fallback({ ...behave.ok('one two three'), endWithoutDone: true, holdEnd });
+    const probe = await executeStream(p(), body({ stream: true }));
+    expect(probe.served.provider).toBe('primary');
+    let probeEnded = false;
+    const probeDone = collect(probe.chunks).finally(() => (probeEnded = true));
+    await vi.waitFor(() => expect(changes.at(-1)?.state).toBe('closed'));
+    primary.fallback(behave.ok('recovered'));
+    const meanwhile = await executeCompletion(p(), body());
+    expect(meanwhile.served.provider).toBe('primary');
+    expect(meanwhile.fallbacks).toEqual([]);
+    expect(probeEnded).toBe(false);
+    release();
+    await expect(probeDone).resolves.toBe('one two three');
+    expect(changes.map((c) => c.state)).toEqual(['open', 'half_open', 'closed']);
+  });
+
   it('counts streams that break after their first chunk', async () => {
     const p = () => plan(['chat'], { breaker, retries: noRetry });
     primary.fallback({ ...behave.ok('one two three'), breakAfterChunks: 2 });
