@@ -7,7 +7,7 @@ import { type HostPort, startOperator } from '../operator/operator.js';
 import { logProcessEvents } from '../telemetry/logger.js';
 import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
 import { startWebhookServer } from '../webhook/server.js';
-import { commaList, parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
+import { commaList, parseCliArgs, parseHostPort, parseLogLevel, untilStopSignal } from './args.js';
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -67,6 +67,7 @@ export async function run(args: string[]): Promise<number> {
   let capUSD: number;
   try {
     listen = parseHostPort('listen', values['listen'] as string);
+    parseLogLevel(values['log-level'] as string);
     metrics = values['metrics'] === 'off' ? undefined : parseHostPort('metrics', values['metrics'] as string);
     if (!values['tls-cert-file'] !== !values['tls-key-file'])
       throw new Error('--tls-cert-file and --tls-key-file go together');

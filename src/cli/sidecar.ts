@@ -12,7 +12,7 @@ import { serveHealthOnly } from '../sidecar/health.js';
 import { RoutingTally } from '../sidecar/routing-tally.js';
 import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
-import { parseCliArgs, parseHostPort, untilStopSignal } from './args.js';
+import { isLoopbackHost, parseCliArgs, parseHostPort, parseLogLevel, untilStopSignal } from './args.js';
 import { type FeedbackOptions, feedbackFlags, feedbackHelp, feedbackOptions } from './feedback-options.js';
 
 const DEFAULT_LISTEN = `${SIDECAR_HOST}:${SIDECAR_PORT}`;
@@ -35,7 +35,9 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
   --metrics-listen <host:port>    also serve /metrics (and nothing else) here, e.g. 0.0.0.0:9464 for Prometheus
   --health-listen <host:port>     also serve GET /healthz and /readyz (and nothing else) here, e.g. 0.0.0.0:4021
                                   for kubelet httpGet probes on the pod IP
-  --listen <host:port>   address to serve on (default ${DEFAULT_LISTEN})
+  --listen <host:port>   address to serve on (default ${DEFAULT_LISTEN}); loopback only, unless --allow-remote
+  --allow-remote         let --listen take a non-loopback address: whoever reaches it spends this sidecar's
+                         provider keys and budgets (off by default; the chat API has no authentication)
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --drain-seconds <s>    after SIGTERM, how long in-flight requests may finish before connections close; with
                          --operator, their usage is then delivered for up to 5 s more (default ${DEFAULT_DRAIN_SECONDS}:
@@ -65,6 +67,7 @@ export async function run(args: string[]): Promise<number> {
       'local-overspend-usd': { type: 'string' },
       'health-listen': { type: 'string' },
       listen: { type: 'string', default: DEFAULT_LISTEN },
+      'allow-remote': { type: 'boolean', default: false },
       'max-body-bytes': { type: 'string' },
       'drain-seconds': { type: 'string' },
       'log-prompts': { type: 'boolean', default: false },
@@ -104,6 +107,12 @@ export async function run(args: string[]): Promise<number> {
     }
     quality = feedbackOptions(values);
     listen = parseListen(values['listen'] as string);
+    if (!isLoopbackHost(listen.host) && values['allow-remote'] !== true)
+      throw new Error(
+        `--listen: ${listen.host} is not a loopback address; the chat API spends this sidecar's keys and has no ` +
+          'authentication, so it serves on 127.0.0.1 or ::1 (--allow-remote to serve elsewhere anyway)',
+      );
+    parseLogLevel(values['log-level'] as string);
     if (values['operator-connect'] !== undefined)
       connectTo = parseListen(values['operator-connect'] as string, 'operator-connect');
     if (values['metrics-listen'] !== undefined)
@@ -167,22 +176,23 @@ export async function run(args: string[]): Promise<number> {
       ...quality,
     });
   } catch (e) {
-    // A decision log that cannot be opened (no such directory, no permission) is a start-up error, said plainly.
-    process.stderr.write(`${(e as Error).message}
-`);
-    return 1;
+    return cannotStart(logger, e, { listen, decisionLog: quality.decisionLog?.path });
   }
   // A log line like every other: stdout is JSON lines only (the URL is in msg too, for a human and for tests).
   logger.info(
     { url: `${sidecar.url}/v1`, version: snapshot.version },
     `tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})`,
   );
-  const metricsServer = metricsListen
-    ? await serveMetricsOnly(sidecar.metrics, metricsListen, logger)
-    : undefined;
-  const healthServer = healthListen
-    ? (await serveHealthOnly(sidecar.store, healthListen, logger)).server
-    : undefined;
+  let metricsServer: Server | undefined;
+  let healthServer: Server | undefined;
+  try {
+    if (metricsListen) metricsServer = await serveMetricsOnly(sidecar.metrics, metricsListen, logger);
+    if (healthListen) healthServer = (await serveHealthOnly(sidecar.store, healthListen, logger)).server;
+  } catch (e) {
+    metricsServer?.close();
+    await sidecar.close(0);
+    return cannotStart(logger, e, { metricsListen, healthListen });
+  }
 
   const reload = async () => {
     try {
@@ -245,17 +255,23 @@ async function runWithOperator(o: {
     localOverspendUSD: o.localOverspendUSD,
     logger,
   });
-  const sidecar = await startSidecar({
-    ...o.listen,
-    maxBodyBytes: o.maxBodyBytes,
-    logPrompts: o.logPrompts,
-    logger,
-    allowance: link.allowance,
-    routingTally,
-    onUsage: (u) => link.report(u),
-    podLabels: o.podLabels,
-    ...o.quality,
-  });
+  let sidecar: Awaited<ReturnType<typeof startSidecar>>;
+  try {
+    sidecar = await startSidecar({
+      ...o.listen,
+      maxBodyBytes: o.maxBodyBytes,
+      logPrompts: o.logPrompts,
+      logger,
+      allowance: link.allowance,
+      routingTally,
+      onUsage: (u) => link.report(u),
+      podLabels: o.podLabels,
+      ...o.quality,
+    });
+  } catch (e) {
+    await link.stop();
+    return cannotStart(logger, e, { listen: o.listen, decisionLog: o.quality.decisionLog?.path });
+  }
   link.allowance.listen({
     local: (budget, on) => sidecar.metrics.budgetLocal(budget, on),
     localSpent: (budget, usd) => sidecar.metrics.budgetLocalSpent(budget, usd),
@@ -265,12 +281,17 @@ async function runWithOperator(o: {
     { url: `${sidecar.url}/v1`, operator: o.operator, sidecarId: link.sidecarId },
     `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})`,
   );
-  const metricsServer = o.metricsListen
-    ? await serveMetricsOnly(sidecar.metrics, o.metricsListen, logger)
-    : undefined;
-  const healthServer = o.healthListen
-    ? (await serveHealthOnly(sidecar.store, o.healthListen, logger)).server
-    : undefined;
+  let metricsServer: Server | undefined;
+  let healthServer: Server | undefined;
+  try {
+    if (o.metricsListen) metricsServer = await serveMetricsOnly(sidecar.metrics, o.metricsListen, logger);
+    if (o.healthListen) healthServer = (await serveHealthOnly(sidecar.store, o.healthListen, logger)).server;
+  } catch (e) {
+    metricsServer?.close();
+    await sidecar.close(0);
+    await link.stop();
+    return cannotStart(logger, e, { metricsListen: o.metricsListen, healthListen: o.healthListen });
+  }
   return untilStopSignal((signal) => {
     logger.info(
       { signal, inFlight: sidecar.server.inFlight() },
@@ -280,6 +301,41 @@ async function runWithOperator(o: {
     healthServer?.close();
     return sidecar.close(o.drainMs).then(() => link.stop());
   });
+}
+
+type HostPort = { host: string; port: number };
+
+/**
+ * A start-up failure as one fatal JSON line naming the flag behind it (a port in use, a decision log that cannot be
+ * opened), instead of Node's plain-text error on stderr; the exit code is 1.
+ */
+function cannotStart(
+  logger: Logger,
+  e: unknown,
+  flags: {
+    listen?: HostPort;
+    metricsListen?: HostPort;
+    healthListen?: HostPort;
+    decisionLog?: string | undefined;
+  },
+): number {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  let flag: string | undefined;
+  if (flags.decisionLog !== undefined && err.path === flags.decisionLog)
+    flag = `--decision-log ${flags.decisionLog}`;
+  else if (err.syscall === 'listen' || err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL') {
+    const at = (hp: HostPort | undefined) => hp !== undefined && hp.port === err.port;
+    const which = at(flags.metricsListen)
+      ? ['--metrics-listen', flags.metricsListen]
+      : at(flags.healthListen)
+        ? ['--health-listen', flags.healthListen]
+        : ['--listen', flags.listen ?? flags.metricsListen ?? flags.healthListen];
+    const hp = which[1] as HostPort | undefined;
+    flag = `${which[0]}${hp ? ` ${hp.host}:${hp.port}` : ''}`;
+  }
+  const why = `${flag ? `${flag}: ` : ''}${err.message ?? String(e)}`;
+  logger.fatal({ error: why }, `tiermesh sidecar cannot start: ${why}`);
+  return 1;
 }
 
 /**

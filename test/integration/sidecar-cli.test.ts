@@ -252,6 +252,52 @@ describe('tiermesh sidecar --decision-log', () => {
       join(dir, 'no/such/dir.jsonl'),
     ]);
     expect(await missing.exited).toBe(1);
-    expect(missing.stderr()).toContain('ENOENT');
+    // One fatal JSON line on stdout naming the flag, not Node's plain-text error.
+    const fatal = logLines(missing).find((l) => l.level === 60);
+    expect(fatal?.msg).toContain(`--decision-log ${join(dir, 'no/such/dir.jsonl')}: ENOENT`);
+    expect(missing.stderr()).toBe('');
+  });
+
+  it('serves the chat API on loopback only unless told otherwise, and checks --log-level', async () => {
+    const file = join(dir, 'remote.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    const remote = sidecar(['--config', file, '--listen', '0.0.0.0:0']);
+    expect(await remote.exited).toBe(2);
+    expect(remote.stderr()).toContain('--listen: 0.0.0.0 is not a loopback address');
+    expect(remote.stderr()).toContain('--allow-remote');
+    const v6 = sidecar(['--config', file, '--listen', '[::]:0']);
+    expect(await v6.exited).toBe(2);
+    const level = sidecar(['--config', file, '--listen', '127.0.0.1:0', '--log-level', 'loud']);
+    expect(await level.exited).toBe(2);
+    expect(level.stderr().trim()).toBe(
+      '--log-level: expected one of trace|debug|info|warn|error, got "loud"',
+    );
+  });
+
+  it('a port already in use is one fatal line naming the flag, exit code 1', async () => {
+    const file = join(dir, 'busy.yaml');
+    writeFileSync(file, config(['small-model', 'big-model']));
+    const first = sidecar(['--config', file, '--listen', '127.0.0.1:0']);
+    const url = await listening(first);
+    const port = new URL(url).port;
+    const second = sidecar([
+      '--config',
+      file,
+      '--listen',
+      '127.0.0.1:0',
+      '--metrics-listen',
+      `127.0.0.1:${port}`,
+    ]);
+    expect(await second.exited).toBe(1);
+    const fatal = logLines(second).find((l) => l.level === 60);
+    expect(fatal?.msg).toContain(`--metrics-listen 127.0.0.1:${port}: listen EADDRINUSE`);
+    expect(second.stderr()).toBe('');
+    const third = sidecar(['--config', file, '--listen', `127.0.0.1:${port}`]);
+    expect(await third.exited).toBe(1);
+    expect(logLines(third).find((l) => l.level === 60)?.msg).toContain(
+      `--listen 127.0.0.1:${port}: listen EADDRINUSE`,
+    );
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
   });
 });
