@@ -41,10 +41,11 @@ function usage(): string {
 const [name, ...args] = process.argv.slice(2);
 const command = name ? commands[name] : undefined;
 if (!command) {
-  process.stderr.write(
-    name && name !== '--help' && name !== '-h' ? `unknown command: ${name}\n\n${usage()}` : usage(),
-  );
-  process.exitCode = name === '--help' || name === '-h' ? 0 : 2;
+  // Asked for, the usage is the answer (stdout, so `tiermesh --help | less` works); otherwise it explains an error.
+  const asked = name === '--help' || name === '-h';
+  if (asked) process.stdout.write(usage());
+  else process.stderr.write(name ? `unknown command: ${name}\n\n${usage()}` : usage());
+  process.exitCode = asked ? 0 : 2;
 } else {
   const mod = await command.load();
   process.exitCode = await mod.run(args);

@@ -119,8 +119,9 @@ export type LabelSelector = z.infer<typeof labelSelector>;
 
 /** The part of ObjectMeta the compiler reads. The apiserver owns the rest. */
 export const objectMeta = z.looseObject({
-  name: z.string().min(1).max(253),
-  namespace: z.string().min(1).max(63).optional(),
+  // As the apiserver validates them, so a standalone file is held to the same names a cluster would take.
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
   generation: z.number().int().optional(),
   resourceVersion: z.string().optional(),
   uid: z.string().optional(),

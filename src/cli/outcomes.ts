@@ -22,7 +22,8 @@ Prompts are only in the log when the sidecar ran with --log-prompts; without the
   --out FILE          write here instead of stdout
   --features          write every decision's structural features and known outcome instead (no prompt text):
                       {"requestId", "route", "initialTier", "tier", "score", "confidence", "fingerprint",
-                       "features", "weak"?, "strong"?}, for threshold calibration
+                       "features"?, "weak"?, "strong"?}, for threshold calibration (features and fingerprint
+                       only for rules/hybrid routes: a learned route records its score alone)
   --assume-strong Q   strong quality (0..1) to use when the log does not tell it
 `;
 

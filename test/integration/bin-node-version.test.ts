@@ -109,8 +109,8 @@ describe.skipIf(!oldNode)(`bin/tiermesh.js on the machine's old Node (${oldNode}
   it.skipIf(!built)('the real CLI answers --help (built dist/)', () => {
     const r = run(oldNode!, repoRoot, ['--help']);
     expect(r.status).toBe(0);
-    expect(r.stderr).toContain('usage: tiermesh <command>');
-    expect(r.stderr).toContain('sidecar');
+    expect(r.stdout).toContain('usage: tiermesh <command>');
+    expect(r.stdout).toContain('sidecar');
   });
 
   it.skipIf(!built)(

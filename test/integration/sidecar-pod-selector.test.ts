@@ -75,7 +75,8 @@ describe('tiermesh sidecar with TIERMESH_POD_LABELS', () => {
   it('refuses to start when no route selects the pod, and on labels that are not a JSON object', async () => {
     const none = start(JSON.stringify({ app: 'web' }));
     expect(await none.exited).toBe(1);
-    expect(none.stderr()).toContain('no route selects this pod');
+    // A start-up failure is one fatal JSON line on stdout (the log), not plain text on stderr.
+    expect(none.stdout()).toMatch(/"level":60,.*no route selects this pod/);
     const bad = start('app=web');
     expect(await bad.exited).toBe(2);
     expect(bad.stderr()).toContain('TIERMESH_POD_LABELS');
