@@ -79,7 +79,7 @@ function input(d: RouteDecision): ExecuteInput {
     provider: p,
     upstreamModel: 'small-model',
     adapter,
-    breaker: new Breaker(p, 'small-model', res.breaker, () => {}),
+    breaker: new Breaker({ route: d.route, provider: p, model: 'small-model' }, res.breaker, () => {}),
   }));
   const providers: RouteProviders = {
     route: d.route,

@@ -14,43 +14,102 @@ afterEach(() => {
   board = new BreakerBoard();
 });
 
+/** Route r's breaker for `provider` + `model` unless another route is named. */
+const at = (provider: string, model: string, route = 'r'): BreakerId => ({ route, provider, model });
+
 const fail = () => Promise.reject(new ProviderError('server_error', 'boom'));
+
+describe('BreakerBoard keys', () => {
+  it('gives two routes naming the same provider and model breakers of their own', async () => {
+    const changes: string[] = [];
+    const added: BreakerId[] = [];
+    board.on('state', (c) => changes.push(`${c.route}/${c.provider}/${c.model}:${c.state}`));
+    board.on('added', (id) => added.push(id));
+    const a = board.get(at('up', 'm', 'a'), settings);
+    const b = board.get(at('up', 'm', 'b'), settings);
+    expect(b).not.toBe(a);
+    expect(board.get(at('up', 'm', 'a'), settings)).toBe(a);
+    expect(added).toEqual([at('up', 'm', 'a'), at('up', 'm', 'b')]);
+    await expect(a.run(fail)).rejects.toThrow('boom');
+    expect(a.state).toBe('open');
+    expect(b.state).toBe('closed');
+    await expect(b.run(() => Promise.resolve('served'))).resolves.toBe('served');
+    expect(changes).toEqual(['a/up/m:open']);
+    expect(board.states()).toEqual([
+      { route: 'a', provider: 'up', model: 'm', state: 'open' },
+      { route: 'b', provider: 'up', model: 'm', state: 'closed' },
+    ]);
+  });
+
+  it("replaces only the route's own breaker when its settings change, never another route's", async () => {
+    const a = board.get(at('up', 'm', 'a'), settings);
+    await expect(a.run(fail)).rejects.toThrow('boom');
+    const b = board.get(at('up', 'm', 'b'), { ...settings, volumeThreshold: 3 });
+    // Each route asking in turn with its own settings keeps getting its own breaker back.
+    for (let i = 0; i < 3; i++) {
+      expect(board.get(at('up', 'm', 'a'), settings)).toBe(a);
+      expect(board.get(at('up', 'm', 'b'), { ...settings, volumeThreshold: 3 })).toBe(b);
+    }
+    expect(a.retired).toBe(false);
+    expect(a.state).toBe('open');
+    await expect(a.run(() => Promise.resolve(1))).rejects.toMatchObject({ reason: 'breaker_open' });
+
+    // Route b's next version changes b's settings: b's breaker is replaced, a's is left open.
+    const b2 = board.get(at('up', 'm', 'b'), { ...settings, volumeThreshold: 4 });
+    expect(b2).not.toBe(b);
+    expect(b.retired).toBe(true);
+    expect(board.get(at('up', 'm', 'a'), settings)).toBe(a);
+    expect(a.state).toBe('open');
+  });
+
+  it("retain drops a route gone from the config, not another route's breaker of the same provider and model", () => {
+    const removed: BreakerId[] = [];
+    board.on('removed', (id) => removed.push(id));
+    const a = board.get(at('up', 'm', 'a'), settings);
+    const b = board.get(at('up', 'm', 'b'), settings);
+    expect(board.retain([at('up', 'm', 'b')])).toEqual([at('up', 'm', 'a')]);
+    expect(removed).toEqual([at('up', 'm', 'a')]);
+    expect(a.retired).toBe(true);
+    expect(b.retired).toBe(false);
+    expect(board.get(at('up', 'm', 'b'), settings)).toBe(b);
+  });
+});
 
 describe('BreakerBoard.retain', () => {
   it('drops breakers not listed, says so, and keeps the listed ones with their state', async () => {
     const removed: BreakerId[] = [];
     board.on('removed', (b) => removed.push(b));
-    const keep = board.get('p1', 'm1', settings);
-    const gone = board.get('p2', 'm2', settings);
-    const sameProviderOtherModel = board.get('p1', 'm2', settings);
+    const keep = board.get(at('p1', 'm1'), settings);
+    const gone = board.get(at('p2', 'm2'), settings);
+    const sameProviderOtherModel = board.get(at('p1', 'm2'), settings);
     await expect(keep.run(fail)).rejects.toThrow('boom');
     expect(keep.state).toBe('open');
 
-    const dropped = board.retain([{ provider: 'p1', model: 'm1' }]);
+    const dropped = board.retain([{ route: 'r', provider: 'p1', model: 'm1' }]);
     expect(dropped).toEqual([
-      { provider: 'p2', model: 'm2' },
-      { provider: 'p1', model: 'm2' },
+      { route: 'r', provider: 'p2', model: 'm2' },
+      { route: 'r', provider: 'p1', model: 'm2' },
     ]);
     expect(removed).toEqual(dropped);
-    expect(board.states()).toEqual([{ provider: 'p1', model: 'm1', state: 'open' }]);
-    expect(board.get('p1', 'm1', settings)).toBe(keep);
+    expect(board.states()).toEqual([{ route: 'r', provider: 'p1', model: 'm1', state: 'open' }]);
+    expect(board.get(at('p1', 'm1'), settings)).toBe(keep);
     expect(gone.retired).toBe(true);
     expect(sameProviderOtherModel.retired).toBe(true);
     expect(keep.retired).toBe(false);
 
     // Named again later: a fresh breaker, not the retired one.
-    const again = board.get('p2', 'm2', settings);
+    const again = board.get(at('p2', 'm2'), settings);
     expect(again).not.toBe(gone);
     expect(
       board.retain([
-        { provider: 'p1', model: 'm1' },
-        { provider: 'p2', model: 'm2' },
+        { route: 'r', provider: 'p1', model: 'm1' },
+        { route: 'r', provider: 'p2', model: 'm2' },
       ]),
     ).toEqual([]);
   });
 
   it('lets a request still holding a dropped breaker through, even one that was open', async () => {
-    const b = board.get('p', 'm', settings);
+    const b = board.get(at('p', 'm'), settings);
     await expect(b.run(fail)).rejects.toThrow('boom');
     await expect(b.run(() => Promise.resolve(1))).rejects.toMatchObject({ reason: 'breaker_open' });
     board.retain([]);
@@ -62,15 +121,15 @@ describe('BreakerBoard.retain', () => {
   });
 
   it('retaining everything is a no-op', () => {
-    board.get('p', 'm', settings);
-    expect(board.retain([{ provider: 'p', model: 'm' }])).toEqual([]);
+    board.get(at('p', 'm'), settings);
+    expect(board.retain([{ route: 'r', provider: 'p', model: 'm' }])).toEqual([]);
     expect(board.states()).toHaveLength(1);
   });
 });
 
 describe('Breaker.run', () => {
   it('does not count a failure while the client is gone, and hands the caller the error itself', async () => {
-    const b = board.get('p', 'm', settings);
+    const b = board.get(at('p', 'm'), settings);
     const err = new ProviderError('server_error', 'cut off');
     await expect(
       b.run(
@@ -80,7 +139,7 @@ describe('Breaker.run', () => {
     ).rejects.toBe(err);
     expect(b.state).toBe('closed');
     // The same failure with the client still there opens a breaker (volumeThreshold 1, 50%).
-    const other = board.get('p', 'm2', settings);
+    const other = board.get(at('p', 'm2'), settings);
     const err2 = new ProviderError('server_error', 'cut off');
     await expect(
       other.run(
@@ -92,14 +151,14 @@ describe('Breaker.run', () => {
   });
 
   it('does not count a 429 or our own mistake, counts a 5xx, and refuses with breaker_open once open', async () => {
-    const b = board.get('p', 'm', settings);
+    const b = board.get(at('p', 'm'), settings);
     await expect(
       b.run(() => Promise.reject(new ProviderError('rate_limited', 'busy'))),
     ).rejects.toMatchObject({
       reason: 'rate_limited',
     });
     expect(b.state).toBe('closed');
-    const counted = board.get('p', 'm2', settings);
+    const counted = board.get(at('p', 'm2'), settings);
     await expect(counted.run(fail)).rejects.toThrow('boom');
     const refused = counted.run(() => Promise.resolve(1));
     await expect(refused).rejects.toBeInstanceOf(ProviderError);
@@ -107,7 +166,7 @@ describe('Breaker.run', () => {
   });
 
   it('a synchronous throw of the action is a failure like a rejection', async () => {
-    const b = board.get('p', 'm', settings);
+    const b = board.get(at('p', 'm'), settings);
     await expect(
       b.run(() => {
         throw new ProviderError('server_error', 'sync');
@@ -131,7 +190,7 @@ describe('Breaker states', () => {
   };
 
   it('waits for volumeThreshold fires, then opens only on a failure rate above the threshold', async () => {
-    const b = board.get('p', 'm', { ...settings, volumeThreshold: 4, errorThresholdPercentage: 50 });
+    const b = board.get(at('p', 'm'), { ...settings, volumeThreshold: 4, errorThresholdPercentage: 50 });
     await b.run(ok);
     await expect(b.run(fail)).rejects.toThrow('boom');
     await b.run(ok);
@@ -145,7 +204,7 @@ describe('Breaker states', () => {
 
   it('forgets failures older than the rolling window', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, volumeThreshold: 2, rollingWindowMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, volumeThreshold: 2, rollingWindowMs: 1_000 });
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_100);
     await b.run(ok);
@@ -158,7 +217,7 @@ describe('Breaker states', () => {
 
   it('refuses while open with a Retry-After of the time left, half-opens after resetTimeoutMs, closes on the probe', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 5_000 });
+    const b = board.get(at('p', 'm'), { ...settings, resetTimeoutMs: 5_000 });
     const seen = track(b);
     await expect(b.run(fail)).rejects.toThrow('boom');
     expect(seen).toEqual(['open']);
@@ -180,7 +239,7 @@ describe('Breaker states', () => {
 
   it('lets one probe through while half-open and re-opens (with a new reset timeout) when it fails', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, resetTimeoutMs: 1_000 });
     const seen = track(b);
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_000);
@@ -199,7 +258,7 @@ describe('Breaker states', () => {
 
   it('a probe that ends in a failure the breaker excuses (a 429) leaves it half-open: the next call probes', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, resetTimeoutMs: 1_000 });
     const seen = track(b);
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_000);
@@ -217,7 +276,7 @@ describe('Breaker states', () => {
 
   it('half-open, only the probe decides: a call let through before the breaker opened neither closes nor re-opens it', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
     const pending: { resolve: (v: string) => void; reject: (e: unknown) => void }[] = [];
     const slow = () =>
       b.run(() => new Promise<string>((resolve, reject) => pending.push({ resolve, reject })));
@@ -239,7 +298,7 @@ describe('Breaker states', () => {
 
   it('replaces a probe that has run for a reset timeout without settling (a stream whose first chunk never came)', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, resetTimeoutMs: 1_000 });
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_000);
     void b.runHeld(() => new Promise<string>(() => {}));
@@ -252,7 +311,7 @@ describe('Breaker states', () => {
 
   it('a stream probe is decided by its first chunk: other calls go through while it still streams', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, resetTimeoutMs: 1_000 });
     const seen = track(b);
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_000);
@@ -269,7 +328,7 @@ describe('Breaker states', () => {
 
   it('a stream probe that breaks after its first chunk counts as one failure of the closed breaker', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
     await expect(b.run(fail)).rejects.toThrow('boom');
     vi.advanceTimersByTime(1_000);
     const probe = await b.runHeld(async () => 'first chunk');
@@ -288,7 +347,7 @@ describe('Breaker states', () => {
 
   it('a wall clock stepped back neither keeps old failures nor promises a wait past the reset timer', async () => {
     vi.useFakeTimers({ now: 10_000_000 });
-    const b = board.get('p', 'm', {
+    const b = board.get(at('p', 'm'), {
       ...settings,
       volumeThreshold: 2,
       rollingWindowMs: 1_000,
@@ -309,7 +368,7 @@ describe('Breaker states', () => {
 
   it('counts refused calls as fires, as opossum did: after a recovery the old failures weigh less', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, volumeThreshold: 1, resetTimeoutMs: 1_000 });
     await expect(b.run(fail)).rejects.toThrow('boom');
     for (let i = 0; i < 3; i++) await expect(b.run(ok)).rejects.toMatchObject({ reason: 'breaker_open' });
     vi.advanceTimersByTime(1_000);
@@ -321,7 +380,7 @@ describe('Breaker states', () => {
 
   it('a retired breaker stops its reset timer, reads closed (it lets every call through) and moves no more', async () => {
     vi.useFakeTimers();
-    const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
+    const b = board.get(at('p', 'm'), { ...settings, resetTimeoutMs: 1_000 });
     const seen = track(b);
     await expect(b.run(fail)).rejects.toThrow('boom');
     board.retain([]);

@@ -1,5 +1,5 @@
 /**
- * Circuit breakers per provider + upstream model, kept across config versions, with state-change events.
+ * Circuit breakers per route + provider + upstream model, kept across config versions, with state-change events.
  *
  * Our own small breaker, not opossum: on every upstream call opossum built an outer promise, emitted four events
  * through an EventEmitter and kept each call's latency in its rolling buckets (tens of thousands of numbers held at a
@@ -29,10 +29,20 @@ export interface BreakerSettings {
   rollingWindowMs: number;
 }
 
-export interface BreakerStateChange {
+/**
+ * Which breaker: the route that configured the provider, the provider's name in it and the upstream model id it is
+ * called with. Provider names are a route's own (two routes may each name a provider `up` pointing at different
+ * upstreams, with different breaker settings), so one breaker guards one upstream as one route configured it, as an
+ * Envoy cluster's circuit breaker does. A sidecar serves one namespace, so the route's name names the route.
+ */
+export interface BreakerId {
+  route: string;
   provider: string;
   /** Upstream model id. */
   model: string;
+}
+
+export interface BreakerStateChange extends BreakerId {
   state: BreakerState;
 }
 
@@ -114,13 +124,23 @@ export class Breaker {
   private resetTimer: NodeJS.Timeout | undefined;
   private readonly counts: RollingCounts;
 
+  readonly route: string;
+  readonly provider: string;
+  readonly model: string;
+
   constructor(
-    readonly provider: string,
-    readonly model: string,
+    id: BreakerId,
     readonly settings: BreakerSettings,
     private readonly onState: (s: BreakerState) => void,
   ) {
+    this.route = id.route;
+    this.provider = id.provider;
+    this.model = id.model;
     this.counts = new RollingCounts(settings.rollingWindowMs);
+  }
+
+  get id(): BreakerId {
+    return { route: this.route, provider: this.provider, model: this.model };
   }
 
   /** A retired breaker lets every call through, so it reads closed. */
@@ -304,49 +324,47 @@ export class Breaker {
   }
 }
 
-/** Which breaker: a provider name and the upstream model id it is called with. */
-export interface BreakerId {
-  provider: string;
-  model: string;
-}
-
-const keyOf = (provider: string, model: string) => `${provider}\u0000${model}`;
+const keyOf = (id: BreakerId) => `${id.route}\u0000${id.provider}\u0000${id.model}`;
 
 /**
- * All breakers of a process, keyed by provider name + upstream model. A new config version with the same settings
- * keeps the breaker (and its open state); changed settings replace it.
+ * All breakers of a process, keyed by route + provider name + upstream model. A new config version with the same
+ * settings keeps a route's breaker (and its open state); changed settings replace that route's breaker only.
  */
-export class BreakerBoard extends EventEmitter<{ state: [BreakerStateChange]; removed: [BreakerId] }> {
+export class BreakerBoard extends EventEmitter<{
+  state: [BreakerStateChange];
+  /** A new breaker, closed: exported from its first use on, not only once it first changes state. */
+  added: [BreakerId];
+  removed: [BreakerId];
+}> {
   private readonly breakers = new Map<string, Breaker>();
 
-  get(provider: string, model: string, settings: BreakerSettings): Breaker {
-    const key = keyOf(provider, model);
+  get(id: BreakerId, settings: BreakerSettings): Breaker {
+    const key = keyOf(id);
     const existing = this.breakers.get(key);
     if (existing && sameSettings(existing.settings, settings)) return existing;
     const wasOpen = existing !== undefined && existing.state !== 'closed';
     existing?.retire();
-    const b = new Breaker(provider, model, { ...settings }, (state) =>
-      this.emit('state', { provider, model, state }),
-    );
+    const b = new Breaker(id, { ...settings }, (state) => this.emit('state', { ...b.id, state }));
     this.breakers.set(key, b);
+    this.emit('added', b.id);
     // A replaced breaker starts closed; say so, or an exported "open" gauge would stick.
-    if (wasOpen) this.emit('state', { provider, model, state: 'closed' });
+    if (wasOpen) this.emit('state', { ...b.id, state: 'closed' });
     return b;
   }
 
   /**
-   * Drops every breaker not in `keep` (providers or models gone from the config), emitting `removed` for each, so
-   * the board and its metrics do not grow with every provider a config ever named. Returns what was dropped.
+   * Drops every breaker not in `keep` (routes, providers or models gone from the config), emitting `removed` for
+   * each, so the board and its metrics do not grow with every provider a config ever named. Returns what was dropped.
    */
   retain(keep: Iterable<BreakerId>): BreakerId[] {
     const wanted = new Set<string>();
-    for (const k of keep) wanted.add(keyOf(k.provider, k.model));
+    for (const k of keep) wanted.add(keyOf(k));
     const removed: BreakerId[] = [];
     for (const [key, b] of this.breakers) {
       if (wanted.has(key)) continue;
       this.breakers.delete(key);
       b.retire();
-      const id = { provider: b.provider, model: b.model };
+      const id = b.id;
       removed.push(id);
       this.emit('removed', id);
     }
@@ -355,7 +373,7 @@ export class BreakerBoard extends EventEmitter<{ state: [BreakerStateChange]; re
 
   /** Current state of every breaker, for a metrics collector. */
   states(): BreakerStateChange[] {
-    return [...this.breakers.values()].map((b) => ({ provider: b.provider, model: b.model, state: b.state }));
+    return [...this.breakers.values()].map((b) => ({ ...b.id, state: b.state }));
   }
 
   shutdown(): void {

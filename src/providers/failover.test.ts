@@ -95,7 +95,7 @@ function plan(adapters: Scripted[], res: Resilience = resilience()): ExecutionPl
       provider: a.name,
       upstreamModel: `${a.name}-model`,
       adapter: a,
-      breaker: board.get(a.name, `${a.name}-model`, res.breaker),
+      breaker: board.get({ route: 'r', provider: a.name, model: `${a.name}-model` }, res.breaker),
     })),
   };
 }

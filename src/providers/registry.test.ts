@@ -99,11 +99,38 @@ describe('buildRouteProviders', () => {
     ).plan([s3.models[1]!]);
     expect(v3.targets[0]!.breaker).not.toBe(b1);
     expect(v3.targets[0]!.breaker.state).toBe('closed');
-    expect(changes.map((c) => `${c.provider}/${c.model}:${c.state}`)).toEqual([
-      'local/b:open',
-      'local/b:closed',
+    expect(changes.map((c) => `${c.route}/${c.provider}/${c.model}:${c.state}`)).toEqual([
+      'r/local/b:open',
+      'r/local/b:closed',
     ]);
-    expect(board.states()).toEqual([{ provider: 'local', model: 'b', state: 'closed' }]);
+    expect(board.states()).toEqual([{ route: 'r', provider: 'local', model: 'b', state: 'closed' }]);
+  });
+
+  it("gives each route its own breakers: another route's provider of the same name is another upstream", async () => {
+    const s = spec();
+    const planOf = (route: string, sp = s) =>
+      buildRouteProviders({ name: route, spec: sp }, { breakers: board, keyEnv: defaultKeyEnv({}) }).plan([
+        sp.models[1]!,
+      ]);
+    const a = planOf('a').targets[0]!.breaker;
+    const b = planOf('b').targets[0]!.breaker;
+    expect(a).not.toBe(b);
+    await expect(a.run(() => Promise.reject(new ProviderError('server_error', 'boom')))).rejects.toThrow(
+      'boom',
+    );
+    expect(a.state).toBe('open');
+    await expect(b.run(() => Promise.resolve('served'))).resolves.toBe('served');
+
+    // Route b's new settings replace b's breaker only: a's stays, open.
+    const b2 = planOf('b', spec(20_000)).targets[0]!.breaker;
+    expect(b2).not.toBe(b);
+    expect(planOf('a').targets[0]!.breaker).toBe(a);
+    expect(a.retired).toBe(false);
+    expect(a.state).toBe('open');
+    expect(board.states().map((x) => `${x.route}/${x.provider}/${x.model}:${x.state}`)).toEqual([
+      'a/local/b:open',
+      'b/local/b:closed',
+    ]);
   });
 
   it('does not count client errors or client disconnects against the breaker', async () => {

@@ -68,7 +68,11 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
         provider: t.provider,
         upstreamModel,
         adapter,
-        breaker: opts.breakers.get(t.provider, upstreamModel, resilience.breaker),
+        // This route's own breaker: another route's provider of the same name is another upstream.
+        breaker: opts.breakers.get(
+          { route: route.name, provider: t.provider, model: upstreamModel },
+          resilience.breaker,
+        ),
         ...(m.request ? { request: m.request } : {}),
       });
     }
@@ -90,6 +94,6 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
 /** Every breaker a route can use (each target of each model), for `BreakerBoard.retain`. */
 export function breakerIds(route: CompiledRoute): BreakerId[] {
   return route.spec.models.flatMap((m) =>
-    m.targets.map((t) => ({ provider: t.provider, model: t.model ?? m.name })),
+    m.targets.map((t) => ({ route: route.name, provider: t.provider, model: t.model ?? m.name })),
   );
 }

@@ -68,12 +68,16 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
   const metrics = new SidecarMetrics();
   const breakers = new BreakerBoard();
   breakers.on('state', (c) => {
-    metrics.breakerState(c.provider, c.model, c.state === 'half_open' ? 'half-open' : c.state);
+    metrics.breakerState(c, c.state === 'half_open' ? 'half-open' : c.state);
     // Opening is what an operator must hear about; half-open and closed are the recovery.
     const level = c.state === 'open' ? 'warn' : 'info';
-    logger[level]({ provider: c.provider, model: c.model, state: c.state }, 'circuit breaker state change');
+    logger[level](
+      { route: c.route, provider: c.provider, model: c.model, state: c.state },
+      'circuit breaker state change',
+    );
   });
-  breakers.on('removed', (b) => metrics.breakerRemoved(b.provider, b.model));
+  breakers.on('added', (b) => metrics.breakerState(b, 'closed'));
+  breakers.on('removed', (b) => metrics.breakerRemoved(b));
   const store = new ConfigStore<SidecarRuntime>(
     runtimeBuilder({
       breakers,
@@ -93,7 +97,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     );
     metrics.budgetLimits(rt.snapshot.budgets.map((b) => ({ budget: b.name, limitUSD: b.spec.limit.usd })));
     for (const s of breakers.states())
-      metrics.breakerState(s.provider, s.model, s.state === 'half_open' ? 'half-open' : s.state);
+      metrics.breakerState(s, s.state === 'half_open' ? 'half-open' : s.state);
     logger.info(
       {
         version: rt.snapshot.version,

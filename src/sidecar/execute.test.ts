@@ -65,7 +65,11 @@ function input(adapters: ProviderAdapter[]): ExecuteInput & { hedges: string[] }
     provider: i === 0 ? 'a' : 'b',
     upstreamModel: 'm',
     adapter,
-    breaker: new Breaker(i === 0 ? 'a' : 'b', 'm', res.breaker, () => {}),
+    breaker: new Breaker(
+      { route: d.route, provider: i === 0 ? 'a' : 'b', model: 'm' },
+      res.breaker,
+      () => {},
+    ),
   }));
   const hedges: string[] = [];
   return Object.assign(

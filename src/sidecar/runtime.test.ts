@@ -47,6 +47,38 @@ describe('runtimeBuilder', () => {
     expect(board.states().map((s) => `${s.provider}/${s.model}`)).toEqual(['a/up-a', 'c/up-c']);
   });
 
+  it("drops a removed route's breakers, not another route's breaker of the same provider and model", () => {
+    const route = (name: string) => `
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name}, namespace: t }
+spec:
+  providers: [{ name: up, type: simulated }]
+  models: [{ name: small, targets: [{ provider: up }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000 }]
+  tiers: [{ name: cheap, models: [small] }]
+`;
+    const store = new ConfigStore<SidecarRuntime>(
+      runtimeBuilder({ breakers: board, keyEnv: defaultKeyEnv({}) }),
+    );
+    const breakerOf = (rt: SidecarRuntime, r: string) =>
+      rt.providers.get(r)!.plan(rt.snapshot.routes.find((x) => x.name === r)!.spec.models).targets[0]!
+        .breaker;
+    expect(store.apply(compileManifests(parseManifests(`${route('a')}---\n${route('b')}`))).ok).toBe(true);
+    const a = breakerOf(store.current!, 'a');
+    const b = breakerOf(store.current!, 'b');
+    expect(a).not.toBe(b);
+    expect(board.states().map((s) => `${s.route}/${s.provider}/${s.model}`)).toEqual([
+      'a/up/small',
+      'b/up/small',
+    ]);
+
+    expect(store.apply(compileManifests(parseManifests(route('a')))).ok).toBe(true);
+    expect(board.states().map((s) => `${s.route}/${s.provider}/${s.model}`)).toEqual(['a/up/small']);
+    expect(b.retired).toBe(true);
+    expect(a.retired).toBe(false);
+    expect(breakerOf(store.current!, 'a')).toBe(a);
+  });
+
   it('prunes nothing when a version is refused', () => {
     const store = new ConfigStore<SidecarRuntime>(
       runtimeBuilder({ breakers: board, keyEnv: defaultKeyEnv({}) }),

@@ -25,11 +25,18 @@ describe('SidecarMetrics', () => {
   it('encodes breaker states as 0/1/2 and uses its own registry', async () => {
     const a = new SidecarMetrics();
     const b = new SidecarMetrics();
-    a.breakerState('p', 'm', 'open');
-    a.breakerState('q', 'm', 'half-open');
+    a.breakerState({ route: 'r', provider: 'p', model: 'm' }, 'open');
+    a.breakerState({ route: 'r', provider: 'q', model: 'm' }, 'half-open');
+    // Another route's provider of the same name and model is another breaker, with a series of its own.
+    a.breakerState({ route: 's', provider: 'p', model: 'm' }, 'closed');
     const { body } = await a.text();
-    expect(body).toContain('tiermesh_breaker_state{provider="p",model="m"} 2');
-    expect(body).toContain('tiermesh_breaker_state{provider="q",model="m"} 1');
+    expect(body).toContain('tiermesh_breaker_state{route="r",provider="p",model="m"} 2');
+    expect(body).toContain('tiermesh_breaker_state{route="r",provider="q",model="m"} 1');
+    expect(body).toContain('tiermesh_breaker_state{route="s",provider="p",model="m"} 0');
+    a.breakerRemoved({ route: 's', provider: 'p', model: 'm' });
+    const after = (await a.text()).body;
+    expect(after).not.toContain('route="s"');
+    expect(after).toContain('tiermesh_breaker_state{route="r",provider="p",model="m"} 2');
     expect((await b.text()).body).not.toContain('provider="p"');
   });
 

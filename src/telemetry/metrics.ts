@@ -1,5 +1,6 @@
 /** The sidecar's Prometheus metrics, on a registry of their own so tests and embedders never share global state. */
 import { Gauge, Registry } from 'prom-client';
+import type { BreakerId } from '../providers/breaker.js';
 import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';
@@ -93,8 +94,8 @@ export class SidecarMetrics {
   );
   private readonly breaker = new Gauge({
     name: 'tiermesh_breaker_state',
-    help: 'Circuit breaker per provider and model: 0 closed, 1 half-open, 2 open.',
-    labelNames: ['provider', 'model'] as const,
+    help: 'Circuit breaker per route, provider and upstream model: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['route', 'provider', 'model'] as const,
     registers: [this.registry],
   });
   private readonly budgetRemaining = new Gauge({
@@ -267,13 +268,14 @@ export class SidecarMetrics {
     this.fallbacks.inc({ from_provider: fromProvider, reason });
   }
 
-  breakerState(provider: string, model: string, state: BreakerState): void {
-    this.breaker.set({ provider, model }, breakerValue[state]);
+  /** One series per breaker: routes naming a provider alike have breakers (and series) of their own. */
+  breakerState(id: BreakerId, state: BreakerState): void {
+    this.breaker.set({ route: id.route, provider: id.provider, model: id.model }, breakerValue[state]);
   }
 
-  /** A breaker dropped with its provider/model from the config: its series goes too, or it would stick. */
-  breakerRemoved(provider: string, model: string): void {
-    this.breaker.remove({ provider, model });
+  /** A breaker dropped with its route/provider/model from the config: its series goes too, or it would stick. */
+  breakerRemoved(id: BreakerId): void {
+    this.breaker.remove({ route: id.route, provider: id.provider, model: id.model });
   }
 
   shadow(model: string, outcome: 'ok' | 'error'): void {

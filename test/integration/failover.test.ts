@@ -260,7 +260,9 @@ describe('executeCompletion / executeStream', () => {
         { from: { provider: 'claude' }, reason: 'auth', status: 400, action: 'next-target' },
       ]);
       expect(claude.calls.length).toBe(1);
-      expect(changes).toEqual([{ provider: 'claude', model: 'claude-3-5-haiku-20241022', state: 'open' }]);
+      expect(changes).toEqual([
+        { route: 'default', provider: 'claude', model: 'claude-3-5-haiku-20241022', state: 'open' },
+      ]);
     });
 
     it("moves on at once from OpenAI's 429 insufficient_quota, without retrying it, and counts it", async () => {
@@ -279,7 +281,9 @@ describe('executeCompletion / executeStream', () => {
         { from: { provider: 'primary' }, reason: 'auth', status: 429, action: 'next-target' },
       ]);
       expect(primary.calls.length).toBe(1);
-      expect(changes).toEqual([{ provider: 'primary', model: 'gpt-4o-mini-2024-07-18', state: 'open' }]);
+      expect(changes).toEqual([
+        { route: 'default', provider: 'primary', model: 'gpt-4o-mini-2024-07-18', state: 'open' },
+      ]);
     });
   });
 
@@ -458,7 +462,9 @@ describe('circuit breaker', () => {
     await executeCompletion(p(), body());
     await executeCompletion(p(), body());
     expect(primary.calls.length).toBe(2);
-    expect(changes).toEqual([{ provider: 'primary', model: 'gpt-4o-mini-2024-07-18', state: 'open' }]);
+    expect(changes).toEqual([
+      { route: 'default', provider: 'primary', model: 'gpt-4o-mini-2024-07-18', state: 'open' },
+    ]);
 
     const halfOpen = once(board, 'state');
     const skipped = await executeCompletion(p(), body());
@@ -474,6 +480,7 @@ describe('circuit breaker', () => {
     expect(primary.calls.length).toBe(3);
     expect(changes.at(-1)?.state).toBe('closed');
     expect(board.states()).toContainEqual({
+      route: 'default',
       provider: 'primary',
       model: 'gpt-4o-mini-2024-07-18',
       state: 'closed',

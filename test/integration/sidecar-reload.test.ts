@@ -108,16 +108,32 @@ describe('breakers across versions', () => {
         true,
       );
       const before = await (await fetch(`${s.url}/metrics`)).text();
-      expect(metricValue(before, 'tiermesh_breaker_state', { provider: 'b', model: 'small-model' })).toBe(0);
+      expect(
+        metricValue(before, 'tiermesh_breaker_state', {
+          route: 'default',
+          provider: 'b',
+          model: 'small-model',
+        }),
+      ).toBe(0);
       expect(s.breakers.states().map((x) => x.provider)).toEqual(['a', 'b']);
 
       expect(s.store.apply(compileManifests(parseManifests(two(a, undefined)))).ok).toBe(true);
       expect(s.breakers.states().map((x) => x.provider)).toEqual(['a']);
       const after = await (await fetch(`${s.url}/metrics`)).text();
       expect(
-        metricValue(after, 'tiermesh_breaker_state', { provider: 'b', model: 'small-model' }),
+        metricValue(after, 'tiermesh_breaker_state', {
+          route: 'default',
+          provider: 'b',
+          model: 'small-model',
+        }),
       ).toBeUndefined();
-      expect(metricValue(after, 'tiermesh_breaker_state', { provider: 'a', model: 'small-model' })).toBe(0);
+      expect(
+        metricValue(after, 'tiermesh_breaker_state', {
+          route: 'default',
+          provider: 'a',
+          model: 'small-model',
+        }),
+      ).toBe(0);
     } finally {
       await s.close();
       await a.close();
