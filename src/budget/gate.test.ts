@@ -165,7 +165,7 @@ describe('BudgetGate with an external allowance', () => {
       allowance: a,
     });
     const v = g.check({ route: 'default', now: NOW, estimatedUSD: 2 });
-    expect(v).toEqual({ kind: 'allow', reservations: [{ budget: 'ns', usd: 2 }] });
+    expect(v).toEqual({ kind: 'allow', reservations: [{ budget: 'ns', usd: 2, allowance: true }] });
     expect(a.left.ns).toBe(3);
     g.record(usage({ costUSD: 0.5, reservations: v.kind === 'allow' ? v.reservations : [] }));
     expect(a.left.ns).toBe(4.5);
@@ -212,5 +212,130 @@ describe('BudgetGate with an external allowance', () => {
     a.log = [];
     expect(g.check({ route: 'default', now: NOW, estimatedUSD: 1 }).kind).toBe('reject');
     expect(a.log).toEqual([]);
+  });
+});
+
+describe('BudgetGate reservations for requests in flight', () => {
+  const check = (g: BudgetGate, estimatedUSD: number, user?: string) =>
+    g.check({ route: 'default', now: NOW, estimatedUSD, ...(user ? { user } : {}) });
+  const held = (v: ReturnType<BudgetGate['check']>) => (v.kind === 'reject' ? [] : v.reservations);
+
+  it('admits concurrent requests only while booked + reserved + the estimate fits the limit', () => {
+    const g = new BudgetGate([budget('ns', { limit: { usd: 1 } })], { now: NOW });
+    const verdicts = Array.from({ length: 20 }, () => check(g, 0.2));
+    expect(verdicts.filter((v) => v.kind === 'allow')).toHaveLength(5);
+    expect(verdicts.filter((v) => v.kind === 'reject')).toHaveLength(15);
+    expect(verdicts[5]).toMatchObject({ message: 'budget ns: spending limit for this window reached' });
+    expect(g.reserved.usd('ns')).toBeCloseTo(1, 9);
+  });
+
+  it('settles a reservation exactly once when its usage is recorded, counting the booked spend instead', () => {
+    const g = new BudgetGate([budget('ns', { limit: { usd: 1 } })], { now: NOW });
+    const a = check(g, 0.5);
+    check(g, 0.4);
+    g.record(usage({ costUSD: 0.1, reservations: held(a) }));
+    expect(g.reserved.usd('ns')).toBeCloseTo(0.4, 12);
+    // booked 0.1 + reserved 0.4 + 0.5 fits; another 0.1 does not.
+    expect(check(g, 0.5).kind).toBe('allow');
+    expect(check(g, 0.01).kind).toBe('reject');
+  });
+
+  it('release gives the reserved amount back, so the budget admits again', () => {
+    const g = new BudgetGate([budget('ns', { limit: { usd: 1 } })], { now: NOW });
+    const vs = Array.from({ length: 5 }, () => check(g, 0.2));
+    expect(check(g, 0.2).kind).toBe('reject');
+    for (const v of vs) g.release(held(v), NOW);
+    expect(g.reserved.usd('ns')).toBe(0);
+    expect(g.reserved.count('ns')).toBe(0);
+    expect(check(g, 1).kind).toBe('allow');
+  });
+
+  it('a downgrade verdict holds nothing; checkDowngraded reserves the cheapest tier estimate', () => {
+    const g = new BudgetGate([budget('ns', { limit: { usd: 1 }, action: 'downgrade' })], { now: NOW });
+    for (let i = 0; i < 4; i++) expect(check(g, 0.2).kind).toBe('allow');
+    const v = check(g, 0.3);
+    expect(v).toEqual({ kind: 'downgrade', budget: 'ns', reservations: [] });
+    expect(g.reserved.usd('ns')).toBeCloseTo(0.8, 12);
+    const cheap = g.checkDowngraded({ route: 'default', now: NOW, estimatedUSD: 0.01 }, 'ns');
+    expect(cheap).toEqual({
+      kind: 'downgrade',
+      budget: 'ns',
+      reservations: [{ budget: 'ns', usd: 0.01, allowance: false }],
+    });
+    // Over the limit, a downgrade budget still lets cheapest-tier requests through, and counts them.
+    g.record(usage({ costUSD: 2 }));
+    const over = g.checkDowngraded({ route: 'default', now: NOW, estimatedUSD: 0.01 }, 'ns');
+    expect(over.kind).toBe('downgrade');
+    expect(g.reserved.usd('ns')).toBeCloseTo(0.82, 12);
+  });
+
+  it('checkDowngraded rejects when a reject budget cannot take the cheapest estimate', () => {
+    const g = new BudgetGate(
+      [budget('soft', { action: 'downgrade', limit: { usd: 0.1 } }), budget('hard', { limit: { usd: 1 } })],
+      { now: NOW },
+    );
+    g.record(usage({ costUSD: 0.9 }));
+    expect(check(g, 0.05)).toEqual({ kind: 'downgrade', budget: 'soft', reservations: [] });
+    const c = (estimatedUSD: number) =>
+      g.checkDowngraded({ route: 'default', now: NOW, estimatedUSD }, 'soft');
+    expect(c(0.2)).toMatchObject({ kind: 'reject', message: expect.stringContaining('budget hard') });
+    expect(g.reserved.usd('soft')).toBe(0);
+    expect(c(0.05)).toEqual({
+      kind: 'downgrade',
+      budget: 'soft',
+      reservations: [
+        { budget: 'soft', usd: 0.05, allowance: false },
+        { budget: 'hard', usd: 0.05, allowance: false },
+      ],
+    });
+    expect(c(0.06).kind).toBe('reject');
+  });
+
+  it('reserves per user under perUser.usd: one user in flight does not use up the others', () => {
+    const g = new BudgetGate([budget('ns', { limit: { usd: 10 }, perUser: { usd: 1 } })], { now: NOW });
+    const alice = Array.from({ length: 4 }, () => check(g, 0.3, 'alice'));
+    expect(alice.map((v) => v.kind)).toEqual(['allow', 'allow', 'allow', 'reject']);
+    expect(alice[3]).toMatchObject({ message: 'budget ns: per-user spending limit for this window reached' });
+    expect(check(g, 0.3, 'bob').kind).toBe('allow');
+    expect(held(alice[0]!)).toEqual([{ budget: 'ns', usd: 0.3, user: 'alice', allowance: false }]);
+    for (const v of alice) g.release(held(v), NOW);
+    expect(g.reserved.usd('ns', 'alice')).toBe(0);
+    expect(check(g, 0.9, 'alice').kind).toBe('allow');
+  });
+
+  it('keeps counting reservations across a window roll and a config update', () => {
+    const g = new BudgetGate([budget('ns', { limit: { usd: 1 } })], { now: NOW });
+    const v = check(g, 0.8);
+    const next = g.update([budget('ns', { limit: { usd: 1 } })], NOW);
+    const tomorrow = Date.parse('2026-05-06T00:00:01Z');
+    expect(next.check({ route: 'default', now: tomorrow, estimatedUSD: 0.3 }).kind).toBe('reject');
+    // The request that started on the old gate settles there; the new gate sees it gone.
+    g.record(usage({ costUSD: 0.1, at: tomorrow, reservations: held(v) }));
+    expect(next.check({ route: 'default', now: tomorrow, estimatedUSD: 0.3 }).kind).toBe('allow');
+  });
+
+  it('with an allowance, settles the allowance only for what it reserved there', () => {
+    class Spy implements Allowance {
+      log: string[] = [];
+      constructor(private ok: boolean) {}
+      tryReserve(b: string, usd: number): boolean {
+        this.log.push(`reserve ${b} ${usd}`);
+        return this.ok;
+      }
+      record(b: string, s: { usd: number; reservedUSD: number }): void {
+        this.log.push(`record ${b} ${s.usd} ${s.reservedUSD}`);
+      }
+    }
+    const spy = new Spy(false);
+    const g = new BudgetGate([budget('ns', { limit: { usd: 1 }, action: 'downgrade' })], {
+      now: NOW,
+      allowance: spy,
+    });
+    expect(check(g, 0.2).kind).toBe('downgrade');
+    const cheap = g.checkDowngraded({ route: 'default', now: NOW, estimatedUSD: 0.01 }, 'ns');
+    expect(held(cheap)).toEqual([{ budget: 'ns', usd: 0.01, allowance: false }]);
+    g.record(usage({ costUSD: 0.02, reservations: held(cheap) }));
+    expect(spy.log).toEqual(['reserve ns 0.2', 'reserve ns 0.01', 'record ns 0.02 0']);
+    expect(g.reserved.usd('ns')).toBe(0);
   });
 });

@@ -4,6 +4,7 @@
  *
  *   new BudgetGate(budgets, { now, allowance? })
  *     .check({ route, user?, now, estimatedUSD? }): BudgetVerdict
+ *     .checkDowngraded(check, budget): BudgetVerdict     after a downgrade: reserves the cheapest tier's estimate
  *     .record(usage: UsageRecord): BudgetAlert[]        alert thresholds newly crossed locally
  *     .release(reservations, now): void                  a checked request produced no usage
  *     .status(now): BudgetStatus[]
@@ -13,10 +14,18 @@
  * (USD and tokens), the per-user USD limit and the external allowance, each answered with the budget's action:
  * `reject` -> TM_BUDGET_EXCEEDED with Retry-After until the window ends, `downgrade` -> cheapest tier.
  * Per-user limits (rpm, usd) apply only to requests that name a user (x-tiermesh-user, else the OpenAI `user`).
+ *
+ * USD limits count what requests in flight may still spend: an admitted request reserves its pre-call estimate
+ * against every applicable budget (and the user's share under perUser.usd) until its usage is recorded or it is
+ * released, and a request whose estimate would take booked + reserved past a limit gets the budget's action. So
+ * concurrent requests cannot all pass on the same booked total; overspend is bounded by what the requests in
+ * flight cost beyond their estimates. Token limits count booked tokens only.
  */
 import type { CompiledBudget } from '../api/snapshot.js';
+import { nonNegative } from './cost.js';
 import { BudgetLedger, type LedgerStatus } from './ledger.js';
 import { RateLimiter } from './ratelimit.js';
+import { fits, ReservedTotals } from './reserved.js';
 import type { BudgetVerdict, Reservation, UsageRecord } from './types.js';
 
 /**
@@ -39,7 +48,7 @@ export interface GateCheck {
   route: string;
   user?: string | undefined;
   now: number;
-  /** Pre-call cost estimate, reserved from the allowance. */
+  /** Pre-call cost estimate, reserved against each applicable budget (and the allowance) while the call runs. */
   estimatedUSD?: number;
 }
 
@@ -66,16 +75,20 @@ export interface GateOptions {
   allowance?: Allowance | undefined;
   /** Bound on tracked users per rpm limiter. */
   maxUsers?: number;
+  /** What requests in flight reserved; `update` hands it to the next gate, so their settling reaches it. */
+  reserved?: ReservedTotals;
 }
 
 export class BudgetGate {
   private readonly entries: Entry[];
   private readonly allowance: Allowance | undefined;
   private readonly maxUsers: number | undefined;
+  readonly reserved: ReservedTotals;
 
   constructor(budgets: CompiledBudget[], opts: GateOptions) {
     this.allowance = opts.allowance;
     this.maxUsers = opts.maxUsers;
+    this.reserved = opts.reserved ?? new ReservedTotals();
     // Constructing the ledgers validates every time zone now, so a bad snapshot fails here and not per request.
     this.entries = budgets.map((b) => ({
       budget: b,
@@ -121,30 +134,78 @@ export class BudgetGate {
         }
       }
     }
-    let downgrade: string | undefined;
+    return this.admit(entries, c, undefined);
+  }
+
+  /**
+   * The same request after `check` said downgrade (naming `budget`), decided again on the cheapest tier: reserves
+   * that decision's estimate. Its rate-limit token is already taken. A reject budget it would push past a limit
+   * still rejects; a downgrade budget does not stop it (it is on the cheapest tier already) but its in-flight spend
+   * is reserved all the same.
+   */
+  checkDowngraded(c: GateCheck, budget: string): BudgetVerdict {
+    return this.admit(this.applicable(c.route), c, budget);
+  }
+
+  /** Why budget `e` refuses a request estimated at `usd`, or undefined when it fits. */
+  private over(e: Entry, c: GateCheck, usd: number): string | undefined {
+    const l = e.ledger;
+    const spec = e.budget.spec;
+    if (
+      l.exceeded(c.now) ||
+      !fits(spec.limit.usd, l.spentUSDAt(c.now), this.reserved.usd(e.budget.name), usd)
+    )
+      return 'spending limit for this window reached';
+    const userLimit = spec.perUser?.usd;
+    if (c.user === undefined || userLimit === undefined) return undefined;
+    const userReserved = this.reserved.usd(e.budget.name, c.user);
+    if (l.userExceeded(c.user, c.now) || !fits(userLimit, l.userSpentUSD(c.user, c.now), userReserved, usd))
+      return 'per-user spending limit for this window reached';
+    return undefined;
+  }
+
+  /**
+   * Per applicable budget: the local limits, then the allowance; what passes is reserved. `downgraded`: the budget
+   * that downgraded this request in `check` (its cheapest-tier estimate is being reserved now).
+   */
+  private admit(entries: Entry[], c: GateCheck, downgraded: string | undefined): BudgetVerdict {
+    const usd = nonNegative(c.estimatedUSD ?? 0);
+    let downgrade = downgraded;
     const reservations: Reservation[] = [];
     for (const e of entries) {
-      let why: string | undefined;
-      if (e.ledger.exceeded(c.now)) why = 'spending limit for this window reached';
-      else if (c.user !== undefined && e.ledger.userExceeded(c.user, c.now))
-        why = 'per-user spending limit for this window reached';
-      else if (this.allowance) {
-        const usd = Math.max(0, c.estimatedUSD ?? 0);
-        if (this.allowance.tryReserve(e.budget.name, usd)) reservations.push({ budget: e.budget.name, usd });
-        else why = 'cluster-wide allowance for this window used up';
+      let why = this.over(e, c, usd);
+      let allowance = false;
+      if (why === undefined && this.allowance) {
+        allowance = this.allowance.tryReserve(e.budget.name, usd);
+        if (!allowance) why = 'cluster-wide allowance for this window used up';
       }
-      if (why === undefined) continue;
-      if (e.budget.spec.action === 'reject') return this.reject(e, why, reservations, c.now);
-      downgrade ??= e.budget.name;
+      if (why !== undefined && e.budget.spec.action === 'reject')
+        return this.reject(e, why, reservations, c.now);
+      if (why !== undefined && downgraded === undefined) {
+        downgrade ??= e.budget.name;
+        continue;
+      }
+      // Admitted here, or already on the cheapest tier a downgrade budget asks for: it spends, so it is counted.
+      if (usd > 0 || allowance) reservations.push(this.reserve(e, c.user, usd, allowance));
     }
-    return downgrade !== undefined
-      ? { kind: 'downgrade', budget: downgrade, reservations }
-      : { kind: 'allow', reservations };
+    if (downgrade === undefined) return { kind: 'allow', reservations };
+    if (downgraded !== undefined) return { kind: 'downgrade', budget: downgrade, reservations };
+    // Reserved at the first decision's estimate: the cheapest tier's is reserved by checkDowngraded instead.
+    this.release(reservations, c.now);
+    return { kind: 'downgrade', budget: downgrade, reservations: [] };
+  }
+
+  private reserve(e: Entry, user: string | undefined, usd: number, allowance: boolean): Reservation {
+    const r: Reservation = { budget: e.budget.name, usd, allowance };
+    if (user !== undefined && e.budget.spec.perUser?.usd !== undefined) r.user = user;
+    this.reserved.add(r);
+    return r;
   }
 
   record(u: UsageRecord): BudgetAlert[] {
     const alerts: BudgetAlert[] = [];
     const tokens = u.inputTokens + u.outputTokens;
+    for (const r of u.reservations ?? []) this.reserved.remove(r);
     for (const e of this.applicable(u.route)) {
       const r = e.ledger.record({ usd: u.costUSD, tokens, user: u.user, at: u.at });
       for (const threshold of r.crossed) {
@@ -156,7 +217,8 @@ export class BudgetGate {
         });
       }
       if (this.allowance) {
-        const reservedUSD = u.reservations?.find((x) => x.budget === e.budget.name)?.usd ?? 0;
+        const r = u.reservations?.find((x) => x.budget === e.budget.name && x.allowance);
+        const reservedUSD = r?.usd ?? 0;
         this.allowance.record(e.budget.name, { usd: u.costUSD, tokens, reservedUSD, user: u.user, at: u.at });
       }
     }
@@ -164,9 +226,11 @@ export class BudgetGate {
   }
 
   release(reservations: readonly Reservation[], now: number): void {
-    if (!this.allowance) return;
-    for (const r of reservations)
-      this.allowance.record(r.budget, { usd: 0, tokens: 0, reservedUSD: r.usd, at: now });
+    for (const r of reservations) {
+      this.reserved.remove(r);
+      if (this.allowance && r.allowance)
+        this.allowance.record(r.budget, { usd: 0, tokens: 0, reservedUSD: r.usd, at: now });
+    }
   }
 
   status(now: number): BudgetStatus[] {
@@ -182,6 +246,7 @@ export class BudgetGate {
     const next = new BudgetGate(budgets, {
       now,
       allowance: this.allowance,
+      reserved: this.reserved,
       ...(this.maxUsers ? { maxUsers: this.maxUsers } : {}),
     });
     for (const e of next.entries) {

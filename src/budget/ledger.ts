@@ -9,6 +9,7 @@
  *     .record({ usd, tokens, user, at }): RecordResult                            thresholds newly crossed
  *     .status(now): LedgerStatus
  *     .exceeded(now) / .userExceeded(user, now): boolean
+ *     .spentUSDAt(now) / .userSpentUSD(user, now): number                         booked in the current window
  *     .restore(state, now): boolean                                              seed totals for the same window
  *     .respec(spec, now): boolean                                                a new spec, same window: kept
  */
@@ -127,6 +128,12 @@ export class BudgetLedger {
   exceeded(now: number): boolean {
     this.roll(now);
     return this.percent() >= 100;
+  }
+
+  /** USD booked in the window holding `now`. */
+  spentUSDAt(now: number): number {
+    this.roll(now);
+    return this.spentUSD;
   }
 
   userSpentUSD(user: string, now: number): number {

@@ -55,13 +55,11 @@ export async function handleEmbeddings(
     trace.tier = TIER;
     const user = routingHeaders(req.headers).user ?? (body.user || undefined);
     const estimate = estimateEmbeddingTokens(body);
-    const verdict = runtime.budget.check({
-      route,
-      user,
-      estimatedUSD: embeddingCostUSD(entry, estimate),
-      now: books.now(),
-    });
-    // A downgrade has nowhere to go: another embedding model's vectors would not compare. It is served as asked.
+    const check = { route, user, estimatedUSD: embeddingCostUSD(entry, estimate), now: books.now() };
+    let verdict = runtime.budget.check(check);
+    // A downgrade has nowhere to go: another embedding model's vectors would not compare. It is served as asked,
+    // reserved at its own estimate.
+    if (verdict.kind === 'downgrade') verdict = runtime.budget.checkDowngraded(check, verdict.budget);
     if (verdict.kind === 'reject')
       throw new TiermeshError(verdict.code, verdict.message, { retryAfter: verdict.retryAfterSeconds });
     account = new RequestAccount(books, runtime.budget, route, spec, user, verdict.reservations);

@@ -36,7 +36,7 @@ export function decideRoute(
 export interface Gated {
   /** The decision to serve: the first one, or the cheapest-tier one under a downgrade. */
   decision: RouteDecision;
-  /** Allowance reserved for this request; settled by the first booked answer or released. */
+  /** What the budgets (and the allowance) reserved for this request; settled by the first booked answer or released. */
   reservations: Reservation[];
   /** The shadow model this request also goes to, if any (never under a downgrade: a shadow is optional spend). */
   shadow: ModelEntry | undefined;
@@ -66,7 +66,15 @@ export function gate(
       downgrade: true,
       ...(runtime.learned ? { learned: runtime.learned } : {}),
     });
-    return { decision: cheapest, reservations: verdict.reservations, shadow: undefined };
+    // Reserved at the cheapest tier's estimate (check reserved nothing for a downgrade): a request estimated at
+    // the premium price would hold back what others may spend, and one held at nothing would not be counted.
+    const again = runtime.budget.checkDowngraded(
+      { route: cheapest.route, user: cheapest.user, estimatedUSD: preCallEstimateUSD(cheapest), now },
+      verdict.budget,
+    );
+    if (again.kind === 'reject')
+      throw new TiermeshError(again.code, again.message, { retryAfter: again.retryAfterSeconds });
+    return { decision: cheapest, reservations: again.reservations, shadow: undefined };
   }
   const shadow = decision.spec.shadow ? pickShadow(decision.spec, random) : undefined;
   return { decision, reservations: verdict.reservations, shadow };
