@@ -6,7 +6,7 @@ import type { Allowance } from '../budget/gate.js';
 import { RateLimiter } from '../budget/ratelimit.js';
 import type { UsageRecord } from '../budget/types.js';
 import { BreakerBoard } from '../providers/breaker.js';
-import type { KeyEnv } from '../providers/keys.js';
+import { defaultKeyEnv, type KeyEnv, resolveKey } from '../providers/keys.js';
 import { type DecisionLog, type DecisionLogOptions, openDecisionLog } from '../telemetry/decision-log.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
@@ -106,6 +106,18 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
       },
       'config applied',
     );
+    // A key file or mounted Secret that cannot be read is said once per version, at warn: its targets are skipped
+    // (as a missing env var is, which the keyless demo relies on, so that stays quiet).
+    for (const r of rt.snapshot.routes)
+      for (const p of r.spec.providers) {
+        if (!p.apiKey || p.apiKey.env !== undefined) continue;
+        const k = resolveKey(p.apiKey, opts.keyEnv ?? defaultKeyEnv());
+        if (!k.ok)
+          logger.warn(
+            { route: r.name, provider: p.name, why: k.why },
+            'provider API key cannot be read: its targets are skipped until it can',
+          );
+      }
   });
   if (opts.snapshot) {
     const r: ApplyResult = store.apply(opts.snapshot);

@@ -274,6 +274,29 @@ describe('tiermesh sidecar --decision-log', () => {
     );
   });
 
+  it('says once, at warn, that a provider key file cannot be read (its targets are skipped), never the key', async () => {
+    const file = join(dir, 'keyfile.yaml');
+    const keyFile = join(dir, 'missing-key');
+    writeFileSync(
+      file,
+      config(['small-model', 'big-model']).replace(
+        '      type: openai-compatible\n',
+        `      type: openai-compatible\n      apiKey: { file: ${keyFile} }\n`,
+      ),
+    );
+    const r = sidecar(['--config', file, '--listen', '127.0.0.1:0']);
+    await listening(r);
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    const warns = logLines(r).filter((l) => l.level === 40);
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({
+      msg: 'provider API key cannot be read: its targets are skipped until it can',
+      provider: 'up',
+      why: `file ${keyFile} cannot be read (ENOENT)`,
+    });
+  });
+
   it('a port already in use is one fatal line naming the flag, exit code 1', async () => {
     const file = join(dir, 'busy.yaml');
     writeFileSync(file, config(['small-model', 'big-model']));
