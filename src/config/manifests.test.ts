@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
 import { ConfigError, compileManifests, loadConfigFile, parseManifests } from './manifests.js';
 
 const example = join(import.meta.dirname, '..', '..', 'examples', 'standalone.yaml');
@@ -22,6 +23,44 @@ describe('standalone manifests', () => {
     expect(s.defaultRoute).toBe('default');
     expect(s.routes[0]!.spec.tiers.map((t) => t.name)).toEqual(['cheap', 'standard', 'premium']);
     expect(s.budgets[0]!.spec.action).toBe('downgrade');
+  });
+
+  it("reads a List as `kubectl get -o yaml` writes it, server fields included, naming a bad item's place", async () => {
+    const objects = parseAllDocuments(readFileSync(example, 'utf8')).map(
+      (d) => d.toJS() as Record<string, unknown>,
+    );
+    const served = objects.map((o) => ({
+      ...o,
+      metadata: {
+        ...(o['metadata'] as object),
+        uid: '6f1c',
+        resourceVersion: '812',
+        generation: 3,
+        creationTimestamp: '2026-12-01T10:00:00Z',
+        managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
+      },
+      status: { conditions: [] },
+    }));
+    const list = stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      metadata: { resourceVersion: '' },
+      items: served,
+    });
+    const m = parseManifests(list);
+    expect(m.routes.map((r) => r.metadata.name)).toEqual(['default']);
+    expect(m.budgets.map((b) => b.metadata.name)).toEqual(['demo-monthly']);
+    const bad = stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [served[0], { ...served[1], spec: { limit: { usd: -1 } } }],
+    });
+    expect(problemsOf(() => parseManifests(bad))).toContainEqual(
+      expect.stringMatching(/^document 1 item 2 \(ModelBudget demo-monthly\): spec\./),
+    );
+    expect(problemsOf(() => parseManifests('apiVersion: v1\nkind: List\nitems: 3\n'))).toContainEqual(
+      'document 1 (List ?): items: expected a list of objects',
+    );
   });
 
   it('names the document and field of a schema error', () => {

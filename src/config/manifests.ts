@@ -30,13 +30,7 @@ export function parseManifests(text: string, source = 'config'): Manifests {
   const out: Manifests = { routes: [], budgets: [] };
   /** kind/namespace/name to the label of the document that declared it first. */
   const seen = new Map<string, string>();
-  parseAllDocuments(text).forEach((doc, i) => {
-    const where = `document ${i + 1}`;
-    if (doc.errors.length > 0) {
-      problems.push(`${where}: YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-      return;
-    }
-    const value: unknown = doc.toJS();
+  const take = (value: unknown, where: string): void => {
     if (value === null || value === undefined) return;
     if (typeof value !== 'object' || Array.isArray(value)) {
       problems.push(`${where}: expected a Kubernetes object`);
@@ -48,6 +42,13 @@ export function parseManifests(text: string, source = 'config'): Manifests {
       metadata?: { name?: unknown; namespace?: unknown };
     };
     const label = `${where} (${String(obj.kind)} ${String(obj.metadata?.name ?? '?')})`;
+    // What `kubectl get modelroutes -o yaml` writes: the objects, wrapped in a List.
+    if (obj.apiVersion === 'v1' && obj.kind === 'List') {
+      const items = (value as { items?: unknown }).items;
+      if (!Array.isArray(items)) problems.push(`${label}: items: expected a list of objects`);
+      else for (const [j, item] of items.entries()) take(item, `${where} item ${j + 1}`);
+      return;
+    }
     if (obj.apiVersion !== API_VERSION) {
       // Another group's object is skipped, as kubectl users expect; ours in a version nobody serves is a mistake.
       if (typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith(`${GROUP}/`))
@@ -80,6 +81,11 @@ export function parseManifests(text: string, source = 'config'): Manifests {
     seen.set(key, label);
     if (obj.kind === 'ModelRoute') out.routes.push(r.data as ModelRoute);
     else out.budgets.push(r.data as ModelBudget);
+  };
+  parseAllDocuments(text).forEach((doc, i) => {
+    const where = `document ${i + 1}`;
+    if (doc.errors.length > 0) problems.push(`${where}: YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+    else take(doc.toJS(), where);
   });
   if (problems.length > 0) throw new ConfigError(source, problems);
   if (out.routes.length === 0) throw new ConfigError(source, ['no ModelRoute found']);
