@@ -106,7 +106,13 @@ export interface ProducedAnswer {
   served: Served;
   tier: string;
   usage: TokenCounts;
+  /** The whole step's time (failover, retries and queue waits included): tiermesh_upstream_duration_seconds. */
   upstreamSeconds: number;
+  /**
+   * The answering attempt's own time (failover.ts `elapsedMs`): what spec.slo observes of its target. Absent: no
+   * observation (a hedge's loser).
+   */
+  attemptMs?: number;
   /**
    * Booked, but `upstreamSeconds` is no latency observation of its target: a hedge's loser (its time says when it
    * was stopped) or a hedge that won (timed from its step's start, so the delay would count as the target's).
@@ -372,6 +378,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
         estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
       ),
       upstreamSeconds: done.seconds,
+      attemptMs: done.r.elapsedMs,
       untimed: done.r.wonHedge,
     });
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
@@ -454,6 +461,7 @@ async function strictRetry(
         estimateUsage(estimateRequestTokens(request), completionText(r.completion)),
       ),
       upstreamSeconds: seconds,
+      attemptMs: r.elapsedMs,
       untimed: r.wonHedge,
     });
     return { completion: r.completion, served: r.served, seconds };
@@ -495,6 +503,7 @@ async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): 
       tier: 'judge',
       usage: usableUsage(r.completion.usage, () => estimateUsage(estimateRequestTokens(input.request), text)),
       upstreamSeconds: (performance.now() - t0) / 1000,
+      attemptMs: r.elapsedMs,
     });
     outcome = { kind: 'reply', text };
   } catch (e) {

@@ -432,11 +432,12 @@ async function jsonAnswer(
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
     const booked = account.book(p.model, p.usage);
-    // Latency observations come from calls timed from their own start (not a hedge's loser or winner).
-    if (p.untimed) continue;
+    // A latency observation is the answering attempt's own time: the targets that failed before it, its queue wait
+    // and a hedge's delay are not its target's latency (neither is a hedge's loser or winner).
+    if (p.untimed || p.attemptMs === undefined) continue;
     board?.observe(
       latencyKey(p.served.provider, p.served.upstreamModel),
-      { totalMs: p.upstreamSeconds * 1000, outputTokens: booked.outputTokens },
+      { totalMs: p.attemptMs, outputTokens: booked.outputTokens },
       sc.books.now(),
     );
   }
@@ -463,7 +464,9 @@ async function streamAnswer(
   const opened = await openStream(exec, upstreamStreamBody(exec.request), (n) => {
     trace.attempts += n;
   });
-  const ttftMs = performance.now() - t0;
+  // The SLO board's clock: the answering attempt's own time to its first chunk (opened.elapsedMs), then on from here.
+  // t0 would charge the failover before it, tier promotion and queue waits to the target that answered.
+  const openedAt = performance.now();
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
   trace.hedged = opened.hedged;
@@ -499,7 +502,11 @@ async function streamAnswer(
   if (relayed.broken === undefined && !exec.signal.aborted && !opened.wonHedge)
     latencyBoard(sc, exec.decision)?.observe(
       latencyKey(opened.served.provider, opened.served.upstreamModel),
-      { ttftMs, totalMs: performance.now() - t0, outputTokens: booked.outputTokens },
+      {
+        ttftMs: opened.elapsedMs,
+        totalMs: opened.elapsedMs + (performance.now() - openedAt),
+        outputTokens: booked.outputTokens,
+      },
       sc.books.now(),
     );
   if (exec.signal.aborted)
