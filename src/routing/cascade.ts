@@ -2,6 +2,8 @@
  * Cascade: quality checks on a finished answer, and where to escalate when one fails.
  *
  *   checkAnswer(answer, request, checks, thresholds?): CheckResult   { ok: true } | { ok: false, check, detail }
+ *   answerOf(completion): Answer                               the first choice, as the checks read it
+ *   checkAfterServed(completion, request, decision, tierIndex)   the verdict on an answer served without the cascade
  *   nextEscalation(decision, escalationsSoFar, maxEscalations): EscalationStep | undefined
  *   isRefusal(text): boolean
  *   isHedging(text): boolean                                   "I'm not sure", "I don't have enough information", ...
@@ -13,7 +15,7 @@
  */
 import { z } from 'zod';
 import type { cascadeChecks, ModelRouteSpec } from '../api/modelroute.js';
-import type { ChatCompletionRequest, ResponseFormat } from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionRequest, ResponseFormat } from '../api/openai.js';
 import type { EscalationStep, RouteDecision } from './types.js';
 
 export type CascadeCheck = (typeof cascadeChecks)[number];
@@ -215,6 +217,38 @@ export function checkAnswer(
     }
     // 'judge' needs a model call: the execute stage runs it after these (routing/judge.ts).
   }
+  return { ok: true };
+}
+
+/** The first choice of a completion as the checks read it (no choice: an empty answer). */
+export function answerOf(c: ChatCompletion): Answer {
+  const choice = c.choices[0];
+  return { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs };
+}
+
+/**
+ * The verdict the cascade would have given an answer it never saw: a stream's, assembled after it was relayed (the
+ * first byte out, there is no escalating), before the cache may keep it for JSON requests that would have been
+ * checked. The checks of a first answer from `tierIndex`: none when no tier above could take it (the cascade is off,
+ * allows no escalation, or this is the top tier), else the route's checks. A check that cannot be run on it fails
+ * it: `judge` (a model call) and, when the request asked for logprobs, `logprobs` (an assembled stream has none).
+ */
+export function checkAfterServed(
+  completion: ChatCompletion,
+  request: Pick<ChatCompletionRequest, 'response_format'>,
+  decision: Pick<RouteDecision, 'escalation' | 'spec'>,
+  tierIndex: number,
+): CheckResult {
+  const cascade = decision.spec.cascade;
+  const above =
+    cascade.enabled && cascade.maxEscalations > 0 && decision.escalation.some((s) => s.tierIndex > tierIndex);
+  if (!above) return { ok: true };
+  const r = checkAnswer(answerOf(completion), request, cascade.checks, { logprobs: cascade.logprobs });
+  if (!r.ok) return r;
+  if (cascade.checks.includes('judge'))
+    return { ok: false, check: 'judge', detail: 'the judge was not asked about this answer' };
+  if (cascade.checks.includes('logprobs') && (request as { logprobs?: unknown }).logprobs === true)
+    return { ok: false, check: 'logprobs', detail: 'the answer carries no logprobs to check' };
   return { ok: true };
 }
 

@@ -20,7 +20,7 @@ import {
   type StreamResult,
 } from '../providers/failover.js';
 import type { RouteProviders } from '../providers/registry.js';
-import { type CheckResult, checkAnswer } from '../routing/cascade.js';
+import { answerOf, type CheckResult, checkAnswer } from '../routing/cascade.js';
 import { hedgeDelayMs, race } from '../routing/hedge.js';
 import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
 import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
@@ -384,15 +384,8 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
     const above: EscalationStep | undefined =
       escalationsLeft > 0 ? d.escalation.find((s) => s.tierIndex > step.tierIndex) : undefined;
-    const check = (c: ChatCompletion): CheckResult => {
-      const choice = c.choices[0];
-      return checkAnswer(
-        { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs },
-        request,
-        cascade.checks,
-        { logprobs: cascade.logprobs },
-      );
-    };
+    const check = (c: ChatCompletion): CheckResult =>
+      checkAnswer(answerOf(c), request, cascade.checks, { logprobs: cascade.logprobs });
     let verdict: CheckResult = above ? check(r.completion) : { ok: true };
     if (!verdict.ok && verdict.check === 'json' && cascade.strictRetry?.enabled) {
       // Once per tier step, before escalating: the same tier with a stricter instruction.

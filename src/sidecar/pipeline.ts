@@ -27,6 +27,7 @@ import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js'
 import { sendError } from '../http/reply.js';
 import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
+import { checkAfterServed } from '../routing/cascade.js';
 import { routingHeaders } from '../routing/decide.js';
 import type { JudgeVerdict } from '../routing/judge.js';
 import { LatencyBoard, latencyKey } from '../routing/latency.js';
@@ -525,8 +526,12 @@ async function streamAnswer(
     return { status: 200, error: err };
   }
   responder.streamEnd(res, account.spent.costUSD);
-  // Only a stream that ended cleanly with every choice finished is stored (completionFromChunks checks).
-  storeAnswer(sc.cache, turn, collected.completion(), cacheFacts(trace, account), sc.books.now());
+  // Only a stream that ended cleanly with every choice finished is stored (completionFromChunks checks), and only
+  // when it passes the cascade checks it skipped: the key ignores `stream`, so a JSON request, which would have
+  // escalated a failing answer, may be served it.
+  const completion = collected.completion();
+  if (completion && checkAfterServed(completion, exec.request, exec.decision, opened.step.tierIndex).ok)
+    storeAnswer(sc.cache, turn, completion, cacheFacts(trace, account), sc.books.now());
   return { status: 200 };
 }
 
