@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ResponseFormat } from '../api/openai.js';
+import type { ModelRouteSpec } from '../api/modelroute.js';
+import type { ChatCompletion, ResponseFormat } from '../api/openai.js';
 import {
+  answerOf,
   type CascadeCheck,
+  checkAfterServed,
   checkAnswer,
   isHedging,
   isRefusal,
@@ -237,5 +240,65 @@ describe('logprobs check', () => {
 
   it('passes answers without logprobs', () => {
     expect(checkAnswer({ content: 'Paris' }, text, ['logprobs'])).toEqual({ ok: true });
+  });
+});
+
+describe('answerOf', () => {
+  it('reads the first choice, with its logprobs; no choice is an empty answer', () => {
+    const c = completion("I'm sorry, but I can't help with that.");
+    c.choices[0]!.logprobs = { content: [{ token: 'x', logprob: -3 }] };
+    expect(answerOf(c)).toMatchObject({
+      content: c.choices[0]!.message.content,
+      logprobs: c.choices[0]!.logprobs,
+    });
+    expect(checkAnswer(answerOf({ ...c, choices: [] }), text, ['empty'])).toMatchObject({ ok: false });
+  });
+});
+
+function completion(content: string): ChatCompletion {
+  return {
+    id: 'c',
+    object: 'chat.completion',
+    created: 0,
+    model: 'm',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+  };
+}
+
+describe('checkAfterServed (a stream answer the cascade never saw)', () => {
+  const above: EscalationStep[] = [{ tierIndex: 1, tierName: 'premium', models: [] }];
+  const decision = (cascade: Partial<ModelRouteSpec['cascade']>, escalation = above) => ({
+    escalation,
+    spec: { cascade: { enabled: true, checks: ALL, maxEscalations: 1, ...cascade } },
+  });
+  const refusal = completion("I'm sorry, but I can't help with that.");
+  const fine = completion('Lima is the capital of Peru.');
+
+  it('fails what a JSON answer from the same tier would have escalated', () => {
+    expect(checkAfterServed(refusal, text, decision({}), 0)).toMatchObject({ ok: false, check: 'refusal' });
+    expect(checkAfterServed(fine, text, decision({}), 0)).toEqual({ ok: true });
+    const json = { response_format: { type: 'json_object' } as ResponseFormat };
+    expect(checkAfterServed(fine, json, decision({}), 0)).toMatchObject({ ok: false, check: 'json' });
+  });
+
+  it('passes anything when no tier above could take it: cascade off, no escalations, the top tier', () => {
+    expect(checkAfterServed(refusal, text, decision({ enabled: false }), 0)).toEqual({ ok: true });
+    expect(checkAfterServed(refusal, text, decision({ maxEscalations: 0 }), 0)).toEqual({ ok: true });
+    expect(checkAfterServed(refusal, text, decision({}), 1)).toEqual({ ok: true });
+    expect(checkAfterServed(refusal, text, decision({}, []), 0)).toEqual({ ok: true });
+  });
+
+  it('fails what it cannot check: the judge always, logprobs when the request asked for them', () => {
+    const judged = decision({
+      checks: ['empty', 'judge'],
+      judge: { model: 'j', minScore: 0.5, timeoutMs: 1000 },
+    });
+    expect(checkAfterServed(fine, text, judged, 0)).toMatchObject({ ok: false, check: 'judge' });
+    const lp = decision({ checks: ['empty', 'logprobs'] });
+    expect(checkAfterServed(fine, text, lp, 0)).toEqual({ ok: true });
+    expect(checkAfterServed(fine, { ...text, logprobs: true }, lp, 0)).toMatchObject({
+      ok: false,
+      check: 'logprobs',
+    });
   });
 });

@@ -235,8 +235,8 @@ export function answerOf(c: ChatCompletion): Answer {
  */
 export function checkAfterServed(
   completion: ChatCompletion,
-  request: Pick<ChatCompletionRequest, 'response_format'>,
-  decision: Pick<RouteDecision, 'escalation' | 'spec'>,
+  request: Pick<ChatCompletionRequest, 'response_format'> & { logprobs?: unknown },
+  decision: Pick<RouteDecision, 'escalation'> & { spec: Pick<ModelRouteSpec, 'cascade'> },
   tierIndex: number,
 ): CheckResult {
   const cascade = decision.spec.cascade;
@@ -247,7 +247,7 @@ export function checkAfterServed(
   if (!r.ok) return r;
   if (cascade.checks.includes('judge'))
     return { ok: false, check: 'judge', detail: 'the judge was not asked about this answer' };
-  if (cascade.checks.includes('logprobs') && (request as { logprobs?: unknown }).logprobs === true)
+  if (cascade.checks.includes('logprobs') && request.logprobs === true)
     return { ok: false, check: 'logprobs', detail: 'the answer carries no logprobs to check' };
   return { ok: true };
 }
