@@ -4,8 +4,9 @@ import type { ChatCompletion, ResponseFormat } from '../api/openai.js';
 import {
   answerOf,
   type CascadeCheck,
-  checkAfterServed,
+  canEscalate,
   checkAnswer,
+  checkForCache,
   isHedging,
   isRefusal,
   logprobStats,
@@ -265,38 +266,53 @@ function completion(content: string): ChatCompletion {
   };
 }
 
-describe('checkAfterServed (a stream answer the cascade never saw)', () => {
-  const above: EscalationStep[] = [{ tierIndex: 1, tierName: 'premium', models: [] }];
-  const decision = (cascade: Partial<ModelRouteSpec['cascade']>, escalation = above) => ({
-    escalation,
-    spec: { cascade: { enabled: true, checks: ALL, maxEscalations: 1, ...cascade } },
+describe('canEscalate', () => {
+  const above: EscalationStep[] = [{ tierIndex: 2, tierName: 'premium', models: [] }];
+  const on = { enabled: true, maxEscalations: 1 };
+  it('needs the cascade on, an escalation allowed and a tier above in the list', () => {
+    expect(canEscalate(on, above, 0)).toBe(true);
+    expect(canEscalate(on, above, 2)).toBe(false);
+    expect(canEscalate(on, [], 0)).toBe(false);
+    expect(canEscalate({ ...on, enabled: false }, above, 0)).toBe(false);
+    expect(canEscalate({ ...on, maxEscalations: 0 }, above, 0)).toBe(false);
+  });
+});
+
+describe('checkForCache (an answer the cascade did not check, before the cache serves it to every caller)', () => {
+  const tiers = [
+    { name: 'cheap', models: [] },
+    { name: 'premium', models: [] },
+  ];
+  const spec = (cascade: Partial<ModelRouteSpec['cascade']>) => ({
+    tiers,
+    cascade: { enabled: true, checks: ALL, maxEscalations: 1, ...cascade },
   });
   const refusal = completion("I'm sorry, but I can't help with that.");
   const fine = completion('Lima is the capital of Peru.');
 
-  it('fails what a JSON answer from the same tier would have escalated', () => {
-    expect(checkAfterServed(refusal, text, decision({}), 0)).toMatchObject({ ok: false, check: 'refusal' });
-    expect(checkAfterServed(fine, text, decision({}), 0)).toEqual({ ok: true });
+  it('fails what a JSON answer from a tier with one above would have escalated', () => {
+    expect(checkForCache(refusal, text, spec({}), 0)).toMatchObject({ ok: false, check: 'refusal' });
+    expect(checkForCache(fine, text, spec({}), 0)).toEqual({ ok: true });
     const json = { response_format: { type: 'json_object' } as ResponseFormat };
-    expect(checkAfterServed(fine, json, decision({}), 0)).toMatchObject({ ok: false, check: 'json' });
+    expect(checkForCache(fine, json, spec({}), 0)).toMatchObject({ ok: false, check: 'json' });
   });
 
-  it('passes anything when no tier above could take it: cascade off, no escalations, the top tier', () => {
-    expect(checkAfterServed(refusal, text, decision({ enabled: false }), 0)).toEqual({ ok: true });
-    expect(checkAfterServed(refusal, text, decision({ maxEscalations: 0 }), 0)).toEqual({ ok: true });
-    expect(checkAfterServed(refusal, text, decision({}), 1)).toEqual({ ok: true });
-    expect(checkAfterServed(refusal, text, decision({}, []), 0)).toEqual({ ok: true });
+  it('passes anything nobody could escalate: cascade off, no escalations, the top tier, no tier', () => {
+    expect(checkForCache(refusal, text, spec({ enabled: false }), 0)).toEqual({ ok: true });
+    expect(checkForCache(refusal, text, spec({ maxEscalations: 0 }), 0)).toEqual({ ok: true });
+    expect(checkForCache(refusal, text, spec({}), 1)).toEqual({ ok: true });
+    expect(checkForCache(refusal, text, spec({}), -1)).toEqual({ ok: true });
   });
 
   it('fails what it cannot check: the judge always, logprobs when the request asked for them', () => {
-    const judged = decision({
+    const judged = spec({
       checks: ['empty', 'judge'],
       judge: { model: 'j', minScore: 0.5, timeoutMs: 1000 },
     });
-    expect(checkAfterServed(fine, text, judged, 0)).toMatchObject({ ok: false, check: 'judge' });
-    const lp = decision({ checks: ['empty', 'logprobs'] });
-    expect(checkAfterServed(fine, text, lp, 0)).toEqual({ ok: true });
-    expect(checkAfterServed(fine, { ...text, logprobs: true }, lp, 0)).toMatchObject({
+    expect(checkForCache(fine, text, judged, 0)).toMatchObject({ ok: false, check: 'judge' });
+    const lp = spec({ checks: ['empty', 'logprobs'] });
+    expect(checkForCache(fine, text, lp, 0)).toEqual({ ok: true });
+    expect(checkForCache(fine, { ...text, logprobs: true }, lp, 0)).toMatchObject({
       ok: false,
       check: 'logprobs',
     });

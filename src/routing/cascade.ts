@@ -3,7 +3,8 @@
  *
  *   checkAnswer(answer, request, checks, thresholds?): CheckResult   { ok: true } | { ok: false, check, detail }
  *   answerOf(completion): Answer                               the first choice, as the checks read it
- *   checkAfterServed(completion, request, decision, tierIndex)   the verdict on an answer served without the cascade
+ *   canEscalate(cascade, escalation, tierIndex): boolean       whether a failed check could move the answer up
+ *   checkForCache(completion, request, spec, tierIndex)        the checks an unchecked answer passes to be cached
  *   nextEscalation(decision, escalationsSoFar, maxEscalations): EscalationStep | undefined
  *   isRefusal(text): boolean
  *   isHedging(text): boolean                                   "I'm not sure", "I don't have enough information", ...
@@ -226,23 +227,33 @@ export function answerOf(c: ChatCompletion): Answer {
   return { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs };
 }
 
+/** Whether the cascade can move an answer of `tierIndex` up: it is on, allows an escalation, and has a tier above. */
+export function canEscalate(
+  cascade: Pick<ModelRouteSpec['cascade'], 'enabled' | 'maxEscalations'>,
+  escalation: readonly EscalationStep[],
+  tierIndex: number,
+): boolean {
+  return cascade.enabled && cascade.maxEscalations > 0 && escalation.some((s) => s.tierIndex > tierIndex);
+}
+
 /**
- * The verdict the cascade would have given an answer it never saw: a stream's, assembled after it was relayed (the
- * first byte out, there is no escalating), before the cache may keep it for JSON requests that would have been
- * checked. The checks of a first answer from `tierIndex`: none when no tier above could take it (the cascade is off,
- * allows no escalation, or this is the top tier), else the route's checks. A check that cannot be run on it fails
- * it: `judge` (a model call) and, when the request asked for logprobs, `logprobs` (an assembled stream has none).
+ * The checks an answer the cascade did not check must pass to be kept in the response cache: a stream's (assembled
+ * after it was relayed; once the first byte is out there is no escalating) or one whose request could not escalate
+ * (a priority class's maxTier, a budget downgrade). The cache serves it to every caller whose request has its key
+ * (route, tier, request), among them JSON callers the cascade would check and escalate. So: the route's checks
+ * whenever the route has a tier above `tierIndex` and the cascade is on, whatever this request's own window was. A
+ * check that cannot be run here fails the answer: `judge` (a model call) and, when the request asked for logprobs,
+ * `logprobs` (an answer assembled from a stream carries none).
  */
-export function checkAfterServed(
+export function checkForCache(
   completion: ChatCompletion,
   request: Pick<ChatCompletionRequest, 'response_format'> & { logprobs?: unknown },
-  decision: Pick<RouteDecision, 'escalation'> & { spec: Pick<ModelRouteSpec, 'cascade'> },
+  spec: Pick<ModelRouteSpec, 'cascade' | 'tiers'>,
   tierIndex: number,
 ): CheckResult {
-  const cascade = decision.spec.cascade;
-  const above =
-    cascade.enabled && cascade.maxEscalations > 0 && decision.escalation.some((s) => s.tierIndex > tierIndex);
-  if (!above) return { ok: true };
+  const cascade = spec.cascade;
+  const above = tierIndex >= 0 && tierIndex < spec.tiers.length - 1;
+  if (!above || !cascade.enabled || cascade.maxEscalations === 0) return { ok: true };
   const r = checkAnswer(answerOf(completion), request, cascade.checks, { logprobs: cascade.logprobs });
   if (!r.ok) return r;
   if (cascade.checks.includes('judge'))

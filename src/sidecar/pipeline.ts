@@ -21,13 +21,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChatCompletionRequest } from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionRequest } from '../api/openai.js';
 import type { UsageRecord } from '../budget/types.js';
 import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
 import { sendError } from '../http/reply.js';
 import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
-import { checkAfterServed } from '../routing/cascade.js';
+import { canEscalate, checkForCache } from '../routing/cascade.js';
 import { routingHeaders } from '../routing/decide.js';
 import type { JudgeVerdict } from '../routing/judge.js';
 import { LatencyBoard, latencyKey } from '../routing/latency.js';
@@ -446,7 +446,9 @@ async function jsonAnswer(
   if (!result.answer) throw result.error;
   responder.json(res, result.answer, servedBy(trace)!); // 7. respond
   // An answer that failed a quality check is served (better than a 5xx) but not remembered.
-  if (result.passed) storeAnswer(sc.cache, turn, result.answer, cacheFacts(trace, account), sc.books.now());
+  const d = exec.decision;
+  const checked = result.tier === d.tierName && canEscalate(d.spec.cascade, d.escalation, d.tierIndex);
+  if (result.passed) remember(sc, turn, result.answer, exec, trace, account, checked);
   return { status: 200 };
 }
 
@@ -529,10 +531,30 @@ async function streamAnswer(
   // Only a stream that ended cleanly with every choice finished is stored (completionFromChunks checks), and only
   // when it passes the cascade checks it skipped: the key ignores `stream`, so a JSON request, which would have
   // escalated a failing answer, may be served it.
-  const completion = collected.completion();
-  if (completion && checkAfterServed(completion, exec.request, exec.decision, opened.step.tierIndex).ok)
-    storeAnswer(sc.cache, turn, completion, cacheFacts(trace, account), sc.books.now());
+  remember(sc, turn, collected.completion(), exec, trace, account, false);
   return { status: 200 };
+}
+
+/**
+ * Stores an answer served on `trace.tier` (storeAnswer keeps only the key's tier) when it passed the checks of every
+ * caller its key serves. `checked`: the cascade checked it, with a tier above to move to. Otherwise (a stream, or a
+ * request whose own window had no tier above: a priority class's maxTier, a budget downgrade) checkForCache does,
+ * as the cascade would for a caller who could escalate.
+ */
+function remember(
+  sc: Sidecar,
+  turn: CacheTurn | undefined,
+  completion: ChatCompletion | undefined,
+  exec: ExecuteInput,
+  trace: RequestTrace,
+  account: RequestAccount,
+  checked: boolean,
+): void {
+  if (!turn?.lookup.directives.store || !completion) return;
+  const spec = exec.decision.spec;
+  const tierIndex = spec.tiers.findIndex((t) => t.name === trace.tier);
+  if (!checked && !checkForCache(completion, exec.request, spec, tierIndex).ok) return;
+  storeAnswer(sc.cache, turn, completion, cacheFacts(trace, account), sc.books.now());
 }
 
 function cacheFacts(trace: RequestTrace, account: RequestAccount) {
