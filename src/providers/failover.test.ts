@@ -398,3 +398,74 @@ describe('admit (spec.queue slots)', () => {
     expect(s.log).toEqual(['take only', 'free only']);
   });
 });
+
+describe("elapsedMs: the answering attempt's own time, for latency observations", () => {
+  // A clock the scripted calls move: each call says how long it "took", so the figures are exact.
+  it('leaves out the targets that failed before it, and the failed tries on its own target', async () => {
+    let t = 0;
+    const slow = adapter('slow', async () => {
+      t += 400;
+      throw new ProviderError('server_error', 'HTTP 500', { status: 500 });
+    });
+    let tries = 0;
+    const fast = adapter('fast', async () => {
+      if (++tries === 1) {
+        t += 90;
+        throw new ProviderError('rate_limited', 'busy', { status: 429 });
+      }
+      t += 7;
+      return completion('from fast');
+    });
+    const res = resilience({ retries: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 } });
+    const r = await executeCompletion(plan([slow, fast], res), body, { now: () => t });
+    expect(r.served.provider).toBe('fast');
+    expect(t).toBe(497);
+    expect(r.elapsedMs).toBe(7);
+  });
+
+  it('starts after the queue slot was granted', async () => {
+    let t = 0;
+    const only = adapter('queued', async () => {
+      t += 12;
+      return completion('served');
+    });
+    const r = await executeCompletion(plan([only]), body, {
+      now: () => t,
+      admit: async () => {
+        t += 300;
+        return () => {};
+      },
+    });
+    expect(r.elapsedMs).toBe(12);
+  });
+
+  it("is a stream's time to its first chunk, from its own attempt's start", async () => {
+    let t = 0;
+    const broken = adapter(
+      'broken',
+      async () => completion('x'),
+      // biome-ignore lint/correctness/useYield: fails before its first chunk
+      async function* () {
+        t += 400;
+        throw new ProviderError('server_error', 'HTTP 500', { status: 500 });
+      },
+    );
+    const flowing = adapter(
+      'flowing',
+      async () => completion('x'),
+      async function* () {
+        t += 30;
+        yield chunk('a');
+        t += 1_000;
+        yield chunk('b', 'stop');
+      },
+    );
+    const r = await executeStream(plan([broken, flowing]), body, { now: () => t });
+    expect(r.served.provider).toBe('flowing');
+    expect(r.elapsedMs).toBe(30);
+    const got: string[] = [];
+    for await (const c of r.chunks) got.push(String(c.choices[0]?.delta.content));
+    expect(got).toEqual(['a', 'b']);
+    expect(r.elapsedMs).toBe(30);
+  });
+});

@@ -83,6 +83,12 @@ export interface ExecutionInfo {
   /** Upstream calls made, the successful one included; skipped targets do not count. */
   attempts: number;
   fallbacks: FallbackEvent[];
+  /**
+   * The answering attempt's own time in ms: from its start (after its queue slot, after the targets and tries that
+   * failed before it) to its answer, or for a stream to its first chunk. What a latency observation of `served`
+   * may use; the time of the whole call would charge earlier targets' failures and waits to it.
+   */
+  elapsedMs: number;
   /** Set by a hedge race on the hedge that won: it started after the delay, so its step's time is not its own. */
   wonHedge?: true;
 }
@@ -176,7 +182,13 @@ export async function executeCompletion(
     DONE_ON_ANSWER,
   );
   r.release?.();
-  return { completion: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
+  return {
+    completion: r.value,
+    served: r.served,
+    attempts: r.attempts,
+    fallbacks: r.fallbacks,
+    elapsedMs: r.elapsedMs,
+  };
 }
 
 /**
@@ -203,7 +215,13 @@ export async function executeEmbedding(
     underBreaker,
     DONE_ON_ANSWER,
   );
-  return { embeddings: r.value, served: r.served, attempts: r.attempts, fallbacks: r.fallbacks };
+  return {
+    embeddings: r.value,
+    served: r.served,
+    attempts: r.attempts,
+    fallbacks: r.fallbacks,
+    elapsedMs: r.elapsedMs,
+  };
 }
 
 export async function executeStream(
@@ -257,6 +275,7 @@ export async function executeStream(
     served: r.served,
     attempts: r.attempts,
     fallbacks: r.fallbacks,
+    elapsedMs: r.elapsedMs,
   };
 }
 
@@ -463,7 +482,7 @@ async function loop<T, R>(
           },
           () => opts.signal?.aborted === true,
         );
-        return { value, served, attempts, fallbacks };
+        return { value, served, attempts, fallbacks, elapsedMs: now() - started };
       } catch (err) {
         if (opts.signal?.aborted) {
           // A call aborted before its request left the process made no upstream call.

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ResponseFormat } from '../api/openai.js';
+import type { ModelRouteSpec } from '../api/modelroute.js';
+import type { ChatCompletion, ResponseFormat } from '../api/openai.js';
 import {
+  answerOf,
   type CascadeCheck,
+  canEscalate,
   checkAnswer,
+  checkForCache,
   isHedging,
   isRefusal,
   logprobStats,
@@ -237,5 +241,80 @@ describe('logprobs check', () => {
 
   it('passes answers without logprobs', () => {
     expect(checkAnswer({ content: 'Paris' }, text, ['logprobs'])).toEqual({ ok: true });
+  });
+});
+
+describe('answerOf', () => {
+  it('reads the first choice, with its logprobs; no choice is an empty answer', () => {
+    const c = completion("I'm sorry, but I can't help with that.");
+    c.choices[0]!.logprobs = { content: [{ token: 'x', logprob: -3 }] };
+    expect(answerOf(c)).toMatchObject({
+      content: c.choices[0]!.message.content,
+      logprobs: c.choices[0]!.logprobs,
+    });
+    expect(checkAnswer(answerOf({ ...c, choices: [] }), text, ['empty'])).toMatchObject({ ok: false });
+  });
+});
+
+function completion(content: string): ChatCompletion {
+  return {
+    id: 'c',
+    object: 'chat.completion',
+    created: 0,
+    model: 'm',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+  };
+}
+
+describe('canEscalate', () => {
+  const above: EscalationStep[] = [{ tierIndex: 2, tierName: 'premium', models: [] }];
+  const on = { enabled: true, maxEscalations: 1 };
+  it('needs the cascade on, an escalation allowed and a tier above in the list', () => {
+    expect(canEscalate(on, above, 0)).toBe(true);
+    expect(canEscalate(on, above, 2)).toBe(false);
+    expect(canEscalate(on, [], 0)).toBe(false);
+    expect(canEscalate({ ...on, enabled: false }, above, 0)).toBe(false);
+    expect(canEscalate({ ...on, maxEscalations: 0 }, above, 0)).toBe(false);
+  });
+});
+
+describe('checkForCache (an answer the cascade did not check, before the cache serves it to every caller)', () => {
+  const tiers = [
+    { name: 'cheap', models: [] },
+    { name: 'premium', models: [] },
+  ];
+  const spec = (cascade: Partial<ModelRouteSpec['cascade']>) => ({
+    tiers,
+    cascade: { enabled: true, checks: ALL, maxEscalations: 1, ...cascade },
+  });
+  const refusal = completion("I'm sorry, but I can't help with that.");
+  const fine = completion('Lima is the capital of Peru.');
+
+  it('fails what a JSON answer from a tier with one above would have escalated', () => {
+    expect(checkForCache(refusal, text, spec({}), 0)).toMatchObject({ ok: false, check: 'refusal' });
+    expect(checkForCache(fine, text, spec({}), 0)).toEqual({ ok: true });
+    const json = { response_format: { type: 'json_object' } as ResponseFormat };
+    expect(checkForCache(fine, json, spec({}), 0)).toMatchObject({ ok: false, check: 'json' });
+  });
+
+  it('passes anything nobody could escalate: cascade off, no escalations, the top tier, no tier', () => {
+    expect(checkForCache(refusal, text, spec({ enabled: false }), 0)).toEqual({ ok: true });
+    expect(checkForCache(refusal, text, spec({ maxEscalations: 0 }), 0)).toEqual({ ok: true });
+    expect(checkForCache(refusal, text, spec({}), 1)).toEqual({ ok: true });
+    expect(checkForCache(refusal, text, spec({}), -1)).toEqual({ ok: true });
+  });
+
+  it('fails what it cannot check: the judge always, logprobs when the request asked for them', () => {
+    const judged = spec({
+      checks: ['empty', 'judge'],
+      judge: { model: 'j', minScore: 0.5, timeoutMs: 1000 },
+    });
+    expect(checkForCache(fine, text, judged, 0)).toMatchObject({ ok: false, check: 'judge' });
+    const lp = spec({ checks: ['empty', 'logprobs'] });
+    expect(checkForCache(fine, text, lp, 0)).toEqual({ ok: true });
+    expect(checkForCache(fine, { ...text, logprobs: true }, lp, 0)).toMatchObject({
+      ok: false,
+      check: 'logprobs',
+    });
   });
 });

@@ -2,6 +2,9 @@
  * Cascade: quality checks on a finished answer, and where to escalate when one fails.
  *
  *   checkAnswer(answer, request, checks, thresholds?): CheckResult   { ok: true } | { ok: false, check, detail }
+ *   answerOf(completion): Answer                               the first choice, as the checks read it
+ *   canEscalate(cascade, escalation, tierIndex): boolean       whether a failed check could move the answer up
+ *   checkForCache(completion, request, spec, tierIndex)        the checks an unchecked answer passes to be cached
  *   nextEscalation(decision, escalationsSoFar, maxEscalations): EscalationStep | undefined
  *   isRefusal(text): boolean
  *   isHedging(text): boolean                                   "I'm not sure", "I don't have enough information", ...
@@ -13,7 +16,7 @@
  */
 import { z } from 'zod';
 import type { cascadeChecks, ModelRouteSpec } from '../api/modelroute.js';
-import type { ChatCompletionRequest, ResponseFormat } from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionRequest, ResponseFormat } from '../api/openai.js';
 import type { EscalationStep, RouteDecision } from './types.js';
 
 export type CascadeCheck = (typeof cascadeChecks)[number];
@@ -215,6 +218,48 @@ export function checkAnswer(
     }
     // 'judge' needs a model call: the execute stage runs it after these (routing/judge.ts).
   }
+  return { ok: true };
+}
+
+/** The first choice of a completion as the checks read it (no choice: an empty answer). */
+export function answerOf(c: ChatCompletion): Answer {
+  const choice = c.choices[0];
+  return { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs };
+}
+
+/** Whether the cascade can move an answer of `tierIndex` up: it is on, allows an escalation, and has a tier above. */
+export function canEscalate(
+  cascade: Pick<ModelRouteSpec['cascade'], 'enabled' | 'maxEscalations'>,
+  escalation: readonly EscalationStep[],
+  tierIndex: number,
+): boolean {
+  return cascade.enabled && cascade.maxEscalations > 0 && escalation.some((s) => s.tierIndex > tierIndex);
+}
+
+/**
+ * The checks an answer the cascade did not check must pass to be kept in the response cache: a stream's (assembled
+ * after it was relayed; once the first byte is out there is no escalating) or one whose request could not escalate
+ * (a priority class's maxTier, a budget downgrade). The cache serves it to every caller whose request has its key
+ * (route, tier, request), among them JSON callers the cascade would check and escalate. So: the route's checks
+ * whenever the route has a tier above `tierIndex` and the cascade is on, whatever this request's own window was. A
+ * check that cannot be run here fails the answer: `judge` (a model call) and, when the request asked for logprobs,
+ * `logprobs` (an answer assembled from a stream carries none).
+ */
+export function checkForCache(
+  completion: ChatCompletion,
+  request: Pick<ChatCompletionRequest, 'response_format'> & { logprobs?: unknown },
+  spec: Pick<ModelRouteSpec, 'cascade' | 'tiers'>,
+  tierIndex: number,
+): CheckResult {
+  const cascade = spec.cascade;
+  const above = tierIndex >= 0 && tierIndex < spec.tiers.length - 1;
+  if (!above || !cascade.enabled || cascade.maxEscalations === 0) return { ok: true };
+  const r = checkAnswer(answerOf(completion), request, cascade.checks, { logprobs: cascade.logprobs });
+  if (!r.ok) return r;
+  if (cascade.checks.includes('judge'))
+    return { ok: false, check: 'judge', detail: 'the judge was not asked about this answer' };
+  if (cascade.checks.includes('logprobs') && request.logprobs === true)
+    return { ok: false, check: 'logprobs', detail: 'the answer carries no logprobs to check' };
   return { ok: true };
 }
 

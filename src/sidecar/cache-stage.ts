@@ -34,6 +34,8 @@ export interface CacheDeps {
 export interface CacheTurn {
   scope: CacheScope;
   spec: ModelRouteSpec;
+  /** The tier in the key: the one the request was decided onto, before the gate. */
+  tier: string;
   lookup: CacheLookup;
 }
 
@@ -64,7 +66,7 @@ export function openCacheTurn(
     if (lookup.hit && spec.baselineModel) deps.sidecarMetrics.usage(route, lookup.hit.model, 0, 0, 0, saved);
   }
   res.setHeader(CACHE_RESULT_HEADER, lookup.hit ? 'hit' : 'miss');
-  return { scope, spec, lookup };
+  return { scope, spec, tier, lookup };
 }
 
 /** Answers a hit: the cached answer, whole or replayed as a stream, at no cost. */
@@ -86,7 +88,14 @@ export function answerFromCache(
   responder.streamEnd(res, 0);
 }
 
-/** Stores a successful answer with what producing it cost, so a later hit can say what it saved. */
+/**
+ * Stores a successful answer with what producing it cost, so a later hit can say what it saved: only when the tier
+ * that served it is the tier in the key. The lookup runs before the gate and execution, so the key can only hold the
+ * decided tier, and a hit must be what that tier answers. An answer from another tier was served for reasons that
+ * are not the question's: one user's budget (a downgrade), an outage (a promotion), a failed check (an escalation).
+ * Under the decided tier's key it would go to every caller, budget or not; it is not re-keyed under the serving tier
+ * either, since it answered the request as decided (shortened for the decided tier's context window, say).
+ */
 export function storeAnswer(
   deps: CacheDeps,
   turn: CacheTurn | undefined,
@@ -94,7 +103,7 @@ export function storeAnswer(
   facts: { model: string; provider: string; tier: string; costUSD: number },
   now: number,
 ): void {
-  if (!turn?.lookup.directives.store || !completion) return;
+  if (!turn?.lookup.directives.store || !completion || facts.tier !== turn.tier) return;
   const u = completion.usage;
   const baselineUSD = u ? baselineCostUSD(turn.spec, u.prompt_tokens, u.completion_tokens) : 0;
   // A shallow copy: the parsed answer carries the upstream's own text (providers/chat-answer-text.ts sourceText), which the

@@ -20,7 +20,7 @@ import {
   type StreamResult,
 } from '../providers/failover.js';
 import type { RouteProviders } from '../providers/registry.js';
-import { type CheckResult, checkAnswer } from '../routing/cascade.js';
+import { answerOf, type CheckResult, checkAnswer } from '../routing/cascade.js';
 import { hedgeDelayMs, race } from '../routing/hedge.js';
 import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
 import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
@@ -106,7 +106,13 @@ export interface ProducedAnswer {
   served: Served;
   tier: string;
   usage: TokenCounts;
+  /** The whole step's time (failover, retries and queue waits included): tiermesh_upstream_duration_seconds. */
   upstreamSeconds: number;
+  /**
+   * The answering attempt's own time (failover.ts `elapsedMs`): what spec.slo observes of its target. Absent: no
+   * observation (a hedge's loser).
+   */
+  attemptMs?: number;
   /**
    * Booked, but `upstreamSeconds` is no latency observation of its target: a hedge's loser (its time says when it
    * was stopped) or a hedge that won (timed from its step's start, so the delay would count as the target's).
@@ -372,20 +378,14 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
         estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
       ),
       upstreamSeconds: done.seconds,
+      attemptMs: done.r.elapsedMs,
       untimed: done.r.wonHedge,
     });
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
     const above: EscalationStep | undefined =
       escalationsLeft > 0 ? d.escalation.find((s) => s.tierIndex > step.tierIndex) : undefined;
-    const check = (c: ChatCompletion): CheckResult => {
-      const choice = c.choices[0];
-      return checkAnswer(
-        { ...(choice?.message ?? { content: '' }), logprobs: choice?.logprobs },
-        request,
-        cascade.checks,
-        { logprobs: cascade.logprobs },
-      );
-    };
+    const check = (c: ChatCompletion): CheckResult =>
+      checkAnswer(answerOf(c), request, cascade.checks, { logprobs: cascade.logprobs });
     let verdict: CheckResult = above ? check(r.completion) : { ok: true };
     if (!verdict.ok && verdict.check === 'json' && cascade.strictRetry?.enabled) {
       // Once per tier step, before escalating: the same tier with a stricter instruction.
@@ -454,6 +454,7 @@ async function strictRetry(
         estimateUsage(estimateRequestTokens(request), completionText(r.completion)),
       ),
       upstreamSeconds: seconds,
+      attemptMs: r.elapsedMs,
       untimed: r.wonHedge,
     });
     return { completion: r.completion, served: r.served, seconds };
@@ -495,6 +496,7 @@ async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): 
       tier: 'judge',
       usage: usableUsage(r.completion.usage, () => estimateUsage(estimateRequestTokens(input.request), text)),
       upstreamSeconds: (performance.now() - t0) / 1000,
+      attemptMs: r.elapsedMs,
     });
     outcome = { kind: 'reply', text };
   } catch (e) {

@@ -21,12 +21,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChatCompletionRequest } from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionRequest } from '../api/openai.js';
 import type { UsageRecord } from '../budget/types.js';
 import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
 import { sendError } from '../http/reply.js';
 import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
+import { canEscalate, checkForCache } from '../routing/cascade.js';
 import { routingHeaders } from '../routing/decide.js';
 import type { JudgeVerdict } from '../routing/judge.js';
 import { LatencyBoard, latencyKey } from '../routing/latency.js';
@@ -432,11 +433,12 @@ async function jsonAnswer(
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
     const booked = account.book(p.model, p.usage);
-    // Latency observations come from calls timed from their own start (not a hedge's loser or winner).
-    if (p.untimed) continue;
+    // A latency observation is the answering attempt's own time: the targets that failed before it, its queue wait
+    // and a hedge's delay are not its target's latency (neither is a hedge's loser or winner).
+    if (p.untimed || p.attemptMs === undefined) continue;
     board?.observe(
       latencyKey(p.served.provider, p.served.upstreamModel),
-      { totalMs: p.upstreamSeconds * 1000, outputTokens: booked.outputTokens },
+      { totalMs: p.attemptMs, outputTokens: booked.outputTokens },
       sc.books.now(),
     );
   }
@@ -444,7 +446,9 @@ async function jsonAnswer(
   if (!result.answer) throw result.error;
   responder.json(res, result.answer, servedBy(trace)!); // 7. respond
   // An answer that failed a quality check is served (better than a 5xx) but not remembered.
-  if (result.passed) storeAnswer(sc.cache, turn, result.answer, cacheFacts(trace, account), sc.books.now());
+  const d = exec.decision;
+  const checked = result.tier === d.tierName && canEscalate(d.spec.cascade, d.escalation, d.tierIndex);
+  if (result.passed) remember(sc, turn, result.answer, exec, trace, account, checked);
   return { status: 200 };
 }
 
@@ -463,7 +467,9 @@ async function streamAnswer(
   const opened = await openStream(exec, upstreamStreamBody(exec.request), (n) => {
     trace.attempts += n;
   });
-  const ttftMs = performance.now() - t0;
+  // The SLO board's clock: the answering attempt's own time to its first chunk (opened.elapsedMs), then on from here.
+  // t0 would charge the failover before it, tier promotion and queue waits to the target that answered.
+  const openedAt = performance.now();
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
   trace.hedged = opened.hedged;
@@ -499,7 +505,11 @@ async function streamAnswer(
   if (relayed.broken === undefined && !exec.signal.aborted && !opened.wonHedge)
     latencyBoard(sc, exec.decision)?.observe(
       latencyKey(opened.served.provider, opened.served.upstreamModel),
-      { ttftMs, totalMs: performance.now() - t0, outputTokens: booked.outputTokens },
+      {
+        ttftMs: opened.elapsedMs,
+        totalMs: opened.elapsedMs + (performance.now() - openedAt),
+        outputTokens: booked.outputTokens,
+      },
       sc.books.now(),
     );
   if (exec.signal.aborted)
@@ -518,9 +528,33 @@ async function streamAnswer(
     return { status: 200, error: err };
   }
   responder.streamEnd(res, account.spent.costUSD);
-  // Only a stream that ended cleanly with every choice finished is stored (completionFromChunks checks).
-  storeAnswer(sc.cache, turn, collected.completion(), cacheFacts(trace, account), sc.books.now());
+  // Only a stream that ended cleanly with every choice finished is stored (completionFromChunks checks), and only
+  // when it passes the cascade checks it skipped: the key ignores `stream`, so a JSON request, which would have
+  // escalated a failing answer, may be served it.
+  remember(sc, turn, collected.completion(), exec, trace, account, false);
   return { status: 200 };
+}
+
+/**
+ * Stores an answer served on `trace.tier` (storeAnswer keeps only the key's tier) when it passed the checks of every
+ * caller its key serves. `checked`: the cascade checked it, with a tier above to move to. Otherwise (a stream, or a
+ * request whose own window had no tier above: a priority class's maxTier, a budget downgrade) checkForCache does,
+ * as the cascade would for a caller who could escalate.
+ */
+function remember(
+  sc: Sidecar,
+  turn: CacheTurn | undefined,
+  completion: ChatCompletion | undefined,
+  exec: ExecuteInput,
+  trace: RequestTrace,
+  account: RequestAccount,
+  checked: boolean,
+): void {
+  if (!turn?.lookup.directives.store || !completion) return;
+  const spec = exec.decision.spec;
+  const tierIndex = spec.tiers.findIndex((t) => t.name === trace.tier);
+  if (!checked && !checkForCache(completion, exec.request, spec, tierIndex).ok) return;
+  storeAnswer(sc.cache, turn, completion, cacheFacts(trace, account), sc.books.now());
 }
 
 function cacheFacts(trace: RequestTrace, account: RequestAccount) {

@@ -6,6 +6,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
+import { COMPLEX_PROMPT, type RouteConfigOptions, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { metricSum, metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const yaml = `
@@ -153,5 +156,160 @@ spec:
     // Each class still hits its own tier's answer.
     expect(await ask('bob')).toEqual({ cache: 'hit', tier: 'premium', model: 'big' });
     expect(await ask('alice')).toEqual({ cache: 'hit', tier: 'cheap', model: 'small' });
+  });
+});
+
+/**
+ * What may be stored: the key holds the tier the request was decided onto (the lookup runs before the gate), and a
+ * hit goes to every caller with that key. So an answer served on another tier (a budget downgrade, a promotion) is
+ * not stored, and neither is one that skipped the cascade's checks (a stream, a caller held below the tier above)
+ * unless it passes them: a JSON caller would have escalated it.
+ */
+describe('response cache: what may be stored', () => {
+  const fixtures: Fixture[] = [];
+  const sidecars: TestSidecar[] = [];
+  afterAll(async () => {
+    await Promise.all(sidecars.map((s) => s.close(1000)));
+    await Promise.all(fixtures.map((f) => f.close()));
+  });
+
+  const REFUSAL = "I'm sorry, but I can't help with that.";
+
+  /** The two-tier route of routeConfig (cheap on `cheap`, premium on `prem`) with spec.cache and `extra` fields. */
+  async function start(o: { budgets?: RouteConfigOptions['budgets']; extra?: Record<string, unknown> } = {}) {
+    const cheap = await startOpenAIFixture();
+    const prem = await startOpenAIFixture();
+    prem.fallback(behave.ok('PREMIUM ANSWER', { prompt: 30, completion: 5 }));
+    fixtures.push(cheap, prem);
+    const docs = routeConfig({
+      cheap: [{ name: 'small', upstreams: ['c'] }],
+      premium: [{ name: 'big', upstreams: ['p'], inputPerMTok: 10, outputPerMTok: 30 }],
+      upstreams: [
+        { name: 'c', baseURL: cheap.baseURL },
+        { name: 'p', baseURL: prem.baseURL },
+      ],
+      ...(o.budgets ? { budgets: o.budgets } : {}),
+    })
+      .split('---\n')
+      .map((d) => parse(d));
+    docs[0].spec = {
+      ...docs[0].spec,
+      cache: { enabled: true, ttlSeconds: 600, maxBytes: 1048576 },
+      ...o.extra,
+    };
+    const sc = await startTestSidecar(docs.map((d) => stringify(d)).join('---\n'));
+    sidecars.push(sc);
+    const ask = async (
+      content: string,
+      opts: { user?: string; stream?: boolean; temperature?: number } = {},
+    ) => {
+      const r = await fetch(`${sc.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(opts.user ? { 'x-tiermesh-user': opts.user } : {}),
+        },
+        body: JSON.stringify({
+          model: 'auto',
+          temperature: opts.temperature ?? 0,
+          stream: opts.stream ?? false,
+          messages: [{ role: 'user', content }],
+        }),
+      });
+      expect(r.status).toBe(200);
+      const body = await r.text();
+      const text = opts.stream
+        ? body
+            .split('\n')
+            .filter((l) => l.startsWith('data: {'))
+            .map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? '')
+            .join('')
+        : JSON.parse(body).choices[0].message.content;
+      return { cache: r.headers.get('x-tiermesh-cache'), tier: r.headers.get('x-tiermesh-tier'), text };
+    };
+    return { cheap, prem, ask };
+  }
+
+  it("a budget downgrade's cheap answer is not stored under the premium tier it was decided onto", async () => {
+    const { cheap, ask } = await start({
+      budgets: [
+        {
+          name: 'b',
+          window: { period: 'daily' },
+          limit: { usd: 1000 },
+          perUser: { usd: 0.0001 },
+          action: 'downgrade',
+        },
+      ],
+    });
+    cheap.fallback(behave.ok('CHEAP ANSWER', { prompt: 30, completion: 5 }));
+    // "poor" spends past its per-user allowance (premium prices), not cached (temperature 1).
+    expect(await ask(`${COMPLEX_PROMPT} Warm up.`, { user: 'poor', temperature: 1 })).toMatchObject({
+      tier: 'premium',
+    });
+    expect(await ask(COMPLEX_PROMPT, { user: 'poor' })).toEqual({
+      cache: 'miss',
+      tier: 'cheap',
+      text: 'CHEAP ANSWER',
+    });
+    // "rich" is within its allowance: its question is premium's, and premium answers it.
+    expect(await ask(COMPLEX_PROMPT, { user: 'rich' })).toEqual({
+      cache: 'miss',
+      tier: 'premium',
+      text: 'PREMIUM ANSWER',
+    });
+    expect(await ask(COMPLEX_PROMPT, { user: 'rich' })).toEqual({
+      cache: 'hit',
+      tier: 'premium',
+      text: 'PREMIUM ANSWER',
+    });
+  });
+
+  it("a promoted answer (the cheap tier's only target failed) is not stored under the cheap tier", async () => {
+    const { cheap, ask } = await start();
+    cheap.script([behave.error(500)]);
+    cheap.fallback(behave.ok('CHEAP ANSWER', { prompt: 10, completion: 3 }));
+    expect(await ask(SIMPLE_PROMPT)).toEqual({ cache: 'miss', tier: 'premium', text: 'PREMIUM ANSWER' });
+    expect(await ask(SIMPLE_PROMPT)).toEqual({ cache: 'miss', tier: 'cheap', text: 'CHEAP ANSWER' });
+    expect(await ask(SIMPLE_PROMPT)).toEqual({ cache: 'hit', tier: 'cheap', text: 'CHEAP ANSWER' });
+  });
+
+  it("a streamed answer is stored only if it passes the checks a JSON request's answer gets", async () => {
+    const { cheap, prem, ask } = await start();
+    cheap.script((req) =>
+      JSON.stringify(req.body).includes('Peru')
+        ? behave.ok('Lima.', { prompt: 10, completion: 2 })
+        : behave.ok(REFUSAL, { prompt: 10, completion: 9 }),
+    );
+    // Streams are not checked: the cheap tier's refusal is what the client gets, but it is not stored.
+    expect(await ask(SIMPLE_PROMPT, { stream: true })).toEqual({
+      cache: 'miss',
+      tier: 'cheap',
+      text: REFUSAL,
+    });
+    expect(await ask(SIMPLE_PROMPT)).toEqual({ cache: 'miss', tier: 'premium', text: 'PREMIUM ANSWER' });
+    expect(prem.calls.length).toBe(1);
+    // A streamed answer that passes is stored and serves a JSON request.
+    const peru = 'What is the capital of Peru?';
+    expect(await ask(peru, { stream: true })).toEqual({ cache: 'miss', tier: 'cheap', text: 'Lima.' });
+    expect(await ask(peru)).toEqual({ cache: 'hit', tier: 'cheap', text: 'Lima.' });
+  });
+
+  it('the answer of a caller held below the tier above (priority maxTier) is checked before it is stored', async () => {
+    const { cheap, ask } = await start({
+      extra: { priority: { classes: { free: { maxTier: 'cheap' } }, users: { alice: 'free' } } },
+    });
+    cheap.fallback(behave.ok(REFUSAL, { prompt: 10, completion: 9 }));
+    // alice cannot escalate: she is served the refusal. It is not stored for callers who could.
+    expect(await ask(SIMPLE_PROMPT, { user: 'alice' })).toEqual({
+      cache: 'miss',
+      tier: 'cheap',
+      text: REFUSAL,
+    });
+    expect(await ask(SIMPLE_PROMPT, { user: 'bob' })).toEqual({
+      cache: 'miss',
+      tier: 'premium',
+      text: 'PREMIUM ANSWER',
+    });
   });
 });
