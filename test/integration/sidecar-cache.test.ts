@@ -231,19 +231,21 @@ describe('response cache: what may be stored', () => {
   }
 
   it("a budget downgrade's cheap answer is not stored under the premium tier it was decided onto", async () => {
-    const { cheap, ask } = await start({
+    const { cheap, prem, ask } = await start({
       budgets: [
         {
           name: 'b',
           window: { period: 'daily' },
           limit: { usd: 1000 },
-          perUser: { usd: 0.0001 },
+          // Room for one premium request's estimate (~$0.016: its prompt and 512 output tokens), not for poor's spend.
+          perUser: { usd: 0.05 },
           action: 'downgrade',
         },
       ],
     });
     cheap.fallback(behave.ok('CHEAP ANSWER', { prompt: 30, completion: 5 }));
-    // "poor" spends past its per-user allowance (premium prices), not cached (temperature 1).
+    // "poor" spends past its per-user allowance (5,000 tokens at premium prices, $0.15), not cached (temperature 1).
+    prem.script([behave.ok('LONG PREMIUM ANSWER', { prompt: 30, completion: 5000 })]);
     expect(await ask(`${COMPLEX_PROMPT} Warm up.`, { user: 'poor', temperature: 1 })).toMatchObject({
       tier: 'premium',
     });
