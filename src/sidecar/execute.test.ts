@@ -10,7 +10,7 @@ import { Breaker } from '../providers/breaker.js';
 import type { Target } from '../providers/failover.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import { decide } from '../routing/decide.js';
-import { type ExecuteInput, openStream, relayChunks } from './execute.js';
+import { type ExecuteInput, openStream, type ProducedAnswer, relayChunks } from './execute.js';
 
 const chunk = (content: string): ChatCompletionChunk => ({
   id: 'c',
@@ -92,20 +92,26 @@ describe('openStream with a hedge', () => {
     const hedge = scripted([' second', ' answer'], gate, () => open());
     const x = input([primary.adapter, hedge.adapter]);
     let attempts = 0;
-    const s = await openStream(x, { ...x.request, stream: true }, (n) => {
-      attempts += n;
-    });
+    const lost: ProducedAnswer[] = [];
+    const s = await openStream(
+      x,
+      { ...x.request, stream: true },
+      (n) => {
+        attempts += n;
+      },
+      (p) => lost.push(p),
+    );
     expect(s.hedged).toBe('lost');
     expect(s.served.provider).toBe('a');
-    expect(x.hedges).toEqual(['lost']);
+    expect(x.hedges).toEqual(['started']);
     expect(hedge.state.closed).toBe(true);
-    expect(s.lost).toHaveLength(1);
-    expect(s.lost[0]).toMatchObject({
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({
       served: { provider: 'b', model: 'm' },
       tier: 'cheap',
       usage: { prompt_tokens: x.decision.estimatedPromptTokens },
     });
-    expect(s.lost[0]!.usage.completion_tokens).toBeGreaterThan(0);
+    expect(lost[0]!.usage.completion_tokens).toBeGreaterThan(0);
     expect(attempts).toBe(2);
     let text = '';
     for await (const c of s.chunks) text += c.choices[0]?.delta.content ?? '';
@@ -118,10 +124,16 @@ describe('openStream with a hedge', () => {
     const second = scripted([' never'], Promise.resolve());
     const x = input([primary.adapter, second.adapter]);
     x.decision = { ...x.decision, spec: { ...x.decision.spec, hedge: undefined } };
-    const s = await openStream(x, { ...x.request, stream: true }, () => {});
+    const lost: ProducedAnswer[] = [];
+    const s = await openStream(
+      x,
+      { ...x.request, stream: true },
+      () => {},
+      (p) => lost.push(p),
+    );
     for await (const _ of s.chunks);
     expect(s.hedged).toBeUndefined();
-    expect(s.lost).toEqual([]);
+    expect(lost).toEqual([]);
     expect(second.state.started).toBe(false);
   });
 });

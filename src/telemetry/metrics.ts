@@ -276,7 +276,7 @@ export class SidecarMetrics {
     this.breaker.remove({ provider, model });
   }
 
-  shadow(model: string, outcome: 'ok' | 'error'): void {
+  shadow(model: string, outcome: 'ok' | 'error' | 'dropped'): void {
     this.shadows.inc({ model, outcome });
   }
 
@@ -319,9 +319,9 @@ export class SidecarMetrics {
     this.escalations.inc({ route, tier, check });
   }
 
-  hedge(route: string, won: boolean): void {
-    this.hedgesStarted.inc({ route });
-    if (won) this.hedgesWon.inc({ route });
+  /** A hedge started (counted then, whatever becomes of it), or a started hedge answered first. */
+  hedge(route: string, event: 'started' | 'won'): void {
+    (event === 'won' ? this.hedgesWon : this.hedgesStarted).inc({ route });
   }
 
   /** `outcome` is passed | failed | error; tiers are config names. */
