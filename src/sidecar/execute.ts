@@ -587,11 +587,14 @@ async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): 
   const timer = setTimeout(() => ac.abort(), cfg.timeoutMs);
   const t0 = performance.now();
   let outcome: JudgeOutcome;
+  // The judge's call is the request's own traffic: it waits for a spec.queue slot like any other (within its timeout).
+  const opts: ExecuteOptions = { signal: ac.signal, deadlineMs: cfg.timeoutMs };
+  if (input.admit) opts.admit = input.admit;
   try {
     const r = await executeCompletion(
       input.providers.plan([model]),
       judgeRequest(model.name, input.request, answer),
-      { signal: ac.signal, deadlineMs: cfg.timeoutMs },
+      opts,
     );
     out.attempts += r.attempts;
     const text = r.completion.choices[0]?.message.content ?? '';

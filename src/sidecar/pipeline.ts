@@ -341,6 +341,7 @@ async function handleChat(
         request,
         decision: d,
         model: gated.shadow,
+        admit: sc.queues.claimer(d),
       });
     const exec: ExecuteInput = {
       providers: runtime.providers.get(d.route)!,

@@ -68,7 +68,7 @@ export function gate(
     });
     return { decision: cheapest, reservations: verdict.reservations, shadow: undefined };
   }
-  const shadow = decision.spec.shadow ? pickShadow(decision.spec, random) : undefined;
+  const shadow = decision.spec.shadow ? pickShadow(decision.spec, random, decision.models) : undefined;
   return { decision, reservations: verdict.reservations, shadow };
 }
 

@@ -111,7 +111,7 @@ export class SidecarMetrics {
   );
   private readonly shadows = new HotCounter(
     'tiermesh_shadow_requests_total',
-    "Background requests to a route's spec.shadow model, by model and outcome (ok or error).",
+    "Background requests to a route's spec.shadow model, by model and outcome (ok, error, or dropped: no free spec.queue slot).",
     ['model', 'outcome'] as const,
     this.registry,
   );
