@@ -128,7 +128,7 @@ const before: Open = async (x) => {
   countAttempts(p.value.attempts);
   return Object.assign(p.value, { step: p.step, promotedFrom: p.promotedFrom });
 };
-const now: Open = (x) => openStream(x, body, noop);
+const now: Open = (x) => openStream(x, body, noop, noop);
 
 async function block(open: Open, x: ExecuteInput, n: number): Promise<number> {
   let seen = 0;

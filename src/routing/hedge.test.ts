@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelRouteSpec } from '../api/modelroute.js';
-import { hedgeDelayMs, race } from './hedge.js';
+import { hedgeDelayMs, RaceFailed, race } from './hedge.js';
 
 /** A side whose outcome the test decides, recording the signal it was given. */
 function side<T>() {
@@ -61,35 +61,73 @@ describe('race', () => {
     await expect(r.loser).resolves.toMatchObject({ ok: false, aborted: false });
   });
 
-  it("both failing throws the primary's error; a primary failing before the delay ends it at once", async () => {
+  it('both failing rejects with both outcomes; a first target failing before the delay ends it at once', async () => {
     const a = side<string>();
     const b = side<string>();
-    const p = race(a.fn, b.fn, 0, new AbortController().signal);
+    let hedges = 0;
+    const p = race(a.fn, b.fn, 0, new AbortController().signal, { onHedge: () => hedges++ });
     await new Promise((r) => setTimeout(r, 5));
+    expect(hedges).toBe(1);
     const primaryError = new Error('primary');
+    const hedgeError = new Error('hedge');
     a.reject(primaryError);
     await tick();
-    b.reject(new Error('hedge'));
-    await expect(p).rejects.toBe(primaryError);
+    b.reject(hedgeError);
+    const failed = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(RaceFailed);
+    expect(failed).toMatchObject({
+      primary: { ok: false, error: primaryError, aborted: false },
+      hedge: { ok: false, error: hedgeError, aborted: false },
+      hedged: true,
+    });
 
     const c = side<string>();
     const d = side<string>();
-    const q = race(c.fn, d.fn, 60_000, new AbortController().signal);
+    const q = race(c.fn, d.fn, 60_000, new AbortController().signal, { failsOver: () => false });
     const early = new Error('early');
     c.reject(early);
-    await expect(q).rejects.toBe(early);
+    await expect(q).rejects.toMatchObject({ primary: { error: early }, hedge: undefined, hedged: false });
     expect(d.state.started).toBe(false);
   });
 
-  it("the client's abort reaches both sides", async () => {
+  it('a first target failing before the delay in a way failover moves on from starts the rest at once, no hedge', async () => {
     const a = side<string>();
     const b = side<string>();
-    const ac = new AbortController();
-    const p = race(a.fn, b.fn, 0, ac.signal);
+    let hedges = 0;
+    const failure = new Error('target down');
+    const p = race(a.fn, b.fn, 60_000, new AbortController().signal, {
+      failsOver: (e) => e === failure,
+      onHedge: () => hedges++,
+    });
+    a.reject(failure);
+    await tick();
+    expect(b.state.started).toBe(true);
+    b.resolve('b');
+    const r = await p;
+    expect(r).toMatchObject({ value: 'b', winner: 'hedge', hedged: false });
+    expect(hedges).toBe(0);
+    // The first target's failure is the other side, for its calls to be counted.
+    await expect(r.loser).resolves.toEqual({ ok: false, error: failure, aborted: false });
+  });
+
+  it('a first target failing after the hedge started waits for the hedge and starts nothing more', async () => {
+    const a = side<string>();
+    let hedgeStarts = 0;
+    const b = side<string>();
+    const counted = (signal: AbortSignal) => {
+      hedgeStarts++;
+      return b.fn(signal);
+    };
+    const p = race(a.fn, counted, 0, new AbortController().signal, { failsOver: () => true });
     await new Promise((r) => setTimeout(r, 5));
-    ac.abort();
-    await expect(p).rejects.toThrow('aborted');
-    expect(a.state.signal!.aborted && b.state.signal!.aborted).toBe(true);
+    a.reject(new Error('first failed late'));
+    await tick();
+    expect(hedgeStarts).toBe(1);
+    b.resolve('b');
+    await expect(p).resolves.toMatchObject({ value: 'b', winner: 'hedge', hedged: true });
   });
 
   it("the client's abort still reaches the winner after the race (a stream's winner keeps running)", async () => {

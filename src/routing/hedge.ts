@@ -1,11 +1,15 @@
 /**
- * Hedged (speculative) requests: start a second target after a delay, take the first answer, abort the other.
+ * Hedged (speculative) requests: start the rest of the plan beside its first target after a delay, take the first
+ * answer, abort the other.
  *
  *   hedgeDelayMs(spec, task, observedP95Ms): number | undefined   undefined: no hedge for this request
- *   race(primary, hedge, delayMs, signal): Promise<Raced<T>>       the first to succeed wins; the loser is aborted
+ *   race(first, rest, delayMs, signal, opts): Promise<Raced<T>>    the first to succeed wins; the loser is aborted
  *
- * `race` knows nothing of providers: each side is a function of its own AbortSignal. What the loser spent is the
- * caller's to book (`loser` settles once it has stopped: its value if it finished, else its error).
+ * `race` knows nothing of providers: each side is a function of its own AbortSignal. The two sides never share a
+ * target: `first` is the plan's first target alone and `rest` the plan from its second target on, so a first target
+ * that fails after the hedge started leaves the rest to the hedge instead of failing over onto the targets the hedge
+ * is already calling. What the loser spent is the caller's to book (`loser` settles once it has stopped: its value
+ * if it finished, else its error); when both fail, `RaceFailed` carries both outcomes.
  */
 import type { ModelRouteSpec } from '../api/modelroute.js';
 
@@ -27,14 +31,25 @@ export function hedgeDelayMs(
   return h.delayMs;
 }
 
+/** How one side ended. `aborted`: its signal was aborted (by the caller, or because the other side won). */
+export type Settled<T> = { ok: true; value: T } | Failed;
+export interface Failed {
+  ok: false;
+  error: unknown;
+  aborted: boolean;
+}
+
 export interface Raced<T> {
   value: T;
-  /** Which side answered: the first target's call, or the hedge. */
+  /** Which side answered: the first target's call, or the rest of the plan. */
   winner: 'primary' | 'hedge';
-  /** Whether the hedge was started at all (the primary may answer before the delay). */
+  /**
+   * Whether a hedge ran: `rest` started after the delay while `first` was still running. False when `first` answered
+   * before the delay, or failed before it and `rest` ran after it as plain failover.
+   */
   hedged: boolean;
-  /** The other side, settled once it stopped; undefined when the hedge never started. */
-  loser: Promise<{ ok: true; value: T } | { ok: false; error: unknown; aborted: boolean }> | undefined;
+  /** The other side, settled once it stopped; undefined when only the winner ran. */
+  loser: Promise<Settled<T>> | undefined;
   /**
    * Until called, the caller's abort still reaches the winner (a stream's winner runs on after the race). Call it
    * once the winner is over: at once for a finished answer, at the end of a stream.
@@ -42,19 +57,43 @@ export interface Raced<T> {
   release(): void;
 }
 
+/** No side answered: how each one ended (`hedge` undefined when `rest` never ran). */
+export class RaceFailed extends Error {
+  constructor(
+    readonly primary: Failed,
+    readonly hedge: Failed | undefined,
+    /** Whether `rest` ran beside `first` (a hedge) rather than after it. */
+    readonly hedged: boolean,
+  ) {
+    super('every side of the race failed');
+    this.name = 'RaceFailed';
+  }
+}
+
+export interface RaceOptions {
+  /**
+   * Whether `rest` may still answer after this failure of `first` (the failure is one failover moves on from, not the
+   * request's own fault or the client's leaving). When it may, `rest` starts at once instead of after the delay.
+   */
+  failsOver?: (error: unknown) => boolean;
+  /** `rest` started beside a running `first`: a hedge, counted when it starts whatever becomes of it. */
+  onHedge?: () => void;
+}
+
 type Side<T> = (signal: AbortSignal) => Promise<T>;
 
 /**
- * Runs `primary`; after `delayMs` without an answer, also `hedge`. The first to resolve wins and the other is aborted.
- * A side that fails does not end the race while the other may still answer; when both fail, the primary's error is
- * thrown (it is the request's own path). A primary that fails before the delay ends the race: its failover already
- * tried every target the hedge would, and tier promotion is the next step, not a repeat of the same tier.
+ * Runs `first`; after `delayMs` without an answer, also `rest`. The first to resolve wins and the other is aborted.
+ * A side that fails does not end the race while the other may still answer. A `first` that fails before the delay
+ * starts `rest` at once when `failsOver` says so (plain failover, no hedge), else ends the race. When no side
+ * answers, the race rejects with a `RaceFailed`.
  */
 export function race<T>(
-  primary: Side<T>,
-  hedge: Side<T>,
+  first: Side<T>,
+  rest: Side<T>,
   delayMs: number,
   signal: AbortSignal,
+  opts: RaceOptions = {},
 ): Promise<Raced<T>> {
   return new Promise((resolve, reject) => {
     const acs = [new AbortController(), new AbortController()] as const;
@@ -64,15 +103,19 @@ export function race<T>(
     if (signal.aborted) forward();
     else signal.addEventListener('abort', forward, { once: true });
     let done = false;
-    let hedgeStarted = false;
-    const failures: Array<unknown | undefined> = [undefined, undefined];
-    const failed = [false, false];
-    const settled: Array<Promise<{ ok: true; value: T } | { ok: false; error: unknown; aborted: boolean }>> =
-      [];
+    let restStarted = false;
+    let hedged = false;
+    const failures: Array<Failed | undefined> = [undefined, undefined];
+    const settled: Array<Promise<Settled<T>>> = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
     const finish = () => {
       if (timer) clearTimeout(timer);
       signal.removeEventListener('abort', forward);
+    };
+    const fail = () => {
+      done = true;
+      finish();
+      reject(new RaceFailed(failures[0]!, failures[1], hedged));
     };
     const run = (i: 0 | 1, side: Side<T>) => {
       const p = side(acs[i].signal);
@@ -86,7 +129,7 @@ export function race<T>(
           done = true;
           finish();
           const other = i === 0 ? 1 : 0;
-          if (hedgeStarted) acs[other].abort(new Error('hedge lost'));
+          if (restStarted) acs[other].abort(new Error('hedge lost'));
           // From here on only the winner hears the caller's abort, until released.
           const keep = () => acs[i].abort(signal.reason);
           if (signal.aborted) keep();
@@ -94,30 +137,38 @@ export function race<T>(
           resolve({
             value,
             winner: i === 0 ? 'primary' : 'hedge',
-            hedged: hedgeStarted,
-            loser: hedgeStarted ? settled[other] : undefined,
+            hedged,
+            loser: restStarted ? settled[other] : undefined,
             release: () => signal.removeEventListener('abort', keep),
           });
         },
         (error: unknown) => {
           if (done) return;
-          failed[i] = true;
-          failures[i] = error;
-          // Both sides are over (or the hedge never started): the primary's error is the request's.
-          if (failed[0] && (!hedgeStarted || failed[1])) {
-            done = true;
-            finish();
-            reject(failures[0]);
+          failures[i] = { ok: false, error, aborted: acs[i].signal.aborted };
+          if (i === 1) {
+            if (failures[0]) fail();
+            return;
           }
+          if (restStarted) {
+            // The hedge is calling the rest of the plan already: its answer (or failure) decides.
+            if (failures[1]) fail();
+            return;
+          }
+          // Before the delay: the rest of the plan is what failover would try next, if the failure allows it.
+          if (!signal.aborted && opts.failsOver?.(error)) startRest(false);
+          else fail();
         },
       );
     };
-    const startHedge = () => {
-      if (done || hedgeStarted) return;
-      hedgeStarted = true;
-      run(1, hedge);
+    const startRest = (beside: boolean) => {
+      if (done || restStarted) return;
+      if (timer) clearTimeout(timer);
+      restStarted = true;
+      hedged = beside;
+      if (beside) opts.onHedge?.();
+      run(1, rest);
     };
-    run(0, primary);
-    timer = setTimeout(startHedge, delayMs);
+    run(0, first);
+    timer = setTimeout(startRest, delayMs, true);
   });
 }

@@ -31,6 +31,21 @@ describe('SlotQueue', () => {
     expect(q.running).toBe(0);
   });
 
+  it('claims only a free slot nobody waits for, and never queues', () => {
+    const q = new SlotQueue({ maxInFlight: 2, maxQueued: 4 });
+    expect(q.claim()).toBe(true);
+    expect(q.admit('interactive', 0)).toEqual({ kind: 'run' });
+    expect(q.claim()).toBe(false);
+    expect(q.running).toBe(2);
+    const w = ticket(q.admit('batch', 0));
+    // A slot freed while someone waits goes to the waiter; a claim does not take it, nor does it join the queue.
+    expect(q.release(10)).toEqual([w]);
+    expect(q.claim()).toBe(false);
+    expect(q.depth('batch') + q.depth('interactive')).toBe(0);
+    q.release(10);
+    expect(q.claim()).toBe(true);
+  });
+
   it('does not let a newcomer jump waiters when a slot is free but others wait', () => {
     const q = new SlotQueue({ maxInFlight: 1, maxQueued: 2 });
     q.admit('interactive', 0);

@@ -84,6 +84,16 @@ export class SlotQueue {
   }
 
   /**
+   * A slot now, or nothing: for a caller that must never wait nor take a place in the queue (a shadow call, which
+   * must not delay real traffic). Only a free slot nobody is waiting for is taken.
+   */
+  claim(): boolean {
+    if (this.inFlight >= this.limits.maxInFlight || this.queued() > 0) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  /**
    * A slot holder finished after `heldMs`: returns the waiters that now hold a slot (interactive first), which the
    * caller must start.
    */

@@ -7,10 +7,17 @@ import { silentObserver } from '../../test/helpers/observer.js';
 import type { ChatCompletionChunk } from '../api/openai.js';
 import { compileManifests, parseManifests } from '../config/manifests.js';
 import { Breaker } from '../providers/breaker.js';
-import type { Target } from '../providers/failover.js';
+import { ExecutionError, type FallbackEvent, type Target } from '../providers/failover.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import { decide } from '../routing/decide.js';
-import { type ExecuteInput, openStream, relayChunks } from './execute.js';
+import {
+  type ExecuteInput,
+  failsOverToRest,
+  mergeFailures,
+  openStream,
+  type ProducedAnswer,
+  relayChunks,
+} from './execute.js';
 
 const chunk = (content: string): ChatCompletionChunk => ({
   id: 'c',
@@ -96,20 +103,26 @@ describe('openStream with a hedge', () => {
     const hedge = scripted([' second', ' answer'], gate, () => open());
     const x = input([primary.adapter, hedge.adapter]);
     let attempts = 0;
-    const s = await openStream(x, { ...x.request, stream: true }, (n) => {
-      attempts += n;
-    });
+    const lost: ProducedAnswer[] = [];
+    const s = await openStream(
+      x,
+      { ...x.request, stream: true },
+      (n) => {
+        attempts += n;
+      },
+      (p) => lost.push(p),
+    );
     expect(s.hedged).toBe('lost');
     expect(s.served.provider).toBe('a');
-    expect(x.hedges).toEqual(['lost']);
+    expect(x.hedges).toEqual(['started']);
     expect(hedge.state.closed).toBe(true);
-    expect(s.lost).toHaveLength(1);
-    expect(s.lost[0]).toMatchObject({
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({
       served: { provider: 'b', model: 'm' },
       tier: 'cheap',
       usage: { prompt_tokens: x.decision.estimatedPromptTokens },
     });
-    expect(s.lost[0]!.usage.completion_tokens).toBeGreaterThan(0);
+    expect(lost[0]!.usage.completion_tokens).toBeGreaterThan(0);
     expect(attempts).toBe(2);
     let text = '';
     for await (const c of s.chunks) text += c.choices[0]?.delta.content ?? '';
@@ -122,10 +135,16 @@ describe('openStream with a hedge', () => {
     const second = scripted([' never'], Promise.resolve());
     const x = input([primary.adapter, second.adapter]);
     x.decision = { ...x.decision, spec: { ...x.decision.spec, hedge: undefined } };
-    const s = await openStream(x, { ...x.request, stream: true }, () => {});
+    const lost: ProducedAnswer[] = [];
+    const s = await openStream(
+      x,
+      { ...x.request, stream: true },
+      () => {},
+      (p) => lost.push(p),
+    );
     for await (const _ of s.chunks);
     expect(s.hedged).toBeUndefined();
-    expect(s.lost).toEqual([]);
+    expect(lost).toEqual([]);
     expect(second.state.started).toBe(false);
   });
 });
@@ -164,5 +183,81 @@ describe('relayChunks', () => {
     expect(relayed.usage).toBeUndefined();
     expect(relayed.broken).toBeInstanceOf(Error);
     expect(relayed.text).toBe('Let me check. Sorry, not that. {"path":"notes.txt"}');
+  });
+});
+
+describe('mergeFailures (both sides of a hedge race failed)', () => {
+  const fallback = (provider: string, detail: string): FallbackEvent => ({
+    from: { provider, model: 'm', upstreamModel: 'm' },
+    reason: 'server_error',
+    latencyMs: 1,
+    action: 'next-target',
+    detail,
+  });
+  const failure = (
+    code: ConstructorParameters<typeof ExecutionError>[0],
+    provider: string,
+    extra: { retryAfter?: number; lastReason?: ExecutionError['lastReason'] } = {},
+  ) =>
+    new ExecutionError(code, `${code} at ${provider}`, {
+      fallbacks: [fallback(provider, `${provider} said no`)],
+      attempts: 1,
+      lastReason: extra.lastReason ?? 'server_error',
+      ...(extra.retryAfter !== undefined ? { retryAfter: extra.retryAfter } : {}),
+    });
+
+  it('keeps every call and fallback of both, and a code both share (with the soonest Retry-After)', () => {
+    const m = mergeFailures(
+      failure('TM_RATE_LIMITED', 'a', { retryAfter: 9, lastReason: 'rate_limited' }),
+      failure('TM_RATE_LIMITED', 'b', { retryAfter: 3, lastReason: 'rate_limited' }),
+      false,
+    );
+    expect(m).toMatchObject({
+      code: 'TM_RATE_LIMITED',
+      attempts: 2,
+      retryAfter: 3,
+      lastReason: 'rate_limited',
+    });
+    expect(m.fallbacks.map((f) => f.from.provider)).toEqual(['a', 'b']);
+    expect(m.aborted).toBe(false);
+  });
+
+  it('different codes: all targets failed, a timeout when the last one timed out, the last detail kept', () => {
+    const m = mergeFailures(failure('TM_RATE_LIMITED', 'a'), failure('TM_ALL_TARGETS_FAILED', 'b'), false);
+    expect(m.code).toBe('TM_ALL_TARGETS_FAILED');
+    expect(m.message).toBe('all targets failed; last: b said no');
+    expect(m.retryAfter).toBeUndefined();
+    const t = mergeFailures(
+      failure('TM_BREAKER_OPEN', 'a'),
+      failure('TM_UPSTREAM_TIMEOUT', 'b', { lastReason: 'timeout' }),
+      false,
+    );
+    expect(t).toMatchObject({ code: 'TM_UPSTREAM_TIMEOUT', lastReason: 'timeout' });
+  });
+
+  it('a failure failover stops at is the answer, as without a hedge; a client that left is all there is', () => {
+    const bad = failure('TM_INVALID_REQUEST', 'a', { lastReason: 'client_error' });
+    const m = mergeFailures(bad, failure('TM_ALL_TARGETS_FAILED', 'b'), false);
+    expect(m).toMatchObject({ code: 'TM_INVALID_REQUEST', message: bad.message, attempts: 2 });
+    const gone = mergeFailures(
+      failure('TM_ALL_TARGETS_FAILED', 'a'),
+      failure('TM_UPSTREAM_ERROR', 'b'),
+      true,
+    );
+    expect(gone).toMatchObject({ aborted: true, attempts: 2, inFlight: undefined });
+  });
+
+  it('failsOverToRest: only when every target of the side failed or was refused', () => {
+    expect(failsOverToRest(failure('TM_ALL_TARGETS_FAILED', 'a'))).toBe(true);
+    expect(failsOverToRest(failure('TM_BREAKER_OPEN', 'a'))).toBe(true);
+    expect(failsOverToRest(failure('TM_INVALID_REQUEST', 'a'))).toBe(false);
+    expect(failsOverToRest(failure('TM_INTERNAL', 'a'))).toBe(false);
+    const aborted = new ExecutionError('TM_UPSTREAM_ERROR', 'gone', {
+      fallbacks: [],
+      attempts: 1,
+      aborted: true,
+    });
+    expect(failsOverToRest(aborted)).toBe(false);
+    expect(failsOverToRest(new Error('queue full'))).toBe(false);
   });
 });

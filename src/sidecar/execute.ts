@@ -21,7 +21,7 @@ import {
 } from '../providers/failover.js';
 import type { RouteProviders } from '../providers/registry.js';
 import { answerOf, type CheckResult, checkAnswer } from '../routing/cascade.js';
-import { hedgeDelayMs, race } from '../routing/hedge.js';
+import { type Failed, hedgeDelayMs, type Raced, RaceFailed, race } from '../routing/hedge.js';
 import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
 import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
 import { strictRequest } from '../routing/strict-retry.js';
@@ -53,8 +53,8 @@ export interface ExecutionObserver {
    * checks, `error` when the retry got no answer (the first answer then goes on to escalation).
    */
   strictRetried(tier: string, outcome: 'passed' | 'failed' | 'error'): void;
-  /** A hedge was started for this request; `won` when it answered first. */
-  hedge(outcome: 'won' | 'lost'): void;
+  /** A hedge was started for this request (`started`, whatever becomes of it), and later answered first (`won`). */
+  hedge(event: 'started' | 'won'): void;
   /** spec.slo moved targets of `tier` out of its failover order. */
   sloSkipped(
     tier: string,
@@ -235,10 +235,10 @@ async function* releasing<T>(chunks: AsyncIterable<T>, release: () => void): Asy
 }
 
 /**
- * One tier step: plain failover, or with spec.hedge a race between the plan and, after the delay, the plan from its
- * second target on. The loser is aborted and what it spent is booked in `tally`: its usage when it got an answer,
- * else the prompt it was sent (an aborted upstream call may still bill its input). With hedging off this is one
- * property read and the plain call.
+ * One tier step: plain failover, or with spec.hedge a race between the plan's first target and, after the delay, the
+ * plan from its second target on. The loser is aborted and what it spent is booked in `tally`: its usage when it got
+ * an answer, else the prompt it was sent (an aborted upstream call may still bill its input). With hedging off this is
+ * one property read and the plain call.
  */
 function hedgedStep<R extends ExecutionInfo>(
   input: ExecuteInput,
@@ -257,7 +257,12 @@ function hedgedStep<R extends ExecutionInfo>(
   return raceStep(input, tally, step, plan, call, delay);
 }
 
-/** hedgedStep's race: the plan, and after `delayMs` the plan from its second target on. */
+/**
+ * hedgedStep's race: the plan's first target alone, and after `delayMs` the plan from its second target on. The two
+ * never share a target: a first target that fails after the hedge started leaves the rest of the plan to the hedge
+ * (failing over itself would call the hedge's own targets a second time), and one that fails before the delay hands
+ * over to the rest at once, which is plain failover and no hedge.
+ */
 async function raceStep<R extends ExecutionInfo>(
   input: ExecuteInput,
   tally: HedgeTally,
@@ -267,43 +272,144 @@ async function raceStep<R extends ExecutionInfo>(
   delay: number,
 ): Promise<R> {
   const { decision: d, signal, observer } = input;
-  const hedgePlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
+  const firstPlan: ExecutionPlan = { targets: plan.targets.slice(0, 1), resilience: plan.resilience };
+  const restPlan: ExecutionPlan = { targets: plan.targets.slice(1), resilience: plan.resilience };
   const t0 = performance.now();
-  const raced = await race(
-    (sig) => call.run(plan, sig),
-    (sig) => call.run(hedgePlan, sig),
-    delay,
-    signal,
-  );
-  const value = call.hold(raced.value, raced.release);
-  if (raced.winner === 'hedge') value.wonHedge = true;
-  if (!raced.hedged || !raced.loser) return value;
-  tally.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
-  observer.hedge(tally.hedged);
-  const lost = await raced.loser;
   const book = (served: Served, usage: TokenCounts) => {
-    const model = step.models.find((m) => m.name === served.model);
-    if (model)
-      tally.produced.push({
-        model,
-        served,
-        tier: step.tierName,
-        usage,
-        upstreamSeconds: (performance.now() - t0) / 1000,
-        untimed: true,
-      });
+    const p = producedBy(step.models, step.tierName, served, usage, (performance.now() - t0) / 1000);
+    if (p) tally.produced.push(p);
   };
+  let raced: Raced<R>;
+  try {
+    raced = await race(
+      (sig) => call.run(firstPlan, sig),
+      (sig) => call.run(restPlan, sig),
+      delay,
+      signal,
+      { failsOver: failsOverToRest, onHedge: () => observer.hedge('started') },
+    );
+  } catch (e) {
+    throw raceFailure(e, tally, signal, (f) => {
+      const sent = cutOff(f);
+      if (sent) book(sent, { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 });
+    });
+  }
+  const value = call.hold(raced.value, raced.release);
+  if (raced.hedged) {
+    tally.hedged = raced.winner === 'hedge' ? 'won' : 'lost';
+    if (raced.winner === 'hedge') {
+      value.wonHedge = true;
+      observer.hedge('won');
+    }
+  }
+  // The other side: a hedge's loser, or a first target that failed before the delay and handed over to the rest.
+  if (!raced.loser) return value;
+  const lost = await raced.loser;
   if (lost.ok) {
     tally.attempts += lost.value.attempts;
     book(lost.value.served, await call.spent(lost.value));
   } else if (lost.error instanceof ExecutionError) {
     tally.attempts += lost.error.attempts;
-    // An aborted call may still bill the prompt it was sent, against the target it was sent to. A loser that made
-    // no call (still waiting for a queue slot, refused by an open breaker, between tries) spent nothing.
-    const sent = lost.aborted ? lost.error.inFlight : undefined;
+    const sent = cutOff(lost);
     if (sent) book(sent, { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 });
   }
   return value;
+}
+
+/**
+ * The target whose call an abort cut off while it was under way, which may bill the prompt it was sent. A side that
+ * made no call (still waiting for a queue slot, refused by an open breaker, between tries) spent nothing.
+ */
+function cutOff(f: Failed): Served | undefined {
+  return f.aborted && f.error instanceof ExecutionError ? f.error.inFlight : undefined;
+}
+
+/** An answer `served` produced on one of `models`, booked as spent but never a latency observation. */
+function producedBy(
+  models: ModelEntry[],
+  tier: string,
+  served: Served,
+  usage: TokenCounts,
+  upstreamSeconds: number,
+): ProducedAnswer | undefined {
+  const model = models.find((m) => m.name === served.model);
+  return model && { model, served, tier, usage, upstreamSeconds, untimed: true };
+}
+
+const FAILS_OVER: ReadonlySet<string> = new Set([
+  'TM_ALL_TARGETS_FAILED',
+  'TM_BREAKER_OPEN',
+  'TM_RATE_LIMITED',
+  'TM_UPSTREAM_TIMEOUT',
+]);
+
+/**
+ * Whether failover would move on from this failure of a plan's targets: every one of them failed or was refused. Not
+ * for a request the upstream called invalid, one that could not be built, a queue refusal or a client that left.
+ */
+export function failsOverToRest(e: unknown): boolean {
+  return e instanceof ExecutionError && !e.aborted && FAILS_OVER.has(e.code);
+}
+
+/**
+ * The step's error when no side of its race answered. A first target that failed alone (no rest started) is its
+ * own error, as without a hedge. Otherwise each side's cut-off call goes to `spent`, and the two failures become one
+ * (mergeFailures); a side that failed with anything but an ExecutionError (a queue refusal) is answered as it is,
+ * the other side's calls counted in `tally`.
+ */
+function raceFailure(
+  e: unknown,
+  tally: HedgeTally,
+  signal: AbortSignal,
+  spent: (f: Failed) => void,
+): unknown {
+  if (!(e instanceof RaceFailed)) return e;
+  if (!e.hedge) return e.primary.error;
+  spent(e.primary);
+  spent(e.hedge);
+  const [a, b] = [e.primary.error, e.hedge.error];
+  if (a instanceof ExecutionError && b instanceof ExecutionError) return mergeFailures(a, b, signal.aborted);
+  const other = a instanceof ExecutionError ? a : b instanceof ExecutionError ? b : undefined;
+  if (other) tally.attempts += other.attempts;
+  return other === a ? b : a;
+}
+
+/**
+ * One error for a plan whose first target (`first`) and the rest (`rest`) both failed, as failover over the whole
+ * plan would have said it: every call and fallback of both; a failure failover stops at (an upstream that called the
+ * request invalid) is the answer; the same code on both keeps it (the soonest Retry-After); else all targets failed,
+ * a timeout when the last one timed out. `clientGone`: the client left, which is all there is to say.
+ */
+export function mergeFailures(
+  first: ExecutionError,
+  rest: ExecutionError,
+  clientGone: boolean,
+): ExecutionError {
+  const info = {
+    fallbacks: [...first.fallbacks, ...rest.fallbacks],
+    attempts: first.attempts + rest.attempts,
+  };
+  if (clientGone)
+    return new ExecutionError('TM_UPSTREAM_ERROR', 'request aborted by the client', {
+      ...info,
+      aborted: true,
+    });
+  const stop = [first, rest].find((x) => !failsOverToRest(x));
+  if (stop) return new ExecutionError(stop.code, stop.message, { ...info, lastReason: stop.lastReason });
+  if (first.code === rest.code) {
+    const after = [first.retryAfter, rest.retryAfter].filter((x) => x !== undefined);
+    return new ExecutionError(rest.code, rest.message, {
+      ...info,
+      lastReason: rest.lastReason,
+      ...(after.length > 0 ? { retryAfter: Math.min(...after) } : {}),
+    });
+  }
+  const last = rest.fallbacks.at(-1)?.detail ?? first.fallbacks.at(-1)?.detail;
+  return new ExecutionError(
+    rest.code === 'TM_UPSTREAM_TIMEOUT' ? 'TM_UPSTREAM_TIMEOUT' : 'TM_ALL_TARGETS_FAILED',
+    `all targets failed${last !== undefined ? `; last: ${last}` : ''}`,
+    { ...info, lastReason: rest.lastReason ?? first.lastReason },
+  );
 }
 
 /**
@@ -482,11 +588,14 @@ async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): 
   const timer = setTimeout(() => ac.abort(), cfg.timeoutMs);
   const t0 = performance.now();
   let outcome: JudgeOutcome;
+  // The judge's call is the request's own traffic: it waits for a spec.queue slot like any other (within its timeout).
+  const opts: ExecuteOptions = { signal: ac.signal, deadlineMs: cfg.timeoutMs };
+  if (input.admit) opts.admit = input.admit;
   try {
     const r = await executeCompletion(
       input.providers.plan([model]),
       judgeRequest(model.name, input.request, answer),
-      { signal: ac.signal, deadlineMs: cfg.timeoutMs },
+      opts,
     );
     out.attempts += r.attempts;
     const text = r.completion.choices[0]?.message.content ?? '';
@@ -500,7 +609,21 @@ async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): 
     });
     outcome = { kind: 'reply', text };
   } catch (e) {
-    if (e instanceof ExecutionError) out.attempts += e.attempts;
+    if (e instanceof ExecutionError) {
+      out.attempts += e.attempts;
+      // Cut off by its timeout or the client leaving, the judge's call may still bill the prompt it was sent.
+      const sent = e.aborted ? e.inFlight : undefined;
+      const p =
+        sent &&
+        producedBy(
+          [model],
+          'judge',
+          sent,
+          { prompt_tokens: estimateRequestTokens(input.request), completion_tokens: 0 },
+          (performance.now() - t0) / 1000,
+        );
+      if (p) out.produced.push(p);
+    }
     outcome = ac.signal.aborted && !input.signal.aborted ? { kind: 'timeout' } : { kind: 'error' };
   } finally {
     clearTimeout(timer);
@@ -523,42 +646,44 @@ export interface OpenedStream extends StreamResult {
   promotedFrom: string | undefined;
   /** Set when a hedge was started: `won` when the hedge sent the first chunk first, `lost` when the first target did. */
   hedged: 'won' | 'lost' | undefined;
-  /** What a hedge's loser spent (closed before any of its bytes were relayed): booked like any answer. */
-  lost: ProducedAnswer[];
 }
 
 /**
  * Execute for a stream: failover until a target sent its first chunk, with tier promotion before the first byte and,
  * with spec.hedge, a hedge on the first byte (the first side to send a chunk wins; the other is closed unread).
- * Throws the last tier's ExecutionError when none did. `countAttempts` hears the upstream calls of every tier.
+ * Throws the last tier's ExecutionError when none did. `countAttempts` hears the upstream calls of every tier;
+ * `spent` gets what a hedge race's other side spent (a loser closed before any of its bytes were relayed, a call cut
+ * off in flight), whether or not a stream opened: booked like any answer.
  */
 export async function openStream(
   input: ExecuteInput,
   body: ChatCompletionRequest,
   countAttempts: (n: number) => void,
+  spent: (p: ProducedAnswer) => void,
 ): Promise<OpenedStream> {
   const tally: HedgeTally = { attempts: 0, produced: [], hedged: undefined };
   const call = streamCall(input, body);
-  const p = await withPromotion(
-    input.planner,
-    chosenStep(input.decision),
-    async (step) => {
-      try {
-        return await hedgedStep(input, tally, step, sloPlan(input, step), call);
-      } catch (e) {
-        if (e instanceof ExecutionError) countAttempts(e.attempts);
-        throw e;
-      }
-    },
-    { promoted: input.observer.promoted, stopped: input.observer.promotionStopped },
-  );
-  countAttempts(p.value.attempts + tally.attempts);
-  return Object.assign(p.value, {
-    step: p.step,
-    promotedFrom: p.promotedFrom,
-    hedged: tally.hedged,
-    lost: tally.produced,
-  });
+  try {
+    const p = await withPromotion(
+      input.planner,
+      chosenStep(input.decision),
+      async (step) => {
+        try {
+          return await hedgedStep(input, tally, step, sloPlan(input, step), call);
+        } catch (e) {
+          if (e instanceof ExecutionError) countAttempts(e.attempts);
+          throw e;
+        }
+      },
+      { promoted: input.observer.promoted, stopped: input.observer.promotionStopped },
+    );
+    countAttempts(p.value.attempts + tally.attempts);
+    tally.attempts = 0;
+    return Object.assign(p.value, { step: p.step, promotedFrom: p.promotedFrom, hedged: tally.hedged });
+  } finally {
+    if (tally.attempts > 0) countAttempts(tally.attempts);
+    for (const p of tally.produced) spent(p);
+  }
 }
 
 export interface Relayed {

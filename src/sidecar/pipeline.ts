@@ -342,6 +342,7 @@ async function handleChat(
         request,
         decision: d,
         model: gated.shadow,
+        admit: sc.queues.claimer(d),
       });
     const exec: ExecuteInput = {
       providers: runtime.providers.get(d.route)!,
@@ -360,6 +361,7 @@ async function handleChat(
     if (outcome.status === 200 && !outcome.error && trace.served)
       conversation?.remember(d, trace.tier, trace.served.model, sc.books.now());
   } catch (e) {
+    if (account) bookCutOff(account, trace, e);
     outcome = answerError(sc, trace, res, e, dialect);
   }
   account?.close();
@@ -463,21 +465,25 @@ async function streamAnswer(
   turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const t0 = performance.now();
-  // 4. execute, with tier promotion before the first byte.
-  const opened = await openStream(exec, upstreamStreamBody(exec.request), (n) => {
-    trace.attempts += n;
-  });
+  // 4. execute, with tier promotion before the first byte. 6. account: a hedge race's other side is booked as soon
+  // as it is over (closed unread, or cut off), whatever happens to the winner.
+  const opened = await openStream(
+    exec,
+    upstreamStreamBody(exec.request),
+    (n) => {
+      trace.attempts += n;
+    },
+    (p) => {
+      sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
+      account.book(p.model, p.usage);
+    },
+  );
   // The SLO board's clock: the answering attempt's own time to its first chunk (opened.elapsedMs), then on from here.
   // t0 would charge the failover before it, tier promotion and queue waits to the target that answered.
   const openedAt = performance.now();
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
   trace.hedged = opened.hedged;
-  // 6. account, the hedge's loser first: it is over (closed unread) and spent whatever happens to the winner.
-  for (const p of opened.lost) {
-    sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
-    account.book(p.model, p.usage);
-  }
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   const collected = collectChunks(turn);
   let relayed: Relayed;
@@ -572,6 +578,18 @@ function midStreamError(broken: unknown): TiermeshError {
   return new TiermeshError('TM_UPSTREAM_ERROR', msg, { cause: broken });
 }
 
+/**
+ * The client left while an upstream call was under way: that call may bill the prompt it was sent, so the prompt is
+ * booked against its model (never against its breaker: failover counted the abort as the client's). A hedge race
+ * books its own sides' cut-off calls (execute.ts), and its error names none.
+ */
+function bookCutOff(account: RequestAccount, trace: RequestTrace, e: unknown): void {
+  const sent = e instanceof ExecutionError && e.aborted ? e.inFlight : undefined;
+  const d = trace.decision;
+  const model = sent && d?.spec.models.find((m) => m.name === sent.model);
+  if (d && model) account.book(model, { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 });
+}
+
 /** The error answer (or none, when the client is gone), with the real cause logged when the fault is ours. */
 function answerError(
   sc: Sidecar,
@@ -651,8 +669,8 @@ class TraceObserver implements ExecutionObserver {
     this.sc.deps.metrics.judge(this.route, outcome);
   }
 
-  hedge(outcome: 'won' | 'lost'): void {
-    this.sc.deps.metrics.hedge(this.route, outcome === 'won');
+  hedge(event: 'started' | 'won'): void {
+    this.sc.deps.metrics.hedge(this.route, event);
   }
 
   sloSkipped(

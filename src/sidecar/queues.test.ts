@@ -3,7 +3,7 @@ import { queue as queueSchema } from '../api/modelroute.js';
 import { queueClass } from '../routing/queue.js';
 import type { RouteDecision } from '../routing/types.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
-import { TargetQueues } from './queues.js';
+import { NoFreeSlot, TargetQueues } from './queues.js';
 
 const target = { provider: 'groq', model: 'small', upstreamModel: 'small' };
 
@@ -89,6 +89,22 @@ describe('TargetQueues', () => {
     release();
     (await batch)();
     expect(q.view('r', 'groq', 'small')).toEqual({ inFlight: 0, waiting: { interactive: 0, batch: 0 } });
+  });
+
+  it('a claimer takes a free slot or refuses at once; it never waits, and its slot is held like any other', async () => {
+    const q = new TargetQueues(new SidecarMetrics());
+    expect(q.claimer({ route: 'r', spec: {} } as unknown as RouteDecision)).toBeUndefined();
+    const claim = q.claimer(decision(1))!;
+    (await claim({ provider: 'openai', model: 'big', upstreamModel: 'big' }))(); // not limited
+    const held = await claim(target);
+    await expect(claim(target)).rejects.toBeInstanceOf(NoFreeSlot);
+    // A real request waits for the claimed slot and gets it when the claim is released.
+    const waiting = q.admitter(decision(1))!(target);
+    expect(q.view('r', 'groq', 'small')).toEqual({ inFlight: 1, waiting: { interactive: 1, batch: 0 } });
+    held();
+    const r = await waiting;
+    expect(q.view('r', 'groq', 'small')).toEqual({ inFlight: 1, waiting: { interactive: 0, batch: 0 } });
+    r();
   });
 
   it('waits as batch only for the configured classes', () => {

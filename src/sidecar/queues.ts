@@ -1,7 +1,8 @@
 /**
  * The waiting side of spec.queue: one SlotQueue (routing/queue.ts) per route + provider + model, with the promises,
  * deadlines and aborts around it, and the metrics. `admitter()` gives execute.ts the `admit` hook failover calls
- * before a target's first try; a route without spec.queue gets none and pays nothing.
+ * before a target's first try; `claimer()` the same hook for shadow calls, which take a free slot or none and never
+ * wait. A route without spec.queue gets neither and pays nothing.
  */
 import type { QueueSpec } from '../api/modelroute.js';
 import { TiermeshError } from '../errors.js';
@@ -46,6 +47,23 @@ export class TargetQueues {
       const limit = spec.limits.find((l) => l.provider === target.provider && l.model === target.model);
       if (!limit) return Promise.resolve(noop);
       return this.acquire(this.lane(d.route, target, limit.maxInFlight, spec.maxQueued), cls, spec, signal);
+    };
+  }
+
+  /**
+   * The admit hook of a call that must never wait (a shadow): a free slot nobody waits for, else a `NoFreeSlot` at
+   * once. The call then holds its slot like any other, so real traffic waits for it only as long as for any call, and
+   * never behind a shadow that queued. Undefined when the route has no spec.queue.
+   */
+  claimer(d: RouteDecision): Admit | undefined {
+    const spec = d.spec.queue;
+    if (!spec) return undefined;
+    return (target) => {
+      const limit = spec.limits.find((l) => l.provider === target.provider && l.model === target.model);
+      if (!limit) return Promise.resolve(noop);
+      const lane = this.lane(d.route, target, limit.maxInFlight, spec.maxQueued);
+      if (!lane.q.claim()) return Promise.reject(new NoFreeSlot(target));
+      return Promise.resolve(this.releaser(lane, this.now()));
     };
   }
 
@@ -152,6 +170,17 @@ export class TargetQueues {
   private depth(lane: Lane): void {
     this.metrics.queueDepth(lane.labels, 'interactive', lane.q.depth('interactive'));
     this.metrics.queueDepth(lane.labels, 'batch', lane.q.depth('batch'));
+  }
+}
+
+/** A call that may not wait found its target's in-flight limit reached (or requests waiting for it). */
+export class NoFreeSlot extends TiermeshError {
+  constructor(target: Served) {
+    super(
+      'TM_QUEUE_FULL',
+      `model "${target.model}" on provider "${target.provider}" has no free slot (spec.queue)`,
+    );
+    this.name = 'NoFreeSlot';
   }
 }
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { TiermeshError } from '../errors.js';
+import type { RouteDecision } from '../routing/types.js';
 import { createLogger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
-import { logRequest, newTrace } from './request-log.js';
+import { logRequest, newTrace, servedBy } from './request-log.js';
 
 function logged(
   fill: (t: ReturnType<typeof newTrace>) => void,
@@ -88,5 +89,31 @@ describe('logRequest', () => {
       } as ChatCompletionRequest;
     });
     expect(raw).not.toContain('secret plan');
+  });
+});
+
+describe('servedBy', () => {
+  const decision = {
+    route: 'r',
+    tierName: 'cheap',
+    models: [{ name: 'small' }],
+    spec: {},
+  } as unknown as RouteDecision;
+
+  it("names the decided tier's first model when nothing served, but no model once promotion left that tier", () => {
+    const t = newTrace('req-1');
+    t.decision = decision;
+    t.tier = 'cheap';
+    expect(servedBy(t)).toMatchObject({ model: 'small', provider: 'none', tier: 'cheap' });
+    t.promotedFrom = 'cheap';
+    t.tier = 'premium';
+    expect(servedBy(t)).toMatchObject({
+      model: 'none',
+      provider: 'none',
+      tier: 'premium',
+      promotedFrom: 'cheap',
+    });
+    t.served = { provider: 'p', model: 'big', upstreamModel: 'big-1' };
+    expect(servedBy(t)).toMatchObject({ model: 'big', provider: 'p', tier: 'premium' });
   });
 });

@@ -56,7 +56,9 @@ export function servedBy(t: RequestTrace): ServedBy | undefined {
   const d = t.decision;
   if (!d) return undefined;
   const s: ServedBy = {
-    model: t.served?.model ?? d.models[0]?.name ?? NONE,
+    // Nothing served: the decided tier's first model, unless promotion moved the request off that tier (its model
+    // would then name a tier the request was not on).
+    model: t.served?.model ?? (t.promotedFrom === undefined ? d.models[0]?.name : undefined) ?? NONE,
     provider: t.served?.provider ?? NONE,
     tier: t.tier || NONE,
     attempts: t.attempts,

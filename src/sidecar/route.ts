@@ -76,7 +76,7 @@ export function gate(
       throw new TiermeshError(again.code, again.message, { retryAfter: again.retryAfterSeconds });
     return { decision: cheapest, reservations: again.reservations, shadow: undefined };
   }
-  const shadow = decision.spec.shadow ? pickShadow(decision.spec, random) : undefined;
+  const shadow = decision.spec.shadow ? pickShadow(decision.spec, random, decision.models) : undefined;
   return { decision, reservations: verdict.reservations, shadow };
 }
 

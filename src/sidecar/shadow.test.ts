@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelRouteSpec } from '../api/modelroute.js';
+import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { pickShadow, shadowBody } from './shadow.js';
 
@@ -26,6 +26,14 @@ describe('pickShadow', () => {
     expect(pickShadow(spec({ model: 's', percent: 0 }), 0)).toBeUndefined();
     expect(pickShadow(spec(), 0)).toBeUndefined();
     expect(pickShadow(spec({ model: 's', percent: 100 }), 0.999999)?.name).toBe('s');
+  });
+
+  it('never shadows to a model the decision itself serves from', () => {
+    const s = spec({ model: 's', percent: 100 });
+    const entries = (...names: string[]) => names.map(model) as unknown as ModelEntry[];
+    expect(pickShadow(s, 0, entries('s'))).toBeUndefined();
+    expect(pickShadow(s, 0, entries('a', 's'))).toBeUndefined();
+    expect(pickShadow(s, 0, entries('a'))?.name).toBe('s');
   });
 
   it('ignores a shadow model the route does not list', () => {

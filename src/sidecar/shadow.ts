@@ -2,18 +2,25 @@
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { toTiermeshError } from '../errors.js';
-import { ExecutionError, executeCompletion } from '../providers/failover.js';
+import { type ExecuteOptions, ExecutionError, executeCompletion } from '../providers/failover.js';
 import type { RouteDecision } from '../routing/types.js';
 import { type Books, book, completionText, estimateUsage, usableUsage, usageRecord } from './accounting.js';
+import { type Admit, NoFreeSlot } from './queues.js';
 import type { SidecarRuntime } from './runtime.js';
 
 /**
  * The shadow model for this request, or undefined. `random` is uniform in [0, 1), drawn by the caller: the request
- * is shadowed when `random * 100 < percent`, so 0 never shadows and 100 always does.
+ * is shadowed when `random * 100 < percent`, so 0 never shadows and 100 always does. Never a model among `serving`
+ * (the decision's own): a shadow of the model that answers the request anyway compares nothing and pays twice.
  */
-export function pickShadow(spec: ModelRouteSpec, random: number): ModelEntry | undefined {
+export function pickShadow(
+  spec: ModelRouteSpec,
+  random: number,
+  serving: readonly ModelEntry[] = [],
+): ModelEntry | undefined {
   const s = spec.shadow;
   if (!s || !(random * 100 < s.percent)) return undefined;
+  if (serving.some((m) => m.name === s.model)) return undefined;
   return spec.models.find((m) => m.name === s.model);
 }
 
@@ -30,6 +37,11 @@ export interface ShadowCall {
   request: ChatCompletionRequest;
   decision: RouteDecision;
   model: ModelEntry;
+  /**
+   * spec.queue for the shadow's target: a free slot or none (TargetQueues.claimer). A shadow never waits, so it never
+   * queues ahead of real traffic nor holds it up beyond one call; without a free slot it is dropped.
+   */
+  admit?: Admit | undefined;
 }
 
 export interface ShadowDeps {
@@ -41,7 +53,8 @@ export interface ShadowDeps {
 /**
  * Runs shadow calls in the background and books what they cost: real spend, saving nothing (baseline 0). The
  * answer is discarded; failures are counted and logged (never the prompt), never surfaced to the client, whose
- * request does not wait for it and whose disconnect does not stop it. `close` stops the ones still running.
+ * request does not wait for it and whose disconnect does not stop it. A shadow whose target has no free spec.queue
+ * slot is dropped (counted as `dropped`). `close` stops the ones still running.
  */
 export class ShadowRunner {
   /** Aborted when the sidecar stops: background shadow calls must not outlive it. */
@@ -55,14 +68,14 @@ export class ShadowRunner {
     setImmediate(() => this.run(call));
   }
 
-  private run({ requestId, runtime, request, decision: d, model }: ShadowCall): void {
+  private run({ requestId, runtime, request, decision: d, model, admit }: ShadowCall): void {
     const { books } = this.deps;
     const registry = runtime.providers.get(d.route)!;
     const t0 = performance.now();
+    const opts: ExecuteOptions = { signal: this.stopping.signal };
+    if (admit) opts.admit = admit;
     const run = Promise.resolve()
-      .then(() =>
-        executeCompletion(registry.plan([model]), shadowBody(request), { signal: this.stopping.signal }),
-      )
+      .then(() => executeCompletion(registry.plan([model]), shadowBody(request), opts))
       .then((r) => {
         const usage = usableUsage(r.completion.usage, () =>
           estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
@@ -89,6 +102,14 @@ export class ShadowRunner {
         );
       })
       .catch((e: unknown) => {
+        if (e instanceof NoFreeSlot) {
+          books.metrics.shadow(model.name, 'dropped');
+          books.logger.debug(
+            { requestId, route: d.route, model: model.name },
+            'shadow dropped: no free slot',
+          );
+          return;
+        }
         books.metrics.shadow(model.name, 'error');
         books.logger.warn(
           {

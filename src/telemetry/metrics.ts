@@ -112,7 +112,7 @@ export class SidecarMetrics {
   );
   private readonly shadows = new HotCounter(
     'tiermesh_shadow_requests_total',
-    "Background requests to a route's spec.shadow model, by model and outcome (ok or error).",
+    "Background requests to a route's spec.shadow model, by model and outcome (ok, error, or dropped: no free spec.queue slot).",
     ['model', 'outcome'] as const,
     this.registry,
   );
@@ -278,7 +278,7 @@ export class SidecarMetrics {
     this.breaker.remove({ route: id.route, provider: id.provider, model: id.model });
   }
 
-  shadow(model: string, outcome: 'ok' | 'error'): void {
+  shadow(model: string, outcome: 'ok' | 'error' | 'dropped'): void {
     this.shadows.inc({ model, outcome });
   }
 
@@ -321,9 +321,9 @@ export class SidecarMetrics {
     this.escalations.inc({ route, tier, check });
   }
 
-  hedge(route: string, won: boolean): void {
-    this.hedgesStarted.inc({ route });
-    if (won) this.hedgesWon.inc({ route });
+  /** A hedge started (counted then, whatever becomes of it), or a started hedge answered first. */
+  hedge(route: string, event: 'started' | 'won'): void {
+    (event === 'won' ? this.hedgesWon : this.hedgesStarted).inc({ route });
   }
 
   /** `outcome` is passed | failed | error; tiers are config names. */

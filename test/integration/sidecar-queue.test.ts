@@ -179,3 +179,82 @@ describe('spec.queue', () => {
     expect(metricValue(text, 'tiermesh_requests_total', { status: '429' })).toBe(1);
   });
 });
+
+describe('spec.queue and the cascade judge', () => {
+  it("the judge's call waits for its model's slot like the request's own calls", async () => {
+    const cheapUp = await startOpenAIFixture();
+    const judgeUp = await startOpenAIFixture();
+    fixtures.push(cheapUp, judgeUp);
+    cheapUp.fallback(behave.ok('cheap answer', { prompt: 5, completion: 2 }));
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // The first judge call holds the judge model's only slot until the test lets it go; every score passes.
+    judgeUp.script((_req, i) => ({
+      ...behave.ok('0.9', { prompt: 5, completion: 1 }),
+      ...(i === 0 ? { waitFor: held } : {}),
+    }));
+    const model = (name: string, provider: string) => ({
+      name,
+      targets: [{ provider }],
+      pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+      contextWindow: 100_000,
+    });
+    const { sidecar, client } = await start(
+      stringify({
+        apiVersion: 'tiermesh.dev/v1alpha1',
+        kind: 'ModelRoute',
+        metadata: { name: 'default', namespace: 'test' },
+        spec: {
+          providers: [
+            { name: 'c', type: 'openai-compatible', baseURL: cheapUp.baseURL },
+            { name: 'j', type: 'openai-compatible', baseURL: judgeUp.baseURL },
+          ],
+          models: [model('small-model', 'c'), model('big-model', 'c'), model('judge-model', 'j')],
+          tiers: [
+            { name: 'cheap', models: ['small-model'] },
+            { name: 'premium', models: ['big-model'] },
+          ],
+          classifier: { mode: 'rules', confidenceBand: 0.02 },
+          cascade: {
+            enabled: true,
+            checks: ['empty', 'judge'],
+            maxEscalations: 1,
+            judge: { model: 'judge-model', minScore: 0.5, timeoutMs: 20_000 },
+          },
+          resilience: {
+            timeoutMs: 30_000,
+            firstByteTimeoutMs: 30_000,
+            retries: { attempts: 0, backoffMs: 10 },
+          },
+          queue: { limits: [{ provider: 'j', model: 'judge-model', maxInFlight: 1 }], waitMs: 20_000 },
+        },
+      }),
+    );
+    try {
+      const a = client.chat.completions.create(ask('first')).withResponse();
+      const b = client.chat.completions.create(ask('second')).withResponse();
+      // B's judge waits in the queue while A's holds the slot; without the limit it would be sent at once.
+      for (;;) {
+        const depth = metricValue(await metrics(sidecar), 'tiermesh_queue_depth', {
+          model: 'judge-model',
+          priority: 'interactive',
+        });
+        if (depth === 1 || judgeUp.calls.length > 1) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(judgeUp.calls.length).toBe(1);
+      release();
+      for (const r of await Promise.all([a, b])) {
+        expect(r.data.choices[0]!.message.content).toBe('cheap answer');
+        expect(r.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+      }
+      expect(judgeUp.calls.length).toBe(2);
+      const text = await metrics(sidecar);
+      expect(metricValue(text, 'tiermesh_judge_checks_total', { route: 'default', outcome: 'pass' })).toBe(2);
+    } finally {
+      release();
+    }
+  });
+});

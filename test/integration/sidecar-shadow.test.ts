@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
-import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
+import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const fixtures: Fixture[] = [];
@@ -195,5 +195,79 @@ spec: { window: { period: daily, timezone: UTC }, limit: { usd: 100 } }
     await fetch(`${s.url}/healthz`);
     expect(shadowUp.calls).toHaveLength(0);
     expect(await shadowCount(s, 'ok')).toBe(0);
+  });
+});
+
+describe('shadow traffic under spec.queue', () => {
+  it('a shadow takes a free slot or is dropped, never queues, and never copies a request to its own model', async () => {
+    const cheapUp = await startOpenAIFixture();
+    const bigUp = await startOpenAIFixture();
+    fixtures.push(cheapUp, bigUp);
+    cheapUp.fallback(behave.ok('cheap answer', { prompt: 10, completion: 5 }));
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // big's first call (request 1's own) holds its only slot until the test lets it go.
+    bigUp.script((_req, i) => ({
+      ...behave.ok('big answer', { prompt: 10, completion: 3 }),
+      ...(i === 0 ? { waitFor: held } : {}),
+    }));
+    const docs = routeConfig({
+      upstreams: [
+        { name: 'c', baseURL: cheapUp.baseURL },
+        { name: 'p', baseURL: bigUp.baseURL },
+      ],
+      cheap: [{ name: 'small', upstreams: ['c'] }],
+      premium: [{ name: 'big', upstreams: ['p'] }],
+      resilience: { timeoutMs: 30_000, firstByteTimeoutMs: 30_000 },
+    })
+      .split('---\n')
+      .map((d) => parse(d) as { spec: Record<string, unknown> });
+    docs[0]!.spec['queue'] = {
+      limits: [{ provider: 'p', model: 'big', maxInFlight: 1 }],
+      maxQueued: 10,
+      waitMs: 10_000,
+    };
+    docs[0]!.spec['shadow'] = { model: 'big', percent: 100 };
+    const s = await startTestSidecar(docs.map((d) => stringify(d)).join('---\n'));
+    sidecars.push(s);
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: 'x', maxRetries: 0 });
+    const count = async (outcome: string) =>
+      metricValue(await metrics(s), 'tiermesh_shadow_requests_total', { model: 'big', outcome }) ?? 0;
+    let r1: Promise<unknown> | undefined;
+    try {
+      // Request 1 is decided premium: big serves it, so it is not shadowed to big.
+      const first = client.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content: COMPLEX_PROMPT }] })
+        .withResponse();
+      r1 = first;
+      await vi.waitFor(() => expect(bigUp.calls.length).toBe(1), WAIT);
+      // Request 2 (cheap) is shadowed to big while request 1 holds big's only slot: the shadow is dropped.
+      const r2 = await client.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content: SIMPLE_PROMPT }] })
+        .withResponse();
+      expect(r2.response.headers.get('x-tiermesh-tier')).toBe('cheap');
+      await vi.waitFor(async () => expect(await count('dropped')).toBe(1), WAIT);
+      expect(bigUp.calls.length).toBe(1);
+      release();
+      const one = await first;
+      expect(one.response.headers.get('x-tiermesh-model')).toBe('big');
+      // With the slot free, the next cheap request's shadow goes to big.
+      await client.chat.completions.create({
+        model: 'auto',
+        messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+      });
+      await vi.waitFor(async () => expect(await count('ok')).toBe(1), WAIT);
+      // Request 1's own call and request 3's shadow: nothing else ever reached big.
+      expect(bigUp.calls.length).toBe(2);
+      expect((bigUp.calls[1]!.body as { messages: Array<{ content: string }> }).messages[0]!.content).toBe(
+        SIMPLE_PROMPT,
+      );
+      expect(await count('error')).toBe(0);
+    } finally {
+      release();
+      await r1?.catch(() => {});
+    }
   });
 });
