@@ -250,7 +250,7 @@ describe('Breaker states', () => {
     expect(b.state).toBe('closed');
   });
 
-  it("a stream probe is decided by its first chunk: other calls go through while it still streams", async () => {
+  it('a stream probe is decided by its first chunk: other calls go through while it still streams', async () => {
     vi.useFakeTimers();
     const b = board.get('p', 'm', { ...settings, resetTimeoutMs: 1_000 });
     const seen = track(b);

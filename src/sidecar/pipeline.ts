@@ -35,6 +35,7 @@ import type { RouteDecision } from '../routing/types.js';
 import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
+import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
 import { BodyAborted } from './body.js';
 import { ResponseCache } from './cache.js';
@@ -506,14 +507,14 @@ async function streamAnswer(
     return { status: CLIENT_GONE, error: new TiermeshError('TM_UPSTREAM_ERROR', 'client closed the stream') };
   if (relayed.broken !== undefined) {
     // 7. respond: the tail. After the first chunk there is no failover; the client gets an error event.
-    const err = midStreamError(relayed.broken);
+    const err = midStreamError(relayed.broken, trace.request);
     responder.streamBroken(res, err);
     exec.observer.fallback({
       from: opened.served,
       reason: 'stream_broken',
       latencyMs: Math.round(performance.now() - t0),
       action: 'stop',
-      detail: err.message,
+      detail: err.logMessage,
     });
     return { status: 200, error: err };
   }
@@ -533,9 +534,13 @@ function cacheFacts(trace: RequestTrace, account: RequestAccount) {
 }
 
 /** What a stream that broke after its first chunk tells the client: the provider's reason, never a stack. */
-function midStreamError(broken: unknown): TiermeshError {
+function midStreamError(broken: unknown, request: unknown): TiermeshError {
   const msg = broken instanceof ProviderError ? broken.message : 'upstream stream failed';
-  return new TiermeshError('TM_UPSTREAM_ERROR', msg, { cause: broken });
+  // The upstream's words may echo the prompt: the client gets them, the log gets them scrubbed.
+  return new TiermeshError('TM_UPSTREAM_ERROR', msg, {
+    cause: broken,
+    logMessage: scrubRequestEcho(msg, request),
+  });
 }
 
 /** The error answer (or none, when the client is gone), with the real cause logged when the fault is ours. */

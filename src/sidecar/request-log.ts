@@ -110,7 +110,8 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
   line['inputTokens'] = t.spent.inputTokens;
   line['outputTokens'] = t.spent.outputTokens;
   line['costUSD'] = t.spent.costUSD;
-  if (err) line['error'] = err.toLog();
+  // With --log-prompts the log may hold what the client sent, upstream echoes of it included.
+  if (err) line['error'] = deps.logPrompts ? { code: err.code, message: err.message } : err.toLog();
   if (deps.logPrompts && t.request) line['prompt'] = promptText(t.request);
   deps.logger.info(line, 'request');
 }
