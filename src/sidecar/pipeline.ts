@@ -601,14 +601,12 @@ class TraceObserver implements ExecutionObserver {
     this.trace.tier = e.to;
     const route = this.route;
     this.sc.deps.metrics.promotion(route, e.from, e.to, e.reason);
-    this.sc.deps.logger.warn({ requestId: this.trace.id, route, ...e }, 'promotion');
+    this.sc.deps.logger.info({ requestId: this.trace.id, route, ...e }, 'promotion');
   }
 
   promotionStopped(e: PromotionStop): void {
-    this.sc.deps.logger.warn(
-      { requestId: this.trace.id, route: this.trace.decision?.route, ...e },
-      'no promotion',
-    );
+    // Logged with the outcome: a warning only if the request then fails.
+    this.trace.promotionStop = { route: this.trace.decision?.route, ...e };
   }
 
   strictRetried(tier: string, outcome: 'passed' | 'failed' | 'error'): void {

@@ -87,7 +87,7 @@ export class SidecarMetrics {
   );
   private readonly fallbacks = new HotCounter(
     'tiermesh_fallbacks_total',
-    'Upstream attempts abandoned for another attempt, by the provider that failed and why.',
+    'Failed upstream calls followed by another call (a retry, another target or tier), by the provider that failed and why.',
     ['from_provider', 'reason'] as const,
     this.registry,
   );
