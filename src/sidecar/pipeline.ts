@@ -429,10 +429,14 @@ async function jsonAnswer(
   trace.served = result.served;
   trace.hedged = result.hedged;
   const board = latencyBoard(sc, exec.decision);
+  // The answer the client gets (the request's saving is against its baseline): the last its tier and model produced.
+  const served = result.answer
+    ? result.produced.findLast((p) => p.tier === result.tier && p.served.model === result.served?.model)
+    : undefined;
   for (const p of result.produced) {
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
-    const booked = account.book(p.model, p.usage);
+    const booked = account.book(p.model, p.usage, '', p === served);
     // Latency observations come from calls timed from their own start (not a hedge's loser or winner).
     if (p.untimed) continue;
     board?.observe(
@@ -471,7 +475,7 @@ async function streamAnswer(
   // 6. account, the hedge's loser first: it is over (closed unread) and spent whatever happens to the winner.
   for (const p of opened.lost) {
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
-    account.book(p.model, p.usage);
+    account.book(p.model, p.usage, '', false);
   }
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   const collected = collectChunks(turn);

@@ -81,7 +81,7 @@ export class SidecarMetrics {
   );
   private readonly saved = new HotCounter(
     'tiermesh_cost_saved_usd_total',
-    "USD saved against the route's baselineModel for the same tokens.",
+    "USD saved against the route's baselineModel: per request, what the baseline would have cost for the answer served less everything the request spent, when positive.",
     ['route'] as const,
     this.registry,
   );
@@ -258,6 +258,11 @@ export class SidecarMetrics {
     if (inputTokens > 0) this.tokens.inc({ model, direction: 'input' }, inputTokens);
     if (outputTokens > 0) this.tokens.inc({ model, direction: 'output' }, outputTokens);
     if (costUSD > 0) this.cost.inc({ route, model }, costUSD);
+    this.requestSaved(route, savedUSD);
+  }
+
+  /** One request's (or cache hit's) saving against the baseline, counted once the request is over. */
+  requestSaved(route: string, savedUSD: number): void {
     // A request that cost more than the baseline would have (cascade escalation) is negative savings; counters
     // cannot go down, so only real savings are counted.
     if (savedUSD > 0) this.saved.inc({ route }, savedUSD);
