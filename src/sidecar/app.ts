@@ -82,6 +82,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     }),
     opts.podLabels,
   );
+  metrics.budgetsFrom(() => store.current?.budget.status(Date.now()) ?? []);
   store.onApplied((rt) => {
     metrics.config(rt.snapshot.version);
     metrics.routeTargets(
@@ -92,6 +93,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
       })),
     );
     metrics.budgetLimits(rt.snapshot.budgets.map((b) => ({ budget: b.name, limitUSD: b.spec.limit.usd })));
+    metrics.refreshBudgets();
     for (const s of breakers.states())
       metrics.breakerState(s.provider, s.model, s.state === 'half_open' ? 'half-open' : s.state);
     logger.info(

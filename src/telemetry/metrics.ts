@@ -97,6 +97,7 @@ export class SidecarMetrics {
     labelNames: ['provider', 'model'] as const,
     registers: [this.registry],
   });
+  private budgetStatus: (() => ReadonlyArray<{ name: string; remainingUSD: number }>) | undefined;
   private readonly budgetRemaining = new Gauge({
     name: 'tiermesh_budget_remaining_usd',
     help: 'USD left in the current window of each ModelBudget, as this sidecar sees it.',
@@ -310,6 +311,22 @@ export class SidecarMetrics {
     this.budgetRemaining.set({ budget: name }, remainingUSD);
   }
 
+  /**
+   * Where tiermesh_budget_remaining_usd is read from on each scrape and config apply (refreshBudgets): every budget
+   * has its series from the start, and a window that rolled over or a budget that only saw rejected requests shows
+   * without traffic. Budgets gone from the config lose theirs.
+   */
+  budgetsFrom(status: () => ReadonlyArray<{ name: string; remainingUSD: number }>): void {
+    this.budgetStatus = status;
+    this.refreshBudgets();
+  }
+
+  refreshBudgets(): void {
+    if (!this.budgetStatus) return;
+    this.budgetRemaining.reset();
+    for (const b of this.budgetStatus()) this.budgetRemaining.set({ budget: b.name }, b.remainingUSD);
+  }
+
   classified(route: string, tier: string, source: string): void {
     this.classifications.inc({ route, tier, source });
   }
@@ -398,6 +415,7 @@ export class SidecarMetrics {
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
+    this.refreshBudgets();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
