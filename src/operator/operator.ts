@@ -121,6 +121,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     },
     onFollower: () => {
       ledger.reset();
+      // The new leader reports the spend; a stale copy here would be summed with its series.
+      core.metrics.spend.reset();
       routingBook.clear();
     },
   });
@@ -385,6 +387,7 @@ function budgetLedger(
           `spent ${status.spentUSD} of ${b.spec.limit.usd} USD (${percent}% threshold) in window starting ${status.windowStart}`,
         ),
       spend: (ns, name, usd) => metrics.spend.set({ namespace: ns, budget: name }, usd),
+      usageBatch: (result) => metrics.usageBatches.inc({ result }),
     },
   });
 }
