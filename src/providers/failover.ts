@@ -504,7 +504,7 @@ async function loop<T, R>(
           latencyMs: counted ? now() - started : 0,
           action: step.kind,
           ...(pe.status !== undefined ? { status: pe.status } : {}),
-          detail: scrubRequestEcho(pe.message, body),
+          detail: logText(pe, body),
         });
         if (step.kind === 'stop')
           // The client gets the upstream's words as they are (it sent the prompt); the log, without the echo.
@@ -512,7 +512,7 @@ async function loop<T, R>(
             fallbacks,
             attempts,
             lastReason: pe.reason,
-            logMessage: scrubRequestEcho(pe.message, body),
+            logMessage: logText(pe, body),
           });
         if (step.kind === 'next-target') break;
         await sleep(step.delayMs, opts.signal);
@@ -520,6 +520,17 @@ async function loop<T, R>(
     }
   }
   return fail(fallbacks, attempts, failures, 'exhausted', body);
+}
+
+/**
+ * Skips, whose message is all our own words: nothing to scrub, though every request meets them while a breaker is
+ * open. (A timeout or a broken stream may be an upstream's answer in its own words: a 408, an error event.)
+ */
+const OWN_WORDS = new Set<FailureReason>(['breaker_open', 'unavailable']);
+
+/** A failure's message for logs: what the upstream echoed of the request scrubbed out (error path only). */
+function logText(pe: ProviderError, body: unknown): string {
+  return OWN_WORDS.has(pe.reason) ? pe.message : scrubRequestEcho(pe.message, body);
 }
 
 /** One failure as it happens: kept for the result and told to the caller. */
@@ -649,7 +660,7 @@ function fail(
     new ExecutionError(code, last ? `${head}; last: ${last.message}` : head, {
       ...info,
       ...extra,
-      ...(last ? { logMessage: `${head}; last: ${scrubRequestEcho(last.message, body)}` } : {}),
+      ...(last ? { logMessage: `${head}; last: ${logText(last, body)}` } : {}),
     });
   if (why === 'deadline')
     throw failed('TM_UPSTREAM_TIMEOUT', `request deadline passed after ${attempts} attempt(s)`);

@@ -92,6 +92,23 @@ describe('logRequest', () => {
   });
 });
 
+describe('logRequest: an error whose message echoes the prompt', () => {
+  const err = () =>
+    new TiermeshError('TM_INVALID_REQUEST', 'upstream said: bad "secret words"', {
+      logMessage: 'upstream said: bad "[prompt]"',
+    });
+  it('logs the log-safe message, and the whole one only with --log-prompts', () => {
+    expect(logged(() => {}, { err: err() }).line['error']).toEqual({
+      code: 'TM_INVALID_REQUEST',
+      message: 'upstream said: bad "[prompt]"',
+    });
+    expect(logged(() => {}, { err: err(), logPrompts: true }).line['error']).toEqual({
+      code: 'TM_INVALID_REQUEST',
+      message: 'upstream said: bad "secret words"',
+    });
+  });
+});
+
 describe('logFallback', () => {
   const served = { provider: 'a', model: 'm', upstreamModel: 'm' };
   const ev = (
