@@ -159,32 +159,6 @@ describe('LedgerService', () => {
     expect(m.writes()).toBe(0);
   });
 
-  it('tells each usage batch it answered by result: ok (a resend too), rejected when not the leader, error', async () => {
-    const results: string[] = [];
-    const m = memoryStore(budget);
-    let leader = true;
-    const ledger = new LedgerService({
-      store: m.store,
-      events: { threshold: () => undefined, usageBatch: (r) => results.push(r) },
-      isLeader: () => leader,
-      sidecars: () => 1,
-    });
-    const batch = { sidecarId: 's', seq: 1, records: [rec(0.1)] };
-    await ledger.report('ns', batch);
-    await ledger.report('ns', batch);
-    leader = false;
-    await expect(ledger.report('ns', { ...batch, seq: 2 })).rejects.toMatchObject({ code: 'TM_NOT_READY' });
-    leader = true;
-    const broken = new LedgerService({
-      store: { ...m.store, writeStatus: async () => Promise.reject(new Error('etcd unavailable')) },
-      events: { threshold: () => undefined, usageBatch: (r) => results.push(r) },
-      isLeader: () => true,
-      sidecars: () => 1,
-    });
-    await expect(broken.report('ns', { ...batch, seq: 3 })).rejects.toThrow('etcd unavailable');
-    expect(results).toEqual(['ok', 'ok', 'rejected', 'error']);
-  });
-
   it('a new leader knows the slices the old one handed out: together they never grant more than is left', async () => {
     const m = memoryStore(budget);
     let t = 1_000_000;

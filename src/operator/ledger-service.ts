@@ -38,11 +38,6 @@ export interface BudgetStore {
 export interface LedgerEvents {
   threshold(budget: ModelBudget, percent: number, status: ModelBudgetStatus): void;
   spend?(namespace: string, budget: string, spentUSD: number): void;
-  /**
-   * One usage batch answered: ok (applied, or a resend already applied), rejected (refused as it was: not the
-   * leader) or error (a write failed; the sidecar resends).
-   */
-  usageBatch?(result: 'ok' | 'rejected' | 'error'): void;
 }
 
 export interface LedgerDeps {
@@ -101,17 +96,6 @@ export class LedgerService {
 
   /** Applies one batch to every budget of the namespace it concerns; answers only once each write is durable. */
   async report(namespace: string, batch: UsageBatch): Promise<{ applied: boolean }> {
-    try {
-      const r = await this.reportBatch(namespace, batch);
-      this.deps.events.usageBatch?.('ok');
-      return r;
-    } catch (e) {
-      this.deps.events.usageBatch?.(e instanceof TiermeshError ? 'rejected' : 'error');
-      throw e;
-    }
-  }
-
-  private async reportBatch(namespace: string, batch: UsageBatch): Promise<{ applied: boolean }> {
     let applied = false;
     for (const cached of this.deps.store.cached(namespace)) {
       const name = cached.metadata.name;

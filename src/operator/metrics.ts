@@ -33,7 +33,7 @@ export function operatorMetrics() {
     }),
     usageBatches: new Counter({
       name: 'tiermesh_operator_usage_batches_total',
-      help: 'Usage batches the leader answered, by result: ok (applied, or a resend already applied), rejected (not the leader) or error (a write failed; resent).',
+      help: 'Usage batches answered, by result: ok (applied, or a resend already applied), rejected (not the leader, caches not synced, a bad body or identity) or error (a write failed; resent).',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

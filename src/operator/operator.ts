@@ -387,7 +387,6 @@ function budgetLedger(
           `spent ${status.spentUSD} of ${b.spec.limit.usd} USD (${percent}% threshold) in window starting ${status.windowStart}`,
         ),
       spend: (ns, name, usd) => metrics.spend.set({ namespace: ns, budget: name }, usd),
-      usageBatch: (result) => metrics.usageBatches.inc({ result }),
     },
   });
 }
@@ -526,6 +525,7 @@ async function startSidecarApi(
       ready: deps.ready,
       onRouting: deps.onRouting,
       onNack: () => metrics.nacks.inc(),
+      onUsageBatch: (result) => metrics.usageBatches.inc({ result }),
     },
     tls,
   );
