@@ -75,8 +75,13 @@ export interface FallbackEvent {
   /** What the loop did next. */
   action: 'retry' | 'next-target' | 'stop';
   status?: number;
-  /** The failure in the upstream's own words where it gave any, already truncated and with keys redacted. */
+  /**
+   * The failure in the upstream's own words where it gave any, already truncated and with keys redacted, and what it
+   * echoed of the request replaced by "[prompt]": safe for any log.
+   */
   detail?: string;
+  /** The upstream's words with the echo left in, when `detail` had any scrubbed: for logs with --log-prompts only. */
+  echoed?: string;
 }
 
 export interface ExecutionInfo {
@@ -498,13 +503,15 @@ async function loop<T, R>(
           hasNextTarget: i < plan.targets.length - 1,
           random: random(),
         });
+        const detail = logText(pe, body);
         note(fallbacks, opts, {
           from: served,
           reason: pe.reason,
           latencyMs: counted ? now() - started : 0,
           action: step.kind,
           ...(pe.status !== undefined ? { status: pe.status } : {}),
-          detail: logText(pe, body),
+          detail,
+          ...(detail !== pe.message ? { echoed: pe.message } : {}),
         });
         if (step.kind === 'stop')
           // The client gets the upstream's words as they are (it sent the prompt); the log, without the echo.
@@ -512,7 +519,7 @@ async function loop<T, R>(
             fallbacks,
             attempts,
             lastReason: pe.reason,
-            logMessage: logText(pe, body),
+            logMessage: detail,
           });
         if (step.kind === 'next-target') break;
         await sleep(step.delayMs, opts.signal);

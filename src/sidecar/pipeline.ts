@@ -519,6 +519,7 @@ async function streamAnswer(
       latencyMs: Math.round(performance.now() - t0),
       action: 'stop',
       detail: err.logMessage,
+      ...(err.logMessage !== err.message ? { echoed: err.message } : {}),
     });
     return { status: 200, error: err };
   }

@@ -156,7 +156,9 @@ export function logFallback(deps: RequestLogDeps, t: RequestTrace, e: FallbackEv
       status: e.status,
       latencyMs: e.latencyMs,
       action: e.action,
-      ...(e.detail !== undefined ? { detail: e.detail } : {}),
+      ...(e.detail !== undefined
+        ? { detail: deps.logPrompts && e.echoed !== undefined ? e.echoed : e.detail }
+        : {}),
     },
     'fallback',
   );

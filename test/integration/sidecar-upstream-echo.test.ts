@@ -127,3 +127,31 @@ describe('upstream error text that echoes the prompt', () => {
     expect(claude.calls.length).toBeGreaterThan(0);
   });
 });
+
+describe('with --log-prompts', () => {
+  it('the fallback lines and the request line keep the upstream words whole', async () => {
+    const yaml = routeConfig({
+      upstreams: [
+        { name: 'upa', baseURL: a.baseURL },
+        { name: 'upb', baseURL: b.baseURL },
+      ],
+      cheap: [{ name: 'small', upstreams: ['upa', 'upb'] }],
+      premium: [{ name: 'big', upstreams: ['upb'] }],
+    });
+    const logging = await startTestSidecar(yaml, { logPrompts: true });
+    try {
+      const c = new OpenAI({ baseURL: logging.baseURL, apiKey: 'x', maxRetries: 0 });
+      const err = await c.chat.completions
+        .create({ model: 'small', messages: [{ role: 'user', content: prompt('ECHO500') }] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      const fallbacks = logging.logs.byMsg('fallback');
+      expect(fallbacks.length).toBeGreaterThanOrEqual(2);
+      for (const f of fallbacks) expect(f['detail']).toContain(PROMPT_WORDS[1]);
+      const request = logging.logs.byMsg('request').at(-1)!;
+      expect((request['error'] as { message: string }).message).toContain(PROMPT_WORDS[1]);
+    } finally {
+      await logging.close();
+    }
+  });
+});
