@@ -33,13 +33,13 @@ export function operatorMetrics() {
     }),
     usageBatches: new Counter({
       name: 'tiermesh_operator_usage_batches_total',
-      help: 'Usage batches received, by result.',
+      help: 'Usage batches answered, by result: ok (applied, or a resend already applied), rejected (not the leader, caches not synced, a bad body or identity) or error (a write failed; resent).',
       labelNames: ['result'] as const,
       registers: [registry],
     }),
     spend: new Gauge({
       name: 'tiermesh_operator_budget_spent_usd',
-      help: 'Ledger spend in the current window.',
+      help: 'Ledger spend in the current window, by the leader (a replica that loses the lease drops its series).',
       labelNames: ['namespace', 'budget'] as const,
       registers: [registry],
     }),
@@ -81,6 +81,7 @@ export function operatorMetrics() {
   // Both reasons from the start, so a reader sees 0 rather than no series before the first review.
   for (const reason of ['connect', 'refresh'] as const) m.tokenReviews.inc({ reason }, 0);
   for (const session of ['new', 'resumed'] as const) m.tlsHandshakes.inc({ session }, 0);
+  for (const result of ['ok', 'rejected', 'error'] as const) m.usageBatches.inc({ result }, 0);
   return m;
 }
 export type OperatorMetrics = ReturnType<typeof operatorMetrics>;

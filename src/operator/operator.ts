@@ -121,6 +121,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     },
     onFollower: () => {
       ledger.reset();
+      // The new leader reports the spend; a stale copy here would be summed with its series.
+      core.metrics.spend.reset();
       routingBook.clear();
     },
   });
@@ -523,6 +525,7 @@ async function startSidecarApi(
       ready: deps.ready,
       onRouting: deps.onRouting,
       onNack: () => metrics.nacks.inc(),
+      onUsageBatch: (result) => metrics.usageBatches.inc({ result }),
     },
     tls,
   );

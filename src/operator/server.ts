@@ -38,6 +38,11 @@ export interface ServerDeps {
   onRouting?: (namespace: string, sidecarId: string, reports: RoutingReport[]) => void;
   ready: () => boolean;
   onNack?: () => void;
+  /**
+   * One usage batch answered: ok (applied, or a resend already applied), rejected (refused as it was: not the
+   * leader, caches not synced, a bad body or identity) or error (a write failed; the sidecar resends).
+   */
+  onUsageBatch?: (result: 'ok' | 'rejected' | 'error') => void;
   keepAliveMs?: number;
   /** Authenticated streams; pass one in to observe it (tests, metrics). */
   sessions?: StreamSessions;
@@ -271,6 +276,15 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Operator
     res.on('error', close);
   }
 
+  async function usage(req: IncomingMessage): Promise<{ applied: boolean }> {
+    const body = parse(usageBody, await readJson(req));
+    const who = await identify(req, body.namespace);
+    requireLeader();
+    // Before the ledger: a resend after a failed write carries the same counts, which the book dedups.
+    if (body.routing?.length) deps.onRouting?.(who.namespace, body.sidecarId, body.routing);
+    return deps.ledger.report(who.namespace, body);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (probes(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://operator');
@@ -287,12 +301,15 @@ export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): Operator
       return sendJson(res, 200, { ok: true });
     }
     if (route === `POST ${USAGE_PATH}`) {
-      const body = parse(usageBody, await readJson(req));
-      const who = await identify(req, body.namespace);
-      requireLeader();
-      // Before the ledger: a resend after a failed write carries the same counts, which the book dedups.
-      if (body.routing?.length) deps.onRouting?.(who.namespace, body.sidecarId, body.routing);
-      return sendJson(res, 200, await deps.ledger.report(who.namespace, body));
+      let answer: { applied: boolean };
+      try {
+        answer = await usage(req);
+      } catch (e) {
+        deps.onUsageBatch?.(isTiermeshError(e) ? 'rejected' : 'error');
+        throw e;
+      }
+      deps.onUsageBatch?.('ok');
+      return sendJson(res, 200, answer);
     }
     if (route === `POST ${ALLOWANCE_PATH}`) {
       const body = parse(allowanceRequest, await readJson(req));

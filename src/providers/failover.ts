@@ -27,6 +27,7 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../api/embeddings.js
 import type { ModelRouteSpec, RequestAdaptation } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import { type ErrorCode, TiermeshError } from '../errors.js';
+import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
 import type { Breaker } from './breaker.js';
 import { afterFailure } from './policy.js';
 import { adaptRequest } from './request-adapt.js';
@@ -74,8 +75,13 @@ export interface FallbackEvent {
   /** What the loop did next. */
   action: 'retry' | 'next-target' | 'stop';
   status?: number;
-  /** The failure in the upstream's own words where it gave any, already truncated and with keys redacted. */
+  /**
+   * The failure in the upstream's own words where it gave any, already truncated and with keys redacted, and what it
+   * echoed of the request replaced by "[prompt]": safe for any log.
+   */
   detail?: string;
+  /** The upstream's words with the echo left in, when `detail` had any scrubbed: for logs with --log-prompts only. */
+  echoed?: string;
 }
 
 export interface ExecutionInfo {
@@ -145,11 +151,14 @@ export class ExecutionError extends TiermeshError {
       inFlight?: Served;
       retryAfter?: number;
       cause?: unknown;
+      /** The message for logs, when `message` holds upstream text that may echo the request. */
+      logMessage?: string;
     },
   ) {
     super(code, message, {
       ...(info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {}),
       ...(info.cause !== undefined ? { cause: info.cause } : {}),
+      ...(info.logMessage !== undefined ? { logMessage: info.logMessage } : {}),
     });
     this.name = 'ExecutionError';
     this.fallbacks = info.fallbacks;
@@ -173,6 +182,7 @@ export async function executeCompletion(
   const r = await run(
     plan,
     opts,
+    body,
     // Not async: withDeadline disarms the attempt once the answer is in (DONE_ON_ANSWER), one async step fewer.
     (t, call) =>
       t.adapter.complete(
@@ -211,6 +221,7 @@ export async function executeEmbedding(
   const r = await run(
     { ...plan, targets },
     opts,
+    body,
     (t, call) => t.adapter.embed!(upstreamCall(call, { ...body, model: t.upstreamModel })),
     underBreaker,
     DONE_ON_ANSWER,
@@ -232,6 +243,7 @@ export async function executeStream(
   const r = await run(
     plan,
     opts,
+    body,
     async (t, call) => {
       const it = t.adapter
         .stream(
@@ -382,13 +394,15 @@ interface RunResult<T> extends ExecutionInfo {
 function run<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
+  /** The client's request: what an upstream's error text may echo, scrubbed out of log messages. */
+  body: unknown,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
   doneOnAnswer = false,
 ): Promise<RunResult<R>> {
   return opts.admit
-    ? runAdmitted(plan, opts, attempt, guard, doneOnAnswer)
-    : loop(plan, opts, attempt, guard, doneOnAnswer);
+    ? runAdmitted(plan, opts, body, attempt, guard, doneOnAnswer)
+    : loop(plan, opts, body, attempt, guard, doneOnAnswer);
 }
 
 /** `run`'s last argument for a whole answer: the attempt is over (timers disarmed) once `attempt` resolves. */
@@ -397,13 +411,14 @@ const DONE_ON_ANSWER = true;
 async function runAdmitted<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
+  body: unknown,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
   doneOnAnswer: boolean,
 ): Promise<RunResult<R>> {
   const slot: Slot = { release: undefined };
   try {
-    return { ...(await loop(plan, opts, attempt, guard, doneOnAnswer, slot)), release: slot.release };
+    return { ...(await loop(plan, opts, body, attempt, guard, doneOnAnswer, slot)), release: slot.release };
   } catch (e) {
     slot.release?.();
     throw e;
@@ -418,6 +433,7 @@ interface Slot {
 async function loop<T, R>(
   plan: ExecutionPlan,
   opts: ExecuteOptions,
+  body: unknown,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   guard: (t: Target, fn: () => Promise<T>, clientGone: () => boolean) => Promise<R>,
   doneOnAnswer: boolean,
@@ -462,7 +478,7 @@ async function loop<T, R>(
     for (let tries = 1; ; tries++) {
       if (opts.signal?.aborted) throw abortedByClient(fallbacks, attempts);
       const remaining = deadline - now();
-      if (remaining <= 0) return fail(fallbacks, attempts, failures, 'deadline');
+      if (remaining <= 0) return fail(fallbacks, attempts, failures, 'deadline', body);
       const started = now();
       let counted = false;
       try {
@@ -506,26 +522,41 @@ async function loop<T, R>(
           hasNextTarget: i < plan.targets.length - 1,
           random: random(),
         });
+        const detail = logText(pe, body);
         note(fallbacks, opts, {
           from: served,
           reason: pe.reason,
           latencyMs: counted ? now() - started : 0,
           action: step.kind,
           ...(pe.status !== undefined ? { status: pe.status } : {}),
-          detail: pe.message,
+          detail,
+          ...(detail !== pe.message ? { echoed: pe.message } : {}),
         });
         if (step.kind === 'stop')
+          // The client gets the upstream's words as they are (it sent the prompt); the log, without the echo.
           throw new ExecutionError('TM_INVALID_REQUEST', pe.message, {
             fallbacks,
             attempts,
             lastReason: pe.reason,
+            logMessage: detail,
           });
         if (step.kind === 'next-target') break;
         await sleep(step.delayMs, opts.signal);
       }
     }
   }
-  return fail(fallbacks, attempts, failures, 'exhausted');
+  return fail(fallbacks, attempts, failures, 'exhausted', body);
+}
+
+/**
+ * Skips, whose message is all our own words: nothing to scrub, though every request meets them while a breaker is
+ * open. (A timeout or a broken stream may be an upstream's answer in its own words: a 408, an error event.)
+ */
+const OWN_WORDS = new Set<FailureReason>(['breaker_open', 'unavailable']);
+
+/** A failure's message for logs: what the upstream echoed of the request scrubbed out (error path only). */
+function logText(pe: ProviderError, body: unknown): string {
+  return OWN_WORDS.has(pe.reason) ? pe.message : scrubRequestEcho(pe.message, body);
 }
 
 /** One failure as it happens: kept for the result and told to the caller. */
@@ -646,34 +677,29 @@ function fail(
   attempts: number,
   failures: ProviderError[],
   why: 'deadline' | 'exhausted',
+  body: unknown,
 ): never {
   const last = failures.at(-1);
   const info = { fallbacks, attempts, ...(last ? { lastReason: last.reason } : {}) };
-  const detail = last ? `; last: ${last.message}` : '';
+  // The last failure's message is the upstream's own words, which may echo the request: the log gets it scrubbed.
+  const failed = (code: ErrorCode, head: string, extra: { retryAfter?: number } = {}) =>
+    new ExecutionError(code, last ? `${head}; last: ${last.message}` : head, {
+      ...info,
+      ...extra,
+      ...(last ? { logMessage: `${head}; last: ${logText(last, body)}` } : {}),
+    });
   if (why === 'deadline')
-    throw new ExecutionError(
-      'TM_UPSTREAM_TIMEOUT',
-      `request deadline passed after ${attempts} attempt(s)${detail}`,
-      info,
-    );
+    throw failed('TM_UPSTREAM_TIMEOUT', `request deadline passed after ${attempts} attempt(s)`);
   if (fallbacks.length === 0)
     throw new ExecutionError('TM_ALL_TARGETS_FAILED', 'no provider target to try', info);
   // Targets without a key are skipped on every request; they say nothing about whether the others are busy.
   const tried = failures.filter((f) => f.reason !== 'unavailable');
   const all = (reason: FailureReason) => tried.length > 0 && tried.every((f) => f.reason === reason);
   if (all('breaker_open'))
-    throw new ExecutionError('TM_BREAKER_OPEN', `every target's circuit breaker is open${detail}`, {
-      ...info,
-      ...soonest(tried),
-    });
-  if (all('rate_limited'))
-    throw new ExecutionError('TM_RATE_LIMITED', `every target is rate limited${detail}`, {
-      ...info,
-      ...soonest(tried),
-    });
-  if (last?.reason === 'timeout')
-    throw new ExecutionError('TM_UPSTREAM_TIMEOUT', `all targets failed${detail}`, info);
-  throw new ExecutionError('TM_ALL_TARGETS_FAILED', `all targets failed${detail}`, info);
+    throw failed('TM_BREAKER_OPEN', "every target's circuit breaker is open", soonest(tried));
+  if (all('rate_limited')) throw failed('TM_RATE_LIMITED', 'every target is rate limited', soonest(tried));
+  if (last?.reason === 'timeout') throw failed('TM_UPSTREAM_TIMEOUT', 'all targets failed');
+  throw failed('TM_ALL_TARGETS_FAILED', 'all targets failed');
 }
 
 /** The earliest time any of the failed targets said it could be tried again, as a Retry-After. */

@@ -112,6 +112,19 @@ describe('httpFailure', () => {
     expect(e.message).not.toContain('cdef');
     expect(redact('Authorization: Bearer abc.def', [])).toBe('Authorization: Bearer [redacted]');
   });
+
+  it('redacts a partial echo of a configured key: a prefix or suffix of 8 characters or more', () => {
+    const key = 'gsk_LIVEKEY0123456789abcd';
+    expect(redact('Invalid key gsk_LIVEKEY0123 partial', [key])).toBe('Invalid key [redacted] partial');
+    expect(redact('key ending 0123456789abcd given', [key])).toBe('key ending [redacted] given');
+    expect(redact('masked gsk_LIVE****6789abcd here', [key])).toBe('masked [redacted]****[redacted] here');
+    expect(redact(`twice ${key} and gsk_LIVEKEY0`, [key])).toBe('twice [redacted] and [redacted]');
+    // Seven characters is not enough to say it is the key.
+    expect(redact('short gsk_LIV and 789abcd', [key])).toBe('short gsk_LIV and 789abcd');
+    // A key whose head and tail overlap in the text is cut once.
+    expect(redact('x abcdefghij y', ['abcdefghij'])).toBe('x [redacted] y');
+    expect(redact('x cdefghij y abcdefgh z', ['abcdefghij'])).toBe('x [redacted] y [redacted] z');
+  });
 });
 
 describe('Gemini errors', () => {

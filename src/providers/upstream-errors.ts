@@ -109,7 +109,7 @@ export const MAX_UPSTREAM_MESSAGE = 300;
  */
 export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
   let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
+  for (const s of secrets) if (s && s.length >= 4) out = redactKeyParts(out.split(s).join('[redacted]'), s);
   return (
     out
       .replace(/\b(sk|rk|pk)-[A-Za-z0-9_*.-]{6,}/g, '[redacted]')
@@ -117,6 +117,46 @@ export function redact(text: string, secrets: ReadonlyArray<string | undefined>)
       .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]')
       .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
   );
+}
+
+/** Partial echoes of a key shorter than this are left: too little of it to matter, too likely to be other text. */
+export const MIN_KEY_PART = 8;
+
+/**
+ * `text` without any run of >= MIN_KEY_PART characters that is a prefix or a suffix of `key`: upstreams echo keys
+ * masked in the middle ("sk-abcd1234...wxyz") or cut short.
+ */
+function redactKeyParts(text: string, key: string): string {
+  if (key.length < MIN_KEY_PART || text.length < MIN_KEY_PART) return text;
+  const cut: Array<[number, number]> = [];
+  const head = key.slice(0, MIN_KEY_PART);
+  for (let i = text.indexOf(head); i !== -1; i = text.indexOf(head, i + 1)) {
+    let n = MIN_KEY_PART;
+    while (n < key.length && i + n < text.length && text[i + n] === key[n]) n++;
+    cut.push([i, i + n]);
+  }
+  const tail = key.slice(-MIN_KEY_PART);
+  for (let i = text.indexOf(tail); i !== -1; i = text.indexOf(tail, i + 1)) {
+    let n = MIN_KEY_PART;
+    while (
+      n < key.length &&
+      i - (n - MIN_KEY_PART) > 0 &&
+      text[i - (n - MIN_KEY_PART) - 1] === key[key.length - n - 1]
+    )
+      n++;
+    cut.push([i + MIN_KEY_PART - n, i + MIN_KEY_PART]);
+  }
+  if (cut.length === 0) return text;
+  cut.sort((x, y) => x[0] - y[0]);
+  let out = '';
+  let at = 0;
+  for (const [from, to] of cut) {
+    if (to <= at) continue;
+    if (from > at) out += text.slice(at, from);
+    if (from >= at) out += '[redacted]';
+    at = to;
+  }
+  return out + text.slice(at);
 }
 
 /** An upstream's error text as we keep it (messages, logs): keys removed, then truncated. */

@@ -139,6 +139,8 @@ export interface Spent {
 export class RequestAccount {
   readonly spent: Spent = { costUSD: 0, inputTokens: 0, outputTokens: 0 };
   private reservations: Reservation[];
+  /** What the baseline model would have cost for the answer the client got: the request's saving is against it. */
+  private servedBaselineUSD: number | undefined;
 
   constructor(
     private readonly books: Books,
@@ -154,10 +156,16 @@ export class RequestAccount {
   }
 
   /**
-   * Books one answer's usage, priced at `model`, with the saving against the route's baseline. A count the upstream
-   * left out or garbled is estimated (from `answer` for the completion).
+   * Books one answer's usage, priced at `model`. A count the upstream left out or garbled is estimated (from
+   * `answer` for the completion). `served`: this is the answer the client got (the last one booked, by default),
+   * whose baseline the request's saving is measured against when it closes.
    */
-  book(model: ModelEntry, upstream: Partial<Usage> | null | undefined, answer = ''): UsageRecord {
+  book(
+    model: ModelEntry,
+    upstream: Partial<Usage> | null | undefined,
+    answer = '',
+    served = true,
+  ): UsageRecord {
     const usage = usableUsage(upstream, () => estimateUsage(this.promptTokens, answer));
     const baseline = baselineCostUSD(this.spec, usage.prompt_tokens, usage.completion_tokens);
     const record = usageRecord(this.route, model, this.user, usage, baseline, this.books.now());
@@ -168,7 +176,8 @@ export class RequestAccount {
     this.spent.costUSD += record.costUSD;
     this.spent.inputTokens += usage.prompt_tokens;
     this.spent.outputTokens += usage.completion_tokens;
-    book(this.books, this.budget, record, this.spec.baselineModel ? baseline - record.costUSD : 0);
+    if (served) this.servedBaselineUSD = baseline;
+    book(this.books, this.budget, record, 0);
     return record;
   }
 
@@ -180,5 +189,10 @@ export class RequestAccount {
       this.reservations = [];
     }
     for (const b of this.budget.status(now)) this.books.metrics.budget(b.name, b.remainingUSD);
+    // Once per request, against everything it spent: an escalated request that cost more than the baseline would
+    // have for its answer saved nothing, whatever its cheap first answer alone would have saved.
+    if (this.spec.baselineModel && this.servedBaselineUSD !== undefined)
+      this.books.metrics.requestSaved(this.route, Math.max(0, this.servedBaselineUSD - this.spent.costUSD));
+    this.servedBaselineUSD = undefined;
   }
 }

@@ -86,6 +86,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     }),
     opts.podLabels,
   );
+  metrics.budgetsFrom(() => store.current?.budget.status(Date.now()) ?? []);
   store.onApplied((rt) => {
     metrics.config(rt.snapshot.version);
     metrics.routeTargets(
@@ -96,6 +97,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
       })),
     );
     metrics.budgetLimits(rt.snapshot.budgets.map((b) => ({ budget: b.name, limitUSD: b.spec.limit.usd })));
+    metrics.refreshBudgets();
     for (const s of breakers.states())
       metrics.breakerState(s, s.state === 'half_open' ? 'half-open' : s.state);
     logger.info(

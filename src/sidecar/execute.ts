@@ -472,7 +472,6 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     }
     const { step } = done;
     let r: { completion: ChatCompletion; served: Served } = done.r;
-    let seconds = done.seconds;
     out.attempts += done.r.attempts;
     out.served = r.served;
     const model = step.models.find((m) => m.name === r.served.model)!;
@@ -502,7 +501,6 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       }
       if ('completion' in retried) {
         r = retried;
-        seconds = retried.seconds;
         verdict = check(r.completion);
         observer.strictRetried(step.tierName, verdict.ok ? 'passed' : 'failed');
       }
@@ -518,12 +516,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     previous = { completion: r.completion, tier: step.tierName };
     escalationsLeft--;
     out.escalations++;
-    observer.fallback({
-      from: r.served,
-      reason: 'quality',
-      latencyMs: Math.round(seconds * 1000),
-      action: 'next-target',
-    });
+    // Its own line and metric (cascade, tiermesh_cascade_escalations_total): not a failed call.
     observer.escalate(verdict.check, verdict.detail, step.tierName, above!.tierName);
     next = above;
   }

@@ -36,6 +36,7 @@ import type { RouteDecision } from '../routing/types.js';
 import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
+import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
 import { BodyAborted } from './body.js';
 import { ResponseCache } from './cache.js';
@@ -431,10 +432,14 @@ async function jsonAnswer(
   trace.served = result.served;
   trace.hedged = result.hedged;
   const board = latencyBoard(sc, exec.decision);
+  // The answer the client gets (the request's saving is against its baseline): the last its tier and model produced.
+  const served = result.answer
+    ? result.produced.findLast((p) => p.tier === result.tier && p.served.model === result.served?.model)
+    : undefined;
   for (const p of result.produced) {
     // 6. account
     sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
-    const booked = account.book(p.model, p.usage);
+    const booked = account.book(p.model, p.usage, '', p === served);
     // A latency observation is the answering attempt's own time: the targets that failed before it, its queue wait
     // and a hedge's delay are not its target's latency (neither is a hedge's loser or winner).
     if (p.untimed || p.attemptMs === undefined) continue;
@@ -475,7 +480,7 @@ async function streamAnswer(
     },
     (p) => {
       sc.deps.metrics.upstream(p.served.provider, p.served.model, p.upstreamSeconds);
-      account.book(p.model, p.usage);
+      account.book(p.model, p.usage, '', false);
     },
   );
   // The SLO board's clock: the answering attempt's own time to its first chunk (opened.elapsedMs), then on from here.
@@ -501,7 +506,7 @@ async function streamAnswer(
     // Nothing of the stream reached the client, but the upstream is open and has spent: closed and booked here,
     // before the error is answered.
     const text = await closeUnread(opened.chunks);
-    account.book(model, estimateUsage(exec.decision.estimatedPromptTokens, text));
+    account.book(model, estimateUsage(exec.decision.estimatedPromptTokens, text), '', false);
     throw e;
   }
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
@@ -522,14 +527,15 @@ async function streamAnswer(
     return { status: CLIENT_GONE, error: new TiermeshError('TM_UPSTREAM_ERROR', 'client closed the stream') };
   if (relayed.broken !== undefined) {
     // 7. respond: the tail. After the first chunk there is no failover; the client gets an error event.
-    const err = midStreamError(relayed.broken);
+    const err = midStreamError(relayed.broken, trace.request);
     responder.streamBroken(res, err);
     exec.observer.fallback({
       from: opened.served,
       reason: 'stream_broken',
       latencyMs: Math.round(performance.now() - t0),
       action: 'stop',
-      detail: err.message,
+      detail: err.logMessage,
+      ...(err.logMessage !== err.message ? { echoed: err.message } : {}),
     });
     return { status: 200, error: err };
   }
@@ -573,9 +579,13 @@ function cacheFacts(trace: RequestTrace, account: RequestAccount) {
 }
 
 /** What a stream that broke after its first chunk tells the client: the provider's reason, never a stack. */
-function midStreamError(broken: unknown): TiermeshError {
+function midStreamError(broken: unknown, request: unknown): TiermeshError {
   const msg = broken instanceof ProviderError ? broken.message : 'upstream stream failed';
-  return new TiermeshError('TM_UPSTREAM_ERROR', msg, { cause: broken });
+  // The upstream's words may echo the prompt: the client gets them, the log gets them scrubbed.
+  return new TiermeshError('TM_UPSTREAM_ERROR', msg, {
+    cause: broken,
+    logMessage: scrubRequestEcho(msg, request),
+  });
 }
 
 /**
@@ -587,7 +597,8 @@ function bookCutOff(account: RequestAccount, trace: RequestTrace, e: unknown): v
   const sent = e instanceof ExecutionError && e.aborted ? e.inFlight : undefined;
   const d = trace.decision;
   const model = sent && d?.spec.models.find((m) => m.name === sent.model);
-  if (d && model) account.book(model, { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 });
+  if (d && model)
+    account.book(model, { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 }, '', false);
 }
 
 /** The error answer (or none, when the client is gone), with the real cause logged when the fault is ours. */
@@ -648,14 +659,12 @@ class TraceObserver implements ExecutionObserver {
     this.trace.tier = e.to;
     const route = this.route;
     this.sc.deps.metrics.promotion(route, e.from, e.to, e.reason);
-    this.sc.deps.logger.warn({ requestId: this.trace.id, route, ...e }, 'promotion');
+    this.sc.deps.logger.info({ requestId: this.trace.id, route, ...e }, 'promotion');
   }
 
   promotionStopped(e: PromotionStop): void {
-    this.sc.deps.logger.warn(
-      { requestId: this.trace.id, route: this.trace.decision?.route, ...e },
-      'no promotion',
-    );
+    // Logged with the outcome: a warning only if the request then fails.
+    this.trace.promotionStop = { route: this.trace.decision?.route, ...e };
   }
 
   strictRetried(tier: string, outcome: 'passed' | 'failed' | 'error'): void {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { TiermeshError } from '../errors.js';
+import type { FallbackEvent } from '../providers/failover.js';
 import type { RouteDecision } from '../routing/types.js';
 import { createLogger } from '../telemetry/logger.js';
 import { SidecarMetrics } from '../telemetry/metrics.js';
-import { logRequest, newTrace, servedBy } from './request-log.js';
+import { logFallback, logRequest, newTrace, servedBy } from './request-log.js';
 
 function logged(
   fill: (t: ReturnType<typeof newTrace>) => void,
@@ -115,5 +116,120 @@ describe('servedBy', () => {
     });
     t.served = { provider: 'p', model: 'big', upstreamModel: 'big-1' };
     expect(servedBy(t)).toMatchObject({ model: 'big', provider: 'p', tier: 'premium' });
+  });
+});
+
+describe('logRequest: an error whose message echoes the prompt', () => {
+  const err = () =>
+    new TiermeshError('TM_INVALID_REQUEST', 'upstream said: bad "secret words"', {
+      logMessage: 'upstream said: bad "[prompt]"',
+    });
+  it('logs the log-safe message, and the whole one only with --log-prompts', () => {
+    expect(logged(() => {}, { err: err() }).line['error']).toEqual({
+      code: 'TM_INVALID_REQUEST',
+      message: 'upstream said: bad "[prompt]"',
+    });
+    expect(logged(() => {}, { err: err(), logPrompts: true }).line['error']).toEqual({
+      code: 'TM_INVALID_REQUEST',
+      message: 'upstream said: bad "secret words"',
+    });
+  });
+});
+
+describe('logFallback', () => {
+  const served = { provider: 'a', model: 'm', upstreamModel: 'm' };
+  const ev = (
+    reason: FallbackEvent['reason'],
+    action: FallbackEvent['action'],
+    provider = 'a',
+  ): FallbackEvent => ({
+    from: { ...served, provider },
+    reason,
+    latencyMs: reason === 'breaker_open' ? 0 : 5,
+    action,
+  });
+
+  async function run(events: FallbackEvent[], end: { ok: boolean }) {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (l: string) => void lines.push(l) },
+    });
+    const metrics = new SidecarMetrics();
+    const deps = { metrics, logger, logPrompts: false };
+    const t = newTrace('req-1');
+    for (const e of events) logFallback(deps, t, e);
+    if (end.ok) t.served = served;
+    logRequest(
+      deps,
+      t,
+      end.ok ? 200 : 502,
+      end.ok ? undefined : new TiermeshError('TM_ALL_TARGETS_FAILED', 'x'),
+    );
+    const text = await metrics.registry.metrics();
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { text, fallbackLevels: parsed.filter((l) => l['msg'] === 'fallback').map((l) => l['level']) };
+  }
+  const count = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('tiermesh_fallbacks_total{'))
+      .map(
+        (l) => `${/from_provider="(\w+)",reason="(\w+)"/.exec(l)!.slice(1).join('/')} ${l.split(' ').at(-1)}`,
+      );
+
+  it('counts a failed call only when another call follows it: a retry, another target, the answer', async () => {
+    const { text } = await run(
+      [ev('server_error', 'retry'), ev('timeout', 'next-target'), ev('breaker_open', 'next-target', 'c')],
+      { ok: true },
+    );
+    expect(count(text)).toEqual(['a/server_error 1', 'a/timeout 1']);
+  });
+
+  it('does not count the last failure of a failed request, a stop, or a skip', async () => {
+    expect(
+      count(
+        (await run([ev('server_error', 'retry'), ev('server_error', 'next-target')], { ok: false })).text,
+      ),
+    ).toEqual(['a/server_error 1']);
+    expect(count((await run([ev('client_error', 'stop')], { ok: false })).text)).toEqual([]);
+    expect(count((await run([ev('breaker_open', 'next-target')], { ok: true })).text)).toEqual([]);
+  });
+
+  it('logs skips and a client error at debug, real failures as warnings', async () => {
+    const { fallbackLevels } = await run(
+      [
+        ev('breaker_open', 'next-target'),
+        ev('unavailable', 'next-target'),
+        ev('server_error', 'next-target'),
+        ev('client_error', 'stop'),
+      ],
+      { ok: false },
+    );
+    // pino levels: 20 debug, 30 info, 40 warn.
+    expect(fallbackLevels).toEqual([20, 20, 40, 20]);
+  });
+
+  it('logs "no promotion" with the outcome: a warning only when the request failed', async () => {
+    for (const ok of [true, false]) {
+      const lines: string[] = [];
+      const logger = createLogger({
+        level: 'debug',
+        destination: { write: (l: string) => void lines.push(l) },
+      });
+      const t = newTrace('req-1');
+      t.promotionStop = { from: 'cheap', why: 'no-tier' };
+      if (ok) t.served = served;
+      logRequest(
+        { metrics: new SidecarMetrics(), logger, logPrompts: false },
+        t,
+        ok ? 200 : 502,
+        ok ? undefined : new TiermeshError('TM_ALL_TARGETS_FAILED', 'x'),
+      );
+      const stop = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l['msg'] === 'no promotion');
+      expect(stop).toMatchObject([{ level: ok ? 30 : 40, why: 'no-tier', requestId: 'req-1' }]);
+    }
   });
 });

@@ -33,6 +33,13 @@ export interface RequestTrace {
   promotedFrom: string | undefined;
   /** spec.hedge: whether the hedge won or lost, when one was started. */
   hedged?: 'won' | 'lost' | undefined;
+  /**
+   * The last failed upstream call that another may follow: counted as a fallback once another call is made (the
+   * next failure, or the answer that served the request), never when the request ends on it.
+   */
+  abandoning: FallbackEvent | undefined;
+  /** Why tier promotion did not happen, logged with the request's outcome (a warning only if it then failed). */
+  promotionStop: Record<string, unknown> | undefined;
 }
 
 export function newTrace(id: string): RequestTrace {
@@ -48,6 +55,8 @@ export function newTrace(id: string): RequestTrace {
     escalations: 0,
     spent: NOTHING_SPENT,
     promotedFrom: undefined,
+    abandoning: undefined,
+    promotionStop: undefined,
   };
 }
 
@@ -82,6 +91,12 @@ export interface RequestLogDeps {
 /** The one log line and the request metrics. */
 export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number, err?: TiermeshError): void {
   const seconds = (performance.now() - t.started) / 1000;
+  // An answer served the request after the last failure: that attempt was abandoned for another.
+  if (t.abandoning && !err && t.served)
+    deps.metrics.fallback(t.abandoning.from.provider, t.abandoning.reason);
+  t.abandoning = undefined;
+  if (t.promotionStop)
+    deps.logger[err ? 'warn' : 'info']({ requestId: t.id, ...t.promotionStop }, 'no promotion');
   const route = t.decision?.route ?? NONE;
   const tier = t.tier || NONE;
   const model = t.served?.model ?? NONE;
@@ -112,19 +127,28 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
   line['inputTokens'] = t.spent.inputTokens;
   line['outputTokens'] = t.spent.outputTokens;
   line['costUSD'] = t.spent.costUSD;
-  if (err) line['error'] = err.toLog();
+  // With --log-prompts the log may hold what the client sent, upstream echoes of it included.
+  if (err) line['error'] = deps.logPrompts ? { code: err.code, message: err.message } : err.toLog();
   if (deps.logPrompts && t.request) line['prompt'] = promptText(t.request);
   deps.logger.info(line, 'request');
 }
 
+/** Reasons that are no call at all: the target was skipped. */
+const SKIPPED = new Set<FallbackEvent['reason']>(['unavailable', 'breaker_open']);
+
 /**
- * A fallback line and metric. `detail` is the upstream's own error text, already truncated and redacted by the
- * adapter (it is what an operator needs to act); a provider skipped for want of a key is expected, so debug only.
+ * A fallback line, and the metric for the failed call before it (see `abandoning`). `detail` is the upstream's own
+ * error text, truncated, redacted and without what it echoed of the request (it is what an operator needs to act).
+ * Skipped targets (no key, breaker open: every request says so while it lasts) and a client's own bad request are
+ * expected, so debug only.
  */
 export function logFallback(deps: RequestLogDeps, t: RequestTrace, e: FallbackEvent): void {
-  const skipped = e.reason === 'unavailable';
-  if (!skipped) deps.metrics.fallback(e.from.provider, e.reason);
-  deps.logger[skipped ? 'debug' : 'warn'](
+  const skipped = SKIPPED.has(e.reason);
+  if (!skipped) {
+    if (t.abandoning) deps.metrics.fallback(t.abandoning.from.provider, t.abandoning.reason);
+    t.abandoning = e.action === 'stop' ? undefined : e;
+  }
+  deps.logger[skipped || e.reason === 'client_error' ? 'debug' : 'warn'](
     {
       requestId: t.id,
       route: t.decision?.route,
@@ -134,7 +158,9 @@ export function logFallback(deps: RequestLogDeps, t: RequestTrace, e: FallbackEv
       status: e.status,
       latencyMs: e.latencyMs,
       action: e.action,
-      ...(e.detail !== undefined ? { detail: e.detail } : {}),
+      ...(e.detail !== undefined
+        ? { detail: deps.logPrompts && e.echoed !== undefined ? e.echoed : e.detail }
+        : {}),
     },
     'fallback',
   );

@@ -82,13 +82,13 @@ export class SidecarMetrics {
   );
   private readonly saved = new HotCounter(
     'tiermesh_cost_saved_usd_total',
-    "USD saved against the route's baselineModel for the same tokens.",
+    "USD saved against the route's baselineModel: per request, what the baseline would have cost for the answer served less everything the request spent, when positive.",
     ['route'] as const,
     this.registry,
   );
   private readonly fallbacks = new HotCounter(
     'tiermesh_fallbacks_total',
-    'Upstream attempts abandoned for another attempt, by the provider that failed and why.',
+    'Failed upstream calls followed by another call (a retry, another target or tier), by the provider that failed and why.',
     ['from_provider', 'reason'] as const,
     this.registry,
   );
@@ -98,6 +98,7 @@ export class SidecarMetrics {
     labelNames: ['route', 'provider', 'model'] as const,
     registers: [this.registry],
   });
+  private budgetStatus: (() => ReadonlyArray<{ name: string; remainingUSD: number }>) | undefined;
   private readonly budgetRemaining = new Gauge({
     name: 'tiermesh_budget_remaining_usd',
     help: 'USD left in the current window of each ModelBudget, as this sidecar sees it.',
@@ -259,6 +260,11 @@ export class SidecarMetrics {
     if (inputTokens > 0) this.tokens.inc({ model, direction: 'input' }, inputTokens);
     if (outputTokens > 0) this.tokens.inc({ model, direction: 'output' }, outputTokens);
     if (costUSD > 0) this.cost.inc({ route, model }, costUSD);
+    this.requestSaved(route, savedUSD);
+  }
+
+  /** One request's (or cache hit's) saving against the baseline, counted once the request is over. */
+  requestSaved(route: string, savedUSD: number): void {
     // A request that cost more than the baseline would have (cascade escalation) is negative savings; counters
     // cannot go down, so only real savings are counted.
     if (savedUSD > 0) this.saved.inc({ route }, savedUSD);
@@ -305,6 +311,22 @@ export class SidecarMetrics {
 
   budget(name: string, remainingUSD: number): void {
     this.budgetRemaining.set({ budget: name }, remainingUSD);
+  }
+
+  /**
+   * Where tiermesh_budget_remaining_usd is read from on each scrape and config apply (refreshBudgets): every budget
+   * has its series from the start, and a window that rolled over or a budget that only saw rejected requests shows
+   * without traffic. Budgets gone from the config lose theirs.
+   */
+  budgetsFrom(status: () => ReadonlyArray<{ name: string; remainingUSD: number }>): void {
+    this.budgetStatus = status;
+    this.refreshBudgets();
+  }
+
+  refreshBudgets(): void {
+    if (!this.budgetStatus) return;
+    this.budgetRemaining.reset();
+    for (const b of this.budgetStatus()) this.budgetRemaining.set({ budget: b.name }, b.remainingUSD);
   }
 
   classified(route: string, tier: string, source: string): void {
@@ -395,6 +417,7 @@ export class SidecarMetrics {
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
+    this.refreshBudgets();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }

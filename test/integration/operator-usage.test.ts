@@ -31,11 +31,13 @@ async function operator() {
     spec: { window: { period: 'daily' }, limit: { usd: 10 } },
   });
   let synced = false;
+  let failWrites = false;
   const ledger = new LedgerService({
     store: {
       cached: () => (synced ? [obj] : []),
       get: async () => structuredClone(obj),
       writeStatus: async (_b: ModelBudget, s: ModelBudgetStatus) => {
+        if (failWrites) throw new Error('etcdserver: request timed out');
         obj = { ...obj, status: applyMergePatch(obj.status, s) as ModelBudgetStatus };
         return obj;
       },
@@ -46,11 +48,13 @@ async function operator() {
     sidecars: () => 1,
   });
   const answers: Array<{ path: string; status: number }> = [];
+  const batches: string[] = [];
   const server = createOperatorServer({
     hub: new ConfigHub(),
     authenticate: async () => ({ namespace: 'ns', serviceAccount: 'app' }),
     ledger,
     ready: () => synced,
+    onUsageBatch: (result) => batches.push(result),
   });
   server.on('request', (req, res) =>
     res.on('finish', () => answers.push({ path: req.url ?? '', status: res.statusCode })),
@@ -65,7 +69,11 @@ async function operator() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     dir,
     answers,
+    batches,
     budget: () => obj,
+    failWrites: (on: boolean) => {
+      failWrites = on;
+    },
     sync: () => {
       synced = true;
     },
@@ -107,6 +115,29 @@ describe('usage to the operator', () => {
     op.sync();
     await until(() => link.reporter.pending() === 0, 'the batch delivered');
     expect(op.budget().status?.spentUSD).toBe(2.5);
+  });
+
+  it('counts each usage batch it answered by result: rejected before the caches sync, error on a failed write, ok', async () => {
+    const op = await operator();
+    const send = (seq: number) =>
+      fetch(`${op.url}${USAGE_PATH}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer tok', 'content-type': 'application/json' },
+        body: JSON.stringify({ sidecarId: 'sc1', seq, records: [rec(1)] }),
+      }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      });
+    expect(await send(1)).toBe(503);
+    op.sync();
+    op.failWrites(true);
+    expect(await send(1)).toBe(500);
+    op.failWrites(false);
+    expect(await send(1)).toBe(200);
+    // A resend of an applied batch is answered as applied before.
+    expect(await send(1)).toBe(200);
+    expect(op.batches).toEqual(['rejected', 'error', 'ok', 'ok']);
+    expect(op.budget().status?.spentUSD).toBe(1);
   });
 
   it('a routing report that ends before it starts is dropped; the usage it rides with is applied', async () => {

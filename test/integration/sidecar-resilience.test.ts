@@ -98,12 +98,11 @@ describe('failover and breakers', () => {
     // Open breaker: the flaky upstream was not called at all, and the attempt is not counted.
     expect(flaky.calls.length).toBe(callsWhenOpen);
     expect(r.response.headers.get('x-tiermesh-attempts')).toBe('1');
-    expect(
-      metricValue(await metrics(sidecar), 'tiermesh_fallbacks_total', {
-        from_provider: 'flaky',
-        reason: 'breaker_open',
-      }),
-    ).toBeGreaterThanOrEqual(1);
+    // A skip is no call: not a fallback, and its line is debug (every request says so while the breaker is open).
+    expect(metricSum(await metrics(sidecar), 'tiermesh_fallbacks_total', { reason: 'breaker_open' })).toBe(0);
+    const skip = sidecar.logs.byMsg('fallback').filter((l) => l['reason'] === 'breaker_open');
+    expect(skip.length).toBeGreaterThanOrEqual(1);
+    for (const l of skip) expect(l['level']).toBe(20); // debug
 
     flaky.script(() => behave.ok('flaky is back', { prompt: 5, completion: 5 }));
     await vi.waitFor(
@@ -178,9 +177,12 @@ describe('cascade', () => {
     // Both answers were paid for: 200 tokens at $1/M + 200 at $10/M.
     expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(0.0022, 12);
     const text = await metrics(sidecar);
+    // An escalation is counted (and logged) as one, not as a fallback too.
+    expect(metricSum(text, 'tiermesh_fallbacks_total', { reason: 'quality' })).toBe(0);
     expect(
-      metricValue(text, 'tiermesh_fallbacks_total', { from_provider: 'cheap-up', reason: 'quality' }),
-    ).toBe(1);
+      metricValue(text, 'tiermesh_cascade_escalations_total', { tier: 'cheap', check: 'json' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sidecar.logs.byMsg('fallback').filter((l) => l['reason'] === 'quality')).toEqual([]);
     expect(metricValue(text, 'tiermesh_tokens_total', { model: 'small-model', direction: 'output' })).toBe(
       100,
     );
