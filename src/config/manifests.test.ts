@@ -63,6 +63,22 @@ describe('standalone manifests', () => {
     );
   });
 
+  it('holds object names to what the apiserver takes (DNS-1123 subdomain names, DNS-1123 label namespaces)', () => {
+    const text = (name: string, ns: string) => `apiVersion: tiermesh.dev/v1alpha1
+kind: ModelBudget
+metadata: { name: ${name}, namespace: ${ns} }
+spec: { window: { period: daily }, limit: { usd: 1 } }
+`;
+    expect(problemsOf(() => parseManifests(text('Default_Budget', 'demo')))).toEqual([
+      expect.stringMatching(
+        /^document 1 \(ModelBudget Default_Budget\): metadata\.name: must be a DNS-1123 subdomain/,
+      ),
+    ]);
+    expect(problemsOf(() => parseManifests(text('b', 'my.team')))).toEqual([
+      expect.stringMatching(/^document 1 \(ModelBudget b\): metadata\.namespace: must be a DNS-1123 label/),
+    ]);
+  });
+
   it('names the document and field of a schema error', () => {
     const text = `apiVersion: tiermesh.dev/v1alpha1
 kind: ModelBudget
