@@ -45,12 +45,6 @@ export function parseHostPort(flag: string, value: string, barePort = false): { 
   return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
-/** Whether a listen address is on this host only: 127.0.0.0/8, ::1 (also IPv4-mapped) or "localhost". */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 
 /** A --log-level value, checked before it reaches pino (which throws a stack trace at an unknown one). */

@@ -4,7 +4,9 @@ import { ConfigError, loadConfigFile } from '../config/manifests.js';
 import { podLabelsFromEnv } from '../config/pod-selector.js';
 import { TiermeshError } from '../errors.js';
 import { listen } from '../http/listen.js';
+import { isLoopbackHost } from '../http/loopback.js';
 import { sendError } from '../http/reply.js';
+import { defaultKeyEnv } from '../providers/keys.js';
 import { startSidecar } from '../sidecar/app.js';
 import { linkToOperator } from '../sidecar/config-stream-operator.js';
 import { DEFAULT_MAX_BODY_BYTES, SIDECAR_HOST, SIDECAR_PORT } from '../sidecar/defaults.js';
@@ -12,7 +14,7 @@ import { serveHealthOnly } from '../sidecar/health.js';
 import { RoutingTally } from '../sidecar/routing-tally.js';
 import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
-import { isLoopbackHost, parseCliArgs, parseHostPort, parseLogLevel, untilStopSignal } from './args.js';
+import { parseCliArgs, parseHostPort, parseLogLevel, untilStopSignal } from './args.js';
 import { type FeedbackOptions, feedbackFlags, feedbackHelp, feedbackOptions } from './feedback-options.js';
 
 const DEFAULT_LISTEN = `${SIDECAR_HOST}:${SIDECAR_PORT}`;
@@ -37,7 +39,9 @@ const help = `usage: tiermesh sidecar (--config <file> | --operator <url> --toke
                                   for kubelet httpGet probes on the pod IP
   --listen <host:port>   address to serve on (default ${DEFAULT_LISTEN}); loopback only, unless --allow-remote
   --allow-remote         let --listen take a non-loopback address: whoever reaches it spends this sidecar's
-                         provider keys and budgets (off by default; the chat API has no authentication)
+                         provider keys and budgets (off by default; the chat API has no authentication). Also
+                         turns off the browser guard (requests whose Host is not loopback, or from another
+                         web origin, are otherwise refused with 403)
   --max-body-bytes <n>   largest accepted request body (default ${DEFAULT_MAX_BODY_BYTES})
   --drain-seconds <s>    after SIGTERM, how long in-flight requests may finish before connections close; with
                          --operator, their usage is then delivered for up to 5 s more (default ${DEFAULT_DRAIN_SECONDS}:
@@ -146,6 +150,7 @@ export async function run(args: string[]): Promise<number> {
       metricsListen,
       healthListen,
       listen,
+      allowRemote: values['allow-remote'] === true,
       maxBodyBytes,
       drainMs,
       localOverspendUSD,
@@ -168,6 +173,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     sidecar = await startSidecar({
       ...listen,
+      allowRemote: values['allow-remote'] === true,
       maxBodyBytes,
       logPrompts: values['log-prompts'] === true,
       logger,
@@ -232,6 +238,7 @@ async function runWithOperator(o: {
   metricsListen: { host: string; port: number } | undefined;
   healthListen: { host: string; port: number } | undefined;
   listen: { host: string; port: number };
+  allowRemote: boolean;
   maxBodyBytes: number;
   drainMs: number;
   localOverspendUSD: number | undefined;
@@ -259,6 +266,9 @@ async function runWithOperator(o: {
   try {
     sidecar = await startSidecar({
       ...o.listen,
+      allowRemote: o.allowRemote,
+      // In a cluster keys come from mounted Secrets only (keys.ts: `fileKeys`).
+      keyEnv: { ...defaultKeyEnv(), fileKeys: false },
       maxBodyBytes: o.maxBodyBytes,
       logPrompts: o.logPrompts,
       logger,

@@ -29,6 +29,8 @@ export { DEFAULT_MAX_BODY_BYTES } from './defaults.js';
 export interface SidecarOptions {
   host?: string;
   port?: number;
+  /** Served on a non-loopback address on purpose (--allow-remote): no Host/Origin browser guard. */
+  allowRemote?: boolean;
   maxBodyBytes?: number;
   logPrompts?: boolean;
   logger?: Logger;
@@ -170,6 +172,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     store,
     metrics,
     logger,
+    allowRemote: opts.allowRemote ?? false,
     chat,
     feedback,
     explain: chat.explain,

@@ -10,6 +10,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type ErrorDialect, TiermeshError } from '../errors.js';
 import { listen } from '../http/listen.js';
+import { browserRefusal } from '../http/loopback.js';
 import { sendError, sendJson, sendRawError } from '../http/reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
@@ -46,6 +47,8 @@ export interface ServerDeps<R extends Versioned> {
   countTokens?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** POST /v1/explain: how a body would be routed now, with live observations (explain-live.ts). */
   explain?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** Served on a non-loopback address on purpose (--allow-remote): the browser guard (http/loopback.ts) is off. */
+  allowRemote?: boolean;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
@@ -217,6 +220,16 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       });
       const id = requestId(req);
       (res as SidecarResponse).requestId = id;
+      // Before anything else: a web page in this machine's browser must not spend the keys (http/loopback.ts).
+      const refused = deps.allowRemote ? undefined : browserRefusal(req.headers);
+      if (refused !== undefined) {
+        deps.logger.warn(
+          { requestId: id, path: (req.url ?? '/').split('?')[0]!.slice(0, 200) },
+          `refused: ${refused}`,
+        );
+        sendError(res, new TiermeshError('TM_FORBIDDEN', refused));
+        return;
+      }
       let handled: Promise<void> | void;
       try {
         handled = route(req, res, id);
