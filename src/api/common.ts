@@ -71,7 +71,12 @@ export const keyRef = z
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
       .optional()
       .describe('Environment variable holding the key (standalone mode).'),
-    file: z.string().min(1).max(4096).optional().describe('File holding the key.'),
+    file: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe('File holding the key: standalone sidecars only (a sidecar fed by the operator refuses it).'),
   })
   // The same rule twice: CEL for the apiserver, refine for standalone mode where no apiserver checks it.
   .refine((k) => [k.secretKeyRef, k.env, k.file].filter((x) => x !== undefined).length === 1, {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -58,6 +58,34 @@ describe('resolveKey', () => {
       join(dir, 'openai-creds', 'api-key'),
     );
     expect(secretPath(dir, { name: 'llm.openai', key: '.hidden' })).toBe(join(dir, 'llm.openai', '.hidden'));
+  });
+
+  it('never reads a ServiceAccount token through apiKey.file, and no file at all in a cluster', () => {
+    mkdirSync(join(dir, 'token'), { recursive: true });
+    writeFileSync(join(dir, 'token', 'token'), 'eyJ-service-account-token');
+    // A symlink elsewhere that leads to the token is caught too.
+    symlinkSync(join(dir, 'token', 'token'), join(dir, 'innocent-key'));
+    for (const file of [
+      join(dir, 'token', 'token'),
+      join(dir, 'openai-creds', '..', 'token', 'token'),
+      join(dir, 'innocent-key'),
+    ])
+      expect(resolveKey({ file }, k)).toEqual({
+        ok: false,
+        why: `file ${file} is a ServiceAccount token, not an API key`,
+      });
+    expect(resolveKey({ file: '/var/run/secrets/kubernetes.io/serviceaccount/token' }, k)).toMatchObject({
+      ok: false,
+      why: expect.stringContaining('is a ServiceAccount token'),
+    });
+    const cluster = { ...k, fileKeys: false };
+    expect(resolveKey({ file: join(dir, 'plain') }, cluster)).toEqual({
+      ok: false,
+      why: `file ${join(dir, 'plain')}: apiKey.file is for standalone sidecars; in a cluster use secretKeyRef`,
+    });
+    expect(resolveKey({ secretKeyRef: { name: 'openai-creds', key: 'api-key' } }, cluster)).toMatchObject({
+      ok: true,
+    });
   });
 
   it('defaults the secrets dir', () => {

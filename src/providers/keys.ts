@@ -1,6 +1,6 @@
 /** Resolves a provider's API key from env, a file, or a mounted Secret; says why when it cannot, never what it is. */
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { KeyRef } from '../api/common.js';
 import { jwtExpiry } from '../jwt.js';
@@ -14,6 +14,12 @@ export interface KeyEnv {
   /** Where the injector mounts Secrets: `<dir>/<secret-name>/<key>`. */
   secretsDir: string;
   readFile: (path: string) => string;
+  /**
+   * Whether `apiKey.file` may be read: not in a cluster (a sidecar fed by the operator), where whoever may write a
+   * ModelRoute could otherwise name any file of the sidecar's container, its own ServiceAccount token included, and
+   * have it sent to a baseURL of their choosing. There keys come from mounted Secrets (`secretKeyRef`).
+   */
+  fileKeys?: boolean;
 }
 
 export function defaultKeyEnv(env: Readonly<Record<string, string | undefined>> = process.env): KeyEnv {
@@ -42,6 +48,20 @@ export function secretPath(dir: string, ref: { name: string; key: string }): str
   return dirname(dirname(path)) === root ? path : undefined;
 }
 
+/** Kubernetes' own ServiceAccount mount, and the token the injector mounts for the operator link. */
+const KUBE_TOKEN_DIR = '/var/run/secrets/kubernetes.io';
+
+function isTokenPath(secretsDir: string, path: string): boolean {
+  let real = resolve(path);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // Not there (yet): the lexical path is what is checked.
+  }
+  const inside = (dir: string) => real === dir || real.startsWith(`${dir}/`);
+  return inside(resolve(secretsDir, TOKEN_SUBDIR)) || inside(KUBE_TOKEN_DIR);
+}
+
 /** One lookup. The `why` names the source (env var, path), which is configuration, never the key. */
 export function resolveKey(ref: KeyRef | undefined, k: KeyEnv): KeyResolution {
   if (!ref) return { ok: false, why: 'no apiKey configured' };
@@ -54,8 +74,16 @@ export function resolveKey(ref: KeyRef | undefined, k: KeyEnv): KeyResolution {
   const what = ref.secretKeyRef
     ? `secret ${ref.secretKeyRef.name}/${ref.secretKeyRef.key}`
     : `file ${ref.file}`;
+  if (ref.file !== undefined && k.fileKeys === false)
+    return {
+      ok: false,
+      why: `${what}: apiKey.file is for standalone sidecars; in a cluster use secretKeyRef`,
+    };
   const path = ref.file ?? (ref.secretKeyRef ? secretPath(k.secretsDir, ref.secretKeyRef) : undefined);
   if (path === undefined) return { ok: false, why: `${what} is not a file inside the secrets directory` };
+  // The second lock for files too: never a ServiceAccount token, whatever path leads there.
+  if (ref.file !== undefined && isTokenPath(k.secretsDir, path))
+    return { ok: false, why: `${what} is a ServiceAccount token, not an API key` };
   try {
     const v = k.readFile(path).trim();
     return v ? { ok: true, key: v } : { ok: false, why: `${what} is empty` };
