@@ -97,7 +97,7 @@ export class UsageReporter {
 
   /** Batches and journal left by a previous run: all of it is still owed to the operator. */
   private recover(dir: string): void {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // owner-only: usage names users and routes
     try {
       this.seq = Number(readFileSync(join(dir, SEQ), 'utf8')) || 0;
     } catch {

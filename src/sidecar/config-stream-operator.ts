@@ -52,8 +52,9 @@ export function sidecarIdentity(stateDir: string | undefined): string {
   } catch {
     // First start with this state dir.
   }
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(file, fresh);
+  // Owner-only, like everything in the state dir (its snapshot names baseURLs and key references).
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(file, fresh, { mode: 0o600 });
   return fresh;
 }
 

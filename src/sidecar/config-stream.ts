@@ -83,9 +83,9 @@ export function loadLastKnownGood(stateDir: string, store: SnapshotTarget): stri
 }
 
 function saveLastKnownGood(stateDir: string, snapshot: unknown): void {
-  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const tmp = join(stateDir, `${SNAPSHOT_FILE}.tmp`);
-  writeFileSync(tmp, JSON.stringify(snapshot));
+  writeFileSync(tmp, JSON.stringify(snapshot), { mode: 0o600 });
   renameSync(tmp, join(stateDir, SNAPSHOT_FILE));
 }
 

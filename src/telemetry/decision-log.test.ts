@@ -45,6 +45,14 @@ describe('openDecisionLog', () => {
     log.close();
   });
 
+  it('is owner-only, also when the file was there before with a looser mode', () => {
+    const path = join(tmp(), 'decisions.jsonl');
+    writeFileSync(path, '', { mode: 0o644 });
+    const log = openDecisionLog({ path });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    log.close();
+  });
+
   it('rotates by size, never splits a line, keeps `keep` old files and drops the oldest', () => {
     const path = join(tmp(), 'd.jsonl');
     const log = openDecisionLog({ path, maxBytes: lineBytes * 3, keep: 2 });

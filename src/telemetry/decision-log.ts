@@ -11,7 +11,7 @@
  * across files; a single line longer than `maxBytes` gets a file of its own. A failing write (disk full) is
  * reported to `onError` and the lines are dropped: the log is diagnostics and must never stop the sidecar.
  */
-import { closeSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
 import type { DecisionLogEntry } from '../api/decision-log.js';
 
 export interface DecisionLogOptions {
@@ -83,18 +83,25 @@ function stdoutSink(stream: { write(s: string): unknown }): Sink {
   return { write: (lines) => void stream.write(lines.join('')), close: () => {} };
 }
 
+/** Opens the log owner-only: the mode given to open applies only to a file it creates, not to one already there. */
+function openPrivate(path: string, flags: 'a' | 'w'): number {
+  const fd = openSync(path, flags, 0o600);
+  fchmodSync(fd, 0o600);
+  return fd;
+}
+
 function fileSink(path: string, maxBytes: number, keep: number): Sink {
-  let fd = openSync(path, 'a', 0o600);
+  let fd = openPrivate(path, 'a');
   let size = fstatSync(fd).size;
   const rotate = () => {
     closeSync(fd);
     if (keep === 0) {
-      fd = openSync(path, 'w', 0o600);
+      fd = openPrivate(path, 'w');
     } else {
       // Oldest first, so each rename lands on a name already moved away (rename replaces path.<keep>).
       for (let i = keep - 1; i >= 1; i--) renameIfExists(`${path}.${i}`, `${path}.${i + 1}`);
       renameSync(path, `${path}.1`);
-      fd = openSync(path, 'a', 0o600);
+      fd = openPrivate(path, 'a');
     }
     size = 0;
   };
