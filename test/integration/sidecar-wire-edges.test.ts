@@ -126,7 +126,7 @@ describe('HTTP/1.0 stream clients', () => {
         usageChunk(3, 2),
       ]);
     const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
-    const out = await rawRequest(sidecar.url, 'POST /v1/chat/completions HTTP/1.0\r\nhost: x', body);
+    const out = await rawRequest(sidecar.url, 'POST /v1/chat/completions HTTP/1.0\r\nhost: 127.0.0.1', body);
     const [head, ...rest] = out.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 200 /);
     expect(head).not.toMatch(/^trailer:/im);
@@ -151,7 +151,7 @@ describe('HTTP/1.0 stream clients', () => {
       stream: true,
       messages: [{ role: 'user', content: 'hi' }],
     });
-    const out = await rawRequest(sidecar.url, 'POST /v1/messages HTTP/1.0\r\nhost: x', body);
+    const out = await rawRequest(sidecar.url, 'POST /v1/messages HTTP/1.0\r\nhost: 127.0.0.1', body);
     expect(out).toMatch(/^HTTP\/1\.1 200 /);
     expect(out).toContain('event: message_stop');
     expect(sidecar.logs.byMsg('request').at(-1)).toMatchObject({
@@ -167,7 +167,7 @@ describe('HTTP/1.0 stream clients', () => {
     const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     const out = await rawRequest(
       sidecar.url,
-      'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close',
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close',
       body,
     );
     expect(out).not.toMatch(/^connection: keep-alive/im);
@@ -180,7 +180,7 @@ describe('HTTP/1.0 stream clients', () => {
     const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     const out = await rawRequest(
       sidecar.url,
-      'POST /v1/chat/completions HTTP/1.1\r\nhost: x',
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1',
       body,
       /\r\n0\r\n[\s\S]*\r\n\r\n$/,
     );
@@ -507,7 +507,7 @@ describe('a client that hangs up while sending its body', () => {
       await new Promise((r) => s.once('connect', r));
       // Half the declared body, then the hang-up once the sidecar is reading it (its log line is written after).
       s.write(
-        `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":"auto"`,
+        `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":"auto"`,
       );
       await vi.waitFor(() => expect(sidecar.server.inFlight()).toBe(1));
       s.destroy();
@@ -546,7 +546,7 @@ describe('requests node:http refuses before routing', () => {
     );
     const body = JSON.stringify({ model: 'auto', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     s.write(
-      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
     );
     await streaming;
     s.write('GARBAGE\r\n\r\n');
