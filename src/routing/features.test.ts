@@ -27,6 +27,16 @@ describe('promptText', () => {
 });
 
 describe('extractFeatures', () => {
+  it('counts line-start code and list items after runs of blank lines, as before the linear-time patterns', () => {
+    const f = extractFeatures(req('intro\n\n\n  if (x) {\n\n\n\n1. one\n\t- two\n\n\nend;\n\n\nmore'));
+    // "if (", "{" at a line end and "end;" at a line end; "1." and "- ".
+    expect(f.codeTokens).toBe(3);
+    expect(f.listItems).toBe(2);
+    const blank = extractFeatures(req('\n'.repeat(100_000)));
+    expect(blank.codeTokens).toBe(0);
+    expect(blank.listItems).toBe(0);
+  });
+
   it('sees greetings and short questions only in short prompts', () => {
     expect(extractFeatures(req('Hi there!')).greeting).toBe(true);
     expect(extractFeatures(req('thanks a lot')).greeting).toBe(true);

@@ -51,9 +51,12 @@ export function promptText(req: ChatCompletionRequest): string {
   return out;
 }
 
-// Regexes are module-level constants: compiled once, and all linear-time (no nested quantifiers).
+// Regexes are module-level constants: compiled once, and all linear-time (no nested quantifiers). In multi-line
+// mode a pattern starts or ends a line with [ \t]*, never \s*: \s also takes newlines, so at each of N line starts
+// in a run of blank lines it ran over all the rest and back (a prompt of 64k newlines took 5 s; the search trying each
+// line start finds the same matches).
 const CODE_TOKEN =
-  /\b(?:def|class|function|return|import|const|let|var|fn|func|public|private|static|void|async|await|SELECT|FROM|WHERE|#include|println|printf|console\.log|lambda|struct|impl|interface)\b|=>|==|!=|::|->|\+\+|&&|\|\||[{};]\s*$|^\s*(?:if|for|while)\s*\(/gm;
+  /\b(?:def|class|function|return|import|const|let|var|fn|func|public|private|static|void|async|await|SELECT|FROM|WHERE|#include|println|printf|console\.log|lambda|struct|impl|interface)\b|=>|==|!=|::|->|\+\+|&&|\|\||[{};][ \t]*$|^[ \t]*(?:if|for|while)\s*\(/gm;
 const CODE_REQUEST =
   /\b(?:write|implement|code|fix|create|generate)\b[^.?!\n]{0,40}\b(?:function|script|program|class|method|regex|query|code|unit tests?|endpoint|api)\b/i;
 const MATH =
@@ -66,7 +69,7 @@ const SHORT_QUESTION =
   /^\s*(?:what|who|when|where|which|how (?:do|can|much|many|long|old)|is|are|can|does|do)\b[^?\n]*\?\s*$/i;
 const EXTRACTION =
   /\b(?:extract|classify|categori[sz]e|label|tag|detect the language|sentiment|translate|summari[sz]e|tl;?dr|rephrase|paraphrase|fix (?:the )?(?:grammar|typos?|spelling)|convert (?:this|the following)|format (?:this|as)|list (?:all|the))\b/i;
-const LIST_ITEM = /^\s*(?:\d+[.)]|[-*•])\s+\S/gm;
+const LIST_ITEM = /^[ \t]*(?:\d+[.)]|[-*•])\s+\S/gm;
 
 function countFences(text: string, cap: number): number {
   let n = 0;

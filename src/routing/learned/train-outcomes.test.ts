@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifierFromModel } from './classifier.js';
 import { OutcomesError } from './outcomes.js';
-import { MIN_TRAIN_OUTCOMES, trainOnOutcomes } from './train-outcomes.js';
+import { MIN_TRAIN_OUTCOMES, outcomeFoldKey, trainOnOutcomes } from './train-outcomes.js';
 
 /** The strong model helps exactly when the prompt says "invoice" (same length and shape otherwise): only words carry it. */
 const outcomes = (n: number, groups: number) =>
@@ -29,6 +29,14 @@ describe('trainOnOutcomes', () => {
     // The length-prior structure heads are in the grid and named apart from plain structure.
     expect(r.validation.map((v) => v.setting)).toContain('structure (L2 3000, length prior 0.5)');
     expect(r.validation.map((v) => v.setting)).toContain('embedding (L2 300, length prior 0.25)');
+  });
+
+  it('keys folds by prompt text alone, so a prompt logged twice is in one fold', () => {
+    const a = { prompt: 'same words', weak: 0, strong: 1 };
+    const b = { prompt: 'same words', weak: 1, strong: 1 };
+    expect(outcomeFoldKey(a, 'prompt')).toBe(outcomeFoldKey(b, 'prompt'));
+    expect(outcomeFoldKey(a, 'prompt')).not.toBe(outcomeFoldKey({ ...a, prompt: 'other words' }, 'prompt'));
+    expect(outcomeFoldKey({ ...a, group: 'g1' }, 'group')).toBe('g:g1');
   });
 
   it('holds out whole groups once there are enough of them; refuses too few outcomes', () => {

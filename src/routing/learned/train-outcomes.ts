@@ -36,6 +36,14 @@ const describe = (r: CvResult) =>
       ? `${r.spec.features} (L2 ${r.spec.lambdaDense}${r.spec.lengthPrior ? `, length prior ${r.spec.lengthPrior}` : ''})`
       : r.spec.features;
 
+/**
+ * What decides an outcome's fold: its group, or its prompt text alone, so a prompt logged twice (real logs repeat
+ * prompts) lands in one fold and is never validated on a copy of itself (that scored a word model 1.07 APGR).
+ */
+export function outcomeFoldKey(o: LoggedOutcome, by: 'group' | 'prompt'): string {
+  return by === 'group' ? `g:${o.group ?? ''}` : `p:${o.prompt}`;
+}
+
 export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'): TrainResult {
   if (outcomes.length < MIN_TRAIN_OUTCOMES)
     throw new OutcomesError(
@@ -50,7 +58,7 @@ export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'
   const groups = new Set(outcomes.map((o) => o.group ?? ''));
   const foldsBy = groups.size >= MIN_GROUPS_FOR_GROUP_FOLDS ? 'group' : 'prompt';
   const folds = assignFolds(
-    outcomes.map((o, i) => (foldsBy === 'group' ? `g:${o.group ?? ''}` : `p:${i}:${o.prompt}`)),
+    outcomes.map((o) => outcomeFoldKey(o, foldsBy)),
     K,
   );
   const results = headGrid(name).map((spec) => crossValidate(X, rows, labels, folds, outcomes, spec));
