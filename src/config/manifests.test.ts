@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -77,6 +78,26 @@ spec: { window: { period: daily }, limit: { usd: 1 } }
     expect(problemsOf(() => parseManifests(text('b', 'my.team')))).toEqual([
       expect.stringMatching(/^document 1 \(ModelBudget b\): metadata\.namespace: must be a DNS-1123 label/),
     ]);
+  });
+
+  it('reads a relative modelRef beside the manifest file, and a rewritten model file is a new version', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-manifests-'));
+    mkdirSync(join(dir, 'my-model'));
+    writeFileSync(join(dir, 'my-model', 'model.json'), '{"first": true}');
+    const text = readFileSync(example, 'utf8').replace(
+      '    # modelRef: ./my-model/model.json',
+      '    modelRef: ./my-model/model.json',
+    );
+    expect(text).toContain('    modelRef: ./my-model/model.json');
+    const file = join(dir, 'route.yaml');
+    writeFileSync(file, text);
+    const first = await loadConfigFile(file);
+    expect(first.routes[0]!.spec.classifier.modelRef).toBe(join(dir, 'my-model', 'model.json'));
+    expect((await loadConfigFile(file)).version).toBe(first.version);
+    // The same manifests, a new model written beside them (another size): SIGHUP must not call it "unchanged".
+    writeFileSync(join(dir, 'my-model', 'model.json'), '{"second": true, "longer": 1}');
+    expect((await loadConfigFile(file)).version).not.toBe(first.version);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('names the document and field of a schema error', () => {

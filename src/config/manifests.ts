@@ -1,10 +1,14 @@
 /** Reads a multi-document YAML file of ModelRoute/ModelBudget manifests into validated objects, grouped by namespace. */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { API_VERSION, GROUP } from '../api/common.js';
 import { type ModelBudget, modelBudget } from '../api/modelbudget.js';
 import { type ModelRoute, modelRoute } from '../api/modelroute.js';
 import type { Snapshot } from '../api/snapshot.js';
+import { isModelFileRef } from '../routing/learned/model-ref-kind.js';
+import { contentHash } from './canonical.js';
 import { compileNamespace } from './compile.js';
 import { fieldPath, formatIssues } from './issues.js';
 
@@ -138,5 +142,38 @@ export async function loadConfigFile(path: string): Promise<Snapshot> {
   } catch (e) {
     throw new ConfigError(path, [`cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`]);
   }
-  return compileManifests(parseManifests(text, path), path);
+  const manifests = parseManifests(text, path);
+  anchorModelRefs(manifests, dirname(path));
+  return withModelFileStamps(compileManifests(manifests, path));
+}
+
+/**
+ * A relative `modelRef` file is the manifest's neighbour, as kubectl users read paths in a file they apply: resolved
+ * against the file's folder, not the working directory the sidecar happened to start in.
+ */
+function anchorModelRefs(m: Manifests, dir: string): void {
+  for (const r of m.routes) {
+    const c = r.spec.classifier as { modelRef?: string } | undefined;
+    if (c?.modelRef !== undefined && isModelFileRef(c.modelRef) && !isAbsolute(c.modelRef))
+      c.modelRef = resolve(dir, c.modelRef);
+  }
+}
+
+/**
+ * The version also names each referenced model file's size and modification time, so a SIGHUP after a new model was
+ * written (manifests unchanged) is a new version that loads it, instead of "unchanged".
+ */
+function withModelFileStamps(s: Snapshot): Snapshot {
+  const stamps: string[] = [];
+  for (const r of s.routes) {
+    const ref = r.spec.classifier.modelRef;
+    if (ref === undefined || !isModelFileRef(ref)) continue;
+    try {
+      const st = statSync(ref);
+      stamps.push(`${ref}:${st.size}:${st.mtimeMs}`);
+    } catch {
+      stamps.push(`${ref}:missing`);
+    }
+  }
+  return stamps.length === 0 ? s : { ...s, version: contentHash({ version: s.version, stamps }) };
 }
