@@ -36,8 +36,13 @@ export function commaList(value: string | undefined): string[] {
     .filter((s) => s !== '');
 }
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
 /** "host:port" or "[v6]:port" (an empty host is loopback); with `barePort`, "port" alone too. */
-export function parseHostPort(flag: string, value: string, barePort = false): { host: string; port: number } {
+export function parseHostPort(flag: string, value: string, barePort = false): HostPort {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? (barePort ? /^()()(\d+)$/.exec(value) : null);
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535)

@@ -14,7 +14,7 @@ import { serveHealthOnly } from '../sidecar/health.js';
 import { RoutingTally } from '../sidecar/routing-tally.js';
 import { createLogger, type Logger, logProcessEvents } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
-import { parseCliArgs, parseHostPort, parseLogLevel, untilStopSignal } from './args.js';
+import { type HostPort, parseCliArgs, parseHostPort, parseLogLevel, untilStopSignal } from './args.js';
 import { type FeedbackOptions, feedbackFlags, feedbackHelp, feedbackOptions } from './feedback-options.js';
 
 const DEFAULT_LISTEN = `${SIDECAR_HOST}:${SIDECAR_PORT}`;
@@ -53,7 +53,7 @@ feedback and decision log (docs/feedback.md):
 ${feedbackHelp}`;
 
 /** "host:port", "[v6]:port" or ":port"/"port" (loopback). */
-export function parseListen(value: string, flag = 'listen'): { host: string; port: number } {
+export function parseListen(value: string, flag = 'listen'): HostPort {
   return parseHostPort(flag, value, true);
 }
 
@@ -92,10 +92,10 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`--operator needs --token-file\n\n${help}`);
     return 2;
   }
-  let listen: { host: string; port: number };
-  let connectTo: { host: string; port: number } | undefined;
-  let metricsListen: { host: string; port: number } | undefined;
-  let healthListen: { host: string; port: number } | undefined;
+  let listen: HostPort;
+  let connectTo: HostPort | undefined;
+  let metricsListen: HostPort | undefined;
+  let healthListen: HostPort | undefined;
   let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
   let drainMs = DEFAULT_DRAIN_SECONDS * 1000;
   let localOverspendUSD: number | undefined;
@@ -189,13 +189,10 @@ export async function run(args: string[]): Promise<number> {
     { url: `${sidecar.url}/v1`, version: snapshot.version },
     `tiermesh sidecar listening on ${sidecar.url}/v1 (config ${snapshot.version})`,
   );
-  let metricsServer: Server | undefined;
-  let healthServer: Server | undefined;
+  let side: SideListeners;
   try {
-    if (metricsListen) metricsServer = await serveMetricsOnly(sidecar.metrics, metricsListen, logger);
-    if (healthListen) healthServer = (await serveHealthOnly(sidecar.store, healthListen, logger)).server;
+    side = await serveSideListeners(sidecar, logger, { metricsListen, healthListen });
   } catch (e) {
-    metricsServer?.close();
     await sidecar.close(0);
     return cannotStart(logger, e, { metricsListen, healthListen });
   }
@@ -221,8 +218,7 @@ export async function run(args: string[]): Promise<number> {
       { signal, inFlight: sidecar.server.inFlight() },
       'shutting down: draining in-flight requests',
     );
-    metricsServer?.close();
-    healthServer?.close();
+    side.close();
     return sidecar.close(drainMs);
   });
 }
@@ -234,10 +230,10 @@ async function runWithOperator(o: {
   stateDir: string | undefined;
   caFile: string | undefined;
   caPem: string | undefined;
-  connectTo: { host: string; port: number } | undefined;
-  metricsListen: { host: string; port: number } | undefined;
-  healthListen: { host: string; port: number } | undefined;
-  listen: { host: string; port: number };
+  connectTo: HostPort | undefined;
+  metricsListen: HostPort | undefined;
+  healthListen: HostPort | undefined;
+  listen: HostPort;
   allowRemote: boolean;
   maxBodyBytes: number;
   drainMs: number;
@@ -291,29 +287,49 @@ async function runWithOperator(o: {
     { url: `${sidecar.url}/v1`, operator: o.operator, sidecarId: link.sidecarId },
     `tiermesh sidecar listening on ${sidecar.url}/v1 (config from ${o.operator}, id ${link.sidecarId})`,
   );
-  let metricsServer: Server | undefined;
-  let healthServer: Server | undefined;
+  const at = { metricsListen: o.metricsListen, healthListen: o.healthListen };
+  let side: SideListeners;
   try {
-    if (o.metricsListen) metricsServer = await serveMetricsOnly(sidecar.metrics, o.metricsListen, logger);
-    if (o.healthListen) healthServer = (await serveHealthOnly(sidecar.store, o.healthListen, logger)).server;
+    side = await serveSideListeners(sidecar, logger, at);
   } catch (e) {
-    metricsServer?.close();
     await sidecar.close(0);
     await link.stop();
-    return cannotStart(logger, e, { metricsListen: o.metricsListen, healthListen: o.healthListen });
+    return cannotStart(logger, e, at);
   }
   return untilStopSignal((signal) => {
     logger.info(
       { signal, inFlight: sidecar.server.inFlight() },
       'shutting down: draining requests, then usage',
     );
-    metricsServer?.close();
-    healthServer?.close();
+    side.close();
     return sidecar.close(o.drainMs).then(() => link.stop());
   });
 }
 
-type HostPort = { host: string; port: number };
+/** The optional /metrics-only and health-only listeners beside the API. */
+interface SideListeners {
+  close(): void;
+}
+
+/** Starts them; if one cannot listen, closes what did start and throws its error. */
+async function serveSideListeners(
+  sidecar: Awaited<ReturnType<typeof startSidecar>>,
+  logger: Logger,
+  at: { metricsListen?: HostPort | undefined; healthListen?: HostPort | undefined },
+): Promise<SideListeners> {
+  const servers: Server[] = [];
+  const close = () => {
+    for (const s of servers) s.close();
+  };
+  try {
+    if (at.metricsListen) servers.push(await serveMetricsOnly(sidecar.metrics, at.metricsListen, logger));
+    if (at.healthListen) servers.push((await serveHealthOnly(sidecar.store, at.healthListen, logger)).server);
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { close };
+}
 
 /**
  * A start-up failure as one fatal JSON line naming the flag behind it (a port in use, a decision log that cannot be
@@ -352,11 +368,7 @@ function cannotStart(
  * /metrics and nothing else, for a Prometheus scrape on the pod IP: the chat API (which spends this pod's budget
  * with its keys) stays on loopback, and metrics carry no prompts or keys.
  */
-async function serveMetricsOnly(
-  metrics: SidecarMetrics,
-  at: { host: string; port: number },
-  logger: Logger,
-): Promise<Server> {
+async function serveMetricsOnly(metrics: SidecarMetrics, at: HostPort, logger: Logger): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       sendError(res, new TiermeshError('TM_NOT_FOUND', 'only GET /metrics is served here'));
