@@ -354,6 +354,30 @@ describe('learned and hybrid modes', () => {
     expect(disagree.classification.confidence).toBeLessThan(agree.classification.confidence);
   });
 
+  it("a tied score says so (learned-tie) and is only as sure as its tie's middle; the tier still follows the percentile", () => {
+    /** A scorer reporting a tie over percentiles [lo, hi], the prompt placed at p. */
+    const tied = (p: number, lo: number, hi: number): LearnedScorer =>
+      Object.assign(() => p, { tie: { lo, hi } });
+    const m = { model: 'learned' };
+    const up = decide({ snapshot: withMode('learned'), request: req('x', m), learned: tied(0.9, 0, 1) });
+    expect(up.tierName).toBe('high');
+    expect(up.classification.signals).toContain('learned-tie');
+    expect(up.classification.confidence).toBe(0.5);
+    const down = decide({ snapshot: withMode('learned'), request: req('x', m), learned: tied(0.1, 0, 1) });
+    expect(down.tierName).toBe('low');
+    expect(down.classification.confidence).toBe(0.5);
+    // A tie near the top is near-certain; untied (lo = hi) or no `tie` at all: the percentile's own confidence.
+    const top = decide({ snapshot: withMode('learned'), request: req('x', m), learned: tied(0.95, 0.9, 1) });
+    expect(top.classification.confidence).toBeCloseTo(0.95, 9);
+    for (const learned of [tied(0.9, 0.9, 0.9), () => 0.9]) {
+      const d = decide({ snapshot: withMode('learned'), request: req('x', m), learned });
+      expect(d.classification.signals).not.toContain('learned-tie');
+      expect(d.classification.confidence).toBeCloseTo(0.9, 9);
+    }
+    const hybrid = decide({ snapshot: withMode('hybrid'), request: req('x', m), learned: tied(0.9, 0, 1) });
+    expect(hybrid.classification.signals).toEqual(expect.arrayContaining(['learned', 'learned-tie']));
+  });
+
   it('rules mode never calls the learned classifier', () => {
     let called = false;
     decide({

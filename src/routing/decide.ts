@@ -10,7 +10,8 @@
  *   resolveRoute(snapshot, model): ResolvedRoute
  *   fitsModel(model, promptTokens, maxTokens): boolean
  *   stepsBelow(decision): EscalationStep[]       tiers below the chosen one that fit the request (tier promotion, down)
- *   LearnedScorer = (text, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]
+ *   LearnedScorer = (text, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]; its
+ *     optional `tie` is the last call's tie run (a score shared with others: signal "learned-tie")
  *
  * Context policy (spec.context, routing/context.ts): a prompt over maxInputTokens, or fitting no model of the tier the
  * classifier chose, is promoted (default), rejected, or truncated (oldest turns first; `decision.truncation` then
@@ -37,7 +38,14 @@ import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
 import type { Classification, DecisionSource, EscalationStep, RouteDecision, SkippedModel } from './types.js';
 
-export type LearnedScorer = (text: string, route: string) => number;
+export interface LearnedScorer {
+  (text: string, route: string): number;
+  /**
+   * Set by each call when the scorer knows it: the percentile interval [lo, hi] the prompt's score shares with equal
+   * scores (lo = hi when untied). A tied prompt's percentile is its place inside, from a hash of its text.
+   */
+  readonly tie?: { readonly lo: number; readonly hi: number };
+}
 
 export interface RoutingHeaders {
   task?: string | undefined;
@@ -256,8 +264,17 @@ function learnedScored(
     spec.tiers.length,
     spec.classifier.confidenceBand,
   );
+  // A tied score's place in its run comes from the prompt's hash, not from the model: the model is only as sure
+  // as the middle of the run, and the signal says a tie was split.
+  const tie = learned.tie;
+  const tied = tie !== undefined && tie.hi > tie.lo;
+  const at = tied ? clamp01((tie.lo + tie.hi) / 2) : p;
   // Confidence is 0.5 at a coin flip and 1 at certainty; above the threshold the band still escalates.
-  return { score, confidence: 0.5 + Math.abs(p - 0.5), signals: ['learned'] } satisfies Scored;
+  return {
+    score,
+    confidence: 0.5 + Math.abs(at - 0.5),
+    signals: tied ? ['learned', 'learned-tie'] : ['learned'],
+  } satisfies Scored;
 }
 
 function classify(
@@ -288,7 +305,7 @@ function classify(
         score: (structural.score + l.score) / 2,
         // Disagreement between the two classifiers is itself uncertainty.
         confidence: Math.min(l.confidence, 1 - Math.abs(structural.score - l.score)),
-        signals: [...structural.signals, 'learned'],
+        signals: [...structural.signals, ...l.signals],
       };
       source = 'hybrid';
     }

@@ -3,8 +3,66 @@
  * about 30% of *this route's* requests above the cheapest tier, whatever its traffic looks like. Until a route has
  * seen MIN_SAMPLES requests, the model's calibration quantiles (benchmark mix) stand in.
  *
- *   new RollingPercentile(size).rank(score): share of the window scoring below `score` (ties count half), then records it
+ *   new RollingPercentile(size).percentile(score, at?): share of the window below `score`, a tie placed at `at`
+ *   .locate(score, run): the tie run's percentile interval [lo, hi]       .record(score): adds it to the window
+ *   calibrationRun(model, score, run): the same interval on the model's calibration quantiles
+ *   placeInRun(run, text): the prompt's percentile: lo, or inside [lo, hi] at tiePosition(text) when tied
+ *
+ * Ties keep the promise too. A model trained on constant labels, a constant head, or traffic whose prompts score
+ * alike gives many requests one score; ranked as "ties count half" they would all sit at one percentile, and
+ * `premiumShare: 0.3` (threshold 0.7) would send none of them up, 0.6 all. Instead a tied request takes a place
+ * inside its run, spread uniformly by a hash of its prompt text: of the requests tied across the threshold, the
+ * configured share lands above it. Identical prompts hash alike, so the same prompt asked again is routed alike
+ * (and `tiermesh explain` predicts it); varied prompts tied by the model spread.
  */
+import { unitHash } from './split.js';
+
+/** A score's percentile interval: the share of scores strictly below it (lo) and at or below it (hi), in [0, 1]. */
+export interface TieRun {
+  lo: number;
+  hi: number;
+}
+
+/** Runs narrower than this are no tie (interpolation between distinct calibration quantiles leaves float dust). */
+export const TIE_EPSILON = 1e-9;
+
+const TIE_SEED = 'tiermesh-tie-v1';
+
+/** A tied prompt's place inside its run, in [0, 1): uniform over varied prompts, the same for the same text. */
+export function tiePosition(text: string): number {
+  return unitHash(text, TIE_SEED);
+}
+
+/**
+ * The percentile a request's score gets from its run: `lo` when untied; when tied, `lo + tiePosition(text) * (hi - lo)`.
+ * The prompt is hashed only for a tie. Pure.
+ */
+export function placeInRun(run: TieRun, text: string): number {
+  const width = run.hi - run.lo;
+  return width > TIE_EPSILON ? run.lo + tiePosition(text) * width : run.lo;
+}
+
+/** The next double above `x` or one step beyond it: strictly greater, within two units in the last place. */
+function justAbove(x: number): number {
+  return x + Math.max(Math.abs(x) * Number.EPSILON, Number.MIN_VALUE);
+}
+
+/**
+ * `score`'s run on a model's calibration scale, `c.shareAbove(t)` being the share scoring at or above `t`: lo = 1 -
+ * shareAbove(score), hi = 1 - shareAbove(just above score), so a run of equal calibration quantiles (a point mass)
+ * spans its share. An untied score gets lo = hi. Writes into `run` (no allocation) and returns it.
+ */
+export function calibrationRun(
+  c: { shareAbove(threshold: number): number },
+  score: number,
+  run: TieRun,
+): TieRun {
+  const lo = 1 - c.shareAbove(score);
+  const hi = 1 - c.shareAbove(justAbove(score));
+  run.lo = lo;
+  run.hi = hi - lo > TIE_EPSILON ? hi : lo;
+  return run;
+}
 
 /** Requests a route must have scored before its own traffic defines the percentile scale (share error ~6% at 50). */
 export const MIN_SAMPLES = 50;
@@ -27,14 +85,25 @@ export class RollingPercentile {
     return this.count;
   }
 
-  /** Share of the window below `x` (ties count half), in [0, 1]; NaN when the window is empty. Pure read. */
-  percentile(x: number): number {
+  /**
+   * Share of the window below `x`, a tie placed at `at` of its run (0: below every equal score, 1: above; the
+   * default 0.5 counts ties half), in [0, 1]; NaN when the window is empty. Pure read.
+   */
+  percentile(x: number, at = 0.5): number {
     const n = this.count;
     if (n === 0) return Number.NaN;
     // Both ends by binary search: a run of equal scores (the same prompt over and over) is not walked one by one.
     const lo = this.lowerBound(x, n);
     const hi = this.upperBound(x, n);
-    return (lo + (hi - lo) / 2) / n;
+    return (lo + (hi - lo) * at) / n;
+  }
+
+  /** `x`'s run in the window: lo = share below `x`, hi = share at or below (NaN both when empty). Pure read. */
+  locate(x: number, run: TieRun): TieRun {
+    const n = this.count;
+    run.lo = n === 0 ? Number.NaN : this.lowerBound(x, n) / n;
+    run.hi = n === 0 ? Number.NaN : this.upperBound(x, n) / n;
+    return run;
   }
 
   /** Adds `x` to the window, evicting the oldest score when full. O(window) moves, no allocation. */

@@ -6,8 +6,11 @@ import type { ChatCompletionRequest } from '../../api/openai.js';
 import type { Snapshot } from '../../api/snapshot.js';
 import { compileManifests, parseManifests } from '../../config/manifests.js';
 import { decide } from '../decide.js';
-import type { LearnedClassifier } from './classifier.js';
+import { explainDecision } from '../explain.js';
+import { tiePosition } from './calibration.js';
+import { classifierFromModel, type LearnedClassifier } from './classifier.js';
 import { loadLearnedClassifier } from './model.js';
+import { trainOnOutcomes } from './train-outcomes.js';
 import { DEFAULT_PREMIUM_SHARE, learnedScorer, learnedThreshold, withLearnedThresholds } from './wire.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -162,5 +165,132 @@ describe('learned classifier wiring', () => {
     });
     expect(d.classification.source).toBe('hybrid');
     expect(d.classification.signals).toContain('learned');
+  });
+});
+
+describe('ties keep premiumShare', () => {
+  // What `tiermesh train` writes for outcomes that carry no signal: a constant head, every score and quantile equal.
+  const trained = trainOnOutcomes(
+    Array.from({ length: 120 }, (_, i) => ({
+      prompt: `question ${i} about ${'topic '.repeat(i % 9)}`,
+      weak: 1,
+      strong: 1,
+    })),
+  );
+  const constant = classifierFromModel(JSON.parse(JSON.stringify(trained.file)));
+  const subjects = [
+    'kubernetes',
+    'tax law',
+    'sorting',
+    'poetry',
+    'chemistry',
+    'football',
+    'baking',
+    'networks',
+  ];
+  /** Varied prompts, all of which the constant model scores alike. */
+  const varied = (i: number) => `${i % 2 ? 'Explain' : 'What is'} ${subjects[i % 8]} (ticket ${i})?`;
+  const route = (c: LearnedClassifier, share: number, band: number) =>
+    withLearnedThresholds(
+      snapshotWith(
+        `  classifier:\n    mode: learned\n    confidenceBand: ${band}\n    premiumShare: ${share}\n`,
+      ),
+      c,
+    );
+
+  it('the trained constant model really ties: one score, one calibration quantile', () => {
+    expect(trained.chosen).toBe('constant');
+    expect(new Set(trained.file.calibration).size).toBe(1);
+    expect(new Set(Array.from({ length: 50 }, (_, i) => constant.score(varied(i)))).size).toBe(1);
+  });
+
+  it('a constant-score stream sends premiumShare of its varied prompts up: on the calibration scale and on its own window', () => {
+    for (const minSamples of [Number.POSITIVE_INFINITY, 50])
+      for (const band of [0, 0.1])
+        for (const share of [0.3, 0.6]) {
+          const s = route(constant, share, band);
+          const learned = learnedScorer(constant, { minSamples });
+          let above = 0;
+          for (let i = 0; i < 3100; i++) {
+            const d = decide({ snapshot: s, request: ask(varied(i)), learned });
+            if (i >= 100 && d.tierIndex > 0) above++;
+          }
+          expect(above / 3000, `share ${share}, band ${band}, minSamples ${minSamples}`).toBeGreaterThan(
+            share - 0.03,
+          );
+          expect(above / 3000).toBeLessThan(share + 0.03);
+        }
+  });
+
+  it('a tie across the threshold is split in proportion, the untied rest ranked as before', () => {
+    // Half the traffic ties at 0.5 in the middle of the other half's uniform spread: percentile run [0.25, 0.75].
+    const bunched: LearnedClassifier = {
+      ...fake,
+      score: (t) => (t.startsWith('same') ? 0.5 : Number(t.split(' ')[1]) / 1000),
+    };
+    const prompt = (i: number) => (i % 2 ? `same score, ticket ${i}` : `spread ${(i * 389) % 1000}`);
+    // premiumShare 0.3: the 25% above the tie and a tenth of the tie; 0.6: 25% and 70% of the tie.
+    for (const share of [0.3, 0.6]) {
+      const s = route(bunched, share, 0.1);
+      const learned = learnedScorer(bunched);
+      let above = 0;
+      let tiedAbove = 0;
+      for (let i = 0; i < 4100; i++) {
+        const d = decide({ snapshot: s, request: ask(prompt(i)), learned });
+        if (i < 100 || d.tierIndex === 0) continue;
+        above++;
+        if (i % 2) tiedAbove++;
+      }
+      expect(above / 4000).toBeGreaterThan(share - 0.03);
+      expect(above / 4000).toBeLessThan(share + 0.03);
+      expect(tiedAbove / 2000).toBeCloseTo((0.75 - (1 - share)) / 0.5, 1);
+    }
+  });
+
+  it('identical prompts are routed alike: the same text takes the same place in every tie', () => {
+    // Two prompts repeated among varied ones: one whose place is above the 0.7 threshold, one below.
+    const repeated = ['Summarise this email.', 'Translate this to French.', 'Fix the typo.', 'Say hi.'];
+    const up = repeated.find((t) => tiePosition(t) >= 0.75)!;
+    const down = repeated.find((t) => tiePosition(t) < 0.65)!;
+    expect(up).toBeDefined();
+    expect(down).toBeDefined();
+    const s = route(constant, 0.3, 0.1);
+    const learned = learnedScorer(constant);
+    // Above the cheapest tier or not, per repeated prompt.
+    const tiers = { up: new Set<boolean>(), down: new Set<boolean>() };
+    let variedAbove = 0;
+    for (let i = 0; i < 2000; i++) {
+      const text = i % 5 === 0 ? up : i % 5 === 1 ? down : varied(i);
+      const d = decide({ snapshot: s, request: ask(text), learned });
+      if (text === up) tiers.up.add(d.tierIndex > 0);
+      else if (text === down) tiers.down.add(d.tierIndex > 0);
+      else if (d.tierIndex > 0) variedAbove++;
+    }
+    expect([...tiers.up]).toEqual([true]);
+    expect([...tiers.down]).toEqual([false]);
+    expect(variedAbove / 1200).toBeGreaterThan(0.25);
+    expect(variedAbove / 1200).toBeLessThan(0.35);
+  });
+
+  it('explain says when a tie was split, with the confidence of the middle of the tie', () => {
+    const s = route(constant, 0.3, 0.1);
+    const name = s.routes[0]!.name;
+    const learned = learnedScorer(constant, { minSamples: 5 });
+    for (let i = 0; i < 10; i++) learned(varied(i), name);
+    const e = explainDecision(decide({ snapshot: s, request: ask(varied(99)), learned }));
+    expect(e.classification.signals.slice(0, 2)).toEqual(['learned', 'learned-tie']);
+    // The whole window is one tie: the model cannot tell this prompt from any other.
+    expect(e.classification.confidence).toBe(0.5);
+    expect(learned.tie).toEqual({ lo: 0, hi: 1 });
+    // Untied scores say nothing of ties, and their confidence is their percentile's as before.
+    const n = learnedScorer(numeric, { minSamples: 3 });
+    for (const t of ['request 100', 'request 200', 'request 300']) n(t, name);
+    const u = explainDecision(
+      decide({ snapshot: route(numeric, 0.3, 0.1), request: ask('request 250'), learned: n }),
+    );
+    expect(u.classification.signals).not.toContain('learned-tie');
+    expect(u.classification.signals[0]).toBe('learned');
+    expect(u.classification.confidence).toBeCloseTo(0.5 + Math.abs(2 / 3 - 0.5), 5);
+    expect(n.tie.lo).toBe(n.tie.hi);
   });
 });

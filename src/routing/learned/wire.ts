@@ -7,7 +7,8 @@
  */
 import type { ClassifierSpec } from '../../api/modelroute.js';
 import type { Snapshot } from '../../api/snapshot.js';
-import { MIN_SAMPLES, RollingPercentile } from './calibration.js';
+import type { LearnedScorer } from '../decide.js';
+import { calibrationRun, MIN_SAMPLES, placeInRun, RollingPercentile, type TieRun } from './calibration.js';
 import type { LearnedClassifier } from './classifier.js';
 import { loadLearnedClassifier } from './model.js';
 import { RouteModels } from './model-ref.js';
@@ -26,17 +27,25 @@ export interface LearnedScorerOptions {
   modelFor?: (route: string) => LearnedClassifier | undefined;
 }
 
+/** learnedScorer()'s function: `route` may be left out (one unnamed window), `tie` is always set. */
+export type RouteScorer = ((text: string, route?: string) => number) &
+  LearnedScorer & { readonly tie: TieRun };
+
 /**
  * decide()'s `learned` input: (text, route) => percentile in [0, 1], monotone in the predicted gain.
  * Keeps one rolling window per route name: a route's share tracks its own traffic, not its neighbours'.
+ * A score tied with others takes its place in the tie by its prompt's hash (calibration.ts), so ties split as the
+ * threshold says; `scorer.tie` holds the last call's run (lo = hi when untied), for decide() to report.
  */
 export function learnedScorer(
   c: LearnedClassifier = loadLearnedClassifier(),
   o: LearnedScorerOptions = {},
-): (text: string, route?: string) => number {
+): RouteScorer {
   const min = o.minSamples ?? MIN_SAMPLES;
   const windows = new Map<string, { model: LearnedClassifier; window: RollingPercentile }>();
-  return (text, route = '') => {
+  // One run, rewritten by every call: scoring is synchronous and decide() reads it right after.
+  const tie: TieRun = { lo: 0, hi: 0 };
+  const scorer = (text: string, route = ''): number => {
     const m = o.modelFor?.(route) ?? c;
     const s = m.score(text);
     let w = windows.get(route);
@@ -45,10 +54,13 @@ export function learnedScorer(
       w = { model: m, window: new RollingPercentile(o.window) };
       windows.set(route, w);
     }
-    const p = w.window.samples >= min ? w.window.percentile(s) : 1 - m.shareAbove(s);
+    if (w.window.samples >= min) w.window.locate(s, tie);
+    else calibrationRun(m, s, tie);
+    const p = placeInRun(tie, text);
     w.window.record(s);
     return p;
   };
+  return Object.assign(scorer, { tie });
 }
 
 /**
