@@ -131,6 +131,18 @@ describe('placeInRun', () => {
     }
   });
 
+  it('a huge prompt is placed by its head, tail and length: the middle is never read', () => {
+    const head = 'a'.repeat(5000);
+    const tail = 'z'.repeat(5000);
+    const one = `${head}${'x'.repeat(100_000)}${tail}`;
+    const other = `${head}${'y'.repeat(100_000)}${tail}`;
+    expect(tiePosition(one)).toBe(tiePosition(other));
+    // Any change in the head, the tail or the length still moves it.
+    expect(tiePosition(`b${one.slice(1)}`)).not.toBe(tiePosition(one));
+    expect(tiePosition(`${one.slice(0, -1)}y`)).not.toBe(tiePosition(one));
+    expect(tiePosition(`${head}${'x'.repeat(100_001)}${tail}`)).not.toBe(tiePosition(one));
+  });
+
   it('varied prompts spread uniformly: any threshold inside the run splits them in proportion', () => {
     // Near-identical prompts (a counter, a shared prefix): the hash must not bunch them.
     const texts = Array.from({ length: 10_000 }, (_, i) => `Summarise ticket ${i} for the on-call engineer.`);

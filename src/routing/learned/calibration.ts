@@ -15,6 +15,7 @@
  * configured share lands above it. Identical prompts hash alike, so the same prompt asked again is routed alike
  * (and `tiermesh explain` predicts it); varied prompts tied by the model spread.
  */
+import { MAX_NGRAM_CHARS } from './features.js';
 import { unitHash } from './split.js';
 
 /** A score's percentile interval: the share of scores strictly below it (lo) and at or below it (hi), in [0, 1]. */
@@ -30,7 +31,14 @@ const TIE_SEED = 'tiermesh-tie-v1';
 
 /** A tied prompt's place inside its run, in [0, 1): uniform over varied prompts, the same for the same text. */
 export function tiePosition(text: string): number {
-  return unitHash(text, TIE_SEED);
+  // Bounded as the features are (head and tail, and the length): placing a tied 1 MB prompt must not cost the
+  // decision milliseconds. Identical prompts still agree; prompts alike in head, tail and length share a place.
+  const n = text.length;
+  const key =
+    n > MAX_NGRAM_CHARS
+      ? `${n}:${text.slice(0, MAX_NGRAM_CHARS / 2)}${text.slice(n - MAX_NGRAM_CHARS / 2)}`
+      : text;
+  return unitHash(key, TIE_SEED);
 }
 
 /**
