@@ -44,7 +44,7 @@ const finished = (i: number): FinishedRequest => {
     model: d.models[0]!.name,
     provider: 'simulated',
     costUSD: 0.0001,
-    cascade: [{ tier: d.tierName, model: d.models[0]!.name, ok: true }],
+    cascade: [{ tier: d.tierName, model: d.models[0]!.name, ok: true, checked: true }],
     status: 200,
     stream: false,
   };

@@ -7,12 +7,15 @@ import { parseOutcomes } from '../routing/learned/outcomes.js';
 import { logFiles, parseLog } from './outcomes.js';
 
 const at = '2026-12-01T10:00:00.000Z';
+/** A v2 line: the cheap tier answered first, failed the `empty` check, and premium served. */
 const decision = (id: string, extra: Record<string, unknown> = {}) => ({
   type: 'decision',
+  v: 2,
   at,
   requestId: id,
   route: 'default',
   initialTier: 'cheap',
+  tierIndex: 0,
   tier: 'premium',
   model: 'big',
   provider: 'sim',
@@ -24,8 +27,8 @@ const decision = (id: string, extra: Record<string, unknown> = {}) => ({
   features: { chars: 20 },
   costUSD: 0.01,
   cascade: [
-    { tier: 'cheap', model: 'mini', ok: false, check: 'empty' },
-    { tier: 'premium', model: 'big', ok: true },
+    { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'empty', to: 'premium' },
+    { tier: 'premium', model: 'big', ok: true, checked: false },
   ],
   escalations: 1,
   bandEscalated: false,
@@ -52,9 +55,12 @@ describe('logFiles', () => {
 describe('parseLog', () => {
   it('skips broken and foreign lines by number without echoing them', () => {
     const bad: string[] = [];
-    const text = `${jsonl([decision('a')])}{"secret prompt"\n{"type":"other"}\n`;
+    // A line that says v2 without what v2 adds is broken, not old.
+    const half = { ...decision('b'), tierIndex: undefined };
+    const text = `${jsonl([decision('a')])}{"secret prompt"\n{"type":"other"}\n${jsonl([half])}`;
     expect(parseLog(text, 'f', bad).map((e) => e.requestId)).toEqual(['a']);
-    expect(bad).toEqual(['f:2', 'f:3']);
+    expect(bad).toEqual(['f:2', 'f:3', 'f:4']);
+    expect(bad.join()).not.toContain('secret');
   });
 });
 
@@ -62,23 +68,34 @@ describe('tiermesh outcomes export (real process)', { timeout: 60_000 }, () => {
   it('turns a rotated log into outcome lines, and into features without prompts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-out-'));
     const log = join(dir, 'decisions.jsonl');
-    writeFileSync(`${log}.1`, jsonl([decision('a', { prompt: 'what is 2+2?' })]));
+    const { v: _v, tierIndex: _t, ...before } = decision('old', { prompt: 'an old line' });
+    const premium = {
+      ...decision('p', { prompt: 'prove it', initialTier: 'premium', tierIndex: 1, escalations: 0 }),
+      cascade: [{ tier: 'premium', model: 'big', ok: true, checked: false }],
+    };
+    writeFileSync(`${log}.1`, jsonl([decision('a', { prompt: 'what is 2+2?' }), before, premium]));
     writeFileSync(
       log,
       jsonl([
         decision('b'),
-        decision('c', { prompt: 'hello', tier: 'cheap', model: 'mini', escalations: 0, cascade: [] }),
-        {
+        decision('c', {
+          prompt: 'hello',
+          tier: 'cheap',
+          model: 'mini',
+          escalations: 0,
+          cascade: [{ tier: 'cheap', model: 'mini', ok: true, checked: false }],
+        }),
+        ...['c', 'p'].map((id) => ({
           type: 'feedback',
           at,
-          requestId: 'c',
+          requestId: id,
           route: 'default',
-          tier: 'cheap',
-          initialTier: 'cheap',
+          tier: id === 'c' ? 'cheap' : 'premium',
+          initialTier: id === 'c' ? 'cheap' : 'premium',
           model: 'mini',
-          score: 1,
+          score: id === 'c' ? 1 : 0,
           retry: false,
-        },
+        })),
       ]),
     );
     const out = join(dir, 'outcomes.jsonl');
@@ -87,7 +104,13 @@ describe('tiermesh outcomes export (real process)', { timeout: 60_000 }, () => {
     expect(readFileSync(out, 'utf8')).toBe(
       `${JSON.stringify({ prompt: 'what is 2+2?', weak: 0, strong: 1, group: 'default' })}\n`,
     );
-    expect(r.stderr).toContain('3 decisions (2 with prompt text)');
+    expect(r.stderr).toContain('5 decisions (4 with prompt text)');
+    // One line per reason, counts only: no prompt text of the skipped lines.
+    expect(r.stderr).toContain('skipped 1: written before decision-log v2');
+    expect(r.stderr).toContain("skipped 1: first sent to a tier above the route's cheapest");
+    expect(r.stderr).toContain('skipped 1: nothing tells how the tier above would have done');
+    expect(r.stderr).toContain('skipped 1: no prompt text');
+    expect(r.stderr).not.toContain('an old line');
     // The contract with eval/train --outcomes: their own parser reads what we wrote.
     expect(parseOutcomes(readFileSync(out, 'utf8'))).toEqual([
       { prompt: 'what is 2+2?', weak: 0, strong: 1, group: 'default' },
@@ -106,8 +129,12 @@ describe('tiermesh outcomes export (real process)', { timeout: 60_000 }, () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(rows.map((x) => x.requestId)).toEqual(['a', 'b', 'c']);
-    expect(rows[1]).toMatchObject({
+    expect(rows.map((x) => x.requestId)).toEqual(['a', 'old', 'p', 'b', 'c']);
+    expect(rows[1]).not.toHaveProperty('weak');
+    expect(rows[2]).not.toHaveProperty('weak');
+    expect(f.stderr).toContain('no outcome for 1: written before decision-log v2');
+    expect(f.stderr).not.toContain('no prompt text');
+    expect(rows[3]).toMatchObject({
       fingerprint: 'abc123abc123',
       features: { chars: 20 },
       weak: 0,

@@ -2,7 +2,12 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type DecisionLogEntry, decisionLogEntry } from '../api/decision-log.js';
-import { exportOutcomes } from '../routing/outcomes-export.js';
+import {
+  type ExportStats,
+  exportOutcomes,
+  SKIP_REASONS,
+  type SkipReason,
+} from '../routing/outcomes-export.js';
 import { parseCliArgs } from './args.js';
 
 const HELP = `usage: tiermesh outcomes export --log FILE [--out FILE] [--features] [--assume-strong Q]
@@ -12,11 +17,15 @@ too, oldest first) and writes one JSON line per request whose outcome the log te
   {"prompt": "...", "weak": q, "strong": q, "group": "<route>"}       (what eval/train --outcomes read)
 Prompts are only in the log when the sidecar ran with --log-prompts; without them, use --features.
 
-  weak    quality of the tier the request was first sent to: 0 when the cascade's quality check failed its
-          answer, else the mean feedback score when that tier's answer was served; else unknown
-  strong  quality of the tier above: the mean feedback score (or 1 without feedback) of an answer served after
-          a cascade escalation or a feedback retry one tier up; else --assume-strong Q, else unknown
-  Requests with an unknown weak or strong quality are skipped; the counts go to stderr.
+Only requests first sent to the route's cheapest tier compare it with a stronger one: a request routed higher,
+or moved off the cheap tier by tier promotion, is skipped, and so are lines of a sidecar from before
+decision-log v2 (they do not record which tier was tried first).
+  weak    quality of the cheapest tier: 0 when a cascade check failed its answer, else the mean feedback
+          score when that answer was served; else unknown
+  strong  quality of the tier above: 0 when a cascade check failed its answer too; else the mean feedback
+          score (or 1 without feedback) of an answer served after a cascade escalation or a feedback retry one
+          tier up; else --assume-strong Q, else unknown
+  Skipped requests are counted on stderr, one line per reason.
 
   --log FILE          decision log to read
   --out FILE          write here instead of stdout
@@ -109,13 +118,26 @@ export async function run(args: string[]): Promise<number> {
   const out = values['out'] as string | undefined;
   if (out) writeFileSync(out, text);
   else process.stdout.write(text);
-  const s = r.stats;
-  process.stderr.write(
-    `outcomes export: ${s.decisions} decisions (${s.withPrompt} with prompt text), ${s.feedback} feedback, ` +
-      `${s.retries} retries; wrote ${rows.length} ${values['features'] ? 'feature' : 'outcome'} lines; ` +
-      `weak unknown for ${s.unknownWeak}, strong unknown for ${s.unknownStrong}` +
-      (bad.length > 0 ? `; skipped ${bad.length} unreadable lines (${bad.slice(0, 5).join(', ')})` : '') +
-      '\n',
-  );
+  process.stderr.write(summary(r.stats, rows.length, values['features'] === true, bad));
   return 0;
+}
+
+/**
+ * What the export read and wrote, then one line per reason a request gave no outcome (counts only, never a line of
+ * the log). With --features every decision is written; the lines then say which have no weak/strong figures.
+ */
+export function summary(s: ExportStats, written: number, features: boolean, bad: string[]): string {
+  const lines = [
+    `outcomes export: ${s.decisions} decisions (${s.withPrompt} with prompt text), ${s.feedback} feedback, ` +
+      `${s.retries} retries; wrote ${written} ${features ? 'feature' : 'outcome'} lines`,
+  ];
+  for (const [reason, text] of Object.entries(SKIP_REASONS) as Array<[SkipReason, string]>) {
+    const n = s.skipped[reason];
+    // A features line needs no prompt: only the outcome lines are short of one.
+    if (n === 0 || (features && reason === 'no-prompt')) continue;
+    lines.push(`outcomes export: ${features ? 'no outcome for' : 'skipped'} ${n}: ${text}`);
+  }
+  if (bad.length > 0)
+    lines.push(`outcomes export: skipped ${bad.length} unreadable lines (${bad.slice(0, 5).join(', ')})`);
+  return `${lines.join('\n')}\n`;
 }

@@ -3,13 +3,16 @@ import type { DecisionEntry, FeedbackEntry } from '../api/decision-log.js';
 import { exportOutcomes } from './outcomes-export.js';
 
 const at = '2026-12-01T10:00:00.000Z';
+/** A v2 line of a request the rules sent to the cheapest tier, which answered (unchecked: no cascade above). */
 function decision(id: string, extra: Partial<DecisionEntry> = {}): DecisionEntry {
   return {
     type: 'decision',
+    v: 2,
     at,
     requestId: id,
     route: 'default',
     initialTier: 'cheap',
+    tierIndex: 0,
     tier: 'cheap',
     model: 'mini',
     provider: 'sim',
@@ -20,7 +23,7 @@ function decision(id: string, extra: Partial<DecisionEntry> = {}): DecisionEntry
     fingerprint: 'f00',
     features: { chars: 5, greeting: true },
     costUSD: 0.001,
-    cascade: [{ tier: 'cheap', model: 'mini', ok: true }],
+    cascade: [{ tier: 'cheap', model: 'mini', ok: true, checked: false }],
     escalations: 0,
     bandEscalated: false,
     status: 200,
@@ -49,10 +52,25 @@ const escalated = (id: string) =>
     model: 'big',
     escalations: 1,
     cascade: [
-      { tier: 'cheap', model: 'mini', ok: false, check: 'refusal' },
-      { tier: 'premium', model: 'big', ok: true },
+      { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' },
+      { tier: 'premium', model: 'big', ok: true, checked: false },
     ],
   });
+/** First sent to premium (tier 1) and served there unchecked: a request the router sent up, or a retry one tier up. */
+const onPremium = (id: string, extra: Partial<DecisionEntry> = {}) =>
+  decision(id, {
+    initialTier: 'premium',
+    tierIndex: 1,
+    tier: 'premium',
+    model: 'big',
+    cascade: [{ tier: 'premium', model: 'big', ok: true, checked: false }],
+    ...extra,
+  });
+/** The same request as a sidecar from before decision-log v2 logged it: no tierIndex, no checked flags. */
+function v1(e: DecisionEntry): DecisionEntry {
+  const { v: _v, tierIndex: _t, ...rest } = e;
+  return { ...rest, cascade: e.cascade.map(({ checked: _c, ...c }) => c) };
+}
 
 describe('exportOutcomes', () => {
   it('a cascade escalation: weak 0 (check failed), strong 1 (served after it)', () => {
@@ -73,7 +91,7 @@ describe('exportOutcomes', () => {
     const entries = [
       decision('a'),
       fb('a', 0, { retry: true }),
-      decision('a-retry', { retryOf: 'a', tier: 'premium', initialTier: 'premium', model: 'big' }),
+      onPremium('a-retry', { retryOf: 'a' }),
       fb('a-retry', 0.9, { tier: 'premium' }),
     ];
     const r = exportOutcomes(entries);
@@ -84,7 +102,7 @@ describe('exportOutcomes', () => {
   it('a served weak answer with feedback but nothing about the strong tier: skipped unless assumed', () => {
     const entries = [decision('a'), fb('a', 1)];
     expect(exportOutcomes(entries).outcomes).toEqual([]);
-    expect(exportOutcomes(entries).stats.unknownStrong).toBe(1);
+    expect(exportOutcomes(entries).stats.skipped['strong-unknown']).toBe(1);
     expect(exportOutcomes(entries, { assumeStrong: 1 }).outcomes).toEqual([
       { prompt: 'prompt of a', weak: 1, strong: 1, group: 'default' },
     ]);
@@ -93,7 +111,7 @@ describe('exportOutcomes', () => {
   it('no feedback and no escalation says nothing about the weak tier', () => {
     const r = exportOutcomes([decision('a')], { assumeStrong: 1 });
     expect(r.outcomes).toEqual([]);
-    expect(r.stats.unknownWeak).toBe(1);
+    expect(r.stats.skipped['weak-unknown']).toBe(1);
   });
 
   it('without prompt text: no outcome lines, but features with what is known', () => {
@@ -120,8 +138,141 @@ describe('exportOutcomes', () => {
     const entries = [
       decision('a'),
       fb('a', 0, { retry: true }),
-      decision('a-retry', { retryOf: 'a', tier: 'premium', status: 502 }),
+      onPremium('a-retry', { retryOf: 'a', status: 502, cascade: [] }),
     ];
     expect(exportOutcomes(entries).outcomes).toEqual([]);
+  });
+
+  it('a request routed straight to the strong tier is no weak outcome, whatever its feedback', () => {
+    // The rules sent it to premium: the cheap tier was never asked, so a bad rating is premium's, not a weak failure.
+    const r = exportOutcomes([onPremium('a'), fb('a', 0, { tier: 'premium', initialTier: 'premium' })], {
+      assumeStrong: 1,
+    });
+    expect(r.outcomes).toEqual([]);
+    expect(r.stats.skipped['not-cheapest']).toBe(1);
+    expect(r.features[0]).not.toHaveProperty('weak');
+  });
+
+  it('a middle tier that escalated to the top is no cheap-versus-strong outcome', () => {
+    const middle = decision('a', {
+      initialTier: 'standard',
+      tierIndex: 1,
+      tier: 'premium',
+      model: 'big',
+      cascade: [
+        { tier: 'standard', model: 'mid', ok: false, checked: true, check: 'empty', to: 'premium' },
+        { tier: 'premium', model: 'big', ok: true, checked: false },
+      ],
+    });
+    const r = exportOutcomes([middle]);
+    expect(r.outcomes).toEqual([]);
+    expect(r.features[0]).not.toHaveProperty('weak');
+    expect(r.features[0]).not.toHaveProperty('strong');
+  });
+
+  it('tier promotion off the cheap tier (it gave no answer) tells neither quality', () => {
+    // Every cheap target failed and promotion served premium: the answer is not one served after a weak failure.
+    const promoted = decision('a', {
+      promotedFrom: 'cheap',
+      tier: 'premium',
+      model: 'big',
+      cascade: [{ tier: 'premium', model: 'big', ok: true, checked: false }],
+    });
+    const r = exportOutcomes([promoted, fb('a', 1, { tier: 'premium' })], { assumeStrong: 1 });
+    expect(r.outcomes).toEqual([]);
+    expect(r.stats.skipped.promoted).toBe(1);
+    expect(r.features[0]).not.toHaveProperty('strong');
+    // Promoted down from premium to the cheap tier: first sent above it, so not a cheap outcome either.
+    const down = decision('b', { initialTier: 'premium', tierIndex: 1, promotedFrom: 'premium' });
+    const d = exportOutcomes([down, fb('b', 0)], { assumeStrong: 1 });
+    expect(d.outcomes).toEqual([]);
+    expect(d.stats.skipped['not-cheapest']).toBe(1);
+  });
+
+  it('a cascade escalation is the comparison it is: the strong tier failing its check too is 0, not 1', () => {
+    const twice = decision('a', {
+      tier: 'top',
+      model: 'huge',
+      escalations: 2,
+      cascade: [
+        { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' },
+        { tier: 'premium', model: 'big', ok: false, checked: true, check: 'empty', to: 'top' },
+        { tier: 'top', model: 'huge', ok: true, checked: false },
+      ],
+    });
+    expect(exportOutcomes([twice]).outcomes).toEqual([
+      { prompt: 'prompt of a', weak: 0, strong: 0, group: 'default' },
+    ]);
+  });
+
+  it("a strict retry's answer on the cheap tier is that tier's answer: its feedback, not the failed first try", () => {
+    const strict = decision('a', {
+      cascade: [
+        { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'json', to: 'cheap' },
+        { tier: 'cheap', model: 'mini', ok: true, checked: true },
+      ],
+    });
+    expect(exportOutcomes([strict, fb('a', 0.8)], { assumeStrong: 1 }).outcomes).toEqual([
+      { prompt: 'prompt of a', weak: 0.8, strong: 1, group: 'default' },
+    ]);
+  });
+
+  it('the escalated call failed: the cheap answer served is still weak 0, and nothing tells strong', () => {
+    const served = decision('a', {
+      escalations: 1,
+      cascade: [{ tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' }],
+    });
+    const r = exportOutcomes([served]);
+    expect(r.outcomes).toEqual([]);
+    expect(r.features[0]).toMatchObject({ weak: 0 });
+    expect(r.stats.skipped['strong-unknown']).toBe(1);
+  });
+
+  it('lines from before decision-log v2 are skipped and counted, never labelled', () => {
+    const entries = [v1(escalated('a')), v1(decision('b')), fb('b', 1), v1(decision('c'))];
+    const r = exportOutcomes(entries, { assumeStrong: 1 });
+    expect(r.outcomes).toEqual([]);
+    expect(r.stats).toMatchObject({ decisions: 3, outcomes: 0 });
+    expect(r.stats.skipped['old-format']).toBe(3);
+    // Still a features line each (the score distribution needs every request), with no outcome figures.
+    expect(r.features.map((f) => [f.requestId, f.weak, f.strong])).toEqual([
+      ['a', undefined, undefined],
+      ['b', undefined, undefined],
+      ['c', undefined, undefined],
+    ]);
+  });
+
+  it('counts each skipped request once, under the first reason that applies', () => {
+    const r = exportOutcomes([
+      escalated('ok'),
+      { ...escalated('no-prompt'), prompt: undefined },
+      decision('weak'),
+      { ...decision('strong'), prompt: undefined },
+      fb('strong', 1),
+    ]);
+    expect(r.stats.outcomes).toBe(1);
+    expect(r.stats.skipped).toEqual({
+      'old-format': 0,
+      'not-cheapest': 0,
+      promoted: 0,
+      'weak-unknown': 1,
+      'strong-unknown': 1,
+      'no-prompt': 1,
+    });
+  });
+
+  it('a retry logged before v2, or promoted off its tier, tells nothing about the strong tier', () => {
+    const base = [decision('a'), fb('a', 0, { retry: true })];
+    expect(exportOutcomes([...base, onPremium('r', { retryOf: 'a' })]).outcomes).toHaveLength(1);
+    expect(exportOutcomes([...base, v1(onPremium('r', { retryOf: 'a' }))]).outcomes).toEqual([]);
+    // Premium was down and promotion served the retry from the cheap tier again: no strong answer at all.
+    const promoted = onPremium('r', {
+      retryOf: 'a',
+      promotedFrom: 'premium',
+      tier: 'cheap',
+      model: 'mini',
+      cascade: [{ tier: 'cheap', model: 'mini', ok: true, checked: false }],
+    });
+    expect(exportOutcomes([...base, promoted]).outcomes).toEqual([]);
   });
 });

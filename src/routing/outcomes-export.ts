@@ -4,20 +4,33 @@
  * calibration.
  *
  *   exportOutcomes(entries, { assumeStrong? }): { outcomes, features, stats }
+ *   SKIP_REASONS: what each `stats.skipped` reason means, in words
  *
- * How weak and strong are derived, per original request (a `decision` without `retryOf`):
- *   "weak" is the quality of the answer from the tier the request was first sent to (`initialTier`):
- *     - 0 when the cascade's quality check failed that answer (it escalated: empty, refusal, broken JSON);
- *     - else the mean feedback score on that request, if the answer the client got came from `initialTier`;
+ * An outcome line says how the route's cheapest tier ("weak") and the tier above it ("strong") did on one prompt, so
+ * only a request whose first answer was asked of the cheapest tier is one: a request the router (or a task type, a
+ * sticky conversation, a context bump, an explicit model) sent higher never tried the cheap tier, and one that tier
+ * promotion moved off it got no cheap answer at all. Labelling those as the cheap tier's outcomes would teach a
+ * model the router's own choices. Only decision-log v2 lines record where the first tier sits (`tierIndex`); older
+ * lines are skipped and counted.
+ *
+ * Per original request (a `decision` without `retryOf`) that was first sent to the cheapest tier, `initialTier`:
+ *   "weak", from the last answer of that tier (a strict retry may have answered twice):
+ *     - 0 when a cascade check failed it (it escalated: empty, refusal, broken JSON, the judge);
+ *     - else the mean feedback score on the request, if that answer is the one the client got;
  *     - else unknown.
- *   "strong" is the quality of the answer from the tier above it:
- *     - when the cascade escalated and the escalated answer was served: the mean feedback score on the request,
- *       or 1 without feedback (it was served after the weaker answer failed);
- *     - else when a feedback retry re-ran it one tier up and that answer was served (status 200): the mean
- *       feedback score on the retry, or 1 without feedback;
+ *   "strong", from the tier the cascade moved up to (its last answer there):
+ *     - 0 when a cascade check failed that answer too;
+ *     - else, if that answer is the one the client got, the mean feedback score on the request, or 1 without
+ *       feedback (it was served after the weaker answer failed);
+ *     - else, with no answer above in the request itself, a feedback retry that re-ran it one tier up and was served
+ *       (status 200), judged the same way from the retry's own answers and feedback;
  *     - else `assumeStrong` when given (e.g. 1: "the strong tier would have been right"), else unknown.
- *   A request with either unknown, or without prompt text, gives no outcome line (counted in `stats`); `group` is
- *   the route. Streams are never checked by the cascade, so only their feedback speaks for them.
+ *   A request with either unknown, or without prompt text, gives no outcome line; `stats.skipped` counts each
+ *   skipped request once, under the first reason that applies. `group` is the route. Streams are never checked by
+ *   the cascade, so only their feedback speaks for them.
+ *
+ * Features lines are written for every decision (the score distribution of all traffic is what threshold calibration
+ * needs), with `weak`/`strong` only where the rules above tell them.
  */
 import type { DecisionEntry, DecisionLogEntry, FeedbackEntry } from '../api/decision-log.js';
 
@@ -42,13 +55,30 @@ export interface FeatureLine {
   strong?: number;
 }
 
+export type SkipReason =
+  | 'old-format'
+  | 'not-cheapest'
+  | 'promoted'
+  | 'weak-unknown'
+  | 'strong-unknown'
+  | 'no-prompt';
+
+/** In the order they are tried: a request is counted under the first that applies. */
+export const SKIP_REASONS: Readonly<Record<SkipReason, string>> = {
+  'old-format': 'written before decision-log v2, which records the tier first tried',
+  'not-cheapest': "first sent to a tier above the route's cheapest (or to a model on no tier)",
+  promoted: 'tier promotion moved it off the cheapest tier before that tier answered',
+  'weak-unknown': 'the cheap answer failed no check and has no feedback',
+  'strong-unknown': 'nothing tells how the tier above would have done',
+  'no-prompt': 'no prompt text (the sidecar ran without --log-prompts)',
+};
+
 export interface ExportStats {
   decisions: number;
   withPrompt: number;
   outcomes: number;
-  /** Requests whose weak or strong quality the log does not tell. */
-  unknownWeak: number;
-  unknownStrong: number;
+  /** Original requests that gave no outcome line, by the first reason that applies. */
+  skipped: Record<SkipReason, number>;
   feedback: number;
   retries: number;
 }
@@ -59,6 +89,10 @@ export interface ExportResult {
   stats: ExportStats;
 }
 
+/** A decision-log v2 line: it records where its first tier sits. */
+type V2Decision = DecisionEntry & { tierIndex: number };
+type Verdict = DecisionEntry['cascade'][number];
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export function exportOutcomes(
@@ -68,15 +102,11 @@ export function exportOutcomes(
   const originals: DecisionEntry[] = [];
   const retryOf = new Map<string, DecisionEntry>();
   const feedback = new Map<string, number[]>();
-  const stats: ExportStats = {
-    decisions: 0,
-    withPrompt: 0,
-    outcomes: 0,
-    unknownWeak: 0,
-    unknownStrong: 0,
-    feedback: 0,
-    retries: 0,
-  };
+  const skipped = Object.fromEntries(Object.keys(SKIP_REASONS).map((k) => [k, 0])) as Record<
+    SkipReason,
+    number
+  >;
+  const stats: ExportStats = { decisions: 0, withPrompt: 0, outcomes: 0, skipped, feedback: 0, retries: 0 };
   for (const e of entries) {
     if (e.type === 'feedback') {
       stats.feedback++;
@@ -93,11 +123,9 @@ export function exportOutcomes(
   const features: FeatureLine[] = [];
   for (const d of originals) {
     stats.decisions++;
-    const scores = feedback.get(d.requestId);
-    const weak = weakQuality(d, scores);
-    const strong = strongQuality(d, scores, retryOf.get(d.requestId), feedback) ?? opts.assumeStrong;
-    if (weak === undefined) stats.unknownWeak++;
-    if (strong === undefined) stats.unknownStrong++;
+    const hasPrompt = d.prompt !== undefined && d.prompt !== '';
+    if (hasPrompt) stats.withPrompt++;
+    const o = outcomeOf(d, feedback, retryOf.get(d.requestId), opts.assumeStrong);
     features.push({
       requestId: d.requestId,
       route: d.route,
@@ -107,42 +135,82 @@ export function exportOutcomes(
       confidence: d.confidence,
       fingerprint: d.fingerprint,
       features: d.features,
-      ...(weak !== undefined ? { weak } : {}),
-      ...(strong !== undefined ? { strong } : {}),
+      ...(o.weak !== undefined ? { weak: o.weak } : {}),
+      ...(o.strong !== undefined ? { strong: o.strong } : {}),
     });
+    if (o.skip !== undefined) skipped[o.skip]++;
     // An empty prompt (a request of system messages only) is nothing a router can learn from.
-    if (d.prompt === undefined || d.prompt === '') continue;
-    stats.withPrompt++;
-    if (weak === undefined || strong === undefined) continue;
-    outcomes.push({ prompt: d.prompt, weak, strong, group: d.route });
-    stats.outcomes++;
+    else if (d.prompt === undefined || d.prompt === '') skipped['no-prompt']++;
+    else {
+      outcomes.push({ prompt: d.prompt, weak: o.weak, strong: o.strong, group: d.route });
+      stats.outcomes++;
+    }
   }
   return { outcomes, features, stats };
+}
+
+/** Both qualities, or why there is none (prompt aside), with whatever of them is known. */
+type Outcome =
+  | { weak: number; strong: number; skip?: undefined }
+  | { weak?: number | undefined; strong?: number | undefined; skip: Exclude<SkipReason, 'no-prompt'> };
+
+function outcomeOf(
+  d: DecisionEntry,
+  feedback: Map<string, number[]>,
+  retry: DecisionEntry | undefined,
+  assumeStrong: number | undefined,
+): Outcome {
+  if (!isV2(d)) return { skip: 'old-format' };
+  if (d.tierIndex !== 0) return { skip: 'not-cheapest' };
+  if (d.promotedFrom !== undefined) return { skip: 'promoted' };
+  const scores = feedback.get(d.requestId);
+  const cheap = d.initialTier;
+  const weak = tierQuality(d, cheap, scores, undefined);
+  // The cascade only moves up: the first answer of another tier is the tier above's.
+  const above = d.cascade.find((v) => v.tier !== cheap)?.tier;
+  const strong =
+    (above !== undefined ? tierQuality(d, above, scores, 1) : retryQuality(retry, cheap, feedback)) ??
+    assumeStrong;
+  if (weak === undefined) return { weak, strong, skip: 'weak-unknown' };
+  if (strong === undefined) return { weak, strong, skip: 'strong-unknown' };
+  return { weak, strong };
+}
+
+function isV2(d: DecisionEntry): d is V2Decision {
+  return d.v !== undefined && d.v >= 2 && d.tierIndex !== undefined;
+}
+
+/**
+ * How `tier` did on request `d`, from its last answer there: 0 when a cascade check failed it; else, when it is the
+ * answer the client got, the mean feedback score, or `unrated` without feedback; else unknown.
+ */
+function tierQuality(
+  d: DecisionEntry,
+  tier: string,
+  scores: number[] | undefined,
+  unrated: number | undefined,
+): number | undefined {
+  const last: Verdict | undefined = d.cascade.findLast((v) => v.tier === tier);
+  if (!last) return undefined;
+  if (!last.ok) return 0;
+  const served = d.status === 200 && d.tier === tier && last === d.cascade.at(-1);
+  if (!served) return undefined;
+  return scores ? mean(scores) : unrated;
+}
+
+/** The strong tier's quality from a feedback retry one tier up: only a v2 retry first sent above `cheap`. */
+function retryQuality(
+  retry: DecisionEntry | undefined,
+  cheap: string,
+  feedback: Map<string, number[]>,
+): number | undefined {
+  if (!retry || !isV2(retry) || retry.status !== 200 || retry.promotedFrom !== undefined) return undefined;
+  if (retry.tierIndex <= 0 || retry.initialTier === cheap) return undefined;
+  return tierQuality(retry, retry.initialTier, feedback.get(retry.requestId), 1);
 }
 
 function addFeedback(m: Map<string, number[]>, f: FeedbackEntry): void {
   const xs = m.get(f.requestId);
   if (xs) xs.push(f.score);
   else m.set(f.requestId, [f.score]);
-}
-
-function weakQuality(d: DecisionEntry, scores: number[] | undefined): number | undefined {
-  const first = d.cascade[0];
-  if (first && first.tier === d.initialTier && !first.ok) return 0;
-  if (d.tier === d.initialTier && d.status === 200 && scores) return mean(scores);
-  return undefined;
-}
-
-function strongQuality(
-  d: DecisionEntry,
-  scores: number[] | undefined,
-  retry: DecisionEntry | undefined,
-  feedback: Map<string, number[]>,
-): number | undefined {
-  if (d.tier !== d.initialTier && d.status === 200) return scores ? mean(scores) : 1;
-  if (retry && retry.status === 200 && retry.tier !== d.initialTier) {
-    const r = feedback.get(retry.requestId);
-    return r ? mean(r) : 1;
-  }
-  return undefined;
 }

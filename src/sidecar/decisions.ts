@@ -20,11 +20,16 @@ import type { Features } from '../routing/features.js';
 import type { DecisionSource } from '../routing/types.js';
 import { type Linked, RecencyList } from './recency-list.js';
 
-/** One quality check of the cascade on one tier's answer: ok, or the check that failed and sent it up. */
+/**
+ * What the cascade made of one answer of a tier step (a hedge's loser and the judge's reply are not answers here):
+ * ok, or the check that failed and where the request went. `checked`: a check ran at all (none runs on a stream, nor
+ * where there is no tier above to escalate to), so `ok` without it says only that nothing sent the answer up.
+ */
 export interface CascadeVerdict {
   tier: string;
   model: string;
   ok: boolean;
+  checked: boolean;
   check?: string;
   /** Tier the cascade moved on to after a failed check. */
   to?: string;
@@ -35,7 +40,7 @@ export interface DecisionRecord {
   /** Epoch ms when the answer was finished. */
   at: number;
   route: string;
-  /** Tier the classifier (or task, split, downgrade) chose, before any cascade escalation. */
+  /** Tier the classifier (or task, split, downgrade) chose, before any cascade escalation or tier promotion. */
   initialTier: string;
   /** Tier that served the answer the client got. */
   tier: string;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { silentObserver } from '../../test/helpers/observer.js';
-import type { ChatCompletionChunk } from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { compileManifests, parseManifests } from '../config/manifests.js';
 import { Breaker } from '../providers/breaker.js';
 import { ExecutionError, type FallbackEvent, type Target } from '../providers/failover.js';
@@ -12,6 +12,7 @@ import type { ProviderAdapter } from '../providers/types.js';
 import { decide } from '../routing/decide.js';
 import {
   type ExecuteInput,
+  executeWithCascade,
   failsOverToRest,
   mergeFailures,
   openStream,
@@ -259,5 +260,129 @@ describe('mergeFailures (both sides of a hedge race failed)', () => {
     });
     expect(failsOverToRest(aborted)).toBe(false);
     expect(failsOverToRest(new Error('queue full'))).toBe(false);
+  });
+});
+
+describe("executeWithCascade's verdicts (the decision log's cascade)", () => {
+  const answer = (content: string): ChatCompletion => ({
+    id: 'x',
+    object: 'chat.completion',
+    created: 0,
+    model: 'm',
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+  });
+  const replying = (content: string): ProviderAdapter => ({
+    name: 'r',
+    type: 'openai-compatible',
+    complete: async () => answer(content),
+    stream: () => {
+      throw new Error('json only');
+    },
+  });
+  /** Answers only when aborted, by failing: a first target slow enough for the hedge to win. */
+  const hanging: ProviderAdapter = {
+    name: 'h',
+    type: 'openai-compatible',
+    complete: (call) =>
+      new Promise((_, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
+    stream: () => {
+      throw new Error('json only');
+    },
+  };
+  const twoTiers = (extra: string) =>
+    compileManifests(
+      parseManifests(`
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default }
+spec:
+  providers: [{ name: a, type: simulated }, { name: b, type: simulated }, { name: c, type: simulated }]
+  models:
+    - { name: m, targets: [{ provider: a }, { provider: b }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100000 }
+    - { name: big, targets: [{ provider: c }], pricing: { inputPerMTok: 9, outputPerMTok: 9 }, contextWindow: 100000 }
+  tiers: [{ name: cheap, models: [m] }, { name: premium, models: [big] }]
+  classifier: { mode: rules }
+${extra}
+`),
+    );
+  function cascadeInput(snap: ReturnType<typeof twoTiers>, adapters: Record<string, ProviderAdapter>) {
+    const d = decide({
+      snapshot: snap,
+      request: { model: 'auto', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    const res = d.spec.resilience;
+    const targets = (name: string): Target[] =>
+      d.spec.models
+        .find((m) => m.name === name)!
+        .targets.map((t) => ({
+          model: name,
+          provider: t.provider,
+          upstreamModel: name,
+          adapter: adapters[t.provider]!,
+          breaker: new Breaker({ route: d.route, provider: t.provider, model: name }, res.breaker, () => {}),
+        }));
+    const input: ExecuteInput = {
+      providers: {
+        route: d.route,
+        adapters: new Map(),
+        plan: (models) => ({ targets: models.flatMap((m) => targets(m.name)), resilience: res }),
+      },
+      request: { model: 'auto', messages: [{ role: 'user', content: 'hi' }] },
+      decision: d,
+      signal: new AbortController().signal,
+      observer: silentObserver(),
+      planner: { next: () => undefined },
+    };
+    return input;
+  }
+
+  it("a hedge's loser is spend but no answer of the cascade: the check's verdict is the winner's", async () => {
+    const snap = twoTiers(`  hedge: { enabled: true, delay: fixed, delayMs: 1 }
+  cascade: { checks: [refusal], maxEscalations: 1 }`);
+    const out = await executeWithCascade(
+      cascadeInput(snap, {
+        a: hanging,
+        b: replying("I'm sorry, but I can't help with that."),
+        c: replying('the premium answer'),
+      }),
+    );
+    expect(out.hedged).toBe('won');
+    // The first target's call was cut off in flight: booked (it may bill the prompt), before the winner's answer.
+    expect(out.produced.map((p) => [p.tier, p.served.provider])).toEqual([
+      ['cheap', 'a'],
+      ['cheap', 'b'],
+      ['premium', 'c'],
+    ]);
+    expect(out.verdicts).toEqual([
+      { tier: 'cheap', model: 'm', ok: false, checked: true, check: 'refusal', to: 'premium' },
+      { tier: 'premium', model: 'big', ok: true, checked: false },
+    ]);
+  });
+
+  it("the judge's reply is spend but no answer of the cascade", async () => {
+    const snap = twoTiers(
+      `  cascade: { checks: [judge], maxEscalations: 1, judge: { model: m, minScore: 0.5 } }`,
+    );
+    // Target a answers the request, then (as the judge's model) rates it 0.1.
+    let calls = 0;
+    const a: ProviderAdapter = {
+      ...replying(''),
+      complete: async () => answer(++calls === 1 ? 'cheap answer' : '0.1'),
+    };
+    const out = await executeWithCascade(
+      cascadeInput(snap, { a, b: hanging, c: replying('premium answer') }),
+    );
+    expect(out.produced.map((p) => p.tier)).toEqual(['cheap', 'judge', 'premium']);
+    expect(out.verdicts).toEqual([
+      { tier: 'cheap', model: 'm', ok: false, checked: true, check: 'judge', to: 'premium' },
+      { tier: 'premium', model: 'big', ok: true, checked: false },
+    ]);
+  });
+
+  it('an answer with a tier above is checked; a passing one says so', async () => {
+    const snap = twoTiers(`  cascade: { checks: [refusal], maxEscalations: 1 }`);
+    const out = await executeWithCascade(cascadeInput(snap, { a: replying('fine'), b: hanging, c: hanging }));
+    expect(out.verdicts).toEqual([{ tier: 'cheap', model: 'm', ok: true, checked: true }]);
   });
 });

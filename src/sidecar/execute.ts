@@ -28,6 +28,7 @@ import { strictRequest } from '../routing/strict-retry.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
 import type { EscalationStep, RouteDecision } from '../routing/types.js';
 import { chunkText, completionText, estimateUsage, type TokenCounts, usableUsage } from './accounting.js';
+import type { CascadeVerdict } from './decisions.js';
 import {
   chosenStep,
   type PromotionEvent,
@@ -135,8 +136,13 @@ export interface ExecuteInput {
 }
 
 export interface CascadeOutcome {
-  /** Every answer produced (the judge's included), in order. */
+  /** Every answer produced (the judge's and a hedge's loser's included), in order. */
   produced: ProducedAnswer[];
+  /**
+   * What the cascade made of each answer of a tier step, in order: the decision log's `cascade`. Kept here, where the
+   * checks run, because `produced` also holds answers nobody checked (a hedge's loser, the judge's reply).
+   */
+  verdicts: CascadeVerdict[];
   /** The answer to send; absent when `error` is set. */
   answer: ChatCompletion | undefined;
   /** The answer passed its checks (false: an earlier check-failed answer served because the escalation failed). */
@@ -423,6 +429,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
   const cascade = d.spec.cascade;
   const out: CascadeOutcome = {
     produced: [],
+    verdicts: [],
     answer: undefined,
     passed: false,
     error: undefined,
@@ -500,6 +507,14 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
         return out;
       }
       if ('completion' in retried) {
+        out.verdicts.push({
+          tier: step.tierName,
+          model: r.served.model,
+          ok: false,
+          checked: true,
+          check: 'json',
+          to: step.tierName,
+        });
         r = retried;
         verdict = check(r.completion);
         observer.strictRetried(step.tierName, verdict.ok ? 'passed' : 'failed');
@@ -509,10 +524,24 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     if (verdict.ok && above && cascade.checks.includes('judge') && cascade.judge)
       verdict = await judge(input, out, choice?.message.content ?? '');
     if (verdict.ok) {
+      out.verdicts.push({
+        tier: step.tierName,
+        model: r.served.model,
+        ok: true,
+        checked: above !== undefined,
+      });
       out.answer = r.completion;
       out.passed = true;
       return out;
     }
+    out.verdicts.push({
+      tier: step.tierName,
+      model: r.served.model,
+      ok: false,
+      checked: true,
+      check: verdict.check,
+      to: above!.tierName,
+    });
     previous = { completion: r.completion, tier: step.tierName };
     escalationsLeft--;
     out.escalations++;

@@ -58,7 +58,6 @@ import {
   type ExecutionObserver,
   executeWithCascade,
   openStream,
-  type ProducedAnswer,
   type Relayed,
   relayChunks,
 } from './execute.js';
@@ -266,9 +265,8 @@ async function handleChat(
   retryOf?: DecisionRecord,
 ): Promise<void> {
   const trace = newTrace(id);
-  // What the cascade did, for the decision record: each answer produced, and each check that failed.
-  const checks: Array<{ check: string; to: string }> = [];
-  const produced: ProducedAnswer[] = [];
+  // What the cascade made of each answer of a tier, for the decision record.
+  const verdicts: CascadeVerdict[] = [];
   const runtime = sc.deps.store.current;
   if (!runtime) {
     const err = new TiermeshError('TM_NOT_READY', 'no config loaded yet', { retryAfter: 1 });
@@ -350,7 +348,7 @@ async function handleChat(
       request,
       decision: d,
       signal: abort.signal,
-      observer: new TraceObserver(sc, trace, checks),
+      observer: new TraceObserver(sc, trace),
       planner: promotionPlanner(runtime, d, sc.books.now()),
     };
     exec.admit = sc.queues.admitter(d);
@@ -358,7 +356,7 @@ async function handleChat(
     if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream
       ? await streamAnswer(sc, exec, responder, account, trace, res, turn)
-      : await jsonAnswer(sc, exec, responder, account, trace, res, produced, turn);
+      : await jsonAnswer(sc, exec, responder, account, trace, res, verdicts, turn);
     if (outcome.status === 200 && !outcome.error && trace.served)
       conversation?.remember(d, trace.tier, trace.served.model, sc.books.now());
   } catch (e) {
@@ -377,11 +375,13 @@ async function handleChat(
       model: trace.served?.model ?? 'none',
       provider: trace.served?.provider ?? 'none',
       costUSD: trace.spent.costUSD,
+      // A stream is never checked: once its first byte is out there is no taking it back.
       cascade: trace.stream
         ? trace.served
-          ? [{ tier: trace.tier, model: trace.served.model, ok: true }]
+          ? [{ tier: trace.tier, model: trace.served.model, ok: true, checked: false }]
           : []
-        : verdicts(produced, checks),
+        : verdicts,
+      promotedFrom: trace.promotedFrom,
       status: outcome.status,
       stream: trace.stream,
       feature,
@@ -401,19 +401,6 @@ function retryDecision(d: RouteDecision, record: DecisionRecord): RouteDecision 
   return up;
 }
 
-/** One verdict per produced answer: failed (with the check, and where it went) when the cascade moved on. */
-function verdicts(
-  produced: ProducedAnswer[],
-  checks: Array<{ check: string; to: string }>,
-): CascadeVerdict[] {
-  return produced.map((p, i) => {
-    const failed = checks[i];
-    return failed
-      ? { tier: p.tier, model: p.served.model, ok: false, check: failed.check, to: failed.to }
-      : { tier: p.tier, model: p.served.model, ok: true };
-  });
-}
-
 /** 4-7 for a JSON answer. */
 async function jsonAnswer(
   sc: Sidecar,
@@ -422,7 +409,7 @@ async function jsonAnswer(
   account: RequestAccount,
   trace: RequestTrace,
   res: ServerResponse,
-  produced: ProducedAnswer[],
+  verdicts: CascadeVerdict[],
   turn: CacheTurn | undefined,
 ): Promise<Outcome> {
   const result = await executeWithCascade(exec); // 4. execute + 5. check
@@ -449,7 +436,7 @@ async function jsonAnswer(
       sc.books.now(),
     );
   }
-  produced.push(...result.produced);
+  verdicts.push(...result.verdicts);
   if (!result.answer) throw result.error;
   responder.json(res, result.answer, servedBy(trace)!); // 7. respond
   // An answer that failed a quality check is served (better than a 5xx) but not remembered.
@@ -632,7 +619,6 @@ class TraceObserver implements ExecutionObserver {
   constructor(
     private readonly sc: Sidecar,
     private readonly trace: RequestTrace,
-    private readonly checks: Array<{ check: string; to: string }>,
   ) {
     this.fallback = this.fallback.bind(this);
     this.promoted = this.promoted.bind(this);
@@ -648,7 +634,6 @@ class TraceObserver implements ExecutionObserver {
   }
 
   escalate(check: string, detail: string, from: string, to: string): void {
-    this.checks.push({ check, to });
     this.sc.deps.metrics.escalation(this.route, from, check);
     this.sc.deps.logger.info({ requestId: this.trace.id, check, detail, from, to }, 'cascade');
   }
@@ -668,8 +653,6 @@ class TraceObserver implements ExecutionObserver {
   }
 
   strictRetried(tier: string, outcome: 'passed' | 'failed' | 'error'): void {
-    // The first answer failed `json` and the same tier answered again: keeps checks[i] beside produced[i].
-    if (outcome !== 'error') this.checks.push({ check: 'json', to: tier });
     this.sc.deps.metrics.strictRetry(this.route, tier, outcome);
     this.sc.deps.logger.info({ requestId: this.trace.id, tier, outcome }, 'strict retry');
   }

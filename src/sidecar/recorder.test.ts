@@ -40,8 +40,8 @@ function finished(extra: Partial<FinishedRequest> = {}): FinishedRequest {
     provider: 'sim',
     costUSD: 0.02,
     cascade: [
-      { tier: 'cheap', model: 'mini', ok: false, check: 'refusal' },
-      { tier: 'premium', model: 'big', ok: true },
+      { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' },
+      { tier: 'premium', model: 'big', ok: true, checked: false },
     ],
     status: 200,
     stream: false,
@@ -103,12 +103,47 @@ describe('DecisionRecorder', () => {
       finished({
         tier: 'cheap',
         model: 'mini',
-        cascade: [{ tier: 'cheap', model: 'mini', ok: false, check: 'empty', to: 'premium' }],
+        cascade: [{ tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'empty', to: 'premium' }],
       }),
     );
     expect((await metrics.text()).body).toContain(
       'tiermesh_escalations_total{route="default",from_tier="cheap",to_tier="premium",reason="empty"} 1',
     );
+  });
+
+  it('logs a v2 line: where the first tier sits, the promotion, and whether each answer was checked', () => {
+    const { lines, rec } = setup(false);
+    rec.finished(finished());
+    expect(decisionLogEntry.parse(lines[0])).toMatchObject({
+      v: 2,
+      initialTier: 'cheap',
+      tierIndex: 0,
+      cascade: [
+        { tier: 'cheap', ok: false, checked: true, check: 'refusal', to: 'premium' },
+        { tier: 'premium', ok: true, checked: false },
+      ],
+    });
+    expect(lines[0]).not.toHaveProperty('promotedFrom');
+    // Sent to premium, whose every target failed: tier promotion served it from the cheap tier.
+    const hard = decide({ snapshot, request: { model: 'auto', messages: [{ role: 'user', content: 'x' }] } });
+    const premium = { ...hard, tierIndex: 1, tierName: 'premium' };
+    rec.finished(
+      finished({
+        requestId: 'req-2',
+        decision: premium,
+        tier: 'cheap',
+        model: 'mini',
+        promotedFrom: 'premium',
+        cascade: [{ tier: 'cheap', model: 'mini', ok: true, checked: false }],
+      }),
+    );
+    expect(decisionLogEntry.parse(lines[1])).toMatchObject({
+      v: 2,
+      initialTier: 'premium',
+      tierIndex: 1,
+      promotedFrom: 'premium',
+      tier: 'cheap',
+    });
   });
 
   it('keeps the prompt and the body only with logPrompts', () => {

@@ -11,7 +11,7 @@
  *
  * Task and feature labels are bounded here (declaredLabel), so nothing a client sends becomes a free metric label.
  */
-import type { DecisionEntry, FeedbackEntry } from '../api/decision-log.js';
+import { DECISION_LOG_VERSION, type DecisionEntry, type FeedbackEntry } from '../api/decision-log.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { promptText } from '../routing/features.js';
 import type { RouteDecision } from '../routing/types.js';
@@ -44,8 +44,10 @@ export interface FinishedRequest {
   model: string;
   provider: string;
   costUSD: number;
-  /** One verdict per checked answer, in order; a failed one is an escalation to the next entry's tier. */
+  /** One verdict per answer of a tier, in order; a failed one is an escalation to the next entry's tier. */
   cascade: CascadeVerdict[];
+  /** Set when tier promotion moved the request off the decision's tier (every target of it failed). */
+  promotedFrom?: string | undefined;
   status: number;
   stream: boolean;
   /** Raw x-tiermesh-feature header. */
@@ -86,15 +88,18 @@ export function decisionRecord(f: FinishedRequest, at: number, logPrompts: boole
 
 export function decisionEntry(
   r: DecisionRecord,
-  f: Pick<FinishedRequest, 'decision' | 'request' | 'retryOf'>,
+  f: Pick<FinishedRequest, 'decision' | 'request' | 'retryOf' | 'promotedFrom'>,
   logPrompts: boolean,
 ): DecisionEntry {
   const entry: DecisionEntry = {
     type: 'decision',
+    v: DECISION_LOG_VERSION,
     at: new Date(r.at).toISOString(),
     requestId: r.requestId,
     route: r.route,
     initialTier: r.initialTier,
+    // Where the first tier sits: only an answer first asked of the cheapest tier compares it with a stronger one.
+    tierIndex: f.decision.tierIndex,
     tier: r.tier,
     model: r.model,
     provider: r.provider,
@@ -113,6 +118,7 @@ export function decisionEntry(
   if (r.features) entry.features = { ...r.features };
   if (r.task !== undefined) entry.task = r.task;
   if (r.feature !== undefined) entry.feature = r.feature;
+  if (f.promotedFrom !== undefined) entry.promotedFrom = f.promotedFrom;
   if (f.retryOf !== undefined) entry.retryOf = f.retryOf;
   if (logPrompts) entry.prompt = promptText(f.request);
   return entry;

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { type DecisionLogEntry, decisionLogEntry } from '../../src/api/decision-log.js';
 import { exportOutcomes } from '../../src/routing/outcomes-export.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
-import { routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
+import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { promlint } from '../helpers/promlint-bin.js';
 import {
   metricValue,
@@ -24,12 +25,16 @@ import {
 const SECRET = 'the zebra-project codename is bluefin';
 let cheapUp: Fixture;
 let premiumUp: Fixture;
+/** Never answers: a first target slow enough for a hedge to win. */
+let hangingUp: Fixture;
 const sidecars: TestSidecar[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'tm-feedback-'));
 
 beforeAll(async () => {
   cheapUp = await startOpenAIFixture({ apiKey: 'sk-cheap' });
   premiumUp = await startOpenAIFixture({ apiKey: 'sk-premium' });
+  hangingUp = await startOpenAIFixture({ apiKey: 'sk-cheap' });
+  hangingUp.fallback(behave.hang());
   cheapUp.fallback(behave.ok('cheap answer', { prompt: 10, completion: 5 }));
   premiumUp.fallback(behave.ok('premium answer', { prompt: 20, completion: 40 }));
 });
@@ -38,6 +43,7 @@ afterAll(async () => {
   for (const s of sidecars) await s.close();
   await cheapUp?.close();
   await premiumUp?.close();
+  await hangingUp?.close();
 });
 
 async function sidecar(opts: TestSidecarOptions = {}): Promise<TestSidecar> {
@@ -222,13 +228,16 @@ describe('decision log and escalation metrics', () => {
     const lines = logLines(path);
     expect(lines.map((l) => l.type)).toEqual(['decision', 'decision', 'feedback']);
     expect(lines[0]).toMatchObject({
+      v: 2,
       requestId: escalated.id,
       initialTier: 'cheap',
+      tierIndex: 0,
       tier: 'premium',
       escalations: 1,
       cascade: [
-        { tier: 'cheap', model: 'small-model', ok: false, check: 'refusal' },
-        { tier: 'premium', model: 'big-model', ok: true },
+        { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
+        // The top tier has nowhere to escalate to: served unchecked.
+        { tier: 'premium', model: 'big-model', ok: true, checked: false },
       ],
     });
     expect(lines[0]!.type === 'decision' && lines[0]!.fingerprint).toMatch(/^[0-9a-f]{12}$/);
@@ -274,5 +283,65 @@ describe('decision log and escalation metrics', () => {
     const files = [path, ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => `${path}.${n}`)].filter(existsSync);
     const all = files.flatMap(logLines);
     expect(all.filter((l) => l.type === 'decision')).toHaveLength(8);
+  });
+
+  it('exports only requests first sent to the cheap tier: one routed straight to premium is no weak failure', async () => {
+    const path = join(dir, 'routed.jsonl');
+    const s = await sidecar({ decisionLog: { path }, logPrompts: true });
+    // The rules send this one to premium; a bad rating there is premium's, never the cheap tier's.
+    const hard = await ask(s, COMPLEX_PROMPT);
+    expect(hard.tier).toBe('premium');
+    expect((await feedback(s, { request_id: hard.id, rating: 'down' })).status).toBe(202);
+    cheapUp.script([behave.ok("I'm sorry, but I can't help with that.")]);
+    const escalated = await ask(s, SECRET);
+    expect(escalated.tier).toBe('premium');
+    await s.close();
+    const lines = logLines(path);
+    expect(lines.find((l) => l.requestId === hard.id)).toMatchObject({
+      initialTier: 'premium',
+      tierIndex: 1,
+    });
+    const out = exportOutcomes(lines, { assumeStrong: 1 });
+    expect(out.outcomes).toEqual([{ prompt: SECRET, weak: 0, strong: 1, group: 'default' }]);
+    expect(out.stats.skipped['not-cheapest']).toBe(1);
+  });
+
+  it("a hedged cheap tier's escalation logs the winner's verdict, not the cut-off loser's", async () => {
+    const path = join(dir, 'hedged.jsonl');
+    const yaml = routeConfig({
+      upstreams: [
+        { name: 'hanging-up', baseURL: hangingUp.baseURL, keyEnv: 'CHEAP_KEY' },
+        { name: 'cheap-up', baseURL: cheapUp.baseURL, keyEnv: 'CHEAP_KEY' },
+        { name: 'premium-up', baseURL: premiumUp.baseURL, keyEnv: 'PREMIUM_KEY' },
+      ],
+      cheap: [{ name: 'small-model', upstreams: ['hanging-up', 'cheap-up'] }],
+      premium: [{ name: 'big-model', upstreams: ['premium-up'] }],
+    });
+    const [route] = parseAllDocuments(yaml).map((d) => d.toJS());
+    route.spec.hedge = { enabled: true, delay: 'fixed', delayMs: 20 };
+    const s = await startTestSidecar(JSON.stringify(route), {
+      env: { CHEAP_KEY: 'sk-cheap', PREMIUM_KEY: 'sk-premium' },
+      decisionLog: { path },
+      logPrompts: true,
+    });
+    sidecars.push(s);
+    cheapUp.script([behave.ok("I'm sorry, but I can't help with that.")]);
+    const escalated = await ask(s, SECRET);
+    expect(escalated.tier).toBe('premium');
+    await s.close();
+    const [line] = logLines(path);
+    // The hanging first target was cut off in flight (booked, as it may bill the prompt) when the hedge answered.
+    expect(line).toMatchObject({
+      v: 2,
+      tierIndex: 0,
+      cascade: [
+        { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
+        { tier: 'premium', model: 'big-model', ok: true, checked: false },
+      ],
+    });
+    expect(line!.type === 'decision' && line!.cascade).toHaveLength(2);
+    expect(exportOutcomes([line!]).outcomes).toEqual([
+      { prompt: SECRET, weak: 0, strong: 1, group: 'default' },
+    ]);
   });
 });
