@@ -73,12 +73,7 @@ describe('tiermesh eval (real process)', { timeout: 60_000 }, () => {
     const r = await run(['eval', '--data', miniData(), '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const rows = JSON.parse(r.stdout) as {
-      set: string;
-      router: string;
-      n: number;
-      report: { apgr: number };
-    }[];
+    const rows = JSON.parse(r.stdout) as Record<string, unknown>[];
     const sets = new Set(rows.map((x) => x.set));
     expect(sets).toEqual(
       new Set(['mmlu (unseen subjects)', 'mmlu (seen subjects)', 'gsm8k', 'mt-bench', 'llmrouter']),
@@ -92,9 +87,28 @@ describe('tiermesh eval (real process)', { timeout: 60_000 }, () => {
         'hybrid',
         'default',
       ]);
-    for (const x of rows.filter((x) => x.router === 'random')) expect(x.report.apgr).toBeCloseTo(0.5, 9);
+    // Flat rows, the same measures as the --outcomes rows (no nested report).
+    for (const x of rows)
+      for (const k of [
+        'set',
+        'pair',
+        'router',
+        'n',
+        'qWeak',
+        'qStrong',
+        'pgr20',
+        'pgr50',
+        'pgr80',
+        'apgr',
+        'cpt50',
+        'cpt80',
+      ])
+        expect(x).toHaveProperty(k);
+    for (const x of rows) expect(x).not.toHaveProperty('report');
+    for (const x of rows.filter((x) => x.router === 'random')) expect(x.apgr).toBeCloseTo(0.5, 9);
     const mt = rows.find((x) => x.set === 'mt-bench');
     expect(mt?.n).toBe(10);
+    expect(mt?.pair).toBe('Mixtral-8x7B-Instruct-v0.1 -> gpt-4-1106-preview');
   });
 
   it('prints a markdown table, and explains a missing data dir', async () => {
@@ -159,6 +173,87 @@ describe('tiermesh eval --outcomes / tiermesh train (real process)', { timeout: 
     // Half the prompts gain 1, half 0: a perfect router reaches PGR 1 at 50% strong calls, APGR 0.75.
     expect(all('length').apgr).toBeCloseTo(0.75, 6);
     expect(all('length').cpt80).toBeLessThan(0.45);
+  });
+
+  it('a group where the strong model is no better is not measured: null in JSON, n/a in the table, and why', async () => {
+    // billing: the strong model wins on the long prompts and loses on the short ones (0.5 -> 0.5 quality).
+    const lines = Array.from({ length: 160 }, (_, i) => {
+      const long = i % 2 === 0;
+      const billing = i % 4 >= 2;
+      return JSON.stringify({
+        prompt: long ? `Explain in detail ${'why and how '.repeat(10 + (i % 7))}item ${i}` : `hi ${i}`,
+        weak: long ? 0 : 1,
+        strong: billing && !long ? 0 : 1,
+        group: billing ? 'billing' : 'support',
+      });
+    });
+    const file = outcomesFile(lines);
+    const r = await run(['eval', '--outcomes', file, '--json']);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout) as (Row & { notMeasured?: string })[];
+    for (const x of rows.filter((x) => x.group === 'billing')) {
+      expect(x).toMatchObject({ n: 80, apgr: null, cpt50: null, cpt80: null, pgr50: null });
+      expect(x.notMeasured).toMatch(/^no gain to recover: the strong model is not better than the weak one/);
+    }
+    for (const x of rows.filter((x) => x.group !== 'billing')) {
+      expect(x.notMeasured).toBeUndefined();
+      expect(x.apgr).toEqual(expect.any(Number));
+      for (const k of ['cpt50', 'cpt80'] as const) {
+        expect(x[k]).toBeGreaterThanOrEqual(0);
+        expect(x[k]).toBeLessThanOrEqual(1);
+      }
+    }
+    // Measured where the gain is: all outcomes gain 0.25 net, and length sends the 80 long prompts (+1 each) before
+    // the 40 short billing ones (-1 each): PGR peaks at 2 (twice the net gain), APGR 1.248 is real, not a blow-up.
+    expect(rows.find((x) => x.group === 'all' && x.router === 'length')!.apgr).toBeCloseTo(1.248, 3);
+    const t = await run(['eval', '--outcomes', file]);
+    expect(t.code).toBe(0);
+    const billing = t.stdout.split('\n').filter((l) => l.startsWith('| billing |'));
+    expect(billing).toHaveLength(6);
+    for (const l of billing) expect(l).toMatch(/\| n\/a \| n\/a \| n\/a \| n\/a \| n\/a \| n\/a \|$/);
+    expect(t.stdout).toMatch(
+      /\n- n\/a \(group billing\): no gain to recover: .*; PGR is undefined there\.\n/,
+    );
+  });
+
+  it('train: skips folds with no gain to recover and says so, warns about a model that ranks nothing, refuses outcomes with no gain', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tm-train-gain-'));
+    // Five groups (one per fold); in g4 the strong model is worse on average.
+    const grouped = Array.from({ length: 200 }, (_, i) => {
+      const long = i % 2 === 0;
+      const g = Math.floor(i / 2) % 5;
+      return JSON.stringify({
+        prompt: long ? `Explain in detail ${'why and how '.repeat(10 + (i % 7))}item ${i}` : `hi ${i}`,
+        weak: long ? 0 : 1,
+        strong: g === 4 && !long ? 0 : 1,
+        group: `g${g}`,
+      });
+    });
+    const t = await run(['train', '--outcomes', outcomesFile(grouped), '--out', out]);
+    expect(t.stderr).toBe('');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(
+      /\n1 of 5 folds not scored: the strong model is not better than the weak one on their held-out outcomes/,
+    );
+    expect(t.stdout).not.toMatch(/does not rank prompts/);
+    // The strong model gains the same everywhere: nothing ranks better than a constant.
+    const flat = Array.from({ length: 120 }, (_, i) =>
+      JSON.stringify({ prompt: `question ${i} ${'x'.repeat(i % 13)}`, weak: 0.25, strong: 0.75 }),
+    );
+    const c = await run(['train', '--outcomes', outcomesFile(flat), '--out', out]);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toMatch(/chosen: constant\n/);
+    const warning = c.stdout.split('\n').filter((l) => l.includes('does not rank prompts'));
+    expect(warning).toEqual([
+      'warning: this model does not rank prompts: it gives every prompt the same score (no setting beat the constant model on validation), so a route using it cannot pick out the prompts that need the premium tier (no better than random routing); keep the route on its current model.',
+    ]);
+    expect(readFileSync(join(out, 'validation.md'), 'utf8')).toContain(warning[0]);
+    const level = flat.map((l) => l.replace('"strong":0.75', '"strong":0.25'));
+    const refused = await run(['train', '--outcomes', outcomesFile(level), '--out', join(out, 'none')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /outcomes\.jsonl: no gain to recover: the strong model is not better than the weak one \(mean quality 0\.250 -> 0\.250\) on these outcomes/,
+    );
   });
 
   it('prints a table by default', async () => {

@@ -14,6 +14,7 @@ import {
   formatOutcomeTable,
   formatTable,
 } from '../routing/learned/evaluate.js';
+import { MIN_MEAN_GAIN } from '../routing/learned/metrics.js';
 import {
   type LearnedClassifier,
   loadLearnedClassifier,
@@ -33,8 +34,11 @@ default (what a ModelRoute with no classifier settings uses).
                    all outcomes, then per group.
   --data DIR       without --outcomes: the held-out part of the offline data (default ../shared/data)
   --model FILE     score learned/hybrid/default with a model from 'tiermesh train' instead of the shipped one
-  --json           print rows as JSON (with --outcomes: router, group, n, qWeak, qStrong, pgr20, pgr50, pgr80,
-                   apgr, cpt50, cpt80; fractions in [0, 1])
+  --json           print rows as JSON, flat: router, n, qWeak, qStrong, pgr20, pgr50, pgr80, apgr, cpt50, cpt80
+                   (fractions, not percentages), plus group (--outcomes) or set and pair (--data)
+
+Where the strong model is not better than the weak one (mean quality gain under ${MIN_MEAN_GAIN}) there is no gain to recover
+and PGR is undefined: that row's measures are null in --json (with a notMeasured reason) and n/a in the table.
 `;
 
 export async function run(args: string[]): Promise<number> {

@@ -12,6 +12,10 @@ Fits a learned router on your own outcomes (JSONL, one {"prompt", "weak", "stron
 [0, 1]): ridge regression on the strong model's gain (strong - weak), features (length, structure, hashed n-grams)
 and L2 chosen by 5-fold cross-validation (whole groups held out when there are 5 or more groups). Writes
 DIR/model.json (point spec.classifier.modelRef at it) and DIR/validation.md. Deterministic.
+
+A fold where the strong model is not better than the weak one has no gain to recover (PGR undefined): it is not
+scored and does not steer the choice. Outcomes with no gain at all are refused (exit 1). When no setting beats the
+constant model, it is written with a warning: it gives every prompt the same score.
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -63,6 +67,12 @@ export async function run(args: string[]): Promise<number> {
     '',
     `prompt length alone: APGR ${result.lengthApgr.toFixed(3)} (random: 0.500)`,
     '',
+    ...(result.noGainFolds > 0
+      ? [
+          `${result.noGainFolds} of ${result.folds} folds not scored: the strong model is not better than the weak one on their held-out outcomes (no gain to recover, PGR undefined), so they do not steer the choice.`,
+          '',
+        ]
+      : []),
     '| setting | mean fold APGR | folds |',
     '|---|---:|---|',
     ...result.validation.map(
@@ -71,6 +81,12 @@ export async function run(args: string[]): Promise<number> {
     '',
     `chosen: ${result.chosen}`,
     '',
+    ...(result.ranks
+      ? []
+      : [
+          `warning: this model does not rank prompts: it gives every prompt the same score${result.chosen === 'constant' ? ' (no setting beat the constant model on validation)' : ''}, so a route using it cannot pick out the prompts that need the premium tier (no better than random routing); keep the route on its current model.`,
+          '',
+        ]),
   ].join('\n');
   writeFileSync(join(dir, 'validation.md'), table);
   process.stdout.write(`${table}\nwrote ${join(dir, 'model.json')} and validation.md\n`);

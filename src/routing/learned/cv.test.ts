@@ -15,6 +15,7 @@ const result = (features: 'constant' | 'length' | 'structure' | 'ngrams', folds:
   spec: { name: 'h', features, lambdaDense: 1 },
   apgr: folds.reduce((a, b) => a + b, 0) / folds.length,
   foldApgr: folds,
+  noGainFolds: 0,
   oof: new Float64Array(0),
   pooledApgr: folds.reduce((a, b) => a + b, 0) / folds.length,
 });
@@ -172,5 +173,34 @@ describe('selectClosestWithinNoise', () => {
     // Mean 0.02 lower, but one fold far up and others down: not a consistent loss.
     const noisy = c([0.5, 0.5, 0.55, 0.7, 0.6], 0.585, [0.58, 0.47], 0.9);
     expect(selectClosestWithinNoise([noisy], best)).toBe(noisy);
+  });
+});
+
+describe('crossValidate on a fold with no gain to recover', () => {
+  const texts = Array.from(
+    { length: 250 },
+    (_, i) => `${i % 2 ? 'short' : 'a much longer prompt '.repeat(4)} ${i}`,
+  );
+  const d = buildDesign(texts);
+  const rows = texts.map((_, i) => i);
+  const folds = Int32Array.from(rows, (i) => i % 5);
+  // The strong model helps on long prompts; in fold 4 (held-out rows i % 5 === 4) it loses on the short ones and
+  // gains nothing on the long ones: strong worse there on average, so PGR (dividing by that span) is undefined.
+  const outcomes = rows.map((i) =>
+    i % 5 === 4 ? { weak: i % 2 ? 1 : 0.5, strong: 0.5 } : { weak: 0, strong: i % 2 ? 0 : 1 },
+  );
+  const labels = outcomes.map((o) => o.strong - o.weak);
+
+  it('does not score that fold, counts it, and scores the others as before', () => {
+    const spec = { name: 'h', features: 'length' as const, lambdaDense: 1 };
+    const r = crossValidate(d, rows, labels, folds, outcomes, spec);
+    expect(r.noGainFolds).toBe(1);
+    expect(r.foldApgr).toHaveLength(4);
+    // Long prompts first on folds where the gain is exactly the long prompts: 0.75 each (half gain, ranked first).
+    for (const a of r.foldApgr) expect(a).toBeCloseTo(0.75, 9);
+    expect(r.apgr).toBeCloseTo(0.75, 9);
+    const constant = crossValidate(d, rows, labels, folds, outcomes, { ...spec, features: 'constant' });
+    expect(constant.noGainFolds).toBe(1);
+    expect(constant.foldApgr).toEqual([0.5, 0.5, 0.5, 0.5].map((x) => expect.closeTo(x, 9)));
   });
 });

@@ -9,7 +9,7 @@
  *   selectHead(...): the grid point with the best out-of-fold APGR (ties go to the simpler head)
  */
 import type { Design } from './design.js';
-import { type PairOutcome, summarize } from './metrics.js';
+import { type PairOutcome, summarize, unmeasurableReason } from './metrics.js';
 import { predict } from './ridge.js';
 import { unitHash } from './split.js';
 import { fitHead, type HeadSpec } from './train.js';
@@ -38,17 +38,24 @@ export interface CvResult {
    * pooling ranks folds against each other and a constant head would not score the 0.5 it is.
    */
   apgr: number;
-  /** APGR per fold (mean and spread). */
+  /** APGR per scored fold (mean and spread). */
   foldApgr: number[];
+  /**
+   * Folds with enough held-out rows left unscored because the strong model is not better on them: PGR is undefined
+   * there (no gain to recover), so they must not steer the choice. It depends on the folds and outcomes only, so it
+   * is the same for every spec, and `foldApgr` pairs fold by fold across specs.
+   */
+  noGainFolds: number;
   /**
    * APGR of the pooled out-of-fold scores, each fold's scores minus that fold model's mean on its training rows
    * (which removes the offset that makes pooling unfair): how the head ranks a stream of several unseen groups.
+   * NaN when the pooled rows have no gain to recover (never on ../shared/data; `apgr` likewise when no fold is scored).
    */
   pooledApgr: number;
   oof: Float64Array;
   /**
    * Repeated cross-validation (repeatedCrossValidate): the fold APGRs of each partition. `apgr` and `pooledApgr` are
-   * then means over partitions, `foldApgr` and `oof` those of the first.
+   * then means over partitions, `foldApgr`, `noGainFolds` and `oof` those of the first.
    */
   partitions?: number[][] | undefined;
 }
@@ -59,11 +66,14 @@ export interface CvResult {
  */
 export type Augment = (i: number) => readonly number[];
 
+/** Fewer held-out rows than this make a fold's APGR too noisy to count. */
+export const MIN_FOLD_ROWS = 20;
+
 /**
  * `rows[i]` is a design row; `labels[i]`, `folds[i]` and `outcomes[i]` belong to it. With `augment`, a prompt in
  * the training folds is trained on the labels `augment(i)` instead of `labels[i]` (for specs with `augmented`).
  * A row with a negative fold is training-only (rows borrowed from another source: in every fold's training set,
- * never scored, not in the pooled APGR).
+ * never scored, not in the pooled APGR). A fold whose held-out outcomes have no gain to recover is not scored.
  */
 export function crossValidate(
   d: Design,
@@ -78,6 +88,7 @@ export function crossValidate(
   const oof = new Float64Array(rows.length);
   const aligned = new Float64Array(rows.length);
   const foldApgr: number[] = [];
+  let noGainFolds = 0;
   for (let f = 0; f < k; f++) {
     const tr: number[] = [];
     const y: number[] = [];
@@ -103,11 +114,14 @@ export function crossValidate(
       oof[i] = predict(m, d, rows[i]!);
       aligned[i] = oof[i]! - mu;
     }
-    if (te.length >= 20)
+    if (te.length < MIN_FOLD_ROWS) continue;
+    const held = te.map((i) => outcomes[i]!);
+    if (unmeasurableReason(held) !== null) noGainFolds++;
+    else
       foldApgr.push(
         summarize(
           te.map((i) => oof[i]!),
-          te.map((i) => outcomes[i]!),
+          held,
         ).apgr,
       );
   }
@@ -118,7 +132,7 @@ export function crossValidate(
       scored.map((i) => outcomes[i]!),
     ).apgr;
   const apgr = foldApgr.length > 0 ? foldApgr.reduce((a, b) => a + b, 0) / foldApgr.length : pooled(oof);
-  return { spec, apgr, foldApgr, oof, pooledApgr: pooled(aligned) };
+  return { spec, apgr, foldApgr, noGainFolds, oof, pooledApgr: pooled(aligned) };
 }
 
 /** The settings tried for every head, simplest first. */

@@ -8,7 +8,7 @@ import { extractFeatures } from '../features.js';
 import { structuralScore } from '../rules.js';
 import type { LearnedClassifier } from './classifier.js';
 import type { Dataset, Outcome } from './datasets.js';
-import { type RouterReport, summarize } from './metrics.js';
+import { meanQualities, type RouterReport, summarize, unmeasurableReason } from './metrics.js';
 
 export interface EvalSet {
   name: string;
@@ -92,54 +92,73 @@ export function allRouters(c: LearnedClassifier): Router[] {
   return [randomRouter, lengthRouter, rulesRouter, learnedRouter(c), hybridRouter(c), defaultRouter(c)];
 }
 
-export interface EvalRow {
+/** The RouteLLM measures of one router on one set of outcomes; null throughout when they are not measurable. */
+export type Measures = { [K in keyof RouterReport]: number | null } & {
+  /** Why the measures are null (the strong model is not better: no gain to recover); absent when measured. */
+  notMeasured?: string;
+};
+
+/** Each router's measures on `items`, with the items' mean qualities (one unmeasurable check for all routers). */
+function measureRouters(
+  items: readonly { prompt: string; weak: number; strong: number }[],
+  routers: readonly Router[],
+): { router: string; qWeak: number; qStrong: number; measures: Measures }[] {
+  const { qWeak, qStrong } = meanQualities(items);
+  const reason = unmeasurableReason(items);
+  return routers.map((r) => ({
+    router: r.name,
+    qWeak,
+    qStrong,
+    measures:
+      reason === null
+        ? summarize(
+            items.map((o) => r.score(o.prompt)),
+            items,
+          )
+        : {
+            pgr20: null,
+            pgr50: null,
+            pgr80: null,
+            apgr: null,
+            cpt50: null,
+            cpt80: null,
+            notMeasured: reason,
+          },
+  }));
+}
+
+/** One router on one held-out set: the `tiermesh eval --json` row (flat, like the --outcomes rows). */
+export type EvalRow = {
   set: string;
   pair: string;
+  router: string;
   n: number;
   qWeak: number;
   qStrong: number;
-  router: string;
-  report: RouterReport;
-}
+} & Measures;
 
 export function evaluate(sets: EvalSet[], routers: Router[]): EvalRow[] {
-  const rows: EvalRow[] = [];
-  for (const s of sets) {
-    const n = s.items.length;
-    const qWeak = s.items.reduce((a, o) => a + o.weak, 0) / n;
-    const qStrong = s.items.reduce((a, o) => a + o.strong, 0) / n;
-    for (const r of routers) {
-      const scores = s.items.map((o) => r.score(o.prompt));
-      rows.push({
-        set: s.name,
-        pair: s.pair,
-        n,
-        qWeak,
-        qStrong,
-        router: r.name,
-        report: summarize(scores, s.items),
-      });
-    }
-  }
-  return rows;
+  return sets.flatMap((s) =>
+    measureRouters(s.items, routers).map(({ router, qWeak, qStrong, measures }) => ({
+      set: s.name,
+      pair: s.pair,
+      router,
+      n: s.items.length,
+      qWeak,
+      qStrong,
+      ...measures,
+    })),
+  );
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-
 /** One router on a team's outcomes (optionally one group of them): the `tiermesh eval --outcomes --json` row. */
-export interface OutcomeRow {
+export type OutcomeRow = {
   router: string;
   group: string;
   n: number;
   qWeak: number;
   qStrong: number;
-  pgr20: number;
-  pgr50: number;
-  pgr80: number;
-  apgr: number;
-  cpt50: number;
-  cpt80: number;
-}
+} & Measures;
 
 /** Rows for all outcomes ("all"), then per group when the outcomes carry more than one group. */
 export function evaluateOutcomes(
@@ -150,19 +169,36 @@ export function evaluateOutcomes(
   const sets: [string, typeof items][] = [['all', items]];
   if (groups.length > 1)
     for (const g of groups) sets.push([g || '(none)', items.filter((o) => (o.group ?? '') === g)]);
-  const rows: OutcomeRow[] = [];
-  for (const [group, xs] of sets) {
-    const qWeak = xs.reduce((a, o) => a + o.weak, 0) / xs.length;
-    const qStrong = xs.reduce((a, o) => a + o.strong, 0) / xs.length;
-    for (const r of routers) {
-      const rep = summarize(
-        xs.map((o) => r.score(o.prompt)),
-        xs,
-      );
-      rows.push({ router: r.name, group, n: xs.length, qWeak, qStrong, ...rep });
-    }
-  }
-  return rows;
+  return sets.flatMap(([group, xs]) =>
+    measureRouters(xs, routers).map(({ router, qWeak, qStrong, measures }) => ({
+      router,
+      group,
+      n: xs.length,
+      qWeak,
+      qStrong,
+      ...measures,
+    })),
+  );
+}
+
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+const measureCells = (m: Measures) => [
+  pct(m.pgr20),
+  pct(m.pgr50),
+  pct(m.pgr80),
+  f3(m.apgr),
+  pct(m.cpt50),
+  pct(m.cpt80),
+];
+
+/** Under the table, one line per set (or group) whose cells read "n/a", saying why. */
+function notMeasuredLines(rows: readonly (Measures & { label: string })[]): string {
+  const why = new Map<string, string>();
+  for (const r of rows) if (r.notMeasured !== undefined) why.set(r.label, r.notMeasured);
+  return why.size === 0
+    ? ''
+    : `\n${[...why].map(([label, w]) => `- n/a (${label}): ${w}; PGR is undefined there.`).join('\n')}\n`;
 }
 
 export function formatOutcomeTable(rows: readonly OutcomeRow[]): string {
@@ -174,15 +210,16 @@ export function formatOutcomeTable(rows: readonly OutcomeRow[]): string {
     rows
       .map(
         (r) =>
-          `| ${[r.group, r.router, String(r.n), `${r.qWeak.toFixed(3)} -> ${r.qStrong.toFixed(3)}`, pct(r.pgr20), pct(r.pgr50), pct(r.pgr80), r.apgr.toFixed(3), pct(r.cpt50), pct(r.cpt80)].join(' | ')} |`,
+          `| ${[r.group, r.router, String(r.n), `${r.qWeak.toFixed(3)} -> ${r.qStrong.toFixed(3)}`, ...measureCells(r)].join(' | ')} |`,
       )
       .join('\n') +
-    '\n'
+    '\n' +
+    notMeasuredLines(rows.map((r) => ({ ...r, label: `group ${r.group}` })))
   );
 }
 
 /** The table `tiermesh eval` prints and docs/classifier.md embeds (GitHub markdown). */
-export function formatTable(rows: EvalRow[]): string {
+export function formatTable(rows: readonly EvalRow[]): string {
   const head =
     '| eval set | n | weak -> strong (quality) | router | PGR@20% | PGR@50% | PGR@80% | APGR | CPT(50%) | CPT(80%) |\n' +
     '|---|---:|---|---|---:|---:|---:|---:|---:|---:|\n';
@@ -195,16 +232,12 @@ export function formatTable(rows: EvalRow[]): string {
           String(r.n),
           `${r.pair} (${r.qWeak.toFixed(3)} -> ${r.qStrong.toFixed(3)})`,
           r.router,
-          pct(r.report.pgr20),
-          pct(r.report.pgr50),
-          pct(r.report.pgr80),
-          r.report.apgr.toFixed(3),
-          pct(r.report.cpt50),
-          pct(r.report.cpt80),
+          ...measureCells(r),
         ].join(' | '),
       )
       .map((l) => `| ${l} |`)
       .join('\n') +
-    '\n'
+    '\n' +
+    notMeasuredLines(rows.map((r) => ({ ...r, label: r.set })))
   );
 }

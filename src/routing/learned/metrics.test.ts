@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../scripts/train/rng.js';
-import { apgr, cpt, type PairOutcome, pgrAt, pgrCurve, summarize } from './metrics.js';
+import {
+  apgr,
+  cpt,
+  MIN_MEAN_GAIN,
+  type PairOutcome,
+  pgrAt,
+  pgrCurve,
+  summarize,
+  unmeasurableReason,
+} from './metrics.js';
 
 function sample(n: number, seed: number): PairOutcome[] {
   const r = mulberry32(seed);
@@ -82,5 +91,48 @@ describe('pgrCurve / apgr / cpt', () => {
     expect(cpt(c, 1.5)).toBe(1);
     expect(() => pgrCurve([1], o)).toThrow(/differ in length/);
     expect(() => pgrCurve([], [])).toThrow(/no outcomes/);
+  });
+
+  it('no gain to recover (strong not better, or under MIN_MEAN_GAIN better): PGR is undefined, never a number', () => {
+    // Strong worse on average: dividing by the negative span scored the gain-first ranking -0.375, its reverse 1.375.
+    const worse = [
+      { weak: 1, strong: 0 },
+      { weak: 1, strong: 0 },
+      { weak: 0, strong: 1 },
+      { weak: 1, strong: 1 },
+    ];
+    // Strong better by 1 prompt in 1000, with 300 gains and 299 losses: the gain-first ranking scored APGR 210.
+    const tiny = Array.from({ length: 1000 }, (_, i) =>
+      i < 300 ? { weak: 0, strong: 1 } : i < 599 ? { weak: 1, strong: 0 } : { weak: 1, strong: 1 },
+    );
+    // Level: the zero span scored every ranking APGR 1.
+    const level = [
+      { weak: 0, strong: 1 },
+      { weak: 1, strong: 0 },
+    ];
+    for (const o of [worse, tiny, level]) {
+      const gainFirst = o.map((x) => x.strong - x.weak);
+      const c = pgrCurve(gainFirst, o);
+      expect(c.measurable).toBe(false);
+      const r = summarize(gainFirst, o);
+      for (const v of Object.values(r)) expect(v).toBeNaN();
+      expect(unmeasurableReason(o)).toMatch(/^no gain to recover: the strong model is/);
+    }
+    expect(unmeasurableReason(worse)).toBe(
+      'no gain to recover: the strong model is not better than the weak one (mean quality 0.750 -> 0.500)',
+    );
+    expect(unmeasurableReason(tiny)).toMatch(/less than 0\.01 better than/);
+    // Exactly one point of gain (1 prompt in 100) is measured, whatever the rounding of the means.
+    const onePoint = Array.from({ length: 100 }, (_, i) =>
+      i === 0 ? { weak: 0, strong: 1 } : { weak: 0.3, strong: 0.3 },
+    );
+    expect(MIN_MEAN_GAIN).toBe(0.01);
+    expect(unmeasurableReason(onePoint)).toBeNull();
+    expect(
+      summarize(
+        onePoint.map((x) => x.strong - x.weak),
+        onePoint,
+      ).apgr,
+    ).toBeGreaterThan(0.99);
   });
 });

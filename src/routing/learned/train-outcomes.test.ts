@@ -39,6 +39,45 @@ describe('trainOnOutcomes', () => {
     expect(outcomeFoldKey({ ...a, group: 'g1' }, 'group')).toBe('g:g1');
   });
 
+  it('a group where the strong model is worse is a fold that is not scored and does not steer the choice', () => {
+    // Five groups, one per fold. In g4 the strong model still wins on the invoice prompts but loses on the others,
+    // worse on average. Dividing by that negative span scored the word heads -0.20 on g4 (0.83 on the other folds),
+    // and that one fold's spread kept the selection on the constant head.
+    const xs = outcomes(250, 5).map((o) =>
+      o.group === 'g4' ? { ...o, strong: o.prompt.includes('invoice') ? 1 : 0 } : o,
+    );
+    const r = trainOnOutcomes(xs);
+    expect(r.foldsBy).toBe('group');
+    expect(r.folds).toBe(5);
+    expect(r.noGainFolds).toBe(1);
+    for (const v of r.validation) expect(v.folds).toHaveLength(4);
+    // The word that carries the gain is found, and its folds are the four measured ones (no inverted g4 figure).
+    expect(r.chosen).toMatch(/^(ngrams|embedding)/);
+    for (const f of r.validation[0]!.folds) expect(f).toBeGreaterThan(0.6);
+    expect(r.ranks).toBe(true);
+  });
+
+  it('refuses outcomes where the strong model is not better overall: there is no gain to learn', () => {
+    const xs = outcomes(150, 2).map((o) => ({ ...o, weak: o.strong }));
+    expect(() => trainOnOutcomes(xs)).toThrow(OutcomesError);
+    expect(() => trainOnOutcomes(xs)).toThrow(
+      /^no gain to recover: the strong model is not better than the weak one/,
+    );
+  });
+
+  it('says when the model does not rank prompts (no setting beats the constant one)', () => {
+    // The strong model gains the same on every prompt: no ranking recovers more than another, so nothing beats constant.
+    const xs = outcomes(150, 2).map((o) => ({ ...o, weak: 0.2, strong: 0.9 }));
+    const r = trainOnOutcomes(xs);
+    expect(r.chosen).toBe('constant');
+    expect(r.ranks).toBe(false);
+    const c = classifierFromModel(JSON.parse(JSON.stringify(r.file)));
+    expect(c.score('please review the invoice')).toBe(
+      c.score('a different and much longer prompt about the weather'),
+    );
+    expect(trainOnOutcomes(outcomes(150, 2)).ranks).toBe(true);
+  });
+
   it('holds out whole groups once there are enough of them; refuses too few outcomes', () => {
     expect(trainOnOutcomes(outcomes(200, 8)).foldsBy).toBe('group');
     expect(() => trainOnOutcomes(outcomes(MIN_TRAIN_OUTCOMES - 1, 2))).toThrow(OutcomesError);

@@ -4,11 +4,12 @@
  * one-head model file. Pure: outcomes in, model file and validation rows out.
  *
  *   trainOnOutcomes(outcomes, options?): TrainResult     throws OutcomesError when there is too little to learn from
+ *                                                        (too few outcomes, or no gain for a router to recover)
  */
 import { assignFolds, type CvResult, crossValidate, headGrid, selectHead } from './cv.js';
 import { buildDesign } from './design.js';
 import { loadEmbedder } from './embedding.js';
-import { summarize } from './metrics.js';
+import { summarize, unmeasurableReason } from './metrics.js';
 import { type LoggedOutcome, OutcomesError } from './outcomes.js';
 import { predict } from './ridge.js';
 import { fitHead, isNgrams, quantiles, toModelFile } from './train.js';
@@ -27,6 +28,15 @@ export interface TrainResult {
   chosen: string;
   foldsBy: 'group' | 'prompt';
   lengthApgr: number;
+  /** Folds held out. */
+  folds: number;
+  /** Folds not scored because the strong model is not better on their held-out outcomes (PGR undefined there). */
+  noGainFolds: number;
+  /**
+   * False when the written model gives every prompt the same score (the constant head won: no setting beat it on
+   * validation), so a route using it cannot tell prompts apart.
+   */
+  ranks: boolean;
 }
 
 const describe = (r: CvResult) =>
@@ -49,6 +59,10 @@ export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'
     throw new OutcomesError(
       `${outcomes.length} outcomes: at least ${MIN_TRAIN_OUTCOMES} are needed to train`,
     );
+  // Validation measures recovered gain; with none to recover it could only pick a head blind.
+  const noGain = unmeasurableReason(outcomes);
+  if (noGain !== null)
+    throw new OutcomesError(`${noGain} on these outcomes: there is nothing for a router to learn`);
   const X = buildDesign(
     outcomes.map((o) => o.prompt),
     loadEmbedder(),
@@ -64,13 +78,11 @@ export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'
   const results = headGrid(name).map((spec) => crossValidate(X, rows, labels, folds, outcomes, spec));
   const best = selectHead(results);
   const model = fitHead(X, rows, labels, best.spec);
+  const fitted = rows.map((i) => predict(model, X, i));
   const file = toModelFile({
     heads: [{ spec: best.spec, model }],
     // The scale a route starts on, before it has seen enough of its own traffic (online calibration).
-    calibration: quantiles(
-      rows.map((i) => predict(model, X, i)),
-      201,
-    ),
+    calibration: quantiles(fitted, 201),
     training: {
       data: 'tiermesh train --outcomes',
       outcomes: outcomes.length,
@@ -89,6 +101,9 @@ export function trainOnOutcomes(outcomes: readonly LoggedOutcome[], name = 'own'
     })),
     chosen: describe(best),
     foldsBy,
+    folds: new Set(folds).size,
+    noGainFolds: best.noGainFolds,
+    ranks: fitted.some((x) => x !== fitted[0]),
     lengthApgr: summarize(
       outcomes.map((o) => o.prompt.length),
       outcomes,
