@@ -530,6 +530,7 @@ async function streamAnswer(
     const err = midStreamError(relayed.broken, trace.request);
     responder.streamBroken(res, err);
     exec.observer.fallback({
+      route: exec.decision.route,
       from: opened.served,
       reason: 'stream_broken',
       latencyMs: Math.round(performance.now() - t0),
