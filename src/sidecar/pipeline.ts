@@ -351,7 +351,7 @@ async function handleChat(
       decision: d,
       signal: abort.signal,
       observer: new TraceObserver(sc, trace, checks),
-      planner: promotionPlanner(runtime, d, sc.books.now()),
+      planner: promotionPlanner(runtime, d, sc.books.now(), () => account?.held ?? []),
     };
     exec.admit = sc.queues.admitter(d);
     const board = latencyBoard(sc, d);
