@@ -62,6 +62,8 @@ export interface BudgetAlert {
 export interface BudgetStatus extends LedgerStatus {
   name: string;
   routeRef: string | undefined;
+  action: 'reject' | 'downgrade';
+  limitUSD: number;
 }
 
 interface Entry {
@@ -237,6 +239,8 @@ export class BudgetGate {
     return this.entries.map((e) => ({
       name: e.budget.name,
       routeRef: e.budget.spec.routeRef,
+      action: e.budget.spec.action,
+      limitUSD: e.budget.spec.limit.usd,
       ...e.ledger.status(now),
     }));
   }

@@ -38,6 +38,19 @@ describe('ReservedTotals', () => {
     expect(t.count('a')).toBe(2);
   });
 
+  it("counts others' reservations without the asking request's own", () => {
+    const t = new ReservedTotals();
+    const mine = [
+      { budget: 'a', usd: 0.2, user: 'u', allowance: false },
+      { budget: 'b', usd: 0.2, allowance: false },
+    ];
+    for (const r of mine) t.add(r);
+    t.add({ budget: 'a', usd: 0.5, allowance: false });
+    expect(t.othersUSD('a', mine)).toBeCloseTo(0.5, 12);
+    expect(t.othersUSD('b', mine)).toBe(0);
+    expect(t.othersUSD('a', [])).toBeCloseTo(0.7, 12);
+  });
+
   it('returns to exactly zero once every reservation is removed (no floating-point residue)', () => {
     const t = new ReservedTotals();
     const rs = [0.1, 0.2, 0.7, 0.3].map((usd) => ({ budget: 'a', usd, user: 'u', allowance: false }));

@@ -6,6 +6,7 @@
  *   fits(limit, booked, reserved, estimateUSD): boolean      admission: booked + reserved + estimate within limit
  *   new ReservedTotals()
  *     .usd(budget, user?): number                             reserved now (user: that user's share of the budget)
+ *     .othersUSD(budget, held): number                        reserved by requests other than the one holding `held`
  *     .add(r) / .remove(r)                                    a reservation taken / settled (booked or released)
  *
  * Totals are kept as sums with a count of reservations behind them; a key whose count falls to 0 is dropped, so
@@ -34,6 +35,17 @@ export class ReservedTotals {
 
   usd(budget: string, user?: string): number {
     return this.totals.get(key(budget, user))?.usd ?? 0;
+  }
+
+  /**
+   * What the other requests in flight reserved against `budget`: a request asking for more room (tier promotion)
+   * holds reservations of its own, which its further spend replaces rather than adds to, so they are not room taken.
+   * `held`: what that request still holds (a settled reservation is already out of the totals).
+   */
+  othersUSD(budget: string, held: readonly Reservation[]): number {
+    let own = 0;
+    for (const r of held) if (r.budget === budget) own += nonNegative(r.usd);
+    return own === 0 ? this.usd(budget) : Math.max(0, this.usd(budget) - own);
   }
 
   /** In-flight reservations (namespace-level), for tests and diagnostics. */

@@ -87,7 +87,7 @@ function adapter(
   return a;
 }
 
-function plan(adapters: Scripted[], res: Resilience = resilience()): ExecutionPlan {
+function plan(adapters: Scripted[], res: Resilience = resilience(), route = 'r'): ExecutionPlan {
   return {
     resilience: res,
     targets: adapters.map((a) => ({
@@ -95,7 +95,7 @@ function plan(adapters: Scripted[], res: Resilience = resilience()): ExecutionPl
       provider: a.name,
       upstreamModel: `${a.name}-model`,
       adapter: a,
-      breaker: board.get({ route: 'r', provider: a.name, model: `${a.name}-model` }, res.breaker),
+      breaker: board.get({ route, provider: a.name, model: `${a.name}-model` }, res.breaker),
     })),
   };
 }
@@ -141,6 +141,24 @@ describe('a failure before anything was sent (LocalError)', () => {
     expect(e.message).toBe('internal error');
     expect((e.cause as LocalError).cause).toBe(bug);
     expect(breakerOf('first')).toBe('closed');
+  });
+});
+
+describe('fallback events', () => {
+  it("name the failed target's route (its breaker's), so routes naming a provider alike stay apart", async () => {
+    const down = adapter('p', async () => {
+      throw new ProviderError('server_error', 'provider "p" answered HTTP 500', { status: 500 });
+    });
+    const up = adapter('q', async () => completion('ok'));
+    const unkeyed: Scripted = {
+      ...adapter('k', async () => completion('never')),
+      unavailable: () => 'no key',
+    };
+    const r = await executeCompletion(plan([unkeyed, down, up], resilience(), 'team-b'), body);
+    expect(r.fallbacks.map((f) => [f.route, f.from.provider, f.reason])).toEqual([
+      ['team-b', 'k', 'unavailable'],
+      ['team-b', 'p', 'server_error'],
+    ]);
   });
 });
 

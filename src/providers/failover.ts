@@ -68,6 +68,11 @@ export interface Served {
 }
 
 export interface FallbackEvent {
+  /**
+   * The route whose target failed (its breaker's route): routes naming a provider and model alike are other
+   * upstreams, so their fallbacks are counted apart, as their breakers are.
+   */
+  route: string;
   from: Served;
   reason: FailureReason;
   /** Time the failed attempt took (0 for targets skipped without a call). */
@@ -453,6 +458,7 @@ async function loop<T, R>(
     if (why !== undefined) {
       failures.push(new ProviderError('unavailable', why));
       note(fallbacks, opts, {
+        route: t.breaker.route,
         from: served,
         reason: 'unavailable',
         latencyMs: 0,
@@ -524,6 +530,7 @@ async function loop<T, R>(
         });
         const detail = logText(pe, body);
         note(fallbacks, opts, {
+          route: t.breaker.route,
           from: served,
           reason: pe.reason,
           latencyMs: counted ? now() - started : 0,

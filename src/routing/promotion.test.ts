@@ -127,10 +127,24 @@ describe('promotionReason', () => {
 });
 
 describe('affordPromotion', () => {
+  const room = (
+    name: string,
+    routeRef: string | undefined,
+    action: 'reject' | 'downgrade',
+    left: number,
+  ) => ({
+    name,
+    routeRef,
+    action,
+    limitUSD: 1,
+    spentUSD: 1 - left,
+    reservedUSD: 0,
+    exceeded: false,
+  });
   const budgets = [
-    { name: 'other', routeRef: 'elsewhere', action: 'reject' as const, remainingUSD: 0 },
-    { name: 'soft', routeRef: undefined, action: 'downgrade' as const, remainingUSD: 0.5 },
-    { name: 'hard', routeRef: 'r', action: 'reject' as const, remainingUSD: 0.2 },
+    room('other', 'elsewhere', 'reject', 0),
+    room('soft', undefined, 'downgrade', 0.5),
+    room('hard', 'r', 'reject', 0.2),
   ];
   it('allows what every covering budget has left', () => {
     expect(affordPromotion(budgets, 'r', 0.1)).toEqual({ kind: 'allow' });
@@ -139,6 +153,21 @@ describe('affordPromotion', () => {
   it('answers with the action of the budget that cannot cover it, reject first', () => {
     expect(affordPromotion(budgets, 'r', 0.3)).toEqual({ kind: 'reject', budget: 'hard' });
     expect(affordPromotion(budgets, 'other-route', 0.6)).toEqual({ kind: 'downgrade', budget: 'soft' });
+  });
+  it("counts other requests' reservations as room taken, as the gate's admission does", () => {
+    const hard = room('hard', 'r', 'reject', 0.5);
+    expect(affordPromotion([hard], 'r', 0.4)).toEqual({ kind: 'allow' });
+    expect(affordPromotion([{ ...hard, reservedUSD: 0.2 }], 'r', 0.4)).toEqual({
+      kind: 'reject',
+      budget: 'hard',
+    });
+    expect(affordPromotion([{ ...hard, reservedUSD: 0.1 }], 'r', 0.4)).toEqual({ kind: 'allow' });
+  });
+  it('refuses from a budget over its token limit, whatever USD is left', () => {
+    expect(affordPromotion([{ ...room('hard', 'r', 'reject', 0.9), exceeded: true }], 'r', 0.01)).toEqual({
+      kind: 'reject',
+      budget: 'hard',
+    });
   });
 });
 

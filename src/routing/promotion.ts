@@ -12,6 +12,7 @@
  * `reject`, no promotion (the request fails with the tier's own error). `maxSteps` caps tiers tried after the first.
  */
 import type { ModelRouteSpec } from '../api/modelroute.js';
+import { fits } from '../budget/reserved.js';
 import type { EscalationStep } from './types.js';
 
 export const PROMOTED_FROM_HEADER = 'x-tiermesh-promoted-from';
@@ -70,17 +71,24 @@ export type Affordability =
   | { kind: 'downgrade'; budget: string }
   | { kind: 'reject'; budget: string };
 
-/** What `affordPromotion` needs from each ModelBudget: its scope, action and what is left of its window. */
+/** What `affordPromotion` needs from each ModelBudget: its scope, action, and its window as the gate admits against. */
 export interface BudgetRoom {
   name: string;
   routeRef: string | undefined;
   action: 'reject' | 'downgrade';
-  remainingUSD: number;
+  limitUSD: number;
+  /** Booked in the current window. */
+  spentUSD: number;
+  /** Reserved by the other requests in flight (the promoting request's own reservation left out). */
+  reservedUSD: number;
+  /** Over a limit already (USD or tokens). */
+  exceeded: boolean;
 }
 
 /**
- * Whether every budget covering `route` has `estimatedUSD` left. The first that does not answers with its action;
- * a `reject` budget wins over a `downgrade` one, as in the gate.
+ * Whether every budget covering `route` has room for `estimatedUSD`, as the gate admits a request (budget/reserved.ts
+ * `fits`: booked + reserved + estimate within the limit): concurrent requests' reservations are room taken. The first
+ * that does not answers with its action; a `reject` budget wins over a `downgrade` one, as in the gate.
  */
 export function affordPromotion(
   budgets: readonly BudgetRoom[],
@@ -90,7 +98,7 @@ export function affordPromotion(
   let downgrade: string | undefined;
   for (const b of budgets) {
     if (b.routeRef !== undefined && b.routeRef !== route) continue;
-    if (b.remainingUSD >= estimatedUSD) continue;
+    if (!b.exceeded && fits(b.limitUSD, b.spentUSD, b.reservedUSD, estimatedUSD)) continue;
     if (b.action === 'reject') return { kind: 'reject', budget: b.name };
     downgrade ??= b.name;
   }

@@ -155,6 +155,11 @@ export class RequestAccount {
     this.reservations = reservations;
   }
 
+  /** What the gate reserved for the request and is not settled yet (none once an answer was booked). */
+  get held(): readonly Reservation[] {
+    return this.reservations;
+  }
+
   /**
    * Books one answer's usage, priced at `model`. A count the upstream left out or garbled is estimated (from
    * `answer` for the completion). `served`: this is the answer the client got (the last one booked, by default),

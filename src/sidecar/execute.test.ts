@@ -189,6 +189,7 @@ describe('relayChunks', () => {
 
 describe('mergeFailures (both sides of a hedge race failed)', () => {
   const fallback = (provider: string, detail: string): FallbackEvent => ({
+    route: 'r',
     from: { provider, model: 'm', upstreamModel: 'm' },
     reason: 'server_error',
     latencyMs: 1,

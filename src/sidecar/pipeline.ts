@@ -349,7 +349,7 @@ async function handleChat(
       decision: d,
       signal: abort.signal,
       observer: new TraceObserver(sc, trace),
-      planner: promotionPlanner(runtime, d, sc.books.now()),
+      planner: promotionPlanner(runtime, d, sc.books.now(), () => account?.held ?? []),
     };
     exec.admit = sc.queues.admitter(d);
     const board = latencyBoard(sc, d);
@@ -517,6 +517,7 @@ async function streamAnswer(
     const err = midStreamError(relayed.broken, trace.request);
     responder.streamBroken(res, err);
     exec.observer.fallback({
+      route: exec.decision.route,
       from: opened.served,
       reason: 'stream_broken',
       latencyMs: Math.round(performance.now() - t0),

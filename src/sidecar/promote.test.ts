@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { estimateCostUSD } from '../budget/cost.js';
 import { compileManifests, parseManifests } from '../config/manifests.js';
 import { BreakerBoard } from '../providers/breaker.js';
 import { ExecutionError } from '../providers/failover.js';
@@ -47,6 +48,8 @@ const failed = (lastReason: string, aborted = false) =>
     lastReason: lastReason as never,
     aborted,
   });
+/** A request holding no reservation of its own. */
+const none = () => [];
 const request = {
   model: 'auto',
   messages: [{ role: 'user' as const, content: 'hello there' }],
@@ -66,7 +69,7 @@ describe('promotionPlanner', () => {
     const rt = runtime();
     const d = decide({ snapshot: rt.snapshot, request });
     expect(d.tierName).toBe('cheap');
-    const p = promotionPlanner(rt, d, 0).next(d.tierIndex, 0, failed('connection'));
+    const p = promotionPlanner(rt, d, 0, none).next(d.tierIndex, 0, failed('connection'));
     expect(p?.reason).toBe('connection');
     expect(p?.result).toMatchObject({ kind: 'promote', direction: 'up', step: { tierName: 'standard' } });
   });
@@ -74,7 +77,7 @@ describe('promotionPlanner', () => {
   it('does not promote a client error, an aborted request or a non-execution error', () => {
     const rt = runtime();
     const d = decide({ snapshot: rt.snapshot, request });
-    const planner = promotionPlanner(rt, d, 0);
+    const planner = promotionPlanner(rt, d, 0, none);
     expect(planner.next(0, 0, failed('client_error'))).toBeUndefined();
     expect(planner.next(0, 0, failed('connection', true))).toBeUndefined();
     expect(planner.next(0, 0, new Error('boom'))).toBeUndefined();
@@ -86,7 +89,7 @@ describe('promotionPlanner', () => {
     const d = decide({ snapshot: rt.snapshot, request });
     expect(tierIsDown(rt.providers.get('r')!, d.escalation[0]!)).toBe(true);
     expect(tierIsDown(rt.providers.get('r')!, d.escalation[1]!)).toBe(false);
-    const p = promotionPlanner(rt, d, 0).next(0, 0, failed('timeout'));
+    const p = promotionPlanner(rt, d, 0, none).next(0, 0, failed('timeout'));
     expect(p?.result).toMatchObject({
       kind: 'promote',
       step: { tierName: 'premium' },
@@ -98,18 +101,92 @@ describe('promotionPlanner', () => {
     // mid costs 1000 USD per 1M tokens: ~110 tokens is ~0.11 USD, over a 0.01 USD budget.
     const rt = runtime(budget(0.01, 'reject'));
     const d = decide({ snapshot: rt.snapshot, request });
-    const p = promotionPlanner(rt, d, 0).next(0, 0, failed('server_error'));
+    const p = promotionPlanner(rt, d, 0, none).next(0, 0, failed('server_error'));
     expect(p?.result).toMatchObject({ kind: 'stop', why: 'budget-reject', budget: 'team' });
     const roomy = runtime(budget(100, 'reject'));
     const d2 = decide({ snapshot: roomy.snapshot, request });
-    expect(promotionPlanner(roomy, d2, 0).next(0, 0, failed('server_error'))?.result.kind).toBe('promote');
+    expect(promotionPlanner(roomy, d2, 0, none).next(0, 0, failed('server_error'))?.result.kind).toBe(
+      'promote',
+    );
+  });
+
+  describe('budget room counts what requests in flight reserved, as the gate admits', () => {
+    /** The estimate of the tier above the decision's: what a promotion up must find room for. */
+    const aboveUSD = (d: ReturnType<typeof decide>) =>
+      estimateCostUSD(d.escalation[0]!.models[0]!, d.estimatedPromptTokens, d.requestedMaxTokens);
+    /** Another request admitted by the gate, its estimate reserved while it is in flight. */
+    const admitted = (rt: SidecarRuntime, usd: number) => {
+      const v = rt.budget.check({ route: 'r', now: 0, estimatedUSD: usd });
+      expect(v.kind).toBe('allow');
+      return v.kind === 'allow' ? v.reservations : [];
+    };
+
+    it('with others filling what is left, no promotion; without them, promotion', () => {
+      const rt = runtime(budget(1, 'reject'));
+      const d = decide({ snapshot: rt.snapshot, request });
+      const usd = aboveUSD(d);
+      expect(usd).toBeGreaterThan(0.05);
+      expect(promotionPlanner(rt, d, 0, none).next(0, 0, failed('server_error'))?.result.kind).toBe(
+        'promote',
+      );
+      // Nothing is booked yet: only the reservations take the room.
+      admitted(rt, 1 - usd / 2);
+      expect(rt.budget.status(0)[0]!.spentUSD).toBe(0);
+      expect(promotionPlanner(rt, d, 0, none).next(0, 0, failed('server_error'))?.result).toMatchObject({
+        kind: 'stop',
+        why: 'budget-reject',
+        budget: 'team',
+      });
+    });
+
+    it("a downgrade budget filled by others' reservations sends the promotion down", () => {
+      const rt = runtime(budget(1, 'downgrade'));
+      const d = decide({ snapshot: rt.snapshot, request, headers: { task: 'std' } });
+      expect(d.tierName).toBe('standard');
+      const premiumUSD = aboveUSD(d);
+      expect(promotionPlanner(rt, d, 0, none).next(1, 0, failed('timeout'))?.result).toMatchObject({
+        direction: 'up',
+        step: { tierName: 'premium' },
+      });
+      admitted(rt, 1 - premiumUSD / 2);
+      expect(promotionPlanner(rt, d, 0, none).next(1, 0, failed('timeout'))?.result).toMatchObject({
+        kind: 'promote',
+        direction: 'down',
+        step: { tierName: 'cheap' },
+      });
+    });
+
+    it("the request's own reservation is not room taken: its promoted answer settles it", () => {
+      const rt = runtime(budget(1, 'reject'));
+      const d = decide({ snapshot: rt.snapshot, request });
+      const own = admitted(rt, 1 - aboveUSD(d) / 2);
+      expect(promotionPlanner(rt, d, 0, () => own).next(0, 0, failed('connection'))?.result.kind).toBe(
+        'promote',
+      );
+      // The same amount held by another request leaves no room.
+      expect(promotionPlanner(rt, d, 0, none).next(0, 0, failed('connection'))?.result.kind).toBe('stop');
+    });
+
+    it('reads the room again at each failed tier: what others reserved meanwhile counts', () => {
+      const rt = runtime(budget(1, 'reject'));
+      const d = decide({ snapshot: rt.snapshot, request });
+      const planner = promotionPlanner(rt, d, 0, none);
+      expect(planner.next(0, 0, failed('connection'))?.result).toMatchObject({
+        step: { tierName: 'standard' },
+      });
+      admitted(rt, 0.99);
+      expect(planner.next(1, 1, failed('connection'))?.result).toMatchObject({
+        kind: 'stop',
+        why: 'budget-reject',
+      });
+    });
   });
 
   it('a downgrade budget sends a failed standard tier down to cheap instead of up', () => {
     const rt = runtime(budget(0.01, 'downgrade'));
     const d = decide({ snapshot: rt.snapshot, request, headers: { task: 'std' } });
     expect(d.tierName).toBe('standard');
-    const p = promotionPlanner(rt, d, 0).next(1, 0, failed('rate_limited'));
+    const p = promotionPlanner(rt, d, 0, none).next(1, 0, failed('rate_limited'));
     expect(p?.result).toMatchObject({ kind: 'promote', direction: 'down', step: { tierName: 'cheap' } });
   });
 });
@@ -132,7 +209,7 @@ describe('withPromotion', () => {
     const tried: string[] = [];
     const h = hooks();
     const r = await withPromotion(
-      promotionPlanner(rt, d, 0),
+      promotionPlanner(rt, d, 0, none),
       chosenStep(d),
       async (step) => {
         tried.push(step.tierName);
@@ -152,7 +229,12 @@ describe('withPromotion', () => {
   it('says nothing was promoted when the chosen tier answers', async () => {
     const rt = runtime();
     const d = decide({ snapshot: rt.snapshot, request });
-    const r = await withPromotion(promotionPlanner(rt, d, 0), chosenStep(d), async () => 1, hooks().hooks);
+    const r = await withPromotion(
+      promotionPlanner(rt, d, 0, none),
+      chosenStep(d),
+      async () => 1,
+      hooks().hooks,
+    );
     expect(r.promotedFrom).toBeUndefined();
   });
 
@@ -162,7 +244,7 @@ describe('withPromotion', () => {
     const h = hooks();
     const errors = new Map<string, ExecutionError>();
     const p = withPromotion(
-      promotionPlanner(rt, d, 0),
+      promotionPlanner(rt, d, 0, none),
       chosenStep(d),
       async (step) => {
         const e = failed('timeout');
@@ -187,7 +269,7 @@ describe('withPromotion', () => {
     const e = failed('client_error');
     await expect(
       withPromotion(
-        promotionPlanner(rt, d, 0),
+        promotionPlanner(rt, d, 0, none),
         chosenStep(d),
         async () => {
           throw e;

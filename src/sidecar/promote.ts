@@ -1,13 +1,14 @@
 /**
  * The shell around routing/promotion.ts for one request: breaker health from the route's failover plans, budget room
- * from the gate, the cost of a promotion from the model prices. The execute stage asks it, after every target of a
- * tier failed, where to go next.
+ * from the gate (booked, and reserved by the other requests in flight), the cost of a promotion from the model prices.
+ * The execute stage asks it, after every target of a tier failed, where to go next.
  *
- *   const planner = promotionPlanner(runtime, decision, now);
+ *   const planner = promotionPlanner(runtime, decision, now, () => account.held);
  *   const p = planner.next(fromTierIndex, promotionsSoFar, error);   // undefined: the error is not a tier failure
  *   if (p?.result.kind === 'promote') ... execute p.result.step ...
  */
 import { estimateCostUSD } from '../budget/cost.js';
+import type { Reservation } from '../budget/types.js';
 import { ExecutionError } from '../providers/failover.js';
 import type { RouteProviders } from '../providers/registry.js';
 import { stepsBelow } from '../routing/decide.js';
@@ -38,28 +39,48 @@ export function tierIsDown(providers: RouteProviders, step: EscalationStep): boo
   return targets.length > 0 && targets.every((t) => t.breaker.state === 'open');
 }
 
-/** What each budget covering the request has left, with the action it takes when that is not enough. */
-export function budgetRooms(runtime: SidecarRuntime, now: number): BudgetRoom[] {
-  const actions = new Map(runtime.snapshot.budgets.map((b) => [b.name, b.spec.action] as const));
+/**
+ * Each budget's window as the gate admits against it: its limit, what is booked, and what the other requests in
+ * flight reserved (`held`, the asking request's own reservations, left out: its promoted answer settles them), with
+ * the action it takes when the promotion does not fit.
+ */
+export function budgetRooms(
+  runtime: SidecarRuntime,
+  now: number,
+  held: readonly Reservation[],
+): BudgetRoom[] {
+  const reserved = runtime.budget.reserved;
   return runtime.budget.status(now).map((s) => ({
     name: s.name,
     routeRef: s.routeRef,
-    action: actions.get(s.name) ?? 'reject',
-    remainingUSD: s.remainingUSD,
+    action: s.action,
+    limitUSD: s.limitUSD,
+    spentUSD: s.spentUSD,
+    reservedUSD: reserved.othersUSD(s.name, held),
+    exceeded: s.state === 'Exceeded',
   }));
 }
 
-export function promotionPlanner(runtime: SidecarRuntime, d: RouteDecision, now: number): PromotionPlanner {
+/**
+ * `held`: what the request still holds of its budget reservations (RequestAccount.held), read when a tier fails.
+ */
+export function promotionPlanner(
+  runtime: SidecarRuntime,
+  d: RouteDecision,
+  now: number,
+  held: () => readonly Reservation[],
+): PromotionPlanner {
   const providers = runtime.providers.get(d.route);
-  // Both computed on the first failure only: the request that succeeds on its first tier pays for neither.
+  // Computed on the first failure only: the request that succeeds on its first tier never pays for it.
   let below: EscalationStep[] | undefined;
-  let rooms: BudgetRoom[] | undefined;
   return {
     next(from, steps, error) {
       if (!providers || d.tierIndex < 0 || !(error instanceof ExecutionError)) return undefined;
       const reason = promotionReason(error);
       if (reason === undefined) return undefined;
       below ??= stepsBelow(d);
+      // Read afresh at each failed tier: other requests booked, reserved and settled while this one waited on it.
+      let rooms: BudgetRoom[] | undefined;
       const result = nextTier({
         policy: d.spec.promotion,
         chosen: d.tierIndex,
@@ -70,7 +91,7 @@ export function promotionPlanner(runtime: SidecarRuntime, d: RouteDecision, now:
         budgetDowngraded: d.source === 'budget-downgrade',
         isDown: (s) => tierIsDown(providers, s),
         afford: (s) => {
-          rooms ??= budgetRooms(runtime, now);
+          rooms ??= budgetRooms(runtime, now, held());
           const usd = estimateCostUSD(s.models[0]!, d.estimatedPromptTokens, d.requestedMaxTokens);
           return affordPromotion(rooms, d.route, usd);
         },

@@ -142,20 +142,21 @@ describe('logFallback', () => {
     reason: FallbackEvent['reason'],
     action: FallbackEvent['action'],
     provider = 'a',
+    route = 'r',
   ): FallbackEvent => ({
+    route,
     from: { ...served, provider },
     reason,
     latencyMs: reason === 'breaker_open' ? 0 : 5,
     action,
   });
 
-  async function run(events: FallbackEvent[], end: { ok: boolean }) {
+  async function run(events: FallbackEvent[], end: { ok: boolean }, metrics = new SidecarMetrics()) {
     const lines: string[] = [];
     const logger = createLogger({
       level: 'debug',
       destination: { write: (l: string) => void lines.push(l) },
     });
-    const metrics = new SidecarMetrics();
     const deps = { metrics, logger, logPrompts: false };
     const t = newTrace('req-1');
     for (const e of events) logFallback(deps, t, e);
@@ -175,7 +176,8 @@ describe('logFallback', () => {
       .split('\n')
       .filter((l) => l.startsWith('tiermesh_fallbacks_total{'))
       .map(
-        (l) => `${/from_provider="(\w+)",reason="(\w+)"/.exec(l)!.slice(1).join('/')} ${l.split(' ').at(-1)}`,
+        (l) =>
+          `${/route="(\w+)",from_provider="(\w+)",reason="(\w+)"/.exec(l)!.slice(1).join('/')} ${l.split(' ').at(-1)}`,
       );
 
   it('counts a failed call only when another call follows it: a retry, another target, the answer', async () => {
@@ -183,7 +185,35 @@ describe('logFallback', () => {
       [ev('server_error', 'retry'), ev('timeout', 'next-target'), ev('breaker_open', 'next-target', 'c')],
       { ok: true },
     );
-    expect(count(text)).toEqual(['a/server_error 1', 'a/timeout 1']);
+    expect(count(text)).toEqual(['r/a/server_error 1', 'r/a/timeout 1']);
+  });
+
+  it("counts each route's fallbacks apart, though both routes name the provider alike", async () => {
+    const metrics = new SidecarMetrics();
+    await run([ev('server_error', 'next-target', 'a', 'r1')], { ok: true }, metrics);
+    await run(
+      [ev('server_error', 'retry', 'a', 'r2'), ev('server_error', 'next-target', 'a', 'r2')],
+      { ok: true },
+      metrics,
+    );
+    const text = await metrics.registry.metrics();
+    expect(count(text)).toEqual(['r1/a/server_error 1', 'r2/a/server_error 2']);
+  });
+
+  it("names the failed target's route in the fallback line", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (l: string) => void lines.push(l) } });
+    logFallback(
+      { metrics: new SidecarMetrics(), logger, logPrompts: false },
+      newTrace('req-1'),
+      ev('timeout', 'retry', 'a', 'r2'),
+    );
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      msg: 'fallback',
+      route: 'r2',
+      from: 'a',
+      reason: 'timeout',
+    });
   });
 
   it('does not count the last failure of a failed request, a stop, or a skip', async () => {
@@ -191,7 +221,7 @@ describe('logFallback', () => {
       count(
         (await run([ev('server_error', 'retry'), ev('server_error', 'next-target')], { ok: false })).text,
       ),
-    ).toEqual(['a/server_error 1']);
+    ).toEqual(['r/a/server_error 1']);
     expect(count((await run([ev('client_error', 'stop')], { ok: false })).text)).toEqual([]);
     expect(count((await run([ev('breaker_open', 'next-target')], { ok: true })).text)).toEqual([]);
   });

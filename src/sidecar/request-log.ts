@@ -93,7 +93,7 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
   const seconds = (performance.now() - t.started) / 1000;
   // An answer served the request after the last failure: that attempt was abandoned for another.
   if (t.abandoning && !err && t.served)
-    deps.metrics.fallback(t.abandoning.from.provider, t.abandoning.reason);
+    deps.metrics.fallback(t.abandoning.route, t.abandoning.from.provider, t.abandoning.reason);
   t.abandoning = undefined;
   if (t.promotionStop)
     deps.logger[err ? 'warn' : 'info']({ requestId: t.id, ...t.promotionStop }, 'no promotion');
@@ -145,13 +145,14 @@ const SKIPPED = new Set<FallbackEvent['reason']>(['unavailable', 'breaker_open']
 export function logFallback(deps: RequestLogDeps, t: RequestTrace, e: FallbackEvent): void {
   const skipped = SKIPPED.has(e.reason);
   if (!skipped) {
-    if (t.abandoning) deps.metrics.fallback(t.abandoning.from.provider, t.abandoning.reason);
+    if (t.abandoning)
+      deps.metrics.fallback(t.abandoning.route, t.abandoning.from.provider, t.abandoning.reason);
     t.abandoning = e.action === 'stop' ? undefined : e;
   }
   deps.logger[skipped || e.reason === 'client_error' ? 'debug' : 'warn'](
     {
       requestId: t.id,
-      route: t.decision?.route,
+      route: e.route,
       from: e.from.provider,
       model: e.from.model,
       reason: e.reason,

@@ -40,6 +40,16 @@ describe('SidecarMetrics', () => {
     expect((await b.text()).body).not.toContain('provider="p"');
   });
 
+  it('counts fallbacks by route: routes naming a provider alike are counted apart', async () => {
+    const m = new SidecarMetrics();
+    m.fallback('r', 'p', 'server_error');
+    m.fallback('r', 'p', 'server_error');
+    m.fallback('s', 'p', 'server_error');
+    const { body } = await m.text();
+    expect(body).toContain('tiermesh_fallbacks_total{route="r",from_provider="p",reason="server_error"} 2');
+    expect(body).toContain('tiermesh_fallbacks_total{route="s",from_provider="p",reason="server_error"} 1');
+  });
+
   it('counts promotions by route, from and to tier, and reason', async () => {
     const m = new SidecarMetrics();
     m.promotion('r', 'cheap', 'standard', 'connection');

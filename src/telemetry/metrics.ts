@@ -88,8 +88,8 @@ export class SidecarMetrics {
   );
   private readonly fallbacks = new HotCounter(
     'tiermesh_fallbacks_total',
-    'Failed upstream calls followed by another call (a retry, another target or tier), by the provider that failed and why.',
-    ['from_provider', 'reason'] as const,
+    'Failed upstream calls followed by another call (a retry, another target or tier), by route, the provider that failed and why.',
+    ['route', 'from_provider', 'reason'] as const,
     this.registry,
   );
   private readonly breaker = new Gauge({
@@ -270,8 +270,9 @@ export class SidecarMetrics {
     if (savedUSD > 0) this.saved.inc({ route }, savedUSD);
   }
 
-  fallback(fromProvider: string, reason: string): void {
-    this.fallbacks.inc({ from_provider: fromProvider, reason });
+  /** By route, as breakers are: another route's provider of the same name is another upstream. */
+  fallback(route: string, fromProvider: string, reason: string): void {
+    this.fallbacks.inc({ route, from_provider: fromProvider, reason });
   }
 
   /** One series per breaker: routes naming a provider alike have breakers (and series) of their own. */

@@ -401,6 +401,7 @@ describe('executeCompletion / executeStream', () => {
     expect(r.served).toMatchObject({ provider: 'sim', model: 'demo' });
     expect(r.fallbacks).toEqual([
       {
+        route: 'default',
         from: { provider: 'nokey', model: 'demo', upstreamModel: 'demo' },
         reason: 'unavailable',
         latencyMs: 0,

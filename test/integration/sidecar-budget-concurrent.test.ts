@@ -6,13 +6,14 @@
  * The upstream counts the prompt exactly as the sidecar estimates it and answers max_tokens completion tokens, so
  * each estimate is exact and the bound "booked + reserved within the limit" can be asserted to the cent. The
  * answers are held until every request has been either refused or reached the upstream: all are in flight at once.
+ * Tier promotion asks the same question of the budget: the room left once the requests in flight are reserved.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChatCompletionRequest } from '../../src/api/openai.js';
 import { costUSD } from '../../src/budget/cost.js';
 import { estimateRequestTokens } from '../../src/routing/tokens.js';
 import { type Behaviour, behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
-import { COMPLEX_PROMPT, routeConfig } from '../helpers/config.js';
+import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { metricSum, metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const N = 20;
@@ -24,12 +25,16 @@ const CHEAP = { inputPerMTok: 1, outputPerMTok: 1 };
 const EPS = 1e-9;
 
 let up: Fixture | undefined;
+/** The failing cheap upstream of the promotion tests. */
+let down: Fixture | undefined;
 let sc: TestSidecar | undefined;
 afterEach(async () => {
   await sc?.close(1000);
   await up?.close();
+  await down?.close();
   sc = undefined;
   up = undefined;
+  down = undefined;
 });
 
 const body = (k: number, extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({
@@ -215,5 +220,90 @@ describe('budgets under concurrent requests', () => {
       after.push(r.status);
     }
     expect(after).toEqual([...Array<number>(fitsAfter).fill(200), 429]);
+  });
+});
+
+describe('tier promotion under concurrent requests', () => {
+  // A simple request is decided cheap; its cheap upstream answers 500, so it asks to be promoted to premium.
+  const simple: ChatCompletionRequest = {
+    model: 'auto',
+    max_tokens: MAX_TOKENS,
+    messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+  };
+  const SIMPLE_TOKENS = estimateRequestTokens(simple);
+  const promotedCost = costUSD(PREMIUM, SIMPLE_TOKENS, MAX_TOKENS);
+  const ownCheapCost = costUSD(CHEAP, SIMPLE_TOKENS, MAX_TOKENS);
+
+  /** Premium answers of tagged requests are held until `release`; the promoted simple request's answer is not. */
+  async function startPromoting(limitUSD: number) {
+    down = await startOpenAIFixture();
+    down.fallback(behave.error(500));
+    up = await startOpenAIFixture();
+    sc = await startTestSidecar(
+      routeConfig({
+        upstreams: [
+          { name: 'down', baseURL: down.baseURL },
+          { name: 'u', baseURL: up.baseURL },
+        ],
+        cheap: [{ name: 'small', upstreams: ['down'], ...CHEAP }],
+        premium: [{ name: 'big', upstreams: ['u'], ...PREMIUM }],
+        budgets: [
+          {
+            name: 'b',
+            window: { period: 'daily', timezone: 'UTC' },
+            limit: { usd: limitUSD },
+            action: 'reject',
+          },
+        ],
+      }),
+    );
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    up.script((req) =>
+      refOf(req.body) >= 0
+        ? { ...ok(), waitFor: held }
+        : behave.ok('promoted', { prompt: SIMPLE_TOKENS, completion: MAX_TOKENS }),
+    );
+    return release;
+  }
+
+  it('is not promoted into room that requests in flight reserved, though nothing is booked yet', async () => {
+    // Two premium requests in flight reserve 2 x premiumCost; what is left covers half the promotion.
+    const limit = 2 * premiumCost + promotedCost / 2;
+    const release = await startPromoting(limit);
+    const s = sc!;
+    const fixture = up!;
+    const inFlight = [0, 1].map(async (k) => {
+      const r = await post(s, body(k));
+      await r.text();
+      return r.status;
+    });
+    await vi.waitFor(() => expect(fixture.calls).toHaveLength(2), { timeout: 10_000, interval: 5 });
+    const r = await post(s, simple);
+    await r.text();
+    // The cheap tier's own error; the premium upstream never saw the request.
+    expect(r.status).toBe(502);
+    expect(fixture.calls).toHaveLength(2);
+    expect(down!.calls).toHaveLength(1);
+    expect(s.logs.byMsg('no promotion').at(-1)).toMatchObject({ why: 'budget-reject', budget: 'b' });
+    release();
+    expect(await Promise.all(inFlight)).toEqual([200, 200]);
+    const spent = metricSum(await metrics(s), 'tiermesh_cost_usd_total');
+    expect(spent).toBeCloseTo(2 * premiumCost, 9);
+    expect(spent).toBeLessThanOrEqual(limit + EPS);
+  });
+
+  it('is promoted when the room is there, its own cheap reservation not counted against it', async () => {
+    // Room for the promotion, not for the promotion plus the request's own (cheap) reservation.
+    const limit = promotedCost + ownCheapCost / 2;
+    await startPromoting(limit);
+    const s = sc!;
+    const r = await post(s, simple);
+    expect(await r.text()).toContain('promoted');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-tiermesh-promoted-from')).toBe('cheap');
+    expect(metricSum(await metrics(s), 'tiermesh_cost_usd_total')).toBeCloseTo(promotedCost, 9);
   });
 });

@@ -54,9 +54,14 @@ describe('POST /v1/embeddings', () => {
       cost,
       6,
     );
-    expect(metricValue(m, 'tiermesh_fallbacks_total', { from_provider: 'gone', reason: 'connection' })).toBe(
-      1,
-    );
+    // The embeddings path makes no routing decision: the route is the failed target's own.
+    expect(
+      metricValue(m, 'tiermesh_fallbacks_total', {
+        route: 'default',
+        from_provider: 'gone',
+        reason: 'connection',
+      }),
+    ).toBe(1);
   });
 
   it('answers base64 as the SDK decodes it, and the same vector for the same text', async () => {

@@ -76,7 +76,11 @@ describe('failover and breakers', () => {
     expect(r.response.headers.get('x-tiermesh-attempts')).toBe('2');
     const text = await metrics(sidecar);
     expect(
-      metricValue(text, 'tiermesh_fallbacks_total', { from_provider: 'flaky', reason: 'server_error' }),
+      metricValue(text, 'tiermesh_fallbacks_total', {
+        route: 'default',
+        from_provider: 'flaky',
+        reason: 'server_error',
+      }),
     ).toBe(1);
     const fallbackLog = sidecar.logs.byMsg('fallback').find((l) => l['from'] === 'flaky');
     expect(fallbackLog).toMatchObject({ reason: 'server_error', status: 500, action: 'next-target' });
