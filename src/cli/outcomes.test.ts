@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runTiermesh as run } from '../../test/helpers/cli.js';
 import { parseOutcomes } from '../routing/learned/outcomes.js';
-import { logFiles, parseLog } from './outcomes.js';
+import { logFiles, parseLog, readLog } from './outcomes.js';
 
 const at = '2026-12-01T10:00:00.000Z';
 /** A v2 line: the cheap tier answered first, failed the `empty` check, and premium served. */
@@ -49,6 +49,41 @@ describe('logFiles', () => {
       'd.jsonl.1',
       'd.jsonl',
     ]);
+  });
+});
+
+describe('readLog', () => {
+  it('reads one file of more lines than a call can take as arguments (64 MiB of decision lines is some 140k)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-out-'));
+    // A feedback line: the shortest entry, so the file is small and quick to parse.
+    const { requestId, route, tier, initialTier, model } = decision('r');
+    const line = JSON.stringify({
+      type: 'feedback',
+      at,
+      requestId,
+      route,
+      tier,
+      initialTier,
+      model,
+      score: 1,
+      retry: false,
+    });
+    const n = 150_000;
+    writeFileSync(join(dir, 'd.jsonl'), `${line}\n`.repeat(n));
+    const bad: string[] = [];
+    const entries = readLog(join(dir, 'd.jsonl'), bad);
+    expect(entries).toHaveLength(n);
+    expect(bad).toEqual([]);
+  });
+
+  it('reads the rotations when the live file is missing, and names the log when no file of it exists', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-out-'));
+    const log = join(dir, 'd.jsonl');
+    expect(() => readLog(log, [])).toThrow(`${log}: no such file, and no rotated d.jsonl.N beside it`);
+    writeFileSync(`${log}.2`, jsonl([decision('a')]));
+    writeFileSync(`${log}.1`, jsonl([decision('b')]));
+    expect(logFiles(log)).toEqual([`${log}.2`, `${log}.1`]);
+    expect(readLog(log, []).map((e) => e.requestId)).toEqual(['a', 'b']);
   });
 });
 
@@ -141,6 +176,20 @@ describe('tiermesh outcomes export (real process)', { timeout: 60_000 }, () => {
       strong: 1,
     });
     expect(f.stdout).not.toContain('what is 2+2?');
+  });
+
+  it('reads the rotations of a log whose live file is missing; fails clearly when it has none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-out-'));
+    const log = join(dir, 'decisions.jsonl');
+    const none = await run(['outcomes', 'export', '--log', log]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`cannot read the decision log: ${log}: no such file`);
+    writeFileSync(`${log}.1`, jsonl([decision('a', { prompt: 'what is 2+2?' })]));
+    const r = await run(['outcomes', 'export', '--log', log]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      `${JSON.stringify({ prompt: 'what is 2+2?', weak: 0, strong: 1, group: 'default' })}\n`,
+    );
   });
 
   it('refuses a missing --log and a bad --assume-strong', async () => {

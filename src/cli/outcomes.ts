@@ -13,18 +13,21 @@ import { parseCliArgs } from './args.js';
 const HELP = `usage: tiermesh outcomes export --log FILE [--out FILE] [--features] [--assume-strong Q]
 
 Reads a sidecar decision log (tiermesh sidecar --decision-log FILE; its rotated FILE.1, FILE.2, ... are read
-too, oldest first) and writes one JSON line per request whose outcome the log tells:
+too, oldest first, and FILE itself may be missing) and writes one JSON line per request whose outcome the log
+tells:
   {"prompt": "...", "weak": q, "strong": q, "group": "<route>"}       (what eval/train --outcomes read)
 Prompts are only in the log when the sidecar ran with --log-prompts; without them, use --features.
 
 Only requests first sent to the route's cheapest tier compare it with a stronger one: a request routed higher,
 or moved off the cheap tier by tier promotion, is skipped, and so are lines of a sidecar from before
 decision-log v2 (they do not record which tier was tried first).
-  weak    quality of the cheapest tier: 0 when a cascade check failed its answer, else the mean feedback
-          score when that answer was served; else unknown
-  strong  quality of the tier above: 0 when a cascade check failed its answer too; else the mean feedback
-          score (or 1 without feedback) of an answer served after a cascade escalation or a feedback retry one
-          tier up; else --assume-strong Q, else unknown
+  weak    quality of the cheapest tier: the mean feedback score when its answer was served, else 0 when a
+          cascade check failed that answer, else unknown
+  strong  quality of the tier above, from a cascade escalation or else the latest served feedback retry one
+          tier up: the mean feedback score when its answer was served, else 0 when a cascade check failed it,
+          else 1 when it was served; else --assume-strong Q, else unknown
+          (the user's rating of what they saw > a check's verdict > an assumption)
+  Feedback and retries belong to the latest decision with their request id before them in the log.
   Skipped requests are counted on stderr, one line per reason.
 
   --log FILE          decision log to read
@@ -36,7 +39,11 @@ decision-log v2 (they do not record which tier was tried first).
   --assume-strong Q   strong quality (0..1) to use when the log does not tell it
 `;
 
-/** FILE.N rotations (oldest = highest N) and then FILE itself: the order the lines were written in. */
+/**
+ * The files of a log that exist: FILE.N rotations (oldest = highest N) and then FILE itself, the order the lines were
+ * written in. FILE may be missing while its rotations are not (the sidecar has not written since the last rotation,
+ * or the live file was moved away); an empty list means no file of the log exists.
+ */
 export function logFiles(path: string): string[] {
   const dir = dirname(path);
   const base = basename(path);
@@ -47,7 +54,30 @@ export function logFiles(path: string): string[] {
         .sort((a, b) => b.n - a.n)
         .map((x) => join(dir, x.f))
     : [];
-  return [...rotated, path];
+  return existsSync(path) ? [...rotated, path] : rotated;
+}
+
+/**
+ * Every entry of the log at `path` and its rotations, oldest first; unreadable lines are counted in `bad`. Throws,
+ * naming the file, when no file of the log exists or one cannot be read.
+ */
+export function readLog(path: string, bad: string[]): DecisionLogEntry[] {
+  const files = logFiles(path);
+  if (files.length === 0)
+    throw new Error(`${path}: no such file, and no rotated ${basename(path)}.N beside it`);
+  const entries: DecisionLogEntry[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new Error(`${f}: ${(e as Error).message}`);
+    }
+    // One by one, not push(...spread): a spread passes each entry as an argument, and one file under the default
+    // 64 MiB rotation holds more lines than the call stack has room for.
+    for (const e of parseLog(text, f, bad)) entries.push(e);
+  }
+  return entries;
 }
 
 /** Lines that are not a decision-log entry are skipped and counted by line number; their text is never echoed. */
@@ -105,9 +135,9 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   const bad: string[] = [];
-  const entries: DecisionLogEntry[] = [];
+  let entries: DecisionLogEntry[];
   try {
-    for (const f of logFiles(log)) entries.push(...parseLog(readFileSync(f, 'utf8'), f, bad));
+    entries = readLog(log, bad);
   } catch (e) {
     process.stderr.write(`cannot read the decision log: ${(e as Error).message}\n`);
     return 1;

@@ -275,4 +275,80 @@ describe('exportOutcomes', () => {
     });
     expect(exportOutcomes([...base, promoted]).outcomes).toEqual([]);
   });
+
+  it('a reused x-request-id: each feedback and retry labels the latest decision with that id before it', () => {
+    // A client sent one trace id on two requests, then rated (and retried) the second one, which the ring held.
+    const entries = [
+      decision('t', { prompt: 'first' }),
+      decision('t', { prompt: 'second' }),
+      fb('t', 0, { retry: true }),
+      onPremium('t-retry', { retryOf: 't' }),
+    ];
+    const r = exportOutcomes(entries);
+    expect(r.outcomes).toEqual([{ prompt: 'second', weak: 0, strong: 1, group: 'default' }]);
+    expect(r.stats.skipped['weak-unknown']).toBe(1);
+    expect(r.features.map((f) => [f.weak, f.strong])).toEqual([
+      [undefined, undefined],
+      [0, 1],
+    ]);
+    // Feedback between the two requests rates the first; the second has none.
+    const between = exportOutcomes(
+      [decision('t', { prompt: 'first' }), fb('t', 1), decision('t', { prompt: 'second' })],
+      { assumeStrong: 1 },
+    );
+    expect(between.outcomes).toEqual([{ prompt: 'first', weak: 1, strong: 1, group: 'default' }]);
+    // Feedback naming no decision before it (its decision rotated away) labels nothing.
+    expect(exportOutcomes([fb('t', 0), decision('t')], { assumeStrong: 1 }).outcomes).toEqual([]);
+  });
+
+  it('of several retries, a later one that failed (502) does not hide a served one before it', () => {
+    const retried = [decision('a'), fb('a', 0, { retry: true })];
+    const good = onPremium('r1', { retryOf: 'a' });
+    const failed = onPremium('r2', { retryOf: 'a', status: 502, cascade: [] });
+    expect(exportOutcomes([...retried, good, fb('a', 0, { retry: true }), failed]).outcomes).toEqual([
+      { prompt: 'prompt of a', weak: 0, strong: 1, group: 'default' },
+    ]);
+    expect(exportOutcomes([...retried, failed, good]).outcomes).toEqual([
+      { prompt: 'prompt of a', weak: 0, strong: 1, group: 'default' },
+    ]);
+    // Two served retries: the latest is the answer the user saw last, and its feedback speaks.
+    const rated = exportOutcomes([
+      ...retried,
+      good,
+      fb('r1', 0.2, { tier: 'premium' }),
+      onPremium('r2', { retryOf: 'a' }),
+      fb('r2', 0.9, { tier: 'premium' }),
+    ]);
+    expect(rated.outcomes).toEqual([{ prompt: 'prompt of a', weak: 0, strong: 0.9, group: 'default' }]);
+  });
+
+  it("the user's rating of the answer served outranks a failed check on it, which outranks an assumption", () => {
+    // The cheap answer failed the refusal check, the premium call failed, the cheap answer was served: rated up.
+    const served = decision('a', {
+      escalations: 1,
+      cascade: [{ tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' }],
+    });
+    expect(exportOutcomes([served, fb('a', 1)], { assumeStrong: 1 }).outcomes).toEqual([
+      { prompt: 'prompt of a', weak: 1, strong: 1, group: 'default' },
+    ]);
+    expect(exportOutcomes([served], { assumeStrong: 1 }).outcomes).toEqual([
+      { prompt: 'prompt of a', weak: 0, strong: 1, group: 'default' },
+    ]);
+    // The same on the tier above: premium failed its check, the top tier's call failed, premium was served.
+    const above = decision('b', {
+      tier: 'premium',
+      model: 'big',
+      escalations: 2,
+      cascade: [
+        { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' },
+        { tier: 'premium', model: 'big', ok: false, checked: true, check: 'empty', to: 'top' },
+      ],
+    });
+    expect(exportOutcomes([above, fb('b', 0.7, { tier: 'premium' })]).outcomes).toEqual([
+      { prompt: 'prompt of b', weak: 0, strong: 0.7, group: 'default' },
+    ]);
+    expect(exportOutcomes([above]).outcomes).toEqual([
+      { prompt: 'prompt of b', weak: 0, strong: 0, group: 'default' },
+    ]);
+  });
 });

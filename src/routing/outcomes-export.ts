@@ -15,16 +15,21 @@
  *
  * Per original request (a `decision` without `retryOf`) that was first sent to the cheapest tier, `initialTier`:
  *   "weak", from the last answer of that tier (a strict retry may have answered twice):
- *     - 0 when a cascade check failed it (it escalated: empty, refusal, broken JSON, the judge);
- *     - else the mean feedback score on the request, if that answer is the one the client got;
+ *     - the mean feedback score on the request, if that answer is the one the client got (the user's own rating of
+ *       what they saw outranks a check, which may have fired wrongly on an answer served when escalation failed);
+ *     - else 0 when a cascade check failed it (it escalated: empty, refusal, broken JSON, the judge);
  *     - else unknown.
  *   "strong", from the tier the cascade moved up to (its last answer there):
- *     - 0 when a cascade check failed that answer too;
- *     - else, if that answer is the one the client got, the mean feedback score on the request, or 1 without
- *       feedback (it was served after the weaker answer failed);
+ *     - if that answer is the one the client got, the mean feedback score on the request;
+ *     - else 0 when a cascade check failed that answer;
+ *     - else, if it was served, 1 (it was served after the weaker answer failed);
  *     - else, with no answer above in the request itself, a feedback retry that re-ran it one tier up and was served
- *       (status 200), judged the same way from the retry's own answers and feedback;
+ *       (status 200), judged the same way from the retry's own answers and feedback; of several, the latest served
+ *       one that tells it (a later retry that failed answered nothing);
  *     - else `assumeStrong` when given (e.g. 1: "the strong tier would have been right"), else unknown.
+ *   So explicit feedback on the served answer > a cascade check's verdict > an assumption.
+ *   Feedback and retries name a request by id, which a client may reuse (`x-request-id`): each belongs to the latest
+ *   decision with that id before it in the log.
  *   A request with either unknown, or without prompt text, gives no outcome line; `stats.skipped` counts each
  *   skipped request once, under the first reason that applies. `group` is the route. Streams are never checked by
  *   the cascade, so only their feedback speaks for them.
@@ -32,7 +37,7 @@
  * Features lines are written for every decision (the score distribution of all traffic is what threshold calibration
  * needs), with `weak`/`strong` only where the rules above tell them.
  */
-import type { DecisionEntry, DecisionLogEntry, FeedbackEntry } from '../api/decision-log.js';
+import type { DecisionEntry, DecisionLogEntry } from '../api/decision-log.js';
 
 export interface OutcomeLine {
   prompt: string;
@@ -95,13 +100,24 @@ type Verdict = DecisionEntry['cascade'][number];
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/**
+ * One decision and what the log says of it afterwards. Feedback and retries name a request by id, and a client may
+ * send the same `x-request-id` on several requests: each line belongs to the latest decision with that id before it
+ * in the log (the one the sidecar's ring held when it accepted the feedback), so one rating labels one decision.
+ */
+interface Decided {
+  d: DecisionEntry;
+  scores: number[];
+  /** Feedback retries that re-ran this decision, in log order. */
+  retries: Decided[];
+}
+
 export function exportOutcomes(
   entries: Iterable<DecisionLogEntry>,
   opts: { assumeStrong?: number | undefined } = {},
 ): ExportResult {
-  const originals: DecisionEntry[] = [];
-  const retryOf = new Map<string, DecisionEntry>();
-  const feedback = new Map<string, number[]>();
+  const originals: Decided[] = [];
+  const latest = new Map<string, Decided>();
   const skipped = Object.fromEntries(Object.keys(SKIP_REASONS).map((k) => [k, 0])) as Record<
     SkipReason,
     number
@@ -110,22 +126,27 @@ export function exportOutcomes(
   for (const e of entries) {
     if (e.type === 'feedback') {
       stats.feedback++;
-      addFeedback(feedback, e);
-    } else if (e.retryOf !== undefined) {
-      stats.retries++;
-      // The last retry of a request wins: it is the answer the user saw last.
-      retryOf.set(e.retryOf, e);
-    } else {
-      originals.push(e);
+      latest.get(e.requestId)?.scores.push(e.score);
+      continue;
     }
+    const decided: Decided = { d: e, scores: [], retries: [] };
+    if (e.retryOf !== undefined) {
+      stats.retries++;
+      latest.get(e.retryOf)?.retries.push(decided);
+    } else {
+      originals.push(decided);
+    }
+    // After the lookup: a retry carrying its original's id still belongs to that original.
+    latest.set(e.requestId, decided);
   }
   const outcomes: OutcomeLine[] = [];
   const features: FeatureLine[] = [];
-  for (const d of originals) {
+  for (const decided of originals) {
+    const d = decided.d;
     stats.decisions++;
     const hasPrompt = d.prompt !== undefined && d.prompt !== '';
     if (hasPrompt) stats.withPrompt++;
-    const o = outcomeOf(d, feedback, retryOf.get(d.requestId), opts.assumeStrong);
+    const o = outcomeOf(decided, opts.assumeStrong);
     features.push({
       requestId: d.requestId,
       route: d.route,
@@ -154,23 +175,16 @@ type Outcome =
   | { weak: number; strong: number; skip?: undefined }
   | { weak?: number | undefined; strong?: number | undefined; skip: Exclude<SkipReason, 'no-prompt'> };
 
-function outcomeOf(
-  d: DecisionEntry,
-  feedback: Map<string, number[]>,
-  retry: DecisionEntry | undefined,
-  assumeStrong: number | undefined,
-): Outcome {
+function outcomeOf({ d, scores, retries }: Decided, assumeStrong: number | undefined): Outcome {
   if (!isV2(d)) return { skip: 'old-format' };
   if (d.tierIndex !== 0) return { skip: 'not-cheapest' };
   if (d.promotedFrom !== undefined) return { skip: 'promoted' };
-  const scores = feedback.get(d.requestId);
   const cheap = d.initialTier;
   const weak = tierQuality(d, cheap, scores, undefined);
   // The cascade only moves up: the first answer of another tier is the tier above's.
   const above = d.cascade.find((v) => v.tier !== cheap)?.tier;
   const strong =
-    (above !== undefined ? tierQuality(d, above, scores, 1) : retryQuality(retry, cheap, feedback)) ??
-    assumeStrong;
+    (above !== undefined ? tierQuality(d, above, scores, 1) : retryQuality(retries, cheap)) ?? assumeStrong;
   if (weak === undefined) return { weak, strong, skip: 'weak-unknown' };
   if (strong === undefined) return { weak, strong, skip: 'strong-unknown' };
   return { weak, strong };
@@ -181,36 +195,37 @@ function isV2(d: DecisionEntry): d is V2Decision {
 }
 
 /**
- * How `tier` did on request `d`, from its last answer there: 0 when a cascade check failed it; else, when it is the
- * answer the client got, the mean feedback score, or `unrated` without feedback; else unknown.
+ * How `tier` did on request `d`, from its last answer there. When that answer is the one the client got, its
+ * feedback speaks first: the user saw the answer, and a check (a refusal or empty-answer heuristic) may have fired
+ * wrongly, and was served anyway when the escalation failed. Then a failed cascade check: 0. Then, for a served
+ * answer without feedback, `unrated`. Else unknown.
  */
 function tierQuality(
   d: DecisionEntry,
   tier: string,
-  scores: number[] | undefined,
+  scores: number[],
   unrated: number | undefined,
 ): number | undefined {
   const last: Verdict | undefined = d.cascade.findLast((v) => v.tier === tier);
   if (!last) return undefined;
-  if (!last.ok) return 0;
   const served = d.status === 200 && d.tier === tier && last === d.cascade.at(-1);
-  if (!served) return undefined;
-  return scores ? mean(scores) : unrated;
+  if (served && scores.length > 0) return mean(scores);
+  if (!last.ok) return 0;
+  return served ? unrated : undefined;
 }
 
-/** The strong tier's quality from a feedback retry one tier up: only a v2 retry first sent above `cheap`. */
-function retryQuality(
-  retry: DecisionEntry | undefined,
-  cheap: string,
-  feedback: Map<string, number[]>,
-): number | undefined {
-  if (!retry || !isV2(retry) || retry.status !== 200 || retry.promotedFrom !== undefined) return undefined;
-  if (retry.tierIndex <= 0 || retry.initialTier === cheap) return undefined;
-  return tierQuality(retry, retry.initialTier, feedback.get(retry.requestId), 1);
-}
-
-function addFeedback(m: Map<string, number[]>, f: FeedbackEntry): void {
-  const xs = m.get(f.requestId);
-  if (xs) xs.push(f.score);
-  else m.set(f.requestId, [f.score]);
+/**
+ * The strong tier's quality from a feedback retry one tier up: only a v2 retry first sent above `cheap` and served
+ * (status 200). Of several retries the latest that tells it wins: the answer the user saw last, and a later retry
+ * that failed (a 502) answered nothing, so it does not hide the good one before it.
+ */
+function retryQuality(retries: Decided[], cheap: string): number | undefined {
+  for (let i = retries.length - 1; i >= 0; i--) {
+    const { d: retry, scores } = retries[i] as Decided;
+    if (!isV2(retry) || retry.status !== 200 || retry.promotedFrom !== undefined) continue;
+    if (retry.tierIndex <= 0 || retry.initialTier === cheap) continue;
+    const q = tierQuality(retry, retry.initialTier, scores, 1);
+    if (q !== undefined) return q;
+  }
+  return undefined;
 }
