@@ -25,10 +25,17 @@ export const cascadeVerdictEntry = z.looseObject({
     .boolean()
     .optional()
     .describe(
-      'v2: a quality check ran on this answer (false: served unchecked, e.g. no tier above or a stream).',
+      'v2: a quality check ran on this answer (false: served unchecked: a stream, a cascade that is off, or a ' +
+        "last step whose only check left was the judge). The last step's answer (no tier above, or no escalation " +
+        'left) is checked only to record the verdict: a failed one was served anyway and has no `to`.',
     ),
   check: z.string().optional(),
-  to: z.string().optional().describe('Tier the cascade moved on to after this failed check.'),
+  to: z
+    .string()
+    .optional()
+    .describe(
+      'Tier the cascade moved on to after this failed check; absent on a failed check of the answer served last.',
+    ),
 });
 
 export const decisionEntry = z
@@ -70,7 +77,13 @@ export const decisionEntry = z
       .describe(
         "One verdict per answer of the route's tiers, in order (not a hedge's loser, not the judge's).",
       ),
-    escalations: z.number().int().min(0),
+    escalations: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Failed checks that moved the request on (those with `to`); a check recorded on the last answer is none.',
+      ),
     bandEscalated: z
       .boolean()
       .describe("The classifier's confidence band moved the request up one tier before the call."),

@@ -111,6 +111,31 @@ describe('DecisionRecorder', () => {
     );
   });
 
+  it('a failed check recorded on the answer served last is logged but counted as no escalation', async () => {
+    const { lines, rec, metrics, tally } = setup(false);
+    rec.finished(
+      finished({
+        cascade: [
+          { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' },
+          { tier: 'premium', model: 'big', ok: false, checked: true, check: 'refusal' },
+        ],
+      }),
+    );
+    expect(decisionLogEntry.parse(lines[0])).toMatchObject({
+      escalations: 1,
+      cascade: [
+        { tier: 'cheap', ok: false, check: 'refusal', to: 'premium' },
+        { tier: 'premium', ok: false, checked: true, check: 'refusal' },
+      ],
+    });
+    expect(tally.drain('me', 1)).toEqual([expect.objectContaining({ escalations: 1 })]);
+    const { body } = await metrics.text();
+    expect(body).toContain(
+      'tiermesh_escalations_total{route="default",from_tier="cheap",to_tier="premium",reason="refusal"} 1',
+    );
+    expect(body).not.toContain('from_tier="premium"');
+  });
+
   it('logs a v2 line: where the first tier sits, the promotion, and whether each answer was checked', () => {
     const { lines, rec } = setup(false);
     rec.finished(finished());

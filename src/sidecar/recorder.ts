@@ -21,6 +21,7 @@ import {
   type CascadeVerdict,
   type DecisionRecord,
   type DecisionRing,
+  escalated,
   featuresFingerprint,
 } from './decisions.js';
 import type { FeedbackEvent } from './feedback.js';
@@ -110,7 +111,7 @@ export function decisionEntry(
     fingerprint: r.fingerprint,
     costUSD: r.costUSD,
     cascade: r.cascade.map((v) => ({ ...v })),
-    escalations: r.cascade.filter((v) => !v.ok).length,
+    escalations: r.cascade.filter(escalated).length,
     bandEscalated: f.decision.escalated,
     status: r.status,
     stream: r.stream,
@@ -164,14 +165,11 @@ export class DecisionRecorder {
     this.deps.log?.write(decisionEntry(r, f, this.deps.logPrompts));
     const m = this.deps.metrics;
     // A retry's first tier is already one above the answer it replaces: counted once, by the feedback that asked.
+    // A failed check recorded on the answer served last (no `to`) moved nothing: it is no escalation.
     if (f.retryOf === undefined)
-      for (let i = 0; i < f.cascade.length; i++) {
-        const v = f.cascade[i]!;
-        if (!v.ok)
-          m.escalated(r.route, v.tier, v.to ?? f.cascade[i + 1]?.tier ?? r.tier, v.check ?? 'quality');
-      }
+      for (const v of f.cascade) if (escalated(v)) m.escalated(r.route, v.tier, v.to, v.check ?? 'quality');
     if (f.retryOf === undefined)
-      this.deps.tally?.request(r.route, r.initialTier, f.cascade.filter((v) => !v.ok).length);
+      this.deps.tally?.request(r.route, r.initialTier, f.cascade.filter(escalated).length);
     const spec = f.decision.spec;
     m.allocated(
       r.route,

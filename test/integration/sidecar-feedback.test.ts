@@ -236,8 +236,8 @@ describe('decision log and escalation metrics', () => {
       escalations: 1,
       cascade: [
         { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
-        // The top tier has nowhere to escalate to: served unchecked.
-        { tier: 'premium', model: 'big-model', ok: true, checked: false },
+        // The top tier has nowhere to escalate to: checked only to record that it passed.
+        { tier: 'premium', model: 'big-model', ok: true, checked: true },
       ],
     });
     expect(lines[0]!.type === 'decision' && lines[0]!.fingerprint).toMatch(/^[0-9a-f]{12}$/);
@@ -271,6 +271,47 @@ describe('decision log and escalation metrics', () => {
     expect(lines.find((l) => l.type === 'feedback')).toMatchObject({ comment: 'meh', score: 0.5 });
     expect(exportOutcomes(lines).outcomes).toEqual([
       { prompt: SECRET, weak: 0, strong: 1, group: 'default' },
+    ]);
+  });
+
+  it('a refusal from the top tier is logged as a failed check and exported as strong 0, with nothing else changed', async () => {
+    const path = join(dir, 'top-refusal.jsonl');
+    const s = await sidecar({ decisionLog: { path }, logPrompts: true });
+    cheapUp.script([behave.ok("I'm sorry, but I can't help with that.")]);
+    premiumUp.script([behave.ok("I'm sorry, but I can't help with that.")]);
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: 'unused', maxRetries: 0 });
+    const premiumCalls = premiumUp.calls.length;
+    const r = await client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: SECRET }] })
+      .withResponse();
+    // The client gets the top tier's answer as before: one escalation, one call per tier, no extra one.
+    expect(r.data.choices[0]?.message.content).toBe("I'm sorry, but I can't help with that.");
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('premium');
+    expect(r.response.headers.get('x-tiermesh-model')).toBe('big-model');
+    expect(r.response.headers.get('x-tiermesh-attempts')).toBe('2');
+    expect(premiumUp.calls.length).toBe(premiumCalls + 1);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    // The verdict recorded on the top tier's answer is no escalation: only cheap -> premium is counted.
+    expect(metricValue(metrics, 'tiermesh_escalations_total', { route: 'default', from_tier: 'cheap' })).toBe(
+      1,
+    );
+    expect(metricValue(metrics, 'tiermesh_escalations_total', { from_tier: 'premium' })).toBeUndefined();
+    expect(metricValue(metrics, 'tiermesh_cascade_escalations_total', { tier: 'cheap' })).toBe(1);
+    expect(metricValue(metrics, 'tiermesh_cascade_escalations_total', { tier: 'premium' })).toBeUndefined();
+    await s.close();
+    const lines = logLines(path);
+    expect(lines[0]).toMatchObject({
+      tier: 'premium',
+      escalations: 1,
+      cascade: [
+        { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
+        { tier: 'premium', model: 'big-model', ok: false, checked: true, check: 'refusal' },
+      ],
+    });
+    expect(lines[0]!.type === 'decision' && lines[0]!.cascade[1]).not.toHaveProperty('to');
+    // Without feedback on it, the failed check says the strong answer was wrong too.
+    expect(exportOutcomes(lines).outcomes).toEqual([
+      { prompt: SECRET, weak: 0, strong: 0, group: 'default' },
     ]);
   });
 
@@ -336,7 +377,7 @@ describe('decision log and escalation metrics', () => {
       tierIndex: 0,
       cascade: [
         { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
-        { tier: 'premium', model: 'big-model', ok: true, checked: false },
+        { tier: 'premium', model: 'big-model', ok: true, checked: true },
       ],
     });
     expect(line!.type === 'decision' && line!.cascade).toHaveLength(2);
