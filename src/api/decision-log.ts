@@ -10,7 +10,8 @@
  * with a stronger one: `tierIndex` (where `initialTier` sits among the route's tiers), `promotedFrom` (tier promotion
  * moved the request off `initialTier` before any answer) and `checked` on each cascade verdict. A v1 line still
  * parses; the export skips (and counts) it, since it cannot tell a request first sent to premium from one that
- * escalated there.
+ * escalated there. Later v2 lines may carry `learned` (the learned model's own score, apart from the tier-scale
+ * `score`); a line without it still parses.
  */
 import { z } from 'zod';
 
@@ -35,6 +36,29 @@ export const cascadeVerdictEntry = z.looseObject({
     .optional()
     .describe(
       'Tier the cascade moved on to after this failed check; absent on a failed check of the answer served last.',
+    ),
+});
+
+export const learnedScoreEntry = z.looseObject({
+  gain: z
+    .number()
+    .optional()
+    .describe(
+      "The learned model's own score for the prompt: its predicted gain (strong - weak quality), the scale of " +
+        '`classifier.threshold`.',
+    ),
+  percentile: z
+    .number()
+    .describe(
+      "Where the router placed the prompt among the route's recent traffic (or the model's calibration mix), in " +
+        '[0, 1]; `score` is derived from it. For a tied gain, a place inside the tie drawn from a hash of the prompt.',
+    ),
+  tie: z
+    .looseObject({ lo: z.number(), hi: z.number() })
+    .optional()
+    .describe(
+      'Set when the gain tied with others: the percentile interval the tie spans. `percentile` (and `score`) then ' +
+        'say where the prompt hash put it inside, not anything the model said.',
     ),
 });
 
@@ -64,11 +88,19 @@ export const decisionEntry = z
     model: z.string(),
     provider: z.string(),
     source: z.string(),
-    score: z.number(),
+    score: z
+      .number()
+      .describe(
+        "The classifier's difficulty score on the route's tier scale; for a learned route derived from " +
+          '`learned.percentile`.',
+      ),
     confidence: z.number(),
     signals: z.array(z.string()),
     fingerprint: z.string(),
     features: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+    learned: learnedScoreEntry
+      .optional()
+      .describe('What the learned classifier said, when it decided (learned) or took part (hybrid).'),
     task: z.string().optional(),
     feature: z.string().optional(),
     costUSD: z.number(),

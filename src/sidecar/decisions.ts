@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { Features } from '../routing/features.js';
-import type { DecisionSource } from '../routing/types.js';
+import type { DecisionSource, LearnedScore } from '../routing/types.js';
 import { type Linked, RecencyList } from './recency-list.js';
 
 /**
@@ -63,6 +63,8 @@ export interface DecisionRecord {
   fingerprint: string;
   /** The structural features themselves: counts and flags, no text; for threshold calibration. */
   features?: Features | undefined;
+  /** The learned model's own score, percentile and tie, when it classified the request. */
+  learned?: LearnedScore | undefined;
   /** x-tiermesh-task as sent, and the declared x-tiermesh-feature label (bounded), when present. */
   task?: string | undefined;
   feature?: string | undefined;

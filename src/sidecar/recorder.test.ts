@@ -189,6 +189,23 @@ describe('DecisionRecorder', () => {
     expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.request).toEqual(request);
   });
 
+  it("logs a learned classification's own model score, its percentile and the tie it was placed in", () => {
+    const { lines, ring, rec } = setup(false);
+    const d = decide({ snapshot, request });
+    const learned = { gain: 0.125, percentile: 0.42, tie: { lo: 0.2, hi: 0.6 } };
+    const decision = { ...d, classification: { ...d.classification, source: 'learned' as const, learned } };
+    rec.finished(finished({ decision }));
+    expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.learned).toEqual(learned);
+    const entry = decisionLogEntry.parse(lines[0]);
+    expect(entry).toMatchObject({ learned });
+    // The line holds copies: the classification's objects are not shared with what the log writer keeps.
+    expect((lines[0] as { learned: unknown }).learned).not.toBe(learned);
+    // A rules decision has none, and a line without it still parses.
+    rec.finished(finished({ requestId: 'req-2', decision: d }));
+    expect(lines[1]).not.toHaveProperty('learned');
+    expect(decisionLogEntry.parse(lines[1]).type).toBe('decision');
+  });
+
   it('the classifier features and their fingerprint, when the classifier ran', () => {
     const { ring, rec } = setup(false);
     rec.finished(finished({ decision: decide({ snapshot, request }) }));

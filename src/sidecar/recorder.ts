@@ -76,6 +76,7 @@ export function decisionRecord(f: FinishedRequest, at: number, logPrompts: boole
     signals: c.signals,
     fingerprint: featuresFingerprint(c.features),
     features: c.features,
+    learned: c.learned,
     task: d.task,
     feature: f.feature === undefined ? undefined : declaredLabel(f.feature, declaredFeatures),
     costUSD: f.costUSD,
@@ -117,6 +118,7 @@ export function decisionEntry(
     stream: r.stream,
   };
   if (r.features) entry.features = { ...r.features };
+  if (r.learned) entry.learned = { ...r.learned, ...(r.learned.tie ? { tie: { ...r.learned.tie } } : {}) };
   if (r.task !== undefined) entry.task = r.task;
   if (r.feature !== undefined) entry.feature = r.feature;
   if (f.promotedFrom !== undefined) entry.promotedFrom = f.promotedFrom;

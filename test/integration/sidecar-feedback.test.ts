@@ -4,13 +4,14 @@
  * (promtool-linted), and `outcomes export` on the log a real sidecar wrote.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type DecisionLogEntry, decisionLogEntry } from '../../src/api/decision-log.js';
+import { trainOnOutcomes } from '../../src/routing/learned/train-outcomes.js';
 import { exportOutcomes } from '../../src/routing/outcomes-export.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
@@ -313,6 +314,54 @@ describe('decision log and escalation metrics', () => {
     expect(exportOutcomes(lines).outcomes).toEqual([
       { prompt: SECRET, weak: 0, strong: 0, group: 'default' },
     ]);
+  });
+
+  it("a learned route's lines carry the model's own score apart from a tied prompt's hash-drawn place", async () => {
+    // A model that scores every prompt alike (what train writes for outcomes with one uniform gain): all tie.
+    const trained = trainOnOutcomes(
+      Array.from({ length: 120 }, (_, i) => ({
+        prompt: `question ${i} ${'topic '.repeat(i % 9)}`,
+        weak: 0,
+        strong: 1,
+      })),
+    );
+    const modelPath = join(dir, 'constant-model.json');
+    writeFileSync(modelPath, JSON.stringify(trained.file));
+    const [route] = parseAllDocuments(
+      routeConfig({
+        upstreams: [
+          { name: 'cheap-up', baseURL: cheapUp.baseURL, keyEnv: 'CHEAP_KEY' },
+          { name: 'premium-up', baseURL: premiumUp.baseURL, keyEnv: 'PREMIUM_KEY' },
+        ],
+        cheap: [{ name: 'small-model', upstreams: ['cheap-up'] }],
+        premium: [{ name: 'big-model', upstreams: ['premium-up'] }],
+      }),
+    ).map((d) => d.toJS());
+    route.spec.classifier = { mode: 'learned', premiumShare: 0.5, confidenceBand: 0, modelRef: modelPath };
+    const path = join(dir, 'learned.jsonl');
+    const s = await startTestSidecar(JSON.stringify(route), {
+      env: { CHEAP_KEY: 'sk-cheap', PREMIUM_KEY: 'sk-premium' },
+      decisionLog: { path },
+    });
+    sidecars.push(s);
+    for (let i = 0; i < 12; i++)
+      await ask(s, `What is ${['sorting', 'baking', 'tax law'][i % 3]} (ticket ${i})?`);
+    await s.close();
+    const decisions = logLines(path).filter((l) => l.type === 'decision');
+    expect(decisions).toHaveLength(12);
+    const features = exportOutcomes(decisions).features;
+    const gains = new Set<number>();
+    for (const f of features) {
+      const l = f.learned!;
+      gains.add(l.gain!);
+      // Every prompt ties with every other: its percentile (and so its score) is where the hash put it in the tie.
+      expect(l.tie!.hi).toBeGreaterThan(l.tie!.lo);
+      expect(l.percentile).toBeGreaterThanOrEqual(l.tie!.lo);
+      expect(l.percentile).toBeLessThanOrEqual(l.tie!.hi);
+    }
+    expect(gains.size).toBe(1);
+    expect(new Set(features.map((f) => f.score)).size).toBeGreaterThan(1);
+    expect(decisions.every((d) => d.type === 'decision' && d.signals.includes('learned-tie'))).toBe(true);
   });
 
   it('rotates the log by size without losing or splitting a line', async () => {

@@ -312,6 +312,33 @@ describe('ties keep premiumShare', () => {
     expect(variedAbove / 1200).toBeLessThan(0.35);
   });
 
+  it("a tied prompt's classification keeps the model's own score apart from its hash-drawn place in the tie", () => {
+    const s = route(constant, 0.3, 0);
+    const name = s.routes[0]!.name;
+    const learned = learnedScorer(constant, { minSamples: 5 });
+    for (let i = 0; i < 10; i++) learned(varied(i), name);
+    const gain = constant.score(varied(0));
+    const ds = [11, 12, 13, 14].map((i) => decide({ snapshot: s, request: ask(varied(i)), learned }));
+    for (const d of ds) {
+      const l = d.classification.learned!;
+      // One model score for all of them, the whole window one tie: the percentile is a place the hash drew.
+      expect(l.gain).toBe(gain);
+      expect(l.tie).toEqual({ lo: 0, hi: 1 });
+      expect(l.percentile).toBeGreaterThanOrEqual(0);
+      expect(l.percentile).toBeLessThanOrEqual(1);
+    }
+    expect(new Set(ds.map((d) => d.classification.learned!.percentile)).size).toBe(4);
+    expect(new Set(ds.map((d) => d.classification.score)).size).toBeGreaterThan(1);
+    // Untied: no tie, and the percentile is the score's own place in the window.
+    const n = learnedScorer(numeric, { minSamples: 3 });
+    for (const t of ['request 100', 'request 200', 'request 300']) n(t, name);
+    const u = decide({ snapshot: route(numeric, 0.3, 0), request: ask('request 250'), learned: n });
+    expect(u.classification.learned).toEqual({ gain: 0.25, percentile: 2 / 3 });
+    // Rules mode has none.
+    const rules = decide({ snapshot: snapshotWith('  classifier:\n    mode: rules\n'), request: ask('hi') });
+    expect(rules.classification.learned).toBeUndefined();
+  });
+
   it('explain says when a tie was split, with the confidence of the middle of the tie', () => {
     const s = route(constant, 0.3, 0.1);
     const name = s.routes[0]!.name;
