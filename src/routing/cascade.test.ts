@@ -322,8 +322,8 @@ describe('checkForCache (an answer the cascade did not check, before the cache s
 
 describe('checkServedAnswer (the last step: recorded, never escalated)', () => {
   const cascade = (c: Partial<ModelRouteSpec['cascade']>) => ({ enabled: true, checks: ALL, ...c });
-  const refusal = { content: "I'm sorry, but I can't help with that." };
-  const fine = { content: 'Lima is the capital of Peru.' };
+  const refusal = completion("I'm sorry, but I can't help with that.");
+  const fine = completion('Lima is the capital of Peru.');
 
   it("runs the route's checks and says which failed", () => {
     expect(checkServedAnswer(refusal, text, cascade({}))).toEqual({

@@ -5,7 +5,7 @@
  *   answerOf(completion): Answer                               the first choice, as the checks read it
  *   canEscalate(cascade, escalation, tierIndex): boolean       whether a failed check could move the answer up
  *   checkForCache(completion, request, spec, tierIndex)        the checks an unchecked answer passes to be cached
- *   checkServedAnswer(answer, request, cascade): RecordedCheck  the verdict on an answer served whatever it says
+ *   checkServedAnswer(completion, request, cascade): RecordedCheck   the verdict on an answer served anyway
  *   nextEscalation(decision, escalationsSoFar, maxEscalations): EscalationStep | undefined
  *   isRefusal(text): boolean
  *   isHedging(text): boolean                                   "I'm not sure", "I don't have enough information", ...
@@ -276,12 +276,12 @@ export type RecordedCheck = CheckResult & { checked: boolean };
  * verdict that changes nothing the client gets, so it is not asked, and the answer counts as unchecked.
  */
 export function checkServedAnswer(
-  answer: Answer,
+  completion: ChatCompletion,
   request: Pick<ChatCompletionRequest, 'response_format'>,
   cascade: Pick<ModelRouteSpec['cascade'], 'enabled' | 'checks' | 'logprobs'>,
 ): RecordedCheck {
   if (!cascade.enabled || cascade.checks.length === 0) return { ok: true, checked: false };
-  const r = checkAnswer(answer, request, cascade.checks, { logprobs: cascade.logprobs });
+  const r = checkAnswer(answerOf(completion), request, cascade.checks, { logprobs: cascade.logprobs });
   if (!r.ok) return { ...r, checked: true };
   return { ok: true, checked: !cascade.checks.includes('judge') };
 }

@@ -287,11 +287,9 @@ function learnedScored(
   const at = tied ? clamp01((tie.lo + tie.hi) / 2) : p;
   const gain = learned.gain;
   // What the model said and where that placed the prompt, apart from the tier-scale score derived from them.
-  const said: LearnedScore = {
-    ...(gain !== undefined && Number.isFinite(gain) ? { gain } : {}),
-    percentile: p,
-    ...(tied ? { tie: { lo: tie.lo, hi: tie.hi } } : {}),
-  };
+  const said: LearnedScore =
+    gain !== undefined && Number.isFinite(gain) ? { gain, percentile: p } : { percentile: p };
+  if (tied) said.tie = { lo: tie.lo, hi: tie.hi };
   // Confidence is 0.5 at a coin flip and 1 at certainty; above the threshold the band still escalates.
   return {
     score,

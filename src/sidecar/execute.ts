@@ -502,7 +502,7 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     if (!above) {
       // The cascade's last step: the answer is served whatever a check says. Its checks run only to record their
       // verdict (no strict retry, no judge, no escalation: routing/cascade.ts checkServedAnswer).
-      const v = checkServedAnswer(answerOf(r.completion), request, cascade);
+      const v = checkServedAnswer(r.completion, request, cascade);
       out.verdicts.push({
         tier: step.tierName,
         model: r.served.model,
