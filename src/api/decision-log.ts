@@ -10,7 +10,8 @@
  * with a stronger one: `tierIndex` (where `initialTier` sits among the route's tiers), `promotedFrom` (tier promotion
  * moved the request off `initialTier` before any answer) and `checked` on each cascade verdict. A v1 line still
  * parses; the export skips (and counts) it, since it cannot tell a request first sent to premium from one that
- * escalated there.
+ * escalated there. Later v2 lines may carry `learned` (the learned model's own score, apart from the tier-scale
+ * `score`); a line without it still parses.
  */
 import { z } from 'zod';
 
@@ -25,10 +26,40 @@ export const cascadeVerdictEntry = z.looseObject({
     .boolean()
     .optional()
     .describe(
-      'v2: a quality check ran on this answer (false: served unchecked, e.g. no tier above or a stream).',
+      'v2: a quality check ran on this answer (false: served unchecked: a stream, a cascade that is off, or a ' +
+        "last step whose only check left was the judge). The last step's answer (no tier above, or no escalation " +
+        'left) is checked only to record the verdict: a failed one was served anyway and has no `to`.',
     ),
   check: z.string().optional(),
-  to: z.string().optional().describe('Tier the cascade moved on to after this failed check.'),
+  to: z
+    .string()
+    .optional()
+    .describe(
+      'Tier the cascade moved on to after this failed check; absent on a failed check of the answer served last.',
+    ),
+});
+
+export const learnedScoreEntry = z.looseObject({
+  gain: z
+    .number()
+    .optional()
+    .describe(
+      "The learned model's own score for the prompt: its predicted gain (strong - weak quality), the scale of " +
+        '`classifier.threshold`.',
+    ),
+  percentile: z
+    .number()
+    .describe(
+      "Where the router placed the prompt among the route's recent traffic (or the model's calibration mix), in " +
+        '[0, 1]; `score` is derived from it. For a tied gain, a place inside the tie drawn from a hash of the prompt.',
+    ),
+  tie: z
+    .looseObject({ lo: z.number(), hi: z.number() })
+    .optional()
+    .describe(
+      'Set when the gain tied with others: the percentile interval the tie spans. `percentile` (and `score`) then ' +
+        'say where the prompt hash put it inside, not anything the model said.',
+    ),
 });
 
 export const decisionEntry = z
@@ -57,11 +88,19 @@ export const decisionEntry = z
     model: z.string(),
     provider: z.string(),
     source: z.string(),
-    score: z.number(),
+    score: z
+      .number()
+      .describe(
+        "The classifier's difficulty score on the route's tier scale; for a learned route derived from " +
+          '`learned.percentile`.',
+      ),
     confidence: z.number(),
     signals: z.array(z.string()),
     fingerprint: z.string(),
     features: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+    learned: learnedScoreEntry
+      .optional()
+      .describe('What the learned classifier said, when it decided (learned) or took part (hybrid).'),
     task: z.string().optional(),
     feature: z.string().optional(),
     costUSD: z.number(),
@@ -70,7 +109,13 @@ export const decisionEntry = z
       .describe(
         "One verdict per answer of the route's tiers, in order (not a hedge's loser, not the judge's).",
       ),
-    escalations: z.number().int().min(0),
+    escalations: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Failed checks that moved the request on (those with `to`); a check recorded on the last answer is none.',
+      ),
     bandEscalated: z
       .boolean()
       .describe("The classifier's confidence band moved the request up one tier before the call."),

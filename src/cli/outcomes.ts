@@ -34,8 +34,9 @@ decision-log v2 (they do not record which tier was tried first).
   --out FILE          write here instead of stdout
   --features          write every decision's structural features and known outcome instead (no prompt text):
                       {"requestId", "route", "initialTier", "tier", "score", "confidence", "fingerprint",
-                       "features"?, "weak"?, "strong"?}, for threshold calibration (features and fingerprint
-                       only for rules/hybrid routes: a learned route records its score alone)
+                       "features"?, "learned"?, "weak"?, "strong"?}, for threshold calibration (features and
+                       fingerprint only for rules/hybrid routes; "learned": the model's own gain, its percentile
+                       and, when tied, the tie's run, where score is a place the prompt's hash drew)
   --assume-strong Q   strong quality (0..1) to use when the log does not tell it
 `;
 

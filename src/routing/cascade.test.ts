@@ -7,6 +7,7 @@ import {
   canEscalate,
   checkAnswer,
   checkForCache,
+  checkServedAnswer,
   isHedging,
   isRefusal,
   logprobStats,
@@ -315,6 +316,52 @@ describe('checkForCache (an answer the cascade did not check, before the cache s
     expect(checkForCache(fine, { ...text, logprobs: true }, lp, 0)).toMatchObject({
       ok: false,
       check: 'logprobs',
+    });
+  });
+});
+
+describe('checkServedAnswer (the last step: recorded, never escalated)', () => {
+  const cascade = (c: Partial<ModelRouteSpec['cascade']>) => ({ enabled: true, checks: ALL, ...c });
+  const refusal = completion("I'm sorry, but I can't help with that.");
+  const fine = completion('Lima is the capital of Peru.');
+
+  it("runs the route's checks and says which failed", () => {
+    expect(checkServedAnswer(refusal, text, cascade({}))).toEqual({
+      ok: false,
+      checked: true,
+      check: 'refusal',
+      detail: 'answer reads as a refusal or non-answer',
+    });
+    expect(checkServedAnswer(fine, text, cascade({}))).toEqual({ ok: true, checked: true });
+    const json = { response_format: { type: 'json_object' } as ResponseFormat };
+    expect(checkServedAnswer(fine, json, cascade({}))).toMatchObject({
+      ok: false,
+      checked: true,
+      check: 'json',
+    });
+  });
+
+  it('runs nothing for a cascade that is off or lists no checks', () => {
+    expect(checkServedAnswer(refusal, text, cascade({ enabled: false }))).toEqual({
+      ok: true,
+      checked: false,
+    });
+    expect(checkServedAnswer(refusal, text, cascade({ checks: [] }))).toEqual({ ok: true, checked: false });
+  });
+
+  it('does not ask the judge: an answer the local checks pass is unchecked, one they fail is failed', () => {
+    expect(checkServedAnswer(fine, text, cascade({ checks: ['judge'] }))).toEqual({
+      ok: true,
+      checked: false,
+    });
+    expect(checkServedAnswer(fine, text, cascade({ checks: ['refusal', 'judge'] }))).toEqual({
+      ok: true,
+      checked: false,
+    });
+    expect(checkServedAnswer(refusal, text, cascade({ checks: ['refusal', 'judge'] }))).toMatchObject({
+      ok: false,
+      checked: true,
+      check: 'refusal',
     });
   });
 });

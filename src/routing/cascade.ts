@@ -5,6 +5,7 @@
  *   answerOf(completion): Answer                               the first choice, as the checks read it
  *   canEscalate(cascade, escalation, tierIndex): boolean       whether a failed check could move the answer up
  *   checkForCache(completion, request, spec, tierIndex)        the checks an unchecked answer passes to be cached
+ *   checkServedAnswer(completion, request, cascade): RecordedCheck   the verdict on an answer served anyway
  *   nextEscalation(decision, escalationsSoFar, maxEscalations): EscalationStep | undefined
  *   isRefusal(text): boolean
  *   isHedging(text): boolean                                   "I'm not sure", "I don't have enough information", ...
@@ -261,6 +262,28 @@ export function checkForCache(
   if (cascade.checks.includes('logprobs') && request.logprobs === true)
     return { ok: false, check: 'logprobs', detail: 'the answer carries no logprobs to check' };
   return { ok: true };
+}
+
+/** What the decision log records of an answer no check could send anywhere: `checked` says whether a check ran. */
+export type RecordedCheck = CheckResult & { checked: boolean };
+
+/**
+ * The verdict on an answer the cascade serves whatever a check says: the last step's, with no tier above or no
+ * escalation left. The route's checks run on it only so that the decision log tells a refusal from the top tier from
+ * a good answer (`tiermesh outcomes export` labels the strong tier by it); nothing is escalated or retried on it.
+ * A cascade that is off or lists no checks runs nothing (so it costs those routes nothing): `checked: false`. So does
+ * one whose local checks pass but that lists `judge`: the judge is another model call, on every such request, for a
+ * verdict that changes nothing the client gets, so it is not asked, and the answer counts as unchecked.
+ */
+export function checkServedAnswer(
+  completion: ChatCompletion,
+  request: Pick<ChatCompletionRequest, 'response_format'>,
+  cascade: Pick<ModelRouteSpec['cascade'], 'enabled' | 'checks' | 'logprobs'>,
+): RecordedCheck {
+  if (!cascade.enabled || cascade.checks.length === 0) return { ok: true, checked: false };
+  const r = checkAnswer(answerOf(completion), request, cascade.checks, { logprobs: cascade.logprobs });
+  if (!r.ok) return { ...r, checked: true };
+  return { ok: true, checked: !cascade.checks.includes('judge') };
 }
 
 /**

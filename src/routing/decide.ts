@@ -11,7 +11,8 @@
  *   fitsModel(model, promptTokens, maxTokens): boolean
  *   stepsBelow(decision): EscalationStep[]       tiers below the chosen one that fit the request (tier promotion, down)
  *   LearnedScorer = (text, route) => the prompt's difficulty percentile on the route's traffic, in [0, 1]; its
- *     optional `tie` is the last call's tie run (a score shared with others: signal "learned-tie")
+ *     optional `tie` is the last call's tie run (a score shared with others: signal "learned-tie") and `gain` the
+ *     model's own score; both land in `classification.learned`
  *
  * Context policy (spec.context, routing/context.ts): a prompt over maxInputTokens, or fitting no model of the tier the
  * classifier chose, is promoted (default), rejected, or truncated (oldest turns first; `decision.truncation` then
@@ -36,7 +37,14 @@ import { applyRules, compiledClassifier, type Scored, structuralScore } from './
 import { inToolLoop, SESSION_HEADER, type StickyState, stickyTier } from './sticky.js';
 import { clamp01, escalate, scoreToTier, thresholdToScore, tierCenter } from './tiering.js';
 import { estimateRequestTokens, requestedMaxTokens } from './tokens.js';
-import type { Classification, DecisionSource, EscalationStep, RouteDecision, SkippedModel } from './types.js';
+import type {
+  Classification,
+  DecisionSource,
+  EscalationStep,
+  LearnedScore,
+  RouteDecision,
+  SkippedModel,
+} from './types.js';
 
 export interface LearnedScorer {
   (text: string, route: string): number;
@@ -45,6 +53,14 @@ export interface LearnedScorer {
    * scores (lo = hi when untied). A tied prompt's percentile is its place inside, from a hash of its text.
    */
   readonly tie?: { readonly lo: number; readonly hi: number };
+  /** Set by each call when the scorer knows it: the model's own output for the prompt (its predicted gain). */
+  readonly gain?: number;
+  /**
+   * The same scoring, remembering nothing (no sample added to the route's window): what /v1/explain asks, so an
+   * explain predicts exactly what a real request would get and moves no real request's percentile. Absent: the
+   * scorer itself remembers nothing.
+   */
+  readonly peek?: LearnedScorer;
 }
 
 export interface RoutingHeaders {
@@ -269,12 +285,18 @@ function learnedScored(
   const tie = learned.tie;
   const tied = tie !== undefined && tie.hi > tie.lo;
   const at = tied ? clamp01((tie.lo + tie.hi) / 2) : p;
+  const gain = learned.gain;
+  // What the model said and where that placed the prompt, apart from the tier-scale score derived from them.
+  const said: LearnedScore =
+    gain !== undefined && Number.isFinite(gain) ? { gain, percentile: p } : { percentile: p };
+  if (tied) said.tie = { lo: tie.lo, hi: tie.hi };
   // Confidence is 0.5 at a coin flip and 1 at certainty; above the threshold the band still escalates.
   return {
     score,
     confidence: 0.5 + Math.abs(at - 0.5),
     signals: tied ? ['learned', 'learned-tie'] : ['learned'],
-  } satisfies Scored;
+    learned: said,
+  } satisfies Scored & { learned: LearnedScore };
 }
 
 function classify(
@@ -321,6 +343,7 @@ function classify(
       signals,
       source,
       ...(features ? { features } : {}),
+      ...(l && source !== 'rules' ? { learned: l.learned } : {}),
     },
     escalated: e.escalated,
   };

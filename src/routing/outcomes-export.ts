@@ -56,6 +56,8 @@ export interface FeatureLine {
   confidence: number;
   fingerprint: string;
   features?: Record<string, number | boolean> | undefined;
+  /** A learned route's model score (`gain`), its percentile and, for a tied gain, the tie (decision-log.ts). */
+  learned?: DecisionEntry['learned'];
   weak?: number;
   strong?: number;
 }
@@ -156,6 +158,7 @@ export function exportOutcomes(
       confidence: d.confidence,
       fingerprint: d.fingerprint,
       features: d.features,
+      ...(d.learned ? { learned: d.learned } : {}),
       ...(o.weak !== undefined ? { weak: o.weak } : {}),
       ...(o.strong !== undefined ? { strong: o.strong } : {}),
     });

@@ -26,6 +26,22 @@ export interface Classification {
   source: DecisionSource;
   /** The structural features the classifier read (counts and flags, no text); absent when it did not run. */
   features?: Features;
+  /** What the learned classifier said, when it decided (learned) or took part (hybrid). */
+  learned?: LearnedScore;
+}
+
+/**
+ * The learned classifier's part of a classification. `score` above is a tier-scale value derived from `percentile`;
+ * for a prompt whose gain ties with others, `percentile` is its place inside the tie's run, drawn from a hash of the
+ * prompt (so ties split as premiumShare says), not anything the model said: `tie` marks it.
+ */
+export interface LearnedScore {
+  /** The model's own output: the predicted gain (strong - weak quality), the scale of `classifier.threshold`. */
+  gain?: number;
+  /** Where the prompt was placed among the route's recent traffic (or the model's calibration mix), in [0, 1]. */
+  percentile: number;
+  /** Set when the gain tied with others: the percentile interval the tie spans; `percentile` is a place inside. */
+  tie?: { lo: number; hi: number };
 }
 
 /** One tier the cascade may move up to, with only the models that fit the request. */

@@ -17,13 +17,15 @@
 import { createHash } from 'node:crypto';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { Features } from '../routing/features.js';
-import type { DecisionSource } from '../routing/types.js';
+import type { DecisionSource, LearnedScore } from '../routing/types.js';
 import { type Linked, RecencyList } from './recency-list.js';
 
 /**
  * What the cascade made of one answer of a tier step (a hedge's loser and the judge's reply are not answers here):
  * ok, or the check that failed and where the request went. `checked`: a check ran at all (none runs on a stream, nor
- * where there is no tier above to escalate to), so `ok` without it says only that nothing sent the answer up.
+ * the judge on the last step), so `ok` without it says only that nothing sent the answer up. The last step's answer
+ * (no tier above, or no escalation left) is checked only to record the verdict: a failed one has no `to`, since the
+ * answer was served anyway.
  */
 export interface CascadeVerdict {
   tier: string;
@@ -31,8 +33,13 @@ export interface CascadeVerdict {
   ok: boolean;
   checked: boolean;
   check?: string;
-  /** Tier the cascade moved on to after a failed check. */
+  /** Tier the cascade moved on to after a failed check; absent when the failed answer was served (the last step). */
   to?: string;
+}
+
+/** The verdict moved the request on (up a tier, or a strict retry on the same one): what escalation counts count. */
+export function escalated(v: CascadeVerdict): v is CascadeVerdict & { to: string } {
+  return !v.ok && v.to !== undefined;
 }
 
 export interface DecisionRecord {
@@ -56,6 +63,8 @@ export interface DecisionRecord {
   fingerprint: string;
   /** The structural features themselves: counts and flags, no text; for threshold calibration. */
   features?: Features | undefined;
+  /** The learned model's own score, percentile and tie, when it classified the request. */
+  learned?: LearnedScore | undefined;
   /** x-tiermesh-task as sent, and the declared x-tiermesh-feature label (bounded), when present. */
   task?: string | undefined;
   feature?: string | undefined;

@@ -357,7 +357,7 @@ ${extra}
     ]);
     expect(out.verdicts).toEqual([
       { tier: 'cheap', model: 'm', ok: false, checked: true, check: 'refusal', to: 'premium' },
-      { tier: 'premium', model: 'big', ok: true, checked: false },
+      { tier: 'premium', model: 'big', ok: true, checked: true },
     ]);
   });
 
@@ -374,7 +374,9 @@ ${extra}
     const out = await executeWithCascade(
       cascadeInput(snap, { a, b: hanging, c: replying('premium answer') }),
     );
+    // The judge is not asked about the top tier's answer (another model call, for a verdict that changes nothing).
     expect(out.produced.map((p) => p.tier)).toEqual(['cheap', 'judge', 'premium']);
+    expect(calls).toBe(2);
     expect(out.verdicts).toEqual([
       { tier: 'cheap', model: 'm', ok: false, checked: true, check: 'judge', to: 'premium' },
       { tier: 'premium', model: 'big', ok: true, checked: false },
@@ -385,5 +387,67 @@ ${extra}
     const snap = twoTiers(`  cascade: { checks: [refusal], maxEscalations: 1 }`);
     const out = await executeWithCascade(cascadeInput(snap, { a: replying('fine'), b: hanging, c: hanging }));
     expect(out.verdicts).toEqual([{ tier: 'cheap', model: 'm', ok: true, checked: true }]);
+  });
+
+  const REFUSAL = "I'm sorry, but I can't help with that.";
+  /** Counts what the cascade reports as escalations and strict retries, and every upstream call per target. */
+  function counting(snap: ReturnType<typeof twoTiers>, adapters: Record<string, ProviderAdapter>) {
+    const seen = { escalations: 0, strictRetries: 0, calls: {} as Record<string, number> };
+    const counted = Object.fromEntries(
+      Object.entries(adapters).map(([k, a]) => [
+        k,
+        {
+          ...a,
+          complete: (call: Parameters<ProviderAdapter['complete']>[0]) => {
+            seen.calls[k] = (seen.calls[k] ?? 0) + 1;
+            return a.complete(call);
+          },
+        } satisfies ProviderAdapter,
+      ]),
+    );
+    const input = cascadeInput(snap, counted);
+    input.observer = silentObserver({
+      escalate: () => seen.escalations++,
+      strictRetried: () => seen.strictRetries++,
+    });
+    return { input, seen };
+  }
+
+  it("the top tier's answer is checked only to record the verdict: served as it is, nothing escalated or retried", async () => {
+    const snap = twoTiers(`  cascade: { checks: [refusal], maxEscalations: 1 }`);
+    const { input, seen } = counting(snap, { a: replying(REFUSAL), b: hanging, c: replying(REFUSAL) });
+    const out = await executeWithCascade(input);
+    expect(out.verdicts).toEqual([
+      { tier: 'cheap', model: 'm', ok: false, checked: true, check: 'refusal', to: 'premium' },
+      { tier: 'premium', model: 'big', ok: false, checked: true, check: 'refusal' },
+    ]);
+    // What the client gets is unchanged: the premium answer, after one escalation and one call per tier.
+    expect(out.answer?.choices[0]?.message.content).toBe(REFUSAL);
+    expect(out.tier).toBe('premium');
+    expect(out.passed).toBe(true);
+    expect(out.escalations).toBe(1);
+    expect(seen).toEqual({ escalations: 1, strictRetries: 0, calls: { a: 1, c: 1 } });
+  });
+
+  it('the last step of a spent cascade is recorded too, with no strict retry on a broken JSON answer', async () => {
+    // No tier left above (as on a one-tier route): the answer is the last step's. A strict retry would be another
+    // upstream call: none is made.
+    const snap = twoTiers(`  cascade: { checks: [json], maxEscalations: 1, strictRetry: { enabled: true } }`);
+    const { input, seen } = counting(snap, { a: replying('not json'), b: hanging, c: hanging });
+    input.request = { ...input.request, response_format: { type: 'json_object' } };
+    input.decision = { ...input.decision, escalation: [] };
+    const out = await executeWithCascade(input);
+    expect(out.verdicts).toEqual([{ tier: 'cheap', model: 'm', ok: false, checked: true, check: 'json' }]);
+    expect(out.answer?.choices[0]?.message.content).toBe('not json');
+    expect(out.escalations).toBe(0);
+    expect(seen).toEqual({ escalations: 0, strictRetries: 0, calls: { a: 1 } });
+  });
+
+  it('a route with the cascade off checks nothing, on any tier', async () => {
+    const snap = twoTiers(`  cascade: { enabled: false, checks: [refusal], maxEscalations: 1 }`);
+    const out = await executeWithCascade(
+      cascadeInput(snap, { a: replying(REFUSAL), b: hanging, c: hanging }),
+    );
+    expect(out.verdicts).toEqual([{ tier: 'cheap', model: 'm', ok: true, checked: false }]);
   });
 });

@@ -20,7 +20,7 @@ import {
   type StreamResult,
 } from '../providers/failover.js';
 import type { RouteProviders } from '../providers/registry.js';
-import { answerOf, type CheckResult, checkAnswer } from '../routing/cascade.js';
+import { answerOf, type CheckResult, checkAnswer, checkServedAnswer } from '../routing/cascade.js';
 import { type Failed, hedgeDelayMs, type Raced, RaceFailed, race } from '../routing/hedge.js';
 import { type JudgeOutcome, type JudgeVerdict, judgeRequest, judgeVerdict } from '../routing/judge.js';
 import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/latency.js';
@@ -145,7 +145,10 @@ export interface CascadeOutcome {
   verdicts: CascadeVerdict[];
   /** The answer to send; absent when `error` is set. */
   answer: ChatCompletion | undefined;
-  /** The answer passed its checks (false: an earlier check-failed answer served because the escalation failed). */
+  /**
+   * No check sent the answer up (false: an earlier check-failed answer served because the escalation failed). The
+   * last step's answer is served as passed even when a check recorded against it failed: nothing was above it.
+   */
   passed: boolean;
   error: unknown;
   /** Upstream calls made over all steps. */
@@ -496,9 +499,24 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
     // The cascade's next tier: the first above the one that answered (promotion may have moved it).
     const above: EscalationStep | undefined =
       escalationsLeft > 0 ? d.escalation.find((s) => s.tierIndex > step.tierIndex) : undefined;
+    if (!above) {
+      // The cascade's last step: the answer is served whatever a check says. Its checks run only to record their
+      // verdict (no strict retry, no judge, no escalation: routing/cascade.ts checkServedAnswer).
+      const v = checkServedAnswer(r.completion, request, cascade);
+      out.verdicts.push({
+        tier: step.tierName,
+        model: r.served.model,
+        ok: v.ok,
+        checked: v.checked,
+        ...(v.ok ? {} : { check: v.check }),
+      });
+      out.answer = r.completion;
+      out.passed = true;
+      return out;
+    }
     const check = (c: ChatCompletion): CheckResult =>
       checkAnswer(answerOf(c), request, cascade.checks, { logprobs: cascade.logprobs });
-    let verdict: CheckResult = above ? check(r.completion) : { ok: true };
+    let verdict: CheckResult = check(r.completion);
     if (!verdict.ok && verdict.check === 'json' && cascade.strictRetry?.enabled) {
       // Once per tier step, before escalating: the same tier with a stricter instruction.
       const retried = await strictRetry(input, out, step, verdict.detail);
@@ -521,15 +539,10 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       }
     }
     const choice = r.completion.choices[0];
-    if (verdict.ok && above && cascade.checks.includes('judge') && cascade.judge)
+    if (verdict.ok && cascade.checks.includes('judge') && cascade.judge)
       verdict = await judge(input, out, choice?.message.content ?? '');
     if (verdict.ok) {
-      out.verdicts.push({
-        tier: step.tierName,
-        model: r.served.model,
-        ok: true,
-        checked: above !== undefined,
-      });
+      out.verdicts.push({ tier: step.tierName, model: r.served.model, ok: true, checked: true });
       out.answer = r.completion;
       out.passed = true;
       return out;
@@ -540,16 +553,16 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       ok: false,
       checked: true,
       check: verdict.check,
-      to: above!.tierName,
+      to: above.tierName,
     });
     previous = { completion: r.completion, tier: step.tierName };
     escalationsLeft--;
     out.escalations++;
     // Its own line and metric (cascade, tiermesh_cascade_escalations_total): not a failed call.
-    observer.escalate(verdict.check, verdict.detail, step.tierName, above!.tierName);
+    observer.escalate(verdict.check, verdict.detail, step.tierName, above.tierName);
     next = above;
   }
-  return out; // not reached: a step without a tier above always passes its (absent) check
+  return out; // not reached: the step without a tier above returns in the loop
 }
 
 /**

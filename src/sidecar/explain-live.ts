@@ -39,7 +39,9 @@ export function explainHandler(deps: ExplainDeps) {
       const now = deps.now();
       // lookup only reads the conversation map: an explain neither starts nor extends a conversation.
       const conversation = deps.conversations.lookup(runtime, inbound, now);
-      const d = decideRoute(runtime, inbound, deps.random(), conversation?.state);
+      // readOnly: the learned scorer's window is left as it is, so the next real request is placed as if no
+      // explain had been asked.
+      const d = decideRoute(runtime, inbound, deps.random(), conversation?.state, { readOnly: true });
       const board = deps.latency(d.route);
       sendJson(
         res,

@@ -111,6 +111,31 @@ describe('DecisionRecorder', () => {
     );
   });
 
+  it('a failed check recorded on the answer served last is logged but counted as no escalation', async () => {
+    const { lines, rec, metrics, tally } = setup(false);
+    rec.finished(
+      finished({
+        cascade: [
+          { tier: 'cheap', model: 'mini', ok: false, checked: true, check: 'refusal', to: 'premium' },
+          { tier: 'premium', model: 'big', ok: false, checked: true, check: 'refusal' },
+        ],
+      }),
+    );
+    expect(decisionLogEntry.parse(lines[0])).toMatchObject({
+      escalations: 1,
+      cascade: [
+        { tier: 'cheap', ok: false, check: 'refusal', to: 'premium' },
+        { tier: 'premium', ok: false, checked: true, check: 'refusal' },
+      ],
+    });
+    expect(tally.drain('me', 1)).toEqual([expect.objectContaining({ escalations: 1 })]);
+    const { body } = await metrics.text();
+    expect(body).toContain(
+      'tiermesh_escalations_total{route="default",from_tier="cheap",to_tier="premium",reason="refusal"} 1',
+    );
+    expect(body).not.toContain('from_tier="premium"');
+  });
+
   it('logs a v2 line: where the first tier sits, the promotion, and whether each answer was checked', () => {
     const { lines, rec } = setup(false);
     rec.finished(finished());
@@ -162,6 +187,23 @@ describe('DecisionRecorder', () => {
     expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.request).toBeUndefined();
     rec.finished(finished({ decision: { ...d, estimatedPromptTokens: MAX_KEPT_PROMPT_TOKENS } }));
     expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.request).toEqual(request);
+  });
+
+  it("logs a learned classification's own model score, its percentile and the tie it was placed in", () => {
+    const { lines, ring, rec } = setup(false);
+    const d = decide({ snapshot, request });
+    const learned = { gain: 0.125, percentile: 0.42, tie: { lo: 0.2, hi: 0.6 } };
+    const decision = { ...d, classification: { ...d.classification, source: 'learned' as const, learned } };
+    rec.finished(finished({ decision }));
+    expect(ring.get('req-1', Date.UTC(2026, 11, 1))?.learned).toEqual(learned);
+    const entry = decisionLogEntry.parse(lines[0]);
+    expect(entry).toMatchObject({ learned });
+    // The line holds copies: the classification's objects are not shared with what the log writer keeps.
+    expect((lines[0] as { learned: unknown }).learned).not.toBe(learned);
+    // A rules decision has none, and a line without it still parses.
+    rec.finished(finished({ requestId: 'req-2', decision: d }));
+    expect(lines[1]).not.toHaveProperty('learned');
+    expect(decisionLogEntry.parse(lines[1]).type).toBe('decision');
   });
 
   it('the classifier features and their fingerprint, when the classifier ran', () => {

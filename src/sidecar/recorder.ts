@@ -21,6 +21,7 @@ import {
   type CascadeVerdict,
   type DecisionRecord,
   type DecisionRing,
+  escalated,
   featuresFingerprint,
 } from './decisions.js';
 import type { FeedbackEvent } from './feedback.js';
@@ -75,6 +76,7 @@ export function decisionRecord(f: FinishedRequest, at: number, logPrompts: boole
     signals: c.signals,
     fingerprint: featuresFingerprint(c.features),
     features: c.features,
+    learned: c.learned,
     task: d.task,
     feature: f.feature === undefined ? undefined : declaredLabel(f.feature, declaredFeatures),
     costUSD: f.costUSD,
@@ -110,12 +112,13 @@ export function decisionEntry(
     fingerprint: r.fingerprint,
     costUSD: r.costUSD,
     cascade: r.cascade.map((v) => ({ ...v })),
-    escalations: r.cascade.filter((v) => !v.ok).length,
+    escalations: r.cascade.filter(escalated).length,
     bandEscalated: f.decision.escalated,
     status: r.status,
     stream: r.stream,
   };
   if (r.features) entry.features = { ...r.features };
+  if (r.learned) entry.learned = { ...r.learned, ...(r.learned.tie ? { tie: { ...r.learned.tie } } : {}) };
   if (r.task !== undefined) entry.task = r.task;
   if (r.feature !== undefined) entry.feature = r.feature;
   if (f.promotedFrom !== undefined) entry.promotedFrom = f.promotedFrom;
@@ -164,14 +167,11 @@ export class DecisionRecorder {
     this.deps.log?.write(decisionEntry(r, f, this.deps.logPrompts));
     const m = this.deps.metrics;
     // A retry's first tier is already one above the answer it replaces: counted once, by the feedback that asked.
+    // A failed check recorded on the answer served last (no `to`) moved nothing: it is no escalation.
     if (f.retryOf === undefined)
-      for (let i = 0; i < f.cascade.length; i++) {
-        const v = f.cascade[i]!;
-        if (!v.ok)
-          m.escalated(r.route, v.tier, v.to ?? f.cascade[i + 1]?.tier ?? r.tier, v.check ?? 'quality');
-      }
+      for (const v of f.cascade) if (escalated(v)) m.escalated(r.route, v.tier, v.to, v.check ?? 'quality');
     if (f.retryOf === undefined)
-      this.deps.tally?.request(r.route, r.initialTier, f.cascade.filter((v) => !v.ok).length);
+      this.deps.tally?.request(r.route, r.initialTier, f.cascade.filter(escalated).length);
     const spec = f.decision.spec;
     m.allocated(
       r.route,

@@ -15,21 +15,24 @@ import { pickShadow } from './shadow.js';
 
 /**
  * Decide: route, tier and models for the request. Pure given `random` (for `spec.split`) and `sticky` (where the
- * conversation was served last, spec.stickiness).
+ * conversation was served last, spec.stickiness), but for the learned scorer, which adds the prompt to its route's
+ * window; `readOnly` (/v1/explain) scores with its `peek` instead: the same decision, nothing remembered.
  */
 export function decideRoute(
   runtime: SidecarRuntime,
   inbound: InboundRequest,
   random: number,
   sticky?: StickyState,
+  opts: { readOnly?: boolean } = {},
 ): RouteDecision {
+  const learned = opts.readOnly ? (runtime.learned?.peek ?? runtime.learned) : runtime.learned;
   return decide({
     snapshot: runtime.snapshot,
     request: inbound.request,
     headers: inbound.headers,
     random,
     ...(sticky ? { sticky } : {}),
-    ...(runtime.learned ? { learned: runtime.learned } : {}),
+    ...(learned ? { learned } : {}),
   });
 }
 

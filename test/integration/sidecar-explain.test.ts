@@ -6,9 +6,10 @@
 import { createServer } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { runTiermesh } from '../helpers/cli.js';
+import { routeConfig } from '../helpers/config.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 let up: Fixture;
@@ -144,6 +145,85 @@ describe('POST /v1/explain', () => {
     expect(empty.status).toBe(400);
     const get = await fetch(`${sidecar.url}/v1/explain`);
     expect(get.status).toBe(405);
+  });
+});
+
+describe('POST /v1/explain on a learned route', { timeout: 120_000 }, () => {
+  /** A learned route with premiumShare 0.3 on the fixture: which tier a prompt goes to depends on its window. */
+  const learnedRoute = () =>
+    parseAllDocuments(
+      routeConfig({
+        upstreams: [{ name: 'up', baseURL: up.baseURL }],
+        cheap: [{ name: 'small-model', upstreams: ['up'] }],
+        premium: [{ name: 'big-model', upstreams: ['up'] }],
+      }),
+    )
+      .map((doc) => {
+        const obj = doc.toJS();
+        if (obj?.kind === 'ModelRoute')
+          obj.spec.classifier = { mode: 'learned', premiumShare: 0.3, confidenceBand: 0 };
+        return stringify(obj);
+      })
+      .join('---\n');
+  const subjects = [
+    'kubernetes',
+    'tax law',
+    'sorting',
+    'poetry',
+    'chemistry',
+    'football',
+    'baking',
+    'networks',
+  ];
+  const prompt = (i: number) =>
+    `${['Explain', 'Write a short note about', 'What is', 'Prove a fact about'][i % 4]} ${subjects[i % subjects.length]}${' and why it matters'.repeat(i % 5)}?`;
+  async function realTier(s: TestSidecar, content: string): Promise<string> {
+    const res = await fetch(`${s.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    return res.headers.get('x-tiermesh-tier')!;
+  }
+  async function explainedTier(s: TestSidecar, content: string): Promise<string> {
+    const res = await fetch(`${s.url}/v1/explain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { tier: { name: string } }).tier.name;
+  }
+
+  it("explains in between real requests change none of their tiers, and each predicts the real request's tier", async () => {
+    const explained = await startTestSidecar(learnedRoute());
+    const plain = await startTestSidecar(learnedRoute());
+    try {
+      const withExplains: string[] = [];
+      const without: string[] = [];
+      for (let i = 0; i < 160; i++) {
+        if (i >= 60) {
+          // Explains of short prompts (a low predicted gain): recorded, they would push every real prompt up.
+          for (let k = 0; k < 3; k++) await explainedTier(explained, `hi ${i}-${k}`);
+          // And the explanation of the very prompt sent next is the tier it gets.
+          const predicted = await explainedTier(explained, prompt(i));
+          withExplains.push(await realTier(explained, prompt(i)));
+          expect(withExplains.at(-1)).toBe(predicted);
+        } else withExplains.push(await realTier(explained, prompt(i)));
+        without.push(await realTier(plain, prompt(i)));
+      }
+      // The same real traffic with and without 400 explains in between: the same tiers, request by request.
+      expect(withExplains).toEqual(without);
+      // The check bites: both tiers were chosen by the window (premiumShare 0.3 of this traffic).
+      const premium = without.slice(60).filter((t) => t === 'premium').length;
+      expect(premium).toBeGreaterThan(10);
+      expect(premium).toBeLessThan(90);
+    } finally {
+      await explained.close();
+      await plain.close();
+    }
   });
 });
 

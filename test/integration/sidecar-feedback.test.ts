@@ -4,13 +4,14 @@
  * (promtool-linted), and `outcomes export` on the log a real sidecar wrote.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type DecisionLogEntry, decisionLogEntry } from '../../src/api/decision-log.js';
+import { trainOnOutcomes } from '../../src/routing/learned/train-outcomes.js';
 import { exportOutcomes } from '../../src/routing/outcomes-export.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
@@ -236,8 +237,8 @@ describe('decision log and escalation metrics', () => {
       escalations: 1,
       cascade: [
         { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
-        // The top tier has nowhere to escalate to: served unchecked.
-        { tier: 'premium', model: 'big-model', ok: true, checked: false },
+        // The top tier has nowhere to escalate to: checked only to record that it passed.
+        { tier: 'premium', model: 'big-model', ok: true, checked: true },
       ],
     });
     expect(lines[0]!.type === 'decision' && lines[0]!.fingerprint).toMatch(/^[0-9a-f]{12}$/);
@@ -272,6 +273,95 @@ describe('decision log and escalation metrics', () => {
     expect(exportOutcomes(lines).outcomes).toEqual([
       { prompt: SECRET, weak: 0, strong: 1, group: 'default' },
     ]);
+  });
+
+  it('a refusal from the top tier is logged as a failed check and exported as strong 0, with nothing else changed', async () => {
+    const path = join(dir, 'top-refusal.jsonl');
+    const s = await sidecar({ decisionLog: { path }, logPrompts: true });
+    cheapUp.script([behave.ok("I'm sorry, but I can't help with that.")]);
+    premiumUp.script([behave.ok("I'm sorry, but I can't help with that.")]);
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: 'unused', maxRetries: 0 });
+    const premiumCalls = premiumUp.calls.length;
+    const r = await client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: SECRET }] })
+      .withResponse();
+    // The client gets the top tier's answer as before: one escalation, one call per tier, no extra one.
+    expect(r.data.choices[0]?.message.content).toBe("I'm sorry, but I can't help with that.");
+    expect(r.response.headers.get('x-tiermesh-tier')).toBe('premium');
+    expect(r.response.headers.get('x-tiermesh-model')).toBe('big-model');
+    expect(r.response.headers.get('x-tiermesh-attempts')).toBe('2');
+    expect(premiumUp.calls.length).toBe(premiumCalls + 1);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    // The verdict recorded on the top tier's answer is no escalation: only cheap -> premium is counted.
+    expect(metricValue(metrics, 'tiermesh_escalations_total', { route: 'default', from_tier: 'cheap' })).toBe(
+      1,
+    );
+    expect(metricValue(metrics, 'tiermesh_escalations_total', { from_tier: 'premium' })).toBeUndefined();
+    expect(metricValue(metrics, 'tiermesh_cascade_escalations_total', { tier: 'cheap' })).toBe(1);
+    expect(metricValue(metrics, 'tiermesh_cascade_escalations_total', { tier: 'premium' })).toBeUndefined();
+    await s.close();
+    const lines = logLines(path);
+    expect(lines[0]).toMatchObject({
+      tier: 'premium',
+      escalations: 1,
+      cascade: [
+        { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
+        { tier: 'premium', model: 'big-model', ok: false, checked: true, check: 'refusal' },
+      ],
+    });
+    expect(lines[0]!.type === 'decision' && lines[0]!.cascade[1]).not.toHaveProperty('to');
+    // Without feedback on it, the failed check says the strong answer was wrong too.
+    expect(exportOutcomes(lines).outcomes).toEqual([
+      { prompt: SECRET, weak: 0, strong: 0, group: 'default' },
+    ]);
+  });
+
+  it("a learned route's lines carry the model's own score apart from a tied prompt's hash-drawn place", async () => {
+    // A model that scores every prompt alike (what train writes for outcomes with one uniform gain): all tie.
+    const trained = trainOnOutcomes(
+      Array.from({ length: 120 }, (_, i) => ({
+        prompt: `question ${i} ${'topic '.repeat(i % 9)}`,
+        weak: 0,
+        strong: 1,
+      })),
+    );
+    const modelPath = join(dir, 'constant-model.json');
+    writeFileSync(modelPath, JSON.stringify(trained.file));
+    const [route] = parseAllDocuments(
+      routeConfig({
+        upstreams: [
+          { name: 'cheap-up', baseURL: cheapUp.baseURL, keyEnv: 'CHEAP_KEY' },
+          { name: 'premium-up', baseURL: premiumUp.baseURL, keyEnv: 'PREMIUM_KEY' },
+        ],
+        cheap: [{ name: 'small-model', upstreams: ['cheap-up'] }],
+        premium: [{ name: 'big-model', upstreams: ['premium-up'] }],
+      }),
+    ).map((d) => d.toJS());
+    route.spec.classifier = { mode: 'learned', premiumShare: 0.5, confidenceBand: 0, modelRef: modelPath };
+    const path = join(dir, 'learned.jsonl');
+    const s = await startTestSidecar(JSON.stringify(route), {
+      env: { CHEAP_KEY: 'sk-cheap', PREMIUM_KEY: 'sk-premium' },
+      decisionLog: { path },
+    });
+    sidecars.push(s);
+    for (let i = 0; i < 12; i++)
+      await ask(s, `What is ${['sorting', 'baking', 'tax law'][i % 3]} (ticket ${i})?`);
+    await s.close();
+    const decisions = logLines(path).filter((l) => l.type === 'decision');
+    expect(decisions).toHaveLength(12);
+    const features = exportOutcomes(decisions).features;
+    const gains = new Set<number>();
+    for (const f of features) {
+      const l = f.learned!;
+      gains.add(l.gain!);
+      // Every prompt ties with every other: its percentile (and so its score) is where the hash put it in the tie.
+      expect(l.tie!.hi).toBeGreaterThan(l.tie!.lo);
+      expect(l.percentile).toBeGreaterThanOrEqual(l.tie!.lo);
+      expect(l.percentile).toBeLessThanOrEqual(l.tie!.hi);
+    }
+    expect(gains.size).toBe(1);
+    expect(new Set(features.map((f) => f.score)).size).toBeGreaterThan(1);
+    expect(decisions.every((d) => d.type === 'decision' && d.signals.includes('learned-tie'))).toBe(true);
   });
 
   it('rotates the log by size without losing or splitting a line', async () => {
@@ -336,7 +426,7 @@ describe('decision log and escalation metrics', () => {
       tierIndex: 0,
       cascade: [
         { tier: 'cheap', model: 'small-model', ok: false, checked: true, check: 'refusal', to: 'premium' },
-        { tier: 'premium', model: 'big-model', ok: true, checked: false },
+        { tier: 'premium', model: 'big-model', ok: true, checked: true },
       ],
     });
     expect(line!.type === 'decision' && line!.cascade).toHaveLength(2);

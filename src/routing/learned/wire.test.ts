@@ -156,6 +156,44 @@ describe('learned classifier wiring', () => {
     expect(learned('request 200', 'b')).toBeCloseTo(0.2, 9);
   });
 
+  it('peek gives what a real call would get now and records nothing: real calls around peeks are placed as without them', () => {
+    const real = learnedScorer(numeric, { minSamples: 3, window: 20 });
+    const twin = learnedScorer(numeric, { minSamples: 3, window: 20 });
+    const prompts = Array.from({ length: 60 }, (_, i) => `request ${200 + ((i * 37) % 100)}`);
+    // Before the window fills (calibration scale) and after (its own scale), on a known route and a new one.
+    for (const [i, p] of prompts.entries()) {
+      const peeked = real.peek(p, 'a');
+      const peekedTie = { ...real.peek.tie };
+      expect(real.peek.gain).toBeCloseTo(numeric.score(p), 12);
+      // A burst of skewed explains (all low scores) in between: they must not drag the real percentiles.
+      for (let k = 0; k < 5; k++) real.peek(`request ${k}`, 'a');
+      real.peek('request 999', `new-${i}`);
+      const got = real(p, 'a');
+      expect(got).toBe(peeked);
+      expect({ ...real.tie }).toEqual(peekedTie);
+      expect(got).toBe(twin(p, 'a'));
+      expect(real.gain).toBe(twin.gain);
+    }
+    // The peeked routes got no window: their first real call is still on the calibration scale.
+    expect(real('request 500', 'new-0')).toBeCloseTo(0.5, 9);
+  });
+
+  it('decide() with the peek scorer decides as the real one would, tie and gain included', () => {
+    const s = withLearnedThresholds(
+      snapshotWith('  classifier:\n    mode: learned\n    confidenceBand: 0\n    premiumShare: 0.3\n'),
+      numeric,
+    );
+    const learned = learnedScorer(numeric, { minSamples: 5 });
+    for (let i = 0; i < 10; i++) decide({ snapshot: s, request: ask(`request ${200 + i * 10}`), learned });
+    for (const n of [150, 250, 280, 400]) {
+      const peeked = decide({ snapshot: s, request: ask(`request ${n}`), learned: learned.peek });
+      const got = decide({ snapshot: s, request: ask(`request ${n}`), learned });
+      expect(peeked.classification).toEqual(got.classification);
+      expect(peeked.tierIndex).toBe(got.tierIndex);
+      expect(got.classification.learned?.gain).toBeCloseTo(n / 1000, 12);
+    }
+  });
+
   it('the shipped classifier plugs into decide() too', () => {
     const s = withLearnedThresholds(snapshotWith('  classifier:\n    mode: hybrid\n    premiumShare: 0.3\n'));
     const d = decide({
@@ -272,6 +310,33 @@ describe('ties keep premiumShare', () => {
     expect([...tiers.down]).toEqual([false]);
     expect(variedAbove / 1200).toBeGreaterThan(0.25);
     expect(variedAbove / 1200).toBeLessThan(0.35);
+  });
+
+  it("a tied prompt's classification keeps the model's own score apart from its hash-drawn place in the tie", () => {
+    const s = route(constant, 0.3, 0);
+    const name = s.routes[0]!.name;
+    const learned = learnedScorer(constant, { minSamples: 5 });
+    for (let i = 0; i < 10; i++) learned(varied(i), name);
+    const gain = constant.score(varied(0));
+    const ds = [11, 12, 13, 14].map((i) => decide({ snapshot: s, request: ask(varied(i)), learned }));
+    for (const d of ds) {
+      const l = d.classification.learned!;
+      // One model score for all of them, the whole window one tie: the percentile is a place the hash drew.
+      expect(l.gain).toBe(gain);
+      expect(l.tie).toEqual({ lo: 0, hi: 1 });
+      expect(l.percentile).toBeGreaterThanOrEqual(0);
+      expect(l.percentile).toBeLessThanOrEqual(1);
+    }
+    expect(new Set(ds.map((d) => d.classification.learned!.percentile)).size).toBe(4);
+    expect(new Set(ds.map((d) => d.classification.score)).size).toBeGreaterThan(1);
+    // Untied: no tie, and the percentile is the score's own place in the window.
+    const n = learnedScorer(numeric, { minSamples: 3 });
+    for (const t of ['request 100', 'request 200', 'request 300']) n(t, name);
+    const u = decide({ snapshot: route(numeric, 0.3, 0), request: ask('request 250'), learned: n });
+    expect(u.classification.learned).toEqual({ gain: 0.25, percentile: 2 / 3 });
+    // Rules mode has none.
+    const rules = decide({ snapshot: snapshotWith('  classifier:\n    mode: rules\n'), request: ask('hi') });
+    expect(rules.classification.learned).toBeUndefined();
   });
 
   it('explain says when a tie was split, with the confidence of the middle of the tie', () => {

@@ -27,15 +27,29 @@ export interface LearnedScorerOptions {
   modelFor?: (route: string) => LearnedClassifier | undefined;
 }
 
-/** learnedScorer()'s function: `route` may be left out (one unnamed window), `tie` is always set. */
-export type RouteScorer = ((text: string, route?: string) => number) &
-  LearnedScorer & { readonly tie: TieRun };
+/** What a RouteScorer call leaves for decide() to report: the tie run and the model's own score. */
+interface LastCall {
+  readonly tie: TieRun;
+  /** The model's own output for the last prompt scored (its predicted gain), before it became a percentile. */
+  readonly gain: number;
+}
+
+/** A scorer without the `peek` of its own. */
+type Scoring = ((text: string, route?: string) => number) & LearnedScorer & LastCall;
+
+/**
+ * learnedScorer()'s function: `route` may be left out (one unnamed window), `tie` and `gain` are always set.
+ * `peek` scores the same way against the window as it is, and records nothing.
+ */
+export type RouteScorer = Scoring & { readonly peek: Scoring };
 
 /**
  * decide()'s `learned` input: (text, route) => percentile in [0, 1], monotone in the predicted gain.
  * Keeps one rolling window per route name: a route's share tracks its own traffic, not its neighbours'.
  * A score tied with others takes its place in the tie by its prompt's hash (calibration.ts), so ties split as the
- * threshold says; `scorer.tie` holds the last call's run (lo = hi when untied), for decide() to report.
+ * threshold says; `scorer.tie` holds the last call's run (lo = hi when untied) and `scorer.gain` its model score,
+ * for decide() to report. `scorer.peek` (for /v1/explain) gives exactly what a real request would get now, without
+ * adding the prompt to the window: explaining a thousand prompts moves no real request's percentile.
  */
 export function learnedScorer(
   c: LearnedClassifier = loadLearnedClassifier(),
@@ -43,24 +57,41 @@ export function learnedScorer(
 ): RouteScorer {
   const min = o.minSamples ?? MIN_SAMPLES;
   const windows = new Map<string, { model: LearnedClassifier; window: RollingPercentile }>();
-  // One run, rewritten by every call: scoring is synchronous and decide() reads it right after.
+  // One run and one gain, rewritten by every call (peek's too): scoring is synchronous and decide() reads them right
+  // after.
   const tie: TieRun = { lo: 0, hi: 0 };
-  const scorer = (text: string, route = ''): number => {
+  let gain = Number.NaN;
+  const score = (text: string, route: string, record: boolean): number => {
     const m = o.modelFor?.(route) ?? c;
     const s = m.score(text);
+    gain = s;
     let w = windows.get(route);
-    // A new model for the route scores on another scale: its window starts afresh.
+    // A new model for the route scores on another scale: its window starts afresh (a peek only reads the calibration
+    // quantiles, as the first real request would, and leaves the old window for that request to replace).
     if (!w || w.model !== m) {
+      if (!record) {
+        calibrationRun(m, s, tie);
+        return placeInRun(tie, text);
+      }
       w = { model: m, window: new RollingPercentile(o.window) };
       windows.set(route, w);
     }
     if (w.window.samples >= min) w.window.locate(s, tie);
     else calibrationRun(m, s, tie);
     const p = placeInRun(tie, text);
-    w.window.record(s);
+    if (record) w.window.record(s);
     return p;
   };
-  return Object.assign(scorer, { tie });
+  const withLast = (f: (text: string, route?: string) => number): Scoring =>
+    Object.defineProperties(f, {
+      tie: { value: tie, enumerable: true },
+      gain: { get: () => gain, enumerable: true },
+    }) as Scoring;
+  const peek = withLast((text, route = '') => score(text, route, false));
+  return Object.assign(
+    withLast((text, route = '') => score(text, route, true)),
+    { peek },
+  );
 }
 
 /**
