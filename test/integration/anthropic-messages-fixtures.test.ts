@@ -304,6 +304,12 @@ describe('request ids, count_tokens and unknown paths (Anthropic SDK)', () => {
     const counted = await client()
       .messages.countTokens({ model: 'gpt-small', messages: [{ role: 'user', content: 'hi' }] })
       .withResponse();
+    oai.script([behave.ok('hi')]);
+    const streamed = await client()
+      .messages.stream({ model: 'gpt-small', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    expect(streamed.request_id).toBe(streamed.response.headers.get('x-request-id'));
+    await streamed.data.done();
     expect(counted.request_id).toBeTruthy();
     expect(counted.request_id).toBe(counted.response.headers.get('x-request-id'));
   });

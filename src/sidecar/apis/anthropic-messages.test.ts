@@ -291,6 +291,7 @@ describe('fromAnthropicRequest', () => {
         speed: 'standard',
         container: null,
         inference_geo: null,
+        mcp_servers: [],
       }),
     );
     expect(out.messages).toEqual([{ role: 'user', content: 'x' }]);

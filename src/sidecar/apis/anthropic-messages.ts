@@ -71,9 +71,14 @@ const IGNORED = new Set([
   'workspace_id',
 ]);
 
-/** Values of refused fields that ask for nothing beyond the default, so they are accepted. */
+/** Values of refused fields that ask for nothing beyond the default (null, [], speed standard), so they pass. */
 function isDefault(key: string, value: unknown): boolean {
-  return value === null || value === undefined || (key === 'speed' && value === 'standard');
+  return (
+    value === null ||
+    value === undefined ||
+    (Array.isArray(value) && value.length === 0) ||
+    (key === 'speed' && value === 'standard')
+  );
 }
 
 /** Every top-level field the translation neither carries nor may drop is refused, by name. */
