@@ -281,6 +281,12 @@ describe('fromAnthropicRequest', () => {
       expect(e.param).toBe(field);
       expect(e.message).toContain(field);
     }
+    // A field of no known API is the client's text: named to the client, not in the log line.
+    const unknown = thrown(() =>
+      fromAnthropicRequest(parse({ messages: [{ role: 'user', content: 'x' }], secret_words_here: 1 })),
+    );
+    expect(unknown.message).toContain('secret_words_here');
+    expect(unknown.logMessage).not.toContain('secret');
     const out = fromAnthropicRequest(
       parse({
         messages: [{ role: 'user', content: 'x' }],

@@ -21,7 +21,7 @@ import type {
   ChatCompletionRequest,
   ChatMessage,
 } from '../../api/openai.js';
-import type { TiermeshError } from '../../errors.js';
+import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
 import { invalid } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
@@ -81,11 +81,22 @@ function isDefault(key: string, value: unknown): boolean {
   );
 }
 
-/** Every top-level field the translation neither carries nor may drop is refused, by name. */
+/** Fields of the Messages API that change the answer and have no internal counterpart: named in logs too. */
+const REFUSED = new Set(['mcp_servers', 'container', 'context_management', 'inference_geo', 'speed']);
+
+/**
+ * Every top-level field the translation neither carries nor may drop is refused, by name. A field of no known API
+ * is the client's text: its answer names it, the log line only its length.
+ */
 function refuseUntranslated(req: AnthropicMessagesRequest): void {
   for (const [key, value] of Object.entries(req)) {
     if (TRANSLATED.has(key) || IGNORED.has(key) || isDefault(key, value)) continue;
-    throw invalid(key, 'is not supported by this endpoint');
+    if (REFUSED.has(key)) throw invalid(key, 'is not supported by this endpoint');
+    const shown = key.slice(0, 100);
+    throw new TiermeshError('TM_INVALID_REQUEST', `${shown}: is not supported by this endpoint`, {
+      param: shown,
+      logMessage: `an unknown top-level field (${key.length} chars) is not supported by this endpoint`,
+    });
   }
 }
 
