@@ -72,7 +72,19 @@ export const anthropicInboundToolChoice = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** Unknown top-level fields are ignored (service_tier, container, ...), as they do not change the answer's meaning. */
+/**
+ * `output_config`: the answer's JSON schema (structured outputs, the SDKs' `messages.parse()`) and effort. Loose, so
+ * the translation can name a key it does not carry.
+ */
+export const anthropicOutputConfig = z.looseObject({
+  format: z.looseObject({ type: z.string(), schema: z.record(z.string(), z.unknown()).optional() }).nullish(),
+  effort: z.string().nullish(),
+});
+
+/**
+ * Unknown top-level fields pass the schema; the translation refuses every one it does not carry, by name, and
+ * ignores only those that carry no meaning for the answer (its TOP_LEVEL lists say which).
+ */
 export const anthropicMessagesRequest = z.looseObject({
   model: z.string().min(1, 'model is required'),
   max_tokens: z.number().int().min(1),
@@ -87,6 +99,7 @@ export const anthropicMessagesRequest = z.looseObject({
   tools: z.array(anthropicInboundTool).optional(),
   tool_choice: anthropicInboundToolChoice.optional(),
   thinking: z.looseObject({ type: z.string() }).optional(),
+  output_config: anthropicOutputConfig.nullish(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequest>;
 
@@ -107,7 +120,8 @@ export interface AnthropicMessageResponse {
   role: 'assistant';
   model: string;
   content: Array<
-    { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: unknown }
+    | { type: 'text'; text: string }
+    | { type: 'tool_use'; id: string; name: string; input: unknown; extra_content?: unknown }
   >;
   stop_reason: 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'refusal' | null;
   stop_sequence: string | null;

@@ -178,7 +178,10 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     explain: chat.explain,
     embeddings: chat.embeddings,
     messages: chat.serve(apiAdapter(anthropicMessagesApi, 'anthropic')),
-    countTokens: countTokensHandler(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
+    countTokens: countTokensHandler(
+      opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      () => store.current?.snapshot,
+    ),
     responses: chat.serve(
       apiAdapter(responsesApi({ memory: itemMemory, now: Date.now, newId: newResponsesId }), 'openai'),
     ),

@@ -78,33 +78,46 @@ export function requestId(req: IncomingMessage): string {
  */
 class SidecarResponse<Req extends IncomingMessage = IncomingMessage> extends http.ServerResponse<Req> {
   requestId: string | undefined;
+  /** Answers of the Anthropic API also carry the id as `request-id`, which the Anthropic SDKs read. */
+  anthropic = false;
 
   override writeHead(
     statusCode: number,
     reason?: string | http.OutgoingHttpHeaders | http.OutgoingHttpHeader[],
     headers?: http.OutgoingHttpHeaders | http.OutgoingHttpHeader[],
   ): this {
-    const id = this.requestId;
-    if (id === undefined || this.headersSent || this.hasHeader(REQUEST_ID_HEADER))
-      return super.writeHead(statusCode, reason as string, headers);
-    if (typeof reason === 'string') return super.writeHead(statusCode, reason, withRequestId(headers, id));
-    return super.writeHead(statusCode, withRequestId(reason, id));
+    let id = this.requestId;
+    if (id === undefined || this.headersSent) return super.writeHead(statusCode, reason as string, headers);
+    const names = [REQUEST_ID_HEADER];
+    if (this.hasHeader(REQUEST_ID_HEADER)) {
+      // Set explicitly (a feedback retry's new id): that one is the answer's id, under both names.
+      if (!this.anthropic || this.hasHeader(ANTHROPIC_REQUEST_ID_HEADER))
+        return super.writeHead(statusCode, reason as string, headers);
+      id = String(this.getHeader(REQUEST_ID_HEADER));
+      names.length = 0;
+    }
+    if (this.anthropic) names.push(ANTHROPIC_REQUEST_ID_HEADER);
+    if (typeof reason === 'string')
+      return super.writeHead(statusCode, reason, withRequestId(headers, id, names));
+    return super.writeHead(statusCode, withRequestId(reason, id, names));
   }
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
+const ANTHROPIC_REQUEST_ID_HEADER = 'request-id';
 
 function withRequestId(
   headers: http.OutgoingHttpHeaders | http.OutgoingHttpHeader[] | undefined,
   id: string,
+  names: string[],
 ): http.OutgoingHttpHeaders | http.OutgoingHttpHeader[] {
-  if (headers === undefined) return { [REQUEST_ID_HEADER]: id };
+  if (headers === undefined) return Object.fromEntries(names.map((n) => [n, id]));
   if (Array.isArray(headers)) {
     // Both array forms node accepts: [name, value, ...] and [[name, value], ...].
-    const pair = Array.isArray(headers[0]) ? [[REQUEST_ID_HEADER, id]] : [REQUEST_ID_HEADER, id];
-    return [...pair, ...headers] as http.OutgoingHttpHeader[];
+    const pairs = Array.isArray(headers[0]) ? names.map((n) => [n, id]) : names.flatMap((n) => [n, id]);
+    return [...pairs, ...headers] as http.OutgoingHttpHeader[];
   }
-  return { [REQUEST_ID_HEADER]: id, ...headers };
+  return { ...Object.fromEntries(names.map((n) => [n, id])), ...headers };
 }
 
 export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): SidecarServer {
@@ -131,6 +144,8 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
       if (method !== 'POST') return methodNotAllowed(res, method, 'POST');
       return deps.explain(req, res);
     }
+    const anthropicPath = isAnthropicPath(path);
+    if (anthropicPath) (res as SidecarResponse).anthropic = true;
     if ((path === '/v1/messages/count_tokens' || path === '/messages/count_tokens') && deps.countTokens) {
       if (method !== 'POST') return methodNotAllowed(res, method, 'POST', 'anthropic');
       return deps.countTokens(req, res);
@@ -153,6 +168,7 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     if (path.startsWith('/v1/models/')) {
       // An Anthropic SDK (it always sends anthropic-version) gets its own shapes, answers and errors alike.
       const dialect = modelsDialect(req);
+      if (dialect === 'anthropic') (res as SidecarResponse).anthropic = true;
       if (method !== 'GET') return methodNotAllowed(res, method, 'GET', dialect);
       const rt = deps.store.current;
       if (!rt) return void sendError(res, notReady(), { dialect });
@@ -178,6 +194,7 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     }
     if (path === '/v1/models' || path === '/models') {
       const dialect = modelsDialect(req);
+      if (dialect === 'anthropic') (res as SidecarResponse).anthropic = true;
       if (method !== 'GET') return methodNotAllowed(res, method, 'GET', dialect);
       const rt = deps.store.current;
       if (!rt) return void sendError(res, notReady(), { dialect });
@@ -186,8 +203,13 @@ export function createSidecarServer<R extends Versioned>(deps: ServerDeps<R>): S
     }
     if (isHealthPath(path)) return sendHealth(res, path, deps.store);
     if (path === '/metrics' && method === 'GET') return serveMetrics(res);
-    // The path is the client's; it may be long, but it is not a prompt. Only its length is capped.
-    sendError(res, new TiermeshError('TM_NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`));
+    // The path is the client's; it may be long, but it is not a prompt. Only its length is capped. An Anthropic
+    // client (its path or its anthropic-version header) gets the Anthropic error shape.
+    const dialect = anthropicPath ? 'anthropic' : modelsDialect(req);
+    if (dialect === 'anthropic') (res as SidecarResponse).anthropic = true;
+    sendError(res, new TiermeshError('TM_NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`), {
+      dialect,
+    });
   };
 
   const serveMetrics = async (res: ServerResponse): Promise<void> => {
@@ -292,6 +314,16 @@ function decodedSegment(segment: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The Anthropic Messages API's paths (/v1/messages, count_tokens, and any other under it). */
+function isAnthropicPath(path: string): boolean {
+  return (
+    path === '/v1/messages' ||
+    path === '/messages' ||
+    path.startsWith('/v1/messages/') ||
+    path.startsWith('/messages/')
+  );
 }
 
 /** The shapes GET /v1/models answers in: Anthropic's for a client that sends anthropic-version, else OpenAI's. */

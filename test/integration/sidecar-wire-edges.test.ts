@@ -440,7 +440,12 @@ describe('an Anthropic conversation with no message left to send', () => {
     const res = await fetch(`${sidecar.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'auto', max_tokens: 10, messages: [{ role: 'user', content: [] }] }),
+      // A thinking-only turn translates to nothing (thinking blocks are dropped from history).
+      body: JSON.stringify({
+        model: 'auto',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: [{ type: 'thinking', thinking: 'hmm', signature: 's' }] }],
+      }),
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({

@@ -233,13 +233,149 @@ describe('fromAnthropicRequest', () => {
   });
 
   it('refuses a conversation that translates to no message, naming messages (nothing is sent upstream)', () => {
-    for (const content of [[], [{ type: 'thinking', thinking: 'hmm', signature: 's' }]]) {
+    const e = thrown(() =>
+      fromAnthropicRequest(
+        parse({
+          system: 'Be brief.',
+          messages: [{ role: 'user', content: [{ type: 'thinking', thinking: 'hmm', signature: 's' }] }],
+        }),
+      ),
+    );
+    expect(e.status).toBe(400);
+    expect(e.param).toBe('messages');
+  });
+
+  it('refuses an empty user turn, as Anthropic does, instead of letting an upstream make one up', () => {
+    for (const content of ['', []]) {
       const e = thrown(() =>
-        fromAnthropicRequest(parse({ system: 'Be brief.', messages: [{ role: 'user', content }] })),
+        fromAnthropicRequest(
+          parse({
+            messages: [
+              { role: 'user', content: 'hi' },
+              { role: 'assistant', content: 'hello' },
+              { role: 'user', content },
+            ],
+          }),
+        ),
       );
       expect(e.status).toBe(400);
-      expect(e.param).toBe('messages');
+      expect(e.param).toBe('messages[2].content');
     }
+  });
+
+  it('refuses every top-level field it does not carry, naming it; metadata-only fields and defaults pass', () => {
+    const refused: Array<[string, unknown]> = [
+      ['mcp_servers', [{ type: 'url', url: 'https://mcp.example', name: 'x' }]],
+      ['container', 'container_1'],
+      ['context_management', { edits: [{ type: 'clear_tool_uses_20250919' }] }],
+      ['inference_geo', 'us'],
+      ['speed', 'fast'],
+      ['some_future_field', true],
+    ];
+    for (const [field, value] of refused) {
+      const e = thrown(() =>
+        fromAnthropicRequest(parse({ messages: [{ role: 'user', content: 'x' }], [field]: value })),
+      );
+      expect(e.status).toBe(400);
+      expect(e.code).toBe('TM_INVALID_REQUEST');
+      expect(e.param).toBe(field);
+      expect(e.message).toContain(field);
+    }
+    // A field of no known API is the client's text: named to the client, not in the log line.
+    const unknown = thrown(() =>
+      fromAnthropicRequest(parse({ messages: [{ role: 'user', content: 'x' }], secret_words_here: 1 })),
+    );
+    expect(unknown.message).toContain('secret_words_here');
+    expect(unknown.logMessage).not.toContain('secret');
+    const out = fromAnthropicRequest(
+      parse({
+        messages: [{ role: 'user', content: 'x' }],
+        top_k: 5,
+        service_tier: 'auto',
+        cache_control: { type: 'ephemeral' },
+        diagnostics: { previous_message_id: null },
+        speed: 'standard',
+        container: null,
+        inference_geo: null,
+        mcp_servers: [],
+      }),
+    );
+    expect(out.messages).toEqual([{ role: 'user', content: 'x' }]);
+    for (const k of ['top_k', 'service_tier', 'cache_control', 'diagnostics', 'speed', 'container'])
+      expect(out).not.toHaveProperty(k);
+  });
+
+  it('maps output_config.format (structured outputs) to a strict json_schema response_format, effort to reasoning_effort', () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const out = fromAnthropicRequest(
+      parse({
+        messages: [{ role: 'user', content: 'x' }],
+        output_config: { format: { type: 'json_schema', schema }, effort: 'low' },
+      }),
+    );
+    expect(out.response_format).toEqual({
+      type: 'json_schema',
+      json_schema: { name: 'output', schema, strict: true },
+    });
+    expect(out['reasoning_effort']).toBe('low');
+    // The beta's older spelling carries the same schema.
+    const legacy = fromAnthropicRequest(
+      parse({ messages: [{ role: 'user', content: 'x' }], output_format: { type: 'json_schema', schema } }),
+    );
+    expect(legacy.response_format).toEqual(out.response_format);
+    for (const [config, param] of [
+      [{ effort: 'max' }, 'output_config.effort'],
+      [{ format: { type: 'xml' } }, 'output_config.format.type'],
+      [{ format: { type: 'json_schema' } }, 'output_config.format.schema'],
+      [{ task_budget: 5 }, 'output_config.task_budget'],
+    ] as const) {
+      const e = thrown(() =>
+        fromAnthropicRequest(parse({ messages: [{ role: 'user', content: 'x' }], output_config: config })),
+      );
+      expect(e.param).toBe(param);
+    }
+  });
+
+  it('drops tool_choice none when there are no tools (OpenAI refuses a tool_choice without tools)', () => {
+    const out = fromAnthropicRequest(
+      parse({ messages: [{ role: 'user', content: 'x' }], tool_choice: { type: 'none' } }),
+    );
+    expect(out).not.toHaveProperty('tool_choice');
+    const withTools = fromAnthropicRequest(
+      parse({
+        messages: [{ role: 'user', content: 'x' }],
+        tools: [{ name: 'f', input_schema: { type: 'object' } }],
+        tool_choice: { type: 'none' },
+      }),
+    );
+    expect(withTools['tool_choice']).toBe('none');
+  });
+
+  it("joins assistant text blocks with a newline, as user blocks are, and carries a tool_use block's extra_content back", () => {
+    const sig = { google: { thought_signature: 'c2lnLTE=' } };
+    const out = fromAnthropicRequest(
+      parse({
+        messages: [
+          { role: 'user', content: 'a' },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'text', text: 'first' },
+              { type: 'text', text: 'second' },
+              { type: 'tool_use', id: 'call_1', name: 'f', input: { x: 1 }, extra_content: sig },
+            ],
+          },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: 'ok' }] },
+        ],
+      }),
+    );
+    expect(out.messages[1]).toEqual({
+      role: 'assistant',
+      content: 'first\nsecond',
+      tool_calls: [
+        { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"x":1}' }, extra_content: sig },
+      ],
+    });
   });
 
   it('drops thinking blocks from assistant history instead of refusing the conversation', () => {
@@ -318,6 +454,33 @@ describe('toAnthropicMessage', () => {
     expect(ids[0]).toMatch(/^toolu_[0-9a-f]{24}$/);
     expect(ids[1]).toMatch(/^toolu_[0-9a-f]{24}$/);
     expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it('says tool_use whenever the answer calls tools, also when the upstream finished with "stop" (a named tool_choice)', () => {
+    const call = { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{}' } };
+    const m = toAnthropicMessage(
+      completion({ role: 'assistant', content: null, tool_calls: [call] }, 'stop'),
+    );
+    expect(m.stop_reason).toBe('tool_use');
+    // Cut short stays cut short: the client must not run a call whose arguments may be truncated.
+    const cut = toAnthropicMessage(
+      completion({ role: 'assistant', content: null, tool_calls: [call] }, 'length'),
+    );
+    expect(cut.stop_reason).toBe('max_tokens');
+  });
+
+  it("keeps a tool call's extra_content (Gemini's thought signature) on its tool_use block", () => {
+    const sig = { google: { thought_signature: 'c2lnLTE=' } };
+    const call = {
+      id: 'call_1',
+      type: 'function',
+      function: { name: 'f', arguments: '{}' },
+      extra_content: sig,
+    };
+    const m = toAnthropicMessage(
+      completion({ role: 'assistant', content: null, tool_calls: [call] }, 'tool_calls'),
+    );
+    expect(m.content).toEqual([{ type: 'tool_use', id: 'call_1', name: 'f', input: {}, extra_content: sig }]);
   });
 
   it('keeps arguments that are not a JSON object instead of losing them', () => {
@@ -407,6 +570,33 @@ describe('AnthropicStreamWriter', () => {
       type: 'message_delta',
       delta: { stop_reason: 'tool_use', stop_sequence: null },
       usage: { output_tokens: 4, input_tokens: 9 },
+    });
+  });
+
+  it('ends a stream whose upstream called a tool but finished with "stop" with stop_reason tool_use', () => {
+    const w = new AnthropicStreamWriter('auto');
+    const sig = { google: { thought_signature: 'c2lnLTE=' } };
+    const events = [
+      ...w.push(
+        chunk({
+          tool_calls: [
+            { index: 0, id: 'call_1', function: { name: 'f', arguments: '{}' }, extra_content: sig },
+          ],
+        }),
+      ),
+      ...w.push(chunk({}, 'stop')),
+      ...w.end(),
+    ];
+    expect(events.find((e) => e.event === 'content_block_start')!.data['content_block']).toEqual({
+      type: 'tool_use',
+      id: 'call_1',
+      name: 'f',
+      input: {},
+      extra_content: sig,
+    });
+    expect(events.find((e) => e.event === 'message_delta')!.data['delta']).toEqual({
+      stop_reason: 'tool_use',
+      stop_sequence: null,
     });
   });
 

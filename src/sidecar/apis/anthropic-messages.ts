@@ -7,7 +7,7 @@
  *
  * Not carried (refused with a 400 naming the field, never dropped): server tools (web search, bash, ...), document
  * and search-result blocks, extended `thinking` (a thinking block sent back in an assistant turn is dropped, as its
- * signature means nothing to another model). `top_k` has no OpenAI equivalent and is dropped.
+ * signature means nothing to another model), and every top-level field not in TRANSLATED or IGNORED below.
  */
 import { randomBytes } from 'node:crypto';
 import type {
@@ -21,7 +21,7 @@ import type {
   ChatCompletionRequest,
   ChatMessage,
 } from '../../api/openai.js';
-import type { TiermeshError } from '../../errors.js';
+import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
 import { invalid } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
@@ -31,7 +31,111 @@ export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
 
 type TextPart = { type: 'text'; text: string };
 type ImagePart = { type: 'image_url'; image_url: { url: string } };
-type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+type ToolCall = {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+  /** Gemini's thought signature (`{google: {thought_signature}}`), which the next turn must send back. */
+  extra_content?: unknown;
+};
+
+/** Top-level fields the translation carries into the internal request. */
+const TRANSLATED = new Set([
+  'model',
+  'max_tokens',
+  'messages',
+  'system',
+  'stop_sequences',
+  'temperature',
+  'top_p',
+  'stream',
+  'metadata',
+  'tools',
+  'tool_choice',
+  'thinking',
+  'output_config',
+  'output_format',
+]);
+
+/**
+ * Top-level fields dropped on purpose: they do not change what the answer says. `top_k` (a sampling knob with no
+ * OpenAI equivalent), `service_tier` (capacity, not content), `cache_control` (a prompt-caching hint), `diagnostics`
+ * (asks for cache-miss diagnostics in the answer), and the SDKs' header params should they arrive in the body.
+ */
+const IGNORED = new Set([
+  'top_k',
+  'service_tier',
+  'cache_control',
+  'diagnostics',
+  'user_profile_id',
+  'workspace_id',
+]);
+
+/** Values of refused fields that ask for nothing beyond the default (null, [], speed standard), so they pass. */
+function isDefault(key: string, value: unknown): boolean {
+  return (
+    value === null ||
+    value === undefined ||
+    (Array.isArray(value) && value.length === 0) ||
+    (key === 'speed' && value === 'standard')
+  );
+}
+
+/** Fields of the Messages API that change the answer and have no internal counterpart: named in logs too. */
+const REFUSED = new Set(['mcp_servers', 'container', 'context_management', 'inference_geo', 'speed']);
+
+/**
+ * Every top-level field the translation neither carries nor may drop is refused, by name. A field of no known API
+ * is the client's text: its answer names it, the log line only its length.
+ */
+function refuseUntranslated(req: AnthropicMessagesRequest): void {
+  for (const [key, value] of Object.entries(req)) {
+    if (TRANSLATED.has(key) || IGNORED.has(key) || isDefault(key, value)) continue;
+    if (REFUSED.has(key)) throw invalid(key, 'is not supported by this endpoint');
+    const shown = key.slice(0, 100);
+    throw new TiermeshError('TM_INVALID_REQUEST', `${shown}: is not supported by this endpoint`, {
+      param: shown,
+      logMessage: `an unknown top-level field (${key.length} chars) is not supported by this endpoint`,
+    });
+  }
+}
+
+/** OpenAI's reasoning_effort values; Anthropic's xhigh and max have none. */
+const EFFORTS = new Set(['low', 'medium', 'high']);
+
+/**
+ * `output_config` (and the older `output_format`): a JSON schema becomes `response_format` json_schema, strict as
+ * Anthropic's structured outputs are (every provider adapter translates it); `effort` becomes `reasoning_effort`.
+ */
+function outputConfig(req: AnthropicMessagesRequest, out: ChatCompletionRequest): void {
+  const config = req.output_config ?? {};
+  for (const key of Object.keys(config))
+    if (key !== 'format' && key !== 'effort' && !isDefault(key, config[key]))
+      throw invalid(`output_config.${key}`, 'is not supported by this endpoint');
+  const legacy = (req as { output_format?: unknown }).output_format;
+  const [format, where] =
+    config.format != null ? [config.format, 'output_config.format'] : [legacy, 'output_format'];
+  if (format != null) {
+    const f = format as { type?: unknown; schema?: unknown };
+    if (f.type !== 'json_schema')
+      throw invalid(`${where}.type`, (q) => `format ${q(String(f.type))} is not supported by this endpoint`);
+    if (typeof f.schema !== 'object' || f.schema === null || Array.isArray(f.schema))
+      throw invalid(`${where}.schema`, 'required field is missing');
+    out.response_format = {
+      type: 'json_schema',
+      json_schema: { name: 'output', schema: f.schema as Record<string, unknown>, strict: true },
+    };
+  }
+  const effort = config.effort;
+  if (effort != null) {
+    if (!EFFORTS.has(effort))
+      throw invalid(
+        'output_config.effort',
+        (q) => `effort ${q(effort)} has no equivalent here; use low, medium or high`,
+      );
+    out['reasoning_effort'] = effort;
+  }
+}
 
 /** The id of a tool_use block whose upstream call had none: the client must send it back with the result. */
 function newToolUseId(): string {
@@ -87,6 +191,9 @@ function systemText(system: AnthropicMessagesRequest['system']): string {
 
 /** The user turn's parts in order, with its tool results pulled out as tool messages placed before it. */
 function userMessages(content: AnthropicInboundBlock[] | string, where: string): ChatMessage[] {
+  // Anthropic refuses an empty user turn too; sending it on would have the upstream answer a made-up one.
+  if (content === '' || (Array.isArray(content) && content.length === 0))
+    throw invalid(`${where}.content`, 'user messages must have non-empty content');
   if (typeof content === 'string') return [{ role: 'user', content }];
   const tools: ChatMessage[] = [];
   const parts: Array<TextPart | ImagePart> = [];
@@ -125,10 +232,12 @@ function assistantMessage(content: AnthropicInboundBlock[] | string, where: stri
         id: b.id,
         type: 'function',
         function: { name: b.name, arguments: JSON.stringify(b.input) },
+        ...(b['extra_content'] != null ? { extra_content: b['extra_content'] } : {}),
       });
     } else if (!HISTORY_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
   }
-  const text = texts.join('');
+  // As in user turns: separate blocks stay separate words.
+  const text = texts.join('\n');
   return {
     role: 'assistant',
     content: calls.length > 0 && text === '' ? null : text,
@@ -143,6 +252,7 @@ function assistantMessage(content: AnthropicInboundBlock[] | string, where: stri
  * TiermeshError naming the field for what cannot be carried.
  */
 export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatCompletionRequest {
+  refuseUntranslated(req);
   if (req.thinking && req.thinking['type'] !== 'disabled')
     throw invalid('thinking', 'extended thinking is not supported by this endpoint');
   const messages: ChatMessage[] = [];
@@ -184,8 +294,10 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
       };
     });
   }
+  outputConfig(req, out);
   const choice = req.tool_choice;
-  if (choice) {
+  // `none` without tools asks for what a request without tools already is: no tool_choice upstream (OpenAI refuses one).
+  if (choice && (choice.type !== 'none' || out['tools'])) {
     if (choice.type !== 'none' && !out['tools'])
       throw invalid('tool_choice', (q) => `tool_choice ${q(choice.type)} requires tools`);
     if (choice.type === 'tool' && !req.tools?.some((t) => t.name === choice.name))
@@ -220,6 +332,18 @@ export function stopReason(finish: string | null | undefined): AnthropicMessageR
     default:
       return 'end_turn';
   }
+}
+
+/**
+ * The stop reason of an answer: `tool_use` whenever it calls tools, as Anthropic's clients loop on it (OpenAI ends a
+ * call forced by a named tool_choice with "stop").
+ */
+export function stopReasonOf(
+  finish: string | null | undefined,
+  calledTools: boolean,
+): AnthropicMessageResponse['stop_reason'] {
+  const reason = stopReason(finish);
+  return calledTools && (reason === 'end_turn' || reason === null) ? 'tool_use' : reason;
 }
 
 /**
@@ -268,6 +392,8 @@ export function toAnthropicMessage(c: ChatCompletion): AnthropicMessageResponse 
       id: tc.id || newToolUseId(),
       name: tc.function?.name ?? '',
       input: toolInput(tc.function?.arguments ?? ''),
+      // Kept on the block: the SDKs send a block back as they got it, so the signature reaches the next turn.
+      ...(tc.extra_content != null ? { extra_content: tc.extra_content } : {}),
     });
   }
   return {
@@ -276,7 +402,10 @@ export function toAnthropicMessage(c: ChatCompletion): AnthropicMessageResponse 
     role: 'assistant',
     model: c.model,
     content,
-    stop_reason: stopReason(choice?.finish_reason),
+    stop_reason: stopReasonOf(
+      choice?.finish_reason,
+      content.some((b) => b.type === 'tool_use'),
+    ),
     stop_sequence: null,
     usage: usageOf(c.usage),
   };
@@ -357,7 +486,13 @@ export class AnthropicStreamWriter {
       } else if (part.kind === 'tool-start') {
         this.closeFinished(out);
         this.text = undefined;
-        const block = this.startBlock(out, { type: 'tool_use', id: part.id, name: part.name, input: {} });
+        const block = this.startBlock(out, {
+          type: 'tool_use',
+          id: part.id,
+          name: part.name,
+          input: {},
+          ...(part.extra != null ? { extra_content: part.extra } : {}),
+        });
         this.tools.set(part.index, block);
         this.args.set(block, '');
       } else {
@@ -381,7 +516,10 @@ export class AnthropicStreamWriter {
       event: 'message_delta',
       data: {
         type: 'message_delta',
-        delta: { stop_reason: stopReason(this.parts.finish ?? 'stop'), stop_sequence: null },
+        delta: {
+          stop_reason: stopReasonOf(this.parts.finish ?? 'stop', this.tools.size > 0),
+          stop_sequence: null,
+        },
         usage: {
           output_tokens: u.output_tokens,
           input_tokens: usage ? u.input_tokens : this.estimatedInputTokens,

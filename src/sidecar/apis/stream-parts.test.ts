@@ -21,6 +21,14 @@ const fn = (name: string | undefined, args: string) => ({
 });
 
 describe('StreamParts tool calls', () => {
+  it("carries a call's extra_content (Gemini's thought signature) on its start", () => {
+    const sig = { google: { thought_signature: 'c2ln' } };
+    expect(read(calls({ index: 0, id: 'call_a', ...fn('weather', '{}'), extra_content: sig }))).toEqual([
+      { kind: 'tool-start', index: 0, id: 'call_a', name: 'weather', extra: sig },
+      { kind: 'tool-args', index: 0, args: '{}' },
+    ]);
+  });
+
   it('follows the upstream index, as OpenAI streams: the start with id and name, then argument fragments', () => {
     expect(
       read(

@@ -8,7 +8,8 @@ import type { ChatCompletionChunk } from '../../api/openai.js';
 export type StreamPart =
   | { kind: 'text'; text: string }
   | { kind: 'refusal'; text: string }
-  | { kind: 'tool-start'; index: number; id: string; name: string }
+  /** `extra`: the call's `extra_content` (Gemini's thought signature), for writers that can carry it. */
+  | { kind: 'tool-start'; index: number; id: string; name: string; extra?: unknown }
   | { kind: 'tool-args'; index: number; args: string };
 
 /**
@@ -41,13 +42,24 @@ export class StreamParts {
     if (typeof delta.refusal === 'string' && delta.refusal !== '')
       out.push({ kind: 'refusal', text: delta.refusal });
     for (const raw of delta.tool_calls ?? []) {
-      const tc = raw as { index?: number; id?: string; function?: { name?: string; arguments?: string } };
+      const tc = raw as {
+        index?: number;
+        id?: string;
+        function?: { name?: string; arguments?: string };
+        extra_content?: unknown;
+      };
       let index = this.callOf(tc);
       if (index === undefined) {
         index = this.ids.length;
         const id = tc.id || this.newCallId();
         this.ids.push(id);
-        out.push({ kind: 'tool-start', index, id, name: tc.function?.name ?? '' });
+        out.push({
+          kind: 'tool-start',
+          index,
+          id,
+          name: tc.function?.name ?? '',
+          ...(tc.extra_content != null ? { extra: tc.extra_content } : {}),
+        });
       }
       if (typeof tc.index === 'number') this.byUpstream.set(tc.index, index);
       const args = tc.function?.arguments;
