@@ -156,6 +156,32 @@ describe('stop_reason of answers that call tools', () => {
   });
 });
 
+describe('a Claude-Code-shaped call', () => {
+  it('beta stream with betas, cached system blocks, context_management and metadata is answered, not refused', async () => {
+    const before = anth.calls.length;
+    const stream = client().beta.messages.stream({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 64,
+      betas: ['interleaved-thinking-2025-05-14', 'context-management-2025-06-27'],
+      system: [
+        { type: 'text', text: 'You are a CLI coding assistant.' },
+        { type: 'text', text: 'Long instructions...', cache_control: { type: 'ephemeral' } },
+      ],
+      context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
+      metadata: { user_id: `user_${'a'.repeat(64)}` },
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'hello', cache_control: { type: 'ephemeral' } }] },
+      ],
+    } as never);
+    const final = await stream.finalMessage();
+    expect(final.role).toBe('assistant');
+    expect(final.content.length).toBeGreaterThan(0);
+    expect(anth.calls.length).toBe(before + 1);
+    // Ignored, not forwarded: the upstream reads the whole conversation.
+    expect(body(anth)).not.toHaveProperty('context_management');
+  });
+});
+
 describe('Gemini thought signatures', () => {
   const sig = 'c2lnbmF0dXJlLW9mLXR1cm4tMQ==';
   const q = { role: 'user' as const, content: 'weather in Paris?' };
@@ -202,7 +228,6 @@ describe('what is refused, and how', () => {
     const fields: Array<[string, unknown]> = [
       ['mcp_servers', [{ type: 'url', url: 'https://mcp.example.invalid/sse', name: 'x' }]],
       ['container', 'container_abc'],
-      ['context_management', { edits: [{ type: 'clear_tool_uses_20250919' }] }],
       ['inference_geo', 'us'],
       ['speed', 'fast'],
     ];

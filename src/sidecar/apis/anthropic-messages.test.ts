@@ -267,7 +267,6 @@ describe('fromAnthropicRequest', () => {
     const refused: Array<[string, unknown]> = [
       ['mcp_servers', [{ type: 'url', url: 'https://mcp.example', name: 'x' }]],
       ['container', 'container_1'],
-      ['context_management', { edits: [{ type: 'clear_tool_uses_20250919' }] }],
       ['inference_geo', 'us'],
       ['speed', 'fast'],
       ['some_future_field', true],
@@ -294,6 +293,7 @@ describe('fromAnthropicRequest', () => {
         service_tier: 'auto',
         cache_control: { type: 'ephemeral' },
         diagnostics: { previous_message_id: null },
+        context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
         speed: 'standard',
         container: null,
         inference_geo: null,
@@ -301,7 +301,15 @@ describe('fromAnthropicRequest', () => {
       }),
     );
     expect(out.messages).toEqual([{ role: 'user', content: 'x' }]);
-    for (const k of ['top_k', 'service_tier', 'cache_control', 'diagnostics', 'speed', 'container'])
+    for (const k of [
+      'top_k',
+      'service_tier',
+      'cache_control',
+      'diagnostics',
+      'context_management',
+      'speed',
+      'container',
+    ])
       expect(out).not.toHaveProperty(k);
   });
 

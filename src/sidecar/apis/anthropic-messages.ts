@@ -60,13 +60,17 @@ const TRANSLATED = new Set([
 /**
  * Top-level fields dropped on purpose: they do not change what the answer says. `top_k` (a sampling knob with no
  * OpenAI equivalent), `service_tier` (capacity, not content), `cache_control` (a prompt-caching hint), `diagnostics`
- * (asks for cache-miss diagnostics in the answer), and the SDKs' header params should they arrive in the body.
+ * (asks for cache-miss diagnostics in the answer), `context_management` (server-side context editing, e.g. clearing
+ * old tool results: without it the model reads the whole conversation, as a request without the beta does; Claude
+ * Code sends it on every turn, so refusing it would refuse Claude Code), and the SDKs' header params should they
+ * arrive in the body.
  */
 const IGNORED = new Set([
   'top_k',
   'service_tier',
   'cache_control',
   'diagnostics',
+  'context_management',
   'user_profile_id',
   'workspace_id',
 ]);
@@ -82,7 +86,7 @@ function isDefault(key: string, value: unknown): boolean {
 }
 
 /** Fields of the Messages API that change the answer and have no internal counterpart: named in logs too. */
-const REFUSED = new Set(['mcp_servers', 'container', 'context_management', 'inference_geo', 'speed']);
+const REFUSED = new Set(['mcp_servers', 'container', 'inference_geo', 'speed']);
 
 /**
  * Every top-level field the translation neither carries nor may drop is refused, by name. A field of no known API
