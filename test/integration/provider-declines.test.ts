@@ -200,6 +200,33 @@ describe('provider declines through the sidecar, driven by the official OpenAI S
     });
   });
 
+  it('reports Anthropic cache reads as cached_tokens, part of prompt_tokens and booked once', async () => {
+    anth.script([
+      behave.ok('cached', { prompt: 200, completion: 10, cacheRead: 800 }),
+      behave.ok('cached stream', { prompt: 200, completion: 10, cacheRead: 800 }),
+    ]);
+    const r = await client.chat.completions
+      .create({ model: 'sonnet', messages: [{ role: 'user', content: SIMPLE_PROMPT }] })
+      .withResponse();
+    expect(r.data.usage).toMatchObject({
+      prompt_tokens: 1000,
+      completion_tokens: 10,
+      total_tokens: 1010,
+      prompt_tokens_details: { cached_tokens: 800 },
+    });
+    // 1000 input tokens at $1/M + 10 output at $2/M: the cached 800 are inside the 1000, not added again.
+    expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(0.00102, 10);
+    const s = await client.chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: SIMPLE_PROMPT }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const c of s) if (c.usage) usage = c.usage;
+    expect(usage).toMatchObject({ prompt_tokens: 1000, prompt_tokens_details: { cached_tokens: 800 } });
+  });
+
   it('on a Gemini-only route an https image URL and n: 9 are 400s naming the field, not 502s', async () => {
     const before = upstreamCalls();
     const image = await client.chat.completions
