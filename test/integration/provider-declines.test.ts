@@ -62,6 +62,19 @@ spec:
 ---
 apiVersion: tiermesh.dev/v1alpha1
 kind: ModelRoute
+metadata: { name: duo, namespace: test }
+spec:
+  providers:
+    - { name: claude, type: anthropic, baseURL: "${anth}", apiKey: { env: ANTHROPIC_KEY } }
+    - { name: oai, type: openai-compatible, baseURL: "${oai}", apiKey: { env: OPENAI_KEY } }
+  models:
+    - { name: duo-model, targets: [{ provider: claude }, { provider: oai }], ${pricing} }
+  tiers:
+    - { name: cheap, models: [duo-model] }
+  classifier: { mode: rules, rules: [] }${resilience}
+---
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
 metadata: { name: gemini-only, namespace: test }
 spec:
   providers:
@@ -115,6 +128,18 @@ describe('provider declines through the sidecar, driven by the official OpenAI S
       .create({ model: 'mixed', messages: [{ role: 'user', content: SIMPLE_PROMPT }] })
       .withResponse();
     expect(one.response.headers.get('x-tiermesh-model')).toBe('haiku');
+  });
+
+  it('within one model, the Anthropic target declines n: 2 and failover serves it from the OpenAI target', async () => {
+    oai.script([behave.ok('two of these')]);
+    const before = anth.requests.length;
+    const r = await client.chat.completions
+      .create({ model: 'duo', n: 2, messages: [{ role: 'user', content: SIMPLE_PROMPT }] })
+      .withResponse();
+    expect(r.response.headers.get('x-tiermesh-provider')).toBe('oai');
+    expect(r.data.choices).toHaveLength(2);
+    // Declined before any call: Anthropic never saw it.
+    expect(anth.requests.length).toBe(before);
   });
 
   it('on an Anthropic-only route n > 1, logprobs and a whitespace-only stop are 400s naming the field', async () => {
