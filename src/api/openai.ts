@@ -77,6 +77,8 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** `cached_tokens` is the part of prompt_tokens read from a prompt cache. */
+  prompt_tokens_details?: { cached_tokens?: number };
 }
 
 export interface ChatCompletion {

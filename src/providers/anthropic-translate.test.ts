@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import {
   AnthropicStreamTranslator,
+  anthropicToolId,
   finishReason,
   fromAnthropicMessage,
   toAnthropicRequest,
@@ -75,6 +76,68 @@ describe('toAnthropicRequest', () => {
     expect(toAnthropicRequest(req({})).stream).toBeUndefined();
   });
 
+  it('rewrites tool-call ids Anthropic refuses, the same way in tool_use and the tool_result answering it', () => {
+    const id = 'functions.get_weather:0';
+    const out = toAnthropicRequest(
+      req({
+        tools: [
+          {
+            type: 'function',
+            function: { name: 'get_weather', parameters: { type: 'object', properties: {} } },
+          },
+        ],
+        messages: [
+          { role: 'user', content: 'w' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id, type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: id, content: '20C' },
+        ],
+      }),
+    );
+    const use = out.messages[1]?.content[0] as { type: string; id: string };
+    const result = out.messages[2]?.content[0] as { type: string; tool_use_id: string };
+    expect(use.type).toBe('tool_use');
+    expect(use.id).toMatch(/^[a-zA-Z0-9_-]+$/);
+    expect(result).toEqual({ type: 'tool_result', tool_use_id: use.id, content: '20C' });
+  });
+
+  it('sends images in a tool message as image blocks of the tool_result', () => {
+    const out = toAnthropicRequest(
+      req({
+        tools: [{ type: 'function', function: { name: 'shot' } }],
+        messages: [
+          { role: 'user', content: 'look' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'shot', arguments: '{}' } }],
+          },
+          {
+            role: 'tool',
+            tool_call_id: 'call_1',
+            content: [
+              { type: 'text', text: 'see' },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(out.messages[2]?.content).toEqual([
+      {
+        type: 'tool_result',
+        tool_use_id: 'call_1',
+        content: [
+          { type: 'text', text: 'see' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+        ],
+      },
+    ]);
+  });
+
   it('asks for JSON in the system prompt when response_format wants JSON', () => {
     const out = toAnthropicRequest(
       req({
@@ -111,6 +174,44 @@ describe('untranslatable', () => {
     expect(
       untranslatable(req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] })),
     ).toBeUndefined();
+  });
+
+  it('declines what would change the answer and has no Anthropic counterpart, naming the field', () => {
+    expect(untranslatable(req({ n: 3 }))).toBe(
+      'more than one choice (n > 1) (asked for by n) is not translated to Anthropic',
+    );
+    expect(untranslatable(req({ n: 1 }))).toBeUndefined();
+    expect(untranslatable(req({ logprobs: true } as Partial<ChatCompletionRequest>))).toContain(
+      'asked for by logprobs',
+    );
+    expect(untranslatable(req({ logprobs: false } as Partial<ChatCompletionRequest>))).toBeUndefined();
+    expect(untranslatable(req({ top_logprobs: 2 } as Partial<ChatCompletionRequest>))).toContain(
+      'asked for by top_logprobs',
+    );
+    expect(untranslatable(req({ stop: ['\n'] }))).toContain('whitespace-only stop sequences');
+    expect(untranslatable(req({ stop: ['END', ' \t'] }))).toContain('asked for by stop');
+    expect(untranslatable(req({ stop: ['END', ''] }))).toBeUndefined();
+    expect(
+      untranslatable(req({ modalities: ['text', 'audio'] } as Partial<ChatCompletionRequest>)),
+    ).toContain('audio output');
+    // Sampling hints only tune the answer: dropped (documented), not declined.
+    expect(
+      untranslatable(
+        req({ seed: 1, presence_penalty: 1, logit_bias: { '1': 2 } } as Partial<ChatCompletionRequest>),
+      ),
+    ).toBeUndefined();
+  });
+});
+
+describe('anthropicToolId', () => {
+  it('keeps valid ids and rewrites others deterministically, keeping distinct ids distinct', () => {
+    expect(anthropicToolId('call_abc-1')).toBe('call_abc-1');
+    const a = anthropicToolId('functions.get_weather:0');
+    expect(a).toMatch(/^functions_get_weather_0_[0-9a-f]{8}$/);
+    expect(anthropicToolId('functions.get_weather:0')).toBe(a);
+    const b = anthropicToolId('functions:get_weather.0');
+    expect(b).toMatch(/^[a-zA-Z0-9_-]+$/);
+    expect(b).not.toBe(a);
   });
 });
 
@@ -335,7 +436,13 @@ describe('fromAnthropicMessage', () => {
       message: { role: 'assistant', content: 'Hello world' },
       finish_reason: 'length',
     });
-    expect(c.usage).toEqual({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
+    // Cache reads are part of prompt_tokens (billed once) and reported as cached_tokens, as OpenAI does.
+    expect(c.usage).toEqual({
+      prompt_tokens: 12,
+      completion_tokens: 5,
+      total_tokens: 17,
+      prompt_tokens_details: { cached_tokens: 2 },
+    });
   });
 
   it('turns tool_use blocks into tool_calls, with null content when there is no text', () => {
@@ -440,6 +547,24 @@ describe('AnthropicStreamTranslator', () => {
     expect(chunks[4]).toMatchObject({
       choices: [],
       usage: { prompt_tokens: 25, completion_tokens: 7, total_tokens: 32 },
+    });
+  });
+
+  it('reports cache reads from message_start and a later message_delta as cached_tokens', () => {
+    const t = new AnthropicStreamTranslator('anthropic', 'requested', 1);
+    t.onEvent('message_start', {
+      message: { id: 'm', model: 'c', usage: { input_tokens: 5, cache_read_input_tokens: 100 } },
+    });
+    t.onEvent('message_delta', {
+      delta: { stop_reason: 'end_turn' },
+      usage: { output_tokens: 3, cache_read_input_tokens: 120 },
+    });
+    const [last] = t.onEvent('message_stop', {});
+    expect(last?.usage).toEqual({
+      prompt_tokens: 125,
+      completion_tokens: 3,
+      total_tokens: 128,
+      prompt_tokens_details: { cached_tokens: 120 },
     });
   });
 

@@ -1,4 +1,6 @@
 /** Pure translation between OpenAI chat completions and the Anthropic Messages API, whole and streamed. */
+
+import { createHash } from 'node:crypto';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -6,6 +8,7 @@ import type {
   ChatMessage,
   Usage,
 } from '../api/openai.js';
+import { providerDecline } from '../routing/capabilities.js';
 import { invalidRequest as invalid, parseToolCall } from './tool-calls.js';
 import { ProviderError } from './types.js';
 import { reasonForAnthropicType } from './upstream-errors.js';
@@ -32,7 +35,7 @@ export interface AnthropicToolUseBlock {
 export interface AnthropicToolResultBlock {
   type: 'tool_result';
   tool_use_id: string;
-  content?: string | AnthropicTextBlock[];
+  content?: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
 }
 
 export type AnthropicBlock =
@@ -100,9 +103,12 @@ export function messageText(m: Pick<ChatMessage, 'content'>): string {
 const JSON_INSTRUCTION = 'Respond with a single valid JSON value and nothing else.';
 
 /**
- * What this translation cannot carry faithfully: the legacy `functions` API and content parts other than text and
- * images (audio, files). Rather than silently dropping them (and answering a different question), the adapter
- * declines such requests so failover picks another target.
+ * What this translation cannot carry faithfully: the legacy `functions` API, content parts other than text and
+ * images (audio, files), and what the Messages API has no counterpart for that changes the answer: `n` > 1,
+ * `logprobs` / `top_logprobs`, whitespace-only stop sequences (Anthropic refuses them), audio output (the table in
+ * routing/capabilities.ts, which routing consults too). Rather than silently dropping them (and answering a different
+ * question), the adapter declines such requests so failover picks another target. Sampling hints that only tune the
+ * answer (seed, presence/frequency penalties, logit_bias) are dropped: docs/providers.md lists them.
  */
 export function untranslatable(body: ChatCompletionRequest): string | undefined {
   const b = body as ChatCompletionRequest & { functions?: unknown[]; function_call?: unknown };
@@ -113,7 +119,23 @@ export function untranslatable(body: ChatCompletionRequest): string | undefined 
     if (Array.isArray(m.content) && m.content.some((p) => p.type !== 'text' && p.type !== 'image_url'))
       return 'content parts other than text and images are not translated to Anthropic';
   }
-  return undefined;
+  return providerDecline('anthropic', body);
+}
+
+/** The tool_use ids Anthropic accepts. */
+const TOOL_USE_ID = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * A tool-call id as Anthropic accepts it. Other vendors' ids may hold characters Anthropic refuses (Kimi's
+ * `functions.get_weather:0`), which a conversation brings along when it changes tier mid tool loop. The same id always
+ * gives the same result, so a tool_use and the tool_result answering it still match; the short hash of the original
+ * keeps ids that differ only in refused characters apart. Only history is rewritten: the ids of an answer are new ones
+ * Anthropic made, and the client sends them back as they are.
+ */
+export function anthropicToolId(id: string): string {
+  if (TOOL_USE_ID.test(id)) return id;
+  const hash = createHash('sha256').update(id).digest('hex').slice(0, 8);
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${hash}`;
 }
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -154,7 +176,7 @@ function contentBlocks(m: ChatMessage, where: string): Array<AnthropicTextBlock 
 function toolUseBlocks(m: ChatMessage, where: string): AnthropicToolUseBlock[] {
   return (m.tool_calls ?? []).map((raw, k) => {
     const { id, name, args } = parseToolCall(raw, `${where}.tool_calls.${k}`);
-    return { type: 'tool_use', id, name, input: args };
+    return { type: 'tool_use', id: anthropicToolId(id), name, input: args };
   });
 }
 
@@ -234,9 +256,17 @@ export function toAnthropicRequest(
     if (m.role === 'tool') {
       if (typeof m.tool_call_id !== 'string' || m.tool_call_id === '')
         throw invalid(`${where}.tool_call_id is required for tool messages`);
-      // Anthropic rejects empty text, so an empty result is sent without content.
-      const content = messageText(m);
-      push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id, ...(content ? { content } : {}) }]);
+      // Anthropic rejects empty text, so an empty result is sent without content. Images in a result (a screenshot
+      // tool, say) go as image blocks, which tool_result content may hold; text alone stays a string.
+      const hasImages = Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url');
+      const content = hasImages ? contentBlocks(m, where) : messageText(m);
+      push('user', [
+        {
+          type: 'tool_result',
+          tool_use_id: anthropicToolId(m.tool_call_id),
+          ...(content.length > 0 ? { content } : {}),
+        },
+      ]);
       continue;
     }
     if (m.role === 'assistant') {
@@ -264,7 +294,8 @@ export function toAnthropicRequest(
   };
   if (system.length > 0) out.system = system.join('\n\n');
   if (body.stop != null) {
-    const stops = (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.trim() !== '');
+    // An empty stop sequence stops nothing; whitespace-only ones were declined (untranslatable).
+    const stops = (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s !== '');
     if (stops.length > 0) out.stop_sequences = stops;
   }
   // OpenAI temperature runs 0..2, Anthropic's 0..1.
@@ -313,13 +344,19 @@ export function finishReason(stop: string | null | undefined): string | null {
   }
 }
 
-/** Prompt tokens include cache writes and reads: all of them were billed as input. */
+/**
+ * Prompt tokens include cache writes and reads: all of them were billed as input. Cache reads are also reported as
+ * `prompt_tokens_details.cached_tokens`, a part of prompt_tokens as in OpenAI's usage (never added to it again).
+ */
 export function toUsage(input: AnthropicUsage, output: number): Usage {
-  const prompt =
-    (input.input_tokens ?? 0) +
-    (input.cache_creation_input_tokens ?? 0) +
-    (input.cache_read_input_tokens ?? 0);
-  return { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
+  const read = input.cache_read_input_tokens ?? 0;
+  const prompt = (input.input_tokens ?? 0) + (input.cache_creation_input_tokens ?? 0) + read;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: output,
+    total_tokens: prompt + output,
+    ...(read > 0 ? { prompt_tokens_details: { cached_tokens: read } } : {}),
+  };
 }
 
 export function isAnthropicMessage(v: unknown): v is AnthropicMessage {
@@ -448,8 +485,8 @@ export class AnthropicStreamTranslator {
       case 'message_delta': {
         if (typeof d['usage']?.output_tokens === 'number') this.output = d['usage'].output_tokens;
         // Newer API versions may report input counts again here; keep the latest.
-        if (typeof d['usage']?.input_tokens === 'number')
-          this.input = { ...this.input, input_tokens: d['usage'].input_tokens };
+        for (const k of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'] as const)
+          if (typeof d['usage']?.[k] === 'number') this.input = { ...this.input, [k]: d['usage'][k] };
         return [this.chunk({}, finishReason(d['delta']?.stop_reason ?? 'end_turn'))];
       }
       case 'message_stop':

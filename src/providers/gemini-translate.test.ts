@@ -313,6 +313,32 @@ describe('geminiUntranslatable', () => {
     ).toContain('"refusal"');
   });
 
+  it('declines logprobs and images in tool messages rather than dropping them', () => {
+    expect(geminiUntranslatable(req({ logprobs: true, top_logprobs: 3 }))).toBe(
+      'logprobs (asked for by logprobs) is not translated to Gemini',
+    );
+    expect(geminiUntranslatable(req({ n: 4 }))).toBeUndefined();
+    const shot = req({
+      tools: [{ type: 'function', function: { name: 'shot' } }],
+      messages: [
+        { role: 'user', content: 'look' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'shot', arguments: '{}' } }],
+        },
+        {
+          role: 'tool',
+          tool_call_id: 'c1',
+          content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }],
+        },
+      ],
+    });
+    expect(geminiUntranslatable(shot)).toContain(
+      'images in tool messages (asked for by messages[2].content[0])',
+    );
+  });
+
   it('declines what only Gemini refuses: a tool name other vendors take, a conversation of system messages', () => {
     const tool = (name: string) => req({ tools: [{ type: 'function', function: { name } }] });
     expect(geminiUntranslatable(tool('2fa_lookup'))).toContain('start with a letter or _');

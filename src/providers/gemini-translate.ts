@@ -6,6 +6,7 @@ import type {
   ChatMessage,
   Usage,
 } from '../api/openai.js';
+import { providerDecline } from '../routing/capabilities.js';
 import { messageText } from './anthropic-translate.js';
 import { invalidRequest as invalid, parseToolCall } from './tool-calls.js';
 import { ProviderError } from './types.js';
@@ -91,7 +92,8 @@ export function geminiModelPath(model: string): string {
 
 /**
  * What this translation cannot carry faithfully: the legacy `functions` API, image URLs (Gemini only takes inline
- * data or its own file URIs) and content parts it has no counterpart for. Declined rather than silently dropped, so
+ * data or its own file URIs), content parts it has no counterpart for, `logprobs`, images in tool messages and
+ * audio output. Declined rather than silently dropped, so
  * failover picks another target instead of answering a different question. Likewise what only Gemini refuses: a
  * tool name the other vendors accept (one starting with a digit, say) and a conversation of system messages only.
  * Neither is the caller's fault: another target serves them.
@@ -126,7 +128,8 @@ export function geminiUntranslatable(body: ChatCompletionRequest): string | unde
       return `content parts of type ${JSON.stringify(p.type)} are not translated to Gemini`;
     }
   }
-  return undefined;
+  // logprobs, images in tool messages, audio output: the table routing consults too.
+  return providerDecline('gemini', body);
 }
 
 function imageUrlOf(part: unknown): unknown {

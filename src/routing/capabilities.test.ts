@@ -79,7 +79,39 @@ describe('requestNeeds', () => {
       { capability: 'json_schema', param: 'response_format' },
       { capability: 'streaming', param: 'stream' },
       { capability: 'vision', param: 'messages[0].content[1]' },
+      { capability: 'image_urls', param: 'messages[0].content[1]' },
       { capability: 'other_parts', param: 'messages[3].content[0]' },
+    ]);
+  });
+
+  it('sees what changes the answer: n, logprobs, blank stops, audio output, images in tool results', () => {
+    expect(
+      requestNeeds(req({ n: 9, logprobs: true, stop: ['END', '\n'], modalities: ['text', 'audio'] })),
+    ).toEqual([
+      { capability: 'choices', param: 'n' },
+      { capability: 'many_choices', param: 'n' },
+      { capability: 'logprobs', param: 'logprobs' },
+      { capability: 'blank_stop', param: 'stop' },
+      { capability: 'audio_output', param: 'modalities' },
+    ]);
+    expect(requestNeeds(req({ n: 1, logprobs: false, stop: ['', 'END'] }))).toEqual([]);
+    expect(requestNeeds(req({ top_logprobs: 2 }))).toEqual([
+      { capability: 'logprobs', param: 'top_logprobs' },
+    ]);
+    const dataImage = { type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } };
+    expect(
+      requestNeeds(
+        req({
+          messages: [
+            { role: 'user', content: [dataImage] },
+            { role: 'tool', tool_call_id: 'c', content: [dataImage] },
+          ],
+        }),
+      ),
+    ).toEqual([
+      { capability: 'vision', param: 'messages[0].content[0]' },
+      { capability: 'tools', param: 'messages[1]' },
+      { capability: 'tool_images', param: 'messages[1].content[0]' },
     ]);
   });
 
@@ -106,6 +138,18 @@ describe('lacking', () => {
     );
   });
 
+  it('a model served only by Anthropic cannot give n > 1 choices or logprobs; one other target is enough', () => {
+    const n = [{ capability: 'choices' as const, param: 'n' }];
+    const lp = [{ capability: 'logprobs' as const, param: 'logprobs' }];
+    expect(lacking(spec, byName('mid'), n)).toBe('choices');
+    expect(lacking(spec, byName('mid'), lp)).toBe('logprobs');
+    expect(lacking(spec, byName('big'), n)).toBeUndefined();
+    // A model whose request adaptation drops n asks its targets for one choice: nothing to decline.
+    const dropsN = { ...byName('mid'), request: { drop: ['n' as const] } };
+    expect(lacking(spec, dropsN, n)).toBeUndefined();
+    expect(lacking(spec, dropsN, lp)).toBe('logprobs');
+  });
+
   it('a model served only by Anthropic cannot take legacy functions; one other target is enough', () => {
     const fn = [{ capability: 'legacy_functions' as const, param: 'functions' }];
     expect(lacking(spec, byName('mid'), fn)).toBe('legacy_functions');
@@ -120,7 +164,10 @@ describe('decide with capabilities', () => {
     expect(d.models.map((m) => m.name)).toEqual(['small-vision']);
     expect(explainDecision(d)).toMatchObject({
       model: 'small-vision',
-      needs: [{ capability: 'vision', param: 'messages[0].content[1]' }],
+      needs: [
+        { capability: 'vision', param: 'messages[0].content[1]' },
+        { capability: 'image_urls', param: 'messages[0].content[1]' },
+      ],
       skipped: [{ model: 'text-only', tier: 'cheap', reason: 'vision' }],
     });
   });
@@ -210,6 +257,23 @@ describe('decide with capabilities', () => {
     );
     expect(e.param).toBe('functions');
     expect(e.message).toMatch(/supports all of: the legacy functions API .*json_schema.*streaming/);
+  });
+
+  it('n > 1 skips the Anthropic-only tier; with no other tier it is a 400 naming n', () => {
+    const forced = decide({
+      snapshot: {
+        ...snapshot,
+        routes: [{ ...snapshot.routes[0]!, spec: { ...spec, taskTypes: { mid: 'standard' } } }],
+      },
+      request: req({ n: 3 }),
+      headers: { task: 'mid' },
+    });
+    expect(forced.tierName).toBe('premium');
+    expect(forced.skipped).toEqual([{ model: 'mid', tier: 'standard', reason: 'choices' }]);
+    const e = thrown(() => decide({ snapshot, request: req({ model: 'mid', n: 3 }) }));
+    expect(e.status).toBe(400);
+    expect(e.param).toBe('n');
+    expect(e.message).toBe('model "mid" does not support more than one choice (n > 1) (asked for by n)');
   });
 
   it('a requested model that lacks the capability is a 400, not a failover', () => {

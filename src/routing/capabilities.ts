@@ -1,14 +1,17 @@
 /**
  * Capability checks before dispatch: what a request needs (from its fields, never its text) and which models lack it.
  *
- *   requestNeeds(request): Need[]                         vision, tools, legacy_functions, json_schema, streaming, other_parts
+ *   requestNeeds(request): Need[]                         vision, tools, legacy_functions, json_schema, streaming, ...
  *   lacking(spec, model, needs): Capability | undefined   the first need the model cannot serve
  *   capabilityError(subject, needs): TiermeshError        400 when no model of the route (or the named model) serves them
+ *   providerDecline(type, request): string | undefined    for the adapters: the first need their provider cannot carry
  *
  * A model's `capabilities` are what the config declares; an absent field means supported, so routes that declare
- * nothing behave as before. Some limits follow from the provider instead: the Anthropic adapter does not translate the
- * legacy `functions` API nor content parts other than text and images (providers/anthropic-translate.ts
- * `untranslatable`), so a model served only by Anthropic targets lacks those whatever it declares.
+ * nothing behave as before. Some limits follow from the provider instead (PROVIDER_LIMITS): what the Anthropic or
+ * Gemini translation cannot carry without answering a different question (n > 1, logprobs, a whitespace-only stop
+ * sequence, an image URL Gemini would have to fetch, ...). A model served only by such targets lacks those whatever it
+ * declares, and the adapters decline the same requests (`providerDecline`) so failover within a model reaches a
+ * capable target: one table decides both.
  */
 import type { ModelEntry, ModelRouteSpec, ProviderType } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
@@ -20,7 +23,20 @@ export type Capability =
   | 'legacy_functions'
   | 'json_schema'
   | 'streaming'
-  | 'other_parts';
+  | 'other_parts'
+  /** n > 1: several choices in one answer. */
+  | 'choices'
+  /** n > 8: more candidates than Gemini returns. */
+  | 'many_choices'
+  | 'logprobs'
+  /** A stop sequence of whitespace only ("\n"): Anthropic refuses them. */
+  | 'blank_stop'
+  /** An http(s) image URL, which the provider would have to fetch. */
+  | 'image_urls'
+  /** Image parts in a `tool` message. */
+  | 'tool_images'
+  /** `modalities: ["audio"]` or `audio`: a spoken answer. */
+  | 'audio_output';
 
 export interface Need {
   capability: Capability;
@@ -33,7 +49,36 @@ const IMAGE_PARTS = new Set(['image_url', 'input_image', 'image']);
 
 /** Capabilities each provider type cannot carry, whatever the model declares. */
 const PROVIDER_LIMITS: Partial<Record<ProviderType, ReadonlySet<Capability>>> = {
-  anthropic: new Set<Capability>(['legacy_functions', 'other_parts']),
+  anthropic: new Set<Capability>([
+    'legacy_functions',
+    'other_parts',
+    'choices',
+    'many_choices',
+    'logprobs',
+    'blank_stop',
+    'audio_output',
+  ]),
+  gemini: new Set<Capability>([
+    'legacy_functions',
+    'many_choices',
+    'logprobs',
+    'image_urls',
+    'tool_images',
+    'audio_output',
+  ]),
+};
+
+const VENDOR: Partial<Record<ProviderType, string>> = { anthropic: 'Anthropic', gemini: 'Gemini' };
+
+/**
+ * Needs a model's `request.drop` takes away before any target sees them: dropping every field that asks for one
+ * means the model no longer needs it (an operator who drops `n` for a Claude model wants one choice from it).
+ */
+const DROPPED_BY: Partial<Record<Capability, readonly string[]>> = {
+  choices: ['n'],
+  many_choices: ['n'],
+  logprobs: ['logprobs', 'top_logprobs'],
+  blank_stop: ['stop'],
 };
 
 /** Declared capability field per need; needs without one are decided by the providers only. */
@@ -61,6 +106,19 @@ export function requestNeeds(req: ChatCompletionRequest): Need[] {
   }
   if (req.response_format?.type === 'json_schema') add('json_schema', 'response_format');
   if (req.stream === true) add('streaming', 'stream');
+  if (typeof req.n === 'number' && req.n > 1) {
+    add('choices', 'n');
+    if (req.n > 8) add('many_choices', 'n');
+  }
+  const lp = req as { logprobs?: unknown; top_logprobs?: unknown; modalities?: unknown; audio?: unknown };
+  if (lp.logprobs === true) add('logprobs', 'logprobs');
+  else if (typeof lp.top_logprobs === 'number' && lp.top_logprobs > 0) add('logprobs', 'top_logprobs');
+  if (req.stop != null) {
+    const stops = typeof req.stop === 'string' ? [req.stop] : req.stop;
+    if (stops.some((s) => s !== '' && s.trim() === '')) add('blank_stop', 'stop');
+  }
+  if (Array.isArray(lp.modalities) && lp.modalities.includes('audio')) add('audio_output', 'modalities');
+  else if (lp.audio != null) add('audio_output', 'audio');
   for (let i = 0; i < req.messages.length; i++) {
     const m = req.messages[i]!;
     // A conversation already in a tool loop can only be continued by a model that speaks tools.
@@ -71,10 +129,23 @@ export function requestNeeds(req: ChatCompletionRequest): Need[] {
     for (let j = 0; j < c.length; j++) {
       const t = c[j]!.type;
       if (t === 'text') continue;
-      add(IMAGE_PARTS.has(t) ? 'vision' : 'other_parts', `messages[${i}].content[${j}]`);
+      const param = `messages[${i}].content[${j}]`;
+      if (!IMAGE_PARTS.has(t)) {
+        add('other_parts', param);
+        continue;
+      }
+      add('vision', param);
+      if (m.role === 'tool') add('tool_images', param);
+      if (t === 'image_url' && /^https?:\/\//i.test(imageUrl(c[j]))) add('image_urls', param);
     }
   }
   return needs;
+}
+
+function imageUrl(part: unknown): string {
+  const iu = (part as { image_url?: unknown }).image_url;
+  const url = typeof iu === 'string' ? iu : (iu as { url?: unknown } | undefined)?.url;
+  return typeof url === 'string' ? url : '';
 }
 
 const EMPTY: ReadonlySet<Capability> = new Set();
@@ -114,8 +185,27 @@ export function lacking(
   for (const n of needs) {
     const field = DECLARED[n.capability];
     if (field && declared?.[field] === false) return n.capability;
-    if (limits.has(n.capability)) return n.capability;
+    if (limits.has(n.capability) && !droppedFor(model, n.capability)) return n.capability;
   }
+  return undefined;
+}
+
+function droppedFor(model: ModelEntry, c: Capability): boolean {
+  const fields = DROPPED_BY[c];
+  const drop = model.request?.drop;
+  return fields !== undefined && drop !== undefined && fields.every((f) => (drop as string[]).includes(f));
+}
+
+/**
+ * For the adapters of `type`: why they decline `request` (the first need their translation cannot carry), or
+ * undefined. The same table as `lacking`, so routing never sends a model's only targets what they would decline.
+ */
+export function providerDecline(type: ProviderType, request: ChatCompletionRequest): string | undefined {
+  const limits = PROVIDER_LIMITS[type];
+  if (!limits) return undefined;
+  for (const n of requestNeeds(request))
+    if (limits.has(n.capability))
+      return `${WHAT[n.capability]} (asked for by ${n.param}) is not translated to ${VENDOR[type] ?? type}`;
   return undefined;
 }
 
@@ -126,6 +216,13 @@ const WHAT: Record<Capability, string> = {
   json_schema: 'response_format json_schema',
   streaming: 'streaming',
   other_parts: 'content parts other than text and images',
+  choices: 'more than one choice (n > 1)',
+  many_choices: 'more than 8 choices (n > 8)',
+  logprobs: 'logprobs',
+  blank_stop: 'whitespace-only stop sequences',
+  image_urls: 'image URLs (send the image as a base64 data URL)',
+  tool_images: 'images in tool messages',
+  audio_output: 'audio output',
 };
 
 /**

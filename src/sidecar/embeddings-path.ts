@@ -52,6 +52,15 @@ export async function handleEmbeddings(
     const body = await readJsonRequest(req, deps.maxBodyBytes, embeddingsRequest);
     const { route, entry } = resolveEmbeddingModel(runtime.snapshot, body.model);
     const spec = runtime.snapshot.routes.find((r) => r.name === route)!.spec;
+    const plan = runtime.providers.get(route)!.plan([entry]);
+    // A chat-only model (every target's provider has no embeddings endpoint) is the client's wrong model, not an
+    // upstream failure: a 404 the SDKs do not retry, before any budget is reserved.
+    if (!plan.targets.some((t) => t.adapter.embed))
+      throw new TiermeshError(
+        'TM_MODEL_NOT_FOUND',
+        `model "${entry.name}" cannot create embeddings (none of its providers has an embeddings endpoint)`,
+        { param: 'model', logMessage: 'model: no embeddings endpoint among its providers' },
+      );
     trace.tier = TIER;
     const user = routingHeaders(req.headers).user ?? (body.user || undefined);
     const estimate = estimateEmbeddingTokens(body);
@@ -66,7 +75,7 @@ export async function handleEmbeddings(
     trace.spent = account.spent;
     let r: Awaited<ReturnType<typeof executeEmbedding>>;
     try {
-      r = await executeEmbedding(runtime.providers.get(route)!.plan([entry]), body, {
+      r = await executeEmbedding(plan, body, {
         signal: abort.signal,
         onFallback: (e) => logFallback(deps, trace, e),
       });

@@ -760,6 +760,7 @@ describe('docs/providers.md', () => {
       return `${p.type}:${p.name}`;
     });
     expect(types).toEqual([
+      'anthropic:anthropic',
       'gemini:gemini',
       'azure-openai:azure',
       'azure-openai:azure-entra',

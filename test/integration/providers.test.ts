@@ -285,7 +285,7 @@ describe('Anthropic adapter', () => {
       { role: 'user', content: 'third' },
     ],
     max_tokens: 64,
-    stop: ['END', '  '],
+    stop: ['END', ''],
     temperature: 0.5,
   };
 
@@ -300,7 +300,7 @@ describe('Anthropic adapter', () => {
       model: 'up-model',
       system: 'You are terse.',
       max_tokens: 64,
-      // Anthropic rejects whitespace-only stop sequences, so they are dropped.
+      // An empty stop sequence stops nothing: not sent.
       stop_sequences: ['END'],
       temperature: 0.5,
       messages: [
@@ -318,6 +318,12 @@ describe('Anthropic adapter', () => {
     expect(r).toMatchObject({ object: 'chat.completion', model: 'up-model' });
     expect(r.choices[0]).toMatchObject({ message: { content: 'Bonjour' }, finish_reason: 'stop' });
     expect(r.usage).toEqual({ prompt_tokens: 20, completion_tokens: 2, total_tokens: 22 });
+    // Anthropic rejects whitespace-only stop sequences: declined (failover finds another target), never dropped.
+    const calls = up.calls.length;
+    const e = await failure(claude.complete(call({ ...conversation, stop: ['END', '  '] })));
+    expect(e.reason).toBe('unavailable');
+    expect(e.message).toContain('whitespace-only stop sequences');
+    expect(up.calls.length).toBe(calls);
   });
 
   it('streams event by event into OpenAI chunks, usage last', async () => {
