@@ -349,9 +349,12 @@ export const resilience = z.object({
     .int()
     .min(50)
     .max(600_000)
-    .default(15_000)
+    .optional()
     .describe(
-      'Deadline for the first output: the answer of a JSON call, the first chunk with text, a tool call or a finish of a stream (a chunk with only the role does not count). Raise it for reasoning models, which think before their first text.',
+      'Deadline for the first output. Streams: the first chunk with text, a tool call or a finish (a chunk with only ' +
+        'the role does not count); 15000 when unset. Raise it for reasoning models, which think before their first ' +
+        'text. Whole (non-streamed) answers: OpenAI-style servers send nothing before the whole answer, so only a set ' +
+        'value applies to them; unset, timeoutMs alone bounds them.',
     ),
   streamIdleTimeoutMs: z
     .number()
@@ -646,7 +649,6 @@ export const modelRouteSpec = z
     cascade: cascade.default({ enabled: true, checks: ['empty', 'refusal', 'json'], maxEscalations: 1 }),
     resilience: resilience.default({
       timeoutMs: 60_000,
-      firstByteTimeoutMs: 15_000,
       streamIdleTimeoutMs: 30_000,
       retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
       breaker: {

@@ -12,7 +12,7 @@
  *   catch (e) { ... }                                             // after the first chunk there is no failover
  *
  * Deadlines: each attempt has `timeoutMs` for a whole JSON answer, or for a stream's first chunk; `firstByteTimeoutMs`
- * for the first byte. Once a stream flows, `streamIdleTimeoutMs` bounds the wait for each next chunk and the optional
+ * for the first byte (streams; JSON calls only when set: policy.ts firstByteDeadlineMs). Once a stream flows, `streamIdleTimeoutMs` bounds the wait for each next chunk and the optional
  * `streamTimeoutMs` the whole stream, so a long answer that keeps flowing is never cut at `timeoutMs`.
  *
  * Whose fault: a LocalError (the request could not be built or serialized) stops at once with a 400 or 500 and is
@@ -29,7 +29,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from 
 import { type ErrorCode, TiermeshError } from '../errors.js';
 import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
 import type { Breaker } from './breaker.js';
-import { afterFailure } from './policy.js';
+import { afterFailure, firstByteDeadlineMs } from './policy.js';
 import { adaptRequest } from './request-adapt.js';
 import {
   type FailureReason,
@@ -496,7 +496,7 @@ async function loop<T, R>(
             return withDeadline(
               t,
               Math.min(res.timeoutMs, remaining),
-              res.firstByteTimeoutMs,
+              firstByteDeadlineMs(res, !doneOnAnswer),
               opts.signal,
               attempt,
               doneOnAnswer,
