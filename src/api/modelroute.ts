@@ -140,6 +140,15 @@ export const requestAdaptation = z
       .max(10_000_000)
       .optional()
       .describe('Upper bound on max_tokens / max_completion_tokens sent to this model.'),
+    maxTokensParam: z
+      .enum(['max_tokens', 'max_completion_tokens'])
+      .optional()
+      .describe(
+        'The one parameter that carries the output limit to this model (the other is renamed to it). By default ' +
+          'max_completion_tokens for OpenAI reasoning models (o1, o3, o4-mini, gpt-5 families, by upstream model id ' +
+          'or entry name) on openai and azure-openai providers, which refuse max_tokens; as the client sent it ' +
+          'otherwise. Set it for an Azure deployment whose names do not tell the model.',
+      ),
     drop: z
       .array(z.enum(adaptableParams))
       .max(adaptableParams.length)
