@@ -12,7 +12,7 @@
  *   catch (e) { ... }                                             // after the first chunk there is no failover
  *
  * Deadlines: each attempt has `timeoutMs` for a whole JSON answer, or for a stream's first chunk; `firstByteTimeoutMs`
- * for the first byte (streams; JSON calls only when set: policy.ts firstByteDeadlineMs). Once a stream flows, `streamIdleTimeoutMs` bounds the wait for each next chunk and the optional
+ * for the first byte. Once a stream flows, `streamIdleTimeoutMs` bounds the wait for each next chunk and the optional
  * `streamTimeoutMs` the whole stream, so a long answer that keeps flowing is never cut at `timeoutMs`.
  *
  * Whose fault: a LocalError (the request could not be built or serialized) stops at once with a 400 or 500 and is
