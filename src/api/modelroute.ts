@@ -140,6 +140,15 @@ export const requestAdaptation = z
       .max(10_000_000)
       .optional()
       .describe('Upper bound on max_tokens / max_completion_tokens sent to this model.'),
+    maxTokensParam: z
+      .enum(['max_tokens', 'max_completion_tokens'])
+      .optional()
+      .describe(
+        'The one parameter that carries the output limit to this model (the other is renamed to it). By default ' +
+          'max_completion_tokens for OpenAI reasoning models (o1, o3, o4-mini, gpt-5 families, by upstream model id ' +
+          'or entry name) on openai and azure-openai providers, which refuse max_tokens; as the client sent it ' +
+          'otherwise. Set it for an Azure deployment whose names do not tell the model.',
+      ),
     drop: z
       .array(z.enum(adaptableParams))
       .max(adaptableParams.length)
@@ -349,9 +358,12 @@ export const resilience = z.object({
     .int()
     .min(50)
     .max(600_000)
-    .default(15_000)
+    .optional()
     .describe(
-      'Deadline for the first output: the answer of a JSON call, the first chunk with text, a tool call or a finish of a stream (a chunk with only the role does not count). Raise it for reasoning models, which think before their first text.',
+      'Deadline for the first output. Streams: the first chunk with text, a tool call or a finish (a chunk with only ' +
+        'the role does not count); 15000 when unset. Raise it for reasoning models, which think before their first ' +
+        'text. Whole (non-streamed) answers: OpenAI-style servers send nothing before the whole answer, so only a set ' +
+        'value applies to them; unset, timeoutMs alone bounds them.',
     ),
   streamIdleTimeoutMs: z
     .number()
@@ -646,7 +658,6 @@ export const modelRouteSpec = z
     cascade: cascade.default({ enabled: true, checks: ['empty', 'refusal', 'json'], maxEscalations: 1 }),
     resilience: resilience.default({
       timeoutMs: 60_000,
-      firstByteTimeoutMs: 15_000,
       streamIdleTimeoutMs: 30_000,
       retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
       breaker: {

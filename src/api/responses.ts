@@ -87,7 +87,14 @@ export const responsesToolChoice = z.union([
   z.looseObject({ type: z.literal('function'), name: z.string().min(1) }),
 ]);
 
-/** Unknown top-level fields are ignored (include, truncation, prompt_cache_key, service_tier, ...). */
+/** Reasoning effort levels the Responses API takes; passed on as chat completions' `reasoning_effort`. */
+export const reasoningEfforts = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] as const;
+
+/**
+ * Fields with a chat-completions equivalent are translated (src/sidecar/apis/responses.ts); the ones without are
+ * refused (`prompt`) or accepted and ignored as docs/apis.md lists (truncation, reasoning.summary, max_tool_calls,
+ * include values other than logprobs, stream_options, context_management). Other unknown fields are ignored.
+ */
 export const responsesRequest = z.looseObject({
   model: z.string().min(1, 'model is required'),
   input: stringOr(z.array(responsesInputItem).min(1, 'input must not be empty')),
@@ -95,7 +102,26 @@ export const responsesRequest = z.looseObject({
   tools: z.array(responsesTool).nullish(),
   tool_choice: responsesToolChoice.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
-  text: z.looseObject({ format: responsesTextFormat.nullish() }).nullish(),
+  text: z
+    .looseObject({
+      format: responsesTextFormat.nullish(),
+      verbosity: z.enum(['low', 'medium', 'high']).nullish(),
+    })
+    .nullish(),
+  reasoning: z
+    .looseObject({
+      effort: z.enum(reasoningEfforts).nullish(),
+      summary: z.enum(['auto', 'concise', 'detailed']).nullish(),
+    })
+    .nullish(),
+  include: z.array(z.string().max(128)).max(16).nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  max_tool_calls: z.number().int().min(1).nullish(),
+  service_tier: z.enum(['auto', 'default', 'flex', 'scale', 'priority']).nullish(),
+  prompt_cache_key: z.string().max(1024).nullish(),
+  prompt_cache_retention: z.enum(['in_memory', '24h']).nullish(),
+  truncation: z.enum(['auto', 'disabled']).nullish(),
+  prompt: z.unknown().optional(),
   max_output_tokens: z.number().int().min(1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),

@@ -29,7 +29,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from 
 import { type ErrorCode, TiermeshError } from '../errors.js';
 import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
 import type { Breaker } from './breaker.js';
-import { afterFailure } from './policy.js';
+import { afterFailure, firstByteDeadlineMs } from './policy.js';
 import { adaptRequest } from './request-adapt.js';
 import {
   type FailureReason,
@@ -496,7 +496,7 @@ async function loop<T, R>(
             return withDeadline(
               t,
               Math.min(res.timeoutMs, remaining),
-              res.firstByteTimeoutMs,
+              firstByteDeadlineMs(res, !doneOnAnswer),
               opts.signal,
               attempt,
               doneOnAnswer,

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { afterFailure, type FailureContext, parseRetryAfter } from './policy.js';
+import { modelRouteSpec } from '../api/modelroute.js';
+import {
+  afterFailure,
+  type FailureContext,
+  firstByteDeadlineMs,
+  parseRetryAfter,
+  STREAM_FIRST_BYTE_TIMEOUT_MS,
+} from './policy.js';
 
 const headers = (h: Record<string, string>) => (name: string) => h[name];
 const NOW = Date.parse('2026-11-23T10:00:00Z');
@@ -68,5 +75,38 @@ describe('afterFailure', () => {
     expect(afterFailure({ ...base, retries: { ...base.retries, attempts: 0 } })).toEqual({
       kind: 'next-target',
     });
+  });
+});
+
+describe('firstByteDeadlineMs', () => {
+  const parsed = (resilience?: unknown) =>
+    modelRouteSpec.parse({
+      providers: [{ name: 'p', type: 'simulated' }],
+      models: [
+        {
+          name: 'm',
+          targets: [{ provider: 'p' }],
+          pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+          contextWindow: 1000,
+        },
+      ],
+      tiers: [{ name: 't', models: ['m'] }],
+      ...(resilience ? { resilience } : {}),
+    }).resilience;
+
+  it('unset, a non-streamed call is bounded by timeoutMs alone (its first byte is the whole answer)', () => {
+    expect(firstByteDeadlineMs(parsed(), false)).toBe(60_000);
+    expect(firstByteDeadlineMs(parsed({ timeoutMs: 120_000 }), false)).toBe(120_000);
+  });
+
+  it('unset, a stream gets the stream default, never past timeoutMs', () => {
+    expect(firstByteDeadlineMs(parsed(), true)).toBe(STREAM_FIRST_BYTE_TIMEOUT_MS);
+    expect(firstByteDeadlineMs(parsed({ timeoutMs: 5_000 }), true)).toBe(5_000);
+  });
+
+  it('set on the route, it applies to both', () => {
+    const res = parsed({ timeoutMs: 30_000, firstByteTimeoutMs: 2_000 });
+    expect(firstByteDeadlineMs(res, false)).toBe(2_000);
+    expect(firstByteDeadlineMs(res, true)).toBe(2_000);
   });
 });

@@ -80,3 +80,21 @@ export function afterFailure(c: FailureContext): NextStep {
   if (delayMs >= c.remainingMs) return { kind: 'next-target' };
   return { kind: 'retry', delayMs };
 }
+
+/** A stream's first-output deadline when the route sets no `firstByteTimeoutMs`. */
+export const STREAM_FIRST_BYTE_TIMEOUT_MS = 15_000;
+
+/**
+ * The first-byte deadline of one attempt. A stream's first byte is its first chunk, so a stream that does not start
+ * soon is left for the next target. A whole (non-streamed) answer's first byte is the whole answer (OpenAI-style
+ * servers send no header before it is complete), so a default there would fail every long answer, and SDKs retry
+ * the 504, paying for the generation again: only a value the route sets applies, and without one `timeoutMs`
+ * bounds the call alone (as LiteLLM keeps `stream_timeout` apart from `timeout`).
+ */
+export function firstByteDeadlineMs(
+  res: { timeoutMs: number; firstByteTimeoutMs?: number | undefined },
+  stream: boolean,
+): number {
+  if (res.firstByteTimeoutMs !== undefined) return res.firstByteTimeoutMs;
+  return stream ? Math.min(STREAM_FIRST_BYTE_TIMEOUT_MS, res.timeoutMs) : res.timeoutMs;
+}

@@ -8,6 +8,7 @@ import type { ExecutionPlan, Target } from './failover.js';
 import { createGeminiAdapter } from './gemini.js';
 import { defaultKeyEnv, type KeyEnv, keySource, tokenSource } from './keys.js';
 import { createOpenAIAdapter } from './openai.js';
+import { targetAdaptation } from './request-adapt.js';
 import { createSimulatedAdapter } from './simulated.js';
 import type { ProviderAdapter } from './types.js';
 
@@ -63,6 +64,7 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
       // The compiler rejects routes naming unknown providers; a stale plan skips rather than crashes.
       if (!adapter) continue;
       const upstreamModel = t.model ?? m.name;
+      const request = targetAdaptation(adapter.type, m, upstreamModel);
       targets.push({
         model: m.name,
         provider: t.provider,
@@ -73,7 +75,7 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
           { route: route.name, provider: t.provider, model: upstreamModel },
           resilience.breaker,
         ),
-        ...(m.request ? { request: m.request } : {}),
+        ...(request ? { request } : {}),
       });
     }
     const plan = { targets, resilience };

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { modelEntry } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
-import { adaptRequest, describeAdaptation } from './request-adapt.js';
+import {
+  adaptRequest,
+  describeAdaptation,
+  isOpenAIReasoningModel,
+  targetAdaptation,
+} from './request-adapt.js';
 
 const base: ChatCompletionRequest = {
   model: 'auto',
@@ -69,6 +74,80 @@ describe('adaptRequest', () => {
         drop: ['seed'],
       }),
     ).toEqual(['system prefix (3 chars)', 'default temperature=0', 'cap max_tokens at 10', 'drop seed']);
+  });
+});
+
+describe('the output-limit parameter (maxTokensParam)', () => {
+  const msgs = base.messages;
+  const mct = { maxTokensParam: 'max_completion_tokens' } as const;
+
+  it("injects the cap under the model's parameter", () => {
+    const out = adaptRequest({ model: 'o4-mini', messages: msgs }, { ...mct, maxTokensCap: 8192 });
+    expect(out.max_completion_tokens).toBe(8192);
+    expect(out).not.toHaveProperty('max_tokens');
+  });
+
+  it("renames the client's max_tokens, capped, and keeps an explicit max_completion_tokens", () => {
+    const renamed = adaptRequest(
+      { model: 'o3', messages: msgs, max_tokens: 9000 },
+      { ...mct, maxTokensCap: 4000 },
+    );
+    expect(renamed.max_completion_tokens).toBe(4000);
+    expect(renamed).not.toHaveProperty('max_tokens');
+    const both = adaptRequest(
+      { model: 'o3', messages: msgs, max_tokens: 10, max_completion_tokens: 300 },
+      mct,
+    );
+    expect(both.max_completion_tokens).toBe(300);
+    expect(both).not.toHaveProperty('max_tokens');
+    const input = { model: 'o3', messages: msgs, max_tokens: 10 };
+    adaptRequest(input, mct);
+    expect(input).toEqual({ model: 'o3', messages: msgs, max_tokens: 10 });
+  });
+
+  it('renames the other way for a server that only takes max_tokens', () => {
+    const out = adaptRequest(
+      { model: 'old', messages: msgs, max_completion_tokens: 50 },
+      { maxTokensParam: 'max_tokens' },
+    );
+    expect(out.max_tokens).toBe(50);
+    expect(out).not.toHaveProperty('max_completion_tokens');
+  });
+
+  it('knows the OpenAI reasoning families by model id', () => {
+    for (const id of [
+      'o1',
+      'o1-mini',
+      'o3-pro',
+      'o4-mini-2025-04-16',
+      'gpt-5',
+      'gpt-5-mini',
+      'gpt-5.1',
+      'openai/o3',
+    ])
+      expect(isOpenAIReasoningModel(id), id).toBe(true);
+    for (const id of [
+      'gpt-4o-mini',
+      'gpt-4.1',
+      'gpt-50x',
+      'omni-moderation-latest',
+      'llama3.2',
+      'prod-deploy',
+    ])
+      expect(isOpenAIReasoningModel(id), id).toBe(false);
+  });
+
+  it('is set per target for reasoning models on openai and azure-openai providers only', () => {
+    const o4 = { name: 'o4-mini', request: { maxTokensCap: 8192 } };
+    expect(targetAdaptation('openai', o4, 'o4-mini')).toEqual({ ...o4.request, ...mct });
+    // An Azure deployment named anything: the entry's name tells the family.
+    expect(targetAdaptation('azure-openai', { name: 'o3-mini' }, 'prod-reasoning')).toEqual(mct);
+    expect(targetAdaptation('azure-openai', { name: 'reasoner' }, 'gpt-5-mini')).toEqual(mct);
+    expect(targetAdaptation('openai', { name: 'gpt-4o-mini' }, 'gpt-4o-mini')).toBeUndefined();
+    expect(targetAdaptation('openai-compatible', o4, 'o4-mini')).toBe(o4.request);
+    expect(targetAdaptation('anthropic', { name: 'o4-mini' }, 'claude')).toBeUndefined();
+    const own = { name: 'o3', request: { maxTokensParam: 'max_tokens' as const } };
+    expect(targetAdaptation('openai', own, 'o3')).toBe(own.request);
   });
 });
 

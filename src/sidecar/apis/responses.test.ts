@@ -68,7 +68,86 @@ describe('fromResponsesRequest', () => {
       top_p: 0.5,
       user: 'u-1',
       stream: true,
+      store: true,
     });
+  });
+
+  it('translates every setting with a chat-completions equivalent', () => {
+    const out = fromResponsesRequest(
+      parse({
+        input: 'hi',
+        reasoning: { effort: 'high', summary: 'auto' },
+        text: { verbosity: 'low' },
+        service_tier: 'flex',
+        prompt_cache_key: 'k1',
+        prompt_cache_retention: '24h',
+        store: true,
+        metadata: { team: 'a' },
+        include: ['message.output_text.logprobs', 'reasoning.encrypted_content'],
+        top_logprobs: 3,
+        max_tool_calls: 2,
+        truncation: 'auto',
+      }),
+    );
+    expect(out).toEqual({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'hi' }],
+      reasoning_effort: 'high',
+      verbosity: 'low',
+      service_tier: 'flex',
+      prompt_cache_key: 'k1',
+      prompt_cache_retention: '24h',
+      store: true,
+      metadata: { team: 'a' },
+      logprobs: true,
+      top_logprobs: 3,
+    });
+  });
+
+  it('sends metadata only with store: true, and logprobs only when asked for', () => {
+    const unstored = fromResponsesRequest(parse({ input: 'hi', metadata: { team: 'a' } }));
+    expect(unstored).not.toHaveProperty('metadata');
+    expect(unstored).not.toHaveProperty('store');
+    expect(unstored).not.toHaveProperty('logprobs');
+    const included = fromResponsesRequest(parse({ input: 'hi', include: ['message.output_text.logprobs'] }));
+    expect(included).toMatchObject({ logprobs: true });
+    expect(included).not.toHaveProperty('top_logprobs');
+    expect(fromResponsesRequest(parse({ input: 'hi', top_logprobs: 2 }))).toMatchObject({
+      logprobs: true,
+      top_logprobs: 2,
+    });
+  });
+
+  it('refuses a stored prompt template, naming the field', () => {
+    const e = thrown(() => fromResponsesRequest(parse({ input: 'hi', prompt: { id: 'pmpt_1' } })));
+    expect(e.status).toBe(400);
+    expect(e.param).toBe('prompt');
+  });
+
+  it('makes a function tool without strict strict when its schema allows it, as the Responses API does', () => {
+    const closed = {
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+      additionalProperties: false,
+    };
+    const open = { type: 'object', properties: { city: { type: 'string' } } };
+    const out = fromResponsesRequest(
+      parse({
+        input: 'x',
+        tools: [
+          { type: 'function', name: 'a', parameters: closed },
+          { type: 'function', name: 'b', parameters: open },
+          { type: 'function', name: 'c', parameters: closed, strict: false },
+        ],
+      }),
+    );
+    const fns = (out['tools'] as unknown as Array<{ function: Record<string, unknown> }>).map(
+      (t) => t.function,
+    );
+    expect(fns[0]?.['strict']).toBe(true);
+    expect(fns[1]).not.toHaveProperty('strict');
+    expect(fns[2]?.['strict']).toBe(false);
   });
 
   it('turns item arrays into messages: developer to system, parts, function calls and their outputs', () => {
@@ -228,6 +307,51 @@ describe('toResponse', () => {
     });
   });
 
+  it('echoes the settings it applied, the served service tier and the token logprobs', () => {
+    const lp = [
+      {
+        token: 'Hello',
+        logprob: -0.1,
+        bytes: [72],
+        top_logprobs: [{ token: 'Hello', logprob: -0.1, bytes: [72] }],
+      },
+    ];
+    const c = {
+      ...completion({ role: 'assistant', content: 'Hello' }),
+      service_tier: 'flex',
+    } as ChatCompletion;
+    c.choices[0]!.logprobs = { content: lp, refusal: null };
+    const r = toResponse(
+      c,
+      parse({
+        input: 'hi',
+        reasoning: { effort: 'high', summary: 'auto' },
+        text: { verbosity: 'low' },
+        service_tier: 'auto',
+        prompt_cache_key: 'k1',
+        top_logprobs: 1,
+        max_tool_calls: 4,
+        safety_identifier: 'u-1',
+        truncation: 'auto',
+      }),
+      ids(),
+    );
+    expect(r).toMatchObject({
+      reasoning: { effort: 'high', summary: null },
+      text: { format: { type: 'text' }, verbosity: 'low' },
+      service_tier: 'flex',
+      prompt_cache_key: 'k1',
+      top_logprobs: 1,
+      max_tool_calls: 4,
+      safety_identifier: 'u-1',
+      truncation: 'disabled',
+      store: false,
+    });
+    expect(r.output[0]).toMatchObject({ content: [{ type: 'output_text', text: 'Hello', logprobs: lp }] });
+    const plain = toResponse(completion({ role: 'assistant', content: 'x' }), parse({ input: 'hi' }), ids());
+    expect(plain).toMatchObject({ reasoning: { effort: null }, service_tier: 'auto', top_logprobs: 0 });
+  });
+
   it('answers tool calls as function_call items and a cut answer as incomplete', () => {
     const tools = toResponse(
       completion(
@@ -305,6 +429,35 @@ describe('ResponsesStreamWriter', () => {
     // Each .done comes after the last fragment of its call.
     const lastDelta = events.findLastIndex((e) => e.type === 'response.function_call_arguments.delta');
     expect(events.indexOf(done[0]!)).toBeGreaterThan(lastDelta);
+  });
+
+  it('streams token logprobs on the text deltas and the done events, and the served service tier', () => {
+    const w = new ResponsesStreamWriter(
+      parse({ input: 'x', stream: true, top_logprobs: 1, reasoning: { effort: 'low' } }),
+      ids(),
+      5,
+    );
+    const tok = (t: string) => ({ token: t, logprob: -0.5, bytes: [...Buffer.from(t)], top_logprobs: [] });
+    const lpChunk = (t: string) => {
+      const c = chunk({ content: t });
+      c.choices[0]!.logprobs = { content: [tok(t)] };
+      return Object.assign(c, { service_tier: 'default' });
+    };
+    const events = [
+      ...w.push(lpChunk('Hi')),
+      ...w.push(lpChunk(' there')),
+      ...w.push(chunk({}, 'stop')),
+      ...w.end(),
+    ];
+    const deltas = events.filter((e) => e.type === 'response.output_text.delta');
+    expect(deltas.map((e) => e['logprobs'])).toEqual([[tok('Hi')], [tok(' there')]]);
+    expect(events.find((e) => e.type === 'response.output_text.done')?.['logprobs']).toEqual([
+      tok('Hi'),
+      tok(' there'),
+    ]);
+    const done = events.at(-1)?.['response'] as Record<string, unknown>;
+    expect(done).toMatchObject({ service_tier: 'default', reasoning: { effort: 'low' }, top_logprobs: 1 });
+    expect(done['output']).toMatchObject([{ content: [{ logprobs: [tok('Hi'), tok(' there')] }] }]);
   });
 
   it('streams a refusal as a message with a refusal part and refusal events', () => {

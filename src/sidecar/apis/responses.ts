@@ -5,10 +5,11 @@
  *
  * Stateless: nothing is stored server-side, so `previous_response_id`, `conversation` and `background` are refused
  * with a 400 that says to send the whole conversation. `store` is accepted (the SDKs and the API default it to
- * true) and answered as `store: false`. `item_reference` items resolve through `resolveItem` (a bounded memory of
- * the items this sidecar answered with recently; the Vercel AI SDK sends references to them in multi-turn calls);
- * an unknown reference is a 400 naming the item. Reasoning items are dropped from history: they belong to the model
- * that produced them.
+ * true), passed on when sent, and answered as `store: false` (nothing is kept for retrieval). `item_reference`
+ * items resolve through `resolveItem` (a bounded memory of the items this sidecar answered with recently; the
+ * Vercel AI SDK sends references to them in multi-turn calls); an unknown reference is a 400 naming the item.
+ * Reasoning items are dropped from history: they belong to the model that produced them. Settings with a
+ * chat-completions equivalent are translated (`settings`); what has none is refused or listed in docs/apis.md.
  */
 import { randomBytes } from 'node:crypto';
 import type {
@@ -28,6 +29,7 @@ import type { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
 import { invalid, type Quote } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
+import { strictCompatible } from './strict-schema.js';
 
 type Part = { type: string } & Record<string, unknown>;
 type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
@@ -93,6 +95,11 @@ export function fromResponsesRequest(
       'tiermesh does not store conversations; send the whole conversation in `input`',
     );
   if (req.background === true) throw invalid('background', 'background responses are not supported');
+  if (req.prompt != null)
+    throw invalid(
+      'prompt',
+      'stored prompt templates are not supported (tiermesh stores nothing); send `instructions` and `input` instead',
+    );
   const messages: ChatMessage[] = [];
   if (req.instructions) messages.push({ role: 'system', content: req.instructions });
   const items: ResponsesInputItem[] =
@@ -151,6 +158,7 @@ export function fromResponsesRequest(
   const user = req.safety_identifier ?? req.user;
   if (user) out.user = user;
   if (req.stream === true) out.stream = true;
+  settings(req, out);
   if (req.tools && req.tools.length > 0) {
     out['tools'] = req.tools.map((t, i) => {
       if (t.type !== 'function') throw unsupported(`tools[${i}].type`, (q) => `tool type ${q(t.type)}`);
@@ -161,7 +169,12 @@ export function fromResponsesRequest(
           name: f.name,
           ...(f.description != null ? { description: f.description } : {}),
           parameters: f.parameters ?? { type: 'object', properties: {} },
-          ...(f.strict != null ? { strict: f.strict } : {}),
+          // Left out, the Responses API is strict when the schema allows it; chat completions would not be.
+          ...(f.strict != null
+            ? { strict: f.strict }
+            : strictCompatible(f.parameters)
+              ? { strict: true }
+              : {}),
         },
       };
     });
@@ -198,6 +211,33 @@ export function fromResponsesRequest(
   } else if (format != null && format.type !== 'text')
     throw unsupported('text.format.type', (q) => `format ${q(format.type)}`);
   return out;
+}
+
+/** Whether the request asks for the answer's token logprobs. */
+function wantsLogprobs(req: ResponsesRequest): boolean {
+  return req.include?.includes(LOGPROBS_INCLUDE) === true || (req.top_logprobs ?? 0) > 0;
+}
+const LOGPROBS_INCLUDE = 'message.output_text.logprobs';
+
+/**
+ * The settings with a chat-completions equivalent, under its name. `metadata` goes only with `store: true`: chat
+ * completions refuse it otherwise (it tags a stored completion), and the Responses default of storing is not
+ * assumed, since tiermesh stores nothing itself. What has no equivalent is listed in docs/apis.md.
+ */
+function settings(req: ResponsesRequest, out: ChatCompletionRequest): void {
+  const o = out as Record<string, unknown>;
+  if (req.reasoning?.effort != null) o['reasoning_effort'] = req.reasoning.effort;
+  if (req.text?.verbosity != null) o['verbosity'] = req.text.verbosity;
+  if (req.service_tier != null) o['service_tier'] = req.service_tier;
+  if (req.prompt_cache_key != null) o['prompt_cache_key'] = req.prompt_cache_key;
+  if (req.prompt_cache_retention != null) o['prompt_cache_retention'] = req.prompt_cache_retention;
+  if (req.store != null) o['store'] = req.store;
+  if (req.store === true && req.metadata != null && Object.keys(req.metadata).length > 0)
+    o['metadata'] = req.metadata;
+  if (wantsLogprobs(req)) {
+    o['logprobs'] = true;
+    if (req.top_logprobs != null) o['top_logprobs'] = req.top_logprobs;
+  }
 }
 
 /** Output items, as the Responses API and its SDKs shape them. */
@@ -242,16 +282,24 @@ export interface ResponseObject {
   output: OutputItem[];
   parallel_tool_calls: boolean;
   previous_response_id: null;
-  reasoning: { effort: null; summary: null };
+  /** The effort passed on; `summary` is null: no reasoning summary is produced (docs/apis.md). */
+  reasoning: { effort: string | null; summary: null };
+  background: false;
   store: false;
   temperature: number | null;
-  text: { format: unknown };
+  text: { format: unknown; verbosity: string | null };
   tool_choice: unknown;
   tools: unknown[];
   top_p: number | null;
+  top_logprobs: number;
+  max_tool_calls: number | null;
+  service_tier: string;
+  prompt_cache_key: string | null;
+  prompt_cache_retention: string | null;
   truncation: 'disabled';
   usage: ResponsesUsage | null;
   user: string | null;
+  safety_identifier: string | null;
   metadata: Record<string, string>;
 }
 
@@ -282,10 +330,14 @@ function incompleteReason(finish: string | null | undefined): ResponseObject['in
   return null;
 }
 
-/** The response envelope around its output, echoing the request's settings as the API does. */
+/**
+ * The response envelope around its output, echoing the request's settings as the API does: as they were applied,
+ * so a setting tiermesh ignores is echoed at its effect (truncation `disabled`, reasoning `summary: null`, `store:
+ * false` since nothing is kept for retrieval). `serviceTier` is the tier the upstream says it served, if it did.
+ */
 export function responseObject(
   req: ResponsesRequest,
-  meta: { id: string; createdAt: number; model: string },
+  meta: { id: string; createdAt: number; model: string; serviceTier?: string | undefined },
   output: OutputItem[],
   status: ResponseObject['status'],
   extra: Pick<ResponseObject, 'usage' | 'incomplete_details' | 'error'>,
@@ -303,16 +355,23 @@ export function responseObject(
     output,
     parallel_tool_calls: req.parallel_tool_calls ?? true,
     previous_response_id: null,
-    reasoning: { effort: null, summary: null },
+    reasoning: { effort: req.reasoning?.effort ?? null, summary: null },
+    background: false,
     store: false,
     temperature: req.temperature ?? null,
-    text: { format: req.text?.format ?? { type: 'text' } },
+    text: { format: req.text?.format ?? { type: 'text' }, verbosity: req.text?.verbosity ?? null },
     tool_choice: req.tool_choice ?? 'auto',
     tools: req.tools ?? [],
     top_p: req.top_p ?? null,
+    top_logprobs: req.top_logprobs ?? 0,
+    max_tool_calls: req.max_tool_calls ?? null,
+    service_tier: meta.serviceTier ?? req.service_tier ?? 'auto',
+    prompt_cache_key: req.prompt_cache_key ?? null,
+    prompt_cache_retention: req.prompt_cache_retention ?? null,
     truncation: 'disabled',
     usage: extra.usage,
     user: req.user ?? null,
+    safety_identifier: req.safety_identifier ?? null,
     metadata: req.metadata ?? {},
   };
 }
@@ -340,7 +399,9 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
       id: newId('msg'),
       status: itemStatus,
       role: 'assistant',
-      content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
+      content: [
+        { type: 'output_text', text, annotations: [], logprobs: tokenLogprobs(choice?.logprobs) ?? [] },
+      ],
     });
   for (const tc of calls)
     output.push({
@@ -353,7 +414,7 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
     });
   return responseObject(
     req,
-    { id: newId('resp'), createdAt: c.created, model: c.model },
+    { id: newId('resp'), createdAt: c.created, model: c.model, serviceTier: servedTier(c) },
     output,
     incomplete ? 'incomplete' : 'completed',
     {
@@ -362,6 +423,21 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
       error: null,
     },
   );
+}
+
+/**
+ * A chat answer's token logprobs (`logprobs.content`) as Responses output_text logprobs: the same shape (token,
+ * logprob, bytes, top_logprobs), passed on as the upstream gave them.
+ */
+export function tokenLogprobs(logprobs: unknown): unknown[] | undefined {
+  const content = (logprobs as { content?: unknown } | null | undefined)?.content;
+  return Array.isArray(content) && content.length > 0 ? content : undefined;
+}
+
+/** The service tier an answer (or chunk) says it was served on, when it says. */
+function servedTier(c: unknown): string | undefined {
+  const t = (c as { service_tier?: unknown } | null)?.service_tier;
+  return typeof t === 'string' ? t : undefined;
 }
 
 /** One Responses stream event, before framing; `sequence_number` is set by the writer. */
@@ -381,13 +457,19 @@ interface OpenText {
   item: OutputMessage;
   index: number;
   text: string;
+  /** The token logprobs so far (output_text only, when asked for and sent). */
+  logprobs: unknown[];
   /** The message's one content part: answer text, or a refusal (OpenAI streams it as refusal.delta events). */
   kind: 'output_text' | 'refusal';
 }
-function contentPart(kind: OpenText['kind'], text: string): OutputMessage['content'][number] {
+function contentPart(
+  kind: OpenText['kind'],
+  text: string,
+  logprobs: unknown[] = [],
+): OutputMessage['content'][number] {
   return kind === 'refusal'
     ? { type: 'refusal', refusal: text }
-    : { type: 'output_text', text, annotations: [], logprobs: [] };
+    : { type: 'output_text', text, annotations: [], logprobs };
 }
 
 interface OpenCall {
@@ -407,6 +489,7 @@ export class ResponsesStreamWriter {
   private started = false;
   private readonly id: string;
   private model: string;
+  private serviceTier: string | undefined;
   private readonly output: OutputItem[] = [];
   private text: OpenText | undefined;
   private calls = new Map<number, OpenCall>();
@@ -430,9 +513,10 @@ export class ResponsesStreamWriter {
 
   push(chunk: ChatCompletionChunk): ResponsesEvent[] {
     const out: ResponsesEvent[] = [];
+    this.serviceTier ??= servedTier(chunk);
     if (!this.started) this.start(out, chunk.model);
     for (const part of this.parts.read(chunk)) {
-      if (part.kind === 'text') this.text = this.textDelta(out, part.text, 'output_text');
+      if (part.kind === 'text') this.text = this.textDelta(out, part.text, 'output_text', part.logprobs);
       else if (part.kind === 'refusal') this.text = this.textDelta(out, part.text, 'refusal');
       else if (part.kind === 'tool-start') {
         // OpenAI streams tool calls one after the other: a new one means the previous items are complete, unless a
@@ -500,7 +584,7 @@ export class ResponsesStreamWriter {
   }
 
   private meta() {
-    return { id: this.id, createdAt: this.createdAt, model: this.model };
+    return { id: this.id, createdAt: this.createdAt, model: this.model, serviceTier: this.serviceTier };
   }
 
   private start(out: ResponsesEvent[], model: string): void {
@@ -520,7 +604,12 @@ export class ResponsesStreamWriter {
    * Appends text (or refusal text) to the open message item, opening one (and closing what came before) when there
    * is none or the open one holds the other kind.
    */
-  private textDelta(out: ResponsesEvent[], text: string, kind: OpenText['kind']): OpenText {
+  private textDelta(
+    out: ResponsesEvent[],
+    text: string,
+    kind: OpenText['kind'],
+    logprobs: unknown[] = [],
+  ): OpenText {
     let t = this.text;
     if (t && t.kind !== kind) t = undefined;
     if (!t) {
@@ -532,7 +621,7 @@ export class ResponsesStreamWriter {
         role: 'assistant',
         content: [],
       };
-      t = { item, index: this.output.length, text: '', kind };
+      t = { item, index: this.output.length, text: '', logprobs: [], kind };
       this.output.push(item);
       out.push(
         this.ev({
@@ -552,12 +641,13 @@ export class ResponsesStreamWriter {
       );
     }
     t.text += text;
+    for (const lp of logprobs) t.logprobs.push(lp);
     const at = { item_id: t.item.id, output_index: t.index, content_index: 0, delta: text };
     out.push(
       this.ev(
         kind === 'refusal'
           ? { type: 'response.refusal.delta', ...at }
-          : { type: 'response.output_text.delta', ...at, logprobs: [] },
+          : { type: 'response.output_text.delta', ...at, logprobs },
       ),
     );
     return t;
@@ -567,7 +657,7 @@ export class ResponsesStreamWriter {
     const t = this.text;
     if (!t) return;
     this.text = undefined;
-    const part = contentPart(t.kind, t.text);
+    const part = contentPart(t.kind, t.text, t.logprobs);
     t.item.content = [part];
     t.item.status = status;
     const at = { item_id: t.item.id, output_index: t.index, content_index: 0 };
@@ -575,7 +665,7 @@ export class ResponsesStreamWriter {
       this.ev(
         t.kind === 'refusal'
           ? { type: 'response.refusal.done', ...at, refusal: t.text }
-          : { type: 'response.output_text.done', ...at, text: t.text, logprobs: [] },
+          : { type: 'response.output_text.done', ...at, text: t.text, logprobs: t.logprobs },
       ),
     );
     out.push(

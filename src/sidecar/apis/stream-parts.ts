@@ -6,7 +6,11 @@
 import type { ChatCompletionChunk } from '../../api/openai.js';
 
 export type StreamPart =
-  | { kind: 'text'; text: string }
+  | {
+      kind: 'text';
+      text: string /** The chunk's token logprobs, when the upstream sent them. */;
+      logprobs?: unknown[];
+    }
   | { kind: 'refusal'; text: string }
   /** `extra`: the call's `extra_content` (Gemini's thought signature), for writers that can carry it. */
   | { kind: 'tool-start'; index: number; id: string; name: string; extra?: unknown }
@@ -37,8 +41,14 @@ export class StreamParts {
     if (!choice) return [];
     const out: StreamPart[] = [];
     const delta = choice.delta;
-    if (typeof delta.content === 'string' && delta.content !== '')
-      out.push({ kind: 'text', text: delta.content });
+    if (typeof delta.content === 'string' && delta.content !== '') {
+      const lp = (choice.logprobs as { content?: unknown } | null | undefined)?.content;
+      out.push(
+        Array.isArray(lp) && lp.length > 0
+          ? { kind: 'text', text: delta.content, logprobs: lp }
+          : { kind: 'text', text: delta.content },
+      );
+    }
     if (typeof delta.refusal === 'string' && delta.refusal !== '')
       out.push({ kind: 'refusal', text: delta.refusal });
     for (const raw of delta.tool_calls ?? []) {
