@@ -74,7 +74,7 @@ import { type PromotionEvent, type PromotionStop, promotionPlanner } from './pro
 import { TargetQueues } from './queues.js';
 import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
-import { drained, servedByHeaders } from './respond.js';
+import { answeredByHeaders, drained, servedByHeaders } from './respond.js';
 import { decideRoute, gate } from './route.js';
 import type { SidecarRuntime } from './runtime.js';
 import { ShadowRunner } from './shadow.js';
@@ -606,6 +606,8 @@ function answerError(
   }
   // The rest of a body over the limit is never read: the connection cannot be reused.
   const headers = servedByHeaders(servedBy(trace));
+  // A provider refused the request: it answered, so the headers name it rather than "none".
+  if (e instanceof ExecutionError && e.rejected) Object.assign(headers, answeredByHeaders(e.rejected.by));
   if (err.code === 'TM_BODY_TOO_LARGE') headers['connection'] = 'close';
   sendError(res, err, { headers, dialect });
   return { status: err.status, error: err };

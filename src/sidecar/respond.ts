@@ -63,6 +63,11 @@ export function servedByHeaders(s: ServedBy | undefined): Record<string, string>
   return h;
 }
 
+/** The provider and model that answered an error of theirs (a refusal of the request), as x-tiermesh-* headers. */
+export function answeredByHeaders(s: { provider: string; model: string }): Record<string, string> {
+  return { 'x-tiermesh-model': s.model, 'x-tiermesh-provider': s.provider };
+}
+
 /**
  * The respond stage for the OpenAI API: JSON answers, and the SSE stream's head, chunks and tail.
  *
