@@ -270,7 +270,7 @@ export function rejection(
     f.status === 413 || (f.vendor === 'anthropic' && e.type === 'request_too_large')
       ? 'request_too_large'
       : 'invalid_request_error';
-  return { fault, headers: rateLimitHeaders(f.header) };
+  return { fault, headers: rateLimitHeaders(f.header) ?? {} };
 }
 
 /**
@@ -302,11 +302,14 @@ export const RATE_LIMIT_HEADERS: readonly string[] = [
 /** Values we pass on: counts, durations ("6m0s"), timestamps; nothing that could break a header or carry text. */
 const HEADER_VALUE = /^[A-Za-z0-9.:+ -]{1,64}$/;
 
-export function rateLimitHeaders(header: (name: string) => string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+/** The rate-limit headers of an answer, or undefined when it has none (most answers of most upstreams). */
+export function rateLimitHeaders(
+  header: (name: string) => string | undefined,
+): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
   for (const name of RATE_LIMIT_HEADERS) {
     const v = header(name);
-    if (v !== undefined && HEADER_VALUE.test(v)) out[name] = v;
+    if (v !== undefined && HEADER_VALUE.test(v)) (out ??= {})[name] = v;
   }
   return out;
 }

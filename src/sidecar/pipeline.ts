@@ -25,6 +25,7 @@ import type { ChatCompletion, ChatCompletionRequest } from '../api/openai.js';
 import type { UsageRecord } from '../budget/types.js';
 import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
 import { sendError } from '../http/reply.js';
+import { answerRateLimits } from '../providers/chat-answer-text.js';
 import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
 import { canEscalate, checkForCache } from '../routing/cascade.js';
@@ -438,7 +439,10 @@ async function jsonAnswer(
   }
   verdicts.push(...result.verdicts);
   if (!result.answer) throw result.error;
-  responder.json(res, result.answer, servedBy(trace)!); // 7. respond
+  const by = servedBy(trace)!;
+  const limits = answerRateLimits(result.answer);
+  if (limits) by.rateLimits = limits;
+  responder.json(res, result.answer, by); // 7. respond
   // An answer that failed a quality check is served (better than a 5xx) but not remembered.
   const d = exec.decision;
   const checked = result.tier === d.tierName && canEscalate(d.spec.cascade, d.escalation, d.tierIndex);

@@ -153,6 +153,22 @@ describe('the OpenAI SDK', () => {
   });
 });
 
+describe("an upstream's rate limits on an answer", () => {
+  it('come along with a whole answer under their own names, through either API', async () => {
+    const limits = { 'x-ratelimit-remaining-requests': '499', 'x-ratelimit-reset-tokens': '6m0s' };
+    oa.script([{ ...behave.ok('hello'), headers: limits }]);
+    const r = await openai.chat.completions.create({ model: 'mini', messages }).withResponse();
+    expect(r.data.choices[0]?.message.content).toBe('hello');
+    expect(r.response.headers.get('x-ratelimit-remaining-requests')).toBe('499');
+    expect(r.response.headers.get('x-ratelimit-reset-tokens')).toBe('6m0s');
+    oa.script([{ ...behave.ok('hello'), headers: limits }]);
+    const a = await anthropic.messages
+      .create({ model: 'mini', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    expect(a.response.headers.get('x-ratelimit-remaining-requests')).toBe('499');
+  });
+});
+
 describe('the Anthropic SDK on /v1/messages', () => {
   const create = (model: string) =>
     anthropic.messages.create({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
