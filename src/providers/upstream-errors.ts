@@ -309,7 +309,9 @@ export function rateLimitHeaders(
   let out: Record<string, string> | undefined;
   for (const name of RATE_LIMIT_HEADERS) {
     const v = header(name);
-    if (v !== undefined && HEADER_VALUE.test(v)) (out ??= {})[name] = v;
+    if (v === undefined || !HEADER_VALUE.test(v)) continue;
+    out ??= {};
+    out[name] = v;
   }
   return out;
 }
