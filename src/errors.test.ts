@@ -17,13 +17,17 @@ function docsTable(): string[][] {
 }
 
 describe('error registry and docs/errors.md', () => {
-  it('documents every code with its status, both types and its blame, and nothing else', () => {
+  it('documents every code with its status(es), both types and its blame, and nothing else', () => {
     const rows = docsTable();
     const documented = Object.fromEntries(
-      rows.map(([code, status, type, anthropicType, blame]) => [
-        code,
-        { status: Number(status), type, anthropicType, blame },
-      ]),
+      rows.map(([code, status, type, anthropicType, blame]) => {
+        // "400, 413, 422": the code's own status, then the others it may carry (a provider's own).
+        const [own, ...others] = (status ?? '').split(',').map((x) => Number(x.trim()));
+        return [
+          code,
+          { status: own, ...(others.length > 0 ? { statuses: others } : {}), type, anthropicType, blame },
+        ];
+      }),
     );
     expect(rows.length).toBe(Object.keys(documented).length); // no code twice
     expect(documented).toEqual(errorCodes);
@@ -55,5 +59,58 @@ describe('TiermeshError bodies', () => {
     const e = toTiermeshError(new Error('db password is hunter2'));
     expect(e.code).toBe('TM_INTERNAL');
     expect(JSON.stringify(e.toBody())).not.toContain('hunter2');
+  });
+});
+
+describe("TM_UPSTREAM_REJECTED: a provider's refusal passed on", () => {
+  const fault = {
+    code: 'context_length_exceeded',
+    param: 'messages',
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error' as const,
+  };
+
+  it("carries the provider's code, param and type in both shapes", () => {
+    const e = new TiermeshError('TM_UPSTREAM_REJECTED', 'provider "oa" answered HTTP 400: too long', {
+      upstream: fault,
+    });
+    expect(e.status).toBe(400);
+    expect(errorBody(e)).toEqual({
+      error: {
+        message: 'provider "oa" answered HTTP 400: too long',
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: 'context_length_exceeded',
+      },
+    });
+    expect(errorBody(e, 'anthropic')).toEqual({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message: 'provider "oa" answered HTTP 400: too long',
+        details: { error_code: 'context_length_exceeded', param: 'messages' },
+      },
+    });
+  });
+
+  it('is its own code when the provider gave none; Anthropic clients get no empty details', () => {
+    const e = new TiermeshError('TM_UPSTREAM_REJECTED', 'm', {
+      upstream: { anthropicType: 'request_too_large' },
+      status: 413,
+    });
+    expect(e.toBody().error).toMatchObject({ code: 'TM_UPSTREAM_REJECTED', param: null });
+    expect(e.toAnthropicBody()).toEqual({
+      type: 'error',
+      error: { type: 'request_too_large', message: 'm' },
+    });
+  });
+
+  it("keeps the provider's 413 and 422, and no other status: any other is the code's own", () => {
+    const status = (s: number) => new TiermeshError('TM_UPSTREAM_REJECTED', 'm', { status: s }).status;
+    expect([status(413), status(422), status(409), status(401), status(500)]).toEqual([
+      413, 422, 400, 400, 400,
+    ]);
+    // A code without other statuses ignores the option.
+    expect(new TiermeshError('TM_INVALID_REQUEST', 'm', { status: 422 }).status).toBe(400);
   });
 });

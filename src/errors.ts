@@ -31,6 +31,11 @@ interface ErrorDef {
   anthropicType: AnthropicType;
   /** Who is at fault: decides whether a failure may count against anyone but the client. */
   blame: 'client' | 'budget' | 'upstream' | 'sidecar';
+  /**
+   * Other statuses an error of this code may carry instead of `status`: a provider's own, passed on so an SDK raises
+   * the class it would for that provider (a 422 is UnprocessableEntityError, a 413 no BadRequestError).
+   */
+  statuses?: readonly number[];
 }
 
 export const errorCodes = {
@@ -42,6 +47,13 @@ export const errorCodes = {
   },
   TM_INVALID_REQUEST: {
     status: 400,
+    type: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    blame: 'client',
+  },
+  TM_UPSTREAM_REJECTED: {
+    status: 400,
+    statuses: [413, 422],
     type: 'invalid_request_error',
     anthropicType: 'invalid_request_error',
     blame: 'client',
@@ -141,10 +153,30 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
-/** `{ type: "error", error: { type, message } }`, what the Anthropic API and its SDKs expect. */
+/**
+ * `{ type: "error", error: { type, message } }`, what the Anthropic API and its SDKs expect. `details.error_code` is
+ * where the Anthropic API puts a machine-readable cause (the SDK's `err.errorCode`).
+ */
 export interface AnthropicErrorBody {
   type: 'error';
-  error: { type: AnthropicType; message: string };
+  error: {
+    type: AnthropicType;
+    message: string;
+    details?: { error_code?: string; param?: string };
+  };
+}
+
+/**
+ * A provider's own account of why it refused a request (TM_UPSTREAM_REJECTED): its code, param and types, already
+ * checked to be short identifiers with no key in them (upstream-errors.ts), so they can go into any body.
+ */
+export interface UpstreamFault {
+  code?: string;
+  param?: string;
+  /** The OpenAI-style `error.type` it gave, e.g. `invalid_request_error`. */
+  type?: string;
+  /** The Anthropic type an Anthropic client gets, e.g. `request_too_large` for a 413. */
+  anthropicType?: AnthropicType;
 }
 
 /** The API dialect a client speaks, which decides the shape of the error body it gets. */
@@ -161,30 +193,63 @@ export class TiermeshError extends Error {
    * what the client sent unless --log-prompts. Defaults to `message`.
    */
   readonly logMessage: string;
+  /** The provider's own code, param and types, for an error that passes on a provider's refusal. */
+  readonly upstream: UpstreamFault | undefined;
+  /** Headers of the provider's answer the client gets with this error (its rate limits). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { param?: string; retryAfter?: number; cause?: unknown; logMessage?: string } = {},
+    opts: {
+      param?: string;
+      retryAfter?: number;
+      cause?: unknown;
+      logMessage?: string;
+      /** One of the code's `statuses`; any other is ignored (the code's own status stands). */
+      status?: number;
+      upstream?: UpstreamFault;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'TiermeshError';
     this.code = code;
-    this.status = errorCodes[code].status;
+    const def: ErrorDef = errorCodes[code];
+    this.status =
+      opts.status !== undefined && def.statuses?.includes(opts.status) === true ? opts.status : def.status;
     this.param = opts.param ?? null;
     this.retryAfter = opts.retryAfter;
     this.logMessage = opts.logMessage ?? message;
+    this.upstream = opts.upstream;
+    this.headers = opts.headers;
   }
 
-  /** The OpenAI error body (`{ error: { message, type, param, code } }`). */
+  /**
+   * The OpenAI error body (`{ error: { message, type, param, code } }`). A provider's refusal keeps the provider's
+   * code, param and type, so a client branching on `code === "context_length_exceeded"` works through tiermesh.
+   */
   toBody(): OpenAIErrorBody {
+    const u = this.upstream;
     return {
-      error: { message: this.message, type: errorCodes[this.code].type, param: this.param, code: this.code },
+      error: {
+        message: this.message,
+        type: u?.type ?? errorCodes[this.code].type,
+        param: u?.param ?? this.param,
+        code: u?.code ?? this.code,
+      },
     };
   }
 
   toAnthropicBody(): AnthropicErrorBody {
-    return { type: 'error', error: { type: errorCodes[this.code].anthropicType, message: this.message } };
+    const u = this.upstream;
+    const type = u?.anthropicType ?? errorCodes[this.code].anthropicType;
+    if (u?.code === undefined && u?.param === undefined)
+      return { type: 'error', error: { type, message: this.message } };
+    const details: { error_code?: string; param?: string } = {};
+    if (u.code !== undefined) details.error_code = u.code;
+    if (u.param !== undefined) details.param = u.param;
+    return { type: 'error', error: { type, message: this.message, details } };
   }
 
   /** What a log line says about this error: the code and the log-safe message. */

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { userId } from './common.js';
-import { byType, stringOr } from './tagged.js';
+import { byType, oneOfType, stringOr } from './tagged.js';
 
 const cacheControl = z.looseObject({ type: z.string() }).nullish();
 
@@ -17,10 +17,14 @@ export const anthropicTextBlock = z.looseObject({
 
 export const anthropicImageBlock = z.looseObject({
   type: z.literal('image'),
-  source: z.discriminatedUnion('type', [
-    z.looseObject({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string().min(1) }),
-    z.looseObject({ type: z.literal('url'), url: z.string().min(1) }),
-  ]),
+  source: oneOfType({
+    base64: z.looseObject({
+      type: z.literal('base64'),
+      media_type: z.string().min(1),
+      data: z.string().min(1),
+    }),
+    url: z.looseObject({ type: z.literal('url'), url: z.string().min(1) }),
+  }),
   cache_control: cacheControl,
 });
 
@@ -61,16 +65,16 @@ export const anthropicInboundTool = z.looseObject({
   type: z.string().nullish(),
 });
 
-export const anthropicInboundToolChoice = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('auto'), disable_parallel_tool_use: z.boolean().optional() }),
-  z.object({ type: z.literal('any'), disable_parallel_tool_use: z.boolean().optional() }),
-  z.object({ type: z.literal('none') }),
-  z.object({
+export const anthropicInboundToolChoice = oneOfType({
+  auto: z.object({ type: z.literal('auto'), disable_parallel_tool_use: z.boolean().optional() }),
+  any: z.object({ type: z.literal('any'), disable_parallel_tool_use: z.boolean().optional() }),
+  none: z.object({ type: z.literal('none') }),
+  tool: z.object({
     type: z.literal('tool'),
     name: z.string().min(1),
     disable_parallel_tool_use: z.boolean().optional(),
   }),
-]);
+});
 
 /**
  * `output_config`: the answer's JSON schema (structured outputs, the SDKs' `messages.parse()`) and effort. Loose, so

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { jsonType } from '../config/issues.js';
 import { userId } from './common.js';
+import { oneOfType } from './tagged.js';
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 /** Any other part (image_url, input_audio, file, ...) passes through; a `type: "text"` part must match textPart. */
@@ -40,10 +41,10 @@ export const chatMessage = z
   });
 export type ChatMessage = z.infer<typeof chatMessage>;
 
-export const responseFormat = z.union([
-  z.object({ type: z.literal('text') }),
-  z.object({ type: z.literal('json_object') }),
-  z.object({
+export const responseFormat = oneOfType({
+  text: z.object({ type: z.literal('text') }),
+  json_object: z.object({ type: z.literal('json_object') }),
+  json_schema: z.object({
     type: z.literal('json_schema'),
     json_schema: z.looseObject({
       name: z.string(),
@@ -51,7 +52,7 @@ export const responseFormat = z.union([
       strict: z.boolean().nullish(),
     }),
   }),
-]);
+});
 export type ResponseFormat = z.infer<typeof responseFormat>;
 
 /** Unknown fields pass through to OpenAI-shaped upstreams untouched (tools, seed, logprobs, ...). */

@@ -5,6 +5,7 @@
  * untouched so the translation can refuse it by name.
  */
 import { z } from 'zod';
+import { jsonType } from '../config/issues.js';
 
 export type Unknown = { type: string } & Record<string, unknown>;
 
@@ -32,6 +33,29 @@ export function stringOr<T extends z.ZodType>(schema: T) {
     if (typeof v === 'string') return v;
     const r = schema.safeParse(v);
     if (r.success) return r.data as z.infer<T>;
+    // Neither a string nor the other kind at all: both are named, not only the other ("expected array").
+    for (const issue of r.error.issues)
+      if (issue.code === 'invalid_type' && issue.path.length === 0 && v !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected string or ${issue.expected}, received ${jsonType(v)}`,
+        });
+      else ctx.addIssue(issue as never);
+    return z.NEVER;
+  });
+}
+
+/**
+ * A closed union of objects told apart by their `type` field (`response_format`, `tool_choice`). Unlike z.union, a
+ * known type that is malformed fails with the issue of its own schema (`response_format.json_schema: required field
+ * is missing`, not another branch's `response_format.type: expected one of "text"`); unlike z.discriminatedUnion, a
+ * missing or unknown type is said as every other enum field's is (`type: expected one of "a"|"b"`).
+ */
+export function oneOfType<T extends Record<string, z.ZodType>>(schemas: T) {
+  const types = Object.keys(schemas) as [Extract<keyof T, string>, ...Array<Extract<keyof T, string>>];
+  return z.looseObject({ type: z.enum(types) }).transform((v, ctx): z.output<T[keyof T]> => {
+    const r = (schemas[v.type] as z.ZodType).safeParse(v);
+    if (r.success) return r.data as z.output<T[keyof T]>;
     for (const issue of r.error.issues) ctx.addIssue(issue as never);
     return z.NEVER;
   });

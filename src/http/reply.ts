@@ -43,7 +43,7 @@ export interface ErrorReplyOptions {
 }
 
 /**
- * Answers with the error's status and registry body, plus Retry-After when it has one. Once headers are out (a
+ * Answers with the error's status and registry body, plus Retry-After when it has one and the headers it carries. Once headers are out (a
  * stream) there is no status left to send: the connection is destroyed, so the client sees a failure, not an end.
  */
 export function sendError(res: ServerResponse, err: unknown, opts: ErrorReplyOptions = {}): TiermeshError {
@@ -53,6 +53,8 @@ export function sendError(res: ServerResponse, err: unknown, opts: ErrorReplyOpt
     return e;
   }
   const headers = opts.headers ? { ...opts.headers } : {};
+  // Headers the error carries from the answer it passes on (a provider's rate limits).
+  if (e.headers) Object.assign(headers, e.headers);
   if (e.retryAfter !== undefined) headers['retry-after'] = retryAfterValue(e.retryAfter);
   sendJson(res, e.status, errorBody(e, opts.dialect), headers);
   return e;

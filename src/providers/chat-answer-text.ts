@@ -3,7 +3,10 @@
  * instead of serialized again (respond.ts). Only the chat path parses this way (openai.ts complete): an embeddings
  * answer, possibly megabytes of vectors, is parsed plainly and keeps no second copy.
  */
+import { rateLimitHeaders } from './upstream-errors.js';
+
 const SOURCE_TEXT = Symbol('tiermesh.sourceText');
+const RATE_LIMITS = Symbol('tiermesh.rateLimits');
 
 /**
  * The text a whole JSON answer was parsed from, when `value` is that parsed answer as it came. Kept on the object
@@ -15,11 +18,29 @@ export function sourceText(value: object): string | undefined {
   return (value as { [SOURCE_TEXT]?: string })[SOURCE_TEXT];
 }
 
-/** JSON.parse for a chat answer: the parsed answer, tagged with its text and frozen. */
-export function parsedChatAnswer(text: string): unknown {
+/**
+ * The upstream's rate-limit headers (x-ratelimit-*, anthropic-ratelimit-*) that came with this answer, when it is the
+ * parsed answer as it came and they sent any. Kept as the text is: a copy (a cached answer) does not carry them.
+ */
+export function answerRateLimits(value: object): Record<string, string> | undefined {
+  return (value as { [RATE_LIMITS]?: Record<string, string> })[RATE_LIMITS];
+}
+
+/** JSON.parse for a chat answer: the parsed answer, tagged with its text and rate limits, and frozen. */
+export function parsedChatAnswer(
+  text: string,
+  headers?: Record<string, string | string[] | undefined>,
+): unknown {
   const v: unknown = JSON.parse(text);
   if (typeof v === 'object' && v !== null) {
     Object.defineProperty(v, SOURCE_TEXT, { value: text });
+    if (headers) {
+      const limits = rateLimitHeaders((name) => {
+        const h = headers[name];
+        return Array.isArray(h) ? h[0] : h;
+      });
+      if (limits) Object.defineProperty(v, RATE_LIMITS, { value: limits });
+    }
     freezeAnswer(v as { choices?: unknown; usage?: unknown });
   }
   return v;

@@ -113,6 +113,45 @@ async function executionError(p: Promise<unknown>): Promise<ExecutionError> {
 
 const breakerOf = (name: string) => board.states().find((s) => s.provider === name)?.state;
 
+describe("an upstream's refusal of the request (client_error)", () => {
+  const refusal = (status: number, rejection?: ProviderError['rejection']) =>
+    new ProviderError('client_error', `provider "first" answered HTTP ${status}: bad`, {
+      status,
+      ...(rejection ? { rejection } : {}),
+    });
+
+  it('is passed on as TM_UPSTREAM_REJECTED: its status, code, param and rate limits, and who refused', async () => {
+    const rejection = {
+      fault: { code: 'context_length_exceeded', param: 'messages' },
+      headers: { 'x-ratelimit-remaining-tokens': '10' },
+    };
+    const first = adapter('first', async () => {
+      throw refusal(422, rejection);
+    });
+    const second = adapter('second', async () => completion('from second'));
+    const e = await executionError(executeCompletion(plan([first, second]), body));
+    expect(e).toMatchObject({
+      code: 'TM_UPSTREAM_REJECTED',
+      status: 422,
+      attempts: 1,
+      lastReason: 'client_error',
+    });
+    expect(e.rejected?.by).toEqual({ provider: 'first', model: 'm', upstreamModel: 'first-model' });
+    expect(e.headers).toEqual({ 'x-ratelimit-remaining-tokens': '10' });
+    expect(e.toBody().error).toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
+    expect(second.calls).toBe(0);
+    expect(breakerOf('first')).toBe('closed');
+  });
+
+  it("of our own making (a translating adapter's check, no upstream answer) stays TM_INVALID_REQUEST", async () => {
+    const first = adapter('first', async () => {
+      throw refusal(400);
+    });
+    const e = await executionError(executeCompletion(plan([first]), body));
+    expect(e).toMatchObject({ code: 'TM_INVALID_REQUEST', status: 400, rejected: undefined });
+  });
+});
+
 describe('a failure before anything was sent (LocalError)', () => {
   it("is the client's 400: no other target, no attempt counted, no breaker moved", async () => {
     const first = adapter('first', () => {

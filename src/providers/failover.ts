@@ -37,6 +37,7 @@ import {
   type ProviderAdapter,
   ProviderError,
   type UpstreamCall,
+  type UpstreamRejection,
 } from './types.js';
 import { toProviderError } from './upstream-errors.js';
 
@@ -133,6 +134,13 @@ export interface ExecuteOptions {
   admit?: (target: Served, signal?: AbortSignal) => Promise<() => void>;
 }
 
+/** A provider's refusal of the request as invalid: its status, its own code/param/type and rate limits, who it was. */
+export interface Rejected {
+  status: number | undefined;
+  rejection: UpstreamRejection;
+  by: Served;
+}
+
 /** No target answered. `fallbacks` says what happened at each. */
 export class ExecutionError extends TiermeshError {
   readonly fallbacks: FallbackEvent[];
@@ -145,6 +153,11 @@ export class ExecutionError extends TiermeshError {
    * Undefined when no call was (the request was waiting for a queue slot, between tries, or had made none).
    */
   readonly inFlight: Served | undefined;
+  /**
+   * For TM_UPSTREAM_REJECTED: the provider's refusal, and `by` the target whose provider it was (x-tiermesh-provider
+   * says so). Also what a copy of this error (a merged hedge failure) needs to say the same refusal.
+   */
+  readonly rejected: Rejected | undefined;
   constructor(
     code: ErrorCode,
     message: string,
@@ -158,13 +171,24 @@ export class ExecutionError extends TiermeshError {
       cause?: unknown;
       /** The message for logs, when `message` holds upstream text that may echo the request. */
       logMessage?: string;
+      /** A provider's refusal passed on: its status, its own code/param/type, its rate limits, who it was. */
+      rejected?: Rejected;
     },
   ) {
+    const r = info.rejected;
     super(code, message, {
       ...(info.retryAfter !== undefined ? { retryAfter: info.retryAfter } : {}),
       ...(info.cause !== undefined ? { cause: info.cause } : {}),
       ...(info.logMessage !== undefined ? { logMessage: info.logMessage } : {}),
+      ...(r
+        ? {
+            ...(r.status !== undefined ? { status: r.status } : {}),
+            upstream: r.rejection.fault,
+            headers: r.rejection.headers,
+          }
+        : {}),
     });
+    this.rejected = r;
     this.name = 'ExecutionError';
     this.fallbacks = info.fallbacks;
     this.attempts = info.attempts;
@@ -540,12 +564,15 @@ async function loop<T, R>(
           ...(detail !== pe.message ? { echoed: pe.message } : {}),
         });
         if (step.kind === 'stop')
-          // The client gets the upstream's words as they are (it sent the prompt); the log, without the echo.
-          throw new ExecutionError('TM_INVALID_REQUEST', pe.message, {
+          // The client gets the upstream's words as they are (it sent the prompt); the log, without the echo. A
+          // provider's answer keeps its status, code and param (TM_UPSTREAM_REJECTED); a refusal of our own making
+          // (a translating adapter's check) is a plain TM_INVALID_REQUEST.
+          throw new ExecutionError(pe.rejection ? 'TM_UPSTREAM_REJECTED' : 'TM_INVALID_REQUEST', pe.message, {
             fallbacks,
             attempts,
             lastReason: pe.reason,
             logMessage: detail,
+            ...(pe.rejection ? { rejected: { status: pe.status, rejection: pe.rejection, by: served } } : {}),
           });
         if (step.kind === 'next-target') break;
         await sleep(step.delayMs, opts.signal);

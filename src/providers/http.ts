@@ -227,6 +227,14 @@ function failure(
   });
 }
 
+/** The answer's headers as undici gives them (lower-case names). */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** Turns a whole 2xx answer's text into its value; gets the headers too, for what it keeps of them. */
+export type AnswerParser = (text: string, headers: ResponseHeaders) => unknown;
+
+const parseJson: AnswerParser = (text) => JSON.parse(text);
+
 /**
  * POSTs JSON and reads the whole JSON answer: `postUpstream` then `readJson`, with the same deadlines, limits and
  * errors, as one undici dispatch with a handler of our own. undici's `request()` wraps every answer in a Readable
@@ -237,7 +245,7 @@ export function postUpstreamJson(
   req: UpstreamRequest,
   call: Omit<UpstreamCall, 'body'>,
   limit = JSON_ANSWER_LIMIT,
-  parse: (text: string) => unknown = JSON.parse,
+  parse: AnswerParser = parseJson,
 ): Promise<unknown> {
   let payload: string;
   try {
@@ -258,7 +266,7 @@ export function postUpstreamJson(
 class JsonExchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
-  private headers: Record<string, string | string[] | undefined> = {};
+  private headers: ResponseHeaders = {};
   private cap: number;
   private parts: Buffer[] = [];
   private size = 0;
@@ -268,7 +276,7 @@ class JsonExchange implements Dispatcher.DispatchHandler {
     private readonly req: UpstreamRequest,
     private readonly armed: ArmedCall,
     private readonly limit: number,
-    private readonly parse: (text: string) => unknown,
+    private readonly parse: AnswerParser,
     private readonly resolve: (v: unknown) => void,
     private readonly reject: (e: unknown) => void,
   ) {
@@ -371,7 +379,7 @@ class JsonExchange implements Dispatcher.DispatchHandler {
       return;
     }
     try {
-      this.resolve(this.parse(text));
+      this.resolve(this.parse(text, this.headers));
     } catch {
       this.reject(
         new ProviderError('bad_response', `provider "${this.req.provider}": answer is not valid JSON`),

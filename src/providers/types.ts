@@ -3,6 +3,7 @@
 import type { EmbeddingsRequest, EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+import type { UpstreamFault } from '../errors.js';
 
 /** A request bound to one upstream model on one provider. `body.model` is already the upstream model id. */
 export interface UpstreamCall {
@@ -56,6 +57,13 @@ export type FailureReason =
   | 'stream_broken'
   | 'quality';
 
+/** What an upstream said when it refused a request as the request's own fault, safe to pass on to the client. */
+export interface UpstreamRejection {
+  fault: UpstreamFault;
+  /** Its rate-limit headers (x-ratelimit-*, anthropic-ratelimit-*), passed on as the upstream sent them. */
+  headers: Record<string, string>;
+}
+
 export class ProviderError extends Error {
   readonly reason: FailureReason;
   readonly status: number | undefined;
@@ -66,10 +74,18 @@ export class ProviderError extends Error {
    * nothing and can have billed nothing.
    */
   readonly unsent: boolean;
+  /** An upstream's refusal of the request as invalid (a `client_error` answer): what the client is told of it. */
+  readonly rejection: UpstreamRejection | undefined;
   constructor(
     reason: FailureReason,
     message: string,
-    opts: { status?: number; retryAfter?: number; cause?: unknown; unsent?: boolean } = {},
+    opts: {
+      status?: number;
+      retryAfter?: number;
+      cause?: unknown;
+      unsent?: boolean;
+      rejection?: UpstreamRejection;
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'ProviderError';
@@ -77,6 +93,7 @@ export class ProviderError extends Error {
     this.status = opts.status;
     this.retryAfter = opts.retryAfter;
     this.unsent = opts.unsent ?? false;
+    this.rejection = opts.rejection;
   }
 
   /** Worth another try on the same or another target. A 400 from one upstream is the caller's fault everywhere. */

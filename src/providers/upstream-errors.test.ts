@@ -205,3 +205,138 @@ describe('toProviderError', () => {
     expect(toProviderError('weird', 'p').reason).toBe('connection');
   });
 });
+
+describe("an upstream's refusal of the request (rejection)", () => {
+  const fail = (
+    vendor: 'openai' | 'anthropic' | 'gemini',
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+    secrets: string[] = [],
+  ) =>
+    httpFailure({
+      provider: 'p',
+      vendor,
+      status,
+      header: h(headers),
+      bodyText: JSON.stringify(body),
+      secrets,
+      nowMs: 0,
+    });
+
+  it("keeps an OpenAI upstream's code, param and type, and its rate-limit headers", () => {
+    const e = fail(
+      'openai',
+      400,
+      {
+        error: {
+          message: 'maximum context length is 128000 tokens',
+          type: 'invalid_request_error',
+          param: 'messages',
+          code: 'context_length_exceeded',
+        },
+      },
+      {
+        'x-ratelimit-remaining-tokens': '12345',
+        'x-ratelimit-reset-tokens': '6m0s',
+        'x-request-id': 'req_1',
+        'x-ratelimit-limit-requests': 'bad\r\nset-cookie: x',
+      },
+    );
+    expect(e.reason).toBe('client_error');
+    expect(e.rejection).toEqual({
+      fault: {
+        code: 'context_length_exceeded',
+        param: 'messages',
+        type: 'invalid_request_error',
+        anthropicType: 'invalid_request_error',
+      },
+      // Only rate limits, and only values that cannot break a header.
+      headers: { 'x-ratelimit-remaining-tokens': '12345', 'x-ratelimit-reset-tokens': '6m0s' },
+    });
+  });
+
+  it('names a context-length refusal context_length_exceeded whichever vendor worded it', () => {
+    const anthropic = fail('anthropic', 400, {
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'prompt is too long: 208310 tokens > 200000 maximum' },
+    });
+    expect(anthropic.rejection?.fault).toEqual({
+      code: 'context_length_exceeded',
+      anthropicType: 'invalid_request_error',
+    });
+    const gemini = fail('gemini', 400, {
+      error: {
+        code: 400,
+        status: 'INVALID_ARGUMENT',
+        message: 'The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).',
+      },
+    });
+    expect(gemini.rejection?.fault.code).toBe('context_length_exceeded');
+    const vllm = fail('openai', 400, {
+      error: { message: "This model's maximum context length is 4096 tokens.", type: 'BadRequestError' },
+    });
+    expect(vllm.rejection?.fault).toMatchObject({ code: 'context_length_exceeded', type: 'BadRequestError' });
+    // Other refusals keep what the vendor gave, and no code when it gave none.
+    const other = fail('anthropic', 400, {
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'messages: at least one message is required' },
+    });
+    expect(other.rejection?.fault).toEqual({ anthropicType: 'invalid_request_error' });
+  });
+
+  it("takes Anthropic's details.error_code, and says request_too_large for a 413", () => {
+    const e = fail(
+      'anthropic',
+      413,
+      {
+        type: 'error',
+        error: {
+          type: 'request_too_large',
+          message: 'too big',
+          details: { error_code: 'request_body_too_large' },
+        },
+      },
+      { 'anthropic-ratelimit-requests-remaining': '49' },
+    );
+    expect(e.rejection).toEqual({
+      fault: { code: 'request_body_too_large', anthropicType: 'request_too_large' },
+      headers: { 'anthropic-ratelimit-requests-remaining': '49' },
+    });
+  });
+
+  it('drops a code, param or type that is not a short identifier or carries a key', () => {
+    const key = 'sk-live-abcdefghijklmnop';
+    const e = fail(
+      'openai',
+      422,
+      { error: { message: 'x', type: 'a type with spaces', param: key, code: 'sk-proj-0123456789abcdef' } },
+      {},
+      [key],
+    );
+    expect(e.rejection?.fault).toEqual({ anthropicType: 'invalid_request_error' });
+    expect(JSON.stringify(e.rejection)).not.toContain('sk-');
+  });
+
+  it("is only for the request's own fault: a refused key, a rate limit or a 404 carries none", () => {
+    const body = {
+      error: { message: 'x', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+    };
+    for (const status of [401, 403, 404, 429, 500])
+      expect(fail('openai', status, body).rejection).toBeUndefined();
+    const credit = 'Your credit balance is too low to access the Anthropic API.';
+    expect(
+      fail('anthropic', 400, { type: 'error', error: { type: 'invalid_request_error', message: credit } })
+        .rejection,
+    ).toBeUndefined();
+    const badKey = fail('gemini', 400, {
+      error: {
+        status: 'INVALID_ARGUMENT',
+        message: 'API key not valid.',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }],
+      },
+    });
+    expect(badKey.reason).toBe('auth');
+    expect(badKey.rejection).toBeUndefined();
+  });
+});

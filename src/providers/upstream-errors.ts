@@ -1,6 +1,7 @@
 /** Pure mapping of upstream failures (HTTP status + body, socket errors) to ProviderError, with secrets scrubbed. */
+import type { UpstreamFault } from '../errors.js';
 import { parseRetryAfter } from './policy.js';
-import { type FailureReason, ProviderError } from './types.js';
+import { type FailureReason, ProviderError, type UpstreamRejection } from './types.js';
 
 /** What a status code says about whose fault it is and whether another try may help. */
 export function reasonForStatus(status: number): FailureReason {
@@ -164,16 +165,27 @@ export function upstreamText(message: string, secrets: ReadonlyArray<string | un
   return redact(message, secrets).slice(0, MAX_UPSTREAM_MESSAGE);
 }
 
-/** The upstream's own error message, type and code, if its body is one of the two vendor error shapes. */
-export function upstreamMessage(bodyText: string): { message?: string; type?: string; code?: string } {
+/** The upstream's own error message, type, code and param, if its body is one of the two vendor error shapes. */
+export function upstreamMessage(bodyText: string): {
+  message?: string;
+  type?: string;
+  code?: string;
+  param?: string;
+} {
   try {
-    const parsed = JSON.parse(bodyText) as { error?: { message?: unknown; type?: unknown; code?: unknown } };
+    const parsed = JSON.parse(bodyText) as {
+      error?: { message?: unknown; type?: unknown; code?: unknown; param?: unknown; details?: unknown };
+    };
     const e = parsed?.error;
     if (e && typeof e === 'object') {
+      // Anthropic puts its machine-readable cause in `details.error_code`; OpenAI in `code`.
+      const detailCode = (e.details as { error_code?: unknown } | null | undefined)?.error_code;
+      const code = typeof e.code === 'string' ? e.code : detailCode;
       return {
         message: typeof e.message === 'string' ? e.message : undefined,
         type: typeof e.type === 'string' ? e.type : undefined,
-        code: typeof e.code === 'string' ? e.code : undefined,
+        code: typeof code === 'string' ? code : undefined,
+        param: typeof e.param === 'string' ? e.param : undefined,
       };
     }
   } catch {
@@ -226,7 +238,82 @@ export function httpFailure(f: HttpFailure): ProviderError {
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,
     retryAfter: parseRetryAfter(f.header, f.nowMs),
+    ...(reason === 'client_error' ? { rejection: rejection(f, e) } : {}),
   });
+}
+
+/**
+ * What the client is told of an upstream's refusal of its request: the upstream's code, param and type where they
+ * are plain identifiers without a key in them (anything else is dropped, never shown), a context-length refusal
+ * under OpenAI's `context_length_exceeded` whatever vendor said it (LiteLLM maps them alike), and its rate limits.
+ */
+export function rejection(
+  f: Pick<HttpFailure, 'vendor' | 'status' | 'header' | 'secrets'>,
+  e: {
+    message?: string | undefined;
+    type?: string | undefined;
+    code?: string | undefined;
+    param?: string | undefined;
+  },
+): UpstreamRejection {
+  const fault: UpstreamFault = {};
+  const code =
+    identifier(e.code, f.secrets) ??
+    (e.message !== undefined && CONTEXT_LENGTH.test(e.message) ? 'context_length_exceeded' : undefined);
+  if (code !== undefined) fault.code = code;
+  const param = identifier(e.param, f.secrets);
+  if (param !== undefined) fault.param = param;
+  // An OpenAI-wire upstream's type is already an OpenAI type; the others' are not, and the registry's stands.
+  const type = f.vendor === 'openai' ? identifier(e.type, f.secrets) : undefined;
+  if (type !== undefined) fault.type = type;
+  fault.anthropicType =
+    f.status === 413 || (f.vendor === 'anthropic' && e.type === 'request_too_large')
+      ? 'request_too_large'
+      : 'invalid_request_error';
+  return { fault, headers: rateLimitHeaders(f.header) ?? {} };
+}
+
+/**
+ * How vendors word "the prompt does not fit the model": OpenAI and OpenAI-compatible servers (vLLM) "maximum context
+ * length", Anthropic "prompt is too long" and "input length and `max_tokens` exceed context limit", Gemini "input
+ * token count (N) exceeds the maximum number of tokens allowed".
+ */
+const CONTEXT_LENGTH =
+  /maximum context length|context length exceeded|prompt is too long|exceed context limit|exceeds the maximum number of tokens/i;
+
+/** A code, param or type as we pass it on: a short identifier (`messages[0].content`), or nothing. */
+const IDENTIFIER = /^[A-Za-z0-9_.:[\]-]{1,100}$/;
+
+function identifier(v: string | undefined, secrets: ReadonlyArray<string | undefined>): string | undefined {
+  if (v === undefined || !IDENTIFIER.test(v)) return undefined;
+  return redact(v, secrets) === v ? v : undefined;
+}
+
+/** The rate-limit headers vendors send, OpenAI's and Anthropic's, passed on under their own names. */
+export const RATE_LIMIT_HEADERS: readonly string[] = [
+  ...['limit', 'remaining', 'reset'].flatMap((k) =>
+    ['requests', 'tokens'].map((what) => `x-ratelimit-${k}-${what}`),
+  ),
+  ...['requests', 'tokens', 'input-tokens', 'output-tokens'].flatMap((what) =>
+    ['limit', 'remaining', 'reset'].map((k) => `anthropic-ratelimit-${what}-${k}`),
+  ),
+];
+
+/** Values we pass on: counts, durations ("6m0s"), timestamps; nothing that could break a header or carry text. */
+const HEADER_VALUE = /^[A-Za-z0-9.:+ -]{1,64}$/;
+
+/** The rate-limit headers of an answer, or undefined when it has none (most answers of most upstreams). */
+export function rateLimitHeaders(
+  header: (name: string) => string | undefined,
+): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const name of RATE_LIMIT_HEADERS) {
+    const v = header(name);
+    if (v === undefined || !HEADER_VALUE.test(v)) continue;
+    out ??= {};
+    out[name] = v;
+  }
+  return out;
 }
 
 const CONNECTION_CODES = new Set([
@@ -286,5 +373,7 @@ function geminiHttpFailure(f: HttpFailure): ProviderError {
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,
     retryAfter: parseRetryAfter(f.header, f.nowMs) ?? info.retryDelay,
+    // Gemini's google.rpc status names mean nothing to an OpenAI client: only a context-length refusal is named.
+    ...(reason === 'client_error' ? { rejection: rejection(f, { message: info.message }) } : {}),
   });
 }

@@ -17,7 +17,7 @@ import { BodyAborted } from './body.js';
 import type { ConfigStore } from './config-store.js';
 import { readJsonRequest } from './inbound.js';
 import { logFallback, logRequest, newTrace, type RequestLogDeps } from './request-log.js';
-import { servedByHeaders } from './respond.js';
+import { answeredByHeaders, servedByHeaders } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 
 export interface EmbeddingsDeps extends RequestLogDeps {
@@ -105,7 +105,10 @@ export async function handleEmbeddings(
       res.destroy();
       status = 499;
     } else {
-      sendError(res, error, error.code === 'TM_BODY_TOO_LARGE' ? { headers: { connection: 'close' } } : {});
+      const headers: Record<string, string> =
+        e instanceof ExecutionError && e.rejected ? answeredByHeaders(e.rejected.by) : {};
+      if (error.code === 'TM_BODY_TOO_LARGE') headers['connection'] = 'close';
+      sendError(res, error, { headers });
       status = error.status;
     }
   }

@@ -249,6 +249,34 @@ describe('mergeFailures (both sides of a hedge race failed)', () => {
     expect(gone).toMatchObject({ aborted: true, attempts: 2, inFlight: undefined });
   });
 
+  it("a provider's refusal stays that refusal: its status, code, param, rate limits, who it was, its log text", () => {
+    const by = { provider: 'oa', model: 'small', upstreamModel: 'gpt-4o-mini' };
+    const refused = new ExecutionError('TM_UPSTREAM_REJECTED', 'provider "oa" answered HTTP 422: "secret"', {
+      fallbacks: [fallback('oa', 'oa said no')],
+      attempts: 1,
+      lastReason: 'client_error',
+      logMessage: 'provider "oa" answered HTTP 422: [prompt]',
+      rejected: {
+        status: 422,
+        rejection: {
+          fault: { code: 'context_length_exceeded', param: 'messages' },
+          headers: { 'x-ratelimit-remaining-tokens': '7' },
+        },
+        by,
+      },
+    });
+    const m = mergeFailures(failure('TM_ALL_TARGETS_FAILED', 'b'), refused, false);
+    expect(m).toMatchObject({
+      code: 'TM_UPSTREAM_REJECTED',
+      status: 422,
+      attempts: 2,
+      logMessage: refused.logMessage,
+      headers: { 'x-ratelimit-remaining-tokens': '7' },
+      rejected: { by },
+    });
+    expect(m.toBody().error).toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
+  });
+
   it('failsOverToRest: only when every target of the side failed or was refused', () => {
     expect(failsOverToRest(failure('TM_ALL_TARGETS_FAILED', 'a'))).toBe(true);
     expect(failsOverToRest(failure('TM_BREAKER_OPEN', 'a'))).toBe(true);

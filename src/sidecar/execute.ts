@@ -404,7 +404,13 @@ export function mergeFailures(
       aborted: true,
     });
   const stop = [first, rest].find((x) => !failsOverToRest(x));
-  if (stop) return new ExecutionError(stop.code, stop.message, { ...info, lastReason: stop.lastReason });
+  if (stop)
+    return new ExecutionError(stop.code, stop.message, {
+      ...info,
+      lastReason: stop.lastReason,
+      logMessage: stop.logMessage,
+      ...(stop.rejected ? { rejected: stop.rejected } : {}),
+    });
   if (first.code === rest.code) {
     const after = [first.retryAfter, rest.retryAfter].filter((x) => x !== undefined);
     return new ExecutionError(rest.code, rest.message, {

@@ -124,6 +124,18 @@ describe('parseChatRequest', () => {
       'response_format.type: expected one of "text"|"json_object"|"json_schema"',
     ],
     [
+      'response_format json_schema without json_schema',
+      { ...ok, response_format: { type: 'json_schema' } },
+      'response_format.json_schema',
+      'response_format.json_schema: required field is missing',
+    ],
+    [
+      'response_format json_schema without a name',
+      { ...ok, response_format: { type: 'json_schema', json_schema: { schema: {} } } },
+      'response_format.json_schema.name',
+      'response_format.json_schema.name: required field is missing',
+    ],
+    [
       'an unknown role',
       { ...ok, messages: [{ role: SECRET, content: SECRET }] },
       'messages[0].role',

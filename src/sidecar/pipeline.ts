@@ -25,6 +25,7 @@ import type { ChatCompletion, ChatCompletionRequest } from '../api/openai.js';
 import type { UsageRecord } from '../budget/types.js';
 import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
 import { sendError } from '../http/reply.js';
+import { answerRateLimits } from '../providers/chat-answer-text.js';
 import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
 import { canEscalate, checkForCache } from '../routing/cascade.js';
@@ -74,7 +75,7 @@ import { type PromotionEvent, type PromotionStop, promotionPlanner } from './pro
 import { TargetQueues } from './queues.js';
 import { type DecisionRecorder, FEATURE_HEADER } from './recorder.js';
 import { logFallback, logRequest, newTrace, type RequestTrace, servedBy } from './request-log.js';
-import { drained, servedByHeaders } from './respond.js';
+import { answeredByHeaders, drained, servedByHeaders } from './respond.js';
 import { decideRoute, gate } from './route.js';
 import type { SidecarRuntime } from './runtime.js';
 import { ShadowRunner } from './shadow.js';
@@ -438,7 +439,10 @@ async function jsonAnswer(
   }
   verdicts.push(...result.verdicts);
   if (!result.answer) throw result.error;
-  responder.json(res, result.answer, servedBy(trace)!); // 7. respond
+  const by = servedBy(trace)!;
+  const limits = answerRateLimits(result.answer);
+  if (limits) by.rateLimits = limits;
+  responder.json(res, result.answer, by); // 7. respond
   // An answer that failed a quality check is served (better than a 5xx) but not remembered.
   const d = exec.decision;
   const checked = result.tier === d.tierName && canEscalate(d.spec.cascade, d.escalation, d.tierIndex);
@@ -606,6 +610,8 @@ function answerError(
   }
   // The rest of a body over the limit is never read: the connection cannot be reused.
   const headers = servedByHeaders(servedBy(trace));
+  // A provider refused the request: it answered, so the headers name it rather than "none".
+  if (e instanceof ExecutionError && e.rejected) Object.assign(headers, answeredByHeaders(e.rejected.by));
   if (err.code === 'TM_BODY_TOO_LARGE') headers['connection'] = 'close';
   sendError(res, err, { headers, dialect });
   return { status: err.status, error: err };

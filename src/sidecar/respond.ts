@@ -25,6 +25,8 @@ export interface ServedBy {
   hedged?: 'won' | 'lost';
   /** spec.review: the request's task needs a person to review the answer (x-tiermesh-review: required). */
   review?: string;
+  /** The answering upstream's rate-limit headers, passed on under their own names (x-ratelimit-*, ...). */
+  rateLimits?: Record<string, string>;
 }
 
 /** USD with enough digits for sub-cent requests, without float noise ("0.000123", not "0.00012300000000000001"). */
@@ -60,7 +62,13 @@ export function servedByHeaders(s: ServedBy | undefined): Record<string, string>
   if (s.truncatedMessages !== undefined) h[TRUNCATED_HEADER] = String(s.truncatedMessages);
   if (s.hedged !== undefined) h[HEDGED_HEADER] = s.hedged;
   if (s.review !== undefined) h[REVIEW_HEADER] = 'required';
+  if (s.rateLimits !== undefined) Object.assign(h, s.rateLimits);
   return h;
+}
+
+/** The provider and model that answered an error of theirs (a refusal of the request), as x-tiermesh-* headers. */
+export function answeredByHeaders(s: { provider: string; model: string }): Record<string, string> {
+  return { 'x-tiermesh-model': s.model, 'x-tiermesh-provider': s.provider };
 }
 
 /**

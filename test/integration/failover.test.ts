@@ -231,9 +231,12 @@ describe('executeCompletion / executeStream', () => {
   it('does not fail over a client error', async () => {
     primary.script([behave.error(400)]);
     const e = await executionError(executeCompletion(plan(['chat']), body()));
-    expect(e.code).toBe('TM_INVALID_REQUEST');
+    expect(e.code).toBe('TM_UPSTREAM_REJECTED');
     expect(e.status).toBe(400);
     expect(e.message).toContain("Invalid value for 'temperature'");
+    // The provider's own code, and who it was.
+    expect(e.toBody().error.code).toBe('invalid_value');
+    expect(e.rejected?.by.provider).toBe('primary');
     expect(secondary.calls.length).toBe(0);
   });
 

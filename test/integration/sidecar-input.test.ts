@@ -110,6 +110,12 @@ describe('bad input', () => {
       'tools',
       'tools: expected array, received string',
     ],
+    [
+      'response_format json_schema without json_schema',
+      { model: 'auto', messages: hi, response_format: { type: 'json_schema' } },
+      'response_format.json_schema',
+      'response_format.json_schema: required field is missing',
+    ],
   ])('%s: the SDK gets 400 naming the field and what is wrong with it', async (_, body, param, message) => {
     const before = up.requests.length;
     const err = await client.chat.completions

@@ -38,6 +38,39 @@ describe('anthropicMessagesRequest schema', () => {
     expect(r.error?.issues[0]?.path).toEqual(['messages', 0, 'content', 0, 'source', 'data']);
   });
 
+  it('names the missing or wrong field of a tool_choice or image source, and every type it could be', async () => {
+    const { parseJsonBody } = await import('../parse-request.js');
+    const message = (body: Record<string, unknown>) =>
+      thrown(() =>
+        parseJsonBody(
+          anthropicMessagesRequest,
+          undefined,
+          Buffer.from(
+            JSON.stringify({
+              model: 'm',
+              max_tokens: 10,
+              messages: [{ role: 'user', content: 'hi' }],
+              ...body,
+            }),
+          ),
+        ),
+      ).message;
+    expect(message({ tool_choice: { type: 'tool' } })).toBe('tool_choice.name: required field is missing');
+    expect(message({ tool_choice: { type: 'bogus' } })).toBe(
+      'tool_choice.type: expected one of "auto"|"any"|"none"|"tool"',
+    );
+    expect(
+      message({
+        messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'file', id: 'f' } }] }],
+      }),
+    ).toBe('messages[0].content[0].source.type: expected one of "base64"|"url"');
+    // Neither a string nor blocks: both are named.
+    expect(message({ system: 5 })).toBe('system: expected string or array, received number');
+    expect(message({ messages: [{ role: 'user', content: 5 }] })).toBe(
+      'messages[0].content: expected string or array, received number',
+    );
+  });
+
   it('requires max_tokens, as the Messages API does', () => {
     const r = anthropicMessagesRequest.safeParse({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
     expect(r.error?.issues[0]?.path).toEqual(['max_tokens']);
