@@ -120,7 +120,11 @@ describe('tiermesh explain', () => {
     expect(x).toMatchObject({
       tier: { name: 'cheap' },
       model: 'claude-3-5-haiku-latest',
-      needs: [{ capability: 'vision', param: 'messages[0].content[1]' }],
+      // An https image URL is also a need: Gemini cannot fetch one (src/routing/capabilities.ts).
+      needs: [
+        { capability: 'vision', param: 'messages[0].content[1]' },
+        { capability: 'image_urls', param: 'messages[0].content[1]' },
+      ],
       skipped: [{ model: 'gpt-4o-mini', tier: 'cheap', reason: 'vision' }],
       priority: { class: 'batch', source: 'header', minTier: 'cheap', maxTier: 'cheap' },
       cascade: [],
