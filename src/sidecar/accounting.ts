@@ -5,14 +5,15 @@
  */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, Usage } from '../api/openai.js';
-import { baselineCostUSD, costUSD } from '../budget/cost.js';
+import { baselineCostUSD, type CacheTokens, costUSD } from '../budget/cost.js';
 import type { BudgetGate } from '../budget/gate.js';
 import type { Reservation, UsageRecord } from '../budget/types.js';
 import { estimateTextTokens } from '../routing/tokens.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 
-export type TokenCounts = Pick<Usage, 'prompt_tokens' | 'completion_tokens'>;
+/** The counts booked for one answer; `cache` is the prompt-cache share of prompt_tokens, priced apart (budget/cost.ts). */
+export type TokenCounts = Pick<Usage, 'prompt_tokens' | 'completion_tokens'> & { cache?: CacheTokens };
 
 /** Where booked usage goes; one per sidecar. */
 export interface Books {
@@ -42,12 +43,17 @@ export function usableUsage(
   const total = count(usage?.total_tokens);
   if (completion === undefined && prompt !== undefined && total !== undefined && total >= prompt)
     completion = total - prompt;
+  // Cache counts only with the upstream's own prompt count they are a part of (an estimated prompt has no cache share).
+  const read = prompt !== undefined ? count(usage?.prompt_tokens_details?.cached_tokens) : undefined;
+  const write = prompt !== undefined ? count(usage?.prompt_tokens_details?.cache_creation_tokens) : undefined;
+  const cache = read || write ? { cache: { read, write } } : {};
   if (prompt !== undefined && completion !== undefined)
-    return { prompt_tokens: prompt, completion_tokens: completion };
+    return { prompt_tokens: prompt, completion_tokens: completion, ...cache };
   const guess = estimate();
   return {
     prompt_tokens: prompt ?? guess.prompt_tokens,
     completion_tokens: completion ?? guess.completion_tokens,
+    ...cache,
   };
 }
 
@@ -66,7 +72,7 @@ export function usageRecord(
     user,
     inputTokens: usage.prompt_tokens,
     outputTokens: usage.completion_tokens,
-    costUSD: costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens),
+    costUSD: costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens, usage.cache),
     baselineCostUSD: baselineUSD,
     at,
   };
@@ -172,7 +178,7 @@ export class RequestAccount {
     served = true,
   ): UsageRecord {
     const usage = usableUsage(upstream, () => estimateUsage(this.promptTokens, answer));
-    const baseline = baselineCostUSD(this.spec, usage.prompt_tokens, usage.completion_tokens);
+    const baseline = baselineCostUSD(this.spec, usage.prompt_tokens, usage.completion_tokens, usage.cache);
     const record = usageRecord(this.route, model, this.user, usage, baseline, this.books.now());
     if (this.reservations.length > 0) {
       record.reservations = this.reservations;
