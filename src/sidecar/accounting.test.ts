@@ -103,3 +103,13 @@ describe('prompt-cache usage', () => {
     expect(u).toEqual({ prompt_tokens: 7, completion_tokens: 5 });
   });
 });
+
+describe('usableUsage of counts already made usable', () => {
+  it('keeps their cache share (execute.ts books its TokenCounts through the account)', () => {
+    const once = usableUsage(
+      { prompt_tokens: 1210, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1000 } },
+      estimate,
+    );
+    expect(usableUsage(once, estimate)).toEqual(once);
+  });
+});

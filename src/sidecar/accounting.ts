@@ -35,7 +35,7 @@ function count(n: unknown): number | undefined {
  * can, else from `estimate`, so a cost is never NaN (a NaN poisons every budget total it is added to).
  */
 export function usableUsage(
-  usage: Partial<Usage> | null | undefined,
+  usage: (Partial<Usage> & { cache?: CacheTokens | undefined }) | null | undefined,
   estimate: () => TokenCounts,
 ): TokenCounts {
   const prompt = count(usage?.prompt_tokens);
@@ -44,8 +44,13 @@ export function usableUsage(
   if (completion === undefined && prompt !== undefined && total !== undefined && total >= prompt)
     completion = total - prompt;
   // Cache counts only with the upstream's own prompt count they are a part of (an estimated prompt has no cache share).
-  const read = prompt !== undefined ? count(usage?.prompt_tokens_details?.cached_tokens) : undefined;
-  const write = prompt !== undefined ? count(usage?.prompt_tokens_details?.cache_creation_tokens) : undefined;
+  // Counts booked once already (execute.ts hands its TokenCounts on to the account) keep their cache share.
+  const details = usage?.cache ?? {
+    read: usage?.prompt_tokens_details?.cached_tokens,
+    write: usage?.prompt_tokens_details?.cache_creation_tokens,
+  };
+  const read = prompt !== undefined ? count(details.read) : undefined;
+  const write = prompt !== undefined ? count(details.write) : undefined;
   const cache = read || write ? { cache: { read, write } } : {};
   if (prompt !== undefined && completion !== undefined)
     return { prompt_tokens: prompt, completion_tokens: completion, ...cache };
@@ -173,7 +178,7 @@ export class RequestAccount {
    */
   book(
     model: ModelEntry,
-    upstream: Partial<Usage> | null | undefined,
+    upstream: (Partial<Usage> & { cache?: CacheTokens | undefined }) | null | undefined,
     answer = '',
     served = true,
   ): UsageRecord {
