@@ -14,7 +14,7 @@ import {
   startAnthropicFixture,
   startOpenAIFixture,
 } from '../fixtures/providers/index.js';
-import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 let oai: Fixture;
 let anth: Fixture;
@@ -130,7 +130,14 @@ describe('Anthropic Messages API to an Anthropic upstream', () => {
     expect(Number(r.response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo(CACHED_COST, 9);
   });
 
-  it('streams: the final message carries the cache usage', async () => {
+  const spent = async () =>
+    metricValue((await sidecar.metrics.text()).body, 'tiermesh_cost_usd_total', {
+      route: 'default',
+      model: 'claude-sonnet-4-5',
+    }) ?? 0;
+
+  it('streams: the final message carries the cache usage, booked at the cache prices', async () => {
+    const before = await spent();
     anth.script([behave.ok('cached stream', CACHE_USAGE)]);
     const final = await anthropic()
       .messages.stream({ ...cachedRequest, messages: [{ role: 'user', content: 'hello' }] })
@@ -142,6 +149,7 @@ describe('Anthropic Messages API to an Anthropic upstream', () => {
     });
     expect(last(anth).headers['anthropic-beta']).toBe('prompt-caching-2024-07-31,context-1m-2025-08-07');
     expect((last(anth).body as { system: unknown }).system).toEqual(cachedRequest.system);
+    expect((await spent()) - before).toBeCloseTo(CACHED_COST, 9);
   });
 
   it('the top-level cache_control (automatic caching) reaches the upstream as a breakpoint on the last block', async () => {
