@@ -164,6 +164,18 @@ export const modelEntry = z.object({
   pricing: z.object({
     inputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M input tokens.'),
     outputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M output tokens.'),
+    cachedInputPerMTok: z
+      .number()
+      .min(0)
+      .max(10_000)
+      .optional()
+      .describe('USD per 1M input tokens read from a prompt cache (default: inputPerMTok).'),
+    cacheWritePerMTok: z
+      .number()
+      .min(0)
+      .max(10_000)
+      .optional()
+      .describe('USD per 1M input tokens written to a prompt cache (default: inputPerMTok).'),
   }),
   contextWindow: z.number().int().min(256).max(100_000_000).describe('Max prompt + completion tokens.'),
   maxOutputTokens: z.number().int().min(1).max(10_000_000).optional(),

@@ -4,9 +4,36 @@ import { jsonType } from '../config/issues.js';
 import { userId } from './common.js';
 import { oneOfType } from './tagged.js';
 
-const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
-/** Any other part (image_url, input_audio, file, ...) passes through; a `type: "text"` part must match textPart. */
+/**
+ * A prompt-cache breakpoint (LiteLLM's convention, Anthropic's shape): on a text or image content part, on a message
+ * whose content is a string (its last block), and on a tool. The Anthropic provider sends it on; OpenAI-wire providers
+ * drop it (OpenAI caches prefixes by itself), Gemini ignores it (it has explicit caches only). docs/providers.md.
+ */
+export const cacheControl = z.looseObject({
+  type: z.literal('ephemeral'),
+  ttl: z.enum(['5m', '1h']).optional(),
+});
+export type CacheControl = z.infer<typeof cacheControl>;
+
+const textPart = z.looseObject({
+  type: z.literal('text'),
+  text: z.string(),
+  cache_control: cacheControl.nullish(),
+});
+/**
+ * Any other part (image_url, input_audio, file, ...) passes through; a `type: "text"` part must match textPart, and a
+ * `cache_control` on any part must be a breakpoint. The union tries textPart first, so this names what failed.
+ */
 const otherPart = z.looseObject({ type: z.string() }).superRefine((p, ctx) => {
+  const cc = (p as Record<string, unknown>)['cache_control'];
+  if (cc != null && !cacheControl.safeParse(cc).success) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cache_control'],
+      message: 'must be {"type": "ephemeral"} with an optional ttl of "5m" or "1h"',
+    });
+    return;
+  }
   if (p.type !== 'text') return;
   const text = (p as Record<string, unknown>)['text'];
   ctx.addIssue({
@@ -23,6 +50,7 @@ export const chatMessage = z
     name: z.string().optional(),
     tool_calls: z.array(z.unknown()).optional(),
     tool_call_id: z.string().optional(),
+    cache_control: cacheControl.nullish(),
   })
   .superRefine((m, ctx) => {
     // OpenAI lets content be null or absent only on an assistant message that calls tools instead of answering.
@@ -68,7 +96,7 @@ export const chatCompletionRequest = z.looseObject({
   /** OpenAI caps n at 128. */
   n: z.number().int().min(1).max(128).nullish(),
   stop: z.union([z.string(), z.array(z.string())]).nullish(),
-  tools: z.array(z.looseObject({ type: z.string() })).nullish(),
+  tools: z.array(z.looseObject({ type: z.string(), cache_control: cacheControl.nullish() })).nullish(),
   response_format: responseFormat.nullish(),
   user: userId.nullish(),
 });
@@ -78,8 +106,11 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  /** `cached_tokens` is the part of prompt_tokens read from a prompt cache. */
-  prompt_tokens_details?: { cached_tokens?: number };
+  /**
+   * `cached_tokens` is the part of prompt_tokens read from a prompt cache, `cache_creation_tokens` (LiteLLM's name) the
+   * part written to it; both are inside prompt_tokens, never added to it.
+   */
+  prompt_tokens_details?: { cached_tokens?: number; cache_creation_tokens?: number };
 }
 
 export interface ChatCompletion {

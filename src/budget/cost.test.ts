@@ -48,3 +48,34 @@ describe('cost', () => {
     );
   });
 });
+
+describe('costUSD with prompt-cache counts', () => {
+  const sonnet = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 };
+
+  it('prices cache reads and writes (parts of the input count) at their own prices', () => {
+    // 1210 input tokens of which 1000 read and 200 written, 5 output: 10*3 + 1000*0.3 + 200*3.75 + 5*15 per 1M.
+    expect(costUSD(sonnet, 1210, 5, { read: 1000, write: 200 })).toBeCloseTo(0.001155, 12);
+  });
+
+  it('without cache prices, every input token costs inputPerMTok, as before', () => {
+    expect(costUSD({ inputPerMTok: 3, outputPerMTok: 15 }, 1210, 5, { read: 1000, write: 200 })).toBeCloseTo(
+      0.003705,
+      12,
+    );
+  });
+
+  it('caps cache counts at the input count, so a garbled count never prices a token twice', () => {
+    expect(costUSD(sonnet, 100, 0, { read: 500, write: 50 })).toBeCloseTo((100 * 0.3) / 1e6, 12);
+    expect(costUSD(sonnet, 100, 0, { read: Number.NaN, write: -5 })).toBeCloseTo((100 * 3) / 1e6, 12);
+  });
+
+  it('prices the baseline with its own cache prices', () => {
+    const spec = {
+      baselineModel: 'big',
+      models: [
+        model({ name: 'big', pricing: { inputPerMTok: 10, outputPerMTok: 0, cachedInputPerMTok: 1 } }),
+      ],
+    } as unknown as ModelRouteSpec;
+    expect(baselineCostUSD(spec, 1000, 0, { read: 1000 })).toBeCloseTo(0.001, 12);
+  });
+});

@@ -631,3 +631,138 @@ describe('AnthropicStreamTranslator', () => {
     }
   });
 });
+
+describe('toAnthropicRequest: prompt-cache breakpoints', () => {
+  const eph = { type: 'ephemeral' as const };
+  const fn = (name: string, cc?: typeof eph) => ({
+    type: 'function',
+    function: { name, parameters: { type: 'object', properties: {} } },
+    ...(cc ? { cache_control: cc } : {}),
+  });
+
+  it('system parts become text blocks with their breakpoints; parts, tool results, tool calls and tools keep theirs', () => {
+    const out = toAnthropicRequest(
+      req({
+        tools: [fn('a', eph)],
+        messages: [
+          {
+            role: 'system',
+            content: [
+              { type: 'text', text: 'terse' },
+              { type: 'text', text: 'big', cache_control: { type: 'ephemeral', ttl: '1h' } },
+            ],
+          },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'look', cache_control: eph },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: 'call_1',
+                type: 'function',
+                function: { name: 'a', arguments: '{}' },
+                cache_control: eph,
+              },
+            ],
+          },
+          {
+            role: 'tool',
+            tool_call_id: 'call_1',
+            content: [{ type: 'text', text: 'ok', cache_control: eph }],
+          },
+        ],
+      }),
+    );
+    // Five breakpoints arrived: the first (the tool's) is dropped, the last four stay.
+    expect(out.tools?.[0]).not.toHaveProperty('cache_control');
+    expect(out.system).toEqual([
+      { type: 'text', text: 'terse' },
+      { type: 'text', text: 'big', cache_control: { type: 'ephemeral', ttl: '1h' } },
+    ]);
+    expect(out.messages[0]?.content).toEqual([
+      { type: 'text', text: 'look', cache_control: eph },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
+    ]);
+    expect(out.messages[1]?.content[0]).toMatchObject({ type: 'tool_use', id: 'call_1', cache_control: eph });
+    expect(out.messages[2]?.content[0]).toEqual({
+      type: 'tool_result',
+      tool_use_id: 'call_1',
+      content: 'ok',
+      cache_control: eph,
+    });
+  });
+
+  it('a message-level breakpoint on string content marks its block; tools keep theirs within the limit', () => {
+    const out = toAnthropicRequest(
+      req({
+        tools: [fn('a'), fn('b', eph)],
+        messages: [
+          { role: 'system', content: 'sys', cache_control: eph },
+          { role: 'user', content: 'hi', cache_control: eph },
+        ],
+      }),
+    );
+    expect(out.tools?.[1]).toMatchObject({ name: 'b', cache_control: eph });
+    expect(out.system).toEqual([{ type: 'text', text: 'sys', cache_control: eph }]);
+    expect(out.messages[0]?.content).toEqual([{ type: 'text', text: 'hi', cache_control: eph }]);
+  });
+
+  it('without breakpoints the system prompt stays one string', () => {
+    const out = toAnthropicRequest(
+      req({
+        messages: [
+          { role: 'system', content: [{ type: 'text', text: 'a' }] },
+          { role: 'user', content: 'hi' },
+        ],
+      }),
+    );
+    expect(out.system).toBe('a');
+  });
+});
+
+describe('toUsage: prompt-cache counts', () => {
+  it('reads and writes are inside prompt_tokens and reported apart (JSON and stream)', () => {
+    const m = fromAnthropicMessage({
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude',
+      content: [{ type: 'text', text: 'hi' }],
+      stop_reason: 'end_turn',
+      usage: {
+        input_tokens: 10,
+        cache_creation_input_tokens: 200,
+        cache_read_input_tokens: 1000,
+        output_tokens: 5,
+      },
+    });
+    expect(m.usage).toEqual({
+      prompt_tokens: 1210,
+      completion_tokens: 5,
+      total_tokens: 1215,
+      prompt_tokens_details: { cached_tokens: 1000, cache_creation_tokens: 200 },
+    });
+    const t = new AnthropicStreamTranslator('anth', 'claude');
+    t.onEvent('message_start', {
+      message: {
+        id: 'msg_1',
+        model: 'claude',
+        usage: { input_tokens: 10, cache_creation_input_tokens: 200 },
+      },
+    });
+    t.onEvent('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } });
+    const last = t.onEvent('message_stop', {}).at(-1);
+    expect(last?.usage).toEqual({
+      prompt_tokens: 210,
+      completion_tokens: 5,
+      total_tokens: 215,
+      prompt_tokens_details: { cache_creation_tokens: 200 },
+    });
+  });
+});

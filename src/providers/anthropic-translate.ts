@@ -2,6 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import type {
+  CacheControl,
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionRequest,
@@ -15,24 +16,29 @@ import { reasonForAnthropicType } from './upstream-errors.js';
 
 export const DEFAULT_MAX_TOKENS = 4096;
 
-export interface AnthropicTextBlock {
+/** Every block (and tool) may end a cacheable prefix: `cache_control` marks a prompt-cache breakpoint. */
+interface Cacheable {
+  cache_control?: CacheControl;
+}
+
+export interface AnthropicTextBlock extends Cacheable {
   type: 'text';
   text: string;
 }
 
-export interface AnthropicImageBlock {
+export interface AnthropicImageBlock extends Cacheable {
   type: 'image';
   source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
 }
 
-export interface AnthropicToolUseBlock {
+export interface AnthropicToolUseBlock extends Cacheable {
   type: 'tool_use';
   id: string;
   name: string;
   input: unknown;
 }
 
-export interface AnthropicToolResultBlock {
+export interface AnthropicToolResultBlock extends Cacheable {
   type: 'tool_result';
   tool_use_id: string;
   content?: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
@@ -44,7 +50,7 @@ export type AnthropicBlock =
   | AnthropicToolUseBlock
   | AnthropicToolResultBlock;
 
-export interface AnthropicTool {
+export interface AnthropicTool extends Cacheable {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
@@ -58,7 +64,8 @@ export interface AnthropicRequest {
   model: string;
   max_tokens: number;
   messages: Array<{ role: 'user' | 'assistant'; content: AnthropicBlock[] }>;
-  system?: string;
+  /** A string, or text blocks when a system part carries a cache breakpoint. */
+  system?: string | AnthropicTextBlock[];
   stop_sequences?: string[];
   temperature?: number;
   top_p?: number;
@@ -159,24 +166,66 @@ export function toImageBlock(part: unknown, where: string): AnthropicImageBlock 
   throw invalid(`${where}: image_url.url must be a base64 data URL or an http(s) URL`);
 }
 
-/** Text and image blocks of one user/assistant message, in order; empty text parts are dropped. */
+/** A breakpoint of the internal request (on a part, a message, a tool call or a tool), if it has one. */
+function breakpointOf(o: unknown): CacheControl | undefined {
+  const cc = (o as { cache_control?: unknown } | null)?.cache_control;
+  return typeof cc === 'object' && cc !== null ? (cc as CacheControl) : undefined;
+}
+
+/** `block` with `cc` as its breakpoint, when there is one. */
+function marked<B extends Cacheable>(block: B, cc: CacheControl | undefined): B {
+  return cc ? { ...block, cache_control: cc } : block;
+}
+
+/**
+ * Text and image blocks of one user/assistant message, in order; empty text parts are dropped. A part's breakpoint
+ * stays on its block; a message-level one (LiteLLM's form for string content) goes on the message's last block.
+ */
 function contentBlocks(m: ChatMessage, where: string): Array<AnthropicTextBlock | AnthropicImageBlock> {
-  if (typeof m.content === 'string') return m.content ? [{ type: 'text', text: m.content }] : [];
-  if (!Array.isArray(m.content)) return [];
   const out: Array<AnthropicTextBlock | AnthropicImageBlock> = [];
-  for (const [j, p] of m.content.entries()) {
-    if (p.type === 'image_url') out.push(toImageBlock(p, `${where}.content.${j}`));
-    else if (p.type === 'text' && typeof p['text'] === 'string' && p['text'] !== '')
-      out.push({ type: 'text', text: p['text'] as string });
+  if (typeof m.content === 'string') {
+    if (m.content) out.push({ type: 'text', text: m.content });
+  } else if (Array.isArray(m.content)) {
+    for (const [j, p] of m.content.entries()) {
+      if (p.type === 'image_url') out.push(marked(toImageBlock(p, `${where}.content.${j}`), breakpointOf(p)));
+      else if (p.type === 'text' && typeof p['text'] === 'string' && p['text'] !== '')
+        out.push(marked<AnthropicTextBlock>({ type: 'text', text: p['text'] as string }, breakpointOf(p)));
+    }
   }
+  const cc = breakpointOf(m);
+  if (cc && out.length > 0) out[out.length - 1] = marked(out[out.length - 1]!, cc);
   return out;
+}
+
+/** Anthropic takes at most this many breakpoints per request (and refuses the request with more). */
+export const MAX_BREAKPOINTS = 4;
+
+/**
+ * Keeps the last MAX_BREAKPOINTS breakpoints in prompt order (tools, system, messages) and drops the earlier ones:
+ * the last ones cover the longest prefixes, and a client that sent more (a conversation that grew a breakpoint per
+ * turn) gets what Anthropic would cache for its newest turns rather than a 400. Mutates the request it is given.
+ */
+export function limitBreakpoints(req: AnthropicRequest): void {
+  const holders: Cacheable[] = [];
+  for (const t of req.tools ?? []) if (t.cache_control) holders.push(t);
+  if (Array.isArray(req.system)) for (const b of req.system) if (b.cache_control) holders.push(b);
+  for (const m of req.messages)
+    for (const b of m.content) {
+      if (b.cache_control) holders.push(b);
+      if (b.type === 'tool_result' && Array.isArray(b.content))
+        for (const inner of b.content) if (inner.cache_control) holders.push(inner);
+    }
+  for (const h of holders.slice(0, Math.max(0, holders.length - MAX_BREAKPOINTS))) delete h.cache_control;
 }
 
 /** An assistant message's OpenAI `tool_calls` as Anthropic `tool_use` blocks; arguments must be a JSON object. */
 function toolUseBlocks(m: ChatMessage, where: string): AnthropicToolUseBlock[] {
   return (m.tool_calls ?? []).map((raw, k) => {
     const { id, name, args } = parseToolCall(raw, `${where}.tool_calls.${k}`);
-    return { type: 'tool_use', id: anthropicToolId(id), name, input: args };
+    return marked<AnthropicToolUseBlock>(
+      { type: 'tool_use', id: anthropicToolId(id), name, input: args },
+      breakpointOf(raw),
+    );
   });
 }
 
@@ -201,6 +250,8 @@ export function toAnthropicTools(tools: unknown): AnthropicTool[] {
     };
     const out: AnthropicTool = { name, input_schema };
     if (typeof t.function?.description === 'string') out.description = t.function.description;
+    const cc = breakpointOf(t);
+    if (cc) out.cache_control = cc;
     return out;
   });
 }
@@ -229,7 +280,7 @@ export function toAnthropicRequest(
   body: ChatCompletionRequest,
   maxTokensDefault = DEFAULT_MAX_TOKENS,
 ): AnthropicRequest {
-  const system: string[] = [];
+  const system: AnthropicTextBlock[] = [];
   const messages: AnthropicRequest['messages'] = [];
   const push = (role: 'user' | 'assistant', blocks: AnthropicBlock[]) => {
     if (blocks.length === 0) return;
@@ -249,8 +300,13 @@ export function toAnthropicRequest(
   for (const [i, m] of body.messages.entries()) {
     const where = `messages.${i}`;
     if (m.role === 'system' || m.role === 'developer') {
-      const text = messageText(m);
-      if (text) system.push(text);
+      // Parts stay blocks only when one carries a breakpoint: without one the system prompt is the joined text.
+      const blocks = contentBlocks(m, where).filter((b) => b.type === 'text');
+      if (blocks.some((b) => b.cache_control)) system.push(...blocks);
+      else {
+        const text = messageText(m);
+        if (text) system.push({ type: 'text', text });
+      }
       continue;
     }
     if (m.role === 'tool') {
@@ -260,12 +316,20 @@ export function toAnthropicRequest(
       // tool, say) go as image blocks, which tool_result content may hold; text alone stays a string.
       const hasImages = Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url');
       const content = hasImages ? contentBlocks(m, where) : messageText(m);
+      // A breakpoint on a text-only result (on the message or one of its parts) marks the tool_result block.
+      const cc = hasImages
+        ? undefined
+        : (breakpointOf(m) ??
+          (Array.isArray(m.content) ? m.content.map(breakpointOf).findLast(Boolean) : undefined));
       push('user', [
-        {
-          type: 'tool_result',
-          tool_use_id: anthropicToolId(m.tool_call_id),
-          ...(content.length > 0 ? { content } : {}),
-        },
+        marked<AnthropicToolResultBlock>(
+          {
+            type: 'tool_result',
+            tool_use_id: anthropicToolId(m.tool_call_id),
+            ...(content.length > 0 ? { content } : {}),
+          },
+          cc,
+        ),
       ]);
       continue;
     }
@@ -281,18 +345,20 @@ export function toAnthropicRequest(
   if (rf === 'json_object' || rf === 'json_schema') {
     const schema =
       body.response_format?.type === 'json_schema' ? body.response_format.json_schema.schema : undefined;
-    system.push(
-      schema
+    system.push({
+      type: 'text',
+      text: schema
         ? `${JSON_INSTRUCTION} It must match this JSON schema: ${JSON.stringify(schema)}`
         : JSON_INSTRUCTION,
-    );
+    });
   }
   const out: AnthropicRequest = {
     model: body.model,
     max_tokens: body.max_completion_tokens ?? body.max_tokens ?? maxTokensDefault,
     messages,
   };
-  if (system.length > 0) out.system = system.join('\n\n');
+  if (system.length > 0)
+    out.system = system.some((b) => b.cache_control) ? system : system.map((b) => b.text).join('\n\n');
   if (body.stop != null) {
     // An empty stop sequence stops nothing; whitespace-only ones were declined (untranslatable).
     const stops = (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s !== '');
@@ -319,6 +385,7 @@ export function toAnthropicRequest(
     throw invalid('tool_choice requires tools');
   }
   if (body.stream) out.stream = true;
+  limitBreakpoints(out);
   return out;
 }
 
@@ -345,17 +412,23 @@ export function finishReason(stop: string | null | undefined): string | null {
 }
 
 /**
- * Prompt tokens include cache writes and reads: all of them were billed as input. Cache reads are also reported as
- * `prompt_tokens_details.cached_tokens`, a part of prompt_tokens as in OpenAI's usage (never added to it again).
+ * Prompt tokens include cache writes and reads: all of them were billed as input (at their own prices: budget/cost.ts).
+ * Cache reads are also reported as `prompt_tokens_details.cached_tokens` and writes as `cache_creation_tokens`, parts
+ * of prompt_tokens as in OpenAI's usage (never added to it again).
  */
 export function toUsage(input: AnthropicUsage, output: number): Usage {
   const read = input.cache_read_input_tokens ?? 0;
-  const prompt = (input.input_tokens ?? 0) + (input.cache_creation_input_tokens ?? 0) + read;
+  const write = input.cache_creation_input_tokens ?? 0;
+  const prompt = (input.input_tokens ?? 0) + write + read;
+  const details = {
+    ...(read > 0 ? { cached_tokens: read } : {}),
+    ...(write > 0 ? { cache_creation_tokens: write } : {}),
+  };
   return {
     prompt_tokens: prompt,
     completion_tokens: output,
     total_tokens: prompt + output,
-    ...(read > 0 ? { prompt_tokens_details: { cached_tokens: read } } : {}),
+    ...(read > 0 || write > 0 ? { prompt_tokens_details: details } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Adapter for the Anthropic Messages API: OpenAI requests translated in, Anthropic answers translated back out. */
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import { anthropicBetas, betaHeader } from './anthropic-beta.js';
 import {
   AnthropicStreamTranslator,
   fromAnthropicMessage,
@@ -28,11 +29,23 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
     if (why) throw new ProviderError('unavailable', `provider "${name}": ${why}`);
   }
 
-  function auth(): { headers: Record<string, string>; secret: string } {
+  /** The configured headers' anthropic-beta (any case), merged with the client's forwardable betas. */
+  const configured = Object.entries(p.headers ?? {}).find(([k]) => k.toLowerCase() === 'anthropic-beta');
+  const others = Object.fromEntries(
+    Object.entries(p.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'anthropic-beta'),
+  );
+
+  function auth(body: UpstreamCall['body']): { headers: Record<string, string>; secret: string } {
     const k = key();
     if (!k.ok) throw new ProviderError('unavailable', `provider "${name}" has no API key: ${k.why}`);
+    const beta = betaHeader(configured?.[1], anthropicBetas(body));
     return {
-      headers: { 'anthropic-version': ANTHROPIC_VERSION, ...(p.headers ?? {}), 'x-api-key': k.key },
+      headers: {
+        'anthropic-version': ANTHROPIC_VERSION,
+        ...others,
+        ...(beta ? { 'anthropic-beta': beta } : {}),
+        'x-api-key': k.key,
+      },
       secret: k.key,
     };
   }
@@ -46,7 +59,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
     },
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       translatable(call.body);
-      const { headers, secret } = auth();
+      const { headers, secret } = auth(call.body);
       const body = beforeSending('translating to Anthropic', () =>
         toAnthropicRequest({ ...call.body, stream: false }),
       );
@@ -61,7 +74,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       translatable(call.body);
-      const { headers, secret } = auth();
+      const { headers, secret } = auth(call.body);
       const body = beforeSending('translating to Anthropic', () =>
         toAnthropicRequest({ ...call.body, stream: true }),
       );

@@ -5,6 +5,7 @@
 import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import { withoutCacheControl } from './cache-control.js';
 import { parsedChatAnswer } from './chat-answer-text.js';
 import { FirstOutput } from './first-output.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
@@ -51,7 +52,9 @@ function upstreamRequest(
 }
 
 /** A chat request as a whole-answer (non-streaming) call: no `stream_options`, `stream: false`. */
-function jsonBody(body: UpstreamCall['body']): UpstreamCall['body'] {
+function jsonBody(request: UpstreamCall['body']): UpstreamCall['body'] {
+  // Prompt-cache breakpoints are the Anthropic wire's (cache-control.ts); OpenAI caches prefixes by itself.
+  const body = withoutCacheControl(request);
   // Mostly there is nothing to drop, and a spread is far cheaper than a rest destructuring. Destructured rather than
   // `delete`d when there is: deleting a key turns the object into a slow dictionary for stringify.
   if (body.stream_options === undefined) return { ...body, stream: false };
@@ -142,7 +145,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       // Usage is always requested: budgets need it even when the client did not ask; the server strips it then.
       const body = {
-        ...call.body,
+        ...withoutCacheControl(call.body),
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };

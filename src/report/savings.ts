@@ -1,15 +1,17 @@
 /** What a traffic sample costs routed versus sent to the baseline model: per-tier counts and USD (pure arithmetic). */
 import type { ModelEntry } from '../api/modelroute.js';
+import { costUSD } from '../budget/cost.js';
 
 /** Completion length assumed when a traffic line has neither usage nor max_tokens. */
 export const DEFAULT_COMPLETION_TOKENS = 300;
 
+/** A request's price at model `m`: budget/cost.ts's costUSD, the one price of a usage. */
 export function costUsd(
   m: Pick<ModelEntry, 'pricing'>,
   promptTokens: number,
   completionTokens: number,
 ): number {
-  return (promptTokens * m.pricing.inputPerMTok + completionTokens * m.pricing.outputPerMTok) / 1_000_000;
+  return costUSD(m.pricing, promptTokens, completionTokens);
 }
 
 export interface RoutedRequest {

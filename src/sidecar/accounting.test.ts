@@ -75,3 +75,41 @@ describe('usableUsage', () => {
     expect(r).toMatchObject({ inputTokens: 10, outputTokens: 5, costUSD: (10 + 5 * 2) / 1e6 });
   });
 });
+
+describe('prompt-cache usage', () => {
+  const cached: ModelEntry = {
+    ...model,
+    pricing: { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 },
+  };
+
+  it('usableUsage keeps the cache counts of the upstream prompt count; usageRecord prices them', () => {
+    const usage = usableUsage(
+      {
+        prompt_tokens: 1210,
+        completion_tokens: 5,
+        total_tokens: 1215,
+        prompt_tokens_details: { cached_tokens: 1000, cache_creation_tokens: 200 },
+      },
+      estimate,
+    );
+    expect(usage).toEqual({ prompt_tokens: 1210, completion_tokens: 5, cache: { read: 1000, write: 200 } });
+    const r = usageRecord('default', cached, undefined, usage, 0, 1);
+    expect(r.inputTokens).toBe(1210);
+    expect(r.costUSD).toBeCloseTo(0.001155, 12);
+  });
+
+  it('an estimated prompt count has no cache share', () => {
+    const u = usableUsage({ completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1000 } }, estimate);
+    expect(u).toEqual({ prompt_tokens: 7, completion_tokens: 5 });
+  });
+});
+
+describe('usableUsage of counts already made usable', () => {
+  it('keeps their cache share (execute.ts books its TokenCounts through the account)', () => {
+    const once = usableUsage(
+      { prompt_tokens: 1210, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 1000 } },
+      estimate,
+    );
+    expect(usableUsage(once, estimate)).toEqual(once);
+  });
+});

@@ -5,14 +5,15 @@
  */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, Usage } from '../api/openai.js';
-import { baselineCostUSD, costUSD } from '../budget/cost.js';
+import { baselineCostUSD, type CacheTokens, costUSD } from '../budget/cost.js';
 import type { BudgetGate } from '../budget/gate.js';
 import type { Reservation, UsageRecord } from '../budget/types.js';
 import { estimateTextTokens } from '../routing/tokens.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 
-export type TokenCounts = Pick<Usage, 'prompt_tokens' | 'completion_tokens'>;
+/** The counts booked for one answer; `cache` is the prompt-cache share of prompt_tokens, priced apart (budget/cost.ts). */
+export type TokenCounts = Pick<Usage, 'prompt_tokens' | 'completion_tokens'> & { cache?: CacheTokens };
 
 /** Where booked usage goes; one per sidecar. */
 export interface Books {
@@ -34,7 +35,7 @@ function count(n: unknown): number | undefined {
  * can, else from `estimate`, so a cost is never NaN (a NaN poisons every budget total it is added to).
  */
 export function usableUsage(
-  usage: Partial<Usage> | null | undefined,
+  usage: (Partial<Usage> & { cache?: CacheTokens | undefined }) | null | undefined,
   estimate: () => TokenCounts,
 ): TokenCounts {
   const prompt = count(usage?.prompt_tokens);
@@ -42,12 +43,22 @@ export function usableUsage(
   const total = count(usage?.total_tokens);
   if (completion === undefined && prompt !== undefined && total !== undefined && total >= prompt)
     completion = total - prompt;
+  // Cache counts only with the upstream's own prompt count they are a part of (an estimated prompt has no cache share).
+  // Counts booked once already (execute.ts hands its TokenCounts on to the account) keep their cache share.
+  const details = usage?.cache ?? {
+    read: usage?.prompt_tokens_details?.cached_tokens,
+    write: usage?.prompt_tokens_details?.cache_creation_tokens,
+  };
+  const read = prompt !== undefined ? count(details.read) : undefined;
+  const write = prompt !== undefined ? count(details.write) : undefined;
+  const cache = read || write ? { cache: { read, write } } : {};
   if (prompt !== undefined && completion !== undefined)
-    return { prompt_tokens: prompt, completion_tokens: completion };
+    return { prompt_tokens: prompt, completion_tokens: completion, ...cache };
   const guess = estimate();
   return {
     prompt_tokens: prompt ?? guess.prompt_tokens,
     completion_tokens: completion ?? guess.completion_tokens,
+    ...cache,
   };
 }
 
@@ -66,7 +77,7 @@ export function usageRecord(
     user,
     inputTokens: usage.prompt_tokens,
     outputTokens: usage.completion_tokens,
-    costUSD: costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens),
+    costUSD: costUSD(model.pricing, usage.prompt_tokens, usage.completion_tokens, usage.cache),
     baselineCostUSD: baselineUSD,
     at,
   };
@@ -167,12 +178,12 @@ export class RequestAccount {
    */
   book(
     model: ModelEntry,
-    upstream: Partial<Usage> | null | undefined,
+    upstream: (Partial<Usage> & { cache?: CacheTokens | undefined }) | null | undefined,
     answer = '',
     served = true,
   ): UsageRecord {
     const usage = usableUsage(upstream, () => estimateUsage(this.promptTokens, answer));
-    const baseline = baselineCostUSD(this.spec, usage.prompt_tokens, usage.completion_tokens);
+    const baseline = baselineCostUSD(this.spec, usage.prompt_tokens, usage.completion_tokens, usage.cache);
     const record = usageRecord(this.route, model, this.user, usage, baseline, this.books.now());
     if (this.reservations.length > 0) {
       record.reservations = this.reservations;

@@ -105,7 +105,11 @@ export function storeAnswer(
 ): void {
   if (!turn?.lookup.directives.store || !completion || facts.tier !== turn.tier) return;
   const u = completion.usage;
-  const baselineUSD = u ? baselineCostUSD(turn.spec, u.prompt_tokens, u.completion_tokens) : 0;
+  const cache = {
+    read: u?.prompt_tokens_details?.cached_tokens,
+    write: u?.prompt_tokens_details?.cache_creation_tokens,
+  };
+  const baselineUSD = u ? baselineCostUSD(turn.spec, u.prompt_tokens, u.completion_tokens, cache) : 0;
   // A shallow copy: the parsed answer carries the upstream's own text (providers/chat-answer-text.ts sourceText), which the
   // cache's size (entryBytes) does not see and a cache hit does not need.
   const stored = { ...completion };

@@ -268,3 +268,54 @@ describe('commonChatRequest (the hand-checked fast path)', () => {
     expect(commonChatRequest({ ...ok, stream: true, temperature: 0, max_tokens: 10 })).toBeDefined();
   });
 });
+
+describe('cache_control breakpoints (LiteLLM convention)', () => {
+  const eph = { type: 'ephemeral' };
+  it('are accepted on text and image parts, messages and tools', () => {
+    const r = parseChatRequest(
+      undefined,
+      buf({
+        model: 'auto',
+        messages: [
+          { role: 'system', content: 'sys', cache_control: { type: 'ephemeral', ttl: '1h' } },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'a', cache_control: eph },
+              { type: 'image_url', image_url: { url: 'https://example.com/a.png' }, cache_control: eph },
+            ],
+          },
+        ],
+        tools: [{ type: 'function', function: { name: 'f' }, cache_control: eph }],
+      }),
+    );
+    expect(r.messages[1]?.content).toEqual([
+      { type: 'text', text: 'a', cache_control: eph },
+      { type: 'image_url', image_url: { url: 'https://example.com/a.png' }, cache_control: eph },
+    ]);
+  });
+
+  it('of another type or ttl are a 400 naming the field', () => {
+    for (const part of [
+      { type: 'text', text: 'a', cache_control: { type: 'persistent' } },
+      {
+        type: 'image_url',
+        image_url: { url: 'https://example.com/a.png' },
+        cache_control: { type: 'ephemeral', ttl: '2h' },
+      },
+    ]) {
+      const e = error(() =>
+        parseChatRequest(undefined, buf({ model: 'auto', messages: [{ role: 'user', content: [part] }] })),
+      );
+      expect(e.status).toBe(400);
+      expect(e.message).toContain('cache_control');
+    }
+    const tool = error(() =>
+      parseChatRequest(
+        undefined,
+        buf({ ...ok, tools: [{ type: 'function', function: { name: 'f' }, cache_control: { type: 'x' } }] }),
+      ),
+    );
+    expect(tool.message).toContain('tools');
+  });
+});

@@ -25,6 +25,7 @@ import type { ChatCompletion, ChatCompletionRequest } from '../api/openai.js';
 import type { UsageRecord } from '../budget/types.js';
 import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js';
 import { sendError } from '../http/reply.js';
+import { carryAnthropicBetas } from '../providers/anthropic-beta.js';
 import { answerRateLimits } from '../providers/chat-answer-text.js';
 import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
@@ -190,7 +191,16 @@ export function chatPipeline(deps: ChatDeps): ChatPipeline {
         res,
         requestId,
         adapter.dialect,
-        () => adapter.parse(req, sc.deps.maxBodyBytes),
+        () => {
+          const parsed = adapter.parse(req, sc.deps.maxBodyBytes);
+          // The client's anthropic-beta values ride on the internal request to Anthropic upstreams (anthropic-beta.ts).
+          const beta = req.headers['anthropic-beta'];
+          if (beta === undefined) return parsed;
+          return parsed.then((p) => {
+            carryAnthropicBetas(p.inbound.request, beta);
+            return p;
+          });
+        },
         featureOf(req),
         req,
       );

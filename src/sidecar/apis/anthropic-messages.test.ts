@@ -324,7 +324,6 @@ describe('fromAnthropicRequest', () => {
         messages: [{ role: 'user', content: 'x' }],
         top_k: 5,
         service_tier: 'auto',
-        cache_control: { type: 'ephemeral' },
         diagnostics: { previous_message_id: null },
         context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
         speed: 'standard',
@@ -722,6 +721,177 @@ describe('anthropicErrorEvent', () => {
     expect(anthropicErrorEvent(new TiermeshError('TM_BREAKER_OPEN', 'all targets busy'))).toEqual({
       event: 'error',
       data: { type: 'error', error: { type: 'overloaded_error', message: 'all targets busy' } },
+    });
+  });
+});
+
+describe('prompt-cache breakpoints (cache_control)', () => {
+  const eph = { type: 'ephemeral' };
+  const tool = { name: 'get_weather', input_schema: { type: 'object', properties: {} } };
+
+  it('stay on system blocks, user and assistant blocks, tool results, tool_use blocks and tools', () => {
+    const out = fromAnthropicRequest(
+      parse({
+        system: [
+          { type: 'text', text: 'You are terse.' },
+          { type: 'text', text: 'Big context.', cache_control: { type: 'ephemeral', ttl: '1h' } },
+        ],
+        tools: [{ ...tool, cache_control: eph }],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Weather?', cache_control: eph },
+              { type: 'text', text: 'Paris.' },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {}, cache_control: eph },
+            ],
+          },
+          {
+            role: 'user',
+            content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny', cache_control: eph }],
+          },
+        ],
+      }),
+    );
+    expect(out.messages).toEqual([
+      {
+        role: 'system',
+        content: [
+          { type: 'text', text: 'You are terse.' },
+          { type: 'text', text: 'Big context.', cache_control: { type: 'ephemeral', ttl: '1h' } },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Weather?', cache_control: eph },
+          { type: 'text', text: 'Paris.' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: 'toolu_1',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{}' },
+            cache_control: eph,
+          },
+        ],
+      },
+      {
+        role: 'tool',
+        tool_call_id: 'toolu_1',
+        content: [{ type: 'text', text: 'sunny', cache_control: eph }],
+      },
+    ]);
+    expect((out.tools as unknown[])[0]).toMatchObject({ type: 'function', cache_control: eph });
+  });
+
+  it('without breakpoints, blocks are joined as before', () => {
+    const out = fromAnthropicRequest(
+      parse({
+        system: [
+          { type: 'text', text: 'a' },
+          { type: 'text', text: 'b' },
+        ],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'c' },
+              { type: 'text', text: 'd' },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(out.messages).toEqual([
+      { role: 'system', content: 'a\nb' },
+      { role: 'user', content: 'c\nd' },
+    ]);
+  });
+
+  it('the top-level cache_control (automatic caching) marks the last block of the last message', () => {
+    const plain = fromAnthropicRequest(
+      parse({ cache_control: eph, messages: [{ role: 'user', content: 'hello' }] }),
+    );
+    expect(plain.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'hello', cache_control: eph }] },
+    ]);
+    expect(plain).not.toHaveProperty('cache_control');
+    const calls = fromAnthropicRequest(
+      parse({
+        cache_control: eph,
+        tools: [tool],
+        messages: [
+          { role: 'user', content: 'go' },
+          {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} }],
+          },
+        ],
+      }),
+    );
+    expect(calls.messages.at(-1)?.tool_calls?.[0]).toMatchObject({ id: 'toolu_1', cache_control: eph });
+  });
+
+  it('a breakpoint of another type or ttl is refused by name', () => {
+    const e = thrown(() =>
+      fromAnthropicRequest(
+        parse({
+          messages: [{ role: 'user', content: [{ type: 'text', text: 'x', cache_control: { type: 'x' } }] }],
+        }),
+      ),
+    );
+    expect(e.status).toBe(400);
+    expect(e.message).toContain('messages[0].content[0].cache_control.type');
+    const ttl = thrown(() =>
+      fromAnthropicRequest(
+        parse({
+          cache_control: { type: 'ephemeral', ttl: '2h' },
+          messages: [{ role: 'user', content: 'x' }],
+        }),
+      ),
+    );
+    expect(ttl.message).toContain('cache_control.ttl');
+  });
+
+  it('cache reads and writes of the internal usage become Anthropic usage, apart from input_tokens (JSON and stream)', () => {
+    const usage = {
+      prompt_tokens: 1210,
+      completion_tokens: 5,
+      total_tokens: 1215,
+      prompt_tokens_details: { cached_tokens: 1000, cache_creation_tokens: 200 },
+    };
+    const m = toAnthropicMessage({
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'claude',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+      usage,
+    });
+    expect(m.usage).toEqual({
+      input_tokens: 10,
+      output_tokens: 5,
+      cache_creation_input_tokens: 200,
+      cache_read_input_tokens: 1000,
+    });
+    const w = new AnthropicStreamWriter('claude', 7);
+    w.push({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'claude', choices: [], usage });
+    const delta = w.end().find((e) => e.event === 'message_delta');
+    expect(delta?.data['usage']).toEqual({
+      output_tokens: 5,
+      input_tokens: 10,
+      cache_creation_input_tokens: 200,
+      cache_read_input_tokens: 1000,
     });
   });
 });

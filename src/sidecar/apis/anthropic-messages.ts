@@ -16,6 +16,7 @@ import type {
   AnthropicMessagesRequest,
 } from '../../api/anthropic-messages.js';
 import type {
+  CacheControl,
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionRequest,
@@ -29,14 +30,16 @@ import { StreamParts, wholeArguments } from './stream-parts.js';
 /** The request header the SDKs send; any value is accepted (the answer shape has been stable across versions). */
 export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
 
-type TextPart = { type: 'text'; text: string };
-type ImagePart = { type: 'image_url'; image_url: { url: string } };
+/** A part may end a cacheable prefix: the block's `cache_control`, carried as the internal request's (api/openai.ts). */
+type TextPart = { type: 'text'; text: string; cache_control?: CacheControl };
+type ImagePart = { type: 'image_url'; image_url: { url: string }; cache_control?: CacheControl };
 type ToolCall = {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
   /** Gemini's thought signature (`{google: {thought_signature}}`), which the next turn must send back. */
   extra_content?: unknown;
+  cache_control?: CacheControl;
 };
 
 /** Top-level fields the translation carries into the internal request. */
@@ -55,11 +58,12 @@ const TRANSLATED = new Set([
   'thinking',
   'output_config',
   'output_format',
+  'cache_control',
 ]);
 
 /**
  * Top-level fields dropped on purpose: they do not change what the answer says. `top_k` (a sampling knob with no
- * OpenAI equivalent), `service_tier` (capacity, not content), `cache_control` (a prompt-caching hint), `diagnostics`
+ * OpenAI equivalent), `service_tier` (capacity, not content), `diagnostics`
  * (asks for cache-miss diagnostics in the answer), `context_management` (server-side context editing, e.g. clearing
  * old tool results: without it the model reads the whole conversation, as a request without the beta does; Claude
  * Code sends it on every turn, so refusing it would refuse Claude Code), and the SDKs' header params should they
@@ -68,7 +72,6 @@ const TRANSLATED = new Set([
 const IGNORED = new Set([
   'top_k',
   'service_tier',
-  'cache_control',
   'diagnostics',
   'context_management',
   'user_profile_id',
@@ -146,13 +149,42 @@ function newToolUseId(): string {
   return `toolu_${randomBytes(12).toString('hex')}`;
 }
 
+/**
+ * A block's cache breakpoint as the internal request takes it (`{type: "ephemeral", ttl?}`); another type or ttl is
+ * refused by name rather than sent on for Anthropic to refuse (or dropped, which would cost the client its cache).
+ */
+function breakpoint(block: unknown, where: string): CacheControl | undefined {
+  const cc = (block as { cache_control?: unknown } | null)?.cache_control;
+  if (cc == null) return undefined;
+  const c = cc as { type?: unknown; ttl?: unknown };
+  const at = where ? `${where}.cache_control` : 'cache_control';
+  if (c.type !== 'ephemeral') throw invalid(`${at}.type`, 'must be "ephemeral"');
+  if (c.ttl !== undefined && c.ttl !== '5m' && c.ttl !== '1h')
+    throw invalid(`${at}.ttl`, 'must be "5m" or "1h"');
+  return c.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: c.ttl };
+}
+
+/** `part` with the breakpoint of `block`, when it has one. */
+function withBreakpoint<P extends { cache_control?: CacheControl }>(
+  part: P,
+  block: unknown,
+  where: string,
+): P {
+  const cc = breakpoint(block, where);
+  return cc ? { ...part, cache_control: cc } : part;
+}
+
 function imagePart(block: AnthropicInboundBlock, where: string): ImagePart {
   const source = (block as { source?: { type: string; media_type?: string; data?: string; url?: string } })
     .source;
   if (source?.type === 'base64')
-    return { type: 'image_url', image_url: { url: `data:${source.media_type};base64,${source.data}` } };
+    return withBreakpoint<ImagePart>(
+      { type: 'image_url', image_url: { url: `data:${source.media_type};base64,${source.data}` } },
+      block,
+      where,
+    );
   if (source?.type === 'url' && typeof source.url === 'string')
-    return { type: 'image_url', image_url: { url: source.url } };
+    return withBreakpoint<ImagePart>({ type: 'image_url', image_url: { url: source.url } }, block, where);
   throw invalid(`${where}.source`, 'image source must be base64 or url');
 }
 
@@ -167,30 +199,44 @@ function unsupportedBlock(type: string, where: string): TiermeshError {
 function toolResult(
   block: Extract<AnthropicInboundBlock, { type: 'tool_result' }>,
   where: string,
-): { text: string; images: ImagePart[] } {
+): { text: string; images: ImagePart[]; cache: CacheControl | undefined } {
   const c = block.content;
   const images: ImagePart[] = [];
   let text = '';
+  // The result is one tool message: a breakpoint on it or on one of its text blocks marks the whole result.
+  let cache = breakpoint(block, where);
   if (typeof c === 'string') text = c;
   else if (Array.isArray(c)) {
     const texts: string[] = [];
     for (const [k, b] of c.entries()) {
       const at = `${where}.content[${k}]`;
-      if (b.type === 'text') texts.push((b as TextPart).text);
-      else if (b.type === 'image') images.push(imagePart(b as AnthropicInboundBlock, at));
+      if (b.type === 'text') {
+        texts.push((b as TextPart).text);
+        cache = breakpoint(b, at) ?? cache;
+      } else if (b.type === 'image') images.push(imagePart(b as AnthropicInboundBlock, at));
       else throw unsupportedBlock(b.type, at);
     }
     text = texts.join('\n');
   }
   // OpenAI has no error flag on tool messages; the model still needs to know the call failed.
   if (block.is_error === true) text = text ? `Error: ${text}` : 'Error';
-  return { text, images };
+  return { text, images, cache };
 }
 
-function systemText(system: AnthropicMessagesRequest['system']): string {
+/** The system prompt: its blocks' text joined, or text parts when a block carries a cache breakpoint. */
+function systemContent(system: AnthropicMessagesRequest['system']): string | TextPart[] {
   if (system === undefined) return '';
   if (typeof system === 'string') return system;
-  return system.map((b) => b.text).join('\n');
+  const parts = system.map((b, i) =>
+    withBreakpoint<TextPart>({ type: 'text', text: b.text }, b, `system[${i}]`),
+  );
+  return parts.some((p) => p.cache_control) ? parts : parts.map((p) => p.text).join('\n');
+}
+
+/** Text parts as one string (blocks joined by newline), unless a breakpoint must stay on its part. */
+function joinedUnlessMarked(parts: Array<TextPart | ImagePart>): string | Array<TextPart | ImagePart> {
+  const plain = parts.every((p) => p.type === 'text' && !p.cache_control);
+  return plain ? parts.map((p) => (p as TextPart).text).join('\n') : parts;
 }
 
 /** The user turn's parts in order, with its tool results pulled out as tool messages placed before it. */
@@ -203,50 +249,79 @@ function userMessages(content: AnthropicInboundBlock[] | string, where: string):
   const parts: Array<TextPart | ImagePart> = [];
   for (const [j, block] of content.entries()) {
     const at = `${where}.content[${j}]`;
-    if (block.type === 'text') parts.push({ type: 'text', text: (block as TextPart).text });
+    if (block.type === 'text')
+      parts.push(withBreakpoint<TextPart>({ type: 'text', text: (block as TextPart).text }, block, at));
     else if (block.type === 'image') parts.push(imagePart(block, at));
     else if (block.type === 'tool_result') {
       const b = block as Extract<AnthropicInboundBlock, { type: 'tool_result' }>;
       const r = toolResult(b, at);
-      tools.push({ role: 'tool', tool_call_id: b.tool_use_id, content: r.text });
+      tools.push({
+        role: 'tool',
+        tool_call_id: b.tool_use_id,
+        // As a text part when it carries a breakpoint: the provider puts it on the tool_result block.
+        content: r.cache ? [{ type: 'text', text: r.text, cache_control: r.cache }] : r.text,
+      });
       parts.push(...r.images);
     } else if (!HISTORY_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
   }
   const out = [...tools];
-  if (parts.length > 0) {
-    const onlyText = parts.every((p) => p.type === 'text');
-    out.push({
-      role: 'user',
-      content: onlyText ? parts.map((p) => (p as TextPart).text).join('\n') : parts,
-    });
-  }
+  if (parts.length > 0) out.push({ role: 'user', content: joinedUnlessMarked(parts) });
   return out;
 }
 
 function assistantMessage(content: AnthropicInboundBlock[] | string, where: string): ChatMessage {
   if (typeof content === 'string') return { role: 'assistant', content };
-  const texts: string[] = [];
+  const texts: TextPart[] = [];
   const calls: ToolCall[] = [];
   for (const [j, block] of content.entries()) {
     const at = `${where}.content[${j}]`;
-    if (block.type === 'text') texts.push((block as TextPart).text);
+    if (block.type === 'text')
+      texts.push(withBreakpoint<TextPart>({ type: 'text', text: (block as TextPart).text }, block, at));
     else if (block.type === 'tool_use') {
       const b = block as Extract<AnthropicInboundBlock, { type: 'tool_use' }>;
-      calls.push({
-        id: b.id,
-        type: 'function',
-        function: { name: b.name, arguments: JSON.stringify(b.input) },
-        ...(b['extra_content'] != null ? { extra_content: b['extra_content'] } : {}),
-      });
+      calls.push(
+        withBreakpoint<ToolCall>(
+          {
+            id: b.id,
+            type: 'function',
+            function: { name: b.name, arguments: JSON.stringify(b.input) },
+            ...(b['extra_content'] != null ? { extra_content: b['extra_content'] } : {}),
+          },
+          b,
+          at,
+        ),
+      );
     } else if (!HISTORY_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
   }
   // As in user turns: separate blocks stay separate words.
-  const text = texts.join('\n');
+  const text = joinedUnlessMarked(texts);
   return {
     role: 'assistant',
     content: calls.length > 0 && text === '' ? null : text,
     ...(calls.length > 0 ? { tool_calls: calls } : {}),
   };
+}
+
+/**
+ * The top-level `cache_control` (Anthropic's automatic caching): a breakpoint on the last cacheable block, which moves
+ * forward as the conversation grows. Translated as exactly that: the last part (or tool call) of the last message gets
+ * the breakpoint, unless it already has one.
+ */
+function automaticBreakpoint(req: AnthropicMessagesRequest, messages: ChatMessage[]): void {
+  const cc = breakpoint(req, '');
+  const last = messages.at(-1);
+  if (!cc || !last) return;
+  const mark = <T extends object>(o: T): T =>
+    (o as { cache_control?: unknown }).cache_control ? o : { ...o, cache_control: cc };
+  const calls = last.tool_calls as ToolCall[] | undefined;
+  if (calls && calls.length > 0) {
+    last.tool_calls = [...calls.slice(0, -1), mark(calls.at(-1)!)];
+    return;
+  }
+  if (typeof last.content === 'string')
+    last.content = [{ type: 'text', text: last.content, cache_control: cc }];
+  else if (Array.isArray(last.content) && last.content.length > 0)
+    last.content = [...last.content.slice(0, -1), mark(last.content.at(-1)!)];
 }
 
 /**
@@ -260,8 +335,8 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
   if (req.thinking && req.thinking['type'] !== 'disabled')
     throw invalid('thinking', 'extended thinking is not supported by this endpoint');
   const messages: ChatMessage[] = [];
-  const system = systemText(req.system);
-  if (system) messages.push({ role: 'system', content: system });
+  const system = systemContent(req.system);
+  if (system.length > 0) messages.push({ role: 'system', content: system });
   for (const [i, m] of req.messages.entries()) {
     const where = `messages[${i}]`;
     if (m.role === 'user') messages.push(...userMessages(m.content, where));
@@ -288,6 +363,7 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
           (q) => `server tool ${q(t.type ?? '')} is not supported by this endpoint`,
         );
       if (!t.input_schema) throw invalid(`tools[${i}].input_schema`, 'required field is missing');
+      const cc = breakpoint(t, `tools[${i}]`);
       return {
         type: 'function',
         function: {
@@ -295,9 +371,11 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
           ...(t.description !== undefined ? { description: t.description } : {}),
           parameters: t.input_schema,
         },
+        ...(cc ? { cache_control: cc } : {}),
       };
     });
   }
+  automaticBreakpoint(req, messages);
   outputConfig(req, out);
   const choice = req.tool_choice;
   // `none` without tools asks for what a request without tools already is: no tool_choice upstream (OpenAI refuses one).
@@ -370,15 +448,17 @@ export function messageId(upstreamId: string): string {
   return upstreamId.startsWith('msg_') ? upstreamId : `msg_${upstreamId.replace(/^chatcmpl-/, '')}`;
 }
 
+const tokens = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0);
+
 function usageOf(u: ChatCompletion['usage'] | null | undefined): AnthropicMessageResponse['usage'] {
-  const cached = (u as { prompt_tokens_details?: { cached_tokens?: number } } | undefined)
-    ?.prompt_tokens_details?.cached_tokens;
-  const read = typeof cached === 'number' ? cached : 0;
+  const details = u?.prompt_tokens_details;
+  const read = tokens(details?.cached_tokens);
+  const write = tokens(details?.cache_creation_tokens);
   return {
-    // Anthropic counts cache reads apart from input_tokens; OpenAI includes them in prompt_tokens.
-    input_tokens: Math.max(0, (u?.prompt_tokens ?? 0) - read),
+    // Anthropic counts cache reads and writes apart from input_tokens; the internal usage includes them in prompt_tokens.
+    input_tokens: Math.max(0, (u?.prompt_tokens ?? 0) - read - write),
     output_tokens: u?.completion_tokens ?? 0,
-    cache_creation_input_tokens: null,
+    cache_creation_input_tokens: write > 0 ? write : null,
     cache_read_input_tokens: read > 0 ? read : null,
   };
 }
@@ -527,6 +607,9 @@ export class AnthropicStreamWriter {
         usage: {
           output_tokens: u.output_tokens,
           input_tokens: usage ? u.input_tokens : this.estimatedInputTokens,
+          ...(u.cache_creation_input_tokens
+            ? { cache_creation_input_tokens: u.cache_creation_input_tokens }
+            : {}),
           ...(u.cache_read_input_tokens ? { cache_read_input_tokens: u.cache_read_input_tokens } : {}),
         },
       },
