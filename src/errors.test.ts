@@ -21,11 +21,20 @@ describe('error registry and docs/errors.md', () => {
     const rows = docsTable();
     const documented = Object.fromEntries(
       rows.map(([code, status, type, anthropicType, blame]) => {
-        // "400, 413, 422": the code's own status, then the others it may carry (a provider's own).
-        const [own, ...others] = (status ?? '').split(',').map((x) => Number(x.trim()));
+        // "400, 413, 422": the code's own status, then the others it may carry (a provider's own);
+        // "502 (Anthropic: 529)": the status Anthropic clients get instead.
+        const [, list, anthropic] = /^([^(]*?)\s*(?:\(Anthropic: (\d+)\))?$/.exec(status ?? '') ?? [];
+        const [own, ...others] = (list ?? '').split(',').map((x) => Number(x.trim()));
         return [
           code,
-          { status: own, ...(others.length > 0 ? { statuses: others } : {}), type, anthropicType, blame },
+          {
+            status: own,
+            ...(others.length > 0 ? { statuses: others } : {}),
+            ...(anthropic !== undefined ? { anthropicStatus: Number(anthropic) } : {}),
+            type,
+            anthropicType,
+            blame,
+          },
         ];
       }),
     );
@@ -45,6 +54,16 @@ describe('TiermeshError bodies', () => {
       type: 'error',
       error: { type: 'request_too_large', message: 'too big' },
     });
+  });
+
+  it("gives Anthropic clients Anthropic's own status for an overload, OpenAI clients the registry's", () => {
+    const e = new TiermeshError('TM_UPSTREAM_OVERLOADED', 'every target is overloaded', { retryAfter: 7 });
+    expect(e.statusFor('anthropic')).toBe(529);
+    expect(e.statusFor('openai')).toBe(502);
+    expect(errorBody(e, 'anthropic')).toMatchObject({ error: { type: 'overloaded_error' } });
+    expect(errorBody(e)).toMatchObject({ error: { type: 'api_error', code: 'TM_UPSTREAM_OVERLOADED' } });
+    // Codes without an Anthropic status of their own answer both alike.
+    expect(new TiermeshError('TM_BREAKER_OPEN', 'open').statusFor('anthropic')).toBe(503);
   });
 
   it('keeps client text out of the log form while the client still sees it', () => {

@@ -36,6 +36,11 @@ interface ErrorDef {
    * the class it would for that provider (a 422 is UnprocessableEntityError, a 413 no BadRequestError).
    */
   statuses?: readonly number[];
+  /**
+   * The status an Anthropic Messages client gets instead of `status`, where Anthropic answers the same failure with
+   * a status of its own (529 for overloaded_error, which the Anthropic SDK raises as OverloadedError).
+   */
+  anthropicStatus?: number;
 }
 
 export const errorCodes = {
@@ -144,6 +149,13 @@ export const errorCodes = {
   },
   TM_UPSTREAM_ERROR: { status: 502, type: 'api_error', anthropicType: 'api_error', blame: 'upstream' },
   TM_ALL_TARGETS_FAILED: { status: 502, type: 'api_error', anthropicType: 'api_error', blame: 'upstream' },
+  TM_UPSTREAM_OVERLOADED: {
+    status: 502,
+    anthropicStatus: 529,
+    type: 'api_error',
+    anthropicType: 'overloaded_error',
+    blame: 'upstream',
+  },
   TM_BREAKER_OPEN: { status: 503, type: 'api_error', anthropicType: 'overloaded_error', blame: 'upstream' },
   TM_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', anthropicType: 'timeout_error', blame: 'upstream' },
   TM_NOT_READY: { status: 503, type: 'server_error', anthropicType: 'overloaded_error', blame: 'sidecar' },
@@ -250,6 +262,12 @@ export class TiermeshError extends Error {
     if (u.code !== undefined) details.error_code = u.code;
     if (u.param !== undefined) details.param = u.param;
     return { type: 'error', error: { type, message: this.message, details } };
+  }
+
+  /** The status a client of the given API gets: Anthropic's own where it has one (529 overloaded), else `status`. */
+  statusFor(dialect: ErrorDialect = 'openai'): number {
+    const def: ErrorDef = errorCodes[this.code];
+    return dialect === 'anthropic' && def.anthropicStatus !== undefined ? def.anthropicStatus : this.status;
   }
 
   /** What a log line says about this error: the code and the log-safe message. */

@@ -56,7 +56,7 @@ export function sendError(res: ServerResponse, err: unknown, opts: ErrorReplyOpt
   // Headers the error carries from the answer it passes on (a provider's rate limits).
   if (e.headers) Object.assign(headers, e.headers);
   if (e.retryAfter !== undefined) headers['retry-after'] = retryAfterValue(e.retryAfter);
-  sendJson(res, e.status, errorBody(e, opts.dialect), headers);
+  sendJson(res, e.statusFor(opts.dialect), errorBody(e, opts.dialect), headers);
   return e;
 }
 

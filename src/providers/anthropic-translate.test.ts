@@ -628,7 +628,12 @@ describe('AnthropicStreamTranslator', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(ProviderError);
       expect((e as ProviderError).reason).toBe('server_error');
+      expect((e as ProviderError).overloaded).toBe(true);
     }
+    const other = new AnthropicStreamTranslator('anthropic', 'm');
+    expect(() =>
+      other.onEvent('error', { type: 'error', error: { type: 'api_error', message: 'x' } }),
+    ).toThrow(expect.objectContaining({ reason: 'server_error', overloaded: false }));
   });
 });
 

@@ -569,7 +569,9 @@ export class AnthropicStreamTranslator {
         const e = d['error'] ?? {};
         const reason = reasonForAnthropicType(typeof e.type === 'string' ? e.type : undefined, undefined);
         const msg = typeof e.type === 'string' ? ` (${e.type})` : '';
-        throw new ProviderError(reason, `provider "${this.provider}" sent an error event${msg}`);
+        throw new ProviderError(reason, `provider "${this.provider}" sent an error event${msg}`, {
+          overloaded: e.type === 'overloaded_error',
+        });
       }
       default:
         // ping and event types added later carry nothing we translate.

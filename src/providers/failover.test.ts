@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import { BreakerBoard } from './breaker.js';
 import {
+  brokenStreamCode,
   ExecutionError,
   type ExecutionPlan,
   executeCompletion,
@@ -229,6 +230,63 @@ describe('429s', () => {
     const e = await executionError(executeCompletion(plan([a, b]), body));
     expect(e.code).toBe('TM_RATE_LIMITED');
     expect(e.retryAfter).toBe(7);
+  });
+});
+
+describe('overloaded upstreams (529, 503, UNAVAILABLE)', () => {
+  const overloaded = (name: string, retryAfter?: number) =>
+    adapter(name, async () => {
+      throw new ProviderError('server_error', `${name} overloaded`, {
+        status: 529,
+        overloaded: true,
+        ...(retryAfter !== undefined ? { retryAfter } : {}),
+      });
+    });
+
+  it('fail over, count against the breaker, and on every target answer TM_UPSTREAM_OVERLOADED, soonest Retry-After', async () => {
+    const a = overloaded('a', 30);
+    const b = overloaded('b', 7);
+    const c = overloaded('c');
+    const e = await executionError(executeCompletion(plan([a, b, c]), body));
+    expect(e.code).toBe('TM_UPSTREAM_OVERLOADED');
+    expect(e.retryAfter).toBe(7);
+    expect(e.statusFor('anthropic')).toBe(529);
+    expect([a.calls, b.calls, c.calls]).toEqual([1, 1, 1]);
+    // A provider failure all the same: the breakers count it (volume 1, 50%).
+    expect(breakerOf('a')).toBe('open');
+    // Open breakers (its Retry-After the time until half-open) beside an overload are still a busy provider.
+    const d = overloaded('d', 60);
+    const again = await executionError(executeCompletion(plan([a, d]), body));
+    expect(again.code).toBe('TM_UPSTREAM_OVERLOADED');
+    expect(again.retryAfter).toBeLessThanOrEqual(30);
+  });
+
+  it('beside any other failure, or all breakers open, keep their own codes', async () => {
+    const down = adapter('down', async () => {
+      throw new ProviderError('server_error', 'HTTP 500', { status: 500 });
+    });
+    const e = await executionError(executeCompletion(plan([overloaded('x', 5), down]), body));
+    expect(e.code).toBe('TM_ALL_TARGETS_FAILED');
+    expect(e.retryAfter).toBeUndefined();
+  });
+});
+
+describe('brokenStreamCode (a stream that broke after its first chunk)', () => {
+  it("keeps the upstream's class: rate limit, overload, else an upstream error", () => {
+    expect(brokenStreamCode(new ProviderError('rate_limited', 'x'))).toBe('TM_RATE_LIMITED');
+    expect(brokenStreamCode(new ProviderError('server_error', 'x', { overloaded: true }))).toBe(
+      'TM_UPSTREAM_OVERLOADED',
+    );
+    expect(brokenStreamCode(new ProviderError('server_error', 'x'))).toBe('TM_UPSTREAM_ERROR');
+    expect(brokenStreamCode(new ProviderError('stream_broken', 'x'))).toBe('TM_UPSTREAM_ERROR');
+    expect(brokenStreamCode(new Error('x'))).toBe('TM_UPSTREAM_ERROR');
+    // As the relay wraps it: the upstream's own failure is the cause.
+    const wrapped = (cause: ProviderError) => new ProviderError('stream_broken', 'broke', { cause });
+    expect(brokenStreamCode(wrapped(new ProviderError('rate_limited', 'x')))).toBe('TM_RATE_LIMITED');
+    expect(brokenStreamCode(wrapped(new ProviderError('server_error', 'x', { overloaded: true })))).toBe(
+      'TM_UPSTREAM_OVERLOADED',
+    );
+    expect(brokenStreamCode(wrapped(new ProviderError('connection', 'x')))).toBe('TM_UPSTREAM_ERROR');
   });
 });
 

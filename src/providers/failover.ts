@@ -732,8 +732,25 @@ function fail(
   if (all('breaker_open'))
     throw failed('TM_BREAKER_OPEN', "every target's circuit breaker is open", soonest(tried));
   if (all('rate_limited')) throw failed('TM_RATE_LIMITED', 'every target is rate limited', soonest(tried));
+  // Overloaded (529, 503, UNAVAILABLE) everywhere, or open breakers where not: a busy provider, which Anthropic's
+  // clients retry on overloaded_error, not a broken one. The soonest Retry-After any of them gave comes along.
+  if (tried.some((f) => f.overloaded) && tried.every((f) => f.overloaded || f.reason === 'breaker_open'))
+    throw failed('TM_UPSTREAM_OVERLOADED', 'every target is overloaded', soonest(tried));
   if (last?.reason === 'timeout') throw failed('TM_UPSTREAM_TIMEOUT', 'all targets failed');
   throw failed('TM_ALL_TARGETS_FAILED', 'all targets failed');
+}
+
+/**
+ * What a client is told of a stream that broke after its first chunk, which no failover can mend: a rate limit or an
+ * overload the upstream sent in the stream keeps its class (clients retry Anthropic's overloaded_error and
+ * rate_limit_error), anything else is an upstream error.
+ */
+export function brokenStreamCode(broken: unknown): ErrorCode {
+  if (!(broken instanceof ProviderError)) return 'TM_UPSTREAM_ERROR';
+  // The stream's `stream_broken` wraps what the upstream said (relay).
+  const said = broken.cause instanceof ProviderError ? broken.cause : broken;
+  if (said.reason === 'rate_limited') return 'TM_RATE_LIMITED';
+  return said.overloaded ? 'TM_UPSTREAM_OVERLOADED' : 'TM_UPSTREAM_ERROR';
 }
 
 /** The earliest time any of the failed targets said it could be tried again, as a Retry-After. */

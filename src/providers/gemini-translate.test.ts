@@ -586,10 +586,13 @@ describe('GeminiStreamTranslator', () => {
     expect(() => run([]).t.end()).toThrow(expect.objectContaining({ reason: 'stream_broken' }));
     expect(() => run([{ nothing: true }])).toThrow(expect.objectContaining({ reason: 'bad_response' }));
     expect(() => run([{ error: { code: 429, message: 'quota', status: 'RESOURCE_EXHAUSTED' } }])).toThrow(
-      expect.objectContaining({ reason: 'rate_limited' }),
+      expect.objectContaining({ reason: 'rate_limited', overloaded: false }),
     );
     expect(() => run([{ error: { code: 503, message: 'overloaded', status: 'UNAVAILABLE' } }])).toThrow(
-      expect.objectContaining({ reason: 'server_error' }),
+      expect.objectContaining({ reason: 'server_error', overloaded: true }),
+    );
+    expect(() => run([{ error: { code: 500, message: 'oops', status: 'INTERNAL' } }])).toThrow(
+      expect.objectContaining({ reason: 'server_error', overloaded: false }),
     );
   });
 

@@ -10,7 +10,7 @@ import { providerDecline } from '../routing/capabilities.js';
 import { messageText } from './anthropic-translate.js';
 import { invalidRequest as invalid, parseToolCall } from './tool-calls.js';
 import { ProviderError } from './types.js';
-import { geminiError, reasonForGeminiStatus } from './upstream-errors.js';
+import { geminiError, overloadedFailure, reasonForGeminiStatus } from './upstream-errors.js';
 
 export interface GeminiPart {
   text?: string;
@@ -600,5 +600,6 @@ function geminiStreamError(provider: string, err: unknown): ProviderError {
   const what = info.status ? ` (${info.status})` : '';
   return new ProviderError(reason, `provider "${provider}" sent an error in the stream${what}`, {
     ...(info.retryDelay !== undefined ? { retryAfter: info.retryDelay } : {}),
+    overloaded: overloadedFailure(info.status !== undefined ? { geminiStatus: info.status } : {}),
   });
 }

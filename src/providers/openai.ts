@@ -11,7 +11,7 @@ import { FirstOutput } from './first-output.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
 import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
-import { upstreamText } from './upstream-errors.js';
+import { openAIStreamFailure, upstreamText } from './upstream-errors.js';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -168,10 +168,20 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
           throw new ProviderError('bad_response', `provider "${name}": stream chunk is not valid JSON`);
         }
         // `data: null` (or any non-object) parses but is no chunk: the same bad_response as other garbage, below.
-        const err = (parsed as { error?: { message?: unknown } } | null)?.error;
+        const err = (parsed as { error?: { message?: unknown; type?: unknown; code?: unknown } } | null)
+          ?.error;
         if (err) {
+          const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
           const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
-          throw new ProviderError('server_error', `provider "${name}" sent an error in the stream${msg}`);
+          // A rate limit or an overload keeps its class: the client is told so, and retries it as it would.
+          const { reason, overloaded } = openAIStreamFailure({
+            message: text(err.message),
+            type: text(err.type),
+            code: text(err.code),
+          });
+          throw new ProviderError(reason, `provider "${name}" sent an error in the stream${msg}`, {
+            overloaded,
+          });
         }
         if (!isChunk(parsed))
           throw new ProviderError('bad_response', `provider "${name}": stream chunk has no choices`);

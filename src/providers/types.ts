@@ -76,6 +76,12 @@ export class ProviderError extends Error {
   readonly unsent: boolean;
   /** An upstream's refusal of the request as invalid (a `client_error` answer): what the client is told of it. */
   readonly rejection: UpstreamRejection | undefined;
+  /**
+   * The upstream said it is overloaded or unavailable for now (Anthropic's 529 / overloaded_error, a 503, Gemini's
+   * UNAVAILABLE), in an answer or in a stream. Still a provider failure (`reason` says which); what the client is
+   * told when every target said so is Anthropic's overloaded_error, which clients retry.
+   */
+  readonly overloaded: boolean;
   constructor(
     reason: FailureReason,
     message: string,
@@ -85,10 +91,12 @@ export class ProviderError extends Error {
       cause?: unknown;
       unsent?: boolean;
       rejection?: UpstreamRejection;
+      overloaded?: boolean;
     } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = 'ProviderError';
+    this.overloaded = opts.overloaded ?? false;
     this.reason = reason;
     this.status = opts.status;
     this.retryAfter = opts.retryAfter;

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from './types.js';
-import { httpFailure, reasonForStatus, redact, toProviderError } from './upstream-errors.js';
+import {
+  httpFailure,
+  openAIStreamFailure,
+  reasonForStatus,
+  redact,
+  toProviderError,
+} from './upstream-errors.js';
 
 const h = (x: Record<string, string>) => (n: string) => x[n];
 
@@ -40,6 +46,39 @@ describe('httpFailure', () => {
     expect(f('rate_limit_error', 429)).toBe('rate_limited');
     expect(f('authentication_error', 401)).toBe('auth');
     expect(f('invalid_request_error', 400)).toBe('client_error');
+  });
+
+  it('marks an overload or an unavailable upstream (529, overloaded_error, 503, UNAVAILABLE), and nothing else', () => {
+    const f = (vendor: 'openai' | 'anthropic' | 'gemini', status: number, body: unknown) =>
+      httpFailure({
+        provider: 'p',
+        vendor,
+        status,
+        header: h({ 'retry-after': '7' }),
+        bodyText: JSON.stringify(body),
+        secrets: [],
+        nowMs: 0,
+      });
+    const anth = (type: string) => ({ type: 'error', error: { type, message: 'x' } });
+    expect(f('anthropic', 529, anth('overloaded_error'))).toMatchObject({
+      reason: 'server_error',
+      overloaded: true,
+      retryAfter: 7,
+    });
+    // Anthropic's overloaded_error under another status (a proxy's 500) is still one.
+    expect(f('anthropic', 500, anth('overloaded_error')).overloaded).toBe(true);
+    expect(f('anthropic', 500, anth('api_error')).overloaded).toBe(false);
+    expect(
+      f('openai', 503, { error: { message: 'The engine is currently overloaded', type: 'server_error' } }),
+    ).toMatchObject({ reason: 'server_error', overloaded: true });
+    expect(f('openai', 500, { error: { message: 'oops', type: 'server_error' } }).overloaded).toBe(false);
+    expect(f('openai', 429, { error: { message: 'slow', code: 'rate_limit_exceeded' } }).overloaded).toBe(
+      false,
+    );
+    const unavailable = { error: { code: 503, status: 'UNAVAILABLE', message: 'The model is overloaded.' } };
+    expect(f('gemini', 503, unavailable)).toMatchObject({ reason: 'server_error', overloaded: true });
+    const internal = { error: { code: 500, status: 'INTERNAL', message: 'x' } };
+    expect(f('gemini', 500, internal).overloaded).toBe(false);
   });
 
   it('classifies an account out of credit or quota as auth, not as the caller or a rate limit', () => {
@@ -188,6 +227,32 @@ describe('Gemini errors', () => {
 
   it('scrubs Google API keys from messages', () => {
     expect(redact('key AIzaSyA1234567890abcdefghijklmnopqrstu is bad', [])).toBe('key [redacted] is bad');
+  });
+});
+
+describe('openAIStreamFailure (an error object in an OpenAI-wire stream)', () => {
+  it('keeps a rate limit, an overload and a spent account apart from a server error', () => {
+    expect(
+      openAIStreamFailure({ message: 'Rate limit reached', type: 'tokens', code: 'rate_limit_exceeded' }),
+    ).toEqual({ reason: 'rate_limited', overloaded: false });
+    expect(openAIStreamFailure({ type: 'rate_limit_exceeded' }).reason).toBe('rate_limited');
+    expect(
+      openAIStreamFailure({
+        message: 'That model is currently overloaded with other requests.',
+        type: 'server_error',
+      }),
+    ).toEqual({ reason: 'server_error', overloaded: true });
+    expect(
+      openAIStreamFailure({ message: 'You exceeded your current quota', code: 'insufficient_quota' }),
+    ).toEqual({
+      reason: 'auth',
+      overloaded: false,
+    });
+    expect(openAIStreamFailure({ message: 'The server had an error', type: 'server_error' })).toEqual({
+      reason: 'server_error',
+      overloaded: false,
+    });
+    expect(openAIStreamFailure({})).toEqual({ reason: 'server_error', overloaded: false });
   });
 });
 

@@ -67,6 +67,34 @@ export function reasonForGeminiStatus(
   }
 }
 
+/**
+ * Whether a failure says the upstream is overloaded or unavailable for now rather than broken: Anthropic's 529 and
+ * its `overloaded_error` (in an answer or a stream), any 503, Gemini's `UNAVAILABLE`. Clients retry such an answer
+ * (Anthropic's overloaded_error); the breaker still counts it like any server error.
+ */
+export function overloadedFailure(f: { status?: number; type?: string; geminiStatus?: string }): boolean {
+  return (
+    f.status === 529 || f.status === 503 || f.type === 'overloaded_error' || f.geminiStatus === 'UNAVAILABLE'
+  );
+}
+
+/**
+ * An error object an OpenAI-wire stream sends instead of a chunk (`data: {"error": {...}}`): a rate limit by its code
+ * or type (`rate_limit_exceeded`; `insufficient_quota` is a spent account), an overload by its words ("The engine is
+ * currently overloaded", as OpenAI says it, with type server_error), else a server error.
+ */
+export function openAIStreamFailure(e: {
+  message?: string | undefined;
+  type?: string | undefined;
+  code?: string | undefined;
+}): { reason: FailureReason; overloaded: boolean } {
+  const rateLimited = [e.code, e.type].some((x) => x === 'rate_limit_exceeded' || x === 'rate_limit_error');
+  if (accountExhausted('openai', 429, e)) return { reason: 'auth', overloaded: false };
+  if (rateLimited) return { reason: 'rate_limited', overloaded: false };
+  const overloaded = [e.code, e.type].includes('overloaded_error') || /\boverloaded\b/i.test(e.message ?? '');
+  return { reason: 'server_error', overloaded };
+}
+
 export interface GeminiErrorInfo {
   message?: string;
   status?: string;
@@ -238,6 +266,7 @@ export function httpFailure(f: HttpFailure): ProviderError {
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,
     retryAfter: parseRetryAfter(f.header, f.nowMs),
+    overloaded: overloadedFailure({ status: f.status, ...(type !== undefined ? { type } : {}) }),
     ...(reason === 'client_error' ? { rejection: rejection(f, e) } : {}),
   });
 }
@@ -373,6 +402,10 @@ function geminiHttpFailure(f: HttpFailure): ProviderError {
   return new ProviderError(reason, `provider "${f.provider}" answered HTTP ${f.status}${detail}`, {
     status: f.status,
     retryAfter: parseRetryAfter(f.header, f.nowMs) ?? info.retryDelay,
+    overloaded: overloadedFailure({
+      status: f.status,
+      ...(info.status !== undefined ? { geminiStatus: info.status } : {}),
+    }),
     // Gemini's google.rpc status names mean nothing to an OpenAI client: only a context-length refusal is named.
     ...(reason === 'client_error' ? { rejection: rejection(f, { message: info.message }) } : {}),
   });

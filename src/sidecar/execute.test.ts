@@ -224,6 +224,35 @@ describe('mergeFailures (both sides of a hedge race failed)', () => {
     expect(m.aborted).toBe(false);
   });
 
+  it('overloaded on one side and overloaded or open breakers on the other: overloaded, soonest Retry-After', () => {
+    const m = mergeFailures(
+      failure('TM_BREAKER_OPEN', 'a', { retryAfter: 20 }),
+      failure('TM_UPSTREAM_OVERLOADED', 'b', { retryAfter: 7 }),
+      false,
+    );
+    expect(m).toMatchObject({
+      code: 'TM_UPSTREAM_OVERLOADED',
+      retryAfter: 7,
+      message: 'TM_UPSTREAM_OVERLOADED at b',
+    });
+    const first = mergeFailures(
+      failure('TM_UPSTREAM_OVERLOADED', 'a', { retryAfter: 4 }),
+      failure('TM_BREAKER_OPEN', 'b', { retryAfter: 9 }),
+      false,
+    );
+    expect(first).toMatchObject({
+      code: 'TM_UPSTREAM_OVERLOADED',
+      retryAfter: 4,
+      message: 'TM_UPSTREAM_OVERLOADED at a',
+    });
+    const mixed = mergeFailures(
+      failure('TM_UPSTREAM_OVERLOADED', 'a'),
+      failure('TM_ALL_TARGETS_FAILED', 'b'),
+      false,
+    );
+    expect(mixed.code).toBe('TM_ALL_TARGETS_FAILED');
+  });
+
   it('different codes: all targets failed, a timeout when the last one timed out, the last detail kept', () => {
     const m = mergeFailures(failure('TM_RATE_LIMITED', 'a'), failure('TM_ALL_TARGETS_FAILED', 'b'), false);
     expect(m.code).toBe('TM_ALL_TARGETS_FAILED');

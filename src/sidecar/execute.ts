@@ -349,6 +349,7 @@ const FAILS_OVER: ReadonlySet<string> = new Set([
   'TM_ALL_TARGETS_FAILED',
   'TM_BREAKER_OPEN',
   'TM_RATE_LIMITED',
+  'TM_UPSTREAM_OVERLOADED',
   'TM_UPSTREAM_TIMEOUT',
 ]);
 
@@ -411,11 +412,16 @@ export function mergeFailures(
       logMessage: stop.logMessage,
       ...(stop.rejected ? { rejected: stop.rejected } : {}),
     });
-  if (first.code === rest.code) {
+  // Overloaded on one side and open breakers on the other is still a busy provider, as failover() says it.
+  const busy = (x: ExecutionError) => x.code === 'TM_UPSTREAM_OVERLOADED' || x.code === 'TM_BREAKER_OPEN';
+  const overloaded =
+    busy(first) && busy(rest) && [first, rest].some((x) => x.code === 'TM_UPSTREAM_OVERLOADED');
+  if (first.code === rest.code || overloaded) {
     const after = [first.retryAfter, rest.retryAfter].filter((x) => x !== undefined);
-    return new ExecutionError(rest.code, rest.message, {
+    const said = overloaded && first.code === 'TM_UPSTREAM_OVERLOADED' ? first : rest;
+    return new ExecutionError(said.code, said.message, {
       ...info,
-      lastReason: rest.lastReason,
+      lastReason: said.lastReason,
       ...(after.length > 0 ? { retryAfter: Math.min(...after) } : {}),
     });
   }

@@ -27,7 +27,7 @@ import { type ErrorDialect, TiermeshError, toTiermeshError } from '../errors.js'
 import { sendError } from '../http/reply.js';
 import { carryAnthropicBetas } from '../providers/anthropic-beta.js';
 import { answerRateLimits } from '../providers/chat-answer-text.js';
-import { ExecutionError, type FallbackEvent } from '../providers/failover.js';
+import { brokenStreamCode, ExecutionError, type FallbackEvent } from '../providers/failover.js';
 import { ProviderError } from '../providers/types.js';
 import { canEscalate, checkForCache } from '../routing/cascade.js';
 import { routingHeaders } from '../routing/decide.js';
@@ -584,7 +584,7 @@ function cacheFacts(trace: RequestTrace, account: RequestAccount) {
 function midStreamError(broken: unknown, request: unknown): TiermeshError {
   const msg = broken instanceof ProviderError ? broken.message : 'upstream stream failed';
   // The upstream's words may echo the prompt: the client gets them, the log gets them scrubbed.
-  return new TiermeshError('TM_UPSTREAM_ERROR', msg, {
+  return new TiermeshError(brokenStreamCode(broken), msg, {
     cause: broken,
     logMessage: scrubRequestEcho(msg, request),
   });
@@ -624,7 +624,7 @@ function answerError(
   if (e instanceof ExecutionError && e.rejected) Object.assign(headers, answeredByHeaders(e.rejected.by));
   if (err.code === 'TM_BODY_TOO_LARGE') headers['connection'] = 'close';
   sendError(res, err, { headers, dialect });
-  return { status: err.status, error: err };
+  return { status: err.statusFor(dialect), error: err };
 }
 
 /**
