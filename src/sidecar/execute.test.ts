@@ -500,6 +500,20 @@ ${extra}
     expect(seen).toEqual({ escalations: 0, strictRetries: 0, calls: { a: 1 } });
   });
 
+  it('a request routed straight to the top tier is not checked: the outcomes export never reads its verdict', async () => {
+    const snap = twoTiers(`  cascade: { checks: [refusal], maxEscalations: 1 }`);
+    const { input, seen } = counting(snap, { a: hanging, b: hanging, c: replying(REFUSAL) });
+    input.decision = decide({
+      snapshot: snap,
+      request: { model: 'big', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    expect(input.decision.tierIndex).toBe(1);
+    const out = await executeWithCascade(input);
+    expect(out.verdicts).toEqual([{ tier: 'premium', model: 'big', ok: true, checked: false }]);
+    expect(out.answer?.choices[0]?.message.content).toBe(REFUSAL);
+    expect(seen).toEqual({ escalations: 0, strictRetries: 0, calls: { c: 1 } });
+  });
+
   it('a route with the cascade off checks nothing, on any tier', async () => {
     const snap = twoTiers(`  cascade: { enabled: false, checks: [refusal], maxEscalations: 1 }`);
     const out = await executeWithCascade(

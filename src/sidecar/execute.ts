@@ -38,6 +38,9 @@ import {
 } from './promote.js';
 import type { Admit } from './queues.js';
 
+/** The verdict of a last answer whose checks were not run (nothing reads it: see the cascade's last step). */
+const NOT_RECORDED = { ok: true, checked: false } as const;
+
 /** Who hears about what happens during execution (logs, metrics); never decides anything. */
 export interface ExecutionObserver {
   fallback(e: FallbackEvent): void;
@@ -513,8 +516,11 @@ export async function executeWithCascade(input: ExecuteInput): Promise<CascadeOu
       escalationsLeft > 0 ? d.escalation.find((s) => s.tierIndex > step.tierIndex) : undefined;
     if (!above) {
       // The cascade's last step: the answer is served whatever a check says. Its checks run only to record their
-      // verdict (no strict retry, no judge, no escalation: routing/cascade.ts checkServedAnswer).
-      const v = checkServedAnswer(r.completion, request, cascade);
+      // verdict (no strict retry, no judge, no escalation: routing/cascade.ts checkServedAnswer), for the one reader
+      // of it, the outcomes export, which pairs only requests first sent to the cheapest tier and not promoted; for
+      // the rest (a request routed straight up, about premiumShare of them) the checks would be work nobody reads.
+      const recorded = d.tierIndex === 0 && out.promotedFrom === undefined;
+      const v = recorded ? checkServedAnswer(r.completion, request, cascade) : NOT_RECORDED;
       out.verdicts.push({
         tier: step.tierName,
         model: r.served.model,
