@@ -80,7 +80,13 @@ export async function handleEmbeddings(
         onFallback: (e) => logFallback(deps, trace, e),
       });
     } catch (e) {
-      if (e instanceof ExecutionError) trace.attempts += e.attempts;
+      if (e instanceof ExecutionError) {
+        trace.attempts += e.attempts;
+        // Cut off while under way (the client left, or the sidecar is stopping): the upstream may bill the input it
+        // was sent, so it is booked at the estimate, like a chat call cut off (no answer reached the client).
+        if (e.aborted && e.inFlight)
+          account.book(entry, { prompt_tokens: estimate, completion_tokens: 0 }, '', false);
+      }
       throw e;
     }
     trace.attempts += r.attempts;

@@ -111,6 +111,9 @@ export class ShadowRunner {
           return;
         }
         books.metrics.shadow(model.name, 'error');
+        // Cut off while under way (the sidecar is stopping): the upstream may bill the prompt it was sent.
+        const cut = e instanceof ExecutionError && e.aborted ? e.inFlight : undefined;
+        const booked = cut && this.bookCutOff(runtime, d, model);
         books.logger.warn(
           {
             requestId,
@@ -119,12 +122,26 @@ export class ShadowRunner {
             latencyMs: Math.round(performance.now() - t0),
             error: toTiermeshError(e).toLog(),
             ...(e instanceof ExecutionError ? { attempts: e.attempts, reason: e.lastReason } : {}),
+            ...(booked ? { inputTokens: booked.inputTokens, costUSD: booked.costUSD } : {}),
           },
           'shadow failed',
         );
       })
       .finally(() => this.inFlight.delete(run));
     this.inFlight.add(run);
+  }
+
+  /** Books the estimated prompt of a shadow call cut off in flight (no answer, so no completion tokens). */
+  private bookCutOff(
+    runtime: SidecarRuntime,
+    d: RouteDecision,
+    model: ModelEntry,
+  ): { inputTokens: number; costUSD: number } {
+    const { books } = this.deps;
+    const usage = { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 };
+    const record = usageRecord(d.route, model, d.user, usage, 0, books.now());
+    book(books, (this.deps.current() ?? runtime).budget, record, 0);
+    return { inputTokens: usage.prompt_tokens, costUSD: record.costUSD };
   }
 
   /** Stops every background shadow call still running and waits for them to settle (their failure is logged). */

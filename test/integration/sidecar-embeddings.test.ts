@@ -3,8 +3,11 @@
  * model's targets (an unreachable upstream, then a provider without embeddings, then the simulated one), cost and
  * budgets booked on input tokens, and bad input answered in the OpenAI shape naming the field.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { estimateEmbeddingTokens } from '../../src/providers/embeddings.js';
 import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const yaml = `
@@ -82,5 +85,82 @@ describe('POST /v1/embeddings', () => {
     const bad = await client.embeddings.create({ model: 'embed-small', input: [] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
     expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('input');
+  });
+});
+
+describe('POST /v1/embeddings cut off in flight', () => {
+  it('books the estimated input of the call under way when the client leaves, and moves no breaker', async () => {
+    // An OpenAI-compatible upstream that takes the request and never answers.
+    const calls: Array<{ ended: Promise<string> }> = [];
+    const hung = http.createServer((req, res) => {
+      req.resume();
+      calls.push({
+        ended: new Promise((r) => res.once('close', () => r(res.writableEnded ? 'finished' : 'aborted'))),
+      });
+    });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const port = (hung.address() as AddressInfo).port;
+    const s = await startTestSidecar(`
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: test }
+spec:
+  providers:
+    - { name: hung, type: openai-compatible, baseURL: "http://127.0.0.1:${port}/v1" }
+    - { name: sim, type: simulated, simulated: { latencyMs: 0 } }
+  models:
+    - { name: chat-small, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 128000 }
+    - { name: embed-small, targets: [{ provider: hung }], pricing: { inputPerMTok: 10000, outputPerMTok: 0 }, contextWindow: 8192 }
+  tiers:
+    - { name: cheap, models: [chat-small] }
+  classifier: { mode: rules }
+  resilience:
+    timeoutMs: 30000
+    retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 }
+    breaker: { errorThresholdPercentage: 1, volumeThreshold: 1, resetTimeoutMs: 60000, rollingWindowMs: 60000 }
+`);
+    try {
+      const body = { model: 'embed-small', input: ['a fjord in the north', 'a glacier'] };
+      const estimate = estimateEmbeddingTokens(body);
+      const ac = new AbortController();
+      const r = fetch(`${s.baseURL}/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: ac.signal,
+      }).catch((e: unknown) => e);
+      await vi.waitFor(() => expect(calls.length).toBe(1));
+      ac.abort();
+      await r;
+      const line = await vi.waitFor(() => {
+        const l = s.logs.byMsg('request').at(-1);
+        expect(l).toBeDefined();
+        return l!;
+      });
+      expect(line).toMatchObject({ status: 499, inputTokens: estimate, outputTokens: 0 });
+      await expect(calls[0]!.ended).resolves.toBe('aborted');
+      const m = (await s.metrics.text()).body;
+      expect(metricValue(m, 'tiermesh_tokens_total', { model: 'embed-small', direction: 'input' })).toBe(
+        estimate,
+      );
+      expect(
+        metricValue(m, 'tiermesh_cost_usd_total', { route: 'default', model: 'embed-small' }),
+      ).toBeCloseTo((estimate * 10000) / 1e6, 9);
+      // The client's leaving is not the upstream's fault: the next call reaches it (an open breaker would refuse).
+      const ac2 = new AbortController();
+      const next = fetch(`${s.baseURL}/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: ac2.signal,
+      }).catch((e: unknown) => e);
+      await vi.waitFor(() => expect(calls.length).toBe(2));
+      ac2.abort();
+      await next;
+    } finally {
+      await s.close(100);
+      hung.closeAllConnections();
+      await new Promise((r) => hung.close(r));
+    }
   });
 });

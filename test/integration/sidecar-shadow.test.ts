@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { compileManifests, parseManifests } from '../../src/config/manifests.js';
+import { estimateRequestTokens } from '../../src/routing/tokens.js';
 import { behave, type Fixture, startOpenAIFixture } from '../fixtures/providers/index.js';
 import { COMPLEX_PROMPT, routeConfig, SIMPLE_PROMPT } from '../helpers/config.js';
 import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
@@ -16,6 +17,8 @@ afterAll(async () => {
 
 const PROMPT = `${SIMPLE_PROMPT} (secret-prompt-marker)`;
 const msg = [{ role: 'user' as const, content: PROMPT }];
+/** What the sidecar estimates the prompt at: what a shadow call cut off in flight is booked with. */
+const PROMPT_TOKENS = estimateRequestTokens({ model: 'auto', messages: msg });
 
 /** A two-tier route on `primary` plus `shadow-model` on its own upstream, shadowing `percent` of requests. */
 async function setup(percent: number, budgetUSD?: number) {
@@ -165,9 +168,20 @@ describe('shadow traffic', () => {
     await vi.waitFor(() => expect(shadowUp.calls.length).toBe(2), WAIT);
     expect(await shadowCount(s, 'ok')).toBe(0);
     expect(await shadowCount(s, 'error')).toBe(1);
-    // Stopping the sidecar abandons the hanging shadow call, which counts as an error.
+    // Stopping the sidecar abandons the hanging shadow call, which counts as an error; the prompt it was sent may
+    // be billed, so it is booked at the estimate (the first call's 500 booked nothing).
     await s.close();
     expect(await shadowCount(s, 'error')).toBe(2);
+    const text = await metrics(s);
+    expect(metricValue(text, 'tiermesh_tokens_total', { model: 'shadow-model', direction: 'input' })).toBe(
+      PROMPT_TOKENS,
+    );
+    expect(
+      metricValue(text, 'tiermesh_cost_usd_total', { route: 'default', model: 'shadow-model' }),
+    ).toBeCloseTo(PROMPT_TOKENS / 1e6, 12);
+    const cut = s.logs.byMsg('shadow failed')[1]!;
+    expect(cut).toMatchObject({ inputTokens: PROMPT_TOKENS });
+    expect(s.logs.byMsg('shadow failed')[0]).not.toHaveProperty('inputTokens');
     expect(s.logs.raw.join('\n')).not.toContain('secret-prompt-marker');
   });
 
