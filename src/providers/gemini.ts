@@ -1,6 +1,15 @@
 /** Adapter for the native Gemini API: OpenAI requests translated in, generateContent answers translated back out. */
+
+import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import {
+  embeddingInputs,
+  embeddingsResponse,
+  estimateEmbeddingTokens,
+  fromGeminiEmbedResponse,
+  toGeminiEmbedRequest,
+} from './embeddings.js';
 import { FirstOutput } from './first-output.js';
 import {
   fromGeminiResponse,
@@ -12,7 +21,13 @@ import {
 } from './gemini-translate.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
-import { beforeSending, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
+import {
+  beforeSending,
+  type EmbedCall,
+  type ProviderAdapter,
+  ProviderError,
+  type UpstreamCall,
+} from './types.js';
 
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
@@ -53,6 +68,34 @@ export function createGeminiAdapter(p: Provider, key: () => KeyResolution): Prov
   return {
     name,
     type: p.type,
+    /** batchEmbedContents, one request per input; Gemini counts no tokens here, so the sidecar's estimate is booked. */
+    async embed(call: EmbedCall): Promise<EmbeddingsResponse> {
+      const inputs = embeddingInputs(call.body);
+      // Token-id input has no Gemini form: another target of the model may take it.
+      if (inputs.some((i) => typeof i !== 'string'))
+        throw new ProviderError(
+          'unavailable',
+          `provider "${name}": token-id input cannot be sent to a Gemini model`,
+        );
+      const model = geminiModelPath(call.body.model);
+      const body = beforeSending('translating to Gemini', () => toGeminiEmbedRequest(call.body, model));
+      const { headers, secret } = auth();
+      const open = await postUpstream(
+        {
+          provider: name,
+          vendor: 'gemini',
+          url: `${base}/${model}:batchEmbedContents`,
+          headers,
+          body,
+          secrets: [secret],
+        },
+        call,
+      );
+      const vectors = fromGeminiEmbedResponse(await readJson(open, name), inputs.length);
+      if (!vectors)
+        throw new ProviderError('bad_response', `provider "${name}": answer is not one embedding per input`);
+      return embeddingsResponse(call.body, call.body.model, vectors, estimateEmbeddingTokens(call.body));
+    },
     unavailable() {
       const k = key();
       return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { estimateEmbeddingTokens } from '../../src/providers/embeddings.js';
+import { behave, startGeminiFixture } from '../fixtures/providers/index.js';
 import { metricValue, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 const yaml = `
@@ -161,6 +162,78 @@ spec:
       await s.close(100);
       hung.closeAllConnections();
       await new Promise((r) => hung.close(r));
+    }
+  });
+});
+
+describe('POST /v1/embeddings on a Gemini model', () => {
+  it('calls batchEmbedContents with the key in a header, and answers in the OpenAI shape', async () => {
+    const gem = await startGeminiFixture({ apiKey: 'AIza-fixture' });
+    const s = await startTestSidecar(
+      `
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: test }
+spec:
+  providers:
+    - { name: gem, type: gemini, baseURL: "${gem.baseURL}/v1beta", apiKey: { env: GEM_KEY } }
+    - { name: sim, type: simulated, simulated: { latencyMs: 0 } }
+  models:
+    - { name: chat-small, targets: [{ provider: sim }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 128000 }
+    - name: embed-gem
+      targets: [{ provider: gem, model: text-embedding-004 }, { provider: sim }]
+      pricing: { inputPerMTok: 10000, outputPerMTok: 0 }
+      contextWindow: 2048
+  tiers:
+    - { name: cheap, models: [chat-small] }
+  classifier: { mode: rules }
+  resilience: { retries: { attempts: 0, backoffMs: 0, maxBackoffMs: 0 } }
+`,
+      { env: { GEM_KEY: 'AIza-fixture' } },
+    );
+    const c = new OpenAI({ baseURL: s.baseURL, apiKey: 'test', maxRetries: 0 });
+    try {
+      const input = ['a fjord', 'a glacier'];
+      const { data, response } = await c.embeddings
+        .create({ model: 'embed-gem', input, dimensions: 64, encoding_format: 'float' })
+        .withResponse();
+      expect(response.headers.get('x-tiermesh-provider')).toBe('gem');
+      expect(data.data.map((d) => d.index)).toEqual([0, 1]);
+      expect(data.data[0]!.embedding).toHaveLength(64);
+      expect(data.data[0]!.embedding).not.toEqual(data.data[1]!.embedding);
+      // Gemini counts no tokens here: the sidecar's estimate is what is answered and booked.
+      const estimate = estimateEmbeddingTokens({ model: 'embed-gem', input });
+      expect(data.usage.prompt_tokens).toBe(estimate);
+      expect(Number(response.headers.get('x-tiermesh-cost-usd'))).toBeCloseTo((estimate * 10000) / 1e6, 9);
+      const call = gem.calls[0]!;
+      expect(call.path).toBe('/v1beta/models/text-embedding-004:batchEmbedContents');
+      expect(call.headers['x-goog-api-key']).toBe('AIza-fixture');
+      expect(call.body).toEqual({
+        requests: input.map((text) => ({
+          model: 'models/text-embedding-004',
+          content: { parts: [{ text }] },
+          outputDimensionality: 64,
+        })),
+      });
+      // The SDK's default base64 encoding decodes to the same vector.
+      const b64 = await c.embeddings.create({ model: 'embed-gem', input: 'a fjord', dimensions: 64 });
+      for (const [i, v] of b64.data[0]!.embedding.entries())
+        expect(data.data[0]!.embedding[i]).toBeCloseTo(v, 5);
+
+      // Token ids have no Gemini form: the model's next target takes them, Gemini is not called.
+      const before = gem.calls.length;
+      const ids = await c.embeddings.create({ model: 'embed-gem', input: [1, 2, 3] }).withResponse();
+      expect(ids.response.headers.get('x-tiermesh-provider')).toBe('sim');
+      expect(gem.calls.length).toBe(before);
+
+      // A 5xx of Gemini fails over like any other upstream failure.
+      gem.script([behave.error(503)]);
+      const failed = await c.embeddings.create({ model: 'embed-gem', input: 'x' }).withResponse();
+      expect(failed.response.headers.get('x-tiermesh-provider')).toBe('sim');
+      expect(gem.calls.length).toBe(before + 1);
+    } finally {
+      await s.close(100);
+      await gem.close();
     }
   });
 });
