@@ -384,7 +384,9 @@ export const resilience = z.object({
     .max(600_000)
     .default(30_000)
     .describe(
-      'Streams: longest wait for the next chunk once the first arrived; a stream that keeps flowing runs on.',
+      'Streams: longest wait for the next chunk once the first arrived; a stream that keeps flowing runs on. ' +
+        'Also the longest a streaming client may take nothing (its socket full): it is then cut, the upstream call ' +
+        'closed and what was streamed booked.',
     ),
   streamTimeoutMs: z
     .number()

@@ -492,6 +492,9 @@ async function streamAnswer(
   trace.hedged = opened.hedged;
   const model = opened.step.models.find((m) => m.name === opened.served.model)!;
   const collected = collectChunks(turn);
+  // A client that reads nothing for as long as an upstream may stay silent is cut: the same bound, both ways.
+  const stallMs = exec.decision.spec.resilience.streamIdleTimeoutMs;
+  let stalled = false;
   let relayed: Relayed;
   try {
     responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
@@ -501,7 +504,9 @@ async function streamAnswer(
         collected.push(chunk);
         return responder.streamChunk(res, chunk);
       },
-      () => drained(res, exec.signal),
+      async () => {
+        stalled = await drained(res, exec.signal, stallMs);
+      },
     );
   } catch (e) {
     // Nothing of the stream reached the client, but the upstream is open and has spent: closed and booked here,
@@ -525,7 +530,13 @@ async function streamAnswer(
       sc.books.now(),
     );
   if (exec.signal.aborted)
-    return { status: CLIENT_GONE, error: new TiermeshError('TM_UPSTREAM_ERROR', 'client closed the stream') };
+    return {
+      status: CLIENT_GONE,
+      error: new TiermeshError(
+        'TM_UPSTREAM_ERROR',
+        stalled ? `client read nothing of the stream for ${stallMs}ms; cut` : 'client closed the stream',
+      ),
+    };
   if (relayed.broken !== undefined) {
     // 7. respond: the tail. After the first chunk there is no failover; the client gets an error event.
     const err = midStreamError(relayed.broken, trace.request);

@@ -129,14 +129,26 @@ export function endBrokenStream(res: ServerResponse, err: TiermeshError): void {
   res.end(sseData(err.toBody()));
 }
 
-/** Resolves when the socket can take more, or the client is gone (`close`, or the request's abort signal). */
-export function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+/**
+ * Resolves when the socket can take more, or the client is gone (`close`, or the request's abort signal). A client
+ * that takes nothing for `stallMs` is cut (nginx's send_timeout): otherwise a client that never reads holds the
+ * upstream stream, its connection and its spec.queue slot for as long as it stays connected. Resolves true then.
+ */
+export function drained(res: ServerResponse, signal: AbortSignal, stallMs: number): Promise<boolean> {
+  // Gone already: 'close' and 'abort' have fired, and would never wake the wait below.
+  if (res.destroyed || signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
+    let stalled = false;
+    const timer = setTimeout(() => {
+      stalled = true;
+      res.destroy();
+    }, stallMs);
     const done = () => {
+      clearTimeout(timer);
       res.off('drain', done);
       res.off('close', done);
       signal.removeEventListener('abort', done);
-      resolve();
+      resolve(stalled);
     };
     res.once('drain', done);
     res.once('close', done);
