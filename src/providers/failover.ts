@@ -28,6 +28,7 @@ import type { ModelRouteSpec, RequestAdaptation } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import { type ErrorCode, TiermeshError } from '../errors.js';
 import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
+import type { TraceContext } from '../telemetry/trace-context.js';
 import type { Breaker } from './breaker.js';
 import { afterFailure, firstByteDeadlineMs } from './policy.js';
 import { adaptRequest } from './request-adapt.js';
@@ -132,6 +133,8 @@ export interface ExecuteOptions {
    * as they are: no other target, no breaker.
    */
   admit?: (target: Served, signal?: AbortSignal) => Promise<() => void>;
+  /** The client's W3C trace context, sent on with every upstream call (telemetry/trace-context.ts). */
+  traceContext?: TraceContext | undefined;
 }
 
 /** A provider's refusal of the request as invalid: its status, its own code/param/type and rate limits, who it was. */
@@ -524,6 +527,7 @@ async function loop<T, R>(
               opts.signal,
               attempt,
               doneOnAnswer,
+              opts.traceContext,
             );
           },
           () => opts.signal?.aborted === true,
@@ -628,8 +632,9 @@ async function withDeadline<T>(
   clientSignal: AbortSignal | undefined,
   attempt: (t: Target, call: AttemptCall) => Promise<T>,
   doneOnAnswer: boolean,
+  traceContext?: TraceContext,
 ): Promise<T> {
-  const call = new Attempt(t.provider, timeoutMs, firstByteTimeoutMs, clientSignal);
+  const call = new Attempt(t.provider, timeoutMs, firstByteTimeoutMs, clientSignal, traceContext);
   try {
     const value = await attempt(t, call);
     if (doneOnAnswer) call.done();
@@ -659,6 +664,7 @@ class Attempt implements AttemptCall {
     private readonly timeoutMs: number,
     firstByteTimeoutMs: number,
     private readonly clientSignal: AbortSignal | undefined,
+    readonly traceContext?: TraceContext,
   ) {
     this.signal = this.ac.signal;
     this.abort = this.ac.abort.bind(this.ac);
@@ -703,7 +709,13 @@ function attemptTimedOut(a: Attempt): void {
 
 /** The fields an adapter gets for one attempt, with the body it sends. */
 function upstreamCall<B>(call: AttemptCall, body: B) {
-  return { signal: call.signal, firstByteTimeoutMs: call.firstByteTimeoutMs, abort: call.abort, body };
+  return {
+    signal: call.signal,
+    firstByteTimeoutMs: call.firstByteTimeoutMs,
+    abort: call.abort,
+    traceContext: call.traceContext,
+    body,
+  };
 }
 
 function fail(

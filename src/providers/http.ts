@@ -128,6 +128,12 @@ function requestHeaders(req: UpstreamRequest): Record<string, string> {
   };
 }
 
+/** The request with the client's trace context among its headers; a header the provider config sets wins. */
+function traced(req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>): UpstreamRequest {
+  const ctx = call.traceContext;
+  return ctx ? { ...req, headers: { ...ctx, ...req.headers } } : req;
+}
+
 /** Largest error body kept to classify a failure. */
 const ERROR_BODY_LIMIT = 64 * 1024;
 /** Largest whole JSON answer read. */
@@ -141,6 +147,7 @@ export async function postUpstream(
   req: UpstreamRequest,
   call: Omit<UpstreamCall, 'body'>,
 ): Promise<OpenResponse> {
+  req = traced(req, call);
   const payload = serialized(req);
   const armed = new ArmedCall(req.provider, call);
   const { signal } = armed;
@@ -247,6 +254,7 @@ export function postUpstreamJson(
   limit = JSON_ANSWER_LIMIT,
   parse: AnswerParser = parseJson,
 ): Promise<unknown> {
+  req = traced(req, call);
   let payload: string;
   try {
     payload = serialized(req);

@@ -4,6 +4,7 @@ import type { EmbeddingsRequest, EmbeddingsResponse } from '../api/embeddings.js
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
 import type { UpstreamFault } from '../errors.js';
+import type { TraceContext } from '../telemetry/trace-context.js';
 
 /** A request bound to one upstream model on one provider. `body.model` is already the upstream model id. */
 export interface UpstreamCall {
@@ -17,6 +18,8 @@ export interface UpstreamCall {
    * HTTP client links a controller of its own to `signal` for the first-byte deadline.
    */
   abort?: (reason: unknown) => void;
+  /** The client's W3C trace context, sent on to the upstream (telemetry/trace-context.ts). */
+  traceContext?: TraceContext | undefined;
 }
 
 export interface ProviderAdapter {

@@ -27,6 +27,7 @@ import { type LatencyView, latencyKey, sloFor, sloOrder } from '../routing/laten
 import { strictRequest } from '../routing/strict-retry.js';
 import { estimateRequestTokens } from '../routing/tokens.js';
 import type { EscalationStep, RouteDecision } from '../routing/types.js';
+import type { TraceContext } from '../telemetry/trace-context.js';
 import { chunkText, completionText, estimateUsage, type TokenCounts, usableUsage } from './accounting.js';
 import type { CascadeVerdict } from './decisions.js';
 import {
@@ -136,6 +137,8 @@ export interface ExecuteInput {
   latency?: ((key: string) => LatencyView | undefined) | undefined;
   /** spec.queue: waits for a target's in-flight slot before its call (sidecar/queues.ts); absent: no limits. */
   admit?: Admit | undefined;
+  /** The client's W3C trace context, sent on with every upstream call (telemetry/trace-context.ts). */
+  traceContext?: TraceContext | undefined;
 }
 
 export interface CascadeOutcome {
@@ -191,6 +194,7 @@ interface HedgeCall<R extends ExecutionInfo> {
 function executeOptions(input: ExecuteInput, signal: AbortSignal): ExecuteOptions {
   const o: ExecuteOptions = { signal, onFallback: input.observer.fallback };
   if (input.admit) o.admit = input.admit;
+  if (input.traceContext) o.traceContext = input.traceContext;
   return o;
 }
 
@@ -644,6 +648,7 @@ async function judge(input: ExecuteInput, out: CascadeOutcome, answer: string): 
   // The judge's call is the request's own traffic: it waits for a spec.queue slot like any other (within its timeout).
   const opts: ExecuteOptions = { signal: ac.signal, deadlineMs: cfg.timeoutMs };
   if (input.admit) opts.admit = input.admit;
+  if (input.traceContext) opts.traceContext = input.traceContext;
   try {
     const r = await executeCompletion(
       input.providers.plan([model]),

@@ -39,6 +39,7 @@ import { CacheMetrics } from '../telemetry/cache-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SidecarMetrics } from '../telemetry/metrics.js';
 import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
+import { traceContextOf, traceIdOf } from '../telemetry/trace-context.js';
 import { type Books, estimateUsage, RequestAccount } from './accounting.js';
 import { BodyAborted } from './body.js';
 import { ResponseCache } from './cache.js';
@@ -276,6 +277,9 @@ async function handleChat(
   retryOf?: DecisionRecord,
 ): Promise<void> {
   const trace = newTrace(id);
+  // The client's trace context, for the upstream calls and the log line (a feedback retry has none of its own).
+  const traceContext = cacheReq && traceContextOf(cacheReq.headers);
+  if (traceContext) trace.traceId = traceIdOf(traceContext);
   // What the cascade made of each answer of a tier, for the decision record.
   const verdicts: CascadeVerdict[] = [];
   const runtime = sc.deps.store.current;
@@ -363,6 +367,7 @@ async function handleChat(
       planner: promotionPlanner(runtime, d, sc.books.now(), () => account?.held ?? []),
     };
     exec.admit = sc.queues.admitter(d);
+    if (traceContext) exec.traceContext = traceContext;
     const board = latencyBoard(sc, d);
     if (board) exec.latency = (key) => board.view(key, sc.books.now());
     outcome = inbound.stream

@@ -40,6 +40,8 @@ export interface RequestTrace {
   abandoning: FallbackEvent | undefined;
   /** Why tier promotion did not happen, logged with the request's outcome (a warning only if it then failed). */
   promotionStop: Record<string, unknown> | undefined;
+  /** The client's W3C trace id (telemetry/trace-context.ts), so the line can be found from its trace. */
+  traceId?: string | undefined;
 }
 
 export function newTrace(id: string): RequestTrace {
@@ -118,6 +120,7 @@ export function logRequest(deps: RequestLogDeps, t: RequestTrace, status: number
     attempts: t.attempts,
     escalations: t.escalations,
   };
+  if (t.traceId !== undefined) line['traceId'] = t.traceId;
   if (t.promotedFrom !== undefined) line['promotedFrom'] = t.promotedFrom;
   if (t.decision?.truncation) line['truncatedMessages'] = t.decision.truncation.dropped;
   if (t.hedged !== undefined) line['hedged'] = t.hedged;
