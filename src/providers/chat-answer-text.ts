@@ -34,16 +34,26 @@ export function parsedChatAnswer(
   const v: unknown = JSON.parse(text);
   if (typeof v === 'object' && v !== null) {
     Object.defineProperty(v, SOURCE_TEXT, { value: text });
-    if (headers) {
-      const limits = rateLimitHeaders((name) => {
-        const h = headers[name];
-        return Array.isArray(h) ? h[0] : h;
-      });
-      if (limits) Object.defineProperty(v, RATE_LIMITS, { value: limits });
-    }
+    if (headers) withRateLimits(v, headers);
     freezeAnswer(v as { choices?: unknown; usage?: unknown });
   }
   return v;
+}
+
+/**
+ * Tags `value` (a parsed answer, or a stream's first chunk) with the rate-limit headers of the response it came in,
+ * for answerRateLimits; a response without any leaves it as it is.
+ */
+export function withRateLimits<T extends object>(
+  value: T,
+  headers: Record<string, string | string[] | undefined>,
+): T {
+  const limits = rateLimitHeaders((name) => {
+    const h = headers[name];
+    return Array.isArray(h) ? h[0] : h;
+  });
+  if (limits) Object.defineProperty(value, RATE_LIMITS, { value: limits });
+  return value;
 }
 
 /**

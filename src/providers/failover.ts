@@ -30,6 +30,7 @@ import { type ErrorCode, TiermeshError } from '../errors.js';
 import { scrubRequestEcho } from '../telemetry/prompt-scrub.js';
 import type { TraceContext } from '../telemetry/trace-context.js';
 import type { Breaker } from './breaker.js';
+import { answerRateLimits } from './chat-answer-text.js';
 import { afterFailure, firstByteDeadlineMs } from './policy.js';
 import { adaptRequest } from './request-adapt.js';
 import {
@@ -116,6 +117,8 @@ export interface StreamResult extends ExecutionInfo {
    * when the upstream fails after the first chunk; stopping early (break) closes the upstream call.
    */
   chunks: AsyncIterable<ChatCompletionChunk>;
+  /** The answering upstream's rate-limit headers, from its response (answerRateLimits of the first chunk). */
+  rateLimits: Record<string, string> | undefined;
 }
 
 export interface ExecuteOptions {
@@ -316,6 +319,7 @@ export async function executeStream(
   };
   return {
     chunks: relay(s.first, s.it, end, s.provider, s.call, plan.resilience, opts.signal),
+    rateLimits: answerRateLimits(s.first),
     served: r.served,
     attempts: r.attempts,
     fallbacks: r.fallbacks,

@@ -43,6 +43,8 @@ export interface OpenResponse {
    * rather than destroying the socket, and the keep-alive connection is reused.
    */
   whole: boolean;
+  /** The answer's headers (lower-case names). */
+  headers: ResponseHeaders;
 }
 
 /**
@@ -181,7 +183,14 @@ export async function postUpstream(
     }
     throw failure(req, res.statusCode, res.headers, bodyText);
   }
-  return { body: res.body, signal, firstByte: () => armed.firstByte(), close, whole: false };
+  return {
+    body: res.body,
+    signal,
+    firstByte: () => armed.firstByte(),
+    close,
+    whole: false,
+    headers: res.headers as ResponseHeaders,
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { withoutCacheControl } from './cache-control.js';
-import { parsedChatAnswer } from './chat-answer-text.js';
+import { parsedChatAnswer, withRateLimits } from './chat-answer-text.js';
 import { FirstOutput } from './first-output.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
@@ -155,6 +155,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
       // The first-byte deadline is about useful output: the opening role-only chunk does not disarm it.
       const gate = new FirstOutput(res.firstByte);
       let finished = false;
+      let first = true;
       for await (const ev of readSse(res, name)) {
         if (ev.data === '[DONE]') {
           res.whole = true;
@@ -188,7 +189,12 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         // Azure opens with a chunk that only carries prompt_filter_results: no choice, no usage, nothing to relay.
         if (parsed.choices.length === 0 && !parsed.usage) continue;
         if (!finished) finished = parsed.choices.some((c) => c.finish_reason != null);
-        const chunk = withDeltas(parsed);
+        let chunk = withDeltas(parsed);
+        // The first chunk carries the response's rate-limit headers to the stream's head (answerRateLimits).
+        if (first) {
+          first = false;
+          chunk = withRateLimits(chunk, res.headers);
+        }
         if (gate.started) yield chunk;
         else yield* gate.take(chunk);
       }

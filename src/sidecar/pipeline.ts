@@ -502,7 +502,9 @@ async function streamAnswer(
   let stalled = false;
   let relayed: Relayed;
   try {
-    responder.streamHead(res, servedBy(trace)!, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
+    const by = servedBy(trace)!;
+    if (opened.rateLimits) by.rateLimits = opened.rateLimits;
+    responder.streamHead(res, by, exec.decision.estimatedPromptTokens); // 7. respond: head and chunks
     relayed = await relayChunks(
       opened.chunks,
       (chunk) => {

@@ -167,6 +167,31 @@ describe("an upstream's rate limits on an answer", () => {
       .withResponse();
     expect(a.response.headers.get('x-ratelimit-remaining-requests')).toBe('499');
   });
+
+  it('come along with a stream, in its head, through either API', async () => {
+    const limits = { 'x-ratelimit-remaining-requests': '498', 'x-ratelimit-reset-tokens': '5m0s' };
+    oa.script([{ ...behave.ok('hello there'), headers: limits }]);
+    const { data: stream, response } = await openai.chat.completions
+      .create({ model: 'mini', messages, stream: true })
+      .withResponse();
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('hello there');
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('498');
+    expect(response.headers.get('x-ratelimit-reset-tokens')).toBe('5m0s');
+    oa.script([{ ...behave.ok('hello there'), headers: limits }]);
+    const a = await anthropic.messages
+      .stream({ model: 'mini', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    expect(a.response.headers.get('x-ratelimit-remaining-requests')).toBe('498');
+    // An upstream that sends none adds none.
+    oa.script([behave.ok('hello there')]);
+    const plain = await openai.chat.completions
+      .create({ model: 'mini', messages, stream: true })
+      .withResponse();
+    for await (const _ of plain.data);
+    expect(plain.response.headers.get('x-ratelimit-remaining-requests')).toBeNull();
+  });
 });
 
 describe('the Anthropic SDK on /v1/messages', () => {
