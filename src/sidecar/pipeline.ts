@@ -492,6 +492,12 @@ async function streamAnswer(
   // The SLO board's clock: the answering attempt's own time to its first chunk (opened.elapsedMs), then on from here.
   // t0 would charge the failover before it, tier promotion and queue waits to the target that answered.
   const openedAt = performance.now();
+  sc.deps.metrics.firstToken(
+    exec.decision.route,
+    opened.served.provider,
+    opened.served.model,
+    (openedAt - trace.started) / 1000,
+  );
   trace.served = opened.served;
   trace.tier = opened.step.tierName;
   trace.hedged = opened.hedged;
@@ -535,6 +541,14 @@ async function streamAnswer(
         outputTokens: booked.outputTokens,
       },
       sc.books.now(),
+    );
+  const clean = relayed.broken === undefined && !exec.signal.aborted;
+  if (clean && booked.outputTokens > 1)
+    sc.deps.metrics.perOutputToken(
+      exec.decision.route,
+      opened.served.provider,
+      opened.served.model,
+      (performance.now() - openedAt) / 1000 / (booked.outputTokens - 1),
     );
   if (exec.signal.aborted)
     return {

@@ -24,6 +24,10 @@ export function declaredLabel(value: string | undefined, declared: readonly stri
 
 /** Seconds; upstream LLM calls run from tens of milliseconds (cache hits, tiny prompts) to minutes (long generations). */
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Time to first token: from tens of milliseconds (a small model nearby) to a minute (a reasoning model thinking). */
+const ttftBuckets = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Time per output token after the first: ~1 ms (a fast small model) to ~0.5 s (an overloaded one), as vLLM buckets it. */
+const tpotBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1];
 
 /** Which spec.queue lane a queue metric is about. */
 export interface QueueLabels {
@@ -66,6 +70,21 @@ export class SidecarMetrics {
     'Time of the upstream call that produced the answer.',
     ['provider', 'model'] as const,
     durationBuckets,
+    this.registry,
+  );
+  private readonly timeToFirstToken = new HotHistogram(
+    'tiermesh_time_to_first_token_seconds',
+    'Streams: time from request received to the first chunk with output, as the client waits for it (failover, ' +
+      'promotion and queue waits included).',
+    ['route', 'provider', 'model'] as const,
+    ttftBuckets,
+    this.registry,
+  );
+  private readonly timePerOutputToken = new HotHistogram(
+    'tiermesh_time_per_output_token_seconds',
+    'Streams that ended cleanly with more than one output token: time after the first chunk per further output token.',
+    ['route', 'provider', 'model'] as const,
+    tpotBuckets,
     this.registry,
   );
   private readonly tokens = new HotCounter(
@@ -247,6 +266,16 @@ export class SidecarMetrics {
 
   upstream(provider: string, model: string, seconds: number): void {
     this.upstreamDuration.observe({ provider, model }, seconds);
+  }
+
+  /** A stream's first output reached the client `seconds` after the request arrived. */
+  firstToken(route: string, provider: string, model: string, seconds: number): void {
+    this.timeToFirstToken.observe({ route, provider, model }, seconds);
+  }
+
+  /** A clean stream's pace after its first chunk: `seconds` per further output token. */
+  perOutputToken(route: string, provider: string, model: string, seconds: number): void {
+    this.timePerOutputToken.observe({ route, provider, model }, seconds);
   }
 
   usage(
