@@ -62,6 +62,11 @@ if grep -q 'kind: PrometheusRule' "$OUT/default.yaml"; then echo "  PrometheusRu
 "$TSX" "$ROOT/scripts/prometheus-rules.ts" <"$OUT/prometheusrule-values.yaml" >"$OUT/rules.json" || fail=1
 "$PROMRULES" "$OUT/rules.json" >/dev/null || { "$PROMRULES" "$OUT/rules.json"; fail=1; }
 printf 'groups:\n  - name: broken\n    rules:\n      - alert: X\n        expr: sum(rate(x[5m])\n' >"$OUT/broken-rules.yaml"
+
+# The Grafana dashboard's queries, expanded as Grafana does, parsed the same way; each names a metric we export.
+echo "chart-check: dashboard queries parse and name exported metrics"
+"$TSX" "$ROOT/scripts/dashboard-rules.ts" "$ROOT/charts/tiermesh/files/dashboard.json" >"$OUT/dashboard-rules.json" || fail=1
+"$PROMRULES" "$OUT/dashboard-rules.json" >/dev/null || { "$PROMRULES" "$OUT/dashboard-rules.json"; fail=1; }
 if "$PROMRULES" "$OUT/broken-rules.yaml" >/dev/null 2>&1; then echo "  promrules accepted a broken expression" >&2; fail=1; fi
 
 # The RBAC promises of docs/rbac.md, checked on the default render: nothing beyond these verbs on secrets and
