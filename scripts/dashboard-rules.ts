@@ -54,12 +54,16 @@ for (const p of dashboard.panels)
   for (const t of p.targets ?? []) {
     const expr = expand(t.expr);
     if (expr.includes('$')) {
-      process.stderr.write(`dashboard-rules: panel ${p.id} "${p.title}" uses a variable this script does not know\n`);
+      process.stderr.write(
+        `dashboard-rules: panel ${p.id} "${p.title}" uses a variable this script does not know\n`,
+      );
       unknown++;
     }
     for (const n of expr.match(/\btiermesh_[a-z_]+\b/g) ?? [])
       if (!names.has(n)) {
-        process.stderr.write(`dashboard-rules: panel ${p.id} "${p.title}" queries ${n}, which nothing exports\n`);
+        process.stderr.write(
+          `dashboard-rules: panel ${p.id} "${p.title}" queries ${n}, which nothing exports\n`,
+        );
         unknown++;
       }
     rules.push({ record: `dashboard:panel_${p.id}_${t.refId.toLowerCase()}`, expr });
