@@ -46,6 +46,7 @@ ${model('gemini-flash', '{ provider: gem, model: gemini-2.5-flash }')}
   tiers:
     - { name: cheap, models: [gpt-small] }
     - { name: mixed, models: [gpt-small, claude-sonnet-4-5] }
+  taskTypes: { quick: cheap, think: mixed }
   classifier: { mode: rules }
   cascade: { enabled: false }
   resilience: { retries: { attempts: 0 } }
@@ -168,5 +169,122 @@ describe('Anthropic client, Anthropic upstream: full fidelity', () => {
       expect((e as Error).message).toContain('thinking.budget_tokens');
     }
     expect(anth.calls.length).toBe(before);
+  });
+});
+
+describe('Anthropic client, thinking routed to other vendors', () => {
+  const history = [
+    q,
+    {
+      role: 'assistant' as const,
+      content: [
+        {
+          type: 'thinking' as const,
+          thinking: 'Earlier thought.',
+          signature: thinkingSignature('Earlier thought.'),
+        },
+        { type: 'text' as const, text: 'Let me check.' },
+      ],
+    },
+    { role: 'user' as const, content: 'And tomorrow?' },
+  ];
+
+  it('prefers a model of the tier that can think, and serves a tier without one without thinking', async () => {
+    const routed = (task: string) =>
+      new Anthropic({
+        baseURL: sidecar.url,
+        apiKey: 'client-key',
+        maxRetries: 0,
+        defaultHeaders: { 'x-tiermesh-task': task },
+      });
+    anth.script([behave.ok('Thought about it.')]);
+    const before = { anth: anth.calls.length, oai: oai.calls.length };
+    const m = await routed('think').messages.create({
+      model: 'auto',
+      max_tokens: 2048,
+      thinking: enabled,
+      messages: history,
+    });
+    expect(anth.calls.length).toBe(before.anth + 1);
+    expect(m.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+    oai.script([behave.ok('No thinking here.')]);
+    const cheap = await routed('quick').messages.create({
+      model: 'auto',
+      max_tokens: 2048,
+      thinking: enabled,
+      messages: history,
+    });
+    expect(oai.calls.length).toBe(before.oai + 1);
+    expect(cheap.content).toEqual([{ type: 'text', text: 'No thinking here.' }]);
+    // The fixture refuses OpenAI-foreign fields as OpenAI does: neither thinking nor history blocks reached it.
+    expect(body(oai)).not.toHaveProperty('thinking');
+    expect(body(oai)).not.toHaveProperty('reasoning_effort');
+    expect((body(oai)['messages'] as unknown[])[1]).toEqual({ role: 'assistant', content: 'Let me check.' });
+  });
+
+  it('asks an OpenAI reasoning model for the reasoning_effort of the budget', async () => {
+    for (const [budget, effort] of [
+      [1024, 'low'],
+      [2048, 'medium'],
+      [3000, 'high'],
+    ] as const) {
+      oai.script([behave.ok('ok')]);
+      await client().messages.create({
+        model: 'o4-mini',
+        max_tokens: 4000,
+        thinking: { type: 'enabled', budget_tokens: budget },
+        messages: history,
+      });
+      expect(body(oai)['reasoning_effort']).toBe(effort);
+      expect(body(oai)).not.toHaveProperty('thinking');
+    }
+  });
+
+  for (const mode of ['json', 'stream'] as const)
+    it(`asks Gemini for thinkingConfig and answers its thoughts as an unsigned thinking block, which Anthropic never gets (${mode})`, async () => {
+      gem.script([{ ...behave.ok('Sunny.'), thoughts: 'Paris weather, then.' } as never]);
+      const params = {
+        model: 'gemini-flash',
+        max_tokens: 4000,
+        thinking: { type: 'enabled' as const, budget_tokens: 2000 },
+        messages: [q],
+      };
+      const m =
+        mode === 'json'
+          ? await client().messages.create(params)
+          : await client().messages.stream(params).finalMessage();
+      expect((body(gem)['generationConfig'] as Record<string, unknown>)['thinkingConfig']).toEqual({
+        thinkingBudget: 2000,
+        includeThoughts: true,
+      });
+      expect(m.content).toEqual([
+        { type: 'thinking', thinking: 'Paris weather, then.', signature: '' },
+        { type: 'text', text: 'Sunny.' },
+      ]);
+      // Sent back to a Claude model, the unsigned block is left out (the fixture, as Anthropic, refuses it).
+      anth.script([behave.ok('Still sunny.')]);
+      const next = await client().messages.create({
+        ...params,
+        model: 'claude-sonnet-4-5',
+        messages: [q, { role: 'assistant', content: m.content }, { role: 'user', content: 'Sure?' }],
+      });
+      expect(next.content.at(-1)).toEqual({ type: 'text', text: 'Still sunny.' });
+      const sent = body(anth)['messages'] as Array<{ content: unknown[] }>;
+      expect(sent[1]!.content).toEqual([{ type: 'text', text: 'Sunny.' }]);
+    });
+
+  it('gives a Claude model without thinking the request without it', async () => {
+    anth.script([behave.ok('Plain.')]);
+    const m = await client().messages.create({
+      model: 'claude-old',
+      max_tokens: 2048,
+      thinking: enabled,
+      messages: history,
+    });
+    expect(m.content).toEqual([{ type: 'text', text: 'Plain.' }]);
+    expect(body(anth)).not.toHaveProperty('thinking');
+    expect((body(anth)['messages'] as Array<{ content: unknown[] }>)[1]!.content).toEqual([
+      { type: 'text', text: 'Let me check.' },
+    ]);
   });
 });
