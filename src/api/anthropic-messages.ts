@@ -1,10 +1,11 @@
 /**
  * The Anthropic Messages API request the sidecar accepts on `POST /v1/messages`, and the shapes it answers with.
- * Fields tiermesh cannot carry to every upstream (server tools, documents, extended thinking) are refused by the
+ * Fields tiermesh cannot carry to every upstream (server tools, documents) are refused by the
  * translation in src/sidecar/apis/anthropic-messages.ts with an error naming the field, never dropped silently.
  */
 import { z } from 'zod';
 import { userId } from './common.js';
+import { type ThinkingBlock, thinkingConfig } from './openai.js';
 import { byType, oneOfType, stringOr } from './tagged.js';
 
 const cacheControl = z.looseObject({ type: z.string() }).nullish();
@@ -44,12 +45,26 @@ export const anthropicToolResultBlock = z.looseObject({
   cache_control: cacheControl,
 });
 
-/** Blocks by type; other types (document, thinking, server tool results) reach the translation, which names them. */
+/** A thinking block of an earlier answer, sent back with its signature (extended thinking). */
+export const anthropicThinkingBlock = z.looseObject({
+  type: z.literal('thinking'),
+  thinking: z.string(),
+  signature: z.string(),
+});
+
+export const anthropicRedactedThinkingBlock = z.looseObject({
+  type: z.literal('redacted_thinking'),
+  data: z.string(),
+});
+
+/** Blocks by type; other types (document, server tool results) reach the translation, which names them. */
 export const anthropicContentBlock = byType({
   text: anthropicTextBlock,
   image: anthropicImageBlock,
   tool_use: anthropicToolUseBlock,
   tool_result: anthropicToolResultBlock,
+  thinking: anthropicThinkingBlock,
+  redacted_thinking: anthropicRedactedThinkingBlock,
 });
 
 export const anthropicInboundMessage = z.object({
@@ -102,7 +117,8 @@ export const anthropicMessagesRequest = z.looseObject({
   metadata: z.looseObject({ user_id: userId.nullish() }).optional(),
   tools: z.array(anthropicInboundTool).optional(),
   tool_choice: anthropicInboundToolChoice.optional(),
-  thinking: z.looseObject({ type: z.string() }).optional(),
+  /** The types the installed @anthropic-ai/sdk defines (enabled with budget_tokens >= 1024, adaptive, ...). */
+  thinking: thinkingConfig.optional(),
   output_config: anthropicOutputConfig.nullish(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequest>;
@@ -124,6 +140,7 @@ export interface AnthropicMessageResponse {
   role: 'assistant';
   model: string;
   content: Array<
+    | ThinkingBlock
     | { type: 'text'; text: string }
     | { type: 'tool_use'; id: string; name: string; input: unknown; extra_content?: unknown }
   >;

@@ -43,6 +43,44 @@ const otherPart = z.looseObject({ type: z.string() }).superRefine((p, ctx) => {
   });
 });
 
+/**
+ * Reasoning in the internal request and answer: one representation, Anthropic's blocks carried opaquely.
+ *
+ * - `thinking_blocks` on an assistant message (history) and on an answer's message: Anthropic's `thinking` blocks
+ *   (`thinking` text + `signature`) and `redacted_thinking` blocks (`data`), in their order, exactly as Anthropic sent
+ *   them. The Anthropic translation sends them back first in the assistant turn (Anthropic requires the previous
+ *   turn's blocks, signatures intact, to continue a tool-use turn with thinking on); every other provider drops them.
+ *   A thinking block whose signature is `""` did not come from Anthropic (a Gemini thought, an OpenAI-compatible
+ *   server's `reasoning_content`) and is never sent to Anthropic, which would refuse it. LiteLLM names the field alike.
+ * - `reasoning_content` on an answer's message: the thinking text, for OpenAI-style clients (vLLM and DeepSeek answer
+ *   with it, and nothing else, when their models reason); the joined text of `thinking_blocks` when there are blocks.
+ * - In a stream, `delta.reasoning_content` is a fragment of the current thinking block's text and `delta.thinking_blocks`
+ *   holds whole blocks: a `thinking` one ends the block its fragments started (or is a block of its own when none is
+ *   open), a `redacted_thinking` one is a block of its own. So a stream has the same blocks as the whole answer.
+ * - `thinking` on the request: Anthropic's thinking config (`{type: "enabled", budget_tokens}`, `adaptive`,
+ *   `between_tools`), as the Messages API or a chat client (LiteLLM's convention) sent it; `reasoning_effort` stays
+ *   OpenAI's. Each provider maps whichever its model understands (src/providers/thinking.ts).
+ */
+export const thinkingBlock = oneOfType({
+  thinking: z.looseObject({ type: z.literal('thinking'), thinking: z.string(), signature: z.string() }),
+  redacted_thinking: z.looseObject({ type: z.literal('redacted_thinking'), data: z.string() }),
+});
+export type ThinkingBlock = z.infer<typeof thinkingBlock>;
+
+/** Anthropic's thinking config, as the installed @anthropic-ai/sdk defines it (ThinkingConfigParam). */
+const thinkingDisplay = z.enum(['summarized', 'omitted']).nullish();
+export const thinkingConfig = oneOfType({
+  enabled: z.looseObject({
+    type: z.literal('enabled'),
+    budget_tokens: z.number().int().min(1024, 'must be at least 1024'),
+    display: thinkingDisplay,
+  }),
+  adaptive: z.looseObject({ type: z.literal('adaptive'), display: thinkingDisplay }),
+  between_tools: z.looseObject({ type: z.literal('between_tools') }),
+  disabled: z.looseObject({ type: z.literal('disabled') }),
+});
+export type ThinkingConfig = z.infer<typeof thinkingConfig>;
+
 export const chatMessage = z
   .looseObject({
     role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
@@ -51,6 +89,7 @@ export const chatMessage = z
     tool_calls: z.array(z.unknown()).optional(),
     tool_call_id: z.string().optional(),
     cache_control: cacheControl.nullish(),
+    thinking_blocks: z.array(thinkingBlock).optional(),
   })
   .superRefine((m, ctx) => {
     // OpenAI lets content be null or absent only on an assistant message that calls tools instead of answering.
@@ -99,6 +138,7 @@ export const chatCompletionRequest = z.looseObject({
   tools: z.array(z.looseObject({ type: z.string(), cache_control: cacheControl.nullish() })).nullish(),
   response_format: responseFormat.nullish(),
   user: userId.nullish(),
+  thinking: thinkingConfig.nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 
@@ -120,7 +160,14 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string | null; tool_calls?: unknown[]; refusal?: string | null };
+    message: {
+      role: 'assistant';
+      content: string | null;
+      tool_calls?: unknown[];
+      refusal?: string | null;
+      reasoning_content?: string | null;
+      thinking_blocks?: ThinkingBlock[];
+    };
     finish_reason: string | null;
     logprobs?: unknown;
   }>;
@@ -135,7 +182,14 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string | null; refusal?: string | null; tool_calls?: unknown[] };
+    delta: {
+      role?: 'assistant';
+      content?: string | null;
+      refusal?: string | null;
+      tool_calls?: unknown[];
+      reasoning_content?: string | null;
+      thinking_blocks?: ThinkingBlock[];
+    };
     finish_reason: string | null;
     logprobs?: unknown;
   }>;

@@ -771,3 +771,131 @@ describe('toUsage: prompt-cache counts', () => {
     });
   });
 });
+
+describe('extended thinking (Anthropic upstream)', () => {
+  const thinker = (r: Partial<ChatCompletionRequest>) => req({ model: 'claude-sonnet-4-5', ...r });
+  const signed = { type: 'thinking' as const, thinking: 'I should call f.', signature: 'sig-1' };
+  const redacted = { type: 'redacted_thinking' as const, data: 'EuYBCkQ=' };
+  const toolTurn = (blocks: ChatCompletionRequest['messages'][number]['thinking_blocks']) =>
+    thinker({
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      max_completion_tokens: 2000,
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      messages: [
+        { role: 'user', content: 'go' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          thinking_blocks: blocks,
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: 'done' },
+      ],
+    });
+
+  it('sends every thinking config as it came to a model that thinks', () => {
+    for (const thinking of [
+      { type: 'enabled', budget_tokens: 1500, display: 'omitted' },
+      { type: 'adaptive' },
+      { type: 'between_tools' },
+      { type: 'disabled' },
+    ] as const)
+      expect(toAnthropicRequest(thinker({ thinking, max_completion_tokens: 4000 })).thinking).toEqual(
+        thinking,
+      );
+  });
+
+  it("sends the previous turn's thinking blocks back first, unchanged and in order", () => {
+    const out = toAnthropicRequest(toolTurn([signed, redacted]));
+    expect(out.messages[1]!.content).toEqual([
+      signed,
+      redacted,
+      { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} },
+    ]);
+  });
+
+  it('leaves out thinking Anthropic did not sign (another vendor reasoned) and all of it for a model without thinking', () => {
+    const unsigned = { type: 'thinking' as const, thinking: 'from vLLM', signature: '' };
+    expect(toAnthropicRequest(toolTurn([unsigned, redacted])).messages[1]!.content[0]).toEqual(redacted);
+    const old = toAnthropicRequest({ ...toolTurn([signed]), model: 'claude-3-5-haiku-latest' });
+    expect(old.messages[1]!.content.map((b) => b.type)).toEqual(['tool_use']);
+    expect(old).not.toHaveProperty('thinking');
+  });
+
+  it('maps reasoning_effort to a thinking budget (LiteLLM: low 1024, medium 2048, high 4096), raising max_tokens above it', () => {
+    const cases = [
+      ['low', 8000, 1024, 8000],
+      ['medium', 8000, 2048, 8000],
+      ['high', 1000, 4096, 5096],
+      ['minimal', 1024, 1024, 2048],
+    ] as const;
+    for (const [effort, max, budget, sentMax] of cases) {
+      const out = toAnthropicRequest(thinker({ reasoning_effort: effort, max_completion_tokens: max }));
+      expect(out.thinking).toEqual({ type: 'enabled', budget_tokens: budget });
+      expect(out.max_tokens).toBe(sentMax);
+    }
+    // Anthropic's own thinking config wins over an effort.
+    const both = toAnthropicRequest(
+      thinker({ reasoning_effort: 'high', thinking: { type: 'adaptive' }, max_completion_tokens: 100 }),
+    );
+    expect(both.thinking).toEqual({ type: 'adaptive' });
+    expect(both.max_tokens).toBe(100);
+  });
+
+  it('asks for no thinking where Anthropic would refuse it with the effort: temperature, low top_p, forced tools, no thinking model', () => {
+    const tools = [{ type: 'function', function: { name: 'f' } }];
+    for (const r of [
+      { temperature: 0.2 },
+      { top_p: 0.5 },
+      { tools, tool_choice: 'required' },
+      { model: 'claude-3-5-haiku-latest' },
+      { reasoning_effort: 'none' },
+    ] as Array<Partial<ChatCompletionRequest>>)
+      expect(toAnthropicRequest(thinker({ reasoning_effort: 'high', ...r }))).not.toHaveProperty('thinking');
+    expect(toAnthropicRequest(thinker({ reasoning_effort: 'low', temperature: 1 })).thinking).toBeDefined();
+  });
+
+  it("reads an answer's thinking blocks into thinking_blocks and reasoning_content", () => {
+    const c = fromAnthropicMessage({
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5',
+      content: [signed, redacted, { type: 'text', text: 'Hi' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 5, output_tokens: 40 },
+    });
+    expect(c.choices[0]!.message).toMatchObject({
+      content: 'Hi',
+      reasoning_content: 'I should call f.',
+      thinking_blocks: [signed, redacted],
+    });
+    // Thinking is output: already in Anthropic's output_tokens.
+    expect(c.usage?.completion_tokens).toBe(40);
+  });
+
+  it('streams thinking as reasoning_content fragments and each block whole at its stop', () => {
+    const t = new AnthropicStreamTranslator('anthropic', 'm', 1);
+    const ev = (type: string, data: Record<string, unknown>) => t.onEvent(type, { type, ...data });
+    const deltas = [
+      ...ev('message_start', { message: { id: 'msg_1', model: 'm', usage: { input_tokens: 3 } } }),
+      ...ev('content_block_start', {
+        index: 0,
+        content_block: { type: 'thinking', thinking: '', signature: '' },
+      }),
+      ...ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'I should ' } }),
+      ...ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'call f.' } }),
+      ...ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'sig-1' } }),
+      ...ev('content_block_stop', { index: 0 }),
+      ...ev('content_block_start', { index: 1, content_block: redacted }),
+      ...ev('content_block_stop', { index: 1 }),
+    ].map((c) => c.choices[0]!.delta);
+    expect(deltas).toEqual([
+      { role: 'assistant', content: '' },
+      { reasoning_content: 'I should ' },
+      { reasoning_content: 'call f.' },
+      { thinking_blocks: [signed] },
+      { thinking_blocks: [redacted] },
+    ]);
+  });
+});

@@ -7,9 +7,12 @@ import type {
   ChatCompletionChunk,
   ChatCompletionRequest,
   ChatMessage,
+  ThinkingBlock,
+  ThinkingConfig,
   Usage,
 } from '../api/openai.js';
-import { providerDecline } from '../routing/capabilities.js';
+import { providerDecline, thinkingStyle } from '../routing/capabilities.js';
+import { budgetForEffort } from './thinking.js';
 import { invalidRequest as invalid, parseToolCall } from './tool-calls.js';
 import { ProviderError } from './types.js';
 import { reasonForAnthropicType } from './upstream-errors.js';
@@ -44,7 +47,11 @@ export interface AnthropicToolResultBlock extends Cacheable {
   content?: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
 }
 
+/** A thinking or redacted_thinking block of an earlier answer, sent back exactly as Anthropic made it. */
+export type AnthropicThinkingBlock = ThinkingBlock & Cacheable;
+
 export type AnthropicBlock =
+  | AnthropicThinkingBlock
   | AnthropicTextBlock
   | AnthropicImageBlock
   | AnthropicToolUseBlock
@@ -73,6 +80,7 @@ export interface AnthropicRequest {
   metadata?: { user_id: string };
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
+  thinking?: ThinkingConfig;
 }
 
 export interface AnthropicUsage {
@@ -87,7 +95,16 @@ export interface AnthropicMessage {
   type: 'message';
   role: 'assistant';
   model: string;
-  content: Array<{ type: string; text?: string; id?: string; name?: string; input?: unknown }>;
+  content: Array<{
+    type: string;
+    text?: string;
+    id?: string;
+    name?: string;
+    input?: unknown;
+    thinking?: string;
+    signature?: string;
+    data?: string;
+  }>;
   stop_reason: string | null;
   stop_sequence?: string | null;
   usage: AnthropicUsage;
@@ -229,6 +246,38 @@ function toolUseBlocks(m: ChatMessage, where: string): AnthropicToolUseBlock[] {
   });
 }
 
+/**
+ * An assistant message's thinking blocks as Anthropic takes them back: unchanged, in order, and only those Anthropic
+ * signed (a block with an empty signature came from another vendor's reasoning, which Anthropic would refuse).
+ */
+function thinkingBlocks(m: ChatMessage): AnthropicThinkingBlock[] {
+  const blocks = m.thinking_blocks;
+  if (!Array.isArray(blocks)) return [];
+  return blocks.filter((b) => b.type === 'redacted_thinking' || b.signature !== '');
+}
+
+/**
+ * The `thinking` Anthropic gets, on `out` (whose sampling, tools and max_tokens are set), for a model that can think
+ * (routing/capabilities.ts): the request's own config as it came, else one from OpenAI's `reasoning_effort` with the
+ * budget of src/providers/thinking.ts. max_tokens must exceed the budget, so a limit at or below it is raised by the
+ * budget (the answer keeps the room the client asked for). Anthropic refuses thinking with a sampling temperature,
+ * top_p below 0.95 or forced tool use; a `reasoning_effort` then asks for no thinking, as for a model that has none.
+ */
+function withThinking(body: ChatCompletionRequest, out: AnthropicRequest): void {
+  if (thinkingStyle('anthropic', body.model) !== 'anthropic') return;
+  if (body.thinking != null) {
+    out.thinking = body.thinking;
+    return;
+  }
+  const budget = budgetForEffort(body['reasoning_effort']);
+  if (budget === undefined) return;
+  const forced = out.tool_choice?.type === 'any' || out.tool_choice?.type === 'tool';
+  const sampled = (out.temperature !== undefined && out.temperature !== 1) || (out.top_p ?? 1) < 0.95;
+  if (forced || sampled) return;
+  out.thinking = { type: 'enabled', budget_tokens: budget };
+  if (out.max_tokens <= budget) out.max_tokens += budget;
+}
+
 /** OpenAI `tools` to Anthropic's; only function tools exist in both. */
 export function toAnthropicTools(tools: unknown): AnthropicTool[] {
   if (!Array.isArray(tools)) throw invalid('tools must be an array');
@@ -282,6 +331,8 @@ export function toAnthropicRequest(
 ): AnthropicRequest {
   const system: AnthropicTextBlock[] = [];
   const messages: AnthropicRequest['messages'] = [];
+  // History thinking goes back only to a model that thinks; it is Anthropic's own, so nothing else reads it.
+  const thinks = thinkingStyle('anthropic', body.model) === 'anthropic';
   const push = (role: 'user' | 'assistant', blocks: AnthropicBlock[]) => {
     if (blocks.length === 0) return;
     const last = messages[messages.length - 1];
@@ -334,7 +385,12 @@ export function toAnthropicRequest(
       continue;
     }
     if (m.role === 'assistant') {
-      push('assistant', [...contentBlocks(m, where), ...toolUseBlocks(m, where)]);
+      // Thinking first, as Anthropic answers it: a turn that continues a tool call with thinking on must start with it.
+      push('assistant', [
+        ...(thinks ? thinkingBlocks(m) : []),
+        ...contentBlocks(m, where),
+        ...toolUseBlocks(m, where),
+      ]);
       continue;
     }
     push('user', contentBlocks(m, where));
@@ -384,6 +440,7 @@ export function toAnthropicRequest(
   ) {
     throw invalid('tool_choice requires tools');
   }
+  withThinking(body, out);
   if (body.stream) out.stream = true;
   limitBreakpoints(out);
   return out;
@@ -443,6 +500,39 @@ export function isAnthropicMessage(v: unknown): v is AnthropicMessage {
   );
 }
 
+/** A thinking block of an answer, as the internal answer keeps it (api/openai.ts): its fields exactly, nothing added. */
+function thinkingOf(b: {
+  type: string;
+  thinking?: unknown;
+  signature?: unknown;
+  data?: unknown;
+}): ThinkingBlock | undefined {
+  if (b.type === 'thinking' && typeof b.thinking === 'string')
+    return {
+      type: 'thinking',
+      thinking: b.thinking,
+      signature: typeof b.signature === 'string' ? b.signature : '',
+    };
+  if (b.type === 'redacted_thinking' && typeof b.data === 'string')
+    return { type: 'redacted_thinking', data: b.data };
+  return undefined;
+}
+
+/** An answer's thinking as the internal message's `thinking_blocks` and `reasoning_content`; nothing without any. */
+function answerThinking(content: AnthropicMessage['content']): {
+  reasoning_content?: string;
+  thinking_blocks?: ThinkingBlock[];
+} {
+  const blocks: ThinkingBlock[] = [];
+  for (const b of content) {
+    const t = thinkingOf(b);
+    if (t) blocks.push(t);
+  }
+  if (blocks.length === 0) return {};
+  const text = blocks.map((b) => (b.type === 'thinking' ? b.thinking : '')).filter((t) => t !== '');
+  return { reasoning_content: text.join('\n\n'), thinking_blocks: blocks };
+}
+
 export function fromAnthropicMessage(
   m: AnthropicMessage,
   created = Math.floor(Date.now() / 1000),
@@ -451,6 +541,7 @@ export function fromAnthropicMessage(
     .filter((b) => b.type === 'text')
     .map((b) => b.text ?? '')
     .join('');
+  const thinking = answerThinking(m.content);
   const toolCalls = m.content
     .filter((b) => b.type === 'tool_use')
     .map((b) => ({
@@ -473,6 +564,7 @@ export function fromAnthropicMessage(
           content,
           ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
           refusal: null,
+          ...thinking,
         },
         finish_reason: finishReason(m.stop_reason),
         logprobs: null,
@@ -496,6 +588,8 @@ export class AnthropicStreamTranslator {
   private output = 0;
   /** Anthropic content-block index to OpenAI tool-call index, and whether any arguments were sent for it. */
   private tools = new Map<number, { index: number; sentArgs: boolean }>();
+  /** Open thinking blocks by content-block index: the text so far and the signature, sent whole at the block's stop. */
+  private thinking = new Map<number, { thinking: string; signature: string }>();
 
   constructor(
     private readonly provider: string,
@@ -519,6 +613,14 @@ export class AnthropicStreamTranslator {
       }
       case 'content_block_start': {
         const block = d['content_block'];
+        if (block?.type === 'thinking' && typeof d['index'] === 'number') {
+          const text = typeof block.thinking === 'string' ? block.thinking : '';
+          const signature = typeof block.signature === 'string' ? block.signature : '';
+          this.thinking.set(d['index'], { thinking: text, signature });
+          return text !== '' ? [this.chunk({ reasoning_content: text }, null)] : [];
+        }
+        if (block?.type === 'redacted_thinking' && typeof block.data === 'string')
+          return [this.chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: block.data }] }, null)];
         if (block?.type === 'tool_use' && typeof d['index'] === 'number') {
           const index = this.tools.size;
           this.tools.set(d['index'], { index, sentArgs: false });
@@ -538,6 +640,16 @@ export class AnthropicStreamTranslator {
         const delta = d['delta'];
         if (delta?.type === 'text_delta' && typeof delta.text === 'string')
           return [this.chunk({ content: delta.text }, null)];
+        const thought = typeof d['index'] === 'number' ? this.thinking.get(d['index']) : undefined;
+        if (thought && delta?.type === 'thinking_delta' && typeof delta.thinking === 'string') {
+          if (delta.thinking === '') return [];
+          thought.thinking += delta.thinking;
+          return [this.chunk({ reasoning_content: delta.thinking }, null)];
+        }
+        if (thought && delta?.type === 'signature_delta' && typeof delta.signature === 'string') {
+          thought.signature = delta.signature;
+          return [];
+        }
         const tool = typeof d['index'] === 'number' ? this.tools.get(d['index']) : undefined;
         if (delta?.type === 'input_json_delta' && tool && typeof delta.partial_json === 'string') {
           if (delta.partial_json === '') return [];
@@ -547,6 +659,12 @@ export class AnthropicStreamTranslator {
         return [];
       }
       case 'content_block_stop': {
+        // A thinking block ends whole, signature included (api/openai.ts): its text already went as fragments.
+        const thought = typeof d['index'] === 'number' ? this.thinking.get(d['index']) : undefined;
+        if (thought) {
+          this.thinking.delete(d['index']);
+          return [this.chunk({ thinking_blocks: [{ type: 'thinking', ...thought }] }, null)];
+        }
         // A tool called without arguments streams no JSON at all; OpenAI clients expect "{}" to parse.
         const tool = typeof d['index'] === 'number' ? this.tools.get(d['index']) : undefined;
         if (tool && !tool.sentArgs) {

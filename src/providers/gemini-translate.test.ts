@@ -414,6 +414,8 @@ describe('fromGeminiResponse', () => {
               },
             ],
             refusal: null,
+            // A thought summary is the answer's reasoning, never its text.
+            reasoning_content: 'thinking...',
           },
           finish_reason: 'tool_calls',
           logprobs: null,
@@ -621,5 +623,36 @@ describe('GeminiStreamTranslator', () => {
         .join('');
     expect([textOf(0), textOf(1)]).toEqual(['a', 'bc']);
     expect(t.end()).toHaveLength(1);
+  });
+});
+
+describe('thinking (Gemini)', () => {
+  it("maps Anthropic's thinking and OpenAI's reasoning_effort to thinkingConfig, with thought summaries", () => {
+    const cfg = (r: Partial<ChatCompletionRequest>) =>
+      toGeminiRequest(req(r)).generationConfig?.thinkingConfig;
+    expect(cfg({ thinking: { type: 'enabled', budget_tokens: 3000 } })).toEqual({
+      thinkingBudget: 3000,
+      includeThoughts: true,
+    });
+    expect(cfg({ thinking: { type: 'adaptive' } })).toEqual({ thinkingBudget: -1, includeThoughts: true });
+    expect(cfg({ reasoning_effort: 'medium' })).toEqual({ thinkingBudget: 2048, includeThoughts: true });
+    expect(cfg({ thinking: { type: 'disabled' }, reasoning_effort: 'high' })).toBeUndefined();
+    expect(cfg({})).toBeUndefined();
+    // A model that cannot think is not asked to.
+    expect(
+      toGeminiRequest(req({ model: 'gemini-2.0-flash', thinking: { type: 'enabled', budget_tokens: 2000 } }))
+        .generationConfig,
+    ).toBeUndefined();
+  });
+
+  it('streams thought summaries as reasoning_content ahead of the text', () => {
+    const t = new GeminiStreamTranslator('gem', 'gemini-2.5-flash', 1, ids());
+    const deltas = [
+      ...t.onChunk({ candidates: [{ content: { parts: [{ text: 'Hmm.', thought: true }] }, index: 0 }] }),
+      ...t.onChunk({
+        candidates: [{ content: { parts: [{ text: 'Hi' }] }, index: 0, finishReason: 'STOP' }],
+      }),
+    ].map((c) => c.choices[0]!.delta);
+    expect(deltas.slice(1, 3)).toEqual([{ reasoning_content: 'Hmm.' }, { content: 'Hi' }]);
   });
 });

@@ -6,15 +6,16 @@ import type {
   ChatMessage,
   Usage,
 } from '../api/openai.js';
-import { providerDecline } from '../routing/capabilities.js';
+import { providerDecline, thinkingStyle } from '../routing/capabilities.js';
 import { messageText } from './anthropic-translate.js';
+import { budgetForEffort } from './thinking.js';
 import { invalidRequest as invalid, parseToolCall } from './tool-calls.js';
 import { ProviderError } from './types.js';
 import { geminiError, overloadedFailure, reasonForGeminiStatus } from './upstream-errors.js';
 
 export interface GeminiPart {
   text?: string;
-  /** A thinking summary: never part of the answer. */
+  /** A thought summary: the answer's reasoning_content, never its text. */
   thought?: boolean;
   /** Gemini 3 signs its function calls; the signature must come back with the call on the next turn. */
   thoughtSignature?: string;
@@ -46,6 +47,8 @@ export interface GeminiGenerationConfig {
   seed?: number;
   responseMimeType?: string;
   responseJsonSchema?: Record<string, unknown>;
+  /** -1 is a dynamic budget (the model decides); includeThoughts answers thought summaries as `thought` parts. */
+  thinkingConfig?: { thinkingBudget?: number; includeThoughts?: boolean };
 }
 
 export interface GeminiRequest {
@@ -254,6 +257,21 @@ export function toGeminiToolConfig(choice: unknown): GeminiRequest['toolConfig']
   throw invalid('tool_choice must be "auto", "none", "required" or {type:"function",function:{name}}');
 }
 
+/**
+ * Gemini's thinkingConfig for a model that thinks (routing/capabilities.ts): Anthropic's budget as thinkingBudget,
+ * `adaptive` / `between_tools` as a dynamic one (-1), else OpenAI's `reasoning_effort` by thinking.ts's table; with
+ * thought summaries, which the answer carries as `reasoning_content`. `disabled` leaves the model's default (2.5 Pro
+ * cannot stop thinking).
+ */
+function thinkingConfig(body: ChatCompletionRequest): GeminiGenerationConfig['thinkingConfig'] {
+  if (thinkingStyle('gemini', body.model) !== 'gemini') return undefined;
+  const t = body.thinking;
+  if (t?.type === 'disabled') return undefined;
+  const budget =
+    t?.type === 'enabled' ? t.budget_tokens : t != null ? -1 : budgetForEffort(body['reasoning_effort']);
+  return budget === undefined ? undefined : { thinkingBudget: budget, includeThoughts: true };
+}
+
 function generationConfig(body: ChatCompletionRequest): GeminiGenerationConfig | undefined {
   const g: GeminiGenerationConfig = {};
   if (body.temperature != null) g.temperature = body.temperature;
@@ -280,6 +298,8 @@ function generationConfig(body: ChatCompletionRequest): GeminiGenerationConfig |
     if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`${from} must be a number`);
     g[to] = v;
   }
+  const thinking = thinkingConfig(body);
+  if (thinking) g.thinkingConfig = thinking;
   const rf = body.response_format;
   if (rf?.type === 'json_object') g.responseMimeType = 'application/json';
   else if (rf?.type === 'json_schema') {
@@ -417,6 +437,8 @@ export const randomCallId: IdMaker = () => `call_${crypto.randomUUID().replaceAl
 interface TranslatedCandidate {
   index: number;
   text: string;
+  /** The thought summaries' text (parts with `thought: true`), the answer's `reasoning_content`. */
+  reasoning: string;
   toolCalls: Array<{
     id: string;
     type: 'function';
@@ -428,6 +450,7 @@ interface TranslatedCandidate {
 
 function translateCandidate(c: GeminiCandidate, i: number, newId: IdMaker): TranslatedCandidate {
   let text = '';
+  let reasoning = '';
   const toolCalls: TranslatedCandidate['toolCalls'] = [];
   for (const p of c.content?.parts ?? []) {
     if (p.functionCall && typeof p.functionCall.name === 'string') {
@@ -440,11 +463,15 @@ function translateCandidate(c: GeminiCandidate, i: number, newId: IdMaker): Tran
           ? { extra_content: { google: { thought_signature: p.thoughtSignature } } }
           : {}),
       });
-    } else if (typeof p.text === 'string' && p.thought !== true) text += p.text;
+    } else if (typeof p.text === 'string') {
+      if (p.thought === true) reasoning += p.text;
+      else text += p.text;
+    }
   }
   return {
     index: typeof c.index === 'number' ? c.index : i,
     text,
+    reasoning,
     toolCalls,
     finish: geminiFinishReason(c.finishReason, toolCalls.length > 0),
   };
@@ -478,6 +505,7 @@ export function fromGeminiResponse(
               content: t.toolCalls.length > 0 && t.text === '' ? null : t.text,
               ...(t.toolCalls.length > 0 ? { tool_calls: t.toolCalls } : {}),
               refusal: null,
+              ...(t.reasoning !== '' ? { reasoning_content: t.reasoning } : {}),
             },
             finish_reason: t.finish ?? 'stop',
             logprobs: null,
@@ -554,6 +582,7 @@ export class GeminiStreamTranslator {
         if (index !== 0) out.push(this.chunk(index, { role: 'assistant', content: '' }, null));
       }
       const t = translateCandidate(c, i, this.newId);
+      if (t.reasoning !== '') out.push(this.chunk(index, { reasoning_content: t.reasoning }, null));
       if (t.text !== '') out.push(this.chunk(index, { content: t.text }, null));
       if (t.toolCalls.length > 0) {
         const calls = t.toolCalls.map((tc) => ({ index: state.tools++, ...tc }));

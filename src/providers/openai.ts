@@ -5,11 +5,13 @@
 import type { EmbeddingsResponse } from '../api/embeddings.js';
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
+import { thinkingStyle } from '../routing/capabilities.js';
 import { withoutCacheControl } from './cache-control.js';
 import { parsedChatAnswer, withRateLimits } from './chat-answer-text.js';
 import { FirstOutput } from './first-output.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
+import { forOpenAIWire } from './thinking.js';
 import { type EmbedCall, type ProviderAdapter, ProviderError, type UpstreamCall } from './types.js';
 import { openAIStreamFailure, upstreamText } from './upstream-errors.js';
 
@@ -51,10 +53,18 @@ function upstreamRequest(
   return { provider, vendor: 'openai', url, headers: cred.headers, body, secrets: [cred.secret] };
 }
 
+/**
+ * The request as this wire takes it: without prompt-cache breakpoints (the Anthropic wire's, cache-control.ts; OpenAI
+ * caches prefixes by itself) and without Anthropic's thinking, whose budget becomes `reasoning_effort` for a model
+ * that takes one (thinking.ts; routing/capabilities.ts says which).
+ */
+function wireBody(type: Provider['type'], request: UpstreamCall['body']): UpstreamCall['body'] {
+  return forOpenAIWire(withoutCacheControl(request), thinkingStyle(type, request.model) === 'effort');
+}
+
 /** A chat request as a whole-answer (non-streaming) call: no `stream_options`, `stream: false`. */
-function jsonBody(request: UpstreamCall['body']): UpstreamCall['body'] {
-  // Prompt-cache breakpoints are the Anthropic wire's (cache-control.ts); OpenAI caches prefixes by itself.
-  const body = withoutCacheControl(request);
+function jsonBody(type: Provider['type'], request: UpstreamCall['body']): UpstreamCall['body'] {
+  const body = wireBody(type, request);
   // Mostly there is nothing to drop, and a spread is far cheaper than a rest destructuring. Destructured rather than
   // `delete`d when there is: deleting a key turns the object into a slow dictionary for stringify.
   if (body.stream_options === undefined) return { ...body, stream: false };
@@ -130,7 +140,13 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     async complete(call: UpstreamCall): Promise<ChatCompletion> {
       // The whole answer in one read (postUpstreamJson), without a response stream: the hot path of the sidecar.
       const used: { secret?: string | undefined } = {};
-      const json = await authed(call, w.url(call.body.model), jsonBody(call.body), postChatJson, used);
+      const json = await authed(
+        call,
+        w.url(call.body.model),
+        jsonBody(w.type, call.body),
+        postChatJson,
+        used,
+      );
       const secret = used.secret;
       const err = (json as { error?: { message?: unknown } } | null)?.error;
       if (err && typeof err === 'object') {
@@ -145,7 +161,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       // Usage is always requested: budgets need it even when the client did not ask; the server strips it then.
       const body = {
-        ...withoutCacheControl(call.body),
+        ...wireBody(w.type, call.body),
         stream: true,
         stream_options: { ...(call.body.stream_options ?? {}), include_usage: true },
       };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { compileManifests, parseManifests } from '../config/manifests.js';
 import { isTiermeshError, type TiermeshError } from '../errors.js';
-import { lacking, requestNeeds } from './capabilities.js';
+import { canThink, lacking, requestNeeds, thinkingStyle } from './capabilities.js';
 import { decide, stepsBelow } from './decide.js';
 import { explainDecision } from './explain.js';
 
@@ -282,5 +282,52 @@ describe('decide with capabilities', () => {
       'model "text-only" does not support image input (asked for by messages[0].content[1])',
     );
     expect(e.param).toBe('messages[0].content[1]');
+  });
+});
+
+describe('thinking: a preference within the tier, never a need', () => {
+  const thinking = compileManifests(
+    parseManifests(`
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default }
+spec:
+  providers:
+    - { name: vllm, type: openai-compatible, baseURL: "http://127.0.0.1:1" }
+    - { name: oai, type: openai, apiKey: { env: K } }
+    - { name: claude, type: anthropic, apiKey: { env: K } }
+    - { name: gem, type: gemini, apiKey: { env: K } }
+  models:
+    - { name: llama, targets: [{ provider: vllm }], pricing: { inputPerMTok: 0.1, outputPerMTok: 0.1 }, contextWindow: 100000 }
+    - { name: haiku-3-5, targets: [{ provider: claude, model: claude-3-5-haiku-latest }], pricing: { inputPerMTok: 0.1, outputPerMTok: 0.1 }, contextWindow: 100000 }
+    - { name: sonnet, targets: [{ provider: claude, model: claude-sonnet-4-5 }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100000 }
+    - { name: o4-mini, targets: [{ provider: oai }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100000 }
+    - { name: flash, targets: [{ provider: gem, model: gemini-2.5-flash }], pricing: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100000 }
+  tiers:
+    - { name: cheap, models: [llama, haiku-3-5] }
+    - { name: standard, models: [llama, sonnet, o4-mini] }
+  taskTypes: { quick: cheap, think: standard }
+`),
+  );
+  const ts = thinking.routes[0]!.spec;
+  const think = { thinking: { type: 'enabled' as const, budget_tokens: 1024 } };
+
+  it('knows which targets think, by provider type and upstream model', () => {
+    const can = Object.fromEntries(ts.models.map((m) => [m.name, canThink(ts, m)]));
+    expect(can).toEqual({ llama: false, 'haiku-3-5': false, sonnet: true, 'o4-mini': true, flash: true });
+    expect(thinkingStyle('azure-openai', 'gpt-5-mini')).toBe('effort');
+    expect(thinkingStyle('anthropic', 'claude-3-7-sonnet-latest')).toBe('anthropic');
+    expect(thinkingStyle('gemini', 'gemini-2.0-flash')).toBeUndefined();
+  });
+
+  it('puts the models of the tier that can think first, keeping their order; a tier without one still serves it', () => {
+    const at = (task: string, r: ChatCompletionRequest) =>
+      decide({ snapshot: thinking, request: r, headers: { task } }).models.map((m) => m.name);
+    expect(at('think', req())).toEqual(['llama', 'sonnet', 'o4-mini']);
+    expect(at('think', req({ ...think }))).toEqual(['sonnet', 'o4-mini', 'llama']);
+    expect(at('quick', req({ ...think }))).toEqual(['llama', 'haiku-3-5']);
+    expect(at('think', req({ thinking: { type: 'disabled' } }))).toEqual(['llama', 'sonnet', 'o4-mini']);
+    // Not a need: nothing to name in a 400.
+    expect(requestNeeds(req({ ...think }))).toEqual([]);
   });
 });

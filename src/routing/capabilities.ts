@@ -5,6 +5,8 @@
  *   lacking(spec, model, needs): Capability | undefined   the first need the model cannot serve
  *   capabilityError(subject, needs): TiermeshError        400 when no model of the route (or the named model) serves them
  *   providerDecline(type, request): string | undefined    for the adapters: the first need their provider cannot carry
+ *   thinkingStyle(type, upstreamModel)                    how a target thinks (anthropic budget, OpenAI effort, Gemini)
+ *   wantsThinking(request), canThink(spec, model)         routing's preference for a model that can think
  *
  * A model's `capabilities` are what the config declares; an absent field means supported, so routes that declare
  * nothing behave as before. Some limits follow from the provider instead (PROVIDER_LIMITS): what the Anthropic or
@@ -16,6 +18,7 @@
 import type { ModelEntry, ModelRouteSpec, ProviderType } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { TiermeshError } from '../errors.js';
+import { isOpenAIReasoningModel } from '../providers/request-adapt.js';
 
 export type Capability =
   | 'vision'
@@ -239,4 +242,59 @@ export function capabilityError(
       ? `no model of route "${subject.route}" supports ${needs.length > 1 ? 'all of: ' : ''}${what}`
       : `model "${subject.model}" does not support ${what}`;
   return new TiermeshError('TM_INVALID_REQUEST', message, { param: needs[0]!.param });
+}
+
+/**
+ * How a target reasons, by provider type and upstream model id: `anthropic` takes `thinking` (Claude 3.7 and every
+ * Claude 4 and later; Claude 3.5 and older refuse it), `effort` takes `reasoning_effort` (OpenAI's o-series and gpt-5
+ * families on openai or azure-openai), `gemini` takes `thinkingConfig` (2.5 and later). Undefined: the target cannot
+ * be asked to think (OpenAI-compatible servers, whose models are unknown; a client's own `reasoning_effort` still
+ * reaches them as sent). Thinking is a preference, never a need: a request asking for it is served without it by a
+ * target that cannot think (docs/providers.md, "Extended thinking").
+ */
+export type ThinkingStyle = 'anthropic' | 'effort' | 'gemini';
+
+const CLAUDE_WITHOUT_THINKING = /claude-(?:instant|2|3-(?!7))/;
+const GEMINI_THINKING = /gemini-(?:2\.5|[3-9])/;
+
+export function thinkingStyle(type: ProviderType, upstreamModel: string): ThinkingStyle | undefined {
+  const id = upstreamModel.toLowerCase();
+  switch (type) {
+    case 'anthropic':
+      return CLAUDE_WITHOUT_THINKING.test(id) ? undefined : 'anthropic';
+    case 'openai':
+    case 'azure-openai':
+      return isOpenAIReasoningModel(id) ? 'effort' : undefined;
+    case 'gemini':
+      return GEMINI_THINKING.test(id) ? 'gemini' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Whether the request asks for thinking: Anthropic's `thinking` config other than `disabled`. */
+export function wantsThinking(req: ChatCompletionRequest): boolean {
+  return req.thinking != null && req.thinking.type !== 'disabled';
+}
+
+/** Models with a target that can think, per spec (config version). */
+const thinkerCache = new WeakMap<ModelRouteSpec, Set<string>>();
+
+/** Whether some target of `model` can think: routing puts such models first in a tier for a request that wants it. */
+export function canThink(spec: ModelRouteSpec, model: ModelEntry): boolean {
+  let thinkers = thinkerCache.get(spec);
+  if (!thinkers) {
+    thinkers = new Set();
+    const types = new Map(spec.providers.map((p) => [p.name, p.type] as const));
+    for (const m of spec.models)
+      for (const t of m.targets) {
+        const type = types.get(t.provider);
+        if (type && thinkingStyle(type, t.model ?? m.name)) {
+          thinkers.add(m.name);
+          break;
+        }
+      }
+    thinkerCache.set(spec, thinkers);
+  }
+  return thinkers.has(model.name);
 }

@@ -29,7 +29,14 @@ import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
 import type { CompiledRoute, Snapshot } from '../api/snapshot.js';
 import { TiermeshError } from '../errors.js';
-import { capabilityError, lacking, type Need, requestNeeds } from './capabilities.js';
+import {
+  canThink,
+  capabilityError,
+  lacking,
+  type Need,
+  requestNeeds,
+  wantsThinking,
+} from './capabilities.js';
 import { overRouteLimit, tierTooSmall, truncateOldest } from './context.js';
 import { extractFeatures, type Features, promptText } from './features.js';
 import { GROUP_HEADER, PRIORITY_HEADER, priorityWindow } from './priority.js';
@@ -516,6 +523,9 @@ function decideOnce(input: DecideInput, mayTruncate: boolean): RouteDecision {
     if (unserved) throw capabilityError({ route: route.name }, unserved);
     throw contextTooLong(route.name, request, promptTokens, maxTokens, spec.models);
   }
+  // Thinking is a preference, not a need: the tier's models that can think go first, and a tier without one serves
+  // the request without thinking rather than send it to another tier or refuse it (capabilities.ts).
+  if (wantsThinking(request)) models = thinkersFirst(spec, models);
 
   if (!input.downgrade) {
     const split = pickSplit(spec, input.random);
@@ -586,6 +596,13 @@ function contextPolicy(
   }
   const room = Math.min(largest - r.maxTokens, spec.context.maxInputTokens ?? Number.POSITIVE_INFINITY);
   throw new NeedsTruncation(room, err);
+}
+
+/** `models` with those that can think first, each group in its own order; the same array when nothing moves. */
+function thinkersFirst(spec: ModelRouteSpec, models: ModelEntry[]): ModelEntry[] {
+  const thinkers = models.filter((m) => canThink(spec, m));
+  if (thinkers.length === 0 || thinkers.length === models.length) return models;
+  return [...thinkers, ...models.filter((m) => !canThink(spec, m))];
 }
 
 /** A split model may serve a prioritised request only from a tier inside the class's window. */

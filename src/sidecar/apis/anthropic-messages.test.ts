@@ -253,16 +253,6 @@ describe('fromAnthropicRequest', () => {
       ),
     );
     expect(unknownTool.param).toBe('tool_choice.name');
-    expect(
-      thrown(() =>
-        fromAnthropicRequest(
-          parse({
-            messages: [{ role: 'user', content: 'x' }],
-            thinking: { type: 'enabled', budget_tokens: 1024 },
-          }),
-        ),
-      ).param,
-    ).toBe('thinking');
   });
 
   it('refuses a conversation that translates to no message, naming messages (nothing is sent upstream)', () => {
@@ -418,7 +408,7 @@ describe('fromAnthropicRequest', () => {
     });
   });
 
-  it('drops thinking blocks from assistant history instead of refusing the conversation', () => {
+  it("keeps an assistant turn's thinking and redacted_thinking blocks, in order and unchanged, as thinking_blocks", () => {
     const out = fromAnthropicRequest(
       parse({
         messages: [
@@ -427,13 +417,79 @@ describe('fromAnthropicRequest', () => {
             role: 'assistant',
             content: [
               { type: 'thinking', thinking: 'hmm', signature: 's' },
+              { type: 'redacted_thinking', data: 'EuYBCkQ=' },
               { type: 'text', text: 'b' },
             ],
           },
         ],
       }),
     );
-    expect(out.messages[1]).toEqual({ role: 'assistant', content: 'b' });
+    expect(out.messages[1]).toEqual({
+      role: 'assistant',
+      content: 'b',
+      thinking_blocks: [
+        { type: 'thinking', thinking: 'hmm', signature: 's' },
+        { type: 'redacted_thinking', data: 'EuYBCkQ=' },
+      ],
+    });
+  });
+
+  it('carries every thinking config the SDK defines into the internal request', () => {
+    for (const thinking of [
+      { type: 'enabled', budget_tokens: 1024 },
+      { type: 'enabled', budget_tokens: 2000, display: 'omitted' },
+      { type: 'adaptive' },
+      { type: 'adaptive', display: 'summarized' },
+      { type: 'between_tools' },
+      { type: 'disabled' },
+    ]) {
+      const out = fromAnthropicRequest(
+        parse({ max_tokens: 4000, thinking, messages: [{ role: 'user', content: 'x' }] }),
+      );
+      expect(out.thinking).toEqual(thinking);
+    }
+  });
+
+  it('refuses a thinking budget Anthropic would refuse, naming thinking.budget_tokens', () => {
+    const small = anthropicMessagesRequest.safeParse({
+      model: 'm',
+      max_tokens: 4000,
+      thinking: { type: 'enabled', budget_tokens: 1023 },
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(small.error?.issues[0]?.path).toEqual(['thinking', 'budget_tokens']);
+    const unknown = anthropicMessagesRequest.safeParse({
+      model: 'm',
+      max_tokens: 4000,
+      thinking: { type: 'sometimes' },
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(unknown.error?.issues[0]?.path).toEqual(['thinking', 'type']);
+    for (const max_tokens of [1024, 1000]) {
+      const e = thrown(() =>
+        fromAnthropicRequest(
+          parse({
+            max_tokens,
+            thinking: { type: 'enabled', budget_tokens: 1024 },
+            messages: [{ role: 'user', content: 'x' }],
+          }),
+        ),
+      );
+      expect(e.status).toBe(400);
+      expect(e.param).toBe('thinking.budget_tokens');
+    }
+  });
+
+  it('names a malformed thinking block sent back in history', () => {
+    const r = anthropicMessagesRequest.safeParse({
+      model: 'm',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm' }] },
+      ],
+    });
+    expect(r.error?.issues[0]?.path).toEqual(['messages', 1, 'content', 0, 'signature']);
   });
 });
 
@@ -507,6 +563,41 @@ describe('toAnthropicMessage', () => {
       completion({ role: 'assistant', content: null, tool_calls: [call] }, 'length'),
     );
     expect(cut.stop_reason).toBe('max_tokens');
+  });
+
+  it('answers thinking_blocks first, exactly, before text and tool calls', () => {
+    const blocks = [
+      { type: 'thinking' as const, thinking: 'Let me see.', signature: 'sig-1' },
+      { type: 'redacted_thinking' as const, data: 'EuYBCkQ=' },
+    ];
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    const m = toAnthropicMessage(
+      completion(
+        {
+          role: 'assistant',
+          content: 'Done.',
+          tool_calls: [call],
+          reasoning_content: 'Let me see.',
+          thinking_blocks: blocks,
+        },
+        'tool_calls',
+      ),
+    );
+    expect(m.content).toEqual([
+      ...blocks,
+      { type: 'text', text: 'Done.' },
+      { type: 'tool_use', id: 'call_1', name: 'f', input: {} },
+    ]);
+  });
+
+  it("answers an OpenAI-compatible server's reasoning_content as a thinking block without a signature", () => {
+    const m = toAnthropicMessage(
+      completion({ role: 'assistant', content: '42', reasoning_content: 'six times seven' }),
+    );
+    expect(m.content).toEqual([
+      { type: 'thinking', thinking: 'six times seven', signature: '' },
+      { type: 'text', text: '42' },
+    ]);
   });
 
   it("keeps a tool call's extra_content (Gemini's thought signature) on its tool_use block", () => {
@@ -712,6 +803,66 @@ describe('AnthropicStreamWriter parallel tool calls', () => {
       'delta 1',
       'stop 0',
       'stop 1',
+    ]);
+  });
+});
+
+describe('AnthropicStreamWriter thinking', () => {
+  const blockEvents = (...chunks: ChatCompletionChunk[]) => {
+    const w = new AnthropicStreamWriter('auto');
+    return [...chunks.flatMap((c) => w.push(c)), ...w.end()]
+      .filter((e) => e.event.startsWith('content_block'))
+      .map((e) => e.data);
+  };
+
+  it("streams Anthropic's thinking as Anthropic does: thinking_delta fragments, the signature, then the text", () => {
+    expect(
+      blockEvents(
+        chunk({ role: 'assistant', content: '' }),
+        chunk({ reasoning_content: 'Let me ' }),
+        chunk({ reasoning_content: 'see.' }),
+        chunk({ thinking_blocks: [{ type: 'thinking', thinking: 'Let me see.', signature: 'sig-1' }] }),
+        chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: 'EuYB' }] }),
+        chunk({ content: 'Hi' }),
+      ),
+    ).toEqual([
+      {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'thinking', thinking: '', signature: '' },
+      },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Let me ' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'see.' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig-1' } },
+      { type: 'content_block_stop', index: 0 },
+      {
+        type: 'content_block_start',
+        index: 1,
+        content_block: { type: 'redacted_thinking', data: 'EuYB' },
+      },
+      { type: 'content_block_stop', index: 1 },
+      { type: 'content_block_start', index: 2, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 2, delta: { type: 'text_delta', text: 'Hi' } },
+      { type: 'content_block_stop', index: 2 },
+    ]);
+  });
+
+  it('sends the text of a whole block no fragment carried (a replayed answer), and closes unsigned thinking at the text', () => {
+    const whole = blockEvents(
+      chunk({ thinking_blocks: [{ type: 'thinking', thinking: 'All at once.', signature: 'sig-2' }] }),
+    );
+    expect(whole.map((d) => (d as { delta?: unknown }).delta).filter(Boolean)).toEqual([
+      { type: 'thinking_delta', thinking: 'All at once.' },
+      { type: 'signature_delta', signature: 'sig-2' },
+    ]);
+    const unsigned = blockEvents(chunk({ reasoning_content: 'hmm' }), chunk({ content: 'ok' }));
+    expect(unsigned.map((d) => `${d['type']} ${d['index']}`)).toEqual([
+      'content_block_start 0',
+      'content_block_delta 0',
+      'content_block_stop 0',
+      'content_block_start 1',
+      'content_block_delta 1',
+      'content_block_stop 1',
     ]);
   });
 });

@@ -5,9 +5,12 @@
  * this is its mirror image, so a request that comes in as Anthropic and is served by an Anthropic target makes the
  * round trip through the internal shape unchanged in meaning.
  *
+ * Extended thinking is carried: `thinking` as the internal request's, an assistant turn's thinking and
+ * redacted_thinking blocks as its `thinking_blocks`, and the answer's as thinking blocks again, first in the content
+ * (the representation: src/api/openai.ts; per provider: src/providers/thinking.ts, docs/providers.md).
+ *
  * Not carried (refused with a 400 naming the field, never dropped): server tools (web search, bash, ...), document
- * and search-result blocks, extended `thinking` (a thinking block sent back in an assistant turn is dropped, as its
- * signature means nothing to another model), and every top-level field not in TRANSLATED or IGNORED below.
+ * and search-result blocks, and every top-level field not in TRANSLATED or IGNORED below.
  */
 import { randomBytes } from 'node:crypto';
 import type {
@@ -21,11 +24,12 @@ import type {
   ChatCompletionChunk,
   ChatCompletionRequest,
   ChatMessage,
+  ThinkingBlock,
 } from '../../api/openai.js';
 import { TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
 import { invalid } from './invalid.js';
-import { StreamParts, wholeArguments } from './stream-parts.js';
+import { StreamParts, thinkingParts, wholeArguments } from './stream-parts.js';
 
 /** The request header the SDKs send; any value is accepted (the answer shape has been stable across versions). */
 export const ANTHROPIC_VERSION_HEADER = 'anthropic-version';
@@ -188,8 +192,16 @@ function imagePart(block: AnthropicInboundBlock, where: string): ImagePart {
   throw invalid(`${where}.source`, 'image source must be base64 or url');
 }
 
-/** Blocks that only make sense to the model that produced them, dropped from history instead of refused. */
-const HISTORY_ONLY = new Set(['thinking', 'redacted_thinking']);
+/** Thinking belongs to assistant turns; in a user turn (where no answer puts it) it is dropped instead of refused. */
+const ASSISTANT_ONLY = new Set(['thinking', 'redacted_thinking']);
+
+/** A thinking block as the internal message keeps it: its own fields, exactly as the client sent them back. */
+function thinkingBlock(block: AnthropicInboundBlock): ThinkingBlock {
+  if (block.type === 'redacted_thinking')
+    return { type: 'redacted_thinking', data: (block as { data: string }).data };
+  const b = block as { thinking: string; signature: string };
+  return { type: 'thinking', thinking: b.thinking, signature: b.signature };
+}
 
 function unsupportedBlock(type: string, where: string): TiermeshError {
   return invalid(`${where}.type`, (q) => `content block type ${q(type)} is not supported by this endpoint`);
@@ -262,7 +274,7 @@ function userMessages(content: AnthropicInboundBlock[] | string, where: string):
         content: r.cache ? [{ type: 'text', text: r.text, cache_control: r.cache }] : r.text,
       });
       parts.push(...r.images);
-    } else if (!HISTORY_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
+    } else if (!ASSISTANT_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
   }
   const out = [...tools];
   if (parts.length > 0) out.push({ role: 'user', content: joinedUnlessMarked(parts) });
@@ -273,6 +285,7 @@ function assistantMessage(content: AnthropicInboundBlock[] | string, where: stri
   if (typeof content === 'string') return { role: 'assistant', content };
   const texts: TextPart[] = [];
   const calls: ToolCall[] = [];
+  const thinking: ThinkingBlock[] = [];
   for (const [j, block] of content.entries()) {
     const at = `${where}.content[${j}]`;
     if (block.type === 'text')
@@ -291,7 +304,8 @@ function assistantMessage(content: AnthropicInboundBlock[] | string, where: stri
           at,
         ),
       );
-    } else if (!HISTORY_ONLY.has(block.type)) throw unsupportedBlock(block.type, at);
+    } else if (ASSISTANT_ONLY.has(block.type)) thinking.push(thinkingBlock(block));
+    else throw unsupportedBlock(block.type, at);
   }
   // As in user turns: separate blocks stay separate words.
   const text = joinedUnlessMarked(texts);
@@ -299,6 +313,7 @@ function assistantMessage(content: AnthropicInboundBlock[] | string, where: stri
     role: 'assistant',
     content: calls.length > 0 && text === '' ? null : text,
     ...(calls.length > 0 ? { tool_calls: calls } : {}),
+    ...(thinking.length > 0 ? { thinking_blocks: thinking } : {}),
   };
 }
 
@@ -332,8 +347,9 @@ function automaticBreakpoint(req: AnthropicMessagesRequest, messages: ChatMessag
  */
 export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatCompletionRequest {
   refuseUntranslated(req);
-  if (req.thinking && req.thinking['type'] !== 'disabled')
-    throw invalid('thinking', 'extended thinking is not supported by this endpoint');
+  // Checked as Anthropic does (the schema checked the type and budget_tokens >= 1024): whatever model answers.
+  if (req.thinking?.type === 'enabled' && req.thinking.budget_tokens >= req.max_tokens)
+    throw invalid('thinking.budget_tokens', 'must be less than max_tokens');
   const messages: ChatMessage[] = [];
   const system = systemContent(req.system);
   if (system.length > 0) messages.push({ role: 'system', content: system });
@@ -355,6 +371,7 @@ export function fromAnthropicRequest(req: AnthropicMessagesRequest): ChatComplet
   if (req.stop_sequences && req.stop_sequences.length > 0) out.stop = req.stop_sequences;
   if (req.metadata?.user_id) out.user = req.metadata.user_id;
   if (req.stream === true) out.stream = true;
+  if (req.thinking) out.thinking = req.thinking;
   if (req.tools && req.tools.length > 0) {
     out['tools'] = req.tools.map((t, i) => {
       if (t.type != null && t.type !== 'custom')
@@ -463,10 +480,22 @@ function usageOf(u: ChatCompletion['usage'] | null | undefined): AnthropicMessag
   };
 }
 
+/**
+ * An answer's thinking as Anthropic blocks: its `thinking_blocks` exactly, else its `reasoning_content` (an
+ * OpenAI-compatible server's, a Gemini thought) as one thinking block with an empty signature: a valid block for the
+ * SDKs, which tiermesh never sends to Anthropic when it comes back (src/providers/anthropic-translate.ts).
+ */
+export function answerThinking(m: ChatCompletion['choices'][number]['message'] | undefined): ThinkingBlock[] {
+  if (!m) return [];
+  if (Array.isArray(m.thinking_blocks) && m.thinking_blocks.length > 0) return m.thinking_blocks;
+  const text = m.reasoning_content;
+  return typeof text === 'string' && text !== '' ? [{ type: 'thinking', thinking: text, signature: '' }] : [];
+}
+
 /** The internal answer as an Anthropic message. Only the first choice exists in the Messages API. */
 export function toAnthropicMessage(c: ChatCompletion): AnthropicMessageResponse {
   const choice = c.choices[0];
-  const content: AnthropicMessageResponse['content'] = [];
+  const content: AnthropicMessageResponse['content'] = [...answerThinking(choice?.message)];
   const text = choice?.message.content ?? choice?.message.refusal ?? '';
   if (text !== '') content.push({ type: 'text', text });
   for (const raw of choice?.message.tool_calls ?? []) {
@@ -510,8 +539,8 @@ export function frameAnthropicEvents(events: AnthropicEvent[]): string {
 
 /**
  * Internal stream chunks in, Anthropic stream events out: message_start on the first chunk, then per content
- * block content_block_start / content_block_delta (text_delta, or input_json_delta for tool arguments) /
- * content_block_stop, and at `end()` message_delta (stop_reason and usage) and message_stop. The usage of the
+ * block content_block_start / content_block_delta (text_delta, input_json_delta for tool arguments, thinking_delta
+ * and signature_delta for thinking) / content_block_stop, and at `end()` message_delta (stop_reason and usage) and message_stop. The usage of the
  * internal stream comes in its last chunk, so message_start carries the prompt estimate it is given and
  * message_delta the real counts (the SDKs take input_tokens from message_delta when present).
  */
@@ -522,6 +551,8 @@ export class AnthropicStreamWriter {
   private nextIndex = 0;
   /** The open text block's index, if one is open. */
   private text: number | undefined;
+  /** The open thinking block's index and the text it streamed, if one is open. */
+  private thought: { index: number; text: string } | undefined;
   /** Internal tool-call index to its Anthropic block index. */
   private tools = new Map<number, number>();
   private open = new Set<number>();
@@ -559,7 +590,17 @@ export class AnthropicStreamWriter {
         },
       });
     }
+    for (const part of thinkingParts(chunk)) {
+      if (part.kind === 'thinking-block') this.thinkingBlock(out, part.block);
+      else {
+        this.openThought(out);
+        this.thought!.text += part.text;
+        out.push(this.delta(this.thought!.index, { type: 'thinking_delta', thinking: part.text }));
+      }
+    }
     for (const part of this.parts.read(chunk)) {
+      // Anything else ends a thinking block its fragments left open (an OpenAI-compatible server's: no signature).
+      this.thought = undefined;
       // A refusal is the answer's text in the Messages API (as in a whole answer: content, else the refusal).
       if (part.kind === 'text' || part.kind === 'refusal') {
         if (this.text === undefined) {
@@ -568,6 +609,7 @@ export class AnthropicStreamWriter {
         }
         out.push(this.delta(this.text, { type: 'text_delta', text: part.text }));
       } else if (part.kind === 'tool-start') {
+        // An open thinking block ends here; a tool block whose arguments are not whole stays open.
         this.closeFinished(out);
         this.text = undefined;
         const block = this.startBlock(out, {
@@ -616,6 +658,40 @@ export class AnthropicStreamWriter {
     });
     out.push({ event: 'message_stop', data: { type: 'message_stop' } });
     return out;
+  }
+
+  /** A thinking block opens as Anthropic's do: empty text and signature, filled by deltas. */
+  private openThought(out: AnthropicEvent[]): void {
+    if (this.thought) return;
+    this.closeAll(out);
+    this.text = undefined;
+    this.thought = {
+      index: this.startBlock(out, { type: 'thinking', thinking: '', signature: '' }),
+      text: '',
+    };
+  }
+
+  /**
+   * A whole block: a thinking one closes the block its fragments opened with its signature (sending whatever of its
+   * text the fragments did not, for a stream replayed from a whole answer), a redacted one is a block of its own.
+   */
+  private thinkingBlock(out: AnthropicEvent[], block: ThinkingBlock): void {
+    if (block.type === 'redacted_thinking') {
+      this.thought = undefined;
+      this.closeAll(out);
+      this.text = undefined;
+      this.startBlock(out, { type: 'redacted_thinking', data: block.data });
+      this.closeAll(out);
+      return;
+    }
+    this.openThought(out);
+    const t = this.thought!;
+    const rest = block.thinking.startsWith(t.text) ? block.thinking.slice(t.text.length) : '';
+    if (rest !== '') out.push(this.delta(t.index, { type: 'thinking_delta', thinking: rest }));
+    if (block.signature !== '')
+      out.push(this.delta(t.index, { type: 'signature_delta', signature: block.signature }));
+    this.thought = undefined;
+    this.closeAll(out);
   }
 
   private startBlock(out: AnthropicEvent[], block: Record<string, unknown>): number {

@@ -3,7 +3,7 @@
  * text, the start of a tool call (the first fragment with its index), argument fragments, the finish reason and the usage. The
  * Anthropic and Responses stream writers differ only in how they frame these parts.
  */
-import type { ChatCompletionChunk } from '../../api/openai.js';
+import type { ChatCompletionChunk, ThinkingBlock } from '../../api/openai.js';
 
 export type StreamPart =
   | {
@@ -90,6 +90,25 @@ export class StreamParts {
     if (tc.function?.name) return undefined;
     return this.ids.length > 0 ? this.ids.length - 1 : undefined;
   }
+}
+
+/** A chunk's reasoning (api/openai.ts), for the writers that show it, apart from StreamPart so others need not. */
+export type ThinkingPart =
+  /** A fragment of the current thinking block's text (`delta.reasoning_content`). */
+  | { kind: 'thinking-text'; text: string }
+  /** A whole thinking or redacted_thinking block (`delta.thinking_blocks`). */
+  | { kind: 'thinking-block'; block: ThinkingBlock };
+
+/** The reasoning of a chunk's first choice: read before its other parts, as reasoning precedes the answer. */
+export function thinkingParts(chunk: ChatCompletionChunk): ThinkingPart[] {
+  const delta = chunk.choices.find((c) => c.index === 0)?.delta;
+  if (!delta || (delta.reasoning_content == null && delta.thinking_blocks == null)) return [];
+  const out: ThinkingPart[] = [];
+  if (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '')
+    out.push({ kind: 'thinking-text', text: delta.reasoning_content });
+  if (Array.isArray(delta.thinking_blocks))
+    for (const block of delta.thinking_blocks) out.push({ kind: 'thinking-block', block });
+  return out;
 }
 
 /**
