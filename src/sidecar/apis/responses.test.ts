@@ -397,6 +397,30 @@ describe('toResponse', () => {
     expect(cut.status).toBe('incomplete');
     expect(cut.incomplete_details).toEqual({ reason: 'max_output_tokens' });
   });
+
+  it("keeps a tool call's extra_content (Gemini's thought signature) on its function_call item", () => {
+    const extra = { google: { thought_signature: 'sig-1' } };
+    const r = toResponse(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_7',
+              type: 'function',
+              function: { name: 'weather', arguments: '{}' },
+              extra_content: extra,
+            },
+          ] as never,
+        },
+        'tool_calls',
+      ),
+      parse({ input: 'x' }),
+      ids(),
+    );
+    expect(r.output).toMatchObject([{ type: 'function_call', call_id: 'call_7', extra_content: extra }]);
+  });
 });
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null): ChatCompletionChunk =>
@@ -492,6 +516,26 @@ describe('ResponsesStreamWriter', () => {
         content: [{ type: 'refusal', refusal: 'No, sorry.' }],
       },
     ]);
+  });
+
+  it("streams a tool call's extra_content (Gemini's thought signature) on its added and done items", () => {
+    const extra = { google: { thought_signature: 'sig-1' } };
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const events = [
+      ...w.push(
+        chunk({
+          tool_calls: [
+            { index: 0, id: 'call_1', function: { name: 'weather', arguments: '{}' }, extra_content: extra },
+          ],
+        }),
+      ),
+      ...w.push(chunk({}, 'tool_calls')),
+      ...w.end(),
+    ];
+    const items = events.filter((e) => e.type.startsWith('response.output_item.')).map((e) => e['item']);
+    expect(items).toMatchObject([{ extra_content: extra }, { extra_content: extra }]);
+    const done = events.at(-1)!['response'] as ReturnType<typeof toResponse>;
+    expect(done.output).toMatchObject([{ type: 'function_call', extra_content: extra }]);
   });
 
   it('gives a streamed tool call without an id a call_id of its own', () => {

@@ -32,10 +32,23 @@ import { StreamParts, wholeArguments } from './stream-parts.js';
 import { strictCompatible } from './strict-schema.js';
 
 type Part = { type: string } & Record<string, unknown>;
-type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+type ToolCall = {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+  /** Gemini's thought signature (`{google: {thought_signature}}`), which the next turn must send back. */
+  extra_content?: unknown;
+};
 
 /** An item this sidecar answered with, by id, or undefined when it does not know (any more) what it was. */
 export type ItemResolver = (id: string) => ResponsesInputItem | undefined;
+
+/**
+ * The `extra_content` a tool call this sidecar answered with carried (Gemini's thought signature), by its call_id
+ * and name, or undefined. Clients that rebuild function_call items from call_id, name and arguments (Codex, the
+ * Vercel AI SDK) drop fields they do not know, and Gemini 3 refuses a turn whose function calls lost their signature.
+ */
+export type CallExtraResolver = (callId: string, name: string) => unknown;
 
 /** Item types that only mean something to the model that produced them, dropped from history. */
 const HISTORY_ONLY = new Set(['reasoning']);
@@ -83,6 +96,7 @@ function plainText(content: string | Part[], where: string): string {
 export function fromResponsesRequest(
   req: ResponsesRequest,
   resolveItem: ItemResolver = () => undefined,
+  resolveCallExtra: CallExtraResolver = () => undefined,
 ): ChatCompletionRequest {
   if (req.previous_response_id)
     throw invalid(
@@ -130,10 +144,13 @@ export function fromResponsesRequest(
       else messages.push({ role: 'user', content: userParts(m.content as string | Part[], where) });
     } else if (type === 'function_call') {
       const f = item as ResponsesFunctionCallItem;
+      // As the client sent it back (the openai SDK keeps unknown fields on an item), else as we answered it.
+      const extra = f['extra_content'] ?? resolveCallExtra(f.call_id, f.name);
       const call: ToolCall = {
         id: f.call_id,
         type: 'function',
         function: { name: f.name, arguments: f.arguments },
+        ...(extra != null ? { extra_content: extra } : {}),
       };
       const last = messages[messages.length - 1];
       if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
@@ -258,6 +275,11 @@ export interface OutputFunctionCall {
   name: string;
   arguments: string;
   status: 'in_progress' | 'completed' | 'incomplete';
+  /**
+   * Gemini's thought signature, as chat completions carries it (`{google: {thought_signature}}`): an extra field the
+   * SDKs keep on the item, so a client sending the item back sends it back (docs/apis.md).
+   */
+  extra_content?: unknown;
 }
 export type OutputItem = OutputMessage | OutputFunctionCall;
 
@@ -411,6 +433,7 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
       name: tc.function?.name ?? '',
       arguments: tc.function?.arguments ?? '',
       status: itemStatus,
+      ...(tc.extra_content != null ? { extra_content: tc.extra_content } : {}),
     });
   return responseObject(
     req,
@@ -530,6 +553,7 @@ export class ResponsesStreamWriter {
           name: part.name,
           arguments: '',
           status: 'in_progress',
+          ...(part.extra != null ? { extra_content: part.extra } : {}),
         };
         const call = { item, index: this.output.length };
         this.output.push(item);

@@ -1,0 +1,123 @@
+/**
+ * POST /v1/responses as coding agents and agent frameworks drive it, through the real sidecar to the vendor
+ * fixtures over real sockets: the `openai` SDK's `responses.create` / `responses.stream`, and Codex-shaped requests
+ * (`instructions`, message / function_call / function_call_output items, strict-less function tools, `store: false`,
+ * `stream: true`) sent as Codex sends them, with a plain fetch. Each test is one turn of an agent loop that broke
+ * (or could break) on the way through: what reaches the upstream, and what the client reads back.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type Fixture,
+  functionCall,
+  startAnthropicFixture,
+  startGeminiFixture,
+  startOpenAIFixture,
+} from '../fixtures/providers/index.js';
+import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+
+let oai: Fixture;
+let anth: Fixture;
+let gem: Fixture;
+let sidecar: TestSidecar;
+let client: OpenAI;
+
+beforeAll(async () => {
+  [oai, anth, gem] = await Promise.all([
+    startOpenAIFixture({ apiKey: 'sk-oai-fixture' }),
+    startAnthropicFixture({ apiKey: 'sk-ant-fixture' }),
+    startGeminiFixture({ apiKey: 'AIza-fixture' }),
+  ]);
+  sidecar = await startTestSidecar(
+    `
+apiVersion: tiermesh.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: default, namespace: test }
+spec:
+  providers:
+    - { name: oai, type: openai, baseURL: "${oai.baseURL}", apiKey: { env: OAI_KEY } }
+    - { name: anth, type: anthropic, baseURL: "${anth.baseURL}", apiKey: { env: ANTH_KEY } }
+    - { name: gem, type: gemini, baseURL: "${gem.baseURL}/v1beta", apiKey: { env: GEM_KEY } }
+  models:
+    - { name: gpt-5-codex, targets: [{ provider: oai }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 400000 }
+    - { name: claude-sonnet-4-5, targets: [{ provider: anth }], pricing: { inputPerMTok: 3, outputPerMTok: 15 }, contextWindow: 200000 }
+    - { name: gemini-3-pro, targets: [{ provider: gem, model: gemini-3-pro-preview }], pricing: { inputPerMTok: 2, outputPerMTok: 12 }, contextWindow: 1000000 }
+  tiers:
+    - { name: cheap, models: [gpt-5-codex] }
+    - { name: premium, models: [claude-sonnet-4-5] }
+  classifier: { mode: rules }
+  cascade: { enabled: false }
+  resilience: { retries: { attempts: 0 } }
+`,
+    { env: { OAI_KEY: 'sk-oai-fixture', ANTH_KEY: 'sk-ant-fixture', GEM_KEY: 'AIza-fixture' } },
+  );
+  client = new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => {
+  await sidecar?.close(1000);
+  await Promise.all([oai?.close(), anth?.close(), gem?.close()]);
+});
+beforeEach(() => {
+  for (const f of [oai, anth, gem]) f.script([]);
+});
+
+const shell = {
+  type: 'function' as const,
+  name: 'shell',
+  description: 'Runs a shell command',
+  strict: false,
+  parameters: {
+    type: 'object',
+    properties: { command: { type: 'array', items: { type: 'string' } } },
+    required: ['command'],
+    additionalProperties: false,
+  },
+};
+
+/** The parts of the model turn (the second content) Gemini got on the last call. */
+const geminiModelTurn = () =>
+  (gem.calls.at(-1)!.body as { contents: Array<{ role: string; parts: unknown[] }> }).contents[1];
+
+describe('Gemini 3 behind the Responses API', () => {
+  it('gets its thought signature back on the next turn, whether the client sends the item as received or rebuilt', async () => {
+    for (const streamed of [false, true]) {
+      gem.script([functionCall([{ name: 'shell', args: { command: ['ls'] }, thoughtSignature: 'sig-1' }])]);
+      const first = streamed
+        ? await client.responses
+            .stream({ model: 'gemini-3-pro', input: 'list', tools: [shell] })
+            .finalResponse()
+        : await client.responses.create({ model: 'gemini-3-pro', input: 'list', tools: [shell] });
+      const call = first.output.find(
+        (o) => o.type === 'function_call',
+      ) as OpenAI.Responses.ResponseFunctionToolCall;
+      const result = { type: 'function_call_output' as const, call_id: call.call_id, output: 'a.txt' };
+      // The openai SDK's way: the output items go back as they came (unknown fields kept).
+      await client.responses.create({
+        model: 'gemini-3-pro',
+        tools: [shell],
+        input: [
+          { role: 'user', content: 'list' },
+          ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+          result,
+        ],
+      });
+      expect(geminiModelTurn(), `streamed: ${streamed}, as received`).toMatchObject({
+        role: 'model',
+        parts: [{ functionCall: { name: 'shell' }, thoughtSignature: 'sig-1' }],
+      });
+      // Codex's and the Vercel AI SDK's way: rebuilt from call_id, name and arguments.
+      await client.responses.create({
+        model: 'gemini-3-pro',
+        tools: [shell],
+        input: [
+          { role: 'user', content: 'list' },
+          { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+          result,
+        ],
+      });
+      expect(geminiModelTurn(), `streamed: ${streamed}, rebuilt`).toMatchObject({
+        parts: [{ functionCall: { name: 'shell' }, thoughtSignature: 'sig-1' }],
+      });
+    }
+  });
+});
