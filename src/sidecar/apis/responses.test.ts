@@ -265,6 +265,15 @@ describe('fromResponsesRequest', () => {
       'tool_choice',
     );
   });
+
+  it('takes tool_choice auto or none without tools as asking for nothing, as the Responses API does', () => {
+    for (const tool_choice of ['auto', 'none'])
+      for (const tools of [undefined, []]) {
+        const out = fromResponsesRequest(parse({ input: 'x', tool_choice, ...(tools ? { tools } : {}) }));
+        // Chat completions refuse a tool_choice without tools.
+        expect(out, `${tool_choice} ${JSON.stringify(tools)}`).not.toHaveProperty('tool_choice');
+      }
+  });
 });
 
 const completion = (

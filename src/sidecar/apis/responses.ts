@@ -198,8 +198,11 @@ export function fromResponsesRequest(
     if (req.parallel_tool_calls === false) out['parallel_tool_calls'] = false;
   }
   const choice = req.tool_choice;
-  if (choice != null) {
-    if (choice !== 'none' && !out['tools']) throw invalid('tool_choice', 'requires tools');
+  // Without tools, `auto` and `none` ask for what happens anyway (the Responses API takes them; agent frameworks send
+  // a configured `auto` whether the agent has tools or not), and chat completions refuse a tool_choice without tools.
+  const idle = !out['tools'] && (choice === 'auto' || choice === 'none');
+  if (choice != null && !idle) {
+    if (!out['tools']) throw invalid('tool_choice', 'requires tools');
     if (typeof choice === 'string') out['tool_choice'] = choice;
     else {
       if (!req.tools?.some((t) => t.type === 'function' && t['name'] === choice.name))
