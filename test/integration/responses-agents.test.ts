@@ -8,6 +8,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  behave,
   type Fixture,
   functionCall,
   startAnthropicFixture,
@@ -119,5 +120,26 @@ describe('Gemini 3 behind the Responses API', () => {
         parts: [{ functionCall: { name: 'shell' }, thoughtSignature: 'sig-1' }],
       });
     }
+  });
+});
+
+describe('a stream that breaks mid-answer', () => {
+  it("ends in response.failed whose response holds the text streamed so far and keeps a rate limit's code", async () => {
+    oai.script([
+      {
+        ...behave.ok('one two three four five six'),
+        breakAfterChunks: 3,
+        streamErrorType: 'rate_limit_exceeded',
+      },
+    ]);
+    const stream = client.responses.stream({ model: 'gpt-5-codex', input: 'count' });
+    let deltas = '';
+    for await (const e of stream) if (e.type === 'response.output_text.delta') deltas += e.delta;
+    const final = await stream.finalResponse();
+    expect(final.status).toBe('failed');
+    // Codex reads the retry delay from the message only for this code.
+    expect(final.error?.code).toBe('rate_limit_exceeded');
+    expect(deltas).toBe('one two');
+    expect(final.output_text).toBe(deltas);
   });
 });

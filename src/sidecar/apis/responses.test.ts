@@ -631,6 +631,27 @@ describe('ResponsesStreamWriter', () => {
     });
   });
 
+  it('fails with what was streamed so far, and a rate limit as rate_limit_exceeded', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
+    w.push(chunk({ content: 'Hel' }));
+    w.push(chunk({ content: 'lo' }));
+    const failed = w.fail(new TiermeshError('TM_RATE_LIMITED', 'Please try again in 20s.')).at(-1)!;
+    const response = failed['response'] as ReturnType<typeof toResponse>;
+    expect(response.error).toEqual({ code: 'rate_limit_exceeded', message: 'Please try again in 20s.' });
+    // A client's snapshot becomes this response: the text it already showed stays in it.
+    expect(response.output).toMatchObject([
+      { type: 'message', status: 'incomplete', content: [{ type: 'output_text', text: 'Hello' }] },
+    ]);
+    const call = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
+    call.push(
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', function: { name: 'w', arguments: '{"a"' } }] }),
+    );
+    const cut = call.fail(new TiermeshError('TM_UPSTREAM_ERROR', 'reset')).at(-1)!;
+    expect((cut['response'] as ReturnType<typeof toResponse>).output).toMatchObject([
+      { type: 'function_call', status: 'incomplete', arguments: '{"a"' },
+    ]);
+  });
+
   it('frames each event under its own type', () => {
     const w = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
     const parsed = new SseParser().push(

@@ -25,7 +25,7 @@ import type {
   ResponsesMessageItem,
   ResponsesRequest,
 } from '../../api/responses.js';
-import type { TiermeshError } from '../../errors.js';
+import { errorCodes, type TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
 import { invalid, type Quote } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
@@ -597,14 +597,25 @@ export class ResponsesStreamWriter {
     return out;
   }
 
-  /** The event that ends a stream that broke after it started. */
+  /**
+   * The event that ends a stream that broke after it started. Its response holds what was streamed (open items
+   * `incomplete`, the text so far in their part), since a client's snapshot becomes that response; its error code
+   * keeps a rate limit's class (`rate_limit_exceeded`: Codex then waits the "try again in" the message gives).
+   */
   fail(err: TiermeshError): ResponsesEvent[] {
     const out: ResponsesEvent[] = [];
     if (!this.started) this.start(out, this.model);
+    const t = this.text;
+    if (t) {
+      t.item.content = [contentPart(t.kind, t.text, t.logprobs)];
+      t.item.status = 'incomplete';
+    }
+    for (const c of this.openCalls) c.item.status = 'incomplete';
+    const code = errorCodes[err.code].type === 'rate_limit_exceeded' ? 'rate_limit_exceeded' : 'server_error';
     const response = responseObject(this.req, this.meta(), this.output, 'failed', {
       usage: toResponsesUsage(this.parts.usage),
       incomplete_details: null,
-      error: { code: 'server_error', message: err.message },
+      error: { code, message: err.message },
     });
     out.push(this.ev({ type: 'response.failed', response }));
     return out;
