@@ -143,3 +143,34 @@ describe('a stream that breaks mid-answer', () => {
     expect(final.output_text).toBe(deltas);
   });
 });
+
+describe('a tool result with an image (the Vercel AI SDK, Codex MCP tools)', () => {
+  it('reaches Claude as the tool_result and the image after it, not a 400', async () => {
+    const png = 'data:image/png;base64,iVBORw0KGgo=';
+    await client.responses.create({
+      model: 'claude-sonnet-4-5',
+      tools: [shell],
+      input: [
+        { role: 'user', content: 'Take a screenshot' },
+        { type: 'function_call', call_id: 'toolu_1', name: 'shell', arguments: '{"command":["shot"]}' },
+        {
+          type: 'function_call_output',
+          call_id: 'toolu_1',
+          output: [
+            { type: 'input_text', text: 'saved' },
+            { type: 'input_image', image_url: png, detail: 'auto' },
+          ],
+        },
+      ],
+    });
+    const messages = (anth.calls.at(-1)!.body as { messages: Array<{ role: string; content: unknown[] }> })
+      .messages;
+    expect(messages.at(-1)).toMatchObject({
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 'toolu_1', content: 'saved' },
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+      ],
+    });
+  });
+});

@@ -266,6 +266,66 @@ describe('fromResponsesRequest', () => {
     );
   });
 
+  it("moves a tool result's images to a user message after the tool results, which carry text only", () => {
+    const img = (url: string) => ({ type: 'input_image', image_url: url, detail: 'low' });
+    const out = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'user', content: 'Screenshot both' },
+          { type: 'function_call', call_id: 'c1', name: 'shot', arguments: '{}' },
+          { type: 'function_call', call_id: 'c2', name: 'shot', arguments: '{}' },
+          {
+            type: 'function_call_output',
+            call_id: 'c1',
+            output: [{ type: 'input_text', text: 'one' }, img('u1')],
+          },
+          { type: 'function_call_output', call_id: 'c2', output: [img('u2')] },
+          { role: 'user', content: 'Compare them' },
+        ],
+      }),
+    );
+    expect(out.messages.slice(2)).toEqual([
+      // Tool results stay together right after the calls, as chat completions require.
+      { role: 'tool', tool_call_id: 'c1', content: 'one' },
+      { role: 'tool', tool_call_id: 'c2', content: '' },
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url: 'u1', detail: 'low' } },
+          { type: 'image_url', image_url: { url: 'u2', detail: 'low' } },
+        ],
+      },
+      { role: 'user', content: 'Compare them' },
+    ]);
+    const last = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'function_call', call_id: 'c1', name: 'shot', arguments: '{}' },
+          { type: 'function_call_output', call_id: 'c1', output: [img('u1')] },
+        ],
+      }),
+    );
+    expect(last.messages.at(-1)).toEqual({
+      role: 'user',
+      content: [{ type: 'image_url', image_url: { url: 'u1', detail: 'low' } }],
+    });
+    const file = thrown(() =>
+      fromResponsesRequest(
+        parse({
+          input: [
+            {
+              type: 'function_call_output',
+              call_id: 'c1',
+              output: [img('u1'), { type: 'input_file', file_id: 'f' }],
+            },
+          ],
+        }),
+      ),
+    );
+    expect(file.param).toBe('input[0].output[1].type');
+  });
+
   it('takes tool_choice auto or none without tools as asking for nothing, as the Responses API does', () => {
     for (const tool_choice of ['auto', 'none'])
       for (const tools of [undefined, []]) {

@@ -57,32 +57,54 @@ function unsupported(param: string, what: (quote: Quote) => string): TiermeshErr
   return invalid(param, (q) => `${what(q)} is not supported by this endpoint`);
 }
 
+type ImagePart = { type: 'image_url'; image_url: { url: string; detail?: string } };
+
+function imagePart(p: Part, at: string): ImagePart {
+  if (typeof p['image_url'] !== 'string')
+    throw invalid(`${at}.image_url`, 'required (file_id is not supported: tiermesh stores no files)');
+  const detail = p['detail'];
+  return {
+    type: 'image_url',
+    image_url: { url: p['image_url'], ...(typeof detail === 'string' ? { detail } : {}) },
+  };
+}
+
 function userParts(content: string | Part[], where: string): ChatMessage['content'] {
   if (typeof content === 'string') return content;
   return content.map((p, j) => {
     const at = `${where}.content[${j}]`;
     if (p.type === 'input_text' || p.type === 'output_text')
       return { type: 'text', text: p['text'] as string };
-    if (p.type === 'input_image') {
-      if (typeof p['image_url'] !== 'string')
-        throw invalid(`${at}.image_url`, 'required (file_id is not supported: tiermesh stores no files)');
-      const detail = p['detail'];
-      return {
-        type: 'image_url',
-        image_url: { url: p['image_url'], ...(typeof detail === 'string' ? { detail } : {}) },
-      };
-    }
+    if (p.type === 'input_image') return imagePart(p, at);
     throw unsupported(`${at}.type`, (q) => `content part type ${q(p.type)}`);
   });
 }
 
-function plainText(content: string | Part[], where: string): string {
+/**
+ * A function_call_output's text, and its images apart: chat completions' tool messages carry text only, so the
+ * images go to a user message after the tool results (as the Messages API translation does with a tool_result's).
+ * The Vercel AI SDK sends a tool's image result so, and Codex an MCP tool's.
+ */
+function toolOutput(output: string | Part[], where: string): { text: string; images: ImagePart[] } {
+  if (typeof output === 'string') return { text: output, images: [] };
+  const images: ImagePart[] = [];
+  const text = output.filter((p, j) => {
+    if (p.type !== 'input_image') return true;
+    images.push(imagePart(p, `${where}.output[${j}]`));
+    return false;
+  });
+  return { text: plainText(text, where, 'output', output), images };
+}
+
+/** The text of `content`; `field` and `all` (the parts `content` was picked from) name a refused part by its index. */
+function plainText(content: string | Part[], where: string, field = 'content', all?: Part[]): string {
   if (typeof content === 'string') return content;
   return content
     .map((p, j) => {
       if (p.type === 'input_text' || p.type === 'output_text') return p['text'] as string;
       if (p.type === 'refusal') return p['refusal'] as string;
-      throw unsupported(`${where}.content[${j}].type`, (q) => `content part type ${q(p.type)} here`);
+      const at = all ? all.indexOf(p) : j;
+      throw unsupported(`${where}.${field}[${at}].type`, (q) => `content part type ${q(p.type)} here`);
     })
     .join('');
 }
@@ -120,6 +142,12 @@ export function fromResponsesRequest(
     typeof req.input === 'string'
       ? [{ role: 'user', content: req.input } as ResponsesMessageItem]
       : req.input;
+  // Images of the tool results just read, for the user message that follows them.
+  let resultImages: ImagePart[] = [];
+  const flushResultImages = () => {
+    if (resultImages.length > 0) messages.push({ role: 'user', content: resultImages });
+    resultImages = [];
+  };
   for (const [i, raw] of items.entries()) {
     const where = `input[${i}]`;
     let item = raw;
@@ -135,6 +163,7 @@ export function fromResponsesRequest(
       item = found;
     }
     const type = item.type ?? 'message';
+    if (type !== 'function_call_output') flushResultImages();
     if (type === 'message') {
       const m = item as ResponsesMessageItem;
       if (m.role === 'system' || m.role === 'developer')
@@ -157,14 +186,13 @@ export function fromResponsesRequest(
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
     } else if (type === 'function_call_output') {
       const o = item as ResponsesFunctionCallOutputItem;
-      messages.push({
-        role: 'tool',
-        tool_call_id: o.call_id,
-        content: plainText(o.output as string | Part[], where),
-      });
+      const { text, images } = toolOutput(o.output as string | Part[], where);
+      messages.push({ role: 'tool', tool_call_id: o.call_id, content: text });
+      resultImages.push(...images);
     } else if (!HISTORY_ONLY.has(type))
       throw unsupported(`${where}.type`, (q) => `input item type ${q(type)}`);
   }
+  flushResultImages();
   // An assistant text turn that only carried tool calls has no text: OpenAI wants null content there.
   for (const m of messages) if (m.role === 'assistant' && m.tool_calls && m.content === '') m.content = null;
   if (!messages.some((m) => m.role !== 'system')) throw invalid('input', 'must hold at least one message');
