@@ -7,6 +7,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { toolUse } from '../fixtures/providers/anthropic.js';
 import {
   behave,
   type Fixture,
@@ -14,6 +15,7 @@ import {
   startAnthropicFixture,
   startGeminiFixture,
   startOpenAIFixture,
+  toolCalls,
 } from '../fixtures/providers/index.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
@@ -172,5 +174,120 @@ describe('a tool result with an image (the Vercel AI SDK, Codex MCP tools)', () 
         { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
       ],
     });
+  });
+});
+
+/** Codex's freeform apply_patch tool, as it sends it to GPT-5-family models. */
+const applyPatch = {
+  type: 'custom' as const,
+  name: 'apply_patch',
+  description:
+    'Use the `apply_patch` tool to edit files. This is a FREEFORM tool, so do not wrap the patch in JSON.',
+  format: {
+    type: 'grammar' as const,
+    syntax: 'lark' as const,
+    definition: 'start: begin_patch hunk+ end_patch\nbegin_patch: "*** Begin Patch" LF',
+  },
+};
+const PATCH = '*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n';
+
+/** Reads an SSE body into its events. */
+async function sseEvents(r: Response): Promise<Array<Record<string, unknown> & { type: string }>> {
+  const out: Array<Record<string, unknown> & { type: string }> = [];
+  for (const block of (await r.text()).split('\n\n')) {
+    const data = block.split('\n').find((l) => l.startsWith('data: '));
+    if (data) out.push(JSON.parse(data.slice(6)) as Record<string, unknown> & { type: string });
+  }
+  return out;
+}
+
+describe("Codex's custom (freeform) apply_patch tool", () => {
+  it('is offered as a function, and a call to it comes back as a custom_tool_call item, streamed as Codex reads it', async () => {
+    oai.script([
+      toolCalls([{ id: 'call_p', name: 'apply_patch', arguments: JSON.stringify({ input: PATCH }) }]),
+    ]);
+    anth.script([toolUse([{ id: 'toolu_p', name: 'apply_patch', input: { input: PATCH } }])]);
+    for (const model of ['gpt-5-codex', 'claude-sonnet-4-5']) {
+      const r = await fetch(`${sidecar.baseURL}/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({
+          model,
+          instructions: 'You are Codex.',
+          input: [
+            { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'add hello.txt' }] },
+          ],
+          tools: [shell, applyPatch],
+          tool_choice: 'auto',
+          parallel_tool_calls: false,
+          reasoning: { effort: 'medium', summary: 'auto' },
+          store: false,
+          stream: true,
+          include: ['reasoning.encrypted_content'],
+          prompt_cache_key: 'conv-1',
+        }),
+      });
+      expect(r.status, model).toBe(200);
+      const events = await sseEvents(r);
+      const done = events.find((e) => e.type === 'response.output_item.done')!;
+      expect(done['item'], model).toMatchObject({
+        type: 'custom_tool_call',
+        name: 'apply_patch',
+        input: PATCH,
+      });
+      expect(
+        events.find((e) => e.type === 'response.custom_tool_call_input.done'),
+        model,
+      ).toMatchObject({
+        input: PATCH,
+      });
+      expect(
+        events.some((e) => e.type === 'response.function_call_arguments.delta'),
+        model,
+      ).toBe(false);
+      expect(events.at(-1)!.type, model).toBe('response.completed');
+    }
+    const offered = (
+      oai.calls.at(-1)!.body as { tools: Array<{ function: { name: string; description: string } }> }
+    ).tools[1]!.function;
+    expect(offered.name).toBe('apply_patch');
+    expect(offered.description).toContain('FREEFORM');
+  });
+
+  it("takes Codex's next turn (the call and its output as custom items), and the SDK's stream assembles the call", async () => {
+    oai.script([
+      toolCalls([{ id: 'call_q', name: 'apply_patch', arguments: JSON.stringify({ input: PATCH }) }]),
+    ]);
+    const final = await client.responses
+      .stream({
+        model: 'gpt-5-codex',
+        tools: [shell, applyPatch],
+        store: false,
+        input: [
+          { role: 'user', content: 'add hello.txt' },
+          { type: 'custom_tool_call', call_id: 'call_p', name: 'apply_patch', input: PATCH },
+          {
+            type: 'custom_tool_call_output',
+            call_id: 'call_p',
+            output: 'Success. Updated the following files:\nA hello.txt',
+          },
+        ],
+      })
+      .finalResponse();
+    expect(final.output).toMatchObject([{ type: 'custom_tool_call', call_id: 'call_q', input: PATCH }]);
+    expect((oai.calls.at(-1)!.body as { messages: unknown[] }).messages.slice(1)).toEqual([
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: 'call_p',
+            type: 'function',
+            function: { name: 'apply_patch', arguments: JSON.stringify({ input: PATCH }) },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_p', content: 'Success. Updated the following files:\nA hello.txt' },
+    ]);
   });
 });

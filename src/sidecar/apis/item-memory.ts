@@ -36,7 +36,7 @@ export class ItemMemory {
     for (const item of items) {
       const input = toInputItem(item);
       this.lru.set(item.id, input, item.id.length + JSON.stringify(input).length * 2, this.ttlMs, now);
-      if (item.type === 'function_call' && item.extra_content != null) {
+      if (item.type !== 'message' && item.extra_content != null) {
         const bytes =
           (item.call_id.length + item.name.length + JSON.stringify(item.extra_content).length) * 2;
         this.callExtras.set(
@@ -67,13 +67,17 @@ export class ItemMemory {
 
 /** An output item as the input item that means the same: the shapes coincide except for status. */
 function toInputItem(item: OutputItem): ResponsesInputItem {
+  const extra =
+    item.type !== 'message' && item.extra_content != null ? { extra_content: item.extra_content } : {};
+  if (item.type === 'custom_tool_call')
+    return { type: 'custom_tool_call', call_id: item.call_id, name: item.name, input: item.input, ...extra };
   if (item.type === 'function_call')
     return {
       type: 'function_call',
       call_id: item.call_id,
       name: item.name,
       arguments: item.arguments,
-      ...(item.extra_content != null ? { extra_content: item.extra_content } : {}),
+      ...extra,
     };
   return {
     type: 'message',

@@ -266,6 +266,72 @@ describe('fromResponsesRequest', () => {
     );
   });
 
+  it('offers custom tools as functions and carries their calls and outputs as tool calls and tool messages', () => {
+    const patch = '*** Begin Patch\n*** End Patch';
+    const out = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'user', content: 'Fix it' },
+          { type: 'custom_tool_call', call_id: 'c1', name: 'apply_patch', input: patch },
+          { type: 'custom_tool_call_output', call_id: 'c1', output: 'Done!' },
+        ],
+        tools: [
+          { type: 'function', name: 'shell', parameters: { type: 'object', properties: {} } },
+          {
+            type: 'custom',
+            name: 'apply_patch',
+            format: { type: 'grammar', syntax: 'lark', definition: 'g' },
+          },
+        ],
+        tool_choice: { type: 'custom', name: 'apply_patch' },
+      }),
+    );
+    expect(out.messages.slice(1)).toEqual([
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: 'c1',
+            type: 'function',
+            function: { name: 'apply_patch', arguments: JSON.stringify({ input: patch }) },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'Done!' },
+    ]);
+    expect(
+      (out['tools'] as unknown as Array<{ function: { name: string; strict?: boolean } }>)[1]?.function,
+    ).toMatchObject({
+      name: 'apply_patch',
+      strict: true,
+    });
+    expect(out['tool_choice']).toEqual({ type: 'function', function: { name: 'apply_patch' } });
+    const twice = thrown(() =>
+      fromResponsesRequest(
+        parse({
+          input: 'x',
+          tools: [
+            { type: 'function', name: 'apply_patch' },
+            { type: 'custom', name: 'apply_patch' },
+          ],
+        }),
+      ),
+    );
+    expect(twice.param).toBe('tools[1].name');
+    // A custom tool_choice names a custom tool, not a function of that name.
+    const wrongKind = thrown(() =>
+      fromResponsesRequest(
+        parse({
+          input: 'x',
+          tools: [{ type: 'function', name: 'shell' }],
+          tool_choice: { type: 'custom', name: 'shell' },
+        }),
+      ),
+    );
+    expect(wrongKind.param).toBe('tool_choice.name');
+  });
+
   it("moves a tool result's images to a user message after the tool results, which carry text only", () => {
     const img = (url: string) => ({ type: 'input_image', image_url: url, detail: 'low' });
     const out = fromResponsesRequest(
@@ -467,6 +533,52 @@ describe('toResponse', () => {
     expect(cut.incomplete_details).toEqual({ reason: 'max_output_tokens' });
   });
 
+  it('answers a call of a custom tool as a custom_tool_call item with its input as text', () => {
+    const r = toResponse(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_7',
+              type: 'function',
+              function: { name: 'apply_patch', arguments: '{"input":"*** Begin"}' },
+            },
+            { id: 'call_8', type: 'function', function: { name: 'shell', arguments: '{}' } },
+          ],
+        },
+        'tool_calls',
+      ),
+      parse({
+        input: 'x',
+        tools: [
+          { type: 'custom', name: 'apply_patch' },
+          { type: 'function', name: 'shell' },
+        ],
+      }),
+      ids(),
+    );
+    expect(r.output).toEqual([
+      {
+        type: 'custom_tool_call',
+        id: 'ctc_1',
+        call_id: 'call_7',
+        name: 'apply_patch',
+        input: '*** Begin',
+        status: 'completed',
+      },
+      {
+        type: 'function_call',
+        id: 'fc_2',
+        call_id: 'call_8',
+        name: 'shell',
+        arguments: '{}',
+        status: 'completed',
+      },
+    ]);
+  });
+
   it("keeps a tool call's extra_content (Gemini's thought signature) on its function_call item", () => {
     const extra = { google: { thought_signature: 'sig-1' } };
     const r = toResponse(
@@ -605,6 +717,42 @@ describe('ResponsesStreamWriter', () => {
     expect(items).toMatchObject([{ extra_content: extra }, { extra_content: extra }]);
     const done = events.at(-1)!['response'] as ReturnType<typeof toResponse>;
     expect(done.output).toMatchObject([{ type: 'function_call', extra_content: extra }]);
+  });
+
+  it('streams a custom tool call as custom_tool_call_input events with its input whole, not JSON fragments', () => {
+    const w = new ResponsesStreamWriter(
+      parse({ input: 'x', stream: true, tools: [{ type: 'custom', name: 'apply_patch' }] }),
+      ids(),
+      5,
+    );
+    const events = [
+      ...w.push(
+        chunk({ tool_calls: [{ index: 0, id: 'call_1', function: { name: 'apply_patch', arguments: '' } }] }),
+      ),
+      ...w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"input":"*** Be' } }] })),
+      ...w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: 'gin"}' } }] })),
+      ...w.push(chunk({}, 'tool_calls')),
+      ...w.end(),
+    ];
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.custom_tool_call_input.delta',
+      'response.custom_tool_call_input.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events[2]!['item']).toMatchObject({ type: 'custom_tool_call', input: '', status: 'in_progress' });
+    expect(events[3]).toMatchObject({ delta: '*** Begin', output_index: 0, item_id: 'ctc_2' });
+    expect(events[4]).toMatchObject({ input: '*** Begin' });
+    expect(events[5]!['item']).toMatchObject({
+      type: 'custom_tool_call',
+      input: '*** Begin',
+      status: 'completed',
+    });
+    const done = events.at(-1)!['response'] as ReturnType<typeof toResponse>;
+    expect(done.output).toMatchObject([{ type: 'custom_tool_call', call_id: 'call_1', input: '*** Begin' }]);
   });
 
   it('gives a streamed tool call without an id a call_id of its own', () => {

@@ -19,6 +19,9 @@ import type {
   ChatMessage,
 } from '../../api/openai.js';
 import type {
+  ResponsesCustomTool,
+  ResponsesCustomToolCallItem,
+  ResponsesCustomToolCallOutputItem,
   ResponsesFunctionCallItem,
   ResponsesFunctionCallOutputItem,
   ResponsesInputItem,
@@ -27,6 +30,7 @@ import type {
 } from '../../api/responses.js';
 import { errorCodes, type TiermeshError } from '../../errors.js';
 import { sseEvent } from '../../providers/sse.js';
+import { customCallArguments, customCallInput, customToolFunction, customToolNames } from './custom-tools.js';
 import { invalid, type Quote } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
 import { strictCompatible } from './strict-schema.js';
@@ -163,7 +167,7 @@ export function fromResponsesRequest(
       item = found;
     }
     const type = item.type ?? 'message';
-    if (type !== 'function_call_output') flushResultImages();
+    if (type !== 'function_call_output' && type !== 'custom_tool_call_output') flushResultImages();
     if (type === 'message') {
       const m = item as ResponsesMessageItem;
       if (m.role === 'system' || m.role === 'developer')
@@ -171,21 +175,25 @@ export function fromResponsesRequest(
       else if (m.role === 'assistant')
         messages.push({ role: 'assistant', content: plainText(m.content as string | Part[], where) });
       else messages.push({ role: 'user', content: userParts(m.content as string | Part[], where) });
-    } else if (type === 'function_call') {
-      const f = item as ResponsesFunctionCallItem;
+    } else if (type === 'function_call' || type === 'custom_tool_call') {
+      const f = item as ResponsesFunctionCallItem | ResponsesCustomToolCallItem;
       // As the client sent it back (the openai SDK keeps unknown fields on an item), else as we answered it.
       const extra = f['extra_content'] ?? resolveCallExtra(f.call_id, f.name);
       const call: ToolCall = {
         id: f.call_id,
         type: 'function',
-        function: { name: f.name, arguments: f.arguments },
+        function: {
+          name: f.name,
+          // A custom tool is offered as a function of one string parameter (custom-tools.ts).
+          arguments: f.type === 'custom_tool_call' ? customCallArguments(f.input) : f.arguments,
+        },
         ...(extra != null ? { extra_content: extra } : {}),
       };
       const last = messages[messages.length - 1];
       if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
-    } else if (type === 'function_call_output') {
-      const o = item as ResponsesFunctionCallOutputItem;
+    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
+      const o = item as ResponsesFunctionCallOutputItem | ResponsesCustomToolCallOutputItem;
       const { text, images } = toolOutput(o.output as string | Part[], where);
       messages.push({ role: 'tool', tool_call_id: o.call_id, content: text });
       resultImages.push(...images);
@@ -205,9 +213,17 @@ export function fromResponsesRequest(
   if (req.stream === true) out.stream = true;
   settings(req, out);
   if (req.tools && req.tools.length > 0) {
+    const names = new Set<string>();
     out['tools'] = req.tools.map((t, i) => {
-      if (t.type !== 'function') throw unsupported(`tools[${i}].type`, (q) => `tool type ${q(t.type)}`);
-      const f = t as Extract<typeof t, { name: string }>;
+      if (t.type !== 'function' && t.type !== 'custom')
+        throw unsupported(`tools[${i}].type`, (q) => `tool type ${q(t.type)}`);
+      const named = t as { name: string };
+      // Custom tools become functions of the same name: two tools of one name could not be told apart.
+      if (names.has(named.name))
+        throw invalid(`tools[${i}].name`, (q) => `${q(named.name)} names another tool too`);
+      names.add(named.name);
+      if (t.type === 'custom') return customToolFunction(t as ResponsesCustomTool);
+      const f = t as Extract<typeof t, { type: 'function' }>;
       return {
         type: 'function',
         function: {
@@ -233,8 +249,11 @@ export function fromResponsesRequest(
     if (!out['tools']) throw invalid('tool_choice', 'requires tools');
     if (typeof choice === 'string') out['tool_choice'] = choice;
     else {
-      if (!req.tools?.some((t) => t.type === 'function' && t['name'] === choice.name))
-        throw invalid('tool_choice.name', (q) => `names function ${q(choice.name)}, which is not in tools`);
+      if (!req.tools?.some((t) => t.type === choice.type && t['name'] === choice.name))
+        throw invalid(
+          'tool_choice.name',
+          (q) => `names ${choice.type} tool ${q(choice.name)}, which is not in tools`,
+        );
       out['tool_choice'] = { type: 'function', function: { name: choice.name } };
     }
   }
@@ -312,7 +331,19 @@ export interface OutputFunctionCall {
    */
   extra_content?: unknown;
 }
-export type OutputItem = OutputMessage | OutputFunctionCall;
+/** A call of a custom (freeform) tool: its `input` is text (custom-tools.ts). */
+export interface OutputCustomToolCall {
+  type: 'custom_tool_call';
+  id: string;
+  call_id: string;
+  name: string;
+  input: string;
+  status: 'in_progress' | 'completed' | 'incomplete';
+  /** As on a function_call item. */
+  extra_content?: unknown;
+}
+export type OutputToolCall = OutputFunctionCall | OutputCustomToolCall;
+export type OutputItem = OutputMessage | OutputToolCall;
 
 export interface ResponsesUsage {
   input_tokens: number;
@@ -356,8 +387,11 @@ export interface ResponseObject {
   metadata: Record<string, string>;
 }
 
-/** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`; `call_...` for a tool call sent without an id. */
-export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'call') => string;
+/**
+ * Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`, `ctc_...` (custom tool calls); `call_...` for a tool
+ * call sent without an id.
+ */
+export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'ctc' | 'call') => string;
 
 /** Random ids, unguessable so one client cannot reference another's remembered items. */
 export const newResponsesId: IdMaker = (prefix) => `${prefix}_${randomBytes(16).toString('hex')}`;
@@ -456,16 +490,13 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
         { type: 'output_text', text, annotations: [], logprobs: tokenLogprobs(choice?.logprobs) ?? [] },
       ],
     });
-  for (const tc of calls)
-    output.push({
-      type: 'function_call',
-      id: newId('fc'),
-      call_id: tc.id || newId('call'),
-      name: tc.function?.name ?? '',
-      arguments: tc.function?.arguments ?? '',
-      status: itemStatus,
-      ...(tc.extra_content != null ? { extra_content: tc.extra_content } : {}),
-    });
+  const custom = customToolNames(req.tools);
+  for (const tc of calls) {
+    const item = toolCallItem(newId, custom, tc.id, tc.function?.name ?? '', tc.extra_content);
+    setArguments(item, tc.function?.arguments ?? '');
+    item.status = itemStatus;
+    output.push(item);
+  }
   return responseObject(
     req,
     { id: newId('resp'), createdAt: c.created, model: c.model, serviceTier: servedTier(c) },
@@ -477,6 +508,38 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
       error: null,
     },
   );
+}
+
+/**
+ * The item for a tool call, in progress and without arguments yet: a custom_tool_call when it calls one of the
+ * request's custom tools (`custom`), else a function_call.
+ */
+function toolCallItem(
+  newId: IdMaker,
+  custom: ReadonlySet<string>,
+  callId: string | undefined,
+  name: string,
+  extra: unknown,
+): OutputToolCall {
+  const isCustom = custom.has(name);
+  const id = newId(isCustom ? 'ctc' : 'fc');
+  const common = {
+    id,
+    // A call the upstream sent without an id gets one: the client sends it back with the call's output.
+    call_id: callId || newId('call'),
+    name,
+    status: 'in_progress' as const,
+    ...(extra != null ? { extra_content: extra } : {}),
+  };
+  return isCustom
+    ? { type: 'custom_tool_call', ...common, input: '' }
+    : { type: 'function_call', ...common, arguments: '' };
+}
+
+/** Sets a call item's arguments: a custom tool call's input is the string its function was given. */
+function setArguments(item: OutputToolCall, args: string): void {
+  if (item.type === 'custom_tool_call') item.input = customCallInput(args);
+  else item.arguments = args;
 }
 
 /**
@@ -527,8 +590,10 @@ function contentPart(
 }
 
 interface OpenCall {
-  item: OutputFunctionCall;
+  item: OutputToolCall;
   index: number;
+  /** The arguments so far, as the model streams them (a custom call's input is read from them once whole). */
+  args: string;
 }
 
 /**
@@ -549,6 +614,8 @@ export class ResponsesStreamWriter {
   private calls = new Map<number, OpenCall>();
   private openCalls: OpenCall[] = [];
   private readonly parts: StreamParts;
+  /** The request's custom tools: calls to them stream as custom_tool_call items. */
+  private readonly custom: ReadonlySet<string>;
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -558,6 +625,7 @@ export class ResponsesStreamWriter {
     this.id = newId('resp');
     this.model = req.model;
     this.parts = new StreamParts(() => newId('call'));
+    this.custom = customToolNames(req.tools);
   }
 
   /** Every output item so far, completed ones included (for the item memory once the stream ends). */
@@ -576,17 +644,9 @@ export class ResponsesStreamWriter {
         // OpenAI streams tool calls one after the other: a new one means the previous items are complete, unless a
         // call's arguments are not whole yet (servers that interleave parallel calls; wholeArguments).
         this.closeText(out, 'completed');
-        this.closeCalls(out, 'completed', (c) => wholeArguments(c.item.arguments));
-        const item: OutputFunctionCall = {
-          type: 'function_call',
-          id: this.newId('fc'),
-          call_id: part.id,
-          name: part.name,
-          arguments: '',
-          status: 'in_progress',
-          ...(part.extra != null ? { extra_content: part.extra } : {}),
-        };
-        const call = { item, index: this.output.length };
+        this.closeCalls(out, 'completed', (c) => wholeArguments(c.args));
+        const item = toolCallItem(this.newId, this.custom, part.id, part.name, part.extra);
+        const call: OpenCall = { item, index: this.output.length, args: '' };
         this.output.push(item);
         this.calls.set(part.index, call);
         this.openCalls.push(call);
@@ -595,7 +655,10 @@ export class ResponsesStreamWriter {
         );
       } else {
         const call = this.calls.get(part.index)!;
-        call.item.arguments += part.args;
+        call.args += part.args;
+        // A custom call's input is text, not these JSON fragments: it is sent whole when the call closes.
+        if (call.item.type === 'custom_tool_call') continue;
+        call.item.arguments = call.args;
         out.push(
           this.ev({
             type: 'response.function_call_arguments.delta',
@@ -638,7 +701,10 @@ export class ResponsesStreamWriter {
       t.item.content = [contentPart(t.kind, t.text, t.logprobs)];
       t.item.status = 'incomplete';
     }
-    for (const c of this.openCalls) c.item.status = 'incomplete';
+    for (const c of this.openCalls) {
+      setArguments(c.item, c.args);
+      c.item.status = 'incomplete';
+    }
     const code = errorCodes[err.code].type === 'rate_limit_exceeded' ? 'rate_limit_exceeded' : 'server_error';
     const response = responseObject(this.req, this.meta(), this.output, 'failed', {
       usage: toResponsesUsage(this.parts.usage),
@@ -764,15 +830,22 @@ export class ResponsesStreamWriter {
         continue;
       }
       c.item.status = status;
-      out.push(
-        this.ev({
-          type: 'response.function_call_arguments.done',
-          item_id: c.item.id,
-          output_index: c.index,
-          arguments: c.item.arguments,
-          name: c.item.name,
-        }),
-      );
+      const at = { item_id: c.item.id, output_index: c.index };
+      if (c.item.type === 'custom_tool_call') {
+        const input = customCallInput(c.args);
+        c.item.input = input;
+        if (input !== '')
+          out.push(this.ev({ type: 'response.custom_tool_call_input.delta', ...at, delta: input }));
+        out.push(this.ev({ type: 'response.custom_tool_call_input.done', ...at, input }));
+      } else
+        out.push(
+          this.ev({
+            type: 'response.function_call_arguments.done',
+            ...at,
+            arguments: c.item.arguments,
+            name: c.item.name,
+          }),
+        );
       out.push(this.ev({ type: 'response.output_item.done', output_index: c.index, item: { ...c.item } }));
     }
     this.openCalls = keep;
