@@ -291,3 +291,33 @@ describe("Codex's custom (freeform) apply_patch tool", () => {
     ]);
   });
 });
+
+describe('prompt caching for an agent loop on Claude', () => {
+  it("a prompt_cache_key (Codex sends one per conversation) caches the prompt so far: a breakpoint on Claude's last block", async () => {
+    const input: OpenAI.Responses.ResponseInputItem[] = [
+      { role: 'user', content: 'list files' },
+      { type: 'function_call', call_id: 'toolu_1', name: 'shell', arguments: '{"command":["ls"]}' },
+      { type: 'function_call_output', call_id: 'toolu_1', output: 'a.txt' },
+    ];
+    await client.responses.create({
+      model: 'claude-sonnet-4-5',
+      tools: [shell],
+      input,
+      prompt_cache_key: 'conv-1',
+    });
+    const messages = (anth.calls.at(-1)!.body as { messages: Array<{ content: unknown[] }> }).messages;
+    expect(messages.at(-1)!.content).toEqual([
+      { type: 'tool_result', tool_use_id: 'toolu_1', content: 'a.txt', cache_control: { type: 'ephemeral' } },
+    ]);
+    // OpenAI caches by itself and gets the key, without the breakpoint.
+    await client.responses.create({
+      model: 'gpt-5-codex',
+      tools: [shell],
+      input,
+      prompt_cache_key: 'conv-1',
+    });
+    const body = oai.calls.at(-1)!.body as Record<string, unknown>;
+    expect(body['prompt_cache_key']).toBe('conv-1');
+    expect(JSON.stringify(body)).not.toContain('cache_control');
+  });
+});

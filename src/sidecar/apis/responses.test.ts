@@ -91,7 +91,10 @@ describe('fromResponsesRequest', () => {
     );
     expect(out).toEqual({
       model: 'auto',
-      messages: [{ role: 'user', content: 'hi' }],
+      // The prompt cache key also puts a breakpoint on the last block, for Anthropic targets.
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } }] },
+      ],
       reasoning_effort: 'high',
       verbosity: 'low',
       service_tier: 'flex',
@@ -102,6 +105,22 @@ describe('fromResponsesRequest', () => {
       logprobs: true,
       top_logprobs: 3,
     });
+  });
+
+  it('with a prompt_cache_key, marks the last block of the conversation as a cache breakpoint, and only then', () => {
+    const input = [
+      { role: 'user', content: 'list files' },
+      { type: 'function_call', call_id: 'c1', name: 'shell', arguments: '{}' },
+      { type: 'function_call_output', call_id: 'c1', output: 'a.txt' },
+    ];
+    const keyed = fromResponsesRequest(parse({ input, prompt_cache_key: 'conv-1' }));
+    expect(keyed.messages.at(-1)).toEqual({
+      role: 'tool',
+      tool_call_id: 'c1',
+      content: [{ type: 'text', text: 'a.txt', cache_control: { type: 'ephemeral' } }],
+    });
+    expect(JSON.stringify(keyed.messages.slice(0, -1))).not.toContain('cache_control');
+    expect(JSON.stringify(fromResponsesRequest(parse({ input })))).not.toContain('cache_control');
   });
 
   it('sends metadata only with store: true, and logprobs only when asked for', () => {

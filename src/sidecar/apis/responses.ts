@@ -29,6 +29,7 @@ import type {
   ResponsesRequest,
 } from '../../api/responses.js';
 import { errorCodes, type TiermeshError } from '../../errors.js';
+import { markLastBlock } from '../../providers/cache-control.js';
 import { sseEvent } from '../../providers/sse.js';
 import { customCallArguments, customCallInput, customToolFunction, customToolNames } from './custom-tools.js';
 import { invalid, type Quote } from './invalid.js';
@@ -204,6 +205,10 @@ export function fromResponsesRequest(
   // An assistant text turn that only carried tool calls has no text: OpenAI wants null content there.
   for (const m of messages) if (m.role === 'assistant' && m.tool_calls && m.content === '') m.content = null;
   if (!messages.some((m) => m.role !== 'system')) throw invalid('input', 'must hold at least one message');
+  // A `prompt_cache_key` asks for the prompt's prefix to be cached. OpenAI caches by itself (and gets the key);
+  // Anthropic caches only up to a breakpoint, so one goes on the last block, moving forward with the conversation as
+  // an agent loop grows it (other upstreams get the request without it: providers/cache-control.ts).
+  if (req.prompt_cache_key != null) markLastBlock(messages, { type: 'ephemeral' });
   const out: ChatCompletionRequest = { model: req.model, messages };
   if (req.max_output_tokens != null) out.max_completion_tokens = req.max_output_tokens;
   if (req.temperature != null) out.temperature = req.temperature;
