@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { userId } from './common.js';
-import { byType, stringOr } from './tagged.js';
+import { byType, oneOfType, stringOr } from './tagged.js';
 
 const inputText = z.looseObject({ type: z.literal('input_text'), text: z.string() });
 const inputImage = z.looseObject({
@@ -46,12 +46,29 @@ const functionCallOutputItem = z.looseObject({
 
 const itemReference = z.looseObject({ type: z.literal('item_reference'), id: z.string().min(1) });
 
+/** A call of a custom (freeform) tool and its output: text in, text out (src/sidecar/apis/custom-tools.ts). */
+const customToolCallItem = z.looseObject({
+  type: z.literal('custom_tool_call'),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  input: z.string(),
+  id: z.string().nullish(),
+});
+
+const customToolCallOutputItem = z.looseObject({
+  type: z.literal('custom_tool_call_output'),
+  call_id: z.string().min(1),
+  output: stringOr(z.array(responsesContentPart)),
+});
+
 /** An input item: a message (with or without `type`), a function call or its output, or another type to refuse. */
 export const responsesInputItem = byType(
   {
     message: messageItem,
     function_call: functionCallItem,
     function_call_output: functionCallOutputItem,
+    custom_tool_call: customToolCallItem,
+    custom_tool_call_output: customToolCallOutputItem,
     item_reference: itemReference,
   },
   { untyped: 'message' },
@@ -60,6 +77,8 @@ export type ResponsesInputItem = z.infer<typeof responsesInputItem>;
 export type ResponsesMessageItem = z.infer<typeof messageItem>;
 export type ResponsesFunctionCallItem = z.infer<typeof functionCallItem>;
 export type ResponsesFunctionCallOutputItem = z.infer<typeof functionCallOutputItem>;
+export type ResponsesCustomToolCallItem = z.infer<typeof customToolCallItem>;
+export type ResponsesCustomToolCallOutputItem = z.infer<typeof customToolCallOutputItem>;
 
 const functionTool = z.looseObject({
   type: z.literal('function'),
@@ -68,7 +87,22 @@ const functionTool = z.looseObject({
   parameters: z.record(z.string(), z.unknown()).nullish(),
   strict: z.boolean().nullish(),
 });
-export const responsesTool = byType({ function: functionTool });
+/** A custom (freeform) tool: its input is text, free or held to a Lark or regex grammar. */
+const customTool = z.looseObject({
+  type: z.literal('custom'),
+  name: z.string().min(1).max(128),
+  description: z.string().nullish(),
+  format: oneOfType({
+    text: z.looseObject({ type: z.literal('text') }),
+    grammar: z.looseObject({
+      type: z.literal('grammar'),
+      syntax: z.enum(['lark', 'regex']),
+      definition: z.string(),
+    }),
+  }).nullish(),
+});
+export type ResponsesCustomTool = z.infer<typeof customTool>;
+export const responsesTool = byType({ function: functionTool, custom: customTool });
 
 export const responsesTextFormat = byType({
   text: z.looseObject({ type: z.literal('text') }),
@@ -84,7 +118,10 @@ export const responsesTextFormat = byType({
 
 export const responsesToolChoice = z.union([
   z.enum(['auto', 'none', 'required']),
-  z.looseObject({ type: z.literal('function'), name: z.string().min(1) }),
+  oneOfType({
+    function: z.looseObject({ type: z.literal('function'), name: z.string().min(1) }),
+    custom: z.looseObject({ type: z.literal('custom'), name: z.string().min(1) }),
+  }),
 ]);
 
 /** Reasoning effort levels the Responses API takes; passed on as chat completions' `reasoning_effort`. */

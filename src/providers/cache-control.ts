@@ -4,7 +4,7 @@
  * the request without them. The Anthropic translation carries them (anthropic-translate.ts); Gemini's builds its own
  * body, which has no place for them (Gemini caches only through explicit cachedContents).
  */
-import type { ChatCompletionRequest } from '../api/openai.js';
+import type { CacheControl, ChatCompletionRequest, ChatMessage } from '../api/openai.js';
 
 type Obj = Record<string, unknown>;
 
@@ -44,4 +44,24 @@ export function withoutCacheControl(body: ChatCompletionRequest): ChatCompletion
   if (Array.isArray(body.tools) && body.tools.some(marked))
     out.tools = body.tools.map((t) => (marked(t) ? (without(t) as typeof t) : t));
   return out;
+}
+
+/**
+ * Automatic caching on the internal request: a breakpoint on the last block of the last message (its last content
+ * part, or its last tool call), unless that already has one. Moving forward with the conversation, it caches the
+ * whole prompt so far, as Anthropic's top-level `cache_control` does. Mutates `messages`' last message.
+ */
+export function markLastBlock(messages: ChatMessage[], cc: CacheControl): void {
+  const last = messages.at(-1);
+  if (!last) return;
+  const mark = <T extends object>(o: T): T => (marked(o) ? o : { ...o, cache_control: cc });
+  const calls = last.tool_calls as object[] | undefined;
+  if (calls && calls.length > 0) {
+    last.tool_calls = [...calls.slice(0, -1), mark(calls.at(-1)!)] as typeof last.tool_calls;
+    return;
+  }
+  if (typeof last.content === 'string')
+    last.content = [{ type: 'text', text: last.content, cache_control: cc }] as ChatMessage['content'];
+  else if (Array.isArray(last.content) && last.content.length > 0)
+    last.content = [...last.content.slice(0, -1), mark(last.content.at(-1)!)] as typeof last.content;
 }

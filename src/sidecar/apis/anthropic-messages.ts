@@ -27,6 +27,7 @@ import type {
   ThinkingBlock,
 } from '../../api/openai.js';
 import { TiermeshError } from '../../errors.js';
+import { markLastBlock } from '../../providers/cache-control.js';
 import { sseEvent } from '../../providers/sse.js';
 import { invalid } from './invalid.js';
 import { StreamParts, thinkingParts, wholeArguments } from './stream-parts.js';
@@ -324,19 +325,7 @@ function assistantMessage(content: AnthropicInboundBlock[] | string, where: stri
  */
 function automaticBreakpoint(req: AnthropicMessagesRequest, messages: ChatMessage[]): void {
   const cc = breakpoint(req, '');
-  const last = messages.at(-1);
-  if (!cc || !last) return;
-  const mark = <T extends object>(o: T): T =>
-    (o as { cache_control?: unknown }).cache_control ? o : { ...o, cache_control: cc };
-  const calls = last.tool_calls as ToolCall[] | undefined;
-  if (calls && calls.length > 0) {
-    last.tool_calls = [...calls.slice(0, -1), mark(calls.at(-1)!)];
-    return;
-  }
-  if (typeof last.content === 'string')
-    last.content = [{ type: 'text', text: last.content, cache_control: cc }];
-  else if (Array.isArray(last.content) && last.content.length > 0)
-    last.content = [...last.content.slice(0, -1), mark(last.content.at(-1)!)];
+  if (cc) markLastBlock(messages, cc);
 }
 
 /**

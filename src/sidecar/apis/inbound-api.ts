@@ -76,7 +76,12 @@ export function responsesApi(deps: {
   return {
     name: 'responses',
     schema: responsesRequest,
-    toInternal: (req) => fromResponsesRequest(req, (id) => deps.memory.resolve(id, deps.now())),
+    toInternal: (req) =>
+      fromResponsesRequest(
+        req,
+        (id) => deps.memory.resolve(id, deps.now()),
+        (callId, name) => deps.memory.callExtra(callId, name, deps.now()),
+      ),
     answer(c, req) {
       const r = toResponse(c, req, deps.newId);
       deps.memory.remember(r.output, deps.now());

@@ -46,6 +46,47 @@ describe('ItemMemory', () => {
     ]);
   });
 
+  it('gives a function_call the client rebuilt without it the thought signature it was answered with', () => {
+    const extra = { google: { thought_signature: 'sig-1' } };
+    const memory = new ItemMemory();
+    memory.remember(
+      [
+        {
+          type: 'function_call',
+          id: 'fc_b',
+          call_id: 'call_1',
+          name: 'weather',
+          arguments: '{}',
+          status: 'completed',
+          extra_content: extra,
+        },
+      ],
+      0,
+    );
+    const call = (name: string) =>
+      responsesRequest.parse({
+        model: 'auto',
+        input: [
+          { role: 'user', content: 'Weather?' },
+          // As Codex and the Vercel AI SDK send it back: call_id, name and arguments only.
+          { type: 'function_call', call_id: 'call_1', name, arguments: '{}' },
+          { type: 'function_call_output', call_id: 'call_1', output: 'ok' },
+        ],
+      });
+    const translate = (name: string) =>
+      fromResponsesRequest(
+        call(name),
+        (id) => memory.resolve(id, 1),
+        (id, n) => memory.callExtra(id, n, 1),
+      ).messages[1]?.tool_calls?.[0] as { extra_content?: unknown };
+    expect(translate('weather').extra_content).toEqual(extra);
+    // Another tool under the same call_id is not the call we answered.
+    expect(translate('other').extra_content).toBeUndefined();
+    // A reference to the item carries it too; no reference can name the call_id itself.
+    expect(memory.resolve('fc_b', 1)).toMatchObject({ extra_content: extra });
+    expect(memory.resolve('call_1', 1)).toBeUndefined();
+  });
+
   it('forgets after its TTL and within its byte bound', () => {
     const memory = new ItemMemory(600, 1000);
     const item = (id: string): OutputItem => ({

@@ -91,7 +91,10 @@ describe('fromResponsesRequest', () => {
     );
     expect(out).toEqual({
       model: 'auto',
-      messages: [{ role: 'user', content: 'hi' }],
+      // The prompt cache key also puts a breakpoint on the last block, for Anthropic targets.
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } }] },
+      ],
       reasoning_effort: 'high',
       verbosity: 'low',
       service_tier: 'flex',
@@ -102,6 +105,22 @@ describe('fromResponsesRequest', () => {
       logprobs: true,
       top_logprobs: 3,
     });
+  });
+
+  it('with a prompt_cache_key, marks the last block of the conversation as a cache breakpoint, and only then', () => {
+    const input = [
+      { role: 'user', content: 'list files' },
+      { type: 'function_call', call_id: 'c1', name: 'shell', arguments: '{}' },
+      { type: 'function_call_output', call_id: 'c1', output: 'a.txt' },
+    ];
+    const keyed = fromResponsesRequest(parse({ input, prompt_cache_key: 'conv-1' }));
+    expect(keyed.messages.at(-1)).toEqual({
+      role: 'tool',
+      tool_call_id: 'c1',
+      content: [{ type: 'text', text: 'a.txt', cache_control: { type: 'ephemeral' } }],
+    });
+    expect(JSON.stringify(keyed.messages.slice(0, -1))).not.toContain('cache_control');
+    expect(JSON.stringify(fromResponsesRequest(parse({ input })))).not.toContain('cache_control');
   });
 
   it('sends metadata only with store: true, and logprobs only when asked for', () => {
@@ -265,6 +284,141 @@ describe('fromResponsesRequest', () => {
       'tool_choice',
     );
   });
+
+  it('offers custom tools as functions and carries their calls and outputs as tool calls and tool messages', () => {
+    const patch = '*** Begin Patch\n*** End Patch';
+    const out = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'user', content: 'Fix it' },
+          { type: 'custom_tool_call', call_id: 'c1', name: 'apply_patch', input: patch },
+          { type: 'custom_tool_call_output', call_id: 'c1', output: 'Done!' },
+        ],
+        tools: [
+          { type: 'function', name: 'shell', parameters: { type: 'object', properties: {} } },
+          {
+            type: 'custom',
+            name: 'apply_patch',
+            format: { type: 'grammar', syntax: 'lark', definition: 'g' },
+          },
+        ],
+        tool_choice: { type: 'custom', name: 'apply_patch' },
+      }),
+    );
+    expect(out.messages.slice(1)).toEqual([
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: 'c1',
+            type: 'function',
+            function: { name: 'apply_patch', arguments: JSON.stringify({ input: patch }) },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'Done!' },
+    ]);
+    expect(
+      (out['tools'] as unknown as Array<{ function: { name: string; strict?: boolean } }>)[1]?.function,
+    ).toMatchObject({
+      name: 'apply_patch',
+      strict: true,
+    });
+    expect(out['tool_choice']).toEqual({ type: 'function', function: { name: 'apply_patch' } });
+    const twice = thrown(() =>
+      fromResponsesRequest(
+        parse({
+          input: 'x',
+          tools: [
+            { type: 'function', name: 'apply_patch' },
+            { type: 'custom', name: 'apply_patch' },
+          ],
+        }),
+      ),
+    );
+    expect(twice.param).toBe('tools[1].name');
+    // A custom tool_choice names a custom tool, not a function of that name.
+    const wrongKind = thrown(() =>
+      fromResponsesRequest(
+        parse({
+          input: 'x',
+          tools: [{ type: 'function', name: 'shell' }],
+          tool_choice: { type: 'custom', name: 'shell' },
+        }),
+      ),
+    );
+    expect(wrongKind.param).toBe('tool_choice.name');
+  });
+
+  it("moves a tool result's images to a user message after the tool results, which carry text only", () => {
+    const img = (url: string) => ({ type: 'input_image', image_url: url, detail: 'low' });
+    const out = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'user', content: 'Screenshot both' },
+          { type: 'function_call', call_id: 'c1', name: 'shot', arguments: '{}' },
+          { type: 'function_call', call_id: 'c2', name: 'shot', arguments: '{}' },
+          {
+            type: 'function_call_output',
+            call_id: 'c1',
+            output: [{ type: 'input_text', text: 'one' }, img('u1')],
+          },
+          { type: 'function_call_output', call_id: 'c2', output: [img('u2')] },
+          { role: 'user', content: 'Compare them' },
+        ],
+      }),
+    );
+    expect(out.messages.slice(2)).toEqual([
+      // Tool results stay together right after the calls, as chat completions require.
+      { role: 'tool', tool_call_id: 'c1', content: 'one' },
+      { role: 'tool', tool_call_id: 'c2', content: '' },
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url: 'u1', detail: 'low' } },
+          { type: 'image_url', image_url: { url: 'u2', detail: 'low' } },
+        ],
+      },
+      { role: 'user', content: 'Compare them' },
+    ]);
+    const last = fromResponsesRequest(
+      parse({
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'function_call', call_id: 'c1', name: 'shot', arguments: '{}' },
+          { type: 'function_call_output', call_id: 'c1', output: [img('u1')] },
+        ],
+      }),
+    );
+    expect(last.messages.at(-1)).toEqual({
+      role: 'user',
+      content: [{ type: 'image_url', image_url: { url: 'u1', detail: 'low' } }],
+    });
+    const file = thrown(() =>
+      fromResponsesRequest(
+        parse({
+          input: [
+            {
+              type: 'function_call_output',
+              call_id: 'c1',
+              output: [img('u1'), { type: 'input_file', file_id: 'f' }],
+            },
+          ],
+        }),
+      ),
+    );
+    expect(file.param).toBe('input[0].output[1].type');
+  });
+
+  it('takes tool_choice auto or none without tools as asking for nothing, as the Responses API does', () => {
+    for (const tool_choice of ['auto', 'none'])
+      for (const tools of [undefined, []]) {
+        const out = fromResponsesRequest(parse({ input: 'x', tool_choice, ...(tools ? { tools } : {}) }));
+        // Chat completions refuse a tool_choice without tools.
+        expect(out, `${tool_choice} ${JSON.stringify(tools)}`).not.toHaveProperty('tool_choice');
+      }
+  });
 });
 
 const completion = (
@@ -397,6 +551,76 @@ describe('toResponse', () => {
     expect(cut.status).toBe('incomplete');
     expect(cut.incomplete_details).toEqual({ reason: 'max_output_tokens' });
   });
+
+  it('answers a call of a custom tool as a custom_tool_call item with its input as text', () => {
+    const r = toResponse(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_7',
+              type: 'function',
+              function: { name: 'apply_patch', arguments: '{"input":"*** Begin"}' },
+            },
+            { id: 'call_8', type: 'function', function: { name: 'shell', arguments: '{}' } },
+          ],
+        },
+        'tool_calls',
+      ),
+      parse({
+        input: 'x',
+        tools: [
+          { type: 'custom', name: 'apply_patch' },
+          { type: 'function', name: 'shell' },
+        ],
+      }),
+      ids(),
+    );
+    expect(r.output).toEqual([
+      {
+        type: 'custom_tool_call',
+        id: 'ctc_1',
+        call_id: 'call_7',
+        name: 'apply_patch',
+        input: '*** Begin',
+        status: 'completed',
+      },
+      {
+        type: 'function_call',
+        id: 'fc_2',
+        call_id: 'call_8',
+        name: 'shell',
+        arguments: '{}',
+        status: 'completed',
+      },
+    ]);
+  });
+
+  it("keeps a tool call's extra_content (Gemini's thought signature) on its function_call item", () => {
+    const extra = { google: { thought_signature: 'sig-1' } };
+    const r = toResponse(
+      completion(
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_7',
+              type: 'function',
+              function: { name: 'weather', arguments: '{}' },
+              extra_content: extra,
+            },
+          ] as never,
+        },
+        'tool_calls',
+      ),
+      parse({ input: 'x' }),
+      ids(),
+    );
+    expect(r.output).toMatchObject([{ type: 'function_call', call_id: 'call_7', extra_content: extra }]);
+  });
 });
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null): ChatCompletionChunk =>
@@ -494,6 +718,62 @@ describe('ResponsesStreamWriter', () => {
     ]);
   });
 
+  it("streams a tool call's extra_content (Gemini's thought signature) on its added and done items", () => {
+    const extra = { google: { thought_signature: 'sig-1' } };
+    const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
+    const events = [
+      ...w.push(
+        chunk({
+          tool_calls: [
+            { index: 0, id: 'call_1', function: { name: 'weather', arguments: '{}' }, extra_content: extra },
+          ],
+        }),
+      ),
+      ...w.push(chunk({}, 'tool_calls')),
+      ...w.end(),
+    ];
+    const items = events.filter((e) => e.type.startsWith('response.output_item.')).map((e) => e['item']);
+    expect(items).toMatchObject([{ extra_content: extra }, { extra_content: extra }]);
+    const done = events.at(-1)!['response'] as ReturnType<typeof toResponse>;
+    expect(done.output).toMatchObject([{ type: 'function_call', extra_content: extra }]);
+  });
+
+  it('streams a custom tool call as custom_tool_call_input events with its input whole, not JSON fragments', () => {
+    const w = new ResponsesStreamWriter(
+      parse({ input: 'x', stream: true, tools: [{ type: 'custom', name: 'apply_patch' }] }),
+      ids(),
+      5,
+    );
+    const events = [
+      ...w.push(
+        chunk({ tool_calls: [{ index: 0, id: 'call_1', function: { name: 'apply_patch', arguments: '' } }] }),
+      ),
+      ...w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"input":"*** Be' } }] })),
+      ...w.push(chunk({ tool_calls: [{ index: 0, function: { arguments: 'gin"}' } }] })),
+      ...w.push(chunk({}, 'tool_calls')),
+      ...w.end(),
+    ];
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.custom_tool_call_input.delta',
+      'response.custom_tool_call_input.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events[2]!['item']).toMatchObject({ type: 'custom_tool_call', input: '', status: 'in_progress' });
+    expect(events[3]).toMatchObject({ delta: '*** Begin', output_index: 0, item_id: 'ctc_2' });
+    expect(events[4]).toMatchObject({ input: '*** Begin' });
+    expect(events[5]!['item']).toMatchObject({
+      type: 'custom_tool_call',
+      input: '*** Begin',
+      status: 'completed',
+    });
+    const done = events.at(-1)!['response'] as ReturnType<typeof toResponse>;
+    expect(done.output).toMatchObject([{ type: 'custom_tool_call', call_id: 'call_1', input: '*** Begin' }]);
+  });
+
   it('gives a streamed tool call without an id a call_id of its own', () => {
     const w = new ResponsesStreamWriter(parse({ input: 'x', stream: true }), ids(), 5);
     const added = w
@@ -576,6 +856,27 @@ describe('ResponsesStreamWriter', () => {
       type: 'response.failed',
       response: { status: 'failed', error: { code: 'server_error', message: 'upstream reset' } },
     });
+  });
+
+  it('fails with what was streamed so far, and a rate limit as rate_limit_exceeded', () => {
+    const w = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
+    w.push(chunk({ content: 'Hel' }));
+    w.push(chunk({ content: 'lo' }));
+    const failed = w.fail(new TiermeshError('TM_RATE_LIMITED', 'Please try again in 20s.')).at(-1)!;
+    const response = failed['response'] as ReturnType<typeof toResponse>;
+    expect(response.error).toEqual({ code: 'rate_limit_exceeded', message: 'Please try again in 20s.' });
+    // A client's snapshot becomes this response: the text it already showed stays in it.
+    expect(response.output).toMatchObject([
+      { type: 'message', status: 'incomplete', content: [{ type: 'output_text', text: 'Hello' }] },
+    ]);
+    const call = new ResponsesStreamWriter(parse({ input: 'x' }), ids(), 5);
+    call.push(
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', function: { name: 'w', arguments: '{"a"' } }] }),
+    );
+    const cut = call.fail(new TiermeshError('TM_UPSTREAM_ERROR', 'reset')).at(-1)!;
+    expect((cut['response'] as ReturnType<typeof toResponse>).output).toMatchObject([
+      { type: 'function_call', status: 'incomplete', arguments: '{"a"' },
+    ]);
   });
 
   it('frames each event under its own type', () => {

@@ -19,23 +19,41 @@ import type {
   ChatMessage,
 } from '../../api/openai.js';
 import type {
+  ResponsesCustomTool,
+  ResponsesCustomToolCallItem,
+  ResponsesCustomToolCallOutputItem,
   ResponsesFunctionCallItem,
   ResponsesFunctionCallOutputItem,
   ResponsesInputItem,
   ResponsesMessageItem,
   ResponsesRequest,
 } from '../../api/responses.js';
-import type { TiermeshError } from '../../errors.js';
+import { errorCodes, type TiermeshError } from '../../errors.js';
+import { markLastBlock } from '../../providers/cache-control.js';
 import { sseEvent } from '../../providers/sse.js';
+import { customCallArguments, customCallInput, customToolFunction, customToolNames } from './custom-tools.js';
 import { invalid, type Quote } from './invalid.js';
 import { StreamParts, wholeArguments } from './stream-parts.js';
 import { strictCompatible } from './strict-schema.js';
 
 type Part = { type: string } & Record<string, unknown>;
-type ToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } };
+type ToolCall = {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+  /** Gemini's thought signature (`{google: {thought_signature}}`), which the next turn must send back. */
+  extra_content?: unknown;
+};
 
 /** An item this sidecar answered with, by id, or undefined when it does not know (any more) what it was. */
 export type ItemResolver = (id: string) => ResponsesInputItem | undefined;
+
+/**
+ * The `extra_content` a tool call this sidecar answered with carried (Gemini's thought signature), by its call_id
+ * and name, or undefined. Clients that rebuild function_call items from call_id, name and arguments (Codex, the
+ * Vercel AI SDK) drop fields they do not know, and Gemini 3 refuses a turn whose function calls lost their signature.
+ */
+export type CallExtraResolver = (callId: string, name: string) => unknown;
 
 /** Item types that only mean something to the model that produced them, dropped from history. */
 const HISTORY_ONLY = new Set(['reasoning']);
@@ -44,32 +62,54 @@ function unsupported(param: string, what: (quote: Quote) => string): TiermeshErr
   return invalid(param, (q) => `${what(q)} is not supported by this endpoint`);
 }
 
+type ImagePart = { type: 'image_url'; image_url: { url: string; detail?: string } };
+
+function imagePart(p: Part, at: string): ImagePart {
+  if (typeof p['image_url'] !== 'string')
+    throw invalid(`${at}.image_url`, 'required (file_id is not supported: tiermesh stores no files)');
+  const detail = p['detail'];
+  return {
+    type: 'image_url',
+    image_url: { url: p['image_url'], ...(typeof detail === 'string' ? { detail } : {}) },
+  };
+}
+
 function userParts(content: string | Part[], where: string): ChatMessage['content'] {
   if (typeof content === 'string') return content;
   return content.map((p, j) => {
     const at = `${where}.content[${j}]`;
     if (p.type === 'input_text' || p.type === 'output_text')
       return { type: 'text', text: p['text'] as string };
-    if (p.type === 'input_image') {
-      if (typeof p['image_url'] !== 'string')
-        throw invalid(`${at}.image_url`, 'required (file_id is not supported: tiermesh stores no files)');
-      const detail = p['detail'];
-      return {
-        type: 'image_url',
-        image_url: { url: p['image_url'], ...(typeof detail === 'string' ? { detail } : {}) },
-      };
-    }
+    if (p.type === 'input_image') return imagePart(p, at);
     throw unsupported(`${at}.type`, (q) => `content part type ${q(p.type)}`);
   });
 }
 
-function plainText(content: string | Part[], where: string): string {
+/**
+ * A function_call_output's text, and its images apart: chat completions' tool messages carry text only, so the
+ * images go to a user message after the tool results (as the Messages API translation does with a tool_result's).
+ * The Vercel AI SDK sends a tool's image result so, and Codex an MCP tool's.
+ */
+function toolOutput(output: string | Part[], where: string): { text: string; images: ImagePart[] } {
+  if (typeof output === 'string') return { text: output, images: [] };
+  const images: ImagePart[] = [];
+  const text = output.filter((p, j) => {
+    if (p.type !== 'input_image') return true;
+    images.push(imagePart(p, `${where}.output[${j}]`));
+    return false;
+  });
+  return { text: plainText(text, where, 'output', output), images };
+}
+
+/** The text of `content`; `field` and `all` (the parts `content` was picked from) name a refused part by its index. */
+function plainText(content: string | Part[], where: string, field = 'content', all?: Part[]): string {
   if (typeof content === 'string') return content;
   return content
     .map((p, j) => {
       if (p.type === 'input_text' || p.type === 'output_text') return p['text'] as string;
       if (p.type === 'refusal') return p['refusal'] as string;
-      throw unsupported(`${where}.content[${j}].type`, (q) => `content part type ${q(p.type)} here`);
+      const at = all ? all.indexOf(p) : j;
+      throw unsupported(`${where}.${field}[${at}].type`, (q) => `content part type ${q(p.type)} here`);
     })
     .join('');
 }
@@ -83,6 +123,7 @@ function plainText(content: string | Part[], where: string): string {
 export function fromResponsesRequest(
   req: ResponsesRequest,
   resolveItem: ItemResolver = () => undefined,
+  resolveCallExtra: CallExtraResolver = () => undefined,
 ): ChatCompletionRequest {
   if (req.previous_response_id)
     throw invalid(
@@ -106,6 +147,12 @@ export function fromResponsesRequest(
     typeof req.input === 'string'
       ? [{ role: 'user', content: req.input } as ResponsesMessageItem]
       : req.input;
+  // Images of the tool results just read, for the user message that follows them.
+  let resultImages: ImagePart[] = [];
+  const flushResultImages = () => {
+    if (resultImages.length > 0) messages.push({ role: 'user', content: resultImages });
+    resultImages = [];
+  };
   for (const [i, raw] of items.entries()) {
     const where = `input[${i}]`;
     let item = raw;
@@ -121,6 +168,7 @@ export function fromResponsesRequest(
       item = found;
     }
     const type = item.type ?? 'message';
+    if (type !== 'function_call_output' && type !== 'custom_tool_call_output') flushResultImages();
     if (type === 'message') {
       const m = item as ResponsesMessageItem;
       if (m.role === 'system' || m.role === 'developer')
@@ -128,29 +176,39 @@ export function fromResponsesRequest(
       else if (m.role === 'assistant')
         messages.push({ role: 'assistant', content: plainText(m.content as string | Part[], where) });
       else messages.push({ role: 'user', content: userParts(m.content as string | Part[], where) });
-    } else if (type === 'function_call') {
-      const f = item as ResponsesFunctionCallItem;
+    } else if (type === 'function_call' || type === 'custom_tool_call') {
+      const f = item as ResponsesFunctionCallItem | ResponsesCustomToolCallItem;
+      // As the client sent it back (the openai SDK keeps unknown fields on an item), else as we answered it.
+      const extra = f['extra_content'] ?? resolveCallExtra(f.call_id, f.name);
       const call: ToolCall = {
         id: f.call_id,
         type: 'function',
-        function: { name: f.name, arguments: f.arguments },
+        function: {
+          name: f.name,
+          // A custom tool is offered as a function of one string parameter (custom-tools.ts).
+          arguments: f.type === 'custom_tool_call' ? customCallArguments(f.input) : f.arguments,
+        },
+        ...(extra != null ? { extra_content: extra } : {}),
       };
       const last = messages[messages.length - 1];
       if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
-    } else if (type === 'function_call_output') {
-      const o = item as ResponsesFunctionCallOutputItem;
-      messages.push({
-        role: 'tool',
-        tool_call_id: o.call_id,
-        content: plainText(o.output as string | Part[], where),
-      });
+    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
+      const o = item as ResponsesFunctionCallOutputItem | ResponsesCustomToolCallOutputItem;
+      const { text, images } = toolOutput(o.output as string | Part[], where);
+      messages.push({ role: 'tool', tool_call_id: o.call_id, content: text });
+      resultImages.push(...images);
     } else if (!HISTORY_ONLY.has(type))
       throw unsupported(`${where}.type`, (q) => `input item type ${q(type)}`);
   }
+  flushResultImages();
   // An assistant text turn that only carried tool calls has no text: OpenAI wants null content there.
   for (const m of messages) if (m.role === 'assistant' && m.tool_calls && m.content === '') m.content = null;
   if (!messages.some((m) => m.role !== 'system')) throw invalid('input', 'must hold at least one message');
+  // A `prompt_cache_key` asks for the prompt's prefix to be cached. OpenAI caches by itself (and gets the key);
+  // Anthropic caches only up to a breakpoint, so one goes on the last block, moving forward with the conversation as
+  // an agent loop grows it (other upstreams get the request without it: providers/cache-control.ts).
+  if (req.prompt_cache_key != null) markLastBlock(messages, { type: 'ephemeral' });
   const out: ChatCompletionRequest = { model: req.model, messages };
   if (req.max_output_tokens != null) out.max_completion_tokens = req.max_output_tokens;
   if (req.temperature != null) out.temperature = req.temperature;
@@ -160,9 +218,17 @@ export function fromResponsesRequest(
   if (req.stream === true) out.stream = true;
   settings(req, out);
   if (req.tools && req.tools.length > 0) {
+    const names = new Set<string>();
     out['tools'] = req.tools.map((t, i) => {
-      if (t.type !== 'function') throw unsupported(`tools[${i}].type`, (q) => `tool type ${q(t.type)}`);
-      const f = t as Extract<typeof t, { name: string }>;
+      if (t.type !== 'function' && t.type !== 'custom')
+        throw unsupported(`tools[${i}].type`, (q) => `tool type ${q(t.type)}`);
+      const named = t as { name: string };
+      // Custom tools become functions of the same name: two tools of one name could not be told apart.
+      if (names.has(named.name))
+        throw invalid(`tools[${i}].name`, (q) => `${q(named.name)} names another tool too`);
+      names.add(named.name);
+      if (t.type === 'custom') return customToolFunction(t as ResponsesCustomTool);
+      const f = t as Extract<typeof t, { type: 'function' }>;
       return {
         type: 'function',
         function: {
@@ -181,12 +247,18 @@ export function fromResponsesRequest(
     if (req.parallel_tool_calls === false) out['parallel_tool_calls'] = false;
   }
   const choice = req.tool_choice;
-  if (choice != null) {
-    if (choice !== 'none' && !out['tools']) throw invalid('tool_choice', 'requires tools');
+  // Without tools, `auto` and `none` ask for what happens anyway (the Responses API takes them; agent frameworks send
+  // a configured `auto` whether the agent has tools or not), and chat completions refuse a tool_choice without tools.
+  const idle = !out['tools'] && (choice === 'auto' || choice === 'none');
+  if (choice != null && !idle) {
+    if (!out['tools']) throw invalid('tool_choice', 'requires tools');
     if (typeof choice === 'string') out['tool_choice'] = choice;
     else {
-      if (!req.tools?.some((t) => t.type === 'function' && t['name'] === choice.name))
-        throw invalid('tool_choice.name', (q) => `names function ${q(choice.name)}, which is not in tools`);
+      if (!req.tools?.some((t) => t.type === choice.type && t['name'] === choice.name))
+        throw invalid(
+          'tool_choice.name',
+          (q) => `names ${choice.type} tool ${q(choice.name)}, which is not in tools`,
+        );
       out['tool_choice'] = { type: 'function', function: { name: choice.name } };
     }
   }
@@ -258,8 +330,25 @@ export interface OutputFunctionCall {
   name: string;
   arguments: string;
   status: 'in_progress' | 'completed' | 'incomplete';
+  /**
+   * Gemini's thought signature, as chat completions carries it (`{google: {thought_signature}}`): an extra field the
+   * SDKs keep on the item, so a client sending the item back sends it back (docs/apis.md).
+   */
+  extra_content?: unknown;
 }
-export type OutputItem = OutputMessage | OutputFunctionCall;
+/** A call of a custom (freeform) tool: its `input` is text (custom-tools.ts). */
+export interface OutputCustomToolCall {
+  type: 'custom_tool_call';
+  id: string;
+  call_id: string;
+  name: string;
+  input: string;
+  status: 'in_progress' | 'completed' | 'incomplete';
+  /** As on a function_call item. */
+  extra_content?: unknown;
+}
+export type OutputToolCall = OutputFunctionCall | OutputCustomToolCall;
+export type OutputItem = OutputMessage | OutputToolCall;
 
 export interface ResponsesUsage {
   input_tokens: number;
@@ -303,8 +392,11 @@ export interface ResponseObject {
   metadata: Record<string, string>;
 }
 
-/** Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`; `call_...` for a tool call sent without an id. */
-export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'call') => string;
+/**
+ * Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`, `ctc_...` (custom tool calls); `call_...` for a tool
+ * call sent without an id.
+ */
+export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'ctc' | 'call') => string;
 
 /** Random ids, unguessable so one client cannot reference another's remembered items. */
 export const newResponsesId: IdMaker = (prefix) => `${prefix}_${randomBytes(16).toString('hex')}`;
@@ -403,15 +495,13 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
         { type: 'output_text', text, annotations: [], logprobs: tokenLogprobs(choice?.logprobs) ?? [] },
       ],
     });
-  for (const tc of calls)
-    output.push({
-      type: 'function_call',
-      id: newId('fc'),
-      call_id: tc.id || newId('call'),
-      name: tc.function?.name ?? '',
-      arguments: tc.function?.arguments ?? '',
-      status: itemStatus,
-    });
+  const custom = customToolNames(req.tools);
+  for (const tc of calls) {
+    const item = toolCallItem(newId, custom, tc.id, tc.function?.name ?? '', tc.extra_content);
+    setArguments(item, tc.function?.arguments ?? '');
+    item.status = itemStatus;
+    output.push(item);
+  }
   return responseObject(
     req,
     { id: newId('resp'), createdAt: c.created, model: c.model, serviceTier: servedTier(c) },
@@ -423,6 +513,38 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
       error: null,
     },
   );
+}
+
+/**
+ * The item for a tool call, in progress and without arguments yet: a custom_tool_call when it calls one of the
+ * request's custom tools (`custom`), else a function_call.
+ */
+function toolCallItem(
+  newId: IdMaker,
+  custom: ReadonlySet<string>,
+  callId: string | undefined,
+  name: string,
+  extra: unknown,
+): OutputToolCall {
+  const isCustom = custom.has(name);
+  const id = newId(isCustom ? 'ctc' : 'fc');
+  const common = {
+    id,
+    // A call the upstream sent without an id gets one: the client sends it back with the call's output.
+    call_id: callId || newId('call'),
+    name,
+    status: 'in_progress' as const,
+    ...(extra != null ? { extra_content: extra } : {}),
+  };
+  return isCustom
+    ? { type: 'custom_tool_call', ...common, input: '' }
+    : { type: 'function_call', ...common, arguments: '' };
+}
+
+/** Sets a call item's arguments: a custom tool call's input is the string its function was given. */
+function setArguments(item: OutputToolCall, args: string): void {
+  if (item.type === 'custom_tool_call') item.input = customCallInput(args);
+  else item.arguments = args;
 }
 
 /**
@@ -473,8 +595,10 @@ function contentPart(
 }
 
 interface OpenCall {
-  item: OutputFunctionCall;
+  item: OutputToolCall;
   index: number;
+  /** The arguments so far, as the model streams them (a custom call's input is read from them once whole). */
+  args: string;
 }
 
 /**
@@ -495,6 +619,8 @@ export class ResponsesStreamWriter {
   private calls = new Map<number, OpenCall>();
   private openCalls: OpenCall[] = [];
   private readonly parts: StreamParts;
+  /** The request's custom tools: calls to them stream as custom_tool_call items. */
+  private readonly custom: ReadonlySet<string>;
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -504,6 +630,7 @@ export class ResponsesStreamWriter {
     this.id = newId('resp');
     this.model = req.model;
     this.parts = new StreamParts(() => newId('call'));
+    this.custom = customToolNames(req.tools);
   }
 
   /** Every output item so far, completed ones included (for the item memory once the stream ends). */
@@ -522,16 +649,9 @@ export class ResponsesStreamWriter {
         // OpenAI streams tool calls one after the other: a new one means the previous items are complete, unless a
         // call's arguments are not whole yet (servers that interleave parallel calls; wholeArguments).
         this.closeText(out, 'completed');
-        this.closeCalls(out, 'completed', (c) => wholeArguments(c.item.arguments));
-        const item: OutputFunctionCall = {
-          type: 'function_call',
-          id: this.newId('fc'),
-          call_id: part.id,
-          name: part.name,
-          arguments: '',
-          status: 'in_progress',
-        };
-        const call = { item, index: this.output.length };
+        this.closeCalls(out, 'completed', (c) => wholeArguments(c.args));
+        const item = toolCallItem(this.newId, this.custom, part.id, part.name, part.extra);
+        const call: OpenCall = { item, index: this.output.length, args: '' };
         this.output.push(item);
         this.calls.set(part.index, call);
         this.openCalls.push(call);
@@ -540,7 +660,10 @@ export class ResponsesStreamWriter {
         );
       } else {
         const call = this.calls.get(part.index)!;
-        call.item.arguments += part.args;
+        call.args += part.args;
+        // A custom call's input is text, not these JSON fragments: it is sent whole when the call closes.
+        if (call.item.type === 'custom_tool_call') continue;
+        call.item.arguments = call.args;
         out.push(
           this.ev({
             type: 'response.function_call_arguments.delta',
@@ -570,14 +693,28 @@ export class ResponsesStreamWriter {
     return out;
   }
 
-  /** The event that ends a stream that broke after it started. */
+  /**
+   * The event that ends a stream that broke after it started. Its response holds what was streamed (open items
+   * `incomplete`, the text so far in their part), since a client's snapshot becomes that response; its error code
+   * keeps a rate limit's class (`rate_limit_exceeded`: Codex then waits the "try again in" the message gives).
+   */
   fail(err: TiermeshError): ResponsesEvent[] {
     const out: ResponsesEvent[] = [];
     if (!this.started) this.start(out, this.model);
+    const t = this.text;
+    if (t) {
+      t.item.content = [contentPart(t.kind, t.text, t.logprobs)];
+      t.item.status = 'incomplete';
+    }
+    for (const c of this.openCalls) {
+      setArguments(c.item, c.args);
+      c.item.status = 'incomplete';
+    }
+    const code = errorCodes[err.code].type === 'rate_limit_exceeded' ? 'rate_limit_exceeded' : 'server_error';
     const response = responseObject(this.req, this.meta(), this.output, 'failed', {
       usage: toResponsesUsage(this.parts.usage),
       incomplete_details: null,
-      error: { code: 'server_error', message: err.message },
+      error: { code, message: err.message },
     });
     out.push(this.ev({ type: 'response.failed', response }));
     return out;
@@ -698,15 +835,22 @@ export class ResponsesStreamWriter {
         continue;
       }
       c.item.status = status;
-      out.push(
-        this.ev({
-          type: 'response.function_call_arguments.done',
-          item_id: c.item.id,
-          output_index: c.index,
-          arguments: c.item.arguments,
-          name: c.item.name,
-        }),
-      );
+      const at = { item_id: c.item.id, output_index: c.index };
+      if (c.item.type === 'custom_tool_call') {
+        const input = customCallInput(c.args);
+        c.item.input = input;
+        if (input !== '')
+          out.push(this.ev({ type: 'response.custom_tool_call_input.delta', ...at, delta: input }));
+        out.push(this.ev({ type: 'response.custom_tool_call_input.done', ...at, input }));
+      } else
+        out.push(
+          this.ev({
+            type: 'response.function_call_arguments.done',
+            ...at,
+            arguments: c.item.arguments,
+            name: c.item.name,
+          }),
+        );
       out.push(this.ev({ type: 'response.output_item.done', output_index: c.index, item: { ...c.item } }));
     }
     this.openCalls = keep;
