@@ -30,6 +30,8 @@ describe('providerKeySecrets', () => {
       route([key('billing-also')], 'app=billing'),
     ];
     expect(providerKeySecrets(routes, { app: 'web' })).toEqual(['shared']);
+    // No podSelector key at all (not even undefined): the whole namespace.
+    expect(providerKeySecrets([{ spec: { providers: [key('all')] } }], { app: 'web' })).toEqual(['all']);
     expect(
       modelConfigMaps([{ spec: { providers: [], podSelector: 'x', classifier: { modelRef: 'm' } } }], {}),
     ).toEqual([]);

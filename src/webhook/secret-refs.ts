@@ -23,7 +23,7 @@ const routeKeys = z.looseObject({
       )
       .catch([]),
     // Checked on its own in selects(): a selector that does not parse must select no pod, never every pod.
-    podSelector: z.unknown(),
+    podSelector: z.unknown().optional(),
     classifier: z
       .looseObject({ mode: z.string().optional(), modelRef: z.string().optional() })
       .optional()
