@@ -90,6 +90,12 @@ values.yaml defaults rather than rendering nothing (an explicit 0 is kept).
 {{- if and (eq .Values.operator.configScheme "https") (not .Values.webhook.enabled) }}
 {{- fail "operator.configScheme=https serves the sidecar API with the webhook's certificate: enable the webhook, or set operator.configScheme=http (insecure: tokens in clear text)" }}
 {{- end }}
+{{- $pdb := .Values.operator.podDisruptionBudget }}
+{{- if and $pdb.enabled (gt (int .Values.operator.replicas) 1) (not (kindIs "string" $pdb.minAvailable)) }}
+{{- if ge (int $pdb.minAvailable) (int .Values.operator.replicas) }}
+{{- fail (printf "operator.podDisruptionBudget.minAvailable (%v) must be below operator.replicas (%v): otherwise no replica may ever be evicted, and every node drain blocks on the operator" $pdb.minAvailable .Values.operator.replicas) }}
+{{- end }}
+{{- end }}
 {{- $grace := include "tiermesh.terminationGracePeriodSeconds" . | int }}
 {{- $delay := include "tiermesh.shutdownDelaySeconds" . | int }}
 {{- if le $grace (add $delay 5 | int) }}
