@@ -51,6 +51,9 @@ expect_refused "configScheme is invalid" --set operator.configScheme=grpc
 expect_refused "provided mode lacks a caBundle" --set webhook.certMode=provided --set webhook.provided.secretName=x
 expect_refused "an alert duration is not a duration" --set metrics.prometheusRule.escalationFor=soon
 expect_refused "a ratio is out of range" --set metrics.prometheusRule.driftThreshold=2
+expect_refused "the PDB would block every eviction" --set operator.podDisruptionBudget.minAvailable=2
+expect_refused "the grace period does not cover the shutdown delay" --set operator.shutdownDelaySeconds=30
+expect_refused "the shutdown delay is negative" --set operator.shutdownDelaySeconds=-1
 
 # The PrometheusRule (off by default) parsed and linted as `promtool check rules` does, and the checker itself
 # shown to refuse a broken expression, so a silently passing checker cannot hide broken alerts.

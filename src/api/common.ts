@@ -107,18 +107,74 @@ export const condition = z.object({
 });
 export type Condition = z.infer<typeof condition>;
 
-/** metav1.LabelSelector. */
+/**
+ * A label key as Kubernetes validates it (IsQualifiedName): an optional DNS-subdomain prefix and `/`, then a name of
+ * at most 63 characters that starts and ends with a letter or digit.
+ */
+export const labelKey = z
+  .string()
+  .min(1)
+  .max(317)
+  .regex(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    'must be a label key: an optional DNS subdomain and /, then up to 63 letters, digits, - _ . starting and ending with a letter or digit',
+  );
+/** A label value as Kubernetes validates it: empty, or up to 63 letters, digits, - _ . starting and ending alphanumeric. */
+export const labelValue = z
+  .string()
+  .max(63)
+  .regex(
+    /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/,
+    'must be a label value: up to 63 letters, digits, - _ . starting and ending with a letter or digit',
+  );
+
+const selectorValuesRule = 'values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist';
+
+/**
+ * metav1.LabelSelector, held to what Kubernetes' LabelSelectorAsSelector accepts: a selector it would refuse (In with
+ * no values, Exists with some) is refused here too, rather than matching no pod or quietly ignoring its values.
+ */
 export const labelSelector = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchLabels: z
+    .record(labelKey, labelValue)
+    .meta({ maxProperties: 64 })
+    .optional()
+    .describe('Labels the pod must carry with exactly these values.'),
   matchExpressions: z
     .array(
-      z.object({
-        key: z.string().min(1),
-        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-        values: z.array(z.string()).optional(),
-      }),
+      z
+        .object({
+          key: labelKey.describe('The label key the expression tests.'),
+          operator: z
+            .enum(['In', 'NotIn', 'Exists', 'DoesNotExist'])
+            .describe("How the pod's value of key is tested against values."),
+          values: z
+            .array(labelValue)
+            .max(64)
+            .optional()
+            .describe('Non-empty for In and NotIn; empty or absent for Exists and DoesNotExist.'),
+        })
+        // The same rule twice: CEL for the apiserver, refine for standalone mode.
+        .refine(
+          (e) =>
+            e.operator === 'In' || e.operator === 'NotIn'
+              ? (e.values?.length ?? 0) > 0
+              : (e.values?.length ?? 0) === 0,
+          { message: selectorValuesRule, path: ['values'] },
+        )
+        .meta({
+          'x-kubernetes-validations': [
+            {
+              rule: "self.operator == 'In' || self.operator == 'NotIn' ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+              message: selectorValuesRule,
+              fieldPath: '.values',
+            },
+          ],
+        }),
     )
-    .optional(),
+    .max(32)
+    .optional()
+    .describe('Expressions on the pod labels; all must hold.'),
 });
 export type LabelSelector = z.infer<typeof labelSelector>;
 

@@ -6,7 +6,7 @@ import { serviceAccountOwner } from '../operator/lease-owner.js';
 import { type HostPort, startOperator } from '../operator/operator.js';
 import { logProcessEvents } from '../telemetry/logger.js';
 import { webhookCliHelp, webhookCliOptions, webhookOptionsFromCli } from '../webhook/cli-options.js';
-import { startWebhookServer } from '../webhook/server.js';
+import { startWebhookServer, type WebhookServer } from '../webhook/server.js';
 import { commaList, parseCliArgs, parseHostPort, parseLogLevel, untilStopSignal } from './args.js';
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -30,6 +30,9 @@ const help = `usage: tiermesh operator [options]
   --lease-duration <seconds>  leader lease duration (default 15)
   --allowance-cap-usd <usd>   largest budget slice one sidecar may hold (default 1)
   --identity <name>           leader-election identity (default: $POD_NAME or host name + random suffix)
+  --shutdown-delay-seconds <s>  after SIGTERM, keep serving the webhook and sidecar API this long with /readyz at
+                              503 before closing them, so the pod leaves its Service's endpoints first and no pod
+                              is admitted without the sidecar meanwhile (default 0; the chart sets 5)
   --log-level <level>         trace|debug|info|warn|error (default info)
 
 ${webhookCliHelp}`;
@@ -53,6 +56,7 @@ export async function run(args: string[]): Promise<number> {
       'lease-duration': { type: 'string', default: '15' },
       identity: { type: 'string' },
       'allowance-cap-usd': { type: 'string', default: '1' },
+      'shutdown-delay-seconds': { type: 'string', default: '0' },
       ...webhookCliOptions,
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -65,6 +69,7 @@ export async function run(args: string[]): Promise<number> {
   let leaseDurationSeconds: number;
   let reviewBoundMs: number | undefined;
   let capUSD: number;
+  let shutdownDelaySeconds: number;
   try {
     listen = parseHostPort('listen', values['listen'] as string);
     parseLogLevel(values['log-level'] as string);
@@ -78,6 +83,9 @@ export async function run(args: string[]): Promise<number> {
     leaseDurationSeconds = Number(values['lease-duration']);
     if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds < 2)
       throw new Error('--lease-duration: expected whole seconds >= 2');
+    shutdownDelaySeconds = Number(values['shutdown-delay-seconds']);
+    if (!Number.isInteger(shutdownDelaySeconds) || shutdownDelaySeconds < 0 || shutdownDelaySeconds > 300)
+      throw new Error('--shutdown-delay-seconds: expected whole seconds from 0 to 300');
     const bound = values['ticket-review-bound-seconds'] as string | undefined;
     if (bound !== undefined) {
       reviewBoundMs = Number(bound) * 1000;
@@ -163,10 +171,12 @@ export async function run(args: string[]): Promise<number> {
       : {}),
     logger,
   });
+  let served: WebhookServer | undefined;
   if (webhookOptions) {
-    const served = webhook ?? (await startWebhookServer({ ...webhookOptions, logger }));
-    operator.addCloser(() => served.close());
-    logger.info({ url: served.url }, `tiermesh webhook serving on ${served.url}`);
+    const started = webhook ?? (await startWebhookServer({ ...webhookOptions, logger }));
+    served = started;
+    operator.addCloser(() => started.close());
+    logger.info({ url: started.url }, `tiermesh webhook serving on ${started.url}`);
   }
   logger.info({ url: operator.url }, `tiermesh operator serving sidecars on ${operator.url}`);
   if (operator.metricsUrl)
@@ -175,7 +185,16 @@ export async function run(args: string[]): Promise<number> {
       `tiermesh operator metrics on ${operator.metricsUrl}/metrics`,
     );
 
-  return untilStopSignal((signal) => {
+  return untilStopSignal(async (signal) => {
+    if (shutdownDelaySeconds > 0) {
+      // The pod is leaving its Service's endpoints, but kube-proxy and the apiserver's kept-alive connections still
+      // send it calls for a moment: a closed webhook port then admits pods without the sidecar (failurePolicy
+      // Ignore) or refuses them (Fail). So keep serving, unready and closing each connection after its answer.
+      logger.info({ signal, delaySeconds: shutdownDelaySeconds }, 'shutting down: draining before closing');
+      operator.drain();
+      served?.drain();
+      await new Promise((resolve) => setTimeout(resolve, shutdownDelaySeconds * 1000));
+    }
     logger.info({ signal }, 'shutting down: releasing the lease');
     return operator.stop();
   });

@@ -89,6 +89,11 @@ export interface RunningOperator {
   isLeader(): boolean;
   /** Additional servers to close on stop (the webhook, when started alongside). */
   addCloser(fn: () => Promise<void>): void;
+  /**
+   * The start of a graceful shutdown: /readyz answers 503 from now on, while everything keeps serving until stop(),
+   * so the pod leaves its Service's endpoints before its listeners close.
+   */
+  drain(): void;
   stop(): Promise<void>;
 }
 
@@ -96,6 +101,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const core = operatorCore(opts);
   const { log, metrics } = core;
   let synced = false;
+  let draining = false;
+  const ready = () => synced && !draining;
 
   // Paused until the informer caches are filled: a reconcile before then would compile a partial namespace.
   // `reconcile` is defined below, once the parts it works with exist; nothing runs before queue.start().
@@ -140,7 +147,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const api = await startSidecarApi(core, opts, {
     hub,
     ledger,
-    ready: () => synced,
+    ready,
     onRouting: (ns, sidecarId, reports) => {
       const now = Date.now();
       let due = routingBook.refreshMs;
@@ -154,7 +161,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const probes = opts.metrics
     ? await startMetricsServer(metrics, opts.metrics, {
-        ready: () => synced,
+        ready,
         queueDepth: () => queue.depth(),
       })
     : undefined;
@@ -179,6 +186,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     hub,
     isLeader: () => elector.isLeader(),
     addCloser: (fn) => closers.push(fn),
+    drain() {
+      draining = true;
+    },
     async stop() {
       clearInterval(resync);
       queue.stop();

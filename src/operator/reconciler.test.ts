@@ -329,6 +329,52 @@ describe('reconcileNamespace', () => {
     ]);
   });
 
+  it('a budget the schema or the ledger refuses is Ready=False Invalid for its generation, not left blank', async () => {
+    const h = harness([routeObj('good')]);
+    const budgetWrites: Array<{ name: string; status: unknown }> = [];
+    const deps = {
+      ...h.deps,
+      budgets: () => [
+        budgetObj('typo', 'daily', 'Europe/Berln'),
+        // The schema takes it; the ledger cannot evaluate it.
+        budgetObj('unknown', 'daily'),
+        budgetObj('ok', 'daily'),
+      ],
+      refreshBudget: async (_ns: string, name: string) => {
+        if (name === 'unknown') throw new TerminalError('spec.window.timezone: unknown time zone "UTC"');
+      },
+      writeBudgetStatus: async (b: { metadata: { name: string } }, status: unknown) => {
+        budgetWrites.push({ name: b.metadata.name, status });
+      },
+    };
+    await reconcileNamespace('ns', deps);
+    const invalid = (message: unknown) => ({
+      observedGeneration: 1,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Invalid',
+          message,
+          observedGeneration: 1,
+          lastTransitionTime: '2026-01-01T00:00:00.000Z',
+        },
+      ],
+    });
+    expect(budgetWrites).toEqual([
+      { name: 'typo', status: invalid(expect.stringMatching(/^spec\.window\.timezone: /)) },
+      { name: 'unknown', status: invalid('spec.window.timezone: unknown time zone "UTC"') },
+    ]);
+    // The informer's echo of those writes: nothing more to write.
+    const echoed = budgetWrites.map((w) => ({
+      ...budgetObj(w.name, 'daily', w.name === 'typo' ? 'Europe/Berln' : 'UTC'),
+      status: w.status,
+    }));
+    budgetWrites.length = 0;
+    await reconcileNamespace('ns', { ...deps, budgets: () => [...echoed, budgetObj('ok', 'daily')] });
+    expect(budgetWrites).toEqual([]);
+  });
+
   it('a budget the ledger cannot evaluate is one Warning Event, and the reconcile succeeds', async () => {
     const h = harness([routeObj('good')]);
     const deps = {

@@ -7,7 +7,7 @@
  * Asks to run again when the soonest budget window ends (nothing else announces a rollover); a budget whose spec
  * cannot be evaluated (an unknown time zone) is a TerminalError from the ledger: one Event, no retry loop.
  */
-import { objectMeta } from '../api/common.js';
+import { type ObjectMeta, objectMeta } from '../api/common.js';
 import { type ModelBudget, type ModelBudgetStatus, modelBudget } from '../api/modelbudget.js';
 import {
   type CalibrationStatus,
@@ -34,8 +34,8 @@ export interface ReconcileDeps {
   isLeader(): boolean;
   writeRouteStatus(route: Pick<ModelRoute, 'metadata'>, status: RouteStatusPatch): Promise<void>;
   /**
-   * A merge patch of a budget's status, for budgets the ledger does not serve (a routeRef that names no route);
-   * without it such a budget only gets its Event.
+   * A merge patch of a budget's status, for budgets the ledger does not serve (a routeRef that names no route, a
+   * spec the schema or the ledger refuses); without it such a budget only gets its Event.
    */
   writeBudgetStatus?(budget: Pick<ModelBudget, 'metadata'>, status: ModelBudgetStatus): Promise<void>;
   refreshBudget(namespace: string, name: string): Promise<void>;
@@ -97,7 +97,16 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
 
   const stats = deps.hub.stats(namespace);
   const problemsOf = new Map(invalid.map((r) => [r.name, r.problems]));
-  result.statusWrites += await markUnparsed(routes.bad, now, deps);
+  result.statusWrites += await markUnparsed(routes.bad, now, (meta, status) =>
+    deps.writeRouteStatus({ metadata: meta }, status),
+  );
+  // A budget the schema refuses limits nothing: Ready=False Invalid, as for a route, not a status left blank.
+  if (deps.writeBudgetStatus) {
+    const write = deps.writeBudgetStatus;
+    result.statusWrites += await markUnparsed(budgets.bad, now, (meta, status) =>
+      write({ metadata: meta }, status),
+    );
+  }
   for (const route of routes.ok) {
     const desired = routeStatus(
       route,
@@ -175,6 +184,15 @@ export async function reconcileNamespace(namespace: string, deps: ReconcileDeps)
         failure ??= e;
         continue;
       }
+      // It limits nothing until fixed, so its status says so (Ready=False Invalid), not a blank or stale Ready.
+      if (deps.writeBudgetStatus) {
+        const write = deps.writeBudgetStatus;
+        result.statusWrites += await markUnparsed(
+          [{ raw: budget, problems: [e.message] }],
+          now,
+          (meta, status) => write({ metadata: meta }, status),
+        );
+      }
       const key = `${budget.metadata.uid}/${budget.metadata.generation}`;
       if (deps.announced?.has(key)) continue;
       deps.announced?.add(key);
@@ -233,13 +251,13 @@ function calibrate(
 }
 
 /**
- * Routes the apiserver stored but the schema refuses are missing from the snapshot like the ones the compiler
- * refused, so their status says so just the same (Ready=False Invalid, by field). Returns the writes made.
+ * Objects the apiserver stored but the schema (or the ledger) refuses are missing from the snapshot like the routes
+ * the compiler refused, so their status says so just the same (Ready=False Invalid, by field). Returns the writes made.
  */
 async function markUnparsed(
   bad: ReadonlyArray<{ raw: unknown; problems: string[] }>,
   now: Date,
-  deps: ReconcileDeps,
+  write: (meta: ObjectMeta, status: ReturnType<typeof notReadyStatus>) => Promise<void>,
 ): Promise<number> {
   let writes = 0;
   for (const b of bad) {
@@ -254,7 +272,7 @@ async function markUnparsed(
       now.toISOString(),
     );
     if (sameStatus(readyFields(stored), desired)) continue;
-    await deps.writeRouteStatus({ metadata: meta.data }, desired);
+    await write(meta.data, desired);
     writes++;
   }
   return writes;

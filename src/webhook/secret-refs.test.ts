@@ -20,6 +20,23 @@ describe('providerKeySecrets', () => {
     expect(providerKeySecrets(routes, { app: 'billing' })).toEqual(['anthropic', 'billing-only', 'openai']);
   });
 
+  it('a route whose podSelector does not parse selects no pod: its Secrets are not mounted namespace-wide', () => {
+    const routes = [
+      route([key('shared')]),
+      route([key('billing-only')], {
+        matchExpressions: [{ key: 'app', operator: 'Equals', values: ['billing'] }],
+      }),
+      route([key('billing-too')], { matchLabels: { app: 7 } }),
+      route([key('billing-also')], 'app=billing'),
+    ];
+    expect(providerKeySecrets(routes, { app: 'web' })).toEqual(['shared']);
+    // No podSelector key at all (not even undefined): the whole namespace.
+    expect(providerKeySecrets([{ spec: { providers: [key('all')] } }], { app: 'web' })).toEqual(['all']);
+    expect(
+      modelConfigMaps([{ spec: { providers: [], podSelector: 'x', classifier: { modelRef: 'm' } } }], {}),
+    ).toEqual([]);
+  });
+
   it('skips env/file key sources and invalid Secret names', () => {
     const routes = [route([{ apiKey: { env: 'OPENAI_API_KEY' } }, key('Bad_Name')])];
     expect(providerKeySecrets(routes, {})).toEqual([]);

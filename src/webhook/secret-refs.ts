@@ -22,13 +22,25 @@ const routeKeys = z.looseObject({
         }),
       )
       .catch([]),
-    podSelector: labelSelector.optional().catch(undefined),
+    // Checked on its own in selects(): a selector that does not parse must select no pod, never every pod.
+    podSelector: z.unknown().optional(),
     classifier: z
       .looseObject({ mode: z.string().optional(), modelRef: z.string().optional() })
       .optional()
       .catch(undefined),
   }),
 });
+
+/**
+ * Whether a route's podSelector selects the pod. Absent: every pod (the route serves the whole namespace). Present
+ * but malformed (stored under an older CRD, an operator the apiserver let through): no pod, so its Secrets are not
+ * mounted into every pod of the namespace; the operator reports the route Invalid.
+ */
+function selects(podSelector: unknown, podLabels: Record<string, string> | undefined): boolean {
+  if (podSelector === undefined || podSelector === null) return true;
+  const parsed = labelSelector.safeParse(podSelector);
+  return parsed.success && selectorMatches(parsed.data, podLabels);
+}
 
 /** Sorted, de-duplicated Secret names; routes that do not parse or do not select the pod contribute nothing. */
 export function providerKeySecrets(
@@ -38,7 +50,7 @@ export function providerKeySecrets(
   const names = new Set<string>();
   for (const raw of routes) {
     const r = routeKeys.safeParse(raw);
-    if (!r.success || !selectorMatches(r.data.spec.podSelector, podLabels)) continue;
+    if (!r.success || !selects(r.data.spec.podSelector, podLabels)) continue;
     for (const p of r.data.spec.providers) {
       const name = p.apiKey?.secretKeyRef?.name;
       if (name) names.add(name);
@@ -58,7 +70,7 @@ export function modelConfigMaps(
   const names = new Set<string>();
   for (const raw of routes) {
     const r = routeKeys.safeParse(raw);
-    if (!r.success || !selectorMatches(r.data.spec.podSelector, podLabels)) continue;
+    if (!r.success || !selects(r.data.spec.podSelector, podLabels)) continue;
     const c = r.data.spec.classifier;
     if (!c?.modelRef || c.mode === 'rules') continue;
     const name = modelRefConfigMap(c.modelRef);

@@ -60,6 +60,12 @@ export interface WebhookServer {
   servingCert(): { cert: string; key: string };
   /** Re-checks the certs now; normally driven by the timer. */
   refresh(): Promise<void>;
+  /**
+   * The start of a graceful shutdown: keeps answering, but every answer closes its connection (and idle kept-alive
+   * ones are closed now), so the apiserver opens new connections, which reach the replicas that stay.
+   */
+  drain(): void;
+  /** Stops accepting, lets answers in flight finish (up to 2 s), then closes what is left. */
   close(): Promise<void>;
 }
 
@@ -204,7 +210,11 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   current = await loadCerts();
   deps.operatorCA = () => current?.operatorCA;
 
+  let draining = false;
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Shutting down: no connection is kept for a next call that would find this replica gone.
+    if (draining) res.setHeader('connection', 'close');
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' && req.method === 'GET') return send(res, 200, 'ok');
     if (path !== '/mutate') return send(res, 404, `no such path ${path}; the injector serves POST /mutate`);
@@ -320,10 +330,17 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     operatorCA: () => current?.operatorCA,
     servingCert: () => ({ cert: (current as Loaded).cert, key: (current as Loaded).key }),
     refresh,
+    drain: () => {
+      draining = true;
+      server.closeIdleConnections();
+    },
     close: async () => {
       clearInterval(timer);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // An admission call cut mid-answer is a webhook failure for the apiserver (failurePolicy decides the pod).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const late = setTimeout(() => server.closeAllConnections(), 2_000);
+      await closed;
+      clearTimeout(late);
     },
   };
 }

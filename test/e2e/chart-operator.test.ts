@@ -316,3 +316,40 @@ describe('the injected sidecar, run as a real process on loopback', () => {
     await waitForOutput(impostor, /ERR_TLS_CERT_ALTNAME_INVALID/, 30_000);
   });
 });
+
+describe('the chart-rendered operator on SIGTERM (a rollout, helm upgrade, node drain)', () => {
+  /** GET over HTTPS without verifying the certificate, as the kubelet probes: status and Connection header. */
+  const probe = (port: number, path: string) =>
+    new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      get({ host: '127.0.0.1', port, path, rejectUnauthorized: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      }).on('error', reject);
+    });
+
+  it('keeps injecting pods for its shutdown delay, unready and closing each connection, then exits', async () => {
+    const m = operator as Managed;
+    const delay = Number(
+      (m.child.spawnargs.find((a) => a.startsWith('--shutdown-delay-seconds=')) ?? '=0').split('=')[1],
+    );
+    // The chart's default: without it the listeners close at once and pods created meanwhile get no sidecar.
+    expect(delay).toBe(5);
+    expect((await probe(sidecarApiPort, '/readyz')).status).toBe(200);
+    const exited = new Promise<number>((resolve) => m.child.once('exit', () => resolve(Date.now())));
+    const signalledAt = Date.now();
+    m.child.kill('SIGTERM');
+    // The kubelet's readiness probe sees it leave, so the Service stops sending it new calls...
+    await waitFor(async () => (await probe(sidecarApiPort, '/readyz')).status === 503, 3_000, 50);
+    // ...while calls that still reach it (kube-proxy not yet updated, kept-alive connections) are answered: the
+    // apiserver's calls during the delay still inject, and no connection is kept for a later call.
+    const { pod } = await createAppPod('op-drain-apps');
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(['tiermesh-sidecar']);
+    expect((await probe(webhookPort, '/healthz')).connection).toBe('close');
+    expect(Date.now() - signalledAt).toBeLessThan(delay * 1000);
+    // Then it closes and exits inside the chart's grace period (30 s).
+    const gone = await exited;
+    expect(gone - signalledAt).toBeGreaterThanOrEqual(delay * 1000);
+    expect(gone - signalledAt).toBeLessThan(25_000);
+    expect(m.exited?.code, logTail(m)).toBe(0);
+  });
+});

@@ -61,6 +61,18 @@ app.kubernetes.io/part-of: tiermesh
 {{- default (printf "%s://%s.%s.svc:%v" .Values.operator.configScheme (include "tiermesh.fullname" .) .Release.Namespace .Values.operator.ports.config) .Values.sidecar.operatorURL }}
 {{- end }}
 
+{{/*
+Values added after a release was installed are absent from `helm upgrade --reuse-values`: these fall back to the
+values.yaml defaults rather than rendering nothing (an explicit 0 is kept).
+*/}}
+{{- define "tiermesh.shutdownDelaySeconds" -}}
+{{- if hasKey .Values.operator "shutdownDelaySeconds" }}{{ int .Values.operator.shutdownDelaySeconds }}{{ else }}5{{ end }}
+{{- end }}
+
+{{- define "tiermesh.terminationGracePeriodSeconds" -}}
+{{- if hasKey .Values.operator "terminationGracePeriodSeconds" }}{{ int .Values.operator.terminationGracePeriodSeconds }}{{ else }}30{{ end }}
+{{- end }}
+
 {{/* Fails early on values that would render objects the apiserver rejects or that cannot work. */}}
 {{- define "tiermesh.validate" -}}
 {{- if not (has .Values.webhook.failurePolicy (list "Ignore" "Fail")) }}
@@ -77,6 +89,17 @@ app.kubernetes.io/part-of: tiermesh
 {{- end }}
 {{- if and (eq .Values.operator.configScheme "https") (not .Values.webhook.enabled) }}
 {{- fail "operator.configScheme=https serves the sidecar API with the webhook's certificate: enable the webhook, or set operator.configScheme=http (insecure: tokens in clear text)" }}
+{{- end }}
+{{- $pdb := .Values.operator.podDisruptionBudget }}
+{{- if and $pdb.enabled (gt (int .Values.operator.replicas) 1) (not (kindIs "string" $pdb.minAvailable)) }}
+{{- if ge (int $pdb.minAvailable) (int .Values.operator.replicas) }}
+{{- fail (printf "operator.podDisruptionBudget.minAvailable (%v) must be below operator.replicas (%v): otherwise no replica may ever be evicted, and every node drain blocks on the operator" $pdb.minAvailable .Values.operator.replicas) }}
+{{- end }}
+{{- end }}
+{{- $grace := include "tiermesh.terminationGracePeriodSeconds" . | int }}
+{{- $delay := include "tiermesh.shutdownDelaySeconds" . | int }}
+{{- if le $grace (add $delay 5 | int) }}
+{{- fail (printf "operator.terminationGracePeriodSeconds (%d) must exceed operator.shutdownDelaySeconds (%d) by more than 5 s: the replica is killed before it has closed its streams and released the Lease" $grace $delay) }}
 {{- end }}
 {{- if and (eq .Values.webhook.certMode "provided") (not .Values.webhook.provided.caBundle) }}
 {{- fail "webhook.provided.caBundle is required when webhook.certMode=provided" }}
