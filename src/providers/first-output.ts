@@ -15,7 +15,7 @@ interface ReasoningDelta {
 
 const said = (v: unknown): boolean => typeof v === 'string' && v !== '';
 
-/** Whether a chunk carries output: text, tool calls, a refusal, reasoning, a finish_reason, or usage. */
+/** Whether a chunk carries output: text, tool calls, a refusal, reasoning or thinking blocks, a finish_reason, or usage. */
 export function carriesOutput(chunk: ChatCompletionChunk): boolean {
   if (chunk.usage) return true;
   for (const c of chunk.choices) {
@@ -23,6 +23,8 @@ export function carriesOutput(chunk: ChatCompletionChunk): boolean {
     const d = c.delta as ChatCompletionChunk['choices'][number]['delta'] & ReasoningDelta;
     if (said(d.content) || said(d.refusal) || said(d.reasoning_content) || said(d.reasoning)) return true;
     if (Array.isArray(d.tool_calls) && d.tool_calls.length > 0) return true;
+    // A redacted_thinking block (or a thinking block with no text) is output with no text at all.
+    if (Array.isArray(d.thinking_blocks) && d.thinking_blocks.length > 0) return true;
   }
   return false;
 }

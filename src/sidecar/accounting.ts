@@ -100,7 +100,8 @@ export function book(books: Books, budget: BudgetGate, record: UsageRecord, save
 
 /**
  * What a stream chunk's choices generated, for an estimate of the completion tokens when no usage arrives: the
- * text, the refusal and the tool calls' argument fragments (a tool call's arguments are output tokens like any text).
+ * text, the refusal, the reasoning and the tool calls' argument fragments (a tool call's arguments are output tokens
+ * like any text).
  */
 export function chunkText(chunk: ChatCompletionChunk): string {
   let text = '';
@@ -114,9 +115,16 @@ export function completionText(c: ChatCompletion): string {
   return m ? generated(m) : '';
 }
 
-function generated(m: { content?: string | null; refusal?: string | null; tool_calls?: unknown[] }): string {
+function generated(m: {
+  content?: string | null;
+  refusal?: string | null;
+  tool_calls?: unknown[];
+  reasoning_content?: string | null;
+}): string {
   let text = '';
   if (typeof m.content === 'string') text += m.content;
+  // Thinking is output too (its text; a whole thinking block in a stream repeats fragments already counted).
+  if (typeof m.reasoning_content === 'string') text += m.reasoning_content;
   if (typeof m.refusal === 'string') text += m.refusal;
   if (!Array.isArray(m.tool_calls)) return text;
   for (const tc of m.tool_calls as Array<{ function?: { arguments?: unknown } } | null>) {

@@ -171,6 +171,36 @@ describe('stream <-> whole answer', () => {
     expect(completionFromChunks(chunksFromCompletion(text))).toEqual(text);
   });
 
+  it("keeps an answer's thinking: blocks and their text replay as a live stream has them, and assemble back", () => {
+    const c: ChatCompletion = {
+      ...completion('Sunny.'),
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: 'Sunny.',
+            refusal: null,
+            reasoning_content: 'Look outside.',
+            thinking_blocks: [
+              { type: 'thinking', thinking: 'Look outside.', signature: 'sig-1' },
+              { type: 'redacted_thinking', data: 'EuYB' },
+            ],
+          },
+          finish_reason: 'stop',
+          logprobs: null,
+        },
+      ],
+    };
+    const chunks = chunksFromCompletion(c);
+    expect(chunks.slice(1, 4).map((ch) => ch.choices[0]!.delta)).toEqual([
+      { reasoning_content: 'Look outside.' },
+      { thinking_blocks: [{ type: 'thinking', thinking: 'Look outside.', signature: 'sig-1' }] },
+      { thinking_blocks: [{ type: 'redacted_thinking', data: 'EuYB' }] },
+    ]);
+    expect(completionFromChunks(chunks)).toEqual(c);
+  });
+
   it('assembles a live stream split anywhere, and refuses one that never finished', () => {
     const base = { id: 'x', object: 'chat.completion.chunk' as const, created: 1, model: 'm' };
     const chunks = [

@@ -12,7 +12,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResponseCacheSpec } from '../api/modelroute.js';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../api/openai.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionRequest,
+  ThinkingBlock,
+} from '../api/openai.js';
 import { canonicalJson } from '../config/canonical.js';
 import { ByteLru } from './lru.js';
 
@@ -155,6 +160,8 @@ export function completionFromChunks(chunks: readonly ChatCompletionChunk[]): Ch
     {
       content: string;
       refusal: string;
+      reasoning: string;
+      thinking: ThinkingBlock[];
       tools: Map<number, { id: string; name: string; arguments: string }>;
       finish: string | null;
     }
@@ -165,12 +172,15 @@ export function completionFromChunks(chunks: readonly ChatCompletionChunk[]): Ch
     for (const c of chunk.choices) {
       let acc = choices.get(c.index);
       if (!acc) {
-        acc = { content: '', refusal: '', tools: new Map(), finish: null };
+        acc = { content: '', refusal: '', reasoning: '', thinking: [], tools: new Map(), finish: null };
         choices.set(c.index, acc);
       }
       if (typeof c.delta.content === 'string') acc.content += c.delta.content;
       const refusal = (c.delta as { refusal?: unknown }).refusal;
       if (typeof refusal === 'string') acc.refusal += refusal;
+      // Reasoning is kept: a cached answer of Claude's must give back its signed thinking (api/openai.ts).
+      if (typeof c.delta.reasoning_content === 'string') acc.reasoning += c.delta.reasoning_content;
+      if (Array.isArray(c.delta.thinking_blocks)) acc.thinking.push(...c.delta.thinking_blocks);
       for (const raw of (c.delta.tool_calls ?? []) as ToolCallDelta[]) {
         let t = acc.tools.get(raw.index);
         if (!t) {
@@ -207,6 +217,8 @@ export function completionFromChunks(chunks: readonly ChatCompletionChunk[]): Ch
             content: tools.length > 0 && c.content === '' ? null : c.content,
             ...(tools.length > 0 ? { tool_calls: tools } : {}),
             refusal: c.refusal === '' ? null : c.refusal,
+            ...(c.reasoning !== '' ? { reasoning_content: c.reasoning } : {}),
+            ...(c.thinking.length > 0 ? { thinking_blocks: c.thinking } : {}),
           },
           finish_reason: c.finish,
           logprobs: null,
@@ -235,6 +247,14 @@ export function chunksFromCompletion(c: ChatCompletion): ChatCompletionChunk[] {
       chunk([{ index: choice.index, delta, finish_reason: finish, logprobs: null }]);
     out.push(at({ role: 'assistant', content: '' }));
     const m = choice.message;
+    // Reasoning first, as a live stream has it: each block's text as a fragment, then the block whole.
+    const blocks = m.thinking_blocks ?? [];
+    for (const b of blocks) {
+      if (b.type === 'thinking' && b.thinking !== '') out.push(at({ reasoning_content: b.thinking }));
+      out.push(at({ thinking_blocks: [b] }));
+    }
+    if (blocks.length === 0 && typeof m.reasoning_content === 'string' && m.reasoning_content !== '')
+      out.push(at({ reasoning_content: m.reasoning_content }));
     if (typeof m.content === 'string' && m.content !== '') out.push(at({ content: m.content }));
     if (m.refusal) out.push(at({ refusal: m.refusal } as never));
     for (const [index, raw] of (m.tool_calls ?? []).entries()) {

@@ -1,13 +1,17 @@
 /**
  * Extended thinking end to end, over real sockets with the real SDKs: `@anthropic-ai/sdk` against the sidecar and the
  * Anthropic wire-format fixture (which thinks when asked, signs its blocks and refuses a block changed on the way
- * back, as Anthropic does), JSON and streamed, and the tool-use turn that must send the thinking back.
+ * back, as Anthropic does), JSON and streamed, and the tool-use turn that must send the thinking back; thinking
+ * routed to OpenAI and Gemini targets; and `openai` chat clients: reasoning_effort to Claude, thinking_blocks sent
+ * back, an OpenAI-compatible server's reasoning_content passed on.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   behave,
   type Fixture,
+  reasons,
   startAnthropicFixture,
   startGeminiFixture,
   startOpenAIFixture,
@@ -37,12 +41,14 @@ spec:
     - { name: oai, type: openai, baseURL: "${oai.baseURL}", apiKey: { env: OAI_KEY } }
     - { name: anth, type: anthropic, baseURL: "${anth.baseURL}", apiKey: { env: ANTH_KEY } }
     - { name: gem, type: gemini, baseURL: "${gem.baseURL}/v1beta", apiKey: { env: GEM_KEY } }
+    - { name: vllm, type: openai-compatible, baseURL: "${oai.baseURL}", apiKey: { env: OAI_KEY } }
   models:
 ${model('claude-sonnet-4-5', '{ provider: anth }')}
 ${model('claude-old', '{ provider: anth, model: claude-3-5-haiku-latest }')}
 ${model('gpt-small', '{ provider: oai, model: gpt-4o-mini }')}
 ${model('o4-mini', '{ provider: oai }')}
 ${model('gemini-flash', '{ provider: gem, model: gemini-2.5-flash }')}
+${model('deepseek-r1', '{ provider: vllm }')}
   tiers:
     - { name: cheap, models: [gpt-small] }
     - { name: mixed, models: [gpt-small, claude-sonnet-4-5] }
@@ -287,4 +293,142 @@ describe('Anthropic client, thinking routed to other vendors', () => {
       { type: 'text', text: 'Let me check.' },
     ]);
   });
+});
+
+describe('OpenAI chat client', () => {
+  const chat = () => new OpenAI({ baseURL: sidecar.baseURL, apiKey: 'client-key', maxRetries: 0 });
+  type Msg = { reasoning_content?: string; thinking_blocks?: unknown[] };
+
+  it("asks Claude for thinking with reasoning_effort's budget, raising max_tokens above it, and answers the thinking", async () => {
+    anth.script([thinks([{ thinking: 'Careful now.' }], behave.ok('Four.'))]);
+    const c = await chat().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      reasoning_effort: 'high',
+      max_tokens: 1000,
+      messages: [{ role: 'user', content: 'Two plus two?' }],
+    });
+    expect(body(anth)['thinking']).toEqual({ type: 'enabled', budget_tokens: 4096 });
+    expect(body(anth)['max_tokens']).toBe(5096);
+    const m = c.choices[0]!.message as (typeof c.choices)[0]['message'] & Msg;
+    expect(m.content).toBe('Four.');
+    expect(m.reasoning_content).toBe('Careful now.');
+    expect(m.thinking_blocks).toEqual([
+      { type: 'thinking', thinking: 'Careful now.', signature: thinkingSignature('Careful now.') },
+    ]);
+  });
+
+  it('streams the thinking as reasoning_content fragments, and thinking_blocks sent back continue a tool call', async () => {
+    const tool = {
+      type: 'function' as const,
+      function: { name: 'get_weather', parameters: weather.input_schema },
+    };
+    anth.script([
+      thinks(
+        [{ thinking: 'I will call the tool.' }],
+        toolUse([{ name: 'get_weather', input: { city: 'Paris' } }]),
+      ),
+      thinks([{ thinking: 'Done.' }], behave.ok('Sunny.')),
+    ]);
+    const stream = await chat().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      reasoning_effort: 'low',
+      max_tokens: 3000,
+      tools: [tool],
+      stream: true,
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    });
+    let reasoning = '';
+    let blocks: unknown[] = [];
+    let call: { id?: string; function?: { name?: string; arguments?: string } } = {};
+    for await (const ch of stream) {
+      const d = ch.choices[0]?.delta as (Record<string, unknown> & Msg) | undefined;
+      if (typeof d?.reasoning_content === 'string') reasoning += d.reasoning_content;
+      if (d?.thinking_blocks) blocks = [...blocks, ...d.thinking_blocks];
+      const tc = (d?.['tool_calls'] as Array<typeof call> | undefined)?.[0];
+      if (tc?.id) call = { id: tc.id, function: { name: tc.function?.name ?? '', arguments: '' } };
+      if (tc?.function?.arguments) call.function!.arguments += tc.function.arguments;
+    }
+    expect(reasoning).toBe('I will call the tool.');
+    expect(blocks).toEqual([
+      {
+        type: 'thinking',
+        thinking: 'I will call the tool.',
+        signature: thinkingSignature('I will call the tool.'),
+      },
+    ]);
+    const c = await chat().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      reasoning_effort: 'low',
+      max_tokens: 3000,
+      tools: [tool],
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: call.id!,
+              type: 'function',
+              function: call.function as { name: string; arguments: string },
+            },
+          ],
+          thinking_blocks: blocks,
+        } as never,
+        { role: 'tool', tool_call_id: call.id!, content: 'sunny' },
+      ],
+    });
+    // The fixture refuses a tool-use turn continued with thinking on unless it starts with its signed thinking.
+    expect(c.choices[0]!.message.content).toBe('Sunny.');
+  });
+
+  it("passes an OpenAI-compatible server's reasoning_content on to chat clients, JSON and stream", async () => {
+    oai.script([
+      reasons('Think, then answer.', behave.ok('42')),
+      reasons('Think, then answer.', behave.ok('42')),
+    ]);
+    const c = await chat().chat.completions.create({
+      model: 'deepseek-r1',
+      messages: [{ role: 'user', content: 'The answer?' }],
+    });
+    expect((c.choices[0]!.message as Msg).reasoning_content).toBe('Think, then answer.');
+    const stream = await chat().chat.completions.create({
+      model: 'deepseek-r1',
+      stream: true,
+      messages: [{ role: 'user', content: 'The answer?' }],
+    });
+    let reasoning = '';
+    for await (const ch of stream)
+      reasoning += (ch.choices[0]?.delta as Msg | undefined)?.reasoning_content ?? '';
+    expect(reasoning).toBe('Think, then answer.');
+  });
+
+  it('refuses a thinking budget below 1024 naming thinking.budget_tokens', async () => {
+    const e = await chat()
+      .chat.completions.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 4000,
+        messages: [{ role: 'user', content: 'hi' }],
+        thinking: { type: 'enabled', budget_tokens: 100 },
+      } as never)
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((e as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('thinking.budget_tokens');
+  });
+});
+
+describe("Anthropic client, an OpenAI-compatible server's reasoning_content", () => {
+  for (const mode of ['json', 'stream'] as const)
+    it(`is a thinking block without a signature before the text (${mode})`, async () => {
+      oai.script([reasons('Six times seven.', behave.ok('42'))]);
+      const params = { model: 'deepseek-r1', max_tokens: 100, messages: [q] };
+      const m =
+        mode === 'json'
+          ? await client().messages.create(params)
+          : await client().messages.stream(params).finalMessage();
+      expect(m.content).toEqual([
+        { type: 'thinking', thinking: 'Six times seven.', signature: '' },
+        { type: 'text', text: '42' },
+      ]);
+    });
 });
