@@ -577,8 +577,10 @@ export function fromAnthropicMessage(
 /**
  * Anthropic stream events in, OpenAI chunks out, one event at a time. Emits a role chunk on message_start, a content
  * chunk per text delta, a tool_calls chunk per tool_use block start (id, name, empty arguments) and per
- * input_json_delta (argument fragment), a finish_reason chunk on message_delta, and a usage chunk (empty choices, as OpenAI sends
- * with include_usage) on message_stop. `done` turns true on message_stop; an `error` event throws a ProviderError.
+ * input_json_delta (argument fragment), a `reasoning_content` chunk per thinking_delta and a `thinking_blocks` chunk with
+ * each thinking block whole (its signature too) at its stop and each redacted_thinking block at its start, a
+ * finish_reason chunk on message_delta, and a usage chunk (empty choices, as OpenAI sends with include_usage) on
+ * message_stop. `done` turns true on message_stop; an `error` event throws a ProviderError.
  */
 export class AnthropicStreamTranslator {
   done = false;
