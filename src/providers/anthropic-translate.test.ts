@@ -899,3 +899,42 @@ describe('extended thinking (Anthropic upstream)', () => {
     ]);
   });
 });
+
+describe('extended thinking: a tool call continued without its thinking', () => {
+  const loop = (blocks?: ChatCompletionRequest['messages'][number]['thinking_blocks']) =>
+    req({
+      model: 'claude-sonnet-4-5',
+      max_completion_tokens: 4000,
+      tools: [{ type: 'function', function: { name: 'f' } }],
+      messages: [
+        { role: 'user', content: 'go' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          ...(blocks ? { thinking_blocks: blocks } : {}),
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: 'done' },
+      ],
+    });
+
+  it('is served without thinking (another vendor answered that turn, or the client did not send it back)', () => {
+    for (const ask of [
+      { thinking: { type: 'enabled', budget_tokens: 1024 } },
+      { reasoning_effort: 'low' },
+    ] as const) {
+      expect(toAnthropicRequest({ ...loop(), ...ask })).not.toHaveProperty('thinking');
+      expect(
+        toAnthropicRequest({ ...loop([{ type: 'thinking', thinking: 'x', signature: '' }]), ...ask }),
+      ).not.toHaveProperty('thinking');
+      expect(
+        toAnthropicRequest({ ...loop([{ type: 'thinking', thinking: 'x', signature: 'sig' }]), ...ask })
+          .thinking,
+      ).toBeDefined();
+    }
+    // A tool call answered long ago, with a user turn after it, asks Anthropic for nothing.
+    const later = loop();
+    later.messages.push({ role: 'assistant', content: 'ok' }, { role: 'user', content: 'next' });
+    expect(toAnthropicRequest({ ...later, reasoning_effort: 'low' }).thinking).toBeDefined();
+  });
+});

@@ -257,14 +257,31 @@ function thinkingBlocks(m: ChatMessage): AnthropicThinkingBlock[] {
 }
 
 /**
+ * Whether the request continues a tool call (the last assistant turn called tools, and tool results follow it) whose
+ * turn carries no thinking Anthropic signed. With thinking on, Anthropic refuses such a request ("a final assistant
+ * message must start with a thinking block"), and it is common here: another vendor answered that turn (the router
+ * picks the model per request), or a chat or Responses client did not send the blocks back. The request is then served
+ * without thinking, as for a model that has none.
+ */
+function continuesUnsignedToolTurn(body: ChatCompletionRequest): boolean {
+  const i = body.messages.findLastIndex((m) => m.role === 'assistant');
+  const turn = body.messages[i];
+  if (!turn || (turn.tool_calls?.length ?? 0) === 0) return false;
+  if (!body.messages.slice(i + 1).some((m) => m.role === 'tool')) return false;
+  return thinkingBlocks(turn).length === 0;
+}
+
+/**
  * The `thinking` Anthropic gets, on `out` (whose sampling, tools and max_tokens are set), for a model that can think
  * (routing/capabilities.ts): the request's own config as it came, else one from OpenAI's `reasoning_effort` with the
  * budget of src/providers/thinking.ts. max_tokens must exceed the budget, so a limit at or below it is raised by the
  * budget (the answer keeps the room the client asked for). Anthropic refuses thinking with a sampling temperature,
  * top_p below 0.95 or forced tool use; a `reasoning_effort` then asks for no thinking, as for a model that has none.
+ * Neither asks for thinking when the request continues a tool call without its signed thinking (above).
  */
 function withThinking(body: ChatCompletionRequest, out: AnthropicRequest): void {
   if (thinkingStyle('anthropic', body.model) !== 'anthropic') return;
+  if (continuesUnsignedToolTurn(body)) return;
   if (body.thinking != null) {
     out.thinking = body.thinking;
     return;

@@ -17,6 +17,7 @@ import {
   startOpenAIFixture,
   thinkingSignature,
   thinks,
+  toolCalls,
   toolUse,
 } from '../fixtures/providers/index.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
@@ -431,4 +432,48 @@ describe("Anthropic client, an OpenAI-compatible server's reasoning_content", ()
         { type: 'text', text: '42' },
       ]);
     });
+});
+
+describe('a tool call continued without its thinking (another vendor answered it, or a client dropped it)', () => {
+  it('is served by Claude without thinking instead of the 400 Anthropic would answer', async () => {
+    oai.script([toolCalls([{ id: 'call_G', name: 'get_weather', arguments: '{"city":"Paris"}' }])]);
+    const t1 = await client().messages.create({
+      model: 'gpt-small',
+      max_tokens: 2048,
+      thinking: enabled,
+      tools: [weather],
+      messages: [q],
+    });
+    const use = t1.content.find((b) => b.type === 'tool_use')!;
+    anth.script([behave.ok('Sunny.')]);
+    const t2 = await client().messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 2048,
+      thinking: enabled,
+      tools: [weather],
+      messages: [
+        q,
+        { role: 'assistant', content: t1.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny' }] },
+      ],
+    });
+    expect(t2.content).toEqual([{ type: 'text', text: 'Sunny.' }]);
+    expect(body(anth)).not.toHaveProperty('thinking');
+    // The next question, with the tool call behind it, thinks again.
+    anth.script([behave.ok('Yes.')]);
+    await client().messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 2048,
+      thinking: enabled,
+      tools: [weather],
+      messages: [
+        q,
+        { role: 'assistant', content: t1.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny' }] },
+        { role: 'assistant', content: t2.content },
+        { role: 'user', content: 'Sure?' },
+      ],
+    });
+    expect(body(anth)['thinking']).toEqual(enabled);
+  });
 });
