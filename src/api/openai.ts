@@ -123,23 +123,34 @@ export const responseFormat = oneOfType({
 export type ResponseFormat = z.infer<typeof responseFormat>;
 
 /** Unknown fields pass through to OpenAI-shaped upstreams untouched (tools, seed, logprobs, ...). */
-export const chatCompletionRequest = z.looseObject({
-  model: z.string().min(1, 'must not be empty'),
-  messages: z.array(chatMessage).min(1, 'must not be empty'),
-  stream: z.boolean().nullish(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  max_tokens: z.number().int().min(1).nullish(),
-  max_completion_tokens: z.number().int().min(1).nullish(),
-  /** OpenAI caps n at 128. */
-  n: z.number().int().min(1).max(128).nullish(),
-  stop: z.union([z.string(), z.array(z.string())]).nullish(),
-  tools: z.array(z.looseObject({ type: z.string(), cache_control: cacheControl.nullish() })).nullish(),
-  response_format: responseFormat.nullish(),
-  user: userId.nullish(),
-  thinking: thinkingConfig.nullish(),
-});
+export const chatCompletionRequest = z
+  .looseObject({
+    model: z.string().min(1, 'must not be empty'),
+    messages: z.array(chatMessage).min(1, 'must not be empty'),
+    stream: z.boolean().nullish(),
+    stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    max_tokens: z.number().int().min(1).nullish(),
+    max_completion_tokens: z.number().int().min(1).nullish(),
+    /** OpenAI caps n at 128. */
+    n: z.number().int().min(1).max(128).nullish(),
+    stop: z.union([z.string(), z.array(z.string())]).nullish(),
+    tools: z.array(z.looseObject({ type: z.string(), cache_control: cacheControl.nullish() })).nullish(),
+    response_format: responseFormat.nullish(),
+    user: userId.nullish(),
+    thinking: thinkingConfig.nullish(),
+  })
+  .superRefine((r, ctx) => {
+    // As Anthropic checks it (and the Messages API inbound): a budget must leave room for the answer.
+    const max = r.max_completion_tokens ?? r.max_tokens;
+    if (r.thinking?.type === 'enabled' && max != null && r.thinking.budget_tokens >= max)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['thinking', 'budget_tokens'],
+        message: `must be less than ${r.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'}`,
+      });
+  });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 
 export interface Usage {

@@ -284,6 +284,9 @@ function withThinking(body: ChatCompletionRequest, out: AnthropicRequest): void 
   if (continuesUnsignedToolTurn(body)) return;
   if (body.thinking != null) {
     out.thinking = body.thinking;
+    // Only a request without a limit of its own (the default then) can be at or below its budget: raised above it.
+    if (body.thinking.type === 'enabled' && out.max_tokens <= body.thinking.budget_tokens)
+      out.max_tokens += body.thinking.budget_tokens;
     return;
   }
   const budget = budgetForEffort(body['reasoning_effort']);

@@ -404,17 +404,33 @@ describe('OpenAI chat client', () => {
     expect(reasoning).toBe('Think, then answer.');
   });
 
-  it('refuses a thinking budget below 1024 naming thinking.budget_tokens', async () => {
-    const e = await chat()
-      .chat.completions.create({
-        model: 'claude-sonnet-4-5',
-        max_tokens: 4000,
-        messages: [{ role: 'user', content: 'hi' }],
-        thinking: { type: 'enabled', budget_tokens: 100 },
-      } as never)
-      .catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((e as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('thinking.budget_tokens');
+  it('takes thinking (LiteLLM convention), refusing a budget Anthropic would refuse, naming thinking.budget_tokens', async () => {
+    const before = anth.calls.length;
+    for (const [budget, max] of [
+      [100, 4000],
+      [3000, 2000],
+    ] as const) {
+      const e = await chat()
+        .chat.completions.create({
+          model: 'claude-sonnet-4-5',
+          max_tokens: max,
+          messages: [{ role: 'user', content: 'hi' }],
+          thinking: { type: 'enabled', budget_tokens: budget },
+        } as never)
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((e as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('thinking.budget_tokens');
+    }
+    expect(anth.calls.length).toBe(before);
+    // Without a limit of its own, Anthropic's max_tokens (4096 by default) is raised above the budget.
+    anth.script([behave.ok('ok')]);
+    await chat().chat.completions.create({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'hi' }],
+      thinking: { type: 'enabled', budget_tokens: 5000 },
+    } as never);
+    expect(body(anth)['thinking']).toEqual({ type: 'enabled', budget_tokens: 5000 });
+    expect(body(anth)['max_tokens']).toBe(9096);
   });
 });
 
