@@ -26,6 +26,10 @@ describe('carriesOutput', () => {
     expect(carriesOutput(chunk({ tool_calls: [{ index: 0, id: 'call_1' }] }))).toBe(true);
     expect(carriesOutput(chunk({ refusal: 'I cannot' }))).toBe(true);
     expect(carriesOutput(chunk({ reasoning_content: 'Let me think' }))).toBe(true);
+    // A redacted thinking block has no text at all, and is output.
+    expect(carriesOutput(chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: 'EuYB' }] }))).toBe(
+      true,
+    );
     expect(carriesOutput(chunk({}, 'stop'))).toBe(true);
     const usage = { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 };
     expect(carriesOutput({ ...chunk({}), choices: [], usage })).toBe(true);

@@ -22,6 +22,10 @@ describe('completionText', () => {
     );
     expect(completionText(answer({ role: 'assistant', content: null, refusal: 'No.' }))).toBe('No.');
     expect(completionText(answer({ role: 'assistant', content: 'Hi' }))).toBe('Hi');
+    // Thinking is output tokens too.
+    expect(completionText(answer({ role: 'assistant', content: 'Hi', reasoning_content: 'Hmm. ' }))).toBe(
+      'HiHmm. ',
+    );
   });
 
   it('makes a tool-call answer without usage cost output tokens', () => {
