@@ -59,7 +59,7 @@ function upstreamRequest(
  * that takes one (thinking.ts; routing/capabilities.ts says which).
  */
 function wireBody(type: Provider['type'], request: UpstreamCall['body']): UpstreamCall['body'] {
-  return forOpenAIWire(withoutCacheControl(request), thinkingStyle(type, request.model) === 'effort');
+  return forOpenAIWire(withoutCacheControl(request), () => thinkingStyle(type, request.model) === 'effort');
 }
 
 /** A chat request as a whole-answer (non-streaming) call: no `stream_options`, `stream: false`. */

@@ -44,7 +44,7 @@ describe('forOpenAIWire', () => {
   });
 
   it('sends a reasoning model the budget as reasoning_effort, without thinking or history blocks', () => {
-    const out = forOpenAIWire(history, true);
+    const out = forOpenAIWire(history, () => true);
     expect(out).not.toHaveProperty('thinking');
     expect(out['reasoning_effort']).toBe('high');
     expect(out.messages[1]).toEqual({ role: 'assistant', content: 'b' });
@@ -53,12 +53,14 @@ describe('forOpenAIWire', () => {
   });
 
   it("keeps the client's own reasoning_effort, and gives other models neither", () => {
-    expect(forOpenAIWire({ ...history, reasoning_effort: 'low' }, true)['reasoning_effort']).toBe('low');
-    expect(forOpenAIWire(history, false)).not.toHaveProperty('reasoning_effort');
-    expect(forOpenAIWire(req({ thinking: { type: 'adaptive' } }), true)).not.toHaveProperty(
+    expect(forOpenAIWire({ ...history, reasoning_effort: 'low' }, () => true)['reasoning_effort']).toBe(
+      'low',
+    );
+    expect(forOpenAIWire(history, () => false)).not.toHaveProperty('reasoning_effort');
+    expect(forOpenAIWire(req({ thinking: { type: 'adaptive' } }), () => true)).not.toHaveProperty(
       'reasoning_effort',
     );
     const plain = req({ reasoning_effort: 'medium' });
-    expect(forOpenAIWire(plain, true)).toBe(plain);
+    expect(forOpenAIWire(plain, () => true)).toBe(plain);
   });
 });

@@ -56,15 +56,19 @@ const hasBlocks = (m: object): boolean => (m as { thinking_blocks?: unknown }).t
 /**
  * The request as the OpenAI wire takes it: without `thinking` (OpenAI refuses the unknown parameter) and without
  * `thinking_blocks` on history messages (OpenAI refuses unknown message fields; the blocks mean nothing to another
- * model). `reasoningModel`: the model takes `reasoning_effort`, which then carries the thinking budget. The same
- * object when there is nothing to change; the input is never mutated.
+ * model). `reasoningModel`: whether the model takes `reasoning_effort`, which then carries the thinking budget (asked
+ * only when there is thinking: the common request costs one scan of its messages). The same object when there is
+ * nothing to change; the input is never mutated.
  */
-export function forOpenAIWire(body: ChatCompletionRequest, reasoningModel: boolean): ChatCompletionRequest {
+export function forOpenAIWire(
+  body: ChatCompletionRequest,
+  reasoningModel: () => boolean,
+): ChatCompletionRequest {
   const blocks = body.messages.some(hasBlocks);
   if (body.thinking === undefined && !blocks) return body;
   const { thinking: _, ...rest } = body;
   const out: ChatCompletionRequest = rest;
-  if (reasoningModel) {
+  if (body.thinking != null && reasoningModel()) {
     const effort = effortFor(body);
     if (effort !== undefined) out['reasoning_effort'] = effort;
   }
