@@ -9,6 +9,7 @@ import {
   toAnthropicRequest,
   untranslatable,
 } from './anthropic-translate.js';
+import { withRateLimits } from './chat-answer-text.js';
 import { FirstOutput } from './first-output.js';
 import { postUpstream, readJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
@@ -70,7 +71,8 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
       const json = await readJson(open, name);
       if (!isAnthropicMessage(json))
         throw new ProviderError('bad_response', `provider "${name}": answer is not a message`);
-      return fromAnthropicMessage(json);
+      // Anthropic's anthropic-ratelimit-* headers come along with the answer (answerRateLimits).
+      return withRateLimits(fromAnthropicMessage(json), open.headers);
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       translatable(call.body);
@@ -85,6 +87,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
       const t = new AnthropicStreamTranslator(name, call.body.model);
       // The first-byte deadline is about useful output: neither a ping nor message_start's role chunk disarms it.
       const gate = new FirstOutput(open.firstByte);
+      let first = true;
       for await (const ev of readSse(open, name)) {
         let data: unknown;
         try {
@@ -92,7 +95,14 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
         } catch {
           throw new ProviderError('bad_response', `provider "${name}": stream event is not valid JSON`);
         }
-        for (const chunk of t.onEvent(ev.event, data)) yield* gate.take(chunk);
+        for (const chunk of t.onEvent(ev.event, data)) {
+          // The stream's first chunk carries the response's rate-limit headers to its head (answerRateLimits).
+          if (first) {
+            first = false;
+            withRateLimits(chunk, open.headers);
+          }
+          yield* gate.take(chunk);
+        }
         if (t.done) {
           open.whole = true;
           yield* gate.rest();

@@ -367,3 +367,41 @@ describe('request ids, count_tokens and unknown paths (Anthropic SDK)', () => {
     expect(err.requestID).toBeTruthy();
   });
 });
+
+describe("an Anthropic upstream's rate limits", () => {
+  const limits = {
+    'anthropic-ratelimit-requests-remaining': '49',
+    'anthropic-ratelimit-tokens-reset': '2026-12-02T06:30:00Z',
+  };
+  it('come along with a whole answer and in a stream head, under their own names', async () => {
+    anth.script([{ ...behave.ok('hello'), headers: limits }]);
+    const a = await client()
+      .messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .withResponse();
+    expect(a.response.headers.get('anthropic-ratelimit-requests-remaining')).toBe('49');
+    expect(a.response.headers.get('anthropic-ratelimit-tokens-reset')).toBe('2026-12-02T06:30:00Z');
+    anth.script([{ ...behave.ok('hello there'), headers: limits }]);
+    const s = await client()
+      .messages.stream({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .withResponse();
+    expect(s.response.headers.get('anthropic-ratelimit-requests-remaining')).toBe('49');
+    // An answer without them adds none.
+    anth.script([behave.ok('hello')]);
+    const plain = await client()
+      .messages.create({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      .withResponse();
+    expect(plain.response.headers.get('anthropic-ratelimit-requests-remaining')).toBeNull();
+  });
+});
