@@ -229,7 +229,10 @@ describe("Codex's custom (freeform) apply_patch tool", () => {
       });
       expect(r.status, model).toBe(200);
       const events = await sseEvents(r);
-      const done = events.find((e) => e.type === 'response.output_item.done')!;
+      // (Claude thinks first, with the reasoning effort on: a reasoning item comes before the call.)
+      const done = events.find(
+        (e) => e.type === 'response.output_item.done' && (e['item'] as { type: string }).type !== 'reasoning',
+      )!;
       expect(done['item'], model).toMatchObject({
         type: 'custom_tool_call',
         name: 'apply_patch',
@@ -319,5 +322,63 @@ describe('prompt caching for an agent loop on Claude', () => {
     const body = oai.calls.at(-1)!.body as Record<string, unknown>;
     expect(body['prompt_cache_key']).toBe('conv-1');
     expect(JSON.stringify(body)).not.toContain('cache_control');
+  });
+});
+
+describe('Claude thinking behind the Responses API (reasoning.effort turns it on)', () => {
+  /** The assistant turn Claude got on the last call. */
+  const claudeAssistantTurn = () =>
+    (anth.calls.at(-1)!.body as { messages: Array<{ role: string; content: Array<{ type: string }> }> })
+      .messages[1];
+
+  it('answers the thinking as a reasoning item and gets it back on the tool-result turn, however the client returns it', async () => {
+    const settings = {
+      model: 'claude-sonnet-4-5',
+      tools: [shell],
+      reasoning: { effort: 'medium' as const, summary: 'auto' as const },
+      include: ['reasoning.encrypted_content' as const],
+      store: false,
+    };
+    for (const streamed of [false, true]) {
+      anth.script([toolUse([{ name: 'shell', input: { command: ['ls'] } }])]);
+      const first = streamed
+        ? await client.responses.stream({ ...settings, input: 'list' }).finalResponse()
+        : await client.responses.create({ ...settings, input: 'list' });
+      expect((anth.calls.at(-1)!.body as { thinking?: unknown }).thinking, 'thinking on').toBeDefined();
+      const [reasoning, call] = first.output as [
+        OpenAI.Responses.ResponseReasoningItem,
+        OpenAI.Responses.ResponseFunctionToolCall,
+      ];
+      expect(reasoning.type, `streamed: ${streamed}`).toBe('reasoning');
+      expect(reasoning.content?.[0]?.text).toMatch(/\S/);
+      expect(reasoning.encrypted_content).toMatch(/^tm1\./);
+      const result = { type: 'function_call_output' as const, call_id: call.call_id, output: 'a.txt' };
+      const turns: Array<[string, OpenAI.Responses.ResponseInputItem[]]> = [
+        // The openai SDK's and the Agents SDK's way: the output items as they came.
+        ['as received', [...(first.output as OpenAI.Responses.ResponseInputItem[]), result]],
+        // An item replayed by id alone (the Agents SDK with store on).
+        ['by id', [{ type: 'reasoning', id: reasoning.id, summary: [] }, call, result]],
+        // Codex or the Vercel AI SDK without reasoning items: the call rebuilt, no reasoning at all.
+        [
+          'rebuilt',
+          [
+            { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+            result,
+          ],
+        ],
+      ];
+      for (const [how, items] of turns) {
+        // Without its signed thinking first, Claude (and the fixture, as Claude does) refuses this turn with a 400.
+        const r = await client.responses.create({
+          ...settings,
+          input: [{ role: 'user', content: 'list' }, ...items],
+        });
+        expect(r.status, `streamed: ${streamed}, ${how}`).toBe('completed');
+        expect(
+          claudeAssistantTurn()?.content.map((b) => b.type),
+          `streamed: ${streamed}, ${how}`,
+        ).toEqual(['thinking', 'tool_use']);
+      }
+    }
   });
 });
