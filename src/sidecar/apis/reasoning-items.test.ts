@@ -50,6 +50,11 @@ describe('reasoning items', () => {
         },
       ],
     };
+    const summarized = toResponse(c, parse({ input: 'x', reasoning: { summary: 'auto' } }), ids());
+    expect(summarized.output[0]).toMatchObject({
+      summary: [{ type: 'summary_text', text: 'I should list.' }],
+      content: [],
+    });
     const r = toResponse(c, parse({ input: 'x' }), ids());
     expect(r.output[0]).toEqual({
       type: 'reasoning',
@@ -155,5 +160,27 @@ describe('reasoning items', () => {
     });
     const done = events.at(-1)!['response'] as ReturnType<typeof toResponse>;
     expect(done.output.map((o) => o.type)).toEqual(['reasoning', 'message']);
+    // Asked for a summary (Codex asks by default), the text is the summary, in summary events.
+    const s = new ResponsesStreamWriter(
+      parse({ input: 'x', stream: true, reasoning: { summary: 'auto' } }),
+      ids(),
+      5,
+    );
+    const summarized = [
+      ...s.push(chunk({ reasoning_content: 'Hm.' })),
+      ...s.push(chunk({ content: 'Hi' })),
+      ...s.end(),
+    ];
+    expect(summarized.map((e) => e.type).slice(3, 7)).toEqual([
+      'response.reasoning_summary_part.added',
+      'response.reasoning_summary_text.delta',
+      'response.reasoning_summary_text.done',
+      'response.reasoning_summary_part.done',
+    ]);
+    expect(summarized[4]).toMatchObject({ summary_index: 0, delta: 'Hm.' });
+    expect(summarized[7]!['item']).toMatchObject({
+      summary: [{ type: 'summary_text', text: 'Hm.' }],
+      content: [],
+    });
   });
 });

@@ -387,13 +387,14 @@ export interface OutputCustomToolCall {
 }
 export type OutputToolCall = OutputFunctionCall | OutputCustomToolCall;
 /**
- * The answer's thinking (reasoning-items.ts): its text as `reasoning_text` content (the model's own words, as an
- * open-weights model's raw reasoning is shown), no summary, the blocks themselves in `encrypted_content`.
+ * The answer's thinking (reasoning-items.ts): its text as `summary_text` parts when the request asked for a summary
+ * (Claude 4 and Gemini return summarized thinking), else as `reasoning_text` content; the blocks themselves in
+ * `encrypted_content`.
  */
 export interface OutputReasoning {
   type: 'reasoning';
   id: string;
-  summary: [];
+  summary: Array<{ type: 'summary_text'; text: string }>;
   content: Array<{ type: 'reasoning_text'; text: string }>;
   /** Null while the item streams: the blocks are whole only when it closes. */
   encrypted_content: string | null;
@@ -530,7 +531,7 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
   const refusal = choice?.message.refusal;
   // Thinking comes first, as the model thought before it answered.
   const thinking = answerThinking(choice?.message);
-  if (thinking.length > 0) output.push(reasoningItem(newId('rs'), thinking, itemStatus));
+  if (thinking.length > 0) output.push(reasoningItem(newId('rs'), thinking, itemStatus, reasoningPlace(req)));
   if (refusal)
     output.push({
       type: 'message',
@@ -569,24 +570,57 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
   );
 }
 
-/** A reasoning item holding `blocks`: the text of each thinking block as a content part, all of them encoded. */
+/** Where a reasoning item's text goes, and the stream events of a part there. */
+const REASONING_PLACES = {
+  summary: {
+    part: 'summary_text',
+    index: 'summary_index',
+    added: 'response.reasoning_summary_part.added',
+    delta: 'response.reasoning_summary_text.delta',
+    textDone: 'response.reasoning_summary_text.done',
+    partDone: 'response.reasoning_summary_part.done',
+  },
+  content: {
+    part: 'reasoning_text',
+    index: 'content_index',
+    added: 'response.content_part.added',
+    delta: 'response.reasoning_text.delta',
+    textDone: 'response.reasoning_text.done',
+    partDone: 'response.content_part.done',
+  },
+} as const;
+type ReasoningPlace = keyof typeof REASONING_PLACES;
+
+/** The summary when the request asked for one (Codex does by default), else the content. */
+function reasoningPlace(req: ResponsesRequest): ReasoningPlace {
+  return req.reasoning?.summary != null ? 'summary' : 'content';
+}
+
+/** The text parts of a reasoning item at `place`, as one list to push to. */
+function reasoningParts(item: OutputReasoning, place: ReasoningPlace): Array<{ type: string; text: string }> {
+  return place === 'summary' ? item.summary : item.content;
+}
+
+/** A reasoning item holding `blocks`: the text of each thinking block as a part at `place`, all of them encoded. */
 function reasoningItem(
   id: string,
   blocks: ThinkingBlock[],
   status: OutputReasoning['status'],
+  place: ReasoningPlace,
 ): OutputReasoning {
-  return {
+  const item: OutputReasoning = {
     type: 'reasoning',
     id,
     summary: [],
-    content: blocks.flatMap((b) =>
-      b.type === 'thinking' && b.thinking !== ''
-        ? [{ type: 'reasoning_text' as const, text: b.thinking }]
-        : [],
-    ),
+    content: [],
     encrypted_content: encodeThinking(blocks),
     status,
   };
+  const parts = reasoningParts(item, place);
+  for (const b of blocks)
+    if (b.type === 'thinking' && b.thinking !== '')
+      parts.push({ type: REASONING_PLACES[place].part, text: b.thinking });
+  return item;
 }
 
 /**
@@ -673,8 +707,9 @@ interface OpenReasoning {
   index: number;
   /** The blocks closed so far. */
   blocks: ThinkingBlock[];
-  /** The text of the thinking block being streamed, while one is (its content part is the item's last). */
+  /** The text of the thinking block being streamed, while one is (its part is the last at `place`). */
   text: string | undefined;
+  place: ReasoningPlace;
 }
 
 interface OpenCall {
@@ -808,7 +843,7 @@ export class ResponsesStreamWriter {
     }
     const r = this.reasoning;
     if (r) {
-      const last = r.item.content.at(-1);
+      const last = reasoningParts(r.item, r.place).at(-1);
       if (r.text !== undefined && last) last.text = r.text;
       if (r.blocks.length > 0) r.item.encrypted_content = encodeThinking(r.blocks);
       r.item.status = 'incomplete';
@@ -936,36 +971,49 @@ export class ResponsesStreamWriter {
       encrypted_content: null,
       status: 'in_progress',
     };
-    const r: OpenReasoning = { item, index: this.output.length, blocks: [], text: undefined };
+    const r: OpenReasoning = {
+      item,
+      index: this.output.length,
+      blocks: [],
+      text: undefined,
+      place: reasoningPlace(this.req),
+    };
     this.output.push(item);
     out.push(
-      this.ev({ type: 'response.output_item.added', output_index: r.index, item: { ...item, content: [] } }),
+      this.ev({
+        type: 'response.output_item.added',
+        output_index: r.index,
+        item: { ...item, summary: [], content: [] },
+      }),
     );
     this.reasoning = r;
     return r;
   }
 
-  /** Thinking text, in the open block's content part (opened here when none is). */
+  /** Thinking text, in the open block's part (opened here when none is). */
   private reasoningText(out: ResponsesEvent[], r: OpenReasoning, text: string): void {
-    const at = { item_id: r.item.id, output_index: r.index };
+    const place = REASONING_PLACES[r.place];
+    const parts = reasoningParts(r.item, r.place);
     if (r.text === undefined) {
       r.text = '';
-      r.item.content.push({ type: 'reasoning_text', text: '' });
+      parts.push({ type: place.part, text: '' });
       out.push(
         this.ev({
-          type: 'response.content_part.added',
-          ...at,
-          content_index: r.item.content.length - 1,
-          part: { type: 'reasoning_text', text: '' },
+          type: place.added,
+          item_id: r.item.id,
+          output_index: r.index,
+          [place.index]: parts.length - 1,
+          part: { type: place.part, text: '' },
         }),
       );
     }
     r.text += text;
     out.push(
       this.ev({
-        type: 'response.reasoning_text.delta',
-        ...at,
-        content_index: r.item.content.length - 1,
+        type: place.delta,
+        item_id: r.item.id,
+        output_index: r.index,
+        [place.index]: parts.length - 1,
         delta: text,
       }),
     );
@@ -979,11 +1027,13 @@ export class ResponsesStreamWriter {
     }
     const text = r.text;
     r.text = undefined;
-    const at = { item_id: r.item.id, output_index: r.index, content_index: r.item.content.length - 1 };
-    const part = { type: 'reasoning_text' as const, text };
-    r.item.content[at.content_index] = part;
-    out.push(this.ev({ type: 'response.reasoning_text.done', ...at, text }));
-    out.push(this.ev({ type: 'response.content_part.done', ...at, part }));
+    const place = REASONING_PLACES[r.place];
+    const parts = reasoningParts(r.item, r.place);
+    const at = { item_id: r.item.id, output_index: r.index, [place.index]: parts.length - 1 };
+    const part = { type: place.part, text };
+    parts[parts.length - 1] = part;
+    out.push(this.ev({ type: place.textDone, ...at, text }));
+    out.push(this.ev({ type: place.partDone, ...at, part }));
     r.blocks.push(block ?? { type: 'thinking', thinking: text, signature: '' });
   }
 
@@ -998,7 +1048,7 @@ export class ResponsesStreamWriter {
       this.ev({
         type: 'response.output_item.done',
         output_index: r.index,
-        item: { ...r.item, content: [...r.item.content] },
+        item: { ...r.item, summary: [...r.item.summary], content: [...r.item.content] },
       }),
     );
   }
