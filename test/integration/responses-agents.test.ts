@@ -17,6 +17,7 @@ import {
   startOpenAIFixture,
   toolCalls,
 } from '../fixtures/providers/index.js';
+import { reasons } from '../fixtures/providers/openai.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 let oai: Fixture;
@@ -322,6 +323,32 @@ describe('prompt caching for an agent loop on Claude', () => {
     const body = oai.calls.at(-1)!.body as Record<string, unknown>;
     expect(body['prompt_cache_key']).toBe('conv-1');
     expect(JSON.stringify(body)).not.toContain('cache_control');
+  });
+});
+
+describe('reasoning text from an OpenAI-wire server', () => {
+  it('is a reasoning item whose text goes back to no OpenAI-wire upstream, which refuses foreign fields', async () => {
+    oai.script([
+      reasons('Let me list.', toolCalls([{ id: 'call_r', name: 'shell', arguments: '{"command":["ls"]}' }])),
+    ]);
+    const first = await client.responses
+      .stream({ model: 'gpt-5-codex', input: 'list', tools: [shell] })
+      .finalResponse();
+    expect(first.output.map((o) => o.type)).toEqual(['reasoning', 'function_call']);
+    expect((first.output[0] as OpenAI.Responses.ResponseReasoningItem).content?.[0]?.text).toBe(
+      'Let me list.',
+    );
+    const r = await client.responses.create({
+      model: 'gpt-5-codex',
+      tools: [shell],
+      input: [
+        { role: 'user', content: 'list' },
+        ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+        { type: 'function_call_output', call_id: 'call_r', output: 'a.txt' },
+      ],
+    });
+    expect(r.status).toBe('completed');
+    expect(JSON.stringify(oai.calls.at(-1)!.body)).not.toContain('thinking');
   });
 });
 
