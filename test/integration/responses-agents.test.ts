@@ -17,6 +17,7 @@ import {
   startOpenAIFixture,
   toolCalls,
 } from '../fixtures/providers/index.js';
+import { reasons } from '../fixtures/providers/openai.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 
 let oai: Fixture;
@@ -229,7 +230,10 @@ describe("Codex's custom (freeform) apply_patch tool", () => {
       });
       expect(r.status, model).toBe(200);
       const events = await sseEvents(r);
-      const done = events.find((e) => e.type === 'response.output_item.done')!;
+      // (Claude thinks first, with the reasoning effort on: a reasoning item comes before the call.)
+      const done = events.find(
+        (e) => e.type === 'response.output_item.done' && (e['item'] as { type: string }).type !== 'reasoning',
+      )!;
       expect(done['item'], model).toMatchObject({
         type: 'custom_tool_call',
         name: 'apply_patch',
@@ -319,5 +323,90 @@ describe('prompt caching for an agent loop on Claude', () => {
     const body = oai.calls.at(-1)!.body as Record<string, unknown>;
     expect(body['prompt_cache_key']).toBe('conv-1');
     expect(JSON.stringify(body)).not.toContain('cache_control');
+  });
+});
+
+describe('reasoning text from an OpenAI-wire server', () => {
+  it('is a reasoning item whose text goes back to no OpenAI-wire upstream, which refuses foreign fields', async () => {
+    oai.script([
+      reasons('Let me list.', toolCalls([{ id: 'call_r', name: 'shell', arguments: '{"command":["ls"]}' }])),
+    ]);
+    const first = await client.responses
+      .stream({ model: 'gpt-5-codex', input: 'list', tools: [shell] })
+      .finalResponse();
+    expect(first.output.map((o) => o.type)).toEqual(['reasoning', 'function_call']);
+    expect((first.output[0] as OpenAI.Responses.ResponseReasoningItem).content?.[0]?.text).toBe(
+      'Let me list.',
+    );
+    const r = await client.responses.create({
+      model: 'gpt-5-codex',
+      tools: [shell],
+      input: [
+        { role: 'user', content: 'list' },
+        ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+        { type: 'function_call_output', call_id: 'call_r', output: 'a.txt' },
+      ],
+    });
+    expect(r.status).toBe('completed');
+    expect(JSON.stringify(oai.calls.at(-1)!.body)).not.toContain('thinking');
+  });
+});
+
+describe('Claude thinking behind the Responses API (reasoning.effort turns it on)', () => {
+  /** The assistant turn Claude got on the last call. */
+  const claudeAssistantTurn = () =>
+    (anth.calls.at(-1)!.body as { messages: Array<{ role: string; content: Array<{ type: string }> }> })
+      .messages[1];
+
+  it('answers the thinking as a reasoning item and gets it back on the tool-result turn, however the client returns it', async () => {
+    const settings = {
+      model: 'claude-sonnet-4-5',
+      tools: [shell],
+      reasoning: { effort: 'medium' as const, summary: 'auto' as const },
+      include: ['reasoning.encrypted_content' as const],
+      store: false,
+    };
+    for (const streamed of [false, true]) {
+      anth.script([toolUse([{ name: 'shell', input: { command: ['ls'] } }])]);
+      const first = streamed
+        ? await client.responses.stream({ ...settings, input: 'list' }).finalResponse()
+        : await client.responses.create({ ...settings, input: 'list' });
+      expect((anth.calls.at(-1)!.body as { thinking?: unknown }).thinking, 'thinking on').toBeDefined();
+      const [reasoning, call] = first.output as [
+        OpenAI.Responses.ResponseReasoningItem,
+        OpenAI.Responses.ResponseFunctionToolCall,
+      ];
+      expect(reasoning.type, `streamed: ${streamed}`).toBe('reasoning');
+      // Asked for a summary (as Codex asks), Claude's (summarized) thinking text is the summary Codex shows.
+      expect(reasoning.summary[0]?.text).toMatch(/\S/);
+      expect(reasoning.encrypted_content).toMatch(/^tm1\./);
+      const result = { type: 'function_call_output' as const, call_id: call.call_id, output: 'a.txt' };
+      const turns: Array<[string, OpenAI.Responses.ResponseInputItem[]]> = [
+        // The openai SDK's and the Agents SDK's way: the output items as they came.
+        ['as received', [...(first.output as OpenAI.Responses.ResponseInputItem[]), result]],
+        // An item replayed by id alone (the Agents SDK with store on).
+        ['by id', [{ type: 'reasoning', id: reasoning.id, summary: [] }, call, result]],
+        // Codex or the Vercel AI SDK without reasoning items: the call rebuilt, no reasoning at all.
+        [
+          'rebuilt',
+          [
+            { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+            result,
+          ],
+        ],
+      ];
+      for (const [how, items] of turns) {
+        // Without its signed thinking first, Claude (and the fixture, as Claude does) refuses this turn with a 400.
+        const r = await client.responses.create({
+          ...settings,
+          input: [{ role: 'user', content: 'list' }, ...items],
+        });
+        expect(r.status, `streamed: ${streamed}, ${how}`).toBe('completed');
+        expect(
+          claudeAssistantTurn()?.content.map((b) => b.type),
+          `streamed: ${streamed}, ${how}`,
+        ).toEqual(['thinking', 'tool_use']);
+      }
+    }
   });
 });

@@ -21,6 +21,7 @@ import {
   toAnthropicMessage,
 } from './anthropic-messages.js';
 import type { ItemMemory } from './item-memory.js';
+import { reasoningBlocks } from './reasoning-items.js';
 import {
   frameResponsesEvents,
   fromResponsesRequest,
@@ -77,11 +78,10 @@ export function responsesApi(deps: {
     name: 'responses',
     schema: responsesRequest,
     toInternal: (req) =>
-      fromResponsesRequest(
-        req,
-        (id) => deps.memory.resolve(id, deps.now()),
-        (callId, name) => deps.memory.callExtra(callId, name, deps.now()),
-      ),
+      fromResponsesRequest(req, (id) => deps.memory.resolve(id, deps.now()), {
+        extra: (callId, name) => deps.memory.callExtra(callId, name, deps.now()),
+        thinking: (callId) => reasoningBlocks(deps.memory.callReasoning(callId, deps.now())),
+      }),
     answer(c, req) {
       const r = toResponse(c, req, deps.newId);
       deps.memory.remember(r.output, deps.now());

@@ -74,11 +74,10 @@ describe('ItemMemory', () => {
         ],
       });
     const translate = (name: string) =>
-      fromResponsesRequest(
-        call(name),
-        (id) => memory.resolve(id, 1),
-        (id, n) => memory.callExtra(id, n, 1),
-      ).messages[1]?.tool_calls?.[0] as { extra_content?: unknown };
+      fromResponsesRequest(call(name), (id) => memory.resolve(id, 1), {
+        extra: (id, n) => memory.callExtra(id, n, 1),
+        thinking: () => undefined,
+      }).messages[1]?.tool_calls?.[0] as { extra_content?: unknown };
     expect(translate('weather').extra_content).toEqual(extra);
     // Another tool under the same call_id is not the call we answered.
     expect(translate('other').extra_content).toBeUndefined();

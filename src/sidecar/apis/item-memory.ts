@@ -5,9 +5,10 @@
  * listed, retrieved or chained by `previous_response_id`; an item forgotten (bound, TTL, restart) is a clear 400
  * naming it. Bounded like the response cache, by the same LRU.
  *
- * It also keeps the `extra_content` of the tool calls it answered with (Gemini's thought signature), by call_id,
- * apart from the items so no `item_reference` can name one: clients that rebuild function_call items from call_id,
- * name and arguments (Codex, the Vercel AI SDK) drop it, and Gemini 3 refuses a turn whose calls lost it.
+ * It also keeps, by call_id, what the tool calls it answered with came with: their `extra_content` (Gemini's thought
+ * signature) and the reasoning item of their answer (Claude's thinking blocks), apart from the items so no
+ * `item_reference` can name one. Clients that rebuild function_call items from call_id, name and arguments (Codex,
+ * the Vercel AI SDK) drop the one, may leave out the other, and Gemini 3 and Claude refuse a turn without them.
  */
 import type { ResponsesInputItem } from '../../api/responses.js';
 import { ByteLru } from '../lru.js';
@@ -18,9 +19,16 @@ export const ITEM_MEMORY_TTL_MS = 60 * 60 * 1000;
 /** One part in this of the bound is kept for tool calls' extra content (signatures are small, items can be large). */
 const CALL_EXTRA_SHARE = 8;
 
+/** What is kept of a tool call: its name, its extra content, the id of its answer's reasoning item. */
+interface CallNote {
+  name: string;
+  extra?: unknown;
+  reasoningId?: string;
+}
+
 export class ItemMemory {
   private readonly lru: ByteLru<ResponsesInputItem>;
-  private readonly callExtras: ByteLru<{ name: string; extra: unknown }>;
+  private readonly callExtras: ByteLru<CallNote>;
 
   constructor(
     maxBytes = ITEM_MEMORY_BYTES,
@@ -33,20 +41,25 @@ export class ItemMemory {
 
   /** Remembers the output items of one answer, as the input items a later request may reference. */
   remember(items: readonly OutputItem[], now: number): void {
+    // The answer's reasoning item (the thinking its tool calls were made with), kept by id with the items.
+    const reasoningId = items.find((i) => i.type === 'reasoning')?.id;
     for (const item of items) {
       const input = toInputItem(item);
       this.lru.set(item.id, input, item.id.length + JSON.stringify(input).length * 2, this.ttlMs, now);
-      if (item.type !== 'message' && item.extra_content != null) {
-        const bytes =
-          (item.call_id.length + item.name.length + JSON.stringify(item.extra_content).length) * 2;
-        this.callExtras.set(
-          item.call_id,
-          { name: item.name, extra: item.extra_content },
-          bytes,
-          this.ttlMs,
-          now,
-        );
-      }
+      if (item.type === 'message' || item.type === 'reasoning') continue;
+      if (item.extra_content == null && reasoningId === undefined) continue;
+      const note: CallNote = {
+        name: item.name,
+        ...(item.extra_content != null ? { extra: item.extra_content } : {}),
+        ...(reasoningId !== undefined ? { reasoningId } : {}),
+      };
+      this.callExtras.set(
+        item.call_id,
+        note,
+        (item.call_id.length + JSON.stringify(note).length) * 2,
+        this.ttlMs,
+        now,
+      );
     }
   }
 
@@ -60,6 +73,12 @@ export class ItemMemory {
     return found?.name === name ? found.extra : undefined;
   }
 
+  /** The reasoning item of the answer that made the call `callId`, while both are remembered. */
+  callReasoning(callId: string, now: number): ResponsesInputItem | undefined {
+    const id = this.callExtras.get(callId, now)?.reasoningId;
+    return id === undefined ? undefined : this.lru.get(id, now);
+  }
+
   get bytes(): number {
     return this.lru.bytes + this.callExtras.bytes;
   }
@@ -67,6 +86,13 @@ export class ItemMemory {
 
 /** An output item as the input item that means the same: the shapes coincide except for status. */
 function toInputItem(item: OutputItem): ResponsesInputItem {
+  if (item.type === 'reasoning')
+    return {
+      type: 'reasoning',
+      id: item.id,
+      summary: [],
+      encrypted_content: item.encrypted_content,
+    } as ResponsesInputItem;
   const extra =
     item.type !== 'message' && item.extra_content != null ? { extra_content: item.extra_content } : {};
   if (item.type === 'custom_tool_call')

@@ -8,8 +8,10 @@
  * true), passed on when sent, and answered as `store: false` (nothing is kept for retrieval). `item_reference`
  * items resolve through `resolveItem` (a bounded memory of the items this sidecar answered with recently; the
  * Vercel AI SDK sends references to them in multi-turn calls); an unknown reference is a 400 naming the item.
- * Reasoning items are dropped from history: they belong to the model that produced them. Settings with a
- * chat-completions equivalent are translated (`settings`); what has none is refused or listed in docs/apis.md.
+ * The answer's thinking is a reasoning item whose blocks come back with the turn after it (reasoning-items.ts);
+ * another server's reasoning items are dropped: they belong to the model that produced them. Custom tools travel as
+ * functions (custom-tools.ts). Settings with a chat-completions equivalent are translated (`settings`); what has
+ * none is refused or listed in docs/apis.md.
  */
 import { randomBytes } from 'node:crypto';
 import type {
@@ -17,6 +19,7 @@ import type {
   ChatCompletionChunk,
   ChatCompletionRequest,
   ChatMessage,
+  ThinkingBlock,
 } from '../../api/openai.js';
 import type {
   ResponsesCustomTool,
@@ -31,9 +34,11 @@ import type {
 import { errorCodes, type TiermeshError } from '../../errors.js';
 import { markLastBlock } from '../../providers/cache-control.js';
 import { sseEvent } from '../../providers/sse.js';
+import { answerThinking } from './anthropic-messages.js';
 import { customCallArguments, customCallInput, customToolFunction, customToolNames } from './custom-tools.js';
 import { invalid, type Quote } from './invalid.js';
-import { StreamParts, wholeArguments } from './stream-parts.js';
+import { decodeThinking, encodeThinking } from './reasoning-items.js';
+import { StreamParts, thinkingParts, wholeArguments } from './stream-parts.js';
 import { strictCompatible } from './strict-schema.js';
 
 type Part = { type: string } & Record<string, unknown>;
@@ -49,14 +54,18 @@ type ToolCall = {
 export type ItemResolver = (id: string) => ResponsesInputItem | undefined;
 
 /**
- * The `extra_content` a tool call this sidecar answered with carried (Gemini's thought signature), by its call_id
- * and name, or undefined. Clients that rebuild function_call items from call_id, name and arguments (Codex, the
- * Vercel AI SDK) drop fields they do not know, and Gemini 3 refuses a turn whose function calls lost their signature.
+ * What the sidecar remembers of the tool calls it answered with, by call_id (item-memory.ts), for clients that send
+ * a call back without it. Codex and the Vercel AI SDK rebuild function_call items from call_id, name and arguments,
+ * dropping fields they do not know, and may leave reasoning items out; but Gemini 3 refuses a turn whose function
+ * calls lost their thought signature, and Claude with thinking on one whose tool calls lost their thinking blocks.
  */
-export type CallExtraResolver = (callId: string, name: string) => unknown;
-
-/** Item types that only mean something to the model that produced them, dropped from history. */
-const HISTORY_ONLY = new Set(['reasoning']);
+export interface CallMemory {
+  /** The call's `extra_content` (Gemini's thought signature), when its name matches. */
+  extra(callId: string, name: string): unknown;
+  /** The thinking blocks of the answer that made the call. */
+  thinking(callId: string): ThinkingBlock[] | undefined;
+}
+const forgetful: CallMemory = { extra: () => undefined, thinking: () => undefined };
 
 function unsupported(param: string, what: (quote: Quote) => string): TiermeshError {
   return invalid(param, (q) => `${what(q)} is not supported by this endpoint`);
@@ -123,7 +132,7 @@ function plainText(content: string | Part[], where: string, field = 'content', a
 export function fromResponsesRequest(
   req: ResponsesRequest,
   resolveItem: ItemResolver = () => undefined,
-  resolveCallExtra: CallExtraResolver = () => undefined,
+  calls: CallMemory = forgetful,
 ): ChatCompletionRequest {
   if (req.previous_response_id)
     throw invalid(
@@ -147,6 +156,12 @@ export function fromResponsesRequest(
     typeof req.input === 'string'
       ? [{ role: 'user', content: req.input } as ResponsesMessageItem]
       : req.input;
+  // The thinking blocks of the reasoning items just read, for the assistant turn that follows them.
+  let thinking: ThinkingBlock[] = [];
+  const takeThinking = (m: ChatMessage) => {
+    if (thinking.length > 0) m.thinking_blocks = [...(m.thinking_blocks ?? []), ...thinking];
+    thinking = [];
+  };
   // Images of the tool results just read, for the user message that follows them.
   let resultImages: ImagePart[] = [];
   const flushResultImages = () => {
@@ -173,13 +188,14 @@ export function fromResponsesRequest(
       const m = item as ResponsesMessageItem;
       if (m.role === 'system' || m.role === 'developer')
         messages.push({ role: 'system', content: plainText(m.content as string | Part[], where) });
-      else if (m.role === 'assistant')
+      else if (m.role === 'assistant') {
         messages.push({ role: 'assistant', content: plainText(m.content as string | Part[], where) });
-      else messages.push({ role: 'user', content: userParts(m.content as string | Part[], where) });
+        takeThinking(messages[messages.length - 1]!);
+      } else messages.push({ role: 'user', content: userParts(m.content as string | Part[], where) });
     } else if (type === 'function_call' || type === 'custom_tool_call') {
       const f = item as ResponsesFunctionCallItem | ResponsesCustomToolCallItem;
       // As the client sent it back (the openai SDK keeps unknown fields on an item), else as we answered it.
-      const extra = f['extra_content'] ?? resolveCallExtra(f.call_id, f.name);
+      const extra = f['extra_content'] ?? calls.extra(f.call_id, f.name);
       const call: ToolCall = {
         id: f.call_id,
         type: 'function',
@@ -193,15 +209,37 @@ export function fromResponsesRequest(
       const last = messages[messages.length - 1];
       if (last?.role === 'assistant') last.tool_calls = [...(last.tool_calls ?? []), call];
       else messages.push({ role: 'assistant', content: null, tool_calls: [call] });
+      takeThinking(messages[messages.length - 1]!);
     } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
       const o = item as ResponsesFunctionCallOutputItem | ResponsesCustomToolCallOutputItem;
       const { text, images } = toolOutput(o.output as string | Part[], where);
       messages.push({ role: 'tool', tool_call_id: o.call_id, content: text });
       resultImages.push(...images);
-    } else if (!HISTORY_ONLY.has(type))
-      throw unsupported(`${where}.type`, (q) => `input item type ${q(type)}`);
+    } else if (type === 'reasoning') {
+      // Our reasoning items carry the thinking blocks (reasoning-items.ts), in the item or remembered by its id;
+      // another server's (OpenAI's encrypted reasoning) belongs to the model that produced it and is dropped.
+      const r = item as { id?: unknown; encrypted_content?: unknown };
+      const known = typeof r.id === 'string' && r.encrypted_content == null ? resolveItem(r.id) : undefined;
+      const blocks =
+        decodeThinking(r.encrypted_content, `${where}.encrypted_content`) ??
+        decodeThinking(
+          (known as { encrypted_content?: unknown } | undefined)?.encrypted_content,
+          `${where}.id`,
+        );
+      if (blocks) thinking.push(...blocks);
+      continue;
+    } else throw unsupported(`${where}.type`, (q) => `input item type ${q(type)}`);
+    // Reasoning goes with the assistant turn right after it; anything else in between leaves it behind.
+    if (messages.at(-1)?.role !== 'assistant') thinking = [];
   }
   flushResultImages();
+  // A tool-use turn sent back without its thinking gets the thinking it was answered with, when remembered.
+  for (const m of messages) {
+    const first = (m.tool_calls as ToolCall[] | undefined)?.[0];
+    if (m.role !== 'assistant' || !first || m.thinking_blocks) continue;
+    const remembered = calls.thinking(first.id);
+    if (remembered) m.thinking_blocks = remembered;
+  }
   // An assistant text turn that only carried tool calls has no text: OpenAI wants null content there.
   for (const m of messages) if (m.role === 'assistant' && m.tool_calls && m.content === '') m.content = null;
   if (!messages.some((m) => m.role !== 'system')) throw invalid('input', 'must hold at least one message');
@@ -348,7 +386,21 @@ export interface OutputCustomToolCall {
   extra_content?: unknown;
 }
 export type OutputToolCall = OutputFunctionCall | OutputCustomToolCall;
-export type OutputItem = OutputMessage | OutputToolCall;
+/**
+ * The answer's thinking (reasoning-items.ts): its text as `summary_text` parts when the request asked for a summary
+ * (Claude 4 and Gemini return summarized thinking), else as `reasoning_text` content; the blocks themselves in
+ * `encrypted_content`.
+ */
+export interface OutputReasoning {
+  type: 'reasoning';
+  id: string;
+  summary: Array<{ type: 'summary_text'; text: string }>;
+  content: Array<{ type: 'reasoning_text'; text: string }>;
+  /** Null while the item streams: the blocks are whole only when it closes. */
+  encrypted_content: string | null;
+  status: 'in_progress' | 'completed' | 'incomplete';
+}
+export type OutputItem = OutputMessage | OutputToolCall | OutputReasoning;
 
 export interface ResponsesUsage {
   input_tokens: number;
@@ -393,10 +445,10 @@ export interface ResponseObject {
 }
 
 /**
- * Makes the ids of one answer: `resp_...`, `msg_...`, `fc_...`, `ctc_...` (custom tool calls); `call_...` for a tool
- * call sent without an id.
+ * Makes the ids of one answer: `resp_...`, `rs_...`, `msg_...`, `fc_...`, `ctc_...` (custom tool calls); `call_...`
+ * for a tool call sent without an id.
  */
-export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'ctc' | 'call') => string;
+export type IdMaker = (prefix: 'resp' | 'msg' | 'fc' | 'ctc' | 'rs' | 'call') => string;
 
 /** Random ids, unguessable so one client cannot reference another's remembered items. */
 export const newResponsesId: IdMaker = (prefix) => `${prefix}_${randomBytes(16).toString('hex')}`;
@@ -477,6 +529,9 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
   const calls = (choice?.message.tool_calls ?? []) as Array<Partial<ToolCall>>;
   const text = choice?.message.content ?? '';
   const refusal = choice?.message.refusal;
+  // Thinking comes first, as the model thought before it answered.
+  const thinking = answerThinking(choice?.message);
+  if (thinking.length > 0) output.push(reasoningItem(newId('rs'), thinking, itemStatus, reasoningPlace(req)));
   if (refusal)
     output.push({
       type: 'message',
@@ -513,6 +568,59 @@ export function toResponse(c: ChatCompletion, req: ResponsesRequest, newId: IdMa
       error: null,
     },
   );
+}
+
+/** Where a reasoning item's text goes, and the stream events of a part there. */
+const REASONING_PLACES = {
+  summary: {
+    part: 'summary_text',
+    index: 'summary_index',
+    added: 'response.reasoning_summary_part.added',
+    delta: 'response.reasoning_summary_text.delta',
+    textDone: 'response.reasoning_summary_text.done',
+    partDone: 'response.reasoning_summary_part.done',
+  },
+  content: {
+    part: 'reasoning_text',
+    index: 'content_index',
+    added: 'response.content_part.added',
+    delta: 'response.reasoning_text.delta',
+    textDone: 'response.reasoning_text.done',
+    partDone: 'response.content_part.done',
+  },
+} as const;
+type ReasoningPlace = keyof typeof REASONING_PLACES;
+
+/** The summary when the request asked for one (Codex does by default), else the content. */
+function reasoningPlace(req: ResponsesRequest): ReasoningPlace {
+  return req.reasoning?.summary != null ? 'summary' : 'content';
+}
+
+/** The text parts of a reasoning item at `place`, as one list to push to. */
+function reasoningParts(item: OutputReasoning, place: ReasoningPlace): Array<{ type: string; text: string }> {
+  return place === 'summary' ? item.summary : item.content;
+}
+
+/** A reasoning item holding `blocks`: the text of each thinking block as a part at `place`, all of them encoded. */
+function reasoningItem(
+  id: string,
+  blocks: ThinkingBlock[],
+  status: OutputReasoning['status'],
+  place: ReasoningPlace,
+): OutputReasoning {
+  const item: OutputReasoning = {
+    type: 'reasoning',
+    id,
+    summary: [],
+    content: [],
+    encrypted_content: encodeThinking(blocks),
+    status,
+  };
+  const parts = reasoningParts(item, place);
+  for (const b of blocks)
+    if (b.type === 'thinking' && b.thinking !== '')
+      parts.push({ type: REASONING_PLACES[place].part, text: b.thinking });
+  return item;
 }
 
 /**
@@ -594,6 +702,16 @@ function contentPart(
     : { type: 'output_text', text, annotations: [], logprobs };
 }
 
+interface OpenReasoning {
+  item: OutputReasoning;
+  index: number;
+  /** The blocks closed so far. */
+  blocks: ThinkingBlock[];
+  /** The text of the thinking block being streamed, while one is (its part is the last at `place`). */
+  text: string | undefined;
+  place: ReasoningPlace;
+}
+
 interface OpenCall {
   item: OutputToolCall;
   index: number;
@@ -616,6 +734,7 @@ export class ResponsesStreamWriter {
   private serviceTier: string | undefined;
   private readonly output: OutputItem[] = [];
   private text: OpenText | undefined;
+  private reasoning: OpenReasoning | undefined;
   private calls = new Map<number, OpenCall>();
   private openCalls: OpenCall[] = [];
   private readonly parts: StreamParts;
@@ -642,12 +761,28 @@ export class ResponsesStreamWriter {
     const out: ResponsesEvent[] = [];
     this.serviceTier ??= servedTier(chunk);
     if (!this.started) this.start(out, chunk.model);
+    // Reasoning first, as it precedes the answer in a chunk too (stream-parts.ts).
+    for (const part of thinkingParts(chunk)) {
+      const r = this.openReasoning(out);
+      if (part.kind === 'thinking-text') this.reasoningText(out, r, part.text);
+      else if (part.block.type === 'thinking') {
+        // A whole block ends the one its fragments streamed, sending what of its text they did not.
+        const sent = r.text ?? '';
+        const rest = part.block.thinking.startsWith(sent) ? part.block.thinking.slice(sent.length) : '';
+        if (rest !== '') this.reasoningText(out, r, rest);
+        this.closeThought(out, r, part.block);
+      } else {
+        this.closeThought(out, r);
+        r.blocks.push(part.block);
+      }
+    }
     for (const part of this.parts.read(chunk)) {
       if (part.kind === 'text') this.text = this.textDelta(out, part.text, 'output_text', part.logprobs);
       else if (part.kind === 'refusal') this.text = this.textDelta(out, part.text, 'refusal');
       else if (part.kind === 'tool-start') {
         // OpenAI streams tool calls one after the other: a new one means the previous items are complete, unless a
         // call's arguments are not whole yet (servers that interleave parallel calls; wholeArguments).
+        this.closeReasoning(out, 'completed');
         this.closeText(out, 'completed');
         this.closeCalls(out, 'completed', (c) => wholeArguments(c.args));
         const item = toolCallItem(this.newId, this.custom, part.id, part.name, part.extra);
@@ -705,6 +840,13 @@ export class ResponsesStreamWriter {
     if (t) {
       t.item.content = [contentPart(t.kind, t.text, t.logprobs)];
       t.item.status = 'incomplete';
+    }
+    const r = this.reasoning;
+    if (r) {
+      const last = reasoningParts(r.item, r.place).at(-1);
+      if (r.text !== undefined && last) last.text = r.text;
+      if (r.blocks.length > 0) r.item.encrypted_content = encodeThinking(r.blocks);
+      r.item.status = 'incomplete';
     }
     for (const c of this.openCalls) {
       setArguments(c.item, c.args);
@@ -817,7 +959,102 @@ export class ResponsesStreamWriter {
     out.push(this.ev({ type: 'response.output_item.done', output_index: t.index, item: { ...t.item } }));
   }
 
+  /** The open reasoning item, or a new one (closing what came before). */
+  private openReasoning(out: ResponsesEvent[]): OpenReasoning {
+    if (this.reasoning) return this.reasoning;
+    this.closeAll(out, 'completed');
+    const item: OutputReasoning = {
+      type: 'reasoning',
+      id: this.newId('rs'),
+      summary: [],
+      content: [],
+      encrypted_content: null,
+      status: 'in_progress',
+    };
+    const r: OpenReasoning = {
+      item,
+      index: this.output.length,
+      blocks: [],
+      text: undefined,
+      place: reasoningPlace(this.req),
+    };
+    this.output.push(item);
+    out.push(
+      this.ev({
+        type: 'response.output_item.added',
+        output_index: r.index,
+        item: { ...item, summary: [], content: [] },
+      }),
+    );
+    this.reasoning = r;
+    return r;
+  }
+
+  /** Thinking text, in the open block's part (opened here when none is). */
+  private reasoningText(out: ResponsesEvent[], r: OpenReasoning, text: string): void {
+    const place = REASONING_PLACES[r.place];
+    const parts = reasoningParts(r.item, r.place);
+    if (r.text === undefined) {
+      r.text = '';
+      parts.push({ type: place.part, text: '' });
+      out.push(
+        this.ev({
+          type: place.added,
+          item_id: r.item.id,
+          output_index: r.index,
+          [place.index]: parts.length - 1,
+          part: { type: place.part, text: '' },
+        }),
+      );
+    }
+    r.text += text;
+    out.push(
+      this.ev({
+        type: place.delta,
+        item_id: r.item.id,
+        output_index: r.index,
+        [place.index]: parts.length - 1,
+        delta: text,
+      }),
+    );
+  }
+
+  /** Ends the thinking block being streamed, as `block` (signed) or, without one, as unsigned text. */
+  private closeThought(out: ResponsesEvent[], r: OpenReasoning, block?: ThinkingBlock): void {
+    if (r.text === undefined) {
+      if (block) r.blocks.push(block);
+      return;
+    }
+    const text = r.text;
+    r.text = undefined;
+    const place = REASONING_PLACES[r.place];
+    const parts = reasoningParts(r.item, r.place);
+    const at = { item_id: r.item.id, output_index: r.index, [place.index]: parts.length - 1 };
+    const part = { type: place.part, text };
+    parts[parts.length - 1] = part;
+    out.push(this.ev({ type: place.textDone, ...at, text }));
+    out.push(this.ev({ type: place.partDone, ...at, part }));
+    r.blocks.push(block ?? { type: 'thinking', thinking: text, signature: '' });
+  }
+
+  private closeReasoning(out: ResponsesEvent[], status: OutputReasoning['status']): void {
+    const r = this.reasoning;
+    if (!r) return;
+    this.closeThought(out, r);
+    this.reasoning = undefined;
+    r.item.encrypted_content = r.blocks.length > 0 ? encodeThinking(r.blocks) : null;
+    r.item.status = status;
+    out.push(
+      this.ev({
+        type: 'response.output_item.done',
+        output_index: r.index,
+        item: { ...r.item, summary: [...r.item.summary], content: [...r.item.content] },
+      }),
+    );
+  }
+
   private closeAll(out: ResponsesEvent[], status: OutputMessage['status']): void {
+    this.closeReasoning(out, status);
     this.closeText(out, status);
     this.closeCalls(out, status, () => true);
   }
