@@ -33,6 +33,30 @@ describe('generated CRDs', () => {
     });
   });
 
+  it('describes every field, so `kubectl explain` says what each one is for', () => {
+    type Node = {
+      description?: string;
+      properties?: Record<string, Node>;
+      items?: Node;
+      additionalProperties?: Node | boolean;
+    };
+    const undescribed: string[] = [];
+    const walk = (node: Node, path: string) => {
+      for (const [name, child] of Object.entries(node.properties ?? {})) {
+        if (!child.description?.trim()) undescribed.push(`${path}.${name}`);
+        walk(child, `${path}.${name}`);
+      }
+      if (node.items) walk(node.items, `${path}[]`);
+      if (typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}{}`);
+    };
+    for (const [file, crd] of Object.entries(crds)) {
+      const version = (crd['spec'] as { versions: Array<{ schema: { openAPIV3Schema: Node } }> })
+        .versions[0]!;
+      walk(version.schema.openAPIV3Schema, file);
+    }
+    expect(undescribed).toEqual([]);
+  });
+
   it('puts the status subresource and printer columns on both kinds', () => {
     for (const crd of Object.values(crds)) {
       const version = (crd['spec'] as { versions: Array<Record<string, unknown>> }).versions[0]!;

@@ -106,6 +106,8 @@ interface CrdInput {
   spec: z.ZodType;
   status: z.ZodType;
   description: string;
+  /** What spec is for, as `kubectl explain <kind>.spec` shows it. */
+  specDescription: string;
   columns: Array<{ name: string; type: string; jsonPath: string; description?: string; priority?: number }>;
 }
 
@@ -144,11 +146,20 @@ export function buildCrd(input: CrdInput): Json {
               description: input.description,
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: jsonSchema(input.spec),
-                status: withConditionListType(jsonSchema(input.status)),
+                apiVersion: {
+                  type: 'string',
+                  description: `${GROUP}/${VERSION}: the versioned schema of this object.`,
+                },
+                kind: { type: 'string', description: `${input.kind}.` },
+                metadata: {
+                  type: 'object',
+                  description: 'Standard object metadata (name, namespace, labels).',
+                },
+                spec: { ...jsonSchema(input.spec), description: input.specDescription },
+                status: {
+                  ...withConditionListType(jsonSchema(input.status)),
+                  description: 'Written by the tiermesh operator (leader only); never edit by hand.',
+                },
               },
             },
           },
@@ -169,6 +180,9 @@ export const crds: Record<string, Json> = {
     status: modelRouteStatus,
     description:
       'ModelRoute declares the providers, models and tiers a namespace routes LLM requests across.',
+    specDescription:
+      'Providers and their keys, the model registry, the tiers (cheapest first) and how requests are routed ' +
+      'across them. The route named default serves model "auto".',
     columns: [
       { name: 'Ready', type: 'string', jsonPath: ready },
       { name: 'Tiers', type: 'integer', jsonPath: '.status.tiers' },
@@ -195,6 +209,7 @@ export const crds: Record<string, Json> = {
     spec: modelBudgetSpec,
     status: modelBudgetStatus,
     description: 'ModelBudget caps what a namespace (or one ModelRoute) spends on LLM calls per window.',
+    specDescription: 'The window, the limit (USD, tokens), per-user limits and what happens past the limit.',
     columns: [
       { name: 'Ready', type: 'string', jsonPath: ready },
       { name: 'State', type: 'string', jsonPath: '.status.state' },
