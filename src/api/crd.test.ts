@@ -61,7 +61,12 @@ describe('generated CRDs', () => {
     for (const crd of Object.values(crds)) {
       const version = (crd['spec'] as { versions: Array<Record<string, unknown>> }).versions[0]!;
       expect(version['subresources']).toEqual({ status: {} });
-      expect((version['additionalPrinterColumns'] as unknown[]).length).toBeGreaterThan(2);
+      const columns = version['additionalPrinterColumns'] as Array<{ name: string; priority?: number }>;
+      const shown = columns.filter((c) => !c.priority).map((c) => c.name);
+      // What `kubectl get` shows first: whether it is Ready, and if not, why (the message in -o wide).
+      expect(shown.slice(0, 2)).toEqual(['Ready', 'Reason']);
+      expect(shown.at(-1)).toBe('Age');
+      expect(columns.find((c) => c.name === 'Message')?.priority).toBe(1);
     }
   });
 

@@ -136,9 +136,11 @@ export function buildCrd(input: CrdInput): Json {
           served: true,
           storage: true,
           subresources: { status: {} },
+          // Age before the Message (wide only): a long message last does not push Age off the screen.
           additionalPrinterColumns: [
-            ...input.columns,
+            ...input.columns.filter((c) => c.name !== 'Message'),
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            ...input.columns.filter((c) => c.name === 'Message'),
           ],
           schema: {
             openAPIV3Schema: {
@@ -170,6 +172,19 @@ export function buildCrd(input: CrdInput): Json {
 }
 
 const ready = '.status.conditions[?(@.type=="Ready")].status';
+/** Why it is (not) Ready, beside the status: `kubectl get` then tells Invalid from SidecarRejected without a describe. */
+const reason = {
+  name: 'Reason',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+};
+/** What to fix, in -o wide (long: a list of problems by field). */
+const message = {
+  name: 'Message',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].message',
+  priority: 1,
+};
 
 export const crds: Record<string, Json> = {
   [`${GROUP}_modelroutes.yaml`]: buildCrd({
@@ -185,6 +200,7 @@ export const crds: Record<string, Json> = {
       'across them. The route named default serves model "auto".',
     columns: [
       { name: 'Ready', type: 'string', jsonPath: ready },
+      reason,
       { name: 'Tiers', type: 'integer', jsonPath: '.status.tiers' },
       {
         name: 'Escalation',
@@ -200,6 +216,21 @@ export const crds: Record<string, Json> = {
         priority: 1,
       },
       { name: 'Version', type: 'string', jsonPath: '.status.configVersion', priority: 1 },
+      {
+        name: 'Acked',
+        type: 'integer',
+        jsonPath: '.status.sidecars.acked',
+        description: 'Connected sidecars running Version',
+        priority: 1,
+      },
+      {
+        name: 'Connected',
+        type: 'integer',
+        jsonPath: '.status.sidecars.connected',
+        description: 'Sidecars of the namespace connected to the operator',
+        priority: 1,
+      },
+      message,
     ],
   }),
   [`${GROUP}_modelbudgets.yaml`]: buildCrd({
@@ -212,10 +243,12 @@ export const crds: Record<string, Json> = {
     specDescription: 'The window, the limit (USD, tokens), per-user limits and what happens past the limit.',
     columns: [
       { name: 'Ready', type: 'string', jsonPath: ready },
+      reason,
       { name: 'State', type: 'string', jsonPath: '.status.state' },
       { name: 'Limit', type: 'number', jsonPath: '.spec.limit.usd', description: 'USD per window' },
       { name: 'Spend', type: 'number', jsonPath: '.status.spentUSD', description: 'USD spent this window' },
       { name: 'Remaining', type: 'number', jsonPath: '.status.remainingUSD' },
+      message,
     ],
   }),
 };
