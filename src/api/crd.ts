@@ -153,10 +153,8 @@ export function buildCrd(input: CrdInput): Json {
                   description: `${GROUP}/${VERSION}: the versioned schema of this object.`,
                 },
                 kind: { type: 'string', description: `${input.kind}.` },
-                metadata: {
-                  type: 'object',
-                  description: 'Standard object metadata (name, namespace, labels).',
-                },
+                // The apiserver refuses anything on metadata but its type (it describes it itself).
+                metadata: { type: 'object' },
                 spec: { ...jsonSchema(input.spec), description: input.specDescription },
                 status: {
                   ...withConditionListType(jsonSchema(input.status)),
