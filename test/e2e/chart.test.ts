@@ -138,6 +138,11 @@ describe('helm chart (real apiserver)', () => {
       expect(JSON.stringify(w.namespaceSelector)).toContain('kube-system');
       expect(JSON.stringify(w.namespaceSelector)).toContain(namespace);
     }
+    // Two replicas, one may go; a replica that is not Ready never blocks a node drain.
+    expect((byKind('PodDisruptionBudget')[0] as { spec?: unknown } | undefined)?.spec).toMatchObject({
+      minAvailable: 1,
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    });
     expect(byKind('ServiceMonitor')).toHaveLength(0);
     expect(byKind('CustomResourceDefinition')).toHaveLength(0);
     expect(byKind('ConfigMap')[0]?.metadata?.labels?.['grafana_dashboard']).toBe('1');
