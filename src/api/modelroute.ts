@@ -1062,7 +1062,9 @@ export const modelRouteStatus = z.object({
     .string()
     .max(128)
     .optional()
-    .describe('Content hash of the namespace snapshot holding this route.'),
+    .describe(
+      'Content hash of the namespace snapshot holding this route; absent while it is Invalid (left out).',
+    ),
   tiers: z.number().int().optional().describe('Number of spec.tiers.'),
   sidecars: z
     .object({
