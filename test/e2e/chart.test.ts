@@ -143,7 +143,9 @@ describe('helm chart (real apiserver)', () => {
       (o) => o.kind === 'MutatingWebhookConfiguration',
     ) as V1MutatingWebhookConfiguration | undefined;
     for (const w of replaced?.webhooks ?? []) {
-      const names = w.namespaceSelector?.matchExpressions?.find((e) => e.key === 'kubernetes.io/metadata.name');
+      const names = w.namespaceSelector?.matchExpressions?.find(
+        (e) => e.key === 'kubernetes.io/metadata.name',
+      );
       expect(names?.values).toEqual(
         expect.arrayContaining(['kube-system', 'kube-public', 'kube-node-lease', 'istio-system', namespace]),
       );
