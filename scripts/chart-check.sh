@@ -52,6 +52,8 @@ expect_refused "provided mode lacks a caBundle" --set webhook.certMode=provided 
 expect_refused "an alert duration is not a duration" --set metrics.prometheusRule.escalationFor=soon
 expect_refused "a ratio is out of range" --set metrics.prometheusRule.driftThreshold=2
 expect_refused "the PDB would block every eviction" --set operator.podDisruptionBudget.minAvailable=2
+expect_refused "a PDB value is misspelt" --set operator.podDisruptionBudget.minAvaliable=1
+expect_refused "minAvailable is neither a count nor a percentage" --set-string operator.podDisruptionBudget.minAvailable=one
 expect_refused "the grace period does not cover the shutdown delay" --set operator.shutdownDelaySeconds=30
 expect_refused "the shutdown delay is negative" --set operator.shutdownDelaySeconds=-1
 

@@ -63,7 +63,10 @@ export const modelName = z
 export const keyRef = z
   .object({
     secretKeyRef: z
-      .object({ name: dnsSubdomain, key: secretKey })
+      .object({
+        name: dnsSubdomain.describe('Name of the Secret, in the namespace of the ModelRoute.'),
+        key: secretKey.describe('Key of the Secret holding the API key (mounted as a file of that name).'),
+      })
       .optional()
       .describe('Secret in the route namespace; the injector mounts it into the sidecar.'),
     env: z
@@ -94,16 +97,25 @@ export type KeyRef = z.infer<typeof keyRef>;
 
 /** metav1.Condition, as controller-runtime writes it. */
 export const condition = z.object({
-  type: z.string().min(1).max(316),
-  status: z.enum(['True', 'False', 'Unknown']),
-  observedGeneration: z.number().int().min(0).optional(),
+  type: z.string().min(1).max(316).describe('Condition type; tiermesh writes Ready.'),
+  status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
+  observedGeneration: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('metadata.generation the condition was decided for; older than it: not yet reconciled.'),
   lastTransitionTime: z.string().describe('RFC 3339 time of the last status change.'),
   reason: z
     .string()
     .min(1)
     .max(1024)
-    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
-  message: z.string().max(32768),
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    .describe('CamelCase cause, e.g. Compiled, Invalid, SidecarRejected, RouteNotFound.'),
+  message: z
+    .string()
+    .max(32768)
+    .describe('What is wrong and where, by field (e.g. spec.tiers[0].models[1]: "x" is not in spec.models).'),
 });
 export type Condition = z.infer<typeof condition>;
 

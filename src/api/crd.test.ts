@@ -33,11 +33,42 @@ describe('generated CRDs', () => {
     });
   });
 
+  it('describes every field, so `kubectl explain` says what each one is for', () => {
+    type Node = {
+      description?: string;
+      properties?: Record<string, Node>;
+      items?: Node;
+      additionalProperties?: Node | boolean;
+    };
+    const undescribed: string[] = [];
+    const walk = (node: Node, path: string) => {
+      for (const [name, child] of Object.entries(node.properties ?? {})) {
+        // The apiserver forbids a description on the top-level metadata (kubectl explain shows ObjectMeta's own).
+        const isMetadata = name === 'metadata' && path.endsWith('.yaml');
+        if (!child.description?.trim() && !isMetadata) undescribed.push(`${path}.${name}`);
+        walk(child, `${path}.${name}`);
+      }
+      if (node.items) walk(node.items, `${path}[]`);
+      if (typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}{}`);
+    };
+    for (const [file, crd] of Object.entries(crds)) {
+      const version = (crd['spec'] as { versions: Array<{ schema: { openAPIV3Schema: Node } }> })
+        .versions[0]!;
+      walk(version.schema.openAPIV3Schema, file);
+    }
+    expect(undescribed).toEqual([]);
+  });
+
   it('puts the status subresource and printer columns on both kinds', () => {
     for (const crd of Object.values(crds)) {
       const version = (crd['spec'] as { versions: Array<Record<string, unknown>> }).versions[0]!;
       expect(version['subresources']).toEqual({ status: {} });
-      expect((version['additionalPrinterColumns'] as unknown[]).length).toBeGreaterThan(2);
+      const columns = version['additionalPrinterColumns'] as Array<{ name: string; priority?: number }>;
+      const shown = columns.filter((c) => !c.priority).map((c) => c.name);
+      // What `kubectl get` shows first: whether it is Ready, and if not, why (the message in -o wide).
+      expect(shown.slice(0, 2)).toEqual(['Ready', 'Reason']);
+      expect(shown.at(-1)).toBe('Age');
+      expect(columns.find((c) => c.name === 'Message')?.priority).toBe(1);
     }
   });
 

@@ -106,6 +106,8 @@ interface CrdInput {
   spec: z.ZodType;
   status: z.ZodType;
   description: string;
+  /** What spec is for, as `kubectl explain <kind>.spec` shows it. */
+  specDescription: string;
   columns: Array<{ name: string; type: string; jsonPath: string; description?: string; priority?: number }>;
 }
 
@@ -134,9 +136,11 @@ export function buildCrd(input: CrdInput): Json {
           served: true,
           storage: true,
           subresources: { status: {} },
+          // Age before the Message (wide only): a long message last does not push Age off the screen.
           additionalPrinterColumns: [
-            ...input.columns,
+            ...input.columns.filter((c) => c.name !== 'Message'),
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            ...input.columns.filter((c) => c.name === 'Message'),
           ],
           schema: {
             openAPIV3Schema: {
@@ -144,11 +148,18 @@ export function buildCrd(input: CrdInput): Json {
               description: input.description,
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
+                apiVersion: {
+                  type: 'string',
+                  description: `${GROUP}/${VERSION}: the versioned schema of this object.`,
+                },
+                kind: { type: 'string', description: `${input.kind}.` },
+                // The apiserver refuses anything on metadata but its type (it describes it itself).
                 metadata: { type: 'object' },
-                spec: jsonSchema(input.spec),
-                status: withConditionListType(jsonSchema(input.status)),
+                spec: { ...jsonSchema(input.spec), description: input.specDescription },
+                status: {
+                  ...withConditionListType(jsonSchema(input.status)),
+                  description: 'Written by the tiermesh operator (leader only); never edit by hand.',
+                },
               },
             },
           },
@@ -159,6 +170,19 @@ export function buildCrd(input: CrdInput): Json {
 }
 
 const ready = '.status.conditions[?(@.type=="Ready")].status';
+/** Why it is (not) Ready, beside the status: `kubectl get` then tells Invalid from SidecarRejected without a describe. */
+const reason = {
+  name: 'Reason',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+};
+/** What to fix, in -o wide (long: a list of problems by field). */
+const message = {
+  name: 'Message',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].message',
+  priority: 1,
+};
 
 export const crds: Record<string, Json> = {
   [`${GROUP}_modelroutes.yaml`]: buildCrd({
@@ -169,8 +193,12 @@ export const crds: Record<string, Json> = {
     status: modelRouteStatus,
     description:
       'ModelRoute declares the providers, models and tiers a namespace routes LLM requests across.',
+    specDescription:
+      'Providers and their keys, the model registry, the tiers (cheapest first) and how requests are routed ' +
+      'across them. The route named default serves model "auto".',
     columns: [
       { name: 'Ready', type: 'string', jsonPath: ready },
+      reason,
       { name: 'Tiers', type: 'integer', jsonPath: '.status.tiers' },
       {
         name: 'Escalation',
@@ -186,6 +214,21 @@ export const crds: Record<string, Json> = {
         priority: 1,
       },
       { name: 'Version', type: 'string', jsonPath: '.status.configVersion', priority: 1 },
+      {
+        name: 'Acked',
+        type: 'integer',
+        jsonPath: '.status.sidecars.acked',
+        description: 'Connected sidecars running Version',
+        priority: 1,
+      },
+      {
+        name: 'Connected',
+        type: 'integer',
+        jsonPath: '.status.sidecars.connected',
+        description: 'Sidecars of the namespace connected to the operator',
+        priority: 1,
+      },
+      message,
     ],
   }),
   [`${GROUP}_modelbudgets.yaml`]: buildCrd({
@@ -195,12 +238,15 @@ export const crds: Record<string, Json> = {
     spec: modelBudgetSpec,
     status: modelBudgetStatus,
     description: 'ModelBudget caps what a namespace (or one ModelRoute) spends on LLM calls per window.',
+    specDescription: 'The window, the limit (USD, tokens), per-user limits and what happens past the limit.',
     columns: [
       { name: 'Ready', type: 'string', jsonPath: ready },
+      reason,
       { name: 'State', type: 'string', jsonPath: '.status.state' },
       { name: 'Limit', type: 'number', jsonPath: '.spec.limit.usd', description: 'USD per window' },
       { name: 'Spend', type: 'number', jsonPath: '.status.spentUSD', description: 'USD spent this window' },
       { name: 'Remaining', type: 'number', jsonPath: '.status.remainingUSD' },
+      message,
     ],
   }),
 };

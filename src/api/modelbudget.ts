@@ -15,29 +15,42 @@ export type BudgetState = (typeof budgetStates)[number];
 export const modelBudgetSpec = z
   .object({
     routeRef: dnsLabel.optional().describe('Limit only this ModelRoute; the whole namespace when empty.'),
-    window: z.object({
-      period: z.enum(budgetPeriods),
-      timezone: z
-        .string()
-        .max(64)
-        .regex(
-          /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/,
-          'must be an IANA time zone such as UTC or Europe/Berlin',
-        )
-        // The pattern lets a typo through (Europe/Berln); this runtime's zone database decides.
-        .refine(isValidTimeZone, 'must be an IANA time zone this runtime knows, such as UTC or Europe/Berlin')
-        .default('UTC'),
-    }),
-    limit: z.object({
-      usd: z.number().min(0).max(100_000_000).describe('Spend allowed per window, in USD.'),
-      tokens: z.number().int().min(0).optional().describe('Tokens (input + output) allowed per window.'),
-    }),
+    window: z
+      .object({
+        period: z
+          .enum(budgetPeriods)
+          .describe('daily (from midnight), weekly (from Monday) or monthly (from the 1st), in timezone.'),
+        timezone: z
+          .string()
+          .max(64)
+          .regex(
+            /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$|^UTC$/,
+            'must be an IANA time zone such as UTC or Europe/Berlin',
+          )
+          // The pattern lets a typo through (Europe/Berln); this runtime's zone database decides.
+          .refine(
+            isValidTimeZone,
+            'must be an IANA time zone this runtime knows, such as UTC or Europe/Berlin',
+          )
+          .default('UTC')
+          .describe('IANA time zone the window boundaries fall in, e.g. Europe/Berlin (default UTC).'),
+      })
+      .describe('The period spend is counted over; it starts again at each boundary.'),
+    limit: z
+      .object({
+        usd: z.number().min(0).max(100_000_000).describe('Spend allowed per window, in USD.'),
+        tokens: z.number().int().min(0).optional().describe('Tokens (input + output) allowed per window.'),
+      })
+      .describe('What may be spent per window; past it, action applies.'),
     perUser: z
       .object({
         usd: z.number().min(0).optional().describe('Spend allowed per x-tiermesh-user per window.'),
         rpm: z.number().int().min(1).max(1_000_000).optional().describe('Requests per minute per user.'),
       })
-      .optional(),
+      .optional()
+      .describe(
+        'Limits per user (x-tiermesh-user, else the request user field); requests naming no user skip them.',
+      ),
     action: z
       .enum(budgetActions)
       .default('reject')
@@ -65,13 +78,37 @@ export const modelBudgetSpec = z
 export type ModelBudgetSpec = z.infer<typeof modelBudgetSpec>;
 
 export const modelBudgetStatus = z.object({
-  observedGeneration: z.number().int().optional(),
-  conditions: z.array(condition).max(16).optional(),
+  observedGeneration: z
+    .number()
+    .int()
+    .optional()
+    .describe('metadata.generation this status was written for.'),
+  conditions: z
+    .array(condition)
+    .max(16)
+    .optional()
+    .describe(
+      'Ready: True while the budget is enforced; False with a reason (Invalid, RouteNotFound) and what to fix.',
+    ),
   windowStart: z.string().optional().describe('RFC 3339 start of the current window.'),
-  spentUSD: z.number().min(0).optional(),
-  remainingUSD: z.number().optional(),
-  spentTokens: z.number().int().min(0).optional(),
-  state: z.enum(budgetStates).optional(),
+  spentUSD: z
+    .number()
+    .min(0)
+    .optional()
+    .describe('USD spent in the current window, as the sidecars reported it.'),
+  remainingUSD: z.number().optional().describe('spec.limit.usd less spentUSD (negative when overspent).'),
+  spentTokens: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Tokens (input + output) used in the current window.'),
+  state: z
+    .enum(budgetStates)
+    .optional()
+    .describe(
+      'Ok; Warning once an alert threshold below 100 was crossed; Exceeded at the limit (action applies).',
+    ),
   alertsFired: z
     .array(z.number().int())
     .max(10)
@@ -81,8 +118,8 @@ export const modelBudgetStatus = z.object({
     .array(
       z.object({
         user: userId.describe('x-tiermesh-user (or the OpenAI user field) as the app sent it.'),
-        usd: z.number().min(0),
-        requests: z.number().int().min(0),
+        usd: z.number().min(0).describe('USD this user spent in the window.'),
+        requests: z.number().int().min(0).describe('Requests this user made in the window.'),
         errorUSD: z.number().min(0).describe('How much of usd may be spend of users this entry replaced.'),
       }),
     )
@@ -110,7 +147,13 @@ export const modelBudgetStatus = z.object({
   /** Slices the leader handed out and sidecars have not reported as spent yet; a new leader starts from these. */
   grants: z
     // usd < 0: the sidecar overdrew its slice (requests cost more than estimated) and owes that from its next one.
-    .record(z.string().max(253), z.object({ usd: z.number(), expiresAt: z.number().int().min(0) }))
+    .record(
+      z.string().max(253),
+      z.object({
+        usd: z.number().describe('USD left in the slice (negative: overdrawn, owed from the next slice).'),
+        expiresAt: z.number().int().min(0).describe('When the slice lapses, in epoch milliseconds.'),
+      }),
+    )
     .optional()
     .describe(
       'Outstanding allowance slices per sidecar (USD, negative when overdrawn; expiry in epoch ms), so a failover never re-grants them.',

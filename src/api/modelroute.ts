@@ -46,8 +46,13 @@ export type AzureSettings = z.infer<typeof azureSettings>;
 
 export const provider = z
   .object({
-    name: dnsLabel,
-    type: z.enum(providerTypes),
+    name: dnsLabel.describe('Name the models[].targets[].provider entries refer to; unique in the route.'),
+    type: z
+      .enum(providerTypes)
+      .describe(
+        'Wire format and defaults: openai, anthropic, gemini, azure-openai, openai-compatible (any server speaking ' +
+          'the OpenAI API, baseURL required) or simulated (deterministic answers, no network, for tests and demos).',
+      ),
     baseURL: z
       .string()
       .max(2048)
@@ -57,14 +62,21 @@ export const provider = z
         'Defaults to the vendor URL for openai, anthropic and gemini; required for openai-compatible, and for ' +
           'azure-openai the resource endpoint (https://<resource>.openai.azure.com).',
       ),
-    apiKey: keyRef.optional(),
+    apiKey: keyRef
+      .optional()
+      .describe(
+        'Where the API key comes from: exactly one of secretKeyRef (in a cluster), env or file (standalone). ' +
+          'Required for openai, anthropic, gemini and azure-openai.',
+      ),
     headers: z
       .record(z.string().max(256), z.string().max(1024))
       .meta({ maxProperties: 32 })
       .optional()
       .describe('Extra headers (never secrets).'),
     azure: azureSettings.optional().describe('azure-openai only: api-version, deployment and auth mode.'),
-    simulated: simulatedSettings.optional(),
+    simulated: simulatedSettings
+      .optional()
+      .describe('simulated only: latency, streaming pace and a fixed reply.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -126,10 +138,19 @@ export const requestAdaptation = z
       .describe('Prepended to the system prompt (a system message is added when the request has none).'),
     defaults: z
       .object({
-        temperature: z.number().min(0).max(2).optional(),
-        top_p: z.number().min(0).max(1).optional(),
-        max_tokens: z.number().int().min(1).max(10_000_000).optional(),
-        reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
+        temperature: z.number().min(0).max(2).optional().describe('Sampling temperature, 0 to 2.'),
+        top_p: z.number().min(0).max(1).optional().describe('Nucleus sampling mass, 0 to 1.'),
+        max_tokens: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000_000)
+          .optional()
+          .describe('Output limit (sent as maxTokensParam says).'),
+        reasoning_effort: z
+          .enum(['minimal', 'low', 'medium', 'high'])
+          .optional()
+          .describe('For reasoning models: minimal, low, medium or high.'),
       })
       .optional()
       .describe('Set when the request leaves them out.'),
@@ -159,26 +180,36 @@ export const requestAdaptation = z
 export type RequestAdaptation = z.infer<typeof requestAdaptation>;
 
 export const modelEntry = z.object({
-  name: modelName,
+  name: modelName.describe(
+    'Registry name: what tiers, requests (model: <name>) and budgets refer to; the upstream id unless a target overrides it.',
+  ),
   targets: z.array(modelTarget).min(1).max(8).describe('Provider targets in failover order.'),
-  pricing: z.object({
-    inputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M input tokens.'),
-    outputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M output tokens.'),
-    cachedInputPerMTok: z
-      .number()
-      .min(0)
-      .max(10_000)
-      .optional()
-      .describe('USD per 1M input tokens read from a prompt cache (default: inputPerMTok).'),
-    cacheWritePerMTok: z
-      .number()
-      .min(0)
-      .max(10_000)
-      .optional()
-      .describe('USD per 1M input tokens written to a prompt cache (default: inputPerMTok).'),
-  }),
+  pricing: z
+    .object({
+      inputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M input tokens.'),
+      outputPerMTok: z.number().min(0).max(10_000).describe('USD per 1M output tokens.'),
+      cachedInputPerMTok: z
+        .number()
+        .min(0)
+        .max(10_000)
+        .optional()
+        .describe('USD per 1M input tokens read from a prompt cache (default: inputPerMTok).'),
+      cacheWritePerMTok: z
+        .number()
+        .min(0)
+        .max(10_000)
+        .optional()
+        .describe('USD per 1M input tokens written to a prompt cache (default: inputPerMTok).'),
+    })
+    .describe('Price list the sidecar costs every call with (budgets, savings, x-tiermesh-cost-usd).'),
   contextWindow: z.number().int().min(256).max(100_000_000).describe('Max prompt + completion tokens.'),
-  maxOutputTokens: z.number().int().min(1).max(10_000_000).optional(),
+  maxOutputTokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000_000)
+    .optional()
+    .describe('Most tokens the model writes in one answer; used to estimate cost and fit before the call.'),
   capabilities: z
     .object({
       vision: z.boolean().optional().describe('Image content parts.'),
@@ -199,13 +230,15 @@ export const modelEntry = z.object({
 export type ModelEntry = z.infer<typeof modelEntry>;
 
 export const tier = z.object({
-  name: dnsLabel,
+  name: dnsLabel.describe(
+    'Tier name, used by taskTypes, classifier rules, priority classes and x-tiermesh-tier.',
+  ),
   models: z.array(modelName).min(1).max(16).describe('Models of this tier, in preference order.'),
 });
 export type Tier = z.infer<typeof tier>;
 
 export const classifierRule = z.object({
-  name: dnsLabel,
+  name: dnsLabel.describe('Rule name, shown in decisions (explain, the decision log).'),
   pattern: z
     .string()
     .max(1024)
@@ -217,9 +250,15 @@ export const classifierRule = z.object({
     .describe(
       'Case-insensitive regular expression over the prompt text. A repeated group that itself repeats (like (a+)+) is refused: it can take exponential time on some prompts.',
     ),
-  keywords: z.array(z.string().max(128)).max(256).optional(),
+  keywords: z
+    .array(z.string().max(128))
+    .max(256)
+    .optional()
+    .describe(
+      'Words or phrases matched as whole words, case-insensitively; any one of them makes the rule match.',
+    ),
   tier: dnsLabel.describe('Tier the rule votes for.'),
-  weight: z.number().min(0).max(10).default(1),
+  weight: z.number().min(0).max(10).default(1).describe('Weight of the vote (default 1).'),
 });
 export type ClassifierRule = z.infer<typeof classifierRule>;
 
@@ -228,7 +267,7 @@ export const classifierModes = ['rules', 'learned', 'hybrid'] as const;
 /** Bounds of the operator's online calibration of one route (src/routing/online-calibration.ts). */
 export const adapt = z
   .object({
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(false).describe('Turn the online calibration on (default off).'),
     maxShift: z
       .number()
       .min(0)
@@ -263,7 +302,14 @@ export const adapt = z
 export type AdaptSpec = z.infer<typeof adapt>;
 
 export const classifier = z.object({
-  mode: z.enum(classifierModes).default('learned'),
+  mode: z
+    .enum(classifierModes)
+    .default('learned')
+    .describe(
+      'learned (default): a linear model trained on real model outcomes scores the prompt; rules: the structural ' +
+        'rule classifier (length, code, maths, reasoning words) plus spec.classifier.rules; hybrid: the mean of both ' +
+        "scores. A route's own rules apply in every mode.",
+    ),
   confidenceBand: z
     .number()
     .min(0)
@@ -292,7 +338,11 @@ export const classifier = z.object({
     .describe(
       "Learned/hybrid mode: a model from 'tiermesh train' instead of the shipped one. In-cluster: a ConfigMap name whose model.json is mounted under the sidecar's model directory; standalone: a file path. Validated at load; a refused model keeps the previous one.",
     ),
-  rules: z.array(classifierRule).max(64).optional(),
+  rules: z
+    .array(classifierRule)
+    .max(64)
+    .optional()
+    .describe("The route's own rules (every mode): each matching rule votes for its tier with its weight."),
   adapt: adapt
     .optional()
     .describe(
@@ -335,7 +385,7 @@ export const judgeCheck = z.object({
 
 /** Retry on the same tier with a stricter instruction when the `json` check fails (src/routing/strict-retry.ts). */
 export const strictRetry = z.object({
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().default(true).describe('Default true.'),
   instruction: z
     .string()
     .min(1)
@@ -345,11 +395,24 @@ export const strictRetry = z.object({
 });
 
 export const cascade = z.object({
-  enabled: z.boolean().default(true),
-  checks: z.array(z.enum(cascadeChecks)).max(6).default(['empty', 'refusal', 'json']),
-  maxEscalations: z.number().int().min(0).max(4).default(1),
-  logprobs: logprobsCheck.optional(),
-  judge: judgeCheck.optional(),
+  enabled: z.boolean().default(true).describe('Check answers and escalate failing ones (default true).'),
+  checks: z
+    .array(z.enum(cascadeChecks))
+    .max(6)
+    .default(['empty', 'refusal', 'json'])
+    .describe(
+      'Checks an answer must pass: empty, refusal, json (when JSON was asked for), hedging, logprobs, judge ' +
+        '(needs cascade.judge). Default empty, refusal, json.',
+    ),
+  maxEscalations: z
+    .number()
+    .int()
+    .min(0)
+    .max(4)
+    .default(1)
+    .describe('Most times one request is sent one tier up after a failed check (default 1; 0: never).'),
+  logprobs: logprobsCheck.optional().describe('Thresholds of the logprobs check.'),
+  judge: judgeCheck.optional().describe('The model and score of the judge check.'),
   strictRetry: strictRetry
     .optional()
     .describe(
@@ -400,23 +463,67 @@ export const resilience = z.object({
   retries: z
     .object({
       attempts: z.number().int().min(0).max(5).default(1).describe('Retries per target after the first try.'),
-      backoffMs: z.number().int().min(0).max(60_000).default(100),
-      maxBackoffMs: z.number().int().min(0).max(120_000).default(2_000),
+      backoffMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(60_000)
+        .default(100)
+        .describe('First retry delay; doubles per retry (default 100).'),
+      maxBackoffMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(120_000)
+        .default(2_000)
+        .describe(
+          'Longest retry delay, and longest Retry-After honoured before failing over (default 2000).',
+        ),
     })
-    .default({ attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 }),
+    .default({ attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 })
+    .describe('Retries of a failed call on the same target before the next target.'),
   breaker: z
     .object({
-      errorThresholdPercentage: z.number().int().min(1).max(100).default(50),
-      volumeThreshold: z.number().int().min(1).max(10_000).default(5),
-      resetTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
-      rollingWindowMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+      errorThresholdPercentage: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(50)
+        .describe(
+          'Failure rate (percent of calls in the window) above which the breaker opens (default 50).',
+        ),
+      volumeThreshold: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .default(5)
+        .describe('Calls in the window before the rate can open the breaker (default 5).'),
+      resetTimeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .max(600_000)
+        .default(10_000)
+        .describe('How long an open breaker refuses calls before one probe is let through (default 10000).'),
+      rollingWindowMs: z
+        .number()
+        .int()
+        .min(1_000)
+        .max(3_600_000)
+        .default(30_000)
+        .describe('Window the failure rate is measured over (default 30000).'),
     })
     .default({
       errorThresholdPercentage: 50,
       volumeThreshold: 5,
       resetTimeoutMs: 10_000,
       rollingWindowMs: 30_000,
-    }),
+    })
+    .describe(
+      'Circuit breaker per provider and upstream model: an open one is skipped (failover, promotion).',
+    ),
 });
 
 /** Tier promotion when every target of a tier failed or is breaker-open (src/routing/promotion.ts). */
@@ -498,14 +605,20 @@ export const slo = z.object({
 
 /** Hedged requests (src/routing/hedge.ts): a second target after a delay, first answer wins. */
 export const hedge = z.object({
-  enabled: z.boolean().default(false),
+  enabled: z.boolean().default(false).describe('Default false.'),
   delay: z
     .enum(['fixed', 'p95'])
     .default('fixed')
     .describe(
       "fixed: wait delayMs; p95: the first target's observed p95 (spec.slo observations; time to first byte for streams), else delayMs.",
     ),
-  delayMs: z.number().int().min(1).max(600_000).default(500),
+  delayMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(600_000)
+    .default(500)
+    .describe('Wait before the second target is started (default 500).'),
   minDelayMs: z.number().int().min(1).max(600_000).default(50).describe('Lower bound of a p95 delay.'),
   taskTypes: z
     .array(z.string().max(63))
@@ -516,7 +629,7 @@ export const hedge = z.object({
 
 /** Conversation stickiness (src/routing/sticky.ts). */
 export const stickiness = z.object({
-  enabled: z.boolean().default(false),
+  enabled: z.boolean().default(false).describe('Default false.'),
   ttlSeconds: z
     .number()
     .int()
@@ -550,7 +663,8 @@ export const queue = z.object({
       }),
     )
     .min(1)
-    .max(64),
+    .max(64)
+    .describe('Concurrency limit per provider and model; requests past it wait in the queue.'),
   maxQueued: z
     .number()
     .int()
@@ -585,7 +699,15 @@ export type QueueSpec = z.infer<typeof queue>;
 /** Task types whose answers need a person's review before the app uses them (x-tiermesh-review: required). */
 export const review = z.object({
   taskTypes: z
-    .record(z.string().max(63), z.object({ requireHumanReview: z.boolean().default(false) }))
+    .record(
+      z.string().max(63),
+      z.object({
+        requireHumanReview: z
+          .boolean()
+          .default(false)
+          .describe('Answers carry x-tiermesh-review: required (default false).'),
+      }),
+    )
     .meta({ maxProperties: 32 })
     .describe(
       'Per x-tiermesh-task (a spec.taskTypes key): whether its answers are flagged for human review.',
@@ -635,7 +757,7 @@ export function monitoringOf(spec: { monitoring?: MonitoringSpec | undefined }):
 
 /** Exact-match response cache of one route (src/sidecar/cache.ts). */
 export const responseCache = z.object({
-  enabled: z.boolean().default(false),
+  enabled: z.boolean().default(false).describe('Default false.'),
   ttlSeconds: z
     .number()
     .int()
@@ -654,39 +776,73 @@ export const responseCache = z.object({
 export type ResponseCacheSpec = z.infer<typeof responseCache>;
 
 export const split = z.object({
-  model: modelName,
+  model: modelName.describe('Name of an entry in spec.models.'),
   percent: z.number().min(0).max(100).describe('Share of routed requests sent to this model instead.'),
 });
 
 export const modelRouteSpec = z
   .object({
-    providers: z.array(provider).min(1).max(16),
-    models: z.array(modelEntry).min(1).max(64),
-    tiers: z.array(tier).min(1).max(8).describe('Cheapest first.'),
-    classifier: classifier.default({ mode: 'learned', confidenceBand: 0.1 }),
+    providers: z
+      .array(provider)
+      .min(1)
+      .max(16)
+      .describe('Upstream LLM APIs the models are served by, each with its key source.'),
+    models: z
+      .array(modelEntry)
+      .min(1)
+      .max(64)
+      .describe('Model registry: each model with its failover targets, prices and context window.'),
+    tiers: z
+      .array(tier)
+      .min(1)
+      .max(8)
+      .describe('Cheapest first; the classifier picks one per request, the cascade escalates up.'),
+    classifier: classifier
+      .default({ mode: 'learned', confidenceBand: 0.1 })
+      .describe('How a request is scored to pick its tier (docs/classifier.md).'),
     taskTypes: z
       .record(z.string().max(63), dnsLabel)
       .meta({ maxProperties: 32 })
       .optional()
       .describe('x-tiermesh-task header value to tier name.'),
-    cascade: cascade.default({ enabled: true, checks: ['empty', 'refusal', 'json'], maxEscalations: 1 }),
-    resilience: resilience.default({
-      timeoutMs: 60_000,
-      streamIdleTimeoutMs: 30_000,
-      retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
-      breaker: {
-        errorThresholdPercentage: 50,
-        volumeThreshold: 5,
-        resetTimeoutMs: 10_000,
-        rollingWindowMs: 30_000,
-      },
-    }),
-    promotion: promotion.default({ policy: 'up', maxSteps: 1 }),
-    context: contextWindow.default({ policy: 'promote' }),
-    priority: priority.optional(),
-    slo: slo.optional(),
-    stickiness: stickiness.optional(),
-    hedge: hedge.optional(),
+    cascade: cascade
+      .default({ enabled: true, checks: ['empty', 'refusal', 'json'], maxEscalations: 1 })
+      .describe('Checks of each answer; one that fails is asked again one tier up (docs/routing.md).'),
+    resilience: resilience
+      .default({
+        timeoutMs: 60_000,
+        streamIdleTimeoutMs: 30_000,
+        retries: { attempts: 1, backoffMs: 100, maxBackoffMs: 2_000 },
+        breaker: {
+          errorThresholdPercentage: 50,
+          volumeThreshold: 5,
+          resetTimeoutMs: 10_000,
+          rollingWindowMs: 30_000,
+        },
+      })
+      .describe('Timeouts, retries and circuit breakers of the upstream calls.'),
+    promotion: promotion
+      .default({ policy: 'up', maxSteps: 1 })
+      .describe('What happens when every target of the chosen tier failed or is breaker-open.'),
+    context: contextWindow
+      .default({ policy: 'promote' })
+      .describe('What happens to a prompt too long for the models of its tier.'),
+    priority: priority
+      .optional()
+      .describe(
+        'Priority classes from request metadata (x-tiermesh-priority, user, group) bounding the tiers used.',
+      ),
+    slo: slo
+      .optional()
+      .describe('Latency targets: targets whose recent p95 breaks them are skipped (docs/routing.md).'),
+    stickiness: stickiness
+      .optional()
+      .describe('Keep a conversation (x-tiermesh-session) on its tier across turns.'),
+    hedge: hedge
+      .optional()
+      .describe(
+        'Start a second target when the first is slow; the first answer wins, the other is aborted and what it spent is booked.',
+      ),
     baselineModel: modelName
       .optional()
       .describe('Model every request would have used; savings are measured against it.'),
@@ -705,9 +861,15 @@ export const modelRouteSpec = z
           },
         ],
       })
-      .optional(),
+      .optional()
+      .describe(
+        'Send these shares of routed requests to other models instead (canary); at most 100 in total.',
+      ),
     shadow: z
-      .object({ model: modelName, percent: z.number().min(0).max(100) })
+      .object({
+        model: modelName.describe('Name of an entry in spec.models.'),
+        percent: z.number().min(0).max(100).describe('Share of requests shadowed, 0 to 100.'),
+      })
       .optional()
       .describe('Also send a share of requests to this model, discarding the answer.'),
     cache: responseCache
@@ -719,9 +881,17 @@ export const modelRouteSpec = z
     podSelector: labelSelector
       .optional()
       .describe('Pods this route serves; all pods in the namespace when empty.'),
-    monitoring: monitoring.optional(),
-    review: review.optional(),
-    queue: queue.optional(),
+    monitoring: monitoring
+      .optional()
+      .describe(
+        'Bounds on escalation rate and tier drift that produce Warning Events; status.routing window.',
+      ),
+    review: review.optional().describe('Task types whose answers are flagged for human review.'),
+    queue: queue
+      .optional()
+      .describe(
+        'Concurrency limits per provider and model, with a priority queue in front (docs/routing.md).',
+      ),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -846,10 +1016,11 @@ export const routingStatus = z.object({
     .describe('Largest change of a tier share against the window before (absent without a baseline).'),
   feedback: z
     .object({
-      count: z.number().int().min(0),
+      count: z.number().int().min(0).describe('Feedback ratings received in the window.'),
       mean: z.number().min(0).max(1).optional().describe('Mean feedback score in [0, 1].'),
     })
-    .optional(),
+    .optional()
+    .describe('POST /v1/feedback ratings of this route in the window.'),
 });
 export type RoutingStatus = z.infer<typeof routingStatus>;
 
@@ -876,24 +1047,46 @@ export const calibrationStatus = z.object({
 export type CalibrationStatus = z.infer<typeof calibrationStatus>;
 
 export const modelRouteStatus = z.object({
-  observedGeneration: z.number().int().optional(),
-  conditions: z.array(condition).max(16).optional(),
+  observedGeneration: z
+    .number()
+    .int()
+    .optional()
+    .describe('metadata.generation this status was written for.'),
+  conditions: z
+    .array(condition)
+    .max(16)
+    .optional()
+    .describe(
+      'Ready: True (Compiled) when the route is in the config its sidecars run; False with a reason (Invalid, ' +
+        'SidecarRejected) and a message naming what to fix.',
+    ),
   configVersion: z
     .string()
     .max(128)
     .optional()
-    .describe('Content hash of the namespace snapshot holding this route.'),
-  tiers: z.number().int().optional(),
+    .describe(
+      'Content hash of the namespace snapshot holding this route; absent while it is Invalid (left out).',
+    ),
+  tiers: z.number().int().optional().describe('Number of spec.tiers.'),
   sidecars: z
     .object({
-      connected: z.number().int().min(0),
-      acked: z.number().int().min(0),
-      nacked: z.number().int().min(0),
+      connected: z.number().int().min(0).describe('Sidecars of the namespace connected to the operator.'),
+      acked: z.number().int().min(0).describe('Connected sidecars running configVersion.'),
+      nacked: z
+        .number()
+        .int()
+        .min(0)
+        .describe('Connected sidecars that refused configVersion (see lastNack).'),
     })
-    .optional(),
+    .optional()
+    .describe('The sidecars of the namespace, over every operator replica.'),
   lastNack: z.string().max(4096).optional().describe('Why a sidecar refused the last snapshot.'),
-  routing: routingStatus.optional(),
-  calibration: calibrationStatus.optional(),
+  routing: routingStatus
+    .optional()
+    .describe("Traffic over the last spec.monitoring.windowSeconds, from the sidecars' reports."),
+  calibration: calibrationStatus
+    .optional()
+    .describe('State of the online calibration (spec.classifier.adapt).'),
 });
 export type ModelRouteStatus = z.infer<typeof modelRouteStatus>;
 

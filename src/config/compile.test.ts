@@ -52,7 +52,7 @@ describe('routeProblems', () => {
       'spec.tiers[0].models[0]: "missing" is not in spec.models',
       'spec.baselineModel: "nope" is not in spec.models',
       'spec.taskTypes.code: "gold" is not a tier',
-      'spec.classifier.rules[0].pattern: not a valid regular expression',
+      'spec.classifier.rules[0].pattern: not a valid regular expression (Unterminated group)',
     ]);
   });
 

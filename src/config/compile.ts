@@ -68,8 +68,12 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
     if (r.pattern !== undefined) {
       try {
         new RegExp(r.pattern, 'i');
-      } catch {
-        problems.push(`spec.classifier.rules[${i}].pattern: not a valid regular expression`);
+      } catch (e) {
+        // The engine's reason ("Invalid regular expression: /(a/i: Unterminated group"), without the pattern again.
+        const why = e instanceof Error ? e.message.split(': ').at(-1) : undefined;
+        problems.push(
+          `spec.classifier.rules[${i}].pattern: not a valid regular expression${why ? ` (${why})` : ''}`,
+        );
       }
     }
   });

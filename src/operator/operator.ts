@@ -102,7 +102,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const { log, metrics } = core;
   let synced = false;
   let draining = false;
-  const ready = () => synced && !draining;
+  /** What /readyz says: synced, and not draining before a shutdown (the leader still serves meanwhile). */
+  const probeReady = () => synced && !draining;
 
   // Paused until the informer caches are filled: a reconcile before then would compile a partial namespace.
   // `reconcile` is defined below, once the parts it works with exist; nothing runs before queue.start().
@@ -147,7 +148,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const api = await startSidecarApi(core, opts, {
     hub,
     ledger,
-    ready,
+    ready: () => synced,
+    probeReady,
     onRouting: (ns, sidecarId, reports) => {
       const now = Date.now();
       let due = routingBook.refreshMs;
@@ -161,7 +163,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const probes = opts.metrics
     ? await startMetricsServer(metrics, opts.metrics, {
-        ready,
+        ready: probeReady,
         queueDepth: () => queue.depth(),
       })
     : undefined;
@@ -463,6 +465,7 @@ async function startSidecarApi(
     hub: ConfigHub;
     ledger: LedgerService;
     ready: () => boolean;
+    probeReady: () => boolean;
     onRouting: NonNullable<ServerDeps['onRouting']>;
   },
 ): Promise<{ url: string; close(): void }> {
@@ -533,6 +536,7 @@ async function startSidecarApi(
       onTicket: (accepted) => metrics.tickets.inc({ result: accepted ? 'accepted' : 'refused' }),
       ledger: deps.ledger,
       ready: deps.ready,
+      probeReady: deps.probeReady,
       onRouting: deps.onRouting,
       onNack: () => metrics.nacks.inc(),
       onUsageBatch: (result) => metrics.usageBatches.inc({ result }),

@@ -49,6 +49,19 @@ describe('routeStatus', () => {
       reason: 'Invalid',
       message: expect.stringContaining('spec.tiers[0].models[0]'),
     });
+    // Left out of the snapshot, so no version of it: a stored one (from its last valid generation) is removed, once.
+    expect(bad).not.toHaveProperty('configVersion');
+    const wasValid = { ...route, status: { configVersion: 'v0' } };
+    const cleared = routeStatus(wasValid, { configVersion: 'v1', problems: ['x: y'] }, ok, 't0');
+    expect(cleared.configVersion).toBeNull();
+    expect(merged(cleared)).not.toHaveProperty('configVersion');
+    const echo = routeStatus(
+      { ...route, status: merged(cleared) },
+      { configVersion: 'v1', problems: ['x: y'] },
+      ok,
+      't1',
+    );
+    expect(sameStatus(merged(cleared), echo)).toBe(true);
     const nack = routeStatus(
       route,
       { configVersion: 'v1', problems: [] },

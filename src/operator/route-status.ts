@@ -18,13 +18,20 @@ export interface RouteOutcome {
   problems: string[];
 }
 
-/** A route status as merge-patched: `lastNack: null` removes a stored one. */
-export type RouteStatusPatch = Omit<ModelRouteStatus, 'lastNack'> & { lastNack?: string | null };
+/** A route status as merge-patched: `lastNack: null` / `configVersion: null` remove a stored one. */
+export type RouteStatusPatch = Omit<ModelRouteStatus, 'lastNack' | 'configVersion'> & {
+  lastNack?: string | null;
+  configVersion?: string | null;
+};
 
 /** The status the apiserver stores after merging `patch` into a status without the nulled fields. */
 export function merged(patch: RouteStatusPatch): ModelRouteStatus {
-  const { lastNack, ...rest } = patch;
-  return { ...rest, ...(typeof lastNack === 'string' ? { lastNack } : {}) };
+  const { lastNack, configVersion, ...rest } = patch;
+  return {
+    ...rest,
+    ...(typeof configVersion === 'string' ? { configVersion } : {}),
+    ...(typeof lastNack === 'string' ? { lastNack } : {}),
+  };
 }
 
 export function routeStatus(
@@ -56,13 +63,17 @@ export function routeStatus(
     { type: 'Ready', ...ready, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
     now,
   );
+  const invalid = outcome.problems.length > 0;
   const status: RouteStatusPatch = {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     conditions,
-    configVersion: outcome.configVersion,
+    // Only a route in the snapshot has a version: an Invalid one showing the namespace's would read as deployed.
+    ...(invalid ? {} : { configVersion: outcome.configVersion }),
     tiers: route.spec.tiers.length,
     sidecars: { connected: stats.connected, acked: stats.acked, nacked: stats.nacked },
   };
+  // The version of its last valid generation is not what the sidecars run for it now: cleared.
+  if (invalid && old.configVersion !== undefined) status.configVersion = null;
   // A NACK no sidecar holds any more is history: cleared (null in the merge patch), not shown as current.
   if (stats.nacked > 0) {
     const lastNack = stats.lastNack ?? old.lastNack;

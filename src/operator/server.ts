@@ -36,7 +36,13 @@ export interface ServerDeps {
   ledger: Pick<LedgerService, 'isLeader' | 'report' | 'allowance'>;
   /** Routing counts a usage batch carried (ModelRoute.status.routing); the leader keeps them. */
   onRouting?: (namespace: string, sidecarId: string, reports: RoutingReport[]) => void;
+  /** The caches are synced: the leader may apply usage and grant allowances. */
   ready: () => boolean;
+  /**
+   * What /readyz says (default: `ready`). False too while the replica drains before a shutdown: the kubelet takes it
+   * out of the Service, but a leader still serves usage and allowances until it hands over the Lease.
+   */
+  probeReady?: () => boolean;
   onNack?: () => void;
   /**
    * One usage batch answered: ok (applied, or a resend already applied), rejected (refused as it was: not the
@@ -121,7 +127,7 @@ export interface TlsFiles {
 }
 
 export function createOperatorServer(deps: ServerDeps, tls?: TlsFiles): OperatorServer {
-  const probes = probeHandler(deps.ready);
+  const probes = probeHandler(deps.probeReady ?? deps.ready);
   const keepAliveMs = deps.keepAliveMs ?? 15_000;
   const sessions = deps.sessions ?? new StreamSessions();
   const encode = sharedSseEncoder();

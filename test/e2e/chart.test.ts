@@ -138,6 +138,24 @@ describe('helm chart (real apiserver)', () => {
       expect(JSON.stringify(w.namespaceSelector)).toContain('kube-system');
       expect(JSON.stringify(w.namespaceSelector)).toContain(namespace);
     }
+    // A list that replaces the default one still leaves the system namespaces out of both entries.
+    const replaced = render(['--set', 'webhook.excludeNamespaces={istio-system}']).find(
+      (o) => o.kind === 'MutatingWebhookConfiguration',
+    ) as V1MutatingWebhookConfiguration | undefined;
+    for (const w of replaced?.webhooks ?? []) {
+      const names = w.namespaceSelector?.matchExpressions?.find(
+        (e) => e.key === 'kubernetes.io/metadata.name',
+      );
+      expect(names?.values).toEqual(
+        expect.arrayContaining(['kube-system', 'kube-public', 'kube-node-lease', 'istio-system', namespace]),
+      );
+    }
+    expect(replaced?.webhooks).toHaveLength(2);
+    // Two replicas, one may go; a replica that is not Ready never blocks a node drain.
+    expect((byKind('PodDisruptionBudget')[0] as { spec?: unknown } | undefined)?.spec).toMatchObject({
+      minAvailable: 1,
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    });
     expect(byKind('ServiceMonitor')).toHaveLength(0);
     expect(byKind('CustomResourceDefinition')).toHaveLength(0);
     expect(byKind('ConfigMap')[0]?.metadata?.labels?.['grafana_dashboard']).toBe('1');

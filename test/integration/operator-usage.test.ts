@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** An operator server with a real LedgerService over one in-memory ModelBudget, its cache filled on `sync()`. */
-async function operator() {
+async function operator(opts: { probeReady?: () => boolean } = {}) {
   let obj = modelBudget.parse({
     apiVersion: 'tiermesh.dev/v1alpha1',
     kind: 'ModelBudget',
@@ -54,6 +54,7 @@ async function operator() {
     authenticate: async () => ({ namespace: 'ns', serviceAccount: 'app' }),
     ledger,
     ready: () => synced,
+    ...(opts.probeReady ? { probeReady: opts.probeReady } : {}),
     onUsageBatch: (result) => batches.push(result),
   });
   server.on('request', (req, res) =>
@@ -91,6 +92,18 @@ const rec = (costUSD: number) => ({
 });
 
 describe('usage to the operator', () => {
+  it('a leader draining before its shutdown is unready to the kubelet but still grants allowances until it hands over', async () => {
+    const op = await operator({ probeReady: () => false });
+    op.sync();
+    expect((await fetch(`${op.url}/readyz`)).status).toBe(503);
+    const res = await fetch(`${op.url}${ALLOWANCE_PATH}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer tok', 'content-type': 'application/json' },
+      body: JSON.stringify({ sidecarId: 'sc1', budget: 'team' }),
+    });
+    expect(res.status).toBe(200);
+  });
+
   it('before its caches are synced the leader answers 503 to usage and allowances; the batch is kept, then applied', async () => {
     const op = await operator();
     const link = linkToOperator({
