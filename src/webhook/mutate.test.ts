@@ -69,6 +69,7 @@ describe('mutate', () => {
     ]);
     const env = [
       { name: 'OPENAI_BASE_URL', value: 'http://mine' },
+      { name: 'ANTHROPIC_BASE_URL', value: 'http://mine' },
       { name: 'TIERMESH_URL', value: 'http://mine' },
     ];
     const own = await run(reviewOf({ metadata: { name: 'p' }, spec: { containers: [app({ env })] } }));

@@ -257,6 +257,7 @@ describe('buildPatch', () => {
     });
     expect(out.spec.containers[0]?.env).toEqual([
       { name: 'OPENAI_BASE_URL', value: 'http://127.0.0.1:4000/v1' },
+      { name: 'ANTHROPIC_BASE_URL', value: 'http://127.0.0.1:4000' },
       { name: 'TIERMESH_URL', value: 'http://127.0.0.1:4000' },
     ]);
     expect(JSON.parse(out.metadata.annotations?.[STATUS_ANNOTATION] ?? '')).toEqual({
@@ -286,10 +287,16 @@ describe('buildPatch', () => {
     );
     expect(out.metadata.annotations?.['example.com/x']).toBe('y');
     expect(out.spec.volumes?.map((v) => v.name)).toEqual(['data', 'tiermesh-token', 'tiermesh-state']);
-    expect(out.spec.containers[0]?.env?.map((e) => e.name)).toEqual(['A', 'OPENAI_BASE_URL', 'TIERMESH_URL']);
+    expect(out.spec.containers[0]?.env?.map((e) => e.name)).toEqual([
+      'A',
+      'OPENAI_BASE_URL',
+      'ANTHROPIC_BASE_URL',
+      'TIERMESH_URL',
+    ]);
     // The author's own OPENAI_BASE_URL is kept.
     expect(out.spec.containers[1]?.env).toEqual([
       { name: 'OPENAI_BASE_URL', value: 'http://mine/v1' },
+      { name: 'ANTHROPIC_BASE_URL', value: 'http://127.0.0.1:4000' },
       { name: 'TIERMESH_URL', value: 'http://127.0.0.1:4000' },
     ]);
     expect(escapePointerToken('a~b/c')).toBe('a~0b~1c');
@@ -307,7 +314,11 @@ describe('buildPatch', () => {
     const { ops, pod: out } = patched(withNew, ['k']);
     expect(ops.every((o) => o.path.startsWith('/spec/containers/1/env'))).toBe(true);
     expect(out.spec.initContainers?.filter((c) => c.name === SIDECAR_NAME)).toHaveLength(1);
-    expect(out.spec.containers[1]?.env?.map((e) => e.name)).toEqual(['OPENAI_BASE_URL', 'TIERMESH_URL']);
+    expect(out.spec.containers[1]?.env?.map((e) => e.name)).toEqual([
+      'OPENAI_BASE_URL',
+      'ANTHROPIC_BASE_URL',
+      'TIERMESH_URL',
+    ]);
   });
 
   it('applies valid annotation overrides and rejects bad ones with every problem named', () => {

@@ -335,9 +335,15 @@ export function sidecarVolumes(secrets: readonly string[], models: readonly stri
   ];
 }
 
+/**
+ * What points an app's SDKs at the sidecar: the OpenAI SDKs (and LangChain, LiteLLM, the Vercel AI SDK's OpenAI
+ * provider) read OPENAI_BASE_URL, the Anthropic SDKs ANTHROPIC_BASE_URL (without /v1: they add /v1/messages), as the
+ * sidecar serves both APIs (docs/apis.md); TIERMESH_URL is the sidecar itself (feedback, explain).
+ */
 export function appEnv(port: number): { name: string; value: string }[] {
   return [
     { name: 'OPENAI_BASE_URL', value: `http://127.0.0.1:${port}/v1` },
+    { name: 'ANTHROPIC_BASE_URL', value: `http://127.0.0.1:${port}` },
     { name: 'TIERMESH_URL', value: `http://127.0.0.1:${port}` },
   ];
 }
@@ -348,12 +354,13 @@ export function appEnv(port: number): { name: string; value: string }[] {
  */
 export function envFromWarnings(pod: AdmittedPod): string[] {
   const names = appEnv(0).map((e) => e.name);
+  const listed = `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
   return pod.spec.containers
     .filter((c) => c.name !== SIDECAR_NAME && (c.envFrom?.length ?? 0) > 0)
     .filter((c) => !names.every((n) => (c.env ?? []).some((e) => e.name === n)))
     .map(
       (c) =>
-        `tiermesh: container "${c.name}" uses envFrom; the injected ${names.join(' and ')} override any value it sets there (set them in env to keep yours)`,
+        `tiermesh: container "${c.name}" uses envFrom; the injected ${listed} override any value it sets there (set them in env to keep yours)`,
     );
 }
 

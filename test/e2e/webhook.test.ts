@@ -291,6 +291,7 @@ spec:
     });
     expect(pod.spec?.containers[0]?.env).toEqual([
       { name: 'OPENAI_BASE_URL', value: 'http://127.0.0.1:4000/v1' },
+      { name: 'ANTHROPIC_BASE_URL', value: 'http://127.0.0.1:4000' },
       { name: 'TIERMESH_URL', value: 'http://127.0.0.1:4000' },
     ]);
     const volumes = Object.fromEntries((pod.spec?.volumes ?? []).map((v) => [v.name, v]));

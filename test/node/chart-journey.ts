@@ -309,6 +309,9 @@ export function chartJourney(opts: { skip: string; cluster: () => ClusterHandle 
       expect(appPod?.spec?.containers[0]?.env?.find((e) => e.name === 'OPENAI_BASE_URL')?.value).toBe(
         'http://127.0.0.1:4000/v1',
       );
+      expect(appPod?.spec?.containers[0]?.env?.find((e) => e.name === 'ANTHROPIC_BASE_URL')?.value).toBe(
+        'http://127.0.0.1:4000',
+      );
       const stats = await waitFor(async () => {
         const s = await appGet<Stats>('/stats');
         return s.ok > 0 && s;
