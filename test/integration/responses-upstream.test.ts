@@ -67,6 +67,17 @@ const weather = {
   },
 };
 const parisCall = [{ id: 'call_paris', name: 'get_weather', arguments: '{"city":"Paris"}' }];
+/** A chat stream's text, asked for with a plain prompt. */
+async function streamedText(client: OpenAI): Promise<string> {
+  const stream = await client.chat.completions.create({
+    model: 'auto',
+    stream: true,
+    messages: [{ role: 'user', content: 'hi' }],
+  });
+  let text = '';
+  for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+  return text;
+}
 const sent = (i = 0) => up.calls[i]!.body as Record<string, unknown>;
 
 describe('openai chat.completions routed to a Responses-only target', () => {
@@ -194,6 +205,15 @@ describe('openai chat.completions routed to a Responses-only target', () => {
     expect(up.calls.map((c) => c.path)).toEqual(['/v1/responses', '/v1/responses']);
   });
 
+  it('refuses what one Response cannot carry with a 400 naming the field, without trying the target', async () => {
+    const err = await client()
+      .chat.completions.create({ model: 'auto', n: 2, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toMatch(/\bn: /);
+    expect(up.calls).toHaveLength(0);
+  });
+
   it('fails over to the chat-completions target on a 5xx, JSON and stream', async () => {
     up.script([behave.error(500), behave.error(503)]);
     backup.script([behave.ok('from the backup'), behave.ok('streamed backup')]);
@@ -204,13 +224,7 @@ describe('openai chat.completions routed to a Responses-only target', () => {
     expect(whole.response.headers.get('x-tiermesh-provider')).toBe('backup');
     expect(backup.calls[0]!.path).toBe('/v1/chat/completions');
     expect((backup.calls[0]!.body as { messages?: unknown }).messages).toBeDefined();
-    const stream = await client().chat.completions.create({
-      model: 'auto',
-      stream: true,
-      messages: [{ role: 'user', content: 'hi' }],
-    });
-    let text = '';
-    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    const text = await streamedText(client());
     expect(text).toBe('streamed backup');
     expect(up.calls.map((c) => c.path)).toEqual(['/v1/responses', '/v1/responses']);
   });
@@ -226,13 +240,7 @@ describe('openai chat.completions routed to a Responses-only target', () => {
       messages: [{ role: 'user', content: 'hi' }],
     });
     expect(whole.choices[0]!.message.content).toBe('after 429');
-    const stream = await client().chat.completions.create({
-      model: 'auto',
-      stream: true,
-      messages: [{ role: 'user', content: 'hi' }],
-    });
-    let text = '';
-    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    const text = await streamedText(client());
     expect(text).toBe('after error event');
     const metrics = (await sidecar.metrics.text()).body;
     expect(metricSum(metrics, 'tiermesh_fallbacks_total', { reason: 'rate_limited' })).toBeGreaterThanOrEqual(
