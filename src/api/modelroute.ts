@@ -128,8 +128,21 @@ export const adaptableParams = [
   'user',
 ] as const;
 
+/** The OpenAI API a target is called on: chat completions (the default) or the Responses API. */
+export const upstreamApis = ['chat-completions', 'responses'] as const;
+export type UpstreamApi = (typeof upstreamApis)[number];
+
 export const requestAdaptation = z
   .object({
+    api: z
+      .enum(upstreamApis)
+      .optional()
+      .describe(
+        'The OpenAI API this model is called on, for openai and openai-compatible providers: chat-completions, or ' +
+          'responses (POST /responses) for models served only there. By default responses for the Responses-only ' +
+          'OpenAI models (gpt-5-codex, gpt-5-pro, o3-pro, o1-pro, codex-mini-latest families) on openai providers, ' +
+          'chat-completions otherwise.',
+      ),
     systemPrefix: z
       .string()
       .min(1)

@@ -37,6 +37,35 @@ describe('routeProblems', () => {
     expect(routeProblems(route('a').spec)).toEqual([]);
   });
 
+  it('allows request.api responses on openai and openai-compatible targets only, naming the entry', () => {
+    const models = (provider: string) => [
+      {
+        name: 'small',
+        targets: [{ provider }],
+        pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+        contextWindow: 8000,
+        request: { api: 'responses' },
+      },
+      {
+        name: 'big',
+        targets: [{ provider: 'sim' }],
+        pricing: { inputPerMTok: 1, outputPerMTok: 1 },
+        contextWindow: 8000,
+      },
+    ];
+    const providers = [
+      { name: 'sim', type: 'simulated' },
+      { name: 'oa', type: 'openai', apiKey: { env: 'K' } },
+      { name: 'vllm', type: 'openai-compatible', baseURL: 'http://vllm:8000/v1' },
+      { name: 'claude', type: 'anthropic', apiKey: { env: 'K' } },
+    ];
+    expect(routeProblems(route('a', { providers, models: models('oa') }).spec)).toEqual([]);
+    expect(routeProblems(route('a', { providers, models: models('vllm') }).spec)).toEqual([]);
+    expect(routeProblems(route('a', { providers, models: models('claude') }).spec)).toEqual([
+      'spec.models[0].request.api: responses is for openai and openai-compatible providers; target 0 is on anthropic provider "claude"',
+    ]);
+  });
+
   it('names each broken cross-reference by field path', () => {
     const r = route('a', {
       providers: [{ name: 'oa', type: 'openai' }],

@@ -13,7 +13,7 @@ import { contentHash } from './canonical.js';
  */
 export function routeProblems(spec: ModelRouteSpec): string[] {
   const problems: string[] = [];
-  const providers = new Set(spec.providers.map((p) => p.name));
+  const providers = new Map(spec.providers.map((p) => [p.name, p] as const));
   const models = new Set(spec.models.map((m) => m.name));
   const tiers = new Set(spec.tiers.map((t) => t.name));
   const dupes = (names: string[], field: string) => {
@@ -51,6 +51,11 @@ export function routeProblems(spec: ModelRouteSpec): string[] {
     m.targets.forEach((t, j) => {
       if (!providers.has(t.provider))
         problems.push(`spec.models[${i}].targets[${j}].provider: "${t.provider}" is not in spec.providers`);
+      const type = providers.get(t.provider)?.type;
+      if (m.request?.api === 'responses' && type && type !== 'openai' && type !== 'openai-compatible')
+        problems.push(
+          `spec.models[${i}].request.api: responses is for openai and openai-compatible providers; target ${j} is on ${type} provider "${t.provider}"`,
+        );
     });
   });
   spec.tiers.forEach((t, i) => {

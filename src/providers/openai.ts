@@ -18,8 +18,13 @@ import { openAIStreamFailure, upstreamText } from './upstream-errors.js';
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): ProviderAdapter {
+  return createOpenAIWireAdapter(openAIWire(p, key, 'chat/completions'));
+}
+
+/** OpenAI's (or an OpenAI-compatible server's) wire for one endpoint under its base URL: `chat/completions`, `responses`. */
+export function openAIWire(p: Provider, key: () => KeyResolution, endpoint: string): OpenAIWire {
   const base = (p.baseURL ?? OPENAI_BASE_URL).replace(/\/+$/, '');
-  const url = `${base}/chat/completions`;
+  const url = `${base}/${endpoint}`;
   const name = p.name;
   const missing = (): string | undefined => {
     // openai-compatible servers (a local vLLM, Ollama) often need no key at all.
@@ -27,7 +32,7 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
     const k = key();
     return k.ok ? undefined : `provider "${name}" has no API key: ${k.why}`;
   };
-  return createOpenAIWireAdapter({
+  return {
     name,
     type: p.type,
     url: () => url,
@@ -41,7 +46,7 @@ export function createOpenAIAdapter(p: Provider, key: () => KeyResolution): Prov
       headers['authorization'] = `Bearer ${k.key}`;
       return { headers, secret: k.key };
     },
-  });
+  };
 }
 
 function upstreamRequest(
@@ -58,7 +63,7 @@ function upstreamRequest(
  * caches prefixes by itself) and without Anthropic's thinking, whose budget becomes `reasoning_effort` for a model
  * that takes one (thinking.ts; routing/capabilities.ts says which).
  */
-function wireBody(type: Provider['type'], request: UpstreamCall['body']): UpstreamCall['body'] {
+export function wireBody(type: Provider['type'], request: UpstreamCall['body']): UpstreamCall['body'] {
   return forOpenAIWire(withoutCacheControl(request), () => thinkingStyle(type, request.model) === 'effort');
 }
 
@@ -94,32 +99,39 @@ export interface OpenAIWire {
 const postChatJson = (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) =>
   postUpstreamJson(req, call, undefined, parsedChatAnswer);
 
+/**
+ * Sends one call on an OpenAI wire, retrying once with a refreshed credential when the upstream refused a stale one.
+ * `used` learns the secret of the try that answered (to redact it from the upstream's words). Not async: the common
+ * call stays one promise deep, which is the hot path's JSON call.
+ */
+export function authedCall<T>(
+  w: OpenAIWire,
+  call: Omit<UpstreamCall, 'body'>,
+  url: string,
+  body: unknown,
+  send: (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) => Promise<T>,
+  used?: { secret?: string | undefined },
+): Promise<T> {
+  const first = w.auth();
+  if (used) used.secret = first.secret;
+  return send(upstreamRequest(w.name, url, body, first), call).catch((err: unknown) => {
+    if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret)) throw err;
+    const fresh = w.auth();
+    if (used) used.secret = fresh.secret;
+    return send(upstreamRequest(w.name, url, body, fresh), call);
+  });
+}
+
 export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
-  /**
-   * Sends the call, retrying once with a refreshed credential when the upstream refused a stale one. `used` learns
-   * the secret of the try that answered (to redact it from the upstream's words). Not async: the common call stays
-   * one promise deep, which is the hot path's JSON call.
-   */
-  function authed<T>(
+  const authed = <T>(
     call: Omit<UpstreamCall, 'body'>,
     url: string,
     body: unknown,
     send: (req: UpstreamRequest, call: Omit<UpstreamCall, 'body'>) => Promise<T>,
     used?: { secret?: string | undefined },
-  ): Promise<T> {
-    const first = w.auth();
-    if (used) used.secret = first.secret;
-    return send(upstreamRequest(name, url, body, first), call).catch((err: unknown) => {
-      if (!(err instanceof ProviderError) || err.reason !== 'auth' || !w.refreshAuth?.(first.secret))
-        throw err;
-      const fresh = w.auth();
-      if (used) used.secret = fresh.secret;
-      return send(upstreamRequest(name, url, body, fresh), call);
-    });
-  }
-
+  ) => authedCall(w, call, url, body, send, used);
   return {
     name,
     type: w.type,

@@ -8,6 +8,7 @@ import type { ExecutionPlan, Target } from './failover.js';
 import { createGeminiAdapter } from './gemini.js';
 import { defaultKeyEnv, type KeyEnv, keySource, tokenSource } from './keys.js';
 import { createOpenAIAdapter } from './openai.js';
+import { createOpenAIResponsesAdapter } from './openai-responses.js';
 import { targetAdaptation } from './request-adapt.js';
 import { createSimulatedAdapter } from './simulated.js';
 import type { ProviderAdapter } from './types.js';
@@ -51,6 +52,18 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
   const adapters = new Map(
     route.spec.providers.map((p) => [p.name, createAdapter(p, keyEnv, opts.keyTtlMs)] as const),
   );
+  // The same providers on the Responses API, for the targets that say so (request.api), made on first use.
+  const responsesAdapters = new Map<string, ProviderAdapter>();
+  const responsesAdapter = (provider: string): ProviderAdapter | undefined => {
+    const hit = responsesAdapters.get(provider);
+    if (hit) return hit;
+    const p = route.spec.providers.find((x) => x.name === provider);
+    // The compiler allows it on these two only; another type keeps its own adapter.
+    if (p?.type !== 'openai' && p?.type !== 'openai-compatible') return undefined;
+    const made = createOpenAIResponsesAdapter(p, keySource(p.apiKey, keyEnv, opts.keyTtlMs));
+    responsesAdapters.set(provider, made);
+    return made;
+  };
   const resilience = route.spec.resilience;
   // Each model's targets are resolved once per config version, on first use: a request then costs no breaker lookup,
   // and a request still running on this version keeps its breakers even after a newer version dropped them.
@@ -60,11 +73,12 @@ export function buildRouteProviders(route: CompiledRoute, opts: RegistryOptions)
     if (hit?.entry === m) return hit.plan;
     const targets: Target[] = [];
     for (const t of m.targets) {
-      const adapter = adapters.get(t.provider);
+      const chat = adapters.get(t.provider);
       // The compiler rejects routes naming unknown providers; a stale plan skips rather than crashes.
-      if (!adapter) continue;
+      if (!chat) continue;
       const upstreamModel = t.model ?? m.name;
-      const request = targetAdaptation(adapter.type, m, upstreamModel);
+      const request = targetAdaptation(chat.type, m, upstreamModel);
+      const adapter = (request?.api === 'responses' && responsesAdapter(t.provider)) || chat;
       targets.push({
         model: m.name,
         provider: t.provider,

@@ -5,6 +5,7 @@ import {
   adaptRequest,
   describeAdaptation,
   isOpenAIReasoningModel,
+  isOpenAIResponsesOnlyModel,
   targetAdaptation,
 } from './request-adapt.js';
 
@@ -151,6 +152,47 @@ describe('the output-limit parameter (maxTokensParam)', () => {
   });
 });
 
+describe('the upstream API (api)', () => {
+  it('knows the Responses-only OpenAI models by id', () => {
+    for (const id of [
+      'gpt-5-codex',
+      'gpt-5.1-codex',
+      'gpt-5.1-codex-mini',
+      'gpt-5-pro',
+      'gpt-5-pro-2025-10-06',
+      'o3-pro',
+      'o1-pro',
+      'codex-mini-latest',
+      'openai/o3-pro',
+    ])
+      expect(isOpenAIResponsesOnlyModel(id), id).toBe(true);
+    for (const id of ['gpt-5', 'gpt-5-mini', 'o3', 'o4-mini', 'gpt-4o', 'gpt-5-chat-latest', 'codex'])
+      expect(isOpenAIResponsesOnlyModel(id), id).toBe(false);
+  });
+
+  it('defaults to responses for those on openai providers, unless the entry says', () => {
+    expect(targetAdaptation('openai', { name: 'codex' }, 'gpt-5-codex')).toEqual({
+      api: 'responses',
+      maxTokensParam: 'max_completion_tokens',
+    });
+    expect(
+      targetAdaptation(
+        'openai',
+        { name: 'gpt-5-codex', request: { api: 'chat-completions' } },
+        'gpt-5-codex',
+      ),
+    ).toMatchObject({ api: 'chat-completions' });
+    // Another server's model of that name is its own business.
+    expect(targetAdaptation('openai-compatible', { name: 'gpt-5-codex' }, 'gpt-5-codex')).toBeUndefined();
+    expect(targetAdaptation('openai', { name: 'gpt-4o' }, 'gpt-4o')).toBeUndefined();
+    expect(describeAdaptation({ api: 'responses' })).toEqual(['call the Responses API']);
+  });
+
+  it('is not a request parameter: the body is left as it was', () => {
+    expect(adaptRequest(base, { api: 'responses' })).toEqual(base);
+  });
+});
+
 describe('models[].request schema', () => {
   const entry = (request: unknown) =>
     modelEntry.safeParse({
@@ -163,6 +205,8 @@ describe('models[].request schema', () => {
 
   it('accepts the documented shape', () => {
     expect(entry({ drop: ['temperature'], maxTokensCap: 100, defaults: { top_p: 0.5 } }).success).toBe(true);
+    expect(entry({ api: 'responses' }).success).toBe(true);
+    expect(entry({ api: 'completions' }).error?.issues[0]?.path).toEqual(['request', 'api']);
   });
 
   it('refuses unknown parameters and fields, naming them', () => {

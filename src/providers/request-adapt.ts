@@ -19,17 +19,32 @@ export function isOpenAIReasoningModel(id: string): boolean {
 }
 
 /**
+ * The OpenAI models served only on the Responses API (POST /v1/responses refuses nothing; /v1/chat/completions
+ * answers them with 404 "This model is only supported in v1/responses"): the codex and pro variants and
+ * codex-mini-latest, dated snapshots included. A vendor prefix (`openai/o3-pro`) is ignored.
+ */
+const OPENAI_RESPONSES_ONLY = /^(?:gpt-5(?:\.\d+)?-(?:codex|pro)|o\d+-pro|codex-mini)(?:$|[-._:])/;
+
+export function isOpenAIResponsesOnlyModel(id: string): boolean {
+  return OPENAI_RESPONSES_ONLY.test(id.slice(id.lastIndexOf('/') + 1).toLowerCase());
+}
+
+/**
  * The adaptation one target is sent with: its entry's own, plus `maxTokensParam: max_completion_tokens` for an
  * OpenAI reasoning model on an openai or azure-openai provider, unless the entry says which parameter itself. The
  * upstream model id or the entry's name may tell the family: an Azure deployment can be named anything, and the
- * entry's name is then the only model name in the config. Computed once per target and config version.
+ * entry's name is then the only model name in the config. A Responses-only OpenAI model on an openai provider is
+ * called on the Responses API unless the entry says `api` itself. Computed once per target and config version.
  */
 export function targetAdaptation(
   providerType: ProviderType,
   entry: Pick<ModelEntry, 'name' | 'request'>,
   upstreamModel: string,
 ): RequestAdaptation | undefined {
-  const a = entry.request;
+  const a =
+    providerType === 'openai' && entry.request?.api === undefined && isOpenAIResponsesOnlyModel(upstreamModel)
+      ? { ...entry.request, api: 'responses' as const }
+      : entry.request;
   if (a?.maxTokensParam !== undefined) return a;
   if (providerType !== 'openai' && providerType !== 'azure-openai') return a;
   if (!isOpenAIReasoningModel(upstreamModel) && !isOpenAIReasoningModel(entry.name)) return a;
@@ -93,6 +108,7 @@ export function describeAdaptation(a: RequestAdaptation | undefined): string[] {
   for (const [k, v] of Object.entries(a.defaults ?? {})) if (v !== undefined) out.push(`default ${k}=${v}`);
   if (a.maxTokensCap !== undefined) out.push(`cap max_tokens at ${a.maxTokensCap}`);
   if (a.maxTokensParam) out.push(`send the output limit as ${a.maxTokensParam}`);
+  if (a.api === 'responses') out.push('call the Responses API');
   for (const k of a.drop ?? []) out.push(`drop ${k}`);
   return out;
 }

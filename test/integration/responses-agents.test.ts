@@ -43,7 +43,8 @@ spec:
     - { name: anth, type: anthropic, baseURL: "${anth.baseURL}", apiKey: { env: ANTH_KEY } }
     - { name: gem, type: gemini, baseURL: "${gem.baseURL}/v1beta", apiKey: { env: GEM_KEY } }
   models:
-    - { name: gpt-5-codex, targets: [{ provider: oai }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 400000 }
+    # On the chat wire, whose upstream shapes these tests read (a Responses-only model is otherwise called on /v1/responses).
+    - { name: gpt-5-codex, targets: [{ provider: oai }], pricing: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 400000, request: { api: chat-completions } }
     - { name: claude-sonnet-4-5, targets: [{ provider: anth }], pricing: { inputPerMTok: 3, outputPerMTok: 15 }, contextWindow: 200000 }
     - { name: gemini-3-pro, targets: [{ provider: gem, model: gemini-3-pro-preview }], pricing: { inputPerMTok: 2, outputPerMTok: 12 }, contextWindow: 1000000 }
   tiers:
