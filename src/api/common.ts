@@ -119,6 +119,18 @@ export const condition = z.object({
 });
 export type Condition = z.infer<typeof condition>;
 
+/** The two fields every tiermesh status opens with: the generation it was written for, and its Ready condition. */
+export function statusBase(readyDescription: string) {
+  return {
+    observedGeneration: z
+      .number()
+      .int()
+      .optional()
+      .describe('metadata.generation this status was written for.'),
+    conditions: z.array(condition).max(16).optional().describe(readyDescription),
+  };
+}
+
 /**
  * A label key as Kubernetes validates it (IsQualifiedName): an optional DNS-subdomain prefix and `/`, then a name of
  * at most 63 characters that starts and ends with a letter or digit.

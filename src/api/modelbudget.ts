@@ -1,7 +1,7 @@
 /** ModelBudget: how much a namespace (or one of its routes) may spend per window, and what happens past it. */
 import { z } from 'zod';
 import { isValidTimeZone } from '../budget/window.js';
-import { API_VERSION, condition, dnsLabel, objectMeta, userId } from './common.js';
+import { API_VERSION, dnsLabel, objectMeta, statusBase, userId } from './common.js';
 
 export const budgetPeriods = ['daily', 'weekly', 'monthly'] as const;
 export type BudgetPeriod = (typeof budgetPeriods)[number];
@@ -78,18 +78,9 @@ export const modelBudgetSpec = z
 export type ModelBudgetSpec = z.infer<typeof modelBudgetSpec>;
 
 export const modelBudgetStatus = z.object({
-  observedGeneration: z
-    .number()
-    .int()
-    .optional()
-    .describe('metadata.generation this status was written for.'),
-  conditions: z
-    .array(condition)
-    .max(16)
-    .optional()
-    .describe(
-      'Ready: True while the budget is enforced; False with a reason (Invalid, RouteNotFound) and what to fix.',
-    ),
+  ...statusBase(
+    'Ready: True while the budget is enforced; False with a reason (Invalid, RouteNotFound) and what to fix.',
+  ),
   windowStart: z.string().optional().describe('RFC 3339 start of the current window.'),
   spentUSD: z
     .number()

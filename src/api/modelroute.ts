@@ -1,7 +1,7 @@
 /** ModelRoute: which providers and models a namespace may use, how they are tiered, and how requests are routed. */
 import { z } from 'zod';
 import { regexHazard } from '../routing/regex-hazard.js';
-import { API_VERSION, condition, dnsLabel, keyRef, labelSelector, modelName, objectMeta } from './common.js';
+import { API_VERSION, dnsLabel, keyRef, labelSelector, modelName, objectMeta, statusBase } from './common.js';
 
 export const providerTypes = [
   'openai',
@@ -1060,19 +1060,10 @@ export const calibrationStatus = z.object({
 export type CalibrationStatus = z.infer<typeof calibrationStatus>;
 
 export const modelRouteStatus = z.object({
-  observedGeneration: z
-    .number()
-    .int()
-    .optional()
-    .describe('metadata.generation this status was written for.'),
-  conditions: z
-    .array(condition)
-    .max(16)
-    .optional()
-    .describe(
-      'Ready: True (Compiled) when the route is in the config its sidecars run; False with a reason (Invalid, ' +
-        'SidecarRejected) and a message naming what to fix.',
-    ),
+  ...statusBase(
+    'Ready: True (Compiled) when the route is in the config its sidecars run; False with a reason (Invalid, ' +
+      'SidecarRejected) and a message naming what to fix.',
+  ),
   configVersion: z
     .string()
     .max(128)
