@@ -86,8 +86,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
       );
       const t = new AnthropicStreamTranslator(name, call.body.model);
       // The first-byte deadline is about useful output: neither a ping nor message_start's role chunk disarms it.
-      const gate = new FirstOutput(open.firstByte);
-      let first = true;
+      const gate = new FirstOutput(open.firstByte, open.headers);
       for await (const ev of readSse(open, name)) {
         let data: unknown;
         try {
@@ -95,14 +94,7 @@ export function createAnthropicAdapter(p: Provider, key: () => KeyResolution): P
         } catch {
           throw new ProviderError('bad_response', `provider "${name}": stream event is not valid JSON`);
         }
-        for (const chunk of t.onEvent(ev.event, data)) {
-          // The stream's first chunk carries the response's rate-limit headers to its head (answerRateLimits).
-          if (first) {
-            first = false;
-            withRateLimits(chunk, open.headers);
-          }
-          yield* gate.take(chunk);
-        }
+        for (const chunk of t.onEvent(ev.event, data)) yield* gate.take(chunk);
         if (t.done) {
           open.whole = true;
           yield* gate.rest();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk } from '../api/openai.js';
+import { answerRateLimits } from './chat-answer-text.js';
 import { carriesOutput, FirstOutput } from './first-output.js';
 
 const chunk = (delta: object, finish: string | null = null, extra: object = {}): ChatCompletionChunk =>
@@ -59,5 +60,23 @@ describe('FirstOutput', () => {
     gate.take(role);
     expect(gate.rest()).toEqual([role]);
     expect(gate.rest()).toEqual([]);
+  });
+
+  it("tags the first chunk it hands on with the response's rate limits, and only that one", () => {
+    const headers = { 'x-ratelimit-remaining-requests': '7', 'content-type': 'text/event-stream' };
+    const gate = new FirstOutput(() => {}, headers);
+    const role = chunk({ role: 'assistant' });
+    const text = chunk({ content: 'hi' });
+    expect(gate.take(role)).toEqual([]);
+    const out = gate.take(text);
+    expect(answerRateLimits(out[0]!)).toEqual({ 'x-ratelimit-remaining-requests': '7' });
+    expect(answerRateLimits(text)).toBeUndefined();
+    // A stream that ends without output hands its held first chunk on, tagged.
+    const quiet = new FirstOutput(() => {}, headers);
+    quiet.take(chunk({ role: 'assistant' }));
+    expect(answerRateLimits(quiet.rest()[0]!)).toEqual({ 'x-ratelimit-remaining-requests': '7' });
+    // Without headers nothing is tagged.
+    const plain = new FirstOutput(() => {});
+    expect(answerRateLimits(plain.take(chunk({ content: 'x' }))[0]!)).toBeUndefined();
   });
 });

@@ -6,6 +6,8 @@
  * over, the first-byte deadline stays armed, and the time to first token is not yet measured.
  */
 import type { ChatCompletionChunk } from '../api/openai.js';
+import { withRateLimits } from './chat-answer-text.js';
+import type { ResponseHeaders } from './http.js';
 
 /** Delta fields some OpenAI-compatible servers (vLLM, DeepSeek, OpenRouter) stream a model's reasoning in. */
 interface ReasoningDelta {
@@ -32,12 +34,17 @@ export function carriesOutput(chunk: ChatCompletionChunk): boolean {
 /**
  * Holds a stream's leading role-only chunks back and hands them on ahead of the first chunk with output, calling
  * `started` (the first-byte deadline's disarm) then. Once started, chunks pass straight through (`started` is true).
+ * The first chunk handed on carries the rate-limit headers of the response (`headers`) to the stream's head
+ * (answerRateLimits, read by failover's executeStream), whichever adapter translated it.
  */
 export class FirstOutput {
   started = false;
   private held: ChatCompletionChunk[] = [];
 
-  constructor(private readonly onStart: () => void) {}
+  constructor(
+    private readonly onStart: () => void,
+    private readonly headers?: ResponseHeaders,
+  ) {}
 
   /** The chunks to send on now that `chunk` arrived: none while only roles came, else the held ones and it. */
   take(chunk: ChatCompletionChunk): ChatCompletionChunk[] {
@@ -51,6 +58,7 @@ export class FirstOutput {
     const out = this.held;
     this.held = [];
     out.push(chunk);
+    this.tagFirst(out);
     return out;
   }
 
@@ -58,6 +66,11 @@ export class FirstOutput {
   rest(): ChatCompletionChunk[] {
     const out = this.held;
     this.held = [];
+    if (!this.started) this.tagFirst(out);
     return out;
+  }
+
+  private tagFirst(out: ChatCompletionChunk[]): void {
+    if (this.headers && out.length > 0) withRateLimits(out[0]!, this.headers);
   }
 }

@@ -6,11 +6,10 @@
  */
 import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
-import { withRateLimits } from './chat-answer-text.js';
 import { FirstOutput } from './first-output.js';
 import { postUpstream, postUpstreamJson, readSse } from './http.js';
 import type { KeyResolution } from './keys.js';
-import { authedCall, type OpenAIWire, openAIWire, wireBody } from './openai.js';
+import { authedCall, errorAt200, type OpenAIWire, openAIWire, wireBody } from './openai.js';
 import {
   failedResponse,
   fromResponse,
@@ -46,25 +45,19 @@ export function createResponsesWireAdapter(w: OpenAIWire): ProviderAdapter {
         postUpstreamJson,
         used,
       );
-      const text = (s: string) => upstreamText(s, [used.secret]);
-      const err = (json as { error?: { message?: unknown } } | null)?.error;
-      if (!isResponse(json)) {
-        // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
-        if (err && typeof err === 'object') {
-          const msg = typeof err.message === 'string' ? `: ${text(err.message)}` : '';
-          throw new ProviderError('server_error', `provider "${name}" answered 200 with an error${msg}`);
-        }
-        throw new ProviderError('bad_response', `provider "${name}": answer is not a response`);
-      }
-      if (json.status === 'failed') throw failedResponse(name, json, text);
+      if (!isResponse(json))
+        throw (
+          errorAt200(name, json, used.secret) ??
+          new ProviderError('bad_response', `provider "${name}": answer is not a response`)
+        );
+      if (json.status === 'failed') throw failedResponse(name, json, (s) => upstreamText(s, [used.secret]));
       return fromResponse(json);
     },
     async *stream(call: UpstreamCall): AsyncGenerator<ChatCompletionChunk> {
       const used: { secret?: string | undefined } = {};
       const res = await authedCall(w, call, w.url(call.body.model), body(call, true), postUpstream, used);
       const chunks = new ResponsesChunks(name, (s) => upstreamText(s, [used.secret]));
-      const gate = new FirstOutput(res.firstByte);
-      let first = true;
+      const gate = new FirstOutput(res.firstByte, res.headers);
       for await (const ev of readSse(res, name)) {
         if (ev.data === '[DONE]') continue;
         let parsed: unknown;
@@ -82,12 +75,7 @@ export function createResponsesWireAdapter(w: OpenAIWire): ProviderAdapter {
             ? { ...wrapped, type: 'error' }
             : parsed
         ) as ResponsesEventLike;
-        for (let chunk of chunks.next(event)) {
-          // The first chunk carries the response's rate-limit headers to the stream's head (answerRateLimits).
-          if (first) {
-            first = false;
-            chunk = withRateLimits(chunk, res.headers);
-          }
+        for (const chunk of chunks.next(event)) {
           if (gate.started) yield chunk;
           else yield* gate.take(chunk);
         }

@@ -7,7 +7,7 @@ import type { Provider } from '../api/modelroute.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/openai.js';
 import { thinkingStyle } from '../routing/capabilities.js';
 import { withoutCacheControl } from './cache-control.js';
-import { parsedChatAnswer, withRateLimits } from './chat-answer-text.js';
+import { parsedChatAnswer } from './chat-answer-text.js';
 import { FirstOutput } from './first-output.js';
 import { postUpstream, postUpstreamJson, readSse, type UpstreamRequest } from './http.js';
 import type { KeyResolution } from './keys.js';
@@ -122,6 +122,21 @@ export function authedCall<T>(
   });
 }
 
+/**
+ * Some gateways answer 200 with an error body (`{"error": {...}}`): the upstream failing, in its own words (redacted
+ * of `secret`). Undefined for any other answer.
+ */
+export function errorAt200(
+  provider: string,
+  json: unknown,
+  secret: string | undefined,
+): ProviderError | undefined {
+  const err = (json as { error?: { message?: unknown } } | null)?.error;
+  if (!err || typeof err !== 'object') return undefined;
+  const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
+  return new ProviderError('server_error', `provider "${provider}" answered 200 with an error${msg}`);
+}
+
 export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
   const { name } = w;
 
@@ -159,13 +174,8 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         postChatJson,
         used,
       );
-      const secret = used.secret;
-      const err = (json as { error?: { message?: unknown } } | null)?.error;
-      if (err && typeof err === 'object') {
-        // Some gateways answer 200 with an error body; it is the upstream failing, in its own words.
-        const msg = typeof err.message === 'string' ? `: ${upstreamText(err.message, [secret])}` : '';
-        throw new ProviderError('server_error', `provider "${name}" answered 200 with an error${msg}`);
-      }
+      const at200 = errorAt200(name, json, used.secret);
+      if (at200) throw at200;
       if (!isCompletion(json))
         throw new ProviderError('bad_response', `provider "${name}": answer is not a chat.completion`);
       return json;
@@ -181,9 +191,8 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
       const res = await authed(call, w.url(call.body.model), body, postUpstream, used);
       const secret = used.secret;
       // The first-byte deadline is about useful output: the opening role-only chunk does not disarm it.
-      const gate = new FirstOutput(res.firstByte);
+      const gate = new FirstOutput(res.firstByte, res.headers);
       let finished = false;
-      let first = true;
       for await (const ev of readSse(res, name)) {
         if (ev.data === '[DONE]') {
           res.whole = true;
@@ -217,12 +226,7 @@ export function createOpenAIWireAdapter(w: OpenAIWire): ProviderAdapter {
         // Azure opens with a chunk that only carries prompt_filter_results: no choice, no usage, nothing to relay.
         if (parsed.choices.length === 0 && !parsed.usage) continue;
         if (!finished) finished = parsed.choices.some((c) => c.finish_reason != null);
-        let chunk = withDeltas(parsed);
-        // The first chunk carries the response's rate-limit headers to the stream's head (answerRateLimits).
-        if (first) {
-          first = false;
-          chunk = withRateLimits(chunk, res.headers);
-        }
+        const chunk = withDeltas(parsed);
         if (gate.started) yield chunk;
         else yield* gate.take(chunk);
       }
