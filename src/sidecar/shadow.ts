@@ -1,10 +1,19 @@
 /** `spec.shadow`: which requests also go to the shadow model, the (non-streaming) body it gets, and the runner. */
 import type { ModelEntry, ModelRouteSpec } from '../api/modelroute.js';
 import type { ChatCompletionRequest } from '../api/openai.js';
+import type { UsageRecord } from '../budget/types.js';
 import { toTiermeshError } from '../errors.js';
 import { type ExecuteOptions, ExecutionError, executeCompletion } from '../providers/failover.js';
 import type { RouteDecision } from '../routing/types.js';
-import { type Books, book, completionText, estimateUsage, usableUsage, usageRecord } from './accounting.js';
+import {
+  type Books,
+  book,
+  completionText,
+  estimateUsage,
+  type TokenCounts,
+  usableUsage,
+  usageRecord,
+} from './accounting.js';
 import { type Admit, NoFreeSlot } from './queues.js';
 import type { SidecarRuntime } from './runtime.js';
 
@@ -80,11 +89,7 @@ export class ShadowRunner {
         const usage = usableUsage(r.completion.usage, () =>
           estimateUsage(d.estimatedPromptTokens, completionText(r.completion)),
         );
-        const at = books.now();
-        const record = usageRecord(d.route, model, d.user, usage, 0, at);
-        const current = this.deps.current() ?? runtime;
-        book(books, current.budget, record, 0);
-        for (const b of current.budget.status(at)) books.metrics.budget(b.name, b.remainingUSD);
+        const record = this.spend(runtime, d, model, usage);
         books.metrics.shadow(model.name, 'ok');
         books.logger.info(
           {
@@ -113,7 +118,9 @@ export class ShadowRunner {
         books.metrics.shadow(model.name, 'error');
         // Cut off while under way (the sidecar is stopping): the upstream may bill the prompt it was sent.
         const cut = e instanceof ExecutionError && e.aborted ? e.inFlight : undefined;
-        const booked = cut && this.bookCutOff(runtime, d, model);
+        const booked =
+          cut &&
+          this.spend(runtime, d, model, { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 });
         books.logger.warn(
           {
             requestId,
@@ -131,17 +138,23 @@ export class ShadowRunner {
     this.inFlight.add(run);
   }
 
-  /** Books the estimated prompt of a shadow call cut off in flight (no answer, so no completion tokens). */
-  private bookCutOff(
+  /**
+   * Books what a shadow call spent (an answer's usage, or a cut-off call's estimated prompt) into the budget serving
+   * now (a reload since the request started carried the totals over to a new one), saving nothing.
+   */
+  private spend(
     runtime: SidecarRuntime,
     d: RouteDecision,
     model: ModelEntry,
-  ): { inputTokens: number; costUSD: number } {
+    usage: TokenCounts,
+  ): UsageRecord {
     const { books } = this.deps;
-    const usage = { prompt_tokens: d.estimatedPromptTokens, completion_tokens: 0 };
-    const record = usageRecord(d.route, model, d.user, usage, 0, books.now());
-    book(books, (this.deps.current() ?? runtime).budget, record, 0);
-    return { inputTokens: usage.prompt_tokens, costUSD: record.costUSD };
+    const at = books.now();
+    const record = usageRecord(d.route, model, d.user, usage, 0, at);
+    const current = this.deps.current() ?? runtime;
+    book(books, current.budget, record, 0);
+    for (const b of current.budget.status(at)) books.metrics.budget(b.name, b.remainingUSD);
+    return record;
   }
 
   /** Stops every background shadow call still running and waits for them to settle (their failure is logged). */
