@@ -531,8 +531,10 @@ async function streamAnswer(
   sc.deps.metrics.upstream(opened.served.provider, opened.served.model, (performance.now() - t0) / 1000);
   // 6. account. Spent is spent: a broken or abandoned stream still books what the upstream reported, or an estimate.
   const booked = account.book(model, relayed.usage, relayed.text);
-  // A winning hedge started after the delay but is timed from the step's start: not an observation of its target.
-  if (relayed.broken === undefined && !exec.signal.aborted && !opened.wonHedge)
+  // A stream that ended whole, with the client still there: the only kind the latency figures observe. A winning
+  // hedge started after the delay but is timed from the step's start: not an observation of its target.
+  const clean = relayed.broken === undefined && !exec.signal.aborted;
+  if (clean && !opened.wonHedge)
     latencyBoard(sc, exec.decision)?.observe(
       latencyKey(opened.served.provider, opened.served.upstreamModel),
       {
@@ -542,7 +544,6 @@ async function streamAnswer(
       },
       sc.books.now(),
     );
-  const clean = relayed.broken === undefined && !exec.signal.aborted;
   if (clean && booked.outputTokens > 1)
     sc.deps.metrics.perOutputToken(
       exec.decision.route,
