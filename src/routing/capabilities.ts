@@ -19,6 +19,7 @@ import type { ModelEntry, ModelRouteSpec, ProviderType } from '../api/modelroute
 import type { ChatCompletionRequest } from '../api/openai.js';
 import { TiermeshError } from '../errors.js';
 import { isOpenAIReasoningModel } from '../providers/request-adapt.js';
+import { requestedThinking } from '../providers/thinking.js';
 
 export type Capability =
   | 'vision'
@@ -274,7 +275,7 @@ export function thinkingStyle(type: ProviderType, upstreamModel: string): Thinki
 
 /** Whether the request asks for thinking: Anthropic's `thinking` config other than `disabled`. */
 export function wantsThinking(req: ChatCompletionRequest): boolean {
-  return req.thinking != null && req.thinking.type !== 'disabled';
+  return requestedThinking(req) !== undefined;
 }
 
 /** Models with a target that can think, per spec (config version). */
